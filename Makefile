@@ -1,0 +1,105 @@
+# realtime: Gemini Live sessions for Lua 5.4.
+#
+#   make deps    install what is missing (Debian packages, the simulator's npm packages)
+#   make         build build/realtime/core.so and build/librealtime.a
+#   make test    deps + build + every test; ends with "N passed, N failed"
+#   make check   the same suite with the C built under ASan + UBSan
+#   make demo    deps + build + the voice demo against the local simulator
+#
+# Lua finds the module from the repository root through LUA_PATH/LUA_CPATH, which the
+# test and demo targets set (see `make env` to print them for your shell).
+
+LUA      ?= lua5.4
+BUILD    ?= build
+PKGS     := libwebsockets openssl libcurl
+VERSION  := 0.1.0
+
+CC       ?= cc
+CFLAGS   ?= -O2
+# Our own flags stay on whatever CFLAGS the caller (or LuaRocks) passes.
+RT_CFLAGS = $(CFLAGS) -fPIC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DRT_VERSION='"$(VERSION)"'
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) lua5.4 2>/dev/null)
+ifdef LUA_INCDIR
+PKG_CFLAGS += -I$(LUA_INCDIR)
+endif
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC := $(sort $(wildcard csrc/rt_*.c))
+BIND_SRC := $(sort $(wildcard csrc/lrt_*.c))
+TEST_SRC := $(sort $(wildcard csrc/test/test_*.c))
+CORE_OBJ := $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+BIND_OBJ := $(BIND_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:csrc/test/%.c=$(BUILD)/test/%)
+
+MODULE   := $(BUILD)/realtime/core.so
+ARCHIVE  := $(BUILD)/librealtime.a
+
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
+
+.PHONY: all deps test check demo bench clean env test-c lint-core install
+
+all: $(MODULE) $(ARCHIVE)
+
+$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -c $< -o $@
+
+$(MODULE): $(CORE_OBJ) $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(ARCHIVE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh .ci/deps.sh
+
+# The core must stay free of the Lua headers.
+lint-core:
+	@if grep -l 'include *[<"]l\(ua\|auxlib\|ualib\)\.h' csrc/rt_*.c csrc/rt_*.h csrc/realtime.h 2>/dev/null; then \
+	  echo "core files above include Lua headers"; exit 1; fi
+
+test-c: $(TEST_BIN)
+	@for t in $(TEST_BIN); do echo "# $$t"; $$t || true; done
+
+test: deps all $(TEST_BIN) lint-core
+	@BUILD=$(BUILD) sh spec/run-tests.sh
+
+# ASan + UBSan build of the same suite. The Lua interpreter is not instrumented, so the
+# sanitizer runtimes are preloaded into it (spec/run-tests.sh does that when SANITIZE=1).
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all test-bins
+	@BUILD=build/asan SANITIZE=1 sh spec/run-tests.sh
+
+.PHONY: test-bins
+test-bins: $(TEST_BIN)
+
+demo: deps all
+	@sh examples/run-demo.sh
+
+bench: deps all
+	@sh bench/run.sh
+
+# Used by the rockspec (build.type = "make"); also works for a plain system install.
+PREFIX      ?= /usr/local
+INST_LIBDIR ?= $(PREFIX)/lib/lua/5.4
+INST_LUADIR ?= $(PREFIX)/share/lua/5.4
+install: $(MODULE)
+	mkdir -p $(INST_LIBDIR)/realtime $(INST_LUADIR)/realtime
+	cp $(MODULE) $(INST_LIBDIR)/realtime/core.so
+	cp lua/realtime/*.lua $(INST_LUADIR)/realtime/
+
+env:
+	@echo "export LUA_PATH='$(LUA_PATH)'"
+	@echo "export LUA_CPATH='$(LUA_CPATH)'"
+
+clean:
+	rm -rf build luarocks-tree

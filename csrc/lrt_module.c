@@ -1,0 +1,50 @@
+/* realtime.core: the Lua module's entry point.
+ *
+ * Builds the module table and asks each binding file to add its functions and
+ * metatables. The Lua front (lua/realtime/init.lua) wraps this table. */
+#include <lua.h>
+#include <lauxlib.h>
+
+#include <curl/curl.h>
+#include <libwebsockets.h>
+#include <openssl/crypto.h>
+
+#include "lrt_private.h"
+
+#ifndef RT_VERSION
+#define RT_VERSION "0.0.0"
+#endif
+
+/* realtime.core.versions() -> { realtime, lua, libwebsockets, openssl, libcurl } */
+static int lrt_versions(lua_State *L)
+{
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, RT_VERSION);
+    lua_setfield(L, -2, "realtime");
+    lua_pushstring(L, LUA_RELEASE);
+    lua_setfield(L, -2, "lua");
+    lua_pushstring(L, lws_get_library_version());
+    lua_setfield(L, -2, "libwebsockets");
+    lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
+    lua_setfield(L, -2, "openssl");
+    lua_pushstring(L, cv && cv->version ? cv->version : "unknown");
+    lua_setfield(L, -2, "libcurl");
+    return 1;
+}
+
+static const luaL_Reg lrt_module_funcs[] = {
+    { "versions", lrt_versions },
+    { NULL, NULL },
+};
+
+int luaopen_realtime_core(lua_State *L)
+{
+    luaL_checkversion(L);
+    luaL_newlib(L, lrt_module_funcs);
+    lua_pushstring(L, RT_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lrt_open_parts(L);
+    return 1;
+}
