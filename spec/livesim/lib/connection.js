@@ -1,0 +1,617 @@
+'use strict';
+// One WebSocket connection of the Live protocol: setup, client messages, the turn engine
+// (activity detection, replies, tool calls, interruption), session resumption, connection
+// lifetime and the faults attached to it.
+const crypto = require('node:crypto');
+const { camelize } = require('./casing');
+const { CloseError, invalid, truncateReason } = require('./errors');
+const { parseSetup, unknownName } = require('./setup');
+const { Vad } = require('./vad');
+const model = require('./model');
+const frames = require('./frames');
+const faults = require('./faults');
+const { now } = require('./clock');
+
+const CLIENT_KEYS = new Set(['setup', 'clientContent', 'realtimeInput', 'toolResponse']);
+const REALTIME_KEYS = {
+  gemini: new Set(['audio', 'video', 'text', 'activityStart', 'activityEnd', 'audioStreamEnd', 'mediaChunks']),
+  vertex: new Set(['audio', 'video', 'text', 'activityStart', 'activityEnd', 'mediaChunks']),
+};
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function decodeBase64(data, where) {
+  if (typeof data !== 'string' || !BASE64.test(data)) {
+    throw invalid(`Invalid value at '${where}' (TYPE_BYTES), Base64 decoding failed.`);
+  }
+  return Buffer.from(data, 'base64');
+}
+
+// "audio/pcm;rate=16000" → 16000; plain "audio/pcm" is 16 kHz, the native input rate.
+function pcmRate(mimeType, where) {
+  const m = /^audio\/(?:pcm|l16)\s*(?:;\s*rate\s*=\s*(\d+))?\s*$/i.exec(mimeType || '');
+  if (!m) throw invalid(`Unsupported mime type at '${where}': ${String(mimeType).slice(0, 40)}`);
+  const rate = m[1] ? Number(m[1]) : 16000;
+  if (rate < 8000 || rate > 48000) throw invalid(`Unsupported sample rate at '${where}': ${rate}`);
+  return rate;
+}
+
+const sha1 = (s) => crypto.createHash('sha1').update(s).digest('hex').slice(0, 16);
+
+class Connection {
+  constructor({ ws, req, url, rt, auth, sim, behaviour, fault }) {
+    this.ws = ws;
+    this.sim = sim;
+    this.rt = rt;
+    this.auth = auth;
+    this.backend = rt.backend;
+    this.apiVersion = rt.apiVersion;
+    this.behaviour = behaviour;
+    this.id = sim.registry.nextConnectionId();
+    this.record = {
+      id: this.id,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      remote: req.socket.remoteAddress,
+      backend: rt.backend,
+      apiVersion: rt.apiVersion,
+      method: rt.constrained ? 'BidiGenerateContentConstrained' : 'BidiGenerateContent',
+      auth: auth.kind || 'rejected',
+      state: 'awaiting-setup',
+      setup: null,
+      sessionId: null,
+      resumedFrom: null,
+      behaviour,
+      faultsFired: [],
+      openedAt: now(),
+      closedAt: null,
+      closeCode: null,
+      closeReason: null,
+      closedBy: null,
+      framesIn: 0,
+      framesOut: 0,
+      framesDropped: 0,
+    };
+    this.frames = [];
+    this.closed = false;
+    this.stalled = false;
+    this.messageIndex = -1;
+    this.cfg = null;
+    this.session = null;
+    this.timers = new Set();
+    // Turn engine state.
+    this.vad = null;
+    this.inActivity = false;
+    this.userTurn = null;
+    this.reply = null;
+    this.pendingCalls = new Map();
+    this.queued = [];
+    this.pendingVideoTokens = 0;
+    this.turns = 0;
+    this.outputFrames = 0;
+    // Faults: one-shot faults wait for their trigger; modifiers shape every frame or reply.
+    this.oneShot = [];
+    this.fragmentSize = 0;
+    this.delayMs = 0;
+    this.delaySetup = false;
+    if (fault) this.addFault(fault);
+
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
+    ws.on('error', () => {});
+    this.trigger('connect');
+    this.startLifetime(behaviour.lifetime);
+  }
+
+  // ---- timers, recording, sending -------------------------------------------------------
+
+  after(ms, fn) {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, Math.max(0, ms));
+    this.timers.add(t);
+    return t;
+  }
+
+  cancel(t) {
+    if (t) { clearTimeout(t); this.timers.delete(t); }
+  }
+
+  recordFrame(dir, opcode, data) {
+    const limit = this.behaviour.recordFrames;
+    if (dir === 'in') this.record.framesIn++; else this.record.framesOut++;
+    if (limit <= 0) return;
+    if (this.frames.length >= limit) { this.frames.shift(); this.record.framesDropped++; }
+    this.frames.push({ t: now(), dir, opcode, data });
+  }
+
+  // Sends one server frame (already encoded) as a binary message, fragmented if asked.
+  sendFrame(buf) {
+    if (this.closed || this.stalled || this.ws.readyState !== 1) return;
+    this.recordFrame('out', 'binary', buf);
+    if (this.fragmentSize && buf.length > this.fragmentSize) {
+      for (let off = 0; off < buf.length; off += this.fragmentSize) {
+        const end = Math.min(off + this.fragmentSize, buf.length);
+        this.ws.send(buf.subarray(off, end), { binary: true, fin: end === buf.length });
+      }
+    } else {
+      this.ws.send(buf, { binary: true });
+    }
+  }
+
+  send(msg) {
+    this.sendFrame(frames.encode(msg));
+  }
+
+  markClosed(code, reason, by) {
+    if (this.closed) return;
+    this.closed = true;
+    Object.assign(this.record, { state: 'closed', closedAt: now(), closeCode: code, closeReason: reason, closedBy: by });
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.reply) this.reply.cancelled = true;
+    this.sim.log(`${this.id} closed ${code} ${reason} (${by})`);
+  }
+
+  closeWith(code, reason) {
+    if (this.closed) return;
+    const r = truncateReason(reason);
+    this.recordFrame('out', 'close', Buffer.from(JSON.stringify({ code, reason: r })));
+    this.markClosed(code, r, 'server');
+    this.ws.close(code, r);
+    // A peer that never answers the close handshake must not keep the socket forever.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  onClose(code, reason) {
+    this.markClosed(code, reason, 'client');
+  }
+
+  stall() {
+    this.stalled = true;
+    this.record.state = 'stalled';
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.reply) this.reply.cancelled = true;
+    // Not reading the socket means pings go unanswered, like a hung server.
+    this.ws.pause();
+  }
+
+  // ---- faults and behaviour -----------------------------------------------------------
+
+  addFault(f) {
+    if (f.type === 'fragment') this.fragmentSize = f.size;
+    else if (f.type === 'delay') { this.delayMs = f.ms; this.delaySetup = f.setup; }
+    else if (f.when === 'now') faults.fire(this, f);
+    else this.oneShot.push(f);
+  }
+
+  trigger(when) {
+    for (const f of this.oneShot) {
+      if (f.when !== when || f.done) continue;
+      if (when === 'turn' && this.outputFrames < f.afterFrames) continue;
+      f.done = true;
+      faults.fire(this, f);
+      if (this.closed || this.stalled) return true;
+    }
+    return false;
+  }
+
+  setBehaviour(changes) {
+    Object.assign(this.behaviour, changes);
+    if ('lifetime' in changes) this.startLifetime(changes.lifetime);
+  }
+
+  // goAway some seconds before the end, then the close the real services send at the deadline.
+  startLifetime(lifetime) {
+    this.cancel(this.goAwayTimer);
+    this.cancel(this.endTimer);
+    if (!lifetime || lifetime <= 0) return;
+    const elapsed = (now() - this.record.openedAt) / 1000;
+    const remaining = Math.max(0, lifetime - elapsed);
+    const lead = Math.min(this.behaviour.goAwayLead, remaining);
+    this.goAwayTimer = this.after((remaining - lead) * 1000, () => {
+      this.send({ goAway: { timeLeft: frames.duration(Math.max(0, lead)) } });
+    });
+    this.endTimer = this.after(remaining * 1000, () => {
+      if (this.backend === 'vertex') this.closeWith(1000, 'The operation was cancelled.');
+      else this.closeWith(1011, 'Deadline expired before operation could complete.');
+    });
+  }
+
+  // ---- client messages ------------------------------------------------------------------
+
+  onMessage(data, isBinary) {
+    if (this.closed) return;
+    this.recordFrame('in', isBinary ? 'binary' : 'text', data);
+    let msg;
+    try {
+      try {
+        msg = JSON.parse(data.toString('utf8'));
+      } catch {
+        throw invalid('Invalid JSON payload received. Unexpected token.');
+      }
+      if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw invalid();
+      msg = camelize(msg, (name) => { throw invalid(`Invalid JSON payload received. Duplicate field "${name}".`); });
+      const keys = Object.keys(msg);
+      for (const k of keys) if (!CLIENT_KEYS.has(k)) throw unknownName(k, '');
+      if (keys.length !== 1) throw invalid();
+      this.messageIndex++;
+      const key = keys[0];
+      if (this.record.state === 'awaiting-setup') {
+        if (key !== 'setup') throw invalid();
+        this.onSetup(msg.setup);
+      } else if (key === 'setup') {
+        throw invalid();
+      } else if (this.cfg) {
+        this.dispatch(key, msg[key]);
+      }
+    } catch (err) {
+      if (!(err instanceof CloseError)) throw err;
+      this.sim.log(`${this.id} protocol error: ${err.reason}`);
+      this.closeWith(err.code, err.reason);
+    }
+  }
+
+  onSetup(setup) {
+    this.record.setup = setup;
+    if (this.auth.closeAfterSetup) {
+      const { code, reason } = this.auth.closeAfterSetup;
+      throw new CloseError(code, reason);
+    }
+    if (this.auth.kind === 'ephemeral') {
+      const use = this.sim.tokens.useEphemeral(this.auth.token, !(setup.sessionResumption && setup.sessionResumption.handle));
+      if (use.error) throw new CloseError(1008, use.error);
+      setup = use.constrain(setup);
+      this.record.setup = setup;
+    }
+    this.cfg = parseSetup(setup, this);
+    const reg = this.sim.registry;
+    if (this.cfg.resumption && this.cfg.resumption.handle) {
+      const session = reg.resume(this.cfg.resumption.handle, this);
+      if (!session) throw invalid();
+      if (session.model !== this.cfg.model) throw invalid();
+      this.session = session;
+      this.record.resumedFrom = this.cfg.resumption.handle;
+    } else {
+      this.session = reg.newSession(this);
+    }
+    this.session.connectionIds.push(this.id);
+    this.record.sessionId = this.session.id;
+    this.record.state = 'active';
+    this.consume('setup', '');
+    if (this.cfg.autoVad) this.vad = new Vad({ sensitivity: this.cfg.startSensitivity, silenceMs: this.cfg.silenceMs });
+    const complete = () => {
+      if (this.closed) return;
+      this.send({ setupComplete: this.backend === 'vertex' ? { sessionId: this.session.id } : {} });
+      if (this.cfg.resumption) this.sendResumptionUpdate(true);
+      this.trigger('setup');
+    };
+    if (this.delaySetup && this.delayMs) this.after(this.delayMs, complete); else complete();
+  }
+
+  // Appends to the session's log of consumed client messages (README: "Message counting").
+  consume(type, digest) {
+    // Past the limit entries are counted, not kept, so handle snapshots stay valid offsets.
+    if (this.session.consumed.length >= this.sim.consumedLimit) {
+      this.session.consumedDropped = (this.session.consumedDropped || 0) + 1;
+      return;
+    }
+    this.session.consumed.push({ connection: this.id, index: this.messageIndex, type, digest, t: now() });
+  }
+
+  dispatch(key, body) {
+    if (body === null || typeof body !== 'object') throw invalid();
+    if (key === 'realtimeInput') this.onRealtimeInput(body);
+    else if (key === 'clientContent') this.onClientContent(body);
+    else this.onToolResponse(body);
+  }
+
+  onRealtimeInput(ri) {
+    const allowed = REALTIME_KEYS[this.backend];
+    const keys = Object.keys(ri);
+    for (const k of keys) if (!allowed.has(k)) throw unknownName(k, 'realtimeInput');
+    for (const k of keys) {
+      const v = ri[k];
+      switch (k) {
+        case 'audio': this.onAudio(v, 'realtime_input.audio'); break;
+        case 'video': this.onVideo(v, 'realtime_input.video'); break;
+        case 'mediaChunks': {
+          // Deprecated form: only the first chunk is used, as by the real service.
+          if (!Array.isArray(v) || !v.length) throw invalid();
+          const blob = v[0] || {};
+          if (String(blob.mimeType || '').startsWith('image/')) this.onVideo(blob, 'realtime_input.media_chunks[0]');
+          else this.onAudio(blob, 'realtime_input.media_chunks[0]');
+          break;
+        }
+        case 'text':
+          if (typeof v !== 'string') throw invalid();
+          this.consume('text', v);
+          this.interruptBy('text');
+          this.submitTurn({ text: v, transcript: v, tokens: { TEXT: model.textTokens(v) } });
+          break;
+        case 'activityStart':
+          if (this.cfg.autoVad) throw invalid('Explicit activity control is not supported when automatic activity detection is enabled.');
+          this.consume('activityStart', '');
+          this.inActivity = true;
+          this.beginUserTurn();
+          break;
+        case 'activityEnd':
+          if (this.cfg.autoVad) throw invalid('Explicit activity control is not supported when automatic activity detection is enabled.');
+          this.consume('activityEnd', '');
+          if (this.inActivity) { this.inActivity = false; this.endUserTurn(); }
+          break;
+        case 'audioStreamEnd':
+          this.consume('audioStreamEnd', '');
+          if (this.vad && this.vad.flush() === 'end') this.endUserTurn();
+          break;
+        default: break;
+      }
+    }
+  }
+
+  onAudio(blob, where) {
+    if (!blob || typeof blob !== 'object') throw invalid();
+    const rate = pcmRate(blob.mimeType, where);
+    const pcm = decodeBase64(blob.data || '', `${where}.data`);
+    this.consume('audio', sha1(blob.data || ''));
+    if (!this.cfg.autoVad) {
+      // With automatic detection off, audio outside activityStart/End is an error.
+      if (!this.inActivity) throw invalid();
+      this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
+      return;
+    }
+    const events = this.vad.push(pcm, rate);
+    if (this.userTurn) this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
+    if (!events) return;
+    for (const ev of events.split('+')) {
+      if (ev === 'start') {
+        this.beginUserTurn();
+        this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
+      } else {
+        this.endUserTurn();
+      }
+    }
+  }
+
+  onVideo(blob, where) {
+    if (!blob || typeof blob !== 'object') throw invalid();
+    if (!String(blob.mimeType || '').startsWith('image/')) throw invalid(`Unsupported mime type at '${where}'.`);
+    decodeBase64(blob.data || '', `${where}.data`);
+    this.consume('video', sha1(blob.data || ''));
+    this.pendingVideoTokens += model.VIDEO_TOKENS_PER_FRAME;
+  }
+
+  onClientContent(cc) {
+    const turns = cc.turns || [];
+    if (!Array.isArray(turns)) throw invalid();
+    const texts = [];
+    for (const turn of turns) {
+      if (!turn || !Array.isArray(turn.parts)) throw invalid();
+      const text = turn.parts.filter((p) => p && typeof p.text === 'string').map((p) => p.text).join('');
+      this.session.history.push({ role: turn.role === 'model' ? 'model' : 'user', text, tokens: { TEXT: model.textTokens(text) } });
+      if (turn.role !== 'model') texts.push(text);
+    }
+    this.consume('clientContent', texts.join('\n'));
+    this.interruptBy('clientContent');
+    if (cc.turnComplete === true) {
+      const last = [...this.session.history].reverse().find((t) => t.role === 'user');
+      this.submitTurn({ text: last ? last.text : '', transcript: null, tokens: {}, inHistory: true });
+    }
+  }
+
+  onToolResponse(tr) {
+    const responses = tr.functionResponses;
+    if (!Array.isArray(responses)) throw invalid();
+    this.consume('toolResponse', responses.map((r) => (r && r.id) || (r && r.name) || '').join(','));
+    const answered = [];
+    for (const r of responses) {
+      if (!r || typeof r !== 'object') throw invalid();
+      if (this.backend === 'gemini' && !r.id) throw invalid();
+      // Vertex does not require ids; match by name there.
+      const id = r.id || [...this.pendingCalls.keys()].find((k) => this.pendingCalls.get(k).name === r.name);
+      // Responses to cancelled or unknown calls are ignored, as after a barge-in race.
+      if (!id || !this.pendingCalls.has(id)) continue;
+      const call = this.pendingCalls.get(id);
+      this.pendingCalls.delete(id);
+      answered.push({ id, name: r.name || call.name, response: r.response });
+    }
+    if (!answered.length) return;
+    const tokens = model.textTokens(JSON.stringify(answered));
+    this.session.history.push({ role: 'user', functionResponses: answered, tokens: { TEXT: tokens } });
+    this.toolResults = (this.toolResults || []).concat(answered);
+    if (this.pendingCalls.size === 0) {
+      const results = this.toolResults;
+      this.toolResults = null;
+      this.startReply({ say: model.describeResults(results), tokens: {} });
+    }
+  }
+
+  // ---- turn engine --------------------------------------------------------------------
+
+  beginUserTurn() {
+    this.interruptBy('activity');
+    this.userTurn = { audioMs: 0 };
+  }
+
+  endUserTurn() {
+    const turn = this.userTurn;
+    this.userTurn = null;
+    if (!turn) return;
+    const heard = this.behaviour.heard;
+    this.submitTurn({ text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) } });
+  }
+
+  // User activity during model output stops it, unless setup asked for NO_INTERRUPTION.
+  interruptBy(cause) {
+    if (!this.cfg.interrupts) return;
+    if (this.reply && !this.reply.finishing) {
+      const r = this.reply;
+      r.cancelled = true;
+      this.cancel(r.timer);
+      this.reply = null;
+      this.record.lastInterruption = cause;
+      this.send({ serverContent: { interrupted: true } });
+      this.completeTurn(r, true);
+    }
+    if (this.pendingCalls.size) {
+      this.send({ toolCallCancellation: { ids: [...this.pendingCalls.keys()] } });
+      this.pendingCalls.clear();
+      this.toolResults = null;
+    }
+  }
+
+  submitTurn(input) {
+    if (!input.inHistory) {
+      const tokens = { ...input.tokens };
+      if (this.pendingVideoTokens) { tokens.VIDEO = this.pendingVideoTokens; this.pendingVideoTokens = 0; }
+      this.session.history.push({ role: 'user', text: input.text, tokens });
+    }
+    if (this.reply || this.pendingCalls.size) {
+      this.queued.push(input);
+      return;
+    }
+    this.startReply(input);
+  }
+
+  callId() {
+    if (this.backend === 'vertex') return crypto.randomUUID();
+    return `function-call-${crypto.randomBytes(8).readBigUInt64BE() % 10000000000000000000n}`;
+  }
+
+  // Starts the model's answer to `input` ({text} from the user, or {say} after tool results).
+  startReply(input) {
+    const reply = { cancelled: false, finishing: false, steps: null, i: 0, sent: { AUDIO: 0, TEXT: 0 }, text: '' };
+    this.reply = reply;
+    this.turns++;
+    if (input.transcript && this.cfg.inputTranscription) {
+      this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
+    }
+    const history = this.session.history.slice(0, -1);
+    const decision = input.say !== undefined ? { text: input.say } : model.respond(input.text, this.cfg.functions, history);
+    const go = () => {
+      if (reply.cancelled || this.closed) return;
+      if (decision.calls) this.sendToolCall(reply, decision.calls);
+      else this.speak(reply, decision.text);
+    };
+    if (this.delayMs) reply.timer = this.after(this.delayMs, go); else go();
+  }
+
+  sendToolCall(reply, calls) {
+    const functionCalls = calls.map((c) => ({ id: this.callId(), name: c.name, args: c.args }));
+    for (const fc of functionCalls) this.pendingCalls.set(fc.id, { name: fc.name });
+    this.session.history.push({ role: 'model', functionCalls, tokens: { TEXT: model.textTokens(JSON.stringify(functionCalls)) } });
+    this.reply = null;
+    this.send({ toolCall: { functionCalls } });
+    this.outputFrames++;
+    if (this.trigger('turn')) return;
+    if (this.cfg.resumption) this.sendResumptionUpdate(false);
+  }
+
+  speak(reply, text) {
+    reply.text = text;
+    const stream = (steps) => {
+      if (reply.cancelled || this.closed) return;
+      reply.steps = this.cfg.outputTranscription ? steps : steps.filter((s) => s.kind !== 'transcript');
+      reply.t0 = now();
+      this.pump(reply);
+    };
+    if (this.cfg.modality === 'TEXT') {
+      stream(frames.textPlan(this.backend, text));
+    } else {
+      const voiceKind = this.behaviour.voice;
+      this.sim.voices[voiceKind].synth(text).then((pcm) => stream(frames.audioPlan(this.backend, this.sim.voices[voiceKind].kind, text, pcm)));
+    }
+  }
+
+  // Sends every step that is due, then sleeps until the next one (real-time pacing), or sends
+  // them back to back with --pace fast (yielding so interruptions are still noticed).
+  pump(reply) {
+    if (reply.cancelled || this.closed || this.stalled) return;
+    const fast = this.behaviour.pace === 'fast';
+    const elapsed = now() - reply.t0;
+    const steps = reply.steps;
+    let burst = 0;
+    while (reply.i < steps.length && (fast ? burst < 25 : steps[reply.i].at <= elapsed)) {
+      const s = steps[reply.i++];
+      this.sendFrame(s.frame);
+      if (s.kind === 'audio') reply.sent.AUDIO += s.ms;
+      else if (s.kind === 'text') reply.sent.TEXT += model.textTokens(s.text);
+      this.outputFrames++;
+      burst++;
+      if (this.trigger('turn') || reply.cancelled) return;
+    }
+    if (reply.i < steps.length) {
+      if (fast) setImmediate(() => this.pump(reply));
+      else reply.timer = this.after(steps[reply.i].at - (now() - reply.t0), () => this.pump(reply));
+      return;
+    }
+    reply.finishing = true;
+    this.send({ serverContent: { generationComplete: true } });
+    this.reply = null;
+    this.completeTurn(reply, false);
+  }
+
+  usage(reply) {
+    const prompt = {};
+    for (const turn of this.session.history) {
+      for (const [m, n] of Object.entries(turn.tokens || {})) if (n) prompt[m] = (prompt[m] || 0) + n;
+    }
+    const response = {};
+    if (reply.sent.AUDIO) response.AUDIO = model.audioTokens(reply.sent.AUDIO);
+    if (reply.sent.TEXT) response.TEXT = reply.sent.TEXT;
+    const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+    const details = (o) => Object.entries(o).map(([modality, tokenCount]) => ({ modality, tokenCount }));
+    const p = sum(prompt);
+    const r = sum(response);
+    const u = { promptTokenCount: p };
+    if (this.backend === 'vertex') u.candidatesTokenCount = r; else u.responseTokenCount = r;
+    u.totalTokenCount = p + r;
+    u.promptTokensDetails = details(prompt);
+    if (this.backend === 'vertex') u.candidatesTokensDetails = details(response);
+    else u.responseTokensDetails = details(response);
+    return u;
+  }
+
+  completeTurn(reply, interrupted) {
+    // The prompt is the context the reply was generated from, so usage is taken first.
+    const usage = this.usage(reply);
+    if (reply.text) {
+      this.session.history.push({
+        role: 'model', text: reply.text, interrupted,
+        tokens: { AUDIO: model.audioTokens(reply.sent.AUDIO), TEXT: reply.sent.TEXT },
+      });
+    }
+    const mode = this.behaviour.usage;
+    const together = mode === 'together' || (mode === 'alternate' && this.turns % 2 === 1);
+    if (mode !== 'none' && !together) this.send({ usageMetadata: usage });
+    this.send(mode !== 'none' && together
+      ? { serverContent: { turnComplete: true }, usageMetadata: usage }
+      : { serverContent: { turnComplete: true } });
+    if (this.cfg.resumption) this.sendResumptionUpdate(true);
+    if (!interrupted && this.queued.length) {
+      const next = this.queued.shift();
+      setImmediate(() => { if (!this.closed && !this.reply) this.startReply(next); });
+    } else if (interrupted) {
+      this.queued.length = 0;
+    }
+  }
+
+  sendResumptionUpdate(resumable) {
+    const update = resumable
+      ? { newHandle: this.sim.registry.issueHandle(this.session, this), resumable: true }
+      : { newHandle: '', resumable: false };
+    if (this.cfg.resumption.transparent) update.lastConsumedClientMessageIndex = String(this.messageIndex);
+    this.send({ sessionResumptionUpdate: update });
+  }
+
+  // Summary for the control API.
+  info() {
+    return {
+      ...this.record,
+      messageIndex: this.messageIndex,
+      turnState: this.reply ? 'generating' : this.pendingCalls.size ? 'awaiting-tool-response' : this.userTurn ? 'user-speaking' : 'idle',
+      pendingCalls: [...this.pendingCalls.keys()],
+    };
+  }
+}
+
+module.exports = { Connection };
