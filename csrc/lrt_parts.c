@@ -4,4 +4,5 @@
 void lrt_open_parts(lua_State *L)
 {
     (void)L;
+    lrt_open_auth(L);
 }
