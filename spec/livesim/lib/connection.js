@@ -49,7 +49,8 @@ class Connection {
     this.id = sim.registry.nextConnectionId();
     this.record = {
       id: this.id,
-      path: url.pathname,
+      // As requested, before slashes were collapsed, so client tests can check their URLs.
+      path: req.url.replace(/\?.*$/, ''),
       query: Object.fromEntries(url.searchParams),
       headers: req.headers,
       remote: req.socket.remoteAddress,
