@@ -1,0 +1,30 @@
+/* Base64: standard alphabet with padding on output; standard or URL-safe alphabet, with
+ * or without padding, on input. */
+#ifndef RT_BASE64_H
+#define RT_BASE64_H
+
+#include <stddef.h>
+
+/* Characters written by rt_base64_encode for n input bytes (no terminator). */
+static inline size_t rt_base64_encoded_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+/* Upper bound of the bytes rt_base64_decode writes for n input characters. */
+static inline size_t rt_base64_decoded_max(size_t n)
+{
+    return n / 4 * 3 + 3;
+}
+
+/* Encodes n bytes of in into out (room for rt_base64_encoded_len(n) bytes; no NUL is
+ * written). Returns the characters written. */
+size_t rt_base64_encode(const void *in, size_t n, char *out);
+
+/* Decodes n characters into out (room for rt_base64_decoded_max(n) bytes) and stores
+ * the byte count in *outlen. Accepts '+' '/' and '-' '_', and padding that is either
+ * complete or absent. Returns 0, or -1 on a character outside both alphabets, a
+ * misplaced '=' or an impossible length (1 character in the last group). */
+int rt_base64_decode(const char *in, size_t n, void *out, size_t *outlen);
+
+#endif

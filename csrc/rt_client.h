@@ -1,0 +1,24 @@
+/* A client: one I/O thread running one libwebsockets context, shared by its sessions. */
+#ifndef RT_CLIENT_H
+#define RT_CLIENT_H
+
+#include "rt_error.h"
+
+struct rt_client;
+
+struct rt_client_options {
+    const char *ca_file;     /* PEM CA file to trust instead of the system store; NULL = system store */
+    int ping_interval;       /* seconds between WebSocket pings; 0 = default 20 */
+    int ping_timeout;        /* seconds without pong before the peer is dead; 0 = default 45 (min 30) */
+};
+
+/* Creates the lws context (TLS verification always on) and starts the I/O thread.
+ * o may be NULL for all defaults. NULL with err set on failure. */
+struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_error *err);
+
+/* Closes every session (each gets its closed event, code 1001 "client freed"), stops and
+ * joins the thread, frees; NULL ok. Sessions still owned by the caller stay valid until
+ * rt_session_free. Must not be called from the I/O thread. */
+void rt_client_free(struct rt_client *c);
+
+#endif

@@ -1,0 +1,49 @@
+/* The WebSocket URL and handshake headers of each Live API backend (pure functions). */
+#ifndef RT_ENDPOINT_H
+#define RT_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rt_error.h"
+#include "rt_session.h"
+
+#ifndef RT_VERSION
+#define RT_VERSION "0.1.0"
+#endif
+
+enum rt_backend { RT_BACKEND_GEMINI, RT_BACKEND_VERTEX };
+
+struct rt_endpoint_options {
+    enum rt_backend backend;
+    const char *api_key;        /* Gemini key, "auth_tokens/..." ephemeral token, or Vertex
+                                   express-mode key */
+    const char *access_token;   /* Vertex OAuth bearer token */
+    const char *project;        /* Vertex project (not part of the URL) */
+    const char *location;       /* Vertex location; NULL = "global" */
+    const char *api_version;    /* NULL = "v1beta" (Gemini), "v1alpha" (ephemeral),
+                                   "v1beta1" (Vertex) */
+    const char *base_url;       /* NULL = the backend's host; http(s)/ws(s), path prefix kept */
+    const char *quota_project;  /* Vertex: x-goog-user-project */
+    const struct rt_header *headers;  /* extra headers, override defaults of the same name */
+    size_t nheaders;
+};
+
+struct rt_endpoint {
+    char *url;                  /* owned */
+    struct rt_header *headers;  /* owned array; each name and value owned */
+    size_t nheaders;
+};
+
+/* Fills ep (which the caller frees with rt_endpoint_free, also after a failure). Fails
+ * with RT_EINVAL (bad base_url or location, CR/LF in a header, unknown backend) or
+ * RT_EAUTH (no credential for the backend) or RT_ENOMEM. Secrets never enter the URL or
+ * the error text. */
+int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *ep,
+                      struct rt_error *err);
+void rt_endpoint_free(struct rt_endpoint *ep);
+
+/* True when the header name is a token and the value holds no CR, LF or NUL. */
+bool rt_header_ok(const char *name, const char *value);
+
+#endif
