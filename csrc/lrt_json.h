@@ -1,0 +1,71 @@
+/* JSON text <-> Lua values for the binding.
+ *
+ * Decoding goes through lua-cjson (a private instance made with cjson.new(), so the
+ * user's cjson settings are neither used nor changed), followed by a walk that turns
+ * integral numbers into Lua integers: Debian's cjson 2.1.0 decodes every number as a
+ * float.
+ *
+ * Encoding is done here, in C, because cjson 2.1.0 cannot do what the wire needs: it
+ * writes integers with 14 significant digits, cannot write an empty array, escapes
+ * "/" and lets invalid UTF-8 through. The writer below is exact for integers, writes
+ * the shortest round-trip form of floats whatever the C locale, validates UTF-8, limits
+ * nesting and decides array versus object as follows:
+ *   - a table whose keys are exactly 1..n (n > 0) is an array;
+ *   - a table whose keys are all strings is an object;
+ *   - an empty table is an object, unless it carries the array marker (lrt_json_newarray,
+ *     core.json_array) or cjson's array_mt, or it is cjson's empty_array sentinel (the
+ *     last two exist only in the openresty cjson fork);
+ *   - cjson.null is null; anything else (functions, userdata, mixed keys, NaN) raises an
+ *     error that names the path of the value, e.g. "result.items[2].name: invalid UTF-8".
+ */
+#ifndef LRT_JSON_H
+#define LRT_JSON_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+/* Nesting limit of user payloads (function results and arguments, raw messages). */
+#define LRT_JSON_MAX_DEPTH 64
+/* Nesting limit of whole wire messages built by the mapping (a 32-level schema under
+ * setup.tools[i].functionDeclarations[j].parameters needs about 72). */
+#define LRT_JSON_WIRE_DEPTH 128
+
+/* Requires "cjson", keeps what the functions below need in the registry, and adds
+ * json_encode, json_decode, json_array and json_null to the module table on top of the
+ * stack. Raises if cjson cannot be loaded. */
+void lrt_json_open(lua_State *L);
+
+/* Encodes the value at idx (depth limit LRT_JSON_MAX_DEPTH) and pushes the JSON text.
+ * Raises on a value that cannot be encoded. Returns 1. */
+int lrt_json_encode(lua_State *L, int idx);
+
+/* Same, with a depth limit (at most LRT_JSON_WIRE_DEPTH) and a name for the root of the
+ * error paths (NULL for none). */
+int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root);
+
+/* Decodes s[0..n), turns integral numbers into integers and pushes the value; returns 0.
+ * On malformed JSON, or nesting deeper than LRT_JSON_WIRE_DEPTH, pushes a message and
+ * returns -1. Raises only on memory errors. */
+int lrt_json_decode(lua_State *L, const char *s, size_t n);
+
+/* Same for the Lua string at idx, without copying it. */
+int lrt_json_decode_at(lua_State *L, int idx);
+
+/* Turns integral float numbers into integers in the table at idx, in place, at every
+ * depth (no metatables are consulted). Returns the nesting depth of the table (1 for a
+ * table without subtables), or -1 as soon as it exceeds max_depth. */
+int lrt_json_normalize(lua_State *L, int idx, int max_depth);
+
+/* Pushes a new empty table that encodes as [] while it stays empty. */
+void lrt_json_newarray(lua_State *L, int narr);
+
+/* Pushes cjson.null; tells whether the value at idx is cjson.null. */
+void lrt_json_pushnull(lua_State *L);
+int lrt_json_isnull(lua_State *L, int idx);
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past
+ * U+10FFFF), else 0. */
+int lrt_utf8_valid(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,168 @@
+/* The mapping's entry points that are not one direction: map_new, model_name, and the
+ * small helpers the mapping files share. */
+#include "lrt_map.h"
+
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "rt_base64.h"
+#include "rt_model.h"
+
+int lrt_map_vertex(lua_State *L, int state)
+{
+    lua_getfield(L, state, "backend");
+    int v = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "vertex") == 0;
+    lua_pop(L, 1);
+    return v;
+}
+
+void lrt_map_append(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawseti(L, idx, (lua_Integer)lua_rawlen(L, idx) + 1);
+}
+
+void lrt_set_str(lua_State *L, int idx, const char *k, const char *v)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, v);
+    lua_setfield(L, idx, k);
+}
+
+void lrt_set_int(lua_State *L, int idx, const char *k, lua_Integer v)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushinteger(L, v);
+    lua_setfield(L, idx, k);
+}
+
+void lrt_set_bool(lua_State *L, int idx, const char *k, int v)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushboolean(L, v);
+    lua_setfield(L, idx, k);
+}
+
+lua_Integer lrt_get_int(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    lua_Integer v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int lrt_get_bool(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+void lrt_push_base64(lua_State *L, const char *s, size_t n)
+{
+    luaL_Buffer b;
+    size_t len = rt_base64_encoded_len(n);
+    char *p = luaL_buffinitsize(L, &b, len);
+    rt_base64_encode(s, n, p);
+    luaL_pushresultsize(&b, len);
+}
+
+/* Reads an optional string field of the context table; "" counts as absent. */
+static const char *ctx_str(lua_State *L, int ctx, const char *k)
+{
+    lua_getfield(L, ctx, k);
+    const char *s = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0)
+        s = lua_tostring(L, -1);
+    else if (!lua_isnil(L, -1))
+        luaL_error(L, "map context: '%s' must be a string", k);
+    lua_pop(L, 1);  /* the string stays alive in the context table */
+    return s;
+}
+
+static int check_backend(lua_State *L, int ctx)
+{
+    lua_getfield(L, ctx, "backend");
+    const char *b = lua_tostring(L, -1);
+    if (!b || (strcmp(b, "gemini") != 0 && strcmp(b, "vertex") != 0))
+        luaL_error(L, "map context: backend must be \"gemini\" or \"vertex\"");
+    int vertex = b[0] == 'v';
+    lua_pop(L, 1);
+    return vertex;
+}
+
+/* core.model_name(ctx, model) -> the wire model name. */
+static int lrt_model_name(lua_State *L)
+{
+    char out[RT_MODEL_OUT_MAX];
+    const char *why = NULL;
+    struct rt_model_ctx c;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *model = luaL_checkstring(L, 2);
+    c.vertex = check_backend(L, 1);
+    c.project = ctx_str(L, 1, "project");
+    c.location = ctx_str(L, 1, "location");
+    c.express = lrt_get_bool(L, 1, "express");
+    if (strlen(model) != lua_rawlen(L, 2) ||
+        rt_model_resolve(&c, model, out, sizeof out, &why) != 0)
+        return luaL_error(L, "%s", why ? why : "unsafe model name: it contains a NUL byte");
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* core.map_new(ctx) -> a fresh mapping state (fields in lrt_map.h). */
+static int lrt_map_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int vertex = check_backend(L, 1);
+    const char *project = ctx_str(L, 1, "project");
+    const char *location = ctx_str(L, 1, "location");
+    const char *version = ctx_str(L, 1, "api_version");
+
+    lua_createtable(L, 0, 24);
+    int st = lua_gettop(L);
+    lrt_set_str(L, st, "backend", vertex ? "vertex" : "gemini");
+    if (project)
+        lrt_set_str(L, st, "project", project);
+    if (location)
+        lrt_set_str(L, st, "location", location);
+    if (version)
+        lrt_set_str(L, st, "api_version", version);
+    lrt_set_bool(L, st, "express", lrt_get_bool(L, 1, "express"));
+    lrt_set_bool(L, st, "vad_manual", 0);
+    lrt_set_int(L, st, "input_rate", 16000);
+    lrt_set_str(L, st, "input_mime", "audio/pcm;rate=16000");
+    lrt_set_int(L, st, "response_seq", 0);
+    lrt_set_int(L, st, "call_seq", 0);
+    lrt_set_bool(L, st, "response_cancelled", 0);
+    lrt_set_bool(L, st, "response_audio", 0);
+    lrt_set_bool(L, st, "media_trigger", 0);
+    static const char *const tables[] = { "text_parts", "transcript_parts", "input_parts",
+                                          "calls", "generated_ids", "cancelled_ids",
+                                          "pending" };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        lua_newtable(L);
+        lua_setfield(L, st, tables[i]);
+    }
+    return 1;
+}
+
+static const luaL_Reg map_funcs[] = {
+    { "map_new", lrt_map_new },
+    { "map_setup", lrt_map_setup },
+    { "map_client", lrt_map_client },
+    { "map_server", lrt_map_server },
+    { "model_name", lrt_model_name },
+    { NULL, NULL },
+};
+
+int lrt_open_map(lua_State *L)
+{
+    lrt_json_open(L);
+    luaL_setfuncs(L, map_funcs, 0);
+    return 0;
+}

@@ -1,0 +1,90 @@
+/* The neutral <-> Live API mapping, on Lua values.
+ *
+ * lrt_open_map() adds to the module table (realtime.core):
+ *
+ *   map_new(ctx) -> state
+ *       ctx = { backend = "gemini"|"vertex", project =, location =, express = bool,
+ *               api_version = }
+ *   map_setup(state, opts) -> JSON text of {"setup":{...}}    (raises on what cannot be
+ *       converted; opts as client:connect{} takes them, already validated by the front)
+ *   map_client(state, msg) -> { json, ... }                   (frames to send, in order)
+ *                           | nil, message, "unsupported"     (session_update)
+ *   map_server(state, json_text) -> { msg, ... }              (neutral messages)
+ *                                 | nil, message, "protocol"  (malformed server data)
+ *   model_name(ctx, model) -> wire model name                 (raises on unsafe names)
+ *   json_encode, json_decode, json_array, json_null           (lrt_json.h)
+ *
+ * The state is a plain Lua table, so the binding can keep it in the session's user
+ * value; a reconnect keeps it (pending results and call names survive). Its fields:
+ *
+ *   backend            "gemini" | "vertex"
+ *   project, location  strings or nil (Vertex model prefix)
+ *   express            boolean (Vertex with an API key: no project prefix)
+ *   api_version        string or nil
+ *   vad_manual         boolean: automatic activity detection is off (set by map_setup);
+ *                      audio in a conversation item is then framed by activityStart/End
+ *   input_rate         integer, input audio sample rate (map_setup; default 16000)
+ *   input_mime         string, "audio/pcm;rate=<input_rate>" unless the format says else
+ *   response_seq       integer: responses started so far (ids "resp_1", "resp_2", ...)
+ *   response_id        string while a response is in progress, else nil
+ *   response_cancelled boolean: the response in progress was interrupted
+ *   response_incomplete string or nil: turnCompleteReason that cut the response short
+ *   response_usage     the usage table seen during the response in progress, or nil
+ *   response_audio     boolean: output audio was sent in the response in progress
+ *   text_parts         array of output text pieces of the response in progress
+ *   transcript_parts   array of output transcription pieces of the response in progress
+ *   input_parts        array of input transcription pieces not yet completed
+ *   calls              { [call_id] = function name } of calls not yet answered
+ *   generated_ids      { [call_id] = true } for ids we made up (the server sent none):
+ *                      their results go out without an id
+ *   cancelled_ids      { [call_id] = true } for calls the server withdrew
+ *                      (toolCallCancellation): a later result for them is dropped
+ *   call_seq           integer: ids made up so far ("call_1", ...)
+ *   pending            array of { id =, json = } function results waiting for
+ *                      response_create (json: one functionResponses element)
+ *   media_trigger      boolean: an image went out with no text after it, so a
+ *                      response_create must prompt the model
+ *   resumption_handle  the latest non-empty resumption handle, or nil
+ */
+#ifndef LRT_MAP_H
+#define LRT_MAP_H
+
+#include <lua.h>
+
+/* Adds the functions above to the module table on top of the stack. Returns 0. */
+int lrt_open_map(lua_State *L);
+
+/* ---- internal to the mapping files (lrt_map*.c, lrt_schema.c) ---- */
+
+/* Nesting limit of a tool's parameters schema. */
+#define LRT_SCHEMA_MAX_DEPTH 32
+/* Largest PCM chunk in one realtimeInput.audio message. */
+#define LRT_AUDIO_CHUNK 32000
+
+int lrt_map_setup(lua_State *L);
+int lrt_map_client(lua_State *L);
+int lrt_map_server(lua_State *L);
+
+/* Converts the JSON Schema (Lua table) at idx to a Live API Schema and pushes it.
+ * Raises "tool '<tool>': ..." on what cannot be converted. */
+void lrt_schema_convert(lua_State *L, int idx, const char *tool);
+
+/* 1 when the state table at idx is for Vertex AI. */
+int lrt_map_vertex(lua_State *L, int state);
+
+/* Pops the value on top and appends it to the array at idx. */
+void lrt_map_append(lua_State *L, int idx);
+
+/* Small setters on the table at idx (absolute or relative to before the push). */
+void lrt_set_str(lua_State *L, int idx, const char *k, const char *v);
+void lrt_set_int(lua_State *L, int idx, const char *k, lua_Integer v);
+void lrt_set_bool(lua_State *L, int idx, const char *k, int v);
+
+/* Reads state[k] as an integer (0 when absent), and a boolean. */
+lua_Integer lrt_get_int(lua_State *L, int idx, const char *k);
+int lrt_get_bool(lua_State *L, int idx, const char *k);
+
+/* Pushes base64 of s[0..n) as a Lua string. */
+void lrt_push_base64(lua_State *L, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,348 @@
+/* Neutral client messages -> wire frames (map_client).
+ *
+ * All input goes through realtimeInput: Gemini 3.1-class models close the socket on a
+ * clientContent sent mid-session (seed bug 11), and realtimeInput.text starts a reply
+ * by itself. Decisions that the references leave open:
+ *
+ * - Image parts go out as realtimeInput.video. An image with no text after it gives the
+ *   model nothing to answer, so the next response_create sends the trigger
+ *   {"realtimeInput":{"text":" "}}: a single space is the smallest text turn, it works
+ *   on every model (seed A's finding), and it avoids clientContent.
+ * - Audio parts are a whole clip, so they are framed like an append + commit (seed bug
+ *   10: unframed audio under manual detection gets the socket closed): activityStart,
+ *   the audio in chunks of at most 32,000 bytes, activityEnd when automatic activity
+ *   detection is off; the chunks then audioStreamEnd (Gemini) or nothing (Vertex) when
+ *   it is on. Either way the model answers by itself, so no trigger is armed.
+ * - Function results are buffered and sent, all together, on response_create as one
+ *   toolResponse and nothing else (no turnComplete: the server goes on by itself).
+ *   A result whose call id we made up (the server sent none) goes out without an id. */
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+
+/* Encodes the table on top, appends the text to the frame list at out, pops the table. */
+static void emit(lua_State *L, int out)
+{
+    lrt_json_encode_ex(L, -1, LRT_JSON_WIRE_DEPTH, NULL);
+    lrt_map_append(L, out);
+    lua_pop(L, 1);
+}
+
+/* Pushes {"realtimeInput":{<key>=<value on top>}}, popping the value. */
+static void realtime_input(lua_State *L, const char *key)
+{
+    lua_createtable(L, 0, 1);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, key);
+    lua_createtable(L, 0, 1);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "realtimeInput");
+}
+
+static void emit_literal(lua_State *L, int out, const char *json)
+{
+    lua_pushstring(L, json);
+    lrt_map_append(L, out);
+}
+
+/* Pushes {data = base64(bytes), mimeType = mime}. */
+static void push_blob(lua_State *L, const char *data, size_t n, const char *mime)
+{
+    lua_createtable(L, 0, 2);
+    lrt_push_base64(L, data, n);
+    lua_setfield(L, -2, "data");
+    lrt_set_str(L, -1, "mimeType", mime);
+}
+
+static const char *part_mime(lua_State *L, int part, int i, const char *kind,
+                             const char *dflt)
+{
+    const char *mime = dflt;
+    int t = lua_getfield(L, part, "mime");
+    if (t == LUA_TSTRING)
+        mime = lua_tostring(L, -1);   /* stays alive in the part table */
+    else if (t != LUA_TNIL)
+        luaL_error(L, "conversation_item_create: part %d: 'mime' must be a string", i);
+    lua_pop(L, 1);
+    if (strncmp(mime, kind, strlen(kind)) != 0)
+        luaL_error(L, "conversation_item_create: part %d: mime type '%s' is not %s*", i,
+                   mime, kind);
+    return mime;
+}
+
+static const char *part_data(lua_State *L, int part, int i, size_t *n)
+{
+    if (lua_getfield(L, part, "data") != LUA_TSTRING)
+        luaL_error(L, "conversation_item_create: part %d: 'data' must be a string of bytes",
+                   i);
+    const char *d = lua_tolstring(L, -1, n);
+    lua_pop(L, 1);
+    return d;
+}
+
+static void text_part(lua_State *L, int state, int part, int i, int out)
+{
+    size_t n;
+    if (lua_getfield(L, part, "text") != LUA_TSTRING)
+        luaL_error(L, "conversation_item_create: part %d: 'text' must be a string", i);
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!lrt_utf8_valid(s, n))
+        luaL_error(L, "conversation_item_create: part %d: text is not valid UTF-8", i);
+    if (n == 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    realtime_input(L, "text");
+    emit(L, out);
+    /* The text starts a response that sees the media sent before it. */
+    lrt_set_bool(L, state, "media_trigger", 0);
+}
+
+static void image_part(lua_State *L, int state, int part, int i, int out)
+{
+    size_t n;
+    const char *mime = part_mime(L, part, i, "image/", "image/jpeg");
+    const char *data = part_data(L, part, i, &n);
+    push_blob(L, data, n, mime);
+    realtime_input(L, "video");
+    emit(L, out);
+    lrt_set_bool(L, state, "media_trigger", 1);
+}
+
+static void audio_part(lua_State *L, int state, int part, int i, int out)
+{
+    size_t n;
+    lua_getfield(L, state, "input_mime");
+    const char *dflt = lua_tostring(L, -1);
+    const char *mime = part_mime(L, part, i, "audio/", dflt ? dflt : "audio/pcm;rate=16000");
+    const char *data = part_data(L, part, i, &n);
+    int manual = lrt_get_bool(L, state, "vad_manual");
+
+    if (n == 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (manual)
+        emit_literal(L, out, "{\"realtimeInput\":{\"activityStart\":{}}}");
+    for (size_t off = 0; off < n; off += LRT_AUDIO_CHUNK) {
+        size_t len = n - off < LRT_AUDIO_CHUNK ? n - off : LRT_AUDIO_CHUNK;
+        push_blob(L, data + off, len, mime);
+        realtime_input(L, "audio");
+        emit(L, out);
+    }
+    if (manual)
+        emit_literal(L, out, "{\"realtimeInput\":{\"activityEnd\":{}}}");
+    else if (!lrt_map_vertex(L, state))
+        emit_literal(L, out, "{\"realtimeInput\":{\"audioStreamEnd\":true}}");
+    lua_pop(L, 1);
+}
+
+/* Buffers one function result in state.pending as {id =, json =}. */
+static void result_part(lua_State *L, int state, int part, int i)
+{
+    if (lua_getfield(L, part, "call_id") != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+        luaL_error(L, "conversation_item_create: part %d: 'call_id' must be a string", i);
+    int id = lua_gettop(L);
+
+    /* The server withdrew the call (toolCallCancellation): its result is not wanted. */
+    lua_getfield(L, state, "cancelled_ids");
+    lua_pushvalue(L, id);
+    int withdrawn = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (withdrawn) {
+        lua_pop(L, 1);
+        return;
+    }
+
+    /* The name: the part's own, else the one the server gave with the call. A result
+     * for a call never seen is a caller's mistake; the seeds sent name "" (bug 13). */
+    if (lua_getfield(L, part, "name") != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_getfield(L, state, "calls");
+        lua_pushvalue(L, id);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "conversation_item_create: part %d: unknown call_id '%s'", i,
+                       lua_tostring(L, id));
+    }
+    int name = lua_gettop(L);
+
+    lua_createtable(L, 0, 3);
+    int fr = lua_gettop(L);
+    lua_getfield(L, state, "generated_ids");
+    lua_pushvalue(L, id);
+    int made_up = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (!made_up) {
+        lua_pushvalue(L, id);
+        lua_setfield(L, fr, "id");
+    }
+    lua_pushvalue(L, name);
+    lua_setfield(L, fr, "name");
+
+    /* A table is the response object itself; a list or a scalar is wrapped as
+     * {result = value}, since the response must be a JSON object. */
+    int t = lua_getfield(L, part, "result");
+    if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1)) {
+        /* as is: user keys are kept verbatim */
+    } else if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    } else {
+        lua_createtable(L, 0, 1);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "result");
+    }
+    lua_setfield(L, fr, "response");
+
+    /* Encoded now, so a bad value raises at send_tool_result time and later changes to
+     * the caller's table cannot alter what goes out. The response may nest 64 levels. */
+    lrt_json_encode_ex(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result");
+
+    lua_getfield(L, state, "pending");
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "json");
+    lrt_map_append(L, -2);
+    lua_settop(L, id - 1);
+}
+
+static void item_create(lua_State *L, int state, int msg, int out)
+{
+    if (lua_getfield(L, msg, "item") != LUA_TTABLE)
+        luaL_error(L, "conversation_item_create: 'item' must be a table");
+    int item = lua_gettop(L);
+    if (lua_getfield(L, item, "content") != LUA_TTABLE)
+        luaL_error(L, "conversation_item_create: 'item.content' must be a list of parts");
+    int content = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, content);
+
+    for (lua_Integer k = 1; k <= n; k++) {
+        int i = (int)k;
+        if (lua_rawgeti(L, content, k) != LUA_TTABLE)
+            luaL_error(L, "conversation_item_create: part %d is not a table", i);
+        int part = lua_gettop(L);
+        if (lua_getfield(L, part, "type") != LUA_TSTRING)
+            luaL_error(L, "conversation_item_create: part %d has no type", i);
+        const char *type = lua_tostring(L, -1);
+        if (strcmp(type, "text") == 0)
+            text_part(L, state, part, i, out);
+        else if (strcmp(type, "image") == 0)
+            image_part(L, state, part, i, out);
+        else if (strcmp(type, "audio") == 0)
+            audio_part(L, state, part, i, out);
+        else if (strcmp(type, "function_result") == 0)
+            result_part(L, state, part, i);
+        else
+            luaL_error(L, "conversation_item_create: unknown content part type '%s'", type);
+        lua_settop(L, content);
+    }
+}
+
+static void response_create(lua_State *L, int state, int out)
+{
+    lua_getfield(L, state, "pending");
+    int pending = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pending);
+
+    if (n > 0) {
+        luaL_Buffer b;
+        lua_getfield(L, state, "calls");
+        lua_getfield(L, state, "generated_ids");
+        int calls = pending + 1, made_up = pending + 2;
+        /* Answered calls leave the maps before the buffer takes the stack top. */
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, pending, i);
+            lua_getfield(L, -1, "id");
+            lua_pushnil(L);
+            lua_rawset(L, calls);
+            lua_getfield(L, -1, "id");
+            lua_pushnil(L);
+            lua_rawset(L, made_up);
+            lua_pop(L, 1);
+        }
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, "{\"toolResponse\":{\"functionResponses\":[");
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (i > 1)
+                luaL_addchar(&b, ',');
+            lua_rawgeti(L, pending, i);
+            lua_getfield(L, -1, "json");
+            lua_remove(L, -2);
+            luaL_addvalue(&b);
+        }
+        luaL_addstring(&b, "]}}");
+        luaL_pushresult(&b);
+        lrt_map_append(L, out);
+        lua_newtable(L);
+        lua_setfield(L, state, "pending");
+        lrt_set_bool(L, state, "media_trigger", 0);
+    } else if (lrt_get_bool(L, state, "media_trigger")) {
+        emit_literal(L, out, "{\"realtimeInput\":{\"text\":\" \"}}");
+        lrt_set_bool(L, state, "media_trigger", 0);
+    }
+    lua_settop(L, pending - 1);
+}
+
+static void raw_message(lua_State *L, int msg, int out)
+{
+    int t = lua_getfield(L, msg, "wire");
+    if (t == LUA_TTABLE) {
+        emit(L, out);
+    } else if (t == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        if (!lrt_utf8_valid(s, n))
+            luaL_error(L, "raw: 'wire' is not valid UTF-8");
+        if (lrt_json_decode(L, s, n) != 0)
+            luaL_error(L, "raw: 'wire' is not valid JSON: %s", lua_tostring(L, -1));
+        if (lua_type(L, -1) != LUA_TTABLE || lua_rawlen(L, -1) != 0)
+            luaL_error(L, "raw: 'wire' must be a JSON object");
+        lua_pop(L, 1);
+        lrt_map_append(L, out);
+    } else {
+        luaL_error(L, "raw: 'wire' must be a table or a JSON string");
+    }
+}
+
+/* core.map_client(state, msg) -> { json, ... } | nil, message, "unsupported" */
+int lrt_map_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    const int state = 1, msg = 2;
+
+    if (lua_getfield(L, msg, "type") != LUA_TSTRING)
+        return luaL_error(L, "message type must be a string");
+    const char *type = lua_tostring(L, -1);
+    lua_newtable(L);
+    int out = lua_gettop(L);
+
+    if (strcmp(type, "conversation_item_create") == 0) {
+        item_create(L, state, msg, out);
+    } else if (strcmp(type, "response_create") == 0) {
+        response_create(L, state, out);
+    } else if (strcmp(type, "raw") == 0) {
+        raw_message(L, msg, out);
+    } else if (strcmp(type, "session_update") == 0) {
+        /* Reported, not ignored (seed bug 16): the Live API fixes the setup at connect. */
+        lua_pushnil(L);
+        lua_pushliteral(L, "session_update is not supported by the Live API");
+        lua_pushliteral(L, "unsupported");
+        return 3;
+    } else if (strcmp(type, "input_audio_buffer_append") == 0 ||
+               strcmp(type, "input_audio_buffer_commit") == 0) {
+        return luaL_error(L, "BUG: audio goes through the core");
+    } else {
+        return luaL_error(L, "unknown message type '%s'", type);
+    }
+    lua_settop(L, out);
+    return 1;
+}

@@ -1,0 +1,731 @@
+/* Server frames -> neutral messages (map_server).
+ *
+ * A model turn is one response: response_created before its first output (content,
+ * transcription or tool call) and response_done at serverContent.turnComplete, the
+ * only marker every turn ends with (an interrupted turn has no generationComplete, and
+ * usage may ride with turnComplete or come alone). So generationComplete closes
+ * nothing, usage seen during the turn is kept for its response_done, and a
+ * turnComplete with nothing before it still gives one created/done pair, so that a
+ * caller waiting for the end of a turn always sees it (seed bugs 1 and 2).
+ *
+ * Within one frame the order is: content parts, transcriptions, interrupted, tool
+ * calls, cancellations, usage, end of turn, goAway, resumption. Each message carries
+ * `raw`, the decoded frame (integral numbers as integers). */
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+#include "rt_base64.h"
+
+struct frame {
+    lua_State *L;
+    int state;   /* stack index of the mapping state */
+    int raw;     /* the decoded frame */
+    int out;     /* the array of neutral messages */
+};
+
+/* Pushes a new message {type =, raw =, response_id = <current, if any>}. */
+static int msg_new(struct frame *f, const char *type)
+{
+    lua_State *L = f->L;
+    lua_createtable(L, 0, 4);
+    lrt_set_str(L, -1, "type", type);
+    lua_pushvalue(L, f->raw);
+    lua_setfield(L, -2, "raw");
+    lua_getfield(L, f->state, "response_id");
+    lua_setfield(L, -2, "response_id");
+    return lua_gettop(L);
+}
+
+/* Appends the message on top to the output and pops it. */
+static void msg_push(struct frame *f)
+{
+    lrt_map_append(f->L, f->out);
+}
+
+static int responding(struct frame *f)
+{
+    lua_getfield(f->L, f->state, "response_id");
+    int r = !lua_isnil(f->L, -1);
+    lua_pop(f->L, 1);
+    return r;
+}
+
+static void reset_parts(lua_State *L, int state)
+{
+    lua_newtable(L);
+    lua_setfield(L, state, "text_parts");
+    lua_newtable(L);
+    lua_setfield(L, state, "transcript_parts");
+}
+
+static void ensure_response(struct frame *f)
+{
+    lua_State *L = f->L;
+    if (responding(f))
+        return;
+    lua_Integer seq = lrt_get_int(L, f->state, "response_seq") + 1;
+    lrt_set_int(L, f->state, "response_seq", seq);
+    lua_pushfstring(L, "resp_%I", (LUAI_UACINT)seq);
+    lua_setfield(L, f->state, "response_id");
+    lrt_set_bool(L, f->state, "response_cancelled", 0);
+    lrt_set_bool(L, f->state, "response_audio", 0);
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_incomplete");
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_usage");
+    reset_parts(L, f->state);
+    msg_new(f, "response_created");
+    msg_push(f);
+}
+
+/* Appends the string on top to the array state[k] (pops it). */
+static void add_piece(lua_State *L, int state, const char *k)
+{
+    lua_getfield(L, state, k);
+    lua_insert(L, -2);
+    lrt_map_append(L, -2);
+    lua_pop(L, 1);
+}
+
+/* Pushes table.concat(state[k]) and returns its length. */
+static size_t concat_pieces(lua_State *L, int state, const char *k)
+{
+    luaL_Buffer b;
+    lua_getfield(L, state, k);
+    int t = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, t, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, t);
+    return lua_rawlen(L, -1);
+}
+
+/* ------------------------------------------------------------------ usage */
+
+/* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
+static lua_Integer count(lua_State *L, int t, const char *k)
+{
+    lua_Integer v = -1;
+    int ty = lua_getfield(L, t, k);
+    if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        v = lua_tointeger(L, -1);
+    } else if (ty == LUA_TSTRING) {
+        int ok;
+        lua_Integer x = lua_tointegerx(L, -1, &ok);
+        if (ok)
+            v = x;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Adds the tokenCount of the AUDIO and TEXT entries of t[k] (a details list). */
+static void modality_counts(lua_State *L, int t, const char *k, lua_Integer *audio,
+                            lua_Integer *text)
+{
+    if (lua_getfield(L, t, k) == LUA_TTABLE) {
+        int d = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, d);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
+                lua_getfield(L, -1, "modality");
+                const char *m = lua_tostring(L, -1);
+                lua_Integer c = count(L, -2, "tokenCount");
+                if (m && c >= 0) {
+                    lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
+                                       : strcmp(m, "TEXT") == 0 ? text
+                                                                : NULL;
+                    if (dst)
+                        *dst = (*dst < 0 ? 0 : *dst) + c;
+                }
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
+{
+    if (v >= 0)
+        lrt_set_int(L, t, k, v);
+}
+
+/* Pushes the neutral usage table for the usageMetadata table at um. Vertex names the
+ * output "candidates" (seed bug 3: read it as output tokens). */
+static void push_usage(lua_State *L, int um)
+{
+    lua_Integer in_audio = -1, in_text = -1, out_audio = -1, out_text = -1;
+    lua_Integer out = count(L, um, "responseTokenCount");
+    if (out < 0)
+        out = count(L, um, "candidatesTokenCount");
+
+    lua_createtable(L, 0, 9);
+    int u = lua_gettop(L);
+    set_count(L, u, "input_tokens", count(L, um, "promptTokenCount"));
+    set_count(L, u, "output_tokens", out);
+    set_count(L, u, "total_tokens", count(L, um, "totalTokenCount"));
+    set_count(L, u, "cached_input_tokens", count(L, um, "cachedContentTokenCount"));
+    set_count(L, u, "reasoning_tokens", count(L, um, "thoughtsTokenCount"));
+    modality_counts(L, um, "promptTokensDetails", &in_audio, &in_text);
+    modality_counts(L, um, "responseTokensDetails", &out_audio, &out_text);
+    if (out_audio < 0 && out_text < 0)
+        modality_counts(L, um, "candidatesTokensDetails", &out_audio, &out_text);
+    set_count(L, u, "input_audio_tokens", in_audio);
+    set_count(L, u, "input_text_tokens", in_text);
+    set_count(L, u, "output_audio_tokens", out_audio);
+    set_count(L, u, "output_text_tokens", out_text);
+}
+
+/* ---------------------------------------------------------------- content */
+
+/* Sample rate from a "rate=" parameter of the mime type, else 24000 (the Live API's
+ * output rate; Vertex labels its audio plain "audio/pcm"). */
+static lua_Integer mime_rate(const char *mime)
+{
+    for (const char *p = mime; (p = strchr(p, ';')) != NULL; p++) {
+        const char *q = p + 1;
+        while (*q == ' ')
+            q++;
+        if (strncasecmp(q, "rate=", 5) == 0) {
+            lua_Integer r = 0;
+            q += 5;
+            while (*q >= '0' && *q <= '9' && r < 10000000)
+                r = r * 10 + (*q++ - '0');
+            if (r > 0)
+                return r;
+        }
+    }
+    return 24000;
+}
+
+/* Pushes the PCM bytes of the base64 string at idx; -1 (message pushed) when it is not
+ * base64. Decodes straight into the Lua string's buffer. */
+static int push_pcm(lua_State *L, int idx)
+{
+    size_t n, len = 0;
+    const char *b64 = lua_tolstring(L, idx, &n);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, rt_base64_decoded_max(n));
+    int bad = rt_base64_decode(b64, n, p, &len) != 0;
+    luaL_pushresultsize(&b, bad ? 0 : len);
+    if (bad) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "server audio is not valid base64");
+        return -1;
+    }
+    return 0;
+}
+
+static int model_parts(struct frame *f, int content)
+{
+    lua_State *L = f->L;
+    if (lua_getfield(L, content, "modelTurn") != LUA_TTABLE ||
+        lua_getfield(L, -1, "parts") != LUA_TTABLE) {
+        return 0;  /* the caller resets the stack */
+    }
+    int parts = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, parts);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, parts, i) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            continue;
+        }
+        int part = lua_gettop(L);
+        if (lua_getfield(L, part, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+            int thought = (lua_getfield(L, part, "thought"), lua_toboolean(L, -1));
+            lua_pop(L, 1);
+            ensure_response(f);
+            /* Thoughts never mix into the output text (seed bug 6). */
+            msg_new(f, thought ? "reasoning_delta" : "output_text_delta");
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "text");
+            msg_push(f);
+            if (!thought)
+                add_piece(L, f->state, "text_parts");
+            else
+                lua_pop(L, 1);
+        } else {
+            lua_pop(L, 1);
+        }
+        if (lua_getfield(L, part, "inlineData") == LUA_TTABLE) {
+            int blob = lua_gettop(L);
+            lua_getfield(L, blob, "mimeType");
+            lua_getfield(L, blob, "data");
+            const char *mime = lua_tostring(L, -2);
+            if (mime && strncasecmp(mime, "audio/", 6) == 0 &&
+                lua_type(L, -1) == LUA_TSTRING) {
+                ensure_response(f);
+                int m = msg_new(f, "output_audio_delta");
+                if (push_pcm(L, blob + 2) != 0)
+                    return -1;
+                lua_setfield(L, m, "audio");
+                lrt_set_int(L, m, "rate", mime_rate(mime));
+                msg_push(f);
+                lrt_set_bool(L, f->state, "response_audio", 1);
+            }
+        }
+        lua_settop(L, parts);
+    }
+    return 0;
+}
+
+static void transcriptions(struct frame *f, int content)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+
+    if (lua_getfield(L, content, "inputTranscription") == LUA_TTABLE) {
+        int t = lua_gettop(L);
+        /* Deltas as they come, the whole transcript once `finished` (seed bug 5). */
+        if (lua_getfield(L, t, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+            msg_new(f, "input_audio_transcription_delta");
+            lua_pushnil(L);
+            lua_setfield(L, -2, "response_id");
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "text");
+            msg_push(f);
+            add_piece(L, f->state, "input_parts");
+        } else {
+            lua_pop(L, 1);
+        }
+        if (lrt_get_bool(L, t, "finished")) {
+            lua_getfield(L, f->state, "input_parts");
+            int any = lua_rawlen(L, -1) > 0;
+            lua_pop(L, 1);
+            if (any) {
+                msg_new(f, "input_audio_transcription_completed");
+                lua_pushnil(L);
+                lua_setfield(L, -2, "response_id");
+                concat_pieces(L, f->state, "input_parts");
+                lua_setfield(L, -2, "text");
+                msg_push(f);
+                lua_newtable(L);
+                lua_setfield(L, f->state, "input_parts");
+            }
+        }
+    }
+    lua_settop(L, top);
+
+    if (lua_getfield(L, content, "outputTranscription") == LUA_TTABLE &&
+        lua_getfield(L, -1, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        ensure_response(f);
+        msg_new(f, "output_audio_transcription_delta");
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "text");
+        msg_push(f);
+        add_piece(L, f->state, "transcript_parts");
+    }
+    lua_settop(L, top);
+}
+
+/* Emits the input transcript still open, the *_done messages and response_done. */
+static void end_turn(struct frame *f, int content, int usage)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+
+    lua_getfield(L, f->state, "input_parts");
+    int open = lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    if (open) {
+        msg_new(f, "input_audio_transcription_completed");
+        lua_pushnil(L);
+        lua_setfield(L, -2, "response_id");
+        concat_pieces(L, f->state, "input_parts");
+        lua_setfield(L, -2, "text");
+        msg_push(f);
+        lua_newtable(L);
+        lua_setfield(L, f->state, "input_parts");
+    }
+
+    ensure_response(f);
+    lua_getfield(L, f->state, "text_parts");
+    int any_text = lua_rawlen(L, -1) > 0;
+    lua_getfield(L, f->state, "transcript_parts");
+    int any_tr = lua_rawlen(L, -1) > 0;
+    lua_pop(L, 2);
+    if (any_text) {
+        msg_new(f, "output_text_done");
+        concat_pieces(L, f->state, "text_parts");
+        lua_setfield(L, -2, "text");
+        msg_push(f);
+    }
+    if (lrt_get_bool(L, f->state, "response_audio")) {
+        msg_new(f, "output_audio_done");
+        msg_push(f);
+    }
+    if (any_tr) {
+        msg_new(f, "output_audio_transcription_done");
+        concat_pieces(L, f->state, "transcript_parts");
+        lua_setfield(L, -2, "text");
+        msg_push(f);
+    }
+
+    /* turnCompleteReason other than "unspecified" or "needs more input" means the
+     * model stopped short (rejected, malformed call, ...). */
+    if (lua_getfield(L, content, "turnCompleteReason") == LUA_TSTRING) {
+        const char *r = lua_tostring(L, -1);
+        if (strcmp(r, "TURN_COMPLETE_REASON_UNSPECIFIED") != 0 &&
+            strcmp(r, "NEED_MORE_INPUT") != 0)
+            lua_setfield(L, f->state, "response_incomplete");
+    }
+    lua_settop(L, top);
+
+    int m = msg_new(f, "response_done");
+    const char *status = "completed";
+    if (lrt_get_bool(L, f->state, "response_cancelled")) {
+        status = "cancelled";
+    } else if (lua_getfield(L, f->state, "response_incomplete") == LUA_TSTRING) {
+        status = "incomplete";
+        lua_setfield(L, m, "reason");
+    }
+    lua_settop(L, m);
+    lrt_set_str(L, m, "status", status);
+    if (usage)
+        lua_pushvalue(L, usage);
+    else
+        lua_getfield(L, f->state, "response_usage");
+    lua_setfield(L, m, "usage");
+    msg_push(f);
+
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_id");
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_usage");
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_incomplete");
+    lrt_set_bool(L, f->state, "response_cancelled", 0);
+    lrt_set_bool(L, f->state, "response_audio", 0);
+    reset_parts(L, f->state);
+    lua_settop(L, top);
+}
+
+/* ------------------------------------------------------------------ tools */
+
+static int tool_calls(struct frame *f, int tc)
+{
+    lua_State *L = f->L;
+    if (lua_getfield(L, tc, "functionCalls") != LUA_TTABLE)
+        return 0;
+    int calls = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, calls);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, calls, i) != LUA_TTABLE) {
+            lua_settop(L, calls);
+            continue;
+        }
+        int call = lua_gettop(L);
+        ensure_response(f);
+
+        if (lua_getfield(L, call, "id") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
+            /* No id from the server (Vertex may omit it): make one up for the neutral
+             * side and remember it, so the result goes back without an id rather than
+             * with one the server never issued (seed bug 13). */
+            lua_pop(L, 1);
+            lua_Integer seq = lrt_get_int(L, f->state, "call_seq") + 1;
+            lrt_set_int(L, f->state, "call_seq", seq);
+            lua_pushfstring(L, "call_%I", (LUAI_UACINT)seq);
+            lua_getfield(L, f->state, "generated_ids");
+            lua_pushvalue(L, -2);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -3);
+            lua_pop(L, 1);
+        }
+        int id = lua_gettop(L);
+        if (lua_getfield(L, call, "name") != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "");
+        }
+        int name = lua_gettop(L);
+        if (lua_getfield(L, call, "args") != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        } else if (lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
+            lua_pushfstring(L, "function call '%s': arguments nest deeper than %d levels",
+                            lua_tostring(L, name), LRT_JSON_MAX_DEPTH);
+            return -1;
+        }
+        int args = lua_gettop(L);
+
+        lua_getfield(L, f->state, "calls");
+        lua_pushvalue(L, id);
+        lua_pushvalue(L, name);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+
+        /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
+        lua_createtable(L, 0, 3);
+        int item = lua_gettop(L);
+        lua_pushvalue(L, id);
+        lua_setfield(L, item, "id");
+        lrt_set_str(L, item, "role", "assistant");
+        lua_createtable(L, 1, 0);
+        lua_createtable(L, 0, 4);
+        lrt_set_str(L, -1, "type", "function_call");
+        lua_pushvalue(L, id);
+        lua_setfield(L, -2, "call_id");
+        lua_pushvalue(L, name);
+        lua_setfield(L, -2, "name");
+        lua_pushvalue(L, args);
+        lua_setfield(L, -2, "arguments");
+        lua_rawseti(L, -2, 1);
+        lua_setfield(L, item, "content");
+
+        msg_new(f, "response_output_item_added");
+        lua_pushvalue(L, item);
+        lua_setfield(L, -2, "item");
+        msg_push(f);
+        msg_new(f, "response_output_item_done");
+        lua_pushvalue(L, item);
+        lua_setfield(L, -2, "item");
+        msg_push(f);
+        lua_settop(L, calls);
+    }
+    return 0;
+}
+
+static void cancellation(struct frame *f, int tcc)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    lrt_json_newarray(L, 0);
+    int ids = lua_gettop(L);
+    if (lua_getfield(L, tcc, "ids") == LUA_TTABLE) {
+        int src = lua_gettop(L);
+        lua_getfield(L, f->state, "cancelled_ids");
+        int cancelled = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, src);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, src, i) == LUA_TSTRING) {
+                lua_pushvalue(L, -1);
+                lua_pushboolean(L, 1);
+                lua_rawset(L, cancelled);
+                lrt_map_append(L, ids);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        /* Drop results of withdrawn calls that are still waiting to be sent. */
+        lua_getfield(L, f->state, "pending");
+        int pending = lua_gettop(L);
+        lua_newtable(L);
+        int kept = lua_gettop(L);
+        lua_Integer np = (lua_Integer)lua_rawlen(L, pending);
+        for (lua_Integer i = 1; i <= np; i++) {
+            lua_rawgeti(L, pending, i);
+            lua_getfield(L, -1, "id");
+            int gone = lua_rawget(L, cancelled) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (gone)
+                lua_pop(L, 1);
+            else
+                lrt_map_append(L, kept);
+        }
+        lua_setfield(L, f->state, "pending");
+    }
+    lua_settop(L, ids);
+    int m = msg_new(f, "tool_call_cancellation");
+    lua_pushvalue(L, ids);
+    lua_setfield(L, m, "call_ids");
+    msg_push(f);
+    lua_settop(L, top);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+/* Parses a protobuf Duration ("10s", "1.5s", "0.250s") without strtod, which would
+ * depend on the C locale. Returns -1 when it is not one. */
+static double duration(const char *s)
+{
+    double v = 0, scale = 1;
+    int digits = 0, frac = 0;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') {
+            if (frac)
+                scale /= 10, v += (*s - '0') * scale;
+            else
+                v = v * 10 + (*s - '0');
+            digits++;
+        } else if (*s == '.' && !frac) {
+            frac = 1;
+        } else {
+            break;
+        }
+    }
+    if (!digits || (*s && !(s[0] == 's' && s[1] == '\0')))
+        return -1;
+    return v;
+}
+
+static void go_away(struct frame *f, int ga)
+{
+    lua_State *L = f->L;
+    int m = msg_new(f, "go_away");
+    int t = lua_getfield(L, ga, "timeLeft");
+    double secs = -1;
+    if (t == LUA_TSTRING)
+        secs = duration(lua_tostring(L, -1));
+    else if (t == LUA_TNUMBER)
+        secs = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (secs >= 0) {
+        lua_Integer iv;
+        if (lua_numbertointeger(secs, &iv) && (double)iv == secs)
+            lua_pushinteger(L, iv);
+        else
+            lua_pushnumber(L, secs);
+        lua_setfield(L, m, "time_left");
+    }
+    msg_push(f);
+}
+
+static void resumption(struct frame *f, int sr)
+{
+    lua_State *L = f->L;
+    int m = msg_new(f, "session_resumption_update");
+    if (lua_getfield(L, sr, "newHandle") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, f->state, "resumption_handle");
+        lua_setfield(L, m, "handle");
+    } else {
+        lua_pop(L, 1);
+    }
+    lrt_set_bool(L, m, "resumable", lrt_get_bool(L, sr, "resumable"));
+    lua_Integer idx = count(L, sr, "lastConsumedClientMessageIndex");
+    if (idx >= 0)
+        lrt_set_int(L, m, "last_consumed_index", idx);
+    msg_push(f);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static int fail(lua_State *L, const char *prefix)
+{
+    const char *why = lua_tostring(L, -1);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s%s", prefix, why ? why : "malformed data");
+    lua_pushliteral(L, "protocol");
+    return 3;
+}
+
+/* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
+int lrt_map_server(lua_State *L)
+{
+    struct frame f;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TSTRING);
+    lua_settop(L, 2);
+    if (lrt_json_decode_at(L, 2) != 0)
+        return fail(L, "malformed JSON from the server: ");
+    if (lua_type(L, 3) != LUA_TTABLE || lua_rawlen(L, 3) != 0) {
+        lua_pushliteral(L, "not a JSON object");
+        return fail(L, "unexpected server message: ");
+    }
+    f.L = L;
+    f.state = 1;
+    f.raw = 3;
+    lua_newtable(L);
+    f.out = 4;
+
+    /* The first setupComplete is the binding's business; a later one means nothing. */
+    if (lua_getfield(L, f.raw, "setupComplete") != LUA_TNIL) {
+        lua_settop(L, f.out);
+        return 1;
+    }
+    lua_settop(L, f.out);
+
+    int known = 0, turn_end = 0, usage = 0;
+    int content = 0, tc = 0, tcc = 0, ga = 0, sr = 0, um = 0;
+    if (lua_getfield(L, f.raw, "serverContent") == LUA_TTABLE)
+        content = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, f.raw, "toolCall") == LUA_TTABLE)
+        tc = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, f.raw, "toolCallCancellation") == LUA_TTABLE)
+        tcc = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, f.raw, "goAway") == LUA_TTABLE)
+        ga = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, f.raw, "sessionResumptionUpdate") == LUA_TTABLE)
+        sr = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, f.raw, "usageMetadata") == LUA_TTABLE)
+        um = lua_gettop(L);
+    else
+        lua_pop(L, 1);
+    int base = lua_gettop(L);
+
+    if (content) {
+        known = 1;
+        if (model_parts(&f, content) != 0)
+            return fail(L, "");
+        lua_settop(L, base);
+        transcriptions(&f, content);
+        if (lrt_get_bool(L, content, "interrupted")) {
+            /* Barge-in: the caller stops playback; the response ends "cancelled". */
+            if (responding(&f))
+                lrt_set_bool(L, f.state, "response_cancelled", 1);
+            msg_new(&f, "interrupted");
+            msg_push(&f);
+        }
+        turn_end = lrt_get_bool(L, content, "turnComplete");
+    }
+    if (tc) {
+        known = 1;
+        if (tool_calls(&f, tc) != 0)
+            return fail(L, "");
+        lua_settop(L, base);
+    }
+    if (tcc) {
+        known = 1;
+        cancellation(&f, tcc);
+    }
+    if (um) {
+        push_usage(L, um);
+        usage = lua_gettop(L);
+        if (turn_end) {
+            known = 1;
+        } else if (responding(&f)) {
+            /* Kept for this response's response_done (seed A dropped it). */
+            lua_pushvalue(L, usage);
+            lua_setfield(L, f.state, "response_usage");
+            known = 1;
+        }
+    }
+    if (turn_end)
+        end_turn(&f, content, usage);
+    if (ga) {
+        known = 1;
+        go_away(&f, ga);
+    }
+    if (sr) {
+        known = 1;
+        resumption(&f, sr);
+    }
+    if (!known) {
+        msg_new(&f, "raw");
+        lua_pushnil(L);
+        lua_setfield(L, -2, "response_id");
+        msg_push(&f);
+    }
+    lua_settop(L, f.out);
+    return 1;
+}

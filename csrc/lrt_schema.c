@@ -1,0 +1,311 @@
+/* JSON Schema (a Lua table) -> the Live API's Schema, for tool parameters.
+ *
+ * Kept, converted: type (lower case -> "STRING" ...; a list such as {"string","null"}
+ * -> type + nullable, several non-null types -> anyOf), description, title, format,
+ * pattern, nullable, enum (values written as strings: the API's enum is a string list),
+ * const (-> a one-value enum), properties, required, items, anyOf and oneOf (-> anyOf),
+ * minimum, maximum, min/max Items/Length/Properties (int64, so strings on the wire),
+ * default, example, propertyOrdering.
+ *
+ * Dropped: keywords with nothing to map to that only annotate or narrow a value
+ * ($schema, $id, $comment, additionalProperties, examples, deprecated, readOnly,
+ * writeOnly, exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems, content*,
+ * and "x-..." extensions).
+ *
+ * Refused with an error: everything else ($ref, allOf, not, if/then/else,
+ * patternProperties, tuple items, ...), because dropping it would change what the
+ * model is told the function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+
+struct seg {
+    const char *key;   /* borrowed from a key on the Lua stack; NULL for an index */
+    lua_Integer index;
+};
+
+struct sctx {
+    lua_State *L;
+    const char *tool;
+    struct seg path[LRT_SCHEMA_MAX_DEPTH * 2 + 4];
+    int n;
+};
+
+static int fail(struct sctx *c, const char *fmt, const char *arg)
+{
+    char path[256], msg[160];
+    size_t n = (size_t)snprintf(path, sizeof path, "parameters");
+
+    for (int i = 0; i < c->n && n < sizeof path; i++) {
+        int w = c->path[i].key
+                    ? snprintf(path + n, sizeof path - n, ".%.40s", c->path[i].key)
+                    : snprintf(path + n, sizeof path - n, "[%lld]", (long long)c->path[i].index);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+    return luaL_error(c->L, "tool '%s': %s: %s", c->tool, path, msg);
+}
+
+static void push_seg(struct sctx *c, const char *key, lua_Integer index)
+{
+    /* Bounded: each schema level pushes at most two segments, and the level check in
+     * convert() raises before the array could overflow. */
+    c->path[c->n].key = key;
+    c->path[c->n].index = index;
+    c->n++;
+}
+
+static const char *type_name(const char *t)
+{
+    static const char *const names[][2] = {
+        { "string", "STRING" },   { "number", "NUMBER" }, { "integer", "INTEGER" },
+        { "boolean", "BOOLEAN" }, { "array", "ARRAY" },   { "object", "OBJECT" },
+        { "null", "NULL" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(t, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
+}
+
+static int in_list(const char *k, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(k, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const dropped[] = {
+    "$schema", "$id", "$comment", "$anchor", "additionalProperties", "examples",
+    "deprecated", "readOnly", "writeOnly", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "uniqueItems", "contentEncoding", "contentMediaType", "contentSchema",
+    NULL,
+};
+static const char *const copied_str[] = { "description", "title", "format", "pattern", NULL };
+static const char *const copied_int64[] = { "minItems", "maxItems", "minLength", "maxLength",
+                                            "minProperties", "maxProperties", NULL };
+
+static void convert(struct sctx *c, int src, int level);
+
+/* Pushes an array of the schemas in the list at src (anyOf / oneOf). */
+static void convert_list(struct sctx *c, int src, int level, const char *key)
+{
+    lua_State *L = c->L;
+    if (lua_type(L, src) != LUA_TTABLE || lua_rawlen(L, src) == 0)
+        fail(c, "'%s' must be a non-empty list of schemas", key);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, src);
+    lrt_json_newarray(L, (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        push_seg(c, NULL, i);
+        lua_rawgeti(L, src, i);
+        convert(c, lua_gettop(L), level + 1);
+        lua_remove(L, -2);
+        lua_rawseti(L, -2, i);
+        c->n--;
+    }
+}
+
+/* Writes the value at top as an enum entry string (pops it, pushes the string). */
+static void enum_string(struct sctx *c)
+{
+    lua_State *L = c->L;
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING:
+        return;
+    case LUA_TNUMBER:
+    case LUA_TBOOLEAN:
+        lrt_json_encode_ex(L, -1, 1, NULL);
+        lua_remove(L, -2);
+        return;
+    default:
+        fail(c, "enum values must be strings, numbers or booleans%s", NULL);
+    }
+}
+
+static void convert_type(struct sctx *c, int src, int dst)
+{
+    lua_State *L = c->L;
+    const char *t;
+
+    if (lua_type(L, src) == LUA_TSTRING) {
+        t = type_name(lua_tostring(L, src));
+        if (!t)
+            fail(c, "unknown type '%s'", lua_tostring(L, src));
+        lrt_set_str(L, dst, "type", t);
+        return;
+    }
+    if (lua_type(L, src) != LUA_TTABLE)
+        fail(c, "'type' must be a string or a list of strings%s", NULL);
+
+    lua_Integer n = (lua_Integer)lua_rawlen(L, src), kept = 0;
+    int nullable = 0;
+    lrt_json_newarray(L, 0);  /* the non-null types, as {type=} schemas */
+    int alts = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, src, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            fail(c, "'type' must be a string or a list of strings%s", NULL);
+        t = type_name(lua_tostring(L, -1));
+        if (!t)
+            fail(c, "unknown type '%s'", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (strcmp(t, "NULL") == 0) {
+            nullable = 1;
+            continue;
+        }
+        lua_createtable(L, 0, 1);
+        lrt_set_str(L, -1, "type", t);
+        lua_rawseti(L, alts, ++kept);
+    }
+    if (nullable)
+        lrt_set_bool(L, dst, "nullable", 1);
+    if (kept == 0) {
+        if (nullable)
+            lrt_set_str(L, dst, "type", "NULL");
+        else
+            fail(c, "'type' is an empty list%s", NULL);
+    } else if (kept == 1) {
+        lua_rawgeti(L, alts, 1);
+        lua_getfield(L, -1, "type");
+        lua_setfield(L, dst, "type");
+        lua_pop(L, 1);
+    } else {
+        lua_pushvalue(L, alts);
+        lua_setfield(L, dst, "anyOf");
+    }
+    lua_pop(L, 1);
+}
+
+static void convert(struct sctx *c, int src, int level)
+{
+    lua_State *L = c->L;
+
+    if (level > LRT_SCHEMA_MAX_DEPTH)
+        luaL_error(L, "tool '%s': parameters nest deeper than %d levels", c->tool,
+                   LRT_SCHEMA_MAX_DEPTH);
+    if (lua_type(L, src) != LUA_TTABLE)
+        fail(c, "a schema must be a table%s", NULL);
+    luaL_checkstack(L, 8, "schema nesting");
+
+    lua_createtable(L, 0, 4);
+    int dst = lua_gettop(L);
+    int has_type = 0, has_enum = 0;
+
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            fail(c, "schema keys must be strings%s", NULL);
+        const char *k = lua_tostring(L, -2);
+        int v = lua_gettop(L);
+        push_seg(c, k, 0);
+
+        if (strcmp(k, "type") == 0) {
+            convert_type(c, v, dst);
+            has_type = 1;
+        } else if (in_list(k, copied_str)) {
+            if (lua_type(L, v) != LUA_TSTRING)
+                fail(c, "must be a string%s", NULL);
+            lua_pushvalue(L, v);
+            lua_setfield(L, dst, k);
+        } else if (strcmp(k, "nullable") == 0) {
+            if (lua_type(L, v) != LUA_TBOOLEAN)
+                fail(c, "must be a boolean%s", NULL);
+            if (lua_toboolean(L, v))
+                lrt_set_bool(L, dst, "nullable", 1);
+        } else if (strcmp(k, "enum") == 0 || strcmp(k, "const") == 0) {
+            int is_const = k[0] == 'c';
+            lua_Integer n = is_const ? 1 : (lua_Integer)lua_rawlen(L, v);
+            if (!is_const && (lua_type(L, v) != LUA_TTABLE || n == 0))
+                fail(c, "must be a non-empty list%s", NULL);
+            lrt_json_newarray(L, (int)n);
+            for (lua_Integer i = 1; i <= n; i++) {
+                if (is_const)
+                    lua_pushvalue(L, v);
+                else
+                    lua_rawgeti(L, v, i);
+                enum_string(c);
+                lua_rawseti(L, -2, i);
+            }
+            lua_setfield(L, dst, "enum");
+            has_enum = 1;
+        } else if (strcmp(k, "properties") == 0) {
+            if (lua_type(L, v) != LUA_TTABLE)
+                fail(c, "must be a table of schemas%s", NULL);
+            lua_newtable(L);
+            int props = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, v)) {
+                if (lua_type(L, -2) != LUA_TSTRING)
+                    fail(c, "property names must be strings%s", NULL);
+                push_seg(c, lua_tostring(L, -2), 0);
+                convert(c, lua_gettop(L), level + 1);
+                lua_pushvalue(L, -3);  /* the property name, kept verbatim */
+                lua_insert(L, -2);
+                lua_rawset(L, props);
+                lua_pop(L, 1);
+                c->n--;
+            }
+            lua_setfield(L, dst, "properties");
+        } else if (strcmp(k, "required") == 0) {
+            if (lua_type(L, v) != LUA_TTABLE)
+                fail(c, "must be a list of property names%s", NULL);
+            lua_Integer n = (lua_Integer)lua_rawlen(L, v);
+            lrt_json_newarray(L, (int)n);
+            for (lua_Integer i = 1; i <= n; i++) {
+                if (lua_rawgeti(L, v, i) != LUA_TSTRING)
+                    fail(c, "must be a list of property names%s", NULL);
+                lua_rawseti(L, -2, i);
+            }
+            lua_setfield(L, dst, "required");
+        } else if (strcmp(k, "items") == 0) {
+            if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) > 0)
+                fail(c, "must be one schema (tuple forms are not supported)%s", NULL);
+            convert(c, v, level + 1);
+            lua_setfield(L, dst, "items");
+        } else if (strcmp(k, "anyOf") == 0 || strcmp(k, "oneOf") == 0) {
+            /* oneOf becomes anyOf: the API has no exclusive form, and the model is told
+             * the same alternatives. */
+            convert_list(c, v, level, k);
+            lua_setfield(L, dst, "anyOf");
+        } else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
+            if (lua_type(L, v) != LUA_TNUMBER)
+                fail(c, "must be a number%s", NULL);
+            lua_pushvalue(L, v);
+            lua_setfield(L, dst, k);
+        } else if (in_list(k, copied_int64)) {
+            if (!lua_isinteger(L, v) && !(lua_type(L, v) == LUA_TNUMBER &&
+                                          lua_tonumber(L, v) == (lua_Number)lua_tointeger(L, v)))
+                fail(c, "must be an integer%s", NULL);
+            lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
+            lua_setfield(L, dst, k);
+        } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0 ||
+                   strcmp(k, "propertyOrdering") == 0) {
+            lua_pushvalue(L, v);
+            lua_setfield(L, dst, k);
+        } else if (!in_list(k, dropped) && strncmp(k, "x-", 2) != 0) {
+            c->n--;
+            fail(c, "unsupported JSON Schema keyword '%s'", k);
+        }
+        c->n--;
+        lua_settop(L, v - 1);
+    }
+    if (has_enum && !has_type)
+        lrt_set_str(L, dst, "type", "STRING");
+}
+
+void lrt_schema_convert(lua_State *L, int idx, const char *tool)
+{
+    struct sctx c;
+
+    c.L = L;
+    c.tool = tool;
+    c.n = 0;
+    convert(&c, lua_absindex(L, idx), 1);
+}
