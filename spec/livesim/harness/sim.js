@@ -4,6 +4,8 @@
 // @google/genai SDK while collecting everything it delivers.
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -11,8 +13,9 @@ const { GoogleGenAI } = require('@google/genai');
 
 const SERVER = path.join(__dirname, '..', 'server.js');
 
-// Starts `node server.js args`; resolves once it printed its LISTENING line.
-function startSim(args = [], { env = {} } = {}) {
+// Starts `node server.js args`; resolves once it printed its LISTENING line. `ca` (PEM) is
+// trusted for control API calls to a TLS simulator.
+function startSim(args = [], { env = {}, ca } = {}) {
   const proc = spawn(process.execPath, [SERVER, '--quiet', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -29,7 +32,7 @@ function startSim(args = [], { env = {} } = {}) {
         base,
         proc,
         exited,
-        control: (method, route, body) => control(base, method, route, body),
+        control: (method, route, body) => control(base, method, route, body, ca),
         async stop() {
           proc.kill('SIGTERM');
           return exited;
@@ -39,15 +42,27 @@ function startSim(args = [], { env = {} } = {}) {
   });
 }
 
-async function control(base, method, route, body) {
-  const res = await fetch(`${base}/_sim${route}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
+// Control API call. Uses node:http(s) rather than fetch so a test CA can be passed without
+// NODE_EXTRA_CA_CERTS.
+function control(base, method, route, body, ca) {
+  const url = new URL(`${base}/_sim${route}`);
+  const mod = url.protocol === 'https:' ? https : http;
+  const payload = body ? JSON.stringify(body) : null;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, {
+      method, ca, headers: payload ? { 'content-type': 'application/json' } : {},
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        if (res.statusCode >= 400) reject(new Error(`${method} ${route}: ${res.statusCode} ${text}`));
+        else resolve(JSON.parse(text));
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
 }
 
 // A CA and a server certificate for 127.0.0.1/localhost, made fresh for each run.
