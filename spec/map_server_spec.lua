@@ -1,0 +1,325 @@
+-- Server frames -> neutral messages (core.map_server), on both backends.
+local core = require "realtime.core"
+local cmp = require "golden.compare"
+
+local function state(backend) return core.map_new { backend = backend or "gemini" } end
+
+-- Feeds frames (Lua tables or JSON text) and returns every message produced.
+local function feed(st, ...)
+  local all = {}
+  for _, frame in ipairs { ... } do
+    local text = type(frame) == "table" and core.json_encode(frame, 128) or frame
+    local msgs, err, code = core.map_server(st, text)
+    assert(msgs, tostring(err) .. " " .. tostring(code))
+    for _, m in ipairs(msgs) do
+      assert.is_table(m.raw)
+      all[#all + 1] = m
+    end
+  end
+  return all
+end
+
+local function types(msgs)
+  local t = {}
+  for i, m in ipairs(msgs) do t[i] = m.type end
+  return t
+end
+
+local function only(msgs, type_)
+  local t = {}
+  for _, m in ipairs(msgs) do if m.type == type_ then t[#t + 1] = m end end
+  return t
+end
+
+local function sc(content) return { serverContent = content } end
+local function parts(...) return sc { modelTurn = { parts = { ... } } } end
+-- base64 of s, through the image path of map_client
+local function b64(s)
+  local st = core.map_new { backend = "gemini" }
+  local f = core.map_client(st, { type = "conversation_item_create",
+    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
+  return core.json_decode(f[1]).realtimeInput.video.data
+end
+
+for _, backend in ipairs { "gemini", "vertex" } do
+  describe("map_server (" .. backend .. ")", function()
+    it("a text turn: created, deltas, text done, response done with usage", function()
+      local st = state(backend)
+      local msgs = feed(st,
+        parts({ text = "Hel" }), parts({ text = "lo" }),
+        sc { generationComplete = true },
+        { serverContent = { turnComplete = true },
+          usageMetadata = { promptTokenCount = 515, responseTokenCount = 38, totalTokenCount = 553,
+            promptTokensDetails = { { modality = "TEXT", tokenCount = 515 } },
+            responseTokensDetails = { { modality = "TEXT", tokenCount = 38 } } } })
+      cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_delta",
+        "output_text_done", "response_done" })
+      assert.equal("resp_1", msgs[1].response_id)
+      assert.equal("Hello", msgs[4].text)
+      local done = msgs[5]
+      assert.equal("completed", done.status)
+      assert.equal("resp_1", done.response_id)
+      cmp.assert_same(done.usage, { input_tokens = 515, output_tokens = 38, total_tokens = 553,
+        input_text_tokens = 515, output_text_tokens = 38 })
+      assert.equal("integer", math.type(done.usage.input_tokens))
+    end)
+
+    it("seed bug 1: generationComplete and turnComplete give one response_done", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "x" }), sc { generationComplete = true }, sc { turnComplete = true })
+      assert.equal(1, #only(msgs, "response_created"))
+      assert.equal(1, #only(msgs, "response_done"))
+      msgs = feed(st, sc { generationComplete = true, turnComplete = true })
+      cmp.assert_same(types(msgs), { "response_created", "response_done" },
+        "a bare turnComplete is still one balanced pair")
+      assert.equal("resp_2", msgs[2].response_id)
+    end)
+
+    it("seed bug 2: usage in the same frame as turnComplete is kept", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "x" }),
+        { serverContent = { turnComplete = true }, usageMetadata = { totalTokenCount = 9 } })
+      assert.equal(9, only(msgs, "response_done")[1].usage.total_tokens)
+    end)
+
+    it("usage arriving alone during the turn goes to its response_done, and closes nothing", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "x" }), { usageMetadata = { totalTokenCount = 7 } },
+        parts({ text = "y" }), sc { turnComplete = true })
+      cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_delta",
+        "output_text_done", "response_done" })
+      assert.equal(7, msgs[5].usage.total_tokens)
+    end)
+
+    it("usage with no response in progress is passed on as raw", function()
+      cmp.assert_same(types(feed(state(backend), { usageMetadata = { totalTokenCount = 1 } })), { "raw" })
+    end)
+
+    it("seed bug 3: Vertex candidatesTokenCount is read as output tokens", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "x" }), { serverContent = { turnComplete = true },
+        usageMetadata = { promptTokenCount = 10, candidatesTokenCount = 20, totalTokenCount = 30,
+          candidatesTokensDetails = { { modality = "AUDIO", tokenCount = 20 } },
+          promptTokensDetails = { { modality = "AUDIO", tokenCount = 4 }, { modality = "TEXT", tokenCount = 6 } },
+          thoughtsTokenCount = 3, cachedContentTokenCount = 2 } })
+      cmp.assert_same(only(msgs, "response_done")[1].usage, {
+        input_tokens = 10, output_tokens = 20, total_tokens = 30, output_audio_tokens = 20,
+        input_audio_tokens = 4, input_text_tokens = 6, reasoning_tokens = 3, cached_input_tokens = 2 })
+    end)
+
+    it("decodes audio into PCM bytes with the rate from the mime type, else 24000", function()
+      local st = state(backend)
+      local pcm = "\1\2\3\4\5\6"
+      local msgs = feed(st,
+        parts({ inlineData = { mimeType = "audio/pcm;rate=24000", data = b64(pcm) } }),
+        parts({ inlineData = { mimeType = "audio/pcm", data = b64(pcm) } }),
+        parts({ inlineData = { mimeType = "audio/pcm; rate=16000", data = b64(pcm) } }),
+        sc { turnComplete = true })
+      local a = only(msgs, "output_audio_delta")
+      assert.equal(3, #a)
+      assert.equal(pcm, a[1].audio)
+      assert.equal(24000, a[1].rate)
+      assert.equal(24000, a[2].rate)
+      assert.equal(16000, a[3].rate)
+      assert.equal("resp_1", a[1].response_id)
+      cmp.assert_same(types(msgs), { "response_created", "output_audio_delta", "output_audio_delta",
+        "output_audio_delta", "output_audio_done", "response_done" })
+    end)
+
+    it("URL-safe base64 audio is accepted; garbage is a protocol error", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ inlineData = { mimeType = "audio/pcm", data = "-_8" } }))
+      assert.equal("\251\255", only(msgs, "output_audio_delta")[1].audio)
+      local ok, err, code = core.map_server(st, core.json_encode(parts({ inlineData = { mimeType = "audio/pcm", data = "*" } })))
+      assert.is_nil(ok)
+      assert.equal("server audio is not valid base64", err)
+      assert.equal("protocol", code)
+    end)
+
+    it("seed bug 6: thought parts become reasoning_delta, never output text", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "thinking...", thought = true }, { text = "Answer" }),
+        sc { turnComplete = true })
+      cmp.assert_same(types(msgs), { "response_created", "reasoning_delta", "output_text_delta",
+        "output_text_done", "response_done" })
+      assert.equal("thinking...", msgs[2].text)
+      assert.equal("Answer", msgs[4].text)
+    end)
+
+    it("seed bug 5: input transcription deltas, then one completed with the whole text", function()
+      local st = state(backend)
+      local msgs = feed(st,
+        sc { inputTranscription = { text = "What is " } },
+        sc { inputTranscription = { text = "the time?", finished = true } },
+        sc { inputTranscription = { text = "And" } },
+        sc { inputTranscription = { text = " then" } },
+        parts({ text = "x" }), sc { turnComplete = true })
+      cmp.assert_same(types(msgs), { "input_audio_transcription_delta", "input_audio_transcription_delta",
+        "input_audio_transcription_completed", "input_audio_transcription_delta",
+        "input_audio_transcription_delta", "response_created", "output_text_delta",
+        "input_audio_transcription_completed", "output_text_done", "response_done" })
+      assert.equal("What is the time?", msgs[3].text)
+      assert.equal("And then", msgs[8].text)
+    end)
+
+    it("output transcription: deltas and a done with the whole transcript", function()
+      local st = state(backend)
+      local msgs = feed(st, sc { outputTranscription = {} }, sc { outputTranscription = { text = "We" } },
+        sc { outputTranscription = { text = " go" } }, sc { turnComplete = true })
+      cmp.assert_same(types(msgs), { "response_created", "output_audio_transcription_delta",
+        "output_audio_transcription_delta", "output_audio_transcription_done", "response_done" })
+      assert.equal("We go", msgs[4].text)
+    end)
+
+    it("seed bug 4: interrupted is surfaced and the response ends cancelled", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "long answer" }), sc { interrupted = true }, sc { turnComplete = true })
+      cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "interrupted",
+        "output_text_done", "response_done" })
+      assert.equal("resp_1", msgs[3].response_id)
+      assert.equal("cancelled", msgs[5].status)
+      -- the next response is clean
+      msgs = feed(st, parts({ text = "y" }), sc { turnComplete = true })
+      assert.equal("completed", msgs[#msgs].status)
+    end)
+
+    it("a cut-short turn ends incomplete with its reason", function()
+      local msgs = feed(state(backend), parts({ text = "x" }),
+        sc { turnComplete = true, turnCompleteReason = "RESPONSE_REJECTED" })
+      assert.equal("incomplete", msgs[#msgs].status)
+      assert.equal("RESPONSE_REJECTED", msgs[#msgs].reason)
+    end)
+
+    it("seed bug 4: goAway surfaces time_left in seconds", function()
+      local st = state(backend)
+      assert.equal(10, feed(st, { goAway = { timeLeft = "10s" } })[1].time_left)
+      assert.equal(1.5, feed(st, { goAway = { timeLeft = "1.500s" } })[1].time_left)
+      local m = feed(st, { goAway = {} })[1]
+      assert.equal("go_away", m.type)
+      assert.is_nil(m.time_left)
+    end)
+
+    it("seed bug 4: sessionResumptionUpdate surfaces the handle", function()
+      local st = state(backend)
+      local m = feed(st, { sessionResumptionUpdate = { newHandle = "h1", resumable = true,
+        lastConsumedClientMessageIndex = "42" } })[1]
+      assert.equal("session_resumption_update", m.type)
+      assert.equal("h1", m.handle)
+      assert.is_true(m.resumable)
+      assert.equal(42, m.last_consumed_index)
+      assert.equal("h1", st.resumption_handle)
+      m = feed(st, { sessionResumptionUpdate = { newHandle = "", resumable = false } })[1]
+      assert.is_nil(m.handle)
+      assert.is_false(m.resumable)
+      assert.equal("h1", st.resumption_handle, "an empty handle keeps the last good one")
+    end)
+
+    describe("tool calls", function()
+      it("each call is an output item, added then done, with decoded integer arguments", function()
+        local st = state(backend)
+        local msgs = feed(st, '{"toolCall":{"functionCalls":[{"id":"c1","name":"get_weather","args":{"city":"Paris","days":3,"ratio":0.5,"list":[1,2.0]}},{"id":"c2","name":"noargs"}]}}')
+        cmp.assert_same(types(msgs), { "response_created", "response_output_item_added",
+          "response_output_item_done", "response_output_item_added", "response_output_item_done" })
+        local item = msgs[3].item
+        assert.equal("c1", item.id)
+        assert.equal("assistant", item.role)
+        local c = item.content[1]
+        assert.equal("function_call", c.type)
+        assert.equal("c1", c.call_id)
+        assert.equal("get_weather", c.name)
+        cmp.assert_same(c.arguments, { city = "Paris", days = 3, ratio = 0.5, list = { 1, 2 } })
+        assert.equal("integer", math.type(c.arguments.days))
+        assert.equal("integer", math.type(c.arguments.list[2]))
+        cmp.assert_same(msgs[5].item.content[1].arguments, {})
+        assert.equal("get_weather", st.calls.c1)
+      end)
+
+      it("seed bug 13: a call without an id gets a generated one", function()
+        local st = state(backend)
+        local msgs = feed(st, { toolCall = { functionCalls = { { name = "f" }, { name = "g" } } } })
+        assert.equal("call_1", msgs[2].item.id)
+        assert.equal("call_2", msgs[4].item.id)
+        assert.is_true(st.generated_ids.call_1)
+      end)
+
+      it("refuses arguments nested deeper than 64 levels", function()
+        local args = {}
+        local t = args
+        for _ = 1, 64 do t.x = {}; t = t.x end
+        local ok, err, code = core.map_server(state(backend),
+          core.json_encode({ toolCall = { functionCalls = { { id = "c", name = "f", args = args } } } }, 128))
+        assert.is_nil(ok)
+        assert.equal("function call 'f': arguments nest deeper than 64 levels", err)
+        assert.equal("protocol", code)
+      end)
+
+      it("a tool call, then content after the tool response, is one response", function()
+        local st = state(backend)
+        local msgs = feed(st, { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } },
+          parts({ text = "It rains." }), sc { turnComplete = true })
+        assert.equal(1, #only(msgs, "response_created"))
+        assert.equal(1, #only(msgs, "response_done"))
+      end)
+
+      it("tool_call_cancellation lists the ids", function()
+        local msgs = feed(state(backend), { toolCallCancellation = { ids = { "a", "b" } } })
+        cmp.assert_same(types(msgs), { "tool_call_cancellation" })
+        cmp.assert_same(msgs[1].call_ids, { "a", "b" })
+      end)
+    end)
+
+    it("a later setupComplete is ignored", function()
+      cmp.assert_same(feed(state(backend), { setupComplete = { sessionId = "x" } }), {})
+    end)
+
+    it("unknown messages come out as raw", function()
+      local msgs = feed(state(backend), { voiceActivity = { type = "ACTIVITY_START" } })
+      cmp.assert_same(types(msgs), { "raw" })
+      assert.equal("ACTIVITY_START", msgs[1].raw.voiceActivity.type)
+    end)
+
+    it("malformed JSON is a protocol error, not a raise", function()
+      for _, bad in ipairs { "{", "[1,2]", "42", "" } do
+        local ok, err, code = core.map_server(state(backend), bad)
+        assert.is_nil(ok)
+        assert.is_string(err)
+        assert.equal("protocol", code)
+      end
+    end)
+
+    it("response ids count up", function()
+      local st = state(backend)
+      for i = 1, 3 do
+        local msgs = feed(st, parts({ text = "x" }), sc { turnComplete = true })
+        assert.equal("resp_" .. i, msgs[1].response_id)
+      end
+    end)
+
+    it("raw is the decoded frame, with integral numbers as integers", function()
+      local m = feed(state(backend), '{"goAway":{"timeLeft":"5s"},"n":3}')[1]
+      assert.equal(3, m.raw.n)
+      assert.equal("integer", math.type(m.raw.n))
+    end)
+
+    it("accepts pretty-printed frames like the real server sends", function()
+      local msgs = feed(state(backend), '{\n  "serverContent": {\n    "turnComplete": true\n  }\n}\n')
+      cmp.assert_same(types(msgs), { "response_created", "response_done" })
+    end)
+  end)
+end
+
+describe("map_server audio cost", function()
+  it("decodes a 40 ms 24 kHz audio frame in well under 20 microseconds of base64 work", function()
+    local st = state("gemini")
+    local pcm = string.rep("\1\2", 960) -- 40 ms of 24 kHz 16-bit mono
+    local frame = core.json_encode(parts({ inlineData = { mimeType = "audio/pcm;rate=24000", data = b64(pcm) } }))
+    feed(st, frame)
+    local n = 2000
+    local t0 = os.clock()
+    for _ = 1, n do core.map_server(st, frame) end
+    local per = (os.clock() - t0) / n
+    -- the whole map_server call (JSON decode + messages), not only the base64 step
+    print(string.format("\n# map_server of a 40 ms audio frame: %.1f us", per * 1e6))
+    assert.is_true(per < 200e-6)
+  end)
+end)

@@ -1,0 +1,360 @@
+-- Session options -> the wire setup message (core.map_setup), on both backends.
+local core = require "realtime.core"
+local cmp = require "golden.compare"
+
+local function gemini() return core.map_new { backend = "gemini" } end
+local function vertex(extra)
+  local ctx = { backend = "vertex", project = "proj", location = "us-central1" }
+  for k, v in pairs(extra or {}) do ctx[k] = v end
+  return core.map_new(ctx)
+end
+
+-- map_setup decoded: the inside of {"setup": ...}
+local function setup(state, opts)
+  if not opts.model then opts.model = "gemini-live-2.5-flash" end
+  local text = core.map_setup(state, opts)
+  local msg = assert(core.json_decode(text))
+  for k in pairs(msg) do assert.equal("setup", k) end
+  return msg.setup, text
+end
+
+local function decl(s, i) return s.tools[1].functionDeclarations[i or 1] end
+local function params(schema)
+  local s = setup(gemini(), { tools = { { name = "t", parameters = schema } } })
+  return decl(s).parameters
+end
+
+describe("map_setup", function()
+  describe("model names", function()
+    it("prefixes models/ on Gemini and keeps models/ and tunedModels/", function()
+      assert.equal("models/gemini-x", setup(gemini(), { model = "gemini-x" }).model)
+      assert.equal("models/gemini-x", setup(gemini(), { model = "models/gemini-x" }).model)
+      assert.equal("tunedModels/t1", setup(gemini(), { model = "tunedModels/t1" }).model)
+    end)
+
+    it("builds the full resource name on Vertex and keeps given resource names", function()
+      assert.equal("projects/proj/locations/us-central1/publishers/google/models/m",
+        setup(vertex(), { model = "m" }).model)
+      assert.equal("projects/a/locations/b/publishers/google/models/m",
+        setup(vertex(), { model = "projects/a/locations/b/publishers/google/models/m" }).model)
+    end)
+
+    it("seed bug 18: Vertex express mode (API key) sends the model without a project prefix", function()
+      assert.equal("publishers/google/models/m", setup(vertex { express = true }, { model = "m" }).model)
+    end)
+
+    it("refuses unsafe names", function()
+      for _, bad in ipairs { "../x", "m?key=1", "a&b", "", "a b", "a/b/c/" } do
+        assert.has_error(function() core.map_setup(gemini(), { model = bad }) end)
+      end
+      assert.has_error(function() core.map_setup(gemini(), { model = "../x" }) end,
+        "option 'model': unsafe model name: it contains \"..\"")
+    end)
+
+    it("core.model_name resolves with a context", function()
+      assert.equal("models/a", core.model_name({ backend = "gemini" }, "a"))
+      assert.equal("projects/p/locations/l/publishers/google/models/a",
+        core.model_name({ backend = "vertex", project = "p", location = "l" }, "a"))
+      assert.has_error(function() core.model_name({ backend = "gemini" }, "a\0b") end)
+      assert.has_error(function() core.model_name({ backend = "x" }, "a") end)
+    end)
+  end)
+
+  describe("defaults", function()
+    it("Gemini: only the model and resumption", function()
+      cmp.assert_same(setup(gemini(), { model = "m" }),
+        { model = "models/m", sessionResumption = {} })
+    end)
+
+    it("Vertex: AUDIO modality like the JS SDK, transparent resumption", function()
+      cmp.assert_same(setup(vertex(), { model = "m" }), {
+        model = "projects/proj/locations/us-central1/publishers/google/models/m",
+        generationConfig = { responseModalities = { "AUDIO" } },
+        sessionResumption = { transparent = true },
+      })
+    end)
+
+    it("seed bug 15: no vad option leaves server VAD on (no realtimeInputConfig at all)", function()
+      assert.is_nil(setup(gemini(), {}).realtimeInputConfig)
+      assert.is_nil(setup(vertex(), {}).realtimeInputConfig)
+    end)
+
+    it("writes compact JSON", function()
+      local _, text = setup(gemini(), { instructions = "a b" })
+      assert.is_nil(text:find("\n"))
+      assert.is_nil(text:find("\": "))
+    end)
+  end)
+
+  describe("generation settings", function()
+    it("maps voice, modalities, tokens and sampling", function()
+      local s = setup(gemini(), {
+        voice = "Puck", output_modalities = { "audio", "text" }, max_output_tokens = 1000,
+        temperature = 0.7, top_p = 0.9, top_k = 40, seed = 123456789012345,
+      })
+      cmp.assert_same(s.generationConfig, {
+        responseModalities = { "AUDIO", "TEXT" },
+        speechConfig = { voiceConfig = { prebuiltVoiceConfig = { voiceName = "Puck" } } },
+        maxOutputTokens = 1000, temperature = 0.7, topP = 0.9, topK = 40, seed = 123456789012345,
+      })
+    end)
+
+    it("writes large integers exactly (cjson 2.1.0 would round them to 14 digits)", function()
+      local _, text = setup(gemini(), { seed = 123456789012345 })
+      assert.truthy(text:find('"seed":123456789012345', 1, true))
+    end)
+
+    it("refuses an unknown modality instead of turning it into TEXT", function()
+      assert.has_error(function() setup(gemini(), { output_modalities = { "audi" } }) end,
+        "option 'output_modalities': unknown modality 'audi'")
+    end)
+
+    it("instructions go out as a user-role systemInstruction on both backends", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        cmp.assert_same(setup(st, { instructions = "Be brief." }).systemInstruction,
+          { parts = { { text = "Be brief." } }, role = "user" })
+      end
+    end)
+
+    it("refuses invalid UTF-8 with the path of the field", function()
+      assert.has_error(function() setup(gemini(), { instructions = "bad \xff" }) end,
+        "setup.systemInstruction.parts[1].text: invalid UTF-8 in string")
+    end)
+  end)
+
+  describe("voice activity detection", function()
+    it("maps every setting, seconds to rounded milliseconds", function()
+      local s = setup(gemini(), { vad = {
+        enabled = true, allow_interruption = false, start_sensitivity = "high",
+        end_sensitivity = "low", prefix_padding = 0.0204, silence_duration = 0.5 } })
+      cmp.assert_same(s.realtimeInputConfig, {
+        automaticActivityDetection = {
+          disabled = false, startOfSpeechSensitivity = "START_SENSITIVITY_HIGH",
+          endOfSpeechSensitivity = "END_SENSITIVITY_LOW", prefixPaddingMs = 20,
+          silenceDurationMs = 500 },
+        activityHandling = "NO_INTERRUPTION",
+      })
+    end)
+
+    it("sends activityHandling only when interruption is refused", function()
+      local s = setup(gemini(), { vad = { enabled = true, allow_interruption = true } })
+      cmp.assert_same(s.realtimeInputConfig, { automaticActivityDetection = { disabled = false } })
+    end)
+
+    it("seed bug 9: Vertex keeps server VAD on when it is enabled", function()
+      local st = vertex()
+      local s = setup(st, { vad = { enabled = true } })
+      assert.is_false(s.realtimeInputConfig.automaticActivityDetection.disabled)
+      assert.is_false(st.vad_manual)
+    end)
+
+    it("disabled detection is recorded in the state for item audio framing", function()
+      local st = gemini()
+      local s = setup(st, { vad = { enabled = false } })
+      assert.is_true(s.realtimeInputConfig.automaticActivityDetection.disabled)
+      assert.is_true(st.vad_manual)
+    end)
+
+    it("refuses a bad sensitivity", function()
+      assert.has_error(function() setup(gemini(), { vad = { start_sensitivity = "medium" } }) end,
+        "option 'vad.start_sensitivity': expected \"high\" or \"low\"")
+    end)
+  end)
+
+  describe("transcription", function()
+    it("true turns both sides on, false neither", function()
+      local s = setup(gemini(), { transcription = true })
+      cmp.assert_same(s.inputAudioTranscription, {})
+      cmp.assert_same(s.outputAudioTranscription, {})
+      s = setup(gemini(), { transcription = false })
+      assert.is_nil(s.inputAudioTranscription)
+      assert.is_nil(s.outputAudioTranscription)
+    end)
+
+    it("the table form picks sides", function()
+      local s = setup(gemini(), { transcription = { input = true, output = false } })
+      assert.is_table(s.inputAudioTranscription)
+      assert.is_nil(s.outputAudioTranscription)
+    end)
+
+    it("seed bug 7: no languageCodes on the Gemini API (it refuses the field)", function()
+      local s = setup(gemini(), { transcription = { language = "de-DE" } })
+      cmp.assert_same(s.inputAudioTranscription, {})
+    end)
+
+    it("Vertex gets languageCodes", function()
+      local s = setup(vertex(), { transcription = { language = "de-DE" } })
+      cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE" } })
+      s = setup(vertex(), { transcription = { language = { "de-DE", "en-US" } } })
+      cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE", "en-US" } })
+    end)
+  end)
+
+  describe("resumption and compression", function()
+    it("resumption false sends nothing; a handle is passed on", function()
+      assert.is_nil(setup(gemini(), { resumption = false }).sessionResumption)
+      cmp.assert_same(setup(gemini(), { resumption_handle = "h" }).sessionResumption, { handle = "h" })
+      cmp.assert_same(setup(vertex(), { resumption_handle = "h" }).sessionResumption,
+        { handle = "h", transparent = true })
+    end)
+
+    it("compression true is an empty sliding window; numbers go out as int64 strings", function()
+      cmp.assert_same(setup(gemini(), { compression = true }).contextWindowCompression,
+        { slidingWindow = {} })
+      local _, text = setup(gemini(), { compression = { trigger_tokens = 25600, target_tokens = 12800 } })
+      local s = core.json_decode(text).setup
+      cmp.assert_same(s.contextWindowCompression,
+        { triggerTokens = "25600", slidingWindow = { targetTokens = "12800" } })
+    end)
+  end)
+
+  describe("raw", function()
+    it("is deep-merged last; cjson null removes a key", function()
+      local s = setup(vertex(), { voice = "Puck", raw = {
+        generationConfig = { responseModalities = core.json_null, thinkingConfig = { includeThoughts = true } },
+        proactivity = { proactiveAudio = true } } })
+      cmp.assert_same(s.generationConfig, {
+        speechConfig = { voiceConfig = { prebuiltVoiceConfig = { voiceName = "Puck" } } },
+        thinkingConfig = { includeThoughts = true } })
+      cmp.assert_same(s.proactivity, { proactiveAudio = true })
+    end)
+
+    it("accepts the { setup = ... } form", function()
+      local s = setup(gemini(), { raw = { setup = { explicitVadSignal = true } } })
+      assert.is_true(s.explicitVadSignal)
+    end)
+  end)
+
+  describe("input audio format", function()
+    it("seed bug 14: the input mime type carries the rate", function()
+      local st = gemini()
+      setup(st, {})
+      assert.equal("audio/pcm;rate=16000", st.input_mime)
+      setup(st, { input_audio_format = { type = "audio/pcm", rate = 24000 } })
+      assert.equal("audio/pcm;rate=24000", st.input_mime)
+      assert.equal(24000, st.input_rate)
+    end)
+
+    it("is not part of setup", function()
+      local s = setup(gemini(), { input_audio_format = { type = "audio/pcm", rate = 24000 } })
+      assert.is_nil(s.inputAudioFormat)
+      cmp.assert_same(s, { model = "models/gemini-live-2.5-flash", sessionResumption = {} })
+    end)
+  end)
+
+  describe("tools", function()
+    it("one Tool with every declaration in order; no parameters key without parameters", function()
+      local s = setup(gemini(), { tools = {
+        { name = "a", description = "A", parameters = { type = "object", properties = {} },
+          handler = function() end },
+        { name = "b" },
+        { name = "c", description = "C" },
+      } })
+      cmp.assert_same(s.tools, { { functionDeclarations = {
+        { name = "a", description = "A", parameters = { type = "OBJECT", properties = {} } },
+        { name = "b" },
+        { name = "c", description = "C" },
+      } } })
+    end)
+
+    it("an empty tool list sends no tools", function()
+      assert.is_nil(setup(gemini(), { tools = {} }).tools)
+    end)
+
+    it("converts types, description, properties, required, items, format", function()
+      cmp.assert_same(params {
+        type = "object", description = "args",
+        properties = {
+          city = { type = "string", description = "name" },
+          when = { type = "string", format = "date-time" },
+          days = { type = "integer", minimum = 1, maximum = 7 },
+          tags = { type = "array", items = { type = "string" }, maxItems = 3 },
+          ok = { type = "boolean" }, ratio = { type = "number" },
+        },
+        required = { "city" },
+      }, {
+        type = "OBJECT", description = "args",
+        properties = {
+          city = { type = "STRING", description = "name" },
+          when = { type = "STRING", format = "date-time" },
+          days = { type = "INTEGER", minimum = 1, maximum = 7 },
+          tags = { type = "ARRAY", items = { type = "STRING" }, maxItems = "3" },
+          ok = { type = "BOOLEAN" }, ratio = { type = "NUMBER" },
+        },
+        required = { "city" },
+      })
+    end)
+
+    it("an empty required list goes out as []", function()
+      local _, text = setup(gemini(), { tools = { { name = "t",
+        parameters = { type = "object", properties = {}, required = {} } } } })
+      assert.truthy(text:find('"required":[]', 1, true))
+    end)
+
+    it("property names are kept verbatim", function()
+      local p = params { type = "object", properties = { snake_case = { type = "string" },
+        camelCase = { type = "string" }, ["with space"] = { type = "string" } } }
+      assert.is_table(p.properties.snake_case)
+      assert.is_table(p.properties.camelCase)
+      assert.is_table(p.properties["with space"])
+    end)
+
+    describe("seed bug 12: schema conversion keeps what it can and refuses the rest", function()
+      it("keeps enum, format, nullable and anyOf", function()
+        cmp.assert_same(params {
+          type = "object", properties = {
+            unit = { type = "string", enum = { "C", "F" } },
+            n = { enum = { 1, 2 } },
+            maybe = { type = "string", nullable = true },
+            either = { anyOf = { { type = "string" }, { type = "integer" } } },
+            one = { oneOf = { { type = "string" } } },
+            fixed = { const = "x" },
+          } }, {
+          type = "OBJECT", properties = {
+            unit = { type = "STRING", enum = { "C", "F" } },
+            n = { type = "STRING", enum = { "1", "2" } },
+            maybe = { type = "STRING", nullable = true },
+            either = { anyOf = { { type = "STRING" }, { type = "INTEGER" } } },
+            one = { anyOf = { { type = "STRING" } } },
+            fixed = { type = "STRING", enum = { "x" } },
+          } })
+      end)
+
+      it("a type given as an array becomes type + nullable, or anyOf", function()
+        cmp.assert_same(params { type = { "string", "null" } }, { type = "STRING", nullable = true })
+        cmp.assert_same(params { type = { "string", "integer" } },
+          { anyOf = { { type = "STRING" }, { type = "INTEGER" } } })
+        cmp.assert_same(params { type = { "null" } }, { type = "NULL", nullable = true })
+      end)
+
+      it("drops annotations such as additionalProperties and $schema", function()
+        cmp.assert_same(params { ["$schema"] = "x", type = "object", additionalProperties = false,
+          properties = {} }, { type = "OBJECT", properties = {} })
+      end)
+
+      it("refuses what it cannot convert, naming the tool and the path", function()
+        assert.has_error(function() params { type = "object", properties = { a = { ["$ref"] = "#/x" } } } end,
+          "tool 't': parameters.properties.a: unsupported JSON Schema keyword '$ref'")
+        assert.has_error(function() params { type = "strin" } end,
+          "tool 't': parameters.type: unknown type 'strin'")
+        assert.has_error(function() params { type = "array", items = { { type = "string" } } } end,
+          "tool 't': parameters.items: must be one schema (tuple forms are not supported)")
+      end)
+
+      it("refuses nesting deeper than 32 levels, accepts 32", function()
+        local function nest(n)
+          local s = { type = "string" }
+          for _ = 2, n do s = { type = "array", items = s } end
+          return s
+        end
+        assert.equal("ARRAY", params(nest(32)).type)
+        assert.has_error(function() params(nest(33)) end,
+          "tool 't': parameters nest deeper than 32 levels")
+        -- a cycle is caught by the same limit
+        local loop = { type = "object", properties = {} }
+        loop.properties.self = loop
+        assert.has_error(function() params(loop) end, "tool 't': parameters nest deeper than 32 levels")
+      end)
+    end)
+  end)
+end)
