@@ -5,4 +5,5 @@ void lrt_open_parts(lua_State *L)
 {
     (void)L;
     lrt_open_auth(L);
+    lrt_open_audio(L);
 }
