@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <netdb.h>
 #include <openssl/x509_vfy.h>
 #include <poll.h>
 #include <stddef.h>
@@ -821,6 +822,19 @@ static void rt_sess_connect(struct rt_client *c, struct rt_session *s)
     rt_client_clear_log();
     w = lws_client_connect_via_info(&i);
     if (!w && s->state != RT_IO_DONE && !s->wsi) {
+        /* lws 4.1 reports a failed name lookup only in a log line: look again to tell a
+         * DNS failure from the rest. */
+        struct addrinfo hints, *res = NULL;
+        int g;
+
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        g = getaddrinfo(s->address, NULL, &hints, &res);
+        if (res)
+            freeaddrinfo(res);
+        if (g != 0)
+            rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: %s", s->address,
+                         gai_strerror(g));
         rt_sess_conn_error(s, NULL, rt_client_last_log());
         rt_session_io_finish(c, s);
     }
@@ -935,6 +949,11 @@ static int rt_sess_writeable(struct rt_session *s, struct lws *wsi)
     size_t left, n;
     int flags, w;
 
+    if (s->final_code) {
+        lws_close_reason(wsi, (enum lws_close_status)s->final_code,
+                         (unsigned char *)s->peer_reason, strlen(s->peer_reason));
+        return -1;
+    }
     if (s->close_acted) {
         /* Before READY nothing queued can go out; after it, flush the queue first. */
         bool flushed = s->state != RT_IO_READY;
@@ -998,22 +1017,30 @@ static int rt_sess_writeable(struct rt_session *s, struct lws *wsi)
     return 0;
 }
 
-/* Closes with `code` because of a protocol failure already recorded in ioerr. */
+/* Closes with `code` because of a failure already recorded in ioerr. The close frame goes
+ * out from the next WRITEABLE: returning -1 from RECEIVE in the middle of a frame makes
+ * lws 4.1 write past its buffer. Until then the rest of the input is discarded. */
 static int rt_sess_fail(struct rt_session *s, struct lws *wsi, int code, const char *reason)
 {
     s->final_code = code;
     snprintf(s->peer_reason, sizeof s->peer_reason, "%s", reason);
-    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    return -1;
+    rt_reasm_free(&s->rx);
+    lws_sul_schedule(s->io_client->ctx, 0, &s->sul_close, rt_sess_close_timeout_cb,
+                     RT_CLOSE_WAIT_SECS * LWS_USEC_PER_SEC);
+    if (lws_callback_on_writable(wsi) < 0)
+        return -1;
+    return 0;
 }
 
 static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in, size_t len)
 {
     struct rt_event *ev;
     size_t n;
-    bool pause = false;
+    bool pause = false, became_ready = false;
     int r;
 
+    if (s->final_code)
+        return 0; /* failing: the close is on its way */
     r = rt_reasm_feed(&s->rx, in, len, lws_is_first_fragment(wsi) != 0,
                       lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0, &s->ioerr);
     if (r < 0)
@@ -1039,6 +1066,7 @@ static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in
         lws_sul_cancel(&s->sul_timeout);
         s->state = RT_IO_READY;
         ev->type = RT_EV_READY;
+        became_ready = true;
     } else {
         ev->type = RT_EV_MESSAGE;
     }
@@ -1053,7 +1081,8 @@ static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in
                                (double)(now.tv_nsec - s->turn_end.tv_nsec) / 1e9;
         s->awaiting_audio = false;
     }
-    rt_sess_push_locked(s, ev);
+    rt_sess_push_locked(s, ev); /* ev belongs to the owner from here on */
+    ev = NULL;
     if (!s->rx_paused && s->ev_bytes > RT_RX_PAUSE_BYTES) {
         s->rx_paused = true;
         pause = true;
@@ -1063,7 +1092,7 @@ static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in
         rt_error_set(&s->ioerr, RT_ECLOSED, "cannot pause reading");
         return -1;
     }
-    if (ev->type == RT_EV_READY) {
+    if (became_ready) {
         /* Messages queued before READY, or a close asked for meanwhile, go out now. */
         bool has;
         pthread_mutex_lock(&s->lock);

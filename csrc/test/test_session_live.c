@@ -1,0 +1,647 @@
+/* Sessions against the Live API simulator over real TLS.
+ *
+ * The test runner starts the simulator and exports RT_SIM_URL (wss://127.0.0.1:PORT),
+ * RT_SIM_HTTP (its https:// base, for the /_sim/ control API), RT_SIM_CA (the CA that
+ * signed its certificate) and RT_SIM_KEY (the API key it accepts). */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "realtime.h"
+#include "rt_test.h"
+
+#define GEMINI_PATH "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+#define SETUP_TEXT "{\"setup\":{\"model\":\"models/gemini-live-2.5-flash-preview\"," \
+                   "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]}}}"
+#define SETUP_AUDIO_MANUAL "{\"setup\":{\"model\":\"models/gemini-live-2.5-flash-preview\"," \
+    "\"generationConfig\":{\"responseModalities\":[\"AUDIO\"]}," \
+    "\"realtimeInputConfig\":{\"automaticActivityDetection\":{\"disabled\":true}}}}"
+
+static const char *sim_url, *sim_http, *sim_ca, *sim_key;
+static char url[512];
+
+/* Collected events of one session. */
+struct seen {
+    int ready, messages, errors, closed, after_closed;
+    int error_code, closed_code;
+    char error_msg[256], closed_reason[128];
+    int turn_complete, inline_data;
+};
+
+static void note(struct seen *w, const struct rt_event *ev)
+{
+    if (w->closed)
+        w->after_closed++;
+    switch (ev->type) {
+    case RT_EV_READY:
+        w->ready++;
+        break;
+    case RT_EV_MESSAGE:
+        w->messages++;
+        if (strstr(ev->data, "\"turnComplete\""))
+            w->turn_complete++;
+        if (strstr(ev->data, "\"inlineData\""))
+            w->inline_data++;
+        break;
+    case RT_EV_ERROR:
+        w->errors++;
+        w->error_code = ev->code;
+        snprintf(w->error_msg, sizeof w->error_msg, "%s", ev->data);
+        break;
+    case RT_EV_CLOSED:
+        w->closed++;
+        w->closed_code = ev->code;
+        snprintf(w->closed_reason, sizeof w->closed_reason, "%s", ev->data);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads events until `until` returns true or `secs` pass; returns whether it held. */
+static int pump(struct rt_session *s, struct seen *w, double secs, int (*until)(const struct seen *))
+{
+    struct timespec t0, t;
+    double el;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct rt_event *ev;
+        while ((ev = rt_session_next_event(s))) {
+            note(w, ev);
+            rt_event_free(ev);
+        }
+        if (until(w))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        if (el >= secs)
+            return 0;
+        rt_session_wait(s, secs - el);
+    }
+}
+
+static int is_ready(const struct seen *w) { return w->ready > 0 || w->closed > 0; }
+static int is_closed(const struct seen *w) { return w->closed > 0; }
+static int is_turn_done(const struct seen *w) { return w->turn_complete > 0 || w->closed > 0; }
+
+static struct rt_client *client(const char *ca)
+{
+    struct rt_client_options o = { .ca_file = ca };
+    struct rt_error err = { 0 };
+    struct rt_client *c = rt_client_new(&o, &err);
+
+    if (!c)
+        printf("# rt_client_new: %s\n", err.msg);
+    return c;
+}
+
+static struct rt_session *session(struct rt_client *c, const char *u, const char *key,
+                                  const char *setup, bool manual, double timeout)
+{
+    struct rt_header h[] = { { "x-goog-api-key", key } };
+    struct rt_session_options o = {
+        .url = u, .headers = h, .nheaders = 1, .setup = setup, .setup_len = strlen(setup),
+        .timeout = timeout, .manual_activity = manual,
+        .audio_mime = "audio/pcm;rate=16000",
+    };
+    struct rt_error err = { 0 };
+    struct rt_session *s = rt_session_new(c, &o, &err);
+
+    if (!s)
+        printf("# rt_session_new: %s\n", err.msg);
+    return s;
+}
+
+/* POSTs a JSON body to the simulator's control API. */
+static int sim_post(const char *path, const char *body)
+{
+    char u[512];
+    CURL *h = curl_easy_init();
+    CURLcode rc;
+    long status = 0;
+    FILE *devnull = fopen("/dev/null", "w");
+
+    if (!h || !devnull)
+        return -1;
+    snprintf(u, sizeof u, "%s%s", sim_http, path);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CAINFO, sim_ca);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    fclose(devnull);
+    if (rc != CURLE_OK || status != 200) {
+        printf("# sim_post %s: curl %d, HTTP %ld\n", path, (int)rc, status);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_connect_ready(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_stats st;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(w.ready == 1);
+        RT_CHECK(w.errors == 0);
+        if (w.errors)
+            printf("# error: %s\n", w.error_msg);
+        rt_session_stats(s, &st);
+        RT_CHECK(st.messages_sent == 1);
+        RT_CHECK(st.messages_received == 1);
+        RT_CHECK(st.first_audio == -1);
+        rt_session_close(s, 1000, "done");
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.closed == 1 && w.closed_code == 1000);
+        RT_CHECK_STR(w.closed_reason, "done");
+        RT_CHECK(w.errors == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+static void test_text_turn(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        /* Queued before READY: must go out after setupComplete. */
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        rt_session_mark_turn_end(s);
+        RT_CHECK(pump(s, &w, 10, is_turn_done));
+        RT_CHECK(w.ready == 1);
+        RT_CHECK(w.turn_complete == 1);
+        RT_CHECK(w.messages >= 2);
+        RT_CHECK(w.closed == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* A text message much larger than one WebSocket fragment. */
+static void test_large_text(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    size_t n = 300000, i;
+    char *msg = malloc(n + 64);
+
+    RT_CHECK(c && msg);
+    if (!c || !msg) {
+        free(msg);
+        rt_client_free(c);
+        return;
+    }
+    i = (size_t)sprintf(msg, "{\"realtimeInput\":{\"text\":\"");
+    memset(msg + i, 'a', n);
+    i += n;
+    i += (size_t)sprintf(msg + i, "\"}}");
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(rt_session_send(s, msg, i, &err) == 0);
+        RT_CHECK(pump(s, &w, 15, is_turn_done));
+        RT_CHECK(w.turn_complete == 1);
+        RT_CHECK(w.closed == 0);
+        if (w.errors)
+            printf("# error: %s\n", w.error_msg);
+        rt_session_free(s);
+    }
+    free(msg);
+    rt_client_free(c);
+}
+
+static void test_audio_manual(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    struct rt_stats st;
+    size_t n = 16000 * 2 * 2, i; /* 2 s at 16 kHz: split into two messages */
+    short *pcm = malloc(n);
+
+    RT_CHECK(c && pcm);
+    if (!c || !pcm) {
+        free(pcm);
+        rt_client_free(c);
+        return;
+    }
+    for (i = 0; i < n / 2; i++)
+        pcm[i] = (short)((i % 40) < 20 ? 8000 : -8000);
+    s = session(c, url, sim_key, SETUP_AUDIO_MANUAL, true, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(rt_session_append_audio(s, pcm, 3, &err) == -1 && err.code == RT_EINVAL);
+        rt_error_clear(&err);
+        RT_CHECK(rt_session_append_audio(s, pcm, n, &err) == 0);
+        RT_CHECK(rt_session_commit_audio(s, &err) == 0);
+        /* A second commit with no audio in between sends nothing. */
+        RT_CHECK(rt_session_commit_audio(s, &err) == 0);
+        RT_CHECK(pump(s, &w, 15, is_turn_done));
+        RT_CHECK(w.turn_complete == 1);
+        RT_CHECK(w.inline_data > 0);
+        rt_session_stats(s, &st);
+        /* setup + activityStart + 2 audio messages (64,000 bytes / 32,000) + activityEnd */
+        RT_CHECK(st.messages_sent == 1 + 1 + 2 + 1);
+        RT_CHECK(st.first_audio >= 0 && st.first_audio < 10);
+        RT_CHECK(st.queued_bytes == 0);
+        printf("# first_audio %.3f s, %llu bytes sent\n", st.first_audio,
+               (unsigned long long)st.bytes_sent);
+        rt_session_free(s);
+    }
+    free(pcm);
+    rt_client_free(c);
+}
+
+/* The simulator, like the service, accepts the upgrade and closes with 1007. */
+static void test_wrong_key(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, "wrong-key", SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.ready == 0);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK(strncmp(w.error_msg, "server closed the connection (1007: ", 36) == 0);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1007 && w.after_closed == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* The upgrade itself is refused with an HTTP status. */
+static void test_handshake_refused(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"refuse\",\"status\":403}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.ready == 0);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_EHANDSHAKE);
+        RT_CHECK(strncmp(w.error_msg, "HTTP 403", 8) == 0);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1006 && w.after_closed == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+static void test_tls_untrusted(void)
+{
+    /* The system store does not know the simulator's CA. */
+    struct rt_client *c = client(NULL);
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ETLS);
+        RT_CHECK(strstr(w.error_msg, "certificate") != NULL);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1006);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* A host name that cannot resolve. */
+static void test_dns_failure(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, "wss://no-such-host.invalid" GEMINI_PATH, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_EDNS);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1006);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+static void test_connect_refused(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, "wss://127.0.0.1:1" GEMINI_PATH, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECONNECT);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1006);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* A listener that never answers: the connect + setup timeout must fire. */
+static void test_timeout(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char u[256];
+
+    RT_CHECK(c && fd >= 0);
+    if (!c || fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 4) ||
+        getsockname(fd, (struct sockaddr *)&a, &al)) {
+        RT_CHECK(0);
+        if (fd >= 0)
+            close(fd);
+        rt_client_free(c);
+        return;
+    }
+    snprintf(u, sizeof u, "wss://127.0.0.1:%d" GEMINI_PATH, ntohs(a.sin_port));
+    s = session(c, u, sim_key, SETUP_TEXT, false, 0.5);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 5, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ETIMEOUT);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1006);
+        rt_session_free(s);
+    }
+    close(fd);
+    rt_client_free(c);
+}
+
+/* The server closes with 1007: an error naming it, then closed with code and reason. */
+static void test_server_close(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"close\",\"when\":\"turn\",\"code\":1007,"
+                      "\"reason\":\"Request contains an invalid argument.\"}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK_STR(w.error_msg,
+                     "server closed the connection (1007: Request contains an invalid argument.)");
+        RT_CHECK(w.closed_code == 1007);
+        RT_CHECK_STR(w.closed_reason, "Request contains an invalid argument.");
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == -1 &&
+                 err.code == RT_ECLOSED);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* The server fragments every frame into tiny pieces: reassembly must give whole messages. */
+static void test_fragmented_rx(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"fragment\",\"size\":7}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(w.ready == 1);
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_turn_done));
+        RT_CHECK(w.turn_complete == 1 && w.errors == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* A server message over max_message_bytes: protocol error, close 1009. */
+static void test_oversize(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .max_message_bytes = 100000,
+    };
+    struct rt_error err = { 0 };
+    struct rt_session *s;
+    struct seen w = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"oversize\",\"when\":\"turn\","
+                      "\"bytes\":200000}}") == 0);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_EPROTOCOL);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed_code == 1009);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* The TCP connection vanishes: connection lost, closed 1006. */
+static void test_drop(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"drop\",\"when\":\"turn\"}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.closed_code == 1006);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* rt_client_free with sessions ready, connecting and just created. */
+static void test_client_free_with_sessions(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s[3];
+    struct seen w[3];
+    struct rt_error err = { 0 };
+    int i;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    memset(w, 0, sizeof w);
+    s[0] = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    s[1] = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s[0] && s[1]);
+    if (!s[0] || !s[1])
+        return;
+    RT_CHECK(pump(s[0], &w[0], 10, is_ready) && w[0].ready == 1);
+    s[2] = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s[2]);
+    rt_client_free(c);
+    for (i = 0; i < 3; i++) {
+        if (!s[i])
+            continue;
+        RT_CHECK(pump(s[i], &w[i], 1, is_closed));
+        RT_CHECK(w[i].closed == 1 && w[i].after_closed == 0);
+        RT_CHECK(w[i].closed_code == 1001);
+        RT_CHECK(rt_session_send(s[i], "{}", 2, &err) == -1 && err.code == RT_ECLOSED);
+        rt_error_clear(&err);
+        rt_session_close(s[i], 1000, NULL);
+        rt_session_free(s[i]);
+    }
+}
+
+/* Many short sessions in a row, closed at once: no leak, no hang. */
+static void test_churn(void)
+{
+    struct rt_client *c = client(sim_ca);
+    int i;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (i = 0; i < 20; i++) {
+        struct rt_session *s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+        struct seen w = { 0 };
+        RT_CHECK(s);
+        if (!s)
+            continue;
+        if (i % 2)
+            RT_CHECK(pump(s, &w, 10, is_ready));
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+int main(void)
+{
+    sim_url = getenv("RT_SIM_URL");
+    sim_http = getenv("RT_SIM_HTTP");
+    sim_ca = getenv("RT_SIM_CA");
+    sim_key = getenv("RT_SIM_KEY");
+    if (!sim_url || !sim_http || !sim_ca || !sim_key) {
+        printf("not ok 1 - RT_SIM_URL, RT_SIM_HTTP, RT_SIM_CA and RT_SIM_KEY must be set "
+               "(the test runner starts the simulator)\n");
+        rt_test_failed++;
+        rt_test_seq++;
+        return rt_test_done();
+    }
+    snprintf(url, sizeof url, "%s" GEMINI_PATH, sim_url);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RT_RUN(test_connect_ready);
+    RT_RUN(test_text_turn);
+    RT_RUN(test_large_text);
+    RT_RUN(test_audio_manual);
+    RT_RUN(test_wrong_key);
+    RT_RUN(test_handshake_refused);
+    RT_RUN(test_tls_untrusted);
+    RT_RUN(test_dns_failure);
+    RT_RUN(test_connect_refused);
+    RT_RUN(test_timeout);
+    RT_RUN(test_server_close);
+    RT_RUN(test_fragmented_rx);
+    RT_RUN(test_oversize);
+    RT_RUN(test_drop);
+    RT_RUN(test_client_free_with_sessions);
+    RT_RUN(test_churn);
+    curl_global_cleanup();
+    return rt_test_done();
+}
