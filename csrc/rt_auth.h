@@ -1,0 +1,102 @@
+/* OAuth 2.0 access tokens for Vertex AI from Google credentials, kept fresh in the
+ * background.
+ *
+ * One struct rt_auth stands for one credential: a service account (an RS256 JWT
+ * exchanged at the token endpoint with the JWT-bearer grant), an authorized user (the
+ * refresh-token grant), or the metadata server of a Google Cloud machine. Finding the
+ * credential (Application Default Credentials) and reading its JSON file is the caller's
+ * job; this object fetches, caches and refreshes the token.
+ *
+ * Fetches run on the object's own thread, never on the caller's: rt_auth_token never
+ * blocks. The thread refreshes a token before it expires (a quarter of its lifetime
+ * early, at most five minutes), so a caller normally finds a fresh one waiting; when it
+ * has to wait, the eventfd (rt_auth_fd) becomes readable at the end of each fetch.
+ *
+ * Secrets (private key, client secret, refresh token, access tokens) are copied into
+ * the object, wiped when it is freed, and never written into an error message: errors
+ * name the credential by its `source` text and the endpoint by its URL. */
+#ifndef RT_AUTH_H
+#define RT_AUTH_H
+
+#include <stdbool.h>
+
+#include "rt_error.h"
+
+#define RT_AUTH_CLOUD_PLATFORM "https://www.googleapis.com/auth/cloud-platform"
+#define RT_AUTH_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define RT_AUTH_METADATA_HOST "metadata.google.internal"
+
+enum rt_auth_kind {
+    RT_AUTH_SERVICE_ACCOUNT = 1,  /* client_email + private_key, JWT-bearer grant */
+    RT_AUTH_AUTHORIZED_USER,      /* client_id + client_secret + refresh_token */
+    RT_AUTH_METADATA              /* GET {metadata}/computeMetadata/v1/.../default/token */
+};
+
+/* Everything is copied by rt_auth_new; NULL fields take the defaults named. */
+struct rt_auth_options {
+    enum rt_auth_kind kind;
+    const char *source;          /* how messages name the credential, e.g. "service account file
+                                    /etc/sa.json"; must hold no secret. NULL: the kind's name */
+    const char *scope;           /* space-separated; NULL = RT_AUTH_CLOUD_PLATFORM */
+    const char *token_uri;       /* service account, user: NULL = RT_AUTH_TOKEN_URI */
+    const char *client_email;    /* service account: the JWT issuer (required) */
+    const char *private_key;     /* service account: PEM RSA key (required; secret) */
+    const char *private_key_id;  /* service account: the JWT header's kid (optional) */
+    const char *subject;         /* service account: a user to act as (optional) */
+    const char *client_id;       /* authorized user (required) */
+    const char *client_secret;   /* authorized user (required; secret) */
+    const char *refresh_token;   /* authorized user (required; secret) */
+    const char *metadata_host;   /* metadata: "host[:port]" (http) or a base URL with http:// or
+                                    https://; NULL = RT_AUTH_METADATA_HOST */
+    const char *ca_file;         /* PEM CAs for the token endpoint; NULL = the system store */
+    double timeout;              /* seconds per request; 0 = 30 */
+};
+
+/* Copies o and returns the object, which holds no token yet (the first rt_auth_token
+ * starts a fetch). RT_EINVAL names the missing field; RT_ENOMEM. Free with rt_auth_free. */
+struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *err);
+
+/* Takes another reference (for a session that refreshes its handshake headers from
+ * another thread); each reference is dropped with rt_auth_free. Returns a. */
+struct rt_auth *rt_auth_retain(struct rt_auth *a);
+
+/* Drops a reference; the last one stops the refresh thread (aborting a fetch under way),
+ * wipes the secrets and frees. NULL ok. */
+void rt_auth_free(struct rt_auth *a);
+
+/* Thread-safe and non-blocking. Returns:
+ *   1  with *token (rt_malloc'd, the caller wipes and frees it) a token valid for more
+ *      than min_valid seconds (capped at half of the early-refresh margin, so short-lived
+ *      tokens still count), and *expires_in (optional) its remaining seconds;
+ *   0  when no such token is ready: a fetch is under way (started now if needed), and the
+ *      eventfd becomes readable when it ends;
+ *  -1  when the last fetch failed and left no usable token: err (RT_EAUTH) says why,
+ *      naming the source; the next call starts a new fetch. */
+int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *expires_in,
+                  struct rt_error *err);
+
+/* Forgets the cached token (say, the server refused it) and starts a new fetch. */
+void rt_auth_invalidate(struct rt_auth *a);
+
+/* The eventfd that becomes readable when a fetch ends; rt_auth_token drains it. */
+int rt_auth_fd(const struct rt_auth *a);
+
+/* Waits up to timeout seconds (negative: forever) for the eventfd: 1 readable, 0 not. */
+int rt_auth_wait(struct rt_auth *a, double timeout);
+
+/* The source text given at creation (no secret); valid while a lives. */
+const char *rt_auth_source(const struct rt_auth *a);
+
+/* Number of token fetches that have ended, successful or not (for tests and stats). */
+unsigned long rt_auth_fetches(struct rt_auth *a);
+
+/* ---- building blocks, exposed for tests ---------------------------------------- */
+
+/* Seconds before expiry at which a token of `lifetime` seconds is refreshed. */
+double rt_auth_refresh_margin(double lifetime);
+
+/* Runs one fetch on the calling thread (blocking): 0 with *token and *lifetime, or -1
+ * with err set (RT_EAUTH, message naming the source). */
+int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err);
+
+#endif
