@@ -1,0 +1,232 @@
+/* Endpoints: exact URLs and headers for every backend and credential form. */
+#include "rt_alloc.h"
+#include "rt_endpoint.h"
+#include "rt_test.h"
+
+#define UA "realtime-lua/" RT_VERSION
+
+static const char *hdr(const struct rt_endpoint *ep, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ep->nheaders; i++)
+        if (strcmp(ep->headers[i].name, name) == 0)
+            return ep->headers[i].value;
+    return NULL;
+}
+
+static void test_gemini_key(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "AIzaSECRET" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://generativelanguage.googleapis.com/ws/"
+                         "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent");
+    RT_CHECK(strstr(ep.url, "AIza") == NULL);
+    RT_CHECK_STR(hdr(&ep, "x-goog-api-key"), "AIzaSECRET");
+    RT_CHECK_STR(hdr(&ep, "user-agent"), UA);
+    RT_CHECK_STR(hdr(&ep, "x-goog-api-client"), UA);
+    RT_CHECK(hdr(&ep, "authorization") == NULL);
+    RT_CHECK(ep.nheaders == 3);
+    rt_endpoint_free(&ep);
+}
+
+static void test_gemini_ephemeral(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "auth_tokens/abc" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://generativelanguage.googleapis.com/ws/google.ai."
+                         "generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained");
+    RT_CHECK_STR(hdr(&ep, "authorization"), "Token auth_tokens/abc");
+    RT_CHECK(hdr(&ep, "x-goog-api-key") == NULL);
+    rt_endpoint_free(&ep);
+}
+
+static void test_gemini_base_url(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "k",
+                                     .base_url = "http://127.0.0.1:8080/", .api_version = "v1" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "ws://127.0.0.1:8080/ws/google.ai.generativelanguage.v1."
+                         "GenerativeService.BidiGenerateContent");
+    rt_endpoint_free(&ep);
+    o.base_url = "https://proxy.example/prefix//";
+    o.api_version = NULL;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://proxy.example/prefix/ws/google.ai.generativelanguage.v1beta."
+                         "GenerativeService.BidiGenerateContent");
+    rt_endpoint_free(&ep);
+    o.base_url = "wss://h:1";
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK(strncmp(ep.url, "wss://h:1/ws/", 13) == 0);
+    rt_endpoint_free(&ep);
+}
+
+static void test_vertex_bearer(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .access_token = "ya29.tok",
+                                     .project = "p", .location = "us-central1",
+                                     .quota_project = "billing-p" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://us-central1-aiplatform.googleapis.com/ws/"
+                         "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent");
+    RT_CHECK_STR(hdr(&ep, "authorization"), "Bearer ya29.tok");
+    RT_CHECK_STR(hdr(&ep, "x-goog-user-project"), "billing-p");
+    RT_CHECK(hdr(&ep, "x-goog-api-key") == NULL);
+    rt_endpoint_free(&ep);
+}
+
+static void test_vertex_hosts(void)
+{
+    static const char *const cases[][2] = {
+        { "global", "wss://aiplatform.googleapis.com/ws/" },
+        { "us", "wss://aiplatform.us.rep.googleapis.com/ws/" },
+        { "eu", "wss://aiplatform.eu.rep.googleapis.com/ws/" },
+        { "europe-west4", "wss://europe-west4-aiplatform.googleapis.com/ws/" },
+    };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .access_token = "t" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        o.location = cases[i][0];
+        RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+        RT_CHECK(ep.url && strncmp(ep.url, cases[i][1], strlen(cases[i][1])) == 0);
+        if (ep.url && strncmp(ep.url, cases[i][1], strlen(cases[i][1])) != 0)
+            printf("# %s -> %s\n", cases[i][0], ep.url);
+        rt_endpoint_free(&ep);
+    }
+    o.location = NULL;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK(strncmp(ep.url, "wss://aiplatform.googleapis.com/ws/", 35) == 0);
+    rt_endpoint_free(&ep);
+}
+
+static void test_vertex_express(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .api_key = "vkey",
+                                     .location = "us-central1" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://aiplatform.googleapis.com/ws/"
+                         "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent");
+    RT_CHECK_STR(hdr(&ep, "x-goog-api-key"), "vkey");
+    RT_CHECK(hdr(&ep, "authorization") == NULL);
+    rt_endpoint_free(&ep);
+}
+
+static void test_extra_headers(void)
+{
+    struct rt_header extra[] = { { "x-custom", "1" }, { "User-Agent", "mine/2" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "k",
+                                     .headers = extra, .nheaders = 2 };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(hdr(&ep, "x-custom"), "1");
+    RT_CHECK_STR(hdr(&ep, "user-agent"), "mine/2"); /* same name: the caller's wins */
+    RT_CHECK(ep.nheaders == 4);
+    rt_endpoint_free(&ep);
+}
+
+static void test_rejects(void)
+{
+    struct rt_header crlf[] = { { "x-a", "1\r\nInjected: yes" } };
+    struct rt_header badname[] = { { "x a", "1" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "k" };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    o.headers = crlf;
+    o.nheaders = 1;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.headers = badname;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.headers = NULL;
+    o.nheaders = 0;
+    o.api_key = "bad\nkey";
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(strstr(err.msg, "bad") == NULL); /* no secret in the message */
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.api_key = NULL;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EAUTH);
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.api_key = "k";
+    o.base_url = "ftp://x";
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.base_url = "https://x/?q=1";
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    rt_endpoint_free(&ep);
+    rt_error_clear(&err);
+    o.base_url = NULL;
+    o.backend = RT_BACKEND_VERTEX;
+    o.access_token = "t";
+    o.location = "us/../evil";
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1 && err.code == RT_EINVAL);
+    rt_endpoint_free(&ep);
+}
+
+/* Every allocation can fail: RT_ENOMEM, and rt_endpoint_free cleans up. */
+static void test_nomem(void)
+{
+    struct rt_header extra[] = { { "x-custom", "1" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .access_token = "t",
+                                     .location = "us-central1", .quota_project = "q",
+                                     .headers = extra, .nheaders = 1 };
+    struct rt_endpoint ep;
+    struct rt_error err;
+    long n;
+    int ok = 0;
+
+    for (n = 0; n < 40; n++) {
+        rt_error_clear(&err);
+        rt_alloc_fail_after(n);
+        if (rt_endpoint_build(&o, &ep, &err) == 0) {
+            ok = 1;
+            rt_endpoint_free(&ep);
+            rt_alloc_fail_after(-1);
+            break;
+        }
+        rt_alloc_fail_after(-1);
+        RT_CHECK(err.code == RT_ENOMEM);
+        rt_endpoint_free(&ep);
+    }
+    RT_CHECK(ok && n > 5);
+}
+
+int main(void)
+{
+    RT_RUN(test_gemini_key);
+    RT_RUN(test_gemini_ephemeral);
+    RT_RUN(test_gemini_base_url);
+    RT_RUN(test_vertex_bearer);
+    RT_RUN(test_vertex_hosts);
+    RT_RUN(test_vertex_express);
+    RT_RUN(test_extra_headers);
+    RT_RUN(test_rejects);
+    RT_RUN(test_nomem);
+    return rt_test_done();
+}
