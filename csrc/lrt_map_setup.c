@@ -5,6 +5,7 @@
  * convert. Google's JS SDK is the reference for the shape (spec/golden/). */
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 

@@ -17,6 +17,7 @@
  * model is told the function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
