@@ -246,9 +246,11 @@ class Connection {
         this.dispatch(key, msg[key]);
       }
     } catch (err) {
-      if (!(err instanceof CloseError)) throw err;
-      this.sim.log(`${this.id} protocol error: ${err.reason}`);
-      this.closeWith(err.code, err.reason);
+      // A bug in the simulator ends this connection the way a real backend fault would,
+      // instead of taking every other session down with the process.
+      const e = err instanceof CloseError ? err : new CloseError(1011, 'Internal error occurred.');
+      this.sim.log(`${this.id} ${err instanceof CloseError ? 'protocol error' : 'internal error'}: ${err instanceof CloseError ? e.reason : err.stack}`);
+      this.closeWith(e.code, e.reason);
     }
   }
 

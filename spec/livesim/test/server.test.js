@@ -38,3 +38,22 @@ test('bad options exit 2 with usage; --help exits 0', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--lifetime SECONDS/);
 });
+
+test('--voice speech replies with espeak-ng speech (skipped without espeak-ng)', async (t) => {
+  const { hasEspeak, Voice } = require('../lib/voice');
+  if (!hasEspeak()) return t.skip('espeak-ng not installed');
+  const sim = await h.startSim(['--voice', 'speech', '--pace', 'fast']);
+  try {
+    const s = await h.open(h.geminiClient(sim.base), { config: { outputAudioTranscription: {} } });
+    s.session.sendRealtimeInput({ text: 'Speak up' });
+    await s.turnComplete();
+    const pcm = Buffer.concat(s.msgs.filter((m) => m.data).map((m) => Buffer.from(m.data, 'base64')));
+    const tone = await new Voice('tone').synth('You said: Speak up.');
+    assert.ok(pcm.length > 24000, 'at least half a second of audio');
+    assert.ok(!pcm.equals(tone), 'not the tone fallback');
+    assert.equal(h.transcript(s.msgs), 'You said: Speak up.');
+    s.session.close();
+  } finally {
+    await sim.stop();
+  }
+});
