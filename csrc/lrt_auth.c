@@ -319,10 +319,11 @@ static int lrt_http_result(lua_State *L)
         return lrt_pushfail(L, &err);
     lua_pushinteger(L, resp.status);
     luaL_Buffer b;
-    char *dst = luaL_buffinitsize(L, &b, resp.len);
-    memcpy(dst, resp.body, resp.len);
+    size_t len = resp.len;
+    char *dst = luaL_buffinitsize(L, &b, len);
+    memcpy(dst, resp.body, len);
     rt_http_response_free(&resp);
-    luaL_pushresultsize(&b, resp.len);
+    luaL_pushresultsize(&b, len);
     return 2;
 }
 

@@ -152,7 +152,7 @@ static void rt_auth_clean_text(const struct rt_auth *a, const char *in, char *ou
     size_t o = 0;
     out[0] = '\0';
     if (!in || rt_auth_leaks(a, in)) return;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < size && o < 160; p++)
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < size && o < 100; p++)
         out[o++] = *p >= 0x20 && *p < 0x7f ? (char)*p : ' ';
     while (o > 0 && out[o - 1] == ' ') o--;
     out[o] = '\0';
@@ -202,13 +202,13 @@ static char *rt_auth_grant_body(struct rt_auth *a, size_t *len, struct rt_error 
 static const char *rt_auth_hint(const struct rt_auth *a, long status, const char *error)
 {
     if (a->kind == RT_AUTH_METADATA)
-        return status == 404 ? "; is a service account attached to this machine?" : "";
+        return status == 404 ? "; is a service account attached to the machine?" : "";
     if (strcmp(error, "invalid_client") == 0 || strcmp(error, "unauthorized_client") == 0)
-        return "; check client_id and client_secret in the credentials";
+        return "; check client_id and client_secret";
     if (strcmp(error, "invalid_grant") == 0)
         return a->kind == RT_AUTH_SERVICE_ACCOUNT
-                   ? "; check that the service account and its key still exist and that the system clock is right"
-                   : "; the refresh token has expired or was revoked: run `gcloud auth application-default login` again";
+                   ? "; is the key still active and the clock right?"
+                   : "; run `gcloud auth application-default login` again";
     if (strcmp(error, "invalid_scope") == 0) return "; check the requested scope";
     return "";
 }
@@ -235,7 +235,7 @@ static void rt_auth_refused(struct rt_auth *a, const char *where, const struct r
         rt_auth_clean_text(a, r->body, d, sizeof d);   /* a plain-text answer */
     }
     const char *what = a->kind == RT_AUTH_METADATA ? "metadata server" : "token endpoint";
-    rt_error_set(err, RT_EAUTH, "%s: the %s %s refused the request (HTTP %ld%s%s%s%s)%s",
+    rt_error_set(err, RT_EAUTH, "%s: %s %s refused: HTTP %ld%s%s%s%s%s",
                  a->source, what, where, r->status, e[0] ? " " : "", e, d[0] ? ": " : "", d,
                  rt_auth_hint(a, r->status, e));
     rt_auth_wipe(error);

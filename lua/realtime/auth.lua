@@ -1,0 +1,373 @@
+-- realtime.auth: Google credentials for Vertex AI, and ephemeral tokens for the Gemini API.
+--
+-- Vertex AI takes an OAuth access token. This module finds the credential the way
+-- Google's own libraries do (Application Default Credentials), hands it to the C core
+-- (realtime.Auth), which fetches the token and keeps it fresh on its own thread, and
+-- waits for the first token with the module's usual wait step (blocking outside
+-- coroutines, yielding under cqueues or realtime.run).
+--
+-- The search order, first match wins:
+--   1. an explicit access_token (the client uses it as is; nothing here runs);
+--   2. the client's `credentials` option: a JSON file's path or its decoded table;
+--   3. the file named by $GOOGLE_APPLICATION_CREDENTIALS;
+--   4. gcloud's file: $CLOUDSDK_CONFIG/application_default_credentials.json, by default
+--      ~/.config/gcloud/application_default_credentials.json;
+--   5. the metadata server of a Google Cloud machine ($GCE_METADATA_HOST overrides
+--      metadata.google.internal; "host:port" means http, a URL may say https).
+--
+-- Errors are `nil, message, "auth"`; a message names the credential's source (a file
+-- path, an e-mail address, a URL) and what to fix, never a key or a token.
+local core = require "realtime.core"
+local cjson = require "cjson"
+
+local auth = {}
+
+local SERVICE_ACCOUNT, AUTHORIZED_USER = "service_account", "authorized_user"
+local GEMINI_BASE = "https://generativelanguage.googleapis.com"
+
+-- ==================================================================== --
+--  H E L P E R S
+-- ==================================================================== --
+
+local function getenv(name)
+  local v = os.getenv(name)
+  if v ~= nil and v ~= "" then return v end
+end
+
+--- Waits on a pollable with the front's wait step when the front is loaded.
+local function wait_on(obj, timeout)
+  local realtime = package.loaded.realtime
+  if type(realtime) == "table" and realtime._wait_on then
+    return realtime._wait_on(obj, timeout)
+  end
+  return obj:_wait(timeout)
+end
+
+local function log(level, text)
+  local realtime = package.loaded.realtime
+  if type(realtime) == "table" and type(realtime._log) == "function" then
+    pcall(realtime._log, level, text)
+  end
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+--- Reads and decodes a credentials file; nil, message when it cannot.
+local function read_json_file(path, what)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, ("cannot read %s: %s"):format(what, err)
+  end
+  local text = f:read(1024 * 1024 + 1)
+  f:close()
+  if not text or text == "" then
+    return nil, ("%s is empty"):format(what)
+  end
+  if #text > 1024 * 1024 then
+    return nil, ("%s is larger than 1 MiB: is it a credentials file?"):format(what)
+  end
+  local ok, value = pcall(cjson.decode, text)
+  if not ok or type(value) ~= "table" then
+    -- cjson's message quotes the text near the error, which may be a key: leave it out
+    return nil, ("%s is not valid JSON: download the key file again or run `gcloud auth "
+      .. "application-default login`"):format(what)
+  end
+  return value
+end
+
+local function required(info, field, what, kind)
+  local v = info[field]
+  if v == nil or v == cjson.null or v == "" then
+    return nil, ("%s (%s) lacks \"%s\""):format(what, kind, field)
+  end
+  if type(v) ~= "string" then
+    return nil, ("%s (%s): \"%s\" must be a string"):format(what, kind, field)
+  end
+  return v
+end
+
+local function optional(info, field)
+  local v = info[field]
+  if type(v) == "string" and v ~= "" then return v end
+end
+
+--- Turns decoded credentials into core.auth_new options; nil, message when malformed.
+-- `what` names the origin in messages ("credentials file /path/key.json").
+local function from_info(info, what)
+  local kind = info.type
+  if kind == nil or kind == cjson.null then
+    return nil, ("%s has no \"type\" field: expected \"service_account\" or \"authorized_user\""):format(what)
+  end
+  if kind == SERVICE_ACCOUNT then
+    local email, err = required(info, "client_email", what, kind)
+    if not email then return nil, err end
+    local key
+    key, err = required(info, "private_key", what, kind)
+    if not key then return nil, err end
+    if not key:find("-----BEGIN", 1, true) then
+      return nil, ("%s (%s): \"private_key\" is not a PEM key"):format(what, kind)
+    end
+    return {
+      kind = SERVICE_ACCOUNT, client_email = email, private_key = key,
+      private_key_id = optional(info, "private_key_id"), token_uri = optional(info, "token_uri"),
+      source = ("%s (service account %s)"):format(what, email),
+      quota_project = optional(info, "quota_project_id"), project = optional(info, "project_id"),
+    }
+  elseif kind == AUTHORIZED_USER then
+    local id, err = required(info, "client_id", what, kind)
+    if not id then return nil, err end
+    local secret, refresh
+    secret, err = required(info, "client_secret", what, kind)
+    if not secret then return nil, err end
+    refresh, err = required(info, "refresh_token", what, kind)
+    if not refresh then return nil, err end
+    return {
+      kind = AUTHORIZED_USER, client_id = id, client_secret = secret, refresh_token = refresh,
+      token_uri = optional(info, "token_uri"),
+      source = ("%s (authorized user, client %s)"):format(what, id),
+      quota_project = optional(info, "quota_project_id"),
+    }
+  end
+  return nil, ("%s has the unsupported credential type '%s': use a service account key "
+    .. "(\"service_account\") or `gcloud auth application-default login` (\"authorized_user\")")
+    :format(what, tostring(kind))
+end
+
+local function from_file(path, origin)
+  local what = ("%s %s"):format(origin, path)
+  local info, err = read_json_file(path, what)
+  if not info then return nil, err end
+  return from_info(info, what)
+end
+
+--- The gcloud well-known file's path ($CLOUDSDK_CONFIG, else ~/.config/gcloud).
+function auth.well_known_file()
+  local dir = getenv "CLOUDSDK_CONFIG"
+  if not dir then
+    local home = getenv "HOME"
+    if not home then return nil end
+    dir = home .. "/.config/gcloud"
+  end
+  return dir .. "/application_default_credentials.json"
+end
+
+-- ==================================================================== --
+--  F I N D I N G   T H E   C R E D E N T I A L
+-- ==================================================================== --
+
+--- Finds the credential for a client's properties `p` (see the search order above).
+-- Returns the options for core.auth_new, or nil, message.
+function auth.find(p)
+  p = p or {}
+  local creds = p.credentials
+  if type(creds) == "table" then
+    return from_info(creds, "credentials table")
+  elseif type(creds) == "string" then
+    return from_file(creds, "credentials file")
+  elseif creds ~= nil then
+    return nil, "credentials must be a file path or a table"
+  end
+  local env = getenv "GOOGLE_APPLICATION_CREDENTIALS"
+  if env then
+    return from_file(env, "GOOGLE_APPLICATION_CREDENTIALS file")
+  end
+  local well_known = auth.well_known_file()
+  if well_known and file_exists(well_known) then
+    return from_file(well_known, "gcloud credentials file")
+  end
+  local host = getenv "GCE_METADATA_HOST"
+  local shown = host or "metadata.google.internal"
+  if not shown:match "^https?://" then shown = "http://" .. shown end
+  return {
+    kind = "metadata", metadata_host = host, fallback = true,
+    -- off Google Cloud the lookup fails fast on DNS; a listed host gets the usual timeout
+    timeout = not host and 5 or nil,
+    source = ("metadata server %s"):format(shown),
+  }
+end
+
+local NO_CREDENTIALS = "no Vertex AI credentials found: pass credentials or access_token, "
+  .. "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default "
+  .. "login`, or run on Google Cloud"
+
+--- Waits up to `timeout` seconds for a token of `src` (a realtime.Auth) valid for at
+-- least `min_valid` seconds. Returns token, expires_in, or nil, message, "auth".
+function auth.token(src, timeout, min_valid)
+  local deadline = core.now() + (timeout or 60)
+  while true do
+    local token, extra, code = src:token(min_valid or 60)
+    if token then return token, extra end
+    if extra ~= "again" then return nil, extra, code or "auth" end
+    local left = deadline - core.now()
+    if left <= 0 then
+      return nil, ("%s: no access token after %g s"):format(src:source(), timeout or 60), "auth"
+    end
+    wait_on(src, left)
+  end
+end
+
+--- What realtime.credentials(p) needs: makes sure p.access_token holds a fresh token
+-- for the client whose properties are `p`. The token source is created once per client
+-- (p.token_source) and refreshes itself before expiry; each call (each connect) takes
+-- the current token. Returns true, or nil, message, "auth".
+function auth.resolve(p, timeout)
+  local src = p.token_source
+  if not src then
+    local spec, err = auth.find(p)
+    if not spec then return nil, err, "auth" end
+    spec.ca_file = p.ca_file
+    local fallback = spec.fallback
+    spec.fallback, spec.project = nil, nil
+    if spec.quota_project and not p.quota_project then p.quota_project = spec.quota_project end
+    spec.quota_project = nil
+    local code
+    src, err, code = core.auth_new(spec)
+    if not src then return nil, err, code or "auth" end
+    log("info", "credentials: " .. src:source())
+    local token, e, c = auth.token(src, timeout)
+    if not token then
+      src:close()
+      if fallback then e = NO_CREDENTIALS .. " (" .. e .. ")" end
+      return nil, e, c
+    end
+    p.token_source = src
+    p.access_token = token
+    return true
+  end
+  local token, err, code = auth.token(src, timeout)
+  if not token then return nil, err, code end
+  p.access_token = token
+  return true
+end
+
+-- ==================================================================== --
+--  E P H E M E R A L   T O K E N S   ( G E M I N I   A P I )
+-- ==================================================================== --
+
+local EPHEMERAL_OPTIONS = {
+  api_key = "string", uses = "number", expire_time = { number = true, string = true },
+  new_session_expire_time = { number = true, string = true }, model = "string",
+  setup = "table", lock_fields = "table", base_url = "string", api_version = "string",
+  ca_file = "string", timeout = "number",
+}
+
+--- An RFC 3339 time from seconds from now (a number) or a ready string.
+local function rfc3339(v)
+  if type(v) == "string" then return v end
+  local whole = math.floor(v)
+  local t = os.time() + whole
+  local frac = v - whole
+  if frac > 0 then
+    return os.date("!%Y-%m-%dT%H:%M:%S", t) .. ("%.3f"):format(frac):sub(2) .. "Z"
+  end
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+end
+
+--- Mints an ephemeral token through the Gemini API (POST {base}/v1alpha/auth_tokens),
+-- for a game backend to hand to clients that must not hold the API key:
+--   realtime.gemini_ephemeral_token {
+--     api_key = nil,                 -- default $GEMINI_API_KEY, then $GOOGLE_API_KEY
+--     uses = 1,                      -- sessions the token may start
+--     expire_time = 1800,            -- seconds from now (or an RFC 3339 string)
+--     new_session_expire_time = 60,  -- new sessions only before this (same forms)
+--     model = nil, setup = nil,      -- lock the session's setup (wire form) to these
+--     lock_fields = nil,             -- field mask: further setup fields to lock
+--     base_url = nil, api_version = "v1alpha", ca_file = nil, timeout = 30,
+--   }
+-- Returns the token name ("auth_tokens/..."), to pass as a client's api_key, and a table
+-- { name, uses, expire_time, new_session_expire_time }; or nil, message, code.
+function auth.ephemeral_token(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("gemini_ephemeral_token: expected a table of options, got " .. type(opts), 2)
+  end
+  for k, v in pairs(opts) do
+    local want = EPHEMERAL_OPTIONS[k]
+    if want == nil then error(("unknown option '%s'"):format(tostring(k)), 2) end
+    local ok = type(want) == "table" and want[type(v)] or type(v) == want
+    if not ok then
+      error(("option '%s': expected %s, got %s"):format(k, type(want) == "table" and "number or string"
+        or want, type(v)), 2)
+    end
+  end
+  if opts.uses ~= nil and (math.type(opts.uses) ~= "integer" or opts.uses < 0) then
+    error("option 'uses': expected an integer of 0 or more", 2)
+  end
+  for _, k in ipairs { "expire_time", "new_session_expire_time" } do
+    if type(opts[k]) == "number" and not (opts[k] > 0 and opts[k] <= 20 * 3600) then
+      error(("option '%s': expected seconds between 0 and 72000"):format(k), 2)
+    end
+  end
+  local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
+  if not key then
+    return nil, "no API key: pass api_key or set GEMINI_API_KEY (or GOOGLE_API_KEY)", "auth"
+  end
+  if key:find("^auth_tokens/") then
+    return nil, "an ephemeral token cannot mint other tokens: pass an API key", "auth"
+  end
+
+  local body = {
+    uses = opts.uses or 1,
+    expireTime = opts.expire_time and rfc3339(opts.expire_time) or nil,
+    newSessionExpireTime = opts.new_session_expire_time and rfc3339(opts.new_session_expire_time) or nil,
+  }
+  if opts.setup or opts.model then
+    local setup = {}
+    for k, v in pairs(opts.setup or {}) do setup[k] = v end
+    if opts.model then
+      setup.model = opts.model:find("/", 1, true) and opts.model or "models/" .. opts.model
+    end
+    body.bidiGenerateContentSetup = setup
+  end
+  if opts.lock_fields and #opts.lock_fields > 0 then
+    body.fieldMask = table.concat(opts.lock_fields, ",")
+  end
+
+  local base = (opts.base_url or GEMINI_BASE):gsub("/+$", "")
+  local url = ("%s/%s/auth_tokens"):format(base, opts.api_version or "v1alpha")
+  local req, err, code = core.http_request {
+    method = "POST", url = url, body = cjson.encode(body), ca_file = opts.ca_file,
+    timeout = opts.timeout, headers = { ["x-goog-api-key"] = key, ["content-type"] = "application/json" },
+  }
+  if not req then return nil, err, code end
+  local status, text
+  local deadline = core.now() + (opts.timeout or 30) + 5
+  while true do
+    status, text, code = req:result()
+    if status or text ~= "again" then break end
+    local left = deadline - core.now()
+    if left <= 0 then
+      req:close()
+      return nil, "ephemeral token request to " .. url .. " timed out", "timeout"
+    end
+    wait_on(req, left)
+  end
+  req:close()
+  if not status then return nil, text, code end
+
+  local ok, answer = pcall(cjson.decode, text)
+  if status ~= 200 then
+    local detail = ""
+    if ok and type(answer) == "table" and type(answer.error) == "table" then
+      local e = answer.error
+      detail = (" %s: %s"):format(tostring(e.status or ""), tostring(e.message or ""))
+    end
+    if detail:find(key, 1, true) then detail = "" end
+    return nil, ("the Gemini API at %s refused to mint an ephemeral token (HTTP %d%s)")
+      :format(url, status, detail), (status == 400 or status == 401 or status == 403) and "auth" or "handshake"
+  end
+  if not ok or type(answer) ~= "table" or type(answer.name) ~= "string"
+      or not answer.name:find("^auth_tokens/") then
+    return nil, ("the Gemini API at %s answered without a token name"):format(url), "protocol"
+  end
+  return answer.name, {
+    name = answer.name, uses = answer.uses, expire_time = answer.expireTime,
+    new_session_expire_time = answer.newSessionExpireTime,
+  }
+end
+
+return auth

@@ -1,0 +1,527 @@
+-- Credentials against the simulator's token services: service-account JWTs (the
+-- simulator checks the RS256 signature with the public key registered here, and the
+-- audience, issuer, scope and times), the refresh-token grant, the metadata server,
+-- short-lived tokens refreshed in the background, ephemeral Gemini tokens, every failure
+-- path, and no secret in any message, log line or tostring.
+local realtime = require "realtime"
+local auth = require "realtime.auth"
+local core = require "realtime.core"
+local cjson = require "cjson"
+local helper = require "spec.helper"
+
+local q = helper.shell_quote
+
+-- Everything the suite might leak; checked against every text it collects.
+local secrets = {}
+local texts = {}
+local function seen(...)
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "string" then texts[#texts + 1] = v end
+  end
+  return ...
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function make_key(dir, name)
+  local code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
+    .. " && openssl pkey -in %s -pubout -out %s"):format(q(dir .. "/" .. name .. ".key"),
+    q(dir .. "/" .. name .. ".key"), q(dir .. "/" .. name .. ".pub")))
+  assert(code == 0, out)
+  local key = helper.read_file(dir .. "/" .. name .. ".key")
+  -- every line of the key body is a secret
+  for line in key:gmatch "[^\n]+" do
+    if not line:find "^%-%-%-%-%-" then secrets[#secrets + 1] = line end
+  end
+  return key, helper.read_file(dir .. "/" .. name .. ".pub")
+end
+
+--- Runs a Lua snippet in a child process with extra environment variables; returns its
+-- output (the snippet prints what the test checks).
+local function child(env, code)
+  local parts = { "env -u GOOGLE_APPLICATION_CREDENTIALS -u GCE_METADATA_HOST -u CLOUDSDK_CONFIG" }
+  for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. q(v) end
+  parts[#parts + 1] = "lua5.4 -e " .. q(code)
+  local status, out = helper.run(table.concat(parts, " "))
+  seen(out)
+  return out, status
+end
+
+describe("credentials against the simulator", function()
+  local dir, sa_key, other_key, token_uri
+  local email = "runner@livesim-test.iam.gserviceaccount.com"
+  local user = { client_id = "1234.apps.googleusercontent.com", client_secret = "user-secret-XYZ123",
+                 refresh_token = "1//refresh-token-ABC987" }
+
+  local function sa_info(extra)
+    local t = { type = "service_account", project_id = "livesim-test", private_key_id = "kid-1",
+                private_key = sa_key, client_email = email, token_uri = token_uri }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+  local function user_info(extra)
+    local t = { type = "authorized_user", client_id = user.client_id, client_secret = user.client_secret,
+                refresh_token = user.refresh_token, token_uri = token_uri }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+  local function props(creds)
+    return { backend = "vertex", project = "livesim-test", location = "us-central1",
+             credentials = creds, ca_file = helper.sim_ca }
+  end
+  local function resolve(p)
+    local ok, err, code = seen(auth.resolve(p, 20))
+    if p.access_token then secrets[#secrets + 1] = p.access_token end
+    return ok, err, code
+  end
+  local function close(p)
+    if p.token_source then p.token_source:close() end
+  end
+
+  lazy_setup(function()
+    realtime.log(function(_, text) seen(text) end)
+    local f = assert(io.popen "mktemp -d")
+    dir = f:read "l"
+    f:close()
+    local pub, other_pub
+    sa_key, pub = make_key(dir, "sa")
+    other_key, other_pub = make_key(dir, "other")
+    assert(other_pub)
+    token_uri = helper.sim_http .. "/token"
+    assert.same({ ok = true }, helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = pub }))
+    assert.same({ ok = true }, helper.sim_post("/_sim/authorized-users", user))
+    secrets[#secrets + 1] = user.client_secret
+    secrets[#secrets + 1] = user.refresh_token
+    secrets[#secrets + 1] = helper.sim_key
+    write_file(dir .. "/sa.json", cjson.encode(sa_info()))
+    write_file(dir .. "/user.json", cjson.encode(user_info { quota_project_id = "billing-project" }))
+  end)
+
+  lazy_teardown(function()
+    realtime.log(nil)
+    helper.sim_post("/_sim/tokens", { lifetime = 3600 })
+    if dir then helper.run("rm -rf " .. q(dir)) end
+  end)
+
+  describe("service account", function()
+    it("signs a JWT the token endpoint accepts and gets a token", function()
+      local before = #helper.sim_get("/_sim/tokens").issued
+      local p = props(dir .. "/sa.json")
+      assert.is_true(resolve(p))
+      assert.matches("^ya29%.", p.access_token)
+      local issued = helper.sim_get("/_sim/tokens").issued
+      assert.equal(before + 1, #issued)
+      assert.equal("jwt-bearer", issued[#issued].via)
+      assert.equal(email, issued[#issued].subject)
+      assert.matches("credentials file .*sa%.json %(service account " .. email:gsub("%p", "%%%0"),
+        seen(tostring(p.token_source)))
+      close(p)
+    end)
+
+    it("accepts the decoded table as well as the path", function()
+      local p = props(sa_info())
+      assert.is_true(resolve(p))
+      close(p)
+    end)
+
+    it("fails with 'auth' when the key does not match the registered public key", function()
+      local p = props(sa_info { private_key = other_key })
+      local ok, err, code = resolve(p)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("credentials table %(service account runner@", err)
+      assert.matches("HTTP 400 invalid_grant: Invalid JWT Signature", err)
+    end)
+
+    it("fails with 'auth' naming the account when the endpoint does not know it", function()
+      local p = props(sa_info { client_email = "ghost@livesim-test.iam.gserviceaccount.com" })
+      local ok, err, code = resolve(p)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("ghost@livesim%-test", err)
+      assert.matches("account not found", err)
+    end)
+  end)
+
+  describe("authorized user", function()
+    it("uses the refresh-token grant and takes the quota project from the file", function()
+      local p = props(dir .. "/user.json")
+      assert.is_true(resolve(p))
+      local issued = helper.sim_get("/_sim/tokens").issued
+      assert.equal("refresh_token", issued[#issued].via)
+      assert.equal(user.client_id, issued[#issued].subject)
+      assert.equal("billing-project", p.quota_project)
+      close(p)
+    end)
+
+    it("fails with 'auth' and what to fix on a wrong client secret", function()
+      local ok, err, code = resolve(props(user_info { client_secret = "wrong-secret-000" }))
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("HTTP 401 invalid_client", err)
+      assert.matches("check client_id and client_secret", err)
+      assert.is_nil(err:find("wrong-secret-000", 1, true))
+    end)
+
+    it("fails with 'auth' and what to fix on a revoked refresh token", function()
+      local ok, err, code = resolve(props(user_info { refresh_token = "1//revoked-111" }))
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("invalid_grant", err)
+      assert.matches("gcloud auth application%-default login", err)
+      assert.is_nil(err:find("1//revoked-111", 1, true))
+    end)
+  end)
+
+  describe("metadata server", function()
+    it("gets a token with Metadata-Flavor: Google", function()
+      local src = assert(core.auth_new { kind = "metadata", metadata_host = helper.sim_http,
+        ca_file = helper.sim_ca, source = "metadata server " .. helper.sim_http })
+      local token, err = auth.token(src, 20)
+      assert(token, seen(err))
+      secrets[#secrets + 1] = token
+      local issued = helper.sim_get("/_sim/tokens").issued
+      assert.equal("metadata", issued[#issued].via)
+      src:close()
+    end)
+
+    it("is the last link of the chain, found through GCE_METADATA_HOST", function()
+      local out = child({ GCE_METADATA_HOST = helper.sim_http, HOME = dir .. "/nohome",
+        LUA_PATH = package.path, LUA_CPATH = package.cpath }, ([[
+        local auth = require "realtime.auth"
+        local p = { ca_file = %q }
+        local ok, err = auth.resolve(p, 20)
+        print(ok and "OK " .. p.token_source:source() or "FAIL " .. tostring(err))
+      ]]):format(helper.sim_ca))
+      assert.matches("OK metadata server " .. helper.sim_http:gsub("%p", "%%%0"), out)
+    end)
+
+    it("reports a metadata server that refuses (no Metadata-Flavor answer) as 'auth'", function()
+      local src = assert(core.auth_new { kind = "metadata", metadata_host = helper.sim_http .. "/nowhere",
+        ca_file = helper.sim_ca, source = "metadata server test" })
+      local token, err, code = auth.token(src, 20)
+      seen(err)
+      assert.is_nil(token)
+      assert.equal("auth", code)
+      assert.matches("^metadata server test: metadata server .* refused: HTTP 404", err)
+      src:close()
+    end)
+  end)
+
+  describe("the credential chain", function()
+    local env
+    before_each(function()
+      env = { LUA_PATH = package.path, LUA_CPATH = package.cpath, HOME = dir .. "/nohome",
+              GCE_METADATA_HOST = "127.0.0.1:9" }
+    end)
+    local script = ([[
+      local auth = require "realtime.auth"
+      local p = { ca_file = %q, credentials = CREDS }
+      local ok, err = auth.resolve(p, 20)
+      print(ok and "OK " .. p.token_source:source() or "FAIL " .. tostring(err))
+    ]]):format(helper.sim_ca or "")
+
+    it("prefers the explicit credentials over GOOGLE_APPLICATION_CREDENTIALS", function()
+      env.GOOGLE_APPLICATION_CREDENTIALS = dir .. "/user.json"
+      local out = child(env, "CREDS = " .. ("%q"):format(dir .. "/sa.json") .. script)
+      assert.matches("OK credentials file .*sa%.json %(service account", out)
+    end)
+
+    it("uses GOOGLE_APPLICATION_CREDENTIALS before the gcloud file", function()
+      env.GOOGLE_APPLICATION_CREDENTIALS = dir .. "/sa.json"
+      env.CLOUDSDK_CONFIG = dir .. "/gcloud"
+      helper.run("mkdir -p " .. q(dir .. "/gcloud") .. " && cp " .. q(dir .. "/user.json") .. " "
+        .. q(dir .. "/gcloud/application_default_credentials.json"))
+      local out = child(env, script)
+      assert.matches("OK GOOGLE_APPLICATION_CREDENTIALS file .*sa%.json", out)
+    end)
+
+    it("uses the gcloud file under CLOUDSDK_CONFIG", function()
+      env.CLOUDSDK_CONFIG = dir .. "/gcloud"
+      helper.run("mkdir -p " .. q(dir .. "/gcloud") .. " && cp " .. q(dir .. "/user.json") .. " "
+        .. q(dir .. "/gcloud/application_default_credentials.json"))
+      local out = child(env, script)
+      assert.matches("OK gcloud credentials file .*application_default_credentials%.json %(authorized user", out)
+    end)
+
+    it("uses ~/.config/gcloud when CLOUDSDK_CONFIG is not set", function()
+      env.HOME = dir .. "/home"
+      helper.run("mkdir -p " .. q(dir .. "/home/.config/gcloud") .. " && cp " .. q(dir .. "/sa.json") .. " "
+        .. q(dir .. "/home/.config/gcloud/application_default_credentials.json"))
+      local out = child(env, script)
+      assert.matches("OK gcloud credentials file .*/home/%.config/gcloud/", out)
+    end)
+
+    it("says how to set credentials up when nothing is found", function()
+      local out = child(env, script)
+      assert.matches("FAIL no Vertex AI credentials found: pass credentials or access_token", out)
+      assert.matches("metadata server http://127%.0%.0%.1:9", out)
+    end)
+
+    it("fails on a GOOGLE_APPLICATION_CREDENTIALS file that does not exist", function()
+      env.GOOGLE_APPLICATION_CREDENTIALS = dir .. "/missing.json"
+      local out = child(env, script)
+      assert.matches("FAIL cannot read GOOGLE_APPLICATION_CREDENTIALS file .*missing%.json", out)
+    end)
+  end)
+
+  describe("malformed credentials", function()
+    local function fails(creds, pattern)
+      local ok, err, code = resolve(props(creds))
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches(pattern, err)
+      return err
+    end
+
+    it("an unreadable file", function()
+      fails(dir .. "/nope.json", "cannot read credentials file .*nope%.json: .*No such file")
+    end)
+
+    it("a file that is not JSON, without quoting it", function()
+      write_file(dir .. "/bad.json", '{"type":"service_account","private_key":"' .. secrets[1] .. '",')
+      local err = fails(dir .. "/bad.json", "credentials file .*bad%.json is not valid JSON")
+      assert.is_nil(err:find(secrets[1], 1, true))
+    end)
+
+    it("an unknown credential type", function()
+      fails({ type = "external_account" }, "unsupported credential type 'external_account'")
+    end)
+
+    it("a missing type", function()
+      fails({ client_email = email }, "has no \"type\" field")
+    end)
+
+    it("a missing field", function()
+      fails(sa_info { private_key = cjson.null }, "lacks \"private_key\"")
+      fails(user_info { refresh_token = cjson.null }, "%(authorized_user%) lacks \"refresh_token\"")
+    end)
+
+    it("a private key that is not a key", function()
+      fails(sa_info { private_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" },
+        "not a PEM%-encoded, unencrypted RSA key")
+    end)
+
+    it("a token endpoint that does not answer", function()
+      fails(sa_info { token_uri = "https://127.0.0.1:9/token" },
+        "service account runner@.*: POST https://127%.0%.0%.1:9/token: .*onnect")
+    end)
+
+    it("a token endpoint whose certificate is not trusted", function()
+      local p = props(sa_info())
+      p.ca_file = helper.certs .. "/other-ca.pem"
+      local ok, err, code = resolve(p)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("certificate", err)
+    end)
+  end)
+
+  describe("token lifetime", function()
+    after_each(function() helper.sim_post("/_sim/tokens", { lifetime = 3600 }) end)
+
+    it("refreshes a short-lived token in the background, before it expires", function()
+      helper.sim_post("/_sim/tokens", { lifetime = 2 })
+      local p = props(sa_info())
+      assert.is_true(resolve(p))
+      local first = p.access_token
+      local src = p.token_source
+      assert.equal(1, src:fetches())
+      -- the caller does nothing; the refresh thread renews at 3/4 of the lifetime
+      realtime.sleep(1.8)
+      assert.is_true(src:fetches() >= 2)
+      local t0 = core.now()
+      assert.is_true(resolve(p))
+      assert.is_true(core.now() - t0 < 0.1, "a fresh token was waiting")
+      assert.not_equal(first, p.access_token)
+      realtime.sleep(2.2)
+      assert.is_true(resolve(p))
+      assert.is_true(src:fetches() >= 3)
+      close(p)
+    end)
+
+    it("waits without blocking other coroutines under realtime.run", function()
+      helper.sim_post("/_sim/tokens", { lifetime = 60 })
+      local p = props(sa_info())
+      local ticks, done = 0, false
+      realtime.run(function()
+        assert.is_true(resolve(p))
+        done = true
+      end, function()
+        while not done do
+          ticks = ticks + 1
+          realtime.sleep(0.001)
+        end
+      end)
+      assert.is_true(done)
+      assert.is_true(ticks >= 1)
+      close(p)
+    end)
+
+    it("surfaces a failed refresh as 'auth' naming the source once the token is gone", function()
+      helper.sim_post("/_sim/tokens", { lifetime = 1 })
+      local p = props(dir .. "/user.json")
+      assert.is_true(resolve(p))
+      -- revoke: the simulator forgets the user (reset), so every refresh now fails
+      helper.sim_post("/_sim/reset")
+      helper.sim_post("/_sim/tokens", { lifetime = 1 })
+      realtime.sleep(1.2)
+      local ok, err, code = resolve(p)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("credentials file .*user%.json %(authorized user, client 1234", err)
+      assert.matches("invalid_client", err)
+      close(p)
+      -- put the registrations back for the tests after this one
+      local pub = helper.read_file(dir .. "/sa.pub")
+      helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = pub })
+      helper.sim_post("/_sim/authorized-users", user)
+    end)
+  end)
+
+  describe("Vertex sessions", function()
+    local function wired()
+      if not realtime.credentials then
+        pending("realtime.credentials is not wired to realtime.auth.resolve yet")
+        return false
+      end
+      return true
+    end
+    local function client(creds)
+      local c = assert(realtime.vertex { project = "livesim-test", location = "us-central1",
+        credentials = creds, base_url = helper.sim_http, ca_file = helper.sim_ca,
+        model = helper.vertex_model })
+      return c
+    end
+
+    it("connect with a service-account file, end to end", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      local session = assert(seen(c:connect { output_modalities = { "text" } }))
+      local p = c:_props()
+      secrets[#secrets + 1] = p.access_token
+      local conns = helper.connections()
+      local h = conns[#conns].headers or {}
+      assert.equal("Bearer " .. p.access_token, h.authorization)
+      assert.is_nil(tostring(c):find(p.access_token, 1, true))
+      session:close()
+      helper.drain(session)
+      c:close()
+    end)
+
+    it("a later connect after the token expired uses a refreshed token", function()
+      if not wired() then return end
+      helper.sim_post("/_sim/tokens", { lifetime = 2 })
+      local c = client(dir .. "/user.json")
+      local s1 = assert(seen(c:connect { output_modalities = { "text" } }))
+      local t1 = c:_props().access_token
+      secrets[#secrets + 1] = t1
+      -- a long session: it outlives its token (the server checks at the upgrade only)
+      for _ = 1, 3 do
+        assert(s1:send_text "hello")
+        helper.receive_until(s1, "response_done", 10)
+        realtime.sleep(0.8)
+      end
+      local s2 = assert(seen(c:connect { output_modalities = { "text" } }))
+      local t2 = c:_props().access_token
+      secrets[#secrets + 1] = t2
+      assert.not_equal(t1, t2)
+      for _, s in ipairs { s1, s2 } do
+        s:close()
+        helper.drain(s)
+      end
+      c:close()
+      helper.sim_post("/_sim/tokens", { lifetime = 3600 })
+    end)
+
+    it("fails with 'auth' when the project is missing", function()
+      local c = realtime.vertex { location = "us-central1", credentials = dir .. "/sa.json",
+        base_url = helper.sim_http, ca_file = helper.sim_ca, model = helper.vertex_model }
+      local p = c:_props()
+      p.project = nil   -- GOOGLE_CLOUD_PROJECT may be set where the suite runs
+      local s, err, code = seen(c:connect {})
+      assert.is_nil(s)
+      assert.equal("auth", code)
+      assert.matches("project", err)
+      c:close()
+    end)
+  end)
+
+  describe("ephemeral tokens", function()
+    it("mints a token with the API key and connects with it on the constrained method", function()
+      local mint = realtime.gemini_ephemeral_token or auth.ephemeral_token
+      local token, info = mint {
+        api_key = helper.sim_key, uses = 1, expire_time = 600, new_session_expire_time = 60,
+        base_url = helper.sim_http, ca_file = helper.sim_ca, model = helper.model,
+      }
+      assert(token, seen(info))
+      assert.matches("^auth_tokens/", token)
+      assert.equal(1, info.uses)
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT", info.expire_time)
+      secrets[#secrets + 1] = token
+      local c = helper.gemini { api_key = token }
+      local s = assert(seen(c:connect { output_modalities = { "text" } }))
+      local conns = helper.connections()
+      local last = conns[#conns]
+      assert.matches("BidiGenerateContentConstrained", last.path)
+      s:close()
+      helper.drain(s)
+      -- one use only: a second session is refused
+      local s2, err = seen(c:connect { output_modalities = { "text" } })
+      if s2 then
+        local msg = helper.receive_until(s2, { "error", "closed" }, 10)
+        seen(msg.message, msg.reason)
+        s2:close()
+        helper.drain(s2)
+      else
+        assert.is_string(err)
+      end
+      c:close()
+    end)
+
+    it("fails with 'auth' on a wrong API key, without repeating it", function()
+      local token, err, code = auth.ephemeral_token { api_key = "AIzaWRONGKEY-5555",
+        base_url = helper.sim_http, ca_file = helper.sim_ca }
+      seen(err)
+      assert.is_nil(token)
+      assert.equal("auth", code)
+      assert.matches("refused to mint an ephemeral token %(HTTP 400", err)
+      assert.is_nil(err:find("AIzaWRONGKEY-5555", 1, true))
+    end)
+
+    it("fails with the transport's code when nothing listens", function()
+      local token, err, code = auth.ephemeral_token { api_key = helper.sim_key,
+        base_url = "https://127.0.0.1:9", ca_file = helper.sim_ca, timeout = 5 }
+      seen(err)
+      assert.is_nil(token)
+      assert.equal("connect", code)
+      assert.matches("POST https://127%.0%.0%.1:9/v1alpha/auth_tokens", err)
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() auth.ephemeral_token { uses = -1 } end)
+      assert.has_error(function() auth.ephemeral_token { expire = 10 } end, "unknown option 'expire'")
+    end)
+  end)
+
+  describe("secrets", function()
+    it("never appear in an error message, a log line or a tostring", function()
+      -- the simulator's own log is not ours; the texts gathered above are
+      assert.is_true(#texts > 20)
+      assert.is_true(#secrets > 10)
+      for _, text in ipairs(texts) do
+        for _, secret in ipairs(secrets) do
+          if #secret >= 8 and text:find(secret, 1, true) then
+            error(("a secret leaked into: %s"):format(text:gsub(secret:gsub("%p", "%%%0"), "<SECRET>")))
+          end
+        end
+        assert.is_nil(text:find("PRIVATE KEY", 1, true), text)
+      end
+    end)
+  end)
+end)
