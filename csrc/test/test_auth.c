@@ -1,0 +1,294 @@
+/* rt_auth, rt_auth_json and rt_http against a one-shot HTTP server on the loopback:
+ * token parsing, refusals worded without secrets, the metadata header, and the
+ * non-blocking token call. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rt_alloc.h"
+#include "rt_auth.h"
+#include "rt_auth_json.h"
+#include "rt_http.h"
+#include "rt_test.h"
+
+/* ---- a loopback server that answers each connection with the next canned reply ----- */
+
+static int srv_fd = -1, srv_port;
+static const char *srv_replies[8];
+static int srv_nreplies;
+static char srv_request[8192];     /* the last request received */
+static pthread_t srv_thread;
+
+static void *srv_main(void *ud)
+{
+    (void)ud;
+    for (int i = 0; i < srv_nreplies; i++) {
+        int c = accept(srv_fd, NULL, NULL);
+        if (c < 0) break;
+        size_t n = 0;
+        ssize_t r;
+        srv_request[0] = '\0';
+        while (n + 1 < sizeof srv_request && (r = read(c, srv_request + n, sizeof srv_request - 1 - n)) > 0) {
+            n += (size_t)r;
+            srv_request[n] = '\0';
+            char *end = strstr(srv_request, "\r\n\r\n");
+            if (!end) continue;
+            char *cl = strcasestr(srv_request, "content-length:");
+            size_t want = cl ? (size_t)atoi(cl + 15) : 0;
+            if (n >= (size_t)(end + 4 - srv_request) + want) break;
+        }
+        char head[256];
+        const char *body = strstr(srv_replies[i], "\n\n");
+        int status = atoi(srv_replies[i]);
+        body = body ? body + 2 : "";
+        int hn = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
+        if (write(c, head, (size_t)hn) < 0 || write(c, body, strlen(body)) < 0) {
+            /* the client went away; the test's checks say what went wrong */
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+/* Starts the server with replies of the form "<status>\n\n<body>". */
+static void serve(int n, const char **replies)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    srv_fd = socket(AF_INET, SOCK_STREAM, 0);
+    bind(srv_fd, (struct sockaddr *)&a, sizeof a);
+    listen(srv_fd, 8);
+    getsockname(srv_fd, (struct sockaddr *)&a, &len);
+    srv_port = ntohs(a.sin_port);
+    srv_nreplies = n;
+    for (int i = 0; i < n; i++) srv_replies[i] = replies[i];
+    pthread_create(&srv_thread, NULL, srv_main, NULL);
+}
+
+static void serve_end(void)
+{
+    pthread_join(srv_thread, NULL);
+    close(srv_fd);
+}
+
+static char url[128];
+static const char *token_url(void)
+{
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/token", srv_port);
+    return url;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void test_json_reader(void)
+{
+    const char *j = "{\"a\": \"x\\u00e9\\ud83d\\ude00\\n\", \"n\": 3599, \"f\": -1.5e2,"
+                    " \"o\": {\"message\": \"m\", \"deep\": [1, {\"x\": null}]}, \"a\": \"last\"}";
+    char *s = NULL;
+    double d = 0;
+    RT_CHECK(rt_auth_json_get(j, strlen(j), "a", &s, NULL) == RT_AUTH_JSON_STRING);
+    RT_CHECK_STR(s, "last");
+    rt_free(s);
+    RT_CHECK(rt_auth_json_get(j, strlen(j), "n", NULL, &d) == RT_AUTH_JSON_NUMBER && d == 3599);
+    RT_CHECK(rt_auth_json_get(j, strlen(j), "f", NULL, &d) == RT_AUTH_JSON_NUMBER && d == -150);
+    RT_CHECK(rt_auth_json_get(j, strlen(j), "o", NULL, NULL) == RT_AUTH_JSON_OTHER);
+    RT_CHECK(rt_auth_json_get(j, strlen(j), "zz", NULL, NULL) == RT_AUTH_JSON_MISSING);
+    RT_CHECK(rt_auth_json_get2(j, strlen(j), "o", "message", &s, NULL) == RT_AUTH_JSON_STRING);
+    RT_CHECK_STR(s, "m");
+    rt_free(s);
+    const char *u = "{\"a\":\"x\\u00e9\\ud83d\\ude00\"}";
+    RT_CHECK(rt_auth_json_get(u, strlen(u), "a", &s, NULL) == RT_AUTH_JSON_STRING);
+    RT_CHECK_STR(s, "x\xc3\xa9\xf0\x9f\x98\x80");
+    rt_free(s);
+
+    const char *bad[] = { "", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":\"\\ud800\"}", "{\"a\":01}",
+                          "{\"a\":1} x", "{\"a\":\"\x01\"}", "{\"a\":tru}" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        RT_CHECK(rt_auth_json_get(bad[i], strlen(bad[i]), "a", &s, NULL) == -1);
+        RT_CHECK(s == NULL);
+    }
+    char deep[200];
+    size_t n = 0;
+    n += (size_t)sprintf(deep, "{\"a\":");
+    for (int i = 0; i < 40; i++) deep[n++] = '[';
+    for (int i = 0; i < 40; i++) deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    RT_CHECK(rt_auth_json_check(deep, n) == -1);
+    RT_CHECK(rt_auth_json_check("{\"a\":[[1]]}", 11) == 0);
+}
+
+static void test_redact_url(void)
+{
+    char out[128];
+    rt_http_redact_url("https://user:pw@host:8443/p/a?key=SECRET#frag", out, sizeof out);
+    RT_CHECK_STR(out, "https://host:8443/p/a");
+    rt_http_redact_url("http://h/x#y", out, sizeof out);
+    RT_CHECK_STR(out, "http://h/x");
+    rt_http_redact_url("https://h/abcdef", out, 10);
+    RT_CHECK_STR(out, "https://h");
+}
+
+static void test_margin(void)
+{
+    RT_CHECK(rt_auth_refresh_margin(3600) == 300);
+    RT_CHECK(rt_auth_refresh_margin(2) == 0.5);
+}
+
+static void test_new_validates(void)
+{
+    struct rt_error err = { RT_OK, "" };
+    struct rt_auth_options o = { .kind = RT_AUTH_SERVICE_ACCOUNT, .source = "key.json",
+                                 .client_email = "a@b" };
+    RT_CHECK(rt_auth_new(&o, &err) == NULL);
+    RT_CHECK_STR(err.msg, "key.json: the service account credential lacks private_key");
+    rt_error_clear(&err);
+    struct rt_auth_options u = { .kind = RT_AUTH_AUTHORIZED_USER, .client_id = "id", .client_secret = "S3CRET" };
+    RT_CHECK(rt_auth_new(&u, &err) == NULL);
+    RT_CHECK_STR(err.msg, "authorized user: the authorized user credential lacks refresh_token");
+    rt_error_clear(&err);
+    struct rt_auth_options k = { .kind = (enum rt_auth_kind)42 };
+    RT_CHECK(rt_auth_new(&k, &err) == NULL && err.code == RT_EINVAL);
+    rt_error_clear(&err);
+    struct rt_auth_options t = { .kind = RT_AUTH_AUTHORIZED_USER, .client_id = "id", .client_secret = "s",
+                                 .refresh_token = "r", .token_uri = "ftp://x" };
+    RT_CHECK(rt_auth_new(&t, &err) == NULL);
+    RT_CHECK_STR(err.msg, "authorized user: token_uri must be an http(s) URL");
+}
+
+static struct rt_auth *user_auth(void)
+{
+    struct rt_error err = { RT_OK, "" };
+    struct rt_auth_options o = { .kind = RT_AUTH_AUTHORIZED_USER, .source = "user.json",
+                                 .client_id = "cid", .client_secret = "sec ret&1",
+                                 .refresh_token = "1//refresh-SECRET", .token_uri = token_url(),
+                                 .timeout = 5 };
+    return rt_auth_new(&o, &err);
+}
+
+static void test_refresh_grant(void)
+{
+    const char *replies[] = { "200\n\n{\"access_token\":\"ya29.tok-1\",\"expires_in\":3599,\"token_type\":\"Bearer\"}" };
+    serve(1, replies);
+    struct rt_auth *a = user_auth();
+    char *tok = NULL;
+    double lifetime = 0;
+    struct rt_error err = { RT_OK, "" };
+    RT_CHECK(a && rt_auth_fetch_now(a, &tok, &lifetime, &err) == 0);
+    serve_end();
+    RT_CHECK_STR(tok, "ya29.tok-1");
+    RT_CHECK(lifetime == 3599);
+    RT_CHECK(strstr(srv_request, "POST /token HTTP/1.1") == srv_request);
+    RT_CHECK(strcasestr(srv_request, "content-type: application/x-www-form-urlencoded") != NULL);
+    RT_CHECK(strstr(srv_request, "grant_type=refresh_token&client_id=cid&client_secret=sec%20ret%261"
+                                 "&refresh_token=1%2F%2Frefresh-SECRET") != NULL);
+    rt_free(tok);
+    rt_auth_free(a);
+}
+
+static void test_refusal_without_secrets(void)
+{
+    const char *replies[] = {
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"Bad token 1//refresh-SECRET\"}",
+        "401\n\n{\"error\":\"invalid_client\",\"error_description\":\"The OAuth client was not found.\"}",
+        "200\n\n{\"token_type\":\"Bearer\"}",
+        "200\n\nnot json",
+    };
+    serve(4, replies);
+    struct rt_auth *a = user_auth();
+    char *tok = NULL;
+    double lifetime = 0;
+    char want[256];
+    struct rt_error err = { RT_OK, "" };
+    RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+    snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: HTTP 400 "
+             "invalid_grant; run `gcloud auth application-default login` again", srv_port);
+    RT_CHECK_STR(err.msg, want);
+    rt_error_clear(&err);
+    RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1);
+    snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: HTTP 401 "
+             "invalid_client: The OAuth client was not found.; check client_id and client_secret", srv_port);
+    RT_CHECK_STR(err.msg, want);
+    rt_error_clear(&err);
+    RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1);
+    snprintf(want, sizeof want, "user.json: the token endpoint http://127.0.0.1:%d/token answered "
+             "without a usable access_token", srv_port);
+    RT_CHECK_STR(err.msg, want);
+    rt_error_clear(&err);
+    RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1);
+    RT_CHECK_STR(err.msg, want);
+    serve_end();
+    rt_auth_free(a);
+}
+
+static void test_metadata_and_async_token(void)
+{
+    const char *replies[] = { "200\n\n{\"access_token\":\"ya29.meta\",\"expires_in\":3000}" };
+    serve(1, replies);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", srv_port);
+    struct rt_error err = { RT_OK, "" };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = host, .timeout = 5 };
+    struct rt_auth *a = rt_auth_new(&o, &err);
+    RT_CHECK(a != NULL);
+    RT_CHECK_STR(rt_auth_source(a), "metadata server");
+    char *tok = NULL;
+    double left = 0;
+    int rc = rt_auth_token(a, 60, &tok, &left, &err);
+    RT_CHECK(rc == 0);                       /* never blocks: the fetch runs on its thread */
+    for (int i = 0; i < 50 && rc == 0; i++) {
+        rt_auth_wait(a, 0.2);
+        rc = rt_auth_token(a, 60, &tok, &left, &err);
+    }
+    serve_end();
+    RT_CHECK(rc == 1);
+    RT_CHECK_STR(tok, "ya29.meta");
+    RT_CHECK(left > 2990 && left <= 3000);
+    RT_CHECK(rt_auth_fetches(a) == 1);
+    RT_CHECK(strstr(srv_request, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1") == srv_request);
+    RT_CHECK(strcasestr(srv_request, "\r\nMetadata-Flavor: Google\r\n") != NULL);
+    rt_free(tok);
+    /* cached: a second call answers at once without a fetch */
+    RT_CHECK(rt_auth_token(a, 60, &tok, &left, &err) == 1);
+    RT_CHECK(rt_auth_fetches(a) == 1);
+    rt_free(tok);
+    rt_auth_free(a);
+}
+
+static void test_unreachable_names_source(void)
+{
+    struct rt_error err = { RT_OK, "" };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .source = "metadata server test",
+                                 .metadata_host = "127.0.0.1:9", .timeout = 5 };
+    struct rt_auth *a = rt_auth_new(&o, &err);
+    char *tok = NULL;
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        rc = rt_auth_token(a, 60, &tok, NULL, &err);
+        if (rc == 0) rt_auth_wait(a, 0.1);
+    }
+    RT_CHECK(rc == -1 && err.code == RT_EAUTH);
+    RT_CHECK(strncmp(err.msg, "metadata server test: GET http://127.0.0.1:9/computeMetadata/", 61) == 0);
+    if (strncmp(err.msg, "metadata server test: GET http://127.0.0.1:9/computeMetadata/", 61) != 0)
+        printf("# %s\n", err.msg);
+    rt_auth_free(a);
+}
+
+int main(void)
+{
+    RT_RUN(test_json_reader);
+    RT_RUN(test_redact_url);
+    RT_RUN(test_margin);
+    RT_RUN(test_new_validates);
+    RT_RUN(test_refresh_grant);
+    RT_RUN(test_refusal_without_secrets);
+    RT_RUN(test_metadata_and_async_token);
+    RT_RUN(test_unreachable_names_source);
+    return rt_test_done();
+}
