@@ -26,11 +26,14 @@
  *   input_rate         integer, input audio sample rate (map_setup; default 16000)
  *   input_mime         string, "audio/pcm;rate=<input_rate>" unless the format says else
  *   response_seq       integer: responses started so far (ids "resp_1", "resp_2", ...)
- *   response_id        string while a response is in progress, else nil
+ *   response_id        string while a response is in progress, else nil (a response
+ *                      ends at turnComplete or after a toolCall's items)
  *   response_cancelled boolean: the response in progress was interrupted
  *   response_incomplete string or nil: turnCompleteReason that cut the response short
  *   response_usage     the usage table seen during the response in progress, or nil
  *   response_audio     boolean: output audio was sent in the response in progress
+ *   after_tool_call    boolean: the last response ended with tool calls, so a bare
+ *                      turnComplete that follows belongs to it
  *   text_parts         array of output text pieces of the response in progress
  *   transcript_parts   array of output transcription pieces of the response in progress
  *   input_parts        array of input transcription pieces not yet completed

@@ -1,16 +1,20 @@
 /* Server frames -> neutral messages (map_server).
  *
- * A model turn is one response: response_created before its first output (content,
- * transcription or tool call) and response_done at serverContent.turnComplete, the
- * only marker every turn ends with (an interrupted turn has no generationComplete, and
- * usage may ride with turnComplete or come alone). So generationComplete closes
- * nothing, usage seen during the turn is kept for its response_done, and a
- * turnComplete with nothing before it still gives one created/done pair, so that a
- * caller waiting for the end of a turn always sees it (seed bugs 1 and 2).
+ * A response is what the model produces between two waits for the client:
+ * response_created before its first output (content, transcription or tool call) and
+ * response_done when the model stops, which is either serverContent.turnComplete (the
+ * only marker every turn ends with: an interrupted turn has no generationComplete, and
+ * usage may ride with turnComplete or come alone), or a toolCall (the model then waits
+ * for the results, and what it says after them is a new response, as the neutral model
+ * and the tool middleware expect). So generationComplete closes nothing, usage seen
+ * during a response is kept for its response_done, a turnComplete right after a
+ * tool-call response closes nothing more, and any other turnComplete with nothing
+ * before it still gives one created/done pair, so that a caller waiting for the end of
+ * a turn always sees it (seed bugs 1 and 2).
  *
  * Within one frame the order is: content parts, transcriptions, interrupted, tool
- * calls, cancellations, usage, end of turn, goAway, resumption. Each message carries
- * `raw`, the decoded frame (integral numbers as integers). */
+ * calls, cancellations, usage, end of response, goAway, resumption. Each message
+ * carries `raw`, the decoded frame (integral numbers as integers). */
 #include <string.h>
 #include <strings.h>
 
@@ -73,6 +77,7 @@ static void ensure_response(struct frame *f)
     lua_setfield(L, f->state, "response_id");
     lrt_set_bool(L, f->state, "response_cancelled", 0);
     lrt_set_bool(L, f->state, "response_audio", 0);
+    lrt_set_bool(L, f->state, "after_tool_call", 0);
     lua_pushnil(L);
     lua_setfield(L, f->state, "response_incomplete");
     lua_pushnil(L);
@@ -373,7 +378,7 @@ static void end_turn(struct frame *f, int content, int usage)
 
     /* turnCompleteReason other than "unspecified" or "needs more input" means the
      * model stopped short (rejected, malformed call, ...). */
-    if (lua_getfield(L, content, "turnCompleteReason") == LUA_TSTRING) {
+    if (content && lua_getfield(L, content, "turnCompleteReason") == LUA_TSTRING) {
         const char *r = lua_tostring(L, -1);
         if (strcmp(r, "TURN_COMPLETE_REASON_UNSPECIFIED") != 0 &&
             strcmp(r, "NEED_MORE_INPUT") != 0)
@@ -412,9 +417,12 @@ static void end_turn(struct frame *f, int content, int usage)
 
 /* ------------------------------------------------------------------ tools */
 
+/* Maps each function call to an output item; returns the number of calls, or -1 with
+ * a message pushed. */
 static int tool_calls(struct frame *f, int tc)
 {
     lua_State *L = f->L;
+    int made = 0;
     if (lua_getfield(L, tc, "functionCalls") != LUA_TTABLE)
         return 0;
     int calls = lua_gettop(L);
@@ -490,8 +498,9 @@ static int tool_calls(struct frame *f, int tc)
         lua_setfield(L, -2, "item");
         msg_push(f);
         lua_settop(L, calls);
+        made++;
     }
-    return 0;
+    return made;
 }
 
 static void cancellation(struct frame *f, int tcc)
@@ -645,7 +654,7 @@ int lrt_map_server(lua_State *L)
     }
     lua_settop(L, f.out);
 
-    int known = 0, turn_end = 0, usage = 0;
+    int known = 0, turn_end = 0, tool_end = 0, usage = 0;
     int content = 0, tc = 0, tcc = 0, ga = 0, sr = 0, um = 0;
     if (lua_getfield(L, f.raw, "serverContent") == LUA_TTABLE)
         content = lua_gettop(L);
@@ -690,18 +699,26 @@ int lrt_map_server(lua_State *L)
     }
     if (tc) {
         known = 1;
-        if (tool_calls(&f, tc) != 0)
+        int n = tool_calls(&f, tc);
+        if (n < 0)
             return fail(L, "");
         lua_settop(L, base);
+        tool_end = n > 0;
     }
     if (tcc) {
         known = 1;
         cancellation(&f, tcc);
     }
+    if (turn_end && !tool_end && !responding(&f) &&
+        lrt_get_bool(L, f.state, "after_tool_call")) {
+        /* The model's turn already ended with its tool calls. */
+        lrt_set_bool(L, f.state, "after_tool_call", 0);
+        turn_end = 0;
+    }
     if (um) {
         push_usage(L, um);
         usage = lua_gettop(L);
-        if (turn_end) {
+        if (turn_end || tool_end) {
             known = 1;
         } else if (responding(&f)) {
             /* Kept for this response's response_done (seed A dropped it). */
@@ -710,8 +727,11 @@ int lrt_map_server(lua_State *L)
             known = 1;
         }
     }
-    if (turn_end)
+    if (turn_end || tool_end) {
         end_turn(&f, content, usage);
+        /* A turnComplete in the same frame as the calls is consumed here. */
+        lrt_set_bool(L, f.state, "after_tool_call", tool_end && !turn_end);
+    }
     if (ga) {
         known = 1;
         go_away(&f, ga);

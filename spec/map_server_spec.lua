@@ -219,7 +219,8 @@ for _, backend in ipairs { "gemini", "vertex" } do
         local st = state(backend)
         local msgs = feed(st, '{"toolCall":{"functionCalls":[{"id":"c1","name":"get_weather","args":{"city":"Paris","days":3,"ratio":0.5,"list":[1,2.0]}},{"id":"c2","name":"noargs"}]}}')
         cmp.assert_same(types(msgs), { "response_created", "response_output_item_added",
-          "response_output_item_done", "response_output_item_added", "response_output_item_done" })
+          "response_output_item_done", "response_output_item_added", "response_output_item_done",
+          "response_done" })
         local item = msgs[3].item
         assert.equal("c1", item.id)
         assert.equal("assistant", item.role)
@@ -253,12 +254,31 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal("protocol", code)
       end)
 
-      it("a tool call, then content after the tool response, is one response", function()
+      it("a tool call ends its response; what follows the results is a new response", function()
         local st = state(backend)
-        local msgs = feed(st, { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } },
-          parts({ text = "It rains." }), sc { turnComplete = true })
-        assert.equal(1, #only(msgs, "response_created"))
-        assert.equal(1, #only(msgs, "response_done"))
+        local msgs = feed(st, parts({ text = "Let me check." }),
+          { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } })
+        cmp.assert_same(types(msgs), { "response_created", "output_text_delta",
+          "response_output_item_added", "response_output_item_done", "output_text_done", "response_done" })
+        assert.equal("completed", msgs[6].status)
+        assert.is_nil(st.response_id)
+        msgs = feed(st, sc { generationComplete = true }, parts({ text = "It rains." }), sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_done", "response_done" })
+        assert.equal("resp_2", msgs[4].response_id)
+      end)
+
+      it("a turnComplete right after a tool-call response closes nothing more", function()
+        local st = state(backend)
+        feed(st, { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } })
+        cmp.assert_same(feed(st, sc { generationComplete = true }, sc { turnComplete = true }), {})
+        -- but the next bare turnComplete is a turn of its own again
+        cmp.assert_same(types(feed(st, sc { turnComplete = true })), { "response_created", "response_done" })
+      end)
+
+      it("usage in the toolCall frame goes to that response_done", function()
+        local msgs = feed(state(backend), { toolCall = { functionCalls = { { id = "c1", name = "f" } } },
+          usageMetadata = { totalTokenCount = 5 } })
+        assert.equal(5, msgs[#msgs].usage.total_tokens)
       end)
 
       it("tool_call_cancellation lists the ids", function()
