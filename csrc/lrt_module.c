@@ -2,6 +2,9 @@
  *
  * Builds the module table and asks each binding file to add its functions and
  * metatables. The Lua front (lua/realtime/init.lua) wraps this table. */
+#include <errno.h>
+#include <time.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -34,8 +37,33 @@ static int lrt_versions(lua_State *L)
     return 1;
 }
 
+/* realtime.core.now() -> seconds on a monotonic clock (for deadlines) */
+static int lrt_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* realtime.core.sleep(seconds): blocks the calling thread */
+static int lrt_sleep(lua_State *L)
+{
+    double t = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (t <= 0)
+        return 0;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
 static const luaL_Reg lrt_module_funcs[] = {
     { "versions", lrt_versions },
+    { "now", lrt_now },
+    { "sleep", lrt_sleep },
     { NULL, NULL },
 };
 

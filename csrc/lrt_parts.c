@@ -1,9 +1,41 @@
-/* The list of binding parts that add themselves to realtime.core. */
+/* The binding parts that add themselves to realtime.core, and small shared helpers. */
 #include "lrt_private.h"
+#include "lrt_map.h"
+
+static const char lrt_module_key = 'm';
+
+void lrt_push_module(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_module_key) != LUA_TTABLE)
+        luaL_error(L, "BUG: realtime.core module table missing from the registry");
+}
+
+void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
+{
+    lrt_push_module(L);
+    if (lua_getfield(L, -1, name) != LUA_TFUNCTION)
+        luaL_error(L, "BUG: realtime.core.%s is missing", name);
+    lua_remove(L, -2);               /* the module table */
+    lua_insert(L, -(nargs + 1));     /* the function below its arguments */
+    lua_call(L, nargs, nresults);
+}
+
+int lrt_pushfail(lua_State *L, const struct rt_error *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err->msg[0] ? err->msg : rt_code_name(err->code));
+    lua_pushstring(L, rt_code_name(err->code));
+    return 3;
+}
 
 void lrt_open_parts(lua_State *L)
 {
-    (void)L;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_module_key);
+    lrt_open_map(L);
+    lrt_open_client(L);
+    lrt_open_session(L);
+    lrt_open_endpoint(L);
     lrt_open_auth(L);
     lrt_open_audio(L);
 }

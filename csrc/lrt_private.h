@@ -3,10 +3,57 @@
 #define LRT_PRIVATE_H
 
 #include <lua.h>
+#include <lauxlib.h>
+
+#include "rt_error.h"
+
+#define LRT_CLIENT  "realtime.Client"
+#define LRT_SESSION "realtime.Session"
+
+struct rt_client;
+struct rt_session;
+
+/* The userdata of a client: a box around the core object, so the core object can be
+ * shut down (by close) before Lua collects the box. */
+struct lrt_client {
+    struct rt_client *c;   /* owned; NULL once closed */
+};
+
+/* The userdata of a session. User values: LRT_UV_* below. */
+struct lrt_session {
+    struct rt_session *s;  /* owned; freed by __gc (a C host may still hold it until then) */
+    int closing;           /* close() was called */
+    int ended;             /* the closed message was handed to Lua */
+};
+
+enum {
+    LRT_UV_MAP = 1,    /* the mapping state table (lrt_map.h) */
+    LRT_UV_TOOLS,      /* name -> handler */
+    LRT_UV_INBOX,      /* mapped messages not yet returned: { first=, last=, [i]=msg } */
+    LRT_UV_CLIENT,     /* the client userdata: keeps it alive while the session lives */
+    LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
+    LRT_UV_COUNT = LRT_UV_PROPS
+};
 
 /* Each binding part adds its functions to the module table on top of the stack. */
 void lrt_open_parts(lua_State *L);
+void lrt_open_client(lua_State *L);
+void lrt_open_session(lua_State *L);
+void lrt_open_endpoint(lua_State *L);
 void lrt_open_auth(lua_State *L);
 void lrt_open_audio(lua_State *L);
+
+/* Pushes nil, message, code for a runtime failure and returns 3 (the "fail" tuple). */
+int lrt_pushfail(lua_State *L, const struct rt_error *err);
+
+/* Pushes the module table (realtime.core) kept in the registry at open. */
+void lrt_push_module(lua_State *L);
+
+/* Calls realtime.core.<name> with nargs arguments from the top of the stack, leaving
+ * nresults values (plain call: errors propagate). */
+void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
+
+struct lrt_client *lrt_check_client(lua_State *L, int idx);
+struct lrt_session *lrt_check_session(lua_State *L, int idx);
 
 #endif

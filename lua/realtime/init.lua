@@ -1,4 +1,9 @@
 -- realtime: live voice, text and tool sessions with Google's Gemini Live API.
+--
+-- This file is the thin Lua front over realtime.core (C): it checks options, builds
+-- the endpoint, and decides how a receive waits: blocking the thread, yielding to a
+-- cqueues controller, or yielding to realtime.run. The C side never blocks on the
+-- network and never chooses a scheduler.
 local core = require "realtime.core"
 
 local realtime = {
@@ -6,10 +11,576 @@ local realtime = {
   core = core,
 }
 
---- The versions of this module and of the libraries it was built with.
--- @treturn table { realtime, lua, libwebsockets, openssl, libcurl }
-function realtime.versions()
-  return core.versions()
+local Client = core.Client.__index
+local Session = core.Session.__index
+
+-- ==================================================================== --
+--  O P T I O N S
+-- ==================================================================== --
+
+local function is_callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and type(mt.__call) == "function"
+end
+
+-- A checker per option: a Lua type name, or a function(value) -> ok, expected.
+local function kind(t)
+  return function(v) return type(v) == t, t end
+end
+local function one_of(...)
+  local set, names = {}, { ... }
+  for _, n in ipairs(names) do set[n] = true end
+  return function(v) return set[v] == true, "one of " .. table.concat(names, ", ") end
+end
+local function either(a, b)
+  return function(v)
+    local ok1, e1 = a(v)
+    if ok1 then return true end
+    local ok2, e2 = b(v)
+    return ok2, e1 .. " or " .. e2
+  end
+end
+local function number_in(lo, hi)
+  return function(v)
+    return type(v) == "number" and v >= lo and v <= hi, ("number between %s and %s"):format(lo, hi)
+  end
+end
+local function integer_in(lo, hi)
+  return function(v)
+    return math.type(v) == "integer" and v >= lo and v <= hi, ("integer between %d and %d"):format(lo, hi)
+  end
+end
+local function string_map(v)
+  if type(v) ~= "table" then return false, "table of strings" end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or type(x) ~= "string" then return false, "table of strings" end
+  end
+  return true
+end
+
+local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
+
+--- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's caller).
+local function check_options(opts, spec, what)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: expected a table of options, got %s"):format(what, type(opts)), 3)
+  end
+  for k, v in pairs(opts) do
+    local check = spec[k]
+    if check == nil then
+      error(("unknown option '%s'"):format(tostring(k)), 3)
+    end
+    local ok, expected = check(v)
+    if not ok then
+      error(("option '%s': expected %s, got %s"):format(k, expected,
+        type(v) == "string" and ("'" .. v .. "'") or type(v)), 3)
+    end
+  end
+  return opts
+end
+
+local COMMON_CLIENT = {
+  model = STRING,
+  api_key = STRING,
+  api_version = STRING,
+  base_url = STRING,
+  ca_file = STRING,
+  headers = string_map,
+  ping_interval = integer_in(1, 3600),
+  ping_timeout = integer_in(30, 3600),
+}
+
+local GEMINI_OPTIONS = COMMON_CLIENT
+
+local VERTEX_OPTIONS = setmetatable({
+  project = STRING,
+  location = STRING,
+  credentials = either(STRING, TABLE),
+  access_token = STRING,
+  quota_project = STRING,
+}, { __index = COMMON_CLIENT })
+
+local SESSION_OPTIONS = {
+  model = STRING,
+  instructions = STRING,
+  voice = STRING,
+  output_modalities = TABLE,
+  max_output_tokens = integer_in(1, 2 ^ 31 - 1),
+  temperature = number_in(0, 2),
+  top_p = number_in(0, 1),
+  top_k = integer_in(1, 2 ^ 31 - 1),
+  seed = integer_in(-(2 ^ 31), 2 ^ 31 - 1),
+  tools = TABLE,
+  input_audio_format = TABLE,
+  transcription = either(BOOLEAN, TABLE),
+  vad = TABLE,
+  resumption = BOOLEAN,
+  compression = either(BOOLEAN, TABLE),
+  raw = TABLE,
+  timeout = number_in(0.001, 86400),
+  max_queue_bytes = integer_in(1024, 2 ^ 40),
+  max_message_bytes = integer_in(1024, 2 ^ 40),
+}
+
+local VAD_OPTIONS = {
+  enabled = BOOLEAN,
+  allow_interruption = BOOLEAN,
+  start_sensitivity = one_of("high", "low"),
+  end_sensitivity = one_of("high", "low"),
+  prefix_padding = number_in(0, 60),
+  silence_duration = number_in(0, 60),
+}
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = STRING }
+local AUDIO_FORMAT_OPTIONS = { type = one_of("audio/pcm"), rate = integer_in(8000, 192000) }
+local COMPRESSION_OPTIONS = { trigger_tokens = integer_in(1, 2 ^ 53), target_tokens = integer_in(1, 2 ^ 53) }
+local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable }
+
+local function check_tools(tools)
+  local handlers, seen = {}, {}
+  for i, tool in ipairs(tools) do
+    if type(tool) ~= "table" then
+      error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 3)
+    end
+    for k, v in pairs(tool) do
+      local check = TOOL_FIELDS[k]
+      if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 3) end
+      local ok = k == "handler" and check(v) or (k ~= "handler" and select(1, check(v)))
+      if not ok then
+        error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 3)
+      end
+    end
+    if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.%-]*$" or #tool.name > 64 then
+      error(("tool %d: name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or '_'"):format(i), 3)
+    end
+    if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 3) end
+    seen[tool.name] = true
+    if tool.handler then handlers[tool.name] = tool.handler end
+  end
+  return handlers
+end
+
+local function check_session_options(opts)
+  check_options(opts, SESSION_OPTIONS, "connect")
+  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad") end
+  if type(opts.transcription) == "table" then
+    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription")
+  end
+  if opts.input_audio_format then
+    check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format")
+  end
+  if type(opts.compression) == "table" then
+    check_options(opts.compression, COMPRESSION_OPTIONS, "compression")
+  end
+  if opts.output_modalities then
+    for i, m in ipairs(opts.output_modalities) do
+      if m ~= "audio" and m ~= "text" then
+        error(("option 'output_modalities': entry %d must be \"audio\" or \"text\""):format(i), 3)
+      end
+    end
+  end
+  return opts.tools and check_tools(opts.tools) or {}
+end
+
+-- ==================================================================== --
+--  W A I T I N G
+-- ==================================================================== --
+
+local now = core.now
+
+-- Coroutines run by realtime.run (weak keys: an abandoned one leaks nothing).
+local run_threads = setmetatable({}, { __mode = "k" })
+local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
+
+local function cqueues_running()
+  local cqueues = package.loaded.cqueues
+  if type(cqueues) == "table" and cqueues.running then
+    -- (controller, true) inside a coroutine the controller runs; (nil, false) elsewhere
+    local controller, managed = cqueues.running()
+    return controller ~= nil and managed and cqueues or nil
+  end
+end
+
+--- Waits until obj (a pollable, or nil) may be ready or `timeout` seconds pass.
+-- Yields to cqueues or realtime.run when running under them; elsewhere blocks the thread.
+local function wait_on(obj, timeout)
+  local co, is_main = coroutine.running()
+  if not is_main and coroutine.isyieldable() then
+    local cqueues = cqueues_running()
+    if cqueues then
+      if obj then return cqueues.poll(obj, timeout) end
+      return cqueues.poll(timeout)
+    end
+    if run_threads[co] then
+      return coroutine.yield(RUN_WAIT, obj, timeout)
+    end
+    -- an unknown scheduler: give it the turn; the caller retries when resumed
+    return coroutine.yield()
+  end
+  if obj then return obj:_wait(timeout) end
+  if timeout and timeout > 0 then core.sleep(timeout) end
+end
+
+-- For other parts of the module (credential fetches) that wait the same way.
+realtime._wait_on = wait_on
+
+--- Sleeps `seconds` without blocking other coroutines under cqueues or realtime.run.
+function realtime.sleep(seconds)
+  local deadline = now() + seconds
+  repeat
+    wait_on(nil, deadline - now())
+  until now() >= deadline
+end
+
+--- Runs each function as a coroutine until all have finished; a coroutine that waits
+-- on a session (receive, messages, sleep) lets the others run. Raises the first error
+-- with its traceback. Functions started with realtime.spawn join the same loop.
+function realtime.run(...)
+  local threads = {}
+  local function spawn(fn, ...)
+    if not is_callable(fn) then error("realtime.run: expected functions, got " .. type(fn), 3) end
+    local co = coroutine.create(fn)
+    run_threads[co] = true
+    threads[#threads + 1] = { co = co, args = table.pack(...) }
+  end
+  for i = 1, select("#", ...) do spawn((select(i, ...))) end
+
+  local previous = realtime.spawn_hook
+  realtime.spawn_hook = spawn
+  local ok, err = pcall(function()
+    while #threads > 0 do
+      local t0 = now()
+      -- resume every thread that is ready: new, its pollable readable, or its deadline passed
+      local fds, waiting, earliest = {}, {}, nil
+      local i = 1
+      while i <= #threads do
+        local th = threads[i]
+        local ready = th.args ~= nil or th.ready or (th.deadline and t0 >= th.deadline)
+        if ready then
+          local args = th.args or {}
+          th.args, th.ready, th.obj, th.deadline = nil, nil, nil, nil
+          local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
+          if not res[1] then
+            error(debug.traceback(th.co, tostring(res[2])), 0)
+          end
+          if coroutine.status(th.co) == "dead" then
+            table.remove(threads, i)
+            i = i - 1
+          elseif res[2] == RUN_WAIT then
+            th.obj = res[3]
+            th.deadline = res[4] and now() + res[4] or nil
+          else
+            th.args = {}   -- a plain yield: run again on the next pass
+          end
+        end
+        i = i + 1
+      end
+      -- block until one of the waiting threads can go on
+      local pending = false
+      for _, th in ipairs(threads) do
+        if th.args then pending = true end
+        if th.obj and th.obj:is_open() ~= nil then
+          local fd = th.obj:pollfd()
+          if fd then fds[#fds + 1] = fd; waiting[#fds] = th else th.ready = true; pending = true end
+        elseif th.obj then
+          th.ready = true; pending = true
+        end
+        if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
+      end
+      if not pending and #threads > 0 then
+        local timeout = earliest and math.max(0, earliest - now()) or nil
+        local ready = #fds > 0 and core.poll_fds(fds, timeout) or (timeout and core.sleep(timeout))
+        if type(ready) == "table" then
+          for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
+        end
+      end
+    end
+  end)
+  realtime.spawn_hook = previous
+  if not ok then error(err, 0) end
+  return true
+end
+
+--- Starts fn as another coroutine of the running realtime.run loop.
+function realtime.spawn(fn, ...)
+  if not realtime.spawn_hook then error("realtime.spawn: call it inside realtime.run", 2) end
+  realtime.spawn_hook(fn, ...)
+end
+
+-- ==================================================================== --
+--  L O G G I N G
+-- ==================================================================== --
+
+local log_fn
+
+--- Installs fn(level, text) for diagnostic lines; nil removes it.
+function realtime.log(fn)
+  if fn ~= nil and not is_callable(fn) then error("realtime.log: expected a function or nil", 2) end
+  log_fn = fn
+end
+
+local function log(level, text)
+  if log_fn then pcall(log_fn, level, text) end
+end
+
+-- ==================================================================== --
+--  C L I E N T S
+-- ==================================================================== --
+
+local function new_client(backend, opts, props)
+  local client, err, code = core.client_new {
+    ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
+  }
+  if not client then return nil, err, code end
+  local p = client:_props()
+  for k, v in pairs(props) do p[k] = v end
+  p.backend = backend
+  p.sessions = setmetatable({}, { __mode = "k" })
+  return client
+end
+
+local function getenv(name)
+  local v = os.getenv(name)
+  if v ~= nil and v ~= "" then return v end
+end
+
+--- A client for the Gemini Developer API.
+function realtime.gemini(opts)
+  opts = check_options(opts, GEMINI_OPTIONS, "realtime.gemini")
+  local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
+  return new_client("gemini", opts, {
+    api_key = key, model = opts.model, api_version = opts.api_version,
+    base_url = opts.base_url, headers = opts.headers,
+  })
+end
+
+--- A client for Vertex AI.
+function realtime.vertex(opts)
+  opts = check_options(opts, VERTEX_OPTIONS, "realtime.vertex")
+  local express = opts.api_key ~= nil and opts.project == nil and opts.access_token == nil
+  return new_client("vertex", opts, {
+    api_key = opts.api_key, model = opts.model, api_version = opts.api_version,
+    base_url = opts.base_url, headers = opts.headers,
+    project = opts.project or (not express and getenv "GOOGLE_CLOUD_PROJECT") or nil,
+    location = opts.location or (not express and (getenv "GOOGLE_CLOUD_LOCATION" or "us-central1")) or nil,
+    access_token = opts.access_token, credentials = opts.credentials,
+    quota_project = opts.quota_project, express = express,
+  })
+end
+
+-- Resolves the handshake credential; nil, message, "auth" when there is none.
+local function credential(p)
+  if p.backend == "gemini" then
+    if not p.api_key then
+      return nil, "no API key: pass api_key or set GEMINI_API_KEY (or GOOGLE_API_KEY)", "auth"
+    end
+    return true
+  end
+  if p.express or p.access_token then return true end
+  if not p.project then
+    return nil, "no Vertex AI project: pass project or set GOOGLE_CLOUD_PROJECT", "auth"
+  end
+  if realtime.credentials then return realtime.credentials(p) end
+  return nil, "no Vertex AI credentials: pass access_token or api_key", "auth"
+end
+
+local function endpoint(p)
+  return core.endpoint {
+    backend = p.backend, api_key = p.api_key, access_token = p.access_token,
+    project = p.project, location = p.location, api_version = p.api_version,
+    base_url = p.base_url, quota_project = p.quota_project, headers = p.headers,
+  }
+end
+
+local function options_copy(opts)
+  local copy = {}
+  for k, v in pairs(opts) do copy[k] = v end
+  return copy
+end
+
+-- A close before setupComplete that says the credentials were refused is an "auth" failure.
+local function refused_credentials(msg)
+  local text = msg.message:lower()
+  return msg.code == "closed" and (text:find("api key", 1, true) or text:find("credential", 1, true)
+    or text:find("unregistered caller", 1, true) or text:find("authenticat", 1, true)
+    or text:find("permission", 1, true)) ~= nil
+end
+
+--- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
+function Client:connect(opts)
+  opts = opts or {}
+  local handlers = check_session_options(opts)
+  local p = self:_props()
+  if not self:is_open() then error("client closed", 2) end
+  local eff = options_copy(opts)
+  eff.model = opts.model or p.model
+  if not eff.model then error("no model: pass model to connect or to the client", 2) end
+  if eff.resumption == nil then eff.resumption = true end
+
+  local ok, err, code = credential(p)
+  if not ok then return nil, err, code end
+  local url, headers = endpoint(p)
+
+  local state = core.map_new {
+    backend = p.backend, project = p.project, location = p.location,
+    express = p.express or false, api_version = p.api_version,
+  }
+  local setup = core.map_setup(state, eff)
+  local fmt = eff.input_audio_format or {}
+  local vad_on = not (eff.vad and eff.vad.enabled == false)
+  local timeout = eff.timeout or 15
+  local props = { options = eff, client = self }
+  local session
+  session, err, code = self:_connect({
+    url = url, headers = headers, setup = setup, timeout = timeout,
+    max_queue_bytes = eff.max_queue_bytes, max_message_bytes = eff.max_message_bytes,
+    audio_mime = "audio/pcm;rate=" .. math.tointeger(fmt.rate or 16000),
+    manual_activity = not vad_on,
+    audio_stream_end = vad_on and p.backend == "gemini",
+    resumption = eff.resumption, transparent = p.backend == "vertex",
+  }, state, handlers, props)
+  if not session then return nil, err, code end
+
+  -- the core times the handshake out itself; the deadline here is only a backstop
+  local deadline = now() + timeout + 5
+  while true do
+    local msg, e, c = session:try_receive()
+    if msg then
+      if msg.type == "_ready" then break end
+      if msg.type == "error" then
+        session:close()
+        return nil, msg.message, refused_credentials(msg) and "auth" or msg.code
+      end
+      if msg.type == "closed" then
+        return nil, ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason), "closed"
+      end
+    elseif e ~= "again" then
+      return nil, e, c
+    else
+      local left = deadline - now()
+      if left <= 0 then
+        session:close()
+        return nil, "timed out waiting for setupComplete", "timeout"
+      end
+      wait_on(session, left)
+    end
+  end
+  p.sessions[session] = true
+  return session
+end
+
+--- Drains every session of the client without blocking or yielding. Returns an array of
+-- the messages that were ready, each with a `session` field naming its session.
+function Client:poll()
+  local out = {}
+  if not self:is_open() then return out end
+  for session in pairs(self:_props().sessions) do
+    while true do
+      local msg = session:try_receive()
+      if not msg then break end
+      msg.session = session
+      out[#out + 1] = msg
+    end
+  end
+  return out
+end
+
+-- ==================================================================== --
+--  S E S S I O N S
+-- ==================================================================== --
+
+-- session.options and other fields read through the properties table
+core.Session.__index = function(self, key)
+  local m = Session[key]
+  if m ~= nil then return m end
+  return self:_props()[key]
+end
+
+-- The coroutine receiving on each session (weak: an abandoned receiver frees the slot).
+local receivers = setmetatable({}, { __mode = "kv" })
+
+local function receive_once(self, deadline)
+  while true do
+    local msg, err, code = self:try_receive()
+    if msg then
+      if msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
+      return msg
+    end
+    if err ~= "again" then return nil, err, code end
+    local left = deadline and deadline - now()
+    if left and left <= 0 then return nil, "timed out", "timeout" end
+    wait_on(self, left)
+  end
+end
+
+--- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds.
+-- Blocks outside coroutines; yields inside them. One receiver at a time.
+function Session:receive(timeout)
+  if timeout ~= nil and type(timeout) ~= "number" then
+    error("bad argument #1 to 'receive' (number expected, got " .. type(timeout) .. ")", 2)
+  end
+  local co = coroutine.running()
+  local current = receivers[self]
+  if current and current ~= co and coroutine.status(current) ~= "dead" then
+    error("another receive is already waiting on this session", 2)
+  end
+  receivers[self] = co
+  local res = table.pack(pcall(receive_once, self, timeout and now() + timeout))
+  receivers[self] = nil
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- Iterates over every message, the final `closed` one included; stops early only when
+-- `timeout` seconds pass with nothing received.
+function Session:messages(timeout)
+  local done = false
+  return function()
+    if done then return nil end
+    local msg = self:receive(timeout)
+    if not msg or msg.type == "closed" then done = true end
+    return msg
+  end
+end
+
+--- Returns a ready message or nil; never blocks, never waits.
+function Session:poll()
+  local msg = self:try_receive()
+  if msg and msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
+  return msg
+end
+
+function Session:send_text(text)
+  if type(text) ~= "string" then
+    error("bad argument #1 to 'send_text' (string expected, got " .. type(text) .. ")", 2)
+  end
+  return self:send { type = "conversation_item_create",
+    item = { role = "user", content = { { type = "text", text = text } } } }
+end
+
+function Session:send_image(data, mime)
+  if type(data) ~= "string" then
+    error("bad argument #1 to 'send_image' (string expected, got " .. type(data) .. ")", 2)
+  end
+  return self:send { type = "conversation_item_create",
+    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } }
+end
+
+function Session:create_response()
+  return self:send { type = "response_create" }
+end
+
+--- Answers a function call that has no handler, and asks for the response.
+function Session:send_tool_result(call_id, result)
+  if type(call_id) ~= "string" then
+    error("bad argument #1 to 'send_tool_result' (string expected, got " .. type(call_id) .. ")", 2)
+  end
+  local ok, err, code = self:send { type = "conversation_item_create",
+    item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result } } } }
+  if not ok then return nil, err, code end
+  return self:send { type = "response_create" }
 end
 
 return realtime

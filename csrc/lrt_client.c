@@ -1,0 +1,217 @@
+/* realtime.Client: the Lua face of a core client (one I/O thread and its sessions).
+ *
+ * The Lua front (lua/realtime/init.lua) checks options, resolves credentials and
+ * builds the endpoint; this file owns the userdata and starts sessions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lrt_private.h"
+#include "rt_client.h"
+#include "rt_session.h"
+
+struct lrt_client *lrt_check_client(lua_State *L, int idx)
+{
+    struct lrt_client *u = luaL_checkudata(L, idx, LRT_CLIENT);
+    if (!u->c)
+        luaL_error(L, "client closed");
+    return u;
+}
+
+/* core.client_new{ ca_file=, ping_interval=, ping_timeout= } -> client | nil, msg, code */
+static int lrt_client_new(lua_State *L)
+{
+    struct rt_client_options o;
+    struct rt_error err;
+    struct lrt_client *u;
+
+    memset(&o, 0, sizeof o);
+    rt_error_clear(&err);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "ca_file") != LUA_TNIL)
+        o.ca_file = luaL_checkstring(L, -1);
+    if (lua_getfield(L, 1, "ping_interval") != LUA_TNIL)
+        o.ping_interval = (int)luaL_checkinteger(L, -1);
+    if (lua_getfield(L, 1, "ping_timeout") != LUA_TNIL)
+        o.ping_timeout = (int)luaL_checkinteger(L, -1);
+
+    /* the box first, so a failure below leaves nothing unowned */
+    u = lua_newuserdatauv(L, sizeof *u, 1);
+    u->c = NULL;
+    luaL_setmetatable(L, LRT_CLIENT);
+    u->c = rt_client_new(&o, &err);
+    if (!u->c)
+        return lrt_pushfail(L, &err);
+    lua_newtable(L);                 /* the Lua front's properties */
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+/* client:close(): closes every session of the client (each gets its closed message)
+ * and stops the I/O thread. Idempotent. */
+static int lrt_client_close(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    struct rt_client *c = u->c;
+
+    u->c = NULL;
+    rt_client_free(c);
+    return 0;
+}
+
+static int lrt_client_tostring(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    lua_pushfstring(L, "%s (%p)%s", LRT_CLIENT, (void *)u, u->c ? "" : " closed");
+    return 1;
+}
+
+/* client:_props() -> the table the Lua front keeps its fields in */
+static int lrt_client_props(lua_State *L)
+{
+    luaL_checkudata(L, 1, LRT_CLIENT);
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+}
+
+static int lrt_client_is_open(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    lua_pushboolean(L, u->c != NULL);
+    return 1;
+}
+
+/* ---- starting a session ------------------------------------------------------------- */
+
+static const char *lrt_opt_string(lua_State *L, int t, const char *key)
+{
+    const char *s = NULL;
+    if (lua_getfield(L, t, key) != LUA_TNIL)
+        s = luaL_checkstring(L, -1);
+    lua_pop(L, 1);      /* the string stays alive: it is referenced by the table */
+    return s;
+}
+
+static lua_Number lrt_opt_number(lua_State *L, int t, const char *key, lua_Number dflt)
+{
+    lua_Number n = dflt;
+    if (lua_getfield(L, t, key) != LUA_TNIL)
+        n = luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return n;
+}
+
+static int lrt_opt_bool(lua_State *L, int t, const char *key)
+{
+    int b;
+    lua_getfield(L, t, key);
+    b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+/* client:_connect(cfg, map_state, tools, props) -> session (connecting) | nil, msg, code
+ *
+ * cfg = { url=, headers = {{name, value}, ...}, setup = json, timeout=, max_queue_bytes=,
+ *         max_message_bytes=, audio_mime=, manual_activity=, audio_stream_end=,
+ *         resumption=, transparent= }
+ * The session is returned at once; its first message tells whether setup completed. */
+static int lrt_client_connect(lua_State *L)
+{
+    struct lrt_client *cu = lrt_check_client(L, 1);
+    struct rt_session_options o;
+    struct rt_header *headers = NULL;
+    struct lrt_session *su;
+    struct rt_error err;
+    size_t n, i;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    memset(&o, 0, sizeof o);
+    rt_error_clear(&err);
+
+    o.url = lrt_opt_string(L, 2, "url");
+    luaL_argcheck(L, o.url != NULL, 2, "url missing");
+    lua_getfield(L, 2, "setup");
+    o.setup = luaL_checklstring(L, -1, &o.setup_len);
+    lua_pop(L, 1);
+    o.timeout = (double)lrt_opt_number(L, 2, "timeout", 0);
+    o.max_queue_bytes = (size_t)lrt_opt_number(L, 2, "max_queue_bytes", 0);
+    o.max_message_bytes = (size_t)lrt_opt_number(L, 2, "max_message_bytes", 0);
+    o.audio_mime = lrt_opt_string(L, 2, "audio_mime");
+    o.manual_activity = lrt_opt_bool(L, 2, "manual_activity");
+    o.audio_stream_end = lrt_opt_bool(L, 2, "audio_stream_end");
+    o.resumption = lrt_opt_bool(L, 2, "resumption");
+    o.transparent = lrt_opt_bool(L, 2, "transparent");
+
+    /* the header array lives in a scratch userdata, so a raise below frees it */
+    lua_getfield(L, 2, "headers");
+    n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    if (n > 0) {
+        int t = lua_gettop(L);
+        headers = lua_newuserdatauv(L, n * sizeof *headers, 0);
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, t, (lua_Integer)i + 1);
+            luaL_checktype(L, -1, LUA_TTABLE);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            headers[i].name = luaL_checkstring(L, -2);
+            headers[i].value = luaL_checkstring(L, -1);
+            lua_pop(L, 3);   /* strings stay referenced by cfg.headers */
+        }
+    }
+    o.headers = headers;
+    o.nheaders = n;
+
+    su = lua_newuserdatauv(L, sizeof *su, LRT_UV_COUNT);
+    memset(su, 0, sizeof *su);
+    luaL_setmetatable(L, LRT_SESSION);
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, -2, LRT_UV_MAP);
+    lua_pushvalue(L, 4);
+    lua_setiuservalue(L, -2, LRT_UV_TOOLS);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, 1);
+    lua_setfield(L, -2, "first");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "last");
+    lua_setiuservalue(L, -2, LRT_UV_INBOX);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, LRT_UV_CLIENT);
+    lua_pushvalue(L, 5);
+    lua_setiuservalue(L, -2, LRT_UV_PROPS);
+
+    su->s = rt_session_new(cu->c, &o, &err);
+    if (!su->s) {
+        su->ended = 1;
+        return lrt_pushfail(L, &err);
+    }
+    return 1;
+}
+
+static const luaL_Reg lrt_client_methods[] = {
+    { "close", lrt_client_close },
+    { "_connect", lrt_client_connect },
+    { "_props", lrt_client_props },
+    { "is_open", lrt_client_is_open },
+    { NULL, NULL },
+};
+
+static const luaL_Reg lrt_client_meta[] = {
+    { "__gc", lrt_client_close },
+    { "__close", lrt_client_close },
+    { "__tostring", lrt_client_tostring },
+    { NULL, NULL },
+};
+
+void lrt_open_client(lua_State *L)
+{
+    luaL_newmetatable(L, LRT_CLIENT);
+    luaL_setfuncs(L, lrt_client_meta, 0);
+    luaL_newlib(L, lrt_client_methods);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -2, "Client");       /* core.Client = the metatable */
+    lua_pushcfunction(L, lrt_client_new);
+    lua_setfield(L, -2, "client_new");
+}

@@ -1,0 +1,703 @@
+/* realtime.Session: the Lua face of a core session.
+ *
+ * C gives the Lua front non-blocking primitives only: sends that enqueue, try_receive
+ * that returns a message or "again", and a bounded blocking wait on the session's
+ * eventfd. Choosing between blocking, yielding to cqueues and yielding to realtime.run
+ * happens in lua/realtime/init.lua.
+ *
+ * try_receive is also the tool dispatch loop: when a server message carries function
+ * calls whose tools have Lua handlers, the handlers run here, on the caller's thread,
+ * under lua_pcallk with a traceback, so a handler may yield when the receive runs in a
+ * coroutine; the continuation picks the loop up where it was. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lrt_private.h"
+#include "rt_session.h"
+
+/* ==================================================================== *
+ *  C H E C K S
+ * ==================================================================== */
+
+/* For sends: the session must not have been closed by its owner. */
+struct lrt_session *lrt_check_session(lua_State *L, int idx)
+{
+    struct lrt_session *u = luaL_checkudata(L, idx, LRT_SESSION);
+    if (!u->s || u->closing)
+        luaL_error(L, "session closed");
+    return u;
+}
+
+/* ==================================================================== *
+ *  S E N D I N G
+ * ==================================================================== */
+
+static int lrt_send_json(lua_State *L, struct lrt_session *u, const char *s, size_t n)
+{
+    struct rt_error err;
+    rt_error_clear(&err);
+    if (rt_session_send(u->s, s, n, &err) != 0)
+        return lrt_pushfail(L, &err);
+    return 0;
+}
+
+/* Sends every string of the array at idx; returns 0, or the 3 fail values pushed. */
+static int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, idx);
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        int r;
+        lua_rawgeti(L, idx, i);
+        s = lua_tolstring(L, -1, &len);
+        if (!s)
+            return luaL_error(L, "BUG: the mapping produced a non-string wire message");
+        r = lrt_send_json(L, u, s, len);
+        if (r)
+            return r;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* session:send_wire(json) -> true | nil, msg, code: one JSON text as is */
+static int lrt_session_send_wire(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    int r = lrt_send_json(L, u, s, n);
+    if (r)
+        return r;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* session:append_audio(pcm) -> true | nil, msg, code */
+static int lrt_session_append_audio(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    struct rt_error err;
+    size_t n;
+    const char *pcm = luaL_checklstring(L, 2, &n);
+
+    luaL_argcheck(L, n % 2 == 0, 2, "16-bit PCM must have an even number of bytes");
+    rt_error_clear(&err);
+    if (rt_session_append_audio(u->s, pcm, n, &err) != 0)
+        return lrt_pushfail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* session:commit_audio() -> true | nil, msg, code */
+static int lrt_session_commit_audio(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    struct rt_error err;
+
+    rt_error_clear(&err);
+    if (rt_session_commit_audio(u->s, &err) != 0)
+        return lrt_pushfail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* session:send(message) -> true | nil, msg, code
+ * Audio goes to the core's framing; everything else through the mapping. */
+static int lrt_session_send(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    const char *type;
+    int r;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "type");
+    type = lua_tostring(L, -1);
+    if (!type)
+        return luaL_argerror(L, 2, "message without a 'type'");
+    if (strcmp(type, "input_audio_buffer_append") == 0) {
+        if (lua_getfield(L, 2, "audio") != LUA_TSTRING)
+            return luaL_argerror(L, 2, "'audio' must be a string of PCM bytes");
+        lua_replace(L, 2);
+        lua_settop(L, 2);
+        return lrt_session_append_audio(L);
+    }
+    if (strcmp(type, "input_audio_buffer_commit") == 0) {
+        lua_settop(L, 1);
+        return lrt_session_commit_audio(L);
+    }
+    lua_pop(L, 1);
+    lua_getiuservalue(L, 1, LRT_UV_MAP);
+    lua_pushvalue(L, 2);
+    lrt_call_module(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
+    if (lua_isnil(L, -3))
+        return 3;
+    lua_pop(L, 2);
+    r = lrt_send_all(L, u, lua_gettop(L));
+    if (r)
+        return r;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ==================================================================== *
+ *  R E C E I V I N G
+ * ==================================================================== */
+
+/* Stack slots of try_receive while it works on one server message. */
+enum {
+    SLOT_SELF = 1,
+    SLOT_MSGS,      /* the mapped messages of this server message */
+    SLOT_INDEX,     /* next message to look at for a function call */
+    SLOT_HANDLED,   /* calls answered by handlers */
+    SLOT_UNHANDLED, /* calls left to the caller */
+    SLOT_TOOLS,
+    SLOT_MAP,
+    SLOT_MSGH,      /* the traceback message handler */
+    SLOT_TOP = SLOT_MSGH
+};
+
+static int lrt_inbox_push(lua_State *L, int inbox, int msg)
+{
+    lua_Integer last;
+    msg = lua_absindex(L, msg);
+    lua_getfield(L, inbox, "last");
+    last = lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushvalue(L, msg);
+    lua_rawseti(L, inbox, last);
+    lua_pushinteger(L, last);
+    lua_setfield(L, inbox, "last");
+    return 0;
+}
+
+/* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
+static int lrt_inbox_pop(lua_State *L, int self)
+{
+    lua_Integer first, last;
+    int inbox;
+
+    lua_getiuservalue(L, self, LRT_UV_INBOX);
+    inbox = lua_gettop(L);
+    lua_getfield(L, inbox, "first");
+    lua_getfield(L, inbox, "last");
+    first = lua_tointeger(L, -2);
+    last = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    if (first > last) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_rawgeti(L, inbox, first);
+    lua_pushnil(L);
+    lua_rawseti(L, inbox, first);
+    lua_pushinteger(L, first + 1);
+    lua_setfield(L, inbox, "first");
+    lua_remove(L, inbox);
+    return 1;
+}
+
+static void lrt_push_simple(lua_State *L, const char *type, const char *k1, const char *v1,
+                            size_t n1, const char *k2, lua_Integer v2)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    if (k1) {
+        lua_pushlstring(L, v1, n1);
+        lua_setfield(L, -2, k1);
+    }
+    if (k2) {
+        lua_pushinteger(L, v2);
+        lua_setfield(L, -2, k2);
+    }
+}
+
+/* Message handler for tool handlers: "message\nstack traceback:..." */
+static int lrt_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* If the message at idx is the _done of a function call, pushes its call part and
+ * returns 1; else returns 0. */
+static int lrt_function_call_part(lua_State *L, int idx)
+{
+    const char *type;
+    lua_getfield(L, idx, "type");
+    type = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!type || strcmp(type, "response_output_item_done") != 0)
+        return 0;
+    if (lua_getfield(L, idx, "item") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_getfield(L, -1, "content") != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_getfield(L, -1, "type");
+    type = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!type || strcmp(type, "function_call") != 0) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static void lrt_bump(lua_State *L, int slot)
+{
+    lua_pushinteger(L, lua_tointeger(L, slot) + 1);
+    lua_replace(L, slot);
+}
+
+static int lrt_dispatch(lua_State *L);
+
+/* Records the handler's outcome (result or error at the top, above the message
+ * handler) as the call's result, buffers it for the tool response, and goes on. */
+static int lrt_dispatch_done(lua_State *L, int status)
+{
+    lua_Integer i = lua_tointeger(L, SLOT_INDEX) - 1;   /* the call just run */
+    int msg, result;
+
+    if (status == LUA_ERRMEM)
+        return lua_error(L);
+    lua_rawgeti(L, SLOT_MSGS, i);
+    msg = lua_gettop(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        /* the model gets the message; the traceback goes to the log */
+        const char *full = lua_tostring(L, msg - 1);
+        const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
+        lua_createtable(L, 0, 1);
+        if (full)
+            lua_pushlstring(L, full, cut ? (size_t)(cut - full) : strlen(full));
+        else
+            lua_pushliteral(L, "tool handler failed");
+        lua_setfield(L, -2, "error");
+        lua_pushvalue(L, msg - 1);
+        lua_setfield(L, msg, "error_traceback");
+    } else {
+        lua_pushvalue(L, msg - 1);
+    }
+    result = lua_gettop(L);
+    lua_pushvalue(L, result);
+    lua_setfield(L, msg, "result");
+
+    /* buffer the result: map_client(state, conversation_item_create{function_result}) */
+    lua_pushvalue(L, SLOT_MAP);
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "conversation_item_create");
+    lua_setfield(L, -2, "type");
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "user");
+    lua_setfield(L, -2, "role");
+    lua_createtable(L, 1, 0);
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "function_result");
+    lua_setfield(L, -2, "type");
+    lrt_function_call_part(L, msg);
+    lua_getfield(L, -1, "call_id");
+    lua_setfield(L, -3, "call_id");
+    lua_pop(L, 1);
+    lua_pushvalue(L, result);
+    lua_setfield(L, -2, "result");
+    lua_rawseti(L, -2, 1);
+    lua_setfield(L, -2, "content");
+    lua_setfield(L, -2, "item");
+    lrt_call_module(L, "map_client", 2, 1);
+    lua_settop(L, SLOT_TOP);
+    lrt_bump(L, SLOT_HANDLED);
+    return lrt_dispatch(L);
+}
+
+static int lrt_dispatch_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    return lrt_dispatch_done(L, status);
+}
+
+/* Moves the mapped messages into the inbox and returns the first. */
+static int lrt_deliver(lua_State *L)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
+    int inbox;
+
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_INBOX);
+    inbox = lua_gettop(L);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, SLOT_MSGS, i);
+        lrt_inbox_push(L, inbox, -1);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, SLOT_SELF);
+    if (lrt_inbox_pop(L, SLOT_SELF))
+        return 1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "again");
+    return 2;
+}
+
+/* Runs the handlers of the function calls from SLOT_INDEX on; when all are done,
+ * answers them in one tool response (unless some are left to the caller). */
+static int lrt_dispatch(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, SLOT_SELF, LRT_SESSION);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
+
+    while (lua_tointeger(L, SLOT_INDEX) <= n) {
+        lua_Integer i = lua_tointeger(L, SLOT_INDEX);
+        lrt_bump(L, SLOT_INDEX);
+        lua_rawgeti(L, SLOT_MSGS, i);
+        if (!lrt_function_call_part(L, lua_gettop(L))) {
+            lua_settop(L, SLOT_TOP);
+            continue;
+        }
+        lua_getfield(L, -1, "name");
+        if (lua_type(L, -1) != LUA_TSTRING || lua_rawget(L, SLOT_TOOLS) == LUA_TNIL
+            || u->closing) {
+            lua_settop(L, SLOT_TOP);
+            lrt_bump(L, SLOT_UNHANDLED);
+            continue;
+        }
+        /* stack: ..., msg, part, handler -> handler(args, call) */
+        lua_getfield(L, -2, "arguments");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        lua_createtable(L, 0, 3);
+        lua_getfield(L, -4, "call_id");
+        lua_setfield(L, -2, "id");
+        lua_getfield(L, -4, "name");
+        lua_setfield(L, -2, "name");
+        lua_pushvalue(L, SLOT_SELF);
+        lua_setfield(L, -2, "session");
+        lua_remove(L, -4);   /* part */
+        lua_remove(L, -4);   /* msg */
+        return lrt_dispatch_done(L, lua_pcallk(L, 2, 1, SLOT_MSGH, 0, lrt_dispatch_k));
+    }
+
+    if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0
+        && !u->closing && u->s) {
+        int r;
+        lua_pushvalue(L, SLOT_MAP);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "response_create");
+        lua_setfield(L, -2, "type");
+        lrt_call_module(L, "map_client", 2, 3);
+        lua_pop(L, 2);
+        if (lua_istable(L, -1)) {
+            r = lrt_send_all(L, u, lua_gettop(L));
+            if (r) {
+                /* the answer could not be queued: tell the caller, keep the session */
+                lua_createtable(L, 0, 3);
+                lua_pushliteral(L, "error");
+                lua_setfield(L, -2, "type");
+                lua_pushvalue(L, -3);
+                lua_setfield(L, -2, "code");
+                lua_pushfstring(L, "tool response not sent: %s", lua_tostring(L, -4));
+                lua_setfield(L, -2, "message");
+                lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+            }
+        }
+        lua_settop(L, SLOT_TOP);
+    }
+    return lrt_deliver(L);
+}
+
+/* Turns one core event into the mapped messages at SLOT_MSGS. Frees ev. */
+static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+{
+    switch (ev->type) {
+    case RT_EV_READY:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "_ready", "text", ev->data, ev->len, NULL, 0);
+        lua_rawseti(L, -2, 1);
+        break;
+    case RT_EV_MESSAGE:
+        lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+        lua_pushlstring(L, ev->data, ev->len);
+        rt_event_free(ev);
+        ev = NULL;
+        lrt_call_module(L, "map_server", 2, 3);   /* msgs | nil, msg, code */
+        if (lua_isnil(L, -3)) {
+            lua_createtable(L, 1, 0);
+            lua_createtable(L, 0, 3);
+            lua_pushliteral(L, "error");
+            lua_setfield(L, -2, "type");
+            lua_pushvalue(L, -4);
+            lua_setfield(L, -2, "message");
+            lua_pushliteral(L, "protocol");
+            lua_setfield(L, -2, "code");
+            lua_rawseti(L, -2, 1);
+        } else {
+            lua_pushvalue(L, -3);
+        }
+        lua_replace(L, -4);
+        lua_pop(L, 2);
+        break;
+    case RT_EV_RECONNECTED:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
+        lua_rawseti(L, -2, 1);
+        break;
+    case RT_EV_ERROR:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "error", "message", ev->data, ev->len, NULL, 0);
+        lua_pushstring(L, rt_code_name((enum rt_code)ev->code));
+        lua_setfield(L, -2, "code");
+        lua_rawseti(L, -2, 1);
+        break;
+    case RT_EV_CLOSED:
+    default:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "closed", "reason", ev->data, ev->len, "code", ev->code);
+        lua_rawseti(L, -2, 1);
+        u->ended = 1;
+        break;
+    }
+    rt_event_free(ev);
+}
+
+/* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
+ * Never blocks. May run tool handlers, which may yield. */
+static int lrt_session_try_receive(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct rt_event *ev;
+
+    lua_settop(L, 1);
+    if (lrt_inbox_pop(L, 1))
+        return 1;
+    if (u->ended || !u->s) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "session closed");
+        lua_pushliteral(L, "closed");
+        return 3;
+    }
+    ev = rt_session_next_event(u->s);
+    if (!ev) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "again");
+        return 2;
+    }
+    lrt_event_to_messages(L, u, ev);          /* SLOT_MSGS */
+    lua_pushinteger(L, 1);                    /* SLOT_INDEX */
+    lua_pushinteger(L, 0);                    /* SLOT_HANDLED */
+    lua_pushinteger(L, 0);                    /* SLOT_UNHANDLED */
+    lua_getiuservalue(L, 1, LRT_UV_TOOLS);    /* SLOT_TOOLS */
+    lua_getiuservalue(L, 1, LRT_UV_MAP);      /* SLOT_MAP */
+    lua_pushcfunction(L, lrt_traceback);      /* SLOT_MSGH */
+    return lrt_dispatch(L);
+}
+
+/* session:_wait(timeout) -> true when something may be ready, false on timeout */
+static int lrt_session_wait(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    double t = luaL_optnumber(L, 2, -1);
+    if (!u->s || u->ended) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, rt_session_wait(u->s, t) > 0);
+    return 1;
+}
+
+/* ==================================================================== *
+ *  P O L L A B L E ,  L I F E T I M E ,  S T A T S
+ * ==================================================================== */
+
+static int lrt_session_pollfd(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    if (!u->s)
+        return 0;
+    lua_pushinteger(L, rt_session_fd(u->s));
+    return 1;
+}
+
+static int lrt_session_events(lua_State *L)
+{
+    luaL_checkudata(L, 1, LRT_SESSION);
+    lua_pushliteral(L, "r");
+    return 1;
+}
+
+static int lrt_session_timeout(lua_State *L)
+{
+    luaL_checkudata(L, 1, LRT_SESSION);
+    return 0;
+}
+
+/* session:close(): asks for a normal close; the closed message follows. Idempotent. */
+static int lrt_session_close(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    if (u->s && !u->closing) {
+        u->closing = 1;
+        rt_session_close(u->s, 1000, "client closed");
+    }
+    return 0;
+}
+
+static int lrt_session_gc(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct rt_session *s = u->s;
+    u->s = NULL;
+    u->closing = 1;
+    rt_session_free(s);
+    return 0;
+}
+
+static int lrt_session_is_open(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    lua_pushboolean(L, u->s && !u->closing && !u->ended);
+    return 1;
+}
+
+static int lrt_session_tostring(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    lua_pushfstring(L, "%s (%p)%s", LRT_SESSION, (void *)u,
+                    (u->s && !u->closing && !u->ended) ? "" : " closed");
+    return 1;
+}
+
+static void lrt_stat_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* session:stats() -> { bytes_sent, bytes_received, messages_sent, messages_received,
+ *                      reconnects, queued_bytes, first_audio } */
+static int lrt_session_stats(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct rt_stats st;
+
+    memset(&st, 0, sizeof st);
+    st.first_audio = -1;
+    if (u->s)
+        rt_session_stats(u->s, &st);
+    lua_createtable(L, 0, 7);
+    lrt_stat_int(L, "bytes_sent", (lua_Integer)st.bytes_sent);
+    lrt_stat_int(L, "bytes_received", (lua_Integer)st.bytes_received);
+    lrt_stat_int(L, "messages_sent", (lua_Integer)st.messages_sent);
+    lrt_stat_int(L, "messages_received", (lua_Integer)st.messages_received);
+    lrt_stat_int(L, "reconnects", (lua_Integer)st.reconnects);
+    lrt_stat_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
+    if (st.first_audio >= 0) {
+        lua_pushnumber(L, st.first_audio);
+        lua_setfield(L, -2, "first_audio");
+    }
+    return 1;
+}
+
+static int lrt_session_props(lua_State *L)
+{
+    luaL_checkudata(L, 1, LRT_SESSION);
+    lua_getiuservalue(L, 1, LRT_UV_PROPS);
+    return 1;
+}
+
+/* session:_pointer() -> lightuserdata of the core session, for C hosts (realtime.h) */
+static int lrt_session_pointer(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    lua_pushlightuserdata(L, u->s);
+    return 1;
+}
+
+/* core.poll_fds({fd, ...}, timeout) -> { [i] = true for each readable fd } | nil on timeout.
+ * The blocking step of realtime.run when every coroutine waits. */
+static int lrt_poll_fds(lua_State *L)
+{
+    struct pollfd *pfd;
+    lua_Integer i, n;
+    double t = luaL_optnumber(L, 2, -1);
+    int ms, r;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (lua_Integer)lua_rawlen(L, 1);
+    pfd = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *pfd, 0);
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        pfd[i].fd = (int)luaL_checkinteger(L, -1);
+        pfd[i].events = POLLIN;
+        pfd[i].revents = 0;
+        lua_pop(L, 1);
+    }
+    ms = t < 0 ? -1 : (int)(t * 1000.0 + 0.999);
+    do {
+        r = poll(pfd, (nfds_t)n, ms);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return 0;
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushboolean(L, (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static const luaL_Reg lrt_session_methods[] = {
+    { "send", lrt_session_send },
+    { "send_wire", lrt_session_send_wire },
+    { "append_audio", lrt_session_append_audio },
+    { "commit_audio", lrt_session_commit_audio },
+    { "try_receive", lrt_session_try_receive },
+    { "_wait", lrt_session_wait },
+    { "pollfd", lrt_session_pollfd },
+    { "events", lrt_session_events },
+    { "timeout", lrt_session_timeout },
+    { "close", lrt_session_close },
+    { "is_open", lrt_session_is_open },
+    { "stats", lrt_session_stats },
+    { "_props", lrt_session_props },
+    { "_pointer", lrt_session_pointer },
+    { NULL, NULL },
+};
+
+static const luaL_Reg lrt_session_meta[] = {
+    { "__gc", lrt_session_gc },
+    { "__close", lrt_session_close },
+    { "__tostring", lrt_session_tostring },
+    { NULL, NULL },
+};
+
+void lrt_open_session(lua_State *L)
+{
+    luaL_newmetatable(L, LRT_SESSION);
+    luaL_setfuncs(L, lrt_session_meta, 0);
+    luaL_newlib(L, lrt_session_methods);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -2, "Session");      /* core.Session = the metatable */
+    lua_pushcfunction(L, lrt_poll_fds);
+    lua_setfield(L, -2, "poll_fds");
+}
