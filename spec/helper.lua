@@ -57,4 +57,92 @@ function helper.read_file(path)
   return s
 end
 
+-- ---- clients and sessions on the simulator ------------------------------------------
+
+helper.model = "gemini-2.5-flash-native-audio-preview-09-2025"
+helper.vertex_model = "gemini-live-2.5-flash-native-audio"
+
+--- A Gemini client for the simulator; `extra` overrides any option.
+function helper.gemini(extra)
+  local realtime = require "realtime"
+  local opts = { api_key = helper.sim_key, base_url = helper.sim_http, ca_file = helper.sim_ca,
+                 model = helper.model }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return assert(realtime.gemini(opts))
+end
+
+--- A Vertex client for the simulator (bearer token accepted by the simulator).
+function helper.vertex(extra)
+  local realtime = require "realtime"
+  local opts = { access_token = os.getenv "RT_SIM_BEARER" or "test-bearer", project = "test-project",
+                 location = "us-central1", base_url = helper.sim_http, ca_file = helper.sim_ca,
+                 model = helper.vertex_model }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return assert(realtime.vertex(opts))
+end
+
+--- Receives until the turn's response_done (inclusive), or a closed message.
+-- Returns the messages and a count per type.
+function helper.collect_turn(session, timeout)
+  local msgs, count = {}, setmetatable({}, { __index = function() return 0 end })
+  local deadline = os.time() + (timeout or 20)
+  while true do
+    local msg, err, code = session:receive(math.max(0.1, deadline - os.time()))
+    assert(msg, ("no message before the turn ended: %s (%s)"):format(tostring(err), tostring(code)))
+    msgs[#msgs + 1] = msg
+    count[msg.type] = count[msg.type] + 1
+    if msg.type == "response_done" or msg.type == "closed" then return msgs, count end
+  end
+end
+
+--- Receives until a message of one of the given types arrives; returns it and all seen.
+function helper.receive_until(session, types, timeout)
+  local want = {}
+  for _, t in ipairs(type(types) == "table" and types or { types }) do want[t] = true end
+  local seen = {}
+  local deadline = os.time() + (timeout or 20)
+  while true do
+    local msg, err, code = session:receive(math.max(0.1, deadline - os.time()))
+    assert(msg, ("waiting for %s: %s (%s)"):format(table.concat((function()
+      local t = {} for k in pairs(want) do t[#t + 1] = k end return t end)(), "/"), tostring(err), tostring(code)))
+    seen[#seen + 1] = msg
+    if want[msg.type] then return msg, seen end
+  end
+end
+
+--- Drains a session to its closed message (after close()); returns that message.
+function helper.drain(session, timeout)
+  for msg in session:messages(timeout or 10) do
+    if msg.type == "closed" then return msg end
+  end
+end
+
+--- 16-bit mono PCM: a tone of `seconds` at `rate` Hz (loud enough to count as speech),
+-- followed by `silence` seconds of silence.
+function helper.tone(seconds, rate, silence, freq)
+  rate, freq = rate or 16000, freq or 220
+  local n, parts = math.floor(seconds * rate), {}
+  for i = 0, n - 1 do
+    parts[#parts + 1] = string.pack("<i2", math.floor(8000 * math.sin(2 * math.pi * freq * i / rate)))
+  end
+  local pcm = table.concat(parts)
+  if silence and silence > 0 then pcm = pcm .. string.rep("\0\0", math.floor(silence * rate)) end
+  return pcm
+end
+
+--- Concatenates the `audio` fields of output_audio_delta messages.
+function helper.audio_of(msgs)
+  local parts = {}
+  for _, m in ipairs(msgs) do
+    if m.type == "output_audio_delta" then parts[#parts + 1] = m.audio end
+  end
+  return table.concat(parts)
+end
+
+--- The simulator's record of connections, newest last.
+function helper.connections()
+  local list = helper.sim_get "/_sim/connections"
+  return list and (list.connections or list) or {}
+end
+
 return helper

@@ -1,0 +1,152 @@
+-- Connecting, option checking, closing and lifetimes, over TLS against the simulator.
+local realtime = require "realtime"
+local helper = require "spec.helper"
+
+describe("client:connect", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function()
+    client:close()
+    collectgarbage()
+  end)
+
+  it("returns a session once the server acknowledged the setup", function()
+    local session = assert(client:connect { output_modalities = { "text" } })
+    assert.is_true(session:is_open())
+    assert.equal("models/" .. helper.model, session.options.model:match "^models/" and session.options.model
+      or "models/" .. session.options.model)
+    session:close()
+    local closed = helper.drain(session)
+    assert.equal("closed", closed.type)
+    assert.equal(1000, closed.code)
+    assert.is_false(session:is_open())
+  end)
+
+  it("sends the setup built from the options, with the key in a header and not in the URL", function()
+    local session = assert(client:connect { instructions = "Be brief.", voice = "Puck" })
+    local conns = helper.connections()
+    local conn = conns[#conns]
+    assert.is_nil(conn.query and conn.query.key)
+    assert.is_nil((conn.path or ""):match "key=")
+    local headers = conn.headers or {}
+    assert.equal(helper.sim_key, headers["x-goog-api-key"])
+    local setup = conn.setup.setup or conn.setup
+    assert.equal("models/" .. helper.model, setup.model)
+    assert.equal("Be brief.", setup.systemInstruction.parts[1].text)
+    assert.equal("Puck", setup.generationConfig.speechConfig.voiceConfig.prebuiltVoiceConfig.voiceName)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("fails with 'auth' and the server's close when the key is refused", function()
+    -- Gemini accepts the upgrade and closes with 1007 once the setup arrives
+    local bad = helper.gemini { api_key = "wrong-key-123" }
+    local session, err, code = bad:connect {}
+    bad:close()
+    assert.is_nil(session)
+    assert.equal("auth", code)
+    assert.matches("1007", err)
+    assert.is_nil(err:find("wrong-key-123", 1, true))
+  end)
+
+  it("fails with 'handshake' and the HTTP status when the upgrade is refused", function()
+    -- Vertex refuses a bad bearer token on the upgrade itself
+    local bad = helper.vertex { access_token = "not-a-valid-token" }
+    local session, err, code = bad:connect {}
+    bad:close()
+    assert.is_nil(session)
+    assert.equal("handshake", code)
+    assert.matches("401", err)
+    assert.is_nil(err:find("not-a-valid-token", 1, true))
+  end)
+
+  it("fails with 'tls' naming the problem when the certificate is not trusted", function()
+    local untrusted = helper.gemini { ca_file = helper.certs .. "/other-ca.pem" }
+    local session, err, code = untrusted:connect {}
+    untrusted:close()
+    assert.is_nil(session)
+    assert.equal("tls", code)
+    assert.matches("certificate", err)
+  end)
+
+  it("fails with 'connect' when nothing listens", function()
+    local c = helper.gemini { base_url = "https://127.0.0.1:9" }
+    local session, err, code = c:connect { timeout = 5 }
+    c:close()
+    assert.is_nil(session)
+    assert.equal("connect", code, err)
+  end)
+
+  it("fails with 'auth' when there is no key at all", function()
+    local c = realtime.gemini { api_key = nil, base_url = helper.sim_http, ca_file = helper.sim_ca,
+                                model = helper.model }
+    -- the environment may hold a key; only check when it does not
+    if not os.getenv "GEMINI_API_KEY" and not os.getenv "GOOGLE_API_KEY" then
+      local session, err, code = c:connect {}
+      assert.is_nil(session)
+      assert.equal("auth", code)
+      assert.matches("GEMINI_API_KEY", err)
+    end
+    c:close()
+  end)
+end)
+
+describe("options", function()
+  it("raise on unknown keys and wrong types, naming the key", function()
+    assert.has_error(function() realtime.gemini { timout = 3 } end, "unknown option 'timout'")
+    assert.has_error(function() realtime.gemini { api_key = 42 } end)
+    local client = helper.gemini()
+    assert.has_error(function() client:connect { timout = 3 } end, "unknown option 'timout'")
+    assert.has_error(function() client:connect { temperature = "hot" } end)
+    assert.has_error(function() client:connect { vad = { enabled = "yes" } } end)
+    assert.has_error(function() client:connect { output_modalities = { "video" } } end)
+    assert.has_error(function() client:connect { tools = { { name = "x y" } } } end)
+    local ok, err = pcall(client.connect, client, { temperature = "hot" })
+    assert.is_false(ok)
+    assert.matches("temperature", err)
+    client:close()
+  end)
+end)
+
+describe("lifetimes", function()
+  it("tostring shows the type and never a secret", function()
+    local client = helper.gemini { api_key = helper.sim_key }
+    local session = assert(client:connect {})
+    assert.matches("^realtime%.Client", tostring(client))
+    assert.matches("^realtime%.Session", tostring(session))
+    assert.is_nil(tostring(client):find(helper.sim_key, 1, true))
+    assert.is_nil(tostring(session):find(helper.sim_key, 1, true))
+    client:close()
+  end)
+
+  it("closing the client closes its sessions, which end with a closed message", function()
+    local client = helper.gemini()
+    local a = assert(client:connect {})
+    local b = assert(client:connect {})
+    client:close()
+    client:close()   -- idempotent
+    for _, s in ipairs { a, b } do
+      local last
+      for msg in s:messages(5) do last = msg end
+      assert.equal("closed", last.type)
+    end
+    local ok, _, code = a:send_text "hi"
+    assert.is_nil(ok)
+    assert.equal("closed", code)
+    assert.has_error(function() client:connect {} end, "client closed")
+  end)
+
+  it("close is idempotent and works through <close> and the collector", function()
+    local client = helper.gemini()
+    do
+      local s <close> = assert(client:connect {})
+      s:close()
+      s:close()
+    end
+    for _ = 1, 3 do assert(client:connect {}) end   -- dropped without close
+    collectgarbage()
+    collectgarbage()
+    client:close()
+    collectgarbage()
+  end)
+end)

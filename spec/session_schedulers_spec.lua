@@ -1,0 +1,127 @@
+-- Receiving in coroutines: cqueues controllers, realtime.run and a frame loop, plus the
+-- one-receiver rule and a handler that yields.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+
+local function text_turn(session, prompt)
+  assert(session:send_text(prompt))
+  local text
+  for msg in session:messages(20) do
+    if msg.type == "output_text_done" then text = msg.text end
+    if msg.type == "response_done" then break end
+  end
+  return text
+end
+
+describe("receiving", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("under cqueues: three sessions finish their turns side by side", function()
+    local cqueues = require "cqueues"
+    local cq = cqueues.new()
+    local done = {}
+    for i = 1, 3 do
+      cq:wrap(function()
+        local s = assert(client:connect { output_modalities = { "text" } })
+        done[i] = text_turn(s, "cqueues session " .. i)
+        s:close()
+      end)
+    end
+    local ok, err = cq:loop(30)
+    assert(ok, err)
+    for i = 1, 3 do assert.matches("cqueues session " .. i, done[i]) end
+  end)
+
+  it("under cqueues: a tool handler that yields", function()
+    local cqueues = require "cqueues"
+    local cq = cqueues.new()
+    local slept = false
+    cq:wrap(function()
+      local s = assert(client:connect { output_modalities = { "text" }, tools = {
+        { name = "get_weather", parameters = { type = "object", properties = { city = { type = "string" } },
+          required = { "city" } },
+          handler = function(args)
+            cqueues.sleep(0.05)      -- yields to the controller from inside the dispatch
+            slept = true
+            return { city = args.city, celsius = 3 }
+          end },
+      } })
+      assert(s:send_text "What is the weather in Bergen?")
+      local result
+      for msg in s:messages(20) do
+        if msg.type == "response_output_item_done" then result = msg.result end
+        if msg.type == "response_done" and result then break end
+      end
+      assert.same({ city = "Bergen", celsius = 3 }, result)
+      s:close()
+    end)
+    local ok, err = cq:loop(30)
+    assert(ok, err)
+    assert.is_true(slept)
+  end)
+
+  it("under realtime.run: three sessions without cqueues", function()
+    local done = {}
+    local fns = {}
+    for i = 1, 3 do
+      fns[i] = function()
+        local s = assert(client:connect { output_modalities = { "text" } })
+        done[i] = text_turn(s, "run session " .. i)
+        s:close()
+      end
+    end
+    assert.is_true(realtime.run(table.unpack(fns)))
+    for i = 1, 3 do assert.matches("run session " .. i, done[i]) end
+  end)
+
+  it("from a frame loop calling client:poll() while a coroutine streams audio", function()
+    local session = assert(client:connect { vad = { enabled = false }, transcription = true })
+    local pcm = helper.tone(0.4)
+    local producer = coroutine.wrap(function()
+      for i = 1, #pcm, 640 do
+        assert(session:append_audio(pcm:sub(i, i + 639)))
+        coroutine.yield()
+      end
+      assert(session:commit_audio())
+    end)
+    local frames, seen_done, audio = 0, false, 0
+    while not seen_done and frames < 60 * 30 do
+      frames = frames + 1
+      if frames <= #pcm // 640 + 1 then producer() end
+      for _, msg in ipairs(client:poll()) do
+        assert.equal(session, msg.session)
+        if msg.type == "output_audio_delta" then audio = audio + #msg.audio end
+        if msg.type == "response_done" then seen_done = true end
+      end
+      realtime.sleep(1 / 60)
+    end
+    assert.is_true(seen_done)
+    assert.is_true(audio > 0)
+  end)
+
+  it("allows one receiver per session at a time", function()
+    local session = assert(client:connect { resumption = false })
+    local co = coroutine.create(function() return session:receive(5) end)
+    coroutine.resume(co)     -- waits: yields to the unknown scheduler (us)
+    assert.equal("suspended", coroutine.status(co))
+    assert.has_error(function() session:receive(0.01) end, "another receive is already waiting on this session")
+    co = nil
+    collectgarbage()
+    collectgarbage()
+    -- the abandoned receiver is gone: receiving works again
+    local msg, err, code = session:receive(0.05)
+    assert.is_nil(msg)
+    assert.equal("timeout", code, err)
+  end)
+
+  it("times out with nil, 'timed out', 'timeout'", function()
+    local session = assert(client:connect { resumption = false })
+    local msg, err, code = session:receive(0.05)
+    assert.is_nil(msg)
+    assert.equal("timed out", err)
+    assert.equal("timeout", code)
+    assert.is_nil(session:poll())
+  end)
+end)

@@ -1,0 +1,104 @@
+-- Tools as Lua functions: handlers run inside receive, several calls go back in one tool
+-- response, errors go to the model, tools without handlers are left to the caller.
+local helper = require "spec.helper"
+
+local WEATHER = { type = "object", properties = { city = { type = "string" } }, required = { "city" } }
+
+local function tool_responses(conn_id)
+  local frames = helper.sim_get("/_sim/connections/" .. conn_id .. "/frames").frames
+  local out = {}
+  for _, f in ipairs(frames) do
+    if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then out[#out + 1] = f.text end
+  end
+  return out
+end
+
+describe("tools", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("run their handlers and answer several calls in one tool response", function()
+    local calls = {}
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = {
+        { name = "get_weather", description = "weather", parameters = WEATHER,
+          handler = function(args, call)
+            calls[#calls + 1] = { args = args, call = call }
+            return { forecast = "rainy", celsius = 12 }
+          end },
+        { name = "fail_hard", description = "always fails",
+          handler = function() error("the sensor is offline") end },
+      },
+    })
+    assert(session:send_text 'call get_weather {"city":"Paris"}; call fail_hard {}')
+    local msgs, count = helper.collect_turn(session)
+    assert.equal(1, #calls)
+    assert.same({ city = "Paris" }, calls[1].args)
+    assert.equal("get_weather", calls[1].call.name)
+    assert.equal(session, calls[1].call.session)
+    assert.equal(2, count.response_output_item_done)
+    local results = {}
+    for _, m in ipairs(msgs) do
+      if m.type == "response_output_item_done" then
+        results[m.item.content[1].name] = m.result
+      end
+    end
+    assert.same({ forecast = "rainy", celsius = 12 }, results.get_weather)
+    assert.matches("the sensor is offline", results.fail_hard.error)
+    local conns = helper.connections()
+    local sent = tool_responses(conns[#conns].id)
+    assert.equal(1, #sent)
+    assert.matches('"forecast":"rainy"', sent[1])
+    assert.matches("the sensor is offline", sent[1])
+    assert.is_nil(sent[1]:find("stack traceback", 1, true))
+    -- the calls ended their response; the model speaks about the results in the next one
+    assert.equal(1, count.response_created)
+    assert.equal(1, count.response_done)
+    local reply, count2 = helper.collect_turn(session)
+    assert.equal(1, count2.response_done)
+    local text
+    for _, m in ipairs(reply) do if m.type == "output_text_done" then text = m.text end end
+    assert.matches('"forecast":"rainy"', text)
+  end)
+
+  it("without a handler are announced and answered by hand", function()
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "lookup", description = "find a thing", parameters = WEATHER } },
+    })
+    assert(session:send_text 'call lookup {"city":"Rome"}')
+    local call = helper.receive_until(session, "response_output_item_done")
+    local part = call.item.content[1]
+    assert.equal("lookup", part.name)
+    assert.same({ city = "Rome" }, part.arguments)
+    assert.is_nil(call.result)
+    assert(session:send_tool_result(part.call_id, { found = true }))
+    local msgs = {}
+    repeat
+      local m = assert(session:receive(10))
+      msgs[#msgs + 1] = m
+    until m.type == "response_done" and m.response_id ~= call.response_id
+    local text = {}
+    for _, m in ipairs(msgs) do if m.type == "output_text_done" then text[#text + 1] = m.text end end
+    assert.matches("found", table.concat(text))
+    local conns = helper.connections()
+    local sent = tool_responses(conns[#conns].id)
+    assert.equal(1, #sent)
+    assert.matches('"id":"' .. part.call_id:gsub("%p", "%%%0") .. '"', sent[1])
+    assert.matches('"name":"lookup"', sent[1])
+  end)
+
+  it("may close the session from inside a handler", function()
+    local session
+    session = assert(client:connect {
+      tools = { { name = "get_weather", parameters = WEATHER,
+        handler = function(_, call) call.session:close(); return { ok = true } end } },
+    })
+    assert(session:send_text "What is the weather in Oslo?")
+    local last
+    for msg in session:messages(10) do last = msg end
+    assert.equal("closed", last.type)
+  end)
+end)
