@@ -11,6 +11,17 @@ local realtime = {
   core = core,
 }
 
+--- The versions of this module and of the libraries it was built with.
+-- @treturn table { realtime, lua, libwebsockets, openssl, libcurl }
+function realtime.versions()
+  return core.versions()
+end
+
+-- Audio helpers: resampling in C, WAV files in Lua.
+realtime.resample = core.resample
+realtime.resampler = core.resampler
+realtime.wav = require "realtime.wav"
+
 local Client = core.Client.__index
 local Session = core.Session.__index
 
@@ -324,6 +335,7 @@ end
 local function log(level, text)
   if log_fn then pcall(log_fn, level, text) end
 end
+realtime._log = log
 
 -- ==================================================================== --
 --  C L I E N T S
@@ -352,7 +364,7 @@ function realtime.gemini(opts)
   local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
   return new_client("gemini", opts, {
     api_key = key, model = opts.model, api_version = opts.api_version,
-    base_url = opts.base_url, headers = opts.headers,
+    base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
   })
 end
 
@@ -362,7 +374,7 @@ function realtime.vertex(opts)
   local express = opts.api_key ~= nil and opts.project == nil and opts.access_token == nil
   return new_client("vertex", opts, {
     api_key = opts.api_key, model = opts.model, api_version = opts.api_version,
-    base_url = opts.base_url, headers = opts.headers,
+    base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
     project = opts.project or (not express and getenv "GOOGLE_CLOUD_PROJECT") or nil,
     location = opts.location or (not express and (getenv "GOOGLE_CLOUD_LOCATION" or "us-central1")) or nil,
     access_token = opts.access_token, credentials = opts.credentials,
@@ -378,12 +390,23 @@ local function credential(p)
     end
     return true
   end
-  if p.express or p.access_token then return true end
+  -- an explicit token is used as is; one we fetched is refreshed through its source
+  if p.express or (p.access_token and not p.token_source) then return true end
   if not p.project then
     return nil, "no Vertex AI project: pass project or set GOOGLE_CLOUD_PROJECT", "auth"
   end
-  if realtime.credentials then return realtime.credentials(p) end
-  return nil, "no Vertex AI credentials: pass access_token or api_key", "auth"
+  return realtime.credentials(p)
+end
+
+--- Finds Vertex AI credentials for a client (Application Default Credentials) and sets
+-- p.access_token to a fresh token; see docs/credentials.md.
+function realtime.credentials(p, timeout)
+  return require("realtime.auth").resolve(p, timeout)
+end
+
+--- Mints an ephemeral Gemini API token for a game client to use in place of a key.
+function realtime.gemini_ephemeral_token(opts)
+  return require("realtime.auth").ephemeral_token(opts)
 end
 
 local function endpoint(p)
