@@ -227,19 +227,29 @@ size_t rt_resampler_out_max(const struct rt_resampler *r, size_t nin)
     return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
-/* Four partial sums: independent chains the compiler can keep in one vector register,
- * always added in the same order so chunked and one-shot output agree bit for bit. */
+/* Eight partial sums in two 4-lane vectors (GCC's vector extension, which compiles to
+ * SSE/NEON or to plain scalar code): the taps dominate the cost, and -O2 without
+ * -ffast-math may not reorder a float sum by itself. The order of additions is fixed, so
+ * chunked and one-shot output agree bit for bit. k is a multiple of 8. */
+typedef float rt_rs_v4 __attribute__((vector_size(16)));
+
 static float rt_rs_dot(const float *x, const float *h, unsigned k)
 {
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    rt_rs_v4 a = { 0 }, b = { 0 };
 
-    for (unsigned j = 0; j < k; j += 4) {
-        s0 += x[j] * h[j];
-        s1 += x[j + 1] * h[j + 1];
-        s2 += x[j + 2] * h[j + 2];
-        s3 += x[j + 3] * h[j + 3];
+    for (unsigned j = 0; j < k; j += 8) {
+        rt_rs_v4 x0, x1, h0, h1;
+
+        /* memcpy: x is at any sample offset, so loads must not assume alignment */
+        memcpy(&x0, x + j, sizeof x0);
+        memcpy(&x1, x + j + 4, sizeof x1);
+        memcpy(&h0, h + j, sizeof h0);
+        memcpy(&h1, h + j + 4, sizeof h1);
+        a += x0 * h0;
+        b += x1 * h1;
     }
-    return (s0 + s1) + (s2 + s3);
+    a += b;
+    return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 static int16_t rt_rs_to_pcm(float y)
