@@ -22,7 +22,7 @@ helper.shell_quote = shell_quote
 --- Calls the simulator's control API (JSON over HTTPS) and returns the decoded body.
 function helper.sim_request(method, path, body)
   assert(helper.sim_http, "RT_SIM_HTTP is not set: run the specs through `make test`")
-  local cmd = { "curl -sS --max-time 10 --cacert", shell_quote(helper.sim_ca), "-X", method,
+  local cmd = { "env -u LD_PRELOAD curl -sS --max-time 10 --cacert", shell_quote(helper.sim_ca), "-X", method,
     "-H 'content-type: application/json'" }
   if body ~= nil then
     cmd[#cmd + 1] = "--data-binary " .. shell_quote(type(body) == "string" and body or cjson.encode(body))
