@@ -6,6 +6,9 @@
  * wakes it) and destroys it on the way out. */
 #include "rt_client_private.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +108,40 @@ static void *rt_client_thread(void *arg)
 
 /* ---- construction ---- */
 
+/* The client TLS context, made here rather than by lws: libwebsockets 4.1 keys its
+ * bookkeeping of generated client contexts on a process-wide OpenSSL ex_data index that
+ * each new lws context replaces, so with two clients alive the first one's context is
+ * never freed (about 700 KB per client). A context we provide is ours to free. It
+ * verifies the peer against ca_file when given, else the system store; lws checks the
+ * host name on each connection. */
+static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        rt_error_set(err, RT_ENOMEM, "cannot create the TLS context");
+        return NULL;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    if (ca_file) {
+        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+            SSL_CTX_free(ctx);
+            ERR_clear_error();
+            rt_error_set(err, RT_ETLS, "cannot load CA certificates from %s", ca_file);
+            return NULL;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    rt_error_set(err, RT_ETLS, "cannot set up the TLS context");
+    return NULL;
+}
+
 struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_error *err)
 {
     static const struct rt_client_options defaults;
@@ -147,6 +184,14 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         return NULL;
     }
 
+    c->ssl_ctx = rt_client_tls_new(c->ca_file, err);
+    if (!c->ssl_ctx) {
+        pthread_mutex_destroy(&c->lock);
+        rt_free(c->ca_file);
+        rt_free(c);
+        return NULL;
+    }
+
     c->protocols[0].name = "realtime";
     c->protocols[0].callback = rt_session_lws_callback;
 
@@ -155,7 +200,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = c->protocols;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.client_ssl_ca_filepath = c->ca_file;
+    info.provided_client_ssl_ctx = c->ssl_ctx;
     info.pt_serv_buf_size = RT_SERV_BUF_SIZE;
     info.fd_limit_per_thread = RT_FD_LIMIT;
     info.gid = -1;
@@ -167,6 +212,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         const char *why = rt_client_last_log();
         rt_error_set(err, c->ca_file ? RT_ETLS : RT_ENOMEM,
                      "cannot create the libwebsockets context%s%s", *why ? ": " : "", why);
+        SSL_CTX_free(c->ssl_ctx);
         pthread_mutex_destroy(&c->lock);
         rt_free(c->ca_file);
         rt_free(c);
@@ -175,6 +221,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     rc = pthread_create(&c->thread, NULL, rt_client_thread, c);
     if (rc != 0) {
         lws_context_destroy(c->ctx);
+        SSL_CTX_free(c->ssl_ctx);
         pthread_mutex_destroy(&c->lock);
         rt_free(c->ca_file);
         rt_free(c);
@@ -193,6 +240,7 @@ void rt_client_free(struct rt_client *c)
     lws_cancel_service(c->ctx);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
+    SSL_CTX_free(c->ssl_ctx);          /* after lws_context_destroy, on the thread */
     pthread_mutex_destroy(&c->lock);
     rt_free(c->ca_file);
     rt_free(c);

@@ -40,6 +40,8 @@ struct rt_client {
     struct lws_protocols protocols[2]; /* lws keeps a pointer to this array */
     lws_retry_bo_t retry;           /* ping policy of every connection; lws keeps a pointer */
     char *ca_file;                  /* owned */
+    SSL_CTX *ssl_ctx;               /* owned: the client TLS context lws uses; freed after
+                                       the lws context (see rt_client_tls_new) */
     int ping_interval, ping_timeout;
 
     pthread_mutex_t lock;

@@ -47,7 +47,7 @@ fi
 PRELOAD=""
 if [ "${SANITIZE:-0}" = 1 ]; then
     PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:suppressions=$PWD/spec/asan.supp"
+    export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0:halt_on_error=1:suppressions=$PWD/spec/asan.supp"
     export LSAN_OPTIONS="suppressions=$PWD/spec/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 fi
