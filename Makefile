@@ -38,9 +38,17 @@ ARCHIVE  := $(BUILD)/librealtime.a
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test check demo bench clean env test-c lint-core install
+.PHONY: all deps test check demo bench fuzz clean env test-c lint-core install
 
-all: $(MODULE) $(ARCHIVE)
+# examples/host.c: a C program that embeds Lua and this module (built when present)
+HOST_BIN := $(if $(wildcard examples/host.c),$(BUILD)/examples/host)
+LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
+
+all: $(MODULE) $(ARCHIVE) $(HOST_BIN)
+
+$(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
 
 $(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
@@ -87,6 +95,10 @@ demo: deps all
 
 bench: deps all
 	@sh bench/run.sh
+
+# Fuzz the server-message path and frame reassembly for a bounded time (clang, libFuzzer).
+fuzz:
+	@sh csrc/fuzz/run.sh
 
 # Used by the rockspec (build.type = "make"); also works for a plain system install.
 PREFIX      ?= /usr/local

@@ -17,7 +17,7 @@ struct lrt_client *lrt_check_client(lua_State *L, int idx)
     return u;
 }
 
-/* core.client_new{ ca_file=, ping_interval=, ping_timeout= } -> client | nil, msg, code */
+/* core.client_new{ ca_file=, ping_interval=, ping_timeout=, max_sessions= } -> client | nil, msg, code */
 static int lrt_client_new(lua_State *L)
 {
     struct rt_client_options o;
@@ -33,6 +33,8 @@ static int lrt_client_new(lua_State *L)
         o.ping_interval = (int)luaL_checkinteger(L, -1);
     if (lua_getfield(L, 1, "ping_timeout") != LUA_TNIL)
         o.ping_timeout = (int)luaL_checkinteger(L, -1);
+    if (lua_getfield(L, 1, "max_sessions") != LUA_TNIL)
+        o.max_sessions = (int)luaL_checkinteger(L, -1);
 
     /* the box first, so a failure below leaves nothing unowned */
     u = lua_newuserdatauv(L, sizeof *u, 1);

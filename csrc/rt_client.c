@@ -20,10 +20,12 @@
 /* pt_serv_buf_size also bounds the space for handshake headers: an 8 KB bearer token
  * plus the default headers must fit. */
 #define RT_SERV_BUF_SIZE 32768
-/* Size of lws's descriptor table. Being below `ulimit -n` also makes lws look sockets up
- * by search instead of indexing by descriptor number, so a host with many open files
- * still works. Bounds the concurrent sessions of one client to about this many. */
-#define RT_FD_LIMIT 256
+/* Default bound of a client's concurrent sessions. lws sizes its descriptor table from
+ * it (plus a few for its own wake-up pipe); being below `ulimit -n` also makes lws look
+ * sockets up by search instead of indexing by descriptor number, so a host with many
+ * open files still works. */
+#define RT_MAX_SESSIONS_DEFAULT 1024
+#define RT_FD_SPARE 16
 
 /* ---- libwebsockets log capture ----
  *
@@ -151,6 +153,10 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
 
     if (!o)
         o = &defaults;
+    if (o->max_sessions < 0 || o->max_sessions > 1000000) {
+        rt_error_set(err, RT_EINVAL, "max_sessions must be 1..1000000");
+        return NULL;
+    }
     if (o->ping_interval < 0 || o->ping_timeout < 0 || o->ping_interval > 3600 ||
         o->ping_timeout > 3600) {
         rt_error_set(err, RT_EINVAL, "ping_interval and ping_timeout must be 0..3600 seconds");
@@ -202,7 +208,8 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.provided_client_ssl_ctx = c->ssl_ctx;
     info.pt_serv_buf_size = RT_SERV_BUF_SIZE;
-    info.fd_limit_per_thread = RT_FD_LIMIT;
+    info.fd_limit_per_thread = (unsigned int)(o->max_sessions ? o->max_sessions
+                                                               : RT_MAX_SESSIONS_DEFAULT) + RT_FD_SPARE;
     info.gid = -1;
     info.uid = -1;
     info.user = c;

@@ -10,6 +10,7 @@ struct rt_client_options {
     const char *ca_file;     /* PEM CA file to trust instead of the system store; NULL = system store */
     int ping_interval;       /* seconds between WebSocket pings; 0 = default 20 */
     int ping_timeout;        /* seconds without pong before the peer is dead; 0 = default 45 (min 30) */
+    int max_sessions;        /* concurrent sessions the client can hold; 0 = default 1024 */
 };
 
 /* Creates the lws context (TLS verification always on) and starts the I/O thread.

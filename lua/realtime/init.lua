@@ -101,6 +101,7 @@ local COMMON_CLIENT = {
   headers = string_map,
   ping_interval = integer_in(1, 3600),
   ping_timeout = integer_in(30, 3600),
+  max_sessions = integer_in(1, 1000000),
 }
 
 local GEMINI_OPTIONS = COMMON_CLIENT
@@ -344,6 +345,7 @@ realtime._log = log
 local function new_client(backend, opts, props)
   local client, err, code = core.client_new {
     ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
+    max_sessions = opts.max_sessions,
   }
   if not client then return nil, err, code end
   local p = client:_props()
