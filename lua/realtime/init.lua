@@ -293,11 +293,10 @@ function realtime.run(...)
       local pending = false
       for _, th in ipairs(threads) do
         if th.args then pending = true end
-        if th.obj and th.obj:is_open() ~= nil then
+        if th.obj then
+          -- a pollable without a descriptor (closed) is ready at once
           local fd = th.obj:pollfd()
           if fd then fds[#fds + 1] = fd; waiting[#fds] = th else th.ready = true; pending = true end
-        elseif th.obj then
-          th.ready = true; pending = true
         end
         if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
       end
