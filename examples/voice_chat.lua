@@ -1,0 +1,158 @@
+-- voice_chat.lua: ask a spoken question, let the model call a Lua tool, save its spoken answer.
+--
+--   lua5.4 examples/voice_chat.lua [question.wav [reply.wav]]
+--
+-- The question (default examples/question.wav, any rate, mono or stereo) is streamed in
+-- 20 ms chunks at the pace a microphone would deliver them, the live transcripts are
+-- printed as they arrive, and the answer's audio is written to reply.wav.
+--
+-- Where it connects is decided by the environment only, so the same code talks to Google
+-- or to the local simulator (`make demo` sets the simulator up this way):
+--
+--   GEMINI_API_KEY           Gemini Developer API key (GOOGLE_API_KEY works too)
+--   GOOGLE_CLOUD_PROJECT     without a Gemini key: Vertex AI with Application Default
+--                            Credentials (GOOGLE_CLOUD_LOCATION, default us-central1)
+--   REALTIME_BASE_URL        another endpoint, e.g. https://127.0.0.1:8443 (the simulator)
+--   REALTIME_CA_FILE         PEM file of the CA that endpoint's certificate comes from
+--   REALTIME_MODEL           the model, if not the default one below
+--   REALTIME_PACE=fast       stream the question as fast as possible (tests)
+local realtime = require "realtime"
+local cjson = require "cjson"
+
+local question_file = arg[1] or "examples/question.wav"
+local reply_file = arg[2] or "reply.wav"
+local realtime_pace = os.getenv "REALTIME_PACE" ~= "fast"
+
+-- ---- 1. the question: 16 kHz 16-bit mono PCM -----------------------------------------
+
+local RATE = 16000
+local pcm, rate, channels = realtime.wav.read(question_file)
+if pcm then
+  pcm = realtime.wav.to_mono(pcm, channels)
+  -- espeak-ng writes 22050 Hz; the Live API takes 16 kHz input
+  if rate ~= RATE then pcm = realtime.resample(pcm, rate, RATE) end
+  print(("question: %s (%.1f s, resampled from %d Hz)"):format(question_file, #pcm / 2 / RATE, rate))
+else
+  -- No recording (espeak-ng is missing): a 1 s beep and some silence still make a turn,
+  -- and the simulator "hears" it as whatever its --heard option says.
+  print(("question: %s not found (%s); sending a 1 s tone instead"):format(question_file, rate))
+  local samples = {}
+  for i = 0, RATE - 1 do
+    samples[#samples + 1] = string.pack("<i2", math.floor(8000 * math.sin(2 * math.pi * 220 * i / RATE)))
+  end
+  pcm = table.concat(samples) .. string.rep("\0\0", RATE // 2)
+end
+
+-- ---- 2. a client for whichever service the environment names ---------------------------
+
+local function env(name)
+  local v = os.getenv(name)
+  return v ~= "" and v or nil
+end
+
+local client, err
+local common = { base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE" }
+if not env "GEMINI_API_KEY" and not env "GOOGLE_API_KEY" and env "GOOGLE_CLOUD_PROJECT" then
+  common.model = env "REALTIME_MODEL" or "gemini-live-2.5-flash-native-audio"
+  client, err = realtime.vertex(common)         -- project, location, credentials from the env
+else
+  common.model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025"
+  client, err = realtime.gemini(common)         -- api_key from GEMINI_API_KEY
+end
+assert(client, err)
+
+-- ---- 3. a session with one tool -------------------------------------------------------
+
+local tool_calls = 0
+local session = assert(client:connect {
+  instructions = "You are a friendly weather assistant. Answer in one short sentence.",
+  output_modalities = { "audio" },
+  transcription = { input = true, output = true },   -- text of both sides, as it is spoken
+  -- Push-to-talk: we say when the user's turn starts and ends (commit_audio) instead of
+  -- relying on the server's voice activity detection. That behaves the same on every
+  -- backend and for any recording, even one without trailing silence.
+  vad = { enabled = false },
+  tools = {
+    { name = "get_weather", description = "Current weather for a city",
+      parameters = { type = "object", properties = { city = { type = "string" } }, required = { "city" } },
+      -- Called from inside receive/poll on this thread; the return value goes to the model.
+      handler = function(args)
+        tool_calls = tool_calls + 1
+        return { city = args.city, forecast = "light rain", celsius = 12 }
+      end },
+  },
+})
+
+-- ---- 4. printing what arrives -----------------------------------------------------------
+
+local speaker                     -- who the current output line belongs to
+local function say(who, text)
+  if speaker ~= who then
+    io.write(speaker and "\n" or "", who, ": ")
+    speaker = who
+  end
+  io.write(text)
+  io.flush()
+end
+
+local reply, reply_rate = {}, 24000
+local usage = { input_tokens = 0, output_tokens = 0, total_tokens = 0 }
+local called_tool = false         -- did the current response end in a tool call?
+local finished = false
+
+local function handle(msg)
+  local t = msg.type
+  if t == "input_audio_transcription_delta" then
+    say("you", msg.text)
+  elseif t == "output_audio_transcription_delta" then
+    say("model", msg.text)
+  elseif t == "output_audio_delta" then
+    reply[#reply + 1] = msg.audio
+    reply_rate = msg.rate
+  elseif t == "response_output_item_done" then
+    -- a function call; `result` is there because our handler answered it
+    local call = msg.item.content[1]
+    say("tool", ("%s(%s) -> %s"):format(call.name, cjson.encode(call.arguments), cjson.encode(msg.result)))
+    called_tool = true
+  elseif t == "response_done" then
+    for k in pairs(usage) do usage[k] = usage[k] + (msg.usage and msg.usage[k] or 0) end
+    -- A response that ends in a tool call is followed by another one with the answer.
+    if not called_tool then finished = true end
+    called_tool = false
+  elseif t == "error" then
+    say("error", ("%s (%s)"):format(msg.message, msg.code))
+  elseif t == "closed" then
+    finished = true
+  end
+end
+
+-- ---- 5. stream the question like a microphone, then wait for the answer ---------------
+
+local CHUNK = RATE * 2 * 20 // 1000          -- 20 ms of 16-bit samples: 640 bytes
+for i = 1, #pcm, CHUNK do
+  assert(session:append_audio(pcm:sub(i, i + CHUNK - 1)))
+  for msg in session.poll, session do handle(msg) end   -- whatever has arrived meanwhile
+  if realtime_pace then realtime.sleep(0.02) end
+end
+assert(session:commit_audio())                -- end of the user's turn: the model answers
+
+while not finished do
+  local msg, rerr, code = session:receive(30)
+  if not msg then error(("no answer: %s (%s)"):format(rerr, code)) end
+  handle(msg)
+end
+io.write("\n")
+
+local stats = session:stats()
+session:close()
+client:close()
+
+-- ---- 6. the answer and a summary --------------------------------------------------------
+
+local audio = table.concat(reply)
+assert(realtime.wav.write(reply_file, audio, reply_rate))
+print(("%s: %.1f s at %d Hz | tool calls: %d | turn latency: %s | tokens: %d (%d in, %d out)"):format(
+  reply_file, #audio / 2 / reply_rate, reply_rate, tool_calls,
+  stats.first_audio and ("%.2f s"):format(stats.first_audio) or "n/a",
+  usage.total_tokens, usage.input_tokens, usage.output_tokens))
+if #audio == 0 then os.exit(1) end
