@@ -1,0 +1,61 @@
+-- text_chat.lua: an interactive chat in the terminal, one session for the whole conversation.
+--
+--   lua5.4 examples/text_chat.lua          type a line, read the answer; Ctrl-D or /quit ends
+--   printf 'hello\nrecap\n' | lua5.4 examples/text_chat.lua
+--
+-- Environment: GEMINI_API_KEY, and optionally REALTIME_BASE_URL, REALTIME_CA_FILE and
+-- REALTIME_MODEL (see voice_chat.lua) to talk to another endpoint such as the simulator.
+local realtime = require "realtime"
+
+local function env(name)
+  local v = os.getenv(name)
+  return v ~= "" and v or nil
+end
+
+local client = assert(realtime.gemini {
+  base_url = env "REALTIME_BASE_URL",   -- nil: Google
+  ca_file = env "REALTIME_CA_FILE",
+  model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025",
+})
+
+-- Native-audio models answer in speech only. Asking for a transcript of that speech gives
+-- the text as it is spoken; the audio itself is simply not played here.
+local session = assert(client:connect {
+  instructions = "You are a concise assistant in a text chat.",
+  output_modalities = { "audio" },
+  transcription = { output = true },
+})
+
+-- A prompt on a terminal; lines piped in are echoed instead, so the transcript reads well.
+local interactive = os.execute "[ -t 0 ]"
+
+while true do
+  if interactive then io.write("> ") io.flush() end
+  local line = io.read "l"
+  if line == nil or line == "/quit" then break end
+  if line:match "%S" then
+    if not interactive then print("you: " .. line) end
+    -- One user turn: send_text starts the response by itself.
+    local ok, err, code = session:send_text(line)
+    if not ok then print(("send failed: %s (%s)"):format(err, code)) break end
+
+    io.write("model: ")
+    for msg in session:messages(60) do
+      if msg.type == "output_audio_transcription_delta" then
+        io.write(msg.text) io.flush()       -- words as they are spoken
+      elseif msg.type == "response_done" then
+        break                               -- end of this turn; the session stays open
+      elseif msg.type == "error" then
+        io.write(("\n[error %s: %s]"):format(msg.code, msg.message))
+      elseif msg.type == "closed" then
+        print(("\n[session closed: %s %s]"):format(msg.code, msg.reason))
+        os.exit(1)
+      end
+    end
+    io.write("\n")
+  end
+end
+
+session:close()
+client:close()
+print("bye")
