@@ -1,0 +1,61 @@
+-- vertex.lua: one turn on Vertex AI.
+--
+--   GOOGLE_CLOUD_PROJECT=my-project lua5.4 examples/vertex.lua ["question"]
+--
+-- Credentials, in the order tried:
+--   VERTEX_ACCESS_TOKEN    a ready OAuth token, e.g. $(gcloud auth print-access-token)
+--   otherwise Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS (a service
+--   account or authorized-user key file), the file `gcloud auth application-default login`
+--   writes, or the metadata server on Google Cloud. Tokens found this way are refreshed
+--   before they expire, for as long as the client lives (see docs/credentials.md).
+-- GOOGLE_CLOUD_LOCATION picks the region (default us-central1); REALTIME_BASE_URL,
+-- REALTIME_CA_FILE and REALTIME_MODEL as in text_chat.lua.
+local realtime = require "realtime"
+
+local function env(name)
+  local v = os.getenv(name)
+  return v ~= "" and v or nil
+end
+
+local client = assert(realtime.vertex {
+  -- project and location default to GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION
+  access_token = env "VERTEX_ACCESS_TOKEN",   -- nil: Application Default Credentials
+  base_url = env "REALTIME_BASE_URL",         -- nil: https://{location}-aiplatform.googleapis.com
+  ca_file = env "REALTIME_CA_FILE",
+  model = env "REALTIME_MODEL" or "gemini-live-2.5-flash-native-audio",
+})
+
+-- Credentials are looked up (and a token fetched) by connect; a failure there comes back
+-- as nil, message, "auth" with the reason, e.g. no project or no credentials found.
+local session, err, code = client:connect {
+  output_modalities = { "audio" },
+  transcription = { output = true },
+}
+if not session then
+  io.stderr:write(("vertex: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local question = arg[1] or "Say hello to Vertex AI."
+print("you: " .. question)
+assert(session:send_text(question))
+
+io.write("model: ")
+local audio = 0
+for msg in session:messages(60) do
+  if msg.type == "output_audio_transcription_delta" then
+    io.write(msg.text) io.flush()
+  elseif msg.type == "output_audio_delta" then
+    audio = audio + #msg.audio
+  elseif msg.type == "response_done" then
+    local usage = msg.usage or {}
+    print(("\n(%.1f s of audio, %s tokens)"):format(audio / 2 / 24000, usage.total_tokens or "?"))
+    break
+  elseif msg.type == "error" or msg.type == "closed" then
+    print(("\n%s: %s %s"):format(msg.type, msg.code, msg.message or msg.reason))
+    os.exit(1)
+  end
+end
+
+session:close()
+client:close()
