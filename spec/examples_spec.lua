@@ -1,0 +1,196 @@
+-- Every example under examples/ runs here against the simulator, as a child process with
+-- only its environment pointing it there, exactly as a user would run it.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+local cjson = require "cjson"
+
+local q = helper.shell_quote
+
+-- The build tree holding examples/host: BUILD, else the one LUA_CPATH points into.
+local function build_dir()
+  local b = os.getenv "BUILD"
+  if b and b ~= "" then return b end
+  local cpath = os.getenv "LUA_CPATH" or ""
+  return cpath:match "([^;]*)/%?%.so" or "build"
+end
+
+-- Credentials and endpoints of the caller's shell must not leak into the examples.
+local CLEAN = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_CLOUD_PROJECT -u GOOGLE_CLOUD_LOCATION"
+  .. " -u GOOGLE_APPLICATION_CREDENTIALS -u GCE_METADATA_HOST -u CLOUDSDK_CONFIG -u VERTEX_ACCESS_TOKEN"
+  .. " -u REALTIME_BASE_URL -u REALTIME_CA_FILE -u REALTIME_MODEL -u REALTIME_PACE -u REALTIME_LUA_DIR"
+
+--- Runs `program args` with the simulator's environment plus `env`; returns status, output.
+-- `stdin` (a string) is fed to it. Under `make check`, a Lua child keeps the sanitizer
+-- preload it needs for the instrumented module; nothing else gets it.
+local function run(program, args, env, stdin)
+  local parts = { CLEAN, "REALTIME_BASE_URL=" .. q(helper.sim_http), "REALTIME_CA_FILE=" .. q(helper.sim_ca) }
+  for k, v in pairs(env or { GEMINI_API_KEY = helper.sim_key }) do parts[#parts + 1] = k .. "=" .. q(v) end
+  parts[#parts + 1] = "timeout 120 env"
+  local preload = os.getenv "LD_PRELOAD"
+  if program == "lua5.4" and preload and preload ~= "" then parts[#parts + 1] = "LD_PRELOAD=" .. q(preload) end
+  parts[#parts + 1] = program
+  for _, a in ipairs(args or {}) do parts[#parts + 1] = q(a) end
+  local input
+  if stdin then
+    input = os.tmpname()
+    local f = assert(io.open(input, "wb"))
+    f:write(stdin)
+    f:close()
+    parts[#parts + 1] = "<" .. q(input)
+  end
+  local status, out = helper.run(table.concat(parts, " "))
+  if input then os.remove(input) end
+  return status, out
+end
+
+local function tmpdir()
+  local f = assert(io.popen "mktemp -d")
+  local dir = f:read "l"
+  f:close()
+  return dir
+end
+
+local function rms(pcm)
+  local sum, n = 0, #pcm // 2
+  for i = 1, #pcm - 1, 2 do
+    local v = string.unpack("<i2", pcm, i)
+    sum = sum + v * v
+  end
+  return math.sqrt(sum / math.max(n, 1))
+end
+
+describe("examples", function()
+  local dir
+  lazy_setup(function() dir = tmpdir() end)
+  lazy_teardown(function() if dir then helper.run("rm -rf " .. q(dir)) end end)
+
+  describe("voice_chat.lua", function()
+    it("streams a spoken question, calls the Lua tool and writes the spoken answer", function()
+      local question, reply = dir .. "/question.wav", dir .. "/reply.wav"
+      local code, out = helper.run("espeak-ng -w " .. q(question) .. " 'What is the weather in Paris?'")
+      assert.equal(0, code, out)
+      -- the simulator does not recognise speech: it is told what this connection "hears"
+      helper.sim_post("/_sim/next", { count = 1, behaviour = { heard = "What is the weather in Paris?" } })
+      code, out = run("lua5.4", { "examples/voice_chat.lua", question, reply },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+      assert.equal(0, code, out)
+      assert.matches("question: .*question%.wav %([%d.]+ s, resampled from 22050 Hz%)", out)
+      assert.matches("you: What is the weather in Paris%?", out)
+      assert.matches('tool: get_weather%({"city":"Paris"}%) %-> {', out)
+      assert.matches('model: The result of get_weather is {[^\n]*"city":"Paris"', out)
+      assert.matches("tool calls: 1 | turn latency: [%d.]+ s | tokens: %d+ %(%d+ in, %d+ out%)", out)
+
+      -- what the simulator received: 16 kHz audio, as long as the recording
+      local conns = helper.connections()
+      local setup = conns[#conns].setup.setup or conns[#conns].setup
+      assert.is_true(setup.realtimeInputConfig.automaticActivityDetection.disabled)
+
+      local pcm, rate, channels = assert(realtime.wav.read(reply))
+      assert.equal(24000, rate)
+      assert.equal(1, channels)
+      assert.is_true(#pcm / 2 / rate > 1, "reply shorter than a second")
+      assert.is_true(rms(pcm) > 300, "reply is silent")
+    end)
+
+    it("falls back to a tone when there is no recording", function()
+      local reply = dir .. "/reply-tone.wav"
+      local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", reply },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+      assert.equal(0, code, out)
+      assert.matches("missing%.wav not found .*sending a 1 s tone instead", out)
+      assert.matches("you: hello", out)                 -- the simulator's default --heard
+      assert.matches("model: You said: hello%.", out)
+      assert.matches("tool calls: 0", out)
+      assert.truthy(realtime.wav.read(reply))
+    end)
+
+    it("reports a refused key and exits non-zero", function()
+      local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", dir .. "/r.wav" },
+        { GEMINI_API_KEY = "wrong-key", REALTIME_PACE = "fast" })
+      assert.is_not.equal(0, code)
+      assert.matches("API key not valid", out)
+    end)
+  end)
+
+  it("text_chat.lua answers each line piped in, in one session", function()
+    local code, out = run("lua5.4", { "examples/text_chat.lua" }, nil,
+      "hello there\n\nrecap\n/quit\nnever sent\n")
+    assert.equal(0, code, out)
+    assert.matches("you: hello there\nmodel: You said: hello there%.\n", out)
+    assert.matches("you: recap\nmodel: Earlier you said: hello there%.\n", out)
+    assert.matches("bye\n$", out)
+    assert.is_nil(out:find("never sent", 1, true))
+  end)
+
+  it("cqueues.lua runs sessions side by side, each tool call an HTTP request", function()
+    local code, out = run("lua5.4", { "examples/cqueues.lua", "Oslo", "Lima", "Tokyo" })
+    assert.equal(0, code, out)
+    for i, city in ipairs { "Oslo", "Lima", "Tokyo" } do
+      local result = out:match("session " .. i .. ": get_weather %-> ({[^\n]*})")
+      assert.truthy(result, out)
+      assert.same({ city = city, forecast = "sunny", celsius = 3 * #city }, cjson.decode(result))
+      assert.matches("session " .. i .. ": The result of get_weather is {[^\n]*" .. city, out)
+    end
+    assert.matches("3 sessions answered in [%d.]+ s", out)
+  end)
+
+  it("frame_loop.lua talks and listens from a 60 Hz loop in a bounded number of frames", function()
+    local code, out = run("lua5.4", { "examples/frame_loop.lua", "600" })
+    assert.equal(0, code, out)
+    assert.matches("heard: hello", out)
+    assert.matches("answer: You said: hello%.", out)
+    local frames, played = out:match "(%d+) frames, ([%d.]+) s of reply audio played"
+    assert.truthy(frames, out)
+    assert.is_true(tonumber(frames) < 600)
+    assert.is_true(tonumber(played) > 0)
+  end)
+
+  it("host (examples/host.c) embeds Lua and streams audio from a second thread", function()
+    local host = build_dir() .. "/examples/host"
+    assert.truthy(io.open(host), "missing " .. host .. ": make builds it")
+    local code, out = run(host, { "0.5" })
+    assert.equal(0, code, out)
+    assert.matches("heard: hello", out)
+    assert.matches("answer: You said: hello%.", out)
+    assert.matches("0%.5 s of audio sent from the audio thread, [%d.]+ s of reply audio received", out)
+  end)
+
+  describe("vertex.lua", function()
+    it("connects with a bearer token", function()
+      local code, out = run("lua5.4", { "examples/vertex.lua", "Hello Vertex" },
+        { VERTEX_ACCESS_TOKEN = os.getenv "RT_SIM_BEARER" or "test-bearer", GOOGLE_CLOUD_PROJECT = "test-project" })
+      assert.equal(0, code, out)
+      assert.matches("model: You said: Hello Vertex%.", out)
+      local conns = helper.connections()
+      assert.equal("vertex", conns[#conns].backend)
+      assert.matches("projects/test%-project/locations/us%-central1/", conns[#conns].setup.model
+        or conns[#conns].setup.setup.model)
+    end)
+
+    it("connects with Application Default Credentials (a service-account key file)", function()
+      local key = dir .. "/sa.key"
+      local code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
+        .. " && openssl pkey -in %s -pubout -out %s.pub"):format(q(key), q(key), q(key)))
+      assert.equal(0, code, out)
+      local email = "examples@livesim-test.iam.gserviceaccount.com"
+      helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(key .. ".pub") })
+      local f = assert(io.open(dir .. "/sa.json", "wb"))
+      f:write(cjson.encode { type = "service_account", project_id = "livesim-test", private_key_id = "k1",
+        private_key = helper.read_file(key), client_email = email, token_uri = helper.sim_http .. "/token" })
+      f:close()
+      code, out = run("lua5.4", { "examples/vertex.lua" },
+        { GOOGLE_APPLICATION_CREDENTIALS = dir .. "/sa.json", GOOGLE_CLOUD_PROJECT = "livesim-test" })
+      assert.equal(0, code, out)
+      assert.matches("model: You said: Say hello to Vertex AI%.", out)
+      local conns = helper.connections()
+      assert.matches("^Bearer ", conns[#conns].headers.authorization)
+    end)
+
+    it("says why when there are no credentials", function()
+      local code, out = run("lua5.4", { "examples/vertex.lua" },
+        { GOOGLE_CLOUD_PROJECT = "livesim-test", HOME = dir .. "/nohome", GCE_METADATA_HOST = "127.0.0.1:9" })
+      assert.is_not.equal(0, code)
+      assert.matches("vertex: could not connect %(auth%): no Vertex AI credentials found", out)
+    end)
+  end)
+end)
