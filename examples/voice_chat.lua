@@ -35,7 +35,7 @@ if pcm then
 else
   -- No recording (espeak-ng is missing): a 1 s beep and some silence still make a turn,
   -- and the simulator "hears" it as whatever its --heard option says.
-  print(("question: %s not found (%s); sending a 1 s tone instead"):format(question_file, rate))
+  print(("question: %s; sending a 1 s tone instead"):format(rate))
   local samples = {}
   for i = 0, RATE - 1 do
     samples[#samples + 1] = string.pack("<i2", math.floor(8000 * math.sin(2 * math.pi * 220 * i / RATE)))
@@ -64,7 +64,8 @@ assert(client, err)
 -- ---- 3. a session with one tool -------------------------------------------------------
 
 local tool_calls = 0
-local session = assert(client:connect {
+local session, code
+session, err, code = client:connect {
   instructions = "You are a friendly weather assistant. Answer in one short sentence.",
   output_modalities = { "audio" },
   transcription = { input = true, output = true },   -- text of both sides, as it is spoken
@@ -81,7 +82,12 @@ local session = assert(client:connect {
         return { city = args.city, forecast = "light rain", celsius = 12 }
       end },
   },
-})
+}
+if not session then
+  -- network, TLS, credential and setup failures come back as nil, message, code
+  io.stderr:write(("voice_chat: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
 
 -- ---- 4. printing what arrives -----------------------------------------------------------
 

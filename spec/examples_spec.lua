@@ -97,7 +97,7 @@ describe("examples", function()
       local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", reply },
         { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
       assert.equal(0, code, out)
-      assert.matches("missing%.wav not found .*sending a 1 s tone instead", out)
+      assert.matches("question: [^\n]*missing%.wav: No such file or directory; sending a 1 s tone instead", out)
       assert.matches("you: hello", out)                 -- the simulator's default --heard
       assert.matches("model: You said: hello%.", out)
       assert.matches("tool calls: 0", out)
@@ -108,7 +108,7 @@ describe("examples", function()
       local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", dir .. "/r.wav" },
         { GEMINI_API_KEY = "wrong-key", REALTIME_PACE = "fast" })
       assert.is_not.equal(0, code)
-      assert.matches("API key not valid", out)
+      assert.matches("voice_chat: could not connect %(auth%): [^\n]*1007: API key not valid", out)
     end)
   end)
 
