@@ -29,6 +29,10 @@
 
 int luaopen_realtime_core(lua_State *L);   /* the binding, linked in */
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 /* The Lua half: open a client and a push-to-talk session, then converse() reads the
  * answer. Globals keep the session alive while the audio thread holds its pointer. */
 static const char script[] =
