@@ -31,7 +31,22 @@ local send_wall, send_ret = {}, {}
 local recv_wall = {}
 local sending = true
 
-realtime.run(function()
+-- BENCH_LATENCY_SCHED=cqueues runs the same two coroutines under a cqueues controller
+-- instead of realtime.run (for comparison; run.sh uses realtime.run).
+local sched = os.getenv "BENCH_LATENCY_SCHED" or "run"
+local function run_both(a, b)
+  if sched == "cqueues" then
+    local cqueues = require "cqueues"
+    local cq = cqueues.new()
+    cq:wrap(a)
+    cq:wrap(b)
+    assert(cq:loop())
+  else
+    realtime.run(a, b)
+  end
+end
+
+run_both(function()
   local t0 = lib.now() + 0.05
   local ticks = math.floor(seconds * 50 + 0.5)
   for k = 0, ticks - 1 do
@@ -88,6 +103,7 @@ for i = 1, math.min(#recv_wall, #sim_out) do down[i] = (recv_wall[i] - sim_out[i
 
 local out = {
   workload = "latency",
+  scheduler = sched,
   appends = #send_wall, sim_audio_in = #sim_in,
   deltas = #recv_wall, sim_audio_out = #sim_out,
   up_p50_ms = lib.percentile(up, 50), up_p99_ms = lib.percentile(up, 99), up_max_ms = lib.percentile(up, 100),

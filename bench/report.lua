@@ -123,8 +123,19 @@ if runs.latency then
       local node = med("latency", "node", function(r) return r[key] end)
       local met
       if q == "p99" and lua then met = lua < 1 end
-      row(q == "p50" and d[1] == "down" and "4. Latency" or "", d[2] .. ", " .. q .. ", ms", lua, node,
+      row(q == "p50" and d[1] == "down" and "4. Latency" or "", d[2] .. ", " .. q .. ", ms — Lua under realtime.run", lua, node,
         q == "p99" and "< 1 ms" or nil, met, 3)
+    end
+  end
+  for _, d in ipairs { { "down", "simulator writes audio → PCM in hand" },
+                       { "up", "append_audio called → simulator has read it" } } do
+    for _, q in ipairs { "p50", "p99" } do
+      local key = d[1] .. "_" .. q .. "_ms"
+      local lua = med("latency", "luacq", function(r) return r[key] end)
+      local node = med("latency", "node", function(r) return r[key] end)
+      local met
+      if q == "p99" and lua then met = lua < 1 end
+      row("", d[2] .. ", " .. q .. ", ms — Lua under cqueues", lua, node, q == "p99" and "< 1 ms" or nil, met, 3)
     end
   end
   for _, q in ipairs { "p50", "p99" } do
@@ -179,7 +190,7 @@ p "| Workload | Side | Run | wall s | user s | sys s | peak RSS MiB | simulator 
 p "|---|---|---|---|---|---|---|---|---|"
 local skip = { side = true, workload = true, run = true }
 for _, w in ipairs { "stream", "fanout", "idle", "latency", "connect", "map" } do
-  for _, side in ipairs { "lua", "node" } do
+  for _, side in ipairs { "lua", "luacq", "node" } do
     for _, r in ipairs(runs[w] and runs[w][side] or {}) do
       local keys = {}
       for k in pairs(r) do

@@ -128,8 +128,13 @@ while [ $r -le "$BENCH_RUNS" ]; do
         done
     fi
     if want latency; then
-        for side in lua node; do
-            if [ $side = lua ]; then set -- lua5.4 bench/latency.lua; else set -- env NODE_EXTRA_CA_CERTS="$CA" node bench/node/latency.mjs; fi
+        # "luacq": the same Lua script under a cqueues controller instead of realtime.run
+        for side in lua luacq node; do
+            case $side in
+                lua) set -- lua5.4 bench/latency.lua ;;
+                luacq) set -- env BENCH_LATENCY_SCHED=cqueues lua5.4 bench/latency.lua ;;
+                node) set -- env NODE_EXTRA_CA_CERTS="$CA" node bench/node/latency.mjs ;;
+            esac
             base="$OUT/latency.$side.$r"
             run_one latency $side $r --pace realtime --voice tone --record-frames 100000 -- \
                 env BENCH_APPEND_TIMES="$ROOT/$base.appends" SOCKSTAMP_OUT="$ROOT/$base.stamps" \
