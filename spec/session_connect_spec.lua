@@ -49,17 +49,23 @@ describe("client:connect", function()
     assert.is_nil(err:find("wrong-key-123", 1, true))
   end)
 
-  it("fails with 'handshake' and the HTTP status when the upgrade is refused", function()
-    -- Vertex refuses a bad bearer token on the upgrade itself
+  it("fails with 'auth' and the HTTP status when Vertex refuses the token on the upgrade", function()
     local bad = helper.vertex { access_token = "not-a-valid-token" }
     local session, err, code = bad:connect {}
     bad:close()
     assert.is_nil(session)
-    assert.equal("handshake", code)
-    assert.matches("401", err)
+    assert.equal("auth", code)
+    assert.matches("HTTP 401", err)
     assert.is_nil(err:find("not-a-valid-token", 1, true))
   end)
 
+  it("fails with 'handshake' and the HTTP status when the upgrade is refused otherwise", function()
+    helper.sim_post("/_sim/next", { fault = { type = "refuse", status = 503, body = "overloaded" } })
+    local session, err, code = client:connect {}
+    assert.is_nil(session)
+    assert.equal("handshake", code)
+    assert.matches("HTTP 503", err)
+  end)
   it("fails with 'tls' naming the problem when the certificate is not trusted", function()
     local untrusted = helper.gemini { ca_file = helper.certs .. "/other-ca.pem" }
     local session, err, code = untrusted:connect {}

@@ -202,6 +202,9 @@ end
 
 local now = core.now
 
+--- Seconds on a monotonic clock, for deadlines and pacing.
+realtime.now = core.now
+
 -- Coroutines run by realtime.run (weak keys: an abandoned one leaks nothing).
 local run_threads = setmetatable({}, { __mode = "k" })
 local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
@@ -424,8 +427,12 @@ local function options_copy(opts)
   return copy
 end
 
--- A close before setupComplete that says the credentials were refused is an "auth" failure.
+-- Credentials refused before setupComplete are an "auth" failure: Vertex answers the
+-- upgrade with HTTP 401/403, Gemini closes the socket with a reason naming the key.
 local function refused_credentials(msg)
+  if msg.code == "handshake" then
+    return msg.message:match "^HTTP 40[13]%f[%D]" ~= nil
+  end
   local text = msg.message:lower()
   return msg.code == "closed" and (text:find("api key", 1, true) or text:find("credential", 1, true)
     or text:find("unregistered caller", 1, true) or text:find("authenticat", 1, true)
