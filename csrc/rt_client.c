@@ -110,6 +110,22 @@ static void *rt_client_thread(void *arg)
 
 /* ---- construction ---- */
 
+/* Test hook: RT_TEST_PING_SECS="<interval>:<timeout>" in the environment replaces the
+ * ping policy of every client, below the 30 s minimum, so the tests can see a dead peer
+ * found in seconds (spec/session_faults_spec.lua). Not for production use. */
+static void rt_client_test_pings(struct rt_client *c)
+{
+    const char *v = getenv("RT_TEST_PING_SECS");
+    int interval, timeout;
+
+    if (v && sscanf(v, "%d:%d", &interval, &timeout) == 2 && interval >= 1 &&
+        interval <= 3600 && timeout >= 1 && timeout <= 3600) {
+        c->ping_interval = interval;
+        c->ping_timeout = timeout;
+    }
+}
+
+
 /* The client TLS context, made here rather than by lws: libwebsockets 4.1 keys its
  * bookkeeping of generated client contexts on a process-wide OpenSSL ex_data index that
  * each new lws context replaces, so with two clients alive the first one's context is
@@ -180,6 +196,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     c->ping_timeout = o->ping_timeout ? o->ping_timeout : 45;
     if (c->ping_timeout < 30)
         c->ping_timeout = 30;
+    rt_client_test_pings(c);
     /* Never 0: a zero validity interval makes lws ping in a loop. */
     c->retry.secs_since_valid_ping = (uint16_t)c->ping_interval;
     c->retry.secs_since_valid_hangup = (uint16_t)(c->ping_interval + c->ping_timeout);

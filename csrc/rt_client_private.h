@@ -20,6 +20,7 @@
 #include "rt_client.h"
 #include "rt_frame.h"
 #include "rt_queue.h"
+#include "rt_resume.h"
 #include "rt_session.h"
 
 /* Receive-queue size (bytes of queued events) beyond which reading from the socket
@@ -62,6 +63,7 @@ enum rt_io_state {
     RT_IO_CONNECTING,   /* DNS, TCP, TLS, HTTP upgrade in progress */
     RT_IO_SETUP,        /* WebSocket open; setup sent or being sent, setupComplete awaited */
     RT_IO_READY,        /* setupComplete received; queued messages flow */
+    RT_IO_WAIT,         /* connection lost, a reconnect is scheduled (sul_retry) */
     RT_IO_DONE          /* closed event queued; no wsi; the I/O reference is gone */
 };
 
@@ -99,6 +101,11 @@ struct rt_session {
     bool awaiting_audio;            /* guarded by lock: a turn ended, no output audio yet */
     struct timespec turn_end;       /* guarded by lock */
     struct rt_stats stats;          /* guarded by lock (queued_bytes is computed on read) */
+    struct rt_queue replay;         /* guarded by lock: client messages written and not known
+                                       to be consumed, oldest first (resumption only) */
+    uint64_t replay_first;          /* guarded by lock: sequence number of replay's head */
+    uint64_t tx_seq;                /* guarded by lock: client messages written so far (the
+                                       next one written gets this number) */
 
     /* I/O thread only. */
     enum rt_io_state state;
@@ -122,6 +129,35 @@ struct rt_session {
     lws_sorted_usec_list_t sul_close;   /* close-handshake deadline */
     struct rt_event *ev_error;      /* owned: preallocated error event for the end */
     struct rt_event *ev_closed;     /* owned: preallocated closed event for the end */
+
+    /* Resumption: immutable after rt_session_new, then I/O thread only. */
+    bool resume_on;                 /* resumption asked and the setup has sessionResumption */
+    struct rt_auth *auth;           /* owned reference: fresh bearer tokens, or NULL */
+    char *setup_tmpl;               /* owned: the setup as given (no handle) */
+    size_t setup_len;
+    size_t resume_at;               /* offset just after sessionResumption's '{' */
+    bool resume_empty;              /* that object is empty */
+    char *auth_value;               /* owned: "Bearer <token>" for the next handshake, or NULL */
+    bool cur_setup;                 /* cur is a setup message (never replayed) */
+    unsigned char *tx_scratch;      /* owned: RT_PRE + RT_TX_FRAGMENT bytes; messages that may
+                                       be replayed are written from here, because lws masks
+                                       the payload it writes in place */
+    bool ever_ready;                /* some connection reached setupComplete */
+    bool reconnecting;              /* lost; READY on the next connection means "reconnected" */
+    int attempt;                    /* reconnect attempts since the last READY */
+    int auth_waits;                 /* retries spent waiting for a token fetch */
+    bool goaway;                    /* this connection got goAway */
+    bool model_busy;                /* model output or a tool call since the last handle */
+    bool recycle;                   /* closing this connection on purpose to resume */
+    int http_status;                /* HTTP status of a refused handshake, else 0 */
+    uint64_t conn_base;             /* sequence number of this connection's message 1 */
+    uint64_t boundary;              /* messages written when the last turn boundary
+                                       (setupComplete, turnComplete) arrived */
+    char handle[RT_HANDLE_MAX + 1]; /* the latest resumable handle (raw JSON string text) */
+    size_t handle_len;
+    char lost_reason[RT_CLOSE_REASON_MAX + 64]; /* why the reconnect under way started */
+    lws_sorted_usec_list_t sul_retry;   /* next reconnect attempt */
+    lws_sorted_usec_list_t sul_goaway;  /* goAway: latest moment to leave the connection */
 };
 
 /* The lws protocol callback (rt_session.c). */

@@ -172,6 +172,7 @@ static void rt_sess_destroy(struct rt_session *s)
         rt_free(ev);
     }
     rt_queue_clear(&s->sendq);
+    rt_queue_clear(&s->replay);
     rt_reasm_free(&s->rx);
     rt_msg_free(s->setup);
     rt_msg_free(s->cur);
@@ -186,6 +187,13 @@ static void rt_sess_destroy(struct rt_session *s)
     rt_free(s->host_header);
     rt_free(s->path);
     rt_free(s->audio_mime);
+    rt_free(s->setup_tmpl);
+    rt_free(s->tx_scratch);
+    if (s->auth_value) {
+        memset(s->auth_value, 0, strlen(s->auth_value));
+        rt_free(s->auth_value);
+    }
+    rt_auth_free(s->auth);
     if (s->efd >= 0)
         close(s->efd);
     pthread_mutex_destroy(&s->lock);
@@ -375,6 +383,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     atomic_init(&s->refs, 1);
     rt_queue_init(&s->sendq, o->max_queue_bytes ? o->max_queue_bytes : RT_DEFAULT_QUEUE_BYTES);
+    rt_queue_init(&s->replay, SIZE_MAX); /* bounded together with sendq (rt_sess_enqueue_locked) */
     rt_reasm_init(&s->rx, offsetof(struct rt_event, data),
                   o->max_message_bytes ? o->max_message_bytes : RT_DEFAULT_MESSAGE_BYTES);
     s->timeout = o->timeout > 0 ? o->timeout : RT_DEFAULT_TIMEOUT;
@@ -394,6 +403,18 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     s->setup = rt_msg_copy(o->setup, o->setup_len);
     s->audio_mime = rt_strdup(mime);
+    if (o->resumption &&
+        rt_resume_find(o->setup, o->setup_len, &s->resume_at, &s->resume_empty)) {
+        s->resume_on = true;
+        s->setup_tmpl = rt_strndup(o->setup, o->setup_len);
+        s->setup_len = o->setup_len;
+        if (!s->setup_tmpl) {
+            rt_error_set(err, RT_ENOMEM, "out of memory creating a session");
+            goto fail;
+        }
+    }
+    if (o->auth)
+        s->auth = rt_auth_retain(o->auth);
     s->ev_error = rt_event_new(RT_EV_ERROR, 0, RT_ERROR_DATA_MAX, NULL, 0);
     s->ev_closed = rt_event_new(RT_EV_CLOSED, 1006, RT_CLOSE_REASON_MAX, NULL, 0);
     if (!s->setup || !s->audio_mime || !s->ev_error || !s->ev_closed) {
@@ -472,6 +493,15 @@ void rt_session_free(struct rt_session *s)
 static int rt_sess_enqueue_locked(struct rt_session *s, struct rt_msg *chain, size_t bytes,
                                   struct rt_error *err)
 {
+    /* Messages kept for replay count against the bound too; the oldest of them give way
+     * to new input (counted in replay_dropped) rather than refusing what the user says
+     * now. */
+    while (!rt_queue_empty(&s->replay) && bytes <= s->sendq.max_bytes &&
+           s->sendq.bytes + s->replay.bytes + bytes > s->sendq.max_bytes) {
+        rt_msg_free(rt_queue_pop(&s->replay));
+        s->replay_first++;
+        s->stats.replay_dropped++;
+    }
     if (rt_queue_push_chain(&s->sendq, chain, bytes, err))
         return -1;
     if (s->client)
@@ -593,13 +623,17 @@ void rt_session_stats(struct rt_session *s, struct rt_stats *out)
 {
     pthread_mutex_lock(&s->lock);
     *out = s->stats;
-    out->queued_bytes = s->sendq.bytes;
+    out->queued_bytes = s->sendq.bytes + s->replay.bytes;
     pthread_mutex_unlock(&s->lock);
 }
 
 /* ------------------------------------------------------------------------------------
  * I / O   T H R E A D
  * ---------------------------------------------------------------------------------- */
+
+static void rt_sess_lost(struct rt_client *c, struct rt_session *s);
+static void rt_sess_connect(struct rt_client *c, struct rt_session *s);
+static void rt_sess_close_timeout_cb(lws_sorted_usec_list_t *sul);
 
 /* Marks the wsi to be closed at lws's next timeout check (outside a callback's return). */
 static void rt_sess_kill(struct rt_session *s)
@@ -640,6 +674,8 @@ static void rt_sess_conn_error(struct rt_session *s, struct lws *wsi, const char
         why = "";
     if (wsi && strncmp(why, "HS: ", 4) == 0)
         status = (int)lws_http_client_http_response(wsi);
+    if (status && status != 101)
+        s->http_status = status;
     if (s->tls_problem[0]) {
         rt_error_set(&s->ioerr, RT_ETLS, "TLS certificate of %s rejected: %s", s->address,
                      s->tls_problem);
@@ -680,6 +716,8 @@ void rt_session_io_finish(struct rt_client *c, struct rt_session *s)
         return;
     lws_sul_cancel(&s->sul_timeout);
     lws_sul_cancel(&s->sul_close);
+    lws_sul_cancel(&s->sul_retry);
+    lws_sul_cancel(&s->sul_goaway);
     for (pp = &c->live; *pp; pp = &(*pp)->live_next) {
         if (*pp == s) {
             *pp = s->live_next;
@@ -756,6 +794,310 @@ void rt_session_io_finish(struct rt_client *c, struct rt_session *s)
     rt_session_unref(s);
 }
 
+
+/* ------------------------------------------------------------------------------------
+ * R E S U M P T I O N
+ *
+ * A connection that ends while the session should go on (a drop, a transient close, the
+ * server's goAway) is replaced: the I/O thread waits (backoff, or nothing after goAway),
+ * opens a new connection whose setup carries the latest resumption handle, and once
+ * setupComplete arrives puts every client message not known to be consumed back at the
+ * head of the send queue, then queues RT_EV_RECONNECTED. See docs/design.md.
+ * ---------------------------------------------------------------------------------- */
+
+#define RT_RESUME_MAX_ATTEMPTS 6
+#define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
+
+/* Whether the connection that just ended should be replaced. */
+static bool rt_sess_should_resume(struct rt_client *c, struct rt_session *s)
+{
+    bool close_req;
+
+    if (!s->resume_on || !s->ever_ready || c->stop_seen || s->final_code)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    close_req = s->close_req;
+    pthread_mutex_unlock(&s->lock);
+    if (close_req || !s->handle_len || s->attempt >= RT_RESUME_MAX_ATTEMPTS)
+        return false;
+    if (s->recycle)
+        return true;
+    if (s->peer_closed) {
+        if (rt_resume_fatal_close(s->peer_code))
+            return false;
+        /* A normal close is the end, unless it is the one announced by goAway. */
+        if ((s->peer_code == 1000 || s->peer_code == 1005) && !s->goaway)
+            return false;
+        return true;
+    }
+    switch (s->ioerr.code) {
+    case RT_ETLS:
+    case RT_EAUTH:
+    case RT_EINVAL:
+    case RT_ENOMEM:
+        return false;
+    case RT_EHANDSHAKE:
+        return s->http_status == 0 || s->http_status >= 500 || s->http_status == 408 ||
+               s->http_status == 429;
+    default:
+        return true;
+    }
+}
+
+/* Describes why the connection ended, for the reconnected message. */
+static void rt_sess_loss_reason(struct rt_client *c, struct rt_session *s)
+{
+    char *r = s->lost_reason;
+    size_t cap = sizeof s->lost_reason;
+
+    if (s->recycle)
+        snprintf(r, cap, "go_away");
+    else if (s->peer_closed)
+        snprintf(r, cap, "server closed the connection (%d%s%s)", s->peer_code,
+                 s->peer_reason[0] ? ": " : "", s->peer_reason);
+    else if (s->ioerr.code != RT_OK)
+        snprintf(r, cap, "%.180s", s->ioerr.msg);
+    else if (rt_now() - s->last_valid >= c->ping_interval + c->ping_timeout - 1)
+        snprintf(r, cap, "connection lost: no pong for %d s", c->ping_interval + c->ping_timeout);
+    else
+        snprintf(r, cap, "connection lost");
+}
+
+static void rt_sess_retry_cb(lws_sorted_usec_list_t *sul);
+
+/* The connection has ended (its wsi is gone or never came): either schedule the next
+ * one or end the session. */
+static void rt_sess_lost(struct rt_client *c, struct rt_session *s)
+{
+    struct timespec ts;
+    double delay;
+
+    if (s->state == RT_IO_DONE || s->state == RT_IO_WAIT)
+        return;
+    if (!rt_sess_should_resume(c, s)) {
+        rt_session_io_finish(c, s);
+        return;
+    }
+    lws_sul_cancel(&s->sul_timeout);
+    lws_sul_cancel(&s->sul_close);
+    lws_sul_cancel(&s->sul_goaway);
+    if (!s->reconnecting)
+        rt_sess_loss_reason(c, s);
+    /* A message cut off mid-write goes out whole on the next connection. */
+    if (s->cur && !s->cur_setup) {
+        pthread_mutex_lock(&s->lock);
+        s->cur->next = s->sendq.head;
+        s->sendq.head = s->cur;
+        if (!s->sendq.tail)
+            s->sendq.tail = s->cur;
+        s->sendq.bytes += s->cur->len;
+        s->sendq.count++;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        rt_msg_free(s->cur);
+    }
+    s->cur = NULL;
+    s->cur_setup = false;
+    rt_msg_free(s->setup);
+    s->setup = NULL;
+    rt_reasm_free(&s->rx);
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->attempt++;
+    /* Leaving on purpose after goAway: the old socket is closed, go at once. */
+    delay = s->recycle && s->attempt == 1 ? 0
+            : rt_resume_backoff(s->attempt, (double)(ts.tv_nsec % 1000) / 1000.0);
+    s->reconnecting = true;
+    s->recycle = false;
+    s->goaway = false;
+    s->model_busy = false;
+    s->peer_closed = false;
+    s->peer_code = 0;
+    s->peer_reason[0] = '\0';
+    s->tls_problem[0] = '\0';
+    s->http_status = 0;
+    s->auth_waits = 0;
+    rt_error_clear(&s->ioerr);
+    s->wsi = NULL;
+    s->state = RT_IO_WAIT;
+    lws_sul_schedule(c->ctx, 0, &s->sul_retry, rt_sess_retry_cb,
+                     (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
+}
+
+/* Takes a fresh token from the token source for the next handshake. Returns false when
+ * a fetch is under way and worth waiting for. */
+static bool rt_sess_fresh_auth(struct rt_session *s)
+{
+    struct rt_error e;
+    char *tok = NULL;
+    int r;
+
+    if (!s->auth)
+        return true;
+    rt_error_clear(&e);
+    /* A token about to expire is of no use for a connection that may last minutes. */
+    r = rt_auth_token(s->auth, 60, &tok, NULL, &e);
+    if (r == 0 && s->auth_waits++ < RT_AUTH_WAIT_STEPS)
+        return false;
+    if (r == 1 && tok) {
+        size_t n = strlen(tok);
+        char *v = rt_malloc(n + 8);
+        if (v) {
+            memcpy(v, "Bearer ", 7);
+            memcpy(v + 7, tok, n + 1);
+            if (s->auth_value) {
+                memset(s->auth_value, 0, strlen(s->auth_value));
+                rt_free(s->auth_value);
+            }
+            s->auth_value = v;
+        }
+        memset(tok, 0, n);
+        rt_free(tok);
+    }
+    /* Otherwise the previous credential is tried; a refusal ends the session. */
+    return true;
+}
+
+static void rt_sess_retry_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_retry);
+    struct rt_client *c = s->io_client;
+    struct rt_msg *m;
+    size_t cap, n;
+    bool close_req;
+
+    if (s->state != RT_IO_WAIT)
+        return;
+    pthread_mutex_lock(&s->lock);
+    close_req = s->close_req;
+    pthread_mutex_unlock(&s->lock);
+    if (close_req || c->stop_seen) {
+        s->close_acted = true;
+        rt_session_io_finish(c, s);
+        return;
+    }
+    if (!rt_sess_fresh_auth(s)) {
+        lws_sul_schedule(c->ctx, 0, &s->sul_retry, rt_sess_retry_cb, LWS_USEC_PER_SEC / 10);
+        return;
+    }
+    cap = s->setup_len + s->handle_len + 16;
+    m = rt_msg_new(cap);
+    n = m ? rt_resume_setup(s->setup_tmpl, s->setup_len, s->resume_at, s->resume_empty,
+                            s->handle, s->handle_len, (char *)rt_msg_data(m), cap) : 0;
+    if (!n) {
+        rt_msg_free(m);
+        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the resumption setup");
+        s->close_acted = true;
+        rt_session_io_finish(c, s);
+        return;
+    }
+    m->len = n;
+    rt_msg_data(m)[n] = '\0';
+    s->setup = m;
+    s->state = RT_IO_PENDING;
+    rt_sess_connect(c, s);
+}
+
+/* Leaves the connection to resume on a new one, once the message being written is out. */
+static void rt_sess_recycle(struct rt_session *s)
+{
+    if (s->recycle || !s->wsi || s->state != RT_IO_READY || s->close_acted || s->final_code)
+        return;
+    s->recycle = true;
+    lws_sul_cancel(&s->sul_goaway);
+    lws_sul_schedule(s->io_client->ctx, 0, &s->sul_close, rt_sess_close_timeout_cb,
+                     RT_CLOSE_WAIT_SECS * LWS_USEC_PER_SEC);
+    if (lws_callback_on_writable(s->wsi) < 0)
+        rt_sess_kill(s);
+}
+
+static void rt_sess_goaway_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_goaway);
+
+    rt_sess_recycle(s);
+}
+
+/* Acts on what a server message says about the connection (I/O thread, READY). */
+static void rt_sess_track(struct rt_session *s, const struct rt_scan *sc)
+{
+    if (sc->model_output || sc->tool_call)
+        s->model_busy = true;
+    if (sc->turn_complete) {
+        pthread_mutex_lock(&s->lock);
+        s->boundary = s->tx_seq;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (sc->update && sc->resumable && sc->handle &&
+        rt_resume_handle_ok(sc->handle, sc->handle_len)) {
+        uint64_t upto;
+
+        memcpy(s->handle, sc->handle, sc->handle_len);
+        s->handle[sc->handle_len] = '\0';
+        s->handle_len = sc->handle_len;
+        s->model_busy = false;
+        /* What the handle covers is consumed for good: with lastConsumedClientMessageIndex
+         * exactly (message k of this connection, the setup being 0), otherwise what was
+         * written before the turn boundary the handle follows. */
+        pthread_mutex_lock(&s->lock);
+        upto = s->boundary;
+        if (sc->has_index) {
+            upto = s->tx_seq;
+            if ((uint64_t)sc->last_index < upto - s->conn_base)
+                upto = s->conn_base + (uint64_t)sc->last_index;
+        }
+        while (!rt_queue_empty(&s->replay) && s->replay_first < upto) {
+            rt_msg_free(rt_queue_pop(&s->replay));
+            s->replay_first++;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (s->goaway)
+            rt_sess_recycle(s);
+    }
+    if (sc->go_away && !s->goaway) {
+        double left = sc->time_left >= 0 ? sc->time_left : 10, hard;
+
+        s->goaway = true;
+        if (!s->model_busy && s->handle_len) {
+            rt_sess_recycle(s);
+        } else {
+            /* Let the model finish its turn (the handle after it is the one to resume
+             * with), but leave in time whatever happens: a timer, not the next message. */
+            hard = left >= 4 ? left - 2 : left / 2;
+            lws_sul_schedule(s->io_client->ctx, 0, &s->sul_goaway, rt_sess_goaway_cb,
+                             (lws_usec_t)(hard * (double)LWS_USEC_PER_SEC));
+        }
+    }
+}
+
+/* setupComplete on a replacement connection: the replay goes first, then the queue;
+ * returns the reconnected event to queue in place of the ready one (NULL if out of
+ * memory: the session goes on without telling). The caller holds the lock. */
+static struct rt_event *rt_sess_resumed_locked(struct rt_session *s)
+{
+    struct rt_event *ev;
+
+    s->stats.reconnects++;
+    if (!rt_queue_empty(&s->replay)) {
+        s->stats.resent += s->replay.count;
+        s->replay.tail->next = s->sendq.head;
+        s->sendq.head = s->replay.head;
+        if (!s->sendq.tail)
+            s->sendq.tail = s->replay.tail;
+        s->sendq.bytes += s->replay.bytes;
+        s->sendq.count += s->replay.count;
+        s->replay.head = s->replay.tail = NULL;
+        s->replay.bytes = 0;
+        s->replay.count = 0;
+    }
+    s->replay_first = s->tx_seq;
+    s->rx_paused = false;
+    s->rx_resume = false;
+    ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, strlen(s->lost_reason), s->lost_reason,
+                      strlen(s->lost_reason));
+    return ev;
+}
+
 static void rt_sess_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_timeout);
@@ -770,7 +1112,7 @@ static void rt_sess_timeout_cb(lws_sorted_usec_list_t *sul)
     if (s->wsi)
         rt_sess_kill(s);
     else
-        rt_session_io_finish(s->io_client, s);
+        rt_sess_lost(s->io_client, s);
 }
 
 static void rt_sess_close_timeout_cb(lws_sorted_usec_list_t *sul)
@@ -787,7 +1129,8 @@ static void rt_client_stop_timeout_cb(lws_sorted_usec_list_t *sul)
     c->exit_loop = true;
 }
 
-/* Hands a new session to lws (or ends it if it was closed before it started). */
+/* Hands a session's next connection to lws (or ends the session if it was closed before
+ * it started). */
 static void rt_sess_connect(struct rt_client *c, struct rt_session *s)
 {
     struct lws_client_connect_info i;
@@ -821,7 +1164,7 @@ static void rt_sess_connect(struct rt_client *c, struct rt_session *s)
     atomic_fetch_add(&s->refs, 1);
     rt_client_clear_log();
     w = lws_client_connect_via_info(&i);
-    if (!w && s->state != RT_IO_DONE && !s->wsi) {
+    if (!w && s->state == RT_IO_CONNECTING && !s->wsi) {
         /* lws 4.1 reports a failed name lookup only in a log line: look again to tell a
          * DNS failure from the rest. */
         struct addrinfo hints, *res = NULL;
@@ -836,7 +1179,7 @@ static void rt_sess_connect(struct rt_client *c, struct rt_session *s)
             rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: %s", s->address,
                          gai_strerror(g));
         rt_sess_conn_error(s, NULL, rt_client_last_log());
-        rt_session_io_finish(c, s);
+        rt_sess_lost(c, s);
     }
     rt_session_unref(s);
 }
@@ -971,17 +1314,25 @@ static int rt_sess_writeable(struct rt_session *s, struct lws *wsi)
                              strlen(reason));
             return -1;
         }
+    } else if (s->recycle && !s->cur) {
+        /* Leaving this connection to resume on a new one: the message being written is
+         * finished first; what is still queued goes out after the resume. */
+        static const char why[] = "resuming on a new connection";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)why, sizeof why - 1);
+        return -1;
     }
     if (!s->cur) {
         if (s->setup) {
             s->cur = s->setup;
             s->setup = NULL;
-        } else if (s->state == RT_IO_READY) {
+            s->cur_setup = true;
+        } else if (s->state == RT_IO_READY && !s->recycle) {
             pthread_mutex_lock(&s->lock);
             s->cur = rt_queue_pop(&s->sendq);
             pthread_mutex_unlock(&s->lock);
             if (!s->cur)
                 return 0;
+            s->cur_setup = false;
         } else {
             return 0;
         }
@@ -992,7 +1343,17 @@ static int rt_sess_writeable(struct rt_session *s, struct lws *wsi)
     flags = lws_write_ws_flags(LWS_WRITE_TEXT, s->cur_off == 0, n == left);
     /* For a later fragment the LWS_PRE bytes in front are already-sent payload, which lws
      * may overwrite with the frame header. */
-    w = lws_write(wsi, rt_msg_data(s->cur) + s->cur_off, n, (enum lws_write_protocol)flags);
+    if (s->resume_on && !s->cur_setup) {
+        /* Keep the message intact for a replay: lws masks what it writes in place. */
+        if (!s->tx_scratch && !(s->tx_scratch = rt_malloc(RT_PRE + RT_TX_FRAGMENT))) {
+            rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory sending");
+            return -1;
+        }
+        memcpy(s->tx_scratch + RT_PRE, rt_msg_data(s->cur) + s->cur_off, n);
+        w = lws_write(wsi, s->tx_scratch + RT_PRE, n, (enum lws_write_protocol)flags);
+    } else {
+        w = lws_write(wsi, rt_msg_data(s->cur) + s->cur_off, n, (enum lws_write_protocol)flags);
+    }
     if (w < 0 || (size_t)w < n) {
         rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
         return -1;
@@ -1003,10 +1364,27 @@ static int rt_sess_writeable(struct rt_session *s, struct lws *wsi)
         s->stats.bytes_sent += s->cur->len;
         s->stats.messages_sent++;
         more = !rt_queue_empty(&s->sendq);
+        if (s->resume_on && !s->cur_setup) {
+            /* Kept, numbered, until a handle says the server consumed it. */
+            if (rt_queue_empty(&s->replay))
+                s->replay_first = s->tx_seq;
+            s->cur->next = NULL;
+            if (s->replay.tail)
+                s->replay.tail->next = s->cur;
+            else
+                s->replay.head = s->cur;
+            s->replay.tail = s->cur;
+            s->replay.bytes += s->cur->len;
+            s->replay.count++;
+            s->cur = NULL;
+        }
+        if (!s->cur_setup)
+            s->tx_seq++;
         pthread_mutex_unlock(&s->lock);
         rt_msg_free(s->cur);
         s->cur = NULL;
-        more = (more && s->state == RT_IO_READY) || s->close_acted;
+        s->cur_setup = false;
+        more = (more && s->state == RT_IO_READY) || s->close_acted || s->recycle;
     } else {
         more = true;
     }
@@ -1034,9 +1412,10 @@ static int rt_sess_fail(struct rt_session *s, struct lws *wsi, int code, const c
 
 static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in, size_t len)
 {
-    struct rt_event *ev;
+    struct rt_event *ev, *rec = NULL;
+    struct rt_scan sc;
     size_t n;
-    bool pause = false, became_ready = false;
+    bool pause = false, became_ready = false, resumed = false;
     int r;
 
     if (s->final_code)
@@ -1067,13 +1446,31 @@ static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in
         s->state = RT_IO_READY;
         ev->type = RT_EV_READY;
         became_ready = true;
+        resumed = s->reconnecting;
+        s->reconnecting = false;
+        s->ever_ready = true;
     } else {
         ev->type = RT_EV_MESSAGE;
+        /* The handle, goAway and turn boundaries are needed here, whenever the owner
+         * reads its events. */
+        if (s->resume_on && rt_scan_server(ev->data, n, &sc) == 0)
+            rt_sess_track(s, &sc);
     }
     pthread_mutex_lock(&s->lock);
+    if (became_ready) {
+        s->conn_base = s->tx_seq;
+        s->boundary = s->tx_seq;
+        if (resumed) {
+            /* The owner already had its ready event: this one is "reconnected". */
+            rec = rt_sess_resumed_locked(s);
+            rt_free(ev);
+            ev = rec;
+        }
+        s->attempt = 0;
+    }
     s->stats.bytes_received += n;
     s->stats.messages_received++;
-    if (s->awaiting_audio && ev->type == RT_EV_MESSAGE &&
+    if (s->awaiting_audio && ev && ev->type == RT_EV_MESSAGE &&
         memmem(ev->data, n, "\"inlineData\"", 12)) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1081,7 +1478,8 @@ static int rt_sess_receive(struct rt_session *s, struct lws *wsi, const void *in
                                (double)(now.tv_nsec - s->turn_end.tv_nsec) / 1e9;
         s->awaiting_audio = false;
     }
-    rt_sess_push_locked(s, ev); /* ev belongs to the owner from here on */
+    if (ev)
+        rt_sess_push_locked(s, ev); /* ev belongs to the owner from here on */
     ev = NULL;
     if (!s->rx_paused && s->ev_bytes > RT_RX_PAUSE_BYTES) {
         s->rx_paused = true;
@@ -1134,8 +1532,20 @@ int rt_session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         if (!s || !p || !*p)
             return 0;
         end = *p + len;
+        if (s->auth && !s->auth_value)
+            rt_sess_fresh_auth(s);   /* first connection: only a token that is ready */
+        if (s->auth_value &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:",
+                                        (const unsigned char *)s->auth_value,
+                                        (int)strlen(s->auth_value), p, end)) {
+            rt_error_set(&s->ioerr, RT_EHANDSHAKE,
+                         "handshake headers do not fit (%zu bytes free)", len);
+            return -1;
+        }
         for (i = 0; i < s->nheaders; i++) {
             const char *v = s->headers[i].value;
+            if (s->auth_value && strcasecmp(s->headers[i].name, "authorization:") == 0)
+                continue;   /* replaced by the fresh token above */
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)s->headers[i].name,
                                             (const unsigned char *)v, (int)strlen(v), p, end)) {
                 rt_error_set(&s->ioerr, RT_EHANDSHAKE,
@@ -1189,9 +1599,9 @@ int rt_session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
-        if (s && s->state != RT_IO_DONE) {
+        if (s && s->state != RT_IO_DONE && s->state != RT_IO_WAIT) {
             s->wsi = NULL;
-            rt_session_io_finish(s->io_client, s);
+            rt_sess_lost(s->io_client, s);
         }
         return 0;
 

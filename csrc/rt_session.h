@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_auth.h"
 #include "rt_client.h"
 #include "rt_error.h"
 
@@ -32,8 +33,15 @@ struct rt_session_options {
     bool manual_activity;             /* automatic detection off: activityStart before a turn's
                                          first audio, activityEnd on commit */
     bool audio_stream_end;            /* automatic detection on Gemini: commit sends audioStreamEnd */
-    bool resumption;                  /* keep handles and reconnect (see the resilience issue) */
-    bool transparent;                 /* Vertex transparent resumption */
+    bool resumption;                  /* keep handles and reconnect: the setup must then hold a
+                                         "sessionResumption" object (without a handle); the core
+                                         adds the latest handle to it on each reconnect */
+    bool transparent;                 /* Vertex transparent resumption (informative: the core uses
+                                         lastConsumedClientMessageIndex whenever the server sends it) */
+    struct rt_auth *auth;             /* optional: a token source; each handshake then carries
+                                         "authorization: Bearer <fresh token>" in place of any
+                                         authorization header given above. The session takes its
+                                         own reference (rt_auth_retain) */
 };
 
 /* Starts connecting on the I/O thread and returns at once (never blocks on DNS/TCP/TLS).
@@ -94,7 +102,9 @@ void rt_session_free(struct rt_session *s);  /* drops the owner's reference (clo
 
 struct rt_stats {
     uint64_t bytes_sent, bytes_received, messages_sent, messages_received, reconnects;
-    size_t queued_bytes;
+    uint64_t resent;          /* client messages sent again after a reconnect */
+    uint64_t replay_dropped;  /* unconsumed messages forgotten to respect max_queue_bytes */
+    size_t queued_bytes;      /* send queue plus messages kept for replay */
     double first_audio;   /* seconds from the end of the last user turn to the first output audio; -1 unknown */
 };
 void rt_session_stats(struct rt_session *s, struct rt_stats *out);

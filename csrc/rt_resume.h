@@ -1,0 +1,70 @@
+/* What the I/O thread needs to know to keep a session across connections, read without
+ * Lua: a small scanner of server messages (resumption handles, goAway, turn boundaries),
+ * the rewrite of the setup message that adds a resumption handle, and the rules that
+ * tell a retryable connection loss from a fatal one.
+ *
+ * Nothing here does I/O or locking; every function is pure and bounded (linear in its
+ * input, no recursion), so the scanner can be fuzzed on its own (csrc/fuzz/). */
+#ifndef RT_RESUME_H
+#define RT_RESUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest resumption handle kept; a longer one is ignored (as if it were empty). */
+#define RT_HANDLE_MAX 2048
+
+/* What one server message says that matters to the connection. Pointers point into the
+ * scanned text and are valid as long as it is. */
+struct rt_scan {
+    bool setup_complete;       /* top-level key setupComplete */
+    bool model_output;         /* serverContent.modelTurn present */
+    bool tool_call;            /* top-level key toolCall */
+    bool turn_complete;        /* serverContent.turnComplete: true */
+    bool generation_complete;  /* serverContent.generationComplete: true */
+    bool interrupted;          /* serverContent.interrupted: true */
+    bool go_away;              /* top-level key goAway */
+    double time_left;          /* goAway.timeLeft in seconds; -1 when absent or unreadable */
+    bool update;               /* top-level key sessionResumptionUpdate */
+    bool resumable;            /* sessionResumptionUpdate.resumable: true */
+    const char *handle;        /* newHandle as it appears between its quotes (JSON escapes
+                                  kept), NULL when absent */
+    size_t handle_len;
+    bool has_index;            /* lastConsumedClientMessageIndex was given */
+    int64_t last_index;        /* its value (string or number; >= 0) */
+};
+
+/* Scans one server message. Returns 0 and fills *out (zeroed first), or -1 when the
+ * text is not a JSON object as far as the scanner could tell (*out then holds what was
+ * seen before the problem). Never reads outside text[0..len), never allocates; nesting
+ * deeper than 64 is skipped over, not rejected. */
+int rt_scan_server(const char *text, size_t len, struct rt_scan *out);
+
+/* Finds the setup's sessionResumption object: *at is the offset just after its '{'
+ * and *empty says whether the object is empty. Returns false when the setup has none
+ * (at depth 2, {"setup":{"sessionResumption":{...}}}). */
+bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty);
+
+/* Writes into out (capacity cap) the setup with "handle":"<handle>" inserted at the
+ * place rt_resume_find gave (a handle already there is not removed: the template never
+ * carries one). handle is raw JSON string content (as rt_scan_server returns it).
+ * Returns the length written, or 0 when cap is too small. */
+size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
+                       const char *handle, size_t hlen, char *out, size_t cap);
+
+/* True when the handle text can go between JSON quotes as is: no control characters,
+ * no unescaped quote, complete escapes. */
+bool rt_resume_handle_ok(const char *h, size_t n);
+
+/* Whether a server close code ends the session for good (1002, 1003, 1007, 1008,
+ * 1009, 1010 and the 3000-4999 range) rather than being worth a reconnect. 1000 and
+ * 1005 are neither: the caller decides (they follow a goAway on Vertex). */
+bool rt_resume_fatal_close(int code);
+
+/* Delay in seconds before reconnect attempt `attempt` (1-based): 0.2 s doubling to at
+ * most 5 s, plus up to 25 % jitter taken from `rnd` (0..1). The first attempt after a
+ * goAway has no delay: the caller passes attempt 0. */
+double rt_resume_backoff(int attempt, double rnd);
+
+#endif
