@@ -458,9 +458,33 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         lua_pop(L, 2);
         break;
     case RT_EV_RECONNECTED:
-        lua_createtable(L, 1, 0);
+        /* A response cut off by the lost connection ends here, "incomplete": the
+         * mapping closes it as if the turn had ended, with that reason. The resumed
+         * session answers again in a new response. */
+        {
+            int st, cut;
+            lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+            st = lua_gettop(L);
+            cut = lua_getfield(L, st, "response_id") != LUA_TNIL;
+            lua_pop(L, 1);
+            if (cut) {
+                lua_pushliteral(L, "connection lost");
+                lua_setfield(L, st, "response_incomplete");
+                lua_pushvalue(L, st);
+                lua_pushliteral(L, "{\"serverContent\":{\"turnComplete\":true}}");
+                lrt_call_module(L, "map_server", 2, 3);   /* msgs | nil, msg, code */
+                lua_pop(L, 2);
+            } else {
+                lua_pushnil(L);
+            }
+            if (!lua_istable(L, -1)) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+            }
+            lua_remove(L, st);
+        }
         lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
-        lua_rawseti(L, -2, 1);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         break;
     case RT_EV_ERROR:
         lua_createtable(L, 1, 0);
@@ -604,12 +628,14 @@ static int lrt_session_stats(lua_State *L)
     st.first_audio = -1;
     if (u->s)
         rt_session_stats(u->s, &st);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 9);
     lrt_stat_int(L, "bytes_sent", (lua_Integer)st.bytes_sent);
     lrt_stat_int(L, "bytes_received", (lua_Integer)st.bytes_received);
     lrt_stat_int(L, "messages_sent", (lua_Integer)st.messages_sent);
     lrt_stat_int(L, "messages_received", (lua_Integer)st.messages_received);
     lrt_stat_int(L, "reconnects", (lua_Integer)st.reconnects);
+    lrt_stat_int(L, "resent", (lua_Integer)st.resent);
+    lrt_stat_int(L, "replay_dropped", (lua_Integer)st.replay_dropped);
     lrt_stat_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
     if (st.first_audio >= 0) {
         lua_pushnumber(L, st.first_audio);
