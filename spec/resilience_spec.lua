@@ -1,0 +1,236 @@
+-- Sessions that outlive their connections: goAway, drops, transient closes, tool calls
+-- across a reconnect. Each test checks against the simulator's record that every user
+-- message was consumed exactly once (entries rolled back by a resume do not count).
+local helper = require "spec.helper"
+
+-- The newest open connection on the simulator (the specs run one session at a time).
+local function open_connection()
+  local list = helper.sim_get "/_sim/connections?state=open"
+  list = list and (list.connections or list) or {}
+  return assert(list[#list], "no open connection on the simulator")
+end
+
+-- The session record for a connection id, with its consumed log.
+local function sim_session(conn)
+  return assert(helper.sim_get("/_sim/sessions/" .. conn.sessionId))
+end
+
+-- Counts consumed entries that stand (not rolled back), by type and by digest.
+local function standing(record)
+  local by_digest, by_type = {}, {}
+  for _, e in ipairs(record.consumed) do
+    if not e.rolledBack and e.type ~= "setup" then
+      by_digest[e.digest] = (by_digest[e.digest] or 0) + 1
+      by_type[e.type] = (by_type[e.type] or 0) + 1
+    end
+  end
+  return by_digest, by_type
+end
+
+-- Receives until `pred(msg)` is true; asserts that no error or closed message comes.
+local function until_msg(session, pred, timeout, seen)
+  seen = seen or {}
+  local deadline = os.time() + (timeout or 20)
+  while true do
+    local msg, err, code = session:receive(math.max(0.1, deadline - os.time()))
+    assert(msg, ("waiting: %s (%s)"):format(tostring(err), tostring(code)))
+    seen[#seen + 1] = msg
+    assert(msg.type ~= "closed" and msg.type ~= "error",
+      ("unexpected %s: %s %s"):format(msg.type, tostring(msg.message or msg.code), tostring(msg.reason or "")))
+    if pred(msg) then return msg, seen end
+  end
+end
+
+local function of_type(t) return function(m) return m.type == t end end
+
+local function completed(m) return m.type == "response_done" and m.status == "completed" end
+
+local function text_of(seen)
+  local out = {}
+  for _, m in ipairs(seen) do
+    if m.type == "output_text_done" or m.type == "output_audio_transcription_done" then out[#out + 1] = m.text end
+  end
+  return table.concat(out, " ")
+end
+
+describe("resumption", function()
+  local client
+  before_each(function()
+    helper.sim_request("DELETE", "/_sim/next")
+    client = helper.gemini()
+  end)
+  after_each(function() client:close() end)
+
+  it("sends sessionResumption in the setup and keeps the conversation over a goAway", function()
+    helper.sim_post("/_sim/next", { behaviour = { lifetime = 3, goAwayLead = 2 } })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local first = open_connection()
+    assert.is_table(first.setup.sessionResumption)
+    assert.is_nil(first.setup.sessionResumption.handle)
+    assert(session:send_text "my name is Ada")
+    until_msg(session, completed)
+    local rec = until_msg(session, of_type "reconnected", 10)
+    assert.equal("go_away", rec.reason)
+    assert.equal(1, rec.attempt)
+    local second = open_connection()
+    assert.are_not.equal(first.id, second.id)
+    assert.is_string(second.setup.sessionResumption.handle)
+    assert.equal(first.sessionId, second.sessionId)
+    -- the old connection was closed by us before the new one was opened
+    local old = helper.sim_get("/_sim/connections/" .. first.id)
+    assert.equal("client", old.closedBy)
+    assert(session:send_text "recap please")
+    local _, seen = until_msg(session, completed)
+    assert.matches("my name is Ada", text_of(seen))
+    assert.equal(1, session:stats().reconnects)
+    local by_digest = standing(sim_session(second))
+    assert.equal(1, by_digest["my name is Ada"])
+    assert.equal(1, by_digest["recap please"])
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("on goAway in the middle of a model turn ends that response incomplete and answers again", function()
+    -- real-time pacing makes the reply last longer than the goAway lead
+    helper.sim_post("/_sim/next", { behaviour = { lifetime = 1.5, goAwayLead = 1.2, pace = "realtime" } })
+    local session = assert(client:connect { output_modalities = { "audio" }, transcription = true })
+    assert(session:send_text "please tell me a rather long story about the sea and the ships on it")
+    local rec, seen = until_msg(session, of_type "reconnected", 15)
+    assert.equal("go_away", rec.reason)
+    local statuses = {}
+    for _, m in ipairs(seen) do
+      if m.type == "response_done" then statuses[#statuses + 1] = m.status end
+    end
+    assert.same({ "incomplete" }, statuses)
+    local done = until_msg(session, of_type "response_done", 20)
+    assert.equal("completed", done.status)
+    local by_digest = standing(sim_session(open_connection()))
+    assert.equal(1, by_digest["please tell me a rather long story about the sea and the ships on it"])
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("reconnects after a TCP drop in the middle of a turn", function()
+    helper.sim_post("/_sim/next", { fault = { type = "drop", when = "turn", afterFrames = 1 } })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    assert(session:send_text "one two three four five six seven")
+    local rec, seen = until_msg(session, of_type "reconnected", 15)
+    assert.matches("connection lost", rec.reason)
+    local cut = 0
+    for _, m in ipairs(seen) do
+      if m.type == "response_done" then cut = cut + 1; assert.equal("incomplete", m.status) end
+    end
+    assert.equal(1, cut)
+    local _, after = until_msg(session, completed)
+    assert.matches("one two three four five six seven", text_of(after))
+    local by_digest = standing(sim_session(open_connection()))
+    assert.equal(1, by_digest["one two three four five six seven"])
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("reconnects after a 1011 close and goes on", function()
+    helper.sim_post("/_sim/next", { fault = { type = "close", code = 1011, when = "turn" } })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    assert(session:send_text "first words")
+    local rec = until_msg(session, of_type "reconnected", 15)
+    assert.matches("1011", rec.reason)
+    until_msg(session, completed)
+    assert(session:send_text "second words")
+    until_msg(session, completed)
+    local by_digest = standing(sim_session(open_connection()))
+    assert.equal(1, by_digest["first words"])
+    assert.equal(1, by_digest["second words"])
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("ends the session on 1007 without a retry", function()
+    helper.sim_post("/_sim/next", { fault = { type = "close", code = 1007, when = "turn",
+      reason = "Request contains an invalid argument." } })
+    local before = #helper.connections()
+    local session = assert(client:connect { output_modalities = { "text" } })
+    assert(session:send_text "hello")
+    local err = helper.receive_until(session, "error")
+    assert.equal("closed", err.code)
+    assert.matches("1007", err.message)
+    local closed = helper.receive_until(session, "closed")
+    assert.equal(1007, closed.code)
+    assert.equal(0, session:stats().reconnects)
+    assert.equal(before + 1, #helper.connections())
+  end)
+
+  it("keeps audio appended during a drop and replays what was not consumed (Vertex, transparent)", function()
+    client:close()
+    client = helper.vertex()
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local conn = open_connection()
+    assert.is_true(conn.setup.sessionResumption.transparent)
+    -- every chunk differs (its digest names it): tones of rising pitch, and near-silence
+    -- with a marker sample too quiet to count as speech
+    local sent = 0
+    local function chunk(kind)
+      if kind == "tone" then return helper.tone(0.1, 16000, 0, 200 + 7 * sent) end
+      return string.pack("<i2", sent) .. string.rep("\0\0", 1599)
+    end
+    local function stream(n, kind)
+      for _ = 1, n do
+        assert(session:append_audio(chunk(kind)))
+        sent = sent + 1
+      end
+    end
+    stream(10, "tone")
+    stream(8, "silence")        -- a turn ends (500 ms of silence): a handle follows its reply
+    until_msg(session, completed)
+    stream(5, "tone")
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+    stream(5, "tone")         -- appended while the connection is going or gone
+    stream(8, "silence")
+    until_msg(session, of_type "reconnected", 15)
+    until_msg(session, completed)
+    local by_digest, by_type = standing(sim_session(open_connection()))
+    for digest, n in pairs(by_digest) do
+      assert.equal(1, n, "consumed more than once: " .. digest)
+    end
+    assert.equal(sent, by_type.audio)
+    assert.is_true(session:stats().resent >= 1)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("answers a tool call that was pending when the connection dropped", function()
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "lookup_order", description = "Look up an order",
+                  parameters = { type = "object", properties = { id = { type = "string" } } } } },
+    })
+    assert(session:send_text 'call lookup_order {"id":"A1"}')
+    local item = until_msg(session, function(m)
+      return m.type == "response_output_item_done" and m.item.content[1].type == "function_call"
+    end)
+    local conn = open_connection()
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+    -- answered while the session reconnects: queued, never dropped
+    assert(session:send_tool_result(item.item.content[1].call_id, { status = "shipped" }))
+    until_msg(session, of_type "reconnected", 15)
+    -- the resumed session asks again (the old call was rolled back with its turn)
+    local text = {}
+    local deadline = os.time() + 20
+    while true do
+      local m = until_msg(session, function() return true end, 20)
+      if m.type == "response_output_item_done" and m.item.content[1].type == "function_call" then
+        assert(session:send_tool_result(m.item.content[1].call_id, { status = "shipped" }))
+      elseif m.type == "output_text_done" then
+        text[#text + 1] = m.text
+      elseif completed(m) and table.concat(text):find("result of lookup_order", 1, true) then
+        break
+      end
+      assert(os.time() < deadline, "no answer after the tool result")
+    end
+    local by_digest, by_type = standing(sim_session(open_connection()))
+    assert.equal(1, by_digest['call lookup_order {"id":"A1"}'])
+    assert.is_true(by_type.toolResponse >= 1)
+    session:close()
+    helper.drain(session)
+  end)
+end)
