@@ -1,0 +1,181 @@
+/* rt_resume: the server-message scanner, the setup rewrite, handle checks, retry rules.
+ * Inputs include the fuzz regressions of csrc/fuzz/ (hostile server text). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_resume.h"
+#include "rt_test.h"
+
+static int scan(const char *s, struct rt_scan *o)
+{
+    return rt_scan_server(s, strlen(s), o);
+}
+
+static void test_scan_update(void)
+{
+    struct rt_scan o;
+
+    /* the simulator's pretty-printed form */
+    RT_CHECK(scan("{\n  \"sessionResumptionUpdate\": {\n    \"newHandle\": \"abc_-1\",\n"
+                  "    \"resumable\": true,\n    \"lastConsumedClientMessageIndex\": \"12\"\n  }\n}\n",
+                  &o) == 0);
+    RT_CHECK(o.update && o.resumable && o.has_index && o.last_index == 12);
+    RT_CHECK(o.handle && o.handle_len == 6 && memcmp(o.handle, "abc_-1", 6) == 0);
+    RT_CHECK(!o.go_away && !o.turn_complete && !o.setup_complete);
+
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"newHandle\":\"\",\"resumable\":false}}", &o) == 0);
+    RT_CHECK(o.update && !o.resumable && o.handle_len == 0 && !o.has_index);
+
+    /* int64 as a number; an index that is not a number is not one */
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"lastConsumedClientMessageIndex\":7}}", &o) == 0);
+    RT_CHECK(o.has_index && o.last_index == 7);
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"lastConsumedClientMessageIndex\":\"-1\"}}", &o) == 0);
+    RT_CHECK(!o.has_index);
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"lastConsumedClientMessageIndex\":"
+                  "\"99999999999999999999\"}}", &o) == 0);
+    RT_CHECK(!o.has_index);
+}
+
+static void test_scan_content(void)
+{
+    struct rt_scan o;
+
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"turnComplete\"}]}}}", &o) == 0);
+    RT_CHECK(o.model_output && !o.turn_complete);
+    RT_CHECK(scan("{\"serverContent\":{\"turnComplete\":true},\"usageMetadata\":{\"x\":1}}", &o) == 0);
+    RT_CHECK(o.turn_complete && !o.model_output);
+    RT_CHECK(scan("{\"serverContent\":{\"interrupted\":true,\"generationComplete\":false}}", &o) == 0);
+    RT_CHECK(o.interrupted && !o.generation_complete);
+    RT_CHECK(scan("{\"toolCall\":{\"functionCalls\":[]}}", &o) == 0);
+    RT_CHECK(o.tool_call);
+    RT_CHECK(scan("{\"setupComplete\":{}}", &o) == 0);
+    RT_CHECK(o.setup_complete);
+    /* keys deeper down or inside strings do not count */
+    RT_CHECK(scan("{\"raw\":{\"serverContent\":{\"turnComplete\":true}},"
+                  "\"x\":\"\\\"goAway\\\":{}\"}", &o) == 0);
+    RT_CHECK(!o.turn_complete && !o.go_away);
+}
+
+static void test_scan_goaway(void)
+{
+    struct rt_scan o;
+
+    RT_CHECK(scan("{\"goAway\":{\"timeLeft\":\"5s\"}}", &o) == 0);
+    RT_CHECK(o.go_away && o.time_left == 5.0);
+    RT_CHECK(scan("{\"goAway\":{\"timeLeft\":\"1.25s\"}}", &o) == 0);
+    RT_CHECK(o.time_left == 1.25);
+    RT_CHECK(scan("{\"goAway\":{\"timeLeft\":\"soon\"}}", &o) == 0);
+    RT_CHECK(o.go_away && o.time_left == -1);
+    RT_CHECK(scan("{\"goAway\":{}}", &o) == 0);
+    RT_CHECK(o.go_away && o.time_left == -1);
+    RT_CHECK(scan("{\"goAway\":{\"timeLeft\":\"99999999999999999999s\"}}", &o) == 0);
+    RT_CHECK(o.time_left == 86400);
+}
+
+static void test_scan_malformed(void)
+{
+    static const char *bad[] = {
+        "", "   ", "[]", "\"x\"", "{", "{\"a\":", "{\"a\":\"unterminated", "{\"a\":1]",
+        "{\"a\":[1}", "{}}", "{} x", "{\"a\":\"\\", "{{}}", "{\"a\" \x01}", "{\"a\":[\"b\":1]}x",
+        NULL,
+    };
+    struct rt_scan o;
+    int i;
+
+    for (i = 0; bad[i]; i++) {
+        if (scan(bad[i], &o) != -1)
+            fprintf(stdout, "# accepted: %s\n", bad[i]);
+        RT_CHECK(scan(bad[i], &o) == -1);
+    }
+    RT_CHECK(rt_scan_server(NULL, 0, &o) == -1);
+    RT_CHECK(scan("{}", &o) == 0);
+}
+
+static void test_scan_deep(void)
+{
+    /* nesting far beyond the stack is skipped over, not rejected, and never overflows */
+    size_t n = 10000;
+    char *s = malloc(2 * n + 64);
+    struct rt_scan o;
+
+    if (!s)
+        return;
+
+    memcpy(s, "{\"a\":", 5);
+    memset(s + 5, '[', n);
+    memset(s + 5 + n, ']', n);
+    strcpy(s + 5 + 2 * n, ",\"goAway\":{}}");
+    RT_CHECK(scan(s, &o) == 0);
+    RT_CHECK(o.go_away);
+    s[5] = '{';               /* an object where a value's array was: still bounded */
+    RT_CHECK(scan(s, &o) == -1);
+    free(s);
+}
+
+static void test_setup_rewrite(void)
+{
+    const char *a = "{\"setup\":{\"model\":\"m\",\"sessionResumption\":{},\"x\":1}}";
+    const char *b = "{\"setup\":{\"sessionResumption\":{\"transparent\":true}}}";
+    const char *c = "{\"setup\":{\"systemInstruction\":{\"parts\":[{\"text\":"
+                    "\"\\\"sessionResumption\\\":{}\"}]},\"model\":\"m\"}}";
+    const char *d = "{\"other\":{\"sessionResumption\":{}}}";
+    char out[256];
+    size_t at, n;
+    bool empty;
+
+    RT_CHECK(rt_resume_find(a, strlen(a), &at, &empty) && empty);
+    n = rt_resume_setup(a, strlen(a), at, empty, "H1", 2, out, sizeof out);
+    RT_CHECK(n > 0);
+    out[n] = '\0';
+    RT_CHECK_STR(out, "{\"setup\":{\"model\":\"m\",\"sessionResumption\":{\"handle\":\"H1\"},\"x\":1}}");
+
+    RT_CHECK(rt_resume_find(b, strlen(b), &at, &empty) && !empty);
+    n = rt_resume_setup(b, strlen(b), at, empty, "H2", 2, out, sizeof out);
+    out[n] = '\0';
+    RT_CHECK_STR(out, "{\"setup\":{\"sessionResumption\":{\"handle\":\"H2\",\"transparent\":true}}}");
+    RT_CHECK(rt_resume_setup(b, strlen(b), at, empty, "H2", 2, out, 10) == 0);
+
+    /* the key inside a string, or not under setup, is not the object */
+    RT_CHECK(!rt_resume_find(c, strlen(c), &at, &empty));
+    RT_CHECK(!rt_resume_find(d, strlen(d), &at, &empty));
+}
+
+static void test_handle_ok(void)
+{
+    RT_CHECK(rt_resume_handle_ok("abc", 3));
+    RT_CHECK(rt_resume_handle_ok("a\\\"b\\u00e9", 10));
+    RT_CHECK(!rt_resume_handle_ok("", 0));
+    RT_CHECK(!rt_resume_handle_ok("a\"b", 3));
+    RT_CHECK(!rt_resume_handle_ok("ab\\", 3));
+    RT_CHECK(!rt_resume_handle_ok("a\\u12", 5));
+    RT_CHECK(!rt_resume_handle_ok("a\\x", 3));
+    RT_CHECK(!rt_resume_handle_ok("a\nb", 3));
+}
+
+static void test_rules(void)
+{
+    RT_CHECK(rt_resume_fatal_close(1007));
+    RT_CHECK(rt_resume_fatal_close(1008));
+    RT_CHECK(rt_resume_fatal_close(4000));
+    RT_CHECK(!rt_resume_fatal_close(1011));
+    RT_CHECK(!rt_resume_fatal_close(1006));
+    RT_CHECK(!rt_resume_fatal_close(1001));
+    RT_CHECK(rt_resume_backoff(0, 0.5) == 0);
+    RT_CHECK(rt_resume_backoff(1, 0) == 0.2);
+    RT_CHECK(rt_resume_backoff(2, 0) == 0.4);
+    RT_CHECK(rt_resume_backoff(30, 0) == 5.0);
+    RT_CHECK(rt_resume_backoff(30, 1) == 6.25);
+}
+
+int main(void)
+{
+    RT_RUN(test_scan_update);
+    RT_RUN(test_scan_content);
+    RT_RUN(test_scan_goaway);
+    RT_RUN(test_scan_malformed);
+    RT_RUN(test_scan_deep);
+    RT_RUN(test_setup_rewrite);
+    RT_RUN(test_handle_ok);
+    RT_RUN(test_rules);
+    return rt_test_done();
+}
