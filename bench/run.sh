@@ -18,12 +18,15 @@
 #   BENCH_LATENCY_SECONDS   streaming of "latency" (30; quick 10)
 #   BENCH_CONNECTS          connects of "connect" (50; quick 20)
 #   BENCH_RESULTS           where the table goes (bench/results.md)
+#   BENCH_FIRST_RUN=N       add runs N.. to the previous invocation's output (after a failure)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 OUT="$BUILD/bench-out"
-rm -rf "$OUT"
+# BENCH_FIRST_RUN=N continues an interrupted invocation: runs N.. are added to the output
+# already there (used together with BENCH_ONLY for the workloads still missing)
+[ "${BENCH_FIRST_RUN:-1}" = 1 ] && rm -rf "$OUT"
 mkdir -p "$OUT"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -71,7 +74,7 @@ start_sim() {
         --api-key test-key --quiet "$@" >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
     i=0
-    while [ $i -lt 100 ] && ! grep -q '^LISTENING ' "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 300 ] && ! grep -q '^LISTENING ' "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
     BENCH_SIM_HTTP=$(sed -n 's/^LISTENING \(.*\)$/\1/p' "$OUT/sim.log" | head -n 1)
     [ -n "$BENCH_SIM_HTTP" ] || { echo "bench: simulator did not start:"; cat "$OUT/sim.log"; exit 1; }
     export BENCH_SIM_HTTP
@@ -107,7 +110,7 @@ run_one() {
 want() { case " $BENCH_ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 echo "bench: $BENCH_RUNS run(s) per side; workloads: $BENCH_ONLY"
-r=1
+r=${BENCH_FIRST_RUN:-1}
 while [ $r -le "$BENCH_RUNS" ]; do
     if want stream; then
         for side in lua node; do
