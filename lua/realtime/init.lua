@@ -305,9 +305,13 @@ function realtime.run(...)
       end
       if not pending and #threads > 0 then
         local timeout = earliest and math.max(0, earliest - now()) or nil
-        local ready = #fds > 0 and core.poll_fds(fds, timeout) or (timeout and core.sleep(timeout))
-        if type(ready) == "table" then
-          for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
+        if #fds > 0 then
+          local ready = core.poll_fds(fds, timeout)   -- nil when the timeout passed
+          if ready then
+            for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
+          end
+        elseif timeout then
+          core.sleep(timeout)
         end
       end
     end
