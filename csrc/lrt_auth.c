@@ -66,6 +66,15 @@ static struct lrt_auth *lrt_check_auth(lua_State *L, int idx)
     return u;
 }
 
+/* The core token source of the realtime.Auth at idx, or NULL when the value is none or is
+ * closed. Borrowed from the userdata (a session that keeps it takes its own reference). */
+struct rt_auth *lrt_test_auth(lua_State *L, int idx);
+struct rt_auth *lrt_test_auth(lua_State *L, int idx)
+{
+    struct lrt_auth *u = luaL_testudata(L, idx, LRT_AUTH);
+    return u ? u->a : NULL;
+}
+
 /* core.auth_new{ kind = "service_account"|"authorized_user"|"metadata", source=, scope=,
  *   token_uri=, client_email=, private_key=, private_key_id=, subject=, client_id=,
  *   client_secret=, refresh_token=, metadata_host=, ca_file=, timeout= }

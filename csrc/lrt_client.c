@@ -111,11 +111,15 @@ static int lrt_opt_bool(lua_State *L, int t, const char *key)
     return b;
 }
 
+/* lrt_auth.c: the core object of a realtime.Auth value, or NULL. */
+struct rt_auth *lrt_test_auth(lua_State *L, int idx);
+
 /* client:_connect(cfg, map_state, tools, props) -> session (connecting) | nil, msg, code
  *
  * cfg = { url=, headers = {{name, value}, ...}, setup = json, timeout=, max_queue_bytes=,
  *         max_message_bytes=, audio_mime=, manual_activity=, audio_stream_end=,
- *         resumption=, transparent= }
+ *         resumption=, transparent=, token_source= }
+ * token_source (a realtime.Auth) gives each reconnect's handshake a fresh bearer token.
  * The session is returned at once; its first message tells whether setup completed. */
 static int lrt_client_connect(lua_State *L)
 {
@@ -146,6 +150,9 @@ static int lrt_client_connect(lua_State *L)
     o.audio_stream_end = lrt_opt_bool(L, 2, "audio_stream_end");
     o.resumption = lrt_opt_bool(L, 2, "resumption");
     o.transparent = lrt_opt_bool(L, 2, "transparent");
+    lua_getfield(L, 2, "token_source");
+    o.auth = lrt_test_auth(L, -1);   /* the session takes its own reference */
+    lua_pop(L, 1);
 
     /* the header array lives in a scratch userdata, so a raise below frees it */
     lua_getfield(L, 2, "headers");
