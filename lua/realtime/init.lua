@@ -475,6 +475,7 @@ function Client:connect(opts)
     manual_activity = not vad_on,
     audio_stream_end = vad_on and p.backend == "gemini",
     resumption = eff.resumption, transparent = p.backend == "vertex",
+    token_source = p.token_source,
   }, state, handlers, props)
   if not session then return nil, err, code end
 
