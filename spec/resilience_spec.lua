@@ -234,3 +234,76 @@ describe("resumption", function()
     helper.drain(session)
   end)
 end)
+
+describe("resumption with a token source", function()
+  local dir, email = nil, "resume-runner@livesim-test.iam.gserviceaccount.com"
+  local key
+
+  lazy_setup(function()
+    local f = assert(io.popen "mktemp -d")
+    dir = f:read "l"
+    f:close()
+    local code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k.pem"
+      .. " && openssl pkey -in %s/k.pem -pubout -out %s/k.pub"):format(dir, dir, dir))
+    assert(code == 0, out)
+    key = helper.read_file(dir .. "/k.pem")
+    helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(dir .. "/k.pub") })
+  end)
+  lazy_teardown(function()
+    helper.sim_post("/_sim/tokens", { lifetime = 3600 })
+    helper.run("rm -rf " .. helper.shell_quote(dir))
+  end)
+
+  it("reconnects with a fresh bearer token once the first one has expired", function()
+    helper.sim_request("DELETE", "/_sim/next")
+    helper.sim_post("/_sim/tokens", { lifetime = 3 })
+    local client = assert(require("realtime").vertex {
+      project = "test-project", location = "us-central1", base_url = helper.sim_http,
+      ca_file = helper.sim_ca, model = helper.vertex_model, credentials = {
+        type = "service_account", project_id = "livesim-test", private_key_id = "kid-r",
+        private_key = key, client_email = email, token_uri = helper.sim_http .. "/token" } })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    local first = list[#list]
+    require("realtime").sleep(3.5)   -- the first token is no longer accepted
+    helper.sim_post("/_sim/connections/" .. first.id, { fault = { type = "drop" } })
+    local rec = helper.receive_until(session, { "reconnected", "error" }, 15)
+    assert.equal("reconnected", rec.type)
+    list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    local second = list[#list]
+    local h1, h2 = first.headers.authorization, second.headers.authorization
+    assert.is_string(h2)
+    assert.not_equal(h1, h2)
+    assert(session:send_text "still there")
+    helper.receive_until(session, "response_done")
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
+end)
+
+describe("context window compression", function()
+  it("reaches the server's setup, with token numbers as strings", function()
+    local client = helper.gemini()
+    local s = assert(client:connect { output_modalities = { "text" },
+                                      compression = { trigger_tokens = 20000, target_tokens = 10000 } })
+    local list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    local cwc = list[#list].setup.contextWindowCompression
+    assert.equal("20000", tostring(cwc.triggerTokens))
+    assert.equal("10000", tostring(cwc.slidingWindow.targetTokens))
+    s:close()
+    helper.drain(s)
+    local s2 = assert(client:connect { output_modalities = { "text" }, compression = true })
+    list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    assert.same({ slidingWindow = {} }, list[#list].setup.contextWindowCompression)
+    assert(s2:send_text "hello")
+    assert.equal("completed", helper.receive_until(s2, "response_done").status)
+    s2:close()
+    helper.drain(s2)
+    client:close()
+  end)
+end)
