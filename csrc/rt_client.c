@@ -20,6 +20,7 @@
 /* pt_serv_buf_size also bounds the space for handshake headers: an 8 KB bearer token
  * plus the default headers must fit. */
 #define RT_SERV_BUF_SIZE 32768
+#define RT_RX_BUFFER 8192
 /* Default bound of a client's concurrent sessions. lws sizes its descriptor table from
  * it (plus a few for its own wake-up pipe); being below `ulimit -n` also makes lws look
  * sockets up by search instead of indexing by descriptor number, so a host with many
@@ -152,6 +153,8 @@ static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
         goto fail;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    /* An idle connection then holds no TLS read/write buffers (about 33 KB each). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
@@ -217,6 +220,10 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
 
     c->protocols[0].name = "realtime";
     c->protocols[0].callback = rt_session_lws_callback;
+    /* Each connection's receive buffer; messages are reassembled beyond it, so a small
+     * one only means more callbacks for large messages (the default would be the whole
+     * pt_serv_buf_size, 32 KB, per connection). */
+    c->protocols[0].rx_buffer_size = RT_RX_BUFFER;
 
     pthread_once(&rt_log_once, rt_log_init);
     memset(&info, 0, sizeof info);
