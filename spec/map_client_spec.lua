@@ -232,6 +232,5 @@ describe("seed bug 19: buffered results are kept in the state, not dropped", fun
   end)
 end)
 
-describe("seed bug 17", function()
-  pending("the setupComplete timeout is the binding's (session_connect_spec), not the mapping's")
-end)
+-- seed bug 17 (no timeout on setupComplete) belongs to the binding: see
+-- spec/session_connect_spec.lua, "times out waiting for setupComplete".

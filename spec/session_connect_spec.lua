@@ -83,6 +83,15 @@ describe("client:connect", function()
     assert.equal("connect", code, err)
   end)
 
+  it("times out waiting for setupComplete (seed bug 17: the seeds wait forever)", function()
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 3000, setup = true } })
+    local t0 = realtime.now()
+    local session, err, code = client:connect { timeout = 0.5 }
+    assert.is_nil(session)
+    assert.equal("timeout", code, err)
+    assert.is_true(realtime.now() - t0 < 2.5)
+  end)
+
   it("fails with 'auth' when there is no key at all", function()
     local c = realtime.gemini { api_key = nil, base_url = helper.sim_http, ca_file = helper.sim_ca,
                                 model = helper.model }
