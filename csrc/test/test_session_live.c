@@ -30,6 +30,7 @@ struct seen {
     int error_code, closed_code;
     char error_msg[256], closed_reason[128];
     int turn_complete, inline_data;
+    int reconnected, reconnect_attempt;
 };
 
 static void note(struct seen *w, const struct rt_event *ev)
@@ -46,6 +47,10 @@ static void note(struct seen *w, const struct rt_event *ev)
             w->turn_complete++;
         if (strstr(ev->data, "\"inlineData\""))
             w->inline_data++;
+        break;
+    case RT_EV_RECONNECTED:
+        w->reconnected++;
+        w->reconnect_attempt = ev->code;
         break;
     case RT_EV_ERROR:
         w->errors++;
@@ -145,6 +150,34 @@ static int sim_post(const char *path, const char *body)
         return -1;
     }
     return 0;
+}
+
+/* Drops the simulator's directives for next connections (DELETE /_sim/next). */
+static int sim_clear_next(void)
+{
+    char u[512];
+    CURL *h = curl_easy_init();
+    CURLcode rc;
+    long status = 0;
+    FILE *devnull = fopen("/dev/null", "w");
+
+    if (!h || !devnull) {
+        if (h)
+            curl_easy_cleanup(h);
+        if (devnull)
+            fclose(devnull);
+        return -1;
+    }
+    snprintf(u, sizeof u, "%s/_sim/next", sim_http);
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CAINFO, sim_ca);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    fclose(devnull);
+    return rc == CURLE_OK && status == 200 ? 0 : -1;
 }
 
 /* ---- tests ---- */
@@ -554,6 +587,89 @@ static void test_drop(void)
     rt_client_free(c);
 }
 
+#define SETUP_RESUME "{\"setup\":{\"model\":\"models/gemini-live-2.5-flash-preview\"," \
+    "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]},\"sessionResumption\":{}}}"
+
+static int is_reconnected(const struct seen *w) { return w->reconnected > 0 || w->closed > 0; }
+
+/* With resumption the core reconnects by itself after a drop, replays the message the
+ * server had not consumed (the reply comes on the new connection) and never queues an
+ * error or closed event for the drop. */
+static void test_drop_resumed(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_RESUME,
+        .setup_len = strlen(SETUP_RESUME), .timeout = 10, .resumption = true,
+    };
+    struct rt_session *s;
+    struct rt_stats st;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"drop\",\"when\":\"turn\"}}") == 0);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 15, is_reconnected));
+        RT_CHECK(w.reconnected == 1 && w.reconnect_attempt == 1);
+        w.turn_complete = 0;
+        RT_CHECK(pump(s, &w, 10, is_turn_done));
+        RT_CHECK(w.turn_complete == 1 && w.errors == 0 && w.closed == 0);
+        rt_session_stats(s, &st);
+        RT_CHECK(st.reconnects == 1 && st.resent == 1);
+        rt_session_close(s, 1000, "done");
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.closed_code == 1000 && w.errors == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* Closing while a reconnect waits (the server is gone for good: refused upgrades) ends
+ * the session with the caller's close, and freeing the client meanwhile is clean. */
+static void test_close_while_reconnecting(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_RESUME,
+        .setup_len = strlen(SETUP_RESUME), .timeout = 10, .resumption = true,
+    };
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"drop\",\"when\":\"turn\"}}") == 0);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        /* every reconnect attempt is refused with 503 (retryable) */
+        RT_CHECK(sim_post("/_sim/next", "{\"count\":10,\"fault\":{\"type\":\"refuse\",\"status\":503}}") == 0);
+        RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+        pump(s, &w, 1.0, is_closed);
+        RT_CHECK(w.closed == 0 && w.reconnected == 0);
+        rt_session_close(s, 1000, "giving up");
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.closed == 1 && w.closed_code == 1000 && w.errors == 0);
+        rt_session_free(s);
+    }
+    RT_CHECK(sim_clear_next() == 0);
+    rt_client_free(c);
+}
+
 /* rt_client_free with sessions ready, connecting and just created. */
 static void test_client_free_with_sessions(void)
 {
@@ -640,6 +756,8 @@ int main(void)
     RT_RUN(test_fragmented_rx);
     RT_RUN(test_oversize);
     RT_RUN(test_drop);
+    RT_RUN(test_drop_resumed);
+    RT_RUN(test_close_while_reconnecting);
     RT_RUN(test_client_free_with_sessions);
     RT_RUN(test_churn);
     curl_global_cleanup();
