@@ -99,6 +99,12 @@ static void *rt_client_thread(void *arg)
         pthread_mutex_lock(&s->lock);
         s->client = NULL;
         pthread_mutex_unlock(&s->lock);
+        /* Timers live in the context: unlink them while it exists (a session waiting to
+         * reconnect has no wsi whose destruction would do it). */
+        lws_sul_cancel(&s->sul_retry);
+        lws_sul_cancel(&s->sul_goaway);
+        lws_sul_cancel(&s->sul_timeout);
+        lws_sul_cancel(&s->sul_close);
     }
     lws_sul_cancel(&c->sul_stop);
     lws_context_destroy(c->ctx);

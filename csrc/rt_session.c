@@ -875,6 +875,23 @@ static void rt_sess_lost(struct rt_client *c, struct rt_session *s)
     if (s->state == RT_IO_DONE || s->state == RT_IO_WAIT)
         return;
     if (!rt_sess_should_resume(c, s)) {
+        bool close_req;
+
+        pthread_mutex_lock(&s->lock);
+        close_req = s->close_req;
+        pthread_mutex_unlock(&s->lock);
+        if (s->reconnecting && !close_req && !s->peer_closed && !s->final_code) {
+            /* Say that the session was being resumed, and why that started. */
+            char why[RT_ERROR_DATA_MAX];
+            enum rt_code code = s->ioerr.code != RT_OK ? s->ioerr.code : RT_ECLOSED;
+
+            snprintf(why, sizeof why, "%s", s->ioerr.code != RT_OK ? s->ioerr.msg
+                                                                   : "connection lost");
+            rt_error_clear(&s->ioerr);
+            rt_error_set(&s->ioerr, code, "cannot resume the session after %d attempt%s "
+                         "(%.60s): %.150s", s->attempt, s->attempt == 1 ? "" : "s",
+                         s->lost_reason, why);
+        }
         rt_session_io_finish(c, s);
         return;
     }
@@ -1001,8 +1018,9 @@ static void rt_sess_retry_cb(lws_sorted_usec_list_t *sul)
 /* Leaves the connection to resume on a new one, once the message being written is out. */
 static void rt_sess_recycle(struct rt_session *s)
 {
-    if (s->recycle || !s->wsi || s->state != RT_IO_READY || s->close_acted || s->final_code)
-        return;
+    if (s->recycle || !s->wsi || s->state != RT_IO_READY || s->close_acted || s->final_code ||
+        !s->handle_len)
+        return;   /* without a handle there is nothing to resume: the server's close ends it */
     s->recycle = true;
     lws_sul_cancel(&s->sul_goaway);
     lws_sul_schedule(s->io_client->ctx, 0, &s->sul_close, rt_sess_close_timeout_cb,

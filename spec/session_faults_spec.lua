@@ -117,6 +117,44 @@ describe("faults without resumption", function()
   end)
 end)
 
+describe("reconnects that fail", function()
+  local client
+  before_each(function()
+    helper.sim_request("DELETE", "/_sim/next")
+    client = helper.gemini()
+  end)
+  after_each(function()
+    helper.sim_request("DELETE", "/_sim/next")
+    client:close()
+  end)
+
+  local function dropped_then(fault, count)
+    local s = assert(client:connect { output_modalities = { "text" } })
+    helper.sim_post("/_sim/next", { count = count, fault = fault })
+    local list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    helper.sim_post("/_sim/connections/" .. list[#list].id, { fault = { type = "drop" } })
+    return s, to_end(s, 40)
+  end
+
+  it("give up after a bounded number of attempts, saying why", function()
+    local s, first = dropped_then({ type = "refuse", status = 503 }, 20)
+    assert.equal("handshake", first.error.code)
+    assert.matches("cannot resume the session after 6 attempts (connection lost): HTTP 503",
+                   first.error.message, 1, true)
+    assert.equal(1006, first.closed.code)
+    assert.is_nil(first.reconnected)
+    assert.equal(0, s:stats().reconnects)
+  end)
+
+  it("stop at once when the credentials are refused", function()
+    local _, first = dropped_then({ type = "refuse", status = 401 }, 5)
+    assert.equal("handshake", first.error.code)
+    assert.matches("after 1 attempt (connection lost): HTTP 401", first.error.message, 1, true)
+    assert.equal(1006, first.closed.code)
+  end)
+end)
+
 -- The dead-peer check needs pings far below the 30 s minimum: a child process runs with
 -- the test-only RT_TEST_PING_SECS (see docs/design.md, "Resilience").
 describe("a stalled peer", function()
