@@ -24,21 +24,6 @@ struct lrt_http {
     struct rt_http_job *j;    /* owned; NULL once closed */
 };
 
-/* Reads an optional string field of the table at idx; NULL when absent. The string
- * stays valid while the table holds it (the caller copies it before returning). */
-static const char *lrt_auth_field(lua_State *L, int idx, const char *key)
-{
-    const char *s = NULL;
-    int t = lua_getfield(L, idx, key);
-    if (t != LUA_TNIL) {
-        if (t != LUA_TSTRING)
-            luaL_error(L, "field '%s': expected a string, got %s", key, luaL_typename(L, -1));
-        s = lua_tostring(L, -1);
-    }
-    lua_pop(L, 1);
-    return s;
-}
-
 static double lrt_auth_number(lua_State *L, int idx, const char *key, double dflt)
 {
     double v = dflt;
@@ -93,18 +78,18 @@ static int lrt_auth_new(lua_State *L)
     lua_getfield(L, 1, "kind");
     o.kind = kind_values[luaL_checkoption(L, -1, NULL, kinds)];
     lua_pop(L, 1);
-    o.source = lrt_auth_field(L, 1, "source");
-    o.scope = lrt_auth_field(L, 1, "scope");
-    o.token_uri = lrt_auth_field(L, 1, "token_uri");
-    o.client_email = lrt_auth_field(L, 1, "client_email");
-    o.private_key = lrt_auth_field(L, 1, "private_key");
-    o.private_key_id = lrt_auth_field(L, 1, "private_key_id");
-    o.subject = lrt_auth_field(L, 1, "subject");
-    o.client_id = lrt_auth_field(L, 1, "client_id");
-    o.client_secret = lrt_auth_field(L, 1, "client_secret");
-    o.refresh_token = lrt_auth_field(L, 1, "refresh_token");
-    o.metadata_host = lrt_auth_field(L, 1, "metadata_host");
-    o.ca_file = lrt_auth_field(L, 1, "ca_file");
+    o.source = lrt_field_string(L, 1, "source");
+    o.scope = lrt_field_string(L, 1, "scope");
+    o.token_uri = lrt_field_string(L, 1, "token_uri");
+    o.client_email = lrt_field_string(L, 1, "client_email");
+    o.private_key = lrt_field_string(L, 1, "private_key");
+    o.private_key_id = lrt_field_string(L, 1, "private_key_id");
+    o.subject = lrt_field_string(L, 1, "subject");
+    o.client_id = lrt_field_string(L, 1, "client_id");
+    o.client_secret = lrt_field_string(L, 1, "client_secret");
+    o.refresh_token = lrt_field_string(L, 1, "refresh_token");
+    o.metadata_host = lrt_field_string(L, 1, "metadata_host");
+    o.ca_file = lrt_field_string(L, 1, "ca_file");
     o.timeout = lrt_auth_number(L, 1, "timeout", 0);
 
     struct lrt_auth *u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -266,15 +251,15 @@ static int lrt_http_request(lua_State *L)
     memset(&r, 0, sizeof r);
     rt_error_clear(&err);
     luaL_checktype(L, 1, LUA_TTABLE);
-    r.method = lrt_auth_field(L, 1, "method");
-    r.url = lrt_auth_field(L, 1, "url");
+    r.method = lrt_field_string(L, 1, "method");
+    r.url = lrt_field_string(L, 1, "url");
     if (!r.url)
         luaL_error(L, "field 'url': expected a string");
     if (!r.method)
         r.method = "GET";
     if (strcmp(r.method, "GET") != 0 && strcmp(r.method, "POST") != 0)
         luaL_error(L, "field 'method': expected \"GET\" or \"POST\"");
-    r.ca_file = lrt_auth_field(L, 1, "ca_file");
+    r.ca_file = lrt_field_string(L, 1, "ca_file");
     r.timeout = lrt_auth_number(L, 1, "timeout", 0);
     if (lua_getfield(L, 1, "body") != LUA_TNIL) {
         if (!lua_isstring(L, -1) || lua_type(L, -1) != LUA_TSTRING)

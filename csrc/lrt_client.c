@@ -84,34 +84,7 @@ static int lrt_client_is_open(lua_State *L)
 
 /* ---- starting a session ------------------------------------------------------------- */
 
-static const char *lrt_opt_string(lua_State *L, int t, const char *key)
-{
-    const char *s = NULL;
-    if (lua_getfield(L, t, key) != LUA_TNIL)
-        s = luaL_checkstring(L, -1);
-    lua_pop(L, 1);      /* the string stays alive: it is referenced by the table */
-    return s;
-}
-
-static lua_Number lrt_opt_number(lua_State *L, int t, const char *key, lua_Number dflt)
-{
-    lua_Number n = dflt;
-    if (lua_getfield(L, t, key) != LUA_TNIL)
-        n = luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return n;
-}
-
-static int lrt_opt_bool(lua_State *L, int t, const char *key)
-{
-    int b;
-    lua_getfield(L, t, key);
-    b = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return b;
-}
-
-/* lrt_auth.c: the core object of a realtime.Auth value, or NULL. */
+/* The token source of a realtime.Auth userdata (lrt_auth.c), or NULL. */
 struct rt_auth *lrt_test_auth(lua_State *L, int idx);
 
 /* client:_connect(cfg, map_state, tools, props) -> session (connecting) | nil, msg, code
@@ -137,19 +110,19 @@ static int lrt_client_connect(lua_State *L)
     memset(&o, 0, sizeof o);
     rt_error_clear(&err);
 
-    o.url = lrt_opt_string(L, 2, "url");
+    o.url = lrt_field_string(L, 2, "url");
     luaL_argcheck(L, o.url != NULL, 2, "url missing");
     lua_getfield(L, 2, "setup");
     o.setup = luaL_checklstring(L, -1, &o.setup_len);
     lua_pop(L, 1);
-    o.timeout = (double)lrt_opt_number(L, 2, "timeout", 0);
-    o.max_queue_bytes = (size_t)lrt_opt_number(L, 2, "max_queue_bytes", 0);
-    o.max_message_bytes = (size_t)lrt_opt_number(L, 2, "max_message_bytes", 0);
-    o.audio_mime = lrt_opt_string(L, 2, "audio_mime");
-    o.manual_activity = lrt_opt_bool(L, 2, "manual_activity");
-    o.audio_stream_end = lrt_opt_bool(L, 2, "audio_stream_end");
-    o.resumption = lrt_opt_bool(L, 2, "resumption");
-    o.transparent = lrt_opt_bool(L, 2, "transparent");
+    o.timeout = (double)lrt_field_number(L, 2, "timeout", 0);
+    o.max_queue_bytes = (size_t)lrt_field_number(L, 2, "max_queue_bytes", 0);
+    o.max_message_bytes = (size_t)lrt_field_number(L, 2, "max_message_bytes", 0);
+    o.audio_mime = lrt_field_string(L, 2, "audio_mime");
+    o.manual_activity = lrt_field_bool(L, 2, "manual_activity");
+    o.audio_stream_end = lrt_field_bool(L, 2, "audio_stream_end");
+    o.resumption = lrt_field_bool(L, 2, "resumption");
+    o.transparent = lrt_field_bool(L, 2, "transparent");
     lua_getfield(L, 2, "token_source");
     o.auth = lrt_test_auth(L, -1);   /* the session takes its own reference */
     lua_pop(L, 1);

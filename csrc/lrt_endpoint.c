@@ -6,15 +6,6 @@
 #include "rt_alloc.h"
 #include "rt_endpoint.h"
 
-static const char *lrt_field(lua_State *L, int t, const char *key)
-{
-    const char *s = NULL;
-    if (lua_getfield(L, t, key) != LUA_TNIL)
-        s = luaL_checkstring(L, -1);
-    lua_pop(L, 1);   /* still referenced by the table */
-    return s;
-}
-
 /* core.endpoint{ backend=, api_key=, access_token=, project=, location=, api_version=,
  *                base_url=, quota_project=, headers = { name = value } }
  *   -> url, { {name, value}, ... } | nil, message, code */
@@ -32,17 +23,17 @@ static int lrt_endpoint(lua_State *L)
     memset(&o, 0, sizeof o);
     memset(&ep, 0, sizeof ep);
     rt_error_clear(&err);
-    backend = lrt_field(L, 1, "backend");
+    backend = lrt_field_string(L, 1, "backend");
     if (!backend || (strcmp(backend, "gemini") != 0 && strcmp(backend, "vertex") != 0))
         return luaL_error(L, "endpoint: backend must be \"gemini\" or \"vertex\"");
     o.backend = backend[0] == 'g' ? RT_BACKEND_GEMINI : RT_BACKEND_VERTEX;
-    o.api_key = lrt_field(L, 1, "api_key");
-    o.access_token = lrt_field(L, 1, "access_token");
-    o.project = lrt_field(L, 1, "project");
-    o.location = lrt_field(L, 1, "location");
-    o.api_version = lrt_field(L, 1, "api_version");
-    o.base_url = lrt_field(L, 1, "base_url");
-    o.quota_project = lrt_field(L, 1, "quota_project");
+    o.api_key = lrt_field_string(L, 1, "api_key");
+    o.access_token = lrt_field_string(L, 1, "access_token");
+    o.project = lrt_field_string(L, 1, "project");
+    o.location = lrt_field_string(L, 1, "location");
+    o.api_version = lrt_field_string(L, 1, "api_version");
+    o.base_url = lrt_field_string(L, 1, "base_url");
+    o.quota_project = lrt_field_string(L, 1, "quota_project");
 
     /* extra headers into a scratch userdata (freed by the GC even if we raise) */
     if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {

@@ -28,6 +28,41 @@ int lrt_pushfail(lua_State *L, const struct rt_error *err)
     return 3;
 }
 
+const char *lrt_field_string(lua_State *L, int t, const char *key)
+{
+    const char *s = NULL;
+    int type = lua_getfield(L, t, key);
+    if (type != LUA_TNIL) {
+        if (type != LUA_TSTRING)
+            luaL_error(L, "field '%s': expected a string, got %s", key, luaL_typename(L, -1));
+        s = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);   /* the table still references the string */
+    return s;
+}
+
+lua_Number lrt_field_number(lua_State *L, int t, const char *key, lua_Number dflt)
+{
+    lua_Number v = dflt;
+    int type = lua_getfield(L, t, key);
+    if (type != LUA_TNIL) {
+        if (type != LUA_TNUMBER)
+            luaL_error(L, "field '%s': expected a number, got %s", key, luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int lrt_field_bool(lua_State *L, int t, const char *key)
+{
+    int b;
+    lua_getfield(L, t, key);
+    b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
 void lrt_open_parts(lua_State *L)
 {
     lua_pushvalue(L, -1);

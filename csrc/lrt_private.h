@@ -53,6 +53,13 @@ void lrt_push_module(lua_State *L);
  * nresults values (plain call: errors propagate). */
 void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
 
+/* Optional fields of the table at t: NULL / dflt when absent; a value of the wrong type
+ * raises "field 'key': expected a string, got <type>". A returned string stays valid
+ * while the table holds it. */
+const char *lrt_field_string(lua_State *L, int t, const char *key);
+lua_Number lrt_field_number(lua_State *L, int t, const char *key, lua_Number dflt);
+int lrt_field_bool(lua_State *L, int t, const char *key);
+
 struct lrt_client *lrt_check_client(lua_State *L, int idx);
 struct lrt_session *lrt_check_session(lua_State *L, int idx);
 
