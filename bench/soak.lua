@@ -85,7 +85,7 @@ end
 local session = assert(client:connect { output_modalities = { "audio" }, transcription = true })
 
 local sent, counter = 0, 0
-local stats = { responses = 0, incomplete = 0, errors = 0, reconnect_msgs = 0 }
+local stats = { responses = 0, incomplete = 0, errors = 0, reconnect_msgs = 0, unanswered = 0 }
 local CHUNK = 640  -- samples: 40 ms at 16 kHz
 
 local function chunk(freq)
@@ -142,6 +142,11 @@ while now() - t0 < args.seconds do
   -- wait for this turn's answer (bounded: a resume may replay the turn)
   local deadline = now() + 30
   while stats.responses == before and now() < deadline do drain(0.5) end
+  if stats.responses == before then
+    stats.unanswered = stats.unanswered + 1
+    io.stderr:write(("turn %d at %.0f s: no response within 30 s (reconnects so far %d)\n")
+      :format(turn, now() - t0, stats.reconnect_msgs))
+  end
   if now() >= next_sample then
     collectgarbage()
     samples[#samples + 1] = { t = now() - t0, rss = rss_kb(), lua = collectgarbage "count",
@@ -175,7 +180,8 @@ os.execute("kill " .. sim_pid)
 os.remove(log)
 
 print(("backend %s, %d s, lifetime %g s, goAway lead %g s"):format(args.backend, args.seconds, args.lifetime, args.lead))
-print(("turns %d, responses %d (incomplete %d), errors %d"):format(turn, stats.responses, stats.incomplete, stats.errors))
+print(("turns %d, responses %d (incomplete %d), turns left unanswered for 30 s %d, errors %d"):format(
+  turn, stats.responses, stats.incomplete, stats.unanswered, stats.errors))
 print(("reconnects %d (messages %d), replayed %d, replay_dropped %d, connections of the session %d"):format(
   st.reconnects, stats.reconnect_msgs, st.resent, st.replay_dropped, #rec.connectionIds))
 print(("client messages sent %d, standing in the simulator's log %d, duplicates %d, rolled back (then replayed) %d, lost %d"):format(
