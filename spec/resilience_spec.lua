@@ -280,7 +280,9 @@ describe("resumption with a token source", function()
     helper.receive_until(session, "response_done")
     session:close()
     helper.drain(session)
+    local source = client:_props().token_source
     client:close()
+    if source then source:close() end   -- stops its refresh thread now, not at exit
   end)
 end)
 
