@@ -95,8 +95,12 @@ local function chunk(freq)
     local v = freq and math.floor(6000 * math.sin(2 * math.pi * freq * (counter * CHUNK + i) / 16000)) or 0
     t[#t + 1] = string.pack("<i2", v)
   end
-  -- a marker too quiet to count as speech makes every chunk's digest unique
-  t[1] = string.pack("<i2", counter % 30000)
+  -- a marker too quiet to count as speech makes every chunk's digest unique: three
+  -- samples below 256 (one loud sample would make a 10 ms window of "silence" count as
+  -- speech, and the simulator would never hear the end of the turn)
+  t[1] = string.pack("<i2", counter % 256)
+  t[2] = string.pack("<i2", (counter // 256) % 256)
+  t[3] = string.pack("<i2", (counter // 65536) % 256)
   return table.concat(t)
 end
 
