@@ -628,6 +628,17 @@ static int fail(lua_State *L, const char *prefix)
 }
 
 /* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
+
+/* Pushes t[key] and returns its stack index when it is a table; else pushes nothing
+ * and returns 0. */
+static int top_table(lua_State *L, int t, const char *key)
+{
+    if (lua_getfield(L, t, key) == LUA_TTABLE)
+        return lua_gettop(L);
+    lua_pop(L, 1);
+    return 0;
+}
+
 int lrt_map_server(lua_State *L)
 {
     struct frame f;
@@ -655,31 +666,12 @@ int lrt_map_server(lua_State *L)
     lua_settop(L, f.out);
 
     int known = 0, turn_end = 0, tool_end = 0, usage = 0;
-    int content = 0, tc = 0, tcc = 0, ga = 0, sr = 0, um = 0;
-    if (lua_getfield(L, f.raw, "serverContent") == LUA_TTABLE)
-        content = lua_gettop(L);
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, f.raw, "toolCall") == LUA_TTABLE)
-        tc = lua_gettop(L);
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, f.raw, "toolCallCancellation") == LUA_TTABLE)
-        tcc = lua_gettop(L);
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, f.raw, "goAway") == LUA_TTABLE)
-        ga = lua_gettop(L);
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, f.raw, "sessionResumptionUpdate") == LUA_TTABLE)
-        sr = lua_gettop(L);
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, f.raw, "usageMetadata") == LUA_TTABLE)
-        um = lua_gettop(L);
-    else
-        lua_pop(L, 1);
+    int content = top_table(L, f.raw, "serverContent");
+    int tc = top_table(L, f.raw, "toolCall");
+    int tcc = top_table(L, f.raw, "toolCallCancellation");
+    int ga = top_table(L, f.raw, "goAway");
+    int sr = top_table(L, f.raw, "sessionResumptionUpdate");
+    int um = top_table(L, f.raw, "usageMetadata");
     int base = lua_gettop(L);
 
     if (content) {
