@@ -627,8 +627,6 @@ static int fail(lua_State *L, const char *prefix)
     return 3;
 }
 
-/* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
-
 /* Pushes t[key] and returns its stack index when it is a table; else pushes nothing
  * and returns 0. */
 static int top_table(lua_State *L, int t, const char *key)
@@ -639,6 +637,7 @@ static int top_table(lua_State *L, int t, const char *key)
     return 0;
 }
 
+/* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
 int lrt_map_server(lua_State *L)
 {
     struct frame f;
