@@ -213,6 +213,26 @@ static lua_Integer mime_rate(const char *mime)
     return 24000;
 }
 
+/* Emits input_audio_transcription_completed with the input transcript gathered so far,
+ * if any, and starts a new one. */
+static void complete_input(struct frame *f)
+{
+    lua_State *L = f->L;
+    lua_getfield(L, f->state, "input_parts");
+    int any = lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    if (!any)
+        return;
+    msg_new(f, "input_audio_transcription_completed");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "response_id");
+    concat_pieces(L, f->state, "input_parts");
+    lua_setfield(L, -2, "text");
+    msg_push(f);
+    lua_newtable(L);
+    lua_setfield(L, f->state, "input_parts");
+}
+
 /* Pushes the PCM bytes of the base64 string at idx; -1 (message pushed) when it is not
  * base64. Decodes straight into the Lua string's buffer. */
 static int push_pcm(lua_State *L, int idx)
@@ -303,21 +323,8 @@ static void transcriptions(struct frame *f, int content)
         } else {
             lua_pop(L, 1);
         }
-        if (lrt_get_bool(L, t, "finished")) {
-            lua_getfield(L, f->state, "input_parts");
-            int any = lua_rawlen(L, -1) > 0;
-            lua_pop(L, 1);
-            if (any) {
-                msg_new(f, "input_audio_transcription_completed");
-                lua_pushnil(L);
-                lua_setfield(L, -2, "response_id");
-                concat_pieces(L, f->state, "input_parts");
-                lua_setfield(L, -2, "text");
-                msg_push(f);
-                lua_newtable(L);
-                lua_setfield(L, f->state, "input_parts");
-            }
-        }
+        if (lrt_get_bool(L, t, "finished"))
+            complete_input(f);
     }
     lua_settop(L, top);
 
@@ -339,19 +346,7 @@ static void end_turn(struct frame *f, int content, int usage)
     lua_State *L = f->L;
     int top = lua_gettop(L);
 
-    lua_getfield(L, f->state, "input_parts");
-    int open = lua_rawlen(L, -1) > 0;
-    lua_pop(L, 1);
-    if (open) {
-        msg_new(f, "input_audio_transcription_completed");
-        lua_pushnil(L);
-        lua_setfield(L, -2, "response_id");
-        concat_pieces(L, f->state, "input_parts");
-        lua_setfield(L, -2, "text");
-        msg_push(f);
-        lua_newtable(L);
-        lua_setfield(L, f->state, "input_parts");
-    }
+    complete_input(f);
 
     ensure_response(f);
     lua_getfield(L, f->state, "text_parts");
