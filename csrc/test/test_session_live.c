@@ -320,119 +320,87 @@ static void test_audio_manual(void)
     rt_client_free(c);
 }
 
-/* The simulator, like the service, accepts the upgrade and closes with 1007. */
-static void test_wrong_key(void)
+/* Opens a session that is expected to end before it is ready, pumps its events into w
+ * until the closed one, and frees everything. Returns 1 when the session ran. */
+static int run_to_close(const char *ca, const char *u, const char *key, struct seen *w)
 {
-    struct rt_client *c = client(sim_ca);
+    struct rt_client *c = client(ca);
     struct rt_session *s;
-    struct seen w = { 0 };
+    int ran = 0;
 
     RT_CHECK(c);
     if (!c)
-        return;
-    s = session(c, url, "wrong-key", SETUP_TEXT, false, 10);
+        return 0;
+    s = session(c, u, key, SETUP_TEXT, false, 10);
     RT_CHECK(s);
     if (s) {
-        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(pump(s, w, 10, is_closed));
+        printf("# %s\n", w->error_msg);
+        rt_session_free(s);
+        ran = 1;
+    }
+    rt_client_free(c);
+    return ran;
+}
+
+/* The simulator, like the service, accepts the upgrade and closes with 1007. */
+static void test_wrong_key(void)
+{
+    struct seen w = { 0 };
+
+    if (run_to_close(sim_ca, url, "wrong-key", &w)) {
         RT_CHECK(w.ready == 0);
         RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
         RT_CHECK(strncmp(w.error_msg, "server closed the connection (1007: ", 36) == 0);
-        printf("# %s\n", w.error_msg);
         RT_CHECK(w.closed == 1 && w.closed_code == 1007 && w.after_closed == 0);
-        rt_session_free(s);
     }
-    rt_client_free(c);
 }
 
 /* The upgrade itself is refused with an HTTP status. */
 static void test_handshake_refused(void)
 {
-    struct rt_client *c = client(sim_ca);
-    struct rt_session *s;
     struct seen w = { 0 };
 
-    RT_CHECK(c);
-    if (!c)
-        return;
     RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"refuse\",\"status\":403}}") == 0);
-    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
-    RT_CHECK(s);
-    if (s) {
-        RT_CHECK(pump(s, &w, 10, is_closed));
+    if (run_to_close(sim_ca, url, sim_key, &w)) {
         RT_CHECK(w.ready == 0);
         RT_CHECK(w.errors == 1 && w.error_code == RT_EHANDSHAKE);
         RT_CHECK(strncmp(w.error_msg, "HTTP 403", 8) == 0);
-        printf("# %s\n", w.error_msg);
         RT_CHECK(w.closed == 1 && w.closed_code == 1006 && w.after_closed == 0);
-        rt_session_free(s);
     }
-    rt_client_free(c);
 }
 
 static void test_tls_untrusted(void)
 {
-    /* The system store does not know the simulator's CA. */
-    struct rt_client *c = client(NULL);
-    struct rt_session *s;
     struct seen w = { 0 };
 
-    RT_CHECK(c);
-    if (!c)
-        return;
-    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
-    RT_CHECK(s);
-    if (s) {
-        RT_CHECK(pump(s, &w, 10, is_closed));
+    /* The system store does not know the simulator's CA. */
+    if (run_to_close(NULL, url, sim_key, &w)) {
         RT_CHECK(w.errors == 1 && w.error_code == RT_ETLS);
         RT_CHECK(strstr(w.error_msg, "certificate") != NULL);
-        printf("# %s\n", w.error_msg);
         RT_CHECK(w.closed == 1 && w.closed_code == 1006);
-        rt_session_free(s);
     }
-    rt_client_free(c);
 }
 
 /* A host name that cannot resolve. */
 static void test_dns_failure(void)
 {
-    struct rt_client *c = client(sim_ca);
-    struct rt_session *s;
     struct seen w = { 0 };
 
-    RT_CHECK(c);
-    if (!c)
-        return;
-    s = session(c, "wss://no-such-host.invalid" GEMINI_PATH, sim_key, SETUP_TEXT, false, 10);
-    RT_CHECK(s);
-    if (s) {
-        RT_CHECK(pump(s, &w, 10, is_closed));
+    if (run_to_close(sim_ca, "wss://no-such-host.invalid" GEMINI_PATH, sim_key, &w)) {
         RT_CHECK(w.errors == 1 && w.error_code == RT_EDNS);
-        printf("# %s\n", w.error_msg);
         RT_CHECK(w.closed == 1 && w.closed_code == 1006);
-        rt_session_free(s);
     }
-    rt_client_free(c);
 }
 
 static void test_connect_refused(void)
 {
-    struct rt_client *c = client(sim_ca);
-    struct rt_session *s;
     struct seen w = { 0 };
 
-    RT_CHECK(c);
-    if (!c)
-        return;
-    s = session(c, "wss://127.0.0.1:1" GEMINI_PATH, sim_key, SETUP_TEXT, false, 10);
-    RT_CHECK(s);
-    if (s) {
-        RT_CHECK(pump(s, &w, 10, is_closed));
+    if (run_to_close(sim_ca, "wss://127.0.0.1:1" GEMINI_PATH, sim_key, &w)) {
         RT_CHECK(w.errors == 1 && w.error_code == RT_ECONNECT);
-        printf("# %s\n", w.error_msg);
         RT_CHECK(w.closed == 1 && w.closed_code == 1006);
-        rt_session_free(s);
     }
-    rt_client_free(c);
 }
 
 /* A listener that never answers: the connect + setup timeout must fire. */
