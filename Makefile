@@ -38,7 +38,12 @@ ARCHIVE  := $(BUILD)/librealtime.a
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test check demo bench fuzz clean env test-c lint-core install
+.PHONY: all deps test check demo bench fuzz clean env test-c lint-core install build-tests
+
+# The set-up targets (test, check, demo, bench) run `deps` first and then build in a new
+# make: this Makefile reads pkg-config when it is parsed, and on a fresh machine the
+# packages (liblua5.4-dev among them) only exist once deps has installed them.
+SUBMAKE = $(MAKE) --no-print-directory
 
 # examples/host.c: a C program that embeds Lua and this module (built when present)
 HOST_BIN := $(if $(wildcard examples/host.c),$(BUILD)/examples/host)
@@ -50,7 +55,7 @@ $(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
 
-$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -c $< -o $@
 
@@ -66,8 +71,20 @@ $(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
 
+# DEPS: the command that installs what is missing (.ci/first-run.sh replaces it to play
+# a machine whose packages appear only once it has run).
+DEPS ?= sh .ci/deps.sh
 deps:
-	@sh .ci/deps.sh
+	@$(DEPS)
+
+# Without the packages' pkg-config files the compiler would fail on a missing header;
+# say what is missing instead.
+.PHONY: pkg-flags
+PKG_REQUIRED := $(PKGS) $(if $(LUA_INCDIR),,lua5.4)
+pkg-flags:
+	@for p in $(PKG_REQUIRED); do pkg-config --exists $$p || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "pkg-config cannot find:$$missing; run 'make deps' first ('make test' and 'make demo' do)" >&2; exit 1; fi
 
 # The core must stay free of the Lua headers.
 lint-core:
@@ -77,23 +94,28 @@ lint-core:
 test-c: $(TEST_BIN)
 	@for t in $(TEST_BIN); do echo "# $$t"; $$t || true; done
 
-test: deps all $(TEST_BIN) lint-core
+build-tests: all $(TEST_BIN) lint-core
+
+test: deps
+	@$(SUBMAKE) build-tests
 	@BUILD=$(BUILD) sh spec/run-tests.sh
 
 # ASan + UBSan build of the same suite. The Lua interpreter is not instrumented, so the
 # sanitizer runtimes are preloaded into it (spec/run-tests.sh does that when SANITIZE=1).
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	@$(SUBMAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all test-bins
 	@BUILD=build/asan SANITIZE=1 sh spec/run-tests.sh
 
 .PHONY: test-bins
 test-bins: $(TEST_BIN)
 
-demo: deps all
+demo: deps
+	@$(SUBMAKE) all
 	@sh examples/run-demo.sh
 
-bench: deps all
+bench: deps
+	@$(SUBMAKE) all
 	@sh bench/run.sh
 
 # Fuzz the server-message path and frame reassembly for a bounded time (clang, libFuzzer).
