@@ -26,7 +26,7 @@ deps="sh .ci/deps.sh && touch $tmp/installed"
 echo "first-run: make demo in a clean clone, packages 'missing' until deps"
 make DEPS="$deps" demo >"$tmp/demo.log" 2>&1 || { cat "$tmp/demo.log"; echo "first-run: make demo failed"; exit 1; }
 tail -n 1 "$tmp/demo.log"
-rm -f "$tmp/installed"
+rm -rf "$tmp/installed" build
 echo "first-run: make test (one spec) in the same clone, packages 'missing' again until deps"
 make DEPS="$deps" SPEC=spec/module_spec.lua test >"$tmp/test.log" 2>&1 || { cat "$tmp/test.log"; echo "first-run: make test failed"; exit 1; }
 tail -n 1 "$tmp/test.log"
