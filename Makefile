@@ -25,8 +25,10 @@ endif
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
-CORE_SRC := $(sort $(wildcard csrc/rt_*.c))
-BIND_SRC := $(sort $(wildcard csrc/lrt_*.c))
+# csrc/core: transport, framing, queues, credentials (no Lua headers);
+# csrc/binding: the Lua module on top of it.
+CORE_SRC := $(sort $(wildcard csrc/core/rt_*.c))
+BIND_SRC := $(sort $(wildcard csrc/binding/lrt_*.c))
 TEST_SRC := $(sort $(wildcard csrc/test/test_*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 BIND_OBJ := $(BIND_SRC:csrc/%.c=$(BUILD)/obj/%.o)
@@ -53,11 +55,15 @@ all: $(MODULE) $(ARCHIVE) $(HOST_BIN)
 
 $(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
 
-$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h) | pkg-flags
+$(BUILD)/obj/core/%.o: csrc/core/%.c $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -c $< -o $@
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -c $< -o $@
+
+$(BUILD)/obj/binding/%.o: csrc/binding/%.c $(wildcard csrc/core/*.h csrc/binding/*.h) | pkg-flags
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/binding -c $< -o $@
 
 $(MODULE): $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
@@ -69,7 +75,7 @@ $(ARCHIVE): $(CORE_OBJ)
 
 $(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
 
 # DEPS: the command that installs what is missing (.ci/first-run.sh replaces it to play
 # a machine whose packages appear only once it has run).
@@ -88,7 +94,7 @@ pkg-flags:
 
 # The core must stay free of the Lua headers.
 lint-core:
-	@if grep -l 'include *[<"]l\(ua\|auxlib\|ualib\)\.h' csrc/rt_*.c csrc/rt_*.h csrc/realtime.h 2>/dev/null; then \
+	@if grep -l 'include *[<"]l\(ua\|auxlib\|ualib\)\.h' csrc/core/* 2>/dev/null; then \
 	  echo "core files above include Lua headers"; exit 1; fi
 
 test-c: $(TEST_BIN)

@@ -5,7 +5,7 @@ local helper = require "spec.helper"
 
 local function registered_names()
   local names = {}
-  local p = assert(io.popen "ls csrc/lrt_*.c lua/realtime/*.lua")
+  local p = assert(io.popen "ls csrc/binding/lrt_*.c lua/realtime/*.lua")
   for path in p:lines() do
     local src = helper.read_file(path)
     if path:match "%.c$" then

@@ -25,7 +25,7 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 mkdir -p "$OUT/crashes"
-FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc"
+FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc/core -Icsrc/binding"
 PKG_CFLAGS=$(pkg-config --cflags libwebsockets openssl libcurl lua5.4 2>/dev/null)
 PKG_LIBS=$(pkg-config --libs libwebsockets openssl libcurl lua5.4 2>/dev/null)
 
@@ -34,10 +34,10 @@ build() {
     clang $FLAGS $PKG_CFLAGS "$@" $PKG_LIBS -lpthread -lm -ldl || exit 1
 }
 echo "building fuzz targets in $OUT"
-build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/rt_resume.c
-build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/rt_frame.c csrc/rt_resume.c \
-    csrc/rt_alloc.c csrc/rt_error.c csrc/rt_base64.c csrc/rt_queue.c
-build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/lrt_*.c csrc/rt_*.c
+build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c
+build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/core/rt_frame.c csrc/core/rt_resume.c \
+    csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c csrc/core/rt_queue.c
+build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/binding/lrt_*.c csrc/core/rt_*.c
 
 status=0
 for t in fuzz_scan fuzz_reasm fuzz_map; do

@@ -1,5 +1,5 @@
 /* Unit tests of rt_model_resolve: model-name forms per backend and refused names. */
-#include "../rt_model.h"
+#include "rt_model.h"
 #include "rt_test.h"
 
 static char out[RT_MODEL_OUT_MAX];

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../rt_alloc.h"
-#include "../rt_resample.h"
+#include "rt_alloc.h"
+#include "rt_resample.h"
 #include "rt_test.h"
 
 /* ------------------------------------------------------------------ helpers */
