@@ -1,0 +1,96 @@
+/* Wake-up signals: one write per raise-clear cycle, readability, bounded waits. */
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "rt_signal.h"
+#include "rt_test.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1;
+}
+
+static void test_raise_clear(void)
+{
+    struct rt_signal sg;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_signal_init(&sg, &err) == 0);
+    RT_CHECK(!readable(sg.fd));
+    RT_CHECK(!rt_signal_clear(&sg));
+    rt_signal_raise(&sg);
+    rt_signal_raise(&sg);              /* no second write: the flag says raised */
+    RT_CHECK(readable(sg.fd));
+    RT_CHECK(rt_signal_wait(&sg, 0) == 1);
+    RT_CHECK(rt_signal_clear(&sg));
+    RT_CHECK(!readable(sg.fd));
+    RT_CHECK(!rt_signal_clear(&sg));
+    rt_signal_raise(&sg);
+    RT_CHECK(readable(sg.fd));
+    rt_signal_destroy(&sg);
+    RT_CHECK(sg.fd == -1);
+}
+
+static void test_wait_bounds(void)
+{
+    struct rt_signal sg;
+    struct rt_error err = { 0 };
+    double t;
+
+    RT_CHECK(rt_signal_init(&sg, &err) == 0);
+    t = now();
+    RT_CHECK(rt_signal_wait(&sg, 0.05) == 0);
+    t = now() - t;
+    RT_CHECK(t >= 0.05 && t < 1.0);
+    t = now();
+    RT_CHECK(rt_signal_wait(&sg, 0) == 0);
+    RT_CHECK(rt_signal_wait(&sg, NAN) == 0);   /* NaN does not wait */
+    RT_CHECK(now() - t < 0.5);
+    rt_signal_destroy(&sg);
+}
+
+static void *raise_later(void *arg)
+{
+    struct timespec d = { 0, 50 * 1000 * 1000 };
+    nanosleep(&d, NULL);
+    rt_signal_raise(arg);
+    return NULL;
+}
+
+/* An infinite or negative timeout waits for the raise, and returns as soon as it comes. */
+static void test_wait_forever(void)
+{
+    struct rt_signal sg;
+    struct rt_error err = { 0 };
+    pthread_t th;
+    double t;
+
+    RT_CHECK(rt_signal_init(&sg, &err) == 0);
+    for (int i = 0; i < 2; i++) {
+        t = now();
+        RT_CHECK(pthread_create(&th, NULL, raise_later, &sg) == 0);
+        RT_CHECK(rt_signal_wait(&sg, i ? -1 : INFINITY) == 1);
+        RT_CHECK(now() - t < 5);
+        pthread_join(th, NULL);
+        RT_CHECK(rt_signal_clear(&sg));
+    }
+    rt_signal_destroy(&sg);
+}
+
+int main(void)
+{
+    RT_RUN(test_raise_clear);
+    RT_RUN(test_wait_bounds);
+    RT_RUN(test_wait_forever);
+    return rt_test_done();
+}
