@@ -1,0 +1,169 @@
+'use strict';
+// The turn engine of a connection (mixed into Connection): user turns from activity detection
+// or text, the model's replies paced like real-time output, interruption, usage accounting and
+// the end of each turn.
+const model = require('./model');
+const frames = require('./frames');
+const { now } = require('./clock');
+
+module.exports = {
+  beginUserTurn() {
+    this.interruptBy('activity');
+    this.userTurn = { audioMs: 0 };
+  },
+
+  endUserTurn() {
+    const turn = this.userTurn;
+    this.userTurn = null;
+    if (!turn) return;
+    const heard = this.behaviour.heard;
+    this.submitTurn({ text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) } });
+  },
+
+  // User activity during model output stops it, unless setup asked for NO_INTERRUPTION.
+  interruptBy(cause) {
+    if (!this.cfg.interrupts) return;
+    if (this.reply && !this.reply.finishing) {
+      const r = this.reply;
+      r.cancelled = true;
+      this.cancel(r.timer);
+      this.reply = null;
+      this.record.lastInterruption = cause;
+      this.send({ serverContent: { interrupted: true } });
+      this.completeTurn(r, true);
+    }
+    if (this.pendingCalls.size) {
+      this.send({ toolCallCancellation: { ids: [...this.pendingCalls.keys()] } });
+      this.pendingCalls.clear();
+      this.toolResults = null;
+    }
+  },
+
+  submitTurn(input) {
+    if (!input.inHistory) {
+      const tokens = { ...input.tokens };
+      if (this.pendingVideoTokens) { tokens.VIDEO = this.pendingVideoTokens; this.pendingVideoTokens = 0; }
+      this.session.history.push({ role: 'user', text: input.text, tokens });
+    }
+    if (this.reply || this.pendingCalls.size) {
+      this.queued.push(input);
+      return;
+    }
+    this.startReply(input);
+  },
+
+  // Starts the model's answer to `input` ({text} from the user, or {say} after tool results).
+  startReply(input) {
+    const reply = { cancelled: false, finishing: false, steps: null, i: 0, sent: { AUDIO: 0, TEXT: 0 }, text: '' };
+    this.reply = reply;
+    this.turns++;
+    if (input.transcript && this.cfg.inputTranscription) {
+      this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
+    }
+    const history = this.session.history.slice(0, -1);
+    const decision = input.say !== undefined ? { text: input.say } : model.respond(input.text, this.cfg.functions, history);
+    const go = () => {
+      if (reply.cancelled || this.closed) return;
+      if (decision.calls) this.sendToolCall(reply, decision.calls);
+      else this.speak(reply, decision.text);
+    };
+    if (this.delayMs) reply.timer = this.after(this.delayMs, go); else go();
+  },
+
+  speak(reply, text) {
+    reply.text = text;
+    const stream = (steps) => {
+      if (reply.cancelled || this.closed) return;
+      reply.steps = this.cfg.outputTranscription ? steps : steps.filter((s) => s.kind !== 'transcript');
+      reply.t0 = now();
+      this.pump(reply);
+    };
+    if (this.cfg.modality === 'TEXT') {
+      stream(frames.textPlan(this.backend, text));
+    } else {
+      const voiceKind = this.behaviour.voice;
+      this.sim.voices[voiceKind].synth(text).then((pcm) => stream(frames.audioPlan(this.backend, this.sim.voices[voiceKind].kind, text, pcm)));
+    }
+  },
+
+  // Sends every step that is due, then sleeps until the next one (real-time pacing), or sends
+  // them back to back with --pace fast (yielding so interruptions are still noticed).
+  pump(reply) {
+    if (reply.cancelled || this.closed || this.stalled) return;
+    const fast = this.behaviour.pace === 'fast';
+    const elapsed = now() - reply.t0;
+    const steps = reply.steps;
+    let burst = 0;
+    while (reply.i < steps.length && (fast ? burst < 25 : steps[reply.i].at <= elapsed)) {
+      const s = steps[reply.i++];
+      this.sendFrame(s.frame);
+      if (s.kind === 'audio') reply.sent.AUDIO += s.ms;
+      else if (s.kind === 'text') reply.sent.TEXT += model.textTokens(s.text);
+      this.outputFrames++;
+      burst++;
+      if (this.trigger('turn') || reply.cancelled) return;
+    }
+    if (reply.i < steps.length) {
+      if (fast) setImmediate(() => this.pump(reply));
+      else reply.timer = this.after(steps[reply.i].at - (now() - reply.t0), () => this.pump(reply));
+      return;
+    }
+    reply.finishing = true;
+    this.send({ serverContent: { generationComplete: true } });
+    this.reply = null;
+    this.completeTurn(reply, false);
+  },
+
+  usage(reply) {
+    const prompt = {};
+    for (const turn of this.session.history) {
+      for (const [m, n] of Object.entries(turn.tokens || {})) if (n) prompt[m] = (prompt[m] || 0) + n;
+    }
+    const response = {};
+    if (reply.sent.AUDIO) response.AUDIO = model.audioTokens(reply.sent.AUDIO);
+    if (reply.sent.TEXT) response.TEXT = reply.sent.TEXT;
+    const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+    const details = (o) => Object.entries(o).map(([modality, tokenCount]) => ({ modality, tokenCount }));
+    const p = sum(prompt);
+    const r = sum(response);
+    const u = { promptTokenCount: p };
+    if (this.backend === 'vertex') u.candidatesTokenCount = r; else u.responseTokenCount = r;
+    u.totalTokenCount = p + r;
+    u.promptTokensDetails = details(prompt);
+    if (this.backend === 'vertex') u.candidatesTokensDetails = details(response);
+    else u.responseTokensDetails = details(response);
+    return u;
+  },
+
+  completeTurn(reply, interrupted) {
+    // The prompt is the context the reply was generated from, so usage is taken first.
+    const usage = this.usage(reply);
+    if (reply.text) {
+      this.session.history.push({
+        role: 'model', text: reply.text, interrupted,
+        tokens: { AUDIO: model.audioTokens(reply.sent.AUDIO), TEXT: reply.sent.TEXT },
+      });
+    }
+    const mode = this.behaviour.usage;
+    const together = mode === 'together' || (mode === 'alternate' && this.turns % 2 === 1);
+    if (mode !== 'none' && !together) this.send({ usageMetadata: usage });
+    this.send(mode !== 'none' && together
+      ? { serverContent: { turnComplete: true }, usageMetadata: usage }
+      : { serverContent: { turnComplete: true } });
+    if (this.cfg.resumption) this.sendResumptionUpdate(true);
+    if (!interrupted && this.queued.length) {
+      const next = this.queued.shift();
+      setImmediate(() => { if (!this.closed && !this.reply) this.startReply(next); });
+    } else if (interrupted) {
+      this.queued.length = 0;
+    }
+  },
+
+  sendResumptionUpdate(resumable) {
+    const update = resumable
+      ? { newHandle: this.sim.registry.issueHandle(this.session, this), resumable: true }
+      : { newHandle: '', resumable: false };
+    if (this.cfg.resumption.transparent) update.lastConsumedClientMessageIndex = String(this.messageIndex);
+    this.send({ sessionResumptionUpdate: update });
+  },
+};
