@@ -94,9 +94,38 @@ function vertexClient(base, token = 'test-bearer', { project = 'proj', location 
   });
 }
 
+// Setup fields the SDK's types declare for LiveClientSetup but its LiveConnectConfig cannot carry
+// (historyConfig in this version) are merged into the setup message the SDK itself built, at
+// the last moment before it goes on the wire; everything else stays the SDK's own wire form.
+function withSetupExtra(ai, extra) {
+  if (!extra) return ai;
+  const live = ai.live;
+  const factory = live.webSocketFactory;
+  live.webSocketFactory = {
+    create(url, headers, callbacks) {
+      live.webSocketFactory = factory;
+      const conn = factory.create(url, headers, callbacks);
+      const send = conn.send.bind(conn);
+      let first = true;
+      conn.send = (text) => {
+        if (first) {
+          first = false;
+          const msg = JSON.parse(text);
+          Object.assign(msg.setup, extra);
+          text = JSON.stringify(msg);
+        }
+        send(text);
+      };
+      return conn;
+    },
+  };
+  return ai;
+}
+
 // Connects and collects messages. `closed` resolves with the CloseEvent; `waitFor(pred)` resolves
-// with the first message (in arrival order) from `from` on that satisfies pred.
-async function open(ai, { model = 'gemini-live-2.5-flash-preview', config = {} } = {}) {
+// with the first message (in arrival order) from `from` on that satisfies pred. `setup` holds
+// extra setup fields (see withSetupExtra).
+async function open(ai, { model = 'gemini-live-2.5-flash-preview', config = {}, setup } = {}) {
   const msgs = [];
   const waiters = [];
   let onClose;
@@ -107,7 +136,7 @@ async function open(ai, { model = 'gemini-live-2.5-flash-preview', config = {} }
       if (i >= 0) { waiters.splice(waiters.indexOf(w), 1); clearTimeout(w.timer); w.resolve(msgs[i]); }
     }
   };
-  const session = await ai.live.connect({
+  const session = await withSetupExtra(ai, setup).live.connect({
     model,
     config,
     callbacks: {
@@ -131,11 +160,11 @@ async function open(ai, { model = 'gemini-live-2.5-flash-preview', config = {} }
 
 // Connects where the server is expected to end the connection before or right after setup:
 // connect() then never resolves, so only the close is awaited.
-function openExpectingClose(ai, { model = 'gemini-live-2.5-flash-preview', config = {} } = {}) {
+function openExpectingClose(ai, { model = 'gemini-live-2.5-flash-preview', config = {}, setup } = {}) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no close within 8s')), 8000);
     const errors = [];
-    ai.live.connect({
+    withSetupExtra(ai, setup).live.connect({
       model,
       config,
       callbacks: {
@@ -166,10 +195,24 @@ function sendAudio(session, chunks, mimeType = 'audio/pcm;rate=16000') {
   for (const data of chunks) session.sendRealtimeInput({ audio: { data, mimeType } });
 }
 
+// The newest connection record of a simulator, and the JSON of the frames it sent.
+async function lastConnection(sim) {
+  const list = await sim.control('GET', '/connections');
+  return list[list.length - 1];
+}
+
+async function sentFrames(sim, id) {
+  const { frames } = await sim.control('GET', `/connections/${id}/frames`);
+  return frames.filter((f) => f.dir === 'out' && f.opcode === 'binary').map((f) => JSON.parse(f.text));
+}
+
+// The text of every text part, concatenated.
+const texts = (msgs) => msgs.map((m) => m.text || '').join('');
+
 // The text of all output transcription chunks, concatenated.
 const transcript = (msgs) => msgs.map((m) => (m.serverContent && m.serverContent.outputTranscription && m.serverContent.outputTranscription.text) || '').join('');
 
 module.exports = {
   startSim, control, makeCerts, geminiClient, vertexClient, open, openExpectingClose,
-  pcmChunks, sendAudio, sleep, transcript,
+  pcmChunks, sendAudio, sleep, transcript, texts, lastConnection, sentFrames,
 };

@@ -4,9 +4,11 @@
 // camelCase internally, so client messages are normalised once on arrival.
 
 // Values under these keys are user data (function arguments and results, tool schemas whose
-// property names the user chose): they must reach the model verbatim, never case-converted.
+// property names the user chose, label keys): they must reach the model verbatim, never
+// case-converted.
 const VERBATIM = new Set([
   'args', 'partialArgs', 'response', 'parameters', 'parametersJsonSchema', 'responseJsonSchema',
+  'labels',
 ]);
 
 const cache = new Map();

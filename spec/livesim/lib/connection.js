@@ -88,6 +88,9 @@ class Connection {
     this.reply = null;
     this.pendingCalls = new Map();
     this.queued = [];
+    // Initial history (Gemini historyConfig): open until its turnComplete; other input is held.
+    this.historyOpen = false;
+    this.held = [];
     this.pendingVideoTokens = 0;
     this.turns = 0;
     this.outputFrames = 0;
@@ -244,7 +247,7 @@ class Connection {
       } else if (key === 'setup') {
         throw invalid();
       } else if (this.cfg) {
-        this.dispatch(key, msg[key]);
+        if (!this.holdDuringHistory(key, msg[key])) this.dispatch(key, msg[key]);
       }
     } catch (err) {
       // A bug in the simulator ends this connection the way a real backend fault would,
@@ -277,6 +280,8 @@ class Connection {
       this.record.resumedFrom = this.cfg.resumption.handle;
     } else {
       this.session = reg.newSession(this);
+      // A resumed session already has its history; only a new one waits for it.
+      this.historyOpen = this.cfg.initialHistory;
     }
     this.session.connectionIds.push(this.id);
     this.record.sessionId = this.session.id;
@@ -389,7 +394,7 @@ class Connection {
     return {
       ...this.record,
       messageIndex: this.messageIndex,
-      turnState: this.reply ? 'generating' : this.pendingCalls.size ? 'awaiting-tool-response' : this.userTurn ? 'user-speaking' : 'idle',
+      turnState: this.historyOpen ? 'awaiting-history' : this.reply ? 'generating' : this.pendingCalls.size ? 'awaiting-tool-response' : this.userTurn ? 'user-speaking' : 'idle',
       pendingCalls: [...this.pendingCalls.keys()],
     };
   }

@@ -95,6 +95,10 @@ function respond(userText, functions, history) {
     const matched = functions.filter((f) => nameWords(f.name).some((w) => words.has(w)));
     if (matched.length) return { calls: matched.map((f) => ({ name: f.name, args: naturalArgs(f, text) })) };
   }
+  if (/\bhistory\b/i.test(text)) {
+    const turns = history.filter((t) => t.text).map((t) => `${t.role}: ${t.text.trim()}`);
+    return { text: turns.length ? sentence('History: ', turns.join('; ')) : 'There is no history.' };
+  }
   if (/\brecap\b/i.test(text)) {
     const said = history.filter((t) => t.role === 'user' && t.text).map((t) => t.text.trim());
     return { text: said.length ? sentence('Earlier you said: ', said.join('; ')) : 'You have not said anything before.' };

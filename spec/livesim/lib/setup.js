@@ -14,12 +14,15 @@ const INT64 = { t: 'int64' };
 const ANY = { t: 'any' };
 const obj = (fields) => ({ t: 'object', fields });
 const arr = (item) => ({ t: 'array', item });
+const map = (value) => ({ t: 'map', value });
 const enm = (name, ...values) => ({ t: 'enum', name, values: new Set(values) });
 const only = (backend, node) => ({ ...node, backend });
 
 const TRANSCRIPTION = obj({
-  languageCodes: arr(STR), customVocabulary: ANY, wordTimestamp: BOOL, diarization: ANY,
-  languageAuto: ANY, languageHints: ANY, adaptationPhrases: ANY,
+  languageCodes: arr(STR), customVocabulary: arr(STR), wordTimestamp: BOOL, diarization: BOOL,
+  mode: enm('AudioTranscriptionConfigMode', 'MODE_UNSPECIFIED', 'VERBATIM', 'SMART'),
+  // Deprecated fields the SDK still declares.
+  languageAuto: ANY, languageHints: ANY, adaptationPhrases: arr(STR),
 });
 
 const SETUP = obj({
@@ -27,7 +30,7 @@ const SETUP = obj({
   generationConfig: obj({
     responseModalities: arr(enm('Modality', 'MODALITY_UNSPECIFIED', 'TEXT', 'IMAGE', 'AUDIO', 'VIDEO')),
     speechConfig: obj({
-      voiceConfig: obj({ prebuiltVoiceConfig: obj({ voiceName: STR }), replicatedVoiceConfig: ANY }),
+      voiceConfig: obj({ prebuiltVoiceConfig: obj({ voiceName: STR }), replicatedVoiceConfig: ANY, voice: STR }),
       languageCode: STR,
       multiSpeakerVoiceConfig: ANY,
     }),
@@ -49,7 +52,11 @@ const SETUP = obj({
       response: ANY, responseJsonSchema: ANY,
       behavior: enm('Behavior', 'UNSPECIFIED', 'BLOCKING', 'NON_BLOCKING'),
     })),
-    googleSearch: ANY, googleSearchRetrieval: ANY, codeExecution: ANY, urlContext: ANY,
+    googleSearch: obj({
+      searchTypes: ANY, timeRangeFilter: ANY,
+      blockingConfidence: only('vertex', STR), excludeDomains: only('vertex', arr(STR)),
+    }),
+    googleSearchRetrieval: ANY, codeExecution: obj({}), urlContext: obj({}),
     googleMaps: ANY, computerUse: ANY, mcpServers: ANY,
     fileSearch: only('gemini', ANY),
     retrieval: only('vertex', ANY), enterpriseWebSearch: only('vertex', ANY),
@@ -68,6 +75,7 @@ const SETUP = obj({
       'START_OF_ACTIVITY_INTERRUPTS', 'NO_INTERRUPTION'),
     turnCoverage: enm('TurnCoverage', 'TURN_COVERAGE_UNSPECIFIED', 'TURN_INCLUDES_ONLY_ACTIVITY',
       'TURN_INCLUDES_ALL_INPUT', 'TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO'),
+    interimTranscriptTimestampEnabled: BOOL,
   }),
   sessionResumption: obj({ handle: STR, transparent: only('vertex', BOOL) }),
   contextWindowCompression: obj({ triggerTokens: INT64, slidingWindow: obj({ targetTokens: INT64 }) }),
@@ -75,9 +83,11 @@ const SETUP = obj({
   outputAudioTranscription: TRANSCRIPTION,
   proactivity: obj({ proactiveAudio: BOOL }),
   explicitVadSignal: only('vertex', BOOL),
-  historyConfig: obj({ initialHistoryInClientContent: BOOL }),
+  // Vertex does not take historyConfig (its history turns are sent with turnComplete false).
+  historyConfig: only('gemini', obj({ initialHistoryInClientContent: BOOL })),
   avatarConfig: ANY,
-  safetySettings: arr(obj({ category: STR, threshold: STR, method: STR })),
+  safetySettings: arr(obj({ category: STR, threshold: STR, method: only('vertex', STR) })),
+  labels: map(STR),
 });
 
 const snakePath = (path) => path.split('.').map(toSnake).join('.');
@@ -112,6 +122,12 @@ function check(value, node, path, backend) {
     case 'array':
       if (!Array.isArray(value)) throw badValue(path, 'TYPE_MESSAGE', value);
       value.forEach((v, i) => check(v, node.item, `${path}[${i}]`, backend));
+      return;
+    case 'map':
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw badValue(path, 'TYPE_MESSAGE', value);
+      }
+      for (const [k, v] of Object.entries(value)) check(v, node.value, `${path}[${JSON.stringify(k)}]`, backend);
       return;
     case 'object':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -188,6 +204,7 @@ function parseSetup(setup, conn) {
       transparent: setup.sessionResumption.transparent === true,
     } : null,
     compression: cwc || null,
+    initialHistory: !!(setup.historyConfig && setup.historyConfig.initialHistoryInClientContent),
     functions: declarations,
   };
 }
