@@ -145,4 +145,94 @@ function helper.connections()
   return list and (list.connections or list) or {}
 end
 
+-- ---- the hostile server (spec/hostile) ----------------------------------------------
+
+local SPEC_DIR = debug.getinfo(1, "S").source:match "^@(.*)/[^/]*$" or "spec"
+
+local function own_pid()
+  local f = assert(io.open "/proc/self/stat")
+  local pid = f:read "a":match "^(%d+)"
+  f:close()
+  return pid
+end
+
+-- Path segments of the hostile server's URLs keep only unreserved characters as they are.
+local function seg_escape(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local tag_seq = 0
+
+--- Starts a hostile server (spec/hostile/README.md) on a free port and returns it:
+--   h.http          "http(s)://127.0.0.1:PORT"
+--   h.ca_file       the CA to trust (TLS only)
+--   h:base_url(mode, params) -> base_url, tag: a client base_url choosing the mode and its
+--                   parameters; `tag` (made up when params has none) finds the connection's record
+--   h:client(mode, params, extra) -> client, tag: a Gemini client for that mode
+--   h:log(tag)      the records of the connections with that tag (GET /_log)
+--   h:stop()        ends the server
+-- opts.tls = true serves wss:// with the test certificates ($RT_SIM_CERTS).
+function helper.hostile(opts)
+  opts = opts or {}
+  local tls = ""
+  if opts.tls then
+    assert(helper.certs, "RT_SIM_CERTS is not set: run the specs through `make test`")
+    tls = (" --tls --cert %s --key %s"):format(shell_quote(helper.certs .. "/server.pem"),
+      shell_quote(helper.certs .. "/server.key"))
+  end
+  local out = os.tmpname()
+  local _, pid = helper.run(("node %s --port 0 --quiet --watch-pid %s%s >%s 2>&1 & echo $!"):format(
+    shell_quote(SPEC_DIR .. "/hostile/server.js"), own_pid(), tls, shell_quote(out)))
+  pid = assert(pid:match "%d+", "could not start the hostile server")
+  local base
+  for _ = 1, 100 do
+    base = helper.read_file(out):match "^LISTENING (%S+)"
+    if base then break end
+    helper.run "sleep 0.1"
+  end
+  os.remove(out)
+  assert(base, "the hostile server did not start")
+
+  local h = { http = base, pid = pid, ca_file = opts.tls and helper.sim_ca or nil }
+
+  function h:base_url(mode, params)
+    local segs, keys = { self.http, seg_escape(mode) }, {}
+    params = params or {}
+    local tag = params.tag
+    if not tag then
+      tag_seq = tag_seq + 1
+      tag = ("t%s_%d"):format(pid, tag_seq)
+    end
+    for k in pairs(params) do if k ~= "tag" then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do segs[#segs + 1] = seg_escape(k) .. "=" .. seg_escape(params[k]) end
+    segs[#segs + 1] = "tag=" .. seg_escape(tag)
+    return table.concat(segs, "/"), tag
+  end
+
+  function h:client(mode, params, extra)
+    local url, tag = self:base_url(mode, params)
+    local o = { base_url = url, api_key = "hostile-key", ca_file = self.ca_file }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return helper.gemini(o), tag
+  end
+
+  function h:log(tag)
+    local cmd = ("env -u LD_PRELOAD curl -sS --max-time 10 %s %s"):format(
+      self.ca_file and ("--cacert " .. shell_quote(self.ca_file)) or "",
+      shell_quote(self.http .. "/_log" .. (tag and ("?tag=" .. seg_escape(tag)) or "")))
+    local p = assert(io.popen(cmd))
+    local body = p:read "a"
+    p:close()
+    return cjson.decode(body).connections
+  end
+
+  function h:stop()
+    if self.pid then helper.run("kill " .. self.pid) end
+    self.pid = nil
+  end
+
+  return h
+end
+
 return helper

@@ -3,7 +3,8 @@
 #
 #  1. the C core's unit tests (build/<...>/test/test_*), TAP with a summary line each;
 #  2. the busted specs under Lua 5.4, against a simulator started here over TLS;
-#  3. the simulator's own node:test suite, which drives it with Google's SDK.
+#  3. the node:test suites: the simulator's (which drives it with Google's SDK), the golden
+#     captures' and the hostile server's (spec/hostile).
 #
 # BUILD selects the build tree; SANITIZE=1 preloads the ASan/UBSan runtimes into lua5.4.
 # SPEC=<files> runs only those busted specs (against a fresh simulator), e.g.
@@ -86,7 +87,7 @@ if ls spec/*_spec.lua >/dev/null 2>&1; then
 fi
 
 # --- 3. the simulator's own suite (node:test, drives it with @google/genai) -------------
-for dir in $([ -z "${SPEC:-}" ] && echo spec/livesim spec/golden); do
+for dir in $([ -z "${SPEC:-}" ] && echo spec/livesim spec/golden spec/hostile); do
     [ -d "$dir/test" ] || continue
     (cd "$dir" && node --test --test-reporter=tap test/) >"$OUT/$(basename $dir)-node.tap" 2>&1
     status=$?

@@ -1,0 +1,187 @@
+'use strict';
+// The hostile server's modes: what one connection does. A mode is chosen per connection by
+// the request path (first segment) or the query (`mode=`); parameters come from `key=value`
+// path segments and the query (see README.md).
+//
+// Each mode is an object with `about` (one line for README.md and GET /_modes) and hooks,
+// each optional:
+//   setup(c, msg)        the client's first message arrived (msg: parsed JSON, or null);
+//                        default: answer setupComplete
+//   message(c, msg, raw) a later data message (msg: parsed JSON or null; raw: Buffer);
+//                        default: c.model(msg), a tiny model that answers text and tool results
+//   close(c, code, reason) the client sent a close frame; default: close back, same code
+//   connected(c)         right after the handshake, before any message
+// To add a mode, add an entry here (and a line in README.md's table); `frames` below holds
+// ready-made server messages for the "send a chosen frame" modes.
+
+const { OP, encode } = require('./frames');
+
+const int = (v, dflt) => (v === undefined ? dflt : Number.parseInt(v, 10));
+const hex = (v, dflt) => Buffer.from(v === undefined ? dflt : v.replace(/[^0-9a-fA-F]/g, ''), 'hex');
+
+const text = (t) => ({ serverContent: { modelTurn: { parts: [{ text: t }] } } });
+const turnComplete = { serverContent: { turnComplete: true } };
+
+// Server messages as JSON text (strings, so they may hold what JSON.stringify cannot write:
+// 1e400, or invalid UTF-8 once turned into bytes by the latin1 marker below).
+const frames = {
+  // audio whose data is not base64, between two text parts of the same message
+  bad_base64_audio: [
+    JSON.stringify({ serverContent: { modelTurn: { parts: [
+      { text: 'before' },
+      { inlineData: { mimeType: 'audio/pcm;rate=24000', data: '!!not base64!!' } },
+      { text: 'after' },
+    ] }, outputTranscription: { text: 'said' } } }),
+    JSON.stringify(turnComplete),
+  ],
+  // functionCalls as an object instead of an array
+  calls_object: [
+    JSON.stringify({ toolCall: { functionCalls: { first: { id: 'call-1', name: 'echo', args: {} } } } }),
+  ],
+  // 3 bytes of 16-bit PCM (one sample and a half)
+  odd_audio: [
+    JSON.stringify({ serverContent: { modelTurn: { parts: [
+      { inlineData: { mimeType: 'audio/pcm;rate=24000', data: Buffer.from([1, 0, 2]).toString('base64') } },
+    ] } } }),
+    JSON.stringify(turnComplete),
+  ],
+  // a sample rate no audio device has
+  absurd_rate: [
+    JSON.stringify({ serverContent: { modelTurn: { parts: [
+      { inlineData: { mimeType: 'audio/pcm;rate=1e20', data: Buffer.from([1, 0, 2, 0]).toString('base64') } },
+    ] } } }),
+    JSON.stringify(turnComplete),
+  ],
+  // two calls in one toolCall; the first one's arguments hold invalid UTF-8 (bytes ff fe)
+  args_bad_utf8: [
+    Buffer.concat([
+      Buffer.from('{"toolCall":{"functionCalls":[{"id":"call-1","name":"echo","args":{"text":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}},{"id":"call-2","name":"ok","args":{}}]}}'),
+    ]),
+  ],
+  // two calls; the first one's arguments hold a number beyond a double (1e400 = infinity)
+  args_1e400: [
+    '{"toolCall":{"functionCalls":[{"id":"call-1","name":"echo","args":{"n":1e400}},'
+      + '{"id":"call-2","name":"ok","args":{}}]}}',
+  ],
+};
+
+// A mode that answers setupComplete and then sends frames[name] (binary frames, as the
+// real service sends its JSON).
+const sendFrames = (name) => ({
+  about: `after setupComplete, sends the \`${name}\` message(s) of lib/modes.js \`frames\``,
+  setup(c) {
+    c.setupComplete();
+    for (const f of frames[name]) c.send(f);
+  },
+});
+
+const modes = {
+  setup_ok: {
+    about: 'answers setupComplete; then answers text with text and tool results with a turn',
+  },
+
+  flood_tiny: {
+    about: 'after setupComplete, sends `n` (default 200000) `{}` text frames in one write',
+    setup(c) {
+      c.setupComplete();
+      const n = int(c.params.n, 200000);
+      const one = encode(OP.text, '{}');
+      c.sendRaw(Buffer.concat(new Array(n).fill(one)), n);
+      c.note(`flooded ${n} frames`);
+    },
+  },
+
+  never_read: {
+    about: 'after setupComplete, stops reading the socket for good (pings go unanswered)',
+    setup(c) {
+      c.setupComplete();
+      c.stopReading();
+    },
+  },
+
+  bad_utf8: {
+    about: 'after setupComplete, a text frame whose text part holds invalid UTF-8 (ff fe)',
+    setup(c) {
+      c.setupComplete();
+      c.send(Buffer.concat([
+        Buffer.from('{"serverContent":{"modelTurn":{"parts":[{"text":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}]}}}'),
+      ]), { opcode: OP.text });
+    },
+  },
+
+  masked: {
+    about: 'after setupComplete, a masked server frame (a valid text message otherwise)',
+    setup(c) {
+      c.setupComplete();
+      c.send(JSON.stringify(text('masked')), { mask: true });
+    },
+  },
+
+  fake_setup: {
+    about: 'answers the setup with a serverContent whose text is "setupComplete", never a real one',
+    setup(c) {
+      c.send(JSON.stringify(text('setupComplete')));
+    },
+  },
+
+  flap: {
+    about: 'answers setupComplete, then drops the TCP connection at once (no close frame), every time',
+    setup(c) {
+      c.setupComplete();
+      c.drop();
+    },
+  },
+
+  talk_on_close: {
+    about: 'after setupComplete, sends a text message every `every` ms (default 10), and goes on '
+      + 'for `linger` ms (default 300) after the client\'s close frame before closing back',
+    setup(c) {
+      c.setupComplete();
+      let k = 0;
+      c.every(int(c.params.every, 10), () => c.send(JSON.stringify(text(`talk ${++k}`))));
+    },
+    close(c, code, reason) {
+      c.after(int(c.params.linger, 300), () => {
+        c.stopTimers();
+        c.close(code, reason);
+      });
+    },
+  },
+
+  no_close_reply: {
+    about: 'answers setupComplete; never answers a close frame (the socket stays open)',
+    close() {},
+  },
+
+  close_reason: {
+    about: 'closes with `code` (default 1000) and reason bytes `reason_hex` (default c328ff, '
+      + 'not UTF-8), after setupComplete (`when=setup`, default) or at once (`when=connect`)',
+    connected(c) {
+      if (c.params.when === 'connect') c.close(int(c.params.code, 1000), hex(c.params.reason_hex, 'c328ff'));
+    },
+    setup(c) {
+      if (c.params.when === 'connect') return;
+      c.setupComplete();
+      c.close(int(c.params.code, 1000), hex(c.params.reason_hex, 'c328ff'));
+    },
+  },
+
+  send: {
+    about: 'after setupComplete, sends each of `frames` (comma-separated base64url payloads) '
+      + 'as a binary frame',
+    setup(c) {
+      c.setupComplete();
+      for (const f of (c.params.frames || '').split(',').filter(Boolean)) {
+        c.send(Buffer.from(f, 'base64url'));
+      }
+    },
+  },
+};
+
+for (const name of Object.keys(frames)) modes[name] = sendFrames(name);
+
+module.exports = { modes, frames, text, turnComplete };

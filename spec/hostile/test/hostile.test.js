@@ -1,0 +1,254 @@
+'use strict';
+// The hostile server does what each mode says, seen by a raw client that reads every byte
+// (a WebSocket library would refuse half of what is checked here).
+
+const test = require('node:test');
+const assert = require('node:assert');
+const path = require('node:path');
+const net = require('node:net');
+const tls = require('node:tls');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const { spawn } = require('node:child_process');
+const { OP, encode, closePayload, validUtf8 } = require('../lib/frames');
+
+const SERVER = path.join(__dirname, '..', 'server.js');
+
+// Starts the server; resolves { base: 'http(s)://127.0.0.1:P', proc }.
+function start(args = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [SERVER, '--port', '0', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /^LISTENING (\S+)\n/.exec(out);
+      if (m) resolve({ base: m[1], proc });
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+}
+
+// A raw client: frames() returns what arrived so far, parsed, masked bit and bytes kept.
+class Raw {
+  static open(base, target, ca) {
+    const u = new URL(base);
+    return new Promise((resolve, reject) => {
+      const sock = u.protocol === 'https:'
+        ? tls.connect({ host: u.hostname, port: Number(u.port), ca, servername: 'localhost' })
+        : net.connect(Number(u.port), u.hostname);
+      const raw = new Raw(sock);
+      sock.once(u.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+        sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+          + `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      });
+      raw.onHead = (head) => (head.startsWith('HTTP/1.1 101') ? resolve(raw) : reject(new Error(head)));
+      sock.on('error', reject);
+    });
+  }
+
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.head = null;
+    this.list = [];
+    this.ended = false;
+    sock.on('data', (d) => this.onData(d));
+    sock.on('close', () => { this.ended = true; });
+  }
+
+  onData(d) {
+    this.buf = Buffer.concat([this.buf, d]);
+    if (this.head === null) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.head = this.buf.subarray(0, end).toString('latin1');
+      this.buf = this.buf.subarray(end + 4);
+      this.onHead(this.head);
+    }
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 2) return;
+      let len = b[1] & 0x7f;
+      let off = 2;
+      if (len === 126) { if (b.length < 4) return; len = b.readUInt16BE(2); off = 4; }
+      if (len === 127) { if (b.length < 10) return; len = Number(b.readBigUInt64BE(2)); off = 10; }
+      const masked = (b[1] & 0x80) !== 0;
+      const key = masked ? b.subarray(off, off + 4) : null;
+      if (masked) off += 4;
+      if (b.length < off + len) return;
+      const payload = Buffer.from(b.subarray(off, off + len));
+      if (masked) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+      this.list.push({ opcode: b[0] & 0x0f, masked, payload });
+      this.buf = b.subarray(off + len);
+    }
+  }
+
+  send(opcode, payload) { this.sock.write(encode(opcode, payload, { mask: true })); }
+  sendJson(obj) { this.send(OP.text, JSON.stringify(obj)); }
+
+  // Resolves once pred(list) is true (checked every 10 ms), rejects after ms.
+  async until(pred, ms = 3000) {
+    const t0 = Date.now();
+    while (!pred(this.list)) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out; got ${this.list.length} frames`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.list;
+  }
+
+  texts() { return this.list.filter((f) => f.opcode <= 2).map((f) => f.payload.toString('utf8')); }
+  close() { this.sock.destroy(); }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const getJson = (base, p) => fetch(base + p).then((r) => r.json());
+
+test('hostile server modes', async (t) => {
+  const { base, proc } = await start();
+  t.after(() => proc.kill());
+  const open = async (target) => {
+    const c = await Raw.open(base, target);
+    c.sendJson({ setup: { model: 'models/x' } });
+    return c;
+  };
+
+  await t.test('setup_ok answers setup, text and a close; /_log records them', async () => {
+    const c = await open('/setup_ok/tag=a/ws/google.ai.x');
+    await c.until((l) => l.length >= 1);
+    assert.deepStrictEqual(JSON.parse(c.list[0].payload), { setupComplete: {} });
+    assert.strictEqual(c.list[0].opcode, OP.binary);
+    c.sendJson({ realtimeInput: { text: 'hi' } });
+    await c.until((l) => l.length >= 3);
+    assert.match(c.texts()[1], /You said: hi/);
+    assert.match(c.texts()[2], /turnComplete/);
+    c.send(OP.close, closePayload(1000, 'bye'));
+    await c.until((l) => l.some((f) => f.opcode === OP.close));
+    const close = c.list.find((f) => f.opcode === OP.close);
+    assert.strictEqual(close.payload.readUInt16BE(0), 1000);
+    const [rec] = (await getJson(base, '/_log?tag=a')).connections;
+    assert.strictEqual(rec.mode, 'setup_ok');
+    assert.deepStrictEqual(rec.setup, { model: 'models/x' });
+    assert.strictEqual(rec.messages, 2);
+    assert.strictEqual(rec.closeReceived.code, 1000);
+    assert.strictEqual(rec.closeReceived.text, 'bye');
+    c.close();
+  });
+
+  await t.test('flood_tiny sends n tiny text frames', async () => {
+    const c = await open('/flood_tiny/n=5000/ws/x');
+    await c.until((l) => l.length >= 5001);
+    assert.strictEqual(c.list.length, 5001);
+    assert.ok(c.list.slice(1).every((f) => f.opcode === OP.text && f.payload.toString() === '{}'));
+    c.close();
+  });
+
+  await t.test('never_read answers no ping after setup', async () => {
+    const c = await open('/never_read/ws/x');
+    await c.until((l) => l.length >= 1);
+    c.send(OP.ping, 'p');
+    await sleep(300);
+    assert.strictEqual(c.list.length, 1);
+    c.close();
+  });
+
+  await t.test('bad_utf8 sends a text frame that is not UTF-8', async () => {
+    const c = await open('/bad_utf8/ws/x');
+    await c.until((l) => l.length >= 2);
+    assert.strictEqual(c.list[1].opcode, OP.text);
+    assert.strictEqual(validUtf8(c.list[1].payload), false);
+    c.close();
+  });
+
+  await t.test('masked sends a masked frame', async () => {
+    const c = await open('/masked/ws/x');
+    await c.until((l) => l.length >= 2);
+    assert.strictEqual(c.list[0].masked, false);
+    assert.strictEqual(c.list[1].masked, true);
+    assert.match(c.list[1].payload.toString(), /"masked"/);
+    c.close();
+  });
+
+  await t.test('fake_setup never sends setupComplete', async () => {
+    const c = await open('/fake_setup/ws/x');
+    await c.until((l) => l.length >= 1);
+    await sleep(200);
+    assert.strictEqual(c.list.length, 1);
+    const msg = JSON.parse(c.list[0].payload);
+    assert.strictEqual(msg.setupComplete, undefined);
+    assert.strictEqual(msg.serverContent.modelTurn.parts[0].text, 'setupComplete');
+    c.close();
+  });
+
+  await t.test('flap drops the connection after setupComplete, without a close frame', async () => {
+    for (let i = 0; i < 2; i++) {
+      const c = await open('/flap/tag=f/ws/x');
+      await c.until(() => c.ended);
+      assert.deepStrictEqual(c.list.map((f) => f.opcode), [OP.binary]);
+    }
+    const list = (await getJson(base, '/_log?tag=f')).connections;
+    assert.strictEqual(list.length, 2);
+  });
+
+  await t.test('talk_on_close talks on after the close frame, then closes back', async () => {
+    const c = await open('/talk_on_close/every=5/linger=100/tag=tc/ws/x');
+    await c.until((l) => l.length >= 4);
+    c.send(OP.close, closePayload(1000, ''));
+    const before = c.list.length;
+    await c.until((l) => l.some((f) => f.opcode === OP.close));
+    assert.ok(c.list.length - 1 > before, 'messages after the close frame');
+    const [rec] = (await getJson(base, '/_log?tag=tc')).connections;
+    assert.strictEqual(rec.closeReceived.code, 1000);
+    assert.strictEqual(rec.closeSent.code, 1000);
+    c.close();
+  });
+
+  await t.test('no_close_reply leaves a close frame unanswered', async () => {
+    const c = await open('/no_close_reply/ws/x');
+    await c.until((l) => l.length >= 1);
+    c.send(OP.close, closePayload(1000, ''));
+    await sleep(300);
+    assert.strictEqual(c.list.some((f) => f.opcode === OP.close), false);
+    assert.strictEqual(c.ended, false);
+    c.close();
+  });
+
+  await t.test('close_reason closes with the code and bytes asked for', async () => {
+    const c = await open('/close_reason/code=4001/reason_hex=ff00c3/ws/x');
+    await c.until((l) => l.some((f) => f.opcode === OP.close));
+    const close = c.list.find((f) => f.opcode === OP.close);
+    assert.strictEqual(close.payload.readUInt16BE(0), 4001);
+    assert.strictEqual(close.payload.subarray(2).toString('hex'), 'ff00c3');
+    c.close();
+  });
+
+  await t.test('preset and chosen frames; the mode may come from the query', async () => {
+    const c = await open('/ws/x?mode=args_1e400');
+    await c.until((l) => l.length >= 2);
+    assert.match(c.list[1].payload.toString(), /"n":1e400/);
+    c.close();
+    const frame = Buffer.from('{"goAway":{"timeLeft":"1s"}}').toString('base64url');
+    const d = await open(`/send/frames=${frame},${frame}/ws/x`);
+    await d.until((l) => l.length >= 3);
+    assert.deepStrictEqual(d.texts().slice(1), ['{"goAway":{"timeLeft":"1s"}}', '{"goAway":{"timeLeft":"1s"}}']);
+    d.close();
+  });
+
+  await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
+    await assert.rejects(Raw.open(base, '/nonsense/ws/x'), /404/);
+    const modes = await getJson(base, '/_modes');
+    assert.ok(modes.flood_tiny && modes.close_reason && modes.args_bad_utf8);
+  });
+});
+
+test('hostile server over TLS', { skip: !process.env.RT_SIM_CERTS && 'RT_SIM_CERTS is not set' }, async (t) => {
+  // spec/run-tests.sh gives the path from the repository root
+  const dir = path.resolve(__dirname, '..', '..', '..', process.env.RT_SIM_CERTS);
+  const { base, proc } = await start(['--tls', '--cert', `${dir}/server.pem`, '--key', `${dir}/server.key`]);
+  t.after(() => proc.kill());
+  assert.match(base, /^https:/);
+  const c = await Raw.open(base, '/setup_ok/ws/x', fs.readFileSync(`${dir}/ca.pem`));
+  c.sendJson({ setup: {} });
+  await c.until((l) => l.length >= 1);
+  assert.deepStrictEqual(JSON.parse(c.list[0].payload), { setupComplete: {} });
+  c.close();
+});
