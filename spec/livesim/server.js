@@ -13,7 +13,7 @@ const { Connection } = require('./lib/connection');
 const { Registry } = require('./lib/registry');
 const { Tokens } = require('./lib/tokens');
 const { Voice, hasEspeak } = require('./lib/voice');
-const { createControl } = require('./lib/control');
+const { createControl, partialArgsMode } = require('./lib/control');
 const { sendGoogleError } = require('./lib/http');
 
 // Request targets like "//ws/..." would parse as protocol-relative URLs, so slashes are
@@ -33,6 +33,7 @@ const USAGE = `usage: node server.js [options]
   --voice tone|speech   reply audio: espeak-ng speech or a tone (default speech if espeak-ng exists)
   --usage MODE          usageMetadata placement: alternate|together|separate|none (default alternate)
   --record-frames N     frames kept per connection for /_sim/ (default 2000; 0 = none)
+  --partial-args MODE   Vertex function calls streamed as partialArgs: off|on|with-args (default off)
   --quiet               no log lines on stderr
 `;
 
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     port: 0, host: '127.0.0.1', tls: false, cert: null, key: null, apiKey: 'test-key', bearers: [],
     lifetime: null, goAwayLead: 5, pace: 'realtime', heard: 'hello',
     voice: hasEspeak() ? 'speech' : 'tone', usage: 'alternate', recordFrames: 2000, quiet: false,
+    partialArgs: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -63,6 +65,7 @@ function parseArgs(argv) {
       case '--voice': o.voice = val(); break;
       case '--usage': o.usage = val(); break;
       case '--record-frames': o.recordFrames = Number(val()); break;
+      case '--partial-args': o.partialArgs = partialArgsMode(val()); break;
       case '--quiet': o.quiet = true; break;
       case '--help': process.stdout.write(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${a}`);
@@ -95,6 +98,7 @@ function main() {
   const initialDefaults = () => ({
     pace: opts.pace, voice: opts.voice, heard: opts.heard, lifetime: opts.lifetime,
     goAwayLead: opts.goAwayLead, usage: opts.usage, recordFrames: opts.recordFrames,
+    partialArgs: opts.partialArgs,
   });
   const sim = {
     registry: new Registry(),

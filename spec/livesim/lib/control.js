@@ -9,6 +9,14 @@ const PACES = new Set(['realtime', 'fast']);
 const VOICES = new Set(['speech', 'tone']);
 const USAGE = new Set(['alternate', 'together', 'separate', 'none']);
 
+// partialArgs: false (whole calls), true (streamed, the last frame without args) or 'with-args'.
+function partialArgsMode(v) {
+  if (v === true || v === false || v === 'with-args') return v;
+  if (v === 'on') return true;
+  if (v === 'off' || v === null) return false;
+  throw new Error('partialArgs must be true, false or "with-args"');
+}
+
 // Validates a partial behaviour object; throws with a message for the HTTP 400 answer.
 function behaviourPatch(b) {
   if (!b || typeof b !== 'object') throw new Error('behaviour must be an object');
@@ -22,6 +30,7 @@ function behaviourPatch(b) {
       case 'lifetime': out.lifetime = v === null ? null : Number(v); break;
       case 'goAwayLead': out.goAwayLead = Number(v); break;
       case 'recordFrames': out.recordFrames = Math.max(0, Number(v)); break;
+      case 'partialArgs': out.partialArgs = partialArgsMode(v); break;
       default: throw new Error(`unknown behaviour ${JSON.stringify(k)}`);
     }
   }
@@ -116,4 +125,4 @@ function createControl(sim) {
   };
 }
 
-module.exports = { createControl, behaviourPatch };
+module.exports = { createControl, behaviourPatch, partialArgsMode };

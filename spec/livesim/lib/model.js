@@ -3,6 +3,8 @@
 // conversation so far, it decides whether to call functions or what to say. The rules are
 // documented in README.md ("The deterministic model"); tests rely on them exactly.
 
+const builtins = require('./builtins');
+
 const AUDIO_TOKENS_PER_SECOND = 25;
 const VIDEO_TOKENS_PER_FRAME = 258;
 
@@ -80,8 +82,11 @@ function sentence(prefix, text) {
   return /[.!?]$/.test(t) ? `${prefix}${t}` : `${prefix}${t}.`;
 }
 
-// Returns {calls: [{name, args}]} or {text}. `history` is the session's list of turns.
-function respond(userText, functions, history) {
+// Returns {calls: [{name, args}]}, or {text} with, when a built-in tool ran, what it produced
+// (see builtins.run). `tools` is {functions: [declarations], builtins: {googleSearch, ...}};
+// `history` is the session's list of turns.
+function respond(userText, tools, history) {
+  const { functions, builtins: declared } = tools;
   const text = (userText || '').trim();
   if (/^call\s/i.test(text)) {
     const calls = parseExplicitCalls(text);
@@ -90,6 +95,8 @@ function respond(userText, functions, history) {
     if (unknown) return { text: `There is no function called ${unknown.name}.` };
     return { calls };
   }
+  const ran = text && builtins.run(text, declared);
+  if (ran) return ran;
   if (text && functions.length) {
     const words = new Set((text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []));
     const matched = functions.filter((f) => nameWords(f.name).some((w) => words.has(w)));
@@ -111,7 +118,12 @@ function describeResults(responses) {
   return responses.map((r) => `The result of ${r.name} is ${JSON.stringify(r.response ?? {})}.`).join(' ');
 }
 
+// What the model says while NON_BLOCKING calls run.
+function describeStarted(calls) {
+  return calls.map((c) => `I started ${c.name}.`).join(' ');
+}
+
 module.exports = {
-  respond, describeResults, parseExplicitCalls, textTokens, audioTokens,
+  respond, describeResults, describeStarted, parseExplicitCalls, textTokens, audioTokens,
   AUDIO_TOKENS_PER_SECOND, VIDEO_TOKENS_PER_FRAME,
 };

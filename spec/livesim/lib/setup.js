@@ -182,7 +182,9 @@ function parseSetup(setup, conn) {
   }
 
   const declarations = [];
+  const builtins = { googleSearch: false, codeExecution: false, urlContext: false };
   for (const tool of setup.tools || []) {
+    for (const name of Object.keys(builtins)) if (tool[name]) builtins[name] = true;
     for (const fd of tool.functionDeclarations || []) {
       if (!fd.name || !/^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/.test(fd.name)) throw invalid();
       declarations.push(fd);
@@ -206,7 +208,8 @@ function parseSetup(setup, conn) {
     compression: cwc || null,
     initialHistory: !!(setup.historyConfig && setup.historyConfig.initialHistoryInClientContent),
     functions: declarations,
+    builtins,
   };
 }
 
-module.exports = { parseSetup, unknownName };
+module.exports = { parseSetup, unknownName, badValue };

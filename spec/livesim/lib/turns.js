@@ -20,23 +20,35 @@ module.exports = {
     this.submitTurn({ text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) } });
   },
 
-  // User activity during model output stops it, unless setup asked for NO_INTERRUPTION.
+  // User activity during model output stops it, unless setup asked for NO_INTERRUPTION, and
+  // cancels the blocking calls the model waits for (NON_BLOCKING calls run on).
   interruptBy(cause) {
     if (!this.cfg.interrupts) return;
-    if (this.reply && !this.reply.finishing) {
-      const r = this.reply;
-      r.cancelled = true;
-      this.cancel(r.timer);
-      this.reply = null;
-      this.record.lastInterruption = cause;
-      this.send({ serverContent: { interrupted: true } });
-      this.completeTurn(r, true);
-    }
-    if (this.pendingCalls.size) {
-      this.send({ toolCallCancellation: { ids: [...this.pendingCalls.keys()] } });
-      this.pendingCalls.clear();
+    this.stopReply(cause);
+    const ids = [...this.pendingCalls.keys()].filter((id) => this.pendingCalls.get(id).blocking);
+    if (ids.length) {
+      this.send({ toolCallCancellation: { ids } });
+      for (const id of ids) this.pendingCalls.delete(id);
       this.toolResults = null;
     }
+  },
+
+  // Cuts the reply being sent: `interrupted`, then its turnComplete. Returns whether one was cut.
+  stopReply(cause) {
+    if (!this.reply || this.reply.finishing) return false;
+    const r = this.reply;
+    r.cancelled = true;
+    this.cancel(r.timer);
+    this.reply = null;
+    this.record.lastInterruption = cause;
+    this.send({ serverContent: { interrupted: true } });
+    this.completeTurn(r, true);
+    return true;
+  },
+
+  // The model is busy while it speaks or waits for the result of a blocking call.
+  busy() {
+    return !!this.reply || this.blockingPending();
   },
 
   submitTurn(input) {
@@ -45,7 +57,7 @@ module.exports = {
       if (this.pendingVideoTokens) { tokens.VIDEO = this.pendingVideoTokens; this.pendingVideoTokens = 0; }
       this.session.history.push({ role: 'user', text: input.text, tokens });
     }
-    if (this.reply || this.pendingCalls.size) {
+    if (this.busy()) {
       this.queued.push(input);
       return;
     }
@@ -54,27 +66,32 @@ module.exports = {
 
   // Starts the model's answer to `input` ({text} from the user, or {say} after tool results).
   startReply(input) {
-    const reply = { cancelled: false, finishing: false, steps: null, i: 0, sent: { AUDIO: 0, TEXT: 0 }, text: '' };
+    const reply = { cancelled: false, finishing: false, steps: null, i: 0, sent: { AUDIO: 0, TEXT: 0 }, text: '', toolUse: 0 };
     this.reply = reply;
     this.turns++;
     if (input.transcript && this.cfg.inputTranscription) {
       this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
     }
     const history = this.session.history.slice(0, -1);
-    const decision = input.say !== undefined ? { text: input.say } : model.respond(input.text, this.cfg.functions, history);
+    const decision = input.say !== undefined ? { text: input.say } : model.respond(input.text, this.cfg, history);
     const go = () => {
       if (reply.cancelled || this.closed) return;
       if (decision.calls) this.sendToolCall(reply, decision.calls);
-      else this.speak(reply, decision.text);
+      else this.speak(reply, decision.text, decision);
     };
     if (this.delayMs) reply.timer = this.after(this.delayMs, go); else go();
   },
 
-  speak(reply, text) {
+  // Streams `text` as the reply's audio or text. What built-in tools produced (`ran`, see
+  // builtins.run) goes around it: code parts first, grounding and URL metadata after.
+  speak(reply, text, ran = {}) {
     reply.text = text;
-    const stream = (steps) => {
+    const stream = (plan) => {
       if (reply.cancelled || this.closed) return;
-      reply.steps = this.cfg.outputTranscription ? steps : steps.filter((s) => s.kind !== 'transcript');
+      const steps = this.cfg.outputTranscription ? plan : plan.filter((s) => s.kind !== 'transcript');
+      const end = steps.length ? steps[steps.length - 1].at : 0;
+      reply.steps = [...this.toolSteps(ran, 'before', 0), ...steps, ...this.toolSteps(ran, 'after', end)];
+      if (ran.toolUseText) reply.toolUse = model.textTokens(ran.toolUseText);
       reply.t0 = now();
       this.pump(reply);
     };
@@ -84,6 +101,20 @@ module.exports = {
       const voiceKind = this.behaviour.voice;
       this.sim.voices[voiceKind].synth(text).then((pcm) => stream(frames.audioPlan(this.backend, this.sim.voices[voiceKind].kind, text, pcm)));
     }
+  },
+
+  // Steps of the frames built-in tools add to a reply: executableCode and codeExecutionResult
+  // parts before the answer; groundingMetadata and urlContextMetadata, each alone, after it.
+  toolSteps(ran, where, at) {
+    const part = (p, text) => ({ at, kind: 'part', text, frame: frames.encode({ serverContent: { modelTurn: frames.modelTurn(this.backend, [p]) } }) });
+    const meta = (content) => ({ at, kind: 'meta', frame: frames.encode({ serverContent: content }) });
+    const steps = [];
+    if (where === 'before' && ran.code) {
+      steps.push(part({ executableCode: ran.code }, ran.code.code), part({ codeExecutionResult: ran.codeResult }, ''));
+    }
+    if (where === 'after' && ran.grounding) steps.push(meta({ groundingMetadata: ran.grounding }));
+    if (where === 'after' && ran.urlContext) steps.push(meta({ urlContextMetadata: ran.urlContext }));
+    return steps;
   },
 
   // Sends every step that is due, then sleeps until the next one (real-time pacing), or sends
@@ -98,7 +129,7 @@ module.exports = {
       const s = steps[reply.i++];
       this.sendFrame(s.frame);
       if (s.kind === 'audio') reply.sent.AUDIO += s.ms;
-      else if (s.kind === 'text') reply.sent.TEXT += model.textTokens(s.text);
+      else if (s.kind === 'text' || s.kind === 'part') reply.sent.TEXT += model.textTokens(s.text);
       this.outputFrames++;
       burst++;
       if (this.trigger('turn') || reply.cancelled) return;
@@ -128,10 +159,12 @@ module.exports = {
     const r = sum(response);
     const u = { promptTokenCount: p };
     if (this.backend === 'vertex') u.candidatesTokenCount = r; else u.responseTokenCount = r;
-    u.totalTokenCount = p + r;
+    if (reply.toolUse) u.toolUsePromptTokenCount = reply.toolUse;
+    u.totalTokenCount = p + r + reply.toolUse;
     u.promptTokensDetails = details(prompt);
     if (this.backend === 'vertex') u.candidatesTokensDetails = details(response);
     else u.responseTokensDetails = details(response);
+    if (reply.toolUse) u.toolUsePromptTokensDetails = details({ TEXT: reply.toolUse });
     return u;
   },
 
@@ -151,11 +184,15 @@ module.exports = {
       ? { serverContent: { turnComplete: true }, usageMetadata: usage }
       : { serverContent: { turnComplete: true } });
     if (this.cfg.resumption) this.sendResumptionUpdate(true);
-    if (!interrupted && this.queued.length) {
+    if (interrupted) {
+      // Queued user input is superseded by what interrupted; tool results still get reported.
+      this.queued = this.queued.filter((q) => q.say !== undefined);
+    } else if (this.queued.length && !this.blockingPending()) {
       const next = this.queued.shift();
-      setImmediate(() => { if (!this.closed && !this.reply) this.startReply(next); });
-    } else if (interrupted) {
-      this.queued.length = 0;
+      setImmediate(() => {
+        if (this.closed) return;
+        if (this.busy()) this.queued.unshift(next); else this.startReply(next);
+      });
     }
   },
 
