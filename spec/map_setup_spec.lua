@@ -299,6 +299,77 @@ describe("map_setup", function()
       assert.is_table(p.properties["with space"])
     end)
 
+    describe("$ref, $defs and definitions are inlined", function()
+      it("a reference becomes the schema it points to; $defs and definitions stay off the wire", function()
+        cmp.assert_same(params {
+          type = "object",
+          ["$defs"] = { Address = { type = "object", properties = { city = { type = "string" } },
+                                    required = { "city" } } },
+          definitions = { Unit = { type = "string", enum = { "C", "F" } } },
+          properties = {
+            home = { ["$ref"] = "#/$defs/Address" },
+            work = { ["$ref"] = "#/$defs/Address" },
+            unit = { ["$ref"] = "#/definitions/Unit" },
+            list = { type = "array", items = { ["$ref"] = "#/definitions/Unit" } },
+          } }, {
+          type = "OBJECT", properties = {
+            home = { type = "OBJECT", properties = { city = { type = "STRING" } }, required = { "city" } },
+            work = { type = "OBJECT", properties = { city = { type = "STRING" } }, required = { "city" } },
+            unit = { type = "STRING", enum = { "C", "F" } },
+            list = { type = "ARRAY", items = { type = "STRING", enum = { "C", "F" } } },
+          } })
+      end)
+
+      it("keywords beside a $ref are kept and win over the referenced ones", function()
+        cmp.assert_same(params {
+          type = "object", ["$defs"] = { Name = { type = "string", description = "a name", maxLength = 10 } },
+          properties = { first = { ["$ref"] = "#/$defs/Name", description = "the first name" } } }, {
+          type = "OBJECT", properties = {
+            first = { type = "STRING", description = "the first name", maxLength = "10" } } })
+      end)
+
+      it("references to references, JSON pointer escapes and array indexes resolve", function()
+        cmp.assert_same(params {
+          ["$defs"] = { ["a/b"] = { ["$ref"] = "#/$defs/c~0d" }, ["c~d"] = { type = "integer" },
+                        ["e f"] = { anyOf = { { type = "string" }, { type = "boolean" } } } },
+          type = "object", properties = {
+            x = { ["$ref"] = "#/$defs/a~1b" },
+            y = { ["$ref"] = "#/$defs/e%20f/anyOf/1" },
+          } }, {
+          type = "OBJECT", properties = { x = { type = "INTEGER" }, y = { type = "BOOLEAN" } } })
+      end)
+
+      it("a reference cycle raises, naming the reference", function()
+        assert.has_error(function() params {
+          type = "object", ["$defs"] = { Node = { type = "object",
+            properties = { child = { ["$ref"] = "#/$defs/Node" } } } },
+          properties = { root = { ["$ref"] = "#/$defs/Node" } } } end,
+          "tool 't': parameters.properties.root.properties.child.$ref: reference cycle through "
+          .. "'#/$defs/Node' (a recursive schema cannot be inlined)")
+        assert.has_error(function() params { type = "object", properties = { me = { ["$ref"] = "#" } } } end,
+          "tool 't': parameters.properties.me.properties.me.$ref: reference cycle through '#' "
+          .. "(a recursive schema cannot be inlined)")
+      end)
+
+      it("an unresolvable reference raises", function()
+        assert.has_error(function() params { type = "object", properties = { a = { ["$ref"] = "#/x" } } } end,
+          "tool 't': parameters.properties.a.$ref: unresolvable reference '#/x'")
+        assert.has_error(function() params { properties = { a = { ["$ref"] = "#/$defs/Nope" } },
+          ["$defs"] = {} } end, "tool 't': parameters.properties.a.$ref: unresolvable reference '#/$defs/Nope'")
+        assert.has_error(function() params { properties = { a = { ["$ref"] = "other.json#/A" } } } end,
+          "tool 't': parameters.properties.a.$ref: unresolvable reference 'other.json#/A' (only JSON "
+          .. "pointers into this schema, \"#/...\", can be inlined)")
+        assert.has_error(function() params { properties = { a = { type = "string" },
+          b = { ["$ref"] = "#/properties/a/type/x" } } } end,
+          "tool 't': parameters.properties.b.$ref: unresolvable reference '#/properties/a/type/x'")
+        assert.has_error(function() params { type = "object", title = "T",
+          properties = { a = { ["$ref"] = "#/title" } } } end,
+          "tool 't': parameters.properties.a.$ref: reference '#/title' does not point to a schema")
+        assert.has_error(function() params { properties = { a = { ["$ref"] = 3 } } } end,
+          "tool 't': parameters.properties.a.$ref: must be a string")
+      end)
+    end)
+
     describe("seed bug 12: schema conversion keeps what it can and refuses the rest", function()
       it("keeps enum, format, nullable and anyOf", function()
         cmp.assert_same(params {
@@ -333,8 +404,8 @@ describe("map_setup", function()
       end)
 
       it("refuses what it cannot convert, naming the tool and the path", function()
-        assert.has_error(function() params { type = "object", properties = { a = { ["$ref"] = "#/x" } } } end,
-          "tool 't': parameters.properties.a: unsupported JSON Schema keyword '$ref'")
+        assert.has_error(function() params { type = "object", properties = { a = { allOf = {} } } } end,
+          "tool 't': parameters.properties.a: unsupported JSON Schema keyword 'allOf'")
         assert.has_error(function() params { type = "strin" } end,
           "tool 't': parameters.type: unknown type 'strin'")
         assert.has_error(function() params { type = "array", items = { { type = "string" } } } end,

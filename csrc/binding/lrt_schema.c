@@ -12,10 +12,19 @@
  * writeOnly, exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems, content*,
  * and "x-..." extensions).
  *
- * Refused with an error: everything else ($ref, allOf, not, if/then/else,
- * patternProperties, tuple items, ...), because dropping it would change what the
- * model is told the function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
+ * Inlined: "$ref" to a place in the same schema ("#/$defs/Name", "#/definitions/Name",
+ * any JSON pointer from the root): the schema it points to, with the keywords written
+ * beside the $ref laid over it (they win), is converted in its place, since Google's
+ * Schema has no references. "$defs" and "definitions" themselves only hold the targets.
+ * A reference cycle (a recursive type cannot be inlined) and a reference that leads
+ * nowhere, or outside the schema, are refused.
+ *
+ * Refused with an error: everything else (allOf, not, if/then/else, patternProperties,
+ * tuple items, ...), because dropping it would change what the model is told the
+ * function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -29,11 +38,18 @@ struct seg {
     lua_Integer index;
 };
 
+/* References being inlined at once (a chain A -> B -> C counts three). */
+#define LRT_SCHEMA_MAX_REFS 32
+
 struct sctx {
     lua_State *L;
     const char *tool;
+    int root;          /* stack index of the whole parameters schema */
     struct seg path[LRT_SCHEMA_MAX_DEPTH * 2 + 4];
     int n;
+    const char *refs[LRT_SCHEMA_MAX_REFS];  /* the $ref strings being inlined, outermost
+                                               first; borrowed from the schema tables */
+    int nrefs;
 };
 
 static int fail(struct sctx *c, const char *fmt, const char *arg)
@@ -84,7 +100,8 @@ static int in_list(const char *k, const char *const *list)
 }
 
 static const char *const dropped[] = {
-    "$schema", "$id", "$comment", "$anchor", "additionalProperties", "examples",
+    "$schema", "$id", "$comment", "$anchor", "$defs", "definitions",
+    "additionalProperties", "examples",
     "deprecated", "readOnly", "writeOnly", "exclusiveMinimum", "exclusiveMaximum",
     "multipleOf", "uniqueItems", "contentEncoding", "contentMediaType", "contentSchema",
     NULL,
@@ -184,6 +201,96 @@ static void convert_type(struct sctx *c, int src, int dst)
     lua_pop(L, 1);
 }
 
+/* ---- references ---- */
+
+/* Pushes what the reference ref ("#", "#/$defs/Name", any JSON pointer after '#') points
+ * to in the root schema. Raises when it points nowhere or outside the schema. */
+static void resolve_ref(struct sctx *c, const char *ref)
+{
+    lua_State *L = c->L;
+    const char *p = ref + 1;
+
+    if (ref[0] != '#' || (*p != '\0' && *p != '/'))
+        fail(c, "unresolvable reference '%s' (only JSON pointers into this schema, \"#/...\", "
+                "can be inlined)", ref);
+    lua_pushvalue(L, c->root);
+    while (*p == '/') {
+        char tok[256];
+        size_t n = 0;
+        for (p++; *p && *p != '/'; p++) {
+            char ch = *p;
+            if (ch == '~' && (p[1] == '0' || p[1] == '1')) {
+                ch = p[1] == '0' ? '~' : '/';
+                p++;
+            } else if (ch == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+                char hex[3] = { p[1], p[2], '\0' };
+                ch = (char)strtol(hex, NULL, 16);
+                p += 2;
+            }
+            if (n == sizeof tok - 1)
+                fail(c, "unresolvable reference '%s' (a name in it is too long)", ref);
+            tok[n++] = ch;
+        }
+        tok[n] = '\0';
+        if (lua_type(L, -1) != LUA_TTABLE)
+            fail(c, "unresolvable reference '%s'", ref);
+        char *end = tok;
+        long idx = n > 0 && isdigit((unsigned char)tok[0]) ? strtol(tok, &end, 10) : -1;
+        if (idx >= 0 && *end == '\0' && lua_rawlen(L, -1) > 0)
+            lua_rawgeti(L, -1, (lua_Integer)idx + 1);   /* pointers count from 0 */
+        else
+            lua_getfield(L, -1, tok);
+        lua_remove(L, -2);
+        if (lua_isnil(L, -1))
+            fail(c, "unresolvable reference '%s'", ref);
+    }
+}
+
+/* Converts the schema at src, which has a "$ref" (its value on top of the stack): the
+ * target's keywords with those beside the $ref laid over them. Replaces the value on
+ * top with the converted schema. */
+static void inline_ref(struct sctx *c, int src, int level)
+{
+    lua_State *L = c->L;
+    int ref = lua_gettop(L);
+
+    push_seg(c, "$ref", 0);
+    if (lua_type(L, ref) != LUA_TSTRING)
+        fail(c, "must be a string%s", NULL);
+    const char *r = lua_tostring(L, ref);   /* stays on the stack while used */
+    for (int i = 0; i < c->nrefs; i++)
+        if (strcmp(c->refs[i], r) == 0)
+            fail(c, "reference cycle through '%s' (a recursive schema cannot be inlined)", r);
+    if (c->nrefs == LRT_SCHEMA_MAX_REFS)
+        fail(c, "more than 32 references inside one another at '%s'", r);
+    resolve_ref(c, r);
+    if (lua_type(L, -1) != LUA_TTABLE)
+        fail(c, "reference '%s' does not point to a schema", r);
+    c->n--;
+
+    int target = lua_gettop(L);
+    lua_newtable(L);
+    int merged = lua_gettop(L);
+    for (int from = target; from; from = from == target ? src : 0) {
+        lua_pushnil(L);
+        while (lua_next(L, from)) {
+            if (from == src && lua_type(L, -2) == LUA_TSTRING &&
+                strcmp(lua_tostring(L, -2), "$ref") == 0) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, merged);
+        }
+    }
+    c->refs[c->nrefs++] = r;
+    convert(c, merged, level);
+    c->nrefs--;
+    lua_replace(L, ref);
+    lua_settop(L, ref);
+}
+
 static void convert(struct sctx *c, int src, int level)
 {
     lua_State *L = c->L;
@@ -194,6 +301,11 @@ static void convert(struct sctx *c, int src, int level)
     if (lua_type(L, src) != LUA_TTABLE)
         fail(c, "a schema must be a table%s", NULL);
     luaL_checkstack(L, 8, "schema nesting");
+    if (lua_getfield(L, src, "$ref") != LUA_TNIL) {
+        inline_ref(c, src, level);
+        return;
+    }
+    lua_pop(L, 1);
 
     lua_createtable(L, 0, 4);
     int dst = lua_gettop(L);
@@ -307,6 +419,8 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool)
 
     c.L = L;
     c.tool = tool;
+    c.root = lua_absindex(L, idx);
     c.n = 0;
-    convert(&c, lua_absindex(L, idx), 1);
+    c.nrefs = 0;
+    convert(&c, c.root, 1);
 }
