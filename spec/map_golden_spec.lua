@@ -32,7 +32,7 @@ end
 local function our_setup(backend, opts)
   local st = core.map_new(ctx(backend))
   opts.model = opts.model or MODEL
-  if opts.resumption == nil and not opts.resumption_handle then opts.resumption = false end
+  if opts.resumption == nil then opts.resumption = false end
   return st, core.json_decode(core.map_setup(st, opts))
 end
 
@@ -66,7 +66,7 @@ local setup_cases = {
   vad_off = { vad = { enabled = false } },
   compression_default = { compression = true },
   transcription_input_only = { transcription = { input = true, output = false } },
-  resumption_handle = { resumption_handle = "prev-handle", resumption = true },
+  resumption_handle = { resumption = { handle = "prev-handle" } },
   tools_no_params = { tools = { { name = "ping" } } },
 }
 
@@ -85,7 +85,7 @@ describe("golden: setup", function()
     -- the server had not consumed when a connection drops. The SDK sends it only when
     -- asked (setup_resumption_transparent_vertex, below).
     local g = golden("setup_resumption_handle_vertex")
-    local _, ours = our_setup("vertex", { resumption_handle = "prev-handle", resumption = true })
+    local _, ours = our_setup("vertex", { resumption = { handle = "prev-handle" } })
     assert.is_true(ours.setup.sessionResumption.transparent)
     ours.setup.sessionResumption.transparent = nil
     cmp.assert_same(ours, g.frames[1])

@@ -177,25 +177,65 @@ describe("map_setup", function()
       assert.is_nil(s.outputAudioTranscription)
     end)
 
-    it("seed bug 7: no languageCodes on the Gemini API (it refuses the field)", function()
-      local s = setup(gemini(), { transcription = { language = "de-DE" } })
-      cmp.assert_same(s.inputAudioTranscription, {})
+    it("language goes out as languageCodes on both backends, as @google/genai sends it", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        local s = setup(st, { transcription = { language = "de-DE" } })
+        cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE" } })
+        s = setup(st, { transcription = { language = { "de-DE", "en-US" } } })
+        cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE", "en-US" } })
+      end
+    end)
+  end)
+
+  describe("transcription sessions (kind = \"transcription\")", function()
+    it("text modality and input transcription with its language, nothing else", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        local s = setup(st, { kind = "transcription", transcription = { language = "en-US" } })
+        cmp.assert_same(s.generationConfig, { responseModalities = { "TEXT" } })
+        cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "en-US" } })
+        assert.is_nil(s.outputAudioTranscription)
+        cmp.assert_same(s.realtimeInputConfig, { activityHandling = "NO_INTERRUPTION" })
+        assert.is_true(st.transcription)
+      end
     end)
 
-    it("Vertex gets languageCodes", function()
-      local s = setup(vertex(), { transcription = { language = "de-DE" } })
-      cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE" } })
-      s = setup(vertex(), { transcription = { language = { "de-DE", "en-US" } } })
-      cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE", "en-US" } })
+    it("input transcription is on without the option; output transcription stays off", function()
+      local s = setup(gemini(), { kind = "transcription" })
+      cmp.assert_same(s.inputAudioTranscription, {})
+      s = setup(gemini(), { kind = "transcription", transcription = true })
+      cmp.assert_same(s.inputAudioTranscription, {})
+      assert.is_nil(s.outputAudioTranscription)
+    end)
+
+    it("VAD on never interrupts; VAD off is manual activity as usual", function()
+      local s = setup(gemini(), { kind = "transcription", vad = { silence_duration = 0.3 } })
+      cmp.assert_same(s.realtimeInputConfig, { activityHandling = "NO_INTERRUPTION",
+        automaticActivityDetection = { disabled = false, silenceDurationMs = 300 } })
+      local st = gemini()
+      s = setup(st, { kind = "transcription", vad = { enabled = false } })
+      assert.is_true(s.realtimeInputConfig.automaticActivityDetection.disabled)
+      assert.is_true(st.vad_manual)
+    end)
+
+    it("refuses a transcription session without input transcription, and unknown kinds", function()
+      assert.has_error(function() setup(gemini(), { kind = "transcription", transcription = false }) end,
+        "option 'transcription': a transcription session transcribes its input")
+      assert.has_error(function() setup(gemini(), { kind = "chat" }) end,
+        "option 'kind': expected \"conversation\" or \"transcription\"")
+      assert.is_false(gemini().transcription or false)
     end)
   end)
 
   describe("resumption and compression", function()
-    it("resumption false sends nothing; a handle is passed on", function()
+    it("resumption false sends nothing; { handle = } starts from a saved handle", function()
       assert.is_nil(setup(gemini(), { resumption = false }).sessionResumption)
-      cmp.assert_same(setup(gemini(), { resumption_handle = "h" }).sessionResumption, { handle = "h" })
-      cmp.assert_same(setup(vertex(), { resumption_handle = "h" }).sessionResumption,
+      local st = gemini()
+      cmp.assert_same(setup(st, { resumption = { handle = "h" } }).sessionResumption, { handle = "h" })
+      assert.equal("h", st.resumption_handle, "the saved handle is the latest known one")
+      cmp.assert_same(setup(vertex(), { resumption = { handle = "h" } }).sessionResumption,
         { handle = "h", transparent = true })
+      assert.has_error(function() setup(gemini(), { resumption = { handle = "" } }) end,
+        "option 'resumption.handle': expected a non-empty string")
     end)
 
     it("compression true is an empty sliding window; numbers go out as int64 strings", function()
@@ -222,6 +262,19 @@ describe("map_setup", function()
     it("accepts the { setup = ... } form", function()
       local s = setup(gemini(), { raw = { setup = { explicitVadSignal = true } } })
       assert.is_true(s.explicitVadSignal)
+    end)
+  end)
+
+  describe("history", function()
+    it("Gemini: historyConfig says the first clientContent is the initial history", function()
+      cmp.assert_same(setup(gemini(), { history = { { role = "user", text = "hi" } } }).historyConfig,
+        { initialHistoryInClientContent = true })
+    end)
+
+    it("Vertex does not take historyConfig; no history sends none", function()
+      assert.is_nil(setup(vertex(), { history = { { role = "user", text = "hi" } } }).historyConfig)
+      assert.is_nil(setup(gemini(), { history = {} }).historyConfig)
+      assert.is_nil(setup(gemini(), {}).historyConfig)
     end)
   end)
 
@@ -255,6 +308,40 @@ describe("map_setup", function()
         { name = "b" },
         { name = "c", description = "C" },
       } } })
+    end)
+
+    it("built-in tools are entries of their own, in order; functions share one entry where the first stands", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        local s = setup(st, { tools = {
+          { type = "google_search" },
+          { name = "a" },
+          { type = "code_execution" },
+          { name = "b", type = "function" },
+          { type = "url_context" },
+        } })
+        cmp.assert_same(s.tools, {
+          { googleSearch = {} },
+          { functionDeclarations = { { name = "a" }, { name = "b" } } },
+          { codeExecution = {} },
+          { urlContext = {} },
+        })
+      end
+      cmp.assert_same(setup(gemini(), { tools = { { type = "url_context" } } }).tools, { { urlContext = {} } })
+    end)
+
+    it("an unknown tool type raises", function()
+      assert.has_error(function() setup(gemini(), { tools = { { type = "google_maps" } } }) end,
+        "option 'tools': entry 1: unknown tool type 'google_maps' (expected \"function\", "
+        .. "\"google_search\", \"code_execution\" or \"url_context\")")
+    end)
+
+    it("behavior: absent sends nothing, blocking and non_blocking in upper case", function()
+      local s = setup(gemini(), { tools = {
+        { name = "a" }, { name = "b", behavior = "blocking" }, { name = "c", behavior = "non_blocking" } } })
+      cmp.assert_same(s.tools[1].functionDeclarations, {
+        { name = "a" }, { name = "b", behavior = "BLOCKING" }, { name = "c", behavior = "NON_BLOCKING" } })
+      assert.has_error(function() setup(gemini(), { tools = { { name = "a", behavior = "async" } } }) end,
+        "tool 'a': 'behavior' must be \"blocking\" or \"non_blocking\"")
     end)
 
     it("an empty tool list sends no tools", function()

@@ -21,6 +21,8 @@
  *   project, location  strings or nil (Vertex model prefix)
  *   express            boolean (Vertex with an API key: no project prefix)
  *   api_version        string or nil
+ *   transcription      boolean: a kind = "transcription" session (map_setup): only the
+ *                      input transcript and lifecycle messages reach the caller
  *   vad_manual         boolean: automatic activity detection is off (set by map_setup);
  *                      audio in a conversation item is then framed by activityStart/End
  *   input_rate         integer, input audio sample rate (map_setup; default 16000)
@@ -47,7 +49,8 @@
  *                      response_create (json: one functionResponses element)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
- *   resumption_handle  the latest non-empty resumption handle, or nil
+ *   resumption_handle  the latest non-empty resumption handle (at first the one the
+ *                      session was started from, if any), or nil
  */
 #ifndef LRT_MAP_H
 #define LRT_MAP_H

@@ -79,7 +79,14 @@ static void set_generation(lua_State *L, int state, int opts, int setup)
     int t = opt(L, opts, "output_modalities");
     int mods = 0;
 
-    if (t == LUA_TTABLE) {
+    if (lrt_get_bool(L, state, "transcription")) {
+        /* A transcription session only reads text: the model's answers are not wanted. */
+        lrt_json_newarray(L, 1);
+        lua_pushliteral(L, "TEXT");
+        lua_rawseti(L, -2, 1);
+        lua_setfield(L, gen, "responseModalities");
+        mods = 1;
+    } else if (t == LUA_TTABLE) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
         int src = lua_gettop(L);
         lrt_json_newarray(L, (int)n);
@@ -156,6 +163,53 @@ static void set_instructions(lua_State *L, int opts, int setup)
     lua_pop(L, 1);
 }
 
+/* The wire form of each built-in tool type: its own Tool entry, an empty object. */
+static const char *builtin_tool(const char *type)
+{
+    static const char *const names[][2] = {
+        { "google_search", "googleSearch" },
+        { "code_execution", "codeExecution" },
+        { "url_context", "urlContext" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(type, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
+}
+
+/* Pushes the FunctionDeclaration of the function tool at tool (entry i). */
+static void push_declaration(lua_State *L, int tool, lua_Integer i)
+{
+    if (lua_getfield(L, tool, "name") != LUA_TSTRING)
+        luaL_error(L, "option 'tools': entry %d has no name", (int)i);
+    const char *name = lua_tostring(L, -1);
+    lua_createtable(L, 0, 4);
+    int d = lua_gettop(L);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, d, "name");
+    if (lua_getfield(L, tool, "description") == LUA_TSTRING)
+        lua_setfield(L, d, "description");
+    else
+        lua_pop(L, 1);
+    if (lua_getfield(L, tool, "parameters") == LUA_TTABLE) {
+        lrt_schema_convert(L, -1, name);
+        lua_setfield(L, d, "parameters");
+    }
+    lua_pop(L, 1);
+    int t = lua_getfield(L, tool, "behavior");
+    if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "blocking") == 0)
+        lrt_set_str(L, d, "behavior", "BLOCKING");
+    else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "non_blocking") == 0)
+        lrt_set_str(L, d, "behavior", "NON_BLOCKING");
+    else if (t != LUA_TNIL)
+        luaL_error(L, "tool '%s': 'behavior' must be \"blocking\" or \"non_blocking\"", name);
+    lua_pop(L, 1);
+    lua_remove(L, d - 1);   /* the name */
+}
+
+/* tools -> setup.tools: each built-in tool is its own entry, in the given order; every
+ * function declaration goes into one functionDeclarations entry, placed where the first
+ * function tool stands (the form @google/genai sends for the same list). */
 static void set_tools(lua_State *L, int opts, int setup)
 {
     if (opt(L, opts, "tools") != LUA_TTABLE) {
@@ -163,42 +217,48 @@ static void set_tools(lua_State *L, int opts, int setup)
         return;
     }
     int tools = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, tools);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, tools), entries = 0, ndecls = 0;
     if (n == 0) {
         lua_pop(L, 1);
         return;
     }
     lrt_json_newarray(L, (int)n);
+    int out = lua_gettop(L);
+    lrt_json_newarray(L, 0);
     int decls = lua_gettop(L);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, tools, i) != LUA_TTABLE)
             luaL_error(L, "option 'tools': entry %d is not a table", (int)i);
         int tool = lua_gettop(L);
-        if (lua_getfield(L, tool, "name") != LUA_TSTRING)
-            luaL_error(L, "option 'tools': entry %d has no name", (int)i);
-        const char *name = lua_tostring(L, -1);
-        lua_createtable(L, 0, 3);
-        int d = lua_gettop(L);
-        lua_pushvalue(L, -2);
-        lua_setfield(L, d, "name");
-        if (lua_getfield(L, tool, "description") == LUA_TSTRING)
-            lua_setfield(L, d, "description");
-        else
-            lua_pop(L, 1);
-        if (lua_getfield(L, tool, "parameters") == LUA_TTABLE) {
-            lrt_schema_convert(L, -1, name);
-            lua_setfield(L, d, "parameters");
+        const char *type = "function";
+        int t = lua_getfield(L, tool, "type");
+        if (t == LUA_TSTRING)
+            type = lua_tostring(L, -1);
+        else if (t != LUA_TNIL)
+            luaL_error(L, "option 'tools': entry %d: 'type' must be a string", (int)i);
+        if (strcmp(type, "function") == 0) {
+            push_declaration(L, tool, i);
+            lua_rawseti(L, decls, ++ndecls);
+            if (ndecls == 1) {
+                lua_createtable(L, 0, 1);
+                lua_pushvalue(L, decls);
+                lua_setfield(L, -2, "functionDeclarations");
+                lua_rawseti(L, out, ++entries);
+            }
+        } else {
+            const char *wire = builtin_tool(type);
+            if (!wire)
+                luaL_error(L, "option 'tools': entry %d: unknown tool type '%s' (expected "
+                              "\"function\", \"google_search\", \"code_execution\" or "
+                              "\"url_context\")", (int)i, type);
+            lua_createtable(L, 0, 1);
+            lua_newtable(L);
+            lua_setfield(L, -2, wire);
+            lua_rawseti(L, out, ++entries);
         }
-        lua_pop(L, 1);
-        lua_rawseti(L, decls, i);
         lua_settop(L, decls);
     }
-    /* One Tool holding every declaration, in the given order. */
-    lrt_json_newarray(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushvalue(L, decls);
-    lua_setfield(L, -2, "functionDeclarations");
-    lua_rawseti(L, -2, 1);
+    lua_settop(L, out);
     lua_setfield(L, setup, "tools");
     lua_settop(L, tools - 1);
 }
@@ -241,9 +301,14 @@ static void set_vad(lua_State *L, int state, int opts, int setup)
     int enabled = 1, interrupt = 1;
 
     if (t == LUA_TNIL) {
-        /* The service default: automatic detection on, nothing sent. */
+        /* The service default: automatic detection on, nothing sent; a transcription
+         * session keeps listening while the user speaks. */
         lrt_set_bool(L, state, "vad_manual", 0);
-        lua_pop(L, 1);
+        if (lrt_get_bool(L, state, "transcription")) {
+            int ric = subtable(L, setup, "realtimeInputConfig");
+            lrt_set_str(L, ric, "activityHandling", "NO_INTERRUPTION");
+        }
+        lua_settop(L, setup);
         return;
     }
     int vad = lua_gettop(L);
@@ -272,16 +337,38 @@ static void set_vad(lua_State *L, int state, int opts, int setup)
     }
     lrt_set_bool(L, aad, "disabled", !enabled);
     lua_setfield(L, ric, "automaticActivityDetection");
+    if (lrt_get_bool(L, state, "transcription"))
+        interrupt = 0;
     if (!interrupt)
         lrt_set_str(L, ric, "activityHandling", "NO_INTERRUPTION");
     lrt_set_bool(L, state, "vad_manual", !enabled);
     lua_settop(L, vad - 1);
 }
 
+/* Pushes transcription.language (a string or a list of strings) as a languageCodes
+ * array. */
+static void push_language_codes(lua_State *L, int lang)
+{
+    if (lua_type(L, lang) == LUA_TSTRING) {
+        lrt_json_newarray(L, 1);
+        lua_pushvalue(L, lang);
+        lua_rawseti(L, -2, 1);
+        return;
+    }
+    lua_Integer n = (lua_Integer)lua_rawlen(L, lang);
+    lrt_json_newarray(L, (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, lang, i) != LUA_TSTRING)
+            luaL_error(L, "option 'transcription.language': expected strings");
+        lua_rawseti(L, -2, i);
+    }
+}
+
 static void set_transcription(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "transcription");
-    int in = 0, out = 0;
+    int only = lrt_get_bool(L, state, "transcription");
+    int in = only, out = 0;
     int lang = 0;
 
     if (t == LUA_TBOOLEAN) {
@@ -302,24 +389,18 @@ static void set_transcription(lua_State *L, int state, int opts, int setup)
     } else if (t != LUA_TNIL) {
         luaL_error(L, "option 'transcription': expected a boolean or a table");
     }
+    if (only) {
+        /* input transcription is what the session is for; the model's side is off */
+        if (!in)
+            luaL_error(L, "option 'transcription': a transcription session transcribes its input");
+        out = 0;
+    }
     if (in) {
         lua_newtable(L);
-        /* languageCodes is Vertex only: the Gemini API refuses the field (seed bug 7),
-         * and detects the language by itself, so the hint is left out there. */
-        if (lang && lrt_map_vertex(L, state)) {
-            if (lua_type(L, lang) == LUA_TSTRING) {
-                lrt_json_newarray(L, 1);
-                lua_pushvalue(L, lang);
-                lua_rawseti(L, -2, 1);
-            } else {
-                lua_Integer n = (lua_Integer)lua_rawlen(L, lang);
-                lrt_json_newarray(L, (int)n);
-                for (lua_Integer i = 1; i <= n; i++) {
-                    if (lua_rawgeti(L, lang, i) != LUA_TSTRING)
-                        luaL_error(L, "option 'transcription.language': expected strings");
-                    lua_rawseti(L, -2, i);
-                }
-            }
+        /* languageCodes on both backends: @google/genai passes inputAudioTranscription
+         * through as given on each (spec/golden/setup_transcription_language_*.json). */
+        if (lang) {
+            push_language_codes(L, lang);
             lua_setfield(L, -2, "languageCodes");
         }
         lua_setfield(L, setup, "inputAudioTranscription");
@@ -329,28 +410,53 @@ static void set_transcription(lua_State *L, int state, int opts, int setup)
         lua_setfield(L, setup, "outputAudioTranscription");
     }
     lua_settop(L, setup);
-    (void)state;
 }
 
+/* resumption = true | false | { handle = "..." }: the table form starts from a saved
+ * handle (kept in the state as the latest known one). */
 static void set_resumption(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "resumption");
-    int on = t == LUA_TNIL || lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    int h = opt(L, opts, "resumption_handle") == LUA_TSTRING && lua_rawlen(L, -1) > 0;
-    if (on || h) {
+    int on = t == LUA_TNIL || t == LUA_TTABLE || lua_toboolean(L, -1);
+    int h = 0;
+    if (t == LUA_TTABLE) {
+        int ht = lua_getfield(L, -1, "handle");
+        if (ht != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+            luaL_error(L, "option 'resumption.handle': expected a non-empty string");
+        h = lua_gettop(L);
+        lua_pushvalue(L, h);
+        lua_setfield(L, state, "resumption_handle");
+    } else if (t != LUA_TNIL && t != LUA_TBOOLEAN) {
+        luaL_error(L, "option 'resumption': expected a boolean or { handle = ... }");
+    }
+    if (on) {
         lua_newtable(L);
         if (h) {
-            lua_pushvalue(L, -2);
+            lua_pushvalue(L, h);
             lua_setfield(L, -2, "handle");
         }
         /* transparent: the server reports the last consumed client message, so the
          * session can replay what was lost on a reconnect. Vertex only. */
-        if (on && lrt_map_vertex(L, state))
+        if (lrt_map_vertex(L, state))
             lrt_set_bool(L, -1, "transparent", 1);
         lua_setfield(L, setup, "sessionResumption");
     }
-    lua_pop(L, 1);
+    lua_settop(L, setup);
+}
+
+/* history given: on the Gemini API the setup says that the first clientContent is the
+ * initial history (no model call); Vertex does not take historyConfig. */
+static void set_history(lua_State *L, int state, int opts, int setup)
+{
+    int t = opt(L, opts, "history");
+    if (t == LUA_TTABLE && lua_rawlen(L, -1) > 0 && !lrt_map_vertex(L, state)) {
+        lua_createtable(L, 0, 1);
+        lrt_set_bool(L, -1, "initialHistoryInClientContent", 1);
+        lua_setfield(L, setup, "historyConfig");
+    } else if (t != LUA_TNIL && t != LUA_TTABLE) {
+        luaL_error(L, "option 'history': expected a list of items");
+    }
+    lua_settop(L, setup);
 }
 
 /* int64 fields are JSON strings (proto3). */
@@ -490,6 +596,14 @@ int lrt_map_setup(lua_State *L)
     lua_settop(L, 2);
     const int state = 1, opts = 2;
 
+    int kt = opt(L, opts, "kind");
+    int transcription = kt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "transcription") == 0;
+    if (kt != LUA_TNIL && !transcription &&
+        !(kt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "conversation") == 0))
+        luaL_error(L, "option 'kind': expected \"conversation\" or \"transcription\"");
+    lua_pop(L, 1);
+    lrt_set_bool(L, state, "transcription", transcription);
+
     lua_createtable(L, 0, 1);
     int msg = lua_gettop(L);
     lua_createtable(L, 0, 10);
@@ -509,6 +623,7 @@ int lrt_map_setup(lua_State *L)
     lua_settop(L, setup);
     set_compression(L, opts, setup);
     lua_settop(L, setup);
+    set_history(L, state, opts, setup);
     set_input_format(L, state, opts);
     lua_settop(L, setup);
     set_raw(L, opts, setup);
