@@ -160,7 +160,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         cmp.assert_same(send(st, create), {})
       end)
 
-      it("refuse payloads nested deeper than 64 levels and invalid UTF-8", function()
+      it("refuse payloads nested deeper than 64 levels, and keys that are not UTF-8", function()
         local st = state(backend)
         announce(st, { { "c1", "f" } })
         local deep = {}
@@ -171,8 +171,61 @@ for _, backend in ipairs { "gemini", "vertex" } do
         t = ok
         for _ = 1, 63 do t.x = {}; t = t.x end
         send(st, item(result("c1", ok)))
-        assert.has_error(function() send(st, item(result("c1", { name = "\xc3\x28" }))) end,
-          "function_result.response.name: invalid UTF-8 in string")
+        assert.has_error(function() send(st, item(result("c1", { ["\xc3\x28"] = 1 }))) end)
+      end)
+
+      it("bytes (strings that are not UTF-8) go out in base64, at any depth; the caller's table is untouched", function()
+        local st = state(backend)
+        announce(st, { { "c1", "f" }, { "c2", "g" } })
+        local nested = { name = "ok", blob = "\xff\x00\x01", list = core.json_array { "a", "\xc3\x28" },
+                         empty = core.json_array() }
+        send(st, item(result("c1", "\xff\xfe"), result("c2", nested)))
+        local r = send(st, create)[1].toolResponse.functionResponses
+        cmp.assert_same(r[1].response, { result = "//4=" })
+        cmp.assert_same(r[2].response, { name = "ok", blob = "/wAB", list = { "a", "wyg=" }, empty = {} })
+        assert.equal("\xff\x00\x01", nested.blob)
+        assert.equal("\xc3\x28", nested.list[2])
+      end)
+
+      it("scheduling and will_continue go out with the result", function()
+        local st = state(backend)
+        announce(st, { { "c1", "f" }, { "c2", "g" } })
+        local ok, msg, code = core.map_client(st, item { type = "function_result", call_id = "c1", result = 1,
+          scheduling = "when_idle", will_continue = true })
+        if backend == "vertex" then
+          assert.is_nil(ok)
+          assert.equal("will_continue is not supported by Vertex AI (its function responses have no willContinue)", msg)
+          assert.equal("unsupported", code)
+          assert.equal(0, #st.pending, "nothing is buffered")
+          send(st, item { type = "function_result", call_id = "c1", result = 1, scheduling = "silent" })
+          cmp.assert_same(send(st, create)[1].toolResponse.functionResponses,
+            { { id = "c1", name = "f", response = { result = 1 }, scheduling = "SILENT" } })
+          return
+        end
+        assert.is_table(ok)
+        send(st, item { type = "function_result", call_id = "c2", result = 2, scheduling = "interrupt",
+          will_continue = false })
+        cmp.assert_same(send(st, create)[1].toolResponse.functionResponses, {
+          { id = "c1", name = "f", response = { result = 1 }, scheduling = "WHEN_IDLE", willContinue = true },
+          { id = "c2", name = "g", response = { result = 2 }, scheduling = "INTERRUPT", willContinue = false },
+        })
+        -- the call that said more will follow stays answerable; the other is done
+        send(st, item { type = "function_result", call_id = "c1", result = 3, will_continue = false })
+        assert.has_error(function() send(st, item(result("c2", 4))) end,
+          "conversation_item_create: part 1: unknown call_id 'c2'")
+        cmp.assert_same(send(st, create)[1].toolResponse.functionResponses,
+          { { id = "c1", name = "f", response = { result = 3 }, willContinue = false } })
+        assert.has_error(function() send(st, item(result("c1", 5))) end,
+          "conversation_item_create: part 1: unknown call_id 'c1'")
+      end)
+
+      it("a bad scheduling or will_continue raises", function()
+        local st = state(backend)
+        announce(st, { { "c1", "f" } })
+        assert.has_error(function() send(st, item { type = "function_result", call_id = "c1", scheduling = "later" }) end,
+          "conversation_item_create: part 1: 'scheduling' must be \"interrupt\", \"when_idle\" or \"silent\"")
+        assert.has_error(function() send(st, item { type = "function_result", call_id = "c1", will_continue = 1 }) end,
+          "conversation_item_create: part 1: 'will_continue' must be a boolean")
       end)
 
       it("the results flush clears a pending media trigger", function()
@@ -183,6 +236,106 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal(1, #send(st, create))
         cmp.assert_same(send(st, create), {})
       end)
+    end)
+
+    describe("turns (clientContent)", function()
+      local function turn(role, turn_complete, ...)
+        return { type = "conversation_item_create", turn_complete = turn_complete,
+                 item = { role = role, content = { ... } } }
+      end
+
+      it("turn_complete sends the item as one clientContent turn, whatever the role", function()
+        local st = state(backend)
+        cmp.assert_same(send(st, turn("user", true, text("Hi"), text("there"))), { { clientContent = {
+          turns = { { role = "user", parts = { { text = "Hi" }, { text = "there" } } } }, turnComplete = true } } })
+        cmp.assert_same(send(st, turn("assistant", false, text("Hello!"))), { { clientContent = {
+          turns = { { role = "model", parts = { { text = "Hello!" } } } }, turnComplete = false } } })
+        cmp.assert_same(send(st, turn("system", true, text("Be brief."))), { { clientContent = {
+          turns = { { role = "user", parts = { { text = "Be brief." } } } }, turnComplete = true } } })
+      end)
+
+      it("assistant and system items without turn_complete are context: clientContent, turnComplete false", function()
+        local st = state(backend)
+        cmp.assert_same(send(st, turn("assistant", nil, text("I said this."))), { { clientContent = {
+          turns = { { role = "model", parts = { { text = "I said this." } } } }, turnComplete = false } } })
+        cmp.assert_same(send(st, turn("system", nil, text("Note."))), { { clientContent = {
+          turns = { { role = "user", parts = { { text = "Note." } } } }, turnComplete = false } } })
+        -- a user item without turn_complete keeps the realtime path
+        cmp.assert_same(send(st, turn("user", nil, text("Q"))), { { realtimeInput = { text = "Q" } } })
+      end)
+
+      it("images and audio are inlineData parts; an empty turn is a bare turnComplete", function()
+        local st = state(backend, { input_audio_format = { type = "audio/pcm", rate = 24000 } })
+        cmp.assert_same(send(st, turn("user", true, { type = "image", data = "\1\2\3", mime = "image/png" },
+          { type = "audio", data = "\0\0" })), { { clientContent = { turns = { { role = "user", parts = {
+            { inlineData = { mimeType = "image/png", data = "AQID" } },
+            { inlineData = { mimeType = "audio/pcm;rate=24000", data = "AAA=" } } } } }, turnComplete = true } } })
+        cmp.assert_same(send(st, turn("user", true)), { { clientContent = { turnComplete = true } } })
+        cmp.assert_same(send(st, turn("user", true, text(""))), { { clientContent = { turnComplete = true } } })
+      end)
+
+      it("a complete turn answers the media before it: no trigger is left armed", function()
+        local st = state(backend)
+        send(st, item { type = "image", data = "x", mime = "image/png" })
+        send(st, turn("user", true, text("What is this?")))
+        cmp.assert_same(send(st, create), {})
+      end)
+
+      it("refuses function results in a turn, bad roles and a bad turn_complete", function()
+        local st = state(backend)
+        announce(st, { { "c1", "f" } })
+        assert.has_error(function() send(st, turn("user", true, result("c1", 1))) end,
+          "conversation_item_create: part 1: a function_result answers a call (send it without "
+          .. "turn_complete, as a user item); it cannot be part of a turn")
+        assert.has_error(function() send(st, turn("tool", nil, text("x"))) end,
+          "conversation_item_create: 'role' must be \"user\", \"assistant\" or \"system\"")
+        assert.has_error(function() send(st, turn("user", "yes", text("x"))) end,
+          "conversation_item_create: 'turn_complete' must be a boolean")
+      end)
+    end)
+
+    describe("history (map_history)", function()
+      it("one clientContent with every turn; turnComplete true on Gemini, false on Vertex", function()
+        local st = state(backend)
+        local json = core.map_history(st, {
+          { role = "system", text = "Earlier the user asked about Paris." },
+          { role = "user", content = { text("What is the weather?") } },
+          { role = "assistant", text = "Sunny." },
+          { role = "user", text = "" },
+        })
+        cmp.assert_same(core.json_decode(json), { clientContent = { turns = {
+          { role = "user", parts = { { text = "Earlier the user asked about Paris." } } },
+          { role = "user", parts = { { text = "What is the weather?" } } },
+          { role = "model", parts = { { text = "Sunny." } } },
+        }, turnComplete = backend == "gemini" } })
+        assert.is_nil(json:find("\n"), "compact")
+      end)
+
+      it("nothing to send when no item has content", function()
+        assert.is_nil(core.map_history(state(backend), {}))
+        assert.is_nil(core.map_history(state(backend), { { role = "user", text = "" } }))
+      end)
+
+      it("refuses bad items, naming the item", function()
+        local st = state(backend)
+        assert.has_error(function() core.map_history(st, { "hi" }) end, "option 'history': item 1 is not a table")
+        assert.has_error(function() core.map_history(st, { { role = "user" } }) end,
+          "option 'history': item 1: expected 'text' or 'content' (a list of parts)")
+        assert.has_error(function() core.map_history(st, { { role = "user", text = "a", content = {} } }) end,
+          "option 'history': item 1: give either 'text' or 'content'")
+        assert.has_error(function() core.map_history(st, { { text = "a" }, { role = "bot", text = "b" } }) end,
+          "option 'history': item 2: 'role' must be \"user\", \"assistant\" or \"system\"")
+        assert.has_error(function() core.map_history(st, { { role = "user", text = "\xff" } }) end,
+          "option 'history': item 1: part 1: text is not valid UTF-8")
+      end)
+    end)
+
+    it("response_create overrides are reported as unsupported, not dropped", function()
+      local ok, msg, code = core.map_client(state(backend), { type = "response_create", instructions = "Shout." })
+      assert.is_nil(ok)
+      assert.equal("response_create overrides ('instructions') are not supported by the Live API: "
+        .. "the setup fixes how the model answers", msg)
+      assert.equal("unsupported", code)
     end)
 
     it("raw: a table is encoded, a string is validated and passed through", function()

@@ -156,6 +156,7 @@ static const luaL_Reg map_funcs[] = {
     { "map_new", lrt_map_new },
     { "map_setup", lrt_map_setup },
     { "map_client", lrt_map_client },
+    { "map_history", lrt_map_history },
     { "map_server", lrt_map_server },
     { "model_name", lrt_model_name },
     { NULL, NULL },

@@ -8,7 +8,9 @@
  *   map_setup(state, opts) -> JSON text of {"setup":{...}}    (raises on what cannot be
  *       converted; opts as client:connect{} takes them, already validated by the front)
  *   map_client(state, msg) -> { json, ... }                   (frames to send, in order)
- *                           | nil, message, "unsupported"     (session_update)
+ *                           | nil, message, "unsupported"     (session_update, response_create
+ *                                                              overrides, will_continue on Vertex)
+ *   map_history(state, items) -> JSON text of one clientContent | nil (no item has content)
  *   map_server(state, json_text) -> { msg, ... }              (neutral messages)
  *                                 | nil, message, "protocol"  (malformed server data)
  *   model_name(ctx, model) -> wire model name                 (raises on unsafe names)
@@ -45,8 +47,9 @@
  *   cancelled_ids      { [call_id] = true } for calls the server withdrew
  *                      (toolCallCancellation): a later result for them is dropped
  *   call_seq           integer: ids made up so far ("call_1", ...)
- *   pending            array of { id =, json = } function results waiting for
- *                      response_create (json: one functionResponses element)
+ *   pending            array of { id =, json =, keep = } function results waiting for
+ *                      response_create (json: one functionResponses element; keep: the
+ *                      result said more will follow, so the call stays in `calls`)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
  *   resumption_handle  the latest non-empty resumption handle (at first the one the
@@ -70,6 +73,16 @@ int lrt_open_map(lua_State *L);
 int lrt_map_setup(lua_State *L);
 int lrt_map_client(lua_State *L);
 int lrt_map_server(lua_State *L);
+
+int lrt_map_history(lua_State *L);
+
+/* Appends to the frame list at out one clientContent frame holding the item at item
+ * as a turn (lrt_map_content.c). Raises on what cannot be a turn. */
+void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out);
+
+/* 1 when the conversation item at item has the role "user" (or none); raises on an
+ * unknown role. */
+int lrt_map_item_is_user(lua_State *L, int item);
 
 /* Converts the JSON Schema (Lua table) at idx to a Live API Schema and pushes it.
  * Raises "tool '<tool>': ..." on what cannot be converted. */

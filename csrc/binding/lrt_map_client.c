@@ -1,8 +1,10 @@
 /* Neutral client messages -> wire frames (map_client).
  *
- * All input goes through realtimeInput: Gemini 3.1-class models close the socket on a
+ * User input goes through realtimeInput: Gemini 3.1-class models close the socket on a
  * clientContent sent mid-session (seed bug 11), and realtimeInput.text starts a reply
- * by itself. Decisions that the references leave open:
+ * by itself. clientContent turns (lrt_map_content.c) go out only when asked for: an
+ * item with turn_complete, and assistant or system items, which are context and must
+ * never be taken as the user's question. Decisions that the references leave open:
  *
  * - Image parts go out as realtimeInput.video. An image with no text after it gives the
  *   model nothing to answer, so the next response_create sends the trigger
@@ -15,7 +17,9 @@
  *   it is on. Either way the model answers by itself, so no trigger is armed.
  * - Function results are buffered and sent, all together, on response_create as one
  *   toolResponse and nothing else (no turnComplete: the server goes on by itself).
- *   A result whose call id we made up (the server sent none) goes out without an id. */
+ *   A result whose call id we made up (the server sent none) goes out without an id.
+ *   Strings in a result that are not UTF-8 are bytes: they go out in base64, as the
+ *   .NET seeds send byte arrays (JSON text cannot carry them). */
 #include <string.h>
 
 #include <lauxlib.h>
@@ -140,12 +144,97 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
     lua_pop(L, 1);
 }
 
-/* Buffers one function result in state.pending as {id =, json =}. */
-static void result_part(lua_State *L, int state, int part, int i)
+/* Whether the value at idx holds a string that is not UTF-8 (bytes), at any depth
+ * (within the payload depth limit; the encoder reports deeper nesting). */
+static int has_bytes(lua_State *L, int idx, int depth)
+{
+    size_t n;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, idx, &n);
+        return !lrt_utf8_valid(s, n);
+    }
+    if (lua_type(L, idx) != LUA_TTABLE || depth > LRT_JSON_MAX_DEPTH)
+        return 0;
+    luaL_checkstack(L, 3, "result nesting");
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (has_bytes(L, -1, depth + 1)) {
+            lua_pop(L, 2);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Pushes the value at idx with every string that is not UTF-8 replaced by its base64.
+ * Tables on the way to such a string are copied (metatables kept, so array markers
+ * survive); the caller's own tables are never changed. Keys are left as they are. */
+static void push_bytes_as_base64(lua_State *L, int idx, int depth)
+{
+    idx = lua_absindex(L, idx);
+    if (!has_bytes(L, idx, depth)) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        lrt_push_base64(L, s, n);
+        return;
+    }
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    if (lua_getmetatable(L, idx))
+        lua_setmetatable(L, copy);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        push_bytes_as_base64(L, -1, depth + 1);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+        lua_pop(L, 1);
+    }
+}
+
+/* The wire value of a result's scheduling ("interrupt", "when_idle", "silent"), NULL
+ * when absent; raises on anything else. */
+static const char *scheduling(lua_State *L, int part, int i)
+{
+    static const char *const names[][2] = {
+        { "interrupt", "INTERRUPT" }, { "when_idle", "WHEN_IDLE" }, { "silent", "SILENT" },
+    };
+    int t = lua_getfield(L, part, "scheduling");
+    const char *v = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (t == LUA_TNIL)
+        return NULL;
+    for (size_t k = 0; t == LUA_TSTRING && k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(v, names[k][0]) == 0)
+            return names[k][1];
+    return luaL_error(L, "conversation_item_create: part %d: 'scheduling' must be "
+                         "\"interrupt\", \"when_idle\" or \"silent\"", i), NULL;
+}
+
+/* Buffers one function result in state.pending as {id =, json =, keep =}. Returns 0, or
+ * 1 with a message pushed when the backend cannot take what the result asks for. */
+static int result_part(lua_State *L, int state, int part, int i)
 {
     if (lua_getfield(L, part, "call_id") != LUA_TSTRING || lua_rawlen(L, -1) == 0)
         luaL_error(L, "conversation_item_create: part %d: 'call_id' must be a string", i);
     int id = lua_gettop(L);
+    const char *sched = scheduling(L, part, i);
+    int wc = lua_getfield(L, part, "will_continue");
+    lua_pop(L, 1);
+    if (wc != LUA_TNIL && wc != LUA_TBOOLEAN)
+        luaL_error(L, "conversation_item_create: part %d: 'will_continue' must be a boolean", i);
+    if (wc != LUA_TNIL && lrt_map_vertex(L, state)) {
+        lua_pushliteral(L, "will_continue is not supported by Vertex AI (its function "
+                           "responses have no willContinue)");
+        return 1;
+    }
+    int more = wc != LUA_TNIL && lrt_get_bool(L, part, "will_continue");
 
     /* The server withdrew the call (toolCallCancellation): its result is not wanted. */
     lua_getfield(L, state, "cancelled_ids");
@@ -154,7 +243,7 @@ static void result_part(lua_State *L, int state, int part, int i)
     lua_pop(L, 2);
     if (withdrawn) {
         lua_pop(L, 1);
-        return;
+        return 0;
     }
 
     /* The name: the part's own, else the one the server gave with the call. A result
@@ -183,10 +272,17 @@ static void result_part(lua_State *L, int state, int part, int i)
     }
     lua_pushvalue(L, name);
     lua_setfield(L, fr, "name");
+    if (sched)
+        lrt_set_str(L, fr, "scheduling", sched);
+    if (wc != LUA_TNIL)
+        lrt_set_bool(L, fr, "willContinue", more);
 
     /* A table is the response object itself; a list or a scalar is wrapped as
      * {result = value}, since the response must be a JSON object. */
-    int t = lua_getfield(L, part, "result");
+    lua_getfield(L, part, "result");
+    push_bytes_as_base64(L, -1, 1);
+    lua_remove(L, -2);
+    int t = lua_type(L, -1);
     if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1)) {
         /* as is: user keys are kept verbatim */
     } else if (t == LUA_TNIL) {
@@ -204,20 +300,33 @@ static void result_part(lua_State *L, int state, int part, int i)
     lrt_json_encode_ex(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result");
 
     lua_getfield(L, state, "pending");
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, id);
     lua_setfield(L, -2, "id");
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "json");
+    /* more results will follow for this call: it stays answerable */
+    lrt_set_bool(L, -1, "keep", more);
     lrt_map_append(L, -2);
     lua_settop(L, id - 1);
+    return 0;
 }
 
-static void item_create(lua_State *L, int state, int msg, int out)
+/* Returns 0, or 1 with a message pushed (a request the backend cannot honour). */
+static int item_create(lua_State *L, int state, int msg, int out)
 {
     if (lua_getfield(L, msg, "item") != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item' must be a table");
     int item = lua_gettop(L);
+    int tc = lua_getfield(L, msg, "turn_complete");
+    lua_pop(L, 1);
+    if (tc != LUA_TNIL && tc != LUA_TBOOLEAN)
+        luaL_error(L, "conversation_item_create: 'turn_complete' must be a boolean");
+    if (tc != LUA_TNIL || !lrt_map_item_is_user(L, item)) {
+        /* an explicit turn, or context from the assistant or the system */
+        lrt_map_turn(L, state, item, lrt_get_bool(L, msg, "turn_complete"), out);
+        return 0;
+    }
     if (lua_getfield(L, item, "content") != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item.content' must be a list of parts");
     int content = lua_gettop(L);
@@ -237,12 +346,14 @@ static void item_create(lua_State *L, int state, int msg, int out)
             image_part(L, state, part, i, out);
         else if (strcmp(type, "audio") == 0)
             audio_part(L, state, part, i, out);
-        else if (strcmp(type, "function_result") == 0)
-            result_part(L, state, part, i);
-        else
+        else if (strcmp(type, "function_result") == 0) {
+            if (result_part(L, state, part, i))
+                return 1;
+        } else
             luaL_error(L, "conversation_item_create: unknown content part type '%s'", type);
         lua_settop(L, content);
     }
+    return 0;
 }
 
 static void response_create(lua_State *L, int state, int out)
@@ -256,9 +367,14 @@ static void response_create(lua_State *L, int state, int out)
         lua_getfield(L, state, "calls");
         lua_getfield(L, state, "generated_ids");
         int calls = pending + 1, made_up = pending + 2;
-        /* Answered calls leave the maps before the buffer takes the stack top. */
+        /* Answered calls leave the maps before the buffer takes the stack top; a call
+         * whose result said more will follow stays. */
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, pending, i);
+            if (lrt_get_bool(L, -1, "keep")) {
+                lua_pop(L, 1);
+                continue;
+            }
             lua_getfield(L, -1, "id");
             lua_pushnil(L);
             lua_rawset(L, calls);
@@ -326,8 +442,26 @@ int lrt_map_client(lua_State *L)
     int out = lua_gettop(L);
 
     if (strcmp(type, "conversation_item_create") == 0) {
-        item_create(L, state, msg, out);
+        if (item_create(L, state, msg, out)) {
+            lua_pushnil(L);
+            lua_insert(L, -2);
+            lua_pushliteral(L, "unsupported");
+            return 3;
+        }
     } else if (strcmp(type, "response_create") == 0) {
+        /* The Live API fixes the response settings at setup; an override would be lost. */
+        lua_pushnil(L);
+        while (lua_next(L, msg)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "type") != 0) {
+                lua_pushnil(L);
+                lua_pushfstring(L, "response_create overrides ('%s') are not supported by the "
+                                   "Live API: the setup fixes how the model answers",
+                                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+                lua_pushliteral(L, "unsupported");
+                return 3;
+            }
+        }
         response_create(L, state, out);
     } else if (strcmp(type, "raw") == 0) {
         raw_message(L, msg, out);

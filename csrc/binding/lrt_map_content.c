@@ -1,0 +1,208 @@
+/* Conversation items as clientContent turns: history on connect (map_history), items
+ * sent with turn_complete, and assistant or system items (map_client calls in here).
+ *
+ * A turn is { role, parts }. Roles on the wire: user -> "user", assistant -> "model",
+ * system -> "user" (turns have no system role; the system prompt is `instructions`).
+ * Parts: text -> { text }, image and audio -> { inlineData = { mimeType, data } }.
+ * A function result is never part of a turn: it answers a call through toolResponse.
+ * @google/genai's sendClientContent sends the same shape (spec/golden/client_turn_*). */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+
+enum role { ROLE_USER, ROLE_ASSISTANT, ROLE_SYSTEM };
+
+/* The item's role (nil counts as "user"); raises on anything else. */
+static enum role item_role(lua_State *L, int item, const char *who)
+{
+    int t = lua_getfield(L, item, "role");
+    const char *role = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int r = t == LUA_TNIL                            ? ROLE_USER
+            : !role                                  ? -1
+            : strcmp(role, "user") == 0              ? ROLE_USER
+            : strcmp(role, "assistant") == 0         ? ROLE_ASSISTANT
+            : strcmp(role, "system") == 0            ? ROLE_SYSTEM
+                                                     : -1;
+    lua_pop(L, 1);
+    if (r < 0)
+        luaL_error(L, "%s: 'role' must be \"user\", \"assistant\" or \"system\"", who);
+    return (enum role)r;
+}
+
+int lrt_map_item_is_user(lua_State *L, int item)
+{
+    return item_role(L, lua_absindex(L, item), "conversation_item_create") == ROLE_USER;
+}
+
+/* Pushes { inlineData = { mimeType, data = base64 } } for an image or audio part. */
+static void push_inline(lua_State *L, int state, int part, const char *who, int i,
+                        const char *kind)
+{
+    int top = lua_gettop(L);
+    const char *mime = kind[0] == 'a' ? "audio/pcm;rate=16000" : "image/jpeg";
+    size_t n;
+    if (kind[0] == 'a' && lua_getfield(L, state, "input_mime") == LUA_TSTRING)
+        mime = lua_tostring(L, -1);   /* the session's rate-carrying default */
+    int t = lua_getfield(L, part, "mime");
+    if (t == LUA_TSTRING)
+        mime = lua_tostring(L, -1);
+    else if (t != LUA_TNIL)
+        luaL_error(L, "%s: part %d: 'mime' must be a string", who, i);
+    if (strncmp(mime, kind, strlen(kind)) != 0)
+        luaL_error(L, "%s: part %d: mime type '%s' is not %s*", who, i, mime, kind);
+    if (lua_getfield(L, part, "data") != LUA_TSTRING)
+        luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
+    const char *data = lua_tolstring(L, -1, &n);
+    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
+    lrt_set_str(L, -1, "mimeType", mime);
+    lrt_push_base64(L, data, n);
+    lua_setfield(L, -2, "data");
+    lua_setfield(L, -2, "inlineData");
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+}
+
+/* Appends the wire part of content part i (the table at part) to the array at parts;
+ * empty text adds nothing. */
+static void add_part(lua_State *L, int state, int part, int parts, const char *who, int i)
+{
+    if (lua_getfield(L, part, "type") != LUA_TSTRING)
+        luaL_error(L, "%s: part %d has no type", who, i);
+    const char *type = lua_tostring(L, -1);
+    if (strcmp(type, "text") == 0) {
+        size_t n;
+        if (lua_getfield(L, part, "text") != LUA_TSTRING)
+            luaL_error(L, "%s: part %d: 'text' must be a string", who, i);
+        const char *s = lua_tolstring(L, -1, &n);
+        if (!lrt_utf8_valid(s, n))
+            luaL_error(L, "%s: part %d: text is not valid UTF-8", who, i);
+        if (n > 0) {
+            lua_createtable(L, 0, 1);
+            lua_insert(L, -2);
+            lua_setfield(L, -2, "text");
+            lrt_map_append(L, parts);
+        } else {
+            lua_pop(L, 1);
+        }
+    } else if (strcmp(type, "image") == 0 || strcmp(type, "audio") == 0) {
+        push_inline(L, state, part, who, i, type[0] == 'i' ? "image/" : "audio/");
+        lrt_map_append(L, parts);
+    } else if (strcmp(type, "function_result") == 0) {
+        luaL_error(L, "%s: part %d: a function_result answers a call (send it without "
+                      "turn_complete, as a user item); it cannot be part of a turn", who, i);
+    } else {
+        luaL_error(L, "%s: unknown content part type '%s'", who, type);
+    }
+    lua_pop(L, 1);   /* the type */
+}
+
+/* Pushes the turn { role, parts } of the item at item, or nothing and returns 0 when it
+ * has no content. text_ok: the shorthand { role =, text = } is accepted. */
+static int push_turn(lua_State *L, int state, int item, const char *who, int text_ok)
+{
+    enum role role = item_role(L, item, who);
+    int top = lua_gettop(L);
+    lrt_json_newarray(L, 0);
+    int parts = lua_gettop(L);
+
+    int tt = lua_getfield(L, item, "text");
+    int ct = lua_getfield(L, item, "content");
+    if (tt != LUA_TNIL && (!text_ok || ct != LUA_TNIL))
+        luaL_error(L, text_ok ? "%s: give either 'text' or 'content'"
+                              : "%s: 'item.text' is not a field (use content = {{ type = "
+                                "\"text\", text = ... }})", who);
+    if (tt != LUA_TNIL) {
+        lua_createtable(L, 0, 2);
+        lrt_set_str(L, -1, "type", "text");
+        lua_pushvalue(L, parts + 1);
+        lua_setfield(L, -2, "text");
+        add_part(L, state, lua_gettop(L), parts, who, 1);
+    } else if (ct == LUA_TTABLE) {
+        int content = parts + 2;
+        lua_Integer n = (lua_Integer)lua_rawlen(L, content);
+        for (lua_Integer k = 1; k <= n; k++) {
+            if (lua_rawgeti(L, content, k) != LUA_TTABLE)
+                luaL_error(L, "%s: part %d is not a table", who, (int)k);
+            add_part(L, state, lua_gettop(L), parts, who, (int)k);
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_error(L, text_ok ? "%s: expected 'text' or 'content' (a list of parts)"
+                              : "%s: 'item.content' must be a list of parts", who);
+    }
+    lua_settop(L, parts);
+    if (lua_rawlen(L, parts) == 0) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_createtable(L, 0, 2);
+    lrt_set_str(L, -1, "role", role == ROLE_ASSISTANT ? "model" : "user");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "parts");
+    return 1;
+}
+
+/* Pushes {"clientContent":{"turns":<array on top>,"turnComplete":tc}} as JSON text,
+ * popping the array; no "turns" key when the array is empty. */
+static void push_client_content(lua_State *L, int turn_complete)
+{
+    lua_createtable(L, 0, 2);
+    if (lua_rawlen(L, -2) > 0) {
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "turns");
+    } else {
+        lua_remove(L, -2);
+    }
+    lrt_set_bool(L, -1, "turnComplete", turn_complete);
+    lua_createtable(L, 0, 1);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "clientContent");
+    lrt_json_encode_ex(L, -1, LRT_JSON_WIRE_DEPTH, NULL);
+    lua_remove(L, -2);
+}
+
+void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out)
+{
+    item = lua_absindex(L, item);
+    lrt_json_newarray(L, 1);
+    if (push_turn(L, state, item, "conversation_item_create", 0))
+        lua_rawseti(L, -2, 1);
+    push_client_content(L, turn_complete);
+    lrt_map_append(L, out);
+    /* the model answers what it has seen, images included */
+    if (turn_complete)
+        lrt_set_bool(L, state, "media_trigger", 0);
+}
+
+/* core.map_history(state, items) -> JSON text of one clientContent holding every turn,
+ * or nil when no item has content. turnComplete is true on the Gemini API (the setup
+ * carries historyConfig: the service takes it as initial history, no model call) and
+ * false on Vertex (context the model does not answer). */
+int lrt_map_history(lua_State *L)
+{
+    char who[48];
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2), kept = 0;
+
+    lrt_json_newarray(L, (int)n);
+    int turns = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        snprintf(who, sizeof who, "option 'history': item %d", (int)i);
+        if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+            luaL_error(L, "%s is not a table", who);
+        if (push_turn(L, 1, lua_gettop(L), who, 1))
+            lua_rawseti(L, turns, ++kept);
+        lua_settop(L, turns);
+    }
+    if (kept == 0)
+        return 0;
+    push_client_content(L, !lrt_map_vertex(L, 1));
+    return 1;
+}
