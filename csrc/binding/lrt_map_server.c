@@ -22,17 +22,11 @@
 
 #include "lrt_json.h"
 #include "lrt_map.h"
+#include "lrt_map_frame.h"
 #include "rt_base64.h"
 
-struct frame {
-    lua_State *L;
-    int state;   /* stack index of the mapping state */
-    int raw;     /* the decoded frame */
-    int out;     /* the array of neutral messages */
-};
-
 /* Pushes a new message {type =, raw =, response_id = <current, if any>}. */
-static int msg_new(struct frame *f, const char *type)
+int lrt_msg_new(struct lrt_frame *f, const char *type)
 {
     lua_State *L = f->L;
     lua_createtable(L, 0, 4);
@@ -45,12 +39,12 @@ static int msg_new(struct frame *f, const char *type)
 }
 
 /* Appends the message on top to the output and pops it. */
-static void msg_push(struct frame *f)
+void lrt_msg_push(struct lrt_frame *f)
 {
     lrt_map_append(f->L, f->out);
 }
 
-static int responding(struct frame *f)
+int lrt_responding(struct lrt_frame *f)
 {
     lua_getfield(f->L, f->state, "response_id");
     int r = !lua_isnil(f->L, -1);
@@ -66,10 +60,10 @@ static void reset_parts(lua_State *L, int state)
     lua_setfield(L, state, "transcript_parts");
 }
 
-static void ensure_response(struct frame *f)
+void lrt_ensure_response(struct lrt_frame *f)
 {
     lua_State *L = f->L;
-    if (responding(f))
+    if (lrt_responding(f))
         return;
     lua_Integer seq = lrt_get_int(L, f->state, "response_seq") + 1;
     lrt_set_int(L, f->state, "response_seq", seq);
@@ -83,8 +77,8 @@ static void ensure_response(struct frame *f)
     lua_pushnil(L);
     lua_setfield(L, f->state, "response_usage");
     reset_parts(L, f->state);
-    msg_new(f, "response_created");
-    msg_push(f);
+    lrt_msg_new(f, "response_created");
+    lrt_msg_push(f);
 }
 
 /* Appends the string on top to the array state[k] (pops it). */
@@ -116,7 +110,7 @@ static size_t concat_pieces(lua_State *L, int state, const char *k)
 /* ------------------------------------------------------------------ usage */
 
 /* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
-static lua_Integer count(lua_State *L, int t, const char *k)
+lua_Integer lrt_count(lua_State *L, int t, const char *k)
 {
     lua_Integer v = -1;
     int ty = lua_getfield(L, t, k);
@@ -143,7 +137,7 @@ static void modality_counts(lua_State *L, int t, const char *k, lua_Integer *aud
             if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
                 lua_getfield(L, -1, "modality");
                 const char *m = lua_tostring(L, -1);
-                lua_Integer c = count(L, -2, "tokenCount");
+                lua_Integer c = lrt_count(L, -2, "tokenCount");
                 if (m && c >= 0) {
                     lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
                                        : strcmp(m, "TEXT") == 0 ? text
@@ -170,17 +164,17 @@ static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
 static void push_usage(lua_State *L, int um)
 {
     lua_Integer in_audio = -1, in_text = -1, out_audio = -1, out_text = -1;
-    lua_Integer out = count(L, um, "responseTokenCount");
+    lua_Integer out = lrt_count(L, um, "responseTokenCount");
     if (out < 0)
-        out = count(L, um, "candidatesTokenCount");
+        out = lrt_count(L, um, "candidatesTokenCount");
 
     lua_createtable(L, 0, 9);
     int u = lua_gettop(L);
-    set_count(L, u, "input_tokens", count(L, um, "promptTokenCount"));
+    set_count(L, u, "input_tokens", lrt_count(L, um, "promptTokenCount"));
     set_count(L, u, "output_tokens", out);
-    set_count(L, u, "total_tokens", count(L, um, "totalTokenCount"));
-    set_count(L, u, "cached_input_tokens", count(L, um, "cachedContentTokenCount"));
-    set_count(L, u, "reasoning_tokens", count(L, um, "thoughtsTokenCount"));
+    set_count(L, u, "total_tokens", lrt_count(L, um, "totalTokenCount"));
+    set_count(L, u, "cached_input_tokens", lrt_count(L, um, "cachedContentTokenCount"));
+    set_count(L, u, "reasoning_tokens", lrt_count(L, um, "thoughtsTokenCount"));
     modality_counts(L, um, "promptTokensDetails", &in_audio, &in_text);
     modality_counts(L, um, "responseTokensDetails", &out_audio, &out_text);
     if (out_audio < 0 && out_text < 0)
@@ -215,7 +209,7 @@ static lua_Integer mime_rate(const char *mime)
 
 /* Emits input_audio_transcription_completed with the input transcript gathered so far,
  * if any, and starts a new one. */
-static void complete_input(struct frame *f)
+static void complete_input(struct lrt_frame *f)
 {
     lua_State *L = f->L;
     lua_getfield(L, f->state, "input_parts");
@@ -223,12 +217,12 @@ static void complete_input(struct frame *f)
     lua_pop(L, 1);
     if (!any)
         return;
-    msg_new(f, "input_audio_transcription_completed");
+    lrt_msg_new(f, "input_audio_transcription_completed");
     lua_pushnil(L);
     lua_setfield(L, -2, "response_id");
     concat_pieces(L, f->state, "input_parts");
     lua_setfield(L, -2, "text");
-    msg_push(f);
+    lrt_msg_push(f);
     lua_newtable(L);
     lua_setfield(L, f->state, "input_parts");
 }
@@ -251,7 +245,7 @@ static int push_pcm(lua_State *L, int idx)
     return 0;
 }
 
-static int model_parts(struct frame *f, int content)
+static int model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
     if (lua_getfield(L, content, "modelTurn") != LUA_TTABLE ||
@@ -269,12 +263,12 @@ static int model_parts(struct frame *f, int content)
         if (lua_getfield(L, part, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
             int thought = (lua_getfield(L, part, "thought"), lua_toboolean(L, -1));
             lua_pop(L, 1);
-            ensure_response(f);
+            lrt_ensure_response(f);
             /* Thoughts never mix into the output text (seed bug 6). */
-            msg_new(f, thought ? "reasoning_delta" : "output_text_delta");
+            lrt_msg_new(f, thought ? "reasoning_delta" : "output_text_delta");
             lua_pushvalue(L, -2);
             lua_setfield(L, -2, "text");
-            msg_push(f);
+            lrt_msg_push(f);
             if (!thought)
                 add_piece(L, f->state, "text_parts");
             else
@@ -289,13 +283,13 @@ static int model_parts(struct frame *f, int content)
             const char *mime = lua_tostring(L, -2);
             if (mime && strncasecmp(mime, "audio/", 6) == 0 &&
                 lua_type(L, -1) == LUA_TSTRING) {
-                ensure_response(f);
-                int m = msg_new(f, "output_audio_delta");
+                lrt_ensure_response(f);
+                int m = lrt_msg_new(f, "output_audio_delta");
                 if (push_pcm(L, blob + 2) != 0)
                     return -1;
                 lua_setfield(L, m, "audio");
                 lrt_set_int(L, m, "rate", mime_rate(mime));
-                msg_push(f);
+                lrt_msg_push(f);
                 lrt_set_bool(L, f->state, "response_audio", 1);
             }
         }
@@ -304,7 +298,7 @@ static int model_parts(struct frame *f, int content)
     return 0;
 }
 
-static void transcriptions(struct frame *f, int content)
+static void transcriptions(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
     int top = lua_gettop(L);
@@ -313,12 +307,12 @@ static void transcriptions(struct frame *f, int content)
         int t = lua_gettop(L);
         /* Deltas as they come, the whole transcript once `finished` (seed bug 5). */
         if (lua_getfield(L, t, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-            msg_new(f, "input_audio_transcription_delta");
+            lrt_msg_new(f, "input_audio_transcription_delta");
             lua_pushnil(L);
             lua_setfield(L, -2, "response_id");
             lua_pushvalue(L, -2);
             lua_setfield(L, -2, "text");
-            msg_push(f);
+            lrt_msg_push(f);
             add_piece(L, f->state, "input_parts");
         } else {
             lua_pop(L, 1);
@@ -330,45 +324,45 @@ static void transcriptions(struct frame *f, int content)
 
     if (lua_getfield(L, content, "outputTranscription") == LUA_TTABLE &&
         lua_getfield(L, -1, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-        ensure_response(f);
-        msg_new(f, "output_audio_transcription_delta");
+        lrt_ensure_response(f);
+        lrt_msg_new(f, "output_audio_transcription_delta");
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "text");
-        msg_push(f);
+        lrt_msg_push(f);
         add_piece(L, f->state, "transcript_parts");
     }
     lua_settop(L, top);
 }
 
 /* Emits the input transcript still open, the *_done messages and response_done. */
-static void end_turn(struct frame *f, int content, int usage)
+static void end_turn(struct lrt_frame *f, int content, int usage)
 {
     lua_State *L = f->L;
     int top = lua_gettop(L);
 
     complete_input(f);
 
-    ensure_response(f);
+    lrt_ensure_response(f);
     lua_getfield(L, f->state, "text_parts");
     int any_text = lua_rawlen(L, -1) > 0;
     lua_getfield(L, f->state, "transcript_parts");
     int any_tr = lua_rawlen(L, -1) > 0;
     lua_pop(L, 2);
     if (any_text) {
-        msg_new(f, "output_text_done");
+        lrt_msg_new(f, "output_text_done");
         concat_pieces(L, f->state, "text_parts");
         lua_setfield(L, -2, "text");
-        msg_push(f);
+        lrt_msg_push(f);
     }
     if (lrt_get_bool(L, f->state, "response_audio")) {
-        msg_new(f, "output_audio_done");
-        msg_push(f);
+        lrt_msg_new(f, "output_audio_done");
+        lrt_msg_push(f);
     }
     if (any_tr) {
-        msg_new(f, "output_audio_transcription_done");
+        lrt_msg_new(f, "output_audio_transcription_done");
         concat_pieces(L, f->state, "transcript_parts");
         lua_setfield(L, -2, "text");
-        msg_push(f);
+        lrt_msg_push(f);
     }
 
     /* turnCompleteReason other than "unspecified" or "needs more input" means the
@@ -381,7 +375,7 @@ static void end_turn(struct frame *f, int content, int usage)
     }
     lua_settop(L, top);
 
-    int m = msg_new(f, "response_done");
+    int m = lrt_msg_new(f, "response_done");
     const char *status = "completed";
     if (lrt_get_bool(L, f->state, "response_cancelled")) {
         status = "cancelled";
@@ -396,7 +390,7 @@ static void end_turn(struct frame *f, int content, int usage)
     else
         lua_getfield(L, f->state, "response_usage");
     lua_setfield(L, m, "usage");
-    msg_push(f);
+    lrt_msg_push(f);
 
     lua_pushnil(L);
     lua_setfield(L, f->state, "response_id");
@@ -407,141 +401,6 @@ static void end_turn(struct frame *f, int content, int usage)
     lrt_set_bool(L, f->state, "response_cancelled", 0);
     lrt_set_bool(L, f->state, "response_audio", 0);
     reset_parts(L, f->state);
-    lua_settop(L, top);
-}
-
-/* ------------------------------------------------------------------ tools */
-
-/* Maps each function call to an output item; returns the number of calls, or -1 with
- * a message pushed. */
-static int tool_calls(struct frame *f, int tc)
-{
-    lua_State *L = f->L;
-    int made = 0;
-    if (lua_getfield(L, tc, "functionCalls") != LUA_TTABLE)
-        return 0;
-    int calls = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, calls);
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, calls, i) != LUA_TTABLE) {
-            lua_settop(L, calls);
-            continue;
-        }
-        int call = lua_gettop(L);
-        ensure_response(f);
-
-        if (lua_getfield(L, call, "id") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-            /* No id from the server (Vertex may omit it): make one up for the neutral
-             * side and remember it, so the result goes back without an id rather than
-             * with one the server never issued (seed bug 13). */
-            lua_pop(L, 1);
-            lua_Integer seq = lrt_get_int(L, f->state, "call_seq") + 1;
-            lrt_set_int(L, f->state, "call_seq", seq);
-            lua_pushfstring(L, "call_%I", (LUAI_UACINT)seq);
-            lua_getfield(L, f->state, "generated_ids");
-            lua_pushvalue(L, -2);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, -3);
-            lua_pop(L, 1);
-        }
-        int id = lua_gettop(L);
-        if (lua_getfield(L, call, "name") != LUA_TSTRING) {
-            lua_pop(L, 1);
-            lua_pushliteral(L, "");
-        }
-        int name = lua_gettop(L);
-        if (lua_getfield(L, call, "args") != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        } else if (lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
-            lua_pushfstring(L, "function call '%s': arguments nest deeper than %d levels",
-                            lua_tostring(L, name), LRT_JSON_MAX_DEPTH);
-            return -1;
-        }
-        int args = lua_gettop(L);
-
-        lua_getfield(L, f->state, "calls");
-        lua_pushvalue(L, id);
-        lua_pushvalue(L, name);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-
-        /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
-        lua_createtable(L, 0, 3);
-        int item = lua_gettop(L);
-        lua_pushvalue(L, id);
-        lua_setfield(L, item, "id");
-        lrt_set_str(L, item, "role", "assistant");
-        lua_createtable(L, 1, 0);
-        lua_createtable(L, 0, 4);
-        lrt_set_str(L, -1, "type", "function_call");
-        lua_pushvalue(L, id);
-        lua_setfield(L, -2, "call_id");
-        lua_pushvalue(L, name);
-        lua_setfield(L, -2, "name");
-        lua_pushvalue(L, args);
-        lua_setfield(L, -2, "arguments");
-        lua_rawseti(L, -2, 1);
-        lua_setfield(L, item, "content");
-
-        msg_new(f, "response_output_item_added");
-        lua_pushvalue(L, item);
-        lua_setfield(L, -2, "item");
-        msg_push(f);
-        msg_new(f, "response_output_item_done");
-        lua_pushvalue(L, item);
-        lua_setfield(L, -2, "item");
-        msg_push(f);
-        lua_settop(L, calls);
-        made++;
-    }
-    return made;
-}
-
-static void cancellation(struct frame *f, int tcc)
-{
-    lua_State *L = f->L;
-    int top = lua_gettop(L);
-    lrt_json_newarray(L, 0);
-    int ids = lua_gettop(L);
-    if (lua_getfield(L, tcc, "ids") == LUA_TTABLE) {
-        int src = lua_gettop(L);
-        lua_getfield(L, f->state, "cancelled_ids");
-        int cancelled = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, src);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, src, i) == LUA_TSTRING) {
-                lua_pushvalue(L, -1);
-                lua_pushboolean(L, 1);
-                lua_rawset(L, cancelled);
-                lrt_map_append(L, ids);
-            } else {
-                lua_pop(L, 1);
-            }
-        }
-        /* Drop results of withdrawn calls that are still waiting to be sent. */
-        lua_getfield(L, f->state, "pending");
-        int pending = lua_gettop(L);
-        lua_newtable(L);
-        int kept = lua_gettop(L);
-        lua_Integer np = (lua_Integer)lua_rawlen(L, pending);
-        for (lua_Integer i = 1; i <= np; i++) {
-            lua_rawgeti(L, pending, i);
-            lua_getfield(L, -1, "id");
-            int gone = lua_rawget(L, cancelled) != LUA_TNIL;
-            lua_pop(L, 1);
-            if (gone)
-                lua_pop(L, 1);
-            else
-                lrt_map_append(L, kept);
-        }
-        lua_setfield(L, f->state, "pending");
-    }
-    lua_settop(L, ids);
-    int m = msg_new(f, "tool_call_cancellation");
-    lua_pushvalue(L, ids);
-    lua_setfield(L, m, "call_ids");
-    msg_push(f);
     lua_settop(L, top);
 }
 
@@ -571,10 +430,10 @@ static double duration(const char *s)
     return v;
 }
 
-static void go_away(struct frame *f, int ga)
+static void go_away(struct lrt_frame *f, int ga)
 {
     lua_State *L = f->L;
-    int m = msg_new(f, "go_away");
+    int m = lrt_msg_new(f, "go_away");
     int t = lua_getfield(L, ga, "timeLeft");
     double secs = -1;
     if (t == LUA_TSTRING)
@@ -590,13 +449,13 @@ static void go_away(struct frame *f, int ga)
             lua_pushnumber(L, secs);
         lua_setfield(L, m, "time_left");
     }
-    msg_push(f);
+    lrt_msg_push(f);
 }
 
-static void resumption(struct frame *f, int sr)
+static void resumption(struct lrt_frame *f, int sr)
 {
     lua_State *L = f->L;
-    int m = msg_new(f, "session_resumption_update");
+    int m = lrt_msg_new(f, "session_resumption_update");
     if (lua_getfield(L, sr, "newHandle") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         lua_pushvalue(L, -1);
         lua_setfield(L, f->state, "resumption_handle");
@@ -605,10 +464,10 @@ static void resumption(struct frame *f, int sr)
         lua_pop(L, 1);
     }
     lrt_set_bool(L, m, "resumable", lrt_get_bool(L, sr, "resumable"));
-    lua_Integer idx = count(L, sr, "lastConsumedClientMessageIndex");
+    lua_Integer idx = lrt_count(L, sr, "lastConsumedClientMessageIndex");
     if (idx >= 0)
         lrt_set_int(L, m, "last_consumed_index", idx);
-    msg_push(f);
+    lrt_msg_push(f);
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -635,7 +494,7 @@ static int top_table(lua_State *L, int t, const char *key)
 /* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
 int lrt_map_server(lua_State *L)
 {
-    struct frame f;
+    struct lrt_frame f;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TSTRING);
@@ -676,16 +535,16 @@ int lrt_map_server(lua_State *L)
         transcriptions(&f, content);
         if (lrt_get_bool(L, content, "interrupted")) {
             /* Barge-in: the caller stops playback; the response ends "cancelled". */
-            if (responding(&f))
+            if (lrt_responding(&f))
                 lrt_set_bool(L, f.state, "response_cancelled", 1);
-            msg_new(&f, "interrupted");
-            msg_push(&f);
+            lrt_msg_new(&f, "interrupted");
+            lrt_msg_push(&f);
         }
         turn_end = lrt_get_bool(L, content, "turnComplete");
     }
     if (tc) {
         known = 1;
-        int n = tool_calls(&f, tc);
+        int n = lrt_map_tool_calls(&f, tc);
         if (n < 0)
             return fail(L, "");
         lua_settop(L, base);
@@ -693,9 +552,9 @@ int lrt_map_server(lua_State *L)
     }
     if (tcc) {
         known = 1;
-        cancellation(&f, tcc);
+        lrt_map_cancellation(&f, tcc);
     }
-    if (turn_end && !tool_end && !responding(&f) &&
+    if (turn_end && !tool_end && !lrt_responding(&f) &&
         lrt_get_bool(L, f.state, "after_tool_call")) {
         /* The model's turn already ended with its tool calls. */
         lrt_set_bool(L, f.state, "after_tool_call", 0);
@@ -706,7 +565,7 @@ int lrt_map_server(lua_State *L)
         usage = lua_gettop(L);
         if (turn_end || tool_end) {
             known = 1;
-        } else if (responding(&f)) {
+        } else if (lrt_responding(&f)) {
             /* Kept for this response's response_done (seed A dropped it). */
             lua_pushvalue(L, usage);
             lua_setfield(L, f.state, "response_usage");
@@ -727,10 +586,10 @@ int lrt_map_server(lua_State *L)
         resumption(&f, sr);
     }
     if (!known) {
-        msg_new(&f, "raw");
+        lrt_msg_new(&f, "raw");
         lua_pushnil(L);
         lua_setfield(L, -2, "response_id");
-        msg_push(&f);
+        lrt_msg_push(&f);
     }
     lua_settop(L, f.out);
     return 1;

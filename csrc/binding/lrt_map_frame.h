@@ -1,0 +1,40 @@
+/* What the two halves of map_server (lrt_map_server.c, lrt_map_calls.c) share while
+ * they turn one server frame into neutral messages. Internal to the mapping. */
+#ifndef LRT_MAP_FRAME_H
+#define LRT_MAP_FRAME_H
+
+#include <lua.h>
+
+/* One server frame being mapped; the fields are stack indexes. */
+struct lrt_frame {
+    lua_State *L;
+    int state;   /* the mapping state (lrt_map.h) */
+    int raw;     /* the decoded frame */
+    int out;     /* the array of neutral messages */
+};
+
+/* Pushes a new message {type =, raw =, response_id = <current, if any>} and returns its
+ * stack index. */
+int lrt_msg_new(struct lrt_frame *f, const char *type);
+
+/* Appends the message on top to the output and pops it. */
+void lrt_msg_push(struct lrt_frame *f);
+
+/* 1 while a response is in progress. */
+int lrt_responding(struct lrt_frame *f);
+
+/* Starts a response (response_created) unless one is in progress. */
+void lrt_ensure_response(struct lrt_frame *f);
+
+/* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
+lua_Integer lrt_count(lua_State *L, int t, const char *k);
+
+/* Maps the toolCall object at tc: returns the number of calls that ended (their items
+ * were emitted), or -1 with a message pushed. */
+int lrt_map_tool_calls(struct lrt_frame *f, int tc);
+
+/* Maps the toolCallCancellation object at tcc, and drops the withdrawn calls' results
+ * still waiting to be sent. */
+void lrt_map_cancellation(struct lrt_frame *f, int tcc);
+
+#endif
