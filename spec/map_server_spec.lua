@@ -53,10 +53,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
             promptTokensDetails = { { modality = "TEXT", tokenCount = 515 } },
             responseTokensDetails = { { modality = "TEXT", tokenCount = 38 } } } })
       cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_delta",
-        "output_text_done", "response_done" })
+        "generation_complete", "output_text_done", "response_done" })
       assert.equal("resp_1", msgs[1].response_id)
-      assert.equal("Hello", msgs[4].text)
-      local done = msgs[5]
+      assert.equal("resp_1", msgs[4].response_id)
+      assert.equal("Hello", msgs[5].text)
+      local done = msgs[6]
       assert.equal("completed", done.status)
       assert.equal("resp_1", done.response_id)
       cmp.assert_same(done.usage, { input_tokens = 515, output_tokens = 38, total_tokens = 553,
@@ -70,9 +71,9 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal(1, #only(msgs, "response_created"))
       assert.equal(1, #only(msgs, "response_done"))
       msgs = feed(st, sc { generationComplete = true, turnComplete = true })
-      cmp.assert_same(types(msgs), { "response_created", "response_done" },
+      cmp.assert_same(types(msgs), { "response_created", "generation_complete", "response_done" },
         "a bare turnComplete is still one balanced pair")
-      assert.equal("resp_2", msgs[2].response_id)
+      assert.equal("resp_2", msgs[3].response_id)
     end)
 
     it("seed bug 2: usage in the same frame as turnComplete is kept", function()
@@ -263,14 +264,18 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal("completed", msgs[6].status)
         assert.is_nil(st.response_id)
         msgs = feed(st, sc { generationComplete = true }, parts({ text = "It rains." }), sc { turnComplete = true })
-        cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_done", "response_done" })
-        assert.equal("resp_2", msgs[4].response_id)
+        cmp.assert_same(types(msgs), { "generation_complete", "response_created", "output_text_delta",
+          "output_text_done", "response_done" })
+        assert.equal("resp_1", msgs[1].response_id, "generationComplete after a toolCall belongs to its response")
+        assert.equal("resp_2", msgs[5].response_id)
       end)
 
-      it("a turnComplete right after a tool-call response closes nothing more", function()
+      it("a turnComplete right after a tool-call response closes nothing more (it comes out as raw)", function()
         local st = state(backend)
         feed(st, { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } })
-        cmp.assert_same(feed(st, sc { generationComplete = true }, sc { turnComplete = true }), {})
+        local msgs = feed(st, sc { generationComplete = true }, sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "generation_complete", "raw" })
+        assert.is_true(msgs[2].raw.serverContent.turnComplete)
         -- but the next bare turnComplete is a turn of its own again
         cmp.assert_same(types(feed(st, sc { turnComplete = true })), { "response_created", "response_done" })
       end)
@@ -288,8 +293,100 @@ for _, backend in ipairs { "gemini", "vertex" } do
       end)
     end)
 
-    it("a later setupComplete is ignored", function()
-      cmp.assert_same(feed(state(backend), { setupComplete = { sessionId = "x" } }), {})
+    it("a later setupComplete comes out as raw", function()
+      local msgs = feed(state(backend), { setupComplete = { sessionId = "x" } })
+      cmp.assert_same(types(msgs), { "raw" })
+      assert.equal("x", msgs[1].raw.setupComplete.sessionId)
+    end)
+
+    it("a transcription session passes on only the input transcript and the lifecycle", function()
+      local st = state(backend)
+      core.map_setup(st, { model = "m", kind = "transcription" })
+      local msgs = feed(st,
+        sc { inputTranscription = { text = "Hello" } },
+        parts({ text = "Hi! How can I help?" }),
+        sc { inputTranscription = { text = " there", finished = true } },
+        { serverContent = { turnComplete = true }, usageMetadata = { totalTokenCount = 3 } },
+        { voiceActivity = { type = "ACTIVITY_END" } },
+        { sessionResumptionUpdate = { newHandle = "h", resumable = true } },
+        { goAway = { timeLeft = "5s" } })
+      cmp.assert_same(types(msgs), { "input_audio_transcription_delta", "input_audio_transcription_delta",
+        "input_audio_transcription_completed", "session_resumption_update", "go_away" })
+      assert.equal("Hello there", msgs[3].text)
+    end)
+
+    describe("nothing is dropped", function()
+      it("code execution parts: code_execution and code_execution_result in the response", function()
+        local st = state(backend)
+        local msgs = feed(st,
+          parts({ executableCode = { language = "PYTHON", code = "print(6*7)" } }),
+          parts({ codeExecutionResult = { outcome = "OUTCOME_OK", output = "42\n" } }, { text = "42." }),
+          sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "code_execution", "code_execution_result",
+          "output_text_delta", "output_text_done", "response_done" })
+        assert.equal("PYTHON", msgs[2].language)
+        assert.equal("print(6*7)", msgs[2].code)
+        assert.equal("OUTCOME_OK", msgs[3].outcome)
+        assert.equal("42\n", msgs[3].output)
+        for i = 2, 3 do assert.equal("resp_1", msgs[i].response_id) end
+      end)
+
+      it("an executableCode part before a toolCall stays in the tool call's response", function()
+        local st = state(backend)
+        local msgs = feed(st, parts({ executableCode = { language = "PYTHON", code = "default_api.f()" } }),
+          { toolCall = { functionCalls = { { id = "c1", name = "f", args = {} } } } })
+        cmp.assert_same(types(msgs), { "response_created", "code_execution", "response_output_item_added",
+          "response_output_item_done", "response_done" })
+      end)
+
+      it("groundingMetadata alone is a grounding message of the response", function()
+        local st = state(backend)
+        local meta = { webSearchQueries = { "weather Paris" },
+          groundingChunks = { { web = { uri = "https://example.com", title = "Example" } } } }
+        local msgs = feed(st, sc { groundingMetadata = meta }, parts({ text = "Sunny." }),
+          sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "grounding", "output_text_delta",
+          "output_text_done", "response_done" })
+        cmp.assert_same(msgs[2].metadata, meta)
+        assert.equal("resp_1", msgs[2].response_id)
+      end)
+
+      it("waitingForInput is waiting_for_input, after the end of the response", function()
+        local msgs = feed(state(backend), parts({ text = "Hm?" }), sc { turnComplete = true, waitingForInput = true })
+        cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_done",
+          "response_done", "waiting_for_input" })
+        cmp.assert_same(types(feed(state(backend), sc { waitingForInput = true })), { "waiting_for_input" })
+      end)
+
+      it("a frame that maps to nothing is raw: urlContextMetadata alone, a non-audio blob", function()
+        local st = state(backend)
+        local msgs = feed(st, sc { urlContextMetadata = { urlMetadata = { { retrievedUrl = "https://x" } } } })
+        cmp.assert_same(types(msgs), { "raw" })
+        assert.equal("https://x", msgs[1].raw.serverContent.urlContextMetadata.urlMetadata[1].retrievedUrl)
+        msgs = feed(st, { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_SOS" } })
+        cmp.assert_same(types(msgs), { "raw" })
+      end)
+
+      it("an empty outputTranscription opens the response (Vertex starts turns with one)", function()
+        local msgs = feed(state(backend), sc { outputTranscription = {} })
+        cmp.assert_same(types(msgs), { "response_created" })
+      end)
+
+      it("every frame of a real Vertex session gives a message", function()
+        local st = state(backend)
+        local frames = {
+          '{\n  "serverContent": {\n    "outputTranscription": {}\n  }\n}\n',
+          { serverContent = { modelTurn = { role = "model", parts = { { inlineData = { mimeType = "audio/pcm", data = "AAA=" } } } } } },
+          { serverContent = { outputTranscription = { text = "We" } } },
+          { serverContent = { generationComplete = true } },
+          { serverContent = { turnComplete = true }, usageMetadata = { promptTokenCount = 3, candidatesTokenCount = 4,
+            totalTokenCount = 7, candidatesTokensDetails = { { modality = "AUDIO", tokenCount = 4 } } } },
+          { sessionResumptionUpdate = { newHandle = "h", resumable = true, lastConsumedClientMessageIndex = "2" } },
+        }
+        for i, f in ipairs(frames) do
+          assert.is_true(#feed(st, f) > 0, "frame " .. i .. " gave no message")
+        end
+      end)
     end)
 
     it("unknown messages come out as raw", function()

@@ -12,9 +12,12 @@
  * before it still gives one created/done pair, so that a caller waiting for the end of
  * a turn always sees it (seed bugs 1 and 2).
  *
- * Within one frame the order is: content parts, transcriptions, interrupted, tool
- * calls, cancellations, usage, end of response, goAway, resumption. Each message
- * carries `raw`, the decoded frame (integral numbers as integers). */
+ * Within one frame the order is: content parts (text, audio, code), grounding,
+ * generation_complete, transcriptions, interrupted, tool calls, cancellations, usage,
+ * end of response, waiting_for_input, goAway, resumption. A frame that gives none of
+ * these (and no usage kept for its response) comes out as one `raw` message, so
+ * nothing the server says is dropped. Each message carries `raw`, the decoded frame
+ * (integral numbers as integers). */
 #include <string.h>
 #include <strings.h>
 
@@ -245,6 +248,79 @@ static int push_pcm(lua_State *L, int idx)
     return 0;
 }
 
+/* Copies src[k] (when present) to the message at m under the same name. */
+static void copy_field(lua_State *L, int src, const char *k, int m)
+{
+    if (lua_getfield(L, src, k) != LUA_TNIL)
+        lua_setfield(L, m, k);
+    else
+        lua_pop(L, 1);
+}
+
+/* executableCode -> code_execution { language, code }; codeExecutionResult ->
+ * code_execution_result { outcome, output }. Both are model output, so they belong to
+ * a response (the service sends executableCode before a toolCall even without a code
+ * tool). */
+static void code_parts(struct lrt_frame *f, int part)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, part, "executableCode") == LUA_TTABLE) {
+        int ec = lua_gettop(L);
+        lrt_ensure_response(f);
+        int m = lrt_msg_new(f, "code_execution");
+        copy_field(L, ec, "language", m);
+        copy_field(L, ec, "code", m);
+        lrt_msg_push(f);
+    }
+    lua_settop(L, top);
+    if (lua_getfield(L, part, "codeExecutionResult") == LUA_TTABLE) {
+        int cr = lua_gettop(L);
+        lrt_ensure_response(f);
+        int m = lrt_msg_new(f, "code_execution_result");
+        copy_field(L, cr, "outcome", m);
+        copy_field(L, cr, "output", m);
+        lrt_msg_push(f);
+    }
+    lua_settop(L, top);
+}
+
+/* Pushes a new message about the model's response: the one in progress; right after a
+ * response that ended with tool calls, that one (the service may send
+ * generationComplete after a toolCall); else a response starts. */
+static int response_msg(struct lrt_frame *f, const char *type)
+{
+    lua_State *L = f->L;
+    if (!lrt_responding(f) && lrt_get_bool(L, f->state, "after_tool_call")) {
+        int m = lrt_msg_new(f, type);
+        lua_getfield(L, f->state, "last_response_id");
+        lua_setfield(L, m, "response_id");
+        return m;
+    }
+    lrt_ensure_response(f);
+    return lrt_msg_new(f, type);
+}
+
+/* groundingMetadata -> grounding { metadata }, generationComplete ->
+ * generation_complete. */
+static void content_signals(struct lrt_frame *f, int content)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, content, "groundingMetadata") == LUA_TTABLE) {
+        int m = response_msg(f, "grounding");
+        lua_pushvalue(L, top + 1);
+        lua_setfield(L, m, "metadata");
+        lrt_msg_push(f);
+    }
+    lua_settop(L, top);
+    if (lrt_get_bool(L, content, "generationComplete")) {
+        response_msg(f, "generation_complete");
+        lrt_msg_push(f);
+    }
+    lua_settop(L, top);
+}
+
 static int model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
@@ -276,6 +352,7 @@ static int model_parts(struct lrt_frame *f, int content)
         } else {
             lua_pop(L, 1);
         }
+        code_parts(f, part);
         if (lua_getfield(L, part, "inlineData") == LUA_TTABLE) {
             int blob = lua_gettop(L);
             lua_getfield(L, blob, "mimeType");
@@ -322,9 +399,14 @@ static void transcriptions(struct lrt_frame *f, int content)
     }
     lua_settop(L, top);
 
-    if (lua_getfield(L, content, "outputTranscription") == LUA_TTABLE &&
-        lua_getfield(L, -1, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-        lrt_ensure_response(f);
+    if (lua_getfield(L, content, "outputTranscription") != LUA_TTABLE) {
+        lua_settop(L, top);
+        return;
+    }
+    /* The model's speech starts: Vertex opens a turn with an empty outputTranscription
+     * ({}), then sends the words. */
+    lrt_ensure_response(f);
+    if (lua_getfield(L, -1, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         lrt_msg_new(f, "output_audio_transcription_delta");
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "text");
@@ -392,6 +474,8 @@ static void end_turn(struct lrt_frame *f, int content, int usage)
     lua_setfield(L, m, "usage");
     lrt_msg_push(f);
 
+    lua_getfield(L, f->state, "response_id");
+    lua_setfield(L, f->state, "last_response_id");
     lua_pushnil(L);
     lua_setfield(L, f->state, "response_id");
     lua_pushnil(L);
@@ -491,6 +575,33 @@ static int top_table(lua_State *L, int t, const char *key)
     return 0;
 }
 
+/* A transcription session (kind = "transcription") hands the caller only the user's
+ * transcript and the session's lifecycle: the model's own answers are not wanted. */
+static void transcription_only(lua_State *L, int out)
+{
+    static const char *const keep[] = { "input_audio_transcription_delta",
+                                        "input_audio_transcription_completed",
+                                        "session_resumption_update", "go_away", NULL };
+    lua_Integer n = (lua_Integer)lua_rawlen(L, out), kept = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, out, i);
+        lua_getfield(L, -1, "type");
+        const char *type = lua_tostring(L, -1);
+        int wanted = 0;
+        for (const char *const *k = keep; type && *k && !wanted; k++)
+            wanted = strcmp(type, *k) == 0;
+        lua_pop(L, 1);
+        if (wanted)
+            lua_rawseti(L, out, ++kept);
+        else
+            lua_pop(L, 1);
+    }
+    for (lua_Integer i = kept + 1; i <= n; i++) {
+        lua_pushnil(L);
+        lua_rawseti(L, out, i);
+    }
+}
+
 /* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
 int lrt_map_server(lua_State *L)
 {
@@ -511,14 +622,9 @@ int lrt_map_server(lua_State *L)
     lua_newtable(L);
     f.out = 4;
 
-    /* The first setupComplete is the binding's business; a later one means nothing. */
-    if (lua_getfield(L, f.raw, "setupComplete") != LUA_TNIL) {
-        lua_settop(L, f.out);
-        return 1;
-    }
-    lua_settop(L, f.out);
-
-    int known = 0, turn_end = 0, tool_end = 0, usage = 0;
+    /* The first setupComplete is the binding's business (session.id); a later one
+     * maps to nothing below and comes out as raw. */
+    int kept = 0, turn_end = 0, tool_end = 0, usage = 0;
     int content = top_table(L, f.raw, "serverContent");
     int tc = top_table(L, f.raw, "toolCall");
     int tcc = top_table(L, f.raw, "toolCallCancellation");
@@ -528,10 +634,10 @@ int lrt_map_server(lua_State *L)
     int base = lua_gettop(L);
 
     if (content) {
-        known = 1;
         if (model_parts(&f, content) != 0)
             return fail(L, "");
         lua_settop(L, base);
+        content_signals(&f, content);
         transcriptions(&f, content);
         if (lrt_get_bool(L, content, "interrupted")) {
             /* Barge-in: the caller stops playback; the response ends "cancelled". */
@@ -543,7 +649,6 @@ int lrt_map_server(lua_State *L)
         turn_end = lrt_get_bool(L, content, "turnComplete");
     }
     if (tc) {
-        known = 1;
         int n = lrt_map_tool_calls(&f, tc);
         if (n < 0)
             return fail(L, "");
@@ -551,7 +656,6 @@ int lrt_map_server(lua_State *L)
         tool_end = n > 0;
     }
     if (tcc) {
-        known = 1;
         lrt_map_cancellation(&f, tcc);
     }
     if (turn_end && !tool_end && !lrt_responding(&f) &&
@@ -563,13 +667,11 @@ int lrt_map_server(lua_State *L)
     if (um) {
         push_usage(L, um);
         usage = lua_gettop(L);
-        if (turn_end || tool_end) {
-            known = 1;
-        } else if (lrt_responding(&f)) {
+        if (!turn_end && !tool_end && lrt_responding(&f)) {
             /* Kept for this response's response_done (seed A dropped it). */
             lua_pushvalue(L, usage);
             lua_setfield(L, f.state, "response_usage");
-            known = 1;
+            kept = 1;
         }
     }
     if (turn_end || tool_end) {
@@ -577,20 +679,23 @@ int lrt_map_server(lua_State *L)
         /* A turnComplete in the same frame as the calls is consumed here. */
         lrt_set_bool(L, f.state, "after_tool_call", tool_end && !turn_end);
     }
-    if (ga) {
-        known = 1;
+    if (content && lrt_get_bool(L, content, "waitingForInput")) {
+        lrt_msg_new(&f, "waiting_for_input");
+        lrt_msg_push(&f);
+    }
+    if (ga)
         go_away(&f, ga);
-    }
-    if (sr) {
-        known = 1;
+    if (sr)
         resumption(&f, sr);
-    }
-    if (!known) {
+    if (lua_rawlen(L, f.out) == 0 && !kept) {
+        /* Nothing the server says is dropped: what maps to nothing above is raw. */
         lrt_msg_new(&f, "raw");
         lua_pushnil(L);
         lua_setfield(L, -2, "response_id");
         lrt_msg_push(&f);
     }
+    if (lrt_get_bool(L, f.state, "transcription"))
+        transcription_only(L, f.out);
     lua_settop(L, f.out);
     return 1;
 }
