@@ -286,6 +286,64 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal(5, msgs[#msgs].usage.total_tokens)
       end)
 
+      it("streamed arguments (partialArgs): deltas with what is known so far, then the call put together", function()
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st,
+          piece { id = "c1", name = "book", willContinue = true, partialArgs = {
+            { jsonPath = "$.city", stringValue = "San ", willContinue = true } } },
+          piece { id = "c1", willContinue = true, partialArgs = {
+            { jsonPath = "$.city", stringValue = "Francisco" },
+            { jsonPath = "$.nights", numberValue = 3 } } },
+          piece { id = "c1", willContinue = true, partialArgs = {
+            { jsonPath = "$.guests[0].name", stringValue = "Ann" },
+            { jsonPath = "$.guests[1]['full name']", stringValue = "Bo B" },
+            { jsonPath = "$.late", boolValue = true }, { jsonPath = "$.note", nullValue = "NULL_VALUE" } } },
+          piece { id = "c1", name = "book" })
+        cmp.assert_same(types(msgs), { "response_created", "function_call_arguments_delta",
+          "function_call_arguments_delta", "function_call_arguments_delta",
+          "response_output_item_added", "response_output_item_done", "response_done" })
+        cmp.assert_same(msgs[2].arguments, { city = "San " })
+        assert.equal("c1", msgs[2].call_id)
+        assert.equal("book", msgs[3].name)
+        cmp.assert_same(msgs[3].arguments, { city = "San Francisco", nights = 3 })
+        assert.equal("integer", math.type(msgs[3].arguments.nights))
+        local want = { city = "San Francisco", nights = 3, late = true, note = core.json_null,
+          guests = { { name = "Ann" }, { ["full name"] = "Bo B" } } }
+        cmp.assert_same(msgs[4].arguments, want)
+        local call = msgs[6].item.content[1]
+        assert.equal("c1", call.call_id)
+        assert.equal("book", call.name)
+        cmp.assert_same(call.arguments, want)
+        assert.equal("book", st.calls.c1)
+        assert.is_nil(st.streams.c1, "the stream is over")
+      end)
+
+      it("streamed pieces without ids belong to the call being streamed; whole args win", function()
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st,
+          piece { name = "f", willContinue = true, partialArgs = { { jsonPath = "$.a", stringValue = "x" } } },
+          piece { willContinue = false, partialArgs = { { jsonPath = "$.b", numberValue = 1.5 } } })
+        assert.equal("call_1", msgs[2].call_id)
+        local call = msgs[#msgs - 1].item.content[1]
+        assert.equal("call_1", call.call_id)
+        assert.equal("f", call.name)
+        cmp.assert_same(call.arguments, { a = "x", b = 1.5 })
+        msgs = feed(st, piece { id = "c2", name = "g", willContinue = true,
+          partialArgs = { { jsonPath = "$.a", stringValue = "part" } } },
+          piece { id = "c2", name = "g", args = { a = "whole" } })
+        cmp.assert_same(msgs[#msgs - 1].item.content[1].arguments, { a = "whole" })
+      end)
+
+      it("a partial argument with an unreadable path is a protocol error", function()
+        local ok, err, code = core.map_server(state(backend), core.json_encode { toolCall = { functionCalls = {
+          { id = "c", name = "f", willContinue = true, partialArgs = { { jsonPath = "city", stringValue = "x" } } } } } })
+        assert.is_nil(ok)
+        assert.equal("function call 'f': cannot read the argument path 'city'", err)
+        assert.equal("protocol", code)
+      end)
+
       it("tool_call_cancellation lists the ids", function()
         local msgs = feed(state(backend), { toolCallCancellation = { ids = { "a", "b" } } })
         cmp.assert_same(types(msgs), { "tool_call_cancellation" })

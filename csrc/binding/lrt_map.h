@@ -42,6 +42,10 @@
  *   transcript_parts   array of output transcription pieces of the response in progress
  *   input_parts        array of input transcription pieces not yet completed
  *   calls              { [call_id] = function name } of calls not yet answered
+ *   streams            { [call_id] = { args, open, name } } of calls whose arguments
+ *                      the server is streaming (partialArgs; lrt_map_calls.c)
+ *   stream_last        the call_id of the stream in progress (pieces may omit the id)
+ *   last_response_id   the id of the response that ended last
  *   generated_ids      { [call_id] = true } for ids we made up (the server sent none):
  *                      their results go out without an id
  *   cancelled_ids      { [call_id] = true } for calls the server withdrew

@@ -3,7 +3,15 @@
  *
  * Each function call is an output item (response_output_item_added, then _done) whose
  * arguments are the decoded args. A call the server gives no id gets one made up here,
- * remembered in state.generated_ids so its result goes back without an id. */
+ * remembered in state.generated_ids so its result goes back without an id.
+ *
+ * Vertex can stream a call's arguments: pieces of the same call carry partialArgs
+ * ({ jsonPath = "$.a.b[0]", stringValue|numberValue|boolValue|nullValue,
+ * willContinue }) and willContinue = true until the last one. The pieces are put
+ * together in state.streams[id] (a string whose piece says willContinue goes on in the
+ * next piece for the same path); each piece gives a function_call_arguments_delta with
+ * the arguments known so far, and the last piece gives the call's item, with the
+ * server's args when it sends them whole, else with what the pieces built. */
 #include <string.h>
 
 #include <lauxlib.h>
@@ -12,8 +20,282 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
-/* Maps each function call to an output item; returns the number of calls, or -1 with
- * a message pushed. */
+/* ---------------------------------------------------- streamed arguments */
+
+/* Pushes a deep copy of the JSON value at idx (metatables kept, so array markers stay):
+ * each argument delta is a snapshot the next pieces do not change. */
+static void push_copy(lua_State *L, int idx, int depth)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || depth > LRT_JSON_MAX_DEPTH) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    luaL_checkstack(L, 4, "argument nesting");
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    if (lua_getmetatable(L, idx))
+        lua_setmetatable(L, copy);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        push_copy(L, -1, depth + 1);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+        lua_pop(L, 1);
+    }
+}
+
+/* One step of a JSON path: a member name, or an array index (from 0). */
+struct step {
+    const char *name;   /* NULL for an index */
+    size_t len;
+    lua_Integer index;
+};
+
+#define LRT_PATH_MAX 32
+
+/* Splits a JSON path ("$.a.b[0]['c d']") into steps; returns their number, or -1 when
+ * it is not one this mapping reads. Names point into path. */
+static int parse_path(const char *path, struct step *st)
+{
+    const char *p = path;
+    int n = 0;
+    if (*p++ != '$')
+        return -1;
+    while (*p) {
+        if (n == LRT_PATH_MAX)
+            return -1;
+        if (*p == '.') {
+            const char *b = ++p;
+            while (*p && *p != '.' && *p != '[')
+                p++;
+            if (p == b)
+                return -1;
+            st[n++] = (struct step){ b, (size_t)(p - b), 0 };
+        } else if (p[0] == '[' && (p[1] == '\'' || p[1] == '"')) {
+            char q = p[1];
+            const char *b = p + 2;
+            p = b;
+            while (*p && *p != q)
+                p += (*p == '\\' && p[1]) ? 2 : 1;
+            if (*p != q || p[1] != ']')
+                return -1;
+            st[n++] = (struct step){ b, (size_t)(p - b), 0 };
+            p += 2;
+        } else if (*p == '[') {
+            lua_Integer v = 0;
+            const char *b = ++p;
+            while (*p >= '0' && *p <= '9' && v < 1000000)
+                v = v * 10 + (*p++ - '0');
+            if (p == b || *p != ']')
+                return -1;
+            st[n++] = (struct step){ NULL, 0, v };
+            p++;
+        } else {
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* Pushes the key of a step (a string, or the Lua index). */
+static void push_key(lua_State *L, const struct step *s)
+{
+    if (s->name)
+        lua_pushlstring(L, s->name, s->len);
+    else
+        lua_pushinteger(L, s->index + 1);
+}
+
+/* Applies one PartialArg (the table at pa) to the arguments built so far (at args);
+ * open (a table) remembers the paths whose string goes on in the next piece.
+ * Returns 0, or -1 with a message pushed. */
+static int apply_partial(lua_State *L, int args, int open, int pa, const char *fname)
+{
+    struct step st[LRT_PATH_MAX];
+    int top = lua_gettop(L);
+    if (lua_getfield(L, pa, "jsonPath") != LUA_TSTRING) {
+        lua_pushfstring(L, "function call '%s': a partial argument has no jsonPath", fname);
+        return -1;
+    }
+    const char *path = lua_tostring(L, -1);
+    int n = parse_path(path, st);
+    if (n <= 0) {
+        lua_pushfstring(L, "function call '%s': cannot read the argument path '%s'", fname, path);
+        return -1;
+    }
+    int path_idx = lua_gettop(L);
+
+    /* walk to the parent, making objects and arrays on the way */
+    lua_pushvalue(L, args);
+    for (int i = 0; i < n - 1; i++) {
+        push_key(L, &st[i]);
+        if (lua_rawget(L, -2) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            if (st[i + 1].name)
+                lua_newtable(L);
+            else
+                lrt_json_newarray(L, 0);
+            push_key(L, &st[i]);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_remove(L, -2);
+    }
+    int parent = lua_gettop(L);
+
+    int more = lrt_get_bool(L, pa, "willContinue");
+    push_key(L, &st[n - 1]);
+    int key = lua_gettop(L);
+    if (lua_getfield(L, pa, "stringValue") == LUA_TSTRING) {
+        lua_pushvalue(L, path_idx);
+        int continues = lua_rawget(L, open) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (continues) {
+            lua_pushvalue(L, key);
+            if (lua_rawget(L, parent) == LUA_TSTRING) {
+                lua_insert(L, -2);
+                lua_concat(L, 2);   /* what came before, then this piece */
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        lua_pushvalue(L, path_idx);
+        lua_pushboolean(L, more);
+        lua_rawset(L, open);   /* false clears nothing visible: only true is read */
+    } else {
+        lua_pop(L, 1);
+        if (lua_getfield(L, pa, "numberValue") == LUA_TNUMBER) {
+            lua_Integer iv;
+            if (!lua_isinteger(L, -1) && lua_numbertointeger(lua_tonumber(L, -1), &iv) &&
+                (lua_Number)iv == lua_tonumber(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushinteger(L, iv);
+            }
+        } else if (lua_pop(L, 1), lua_getfield(L, pa, "boolValue") == LUA_TBOOLEAN) {
+            /* as is */
+        } else if (lua_pop(L, 1), lua_getfield(L, pa, "nullValue") != LUA_TNIL) {
+            lua_pop(L, 1);
+            lrt_json_pushnull(L);
+        } else {
+            lua_settop(L, top);   /* a piece without a value: nothing to set */
+            return 0;
+        }
+    }
+    lua_pushvalue(L, key);
+    lua_insert(L, -2);
+    lua_rawset(L, parent);
+    lua_settop(L, top);
+    return 0;
+}
+
+/* Finds (or starts) the stream of the call whose id is at id: pushes its table
+ * state.streams[id] = { args, open, name }. */
+static void push_stream(struct lrt_frame *f, int id)
+{
+    lua_State *L = f->L;
+    lua_getfield(L, f->state, "streams");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, f->state, "streams");
+    }
+    lua_pushvalue(L, id);
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 3);
+        lua_newtable(L);
+        lua_setfield(L, -2, "args");
+        lua_newtable(L);
+        lua_setfield(L, -2, "open");
+        lua_pushvalue(L, id);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+    lua_pushvalue(L, id);
+    lua_setfield(L, f->state, "stream_last");
+}
+
+/* Ends the stream of id (state.streams[id] = nil). */
+static void end_stream(struct lrt_frame *f, int id)
+{
+    lua_State *L = f->L;
+    if (lua_getfield(L, f->state, "streams") == LUA_TTABLE) {
+        lua_pushvalue(L, id);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "stream_last");
+}
+
+/* Pushes the id of the call at call: the server's, else the one of the call being
+ * streamed (later pieces may come without it), else a new one. */
+static void push_call_id(struct lrt_frame *f, int call)
+{
+    lua_State *L = f->L;
+    if (lua_getfield(L, call, "id") == LUA_TSTRING && lua_rawlen(L, -1) > 0)
+        return;
+    lua_pop(L, 1);
+    if (lua_getfield(L, f->state, "stream_last") == LUA_TSTRING)
+        return;
+    lua_pop(L, 1);
+    /* No id from the server (Vertex may omit it): make one up for the neutral side and
+     * remember it, so the result goes back without an id rather than with one the
+     * server never issued (seed bug 13). */
+    lua_Integer seq = lrt_get_int(L, f->state, "call_seq") + 1;
+    lrt_set_int(L, f->state, "call_seq", seq);
+    lua_pushfstring(L, "call_%I", (LUAI_UACINT)seq);
+    lua_getfield(L, f->state, "generated_ids");
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* The pieces of a streamed call (Vertex partialArgs): each piece's partial arguments
+ * go into the call's stream, and a function_call_arguments_delta shows what is known
+ * so far. With the stream's table on top, returns 0 or -1 with a message pushed. */
+static int stream_piece(struct lrt_frame *f, int call, int id, int name)
+{
+    lua_State *L = f->L;
+    int stream = lua_gettop(L);
+    lua_getfield(L, stream, "args");
+    lua_getfield(L, stream, "open");
+    int args = stream + 1, open = stream + 2;
+    if (lua_getfield(L, call, "partialArgs") != LUA_TTABLE) {
+        lua_settop(L, stream);
+        return 0;
+    }
+    int list = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, list, i) == LUA_TTABLE &&
+            apply_partial(L, args, open, lua_gettop(L), lua_tostring(L, name)) != 0)
+            return -1;
+        lua_settop(L, list);
+    }
+    lrt_ensure_response(f);
+    int m = lrt_msg_new(f, "function_call_arguments_delta");
+    lua_pushvalue(L, id);
+    lua_setfield(L, m, "call_id");
+    lua_pushvalue(L, name);
+    lua_setfield(L, m, "name");
+    push_copy(L, args, 1);
+    lua_setfield(L, m, "arguments");
+    lrt_msg_push(f);
+    lua_settop(L, stream);
+    return 0;
+}
+
+/* Maps each function call to an output item; returns the number of calls that ended,
+ * or -1 with a message pushed. A call whose arguments the server streams (partialArgs,
+ * willContinue) gives function_call_arguments_delta messages, and its item once the
+ * last piece came, with the arguments put together. */
 int lrt_map_tool_calls(struct lrt_frame *f, int tc)
 {
     lua_State *L = f->L;
@@ -30,35 +312,66 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         int call = lua_gettop(L);
         lrt_ensure_response(f);
 
-        if (lua_getfield(L, call, "id") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-            /* No id from the server (Vertex may omit it): make one up for the neutral
-             * side and remember it, so the result goes back without an id rather than
-             * with one the server never issued (seed bug 13). */
-            lua_pop(L, 1);
-            lua_Integer seq = lrt_get_int(L, f->state, "call_seq") + 1;
-            lrt_set_int(L, f->state, "call_seq", seq);
-            lua_pushfstring(L, "call_%I", (LUAI_UACINT)seq);
-            lua_getfield(L, f->state, "generated_ids");
-            lua_pushvalue(L, -2);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, -3);
-            lua_pop(L, 1);
-        }
+        int more = lrt_get_bool(L, call, "willContinue");
+        int pieces = lua_getfield(L, call, "partialArgs") == LUA_TTABLE;
+        lua_pop(L, 1);
+        push_call_id(f, call);
         int id = lua_gettop(L);
-        if (lua_getfield(L, call, "name") != LUA_TSTRING) {
+
+        /* a stream: this call's own pieces, or the end of one begun earlier */
+        int stream = 0;
+        lua_getfield(L, f->state, "streams");
+        if (more || pieces ||
+            (lua_istable(L, -1) && (lua_pushvalue(L, id), lua_rawget(L, -2) != LUA_TNIL))) {
+            lua_settop(L, id);
+            push_stream(f, id);
+            stream = lua_gettop(L);
+        } else {
+            lua_settop(L, id);
+        }
+
+        if (lua_getfield(L, call, "name") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
             lua_pop(L, 1);
-            lua_pushliteral(L, "");
+            if (!stream || lua_getfield(L, stream, "name") != LUA_TSTRING) {
+                if (stream)
+                    lua_pop(L, 1);
+                lua_pushliteral(L, "");
+            }
+        } else if (stream) {
+            lua_pushvalue(L, -1);
+            lua_setfield(L, stream, "name");
         }
         int name = lua_gettop(L);
-        if (lua_getfield(L, call, "args") != LUA_TTABLE) {
+        if (stream) {
+            lua_pushvalue(L, stream);
+            if (stream_piece(f, call, id, name) != 0)
+                return -1;
             lua_pop(L, 1);
-            lua_newtable(L);
-        } else if (lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
+            if (more) {
+                lua_settop(L, calls);
+                continue;
+            }
+        }
+
+        int at = lua_getfield(L, call, "args");
+        if (at == LUA_TTABLE && lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
             lua_pushfstring(L, "function call '%s': arguments nest deeper than %d levels",
                             lua_tostring(L, name), LRT_JSON_MAX_DEPTH);
             return -1;
         }
+        if (stream && (at != LUA_TTABLE || (lua_pushnil(L), lua_next(L, -2) == 0))) {
+            /* the arguments are what the pieces built */
+            lua_settop(L, name);
+            lua_getfield(L, stream, "args");
+        } else if (stream) {
+            lua_pop(L, 2);   /* the first key and value: args is complete */
+        } else if (at != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
         int args = lua_gettop(L);
+        if (stream)
+            end_stream(f, id);
 
         lua_getfield(L, f->state, "calls");
         lua_pushvalue(L, id);
