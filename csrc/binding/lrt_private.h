@@ -32,7 +32,9 @@ enum {
     LRT_UV_INBOX,      /* mapped messages not yet returned: { first=, last=, [i]=msg } */
     LRT_UV_CLIENT,     /* the client userdata: keeps it alive while the session lives */
     LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
-    LRT_UV_COUNT = LRT_UV_PROPS
+    LRT_UV_STAGED,     /* mapped events read ahead, not yet dispatched:
+                          { first=, last=, [i]={ msg, ... } } */
+    LRT_UV_COUNT = LRT_UV_STAGED
 };
 
 /* Each binding part adds its functions to the module table on top of the stack. */

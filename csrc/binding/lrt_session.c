@@ -161,6 +161,7 @@ enum {
     SLOT_TOP = SLOT_MSGH
 };
 
+/* Appends the value at msg to the queue table at inbox ({ first=, last=, [i]= }). */
 static int lrt_inbox_push(lua_State *L, int inbox, int msg)
 {
     lua_Integer last;
@@ -175,13 +176,14 @@ static int lrt_inbox_push(lua_State *L, int inbox, int msg)
     return 0;
 }
 
-/* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
-static int lrt_inbox_pop(lua_State *L, int self)
+/* Pushes the oldest entry of the session's queue in user value uv (LRT_UV_INBOX or
+ * LRT_UV_STAGED) and returns 1, or returns 0 when it is empty. */
+static int lrt_queue_pop(lua_State *L, int self, int uv)
 {
     lua_Integer first, last;
     int inbox;
 
-    lua_getiuservalue(L, self, LRT_UV_INBOX);
+    lua_getiuservalue(L, self, uv);
     inbox = lua_gettop(L);
     lua_getfield(L, inbox, "first");
     lua_getfield(L, inbox, "last");
@@ -273,59 +275,125 @@ static void lrt_bump(lua_State *L, int slot)
 }
 
 static int lrt_dispatch(lua_State *L);
+static void lrt_stage_ahead(lua_State *L, struct lrt_session *u);
+static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev);
 
-/* Records the handler's outcome (result or error at the top, above the message
- * handler) as the call's result, buffers it for the tool response, and goes on. */
+/* Pushes { error = <first line of the message at idx> } for the model; the whole
+ * message (with its traceback) goes to msg.error_traceback for the log. */
+static void lrt_error_result(lua_State *L, int idx, int msg)
+{
+    const char *full = lua_tostring(L, idx);
+    const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
+    lua_createtable(L, 0, 1);
+    if (full)
+        lua_pushlstring(L, full, cut ? (size_t)(cut - full) : strlen(full));
+    else
+        lua_pushliteral(L, "tool handler failed");
+    lua_setfield(L, -2, "error");
+    lua_pushvalue(L, idx);
+    lua_setfield(L, msg, "error_traceback");
+}
+
+/* Buffers the result at result for the call of the message at msg, with the handler's
+ * options table at opts (0: none), through map_client, in protected mode: options the
+ * mapping refuses turn into an error result, and a request the backend cannot honour
+ * (will_continue on Vertex) into an error message for the caller, the result going out
+ * without it. */
+static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
+{
+    static const char *const fields[] = { "scheduling", "will_continue", NULL };
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int top = lua_gettop(L);
+        lrt_push_module(L);
+        lua_getfield(L, -1, "map_client");
+        lua_remove(L, -2);
+        lua_pushvalue(L, SLOT_MAP);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "conversation_item_create");
+        lua_setfield(L, -2, "type");
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "user");
+        lua_setfield(L, -2, "role");
+        lua_createtable(L, 1, 0);
+        lua_createtable(L, 0, 5);
+        lua_pushliteral(L, "function_result");
+        lua_setfield(L, -2, "type");
+        lrt_function_call_part(L, msg);
+        lua_getfield(L, -1, "call_id");
+        lua_setfield(L, -3, "call_id");
+        lua_pop(L, 1);
+        lua_pushvalue(L, result);
+        lua_setfield(L, -2, "result");
+        for (int k = 0; opts && fields[k]; k++) {
+            if (attempt == 1 && strcmp(fields[k], "will_continue") == 0)
+                continue;
+            lua_getfield(L, opts, fields[k]);
+            lua_setfield(L, -2, fields[k]);
+        }
+        lua_rawseti(L, -2, 1);
+        lua_setfield(L, -2, "content");
+        lua_setfield(L, -2, "item");
+        int status = lua_pcall(L, 2, 3, 0);
+        if (status == LUA_ERRMEM)
+            lua_error(L);
+        if (status != LUA_OK) {
+            /* options the mapping refused: the model hears why, the log gets it */
+            lrt_error_result(L, lua_gettop(L), msg);
+            lua_replace(L, result);
+            lua_settop(L, top);
+            opts = 0;
+            continue;
+        }
+        if (!lua_isnil(L, -3)) {
+            lua_settop(L, top);
+            return;
+        }
+        /* nil, message, code: tell the caller, send the result without it */
+        lua_createtable(L, 0, 3);
+        lua_pushliteral(L, "error");
+        lua_setfield(L, -2, "type");
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "code");
+        lua_pushvalue(L, -3);
+        lua_setfield(L, -2, "message");
+        lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+        lua_settop(L, top);
+    }
+}
+
+/* Records the handler's outcome as the call's result and buffers it for the tool
+ * response, then goes on. On success the handler's two values (result, options) are
+ * above the message handler; on error, the error message. */
 static int lrt_dispatch_done(lua_State *L, int status)
 {
     lua_Integer i = lua_tointeger(L, SLOT_INDEX) - 1;   /* the call just run */
-    int msg, result;
+    int ok = status == LUA_OK || status == LUA_YIELD;
+    int msg, result, opts = 0;
 
     if (status == LUA_ERRMEM)
         return lua_error(L);
     lua_rawgeti(L, SLOT_MSGS, i);
     msg = lua_gettop(L);
-    if (status != LUA_OK && status != LUA_YIELD) {
+    if (!ok) {
         /* the model gets the message; the traceback goes to the log */
-        const char *full = lua_tostring(L, msg - 1);
-        const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
-        lua_createtable(L, 0, 1);
-        if (full)
-            lua_pushlstring(L, full, cut ? (size_t)(cut - full) : strlen(full));
-        else
-            lua_pushliteral(L, "tool handler failed");
-        lua_setfield(L, -2, "error");
-        lua_pushvalue(L, msg - 1);
-        lua_setfield(L, msg, "error_traceback");
+        lrt_error_result(L, SLOT_TOP + 1, msg);
     } else {
-        lua_pushvalue(L, msg - 1);
+        if (lua_type(L, SLOT_TOP + 2) == LUA_TTABLE)
+            opts = SLOT_TOP + 2;
+        else if (!lua_isnil(L, SLOT_TOP + 2)) {
+            lua_pushfstring(L, "tool handler: its second value must be a table of options "
+                               "({ scheduling =, will_continue = }), got %s",
+                            luaL_typename(L, SLOT_TOP + 2));
+            lrt_error_result(L, lua_gettop(L), msg);
+            lua_remove(L, -2);
+            lua_replace(L, SLOT_TOP + 1);
+        }
+        lua_pushvalue(L, SLOT_TOP + 1);
     }
     result = lua_gettop(L);
-    lua_pushvalue(L, result);
+    lrt_buffer_result(L, msg, result, opts);
+    lua_pushvalue(L, result);   /* an error result, if the options were refused */
     lua_setfield(L, msg, "result");
-
-    /* buffer the result: map_client(state, conversation_item_create{function_result}) */
-    lua_pushvalue(L, SLOT_MAP);
-    lua_createtable(L, 0, 2);
-    lua_pushliteral(L, "conversation_item_create");
-    lua_setfield(L, -2, "type");
-    lua_createtable(L, 0, 2);
-    lua_pushliteral(L, "user");
-    lua_setfield(L, -2, "role");
-    lua_createtable(L, 1, 0);
-    lua_createtable(L, 0, 3);
-    lua_pushliteral(L, "function_result");
-    lua_setfield(L, -2, "type");
-    lrt_function_call_part(L, msg);
-    lua_getfield(L, -1, "call_id");
-    lua_setfield(L, -3, "call_id");
-    lua_pop(L, 1);
-    lua_pushvalue(L, result);
-    lua_setfield(L, -2, "result");
-    lua_rawseti(L, -2, 1);
-    lua_setfield(L, -2, "content");
-    lua_setfield(L, -2, "item");
-    lrt_call_module(L, "map_client", 2, 1);
     lua_settop(L, SLOT_TOP);
     lrt_bump(L, SLOT_HANDLED);
     return lrt_dispatch(L);
@@ -351,7 +419,7 @@ static int lrt_deliver(lua_State *L)
         lua_pop(L, 1);
     }
     lua_settop(L, SLOT_SELF);
-    if (lrt_inbox_pop(L, SLOT_SELF))
+    if (lrt_queue_pop(L, SLOT_SELF, LRT_UV_INBOX))
         return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "again");
@@ -395,12 +463,20 @@ static int lrt_dispatch(lua_State *L)
         lua_setfield(L, -2, "session");
         lua_remove(L, -4);   /* part */
         lua_remove(L, -4);   /* msg */
-        return lrt_dispatch_done(L, lua_pcallk(L, 2, 1, SLOT_MSGH, 0, lrt_dispatch_k));
+        return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));
     }
 
     if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0
         && !u->closing && u->s) {
         int r;
+        /* A cancellation may have come while the handlers ran (or waited): read what
+         * has arrived, so that withdrawn calls' results are dropped before they go. */
+        lrt_stage_ahead(L, u);
+        lua_getfield(L, SLOT_MAP, "pending");
+        int none = lua_rawlen(L, -1) == 0;
+        lua_pop(L, 1);
+        if (none)
+            return lrt_deliver(L);
         lua_pushvalue(L, SLOT_MAP);
         lua_createtable(L, 0, 1);
         lua_pushliteral(L, "response_create");
@@ -504,6 +580,23 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
     rt_event_free(ev);
 }
 
+/* Maps every event the core already holds and keeps the messages in the staged list
+ * (LRT_UV_STAGED), in order, for the next try_receive to dispatch and deliver. Mapping
+ * updates the state at once: a toolCallCancellation withdraws the calls' results. */
+static void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
+{
+    struct rt_event *ev;
+    int top = lua_gettop(L);
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
+    int staged = lua_gettop(L);
+    while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
+        lrt_event_to_messages(L, u, ev);
+        lrt_inbox_push(L, staged, -1);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+}
+
 /* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
  * Never blocks. May run tool handlers, which may yield. */
 static int lrt_session_try_receive(lua_State *L)
@@ -512,21 +605,23 @@ static int lrt_session_try_receive(lua_State *L)
     struct rt_event *ev;
 
     lua_settop(L, 1);
-    if (lrt_inbox_pop(L, 1))
+    if (lrt_queue_pop(L, 1, LRT_UV_INBOX))
         return 1;
-    if (u->ended || !u->s) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "session closed");
-        lua_pushliteral(L, "closed");
-        return 3;
+    if (!lrt_queue_pop(L, 1, LRT_UV_STAGED)) {   /* SLOT_MSGS: read ahead, or the next event */
+        if (u->ended || !u->s) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "session closed");
+            lua_pushliteral(L, "closed");
+            return 3;
+        }
+        ev = rt_session_next_event(u->s);
+        if (!ev) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "again");
+            return 2;
+        }
+        lrt_event_to_messages(L, u, ev);
     }
-    ev = rt_session_next_event(u->s);
-    if (!ev) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "again");
-        return 2;
-    }
-    lrt_event_to_messages(L, u, ev);          /* SLOT_MSGS */
     lua_pushinteger(L, 1);                    /* SLOT_INDEX */
     lua_pushinteger(L, 0);                    /* SLOT_HANDLED */
     lua_pushinteger(L, 0);                    /* SLOT_UNHANDLED */

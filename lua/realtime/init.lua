@@ -106,9 +106,13 @@ local COMMON_CLIENT = {
 
 local GEMINI_OPTIONS = COMMON_CLIENT
 
+local function non_empty(v)
+  return type(v) == "string" and v ~= "", "a non-empty string"
+end
+
 local VERTEX_OPTIONS = setmetatable({
-  project = STRING,
-  location = STRING,
+  project = non_empty,
+  location = non_empty,
   credentials = either(STRING, TABLE),
   access_token = STRING,
   quota_project = STRING,
@@ -125,10 +129,12 @@ local SESSION_OPTIONS = {
   top_k = integer_in(1, 2 ^ 31 - 1),
   seed = integer_in(-(2 ^ 31), 2 ^ 31 - 1),
   tools = TABLE,
+  history = TABLE,
+  kind = one_of("conversation", "transcription"),
   input_audio_format = TABLE,
   transcription = either(BOOLEAN, TABLE),
   vad = TABLE,
-  resumption = BOOLEAN,
+  resumption = either(BOOLEAN, TABLE),
   compression = either(BOOLEAN, TABLE),
   raw = TABLE,
   timeout = number_in(0.001, 86400),
@@ -145,16 +151,37 @@ local VAD_OPTIONS = {
   silence_duration = number_in(0, 60),
 }
 
-local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = STRING }
+local function string_list(v)
+  if type(v) ~= "table" or #v == 0 then return false, "a string or a list of strings" end
+  for _, x in ipairs(v) do if type(x) ~= "string" then return false, "a string or a list of strings" end end
+  return true
+end
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(STRING, string_list) }
+local RESUMPTION_OPTIONS = { handle = non_empty }
 local AUDIO_FORMAT_OPTIONS = { type = one_of("audio/pcm"), rate = integer_in(8000, 192000) }
 local COMPRESSION_OPTIONS = { trigger_tokens = integer_in(1, 2 ^ 53), target_tokens = integer_in(1, 2 ^ 53) }
-local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable }
+local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable,
+  type = STRING, behavior = one_of("blocking", "non_blocking") }
+-- Tools the service runs itself (API.md: built-in tools); they take no other field.
+local BUILTIN_TOOLS = { google_search = true, code_execution = true, url_context = true }
 
 local function check_tools(tools)
   local handlers, seen = {}, {}
   for i, tool in ipairs(tools) do
     if type(tool) ~= "table" then
       error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 3)
+    end
+    local kind_ = tool.type == nil and "function" or tool.type
+    if kind_ ~= "function" and not BUILTIN_TOOLS[kind_] then
+      error(("tool %d: unknown type '%s' (expected \"function\", \"google_search\", "
+        .. "\"code_execution\" or \"url_context\")"):format(i, tostring(kind_)), 3)
+    end
+    if BUILTIN_TOOLS[kind_] then
+      for k in pairs(tool) do
+        if k ~= "type" then error(("tool %d: a %s tool takes no field '%s'"):format(i, kind_, tostring(k)), 3) end
+      end
+      goto continue
     end
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
@@ -170,8 +197,31 @@ local function check_tools(tools)
     if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 3) end
     seen[tool.name] = true
     if tool.handler then handlers[tool.name] = tool.handler end
+    ::continue::
   end
   return handlers
+end
+
+-- A transcription session only transcribes the user: what would shape the model's
+-- answers makes no sense there (API.md, "Sessions").
+local NOT_FOR_TRANSCRIPTION = { "instructions", "voice", "tools", "output_modalities", "max_output_tokens" }
+
+local function check_transcription_session(opts)
+  for _, k in ipairs(NOT_FOR_TRANSCRIPTION) do
+    if opts[k] ~= nil then
+      error(("option '%s': a transcription session takes none (it only transcribes the user)"):format(k), 4)
+    end
+  end
+  local t = opts.transcription
+  if t == false or (type(t) == "table" and t.input == false) then
+    error("option 'transcription': a transcription session always transcribes its input", 4)
+  end
+  if type(t) == "table" and t.output then
+    error("option 'transcription.output': a transcription session has no output to transcribe", 4)
+  end
+  if type(opts.vad) == "table" and opts.vad.allow_interruption then
+    error("option 'vad.allow_interruption': a transcription session never interrupts", 4)
+  end
 end
 
 local function check_session_options(opts)
@@ -186,6 +236,20 @@ local function check_session_options(opts)
   if type(opts.compression) == "table" then
     check_options(opts.compression, COMPRESSION_OPTIONS, "compression")
   end
+  if type(opts.resumption) == "table" then
+    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption")
+    if opts.resumption.handle == nil then
+      error("option 'resumption': expected true, false or { handle = \"...\" }", 3)
+    end
+  end
+  if opts.history then
+    for i, item in ipairs(opts.history) do
+      if type(item) ~= "table" then
+        error(("option 'history': item %d is a %s, expected a table"):format(i, type(item)), 3)
+      end
+    end
+  end
+  if opts.kind == "transcription" then check_transcription_session(opts) end
   if opts.output_modalities then
     for i, m in ipairs(opts.output_modalities) do
       if m ~= "audio" and m ~= "text" then
@@ -432,15 +496,28 @@ local function options_copy(opts)
 end
 
 -- Credentials refused before setupComplete are an "auth" failure: Vertex answers the
--- upgrade with HTTP 401/403, Gemini closes the socket with a reason naming the key.
-local function refused_credentials(msg)
+-- upgrade with HTTP 401/403, Gemini closes the socket with a reason naming the key, and
+-- an ephemeral token that is used up or expired gets a policy close (1008) on the
+-- constrained method.
+local function refused_credentials(msg, ephemeral)
   if msg.code == "handshake" then
     return msg.message:match "^HTTP 40[13]%f[%D]" ~= nil
   end
   local text = msg.message:lower()
-  return msg.code == "closed" and (text:find("api key", 1, true) or text:find("credential", 1, true)
+  return msg.code == "closed" and ((text:find("api key", 1, true) or text:find("credential", 1, true)
     or text:find("unregistered caller", 1, true) or text:find("authenticat", 1, true)
-    or text:find("permission", 1, true)) ~= nil
+    or text:find("permission", 1, true) or text:find("ephemeral token", 1, true)
+    or text:find("access token", 1, true)) ~= nil
+    or (ephemeral and text:find("%f[%d]1008%f[%D]") ~= nil))
+end
+
+-- The server's session id, from the setupComplete text (Vertex sends one).
+local function session_id(text)
+  local ok, msg = pcall(core.json_decode, text)
+  local sc = ok and type(msg) == "table" and msg.setupComplete
+  if type(sc) == "table" and type(sc.sessionId) == "string" and sc.sessionId ~= "" then
+    return sc.sessionId
+  end
 end
 
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
@@ -453,6 +530,7 @@ function Client:connect(opts)
   eff.model = opts.model or p.model
   if not eff.model then error("no model: pass model to connect or to the client", 2) end
   if eff.resumption == nil then eff.resumption = true end
+  if eff.kind == "transcription" and eff.transcription == nil then eff.transcription = { input = true } end
 
   local ok, err, code = credential(p)
   if not ok then return nil, err, code end
@@ -463,10 +541,12 @@ function Client:connect(opts)
     express = p.express or false, api_version = p.api_version,
   }
   local setup = core.map_setup(state, eff)
+  -- the history turns, sent once the setup is acknowledged and before anything else
+  local history = eff.history and core.map_history(state, eff.history)
   local fmt = eff.input_audio_format or {}
   local vad_on = not (eff.vad and eff.vad.enabled == false)
   local timeout = eff.timeout or 15
-  local props = { options = eff, client = self }
+  local props = { options = eff, client = self, _map = state }
   local session
   session, err, code = self:_connect({
     url = url, headers = headers, setup = setup, timeout = timeout,
@@ -474,7 +554,7 @@ function Client:connect(opts)
     audio_mime = "audio/pcm;rate=" .. math.tointeger(fmt.rate or 16000),
     manual_activity = not vad_on,
     audio_stream_end = vad_on and p.backend == "gemini",
-    resumption = eff.resumption, transparent = p.backend == "vertex",
+    resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
     token_source = p.token_source,
   }, state, handlers, props)
   if not session then return nil, err, code end
@@ -484,13 +564,19 @@ function Client:connect(opts)
   while true do
     local msg, e, c = session:try_receive()
     if msg then
-      if msg.type == "_ready" then break end
+      if msg.type == "_ready" then
+        props.id = session_id(msg.text)
+        break
+      end
+      local ephemeral = p.backend == "gemini" and p.api_key and p.api_key:find("^auth_tokens/") ~= nil
       if msg.type == "error" then
         session:close()
-        return nil, msg.message, refused_credentials(msg) and "auth" or msg.code
+        return nil, msg.message, refused_credentials(msg, ephemeral) and "auth" or msg.code
       end
       if msg.type == "closed" then
-        return nil, ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason), "closed"
+        local text = ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason)
+        local refused = refused_credentials({ code = "closed", message = text }, ephemeral)
+        return nil, text, refused and "auth" or "closed"
       end
     elseif e ~= "again" then
       return nil, e, c
@@ -501,6 +587,13 @@ function Client:connect(opts)
         return nil, "timed out waiting for setupComplete", "timeout"
       end
       wait_on(session, left)
+    end
+  end
+  if history then
+    local ok, err2, code2 = session:send_wire(history)
+    if not ok then
+      session:close()
+      return nil, "could not send the history: " .. tostring(err2), code2
     end
   end
   p.sessions[session] = true
@@ -608,15 +701,36 @@ function Session:create_response()
   return self:send { type = "response_create" }
 end
 
---- Answers a function call that has no handler, and asks for the response.
-function Session:send_tool_result(call_id, result)
+local RESULT_OPTIONS = { scheduling = one_of("interrupt", "when_idle", "silent"), will_continue = BOOLEAN }
+
+--- Answers a function call that has no handler, and asks for the response. opts:
+-- { scheduling = "interrupt"|"when_idle"|"silent", will_continue = bool } (API.md).
+function Session:send_tool_result(call_id, result, opts)
   if type(call_id) ~= "string" then
     error("bad argument #1 to 'send_tool_result' (string expected, got " .. type(call_id) .. ")", 2)
   end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #3 to 'send_tool_result' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  opts = opts or {}
+  for k, v in pairs(opts) do
+    local check = RESULT_OPTIONS[k]
+    if not check then error(("unknown option '%s'"):format(tostring(k)), 2) end
+    local ok, expected = check(v)
+    if not ok then error(("option '%s': expected %s"):format(k, expected), 2) end
+  end
   local ok, err, code = self:send { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result } } } }
+    item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
+      scheduling = opts.scheduling, will_continue = opts.will_continue } } } }
   if not ok then return nil, err, code end
   return self:send { type = "response_create" }
+end
+
+--- The latest resumption handle the server gave (at first the one the session started
+-- from), or nil: save it to resume the conversation later with resumption = { handle = }.
+function Session:resumption_handle()
+  local state = self:_props()._map
+  return state and state.resumption_handle
 end
 
 return realtime
