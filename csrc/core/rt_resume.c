@@ -278,13 +278,100 @@ bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty)
     return false;
 }
 
+/* Skips the JSON string starting at s[i] (a quote); returns the index after it, or len. */
+static size_t rt_skip_string(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i < len ? i + 1 : len;
+}
+
+/* Skips the JSON value starting at s[i]; returns the index after it. */
+static size_t rt_skip_value(const char *s, size_t len, size_t i)
+{
+    size_t depth = 0;
+
+    if (i < len && s[i] == '"')
+        return rt_skip_string(s, len, i);
+    if (i < len && (s[i] == '{' || s[i] == '[')) {
+        while (i < len) {
+            char c = s[i];
+            if (c == '"') {
+                i = rt_skip_string(s, len, i);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && rt_is_scalar_char(s[i]))
+        i++;
+    return i;
+}
+
+/* Finds a "handle" member at the top level of the object whose inside starts at
+ * setup[at]. [*from, *to) spans it with one neighbouring comma, so that cutting it out
+ * leaves valid JSON; *alone says it was the only member. */
+static bool rt_resume_old_handle(const char *s, size_t len, size_t at, size_t *from,
+                                 size_t *to, bool *alone)
+{
+    size_t i = at, comma = 0;
+    bool after_comma = false;
+
+    while (i < len) {
+        while (i < len && rt_is_ws(s[i]))
+            i++;
+        if (i >= len || s[i] != '"')
+            return false;   /* '}' (the end) or not an object member */
+        size_t start = i, kend = rt_skip_string(s, len, i);
+        bool hit = kend - start == 8 && memcmp(s + start, "\"handle\"", 8) == 0;
+        i = kend;
+        while (i < len && (rt_is_ws(s[i]) || s[i] == ':'))
+            i++;
+        i = rt_skip_value(s, len, i);
+        size_t end = i;
+        while (i < len && rt_is_ws(s[i]))
+            i++;
+        if (hit) {
+            if (i < len && s[i] == ',') {
+                *from = start;
+                *to = i + 1;
+                *alone = false;
+            } else {
+                *from = after_comma ? comma : start;
+                *to = end;
+                *alone = !after_comma;
+            }
+            return true;
+        }
+        if (i >= len || s[i] != ',')
+            return false;
+        comma = i++;
+        after_comma = true;
+    }
+    return false;
+}
+
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap)
 {
     static const char pre[] = "\"handle\":\"";
-    size_t need = len + (sizeof pre - 1) + hlen + 1 + (empty ? 0 : 1), o = 0;
+    size_t from = at, to = at, o = 0;
+    bool alone = false;
 
-    if (at > len || need < len || need > cap)
+    if (at > len)
+        return 0;
+    /* A setup that starts from a saved handle has one already: the newest replaces it,
+     * so the server never reads two. */
+    if (!empty && rt_resume_old_handle(setup, len, at, &from, &to, &alone))
+        empty = alone;
+    size_t need = len - (to - from) + (sizeof pre - 1) + hlen + 1 + (empty ? 0 : 1);
+    if (need < len - (to - from) || need > cap)
         return 0;
     memcpy(out, setup, at);
     o = at;
@@ -295,8 +382,10 @@ size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
     out[o++] = '"';
     if (!empty)
         out[o++] = ',';
-    memcpy(out + o, setup + at, len - at);
-    o += len - at;
+    memcpy(out + o, setup + at, from - at);
+    o += from - at;
+    memcpy(out + o, setup + to, len - to);
+    o += len - to;
     return o;
 }
 

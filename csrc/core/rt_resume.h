@@ -47,9 +47,10 @@ int rt_scan_server(const char *text, size_t len, struct rt_scan *out);
 bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty);
 
 /* Writes into out (capacity cap) the setup with "handle":"<handle>" inserted at the
- * place rt_resume_find gave (a handle already there is not removed: the template never
- * carries one). handle is raw JSON string content (as rt_scan_server returns it).
- * Returns the length written, or 0 when cap is too small. */
+ * place rt_resume_find gave; a handle already there (a session started from a saved
+ * handle) is taken out, so the setup carries one handle, the newest. handle is raw
+ * JSON string content (as rt_scan_server returns it). Returns the length written, or 0
+ * when cap is too small (it needs at most len + hlen + 12). */
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap);
 

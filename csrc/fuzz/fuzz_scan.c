@@ -1,7 +1,8 @@
 /* libFuzzer target: the I/O thread's view of a server message (rt_scan_server) and the
  * setup rewrite fed with whatever handle the message carries. Any input must scan without
  * reading out of bounds; a handle accepted by rt_resume_handle_ok must give a setup that
- * still scans as one JSON object. */
+ * still scans as one JSON object, and rewriting that setup again must replace the handle
+ * rather than add a second one. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         /* the rewritten setup still has exactly one sessionResumption, now non-empty */
         if (!rt_resume_find(out, n, &at, &empty) || empty)
+            abort();
+        /* rewriting it again (a setup that already carries a handle) replaces the handle:
+         * the same handle gives the same text back */
+        char again_out[sizeof out];
+        size_t m = rt_resume_setup(out, n, at, empty, sc.handle, sc.handle_len, again_out,
+                                   sizeof again_out);
+        if (m != n || memcmp(out, again_out, n) != 0)
             abort();
     }
     return 0;

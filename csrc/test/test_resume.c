@@ -140,6 +140,36 @@ static void test_setup_rewrite(void)
     RT_CHECK(!rt_resume_find(d, strlen(d), &at, &empty));
 }
 
+/* A setup that starts from a saved handle: the newest handle replaces it, wherever it
+ * stands in the object, so the server reads one handle. */
+static void test_setup_rewrite_replaces(void)
+{
+    static const char *const cases[][2] = {
+        { "{\"setup\":{\"sessionResumption\":{\"handle\":\"old\"},\"m\":1}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"NEW\"},\"m\":1}}" },
+        { "{\"setup\":{\"sessionResumption\":{\"handle\":\"o\\\"ld\",\"transparent\":true}}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"NEW\",\"transparent\":true}}}" },
+        { "{\"setup\":{\"sessionResumption\":{\"transparent\":true,\"handle\":\"old\"}}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"NEW\",\"transparent\":true}}}" },
+        { "{\"setup\":{\"sessionResumption\":{ \"x\" : {\"handle\":\"in\"} , \"handle\" : \"old\" , \"y\":[1,\"}\"]}}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"NEW\", \"x\" : {\"handle\":\"in\"} ,  \"y\":[1,\"}\"]}}}" },
+    };
+    char out[256];
+    size_t at, n;
+    bool empty;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *in = cases[i][0];
+        RT_CHECK(rt_resume_find(in, strlen(in), &at, &empty) && !empty);
+        n = rt_resume_setup(in, strlen(in), at, empty, "NEW", 3, out, strlen(in) + 3 + 12);
+        RT_CHECK(n > 0);
+        out[n] = '\0';
+        RT_CHECK_STR(out, cases[i][1]);
+        /* and again: a rewritten setup rewrites the same way */
+        RT_CHECK(rt_resume_find(out, n, &at, &empty) && !empty);
+    }
+}
+
 static void test_handle_ok(void)
 {
     RT_CHECK(rt_resume_handle_ok("abc", 3));
@@ -175,6 +205,7 @@ int main(void)
     RT_RUN(test_scan_malformed);
     RT_RUN(test_scan_deep);
     RT_RUN(test_setup_rewrite);
+    RT_RUN(test_setup_rewrite_replaces);
     RT_RUN(test_handle_ok);
     RT_RUN(test_rules);
     return rt_test_done();
