@@ -68,6 +68,15 @@ local setup_cases = {
   transcription_input_only = { transcription = { input = true, output = false } },
   resumption_handle = { resumption = { handle = "prev-handle" } },
   tools_no_params = { tools = { { name = "ping" } } },
+  tools_builtin = { tools = {
+    { type = "google_search" },
+    { name = "book", description = "Books a table", behavior = "non_blocking", handler = function() end },
+    { type = "code_execution" },
+    { name = "ping", behavior = "blocking" },
+    { type = "url_context" },
+  } },
+  transcription_language = { transcription = { input = true, output = false, language = { "de-DE", "en-US" } } },
+  transcription_session = { kind = "transcription", transcription = { language = "en-US" } },
 }
 
 describe("golden: setup", function()
@@ -101,9 +110,23 @@ describe("golden: setup", function()
     cmp.assert_same(ours, golden("setup_resumption_new_vertex").frames[1])
   end)
 
-  it("setup_transcription_language_vertex", function()
-    check_setup("setup_transcription_language_vertex", "vertex",
+  it("setup_transcription_language_output_vertex", function()
+    check_setup("setup_transcription_language_output_vertex", "vertex",
       { transcription = { language = "de-DE" } })
+  end)
+
+  it("setup_history_*: on purpose, Gemini's setup says the first clientContent is the history", function()
+    -- @google/genai's live.connect has no historyConfig (only its LiveClientSetup type
+    -- declares it), so the capture shows none; python-genai sends setup.historyConfig as
+    -- given, and without it the Gemini API would answer the history. Vertex does not
+    -- take the field: there we match the SDK exactly.
+    local history = { { role = "user", text = "hi" } }
+    local _, ours = our_setup("gemini", { history = history })
+    cmp.assert_same(ours.setup.historyConfig, { initialHistoryInClientContent = true })
+    ours.setup.historyConfig = nil
+    cmp.assert_same(ours, golden("setup_history_gemini").frames[1])
+    _, ours = our_setup("vertex", { history = history })
+    cmp.assert_same(ours, golden("setup_history_vertex").frames[1])
   end)
 
   it("setup_minimal_vertex_express: no project prefix in express mode", function()
@@ -187,6 +210,37 @@ describe("golden: client messages", function()
       end
     end)
 
+    it("client_history_" .. backend .. ": every turn in one clientContent, complete on Gemini only", function()
+      local st = our_setup(backend, { history = { { role = "user", text = "x" } } })
+      local json = core.map_history(st, {
+        { role = "system", text = "Earlier the user asked about Paris." },
+        { role = "user", content = { { type = "text", text = "What is the weather?" } } },
+        { role = "assistant", text = "Sunny." },
+      })
+      cmp.assert_same({ core.json_decode(json) }, after_setup(golden("client_history_" .. backend)))
+    end)
+
+    it("client_turns_" .. backend .. ": assistant context, a complete turn with an image, a bare turnComplete", function()
+      cmp.assert_same(client_frames(backend, {}, {
+        { type = "conversation_item_create", item = { role = "assistant",
+          content = { { type = "text", text = "I said this." } } } },
+        { type = "conversation_item_create", turn_complete = true, item = { role = "user", content = {
+          { type = "text", text = "What is this?" }, { type = "image", data = "\1\2\3", mime = "image/png" } } } },
+        { type = "conversation_item_create", turn_complete = true, item = { role = "user", content = {} } },
+      }), after_setup(golden("client_turns_" .. backend)))
+    end)
+
+    it("client_tool_response_scheduling_" .. backend .. ": scheduling, willContinue (Gemini), bytes in base64", function()
+      local wc = backend == "gemini" or nil
+      cmp.assert_same(client_frames(backend, {}, {
+        { announce = { { id = "call-1", name = "book", args = {} }, { id = "call-2", name = "ping", args = {} } } },
+        item({ type = "function_result", call_id = "call-1", result = { ok = true }, scheduling = "when_idle",
+          will_continue = wc }),
+        item({ type = "function_result", call_id = "call-2", result = "\xff\xfe", scheduling = "silent" }),
+        { type = "response_create" },
+      }), after_setup(golden("client_tool_response_scheduling_" .. backend)))
+    end)
+
     it("client_tool_response_" .. backend, function()
       cmp.assert_same(client_frames(backend, {}, {
         { announce = { { id = "call-1", name = "get_weather", args = { city = "Paris" } },
@@ -211,6 +265,6 @@ describe("golden: files", function()
       end
     end
     p:close()
-    assert.is_true(seen >= 38)
+    assert.is_true(seen >= 52)
   end)
 end)

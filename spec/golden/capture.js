@@ -139,11 +139,39 @@ const setups = {
   resumption_new: { config: { sessionResumption: {} } },
   resumption_handle: { config: { sessionResumption: { handle: 'prev-handle' } } },
   tools_no_params: { config: { tools: [{ functionDeclarations: [{ name: 'ping' }] }] } },
+  // Built-in tools as entries of their own, function behaviours
+  tools_builtin: {
+    config: {
+      tools: [
+        { googleSearch: {} },
+        { functionDeclarations: [
+          { name: 'book', description: 'Books a table', behavior: genai.Behavior.NON_BLOCKING },
+          { name: 'ping', behavior: genai.Behavior.BLOCKING },
+        ] },
+        { codeExecution: {} },
+        { urlContext: {} },
+      ],
+    },
+  },
+  transcription_language: {
+    config: { inputAudioTranscription: { languageCodes: ['de-DE', 'en-US'] } },
+  },
+  // What a transcription session sends: text out, the input transcribed, never interrupted
+  transcription_session: {
+    config: {
+      responseModalities: [M.TEXT],
+      inputAudioTranscription: { languageCodes: ['en-US'] },
+      realtimeInputConfig: { activityHandling: genai.ActivityHandling.NO_INTERRUPTION },
+    },
+  },
+  // historyConfig is a LiveClientSetup field; LiveConnectConfig has none, so the SDK's
+  // live.connect drops it (the capture shows what it sends)
+  history: { config: { historyConfig: { initialHistoryInClientContent: true } } },
 };
 // Vertex-only setups
 const vertexSetups = {
   resumption_transparent: { config: { sessionResumption: { transparent: true } } },
-  transcription_language: {
+  transcription_language_output: {
     config: { inputAudioTranscription: { languageCodes: ['de-DE'] }, outputAudioTranscription: {} },
   },
 };
@@ -172,6 +200,35 @@ const sends = {
       { id: 'call-2', name: 'lookup', response: { result: 'done', snake_case: { Inner: 1 } } },
     ],
   }),
+  // A NON_BLOCKING function's result: how it is scheduled (and, Gemini only, that more
+  // will follow); a binary result in base64, as the .NET seeds send byte arrays
+  tool_response_scheduling: (s, backend) => s.sendToolResponse({
+    functionResponses: [
+      { id: 'call-1', name: 'book', response: { ok: true },
+        scheduling: genai.FunctionResponseScheduling.WHEN_IDLE,
+        ...(backend === 'gemini' ? { willContinue: true } : {}) },
+      { id: 'call-2', name: 'ping', response: { result: '//4=' },
+        scheduling: genai.FunctionResponseScheduling.SILENT },
+    ],
+  }),
+  // Conversation history right after setup: every turn in one clientContent
+  history: (s, backend) => s.sendClientContent({
+    turns: [
+      { role: 'user', parts: [{ text: 'Earlier the user asked about Paris.' }] },
+      { role: 'user', parts: [{ text: 'What is the weather?' }] },
+      { role: 'model', parts: [{ text: 'Sunny.' }] },
+    ],
+    turnComplete: backend === 'gemini',
+  }),
+  // An assistant turn as context, a complete user turn with an image, a bare turnComplete
+  turns: (s) => {
+    s.sendClientContent({ turns: [{ role: 'model', parts: [{ text: 'I said this.' }] }], turnComplete: false });
+    s.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'What is this?' }, { inlineData: { mimeType: 'image/png', data: 'AQID' } }] }],
+      turnComplete: true,
+    });
+    s.sendClientContent({ turnComplete: true });
+  },
 };
 
 function scenarioList() {
@@ -191,7 +248,9 @@ function scenarioList() {
     model: 'models/gemini-live-2.5-flash' });
   for (const [name, send] of Object.entries(sends)) {
     for (const backend of ['gemini', 'vertex']) {
-      list.push({ name: `client_${name}_${backend}`, backend, config: {}, send });
+      // the history goes out after a setup that asks for it (on the Gemini API)
+      const config = name === 'history' && backend === 'gemini' ? setups.history.config : {};
+      list.push({ name: `client_${name}_${backend}`, backend, config, send });
     }
   }
   return list;
@@ -216,7 +275,7 @@ async function run(sc) {
           return (...args) => { count.n++; return v.apply(target, args); };
         },
       });
-      sc.send(proxy);
+      sc.send(proxy, sc.backend);
       await waitFrames(state, before + count.n);
     }
     session.close();
