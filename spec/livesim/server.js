@@ -13,6 +13,7 @@ const { Connection } = require('./lib/connection');
 const { Registry } = require('./lib/registry');
 const { Tokens } = require('./lib/tokens');
 const { Voice, hasEspeak } = require('./lib/voice');
+const realism = require('./lib/realism');
 const { createControl, partialArgsMode } = require('./lib/control');
 const { sendGoogleError } = require('./lib/http');
 
@@ -34,6 +35,7 @@ const USAGE = `usage: node server.js [options]
   --usage MODE          usageMetadata placement: alternate|together|separate|none (default alternate)
   --record-frames N     frames kept per connection for /_sim/ (default 2000; 0 = none)
   --partial-args MODE   Vertex function calls streamed as partialArgs: off|on|with-args (default off)
+  --realism LIST        quirks of real sessions: all, or comma-separated names (default none)
   --quiet               no log lines on stderr
 `;
 
@@ -42,7 +44,7 @@ function parseArgs(argv) {
     port: 0, host: '127.0.0.1', tls: false, cert: null, key: null, apiKey: 'test-key', bearers: [],
     lifetime: null, goAwayLead: 5, pace: 'realtime', heard: 'hello',
     voice: hasEspeak() ? 'speech' : 'tone', usage: 'alternate', recordFrames: 2000, quiet: false,
-    partialArgs: false,
+    partialArgs: false, realism: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +68,7 @@ function parseArgs(argv) {
       case '--usage': o.usage = val(); break;
       case '--record-frames': o.recordFrames = Number(val()); break;
       case '--partial-args': o.partialArgs = partialArgsMode(val()); break;
+      case '--realism': o.realism = realism.normalise(val()); break;
       case '--quiet': o.quiet = true; break;
       case '--help': process.stdout.write(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${a}`);
@@ -98,7 +101,7 @@ function main() {
   const initialDefaults = () => ({
     pace: opts.pace, voice: opts.voice, heard: opts.heard, lifetime: opts.lifetime,
     goAwayLead: opts.goAwayLead, usage: opts.usage, recordFrames: opts.recordFrames,
-    partialArgs: opts.partialArgs,
+    partialArgs: opts.partialArgs, realism: opts.realism,
   });
   const sim = {
     registry: new Registry(),

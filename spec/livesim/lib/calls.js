@@ -6,6 +6,8 @@ const crypto = require('node:crypto');
 const { invalid } = require('./errors');
 const { unknownName, badValue } = require('./setup');
 const model = require('./model');
+const frames = require('./frames');
+const realism = require('./realism');
 
 // FunctionResponse fields; willContinue exists on the Gemini API only.
 const RESPONSE_FIELDS = new Set(['id', 'name', 'response', 'parts', 'scheduling', 'willContinue']);
@@ -71,12 +73,19 @@ module.exports = {
     const functionCalls = calls.map((c) => ({ id: this.callId(), name: c.name, args: c.args }));
     for (const fc of functionCalls) this.pendingCalls.set(fc.id, { name: fc.name, blocking: !this.isNonBlocking(fc.name) });
     this.session.history.push({ role: 'model', functionCalls, tokens: { TEXT: model.textTokens(JSON.stringify(functionCalls)) } });
+    if (realism.has(this, 'code-before-call')) {
+      const code = { language: 'PYTHON', code: realism.callsAsCode(functionCalls) };
+      this.send({ serverContent: { modelTurn: frames.modelTurn(this.backend, [{ executableCode: code }]) } });
+    }
     if (this.backend === 'vertex' && this.behaviour.partialArgs) this.streamCalls(functionCalls);
     else this.send({ toolCall: { functionCalls } });
     this.outputFrames++;
     if (this.trigger('turn')) return;
     if (this.blockingPending()) {
       this.reply = null;
+      if (this.backend === 'vertex' && realism.has(this, 'generation-after-call')) {
+        this.send({ serverContent: { generationComplete: true } });
+      }
       if (this.cfg.resumption) this.sendResumptionUpdate(false);
     } else {
       this.speak(reply, model.describeStarted(functionCalls));

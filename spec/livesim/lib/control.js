@@ -4,6 +4,7 @@
 // the knobs tests turn — faults, behaviour, credentials, reset. Documented in README.md.
 const { readBody, sendJson, parseJson } = require('./http');
 const faults = require('./faults');
+const realism = require('./realism');
 
 const PACES = new Set(['realtime', 'fast']);
 const VOICES = new Set(['speech', 'tone']);
@@ -31,6 +32,7 @@ function behaviourPatch(b) {
       case 'goAwayLead': out.goAwayLead = Number(v); break;
       case 'recordFrames': out.recordFrames = Math.max(0, Number(v)); break;
       case 'partialArgs': out.partialArgs = partialArgsMode(v); break;
+      case 'realism': out.realism = realism.normalise(v); break;
       default: throw new Error(`unknown behaviour ${JSON.stringify(k)}`);
     }
   }

@@ -6,7 +6,6 @@
 const { RATE } = require('./voice');
 
 const CHUNK_MS = 40;
-const CHUNK_BYTES = (RATE * 2 * CHUNK_MS) / 1000;
 const PLAN_CACHE_LIMIT = 512;
 
 const encode = (msg) => Buffer.from(JSON.stringify(msg, null, 2) + '\n', 'utf8');
@@ -29,23 +28,28 @@ function remember(key, plan) {
 }
 
 // A plan is a list of steps {at (ms from reply start), kind: 'audio'|'transcript'|'text',
-// frame (Buffer), ms (audio duration), text}.
-function audioPlan(backend, voiceKind, text, pcm) {
-  const key = `a|${backend}|${voiceKind}|${text}`;
+// frame (Buffer), ms (audio duration), text}. Audio chunks last `chunksMs` in turn (cycled):
+// 40 ms each by default.
+function audioPlan(backend, voiceKind, text, pcm, chunksMs = [CHUNK_MS]) {
+  const key = `a|${backend}|${voiceKind}|${chunksMs.join(',')}|${text}`;
   const cached = planCache.get(key);
   if (cached) return cached;
   const steps = [];
   const mimeType = audioMime(backend);
-  for (let off = 0, i = 0; off < pcm.length; off += CHUNK_BYTES, i++) {
-    const chunk = pcm.subarray(off, Math.min(off + CHUNK_BYTES, pcm.length));
+  for (let off = 0, i = 0, at = 0; off < pcm.length; i++) {
+    const bytes = (RATE * 2 * chunksMs[i % chunksMs.length]) / 1000;
+    const chunk = pcm.subarray(off, Math.min(off + bytes, pcm.length));
+    const ms = (chunk.length / 2 / RATE) * 1000;
     steps.push({
-      at: i * CHUNK_MS,
+      at,
       kind: 'audio',
-      ms: (chunk.length / 2 / RATE) * 1000,
+      ms,
       frame: encode({
         serverContent: { modelTurn: modelTurn(backend, [{ inlineData: { mimeType, data: chunk.toString('base64') } }]) },
       }),
     });
+    off += bytes;
+    at += ms;
   }
   // Each word's transcription goes out with the audio chunk in which it starts, proportionally
   // to its character offset, so transcripts run alongside the audio as they do in real sessions.
@@ -54,8 +58,9 @@ function audioPlan(backend, voiceKind, text, pcm) {
   let offset = 0;
   let si = 0;
   for (const w of words(text)) {
-    const at = Math.floor(((offset / text.length) * totalMs) / CHUNK_MS) * CHUNK_MS;
-    while (si < steps.length && steps[si].at <= at) out.push(steps[si++]);
+    const start = (offset / text.length) * totalMs;
+    while (si < steps.length && steps[si].at <= start) out.push(steps[si++]);
+    const at = si > 0 ? steps[si - 1].at : 0;
     out.push({ at, kind: 'transcript', text: w, frame: encode({ serverContent: { outputTranscription: { text: w } } }) });
     offset += w.length;
   }

@@ -82,9 +82,9 @@ function sentence(prefix, text) {
   return /[.!?]$/.test(t) ? `${prefix}${t}` : `${prefix}${t}.`;
 }
 
-// Returns {calls: [{name, args}]}, or {text} with, when a built-in tool ran, what it produced
-// (see builtins.run). `tools` is {functions: [declarations], builtins: {googleSearch, ...}};
-// `history` is the session's list of turns.
+// Returns {calls: [{name, args}]}, {waiting: true}, or {text} with, when a built-in tool ran,
+// what it produced (see builtins.run). `tools` is {functions: [declarations], builtins:
+// {googleSearch, ...}}; `history` is the session's list of turns.
 function respond(userText, tools, history) {
   const { functions, builtins: declared } = tools;
   const text = (userText || '').trim();
@@ -95,6 +95,8 @@ function respond(userText, tools, history) {
     if (unknown) return { text: `There is no function called ${unknown.name}.` };
     return { calls };
   }
+  // A text that trails off: the model waits for the user to go on.
+  if (/(\.\.\.|\u2026)$/.test(text)) return { waiting: true };
   const ran = text && builtins.run(text, declared);
   if (ran) return ran;
   if (text && functions.length) {

@@ -4,6 +4,7 @@
 // the end of each turn.
 const model = require('./model');
 const frames = require('./frames');
+const realism = require('./realism');
 const { now } = require('./clock');
 
 module.exports = {
@@ -51,7 +52,12 @@ module.exports = {
     return !!this.reply || this.blockingPending();
   },
 
+  // A user turn: its input transcription goes out at once, independent of the model's output;
+  // the model answers it now, or after what it is busy with.
   submitTurn(input) {
+    if (input.transcript && this.cfg.inputTranscription) {
+      this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
+    }
     if (!input.inHistory) {
       const tokens = { ...input.tokens };
       if (this.pendingVideoTokens) { tokens.VIDEO = this.pendingVideoTokens; this.pendingVideoTokens = 0; }
@@ -69,14 +75,12 @@ module.exports = {
     const reply = { cancelled: false, finishing: false, steps: null, i: 0, sent: { AUDIO: 0, TEXT: 0 }, text: '', toolUse: 0 };
     this.reply = reply;
     this.turns++;
-    if (input.transcript && this.cfg.inputTranscription) {
-      this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
-    }
     const history = this.session.history.slice(0, -1);
     const decision = input.say !== undefined ? { text: input.say } : model.respond(input.text, this.cfg, history);
     const go = () => {
       if (reply.cancelled || this.closed) return;
       if (decision.calls) this.sendToolCall(reply, decision.calls);
+      else if (decision.waiting) this.waitForInput(reply);
       else this.speak(reply, decision.text, decision);
     };
     if (this.delayMs) reply.timer = this.after(this.delayMs, go); else go();
@@ -90,7 +94,11 @@ module.exports = {
       if (reply.cancelled || this.closed) return;
       const steps = this.cfg.outputTranscription ? plan : plan.filter((s) => s.kind !== 'transcript');
       const end = steps.length ? steps[steps.length - 1].at : 0;
-      reply.steps = [...this.toolSteps(ran, 'before', 0), ...steps, ...this.toolSteps(ran, 'after', end)];
+      const first = [];
+      if (this.cfg.modality === 'AUDIO' && this.cfg.outputTranscription && realism.has(this, 'empty-transcription')) {
+        first.push({ at: 0, kind: 'meta', frame: frames.encode({ serverContent: { outputTranscription: {} } }) });
+      }
+      reply.steps = [...first, ...this.toolSteps(ran, 'before', 0), ...steps, ...this.toolSteps(ran, 'after', end)];
       if (ran.toolUseText) reply.toolUse = model.textTokens(ran.toolUseText);
       reply.t0 = now();
       this.pump(reply);
@@ -98,9 +106,18 @@ module.exports = {
     if (this.cfg.modality === 'TEXT') {
       stream(frames.textPlan(this.backend, text));
     } else {
-      const voiceKind = this.behaviour.voice;
-      this.sim.voices[voiceKind].synth(text).then((pcm) => stream(frames.audioPlan(this.backend, this.sim.voices[voiceKind].kind, text, pcm)));
+      const voice = this.sim.voices[this.behaviour.voice];
+      const chunks = this.backend === 'vertex' && realism.has(this, 'audio-chunks') ? realism.VERTEX_CHUNKS_MS : undefined;
+      voice.synth(text).then((pcm) => stream(frames.audioPlan(this.backend, voice.kind, text, pcm, chunks)));
     }
+  },
+
+  // The model expects the user to go on (the text trailed off): it says nothing, sends
+  // `waitingForInput`, and ends the turn.
+  waitForInput(reply) {
+    this.send({ serverContent: { waitingForInput: true } });
+    this.reply = null;
+    this.completeTurn(reply, false);
   },
 
   // Steps of the frames built-in tools add to a reply: executableCode and codeExecutionResult

@@ -98,8 +98,8 @@ test('Vertex sessionId: a UUID per session, the same after resumption', async ()
   assert.notEqual(b.msgs[0].setupComplete.sessionId, id, 'each session has its own id');
   b.session.close();
   a.session.sendRealtimeInput({ text: 'My name is Ada' });
-  await a.turnComplete();
-  const u = a.msgs.filter((m) => m.sessionResumptionUpdate && m.sessionResumptionUpdate.resumable).pop();
+  const done = await a.turnComplete();
+  const u = await a.waitFor((m) => m.sessionResumptionUpdate && m.sessionResumptionUpdate.resumable, { from: a.msgs.indexOf(done) + 1 });
   a.session.close();
   const r = await h.open(vertex, { model: VERTEX_MODEL, config: { ...TEXT, sessionResumption: { transparent: true, handle: u.sessionResumptionUpdate.newHandle } } });
   assert.equal(r.msgs[0].setupComplete.sessionId, id);

@@ -34,6 +34,11 @@ test('bad options exit 2 with usage; --help exits 0', () => {
   const bad = spawnSync(process.execPath, [SERVER, '--pace', 'slow'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /usage: node server\.js/);
+  for (const args of [['--realism', 'chunky'], ['--partial-args', 'maybe']]) {
+    const r = spawnSync(process.execPath, [SERVER, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, args[0] === '--realism' ? /unknown realism feature "chunky"/ : /partialArgs must be/);
+  }
   const help = spawnSync(process.execPath, [SERVER, '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--lifetime SECONDS/);
