@@ -304,6 +304,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
           "function_call_arguments_delta", "function_call_arguments_delta",
           "response_output_item_added", "response_output_item_done", "response_done" })
         cmp.assert_same(msgs[2].arguments, { city = "San " })
+        assert.equal("book", msgs[2].name)
         assert.equal("c1", msgs[2].call_id)
         assert.equal("book", msgs[3].name)
         cmp.assert_same(msgs[3].arguments, { city = "San Francisco", nights = 3 })
@@ -334,6 +335,23 @@ for _, backend in ipairs { "gemini", "vertex" } do
           partialArgs = { { jsonPath = "$.a", stringValue = "part" } } },
           piece { id = "c2", name = "g", args = { a = "whole" } })
         cmp.assert_same(msgs[#msgs - 1].item.content[1].arguments, { a = "whole" })
+      end)
+
+      it("the simulator's sequence: a bare first piece, fragments, a bare last piece; $[\"key\"] paths", function()
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st, parts({ text = "One moment." }),
+          piece { id = "u1", name = "f", willContinue = true },
+          piece { id = "u1", name = "f", willContinue = true, partialArgs = {
+            { jsonPath = '$["odd key"]', stringValue = "ab", willContinue = true } } },
+          piece { id = "u1", name = "f", willContinue = true, partialArgs = {
+            { jsonPath = '$["odd key"]', stringValue = "cd" } } },
+          piece { id = "u1", name = "f" })
+        cmp.assert_same(types(msgs), { "response_created", "output_text_delta",
+          "function_call_arguments_delta", "function_call_arguments_delta", "function_call_arguments_delta",
+          "response_output_item_added", "response_output_item_done", "output_text_done", "response_done" })
+        cmp.assert_same(msgs[3].arguments, {}, "the first piece announces the call")
+        cmp.assert_same(msgs[7].item.content[1].arguments, { ["odd key"] = "abcd" })
       end)
 
       it("a partial argument with an unreadable path is a protocol error", function()

@@ -259,27 +259,28 @@ static void push_call_id(struct lrt_frame *f, int call)
 
 /* The pieces of a streamed call (Vertex partialArgs): each piece's partial arguments
  * go into the call's stream, and a function_call_arguments_delta shows what is known
- * so far. With the stream's table on top, returns 0 or -1 with a message pushed. */
-static int stream_piece(struct lrt_frame *f, int call, int id, int name)
+ * so far (every piece but a last one that brings nothing: the call's item follows).
+ * With the stream's table on top, returns 0 or -1 with a message pushed. */
+static int stream_piece(struct lrt_frame *f, int call, int id, int name, int more)
 {
     lua_State *L = f->L;
     int stream = lua_gettop(L);
     lua_getfield(L, stream, "args");
     lua_getfield(L, stream, "open");
     int args = stream + 1, open = stream + 2;
-    if (lua_getfield(L, call, "partialArgs") != LUA_TTABLE) {
+    if (lua_getfield(L, call, "partialArgs") == LUA_TTABLE) {
+        int list = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, list, i) == LUA_TTABLE &&
+                apply_partial(L, args, open, lua_gettop(L), lua_tostring(L, name)) != 0)
+                return -1;
+            lua_settop(L, list);
+        }
+    } else if (!more) {
         lua_settop(L, stream);
         return 0;
     }
-    int list = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, list, i) == LUA_TTABLE &&
-            apply_partial(L, args, open, lua_gettop(L), lua_tostring(L, name)) != 0)
-            return -1;
-        lua_settop(L, list);
-    }
-    lrt_ensure_response(f);
     int m = lrt_msg_new(f, "function_call_arguments_delta");
     lua_pushvalue(L, id);
     lua_setfield(L, m, "call_id");
@@ -344,7 +345,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         int name = lua_gettop(L);
         if (stream) {
             lua_pushvalue(L, stream);
-            if (stream_piece(f, call, id, name) != 0)
+            if (stream_piece(f, call, id, name, more) != 0)
                 return -1;
             lua_pop(L, 1);
             if (more) {
