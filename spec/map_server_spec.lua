@@ -346,12 +346,15 @@ for _, backend in ipairs { "gemini", "vertex" } do
             { jsonPath = '$["odd key"]', stringValue = "ab", willContinue = true } } },
           piece { id = "u1", name = "f", willContinue = true, partialArgs = {
             { jsonPath = '$["odd key"]', stringValue = "cd" } } },
+          piece { id = "u1", name = "f", willContinue = true, partialArgs = {
+            { jsonPath = '$["say \\"hi\\""]', boolValue = false } } },
           piece { id = "u1", name = "f" })
         cmp.assert_same(types(msgs), { "response_created", "output_text_delta",
           "function_call_arguments_delta", "function_call_arguments_delta", "function_call_arguments_delta",
-          "response_output_item_added", "response_output_item_done", "output_text_done", "response_done" })
+          "function_call_arguments_delta", "response_output_item_added", "response_output_item_done",
+          "output_text_done", "response_done" })
         cmp.assert_same(msgs[3].arguments, {}, "the first piece announces the call")
-        cmp.assert_same(msgs[7].item.content[1].arguments, { ["odd key"] = "abcd" })
+        cmp.assert_same(msgs[8].item.content[1].arguments, { ["odd key"] = "abcd", ['say "hi"'] = false })
       end)
 
       it("a partial argument with an unreadable path is a protocol error", function()

@@ -90,6 +90,83 @@ describe("tools", function()
     assert.matches('"name":"lookup"', sent[1])
   end)
 
+  it("a handler that waits while the server withdraws its call has its result dropped", function()
+    local realtime = require "realtime"
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "slow_lookup", description = "slow", parameters = WEATHER,
+        handler = function(args)
+          realtime.sleep(1.0)   -- yields to realtime.run: the receive is suspended here
+          return { found = args.city }
+        end } },
+    })
+    local seen, call_response = {}, nil
+    realtime.run(function()
+      assert(session:send_text 'call slow_lookup {"city":"Oslo"}')
+      -- until the reply to "never mind", the response after the call's
+      for msg in session:messages(10) do
+        seen[#seen + 1] = msg
+        if msg.type == "response_output_item_done" then call_response = msg.response_id end
+        if msg.type == "response_done" and call_response and msg.response_id ~= call_response then break end
+      end
+    end, function()
+      -- while the handler waits, the user speaks: the server cancels the pending call
+      realtime.sleep(0.4)
+      assert(session:send_text "never mind")
+    end)
+    local cancel, done
+    for _, m in ipairs(seen) do
+      if m.type == "tool_call_cancellation" then cancel = m end
+      if m.type == "response_output_item_done" then done = m end
+    end
+    assert(cancel, "the server cancelled the call")
+    assert.same({ done.item.id }, cancel.call_ids)
+    assert.same({ found = "Oslo" }, done.result, "the handler did finish")
+    local conns = helper.connections()
+    assert.same({}, tool_responses(conns[#conns].id), "its result was not sent")
+    assert.is_true(session:is_open())
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("a result with bytes (not UTF-8) goes out in base64", function()
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "get_icon", description = "an icon", handler = function() return "\xff\xd8\xff\xe0" end } },
+    })
+    assert(session:send_text "call get_icon {}")
+    local msgs = helper.collect_turn(session)
+    local done
+    for _, m in ipairs(msgs) do if m.type == "response_output_item_done" then done = m end end
+    assert.equal("\xff\xd8\xff\xe0", done.result)
+    helper.collect_turn(session)
+    local conns = helper.connections()
+    local sent = tool_responses(conns[#conns].id)
+    assert.equal(1, #sent)
+    assert.matches('"response":{"result":"/9j/4A=="}', sent[1], 1, true)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("parameters with $ref and $defs are inlined", function()
+    local args
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "get_weather", description = "weather", parameters = {
+        type = "object", ["$defs"] = { City = { type = "string", description = "a city" } },
+        properties = { city = { ["$ref"] = "#/$defs/City" } }, required = { "city" } },
+        handler = function(a) args = a; return { ok = true } end } },
+    })
+    local conns = helper.connections()
+    assert.same({ type = "OBJECT", properties = { city = { type = "STRING", description = "a city" } },
+      required = { "city" } }, conns[#conns].setup.tools[1].functionDeclarations[1].parameters)
+    assert(session:send_text "What is the weather in Bergen?")
+    helper.collect_turn(session)
+    assert.same({ city = "Bergen" }, args)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("may close the session from inside a handler", function()
     local session
     session = assert(client:connect {

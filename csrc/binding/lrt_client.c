@@ -87,16 +87,6 @@ static int lrt_client_is_open(lua_State *L)
 /* The token source of a realtime.Auth userdata (lrt_auth.c), or NULL. */
 struct rt_auth *lrt_test_auth(lua_State *L, int idx);
 
-/* Pushes an empty queue { first = 1, last = 0 } (the session's inbox and staged list). */
-static void push_queue(lua_State *L)
-{
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, 1);
-    lua_setfield(L, -2, "first");
-    lua_pushinteger(L, 0);
-    lua_setfield(L, -2, "last");
-}
-
 /* client:_connect(cfg, map_state, tools, props) -> session (connecting) | nil, msg, code
  *
  * cfg = { url=, headers = {{name, value}, ...}, setup = json, timeout=, max_queue_bytes=,
@@ -163,10 +153,12 @@ static int lrt_client_connect(lua_State *L)
     lua_setiuservalue(L, -2, LRT_UV_MAP);
     lua_pushvalue(L, 4);
     lua_setiuservalue(L, -2, LRT_UV_TOOLS);
-    push_queue(L);
+    lua_createtable(L, 0, 2);   /* an empty queue */
+    lua_pushinteger(L, 1);
+    lua_setfield(L, -2, "first");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "last");
     lua_setiuservalue(L, -2, LRT_UV_INBOX);
-    push_queue(L);
-    lua_setiuservalue(L, -2, LRT_UV_STAGED);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, LRT_UV_CLIENT);
     lua_pushvalue(L, 5);

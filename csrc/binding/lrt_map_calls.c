@@ -99,13 +99,22 @@ static int parse_path(const char *path, struct step *st)
     return n;
 }
 
-/* Pushes the key of a step (a string, or the Lua index). */
+/* Pushes the key of a step (a string, or the Lua index); a quoted name loses its
+ * backslash escapes ($["say \"hi\""]). */
 static void push_key(lua_State *L, const struct step *s)
 {
-    if (s->name)
-        lua_pushlstring(L, s->name, s->len);
-    else
+    if (!s->name) {
         lua_pushinteger(L, s->index + 1);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->name[i] == '\\' && i + 1 < s->len)
+            i++;
+        luaL_addchar(&b, s->name[i]);
+    }
+    luaL_pushresult(&b);
 }
 
 /* Applies one PartialArg (the table at pa) to the arguments built so far (at args);

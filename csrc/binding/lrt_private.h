@@ -32,8 +32,8 @@ enum {
     LRT_UV_INBOX,      /* mapped messages not yet returned: { first=, last=, [i]=msg } */
     LRT_UV_CLIENT,     /* the client userdata: keeps it alive while the session lives */
     LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
-    LRT_UV_STAGED,     /* mapped events read ahead, not yet dispatched:
-                          { first=, last=, [i]={ msg, ... } } */
+    LRT_UV_STAGED,     /* messages of events read ahead, not yet dispatched, in one
+                          array { msg, ... }, or nil */
     LRT_UV_COUNT = LRT_UV_STAGED
 };
 

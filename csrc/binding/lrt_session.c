@@ -176,14 +176,13 @@ static int lrt_inbox_push(lua_State *L, int inbox, int msg)
     return 0;
 }
 
-/* Pushes the oldest entry of the session's queue in user value uv (LRT_UV_INBOX or
- * LRT_UV_STAGED) and returns 1, or returns 0 when it is empty. */
-static int lrt_queue_pop(lua_State *L, int self, int uv)
+/* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
+static int lrt_inbox_pop(lua_State *L, int self)
 {
     lua_Integer first, last;
     int inbox;
 
-    lua_getiuservalue(L, self, uv);
+    lua_getiuservalue(L, self, LRT_UV_INBOX);
     inbox = lua_gettop(L);
     lua_getfield(L, inbox, "first");
     lua_getfield(L, inbox, "last");
@@ -419,7 +418,7 @@ static int lrt_deliver(lua_State *L)
         lua_pop(L, 1);
     }
     lua_settop(L, SLOT_SELF);
-    if (lrt_queue_pop(L, SLOT_SELF, LRT_UV_INBOX))
+    if (lrt_inbox_pop(L, SLOT_SELF))
         return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "again");
@@ -580,21 +579,45 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
     rt_event_free(ev);
 }
 
-/* Maps every event the core already holds and keeps the messages in the staged list
+/* Maps every event the core already holds and appends the messages to the staged array
  * (LRT_UV_STAGED), in order, for the next try_receive to dispatch and deliver. Mapping
- * updates the state at once: a toolCallCancellation withdraws the calls' results. */
+ * updates the state at once: a toolCallCancellation withdraws the calls' results. One
+ * array for all of them, so the next try_receive never ends with nothing to give while
+ * read-ahead messages still wait (the eventfd would not wake it for those). */
 static void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
 {
     struct rt_event *ev;
     int top = lua_gettop(L);
-    lua_getiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
+    if (lua_getiuservalue(L, SLOT_SELF, LRT_UV_STAGED) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
+    }
     int staged = lua_gettop(L);
     while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
         lrt_event_to_messages(L, u, ev);
-        lrt_inbox_push(L, staged, -1);
-        lua_pop(L, 1);
+        int msgs = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, msgs);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, msgs, i);
+            lua_rawseti(L, staged, (lua_Integer)lua_rawlen(L, staged) + 1);
+        }
+        lua_settop(L, staged);
     }
     lua_settop(L, top);
+}
+
+/* Pushes the staged messages and clears them (returns 1), or returns 0 when none. */
+static int lrt_staged_take(lua_State *L, int self)
+{
+    if (lua_getiuservalue(L, self, LRT_UV_STAGED) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushnil(L);
+    lua_setiuservalue(L, self, LRT_UV_STAGED);
+    return 1;
 }
 
 /* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
@@ -605,9 +628,9 @@ static int lrt_session_try_receive(lua_State *L)
     struct rt_event *ev;
 
     lua_settop(L, 1);
-    if (lrt_queue_pop(L, 1, LRT_UV_INBOX))
+    if (lrt_inbox_pop(L, 1))
         return 1;
-    if (!lrt_queue_pop(L, 1, LRT_UV_STAGED)) {   /* SLOT_MSGS: read ahead, or the next event */
+    if (!lrt_staged_take(L, 1)) {   /* SLOT_MSGS: read ahead, or the next event */
         if (u->ended || !u->s) {
             lua_pushnil(L);
             lua_pushliteral(L, "session closed");
