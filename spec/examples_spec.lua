@@ -123,6 +123,40 @@ describe("examples", function()
     assert.is_nil(out:find("never sent", 1, true))
   end)
 
+  describe("trip_assistant.lua", function()
+    local function check(out)
+      assert.matches("history: 3 turns given\n", out)
+      assert.matches("you: Search the web for Lisbon tram fares\n"
+        .. "sources: https://example%.com/lisbon%-tram%-fares https://example%.org/lisbon%-tram%-fares\n"
+        .. "model: I found 2 results for Lisbon tram fares%.\n", out)
+      assert.matches('tool: get_exchange_rate%({"currency":"EUR"}%) %-> {[^\n]*"per_usd":0%.92', out)
+      assert.matches('model: The result of get_exchange_rate is {[^\n]*"per_usd":0%.92', out)
+      -- the simulator's answer to "history" lists the turns it holds: the seeded ones first
+      assert.matches("model: History: user: I am planning a weekend in Lisbon and I will pay in euros%.; "
+        .. "model: Lovely! Lisbon has trams, miradouros and great pastries%.; "
+        .. "user: My budget is 300 US dollars%.", out)
+    end
+
+    it("seeds the history and answers with Google Search and a Lua function (Gemini API)", function()
+      local code, out = run("lua5.4", { "examples/trip_assistant.lua" })
+      assert.equal(0, code, out)
+      check(out)
+      local conns = helper.connections()
+      local setup = conns[#conns].setup
+      assert.same({ initialHistoryInClientContent = true }, setup.historyConfig)
+      assert.same({ googleSearch = {} }, setup.tools[1])
+    end)
+
+    it("the same on Vertex AI", function()
+      local code, out = run("lua5.4", { "examples/trip_assistant.lua" },
+        { VERTEX_ACCESS_TOKEN = os.getenv "RT_SIM_BEARER" or "test-bearer", GOOGLE_CLOUD_PROJECT = "test-project" })
+      assert.equal(0, code, out)
+      check(out)
+      local conns = helper.connections()
+      assert.equal("vertex", conns[#conns].backend)
+    end)
+  end)
+
   it("cqueues.lua runs sessions side by side, each tool call an HTTP request", function()
     local code, out = run("lua5.4", { "examples/cqueues.lua", "Oslo", "Lima", "Tokyo" })
     assert.equal(0, code, out)

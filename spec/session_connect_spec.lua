@@ -121,6 +121,36 @@ describe("options", function()
     assert.matches("temperature", err)
     client:close()
   end)
+
+  it("an empty Vertex project or location is refused at once, with the option's name", function()
+    assert.has_error(function() realtime.vertex { project = "" } end,
+      "option 'project': expected a non-empty string, got ''")
+    assert.has_error(function() realtime.vertex { project = "p", location = "" } end,
+      "option 'location': expected a non-empty string, got ''")
+  end)
+
+  it("a transcription language goes out as languageCodes on the Gemini API too", function()
+    local client = helper.gemini()
+    local session = assert(client:connect { transcription = { language = { "de-DE", "fr-FR" } } })
+    local conns = helper.connections()
+    assert.same({ languageCodes = { "de-DE", "fr-FR" } }, conns[#conns].setup.inputAudioTranscription)
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
+
+  it("response_create overrides are returned as unsupported, not dropped", function()
+    local client = helper.gemini()
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local ok, err, code = session:send { type = "response_create", instructions = "Answer in French." }
+    assert.is_nil(ok)
+    assert.equal("unsupported", code)
+    assert.matches("response_create overrides %('instructions'%)", err)
+    assert.is_true(session:is_open())
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
 end)
 
 describe("lifetimes", function()

@@ -49,7 +49,8 @@ local function either(a, b)
     local ok1, e1 = a(v)
     if ok1 then return true end
     local ok2, e2 = b(v)
-    return ok2, e1 .. " or " .. e2
+    if ok2 then return true end
+    return false, e1 .. " or " .. e2
   end
 end
 local function number_in(lo, hi)
