@@ -145,6 +145,42 @@ function helper.connections()
   return list and (list.connections or list) or {}
 end
 
+--- The newest connection the simulator recorded.
+function helper.last_connection()
+  local conns = helper.connections()
+  return assert(conns[#conns], "no connection on the simulator")
+end
+
+--- The newest open connection on the simulator (the specs run one session at a time).
+function helper.open_connection()
+  local list = helper.sim_get "/_sim/connections?state=open"
+  list = list and (list.connections or list) or {}
+  return assert(list[#list], "no open connection on the simulator")
+end
+
+--- The client's JSON messages on a connection (default: the newest), decoded, in order;
+-- with `key`, only those carrying that top-level key, as their value of it.
+function helper.client_messages(key, conn)
+  conn = conn or helper.last_connection()
+  local out = {}
+  for _, f in ipairs(helper.sim_get("/_sim/connections/" .. conn.id .. "/frames").frames) do
+    if f.dir == "in" and f.opcode == "text" then
+      local msg = assert(cjson.decode(f.text))
+      if not key then out[#out + 1] = msg elseif msg[key] ~= nil then out[#out + 1] = msg[key] end
+    end
+  end
+  return out
+end
+
+--- The text of the next response (its output_text_done), and all its messages.
+function helper.reply_text(session, timeout)
+  local msgs = helper.collect_turn(session, timeout)
+  for _, m in ipairs(msgs) do
+    if m.type == "output_text_done" then return m.text, msgs end
+  end
+  return nil, msgs
+end
+
 -- ---- the hostile server (spec/hostile) ----------------------------------------------
 
 local SPEC_DIR = debug.getinfo(1, "S").source:match "^@(.*)/[^/]*$" or "spec"

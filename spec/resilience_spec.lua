@@ -3,12 +3,7 @@
 -- message was consumed exactly once (entries rolled back by a resume do not count).
 local helper = require "spec.helper"
 
--- The newest open connection on the simulator (the specs run one session at a time).
-local function open_connection()
-  local list = helper.sim_get "/_sim/connections?state=open"
-  list = list and (list.connections or list) or {}
-  return assert(list[#list], "no open connection on the simulator")
-end
+local open_connection = helper.open_connection
 
 -- The session record for a connection id, with its consumed log.
 local function sim_session(conn)

@@ -4,30 +4,6 @@
 -- answer it, and assistant or system items are context, never a question.
 local helper = require "spec.helper"
 local realtime = require "realtime"
-local core = require "realtime.core"
-
--- The newest connection the simulator recorded, and its client frames decoded.
-local function last_connection()
-  local conns = helper.connections()
-  return assert(conns[#conns], "no connection on the simulator")
-end
-
-local function client_frames(conn)
-  local out = {}
-  for _, f in ipairs(helper.sim_get("/_sim/connections/" .. conn.id .. "/frames").frames) do
-    if f.dir == "in" and f.opcode == "text" then out[#out + 1] = assert(core.json_decode(f.text)) end
-  end
-  return out
-end
-
--- The reply text of the next response.
-local function reply_text(session)
-  local msgs = helper.collect_turn(session)
-  for _, m in ipairs(msgs) do
-    if m.type == "output_text_done" then return m.text, msgs end
-  end
-  return nil, msgs
-end
 
 -- Nothing arrives but lifecycle messages for `seconds`: the model said nothing.
 local function assert_silent(session, seconds)
@@ -61,8 +37,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
     it("goes out as one clientContent after setupComplete, and the model does not answer it", function()
       local session = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
       assert_silent(session, 1.0)
-      local conn = last_connection()
-      local frames = client_frames(conn)
+      local frames = helper.client_messages()
       assert.is_table(frames[1].setup)
       if backend == "gemini" then
         assert.same({ initialHistoryInClientContent = true }, frames[1].setup.historyConfig)
@@ -79,7 +54,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       }, cc.turns)
       -- the model knows it: the simulator's "history" answer lists every earlier turn
       assert(session:send_text "What is in the history?")
-      local text = reply_text(session)
+      local text = helper.reply_text(session)
       assert.matches("user: The user is planning a trip%.", text)
       assert.matches("user: I want to go to Lisbon%.", text)
       assert.matches("model: Lisbon is lovely in May%.", text)
@@ -89,7 +64,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
 
     it("an empty history sends nothing", function()
       local session = assert(client:connect { output_modalities = { "text" }, history = {} })
-      local frames = client_frames(last_connection())
+      local frames = helper.client_messages()
       assert.equal(1, #frames)
       assert.is_nil(frames[1].setup.historyConfig)
       session:close()
@@ -123,10 +98,10 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert_silent(session, 0.8)
       assert(session:send { type = "conversation_item_create", turn_complete = true,
         item = { role = "user", content = { { type = "text", text = "Show me the history." } } } })
-      local text = reply_text(session)
+      local text = helper.reply_text(session)
       assert.matches("model: I booked the hotel%.", text)
       assert.matches("user: The user likes trains%.", text)
-      local frames = client_frames(last_connection())
+      local frames = helper.client_messages()
       local cc = {}
       for _, f in ipairs(frames) do if f.clientContent then cc[#cc + 1] = f.clientContent end end
       assert.equal(3, #cc)

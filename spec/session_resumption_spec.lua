@@ -3,18 +3,6 @@
 -- and a reconnect of such a session, whose setup must carry one handle, the newest.
 local helper = require "spec.helper"
 
-local function open_connection()
-  local list = helper.sim_get "/_sim/connections?state=open"
-  list = list and (list.connections or list) or {}
-  return assert(list[#list], "no open connection on the simulator")
-end
-
-local function reply_text(session)
-  for _, m in ipairs(helper.collect_turn(session)) do
-    if m.type == "output_text_done" then return m.text end
-  end
-end
-
 -- Receives until a session_resumption_update with a handle; returns the handle.
 local function next_handle(session)
   while true do
@@ -29,7 +17,7 @@ describe("session.id", function()
     local session = assert(client:connect { output_modalities = { "text" } })
     assert.is_string(session.id)
     assert.matches("^%x+%-%x+%-%x+%-%x+%-%x+$", session.id)
-    assert.equal(open_connection().sessionId, session.id)
+    assert.equal(helper.open_connection().sessionId, session.id)
     local handle = next_handle(session)
     session:close()
     helper.drain(session)
@@ -62,7 +50,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
     it("resumption_handle() gives the latest; a new session started from it goes on with the conversation", function()
       local session = assert(client:connect { output_modalities = { "text" } })
       assert(session:send_text "my favourite colour is green")
-      reply_text(session)
+      helper.reply_text(session)
       local handle = next_handle(session)
       assert.equal(handle, session:resumption_handle())
       session:close()
@@ -70,10 +58,10 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal(handle, session:resumption_handle(), "still readable after close, to be saved")
 
       local resumed = assert(client:connect { output_modalities = { "text" }, resumption = { handle = handle } })
-      assert.equal(handle, open_connection().setup.sessionResumption.handle)
+      assert.equal(handle, helper.open_connection().setup.sessionResumption.handle)
       assert.equal(handle, resumed:resumption_handle(), "the saved handle is the latest known at first")
       assert(resumed:send_text "recap please")
-      assert.matches("my favourite colour is green", reply_text(resumed))
+      assert.matches("my favourite colour is green", helper.reply_text(resumed))
       assert.are_not.equal(handle, resumed:resumption_handle(), "the server gave a new one")
       resumed:close()
       helper.drain(resumed)
@@ -82,27 +70,27 @@ for _, backend in ipairs { "gemini", "vertex" } do
     it("a session started from a saved handle reconnects with the newest handle only", function()
       local first = assert(client:connect { output_modalities = { "text" } })
       assert(first:send_text "remember the number 7")
-      reply_text(first)
+      helper.reply_text(first)
       local saved = next_handle(first)
       first:close()
       helper.drain(first)
 
       local session = assert(client:connect { output_modalities = { "text" }, resumption = { handle = saved } })
-      local conn = open_connection()
+      local conn = helper.open_connection()
       assert(session:send_text "and the number 8")
-      reply_text(session)
+      helper.reply_text(session)
       local newest = next_handle(session)
       assert.are_not.equal(saved, newest)
       helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
       local rec = helper.receive_until(session, "reconnected", 15)
       assert.equal(1, rec.attempt)
-      local again = open_connection()
+      local again = helper.open_connection()
       assert.are_not.equal(conn.id, again.id)
       -- the simulator parses the setup as JSON.parse does (the last of two keys wins):
       -- an old handle left behind would have rolled the session back
       assert.equal(newest, again.setup.sessionResumption.handle)
       assert(session:send_text "recap please")
-      local text = reply_text(session)
+      local text = helper.reply_text(session)
       assert.matches("remember the number 7", text)
       assert.matches("and the number 8", text)
       session:close()

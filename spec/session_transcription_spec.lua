@@ -3,11 +3,6 @@
 -- reach the caller, and the options that make no sense for such a session.
 local helper = require "spec.helper"
 
-local function last_connection()
-  local conns = helper.connections()
-  return assert(conns[#conns], "no connection on the simulator")
-end
-
 local ALLOWED = {
   input_audio_transcription_delta = true, input_audio_transcription_completed = true,
   session_resumption_update = true, go_away = true, reconnected = true, error = true, closed = true,
@@ -29,7 +24,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
     it("asks for text, the input transcribed in its language, no interruption", function()
       local session = assert(client:connect { kind = "transcription", transcription = { language = "en-US" },
         vad = { silence_duration = 0.3 } })
-      local setup = last_connection().setup
+      local setup = helper.last_connection().setup
       assert.same({ "TEXT" }, setup.generationConfig.responseModalities)
       assert.same({ languageCodes = { "en-US" } }, setup.inputAudioTranscription)
       assert.is_nil(setup.outputAudioTranscription)
@@ -56,7 +51,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("book a table for two", transcript)
       -- the model did answer on the wire (the simulator replies to every turn): the caller
       -- saw none of it
-      local frames = helper.sim_get("/_sim/connections/" .. last_connection().id .. "/frames").frames
+      local frames = helper.sim_get("/_sim/connections/" .. helper.last_connection().id .. "/frames").frames
       local answered = false
       for _, f in ipairs(frames) do
         if f.dir == "out" and f.text and f.text:find('"modelTurn"', 1, true) then answered = true end

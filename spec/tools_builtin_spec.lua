@@ -2,24 +2,6 @@
 -- tools, function behaviours (NON_BLOCKING, scheduling, willContinue) and streamed
 -- arguments, against the simulator on both backends where the backend has the feature.
 local helper = require "spec.helper"
-local core = require "realtime.core"
-
-local function last_connection()
-  local conns = helper.connections()
-  return assert(conns[#conns], "no connection on the simulator")
-end
-
--- The decoded client frames of the newest connection that carry `key`.
-local function sent(key)
-  local out = {}
-  local frames = helper.sim_get("/_sim/connections/" .. last_connection().id .. "/frames").frames
-  for _, f in ipairs(frames) do
-    if f.dir == "in" and f.opcode == "text" and f.text:find('"' .. key .. '"', 1, true) then
-      out[#out + 1] = assert(core.json_decode(f.text))[key]
-    end
-  end
-  return out
-end
 
 local function of_type(msgs, t)
   local out = {}
@@ -71,7 +53,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.same({ { googleSearch = {} }, { functionDeclarations = { { name = "get_weather",
         description = "Weather of a city", parameters = { type = "OBJECT",
           properties = { city = { type = "STRING" } }, required = { "city" } } } } }, { urlContext = {} } },
-        last_connection().setup.tools)
+        helper.last_connection().setup.tools)
 
       assert(session:send_text "Search the web for Lisbon trams")
       local msgs = until_reply(session, "I found 2 results for Lisbon trams%.")
@@ -150,11 +132,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
         { name = "book_table", description = "Books a table", behavior = "non_blocking",
           handler = function() return { booked = true }, { scheduling = "when_idle" } end },
       } })
-      assert.equal("NON_BLOCKING", last_connection().setup.tools[1].functionDeclarations[1].behavior)
+      assert.equal("NON_BLOCKING", helper.last_connection().setup.tools[1].functionDeclarations[1].behavior)
       assert(session:send_text "call book_table {}")
       local msgs = until_reply(session, 'The result of book_table is {"booked":true}%.')
       assert.matches("I started book_table%.", text_of(msgs))
-      local tr = sent("toolResponse")
+      local tr = helper.client_messages("toolResponse")
       assert.equal(1, #tr)
       assert.equal("WHEN_IDLE", tr[1].functionResponses[1].scheduling)
       assert.is_nil(tr[1].functionResponses[1].willContinue)
@@ -179,7 +161,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert(session:send_tool_result(call_id, { done = true }, { scheduling = "when_idle", will_continue = false }))
         local msgs = until_reply(session, 'The result of watch_oven is {"done":true}%.')
         assert.is_nil(text_of(msgs):find("progress", 1, true), "silent results are not spoken")
-        local tr = sent("toolResponse")
+        local tr = helper.client_messages("toolResponse")
         assert.equal(3, #tr)
         assert.is_true(tr[1].functionResponses[1].willContinue)
         assert.equal("SILENT", tr[2].functionResponses[1].scheduling)
@@ -203,7 +185,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal(1, #errs)
         assert.equal("unsupported", errs[1].code)
         assert.matches("will_continue is not supported by Vertex AI", errs[1].message)
-        local tr = sent("toolResponse")
+        local tr = helper.client_messages("toolResponse")
         assert.is_nil(tr[1].functionResponses[1].willContinue)
         assert.equal("WHEN_IDLE", tr[1].functionResponses[1].scheduling)
         assert.is_true(session:is_open())

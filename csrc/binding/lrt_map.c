@@ -70,6 +70,42 @@ void lrt_push_base64(lua_State *L, const char *s, size_t n)
     luaL_pushresultsize(&b, len);
 }
 
+static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth)
+{
+    idx = lua_absindex(L, idx);
+    if (bytes_as_base64 && lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (lrt_utf8_valid(s, n))
+            lua_pushvalue(L, idx);
+        else
+            lrt_push_base64(L, s, n);
+        return;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE || depth > LRT_JSON_MAX_DEPTH) {
+        lua_pushvalue(L, idx);   /* too deep: shared, and the encoder says why */
+        return;
+    }
+    luaL_checkstack(L, 4, "value nesting");
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    if (lua_getmetatable(L, idx))
+        lua_setmetatable(L, copy);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        push_copy(L, -1, bytes_as_base64, depth + 1);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+        lua_pop(L, 1);
+    }
+}
+
+void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64)
+{
+    push_copy(L, idx, bytes_as_base64, 1);
+}
+
 /* Reads an optional string field of the context table; "" counts as absent. */
 static const char *ctx_str(lua_State *L, int ctx, const char *k)
 {

@@ -107,6 +107,12 @@ void lrt_set_bool(lua_State *L, int idx, const char *k, int v);
 lua_Integer lrt_get_int(lua_State *L, int idx, const char *k);
 int lrt_get_bool(lua_State *L, int idx, const char *k);
 
+/* Pushes a deep copy of the value at idx: tables are copied (metatables kept, so array
+ * markers survive) down to LRT_JSON_MAX_DEPTH, deeper ones shared (the encoder refuses
+ * them); keys are kept as they are. With bytes_as_base64, a string that is not UTF-8
+ * becomes its base64. */
+void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64);
+
 /* Pushes base64 of s[0..n) as a Lua string. */
 void lrt_push_base64(lua_State *L, const char *s, size_t n);
 

@@ -22,30 +22,6 @@
 
 /* ---------------------------------------------------- streamed arguments */
 
-/* Pushes a deep copy of the JSON value at idx (metatables kept, so array markers stay):
- * each argument delta is a snapshot the next pieces do not change. */
-static void push_copy(lua_State *L, int idx, int depth)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) != LUA_TTABLE || depth > LRT_JSON_MAX_DEPTH) {
-        lua_pushvalue(L, idx);
-        return;
-    }
-    luaL_checkstack(L, 4, "argument nesting");
-    lua_newtable(L);
-    int copy = lua_gettop(L);
-    if (lua_getmetatable(L, idx))
-        lua_setmetatable(L, copy);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        push_copy(L, -1, depth + 1);
-        lua_pushvalue(L, -3);
-        lua_insert(L, -2);
-        lua_rawset(L, copy);
-        lua_pop(L, 1);
-    }
-}
-
 /* One step of a JSON path: a member name, or an array index (from 0). */
 struct step {
     const char *name;   /* NULL for an index */
@@ -295,7 +271,7 @@ static int stream_piece(struct lrt_frame *f, int call, int id, int name, int mor
     lua_setfield(L, m, "call_id");
     lua_pushvalue(L, name);
     lua_setfield(L, m, "name");
-    push_copy(L, args, 1);
+    lrt_push_copy(L, args, 0);   /* a snapshot: the next pieces do not change it */
     lua_setfield(L, m, "arguments");
     lrt_msg_push(f);
     lua_settop(L, stream);

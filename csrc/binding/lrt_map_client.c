@@ -144,60 +144,6 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
     lua_pop(L, 1);
 }
 
-/* Whether the value at idx holds a string that is not UTF-8 (bytes), at any depth
- * (within the payload depth limit; the encoder reports deeper nesting). */
-static int has_bytes(lua_State *L, int idx, int depth)
-{
-    size_t n;
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        const char *s = lua_tolstring(L, idx, &n);
-        return !lrt_utf8_valid(s, n);
-    }
-    if (lua_type(L, idx) != LUA_TTABLE || depth > LRT_JSON_MAX_DEPTH)
-        return 0;
-    luaL_checkstack(L, 3, "result nesting");
-    idx = lua_absindex(L, idx);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (has_bytes(L, -1, depth + 1)) {
-            lua_pop(L, 2);
-            return 1;
-        }
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
-/* Pushes the value at idx with every string that is not UTF-8 replaced by its base64.
- * Tables on the way to such a string are copied (metatables kept, so array markers
- * survive); the caller's own tables are never changed. Keys are left as they are. */
-static void push_bytes_as_base64(lua_State *L, int idx, int depth)
-{
-    idx = lua_absindex(L, idx);
-    if (!has_bytes(L, idx, depth)) {
-        lua_pushvalue(L, idx);
-        return;
-    }
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        lrt_push_base64(L, s, n);
-        return;
-    }
-    lua_newtable(L);
-    int copy = lua_gettop(L);
-    if (lua_getmetatable(L, idx))
-        lua_setmetatable(L, copy);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        push_bytes_as_base64(L, -1, depth + 1);
-        lua_pushvalue(L, -3);
-        lua_insert(L, -2);
-        lua_rawset(L, copy);
-        lua_pop(L, 1);
-    }
-}
-
 /* The wire value of a result's scheduling ("interrupt", "when_idle", "silent"), NULL
  * when absent; raises on anything else. */
 static const char *scheduling(lua_State *L, int part, int i)
@@ -280,7 +226,7 @@ static int result_part(lua_State *L, int state, int part, int i)
     /* A table is the response object itself; a list or a scalar is wrapped as
      * {result = value}, since the response must be a JSON object. */
     lua_getfield(L, part, "result");
-    push_bytes_as_base64(L, -1, 1);
+    lrt_push_copy(L, -1, 1);   /* bytes in base64; the caller's table untouched */
     lua_remove(L, -2);
     int t = lua_type(L, -1);
     if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1)) {

@@ -248,41 +248,31 @@ static int push_pcm(lua_State *L, int idx)
     return 0;
 }
 
-/* Copies src[k] (when present) to the message at m under the same name. */
-static void copy_field(lua_State *L, int src, const char *k, int m)
-{
-    if (lua_getfield(L, src, k) != LUA_TNIL)
-        lua_setfield(L, m, k);
-    else
-        lua_pop(L, 1);
-}
-
 /* executableCode -> code_execution { language, code }; codeExecutionResult ->
  * code_execution_result { outcome, output }. Both are model output, so they belong to
  * a response (the service sends executableCode before a toolCall even without a code
  * tool). */
 static void code_parts(struct lrt_frame *f, int part)
 {
+    static const char *const kinds[][4] = {
+        { "executableCode", "code_execution", "language", "code" },
+        { "codeExecutionResult", "code_execution_result", "outcome", "output" },
+    };
     lua_State *L = f->L;
     int top = lua_gettop(L);
-    if (lua_getfield(L, part, "executableCode") == LUA_TTABLE) {
-        int ec = lua_gettop(L);
-        lrt_ensure_response(f);
-        int m = lrt_msg_new(f, "code_execution");
-        copy_field(L, ec, "language", m);
-        copy_field(L, ec, "code", m);
-        lrt_msg_push(f);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        if (lua_getfield(L, part, kinds[k][0]) == LUA_TTABLE) {
+            int src = lua_gettop(L);
+            lrt_ensure_response(f);
+            int m = lrt_msg_new(f, kinds[k][1]);
+            for (int i = 2; i < 4; i++) {
+                lua_getfield(L, src, kinds[k][i]);
+                lua_setfield(L, m, kinds[k][i]);
+            }
+            lrt_msg_push(f);
+        }
+        lua_settop(L, top);
     }
-    lua_settop(L, top);
-    if (lua_getfield(L, part, "codeExecutionResult") == LUA_TTABLE) {
-        int cr = lua_gettop(L);
-        lrt_ensure_response(f);
-        int m = lrt_msg_new(f, "code_execution_result");
-        copy_field(L, cr, "outcome", m);
-        copy_field(L, cr, "output", m);
-        lrt_msg_push(f);
-    }
-    lua_settop(L, top);
 }
 
 /* Pushes a new message about the model's response: the one in progress; right after a
