@@ -430,11 +430,16 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal("resp_1", msgs[2].response_id)
       end)
 
-      it("waitingForInput is waiting_for_input, after the end of the response", function()
+      it("waitingForInput is waiting_for_input, inside the model's (silent) turn", function()
         local msgs = feed(state(backend), parts({ text = "Hm?" }), sc { turnComplete = true, waitingForInput = true })
-        cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_done",
-          "response_done", "waiting_for_input" })
-        cmp.assert_same(types(feed(state(backend), sc { waitingForInput = true })), { "waiting_for_input" })
+        cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "waiting_for_input",
+          "output_text_done", "response_done" })
+        -- as the simulator sends it: alone, then a bare turnComplete
+        msgs = feed(state(backend), sc { waitingForInput = true }, { serverContent = { turnComplete = true },
+          usageMetadata = { totalTokenCount = 4 } })
+        cmp.assert_same(types(msgs), { "response_created", "waiting_for_input", "response_done" })
+        assert.equal(msgs[1].response_id, msgs[2].response_id)
+        assert.equal(4, msgs[3].usage.total_tokens)
       end)
 
       it("a frame that maps to nothing is raw: urlContextMetadata alone, a non-audio blob", function()

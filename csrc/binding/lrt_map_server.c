@@ -14,7 +14,7 @@
  *
  * Within one frame the order is: content parts (text, audio, code), grounding,
  * generation_complete, transcriptions, interrupted, tool calls, cancellations, usage,
- * end of response, waiting_for_input, goAway, resumption. A frame that gives none of
+ * waiting_for_input, end of response, goAway, resumption. A frame that gives none of
  * these (and no usage kept for its response) comes out as one `raw` message, so
  * nothing the server says is dropped. Each message carries `raw`, the decoded frame
  * (integral numbers as integers). */
@@ -664,14 +664,16 @@ int lrt_map_server(lua_State *L)
             kept = 1;
         }
     }
+    if (content && lrt_get_bool(L, content, "waitingForInput")) {
+        /* the model's turn: it says nothing and waits for the user */
+        response_msg(&f, "waiting_for_input");
+        lrt_msg_push(&f);
+        lua_settop(L, usage ? usage : base);
+    }
     if (turn_end || tool_end) {
         end_turn(&f, content, usage);
         /* A turnComplete in the same frame as the calls is consumed here. */
         lrt_set_bool(L, f.state, "after_tool_call", tool_end && !turn_end);
-    }
-    if (content && lrt_get_bool(L, content, "waitingForInput")) {
-        lrt_msg_new(&f, "waiting_for_input");
-        lrt_msg_push(&f);
     }
     if (ga)
         go_away(&f, ga);

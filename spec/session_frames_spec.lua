@@ -1,0 +1,97 @@
+-- Nothing the server says is dropped, and a model turn is one response: the simulator's
+-- realistic frames (Vertex audio chunks, an empty output transcription first, code before a
+-- tool call, generationComplete after one, grounding, URL context, waitingForInput) on both
+-- backends, each server frame accounted for by the messages that carry it as `raw`.
+local helper = require "spec.helper"
+local cjson = require "cjson"
+
+-- The number of frames the simulator sent on a connection, and how many of them held
+-- usageMetadata alone.
+local function out_frames(conn)
+  local n, usage_alone = 0, 0
+  for _, f in ipairs(helper.sim_get("/_sim/connections/" .. conn.id .. "/frames").frames) do
+    if f.dir == "out" and f.opcode ~= "close" then
+      n = n + 1
+      local msg = cjson.decode(f.text)
+      if msg.usageMetadata and next(msg, next(msg)) == nil then usage_alone = usage_alone + 1 end
+    end
+  end
+  return n, usage_alone
+end
+
+for _, backend in ipairs { "gemini", "vertex" } do
+  describe("server frames (" .. backend .. ")", function()
+    local client
+    before_each(function()
+      helper.sim_post("/_sim/next", { behaviour = { realism = true } })
+      client = backend == "gemini" and helper.gemini() or helper.vertex()
+    end)
+    after_each(function()
+      helper.sim_request("DELETE", "/_sim/next")
+      client:close()
+      collectgarbage()
+    end)
+
+    it("every frame reaches the caller; created and done alternate, one pair per response", function()
+      local calls = 0
+      local session = assert(client:connect {
+        output_modalities = { "audio" }, transcription = true,
+        tools = {
+          { type = "google_search" }, { type = "url_context" },
+          { name = "get_weather", description = "weather",
+            parameters = { type = "object", properties = { city = { type = "string" } }, required = { "city" } },
+            handler = function(args) calls = calls + 1; return { city = args.city, sky = "clear" } end },
+        },
+      })
+      local conn = helper.open_connection()
+      local all, open, pairs_ = {}, nil, 0
+      local function turn(text, done_after)
+        assert(session:send_text(text))
+        local seen = 0
+        while seen < done_after do
+          local msg = assert(session:receive(20), "no message after " .. text)
+          all[#all + 1] = msg
+          if msg.type == "response_created" then
+            assert.is_nil(open, "a response started inside another")
+            open = msg.response_id
+          elseif msg.type == "response_done" then
+            assert.equal(open, msg.response_id)
+            open, pairs_, seen = nil, pairs_ + 1, seen + 1
+          elseif open and msg.response_id and msg.type ~= "generation_complete" then
+            assert.equal(open, msg.response_id, msg.type .. " outside its response")
+          end
+        end
+      end
+      turn("Hello there", 1)
+      turn("What is the weather in Lima?", 2)          -- the call, then the answer about it
+      turn("Search the web for Lima markets", 1)
+      turn("Please read https://example.com/lima.", 1)
+      turn("Well, I was thinking...", 1)                -- waitingForInput, no answer
+      assert.equal(1, calls)
+      session:close()
+      for msg in session:messages(10) do all[#all + 1] = msg end
+      assert.equal("closed", all[#all].type)
+
+      local types, raws, frames = {}, {}, 0
+      for _, m in ipairs(all) do
+        types[m.type] = (types[m.type] or 0) + 1
+        if m.raw and not raws[m.raw] then raws[m.raw], frames = true, frames + 1 end
+      end
+      assert.equal(6, pairs_)
+      assert.equal(1, types.code_execution or 0, "the executableCode part before the call")
+      assert.equal(1, types.grounding or 0)
+      assert.equal(1, types.waiting_for_input or 0)
+      assert.is_true((types.raw or 0) >= 1, "urlContextMetadata arrives as raw")
+      assert.is_true((types.generation_complete or 0) >= 4)
+      -- every server frame but setupComplete is the raw of some message, except usage
+      -- sent alone during a response: it is kept for that response's response_done
+      local sent, usage_alone = out_frames(conn)
+      assert.equal(sent - 1 - usage_alone, frames)
+      local with_usage = 0
+      for _, m in ipairs(all) do
+        if m.type == "response_done" and m.usage and m.usage.total_tokens then with_usage = with_usage + 1 end
+      end
+      assert.is_true(with_usage >= usage_alone)
+    end)
+  end)
+end
