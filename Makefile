@@ -40,7 +40,7 @@ ARCHIVE  := $(BUILD)/librealtime.a
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test check demo bench fuzz clean env test-c lint-core install build-tests
+.PHONY: all deps test check demo bench bench-c fuzz clean env test-c lint-core install build-tests
 
 # The set-up targets (test, check, demo, bench) run `deps` first and then build in a new
 # make: this Makefile reads pkg-config when it is parsed, and on a fresh machine the
@@ -123,6 +123,14 @@ demo: deps
 bench: deps
 	@$(SUBMAKE) all
 	@sh bench/run.sh
+
+# C micro-benchmarks of core functions (bench/c/*_bench.c; figures in bench/README.md).
+BENCH_C_SRC := csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_alloc.c csrc/core/rt_base64.c
+$(BUILD)/bench/scan_bench: bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) $(wildcard csrc/core/*.h) | pkg-flags
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
+bench-c: $(BUILD)/bench/scan_bench
+	$(BUILD)/bench/scan_bench
 
 # Fuzz the server-message path and frame reassembly for a bounded time (clang, libFuzzer).
 fuzz:

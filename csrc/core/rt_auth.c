@@ -15,8 +15,8 @@
 #include <sys/eventfd.h>
 
 #include "rt_alloc.h"
-#include "rt_auth_json.h"
 #include "rt_http.h"
+#include "rt_json.h"
 #include "rt_jwt.h"
 
 #define RT_AUTH_JWT_LIFETIME 3600
@@ -213,33 +213,44 @@ static const char *rt_auth_hint(const struct rt_auth *a, long status, const char
     return "";
 }
 
+/* Copies the string at path in the JSON body into out, cleaned (see rt_auth_clean_text);
+ * false when there is none. */
+static bool rt_auth_body_text(const struct rt_auth *a, const struct rt_http_response *r,
+                              const char *path, char *out, size_t size)
+{
+    struct rt_json_val v;
+    char *s;
+
+    out[0] = '\0';
+    if (rt_json_find(r->body, r->len, path, &v) != RT_JSON_STRING)
+        return false;
+    s = rt_json_strdup(&v, NULL, NULL);
+    rt_auth_clean_text(a, s, out, size);
+    rt_auth_wipe(s);
+    return true;
+}
+
 /* Turns a refusal (any status but 200) into an error naming source, endpoint and cause. */
 static void rt_auth_refused(struct rt_auth *a, const char *where, const struct rt_http_response *r,
                             struct rt_error *err)
 {
-    char *error = NULL, *desc = NULL;
     char e[168], d[168];
     e[0] = d[0] = '\0';
-    int t = rt_auth_json_get(r->body, r->len, "error", &error, NULL);
-    if (t == RT_AUTH_JSON_STRING) {
-        rt_auth_clean_text(a, error, e, sizeof e);
-        if (rt_auth_json_get(r->body, r->len, "error_description", &desc, NULL) == RT_AUTH_JSON_STRING)
-            rt_auth_clean_text(a, desc, d, sizeof d);
-    } else if (t == RT_AUTH_JSON_OTHER) {
+    int t = rt_json_find(r->body, r->len, "error", NULL);
+    if (t == RT_JSON_STRING) {
+        rt_auth_body_text(a, r, "error", e, sizeof e);
+        rt_auth_body_text(a, r, "error_description", d, sizeof d);
+    } else if (t == RT_JSON_OBJECT) {
         /* Google's API error shape: {"error":{"code":..,"message":..,"status":..}} */
-        if (rt_auth_json_get2(r->body, r->len, "error", "status", &error, NULL) == RT_AUTH_JSON_STRING)
-            rt_auth_clean_text(a, error, e, sizeof e);
-        if (rt_auth_json_get2(r->body, r->len, "error", "message", &desc, NULL) == RT_AUTH_JSON_STRING)
-            rt_auth_clean_text(a, desc, d, sizeof d);
-    } else if (r->body && r->len > 0 && r->len < 200 && rt_auth_json_check(r->body, r->len) != 0) {
+        rt_auth_body_text(a, r, "error.status", e, sizeof e);
+        rt_auth_body_text(a, r, "error.message", d, sizeof d);
+    } else if (r->body && r->len > 0 && r->len < 200 && t < 0) {
         rt_auth_clean_text(a, r->body, d, sizeof d);   /* a plain-text answer */
     }
     const char *what = a->kind == RT_AUTH_METADATA ? "metadata server" : "token endpoint";
     rt_error_set(err, RT_EAUTH, "%s: %s %s refused: HTTP %ld%s%s%s%s%s",
                  a->source, what, where, r->status, e[0] ? " " : "", e, d[0] ? ": " : "", d,
                  rt_auth_hint(a, r->status, e));
-    rt_auth_wipe(error);
-    rt_auth_wipe(desc);
 }
 
 int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err)
@@ -299,20 +310,25 @@ int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct 
         goto out;
     }
     char *tok = NULL;
+    size_t toklen = 0;
     double expires_in = 0;
-    int t = rt_auth_json_get(resp.body, resp.len, "access_token", &tok, NULL);
-    if (t < 0 && rt_auth_json_check(resp.body, resp.len) == 0) {
+    bool oom = false;
+    struct rt_json_val v;
+    if (rt_json_find(resp.body, resp.len, "access_token", &v) == RT_JSON_STRING)
+        tok = rt_json_strdup(&v, &toklen, &oom);
+    if (oom) {
         rt_error_set(err, RT_ENOMEM, "%s: out of memory reading the token", a->source);
         goto out;
     }
-    if (t != RT_AUTH_JSON_STRING || !tok[0] || strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") != strlen(tok)) {
-        rt_auth_wipe(tok);
+    if (!tok || !tok[0] || strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") != toklen) {
+        if (tok) explicit_bzero(tok, toklen);
+        rt_free(tok);
         rt_error_set(err, RT_EAUTH, "%s: the %s %s answered without a usable access_token",
                      a->source, a->kind == RT_AUTH_METADATA ? "metadata server" : "token endpoint", where);
         goto out;
     }
-    if (rt_auth_json_get(resp.body, resp.len, "expires_in", NULL, &expires_in) != RT_AUTH_JSON_NUMBER
-        || !(expires_in > 0) || expires_in > 86400 * 7)
+    if (rt_json_find(resp.body, resp.len, "expires_in", &v) != RT_JSON_NUMBER
+        || rt_json_number(&v, &expires_in) != 0 || !(expires_in > 0) || expires_in > 86400 * 7)
         expires_in = RT_AUTH_DEFAULT_LIFETIME;
     *token = tok;
     *lifetime = expires_in;

@@ -1,15 +1,14 @@
 /* Resumption helpers for the I/O thread: the server-message scanner, the setup rewrite
  * and the retry rules (see rt_resume.h and docs/design.md, "Resilience").
  *
- * The scanner is a flat tokenizer with an explicit stack: no recursion, one pass, every
- * read checked against the end. It does not validate JSON fully (the binding decodes
- * every message properly); it only has to be safe on any input and right on well-formed
- * input. */
+ * The scanner walks a message with the core's JSON reader (rt_json.h) in its lenient
+ * mode: one pass, no recursion, every read checked against the end, structure checked
+ * but string contents not (the binding decodes every message strictly). */
 #include "rt_resume.h"
 
 #include <string.h>
 
-#define RT_SCAN_DEPTH 64
+#include "rt_json.h"
 
 struct rt_level {
     bool obj;            /* an object (else an array) */
@@ -82,140 +81,116 @@ static double rt_parse_duration(const char *p, size_t n)
     return v > 86400 ? 86400 : v;
 }
 
-/* A value begins at depth `depth` (1 = a member of the top-level object): note what
- * its path means. s/sn is the value's text (a string's content without quotes, or a
- * scalar), NULL for objects and arrays. */
-static void rt_scan_value(struct rt_scan *o, const struct rt_level *st, int depth,
-                          const char *s, size_t sn, bool is_string)
+/* The text a scalar value stands for: a string's content (escapes as written), or a
+ * number's or literal's text; NULL for containers. */
+static const char *rt_scan_text(const struct rt_json_val *v, size_t *n)
 {
-    bool is_true = !is_string && s && sn == 4 && memcmp(s, "true", 4) == 0;
+    *n = v->n;
+    return v->type == RT_JSON_OBJECT || v->type == RT_JSON_ARRAY ? NULL : v->s;
+}
 
-    if (depth == 1) {
-        const struct rt_level *top = &st[0];
-        if (rt_key_is(top, "setupComplete"))
-            o->setup_complete = true;
-        else if (rt_key_is(top, "toolCall"))
-            o->tool_call = true;
-        else if (rt_key_is(top, "goAway"))
-            o->go_away = true;
-        else if (rt_key_is(top, "sessionResumptionUpdate"))
-            o->update = true;
-        return;
-    }
-    if (depth != 2 || !st[1].obj)
-        return;
-    if (rt_key_is(&st[0], "serverContent")) {
-        if (rt_key_is(&st[1], "modelTurn"))
-            o->model_output = true;
-        else if (rt_key_is(&st[1], "turnComplete"))
-            o->turn_complete = is_true;
-        else if (rt_key_is(&st[1], "generationComplete"))
-            o->generation_complete = is_true;
-        else if (rt_key_is(&st[1], "interrupted"))
-            o->interrupted = is_true;
-    } else if (rt_key_is(&st[0], "goAway")) {
-        if (rt_key_is(&st[1], "timeLeft") && s)
-            o->time_left = rt_parse_duration(s, sn);
-    } else if (rt_key_is(&st[0], "sessionResumptionUpdate")) {
-        if (rt_key_is(&st[1], "newHandle") && is_string) {
-            o->handle = s;
-            o->handle_len = sn;
-        } else if (rt_key_is(&st[1], "resumable")) {
-            o->resumable = is_true;
-        } else if (rt_key_is(&st[1], "lastConsumedClientMessageIndex") && s) {
-            o->has_index = rt_parse_index(s, sn, &o->last_index);
+/* serverContent.modelTurn: whether a part carries inlineData. */
+static void rt_scan_turn(struct rt_json *r, const struct rt_json_val *turn, struct rt_scan *o)
+{
+    struct rt_json_val k, v, part, pk, pv;
+
+    while (rt_json_member(r, turn, &k, &v)) {
+        if (v.type != RT_JSON_ARRAY || !rt_json_eq(&k, "parts"))
+            continue;
+        while (rt_json_element(r, &v, &part)) {
+            if (part.type != RT_JSON_OBJECT)
+                continue;
+            while (rt_json_member(r, &part, &pk, &pv))
+                if (pv.type == RT_JSON_OBJECT && rt_json_eq(&pk, "inlineData"))
+                    o->inline_data = true;
         }
     }
 }
 
+static void rt_scan_content(struct rt_json *r, const struct rt_json_val *sc, struct rt_scan *o)
+{
+    struct rt_json_val k, v;
+
+    while (rt_json_member(r, sc, &k, &v)) {
+        if (rt_json_eq(&k, "modelTurn")) {
+            o->model_output = true;
+            if (v.type == RT_JSON_OBJECT)
+                rt_scan_turn(r, &v, o);
+        } else if (rt_json_eq(&k, "turnComplete")) {
+            o->turn_complete = v.type == RT_JSON_TRUE;
+        } else if (rt_json_eq(&k, "generationComplete")) {
+            o->generation_complete = v.type == RT_JSON_TRUE;
+        } else if (rt_json_eq(&k, "interrupted")) {
+            o->interrupted = v.type == RT_JSON_TRUE;
+        }
+    }
+}
+
+static void rt_scan_go_away(struct rt_json *r, const struct rt_json_val *ga, struct rt_scan *o)
+{
+    struct rt_json_val k, v;
+    const char *s;
+    size_t n;
+
+    while (rt_json_member(r, ga, &k, &v))
+        if (rt_json_eq(&k, "timeLeft") && (s = rt_scan_text(&v, &n)))
+            o->time_left = rt_parse_duration(s, n);
+}
+
+static void rt_scan_update(struct rt_json *r, const struct rt_json_val *up, struct rt_scan *o)
+{
+    struct rt_json_val k, v;
+    const char *s;
+    size_t n;
+
+    while (rt_json_member(r, up, &k, &v)) {
+        if (rt_json_eq(&k, "newHandle")) {
+            if (v.type == RT_JSON_STRING) {
+                o->handle = v.s;
+                o->handle_len = v.n;
+            }
+        } else if (rt_json_eq(&k, "resumable")) {
+            o->resumable = v.type == RT_JSON_TRUE;
+        } else if (rt_json_eq(&k, "lastConsumedClientMessageIndex") &&
+                   (s = rt_scan_text(&v, &n))) {
+            o->has_index = rt_parse_index(s, n, &o->last_index);
+        }
+    }
+}
+
+/* One pass with the lenient reader: the paths that matter are visited, everything else
+ * (the audio's base64 above all) is crossed by memchr. */
 int rt_scan_server(const char *text, size_t len, struct rt_scan *out)
 {
-    struct rt_level st[RT_SCAN_DEPTH];
-    int depth = 0;        /* open containers, including ones deeper than the stack */
-    bool started = false;
-    size_t i = 0;
+    struct rt_json r;
+    struct rt_json_val top, k, v;
 
     memset(out, 0, sizeof *out);
     out->time_left = -1;
     if (!text)
         return -1;
-    while (i < len) {
-        char c = text[i];
-        struct rt_level *cur = depth > 0 && depth <= RT_SCAN_DEPTH ? &st[depth - 1] : NULL;
-
-        if (rt_is_ws(c) || c == ':') {
-            i++;
-            continue;
+    rt_json_init(&r, text, len, 0);
+    if (rt_json_root(&r, &top) != RT_JSON_OBJECT)
+        return -1;
+    while (rt_json_member(&r, &top, &k, &v)) {
+        if (rt_json_eq(&k, "serverContent")) {
+            if (v.type == RT_JSON_OBJECT)
+                rt_scan_content(&r, &v, out);
+        } else if (rt_json_eq(&k, "setupComplete")) {
+            out->setup_complete = true;
+        } else if (rt_json_eq(&k, "toolCall")) {
+            out->tool_call = true;
+        } else if (rt_json_eq(&k, "goAway")) {
+            out->go_away = true;
+            if (v.type == RT_JSON_OBJECT)
+                rt_scan_go_away(&r, &v, out);
+        } else if (rt_json_eq(&k, "sessionResumptionUpdate")) {
+            out->update = true;
+            if (v.type == RT_JSON_OBJECT)
+                rt_scan_update(&r, &v, out);
         }
-        if (started && depth == 0)
-            return -1;               /* something after the top-level object */
-        if (!started && c != '{')
-            return -1;
-        if (c == ',') {
-            if (cur && cur->obj)
-                cur->want_key = true;
-            i++;
-            continue;
-        }
-        if (c == '}' || c == ']') {
-            if (depth == 0)
-                return -1;
-            if (cur && cur->obj != (c == '}'))
-                return -1;
-            depth--;
-            i++;
-            continue;
-        }
-        if (c == '"') {
-            size_t start = ++i;
-            while (i < len && text[i] != '"') {
-                if (text[i] == '\\')
-                    i++;
-                i++;
-            }
-            if (i >= len)
-                return -1;           /* unterminated string */
-            if (cur && cur->obj && cur->want_key) {
-                cur->key = text + start;
-                cur->klen = i - start;
-                cur->want_key = false;
-            } else if (depth <= RT_SCAN_DEPTH) {
-                rt_scan_value(out, st, depth, text + start, i - start, true);
-            }
-            i++;
-            continue;
-        }
-        if (c == '{' || c == '[') {
-            if (cur && cur->obj && cur->want_key)
-                return -1;           /* a container where a key belongs */
-            if (depth > 0 && depth <= RT_SCAN_DEPTH)
-                rt_scan_value(out, st, depth, NULL, 0, false);
-            if (depth < RT_SCAN_DEPTH) {
-                st[depth].obj = c == '{';
-                st[depth].want_key = c == '{';
-                st[depth].key = NULL;
-                st[depth].klen = 0;
-            }
-            if (depth == INT32_MAX)
-                return -1;
-            depth++;
-            started = true;
-            i++;
-            continue;
-        }
-        if (rt_is_scalar_char(c)) {
-            size_t start = i;
-            while (i < len && rt_is_scalar_char(text[i]))
-                i++;
-            if (cur && cur->obj && cur->want_key)
-                return -1;
-            if (depth <= RT_SCAN_DEPTH)
-                rt_scan_value(out, st, depth, text + start, i - start, false);
-            continue;
-        }
-        return -1;                   /* a byte no JSON token starts with */
     }
-    return started && depth == 0 ? 0 : -1;
+    return rt_json_finish(&r);
 }
 
 /* ---- the setup rewrite ---- */

@@ -20,6 +20,8 @@
 struct rt_scan {
     bool setup_complete;       /* top-level key setupComplete */
     bool model_output;         /* serverContent.modelTurn present */
+    bool inline_data;          /* serverContent.modelTurn.parts[*].inlineData is an object
+                                  (output audio) */
     bool tool_call;            /* top-level key toolCall */
     bool turn_complete;        /* serverContent.turnComplete: true */
     bool generation_complete;  /* serverContent.generationComplete: true */
@@ -36,9 +38,10 @@ struct rt_scan {
 };
 
 /* Scans one server message. Returns 0 and fills *out (zeroed first), or -1 when the
- * text is not a JSON object as far as the scanner could tell (*out then holds what was
- * seen before the problem). Never reads outside text[0..len), never allocates; nesting
- * deeper than 64 is skipped over, not rejected. */
+ * text is not a JSON object as far as the scanner could tell (its structure is checked,
+ * string contents are not; *out then holds what was seen before the problem). Never
+ * reads outside text[0..len), never allocates; nesting deeper than 64 is skipped over,
+ * not rejected. Keys are compared after decoding their escapes. */
 int rt_scan_server(const char *text, size_t len, struct rt_scan *out);
 
 /* Finds the setup's sessionResumption object: *at is the offset just after its '{'

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Fuzzes the server-message path for a bounded time (make fuzz).
 #
+#   fuzz_json   the core's JSON reader (rt_json) in its strict and lenient modes
 #   fuzz_scan   the I/O thread's scanner (handles, goAway, turn boundaries) and the setup
 #               rewrite with whatever handle the input carries
 #   fuzz_reasm  WebSocket fragment reassembly followed by the scanner
 #   fuzz_map    JSON text to neutral messages: lua-cjson and the mapping (core.map_server)
 #
-# FUZZ_SECONDS (default 60) bounds each target. Built with clang's libFuzzer under
+# FUZZ_SECONDS (default 60) bounds each target; FUZZ_TARGETS (default all) picks some. Built with clang's libFuzzer under
 # ASan + UBSan into build/fuzz; the corpus starts from csrc/fuzz/corpus/server (real-looking
 # server messages) and grows in build/fuzz/corpus/<target>. A crash leaves its input in
 # build/fuzz/crashes/ and makes the script fail: turn it into a case of
@@ -34,13 +35,16 @@ build() {
     clang $FLAGS $PKG_CFLAGS "$@" $PKG_LIBS -lpthread -lm -ldl || exit 1
 }
 echo "building fuzz targets in $OUT"
-build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c
+build -o "$OUT/fuzz_json" csrc/fuzz/fuzz_json.c csrc/core/rt_json.c csrc/core/rt_alloc.c
+build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c csrc/core/rt_json.c \
+    csrc/core/rt_alloc.c
 build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/core/rt_frame.c csrc/core/rt_resume.c \
+    csrc/core/rt_json.c \
     csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c csrc/core/rt_queue.c
 build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/binding/lrt_*.c csrc/core/rt_*.c
 
 status=0
-for t in fuzz_scan fuzz_reasm fuzz_map; do
+for t in ${FUZZ_TARGETS:-fuzz_json fuzz_scan fuzz_reasm fuzz_map}; do
     mkdir -p "$OUT/corpus/$t"
     echo "running $t for $SECS s"
     "$OUT/$t" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \

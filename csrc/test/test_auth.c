@@ -1,4 +1,4 @@
-/* rt_auth, rt_auth_json and rt_http against a one-shot HTTP server on the loopback:
+/* rt_auth and rt_http against a one-shot HTTP server on the loopback:
  * token parsing, refusals worded without secrets, the metadata header, and the
  * non-blocking token call. */
 #include <arpa/inet.h>
@@ -12,7 +12,6 @@
 
 #include "rt_alloc.h"
 #include "rt_auth.h"
-#include "rt_auth_json.h"
 #include "rt_http.h"
 #include "rt_test.h"
 
@@ -85,44 +84,6 @@ static const char *token_url(void)
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
-
-static void test_json_reader(void)
-{
-    const char *j = "{\"a\": \"x\\u00e9\\ud83d\\ude00\\n\", \"n\": 3599, \"f\": -1.5e2,"
-                    " \"o\": {\"message\": \"m\", \"deep\": [1, {\"x\": null}]}, \"a\": \"last\"}";
-    char *s = NULL;
-    double d = 0;
-    RT_CHECK(rt_auth_json_get(j, strlen(j), "a", &s, NULL) == RT_AUTH_JSON_STRING);
-    RT_CHECK_STR(s, "last");
-    rt_free(s);
-    RT_CHECK(rt_auth_json_get(j, strlen(j), "n", NULL, &d) == RT_AUTH_JSON_NUMBER && d == 3599);
-    RT_CHECK(rt_auth_json_get(j, strlen(j), "f", NULL, &d) == RT_AUTH_JSON_NUMBER && d == -150);
-    RT_CHECK(rt_auth_json_get(j, strlen(j), "o", NULL, NULL) == RT_AUTH_JSON_OTHER);
-    RT_CHECK(rt_auth_json_get(j, strlen(j), "zz", NULL, NULL) == RT_AUTH_JSON_MISSING);
-    RT_CHECK(rt_auth_json_get2(j, strlen(j), "o", "message", &s, NULL) == RT_AUTH_JSON_STRING);
-    RT_CHECK_STR(s, "m");
-    rt_free(s);
-    const char *u = "{\"a\":\"x\\u00e9\\ud83d\\ude00\"}";
-    RT_CHECK(rt_auth_json_get(u, strlen(u), "a", &s, NULL) == RT_AUTH_JSON_STRING);
-    RT_CHECK_STR(s, "x\xc3\xa9\xf0\x9f\x98\x80");
-    rt_free(s);
-
-    const char *bad[] = { "", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":\"\\ud800\"}", "{\"a\":01}",
-                          "{\"a\":1} x", "{\"a\":\"\x01\"}", "{\"a\":tru}" };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        RT_CHECK(rt_auth_json_get(bad[i], strlen(bad[i]), "a", &s, NULL) == -1);
-        RT_CHECK(s == NULL);
-    }
-    char deep[200];
-    size_t n = 0;
-    n += (size_t)sprintf(deep, "{\"a\":");
-    for (int i = 0; i < 40; i++) deep[n++] = '[';
-    for (int i = 0; i < 40; i++) deep[n++] = ']';
-    deep[n++] = '}';
-    deep[n] = '\0';
-    RT_CHECK(rt_auth_json_check(deep, n) == -1);
-    RT_CHECK(rt_auth_json_check("{\"a\":[[1]]}", 11) == 0);
-}
 
 static void test_redact_url(void)
 {
@@ -282,7 +243,6 @@ static void test_unreachable_names_source(void)
 
 int main(void)
 {
-    RT_RUN(test_json_reader);
     RT_RUN(test_redact_url);
     RT_RUN(test_margin);
     RT_RUN(test_new_validates);

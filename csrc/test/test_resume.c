@@ -50,10 +50,35 @@ static void test_scan_content(void)
     RT_CHECK(o.tool_call);
     RT_CHECK(scan("{\"setupComplete\":{}}", &o) == 0);
     RT_CHECK(o.setup_complete);
+    /* keys are compared decoded; a text part that names a key is not that key */
+    RT_CHECK(scan("{\"set\\u0075pComplete\":{}}", &o) == 0);
+    RT_CHECK(o.setup_complete);
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":"
+                  "\"{\\\"setupComplete\\\":{}}\"}]}}}", &o) == 0);
+    RT_CHECK(!o.setup_complete && o.model_output && !o.inline_data);
     /* keys deeper down or inside strings do not count */
     RT_CHECK(scan("{\"raw\":{\"serverContent\":{\"turnComplete\":true}},"
                   "\"x\":\"\\\"goAway\\\":{}\"}", &o) == 0);
     RT_CHECK(!o.turn_complete && !o.go_away);
+}
+
+static void test_scan_inline_data(void)
+{
+    struct rt_scan o;
+
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"hi\"},"
+                  "{\"inlineData\":{\"mimeType\":\"audio/pcm;rate=24000\",\"data\":\"AAAA\"}}]},"
+                  "\"turnComplete\":true}}", &o) == 0);
+    RT_CHECK(o.model_output && o.inline_data && o.turn_complete);
+    /* only an object under modelTurn.parts[*] counts */
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"inlineData\":null}]}}}", &o) == 0);
+    RT_CHECK(o.model_output && !o.inline_data);
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"inlineData\":{}}}}", &o) == 0);
+    RT_CHECK(!o.inline_data);
+    RT_CHECK(scan("{\"serverContent\":{\"outputTranscription\":{\"parts\":[{\"inlineData\":{}}]}}}", &o) == 0);
+    RT_CHECK(!o.inline_data && !o.model_output);
+    RT_CHECK(scan("{\"toolCall\":{\"modelTurn\":{\"parts\":[{\"inlineData\":{}}]}}}", &o) == 0);
+    RT_CHECK(!o.inline_data && o.tool_call);
 }
 
 static void test_scan_goaway(void)
@@ -201,6 +226,7 @@ int main(void)
 {
     RT_RUN(test_scan_update);
     RT_RUN(test_scan_content);
+    RT_RUN(test_scan_inline_data);
     RT_RUN(test_scan_goaway);
     RT_RUN(test_scan_malformed);
     RT_RUN(test_scan_deep);
