@@ -72,8 +72,8 @@ int rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first, size_t bytes,
     if (!first)
         return 0;
     if (bytes > q->max_bytes) {
-        rt_error_set(err, RT_EINVAL, "message of %zu bytes is larger than the send queue "
-                     "(%zu bytes)", bytes, q->max_bytes);
+        rt_error_set(err, RT_EBUSY, "message of %zu bytes is larger than the send queue "
+                     "can ever hold (max_queue_bytes = %zu)", bytes, q->max_bytes);
         return -1;
     }
     if (bytes > q->max_bytes - q->bytes) {

@@ -48,7 +48,7 @@ void rt_queue_clear(struct rt_queue *q);     /* frees every queued message */
 
 /* Appends the chain first..(NULL-terminated) holding `bytes` payload bytes in all, taking
  * ownership only on success. Fails, queuing nothing, with RT_EBUSY when the bound would
- * be exceeded, or RT_EINVAL when the chain alone is larger than the bound. */
+ * be exceeded, also when the chain alone is larger than the bound (the message says so). */
 int rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first, size_t bytes,
                         struct rt_error *err);
 /* Appends one message (see rt_queue_push_chain). */

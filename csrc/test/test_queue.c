@@ -50,7 +50,8 @@ static void test_bound(void)
     RT_CHECK(q.bytes == 10);
     m = msg("12345678901");
     rt_queue_clear(&q);
-    RT_CHECK(rt_queue_push(&q, m, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(rt_queue_push(&q, m, &err) == -1 && err.code == RT_EBUSY);
+    RT_CHECK(strstr(err.msg, "max_queue_bytes") != NULL);
     rt_msg_free(m);
     rt_queue_clear(&q);
 }
