@@ -188,7 +188,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         return NULL;
     }
     if (o->ca_file && access(o->ca_file, R_OK) != 0) {
-        rt_error_set(err, RT_EINVAL, "cannot read ca_file %s: %s", o->ca_file, strerror(errno));
+        rt_error_set(err, RT_ETLS, "cannot read ca_file %s: %s", o->ca_file, strerror(errno));
         return NULL;
     }
     c = rt_calloc(1, sizeof *c);

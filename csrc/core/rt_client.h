@@ -14,7 +14,8 @@ struct rt_client_options {
 };
 
 /* Creates the lws context (TLS verification always on) and starts the I/O thread.
- * o may be NULL for all defaults. NULL with err set on failure. */
+ * o may be NULL for all defaults. NULL with err set on failure: RT_ETLS when ca_file
+ * cannot be read or loaded, RT_EINVAL for options out of range, RT_ENOMEM. */
 struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_error *err);
 
 /* Closes every session (each gets its closed event, code 1001 "client freed"), stops and
