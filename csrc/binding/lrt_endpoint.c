@@ -1,23 +1,76 @@
 /* realtime.core.endpoint: the URL and handshake headers of a session, from the core's
- * rt_endpoint_build, for the Lua front. */
+ * rt_endpoint_build, for the Lua front; and the check of those options alone, which the
+ * front runs when a client is made. */
 #include <string.h>
 
 #include "lrt_private.h"
-#include "rt_alloc.h"
 #include "rt_endpoint.h"
 
-/* core.endpoint{ backend=, api_key=, access_token=, project=, location=, api_version=,
- *                base_url=, quota_project=, headers = { name = value } }
- *   -> url, { {name, value}, ... } | nil, message, code */
+/* t[key] as a C string (NULL when absent). A string with a NUL byte would be cut short
+ * without a word; it raises instead, naming the option. */
+static const char *lrt_ep_string(lua_State *L, int t, const char *key, const char *option)
+{
+    size_t n;
+    const char *s;
+    int type = lua_getfield(L, t, key);
+
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (type != LUA_TSTRING)
+        luaL_error(L, "option '%s': expected a string, got %s", option, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, &n);
+    if (strlen(s) != n)
+        luaL_error(L, "option '%s': contains a NUL byte", option);
+    lua_pop(L, 1);   /* the table still references the string */
+    return s;
+}
+
+/* The { name = value } map at the top into a scratch userdata of n headers (collected by
+ * the GC even if a check below raises). The strings stay referenced by the map. */
+static struct rt_header *lrt_ep_headers(lua_State *L, size_t *count)
+{
+    int t = lua_gettop(L);
+    size_t n = 0, i = 0;
+    struct rt_header *h;
+
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    h = lua_newuserdatauv(L, (n ? n : 1) * sizeof *h, 0);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        size_t kn, vn;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "option 'headers': expected a table of strings");
+        h[i].name = lua_tolstring(L, -2, &kn);
+        h[i].value = lua_tolstring(L, -1, &vn);
+        if (strlen(h[i].name) != kn || strlen(h[i].value) != vn)
+            luaL_error(L, "option 'headers': a name or value contains a NUL byte");
+        i++;
+        lua_pop(L, 1);
+    }
+    *count = n;
+    return h;
+}
+
+/* core.endpoint(cfg [, check_only])
+ *   cfg = { backend=, api_key=, access_token=, project=, location=, api_version=,
+ *           base_url=, quota_project=, headers = { name = value } }
+ *   -> url, { {name, value}, ... } | nil, message, code
+ *   check_only: -> true once the forms are right (no credential needed: rt_endpoint_check)
+ * An option of the wrong form raises "option 'x': <what is wrong>" (misuse), both ways. */
 static int lrt_endpoint(lua_State *L)
 {
     struct rt_endpoint_options o;
     struct rt_endpoint ep;
     struct rt_error err;
-    struct rt_header *extra = NULL;
     const char *backend;
-    size_t n = 0, i;
-    int r;
+    size_t i;
+    int check_only = lua_toboolean(L, 2), r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     memset(&o, 0, sizeof o);
@@ -27,38 +80,27 @@ static int lrt_endpoint(lua_State *L)
     if (!backend || (strcmp(backend, "gemini") != 0 && strcmp(backend, "vertex") != 0))
         return luaL_error(L, "endpoint: backend must be \"gemini\" or \"vertex\"");
     o.backend = backend[0] == 'g' ? RT_BACKEND_GEMINI : RT_BACKEND_VERTEX;
-    o.api_key = lrt_field_string(L, 1, "api_key");
-    o.access_token = lrt_field_string(L, 1, "access_token");
-    o.project = lrt_field_string(L, 1, "project");
-    o.location = lrt_field_string(L, 1, "location");
-    o.api_version = lrt_field_string(L, 1, "api_version");
-    o.base_url = lrt_field_string(L, 1, "base_url");
-    o.quota_project = lrt_field_string(L, 1, "quota_project");
+    o.api_key = lrt_ep_string(L, 1, "api_key", "api_key");
+    o.access_token = lrt_ep_string(L, 1, "access_token", "access_token");
+    o.project = lrt_ep_string(L, 1, "project", "project");
+    o.location = lrt_ep_string(L, 1, "location", "location");
+    o.api_version = lrt_ep_string(L, 1, "api_version", "api_version");
+    o.base_url = lrt_ep_string(L, 1, "base_url", "base_url");
+    o.quota_project = lrt_ep_string(L, 1, "quota_project", "quota_project");
+    if (lua_getfield(L, 1, "headers") == LUA_TTABLE)
+        o.headers = lrt_ep_headers(L, &o.nheaders);
 
-    /* extra headers into a scratch userdata (freed by the GC even if we raise) */
-    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-        int t = lua_gettop(L);
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            n++;
-            lua_pop(L, 1);
-        }
-        extra = lua_newuserdatauv(L, (n ? n : 1) * sizeof *extra, 0);
-        i = 0;
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            extra[i].name = luaL_checkstring(L, -2);
-            extra[i].value = luaL_checkstring(L, -1);
-            i++;
-            lua_pop(L, 1);
-        }
+    if (check_only) {
+        if (rt_endpoint_check(&o, &err) != 0)
+            return luaL_error(L, "%s", err.msg);
+        lua_pushboolean(L, 1);
+        return 1;
     }
-    o.headers = extra;
-    o.nheaders = n;
-
     r = rt_endpoint_build(&o, &ep, &err);
     if (r != 0) {
         rt_endpoint_free(&ep);
+        if (err.code == RT_EINVAL)
+            return luaL_error(L, "%s", err.msg);
         return lrt_pushfail(L, &err);
     }
     /* copy out, free, then push: nothing may raise while ep is still owned here */

@@ -22,6 +22,11 @@ void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
 
 int lrt_pushfail(lua_State *L, const struct rt_error *err)
 {
+    /* Bad input and exhausted memory are not failures the caller handles with a code (the
+     * documented codes say what the network, the server or the credentials did): they
+     * raise, like every other misuse and like Lua's own memory errors. */
+    if (err->code == RT_EINVAL || err->code == RT_ENOMEM)
+        return luaL_error(L, "%s", err->msg[0] ? err->msg : rt_code_name(err->code));
     lua_pushnil(L);
     lua_pushstring(L, err->msg[0] ? err->msg : rt_code_name(err->code));
     lua_pushstring(L, rt_code_name(err->code));

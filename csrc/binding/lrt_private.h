@@ -45,7 +45,9 @@ void lrt_open_endpoint(lua_State *L);
 void lrt_open_auth(lua_State *L);
 void lrt_open_audio(lua_State *L);
 
-/* Pushes nil, message, code for a runtime failure and returns 3 (the "fail" tuple). */
+/* Pushes nil, message, code for a runtime failure and returns 3 (the "fail" tuple). The
+ * code is one of the documented ones: RT_EINVAL (misuse) and RT_ENOMEM raise instead, so
+ * call it with nothing to free. */
 int lrt_pushfail(lua_State *L, const struct rt_error *err);
 
 /* Pushes the module table (realtime.core) kept in the registry at open. */

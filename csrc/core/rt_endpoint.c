@@ -77,7 +77,185 @@ static int rt_ep_set(struct rt_endpoint *ep, size_t cap, const char *name, const
     return 0;
 }
 
-/* Appends the WebSocket form of base (no trailing slash) to u. */
+/* ------------------------------------------------------------------------------------
+ * C H E C K S   (messages name the option and say what is wrong; never echo a secret)
+ * ---------------------------------------------------------------------------------- */
+
+/* True when s is a plausible location or version token: letters, digits, '-', '_', '.'. */
+static bool rt_ep_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* True when a header value holds no control character but HTAB (RFC 7230 field-value). */
+static bool rt_ep_field_value(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* An option that goes into a header (a credential, the quota project) must be a valid
+ * header value; the message names the option, never its value. */
+static int rt_ep_check_value(const char *option, const char *v, struct rt_error *err)
+{
+    if (v && !rt_ep_field_value(v)) {
+        rt_error_set(err, RT_EINVAL, "option '%s': contains CR, LF or another control character",
+                     option);
+        return -1;
+    }
+    return 0;
+}
+
+/* The length of base's scheme when base starts with up to 16 letters and "://"; else 0. */
+static size_t rt_ep_scheme_len(const char *base)
+{
+    size_t i = 0;
+    while (i < 16 && ((base[i] >= 'a' && base[i] <= 'z') || (base[i] >= 'A' && base[i] <= 'Z')))
+        i++;
+    return i > 0 && strncmp(base + i, "://", 3) == 0 ? i : 0;
+}
+
+/* The WebSocket scheme a base_url scheme stands for ("wss://" for https and wss, "ws://"
+ * for http and ws, any case), or NULL. */
+static const char *rt_ep_ws_scheme(const char *scheme, size_t n)
+{
+    if ((n == 5 && strncasecmp(scheme, "https", 5) == 0) ||
+        (n == 3 && strncasecmp(scheme, "wss", 3) == 0))
+        return "wss://";
+    if ((n == 4 && strncasecmp(scheme, "http", 4) == 0) ||
+        (n == 2 && strncasecmp(scheme, "ws", 2) == 0))
+        return "ws://";
+    return NULL;
+}
+
+#define RT_EP_BASE_FAIL(...) \
+    (rt_error_set(err, RT_EINVAL, "option 'base_url': " __VA_ARGS__), -1)
+
+/* base_url: a scheme we map, a host (name, IPv4 or [IPv6]), an optional port, an optional
+ * path prefix; printable ASCII only, no user information, query or fragment. */
+static int rt_ep_check_base(const char *base, struct rt_error *err)
+{
+    const char *auth, *end, *host_end, *p;
+    size_t n = rt_ep_scheme_len(base);
+
+    if (n == 0)
+        return RT_EP_BASE_FAIL("expected a URL starting with http://, https://, ws:// or wss://");
+    if (!rt_ep_ws_scheme(base, n))
+        return RT_EP_BASE_FAIL("the scheme '%.*s' is not supported; use http://, https://, "
+                               "ws:// or wss://", (int)n, base);
+    for (p = base; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ')
+            return RT_EP_BASE_FAIL("contains a space (percent-encode it as %%20)");
+        if (c < 0x20 || c == 0x7f)
+            return RT_EP_BASE_FAIL("contains a control character (CR, LF, tab, ...)");
+        if (c >= 0x80)
+            return RT_EP_BASE_FAIL("contains a byte outside ASCII (percent-encode it)");
+    }
+    auth = base + n + 3;
+    if (strpbrk(auth, "?#"))
+        return RT_EP_BASE_FAIL("has a query or fragment; only a path prefix is kept");
+    end = auth + strcspn(auth, "/");
+    if (memchr(auth, '@', (size_t)(end - auth)))
+        return RT_EP_BASE_FAIL("has user information (user:password@); pass credentials as "
+                               "api_key, access_token or headers");
+    if (*auth == '[') {
+        host_end = memchr(auth, ']', (size_t)(end - auth));
+        if (!host_end)
+            return RT_EP_BASE_FAIL("has an unterminated IPv6 address");
+        if (host_end == auth + 1)
+            return RT_EP_BASE_FAIL("has no host");
+        host_end++;
+        if (host_end != end && *host_end != ':')
+            return RT_EP_BASE_FAIL("has junk after the IPv6 address");
+    } else {
+        host_end = auth + strcspn(auth, ":/");
+        if (host_end == auth)
+            return RT_EP_BASE_FAIL("has no host");
+    }
+    if (host_end < end) {   /* ":port" */
+        long port = 0;
+        const char *d = host_end + 1;
+        if (d == end || end - d > 5)
+            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
+        for (; d < end; d++) {
+            if (*d < '0' || *d > '9')
+                return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
+            port = port * 10 + (*d - '0');
+        }
+        if (port < 1 || port > 65535)
+            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
+    }
+    return 0;
+}
+
+/* A header name for a message: itself when it is short printable ASCII, else a stand-in. */
+static const char *rt_ep_shown_name(const char *name)
+{
+    size_t i;
+    for (i = 0; name[i]; i++)
+        if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] >= 0x7f || i >= 64)
+            return "(unprintable)";
+    return i ? name : "(empty)";
+}
+
+int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
+{
+    size_t i;
+
+    if (o->base_url && rt_ep_check_base(o->base_url, err))
+        return -1;
+    if (o->api_version && !rt_ep_token(o->api_version)) {
+        rt_error_set(err, RT_EINVAL, "option 'api_version': expected letters, digits, '-', '_' "
+                     "or '.', as in \"v1beta\"");
+        return -1;
+    }
+    if (o->backend == RT_BACKEND_VERTEX && o->location && *o->location &&
+        !rt_ep_token(o->location)) {
+        rt_error_set(err, RT_EINVAL, "option 'location': expected letters, digits, '-', '_' "
+                     "or '.', as in \"us-central1\"");
+        return -1;
+    }
+    if (rt_ep_check_value("api_key", o->api_key, err) ||
+        rt_ep_check_value("access_token", o->access_token, err) ||
+        rt_ep_check_value("quota_project", o->quota_project, err))
+        return -1;
+    if (o->nheaders && !o->headers) {
+        rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
+        return -1;
+    }
+    for (i = 0; i < o->nheaders; i++) {
+        const char *name = o->headers[i].name ? o->headers[i].name : "";
+        const char *value = o->headers[i].value;
+        if (!rt_header_ok(name, "")) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is not a valid header name "
+                         "(letters, digits and !#$%%&'*+-.^_`|~)", rt_ep_shown_name(name));
+            return -1;
+        }
+        if (!value || !rt_ep_field_value(value)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': the value of '%s' %s",
+                         rt_ep_shown_name(name),
+                         value ? "contains CR, LF or another control character" : "is missing");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ * B U I L D I N G
+ * ---------------------------------------------------------------------------------- */
+
+/* Appends the WebSocket form of base (checked by rt_endpoint_check; without a trailing
+ * slash) to u, or wss://default_host when base is NULL. */
 static int rt_ep_base(struct rt_buf *u, const char *base, const char *default_host,
                       struct rt_error *err)
 {
@@ -89,52 +267,19 @@ static int rt_ep_base(struct rt_buf *u, const char *base, const char *default_ho
             goto nomem;
         return 0;
     }
-    if (strncmp(base, "https://", 8) == 0) {
-        rest = base + 8;
-        if (rt_buf_append_str(u, "wss://"))
-            goto nomem;
-    } else if (strncmp(base, "http://", 7) == 0) {
-        rest = base + 7;
-        if (rt_buf_append_str(u, "ws://"))
-            goto nomem;
-    } else if (strncmp(base, "wss://", 6) == 0) {
-        rest = base + 6;
-        if (rt_buf_append_str(u, "wss://"))
-            goto nomem;
-    } else if (strncmp(base, "ws://", 5) == 0) {
-        rest = base + 5;
-        if (rt_buf_append_str(u, "ws://"))
-            goto nomem;
-    } else {
-        rt_error_set(err, RT_EINVAL, "base_url must start with http://, https://, ws:// or wss://");
-        return -1;
-    }
+    n = rt_ep_scheme_len(base);
+    rest = base + n + 3;
+    if (rt_buf_append_str(u, rt_ep_ws_scheme(base, n)))
+        goto nomem;
     n = strlen(rest);
     while (n && rest[n - 1] == '/')
         n--;
-    if (!n || rest[0] == '/' || memchr(rest, '?', n) || memchr(rest, '#', n) ||
-        strpbrk(rest, " \r\n\t")) {
-        rt_error_set(err, RT_EINVAL, "base_url has no host, or has a query or fragment");
-        return -1;
-    }
     if (rt_buf_append(u, rest, n))
         goto nomem;
     return 0;
 nomem:
     rt_error_set(err, RT_ENOMEM, "out of memory building the URL");
     return -1;
-}
-
-/* True when s is a plausible location or version token: letters, digits, '-' and '_'. */
-static bool rt_ep_token(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    return true;
 }
 
 int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *ep,
@@ -153,17 +298,14 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
     ep->nheaders = 0;
     rt_buf_init(&u);
     rt_buf_init(&host);
+    if (rt_endpoint_check(o, err))
+        return -1;
     cap = 6 + o->nheaders;
     ep->headers = rt_calloc(cap, sizeof *ep->headers);
     if (!ep->headers) {
         rt_error_set(err, RT_ENOMEM, "out of memory building headers");
         goto out;
     }
-    if (version && !rt_ep_token(version)) {
-        rt_error_set(err, RT_EINVAL, "invalid api_version");
-        goto out;
-    }
-
     if (o->backend == RT_BACKEND_GEMINI) {
         bool ephemeral = key && strncmp(key, "auth_tokens/", 12) == 0;
 
@@ -189,10 +331,6 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
 
         if (!token && !key) {
             rt_error_set(err, RT_EAUTH, "Vertex AI needs an access_token or an api_key");
-            goto out;
-        }
-        if (!rt_ep_token(loc)) {
-            rt_error_set(err, RT_EINVAL, "invalid location");
             goto out;
         }
         if (!version)

@@ -35,10 +35,18 @@ struct rt_endpoint {
     size_t nheaders;
 };
 
+/* Checks the forms of the options without building anything and without asking for a
+ * credential: base_url (http, https, ws or wss; a host, an optional port and path prefix;
+ * printable ASCII; no user information, query or fragment), api_version, the Vertex
+ * location, control characters in api_key, access_token, quota_project and header
+ * values, header names. 0, or -1 with RT_EINVAL and a message that names the option
+ * ("option 'base_url': ...") and never quotes a secret. */
+int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err);
+
 /* Fills ep (which the caller frees with rt_endpoint_free, also after a failure). Fails
- * with RT_EINVAL (bad base_url or location, CR/LF in a header, unknown backend) or
- * RT_EAUTH (no credential for the backend) or RT_ENOMEM. Secrets never enter the URL or
- * the error text. */
+ * with RT_EINVAL (what rt_endpoint_check refuses, an unknown backend) or RT_EAUTH (no
+ * credential for the backend) or RT_ENOMEM. Secrets never enter the URL or the error
+ * text. */
 int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *ep,
                       struct rt_error *err);
 void rt_endpoint_free(struct rt_endpoint *ep);

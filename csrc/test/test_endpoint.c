@@ -189,6 +189,62 @@ static void test_rejects(void)
     rt_endpoint_free(&ep);
 }
 
+/* rt_endpoint_check: each refusal names the option and what is wrong, never a secret. */
+static void test_check_messages(void)
+{
+    static const struct {
+        const char *base_url, *api_key, *want;
+    } cases[] = {
+        { "ftp://x", "k", "option 'base_url': the scheme 'ftp' is not supported" },
+        { "file:///etc/passwd", "k", "option 'base_url': the scheme 'file' is not supported" },
+        { "example.com", "k", "option 'base_url': expected a URL starting with http://" },
+        { "http://a b", "k", "option 'base_url': contains a space" },
+        { "http://a\r\nb", "k", "option 'base_url': contains a control character" },
+        { "https://", "k", "option 'base_url': has no host" },
+        { "https://x/?q=1", "k", "option 'base_url': has a query or fragment" },
+        { "https://me:pw-secret@x", "k", "option 'base_url': has user information" },
+        { "http://x:0", "k", "option 'base_url': has an invalid port" },
+        { "http://x:65536", "k", "option 'base_url': has an invalid port" },
+        { "http://[::1", "k", "option 'base_url': has an unterminated IPv6 address" },
+        { "http://[::1]x", "k", "option 'base_url': has junk after the IPv6 address" },
+        { NULL, "key-secret\r\nX: y", "option 'api_key': contains CR, LF" },
+    };
+    struct rt_header bad_value[] = { { "x-extra", "a\nb" } };
+    struct rt_header bad_name[] = { { "bad name", "v" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI };
+    struct rt_error err;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        o.base_url = cases[i].base_url;
+        o.api_key = cases[i].api_key;
+        rt_error_clear(&err);
+        RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK(strncmp(err.msg, cases[i].want, strlen(cases[i].want)) == 0);
+        RT_CHECK(strstr(err.msg, "secret") == NULL);
+    }
+    o.base_url = "HTTPS://[::1]:8443/prefix/";
+    o.api_key = NULL;   /* no credential is needed to check the forms */
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == 0);
+    o.headers = bad_value;
+    o.nheaders = 1;
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1);
+    RT_CHECK_STR(err.msg, "option 'headers': the value of 'x-extra' contains CR, LF or another "
+                          "control character");
+    rt_error_clear(&err);
+    o.headers = bad_name;
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1);
+    RT_CHECK(strncmp(err.msg, "option 'headers': 'bad name' is not a valid header name", 55) == 0);
+    o.headers = NULL;
+    o.nheaders = 0;
+    o.backend = RT_BACKEND_VERTEX;
+    o.location = "us central";
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1);
+    RT_CHECK(strncmp(err.msg, "option 'location':", 18) == 0);
+}
+
 /* Every allocation can fail: RT_ENOMEM, and rt_endpoint_free cleans up. */
 static void test_nomem(void)
 {
@@ -227,6 +283,7 @@ int main(void)
     RT_RUN(test_vertex_express);
     RT_RUN(test_extra_headers);
     RT_RUN(test_rejects);
+    RT_RUN(test_check_messages);
     RT_RUN(test_nomem);
     return rt_test_done();
 }

@@ -413,7 +413,22 @@ realtime._log = log
 --  C L I E N T S
 -- ==================================================================== --
 
+--- The session URL and headers of a client's properties: url, headers, or nil, message,
+-- code (no credential). With check_only, only checks the forms of the options (true).
+-- An option of the wrong form raises "option 'x': ..." at `level` (the user's call).
+local function endpoint(p, check_only, level)
+  local res = table.pack(pcall(core.endpoint, {
+    backend = p.backend, api_key = p.api_key, access_token = p.access_token,
+    project = p.project, location = p.location, api_version = p.api_version,
+    base_url = p.base_url, quota_project = p.quota_project, headers = p.headers,
+  }, check_only))
+  if not res[1] then error(res[2], level + 1) end
+  return table.unpack(res, 2, res.n)
+end
+
 local function new_client(backend, opts, props)
+  props.backend = backend
+  endpoint(props, true, 3)   -- base_url, headers, credentials' forms: raise before anything
   local client, err, code = core.client_new {
     ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
     max_sessions = opts.max_sessions,
@@ -482,14 +497,6 @@ function realtime.gemini_ephemeral_token(opts)
   return require("realtime.auth").ephemeral_token(opts)
 end
 
-local function endpoint(p)
-  return core.endpoint {
-    backend = p.backend, api_key = p.api_key, access_token = p.access_token,
-    project = p.project, location = p.location, api_version = p.api_version,
-    base_url = p.base_url, quota_project = p.quota_project, headers = p.headers,
-  }
-end
-
 local function options_copy(opts)
   local copy = {}
   for k, v in pairs(opts) do copy[k] = v end
@@ -535,7 +542,8 @@ function Client:connect(opts)
 
   local ok, err, code = credential(p)
   if not ok then return nil, err, code end
-  local url, headers = endpoint(p)
+  local url, headers, ecode = endpoint(p, false, 2)
+  if not url then return nil, headers, ecode end
 
   local state = core.map_new {
     backend = p.backend, project = p.project, location = p.location,
