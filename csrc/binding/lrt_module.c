@@ -3,6 +3,7 @@
  * Builds the module table and asks each binding file to add its functions and
  * metatables. The Lua front (lua/realtime/init.lua) wraps this table. */
 #include <errno.h>
+#include <math.h>
 #include <time.h>
 
 #include <lua.h>
@@ -46,17 +47,23 @@ static int lrt_now(lua_State *L)
     return 1;
 }
 
-/* realtime.core.sleep(seconds): blocks the calling thread */
+/* realtime.core.sleep(seconds): blocks the calling thread; math.huge for good (idle), NaN
+ * raises. Sleeps a day at a time, so no value ever overflows time_t. */
 static int lrt_sleep(lua_State *L)
 {
     double t = luaL_checknumber(L, 1);
     struct timespec ts;
-    if (t <= 0)
-        return 0;
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+
+    luaL_argcheck(L, !isnan(t), 1, "seconds is NaN");
+    while (t > 0) {
+        double step = t > 86400 ? 86400 : t;
+        ts.tv_sec = (time_t)step;
+        ts.tv_nsec = (long)((step - (double)ts.tv_sec) * 1e9);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        if (!isinf(t))
+            t -= step;
+    }
     return 0;
 }
 

@@ -10,6 +10,8 @@
  * under lua_pcallk with a traceback, so a handler may yield when the receive runs in a
  * coroutine; the continuation picks the loop up where it was. */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,11 +656,20 @@ static int lrt_session_try_receive(lua_State *L)
     return lrt_dispatch(L);
 }
 
+/* A timeout argument in seconds at idx: -1 (no bound) when absent or math.huge; NaN
+ * raises. */
+static double lrt_timeout_arg(lua_State *L, int idx)
+{
+    double t = luaL_optnumber(L, idx, -1);
+    luaL_argcheck(L, !isnan(t), idx, "timeout is NaN");
+    return isinf(t) && t > 0 ? -1 : t;
+}
+
 /* session:_wait(timeout) -> true when something may be ready, false on timeout */
 static int lrt_session_wait(lua_State *L)
 {
     struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
-    double t = luaL_optnumber(L, 2, -1);
+    double t = lrt_timeout_arg(L, 2);
     if (!u->s || u->ended) {
         lua_pushboolean(L, 1);
         return 1;
@@ -783,7 +794,7 @@ static int lrt_poll_fds(lua_State *L)
 {
     struct pollfd *pfd;
     lua_Integer i, n;
-    double t = luaL_optnumber(L, 2, -1);
+    double t = lrt_timeout_arg(L, 2);
     int ms, r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -796,7 +807,7 @@ static int lrt_poll_fds(lua_State *L)
         pfd[i].revents = 0;
         lua_pop(L, 1);
     }
-    ms = t < 0 ? -1 : (int)(t * 1000.0 + 0.999);
+    ms = t < 0 ? -1 : t * 1000.0 >= INT_MAX ? INT_MAX : (int)(t * 1000.0 + 0.999);
     do {
         r = poll(pfd, (nfds_t)n, ms);
     } while (r < 0 && errno == EINTR);

@@ -283,6 +283,18 @@ local function cqueues_running()
   end
 end
 
+--- Checks a timeout argument: a number, not NaN. Returns it, or nil for math.huge (no
+-- bound). A nil timeout is allowed where `optional` (no bound either).
+local function check_timeout(fname, t, optional)
+  if t == nil and optional then return nil end
+  if type(t) ~= "number" then
+    error(("bad argument #1 to '%s' (number expected, got %s)"):format(fname, type(t)), 3)
+  end
+  if t ~= t then error(("bad argument #1 to '%s' (timeout is NaN)"):format(fname), 3) end
+  if t == math.huge then return nil end
+  return t
+end
+
 --- Waits until obj (a pollable, or nil) may be ready or `timeout` seconds pass.
 -- Yields to cqueues or realtime.run when running under them; elsewhere blocks the thread.
 local function wait_on(obj, timeout)
@@ -307,7 +319,13 @@ end
 realtime._wait_on = wait_on
 
 --- Sleeps `seconds` without blocking other coroutines under cqueues or realtime.run.
+-- NaN raises; math.huge waits for good, idle, a day at a time (so that no scheduler ever
+-- sees an infinite timeout).
 function realtime.sleep(seconds)
+  seconds = check_timeout("sleep", seconds, false)
+  if seconds == nil then
+    while true do wait_on(nil, 86400) end
+  end
   local deadline = now() + seconds
   repeat
     wait_on(nil, deadline - now())
@@ -653,12 +671,11 @@ local function receive_once(self, deadline)
   end
 end
 
---- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds.
--- Blocks outside coroutines; yields inside them. One receiver at a time.
+--- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds
+-- (nil or math.huge: no bound; NaN raises). Blocks outside coroutines; yields inside
+-- them. One receiver at a time.
 function Session:receive(timeout)
-  if timeout ~= nil and type(timeout) ~= "number" then
-    error("bad argument #1 to 'receive' (number expected, got " .. type(timeout) .. ")", 2)
-  end
+  timeout = check_timeout("receive", timeout, true)
   local co = coroutine.running()
   local current = receivers[self]
   if current and current ~= co and coroutine.status(current) ~= "dead" then
@@ -674,6 +691,7 @@ end
 --- Iterates over every message, the final `closed` one included; stops early only when
 -- `timeout` seconds pass with nothing received.
 function Session:messages(timeout)
+  timeout = check_timeout("messages", timeout, true)
   local done = false
   return function()
     if done then return nil end
