@@ -487,13 +487,14 @@ static int lrt_dispatch(lua_State *L)
         if (lua_istable(L, -1)) {
             r = lrt_send_all(L, u, lua_gettop(L));
             if (r) {
-                /* the answer could not be queued: tell the caller, keep the session */
+                /* the answer could not be queued: tell the caller, keep the session.
+                 * The fail tuple is on top: nil, message, code. */
                 lua_createtable(L, 0, 3);
                 lua_pushliteral(L, "error");
                 lua_setfield(L, -2, "type");
-                lua_pushvalue(L, -3);
+                lua_pushvalue(L, -2);
                 lua_setfield(L, -2, "code");
-                lua_pushfstring(L, "tool response not sent: %s", lua_tostring(L, -4));
+                lua_pushfstring(L, "tool response not sent: %s", lua_tostring(L, -3));
                 lua_setfield(L, -2, "message");
                 lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
             }
