@@ -21,40 +21,73 @@ static const char key_bufmt;       /* metatable of the encoder's buffer */
 
 /* ---------------------------------------------------------------- U T F - 8 */
 
+/* The length of the well-formed UTF-8 sequence at s[0..n) (1 to 4), or 0 when the
+ * first byte does not start one (no overlongs, surrogates or values past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned min, cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, min = 0x80, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, min = 0x800, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 int lrt_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
 
     while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        unsigned min, cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2, min = 0x80, cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3, min = 0x800, cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        size_t len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i);
+        if (!len)
             return 0;
         i += len;
     }
     return 1;
+}
+
+void lrt_push_utf8_fixed(lua_State *L, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0;
+    luaL_Buffer b;
+
+    if (lrt_utf8_valid(str, n)) {
+        lua_pushlstring(L, str, n);
+        return;
+    }
+    luaL_buffinit(L, &b);
+    while (i < n) {
+        size_t len = utf8_seq(s + i, n - i);
+        if (len) {
+            i += len;
+            continue;
+        }
+        luaL_addlstring(&b, str + run, i - run);
+        luaL_addstring(&b, "\xEF\xBF\xBD");   /* U+FFFD */
+        run = ++i;
+    }
+    luaL_addlstring(&b, str + run, n - run);
+    luaL_pushresult(&b);
 }
 
 /* ------------------------------------------------------------ B U F F E R */
@@ -137,6 +170,15 @@ static int enc_fail(struct enc *e, int level, const char *fmt, ...)
     for (int i = 0; i < level && n < sizeof path; i++) {
         const struct jpath *p = &e->path[i];
         int w;
+        if (level > 8 && i == 3) {
+            /* a deep path keeps its head and its tail */
+            w = snprintf(path + n, sizeof path - n, ".(%d more levels)", level - 6);
+            if (w < 0)
+                break;
+            n += (size_t)w;
+            i = level - 4;
+            continue;
+        }
         if (p->key)
             w = snprintf(path + n, sizeof path - n, "%s%.*s", n ? "." : "",
                          (int)(p->klen > 40 ? 40 : p->klen), p->key);

@@ -68,4 +68,8 @@ int lrt_json_isnull(lua_State *L, int idx);
  * U+10FFFF), else 0. */
 int lrt_utf8_valid(const char *s, size_t n);
 
+/* Pushes s[0..n) with every byte that does not start a well-formed UTF-8 sequence
+ * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
+void lrt_push_utf8_fixed(lua_State *L, const char *s, size_t n);
+
 #endif

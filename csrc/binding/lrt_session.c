@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lrt_json.h"
 #include "lrt_private.h"
 #include "rt_session.h"
 
@@ -338,7 +339,20 @@ static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
         if (status == LUA_ERRMEM)
             lua_error(L);
         if (status != LUA_OK) {
-            /* options the mapping refused: the model hears why, the log gets it */
+            /* a result JSON cannot carry (NaN, a function, a cycle, ...) or options the
+             * mapping refused: the model hears why, with the tool's name; so does the log */
+            int why = lua_gettop(L);
+            const char *name = NULL;
+            if (lrt_function_call_part(L, msg)) {
+                lua_getfield(L, -1, "name");
+                name = lua_tostring(L, -1);
+            }
+            lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
+                            lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)");
+            /* the text quotes what it could not send: keep it sendable itself */
+            size_t n;
+            const char *text = lua_tolstring(L, -1, &n);
+            lrt_push_utf8_fixed(L, text, n);
             lrt_error_result(L, lua_gettop(L), msg);
             lua_replace(L, result);
             lua_settop(L, top);
