@@ -127,14 +127,16 @@ for _, backend in ipairs { "gemini", "vertex" } do
         "output_audio_delta", "output_audio_done", "response_done" })
     end)
 
-    it("URL-safe base64 audio is accepted; garbage is a protocol error", function()
+    it("URL-safe base64 audio is accepted; garbage is a protocol error in its place", function()
       local st = state(backend)
       local msgs = feed(st, parts({ inlineData = { mimeType = "audio/pcm", data = "-_8" } }))
       assert.equal("\251\255", only(msgs, "output_audio_delta")[1].audio)
-      local ok, err, code = core.map_server(st, core.json_encode(parts({ inlineData = { mimeType = "audio/pcm", data = "*" } })))
-      assert.is_nil(ok)
-      assert.equal("server audio is not valid base64", err)
-      assert.equal("protocol", code)
+      msgs = assert(core.map_server(st, core.json_encode(parts({ inlineData = { mimeType = "audio/pcm", data = "*" } },
+        { text = "still here" }))))
+      cmp.assert_same(types(msgs), { "error", "output_text_delta" })
+      assert.equal("protocol", msgs[1].code)
+      assert.equal("server audio part is not valid base64 (1 characters): skipped", msgs[1].message)
+      assert.equal("resp_1", msgs[1].response_id)
     end)
 
     it("seed bug 6: thought parts become reasoning_delta, never output text", function()

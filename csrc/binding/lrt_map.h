@@ -36,6 +36,8 @@
  *   response_incomplete string or nil: turnCompleteReason that cut the response short
  *   response_usage     the usage table seen during the response in progress, or nil
  *   response_audio     boolean: output audio was sent in the response in progress
+ *   rate_reported      the response_id whose unusable output audio rate was reported
+ *                      (lrt_map_audio.c: once per response)
  *   after_tool_call    boolean: the last response ended with tool calls, so a bare
  *                      turnComplete that follows belongs to it
  *   text_parts         array of output text pieces of the response in progress

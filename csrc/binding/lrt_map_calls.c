@@ -286,12 +286,33 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
 {
     lua_State *L = f->L;
     int made = 0;
-    if (lua_getfield(L, tc, "functionCalls") != LUA_TTABLE)
+    int t = lua_getfield(L, tc, "functionCalls");
+    if (t != LUA_TTABLE) {
+        /* The server waits for answers to calls we cannot read: say so. */
+        if (t != LUA_TNIL)
+            lrt_msg_protocol_error(f, "toolCall.functionCalls is a %s, not an array: its "
+                                      "calls cannot be answered", lua_typename(L, t));
+        lua_pop(L, 1);
         return 0;
+    }
     int calls = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, calls);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, calls), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, calls)) {
+        keys++;
+        lua_pop(L, 1);
+    }
+    if (keys != n) {
+        lrt_msg_protocol_error(f, "toolCall.functionCalls is an object, not an array: its "
+                                  "calls cannot be answered");
+        lua_settop(L, calls - 1);
+        return 0;
+    }
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, calls, i) != LUA_TTABLE) {
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] is a %s, not an object: "
+                                      "that call cannot be answered", (int)i,
+                                   luaL_typename(L, -1));
             lua_settop(L, calls);
             continue;
         }

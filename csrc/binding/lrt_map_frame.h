@@ -20,6 +20,15 @@ int lrt_msg_new(struct lrt_frame *f, const char *type);
 /* Appends the message on top to the output and pops it. */
 void lrt_msg_push(struct lrt_frame *f);
 
+/* Appends an error message (code "protocol", the message formatted as lua_pushfstring
+ * does) about server data the mapping could not use as it came; it carries the response
+ * in progress, if any. */
+void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...);
+
+/* Maps one audio part (mime type, and its base64 data at stack index data) to an
+ * output_audio_delta, starting a response if needed (lrt_map_audio.c). */
+void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data);
+
 /* 1 while a response is in progress. */
 int lrt_responding(struct lrt_frame *f);
 

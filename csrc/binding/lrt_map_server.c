@@ -18,6 +18,7 @@
  * these (and no usage kept for its response) comes out as one `raw` message, so
  * nothing the server says is dropped. Each message carries `raw`, the decoded frame
  * (integral numbers as integers). */
+#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,7 +27,6 @@
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
-#include "rt_base64.h"
 
 /* Pushes a new message {type =, raw =, response_id = <current, if any>}. */
 int lrt_msg_new(struct lrt_frame *f, const char *type)
@@ -45,6 +45,19 @@ int lrt_msg_new(struct lrt_frame *f, const char *type)
 void lrt_msg_push(struct lrt_frame *f)
 {
     lrt_map_append(f->L, f->out);
+}
+
+void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
+{
+    lua_State *L = f->L;
+    va_list ap;
+    int m = lrt_msg_new(f, "error");
+    lrt_set_str(L, m, "code", "protocol");
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_setfield(L, m, "message");
+    lrt_msg_push(f);
 }
 
 int lrt_responding(struct lrt_frame *f)
@@ -190,26 +203,6 @@ static void push_usage(lua_State *L, int um)
 
 /* ---------------------------------------------------------------- content */
 
-/* Sample rate from a "rate=" parameter of the mime type, else 24000 (the Live API's
- * output rate; Vertex labels its audio plain "audio/pcm"). */
-static lua_Integer mime_rate(const char *mime)
-{
-    for (const char *p = mime; (p = strchr(p, ';')) != NULL; p++) {
-        const char *q = p + 1;
-        while (*q == ' ')
-            q++;
-        if (strncasecmp(q, "rate=", 5) == 0) {
-            lua_Integer r = 0;
-            q += 5;
-            while (*q >= '0' && *q <= '9' && r < 10000000)
-                r = r * 10 + (*q++ - '0');
-            if (r > 0)
-                return r;
-        }
-    }
-    return 24000;
-}
-
 /* Emits input_audio_transcription_completed with the input transcript gathered so far,
  * if any, and starts a new one. */
 static void complete_input(struct lrt_frame *f)
@@ -228,24 +221,6 @@ static void complete_input(struct lrt_frame *f)
     lrt_msg_push(f);
     lua_newtable(L);
     lua_setfield(L, f->state, "input_parts");
-}
-
-/* Pushes the PCM bytes of the base64 string at idx; -1 (message pushed) when it is not
- * base64. Decodes straight into the Lua string's buffer. */
-static int push_pcm(lua_State *L, int idx)
-{
-    size_t n, len = 0;
-    const char *b64 = lua_tolstring(L, idx, &n);
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, rt_base64_decoded_max(n));
-    int bad = rt_base64_decode(b64, n, p, &len) != 0;
-    luaL_pushresultsize(&b, bad ? 0 : len);
-    if (bad) {
-        lua_pop(L, 1);
-        lua_pushliteral(L, "server audio is not valid base64");
-        return -1;
-    }
-    return 0;
 }
 
 /* executableCode -> code_execution { language, code }; codeExecutionResult ->
@@ -311,12 +286,12 @@ static void content_signals(struct lrt_frame *f, int content)
     lua_settop(L, top);
 }
 
-static int model_parts(struct lrt_frame *f, int content)
+static void model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
     if (lua_getfield(L, content, "modelTurn") != LUA_TTABLE ||
         lua_getfield(L, -1, "parts") != LUA_TTABLE) {
-        return 0;  /* the caller resets the stack */
+        return;  /* the caller resets the stack */
     }
     int parts = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, parts);
@@ -349,20 +324,11 @@ static int model_parts(struct lrt_frame *f, int content)
             lua_getfield(L, blob, "data");
             const char *mime = lua_tostring(L, -2);
             if (mime && strncasecmp(mime, "audio/", 6) == 0 &&
-                lua_type(L, -1) == LUA_TSTRING) {
-                lrt_ensure_response(f);
-                int m = lrt_msg_new(f, "output_audio_delta");
-                if (push_pcm(L, blob + 2) != 0)
-                    return -1;
-                lua_setfield(L, m, "audio");
-                lrt_set_int(L, m, "rate", mime_rate(mime));
-                lrt_msg_push(f);
-                lrt_set_bool(L, f->state, "response_audio", 1);
-            }
+                lua_type(L, -1) == LUA_TSTRING)
+                lrt_map_audio_part(f, mime, blob + 2);
         }
         lua_settop(L, parts);
     }
-    return 0;
 }
 
 static void transcriptions(struct lrt_frame *f, int content)
@@ -624,8 +590,7 @@ int lrt_map_server(lua_State *L)
     int base = lua_gettop(L);
 
     if (content) {
-        if (model_parts(&f, content) != 0)
-            return fail(L, "");
+        model_parts(&f, content);
         lua_settop(L, base);
         content_signals(&f, content);
         transcriptions(&f, content);

@@ -205,6 +205,9 @@ static int lrt_inbox_pop(lua_State *L, int self)
     return 1;
 }
 
+/* Pushes { type =, [k1] = text, [k2] = integer } for a core event. The text (a close
+ * reason, an error message that may quote one) is made valid UTF-8: a peer may send any
+ * bytes as a close reason, and the caller logs and encodes what it gets. */
 static void lrt_push_simple(lua_State *L, const char *type, const char *k1, const char *v1,
                             size_t n1, const char *k2, lua_Integer v2)
 {
@@ -212,7 +215,7 @@ static void lrt_push_simple(lua_State *L, const char *type, const char *k1, cons
     lua_pushstring(L, type);
     lua_setfield(L, -2, "type");
     if (k1) {
-        lua_pushlstring(L, v1, n1);
+        lrt_push_utf8_fixed(L, v1, n1);
         lua_setfield(L, -2, k1);
     }
     if (k2) {

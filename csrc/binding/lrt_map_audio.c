@@ -1,0 +1,118 @@
+/* Server audio parts -> output_audio_delta (part of map_server).
+ *
+ * The Live API sends 16-bit mono PCM, base64 in `inlineData.data`, labelled
+ * "audio/pcm;rate=N" (Vertex leaves the rate out: 24000). Audio that breaks those rules
+ * is handled as docs/api.md ("Server data the library corrects") says, and always with
+ * an `error` message (code "protocol") in the place of the part, so nothing is lost
+ * without a word and the rest of the frame, and its response, go on:
+ *   - data that is not base64: no delta, the error says so;
+ *   - PCM of an odd number of bytes: the delta has the whole samples, the error says
+ *     how many bytes came and that the last one was dropped;
+ *   - a rate that is not an integer of 8,000 to 192,000 Hz (what realtime.resample
+ *     takes): the delta says 24000, and the error (once per response) quotes the mime
+ *     type. */
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+
+#include "lrt_map.h"
+#include "lrt_map_frame.h"
+#include "rt_base64.h"
+
+#define LRT_DEFAULT_OUTPUT_RATE 24000
+#define LRT_MIN_RATE 8000
+#define LRT_MAX_RATE 192000
+
+/* The sample rate of a "rate=" parameter of the mime type: LRT_DEFAULT_OUTPUT_RATE when
+ * there is none, -1 when it is not an integer in LRT_MIN_RATE..LRT_MAX_RATE. */
+static lua_Integer mime_rate(const char *mime)
+{
+    for (const char *p = mime; (p = strchr(p, ';')) != NULL; p++) {
+        const char *q = p + 1;
+        lua_Integer r = 0;
+        int digits = 0;
+        while (*q == ' ')
+            q++;
+        if (strncasecmp(q, "rate=", 5) != 0)
+            continue;
+        for (q += 5; *q >= '0' && *q <= '9' && digits < 7; q++, digits++)
+            r = r * 10 + (*q - '0');
+        if (!digits || (*q && *q != ';' && *q != ' ') || r < LRT_MIN_RATE || r > LRT_MAX_RATE)
+            return -1;
+        return r;
+    }
+    return LRT_DEFAULT_OUTPUT_RATE;
+}
+
+/* Pushes the bytes of the base64 string at idx and returns 0, or returns -1 (nothing
+ * pushed) when it is not base64. Decodes straight into the Lua string's buffer. */
+static int push_decoded(lua_State *L, int idx)
+{
+    size_t n, len = 0;
+    const char *b64 = lua_tolstring(L, idx, &n);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, rt_base64_decoded_max(n));
+    int bad = rt_base64_decode(b64, n, p, &len) != 0;
+    luaL_pushresultsize(&b, bad ? 0 : len);
+    if (bad) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* The rate's error, once per response: state.rate_reported holds the response it was
+ * given for. */
+static void report_rate(struct lrt_frame *f, const char *mime)
+{
+    lua_State *L = f->L;
+    lua_getfield(L, f->state, "response_id");
+    lua_getfield(L, f->state, "rate_reported");
+    int done = lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    if (done) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_setfield(L, f->state, "rate_reported");
+    lrt_msg_protocol_error(f, "server audio '%s' has no usable sample rate (an integer of "
+                              "%d to %d Hz); taken as %d Hz", mime, LRT_MIN_RATE,
+                           LRT_MAX_RATE, LRT_DEFAULT_OUTPUT_RATE);
+}
+
+void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
+{
+    lua_State *L = f->L;
+    int pcm16 = strncasecmp(mime, "audio/pcm", 9) == 0;
+    lua_Integer rate = mime_rate(mime);
+
+    lrt_ensure_response(f);
+    if (push_decoded(L, data) != 0) {
+        lrt_msg_protocol_error(f, "server audio part is not valid base64 (%d characters): "
+                                  "skipped", (int)lua_rawlen(L, data));
+        return;
+    }
+    int audio = lua_gettop(L);
+    size_t n = lua_rawlen(L, audio);
+    if (pcm16 && n % 2) {
+        lua_pushlstring(L, lua_tostring(L, audio), n - 1);
+        lua_replace(L, audio);
+    }
+    if (rate < 0) {
+        rate = LRT_DEFAULT_OUTPUT_RATE;
+        report_rate(f, mime);
+    }
+    if (lua_rawlen(L, audio) > 0 || n == 0) {
+        int m = lrt_msg_new(f, "output_audio_delta");
+        lua_pushvalue(L, audio);
+        lua_setfield(L, m, "audio");
+        lrt_set_int(L, m, "rate", rate);
+        lrt_msg_push(f);
+        lrt_set_bool(L, f->state, "response_audio", 1);
+    }
+    if (pcm16 && n % 2)
+        lrt_msg_protocol_error(f, "server audio of %d bytes is not whole 16-bit samples; "
+                                  "the last byte was dropped", (int)n);
+    lua_pop(L, 1);
+}
