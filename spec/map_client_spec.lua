@@ -346,8 +346,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
       local _, frames = send(st, { type = "raw", wire = s })
       assert.equal(s, frames[1])
       assert.has_error(function() send(st, { type = "raw", wire = "{nope" }) end)
-      assert.has_error(function() send(st, { type = "raw", wire = "[1]" }) end, "raw: 'wire' must be a JSON object")
-      assert.has_error(function() send(st, { type = "raw", wire = '{"a":"\xff"}' }) end, "raw: 'wire' is not valid UTF-8")
+      assert.has_error(function() send(st, { type = "raw", wire = "[1]" }) end,
+        "raw: 'wire' must be the text of a JSON object: it is a JSON array, not an object")
+      assert.has_error(function() send(st, { type = "raw", wire = "[]" }) end,
+        "raw: 'wire' must be the text of a JSON object: it is a JSON array, not an object")
+      assert.has_error(function() send(st, { type = "raw", wire = '{"a":"\xff"}' }) end,
+        "raw: 'wire' must be the text of a JSON object: it is not valid UTF-8")
     end)
 
     it("seed bug 16: session_update is reported as unsupported, not ignored", function()

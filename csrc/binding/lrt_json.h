@@ -52,6 +52,11 @@ int lrt_json_decode(lua_State *L, const char *s, size_t n);
 /* Same for the Lua string at idx, without copying it. */
 int lrt_json_decode_at(lua_State *L, int idx);
 
+/* Checks that s[0..n) is the text of one JSON object, as a client message must be:
+ * returns 0, or -1 with a message pushed ("not valid UTF-8", "not JSON: ...", "a JSON
+ * array, not an object", ...). Raises only on memory errors. */
+int lrt_json_check_object(lua_State *L, const char *s, size_t n);
+
 /* Turns integral float numbers into integers in the table at idx, in place, at every
  * depth (no metatables are consulted). Returns the nesting depth of the table (1 for a
  * table without subtables), or -1 as soon as it exceeds max_depth. */

@@ -360,13 +360,9 @@ static void raw_message(lua_State *L, int msg, int out)
     } else if (t == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
-        if (!lrt_utf8_valid(s, n))
-            luaL_error(L, "raw: 'wire' is not valid UTF-8");
-        if (lrt_json_decode(L, s, n) != 0)
-            luaL_error(L, "raw: 'wire' is not valid JSON: %s", lua_tostring(L, -1));
-        if (lua_type(L, -1) != LUA_TTABLE || lua_rawlen(L, -1) != 0)
-            luaL_error(L, "raw: 'wire' must be a JSON object");
-        lua_pop(L, 1);
+        if (lrt_json_check_object(L, s, n) != 0)
+            luaL_error(L, "raw: 'wire' must be the text of a JSON object: it is %s",
+                       lua_tostring(L, -1));
         lrt_map_append(L, out);
     } else {
         luaL_error(L, "raw: 'wire' must be a table or a JSON string");

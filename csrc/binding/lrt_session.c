@@ -66,12 +66,16 @@ static int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
     return 0;
 }
 
-/* session:send_wire(json) -> true | nil, msg, code: one JSON text as is */
+/* session:send_wire(json) -> true | nil, msg, code: one JSON object's text as is. Text
+ * that is not one (or not UTF-8) raises: the server would close the session on it. */
 static int lrt_session_send_wire(lua_State *L)
 {
     struct lrt_session *u = lrt_check_session(L, 1);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
+    if (lrt_json_check_object(L, s, n) != 0)
+        return luaL_error(L, "bad argument #1 to 'send_wire' (expected the text of a JSON "
+                             "object; it is %s)", lua_tostring(L, -1));
     int r = lrt_send_json(L, u, s, n);
     if (r)
         return r;
@@ -161,7 +165,8 @@ enum {
     SLOT_TOOLS,
     SLOT_MAP,
     SLOT_MSGH,      /* the traceback message handler */
-    SLOT_TOP = SLOT_MSGH
+    SLOT_NOYIELD,   /* true under poll(): handlers run without a continuation */
+    SLOT_TOP = SLOT_NOYIELD
 };
 
 /* Appends the value at msg to the queue table at inbox ({ first=, last=, [i]= }). */
@@ -390,6 +395,16 @@ static int lrt_dispatch_done(lua_State *L, int status)
 
     if (status == LUA_ERRMEM)
         return lua_error(L);
+    if (!ok && lua_toboolean(L, SLOT_NOYIELD)) {
+        /* Under poll() a handler runs without a continuation, so a yield fails inside
+         * it: say why, in words the user can act on (the Lua text stays for the log). */
+        const char *why = lua_tostring(L, SLOT_TOP + 1);
+        if (why && strstr(why, "attempt to yield")) {
+            lua_pushfstring(L, "tool handler tried to yield inside poll(), which never yields "
+                               "(receive() in a coroutine lets handlers wait): %s", why);
+            lua_replace(L, SLOT_TOP + 1);
+        }
+    }
     lua_rawgeti(L, SLOT_MSGS, i);
     msg = lua_gettop(L);
     if (!ok) {
@@ -481,6 +496,8 @@ static int lrt_dispatch(lua_State *L)
         lua_setfield(L, -2, "session");
         lua_remove(L, -4);   /* part */
         lua_remove(L, -4);   /* msg */
+        if (lua_toboolean(L, SLOT_NOYIELD))
+            return lrt_dispatch_done(L, lua_pcall(L, 2, 2, SLOT_MSGH));
         return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));
     }
 
@@ -640,9 +657,9 @@ static int lrt_staged_take(lua_State *L, int self)
     return 1;
 }
 
-/* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
- * Never blocks. May run tool handlers, which may yield. */
-static int lrt_session_try_receive(lua_State *L)
+/* The next message | nil, "again" | nil, msg, "closed". Never blocks. Runs tool
+ * handlers; with noyield they cannot yield (a yield is their error). */
+static int lrt_receive_step(lua_State *L, int noyield)
 {
     struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
     struct rt_event *ev;
@@ -671,7 +688,22 @@ static int lrt_session_try_receive(lua_State *L)
     lua_getiuservalue(L, 1, LRT_UV_TOOLS);    /* SLOT_TOOLS */
     lua_getiuservalue(L, 1, LRT_UV_MAP);      /* SLOT_MAP */
     lua_pushcfunction(L, lrt_traceback);      /* SLOT_MSGH */
+    lua_pushboolean(L, noyield);              /* SLOT_NOYIELD */
     return lrt_dispatch(L);
+}
+
+/* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
+ * Never blocks. May run tool handlers, which may yield. */
+static int lrt_session_try_receive(lua_State *L)
+{
+    return lrt_receive_step(L, 0);
+}
+
+/* session:_poll() -> the same, for poll() and client:poll(), which never yield: a
+ * handler that tries to yield fails, and the model hears why. */
+static int lrt_session_poll(lua_State *L)
+{
+    return lrt_receive_step(L, 1);
 }
 
 /* A timeout argument in seconds at idx: -1 (no bound) when absent or math.huge; NaN
@@ -845,6 +877,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "append_audio", lrt_session_append_audio },
     { "commit_audio", lrt_session_commit_audio },
     { "try_receive", lrt_session_try_receive },
+    { "_poll", lrt_session_poll },
     { "_wait", lrt_session_wait },
     { "pollfd", lrt_session_pollfd },
     { "events", lrt_session_events },

@@ -58,9 +58,12 @@ local function number_in(lo, hi)
     return type(v) == "number" and v >= lo and v <= hi, ("number between %s and %s"):format(lo, hi)
   end
 end
+-- A float with an integral value (2^30, 1e3) counts as an integer; the checked copy of
+-- the options holds it as an integer (the third value).
 local function integer_in(lo, hi)
   return function(v)
-    return math.type(v) == "integer" and v >= lo and v <= hi, ("integer between %d and %d"):format(lo, hi)
+    local i = type(v) == "number" and math.tointeger(v) or nil
+    return i ~= nil and i >= lo and i <= hi, ("integer between %d and %d"):format(lo, hi), i
   end
 end
 local function string_map(v)
@@ -73,24 +76,28 @@ end
 
 local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
 
---- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's caller).
+--- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
+-- caller). Returns a shallow copy of the options with the values a checker normalized
+-- (integral floats as integers); the caller's table is left as it is.
 local function check_options(opts, spec, what)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(("%s: expected a table of options, got %s"):format(what, type(opts)), 3)
   end
+  local checked = {}
   for k, v in pairs(opts) do
     local check = spec[k]
     if check == nil then
       error(("unknown option '%s'"):format(tostring(k)), 3)
     end
-    local ok, expected = check(v)
+    local ok, expected, normalized = check(v)
     if not ok then
       error(("option '%s': expected %s, got %s"):format(k, expected,
-        type(v) == "string" and ("'" .. v .. "'") or type(v)), 3)
+        type(v) == "string" and ("'" .. v .. "'") or type(v) == "number" and tostring(v) or type(v)), 3)
     end
+    if normalized ~= nil then checked[k] = normalized else checked[k] = v end
   end
-  return opts
+  return checked
 end
 
 local COMMON_CLIENT = {
@@ -225,17 +232,19 @@ local function check_transcription_session(opts)
   end
 end
 
+--- Checks connect's options; returns the tool handlers and the checked copy of the options
+-- (with the option tables that hold integers copied too).
 local function check_session_options(opts)
-  check_options(opts, SESSION_OPTIONS, "connect")
+  opts = check_options(opts, SESSION_OPTIONS, "connect")
   if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad") end
   if type(opts.transcription) == "table" then
     check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription")
   end
   if opts.input_audio_format then
-    check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format")
+    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format")
   end
   if type(opts.compression) == "table" then
-    check_options(opts.compression, COMPRESSION_OPTIONS, "compression")
+    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression")
   end
   if type(opts.resumption) == "table" then
     check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption")
@@ -258,7 +267,7 @@ local function check_session_options(opts)
       end
     end
   end
-  return opts.tools and check_tools(opts.tools) or {}
+  return opts.tools and check_tools(opts.tools) or {}, opts
 end
 
 -- ==================================================================== --
@@ -548,8 +557,8 @@ end
 
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
-  opts = opts or {}
-  local handlers = check_session_options(opts)
+  local handlers
+  handlers, opts = check_session_options(opts or {})
   local p = self:_props()
   if not self:is_open() then error("client closed", 2) end
   local eff = options_copy(opts)
@@ -634,7 +643,7 @@ function Client:poll()
   if not self:is_open() then return out end
   for session in pairs(self:_props().sessions) do
     while true do
-      local msg = session:try_receive()
+      local msg = session:poll()   -- never yields; logs a failed handler's traceback
       if not msg then break end
       msg.session = session
       out[#out + 1] = msg
@@ -703,7 +712,7 @@ end
 
 --- Returns a ready message or nil; never blocks, never waits.
 function Session:poll()
-  local msg = self:try_receive()
+  local msg = self:_poll()
   if msg and msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
   return msg
 end
