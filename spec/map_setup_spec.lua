@@ -276,6 +276,24 @@ describe("map_setup", function()
       assert.is_nil(setup(gemini(), { history = {} }).historyConfig)
       assert.is_nil(setup(gemini(), {}).historyConfig)
     end)
+
+    it("the history message waits in the state; a history without content asks for nothing", function()
+      local st = gemini()
+      setup(st, { history = { { role = "user", text = "hi" } },
+        input_audio_format = { type = "audio/pcm", rate = 24000 } })
+      cmp.assert_same(core.json_decode(st.history_message),
+        { clientContent = { turns = { { role = "user", parts = { { text = "hi" } } } }, turnComplete = true } })
+      st = gemini()
+      local s = setup(st, { history = { { role = "user", text = "" } } })
+      assert.is_nil(s.historyConfig, "the service would wait for a history that never comes")
+      assert.is_nil(st.history_message)
+      -- audio in the history takes the session's input mime type
+      st = vertex()
+      setup(st, { history = { { role = "user", content = { { type = "audio", data = "\0\0" } } } },
+        input_audio_format = { type = "audio/pcm", rate = 24000 } })
+      assert.equal("audio/pcm;rate=24000",
+        core.json_decode(st.history_message).clientContent.turns[1].parts[1].inlineData.mimeType)
+    end)
   end)
 
   describe("input audio format", function()

@@ -23,6 +23,8 @@
  *   project, location  strings or nil (Vertex model prefix)
  *   express            boolean (Vertex with an API key: no project prefix)
  *   api_version        string or nil
+ *   history_message    JSON text of the clientContent holding opts.history (map_setup),
+ *                      to send right after setupComplete; nil when there is none
  *   transcription      boolean: a kind = "transcription" session (map_setup): only the
  *                      input transcript and lifecycle messages reach the caller
  *   vad_manual         boolean: automatic activity detection is off (set by map_setup);

@@ -444,16 +444,30 @@ static void set_resumption(lua_State *L, int state, int opts, int setup)
     lua_settop(L, setup);
 }
 
-/* history given: on the Gemini API the setup says that the first clientContent is the
- * initial history (no model call); Vertex does not take historyConfig. */
+/* history given: its clientContent message goes to state.history_message (the binding
+ * sends it right after setupComplete), and on the Gemini API the setup says that the
+ * first clientContent is the initial history (no model call); Vertex does not take
+ * historyConfig. A history with no content sends neither: the service would wait for
+ * it. Runs after set_input_format (audio parts default to the session's mime type). */
 static void set_history(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "history");
-    if (t == LUA_TTABLE && lua_rawlen(L, -1) > 0 && !lrt_map_vertex(L, state)) {
-        lua_createtable(L, 0, 1);
-        lrt_set_bool(L, -1, "initialHistoryInClientContent", 1);
-        lua_setfield(L, setup, "historyConfig");
-    } else if (t != LUA_TNIL && t != LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_setfield(L, state, "history_message");
+    if (t == LUA_TTABLE) {
+        lua_pushcfunction(L, lrt_map_history);
+        lua_pushvalue(L, state);
+        lua_pushvalue(L, -3);
+        lua_call(L, 2, 1);
+        if (!lua_isnil(L, -1)) {
+            lua_setfield(L, state, "history_message");
+            if (!lrt_map_vertex(L, state)) {
+                lua_createtable(L, 0, 1);
+                lrt_set_bool(L, -1, "initialHistoryInClientContent", 1);
+                lua_setfield(L, setup, "historyConfig");
+            }
+        }
+    } else if (t != LUA_TNIL) {
         luaL_error(L, "option 'history': expected a list of items");
     }
     lua_settop(L, setup);
@@ -623,9 +637,9 @@ int lrt_map_setup(lua_State *L)
     lua_settop(L, setup);
     set_compression(L, opts, setup);
     lua_settop(L, setup);
-    set_history(L, state, opts, setup);
     set_input_format(L, state, opts);
     lua_settop(L, setup);
+    set_history(L, state, opts, setup);
     set_raw(L, opts, setup);
     lua_settop(L, setup);
 

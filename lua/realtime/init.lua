@@ -578,7 +578,7 @@ function Client:connect(opts)
   }
   local setup = core.map_setup(state, eff)
   -- the history turns, sent once the setup is acknowledged and before anything else
-  local history = eff.history and core.map_history(state, eff.history)
+  local history = state.history_message
   local fmt = eff.input_audio_format or {}
   local vad_on = not (eff.vad and eff.vad.enabled == false)
   local timeout = eff.timeout or 15
