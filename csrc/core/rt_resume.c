@@ -28,12 +28,6 @@ static bool rt_is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool rt_is_scalar_char(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '+' || c == '-' || c == '.';
-}
-
 /* Reads a non-negative decimal integer (the whole text); false on anything else or
  * overflow. */
 static bool rt_parse_index(const char *p, size_t n, int64_t *out)
@@ -253,81 +247,42 @@ bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty)
     return false;
 }
 
-/* Skips the JSON string starting at s[i] (a quote); returns the index after it, or len. */
-static size_t rt_skip_string(const char *s, size_t len, size_t i)
-{
-    for (i++; i < len && s[i] != '"'; i++)
-        if (s[i] == '\\')
-            i++;
-    return i < len ? i + 1 : len;
-}
-
-/* Skips the JSON value starting at s[i]; returns the index after it. */
-static size_t rt_skip_value(const char *s, size_t len, size_t i)
-{
-    size_t depth = 0;
-
-    if (i < len && s[i] == '"')
-        return rt_skip_string(s, len, i);
-    if (i < len && (s[i] == '{' || s[i] == '[')) {
-        while (i < len) {
-            char c = s[i];
-            if (c == '"') {
-                i = rt_skip_string(s, len, i);
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return i + 1;
-            i++;
-        }
-        return len;
-    }
-    while (i < len && rt_is_scalar_char(s[i]))
-        i++;
-    return i;
-}
-
-/* Finds a "handle" member at the top level of the object whose inside starts at
- * setup[at]. [*from, *to) spans it with one neighbouring comma, so that cutting it out
- * leaves valid JSON; *alone says it was the only member. */
+/* Finds a "handle" member with a string value at the top level of the object whose
+ * inside starts at setup[at] (its '{' at at - 1). [*from, *to) spans it with one
+ * neighbouring comma, so that cutting it out leaves valid JSON; *alone says it was the
+ * only member. */
 static bool rt_resume_old_handle(const char *s, size_t len, size_t at, size_t *from,
                                  size_t *to, bool *alone)
 {
-    size_t i = at, comma = 0;
-    bool after_comma = false;
+    struct rt_json r;
+    struct rt_json_val obj, k, v;
 
-    while (i < len) {
-        while (i < len && rt_is_ws(s[i]))
-            i++;
-        if (i >= len || s[i] != '"')
-            return false;   /* '}' (the end) or not an object member */
-        size_t start = i, kend = rt_skip_string(s, len, i);
-        bool hit = kend - start == 8 && memcmp(s + start, "\"handle\"", 8) == 0;
-        i = kend;
-        while (i < len && (rt_is_ws(s[i]) || s[i] == ':'))
-            i++;
-        i = rt_skip_value(s, len, i);
-        size_t end = i;
-        while (i < len && rt_is_ws(s[i]))
-            i++;
-        if (hit) {
-            if (i < len && s[i] == ',') {
-                *from = start;
-                *to = i + 1;
-                *alone = false;
-            } else {
-                *from = after_comma ? comma : start;
-                *to = end;
-                *alone = !after_comma;
-            }
-            return true;
+    if (at == 0)
+        return false;
+    rt_json_init(&r, s + at - 1, len - at + 1, 0);
+    if (rt_json_root(&r, &obj) != RT_JSON_OBJECT)
+        return false;
+    while (rt_json_member(&r, &obj, &k, &v)) {
+        if (v.type != RT_JSON_STRING || !rt_json_eq(&k, "handle"))
+            continue;
+        size_t start = (size_t)(k.s - 1 - s);          /* the key's opening quote */
+        size_t end = (size_t)(v.s + v.n + 1 - s);      /* after the value's closing quote */
+        size_t after = end, before = start;
+        while (after < len && rt_is_ws(s[after]))
+            after++;
+        while (before > at && rt_is_ws(s[before - 1]))
+            before--;
+        if (after < len && s[after] == ',') {
+            *from = start;
+            *to = after + 1;
+            *alone = false;
+        } else {
+            /* the last member: the comma before it goes, if there is one */
+            *alone = before <= at || s[before - 1] != ',';
+            *from = *alone ? start : before - 1;
+            *to = end;
         }
-        if (i >= len || s[i] != ',')
-            return false;
-        comma = i++;
-        after_comma = true;
+        return true;
     }
     return false;
 }
