@@ -129,8 +129,12 @@ BENCH_C_SRC := csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_alloc.c cs
 $(BUILD)/bench/scan_bench: bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
-bench-c: $(BUILD)/bench/scan_bench
+$(BUILD)/bench/threads_bench: bench/c/threads_bench.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+bench-c: $(BUILD)/bench/scan_bench $(BUILD)/bench/threads_bench
 	$(BUILD)/bench/scan_bench
+	$(BUILD)/bench/threads_bench 10
 
 # Fuzz the server-message path and frame reassembly for a bounded time (clang, libFuzzer).
 fuzz:

@@ -1,11 +1,12 @@
 /* realtime.Auth and realtime.HttpRequest: the Lua face of the credential machinery.
  *
- * core.auth_new{...} wraps a struct rt_auth (a token source refreshed on its own thread)
- * and core.http_request{...} an rt_http job (one HTTP request on a worker thread). Both
- * are pollables (pollfd, events, timeout, _wait, is_open), so lua/realtime/auth.lua
- * waits on them the way the front waits on sessions. Neither ever blocks the Lua thread
- * except in _wait. Secrets handed in are copied into C and wiped there; tostring shows
- * only the type, the source and the address. */
+ * core.auth_new{...} wraps a struct rt_auth (a token source) and core.http_request{...}
+ * an rt_http job (one HTTP request); both run on the core's one HTTP worker thread,
+ * which stops once the last of them is closed or collected. Both are pollables (pollfd,
+ * events, timeout, _wait, is_open), so lua/realtime/auth.lua waits on them the way the
+ * front waits on sessions. Neither ever blocks the Lua thread except in _wait. Secrets
+ * handed in are copied into C and wiped there; tostring shows only the type, the source
+ * and the address. */
 #include <string.h>
 
 #include "lrt_private.h"
@@ -194,7 +195,8 @@ static int lrt_auth_is_open(lua_State *L)
     return 1;
 }
 
-/* auth:close(): stops the refresh thread and wipes the secrets. Idempotent. */
+/* auth:close(): cancels a fetch under way and the refresh timer, and has the secrets
+ * wiped. Idempotent. */
 static int lrt_auth_close(lua_State *L)
 {
     struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);

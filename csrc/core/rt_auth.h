@@ -7,10 +7,12 @@
  * credential (Application Default Credentials) and reading its JSON file is the caller's
  * job; this object fetches, caches and refreshes the token.
  *
- * Fetches run on the object's own thread, never on the caller's: rt_auth_token never
- * blocks. The thread refreshes a token before it expires (a quarter of its lifetime
- * early, at most five minutes), so a caller normally finds a fresh one waiting; when it
- * has to wait, the eventfd (rt_auth_fd) becomes readable at the end of each fetch.
+ * Fetches run on the process's HTTP worker thread (rt_http_worker.h), shared by every
+ * credential and HTTP job, never on the caller's: rt_auth_token never blocks. The worker
+ * refreshes a token before it expires (a quarter of its lifetime early, at most five
+ * minutes), so a caller normally finds a fresh one waiting; when it has to wait, it waits
+ * on the credential's signal (rt_auth_fd), which is raised whenever no fetch is wanted
+ * or under way.
  *
  * Secrets (private key, client secret, refresh token, access tokens) are copied into
  * the object, wiped when it is freed, and never written into an error message: errors
@@ -60,8 +62,9 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
  * another thread); each reference is dropped with rt_auth_free. Returns a. */
 struct rt_auth *rt_auth_retain(struct rt_auth *a);
 
-/* Drops a reference; the last one stops the refresh thread (aborting a fetch under way),
- * wipes the secrets and frees. NULL ok. */
+/* Drops a reference; the last one cancels a fetch under way and the refresh timer, and
+ * has the secrets wiped and the object freed (by the worker, soon, when it runs); the
+ * last credential or HTTP job of the process stops the worker thread. NULL ok. */
 void rt_auth_free(struct rt_auth *a);
 
 /* Thread-safe and non-blocking. Returns:
@@ -69,7 +72,7 @@ void rt_auth_free(struct rt_auth *a);
  *      than min_valid seconds (capped at half of the early-refresh margin, so short-lived
  *      tokens still count), and *expires_in (optional) its remaining seconds;
  *   0  when no such token is ready: a fetch is under way (started now if needed), and the
- *      eventfd becomes readable when it ends;
+ *      signal (rt_auth_fd) is raised when it ends;
  *  -1  when the last fetch failed and left no usable token: err (RT_EAUTH) says why,
  *      naming the source; the next call starts a new fetch. */
 int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *expires_in,
@@ -78,10 +81,11 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 /* Forgets the cached token (say, the server refused it) and starts a new fetch. */
 void rt_auth_invalidate(struct rt_auth *a);
 
-/* The eventfd that becomes readable when a fetch ends; rt_auth_token drains it. */
+/* The signal's descriptor: readable while no fetch is wanted or under way, so a caller
+ * that got 0 from rt_auth_token can poll it until the fetch has ended. */
 int rt_auth_fd(const struct rt_auth *a);
 
-/* Waits up to timeout seconds (negative: forever) for the eventfd: 1 readable, 0 not. */
+/* Waits up to timeout seconds (negative: forever) for the signal: 1 raised, 0 not. */
 int rt_auth_wait(struct rt_auth *a, double timeout);
 
 /* The source text given at creation (no secret); valid while a lives. */
@@ -95,8 +99,9 @@ unsigned long rt_auth_fetches(struct rt_auth *a);
 /* Seconds before expiry at which a token of `lifetime` seconds is refreshed. */
 double rt_auth_refresh_margin(double lifetime);
 
-/* Runs one fetch on the calling thread (blocking): 0 with *token and *lifetime, or -1
- * with err set (RT_EAUTH, message naming the source). */
+/* Runs one fetch and waits for it (blocking the calling thread; the request itself runs
+ * on the worker): 0 with *token and *lifetime, or -1 with err set (RT_EAUTH, message
+ * naming the source). */
 int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err);
 
 #endif

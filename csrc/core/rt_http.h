@@ -4,13 +4,15 @@
  * redirects are not followed, and libcurl's usual proxy variables (http_proxy,
  * https_proxy, no_proxy, all_proxy) apply. Error messages name the method and the URL
  * without its query or user info, never a header or a body: requests may carry secrets.
+ * Bodies and header lines are copied, and the copies wiped when they are freed.
  *
- * rt_http_perform blocks its thread; rt_http_start runs the same request on a worker
- * thread and signals an eventfd when it is done, so an event loop never blocks on it. */
+ * Every request runs on the process's HTTP worker thread (rt_http_worker.h), which
+ * drives all of them through libcurl's multi interface: rt_http_start returns a job at
+ * once and raises its signal when the request has ended, so an event loop never blocks
+ * on it; rt_http_perform waits for that signal. */
 #ifndef RT_HTTP_H
 #define RT_HTTP_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,8 +33,6 @@ struct rt_http_request {
     const char *ca_file;                    /* PEM CAs to trust instead of the system store; NULL = system */
     double timeout;                         /* seconds for the whole request; 0 = 30 */
     size_t max_response;                    /* largest body accepted; 0 = 1 MiB */
-    const atomic_bool *cancel;              /* optional, borrowed: the request ends soon after
-                                               *cancel becomes true (RT_ECLOSED) */
 };
 
 struct rt_http_response {
@@ -41,9 +41,10 @@ struct rt_http_response {
     size_t len;          /* bytes in body */
 };
 
-/* Performs r on the calling thread. 0 when an HTTP response arrived (whatever its
- * status) with *resp filled; -1 with err set otherwise: RT_EDNS, RT_ECONNECT, RT_ETLS,
- * RT_ETIMEOUT, RT_EPROTOCOL (response too large or malformed), RT_EINVAL, RT_ENOMEM. */
+/* Performs r and waits for its end (the request itself runs on the worker). 0 when an
+ * HTTP response arrived (whatever its status) with *resp filled; -1 with err set
+ * otherwise: RT_EDNS, RT_ECONNECT, RT_ETLS, RT_ETIMEOUT, RT_EPROTOCOL (response too
+ * large or malformed), RT_EINVAL, RT_ENOMEM. */
 int rt_http_perform(const struct rt_http_request *r, struct rt_http_response *resp,
                     struct rt_error *err);
 
@@ -58,10 +59,12 @@ void rt_http_redact_url(const char *url, char *out, size_t size);
 
 struct rt_http_job;
 
-/* Copies r and starts it on a worker thread. The caller owns the job: rt_http_job_free. */
+/* Copies r and starts it on the worker. The caller owns the job: rt_http_job_free. NULL
+ * only when memory (or a descriptor, or the worker thread) is lacking (RT_ENOMEM); a
+ * request that cannot be made ends at once and rt_http_job_result tells why. */
 struct rt_http_job *rt_http_start(const struct rt_http_request *r, struct rt_error *err);
 
-/* The job's eventfd: readable once the request has ended. */
+/* The job's signal descriptor: readable once the request has ended. */
 int rt_http_job_fd(const struct rt_http_job *j);
 
 /* Waits up to timeout seconds (negative = forever) for the request to end: 1 when it has,
@@ -76,7 +79,8 @@ bool rt_http_job_done(struct rt_http_job *j);
  * -1 RT_ECLOSED. */
 int rt_http_job_result(struct rt_http_job *j, struct rt_http_response *resp, struct rt_error *err);
 
-/* Aborts the request if it still runs, joins the worker and frees everything; NULL ok. */
+/* Cancels the request if it still runs and frees the job (what the worker still holds
+ * is freed there, soon); NULL ok. Freeing the last job or credential stops the worker. */
 void rt_http_job_free(struct rt_http_job *j);
 
 #endif

@@ -1,18 +1,23 @@
-/* rt_auth and rt_http against a one-shot HTTP server on the loopback:
- * token parsing, refusals worded without secrets, the metadata header, and the
- * non-blocking token call. */
+/* rt_auth and rt_http against small HTTP servers on the loopback: token parsing,
+ * refusals worded without secrets, the metadata header, the non-blocking token call,
+ * refreshes, and the one HTTP worker thread (how many threads, cancellation, timeouts,
+ * stopping with the last user). */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt_alloc.h"
 #include "rt_auth.h"
 #include "rt_http.h"
+#include "rt_http_worker.h"
 #include "rt_test.h"
 
 /* ---- a loopback server that answers each connection with the next canned reply ----- */
@@ -55,16 +60,23 @@ static void *srv_main(void *ud)
     return NULL;
 }
 
-/* Starts the server with replies of the form "<status>\n\n<body>". */
-static void serve(int n, const char **replies)
+/* A listening socket on the loopback at an ephemeral port (*port). */
+static int listen_loopback(int *port)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof a;
-    srv_fd = socket(AF_INET, SOCK_STREAM, 0);
-    bind(srv_fd, (struct sockaddr *)&a, sizeof a);
-    listen(srv_fd, 8);
-    getsockname(srv_fd, (struct sockaddr *)&a, &len);
-    srv_port = ntohs(a.sin_port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        printf("# cannot listen on the loopback\n");
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Starts the server with replies of the form "<status>\n\n<body>". */
+static void serve(int n, const char **replies)
+{
+    srv_fd = listen_loopback(&srv_port);
     srv_nreplies = n;
     for (int i = 0; i < n; i++) srv_replies[i] = replies[i];
     pthread_create(&srv_thread, NULL, srv_main, NULL);
@@ -74,6 +86,72 @@ static void serve_end(void)
 {
     pthread_join(srv_thread, NULL);
     close(srv_fd);
+}
+
+/* ---- a server that accepts connections and never answers ---------------------------- */
+
+static int mute_fd = -1, mute_port, mute_conns[16];
+static volatile int mute_accepted;
+static pthread_t mute_thread;
+
+/* Holds every connection until mute_end shuts the socket down (the thread lives as long
+ * as the server, so thread counts taken in between are stable). */
+static void *mute_main(void *ud)
+{
+    (void)ud;
+    for (;;) {
+        int c = accept(mute_fd, NULL, NULL);
+        if (c < 0) break;
+        if (mute_accepted == 16) {
+            close(c);
+            continue;
+        }
+        mute_conns[mute_accepted] = c;
+        __atomic_add_fetch(&mute_accepted, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static void mute_serve(void)
+{
+    mute_fd = listen_loopback(&mute_port);
+    mute_accepted = 0;
+    pthread_create(&mute_thread, NULL, mute_main, NULL);
+}
+
+static void mute_end(void)
+{
+    shutdown(mute_fd, SHUT_RDWR);    /* ends an accept still waiting */
+    pthread_join(mute_thread, NULL);
+    for (int i = 0; i < mute_accepted; i++) close(mute_conns[i]);
+    close(mute_fd);
+}
+
+/* Waits up to 5 s for the mute server to hold n connections. */
+static bool mute_wait(int n)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&mute_accepted, __ATOMIC_SEQ_CST) < n; i++)
+        usleep(10000);
+    return mute_accepted >= n;
+}
+
+static int threads_now(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    if (!d) return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char url[128];
@@ -241,6 +319,159 @@ static void test_unreachable_names_source(void)
     rt_auth_free(a);
 }
 
+/* N credentials, each with a fetch under way, and an HTTP job: one worker thread for
+ * all of them; freeing them cancels the fetches at once and stops the worker. */
+static void test_one_worker_thread(void)
+{
+    enum { N = 6 };
+    struct rt_auth *a[N];
+    struct rt_error err = { RT_OK, "" };
+    char host[64], jurl[96];
+    char *tok = NULL;
+    int base, during, after;
+    double t0, took;
+
+    mute_serve();
+    base = threads_now();
+    RT_CHECK(!rt_http_worker_running());
+    snprintf(host, sizeof host, "127.0.0.1:%d", mute_port);
+    for (int i = 0; i < N; i++) {
+        struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = host, .timeout = 20 };
+        a[i] = rt_auth_new(&o, &err);
+        RT_CHECK(a[i] && rt_auth_token(a[i], 60, &tok, NULL, &err) == 0);
+    }
+    snprintf(jurl, sizeof jurl, "http://127.0.0.1:%d/x", mute_port);
+    struct rt_http_request r = { .method = "POST", .url = jurl, .body = "secret=1", .body_len = 8,
+                                 .timeout = 20 };
+    struct rt_http_job *j = rt_http_start(&r, &err);
+    RT_CHECK(j != NULL);
+    RT_CHECK(mute_wait(N + 1));
+    during = threads_now();
+    printf("# threads: %d before, %d with %d credentials and a job in flight\n", base, during, N);
+    RT_CHECK(during == base + 1);
+    RT_CHECK(rt_http_worker_running());
+    RT_CHECK(!rt_http_job_done(j) && rt_http_job_wait(j, 0.05) == 0);
+    for (int i = 0; i < N; i++) RT_CHECK(rt_auth_wait(a[i], 0) == 0);   /* fetch under way */
+
+    t0 = mono();
+    for (int i = 0; i < N; i++) rt_auth_free(a[i]);
+    rt_http_job_free(j);
+    took = mono() - t0;
+    after = threads_now();
+    RT_CHECK(took < 2.0);                 /* cancelled, not waited out (20 s timeouts) */
+    RT_CHECK(!rt_http_worker_running());
+    RT_CHECK(after == base);
+    mute_end();
+}
+
+/* A request without an answer ends with RT_ETIMEOUT after its timeout; one cancelled by
+ * rt_http_job_free mid-way leaves nothing behind. */
+static void test_job_timeout(void)
+{
+    struct rt_error err = { RT_OK, "" };
+    struct rt_http_response resp = { 0, NULL, 0 };
+    char jurl[96], want[160];
+
+    mute_serve();
+    snprintf(jurl, sizeof jurl, "http://127.0.0.1:%d/slow?key=SECRET", mute_port);
+    struct rt_http_request r = { .method = "GET", .url = jurl, .timeout = 0.3 };
+    struct rt_http_job *j = rt_http_start(&r, &err);
+    RT_CHECK(j != NULL);
+    RT_CHECK(rt_http_job_result(j, &resp, &err) == -1 && err.code == RT_EBUSY);
+    rt_error_clear(&err);
+    RT_CHECK(rt_http_job_wait(j, 10) == 1);
+    RT_CHECK(rt_http_job_result(j, &resp, &err) == -1 && err.code == RT_ETIMEOUT);
+    snprintf(want, sizeof want, "GET http://127.0.0.1:%d/slow: no response within 0.3 s", mute_port);
+    RT_CHECK_STR(err.msg, want);
+    rt_http_job_free(j);
+
+    r.timeout = 20;
+    j = rt_http_start(&r, &err);
+    RT_CHECK(j && mute_wait(2));
+    rt_http_job_free(j);
+    RT_CHECK(!rt_http_worker_running());
+
+    /* a request that cannot be made ends at once, with the reason */
+    struct rt_http_request bad = { .method = "GET", .url = "ftp://h/x?k=SECRET" };
+    rt_error_clear(&err);
+    j = rt_http_start(&bad, &err);
+    RT_CHECK(j && rt_http_job_wait(j, 0) == 1);
+    RT_CHECK(rt_http_job_result(j, &resp, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "ftp://h/x: only http:// and https:// URLs are supported");
+    rt_http_job_free(j);
+    mute_end();
+}
+
+/* The worker renews a short-lived token on its own, a quarter of its lifetime early. */
+static void test_background_refresh(void)
+{
+    const char *replies[] = { "200\n\n{\"access_token\":\"ya29.one\",\"expires_in\":2}",
+                              "200\n\n{\"access_token\":\"ya29.two\",\"expires_in\":3600}" };
+    struct rt_error err = { RT_OK, "" };
+    char host[64];
+    char *tok = NULL;
+    int rc = 0;
+    double got, renewed = 0;
+
+    serve(2, replies);
+    snprintf(host, sizeof host, "127.0.0.1:%d", srv_port);
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = host, .timeout = 5 };
+    struct rt_auth *a = rt_auth_new(&o, &err);
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        rc = rt_auth_token(a, 0.1, &tok, NULL, &err);
+        if (rc == 0) rt_auth_wait(a, 0.1);
+    }
+    got = mono();
+    RT_CHECK(rc == 1);
+    RT_CHECK_STR(tok, "ya29.one");
+    rt_free(tok);
+    /* nobody asks; the refresh is due 1.5 s after the token was issued */
+    for (int i = 0; i < 100 && rt_auth_fetches(a) < 2; i++) usleep(50000);
+    renewed = mono();
+    serve_end();
+    RT_CHECK(rt_auth_fetches(a) == 2);
+    RT_CHECK(renewed - got > 1.3);
+    RT_CHECK(rt_auth_token(a, 60, &tok, NULL, &err) == 1);
+    RT_CHECK_STR(tok, "ya29.two");
+    rt_free(tok);
+    rt_auth_free(a);
+    RT_CHECK(!rt_http_worker_running());
+}
+
+/* Every allocation failure on the way to a fetch and a job is reported, and leaks
+ * nothing (checked under LeakSanitizer by make check). */
+static void test_out_of_memory(void)
+{
+    char host[64], jurl[96];
+    int made = 0, failed = 0;
+
+    mute_serve();
+    snprintf(host, sizeof host, "127.0.0.1:%d", mute_port);
+    snprintf(jurl, sizeof jurl, "http://127.0.0.1:%d/x", mute_port);
+    for (long n = 0; n < 40; n++) {
+        struct rt_error err = { RT_OK, "" };
+        struct rt_auth_options o = { .kind = RT_AUTH_AUTHORIZED_USER, .client_id = "id",
+                                     .client_secret = "s", .refresh_token = "r",
+                                     .token_uri = jurl, .timeout = 20 };
+        struct rt_http_request r = { .method = "POST", .url = jurl, .body = "b", .body_len = 1 };
+        char *tok = NULL;
+        rt_alloc_fail_after(n);
+        struct rt_auth *a = rt_auth_new(&o, &err);
+        int rc = a ? rt_auth_token(a, 60, &tok, NULL, &err) : -1;
+        struct rt_http_job *j = rt_http_start(&r, &err);
+        rt_alloc_fail_after(-1);
+        if (!a || !j)
+            RT_CHECK(err.code == RT_ENOMEM || err.code == RT_EAUTH);
+        made += a && j && rc == 0;
+        failed += !a || !j;
+        rt_auth_free(a);
+        rt_http_job_free(j);
+    }
+    RT_CHECK(made > 0 && failed > 0);
+    RT_CHECK(!rt_http_worker_running());
+    mute_end();
+}
+
 int main(void)
 {
     RT_RUN(test_redact_url);
@@ -250,5 +481,9 @@ int main(void)
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);
     RT_RUN(test_unreachable_names_source);
+    RT_RUN(test_one_worker_thread);
+    RT_RUN(test_job_timeout);
+    RT_RUN(test_background_refresh);
+    RT_RUN(test_out_of_memory);
     return rt_test_done();
 }

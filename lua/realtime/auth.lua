@@ -2,9 +2,9 @@
 --
 -- Vertex AI takes an OAuth access token. This module finds the credential the way
 -- Google's own libraries do (Application Default Credentials), hands it to the C core
--- (realtime.Auth), which fetches the token and keeps it fresh on its own thread, and
--- waits for the first token with the module's usual wait step (blocking outside
--- coroutines, yielding under cqueues or realtime.run).
+-- (realtime.Auth), which fetches the token and keeps it fresh on the core's HTTP worker
+-- thread, and waits for the first token with the module's usual wait step (blocking
+-- outside coroutines, yielding under cqueues or realtime.run).
 --
 -- The search order, first match wins:
 --   1. an explicit access_token (the client uses it as is; nothing here runs);

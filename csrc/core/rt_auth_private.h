@@ -1,0 +1,67 @@
+/* The inside of a credential (struct rt_auth), shared by rt_auth.c (the object, its
+ * token and its refresh timer on the HTTP worker) and rt_auth_fetch.c (building one
+ * token request and reading its answer). Not for users of the core. */
+#ifndef RT_AUTH_PRIVATE_H
+#define RT_AUTH_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "rt_auth.h"
+#include "rt_http.h"
+#include "rt_http_worker.h"
+#include "rt_signal.h"
+
+struct rt_auth {
+    struct rt_http_task task;  /* the worker's handle (fetches, refresh timer); first, so a
+                                  task is its credential */
+    /* configuration: owned copies, read-only after rt_auth_new */
+    enum rt_auth_kind kind;
+    char *source, *scope, *token_uri, *client_email, *private_key, *private_key_id, *subject;
+    char *client_id, *client_secret, *refresh_token, *metadata_url, *ca_file;
+    double timeout;
+    char where[300];           /* worker thread only: the endpoint of the fetch under way */
+
+    pthread_mutex_t lock;
+    struct rt_signal sg;       /* guarded by lock: raised while no fetch is wanted or under way */
+    bool want;                 /* guarded by lock: a fetch was asked for */
+    bool fetching;             /* guarded by lock: a fetch is under way */
+    bool failed;               /* guarded by lock: the last fetch failed, not yet reported */
+    struct rt_error last;      /* guarded by lock: that failure */
+    char *token;               /* guarded by lock, owned (secret); NULL = none */
+    double started;            /* guarded by lock: monotonic seconds when the fetch started */
+    double expires;            /* guarded by lock: monotonic seconds when token expires */
+    double lifetime;           /* guarded by lock: the token's lifetime when issued */
+    double refresh_at;         /* guarded by lock: monotonic seconds of the next refresh */
+    unsigned long fetches;     /* guarded by lock */
+    int refs;                  /* guarded by lock */
+};
+
+
+/* A token request of a credential; the request's strings live here. */
+struct rt_auth_req {
+    struct rt_http_request req;
+    struct rt_http_header headers[2];
+    char *url;                 /* owned (metadata server) */
+    char *body;                /* owned, secret (grants) */
+    size_t body_len;
+    char where[300];           /* the endpoint without query, for messages */
+};
+
+/* Wipes and frees a secret string; NULL ok. */
+void rt_auth_wipe(char *s);
+
+/* Builds the request of a's next token fetch (signing a JWT for a service account): 0,
+ * or -1 with err naming the source. Free with rt_auth_req_free. */
+int rt_auth_req_build(struct rt_auth *a, struct rt_auth_req *q, struct rt_error *err);
+void rt_auth_req_free(struct rt_auth_req *q);
+
+/* Sets err to the failure of a token request that got no answer (e), naming the source. */
+void rt_auth_unanswered(const struct rt_auth *a, const struct rt_error *e, struct rt_error *err);
+
+/* Reads the answer of the token endpoint at `where`: 0 with *token (rt_malloc'd, secret)
+ * and *lifetime, or -1 with err naming the source and what to fix. */
+int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_response *resp,
+                   char **token, double *lifetime, struct rt_error *err);
+
+#endif
