@@ -12,12 +12,13 @@
 LUA      ?= lua5.4
 BUILD    ?= build
 PKGS     := libwebsockets openssl libcurl
-VERSION  := 0.1.0
+# The version has one home, csrc/core/rt_version.h; the Makefile reads it from there.
+VERSION  := $(shell sed -n 's/^.define RT_VERSION "\(.*\)"$$/\1/p' csrc/core/rt_version.h)
 
 CC       ?= cc
 CFLAGS   ?= -O2
 # Our own flags stay on whatever CFLAGS the caller (or LuaRocks) passes.
-RT_CFLAGS = $(CFLAGS) -fPIC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DRT_VERSION='"$(VERSION)"'
+RT_CFLAGS = $(CFLAGS) -fPIC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) lua5.4 2>/dev/null)
 ifdef LUA_INCDIR
 PKG_CFLAGS += -I$(LUA_INCDIR)

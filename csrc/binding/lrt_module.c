@@ -14,10 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "lrt_private.h"
-
-#ifndef RT_VERSION
-#define RT_VERSION "0.0.0"
-#endif
+#include "rt_version.h"
 
 /* realtime.core.versions() -> { realtime, lua, libwebsockets, openssl, libcurl } */
 static int lrt_versions(lua_State *L)

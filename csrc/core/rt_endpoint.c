@@ -6,6 +6,7 @@
 
 #include "rt_alloc.h"
 #include "rt_buf.h"
+#include "rt_version.h"
 
 bool rt_header_ok(const char *name, const char *value)
 {

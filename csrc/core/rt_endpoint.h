@@ -8,10 +8,6 @@
 #include "rt_error.h"
 #include "rt_session.h"
 
-#ifndef RT_VERSION
-#define RT_VERSION "0.1.0"
-#endif
-
 enum rt_backend { RT_BACKEND_GEMINI, RT_BACKEND_VERTEX };
 
 struct rt_endpoint_options {

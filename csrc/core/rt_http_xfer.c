@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
-
-#ifndef RT_VERSION
-#define RT_VERSION "0"
-#endif
+#include "rt_version.h"
 
 #define RT_HTTP_DEFAULT_TIMEOUT 30.0
 #define RT_HTTP_DEFAULT_MAX (1024 * 1024)

@@ -1,6 +1,7 @@
 /* Endpoints: exact URLs and headers for every backend and credential form. */
 #include "rt_alloc.h"
 #include "rt_endpoint.h"
+#include "rt_version.h"
 #include "rt_test.h"
 
 #define UA "realtime-lua/" RT_VERSION
