@@ -1,7 +1,10 @@
 # realtime: Gemini Live sessions for Lua 5.4.
 #
 #   make deps    install what is missing (Debian packages, the simulator's npm packages)
-#   make         build build/realtime/core.so and build/librealtime.a
+#   make         build build/realtime/core.so (the Lua module), the C libraries
+#                build/librealtime.{a,so} and build/librealtime-lua.{a,so}, examples/host
+#   make install PREFIX=...   the Lua module, and for C hosts the public headers, the
+#                libraries and realtime.pc / realtime-lua.pc (install-lua, install-c)
 #   make test    deps + build + every test; ends with "N passed, N failed"
 #   make check   the same suite with the C built under ASan + UBSan
 #   make demo    deps + build + the voice demo against the local simulator
@@ -12,8 +15,11 @@
 LUA      ?= lua5.4
 BUILD    ?= build
 PKGS     := libwebsockets openssl libcurl
-# The version has one home, csrc/core/rt_version.h; the Makefile reads it from there.
+# The version has one home, csrc/core/rt_version.h; 0.x releases may change the ABI with
+# each minor version, so their soname carries it (librealtime.so.0.1); from 1.0 the major.
 VERSION  := $(shell sed -n 's/^.define RT_VERSION "\(.*\)"$$/\1/p' csrc/core/rt_version.h)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),0.$(word 2,$(subst ., ,$(VERSION))),$(VERSION_MAJOR))
 
 CC       ?= cc
 CFLAGS   ?= -O2
@@ -37,6 +43,13 @@ TEST_BIN := $(TEST_SRC:csrc/test/%.c=$(BUILD)/test/%)
 
 MODULE   := $(BUILD)/realtime/core.so
 ARCHIVE  := $(BUILD)/librealtime.a
+# For C hosts: the core (librealtime), and the binding for hosts that embed Lua
+# (librealtime-lua: luaopen_realtime_core, linked against librealtime).
+SHLIB    := $(BUILD)/librealtime.so.$(VERSION)
+LUA_ARCHIVE := $(BUILD)/librealtime-lua.a
+LUA_SHLIB := $(BUILD)/librealtime-lua.so.$(VERSION)
+# realtime.h and the headers it includes (the installed, public ones)
+PUBLIC_H := $(shell sh csrc/public-headers.sh)
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
@@ -52,7 +65,7 @@ SUBMAKE = $(MAKE) --no-print-directory
 HOST_BIN := $(if $(wildcard examples/host.c),$(BUILD)/examples/host)
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
 
-all: $(MODULE) $(ARCHIVE) $(HOST_BIN)
+all: $(MODULE) $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB) $(HOST_BIN)
 
 $(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
@@ -73,6 +86,24 @@ $(MODULE): $(CORE_OBJ) $(BIND_OBJ)
 $(ARCHIVE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# lib<name>.so.<version>, its soname link lib<name>.so.<soversion> and lib<name>.so
+$(SHLIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -shared -Wl,-soname,librealtime.so.$(SOVERSION) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/librealtime.so.$(SOVERSION)
+	ln -sf librealtime.so.$(SOVERSION) $(BUILD)/librealtime.so
+
+$(LUA_ARCHIVE): $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# Lua's own symbols stay undefined: the host that embeds Lua provides them.
+$(LUA_SHLIB): $(BIND_OBJ) $(SHLIB)
+	$(CC) $(RT_CFLAGS) -shared -Wl,-soname,librealtime-lua.so.$(SOVERSION) -o $@ $(BIND_OBJ) \
+	  -L$(BUILD) -lrealtime $(LDFLAGS) $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/librealtime-lua.so.$(SOVERSION)
+	ln -sf librealtime-lua.so.$(SOVERSION) $(BUILD)/librealtime-lua.so
 
 $(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
 	@mkdir -p $(dir $@)
@@ -141,14 +172,34 @@ bench-c: $(BUILD)/bench/scan_bench $(BUILD)/bench/threads_bench
 fuzz:
 	@sh csrc/fuzz/run.sh
 
-# Used by the rockspec (build.type = "make"); also works for a plain system install.
+# install-lua: the Lua module (the rockspec's install target). install-c: for C hosts,
+# the public headers under $(includedir)/realtime, the libraries, realtime.pc and
+# realtime-lua.pc (docs/core-api.md, "Installing"). DESTDIR stages a package.
 PREFIX      ?= /usr/local
 INST_LIBDIR ?= $(PREFIX)/lib/lua/5.4
 INST_LUADIR ?= $(PREFIX)/share/lua/5.4
-install: $(MODULE)
-	mkdir -p $(INST_LIBDIR)/realtime $(INST_LUADIR)/realtime
-	cp $(MODULE) $(INST_LIBDIR)/realtime/core.so
-	cp lua/realtime/*.lua $(INST_LUADIR)/realtime/
+libdir      ?= $(PREFIX)/lib
+includedir  ?= $(PREFIX)/include
+pkgconfigdir ?= $(libdir)/pkgconfig
+.PHONY: install-lua install-c
+install: install-lua install-c
+
+install-lua: $(MODULE)
+	mkdir -p $(DESTDIR)$(INST_LIBDIR)/realtime $(DESTDIR)$(INST_LUADIR)/realtime
+	cp $(MODULE) $(DESTDIR)$(INST_LIBDIR)/realtime/core.so
+	cp lua/realtime/*.lua $(DESTDIR)$(INST_LUADIR)/realtime/
+
+PC_SUBST = sed -e 's|@prefix@|$(PREFIX)|g' -e 's|@libdir@|$(libdir)|g' \
+  -e 's|@includedir@|$(includedir)|g' -e 's|@version@|$(VERSION)|g'
+install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
+	mkdir -p $(DESTDIR)$(includedir)/realtime $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir)
+	cp $(PUBLIC_H) $(DESTDIR)$(includedir)/realtime/
+	cp $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB) $(DESTDIR)$(libdir)/
+	for lib in librealtime librealtime-lua; do \
+	  ln -sf $$lib.so.$(VERSION) $(DESTDIR)$(libdir)/$$lib.so.$(SOVERSION) && \
+	  ln -sf $$lib.so.$(SOVERSION) $(DESTDIR)$(libdir)/$$lib.so || exit 1; done
+	$(PC_SUBST) csrc/realtime.pc.in > $(DESTDIR)$(pkgconfigdir)/realtime.pc
+	$(PC_SUBST) csrc/realtime-lua.pc.in > $(DESTDIR)$(pkgconfigdir)/realtime-lua.pc
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)'"

@@ -34,7 +34,7 @@ build = {
     LUA_INCDIR = "$(LUA_INCDIR)",
     BUILD = "build/rock",
   },
-  install_target = "install",
+  install_target = "install-lua",
   install_variables = {
     BUILD = "build/rock",
     INST_LIBDIR = "$(LIBDIR)",

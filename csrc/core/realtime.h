@@ -1,9 +1,19 @@
 /* realtime: a C client for Google's Gemini Live API (live voice, text and tool sessions
- * over WebSockets), for hosts that embed the library directly.
+ * over WebSockets), for hosts that link the library directly.
+ *
+ * This header and the ones it includes are the public interface, and the only headers
+ * `make install` installs (under include/realtime/; `pkg-config --cflags --libs realtime`):
+ *   rt_version.h   RT_VERSION, rt_version()
+ *   rt_error.h     struct rt_error, the codes and their names
+ *   rt_client.h    a client: one I/O thread shared by its sessions
+ *   rt_session.h   a session: sending (text, audio append/commit), events, close, stats
+ *   rt_endpoint.h  the URL and headers of each backend and credential
+ * Other symbols of the library are internal and may change.
  *
  * Create one client (one I/O thread), open sessions on it, and read each session's
  * events from any thread of your own: poll rt_session_fd() or call rt_session_wait(),
- * then drain rt_session_next_event(). See docs/core-api.md for the full contract.
+ * then drain rt_session_next_event(). See docs/core-api.md for the full contract, and
+ * examples/c_session.c for a whole program.
  *
  *     struct rt_error err = {0};
  *     struct rt_client *c = rt_client_new(NULL, &err);
@@ -30,12 +40,11 @@
 extern "C" {
 #endif
 
-#include "rt_alloc.h"
-#include "rt_base64.h"
-#include "rt_client.h"
-#include "rt_endpoint.h"
+#include "rt_version.h"
 #include "rt_error.h"
+#include "rt_client.h"
 #include "rt_session.h"
+#include "rt_endpoint.h"
 
 #ifdef __cplusplus
 }

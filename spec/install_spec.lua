@@ -1,0 +1,107 @@
+-- C hosts: `make install PREFIX=<tmp>` gives the public headers, the static and shared
+-- libraries (with a soname) and pkg-config files, and programs built against that
+-- installed copy with `pkg-config` alone run sessions against the simulator:
+-- examples/c_session.c (the C library, no Lua; linked shared, then static) and
+-- examples/host.c (Lua embedded, through realtime-lua).
+local helper = require "spec.helper"
+local q = helper.shell_quote
+
+describe("make install for C hosts", function()
+  local prefix, bin
+
+  -- Runs cmd with the installed copy's pkg-config files; returns status, output.
+  local function sh(cmd)
+    return helper.run("export PKG_CONFIG_PATH=" .. q(prefix .. "/lib/pkgconfig") .. "; " .. cmd)
+  end
+
+  local function sim_env()
+    return ("env -u REALTIME_MODEL -u GOOGLE_API_KEY GEMINI_API_KEY=%s REALTIME_BASE_URL=%s REALTIME_CA_FILE=%s "):format(
+      q(helper.sim_key), q(helper.sim_http), q(helper.sim_ca))
+  end
+
+  setup(function()
+    prefix = os.tmpname()
+    os.remove(prefix)
+    bin = prefix .. "/bin"
+    -- the plain build tree (never the sanitized one: the programs below are not)
+    local status, out = helper.run("env -u MAKEFLAGS -u MAKELEVEL make -s install BUILD=build PREFIX="
+      .. q(prefix) .. " && mkdir -p " .. q(bin))
+    assert(status == 0, out)
+  end)
+
+  teardown(function()
+    if prefix then helper.run("rm -rf " .. q(prefix)) end
+  end)
+
+  it("installs the public headers only, the libraries with a soname, and realtime.pc", function()
+    local _, list = helper.run("cd " .. q(prefix) .. " && find include lib -type f -o -type l | sort")
+    local want = { "include/realtime/realtime.h", "include/realtime/rt_version.h",
+      "include/realtime/rt_error.h", "include/realtime/rt_client.h", "include/realtime/rt_session.h",
+      "include/realtime/rt_endpoint.h", "lib/librealtime.a", "lib/librealtime.so",
+      "lib/librealtime.so.0.1", "lib/librealtime-lua.a", "lib/librealtime-lua.so",
+      "lib/pkgconfig/realtime.pc", "lib/pkgconfig/realtime-lua.pc", "lib/lua/5.4/realtime/core.so" }
+    for _, f in ipairs(want) do assert.truthy(list:find(f .. "\n", 1, true), f .. " missing:\n" .. list) end
+    assert.is_nil(list:find("rt_alloc.h", 1, true))
+    assert.is_nil(list:find("rt_base64.h", 1, true))
+    assert.is_nil(list:find("rt_buf.h", 1, true))
+    local _, soname = helper.run("readelf -d " .. q(prefix .. "/lib/librealtime.so"))
+    assert.matches("SONAME%)%s+Library soname: %[librealtime%.so%.0%.1%]", soname)
+
+    -- one version for everything
+    local realtime = require "realtime"
+    local status, version = sh("pkg-config --modversion realtime")
+    assert.equal(0, status, version)
+    assert.equal(realtime._VERSION .. "\n", version)
+    local _, flags = sh("pkg-config --cflags --libs realtime")
+    assert.matches("-I" .. (prefix .. "/include/realtime"):gsub("%p", "%%%0"), flags)
+    assert.matches("-lrealtime", flags)
+  end)
+
+  it("has headers that each compile on their own, with no private header around", function()
+    local _, list = helper.run("ls " .. q(prefix .. "/include/realtime"))
+    for h in list:gmatch "%S+" do
+      local status, out = sh(("echo '#include <%s>' | cc -std=c11 -Wall -Werror -fsyntax-only -x c - "
+        .. "$(pkg-config --cflags realtime)"):format(h))
+      assert.equal(0, status, h .. ": " .. out)
+    end
+  end)
+
+  it("builds examples/c_session.c with pkg-config (shared) and runs a session", function()
+    local status, out = sh("cc -std=c11 -Wall -Werror examples/c_session.c -o " .. q(bin .. "/c_session")
+      .. " $(pkg-config --cflags --libs realtime)")
+    assert.equal(0, status, out)
+    local _, ldd = helper.run("LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " ldd " .. q(bin .. "/c_session"))
+    assert.matches("librealtime%.so%.0%.1 => " .. prefix:gsub("%p", "%%%0"), ldd)
+    status, out = helper.run(sim_env() .. "LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " "
+      .. q(bin .. "/c_session") .. " 'Hello from C'")
+    assert.equal(0, status, out)
+    assert.matches("realtime " .. require("realtime")._VERSION, out, 1, true)
+    -- the simulator's text answer comes in pieces of up to three words
+    assert.matches('"text": "You said: Hello"', out, 1, true)
+    assert.matches('"text": " from C."', out, 1, true)
+    assert.matches("closed: 1000", out, 1, true)
+  end)
+
+  it("links examples/c_session.c statically (librealtime.a) and runs it", function()
+    local status, out = sh("cc -std=c11 -Wall -Werror examples/c_session.c -o " .. q(bin .. "/c_session_static")
+      .. " $(pkg-config --cflags realtime) " .. q(prefix .. "/lib/librealtime.a")
+      .. " $(pkg-config --libs $(pkg-config --print-requires-private realtime)) -lpthread -lm")
+    assert.equal(0, status, out)
+    local _, ldd = helper.run("ldd " .. q(bin .. "/c_session_static"))
+    assert.is_nil(ldd:find("librealtime", 1, true))
+    status, out = helper.run(sim_env() .. q(bin .. "/c_session_static") .. " 'static hello'")
+    assert.equal(0, status, out)
+    assert.matches('"text": "You said: static"', out, 1, true)
+    assert.matches("closed: 1000", out, 1, true)
+  end)
+
+  it("builds examples/host.c (Lua embedded) with pkg-config realtime-lua and runs it", function()
+    local status, out = sh("cc -std=c11 -Wall -Werror -D_GNU_SOURCE examples/host.c -o " .. q(bin .. "/host")
+      .. " $(pkg-config --cflags --libs realtime-lua) -lpthread -lm")
+    assert.equal(0, status, out)
+    status, out = helper.run(sim_env() .. "REALTIME_LUA_DIR=" .. q(prefix .. "/share/lua/5.4")
+      .. " LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " " .. q(bin .. "/host") .. " 0.5")
+    assert.equal(0, status, out)
+    assert.matches("s of reply audio received", out, 1, true)
+  end)
+end)
