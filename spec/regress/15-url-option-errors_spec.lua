@@ -12,14 +12,17 @@ local function refusal(make, opts)
   return err
 end
 
+-- A copy of base with extra's fields on top.
+local function merged(base, extra)
+  local o = {}
+  for k, v in pairs(base) do o[k] = v end
+  for k, v in pairs(extra) do o[k] = v end
+  return o
+end
+
 describe("issue 15: endpoint options", function()
   local base = { api_key = "k", model = helper.model }
-  local function with(extra)
-    local o = {}
-    for k, v in pairs(base) do o[k] = v end
-    for k, v in pairs(extra) do o[k] = v end
-    return o
-  end
+  local function with(extra) return merged(base, extra) end
 
   local CASES = {
     { "an ftp:// base_url", { base_url = "ftp://example.com/x" }, "option 'base_url'", "ftp" },
@@ -53,12 +56,7 @@ describe("issue 15: endpoint options", function()
 
   it("refuses the same for Vertex: access_token, quota_project and location", function()
     local vbase = { project = "p", location = "us-central1", model = helper.vertex_model }
-    local function v(extra)
-      local o = {}
-      for k, x in pairs(vbase) do o[k] = x end
-      for k, x in pairs(extra) do o[k] = x end
-      return o
-    end
+    local function v(extra) return merged(vbase, extra) end
     local err = refusal(realtime.vertex, v { access_token = "tok-secret\nX: y" })
     assert.matches("option 'access_token'", err, 1, true)
     assert.is_nil(err:find("tok-secret", 1, true))
