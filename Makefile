@@ -158,15 +158,19 @@ bench: deps
 
 # C micro-benchmarks of core functions (bench/c/*_bench.c; figures in bench/README.md).
 BENCH_C_SRC := csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_alloc.c csrc/core/rt_base64.c
-$(BUILD)/bench/scan_bench: bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) $(wildcard csrc/core/*.h) | pkg-flags
+$(BUILD)/bench/scan_bench: bench/c/scan_bench.c bench/c/scan_old.c bench/c/bench_util.h $(BENCH_C_SRC) $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
 $(BUILD)/bench/threads_bench: bench/c/threads_bench.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
-bench-c: $(BUILD)/bench/scan_bench $(BUILD)/bench/threads_bench
+$(BUILD)/bench/base64_bench: bench/c/base64_bench.c bench/c/base64_old.c bench/c/bench_util.h csrc/core/rt_base64.c csrc/core/rt_base64.h | pkg-flags
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core bench/c/base64_bench.c bench/c/base64_old.c csrc/core/rt_base64.c -o $@ $(LDFLAGS) $(LDLIBS)
+bench-c: $(BUILD)/bench/scan_bench $(BUILD)/bench/threads_bench $(BUILD)/bench/base64_bench
 	$(BUILD)/bench/scan_bench
 	$(BUILD)/bench/threads_bench 10
+	$(BUILD)/bench/base64_bench
 
 # Fuzz the server-message path and frame reassembly for a bounded time (clang, libFuzzer).
 fuzz:

@@ -19,18 +19,11 @@
 
 #include <libwebsockets.h>
 
+#include "bench_util.h"
 #include "rt_base64.h"
 #include "rt_resume.h"
 
 int rt_scan_server_old(const char *text, size_t len, struct rt_scan *out);
-
-static double bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- LEJP: the same questions through its path-matching callback ------------------ */
 
@@ -78,38 +71,31 @@ static int scan_lejp(const char *text, size_t len, struct rt_scan *out)
 
 typedef int (*scan_fn)(const char *, size_t, struct rt_scan *);
 
-static int cmp_double(const void *a, const void *b)
+struct scan_call {
+    scan_fn fn;
+    const char *text;
+    size_t len;
+    int sink;
+};
+
+static void scan_once(void *ud)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    struct scan_call *c = ud;
+    struct rt_scan sc;
+
+    c->sink += c->fn(c->text, c->len, &sc) + sc.inline_data;
 }
 
 /* Times batches of scans; *best receives the fastest batch's figure. */
 static double time_scan(scan_fn fn, const char *text, size_t len, int iters, int batches,
                         double *best)
 {
-    double per[64];
-    struct rt_scan sc;
-    volatile int sink = 0;
-    int b, i;
+    struct scan_call c = { fn, text, len, 0 };
+    double median = bench_batches(scan_once, &c, iters, batches, best);
 
-    for (b = 0; b < batches; b++) {
-        double t0 = bench_now();
-        for (i = 0; i < iters; i++)
-            sink += fn(text, len, &sc) + sc.inline_data;
-        per[b] = (bench_now() - t0) / iters * 1e9;
-    }
-    (void)sink;
-    qsort(per, (size_t)batches, sizeof *per, cmp_double);
-    *best = per[0];
-    return per[batches / 2];
-}
-
-static int env_int(const char *name, int dflt, int max)
-{
-    const char *v = getenv(name);
-    int n = v ? atoi(v) : dflt;
-    return n < 1 ? dflt : n > max ? max : n;
+    if (c.sink == -1)
+        printf("#\n");   /* keeps the calls from being optimised away */
+    return median;
 }
 
 int main(void)
@@ -119,7 +105,7 @@ int main(void)
     static const char turn[] = "{\n  \"serverContent\": {\n    \"turnComplete\": true\n  }\n}\n";
     unsigned char pcm[1920];
     char b64[2561], *msg;
-    int iters = env_int("BENCH_ITERS", 5000, 10000000), batches = env_int("BENCH_BATCHES", 7, 63);
+    int iters = bench_env_int("BENCH_ITERS", 5000, 10000000), batches = bench_env_int("BENCH_BATCHES", 7, 63);
     size_t n, i;
 
     /* 40 ms of a 440 Hz tone at 24 kHz, 16-bit little-endian */

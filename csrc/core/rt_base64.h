@@ -1,8 +1,12 @@
-/* Base64: standard alphabet with padding on output; standard or URL-safe alphabet, with
- * or without padding, on input. */
+/* Base64, the core's one home for it: the standard alphabet with padding on output
+ * (audio going out, bytes in tool results), base64url without padding on output (JWTs),
+ * and either alphabet, with or without padding, on input (audio coming in; protobuf's
+ * JSON mapping allows both). Input is checked strictly: no white space, nothing outside
+ * the alphabets, padding complete or absent. */
 #ifndef RT_BASE64_H
 #define RT_BASE64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Characters written by rt_base64_encode for n input bytes (no terminator). */
@@ -20,6 +24,16 @@ static inline size_t rt_base64_decoded_max(size_t n)
 /* Encodes n bytes of in into out (room for rt_base64_encoded_len(n) bytes; no NUL is
  * written). Returns the characters written. */
 size_t rt_base64_encode(const void *in, size_t n, char *out);
+
+/* Characters written by rt_base64url_encode for n input bytes (no padding, no NUL). */
+static inline size_t rt_base64url_len(size_t n)
+{
+    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
+/* Encodes n bytes of in into out with the URL-safe alphabet and no padding (room for
+ * rt_base64url_len(n) + 1 bytes), NUL-terminates, and returns the characters written. */
+size_t rt_base64url_encode(const void *in, size_t n, char *out);
 
 /* Decodes n characters into out (room for rt_base64_decoded_max(n) bytes) and stores
  * the byte count in *outlen. Accepts '+' '/' and '-' '_', and padding that is either

@@ -11,34 +11,7 @@
 #include <openssl/pem.h>
 
 #include "rt_alloc.h"
-
-static const char rt_b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-size_t rt_jwt_b64url_encode(const void *in, size_t n, char *out)
-{
-    const unsigned char *p = in;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned long v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 | p[i + 2];
-        out[o++] = rt_b64url_alphabet[v >> 18 & 63];
-        out[o++] = rt_b64url_alphabet[v >> 12 & 63];
-        out[o++] = rt_b64url_alphabet[v >> 6 & 63];
-        out[o++] = rt_b64url_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned long v = (unsigned long)p[i] << 16;
-        out[o++] = rt_b64url_alphabet[v >> 18 & 63];
-        out[o++] = rt_b64url_alphabet[v >> 12 & 63];
-    } else if (n - i == 2) {
-        unsigned long v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8;
-        out[o++] = rt_b64url_alphabet[v >> 18 & 63];
-        out[o++] = rt_b64url_alphabet[v >> 12 & 63];
-        out[o++] = rt_b64url_alphabet[v >> 6 & 63];
-    }
-    out[o] = '\0';
-    return o;
-}
+#include "rt_base64.h"
 
 size_t rt_jwt_json_quote(const char *s, char *out)
 {
@@ -139,7 +112,7 @@ int rt_jwt_sign_rs256(const char *pem, const char *header_json, const char *clai
 {
     *out = NULL;
     size_t hlen = strlen(header_json), clen = strlen(claims_json);
-    size_t hb = rt_jwt_b64url_len(hlen), cb = rt_jwt_b64url_len(clen);
+    size_t hb = rt_base64url_len(hlen), cb = rt_base64url_len(clen);
     EVP_PKEY *key = rt_jwt_load_key(pem, err);
     if (!key) return -1;
 
@@ -147,23 +120,23 @@ int rt_jwt_sign_rs256(const char *pem, const char *header_json, const char *clai
     unsigned char *sig = NULL;
     size_t siglen = 0;
     /* header.claims.signature; the RSA signature is at most 2048 bytes (16384-bit key) */
-    size_t cap = hb + 1 + cb + 1 + rt_jwt_b64url_len(EVP_PKEY_get_size(key) > 0
+    size_t cap = hb + 1 + cb + 1 + rt_base64url_len(EVP_PKEY_get_size(key) > 0
                                                       ? (size_t)EVP_PKEY_get_size(key) : 0) + 1;
     char *jwt = rt_malloc(cap);
     if (!jwt) {
         rt_error_set(err, RT_ENOMEM, "out of memory building the token request");
         goto out;
     }
-    size_t n = rt_jwt_b64url_encode(header_json, hlen, jwt);
+    size_t n = rt_base64url_encode(header_json, hlen, jwt);
     jwt[n++] = '.';
-    n += rt_jwt_b64url_encode(claims_json, clen, jwt + n);
+    n += rt_base64url_encode(claims_json, clen, jwt + n);
     if (rt_jwt_rsa_sha256(key, jwt, n, &sig, &siglen, err) != 0) goto out;
-    if (n + 1 + rt_jwt_b64url_len(siglen) + 1 > cap) {
+    if (n + 1 + rt_base64url_len(siglen) + 1 > cap) {
         rt_error_set(err, RT_EAUTH, "unexpected RSA signature size");
         goto out;
     }
     jwt[n++] = '.';
-    rt_jwt_b64url_encode(sig, siglen, jwt + n);
+    rt_base64url_encode(sig, siglen, jwt + n);
     *out = jwt;
     jwt = NULL;
     rc = 0;

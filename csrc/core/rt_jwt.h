@@ -10,16 +10,6 @@
 
 #include "rt_error.h"
 
-/* Characters rt_jwt_b64url_encode writes for n bytes (unpadded base64url). */
-static inline size_t rt_jwt_b64url_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-/* Encodes n bytes into out (room for rt_jwt_b64url_len(n) + 1 bytes) with the URL-safe
- * alphabet and no padding, NUL-terminates, and returns the characters written. */
-size_t rt_jwt_b64url_encode(const void *in, size_t n, char *out);
-
 /* Appends s to out as a JSON string literal (quotes included) with the escapes JSON
  * requires; out has room for at least rt_jwt_json_quoted_max(strlen(s)) + 1 bytes.
  * Returns the characters written (out is NUL-terminated). */
@@ -29,7 +19,7 @@ static inline size_t rt_jwt_json_quoted_max(size_t n)
     return n * 6 + 2;
 }
 
-/* Signs `header_json` "." `claims_json` (each base64url-encoded first) with the RSA
+/* Signs `header_json` "." `claims_json` (each base64url-encoded first, rt_base64.h) with the RSA
  * private key in pem (PKCS#8 "PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY") using
  * RSASSA-PKCS1-v1_5 with SHA-256. On success *out is the compact JWT (caller frees with
  * rt_free) and 0 is returned; on failure -1 with err set (RT_EAUTH for an unusable key,

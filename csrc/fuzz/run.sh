@@ -2,6 +2,7 @@
 # Fuzzes the server-message path for a bounded time (make fuzz).
 #
 #   fuzz_json   the core's JSON reader (rt_json) in its strict and lenient modes
+#   fuzz_base64 the base64 decoder against the one it replaced (same verdicts, same bytes)
 #   fuzz_scan   the I/O thread's scanner (handles, goAway, turn boundaries) and the setup
 #               rewrite with whatever handle the input carries
 #   fuzz_reasm  WebSocket fragment reassembly followed by the scanner
@@ -36,6 +37,7 @@ build() {
 }
 echo "building fuzz targets in $OUT"
 build -o "$OUT/fuzz_json" csrc/fuzz/fuzz_json.c csrc/core/rt_json.c csrc/core/rt_alloc.c
+build -o "$OUT/fuzz_base64" csrc/fuzz/fuzz_base64.c csrc/core/rt_base64.c bench/c/base64_old.c
 build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c csrc/core/rt_json.c \
     csrc/core/rt_alloc.c
 build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/core/rt_frame.c csrc/core/rt_resume.c \
@@ -44,7 +46,7 @@ build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/core/rt_frame.c csrc/core
 build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/binding/lrt_*.c csrc/core/rt_*.c
 
 status=0
-for t in ${FUZZ_TARGETS:-fuzz_json fuzz_scan fuzz_reasm fuzz_map}; do
+for t in ${FUZZ_TARGETS:-fuzz_json fuzz_base64 fuzz_scan fuzz_reasm fuzz_map}; do
     mkdir -p "$OUT/corpus/$t"
     echo "running $t for $SECS s"
     "$OUT/$t" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
