@@ -13,15 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct rt_link {
-    struct rt_link *next;
-};
+#include "rt_link.h"
 
 struct rt_mpsc {
     _Atomic(struct rt_link *) top;   /* newest first; items owned by the list */
 };
-
-#define rt_container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 static inline void rt_mpsc_init(struct rt_mpsc *q)
 {

@@ -1,0 +1,181 @@
+/* The resolver thread (see rt_resolve.h). */
+#include "rt_resolve.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rt_alloc.h"
+
+struct rt_resolver {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct rt_link *head, *tail;   /* guarded by lock: requests waiting, oldest first */
+    bool started;                  /* guarded by lock: the thread runs */
+    bool stop;                     /* guarded by lock: rt_resolver_free was called */
+    bool busy;                     /* guarded by lock: a lookup is under way */
+    int refs;                      /* guarded by lock: the owner's + the thread's */
+    pthread_t thread;
+};
+
+static void rt_resolver_release_locked(struct rt_resolver *rv, bool *gone)
+{
+    *gone = --rv->refs == 0;
+}
+
+static void rt_resolver_destroy(struct rt_resolver *rv)
+{
+    pthread_cond_destroy(&rv->cond);
+    pthread_mutex_destroy(&rv->lock);
+    rt_free(rv);
+}
+
+struct rt_resolver *rt_resolver_new(void)
+{
+    struct rt_resolver *rv = rt_calloc(1, sizeof *rv);
+
+    if (!rv)
+        return NULL;
+    if (pthread_mutex_init(&rv->lock, NULL) != 0) {
+        rt_free(rv);
+        return NULL;
+    }
+    if (pthread_cond_init(&rv->cond, NULL) != 0) {
+        pthread_mutex_destroy(&rv->lock);
+        rt_free(rv);
+        return NULL;
+    }
+    rv->refs = 1;
+    return rv;
+}
+
+bool rt_resolve_literal(struct rt_resolve_req *r)
+{
+    unsigned char buf[16];
+
+    if (inet_pton(AF_INET, r->host, buf) != 1 && inet_pton(AF_INET6, r->host, buf) != 1)
+        return false;
+    snprintf(r->addrs[0], sizeof r->addrs[0], "%s", r->host);
+    r->count = 1;
+    r->error[0] = '\0';
+    return true;
+}
+
+static void rt_resolve_lookup(struct rt_resolve_req *r)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[8];
+    int g;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    snprintf(port, sizeof port, "%d", r->port);
+    r->count = 0;
+    g = getaddrinfo(r->host, port, &hints, &res);
+    if (g != 0) {
+        snprintf(r->error, sizeof r->error, "%s", gai_strerror(g));
+        return;
+    }
+    for (ai = res; ai && r->count < RT_RESOLVE_MAX_ADDRS; ai = ai->ai_next) {
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r->addrs[r->count], RT_RESOLVE_ADDR_LEN,
+                        NULL, 0, NI_NUMERICHOST) == 0)
+            r->count++;
+    }
+    freeaddrinfo(res);
+    r->error[0] = '\0';
+    if (!r->count)
+        snprintf(r->error, sizeof r->error, "no usable address");
+}
+
+static void *rt_resolver_main(void *arg)
+{
+    struct rt_resolver *rv = arg;
+    struct rt_resolve_req *r;
+    bool gone;
+
+    pthread_mutex_lock(&rv->lock);
+    for (;;) {
+        while (!rv->head && !rv->stop)
+            pthread_cond_wait(&rv->cond, &rv->lock);
+        if (!rv->head)
+            break;                               /* stopping, nothing left */
+        r = rt_container_of(rv->head, struct rt_resolve_req, link);
+        rv->head = rv->head->next;
+        if (!rv->head)
+            rv->tail = NULL;
+        if (rv->stop) {
+            snprintf(r->error, sizeof r->error, "the client is being freed");
+            r->count = 0;
+        } else {
+            rv->busy = true;
+            pthread_mutex_unlock(&rv->lock);
+            rt_resolve_lookup(r);
+            pthread_mutex_lock(&rv->lock);
+            rv->busy = false;
+        }
+        pthread_mutex_unlock(&rv->lock);
+        r->done(r);
+        pthread_mutex_lock(&rv->lock);
+    }
+    rt_resolver_release_locked(rv, &gone);
+    pthread_mutex_unlock(&rv->lock);
+    if (gone)
+        rt_resolver_destroy(rv);
+    return NULL;
+}
+
+bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r)
+{
+    pthread_mutex_lock(&rv->lock);
+    if (rv->stop) {
+        pthread_mutex_unlock(&rv->lock);
+        return false;
+    }
+    if (!rv->started) {
+        if (pthread_create(&rv->thread, NULL, rt_resolver_main, rv) != 0) {
+            pthread_mutex_unlock(&rv->lock);
+            return false;
+        }
+        rv->started = true;
+        rv->refs++;
+    }
+    r->link.next = NULL;
+    if (rv->tail)
+        rv->tail->next = &r->link;
+    else
+        rv->head = &r->link;
+    rv->tail = &r->link;
+    pthread_cond_signal(&rv->cond);
+    pthread_mutex_unlock(&rv->lock);
+    return true;
+}
+
+void rt_resolver_free(struct rt_resolver *rv)
+{
+    bool gone, join = false;
+
+    if (!rv)
+        return;
+    pthread_mutex_lock(&rv->lock);
+    rv->stop = true;
+    pthread_cond_signal(&rv->cond);
+    if (rv->started) {
+        /* A lookup can take as long as the system's resolver wants: do not wait for one
+         * under way; the thread frees the resolver when it is done. */
+        join = !rv->busy;
+        if (!join)
+            pthread_detach(rv->thread);
+    }
+    pthread_mutex_unlock(&rv->lock);
+    if (join)
+        pthread_join(rv->thread, NULL);
+    pthread_mutex_lock(&rv->lock);
+    rt_resolver_release_locked(rv, &gone);
+    pthread_mutex_unlock(&rv->lock);
+    if (gone)
+        rt_resolver_destroy(rv);
+}

@@ -1,0 +1,46 @@
+/* Name resolution off the I/O thread.
+ *
+ * libwebsockets 4.1 (as Debian builds it) resolves host names with a blocking
+ * getaddrinfo on its service thread, so one slow lookup would stall every session of a
+ * client. Each client therefore has a resolver thread, started on its first lookup: the
+ * I/O thread hands it a request and connects to the numeric addresses it gets back,
+ * keeping the host name for the Host header, SNI and the certificate check. Literal
+ * addresses skip the thread. */
+#ifndef RT_RESOLVE_H
+#define RT_RESOLVE_H
+
+#include <stdbool.h>
+
+#include "rt_link.h"
+
+#define RT_RESOLVE_MAX_ADDRS 8
+#define RT_RESOLVE_ADDR_LEN 46           /* INET6_ADDRSTRLEN */
+
+struct rt_resolve_req {
+    struct rt_link link;                 /* queued on the resolver */
+    const char *host;                    /* borrowed from the requester, valid until done */
+    int port;
+    /* results, written by the resolver thread before `done` is called */
+    int count;                           /* addresses found */
+    char addrs[RT_RESOLVE_MAX_ADDRS][RT_RESOLVE_ADDR_LEN];
+    char error[128];                     /* why nothing was found ("" when count > 0) */
+    /* called on the resolver thread when the results are in (or the resolver stops:
+     * count 0, error says so) */
+    void (*done)(struct rt_resolve_req *r);
+};
+
+struct rt_resolver;
+
+/* A resolver whose thread starts with the first request. NULL when out of memory. */
+struct rt_resolver *rt_resolver_new(void);
+/* Queues r (any thread). Returns false when the thread cannot be started (r untouched). */
+bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r);
+/* Stops the thread: requests still queued get done() with an error; a lookup under way
+ * finishes on its own (its thread then exits and frees what is left). NULL ok. */
+void rt_resolver_free(struct rt_resolver *rv);
+
+/* Fills r's results at once when r->host is a literal IPv4 or IPv6 address; returns
+ * whether it was. */
+bool rt_resolve_literal(struct rt_resolve_req *r);
+
+#endif
