@@ -86,9 +86,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
 
     it("item audio is split at 32,000 bytes of PCM", function()
       local st = state(backend, { vad = { enabled = false } })
-      local f = send(st, item { type = "audio", data = string.rep("a", 32001) })
+      local f = send(st, item { type = "audio", data = string.rep("a", 32002) })
       assert.equal(math.ceil(32000 / 3) * 4, #f[2].realtimeInput.audio.data)
       assert.equal(4, #f[3].realtimeInput.audio.data)
+      assert.has_error(function() send(st, item { type = "audio", data = string.rep("a", 32001) }) end,
+        "conversation_item_create: part 1: 16-bit PCM must have an even number of bytes (got 32001)")
     end)
 
     it("seed bug 8: item audio under server VAD ends with audioStreamEnd on Gemini only", function()

@@ -118,6 +118,8 @@ static int lrt_client_connect(lua_State *L)
     o.timeout = (double)lrt_field_number(L, 2, "timeout", 0);
     o.max_queue_bytes = (size_t)lrt_field_number(L, 2, "max_queue_bytes", 0);
     o.max_message_bytes = (size_t)lrt_field_number(L, 2, "max_message_bytes", 0);
+    o.max_receive_bytes = (size_t)lrt_field_number(L, 2, "max_receive_bytes", 0);
+    o.close_timeout = (double)lrt_field_number(L, 2, "close_timeout", 0);
     o.audio_mime = lrt_field_string(L, 2, "audio_mime");
     o.manual_activity = lrt_field_bool(L, 2, "manual_activity");
     o.audio_stream_end = lrt_field_bool(L, 2, "audio_stream_end");

@@ -75,8 +75,6 @@ int lrt_open_map(lua_State *L);
 
 /* Nesting limit of a tool's parameters schema. */
 #define LRT_SCHEMA_MAX_DEPTH 32
-/* Largest PCM chunk in one realtimeInput.audio message. */
-#define LRT_AUDIO_CHUNK 32000
 
 int lrt_map_setup(lua_State *L);
 int lrt_map_client(lua_State *L);

@@ -26,6 +26,7 @@
 
 #include "lrt_json.h"
 #include "lrt_map.h"
+#include "rt_wire.h"
 
 /* Encodes the table on top, appends the text to the frame list at out, pops the table. */
 static void emit(lua_State *L, int out)
@@ -118,7 +119,7 @@ static void image_part(lua_State *L, int state, int part, int i, int out)
 
 static void audio_part(lua_State *L, int state, int part, int i, int out)
 {
-    size_t n;
+    size_t n, len;
     lua_getfield(L, state, "input_mime");
     const char *dflt = lua_tostring(L, -1);
     const char *mime = part_mime(L, part, i, "audio/", dflt ? dflt : "audio/pcm;rate=16000");
@@ -129,18 +130,26 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
         lua_pop(L, 1);
         return;
     }
+    if (n % 2 && strncmp(mime, "audio/pcm", 9) == 0)
+        luaL_error(L, "conversation_item_create: part %d: 16-bit PCM must have an even number "
+                   "of bytes (got %d)", i, (int)(n > 2147483647 ? 2147483647 : n));
+    if (!rt_wire_mime_ok(mime))
+        luaL_error(L, "conversation_item_create: part %d: audio mime type contains characters "
+                   "JSON would escape", i);
+    /* Framed like an append and a commit, with the core's own wire text. */
     if (manual)
-        emit_literal(L, out, "{\"realtimeInput\":{\"activityStart\":{}}}");
-    for (size_t off = 0; off < n; off += LRT_AUDIO_CHUNK) {
-        size_t len = n - off < LRT_AUDIO_CHUNK ? n - off : LRT_AUDIO_CHUNK;
-        push_blob(L, data + off, len, mime);
-        realtime_input(L, "audio");
-        emit(L, out);
+        emit_literal(L, out, rt_wire_control_text(RT_WIRE_ACTIVITY_START, &len));
+    for (size_t off = 0; off < n; off += RT_WIRE_AUDIO_CHUNK) {
+        size_t k = n - off < RT_WIRE_AUDIO_CHUNK ? n - off : RT_WIRE_AUDIO_CHUNK;
+        luaL_Buffer b;
+        char *p = luaL_buffinitsize(L, &b, rt_wire_audio_len(k, mime));
+        luaL_pushresultsize(&b, rt_wire_audio_text(p, data + off, k, mime));
+        lrt_map_append(L, out);
     }
     if (manual)
-        emit_literal(L, out, "{\"realtimeInput\":{\"activityEnd\":{}}}");
+        emit_literal(L, out, rt_wire_control_text(RT_WIRE_ACTIVITY_END, &len));
     else if (!lrt_map_vertex(L, state))
-        emit_literal(L, out, "{\"realtimeInput\":{\"audioStreamEnd\":true}}");
+        emit_literal(L, out, rt_wire_control_text(RT_WIRE_AUDIO_STREAM_END, &len));
     lua_pop(L, 1);
 }
 

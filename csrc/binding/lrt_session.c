@@ -797,7 +797,8 @@ static void lrt_stat_int(lua_State *L, const char *k, lua_Integer v)
 }
 
 /* session:stats() -> { bytes_sent, bytes_received, messages_sent, messages_received,
- *                      reconnects, queued_bytes, first_audio } */
+ *                      reconnects, resent, replay_dropped, queued_bytes,
+ *                      received_bytes, rx_pauses, first_audio } */
 static int lrt_session_stats(lua_State *L)
 {
     struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
@@ -807,7 +808,7 @@ static int lrt_session_stats(lua_State *L)
     st.first_audio = -1;
     if (u->s)
         rt_session_stats(u->s, &st);
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 12);
     lrt_stat_int(L, "bytes_sent", (lua_Integer)st.bytes_sent);
     lrt_stat_int(L, "bytes_received", (lua_Integer)st.bytes_received);
     lrt_stat_int(L, "messages_sent", (lua_Integer)st.messages_sent);
@@ -816,6 +817,8 @@ static int lrt_session_stats(lua_State *L)
     lrt_stat_int(L, "resent", (lua_Integer)st.resent);
     lrt_stat_int(L, "replay_dropped", (lua_Integer)st.replay_dropped);
     lrt_stat_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
+    lrt_stat_int(L, "received_bytes", (lua_Integer)st.received_bytes);
+    lrt_stat_int(L, "rx_pauses", (lua_Integer)st.rx_pauses);
     if (st.first_audio >= 0) {
         lua_pushnumber(L, st.first_audio);
         lua_setfield(L, -2, "first_audio");

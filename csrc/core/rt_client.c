@@ -1,39 +1,38 @@
-/* The client: lws context creation, the I/O thread and its shutdown.
+/* The client: the lws context, the I/O thread, the ready list and the shutdown.
  *
- * The context is created on the caller's thread before the I/O thread starts, so only one
- * thread ever touches it at a time; from then on the I/O thread owns it, runs
- * lws_service(ctx, 0) (which blocks until lws has something to do or lws_cancel_service
- * wakes it) and destroys it on the way out. */
+ * The context is created on the caller's thread before the I/O thread starts; from then
+ * on only the I/O thread touches it (lws_service, callbacks, and its destruction on the
+ * way out), apart from lws_cancel_service through rt_client_wake. */
 #include "rt_client_private.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_session_private.h"
 
-/* pt_serv_buf_size also bounds the space for handshake headers: an 8 KB bearer token
- * plus the default headers must fit. */
-#define RT_SERV_BUF_SIZE 32768
-#define RT_RX_BUFFER 8192
-/* Default bound of a client's concurrent sessions. lws sizes its descriptor table from
- * it (plus a few for its own wake-up pipe); being below `ulimit -n` also makes lws look
- * sockets up by search instead of indexing by descriptor number, so a host with many
- * open files still works. */
+/* pt_serv_buf_size is lws's per-thread read buffer: each read from a socket takes up
+ * to this much. */
+#define RT_SERV_BUF_SIZE 65536
 #define RT_MAX_SESSIONS_DEFAULT 1024
 #define RT_FD_SPARE 16
+/* Seconds rt_client_free waits beyond the sessions' own close bounds. */
+#define RT_STOP_SLACK 1
 
-/* ---- libwebsockets log capture ----
+/* ==================================================================== *
+ *  L W S   L O G   C A P T U R E
  *
- * lws logging is process-wide in 4.1. Lines are kept per thread: the one the I/O thread
- * logged last before a connection error usually names the cause (a TLS certificate
- * problem, for instance), and is attached to the error. Set RT_LWS_LOG in the
- * environment to also see them on stderr. */
+ * lws logging is process-wide in 4.1. The last error or warning logged on a thread
+ * usually names the cause of a connection failure, and is attached to the error. Set
+ * RT_LWS_LOG in the environment to see every line on stderr.
+ * ==================================================================== */
 
 static _Thread_local char rt_last_log_line[200];
 static pthread_once_t rt_log_once = PTHREAD_ONCE_INIT;
@@ -47,8 +46,7 @@ static void rt_log_emit(int level, const char *line)
         fprintf(stderr, "lws: %s", line);
     if (!(level & (LLL_ERR | LLL_WARN)))
         return;
-    /* Skip the timestamp prefix "[YYYY/MM/DD HH:MM:SS.frac] E: ". */
-    if (line[0] == '[') {
+    if (line[0] == '[') {            /* skip "[YYYY/MM/DD HH:MM:SS.frac] E: " */
         const char *p = strchr(line, ']');
         if (p) {
             line = p + 1;
@@ -81,45 +79,180 @@ void rt_client_clear_log(void)
     rt_last_log_line[0] = '\0';
 }
 
-/* ---- I/O thread ---- */
+/* ==================================================================== *
+ *  H A N D - O F F
+ * ==================================================================== */
+
+void rt_client_retain(struct rt_client *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+static void rt_client_destroy(struct rt_client *c)
+{
+    rt_free(c->ca_file);
+    rt_free(c);
+}
+
+void rt_client_release(struct rt_client *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        rt_client_destroy(c);
+}
+
+void rt_client_wake(struct rt_client *c)
+{
+    /* Paired with the I/O thread's store of `dead` and its wait for wakers == 0: either
+     * this thread sees dead, or the I/O thread sees it inside and waits. */
+    atomic_fetch_add(&c->wakers, 1);
+    if (!atomic_load(&c->dead))
+        lws_cancel_service(c->ctx);
+    atomic_fetch_sub(&c->wakers, 1);
+}
+
+void rt_client_schedule(struct rt_client *c, struct rt_session *s, unsigned bits)
+{
+    atomic_fetch_or(&s->req, bits);
+    if (atomic_exchange(&s->scheduled, true))
+        return;                      /* already on the list: the I/O thread will see bits */
+    /* Inside the wakers count, so the I/O thread's last look at the list (after it saw
+     * wakers at 0) cannot miss this push; once the context is gone nothing is pushed. */
+    atomic_fetch_add(&c->wakers, 1);
+    if (!atomic_load(&c->dead)) {
+        atomic_fetch_add(&s->refs, 1);   /* the list's reference, dropped once serviced */
+        if (rt_mpsc_push(&c->ready, &s->ready_link))
+            lws_cancel_service(c->ctx);
+    }
+    atomic_fetch_sub(&c->wakers, 1);
+}
+
+/* I/O thread: services every session on the ready list. */
+static void rt_client_take_ready(struct rt_client *c)
+{
+    struct rt_link *l = rt_mpsc_take(&c->ready), *next;
+
+    for (; l; l = next) {
+        struct rt_session *s = rt_container_of(l, struct rt_session, ready_link);
+        next = l->next;
+        /* Cleared before servicing: a request made meanwhile schedules it again. */
+        atomic_store(&s->scheduled, false);
+        rt_conn_service(s);
+        rt_session_unref(s);
+    }
+}
+
+void rt_client_link(struct rt_client *c, struct rt_session *s)
+{
+    s->live_prev = NULL;
+    s->live_next = c->live;
+    if (c->live)
+        c->live->live_prev = s;
+    c->live = s;
+}
+
+void rt_client_unlink(struct rt_client *c, struct rt_session *s)
+{
+    if (s->live_prev)
+        s->live_prev->live_next = s->live_next;
+    else if (c->live == s)
+        c->live = s->live_next;
+    if (s->live_next)
+        s->live_next->live_prev = s->live_prev;
+    s->live_prev = s->live_next = NULL;
+}
+
+void rt_client_session_done(struct rt_client *c)
+{
+    atomic_fetch_sub(&c->sessions, 1);
+    if (c->stop_seen && !c->live)
+        c->exit_loop = true;
+}
+
+/* ==================================================================== *
+ *  T H E   I / O   T H R E A D
+ * ==================================================================== */
+
+static void rt_client_stop_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_client *c = lws_container_of(sul, struct rt_client, sul_stop);
+
+    c->exit_loop = true;
+}
+
+/* rt_client_free was called: close every session, then leave once they are done or
+ * their close bounds have passed. */
+static void rt_client_stop(struct rt_client *c)
+{
+    struct rt_session *s, *next;
+    double bound = 0;
+
+    c->stop_seen = true;
+    for (s = c->live; s; s = next) {
+        next = s->live_next;
+        if (s->close_timeout > bound)
+            bound = s->close_timeout;
+        /* A session its owner is closing gets that close; the others this one. */
+        if (!atomic_exchange(&s->closed, true)) {
+            s->close_code = 1001;
+            snprintf(s->close_reason, sizeof s->close_reason, "client freed");
+            atomic_fetch_or(&s->req, RT_REQ_CLOSE);
+            rt_conn_service(s);
+        }
+    }
+    if (!c->live)
+        c->exit_loop = true;
+    else
+        lws_sul_schedule(c->ctx, 0, &c->sul_stop, rt_client_stop_timeout_cb,
+                         (lws_usec_t)((bound + RT_STOP_SLACK) * (double)LWS_USEC_PER_SEC));
+}
+
+/* EVENT_WAIT_CANCELLED: someone called rt_client_wake. */
+static int rt_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                              void *in, size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        struct rt_client *c = lws_context_user(lws_get_context(wsi));
+        if (c) {
+            if (atomic_load(&c->stopping) && !c->stop_seen)
+                rt_client_stop(c);
+            rt_client_take_ready(c);
+        }
+        return 0;
+    }
+    return rt_conn_lws_callback(wsi, reason, user, in, len);
+}
 
 static void *rt_client_thread(void *arg)
 {
     struct rt_client *c = arg;
-    struct rt_session *s;
 
     while (!c->exit_loop) {
         if (lws_service(c->ctx, 0) < 0)
             break;
     }
-    /* From here on no other thread may wake the context: clear every session's client
-     * pointer before destroying it. Destroying closes the remaining connections, whose
-     * WSI_DESTROY callbacks finish their sessions. */
-    for (s = c->live; s; s = s->live_next) {
-        pthread_mutex_lock(&s->lock);
-        s->client = NULL;
-        pthread_mutex_unlock(&s->lock);
-        /* Timers live in the context: unlink them while it exists (a session waiting to
-         * reconnect has no wsi whose destruction would do it). */
-        lws_sul_cancel(&s->sul_retry);
-        lws_sul_cancel(&s->sul_goaway);
-        lws_sul_cancel(&s->sul_timeout);
-        lws_sul_cancel(&s->sul_close);
-    }
+    /* No other thread may wake the context from here on. */
+    atomic_store(&c->dead, true);
+    while (atomic_load(&c->wakers))
+        sched_yield();
     lws_sul_cancel(&c->sul_stop);
+    /* Sessions left (close bounds passed) end now; destroying the context then closes
+     * what sockets remain. */
+    while (c->live)
+        rt_conn_abort(c->live);
     lws_context_destroy(c->ctx);
     c->ctx = NULL;
-    /* Anything lws did not report (a session whose wsi never existed) ends here. */
-    while (c->live)
-        rt_session_io_finish(c, c->live);
+    /* Requests that came after the last service (their sessions are finished). */
+    rt_client_take_ready(c);
     return NULL;
 }
 
-/* ---- construction ---- */
+/* ==================================================================== *
+ *  C O N S T R U C T I O N
+ * ==================================================================== */
 
-/* Test hook: RT_TEST_PING_SECS="<interval>:<timeout>" in the environment replaces the
- * ping policy of every client, below the 30 s minimum, so the tests can see a dead peer
- * found in seconds (spec/session_faults_spec.lua). Not for production use. */
+/* Test hook: RT_TEST_PING_SECS="<interval>:<timeout>" replaces every client's keepalive
+ * below the 30 s minimum, so tests see a dead peer found in seconds
+ * (spec/session_faults_spec.lua). Not for production use. */
 static void rt_client_test_pings(struct rt_client *c)
 {
     const char *v = getenv("RT_TEST_PING_SECS");
@@ -132,16 +265,12 @@ static void rt_client_test_pings(struct rt_client *c)
     }
 }
 
-
-/* The client TLS context, made here rather than by lws: libwebsockets 4.1 keys its
- * bookkeeping of generated client contexts on a process-wide OpenSSL ex_data index that
- * each new lws context replaces, so with two clients alive the first one's context is
- * never freed (about 700 KB per client). A context we provide is ours to free. It
- * verifies the peer against ca_file when given, else the system store; lws checks the
- * host name on each connection. */
+/* The TLS settings of the client's connections (rt_tls.c runs the sessions): the peer is
+ * verified against ca_file when given, else the system store; rt_tls checks the name. */
 static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
     if (!ctx) {
         rt_error_set(err, RT_ENOMEM, "cannot create the TLS context");
         return NULL;
@@ -152,14 +281,14 @@ static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
             SSL_CTX_free(ctx);
             ERR_clear_error();
-            rt_error_set(err, RT_ETLS, "cannot load CA certificates from %s", ca_file);
+            rt_error_set(err, RT_ETLS, "cannot load CA certificates from ca_file %s", ca_file);
             return NULL;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
         goto fail;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    /* An idle connection then holds no TLS read/write buffers (about 33 KB each). */
+    /* An idle connection holds no TLS record buffers (about 33 KB each). */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 fail:
@@ -167,6 +296,20 @@ fail:
     ERR_clear_error();
     rt_error_set(err, RT_ETLS, "cannot set up the TLS context");
     return NULL;
+}
+
+static void rt_client_free_parts(struct rt_client *c)
+{
+    if (c->ssl_ctx)
+        SSL_CTX_free(c->ssl_ctx);
+    rt_resolver_free(c->resolver);
+    rt_free(c->txbuf);
+    rt_free(c->rxbuf);
+    rt_free(c->tlsbuf);
+    c->tlsbuf = NULL;
+    c->ssl_ctx = NULL;
+    c->resolver = NULL;
+    c->txbuf = c->rxbuf = NULL;
 }
 
 struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_error *err)
@@ -196,50 +339,43 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         rt_error_set(err, RT_ENOMEM, "out of memory creating a client");
         return NULL;
     }
-    if (o->ca_file && !(c->ca_file = rt_strdup(o->ca_file))) {
-        rt_free(c);
-        rt_error_set(err, RT_ENOMEM, "out of memory creating a client");
-        return NULL;
-    }
+    atomic_init(&c->refs, 1);
+    rt_mpsc_init(&c->ready);
+    c->max_sessions = o->max_sessions ? o->max_sessions : RT_MAX_SESSIONS_DEFAULT;
     c->ping_interval = o->ping_interval ? o->ping_interval : 20;
     c->ping_timeout = o->ping_timeout ? o->ping_timeout : 45;
     if (c->ping_timeout < 30)
         c->ping_timeout = 30;
     rt_client_test_pings(c);
-    /* Never 0: a zero validity interval makes lws ping in a loop. */
-    c->retry.secs_since_valid_ping = (uint16_t)c->ping_interval;
-    c->retry.secs_since_valid_hangup = (uint16_t)(c->ping_interval + c->ping_timeout);
-    if (pthread_mutex_init(&c->lock, NULL) != 0) {
-        rt_free(c->ca_file);
-        rt_free(c);
-        rt_error_set(err, RT_ENOMEM, "cannot create a mutex");
-        return NULL;
+    if ((o->ca_file && !(c->ca_file = rt_strdup(o->ca_file))) ||
+        !(c->resolver = rt_resolver_new()) ||
+        !(c->txbuf = rt_malloc(LWS_PRE + RT_TX_CHUNK + 64)) ||
+        !(c->rxbuf = rt_malloc(RT_RX_CHUNK)) ||
+        !(c->tlsbuf = rt_malloc(LWS_PRE + RT_TLS_CHUNK))) {
+        rt_error_set(err, RT_ENOMEM, "out of memory creating a client");
+        goto fail;
     }
-
     c->ssl_ctx = rt_client_tls_new(c->ca_file, err);
-    if (!c->ssl_ctx) {
-        pthread_mutex_destroy(&c->lock);
-        rt_free(c->ca_file);
-        rt_free(c);
-        return NULL;
-    }
+    if (!c->ssl_ctx)
+        goto fail;
 
     c->protocols[0].name = "realtime";
-    c->protocols[0].callback = rt_session_lws_callback;
-    /* Each connection's receive buffer; messages are reassembled beyond it, so a small
-     * one only means more callbacks for large messages (the default would be the whole
-     * pt_serv_buf_size, 32 KB, per connection). */
-    c->protocols[0].rx_buffer_size = RT_RX_BUFFER;
+    c->protocols[0].callback = rt_client_callback;
+    /* Raw sockets: every read delivers what the socket had, up to pt_serv_buf_size; no
+     * per-connection receive buffer. Writes go out whole (tx_packet_size). */
+    c->protocols[0].rx_buffer_size = 0;
+    c->protocols[0].tx_packet_size = LWS_PRE + RT_TX_CHUNK + 64;
 
     pthread_once(&rt_log_once, rt_log_init);
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = c->protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.provided_client_ssl_ctx = c->ssl_ctx;
+    info.options = 0;
     info.pt_serv_buf_size = RT_SERV_BUF_SIZE;
-    info.fd_limit_per_thread = (unsigned int)(o->max_sessions ? o->max_sessions
-                                                               : RT_MAX_SESSIONS_DEFAULT) + RT_FD_SPARE;
+    /* lws sizes its descriptor table from this (plus its own few); being below
+     * `ulimit -n` makes it look sockets up by search rather than by index, so a host with
+     * many open files still works. */
+    info.fd_limit_per_thread = (unsigned int)c->max_sessions + RT_FD_SPARE;
     info.gid = -1;
     info.uid = -1;
     info.user = c;
@@ -247,38 +383,30 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     c->ctx = lws_create_context(&info);
     if (!c->ctx) {
         const char *why = rt_client_last_log();
-        rt_error_set(err, c->ca_file ? RT_ETLS : RT_ENOMEM,
-                     "cannot create the libwebsockets context%s%s", *why ? ": " : "", why);
-        SSL_CTX_free(c->ssl_ctx);
-        pthread_mutex_destroy(&c->lock);
-        rt_free(c->ca_file);
-        rt_free(c);
-        return NULL;
+        rt_error_set(err, RT_ENOMEM, "cannot create the libwebsockets context%s%s",
+                     *why ? ": " : "", why);
+        goto fail;
     }
     rc = pthread_create(&c->thread, NULL, rt_client_thread, c);
     if (rc != 0) {
         lws_context_destroy(c->ctx);
-        SSL_CTX_free(c->ssl_ctx);
-        pthread_mutex_destroy(&c->lock);
-        rt_free(c->ca_file);
-        rt_free(c);
         rt_error_set(err, RT_ENOMEM, "cannot start the I/O thread: %s", strerror(rc));
-        return NULL;
+        goto fail;
     }
     return c;
+fail:
+    rt_client_free_parts(c);
+    rt_client_destroy(c);
+    return NULL;
 }
 
 void rt_client_free(struct rt_client *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->lock);
-    c->stopping = true;
-    lws_cancel_service(c->ctx);
-    pthread_mutex_unlock(&c->lock);
+    atomic_store(&c->stopping, true);
+    rt_client_wake(c);
     pthread_join(c->thread, NULL);
-    SSL_CTX_free(c->ssl_ctx);          /* after lws_context_destroy, on the thread */
-    pthread_mutex_destroy(&c->lock);
-    rt_free(c->ca_file);
-    rt_free(c);
+    rt_client_free_parts(c);
+    rt_client_release(c);
 }

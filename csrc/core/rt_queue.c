@@ -1,26 +1,25 @@
-/* Byte-bounded message FIFO (see rt_queue.h). */
+/* Outgoing messages and the single-thread FIFO (see rt_queue.h). */
 #include "rt_queue.h"
 
-#include <libwebsockets.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "rt_alloc.h"
 
-_Static_assert(RT_PRE >= LWS_PRE, "RT_PRE must cover libwebsockets' LWS_PRE");
+_Static_assert(offsetof(struct rt_msg, link) == 0, "rt_msg_next relies on link being first");
 
 struct rt_msg *rt_msg_new(size_t len)
 {
     struct rt_msg *m;
 
-    if (len > SIZE_MAX - sizeof *m - RT_PRE - 1)
+    if (len > SIZE_MAX - sizeof *m - 1)
         return NULL;
-    m = rt_malloc(sizeof *m + RT_PRE + len + 1);
+    m = rt_malloc(sizeof *m + len + 1);
     if (!m)
         return NULL;
-    m->next = NULL;
+    m->link.next = NULL;
     m->len = len;
-    m->buf[RT_PRE + len] = '\0';
+    m->data[len] = '\0';
     return m;
 }
 
@@ -29,7 +28,7 @@ struct rt_msg *rt_msg_copy(const void *p, size_t len)
     struct rt_msg *m = rt_msg_new(len);
 
     if (m && len)
-        memcpy(rt_msg_data(m), p, len);
+        memcpy(m->data, p, len);
     return m;
 }
 
@@ -41,65 +40,66 @@ void rt_msg_free(struct rt_msg *m)
 void rt_msg_free_chain(struct rt_msg *m)
 {
     while (m) {
-        struct rt_msg *next = m->next;
+        struct rt_msg *next = rt_msg_next(m);
         rt_free(m);
         m = next;
     }
 }
 
-void rt_queue_init(struct rt_queue *q, size_t max_bytes)
+void rt_queue_init(struct rt_queue *q)
 {
     q->head = q->tail = NULL;
-    q->bytes = 0;
-    q->count = 0;
-    q->max_bytes = max_bytes;
+    q->bytes = q->count = 0;
 }
 
 void rt_queue_clear(struct rt_queue *q)
 {
     rt_msg_free_chain(q->head);
-    q->head = q->tail = NULL;
-    q->bytes = 0;
-    q->count = 0;
+    rt_queue_init(q);
 }
 
-int rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first, size_t bytes,
-                        struct rt_error *err)
+void rt_queue_push(struct rt_queue *q, struct rt_msg *m)
 {
-    struct rt_msg *last;
-    size_t n = 0;
-
-    if (!first)
-        return 0;
-    if (bytes > q->max_bytes) {
-        rt_error_set(err, RT_EBUSY, "message of %zu bytes is larger than the send queue "
-                     "can ever hold (max_queue_bytes = %zu)", bytes, q->max_bytes);
-        return -1;
-    }
-    if (bytes > q->max_bytes - q->bytes) {
-        rt_error_set(err, RT_EBUSY, "send queue full (%zu of %zu bytes queued)", q->bytes,
-                     q->max_bytes);
-        return -1;
-    }
-    for (last = first;; last = last->next) {
-        n++;
-        if (!last->next)
-            break;
-    }
+    m->link.next = NULL;
     if (q->tail)
-        q->tail->next = first;
+        q->tail->link.next = &m->link;
     else
-        q->head = first;
-    q->tail = last;
-    q->bytes += bytes;
-    q->count += n;
-    return 0;
+        q->head = m;
+    q->tail = m;
+    q->bytes += m->len;
+    q->count++;
 }
 
-int rt_queue_push(struct rt_queue *q, struct rt_msg *m, struct rt_error *err)
+void rt_queue_push_front(struct rt_queue *q, struct rt_msg *m)
 {
-    m->next = NULL;
-    return rt_queue_push_chain(q, m, m->len, err);
+    m->link.next = q->head ? &q->head->link : NULL;
+    q->head = m;
+    if (!q->tail)
+        q->tail = m;
+    q->bytes += m->len;
+    q->count++;
+}
+
+void rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first)
+{
+    while (first) {
+        struct rt_msg *next = rt_msg_next(first);
+        rt_queue_push(q, first);
+        first = next;
+    }
+}
+
+void rt_queue_prepend(struct rt_queue *q, struct rt_queue *from)
+{
+    if (!from->head)
+        return;
+    from->tail->link.next = q->head ? &q->head->link : NULL;
+    q->head = from->head;
+    if (!q->tail)
+        q->tail = from->tail;
+    q->bytes += from->bytes;
+    q->count += from->count;
+    rt_queue_init(from);
 }
 
 struct rt_msg *rt_queue_pop(struct rt_queue *q)
@@ -108,11 +108,11 @@ struct rt_msg *rt_queue_pop(struct rt_queue *q)
 
     if (!m)
         return NULL;
-    q->head = m->next;
+    q->head = rt_msg_next(m);
     if (!q->head)
         q->tail = NULL;
-    m->next = NULL;
     q->bytes -= m->len;
     q->count--;
+    m->link.next = NULL;
     return m;
 }

@@ -1,61 +1,53 @@
-/* A FIFO of outgoing messages bounded in bytes.
+/* Outgoing messages and the FIFO that holds them on one thread.
  *
- * Each message is one allocation holding RT_PRE bytes of headroom followed by the
- * payload and a NUL, so the I/O thread can hand the payload to lws_write without a copy
- * (lws writes the frame header into the headroom). The queue itself does no locking: its
- * owner guards it (the session's mutex). */
+ * A message is one allocation: the link, the length, the JSON text and a NUL. The I/O
+ * thread frames and masks it while copying it into its write buffer, so the text itself
+ * is never modified and a message kept for replay after a reconnect is written again as
+ * it was. A queue is owned by one thread and does no locking: senders hand messages to
+ * the I/O thread through a struct rt_mpsc (rt_mpsc.h), which it moves into its queues. */
 #ifndef RT_QUEUE_H
 #define RT_QUEUE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rt_error.h"
-
-/* Headroom before each payload; at least libwebsockets' LWS_PRE (checked in rt_queue.c). */
-#define RT_PRE 16
+#include "rt_link.h"
 
 struct rt_msg {
-    struct rt_msg *next;   /* owned by the queue (or the chain) while linked */
+    struct rt_link link;   /* owned by the list or queue that holds the message */
     size_t len;            /* payload bytes */
-    unsigned char buf[];   /* RT_PRE headroom, then len payload bytes, then a NUL */
+    unsigned char data[];  /* len bytes, then a NUL */
 };
 
-/* Payload of m. */
-static inline unsigned char *rt_msg_data(struct rt_msg *m)
-{
-    return m->buf + RT_PRE;
-}
-
-/* A message with room for len payload bytes (content uninitialised, terminator set);
- * NULL when out of memory. Free with rt_msg_free. */
+/* A message with room for len payload bytes (content uninitialised, NUL set); NULL when
+ * out of memory. Free with rt_msg_free. */
 struct rt_msg *rt_msg_new(size_t len);
-/* A message holding a copy of p. */
+/* A message holding a copy of p[0..len). */
 struct rt_msg *rt_msg_copy(const void *p, size_t len);
-void rt_msg_free(struct rt_msg *m);          /* NULL ok; frees m only, not m->next */
-void rt_msg_free_chain(struct rt_msg *m);    /* frees m and everything linked after it */
+void rt_msg_free(struct rt_msg *m);                  /* NULL ok; m only */
+void rt_msg_free_chain(struct rt_msg *first);        /* m and everything linked after it */
+
+static inline struct rt_msg *rt_msg_next(const struct rt_msg *m)
+{
+    return (struct rt_msg *)(void *)m->link.next;   /* link is the first member */
+}
 
 struct rt_queue {
     struct rt_msg *head;   /* owned */
     struct rt_msg *tail;   /* borrowed: last of the head chain */
     size_t bytes;          /* payload bytes queued */
     size_t count;          /* messages queued */
-    size_t max_bytes;      /* bound on bytes */
 };
 
-void rt_queue_init(struct rt_queue *q, size_t max_bytes);
-void rt_queue_clear(struct rt_queue *q);     /* frees every queued message */
-
-/* Appends the chain first..(NULL-terminated) holding `bytes` payload bytes in all, taking
- * ownership only on success. Fails, queuing nothing, with RT_EBUSY when the bound would
- * be exceeded, also when the chain alone is larger than the bound (the message says so). */
-int rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first, size_t bytes,
-                        struct rt_error *err);
-/* Appends one message (see rt_queue_push_chain). */
-int rt_queue_push(struct rt_queue *q, struct rt_msg *m, struct rt_error *err);
-
-/* Removes and returns the oldest message (the caller owns it), NULL when empty. */
-struct rt_msg *rt_queue_pop(struct rt_queue *q);
+void rt_queue_init(struct rt_queue *q);
+void rt_queue_clear(struct rt_queue *q);                     /* frees every message */
+void rt_queue_push(struct rt_queue *q, struct rt_msg *m);    /* at the tail */
+void rt_queue_push_front(struct rt_queue *q, struct rt_msg *m);
+/* Appends the NULL-terminated chain first..., oldest first. */
+void rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first);
+/* Moves every message of `from` in front of q's, keeping their order; from ends empty. */
+void rt_queue_prepend(struct rt_queue *q, struct rt_queue *from);
+struct rt_msg *rt_queue_pop(struct rt_queue *q);             /* oldest, or NULL */
 
 static inline bool rt_queue_empty(const struct rt_queue *q)
 {

@@ -372,3 +372,44 @@ double rt_resume_backoff(int attempt, double rnd)
         rnd = 0;
     return d * (1.0 + 0.25 * rnd);
 }
+
+bool rt_resume_close_retryable(int code, bool announced)
+{
+    if (rt_resume_fatal_close(code))
+        return false;
+    if (code == 1000 || code == 1005)
+        return announced;
+    return true;
+}
+
+bool rt_resume_status_retryable(int status)
+{
+    return status == 0 || status >= 500 || status == 408 || status == 429;
+}
+
+int rt_resume_next_attempt(int attempt, bool turn_through, double lived_secs, bool recycled)
+{
+    if (turn_through || recycled || lived_secs >= RT_RESUME_HEALTHY_SECS)
+        return 1;
+    return attempt + 1;
+}
+
+uint64_t rt_resume_consumed(uint64_t boundary, uint64_t tx_seq, uint64_t conn_base,
+                            bool has_index, int64_t last_index)
+{
+    uint64_t upto = boundary;
+
+    if (has_index) {
+        upto = tx_seq;
+        if (last_index >= 0 && (uint64_t)last_index < tx_seq - conn_base)
+            upto = conn_base + (uint64_t)last_index;
+    }
+    return upto;
+}
+
+double rt_resume_goaway_leave(double time_left)
+{
+    double left = time_left >= 0 ? time_left : 10;
+
+    return left >= 4 ? left - 2 : left / 2;
+}

@@ -66,6 +66,39 @@ bool rt_resume_handle_ok(const char *h, size_t n);
  * 1005 are neither: the caller decides (they follow a goAway on Vertex). */
 bool rt_resume_fatal_close(int code);
 
+/* Reconnect attempts in a row that may fail before the session gives up. */
+#define RT_RESUME_MAX_ATTEMPTS 6
+/* A connection that lasted this long counts as healthy even without a completed turn. */
+#define RT_RESUME_HEALTHY_SECS 30.0
+
+/* Whether a connection the server closed with `code` is worth resuming: not when the
+ * code is fatal, nor for a normal close (1000, 1005) unless goAway announced it. */
+bool rt_resume_close_retryable(int code, bool announced);
+
+/* Whether a refused upgrade with this HTTP status is worth retrying (no answer at all,
+ * 408, 429, 5xx). */
+bool rt_resume_status_retryable(int status);
+
+/* The attempt number of the reconnect after a connection ended. `attempt` is the number
+ * of the attempt that opened it (0 for the first connection). The budget of
+ * RT_RESUME_MAX_ATTEMPTS counts connections that never got a turn through: one that
+ * completed a turn, lived RT_RESUME_HEALTHY_SECS or was left on purpose after goAway
+ * starts a new count (returns 1); any other adds one (a server that accepts the setup and
+ * drops the connection every time is not retried forever). */
+int rt_resume_next_attempt(int attempt, bool turn_through, double lived_secs, bool recycled);
+
+/* Sequence number up to which the session's client messages are known to be consumed
+ * when a resumable handle arrives: with lastConsumedClientMessageIndex (message k of this
+ * connection, the setup being 0) exactly, otherwise what was written before the last turn
+ * boundary (`boundary`). tx_seq: messages written so far; conn_base: tx_seq when this
+ * connection's setupComplete arrived. */
+uint64_t rt_resume_consumed(uint64_t boundary, uint64_t tx_seq, uint64_t conn_base,
+                            bool has_index, int64_t last_index);
+
+/* Seconds after a goAway (timeLeft seconds, -1 unknown) at which a connection still busy
+ * with a model turn is left anyway: 2 s before the end, half the time when under 4 s. */
+double rt_resume_goaway_leave(double time_left);
+
 /* Delay in seconds before reconnect attempt `attempt` (1-based): 0.2 s doubling to at
  * most 5 s, plus up to 25 % jitter taken from `rnd` (0..1). The first attempt after a
  * goAway has no delay: the caller passes attempt 0. */

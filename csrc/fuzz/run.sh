@@ -5,7 +5,7 @@
 #   fuzz_base64 the base64 decoder against the one it replaced (same verdicts, same bytes)
 #   fuzz_scan   the I/O thread's scanner (handles, goAway, turn boundaries) and the setup
 #               rewrite with whatever handle the input carries
-#   fuzz_reasm  WebSocket fragment reassembly followed by the scanner
+#   fuzz_ws     the WebSocket frame parser (chunks as reads deliver them), then the scanner
 #   fuzz_map    JSON text to neutral messages: lua-cjson and the mapping (core.map_server)
 #
 # FUZZ_SECONDS (default 60) bounds each target; FUZZ_TARGETS (default all) picks some. Built with clang's libFuzzer under
@@ -40,13 +40,13 @@ build -o "$OUT/fuzz_json" csrc/fuzz/fuzz_json.c csrc/core/rt_json.c csrc/core/rt
 build -o "$OUT/fuzz_base64" csrc/fuzz/fuzz_base64.c csrc/core/rt_base64.c bench/c/base64_old.c
 build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c csrc/core/rt_json.c \
     csrc/core/rt_alloc.c
-build -o "$OUT/fuzz_reasm" csrc/fuzz/fuzz_reasm.c csrc/core/rt_frame.c csrc/core/rt_resume.c \
-    csrc/core/rt_json.c \
-    csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c csrc/core/rt_queue.c
+build -o "$OUT/fuzz_ws" csrc/fuzz/fuzz_ws.c csrc/core/rt_ws.c csrc/core/rt_resume.c \
+    csrc/core/rt_json.c csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c \
+    csrc/core/rt_buf.c csrc/core/rt_utf8.c -lcrypto
 build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/binding/lrt_*.c csrc/core/rt_*.c
 
 status=0
-for t in ${FUZZ_TARGETS:-fuzz_json fuzz_base64 fuzz_scan fuzz_reasm fuzz_map}; do
+for t in ${FUZZ_TARGETS:-fuzz_json fuzz_base64 fuzz_scan fuzz_ws fuzz_map}; do
     mkdir -p "$OUT/corpus/$t"
     echo "running $t for $SECS s"
     "$OUT/$t" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \

@@ -148,6 +148,8 @@ local SESSION_OPTIONS = {
   timeout = number_in(0.001, 86400),
   max_queue_bytes = integer_in(1024, 2 ^ 40),
   max_message_bytes = integer_in(1024, 2 ^ 40),
+  max_receive_bytes = integer_in(65536, 2 ^ 40),
+  close_timeout = number_in(0.001, 3600),
 }
 
 local VAD_OPTIONS = {
@@ -587,6 +589,7 @@ function Client:connect(opts)
   session, err, code = self:_connect({
     url = url, headers = headers, setup = setup, timeout = timeout,
     max_queue_bytes = eff.max_queue_bytes, max_message_bytes = eff.max_message_bytes,
+    max_receive_bytes = eff.max_receive_bytes, close_timeout = eff.close_timeout,
     audio_mime = "audio/pcm;rate=" .. math.tointeger(fmt.rate or 16000),
     manual_activity = not vad_on,
     audio_stream_end = vad_on and p.backend == "gemini",

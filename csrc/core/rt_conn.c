@@ -1,0 +1,452 @@
+/* The connection on the I/O thread: requests from the owner, connecting, timers, the
+ * lws callback and the end of a session (see rt_conn.h). */
+#include "rt_conn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rt_alloc.h"
+
+#define RT_ERROR_DATA_MAX 256
+
+static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul);
+
+void rt_conn_kill(struct rt_session *s)
+{
+    if (s->wsi)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void rt_conn_want_write(struct rt_session *s)
+{
+    if (s->wsi && lws_callback_on_writable(s->wsi) < 0) {
+        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot schedule a write");
+        rt_conn_kill(s);
+    }
+}
+
+void rt_conn_take_intake(struct rt_session *s)
+{
+    struct rt_link *l = rt_mpsc_take(&s->intake);
+
+    if (l)
+        rt_queue_push_chain(&s->sendq, rt_container_of(l, struct rt_msg, link));
+    /* Messages kept for replay count against the bound too; the oldest give way rather
+     * than what the user says now (stats: replay_dropped). */
+    while (!rt_queue_empty(&s->replay) && s->replay.bytes + s->sendq.bytes > s->max_queue) {
+        rt_msg_free(rt_queue_pop(&s->replay));
+        s->replay_first++;
+        atomic_fetch_add(&s->stats.replay_dropped, 1);
+    }
+    atomic_store(&s->stats.replay_bytes, s->replay.bytes);
+}
+
+/* ==================================================================== *
+ *  C O N N E C T I N G
+ * ==================================================================== */
+
+static void rt_conn_connect(struct rt_session *s)
+{
+    struct rt_client *c = s->client;
+    struct lws_client_connect_info i;
+    struct lws *w;
+
+    memset(&i, 0, sizeof i);
+    i.context = c->ctx;
+    i.address = s->resolve.addrs[s->addr_next];
+    i.port = s->port;
+    /* A raw TCP connection: TLS and the WebSocket protocol are ours (rt_tls, rt_ws). */
+    i.ssl_connection = 0;
+    i.host = s->host;
+    i.method = "RAW";
+    i.protocol = c->protocols[0].name;
+    i.local_protocol_name = c->protocols[0].name;
+    i.userdata = s;
+    i.pwsi = &s->wsi;
+    i.retry_and_idle_policy = &c->retry;
+    s->state = RT_CS_CONNECTING;
+    /* Callbacks may end the session inside the call; keep it alive until we return. */
+    atomic_fetch_add(&s->refs, 1);
+    rt_client_clear_log();
+    w = lws_client_connect_via_info(&i);
+    if (!w && s->state == RT_CS_CONNECTING && !s->wsi) {
+        const char *why = rt_client_last_log();
+        rt_error_set(&s->ioerr, RT_ECONNECT, "cannot connect to %s port %d%s%s", s->host,
+                     s->port, *why ? ": " : "", why);
+        rt_conn_lost(s);
+    }
+    rt_session_unref(s);
+}
+
+/* Resolver thread: the answer is in; hand it to the I/O thread. */
+static void rt_conn_resolved_cb(struct rt_resolve_req *r)
+{
+    struct rt_session *s = rt_container_of(r, struct rt_session, resolve);
+
+    rt_client_schedule(s->client, s, RT_REQ_RESOLVED);
+    rt_session_unref(s);               /* the resolver's reference */
+}
+
+static void rt_conn_resolved(struct rt_session *s)
+{
+    if (s->state != RT_CS_RESOLVING)
+        return;                        /* timed out or closed meanwhile */
+    if (!s->resolve.count) {
+        rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: %s", s->host,
+                     s->resolve.error);
+        rt_conn_lost(s);
+        return;
+    }
+    rt_conn_connect(s);
+}
+
+void rt_conn_open(struct rt_session *s)
+{
+    s->state = RT_CS_RESOLVING;
+    s->addr_next = 0;
+    s->resolve.host = s->host;
+    s->resolve.port = s->port;
+    s->resolve.done = rt_conn_resolved_cb;
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_timeout, rt_conn_timeout_cb,
+                     (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
+    if (rt_resolve_literal(&s->resolve)) {
+        rt_conn_connect(s);
+        return;
+    }
+    atomic_fetch_add(&s->refs, 1);     /* the resolver's reference */
+    if (!rt_resolver_submit(s->client->resolver, &s->resolve)) {
+        atomic_fetch_sub(&s->refs, 1);
+        rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: no resolver thread", s->host);
+        rt_conn_lost(s);
+    }
+}
+
+/* A connect failure reported by lws: name its cause (the first one is kept). */
+static void rt_conn_error(struct rt_session *s, const char *why)
+{
+    const char *log = rt_client_last_log();
+
+    if (!why)
+        why = "";
+    if (strstr(why, "nable to connect") || strstr(why, "refused"))
+        rt_error_set(&s->ioerr, RT_ECONNECT,
+                     "cannot connect to %s port %d (connection refused or unreachable)",
+                     s->host, s->port);
+    else
+        rt_error_set(&s->ioerr, RT_ECONNECT, "connection to %s port %d failed: %s", s->host,
+                     s->port, *why ? why : (*log ? log : "unknown error"));
+}
+
+/* ==================================================================== *
+ *  T I M E R S
+ * ==================================================================== */
+
+static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_timeout);
+
+    if (s->state >= RT_CS_READY)
+        return;
+    if (s->state == RT_CS_SETUP)
+        rt_error_set(&s->ioerr, RT_ETIMEOUT, "no setupComplete within %g s", s->timeout);
+    else
+        rt_error_set(&s->ioerr, RT_ETIMEOUT, "connecting to %s timed out after %g s",
+                     s->host, s->timeout);
+    if (s->wsi)
+        rt_conn_kill(s);
+    else
+        rt_conn_lost(s);
+}
+
+static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_alive);
+    struct rt_client *c = s->client;
+    double quiet, next = c->ping_interval;
+
+    if (!s->wsi || s->state < RT_CS_SETUP)
+        return;
+    /* A paused reader is not a dead peer: its silence is ours. */
+    if (s->reading_paused)
+        s->last_rx = rt_now();
+    quiet = rt_now() - s->last_rx;
+    if (quiet >= c->ping_interval + c->ping_timeout) {
+        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: no pong for %d s",
+                     c->ping_interval + c->ping_timeout);
+        rt_conn_kill(s);
+        return;
+    }
+    if (quiet >= c->ping_interval && !s->ping_out) {
+        s->ping_out = true;
+        rt_conn_want_write(s);
+        next = c->ping_timeout;
+    } else if (quiet >= c->ping_interval) {
+        next = c->ping_interval + c->ping_timeout - quiet;
+    } else {
+        next = c->ping_interval - quiet;
+    }
+    lws_sul_schedule(c->ctx, 0, &s->sul_alive, rt_conn_alive_cb,
+                     (lws_usec_t)((next > 0.05 ? next : 0.05) * (double)LWS_USEC_PER_SEC));
+}
+
+void rt_conn_keepalive_start(struct rt_session *s)
+{
+    s->last_rx = rt_now();
+    s->ping_out = false;
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_alive, rt_conn_alive_cb,
+                     (lws_usec_t)s->client->ping_interval * LWS_USEC_PER_SEC);
+}
+
+void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_close);
+
+    if (s->wsi)
+        rt_conn_kill(s);
+    else if (s->state != RT_CS_DONE)
+        rt_conn_finish(s);
+}
+
+/* ==================================================================== *
+ *  R E Q U E S T S
+ * ==================================================================== */
+
+/* The owner asked for a close: flush what was queued, then the close handshake. */
+static void rt_conn_close_asked(struct rt_session *s)
+{
+    if (s->close_acted)
+        return;
+    s->close_acted = true;
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
+                     (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
+    switch (s->state) {
+    case RT_CS_SETUP:
+    case RT_CS_READY:
+        rt_conn_want_write(s);   /* the writer sends what is queued, then the close */
+        break;
+    case RT_CS_CONNECTING:
+    case RT_CS_TLS:
+    case RT_CS_UPGRADING:
+        if (s->wsi) {
+            rt_conn_kill(s);     /* no WebSocket yet: nothing to close politely */
+            break;
+        }
+        /* fall through */
+    default:
+        rt_conn_finish(s);
+        break;
+    }
+}
+
+void rt_conn_service(struct rt_session *s)
+{
+    unsigned req = atomic_exchange(&s->req, 0);
+
+    if (s->state == RT_CS_DONE)
+        return;
+    if (req & RT_REQ_START) {
+        rt_client_link(s->client, s);
+        if (s->client->stop_seen && !atomic_exchange(&s->closed, true)) {
+            /* Created while the client was being freed: it ends as the others do. */
+            s->close_code = 1001;
+            snprintf(s->close_reason, sizeof s->close_reason, "client freed");
+            req |= RT_REQ_CLOSE;
+        }
+        if (!(req & RT_REQ_CLOSE))
+            rt_conn_open(s);
+    }
+    if (s->state == RT_CS_DONE)
+        return;
+    if (req & RT_REQ_SEND) {
+        rt_conn_take_intake(s);
+        if (s->state == RT_CS_READY && !rt_queue_empty(&s->sendq))
+            rt_conn_want_write(s);
+    }
+    if (req & RT_REQ_RESOLVED)
+        rt_conn_resolved(s);
+    if (s->state == RT_CS_DONE)
+        return;
+    if (req & RT_REQ_RESUME_RX)
+        rt_conn_resume_reading(s);
+    if (req & RT_REQ_CLOSE)
+        rt_conn_close_asked(s);
+}
+
+/* ==================================================================== *
+ *  T H E   E N D
+ * ==================================================================== */
+
+/* Messages the session will never write: counted for the final error. */
+static void rt_conn_unsent(struct rt_session *s, size_t *count, size_t *bytes)
+{
+    rt_conn_take_intake(s);
+    *count = s->sendq.count + (s->cur && !s->cur_setup ? 1 : 0);
+    *bytes = s->sendq.bytes + (s->cur && !s->cur_setup ? s->cur->len : 0);
+}
+
+/* Why the session ends: the error (RT_OK for a normal end), the close code and reason. */
+static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esize, int *code,
+                                    const char **reason)
+{
+    struct rt_client *c = s->client;
+
+    *code = 1006;
+    *reason = "";
+    emsg[0] = '\0';
+    if (s->fail_code) {
+        *code = s->fail_code;
+        *reason = s->fail_reason;
+        snprintf(emsg, esize, "%s", s->ioerr.msg);
+        return s->ioerr.code;
+    }
+    if (s->close_acted) {
+        *code = s->close_code;
+        *reason = s->close_reason;
+        if (s->ioerr.code != RT_OK && !s->close_sent) {
+            snprintf(emsg, esize, "%s", s->ioerr.msg);
+            return s->ioerr.code;
+        }
+        return RT_OK;
+    }
+    if (s->peer_closed) {
+        *code = s->peer_code;
+        *reason = s->peer_reason;
+        if (s->peer_code != 1000 && s->peer_code != 1005) {
+            snprintf(emsg, esize, "server closed the connection (%d%s%s)", s->peer_code,
+                     s->peer_reason[0] ? ": " : "", s->peer_reason);
+            return RT_ECLOSED;
+        }
+        return RT_OK;
+    }
+    if (s->ioerr.code != RT_OK) {
+        snprintf(emsg, esize, "%s", s->ioerr.msg);
+        return s->ioerr.code;
+    }
+    if (s->state == RT_CS_SETUP || s->state == RT_CS_READY) {
+        snprintf(emsg, esize, "connection lost");
+        return RT_ECLOSED;
+    }
+    (void)c;
+    snprintf(emsg, esize, "connection to %s port %d failed before the WebSocket upgrade",
+             s->host, s->port);
+    return RT_ECONNECT;
+}
+
+void rt_conn_finish(struct rt_session *s)
+{
+    struct rt_client *c = s->client;
+    struct rt_event *err_ev, *closed = s->ev_closed;
+    char emsg[RT_ERROR_DATA_MAX];
+    const char *reason;
+    enum rt_code ecode;
+    size_t unsent, unsent_bytes, rlen;
+    int code;
+
+    if (s->state == RT_CS_DONE)
+        return;
+    lws_sul_cancel(&s->sul_timeout);
+    lws_sul_cancel(&s->sul_close);
+    lws_sul_cancel(&s->sul_alive);
+    lws_sul_cancel(&s->sul_retry);
+    lws_sul_cancel(&s->sul_goaway);
+    rt_client_unlink(c, s);
+    rt_conn_unsent(s, &unsent, &unsent_bytes);
+    ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
+    if (unsent) {
+        size_t n = strlen(emsg);
+        if (ecode == RT_OK) {
+            ecode = s->close_acted ? RT_ETIMEOUT : RT_ECLOSED;
+            n = (size_t)snprintf(emsg, sizeof emsg, s->close_acted
+                                 ? "close: not everything was written within %g s"
+                                 : "the session ended", s->close_timeout);
+        }
+        if (n < sizeof emsg)
+            snprintf(emsg + n, sizeof emsg - n, " (%zu message%s, %zu bytes, not sent)",
+                     unsent, unsent == 1 ? "" : "s", unsent_bytes);
+    }
+    atomic_store(&s->closed, true);
+    if (ecode != RT_OK) {
+        err_ev = s->ev_error;
+        s->ev_error = NULL;
+        err_ev->code = (int)ecode;
+        err_ev->len = strlen(emsg);
+        memcpy(err_ev->data, emsg, err_ev->len + 1);
+        rt_evq_push(&s->events, err_ev);
+    }
+    s->ev_closed = NULL;
+    closed->code = code;
+    rlen = strlen(reason);
+    if (rlen > RT_WS_REASON_MAX)
+        rlen = RT_WS_REASON_MAX;
+    memmove(closed->data, reason, rlen);
+    closed->data[rlen] = '\0';
+    closed->len = rlen;
+    rt_evq_push(&s->events, closed);
+
+    /* Nothing of the connection is needed any more. */
+    rt_queue_clear(&s->sendq);
+    rt_queue_clear(&s->replay);
+    rt_msg_free(s->cur);
+    s->cur = NULL;
+    rt_msg_free(s->setup);
+    s->setup = NULL;
+    rt_ws_rx_free(&s->rx);
+    rt_buf_free(&s->rx_stash);
+    rt_buf_free(&s->hs);
+    rt_tls_free(&s->tls);
+    atomic_store(&s->tx_bytes, 0);
+    atomic_store(&s->stats.replay_bytes, 0);
+    s->state = RT_CS_DONE;
+    s->wsi = NULL;
+    rt_client_session_done(c);
+    rt_session_unref(s);
+}
+
+void rt_conn_abort(struct rt_session *s)
+{
+    if (!s->ioerr.code && !s->close_acted)
+        rt_error_set(&s->ioerr, RT_ECLOSED, "the client was freed");
+    rt_conn_finish(s);
+}
+
+/* ==================================================================== *
+ *  T H E   L W S   C A L L B A C K
+ * ==================================================================== */
+
+int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len)
+{
+    struct rt_session *s = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (s)
+            rt_conn_error(s, in ? (const char *)in : NULL);
+        return 0;
+
+    case LWS_CALLBACK_RAW_CONNECTED:
+        if (!s)
+            return -1;
+        s->wsi = wsi;
+        return rt_conn_connected(s);
+
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return s ? rt_conn_writeable(s) : 0;
+
+    case LWS_CALLBACK_RAW_RX:
+        return s ? rt_conn_readable(s, in, len) : 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (s && s->wsi == wsi && s->state != RT_CS_DONE && s->state != RT_CS_WAIT) {
+            s->wsi = NULL;
+            lws_sul_cancel(&s->sul_alive);
+            rt_conn_lost(s);
+        } else if (s && s->state == RT_CS_CONNECTING && !s->wsi) {
+            rt_conn_lost(s);   /* failed before lws handed us the wsi */
+        }
+        return 0;
+
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,50 @@
+/* The connection on the I/O thread, split over three files that share this header:
+ *   rt_conn.c         requests from the owner, connecting, timers, the lws callback, the end
+ *   rt_conn_io.c      the upgrade, writing frames, reading frames, closing handshakes
+ *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
+ * Every function here runs on the client's I/O thread. Not part of the public interface. */
+#ifndef RT_CONN_H
+#define RT_CONN_H
+
+#include "rt_client_private.h"
+#include "rt_session_private.h"
+
+/* ---- rt_conn.c ---- */
+/* Opens the next connection: resolve (or take the literal address), then lws. */
+void rt_conn_open(struct rt_session *s);
+/* Marks the connection to be closed by lws soon (outside the current callback). */
+void rt_conn_kill(struct rt_session *s);
+/* Queues the final events (error if any, then closed) and drops the I/O thread's
+ * reference: s may be freed on return. */
+void rt_conn_finish(struct rt_session *s);
+/* Arms the keepalive timer of an open connection. */
+void rt_conn_keepalive_start(struct rt_session *s);
+/* Takes what senders pushed into the send queue (and keeps the replay within bounds). */
+void rt_conn_take_intake(struct rt_session *s);
+/* Timer of the close bound: hangs up (or ends a session that has no connection). */
+void rt_conn_close_timer(lws_sorted_usec_list_t *sul);
+/* Asks lws for a WRITEABLE callback; on failure kills the connection. */
+void rt_conn_want_write(struct rt_session *s);
+
+/* ---- rt_conn_io.c ---- */
+/* The TCP connection is up: TLS handshake (wss://) or straight to the upgrade. -1 to close. */
+int rt_conn_connected(struct rt_session *s);
+int rt_conn_writeable(struct rt_session *s);
+int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
+/* The owner read enough: read again (what was stashed first). */
+void rt_conn_resume_reading(struct rt_session *s);
+/* Fails the connection: close frame `code` with `reason`, the error already in ioerr. */
+void rt_conn_fail(struct rt_session *s, int code, const char *reason);
+/* Whether writing has more to do. */
+bool rt_conn_tx_pending(const struct rt_session *s);
+
+/* ---- rt_conn_resume.c ---- */
+/* The connection is gone (or never came): reconnect, or finish the session. */
+void rt_conn_lost(struct rt_session *s);
+/* setupComplete arrived on this connection; ev is its message. Queues READY, or
+ * RECONNECTED after putting the replay in front of the send queue. */
+void rt_conn_ready(struct rt_session *s, struct rt_event *ev);
+/* Acts on what a server message says about the connection (handles, goAway, turns). */
+void rt_conn_track(struct rt_session *s, const char *text, size_t len);
+
+#endif

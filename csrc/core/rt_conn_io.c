@@ -1,0 +1,654 @@
+/* The connection on the I/O thread: the upgrade, writing frames, reading frames and the
+ * closing handshakes (see rt_conn.h).
+ *
+ * Writes: each WRITEABLE callback frames and masks as many waiting messages as fit into
+ * the client's write buffer, encrypts them in one go and hands them to lws in one write.
+ * Reads: lws hands over what one read of the socket returned (up to 64 KB); every record
+ * in it is decrypted and every complete message becomes one event sized to fit. */
+#include "rt_conn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rt_alloc.h"
+#include "rt_auth.h"
+#include "rt_wire.h"
+
+#define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
+/* Longest piece of a refused upgrade's body quoted in the error. */
+#define RT_BODY_QUOTE 160
+
+/* ==================================================================== *
+ *  S E N D I N G   B Y T E S
+ * ==================================================================== */
+
+/* Hands plaintext buf[0..n) to lws (buf has LWS_PRE bytes of room before it), through
+ * TLS when the connection has it. -1 when the connection is lost (ioerr set). */
+static int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
+{
+    struct rt_client *c = s->client;
+    unsigned char *out = buf;
+    size_t len = n;
+
+    if (s->tls.ssl) {
+        struct rt_error err;
+        rt_error_clear(&err);
+        out = c->tlsbuf + LWS_PRE;
+        if (rt_tls_write(&s->tls, buf, n, out, RT_TLS_CHUNK, &len, &err)) {
+            rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+            return -1;
+        }
+    }
+    if (len && lws_write(s->wsi, out, len, LWS_WRITE_RAW) < 0)
+        goto lost;
+    /* Ciphertext that did not fit (an answer TLS owed while reading, or a big burst). */
+    if (s->tls.spill.len) {
+        int r = lws_write(s->wsi, (unsigned char *)s->tls.spill.data, s->tls.spill.len,
+                          LWS_WRITE_RAW);
+        rt_buf_free(&s->tls.spill);
+        if (r < 0)
+            goto lost;
+    }
+    return 0;
+lost:
+    rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+    return -1;
+}
+
+/* ==================================================================== *
+ *  T H E   U P G R A D E
+ * ==================================================================== */
+
+static void rt_conn_upgrade_start(struct rt_session *s);
+
+int rt_conn_connected(struct rt_session *s)
+{
+    struct rt_client *c = s->client;
+    size_t n;
+
+    if (!s->use_tls) {
+        rt_conn_upgrade_start(s);
+        return 0;
+    }
+    s->state = RT_CS_TLS;
+    if (rt_tls_start(&s->tls, c->ssl_ctx, s->host, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n,
+                     &s->ioerr))
+        return -1;
+    if (lws_write(s->wsi, c->tlsbuf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
+        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+        return -1;
+    }
+    return 0;
+}
+
+/* The bearer token for this upgrade, from the token source. */
+static void rt_conn_auth_header(struct rt_session *s)
+{
+    struct rt_error e;
+    char *tok = NULL;
+
+    if (!s->auth)
+        return;
+    rt_error_clear(&e);
+    /* A token about to expire is of no use for a connection that may last minutes; one
+     * not ready yet leaves the previous one (the reconnect path waited for it). */
+    if (rt_auth_token(s->auth, 60, &tok, NULL, &e) == 1 && tok) {
+        size_t n = strlen(tok);
+        char *v = rt_malloc(n + 8);
+        if (v) {
+            memcpy(v, "Bearer ", 7);
+            memcpy(v + 7, tok, n + 1);
+            if (s->auth_value) {
+                memset(s->auth_value, 0, strlen(s->auth_value));
+                rt_free(s->auth_value);
+            }
+            s->auth_value = v;
+        }
+        memset(tok, 0, n);
+        rt_free(tok);
+    }
+}
+
+static void rt_conn_upgrade_start(struct rt_session *s)
+{
+    struct rt_ws_header *h = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    s->state = RT_CS_UPGRADING;
+    rt_buf_reset(&s->hs);
+    s->hs_off = 0;
+    rt_conn_auth_header(s);
+    if (rt_ws_new_key(s->ws_key)) {
+        rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
+        rt_conn_kill(s);
+        return;
+    }
+    h = rt_malloc((s->nheaders + 1) * sizeof *h);
+    if (!h)
+        goto nomem;
+    for (i = 0; i < s->nheaders; i++)
+        if (!s->auth_value || strcasecmp(s->headers[i].name, "authorization") != 0)
+            h[n++] = s->headers[i];
+    if (s->auth_value)
+        h[n++] = (struct rt_ws_header){ "authorization", s->auth_value };
+    rc = rt_ws_request(&s->hs, s->host_header, s->path, s->ws_key, h, n);
+    rt_free(h);
+    if (rc)
+        goto nomem;
+    rt_conn_want_write(s);
+    return;
+nomem:
+    rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the upgrade request");
+    rt_conn_kill(s);
+}
+
+/* Wipes and empties the upgrade buffer (the request carried credentials). */
+static void rt_conn_hs_clear(struct rt_session *s)
+{
+    if (s->hs.data)
+        memset(s->hs.data, 0, s->hs.len);
+    rt_buf_reset(&s->hs);
+    s->hs_off = 0;
+}
+
+/* A refused upgrade: the status, and the start of the body, which usually says why. */
+static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
+{
+    const char *body = s->hs.data + a->header_len;
+    size_t n = s->hs.len - a->header_len, k = 0;
+    char quote[RT_BODY_QUOTE + 4];
+
+    for (size_t i = 0; i < n && k < RT_BODY_QUOTE; i++) {
+        unsigned char c = (unsigned char)body[i];
+        if (c == '\r' || c == '\n' || c == '\t')
+            c = ' ';
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        if (c == ' ' && k && quote[k - 1] == ' ')
+            continue;
+        quote[k++] = (char)c;
+    }
+    while (k && quote[k - 1] == ' ')
+        k--;
+    if (n > RT_BODY_QUOTE && k == RT_BODY_QUOTE)
+        memcpy(quote + k, "...", 3), k += 3;
+    quote[k] = '\0';
+    s->http_status = a->status;
+    rt_error_set(&s->ioerr, RT_EHANDSHAKE,
+                 "HTTP %d: %s%s%s", a->status, a->reason[0] ? a->reason : "refused",
+                 k ? " - " : "", quote);
+}
+
+static int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
+
+/* Bytes of the upgrade answer. Returns -1 to close the connection. */
+static int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
+{
+    struct rt_ws_answer *a = &s->answer;
+    size_t rest;
+    int r;
+
+    if (rt_buf_append(&s->hs, in, len)) {
+        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
+        return -1;
+    }
+    if (s->http_status) {
+        /* Refused: wait for the body the server announced (a little of it is enough). */
+        if (a->content_length >= 0 &&
+            s->hs.len - a->header_len < (size_t)a->content_length &&
+            s->hs.len - a->header_len < RT_BODY_QUOTE)
+            return 0;
+        rt_conn_refused(s, a);
+        return -1;
+    }
+    r = rt_ws_parse_answer(s->hs.data, s->hs.len, s->ws_key, a);
+    if (r == 0)
+        return 0;
+    if (r < 0 || (a->status == 101 && a->problem[0])) {
+        rt_error_set(&s->ioerr, RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s", s->host,
+                     a->problem);
+        return -1;
+    }
+    if (a->status != 101) {
+        s->http_status = a->status;
+        return rt_conn_answer(s, NULL, 0);
+    }
+    /* Open. Whatever followed the answer is the first frames. */
+    s->state = RT_CS_SETUP;
+    s->http_status = 0;
+    rest = s->hs.len - a->header_len;
+    rt_ws_rx_free(&s->rx);
+    rt_conn_keepalive_start(s);
+    rt_conn_want_write(s);               /* the setup */
+    if (rest) {
+        unsigned char *copy = rt_malloc(rest);
+        if (!copy) {
+            rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
+            return -1;
+        }
+        memcpy(copy, s->hs.data + a->header_len, rest);
+        rt_conn_hs_clear(s);
+        r = rt_conn_feed(s, copy, rest);
+        rt_free(copy);
+        return r;
+    }
+    rt_conn_hs_clear(s);
+    return 0;
+}
+
+/* ==================================================================== *
+ *  W R I T I N G
+ * ==================================================================== */
+
+/* Appends one masked control frame to the write buffer. */
+static int rt_conn_control(unsigned char *buf, size_t *fill, int opcode,
+                           const unsigned char *payload, size_t len)
+{
+    unsigned char key[4];
+
+    if (rt_ws_mask_key(key))
+        return -1;
+    *fill += rt_ws_head(buf + *fill, opcode, len, key);
+    rt_ws_mask(buf + *fill, payload, len, key, 0);
+    *fill += len;
+    return 0;
+}
+
+/* The close frame this connection should send now, if any: code and reason. */
+static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reason)
+{
+    if (s->close_sent)
+        return false;
+    if (s->fail_code) {
+        *code = s->fail_code;
+        *reason = s->fail_reason;
+        return true;
+    }
+    if (s->peer_closed) {          /* answer the server's close with its code */
+        *code = s->peer_code == 1005 || !rt_ws_close_code_ok(s->peer_code) ? 1000 : s->peer_code;
+        *reason = "";
+        return true;
+    }
+    if (s->cur)
+        return false;              /* a message is half written: finish it first */
+    if (s->recycle) {
+        *code = 1000;
+        *reason = "resuming on a new connection";
+        return true;
+    }
+    if (s->close_acted && (s->state != RT_CS_READY || rt_queue_empty(&s->sendq))) {
+        *code = s->close_code;
+        *reason = s->close_reason;
+        return true;
+    }
+    return false;
+}
+
+/* A message is fully written: count it and keep it for replay, or free it. */
+static void rt_conn_written(struct rt_session *s)
+{
+    struct rt_msg *m = s->cur;
+
+    s->cur = NULL;
+    atomic_fetch_add(&s->stats.bytes_sent, m->len);
+    atomic_fetch_add(&s->stats.messages_sent, 1);
+    if (s->cur_setup) {
+        rt_msg_free(m);
+        s->cur_setup = false;
+        return;
+    }
+    if (s->resume_on) {
+        if (rt_queue_empty(&s->replay))
+            s->replay_first = s->tx_seq;
+        rt_queue_push(&s->replay, m);
+        atomic_store(&s->stats.replay_bytes, s->replay.bytes);
+    } else {
+        rt_msg_free(m);
+    }
+    s->tx_seq++;
+}
+
+/* The next message to write, or NULL. */
+static struct rt_msg *rt_conn_next_msg(struct rt_session *s)
+{
+    struct rt_msg *m;
+
+    if (s->state == RT_CS_SETUP && s->setup) {
+        m = s->setup;
+        s->setup = NULL;
+        s->cur_setup = true;
+        return m;
+    }
+    if (s->state != RT_CS_READY || s->recycle || s->fail_code || s->peer_closed)
+        return NULL;
+    if (rt_queue_empty(&s->sendq))
+        rt_conn_take_intake(s);
+    m = rt_queue_pop(&s->sendq);
+    if (m) {
+        atomic_fetch_sub(&s->tx_bytes, m->len);
+        s->cur_setup = false;
+    }
+    return m;
+}
+
+bool rt_conn_tx_pending(const struct rt_session *s)
+{
+    int code;
+    const char *reason;
+
+    return s->cur || s->pong_due || s->tls.spill.len || (s->ping_out && !s->ping_sent) ||
+           (s->state == RT_CS_SETUP && s->setup) ||
+           (s->state == RT_CS_READY && !s->recycle && !rt_queue_empty(&s->sendq)) ||
+           rt_conn_close_due((struct rt_session *)s, &code, &reason);
+}
+
+int rt_conn_writeable(struct rt_session *s)
+{
+    unsigned char *buf = s->client->txbuf + LWS_PRE;
+    const size_t cap = RT_TX_CHUNK;
+    size_t fill = 0;
+    const char *reason;
+    int code;
+
+    if (s->state == RT_CS_UPGRADING) {
+        size_t n = s->hs.len - s->hs_off;
+        if (!n)
+            return 0;
+        if (n > cap)
+            n = cap;
+        memcpy(buf, s->hs.data + s->hs_off, n);
+        s->hs_off += n;
+        if (rt_conn_send(s, buf, n))
+            return -1;
+        if (s->hs_off < s->hs.len)
+            rt_conn_want_write(s);
+        else
+            rt_conn_hs_clear(s);      /* now it holds the answer */
+        return 0;
+    }
+    if (s->state < RT_CS_SETUP || s->close_sent)
+        return 0;
+    if (s->pong_due) {
+        if (rt_conn_control(buf, &fill, RT_WS_PONG, s->pong, s->pong_len))
+            goto nokey;
+        s->pong_due = false;
+    }
+    if (s->ping_out && !s->ping_sent) {
+        if (rt_conn_control(buf, &fill, RT_WS_PING, NULL, 0))
+            goto nokey;
+        s->ping_sent = true;
+    }
+    /* As many waiting messages as fit, each one frame; a long one continues next time. */
+    while (cap - fill > RT_WS_HEAD_MAX) {
+        size_t m;
+        if (!s->cur) {
+            if (rt_conn_close_due(s, &code, &reason) || !(s->cur = rt_conn_next_msg(s)))
+                break;
+            if (rt_ws_mask_key(s->cur_key))
+                goto nokey;
+            s->cur_off = 0;
+            fill += rt_ws_head(buf + fill, RT_WS_TEXT, s->cur->len, s->cur_key);
+        }
+        m = s->cur->len - s->cur_off;
+        if (m > cap - fill)
+            m = cap - fill;
+        rt_ws_mask(buf + fill, s->cur->data + s->cur_off, m, s->cur_key, s->cur_off);
+        fill += m;
+        s->cur_off += m;
+        if (s->cur_off < s->cur->len)
+            break;
+        rt_conn_written(s);
+    }
+    if (cap - fill >= RT_WS_HEAD_MAX + 2 + RT_WS_REASON_MAX &&
+        rt_conn_close_due(s, &code, &reason)) {
+        unsigned char pl[2 + RT_WS_REASON_MAX];
+        size_t rl = strlen(reason);
+        pl[0] = (unsigned char)(code >> 8);
+        pl[1] = (unsigned char)code;
+        memcpy(pl + 2, reason, rl);
+        if (rt_conn_control(buf, &fill, RT_WS_CLOSE, pl, 2 + rl))
+            goto nokey;
+        s->close_sent = true;
+        s->close_sent_code = code;
+    }
+    if ((fill || s->tls.spill.len) && rt_conn_send(s, buf, fill))
+        return -1;
+    if (s->close_sent) {
+        /* The server answers a close with its own (or has sent it already): wait for
+         * it, within the close bound, then hang up. */
+        if (s->peer_closed || s->fail_code)
+            lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
+                             LWS_USEC_PER_SEC);
+        else if (!s->close_acted)
+            lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
+                             (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
+        return 0;
+    }
+    if (rt_conn_tx_pending(s))
+        rt_conn_want_write(s);
+    return 0;
+nokey:
+    rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
+    return -1;
+}
+
+/* ==================================================================== *
+ *  R E A D I N G
+ * ==================================================================== */
+
+/* Stops reading until the owner catches up (its events hold max_receive bytes). */
+static void rt_conn_pause(struct rt_session *s, size_t held)
+{
+    s->reading_paused = true;
+    atomic_store(&s->rx_paused, true);
+    atomic_fetch_add(&s->stats.rx_pauses, 1);
+    if (s->wsi && lws_rx_flow_control(s->wsi, 0) < 0) {
+        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot pause reading");
+        rt_conn_kill(s);
+    }
+    if (!s->pause_told) {
+        char msg[160];
+        struct rt_event *ev;
+        int n = snprintf(msg, sizeof msg, "receiving paused: %zu bytes of server messages "
+                         "wait unread (max_receive_bytes %zu); reading resumes as they are read",
+                         held, s->max_receive);
+        ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n);
+        if (ev)
+            rt_evq_push(&s->events, ev);
+        s->pause_told = true;
+    }
+}
+
+/* A complete server message (block from the parser: the event header's room, then the
+ * text). Returns the parser's verdict. */
+static int rt_conn_message(struct rt_session *s)
+{
+    struct rt_event *ev;
+    size_t n, held;
+    bool binary;
+
+    ev = rt_ws_rx_take(&s->rx, &n, &binary);
+    ev->link.next = NULL;
+    ev->code = 0;
+    ev->len = n;
+    atomic_fetch_add(&s->stats.bytes_received, n);
+    atomic_fetch_add(&s->stats.messages_received, 1);
+    if (s->state == RT_CS_SETUP) {
+        if (!rt_wire_is_setup_complete(ev->data, n)) {
+            rt_error_set(&s->ioerr, RT_EPROTOCOL,
+                         "first server message is not setupComplete: %.120s", ev->data);
+            rt_free(ev);
+            rt_conn_fail(s, 1002, "expected setupComplete");
+            return RT_WS_STOP;
+        }
+        rt_conn_ready(s, ev);
+        return RT_WS_GO_ON;
+    }
+    ev->type = RT_EV_MESSAGE;
+    if (s->resume_on)
+        rt_conn_track(s, ev->data, n);
+    if (atomic_load_explicit(&s->turn_end_ns, memory_order_relaxed) &&
+        rt_wire_has_audio(ev->data, n)) {
+        long long t0 = atomic_exchange(&s->turn_end_ns, 0);
+        if (t0)
+            atomic_store(&s->stats.first_audio_ns, rt_now_ns() - t0);
+    }
+    held = rt_evq_push(&s->events, ev);
+    if (held > s->max_receive) {
+        rt_conn_pause(s, held);
+        return RT_WS_STOP;
+    }
+    return RT_WS_GO_ON;
+}
+
+/* The server's close frame. */
+static void rt_conn_peer_close(struct rt_session *s)
+{
+    s->peer_closed = true;
+    s->peer_code = s->rx.close_code;
+    snprintf(s->peer_reason, sizeof s->peer_reason, "%s", s->rx.close_reason);
+    if (s->close_sent)
+        rt_conn_kill(s);               /* the handshake is complete */
+    else
+        rt_conn_want_write(s);         /* answer it */
+}
+
+static int rt_conn_on_frame(void *ctx, enum rt_ws_event ev, const unsigned char *payload,
+                            size_t len)
+{
+    struct rt_session *s = ctx;
+
+    switch (ev) {
+    case RT_WS_EV_MESSAGE:
+        return rt_conn_message(s);
+    case RT_WS_EV_PING:
+        memcpy(s->pong, payload, len);
+        s->pong_len = len;
+        s->pong_due = true;
+        rt_conn_want_write(s);
+        return RT_WS_GO_ON;
+    case RT_WS_EV_PONG:
+        return RT_WS_GO_ON;
+    case RT_WS_EV_CLOSE:
+        rt_conn_peer_close(s);
+        return RT_WS_STOP;
+    }
+    return RT_WS_GO_ON;
+}
+
+void rt_conn_fail(struct rt_session *s, int code, const char *reason)
+{
+    if (s->fail_code)
+        return;
+    s->fail_code = code;
+    snprintf(s->fail_reason, sizeof s->fail_reason, "%s", reason);
+    rt_ws_rx_free(&s->rx);
+    rt_conn_want_write(s);
+}
+
+/* Parses plaintext bytes read; keeps what is left when reading pauses. -1 to close. */
+static int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
+{
+    struct rt_error err;
+    long used;
+
+    if (s->fail_code || s->peer_closed)
+        return 0;                      /* closing: what follows does not count */
+    if (s->reading_paused) {
+        if (rt_buf_append(&s->rx_stash, p, n)) {
+            rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory holding received bytes");
+            return -1;
+        }
+        return 0;
+    }
+    rt_error_clear(&err);
+    used = rt_ws_rx_feed(&s->rx, p, n, rt_conn_on_frame, s, &err);
+    if (used < 0) {
+        rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+        rt_conn_fail(s, s->rx.fail_code, err.code == RT_ENOMEM ? "out of memory" : err.msg);
+        return 0;
+    }
+    if ((size_t)used < n && s->reading_paused &&
+        rt_buf_append(&s->rx_stash, p + used, n - (size_t)used)) {
+        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory holding received bytes");
+        return -1;
+    }
+    return 0;
+}
+
+/* Plaintext from the server. */
+static int rt_conn_plain(struct rt_session *s, const unsigned char *p, size_t n)
+{
+    if (s->state == RT_CS_UPGRADING)
+        return rt_conn_answer(s, p, n);
+    if (s->state < RT_CS_SETUP)
+        return 0;
+    return rt_conn_feed(s, p, n);
+}
+
+int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
+{
+    struct rt_client *c = s->client;
+    struct rt_error err;
+    long k;
+
+    s->last_rx = rt_now();
+    s->ping_out = s->ping_sent = false;
+    if (!s->tls.ssl)
+        return rt_conn_plain(s, in, len);
+    if (!s->tls.established) {
+        size_t n;
+        int r = rt_tls_handshake(&s->tls, in, len, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n,
+                                 &s->ioerr);
+        if (r < 0)
+            return -1;
+        if (n && lws_write(s->wsi, c->tlsbuf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
+            rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+            return -1;
+        }
+        if (r == 0)
+            return 0;
+        rt_conn_upgrade_start(s);
+        /* What followed the handshake (session tickets) is read below. */
+    } else {
+        rt_tls_input(&s->tls, in, len);
+    }
+    /* Every record lws read goes through now: the ciphertext is lws's to reuse. */
+    rt_error_clear(&err);
+    while ((k = rt_tls_read(&s->tls, c->rxbuf, RT_RX_CHUNK, &err)) > 0)
+        if (rt_conn_plain(s, c->rxbuf, (size_t)k))
+            return -1;
+    if (k < 0) {
+        rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+        return -1;
+    }
+    if (s->tls.spill.len)
+        rt_conn_want_write(s);
+    return 0;
+}
+
+void rt_conn_resume_reading(struct rt_session *s)
+{
+    struct rt_buf stash;
+
+    if (!s->reading_paused || atomic_load(&s->events.bytes) > s->max_receive / 2)
+        return;
+    s->reading_paused = false;
+    s->pause_told = false;
+    atomic_store(&s->rx_paused, false);
+    s->last_rx = rt_now();
+    /* What was read before the pause goes first; it may pause reading again. */
+    stash = s->rx_stash;
+    rt_buf_init(&s->rx_stash);
+    if (stash.len && rt_conn_feed(s, (unsigned char *)stash.data, stash.len)) {
+        rt_buf_free(&stash);
+        rt_conn_kill(s);
+        return;
+    }
+    rt_buf_free(&stash);
+    if (!s->reading_paused && s->wsi && lws_rx_flow_control(s->wsi, 1) < 0) {
+        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot resume reading");
+        rt_conn_kill(s);
+    }
+}

@@ -1,0 +1,295 @@
+/* Losing a connection: reconnect with the latest resumption handle, or end the session
+ * (see rt_conn.h and docs/design.md, "Resilience"). The rules themselves (which closes
+ * are fatal, the backoff, what counts as an attempt) are pure functions in rt_resume.c.
+ *
+ * A connection that ends while the session should go on is replaced: the I/O thread
+ * waits (backoff, or nothing after goAway), opens a new connection whose setup carries
+ * the latest handle, and once setupComplete arrives puts every client message not known
+ * to be consumed back at the head of the send queue, then queues RT_EV_RECONNECTED. */
+#include "rt_conn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rt_alloc.h"
+#include "rt_auth.h"
+
+#define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
+
+static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul);
+
+/* Whether the connection that just ended should be replaced by attempt `next`. */
+static bool rt_conn_should_resume(struct rt_session *s, int next)
+{
+    if (!s->resume_on || !s->ever_ready || s->client->stop_seen || s->fail_code ||
+        s->close_acted || atomic_load(&s->closed) || !s->handle_len ||
+        next > RT_RESUME_MAX_ATTEMPTS)
+        return false;
+    if (s->recycle)
+        return true;
+    if (s->peer_closed)
+        return rt_resume_close_retryable(s->peer_code, s->goaway);
+    switch (s->ioerr.code) {
+    case RT_ETLS:
+    case RT_EAUTH:
+    case RT_EINVAL:
+    case RT_ENOMEM:
+    case RT_EPROTOCOL:
+        return false;
+    case RT_EHANDSHAKE:
+        return rt_resume_status_retryable(s->http_status);
+    default:
+        return true;
+    }
+}
+
+/* Describes why the connection ended, for the reconnected message. */
+static void rt_conn_loss_reason(struct rt_session *s)
+{
+    char *r = s->lost_reason;
+    size_t cap = sizeof s->lost_reason;
+
+    if (s->recycle)
+        snprintf(r, cap, "go_away");
+    else if (s->peer_closed)
+        snprintf(r, cap, "server closed the connection (%d%s%s)", s->peer_code,
+                 s->peer_reason[0] ? ": " : "", s->peer_reason);
+    else if (s->ioerr.code != RT_OK)
+        snprintf(r, cap, "%.180s", s->ioerr.msg);
+    else
+        snprintf(r, cap, "connection lost");
+}
+
+/* Clears what belonged to the connection that ended. */
+static void rt_conn_reset(struct rt_session *s)
+{
+    /* A message cut off mid-write goes out whole on the next connection. */
+    if (s->cur && !s->cur_setup) {
+        atomic_fetch_add(&s->tx_bytes, s->cur->len);
+        rt_queue_push_front(&s->sendq, s->cur);
+    } else {
+        rt_msg_free(s->cur);
+    }
+    s->cur = NULL;
+    s->cur_setup = false;
+    rt_msg_free(s->setup);
+    s->setup = NULL;
+    rt_ws_rx_free(&s->rx);
+    rt_buf_free(&s->rx_stash);
+    rt_buf_free(&s->hs);
+    rt_tls_free(&s->tls);
+    if (s->reading_paused) {
+        s->reading_paused = false;
+        atomic_store(&s->rx_paused, false);
+    }
+    s->pause_told = false;
+    s->pong_due = s->ping_out = s->ping_sent = false;
+    s->close_sent = false;
+    s->recycle = s->goaway = s->model_busy = false;
+    s->peer_closed = false;
+    s->peer_code = 0;
+    s->peer_reason[0] = '\0';
+    s->http_status = 0;
+    s->auth_waits = 0;
+    s->turn_through = false;
+    rt_error_clear(&s->ioerr);
+    s->wsi = NULL;
+}
+
+void rt_conn_lost(struct rt_session *s)
+{
+    double lived, delay;
+    bool was_recycle = s->recycle;
+    struct timespec ts;
+    int next;
+
+    if (s->state == RT_CS_DONE || s->state == RT_CS_WAIT)
+        return;
+    lws_sul_cancel(&s->sul_alive);
+    /* A refused connect with more addresses to try: the next one, within the deadline. */
+    if (s->state == RT_CS_CONNECTING && s->addr_next + 1 < s->resolve.count &&
+        s->ioerr.code == RT_ECONNECT && !s->close_acted) {
+        s->addr_next++;
+        rt_error_clear(&s->ioerr);
+        s->wsi = NULL;
+        s->state = RT_CS_RESOLVING;
+        atomic_fetch_or(&s->req, RT_REQ_RESOLVED);   /* connect from the service loop */
+        rt_client_schedule(s->client, s, 0);
+        return;
+    }
+    lived = s->state == RT_CS_READY ? rt_now() - s->conn_start : 0;
+    next = rt_resume_next_attempt(s->attempt, s->turn_through, lived, was_recycle);
+    if (!rt_conn_should_resume(s, next)) {
+        if (s->reconnecting && !s->close_acted && !s->peer_closed && !s->fail_code &&
+            !s->client->stop_seen) {
+            /* Say that the session was being resumed, and why that started. */
+            char why[sizeof s->ioerr.msg];
+            enum rt_code code = s->ioerr.code != RT_OK ? s->ioerr.code : RT_ECLOSED;
+
+            snprintf(why, sizeof why, "%s", s->ioerr.code != RT_OK ? s->ioerr.msg
+                                                                   : "connection lost");
+            rt_error_clear(&s->ioerr);
+            rt_error_set(&s->ioerr, code, "cannot resume the session after %d attempt%s "
+                         "(%.60s): %.150s", s->attempt, s->attempt == 1 ? "" : "s",
+                         s->lost_reason, why);
+        }
+        rt_conn_finish(s);
+        return;
+    }
+    lws_sul_cancel(&s->sul_timeout);
+    lws_sul_cancel(&s->sul_close);
+    lws_sul_cancel(&s->sul_goaway);
+    if (!s->reconnecting)
+        rt_conn_loss_reason(s);
+    s->attempt = next;
+    rt_conn_reset(s);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* Leaving on purpose after goAway: the old socket is closed, go at once. */
+    delay = was_recycle && s->attempt == 1
+            ? 0 : rt_resume_backoff(s->attempt, (double)(ts.tv_nsec % 1000) / 1000.0);
+    s->reconnecting = true;
+    s->state = RT_CS_WAIT;
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_retry, rt_conn_retry_cb,
+                     (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
+}
+
+/* Whether a token for the next upgrade is ready (or not worth waiting for). */
+static bool rt_conn_token_ready(struct rt_session *s)
+{
+    struct rt_error e;
+    char *tok = NULL;
+    int r;
+
+    if (!s->auth)
+        return true;
+    rt_error_clear(&e);
+    r = rt_auth_token(s->auth, 60, &tok, NULL, &e);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        rt_free(tok);
+    }
+    return r != 0 || s->auth_waits++ >= RT_AUTH_WAIT_STEPS;
+}
+
+static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_retry);
+    struct rt_msg *m;
+    size_t cap, n;
+
+    if (s->state != RT_CS_WAIT)
+        return;
+    if (s->close_acted || s->client->stop_seen) {
+        rt_conn_finish(s);
+        return;
+    }
+    if (!rt_conn_token_ready(s)) {
+        lws_sul_schedule(s->client->ctx, 0, &s->sul_retry, rt_conn_retry_cb,
+                         LWS_USEC_PER_SEC / 10);
+        return;
+    }
+    cap = s->setup_len + s->handle_len + 16;
+    m = rt_msg_new(cap);
+    n = m ? rt_resume_setup(s->setup_tmpl, s->setup_len, s->resume_at, s->resume_empty,
+                            s->handle, s->handle_len, (char *)m->data, cap) : 0;
+    if (!n) {
+        rt_msg_free(m);
+        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the resumption setup");
+        rt_conn_finish(s);
+        return;
+    }
+    m->len = n;
+    m->data[n] = '\0';
+    s->setup = m;
+    rt_conn_open(s);
+}
+
+/* Leaves the connection to resume on a new one, once the message being written is out. */
+static void rt_conn_recycle(struct rt_session *s)
+{
+    if (s->recycle || !s->wsi || s->state != RT_CS_READY || s->close_acted || s->fail_code ||
+        !s->handle_len)
+        return;   /* without a handle there is nothing to resume: the server's close ends it */
+    s->recycle = true;
+    lws_sul_cancel(&s->sul_goaway);
+    rt_conn_want_write(s);           /* the writer finishes the message, then closes */
+}
+
+static void rt_conn_goaway_cb(lws_sorted_usec_list_t *sul)
+{
+    rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_goaway));
+}
+
+void rt_conn_track(struct rt_session *s, const char *text, size_t len)
+{
+    struct rt_scan sc;
+
+    if (rt_scan_server(text, len, &sc) != 0)
+        return;
+    if (sc.model_output || sc.tool_call)
+        s->model_busy = true;
+    if (sc.turn_complete) {
+        s->boundary = s->tx_seq;
+        s->turn_through = true;
+    }
+    if (sc.update && sc.resumable && sc.handle && rt_resume_handle_ok(sc.handle, sc.handle_len)) {
+        uint64_t upto = rt_resume_consumed(s->boundary, s->tx_seq, s->conn_base, sc.has_index,
+                                           sc.last_index);
+
+        memcpy(s->handle, sc.handle, sc.handle_len);
+        s->handle[sc.handle_len] = '\0';
+        s->handle_len = sc.handle_len;
+        s->model_busy = false;
+        while (!rt_queue_empty(&s->replay) && s->replay_first < upto) {
+            rt_msg_free(rt_queue_pop(&s->replay));
+            s->replay_first++;
+        }
+        atomic_store(&s->stats.replay_bytes, s->replay.bytes);
+        if (s->goaway)
+            rt_conn_recycle(s);
+    }
+    if (sc.go_away && !s->goaway) {
+        s->goaway = true;
+        if (!s->model_busy && s->handle_len) {
+            rt_conn_recycle(s);
+        } else {
+            /* Let the model finish its turn (the handle after it is the one to resume
+             * with), but leave in time whatever happens: a timer, not the next message. */
+            lws_sul_schedule(s->client->ctx, 0, &s->sul_goaway, rt_conn_goaway_cb,
+                             (lws_usec_t)(rt_resume_goaway_leave(sc.time_left) *
+                                          (double)LWS_USEC_PER_SEC));
+        }
+    }
+}
+
+void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
+{
+    lws_sul_cancel(&s->sul_timeout);
+    s->state = RT_CS_READY;
+    s->conn_start = rt_now();
+    s->conn_base = s->tx_seq;
+    s->boundary = s->tx_seq;
+    s->ever_ready = true;
+    if (!s->reconnecting) {
+        ev->type = RT_EV_READY;
+    } else {
+        /* The owner had its ready event: this one is "reconnected", and everything not
+         * known to be consumed goes out again, before what was queued meanwhile. */
+        size_t rl = strlen(s->lost_reason);
+
+        s->reconnecting = false;
+        atomic_fetch_add(&s->stats.reconnects, 1);
+        atomic_fetch_add(&s->stats.resent, s->replay.count);
+        atomic_fetch_add(&s->tx_bytes, s->replay.bytes);
+        rt_conn_take_intake(s);
+        rt_queue_prepend(&s->sendq, &s->replay);
+        s->replay_first = s->tx_seq;
+        atomic_store(&s->stats.replay_bytes, 0);
+        rt_free(ev);
+        ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, s->lost_reason, rl);
+    }
+    if (ev)
+        rt_evq_push(&s->events, ev);
+    if (rt_conn_tx_pending(s))
+        rt_conn_want_write(s);
+}

@@ -1,0 +1,185 @@
+/* The session struct, shared by the owner-side API (rt_session.c) and the connection on
+ * the I/O thread (rt_conn*.c). Not part of the public interface.
+ *
+ * Who touches what:
+ *   - "immutable": written by rt_session_new before the session is handed over;
+ *   - "hand-off": atomics and lock-free lists between the owner's threads and the I/O
+ *     thread; no lock is taken by both sides;
+ *   - "I/O thread": only the client's I/O thread reads or writes it;
+ *   - "owner": only threads of the caller (guarded where several may call at once).
+ * A session has one reference for its owner and one for the I/O thread (plus one while
+ * the resolver holds it); whichever lets go last frees it. */
+#ifndef RT_SESSION_PRIVATE_H
+#define RT_SESSION_PRIVATE_H
+
+#define RT_EVENT_INTERNALS
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rt_buf.h"
+#include "rt_event.h"
+#include "rt_mpsc.h"
+#include "rt_queue.h"
+#include "rt_resolve.h"
+#include "rt_resume.h"
+#include "rt_session.h"
+#include "rt_tls.h"
+#include "rt_ws.h"
+
+struct rt_client;
+
+/* Requests from the owner to the I/O thread (bits of rt_session.req). */
+enum {
+    RT_REQ_START = 1,       /* a new session: connect */
+    RT_REQ_CLOSE = 2,       /* close (code and reason in close_code/close_reason) */
+    RT_REQ_RESUME_RX = 4,   /* the owner drained its events: read again */
+    RT_REQ_RESOLVED = 8,    /* the resolver answered (results in `resolve`) */
+    RT_REQ_SEND = 16        /* messages wait in the intake */
+};
+
+/* Where the I/O thread is with a session. */
+enum rt_conn_state {
+    RT_CS_NEW,          /* not started */
+    RT_CS_RESOLVING,    /* the resolver has the host name */
+    RT_CS_CONNECTING,   /* TCP under way (lws) */
+    RT_CS_TLS,          /* the TLS handshake (rt_tls) */
+    RT_CS_UPGRADING,    /* our HTTP upgrade sent or being sent, the answer awaited */
+    RT_CS_SETUP,        /* WebSocket open; the setup is out, setupComplete awaited */
+    RT_CS_READY,        /* messages flow */
+    RT_CS_WAIT,         /* the connection is gone; a reconnect is scheduled */
+    RT_CS_DONE          /* the closed event is queued; no wsi */
+};
+
+/* Counters written by the I/O thread, read by rt_session_stats. */
+struct rt_stats_live {
+    atomic_uint_least64_t bytes_sent, bytes_received, messages_sent, messages_received;
+    atomic_uint_least64_t reconnects, resent, replay_dropped;
+    atomic_size_t replay_bytes;
+    atomic_uint_least64_t rx_pauses;
+    atomic_llong first_audio_ns;      /* -1 unknown */
+};
+
+struct rt_session {
+    atomic_int refs;
+    struct rt_client *client;        /* immutable: counted reference */
+
+    /* ---- immutable ---- */
+    bool use_tls;                    /* wss:// */
+    int port;
+    char *host;                      /* owned: host to resolve (IPv6 without brackets) */
+    char *host_header;               /* owned: Host header and TLS name */
+    char *path;                      /* owned: path and query */
+    struct rt_ws_header *headers;    /* owned array, strings owned (may hold secrets) */
+    size_t nheaders;
+    double timeout;                  /* connect + setupComplete, seconds */
+    double close_timeout;            /* the whole graceful close, seconds */
+    size_t max_queue;                /* bytes waiting to be written, and kept for replay */
+    size_t max_receive;              /* bytes of unread events before reading pauses */
+    size_t max_message;              /* largest server message */
+    char *audio_mime;                /* owned */
+    bool manual_activity, audio_stream_end;
+    struct rt_auth *auth;            /* owned reference, or NULL */
+    char *setup_tmpl;                /* owned: the setup message as given */
+    size_t setup_len;
+    bool resume_on;                  /* resumption asked and the setup has sessionResumption */
+    size_t resume_at;                /* offset just after sessionResumption's '{' */
+    bool resume_empty;
+
+    /* ---- hand-off ---- */
+    struct rt_mpsc intake;           /* struct rt_msg from senders, for the I/O thread */
+    atomic_size_t tx_bytes;          /* payload bytes in the intake and the send queue */
+    atomic_uint req;                 /* RT_REQ_* */
+    atomic_bool scheduled;           /* on the client's ready list */
+    struct rt_link ready_link;       /* link on that list */
+    atomic_bool closed;              /* sends refused: close asked, or the session ended */
+    int close_code;                  /* written once, before RT_REQ_CLOSE is set */
+    char close_reason[RT_WS_REASON_MAX + 1];
+    atomic_bool in_turn;             /* audio appended since the last commit */
+    atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when
+                                        no turn waits for its first audio */
+    struct rt_evq events;            /* events for the owner */
+    atomic_bool rx_paused;           /* reading is paused until the owner drains */
+    struct rt_stats_live stats;
+    struct rt_resolve_req resolve;   /* the resolver's answer (valid with RT_REQ_RESOLVED) */
+
+    /* ---- I/O thread ---- */
+    struct rt_session *live_prev, *live_next;   /* the client's live list */
+    enum rt_conn_state state;
+    struct lws *wsi;                 /* borrowed from lws while the connection lives */
+    struct rt_queue sendq;           /* taken from the intake, not yet written */
+    struct rt_msg *setup;            /* owned: this connection's setup until written */
+    struct rt_msg *cur;              /* owned: message being written */
+    size_t cur_off;                  /* its payload bytes written */
+    bool cur_setup;                  /* cur is the setup (never replayed) */
+    unsigned char cur_key[4];        /* its mask */
+    struct rt_tls tls;               /* this connection's TLS (wss://) */
+    struct rt_buf hs;                /* upgrade request to write, then the answer read */
+    size_t hs_off;                   /* request bytes written */
+    char ws_key[25];                 /* Sec-WebSocket-Key of this connection */
+    struct rt_ws_answer answer;      /* a refused upgrade: its status, kept for the error */
+    struct rt_ws_rx rx;              /* frames read */
+    struct rt_buf rx_stash;          /* bytes read but not parsed while reading is paused */
+    bool reading_paused;             /* lws POLLIN off (flow control) */
+    bool pong_due;                   /* a ping was read: answer it */
+    unsigned char pong[125];
+    size_t pong_len;
+    bool ping_out;                   /* a keepalive ping is due, and awaits any answer */
+    bool ping_sent;                  /* ...and was written */
+    double last_rx;                  /* monotonic seconds of the last byte read */
+    int addr_next;                   /* next resolved address to try */
+    struct rt_error ioerr;           /* first failure of this connection */
+    bool close_acted;                /* the owner's close is being carried out */
+    bool close_sent;                 /* our close frame is written */
+    int close_sent_code;
+    bool peer_closed;                /* the server's close frame was read */
+    int peer_code;
+    char peer_reason[RT_WS_REASON_MAX + 1];
+    int fail_code;                   /* close code we send because of a failure, 0 if none */
+    char fail_reason[RT_WS_REASON_MAX + 1];
+    int http_status;                 /* status of a refused upgrade, else 0 */
+    struct rt_event *ev_error;       /* owned: preallocated error event for the end */
+    struct rt_event *ev_closed;      /* owned: preallocated closed event for the end */
+    lws_sorted_usec_list_t sul_timeout;   /* connect + setupComplete deadline */
+    lws_sorted_usec_list_t sul_close;     /* close deadline */
+    lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
+    lws_sorted_usec_list_t sul_retry;     /* next reconnect attempt */
+    lws_sorted_usec_list_t sul_goaway;    /* goAway: latest moment to leave */
+    bool pause_told;                 /* the owner was told reading paused (this pause) */
+
+    /* resumption (I/O thread) */
+    struct rt_queue replay;          /* written, not known to be consumed, oldest first */
+    uint64_t replay_first;           /* sequence number of replay's head */
+    uint64_t tx_seq;                 /* client messages written so far */
+    uint64_t conn_base;              /* tx_seq when this connection's setupComplete came */
+    uint64_t boundary;               /* tx_seq at the last turn boundary */
+    char *auth_value;                /* owned: "Bearer <token>" for the next upgrade */
+    bool ever_ready;                 /* some connection reached setupComplete */
+    bool reconnecting;               /* READY on the next connection means "reconnected" */
+    int attempt;                     /* reconnects since a connection last got a turn through */
+    int auth_waits;                  /* retries spent waiting for a token fetch */
+    double conn_start;               /* monotonic seconds this connection became ready */
+    bool turn_through;               /* this connection completed a turn */
+    bool goaway;                     /* this connection got goAway */
+    bool model_busy;                 /* model output or a tool call since the last handle */
+    bool recycle;                    /* leaving this connection on purpose, to resume */
+    char handle[RT_HANDLE_MAX + 1];  /* the latest resumable handle (JSON string text) */
+    size_t handle_len;
+    char lost_reason[RT_WS_REASON_MAX + 64];
+};
+
+/* ---- rt_session.c ---- */
+double rt_now(void);                                  /* monotonic seconds */
+long long rt_now_ns(void);
+void rt_session_unref(struct rt_session *s);          /* frees with the last reference */
+
+/* ---- rt_conn*.c: the I/O thread ---- */
+int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len);
+/* Acts on a session's requests (RT_REQ_*); called for each session on the ready list. */
+void rt_conn_service(struct rt_session *s);
+/* Ends a session at once (the client is stopping and its context is going away). */
+void rt_conn_abort(struct rt_session *s);
+
+#endif

@@ -1,0 +1,116 @@
+/* The wire facts of the realtime input path (see rt_wire.h). */
+#include "rt_wire.h"
+
+#include <string.h>
+
+#include "rt_base64.h"
+#include "rt_resume.h"
+
+static const char *const rt_wire_controls[] = {
+    [RT_WIRE_ACTIVITY_START] = "{\"realtimeInput\":{\"activityStart\":{}}}",
+    [RT_WIRE_ACTIVITY_END] = "{\"realtimeInput\":{\"activityEnd\":{}}}",
+    [RT_WIRE_AUDIO_STREAM_END] = "{\"realtimeInput\":{\"audioStreamEnd\":true}}",
+};
+
+const char *rt_wire_control_text(enum rt_wire_control c, size_t *len)
+{
+    const char *t = rt_wire_controls[c];
+
+    *len = strlen(t);
+    return t;
+}
+
+struct rt_msg *rt_wire_control_msg(enum rt_wire_control c)
+{
+    size_t n;
+    const char *t = rt_wire_control_text(c, &n);
+
+    return rt_msg_copy(t, n);
+}
+
+bool rt_wire_mime_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+static const char rt_audio_head[] = "{\"realtimeInput\":{\"audio\":{\"data\":\"";
+static const char rt_audio_mid[] = "\",\"mimeType\":\"";
+static const char rt_audio_tail[] = "\"}}}";
+
+size_t rt_wire_audio_len(size_t n, const char *mime)
+{
+    return sizeof rt_audio_head - 1 + rt_base64_encoded_len(n) + sizeof rt_audio_mid - 1 +
+           strlen(mime) + sizeof rt_audio_tail - 1;
+}
+
+size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime)
+{
+    char *d = out;
+    size_t mlen = strlen(mime);
+
+    memcpy(d, rt_audio_head, sizeof rt_audio_head - 1);
+    d += sizeof rt_audio_head - 1;
+    d += rt_base64_encode(pcm, n, d);
+    memcpy(d, rt_audio_mid, sizeof rt_audio_mid - 1);
+    d += sizeof rt_audio_mid - 1;
+    memcpy(d, mime, mlen);
+    d += mlen;
+    memcpy(d, rt_audio_tail, sizeof rt_audio_tail - 1);
+    d += sizeof rt_audio_tail - 1;
+    return (size_t)(d - out);
+}
+
+int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg **chain,
+                  size_t *bytes, struct rt_error *err)
+{
+    const unsigned char *p = pcm;
+    struct rt_msg *first = NULL, *last = NULL;
+    size_t total = 0, off;
+
+    *chain = NULL;
+    *bytes = 0;
+    if (len % 2) {
+        rt_error_set(err, RT_EINVAL, "PCM length %zu is odd (16-bit samples expected)", len);
+        return -1;
+    }
+    if (!rt_wire_mime_ok(mime)) {
+        rt_error_set(err, RT_EINVAL, "audio mime type contains characters JSON would escape");
+        return -1;
+    }
+    for (off = 0; off < len; off += RT_WIRE_AUDIO_CHUNK) {
+        size_t n = len - off < RT_WIRE_AUDIO_CHUNK ? len - off : RT_WIRE_AUDIO_CHUNK;
+        struct rt_msg *m = rt_msg_new(rt_wire_audio_len(n, mime));
+
+        if (!m) {
+            rt_msg_free_chain(first);
+            rt_error_set(err, RT_ENOMEM, "out of memory building an audio message");
+            return -1;
+        }
+        rt_wire_audio_text((char *)m->data, p + off, n, mime);
+        if (last)
+            last->link.next = &m->link;
+        else
+            first = m;
+        last = m;
+        total += m->len;
+    }
+    *chain = first;
+    *bytes = total;
+    return 0;
+}
+
+bool rt_wire_is_setup_complete(const char *text, size_t len)
+{
+    struct rt_scan sc;
+
+    return rt_scan_server(text, len, &sc) == 0 && sc.setup_complete;
+}
+
+bool rt_wire_has_audio(const char *text, size_t len)
+{
+    /* Model audio is the only inlineData the server sends. */
+    return memmem(text, len, "\"inlineData\"", 12) != NULL;
+}
