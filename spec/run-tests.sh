@@ -36,7 +36,7 @@ if [ -f spec/livesim/server.js ]; then
         --api-key test-key --bearer test-bearer --pace fast --quiet >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
     i=0
-    while [ $i -lt 100 ] && ! grep -q '^LISTENING ' "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 300 ] && ! grep -q "^LISTENING " "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
     url=$(sed -n 's/^LISTENING \(.*\)$/\1/p' "$OUT/sim.log" | head -n 1)
     if [ -z "$url" ]; then echo "simulator did not start:"; cat "$OUT/sim.log"; exit 1; fi
     RT_SIM_HTTP="$url"

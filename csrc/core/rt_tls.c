@@ -73,6 +73,15 @@ static void rt_tls_method_init(void)
         BIO_meth_free(m);
 }
 
+/* The method lives as long as the library: freed when it is unloaded (a Lua state that
+ * closes unloads the module; LeakSanitizer counts what a static pointer held then). */
+__attribute__((destructor)) static void rt_tls_method_fini(void)
+{
+    if (rt_tls_method)
+        BIO_meth_free(rt_tls_method);
+    rt_tls_method = NULL;
+}
+
 /* OpenSSL's reason for a failure, or the certificate problem. */
 static void rt_tls_error(struct rt_tls *t, const char *host, struct rt_error *err)
 {
