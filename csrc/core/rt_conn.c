@@ -392,7 +392,7 @@ void rt_conn_finish(struct rt_session *s)
     s->setup = NULL;
     rt_ws_rx_free(&s->rx);
     rt_buf_free(&s->rx_stash);
-    rt_buf_free(&s->hs);
+    rt_conn_upgrade_free(s);
     rt_tls_free(&s->tls);
     atomic_store(&s->tx_bytes, 0);
     atomic_store(&s->stats.replay_bytes, 0);

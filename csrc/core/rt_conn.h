@@ -29,6 +29,8 @@ void rt_conn_want_write(struct rt_session *s);
 /* ---- rt_conn_io.c ---- */
 /* The TCP connection is up: TLS handshake (wss://) or straight to the upgrade. -1 to close. */
 int rt_conn_connected(struct rt_session *s);
+/* Frees the upgrade state (wiping the request). */
+void rt_conn_upgrade_free(struct rt_session *s);
 int rt_conn_writeable(struct rt_session *s);
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
 /* The owner read enough: read again (what was stashed first). */

@@ -109,17 +109,34 @@ static void rt_conn_auth_header(struct rt_session *s)
     }
 }
 
+void rt_conn_upgrade_free(struct rt_session *s)
+{
+    struct rt_upgrade *up = s->up;
+
+    if (!up)
+        return;
+    if (up->hs.data)
+        memset(up->hs.data, 0, up->hs.cap);
+    rt_buf_free(&up->hs);
+    rt_free(up);
+    s->up = NULL;
+}
+
 static void rt_conn_upgrade_start(struct rt_session *s)
 {
     struct rt_ws_header *h = NULL;
+    struct rt_upgrade *up;
     size_t n = 0, i;
     int rc;
 
     s->state = RT_CS_UPGRADING;
-    rt_buf_reset(&s->hs);
-    s->hs_off = 0;
+    rt_conn_upgrade_free(s);
+    up = s->up = rt_calloc(1, sizeof *s->up);
+    if (!up)
+        goto nomem;
+    rt_buf_init(&up->hs);
     rt_conn_auth_header(s);
-    if (rt_ws_new_key(s->ws_key)) {
+    if (rt_ws_new_key(up->ws_key)) {
         rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
         rt_conn_kill(s);
         return;
@@ -132,7 +149,7 @@ static void rt_conn_upgrade_start(struct rt_session *s)
             h[n++] = s->headers[i];
     if (s->auth_value)
         h[n++] = (struct rt_ws_header){ "authorization", s->auth_value };
-    rc = rt_ws_request(&s->hs, s->host_header, s->path, s->ws_key, h, n);
+    rc = rt_ws_request(&up->hs, s->host_header, s->path, up->ws_key, h, n);
     rt_free(h);
     if (rc)
         goto nomem;
@@ -144,19 +161,19 @@ nomem:
 }
 
 /* Wipes and empties the upgrade buffer (the request carried credentials). */
-static void rt_conn_hs_clear(struct rt_session *s)
+static void rt_conn_hs_clear(struct rt_upgrade *up)
 {
-    if (s->hs.data)
-        memset(s->hs.data, 0, s->hs.len);
-    rt_buf_reset(&s->hs);
-    s->hs_off = 0;
+    if (up->hs.data)
+        memset(up->hs.data, 0, up->hs.len);
+    rt_buf_reset(&up->hs);
+    up->hs_off = 0;
 }
 
 /* A refused upgrade: the status, and the start of the body, which usually says why. */
 static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 {
-    const char *body = s->hs.data + a->header_len;
-    size_t n = s->hs.len - a->header_len, k = 0;
+    const char *body = s->up->hs.data + a->header_len;
+    size_t n = s->up->hs.len - a->header_len, k = 0;
     char quote[RT_BODY_QUOTE + 4];
 
     for (size_t i = 0; i < n && k < RT_BODY_QUOTE; i++) {
@@ -185,24 +202,26 @@ static int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
 /* Bytes of the upgrade answer. Returns -1 to close the connection. */
 static int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
 {
-    struct rt_ws_answer *a = &s->answer;
+    struct rt_upgrade *up = s->up;
+    struct rt_ws_answer *a = &up->answer;
+    unsigned char *copy;
     size_t rest;
     int r;
 
-    if (rt_buf_append(&s->hs, in, len)) {
+    if (rt_buf_append(&up->hs, in, len)) {
         rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
         return -1;
     }
     if (s->http_status) {
         /* Refused: wait for the body the server announced (a little of it is enough). */
         if (a->content_length >= 0 &&
-            s->hs.len - a->header_len < (size_t)a->content_length &&
-            s->hs.len - a->header_len < RT_BODY_QUOTE)
+            up->hs.len - a->header_len < (size_t)a->content_length &&
+            up->hs.len - a->header_len < RT_BODY_QUOTE)
             return 0;
         rt_conn_refused(s, a);
         return -1;
     }
-    r = rt_ws_parse_answer(s->hs.data, s->hs.len, s->ws_key, a);
+    r = rt_ws_parse_answer(up->hs.data, up->hs.len, up->ws_key, a);
     if (r == 0)
         return 0;
     if (r < 0 || (a->status == 101 && a->problem[0])) {
@@ -217,24 +236,21 @@ static int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t 
     /* Open. Whatever followed the answer is the first frames. */
     s->state = RT_CS_SETUP;
     s->http_status = 0;
-    rest = s->hs.len - a->header_len;
+    rest = up->hs.len - a->header_len;
+    copy = rest ? rt_malloc(rest) : NULL;
+    if (rest && !copy) {
+        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
+        return -1;
+    }
+    if (rest)
+        memcpy(copy, up->hs.data + a->header_len, rest);
+    rt_conn_upgrade_free(s);
     rt_ws_rx_free(&s->rx);
     rt_conn_keepalive_start(s);
     rt_conn_want_write(s);               /* the setup */
-    if (rest) {
-        unsigned char *copy = rt_malloc(rest);
-        if (!copy) {
-            rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
-            return -1;
-        }
-        memcpy(copy, s->hs.data + a->header_len, rest);
-        rt_conn_hs_clear(s);
-        r = rt_conn_feed(s, copy, rest);
-        rt_free(copy);
-        return r;
-    }
-    rt_conn_hs_clear(s);
-    return 0;
+    r = rest ? rt_conn_feed(s, copy, rest) : 0;
+    rt_free(copy);
+    return r;
 }
 
 /* ==================================================================== *
@@ -352,19 +368,23 @@ int rt_conn_writeable(struct rt_session *s)
     int code;
 
     if (s->state == RT_CS_UPGRADING) {
-        size_t n = s->hs.len - s->hs_off;
+        struct rt_upgrade *up = s->up;
+        size_t n = up ? up->hs.len - up->hs_off : 0;
         if (!n)
             return 0;
         if (n > cap)
             n = cap;
-        memcpy(buf, s->hs.data + s->hs_off, n);
-        s->hs_off += n;
-        if (rt_conn_send(s, buf, n))
+        memcpy(buf, up->hs.data + up->hs_off, n);
+        up->hs_off += n;
+        if (rt_conn_send(s, buf, n)) {
+            memset(buf, 0, n);
             return -1;
-        if (s->hs_off < s->hs.len)
+        }
+        memset(buf, 0, n);           /* the request carried credentials */
+        if (up->hs_off < up->hs.len)
             rt_conn_want_write(s);
         else
-            rt_conn_hs_clear(s);      /* now it holds the answer */
+            rt_conn_hs_clear(up);     /* now it holds the answer */
         return 0;
     }
     if (s->state < RT_CS_SETUP || s->close_sent)

@@ -76,7 +76,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->setup = NULL;
     rt_ws_rx_free(&s->rx);
     rt_buf_free(&s->rx_stash);
-    rt_buf_free(&s->hs);
+    rt_conn_upgrade_free(s);
     rt_tls_free(&s->tls);
     if (s->reading_paused) {
         s->reading_paused = false;
@@ -236,9 +236,14 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         uint64_t upto = rt_resume_consumed(s->boundary, s->tx_seq, s->conn_base, sc.has_index,
                                            sc.last_index);
 
-        memcpy(s->handle, sc.handle, sc.handle_len);
-        s->handle[sc.handle_len] = '\0';
-        s->handle_len = sc.handle_len;
+        if (s->handle_len != sc.handle_len || memcmp(s->handle, sc.handle, sc.handle_len)) {
+            char *h = rt_strndup(sc.handle, sc.handle_len);
+            if (h) {                     /* out of memory: the previous handle is kept */
+                rt_free(s->handle);
+                s->handle = h;
+                s->handle_len = sc.handle_len;
+            }
+        }
         s->model_busy = false;
         while (!rt_queue_empty(&s->replay) && s->replay_first < upto) {
             rt_msg_free(rt_queue_pop(&s->replay));

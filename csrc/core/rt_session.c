@@ -58,7 +58,11 @@ static void rt_sess_destroy(struct rt_session *s)
     rt_queue_clear(&s->replay);
     rt_ws_rx_free(&s->rx);
     rt_buf_free(&s->rx_stash);
-    rt_buf_free(&s->hs);
+    if (s->up) {
+        rt_buf_free(&s->up->hs);
+        rt_free(s->up);
+    }
+    rt_free(s->handle);
     rt_tls_free(&s->tls);
     rt_msg_free(s->setup);
     rt_msg_free(s->cur);
@@ -271,7 +275,6 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     atomic_init(&s->stats.first_audio_ns, -1);
     rt_queue_init(&s->sendq);
     rt_queue_init(&s->replay);
-    rt_buf_init(&s->hs);
     rt_buf_init(&s->rx_stash);
     s->timeout = o->timeout > 0 ? o->timeout : RT_DEFAULT_TIMEOUT;
     s->close_timeout = o->close_timeout > 0 ? o->close_timeout : RT_DEFAULT_CLOSE_TIMEOUT;

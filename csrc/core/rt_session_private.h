@@ -30,6 +30,16 @@
 
 struct rt_client;
 
+/* The upgrade of one connection: allocated when its TCP (and TLS) connection is up,
+ * freed once the WebSocket is open, so an open session does not carry it. */
+struct rt_upgrade {
+    struct rt_buf hs;                /* the request to write, then the answer read (wiped:
+                                        the request carries credentials) */
+    size_t hs_off;                   /* request bytes written */
+    char ws_key[25];                 /* Sec-WebSocket-Key */
+    struct rt_ws_answer answer;      /* the answer's status line and headers */
+};
+
 /* Requests from the owner to the I/O thread (bits of rt_session.req). */
 enum {
     RT_REQ_START = 1,       /* a new session: connect */
@@ -115,10 +125,7 @@ struct rt_session {
     bool cur_setup;                  /* cur is the setup (never replayed) */
     unsigned char cur_key[4];        /* its mask */
     struct rt_tls tls;               /* this connection's TLS (wss://) */
-    struct rt_buf hs;                /* upgrade request to write, then the answer read */
-    size_t hs_off;                   /* request bytes written */
-    char ws_key[25];                 /* Sec-WebSocket-Key of this connection */
-    struct rt_ws_answer answer;      /* a refused upgrade: its status, kept for the error */
+    struct rt_upgrade *up;           /* owned: the upgrade under way, NULL once open */
     struct rt_ws_rx rx;              /* frames read */
     struct rt_buf rx_stash;          /* bytes read but not parsed while reading is paused */
     bool reading_paused;             /* lws POLLIN off (flow control) */
@@ -164,7 +171,7 @@ struct rt_session {
     bool goaway;                     /* this connection got goAway */
     bool model_busy;                 /* model output or a tool call since the last handle */
     bool recycle;                    /* leaving this connection on purpose, to resume */
-    char handle[RT_HANDLE_MAX + 1];  /* the latest resumable handle (JSON string text) */
+    char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;
     char lost_reason[RT_WS_REASON_MAX + 64];
 };
