@@ -36,9 +36,12 @@ if [ -f spec/livesim/server.js ]; then
         --api-key test-key --bearer test-bearer --pace fast --quiet >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
     i=0
-    while [ $i -lt 300 ] && ! grep -q "^LISTENING " "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 600 ] && ! grep -q "^LISTENING " "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
     url=$(sed -n 's/^LISTENING \(.*\)$/\1/p' "$OUT/sim.log" | head -n 1)
-    if [ -z "$url" ]; then echo "simulator did not start:"; cat "$OUT/sim.log"; exit 1; fi
+    if [ -z "$url" ]; then
+        echo "simulator did not start within 60 s ($(kill -0 "$SIM_PID" 2>/dev/null && echo still running || echo exited)):"
+        cat "$OUT/sim.log"; exit 1
+    fi
     RT_SIM_HTTP="$url"
     RT_SIM_URL=$(echo "$url" | sed 's|^https://|wss://|; s|^http://|ws://|')
     export RT_SIM_HTTP RT_SIM_URL

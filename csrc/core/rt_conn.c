@@ -306,6 +306,12 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
             snprintf(emsg, esize, "%s", s->ioerr.msg);
             return s->ioerr.code;
         }
+        if (s->close_sent && !s->peer_closed && s->state >= RT_CS_SETUP) {
+            /* What was written may not have been read: the server did not confirm it. */
+            snprintf(emsg, esize, "close: the server did not answer the close within %g s",
+                     s->close_timeout);
+            return RT_ETIMEOUT;
+        }
         return RT_OK;
     }
     if (s->peer_closed) {

@@ -293,6 +293,8 @@ static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reas
         *reason = "resuming on a new connection";
         return true;
     }
+    if (s->close_acted && !rt_mpsc_empty(&s->intake))
+        rt_conn_take_intake(s);      /* sent before the close: they go first */
     if (s->close_acted && (s->state != RT_CS_READY || rt_queue_empty(&s->sendq))) {
         *code = s->close_code;
         *reason = s->close_reason;

@@ -120,8 +120,12 @@ void rt_conn_lost(struct rt_session *s)
     lived = s->state == RT_CS_READY ? rt_now() - s->conn_start : 0;
     next = rt_resume_next_attempt(s->attempt, s->turn_through, lived, was_recycle);
     if (!rt_conn_should_resume(s, next)) {
-        if (s->reconnecting && !s->close_acted && !s->peer_closed && !s->fail_code &&
-            !s->client->stop_seen) {
+        /* Say so when the session was being resumed, or used up its attempts. */
+        bool exhausted = next > RT_RESUME_MAX_ATTEMPTS && rt_conn_should_resume(s, 1);
+        if (exhausted && !s->reconnecting)
+            rt_conn_loss_reason(s);
+        if ((s->reconnecting || exhausted) && !s->close_acted && !s->peer_closed &&
+            !s->fail_code && !s->client->stop_seen) {
             /* Say that the session was being resumed, and why that started. */
             char why[sizeof s->ioerr.msg];
             enum rt_code code = s->ioerr.code != RT_OK ? s->ioerr.code : RT_ECLOSED;
@@ -130,7 +134,7 @@ void rt_conn_lost(struct rt_session *s)
                                                                    : "connection lost");
             rt_error_clear(&s->ioerr);
             rt_error_set(&s->ioerr, code, "cannot resume the session after %d attempt%s "
-                         "(%.60s): %.150s", s->attempt, s->attempt == 1 ? "" : "s",
+                         "(%.60s): %.150s", next - 1, next - 1 == 1 ? "" : "s",
                          s->lost_reason, why);
         }
         rt_conn_finish(s);

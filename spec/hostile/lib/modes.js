@@ -129,9 +129,12 @@ const modes = {
   },
 
   flap: {
-    about: 'answers setupComplete, then drops the TCP connection at once (no close frame), every time',
+    about: 'answers setupComplete, then drops the TCP connection at once (no close frame), every time; '
+      + 'with `handle`, a resumable handle goes out before the drop',
     setup(c) {
       c.setupComplete();
+      if (c.params.handle !== undefined)
+        c.sendJson({ sessionResumptionUpdate: { newHandle: `flap-${c.id}`, resumable: true } });
       c.drop();
     },
   },

@@ -1,0 +1,295 @@
+-- The I/O engine against servers that push it: a flood of tiny messages read slowly, a
+-- server that never reads, invalid UTF-8, a masked frame, a fake setup answer, a server
+-- that drops every connection after setup, closes while the server talks or never answers,
+-- the session limit of a client, and a slow name lookup beside a busy session.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+
+-- Every message up to and including `closed` (or until the timeout), by type.
+local function to_end(session, timeout)
+  local seen, all = {}, {}
+  for msg in session:messages(timeout or 20) do
+    all[#all + 1] = msg
+    seen[msg.type] = seen[msg.type] or msg
+    if msg.type == "closed" then break end
+  end
+  return seen, all
+end
+
+-- Runs a Lua script in a child process (the same module paths, the sanitizer preload of
+-- `make check` kept) with extra environment; returns its exit status and output.
+local function child(script, env)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script)
+  f:close()
+  local preload = os.getenv "LD_PRELOAD"
+  local pre = env and env.preload
+  local all = preload and pre and (preload .. " " .. pre) or preload or pre
+  local vars = all and ("LD_PRELOAD=" .. helper.shell_quote(all) .. " ") or ""
+  for k, v in pairs(env or {}) do
+    if k ~= "preload" then vars = vars .. k .. "=" .. helper.shell_quote(v) .. " " end
+  end
+  local status, out = helper.run(vars .. "lua5.4 " .. helper.shell_quote(path))
+  os.remove(path)
+  return status, out
+end
+
+describe("the engine", function()
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  describe("receiving", function()
+    it("holds a flood of tiny messages within max_receive_bytes, says it paused, and loses none", function()
+      local n = 200000
+      local client = h:client("flood_tiny", { n = n })
+      local s = assert(client:connect { max_receive_bytes = 1048576, resumption = false })
+      -- not reading: the engine fills up to the bound and stops there
+      local peak = 0
+      for _ = 1, 20 do
+        realtime.sleep(0.05)
+        local st = s:stats()
+        if st.received_bytes > peak then peak = st.received_bytes end
+      end
+      local st = s:stats()
+      assert.is_true(st.rx_pauses >= 1, "reading never paused")
+      -- past the bound by one message (48 bytes) and the 'busy' error at most
+      assert.is_true(peak <= 1048576 + 512, ("held %d bytes"):format(peak))
+      assert.is_true(st.messages_received < n, "everything was read although nobody read it")
+      -- now read: every message arrives, in order, with one 'busy' error among them
+      local raws, busy = 0, 0
+      while raws < n do
+        local msg = assert(s:receive(10))
+        if msg.type == "raw" then
+          raws = raws + 1
+        elseif msg.type == "error" then
+          assert.equal("busy", msg.code)
+          assert.matches("receiving paused", msg.message)
+          busy = busy + 1
+        else
+          error("unexpected " .. msg.type .. ": " .. tostring(msg.message or msg.reason))
+        end
+      end
+      assert.is_true(busy >= 1)
+      assert.is_true(s:is_open())
+      assert.equal(n + 1, s:stats().messages_received)   -- and setupComplete
+      s:close()
+      local seen = to_end(s)
+      assert.equal(1000, seen.closed.code)
+      client:close()
+    end)
+
+    it("does not take a paused reader for a dead peer", function()
+      local url = h:base_url("flood_tiny", { n = 100000 })
+      local status, out = child(([[
+        local realtime = require "realtime"
+        local client = assert(realtime.gemini { base_url = %q, api_key = "k", ca_file = %q,
+                                                 model = "m" })
+        local s = assert(client:connect { max_receive_bytes = 65536, resumption = false })
+        realtime.sleep(5)   -- pings every 1 s, dead after 3 s of silence: but we are the slow ones
+        local n, errs = 0, {}
+        while n < 100000 do
+          local msg = assert(s:receive(10))
+          if msg.type == "raw" then n = n + 1
+          elseif msg.type == "error" then errs[#errs + 1] = msg.code .. ": " .. msg.message
+          else error(msg.type .. " " .. tostring(msg.reason)) end
+        end
+        print("read", n, s:is_open(), table.concat(errs, " | "))
+        s:close()
+        client:close()
+      ]]):format(url, h.ca_file), { RT_TEST_PING_SECS = "1:2" })
+      assert.equal(0, status, out)
+      assert.matches("read\t100000\ttrue\tbusy: receiving paused", out)
+      assert.not_matches("no pong", out)
+    end)
+  end)
+
+  describe("protocol strictness", function()
+    it("fails a text frame with invalid UTF-8 with 1007 and a protocol error", function()
+      local client, tag = h:client "bad_utf8"
+      local s = assert(client:connect { resumption = false })
+      local seen = to_end(s)
+      assert.equal("protocol", seen.error.code)
+      assert.matches("not UTF%-8", seen.error.message)
+      assert.equal(1007, seen.closed.code)
+      local rec = h:log(tag)[1]
+      assert.equal(1007, rec.closeReceived.code)
+      client:close()
+    end)
+
+    it("fails a masked server frame with 1002 and a protocol error", function()
+      local client, tag = h:client "masked"
+      local s = assert(client:connect { resumption = false })
+      local seen = to_end(s)
+      assert.equal("protocol", seen.error.code)
+      assert.matches("masked frame", seen.error.message)
+      assert.equal(1002, seen.closed.code)
+      assert.equal(1002, h:log(tag)[1].closeReceived.code)
+      client:close()
+    end)
+
+    it("does not take a message that mentions setupComplete for the setup answer", function()
+      local client = h:client "fake_setup"
+      local s, err, code = client:connect { resumption = false, timeout = 5 }
+      assert.is_nil(s)
+      assert.equal("protocol", code)
+      assert.matches("first server message is not setupComplete", err)
+      client:close()
+    end)
+
+    it("gives up on a server that drops every connection right after setup", function()
+      local client, tag = h:client("flap", { handle = 1 })
+      local s = assert(client:connect { resumption = true })
+      local seen, all = to_end(s, 60)
+      local reconnects = 0
+      for _, m in ipairs(all) do if m.type == "reconnected" then reconnects = reconnects + 1 end end
+      -- each attempt reached setupComplete and got a handle, but no turn went through
+      assert.is_true(reconnects <= 6, "reconnected " .. reconnects .. " times")
+      assert.equal("closed", seen.error.code)
+      assert.matches("cannot resume the session after 6 attempts", seen.error.message)
+      assert.equal(7, #h:log(tag))   -- the first connection and six attempts
+      client:close()
+    end)
+  end)
+
+  describe("closing", function()
+    it("flushes what was sent and closes with 1000 while the server is still talking", function()
+      local client, tag = h:client("talk_on_close", { every = 2 })
+      local s = assert(client:connect { resumption = false })
+      for i = 1, 200 do assert(s:send_text(("message %d"):format(i))) end
+      s:close()
+      local seen = to_end(s)
+      assert.is_nil(seen.error)
+      assert.equal(1000, seen.closed.code)
+      local rec = h:log(tag)[1]
+      assert.equal(201, rec.messages)          -- the setup and all 200
+      assert.equal(1000, rec.closeReceived.code)
+      assert.equal("both", rec.endedBy)
+      client:close()
+    end)
+
+    it("ends within close_timeout when the server never answers the close, and says so", function()
+      local client, tag = h:client "no_close_reply"
+      local s = assert(client:connect { resumption = false, close_timeout = 0.5 })
+      assert(s:send_text "are you there")
+      local t0 = realtime.now()
+      s:close()
+      local seen = to_end(s, 10)
+      -- everything was written, but nothing confirms the server read it
+      assert.equal("timeout", seen.error.code)
+      assert.equal("close: the server did not answer the close within 0.5 s", seen.error.message)
+      assert.equal(1000, seen.closed.code)
+      assert.is_true(realtime.now() - t0 < 2)
+      client:close()
+      local rec = h:log(tag)[1]
+      assert.equal(2, rec.messages)
+      assert.equal(1000, rec.closeReceived.code)
+    end)
+
+    it("reports what a server that never reads kept it from writing", function()
+      local client, tag = h:client "never_read"
+      local s = assert(client:connect { resumption = false, close_timeout = 0.5,
+                                        max_queue_bytes = 1048576 })
+      local chunk = string.rep("\1\0", 16000)
+      local sent, busy, stuck = 0, nil, 0
+      -- fill the socket's buffers, then the send queue, until it stays full for a second
+      while stuck < 20 and sent < 5000 do
+        local ok, err, code = s:append_audio(chunk)
+        if ok then
+          sent, stuck = sent + 1, 0
+        else
+          busy, stuck = { err, code }, stuck + 1
+          realtime.sleep(0.05)
+        end
+      end
+      assert.equal(20, stuck, "the queue never stayed full")
+      assert.equal("busy", busy[2])
+      assert.matches("send queue full", busy[1])
+      local t0 = realtime.now()
+      s:close()
+      local seen = to_end(s, 10)
+      assert.is_true(realtime.now() - t0 < 2)
+      assert.equal("timeout", seen.error.code)
+      assert.matches("not everything was written within 0.5 s %(%d+ messages, %d+ bytes, not sent%)",
+                     seen.error.message)
+      assert.truthy(seen.closed)
+      assert.is_true(h:log(tag)[1].messages < sent + 1)
+      client:close()
+    end)
+  end)
+
+  it("refuses a session beyond max_sessions with 'busy'", function()
+    local client = h:client("setup_ok", nil, { max_sessions = 3 })
+    local s = {}
+    for i = 1, 3 do s[i] = assert(client:connect { resumption = false }) end
+    local none, err, code = client:connect { resumption = false }
+    assert.is_nil(none)
+    assert.equal("busy", code)
+    assert.equal("the client already holds max_sessions (3) sessions", err)
+    s[1]:close()
+    to_end(s[1])
+    s[4] = assert(client:connect { resumption = false })   -- a place is free again
+    client:close()
+  end)
+
+  it("resolves names off the I/O thread: a slow lookup does not stall a busy session", function()
+    -- getaddrinfo of "localhost" takes 2 s in the child (a preloaded shim); 127.0.0.1 needs none
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. helper.shell_quote(dir)))
+    local src = dir .. "/slowdns.c"
+    local f = assert(io.open(src, "w"))
+    f:write [[
+      #define _GNU_SOURCE
+      #include <dlfcn.h>
+      #include <netdb.h>
+      #include <string.h>
+      #include <unistd.h>
+      int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                      struct addrinfo **res)
+      {
+          int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+              (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))
+                  dlsym(RTLD_NEXT, "getaddrinfo");
+          if (node && strcmp(node, "localhost") == 0)
+              sleep(2);
+          return real(node, service, hints, res);
+      }
+    ]]
+    f:close()
+    local so = dir .. "/slowdns.so"
+    local st, out = helper.run(("cc -shared -fPIC -o %s %s -ldl"):format(helper.shell_quote(so),
+      helper.shell_quote(src)))
+    assert.equal(0, st, out)
+    local status, res = child(([[
+      local realtime = require "realtime"
+      local fast = assert(realtime.gemini { base_url = %q, api_key = %q, ca_file = %q, model = %q })
+      local slow = assert(realtime.gemini { base_url = %q, api_key = %q, ca_file = %q, model = %q })
+      local a = assert(fast:connect { output_modalities = { "text" } })
+      local worst, b_ok = 0, nil
+      realtime.run(function()
+        b_ok = slow:connect { output_modalities = { "text" }, timeout = 10 } ~= nil
+      end, function()
+        local t_end = realtime.now() + 2.5
+        while realtime.now() < t_end do
+          local t0 = realtime.now()
+          assert(a:send_text "ping")
+          repeat local m = assert(a:receive(5)) until m.type == "response_done"
+          worst = math.max(worst, realtime.now() - t0)
+        end
+      end)
+      print(("worst %%.3f b_ok %%s"):format(worst, tostring(b_ok)))
+      fast:close()
+      slow:close()
+    ]]):format(helper.sim_http, helper.sim_key, helper.sim_ca, helper.model,
+               (helper.sim_http:gsub("127%.0%.0%.1", "localhost")), helper.sim_key, helper.sim_ca,
+               helper.model), { preload = so })
+    os.execute("rm -rf " .. helper.shell_quote(dir))
+    assert.equal(0, status, res)
+    local worst, b_ok = res:match "worst ([%d.]+) b_ok (%a+)"
+    assert.is_not_nil(worst, res)
+    assert.equal("true", b_ok)                 -- the slow session did connect, after its lookup
+    assert.is_true(tonumber(worst) < 1, "a turn of the busy session took " .. worst .. " s")
+  end)
+end)
