@@ -164,8 +164,6 @@ void rt_client_unlink(struct rt_client *c, struct rt_session *s)
 void rt_client_session_done(struct rt_client *c)
 {
     atomic_fetch_sub(&c->sessions, 1);
-    if (c->stop_seen && !c->live)
-        c->exit_loop = true;
 }
 
 /* ==================================================================== *

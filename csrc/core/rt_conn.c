@@ -371,6 +371,8 @@ void rt_conn_finish(struct rt_session *s)
                      unsent, unsent == 1 ? "" : "s", unsent_bytes);
     }
     atomic_store(&s->closed, true);
+    /* The place is free before the owner can see the closed event. */
+    rt_client_session_done(c);
     if (ecode != RT_OK) {
         err_ev = s->ev_error;
         s->ev_error = NULL;
@@ -404,7 +406,8 @@ void rt_conn_finish(struct rt_session *s)
     atomic_store(&s->stats.replay_bytes, 0);
     s->state = RT_CS_DONE;
     s->wsi = NULL;
-    rt_client_session_done(c);
+    if (c->stop_seen && !c->live)
+        c->exit_loop = true;
     rt_session_unref(s);
 }
 

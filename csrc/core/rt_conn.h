@@ -1,6 +1,7 @@
 /* The connection on the I/O thread, split over three files that share this header:
  *   rt_conn.c         requests from the owner, connecting, timers, the lws callback, the end
- *   rt_conn_io.c      the upgrade, writing frames, reading frames, closing handshakes
+ *   rt_conn_upgrade.c the TLS handshake and the WebSocket upgrade
+ *   rt_conn_io.c      writing frames, reading frames, closing handshakes
  *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
  * Every function here runs on the client's I/O thread. Not part of the public interface. */
 #ifndef RT_CONN_H
@@ -26,11 +27,25 @@ void rt_conn_close_timer(lws_sorted_usec_list_t *sul);
 /* Asks lws for a WRITEABLE callback; on failure kills the connection. */
 void rt_conn_want_write(struct rt_session *s);
 
-/* ---- rt_conn_io.c ---- */
+/* ---- rt_conn_upgrade.c ---- */
 /* The TCP connection is up: TLS handshake (wss://) or straight to the upgrade. -1 to close. */
 int rt_conn_connected(struct rt_session *s);
+/* Builds the upgrade request and asks to write it. */
+void rt_conn_upgrade_start(struct rt_session *s);
+/* WRITEABLE during the upgrade: writes the request. -1 to close. */
+int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap);
+/* Bytes of the upgrade's answer; once it is a valid 101 the WebSocket is open and what
+ * followed goes to the frame parser. -1 to close. */
+int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len);
 /* Frees the upgrade state (wiping the request). */
 void rt_conn_upgrade_free(struct rt_session *s);
+
+/* ---- rt_conn_io.c ---- */
+/* Hands plaintext buf[0..n) (LWS_PRE bytes of room before it) to lws, through TLS when the
+ * connection has it. -1 when the connection is lost (ioerr set). */
+int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n);
+/* Parses plaintext read from an open WebSocket. -1 to close. */
+int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
 int rt_conn_writeable(struct rt_session *s);
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
 /* The owner read enough: read again (what was stashed first). */

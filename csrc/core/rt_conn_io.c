@@ -11,12 +11,8 @@
 #include <string.h>
 
 #include "rt_alloc.h"
-#include "rt_auth.h"
 #include "rt_wire.h"
 
-#define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
-/* Longest piece of a refused upgrade's body quoted in the error. */
-#define RT_BODY_QUOTE 160
 
 /* ==================================================================== *
  *  S E N D I N G   B Y T E S
@@ -24,7 +20,7 @@
 
 /* Hands plaintext buf[0..n) to lws (buf has LWS_PRE bytes of room before it), through
  * TLS when the connection has it. -1 when the connection is lost (ioerr set). */
-static int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
+int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
 {
     struct rt_client *c = s->client;
     unsigned char *out = buf;
@@ -53,204 +49,6 @@ static int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
 lost:
     rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
     return -1;
-}
-
-/* ==================================================================== *
- *  T H E   U P G R A D E
- * ==================================================================== */
-
-static void rt_conn_upgrade_start(struct rt_session *s);
-
-int rt_conn_connected(struct rt_session *s)
-{
-    struct rt_client *c = s->client;
-    size_t n;
-
-    if (!s->use_tls) {
-        rt_conn_upgrade_start(s);
-        return 0;
-    }
-    s->state = RT_CS_TLS;
-    if (rt_tls_start(&s->tls, c->ssl_ctx, s->host, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n,
-                     &s->ioerr))
-        return -1;
-    if (lws_write(s->wsi, c->tlsbuf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
-        return -1;
-    }
-    return 0;
-}
-
-/* The bearer token for this upgrade, from the token source. */
-static void rt_conn_auth_header(struct rt_session *s)
-{
-    struct rt_error e;
-    char *tok = NULL;
-
-    if (!s->auth)
-        return;
-    rt_error_clear(&e);
-    /* A token about to expire is of no use for a connection that may last minutes; one
-     * not ready yet leaves the previous one (the reconnect path waited for it). */
-    if (rt_auth_token(s->auth, 60, &tok, NULL, &e) == 1 && tok) {
-        size_t n = strlen(tok);
-        char *v = rt_malloc(n + 8);
-        if (v) {
-            memcpy(v, "Bearer ", 7);
-            memcpy(v + 7, tok, n + 1);
-            if (s->auth_value) {
-                memset(s->auth_value, 0, strlen(s->auth_value));
-                rt_free(s->auth_value);
-            }
-            s->auth_value = v;
-        }
-        memset(tok, 0, n);
-        rt_free(tok);
-    }
-}
-
-void rt_conn_upgrade_free(struct rt_session *s)
-{
-    struct rt_upgrade *up = s->up;
-
-    if (!up)
-        return;
-    if (up->hs.data)
-        memset(up->hs.data, 0, up->hs.cap);
-    rt_buf_free(&up->hs);
-    rt_free(up);
-    s->up = NULL;
-}
-
-static void rt_conn_upgrade_start(struct rt_session *s)
-{
-    struct rt_ws_header *h = NULL;
-    struct rt_upgrade *up;
-    size_t n = 0, i;
-    int rc;
-
-    s->state = RT_CS_UPGRADING;
-    rt_conn_upgrade_free(s);
-    up = s->up = rt_calloc(1, sizeof *s->up);
-    if (!up)
-        goto nomem;
-    rt_buf_init(&up->hs);
-    rt_conn_auth_header(s);
-    if (rt_ws_new_key(up->ws_key)) {
-        rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
-        rt_conn_kill(s);
-        return;
-    }
-    h = rt_malloc((s->nheaders + 1) * sizeof *h);
-    if (!h)
-        goto nomem;
-    for (i = 0; i < s->nheaders; i++)
-        if (!s->auth_value || strcasecmp(s->headers[i].name, "authorization") != 0)
-            h[n++] = s->headers[i];
-    if (s->auth_value)
-        h[n++] = (struct rt_ws_header){ "authorization", s->auth_value };
-    rc = rt_ws_request(&up->hs, s->host_header, s->path, up->ws_key, h, n);
-    rt_free(h);
-    if (rc)
-        goto nomem;
-    rt_conn_want_write(s);
-    return;
-nomem:
-    rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the upgrade request");
-    rt_conn_kill(s);
-}
-
-/* Wipes and empties the upgrade buffer (the request carried credentials). */
-static void rt_conn_hs_clear(struct rt_upgrade *up)
-{
-    if (up->hs.data)
-        memset(up->hs.data, 0, up->hs.len);
-    rt_buf_reset(&up->hs);
-    up->hs_off = 0;
-}
-
-/* A refused upgrade: the status, and the start of the body, which usually says why. */
-static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
-{
-    const char *body = s->up->hs.data + a->header_len;
-    size_t n = s->up->hs.len - a->header_len, k = 0;
-    char quote[RT_BODY_QUOTE + 4];
-
-    for (size_t i = 0; i < n && k < RT_BODY_QUOTE; i++) {
-        unsigned char c = (unsigned char)body[i];
-        if (c == '\r' || c == '\n' || c == '\t')
-            c = ' ';
-        if (c < 0x20 || c == 0x7f)
-            continue;
-        if (c == ' ' && k && quote[k - 1] == ' ')
-            continue;
-        quote[k++] = (char)c;
-    }
-    while (k && quote[k - 1] == ' ')
-        k--;
-    if (n > RT_BODY_QUOTE && k == RT_BODY_QUOTE)
-        memcpy(quote + k, "...", 3), k += 3;
-    quote[k] = '\0';
-    s->http_status = a->status;
-    rt_error_set(&s->ioerr, RT_EHANDSHAKE,
-                 "HTTP %d: %s%s%s", a->status, a->reason[0] ? a->reason : "refused",
-                 k ? " - " : "", quote);
-}
-
-static int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
-
-/* Bytes of the upgrade answer. Returns -1 to close the connection. */
-static int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
-{
-    struct rt_upgrade *up = s->up;
-    struct rt_ws_answer *a = &up->answer;
-    unsigned char *copy;
-    size_t rest;
-    int r;
-
-    if (rt_buf_append(&up->hs, in, len)) {
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
-        return -1;
-    }
-    if (s->http_status) {
-        /* Refused: wait for the body the server announced (a little of it is enough). */
-        if (a->content_length >= 0 &&
-            up->hs.len - a->header_len < (size_t)a->content_length &&
-            up->hs.len - a->header_len < RT_BODY_QUOTE)
-            return 0;
-        rt_conn_refused(s, a);
-        return -1;
-    }
-    r = rt_ws_parse_answer(up->hs.data, up->hs.len, up->ws_key, a);
-    if (r == 0)
-        return 0;
-    if (r < 0 || (a->status == 101 && a->problem[0])) {
-        rt_error_set(&s->ioerr, RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s", s->host,
-                     a->problem);
-        return -1;
-    }
-    if (a->status != 101) {
-        s->http_status = a->status;
-        return rt_conn_answer(s, NULL, 0);
-    }
-    /* Open. Whatever followed the answer is the first frames. */
-    s->state = RT_CS_SETUP;
-    s->http_status = 0;
-    rest = up->hs.len - a->header_len;
-    copy = rest ? rt_malloc(rest) : NULL;
-    if (rest && !copy) {
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
-        return -1;
-    }
-    if (rest)
-        memcpy(copy, up->hs.data + a->header_len, rest);
-    rt_conn_upgrade_free(s);
-    rt_ws_rx_free(&s->rx);
-    rt_conn_keepalive_start(s);
-    rt_conn_want_write(s);               /* the setup */
-    r = rest ? rt_conn_feed(s, copy, rest) : 0;
-    rt_free(copy);
-    return r;
 }
 
 /* ==================================================================== *
@@ -369,26 +167,8 @@ int rt_conn_writeable(struct rt_session *s)
     const char *reason;
     int code;
 
-    if (s->state == RT_CS_UPGRADING) {
-        struct rt_upgrade *up = s->up;
-        size_t n = up ? up->hs.len - up->hs_off : 0;
-        if (!n)
-            return 0;
-        if (n > cap)
-            n = cap;
-        memcpy(buf, up->hs.data + up->hs_off, n);
-        up->hs_off += n;
-        if (rt_conn_send(s, buf, n)) {
-            memset(buf, 0, n);
-            return -1;
-        }
-        memset(buf, 0, n);           /* the request carried credentials */
-        if (up->hs_off < up->hs.len)
-            rt_conn_want_write(s);
-        else
-            rt_conn_hs_clear(up);     /* now it holds the answer */
-        return 0;
-    }
+    if (s->state == RT_CS_UPGRADING)
+        return rt_conn_write_request(s, buf, cap);
     if (s->state < RT_CS_SETUP || s->close_sent)
         return 0;
     if (s->pong_due) {
@@ -570,7 +350,7 @@ void rt_conn_fail(struct rt_session *s, int code, const char *reason)
 }
 
 /* Parses plaintext bytes read; keeps what is left when reading pauses. -1 to close. */
-static int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
+int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
 {
     struct rt_error err;
     long used;
