@@ -151,6 +151,19 @@ describe("the engine", function()
       assert.equal(7, #h:log(tag))   -- the first connection and six attempts
       client:close()
     end)
+    it("resumes from a saved handle before the server has sent one", function()
+      local client, tag = h:client "flap"   -- drops right after setup, never sends a handle
+      local s = assert(client:connect { resumption = { handle = "saved-1" } })
+      local seen, all = to_end(s, 60)
+      local reconnects = 0
+      for _, m in ipairs(all) do if m.type == "reconnected" then reconnects = reconnects + 1 end end
+      assert.equal(6, reconnects)
+      assert.matches("cannot resume the session after 6 attempts", seen.error.message)
+      for _, rec in ipairs(h:log(tag)) do
+        assert.equal("saved-1", rec.setup.sessionResumption.handle)
+      end
+      client:close()
+    end)
   end)
 
   describe("closing", function()

@@ -287,6 +287,30 @@ static bool rt_resume_old_handle(const char *s, size_t len, size_t at, size_t *f
     return false;
 }
 
+bool rt_resume_saved_handle(const char *setup, size_t len, size_t at, const char **h,
+                            size_t *hlen)
+{
+    size_t from, to;
+    bool alone;
+    const char *q;
+
+    if (!rt_resume_old_handle(setup, len, at, &from, &to, &alone))
+        return false;
+    /* from..to spans "handle":"..." (and maybe a comma): the value is the last string */
+    q = memchr(setup + from, ':', to - from);
+    q = q ? memchr(q, '"', (size_t)(setup + to - q)) : NULL;
+    if (!q)
+        return false;
+    *h = q + 1;
+    *hlen = 0;
+    while (q + 1 + *hlen < setup + to && q[1 + *hlen] != '"') {
+        if (q[1 + *hlen] == '\\')
+            (*hlen)++;
+        (*hlen)++;
+    }
+    return rt_resume_handle_ok(*h, *hlen);
+}
+
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap)
 {

@@ -57,6 +57,12 @@ bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty);
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap);
 
+/* The handle a setup already carries in its sessionResumption object (at as
+ * rt_resume_find gave it): *h points into setup at its raw JSON string text, *hlen its
+ * length. False when there is none or it could not stand in a setup as is. */
+bool rt_resume_saved_handle(const char *setup, size_t len, size_t at, const char **h,
+                            size_t *hlen);
+
 /* True when the handle text can go between JSON quotes as is: no control characters,
  * no unescaped quote, complete escapes. */
 bool rt_resume_handle_ok(const char *h, size_t n);

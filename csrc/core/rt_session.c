@@ -293,11 +293,22 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     s->audio_mime = rt_strdup(o->audio_mime ? o->audio_mime : RT_DEFAULT_AUDIO_MIME);
     if (o->resumption &&
         rt_resume_find(o->setup, o->setup_len, &s->resume_at, &s->resume_empty)) {
+        const char *h;
+        size_t hl;
+
         s->resume_on = true;
         s->setup_tmpl = rt_strndup(o->setup, o->setup_len);
         s->setup_len = o->setup_len;
         if (!s->setup_tmpl)
             goto nomem;
+        /* Started from a saved handle: it is the one to resume with until the server
+         * gives a newer one, so a drop before that still resumes. */
+        if (!s->resume_empty &&
+            rt_resume_saved_handle(o->setup, o->setup_len, s->resume_at, &h, &hl)) {
+            if (!(s->handle = rt_strndup(h, hl)))
+                goto nomem;
+            s->handle_len = hl;
+        }
     }
     if (o->auth)
         s->auth = rt_auth_retain(o->auth);

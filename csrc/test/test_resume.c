@@ -195,6 +195,25 @@ static void test_setup_rewrite_replaces(void)
     }
 }
 
+/* The handle a setup starts from is the one to resume with until the server's first. */
+static void test_saved_handle(void)
+{
+    static const char a[] = "{\"setup\":{\"sessionResumption\":{\"handle\":\"h\\\"1\",\"x\":1}}}";
+    static const char b[] = "{\"setup\":{\"sessionResumption\":{\"x\":{\"handle\":\"in\"}}}}";
+    static const char c[] = "{\"setup\":{\"sessionResumption\":{\"handle\":\"bad\nline\"}}}";
+    const char *h;
+    size_t at, n;
+    bool empty;
+
+    RT_CHECK(rt_resume_find(a, sizeof a - 1, &at, &empty));
+    RT_CHECK(rt_resume_saved_handle(a, sizeof a - 1, at, &h, &n));
+    RT_CHECK(n == 4 && memcmp(h, "h\\\"1", 4) == 0);
+    RT_CHECK(rt_resume_find(b, sizeof b - 1, &at, &empty));
+    RT_CHECK(!rt_resume_saved_handle(b, sizeof b - 1, at, &h, &n));   /* not at its level */
+    RT_CHECK(rt_resume_find(c, sizeof c - 1, &at, &empty));
+    RT_CHECK(!rt_resume_saved_handle(c, sizeof c - 1, at, &h, &n));   /* cannot stand as is */
+}
+
 static void test_handle_ok(void)
 {
     RT_CHECK(rt_resume_handle_ok("abc", 3));
@@ -220,6 +239,23 @@ static void test_rules(void)
     RT_CHECK(rt_resume_backoff(2, 0) == 0.4);
     RT_CHECK(rt_resume_backoff(30, 0) == 5.0);
     RT_CHECK(rt_resume_backoff(30, 1) == 6.25);
+    /* normal closes end a session unless goAway announced them */
+    RT_CHECK(!rt_resume_close_retryable(1000, false) && rt_resume_close_retryable(1000, true));
+    RT_CHECK(rt_resume_close_retryable(1011, false) && !rt_resume_close_retryable(1008, true));
+    RT_CHECK(rt_resume_status_retryable(0) && rt_resume_status_retryable(503) &&
+             rt_resume_status_retryable(429) && !rt_resume_status_retryable(403));
+    /* the budget counts connections that never got a turn through */
+    RT_CHECK(rt_resume_next_attempt(0, false, 0, false) == 1);
+    RT_CHECK(rt_resume_next_attempt(5, false, 2, false) == 6);
+    RT_CHECK(rt_resume_next_attempt(5, true, 2, false) == 1);
+    RT_CHECK(rt_resume_next_attempt(5, false, 31, false) == 1);
+    RT_CHECK(rt_resume_next_attempt(5, false, 0, true) == 1);
+    /* consumed: exact with the index (message k of this connection), else the boundary */
+    RT_CHECK(rt_resume_consumed(7, 20, 10, false, 0) == 7);
+    RT_CHECK(rt_resume_consumed(7, 20, 10, true, 4) == 14);
+    RT_CHECK(rt_resume_consumed(7, 20, 10, true, 50) == 20);
+    RT_CHECK(rt_resume_goaway_leave(10) == 8 && rt_resume_goaway_leave(3) == 1.5 &&
+             rt_resume_goaway_leave(-1) == 8);
 }
 
 int main(void)
@@ -232,6 +268,7 @@ int main(void)
     RT_RUN(test_scan_deep);
     RT_RUN(test_setup_rewrite);
     RT_RUN(test_setup_rewrite_replaces);
+    RT_RUN(test_saved_handle);
     RT_RUN(test_handle_ok);
     RT_RUN(test_rules);
     return rt_test_done();
