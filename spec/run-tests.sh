@@ -31,17 +31,30 @@ fi
 SIM_PID=""
 stop_sim() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; SIM_PID=""; }
 trap stop_sim EXIT INT TERM
-if [ -f spec/livesim/server.js ]; then
+# Starts the simulator and waits for its LISTENING line; true when it came.
+start_sim() {
     node spec/livesim/server.js --port 0 --tls --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
         --api-key test-key --bearer test-bearer --pace fast --quiet >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
     i=0
-    while [ $i -lt 600 ] && ! grep -q "^LISTENING " "$OUT/sim.log"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 300 ] && ! grep -q "^LISTENING " "$OUT/sim.log"; do
+        kill -0 "$SIM_PID" 2>/dev/null || break
+        sleep 0.1; i=$((i + 1))
+    done
     url=$(sed -n 's/^LISTENING \(.*\)$/\1/p' "$OUT/sim.log" | head -n 1)
-    if [ -z "$url" ]; then
-        echo "simulator did not start within 60 s ($(kill -0 "$SIM_PID" 2>/dev/null && echo still running || echo exited)):"
-        cat "$OUT/sim.log"; exit 1
-    fi
+    [ -n "$url" ]
+}
+if [ -f spec/livesim/server.js ]; then
+    # A loaded machine has been seen to leave a starting node without output for a long
+    # while: try again rather than fail the whole run.
+    tries=0
+    until start_sim; do
+        tries=$((tries + 1))
+        echo "# simulator did not start after $((i / 10)) s ($(kill -0 "$SIM_PID" 2>/dev/null && echo still running || echo exited)); its output:"
+        sed 's/^/#   /' "$OUT/sim.log"
+        stop_sim
+        [ $tries -lt 3 ] || { echo "simulator did not start"; exit 1; }
+    done
     RT_SIM_HTTP="$url"
     RT_SIM_URL=$(echo "$url" | sed 's|^https://|wss://|; s|^http://|ws://|')
     export RT_SIM_HTTP RT_SIM_URL

@@ -354,11 +354,9 @@ static long rt_ws_close_frame(struct rt_ws_rx *p, struct rt_error *err)
         return rt_ws_fail(p, err, 1002, RT_EPROTOCOL, "close frame with a one-byte payload");
     p->close_code = p->ctl[0] << 8 | p->ctl[1];
     rl = p->ctl_len - 2;
+    /* Kept as sent, even when it is not UTF-8: the binding shows such bytes as U+FFFD. */
     memcpy(p->close_reason, p->ctl + 2, rl);
     p->close_reason[rl] = '\0';
-    /* A reason that is not UTF-8 is kept up to its last valid character: it reaches
-     * the caller as text. */
-    p->close_reason[rt_utf8_valid_prefix(p->close_reason, rl)] = '\0';
     return 0;
 }
 
