@@ -10,7 +10,7 @@
 # Environment:
 #   BENCH_QUICK=1           short settings for development (about 3 minutes)
 #   BENCH_RUNS=N            runs per side and workload (default 3, quick 1); medians reported
-#   BENCH_ONLY="a b"        only these workloads: stream fanout idle latency connect map
+#   BENCH_ONLY="a b"        only these workloads: stream syscalls fanout idle latency connect flood map
 #   BENCH_STREAM_SECONDS    audio streamed by "stream" (600; quick 60)
 #   BENCH_FANOUT_SESSIONS   sessions of "fanout" (200)
 #   BENCH_FANOUT_SECONDS    real-time streaming of "fanout" (60; quick 15)
@@ -35,7 +35,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 : "${BENCH_RUNS:=3}" "${BENCH_STREAM_SECONDS:=600}" "${BENCH_FANOUT_SESSIONS:=200}"
 : "${BENCH_FANOUT_SECONDS:=60}" "${BENCH_IDLE_SESSIONS:=1000}" "${BENCH_LATENCY_SECONDS:=30}"
-: "${BENCH_CONNECTS:=50}" "${BENCH_ONLY:=stream fanout idle latency connect map}"
+: "${BENCH_CONNECTS:=50}" "${BENCH_ONLY:=stream syscalls fanout idle latency connect flood map}"
 : "${BENCH_RESULTS:=bench/results.md}"
 export BENCH_STREAM_SECONDS BENCH_FANOUT_SESSIONS BENCH_FANOUT_SECONDS BENCH_IDLE_SESSIONS \
     BENCH_LATENCY_SECONDS BENCH_CONNECTS
@@ -43,7 +43,7 @@ export BENCH_STREAM_SECONDS BENCH_FANOUT_SESSIONS BENCH_FANOUT_SECONDS BENCH_IDL
 # 1,000 sessions are 1,000 sockets (plus an eventfd each on the Lua side)
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-for tool in /usr/bin/time node lua5.4 curl cc; do
+for tool in /usr/bin/time node lua5.4 curl cc strace; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing (make deps)"; exit 1; }
 done
 [ -f "$BUILD/realtime/core.so" ] || { echo "bench: $BUILD/realtime/core.so is missing (make)"; exit 1; }
@@ -118,6 +118,17 @@ while [ $r -le "$BENCH_RUNS" ]; do
             run_one stream $side $r --pace fast --voice tone --record-frames 0 -- "$@"
         done
     fi
+    if want syscalls; then
+        # the stream workload again, under strace -f -c: system calls of every thread
+        for side in lua node; do
+            if [ $side = lua ]; then set -- lua5.4 bench/stream.lua; else set -- env NODE_EXTRA_CA_CERTS="$CA" node bench/node/stream.mjs; fi
+            base="$OUT/syscalls.$side.$r"
+            run_one syscalls $side $r --pace fast --voice tone --record-frames 0 -- \
+                strace -f -c -o "$ROOT/$base.strace" "$@"
+            awk '$NF == "total" { print "{\"syscalls\":" $(NF-2) ",\"syscall_errors\":" ($(NF-1) ~ /^[0-9]+$/ ? $(NF-1) : 0) "}" }' \
+                "$base.strace" >"$base.sys"
+        done
+    fi
     if want fanout; then
         for side in lua node; do
             if [ $side = lua ]; then set -- lua5.4 bench/fanout.lua; else set -- env NODE_EXTRA_CA_CERTS="$CA" node bench/node/fanout.mjs; fi
@@ -149,6 +160,16 @@ while [ $r -le "$BENCH_RUNS" ]; do
         for side in lua node; do
             if [ $side = lua ]; then set -- lua5.4 bench/connect.lua; else set -- env NODE_EXTRA_CA_CERTS="$CA" node bench/node/connect.mjs; fi
             run_one connect $side $r --record-frames 0 -- "$@"
+        done
+    fi
+    if want flood; then
+        # the receive bound: Lua only (no simulator: the hostile server floods)
+        for mix in tiny mixed; do
+            base="$OUT/flood.$mix.$r"
+            /usr/bin/time -f '{"wall":%e,"user":%U,"sys":%S,"maxrss_kib":%M}' -o "$base.time" \
+                lua5.4 bench/flood.lua $mix >"$base.out" 2>"$base.err" || { echo "bench: flood $mix failed"; tail "$base.err"; exit 1; }
+            echo "flood $mix $r $base" >>"$OUT/index"
+            printf '  %-8s %-6s run %s: %s\n' flood $mix "$r" "$(sed -n 's/^RESULT //p' "$base.out" | cut -c1-150)"
         done
     fi
     if want map; then

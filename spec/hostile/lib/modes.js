@@ -93,6 +93,21 @@ const modes = {
     },
   },
 
+  flood_mixed: {
+    about: 'after setupComplete, sends `n` (default 20000) text messages whose sizes cycle through '
+      + '2 B, 200 B, 2 KB, 20 KB and 64 KB, in one write',
+    setup(c) {
+      c.setupComplete();
+      const n = int(c.params.n, 20000);
+      const sizes = [2, 200, 2000, 20000, 64000];
+      const bodies = sizes.map((k) => encode(OP.text, k === 2 ? '{}' : `{"p":"${'x'.repeat(k - 8)}"}`));
+      const frames = [];
+      for (let i = 0; i < n; i++) frames.push(bodies[i % bodies.length]);
+      c.sendRaw(Buffer.concat(frames), n);
+      c.note(`flooded ${n} mixed frames`);
+    },
+  },
+
   never_read: {
     about: 'after setupComplete, stops reading the socket for good (pings go unanswered)',
     setup(c) {
