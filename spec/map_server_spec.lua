@@ -511,3 +511,37 @@ for _, backend in ipairs { "gemini", "vertex" } do
   end)
 end
 
+
+-- Audio strings are cut out before lua-cjson reads a message and put back afterwards
+-- (lrt_json_server.c): whatever the text, raw must be the table cjson makes of all of it.
+describe("map_server decoding of audio messages", function()
+  local long = string.rep("QUJD", 700)            -- 2,800 characters of base64
+  local texts = {
+    ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"%s"}}]}}}'):format(long),
+    ('{"serverContent":{"modelTurn":{"role":"model","parts":[{"text":"hi"},{"inlineData":{"data":"%s","mimeType":"audio/pcm"}},{"inlineData":{"mimeType":"audio/pcm","data":"%s"}}]}},"usageMetadata":{"totalTokenCount":3}}'):format(long, long:reverse()),
+    -- escapes, a short string, a control character: left to cjson
+    ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm","data":"%s\\/x"}}]}}}'):format(long),
+    '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm","data":"QUJD"}}]}}}',
+    -- repeated keys: cjson keeps the last, and so must we
+    ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm","data":"%s","data":"QUJD"}}]}}}'):format(long),
+    ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm","data":"%s"}}]},"modelTurn":{"parts":[{"text":"x"}]}}}'):format(long),
+    ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm","data":"%s"}}]}},"serverContent":{"turnComplete":true}}'):format(long),
+    ('{ "serverContent" : { "modelTurn" : { "parts" : [ { "inlineData" : { "mimeType" : "audio/pcm;rate=24000" , "data" : "%s" } } ] } } }\n'):format(long),
+  }
+
+  it("gives the same raw table as decoding the whole text", function()
+    for i, text in ipairs(texts) do
+      local msgs = assert(core.map_server(state(), text))
+      assert.is_true(#msgs > 0, "text " .. i)
+      cmp.assert_same(msgs[1].raw, core.json_decode(text), "text " .. i)
+    end
+  end)
+
+  it("reports malformed text as cjson does", function()
+    local msgs, err, code = core.map_server(state(),
+      ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"%s"}}]}}'):format(long))
+    assert.is_nil(msgs)
+    assert.equal("protocol", code)
+    assert.matches("malformed JSON", err)
+  end)
+end)

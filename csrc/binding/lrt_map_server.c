@@ -566,7 +566,7 @@ int lrt_map_server(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TSTRING);
     lua_settop(L, 2);
-    if (lrt_json_decode_at(L, 2) != 0)
+    if (lrt_json_decode_server(L, 2) != 0)
         return fail(L, "malformed JSON from the server: ");
     if (lua_type(L, 3) != LUA_TTABLE || lua_rawlen(L, 3) != 0) {
         lua_pushliteral(L, "not a JSON object");
