@@ -33,6 +33,9 @@ stop_sim() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2
 trap stop_sim EXIT INT TERM
 # Starts the simulator and waits for its LISTENING line; true when it came.
 start_sim() {
+    # The log is removed first: the background job truncates it only once it runs, and a
+    # LISTENING line left by the last run must not be taken for this one's.
+    rm -f "$OUT/sim.log"
     node spec/livesim/server.js --port 0 --tls --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
         --api-key test-key --bearer test-bearer --pace fast --quiet >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
@@ -45,8 +48,7 @@ start_sim() {
     [ -n "$url" ]
 }
 if [ -f spec/livesim/server.js ]; then
-    # A loaded machine has been seen to leave a starting node without output for a long
-    # while: try again rather than fail the whole run.
+    # A simulator that does not come up is tried again before the run gives up.
     tries=0
     until start_sim; do
         tries=$((tries + 1))
