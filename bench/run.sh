@@ -70,6 +70,7 @@ stop_sim() {
 trap stop_sim EXIT INT TERM
 
 start_sim() {
+    rm -f "$OUT/sim.log"   # the job truncates it only once it runs: no stale LISTENING line
     node spec/livesim/server.js --port 0 --tls --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
         --api-key test-key --quiet "$@" >"$OUT/sim.log" 2>&1 &
     SIM_PID=$!
