@@ -16,5 +16,6 @@ while [ -n "$todo" ]; do
     [ -f "$dir/$h" ] || { echo "public-headers.sh: $dir/$h is missing" >&2; exit 1; }
     seen="$seen $h"
     todo="$todo $(sed -n 's/^#include "\(.*\)"/\1/p' "$dir/$h" | tr '\n' ' ')"
+    todo=$(echo $todo)   # no blanks left alone: `set --` below needs a word
 done
 for h in $seen; do echo "$dir/$h"; done

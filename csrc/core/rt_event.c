@@ -1,6 +1,5 @@
 /* Session events and their queue (see rt_event.h). */
-#define RT_EVENT_INTERNALS
-#include "rt_event.h"
+#include "rt_evq.h"
 
 #include <string.h>
 

@@ -12,14 +12,13 @@
 #ifndef RT_SESSION_PRIVATE_H
 #define RT_SESSION_PRIVATE_H
 
-#define RT_EVENT_INTERNALS
 #include <libwebsockets.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "rt_buf.h"
-#include "rt_event.h"
+#include "rt_evq.h"
 #include "rt_mpsc.h"
 #include "rt_queue.h"
 #include "rt_resolve.h"
