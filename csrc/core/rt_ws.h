@@ -92,6 +92,8 @@ enum rt_ws_event {
  * full); the unread rest of the input is left for the next rt_ws_rx_feed. */
 enum { RT_WS_GO_ON = 0, RT_WS_STOP = 1 };
 
+/* payload: a message's text (valid until rt_ws_rx_take, which may move it), or a control
+ * frame's payload (valid during the call). */
 typedef int (*rt_ws_rx_cb)(void *ctx, enum rt_ws_event ev, const unsigned char *payload,
                            size_t len);
 

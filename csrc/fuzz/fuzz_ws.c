@@ -24,8 +24,9 @@ static int on_event(void *v, enum rt_ws_event ev, const unsigned char *pl, size_
     if (ev == RT_WS_EV_MESSAGE) {
         size_t n;
         bool bin;
+        unsigned char first = len ? pl[0] : 0;   /* pl is valid until the take */
         unsigned char *b = rt_ws_rx_take(c->p, &n, &bin);
-        if (n != len || n > 4096 || b[24 + n] != '\0' || b + 24 != pl)
+        if (n != len || n > 4096 || b[24 + n] != '\0' || (n && b[24] != first))
             abort();
         (void)rt_scan_server((const char *)b + 24, n, &sc);
         rt_free(b);

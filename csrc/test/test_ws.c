@@ -118,12 +118,13 @@ static int on_event(void *ctx, enum rt_ws_event ev, const unsigned char *pl, siz
 
     switch (ev) {
     case RT_WS_EV_MESSAGE:
+        RT_CHECK(pl == g->p->block + 8);        /* valid until the take, which may move it */
         b = rt_ws_rx_take(g->p, &n, &bin);
         g->messages++;
         g->last_len = n;
         g->binary = bin;
         memcpy(g->last, b + 8, n < 255 ? n + 1 : 255);
-        RT_CHECK(b[8 + n] == '\0' && (const unsigned char *)b + 8 == pl && n == len);
+        RT_CHECK(b[8 + n] == '\0' && n == len);
         rt_free(b);
         break;
     case RT_WS_EV_PING: g->pings++; break;
