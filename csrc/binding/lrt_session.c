@@ -674,7 +674,9 @@ static int lrt_receive_step(lua_State *L, int noyield)
             lua_pushliteral(L, "closed");
             return 3;
         }
-        ev = rt_session_next_event(u->s);
+        /* poll() is for callers that never wait on the descriptor: leaving it as it is
+         * when nothing waits saves a read here and the next event's write. */
+        ev = noyield ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
         if (!ev) {
             lua_pushnil(L);
             lua_pushliteral(L, "again");

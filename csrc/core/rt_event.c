@@ -90,7 +90,7 @@ static void rt_evq_take_locked(struct rt_evq *q)
     q->tail = last;
 }
 
-struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left)
+struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear)
 {
     struct rt_event *ev = NULL;
     struct rt_link *l;
@@ -100,7 +100,7 @@ struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left)
         rt_evq_take_locked(q);
     /* Nothing here: clear the signal, then look once more (an event pushed before the
      * clear is found now, one pushed after it raises the signal again). */
-    if (!q->head && rt_signal_clear(&q->sig))
+    if (!q->head && clear && rt_signal_clear(&q->sig))
         rt_evq_take_locked(q);
     l = q->head;
     if (l) {

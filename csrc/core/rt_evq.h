@@ -52,8 +52,10 @@ void rt_evq_destroy(struct rt_evq *q);           /* frees what is still queued *
 /* I/O thread: queues ev (taking it) and raises the signal. Returns the queue's bytes. */
 size_t rt_evq_push(struct rt_evq *q, struct rt_event *ev);
 /* Owner: the oldest event (the caller frees it), or NULL when none waits, in which case
- * the signal is cleared. *left (optional) receives the bytes still queued. */
-struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left);
+ * the signal is cleared when `clear` is set (a caller about to wait on it) and left as it
+ * is otherwise (a caller that only polls: no system call, and none for the producer's
+ * next raise either). *left (optional) receives the bytes still queued. */
+struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear);
 /* Owner: whether an event waits, without taking it. */
 bool rt_evq_ready(struct rt_evq *q);
 

@@ -481,15 +481,25 @@ int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
  *  E V E N T S ,   S T A T S
  * ==================================================================== */
 
-struct rt_event *rt_session_next_event(struct rt_session *s)
+static struct rt_event *rt_sess_pop(struct rt_session *s, bool clear)
 {
     size_t left;
-    struct rt_event *ev = rt_evq_pop(&s->events, &left);
+    struct rt_event *ev = rt_evq_pop(&s->events, &left, clear);
 
     /* Reading paused because events piled up: resume once half of them are read. */
     if (atomic_load(&s->rx_paused) && left <= s->max_receive / 2)
         rt_client_schedule(s->client, s, RT_REQ_RESUME_RX);
     return ev;
+}
+
+struct rt_event *rt_session_next_event(struct rt_session *s)
+{
+    return rt_sess_pop(s, true);
+}
+
+struct rt_event *rt_session_poll_event(struct rt_session *s)
+{
+    return rt_sess_pop(s, false);
 }
 
 int rt_session_fd(const struct rt_session *s)

@@ -63,6 +63,10 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
 
 struct rt_event *rt_session_next_event(struct rt_session *s); /* non-blocking; NULL if none
                                         (the descriptor is then unreadable); caller frees */
+/* The same for a caller that never waits on the descriptor (a frame loop polling every
+ * frame): when nothing waits the descriptor is left as it is, which saves two system
+ * calls per event. A later rt_session_next_event or rt_session_wait sets it right. */
+struct rt_event *rt_session_poll_event(struct rt_session *s);
 int  rt_session_fd(const struct rt_session *s);                /* readable when events wait */
 int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out;
                                                                   timeout < 0 or infinite waits

@@ -5,6 +5,7 @@
  * signed its certificate) and RT_SIM_KEY (the API key it accepts). */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -238,6 +239,53 @@ static void test_text_turn(void)
         RT_CHECK(w.closed == 0);
         rt_session_free(s);
     }
+    rt_client_free(c);
+}
+
+static int fd_readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1;
+}
+
+/* rt_session_poll_event leaves the descriptor alone when nothing waits (a frame loop pays
+ * no system call per event); rt_session_next_event then makes it unreadable. */
+static void test_poll_event(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct rt_event *ev;
+    struct rt_error err = { 0 };
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    int got = 0, done = 0;
+    double t_end;
+    struct timespec ts;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s && rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t_end = (double)ts.tv_sec + 10;
+    while (s && !done && (double)ts.tv_sec < t_end) {
+        while ((ev = rt_session_poll_event(s)) != NULL) {
+            got++;
+            done = done || (ev->type == RT_EV_MESSAGE && strstr(ev->data, "turnComplete"));
+            rt_event_free(ev);
+        }
+        RT_CHECK(rt_session_poll_event(s) == NULL);
+        if (!done) {
+            struct timespec d = { 0, 5 * 1000 * 1000 };
+            nanosleep(&d, NULL);
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+        }
+    }
+    RT_CHECK(done && got >= 3);
+    RT_CHECK(fd_readable(rt_session_fd(s)));       /* left raised by the polls */
+    RT_CHECK(rt_session_next_event(s) == NULL);
+    RT_CHECK(!fd_readable(rt_session_fd(s)));      /* cleared by the waiter's call */
+    rt_session_free(s);
     rt_client_free(c);
 }
 
@@ -712,6 +760,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RT_RUN(test_connect_ready);
     RT_RUN(test_text_turn);
+    RT_RUN(test_poll_event);
     RT_RUN(test_large_text);
     RT_RUN(test_audio_manual);
     RT_RUN(test_wrong_key);
