@@ -262,9 +262,12 @@ void rt_conn_service(struct rt_session *s)
         /* Written now rather than at the next WRITEABLE: a socket is writable nearly
          * always, and this saves a trip through poll() over every connection (lws keeps
          * what the socket does not take and asks for WRITEABLE itself). */
-        if (s->state == RT_CS_READY && !rt_queue_empty(&s->sendq) && s->wsi &&
-            rt_conn_writeable(s) < 0)
-            rt_conn_kill(s);
+        if (s->state == RT_CS_READY && !rt_queue_empty(&s->sendq) && s->wsi) {
+            if (lws_partial_buffered(s->wsi))
+                rt_conn_want_write(s);   /* lws flushes what it holds first */
+            else if (rt_conn_writeable(s) < 0)
+                rt_conn_kill(s);
+        }
     }
     if (req & RT_REQ_RESOLVED)
         rt_conn_resolved(s);
