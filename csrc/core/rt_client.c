@@ -170,11 +170,18 @@ void rt_client_session_done(struct rt_client *c)
  *  T H E   I / O   T H R E A D
  * ==================================================================== */
 
+/* The service loop ends after this lws_service call. lws runs ripe timers before it
+ * polls, in the same call: a flag set from one would wait out the poll (until the next
+ * timer, the stop bound: client:close() took close_timeout + 1 s), so the poll is woken. */
+void rt_client_leave_loop(struct rt_client *c)
+{
+    c->exit_loop = true;
+    lws_cancel_service(c->ctx);
+}
+
 static void rt_client_stop_timeout_cb(lws_sorted_usec_list_t *sul)
 {
-    struct rt_client *c = lws_container_of(sul, struct rt_client, sul_stop);
-
-    c->exit_loop = true;
+    rt_client_leave_loop(lws_container_of(sul, struct rt_client, sul_stop));
 }
 
 /* rt_client_free was called: close every session, then leave once they are done or
@@ -198,7 +205,7 @@ static void rt_client_stop(struct rt_client *c)
         }
     }
     if (!c->live)
-        c->exit_loop = true;
+        rt_client_leave_loop(c);
     else
         lws_sul_schedule(c->ctx, 0, &c->sul_stop, rt_client_stop_timeout_cb,
                          (lws_usec_t)((bound + RT_STOP_SLACK) * (double)LWS_USEC_PER_SEC));

@@ -72,6 +72,7 @@ void rt_client_link(struct rt_client *c, struct rt_session *s);
 void rt_client_unlink(struct rt_client *c, struct rt_session *s);
 /* I/O thread: a session finished (its closed event is queued). */
 void rt_client_session_done(struct rt_client *c);
+void rt_client_leave_loop(struct rt_client *c);
 
 /* The last error or warning libwebsockets logged on this thread ("" if none), and a way
  * to forget it. */

@@ -414,7 +414,7 @@ void rt_conn_finish(struct rt_session *s)
     s->state = RT_CS_DONE;
     s->wsi = NULL;
     if (c->stop_seen && !c->live)
-        c->exit_loop = true;
+        rt_client_leave_loop(c);
     rt_session_unref(s);
 }
 
