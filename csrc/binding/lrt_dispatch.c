@@ -1,0 +1,316 @@
+/* Tool dispatch: the part of try_receive that runs the Lua handlers of a server
+ * message's function calls (under lua_pcallk with a traceback, so a handler may yield when
+ * the receive runs in a coroutine; lrt_dispatch_k picks the loop up again), turns each
+ * outcome into a result the model can read, and answers the calls in one tool response. */
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_private.h"
+#include "lrt_receive.h"
+
+/* Message handler for tool handlers: "message\nstack traceback:..." */
+int lrt_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* If the message at idx is the _done of a function call, pushes its call part and
+ * returns 1; else returns 0. */
+static int lrt_function_call_part(lua_State *L, int idx)
+{
+    const char *type;
+    lua_getfield(L, idx, "type");
+    type = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!type || strcmp(type, "response_output_item_done") != 0)
+        return 0;
+    if (lua_getfield(L, idx, "item") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_getfield(L, -1, "content") != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_getfield(L, -1, "type");
+    type = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!type || strcmp(type, "function_call") != 0) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static void lrt_bump(lua_State *L, int slot)
+{
+    lua_pushinteger(L, lua_tointeger(L, slot) + 1);
+    lua_replace(L, slot);
+}
+
+/* Pushes { error = <first line of the message at idx> } for the model; the whole
+ * message (with its traceback) goes to msg.error_traceback for the log. */
+static void lrt_error_result(lua_State *L, int idx, int msg)
+{
+    const char *full = lua_tostring(L, idx);
+    const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
+    lua_createtable(L, 0, 1);
+    if (full)
+        lua_pushlstring(L, full, cut ? (size_t)(cut - full) : strlen(full));
+    else
+        lua_pushliteral(L, "tool handler failed");
+    lua_setfield(L, -2, "error");
+    lua_pushvalue(L, idx);
+    lua_setfield(L, msg, "error_traceback");
+}
+
+/* Buffers the result at result for the call of the message at msg, with the handler's
+ * options table at opts (0: none), through map_client, in protected mode: options the
+ * mapping refuses turn into an error result, and a request the backend cannot honour
+ * (will_continue on Vertex) into an error message for the caller, the result going out
+ * without it. */
+static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
+{
+    static const char *const fields[] = { "scheduling", "will_continue", NULL };
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int top = lua_gettop(L);
+        lrt_push_module(L);
+        lua_getfield(L, -1, "map_client");
+        lua_remove(L, -2);
+        lua_pushvalue(L, SLOT_MAP);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "conversation_item_create");
+        lua_setfield(L, -2, "type");
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "user");
+        lua_setfield(L, -2, "role");
+        lua_createtable(L, 1, 0);
+        lua_createtable(L, 0, 5);
+        lua_pushliteral(L, "function_result");
+        lua_setfield(L, -2, "type");
+        lrt_function_call_part(L, msg);
+        lua_getfield(L, -1, "call_id");
+        lua_setfield(L, -3, "call_id");
+        lua_pop(L, 1);
+        lua_pushvalue(L, result);
+        lua_setfield(L, -2, "result");
+        for (int k = 0; opts && fields[k]; k++) {
+            if (attempt == 1 && strcmp(fields[k], "will_continue") == 0)
+                continue;
+            lua_getfield(L, opts, fields[k]);
+            lua_setfield(L, -2, fields[k]);
+        }
+        lua_rawseti(L, -2, 1);
+        lua_setfield(L, -2, "content");
+        lua_setfield(L, -2, "item");
+        int status = lua_pcall(L, 2, 3, 0);
+        if (status == LUA_ERRMEM)
+            lua_error(L);
+        if (status != LUA_OK) {
+            /* a result JSON cannot carry (NaN, a function, a cycle, ...) or options the
+             * mapping refused: the model hears why, with the tool's name; so does the log */
+            int why = lua_gettop(L);
+            const char *name = NULL;
+            if (lrt_function_call_part(L, msg)) {
+                lua_getfield(L, -1, "name");
+                name = lua_tostring(L, -1);
+            }
+            lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
+                            lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)");
+            /* the text quotes what it could not send: keep it sendable itself */
+            size_t n;
+            const char *text = lua_tolstring(L, -1, &n);
+            lrt_push_utf8_fixed(L, text, n);
+            lrt_error_result(L, lua_gettop(L), msg);
+            lua_replace(L, result);
+            lua_settop(L, top);
+            opts = 0;
+            continue;
+        }
+        if (!lua_isnil(L, -3)) {
+            lua_settop(L, top);
+            return;
+        }
+        /* nil, message, code: tell the caller, send the result without it */
+        lua_createtable(L, 0, 3);
+        lua_pushliteral(L, "error");
+        lua_setfield(L, -2, "type");
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "code");
+        lua_pushvalue(L, -3);
+        lua_setfield(L, -2, "message");
+        lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+        lua_settop(L, top);
+    }
+}
+
+/* Records the handler's outcome as the call's result and buffers it for the tool
+ * response, then goes on. On success the handler's two values (result, options) are
+ * above the message handler; on error, the error message. */
+static int lrt_dispatch_done(lua_State *L, int status)
+{
+    lua_Integer i = lua_tointeger(L, SLOT_INDEX) - 1;   /* the call just run */
+    int ok = status == LUA_OK || status == LUA_YIELD;
+    int msg, result, opts = 0;
+
+    if (status == LUA_ERRMEM)
+        return lua_error(L);
+    if (!ok && lua_toboolean(L, SLOT_NOYIELD)) {
+        /* Under poll() a handler runs without a continuation, so a yield fails inside
+         * it: say why, in words the user can act on (the Lua text stays for the log). */
+        const char *why = lua_tostring(L, SLOT_TOP + 1);
+        if (why && strstr(why, "attempt to yield")) {
+            lua_pushfstring(L, "tool handler tried to yield inside poll(), which never yields "
+                               "(receive() in a coroutine lets handlers wait): %s", why);
+            lua_replace(L, SLOT_TOP + 1);
+        }
+    }
+    lua_rawgeti(L, SLOT_MSGS, i);
+    msg = lua_gettop(L);
+    if (!ok) {
+        /* the model gets the message; the traceback goes to the log */
+        lrt_error_result(L, SLOT_TOP + 1, msg);
+    } else {
+        if (lua_type(L, SLOT_TOP + 2) == LUA_TTABLE)
+            opts = SLOT_TOP + 2;
+        else if (!lua_isnil(L, SLOT_TOP + 2)) {
+            lua_pushfstring(L, "tool handler: its second value must be a table of options "
+                               "({ scheduling =, will_continue = }), got %s",
+                            luaL_typename(L, SLOT_TOP + 2));
+            lrt_error_result(L, lua_gettop(L), msg);
+            lua_remove(L, -2);
+            lua_replace(L, SLOT_TOP + 1);
+        }
+        lua_pushvalue(L, SLOT_TOP + 1);
+    }
+    result = lua_gettop(L);
+    lrt_buffer_result(L, msg, result, opts);
+    lua_pushvalue(L, result);   /* an error result, if the options were refused */
+    lua_setfield(L, msg, "result");
+    lua_settop(L, SLOT_TOP);
+    lrt_bump(L, SLOT_HANDLED);
+    return lrt_dispatch(L);
+}
+
+static int lrt_dispatch_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    return lrt_dispatch_done(L, status);
+}
+
+/* Moves the mapped messages into the inbox and returns the first. */
+static int lrt_deliver(lua_State *L)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
+    int inbox;
+
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_INBOX);
+    inbox = lua_gettop(L);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, SLOT_MSGS, i);
+        lrt_inbox_push(L, inbox, -1);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, SLOT_SELF);
+    if (lrt_inbox_pop(L, SLOT_SELF))
+        return 1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "again");
+    return 2;
+}
+
+/* Runs the handlers of the function calls from SLOT_INDEX on; when all are done,
+ * answers them in one tool response (unless some are left to the caller). */
+int lrt_dispatch(lua_State *L)
+{
+    struct lrt_session *u = luaL_checkudata(L, SLOT_SELF, LRT_SESSION);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
+
+    while (lua_tointeger(L, SLOT_INDEX) <= n) {
+        lua_Integer i = lua_tointeger(L, SLOT_INDEX);
+        lrt_bump(L, SLOT_INDEX);
+        lua_rawgeti(L, SLOT_MSGS, i);
+        if (!lrt_function_call_part(L, lua_gettop(L))) {
+            lua_settop(L, SLOT_TOP);
+            continue;
+        }
+        lua_getfield(L, -1, "name");
+        if (lua_type(L, -1) != LUA_TSTRING || lua_rawget(L, SLOT_TOOLS) == LUA_TNIL
+            || u->closing) {
+            lua_settop(L, SLOT_TOP);
+            lrt_bump(L, SLOT_UNHANDLED);
+            continue;
+        }
+        /* stack: ..., msg, part, handler -> handler(args, call) */
+        lua_getfield(L, -2, "arguments");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        lua_createtable(L, 0, 3);
+        lua_getfield(L, -4, "call_id");
+        lua_setfield(L, -2, "id");
+        lua_getfield(L, -4, "name");
+        lua_setfield(L, -2, "name");
+        lua_pushvalue(L, SLOT_SELF);
+        lua_setfield(L, -2, "session");
+        lua_remove(L, -4);   /* part */
+        lua_remove(L, -4);   /* msg */
+        if (lua_toboolean(L, SLOT_NOYIELD))
+            return lrt_dispatch_done(L, lua_pcall(L, 2, 2, SLOT_MSGH));
+        return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));
+    }
+
+    if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0
+        && !u->closing && u->s) {
+        int r;
+        /* A cancellation may have come while the handlers ran (or waited): read what
+         * has arrived, so that withdrawn calls' results are dropped before they go. */
+        lrt_stage_ahead(L, u);
+        lua_getfield(L, SLOT_MAP, "pending");
+        int none = lua_rawlen(L, -1) == 0;
+        lua_pop(L, 1);
+        if (none)
+            return lrt_deliver(L);
+        lua_pushvalue(L, SLOT_MAP);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "response_create");
+        lua_setfield(L, -2, "type");
+        lrt_call_module(L, "map_client", 2, 3);
+        lua_pop(L, 2);
+        if (lua_istable(L, -1)) {
+            r = lrt_send_all(L, u, lua_gettop(L));
+            if (r) {
+                /* the answer could not be queued: tell the caller, keep the session.
+                 * The fail tuple is on top: nil, message, code. */
+                lua_createtable(L, 0, 3);
+                lua_pushliteral(L, "error");
+                lua_setfield(L, -2, "type");
+                lua_pushvalue(L, -2);
+                lua_setfield(L, -2, "code");
+                lua_pushfstring(L, "tool response not sent: %s", lua_tostring(L, -3));
+                lua_setfield(L, -2, "message");
+                lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+            }
+        }
+        lua_settop(L, SLOT_TOP);
+    }
+    return lrt_deliver(L);
+}

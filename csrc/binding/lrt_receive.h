@@ -1,0 +1,37 @@
+/* The receive loop's parts shared by lrt_session.c (reading events, the inbox, sending)
+ * and lrt_dispatch.c (running tool handlers and answering their calls). */
+#ifndef LRT_RECEIVE_H
+#define LRT_RECEIVE_H
+
+#include <lua.h>
+
+#include "lrt_private.h"
+
+/* Stack slots of try_receive while it works on one server message. */
+enum {
+    SLOT_SELF = 1,
+    SLOT_MSGS,      /* the mapped messages of this server message */
+    SLOT_INDEX,     /* next message to look at for a function call */
+    SLOT_HANDLED,   /* calls answered by handlers */
+    SLOT_UNHANDLED, /* calls left to the caller */
+    SLOT_TOOLS,
+    SLOT_MAP,
+    SLOT_MSGH,      /* the traceback message handler */
+    SLOT_NOYIELD,   /* true under poll(): handlers run without a continuation */
+    SLOT_TOP = SLOT_NOYIELD
+};
+
+/* Runs the handlers of the function calls of the mapped messages from SLOT_INDEX on,
+ * answers them in one tool response, then returns the first message (or nil, "again"). */
+int lrt_dispatch(lua_State *L);
+/* Message handler for tool handlers: the error with a traceback. */
+int lrt_traceback(lua_State *L);
+
+/* lrt_session.c */
+int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);
+int lrt_inbox_push(lua_State *L, int inbox, int msg);
+int lrt_inbox_pop(lua_State *L, int self);
+/* Maps the events that have already arrived into the staged array (read ahead). */
+void lrt_stage_ahead(lua_State *L, struct lrt_session *u);
+
+#endif
