@@ -345,7 +345,10 @@ static int lrt_receive_step(lua_State *L, int noyield)
     lua_settop(L, 1);
     if (lrt_inbox_pop(L, 1))
         return 1;
-    if (!lrt_staged_take(L, 1)) {   /* SLOT_MSGS: read ahead, or the next event */
+    /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
+     * that nothing waits, not that the last event gave nothing, e.g. usage kept for the
+     * response's end) */
+    while (!lrt_staged_take(L, 1)) {
         if (u->ended || !u->s) {
             lua_pushnil(L);
             lua_pushliteral(L, "session closed");
@@ -361,6 +364,9 @@ static int lrt_receive_step(lua_State *L, int noyield)
             return 2;
         }
         lrt_event_to_messages(L, u, ev);
+        if (lua_rawlen(L, -1) > 0)
+            break;
+        lua_settop(L, 1);
     }
     lua_pushinteger(L, 1);                    /* SLOT_INDEX */
     lua_pushinteger(L, 0);                    /* SLOT_HANDLED */

@@ -94,14 +94,17 @@ struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear)
 {
     struct rt_event *ev = NULL;
     struct rt_link *l;
+    bool cleared = false;
 
     pthread_mutex_lock(&q->lock);
     if (!q->head)
         rt_evq_take_locked(q);
     /* Nothing here: clear the signal, then look once more (an event pushed before the
      * clear is found now, one pushed after it raises the signal again). */
-    if (!q->head && clear && rt_signal_clear(&q->sig))
+    if (!q->head && clear && rt_signal_clear(&q->sig)) {
+        cleared = true;
         rt_evq_take_locked(q);
+    }
     l = q->head;
     if (l) {
         q->head = l->next;
@@ -110,6 +113,11 @@ struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear)
         l->next = NULL;
         ev = rt_container_of(l, struct rt_event, link);
     }
+    /* Several arrived during the clear: the ones left wait in this list, where no push
+     * will raise the signal for them, so raise it here (an owner polling the descriptor
+     * after an event that mapped to no message would otherwise sleep beside them). */
+    if (cleared && q->head)
+        rt_signal_raise(&q->sig);
     pthread_mutex_unlock(&q->lock);
     if (ev) {
         size_t b = atomic_fetch_sub(&q->bytes, rt_event_cost(ev)) - rt_event_cost(ev);
