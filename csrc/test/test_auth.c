@@ -154,6 +154,34 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The thread count once it has held still for 100 ms (within 3 s): a thread that was
+ * just joined (an earlier test's worker) stays listed in /proc until the kernel reaps it,
+ * which on a loaded machine can take a while. */
+static int threads_settled(void)
+{
+    int n = threads_now(), still = 0;
+    for (double end = mono() + 3; still < 10 && mono() < end; ) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        int m;
+        nanosleep(&ts, NULL);
+        m = threads_now();
+        still = m == n ? still + 1 : 0;
+        n = m;
+    }
+    return n;
+}
+
+/* Waits (within 3 s) for the thread count to be `want`; returns the count it saw last. */
+static int threads_become(int want)
+{
+    int n = threads_now();
+    for (double end = mono() + 3; n != want && mono() < end; n = threads_now()) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return n;
+}
+
 static char url[128];
 static const char *token_url(void)
 {
@@ -332,7 +360,7 @@ static void test_one_worker_thread(void)
     double t0, took;
 
     mute_serve();
-    base = threads_now();
+    base = threads_settled();
     RT_CHECK(!rt_http_worker_running());
     snprintf(host, sizeof host, "127.0.0.1:%d", mute_port);
     for (int i = 0; i < N; i++) {
@@ -346,7 +374,7 @@ static void test_one_worker_thread(void)
     struct rt_http_job *j = rt_http_start(&r, &err);
     RT_CHECK(j != NULL);
     RT_CHECK(mute_wait(N + 1));
-    during = threads_now();
+    during = threads_become(base + 1);
     printf("# threads: %d before, %d with %d credentials and a job in flight\n", base, during, N);
     RT_CHECK(during == base + 1);
     RT_CHECK(rt_http_worker_running());
@@ -357,7 +385,7 @@ static void test_one_worker_thread(void)
     for (int i = 0; i < N; i++) rt_auth_free(a[i]);
     rt_http_job_free(j);
     took = mono() - t0;
-    after = threads_now();
+    after = threads_become(base);
     RT_CHECK(took < 2.0);                 /* cancelled, not waited out (20 s timeouts) */
     RT_CHECK(!rt_http_worker_running());
     RT_CHECK(after == base);
