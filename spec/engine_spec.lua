@@ -5,16 +5,7 @@
 local helper = require "spec.helper"
 local realtime = require "realtime"
 
--- Every message up to and including `closed` (or until the timeout), by type.
-local function to_end(session, timeout)
-  local seen, all = {}, {}
-  for msg in session:messages(timeout or 20) do
-    all[#all + 1] = msg
-    seen[msg.type] = seen[msg.type] or msg
-    if msg.type == "closed" then break end
-  end
-  return seen, all
-end
+local to_end = helper.to_end
 
 -- Runs a Lua script in a child process (the same module paths, the sanitizer preload of
 -- `make check` kept) with extra environment; returns its exit status and output.
@@ -106,28 +97,21 @@ describe("the engine", function()
   end)
 
   describe("protocol strictness", function()
-    it("fails a text frame with invalid UTF-8 with 1007 and a protocol error", function()
-      local client, tag = h:client "bad_utf8"
-      local s = assert(client:connect { resumption = false })
-      local seen = to_end(s)
-      assert.equal("protocol", seen.error.code)
-      assert.matches("not UTF%-8", seen.error.message)
-      assert.equal(1007, seen.closed.code)
-      local rec = h:log(tag)[1]
-      assert.equal(1007, rec.closeReceived.code)
-      client:close()
-    end)
-
-    it("fails a masked server frame with 1002 and a protocol error", function()
-      local client, tag = h:client "masked"
-      local s = assert(client:connect { resumption = false })
-      local seen = to_end(s)
-      assert.equal("protocol", seen.error.code)
-      assert.matches("masked frame", seen.error.message)
-      assert.equal(1002, seen.closed.code)
-      assert.equal(1002, h:log(tag)[1].closeReceived.code)
-      client:close()
-    end)
+    for _, case in ipairs {
+      { mode = "bad_utf8", what = "a text frame with invalid UTF-8", says = "not UTF%-8", code = 1007 },
+      { mode = "masked", what = "a masked server frame", says = "masked frame", code = 1002 },
+    } do
+      it(("fails %s with %d and a protocol error"):format(case.what, case.code), function()
+        local client, tag = h:client(case.mode)
+        local s = assert(client:connect { resumption = false })
+        local seen = to_end(s)
+        assert.equal("protocol", seen.error.code)
+        assert.matches(case.says, seen.error.message)
+        assert.equal(case.code, seen.closed.code)
+        assert.equal(case.code, h:log(tag)[1].closeReceived.code)
+        client:close()
+      end)
+    end
 
     it("does not take a message that mentions setupComplete for the setup answer", function()
       local client = h:client "fake_setup"

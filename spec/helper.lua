@@ -110,6 +110,18 @@ function helper.receive_until(session, types, timeout)
   end
 end
 
+--- Receives everything up to and including `closed` (or until `timeout`, default 20 s,
+-- passes with nothing); returns the first message of each type, by type, and the list.
+function helper.to_end(session, timeout)
+  local first, all = {}, {}
+  for msg in session:messages(timeout or 20) do
+    all[#all + 1] = msg
+    first[msg.type] = first[msg.type] or msg
+    if msg.type == "closed" then break end
+  end
+  return first, all
+end
+
 --- Drains a session to its closed message (after close()); returns that message.
 function helper.drain(session, timeout)
   for msg in session:messages(timeout or 10) do

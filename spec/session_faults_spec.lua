@@ -3,17 +3,7 @@
 -- nothing is retried; with it on, transient faults reconnect instead.
 local helper = require "spec.helper"
 
--- Receives everything up to and including `closed`; returns the messages by type (the
--- first of each) and the list.
-local function to_end(session, timeout)
-  local first, all = {}, {}
-  for msg in session:messages(timeout or 20) do
-    all[#all + 1] = msg
-    first[msg.type] = first[msg.type] or msg
-    if msg.type == "closed" then break end
-  end
-  return first, all
-end
+local to_end = helper.to_end
 
 local function last_type(all) return all[#all] and all[#all].type end
 

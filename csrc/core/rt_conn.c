@@ -345,6 +345,16 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
     return RT_ECONNECT;
 }
 
+void rt_conn_free_link(struct rt_session *s)
+{
+    rt_msg_free(s->setup);
+    s->setup = NULL;
+    rt_ws_rx_free(&s->rx);
+    rt_buf_free(&s->rx_stash);
+    rt_conn_upgrade_free(s);
+    rt_tls_free(&s->tls);
+}
+
 void rt_conn_finish(struct rt_session *s)
 {
     struct rt_client *c = s->client;
@@ -403,12 +413,7 @@ void rt_conn_finish(struct rt_session *s)
     rt_queue_clear(&s->replay);
     rt_msg_free(s->cur);
     s->cur = NULL;
-    rt_msg_free(s->setup);
-    s->setup = NULL;
-    rt_ws_rx_free(&s->rx);
-    rt_buf_free(&s->rx_stash);
-    rt_conn_upgrade_free(s);
-    rt_tls_free(&s->tls);
+    rt_conn_free_link(s);
     atomic_store(&s->tx_bytes, 0);
     atomic_store(&s->stats.replay_bytes, 0);
     s->state = RT_CS_DONE;

@@ -18,6 +18,9 @@ void rt_conn_kill(struct rt_session *s);
 /* Queues the final events (error if any, then closed) and drops the I/O thread's
  * reference: s may be freed on return. */
 void rt_conn_finish(struct rt_session *s);
+/* Frees what one connection held (setup text, parser, stash, upgrade, TLS); the session's
+ * queues and its message in progress stay for the caller to settle. */
+void rt_conn_free_link(struct rt_session *s);
 /* Arms the keepalive timer of an open connection. */
 void rt_conn_keepalive_start(struct rt_session *s);
 /* Takes what senders pushed into the send queue (and keeps the replay within bounds). */

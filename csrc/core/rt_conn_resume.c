@@ -72,12 +72,7 @@ static void rt_conn_reset(struct rt_session *s)
     }
     s->cur = NULL;
     s->cur_setup = false;
-    rt_msg_free(s->setup);
-    s->setup = NULL;
-    rt_ws_rx_free(&s->rx);
-    rt_buf_free(&s->rx_stash);
-    rt_conn_upgrade_free(s);
-    rt_tls_free(&s->tls);
+    rt_conn_free_link(s);
     if (s->reading_paused) {
         s->reading_paused = false;
         atomic_store(&s->rx_paused, false);
