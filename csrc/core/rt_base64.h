@@ -41,4 +41,12 @@ size_t rt_base64url_encode(const void *in, size_t n, char *out);
  * misplaced '=' or an impossible length (1 character in the last group). */
 int rt_base64_decode(const char *in, size_t n, void *out, size_t *outlen);
 
+/* ---- for the tests and the benchmark ---- */
+
+/* Whether rt_base64_encode and rt_base64_decode take their vector path on this CPU (x86-64
+ * with SSSE3); they do the same as these portable versions, which they use otherwise. */
+bool rt_base64_simd(void);
+size_t rt_base64_encode_scalar(const void *in, size_t n, char *out);
+int rt_base64_decode_scalar(const char *in, size_t n, void *out, size_t *outlen);
+
 #endif
