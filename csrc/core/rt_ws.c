@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "rt_alloc.h"
 #include "rt_base64.h"
@@ -234,9 +237,28 @@ void rt_ws_mask(unsigned char *dst, const unsigned char *src, size_t n,
     uint64_t k8, w;
     size_t i = 0;
 
-    for (int j = 0; j < 8; j++)
-        k[j] = key[(off + (size_t)j) & 3];
+    /* the key as it falls from src[0] on, twice: what every 8 bytes at a multiple of 4
+     * are XORed with */
+    for (int j = 0; j < 4; j++)
+        k[j] = k[j + 4] = key[(off + (size_t)j) & 3];
     memcpy(&k8, k, 8);
+#ifdef __SSE2__
+    /* 32 bytes a turn, then 16 (SSE2 is in every x86-64) */
+    {
+        const __m128i kv = _mm_set1_epi64x((long long)k8);
+        for (; i + 32 <= n; i += 32) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, kv));
+            _mm_storeu_si128((__m128i *)(dst + i + 16), _mm_xor_si128(b, kv));
+        }
+        if (i + 16 <= n) {
+            _mm_storeu_si128((__m128i *)(dst + i),
+                             _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + i)), kv));
+            i += 16;
+        }
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, src + i, 8);
         w ^= k8;

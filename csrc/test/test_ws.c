@@ -99,6 +99,40 @@ static void test_head_and_mask(void)
     RT_CHECK(rt_ws_mask_key(key) == 0);
 }
 
+/* Every length 0..70 (the 32- and 16-byte steps, the 8-byte one and the last bytes in
+ * each combination) from every offset into the key (and past it: offsets count from the
+ * message's start), in buffers of their exact size (ASan sees a step past them), and in
+ * place: the byte-wise definition of RFC 6455. */
+static void test_mask_every_length(void)
+{
+    unsigned char key[4] = { 0x9c, 0x01, 0xe7, 0x5a };
+    size_t len, off, i;
+    int bad = 0;
+
+    for (len = 0; len <= 70; len++) {
+        for (off = 0; off < 8; off++) {
+            size_t size = len ? len : 1;
+            unsigned char *src = malloc(size), *dst = malloc(size), *want = malloc(size);
+            if (!src || !dst || !want) {
+                bad++;
+            } else {
+                for (i = 0; i < len; i++) {
+                    src[i] = (unsigned char)(i * 131 + len * 7 + off);
+                    want[i] = src[i] ^ key[(off + i) % 4];
+                }
+                rt_ws_mask(dst, src, len, key, off);
+                bad += memcmp(dst, want, len) != 0;
+                rt_ws_mask(src, src, len, key, off);
+                bad += memcmp(src, want, len) != 0;
+            }
+            free(src);
+            free(dst);
+            free(want);
+        }
+    }
+    RT_CHECK(bad == 0);
+}
+
 /* ---- frames we receive ---- */
 
 struct got {
@@ -290,6 +324,7 @@ int main(void)
     RT_RUN(test_request);
     RT_RUN(test_answer);
     RT_RUN(test_head_and_mask);
+    RT_RUN(test_mask_every_length);
     RT_RUN(test_rx_frames);
     RT_RUN(test_rx_lengths);
     RT_RUN(test_rx_hostile);
