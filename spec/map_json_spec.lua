@@ -86,6 +86,66 @@ describe("core.json_decode", function()
     assert.is_table(core.json_decode(string.rep("[", 64) .. string.rep("]", 64)))
   end)
 
+  -- The decode reads with the core's reader and leaves to cjson only what that reader
+  -- does not take; either way the values are the ones cjson makes (integral numbers as
+  -- integers).
+  local function normalized(v)
+    if type(v) == "table" then
+      local t = {}
+      for k, x in pairs(v) do t[k] = normalized(x) end
+      return t
+    elseif math.type(v) == "float" and v == math.floor(v) and v >= math.mininteger
+        and v < -(math.mininteger + 0.0) then
+      return math.tointeger(v)
+    end
+    return v
+  end
+
+  it("makes the values cjson makes, strings and numbers exact", function()
+    local texts = {
+      '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"'
+        .. string.rep("AAEC", 640) .. '"}}]}}}',
+      '{"a":"\\u00e9\\n\\"q\\" \\ud83d\\ude00 \\u0000 \\/","b\\u0041":[true,false,null,{}],"c":[]}',
+      '{"n":[0,-0,0.7,-0.1,1e-7,2.5e300,123456789012345,1234567890123456,-9007199254740993,1E2,3.0e0]}',
+      '{"k":1,"k":2,"nested":[[[["deep"]]]],"s":"tab\there ctl\1"}',
+      '  [1, 2 ,3 ]  ',
+      '"just a string"',
+      '12.5',
+    }
+    local private = cjson.new()
+    for _, text in ipairs(texts) do
+      assert.same(normalized(private.decode(text)), core.json_decode(text), text)
+    end
+    local v = core.json_decode('{"x":0.7,"y":1e-7,"z":-123.456e-2}')
+    assert.equal(0.7, v.x)
+    assert.equal(1e-7, v.y)
+    assert.equal(-1.23456, v.z)
+    assert.equal(core.json_null, core.json_decode("[null]")[1])
+  end)
+
+  it("refuses malformed texts, and reads what only cjson reads as cjson does", function()
+    for _, text in ipairs { "", "{", '{"a":}', '{"a":1,}', "[1 2]", '"\\x"', '"\\ud800"',
+                            "{} x", "01", "-", "1.", ".5", "tru", "0x10", "[1e]" } do
+      local private = cjson.new()
+      private.decode_max_depth(200)
+      private.decode_invalid_numbers(false)   -- as the library's own instance
+      local ok, want = pcall(private.decode, text)
+      local v, err = core.json_decode(text)
+      if ok then
+        assert.same(normalized(want), v, text)
+      else
+        assert.is_nil(v, text)
+        assert.is_string(err, text)
+      end
+    end
+    assert.is_nil(core.json_decode('{"a":}'))
+    -- nesting the core's reader leaves to cjson still decodes up to the limit
+    local deep = string.rep('{"x":', 63) .. "1" .. string.rep("}", 63)
+    local v = core.json_decode(deep)
+    for _ = 1, 62 do v = v.x end
+    assert.equal(1, v.x)
+  end)
+
   it("leaves the user's cjson settings alone", function()
     assert.equal(1000, cjson.decode_max_depth())
   end)

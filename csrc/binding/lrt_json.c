@@ -472,8 +472,8 @@ int lrt_json_normalize(lua_State *L, int idx, int max_depth)
     return deepest;
 }
 
-/* Decodes the string at idx; see lrt_json_decode. */
-static int decode_at(lua_State *L, int idx, int max_depth)
+/* Decodes the string at idx with cjson; see lrt_json_decode. */
+static int decode_cjson(lua_State *L, int idx, int max_depth)
 {
     idx = lua_absindex(L, idx);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &key_decode);
@@ -507,6 +507,17 @@ static int decode_at(lua_State *L, int idx, int max_depth)
     return 0;
 }
 
+/* Decodes the string at idx: the core's reader first, cjson for what it leaves. */
+static int decode_at(lua_State *L, int idx, int max_depth)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+
+    if (s && lrt_json_read(L, s, n, max_depth) == 0)
+        return 0;
+    return decode_cjson(L, idx, max_depth);
+}
+
 int lrt_json_decode_at(lua_State *L, int idx)
 {
     return decode_at(L, idx, LRT_JSON_WIRE_DEPTH);
@@ -514,8 +525,10 @@ int lrt_json_decode_at(lua_State *L, int idx)
 
 int lrt_json_decode(lua_State *L, const char *s, size_t n)
 {
+    if (lrt_json_read(L, s, n, LRT_JSON_WIRE_DEPTH) == 0)
+        return 0;
     lua_pushlstring(L, s, n);
-    int r = decode_at(L, -1, LRT_JSON_WIRE_DEPTH);
+    int r = decode_cjson(L, -1, LRT_JSON_WIRE_DEPTH);
     lua_remove(L, -2);
     return r;
 }

@@ -1,7 +1,9 @@
 /* JSON text <-> Lua values for the binding.
  *
- * Decoding goes through lua-cjson (a private instance made with cjson.new(), so the
- * user's cjson settings are neither used nor changed), followed by a walk that turns
+ * Decoding goes through the core's JSON reader (lrt_json_read.c), which makes the values
+ * cjson would make, integral numbers as Lua integers; what it leaves (malformed text,
+ * very deep nesting) goes through lua-cjson (a private instance made with cjson.new(), so
+ * the user's cjson settings are neither used nor changed), followed by a walk that turns
  * integral numbers into Lua integers: Debian's cjson 2.1.0 decodes every number as a
  * float.
  *
@@ -52,9 +54,11 @@ int lrt_json_decode(lua_State *L, const char *s, size_t n);
 /* Same for the Lua string at idx, without copying it. */
 int lrt_json_decode_at(lua_State *L, int idx);
 
-/* The same result for a server message, faster for audio: its long base64 strings are cut
- * out of the text cjson reads and put back as they are (lrt_json_server.c). */
-int lrt_json_decode_server(lua_State *L, int idx);
+/* Decodes s[0..n) with the core's reader (lrt_json_read.c): pushes the value and
+ * returns 0, or pushes nothing and returns -1 when the text is not one well-formed JSON
+ * value within max_depth containers (at most RT_JSON_DEPTH - 1), or holds an escape or
+ * number it leaves to cjson. The decodes above try it first. */
+int lrt_json_read(lua_State *L, const char *s, size_t n, int max_depth);
 
 /* Checks that s[0..n) is the text of one JSON object, as a client message must be:
  * returns 0, or -1 with a message pushed ("not valid UTF-8", "not JSON: ...", "a JSON

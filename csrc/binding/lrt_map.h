@@ -80,6 +80,11 @@ int lrt_map_setup(lua_State *L);
 int lrt_map_client(lua_State *L);
 int lrt_map_server(lua_State *L);
 
+/* map_server for a frame held in C: maps text[0..len) with the mapping state at stack
+ * index state and leaves 3 values on the stack: the array of messages, nil, nil; or nil,
+ * a message, "protocol". Returns 3. */
+int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len);
+
 int lrt_map_history(lua_State *L);
 
 /* Appends to the frame list at out one clientContent frame holding the item at item

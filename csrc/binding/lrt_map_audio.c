@@ -45,20 +45,46 @@ static lua_Integer mime_rate(const char *mime)
     return LRT_DEFAULT_OUTPUT_RATE;
 }
 
+/* Decoded audio goes through one scratch block per Lua state (a userdata in the
+ * registry) and then into its Lua string: one allocation per part, where a luaL_Buffer
+ * of that size takes three. Blocks above LRT_SCRATCH_KEEP are not kept. */
+#define LRT_SCRATCH_KEEP (256u * 1024u)
+static const char key_scratch;
+
+/* Pushes a block of at least n bytes (kept in the registry when small enough). */
+static void *push_scratch(lua_State *L, size_t n)
+{
+    void *p;
+
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_scratch) == LUA_TUSERDATA &&
+        lua_rawlen(L, -1) >= n)
+        return lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (n < 4096)
+        n = 4096;
+    p = lua_newuserdatauv(L, n, 0);
+    if (n <= LRT_SCRATCH_KEEP) {
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &key_scratch);
+    }
+    return p;
+}
+
 /* Pushes the bytes of the base64 string at idx and returns 0, or returns -1 (nothing
- * pushed) when it is not base64. Decodes straight into the Lua string's buffer. */
+ * pushed) when it is not base64. */
 static int push_decoded(lua_State *L, int idx)
 {
     size_t n, len = 0;
     const char *b64 = lua_tolstring(L, idx, &n);
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, rt_base64_decoded_max(n));
+    char *p = push_scratch(L, rt_base64_decoded_max(n));
     int bad = rt_base64_decode(b64, n, p, &len) != 0;
-    luaL_pushresultsize(&b, bad ? 0 : len);
+
     if (bad) {
         lua_pop(L, 1);
         return -1;
     }
+    lua_pushlstring(L, p, len);
+    lua_remove(L, -2);
     return 0;
 }
 

@@ -558,25 +558,36 @@ static void transcription_only(lua_State *L, int out)
     }
 }
 
-/* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
-int lrt_map_server(lua_State *L)
+/* Leaves the top n values at base + 1.. and drops everything else above base; returns
+ * 3 (what lrt_map_server_text leaves: fail's tuple, or the messages padded with nils). */
+static int results(lua_State *L, int base, int n)
+{
+    int top = lua_gettop(L);
+
+    for (int i = 0; i < n; i++)
+        lua_copy(L, top - n + 1 + i, base + 1 + i);
+    lua_settop(L, base + n);
+    for (; n < 3; n++)
+        lua_pushnil(L);
+    return 3;
+}
+
+int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
 {
     struct lrt_frame f;
+    int entry = lua_gettop(L);
 
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TSTRING);
-    lua_settop(L, 2);
-    if (lrt_json_decode_server(L, 2) != 0)
-        return fail(L, "malformed JSON from the server: ");
-    if (lua_type(L, 3) != LUA_TTABLE || lua_rawlen(L, 3) != 0) {
-        lua_pushliteral(L, "not a JSON object");
-        return fail(L, "unexpected server message: ");
-    }
     f.L = L;
-    f.state = 1;
-    f.raw = 3;
+    f.state = lua_absindex(L, state);
+    if (lrt_json_decode(L, text, len) != 0)
+        return results(L, entry, fail(L, "malformed JSON from the server: "));
+    f.raw = lua_gettop(L);
+    if (lua_type(L, f.raw) != LUA_TTABLE || lua_rawlen(L, f.raw) != 0) {
+        lua_pushliteral(L, "not a JSON object");
+        return results(L, entry, fail(L, "unexpected server message: "));
+    }
     lua_newtable(L);
-    f.out = 4;
+    f.out = lua_gettop(L);
 
     /* The first setupComplete is the binding's business (session.id); a later one
      * maps to nothing below and comes out as raw. */
@@ -606,7 +617,7 @@ int lrt_map_server(lua_State *L)
     if (tc) {
         int n = lrt_map_tool_calls(&f, tc);
         if (n < 0)
-            return fail(L, "");
+            return results(L, entry, fail(L, ""));
         lua_settop(L, base);
         tool_end = n > 0;
     }
@@ -654,5 +665,22 @@ int lrt_map_server(lua_State *L)
     if (lrt_get_bool(L, f.state, "transcription"))
         transcription_only(L, f.out);
     lua_settop(L, f.out);
-    return 1;
+    return results(L, entry, 1);
+}
+
+/* core.map_server(state, json_text) -> { msg, ... } | nil, message, "protocol" */
+int lrt_map_server(lua_State *L)
+{
+    size_t len;
+    const char *text;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    text = luaL_checklstring(L, 2, &len);
+    lua_settop(L, 2);
+    lrt_map_server_text(L, 1, text, len);
+    if (lua_istable(L, -3)) {
+        lua_pop(L, 2);
+        return 1;
+    }
+    return 3;
 }

@@ -24,6 +24,9 @@ struct lrt_session {
     struct rt_session *s;  /* owned; freed by __gc (a C host may still hold it until then) */
     int closing;           /* close() was called */
     int ended;             /* the closed message was handed to Lua */
+    struct rt_event *mapping;   /* the frame being mapped from its own bytes; a memory
+                                   error in the mapping leaves it to the next mapping
+                                   or __gc to free */
 };
 
 enum {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "lrt_json.h"
+#include "lrt_map.h"
 #include "lrt_private.h"
 #include "lrt_receive.h"
 #include "rt_session.h"
@@ -226,11 +227,14 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         lua_rawseti(L, -2, 1);
         break;
     case RT_EV_MESSAGE:
-        lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
-        lua_pushlstring(L, ev->data, ev->len);
-        rt_event_free(ev);
+        rt_event_free(u->mapping);
+        u->mapping = ev;
         ev = NULL;
-        lrt_call_module(L, "map_server", 2, 3);   /* msgs | nil, msg, code */
+        lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+        lrt_map_server_text(L, -1, u->mapping->data, u->mapping->len);
+        rt_event_free(u->mapping);
+        u->mapping = NULL;
+        lua_remove(L, -4);   /* the state: msgs | nil, msg, code */
         if (lua_isnil(L, -3)) {
             lua_createtable(L, 1, 0);
             lua_createtable(L, 0, 3);
@@ -458,6 +462,8 @@ static int lrt_session_gc(lua_State *L)
     u->s = NULL;
     u->closing = 1;
     rt_session_free(s);
+    rt_event_free(u->mapping);
+    u->mapping = NULL;
     return 0;
 }
 

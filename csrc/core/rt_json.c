@@ -1,6 +1,10 @@
 /* The core's JSON reader (see rt_json.h). */
 #include "rt_json.h"
 
+#include <locale.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rt_alloc.h"
@@ -517,38 +521,54 @@ char *rt_json_strdup(const struct rt_json_val *v, size_t *len, bool *oom)
     return out;
 }
 
+/* The C locale for strtod_l: the text's '.' is the decimal point whatever the process's
+ * LC_NUMERIC says. */
+static locale_t rt_json_c_locale;
+static pthread_once_t rt_json_locale_once = PTHREAD_ONCE_INIT;
+
+static void rt_json_locale_init(void)
+{
+    rt_json_c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
 int rt_json_number(const struct rt_json_val *v, double *out)
 {
-    const char *p, *end;
-    double d = 0, scale = 0.1;
-    bool neg = false, eneg = false;
-    int e = 0, i;
+    char small[64], *buf = small;
+    const char *p;
+    uint64_t u = 0;
+    size_t i = 0;
+    int r = 0;
 
-    if (v->type != RT_JSON_NUMBER)
+    if (v->type != RT_JSON_NUMBER || v->n == 0)
         return -1;
+    /* An integer of up to 15 digits is exact as a double: no parse needed. */
     p = v->s;
-    end = v->s + v->n;
-    if (p < end && *p == '-') {
-        neg = true;
-        p++;
+    if (*p == '-')
+        i++;
+    for (; i < v->n && i < 16 && p[i] >= '0' && p[i] <= '9'; i++)
+        u = u * 10 + (uint64_t)(p[i] - '0');
+    if (i == v->n && i < 16) {
+        *out = *p == '-' ? -(double)u : (double)u;
+        return 0;
     }
-    while (rt_json_digit(p, end))
-        d = d * 10 + (*p++ - '0');
-    if (p < end && *p == '.')
-        for (p++; rt_json_digit(p, end); p++, scale /= 10)
-            d += (*p - '0') * scale;
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        for (; rt_json_digit(p, end); p++)
-            if (e < 1000)
-                e = e * 10 + (*p - '0');
+    /* Anything else is rounded correctly by strtod_l. */
+    if (pthread_once(&rt_json_locale_once, rt_json_locale_init) != 0 || !rt_json_c_locale)
+        return -1;
+    if (v->n >= sizeof small && !(buf = rt_malloc(v->n + 1)))
+        return -1;
+    memcpy(buf, v->s, v->n);
+    buf[v->n] = '\0';
+    {
+        char *e;
+        double d = strtod_l(buf, &e, rt_json_c_locale);
+        if (e != buf + v->n)
+            r = -1;
+        else
+            *out = d;
     }
-    for (i = 0; i < e && d != 0; i++)
-        d = eneg ? d / 10 : d * 10;
-    *out = neg ? -d : d;
-    return 0;
+    if (buf != small)
+        rt_free(buf);
+    return r;
 }
 
 /* ==================================================================== */
