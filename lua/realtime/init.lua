@@ -669,9 +669,11 @@ end
 -- The coroutine receiving on each session (weak: an abandoned receiver frees the slot).
 local receivers = setmetatable({}, { __mode = "kv" })
 
+local try_receive, session_poll = Session.try_receive, Session._poll
+
 local function receive_once(self, deadline)
   while true do
-    local msg, err, code = self:try_receive()
+    local msg, err, code = try_receive(self)
     if msg then
       if msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
       return msg
@@ -681,6 +683,13 @@ local function receive_once(self, deadline)
     if left and left <= 0 then return nil, "timed out", "timeout" end
     wait_on(self, left)
   end
+end
+
+-- Ends a receive: the slot is free again; pcall's results become receive's.
+local function receive_done(self, ok, ...)
+  receivers[self] = nil
+  if not ok then error((...), 0) end
+  return ...
 end
 
 --- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds
@@ -694,10 +703,7 @@ function Session:receive(timeout)
     error("another receive is already waiting on this session", 2)
   end
   receivers[self] = co
-  local res = table.pack(pcall(receive_once, self, timeout and now() + timeout))
-  receivers[self] = nil
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return receive_done(self, pcall(receive_once, self, timeout and now() + timeout))
 end
 
 --- Iterates over every message, the final `closed` one included; stops early only when
@@ -715,7 +721,7 @@ end
 
 --- Returns a ready message or nil; never blocks, never waits.
 function Session:poll()
-  local msg = self:_poll()
+  local msg = session_poll(self)
   if msg and msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
   return msg
 end

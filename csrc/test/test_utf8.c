@@ -1,0 +1,80 @@
+/* UTF-8 validation: the word-at-a-time ASCII steps must stop at the first byte that is
+ * not valid wherever it falls, as a byte-by-byte reading does. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "rt_utf8.h"
+#include "rt_test.h"
+
+/* The reference: the length of the valid prefix, read one sequence at a time. */
+static size_t ref_prefix(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i], lo = 0x80, hi = 0xbf;
+        size_t need;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            need = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+            return i;
+        if (i + need >= n || p[i + 1] < lo || p[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= need; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return i;
+        i += need + 1;
+    }
+    return n;
+}
+
+/* One bad or multibyte sequence at every position of ASCII texts of 0..100 bytes. */
+static void test_every_position(void)
+{
+    static const unsigned char seqs[][4] = {
+        { 0xff }, { 0x80 }, { 0xc3, 0xa9 }, { 0xc3 }, { 0xe2, 0x82, 0xac }, { 0xed, 0xa0, 0x80 },
+        { 0xf0, 0x9f, 0x98, 0x80 }, { 0xf4, 0x90, 0x80, 0x80 }, { 0xc0, 0xaf },
+    };
+    static const size_t lens[] = { 1, 1, 2, 1, 3, 3, 4, 4, 2 };
+    unsigned char buf[112];
+
+    for (size_t n = 0; n <= 100; n++)
+        for (size_t at = 0; at <= n; at++)
+            for (size_t s = 0; s < sizeof lens / sizeof lens[0]; s++) {
+                size_t len = n + lens[s] <= sizeof buf ? n + lens[s] : 0;
+                memset(buf, 'A', sizeof buf);
+                memcpy(buf + at, seqs[s], lens[s]);
+                if (len)
+                    RT_CHECK(rt_utf8_valid_prefix(buf, len) == ref_prefix(buf, len));
+            }
+}
+
+/* Random mixes of ASCII runs and arbitrary bytes. */
+static void test_random(void)
+{
+    unsigned char buf[300];
+
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rand() % (int)sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = rand() % 16 ? (unsigned char)('a' + rand() % 26) : (unsigned char)rand();
+        RT_CHECK(rt_utf8_valid_prefix(buf, n) == ref_prefix(buf, n));
+        RT_CHECK(rt_utf8_valid(buf, n) == (ref_prefix(buf, n) == n));
+    }
+}
+
+int main(void)
+{
+    RT_RUN(test_every_position);
+    RT_RUN(test_random);
+    return rt_test_done();
+}
