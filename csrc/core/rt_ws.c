@@ -278,11 +278,13 @@ void rt_ws_rx_init(struct rt_ws_rx *p, size_t headroom, size_t max)
     p->headroom = headroom;
     p->max = max;
     p->head_need = 2;
+    p->close_reason = "";
 }
 
 void rt_ws_rx_free(struct rt_ws_rx *p)
 {
     rt_free(p->block);
+    rt_free(p->ctl);
     rt_ws_rx_init(p, p->headroom, p->max);
 }
 
@@ -339,6 +341,10 @@ static long rt_ws_frame_start(struct rt_ws_rx *p, struct rt_error *err)
             return rt_ws_fail(p, err, 1002, RT_EPROTOCOL,
                               "control frame fragmented or longer than 125 bytes");
         p->ctl_len = 0;
+        rt_free(p->ctl);
+        p->ctl = len ? rt_malloc((size_t)len + 1) : NULL;
+        if (len && !p->ctl)
+            return rt_ws_fail(p, err, 1011, RT_ENOMEM, "out of memory receiving a control frame");
         return 0;
     }
     if (p->opcode == RT_WS_CONT) {
@@ -364,21 +370,18 @@ static long rt_ws_frame_start(struct rt_ws_rx *p, struct rt_error *err)
 /* Reads a close frame's code and reason. */
 static long rt_ws_close_frame(struct rt_ws_rx *p, struct rt_error *err)
 {
-    size_t rl;
-
     p->closed = true;
     if (p->ctl_len == 0) {
         p->close_code = 1005;
-        p->close_reason[0] = '\0';
         return 0;
     }
     if (p->ctl_len == 1)
         return rt_ws_fail(p, err, 1002, RT_EPROTOCOL, "close frame with a one-byte payload");
     p->close_code = p->ctl[0] << 8 | p->ctl[1];
-    rl = p->ctl_len - 2;
-    /* Kept as sent, even when it is not UTF-8: the binding shows such bytes as U+FFFD. */
-    memcpy(p->close_reason, p->ctl + 2, rl);
-    p->close_reason[rl] = '\0';
+    /* Kept as sent, even when it is not UTF-8: the binding shows such bytes as U+FFFD.
+     * The payload's block holds it (nothing is parsed after a close frame). */
+    p->ctl[p->ctl_len] = '\0';
+    p->close_reason = (const char *)p->ctl + 2;
     return 0;
 }
 
@@ -386,15 +389,20 @@ static long rt_ws_close_frame(struct rt_ws_rx *p, struct rt_error *err)
 static long rt_ws_frame_end(struct rt_ws_rx *p, rt_ws_rx_cb cb, void *ctx,
                             struct rt_error *err)
 {
+    const unsigned char *pl = p->ctl ? p->ctl : (const unsigned char *)"";
+    long r;
+
     switch (p->opcode) {
     case RT_WS_PING:
-        return cb(ctx, RT_WS_EV_PING, p->ctl, p->ctl_len);
     case RT_WS_PONG:
-        return cb(ctx, RT_WS_EV_PONG, p->ctl, p->ctl_len);
+        r = cb(ctx, p->opcode == RT_WS_PING ? RT_WS_EV_PING : RT_WS_EV_PONG, pl, p->ctl_len);
+        rt_free(p->ctl);
+        p->ctl = NULL;
+        return r;
     case RT_WS_CLOSE:
         if (rt_ws_close_frame(p, err) < 0)
             return -1;
-        return cb(ctx, RT_WS_EV_CLOSE, p->ctl, p->ctl_len);
+        return cb(ctx, RT_WS_EV_CLOSE, pl, p->ctl_len);
     default:
         break;
     }

@@ -108,7 +108,9 @@ struct rt_ws_rx {
     int opcode;
     bool fin;
     uint64_t left;             /* payload bytes of this frame still to come */
-    unsigned char ctl[125];    /* a control frame's payload */
+    unsigned char *ctl;        /* owned: a control frame's payload and room for a NUL,
+                                  allocated per frame (most connections never see one);
+                                  a close frame's stays, holding close_reason */
     size_t ctl_len;
     /* message being assembled */
     bool in_msg;
@@ -117,14 +119,15 @@ struct rt_ws_rx {
     size_t len, cap;
     /* after a close frame */
     int close_code;            /* 1005 when the close frame had no code */
-    char close_reason[RT_WS_REASON_MAX + 1];
+    const char *close_reason;  /* NUL-terminated, "" when none; valid until rt_ws_rx_free */
     bool closed;               /* a close frame was read: what follows is ignored */
     /* the first protocol failure */
     int fail_code;             /* close code to send back (1002, 1007, 1009, 1011), 0 = none */
 };
 
 void rt_ws_rx_init(struct rt_ws_rx *p, size_t headroom, size_t max);
-void rt_ws_rx_free(struct rt_ws_rx *p);   /* frees a partial message; p can be reused */
+void rt_ws_rx_free(struct rt_ws_rx *p);   /* frees a partial message and the close
+                                             reason; p can be reused */
 
 /* Parses n bytes, calling cb for each event. Returns the bytes consumed (less than n
  * when cb said RT_WS_STOP), or -1 on a protocol failure: err has RT_EPROTOCOL (or

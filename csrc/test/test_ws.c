@@ -138,6 +138,8 @@ static void test_mask_every_length(void)
 struct got {
     int messages, pings, pongs, closes, stop_after;
     char last[256];
+    unsigned char ping[125];     /* the last ping's payload */
+    size_t ping_len;
     size_t last_len;
     bool binary;
     struct rt_ws_rx *p;
@@ -161,7 +163,11 @@ static int on_event(void *ctx, enum rt_ws_event ev, const unsigned char *pl, siz
         RT_CHECK(b[8 + n] == '\0' && n == len);
         rt_free(b);
         break;
-    case RT_WS_EV_PING: g->pings++; break;
+    case RT_WS_EV_PING:
+        g->pings++;
+        g->ping_len = len;
+        memcpy(g->ping, pl, len);
+        break;
     case RT_WS_EV_PONG: g->pongs++; break;
     case RT_WS_EV_CLOSE: g->closes++; break;
     }
@@ -319,6 +325,36 @@ static void test_rx_nomem(void)
     }
 }
 
+/* A control frame's payload is allocated for the frame: its failure closes with 1011, and
+ * a ping split over several reads is whole when it is handed over. */
+static void test_rx_control_nomem(void)
+{
+    static const unsigned char ping[] = { 0x89, 3, 'a', 'b', 'c', 0x88, 4, 0x0f, 0xa1, 'o', 'k' };
+    struct rt_ws_rx p;
+    struct got g = { 0 };
+    struct rt_error e = { 0 };
+
+    rt_ws_rx_init(&p, 8, 1000);
+    rt_alloc_fail_after(0);
+    RT_CHECK(feed(&p, &g, ping, sizeof ping, &e) == -1);
+    rt_alloc_fail_after(-1);
+    RT_CHECK(e.code == RT_ENOMEM && p.fail_code == 1011 && g.pings == 0);
+    RT_CHECK_STR(e.msg, "out of memory receiving a control frame");
+    rt_ws_rx_free(&p);
+
+    memset(&g, 0, sizeof g);
+    rt_ws_rx_init(&p, 8, 1000);
+    RT_CHECK_STR(p.close_reason, "");
+    for (size_t i = 0; i < sizeof ping; i++)
+        RT_CHECK(feed(&p, &g, ping + i, 1, &e) == 1);
+    RT_CHECK(g.pings == 1 && g.closes == 1);
+    RT_CHECK(g.ping_len == 3 && memcmp(g.ping, "abc", 3) == 0);
+    RT_CHECK(p.close_code == 4001);
+    RT_CHECK_STR(p.close_reason, "ok");
+    rt_ws_rx_free(&p);
+    RT_CHECK_STR(p.close_reason, "");
+}
+
 int main(void)
 {
     RT_RUN(test_request);
@@ -330,5 +366,6 @@ int main(void)
     RT_RUN(test_rx_hostile);
     RT_RUN(test_rx_close_reason);
     RT_RUN(test_rx_nomem);
+    RT_RUN(test_rx_control_nomem);
     return rt_test_done();
 }
