@@ -198,8 +198,7 @@ static void rt_client_stop(struct rt_client *c)
             bound = s->close_timeout;
         /* A session its owner is closing gets that close; the others this one. */
         if (!atomic_exchange(&s->closed, true)) {
-            s->close_code = 1001;
-            snprintf(s->close_reason, sizeof s->close_reason, "client freed");
+            rt_session_set_close(s, 1001, "client freed");
             atomic_fetch_or(&s->req, RT_REQ_CLOSE);
             rt_conn_service(s);
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_utf8.h"
 
 #define RT_ERROR_DATA_MAX 256
 
@@ -17,10 +18,49 @@ void rt_conn_kill(struct rt_session *s)
         lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* ==================================================================== *
+ *  N O T E S
+ * ==================================================================== */
+
+struct rt_conn_notes *rt_conn_notes(struct rt_session *s)
+{
+    if (!s->notes && !(s->notes = rt_calloc(1, sizeof *s->notes)))
+        s->notes_nomem = true;
+    return s->notes;
+}
+
+struct rt_error *rt_conn_err(struct rt_session *s)
+{
+    struct rt_conn_notes *n = rt_conn_notes(s);
+
+    return n ? &n->err : NULL;
+}
+
+enum rt_code rt_conn_err_code(const struct rt_session *s)
+{
+    if (s->notes && s->notes->err.code != RT_OK)
+        return s->notes->err.code;
+    return s->notes_nomem ? RT_ENOMEM : RT_OK;
+}
+
+const char *rt_conn_err_msg(const struct rt_session *s)
+{
+    if (s->notes && s->notes->err.code != RT_OK)
+        return s->notes->err.msg;
+    return s->notes_nomem ? "out of memory recording why the connection failed" : "";
+}
+
+void rt_conn_notes_clear(struct rt_session *s)
+{
+    rt_free(s->notes);
+    s->notes = NULL;
+    s->notes_nomem = false;
+}
+
 void rt_conn_want_write(struct rt_session *s)
 {
     if (s->wsi && lws_callback_on_writable(s->wsi) < 0) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot schedule a write");
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: cannot schedule a write");
         rt_conn_kill(s);
     }
 }
@@ -53,7 +93,7 @@ static void rt_conn_connect(struct rt_session *s)
 
     memset(&i, 0, sizeof i);
     i.context = c->ctx;
-    i.address = s->resolve.addrs[s->addr_next];
+    i.address = s->addrs->req.addrs[s->addr_next];   /* lws keeps a copy */
     i.port = s->port;
     /* A raw TCP connection: TLS and the WebSocket protocol are ours (rt_tls, rt_ws). */
     i.ssl_connection = 0;
@@ -71,7 +111,7 @@ static void rt_conn_connect(struct rt_session *s)
     w = lws_client_connect_via_info(&i);
     if (!w && s->state == RT_CS_CONNECTING && !s->wsi) {
         const char *why = rt_client_last_log();
-        rt_error_set(&s->ioerr, RT_ECONNECT, "cannot connect to %s port %d%s%s", s->host,
+        rt_error_set(rt_conn_err(s), RT_ECONNECT, "cannot connect to %s port %d%s%s", s->host,
                      s->port, *why ? ": " : "", why);
         rt_conn_lost(s);
     }
@@ -81,19 +121,33 @@ static void rt_conn_connect(struct rt_session *s)
 /* Resolver thread: the answer is in; hand it to the I/O thread. */
 static void rt_conn_resolved_cb(struct rt_resolve_req *r)
 {
-    struct rt_session *s = rt_container_of(r, struct rt_session, resolve);
+    struct rt_lookup *lk = rt_container_of(r, struct rt_lookup, req);
+    struct rt_session *s = lk->s;
 
+    /* An earlier answer still waiting there belongs to a lookup this one replaced. */
+    rt_free(atomic_exchange(&s->looked_up, lk));
     rt_client_schedule(s->client, s, RT_REQ_RESOLVED);
     rt_session_unref(s);               /* the resolver's reference */
 }
 
+/* RT_REQ_RESOLVED: the lookup answered, or the next of its addresses is to be tried. */
 static void rt_conn_resolved(struct rt_session *s)
 {
-    if (s->state != RT_CS_RESOLVING)
-        return;                        /* timed out or closed meanwhile */
-    if (!s->resolve.count) {
-        rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: %s", s->host,
-                     s->resolve.error);
+    struct rt_lookup *lk = atomic_exchange(&s->looked_up, NULL);
+
+    if (lk && (lk->gen != s->lookup_gen || s->state != RT_CS_RESOLVING)) {
+        rt_free(lk);                   /* timed out or closed meanwhile, or superseded */
+        lk = NULL;
+    }
+    if (lk) {
+        rt_free(s->addrs);
+        s->addrs = lk;
+    }
+    if (s->state != RT_CS_RESOLVING || !s->addrs)
+        return;
+    if (!s->addrs->req.count) {
+        rt_error_set(rt_conn_err(s), RT_EDNS, "cannot resolve host %s: %s", s->host,
+                     s->addrs->req.error);
         rt_conn_lost(s);
         return;
     }
@@ -102,21 +156,35 @@ static void rt_conn_resolved(struct rt_session *s)
 
 void rt_conn_open(struct rt_session *s)
 {
+    struct rt_lookup *lk;
+
     s->state = RT_CS_RESOLVING;
     s->addr_next = 0;
-    s->resolve.host = s->host;
-    s->resolve.port = s->port;
-    s->resolve.done = rt_conn_resolved_cb;
+    rt_free(s->addrs);
+    s->addrs = NULL;
     lws_sul_schedule(s->client->ctx, 0, &s->sul_timeout, rt_conn_timeout_cb,
                      (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
-    if (rt_resolve_literal(&s->resolve)) {
+    /* Allocated per attempt: an open connection keeps no addresses. */
+    if (!(lk = rt_calloc(1, sizeof *lk))) {
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory resolving host %s", s->host);
+        rt_conn_lost(s);
+        return;
+    }
+    lk->req.host = s->host;
+    lk->req.port = s->port;
+    lk->req.done = rt_conn_resolved_cb;
+    lk->s = s;
+    lk->gen = ++s->lookup_gen;
+    if (rt_resolve_literal(&lk->req)) {
+        s->addrs = lk;
         rt_conn_connect(s);
         return;
     }
     atomic_fetch_add(&s->refs, 1);     /* the resolver's reference */
-    if (!rt_resolver_submit(s->client->resolver, &s->resolve)) {
+    if (!rt_resolver_submit(s->client->resolver, &lk->req)) {
         atomic_fetch_sub(&s->refs, 1);
-        rt_error_set(&s->ioerr, RT_EDNS, "cannot resolve host %s: no resolver thread", s->host);
+        rt_free(lk);
+        rt_error_set(rt_conn_err(s), RT_EDNS, "cannot resolve host %s: no resolver thread", s->host);
         rt_conn_lost(s);
     }
 }
@@ -129,11 +197,11 @@ static void rt_conn_error(struct rt_session *s, const char *why)
     if (!why)
         why = "";
     if (strstr(why, "nable to connect") || strstr(why, "refused"))
-        rt_error_set(&s->ioerr, RT_ECONNECT,
+        rt_error_set(rt_conn_err(s), RT_ECONNECT,
                      "cannot connect to %s port %d (connection refused or unreachable)",
                      s->host, s->port);
     else
-        rt_error_set(&s->ioerr, RT_ECONNECT, "connection to %s port %d failed: %s", s->host,
+        rt_error_set(rt_conn_err(s), RT_ECONNECT, "connection to %s port %d failed: %s", s->host,
                      s->port, *why ? why : (*log ? log : "unknown error"));
 }
 
@@ -148,9 +216,9 @@ static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul)
     if (s->state >= RT_CS_READY)
         return;
     if (s->state == RT_CS_SETUP)
-        rt_error_set(&s->ioerr, RT_ETIMEOUT, "no setupComplete within %g s", s->timeout);
+        rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "no setupComplete within %g s", s->timeout);
     else
-        rt_error_set(&s->ioerr, RT_ETIMEOUT, "connecting to %s timed out after %g s",
+        rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s",
                      s->host, s->timeout);
     if (s->wsi)
         rt_conn_kill(s);
@@ -171,7 +239,7 @@ static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
         s->last_rx = rt_now();
     quiet = rt_now() - s->last_rx;
     if (quiet >= c->ping_interval + c->ping_timeout) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: no pong for %d s",
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: no pong for %d s",
                      c->ping_interval + c->ping_timeout);
         rt_conn_kill(s);
         return;
@@ -248,8 +316,7 @@ void rt_conn_service(struct rt_session *s)
         rt_client_link(s->client, s);
         if (s->client->stop_seen && !atomic_exchange(&s->closed, true)) {
             /* Created while the client was being freed: it ends as the others do. */
-            s->close_code = 1001;
-            snprintf(s->close_reason, sizeof s->close_reason, "client freed");
+            rt_session_set_close(s, 1001, "client freed");
             req |= RT_REQ_CLOSE;
         }
         if (!(req & RT_REQ_CLOSE))
@@ -302,16 +369,16 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
     emsg[0] = '\0';
     if (s->fail_code) {
         *code = s->fail_code;
-        *reason = s->fail_reason;
-        snprintf(emsg, esize, "%s", s->ioerr.msg);
-        return s->ioerr.code;
+        *reason = s->notes ? s->notes->fail_reason : "";
+        snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
+        return rt_conn_err_code(s);
     }
     if (s->close_acted) {
         *code = s->close_code;
-        *reason = s->close_reason;
-        if (s->ioerr.code != RT_OK && !s->close_sent) {
-            snprintf(emsg, esize, "%s", s->ioerr.msg);
-            return s->ioerr.code;
+        *reason = s->close_reason ? s->close_reason : "";
+        if (rt_conn_err_code(s) != RT_OK && !s->close_sent) {
+            snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
+            return rt_conn_err_code(s);
         }
         if (s->close_sent && !s->peer_closed && s->state >= RT_CS_SETUP) {
             /* What was written may not have been read: the server did not confirm it. */
@@ -323,17 +390,17 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
     }
     if (s->peer_closed) {
         *code = s->peer_code;
-        *reason = s->peer_reason;
+        *reason = s->notes ? s->notes->peer_reason : "";
         if (s->peer_code != 1000 && s->peer_code != 1005) {
             snprintf(emsg, esize, "server closed the connection (%d%s%s)", s->peer_code,
-                     s->peer_reason[0] ? ": " : "", s->peer_reason);
+                     **reason ? ": " : "", *reason);
             return RT_ECLOSED;
         }
         return RT_OK;
     }
-    if (s->ioerr.code != RT_OK) {
-        snprintf(emsg, esize, "%s", s->ioerr.msg);
-        return s->ioerr.code;
+    if (rt_conn_err_code(s) != RT_OK) {
+        snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
+        return rt_conn_err_code(s);
     }
     if (s->state == RT_CS_SETUP || s->state == RT_CS_READY) {
         snprintf(emsg, esize, "connection lost");
@@ -349,16 +416,39 @@ void rt_conn_free_link(struct rt_session *s)
 {
     rt_msg_free(s->setup);
     s->setup = NULL;
+    rt_free(s->addrs);
+    s->addrs = NULL;
+    rt_free(s->pong);
+    s->pong = NULL;
+    s->pong_len = 0;
     rt_ws_rx_free(&s->rx);
     rt_buf_free(&s->rx_stash);
     rt_conn_upgrade_free(s);
     rt_tls_free(&s->tls);
 }
 
+/* One of the end's events, sized to its text; when memory has run out, the session's
+ * spare (room for `cap` bytes) with as much of the text as fits. */
+static struct rt_event *rt_conn_end_event(struct rt_event **spare, size_t cap, int code,
+                                          const char *text, size_t len)
+{
+    struct rt_event *ev = rt_event_new((*spare)->type, code, len, text, len);
+
+    if (ev)
+        return ev;
+    ev = *spare;
+    *spare = NULL;
+    len = rt_utf8_valid_prefix(text, len < cap ? len : cap);
+    memcpy(ev->data, text, len);
+    ev->data[len] = '\0';
+    ev->len = len;
+    ev->code = code;
+    return ev;
+}
+
 void rt_conn_finish(struct rt_session *s)
 {
     struct rt_client *c = s->client;
-    struct rt_event *err_ev, *closed = s->ev_closed;
     char emsg[RT_ERROR_DATA_MAX];
     const char *reason;
     enum rt_code ecode;
@@ -390,23 +480,14 @@ void rt_conn_finish(struct rt_session *s)
     atomic_store(&s->closed, true);
     /* The place is free before the owner can see the closed event. */
     rt_client_session_done(c);
-    if (ecode != RT_OK) {
-        err_ev = s->ev_error;
-        s->ev_error = NULL;
-        err_ev->code = (int)ecode;
-        err_ev->len = strlen(emsg);
-        memcpy(err_ev->data, emsg, err_ev->len + 1);
-        rt_evq_push(&s->events, err_ev);
-    }
-    s->ev_closed = NULL;
-    closed->code = code;
+    if (ecode != RT_OK)
+        rt_evq_push(&s->events, rt_conn_end_event(&s->ev_error, RT_SPARE_ERROR_MAX,
+                                                  (int)ecode, emsg, strlen(emsg)));
     rlen = strlen(reason);
     if (rlen > RT_WS_REASON_MAX)
         rlen = RT_WS_REASON_MAX;
-    memmove(closed->data, reason, rlen);
-    closed->data[rlen] = '\0';
-    closed->len = rlen;
-    rt_evq_push(&s->events, closed);
+    rt_evq_push(&s->events, rt_conn_end_event(&s->ev_closed, RT_SPARE_CLOSED_MAX, code,
+                                              reason, rlen));
 
     /* Nothing of the connection is needed any more. */
     rt_queue_clear(&s->sendq);
@@ -425,8 +506,8 @@ void rt_conn_finish(struct rt_session *s)
 
 void rt_conn_abort(struct rt_session *s)
 {
-    if (!s->ioerr.code && !s->close_acted)
-        rt_error_set(&s->ioerr, RT_ECLOSED, "the client was freed");
+    if (!rt_conn_err_code(s) && !s->close_acted)
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "the client was freed");
     rt_conn_finish(s);
 }
 

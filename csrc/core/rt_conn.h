@@ -29,6 +29,16 @@ void rt_conn_take_intake(struct rt_session *s);
 void rt_conn_close_timer(lws_sorted_usec_list_t *sul);
 /* Asks lws for a WRITEABLE callback; on failure kills the connection. */
 void rt_conn_want_write(struct rt_session *s);
+/* The connection's notes (allocated on first use), or NULL when out of memory, which
+ * notes_nomem remembers: the connection then ends with RT_ENOMEM. */
+struct rt_conn_notes *rt_conn_notes(struct rt_session *s);
+/* Where the connection's first failure goes (for rt_error_set; NULL when out of memory). */
+struct rt_error *rt_conn_err(struct rt_session *s);
+/* That failure's code (RT_OK when none) and message. */
+enum rt_code rt_conn_err_code(const struct rt_session *s);
+const char *rt_conn_err_msg(const struct rt_session *s);
+/* Forgets the notes (a new connection, or a new attempt at this one). */
+void rt_conn_notes_clear(struct rt_session *s);
 
 /* ---- rt_conn_upgrade.c ---- */
 /* The TCP connection is up: TLS handshake (wss://) or straight to the upgrade. -1 to close. */

@@ -19,7 +19,7 @@
  * ==================================================================== */
 
 /* Hands plaintext buf[0..n) to lws (buf has LWS_PRE bytes of room before it), through
- * TLS when the connection has it. -1 when the connection is lost (ioerr set). */
+ * TLS when the connection has it. -1 when the connection is lost (rt_conn_err set). */
 int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
 {
     struct rt_client *c = s->client;
@@ -31,7 +31,7 @@ int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
         rt_error_clear(&err);
         out = c->tlsbuf + LWS_PRE;
         if (rt_tls_write(&s->tls, buf, n, out, RT_TLS_CHUNK, &len, &err)) {
-            rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+            rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
             return -1;
         }
     }
@@ -47,7 +47,7 @@ int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
     }
     return 0;
 lost:
-    rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+    rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost while sending");
     return -1;
 }
 
@@ -76,7 +76,7 @@ static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reas
         return false;
     if (s->fail_code) {
         *code = s->fail_code;
-        *reason = s->fail_reason;
+        *reason = s->notes ? s->notes->fail_reason : "";
         return true;
     }
     if (s->peer_closed) {          /* answer the server's close with its code */
@@ -95,7 +95,7 @@ static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reas
         rt_conn_take_intake(s);      /* sent before the close: they go first */
     if (s->close_acted && (s->state != RT_CS_READY || rt_queue_empty(&s->sendq))) {
         *code = s->close_code;
-        *reason = s->close_reason;
+        *reason = s->close_reason ? s->close_reason : "";
         return true;
     }
     return false;
@@ -175,6 +175,9 @@ int rt_conn_writeable(struct rt_session *s)
         if (rt_conn_control(buf, &fill, RT_WS_PONG, s->pong, s->pong_len))
             goto nokey;
         s->pong_due = false;
+        rt_free(s->pong);
+        s->pong = NULL;
+        s->pong_len = 0;
     }
     if (s->ping_out && !s->ping_sent) {
         if (rt_conn_control(buf, &fill, RT_WS_PING, NULL, 0))
@@ -231,7 +234,7 @@ int rt_conn_writeable(struct rt_session *s)
         rt_conn_want_write(s);
     return 0;
 nokey:
-    rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
+    rt_error_set(rt_conn_err(s), RT_ETLS, "the random generator failed");
     return -1;
 }
 
@@ -246,7 +249,7 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
     atomic_store(&s->rx_paused, true);
     atomic_fetch_add(&s->stats.rx_pauses, 1);
     if (s->wsi && lws_rx_flow_control(s->wsi, 0) < 0) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot pause reading");
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: cannot pause reading");
         rt_conn_kill(s);
     }
     if (!s->pause_told) {
@@ -278,7 +281,7 @@ static int rt_conn_message(struct rt_session *s)
     atomic_fetch_add(&s->stats.messages_received, 1);
     if (s->state == RT_CS_SETUP) {
         if (!rt_wire_is_setup_complete(ev->data, n)) {
-            rt_error_set(&s->ioerr, RT_EPROTOCOL,
+            rt_error_set(rt_conn_err(s), RT_EPROTOCOL,
                          "first server message is not setupComplete: %.120s", ev->data);
             rt_free(ev);
             rt_conn_fail(s, 1002, "expected setupComplete");
@@ -307,9 +310,12 @@ static int rt_conn_message(struct rt_session *s)
 /* The server's close frame. */
 static void rt_conn_peer_close(struct rt_session *s)
 {
+    struct rt_conn_notes *notes = rt_conn_notes(s);
+
     s->peer_closed = true;
     s->peer_code = s->rx.close_code;
-    snprintf(s->peer_reason, sizeof s->peer_reason, "%s", s->rx.close_reason);
+    if (notes)
+        snprintf(notes->peer_reason, sizeof notes->peer_reason, "%s", s->rx.close_reason);
     if (s->close_sent)
         rt_conn_kill(s);               /* the handshake is complete */
     else
@@ -325,7 +331,17 @@ static int rt_conn_on_frame(void *ctx, enum rt_ws_event ev, const unsigned char 
     case RT_WS_EV_MESSAGE:
         return rt_conn_message(s);
     case RT_WS_EV_PING:
-        memcpy(s->pong, payload, len);
+        /* Answered with the latest ping's payload, held until the pong is written. */
+        rt_free(s->pong);
+        s->pong = NULL;
+        s->pong_len = 0;
+        if (len && !(s->pong = rt_malloc(len))) {
+            rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory answering a ping");
+            rt_conn_fail(s, 1011, "out of memory");
+            return RT_WS_STOP;
+        }
+        if (len)
+            memcpy(s->pong, payload, len);
         s->pong_len = len;
         s->pong_due = true;
         rt_conn_want_write(s);
@@ -341,10 +357,13 @@ static int rt_conn_on_frame(void *ctx, enum rt_ws_event ev, const unsigned char 
 
 void rt_conn_fail(struct rt_session *s, int code, const char *reason)
 {
+    struct rt_conn_notes *notes;
+
     if (s->fail_code)
         return;
     s->fail_code = code;
-    snprintf(s->fail_reason, sizeof s->fail_reason, "%s", reason);
+    if ((notes = rt_conn_notes(s)))
+        snprintf(notes->fail_reason, sizeof notes->fail_reason, "%s", reason);
     rt_ws_rx_free(&s->rx);
     rt_conn_want_write(s);
 }
@@ -359,7 +378,7 @@ int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
         return 0;                      /* closing: what follows does not count */
     if (s->reading_paused) {
         if (rt_buf_append(&s->rx_stash, p, n)) {
-            rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory holding received bytes");
+            rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory holding received bytes");
             return -1;
         }
         return 0;
@@ -367,13 +386,13 @@ int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
     rt_error_clear(&err);
     used = rt_ws_rx_feed(&s->rx, p, n, rt_conn_on_frame, s, &err);
     if (used < 0) {
-        rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+        rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
         rt_conn_fail(s, s->rx.fail_code, err.code == RT_ENOMEM ? "out of memory" : err.msg);
         return 0;
     }
     if ((size_t)used < n && s->reading_paused &&
         rt_buf_append(&s->rx_stash, p + used, n - (size_t)used)) {
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory holding received bytes");
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory holding received bytes");
         return -1;
     }
     return 0;
@@ -401,12 +420,16 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
         return rt_conn_plain(s, in, len);
     if (!s->tls.established) {
         size_t n;
-        int r = rt_tls_handshake(&s->tls, in, len, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n,
-                                 &s->ioerr);
-        if (r < 0)
+        int r;
+
+        rt_error_clear(&err);
+        r = rt_tls_handshake(&s->tls, in, len, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n, &err);
+        if (r < 0) {
+            rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
             return -1;
+        }
         if (n && lws_write(s->wsi, c->tlsbuf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
-            rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+            rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost while sending");
             return -1;
         }
         if (r == 0)
@@ -422,7 +445,7 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
         if (rt_conn_plain(s, c->rxbuf, (size_t)k))
             return -1;
     if (k < 0) {
-        rt_error_set(&s->ioerr, err.code, "%s", err.msg);
+        rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
         return -1;
     }
     if (s->tls.spill.len)
@@ -450,7 +473,7 @@ void rt_conn_resume_reading(struct rt_session *s)
     }
     rt_buf_free(&stash);
     if (!s->reading_paused && s->wsi && lws_rx_flow_control(s->wsi, 1) < 0) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost: cannot resume reading");
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: cannot resume reading");
         rt_conn_kill(s);
     }
 }

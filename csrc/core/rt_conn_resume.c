@@ -29,7 +29,7 @@ static bool rt_conn_should_resume(struct rt_session *s, int next)
         return true;
     if (s->peer_closed)
         return rt_resume_close_retryable(s->peer_code, s->goaway);
-    switch (s->ioerr.code) {
+    switch (rt_conn_err_code(s)) {
     case RT_ETLS:
     case RT_EAUTH:
     case RT_EINVAL:
@@ -43,21 +43,29 @@ static bool rt_conn_should_resume(struct rt_session *s, int next)
     }
 }
 
-/* Describes why the connection ended, for the reconnected message. */
+/* Describes why the connection ended, for the reconnected message (out of memory, the
+ * message says "connection lost"). */
 static void rt_conn_loss_reason(struct rt_session *s)
 {
-    char *r = s->lost_reason;
-    size_t cap = sizeof s->lost_reason;
+    const char *peer = s->notes ? s->notes->peer_reason : "";
+    char r[RT_WS_REASON_MAX + 64];
 
     if (s->recycle)
-        snprintf(r, cap, "go_away");
+        snprintf(r, sizeof r, "go_away");
     else if (s->peer_closed)
-        snprintf(r, cap, "server closed the connection (%d%s%s)", s->peer_code,
-                 s->peer_reason[0] ? ": " : "", s->peer_reason);
-    else if (s->ioerr.code != RT_OK)
-        snprintf(r, cap, "%.180s", s->ioerr.msg);
+        snprintf(r, sizeof r, "server closed the connection (%d%s%s)", s->peer_code,
+                 peer[0] ? ": " : "", peer);
+    else if (rt_conn_err_code(s) != RT_OK)
+        snprintf(r, sizeof r, "%.180s", rt_conn_err_msg(s));
     else
-        snprintf(r, cap, "connection lost");
+        snprintf(r, sizeof r, "connection lost");
+    rt_free(s->lost_reason);
+    s->lost_reason = rt_strdup(r);
+}
+
+static const char *rt_conn_lost_text(const struct rt_session *s)
+{
+    return s->lost_reason ? s->lost_reason : "connection lost";
 }
 
 /* Clears what belonged to the connection that ended. */
@@ -83,11 +91,10 @@ static void rt_conn_reset(struct rt_session *s)
     s->recycle = s->goaway = s->model_busy = false;
     s->peer_closed = false;
     s->peer_code = 0;
-    s->peer_reason[0] = '\0';
     s->http_status = 0;
     s->auth_waits = 0;
     s->turn_through = false;
-    rt_error_clear(&s->ioerr);
+    rt_conn_notes_clear(s);
     s->wsi = NULL;
 }
 
@@ -102,10 +109,10 @@ void rt_conn_lost(struct rt_session *s)
         return;
     lws_sul_cancel(&s->sul_alive);
     /* A refused connect with more addresses to try: the next one, within the deadline. */
-    if (s->state == RT_CS_CONNECTING && s->addr_next + 1 < s->resolve.count &&
-        s->ioerr.code == RT_ECONNECT && !s->close_acted) {
+    if (s->state == RT_CS_CONNECTING && s->addrs && s->addr_next + 1 < s->addrs->req.count &&
+        rt_conn_err_code(s) == RT_ECONNECT && !s->close_acted) {
         s->addr_next++;
-        rt_error_clear(&s->ioerr);
+        rt_conn_notes_clear(s);
         s->wsi = NULL;
         s->state = RT_CS_RESOLVING;
         atomic_fetch_or(&s->req, RT_REQ_RESOLVED);   /* connect from the service loop */
@@ -122,15 +129,17 @@ void rt_conn_lost(struct rt_session *s)
         if ((s->reconnecting || exhausted) && !s->close_acted && !s->peer_closed &&
             !s->fail_code && !s->client->stop_seen) {
             /* Say that the session was being resumed, and why that started. */
-            char why[sizeof s->ioerr.msg];
-            enum rt_code code = s->ioerr.code != RT_OK ? s->ioerr.code : RT_ECLOSED;
+            struct rt_error why;
+            enum rt_code code = rt_conn_err_code(s) != RT_OK ? rt_conn_err_code(s) : RT_ECLOSED;
 
-            snprintf(why, sizeof why, "%s", s->ioerr.code != RT_OK ? s->ioerr.msg
-                                                                   : "connection lost");
-            rt_error_clear(&s->ioerr);
-            rt_error_set(&s->ioerr, code, "cannot resume the session after %d attempt%s "
+            rt_error_clear(&why);
+            rt_error_set(&why, code, "cannot resume the session after %d attempt%s "
                          "(%.60s): %.150s", next - 1, next - 1 == 1 ? "" : "s",
-                         s->lost_reason, why);
+                         rt_conn_lost_text(s), rt_conn_err_code(s) != RT_OK
+                         ? rt_conn_err_msg(s) : "connection lost");
+            if (s->notes)
+                rt_error_clear(&s->notes->err);
+            rt_error_set(rt_conn_err(s), why.code, "%s", why.msg);
         }
         rt_conn_finish(s);
         return;
@@ -193,7 +202,7 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
                             s->handle, s->handle_len, (char *)m->data, cap) : 0;
     if (!n) {
         rt_msg_free(m);
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the resumption setup");
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory building the resumption setup");
         rt_conn_finish(s);
         return;
     }
@@ -279,7 +288,8 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
     } else {
         /* The owner had its ready event: this one is "reconnected", and everything not
          * known to be consumed goes out again, before what was queued meanwhile. */
-        size_t rl = strlen(s->lost_reason);
+        const char *lost = rt_conn_lost_text(s);
+        size_t rl = strlen(lost);
 
         s->reconnecting = false;
         atomic_fetch_add(&s->stats.reconnects, 1);
@@ -290,7 +300,9 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         s->replay_first = s->tx_seq;
         atomic_store(&s->stats.replay_bytes, 0);
         rt_free(ev);
-        ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, s->lost_reason, rl);
+        ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, lost, rl);
+        rt_free(s->lost_reason);
+        s->lost_reason = NULL;
     }
     if (ev)
         rt_evq_push(&s->events, ev);

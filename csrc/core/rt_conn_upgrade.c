@@ -20,18 +20,24 @@
 int rt_conn_connected(struct rt_session *s)
 {
     struct rt_client *c = s->client;
+    struct rt_error err;
     size_t n;
 
+    rt_free(s->addrs);                /* connected: the other addresses are not needed */
+    s->addrs = NULL;
     if (!s->use_tls) {
         rt_conn_upgrade_start(s);
         return 0;
     }
     s->state = RT_CS_TLS;
+    rt_error_clear(&err);
     if (rt_tls_start(&s->tls, c->ssl_ctx, s->host, c->tlsbuf + LWS_PRE, RT_TLS_CHUNK, &n,
-                     &s->ioerr))
+                     &err)) {
+        rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
         return -1;
+    }
     if (lws_write(s->wsi, c->tlsbuf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
-        rt_error_set(&s->ioerr, RT_ECLOSED, "connection lost while sending");
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost while sending");
         return -1;
     }
     return 0;
@@ -93,7 +99,7 @@ void rt_conn_upgrade_start(struct rt_session *s)
     rt_buf_init(&up->hs);
     rt_conn_auth_header(s);
     if (rt_ws_new_key(up->ws_key)) {
-        rt_error_set(&s->ioerr, RT_ETLS, "the random generator failed");
+        rt_error_set(rt_conn_err(s), RT_ETLS, "the random generator failed");
         rt_conn_kill(s);
         return;
     }
@@ -112,7 +118,7 @@ void rt_conn_upgrade_start(struct rt_session *s)
     rt_conn_want_write(s);
     return;
 nomem:
-    rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory building the upgrade request");
+    rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory building the upgrade request");
     rt_conn_kill(s);
 }
 
@@ -172,7 +178,7 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
         memcpy(quote + k, "...", 3), k += 3;
     quote[k] = '\0';
     s->http_status = a->status;
-    rt_error_set(&s->ioerr, RT_EHANDSHAKE,
+    rt_error_set(rt_conn_err(s), RT_EHANDSHAKE,
                  "HTTP %d: %s%s%s", a->status, a->reason[0] ? a->reason : "refused",
                  k ? " - " : "", quote);
 }
@@ -187,7 +193,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     int r;
 
     if (rt_buf_append(&up->hs, in, len)) {
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory reading the upgrade answer");
         return -1;
     }
     if (s->http_status) {
@@ -203,7 +209,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     if (r == 0)
         return 0;
     if (r < 0 || (a->status == 101 && a->problem[0])) {
-        rt_error_set(&s->ioerr, RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s", s->host,
+        rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s", s->host,
                      a->problem);
         return -1;
     }
@@ -217,7 +223,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     rest = up->hs.len - a->header_len;
     copy = rest ? rt_malloc(rest) : NULL;
     if (rest && !copy) {
-        rt_error_set(&s->ioerr, RT_ENOMEM, "out of memory reading the upgrade answer");
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory reading the upgrade answer");
         return -1;
     }
     if (rest)

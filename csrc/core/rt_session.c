@@ -26,7 +26,6 @@
 #define RT_DEFAULT_RECEIVE_BYTES ((size_t)16 << 20)
 #define RT_DEFAULT_MESSAGE_BYTES ((size_t)16 << 20)
 #define RT_DEFAULT_AUDIO_MIME "audio/pcm;rate=16000"
-#define RT_ERROR_DATA_MAX 256
 
 double rt_now(void)
 {
@@ -63,6 +62,12 @@ static void rt_sess_destroy(struct rt_session *s)
         rt_free(s->up);
     }
     rt_free(s->handle);
+    rt_free(s->lost_reason);
+    rt_free(s->close_reason);
+    rt_free(s->pong);
+    rt_free(s->notes);
+    rt_free(s->addrs);
+    rt_free(atomic_exchange(&s->looked_up, NULL));
     rt_tls_free(&s->tls);
     rt_msg_free(s->setup);
     rt_msg_free(s->cur);
@@ -312,8 +317,8 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     if (o->auth)
         s->auth = rt_auth_retain(o->auth);
-    s->ev_error = rt_event_new(RT_EV_ERROR, 0, RT_ERROR_DATA_MAX, NULL, 0);
-    s->ev_closed = rt_event_new(RT_EV_CLOSED, 1006, RT_WS_REASON_MAX, NULL, 0);
+    s->ev_error = rt_event_new(RT_EV_ERROR, 0, RT_SPARE_ERROR_MAX, NULL, 0);
+    s->ev_closed = rt_event_new(RT_EV_CLOSED, 1006, RT_SPARE_CLOSED_MAX, NULL, 0);
     if (!s->setup || !s->audio_mime || !s->ev_error || !s->ev_closed)
         goto nomem;
 
@@ -339,20 +344,23 @@ fail:
     return NULL;
 }
 
-void rt_session_close(struct rt_session *s, int code, const char *reason)
+void rt_session_set_close(struct rt_session *s, int code, const char *reason)
 {
-    size_t n;
+    size_t n = reason ? strlen(reason) : 0;
 
-    if (!s || atomic_exchange(&s->closed, true))
-        return;
     s->close_code = rt_ws_close_code_ok(code) ? code : 1000;
-    n = reason ? strlen(reason) : 0;
     if (n > RT_WS_REASON_MAX)
         n = RT_WS_REASON_MAX;
-    n = reason ? rt_utf8_valid_prefix(reason, n) : 0;   /* never cut a character in half */
-    if (n)
-        memcpy(s->close_reason, reason, n);
-    s->close_reason[n] = '\0';
+    n = n ? rt_utf8_valid_prefix(reason, n) : 0;   /* never cut a character in half */
+    rt_free(s->close_reason);
+    s->close_reason = n ? rt_strndup(reason, n) : NULL;
+}
+
+void rt_session_close(struct rt_session *s, int code, const char *reason)
+{
+    if (!s || atomic_exchange(&s->closed, true))
+        return;
+    rt_session_set_close(s, code, reason);
     rt_client_schedule(s->client, s, RT_REQ_CLOSE);
 }
 

@@ -39,6 +39,28 @@ struct rt_upgrade {
     struct rt_ws_answer answer;      /* the answer's status line and headers */
 };
 
+/* A name lookup for one connection attempt. The resolver has it (and a reference to the
+ * session) until it answers; the answer then waits in the session's `looked_up` until
+ * the I/O thread takes it, or is freed there when a newer lookup has replaced it. */
+struct rt_lookup {
+    struct rt_resolve_req req;
+    struct rt_session *s;            /* the session it is for */
+    unsigned gen;                    /* which of the session's lookups it is */
+};
+
+/* Why a connection is ending: allocated by the I/O thread at the connection's first
+ * failure or close frame, freed with the connection, so a healthy session carries none
+ * of this text. */
+struct rt_conn_notes {
+    struct rt_error err;                       /* the first failure */
+    char fail_reason[RT_WS_REASON_MAX + 1];    /* the reason sent with fail_code */
+    char peer_reason[RT_WS_REASON_MAX + 1];    /* the server's close reason */
+};
+
+/* Text room of the spare end events: enough for the start of an error message. */
+#define RT_SPARE_ERROR_MAX 63
+#define RT_SPARE_CLOSED_MAX 0
+
 /* Requests from the owner to the I/O thread (bits of rt_session.req). */
 enum {
     RT_REQ_START = 1,       /* a new session: connect */
@@ -104,14 +126,15 @@ struct rt_session {
     struct rt_link ready_link;       /* link on that list */
     atomic_bool closed;              /* sends refused: close asked, or the session ended */
     int close_code;                  /* written once, before RT_REQ_CLOSE is set */
-    char close_reason[RT_WS_REASON_MAX + 1];
+    char *close_reason;              /* owned, written with close_code; NULL for none */
     atomic_bool in_turn;             /* audio appended since the last commit */
     atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when
                                         no turn waits for its first audio */
     struct rt_evq events;            /* events for the owner */
     atomic_bool rx_paused;           /* reading is paused until the owner drains */
     struct rt_stats_live stats;
-    struct rt_resolve_req resolve;   /* the resolver's answer (valid with RT_REQ_RESOLVED) */
+    _Atomic(struct rt_lookup *) looked_up;   /* owned: an answered lookup not yet taken
+                                                by the I/O thread (RT_REQ_RESOLVED) */
 
     /* ---- I/O thread ---- */
     struct rt_session *live_prev, *live_next;   /* the client's live list */
@@ -129,24 +152,28 @@ struct rt_session {
     struct rt_buf rx_stash;          /* bytes read but not parsed while reading is paused */
     bool reading_paused;             /* lws POLLIN off (flow control) */
     bool pong_due;                   /* a ping was read: answer it */
-    unsigned char pong[125];
+    unsigned char *pong;             /* owned: its payload until the pong is written */
     size_t pong_len;
     bool ping_out;                   /* a keepalive ping is due, and awaits any answer */
     bool ping_sent;                  /* ...and was written */
     double last_rx;                  /* monotonic seconds of the last byte read */
+    struct rt_lookup *addrs;         /* owned: the addresses of the connection being
+                                        made; NULL once it is up */
+    unsigned lookup_gen;             /* lookups started */
     int addr_next;                   /* next resolved address to try */
-    struct rt_error ioerr;           /* first failure of this connection */
+    struct rt_conn_notes *notes;     /* owned: why this connection ends (rt_conn_err),
+                                        NULL until something went wrong or it closes */
+    bool notes_nomem;                /* some of that could not be recorded: RT_ENOMEM */
     bool close_acted;                /* the owner's close is being carried out */
     bool close_sent;                 /* our close frame is written */
     int close_sent_code;
     bool peer_closed;                /* the server's close frame was read */
-    int peer_code;
-    char peer_reason[RT_WS_REASON_MAX + 1];
-    int fail_code;                   /* close code we send because of a failure, 0 if none */
-    char fail_reason[RT_WS_REASON_MAX + 1];
+    int peer_code;                   /* its reason: notes->peer_reason */
+    int fail_code;                   /* close code we send because of a failure, 0 if none;
+                                        its reason: notes->fail_reason */
     int http_status;                 /* status of a refused upgrade, else 0 */
-    struct rt_event *ev_error;       /* owned: preallocated error event for the end */
-    struct rt_event *ev_closed;      /* owned: preallocated closed event for the end */
+    struct rt_event *ev_error;       /* owned: small error and closed events made with the */
+    struct rt_event *ev_closed;      /* session, for an end that finds no memory (rt_conn.c) */
     lws_sorted_usec_list_t sul_timeout;   /* connect + setupComplete deadline */
     lws_sorted_usec_list_t sul_close;     /* close deadline */
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
@@ -172,11 +199,16 @@ struct rt_session {
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;
-    char lost_reason[RT_WS_REASON_MAX + 64];
+    char *lost_reason;               /* owned: why the resumed connection was lost, until
+                                        the reconnected event says it; NULL otherwise */
 };
 
 /* ---- rt_session.c ---- */
 double rt_now(void);                                  /* monotonic seconds */
+/* Records the close asked for (a code rt_ws_close_code_ok refuses becomes 1000; the
+ * reason is cut to RT_WS_REASON_MAX bytes, and dropped when out of memory); the caller
+ * has just set `closed`. */
+void rt_session_set_close(struct rt_session *s, int code, const char *reason);
 long long rt_now_ns(void);
 void rt_session_unref(struct rt_session *s);          /* frees with the last reference */
 

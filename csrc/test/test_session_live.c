@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "realtime.h"
+#include "rt_alloc.h"
 #include "rt_test.h"
 
 #define GEMINI_PATH "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -517,6 +518,38 @@ static void test_server_close(void)
     rt_client_free(c);
 }
 
+/* Memory runs out as the session closes: its reason cannot be copied and the end's events
+ * cannot be allocated, yet the owner still gets the end (from the spares made with the
+ * session), last, and nothing leaks. */
+static void test_end_without_memory(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    int ended;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready) && w.ready == 1);
+        rt_alloc_fail_after(0);
+        rt_session_close(s, 4000, "bye");
+        ended = pump(s, &w, 10, is_closed);
+        rt_alloc_fail_after(-1);
+        RT_CHECK(ended && w.closed == 1 && w.after_closed == 0);
+        /* The server's close answer could not be read (its payload needs memory): the
+         * connection failed with 1011, and the error says what ran out. */
+        RT_CHECK(w.closed_code == 1011 && w.closed_reason[0] == '\0');
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ENOMEM);
+        RT_CHECK_STR(w.error_msg, "out of memory recording why the connection failed");
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
 /* The server fragments every frame into tiny pieces: reassembly must give whole messages. */
 static void test_fragmented_rx(void)
 {
@@ -770,6 +803,7 @@ int main(void)
     RT_RUN(test_connect_refused);
     RT_RUN(test_timeout);
     RT_RUN(test_server_close);
+    RT_RUN(test_end_without_memory);
     RT_RUN(test_fragmented_rx);
     RT_RUN(test_oversize);
     RT_RUN(test_drop);

@@ -30,7 +30,7 @@ class Connection {
       id, mode: modeName, tag: params.tag || null, params, path, tls,
       openedAt: Date.now(), setup: null, messages: 0, received: [],
       sent: { frames: 0, bytes: 0 }, closeReceived: null, closeSent: null,
-      endedAt: null, endedBy: null, notes: [],
+      endedAt: null, endedBy: null, notes: [], pongs: [],
     };
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('close', () => this.onEnd());
@@ -147,6 +147,7 @@ class Connection {
         if (!this.socket.destroyed) this.sendRaw(encode(OP.pong, f.payload));
         return;
       case OP.pong:
+        this.record.pongs.push({ t: Date.now(), hex: f.payload.toString('hex') });
         return;
       case OP.close:
         return this.onClose(f.payload);

@@ -16,6 +16,8 @@
 
 const { OP, encode } = require('./frames');
 
+// The payload of the `ping` mode's ping of n bytes.
+const pingPayload = (n) => Buffer.from(Array.from({ length: n }, (_, i) => (7 * i + n) & 0xff));
 const int = (v, dflt) => (v === undefined ? dflt : Number.parseInt(v, 10));
 const hex = (v, dflt) => Buffer.from(v === undefined ? dflt : v.replace(/[^0-9a-fA-F]/g, ''), 'hex');
 
@@ -188,6 +190,22 @@ const modes = {
     },
   },
 
+  ping: {
+    about: 'after setupComplete, one ping per size in `sizes` (default 125,0,3; payload byte i is '
+      + '(7i + size) mod 256, not UTF-8), `every` ms (default 100; 0: in one write); the pongs '
+      + 'that come back are logged (`pongs`)',
+    setup(c) {
+      c.setupComplete();
+      const sizes = (c.params.sizes || '125,0,3').split(',').map((v) => int(v, 0));
+      const every = int(c.params.every, 100);
+      if (every === 0) {
+        c.sendRaw(Buffer.concat(sizes.map((n) => encode(OP.ping, pingPayload(n)))), sizes.length);
+        return;
+      }
+      sizes.forEach((n, i) => c.after(every * (i + 1), () => c.sendRaw(encode(OP.ping, pingPayload(n)))));
+    },
+  },
+
   send: {
     about: 'after setupComplete, sends each of `frames` (comma-separated base64url payloads) '
       + 'as a binary frame',
@@ -202,4 +220,4 @@ const modes = {
 
 for (const name of Object.keys(frames)) modes[name] = sendFrames(name);
 
-module.exports = { modes, frames, text, turnComplete };
+module.exports = { modes, frames, text, turnComplete, pingPayload };

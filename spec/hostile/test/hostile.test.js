@@ -221,6 +221,18 @@ test('hostile server modes', async (t) => {
     c.close();
   });
 
+  await t.test('ping pings with the sizes asked for and logs the pongs', async () => {
+    const c = await open('/ping/sizes=3,0/every=20/tag=p/ws/x');
+    await c.until((l) => l.filter((f) => f.opcode === OP.ping).length >= 2);
+    const pings = c.list.filter((f) => f.opcode === OP.ping);
+    assert.deepStrictEqual(pings.map((f) => f.payload.toString('hex')), ['030a11', '']);
+    for (const f of pings) c.send(OP.pong, f.payload);
+    await sleep(200);
+    const [rec] = (await getJson(base, '/_log?tag=p')).connections;
+    assert.deepStrictEqual(rec.pongs.map((p) => p.hex), ['030a11', '']);
+    c.close();
+  });
+
   await t.test('preset and chosen frames; the mode may come from the query', async () => {
     const c = await open('/ws/x?mode=args_1e400');
     await c.until((l) => l.length >= 2);
