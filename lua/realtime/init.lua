@@ -236,6 +236,10 @@ end
 
 --- Checks connect's options; returns the tool handlers and the checked copy of the options
 -- (with the option tables that hold integers copied too).
+-- The tool handlers of a session that has no tools: one table for all of them (the
+-- binding only looks names up in it), so an idle session does not carry an empty one.
+local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
+
 local function check_session_options(opts)
   opts = check_options(opts, SESSION_OPTIONS, "connect")
   if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad") end
@@ -269,7 +273,7 @@ local function check_session_options(opts)
       end
     end
   end
-  return opts.tools and check_tools(opts.tools) or {}, opts
+  return opts.tools and check_tools(opts.tools) or NO_TOOLS, opts
 end
 
 -- ==================================================================== --
