@@ -49,8 +49,6 @@ long long rt_now_ns(void)
 
 static void rt_sess_destroy(struct rt_session *s)
 {
-    size_t i;
-
     rt_evq_destroy(&s->events);
     rt_msg_free_chain(rt_container_of(rt_mpsc_take(&s->intake), struct rt_msg, link));
     rt_queue_clear(&s->sendq);
@@ -73,19 +71,10 @@ static void rt_sess_destroy(struct rt_session *s)
     rt_msg_free(s->cur);
     rt_event_free(s->ev_error);
     rt_event_free(s->ev_closed);
-    for (i = 0; i < s->nheaders; i++) {
-        rt_free((void *)s->headers[i].name);
-        if (s->headers[i].value) {
-            memset((void *)s->headers[i].value, 0, strlen(s->headers[i].value));
-            rt_free((void *)s->headers[i].value);
-        }
+    if (s->strings) {
+        memset(s->strings, 0, s->strings_len);     /* header values may be secrets */
+        rt_free(s->strings);
     }
-    rt_free(s->headers);
-    rt_free(s->host);
-    rt_free(s->host_header);
-    rt_free(s->path);
-    rt_free(s->audio_mime);
-    rt_free(s->setup_tmpl);
     if (s->auth_value) {
         memset(s->auth_value, 0, strlen(s->auth_value));
         rt_free(s->auth_value);
@@ -102,11 +91,20 @@ void rt_session_unref(struct rt_session *s)
         rt_sess_destroy(s);
 }
 
-/* Splits a ws:// or wss:// URL into its parts (all owned by s). */
-static int rt_sess_parse_url(struct rt_session *s, const char *url, struct rt_error *err)
+/* The parts of a ws:// or wss:// URL, pointing into it. */
+struct rt_url {
+    bool tls;
+    int port;
+    const char *host;            /* IPv6 without brackets */
+    size_t host_len;
+    const char *path;            /* path and query, without the fragment; may lack the '/' */
+    size_t path_len;
+};
+
+/* Splits a ws:// or wss:// URL into its parts. 0, or -1 with RT_EINVAL. */
+static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error *err)
 {
     const char *p, *auth, *host_end, *port_str = NULL;
-    size_t hlen;
     char *end;
     long port;
 
@@ -117,10 +115,10 @@ static int rt_sess_parse_url(struct rt_session *s, const char *url, struct rt_er
         }
     }
     if (strncasecmp(url, "wss://", 6) == 0) {
-        s->use_tls = true;
+        u->tls = true;
         auth = url + 6;
     } else if (strncasecmp(url, "ws://", 5) == 0) {
-        s->use_tls = false;
+        u->tls = false;
         auth = url + 5;
     } else {
         rt_error_set(err, RT_EINVAL, "url must start with ws:// or wss://");
@@ -137,7 +135,8 @@ static int rt_sess_parse_url(struct rt_session *s, const char *url, struct rt_er
             rt_error_set(err, RT_EINVAL, "url has an unterminated IPv6 address");
             return -1;
         }
-        s->host = rt_strndup(auth + 1, (size_t)(host_end - auth - 1));
+        u->host = auth + 1;
+        u->host_len = (size_t)(host_end - auth - 1);
         host_end++;
         if (host_end < p && *host_end == ':')
             port_str = host_end + 1;
@@ -151,15 +150,14 @@ static int rt_sess_parse_url(struct rt_session *s, const char *url, struct rt_er
             port_str = host_end + 1;
         else
             host_end = p;
-        s->host = rt_strndup(auth, (size_t)(host_end - auth));
+        u->host = auth;
+        u->host_len = (size_t)(host_end - auth);
     }
-    if (!s->host)
-        goto nomem;
-    if (!s->host[0]) {
+    if (!u->host_len) {
         rt_error_set(err, RT_EINVAL, "url has no host");
         return -1;
     }
-    s->port = s->use_tls ? 443 : 80;
+    u->port = u->tls ? 443 : 80;
     if (port_str) {
         errno = 0;
         port = strtol(port_str, &end, 10);
@@ -167,70 +165,83 @@ static int rt_sess_parse_url(struct rt_session *s, const char *url, struct rt_er
             rt_error_set(err, RT_EINVAL, "url has an invalid port");
             return -1;
         }
-        s->port = (int)port;
+        u->port = (int)port;
     }
-    hlen = strlen(s->host);
-    if (s->port == (s->use_tls ? 443 : 80)) {
-        s->host_header = strchr(s->host, ':') ? NULL : rt_strdup(s->host);
-        if (strchr(s->host, ':') && (s->host_header = rt_malloc(hlen + 3)))
-            snprintf(s->host_header, hlen + 3, "[%s]", s->host);
-    } else {
-        s->host_header = rt_malloc(hlen + 10);
-        if (s->host_header)
-            snprintf(s->host_header, hlen + 10, strchr(s->host, ':') ? "[%s]:%d" : "%s:%d",
-                     s->host, s->port);
-    }
-    if (!s->host_header)
-        goto nomem;
-    /* Path and query; a fragment is never sent. */
-    hlen = strcspn(p, "#");
-    if (*p == '/') {
-        s->path = rt_strndup(p, hlen);
-    } else {
-        s->path = rt_malloc(hlen + 2);
-        if (s->path) {
-            s->path[0] = '/';
-            memcpy(s->path + 1, p, hlen);
-            s->path[hlen + 1] = '\0';
-        }
-    }
-    if (!s->path)
-        goto nomem;
+    u->path = p;
+    u->path_len = strcspn(p, "#");           /* a fragment is never sent */
     return 0;
-nomem:
-    rt_error_set(err, RT_ENOMEM, "out of memory copying the url");
-    return -1;
 }
 
-static int rt_sess_copy_headers(struct rt_session *s, const struct rt_header *h, size_t n,
-                                struct rt_error *err)
+/* Copies n bytes of src and a NUL to *at, which moves past them; returns the copy. */
+static char *rt_sess_put(char **at, const char *src, size_t n)
 {
-    size_t i;
+    char *d = *at;
 
-    if (!n)
-        return 0;
-    if (!h) {
+    memcpy(d, src, n);
+    d[n] = '\0';
+    *at += n + 1;
+    return d;
+}
+
+/* Writes the Host header for u into out (size n, or NULL to measure); its length. */
+static size_t rt_sess_host_header(const struct rt_url *u, char *out, size_t n)
+{
+    bool v6 = memchr(u->host, ':', u->host_len) != NULL;
+    int hl = (int)u->host_len;
+
+    if (u->port == (u->tls ? 443 : 80))
+        return (size_t)snprintf(out, n, v6 ? "[%.*s]" : "%.*s", hl, u->host);
+    return (size_t)snprintf(out, n, v6 ? "[%.*s]:%d" : "%.*s:%d", hl, u->host, u->port);
+}
+
+/* The session's strings and header array in one block (s->strings): a session holds
+ * them for its whole life, and one allocation costs less than a dozen small ones. */
+static int rt_sess_copy_strings(struct rt_session *s, const struct rt_url *u,
+                                const struct rt_session_options *o, struct rt_error *err)
+{
+    const char *mime = o->audio_mime ? o->audio_mime : RT_DEFAULT_AUDIO_MIME;
+    bool slash = u->path_len && u->path[0] == '/';
+    size_t i, hh = rt_sess_host_header(u, NULL, 0);
+    size_t len = o->nheaders * sizeof *s->headers + u->host_len + 1 + hh + 1 +
+                 u->path_len + (slash ? 1 : 2) + strlen(mime) + 1 +
+                 (s->resume_on ? o->setup_len + 1 : 0);
+    char *at;
+
+    if (o->nheaders && !o->headers) {
         rt_error_set(err, RT_EINVAL, "nheaders is set but headers is NULL");
         return -1;
     }
-    s->headers = rt_calloc(n, sizeof *s->headers);
-    if (!s->headers)
-        goto nomem;
-    for (i = 0; i < n; i++) {
-        if (!rt_header_ok(h[i].name, h[i].value)) {
+    for (i = 0; i < o->nheaders; i++) {
+        if (!rt_header_ok(o->headers[i].name, o->headers[i].value)) {
             rt_error_set(err, RT_EINVAL, "header %zu has an invalid name or a CR/LF in its value",
                          i + 1);
             return -1;
         }
-        s->nheaders = i + 1;
-        if (!(s->headers[i].name = rt_strdup(h[i].name)) ||
-            !(s->headers[i].value = rt_strdup(h[i].value)))
-            goto nomem;
+        len += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 2;
     }
+    if (!(s->strings = rt_malloc(len))) {
+        rt_error_set(err, RT_ENOMEM, "out of memory creating a session");
+        return -1;
+    }
+    s->strings_len = len;
+    /* the array first: malloc aligned the block for it */
+    s->headers = (struct rt_ws_header *)(void *)s->strings;
+    s->nheaders = o->nheaders;
+    at = s->strings + o->nheaders * sizeof *s->headers;
+    for (i = 0; i < o->nheaders; i++) {
+        s->headers[i].name = rt_sess_put(&at, o->headers[i].name, strlen(o->headers[i].name));
+        s->headers[i].value = rt_sess_put(&at, o->headers[i].value, strlen(o->headers[i].value));
+    }
+    s->host = rt_sess_put(&at, u->host, u->host_len);
+    s->host_header = at;
+    at += rt_sess_host_header(u, at, hh + 1) + 1;
+    if (!slash)
+        *at++ = '/';
+    s->path = rt_sess_put(&at, u->path, u->path_len) - (slash ? 0 : 1);
+    s->audio_mime = rt_sess_put(&at, mime, strlen(mime));
+    if (s->resume_on)
+        s->setup_tmpl = rt_sess_put(&at, o->setup, o->setup_len);
     return 0;
-nomem:
-    rt_error_set(err, RT_ENOMEM, "out of memory copying headers");
-    return -1;
 }
 
 /* Checks the numeric options; 0 or -1 with RT_EINVAL. */
@@ -259,6 +270,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
                                   struct rt_error *err)
 {
     struct rt_session *s;
+    struct rt_url u;
 
     if (!c || !o || !o->url) {
         rt_error_set(err, RT_EINVAL, "a client and a url are required");
@@ -291,25 +303,24 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     s->audio_stream_end = o->audio_stream_end;
     s->state = RT_CS_NEW;
 
-    if (rt_sess_parse_url(s, o->url, err) ||
-        rt_sess_copy_headers(s, o->headers, o->nheaders, err))
+    if (rt_sess_parse_url(o->url, &u, err))
         goto fail;
-    s->setup = rt_msg_copy(o->setup, o->setup_len);
-    s->audio_mime = rt_strdup(o->audio_mime ? o->audio_mime : RT_DEFAULT_AUDIO_MIME);
+    s->use_tls = u.tls;
+    s->port = u.port;
     if (o->resumption &&
         rt_resume_find(o->setup, o->setup_len, &s->resume_at, &s->resume_empty)) {
+        s->resume_on = true;
+        s->setup_len = o->setup_len;
+    }
+    if (rt_sess_copy_strings(s, &u, o, err))
+        goto fail;
+    if (s->resume_on && !s->resume_empty) {
         const char *h;
         size_t hl;
 
-        s->resume_on = true;
-        s->setup_tmpl = rt_strndup(o->setup, o->setup_len);
-        s->setup_len = o->setup_len;
-        if (!s->setup_tmpl)
-            goto nomem;
         /* Started from a saved handle: it is the one to resume with until the server
          * gives a newer one, so a drop before that still resumes. */
-        if (!s->resume_empty &&
-            rt_resume_saved_handle(o->setup, o->setup_len, s->resume_at, &h, &hl)) {
+        if (rt_resume_saved_handle(o->setup, o->setup_len, s->resume_at, &h, &hl)) {
             if (!(s->handle = rt_strndup(h, hl)))
                 goto nomem;
             s->handle_len = hl;
@@ -317,9 +328,10 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     if (o->auth)
         s->auth = rt_auth_retain(o->auth);
+    s->setup = rt_msg_copy(o->setup, o->setup_len);
     s->ev_error = rt_event_new(RT_EV_ERROR, 0, RT_SPARE_ERROR_MAX, NULL, 0);
     s->ev_closed = rt_event_new(RT_EV_CLOSED, 1006, RT_SPARE_CLOSED_MAX, NULL, 0);
-    if (!s->setup || !s->audio_mime || !s->ev_error || !s->ev_closed)
+    if (!s->setup || !s->ev_error || !s->ev_closed)
         goto nomem;
 
     if (atomic_load(&c->stopping)) {

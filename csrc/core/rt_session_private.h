@@ -99,20 +99,23 @@ struct rt_session {
     /* ---- immutable ---- */
     bool use_tls;                    /* wss:// */
     int port;
-    char *host;                      /* owned: host to resolve (IPv6 without brackets) */
-    char *host_header;               /* owned: Host header and TLS name */
-    char *path;                      /* owned: path and query */
-    struct rt_ws_header *headers;    /* owned array, strings owned (may hold secrets) */
+    char *strings;                   /* owned: one block holding the strings below and the
+                                        headers array (may hold secrets: wiped when freed) */
+    size_t strings_len;
+    const char *host;                /* in strings: host to resolve (IPv6 without brackets) */
+    const char *host_header;         /* in strings: Host header and TLS name */
+    const char *path;                /* in strings: path and query */
+    struct rt_ws_header *headers;    /* in strings */
     size_t nheaders;
     double timeout;                  /* connect + setupComplete, seconds */
     double close_timeout;            /* the whole graceful close, seconds */
     size_t max_queue;                /* bytes waiting to be written, and kept for replay */
     size_t max_receive;              /* bytes of unread events before reading pauses */
     size_t max_message;              /* largest server message */
-    char *audio_mime;                /* owned */
+    const char *audio_mime;          /* in strings */
     bool manual_activity, audio_stream_end;
     struct rt_auth *auth;            /* owned reference, or NULL */
-    char *setup_tmpl;                /* owned: the setup message as given */
+    const char *setup_tmpl;          /* in strings: the setup message as given (resume_on) */
     size_t setup_len;
     bool resume_on;                  /* resumption asked and the setup has sessionResumption */
     size_t resume_at;                /* offset just after sessionResumption's '{' */

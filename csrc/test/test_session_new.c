@@ -1,0 +1,160 @@
+/* rt_session_new: the URL's parts, the headers and the setup as the session keeps them
+ * (one block of strings), the refusals of a bad URL, and allocation failures. No server:
+ * each session is closed at once (a connect, if the I/O thread starts one first, fails). */
+#include <string.h>
+
+#include "realtime.h"
+#include "rt_alloc.h"
+#include "rt_session_private.h"
+#include "rt_test.h"
+
+#define SETUP "{\"setup\":{\"model\":\"m\"}}"
+#define SETUP_RESUME "{\"setup\":{\"model\":\"m\",\"sessionResumption\":{}}}"
+
+static struct rt_client *client(void)
+{
+    struct rt_client_options o = { 0 };
+    struct rt_error err = { 0 };
+
+    return rt_client_new(&o, &err);
+}
+
+static struct rt_session *open_url(struct rt_client *c, const char *url, struct rt_error *err)
+{
+    struct rt_header h[] = { { "x-goog-api-key", "secret" }, { "x-extra", "" } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 2, .setup = SETUP, .setup_len = strlen(SETUP),
+    };
+
+    return rt_session_new(c, &o, err);
+}
+
+/* What the upgrade will use: host to resolve, Host header, request target, port. */
+static void expect(struct rt_client *c, const char *url, const char *host, const char *hh,
+                   const char *path, int port, bool tls)
+{
+    struct rt_error err = { 0 };
+    struct rt_session *s = open_url(c, url, &err);
+
+    RT_CHECK(s);
+    if (!s) {
+        printf("# %s: %s\n", url, err.msg);
+        return;
+    }
+    RT_CHECK_STR(s->host, host);
+    RT_CHECK_STR(s->host_header, hh);
+    RT_CHECK_STR(s->path, path);
+    RT_CHECK(s->port == port && s->use_tls == tls);
+    RT_CHECK(s->nheaders == 2);
+    RT_CHECK_STR(s->headers[0].name, "x-goog-api-key");
+    RT_CHECK_STR(s->headers[0].value, "secret");
+    RT_CHECK_STR(s->headers[1].name, "x-extra");
+    RT_CHECK_STR(s->headers[1].value, "");
+    RT_CHECK_STR(s->audio_mime, "audio/pcm;rate=16000");
+    RT_CHECK(!s->resume_on && !s->setup_tmpl);
+    rt_session_free(s);
+}
+
+static void test_url_parts(void)
+{
+    struct rt_client *c = client();
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    expect(c, "ws://127.0.0.1:9/a/b?c=d#frag", "127.0.0.1", "127.0.0.1:9", "/a/b?c=d", 9, false);
+    expect(c, "WSS://[::1]/x", "::1", "[::1]", "/x", 443, true);
+    expect(c, "wss://[::1]:8443?k=v", "::1", "[::1]:8443", "/?k=v", 8443, true);
+    expect(c, "ws://localhost", "localhost", "localhost", "/", 80, false);
+    expect(c, "wss://localhost:443#f", "localhost", "localhost", "/", 443, true);
+    rt_client_free(c);
+}
+
+static void test_url_refused(void)
+{
+    static const struct { const char *url, *msg; } bad[] = {
+        { "http://h/", "url must start with ws:// or wss://" },
+        { "ws://h /", "url contains a space or control character" },
+        { "ws://u@h/", "url must not contain user information" },
+        { "ws://[::1/", "url has an unterminated IPv6 address" },
+        { "ws://[::1]x/", "url has junk after the IPv6 address" },
+        { "ws://:80/", "url has no host" },
+        { "ws://h:0/", "url has an invalid port" },
+        { "ws://h:65536/", "url has an invalid port" },
+        { "ws://h:8x/", "url has an invalid port" },
+    };
+    struct rt_client *c = client();
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct rt_error err = { 0 };
+        RT_CHECK(!open_url(c, bad[i].url, &err) && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, bad[i].msg);
+    }
+    rt_client_free(c);
+}
+
+/* With resumption asked and a sessionResumption in the setup, the setup is kept (for the
+ * setups of later connections), after the strings of the URL and the headers. */
+static void test_setup_kept(void)
+{
+    struct rt_client *c = client();
+    struct rt_session_options o = {
+        .url = "ws://127.0.0.1:9", .setup = SETUP_RESUME, .setup_len = strlen(SETUP_RESUME),
+        .resumption = true, .audio_mime = "audio/pcm;rate=24000",
+    };
+    struct rt_error err = { 0 };
+    struct rt_session *s;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(s->resume_on && s->nheaders == 0);
+        RT_CHECK_STR(s->setup_tmpl, SETUP_RESUME);
+        RT_CHECK(s->setup_len == strlen(SETUP_RESUME));
+        RT_CHECK_STR(s->audio_mime, "audio/pcm;rate=24000");
+        RT_CHECK_STR(s->path, "/");
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* Every allocation of rt_session_new failing in turn: RT_ENOMEM, and nothing leaks. */
+static void test_nomem(void)
+{
+    struct rt_client *c = client();
+    long k;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (k = 0; k < 50; k++) {
+        struct rt_error err = { 0 };
+        struct rt_session *s;
+
+        rt_alloc_fail_after(k);
+        s = open_url(c, "ws://127.0.0.1:9/x", &err);
+        rt_alloc_fail_after(-1);
+        if (s) {
+            rt_session_free(s);
+            break;
+        }
+        RT_CHECK(err.code == RT_ENOMEM);
+    }
+    RT_CHECK(k > 0 && k < 50);
+    rt_client_free(c);
+}
+
+int main(void)
+{
+    RT_RUN(test_url_parts);
+    RT_RUN(test_url_refused);
+    RT_RUN(test_setup_kept);
+    RT_RUN(test_nomem);
+    return rt_test_done();
+}
