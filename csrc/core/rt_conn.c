@@ -162,7 +162,7 @@ void rt_conn_open(struct rt_session *s)
     s->addr_next = 0;
     rt_free(s->addrs);
     s->addrs = NULL;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_timeout, rt_conn_timeout_cb,
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_timeout_cb,
                      (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
     /* Allocated per attempt: an open connection keeps no addresses. */
     if (!(lk = rt_calloc(1, sizeof *lk))) {
@@ -211,7 +211,7 @@ static void rt_conn_error(struct rt_session *s, const char *why)
 
 static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul)
 {
-    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_timeout);
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
 
     if (s->state >= RT_CS_READY)
         return;
@@ -457,11 +457,9 @@ void rt_conn_finish(struct rt_session *s)
 
     if (s->state == RT_CS_DONE)
         return;
-    lws_sul_cancel(&s->sul_timeout);
+    lws_sul_cancel(&s->sul_phase);
     lws_sul_cancel(&s->sul_close);
     lws_sul_cancel(&s->sul_alive);
-    lws_sul_cancel(&s->sul_retry);
-    lws_sul_cancel(&s->sul_goaway);
     rt_client_unlink(c, s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);

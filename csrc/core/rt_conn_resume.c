@@ -144,9 +144,7 @@ void rt_conn_lost(struct rt_session *s)
         rt_conn_finish(s);
         return;
     }
-    lws_sul_cancel(&s->sul_timeout);
     lws_sul_cancel(&s->sul_close);
-    lws_sul_cancel(&s->sul_goaway);
     if (!s->reconnecting)
         rt_conn_loss_reason(s);
     s->attempt = next;
@@ -157,7 +155,7 @@ void rt_conn_lost(struct rt_session *s)
             ? 0 : rt_resume_backoff(s->attempt, (double)(ts.tv_nsec % 1000) / 1000.0);
     s->reconnecting = true;
     s->state = RT_CS_WAIT;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_retry, rt_conn_retry_cb,
+    lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_retry_cb,
                      (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
 }
 
@@ -181,7 +179,7 @@ static bool rt_conn_token_ready(struct rt_session *s)
 
 static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
 {
-    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_retry);
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
     struct rt_msg *m;
     size_t cap, n;
 
@@ -192,7 +190,7 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     if (!rt_conn_token_ready(s)) {
-        lws_sul_schedule(s->client->ctx, 0, &s->sul_retry, rt_conn_retry_cb,
+        lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_retry_cb,
                          LWS_USEC_PER_SEC / 10);
         return;
     }
@@ -219,13 +217,13 @@ static void rt_conn_recycle(struct rt_session *s)
         !s->handle_len)
         return;   /* without a handle there is nothing to resume: the server's close ends it */
     s->recycle = true;
-    lws_sul_cancel(&s->sul_goaway);
+    lws_sul_cancel(&s->sul_phase);
     rt_conn_want_write(s);           /* the writer finishes the message, then closes */
 }
 
 static void rt_conn_goaway_cb(lws_sorted_usec_list_t *sul)
 {
-    rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_goaway));
+    rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_phase));
 }
 
 void rt_conn_track(struct rt_session *s, const char *text, size_t len)
@@ -268,7 +266,7 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         } else {
             /* Let the model finish its turn (the handle after it is the one to resume
              * with), but leave in time whatever happens: a timer, not the next message. */
-            lws_sul_schedule(s->client->ctx, 0, &s->sul_goaway, rt_conn_goaway_cb,
+            lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_goaway_cb,
                              (lws_usec_t)(rt_resume_goaway_leave(sc.time_left) *
                                           (double)LWS_USEC_PER_SEC));
         }
@@ -277,7 +275,7 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
 
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
 {
-    lws_sul_cancel(&s->sul_timeout);
+    lws_sul_cancel(&s->sul_phase);
     s->state = RT_CS_READY;
     s->conn_start = rt_now();
     s->conn_base = s->tx_seq;

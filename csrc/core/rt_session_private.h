@@ -97,8 +97,11 @@ struct rt_session {
     struct rt_client *client;        /* immutable: counted reference */
 
     /* ---- immutable ---- */
-    bool use_tls;                    /* wss:// */
     int port;
+    bool use_tls;                    /* wss:// */
+    bool manual_activity, audio_stream_end;
+    bool resume_on;                  /* resumption asked and the setup has sessionResumption */
+    bool resume_empty;               /* ...and holds no handle */
     char *strings;                   /* owned: one block holding the strings below and the
                                         headers array (may hold secrets: wiped when freed) */
     size_t strings_len;
@@ -113,13 +116,10 @@ struct rt_session {
     size_t max_receive;              /* bytes of unread events before reading pauses */
     size_t max_message;              /* largest server message */
     const char *audio_mime;          /* in strings */
-    bool manual_activity, audio_stream_end;
     struct rt_auth *auth;            /* owned reference, or NULL */
     const char *setup_tmpl;          /* in strings: the setup message as given (resume_on) */
     size_t setup_len;
-    bool resume_on;                  /* resumption asked and the setup has sessionResumption */
     size_t resume_at;                /* offset just after sessionResumption's '{' */
-    bool resume_empty;
 
     /* ---- hand-off ---- */
     struct rt_mpsc intake;           /* struct rt_msg from senders, for the I/O thread */
@@ -177,11 +177,12 @@ struct rt_session {
     int http_status;                 /* status of a refused upgrade, else 0 */
     struct rt_event *ev_error;       /* owned: small error and closed events made with the */
     struct rt_event *ev_closed;      /* session, for an end that finds no memory (rt_conn.c) */
-    lws_sorted_usec_list_t sul_timeout;   /* connect + setupComplete deadline */
+    lws_sorted_usec_list_t sul_phase;     /* the deadline of the connection's phase, one at
+                                             a time: connect + setupComplete (RESOLVING to
+                                             SETUP), goAway's latest moment to leave (READY),
+                                             the next reconnect attempt (WAIT) */
     lws_sorted_usec_list_t sul_close;     /* close deadline */
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
-    lws_sorted_usec_list_t sul_retry;     /* next reconnect attempt */
-    lws_sorted_usec_list_t sul_goaway;    /* goAway: latest moment to leave */
     bool pause_told;                 /* the owner was told reading paused (this pause) */
 
     /* resumption (I/O thread) */
