@@ -9,6 +9,17 @@ for _, tls in ipairs { false, true } do
     setup(function() h = helper.hostile { tls = tls } end)
     teardown(function() h:stop() end)
 
+    -- The server's record of a connection once it logged n pongs (or after 5 s).
+    local function after_pongs(tag, n)
+      local log
+      for _ = 1, 100 do
+        log = h:log(tag)
+        if #log[1].pongs >= n then break end
+        realtime.sleep(0.05)
+      end
+      return log[1]
+    end
+
     it("answers setup and a text turn, and logs the close code it saw", function()
       local client, tag = h:client("setup_ok", nil, {})
       local session = assert(client:connect { output_modalities = { "text" } })
@@ -31,12 +42,7 @@ for _, tls in ipairs { false, true } do
     it("answers each ping with its payload, the longest and an empty one too", function()
       local client, tag = h:client("ping", { sizes = "125,0,3" })
       local session = assert(client:connect { output_modalities = { "text" } })
-      local log
-      for _ = 1, 100 do
-        log = h:log(tag)
-        if #log[1].pongs >= 3 then break end
-        realtime.sleep(0.05)
-      end
+      local rec = after_pongs(tag, 3)
       -- byte i of a ping of n bytes is (7i + n) mod 256 (spec/hostile/lib/modes.js)
       local function payload(n)
         local t = {}
@@ -44,7 +50,7 @@ for _, tls in ipairs { false, true } do
         return table.concat(t)
       end
       local got = {}
-      for i, p in ipairs(log[1].pongs) do got[i] = p.hex end
+      for i, p in ipairs(rec.pongs) do got[i] = p.hex end
       assert.same({ payload(125), "", payload(3) }, got)
       -- the connection carries on
       assert(session:send_text "hello")
@@ -61,15 +67,10 @@ for _, tls in ipairs { false, true } do
     it("answers the latest of pings read together (RFC 6455 5.5.3)", function()
       local client, tag = h:client("ping", { sizes = "5,4,3", every = 0 })
       local session = assert(client:connect { output_modalities = { "text" } })
-      local log
-      for _ = 1, 100 do
-        log = h:log(tag)
-        if #log[1].pongs >= 1 then break end
-        realtime.sleep(0.05)
-      end
+      after_pongs(tag, 1)
       realtime.sleep(0.2)
-      log = h:log(tag)
-      assert.equal("030a11", log[1].pongs[#log[1].pongs].hex)
+      local pongs = h:log(tag)[1].pongs
+      assert.equal("030a11", pongs[#pongs].hex)
       assert.is_true(session:is_open())
       client:close()
     end)
