@@ -6,32 +6,28 @@
 #include "rt_utf8.h"
 #include "rt_test.h"
 
-/* The reference: the length of the valid prefix, read one sequence at a time. */
+/* The reference, by code points: a sequence's length comes from its lead byte, its value
+ * from its continuation bytes, and the value must need that length (no overlong form),
+ * not be a surrogate and not pass U+10FFFF. Returns the length of the valid prefix. */
 static size_t ref_prefix(const unsigned char *p, size_t n)
 {
+    static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
     size_t i = 0;
 
     while (i < n) {
-        unsigned c = p[i], lo = 0x80, hi = 0xbf;
-        size_t need;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1;
-        else if (c >= 0xe0 && c <= 0xef)
-            need = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        else if (c >= 0xf0 && c <= 0xf4)
-            need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        else
+        size_t len = p[i] < 0x80 ? 1 : (p[i] >> 5) == 6 ? 2 : (p[i] >> 4) == 14 ? 3
+                   : (p[i] >> 3) == 30 ? 4 : 0;
+        uint32_t cp = len == 1 ? p[i] : p[i] & (0x7fu >> len);
+        if (len == 0 || i + len > n)
             return i;
-        if (i + need >= n || p[i + 1] < lo || p[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if ((p[i + k] & 0xc0) != 0x80)
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] >> 6) != 2)
                 return i;
-        i += need + 1;
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+        if (cp < least[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return i;
+        i += len;
     }
     return n;
 }
