@@ -29,8 +29,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) lua5.4 2>/dev/null)
 ifdef LUA_INCDIR
 PKG_CFLAGS += -I$(LUA_INCDIR)
 endif
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   += $(PKG_LIBS) -lpthread -lm
+# libcurl's headers are needed to build, its library only at run time: the core loads it
+# on first use (csrc/core/rt_curl.h), so programs that never fetch a token do not map it.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
+LDLIBS   += $(PKG_LIBS) -ldl -lpthread -lm
 
 # csrc/core: transport, framing, queues, credentials (no Lua headers);
 # csrc/binding: the Lua module on top of it.

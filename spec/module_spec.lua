@@ -16,4 +16,34 @@ describe("the realtime module", function()
     assert.matches("^%d+%.%d+", v.libcurl)
     assert.equal("Lua 5.4", v.lua:match "^Lua 5%.4")
   end)
+
+  it("maps libcurl only when something needs it (a token fetch, versions())", function()
+    -- in a process of its own: the specs before this one have used libcurl here
+    local script = [[
+      local function mapped()
+        for line in io.lines("/proc/self/maps") do
+          if line:find("/libcurl[%w.-]*%.so") then return true end
+        end
+        return false
+      end
+      local realtime = require "realtime"
+      local client = assert(realtime.gemini { api_key = "k", base_url = "https://127.0.0.1:9" })
+      io.write(tostring(mapped()), " ")
+      local v = realtime.versions().libcurl
+      io.write(tostring(mapped()), " ", v)
+      client:close()
+    ]]
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write(script)
+    f:close()
+    local p = assert(io.popen("lua5.4 " .. file .. " 2>&1"))
+    local out = p:read "a"
+    p:close()
+    os.remove(file)
+    local before, after, version = out:match "^(%a+) (%a+) (%S+)$"
+    assert.equal("false", before, out)
+    assert.equal("true", after, out)
+    assert.matches("^%d+%.%d+", version)
+  end)
 end)

@@ -9,17 +9,23 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include <curl/curl.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 
 #include "lrt_private.h"
+#include "rt_curl.h"
 #include "rt_version.h"
 
 /* realtime.core.versions() -> { realtime, lua, libwebsockets, openssl, libcurl } */
 static int lrt_versions(lua_State *L)
 {
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    /* libcurl is loaded on first use (rt_curl.h); asking for its version loads it */
+    struct rt_error err;
+    const curl_version_info_data *cv = NULL;
+
+    rt_error_clear(&err);
+    if (rt_curl_load(&err) == 0)
+        cv = rt_curl.version_info(CURLVERSION_NOW);
 
     lua_createtable(L, 0, 5);
     lua_pushstring(L, RT_VERSION);
@@ -30,7 +36,10 @@ static int lrt_versions(lua_State *L)
     lua_setfield(L, -2, "libwebsockets");
     lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
     lua_setfield(L, -2, "openssl");
-    lua_pushstring(L, cv && cv->version ? cv->version : "unknown");
+    if (cv && cv->version)
+        lua_pushstring(L, cv->version);
+    else
+        lua_pushfstring(L, "unavailable: %s", err.msg);
     lua_setfield(L, -2, "libcurl");
     return 1;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rt_curl.h"
 #include "rt_http_xfer.h"
 
 /* Longest single sleep; a pass with nothing to do costs a few microseconds. */
@@ -53,7 +54,7 @@ static void rt_hw_wake(void)
 {
     rt_hw.dirty = true;
     if (rt_hw.multi)
-        (void)curl_multi_wakeup(rt_hw.multi);
+        (void)rt_curl.multi_wakeup(rt_hw.multi);
 }
 
 static bool rt_hw_closing(struct rt_http_task *t)
@@ -71,7 +72,7 @@ static void rt_hw_release(struct rt_http_task *t, CURLM *m)
 {
     if (t->xfer) {
         if (m)
-            curl_multi_remove_handle(m, rt_http_xfer_easy(t->xfer));
+            rt_curl.multi_remove_handle(m, rt_http_xfer_easy(t->xfer));
         rt_http_xfer_free(t->xfer);
         t->xfer = NULL;
     }
@@ -95,12 +96,12 @@ static void rt_hw_start(CURLM *m, struct rt_http_task *start)
         struct rt_error err;
 
         next = t->start_next;
-        if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t) == CURLE_OK &&
-            (mc = curl_multi_add_handle(m, e)) == CURLM_OK)
+        if (rt_curl.easy_setopt(e, CURLOPT_PRIVATE, (void *)t) == CURLE_OK &&
+            (mc = rt_curl.multi_add_handle(m, e)) == CURLM_OK)
             continue;
         rt_error_clear(&err);
         rt_error_set(&err, RT_ENOMEM, "could not start an HTTP request: %s",
-                     curl_multi_strerror(mc));
+                     rt_curl.multi_strerror(mc));
         rt_http_xfer_free(t->xfer);
         t->xfer = NULL;
         if (!rt_hw_closing(t))
@@ -114,7 +115,7 @@ static void rt_hw_finish(CURLM *m)
     CURLMsg *msg;
     int left;
 
-    while ((msg = curl_multi_info_read(m, &left))) {
+    while ((msg = rt_curl.multi_info_read(m, &left))) {
         struct rt_http_task *t;
         char *priv = NULL;
         struct rt_http_response resp = { 0, NULL, 0 };
@@ -124,10 +125,10 @@ static void rt_hw_finish(CURLM *m)
 
         if (msg->msg != CURLMSG_DONE)
             continue;
-        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
+        if (rt_curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
             continue;   /* not ours: cannot happen, every handle is a task's */
         t = (struct rt_http_task *)(void *)priv;
-        curl_multi_remove_handle(m, msg->easy_handle);
+        rt_curl.multi_remove_handle(m, msg->easy_handle);
         rt_error_clear(&err);
         r = rt_http_xfer_finish(t->xfer, rc, &resp, &err);
         rt_http_xfer_free(t->xfer);
@@ -146,14 +147,14 @@ static void rt_hw_sleep(CURLM *m, double next)
     long curl_ms = -1;
     double ms = RT_HW_MAX_SLEEP_MS;
 
-    if (curl_multi_timeout(m, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms)
+    if (rt_curl.multi_timeout(m, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms)
         ms = (double)curl_ms;
     if (next < INFINITY) {
         double left = ceil((next - rt_http_now()) * 1000.0);
         if (left < ms)
             ms = left < 0 ? 0 : left;
     }
-    (void)curl_multi_poll(m, NULL, 0, (int)ms, NULL);
+    (void)rt_curl.multi_poll(m, NULL, 0, (int)ms, NULL);
 }
 
 static void *rt_hw_main(void *ud)
@@ -210,7 +211,7 @@ static void *rt_hw_main(void *ud)
             if (t->on_due && !rt_hw_closing(t))
                 t->on_due(t);
         }
-        (void)curl_multi_perform(m, &running);
+        (void)rt_curl.multi_perform(m, &running);
         rt_hw_finish(m);
 
         /* what the functions just called asked for is taken by the next pass at once */
@@ -223,7 +224,7 @@ static void *rt_hw_main(void *ud)
     pthread_mutex_lock(&rt_hw.lock);
     rt_hw.multi = NULL;
     pthread_mutex_unlock(&rt_hw.lock);
-    curl_multi_cleanup(m);
+    rt_curl.multi_cleanup(m);
     return NULL;
 }
 
@@ -251,7 +252,7 @@ static int rt_hw_ensure(struct rt_error *err)
         pthread_mutex_unlock(&rt_hw.life);
         return -1;
     }
-    m = curl_multi_init();
+    m = rt_curl.multi_init();
     if (!m) {
         rt_error_set(err, RT_ENOMEM, "out of memory starting the HTTP worker");
         pthread_mutex_unlock(&rt_hw.life);
@@ -270,7 +271,7 @@ static int rt_hw_ensure(struct rt_error *err)
     }
     pthread_mutex_unlock(&rt_hw.lock);
     if (rc != 0)
-        curl_multi_cleanup(m);
+        rt_curl.multi_cleanup(m);
     pthread_mutex_unlock(&rt_hw.life);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_curl.h"
 #include "rt_version.h"
 
 #define RT_HTTP_DEFAULT_TIMEOUT 30.0
@@ -31,15 +32,17 @@ static CURLcode rt_http_init_rc = CURLE_FAILED_INIT;
 
 static void rt_http_once_init(void)
 {
-    rt_http_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    rt_http_init_rc = rt_curl.global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int rt_http_global_init(struct rt_error *err)
 {
+    if (rt_curl_load(err) != 0)
+        return -1;
     pthread_once(&rt_http_once, rt_http_once_init);
     if (rt_http_init_rc != CURLE_OK) {
         rt_error_set(err, RT_ECONNECT, "libcurl could not be initialised: %s",
-                     curl_easy_strerror(rt_http_init_rc));
+                     rt_curl.easy_strerror(rt_http_init_rc));
         return -1;
     }
     return 0;
@@ -52,7 +55,7 @@ static void rt_http_wipe_list(struct curl_slist *l)
     for (p = l; p; p = p->next)
         if (p->data)
             explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(l);
+    rt_curl.slist_free_all(l);
 }
 
 static size_t rt_http_xfer_write(char *data, size_t size, size_t nmemb, void *ud)
@@ -134,7 +137,7 @@ static int rt_http_xfer_headers(struct rt_http_xfer *x, const struct rt_http_req
             return -1;
         }
         snprintf(line, n, "%s: %s", h->name, h->value);
-        struct curl_slist *next = curl_slist_append(x->hdrs, line);
+        struct curl_slist *next = rt_curl.slist_append(x->hdrs, line);
         explicit_bzero(line, n);
         rt_free(line);
         if (!next) {
@@ -157,7 +160,7 @@ static int rt_http_xfer_options(struct rt_http_xfer *x, const struct rt_http_req
 
     if (timeout_ms < 1)
         timeout_ms = 1;
-#define RT_SETOPT(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(h, opt, val); } while (0)
+#define RT_SETOPT(opt, val) do { if (c == CURLE_OK) c = rt_curl.easy_setopt(h, opt, val); } while (0)
     RT_SETOPT(CURLOPT_URL, r->url);
     RT_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     RT_SETOPT(CURLOPT_NOSIGNAL, 1L);
@@ -184,7 +187,7 @@ static int rt_http_xfer_options(struct rt_http_xfer *x, const struct rt_http_req
 #undef RT_SETOPT
     if (c != CURLE_OK) {
         rt_error_set(err, rt_http_code(c), "%s %s: libcurl refused an option: %s", x->method,
-                     x->where, curl_easy_strerror(c));
+                     x->where, rt_curl.easy_strerror(c));
         return -1;
     }
     return 0;
@@ -225,7 +228,7 @@ struct rt_http_xfer *rt_http_xfer_new(const struct rt_http_request *r, struct rt
             memcpy(x->body, r->body, x->body_len);
         x->body[x->body_len] = '\0';
     }
-    x->easy = curl_easy_init();
+    x->easy = rt_curl.easy_init();
     if (!x->easy) {
         rt_error_set(err, RT_ENOMEM, "out of memory starting an HTTP request");
         goto fail;
@@ -264,10 +267,10 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
                          x->timeout);
         else
             rt_error_set(err, rt_http_code(c), "%s %s: %s", x->method, x->where,
-                         x->errbuf[0] ? x->errbuf : curl_easy_strerror(c));
+                         x->errbuf[0] ? x->errbuf : rt_curl.easy_strerror(c));
         return -1;
     }
-    if (curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK ||
+    if (rt_curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK ||
         resp->status < 100) {
         resp->status = 0;
         rt_error_set(err, RT_EPROTOCOL, "%s %s: no HTTP status in the response", x->method, x->where);
@@ -300,7 +303,7 @@ void rt_http_xfer_free(struct rt_http_xfer *x)
     if (!x)
         return;
     if (x->easy)
-        curl_easy_cleanup(x->easy);
+        rt_curl.easy_cleanup(x->easy);
     rt_http_wipe_list(x->hdrs);
     if (x->body) {
         explicit_bzero(x->body, x->body_len);
