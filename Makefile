@@ -33,6 +33,8 @@ endif
 # on first use (csrc/core/rt_curl.h), so programs that never fetch a token do not map it.
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -ldl -lpthread -lm
+# the C tests drive the simulator's control API with libcurl themselves
+TEST_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 
 # csrc/core: transport, framing, queues, credentials (no Lua headers);
 # csrc/binding: the Lua module on top of it.
@@ -109,7 +111,7 @@ $(LUA_SHLIB): $(BIND_OBJ) $(SHLIB)
 
 $(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 # DEPS: the command that installs what is missing (.ci/first-run.sh replaces it to play
 # a machine whose packages appear only once it has run).
