@@ -675,7 +675,8 @@ int lrt_map_server(lua_State *L)
     const char *text;
 
     luaL_checktype(L, 1, LUA_TTABLE);
-    text = luaL_checklstring(L, 2, &len);
+    luaL_checktype(L, 2, LUA_TSTRING);
+    text = lua_tolstring(L, 2, &len);
     lua_settop(L, 2);
     lrt_map_server_text(L, 1, text, len);
     if (lua_istable(L, -3)) {

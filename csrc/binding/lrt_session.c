@@ -262,12 +262,11 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
             cut = lua_getfield(L, st, "response_id") != LUA_TNIL;
             lua_pop(L, 1);
             if (cut) {
+                static const char turn_end[] = "{\"serverContent\":{\"turnComplete\":true}}";
                 lua_pushliteral(L, "connection lost");
                 lua_setfield(L, st, "response_incomplete");
-                lua_pushvalue(L, st);
-                lua_pushliteral(L, "{\"serverContent\":{\"turnComplete\":true}}");
-                lrt_call_module(L, "map_server", 2, 3);   /* msgs | nil, msg, code */
-                lua_pop(L, 2);
+                lrt_map_server_text(L, st, turn_end, sizeof turn_end - 1);
+                lua_pop(L, 2);                        /* msgs | nil */
             } else {
                 lua_pushnil(L);
             }
