@@ -109,7 +109,7 @@ $(LUA_SHLIB): $(BIND_OBJ) $(SHLIB)
 	ln -sf $(notdir $@) $(BUILD)/librealtime-lua.so.$(SOVERSION)
 	ln -sf librealtime-lua.so.$(SOVERSION) $(BUILD)/librealtime-lua.so
 
-$(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) csrc/test/rt_test.h
+$(BUILD)/test/%: csrc/test/%.c $(ARCHIVE) $(wildcard csrc/test/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(ARCHIVE) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 

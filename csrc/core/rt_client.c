@@ -271,7 +271,7 @@ static void rt_client_test_pings(struct rt_client *c)
 
 /* The TLS settings of the client's connections (rt_tls.c runs the sessions): the peer is
  * verified against ca_file when given, else the system store; rt_tls checks the name. */
-static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
+SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -294,6 +294,9 @@ static SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     /* An idle connection holds no TLS record buffers (about 33 KB each). */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* It copies the TLS 1.3 traffic secrets so that a connection can leave OpenSSL after
+     * the handshake (rt_tls_record.h); it logs nothing. */
+    SSL_CTX_set_keylog_callback(ctx, rt_tls_keylog);
     return ctx;
 fail:
     SSL_CTX_free(ctx);

@@ -74,6 +74,10 @@ void rt_client_unlink(struct rt_client *c, struct rt_session *s);
 void rt_client_session_done(struct rt_client *c);
 void rt_client_leave_loop(struct rt_client *c);
 
+/* The TLS settings of the client's connections (peer verified against ca_file, else the
+ * system store; TLS 1.2 or later; rt_tls_keylog as key log callback), or NULL with err. */
+SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err);
+
 /* The last error or warning libwebsockets logged on this thread ("" if none), and a way
  * to forget it. */
 const char *rt_client_last_log(void);

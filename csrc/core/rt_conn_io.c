@@ -26,7 +26,7 @@ int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
     unsigned char *out = buf;
     size_t len = n;
 
-    if (s->tls.ssl) {
+    if (rt_tls_active(&s->tls)) {
         struct rt_error err;
         rt_error_clear(&err);
         out = c->tlsbuf + LWS_PRE;
@@ -416,7 +416,7 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
 
     s->last_rx = rt_now();
     s->ping_out = s->ping_sent = false;
-    if (!s->tls.ssl)
+    if (!rt_tls_active(&s->tls))
         return rt_conn_plain(s, in, len);
     if (!s->tls.established) {
         size_t n;

@@ -105,6 +105,7 @@ void rt_tls_free(struct rt_tls *t)
 {
     if (t->ssl)
         SSL_free(t->ssl);           /* frees the BIO too */
+    rt_tls_rec_free(t->rec);
     rt_buf_free(&t->spill);
     memset(t, 0, sizeof *t);
 }
@@ -143,6 +144,12 @@ int rt_tls_start(struct rt_tls *t, SSL_CTX *ctx, const char *host, unsigned char
     }
     BIO_set_data(b, t);
     SSL_set_bio(t->ssl, b, b);
+    if (SSL_set_app_data(t->ssl, t) != 1) {     /* rt_tls_keylog finds t here */
+        rt_tls_free(t);
+        ERR_clear_error();
+        rt_error_set(err, RT_ENOMEM, "cannot create a TLS session");
+        return -1;
+    }
     param = SSL_get0_param(t->ssl);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if ((literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
@@ -170,6 +177,7 @@ int rt_tls_handshake(struct rt_tls *t, const unsigned char *in, size_t len, unsi
     t->out = NULL;
     if (r == 1) {
         t->established = true;
+        rt_tls_rec_start(t);        /* our record layer from here when it qualifies */
         return 1;
     }
     switch (SSL_get_error(t->ssl, r)) {
@@ -192,9 +200,11 @@ long rt_tls_read(struct rt_tls *t, unsigned char *buf, size_t cap, struct rt_err
 {
     int r, e;
 
+    t->out = NULL;                   /* an answer TLS owes goes to spill */
+    if (t->rec)
+        return rt_tls_rec_read(t, buf, cap, err);
     if (!t->in_len && !SSL_has_pending(t->ssl))
         return 0;
-    t->out = NULL;                   /* an answer TLS owes goes to spill */
     ERR_clear_error();
     r = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
     if (r > 0)
@@ -217,7 +227,12 @@ int rt_tls_write(struct rt_tls *t, const unsigned char *p, size_t len, unsigned 
 
     rt_tls_out(t, out, cap);
     *n = 0;
-    if (len) {
+    if (t->rec) {
+        if (rt_tls_rec_write(t, p, len, err)) {
+            t->out = NULL;
+            return -1;
+        }
+    } else if (len) {
         ERR_clear_error();
         r = SSL_write(t->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
         if (r <= 0 || (size_t)r != len) {
