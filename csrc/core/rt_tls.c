@@ -201,7 +201,7 @@ long rt_tls_read(struct rt_tls *t, unsigned char *buf, size_t cap, struct rt_err
     int r, e;
 
     t->out = NULL;                   /* an answer TLS owes goes to spill */
-    if (t->rec)
+    if (!t->ssl && t->rec)
         return rt_tls_rec_read(t, buf, cap, err);
     if (!t->in_len && !SSL_has_pending(t->ssl))
         return 0;
@@ -227,7 +227,7 @@ int rt_tls_write(struct rt_tls *t, const unsigned char *p, size_t len, unsigned 
 
     rt_tls_out(t, out, cap);
     *n = 0;
-    if (t->rec) {
+    if (!t->ssl && t->rec) {         /* after the switch (rt_tls_record.h) */
         if (rt_tls_rec_write(t, p, len, err)) {
             t->out = NULL;
             return -1;
