@@ -3,6 +3,7 @@
  * byte and in random pieces, large writes, session tickets, key updates from the server
  * and our own, close_notify and an alert, and the fallback to OpenSSL (TLS 1.2, a context
  * without the key log). Hostile records are in test_tls_hostile.c. */
+#include "rt_alloc.h"
 #include "tls_pair.h"
 
 static struct tp P;
@@ -300,6 +301,36 @@ static void test_verify_still_fails(void)
     SSL_CTX_free(other);
 }
 
+/* Out of memory: for the secrets, the connection stays with OpenSSL; for a cut record or
+ * output that goes to spill, the call fails with "nomem". */
+static void test_out_of_memory(void)
+{
+    size_t n;
+    unsigned char *b;
+
+    rt_alloc_fail_after(0);
+    RT_CHECK(tp_open(&P, &aes128) == 0);
+    rt_alloc_fail_after(-1);
+    RT_CHECK(P.t.ssl != NULL && P.t.rec == NULL);
+    RT_CHECK(server_says("still", 5) && tp_pump(&P, 0) == 0 && P.got.len == 5);
+    RT_CHECK(tp_client_says(&P, "fine", 4));
+    tp_close(&P);
+
+    RT_CHECK(tp_open(&P, &aes128) == 0 && switched());
+    RT_CHECK(tp_pump(&P, 0) == 0);      /* the tickets */
+    RT_CHECK(server_says("cut in two", 10));
+    b = tp_from_server(&P, &n);
+    rt_alloc_fail_after(0);
+    RT_CHECK(tp_feed(&P, b, n / 2, 65536) == -1 && P.err.code == RT_ENOMEM);
+    RT_CHECK_STR(P.err.msg, "out of memory for a TLS record from localhost");
+    rt_error_clear(&P.err);
+    RT_CHECK(rt_tls_write(&P.t, b, n, P.out, 10, &n, &P.err) == -1 && P.err.code == RT_ENOMEM);
+    rt_alloc_fail_after(-1);
+    RT_CHECK_STR(P.err.msg, "out of memory for TLS output to localhost");
+    free(b);
+    tp_close(&P);
+}
+
 int main(void)
 {
     if (tp_init()) {
@@ -317,6 +348,7 @@ int main(void)
     RT_RUN(test_server_alert);
     RT_RUN(test_fallback);
     RT_RUN(test_verify_still_fails);
+    RT_RUN(test_out_of_memory);
     tp_fini();
     return rt_test_done();
 }
