@@ -240,7 +240,7 @@ static int lrt_deliver(lua_State *L)
  * answers them in one tool response (unless some are left to the caller). */
 int lrt_dispatch(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, SLOT_SELF, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, SLOT_SELF);
     lua_Integer n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
 
     while (lua_tointeger(L, SLOT_INDEX) <= n) {

@@ -68,6 +68,12 @@ lua_Number lrt_field_number(lua_State *L, int t, const char *key, lua_Number dfl
 int lrt_field_bool(lua_State *L, int t, const char *key);
 
 struct lrt_client *lrt_check_client(lua_State *L, int idx);
+/* The session at idx (luaL_checkudata's error otherwise); lrt_check_session also raises
+ * "session closed" once it is closed. Sessions are recognised by their metatable's
+ * identity (kept in the registry under &lrt_session_key too), not by looking up
+ * LRT_SESSION: these run on every method call. */
+extern const char lrt_session_key;
+struct lrt_session *lrt_session_arg(lua_State *L, int idx);
 struct lrt_session *lrt_check_session(lua_State *L, int idx);
 
 #endif

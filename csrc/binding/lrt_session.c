@@ -27,9 +27,25 @@
  * ==================================================================== */
 
 /* For sends: the session must not have been closed by its owner. */
+const char lrt_session_key = 0;
+
+struct lrt_session *lrt_session_arg(lua_State *L, int idx)
+{
+    int same = 0;
+
+    if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
+        same = lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_session_key) == LUA_TTABLE &&
+               lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!same)
+        luaL_typeerror(L, idx, LRT_SESSION);
+    return lua_touserdata(L, idx);
+}
+
 struct lrt_session *lrt_check_session(lua_State *L, int idx)
 {
-    struct lrt_session *u = luaL_checkudata(L, idx, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, idx);
     if (!u->s || u->closing)
         luaL_error(L, "session closed");
     return u;
@@ -342,7 +358,7 @@ static int lrt_staged_take(lua_State *L, int self)
  * handlers; with noyield they cannot yield (a yield is their error). */
 static int lrt_receive_step(lua_State *L, int noyield)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     struct rt_event *ev;
 
     lua_settop(L, 1);
@@ -407,7 +423,7 @@ static double lrt_timeout_arg(lua_State *L, int idx)
 /* session:_wait(timeout) -> true when something may be ready, false on timeout */
 static int lrt_session_wait(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     double t = lrt_timeout_arg(L, 2);
     if (!u->s || u->ended) {
         lua_pushboolean(L, 1);
@@ -423,7 +439,7 @@ static int lrt_session_wait(lua_State *L)
 
 static int lrt_session_pollfd(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     if (!u->s)
         return 0;
     lua_pushinteger(L, rt_session_fd(u->s));
@@ -432,21 +448,21 @@ static int lrt_session_pollfd(lua_State *L)
 
 static int lrt_session_events(lua_State *L)
 {
-    luaL_checkudata(L, 1, LRT_SESSION);
+    lrt_session_arg(L, 1);
     lua_pushliteral(L, "r");
     return 1;
 }
 
 static int lrt_session_timeout(lua_State *L)
 {
-    luaL_checkudata(L, 1, LRT_SESSION);
+    lrt_session_arg(L, 1);
     return 0;
 }
 
 /* session:close(): asks for a normal close; the closed message follows. Idempotent. */
 static int lrt_session_close(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     if (u->s && !u->closing) {
         u->closing = 1;
         rt_session_close(u->s, 1000, "client closed");
@@ -456,7 +472,7 @@ static int lrt_session_close(lua_State *L)
 
 static int lrt_session_gc(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     struct rt_session *s = u->s;
     u->s = NULL;
     u->closing = 1;
@@ -468,14 +484,14 @@ static int lrt_session_gc(lua_State *L)
 
 static int lrt_session_is_open(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     lua_pushboolean(L, u->s && !u->closing && !u->ended);
     return 1;
 }
 
 static int lrt_session_tostring(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     lua_pushfstring(L, "%s (%p)%s", LRT_SESSION, (void *)u,
                     (u->s && !u->closing && !u->ended) ? "" : " closed");
     return 1;
@@ -492,7 +508,7 @@ static void lrt_stat_int(lua_State *L, const char *k, lua_Integer v)
  *                      received_bytes, rx_pauses, first_audio } */
 static int lrt_session_stats(lua_State *L)
 {
-    struct lrt_session *u = luaL_checkudata(L, 1, LRT_SESSION);
+    struct lrt_session *u = lrt_session_arg(L, 1);
     struct rt_stats st;
 
     memset(&st, 0, sizeof st);
@@ -519,7 +535,7 @@ static int lrt_session_stats(lua_State *L)
 
 static int lrt_session_props(lua_State *L)
 {
-    luaL_checkudata(L, 1, LRT_SESSION);
+    lrt_session_arg(L, 1);
     lua_getiuservalue(L, 1, LRT_UV_PROPS);
     return 1;
 }
@@ -591,11 +607,32 @@ static const luaL_Reg lrt_session_meta[] = {
     { NULL, NULL },
 };
 
+/* __index: a method (upvalue 1, the table the Lua front adds its methods to), else a
+ * field of the properties table (session.options and friends). In C because it runs on
+ * every method call. */
+static int lrt_session_index(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lrt_session_arg(L, 1);
+    lua_getiuservalue(L, 1, LRT_UV_PROPS);
+    lua_pushvalue(L, 2);
+    lua_gettable(L, -2);
+    return 1;
+}
+
 void lrt_open_session(lua_State *L)
 {
     luaL_newmetatable(L, LRT_SESSION);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_session_key);
     luaL_setfuncs(L, lrt_session_meta, 0);
     luaL_newlib(L, lrt_session_methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "session_methods");   /* core.session_methods */
+    lua_pushcclosure(L, lrt_session_index, 1);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "Session");      /* core.Session = the metatable */
     lua_pushcfunction(L, lrt_poll_fds);

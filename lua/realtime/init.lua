@@ -23,7 +23,7 @@ realtime.resampler = core.resampler
 realtime.wav = require "realtime.wav"
 
 local Client = core.Client.__index
-local Session = core.Session.__index
+local Session = core.session_methods   -- core.Session's __index looks here, then in _props()
 
 -- ==================================================================== --
 --  O P T I O N S
@@ -662,13 +662,6 @@ end
 -- ==================================================================== --
 --  S E S S I O N S
 -- ==================================================================== --
-
--- session.options and other fields read through the properties table
-core.Session.__index = function(self, key)
-  local m = Session[key]
-  if m ~= nil then return m end
-  return self:_props()[key]
-end
 
 -- The coroutine receiving on each session (weak: an abandoned receiver frees the slot).
 local receivers = setmetatable({}, { __mode = "kv" })
