@@ -155,11 +155,8 @@ static int lrt_client_connect(lua_State *L)
     lua_setiuservalue(L, -2, LRT_UV_MAP);
     lua_pushvalue(L, 4);
     lua_setiuservalue(L, -2, LRT_UV_TOOLS);
-    lua_createtable(L, 0, 2);   /* an empty queue */
-    lua_pushinteger(L, 1);
-    lua_setfield(L, -2, "first");
-    lua_pushinteger(L, 0);
-    lua_setfield(L, -2, "last");
+    su->inbox_head = 1;         /* an empty inbox */
+    lua_newtable(L);
     lua_setiuservalue(L, -2, LRT_UV_INBOX);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, LRT_UV_CLIENT);

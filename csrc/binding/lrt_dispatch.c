@@ -218,6 +218,7 @@ static int lrt_dispatch_k(lua_State *L, int status, lua_KContext ctx)
 /* Moves the mapped messages into the inbox and returns the first. */
 static int lrt_deliver(lua_State *L)
 {
+    struct lrt_session *u = lrt_session_arg(L, SLOT_SELF);
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
     int inbox;
 
@@ -225,11 +226,11 @@ static int lrt_deliver(lua_State *L)
     inbox = lua_gettop(L);
     for (i = 1; i <= n; i++) {
         lua_rawgeti(L, SLOT_MSGS, i);
-        lrt_inbox_push(L, inbox, -1);
+        lrt_inbox_push(L, u, inbox, -1);
         lua_pop(L, 1);
     }
     lua_settop(L, SLOT_SELF);
-    if (lrt_inbox_pop(L, SLOT_SELF))
+    if (lrt_inbox_pop(L, u, SLOT_SELF))
         return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "again");

@@ -27,12 +27,14 @@ struct lrt_session {
     struct rt_event *mapping;   /* the frame being mapped from its own bytes; a memory
                                    error in the mapping leaves it to the next mapping
                                    or __gc to free */
+    lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
+    lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
 };
 
 enum {
     LRT_UV_MAP = 1,    /* the mapping state table (lrt_map.h) */
     LRT_UV_TOOLS,      /* name -> handler */
-    LRT_UV_INBOX,      /* mapped messages not yet returned: { first=, last=, [i]=msg } */
+    LRT_UV_INBOX,      /* mapped messages not yet returned, an array (inbox_head..) */
     LRT_UV_CLIENT,     /* the client userdata: keeps it alive while the session lives */
     LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
     LRT_UV_STAGED,     /* messages of events read ahead, not yet dispatched, in one

@@ -29,8 +29,8 @@ int lrt_traceback(lua_State *L);
 
 /* lrt_session.c */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);
-int lrt_inbox_push(lua_State *L, int inbox, int msg);
-int lrt_inbox_pop(lua_State *L, int self);
+void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg);
+int lrt_inbox_pop(lua_State *L, struct lrt_session *u, int self);
 /* Maps the events that have already arrived into the staged array (read ahead). */
 void lrt_stage_ahead(lua_State *L, struct lrt_session *u);
 

@@ -173,44 +173,28 @@ static int lrt_session_send(lua_State *L)
  *  R E C E I V I N G
  * ==================================================================== */
 
-/* Appends the value at msg to the queue table at inbox ({ first=, last=, [i]= }). */
-int lrt_inbox_push(lua_State *L, int inbox, int msg)
+/* Appends the value at msg to the session's inbox (the table at inbox). The indexes live
+ * in the userdata: a message costs no string-keyed lookup on its way through. */
+void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg)
 {
-    lua_Integer last;
-    msg = lua_absindex(L, msg);
-    lua_getfield(L, inbox, "last");
-    last = lua_tointeger(L, -1) + 1;
-    lua_pop(L, 1);
     lua_pushvalue(L, msg);
-    lua_rawseti(L, inbox, last);
-    lua_pushinteger(L, last);
-    lua_setfield(L, inbox, "last");
-    return 0;
+    lua_rawseti(L, inbox, ++u->inbox_tail);
 }
 
 /* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
-int lrt_inbox_pop(lua_State *L, int self)
+int lrt_inbox_pop(lua_State *L, struct lrt_session *u, int self)
 {
-    lua_Integer first, last;
-    int inbox;
-
-    lua_getiuservalue(L, self, LRT_UV_INBOX);
-    inbox = lua_gettop(L);
-    lua_getfield(L, inbox, "first");
-    lua_getfield(L, inbox, "last");
-    first = lua_tointeger(L, -2);
-    last = lua_tointeger(L, -1);
-    lua_pop(L, 2);
-    if (first > last) {
-        lua_pop(L, 1);
+    if (u->inbox_head > u->inbox_tail)
         return 0;
-    }
-    lua_rawgeti(L, inbox, first);
+    lua_getiuservalue(L, self, LRT_UV_INBOX);
+    lua_rawgeti(L, -1, u->inbox_head);
     lua_pushnil(L);
-    lua_rawseti(L, inbox, first);
-    lua_pushinteger(L, first + 1);
-    lua_setfield(L, inbox, "first");
-    lua_remove(L, inbox);
+    lua_rawseti(L, -3, u->inbox_head);
+    lua_remove(L, -2);
+    if (++u->inbox_head > u->inbox_tail) {
+        u->inbox_head = 1;       /* empty: the next messages reuse the array part */
+        u->inbox_tail = 0;
+    }
     return 1;
 }
 
@@ -362,7 +346,7 @@ static int lrt_receive_step(lua_State *L, int noyield)
     struct rt_event *ev;
 
     lua_settop(L, 1);
-    if (lrt_inbox_pop(L, 1))
+    if (lrt_inbox_pop(L, u, 1))
         return 1;
     /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
      * that nothing waits, not that the last event gave nothing, e.g. usage kept for the
