@@ -28,11 +28,13 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
-/* Pushes a new message {type =, raw =, response_id = <current, if any>}. */
+/* Pushes a new message {type =, raw =, response_id = <current, if any>}. Room for
+ * five fields (eight slots): an audio delta adds audio and rate, and a fifth field
+ * into four slots would rehash the table. */
 int lrt_msg_new(struct lrt_frame *f, const char *type)
 {
     lua_State *L = f->L;
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lrt_set_str(L, -1, "type", type);
     lua_pushvalue(L, f->raw);
     lua_setfield(L, -2, "raw");
