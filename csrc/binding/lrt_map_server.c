@@ -525,12 +525,39 @@ static int fail(lua_State *L, const char *prefix)
 
 /* Pushes t[key] and returns its stack index when it is a table; else pushes nothing
  * and returns 0. */
-static int top_table(lua_State *L, int t, const char *key)
+/* The top-level members the mapping reads, in this order. */
+static const char *const top_names[] = {
+    "serverContent", "toolCall", "toolCallCancellation", "goAway",
+    "sessionResumptionUpdate", "usageMetadata",
+};
+#define TOP_COUNT (sizeof top_names / sizeof top_names[0])
+
+/* Pushes TOP_COUNT slots: the member of raw named top_names[i] when it is a table, else
+ * nil; at[i] is its stack index or 0. One pass over raw's keys: a frame has one or two,
+ * where six lookups by name would each intern their name. */
+static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
 {
-    if (lua_getfield(L, t, key) == LUA_TTABLE)
-        return lua_gettop(L);
-    lua_pop(L, 1);
-    return 0;
+    int base = lua_gettop(L);
+
+    luaL_checkstack(L, (int)TOP_COUNT + 2, "mapping a server message");
+    lua_settop(L, base + (int)TOP_COUNT);
+    for (size_t i = 0; i < TOP_COUNT; i++)
+        at[i] = 0;
+    lua_pushnil(L);
+    while (lua_next(L, raw)) {
+        size_t n;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+        for (size_t i = 0; k && i < TOP_COUNT; i++) {
+            if (strlen(top_names[i]) == n && memcmp(top_names[i], k, n) == 0) {
+                if (lua_type(L, -1) == LUA_TTABLE) {
+                    at[i] = base + 1 + (int)i;
+                    lua_copy(L, -1, at[i]);
+                }
+                break;
+            }
+        }
+        lua_pop(L, 1);
+    }
 }
 
 /* A transcription session (kind = "transcription") hands the caller only the user's
@@ -593,13 +620,9 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
 
     /* The first setupComplete is the binding's business (session.id); a later one
      * maps to nothing below and comes out as raw. */
-    int kept = 0, turn_end = 0, tool_end = 0, usage = 0;
-    int content = top_table(L, f.raw, "serverContent");
-    int tc = top_table(L, f.raw, "toolCall");
-    int tcc = top_table(L, f.raw, "toolCallCancellation");
-    int ga = top_table(L, f.raw, "goAway");
-    int sr = top_table(L, f.raw, "sessionResumptionUpdate");
-    int um = top_table(L, f.raw, "usageMetadata");
+    int kept = 0, turn_end = 0, tool_end = 0, usage = 0, at[TOP_COUNT];
+    top_tables(L, f.raw, at);
+    int content = at[0], tc = at[1], tcc = at[2], ga = at[3], sr = at[4], um = at[5];
     int base = lua_gettop(L);
 
     if (content) {
