@@ -560,6 +560,26 @@ static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
     }
 }
 
+/* True when the serverContent table at content has no member but modelTurn, as every
+ * audio or text delta: its other members need not be looked up one by one. */
+static int model_turn_only(lua_State *L, int content)
+{
+    int only = 0;
+
+    lua_pushnil(L);
+    if (lua_next(L, content)) {
+        size_t n;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+        only = k && n == 9 && memcmp(k, "modelTurn", 9) == 0;
+        lua_pop(L, 1);
+        if (lua_next(L, content)) {
+            only = 0;
+            lua_pop(L, 2);
+        }
+    }
+    return only;
+}
+
 /* A transcription session (kind = "transcription") hands the caller only the user's
  * transcript and the session's lifecycle: the model's own answers are not wanted. */
 static void transcription_only(lua_State *L, int out)
@@ -625,9 +645,12 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     int content = at[0], tc = at[1], tcc = at[2], ga = at[3], sr = at[4], um = at[5];
     int base = lua_gettop(L);
 
+    int deltas_only = content && model_turn_only(L, content);
     if (content) {
         model_parts(&f, content);
         lua_settop(L, base);
+    }
+    if (content && !deltas_only) {
         content_signals(&f, content);
         transcriptions(&f, content);
         if (lrt_get_bool(L, content, "interrupted")) {
@@ -665,7 +688,7 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
             kept = 1;
         }
     }
-    if (content && lrt_get_bool(L, content, "waitingForInput")) {
+    if (content && !deltas_only && lrt_get_bool(L, content, "waitingForInput")) {
         /* the model's turn: it says nothing and waits for the user */
         response_msg(&f, "waiting_for_input");
         lrt_msg_push(&f);
