@@ -130,12 +130,14 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
         report_rate(f, mime);
     }
     if (lua_rawlen(L, audio) > 0 || n == 0) {
-        int m = lrt_msg_new(f, "output_audio_delta");
+        int m = lrt_msg_newk(f, LRT_K_OUTPUT_AUDIO_DELTA);
         lua_pushvalue(L, audio);
-        lua_setfield(L, m, "audio");
-        lrt_set_int(L, m, "rate", rate);
+        lrt_setk(L, m, f->keys, LRT_K_AUDIO);
+        lua_pushinteger(L, rate);
+        lrt_setk(L, m, f->keys, LRT_K_RATE);
         lrt_msg_push(f);
-        lrt_set_bool(L, f->state, "response_audio", 1);
+        lua_pushboolean(L, 1);
+        lrt_setk(L, f->state, f->keys, LRT_K_RESPONSE_AUDIO);
     }
     if (pcm16 && n % 2)
         lrt_msg_protocol_error(f, "server audio of %d bytes is not whole 16-bit samples; "

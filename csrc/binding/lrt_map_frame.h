@@ -5,17 +5,22 @@
 
 #include <lua.h>
 
+#include "lrt_map_keys.h"
+
 /* One server frame being mapped; the fields are stack indexes. */
 struct lrt_frame {
     lua_State *L;
     int state;   /* the mapping state (lrt_map.h) */
     int raw;     /* the decoded frame */
     int out;     /* the array of neutral messages */
+    int keys;    /* the interned names (lrt_map_keys.h) */
 };
 
 /* Pushes a new message {type =, raw =, response_id = <current, if any>} and returns its
  * stack index. */
 int lrt_msg_new(struct lrt_frame *f, const char *type);
+/* The same, with a type among the interned names. */
+int lrt_msg_newk(struct lrt_frame *f, enum lrt_key type);
 
 /* Appends the message on top to the output and pops it. */
 void lrt_msg_push(struct lrt_frame *f);

@@ -28,19 +28,35 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
-/* Pushes a new message {type =, raw =, response_id = <current, if any>}. Room for
- * five fields (eight slots): an audio delta adds audio and rate, and a fifth field
- * into four slots would rehash the table. */
-int lrt_msg_new(struct lrt_frame *f, const char *type)
+/* Pushes a new message {type = <the string on top, popped>, raw =, response_id =
+ * <current, if any>} and returns its index. Room for five fields (eight slots): an audio
+ * delta adds audio and rate, and a fifth field into four slots would rehash the table. */
+static int msg_with_type(struct lrt_frame *f)
 {
     lua_State *L = f->L;
+    int m;
+
     lua_createtable(L, 0, 5);
-    lrt_set_str(L, -1, "type", type);
+    lua_insert(L, -2);
+    m = lua_gettop(L) - 1;
+    lrt_setk(L, m, f->keys, LRT_K_TYPE);
     lua_pushvalue(L, f->raw);
-    lua_setfield(L, -2, "raw");
-    lua_getfield(L, f->state, "response_id");
-    lua_setfield(L, -2, "response_id");
-    return lua_gettop(L);
+    lrt_setk(L, m, f->keys, LRT_K_RAW);
+    lrt_getk(L, f->state, f->keys, LRT_K_RESPONSE_ID);
+    lrt_setk(L, m, f->keys, LRT_K_RESPONSE_ID);
+    return m;
+}
+
+int lrt_msg_new(struct lrt_frame *f, const char *type)
+{
+    lua_pushstring(f->L, type);
+    return msg_with_type(f);
+}
+
+int lrt_msg_newk(struct lrt_frame *f, enum lrt_key type)
+{
+    lrt_pushk(f->L, f->keys, type);
+    return msg_with_type(f);
 }
 
 /* Appends the message on top to the output and pops it. */
@@ -64,7 +80,7 @@ void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
 
 int lrt_responding(struct lrt_frame *f)
 {
-    lua_getfield(f->L, f->state, "response_id");
+    lrt_getk(f->L, f->state, f->keys, LRT_K_RESPONSE_ID);
     int r = !lua_isnil(f->L, -1);
     lua_pop(f->L, 1);
     return r;
@@ -235,10 +251,11 @@ static void code_parts(struct lrt_frame *f, int part)
         { "executableCode", "code_execution", "language", "code" },
         { "codeExecutionResult", "code_execution_result", "outcome", "output" },
     };
+    static const enum lrt_key names[] = { LRT_K_EXECUTABLE_CODE, LRT_K_CODE_EXECUTION_RESULT };
     lua_State *L = f->L;
     int top = lua_gettop(L);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        if (lua_getfield(L, part, kinds[k][0]) == LUA_TTABLE) {
+        if (lrt_getk(L, part, f->keys, names[k]) == LUA_TTABLE) {
             int src = lua_gettop(L);
             lrt_ensure_response(f);
             int m = lrt_msg_new(f, kinds[k][1]);
@@ -291,8 +308,8 @@ static void content_signals(struct lrt_frame *f, int content)
 static void model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
-    if (lua_getfield(L, content, "modelTurn") != LUA_TTABLE ||
-        lua_getfield(L, -1, "parts") != LUA_TTABLE) {
+    if (lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN) != LUA_TTABLE ||
+        lrt_getk(L, lua_gettop(L), f->keys, LRT_K_PARTS) != LUA_TTABLE) {
         return;  /* the caller resets the stack */
     }
     int parts = lua_gettop(L);
@@ -303,8 +320,8 @@ static void model_parts(struct lrt_frame *f, int content)
             continue;
         }
         int part = lua_gettop(L);
-        if (lua_getfield(L, part, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-            int thought = (lua_getfield(L, part, "thought"), lua_toboolean(L, -1));
+        if (lrt_getk(L, part, f->keys, LRT_K_TEXT) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+            int thought = (lrt_getk(L, part, f->keys, LRT_K_THOUGHT), lua_toboolean(L, -1));
             lua_pop(L, 1);
             lrt_ensure_response(f);
             /* Thoughts never mix into the output text (seed bug 6). */
@@ -320,10 +337,10 @@ static void model_parts(struct lrt_frame *f, int content)
             lua_pop(L, 1);
         }
         code_parts(f, part);
-        if (lua_getfield(L, part, "inlineData") == LUA_TTABLE) {
+        if (lrt_getk(L, part, f->keys, LRT_K_INLINE_DATA) == LUA_TTABLE) {
             int blob = lua_gettop(L);
-            lua_getfield(L, blob, "mimeType");
-            lua_getfield(L, blob, "data");
+            lrt_getk(L, blob, f->keys, LRT_K_MIME_TYPE);
+            lrt_getk(L, blob, f->keys, LRT_K_DATA);
             const char *mime = lua_tostring(L, -2);
             if (mime && strncasecmp(mime, "audio/", 6) == 0 &&
                 lua_type(L, -1) == LUA_TSTRING)
@@ -628,6 +645,8 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
 
     f.L = L;
     f.state = lua_absindex(L, state);
+    lrt_keys_push(L);
+    f.keys = lua_gettop(L);
     if (lrt_json_decode(L, text, len) != 0)
         return results(L, entry, fail(L, "malformed JSON from the server: "));
     f.raw = lua_gettop(L);
@@ -710,7 +729,8 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         lua_setfield(L, -2, "response_id");
         lrt_msg_push(&f);
     }
-    if (lrt_get_bool(L, f.state, "transcription"))
+    lrt_getk(L, f.state, f.keys, LRT_K_TRANSCRIPTION);
+    if (lua_toboolean(L, -1))
         transcription_only(L, f.out);
     lua_settop(L, f.out);
     return results(L, entry, 1);
