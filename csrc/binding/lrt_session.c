@@ -34,9 +34,15 @@ struct lrt_session *lrt_session_arg(lua_State *L, int idx)
     int same = 0;
 
     if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
-        same = lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_session_key) == LUA_TTABLE &&
-               lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
+        /* The session's own functions hold the metatable as upvalue 1; the others (or
+         * a session method called on something else) look it up. */
+        same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        if (!same) {
+            same = lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_session_key) == LUA_TTABLE &&
+                   lua_rawequal(L, -1, -2);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
     }
     if (!same)
         luaL_typeerror(L, idx, LRT_SESSION);
@@ -591,14 +597,14 @@ static const luaL_Reg lrt_session_meta[] = {
     { NULL, NULL },
 };
 
-/* __index: a method (upvalue 1, the table the Lua front adds its methods to), else a
+/* __index: a method (upvalue 2, the table the Lua front adds its methods to), else a
  * field of the properties table (session.options and friends). In C because it runs on
  * every method call. */
 static int lrt_session_index(lua_State *L)
 {
     lua_settop(L, 2);
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL)
         return 1;
     lrt_session_arg(L, 1);
     lua_getiuservalue(L, 1, LRT_UV_PROPS);
@@ -609,14 +615,20 @@ static int lrt_session_index(lua_State *L)
 
 void lrt_open_session(lua_State *L)
 {
+    /* Every function of the session gets the metatable as upvalue 1 (lrt_session_arg). */
     luaL_newmetatable(L, LRT_SESSION);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_session_key);
-    luaL_setfuncs(L, lrt_session_meta, 0);
-    luaL_newlib(L, lrt_session_methods);
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, lrt_session_meta, 1);
+    lua_createtable(L, 0, (int)(sizeof lrt_session_methods / sizeof lrt_session_methods[0]));
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, lrt_session_methods, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "session_methods");   /* core.session_methods */
-    lua_pushcclosure(L, lrt_session_index, 1);
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_pushcclosure(L, lrt_session_index, 2);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "Session");      /* core.Session = the metatable */
     lua_pushcfunction(L, lrt_poll_fds);
