@@ -439,7 +439,7 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
 
     if (len == 0)
         return 0;
-    if (rt_wire_audio(pcm, len, s->audio_mime, &chain, &bytes, err))
+    if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
         return -1;
     if (s->manual_activity && !atomic_exchange(&s->in_turn, true)) {
         opened = true;

@@ -66,6 +66,18 @@ size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime
 int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg **chain,
                   size_t *bytes, struct rt_error *err)
 {
+    *chain = NULL;
+    *bytes = 0;
+    if (!rt_wire_mime_ok(mime)) {
+        rt_error_set(err, RT_EINVAL, "audio mime type contains characters JSON would escape");
+        return -1;
+    }
+    return rt_wire_audio_checked(pcm, len, mime, chain, bytes, err);
+}
+
+int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
+                          struct rt_msg **chain, size_t *bytes, struct rt_error *err)
+{
     const unsigned char *p = pcm;
     struct rt_msg *first = NULL, *last = NULL;
     size_t total = 0, off;
@@ -74,10 +86,6 @@ int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg *
     *bytes = 0;
     if (len % 2) {
         rt_error_set(err, RT_EINVAL, "PCM length %zu is odd (16-bit samples expected)", len);
-        return -1;
-    }
-    if (!rt_wire_mime_ok(mime)) {
-        rt_error_set(err, RT_EINVAL, "audio mime type contains characters JSON would escape");
         return -1;
     }
     for (off = 0; off < len; off += RT_WIRE_AUDIO_CHUNK) {

@@ -46,6 +46,10 @@ size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime
  * RT_EINVAL (odd length, a mime that needs escaping) or RT_ENOMEM. */
 int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg **chain,
                   size_t *bytes, struct rt_error *err);
+/* rt_wire_audio for a mime type already found good by rt_wire_mime_ok (a session checks
+ * its own once, when it is made, instead of on every append). */
+int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
+                          struct rt_msg **chain, size_t *bytes, struct rt_error *err);
 
 /* True when the server message is a setupComplete: a JSON object with the top-level key
  * "setupComplete" (not merely text that contains the word). */
