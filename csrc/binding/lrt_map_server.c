@@ -654,7 +654,7 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         lua_pushliteral(L, "not a JSON object");
         return results(L, entry, fail(L, "unexpected server message: "));
     }
-    lua_newtable(L);
+    lua_createtable(L, 2, 0);   /* a delta, and the response_created before the first */
     f.out = lua_gettop(L);
 
     /* The first setupComplete is the binding's business (session.id); a later one
