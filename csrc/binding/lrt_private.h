@@ -71,10 +71,10 @@ int lrt_field_bool(lua_State *L, int t, const char *key);
 
 struct lrt_client *lrt_check_client(lua_State *L, int idx);
 /* The session at idx (luaL_checkudata's error otherwise); lrt_check_session also raises
- * "session closed" once it is closed. Sessions are recognised by their metatable's
- * identity (kept in the registry under &lrt_session_key too), not by looking up
- * LRT_SESSION: these run on every method call. */
-extern const char lrt_session_key;
+ * "session closed" once it is closed. They run on every method call, so the session's
+ * functions hold its metatable as upvalue 1 and a session is recognised by comparing
+ * with it (luaL_checkudata looks LRT_SESSION up in the registry). A caller whose
+ * upvalue 1 is another metatable must not use them. */
 struct lrt_session *lrt_session_arg(lua_State *L, int idx);
 struct lrt_session *lrt_check_session(lua_State *L, int idx);
 

@@ -27,26 +27,17 @@
  * ==================================================================== */
 
 /* For sends: the session must not have been closed by its owner. */
-const char lrt_session_key = 0;
-
 struct lrt_session *lrt_session_arg(lua_State *L, int idx)
 {
     int same = 0;
 
+    /* The session's own functions hold the metatable as upvalue 1: one comparison. Any
+     * other case (another caller, or not a session) goes through luaL_checkudata. */
     if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
-        /* The session's own functions hold the metatable as upvalue 1; the others (or
-         * a session method called on something else) look it up. */
         same = lua_rawequal(L, -1, lua_upvalueindex(1));
-        if (!same) {
-            same = lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_session_key) == LUA_TTABLE &&
-                   lua_rawequal(L, -1, -2);
-            lua_pop(L, 1);
-        }
         lua_pop(L, 1);
     }
-    if (!same)
-        luaL_typeerror(L, idx, LRT_SESSION);
-    return lua_touserdata(L, idx);
+    return same ? lua_touserdata(L, idx) : luaL_checkudata(L, idx, LRT_SESSION);
 }
 
 struct lrt_session *lrt_check_session(lua_State *L, int idx)
@@ -617,8 +608,6 @@ void lrt_open_session(lua_State *L)
 {
     /* Every function of the session gets the metatable as upvalue 1 (lrt_session_arg). */
     luaL_newmetatable(L, LRT_SESSION);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_session_key);
     lua_pushvalue(L, -1);
     luaL_setfuncs(L, lrt_session_meta, 1);
     lua_createtable(L, 0, (int)(sizeof lrt_session_methods / sizeof lrt_session_methods[0]));

@@ -14,6 +14,32 @@ static bool server_says(const void *data, size_t n)
     return SSL_write(P.srv, data, (int)n) == (int)n;
 }
 
+/* True when the server reads exactly p[0..n) from what the client wrote. */
+static bool server_reads(const unsigned char *p, size_t n)
+{
+    unsigned char *back = malloc(n);
+    size_t got = 0;
+    int k;
+    bool same;
+
+    while (back && got < n && (k = SSL_read(P.srv, back + got, 65536)) > 0)
+        got += (size_t)k;
+    same = back && got == n && memcmp(back, p, n) == 0;
+    free(back);
+    return same;
+}
+
+/* Feeds all the server wrote to the client in one piece, reading into cap bytes. */
+static int feed_whole(size_t cap)
+{
+    size_t n;
+    unsigned char *b = tp_from_server(&P, &n);
+    int r = tp_feed(&P, b, n, cap);
+
+    free(b);
+    return r;
+}
+
 /* The client moved to our layer: no SSL object left, keys at sequence 0 or later. */
 static bool switched(void)
 {
@@ -97,13 +123,8 @@ static void test_splits(void)
     }
     RT_CHECK(tp_open(&P, &aes128) == 0);
     RT_CHECK(server_says(big, sizeof big));
-    {
-        size_t n;
-        unsigned char *b = tp_from_server(&P, &n);
-        RT_CHECK(tp_feed(&P, b, n, RT_TLS_READ_MIN) == 0);
-        RT_CHECK(P.got.len == sizeof big && memcmp(P.got.data, big, sizeof big) == 0);
-        free(b);
-    }
+    RT_CHECK(feed_whole(RT_TLS_READ_MIN) == 0);
+    RT_CHECK(P.got.len == sizeof big && memcmp(P.got.data, big, sizeof big) == 0);
     tp_close(&P);
 }
 
@@ -119,29 +140,13 @@ static void test_large_writes(void)
     RT_CHECK(rt_tls_write(&P.t, big, sizeof big, P.out, sizeof P.out, &n, &P.err) == 0);
     RT_CHECK(n == sizeof big + 7 * 22 && P.t.spill.len == 0 && tp_records(P.out, n) == 7);
     tp_to_server(&P, n);
-    {
-        unsigned char *back = malloc(sizeof big);
-        size_t got = 0;
-        int k;
-        while (got < sizeof big && (k = SSL_read(P.srv, back + got, 65536)) > 0)
-            got += (size_t)k;
-        RT_CHECK(got == sizeof big && memcmp(back, big, sizeof big) == 0);
-        free(back);
-    }
+    RT_CHECK(server_reads(big, sizeof big));
     /* a small out: the first record fits, the rest waits in spill, in order */
     RT_CHECK(rt_tls_write(&P.t, big, sizeof big, P.out, 16500, &n, &P.err) == 0);
     RT_CHECK(n == 16384 + 22 && tp_records(P.out, n) == 1 &&
              tp_records((unsigned char *)P.t.spill.data, P.t.spill.len) == 6);
     tp_to_server(&P, n);
-    {
-        unsigned char *back = malloc(sizeof big);
-        size_t got = 0;
-        int k;
-        while (got < sizeof big && (k = SSL_read(P.srv, back + got, 65536)) > 0)
-            got += (size_t)k;
-        RT_CHECK(got == sizeof big && memcmp(back, big, sizeof big) == 0);
-        free(back);
-    }
+    RT_CHECK(server_reads(big, sizeof big));
     RT_CHECK(tp_client_says(&P, big, sizeof big));
     tp_close(&P);
 }
@@ -176,12 +181,7 @@ static void test_server_key_update(void)
     rt_buf_reset(&P.got);
     RT_CHECK(SSL_key_update(P.srv, SSL_KEY_UPDATE_REQUESTED) == 1);
     RT_CHECK(server_says("update yours", 12));
-    {
-        size_t n;
-        unsigned char *b = tp_from_server(&P, &n);
-        RT_CHECK(tp_feed(&P, b, n, 65536) == 0);
-        free(b);
-    }
+    RT_CHECK(feed_whole(65536) == 0);
     RT_CHECK(P.got.len == 12 && memcmp(P.got.data, "update yours", 12) == 0);
     /* our KeyUpdate went to spill under the old key; the new write key starts at 0 */
     RT_CHECK(P.t.spill.len == 5 + 6 + 16 && P.t.rec->seq[RT_TLS_WR] == 0);
@@ -209,15 +209,7 @@ static void test_own_key_update(void)
     RT_CHECK(tp_records(P.out, n) == 9 && n == sizeof big + 7 * 22 + 2 * 27);
     RT_CHECK(P.t.rec->seq[RT_TLS_WR] == 1);
     tp_to_server(&P, n);
-    {
-        unsigned char *back = malloc(sizeof big);
-        size_t got = 0;
-        int k;
-        while (got < sizeof big && (k = SSL_read(P.srv, back + got, 65536)) > 0)
-            got += (size_t)k;
-        RT_CHECK(got == sizeof big && memcmp(back, big, sizeof big) == 0);
-        free(back);
-    }
+    RT_CHECK(server_reads(big, sizeof big));
     for (i = 0; i < 5; i++)
         RT_CHECK(tp_client_says(&P, "small", 5));
     rt_tls_rec_set_limit(0);

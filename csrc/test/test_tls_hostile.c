@@ -93,6 +93,18 @@ static bool refused(size_t n, enum rt_code code, const char *msg)
     return true;
 }
 
+/* A fresh connection fed one forged record (outer type `outer`, inner plaintext
+ * inner[0..n)): true when it fails with RT_ETLS and message msg. */
+static bool refuses_record(unsigned char outer, const char *inner, size_t n, const char *msg)
+{
+    bool ok = fresh();
+
+    if (ok)
+        ok = refused(tp_forge(&F, rec, outer, (const unsigned char *)inner, n), RT_ETLS, msg);
+    tp_close(&P);
+    return ok;
+}
+
 /* The forger is right: its records read as data, padding and all. */
 static void test_forged_data(void)
 {
@@ -134,11 +146,9 @@ static void test_bad_headers(void)
 {
     size_t n;
 
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 22, (const unsigned char *)"ok\x17", 3);
-    RT_CHECK(refused(n, RT_ETLS, "TLS record from localhost refused: outer content type 22 "
-                                 "(only application data, 23, may follow the handshake)"));
-    tp_close(&P);
+    RT_CHECK(refuses_record(22, "ok\x17", 3, "TLS record from localhost refused: outer "
+                            "content type 22 (only application data, 23, may follow the "
+                            "handshake)"));
 
     RT_CHECK(fresh());
     n = tp_forge(&F, rec, 23, (const unsigned char *)"ok\x17", 3);
@@ -165,11 +175,8 @@ static void test_bad_plaintext(void)
     static unsigned char big[16384 + 2];
     size_t n;
 
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\0\0\0", 3);
-    RT_CHECK(refused(n, RT_ETLS, "TLS record from localhost refused: no content type "
-                                 "(all zero)"));
-    tp_close(&P);
+    RT_CHECK(refuses_record(23, "\0\0\0", 3, "TLS record from localhost refused: no "
+                            "content type (all zero)"));
 
     RT_CHECK(fresh());
     memset(big, 'a', sizeof big);
@@ -185,10 +192,8 @@ static void test_bad_plaintext(void)
     RT_CHECK(tp_feed(&P, rec, n, RT_TLS_READ_MIN) == 0 && P.got.len == 16384);
     tp_close(&P);
 
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"ok\x18", 3);
-    RT_CHECK(refused(n, RT_ETLS, "TLS record from localhost refused: inner content type 24"));
-    tp_close(&P);
+    RT_CHECK(refuses_record(23, "ok\x18", 3, "TLS record from localhost refused: inner "
+                            "content type 24"));
 }
 
 static void test_handshake_messages(void)
@@ -213,29 +218,16 @@ static void test_handshake_messages(void)
                                  "a handshake message"));
     tp_close(&P);
 
-    RT_CHECK(fresh());              /* CertificateRequest: we offered no post-handshake auth */
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\x0d\0\0\0\x16", 5);
-    RT_CHECK(refused(n, RT_ETLS, "TLS message from localhost refused: handshake message "
-                                 "type 13 after the handshake"));
-    tp_close(&P);
-
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\x18\0\0\x01\x02\x16", 6);
-    RT_CHECK(refused(n, RT_ETLS, "TLS message from localhost refused: a KeyUpdate with a "
-                                 "bad request_update"));
-    tp_close(&P);
-
-    RT_CHECK(fresh());              /* a key change must end its record */
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\x18\0\0\x01\0\x04\x16", 7);
-    RT_CHECK(refused(n, RT_ETLS, "TLS message from localhost refused: data after a "
-                                 "KeyUpdate in its record"));
-    tp_close(&P);
-
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\x16", 1);
-    RT_CHECK(refused(n, RT_ETLS, "TLS record from localhost refused: an empty handshake "
-                                 "record"));
-    tp_close(&P);
+    /* CertificateRequest: we offered no post-handshake auth */
+    RT_CHECK(refuses_record(23, "\x0d\0\0\0\x16", 5, "TLS message from localhost refused: "
+                            "handshake message type 13 after the handshake"));
+    RT_CHECK(refuses_record(23, "\x18\0\0\x01\x02\x16", 6, "TLS message from localhost "
+                            "refused: a KeyUpdate with a bad request_update"));
+    /* a key change must end its record */
+    RT_CHECK(refuses_record(23, "\x18\0\0\x01\0\x04\x16", 7, "TLS message from localhost "
+                            "refused: data after a KeyUpdate in its record"));
+    RT_CHECK(refuses_record(23, "\x16", 1, "TLS record from localhost refused: an empty "
+                            "handshake record"));
 }
 
 static void test_alerts(void)
@@ -257,10 +249,8 @@ static void test_alerts(void)
     RT_CHECK(P.got.len == 4 && memcmp(P.got.data, "more", 4) == 0);
     tp_close(&P);
 
-    RT_CHECK(fresh());
-    n = tp_forge(&F, rec, 23, (const unsigned char *)"\x02\x50\x00\x15", 4);
-    RT_CHECK(refused(n, RT_ETLS, "TLS record from localhost refused: an alert of 3 bytes"));
-    tp_close(&P);
+    RT_CHECK(refuses_record(23, "\x02\x50\x00\x15", 4, "TLS record from localhost "
+                            "refused: an alert of 3 bytes"));
 }
 
 int main(void)
