@@ -33,6 +33,14 @@ endif
 # on first use (csrc/core/rt_curl.h), so programs that never fetch a token do not map it.
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -ldl -lpthread -lm
+# libev: when its header is here and libwebsockets was built with the libev plug-in
+# (Debian's libwebsockets-dev brings both), the I/O thread waits with epoll instead of
+# lws's poll() over every socket (csrc/core/rt_loop.h). RT_LIBEV=0 builds without it.
+RT_LIBEV ?= $(shell printf '\043include <ev.h>\n\043include <libwebsockets.h>\n\043ifndef LWS_WITH_LIBEV\n\043error no libev plug-in\n\043endif\n' | $(CC) $(PKG_CFLAGS) -E -x c - >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(RT_LIBEV),1)
+RT_CFLAGS += -DRT_HAVE_LIBEV
+LDLIBS   += -lev
+endif
 # the C tests drive the simulator's control API with libcurl themselves
 TEST_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 
@@ -140,14 +148,19 @@ build-tests: all $(TEST_BIN) lint-core
 
 test: deps
 	@$(SUBMAKE) build-tests
-	@BUILD=$(BUILD) sh spec/run-tests.sh
+	@RT_LIBEV=$$($(SUBMAKE) -s print-libev) BUILD=$(BUILD) sh spec/run-tests.sh
 
 # ASan + UBSan build of the same suite. The Lua interpreter is not instrumented, so the
 # sanitizer runtimes are preloaded into it (spec/run-tests.sh does that when SANITIZE=1).
 check: deps
 	@$(SUBMAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all test-bins
-	@BUILD=build/asan SANITIZE=1 sh spec/run-tests.sh
+	@RT_LIBEV=$$($(SUBMAKE) -s print-libev) BUILD=build/asan SANITIZE=1 sh spec/run-tests.sh
+
+# whether this build waits with libev (read after deps: the specs check what a client reports)
+.PHONY: print-libev
+print-libev:
+	@echo $(RT_LIBEV)
 
 .PHONY: test-bins
 test-bins: $(TEST_BIN)
@@ -198,7 +211,8 @@ install-lua: $(MODULE)
 	cp lua/realtime/*.lua $(DESTDIR)$(INST_LUADIR)/realtime/
 
 PC_SUBST = sed -e 's|@prefix@|$(PREFIX)|g' -e 's|@libdir@|$(libdir)|g' \
-  -e 's|@includedir@|$(includedir)|g' -e 's|@version@|$(VERSION)|g'
+  -e 's|@includedir@|$(includedir)|g' -e 's|@version@|$(VERSION)|g' \
+  -e 's|@libs_private@|$(if $(filter 1,$(RT_LIBEV)),-lev )-ldl -lpthread -lm|g'
 install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
 	mkdir -p $(DESTDIR)$(includedir)/realtime $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir)
 	cp $(PUBLIC_H) $(DESTDIR)$(includedir)/realtime/

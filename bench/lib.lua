@@ -23,7 +23,8 @@ end
 --- A Gemini client on the simulator, over TLS.
 function lib.client(extra)
   assert(lib.sim_http, "BENCH_SIM_HTTP is not set: run the benchmarks through bench/run.sh")
-  local opts = { api_key = lib.sim_key, base_url = lib.sim_http, ca_file = lib.sim_ca, model = lib.model }
+  local opts = { api_key = lib.sim_key, base_url = lib.sim_http, ca_file = lib.sim_ca, model = lib.model,
+                 event_loop = os.getenv "BENCH_EVENT_LOOP" }   -- "poll" or "epoll" to compare
   for k, v in pairs(extra or {}) do opts[k] = v end
   return assert(realtime.gemini(opts))
 end

@@ -18,6 +18,7 @@
 #   BENCH_LATENCY_SECONDS   streaming of "latency" (30; quick 10)
 #   BENCH_CONNECTS          connects of "connect" (50; quick 20)
 #   BENCH_RESULTS           where the table goes (bench/results.md)
+#   BENCH_EVENT_LOOP        "poll" or "epoll": the event_loop of every client (default: auto)
 #   BENCH_FIRST_RUN=N       add runs N.. to the previous invocation's output (after a failure)
 set -eu
 cd "$(dirname "$0")/.."

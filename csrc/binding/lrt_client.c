@@ -17,7 +17,8 @@ struct lrt_client *lrt_check_client(lua_State *L, int idx)
     return u;
 }
 
-/* core.client_new{ ca_file=, ping_interval=, ping_timeout=, max_sessions= } -> client | nil, msg, code */
+/* core.client_new{ ca_file=, ping_interval=, ping_timeout=, max_sessions=, event_loop= }
+ * -> client | nil, msg, code */
 static int lrt_client_new(lua_State *L)
 {
     struct rt_client_options o;
@@ -35,6 +36,10 @@ static int lrt_client_new(lua_State *L)
         o.ping_timeout = (int)luaL_checkinteger(L, -1);
     if (lua_getfield(L, 1, "max_sessions") != LUA_TNIL)
         o.max_sessions = (int)luaL_checkinteger(L, -1);
+    if (lua_getfield(L, 1, "event_loop") != LUA_TNIL) {
+        static const char *const loops[] = { "auto", "poll", "epoll", NULL };
+        o.event_loop = (enum rt_event_loop)luaL_checkoption(L, -1, NULL, loops);
+    }
 
     /* the box first, so a failure below leaves nothing unowned */
     u = lua_newuserdatauv(L, sizeof *u, 1);
@@ -171,11 +176,20 @@ static int lrt_client_connect(lua_State *L)
     return 1;
 }
 
+/* client:event_loop() -> "epoll", "kqueue" or "poll": what the I/O thread waits with */
+static int lrt_client_event_loop(lua_State *L)
+{
+    struct lrt_client *u = lrt_check_client(L, 1);
+    lua_pushstring(L, rt_client_event_loop(u->c));
+    return 1;
+}
+
 static const luaL_Reg lrt_client_methods[] = {
     { "close", lrt_client_close },
     { "_connect", lrt_client_connect },
     { "_props", lrt_client_props },
     { "is_open", lrt_client_is_open },
+    { "event_loop", lrt_client_event_loop },
     { NULL, NULL },
 };
 

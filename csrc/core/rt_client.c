@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_lws_log.h"
 #include "rt_session_private.h"
 
 /* pt_serv_buf_size is lws's per-thread read buffer: each read from a socket takes up
@@ -25,59 +26,6 @@
 #define RT_FD_SPARE 16
 /* Seconds rt_client_free waits beyond the sessions' own close bounds. */
 #define RT_STOP_SLACK 1
-
-/* ==================================================================== *
- *  L W S   L O G   C A P T U R E
- *
- * lws logging is process-wide in 4.1. The last error or warning logged on a thread
- * usually names the cause of a connection failure, and is attached to the error. Set
- * RT_LWS_LOG in the environment to see every line on stderr.
- * ==================================================================== */
-
-static _Thread_local char rt_last_log_line[200];
-static pthread_once_t rt_log_once = PTHREAD_ONCE_INIT;
-static bool rt_log_stderr;
-
-static void rt_log_emit(int level, const char *line)
-{
-    size_t n;
-
-    if (rt_log_stderr)
-        fprintf(stderr, "lws: %s", line);
-    if (!(level & (LLL_ERR | LLL_WARN)))
-        return;
-    if (line[0] == '[') {            /* skip "[YYYY/MM/DD HH:MM:SS.frac] E: " */
-        const char *p = strchr(line, ']');
-        if (p) {
-            line = p + 1;
-            while (*line == ' ')
-                line++;
-            if (line[0] && line[1] == ':' && line[2] == ' ')
-                line += 3;
-        }
-    }
-    snprintf(rt_last_log_line, sizeof rt_last_log_line, "%s", line);
-    n = strlen(rt_last_log_line);
-    while (n && (rt_last_log_line[n - 1] == '\n' || rt_last_log_line[n - 1] == '\r'))
-        rt_last_log_line[--n] = '\0';
-}
-
-static void rt_log_init(void)
-{
-    rt_log_stderr = getenv("RT_LWS_LOG") != NULL;
-    lws_set_log_level(rt_log_stderr ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO
-                                    : LLL_ERR | LLL_WARN, rt_log_emit);
-}
-
-const char *rt_client_last_log(void)
-{
-    return rt_last_log_line;
-}
-
-void rt_client_clear_log(void)
-{
-    rt_last_log_line[0] = '\0';
-}
 
 /* ==================================================================== *
  *  H A N D - O F F
@@ -206,8 +154,8 @@ static void rt_client_stop(struct rt_client *c)
     if (!c->live)
         rt_client_leave_loop(c);
     else
-        lws_sul_schedule(c->ctx, 0, &c->sul_stop, rt_client_stop_timeout_cb,
-                         (lws_usec_t)((bound + RT_STOP_SLACK) * (double)LWS_USEC_PER_SEC));
+        rt_loop_timer(&c->loop, &c->sul_stop, rt_client_stop_timeout_cb,
+                      (lws_usec_t)((bound + RT_STOP_SLACK) * (double)LWS_USEC_PER_SEC));
 }
 
 /* EVENT_WAIT_CANCELLED: someone called rt_client_wake. */
@@ -231,7 +179,7 @@ static void *rt_client_thread(void *arg)
     struct rt_client *c = arg;
 
     while (!c->exit_loop) {
-        if (lws_service(c->ctx, 0) < 0)
+        if (rt_loop_run(&c->loop) < 0)
             break;
     }
     /* No other thread may wake the context from here on. */
@@ -245,6 +193,7 @@ static void *rt_client_thread(void *arg)
         rt_conn_abort(c->live);
     lws_context_destroy(c->ctx);
     c->ctx = NULL;
+    rt_loop_free(&c->loop);
     /* Requests that came after the last service (their sessions are finished). */
     rt_client_take_ready(c);
     return NULL;
@@ -337,6 +286,10 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         rt_error_set(err, RT_EINVAL, "ping_interval and ping_timeout must be 0..3600 seconds");
         return NULL;
     }
+    if (o->event_loop < RT_EVENT_LOOP_AUTO || o->event_loop > RT_EVENT_LOOP_EPOLL) {
+        rt_error_set(err, RT_EINVAL, "event_loop must be auto, poll or epoll");
+        return NULL;
+    }
     if (o->ca_file && access(o->ca_file, R_OK) != 0) {
         rt_error_set(err, RT_ETLS, "cannot read ca_file %s: %s", o->ca_file, strerror(errno));
         return NULL;
@@ -373,7 +326,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     c->protocols[0].rx_buffer_size = 0;
     c->protocols[0].tx_packet_size = LWS_PRE + RT_TX_CHUNK + 64;
 
-    pthread_once(&rt_log_once, rt_log_init);
+    rt_lws_log_init();
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = c->protocols;
@@ -386,17 +339,13 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     info.gid = -1;
     info.uid = -1;
     info.user = c;
-    rt_client_clear_log();
-    c->ctx = lws_create_context(&info);
-    if (!c->ctx) {
-        const char *why = rt_client_last_log();
-        rt_error_set(err, RT_ENOMEM, "cannot create the libwebsockets context%s%s",
-                     *why ? ": " : "", why);
+    c->ctx = rt_loop_context(&c->loop, o->event_loop, &info, err);
+    if (!c->ctx)
         goto fail;
-    }
     rc = pthread_create(&c->thread, NULL, rt_client_thread, c);
     if (rc != 0) {
         lws_context_destroy(c->ctx);
+        rt_loop_free(&c->loop);
         rt_error_set(err, RT_ENOMEM, "cannot start the I/O thread: %s", strerror(rc));
         goto fail;
     }
@@ -405,6 +354,11 @@ fail:
     rt_client_free_parts(c);
     rt_client_destroy(c);
     return NULL;
+}
+
+const char *rt_client_event_loop(const struct rt_client *c)
+{
+    return c->loop.name;
 }
 
 void rt_client_free(struct rt_client *c)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "rt_client.h"
+#include "rt_loop.h"
 #include "rt_mpsc.h"
 #include "rt_resolve.h"
 
@@ -34,6 +35,7 @@ struct rt_session;
 struct rt_client {
     atomic_int refs;                /* the owner's + one per session */
     struct lws_context *ctx;        /* owned; the I/O thread's once it runs */
+    struct rt_loop loop;            /* what ctx waits with (its libev loop owned) */
     pthread_t thread;
     struct lws_protocols protocols[2]; /* lws keeps a pointer to this array */
     lws_retry_bo_t retry;           /* no lws idle policy: keepalive is ours */
@@ -77,10 +79,5 @@ void rt_client_leave_loop(struct rt_client *c);
 /* The TLS settings of the client's connections (peer verified against ca_file, else the
  * system store; TLS 1.2 or later; rt_tls_keylog as key log callback), or NULL with err. */
 SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err);
-
-/* The last error or warning libwebsockets logged on this thread ("" if none), and a way
- * to forget it. */
-const char *rt_client_last_log(void);
-void rt_client_clear_log(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_lws_log.h"
 #include "rt_utf8.h"
 
 #define RT_ERROR_DATA_MAX 256
@@ -107,10 +108,10 @@ static void rt_conn_connect(struct rt_session *s)
     s->state = RT_CS_CONNECTING;
     /* Callbacks may end the session inside the call; keep it alive until we return. */
     atomic_fetch_add(&s->refs, 1);
-    rt_client_clear_log();
+    rt_lws_clear_log();
     w = lws_client_connect_via_info(&i);
     if (!w && s->state == RT_CS_CONNECTING && !s->wsi) {
-        const char *why = rt_client_last_log();
+        const char *why = rt_lws_last_log();
         rt_error_set(rt_conn_err(s), RT_ECONNECT, "cannot connect to %s port %d%s%s", s->host,
                      s->port, *why ? ": " : "", why);
         rt_conn_lost(s);
@@ -162,8 +163,8 @@ void rt_conn_open(struct rt_session *s)
     s->addr_next = 0;
     rt_free(s->addrs);
     s->addrs = NULL;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_timeout_cb,
-                     (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
+    rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_timeout_cb,
+                  (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
     /* Allocated per attempt: an open connection keeps no addresses. */
     if (!(lk = rt_calloc(1, sizeof *lk))) {
         rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory resolving host %s", s->host);
@@ -192,7 +193,7 @@ void rt_conn_open(struct rt_session *s)
 /* A connect failure reported by lws: name its cause (the first one is kept). */
 static void rt_conn_error(struct rt_session *s, const char *why)
 {
-    const char *log = rt_client_last_log();
+    const char *log = rt_lws_last_log();
 
     if (!why)
         why = "";
@@ -253,16 +254,16 @@ static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
     } else {
         next = c->ping_interval - quiet;
     }
-    lws_sul_schedule(c->ctx, 0, &s->sul_alive, rt_conn_alive_cb,
-                     (lws_usec_t)((next > 0.05 ? next : 0.05) * (double)LWS_USEC_PER_SEC));
+    rt_loop_timer(&c->loop, &s->sul_alive, rt_conn_alive_cb,
+                  (lws_usec_t)((next > 0.05 ? next : 0.05) * (double)LWS_USEC_PER_SEC));
 }
 
 void rt_conn_keepalive_start(struct rt_session *s)
 {
     s->last_rx = rt_now();
     s->ping_out = false;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_alive, rt_conn_alive_cb,
-                     (lws_usec_t)s->client->ping_interval * LWS_USEC_PER_SEC);
+    rt_loop_timer(&s->client->loop, &s->sul_alive, rt_conn_alive_cb,
+                  (lws_usec_t)s->client->ping_interval * LWS_USEC_PER_SEC);
 }
 
 void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
@@ -285,8 +286,8 @@ static void rt_conn_close_asked(struct rt_session *s)
     if (s->close_acted)
         return;
     s->close_acted = true;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
-                     (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
+    rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer,
+                  (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
     switch (s->state) {
     case RT_CS_SETUP:
     case RT_CS_READY:

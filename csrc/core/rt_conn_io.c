@@ -223,11 +223,11 @@ int rt_conn_writeable(struct rt_session *s)
         /* The server answers a close with its own (or has sent it already): wait for
          * it, within the close bound, then hang up. */
         if (s->peer_closed || s->fail_code)
-            lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
-                             LWS_USEC_PER_SEC);
+            rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer,
+                          LWS_USEC_PER_SEC);
         else if (!s->close_acted)
-            lws_sul_schedule(s->client->ctx, 0, &s->sul_close, rt_conn_close_timer,
-                             (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
+            rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer,
+                          (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
         return 0;
     }
     if (rt_conn_tx_pending(s))

@@ -155,8 +155,8 @@ void rt_conn_lost(struct rt_session *s)
             ? 0 : rt_resume_backoff(s->attempt, (double)(ts.tv_nsec % 1000) / 1000.0);
     s->reconnecting = true;
     s->state = RT_CS_WAIT;
-    lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_retry_cb,
-                     (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
+    rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_retry_cb,
+                  (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
 }
 
 /* Whether a token for the next upgrade is ready (or not worth waiting for). */
@@ -190,8 +190,8 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     if (!rt_conn_token_ready(s)) {
-        lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_retry_cb,
-                         LWS_USEC_PER_SEC / 10);
+        rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_retry_cb,
+                      LWS_USEC_PER_SEC / 10);
         return;
     }
     cap = s->setup_len + s->handle_len + 16;
@@ -266,9 +266,9 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         } else {
             /* Let the model finish its turn (the handle after it is the one to resume
              * with), but leave in time whatever happens: a timer, not the next message. */
-            lws_sul_schedule(s->client->ctx, 0, &s->sul_phase, rt_conn_goaway_cb,
-                             (lws_usec_t)(rt_resume_goaway_leave(sc.time_left) *
-                                          (double)LWS_USEC_PER_SEC));
+            rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_goaway_cb,
+                          (lws_usec_t)(rt_resume_goaway_leave(sc.time_left) *
+                          (double)LWS_USEC_PER_SEC));
         }
     }
 }

@@ -217,6 +217,53 @@ static void test_connect_ready(void)
     rt_client_free(c);
 }
 
+/* Each loop a client can wait with carries a session to setupComplete and a close; the
+ * default is epoll where this build has libev (on Linux), a bad choice is refused. */
+static void test_event_loops(void)
+{
+    static const enum rt_event_loop loops[] = { RT_EVENT_LOOP_POLL, RT_EVENT_LOOP_EPOLL };
+    struct rt_client_options o = { .ca_file = sim_ca, .event_loop = (enum rt_event_loop)7 };
+    struct rt_error err = { 0 };
+    struct rt_client *c = rt_client_new(&o, &err);
+
+    RT_CHECK(c == NULL && err.code == RT_EINVAL);
+    c = client(sim_ca);
+    RT_CHECK(c);
+#if defined(RT_HAVE_LIBEV) && defined(__linux__)
+    RT_CHECK_STR(c ? rt_client_event_loop(c) : "", "epoll");
+#else
+    RT_CHECK_STR(c ? rt_client_event_loop(c) : "", "poll");
+#endif
+    rt_client_free(c);
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        struct rt_session *s;
+        struct seen w = { 0 };
+
+        o.event_loop = loops[i];
+        rt_error_clear(&err);
+        c = rt_client_new(&o, &err);
+#ifndef RT_HAVE_LIBEV
+        if (loops[i] == RT_EVENT_LOOP_EPOLL) {
+            RT_CHECK(c == NULL && err.code == RT_EINVAL);
+            continue;
+        }
+#endif
+        RT_CHECK(c);
+        if (!c)
+            continue;
+        RT_CHECK_STR(rt_client_event_loop(c), i == 0 ? "poll" : "epoll");
+        s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+        RT_CHECK(s);
+        if (s) {
+            RT_CHECK(pump(s, &w, 10, is_ready) && w.ready == 1);
+            rt_session_close(s, 1000, "done");
+            RT_CHECK(pump(s, &w, 10, is_closed) && w.closed_code == 1000);
+            rt_session_free(s);
+        }
+        rt_client_free(c);
+    }
+}
+
 static void test_text_turn(void)
 {
     struct rt_client *c = client(sim_ca);
@@ -797,6 +844,7 @@ int main(void)
     snprintf(url, sizeof url, "%s" GEMINI_PATH, sim_url);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RT_RUN(test_connect_ready);
+    RT_RUN(test_event_loops);
     RT_RUN(test_text_turn);
     RT_RUN(test_poll_event);
     RT_RUN(test_large_text);

@@ -110,6 +110,7 @@ local COMMON_CLIENT = {
   ping_interval = integer_in(1, 3600),
   ping_timeout = integer_in(30, 3600),
   max_sessions = integer_in(1, 1000000),
+  event_loop = one_of("auto", "poll", "epoll"),
 }
 
 local GEMINI_OPTIONS = COMMON_CLIENT
@@ -464,7 +465,7 @@ local function new_client(backend, opts, props)
   endpoint(props, true, 3)   -- base_url, headers, credentials' forms: raise before anything
   local client, err, code = core.client_new {
     ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
-    max_sessions = opts.max_sessions,
+    max_sessions = opts.max_sessions, event_loop = opts.event_loop,
   }
   if not client then return nil, err, code end
   local p = client:_props()
