@@ -17,18 +17,7 @@ local function loops()
   return { "poll", auto }
 end
 
--- Runs a Lua script in a child process with extra environment; its status and output.
-local function child(script, env)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(script)
-  f:close()
-  local vars = ""
-  for k, v in pairs(env) do vars = vars .. k .. "=" .. helper.shell_quote(v) .. " " end
-  local status, out = helper.run(vars .. "lua5.4 " .. helper.shell_quote(path))
-  os.remove(path)
-  return status, out
-end
+local child = helper.child
 
 describe("the event loop", function()
   it("is epoll by default where this build has libev, else poll", function()

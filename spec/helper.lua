@@ -49,6 +49,25 @@ function helper.run(cmd)
   return ok and 0 or code, out
 end
 
+--- Runs a Lua script in a child process (the same module paths, the sanitizer preload of
+-- `make check` kept) with extra environment; returns its exit status and output.
+function helper.child(script, env)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script)
+  f:close()
+  local preload = os.getenv "LD_PRELOAD"
+  local pre = env and env.preload
+  local all = preload and pre and (preload .. " " .. pre) or preload or pre
+  local vars = all and ("LD_PRELOAD=" .. shell_quote(all) .. " ") or ""
+  for k, v in pairs(env or {}) do
+    if k ~= "preload" then vars = vars .. k .. "=" .. shell_quote(v) .. " " end
+  end
+  local status, out = helper.run(vars .. "lua5.4 " .. shell_quote(path))
+  os.remove(path)
+  return status, out
+end
+
 --- Reads a whole file.
 function helper.read_file(path)
   local f = assert(io.open(path, "rb"))
