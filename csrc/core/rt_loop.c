@@ -1,13 +1,12 @@
 /* The I/O thread's wait: a libev loop (epoll, kqueue) under lws, or lws's poll(). */
 #include "rt_loop.h"
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "rt_lws_log.h"
-
 #include "rt_alloc.h"
+#include "rt_lws_log.h"
 
 #if defined(RT_HAVE_LIBEV) && defined(LWS_WITH_LIBEV)
 #include <ev.h>
