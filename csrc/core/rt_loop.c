@@ -1,6 +1,7 @@
 /* The I/O thread's wait: a libev loop (epoll, kqueue) under lws, or lws's poll(). */
 #include "rt_loop.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -37,7 +38,14 @@ static struct lws_context *rt_loop_plain(struct rt_loop *l,
  * the host's business, so libev leaves the signal mask alone. */
 static struct ev_loop *rt_loop_ev_new(const char **name)
 {
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    /* libev initialises some process-wide state in its first ev_loop_new (clock
+     * probing); clients made on several threads at once take turns. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct ev_loop *loop;
+
+    pthread_mutex_lock(&lock);
+    loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    pthread_mutex_unlock(&lock);
 
     if (!loop)
         return NULL;
