@@ -193,7 +193,9 @@ p ""
 p("- Date: " .. os.date "!%Y-%m-%d %H:%M UTC")
 p("- Commit: " .. sh "git rev-parse --short HEAD" .. (sh "git status --porcelain -- csrc lua" ~= "" and " (with local changes in csrc/ or lua/)" or ""))
 p("- CPU: " .. sh [==[sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1]==] .. ", " .. sh "nproc" .. " cores; " .. sh "uname -sr")
-p("- This module: " .. versions)
+-- what a client of this build waits with (BENCH_EVENT_LOOP chooses, as in bench/lib.lua)
+local loop = sh [[lua5.4 -e 'local c = require("realtime").gemini { api_key = "k", event_loop = os.getenv("BENCH_EVENT_LOOP") }; print(c:event_loop()); c:close()']]
+p("- This module: " .. versions .. "; the I/O thread waits with " .. loop)
 p("- Node.js " .. sh "node --version" .. ", @google/genai " ..
   sh [[node -p "require('./spec/livesim/node_modules/@google/genai/package.json').version"]] .. ", ws " ..
   sh [[node -p "require('./spec/livesim/node_modules/ws/package.json').version"]])
