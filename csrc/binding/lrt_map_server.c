@@ -247,21 +247,23 @@ static void complete_input(struct lrt_frame *f)
  * tool). */
 static void code_parts(struct lrt_frame *f, int part)
 {
-    static const char *const kinds[][4] = {
-        { "executableCode", "code_execution", "language", "code" },
-        { "codeExecutionResult", "code_execution_result", "outcome", "output" },
+    static const struct {
+        enum lrt_key member;          /* the part's member */
+        const char *type, *field[2];  /* the message and the fields it copies */
+    } kinds[] = {
+        { LRT_K_EXECUTABLE_CODE, "code_execution", { "language", "code" } },
+        { LRT_K_CODE_EXECUTION_RESULT, "code_execution_result", { "outcome", "output" } },
     };
-    static const enum lrt_key names[] = { LRT_K_EXECUTABLE_CODE, LRT_K_CODE_EXECUTION_RESULT };
     lua_State *L = f->L;
     int top = lua_gettop(L);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        if (lrt_getk(L, part, f->keys, names[k]) == LUA_TTABLE) {
+        if (lrt_getk(L, part, f->keys, kinds[k].member) == LUA_TTABLE) {
             int src = lua_gettop(L);
             lrt_ensure_response(f);
-            int m = lrt_msg_new(f, kinds[k][1]);
-            for (int i = 2; i < 4; i++) {
-                lua_getfield(L, src, kinds[k][i]);
-                lua_setfield(L, m, kinds[k][i]);
+            int m = lrt_msg_new(f, kinds[k].type);
+            for (int i = 0; i < 2; i++) {
+                lua_getfield(L, src, kinds[k].field[i]);
+                lua_setfield(L, m, kinds[k].field[i]);
             }
             lrt_msg_push(f);
         }
@@ -540,12 +542,15 @@ static int fail(lua_State *L, const char *prefix)
     return 3;
 }
 
-/* Pushes t[key] and returns its stack index when it is a table; else pushes nothing
- * and returns 0. */
+#define NAME(s) { s, sizeof s - 1 }
+
 /* The top-level members the mapping reads, in this order. */
-static const char *const top_names[] = {
-    "serverContent", "toolCall", "toolCallCancellation", "goAway",
-    "sessionResumptionUpdate", "usageMetadata",
+static const struct {
+    const char *s;
+    size_t n;
+} top_names[] = {
+    NAME("serverContent"), NAME("toolCall"), NAME("toolCallCancellation"), NAME("goAway"),
+    NAME("sessionResumptionUpdate"), NAME("usageMetadata"),
 };
 #define TOP_COUNT (sizeof top_names / sizeof top_names[0])
 
@@ -565,7 +570,7 @@ static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
         size_t n;
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
         for (size_t i = 0; k && i < TOP_COUNT; i++) {
-            if (strlen(top_names[i]) == n && memcmp(top_names[i], k, n) == 0) {
+            if (top_names[i].n == n && memcmp(top_names[i].s, k, n) == 0) {
                 if (lua_type(L, -1) == LUA_TTABLE) {
                     at[i] = base + 1 + (int)i;
                     lua_copy(L, -1, at[i]);
@@ -587,7 +592,7 @@ static int model_turn_only(lua_State *L, int content)
     if (lua_next(L, content)) {
         size_t n;
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
-        only = k && n == 9 && memcmp(k, "modelTurn", 9) == 0;
+        only = k && n == sizeof "modelTurn" - 1 && memcmp(k, "modelTurn", n) == 0;
         lua_pop(L, 1);
         if (lua_next(L, content)) {
             only = 0;

@@ -26,7 +26,6 @@
  *  C H E C K S
  * ==================================================================== */
 
-/* For sends: the session must not have been closed by its owner. */
 struct lrt_session *lrt_session_arg(lua_State *L, int idx)
 {
     int same = 0;
@@ -40,6 +39,7 @@ struct lrt_session *lrt_session_arg(lua_State *L, int idx)
     return same ? lua_touserdata(L, idx) : luaL_checkudata(L, idx, LRT_SESSION);
 }
 
+/* For sends: the session must not have been closed by its owner. */
 struct lrt_session *lrt_check_session(lua_State *L, int idx)
 {
     struct lrt_session *u = lrt_session_arg(L, idx);
