@@ -26,6 +26,8 @@
 #define RT_FD_SPARE 16
 /* Seconds rt_client_free waits beyond the sessions' own close bounds. */
 #define RT_STOP_SLACK 1
+#define RT_TLS13_SUITES \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 /* ==================================================================== *
  *  H A N D - O F F
@@ -229,6 +231,11 @@ SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
         return NULL;
     }
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    /* TLS 1.3 suites in the order browsers offer them: AES-128-GCM first. OpenSSL's default
+     * offers AES-256-GCM first (14 AES rounds per block instead of 10); a server that
+     * follows the client's order would spend that on every byte of audio. */
+    if (SSL_CTX_set_ciphersuites(ctx, RT_TLS13_SUITES) != 1)
         goto fail;
     if (ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {

@@ -68,6 +68,18 @@ static void test_suites(void)
     }
 }
 
+/* A server that follows the client's order (OpenSSL's default) gets AES-128-GCM first from
+ * our client, not OpenSSL's own first choice, AES-256-GCM. */
+static void test_suite_order(void)
+{
+    struct tp_opts o = {NULL, 0, -1, NULL};
+
+    RT_CHECK(tp_open(&P, &o) == 0);
+    RT_CHECK_STR(SSL_CIPHER_get_name(SSL_get_current_cipher(P.srv)), "TLS_AES_128_GCM_SHA256");
+    RT_CHECK(switched() && P.t.rec->suite == 0);
+    tp_close(&P);
+}
+
 /* Nothing is read past the server's Finished: what follows it stays in the window. */
 static void test_no_read_ahead(void)
 {
@@ -330,6 +342,7 @@ int main(void)
         return 1;
     }
     RT_RUN(test_suites);
+    RT_RUN(test_suite_order);
     RT_RUN(test_no_read_ahead);
     RT_RUN(test_splits);
     RT_RUN(test_large_writes);
