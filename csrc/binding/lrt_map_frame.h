@@ -1,5 +1,6 @@
-/* What the two halves of map_server (lrt_map_server.c, lrt_map_calls.c) share while
- * they turn one server frame into neutral messages. Internal to the mapping. */
+/* What the parts of map_server (lrt_map_server.c, lrt_map_msg.c, lrt_map_usage.c,
+ * lrt_map_audio.c, lrt_map_calls.c) share while they turn one server frame into neutral
+ * messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -40,8 +41,14 @@ int lrt_responding(struct lrt_frame *f);
 /* Starts a response (response_created) unless one is in progress. */
 void lrt_ensure_response(struct lrt_frame *f);
 
+/* Empties the text and transcript pieces of the response in the mapping state. */
+void lrt_reset_parts(lua_State *L, int state);
+
 /* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
 lua_Integer lrt_count(lua_State *L, int t, const char *k);
+
+/* Pushes the neutral `usage` table of the usageMetadata object at um (lrt_map_usage.c). */
+void lrt_push_usage(lua_State *L, int um);
 
 /* Maps the toolCall object at tc: returns the number of calls that ended (their items
  * were emitted), or -1 with a message pushed. */

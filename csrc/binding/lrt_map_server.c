@@ -18,7 +18,6 @@
  * these (and no usage kept for its response) comes out as one `raw` message, so
  * nothing the server says is dropped. Each message carries `raw`, the decoded frame
  * (integral numbers as integers). */
-#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,93 +26,6 @@
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
-
-/* Pushes a new message {type = <the string on top, popped>, raw =, response_id =
- * <current, if any>} and returns its index. Room for five fields (eight slots): an audio
- * delta adds audio and rate, and a fifth field into four slots would rehash the table. */
-static int msg_with_type(struct lrt_frame *f)
-{
-    lua_State *L = f->L;
-    int m;
-
-    lua_createtable(L, 0, 5);
-    lua_insert(L, -2);
-    m = lua_gettop(L) - 1;
-    lrt_setk(L, m, f->keys, LRT_K_TYPE);
-    lua_pushvalue(L, f->raw);
-    lrt_setk(L, m, f->keys, LRT_K_RAW);
-    lrt_getk(L, f->state, f->keys, LRT_K_RESPONSE_ID);
-    lrt_setk(L, m, f->keys, LRT_K_RESPONSE_ID);
-    return m;
-}
-
-int lrt_msg_new(struct lrt_frame *f, const char *type)
-{
-    lua_pushstring(f->L, type);
-    return msg_with_type(f);
-}
-
-int lrt_msg_newk(struct lrt_frame *f, enum lrt_key type)
-{
-    lrt_pushk(f->L, f->keys, type);
-    return msg_with_type(f);
-}
-
-/* Appends the message on top to the output and pops it. */
-void lrt_msg_push(struct lrt_frame *f)
-{
-    lrt_map_append(f->L, f->out);
-}
-
-void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
-{
-    lua_State *L = f->L;
-    va_list ap;
-    int m = lrt_msg_new(f, "error");
-    lrt_set_str(L, m, "code", "protocol");
-    va_start(ap, fmt);
-    lua_pushvfstring(L, fmt, ap);
-    va_end(ap);
-    lua_setfield(L, m, "message");
-    lrt_msg_push(f);
-}
-
-int lrt_responding(struct lrt_frame *f)
-{
-    lrt_getk(f->L, f->state, f->keys, LRT_K_RESPONSE_ID);
-    int r = !lua_isnil(f->L, -1);
-    lua_pop(f->L, 1);
-    return r;
-}
-
-static void reset_parts(lua_State *L, int state)
-{
-    lua_newtable(L);
-    lua_setfield(L, state, "text_parts");
-    lua_newtable(L);
-    lua_setfield(L, state, "transcript_parts");
-}
-
-void lrt_ensure_response(struct lrt_frame *f)
-{
-    lua_State *L = f->L;
-    if (lrt_responding(f))
-        return;
-    lua_Integer seq = lrt_get_int(L, f->state, "response_seq") + 1;
-    lrt_set_int(L, f->state, "response_seq", seq);
-    lua_pushfstring(L, "resp_%I", (LUAI_UACINT)seq);
-    lua_setfield(L, f->state, "response_id");
-    lrt_set_bool(L, f->state, "response_cancelled", 0);
-    lrt_set_bool(L, f->state, "response_audio", 0);
-    lrt_set_bool(L, f->state, "after_tool_call", 0);
-    lua_pushnil(L);
-    lua_setfield(L, f->state, "response_incomplete");
-    lua_pushnil(L);
-    lua_setfield(L, f->state, "response_usage");
-    reset_parts(L, f->state);
-    lrt_msg_new(f, "response_created");
-    lrt_msg_push(f);
-}
 
 /* Appends the string on top to the array state[k] (pops it). */
 static void add_piece(lua_State *L, int state, const char *k)
@@ -139,84 +51,6 @@ static size_t concat_pieces(lua_State *L, int state, const char *k)
     luaL_pushresult(&b);
     lua_remove(L, t);
     return lua_rawlen(L, -1);
-}
-
-/* ------------------------------------------------------------------ usage */
-
-/* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
-lua_Integer lrt_count(lua_State *L, int t, const char *k)
-{
-    lua_Integer v = -1;
-    int ty = lua_getfield(L, t, k);
-    if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        v = lua_tointeger(L, -1);
-    } else if (ty == LUA_TSTRING) {
-        int ok;
-        lua_Integer x = lua_tointegerx(L, -1, &ok);
-        if (ok)
-            v = x;
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* Adds the tokenCount of the AUDIO and TEXT entries of t[k] (a details list). */
-static void modality_counts(lua_State *L, int t, const char *k, lua_Integer *audio,
-                            lua_Integer *text)
-{
-    if (lua_getfield(L, t, k) == LUA_TTABLE) {
-        int d = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, d);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
-                lua_getfield(L, -1, "modality");
-                const char *m = lua_tostring(L, -1);
-                lua_Integer c = lrt_count(L, -2, "tokenCount");
-                if (m && c >= 0) {
-                    lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
-                                       : strcmp(m, "TEXT") == 0 ? text
-                                                                : NULL;
-                    if (dst)
-                        *dst = (*dst < 0 ? 0 : *dst) + c;
-                }
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-}
-
-static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
-{
-    if (v >= 0)
-        lrt_set_int(L, t, k, v);
-}
-
-/* Pushes the neutral usage table for the usageMetadata table at um. Vertex names the
- * output "candidates" (seed bug 3: read it as output tokens). */
-static void push_usage(lua_State *L, int um)
-{
-    lua_Integer in_audio = -1, in_text = -1, out_audio = -1, out_text = -1;
-    lua_Integer out = lrt_count(L, um, "responseTokenCount");
-    if (out < 0)
-        out = lrt_count(L, um, "candidatesTokenCount");
-
-    lua_createtable(L, 0, 9);
-    int u = lua_gettop(L);
-    set_count(L, u, "input_tokens", lrt_count(L, um, "promptTokenCount"));
-    set_count(L, u, "output_tokens", out);
-    set_count(L, u, "total_tokens", lrt_count(L, um, "totalTokenCount"));
-    set_count(L, u, "cached_input_tokens", lrt_count(L, um, "cachedContentTokenCount"));
-    set_count(L, u, "reasoning_tokens", lrt_count(L, um, "thoughtsTokenCount"));
-    modality_counts(L, um, "promptTokensDetails", &in_audio, &in_text);
-    modality_counts(L, um, "responseTokensDetails", &out_audio, &out_text);
-    if (out_audio < 0 && out_text < 0)
-        modality_counts(L, um, "candidatesTokensDetails", &out_audio, &out_text);
-    set_count(L, u, "input_audio_tokens", in_audio);
-    set_count(L, u, "input_text_tokens", in_text);
-    set_count(L, u, "output_audio_tokens", out_audio);
-    set_count(L, u, "output_text_tokens", out_text);
 }
 
 /* ---------------------------------------------------------------- content */
@@ -461,7 +295,7 @@ static void end_turn(struct lrt_frame *f, int content, int usage)
     lua_setfield(L, f->state, "response_incomplete");
     lrt_set_bool(L, f->state, "response_cancelled", 0);
     lrt_set_bool(L, f->state, "response_audio", 0);
-    reset_parts(L, f->state);
+    lrt_reset_parts(L, f->state);
     lua_settop(L, top);
 }
 
@@ -703,7 +537,7 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         turn_end = 0;
     }
     if (um) {
-        push_usage(L, um);
+        lrt_push_usage(L, um);
         usage = lua_gettop(L);
         if (!turn_end && !tool_end && lrt_responding(&f)) {
             /* Kept for this response's response_done (seed A dropped it). */

@@ -1,0 +1,97 @@
+/* The messages a server frame makes, and the response they belong to (part of
+ * map_server, see lrt_map_server.c): each message is {type =, raw = the decoded frame,
+ * response_id = the response in progress, if any}; a response starts with
+ * response_created before its first output. */
+#include <stdarg.h>
+
+#include <lauxlib.h>
+
+#include "lrt_map.h"
+#include "lrt_map_frame.h"
+
+/* Pushes a new message {type = <the string on top, popped>, raw =, response_id =
+ * <current, if any>} and returns its index. Room for five fields (eight slots): an audio
+ * delta adds audio and rate, and a fifth field into four slots would rehash the table. */
+static int msg_with_type(struct lrt_frame *f)
+{
+    lua_State *L = f->L;
+    int m;
+
+    lua_createtable(L, 0, 5);
+    lua_insert(L, -2);
+    m = lua_gettop(L) - 1;
+    lrt_setk(L, m, f->keys, LRT_K_TYPE);
+    lua_pushvalue(L, f->raw);
+    lrt_setk(L, m, f->keys, LRT_K_RAW);
+    lrt_getk(L, f->state, f->keys, LRT_K_RESPONSE_ID);
+    lrt_setk(L, m, f->keys, LRT_K_RESPONSE_ID);
+    return m;
+}
+
+int lrt_msg_new(struct lrt_frame *f, const char *type)
+{
+    lua_pushstring(f->L, type);
+    return msg_with_type(f);
+}
+
+int lrt_msg_newk(struct lrt_frame *f, enum lrt_key type)
+{
+    lrt_pushk(f->L, f->keys, type);
+    return msg_with_type(f);
+}
+
+/* Appends the message on top to the output and pops it. */
+void lrt_msg_push(struct lrt_frame *f)
+{
+    lrt_map_append(f->L, f->out);
+}
+
+void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
+{
+    lua_State *L = f->L;
+    va_list ap;
+    int m = lrt_msg_new(f, "error");
+    lrt_set_str(L, m, "code", "protocol");
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_setfield(L, m, "message");
+    lrt_msg_push(f);
+}
+
+int lrt_responding(struct lrt_frame *f)
+{
+    lrt_getk(f->L, f->state, f->keys, LRT_K_RESPONSE_ID);
+    int r = !lua_isnil(f->L, -1);
+    lua_pop(f->L, 1);
+    return r;
+}
+
+void lrt_reset_parts(lua_State *L, int state)
+{
+    lua_newtable(L);
+    lua_setfield(L, state, "text_parts");
+    lua_newtable(L);
+    lua_setfield(L, state, "transcript_parts");
+}
+
+void lrt_ensure_response(struct lrt_frame *f)
+{
+    lua_State *L = f->L;
+    if (lrt_responding(f))
+        return;
+    lua_Integer seq = lrt_get_int(L, f->state, "response_seq") + 1;
+    lrt_set_int(L, f->state, "response_seq", seq);
+    lua_pushfstring(L, "resp_%I", (LUAI_UACINT)seq);
+    lua_setfield(L, f->state, "response_id");
+    lrt_set_bool(L, f->state, "response_cancelled", 0);
+    lrt_set_bool(L, f->state, "response_audio", 0);
+    lrt_set_bool(L, f->state, "after_tool_call", 0);
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_incomplete");
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "response_usage");
+    lrt_reset_parts(L, f->state);
+    lrt_msg_new(f, "response_created");
+    lrt_msg_push(f);
+}
