@@ -87,6 +87,12 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len);
 
 int lrt_map_history(lua_State *L);
 
+/* Undoes what map_client did to the state for a message whose frames could not all be
+ * queued (lrt_session_send): the function results it took from `pending` (old_pending,
+ * the table `pending` was before) are buffered again and their calls answerable again,
+ * and media_trigger is set back to old_trigger. Leaves the stack as it was. */
+void lrt_map_client_unflush(lua_State *L, int state, int old_pending, int old_trigger);
+
 /* Appends to the frame list at out one clientContent frame holding the item at item
  * as a turn (lrt_map_content.c). Raises on what cannot be a turn. */
 void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out);

@@ -255,14 +255,32 @@ static int result_part(lua_State *L, int state, int part, int i)
     lrt_json_encode_ex(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result");
 
     lua_getfield(L, state, "pending");
-    lua_createtable(L, 0, 3);
+    int pending = lua_gettop(L);
+    lua_createtable(L, 0, 5);
     lua_pushvalue(L, id);
     lua_setfield(L, -2, "id");
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "json");
     /* more results will follow for this call: it stays answerable */
     lrt_set_bool(L, -1, "keep", more);
-    lrt_map_append(L, -2);
+    /* what answering the call takes from `calls`, should the send fail (unflush) */
+    lua_pushvalue(L, name);
+    lua_setfield(L, -2, "name");
+    lrt_set_bool(L, -1, "made_up", made_up);
+    /* A result for a call whose last result still waits (not marked will_continue)
+     * replaces it: the call gets one answer, the latest (a retry after "busy"). */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pending), at = n + 1;
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, pending, k);
+        lua_getfield(L, -1, "id");
+        int same = lua_rawequal(L, -1, id) && !lrt_get_bool(L, -2, "keep");
+        lua_pop(L, 2);
+        if (same) {
+            at = k;
+            break;
+        }
+    }
+    lua_rawseti(L, pending, at);
     lua_settop(L, id - 1);
     return 0;
 }
@@ -376,6 +394,38 @@ static void raw_message(lua_State *L, int msg, int out)
     } else {
         luaL_error(L, "raw: 'wire' must be a table or a JSON string");
     }
+}
+
+void lrt_map_client_unflush(lua_State *L, int state, int old_pending, int old_trigger)
+{
+    int top = lua_gettop(L);
+    state = lua_absindex(L, state);
+    old_pending = lua_absindex(L, old_pending);
+    lrt_set_bool(L, state, "media_trigger", old_trigger);
+    lua_getfield(L, state, "pending");
+    int flushed = !lua_rawequal(L, -1, old_pending);
+    lua_pop(L, 1);
+    if (!flushed)
+        return;
+    lua_pushvalue(L, old_pending);
+    lua_setfield(L, state, "pending");
+    lua_getfield(L, state, "calls");
+    lua_getfield(L, state, "generated_ids");
+    int calls = top + 1, made_up = top + 2;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, old_pending);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, old_pending, i);
+        lua_getfield(L, -1, "id");
+        lua_getfield(L, -2, "name");
+        lua_rawset(L, calls);
+        if (lrt_get_bool(L, -1, "made_up")) {
+            lua_getfield(L, -1, "id");
+            lua_pushboolean(L, 1);
+            lua_rawset(L, made_up);
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
 }
 
 /* core.map_client(state, msg) -> { json, ... } | nil, message, "unsupported" */

@@ -153,15 +153,22 @@ static int lrt_session_send(lua_State *L)
         return lrt_session_commit_audio(L);
     }
     lua_pop(L, 1);
-    lua_getiuservalue(L, 1, LRT_UV_MAP);
+    lua_getiuservalue(L, 1, LRT_UV_MAP);      /* 3: the state */
+    lua_getfield(L, 3, "pending");            /* 4: the buffered results, before */
+    int trigger = lrt_get_bool(L, 3, "media_trigger");
+    lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
     lrt_call_module(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
     if (lua_isnil(L, -3))
         return 3;
     lua_pop(L, 2);
     r = lrt_send_all(L, u, lua_gettop(L));
-    if (r)
+    if (r) {
+        /* "busy" (or closed): the results stay buffered and their calls answerable, so
+         * create_response() or a new result for the call can try again */
+        lrt_map_client_unflush(L, 3, 4, trigger);
         return r;
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
