@@ -30,6 +30,110 @@ describe("bad values on a session", function()
   before_each(function() client = helper.gemini() end)
   after_each(function() client:close() end)
 
+  describe("connect options", function()
+    it("a list given without its braces, with a hole or with other keys raises, naming the option", function()
+      local tool = { name = "get_weather", description = "weather" }
+      raises("option 'tools': expected a list ({ x, y, ... }), but it has the key", client.connect, client,
+        { tools = tool })
+      raises("option 'tools': expected a list ({ x, y, ... }), but it has a hole before index 3",
+        client.connect, client, { tools = { [1] = tool, [3] = { name = "other" } } })
+      raises("option 'history': expected a list ({ x, y, ... }), but it has the key", client.connect, client,
+        { history = { role = "user", text = "hello" } })
+      raises("option 'history': expected a list ({ x, y, ... }), but it has a hole before index 3",
+        client.connect, client, { history = { [1] = { text = "a" }, [3] = { text = "c" } } })
+      raises("option 'output_modalities': expected a list ({ x, y, ... }), but it has the key 'text'",
+        client.connect, client, { output_modalities = { text = true } })
+      raises("option 'transcription.language': expected a list ({ x, y, ... }), but it has a hole",
+        client.connect, client, { transcription = { language = { [1] = "en-US", [3] = "de-DE" } } })
+      raises("option 'history': item 1: unknown field 'txt'", client.connect, client,
+        { history = { { role = "user", txt = "hello" } } })
+    end)
+
+    it("errors point at the caller's line, also those the setup mapping raises", function()
+      local line = debug.getinfo(1, "l").currentline
+      local ok, err = pcall(function() local s = client:connect { timeout = -1 } return s end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 1) .. ": option 'timeout'", err)
+      ok, err = pcall(function() local s = client:connect { vad = { silence_duration = "long" } } return s end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 4) .. ": option 'silence_duration'", err)
+      ok, err = pcall(function() local s = client:connect { voice = "\xff" } return s end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 7) .. ": setup%..*voiceName: invalid UTF%-8", err)
+      ok, err = pcall(function() local s = client:connect { tools = { { name = "a b" } } } return s end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 10) .. ": tool 1: name must be", err)
+    end)
+
+    it("a bad value is quoted short and printable, NaN by name", function()
+      local err = raises("option 'kind': expected one of", client.connect, client,
+        { kind = string.rep("x", 1000000) .. "\0\xff" })
+      assert.truthy(#err < 300, "message of " .. #err .. " bytes")
+      assert.matches("%(1000002 bytes%)", err)
+      err = raises("option 'voice': expected string, got table", client.connect, client, { voice = {} })
+      err = raises("option 'kind': expected one of conversation, transcription, got 'a\\x00b\\xff'",
+        client.connect, client, { kind = "a\0b\xff" })
+      raises("option 'temperature': expected number between 0 and 2, got NaN", client.connect, client,
+        { temperature = 0 / 0 })
+    end)
+  end)
+
+  describe("send", function()
+    local session
+    before_each(function() session = assert(client:connect { output_modalities = { "text" } }) end)
+
+    it("a part given without its list raises (it sent nothing and returned true)", function()
+      raises("conversation_item_create: 'item.content' must be a list ({ x, y, ... }), but it has the key",
+        session.send, session, { type = "conversation_item_create",
+          item = { role = "user", content = { type = "text", text = "hello" } } })
+      local c = { { type = "text", text = "a" } }
+      c[3] = { type = "text", text = "c" }
+      raises("'item.content' must be a list ({ x, y, ... }), but it has a hole before index 3",
+        session.send, session, { type = "conversation_item_create", item = { role = "user", content = c } })
+      raises("conversation_item_create: 'content' must be a list", session.send, session,
+        { type = "conversation_item_create", item = { role = "assistant", content = c } })
+    end)
+
+    it("a misspelt field raises instead of being ignored", function()
+      local function item(extra, part)
+        local msg = { type = "conversation_item_create",
+          item = { role = "user", content = { part or { type = "text", text = "hi" } } } }
+        for k, v in pairs(extra) do msg[k] = v end
+        return msg
+      end
+      raises("conversation_item_create: unknown field 'turn_completed'", session.send, session,
+        item { turn_completed = true })
+      raises("conversation_item_create: part 1 (image): unknown field 'mimetype'", session.send, session,
+        item({}, { type = "image", data = "\xff\xd8", mimetype = "image/png" }))
+      raises("conversation_item_create: unknown field 'contents' in 'item'", session.send, session,
+        { type = "conversation_item_create", item = { role = "user", contents = {} } })
+      raises("conversation_item_create: 'item.text' is not a field", session.send, session,
+        { type = "conversation_item_create", item = { role = "user", text = "hi" } })
+      raises("input_audio_buffer_append: unknown field 'pcm'", session.send, session,
+        { type = "input_audio_buffer_append", audio = "", pcm = "\0\0" })
+      raises("input_audio_buffer_commit: unknown field 'audio'", session.send, session,
+        { type = "input_audio_buffer_commit", audio = "\0\0" })
+      raises("raw: unknown field 'json'", session.send, session, { type = "raw", json = "{}" })
+      -- nothing of it went out: the session answers the next question as the first
+      assert(session:send_text "hello")
+      local done = helper.receive_until(session, "output_text_done")
+      assert.equal("You said: hello.", done.text)
+    end)
+
+    it("append_audio takes bytes, not a number's digits", function()
+      raises("bad argument #1 to 'append_audio' (string expected, got number)", function()
+        local ok = session:append_audio(1234)
+        return ok
+      end)
+    end)
+
+    it("a raw wire table must be a JSON object, and its errors name 'wire'", function()
+      raises("raw: 'wire' must be a table that is a JSON object", session.send, session,
+        { type = "raw", wire = { { clientContent = {} } } })
+      raises("wire.a: invalid UTF-8", session.send, session, { type = "raw", wire = { a = "\xff" } })
+    end)
+  end)
+
   describe("send_tool_result", function()
     local function open_call(extra)
       local opts = { output_modalities = { "text" },

@@ -61,6 +61,56 @@ int lrt_get_bool(lua_State *L, int idx, const char *k)
     return v;
 }
 
+/* Pushes a short form of the key on top for an error message: 'name' (at most 40
+ * bytes), a number, or the type's name. */
+static const char *key_name(lua_State *L, int k)
+{
+    if (lua_type(L, k) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, k, &n);
+        return lua_pushfstring(L, "'%s'%s", n > 40 ? lua_pushlstring(L, s, 40) : s,
+                               n > 40 ? "..." : "");
+    }
+    if (lua_type(L, k) == LUA_TNUMBER)
+        return lua_pushfstring(L, "%s", lua_tostring(L, k));
+    return lua_pushstring(L, luaL_typename(L, k));
+}
+
+lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char *what)
+{
+    idx = lua_absindex(L, idx);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+            luaL_error(L, "%s: %s must be a list ({ x, y, ... }), but it has the key %s", who,
+                       what, key_name(L, lua_gettop(L)));
+        if (lua_tointeger(L, -1) > n)
+            luaL_error(L, "%s: %s must be a list ({ x, y, ... }), but it has a hole before "
+                          "index %I", who, what, lua_tointeger(L, -1));
+    }
+    return n;
+}
+
+const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[])
+{
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int known = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -1);
+            for (int i = 0; names[i] && !known; i++)
+                known = strcmp(k, names[i]) == 0;
+        }
+        if (!known)
+            return key_name(L, lua_gettop(L));
+    }
+    return NULL;
+}
+
 void lrt_push_base64(lua_State *L, const char *s, size_t n)
 {
     luaL_Buffer b;

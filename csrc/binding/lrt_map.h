@@ -97,6 +97,10 @@ void lrt_map_client_unflush(lua_State *L, int state, int old_pending, int old_tr
  * as a turn (lrt_map_content.c). Raises on what cannot be a turn. */
 void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out);
 
+/* Raises "<who>: part <i> (<type>): unknown field 'x'" when the content part at part
+ * (of a known type) has a field its type does not take. */
+void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *who, int i);
+
 /* 1 when the conversation item at item has the role "user" (or none); raises on an
  * unknown role. */
 int lrt_map_item_is_user(lua_State *L, int item);
@@ -125,6 +129,16 @@ int lrt_get_bool(lua_State *L, int idx, const char *k);
  * them); keys are kept as they are. With bytes_as_base64, a string that is not UTF-8
  * becomes its base64. */
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64);
+
+/* The length of the list (sequence) at idx. Raises "<who>: <what> must be a list ...,
+ * but it has the key 'type'" (or "a hole before index 3") when the table has another key:
+ * a part given without its list, or an entry after a hole, would be skipped silently. */
+lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char *what);
+
+/* NULL when every key of the table at idx is one of names (NULL-ended); else pushes a
+ * short form of the first other key ("'mimetype'") and returns it, for the caller's
+ * error: a misspelt field must not be ignored. */
+const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[]);
 
 /* Pushes base64 of s[0..n) as a Lua string. */
 void lrt_push_base64(lua_State *L, const char *s, size_t n);

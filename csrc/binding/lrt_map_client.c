@@ -288,9 +288,16 @@ static int result_part(lua_State *L, int state, int part, int i)
 /* Returns 0, or 1 with a message pushed (a request the backend cannot honour). */
 static int item_create(lua_State *L, int state, int msg, int out)
 {
+    static const char *const fields[] = { "type", "item", "turn_complete", NULL };
+    static const char *const item_fields[] = { "role", "content", "text", NULL };
+    const char *k = lrt_map_unknown_field(L, msg, fields);
+    if (k)
+        luaL_error(L, "conversation_item_create: unknown field %s", k);
     if (lua_getfield(L, msg, "item") != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item' must be a table");
     int item = lua_gettop(L);
+    if ((k = lrt_map_unknown_field(L, item, item_fields)) != NULL)
+        luaL_error(L, "conversation_item_create: unknown field %s in 'item'", k);
     int tc = lua_getfield(L, msg, "turn_complete");
     lua_pop(L, 1);
     if (tc != LUA_TNIL && tc != LUA_TBOOLEAN)
@@ -300,10 +307,14 @@ static int item_create(lua_State *L, int state, int msg, int out)
         lrt_map_turn(L, state, item, lrt_get_bool(L, msg, "turn_complete"), out);
         return 0;
     }
+    if (lua_getfield(L, item, "text") != LUA_TNIL)
+        luaL_error(L, "conversation_item_create: 'item.text' is not a field (use content = "
+                      "{{ type = \"text\", text = ... }})");
+    lua_pop(L, 1);
     if (lua_getfield(L, item, "content") != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item.content' must be a list of parts");
     int content = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, content);
+    lua_Integer n = lrt_map_list_len(L, content, "conversation_item_create", "'item.content'");
 
     for (lua_Integer k = 1; k <= n; k++) {
         int i = (int)k;
@@ -313,6 +324,9 @@ static int item_create(lua_State *L, int state, int msg, int out)
         if (lua_getfield(L, part, "type") != LUA_TSTRING)
             luaL_error(L, "conversation_item_create: part %d has no type", i);
         const char *type = lua_tostring(L, -1);
+        if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
+            strcmp(type, "audio") == 0 || strcmp(type, "function_result") == 0)
+            lrt_map_part_fields(L, part, type, "conversation_item_create", i);
         if (strcmp(type, "text") == 0)
             text_part(L, state, part, i, out);
         else if (strcmp(type, "image") == 0)
@@ -381,9 +395,19 @@ static void response_create(lua_State *L, int state, int out)
 
 static void raw_message(lua_State *L, int msg, int out)
 {
+    static const char *const fields[] = { "type", "wire", NULL };
+    const char *k = lrt_map_unknown_field(L, msg, fields);
+    if (k)
+        luaL_error(L, "raw: unknown field %s", k);
     int t = lua_getfield(L, msg, "wire");
     if (t == LUA_TTABLE) {
-        emit(L, out);
+        /* a client message is a JSON object: a list would be refused by the server */
+        lrt_json_encode_ex(L, -1, LRT_JSON_WIRE_DEPTH, "wire");
+        if (lua_tostring(L, -1)[0] != '{')
+            luaL_error(L, "raw: 'wire' must be a table that is a JSON object (string keys), "
+                          "not a list");
+        lrt_map_append(L, out);
+        lua_pop(L, 1);
     } else if (t == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);

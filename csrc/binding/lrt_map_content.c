@@ -38,6 +38,19 @@ int lrt_map_item_is_user(lua_State *L, int item)
     return item_role(L, lua_absindex(L, item), "conversation_item_create") == ROLE_USER;
 }
 
+void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *who, int i)
+{
+    static const char *const text[] = { "type", "text", NULL };
+    static const char *const media[] = { "type", "data", "mime", NULL };
+    static const char *const result[] = { "type", "call_id", "result", "scheduling",
+                                          "will_continue", "name", NULL };
+    const char *k = lrt_map_unknown_field(L, part, strcmp(type, "text") == 0 ? text
+                                                   : type[0] == 'f'         ? result
+                                                                            : media);
+    if (k)
+        luaL_error(L, "%s: part %d (%s): unknown field %s", who, i, type, k);
+}
+
 /* Pushes { inlineData = { mimeType, data = base64 } } for an image or audio part. */
 static void push_inline(lua_State *L, int state, int part, const char *who, int i,
                         const char *kind)
@@ -74,6 +87,8 @@ static void add_part(lua_State *L, int state, int part, int parts, const char *w
     if (lua_getfield(L, part, "type") != LUA_TSTRING)
         luaL_error(L, "%s: part %d has no type", who, i);
     const char *type = lua_tostring(L, -1);
+    if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 || strcmp(type, "audio") == 0)
+        lrt_map_part_fields(L, part, type, who, i);
     if (strcmp(type, "text") == 0) {
         size_t n;
         if (lua_getfield(L, part, "text") != LUA_TSTRING)
@@ -105,6 +120,10 @@ static void add_part(lua_State *L, int state, int part, int parts, const char *w
  * has no content. text_ok: the shorthand { role =, text = } is accepted. */
 static int push_turn(lua_State *L, int state, int item, const char *who, int text_ok)
 {
+    static const char *const fields[] = { "role", "content", "text", NULL };
+    const char *k = lrt_map_unknown_field(L, item, fields);
+    if (k)
+        luaL_error(L, "%s: unknown field %s", who, k);
     enum role role = item_role(L, item, who);
     int top = lua_gettop(L);
     lrt_json_newarray(L, 0);
@@ -124,7 +143,7 @@ static int push_turn(lua_State *L, int state, int item, const char *who, int tex
         add_part(L, state, lua_gettop(L), parts, who, 1);
     } else if (ct == LUA_TTABLE) {
         int content = parts + 2;
-        lua_Integer n = (lua_Integer)lua_rawlen(L, content);
+        lua_Integer n = lrt_map_list_len(L, content, who, "'content'");
         for (lua_Integer k = 1; k <= n; k++) {
             if (lua_rawgeti(L, content, k) != LUA_TTABLE)
                 luaL_error(L, "%s: part %d is not a table", who, (int)k);

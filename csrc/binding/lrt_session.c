@@ -104,8 +104,11 @@ static int lrt_session_append_audio(lua_State *L)
     struct lrt_session *u = lrt_check_session(L, 1);
     struct rt_error err;
     size_t n;
-    const char *pcm = luaL_checklstring(L, 2, &n);
+    const char *pcm;
 
+    /* not luaL_checklstring: a number would go out as its digits, read as PCM */
+    luaL_checktype(L, 2, LUA_TSTRING);
+    pcm = lua_tolstring(L, 2, &n);
     luaL_argcheck(L, n % 2 == 0, 2, "16-bit PCM must have an even number of bytes");
     rt_error_clear(&err);
     if (rt_session_append_audio(u->s, pcm, n, &err) != 0)
@@ -142,6 +145,10 @@ static int lrt_session_send(lua_State *L)
     if (!type)
         return luaL_argerror(L, 2, "message without a 'type'");
     if (strcmp(type, "input_audio_buffer_append") == 0) {
+        static const char *const fields[] = { "type", "audio", NULL };
+        const char *k = lrt_map_unknown_field(L, 2, fields);
+        if (k)
+            return luaL_error(L, "input_audio_buffer_append: unknown field %s", k);
         if (lua_getfield(L, 2, "audio") != LUA_TSTRING)
             return luaL_argerror(L, 2, "'audio' must be a string of PCM bytes");
         lua_replace(L, 2);
@@ -149,6 +156,10 @@ static int lrt_session_send(lua_State *L)
         return lrt_session_append_audio(L);
     }
     if (strcmp(type, "input_audio_buffer_commit") == 0) {
+        static const char *const fields[] = { "type", NULL };
+        const char *k = lrt_map_unknown_field(L, 2, fields);
+        if (k)
+            return luaL_error(L, "input_audio_buffer_commit: unknown field %s", k);
         lua_settop(L, 1);
         return lrt_session_commit_audio(L);
     }

@@ -76,24 +76,50 @@ end
 
 local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
 
+--- A value for an error message: strings quoted and cut at 40 bytes with their control
+-- and non-ASCII bytes escaped, NaN as "NaN", other types by name.
+local function shown(v)
+  if type(v) == "string" then
+    local cut = #v > 40 and v:sub(1, 40) or v
+    cut = cut:gsub("[%c\128-\255']", function(c) return ("\\x%02x"):format(c:byte()) end)
+    return "'" .. cut .. (#v > 40 and ("'... (%d bytes)"):format(#v) or "'")
+  end
+  if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
+  return type(v)
+end
+
+--- Raises "option 'what': expected a list, ..." (at `level`) unless t is a sequence: keys
+-- 1..n and nothing else. An entry given without its list ({ name = ... } for
+-- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
+local function check_list(t, what, level)
+  local n = rawlen(t)
+  for k in next, t do
+    if math.type(k) ~= "integer" or k < 1 then
+      error(("option '%s': expected a list ({ x, y, ... }), but it has the key %s"):format(what, shown(k)), level + 1)
+    elseif k > n then
+      error(("option '%s': expected a list ({ x, y, ... }), but it has a hole before index %d"):format(what, k),
+        level + 1)
+    end
+  end
+end
+
 --- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
 -- caller). Returns a shallow copy of the options with the values a checker normalized
 -- (integral floats as integers); the caller's table is left as it is.
-local function check_options(opts, spec, what)
+local function check_options(opts, spec, what, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("%s: expected a table of options, got %s"):format(what, type(opts)), 3)
+    error(("%s: expected a table of options, got %s"):format(what, type(opts)), level or 3)
   end
   local checked = {}
   for k, v in pairs(opts) do
     local check = spec[k]
     if check == nil then
-      error(("unknown option '%s'"):format(tostring(k)), 3)
+      error(("unknown option %s"):format(type(k) == "string" and shown(k) or ("'" .. tostring(k) .. "'")), level or 3)
     end
     local ok, expected, normalized = check(v)
     if not ok then
-      error(("option '%s': expected %s, got %s"):format(k, expected,
-        type(v) == "string" and ("'" .. v .. "'") or type(v) == "number" and tostring(v) or type(v)), 3)
+      error(("option '%s': expected %s, got %s"):format(k, expected, shown(v)), level or 3)
     end
     if normalized ~= nil then checked[k] = normalized else checked[k] = v end
   end
@@ -163,8 +189,8 @@ local VAD_OPTIONS = {
 }
 
 local function string_list(v)
-  if type(v) ~= "table" or #v == 0 then return false, "a string or a list of strings" end
-  for _, x in ipairs(v) do if type(x) ~= "string" then return false, "a string or a list of strings" end end
+  if type(v) ~= "table" or rawlen(v) == 0 then return false, "a non-empty list of strings" end
+  for _, x in ipairs(v) do if type(x) ~= "string" then return false, "a non-empty list of strings" end end
   return true
 end
 
@@ -181,31 +207,31 @@ local function check_tools(tools)
   local handlers, seen = {}, {}
   for i, tool in ipairs(tools) do
     if type(tool) ~= "table" then
-      error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 3)
+      error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 4)
     end
     local kind_ = tool.type == nil and "function" or tool.type
     if kind_ ~= "function" and not BUILTIN_TOOLS[kind_] then
       error(("tool %d: unknown type '%s' (expected \"function\", \"google_search\", "
-        .. "\"code_execution\" or \"url_context\")"):format(i, tostring(kind_)), 3)
+        .. "\"code_execution\" or \"url_context\")"):format(i, tostring(kind_)), 4)
     end
     if BUILTIN_TOOLS[kind_] then
       for k in pairs(tool) do
-        if k ~= "type" then error(("tool %d: a %s tool takes no field '%s'"):format(i, kind_, tostring(k)), 3) end
+        if k ~= "type" then error(("tool %d: a %s tool takes no field '%s'"):format(i, kind_, tostring(k)), 4) end
       end
       goto continue
     end
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
-      if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 3) end
+      if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 4) end
       local ok = k == "handler" and check(v) or (k ~= "handler" and select(1, check(v)))
       if not ok then
-        error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 3)
+        error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
       end
     end
     if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.%-]*$" or #tool.name > 64 then
-      error(("tool %d: name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or '_'"):format(i), 3)
+      error(("tool %d: name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or '_'"):format(i), 4)
     end
-    if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 3) end
+    if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 4) end
     seen[tool.name] = true
     if tool.handler then handlers[tool.name] = tool.handler end
     ::continue::
@@ -242,22 +268,29 @@ end
 local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
 
 local function check_session_options(opts)
-  opts = check_options(opts, SESSION_OPTIONS, "connect")
-  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad") end
+  -- level 4: check_options < check_session_options < connect < the caller
+  opts = check_options(opts, SESSION_OPTIONS, "connect", 4)
+  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4) end
   if type(opts.transcription) == "table" then
-    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription")
+    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4)
+    if type(opts.transcription.language) == "table" then
+      check_list(opts.transcription.language, "transcription.language", 3)
+    end
   end
   if opts.input_audio_format then
-    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format")
+    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format", 4)
   end
   if type(opts.compression) == "table" then
-    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression")
+    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4)
   end
   if type(opts.resumption) == "table" then
-    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption")
+    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4)
     if opts.resumption.handle == nil then
       error("option 'resumption': expected true, false or { handle = \"...\" }", 3)
     end
+  end
+  for _, k in ipairs { "history", "tools", "output_modalities" } do
+    if opts[k] then check_list(opts[k], k, 3) end
   end
   if opts.history then
     for i, item in ipairs(opts.history) do
@@ -583,7 +616,9 @@ function Client:connect(opts)
     backend = p.backend, project = p.project, location = p.location,
     express = p.express or false, api_version = p.api_version,
   }
-  local setup = core.map_setup(state, eff)
+  -- what the mapping cannot convert is the caller's error, raised at the caller's line
+  local mapped, setup = pcall(core.map_setup, state, eff)
+  if not mapped then error(setup, 2) end
   -- the history turns, sent once the setup is acknowledged and before anything else
   local history = state.history_message
   local fmt = eff.input_audio_format or {}
