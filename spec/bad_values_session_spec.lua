@@ -120,6 +120,26 @@ describe("bad values on a session", function()
       assert.equal("You said: hello.", done.text)
     end)
 
+    it("the Lua methods name a dot call, a bad mime, and raise at the caller's line", function()
+      raises("calling 'send_text' on bad self (realtime.Session expected, got string; use session:send_text(...))",
+        function() local ok = session.send_text "hi" return ok end)
+      raises("calling 'receive' on bad self", function() local m = session.receive(1) return m end)
+      raises("bad argument #2 to 'send_image' (string expected, got number)",
+        function() local ok = session:send_image("\xff\xd8", 5) return ok end)
+      raises("bad argument #1 to 'send_tool_result' (a call id expected, got an empty string)",
+        function() local ok = session:send_tool_result("", {}) return ok end)
+      raises("option 'scheduling': expected one of interrupt, when_idle, silent, got 'INTERRUPT'",
+        function() local ok = session:send_tool_result("x", {}, { scheduling = "INTERRUPT" }) return ok end)
+      session:close()
+      local line = debug.getinfo(1, "l").currentline
+      local ok, err = pcall(function() local r = session:send_text "hi" return r end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 1) .. ": session closed", err)
+      ok, err = pcall(function() local r = session:create_response() return r end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 4) .. ": session closed", err)
+    end)
+
     it("append_audio takes bytes, not a number's digits", function()
       raises("bad argument #1 to 'append_audio' (string expected, got number)", function()
         local ok = session:append_audio(1234)

@@ -219,7 +219,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       local session = assert(client:connect { output_modalities = { "text" } })
       assert.has_error(function() session:send_tool_result("x", 1, { later = true }) end, "unknown option 'later'")
       assert.has_error(function() session:send_tool_result("x", 1, { scheduling = "soon" }) end,
-        "option 'scheduling': expected one of interrupt, when_idle, silent")
+        "option 'scheduling': expected one of interrupt, when_idle, silent, got 'soon'")
       assert.has_error(function() session:send_tool_result("x", 1, 5) end)
       session:close()
       helper.drain(session)

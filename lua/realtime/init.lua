@@ -704,6 +704,26 @@ local receivers = setmetatable({}, { __mode = "kv" })
 
 local try_receive, session_poll = Session.try_receive, Session._poll
 
+local send, SESSION_MT = Session.send, core.Session
+
+-- The methods below are Lua: a call with a dot (session.send_text "hi") would take the
+-- text for the session and report a missing text. Raises at the caller's line.
+local function check_self(self, fname)
+  if getmetatable(self) ~= SESSION_MT then
+    error(("calling '%s' on bad self (realtime.Session expected, got %s; use session:%s(...))")
+      :format(fname, type(self), fname), 3)
+  end
+end
+
+-- session:send for the methods below: what it raises (a closed session, a value the
+-- mapping refuses) points at their caller's line, not at this file. Not a tail call.
+local function send_for_caller(self, msg)
+  local ok, sent, err, code = pcall(send, self, msg)
+  if not ok then error(sent, 3) end
+  return sent, err, code
+end
+
+
 local function receive_once(self, deadline)
   while true do
     local msg, err, code = try_receive(self)
@@ -729,6 +749,7 @@ end
 -- (nil or math.huge: no bound; NaN raises). Blocks outside coroutines; yields inside
 -- them. One receiver at a time.
 function Session:receive(timeout)
+  check_self(self, "receive")
   timeout = check_timeout("receive", timeout, true)
   local co = coroutine.running()
   local current = receivers[self]
@@ -742,6 +763,7 @@ end
 --- Iterates over every message, the final `closed` one included; stops early only when
 -- `timeout` seconds pass with nothing received.
 function Session:messages(timeout)
+  check_self(self, "messages")
   timeout = check_timeout("messages", timeout, true)
   local done = false
   return function()
@@ -754,29 +776,39 @@ end
 
 --- Returns a ready message or nil; never blocks, never waits.
 function Session:poll()
+  check_self(self, "poll")
   local msg = session_poll(self)
   if msg and msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
   return msg
 end
 
 function Session:send_text(text)
+  check_self(self, "send_text")
   if type(text) ~= "string" then
     error("bad argument #1 to 'send_text' (string expected, got " .. type(text) .. ")", 2)
   end
-  return self:send { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "text", text = text } } } }
+  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
+    item = { role = "user", content = { { type = "text", text = text } } } })
+  return ok, err, code
 end
 
 function Session:send_image(data, mime)
+  check_self(self, "send_image")
   if type(data) ~= "string" then
     error("bad argument #1 to 'send_image' (string expected, got " .. type(data) .. ")", 2)
   end
-  return self:send { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } }
+  if mime ~= nil and type(mime) ~= "string" then
+    error("bad argument #2 to 'send_image' (string expected, got " .. type(mime) .. ")", 2)
+  end
+  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
+    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } })
+  return ok, err, code
 end
 
 function Session:create_response()
-  return self:send { type = "response_create" }
+  check_self(self, "create_response")
+  local ok, err, code = send_for_caller(self, { type = "response_create" })
+  return ok, err, code
 end
 
 local RESULT_OPTIONS = { scheduling = one_of("interrupt", "when_idle", "silent"), will_continue = BOOLEAN }
@@ -784,8 +816,10 @@ local RESULT_OPTIONS = { scheduling = one_of("interrupt", "when_idle", "silent")
 --- Answers a function call that has no handler, and asks for the response. opts:
 -- { scheduling = "interrupt"|"when_idle"|"silent", will_continue = bool } (API.md).
 function Session:send_tool_result(call_id, result, opts)
-  if type(call_id) ~= "string" then
-    error("bad argument #1 to 'send_tool_result' (string expected, got " .. type(call_id) .. ")", 2)
+  check_self(self, "send_tool_result")
+  if type(call_id) ~= "string" or call_id == "" then
+    error("bad argument #1 to 'send_tool_result' (a call id expected, got "
+      .. (call_id == "" and "an empty string" or type(call_id)) .. ")", 2)
   end
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #3 to 'send_tool_result' (table expected, got " .. type(opts) .. ")", 2)
@@ -793,15 +827,16 @@ function Session:send_tool_result(call_id, result, opts)
   opts = opts or {}
   for k, v in pairs(opts) do
     local check = RESULT_OPTIONS[k]
-    if not check then error(("unknown option '%s'"):format(tostring(k)), 2) end
+    if not check then error(("unknown option %s"):format(type(k) == "string" and shown(k) or tostring(k)), 2) end
     local ok, expected = check(v)
-    if not ok then error(("option '%s': expected %s"):format(k, expected), 2) end
+    if not ok then error(("option '%s': expected %s, got %s"):format(k, expected, shown(v)), 2) end
   end
-  local ok, err, code = self:send { type = "conversation_item_create",
+  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
     item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
-      scheduling = opts.scheduling, will_continue = opts.will_continue } } } }
+      scheduling = opts.scheduling, will_continue = opts.will_continue } } } })
   if not ok then return nil, err, code end
-  return self:send { type = "response_create" }
+  ok, err, code = send_for_caller(self, { type = "response_create" })
+  return ok, err, code
 end
 
 --- The latest resumption handle the server gave (at first the one the session started
