@@ -49,6 +49,15 @@ describe("bad values on a session", function()
         { history = { { role = "user", txt = "hello" } } })
     end)
 
+    it("compression that keeps more tokens than it starts at raises (the server closed 1007)", function()
+      raises("option 'compression': target_tokens (100) must be less than trigger_tokens (10)",
+        client.connect, client, { compression = { trigger_tokens = 10, target_tokens = 100 } })
+      raises("target_tokens (10) must be less than trigger_tokens (10)",
+        client.connect, client, { compression = { trigger_tokens = 10, target_tokens = 10 } })
+      local session = assert(client:connect { compression = { trigger_tokens = 10, target_tokens = 5 } })
+      session:close()
+    end)
+
     it("errors point at the caller's line, also those the setup mapping raises", function()
       local line = debug.getinfo(1, "l").currentline
       local ok, err = pcall(function() local s = client:connect { timeout = -1 } return s end)

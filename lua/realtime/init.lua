@@ -282,6 +282,12 @@ local function check_session_options(opts)
   end
   if type(opts.compression) == "table" then
     opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4)
+    local c = opts.compression
+    -- the service refuses the setup (close 1007, "invalid argument") otherwise
+    if c.trigger_tokens and c.target_tokens and c.target_tokens >= c.trigger_tokens then
+      error(("option 'compression': target_tokens (%d) must be less than trigger_tokens (%d)")
+        :format(c.target_tokens, c.trigger_tokens), 3)
+    end
   end
   if type(opts.resumption) == "table" then
     check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4)
