@@ -149,6 +149,20 @@ describe("bad values on a session", function()
       assert.matches("bad_values_session_spec%.lua:" .. (line + 4) .. ": session closed", err)
     end)
 
+    it("send_wire refuses a control character inside a string (the server closed on it)", function()
+      raises("not JSON (a string holds the control character 0x00 at byte 28: write it as \\u0000)",
+        function() local ok = session:send_wire '{"realtimeInput":{"text":"a\0b"}}' return ok end)
+      raises("control character 0x0A", function()
+        local ok = session:send_wire '{"realtimeInput":{"text":"a\nb"}}' return ok end)
+      raises("raw: 'wire' must be the text of a JSON object: it is not JSON (a string holds", session.send,
+        session, { type = "raw", wire = '{"realtimeInput":{"text":"a\tb"}}' })
+      -- whitespace between tokens is JSON; so is an escaped control character
+      assert(session:send_wire '{\n\t"realtimeInput": {"text": "hello\\u0000"}\r\n}')
+      local done = helper.receive_until(session, "output_text_done")
+      assert.equal("You said: hello\0.", done.text)
+      assert.is_true(session:is_open())
+    end)
+
     it("append_audio takes bytes, not a number's digits", function()
       raises("bad argument #1 to 'append_audio' (string expected, got number)", function()
         local ok = session:append_audio(1234)

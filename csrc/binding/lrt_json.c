@@ -533,6 +533,27 @@ int lrt_json_decode(lua_State *L, const char *s, size_t n)
     return r;
 }
 
+/* The offset of the first control character (below 0x20) inside a string of the JSON
+ * text s[0..n), which parsed already, or n when there is none. JSON wants them escaped,
+ * and the service closes the session on one; cjson lets them through. */
+static size_t raw_control(const char *s, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '\\') {
+            i++;
+        } else if (c == '"') {
+            in_string = 0;
+        } else if (c < 0x20) {
+            return i;
+        }
+    }
+    return n;
+}
+
 int lrt_json_check_object(lua_State *L, const char *s, size_t n)
 {
     size_t i = 0;
@@ -561,6 +582,14 @@ int lrt_json_check_object(lua_State *L, const char *s, size_t n)
         return -1;
     }
     lua_pop(L, 1);
+    if ((i = raw_control(s, n)) < n) {
+        char msg[128];
+        unsigned c = (unsigned char)s[i];
+        snprintf(msg, sizeof msg, "not JSON (a string holds the control character 0x%02X at "
+                                  "byte %zu: write it as \\u%04X)", c, i + 1, c);
+        lua_pushstring(L, msg);
+        return -1;
+    }
     return 0;
 }
 
