@@ -58,6 +58,19 @@ describe("bad values on a session", function()
       session:close()
     end)
 
+    it("options inherited through a metatable are used, not skipped", function()
+      local defaults = { output_modalities = { "text" }, instructions = "Be brief." }
+      local session = assert(client:connect(setmetatable({ timeout = 10 }, { __index = defaults })))
+      assert.same({ "text" }, session.options.output_modalities)
+      assert.equal("Be brief.", session.options.instructions)
+      assert(session:send_text "hello")
+      local done = helper.receive_until(session, { "output_text_done", "output_audio_done" })
+      assert.equal("output_text_done", done.type)
+      session:close()
+      raises("option 'voice': expected string, got 5", client.connect, client,
+        setmetatable({}, { __index = { voice = 5 } }))
+    end)
+
     it("errors point at the caller's line, also those the setup mapping raises", function()
       local line = debug.getinfo(1, "l").currentline
       local ok, err = pcall(function() local s = client:connect { timeout = -1 } return s end)

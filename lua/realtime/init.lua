@@ -267,7 +267,21 @@ end
 -- binding only looks names up in it), so an idle session does not carry an empty one.
 local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
 
+-- Options inherited through a metatable (setmetatable(opts, { __index = defaults })) count
+-- as given: the checked copy is built with pairs, which would skip them without a word.
+local function with_inherited(opts, spec)
+  local mt = type(opts) == "table" and getmetatable(opts)
+  if type(mt) ~= "table" or mt.__index == nil then return opts end
+  local flat = {}
+  for k, v in pairs(opts) do flat[k] = v end
+  for k in pairs(spec) do
+    if flat[k] == nil then flat[k] = opts[k] end
+  end
+  return flat
+end
+
 local function check_session_options(opts)
+  opts = with_inherited(opts, SESSION_OPTIONS)
   -- level 4: check_options < check_session_options < connect < the caller
   opts = check_options(opts, SESSION_OPTIONS, "connect", 4)
   if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4) end
