@@ -71,6 +71,12 @@ describe("bad values on a session", function()
         setmetatable({}, { __index = { voice = 5 } }))
     end)
 
+    it("output_modalities takes one modality (the server closed a setup with two)", function()
+      raises([[option 'output_modalities': expected { "audio" } or { "text" } (one modality), got 2 entries]],
+        client.connect, client, { output_modalities = { "audio", "text" } })
+      raises("(one modality), got 0 entries", client.connect, client, { output_modalities = {} })
+    end)
+
     it("errors point at the caller's line, also those the setup mapping raises", function()
       local line = debug.getinfo(1, "l").currentline
       local ok, err = pcall(function() local s = client:connect { timeout = -1 } return s end)

@@ -321,6 +321,11 @@ local function check_session_options(opts)
   end
   if opts.kind == "transcription" then check_transcription_session(opts) end
   if opts.output_modalities then
+    -- the Live API answers in one modality: it closes a setup asking for two (1007)
+    if rawlen(opts.output_modalities) ~= 1 then
+      error(("option 'output_modalities': expected { \"audio\" } or { \"text\" } (one modality), got %d entries")
+        :format(rawlen(opts.output_modalities)), 3)
+    end
     for i, m in ipairs(opts.output_modalities) do
       if m ~= "audio" and m ~= "text" then
         error(("option 'output_modalities': entry %d must be \"audio\" or \"text\""):format(i), 3)
