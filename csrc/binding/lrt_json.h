@@ -62,7 +62,9 @@ int lrt_json_read(lua_State *L, const char *s, size_t n, int max_depth);
 
 /* Checks that s[0..n) is the text of one JSON object, as a client message must be:
  * returns 0, or -1 with a message pushed ("not valid UTF-8", "not JSON: ...", "a JSON
- * array, not an object", ...). Raises only on memory errors. */
+ * array, not an object", ...). A raw control character inside a string is not JSON
+ * (cjson takes it; the service does not). Raises only on memory errors. In
+ * lrt_json_read.c. */
 int lrt_json_check_object(lua_State *L, const char *s, size_t n);
 
 /* Turns integral float numbers into integers in the table at idx, in place, at every

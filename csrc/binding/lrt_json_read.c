@@ -10,7 +10,10 @@
  *
  * What it does not take is left to cjson, so that the result and the error message are
  * cjson's: a text that is not well-formed JSON, an escape rt_json_unescape refuses,
- * nesting deeper than the reader tracks or than the caller allows. */
+ * nesting deeper than the reader tracks or than the caller allows.
+ *
+ * lrt_json_check_object, at the end, checks the text a caller sends as is (send_wire). */
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -137,6 +140,66 @@ int lrt_json_read(lua_State *L, const char *s, size_t n, int max_depth)
     if (rt_json_root(&d.r, &root) == RT_JSON_NONE || push_value(&d, &root, 0) != 0 ||
         rt_json_finish(&d.r) != 0) {
         lua_settop(L, top);
+        return -1;
+    }
+    return 0;
+}
+
+/* The offset of the first control character (below 0x20) inside a string of the JSON
+ * text s[0..n), which parsed already, or n when there is none. JSON wants them escaped,
+ * and the service closes the session on one; cjson lets them through. */
+static size_t raw_control(const char *s, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '\\') {
+            i++;
+        } else if (c == '"') {
+            in_string = 0;
+        } else if (c < 0x20) {
+            return i;
+        }
+    }
+    return n;
+}
+
+int lrt_json_check_object(lua_State *L, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    if (!lrt_utf8_valid(s, n)) {
+        lua_pushliteral(L, "not valid UTF-8");
+        return -1;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    /* "[]" and "{}" decode to the same empty table: the first character tells them apart */
+    if (i == n || s[i] != '{') {
+        if (lrt_json_decode(L, s, n) != 0) {
+            lua_pushfstring(L, "not JSON (%s)", lua_tostring(L, -1));
+            lua_remove(L, -2);
+        } else {
+            lua_pushfstring(L, "a JSON %s, not an object",
+                            i < n && s[i] == '[' ? "array" : luaL_typename(L, -1));
+            lua_remove(L, -2);
+        }
+        return -1;
+    }
+    if (lrt_json_decode(L, s, n) != 0) {
+        lua_pushfstring(L, "not JSON (%s)", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        return -1;
+    }
+    lua_pop(L, 1);
+    if ((i = raw_control(s, n)) < n) {
+        char msg[128];
+        unsigned c = (unsigned char)s[i];
+        snprintf(msg, sizeof msg, "not JSON (a string holds the control character 0x%02X at "
+                                  "byte %zu: write it as \\u%04X)", c, i + 1, c);
+        lua_pushstring(L, msg);
         return -1;
     }
     return 0;
