@@ -194,6 +194,24 @@ describe("bad values on a session", function()
         { type = "raw", wire = { { clientContent = {} } } })
       raises("wire.a: invalid UTF-8", session.send, session, { type = "raw", wire = { a = "\xff" } })
     end)
+
+    it("a message of several frames is queued whole or not at all: refused as busy, none of it goes", function()
+      local session = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 65536 })
+      local big = string.rep("a", 30000)
+      -- three text parts, a frame each: 90 KB together, more than the queue holds
+      local ok, err, code = session:send { type = "conversation_item_create", item = { role = "user",
+        content = { { type = "text", text = "first " .. big }, { type = "text", text = "second " .. big },
+                    { type = "text", text = "third " .. big } } } }
+      assert.is_nil(ok)
+      assert.equal("busy", code)
+      assert.matches("max_queue_bytes %(65536%)", err)
+      assert(session:send_text "ping")
+      helper.receive_until(session, "response_done")
+      assert.equal(0, #frames_with "first aaa")
+      assert.equal(0, #frames_with "second aaa")
+      assert.equal(1, #frames_with '"ping"')
+      session:close()
+    end)
   end)
 
   describe("send_tool_result", function()

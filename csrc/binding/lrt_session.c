@@ -61,24 +61,30 @@ static int lrt_send_json(lua_State *L, struct lrt_session *u, const char *s, siz
     return 0;
 }
 
-/* Sends every string of the array at idx; returns 0, or the 3 fail values pushed. */
+/* Sends the strings of the array at idx as one unit (rt_session_sendv: all or none, so a
+ * "busy" send can be retried without sending a part twice); returns 0, or the 3 fail
+ * values pushed. */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
 {
-    lua_Integer i, n = (lua_Integer)lua_rawlen(L, idx);
-    for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s;
-        int r;
-        lua_rawgeti(L, idx, i);
-        s = lua_tolstring(L, -1, &len);
-        if (!s)
+    struct rt_error err;
+    struct iovec one, *v = &one;
+    size_t i, n = (size_t)lua_rawlen(L, idx);
+    int top = lua_gettop(L), r;
+
+    idx = lua_absindex(L, idx);
+    if (n > 1)       /* the strings stay referenced by the array while the core copies them */
+        v = lua_newuserdatauv(L, n * sizeof *v, 0);
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        v[i].iov_base = (void *)lua_tolstring(L, -1, &v[i].iov_len);
+        if (!v[i].iov_base)
             return luaL_error(L, "BUG: the mapping produced a non-string wire message");
-        r = lrt_send_json(L, u, s, len);
-        if (r)
-            return r;
         lua_pop(L, 1);
     }
-    return 0;
+    rt_error_clear(&err);
+    r = rt_session_sendv(u->s, v, n, &err);
+    lua_settop(L, top);
+    return r != 0 ? lrt_pushfail(L, &err) : 0;
 }
 
 /* session:send_wire(json) -> true | nil, msg, code: one JSON object's text as is. Text

@@ -399,7 +399,7 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
         return -1;
     }
     if (bytes > s->max_queue) {
-        rt_error_set(err, RT_EBUSY, "a message of %zu bytes exceeds max_queue_bytes (%zu)",
+        rt_error_set(err, RT_EBUSY, "a send of %zu bytes exceeds max_queue_bytes (%zu)",
                      bytes, s->max_queue);
         return -1;
     }
@@ -425,6 +425,41 @@ int rt_session_send(struct rt_session *s, const char *json, size_t len, struct r
     }
     if (rt_sess_enqueue(s, m, len, err)) {
         rt_msg_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
+                     struct rt_error *err)
+{
+    struct rt_msg *head = NULL, *last = NULL, *m;
+    size_t bytes = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].iov_len > SIZE_MAX - bytes) {
+            rt_msg_free_chain(head);
+            rt_error_set(err, RT_EBUSY, "a send of %zu messages exceeds max_queue_bytes (%zu)",
+                         n, s->max_queue);
+            return -1;
+        }
+        m = rt_msg_copy(msgs[i].iov_base, msgs[i].iov_len);
+        if (!m) {
+            rt_msg_free_chain(head);
+            rt_error_set(err, RT_ENOMEM, "out of memory queuing %zu messages", n);
+            return -1;
+        }
+        if (last)
+            last->link.next = &m->link;
+        else
+            head = m;
+        last = m;
+        bytes += m->len;
+    }
+    if (!head)
+        return 0;
+    if (rt_sess_enqueue(s, head, bytes, err)) {
+        rt_msg_free_chain(head);
         return -1;
     }
     return 0;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "rt_client.h"
 #include "rt_error.h"
@@ -78,6 +79,12 @@ int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events rea
  * -1 with RT_EBUSY (queue full, nothing queued), RT_ECLOSED or RT_ENOMEM. Messages queued
  * before RT_EV_READY go out after the setup exchange. */
 int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err);
+/* Queues n messages (each iovec one JSON message) as one unit: all of them, in order and
+ * with no other send between them, or none (RT_EBUSY when together they do not fit in
+ * max_queue_bytes, RT_ECLOSED, RT_ENOMEM). For what a caller must not send in part: an
+ * audio clip between activityStart and activityEnd, the frames of one tool response. */
+int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
+                     struct rt_error *err);
 /* Queues 16-bit PCM (len must be even: RT_EINVAL otherwise) as realtimeInput.audio
  * messages of at most 32,000 PCM bytes each, preceded by activityStart when
  * manual_activity is set and this is the turn's first audio. */

@@ -301,6 +301,58 @@ static int fd_readable(int fd)
     return poll(&p, 1, 0) == 1;
 }
 
+/* rt_session_sendv queues its messages as one unit: a set that does not fit in
+ * max_queue_bytes is refused whole (nothing of it queued, so a retry cannot send a part
+ * twice); one that fits goes out, every message of it. */
+static void test_sendv_whole(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .timeout = 10, .max_queue_bytes = 4096,
+    };
+    struct rt_error err = { 0 };
+    struct rt_stats st;
+    struct rt_session *s;
+    char text[3][1500];
+    struct iovec v[3];
+    struct seen w = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (int i = 0; i < 3; i++) {
+        int n = snprintf(text[i], sizeof text[i], "{\"realtimeInput\":{\"text\":\"part %d ", i);
+        memset(text[i] + n, 'a', sizeof text[i] - (size_t)n - 3);
+        memcpy(text[i] + sizeof text[i] - 3, "\"}}", 3);
+        v[i].iov_base = text[i];
+        v[i].iov_len = sizeof text[i];
+    }
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(rt_session_sendv(s, v, 3, &err) == -1 && err.code == RT_EBUSY);
+        RT_CHECK(strstr(err.msg, "max_queue_bytes (4096)") != NULL);
+        rt_session_stats(s, &st);
+        RT_CHECK(st.queued_bytes == 0 && st.messages_sent == 0);
+        RT_CHECK(rt_session_sendv(s, v, 2, &err) == 0);
+        RT_CHECK(rt_session_sendv(s, v, 0, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_ready));
+        /* the setup, then both parts */
+        for (int i = 0; i < 500; i++) {
+            struct timespec d = { 0, 10 * 1000 * 1000 };
+            rt_session_stats(s, &st);
+            if (st.messages_sent >= 3)
+                break;
+            nanosleep(&d, NULL);
+        }
+        RT_CHECK(st.messages_sent == 3);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
 /* rt_session_poll_event leaves the descriptor alone when nothing waits (a frame loop pays
  * no system call per event); rt_session_next_event then makes it unreadable. */
 static void test_poll_event(void)
@@ -847,6 +899,7 @@ int main(void)
     RT_RUN(test_event_loops);
     RT_RUN(test_text_turn);
     RT_RUN(test_poll_event);
+    RT_RUN(test_sendv_whole);
     RT_RUN(test_large_text);
     RT_RUN(test_audio_manual);
     RT_RUN(test_wrong_key);
