@@ -82,14 +82,37 @@ static int rt_ep_set(struct rt_endpoint *ep, size_t cap, const char *name, const
  * C H E C K S   (messages name the option and say what is wrong; never echo a secret)
  * ---------------------------------------------------------------------------------- */
 
+/* Longest project or location accepted; both go into every session's model name. */
+#define RT_EP_NAME_MAX 128
+
+/* Letters, digits, '-', '_', '.'. */
+static bool rt_ep_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
 /* True when s is a plausible location or version token: letters, digits, '-', '_', '.'. */
 static bool rt_ep_token(const char *s)
 {
     if (!*s)
         return false;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
+        if (!rt_ep_token_char(*s))
+            return false;
+    return true;
+}
+
+/* True when s is a plausible Google Cloud project: letters, digits, '-', '_', '.', and ':'
+ * for a domain-scoped project ("example.com:my-project"), at most RT_EP_NAME_MAX bytes. */
+static bool rt_ep_project(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > RT_EP_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (*s != ':' && !rt_ep_token_char(*s))
             return false;
     return true;
 }
@@ -165,6 +188,10 @@ static int rt_ep_check_base(const char *base, struct rt_error *err)
     if (strpbrk(auth, "?#"))
         return RT_EP_BASE_FAIL("has a query or fragment; only a path prefix is kept");
     end = auth + strcspn(auth, "/");
+    /* what RFC 3986 never allows in a path would reach the request line as it is */
+    if (strpbrk(end, "\"<>\\^`{|}"))
+        return RT_EP_BASE_FAIL("has a character a URL path cannot hold (one of \" < > \\ ^ ` { | }: "
+                               "percent-encode it)");
     if (memchr(auth, '@', (size_t)(end - auth)))
         return RT_EP_BASE_FAIL("has user information (user:password@); pass credentials as "
                                "api_key, access_token or headers");
@@ -181,6 +208,11 @@ static int rt_ep_check_base(const char *base, struct rt_error *err)
         host_end = auth + strcspn(auth, ":/");
         if (host_end == auth)
             return RT_EP_BASE_FAIL("has no host");
+        for (p = auth; p < host_end; p++)
+            if (!rt_ep_token_char(*p))
+                return RT_EP_BASE_FAIL("has an invalid host name (letters, digits, '-', '.', '_')");
+        if (host_end - auth > 253)
+            return RT_EP_BASE_FAIL("has a host name longer than 253 bytes");
     }
     if (host_end < end) {   /* ":port" */
         long port = 0;
@@ -208,9 +240,28 @@ static const char *rt_ep_shown_name(const char *name)
     return i ? name : "(empty)";
 }
 
+/* Room the extra headers may take in the upgrade request ("name: value\r\n" each):
+ * servers refuse requests whose headers pass 8 to 16 KiB (HTTP 431), and the
+ * credential and the library's own headers need their share. */
+#define RT_EP_HEADERS_MAX 8192
+
+/* True for a header the upgrade request already carries (rt_ws_request) or that would
+ * announce a body it does not have: a second copy would contradict the first. */
+static bool rt_ep_reserved(const char *name)
+{
+    static const char *const reserved[] = {
+        "host", "connection", "upgrade", "content-length", "transfer-encoding", NULL,
+    };
+
+    for (size_t i = 0; reserved[i]; i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return true;
+    return strncasecmp(name, "sec-websocket-", 14) == 0;
+}
+
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
 {
-    size_t i;
+    size_t i, bytes = 0;
 
     if (o->base_url && rt_ep_check_base(o->base_url, err))
         return -1;
@@ -220,9 +271,16 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
         return -1;
     }
     if (o->backend == RT_BACKEND_VERTEX && o->location && *o->location &&
-        !rt_ep_token(o->location)) {
-        rt_error_set(err, RT_EINVAL, "option 'location': expected letters, digits, '-', '_' "
-                     "or '.', as in \"us-central1\"");
+        (!rt_ep_token(o->location) || strlen(o->location) > RT_EP_NAME_MAX)) {
+        rt_error_set(err, RT_EINVAL, "option 'location': expected at most %d letters, digits, "
+                     "'-', '_' or '.', as in \"us-central1\"", RT_EP_NAME_MAX);
+        return -1;
+    }
+    if (o->backend == RT_BACKEND_VERTEX && o->project && *o->project &&
+        !rt_ep_project(o->project)) {
+        rt_error_set(err, RT_EINVAL, "option 'project': expected a Google Cloud project ID "
+                     "(at most %d letters, digits, '-', '_', '.' or ':'), as in \"my-project\"",
+                     RT_EP_NAME_MAX);
         return -1;
     }
     if (rt_ep_check_value("api_key", o->api_key, err) ||
@@ -247,6 +305,17 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
                          value ? "contains CR, LF or another control character" : "is missing");
             return -1;
         }
+        if (rt_ep_reserved(name)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is written by the library "
+                         "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
+            return -1;
+        }
+        bytes += strlen(name) + strlen(value) + 4;
+    }
+    if (bytes > RT_EP_HEADERS_MAX) {
+        rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
+                     "than the %d a handshake may carry", bytes, RT_EP_HEADERS_MAX);
+        return -1;
     }
     return 0;
 }

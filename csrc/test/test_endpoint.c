@@ -208,6 +208,10 @@ static void test_check_messages(void)
         { "http://x:65536", "k", "option 'base_url': has an invalid port" },
         { "http://[::1", "k", "option 'base_url': has an unterminated IPv6 address" },
         { "http://[::1]x", "k", "option 'base_url': has junk after the IPv6 address" },
+        { "https://a\\b/x", "k", "option 'base_url': has an invalid host name" },
+        { "https://a{b}", "k", "option 'base_url': has an invalid host name" },
+        { "https://x/a\"b", "k", "option 'base_url': has a character a URL path cannot hold" },
+        { "https://x/a<b>", "k", "option 'base_url': has a character a URL path cannot hold" },
         { NULL, "key-secret\r\nX: y", "option 'api_key': contains CR, LF" },
     };
     struct rt_header bad_value[] = { { "x-extra", "a\nb" } };
@@ -244,6 +248,45 @@ static void test_check_messages(void)
     rt_error_clear(&err);
     RT_CHECK(rt_endpoint_check(&o, &err) == -1);
     RT_CHECK(strncmp(err.msg, "option 'location':", 18) == 0);
+    o.location = NULL;
+    o.project = "a/../b";
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1);
+    RT_CHECK(strncmp(err.msg, "option 'project': expected a Google Cloud project ID", 52) == 0);
+    o.project = "example.com:my-project";
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == 0);
+}
+
+/* Headers the upgrade request writes itself, and more header bytes than a handshake
+ * carries, are refused when checked, not sent as a second, contradicting copy. */
+static void test_check_headers(void)
+{
+    static const char *const reserved[] = { "Host", "connection", "Upgrade", "Content-Length",
+                                            "transfer-encoding", "Sec-WebSocket-Key",
+                                            "sec-websocket-extensions" };
+    static char big[9000];
+    struct rt_header h[1];
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "k",
+                                     .headers = h, .nheaders = 1 };
+    struct rt_error err;
+    size_t i;
+
+    for (i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        h[0] = (struct rt_header){ reserved[i], "v" };
+        rt_error_clear(&err);
+        RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK(strstr(err.msg, "is written by the library itself") != NULL);
+        RT_CHECK(strstr(err.msg, reserved[i]) != NULL);
+    }
+    memset(big, 'v', sizeof big - 1);
+    h[0] = (struct rt_header){ "x-big", big };
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1);
+    RT_CHECK(strstr(err.msg, "more than the 8192 a handshake may carry") != NULL);
+    big[8000] = '\0';
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == 0);
 }
 
 /* Every allocation can fail: RT_ENOMEM, and rt_endpoint_free cleans up. */
@@ -285,6 +328,7 @@ int main(void)
     RT_RUN(test_extra_headers);
     RT_RUN(test_rejects);
     RT_RUN(test_check_messages);
+    RT_RUN(test_check_headers);
     RT_RUN(test_nomem);
     return rt_test_done();
 }

@@ -66,12 +66,29 @@ local function integer_in(lo, hi)
     return i ~= nil and i >= lo and i <= hi, ("integer between %d and %d"):format(lo, hi), i
   end
 end
+-- Header names to values; the fourth value says which entry is wrong (a value is never
+-- quoted: it may be a credential).
 local function string_map(v)
-  if type(v) ~= "table" then return false, "table of strings" end
+  if type(v) ~= "table" then return false, "table of header names to values" end
   for k, x in pairs(v) do
-    if type(k) ~= "string" or type(x) ~= "string" then return false, "table of strings" end
+    if type(k) ~= "string" then
+      return false, nil, nil, ("expected header names as strings, got a %s key"):format(type(k))
+    end
+    if type(x) ~= "string" then
+      return false, nil, nil, ("the value of '%s' must be a string, got %s"):format(k:sub(1, 64), type(x))
+    end
   end
   return true
+end
+
+local function non_empty(v)
+  return type(v) == "string" and v ~= "", "a non-empty string"
+end
+
+-- A file name: a NUL byte would end it early, so that another file is read.
+local function path(v)
+  return type(v) == "string" and v ~= "" and not v:find("\0", 1, true),
+    "a file path (a non-empty string without NUL bytes)"
 end
 
 local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
@@ -103,6 +120,9 @@ local function check_list(t, what, level)
   end
 end
 
+-- Options whose refused value is shown by its type alone: it may be a credential.
+local SECRET_OPTIONS = { api_key = true, access_token = true }
+
 --- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
 -- caller). Returns a shallow copy of the options with the values a checker normalized
 -- (integral floats as integers); the caller's table is left as it is.
@@ -117,9 +137,11 @@ local function check_options(opts, spec, what, level)
     if check == nil then
       error(("unknown option %s"):format(type(k) == "string" and shown(k) or ("'" .. tostring(k) .. "'")), level or 3)
     end
-    local ok, expected, normalized = check(v)
+    local ok, expected, normalized, why = check(v)
     if not ok then
-      error(("option '%s': expected %s, got %s"):format(k, expected, shown(v)), level or 3)
+      error(why and ("option '%s': %s"):format(k, why)
+        or ("option '%s': expected %s, got %s"):format(k, expected,
+          SECRET_OPTIONS[k] and v ~= "" and type(v) or shown(v)), level or 3)
     end
     if normalized ~= nil then checked[k] = normalized else checked[k] = v end
   end
@@ -128,10 +150,10 @@ end
 
 local COMMON_CLIENT = {
   model = STRING,
-  api_key = STRING,
+  api_key = non_empty,
   api_version = STRING,
   base_url = STRING,
-  ca_file = STRING,
+  ca_file = path,
   headers = string_map,
   ping_interval = integer_in(1, 3600),
   ping_timeout = integer_in(30, 3600),
@@ -141,15 +163,11 @@ local COMMON_CLIENT = {
 
 local GEMINI_OPTIONS = COMMON_CLIENT
 
-local function non_empty(v)
-  return type(v) == "string" and v ~= "", "a non-empty string"
-end
-
 local VERTEX_OPTIONS = setmetatable({
   project = non_empty,
   location = non_empty,
-  credentials = either(STRING, TABLE),
-  access_token = STRING,
+  credentials = either(path, TABLE),
+  access_token = non_empty,
   quota_project = STRING,
 }, { __index = COMMON_CLIENT })
 
@@ -411,16 +429,17 @@ end
 -- with its traceback. Functions started with realtime.spawn join the same loop.
 function realtime.run(...)
   local threads = {}
-  local function spawn(fn, ...)
-    if not is_callable(fn) then error("realtime.run: expected functions, got " .. type(fn), 3) end
-    local co = coroutine.create(fn)
+  local function spawn(fname, fn, ...)
+    if not is_callable(fn) then error(("%s: expected functions, got %s"):format(fname, type(fn)), 3) end
+    -- coroutine.create takes only functions; a callable table runs through its __call
+    local co = coroutine.create(type(fn) == "function" and fn or function(...) return fn(...) end)
     run_threads[co] = true
     threads[#threads + 1] = { co = co, args = table.pack(...) }
   end
-  for i = 1, select("#", ...) do spawn((select(i, ...))) end
+  for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
 
   local previous = realtime.spawn_hook
-  realtime.spawn_hook = spawn
+  realtime.spawn_hook = function(...) return spawn("realtime.spawn", ...) end
   local ok, err = pcall(function()
     while #threads > 0 do
       local t0 = now()
@@ -518,9 +537,24 @@ local function endpoint(p, check_only, level)
   return table.unpack(res, 2, res.n)
 end
 
+--- The client's model goes into the setup of each of its sessions: a bad name raises
+-- when the client is made, naming the option, not at every connect. (The project and
+-- location, which the Vertex name holds too, are the endpoint check's.)
+local function check_model(props, level)
+  local model = props.model
+  if model == nil then return end
+  local ok, err = pcall(core.model_name, { backend = props.backend, express = props.express,
+    project = "p", location = "l" }, model)
+  if ok and model:find("[\128-\255]") then
+    ok, err = false, "unsafe model name: it contains a byte outside ASCII"
+  end
+  if not ok then error(("option 'model': %s"):format(err), level + 1) end
+end
+
 local function new_client(backend, opts, props)
   props.backend = backend
   endpoint(props, true, 3)   -- base_url, headers, credentials' forms: raise before anything
+  check_model(props, 3)
   local client, err, code = core.client_new {
     ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
     max_sessions = opts.max_sessions, event_loop = opts.event_loop,
@@ -620,8 +654,20 @@ local function session_id(text)
   end
 end
 
+--- Raises unless self is a client: `client.connect{...}` (a dot for the colon) would
+-- otherwise fail deep inside with a message about something else.
+local function check_client(self, fname)
+  if getmetatable(self) ~= core.Client then
+    local mt = getmetatable(self)
+    local got = type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(self)
+    error(("bad argument #1 to '%s' (realtime.Client expected, got %s; call it as client:%s(...))")
+      :format(fname, got, fname), 3)
+  end
+end
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
+  check_client(self, "connect")
   local handlers
   handlers, opts = check_session_options(opts or {})
   local p = self:_props()
@@ -707,6 +753,7 @@ end
 --- Drains every session of the client without blocking or yielding. Returns an array of
 -- the messages that were ready, each with a `session` field naming its session.
 function Client:poll()
+  check_client(self, "poll")
   local out = {}
   if not self:is_open() then return out end
   for session in pairs(self:_props().sessions) do
