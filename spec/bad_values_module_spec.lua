@@ -129,3 +129,116 @@ describe("realtime.run and realtime.spawn with odd callables", function()
   end)
 end)
 
+describe("credentials with bad values", function()
+  local dir
+  lazy_setup(function()
+    local f = assert(io.popen "mktemp -d")
+    dir = f:read "l"
+    f:close()
+  end)
+  lazy_teardown(function() if dir then helper.run("rm -rf " .. helper.shell_quote(dir)) end end)
+
+  local function user(extra)
+    local t = { type = "authorized_user", client_id = "cid", client_secret = "client-secret-XYZ789",
+                refresh_token = "refresh-token-QRS456", token_uri = "https://127.0.0.1:9/token" }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+  local function fails(creds, pattern)
+    local p = { backend = "vertex", project = "p", credentials = creds }
+    local ok, err, code = realtime.credentials(p, 5)
+    if p.token_source then p.token_source:close() end
+    assert.is_nil(ok)
+    assert.equal("auth", code)
+    assert.matches(pattern, err)
+    assert.is_nil(err:find("client-secret-XYZ789", 1, true))
+    assert.is_nil(err:find("refresh-token-QRS456", 1, true))
+    return err
+  end
+
+  it("refuse an optional field of the wrong type instead of leaving it out", function()
+    -- a token_uri that is not a string used to send the grant to Google's own endpoint
+    fails(user { token_uri = 443 }, "credentials table %(authorized_user%): \"token_uri\" must be a string, got number")
+    fails(user { quota_project_id = {} }, "\"quota_project_id\" must be a string, got table")
+    fails({ type = "service_account", client_email = "a@b", private_key = "-----BEGIN", private_key_id = 7 },
+      "\"private_key_id\" must be a string, got number")
+    fails({ type = 1 }, "credentials table: \"type\" must be a string, got number")
+  end)
+
+  it("refuse a field with a NUL byte, naming the field and not its value", function()
+    local err = fails(user { client_secret = "client-secret-XYZ789\0tail" },
+      "credentials table %(authorized_user%): \"client_secret\" contains a NUL byte")
+    assert.is_nil(err:find("tail", 1, true))
+    fails(user { client_id = "cid\0x" }, "\"client_id\" contains a NUL byte")
+  end)
+
+  it("say that a directory is a directory, and that a JSON string is not an object", function()
+    fails(dir, "cannot read credentials file " .. dir:gsub("%p", "%%%0") .. ": Is a directory")
+    write_file(dir .. "/string.json", '"client-secret-XYZ789"')
+    fails(dir .. "/string.json", "string%.json is not a JSON object")
+    fails(dir .. "/a\0b", "credentials file: the path contains a NUL byte")
+  end)
+
+  it("realtime.credentials checks its arguments", function()
+    raises("bad argument #1 to 'credentials' %(table of client properties expected, got nil%)", realtime.credentials)
+    raises("bad argument #1 to 'credentials' %(table of client properties expected, got string%)",
+      realtime.credentials, "key.json")
+    local p = { backend = "vertex", project = "p", credentials = user() }
+    raises("bad argument #2 to 'credentials' %(timeout: seconds expected, got NaN%)", realtime.credentials, p, 0 / 0)
+    raises("bad argument #2 to 'credentials' %(timeout: seconds expected, got table%)", realtime.credentials, p, {})
+    assert.is_nil(p.token_source)
+  end)
+end)
+
+describe("gemini_ephemeral_token with bad values", function()
+  local function base(extra)
+    local t = { api_key = helper.sim_key, base_url = helper.sim_http, ca_file = helper.sim_ca, timeout = 10 }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+
+  it("takes an integral float for uses, as every integer option does", function()
+    local token, info = realtime.gemini_ephemeral_token(base { uses = 2.0 })
+    assert.matches("^auth_tokens/", token)
+    assert.equal(2, info.uses)
+    raises("option 'uses': expected an integer from 0 to 2147483647, got 2147483648",
+      realtime.gemini_ephemeral_token, base { uses = 2 ^ 31 })
+  end)
+
+  it("refuses each bad option by name before any request", function()
+    local cases = {
+      { { expire_time = "tomorrow" }, "option 'expire_time': expected seconds between 0 and 72000, or an RFC 3339 time" },
+      { { new_session_expire_time = 0 / 0 }, "option 'new_session_expire_time': expected seconds" },
+      { { model = "../x" }, "option 'model': unsafe model name: it contains \"%.%.\"" },
+      { { model = "" }, "option 'model': unsafe model name: it is empty" },
+      { { setup = { tools = print } }, "option 'setup': tools: cannot encode a function" },
+      { { setup = { x = "\255" } }, "option 'setup': x: invalid UTF%-8" },
+      { { lock_fields = { a = "generationConfig" } }, "option 'lock_fields': expected a list of field paths" },
+      { { lock_fields = { {} } }, "option 'lock_fields': expected a list of field paths" },
+      { { base_url = "ftp://x" }, "option 'base_url': expected an http:// or https:// URL" },
+      { { base_url = helper.sim_http .. "?x=1" }, "option 'base_url': has a query or fragment" },
+      { { api_version = "../v1" }, "option 'api_version': expected letters, digits" },
+      { { ca_file = "/etc/passwd\0" }, "option 'ca_file': expected a file path" },
+      { { timeout = 0 / 0 }, "option 'timeout': expected seconds between 0 and 86400" },
+      { { timeout = math.huge }, "option 'timeout': expected seconds between 0 and 86400" },
+      { { api_key = "" }, "option 'api_key': expected a non%-empty string" },
+      { { api_key = "key-secret-987\r\nX: y" }, "option 'api_key': contains CR, LF" },
+    }
+    for _, c in ipairs(cases) do
+      local err = raises(c[2], realtime.gemini_ephemeral_token, base(c[1]))
+      assert.is_nil(err:find("key-secret-987", 1, true))
+      assert.is_nil(err:find(helper.sim_key, 1, true))
+      assert.is_nil(err:find("auth.lua", 1, true), err)   -- the caller's line, not ours
+    end
+  end)
+
+  it("sends whole milliseconds, never a fraction rounded up to a full second", function()
+    local t0 = os.time()
+    local _, info = assert(realtime.gemini_ephemeral_token(base { expire_time = 59.9999 }))
+    local want = {}
+    for t = t0, os.time() do want[#want + 1] = os.date("!%Y-%m-%dT%H:%M:%S", t + 60) end
+    local got = info.expire_time:match "^[^.Z]+"
+    assert.is_truthy(table.concat(want, " "):find(got, 1, true), info.expire_time)
+  end)
+end)
+

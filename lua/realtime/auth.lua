@@ -62,8 +62,11 @@ local function read_json_file(path, what)
   if not f then
     return nil, ("cannot read %s: %s"):format(what, err)
   end
-  local text = f:read(1024 * 1024 + 1)
+  local text, rerr = f:read(1024 * 1024 + 1)
   f:close()
+  if not text and rerr then
+    return nil, ("cannot read %s: %s"):format(what, rerr)   -- a directory, an I/O error
+  end
   if not text or text == "" then
     return nil, ("%s is empty"):format(what)
   end
@@ -73,26 +76,42 @@ local function read_json_file(path, what)
   local ok, value = pcall(cjson.decode, text)
   if not ok or type(value) ~= "table" then
     -- cjson's message quotes the text near the error, which may be a key: leave it out
-    return nil, ("%s is not valid JSON: download the key file again or run `gcloud auth "
-      .. "application-default login`"):format(what)
+    return nil, ("%s is not %s: download the key file again or run `gcloud auth "
+      .. "application-default login`"):format(what, ok and "a JSON object" or "valid JSON")
   end
   return value
 end
 
-local function required(info, field, what, kind)
-  local v = info[field]
-  if v == nil or v == cjson.null or v == "" then
-    return nil, ("%s (%s) lacks \"%s\""):format(what, kind, field)
-  end
-  if type(v) ~= "string" then
-    return nil, ("%s (%s): \"%s\" must be a string"):format(what, kind, field)
-  end
-  return v
-end
+-- The fields of each credential type: those it cannot work without, and those it uses
+-- when present.
+local FIELDS = {
+  [SERVICE_ACCOUNT] = { required = { "client_email", "private_key" },
+    optional = { "private_key_id", "token_uri", "quota_project_id", "project_id" } },
+  [AUTHORIZED_USER] = { required = { "client_id", "client_secret", "refresh_token" },
+    optional = { "token_uri", "quota_project_id" } },
+}
 
-local function optional(info, field)
-  local v = info[field]
-  if type(v) == "string" and v ~= "" then return v end
+--- The string fields of a credential of type `kind`, or nil, message: a required one
+-- missing, or any of them of another type or holding a NUL byte (C would read the string
+-- only up to it). An empty or null field counts as absent, as gcloud writes them. A
+-- message names the field, never its value.
+local function fields(info, what, kind)
+  local out, spec = {}, FIELDS[kind]
+  for _, list in ipairs { spec.required, spec.optional } do
+    for _, name in ipairs(list) do
+      local v = info[name]
+      if v == nil or v == cjson.null or v == "" then
+        if list == spec.required then return nil, ("%s (%s) lacks \"%s\""):format(what, kind, name) end
+      elseif type(v) ~= "string" then
+        return nil, ("%s (%s): \"%s\" must be a string, got %s"):format(what, kind, name, type(v))
+      elseif v:find("\0", 1, true) then
+        return nil, ("%s (%s): \"%s\" contains a NUL byte"):format(what, kind, name)
+      else
+        out[name] = v
+      end
+    end
+  end
+  return out
 end
 
 --- Turns decoded credentials into core.auth_new options; nil, message when malformed.
@@ -102,43 +121,41 @@ local function from_info(info, what)
   if kind == nil or kind == cjson.null then
     return nil, ("%s has no \"type\" field: expected \"service_account\" or \"authorized_user\""):format(what)
   end
+  if type(kind) ~= "string" then
+    return nil, ("%s: \"type\" must be a string, got %s"):format(what, type(kind))
+  end
+  if not FIELDS[kind] then
+    return nil, ("%s has the unsupported credential type '%s': use a service account key "
+      .. "(\"service_account\") or `gcloud auth application-default login` (\"authorized_user\")")
+      :format(what, (kind:sub(1, 64):gsub("[%c\128-\255]", "?")))
+  end
+  local f, err = fields(info, what, kind)
+  if not f then return nil, err end
   if kind == SERVICE_ACCOUNT then
-    local email, err = required(info, "client_email", what, kind)
-    if not email then return nil, err end
-    local key
-    key, err = required(info, "private_key", what, kind)
-    if not key then return nil, err end
-    if not key:find("-----BEGIN", 1, true) then
+    if not f.private_key:find("-----BEGIN", 1, true) then
       return nil, ("%s (%s): \"private_key\" is not a PEM key"):format(what, kind)
     end
     return {
-      kind = SERVICE_ACCOUNT, client_email = email, private_key = key,
-      private_key_id = optional(info, "private_key_id"), token_uri = optional(info, "token_uri"),
-      source = ("%s (service account %s)"):format(what, email),
-      quota_project = optional(info, "quota_project_id"), project = optional(info, "project_id"),
-    }
-  elseif kind == AUTHORIZED_USER then
-    local id, err = required(info, "client_id", what, kind)
-    if not id then return nil, err end
-    local secret, refresh
-    secret, err = required(info, "client_secret", what, kind)
-    if not secret then return nil, err end
-    refresh, err = required(info, "refresh_token", what, kind)
-    if not refresh then return nil, err end
-    return {
-      kind = AUTHORIZED_USER, client_id = id, client_secret = secret, refresh_token = refresh,
-      token_uri = optional(info, "token_uri"),
-      source = ("%s (authorized user, client %s)"):format(what, id),
-      quota_project = optional(info, "quota_project_id"),
+      kind = SERVICE_ACCOUNT, client_email = f.client_email, private_key = f.private_key,
+      private_key_id = f.private_key_id, token_uri = f.token_uri,
+      source = ("%s (service account %s)"):format(what, f.client_email),
+      quota_project = f.quota_project_id, project = f.project_id,
     }
   end
-  return nil, ("%s has the unsupported credential type '%s': use a service account key "
-    .. "(\"service_account\") or `gcloud auth application-default login` (\"authorized_user\")")
-    :format(what, tostring(kind))
+  return {
+    kind = AUTHORIZED_USER, client_id = f.client_id, client_secret = f.client_secret,
+    refresh_token = f.refresh_token, token_uri = f.token_uri,
+    source = ("%s (authorized user, client %s)"):format(what, f.client_id),
+    quota_project = f.quota_project_id,
+  }
 end
 
 local function from_file(path, origin)
   local what = ("%s %s"):format(origin, path)
+  if path:find("\0", 1, true) then
+    -- the C library would open the file named by the part before it
+    return nil, ("%s: the path contains a NUL byte"):format(origin)
+  end
   local info, err = read_json_file(path, what)
   if not info then return nil, err end
   return from_info(info, what)
@@ -197,7 +214,7 @@ local NO_CREDENTIALS = "no Vertex AI credentials found: pass credentials or acce
 --- Waits up to `timeout` seconds for a token of `src` (a realtime.Auth) valid for at
 -- least `min_valid` seconds. Returns token, expires_in, or nil, message, "auth".
 function auth.token(src, timeout, min_valid)
-  local deadline = core.now() + (timeout or 60)
+  local deadline = core.now() + (timeout or 60)   -- math.huge: no bound
   while true do
     local token, extra, code = src:token(min_valid or 60)
     if token then return token, extra end
@@ -206,7 +223,7 @@ function auth.token(src, timeout, min_valid)
     if left <= 0 then
       return nil, ("%s: no access token after %g s"):format(src:source(), timeout or 60), "auth"
     end
-    wait_on(src, left)
+    wait_on(src, math.min(left, 86400))   -- no scheduler is handed an infinite timeout
   end
 end
 
@@ -215,6 +232,14 @@ end
 -- (p.token_source) and refreshes itself before expiry; each call (each connect) takes
 -- the current token. Returns true, or nil, message, "auth".
 function auth.resolve(p, timeout)
+  if type(p) ~= "table" then
+    error(("bad argument #1 to 'credentials' (table of client properties expected, got %s)")
+      :format(type(p)), 2)
+  end
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout) then
+    error(("bad argument #2 to 'credentials' (timeout: seconds expected, got %s)")
+      :format(timeout ~= timeout and "NaN" or type(timeout)), 2)
+  end
   local src = p.token_source
   if not src then
     local spec, err = auth.find(p)
@@ -248,21 +273,94 @@ end
 --  E P H E M E R A L   T O K E N S   ( G E M I N I   A P I )
 -- ==================================================================== --
 
+--- True when s is an RFC 3339 time: 2026-01-01T00:00:00Z, with an optional fraction
+-- of a second and a "Z" or a "+hh:mm" / "-hh:mm" offset.
+local function is_rfc3339(s)
+  local rest = s:match "^%d%d%d%d%-%d%d%-%d%d[Tt]%d%d:%d%d:%d%d(.*)$"
+  if not rest then return false end
+  rest = rest:gsub("^%.%d+", "", 1)
+  return rest:find "^[Zz]$" ~= nil or rest:find "^[%+%-]%d%d:%d%d$" ~= nil
+end
+
+-- A checker per option: function(v) -> ok, what the option takes.
+local function of_type(t)
+  return function(v) return type(v) == t, "a " .. t end
+end
+local function time_or_seconds(v)
+  local ok = type(v) == "number" and v > 0 and v <= 20 * 3600 or type(v) == "string" and is_rfc3339(v)
+  return ok, "seconds between 0 and 72000, or an RFC 3339 time such as \"2026-01-01T00:00:00Z\""
+end
+
 local EPHEMERAL_OPTIONS = {
-  api_key = "string", uses = "number", expire_time = { number = true, string = true },
-  new_session_expire_time = { number = true, string = true }, model = "string",
-  setup = "table", lock_fields = "table", base_url = "string", api_version = "string",
-  ca_file = "string", timeout = "number",
+  api_key = function(v) return type(v) == "string" and v ~= "", "a non-empty string" end,
+  uses = function(v)
+    local i = type(v) == "number" and math.tointeger(v) or nil
+    return i ~= nil and i >= 0 and i <= 2 ^ 31 - 1, "an integer from 0 to 2147483647", i
+  end,
+  expire_time = time_or_seconds, new_session_expire_time = time_or_seconds,
+  model = of_type "string", setup = of_type "table",
+  lock_fields = function(v)
+    if type(v) ~= "table" then return false, "a list of field paths" end
+    local n = 0
+    for _ in pairs(v) do n = n + 1 end
+    for i = 1, n do
+      if type(v[i]) ~= "string" or v[i] == "" then return false, "a list of field paths (non-empty strings)" end
+    end
+    return true
+  end,
+  base_url = function(v) return type(v) == "string" and v:find "^[Hh][Tt][Tt][Pp][Ss]?://" ~= nil,
+    "an http:// or https:// URL" end,
+  api_version = of_type "string",
+  ca_file = function(v) return type(v) == "string" and v ~= "" and not v:find("\0", 1, true),
+    "a file path (a non-empty string without NUL bytes)" end,
+  timeout = function(v) return type(v) == "number" and v > 0 and v <= 86400, "seconds between 0 and 86400" end,
 }
+
+--- Checks the options of ephemeral_token (raising at `level` with the option's name) and
+-- returns a copy with integral floats as integers.
+local function check_ephemeral(opts, level)
+  if type(opts) ~= "table" then
+    error("gemini_ephemeral_token: expected a table of options, got " .. type(opts), level + 1)
+  end
+  local checked = {}
+  for k, v in pairs(opts) do
+    local check = EPHEMERAL_OPTIONS[k]
+    if check == nil then error(("unknown option '%s'"):format(tostring(k)), level + 1) end
+    local ok, expected, normalized = check(v)
+    if not ok then
+      local got = type(v) == "number" and tostring(v)
+        or type(v) == "string" and k ~= "api_key" and #v <= 64 and ("'" .. v:gsub("[%c\128-\255]", "?") .. "'")
+        or type(v)
+      error(("option '%s': expected %s, got %s"):format(k, expected, got), level + 1)
+    end
+    checked[k] = normalized == nil and v or normalized
+  end
+  -- the key, base URL and version as a client's (control characters, a query, user
+  -- information, NUL bytes), the model name and the setup as a session's
+  local ok, err = pcall(core.endpoint, { backend = "gemini", api_key = checked.api_key,
+    base_url = checked.base_url, api_version = checked.api_version }, true)
+  if ok and checked.model then
+    ok, err = pcall(core.model_name, { backend = "gemini" }, checked.model)
+    err = ok and checked.model:find("[\128-\255]") and "unsafe model name: it contains a byte outside ASCII" or err
+    ok = ok and not checked.model:find("[\128-\255]")
+    if not ok then err = "option 'model': " .. err end
+  end
+  if ok and checked.setup then
+    ok, err = pcall(core.json_encode, checked.setup)
+    if not ok then err = "option 'setup': " .. err end
+  end
+  if not ok then error(err, level + 1) end
+  return checked
+end
 
 --- An RFC 3339 time from seconds from now (a number) or a ready string.
 local function rfc3339(v)
   if type(v) == "string" then return v end
-  local whole = math.floor(v)
-  local t = os.time() + whole
-  local frac = v - whole
-  if frac > 0 then
-    return os.date("!%Y-%m-%dT%H:%M:%S", t) .. ("%.3f"):format(frac):sub(2) .. "Z"
+  -- whole milliseconds, so that a fraction never rounds up to ".1000"
+  local ms = math.floor(v * 1000 + 0.5)
+  local t = os.time() + ms // 1000
+  if ms % 1000 > 0 then
+    return os.date("!%Y-%m-%dT%H:%M:%S", t) .. (".%03dZ"):format(ms % 1000)
   end
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
 end
@@ -281,27 +379,7 @@ end
 -- Returns the token name ("auth_tokens/..."), to pass as a client's api_key, and a table
 -- { name, uses, expire_time, new_session_expire_time }; or nil, message, code.
 function auth.ephemeral_token(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error("gemini_ephemeral_token: expected a table of options, got " .. type(opts), 2)
-  end
-  for k, v in pairs(opts) do
-    local want = EPHEMERAL_OPTIONS[k]
-    if want == nil then error(("unknown option '%s'"):format(tostring(k)), 2) end
-    local ok = type(want) == "table" and want[type(v)] or type(v) == want
-    if not ok then
-      error(("option '%s': expected %s, got %s"):format(k, type(want) == "table" and "number or string"
-        or want, type(v)), 2)
-    end
-  end
-  if opts.uses ~= nil and (math.type(opts.uses) ~= "integer" or opts.uses < 0) then
-    error("option 'uses': expected an integer of 0 or more", 2)
-  end
-  for _, k in ipairs { "expire_time", "new_session_expire_time" } do
-    if type(opts[k]) == "number" and not (opts[k] > 0 and opts[k] <= 20 * 3600) then
-      error(("option '%s': expected seconds between 0 and 72000"):format(k), 2)
-    end
-  end
+  opts = check_ephemeral(opts or {}, 2)
   local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
   if not key then
     return nil, "no API key: pass api_key or set GEMINI_API_KEY (or GOOGLE_API_KEY)", "auth"
