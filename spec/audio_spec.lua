@@ -259,7 +259,7 @@ describe("realtime.wav", function()
     assert.has_error(function() wav.encode("ab", 0) end,
       "bad argument #2 to 'encode' (rate must be between 1 and 2147483647, got 0)")
     assert.has_error(function() wav.encode("ab", "16000") end,
-      "bad argument #2 to 'encode' (rate must be an integer, got 16000)")
+      "bad argument #2 to 'encode' (rate must be an integer, got string)")
     assert.has_error(function() wav.encode("ab", 16000.5) end)
     assert.has_error(function() wav.write("/tmp/x.wav", "ab", 16000, 0) end,
       "bad argument #4 to 'write' (channels must be between 1 and 65535, got 0)")

@@ -242,3 +242,27 @@ describe("gemini_ephemeral_token with bad values", function()
   end)
 end)
 
+describe("audio helpers with bad values", function()
+  it("say what a sample rate must be for fractions, NaN and infinity", function()
+    for _, r in ipairs { 16000.5, 0 / 0, math.huge } do
+      raises("bad argument #2 to '.-' %(expected a sample rate from 8000 to 192000 Hz %(an integer%), got",
+        realtime.resample, "\0\0", r, 16000)
+      raises("bad argument #1 to '.-' %(expected a sample rate from 8000 to 192000 Hz %(an integer%)",
+        realtime.resampler, r, 16000)
+    end
+  end)
+
+  it("refuse a WAV path with a NUL byte instead of using the file before it", function()
+    local path = os.tmpname()
+    os.remove(path)
+    raises("bad argument #1 to 'write' %(the path contains a NUL byte%)", realtime.wav.write,
+      path .. "\0.wav", "\0\0", 16000)
+    assert.is_nil(io.open(path, "rb"))
+    raises("bad argument #1 to 'read' %(the path contains a NUL byte%)", realtime.wav.read, path .. "\0.wav")
+  end)
+
+  it("name the type of a rate or a channel count that is not a number", function()
+    raises("bad argument #2 to 'encode' %(rate must be an integer, got string%)", realtime.wav.encode, "\0\0", "16000")
+    raises("bad argument #2 to 'to_mono' %(channels must be an integer, got table%)", realtime.wav.to_mono, "\0\0", {})
+  end)
+end)

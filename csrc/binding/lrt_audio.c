@@ -24,8 +24,16 @@ struct lrt_resampler {
 
 static int lrt_check_rate(lua_State *L, int arg)
 {
-    lua_Integer v = luaL_checkinteger(L, arg);
+    int is_int = 0;
+    lua_Integer v;
 
+    luaL_checknumber(L, arg);
+    v = lua_tointegerx(L, arg, &is_int);
+    /* a fraction, NaN or infinity says what was wrong, not "no integer representation" */
+    if (!is_int)
+        luaL_argerror(L, arg, lua_pushfstring(L, "expected a sample rate from %d to %d Hz (an "
+                                              "integer), got %f", RT_RESAMPLE_MIN_RATE,
+                                              RT_RESAMPLE_MAX_RATE, lua_tonumber(L, arg)));
     if (v < RT_RESAMPLE_MIN_RATE || v > RT_RESAMPLE_MAX_RATE)
         luaL_argerror(L, arg, lua_pushfstring(L, "expected a sample rate from %d to %d Hz, got %I",
                                               RT_RESAMPLE_MIN_RATE, RT_RESAMPLE_MAX_RATE, v));

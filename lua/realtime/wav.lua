@@ -33,7 +33,8 @@ end
 
 local function check_int(v, fname, arg, what, lo, hi)
   local i = type(v) == "number" and math.tointeger(v) or nil
-  check(i, fname, arg, string.format("%s must be an integer, got %s", what, tostring(v)), 1)
+  check(i, fname, arg, string.format("%s must be an integer, got %s", what,
+    type(v) == "number" and tostring(v) or type(v)), 1)
   check(i >= lo and i <= hi, fname, arg,
     string.format("%s must be between %d and %d, got %d", what, lo, hi, i), 1)
   return i
@@ -43,6 +44,12 @@ local function check_pcm(pcm, channels, fname, arg)
   check(type(pcm) == "string", fname, arg, "string of 16-bit PCM expected, got " .. type(pcm), 1)
   check(#pcm % (2 * channels) == 0, fname, arg,
     string.format("PCM must hold whole %d-channel 16-bit frames, got %d bytes", channels, #pcm), 1)
+end
+
+-- A file name: the C library would stop at a NUL byte and use another file.
+local function check_path(path, fname)
+  check(type(path) == "string", fname, 1, "path string expected, got " .. type(path), 1)
+  check(not path:find("\0", 1, true), fname, 1, "the path contains a NUL byte", 1)
 end
 
 -- Reads the fmt chunk body at pos (size bytes): rate, channels, or nil, message.
@@ -140,7 +147,7 @@ end
 
 --- Reads a WAV file: pcm, rate, channels, or nil, message.
 function wav.read(path)
-  check(type(path) == "string", "read", 1, "path string expected, got " .. type(path))
+  check_path(path, "read")
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   local bytes, rerr = f:read "a"
@@ -157,7 +164,7 @@ end
 
 --- Writes PCM to a WAV file: true, or nil, message.
 function wav.write(path, pcm, rate, channels)
-  check(type(path) == "string", "write", 1, "path string expected, got " .. type(path))
+  check_path(path, "write")
   channels = channels == nil and 1 or check_int(channels, "write", 4, "channels", 1, 65535)
   check_pcm(pcm, channels, "write", 2)
   rate = check_int(rate, "write", 3, "rate", 1, 0xFFFFFFFF // (2 * channels))
