@@ -110,6 +110,27 @@ describe("client methods called with a dot", function()
   end)
 end)
 
+describe("a connect that fails", function()
+  local h
+  setup(function() h = helper.hostile {} end)
+  teardown(function() h:stop() end)
+
+  it("never returns the key, even when the server's close reason quotes it", function()
+    local key = "quoted-key-0123456789abcdef"
+    for _, reason in ipairs { "bad key " .. key, "cut: " .. key:sub(1, 12) } do
+      local hex = reason:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+      local client = h:client("close_reason", { when = "connect", code = 1008, reason_hex = hex },
+        { api_key = key })
+      local ok, err = client:connect { timeout = 5 }
+      client:close()
+      assert.is_nil(ok)
+      assert.matches("server closed the connection %(1008: ", err)
+      for i = 1, #key - 7 do assert.is_nil(err:find(key:sub(i, i + 7), 1, true), err) end
+      assert.matches("%*%*%*%*%*%*%*%*", err)
+    end
+  end)
+end)
+
 describe("realtime.run and realtime.spawn with odd callables", function()
   it("run a callable table like a function", function()
     local calls = {}

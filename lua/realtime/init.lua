@@ -645,6 +645,31 @@ local function refused_credentials(msg, ephemeral)
     or (ephemeral and text:find("%f[%d]1008%f[%D]") ~= nil))
 end
 
+--- Masks every run of 8 or more bytes of a secret in `text` (a server's close reason or
+-- refusal may quote what the request carried; a reason cut at 123 bytes may hold part
+-- of a key). Secrets shorter than 8 bytes cannot be told from ordinary words.
+local function mask_secrets(text, ...)
+  for i = 1, select("#", ...) do
+    local secret = select(i, ...)
+    if type(secret) == "string" and #secret >= 8 and #text >= 8 then
+      local masked = {}
+      for k = 1, #secret - 7 do
+        local from = 1
+        while true do
+          local a = text:find(secret:sub(k, k + 7), from, true)
+          if not a then break end
+          for j = a, a + 7 do masked[j] = true end
+          from = a + 1
+        end
+      end
+      if next(masked) then
+        text = text:gsub("()(.)", function(j, c) return masked[j] and "*" or c end)
+      end
+    end
+  end
+  return text
+end
+
 -- The server's session id, from the setupComplete text (Vertex sends one).
 local function session_id(text)
   local ok, msg = pcall(core.json_decode, text)
@@ -721,15 +746,16 @@ function Client:connect(opts)
       local ephemeral = p.backend == "gemini" and p.api_key and p.api_key:find("^auth_tokens/") ~= nil
       if msg.type == "error" then
         session:close()
-        return nil, msg.message, refused_credentials(msg, ephemeral) and "auth" or msg.code
+        return nil, mask_secrets(msg.message, p.api_key, p.access_token),
+          refused_credentials(msg, ephemeral) and "auth" or msg.code
       end
       if msg.type == "closed" then
         local text = ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason)
         local refused = refused_credentials({ code = "closed", message = text }, ephemeral)
-        return nil, text, refused and "auth" or "closed"
+        return nil, mask_secrets(text, p.api_key, p.access_token), refused and "auth" or "closed"
       end
     elseif e ~= "again" then
-      return nil, e, c
+      return nil, mask_secrets(e, p.api_key, p.access_token), c
     else
       local left = deadline - now()
       if left <= 0 then
