@@ -58,6 +58,24 @@ describe("client options with bad values", function()
     client:close()
   end)
 
+  it("name the environment variable when a default taken from it is bad", function()
+    local status, out = helper.child([[
+      local realtime = require "realtime"
+      print(select(2, pcall(realtime.vertex, { access_token = "t", location = "us-central1" })))
+      print(select(2, pcall(realtime.vertex, { access_token = "t", project = "p" })))
+      print(select(2, pcall(realtime.gemini, {})))
+      print(select(2, pcall(realtime.gemini, { api_key = "k\n" })))
+    ]], { GOOGLE_CLOUD_PROJECT = "my project", GOOGLE_CLOUD_LOCATION = "us/x", GEMINI_API_KEY = "env-key\r" })
+    assert.equal(0, status, out)
+    local lines = {}
+    for line in out:gmatch "[^\n]+" do lines[#lines + 1] = line end
+    assert.matches("%$GOOGLE_CLOUD_PROJECT %(the default of option 'project'%): expected a Google Cloud project ID", lines[1])
+    assert.matches("%$GOOGLE_CLOUD_LOCATION %(the default of option 'location'%): expected at most 128", lines[2])
+    assert.matches("%$GEMINI_API_KEY %(the default of option 'api_key'%): contains CR, LF", lines[3])
+    assert.matches("^[^$]*option 'api_key': contains CR, LF", lines[4])
+    assert.is_nil(out:find("env-key", 1, true))
+  end)
+
   it("name the header entry that is not a string", function()
     raises("option 'headers': expected header names as strings, got a number key", realtime.gemini,
       { api_key = "k", headers = { "x" } })

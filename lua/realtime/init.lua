@@ -551,9 +551,19 @@ local function check_model(props, level)
   if not ok then error(("option 'model': %s"):format(err), level + 1) end
 end
 
-local function new_client(backend, opts, props)
+--- Makes the client. `from_env` maps an option whose value came from the environment to
+-- its variable, so that a bad one is named for what the user set.
+local function new_client(backend, opts, props, from_env)
   props.backend = backend
-  endpoint(props, true, 3)   -- base_url, headers, credentials' forms: raise before anything
+  -- base_url, headers, credentials' forms: raise before anything (level -1: the message
+  -- alone, to be raised at the user's call below)
+  local ok, err = pcall(endpoint, props, true, -1)
+  if not ok then
+    for option, var in pairs(from_env or {}) do
+      err = err:gsub("^option '" .. option .. "'", ("$%s (the default of option '%s')"):format(var, option))
+    end
+    error(err, 3)
+  end
   check_model(props, 3)
   local client, err, code = core.client_new {
     ca_file = opts.ca_file, ping_interval = opts.ping_interval, ping_timeout = opts.ping_timeout,
@@ -579,7 +589,8 @@ function realtime.gemini(opts)
   return new_client("gemini", opts, {
     api_key = key, model = opts.model, api_version = opts.api_version,
     base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
-  })
+  }, { api_key = not opts.api_key and key and (getenv "GEMINI_API_KEY" and "GEMINI_API_KEY" or "GOOGLE_API_KEY")
+         or nil })
 end
 
 --- A client for Vertex AI.
@@ -593,7 +604,8 @@ function realtime.vertex(opts)
     location = opts.location or (not express and (getenv "GOOGLE_CLOUD_LOCATION" or "us-central1")) or nil,
     access_token = opts.access_token, credentials = opts.credentials,
     quota_project = opts.quota_project, express = express,
-  })
+  }, { project = not opts.project and "GOOGLE_CLOUD_PROJECT" or nil,
+       location = not opts.location and "GOOGLE_CLOUD_LOCATION" or nil })
 end
 
 -- Resolves the handshake credential; nil, message, "auth" when there is none.
