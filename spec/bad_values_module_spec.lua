@@ -218,6 +218,23 @@ describe("credentials with bad values", function()
     fails(dir .. "/a\0b", "credentials file: the path contains a NUL byte")
   end)
 
+  it("refuse a GCE_METADATA_HOST with user information or a query, without quoting it", function()
+    local script = [[
+      local realtime = require "realtime"
+      realtime.log(function(_, text) print("log: " .. text) end)
+      local ok, err = realtime.credentials({ backend = "vertex", project = "p" }, 5)
+      print(ok, err)
+    ]]
+    for _, host in ipairs { "http://user:pw-SECRET-1@127.0.0.1:9", "http://127.0.0.1:9/?token=SECRET-2", "a b" } do
+      local status, out = helper.child(script, { GCE_METADATA_HOST = host, GOOGLE_APPLICATION_CREDENTIALS = "",
+        CLOUDSDK_CONFIG = dir })
+      assert.equal(0, status, out)
+      assert.matches("nil\tGCE_METADATA_HOST: expected host%[:port%] or an http:// or https:// URL without "
+        .. "user information, query or fragment", out)
+      assert.is_nil(out:find("SECRET", 1, true), out)
+    end
+  end)
+
   it("realtime.credentials checks its arguments", function()
     raises("bad argument #1 to 'credentials' %(table of client properties expected, got nil%)", realtime.credentials)
     raises("bad argument #1 to 'credentials' %(table of client properties expected, got string%)",

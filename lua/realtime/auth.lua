@@ -161,6 +161,15 @@ local function from_file(path, origin)
   return from_info(info, what)
 end
 
+--- True when $GCE_METADATA_HOST is "host[:port]" or an http(s) URL the token path can be
+-- appended to (no user information, query or fragment, which would end up in messages
+-- and swallow the path).
+local function metadata_host_ok(v)
+  local rest = v:match "^[Hh][Tt][Tt][Pp][Ss]?://(.*)$"
+  if rest then return rest ~= "" and not rest:find "[@?#%s%c\128-\255]" end
+  return v:find "^[%w%.%-_:%[%]]+$" ~= nil
+end
+
 --- The gcloud well-known file's path ($CLOUDSDK_CONFIG, else ~/.config/gcloud).
 function auth.well_known_file()
   local dir = getenv "CLOUDSDK_CONFIG"
@@ -197,6 +206,11 @@ function auth.find(p)
     return from_file(well_known, "gcloud credentials file")
   end
   local host = getenv "GCE_METADATA_HOST"
+  if host and not metadata_host_ok(host) then
+    -- not quoted: user information or a query may hold a secret
+    return nil, "GCE_METADATA_HOST: expected host[:port] or an http:// or https:// URL "
+      .. "without user information, query or fragment"
+  end
   local shown = host or "metadata.google.internal"
   if not shown:match "^https?://" then shown = "http://" .. shown end
   return {
