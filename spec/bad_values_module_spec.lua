@@ -58,6 +58,20 @@ describe("client options with bad values", function()
     client:close()
   end)
 
+  it("refuse a Vertex api_key beside a project, location or OAuth credential, which one would ignore", function()
+    for _, k in ipairs { "project", "location", "access_token", "credentials" } do
+      raises("options 'api_key' and '" .. k:gsub("_", "%%_") .. "' exclude each other: Vertex express mode",
+        realtime.vertex, { api_key = "k", [k] = "x" })
+    end
+    -- the key alone is express mode: the model goes out without a project prefix
+    local client = assert(realtime.vertex { api_key = helper.sim_key, base_url = helper.sim_http,
+      ca_file = helper.sim_ca, model = helper.vertex_model })
+    local session = assert(client:connect {})
+    assert.equal("publishers/google/models/" .. helper.vertex_model, helper.client_messages("setup")[1].model)
+    session:close()
+    client:close()
+  end)
+
   it("name the environment variable when a default taken from it is bad", function()
     local status, out = helper.child([[
       local realtime = require "realtime"

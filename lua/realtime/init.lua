@@ -596,7 +596,17 @@ end
 --- A client for Vertex AI.
 function realtime.vertex(opts)
   opts = check_options(opts, VERTEX_OPTIONS, "realtime.vertex")
-  local express = opts.api_key ~= nil and opts.project == nil and opts.access_token == nil
+  -- Express mode takes the key alone: with a project, a location or OAuth credentials
+  -- one of them would be ignored without a word (Google's SDKs refuse the mix as well).
+  if opts.api_key ~= nil then
+    for _, k in ipairs { "project", "location", "access_token", "credentials" } do
+      if opts[k] ~= nil then
+        error(("options 'api_key' and '%s' exclude each other: Vertex express mode takes the "
+          .. "API key alone (global endpoint, no project or location)"):format(k), 2)
+      end
+    end
+  end
+  local express = opts.api_key ~= nil
   return new_client("vertex", opts, {
     api_key = opts.api_key, model = opts.model, api_version = opts.api_version,
     base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
