@@ -28,6 +28,13 @@ describe("client options with bad values", function()
     raises("option 'credentials': expected a file path", realtime.vertex, { project = "p", credentials = "" })
   end)
 
+  it("refuse a key or token longer than 16 KiB by name, before a connect meets HTTP 431", function()
+    local key = string.rep("K", 20000)
+    local err = raises("option 'api_key': longer than 16384 bytes", realtime.gemini, { api_key = key })
+    assert.is_nil(err:find("KKKKKKKK", 1, true))
+    raises("option 'access_token': longer than 16384 bytes", realtime.vertex, { project = "p", access_token = key })
+  end)
+
   it("refuse a file name with a NUL byte instead of opening the file before it", function()
     raises("option 'ca_file': expected a file path %(a non%-empty string without NUL bytes%)",
       realtime.gemini, { api_key = "k", ca_file = "/etc/passwd\0.pem" })

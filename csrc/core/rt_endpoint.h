@@ -35,8 +35,8 @@ struct rt_endpoint {
  * credential: base_url (http, https, ws or wss; a host name of letters, digits, '-', '.',
  * '_' or an [IPv6] address, an optional port and path prefix; printable ASCII; no user
  * information, query or fragment, nothing a URL path cannot hold), api_version, the Vertex
- * project and location, control characters in api_key, access_token, quota_project and
- * header values, header names, headers the upgrade writes itself (Host, Connection,
+ * project and location, control characters (and more than 16 KiB) in api_key,
+ * access_token, quota_project, control characters in header values, header names, headers the upgrade writes itself (Host, Connection,
  * Upgrade, Sec-WebSocket-*, Content-Length, Transfer-Encoding) and more than 8 KiB of
  * extra headers. 0, or -1 with RT_EINVAL and a message that names the option
  * ("option 'base_url': ...") and never quotes a secret. */

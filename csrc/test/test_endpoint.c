@@ -289,6 +289,23 @@ static void test_check_headers(void)
     RT_CHECK(rt_endpoint_check(&o, &err) == 0);
 }
 
+/* A credential longer than 16 KiB is refused by name, without quoting it. */
+static void test_check_long_credential(void)
+{
+    static char key[16386];
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = key };
+    struct rt_error err;
+
+    memset(key, 'k', sizeof key - 1);
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'api_key': longer than 16384 bytes (keys and tokens are a few "
+                          "hundred)");
+    key[16384] = '\0';
+    rt_error_clear(&err);
+    RT_CHECK(rt_endpoint_check(&o, &err) == 0);
+}
+
 /* Every allocation can fail: RT_ENOMEM, and rt_endpoint_free cleans up. */
 static void test_nomem(void)
 {
@@ -329,6 +346,7 @@ int main(void)
     RT_RUN(test_rejects);
     RT_RUN(test_check_messages);
     RT_RUN(test_check_headers);
+    RT_RUN(test_check_long_credential);
     RT_RUN(test_nomem);
     return rt_test_done();
 }
