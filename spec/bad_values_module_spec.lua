@@ -338,6 +338,23 @@ describe("audio helpers with bad values", function()
     raises("bad argument #1 to 'read' %(the path contains a NUL byte%)", realtime.wav.read, path .. "\0.wav")
   end)
 
+  it("read a file's header before the rest: a stream that is no WAV is refused without reading to its end", function()
+    -- a FIFO whose writer never finishes: reading "to the end" would wait for ever (as
+    -- /dev/zero would fill memory)
+    local dir = os.tmpname()
+    os.remove(dir)
+    local script = dir .. ".lua"
+    write_file(script, 'print(require("realtime").wav.read(arg[1]))')
+    local preload = os.getenv "LD_PRELOAD"
+    local q = helper.shell_quote
+    local status, out = helper.run(("mkdir %s && mkfifo %s/f && { printf 'NOT A WAV FILE, NEVER ENDING'; "
+      .. "exec sleep 30; } > %s/f & w=$!; %s timeout 10 lua5.4 %s %s/f; echo status=$?; kill $w; rm -rf %s")
+      :format(q(dir), q(dir), q(dir), preload and ("LD_PRELOAD=" .. q(preload)) or "", q(script), q(dir), q(dir)))
+    os.remove(script)
+    assert.equal(0, status, out)
+    assert.matches("nil\t.*/f: not a WAV file: no RIFF/WAVE header\nstatus=0", out)
+  end)
+
   it("name the type of a rate or a channel count that is not a number", function()
     raises("bad argument #2 to 'encode' %(rate must be an integer, got string%)", realtime.wav.encode, "\0\0", "16000")
     raises("bad argument #2 to 'to_mono' %(channels must be an integer, got table%)", realtime.wav.to_mono, "\0\0", {})

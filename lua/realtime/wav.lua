@@ -150,7 +150,16 @@ function wav.read(path)
   check_path(path, "read")
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local bytes, rerr = f:read "a"
+  -- The header first: what is not a WAV file (a device such as /dev/zero, a huge file of
+  -- something else) is not read to its end.
+  local bytes, rerr = f:read(12)
+  if bytes and #bytes == 12 and bytes:find("^RIFF....WAVE") then
+    local rest
+    rest, rerr = f:read "a"
+    bytes = rest and bytes .. rest or nil
+  elseif not bytes and not rerr then
+    bytes = ""                          -- an empty file
+  end
   f:close()
   if not bytes then
     return fail("%s: %s", path, tostring(rerr))
