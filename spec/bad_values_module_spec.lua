@@ -97,6 +97,15 @@ describe("client options with bad values", function()
     assert.is_nil(out:find("env-key", 1, true))
   end)
 
+  it("quote a short piece of an unknown option's name, control bytes masked", function()
+    local name = "x\n" .. string.rep("n", 10000)
+    for _, fn in ipairs { realtime.gemini, realtime.gemini_ephemeral_token } do
+      local err = raises("^unknown option 'x", fn, { [name] = 1 })
+      assert.is_true(#err < 100, err)
+      assert.is_nil(err:find("\n", 1, true))
+    end
+  end)
+
   it("name the header entry that is not a string", function()
     raises("option 'headers': expected header names as strings, got a number key", realtime.gemini,
       { api_key = "k", headers = { "x" } })

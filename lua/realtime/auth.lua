@@ -339,7 +339,9 @@ local function check_ephemeral(opts, level)
   local checked = {}
   for k, v in pairs(opts) do
     local check = EPHEMERAL_OPTIONS[k]
-    if check == nil then error(("unknown option '%s'"):format(tostring(k)), level + 1) end
+    if check == nil then
+      error(("unknown option '%s'"):format((tostring(k):sub(1, 64):gsub("[%c\128-\255]", "?"))), level + 1)
+    end
     local ok, expected, normalized = check(v)
     if not ok then
       local got = type(v) == "number" and tostring(v)
