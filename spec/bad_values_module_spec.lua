@@ -265,6 +265,12 @@ describe("credentials with bad values", function()
     end
   end)
 
+  it("read a credentials file that starts with a UTF-8 byte order mark", function()
+    write_file(dir .. "/bom.json", "\239\187\191" .. require("cjson").encode(user()))
+    -- the file is read and its fields used: the failure is the token endpoint's
+    fails(dir .. "/bom.json", "credentials file .*bom%.json %(authorized user, client cid%): POST https://127%.0%.0%.1:9/token")
+  end)
+
   it("realtime.credentials checks its arguments", function()
     raises("bad argument #1 to 'credentials' %(table of client properties expected, got nil%)", realtime.credentials)
     raises("bad argument #1 to 'credentials' %(table of client properties expected, got string%)",

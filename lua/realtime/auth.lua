@@ -73,7 +73,8 @@ local function read_json_file(path, what)
   if #text > 1024 * 1024 then
     return nil, ("%s is larger than 1 MiB: is it a credentials file?"):format(what)
   end
-  local ok, value = pcall(cjson.decode, text)
+  -- an editor on Windows may have put a UTF-8 byte order mark in front
+  local ok, value = pcall(cjson.decode, (text:gsub("^\239\187\191", "")))
   if not ok or type(value) ~= "table" then
     -- cjson's message quotes the text near the error, which may be a key: leave it out
     return nil, ("%s is not %s: download the key file again or run `gcloud auth "
