@@ -324,6 +324,16 @@ describe("gemini_ephemeral_token with bad values", function()
     end
   end)
 
+  it("checks a key from the environment as the option, naming the variable", function()
+    local status, out = helper.child([[
+      print(select(2, pcall(require("realtime").gemini_ephemeral_token, { base_url = "https://127.0.0.1:9" })))
+    ]], { GEMINI_API_KEY = "env-key-secret\r\nX: y" })
+    assert.equal(0, status, out)
+    assert.matches("%$GEMINI_API_KEY %(the default of option 'api_key'%): contains CR, LF", out)
+    assert.is_nil(out:find("env-key-secret", 1, true))
+    assert.is_nil(out:find("auth.lua", 1, true), out)
+  end)
+
   it("sends whole milliseconds, never a fraction rounded up to a full second", function()
     local t0 = os.time()
     local _, info = assert(realtime.gemini_ephemeral_token(base { expire_time = 59.9999 }))

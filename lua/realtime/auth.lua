@@ -404,6 +404,14 @@ function auth.ephemeral_token(opts)
   if key:find("^auth_tokens/") then
     return nil, "an ephemeral token cannot mint other tokens: pass an API key", "auth"
   end
+  if not opts.api_key then
+    -- a key from the environment is checked as the option is, and named for its variable
+    local ok, err = pcall(core.endpoint, { backend = "gemini", api_key = key }, true)
+    if not ok then
+      local var = getenv "GEMINI_API_KEY" and "GEMINI_API_KEY" or "GOOGLE_API_KEY"
+      error((err:gsub("^option 'api_key'", ("$%s (the default of option 'api_key')"):format(var))), 2)
+    end
+  end
 
   local body = {
     uses = opts.uses or 1,
