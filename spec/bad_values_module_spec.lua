@@ -151,9 +151,9 @@ end)
 describe("client methods called with a dot", function()
   it("say so instead of failing inside the library", function()
     local client = realtime.gemini { api_key = "k" }
-    raises("bad argument #1 to 'connect' %(realtime.Client expected, got table; call it as client:connect",
+    raises("calling 'connect' on bad self %(realtime.Client expected, got table; use client:connect%(%.%.%.%)%)",
       client.connect, { model = "m" })
-    raises("bad argument #1 to 'poll' %(realtime.Client expected, got nil; call it as client:poll", client.poll)
+    raises("calling 'poll' on bad self %(realtime.Client expected, got nil; use client:poll", client.poll)
     client:close()
   end)
 end)

@@ -702,12 +702,13 @@ local function session_id(text)
 end
 
 --- Raises unless self is a client: `client.connect{...}` (a dot for the colon) would
--- otherwise fail deep inside with a message about something else.
+-- otherwise fail deep inside with a message about something else. Worded as the
+-- sessions' check_self below.
 local function check_client(self, fname)
   if getmetatable(self) ~= core.Client then
     local mt = getmetatable(self)
     local got = type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(self)
-    error(("bad argument #1 to '%s' (realtime.Client expected, got %s; call it as client:%s(...))")
+    error(("calling '%s' on bad self (realtime.Client expected, got %s; use client:%s(...))")
       :format(fname, got, fname), 3)
   end
 end
