@@ -195,6 +195,14 @@ describe("bad values on a session", function()
       raises("wire.a: invalid UTF-8", session.send, session, { type = "raw", wire = { a = "\xff" } })
     end)
 
+    it("an empty image raises, in a send and in history", function()
+      raises("part 1: the image is empty (0 bytes)", session.send_image, session, "")
+      raises("part 1: the image is empty (0 bytes)", session.send, session,
+        { type = "conversation_item_create", item = { content = { { type = "image", data = "" } } } })
+      raises("the image is empty (0 bytes)", client.connect, client,
+        { history = { { role = "user", content = { { type = "image", data = "", mime = "image/png" } } } } })
+    end)
+
     it("a message of several frames is queued whole or not at all: refused as busy, none of it goes", function()
       local session = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 65536 })
       local big = string.rep("a", 30000)

@@ -111,6 +111,8 @@ static void image_part(lua_State *L, int state, int part, int i, int out)
     size_t n;
     const char *mime = part_mime(L, part, i, "image/", "image/jpeg");
     const char *data = part_data(L, part, i, &n);
+    if (n == 0)   /* the service would get a video frame with nothing in it */
+        luaL_error(L, "conversation_item_create: part %d: the image is empty (0 bytes)", i);
     push_blob(L, data, n, mime);
     realtime_input(L, "video");
     emit(L, out);

@@ -70,6 +70,8 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     if (lua_getfield(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
     const char *data = lua_tolstring(L, -1, &n);
+    if (n == 0 && kind[0] == 'i')
+        luaL_error(L, "%s: part %d: the image is empty (0 bytes)", who, i);
     lua_createtable(L, 0, 1);
     lua_createtable(L, 0, 2);
     lrt_set_str(L, -1, "mimeType", mime);
