@@ -135,7 +135,7 @@ static void rt_conn_hs_clear(struct rt_upgrade *up)
 int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap)
 {
     struct rt_upgrade *up = s->up;
-    size_t n = up ? up->hs.len - up->hs_off : 0;
+    size_t n = up && !up->answering ? up->hs.len - up->hs_off : 0;
 
     if (!n)
         return 0;
@@ -148,10 +148,12 @@ int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap)
         return -1;
     }
     memset(buf, 0, n);               /* the request carried credentials */
-    if (up->hs_off < up->hs.len)
+    if (up->hs_off < up->hs.len) {
         rt_conn_want_write(s);
-    else
+    } else {
         rt_conn_hs_clear(up);        /* now it holds the answer */
+        up->answering = true;
+    }
     return 0;
 }
 
@@ -192,6 +194,13 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     size_t rest;
     int r;
 
+    if (!up->answering) {
+        /* The server answered before the whole request was written (a refusal such as
+         * 431 that does not wait for the rest): the rest is not sent, and the buffer
+         * takes the answer. */
+        rt_conn_hs_clear(up);
+        up->answering = true;
+    }
     if (rt_buf_append(&up->hs, in, len)) {
         rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory reading the upgrade answer");
         return -1;

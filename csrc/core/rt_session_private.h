@@ -35,6 +35,8 @@ struct rt_upgrade {
     struct rt_buf hs;                /* the request to write, then the answer read (wiped:
                                         the request carries credentials) */
     size_t hs_off;                   /* request bytes written */
+    bool answering;                  /* hs holds the answer: the request was written, or
+                                        the server answered before it was (a refusal) */
     char ws_key[25];                 /* Sec-WebSocket-Key */
     struct rt_ws_answer answer;      /* the answer's status line and headers */
 };

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -590,6 +591,74 @@ static void test_timeout(void)
     rt_client_free(c);
 }
 
+/* A server that refuses the upgrade as soon as a client connects, before reading the
+ * request (as a front end answers 431 when the headers grow too large): accepts one
+ * connection, writes the refusal, then reads what comes until the client hangs up. */
+static void *refuse_at_once(void *arg)
+{
+    static const char ans[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                              "Content-Length: 9\r\nConnection: close\r\n\r\ntoo large";
+    struct timeval tv = { 5, 0 };
+    char buf[16384];
+    int fd = accept(*(int *)arg, NULL, NULL);
+
+    if (fd < 0)
+        return NULL;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        write(fd, ans, sizeof ans - 1) == (ssize_t)(sizeof ans - 1))
+        while (read(fd, buf, sizeof buf) > 0)
+            ;
+    close(fd);
+    return NULL;
+}
+
+/* The answer comes while most of a 200 KB request is still unwritten: it is read as the
+ * answer (it used to be appended to the request's unwritten rest and parsed as a
+ * malformed answer), and the refusal is reported with its status and body. */
+static void test_refused_before_request(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    size_t big = 200000;
+    char *value = malloc(big + 1), u[256];
+    pthread_t th;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c && fd >= 0 && value);
+    if (!c || fd < 0 || !value || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 4) ||
+        getsockname(fd, (struct sockaddr *)&a, &al) || pthread_create(&th, NULL, refuse_at_once, &fd)) {
+        RT_CHECK(0);
+        if (fd >= 0)
+            close(fd);
+        free(value);
+        rt_client_free(c);
+        return;
+    }
+    memset(value, 'a', big);
+    value[big] = '\0';
+    snprintf(u, sizeof u, "ws://127.0.0.1:%d" GEMINI_PATH, ntohs(a.sin_port));
+    struct rt_header h[] = { { "x-goog-api-key", sim_key }, { "x-padding", value } };
+    struct rt_session_options o = {
+        .url = u, .headers = h, .nheaders = 2, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .timeout = 10,
+    };
+    struct rt_session *s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_EHANDSHAKE);
+        RT_CHECK_STR(w.error_msg, "HTTP 431: Request Header Fields Too Large - too large");
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+    pthread_join(th, NULL);
+    close(fd);
+    free(value);
+}
+
 /* The server closes with 1007: an error naming it, then closed with code and reason. */
 static void test_server_close(void)
 {
@@ -908,6 +977,7 @@ int main(void)
     RT_RUN(test_dns_failure);
     RT_RUN(test_connect_refused);
     RT_RUN(test_timeout);
+    RT_RUN(test_refused_before_request);
     RT_RUN(test_server_close);
     RT_RUN(test_end_without_memory);
     RT_RUN(test_fragmented_rx);
