@@ -177,6 +177,24 @@ describe("a connect that fails", function()
       assert.matches("%*%*%*%*%*%*%*%*", err)
     end
   end)
+
+  it("nor does a session's error or closed message when the server closes quoting the key", function()
+    local key = "quoted-key-0123456789abcdef"
+    local hex = ("bad key " .. key):gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    local client = h:client("close_reason", { code = 1008, reason_hex = hex }, { api_key = key })
+    local session = assert(client:connect { timeout = 5, resumption = false })
+    local texts = {}
+    for msg in session:messages(5) do
+      if msg.type == "error" then texts[#texts + 1] = msg.message end
+      if msg.type == "closed" then texts[#texts + 1] = msg.reason end
+    end
+    client:close()
+    assert.equal(2, #texts)
+    for _, t in ipairs(texts) do
+      for i = 1, #key - 7 do assert.is_nil(t:find(key:sub(i, i + 7), 1, true), t) end
+      assert.matches("bad key %*%*%*%*%*%*%*%*", t)
+    end
+  end)
 end)
 
 describe("realtime.run and realtime.spawn with odd callables", function()

@@ -34,6 +34,10 @@ void rt_conn_want_write(struct rt_session *s);
 struct rt_conn_notes *rt_conn_notes(struct rt_session *s);
 /* Where the connection's first failure goes (for rt_error_set; NULL when out of memory). */
 struct rt_error *rt_conn_err(struct rt_session *s);
+/* Masks with '*' every run of 8 or more bytes of a credential the session sends (its
+ * API key or authorization header, the bearer token) in text: a server's close reason or
+ * refusal may quote the request, and no secret is ever handed to the caller. */
+void rt_conn_mask_secrets(struct rt_session *s, char *text);
 /* That failure's code (RT_OK when none) and message. */
 enum rt_code rt_conn_err_code(const struct rt_session *s);
 const char *rt_conn_err_msg(const struct rt_session *s);

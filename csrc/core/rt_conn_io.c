@@ -314,8 +314,10 @@ static void rt_conn_peer_close(struct rt_session *s)
 
     s->peer_closed = true;
     s->peer_code = s->rx.close_code;
-    if (notes)
+    if (notes) {
         snprintf(notes->peer_reason, sizeof notes->peer_reason, "%s", s->rx.close_reason);
+        rt_conn_mask_secrets(s, notes->peer_reason);   /* it may quote the request */
+    }
     if (s->close_sent)
         rt_conn_kill(s);               /* the handshake is complete */
     else
