@@ -174,22 +174,16 @@ int lrt_json_check_object(lua_State *L, const char *s, size_t n)
         lua_pushliteral(L, "not valid UTF-8");
         return -1;
     }
+    if (lrt_json_decode(L, s, n) != 0) {
+        lua_pushfstring(L, "not JSON (%s)", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        return -1;
+    }
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
         i++;
     /* "[]" and "{}" decode to the same empty table: the first character tells them apart */
-    if (i == n || s[i] != '{') {
-        if (lrt_json_decode(L, s, n) != 0) {
-            lua_pushfstring(L, "not JSON (%s)", lua_tostring(L, -1));
-            lua_remove(L, -2);
-        } else {
-            lua_pushfstring(L, "a JSON %s, not an object",
-                            i < n && s[i] == '[' ? "array" : luaL_typename(L, -1));
-            lua_remove(L, -2);
-        }
-        return -1;
-    }
-    if (lrt_json_decode(L, s, n) != 0) {
-        lua_pushfstring(L, "not JSON (%s)", lua_tostring(L, -1));
+    if (s[i] != '{') {
+        lua_pushfstring(L, "a JSON %s, not an object", s[i] == '[' ? "array" : luaL_typename(L, -1));
         lua_remove(L, -2);
         return -1;
     }

@@ -433,33 +433,28 @@ int rt_session_send(struct rt_session *s, const char *json, size_t len, struct r
 int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
                      struct rt_error *err)
 {
-    struct rt_msg *head = NULL, *last = NULL, *m;
-    size_t bytes = 0;
+    struct rt_queue q;
+    struct rt_msg *m;
 
+    rt_queue_init(&q);
     for (size_t i = 0; i < n; i++) {
-        if (msgs[i].iov_len > SIZE_MAX - bytes) {
-            rt_msg_free_chain(head);
+        if (msgs[i].iov_len > SIZE_MAX - q.bytes) {
+            rt_queue_clear(&q);
             rt_error_set(err, RT_EBUSY, "a send of %zu messages exceeds max_queue_bytes (%zu)",
                          n, s->max_queue);
             return -1;
         }
-        m = rt_msg_copy(msgs[i].iov_base, msgs[i].iov_len);
-        if (!m) {
-            rt_msg_free_chain(head);
+        if (!(m = rt_msg_copy(msgs[i].iov_base, msgs[i].iov_len))) {
+            rt_queue_clear(&q);
             rt_error_set(err, RT_ENOMEM, "out of memory queuing %zu messages", n);
             return -1;
         }
-        if (last)
-            last->link.next = &m->link;
-        else
-            head = m;
-        last = m;
-        bytes += m->len;
+        rt_queue_push(&q, m);
     }
-    if (!head)
+    if (rt_queue_empty(&q))
         return 0;
-    if (rt_sess_enqueue(s, head, bytes, err)) {
-        rt_msg_free_chain(head);
+    if (rt_sess_enqueue(s, q.head, q.bytes, err)) {
+        rt_queue_clear(&q);
         return -1;
     }
     return 0;

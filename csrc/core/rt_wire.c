@@ -79,8 +79,8 @@ int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
                           struct rt_msg **chain, size_t *bytes, struct rt_error *err)
 {
     const unsigned char *p = pcm;
-    struct rt_msg *first = NULL, *last = NULL;
-    size_t total = 0, off;
+    struct rt_queue q;
+    size_t off;
 
     *chain = NULL;
     *bytes = 0;
@@ -88,25 +88,21 @@ int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
         rt_error_set(err, RT_EINVAL, "PCM length %zu is odd (16-bit samples expected)", len);
         return -1;
     }
+    rt_queue_init(&q);
     for (off = 0; off < len; off += RT_WIRE_AUDIO_CHUNK) {
         size_t n = len - off < RT_WIRE_AUDIO_CHUNK ? len - off : RT_WIRE_AUDIO_CHUNK;
         struct rt_msg *m = rt_msg_new(rt_wire_audio_len(n, mime));
 
         if (!m) {
-            rt_msg_free_chain(first);
+            rt_queue_clear(&q);
             rt_error_set(err, RT_ENOMEM, "out of memory building an audio message");
             return -1;
         }
         rt_wire_audio_text((char *)m->data, p + off, n, mime);
-        if (last)
-            last->link.next = &m->link;
-        else
-            first = m;
-        last = m;
-        total += m->len;
+        rt_queue_push(&q, m);
     }
-    *chain = first;
-    *bytes = total;
+    *chain = q.head;
+    *bytes = q.bytes;
     return 0;
 }
 
