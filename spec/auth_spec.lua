@@ -22,12 +22,6 @@ local function seen(...)
   return ...
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
 local function make_key(dir, name)
   local code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
     .. " && openssl pkey -in %s -pubout -out %s"):format(q(dir .. "/" .. name .. ".key"),
@@ -101,8 +95,8 @@ describe("credentials against the simulator", function()
     secrets[#secrets + 1] = user.client_secret
     secrets[#secrets + 1] = user.refresh_token
     secrets[#secrets + 1] = helper.sim_key
-    write_file(dir .. "/sa.json", cjson.encode(sa_info()))
-    write_file(dir .. "/user.json", cjson.encode(user_info { quota_project_id = "billing-project" }))
+    helper.write_file(dir .. "/sa.json", cjson.encode(sa_info()))
+    helper.write_file(dir .. "/user.json", cjson.encode(user_info { quota_project_id = "billing-project" }))
   end)
 
   lazy_teardown(function()
@@ -287,7 +281,7 @@ describe("credentials against the simulator", function()
     end)
 
     it("a file that is not JSON, without quoting it", function()
-      write_file(dir .. "/bad.json", '{"type":"service_account","private_key":"' .. secrets[1] .. '",')
+      helper.write_file(dir .. "/bad.json", '{"type":"service_account","private_key":"' .. secrets[1] .. '",')
       local err = fails(dir .. "/bad.json", "credentials file .*bad%.json is not valid JSON")
       assert.is_nil(err:find(secrets[1], 1, true))
     end)

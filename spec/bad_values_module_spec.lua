@@ -13,12 +13,6 @@ local function raises(pattern, fn, ...)
   return tostring(err)
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
 describe("client options with bad values", function()
   it("refuse an empty api_key, access_token or credentials path when the client is made", function()
     raises("option 'api_key': expected a non%-empty string", realtime.gemini, { api_key = "" })
@@ -261,7 +255,7 @@ describe("credentials with bad values", function()
 
   it("say that a directory is a directory, and that a JSON string is not an object", function()
     fails(dir, "cannot read credentials file " .. dir:gsub("%p", "%%%0") .. ": Is a directory")
-    write_file(dir .. "/string.json", '"client-secret-XYZ789"')
+    helper.write_file(dir .. "/string.json", '"client-secret-XYZ789"')
     fails(dir .. "/string.json", "string%.json is not a JSON object")
     fails(dir .. "/a\0b", "credentials file: the path contains a NUL byte")
   end)
@@ -284,7 +278,7 @@ describe("credentials with bad values", function()
   end)
 
   it("read a credentials file that starts with a UTF-8 byte order mark", function()
-    write_file(dir .. "/bom.json", "\239\187\191" .. require("cjson").encode(user()))
+    helper.write_file(dir .. "/bom.json", "\239\187\191" .. require("cjson").encode(user()))
     -- the file is read and its fields used: the failure is the token endpoint's
     fails(dir .. "/bom.json", "credentials file .*bom%.json %(authorized user, client cid%): POST https://127%.0%.0%.1:9/token")
   end)
@@ -387,7 +381,7 @@ describe("audio helpers with bad values", function()
     local dir = os.tmpname()
     os.remove(dir)
     local script = dir .. ".lua"
-    write_file(script, 'print(require("realtime").wav.read(arg[1]))')
+    helper.write_file(script, 'print(require("realtime").wav.read(arg[1]))')
     local preload = os.getenv "LD_PRELOAD"
     local q = helper.shell_quote
     local status, out = helper.run(("mkdir %s && mkfifo %s/f && { printf 'NOT A WAV FILE, NEVER ENDING'; "

@@ -233,6 +233,14 @@ describe("bad values on a session", function()
       return session, call.item.content[1].call_id, call.response_id
     end
 
+    -- The toolResponse frames sent, once the response after response `rid` is done.
+    local function tool_responses_after(session, rid)
+      repeat
+        local m = assert(session:receive(10))
+      until m.type == "response_done" and m.response_id ~= rid
+      return frames_with('"toolResponse"')
+    end
+
     it("refused as busy keeps the call answerable, and the retry's result replaces the first", function()
       local session, id, rid = open_call { max_queue_bytes = 65536 }
       local ok, err, code = session:send_tool_result(id, { found = string.rep("a", 100000) })
@@ -241,10 +249,7 @@ describe("bad values on a session", function()
       assert.matches("max_queue_bytes", err)
       -- the call is still open: a smaller result goes out, alone
       assert(session:send_tool_result(id, { found = "small" }))
-      repeat
-        local m = assert(session:receive(10))
-      until m.type == "response_done" and m.response_id ~= rid
-      local sent = frames_with('"toolResponse"')
+      local sent = tool_responses_after(session, rid)
       assert.equal(1, #sent)
       assert.matches('"found":"small"', sent[1])
       assert.equal(1, select(2, sent[1]:gsub('"id":', "")))
@@ -259,10 +264,7 @@ describe("bad values on a session", function()
       assert(session:send(result "first"))
       assert(session:send(result "second"))
       assert(session:create_response())
-      repeat
-        local m = assert(session:receive(10))
-      until m.type == "response_done" and m.response_id ~= rid
-      local sent = frames_with('"toolResponse"')
+      local sent = tool_responses_after(session, rid)
       assert.equal(1, #sent)
       assert.matches('"v":"second"', sent[1])
       assert.not_matches('"v":"first"', sent[1])

@@ -76,6 +76,12 @@ function helper.read_file(path)
   return s
 end
 
+function helper.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
 -- ---- clients and sessions on the simulator ------------------------------------------
 
 helper.model = "gemini-2.5-flash-native-audio-preview-09-2025"
