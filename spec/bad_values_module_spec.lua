@@ -152,6 +152,53 @@ describe("client methods called with a dot", function()
   end)
 end)
 
+describe("errors of the Lua front", function()
+  -- Runs src, one line, as a chunk named "caller" and checks that its error names that
+  -- line ("caller:1: ..."), not a line of the library or of whatever called the chunk.
+  local function at_caller(src, env)
+    local fn = assert(load(src, "=caller", "t", setmetatable(env or {}, { __index = _G })))
+    local ok, err = pcall(fn)
+    assert(not ok, src .. " raised nothing")
+    assert(tostring(err):find("^caller:1: "), ("%s raised %q"):format(src, tostring(err)))
+  end
+
+  it("point at the caller's line: option checks of every depth", function()
+    local client = realtime.gemini { api_key = "k", model = "m" }
+    local env = { realtime = realtime, client = client }
+    for _, src in ipairs {
+      "realtime.gemini(5)", "realtime.gemini { foo = 1 }", "realtime.gemini { ping_timeout = 1.5 }",
+      "realtime.gemini { headers = { a = 5 } }", "realtime.vertex { project = '' }",
+      "realtime.vertex { api_key = 'k', project = 'p' }",
+      "client:connect(5)", "client:connect { timeout = -1 }", "client:connect { vad = { foo = 1 } }",
+      "client:connect { transcription = { language = { [1] = 'a', [3] = 'b' } } }",
+      "client:connect { input_audio_format = { rate = 1 } }",
+      "client:connect { compression = { trigger_tokens = 10, target_tokens = 100 } }",
+      "client:connect { resumption = {} }", "client:connect { resumption = { handle = '' } }",
+      "client:connect { history = { role = 'user' } }", "client:connect { history = { 5 } }",
+      "client:connect { tools = { 5 } }", "client:connect { tools = { { name = 'a b' } } }",
+      "client:connect { tools = { { name = 'a' }, { name = 'a' } } }",
+      "client:connect { kind = 'transcription', voice = 'x' }",
+      "client:connect { output_modalities = { 'audio', 'text' } }",
+      "client:connect(setmetatable({}, { __index = { voice = 5 } }))",
+      "client:connect { voice = '\\xff' }", "client.connect {}",
+    } do
+      at_caller(src, env)
+    end
+    client:close()
+  end)
+
+  it("point at the caller's line: sleep, run, spawn and log", function()
+    local env = { realtime = realtime }
+    for _, src in ipairs {
+      "realtime.sleep('x')", "realtime.sleep(0 / 0)", "realtime.run(5)",
+      "realtime.run(function() realtime.spawn(5) end)", "realtime.run(function() realtime.sleep(0 / 0) end)",
+      "realtime.spawn(print)", "realtime.log(5)",
+    } do
+      at_caller(src, env)
+    end
+  end)
+end)
+
 describe("a connect that fails", function()
   local h
   setup(function() h = helper.hostile {} end)
