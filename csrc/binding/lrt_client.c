@@ -1,7 +1,8 @@
 /* realtime.Client: the Lua face of a core client (one I/O thread and its sessions).
  *
- * The Lua front (lua/realtime/init.lua) checks options, resolves credentials and
- * builds the endpoint; this file owns the userdata and starts sessions. */
+ * The Lua front (lua/realtime/init.lua, with lua/realtime/options.lua) checks options,
+ * resolves credentials and builds the endpoint; this file owns the userdata and starts
+ * sessions. */
 #include <stdio.h>
 #include <string.h>
 

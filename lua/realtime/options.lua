@@ -1,0 +1,351 @@
+-- realtime.options: the checks of the options realtime.gemini, realtime.vertex and
+-- client:connect take (API.md), and the value checkers they are made of. Internal to the
+-- module (init.lua uses it): not part of the API.
+--
+-- A check raises "option 'x': ..." or "unknown option 'x'" at the level its caller
+-- passes, so that the error points at the user's line, not into the library
+-- (spec/bad_values_module_spec.lua: "errors of the Lua front"). The levels count this
+-- file's functions and init.lua's: keep init.lua's calls direct (no tail calls, no
+-- wrappers), or adjust them.
+
+-- ==================================================================== --
+--  C H E C K E R S
+-- ==================================================================== --
+
+local function is_callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and type(mt.__call) == "function"
+end
+
+-- A checker per option: a Lua type name, or a function(value) -> ok, expected.
+local function kind(t)
+  return function(v) return type(v) == t, t end
+end
+local function one_of(...)
+  local set, names = {}, { ... }
+  for _, n in ipairs(names) do set[n] = true end
+  return function(v) return set[v] == true, "one of " .. table.concat(names, ", ") end
+end
+local function either(a, b)
+  return function(v)
+    local ok1, e1 = a(v)
+    if ok1 then return true end
+    local ok2, e2 = b(v)
+    if ok2 then return true end
+    return false, e1 .. " or " .. e2
+  end
+end
+local function number_in(lo, hi)
+  return function(v)
+    return type(v) == "number" and v >= lo and v <= hi, ("number between %s and %s"):format(lo, hi)
+  end
+end
+-- A float with an integral value (2^30, 1e3) counts as an integer; the checked copy of
+-- the options holds it as an integer (the third value).
+local function integer_in(lo, hi)
+  return function(v)
+    local i = type(v) == "number" and math.tointeger(v) or nil
+    return i ~= nil and i >= lo and i <= hi, ("integer between %d and %d"):format(lo, hi), i
+  end
+end
+-- Header names to values; the fourth value says which entry is wrong (a value is never
+-- quoted: it may be a credential).
+local function string_map(v)
+  if type(v) ~= "table" then return false, "table of header names to values" end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" then
+      return false, nil, nil, ("expected header names as strings, got a %s key"):format(type(k))
+    end
+    if type(x) ~= "string" then
+      return false, nil, nil, ("the value of '%s' must be a string, got %s"):format(k:sub(1, 64), type(x))
+    end
+  end
+  return true
+end
+
+local function non_empty(v)
+  return type(v) == "string" and v ~= "", "a non-empty string"
+end
+
+-- A file name: a NUL byte would end it early, so that another file is read.
+local function path(v)
+  return type(v) == "string" and v ~= "" and not v:find("\0", 1, true),
+    "a file path (a non-empty string without NUL bytes)"
+end
+
+local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
+
+--- A value for an error message: strings quoted and cut at 40 bytes with their control
+-- and non-ASCII bytes escaped, NaN as "NaN", other types by name.
+local function shown(v)
+  if type(v) == "string" then
+    local cut = #v > 40 and v:sub(1, 40) or v
+    cut = cut:gsub("[%c\128-\255']", function(c) return ("\\x%02x"):format(c:byte()) end)
+    return "'" .. cut .. (#v > 40 and ("'... (%d bytes)"):format(#v) or "'")
+  end
+  if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
+  return type(v)
+end
+
+--- Raises "option 'what': expected a list, ..." (at `level`) unless t is a sequence: keys
+-- 1..n and nothing else. An entry given without its list ({ name = ... } for
+-- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
+local function check_list(t, what, level)
+  local n = rawlen(t)
+  for k in next, t do
+    if math.type(k) ~= "integer" or k < 1 then
+      error(("option '%s': expected a list ({ x, y, ... }), but it has the key %s"):format(what, shown(k)), level + 1)
+    elseif k > n then
+      error(("option '%s': expected a list ({ x, y, ... }), but it has a hole before index %d"):format(what, k),
+        level + 1)
+    end
+  end
+end
+
+-- Options whose refused value is shown by its type alone: it may be a credential.
+local SECRET_OPTIONS = { api_key = true, access_token = true }
+
+--- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
+-- caller). Returns a shallow copy of the options with the values a checker normalized
+-- (integral floats as integers); the caller's table is left as it is.
+local function check_options(opts, spec, what, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: expected a table of options, got %s"):format(what, type(opts)), level or 3)
+  end
+  local checked = {}
+  for k, v in pairs(opts) do
+    local check = spec[k]
+    if check == nil then
+      error(("unknown option %s"):format(type(k) == "string" and shown(k) or ("'" .. tostring(k) .. "'")), level or 3)
+    end
+    local ok, expected, normalized, why = check(v)
+    if not ok then
+      error(why and ("option '%s': %s"):format(k, why)
+        or ("option '%s': expected %s, got %s"):format(k, expected,
+          SECRET_OPTIONS[k] and v ~= "" and type(v) or shown(v)), level or 3)
+    end
+    if normalized ~= nil then checked[k] = normalized else checked[k] = v end
+  end
+  return checked
+end
+
+-- ==================================================================== --
+--  O P T I O N   T A B L E S
+-- ==================================================================== --
+
+local COMMON_CLIENT = {
+  model = STRING,
+  api_key = non_empty,
+  api_version = STRING,
+  base_url = STRING,
+  ca_file = path,
+  headers = string_map,
+  ping_interval = integer_in(1, 3600),
+  ping_timeout = integer_in(30, 3600),
+  max_sessions = integer_in(1, 1000000),
+  event_loop = one_of("auto", "poll", "epoll"),
+}
+
+local GEMINI_OPTIONS = COMMON_CLIENT
+
+local VERTEX_OPTIONS = setmetatable({
+  project = non_empty,
+  location = non_empty,
+  credentials = either(path, TABLE),
+  access_token = non_empty,
+  quota_project = STRING,
+}, { __index = COMMON_CLIENT })
+
+local SESSION_OPTIONS = {
+  model = STRING,
+  instructions = STRING,
+  voice = STRING,
+  output_modalities = TABLE,
+  max_output_tokens = integer_in(1, 2 ^ 31 - 1),
+  temperature = number_in(0, 2),
+  top_p = number_in(0, 1),
+  top_k = integer_in(1, 2 ^ 31 - 1),
+  seed = integer_in(-(2 ^ 31), 2 ^ 31 - 1),
+  tools = TABLE,
+  history = TABLE,
+  kind = one_of("conversation", "transcription"),
+  input_audio_format = TABLE,
+  transcription = either(BOOLEAN, TABLE),
+  vad = TABLE,
+  resumption = either(BOOLEAN, TABLE),
+  compression = either(BOOLEAN, TABLE),
+  raw = TABLE,
+  timeout = number_in(0.001, 86400),
+  max_queue_bytes = integer_in(1024, 2 ^ 40),
+  max_message_bytes = integer_in(1024, 2 ^ 40),
+  max_receive_bytes = integer_in(65536, 2 ^ 40),
+  close_timeout = number_in(0.001, 3600),
+}
+
+local VAD_OPTIONS = {
+  enabled = BOOLEAN,
+  allow_interruption = BOOLEAN,
+  start_sensitivity = one_of("high", "low"),
+  end_sensitivity = one_of("high", "low"),
+  prefix_padding = number_in(0, 60),
+  silence_duration = number_in(0, 60),
+}
+
+local function string_list(v)
+  if type(v) ~= "table" or rawlen(v) == 0 then return false, "a non-empty list of strings" end
+  for _, x in ipairs(v) do if type(x) ~= "string" then return false, "a non-empty list of strings" end end
+  return true
+end
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(STRING, string_list) }
+local RESUMPTION_OPTIONS = { handle = non_empty }
+local AUDIO_FORMAT_OPTIONS = { type = one_of("audio/pcm"), rate = integer_in(8000, 192000) }
+local COMPRESSION_OPTIONS = { trigger_tokens = integer_in(1, 2 ^ 53), target_tokens = integer_in(1, 2 ^ 53) }
+local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable,
+  type = STRING, behavior = one_of("blocking", "non_blocking") }
+-- Tools the service runs itself (API.md: built-in tools); they take no other field.
+local BUILTIN_TOOLS = { google_search = true, code_execution = true, url_context = true }
+
+-- ==================================================================== --
+--  C O N N E C T
+-- ==================================================================== --
+
+local function check_tools(tools)
+  local handlers, seen = {}, {}
+  for i, tool in ipairs(tools) do
+    if type(tool) ~= "table" then
+      error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 4)
+    end
+    local kind_ = tool.type == nil and "function" or tool.type
+    if kind_ ~= "function" and not BUILTIN_TOOLS[kind_] then
+      error(("tool %d: unknown type '%s' (expected \"function\", \"google_search\", "
+        .. "\"code_execution\" or \"url_context\")"):format(i, tostring(kind_)), 4)
+    end
+    if BUILTIN_TOOLS[kind_] then
+      for k in pairs(tool) do
+        if k ~= "type" then error(("tool %d: a %s tool takes no field '%s'"):format(i, kind_, tostring(k)), 4) end
+      end
+      goto continue
+    end
+    for k, v in pairs(tool) do
+      local check = TOOL_FIELDS[k]
+      if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 4) end
+      local ok = k == "handler" and check(v) or (k ~= "handler" and select(1, check(v)))
+      if not ok then
+        error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
+      end
+    end
+    if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.%-]*$" or #tool.name > 64 then
+      error(("tool %d: name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or '_'"):format(i), 4)
+    end
+    if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 4) end
+    seen[tool.name] = true
+    if tool.handler then handlers[tool.name] = tool.handler end
+    ::continue::
+  end
+  return handlers
+end
+
+-- A transcription session only transcribes the user: what would shape the model's
+-- answers makes no sense there (API.md, "Sessions").
+local NOT_FOR_TRANSCRIPTION = { "instructions", "voice", "tools", "output_modalities", "max_output_tokens" }
+
+local function check_transcription_session(opts)
+  for _, k in ipairs(NOT_FOR_TRANSCRIPTION) do
+    if opts[k] ~= nil then
+      error(("option '%s': a transcription session takes none (it only transcribes the user)"):format(k), 4)
+    end
+  end
+  local t = opts.transcription
+  if t == false or (type(t) == "table" and t.input == false) then
+    error("option 'transcription': a transcription session always transcribes its input", 4)
+  end
+  if type(t) == "table" and t.output then
+    error("option 'transcription.output': a transcription session has no output to transcribe", 4)
+  end
+  if type(opts.vad) == "table" and opts.vad.allow_interruption then
+    error("option 'vad.allow_interruption': a transcription session never interrupts", 4)
+  end
+end
+
+--- Checks connect's options; returns the tool handlers and the checked copy of the options
+-- (with the option tables that hold integers copied too).
+-- The tool handlers of a session that has no tools: one table for all of them (the
+-- binding only looks names up in it), so an idle session does not carry an empty one.
+local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
+
+-- Options inherited through a metatable (setmetatable(opts, { __index = defaults })) count
+-- as given: the checked copy is built with pairs, which would skip them without a word.
+local function with_inherited(opts, spec)
+  local mt = type(opts) == "table" and getmetatable(opts)
+  if type(mt) ~= "table" or mt.__index == nil then return opts end
+  local flat = {}
+  for k, v in pairs(opts) do flat[k] = v end
+  for k in pairs(spec) do
+    if flat[k] == nil then flat[k] = opts[k] end
+  end
+  return flat
+end
+
+local function check_session_options(opts)
+  opts = with_inherited(opts, SESSION_OPTIONS)
+  -- level 4: check_options < check_session_options < connect < the caller
+  opts = check_options(opts, SESSION_OPTIONS, "connect", 4)
+  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4) end
+  if type(opts.transcription) == "table" then
+    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4)
+    if type(opts.transcription.language) == "table" then
+      check_list(opts.transcription.language, "transcription.language", 3)
+    end
+  end
+  if opts.input_audio_format then
+    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format", 4)
+  end
+  if type(opts.compression) == "table" then
+    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4)
+    local c = opts.compression
+    -- the service refuses the setup (close 1007, "invalid argument") otherwise
+    if c.trigger_tokens and c.target_tokens and c.target_tokens >= c.trigger_tokens then
+      error(("option 'compression': target_tokens (%d) must be less than trigger_tokens (%d)")
+        :format(c.target_tokens, c.trigger_tokens), 3)
+    end
+  end
+  if type(opts.resumption) == "table" then
+    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4)
+    if opts.resumption.handle == nil then
+      error("option 'resumption': expected true, false or { handle = \"...\" }", 3)
+    end
+  end
+  for _, k in ipairs { "history", "tools", "output_modalities" } do
+    if opts[k] then check_list(opts[k], k, 3) end
+  end
+  if opts.history then
+    for i, item in ipairs(opts.history) do
+      if type(item) ~= "table" then
+        error(("option 'history': item %d is a %s, expected a table"):format(i, type(item)), 3)
+      end
+    end
+  end
+  if opts.kind == "transcription" then check_transcription_session(opts) end
+  if opts.output_modalities then
+    -- the Live API answers in one modality: it closes a setup asking for two (1007)
+    if rawlen(opts.output_modalities) ~= 1 then
+      error(("option 'output_modalities': expected { \"audio\" } or { \"text\" } (one modality), got %d entries")
+        :format(rawlen(opts.output_modalities)), 3)
+    end
+    for i, m in ipairs(opts.output_modalities) do
+      if m ~= "audio" and m ~= "text" then
+        error(("option 'output_modalities': entry %d must be \"audio\" or \"text\""):format(i), 3)
+      end
+    end
+  end
+  return opts.tools and check_tools(opts.tools) or NO_TOOLS, opts
+end
+
+return {
+  is_callable = is_callable, one_of = one_of, BOOLEAN = BOOLEAN, shown = shown,
+  check_options = check_options, check_session_options = check_session_options,
+  GEMINI_OPTIONS = GEMINI_OPTIONS, VERTEX_OPTIONS = VERTEX_OPTIONS,
+}

@@ -1,0 +1,172 @@
+-- realtime.wait: how the module waits. One wait step (wait_on) serves every wait: a
+-- receive, a connect, realtime.sleep, a credential fetch (auth.lua, through
+-- realtime._wait_on). Under a cqueues controller it yields the pollable to it; in a
+-- coroutine of realtime.run (the scheduler below) it yields to that loop; in another
+-- coroutine it yields and is retried when resumed; elsewhere it blocks the thread.
+-- Internal to the module (init.lua installs realtime.now, sleep, run, spawn and _wait_on
+-- from here): not part of the API.
+--
+-- The argument errors below are raised at levels counted from the user's call (3:
+-- check_timeout < realtime.sleep < the caller): the public functions must call
+-- check_timeout directly, and init.lua must install them as they are (no wrappers).
+local core = require "realtime.core"
+local is_callable = require("realtime.options").is_callable
+
+-- The module table the public functions below are defined in. install() copies them to
+-- init.lua's table and then points this at it: realtime.run keeps the running loop's
+-- spawn hook there (realtime.spawn_hook), where realtime.spawn looks for it.
+local realtime = {}
+
+local now = core.now
+
+--- Seconds on a monotonic clock, for deadlines and pacing.
+realtime.now = core.now
+
+-- Coroutines run by realtime.run (weak keys: an abandoned one leaks nothing).
+local run_threads = setmetatable({}, { __mode = "k" })
+local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
+
+local function cqueues_running()
+  local cqueues = package.loaded.cqueues
+  if type(cqueues) == "table" and cqueues.running then
+    -- (controller, true) inside a coroutine the controller runs; (nil, false) elsewhere
+    local controller, managed = cqueues.running()
+    return controller ~= nil and managed and cqueues or nil
+  end
+end
+
+--- Checks a timeout argument: a number, not NaN. Returns it, or nil for math.huge (no
+-- bound). A nil timeout is allowed where `optional` (no bound either).
+local function check_timeout(fname, t, optional)
+  if t == nil and optional then return nil end
+  if type(t) ~= "number" then
+    error(("bad argument #1 to '%s' (number expected, got %s)"):format(fname, type(t)), 3)
+  end
+  if t ~= t then error(("bad argument #1 to '%s' (timeout is NaN)"):format(fname), 3) end
+  if t == math.huge then return nil end
+  return t
+end
+
+--- Waits until obj (a pollable, or nil) may be ready or `timeout` seconds pass.
+-- Yields to cqueues or realtime.run when running under them; elsewhere blocks the thread.
+local function wait_on(obj, timeout)
+  local co, is_main = coroutine.running()
+  if not is_main and coroutine.isyieldable() then
+    local cqueues = cqueues_running()
+    if cqueues then
+      if obj then return cqueues.poll(obj, timeout) end
+      return cqueues.poll(timeout)
+    end
+    if run_threads[co] then
+      return coroutine.yield(RUN_WAIT, obj, timeout)
+    end
+    -- an unknown scheduler: give it the turn; the caller retries when resumed
+    return coroutine.yield()
+  end
+  if obj then return obj:_wait(timeout) end
+  if timeout and timeout > 0 then core.sleep(timeout) end
+end
+
+-- For other parts of the module (credential fetches) that wait the same way.
+realtime._wait_on = wait_on
+
+--- Sleeps `seconds` without blocking other coroutines under cqueues or realtime.run.
+-- NaN raises; math.huge waits for good, idle, a day at a time (so that no scheduler ever
+-- sees an infinite timeout).
+function realtime.sleep(seconds)
+  seconds = check_timeout("sleep", seconds, false)
+  if seconds == nil then
+    while true do wait_on(nil, 86400) end
+  end
+  local deadline = now() + seconds
+  repeat
+    wait_on(nil, deadline - now())
+  until now() >= deadline
+end
+
+--- Runs each function as a coroutine until all have finished; a coroutine that waits
+-- on a session (receive, messages, sleep) lets the others run. Raises the first error
+-- with its traceback. Functions started with realtime.spawn join the same loop.
+function realtime.run(...)
+  local threads = {}
+  local function spawn(fname, fn, ...)
+    if not is_callable(fn) then error(("%s: expected functions, got %s"):format(fname, type(fn)), 3) end
+    -- coroutine.create takes only functions; a callable table runs through its __call
+    local co = coroutine.create(type(fn) == "function" and fn or function(...) return fn(...) end)
+    run_threads[co] = true
+    threads[#threads + 1] = { co = co, args = table.pack(...) }
+  end
+  for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
+
+  local previous = realtime.spawn_hook
+  realtime.spawn_hook = function(...) return spawn("realtime.spawn", ...) end
+  local ok, err = pcall(function()
+    while #threads > 0 do
+      local t0 = now()
+      -- resume every thread that is ready: new, its pollable readable, or its deadline passed
+      local fds, waiting, earliest = {}, {}, nil
+      local i = 1
+      while i <= #threads do
+        local th = threads[i]
+        local ready = th.args ~= nil or th.ready or (th.deadline and t0 >= th.deadline)
+        if ready then
+          local args = th.args or {}
+          th.args, th.ready, th.obj, th.deadline = nil, nil, nil, nil
+          local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
+          if not res[1] then
+            error(debug.traceback(th.co, tostring(res[2])), 0)
+          end
+          if coroutine.status(th.co) == "dead" then
+            table.remove(threads, i)
+            i = i - 1
+          elseif res[2] == RUN_WAIT then
+            th.obj = res[3]
+            th.deadline = res[4] and now() + res[4] or nil
+          else
+            th.args = {}   -- a plain yield: run again on the next pass
+          end
+        end
+        i = i + 1
+      end
+      -- block until one of the waiting threads can go on
+      local pending = false
+      for _, th in ipairs(threads) do
+        if th.args then pending = true end
+        if th.obj then
+          -- a pollable without a descriptor (closed) is ready at once
+          local fd = th.obj:pollfd()
+          if fd then fds[#fds + 1] = fd; waiting[#fds] = th else th.ready = true; pending = true end
+        end
+        if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
+      end
+      if not pending and #threads > 0 then
+        local timeout = earliest and math.max(0, earliest - now()) or nil
+        if #fds > 0 then
+          local ready = core.poll_fds(fds, timeout)   -- nil when the timeout passed
+          if ready then
+            for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
+          end
+        elseif timeout then
+          core.sleep(timeout)
+        end
+      end
+    end
+  end)
+  realtime.spawn_hook = previous
+  if not ok then error(err, 0) end
+  return true
+end
+
+--- Starts fn as another coroutine of the running realtime.run loop.
+function realtime.spawn(fn, ...)
+  if not realtime.spawn_hook then error("realtime.spawn: call it inside realtime.run", 2) end
+  realtime.spawn_hook(fn, ...)
+end
+
+--- Puts the functions above into `into`, init.lua's module table (once, as it loads).
+local function install(into)
+  for k, v in pairs(realtime) do into[k] = v end
+  realtime = into
+end
+
+return { install = install, wait_on = wait_on, check_timeout = check_timeout }
