@@ -169,6 +169,8 @@ describe("errors of the Lua front", function()
       "realtime.gemini(5)", "realtime.gemini { foo = 1 }", "realtime.gemini { ping_timeout = 1.5 }",
       "realtime.gemini { headers = { a = 5 } }", "realtime.vertex { project = '' }",
       "realtime.vertex { api_key = 'k', project = 'p' }",
+      "realtime.gemini { api_key = 'k', base_url = 'ftp://x' }", "realtime.gemini { api_key = 'k', model = 'a b' }",
+      "realtime.vertex { project = 'p q' }",
       "client:connect(5)", "client:connect { timeout = -1 }", "client:connect { vad = { foo = 1 } }",
       "client:connect { transcription = { language = { [1] = 'a', [3] = 'b' } } }",
       "client:connect { input_audio_format = { rate = 1 } }",

@@ -120,11 +120,13 @@ end
 function realtime.gemini(opts)
   opts = check_options(opts, GEMINI_OPTIONS, "realtime.gemini")
   local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
-  return new_client("gemini", opts, {
+  -- not a tail call: new_client raises at level 3, the line that called this function
+  local client, err, code = new_client("gemini", opts, {
     api_key = key, model = opts.model, api_version = opts.api_version,
     base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
   }, { api_key = not opts.api_key and key and (getenv "GEMINI_API_KEY" and "GEMINI_API_KEY" or "GOOGLE_API_KEY")
          or nil })
+  return client, err, code
 end
 
 --- A client for Vertex AI.
@@ -141,7 +143,7 @@ function realtime.vertex(opts)
     end
   end
   local express = opts.api_key ~= nil
-  return new_client("vertex", opts, {
+  local client, err, code = new_client("vertex", opts, {   -- not a tail call (as in gemini)
     api_key = opts.api_key, model = opts.model, api_version = opts.api_version,
     base_url = opts.base_url, headers = opts.headers, ca_file = opts.ca_file,
     project = opts.project or (not express and getenv "GOOGLE_CLOUD_PROJECT") or nil,
@@ -150,6 +152,7 @@ function realtime.vertex(opts)
     quota_project = opts.quota_project, express = express,
   }, { project = not opts.project and "GOOGLE_CLOUD_PROJECT" or nil,
        location = not opts.location and "GOOGLE_CLOUD_LOCATION" or nil })
+  return client, err, code
 end
 
 -- Resolves the handshake credential; nil, message, "auth" when there is none.
