@@ -7,9 +7,9 @@
  * integral numbers into Lua integers: Debian's cjson 2.1.0 decodes every number as a
  * float.
  *
- * Encoding is done here, in C, because cjson 2.1.0 cannot do what the wire needs: it
- * writes integers with 14 significant digits, cannot write an empty array, escapes
- * "/" and lets invalid UTF-8 through. The writer below is exact for integers, writes
+ * Encoding is done in C (lrt_json_encode.c) because cjson 2.1.0 cannot do what the wire
+ * needs: it writes integers with 14 significant digits, cannot write an empty array,
+ * escapes "/" and lets invalid UTF-8 through. Our writer is exact for integers, writes
  * the shortest round-trip form of floats whatever the C locale, validates UTF-8, limits
  * nesting and decides array versus object as follows:
  *   - a table whose keys are exactly 1..n (n > 0) is an array;
@@ -27,6 +27,8 @@
 
 #include <lua.h>
 
+#include "lrt_utf8.h"   /* lrt_utf8_valid, lrt_push_utf8_fixed */
+
 /* Nesting limit of user payloads (function results and arguments, raw messages). */
 #define LRT_JSON_MAX_DEPTH 64
 /* Nesting limit of whole wire messages built by the mapping (a 32-level schema under
@@ -39,7 +41,8 @@
 void lrt_json_open(lua_State *L);
 
 /* Encodes the value at idx (depth limit LRT_JSON_MAX_DEPTH) and pushes the JSON text.
- * Raises on a value that cannot be encoded. Returns 1. */
+ * Raises on a value that cannot be encoded. Returns 1. In lrt_json_encode.c, as is the
+ * next one. */
 int lrt_json_encode(lua_State *L, int idx);
 
 /* Same, with a depth limit (at most LRT_JSON_WIRE_DEPTH) and a name for the root of the
@@ -78,13 +81,5 @@ void lrt_json_newarray(lua_State *L, int narr);
 /* Pushes cjson.null; tells whether the value at idx is cjson.null. */
 void lrt_json_pushnull(lua_State *L);
 int lrt_json_isnull(lua_State *L, int idx);
-
-/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past
- * U+10FFFF), else 0. */
-int lrt_utf8_valid(const char *s, size_t n);
-
-/* Pushes s[0..n) with every byte that does not start a well-formed UTF-8 sequence
- * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
-void lrt_push_utf8_fixed(lua_State *L, const char *s, size_t n);
 
 #endif

@@ -1,0 +1,361 @@
+/* Lua values -> JSON text: the binding's encoder (the rules are in lrt_json.h). */
+#include "lrt_json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json_private.h"
+#include "rt_alloc.h"
+
+static const char key_bufmt;       /* metatable of the encoder's buffer */
+
+/* ------------------------------------------------------------ B U F F E R */
+
+/* The encoder writes into malloc'd memory owned by a userdata on the Lua stack, so an
+ * error raised halfway leaves nothing unreferenced: __gc frees it. (luaL_Buffer cannot
+ * be used: it needs its box on top of the stack, and table traversal keeps keys there.) */
+struct jbuf {
+    char *p;      /* owned */
+    size_t len;
+    size_t cap;
+};
+
+static int jbuf_gc(lua_State *L)
+{
+    struct jbuf *b = lua_touserdata(L, 1);
+    rt_free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return 0;
+}
+
+/* The buffer's metatable, registered once by lrt_json_open (lrt_json_private.h). */
+void lrt_json_encode_open(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, jbuf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "realtime.json_buffer");
+    lua_setfield(L, -2, "__name");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_bufmt);
+}
+
+static void jbuf_grow(lua_State *L, struct jbuf *b, size_t more)
+{
+    size_t need = b->len + more;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = rt_realloc(b->p, cap);
+    if (!p)
+        luaL_error(L, "not enough memory");
+    b->p = p;
+    b->cap = cap;
+}
+
+static inline void jbuf_add(lua_State *L, struct jbuf *b, const char *s, size_t n)
+{
+    if (b->cap - b->len < n)
+        jbuf_grow(L, b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static inline void jbuf_addc(lua_State *L, struct jbuf *b, char c)
+{
+    if (b->cap == b->len)
+        jbuf_grow(L, b, 1);
+    b->p[b->len++] = c;
+}
+
+/* ---------------------------------------------------------- E N C O D E R */
+
+struct jpath {
+    const char *key;      /* borrowed from the key on the Lua stack; NULL for an index */
+    size_t klen;
+    lua_Integer index;
+};
+
+struct enc {
+    lua_State *L;
+    struct jbuf *b;
+    int max_depth;
+    const char *root;
+    const void *arraymt, *cj_arraymt, *cj_empty, *null;
+    struct jpath path[LRT_JSON_WIRE_DEPTH + 1];
+};
+
+/* Raises "<path>: <message>". The path is formatted into a stack array: nothing to free. */
+static int enc_fail(struct enc *e, int level, const char *fmt, ...)
+{
+    char path[256], msg[160];
+    size_t n = 0;
+    va_list ap;
+
+    path[0] = '\0';
+    if (e->root)
+        n = (size_t)snprintf(path, sizeof path, "%s", e->root);
+    for (int i = 0; i < level && n < sizeof path; i++) {
+        const struct jpath *p = &e->path[i];
+        int w;
+        if (level > 8 && i == 3) {
+            /* a deep path keeps its head and its tail */
+            w = snprintf(path + n, sizeof path - n, ".(%d more levels)", level - 6);
+            if (w < 0)
+                break;
+            n += (size_t)w;
+            i = level - 4;
+            continue;
+        }
+        if (p->key)
+            w = snprintf(path + n, sizeof path - n, "%s%.*s", n ? "." : "",
+                         (int)(p->klen > 40 ? 40 : p->klen), p->key);
+        else
+            w = snprintf(path + n, sizeof path - n, "[%lld]", (long long)p->index);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (path[0])
+        return luaL_error(e->L, "%s: %s", path, msg);
+    return luaL_error(e->L, "%s", msg);
+}
+
+static void enc_string(struct enc *e, int level, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct jbuf *b = e->b;
+    lua_State *L = e->L;
+    size_t i = 0, run = 0;
+
+    if (!lrt_utf8_valid(s, n))
+        enc_fail(e, level, "invalid UTF-8 in string");
+    jbuf_grow(L, b, n + 2);
+    b->p[b->len++] = '"';
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        jbuf_add(L, b, s + run, i - run);
+        char esc[6] = { '\\', 0 };
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0';
+            esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        jbuf_add(L, b, esc, elen);
+        run = ++i;
+    }
+    jbuf_add(L, b, s + run, n - run);
+    jbuf_addc(L, b, '"');
+}
+
+/* Shortest of %.15g..%.17g that reads back as the same double, with whatever the C
+ * locale uses as decimal point replaced by '.'. */
+static void enc_float(struct enc *e, int level, double d)
+{
+    char tmp[40], out[40];
+    size_t n = 0;
+    lua_Integer iv;
+
+    if (!isfinite(d))
+        enc_fail(e, level, "cannot encode %s", isnan(d) ? "NaN" : "an infinite number");
+    if (lua_numbertointeger(d, &iv) && (double)iv == d) {
+        snprintf(out, sizeof out, "%lld", (long long)iv);
+        jbuf_add(e->L, e->b, out, strlen(out));
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    int dot = 0;
+    for (const char *p = tmp; *p; p++) {
+        char c = *p;
+        if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E') {
+            out[n++] = c;
+        } else if (!dot) {
+            out[n++] = '.';
+            dot = 1;
+        }
+    }
+    jbuf_add(e->L, e->b, out, n);
+}
+
+static void enc_value(struct enc *e, int idx, int level);
+
+static void enc_table(struct enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+    struct jbuf *b = e->b;
+
+    if (level + 1 > e->max_depth)
+        enc_fail(e, level, "nesting deeper than %d levels", e->max_depth);
+    luaL_checkstack(L, 4, "JSON nesting");
+
+    lua_Unsigned n = lua_rawlen(L, idx);
+    lua_Unsigned count = 0;
+    int allstr = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        count++;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            allstr = 0;
+        lua_pop(L, 1);
+    }
+
+    if (count == 0) {
+        int arr = 0;
+        if (lua_getmetatable(L, idx)) {
+            const void *mt = lua_topointer(L, -1);
+            arr = mt == e->arraymt || (e->cj_arraymt && mt == e->cj_arraymt);
+            lua_pop(L, 1);
+        }
+        jbuf_add(L, b, arr ? "[]" : "{}", 2);
+        return;
+    }
+    if (n > 0 && count == n) {
+        jbuf_addc(L, b, '[');
+        for (lua_Unsigned i = 1; i <= n; i++) {
+            if (i > 1)
+                jbuf_addc(L, b, ',');
+            e->path[level].key = NULL;
+            e->path[level].index = (lua_Integer)i;
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            enc_value(e, lua_gettop(L), level + 1);
+            lua_pop(L, 1);
+        }
+        jbuf_addc(L, b, ']');
+        return;
+    }
+    if (!allstr)
+        enc_fail(e, level, "cannot encode a table with mixed or non-string keys (or holes)");
+
+    int first = 1;
+    jbuf_addc(L, b, '{');
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t klen;
+        const char *k = lua_tolstring(L, -2, &klen);  /* a string already: no conversion */
+        if (!first)
+            jbuf_addc(L, b, ',');
+        first = 0;
+        e->path[level].key = k;
+        e->path[level].klen = klen;
+        enc_string(e, level + 1, k, klen);
+        jbuf_addc(L, b, ':');
+        enc_value(e, lua_gettop(L), level + 1);
+        lua_pop(L, 1);
+    }
+    jbuf_addc(L, b, '}');
+}
+
+static void enc_value(struct enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        jbuf_add(L, e->b, "null", 4);
+        break;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx))
+            jbuf_add(L, e->b, "true", 4);
+        else
+            jbuf_add(L, e->b, "false", 5);
+        break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            char tmp[32];
+            int w = snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
+            jbuf_add(L, e->b, tmp, (size_t)w);
+        } else {
+            enc_float(e, level, (double)lua_tonumber(L, idx));
+        }
+        break;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        enc_string(e, level, s, n);
+        break;
+    }
+    case LUA_TTABLE:
+        enc_table(e, idx, level);
+        break;
+    case LUA_TLIGHTUSERDATA: {
+        const void *p = lua_touserdata(L, idx);
+        if (p == e->null) {
+            jbuf_add(L, e->b, "null", 4);
+            break;
+        }
+        if (e->cj_empty && p == e->cj_empty) {
+            jbuf_add(L, e->b, "[]", 2);
+            break;
+        }
+    }
+        /* fall through */
+    default:
+        enc_fail(e, level, "cannot encode a %s", luaL_typename(L, idx));
+    }
+}
+
+int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root)
+{
+    struct enc e;
+
+    idx = lua_absindex(L, idx);
+    if (max_depth < 1 || max_depth > LRT_JSON_WIRE_DEPTH)
+        max_depth = LRT_JSON_WIRE_DEPTH;
+    e.L = L;
+    e.max_depth = max_depth;
+    e.root = root;
+    e.arraymt = lrt_json_registry_pointer(L, &lrt_json_key_arraymt);
+    e.cj_arraymt = lrt_json_registry_pointer(L, &lrt_json_key_cj_arraymt);
+    e.cj_empty = lrt_json_registry_pointer(L, &lrt_json_key_cj_empty);
+    e.null = lrt_json_registry_pointer(L, &lrt_json_key_null);
+    if (!e.arraymt)
+        luaL_error(L, "BUG: lrt_json_open was not called");
+
+    e.b = lua_newuserdatauv(L, sizeof *e.b, 0);
+    memset(e.b, 0, sizeof *e.b);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_bufmt);
+    lua_setmetatable(L, -2);
+    int bufidx = lua_gettop(L);
+
+    enc_value(&e, idx, 0);
+
+    lua_pushlstring(L, e.b->p ? e.b->p : "", e.b->len);
+    /* Free now rather than at the next collection: frames can be large. */
+    rt_free(e.b->p);
+    e.b->p = NULL;
+    e.b->len = e.b->cap = 0;
+    lua_remove(L, bufidx);
+    return 1;
+}
+
+int lrt_json_encode(lua_State *L, int idx)
+{
+    return lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, NULL);
+}
