@@ -1,9 +1,10 @@
 /* Session options -> the wire `setup` message (map_setup).
  *
  * The options arrive as client:connect{} takes them (API.md), already checked by the
- * Lua front for unknown keys and types; this file raises only for what it cannot
- * convert. Google's JS SDK is the reference for the shape (spec/golden/). */
-#include <math.h>
+ * Lua front for unknown keys and types; these files raise only for what they cannot
+ * convert. Google's JS SDK is the reference for the shape (spec/golden/). The tools
+ * are in lrt_map_setup_tools.c, voice activity detection and transcription in
+ * lrt_map_setup_speech.c; this file has the rest and the entry point. */
 #include <string.h>
 #include <strings.h>
 
@@ -11,25 +12,8 @@
 
 #include "lrt_json.h"
 #include "lrt_map.h"
+#include "lrt_map_setup.h"
 #include "rt_model.h"
-
-/* Pushes opts[k] and returns its type. */
-static int opt(lua_State *L, int opts, const char *k)
-{
-    return lua_getfield(L, opts, k);
-}
-
-/* Returns the table at t[k], creating it when absent. */
-static int subtable(lua_State *L, int t, const char *k)
-{
-    if (lua_getfield(L, t, k) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, t, k);
-    }
-    return lua_gettop(L);
-}
 
 /* Copies a numeric option to dst[wire]; integral floats go out as integers. */
 static void copy_number(lua_State *L, int opts, const char *k, int dst, const char *wire)
@@ -161,255 +145,6 @@ static void set_instructions(lua_State *L, int opts, int setup)
         lua_setfield(L, setup, "systemInstruction");
     }
     lua_pop(L, 1);
-}
-
-/* The wire form of each built-in tool type: its own Tool entry, an empty object. */
-static const char *builtin_tool(const char *type)
-{
-    static const char *const names[][2] = {
-        { "google_search", "googleSearch" },
-        { "code_execution", "codeExecution" },
-        { "url_context", "urlContext" },
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(type, names[i][0]) == 0)
-            return names[i][1];
-    return NULL;
-}
-
-/* Pushes the FunctionDeclaration of the function tool at tool (entry i). */
-static void push_declaration(lua_State *L, int tool, lua_Integer i)
-{
-    if (lua_getfield(L, tool, "name") != LUA_TSTRING)
-        luaL_error(L, "option 'tools': entry %d has no name", (int)i);
-    const char *name = lua_tostring(L, -1);
-    lua_createtable(L, 0, 4);
-    int d = lua_gettop(L);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, d, "name");
-    if (lua_getfield(L, tool, "description") == LUA_TSTRING)
-        lua_setfield(L, d, "description");
-    else
-        lua_pop(L, 1);
-    if (lua_getfield(L, tool, "parameters") == LUA_TTABLE) {
-        lrt_schema_convert(L, -1, name);
-        lua_setfield(L, d, "parameters");
-    }
-    lua_pop(L, 1);
-    int t = lua_getfield(L, tool, "behavior");
-    if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "blocking") == 0)
-        lrt_set_str(L, d, "behavior", "BLOCKING");
-    else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "non_blocking") == 0)
-        lrt_set_str(L, d, "behavior", "NON_BLOCKING");
-    else if (t != LUA_TNIL)
-        luaL_error(L, "tool '%s': 'behavior' must be \"blocking\" or \"non_blocking\"", name);
-    lua_pop(L, 1);
-    lua_remove(L, d - 1);   /* the name */
-}
-
-/* tools -> setup.tools: each built-in tool is its own entry, in the given order; every
- * function declaration goes into one functionDeclarations entry, placed where the first
- * function tool stands (the form @google/genai sends for the same list). */
-static void set_tools(lua_State *L, int opts, int setup)
-{
-    if (opt(L, opts, "tools") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        return;
-    }
-    int tools = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, tools), entries = 0, ndecls = 0;
-    if (n == 0) {
-        lua_pop(L, 1);
-        return;
-    }
-    lrt_json_newarray(L, (int)n);
-    int out = lua_gettop(L);
-    lrt_json_newarray(L, 0);
-    int decls = lua_gettop(L);
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, tools, i) != LUA_TTABLE)
-            luaL_error(L, "option 'tools': entry %d is not a table", (int)i);
-        int tool = lua_gettop(L);
-        const char *type = "function";
-        int t = lua_getfield(L, tool, "type");
-        if (t == LUA_TSTRING)
-            type = lua_tostring(L, -1);
-        else if (t != LUA_TNIL)
-            luaL_error(L, "option 'tools': entry %d: 'type' must be a string", (int)i);
-        if (strcmp(type, "function") == 0) {
-            push_declaration(L, tool, i);
-            lua_rawseti(L, decls, ++ndecls);
-            if (ndecls == 1) {
-                lua_createtable(L, 0, 1);
-                lua_pushvalue(L, decls);
-                lua_setfield(L, -2, "functionDeclarations");
-                lua_rawseti(L, out, ++entries);
-            }
-        } else {
-            const char *wire = builtin_tool(type);
-            if (!wire)
-                luaL_error(L, "option 'tools': entry %d: unknown tool type '%s' (expected "
-                              "\"function\", \"google_search\", \"code_execution\" or "
-                              "\"url_context\")", (int)i, type);
-            lua_createtable(L, 0, 1);
-            lua_newtable(L);
-            lua_setfield(L, -2, wire);
-            lua_rawseti(L, out, ++entries);
-        }
-        lua_settop(L, decls);
-    }
-    lua_settop(L, out);
-    lua_setfield(L, setup, "tools");
-    lua_settop(L, tools - 1);
-}
-
-static const char *sensitivity(lua_State *L, int vad, const char *k, int start)
-{
-    const char *v = NULL;
-    if (lua_getfield(L, vad, k) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
-        if (strcasecmp(s, "high") == 0)
-            v = start ? "START_SENSITIVITY_HIGH" : "END_SENSITIVITY_HIGH";
-        else if (strcasecmp(s, "low") == 0)
-            v = start ? "START_SENSITIVITY_LOW" : "END_SENSITIVITY_LOW";
-        else
-            luaL_error(L, "option 'vad.%s': expected \"high\" or \"low\"", k);
-    } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "option 'vad.%s': expected \"high\" or \"low\"", k);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* seconds -> whole milliseconds, rounded */
-static void set_ms(lua_State *L, int vad, const char *k, int aad, const char *wire)
-{
-    if (lua_getfield(L, vad, k) == LUA_TNUMBER) {
-        lua_Number s = lua_tonumber(L, -1);
-        if (!(s >= 0 && s <= 3600))
-            luaL_error(L, "option 'vad.%s': expected seconds between 0 and 3600", k);
-        lrt_set_int(L, aad, wire, (lua_Integer)floor(s * 1000 + 0.5));
-    } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "option 'vad.%s': expected a number of seconds", k);
-    }
-    lua_pop(L, 1);
-}
-
-static void set_vad(lua_State *L, int state, int opts, int setup)
-{
-    int t = opt(L, opts, "vad");
-    int enabled = 1, interrupt = 1;
-
-    if (t == LUA_TNIL) {
-        /* The service default: automatic detection on, nothing sent; a transcription
-         * session keeps listening while the user speaks. */
-        lrt_set_bool(L, state, "vad_manual", 0);
-        if (lrt_get_bool(L, state, "transcription")) {
-            int ric = subtable(L, setup, "realtimeInputConfig");
-            lrt_set_str(L, ric, "activityHandling", "NO_INTERRUPTION");
-        }
-        lua_settop(L, setup);
-        return;
-    }
-    int vad = lua_gettop(L);
-    int ric = subtable(L, setup, "realtimeInputConfig");
-    lua_newtable(L);
-    int aad = lua_gettop(L);
-    if (t == LUA_TBOOLEAN) {
-        enabled = lua_toboolean(L, vad);
-    } else if (t == LUA_TTABLE) {
-        if (lua_getfield(L, vad, "enabled") != LUA_TNIL)
-            enabled = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (lua_getfield(L, vad, "allow_interruption") != LUA_TNIL)
-            interrupt = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        const char *s = sensitivity(L, vad, "start_sensitivity", 1);
-        const char *e = sensitivity(L, vad, "end_sensitivity", 0);
-        if (s)
-            lrt_set_str(L, aad, "startOfSpeechSensitivity", s);
-        if (e)
-            lrt_set_str(L, aad, "endOfSpeechSensitivity", e);
-        set_ms(L, vad, "prefix_padding", aad, "prefixPaddingMs");
-        set_ms(L, vad, "silence_duration", aad, "silenceDurationMs");
-    } else {
-        luaL_error(L, "option 'vad': expected a table or a boolean");
-    }
-    lrt_set_bool(L, aad, "disabled", !enabled);
-    lua_setfield(L, ric, "automaticActivityDetection");
-    if (lrt_get_bool(L, state, "transcription"))
-        interrupt = 0;
-    if (!interrupt)
-        lrt_set_str(L, ric, "activityHandling", "NO_INTERRUPTION");
-    lrt_set_bool(L, state, "vad_manual", !enabled);
-    lua_settop(L, vad - 1);
-}
-
-/* Pushes transcription.language (a string or a list of strings) as a languageCodes
- * array. */
-static void push_language_codes(lua_State *L, int lang)
-{
-    if (lua_type(L, lang) == LUA_TSTRING) {
-        lrt_json_newarray(L, 1);
-        lua_pushvalue(L, lang);
-        lua_rawseti(L, -2, 1);
-        return;
-    }
-    lua_Integer n = (lua_Integer)lua_rawlen(L, lang);
-    lrt_json_newarray(L, (int)n);
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, lang, i) != LUA_TSTRING)
-            luaL_error(L, "option 'transcription.language': expected strings");
-        lua_rawseti(L, -2, i);
-    }
-}
-
-static void set_transcription(lua_State *L, int state, int opts, int setup)
-{
-    int t = opt(L, opts, "transcription");
-    int only = lrt_get_bool(L, state, "transcription");
-    int in = only, out = 0;
-    int lang = 0;
-
-    if (t == LUA_TBOOLEAN) {
-        in = out = lua_toboolean(L, -1);
-    } else if (t == LUA_TTABLE) {
-        int tr = lua_gettop(L);
-        /* The table form means "on, with these tweaks": a side left out is on. */
-        in = lua_getfield(L, tr, "input") == LUA_TNIL || lua_toboolean(L, -1);
-        out = lua_getfield(L, tr, "output") == LUA_TNIL || lua_toboolean(L, -1);
-        lua_pop(L, 2);
-        int lt = lua_getfield(L, tr, "language");
-        if (lt == LUA_TSTRING || lt == LUA_TTABLE)
-            lang = lua_gettop(L);
-        else if (lt != LUA_TNIL)
-            luaL_error(L, "option 'transcription.language': expected a string or a list");
-        else
-            lua_pop(L, 1);
-    } else if (t != LUA_TNIL) {
-        luaL_error(L, "option 'transcription': expected a boolean or a table");
-    }
-    if (only) {
-        /* input transcription is what the session is for; the model's side is off */
-        if (!in)
-            luaL_error(L, "option 'transcription': a transcription session transcribes its input");
-        out = 0;
-    }
-    if (in) {
-        lua_newtable(L);
-        /* languageCodes on both backends: @google/genai passes inputAudioTranscription
-         * through as given on each (spec/golden/setup_transcription_language_*.json). */
-        if (lang) {
-            push_language_codes(L, lang);
-            lua_setfield(L, -2, "languageCodes");
-        }
-        lua_setfield(L, setup, "inputAudioTranscription");
-    }
-    if (out) {
-        lua_newtable(L);
-        lua_setfield(L, setup, "outputAudioTranscription");
-    }
-    lua_settop(L, setup);
 }
 
 /* resumption = true | false | { handle = "..." }: the table form starts from a saved
@@ -628,11 +363,11 @@ int lrt_map_setup(lua_State *L)
     set_generation(L, state, opts, setup);
     lua_settop(L, setup);
     set_instructions(L, opts, setup);
-    set_tools(L, opts, setup);
+    lrt_setup_tools(L, opts, setup);
     lua_settop(L, setup);
-    set_vad(L, state, opts, setup);
+    lrt_setup_vad(L, state, opts, setup);
     lua_settop(L, setup);
-    set_transcription(L, state, opts, setup);
+    lrt_setup_transcription(L, state, opts, setup);
     set_resumption(L, state, opts, setup);
     lua_settop(L, setup);
     set_compression(L, opts, setup);

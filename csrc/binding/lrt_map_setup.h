@@ -1,0 +1,35 @@
+/* The parts of the setup message (map_setup) built in files of their own, and the
+ * helpers they share with lrt_map_setup.c, which calls them in the order of the wire
+ * message: lrt_map_setup_tools.c (tools) and lrt_map_setup_speech.c (voice activity
+ * detection, transcription). Internal to these three files. */
+#ifndef LRT_MAP_SETUP_H
+#define LRT_MAP_SETUP_H
+
+#include <lua.h>
+
+/* Pushes opts[k] and returns its type. */
+static inline int opt(lua_State *L, int opts, const char *k)
+{
+    return lua_getfield(L, opts, k);
+}
+
+/* Returns the table at t[k], creating it when absent. */
+static inline int subtable(lua_State *L, int t, const char *k)
+{
+    if (lua_getfield(L, t, k) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, t, k);
+    }
+    return lua_gettop(L);
+}
+
+/* Each adds its part to the setup table at setup from the options at opts (state: the
+ * mapping state, which they may set fields of), raising on what it cannot convert.
+ * Called with setup on top of the stack; it is on top again when they return. */
+void lrt_setup_tools(lua_State *L, int opts, int setup);
+void lrt_setup_vad(lua_State *L, int state, int opts, int setup);
+void lrt_setup_transcription(lua_State *L, int state, int opts, int setup);
+
+#endif
