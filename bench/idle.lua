@@ -21,6 +21,17 @@ collectgarbage "collect"
 local rss, hwm = lib.rss_kib()
 local open = 0
 for _, s in ipairs(sessions) do if s:is_open() then open = open + 1 end end
+-- What a frame loop pays per frame to learn that none of n sessions has a message: the
+-- CPU of one client:poll() over them all, idle (averaged over `polls` calls).
+local polls = math.tointeger(lib.env_number("BENCH_IDLE_POLLS", 200))
+local got, quiet = 0, lib.now() + 0.5
+while lib.now() < quiet do        -- what setup left (a resumption handle each) first
+  if #client:poll() > 0 then quiet = lib.now() + 0.5 end
+  lib.sleep_until(lib.now() + 0.01)
+end
+local c0 = lib.cpu()
+for _ = 1, polls do got = got + #client:poll() end
+local poll_us = (lib.cpu() - c0) * 1e6 / polls
 lib.result {
   workload = "idle",
   sessions = n,
@@ -30,5 +41,7 @@ lib.result {
   hwm_kib = hwm,
   per_session_kib = (rss - base) / (n - 1),
   connect_seconds = t1 - t0,
+  poll_us = poll_us,
+  poll_messages = got,
 }
 client:close()

@@ -122,6 +122,8 @@ if runs.idle then
   local lua = med("idle", "lua", function(r) return r.per_session_kib end)
   local node = med("idle", "node", function(r) return r.per_session_kib end)
   row("3. Idle", "KiB per session (TLS included)", lua, node, "≤ 20 KiB", lua and lua <= 20)
+  row("", "µs of CPU per client:poll() over the idle sessions",
+    med("idle", "lua", function(r) return r.poll_us end), nil)
   row("", "peak RSS, MiB", med("idle", "lua", function(r) return r.time_maxrss_kib / 1024 end),
     med("idle", "node", function(r) return r.time_maxrss_kib / 1024 end))
 end

@@ -219,6 +219,20 @@ int lrt_inbox_pop(lua_State *L, struct lrt_session *u, int self)
     return 1;
 }
 
+/* Whether session:poll() would find a message: one mapped and waiting, some read ahead,
+ * or an event from the core. Takes nothing, makes no system call: client:poll() asks
+ * this of every session first, so an idle session costs one check per frame. */
+int lrt_session_has_pending(lua_State *L, int idx, struct lrt_session *u)
+{
+    int staged;
+
+    if (u->inbox_head <= u->inbox_tail)
+        return 1;
+    staged = lua_getiuservalue(L, idx, LRT_UV_STAGED) != LUA_TNIL;
+    lua_pop(L, 1);
+    return staged || (!u->ended && u->s && rt_session_pending(u->s));
+}
+
 /* Pushes { type =, [k1] = text, [k2] = integer } for a core event. The text (a close
  * reason, an error message that may quote one) is made valid UTF-8: a peer may send any
  * bytes as a close reason, and the caller logs and encodes what it gets. */

@@ -15,12 +15,6 @@
 #include "rt_event.h"
 #include "rt_mpsc.h"
 #include "rt_signal.h"
-#include <pthread.h>
-#include <stdatomic.h>
-
-#include "rt_error.h"
-#include "rt_mpsc.h"
-#include "rt_signal.h"
 
 /* An event with room for cap data bytes holding a copy of data[0..len) (len <= cap). */
 struct rt_event *rt_event_new(enum rt_event_type type, int code, size_t cap, const char *data,
@@ -58,5 +52,12 @@ size_t rt_evq_push(struct rt_evq *q, struct rt_event *ev);
 struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear);
 /* Owner: whether an event waits, without taking it. */
 bool rt_evq_ready(struct rt_evq *q);
+/* Any thread: whether events are queued, without the lock (one atomic load): an event
+ * pushed at this moment may show only on the next call. For frame loops that ask every
+ * frame. */
+static inline bool rt_evq_any(struct rt_evq *q)
+{
+    return atomic_load_explicit(&q->bytes, memory_order_acquire) != 0;
+}
 
 #endif

@@ -557,6 +557,11 @@ int rt_session_fd(const struct rt_session *s)
     return s->events.sig.fd;
 }
 
+int rt_session_pending(struct rt_session *s)
+{
+    return rt_evq_any(&s->events);
+}
+
 int rt_session_wait(struct rt_session *s, double timeout)
 {
     if (rt_evq_ready(&s->events))

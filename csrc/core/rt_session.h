@@ -69,6 +69,10 @@ struct rt_event *rt_session_next_event(struct rt_session *s); /* non-blocking; N
  * calls per event. A later rt_session_next_event or rt_session_wait sets it right. */
 struct rt_event *rt_session_poll_event(struct rt_session *s);
 int  rt_session_fd(const struct rt_session *s);                /* readable when events wait */
+/* 1 when an event waits, 0 when none: one atomic load, no lock, no system call, takes
+ * nothing (an event queued at this very moment may show only on the next call). What a
+ * frame loop over many sessions asks first, so that an idle session costs one check. */
+int  rt_session_pending(struct rt_session *s);
 int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out;
                                                                   timeout < 0 or infinite waits
                                                                   without a bound, NaN not at all */

@@ -46,6 +46,7 @@ static void test_order_and_bytes(void)
     RT_CHECK(rt_evq_init(&q, &err) == 0);
     RT_CHECK(rt_evq_pop(&q, &left, true) == NULL);
     RT_CHECK(left == 0);
+    RT_CHECK(!rt_evq_any(&q));
     for (int i = 1; i <= 3; i++) {
         ev = ev_of(i);
         size_t cost = rt_event_cost(ev);
@@ -53,6 +54,7 @@ static void test_order_and_bytes(void)
     }
     RT_CHECK(readable(q.sig.fd));
     for (int i = 1; i <= 3; i++) {
+        RT_CHECK(rt_evq_any(&q));     /* while one waits, in `in` or the owner's list */
         ev = rt_evq_pop(&q, &left, true);
         RT_CHECK(ev && ev->code == i);
         if (ev)
@@ -60,6 +62,7 @@ static void test_order_and_bytes(void)
         rt_event_free(ev);
     }
     /* empty: the pop that finds nothing lowers the signal */
+    RT_CHECK(!rt_evq_any(&q));
     RT_CHECK(rt_evq_pop(&q, NULL, true) == NULL);
     RT_CHECK(!readable(q.sig.fd));
     rt_evq_destroy(&q);

@@ -342,7 +342,7 @@ function Client:poll()
   check_client(self, "poll")
   local out = {}
   if not self:is_open() then return out end
-  for session in pairs(self:_props().sessions) do
+  for _, session in ipairs(self:_ready_sessions(self:_props().sessions)) do
     while true do
       local msg = session:poll()   -- never yields; logs a failed handler's traceback
       if not msg then break end
