@@ -1,5 +1,6 @@
-/* The receive loop's parts shared by lrt_session.c (reading events, the inbox, sending)
- * and lrt_dispatch.c (running tool handlers and answering their calls). */
+/* The receive loop's parts shared by lrt_session.c (sending, the method table),
+ * lrt_receive.c (reading events, the inbox) and lrt_dispatch.c (running tool handlers
+ * and answering their calls). */
 #ifndef LRT_RECEIVE_H
 #define LRT_RECEIVE_H
 
@@ -29,9 +30,19 @@ int lrt_traceback(lua_State *L);
 
 /* lrt_session.c */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);
+
+/* lrt_receive.c */
 void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg);
 int lrt_inbox_pop(lua_State *L, struct lrt_session *u, int self);
 /* Maps the events that have already arrived into the staged array (read ahead). */
 void lrt_stage_ahead(lua_State *L, struct lrt_session *u);
+/* session:try_receive() (may yield in handlers), session:_poll() (never yields) and
+ * session:_wait(timeout), registered by lrt_session.c */
+int lrt_session_try_receive(lua_State *L);
+int lrt_session_poll(lua_State *L);
+int lrt_session_wait(lua_State *L);
+/* A timeout argument in seconds at idx: -1 (no bound) when absent or math.huge; NaN
+ * raises. Shared with poll_fds. */
+double lrt_timeout_arg(lua_State *L, int idx);
 
 #endif

@@ -1,0 +1,273 @@
+/* The receiving half of realtime.Session: core events mapped to messages, the inbox of
+ * messages mapped but not yet returned, read-ahead, and the non-blocking primitives the
+ * Lua front builds receive, messages and poll on (try_receive, _poll, _wait). Handlers
+ * of function calls run in lrt_dispatch.c. */
+#include <math.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+#include "lrt_private.h"
+#include "lrt_receive.h"
+#include "rt_session.h"
+
+/* ==================================================================== *
+ *  R E C E I V I N G
+ * ==================================================================== */
+
+/* Appends the value at msg to the session's inbox (the table at inbox). The indexes live
+ * in the userdata: a message costs no string-keyed lookup on its way through. */
+void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg)
+{
+    lua_pushvalue(L, msg);
+    lua_rawseti(L, inbox, ++u->inbox_tail);
+}
+
+/* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
+int lrt_inbox_pop(lua_State *L, struct lrt_session *u, int self)
+{
+    if (u->inbox_head > u->inbox_tail)
+        return 0;
+    lua_getiuservalue(L, self, LRT_UV_INBOX);
+    lua_rawgeti(L, -1, u->inbox_head);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, u->inbox_head);
+    lua_remove(L, -2);
+    if (++u->inbox_head > u->inbox_tail) {
+        u->inbox_head = 1;       /* empty: the next messages reuse the array part */
+        u->inbox_tail = 0;
+    }
+    return 1;
+}
+
+/* Whether session:poll() would find a message: one mapped and waiting, some read ahead,
+ * or an event from the core. Takes nothing, makes no system call: client:poll() asks
+ * this of every session first, so an idle session costs one check per frame. */
+int lrt_session_has_pending(lua_State *L, int idx, struct lrt_session *u)
+{
+    int staged;
+
+    if (u->inbox_head <= u->inbox_tail)
+        return 1;
+    staged = lua_getiuservalue(L, idx, LRT_UV_STAGED) != LUA_TNIL;
+    lua_pop(L, 1);
+    return staged || (!u->ended && u->s && rt_session_pending(u->s));
+}
+
+/* Pushes { type =, [k1] = text, [k2] = integer } for a core event. The text (a close
+ * reason, an error message that may quote one) is made valid UTF-8: a peer may send any
+ * bytes as a close reason, and the caller logs and encodes what it gets. */
+static void lrt_push_simple(lua_State *L, const char *type, const char *k1, const char *v1,
+                            size_t n1, const char *k2, lua_Integer v2)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    if (k1) {
+        lrt_push_utf8_fixed(L, v1, n1);
+        lua_setfield(L, -2, k1);
+    }
+    if (k2) {
+        lua_pushinteger(L, v2);
+        lua_setfield(L, -2, k2);
+    }
+}
+
+/* Turns one core event into the mapped messages at SLOT_MSGS. Frees ev. */
+static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+{
+    switch (ev->type) {
+    case RT_EV_READY:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "_ready", "text", ev->data, ev->len, NULL, 0);
+        lua_rawseti(L, -2, 1);
+        break;
+    case RT_EV_MESSAGE:
+        rt_event_free(u->mapping);
+        u->mapping = ev;
+        ev = NULL;
+        lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+        lrt_map_server_text(L, -1, u->mapping->data, u->mapping->len);
+        rt_event_free(u->mapping);
+        u->mapping = NULL;
+        lua_remove(L, -4);   /* the state: msgs | nil, msg, code */
+        if (lua_isnil(L, -3)) {
+            lua_createtable(L, 1, 0);
+            lua_createtable(L, 0, 3);
+            lua_pushliteral(L, "error");
+            lua_setfield(L, -2, "type");
+            lua_pushvalue(L, -4);
+            lua_setfield(L, -2, "message");
+            lua_pushliteral(L, "protocol");
+            lua_setfield(L, -2, "code");
+            lua_rawseti(L, -2, 1);
+        } else {
+            lua_pushvalue(L, -3);
+        }
+        lua_replace(L, -4);
+        lua_pop(L, 2);
+        break;
+    case RT_EV_RECONNECTED:
+        /* A response cut off by the lost connection ends here, "incomplete": the
+         * mapping closes it as if the turn had ended, with that reason. The resumed
+         * session answers again in a new response. */
+        {
+            int st, cut;
+            lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+            st = lua_gettop(L);
+            cut = lua_getfield(L, st, "response_id") != LUA_TNIL;
+            lua_pop(L, 1);
+            if (cut) {
+                static const char turn_end[] = "{\"serverContent\":{\"turnComplete\":true}}";
+                lua_pushliteral(L, "connection lost");
+                lua_setfield(L, st, "response_incomplete");
+                lrt_map_server_text(L, st, turn_end, sizeof turn_end - 1);
+                lua_pop(L, 2);                        /* msgs | nil */
+            } else {
+                lua_pushnil(L);
+            }
+            if (!lua_istable(L, -1)) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+            }
+            lua_remove(L, st);
+        }
+        lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        break;
+    case RT_EV_ERROR:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "error", "message", ev->data, ev->len, NULL, 0);
+        lua_pushstring(L, rt_code_name((enum rt_code)ev->code));
+        lua_setfield(L, -2, "code");
+        lua_rawseti(L, -2, 1);
+        break;
+    case RT_EV_CLOSED:
+    default:
+        lua_createtable(L, 1, 0);
+        lrt_push_simple(L, "closed", "reason", ev->data, ev->len, "code", ev->code);
+        lua_rawseti(L, -2, 1);
+        u->ended = 1;
+        break;
+    }
+    rt_event_free(ev);
+}
+
+/* Maps every event the core already holds and appends the messages to the staged array
+ * (LRT_UV_STAGED), in order, for the next try_receive to dispatch and deliver. Mapping
+ * updates the state at once: a toolCallCancellation withdraws the calls' results. One
+ * array for all of them, so the next try_receive never ends with nothing to give while
+ * read-ahead messages still wait (the eventfd would not wake it for those). */
+void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
+{
+    struct rt_event *ev;
+    int top = lua_gettop(L);
+    if (lua_getiuservalue(L, SLOT_SELF, LRT_UV_STAGED) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
+    }
+    int staged = lua_gettop(L);
+    while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
+        lrt_event_to_messages(L, u, ev);
+        int msgs = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, msgs);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, msgs, i);
+            lua_rawseti(L, staged, (lua_Integer)lua_rawlen(L, staged) + 1);
+        }
+        lua_settop(L, staged);
+    }
+    lua_settop(L, top);
+}
+
+/* Pushes the staged messages and clears them (returns 1), or returns 0 when none. */
+static int lrt_staged_take(lua_State *L, int self)
+{
+    if (lua_getiuservalue(L, self, LRT_UV_STAGED) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushnil(L);
+    lua_setiuservalue(L, self, LRT_UV_STAGED);
+    return 1;
+}
+
+/* The next message | nil, "again" | nil, msg, "closed". Never blocks. Runs tool
+ * handlers; with noyield they cannot yield (a yield is their error). */
+static int lrt_receive_step(lua_State *L, int noyield)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    struct rt_event *ev;
+
+    lua_settop(L, 1);
+    if (lrt_inbox_pop(L, u, 1))
+        return 1;
+    /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
+     * that nothing waits, not that the last event gave nothing, e.g. usage kept for the
+     * response's end) */
+    while (!lrt_staged_take(L, 1)) {
+        if (u->ended || !u->s) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "session closed");
+            lua_pushliteral(L, "closed");
+            return 3;
+        }
+        /* poll() is for callers that never wait on the descriptor: leaving it as it is
+         * when nothing waits saves a read here and the next event's write. */
+        ev = noyield ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
+        if (!ev) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "again");
+            return 2;
+        }
+        lrt_event_to_messages(L, u, ev);
+        if (lua_rawlen(L, -1) > 0)
+            break;
+        lua_settop(L, 1);
+    }
+    lua_pushinteger(L, 1);                    /* SLOT_INDEX */
+    lua_pushinteger(L, 0);                    /* SLOT_HANDLED */
+    lua_pushinteger(L, 0);                    /* SLOT_UNHANDLED */
+    lua_getiuservalue(L, 1, LRT_UV_TOOLS);    /* SLOT_TOOLS */
+    lua_getiuservalue(L, 1, LRT_UV_MAP);      /* SLOT_MAP */
+    lua_pushcfunction(L, lrt_traceback);      /* SLOT_MSGH */
+    lua_pushboolean(L, noyield);              /* SLOT_NOYIELD */
+    return lrt_dispatch(L);
+}
+
+/* session:try_receive() -> message | nil, "again" | nil, msg, "closed"
+ * Never blocks. May run tool handlers, which may yield. */
+int lrt_session_try_receive(lua_State *L)
+{
+    return lrt_receive_step(L, 0);
+}
+
+/* session:_poll() -> the same, for poll() and client:poll(), which never yield: a
+ * handler that tries to yield fails, and the model hears why. */
+int lrt_session_poll(lua_State *L)
+{
+    return lrt_receive_step(L, 1);
+}
+
+double lrt_timeout_arg(lua_State *L, int idx)
+{
+    double t = luaL_optnumber(L, idx, -1);
+    luaL_argcheck(L, !isnan(t), idx, "timeout is NaN");
+    return isinf(t) && t > 0 ? -1 : t;
+}
+
+/* session:_wait(timeout) -> true when something may be ready, false on timeout */
+int lrt_session_wait(lua_State *L)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    double t = lrt_timeout_arg(L, 2);
+    if (!u->s || u->ended) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, rt_session_wait(u->s, t) > 0);
+    return 1;
+}
