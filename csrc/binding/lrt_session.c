@@ -4,7 +4,7 @@
  * C gives the Lua front non-blocking primitives only: sends that enqueue, try_receive
  * that returns a message or "again", and a bounded blocking wait on the session's
  * eventfd. Choosing between blocking, yielding to cqueues and yielding to realtime.run
- * happens in lua/realtime/init.lua.
+ * happens in lua/realtime/wait.lua.
  *
  * try_receive is also the tool dispatch loop: when a server message carries function
  * calls whose tools have Lua handlers, the handlers run on the caller's thread, under
