@@ -512,8 +512,8 @@ for _, backend in ipairs { "gemini", "vertex" } do
 end
 
 
--- Audio strings are cut out before lua-cjson reads a message and put back afterwards
--- (lrt_json_server.c): whatever the text, raw must be the table cjson makes of all of it.
+-- Server messages are decoded by the binding's own reader (lrt_json_read.c), not by
+-- lua-cjson: whatever the text, raw must be the table cjson makes of all of it.
 describe("map_server decoding of audio messages", function()
   local long = string.rep("QUJD", 700)            -- 2,800 characters of base64
   local texts = {
