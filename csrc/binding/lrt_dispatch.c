@@ -66,14 +66,17 @@ static void lrt_bump(lua_State *L, int slot)
 }
 
 /* Pushes { error = <first line of the message at idx> } for the model; the whole
- * message (with its traceback) goes to msg.error_traceback for the log. */
+ * message (with its traceback) goes to msg.error_traceback for the log. The text is
+ * made valid UTF-8 (a bad byte becomes U+FFFD): bytes would go out in base64, which
+ * the model cannot read as an error. */
 static void lrt_error_result(lua_State *L, int idx, int msg)
 {
-    const char *full = lua_tostring(L, idx);
+    size_t n;
+    const char *full = lua_tolstring(L, idx, &n);
     const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
     lua_createtable(L, 0, 1);
     if (full)
-        lua_pushlstring(L, full, cut ? (size_t)(cut - full) : strlen(full));
+        lrt_push_utf8_fixed(L, full, cut ? (size_t)(cut - full) : n);
     else
         lua_pushliteral(L, "tool handler failed");
     lua_setfield(L, -2, "error");
@@ -134,10 +137,8 @@ static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
             }
             lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
                             lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)");
-            /* the text quotes what it could not send: keep it sendable itself */
-            size_t n;
-            const char *text = lua_tolstring(L, -1, &n);
-            lrt_push_utf8_fixed(L, text, n);
+            /* the text quotes what it could not send: lrt_error_result keeps it
+             * sendable itself */
             lrt_error_result(L, lua_gettop(L), msg);
             lua_replace(L, result);
             lua_settop(L, top);
@@ -159,6 +160,33 @@ static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
         lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
         lua_settop(L, top);
     }
+}
+
+/* Checks the handler's second value (at idx): nil, or a table of the options
+ * send_tool_result takes. Returns NULL, or the fault, pushed: a key that is not an
+ * option would otherwise be dropped without a word. */
+static const char *lrt_options_fault(lua_State *L, int idx)
+{
+    if (lua_isnil(L, idx))
+        return NULL;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return lua_pushfstring(L, "tool handler: its second value must be a table of options "
+                                  "({ scheduling =, will_continue = }), got %s",
+                               luaL_typename(L, idx));
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!k || (strcmp(k, "scheduling") != 0 && strcmp(k, "will_continue") != 0)) {
+            const char *shown = k ? k : luaL_typename(L, -1);
+            const char *r = lua_pushfstring(L, "tool handler: unknown option '%s' in its second "
+                                               "value (expected scheduling, will_continue)",
+                                            shown);
+            lua_replace(L, -2);   /* the key */
+            return r;
+        }
+    }
+    return NULL;
 }
 
 /* Records the handler's outcome as the call's result and buffers it for the tool
@@ -188,15 +216,12 @@ static int lrt_dispatch_done(lua_State *L, int status)
         /* the model gets the message; the traceback goes to the log */
         lrt_error_result(L, SLOT_TOP + 1, msg);
     } else {
-        if (lua_type(L, SLOT_TOP + 2) == LUA_TTABLE)
-            opts = SLOT_TOP + 2;
-        else if (!lua_isnil(L, SLOT_TOP + 2)) {
-            lua_pushfstring(L, "tool handler: its second value must be a table of options "
-                               "({ scheduling =, will_continue = }), got %s",
-                            luaL_typename(L, SLOT_TOP + 2));
+        if (lrt_options_fault(L, SLOT_TOP + 2)) {
             lrt_error_result(L, lua_gettop(L), msg);
             lua_remove(L, -2);
             lua_replace(L, SLOT_TOP + 1);
+        } else if (lua_istable(L, SLOT_TOP + 2)) {
+            opts = SLOT_TOP + 2;
         }
         lua_pushvalue(L, SLOT_TOP + 1);
     }

@@ -1,0 +1,60 @@
+-- Bad values around tools, the scheduler, history and transcription sessions: tool
+-- handlers that fail or return odd values, tool declarations, realtime.run with a failing
+-- coroutine, audio parts of turns, and what a transcription session cannot use. Each gets
+-- a clear error naming what is wrong, and nothing the caller sent is lost without a word.
+local realtime = require "realtime"
+local helper = require "spec.helper"
+
+local CITY = { type = "object", properties = { city = { type = "string" } } }
+
+-- Raises unless fn raises an error containing `text` (plain); returns the message.
+local function raises(text, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing: " .. text)
+  err = tostring(err)
+  assert(err:find(text, 1, true), ("expected an error containing %q, got %q"):format(text, err))
+  return err
+end
+
+describe("tool handlers with bad values", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  -- Connects with one tool `lookup` whose handler is fn, has the model call it, and
+  -- returns the call's response_output_item_done and the functionResponses the server got
+  -- (read once the model has answered the results).
+  local function call_with(fn)
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "lookup", description = "find a thing", parameters = CITY, handler = fn } } })
+    assert(session:send_text 'call lookup {"city":"Rome"}')
+    local done = helper.receive_until(session, "response_output_item_done")
+    helper.collect_turn(session)    -- the rest of the call's response
+    helper.collect_turn(session)    -- the model's answer to the results
+    local sent = helper.client_messages "toolResponse"
+    session:close()
+    helper.drain(session)
+    assert.equal(1, #sent)
+    return done, sent[1].functionResponses
+  end
+
+  it("an error whose message is not UTF-8 reaches the model as text, not as base64", function()
+    -- such as a file name in Latin-1 in an io error
+    local done, responses = call_with(function() error("cannot open caf\xe9.txt", 0) end)
+    assert.equal("cannot open caf\u{FFFD}.txt", done.result.error)
+    assert.equal("cannot open caf\u{FFFD}.txt", responses[1].response.error)
+  end)
+
+  it("options with an unknown key become an error for the model, not dropped without a word", function()
+    local logged = {}
+    realtime.log(function(_, text) logged[#logged + 1] = text end)
+    local done, responses = call_with(function() return { ok = true }, { schedule = "silent" } end)
+    realtime.log(nil)
+    local want = "tool handler: unknown option 'schedule' in its second value "
+      .. "(expected scheduling, will_continue)"
+    assert.equal(want, done.result.error)
+    assert.equal(want, responses[1].response.error)
+    assert.is_nil(responses[1].scheduling)
+    assert.matches("tool handler failed: " .. want:gsub("%p", "%%%0"), logged[1])
+  end)
+end)
