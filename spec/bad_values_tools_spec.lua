@@ -58,3 +58,30 @@ describe("tool handlers with bad values", function()
     assert.matches("tool handler failed: " .. want:gsub("%p", "%%%0"), logged[1])
   end)
 end)
+
+describe("tool declarations with bad values", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("a count a schema bounds with must not be negative; a bound must be a finite number", function()
+    for _, k in ipairs { "minLength", "maxLength", "minItems", "maxItems" } do
+      local s = { type = "object", properties = { a = { type = k:find "Items" and "array" or "string",
+        items = k:find "Items" and { type = "string" } or nil, [k] = -1 } } }
+      raises(("tool 'f': parameters.properties.a.%s: must be a non-negative integer, got -1"):format(k),
+        client.connect, client, { tools = { { name = "f", parameters = s } } })
+    end
+    raises("tool 'f': parameters.minimum: must be a finite number",
+      client.connect, client, { tools = { { name = "f", parameters = { type = "integer", minimum = 0 / 0 } } } })
+    raises("tool 'f': parameters.maximum: must be a finite number",
+      client.connect, client, { tools = { { name = "f", parameters = { type = "number", maximum = math.huge } } } })
+    -- zero is a bound like any other
+    local session = assert(client:connect { tools = { { name = "f",
+      parameters = { type = "array", items = { type = "string" }, minItems = 0, maxItems = 3 } } } })
+    local decl = helper.last_connection().setup.tools[1].functionDeclarations[1]
+    assert.equal("0", decl.parameters.minItems)
+    assert.equal("3", decl.parameters.maxItems)
+    session:close()
+    helper.drain(session)
+  end)
+end)

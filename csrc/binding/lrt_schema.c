@@ -23,6 +23,7 @@
  * tuple items, ...), because dropping it would change what the model is told the
  * function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,12 +391,16 @@ static void convert(struct sctx *c, int src, int level)
         } else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
             if (lua_type(L, v) != LUA_TNUMBER)
                 fail(c, "must be a number%s", NULL);
+            if (!isfinite(lua_tonumber(L, v)))   /* JSON has no NaN or infinity */
+                fail(c, "must be a finite number%s", NULL);
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
         } else if (in_list(k, copied_int64)) {
             if (!lua_isinteger(L, v) && !(lua_type(L, v) == LUA_TNUMBER &&
                                           lua_tonumber(L, v) == (lua_Number)lua_tointeger(L, v)))
                 fail(c, "must be an integer%s", NULL);
+            if (lua_tointeger(L, v) < 0)   /* a count of characters, items or properties */
+                fail(c, "must be a non-negative integer, got %s", lua_tostring(L, v));
             lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
             lua_setfield(L, dst, k);
         } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0 ||
