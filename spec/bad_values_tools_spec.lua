@@ -85,3 +85,42 @@ describe("tool declarations with bad values", function()
     helper.drain(session)
   end)
 end)
+
+describe("turns and history with bad audio", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("odd-length 16-bit PCM raises in a turn and in history, as it does in a realtime send", function()
+    local session = assert(client:connect {})
+    local part = { type = "audio", data = "\1\2\3" }
+    raises("conversation_item_create: part 1: 16-bit PCM must have an even number of bytes (got 3)",
+      session.send, session, { type = "conversation_item_create", turn_complete = true,
+        item = { role = "user", content = { part } } })
+    raises("conversation_item_create: part 1: 16-bit PCM must have an even number of bytes (got 3)",
+      session.send, session, { type = "conversation_item_create",
+        item = { role = "assistant", content = { part } } })
+    session:close()
+    helper.drain(session)
+    local before = #helper.connections()
+    raises("option 'history': item 2: part 1: 16-bit PCM must have an even number of bytes (got 3)",
+      client.connect, client, { history = { { text = "hi" }, { role = "user", content = { part } } } })
+    -- a format that is not 16-bit PCM takes any length
+    session = assert(client:connect { history = { { role = "user",
+      content = { { type = "audio", data = "\1\2\3", mime = "audio/mpeg" } } } } })
+    session:close()
+    helper.drain(session)
+    assert.equal(before + 1, #helper.connections())
+  end)
+
+  it("an empty audio part raises in a turn and in history, as an empty image does", function()
+    local session = assert(client:connect {})
+    raises("conversation_item_create: part 1: the audio is empty (0 bytes)", session.send, session,
+      { type = "conversation_item_create", turn_complete = true,
+        item = { role = "user", content = { { type = "audio", data = "" } } } })
+    session:close()
+    helper.drain(session)
+    raises("option 'history': item 1: part 2: the audio is empty (0 bytes)", client.connect, client,
+      { history = { { role = "user", content = { { type = "text", text = "hi" }, { type = "audio", data = "" } } } } })
+  end)
+end)

@@ -70,8 +70,13 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     if (lua_getfield(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
     const char *data = lua_tolstring(L, -1, &n);
-    if (n == 0 && kind[0] == 'i')
-        luaL_error(L, "%s: part %d: the image is empty (0 bytes)", who, i);
+    /* an empty part is a read that failed, more likely than a turn meant to be empty */
+    if (n == 0)
+        luaL_error(L, "%s: part %d: the %s is empty (0 bytes)", who, i,
+                   kind[0] == 'i' ? "image" : "audio");
+    if (n % 2 && strncmp(mime, "audio/pcm", 9) == 0)
+        luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
+                   i, (int)(n > 2147483647 ? 2147483647 : n));
     lua_createtable(L, 0, 1);
     lua_createtable(L, 0, 2);
     lrt_set_str(L, -1, "mimeType", mime);
