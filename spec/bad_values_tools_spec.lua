@@ -124,3 +124,34 @@ describe("turns and history with bad audio", function()
       { history = { { role = "user", content = { { type = "text", text = "hi" }, { type = "audio", data = "" } } } } })
   end)
 end)
+
+describe("a transcription session", function()
+  local client, session
+  before_each(function()
+    client = helper.gemini()
+    session = assert(client:connect { kind = "transcription", vad = { silence_duration = 0.3 } })
+  end)
+  after_each(function()
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
+
+  it("refuses what only the model would read, whose answer it never hands over", function()
+    local why = "a transcription session takes audio only"
+    raises("part 1 (text): " .. why, session.send_text, session, "hello")
+    raises("part 1 (image): " .. why, session.send_image, session, "\xff\xd8")
+    raises("response_create: " .. why, session.create_response, session)
+    raises("conversation_item_create: part 1 (text): " .. why, session.send, session,
+      { type = "conversation_item_create", item = { content = { { type = "text", text = "hi" } } } })
+    raises("conversation_item_create: " .. why, session.send, session, { type = "conversation_item_create",
+      turn_complete = true, item = { role = "user", content = { { type = "audio", data = "\0\0" } } } })
+    -- none of it went out: only the setup
+    assert.equal(1, #helper.client_messages(nil, helper.open_connection()))
+    -- audio still goes, as a send too
+    assert(session:send { type = "conversation_item_create",
+      item = { content = { { type = "audio", data = helper.tone(0.6, 16000, 0.6) } } } })
+    local done = helper.receive_until(session, "input_audio_transcription_completed")
+    assert.is_string(done.text)
+  end)
+end)

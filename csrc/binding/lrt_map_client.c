@@ -287,6 +287,18 @@ static int result_part(lua_State *L, int state, int part, int i)
     return 0;
 }
 
+/* A transcription session hands over nothing the model says: text, images, turns and
+ * response requests would reach the model alone, so they raise (`what` names the
+ * message or part). */
+#define LRT_AUDIO_ONLY "a transcription session takes audio only (it transcribes the user; " \
+                       "the model's answers are never read)"
+
+static void audio_only(lua_State *L, int state, const char *what)
+{
+    if (lrt_get_bool(L, state, "transcription"))
+        luaL_error(L, "%s: " LRT_AUDIO_ONLY, what);
+}
+
 /* Returns 0, or 1 with a message pushed (a request the backend cannot honour). */
 static int item_create(lua_State *L, int state, int msg, int out)
 {
@@ -306,6 +318,7 @@ static int item_create(lua_State *L, int state, int msg, int out)
         luaL_error(L, "conversation_item_create: 'turn_complete' must be a boolean");
     if (tc != LUA_TNIL || !lrt_map_item_is_user(L, item)) {
         /* an explicit turn, or context from the assistant or the system */
+        audio_only(L, state, "conversation_item_create");
         lrt_map_turn(L, state, item, lrt_get_bool(L, msg, "turn_complete"), out);
         return 0;
     }
@@ -329,6 +342,8 @@ static int item_create(lua_State *L, int state, int msg, int out)
         if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
             strcmp(type, "audio") == 0 || strcmp(type, "function_result") == 0)
             lrt_map_part_fields(L, part, type, "conversation_item_create", i);
+        if (strcmp(type, "audio") != 0 && lrt_get_bool(L, state, "transcription"))
+            luaL_error(L, "conversation_item_create: part %d (%s): " LRT_AUDIO_ONLY, i, type);
         if (strcmp(type, "text") == 0)
             text_part(L, state, part, i, out);
         else if (strcmp(type, "image") == 0)
@@ -489,6 +504,7 @@ int lrt_map_client(lua_State *L)
                 return 3;
             }
         }
+        audio_only(L, state, "response_create");
         response_create(L, state, out);
     } else if (strcmp(type, "raw") == 0) {
         raw_message(L, msg, out);
