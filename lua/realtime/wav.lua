@@ -34,7 +34,7 @@ end
 local function check_int(v, fname, arg, what, lo, hi)
   local i = type(v) == "number" and math.tointeger(v) or nil
   check(i, fname, arg, string.format("%s must be an integer, got %s", what,
-    type(v) == "number" and tostring(v) or type(v)), 1)
+    v ~= v and "NaN" or type(v) == "number" and tostring(v) or type(v)), 1)
   check(i >= lo and i <= hi, fname, arg,
     string.format("%s must be between %d and %d, got %d", what, lo, hi, i), 1)
   return i
@@ -109,6 +109,8 @@ function wav.decode(bytes)
       if size > avail then
         return fail("malformed WAV: fmt chunk runs past the end of the file")
       end
+      -- which one holds the truth cannot be told
+      if rate then return fail("malformed WAV: a second fmt chunk") end
       local err
       rate, err = parse_fmt(bytes, body, size)
       if not rate then return nil, err end
@@ -119,6 +121,11 @@ function wav.decode(bytes)
       -- arrived: take the bytes that are there.
       data_size = math.min(size, avail)
       if size > avail then break end
+    elseif size > avail and not data_pos then
+      -- the data chunk, if any, is hidden inside what this one claims
+      local name = id:gsub("[%c\128-\255']", function(c) return ("\\x%02x"):format(c:byte()) end)
+      return fail("malformed WAV: chunk '%s' of %d bytes runs past the end of the file, "
+        .. "before any data chunk", name, size)
     end
     pos = body + size + size % 2
   end
