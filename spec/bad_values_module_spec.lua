@@ -433,8 +433,10 @@ describe("audio helpers with bad values", function()
     helper.write_file(script, 'print(require("realtime").wav.read(arg[1]))')
     local preload = os.getenv "LD_PRELOAD"
     local q = helper.shell_quote
-    local status, out = helper.run(("mkdir %s && mkfifo %s/f && { printf 'NOT A WAV FILE, NEVER ENDING'; "
-      .. "exec sleep 30; } > %s/f & w=$!; %s timeout 10 lua5.4 %s %s/f; echo status=$?; kill $w; rm -rf %s")
+    -- (the FIFO is made before the writer starts in the background: `a && b & c` would
+    -- let the reader look for it first)
+    local status, out = helper.run(("mkdir %s && mkfifo %s/f && { { printf 'NOT A WAV FILE, NEVER ENDING'; "
+      .. "exec sleep 30; } > %s/f & w=$!; %s timeout 10 lua5.4 %s %s/f; echo status=$?; kill $w; }; rm -rf %s")
       :format(q(dir), q(dir), q(dir), preload and ("LD_PRELOAD=" .. q(preload)) or "", q(script), q(dir), q(dir)))
     os.remove(script)
     assert.equal(0, status, out)
