@@ -262,7 +262,7 @@ describe("realtime.wav", function()
       "bad argument #2 to 'encode' (rate must be an integer, got string)")
     assert.has_error(function() wav.encode("ab", 16000.5) end)
     assert.has_error(function() wav.write("/tmp/x.wav", "ab", 16000, 0) end,
-      "bad argument #4 to 'write' (channels must be between 1 and 65535, got 0)")
+      "bad argument #4 to 'write' (channels must be between 1 and 32767, got 0)")
     assert.has_error(function() wav.read(nil) end, "bad argument #1 to 'read' (path string expected, got nil)")
     assert.has_error(function() wav.to_mono("abcdef", 2) end,
       "bad argument #1 to 'to_mono' (PCM must hold whole 2-channel 16-bit frames, got 6 bytes)")

@@ -44,3 +44,22 @@ describe("WAV helpers given NaN", function()
     end
   end)
 end)
+
+describe("WAV helpers given a channel count", function()
+  it("refuse one whose frames a WAV header cannot describe, instead of failing inside string.pack", function()
+    -- the block size (2 bytes a channel) is a 16-bit field
+    local ok, err = pcall(wav.encode, string.rep("\0\0", 32768), 8000, 32768)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #3 to 'encode' (channels must be between 1 and 32767, got 32768)",
+      1, true), err)
+    ok, err = pcall(wav.write, os.tmpname(), string.rep("\0\0", 40000), 8000, 40000)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #4 to 'write' (channels must be between 1 and 32767", 1, true), err)
+    -- the largest count that fits goes through and back
+    local pcm = string.rep("\1\0", 32767)
+    local back, rate, channels = wav.decode(wav.encode(pcm, 8000, 32767))
+    assert.equal(pcm, back)
+    assert.equal(8000, rate)
+    assert.equal(32767, channels)
+  end)
+end)

@@ -141,8 +141,11 @@ function wav.decode(bytes)
 end
 
 --- Encodes PCM as a canonical 44-byte-header WAV file and returns its bytes.
+-- A frame of 16-bit samples is 2 * channels bytes, and the header holds that in 16 bits.
+local MAX_CHANNELS = 32767
+
 function wav.encode(pcm, rate, channels)
-  channels = channels == nil and 1 or check_int(channels, "encode", 3, "channels", 1, 65535)
+  channels = channels == nil and 1 or check_int(channels, "encode", 3, "channels", 1, MAX_CHANNELS)
   check_pcm(pcm, channels, "encode", 1)
   rate = check_int(rate, "encode", 2, "rate", 1, 0xFFFFFFFF // (2 * channels))
   check(#pcm <= 0xFFFFFFFF - 36, "encode", 1, "PCM too large for a WAV file (4 GiB)")
@@ -181,7 +184,7 @@ end
 --- Writes PCM to a WAV file: true, or nil, message.
 function wav.write(path, pcm, rate, channels)
   check_path(path, "write")
-  channels = channels == nil and 1 or check_int(channels, "write", 4, "channels", 1, 65535)
+  channels = channels == nil and 1 or check_int(channels, "write", 4, "channels", 1, MAX_CHANNELS)
   check_pcm(pcm, channels, "write", 2)
   rate = check_int(rate, "write", 3, "rate", 1, 0xFFFFFFFF // (2 * channels))
   local bytes = wav.encode(pcm, rate, channels)
