@@ -59,6 +59,44 @@ describe("tool handlers with bad values", function()
   end)
 end)
 
+describe("a tool handler that yields under poll()", function()
+  it("fails that call with words the user can act on; the session goes on", function()
+    local client = helper.gemini()
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "lookup", handler = function() coroutine.yield() return { ok = true } end } } })
+    -- polls until the model has answered the call's result; returns the call's message
+    local function poll_for_call(poll)
+      local call
+      local deadline = realtime.now() + 10
+      while realtime.now() < deadline do
+        for _, m in ipairs(poll()) do
+          if m.type == "response_output_item_done" then call = m end
+          if call and m.type == "output_text_done" then return call end
+        end
+        realtime.sleep(0.01)
+      end
+      error("no call and answer came")
+    end
+    local want = "tool handler tried to yield inside poll(), which never yields "
+      .. "(receive() in a coroutine lets handlers wait)"
+    -- from the main thread (client:poll), and from a coroutine of realtime.run (session:poll)
+    assert(session:send_text 'call lookup {}')
+    local done = poll_for_call(function() return client:poll() end)
+    assert.equal(want .. ": attempt to yield from outside a coroutine", done.result.error)
+    assert(session:send_text 'call lookup {}')
+    realtime.run(function()
+      done = poll_for_call(function() return { session:poll() } end)
+    end)
+    assert.equal(want .. ": attempt to yield across a C-call boundary", done.result.error)
+    local sent = helper.client_messages "toolResponse"
+    assert.equal(2, #sent)
+    assert.equal(done.result.error, sent[2].functionResponses[1].response.error)
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
+end)
+
 describe("tool declarations with bad values", function()
   local client
   before_each(function() client = helper.gemini() end)
