@@ -192,4 +192,25 @@ describe("a transcription session", function()
     local done = helper.receive_until(session, "input_audio_transcription_completed")
     assert.is_string(done.text)
   end)
+  it("takes no history, which only the model would read", function()
+    local before = #helper.connections()
+    raises("option 'history': a transcription session takes none (it only transcribes the user)",
+      client.connect, client, { kind = "transcription", history = { { text = "hi" } } })
+    assert.equal(before, #helper.connections())
+  end)
+end)
+
+describe("tool declarations with bad values", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("a behavior that is not one of the two names the values it takes", function()
+    raises([[tool 1: field 'behavior': expected one of blocking, non_blocking, got 'BLOCKING']],
+      client.connect, client, { tools = { { name = "f", behavior = "BLOCKING" } } })
+    raises([[tool 2: field 'behavior': expected one of blocking, non_blocking, got 1]],
+      client.connect, client, { tools = { { name = "e" }, { name = "f", behavior = 1 } } })
+    raises([[tool 1: field 'description' has the wrong type (number)]],
+      client.connect, client, { tools = { { name = "f", description = 1 } } })
+  end)
 end)

@@ -232,8 +232,11 @@ local function check_tools(tools)
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
       if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 4) end
-      local ok = k == "handler" and check(v) or (k ~= "handler" and select(1, check(v)))
-      if not ok then
+      local ok, expected = check(v)
+      if not ok and k == "behavior" then
+        -- a word out of a list: name the words, not the type
+        error(("tool %d: field 'behavior': expected %s, got %s"):format(i, expected, shown(v)), 4)
+      elseif not ok then
         error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
       end
     end
@@ -250,7 +253,8 @@ end
 
 -- A transcription session only transcribes the user: what would shape the model's
 -- answers makes no sense there (API.md, "Sessions").
-local NOT_FOR_TRANSCRIPTION = { "instructions", "voice", "tools", "output_modalities", "max_output_tokens" }
+local NOT_FOR_TRANSCRIPTION = { "instructions", "voice", "tools", "output_modalities", "max_output_tokens",
+  "history" }
 
 local function check_transcription_session(opts)
   for _, k in ipairs(NOT_FOR_TRANSCRIPTION) do
