@@ -214,3 +214,56 @@ describe("tool declarations with bad values", function()
       client.connect, client, { tools = { { name = "f", description = 1 } } })
   end)
 end)
+
+describe("realtime.run with a coroutine that fails", function()
+  it("closes every coroutine: to-be-closed variables run, so sessions opened with <close> close", function()
+    local client = helper.gemini()
+    local closed, session = {}, nil
+    local err = raises("spec_failure_here", realtime.run,
+      function()
+        local guard <close> = setmetatable({}, { __close = function() closed[#closed + 1] = "waiting" end })
+        local s <close> = assert(client:connect { output_modalities = { "text" } })
+        session = s
+        while true do s:receive(30) end   -- waits: nothing comes unasked
+      end,
+      function()
+        local guard <close> = setmetatable({}, { __close = function() closed[#closed + 1] = "failing" end })
+        while not session do realtime.sleep(0.01) end
+        error("spec_failure_here")
+      end)
+    assert.matches("stack traceback", err)
+    table.sort(closed)
+    assert.same({ "failing", "waiting" }, closed)
+    assert.is_false(session:is_open())
+    client:close()
+  end)
+
+  it("keeps the first error when closing another coroutine fails too, and logs the other", function()
+    local logged = {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local err = raises("the first failure", realtime.run,
+      function()
+        local _ <close> = setmetatable({}, { __close = function() error("the close failed") end })
+        realtime.sleep(10)
+      end,
+      function() realtime.sleep(0.01) error("the first failure") end)
+    realtime.log(nil)
+    assert.is_nil(err:find("the close failed", 1, true))
+    assert.equal(1, #logged)
+    assert.matches("^error: realtime%.run: closing a coroutine after another failed: .*the close failed", logged[1])
+  end)
+
+  it("raises an error value that is not a string as it is, its traceback logged", function()
+    local logged = {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local value = setmetatable({ code = 42 }, { __tostring = function() return "E42" end })
+    local ok, err = pcall(realtime.run, function() realtime.sleep(0) error(value) end)
+    realtime.log(nil)
+    assert.is_false(ok)
+    assert.equal(value, err)
+    assert.equal(1, #logged)
+    assert.matches("^error: realtime%.run: a coroutine failed: E42\nstack traceback:", logged[1])
+    ok, err = pcall(realtime.run, function() error({ code = 7 }) end)
+    assert.equal(7, err.code)
+  end)
+end)

@@ -100,7 +100,19 @@ function realtime.run(...)
 
   local previous = realtime.spawn_hook
   realtime.spawn_hook = function(...) return spawn("realtime.spawn", ...) end
+  local failed_co, failed_err
   local ok, err = pcall(function()
+    -- Raises a coroutine's error: a string (or number) with the coroutine's traceback;
+    -- any other value (an error object) as it is, its traceback to the log.
+    local function failed(co, e)
+      failed_co, failed_err = co, e
+      local t = type(e)
+      if t == "string" or t == "number" then error(debug.traceback(co, tostring(e)), 0) end
+      local ok_s, text = pcall(tostring, e)
+      realtime._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
+        .. (ok_s and type(text) == "string" and text or t)))
+      error(e, 0)
+    end
     while #threads > 0 do
       local t0 = now()
       -- resume every thread that is ready: new, its pollable readable, or its deadline passed
@@ -114,7 +126,7 @@ function realtime.run(...)
           th.args, th.ready, th.obj, th.deadline = nil, nil, nil, nil
           local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
           if not res[1] then
-            error(debug.traceback(th.co, tostring(res[2])), 0)
+            failed(th.co, res[2])
           end
           if coroutine.status(th.co) == "dead" then
             table.remove(threads, i)
@@ -153,7 +165,23 @@ function realtime.run(...)
     end
   end)
   realtime.spawn_hook = previous
-  if not ok then error(err, 0) end
+  if not ok then
+    -- The loop ends here: close every coroutine, so that their to-be-closed variables
+    -- (sessions opened with <close>) run now rather than never (a coroutine that failed
+    -- keeps its stack for the traceback, so its own are pending too). The first error
+    -- wins; one raised while closing goes to the log.
+    for _, th in ipairs(threads) do
+      local status = coroutine.status(th.co)
+      if status == "suspended" or status == "dead" then
+        local closed, cerr = coroutine.close(th.co)
+        if not closed and not (th.co == failed_co and cerr == failed_err) then
+          realtime._log("error", "realtime.run: closing a coroutine after another failed: "
+            .. tostring(cerr))
+        end
+      end
+    end
+    error(err, 0)
+  end
   return true
 end
 
