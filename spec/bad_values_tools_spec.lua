@@ -57,6 +57,14 @@ describe("tool handlers with bad values", function()
     assert.is_nil(responses[1].scheduling)
     assert.matches("tool handler failed: " .. want:gsub("%p", "%%%0"), logged[1])
   end)
+
+  it("a result whose contents __pairs shows (a proxy) reaches the model whole, not as {}", function()
+    local store = { forecast = "rainy", celsius = 12, hours = { 1, 2, 3 } }
+    local proxy = setmetatable({}, { __index = store, __pairs = function() return next, store, nil end })
+    local done, responses = call_with(function() return proxy end)
+    assert.equal(proxy, done.result)
+    assert.same(store, responses[1].response)
+  end)
 end)
 
 describe("a tool handler that yields under poll()", function()
@@ -101,6 +109,18 @@ describe("tool declarations with bad values", function()
   local client
   before_each(function() client = helper.gemini() end)
   after_each(function() client:close() end)
+
+  it("parameters behind a metatable (__index or __pairs) raise instead of going out without them", function()
+    local base = { type = "string", description = "a city" }
+    raises("tool 'f': parameters.properties.city: is a table whose metatable has __index or __pairs",
+      client.connect, client, { tools = { { name = "f", parameters = { type = "object",
+        properties = { city = setmetatable({}, { __index = base }) } } } } })
+    raises("tool 'f': parameters.properties: is a table whose metatable has __index or __pairs",
+      client.connect, client, { tools = { { name = "f", parameters = { type = "object",
+        properties = setmetatable({}, { __pairs = function() return next, { city = base }, nil end }) } } } })
+    raises("tool 'f': parameters: is a table whose metatable has __index or __pairs",
+      client.connect, client, { tools = { { name = "f", parameters = setmetatable({}, { __index = CITY }) } } })
+  end)
 
   it("a count a schema bounds with must not be negative; a bound must be a finite number", function()
     for _, k in ipairs { "minLength", "maxLength", "minItems", "maxItems" } do

@@ -206,6 +206,40 @@ static void enc_float(struct enc *e, int level, double d)
 
 static void enc_value(struct enc *e, int idx, int level);
 
+static void enc_table(struct enc *e, int idx, int level);
+
+/* A table whose __pairs shows what it holds (a proxy, an object over a store): encodes
+ * what pairs() gives, as the caller sees it, instead of the empty table lua_next would
+ * find. The pairs are copied into a plain table first (the encoder's array test and
+ * key checks run on it), which stays on the stack until encoded. */
+static void enc_pairs(struct enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+    int f = lua_gettop(L);              /* the metamethod, then next, state, control */
+
+    luaL_checkstack(L, 8, "JSON nesting");
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 3);
+    lua_newtable(L);                    /* f + 3: the copy */
+    for (;;) {
+        lua_pushvalue(L, f);
+        lua_pushvalue(L, f + 1);
+        lua_pushvalue(L, f + 2);
+        lua_call(L, 2, 2);              /* key, value */
+        if (lua_isnil(L, -2)) {
+            lua_pop(L, 2);
+            break;
+        }
+        if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2))
+            enc_fail(e, level, "its __pairs gave a NaN key");
+        lua_pushvalue(L, -2);
+        lua_replace(L, f + 2);          /* the control variable: this key */
+        lua_rawset(L, f + 3);
+    }
+    enc_table(e, f + 3, level);
+    lua_settop(L, f - 1);
+}
+
 static void enc_table(struct enc *e, int idx, int level)
 {
     lua_State *L = e->L;
@@ -214,6 +248,10 @@ static void enc_table(struct enc *e, int idx, int level)
     if (level + 1 > e->max_depth)
         enc_fail(e, level, "nesting deeper than %d levels", e->max_depth);
     luaL_checkstack(L, 4, "JSON nesting");
+    if (luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL) {
+        enc_pairs(e, idx, level);       /* takes the metamethod on top */
+        return;
+    }
 
     lua_Unsigned n = lua_rawlen(L, idx);
     lua_Unsigned count = 0;

@@ -113,12 +113,26 @@ static const char *const copied_int64[] = { "minItems", "maxItems", "minLength",
 
 static void convert(struct sctx *c, int src, int level);
 
+/* A schema is read from its tables' own fields: one whose metatable supplies fields
+ * (__index) or lists them (__pairs) would lose them without a word, so it raises. */
+static void plain(struct sctx *c, int idx)
+{
+    lua_State *L = c->L;
+    int t = luaL_getmetafield(L, idx, "__index");
+    if (t == LUA_TNIL)
+        t = luaL_getmetafield(L, idx, "__pairs");
+    if (t != LUA_TNIL)
+        fail(c, "is a table whose metatable has __index or __pairs: the schema is read "
+                "from its own fields, so give a plain table%s", NULL);
+}
+
 /* Pushes an array of the schemas in the list at src (anyOf / oneOf). */
 static void convert_list(struct sctx *c, int src, int level, const char *key)
 {
     lua_State *L = c->L;
     if (lua_type(L, src) != LUA_TTABLE || lua_rawlen(L, src) == 0)
         fail(c, "'%s' must be a non-empty list of schemas", key);
+    plain(c, src);
     lua_Integer n = (lua_Integer)lua_rawlen(L, src);
     lrt_json_newarray(L, (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -302,6 +316,7 @@ static void convert(struct sctx *c, int src, int level)
     if (lua_type(L, src) != LUA_TTABLE)
         fail(c, "a schema must be a table%s", NULL);
     luaL_checkstack(L, 8, "schema nesting");
+    plain(c, src);
     if (lua_getfield(L, src, "$ref") != LUA_TNIL) {
         inline_ref(c, src, level);
         return;
@@ -338,6 +353,8 @@ static void convert(struct sctx *c, int src, int level)
             lua_Integer n = is_const ? 1 : (lua_Integer)lua_rawlen(L, v);
             if (!is_const && (lua_type(L, v) != LUA_TTABLE || n == 0))
                 fail(c, "must be a non-empty list%s", NULL);
+            if (!is_const)
+                plain(c, v);
             lrt_json_newarray(L, (int)n);
             for (lua_Integer i = 1; i <= n; i++) {
                 if (is_const)
@@ -352,6 +369,7 @@ static void convert(struct sctx *c, int src, int level)
         } else if (strcmp(k, "properties") == 0) {
             if (lua_type(L, v) != LUA_TTABLE)
                 fail(c, "must be a table of schemas%s", NULL);
+            plain(c, v);
             lua_newtable(L);
             int props = lua_gettop(L);
             lua_pushnil(L);
@@ -370,6 +388,7 @@ static void convert(struct sctx *c, int src, int level)
         } else if (strcmp(k, "required") == 0) {
             if (lua_type(L, v) != LUA_TTABLE)
                 fail(c, "must be a list of property names%s", NULL);
+            plain(c, v);
             lua_Integer n = (lua_Integer)lua_rawlen(L, v);
             lrt_json_newarray(L, (int)n);
             for (lua_Integer i = 1; i <= n; i++) {
