@@ -16,14 +16,7 @@ local function frames_with(needle)
   return out
 end
 
--- Raises unless fn raises an error containing `text`; returns the message.
-local function raises(text, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing: " .. text)
-  err = tostring(err)
-  assert(err:find(text, 1, true), ("expected an error containing %q, got %q"):format(text, err))
-  return err
-end
+local raises = helper.raises
 
 describe("bad values on a session", function()
   local client

@@ -7,14 +7,7 @@ local helper = require "spec.helper"
 
 local CITY = { type = "object", properties = { city = { type = "string" } } }
 
--- Raises unless fn raises an error containing `text` (plain); returns the message.
-local function raises(text, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing: " .. text)
-  err = tostring(err)
-  assert(err:find(text, 1, true), ("expected an error containing %q, got %q"):format(text, err))
-  return err
-end
+local raises = helper.raises
 
 describe("tool handlers with bad values", function()
   local client
@@ -142,6 +135,14 @@ describe("tool declarations with bad values", function()
     session:close()
     helper.drain(session)
   end)
+  it("a behavior that is not one of the two names the values it takes", function()
+    raises([[tool 1: field 'behavior': expected one of blocking, non_blocking, got 'BLOCKING']],
+      client.connect, client, { tools = { { name = "f", behavior = "BLOCKING" } } })
+    raises([[tool 2: field 'behavior': expected one of blocking, non_blocking, got 1]],
+      client.connect, client, { tools = { { name = "e" }, { name = "f", behavior = 1 } } })
+    raises([[tool 1: field 'description' has the wrong type (number)]],
+      client.connect, client, { tools = { { name = "f", description = 1 } } })
+  end)
 end)
 
 describe("turns and history with bad audio", function()
@@ -220,20 +221,6 @@ describe("a transcription session", function()
   end)
 end)
 
-describe("tool declarations with bad values", function()
-  local client
-  before_each(function() client = helper.gemini() end)
-  after_each(function() client:close() end)
-
-  it("a behavior that is not one of the two names the values it takes", function()
-    raises([[tool 1: field 'behavior': expected one of blocking, non_blocking, got 'BLOCKING']],
-      client.connect, client, { tools = { { name = "f", behavior = "BLOCKING" } } })
-    raises([[tool 2: field 'behavior': expected one of blocking, non_blocking, got 1]],
-      client.connect, client, { tools = { { name = "e" }, { name = "f", behavior = 1 } } })
-    raises([[tool 1: field 'description' has the wrong type (number)]],
-      client.connect, client, { tools = { { name = "f", description = 1 } } })
-  end)
-end)
 
 describe("realtime.run with a coroutine that fails", function()
   it("closes every coroutine: to-be-closed variables run, so sessions opened with <close> close", function()

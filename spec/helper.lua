@@ -308,4 +308,14 @@ function helper.hostile(opts)
   return h
 end
 
+-- Raises unless fn(...) raises an error containing `text` (plain, not a pattern);
+-- returns the message.
+function helper.raises(text, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing: " .. text)
+  err = tostring(err)
+  assert(err:find(text, 1, true), ("expected an error containing %q, got %q"):format(text, err))
+  return err
+end
+
 return helper
