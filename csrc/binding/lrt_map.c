@@ -61,6 +61,12 @@ int lrt_get_bool(lua_State *L, int idx, const char *k)
     return v;
 }
 
+const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
+{
+    return lua_pushfstring(L, "'%s'%s", n > 40 ? lua_pushlstring(L, s, 40) : s,
+                           n > 40 ? "..." : "");
+}
+
 /* Pushes a short form of the key on top for an error message: 'name' (at most 40
  * bytes), a number, or the type's name. */
 static const char *key_name(lua_State *L, int k)
@@ -68,8 +74,7 @@ static const char *key_name(lua_State *L, int k)
     if (lua_type(L, k) == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, k, &n);
-        return lua_pushfstring(L, "'%s'%s", n > 40 ? lua_pushlstring(L, s, 40) : s,
-                               n > 40 ? "..." : "");
+        return lrt_map_shown(L, s, n);
     }
     if (lua_type(L, k) == LUA_TNUMBER)
         return lua_pushfstring(L, "%s", lua_tostring(L, k));

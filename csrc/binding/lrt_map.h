@@ -105,6 +105,15 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
  * unknown role. */
 int lrt_map_item_is_user(lua_State *L, int item);
 
+/* The sample rates PCM may have, on the way in and out (the input format's rate
+ * option takes the same). */
+#define LRT_MIN_RATE 8000
+#define LRT_MAX_RATE 192000
+
+/* The sample rate of a "rate=" parameter of the mime type: dflt when there is none, -1
+ * when it is not an integer in LRT_MIN_RATE..LRT_MAX_RATE (lrt_map_audio.c). */
+lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt);
+
 /* Converts the JSON Schema (Lua table) at idx to a Live API Schema and pushes it.
  * Raises "tool '<tool>': ..." on what cannot be converted. */
 void lrt_schema_convert(lua_State *L, int idx, const char *tool);
@@ -139,6 +148,10 @@ lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char 
  * short form of the first other key ("'mimetype'") and returns it, for the caller's
  * error: a misspelt field must not be ignored. */
 const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[]);
+
+/* Pushes and returns s[0..n) quoted for an error message, cut at 40 bytes ("...") so
+ * that a value of any size is shown short. */
+const char *lrt_map_shown(lua_State *L, const char *s, size_t n);
 
 /* Pushes base64 of s[0..n) as a Lua string. */
 void lrt_push_base64(lua_State *L, const char *s, size_t n);

@@ -21,12 +21,7 @@
 #include "rt_base64.h"
 
 #define LRT_DEFAULT_OUTPUT_RATE 24000
-#define LRT_MIN_RATE 8000
-#define LRT_MAX_RATE 192000
-
-/* The sample rate of a "rate=" parameter of the mime type: LRT_DEFAULT_OUTPUT_RATE when
- * there is none, -1 when it is not an integer in LRT_MIN_RATE..LRT_MAX_RATE. */
-static lua_Integer mime_rate(const char *mime)
+lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt)
 {
     for (const char *p = mime; (p = strchr(p, ';')) != NULL; p++) {
         const char *q = p + 1;
@@ -42,7 +37,7 @@ static lua_Integer mime_rate(const char *mime)
             return -1;
         return r;
     }
-    return LRT_DEFAULT_OUTPUT_RATE;
+    return dflt;
 }
 
 /* Decoded audio goes through one scratch block per Lua state (a userdata in the
@@ -111,7 +106,7 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
 {
     lua_State *L = f->L;
     int pcm16 = strncasecmp(mime, "audio/pcm", 9) == 0;
-    lua_Integer rate = mime_rate(mime);
+    lua_Integer rate = lrt_mime_rate(mime, LRT_DEFAULT_OUTPUT_RATE);
 
     lrt_ensure_response(f);
     if (push_decoded(L, data) != 0) {

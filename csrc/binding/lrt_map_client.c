@@ -73,8 +73,8 @@ static const char *part_mime(lua_State *L, int part, int i, const char *kind,
         luaL_error(L, "conversation_item_create: part %d: 'mime' must be a string", i);
     lua_pop(L, 1);
     if (strncmp(mime, kind, strlen(kind)) != 0)
-        luaL_error(L, "conversation_item_create: part %d: mime type '%s' is not %s*", i,
-                   mime, kind);
+        luaL_error(L, "conversation_item_create: part %d: mime type %s is not %s*", i,
+                   lrt_map_shown(L, mime, strlen(mime)), kind);
     return mime;
 }
 

@@ -66,7 +66,8 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     else if (t != LUA_TNIL)
         luaL_error(L, "%s: part %d: 'mime' must be a string", who, i);
     if (strncmp(mime, kind, strlen(kind)) != 0)
-        luaL_error(L, "%s: part %d: mime type '%s' is not %s*", who, i, mime, kind);
+        luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
+                   lrt_map_shown(L, mime, strlen(mime)), kind);
     if (lua_getfield(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
     const char *data = lua_tolstring(L, -1, &n);
@@ -74,6 +75,10 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     if (n == 0)
         luaL_error(L, "%s: part %d: the %s is empty (0 bytes)", who, i,
                    kind[0] == 'i' ? "image" : "audio");
+    if (strncmp(mime, "audio/pcm", 9) == 0 && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
+        luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
+                      "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
+                   LRT_MAX_RATE);
     if (n % 2 && strncmp(mime, "audio/pcm", 9) == 0)
         luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
                    i, (int)(n > 2147483647 ? 2147483647 : n));
