@@ -62,32 +62,6 @@ static void push_blob(lua_State *L, const char *data, size_t n, const char *mime
     lrt_set_str(L, -1, "mimeType", mime);
 }
 
-static const char *part_mime(lua_State *L, int part, int i, const char *kind,
-                             const char *dflt)
-{
-    const char *mime = dflt;
-    int t = lua_getfield(L, part, "mime");
-    if (t == LUA_TSTRING)
-        mime = lua_tostring(L, -1);   /* stays alive in the part table */
-    else if (t != LUA_TNIL)
-        luaL_error(L, "conversation_item_create: part %d: 'mime' must be a string", i);
-    lua_pop(L, 1);
-    if (strncmp(mime, kind, strlen(kind)) != 0)
-        luaL_error(L, "conversation_item_create: part %d: mime type %s is not %s*", i,
-                   lrt_map_shown(L, mime, strlen(mime)), kind);
-    return mime;
-}
-
-static const char *part_data(lua_State *L, int part, int i, size_t *n)
-{
-    if (lua_getfield(L, part, "data") != LUA_TSTRING)
-        luaL_error(L, "conversation_item_create: part %d: 'data' must be a string of bytes",
-                   i);
-    const char *d = lua_tolstring(L, -1, n);
-    lua_pop(L, 1);
-    return d;
-}
-
 static void text_part(lua_State *L, int state, int part, int i, int out)
 {
     size_t n;
@@ -109,8 +83,9 @@ static void text_part(lua_State *L, int state, int part, int i, int out)
 static void image_part(lua_State *L, int state, int part, int i, int out)
 {
     size_t n;
-    const char *mime = part_mime(L, part, i, "image/", "image/jpeg");
-    const char *data = part_data(L, part, i, &n);
+    const char *data;
+    const char *mime = lrt_map_part_media(L, state, part, "conversation_item_create", i,
+                                          "image/", "image/jpeg", &data, &n);
     if (n == 0)   /* the service would get a video frame with nothing in it */
         luaL_error(L, "conversation_item_create: part %d: the image is empty (0 bytes)", i);
     push_blob(L, data, n, mime);
@@ -122,19 +97,13 @@ static void image_part(lua_State *L, int state, int part, int i, int out)
 static void audio_part(lua_State *L, int state, int part, int i, int out)
 {
     size_t n, len;
-    lua_getfield(L, state, "input_mime");
-    const char *dflt = lua_tostring(L, -1);
-    const char *mime = part_mime(L, part, i, "audio/", dflt ? dflt : "audio/pcm;rate=16000");
-    const char *data = part_data(L, part, i, &n);
+    const char *data;
+    const char *mime = lrt_map_part_media(L, state, part, "conversation_item_create", i,
+                                          "audio/", "audio/pcm;rate=16000", &data, &n);
     int manual = lrt_get_bool(L, state, "vad_manual");
 
-    if (n == 0) {
-        lua_pop(L, 1);
+    if (n == 0)
         return;
-    }
-    if (n % 2 && strncmp(mime, "audio/pcm", 9) == 0)
-        luaL_error(L, "conversation_item_create: part %d: 16-bit PCM must have an even number "
-                   "of bytes (got %d)", i, (int)(n > 2147483647 ? 2147483647 : n));
     if (!rt_wire_mime_ok(mime))
         luaL_error(L, "conversation_item_create: part %d: audio mime type contains characters "
                    "JSON would escape", i);
@@ -152,7 +121,6 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_ACTIVITY_END, &len));
     else if (!lrt_map_vertex(L, state))
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_AUDIO_STREAM_END, &len));
-    lua_pop(L, 1);
 }
 
 /* The wire value of a result's scheduling ("interrupt", "when_idle", "silent"), NULL

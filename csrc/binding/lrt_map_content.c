@@ -51,13 +51,13 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
         luaL_error(L, "%s: part %d (%s): unknown field %s", who, i, type, k);
 }
 
-/* Pushes { inlineData = { mimeType, data = base64 } } for an image or audio part. */
-static void push_inline(lua_State *L, int state, int part, const char *who, int i,
-                        const char *kind)
+const char *lrt_map_part_media(lua_State *L, int state, int part, const char *who, int i,
+                               const char *kind, const char *dflt, const char **data,
+                               size_t *n)
 {
+    const char *mime = dflt;
     int top = lua_gettop(L);
-    const char *mime = kind[0] == 'a' ? "audio/pcm;rate=16000" : "image/jpeg";
-    size_t n;
+
     if (kind[0] == 'a' && lua_getfield(L, state, "input_mime") == LUA_TSTRING)
         mime = lua_tostring(L, -1);   /* the session's rate-carrying default */
     int t = lua_getfield(L, part, "mime");
@@ -68,28 +68,41 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     if (strncmp(mime, kind, strlen(kind)) != 0)
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
                    lrt_map_shown(L, mime, strlen(mime)), kind);
+    int pcm = strncmp(mime, "audio/pcm", 9) == 0;
+    if (pcm && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
+        luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
+                      "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
+                   LRT_MAX_RATE);
     if (lua_getfield(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
-    const char *data = lua_tolstring(L, -1, &n);
+    *data = lua_tolstring(L, -1, n);
+    if (pcm && *n % 2)
+        luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
+                   i, (int)(*n > 2147483647 ? 2147483647 : *n));
+    lua_settop(L, top);
+    return mime;
+}
+
+/* Pushes { inlineData = { mimeType, data = base64 } } for an image or audio part. */
+static void push_inline(lua_State *L, int state, int part, const char *who, int i,
+                        const char *kind)
+{
+    const char *data;
+    size_t n;
+    const char *mime = lrt_map_part_media(L, state, part, who, i, kind,
+                                          kind[0] == 'a' ? "audio/pcm;rate=16000"
+                                                         : "image/jpeg",
+                                          &data, &n);
     /* an empty part is a read that failed, more likely than a turn meant to be empty */
     if (n == 0)
         luaL_error(L, "%s: part %d: the %s is empty (0 bytes)", who, i,
                    kind[0] == 'i' ? "image" : "audio");
-    if (strncmp(mime, "audio/pcm", 9) == 0 && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
-        luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
-                      "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
-                   LRT_MAX_RATE);
-    if (n % 2 && strncmp(mime, "audio/pcm", 9) == 0)
-        luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
-                   i, (int)(n > 2147483647 ? 2147483647 : n));
     lua_createtable(L, 0, 1);
     lua_createtable(L, 0, 2);
     lrt_set_str(L, -1, "mimeType", mime);
     lrt_push_base64(L, data, n);
     lua_setfield(L, -2, "data");
     lua_setfield(L, -2, "inlineData");
-    lua_replace(L, top + 1);
-    lua_settop(L, top + 1);
 }
 
 /* Appends the wire part of content part i (the table at part) to the array at parts;

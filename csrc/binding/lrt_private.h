@@ -77,7 +77,7 @@ struct lrt_client *lrt_check_client(lua_State *L, int idx);
  * upvalue 1 is another metatable must not use them. */
 struct lrt_session *lrt_session_arg(lua_State *L, int idx);
 struct lrt_session *lrt_check_session(lua_State *L, int idx);
-/* Whether the session at idx has a message for poll() (lrt_session.c). */
+/* Whether the session at idx has a message for poll() (lrt_receive.c). */
 int lrt_session_has_pending(lua_State *L, int idx, struct lrt_session *u);
 
 #endif
