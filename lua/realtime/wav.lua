@@ -12,6 +12,7 @@
 local wav = {}
 
 local spack, sunpack = string.pack, string.unpack
+local shown = require("realtime.options").shown   -- a value quoted short for errors
 
 -- The subformat GUID of WAVE_FORMAT_EXTENSIBLE files holding integer PCM, after its
 -- first two bytes (which repeat the format tag).
@@ -123,9 +124,8 @@ function wav.decode(bytes)
       if size > avail then break end
     elseif size > avail and not data_pos then
       -- the data chunk, if any, is hidden inside what this one claims
-      local name = id:gsub("[%c\128-\255']", function(c) return ("\\x%02x"):format(c:byte()) end)
-      return fail("malformed WAV: chunk '%s' of %d bytes runs past the end of the file, "
-        .. "before any data chunk", name, size)
+      return fail("malformed WAV: chunk %s of %d bytes runs past the end of the file, "
+        .. "before any data chunk", shown(id), size)
     end
     pos = body + size + size % 2
   end
