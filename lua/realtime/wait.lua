@@ -12,10 +12,15 @@
 local core = require "realtime.core"
 local is_callable = require("realtime.options").is_callable
 
--- The module table the public functions below are defined in. install() copies them to
--- init.lua's table and then points this at it: realtime.run keeps the running loop's
--- spawn hook there (realtime.spawn_hook), where realtime.spawn looks for it.
+-- The public functions below, which install() copies into init.lua's module table.
 local realtime = {}
+
+-- init.lua's module table (set by install), for its realtime._log.
+local module
+
+-- The running realtime.run loop's way to add a coroutine (nil outside a loop): what
+-- realtime.spawn calls. A nested run keeps the outer one's and puts it back at its end.
+local spawn_hook
 
 local now = core.now
 
@@ -98,8 +103,8 @@ function realtime.run(...)
   end
   for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
 
-  local previous = realtime.spawn_hook
-  realtime.spawn_hook = function(...) return spawn("realtime.spawn", ...) end
+  local previous = spawn_hook
+  spawn_hook = function(...) return spawn("realtime.spawn", ...) end
   local failed_co, failed_err
   local ok, err = pcall(function()
     -- Raises a coroutine's error: a string (or number) with the coroutine's traceback;
@@ -109,7 +114,7 @@ function realtime.run(...)
       local t = type(e)
       if t == "string" or t == "number" then error(debug.traceback(co, tostring(e)), 0) end
       local ok_s, text = pcall(tostring, e)
-      realtime._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
+      module._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
         .. (ok_s and type(text) == "string" and text or t)))
       error(e, 0)
     end
@@ -164,7 +169,7 @@ function realtime.run(...)
       end
     end
   end)
-  realtime.spawn_hook = previous
+  spawn_hook = previous
   if not ok then
     -- The loop ends here: close every coroutine, so that their to-be-closed variables
     -- (sessions opened with <close>) run now rather than never (a coroutine that failed
@@ -175,7 +180,7 @@ function realtime.run(...)
       if status == "suspended" or status == "dead" then
         local closed, cerr = coroutine.close(th.co)
         if not closed and not (th.co == failed_co and cerr == failed_err) then
-          realtime._log("error", "realtime.run: closing a coroutine after another failed: "
+          module._log("error", "realtime.run: closing a coroutine after another failed: "
             .. tostring(cerr))
         end
       end
@@ -187,14 +192,14 @@ end
 
 --- Starts fn as another coroutine of the running realtime.run loop.
 function realtime.spawn(fn, ...)
-  if not realtime.spawn_hook then error("realtime.spawn: call it inside realtime.run", 2) end
-  realtime.spawn_hook(fn, ...)
+  if not spawn_hook then error("realtime.spawn: call it inside realtime.run", 2) end
+  spawn_hook(fn, ...)
 end
 
 --- Puts the functions above into `into`, init.lua's module table (once, as it loads).
 local function install(into)
   for k, v in pairs(realtime) do into[k] = v end
-  realtime = into
+  module = into
 end
 
 return { install = install, wait_on = wait_on, check_timeout = check_timeout }
