@@ -27,7 +27,7 @@
 
 #include <lua.h>
 
-#include "lrt_utf8.h"   /* lrt_utf8_valid, lrt_push_utf8_fixed */
+#include "lrt_utf8.h"   /* rt_utf8_valid, lrt_push_utf8_fixed */
 
 /* Nesting limit of user payloads (function results and arguments, raw messages). */
 #define LRT_JSON_MAX_DEPTH 64

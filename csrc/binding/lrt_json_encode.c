@@ -138,7 +138,7 @@ static void enc_string(struct enc *e, int level, const char *s, size_t n)
     lua_State *L = e->L;
     size_t i = 0, run = 0;
 
-    if (!lrt_utf8_valid(s, n))
+    if (!rt_utf8_valid(s, n))
         enc_fail(e, level, "invalid UTF-8 in string");
     jbuf_grow(L, b, n + 2);
     b->p[b->len++] = '"';

@@ -170,7 +170,7 @@ int lrt_json_check_object(lua_State *L, const char *s, size_t n)
 {
     size_t i = 0;
 
-    if (!lrt_utf8_valid(s, n)) {
+    if (!rt_utf8_valid(s, n)) {
         lua_pushliteral(L, "not valid UTF-8");
         return -1;
     }

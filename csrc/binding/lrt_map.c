@@ -131,7 +131,7 @@ static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth)
     if (bytes_as_base64 && lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        if (lrt_utf8_valid(s, n))
+        if (rt_utf8_valid(s, n))
             lua_pushvalue(L, idx);
         else
             lrt_push_base64(L, s, n);

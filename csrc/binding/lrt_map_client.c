@@ -68,7 +68,7 @@ static void text_part(lua_State *L, int state, int part, int i, int out)
     if (lua_getfield(L, part, "text") != LUA_TSTRING)
         luaL_error(L, "conversation_item_create: part %d: 'text' must be a string", i);
     const char *s = lua_tolstring(L, -1, &n);
-    if (!lrt_utf8_valid(s, n))
+    if (!rt_utf8_valid(s, n))
         luaL_error(L, "conversation_item_create: part %d: text is not valid UTF-8", i);
     if (n == 0) {
         lua_pop(L, 1);

@@ -119,7 +119,7 @@ static void add_part(lua_State *L, int state, int part, int parts, const char *w
         if (lua_getfield(L, part, "text") != LUA_TSTRING)
             luaL_error(L, "%s: part %d: 'text' must be a string", who, i);
         const char *s = lua_tolstring(L, -1, &n);
-        if (!lrt_utf8_valid(s, n))
+        if (!rt_utf8_valid(s, n))
             luaL_error(L, "%s: part %d: text is not valid UTF-8", who, i);
         if (n > 0) {
             lua_createtable(L, 0, 1);

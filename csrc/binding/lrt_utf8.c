@@ -6,11 +6,6 @@
 
 #include "rt_utf8.h"
 
-int lrt_utf8_valid(const char *str, size_t n)
-{
-    return rt_utf8_valid(str, n);
-}
-
 void lrt_push_utf8_fixed(lua_State *L, const char *str, size_t n)
 {
     size_t i = rt_utf8_valid_prefix(str, n);

@@ -1,6 +1,7 @@
-/* UTF-8 for the binding: the check every string the encoder writes and every client
- * message passes, and a repair for text that is only shown (lrt_utf8.c). lrt_json.h
- * includes this header, so the files that use JSON have these too. */
+/* UTF-8 for the binding: the core's check (rt_utf8_valid), which every string the
+ * encoder writes and every client message passes, and a repair for text that is only
+ * shown (lrt_utf8.c). lrt_json.h includes this header, so the files that use JSON have
+ * these too. */
 #ifndef LRT_UTF8_H
 #define LRT_UTF8_H
 
@@ -8,9 +9,7 @@
 
 #include <lua.h>
 
-/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past
- * U+10FFFF), else 0. */
-int lrt_utf8_valid(const char *s, size_t n);
+#include "rt_utf8.h"   /* rt_utf8_valid: the check, the core's */
 
 /* Pushes s[0..n) with every byte that does not start a well-formed UTF-8 sequence
  * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
