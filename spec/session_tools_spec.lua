@@ -178,4 +178,50 @@ describe("tools", function()
     for msg in session:messages(10) do last = msg end
     assert.equal("closed", last.type)
   end)
+  it("a handler that answers its own call with send_tool_result sends that answer once", function()
+    local realtime = require "realtime"
+    local lines = {}
+    realtime.log(function(level, text) lines[#lines + 1] = level .. ": " .. text end)
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = {
+        { name = "get_weather", description = "weather", parameters = WEATHER,
+          handler = function(args, call)
+            assert(call.session:send_tool_result(call.id, { by_hand = args.city }))
+          end },
+        { name = "lookup", description = "find", parameters = WEATHER,
+          handler = function(args, call)
+            assert(call.session:send_tool_result(call.id, { found = args.city }))
+            return { twice = true }
+          end },
+      },
+    })
+    local ok, err = pcall(function()
+      assert(session:send_text 'call get_weather {"city":"Oslo"}')
+      local msgs = helper.collect_turn(session)
+      local done
+      for _, m in ipairs(msgs) do
+        if m.type == "response_output_item_done" then done = m end
+        assert.is_not.equal("error", m.type, m.message)
+      end
+      assert.is_nil(done.result, "nothing of the handler's went out")
+      helper.collect_turn(session)   -- the model speaks about the result
+      assert(session:send_text 'call lookup {"city":"Rome"}')
+      msgs = helper.collect_turn(session)
+      for _, m in ipairs(msgs) do assert.is_not.equal("error", m.type, m.message) end
+      helper.collect_turn(session)
+    end)
+    realtime.log(nil)
+    assert(ok, err)
+    local conns = helper.connections()
+    local sent = tool_responses(conns[#conns].id)
+    assert.equal(2, #sent, "one tool response per call: " .. table.concat(sent, "\n"))
+    assert.matches('"by_hand":"Oslo"', sent[1])
+    assert.matches('"found":"Rome"', sent[2])
+    assert.is_nil(sent[2]:find("twice", 1, true), "the return value is not a second answer")
+    local text = table.concat(lines, "\n")
+    assert.is_nil(text:find("unknown call_id", 1, true), text)
+    assert.is_nil(text:find("Oslo", 1, true), "returning nothing after answering is quiet: " .. text)
+    assert.matches("tool 'lookup'.*already answered.*not sent", text)
+  end)
 end)

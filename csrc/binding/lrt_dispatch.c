@@ -189,6 +189,50 @@ static const char *lrt_options_fault(lua_State *L, int idx)
     return NULL;
 }
 
+/* Returns 1 when the call of the message at msg was answered while its handler ran
+ * (the handler called send_tool_result without will_continue): it has left the
+ * answerable calls and was not withdrawn by the server. */
+static int lrt_answered_meanwhile(lua_State *L, int msg)
+{
+    int answered = 0;
+    if (!lrt_function_call_part(L, msg))
+        return 0;
+    lua_getfield(L, -1, "call_id");
+    lua_getfield(L, SLOT_MAP, "calls");
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_getfield(L, SLOT_MAP, "cancelled_ids");
+        lua_pushvalue(L, -4);
+        answered = lua_rawget(L, -2) == LUA_TNIL;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 4);
+    return answered;
+}
+
+/* The handler answered its own call: a second answer for the id would reach the model
+ * as a stray result, so nothing of the handler's goes out. Returning nothing is how a
+ * handler says so; a value or an error is not sent, and the log says so. */
+static void lrt_drop_second_answer(lua_State *L, int msg, int ok)
+{
+    if (ok && lua_isnil(L, SLOT_TOP + 1))
+        return;
+    lrt_function_call_part(L, msg);
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "call_id");
+    lua_pushfstring(L, "tool '%s' (call %s): the call was already answered with "
+                       "send_tool_result; the handler's %s was not sent",
+                    lua_tostring(L, -2), lua_tostring(L, -1),
+                    ok ? "return value" : "error");
+    if (!ok) {
+        lua_pushliteral(L, ": ");
+        lua_pushvalue(L, SLOT_TOP + 1);
+        lua_concat(L, 3);
+    }
+    lua_setfield(L, msg, "error_traceback");
+    lua_pop(L, 3);
+}
+
 /* Records the handler's outcome as the call's result and buffers it for the tool
  * response, then goes on. On success the handler's two values (result, options) are
  * above the message handler; on error, the error message. */
@@ -212,6 +256,11 @@ static int lrt_dispatch_done(lua_State *L, int status)
     }
     lua_rawgeti(L, SLOT_MSGS, i);
     msg = lua_gettop(L);
+    if (lrt_answered_meanwhile(L, msg)) {
+        lrt_drop_second_answer(L, msg, ok);
+        lua_settop(L, SLOT_TOP);
+        return lrt_dispatch(L);
+    }
     if (!ok) {
         /* the model gets the message; the traceback goes to the log */
         lrt_error_result(L, SLOT_TOP + 1, msg);
