@@ -306,6 +306,34 @@ static void inline_ref(struct sctx *c, int src, int level)
     lua_settop(L, ref);
 }
 
+/* Every name in `required` must be a property this schema declares: the service refuses
+ * the whole setup otherwise ("property is not defined"), long after the mistake. */
+static void check_required(struct sctx *c, int dst)
+{
+    lua_State *L = c->L;
+    int top = lua_gettop(L);
+
+    if (lua_getfield(L, dst, "required") != LUA_TTABLE) {
+        lua_settop(L, top);
+        return;
+    }
+    int req = lua_gettop(L);
+    int props = lua_getfield(L, dst, "properties") == LUA_TTABLE ? lua_gettop(L) : 0;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, req);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, req, i);
+        const char *name = lua_tostring(L, -1);
+        int declared = props && lua_rawget(L, props) != LUA_TNIL;
+        if (!declared) {
+            push_seg(c, "required", 0);
+            push_seg(c, NULL, i);
+            fail(c, "'%s' is not one of the schema's properties", name);
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+}
+
 static void convert(struct sctx *c, int src, int level)
 {
     lua_State *L = c->L;
@@ -435,6 +463,7 @@ static void convert(struct sctx *c, int src, int level)
     }
     if (has_enum && !has_type)
         lrt_set_str(L, dst, "type", "STRING");
+    check_required(c, dst);
 }
 
 void lrt_schema_convert(lua_State *L, int idx, const char *tool)
