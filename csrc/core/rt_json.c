@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_json_private.h"
 
 /* ==================================================================== */
 /*  T O K E N S                                                         */
@@ -69,114 +70,6 @@ static inline void rt_json_ws(struct rt_json *r)
 static bool rt_json_digit(const char *p, const char *end)
 {
     return p < end && *p >= '0' && *p <= '9';
-}
-
-static int rt_json_hex4(const char *p, const char *end, unsigned *out)
-{
-    unsigned v = 0;
-    int i;
-
-    if (end - p < 4)
-        return -1;
-    for (i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t rt_json_utf8(unsigned cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes the string content p..e (escapes as written) into out (cap bytes, NUL
- * included); out NULL only validates. -1 on a control character, a bad escape, a lone
- * surrogate, or too little room. */
-static int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *len)
-{
-    size_t o = 0;
-
-    while (p < e) {
-        unsigned char c = (unsigned char)*p++;
-        char tmp[4];
-        size_t k = 1;
-        unsigned cp, lo;
-
-        if (c < 0x20)
-            return -1;
-        tmp[0] = (char)c;
-        if (c == '\\') {
-            if (p >= e)
-                return -1;
-            switch (*p++) {
-            case '"': tmp[0] = '"'; break;
-            case '\\': tmp[0] = '\\'; break;
-            case '/': tmp[0] = '/'; break;
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
-            case 'u':
-                if (rt_json_hex4(p, e, &cp) != 0)
-                    return -1;
-                p += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return -1;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (e - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                        rt_json_hex4(p + 2, e, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
-                        return -1;
-                    p += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                k = rt_json_utf8(cp, tmp);
-                break;
-            default:
-                return -1;
-            }
-        }
-        if (out) {
-            if (cap < o + k + 1)
-                return -1;
-            memcpy(out + o, tmp, k);
-        }
-        o += k;
-    }
-    if (out)
-        out[o] = '\0';
-    if (len)
-        *len = o;
-    return 0;
 }
 
 /* Reads the string at r->p (a '"'). The closing quote is found with memchr: a quote
@@ -472,54 +365,8 @@ bool rt_json_failed(const struct rt_json *r)
 }
 
 /* ==================================================================== */
-/*  V A L U E S                                                         */
+/*  N U M B E R S                                                       */
 /* ==================================================================== */
-
-bool rt_json_eqn(const struct rt_json_val *v, const char *lit, size_t n)
-{
-    char buf[256];
-    size_t len;
-
-    if (v->type != RT_JSON_STRING)
-        return false;
-    /* an escape takes more bytes than the text it stands for (2 to 12 for 1 to 4), and
-     * at most 6 per byte of text */
-    if (v->n == n)
-        return memcmp(v->s, lit, n) == 0 && !memchr(v->s, '\\', n);
-    if (v->n < n || v->n > 6 * n || n >= sizeof buf || !memchr(v->s, '\\', v->n))
-        return false;
-    return rt_json_decode(v->s, v->s + v->n, buf, sizeof buf, &len) == 0 && len == n &&
-           memcmp(buf, lit, n) == 0;
-}
-
-int rt_json_unescape(const struct rt_json_val *v, char *out, size_t cap, size_t *len)
-{
-    if (v->type != RT_JSON_STRING || cap == 0)
-        return -1;
-    return rt_json_decode(v->s, v->s + v->n, out, cap, len);
-}
-
-char *rt_json_strdup(const struct rt_json_val *v, size_t *len, bool *oom)
-{
-    char *out;
-
-    if (oom)
-        *oom = false;
-    if (v->type != RT_JSON_STRING)
-        return NULL;
-    out = rt_malloc(v->n + 1);
-    if (!out) {
-        if (oom)
-            *oom = true;
-        return NULL;
-    }
-    if (rt_json_decode(v->s, v->s + v->n, out, v->n + 1, len) != 0) {
-        explicit_bzero(out, v->n + 1);
-        rt_free(out);
-        return NULL;
-    }
-    return out;
-}
 
 /* The C locale for strtod_l: the text's '.' is the decimal point whatever the process's
  * LC_NUMERIC says. */
