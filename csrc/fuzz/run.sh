@@ -36,12 +36,12 @@ build() {
     clang $FLAGS $PKG_CFLAGS "$@" $PKG_LIBS -lpthread -lm -ldl || exit 1
 }
 echo "building fuzz targets in $OUT"
-build -o "$OUT/fuzz_json" csrc/fuzz/fuzz_json.c csrc/core/rt_json.c csrc/core/rt_alloc.c
+build -o "$OUT/fuzz_json" csrc/fuzz/fuzz_json.c csrc/core/rt_json.c csrc/core/rt_json_string.c csrc/core/rt_alloc.c
 build -o "$OUT/fuzz_base64" csrc/fuzz/fuzz_base64.c csrc/core/rt_base64.c bench/c/base64_old.c
-build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c csrc/core/rt_json.c \
+build -o "$OUT/fuzz_scan" csrc/fuzz/fuzz_scan.c csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_json_string.c \
     csrc/core/rt_alloc.c
 build -o "$OUT/fuzz_ws" csrc/fuzz/fuzz_ws.c csrc/core/rt_ws.c csrc/core/rt_resume.c \
-    csrc/core/rt_json.c csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c \
+    csrc/core/rt_json.c csrc/core/rt_json_string.c csrc/core/rt_alloc.c csrc/core/rt_error.c csrc/core/rt_base64.c \
     csrc/core/rt_buf.c csrc/core/rt_utf8.c -lcrypto
 build -o "$OUT/fuzz_map" csrc/fuzz/fuzz_map.c csrc/binding/lrt_*.c csrc/core/rt_*.c
 
