@@ -1,5 +1,6 @@
--- Every example under examples/ runs here against the simulator, as a child process with
--- only its environment pointing it there, exactly as a user would run it.
+-- Every example under examples/ (and the README's quick start) runs here against the
+-- simulator, as a child process with only its environment pointing it there, exactly as
+-- a user would run it.
 local helper = require "spec.helper"
 local realtime = require "realtime"
 local cjson = require "cjson"
@@ -111,6 +112,30 @@ describe("examples", function()
       assert.is_not.equal(0, code)
       assert.matches("voice_chat: could not connect %(auth%): [^\n]*1007: API key not valid", out)
     end)
+  end)
+
+  it("the README's quick start runs as written, pointed at the simulator", function()
+    local readme = helper.read_file "README.md"
+    local code = assert(readme:match("## Quick start.-```lua\n(.-)```"), "README.md has a Quick start in Lua")
+    local wav = dir .. "/answer.wav"
+    local n1, n2
+    -- only where it connects and where it writes change: the simulator, a scratch file
+    code, n1 = code:gsub("realtime%.gemini {", 'realtime.gemini { base_url = os.getenv "REALTIME_BASE_URL", '
+      .. 'ca_file = os.getenv "REALTIME_CA_FILE",', 1)
+    code, n2 = code:gsub('"answer%.wav"', ("%q"):format(wav), 1)
+    assert.equal(1, n1)
+    assert.equal(1, n2)
+    local script = dir .. "/quick_start.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(code)
+    f:close()
+    local status, out = run("lua5.4", { script })
+    assert.equal(0, status, out)
+    -- the handler's result, as the model speaks about it (its transcript)
+    assert.matches('The result of get_weather is {[^\n]*"forecast":"rainy"', out)
+    local pcm, rate = realtime.wav.read(wav)
+    assert.equal(24000, rate)
+    assert.is_true(rms(pcm) > 100, "the spoken answer is not silence")
   end)
 
   it("text_chat.lua answers each line piped in, in one session", function()
