@@ -246,15 +246,16 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.is_true(st.generated_ids.call_1)
       end)
 
-      it("refuses arguments nested deeper than 64 levels", function()
+      it("a call whose arguments nest deeper than 64 levels is a protocol error, not a call", function()
         local args = {}
         local t = args
         for _ = 1, 64 do t.x = {}; t = t.x end
-        local ok, err, code = core.map_server(state(backend),
+        local msgs = feed(state(backend),
           core.json_encode({ toolCall = { functionCalls = { { id = "c", name = "f", args = args } } } }, 128))
-        assert.is_nil(ok)
-        assert.equal("function call 'f': arguments nest deeper than 64 levels", err)
-        assert.equal("protocol", code)
+        cmp.assert_same(types(msgs), { "error" })
+        assert.equal("toolCall.functionCalls[1]: args nest deeper than 64 levels: that call cannot be answered",
+          msgs[1].message)
+        assert.equal("protocol", msgs[1].code)
       end)
 
       it("a tool call ends its response; what follows the results is a new response", function()
@@ -359,12 +360,16 @@ for _, backend in ipairs { "gemini", "vertex" } do
         cmp.assert_same(msgs[8].item.content[1].arguments, { ["odd key"] = "abcd", ['say "hi"'] = false })
       end)
 
-      it("a partial argument with an unreadable path is a protocol error", function()
-        local ok, err, code = core.map_server(state(backend), core.json_encode { toolCall = { functionCalls = {
+      it("a partial argument with an unreadable path is a protocol error; the stream ends", function()
+        local st = state(backend)
+        local msgs = feed(st, { toolCall = { functionCalls = {
           { id = "c", name = "f", willContinue = true, partialArgs = { { jsonPath = "city", stringValue = "x" } } } } } })
-        assert.is_nil(ok)
-        assert.equal("function call 'f': cannot read the argument path 'city'", err)
-        assert.equal("protocol", code)
+        cmp.assert_same(types(msgs), { "response_created", "error" })
+        assert.equal("function call 'f': cannot read the argument path 'city': that call cannot be answered",
+          msgs[2].message)
+        assert.equal("protocol", msgs[2].code)
+        assert.is_nil(st.streams.c)
+        assert.is_nil(st.stream_last)
       end)
 
       it("tool_call_cancellation lists the ids", function()

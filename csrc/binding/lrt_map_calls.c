@@ -218,13 +218,36 @@ static void end_stream(struct lrt_frame *f, int id)
     lua_setfield(L, f->state, "stream_last");
 }
 
-/* Pushes the id of the call at call: the server's, else the one of the call being
- * streamed (later pieces may come without it), else a new one. */
-static void push_call_id(struct lrt_frame *f, int call)
+/* What the JSON value at idx is, for an error message: "a string", "an array", ... */
+static const char *json_kind(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TTABLE:
+        return lua_rawlen(L, idx) > 0 ? "an array" : "an object";
+    case LUA_TSTRING:
+        return "a string";
+    case LUA_TNUMBER:
+        return "a number";
+    case LUA_TBOOLEAN:
+        return "a boolean";
+    default:
+        return lrt_json_isnull(L, idx) ? "null" : luaL_typename(L, idx);
+    }
+}
+
+/* Pushes the id of the call at call (functionCalls[i]): the server's, else the one of the
+ * call being streamed (later pieces may come without it), else a new one that none of
+ * the server's ids in this toolCall (the table at taken) nor an open call holds. */
+static void push_call_id(struct lrt_frame *f, int call, lua_Integer i, int taken)
 {
     lua_State *L = f->L;
-    if (lua_getfield(L, call, "id") == LUA_TSTRING && lua_rawlen(L, -1) > 0)
+    int t = lua_getfield(L, call, "id");
+    if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0)
         return;
+    if (t != LUA_TNIL)
+        lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] has an id that is %s, not a "
+                                  "non-empty string: it is answered without an id", (int)i,
+                               t == LUA_TSTRING ? "empty" : json_kind(L, -1));
     lua_pop(L, 1);
     if (lua_getfield(L, f->state, "stream_last") == LUA_TSTRING)
         return;
@@ -232,9 +255,22 @@ static void push_call_id(struct lrt_frame *f, int call)
     /* No id from the server (Vertex may omit it): make one up for the neutral side and
      * remember it, so the result goes back without an id rather than with one the
      * server never issued (seed bug 13). */
-    lua_Integer seq = lrt_get_int(L, f->state, "call_seq") + 1;
+    lua_Integer seq = lrt_get_int(L, f->state, "call_seq");
+    lua_getfield(L, f->state, "calls");
+    int open = lua_gettop(L);
+    for (;;) {
+        lua_pushfstring(L, "call_%I", (LUAI_UACINT)++seq);
+        lua_pushvalue(L, -1);
+        int used = lua_rawget(L, taken) != LUA_TNIL;
+        lua_pushvalue(L, -2);
+        used |= lua_rawget(L, open) != LUA_TNIL;
+        lua_pop(L, 2);
+        if (!used)
+            break;
+        lua_pop(L, 1);
+    }
+    lua_remove(L, open);
     lrt_set_int(L, f->state, "call_seq", seq);
-    lua_pushfstring(L, "call_%I", (LUAI_UACINT)seq);
     lua_getfield(L, f->state, "generated_ids");
     lua_pushvalue(L, -2);
     lua_pushboolean(L, 1);
@@ -278,10 +314,89 @@ static int stream_piece(struct lrt_frame *f, int call, int id, int name, int mor
     return 0;
 }
 
-/* Maps each function call to an output item; returns the number of calls that ended,
- * or -1 with a message pushed. A call whose arguments the server streams (partialArgs,
- * willContinue) gives function_call_arguments_delta messages, and its item once the
- * last piece came, with the arguments put together. */
+/* Checks the args of the call at call (functionCalls[i]): absent, or an object within
+ * the depth limit (made integral where a number is). Else reports the call, which is
+ * then dropped, and returns 0. */
+static int args_usable(struct lrt_frame *f, int call, lua_Integer i)
+{
+    lua_State *L = f->L;
+    int t = lua_getfield(L, call, "args"), ok = 1;
+    if (t != LUA_TNIL && (t != LUA_TTABLE || lua_rawlen(L, -1) > 0)) {
+        lrt_msg_protocol_error(f, "toolCall.functionCalls[%d]: args is %s, not an object: "
+                                  "that call cannot be answered", (int)i, json_kind(L, -1));
+        ok = 0;
+    } else if (t == LUA_TTABLE && lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
+        lrt_msg_protocol_error(f, "toolCall.functionCalls[%d]: args nest deeper than %d "
+                                  "levels: that call cannot be answered", (int)i,
+                               LRT_JSON_MAX_DEPTH);
+        ok = 0;
+    }
+    lua_pop(L, 1);
+    return ok;
+}
+
+/* Pushes a table of the non-empty string ids of the calls in the array at calls: a
+ * made-up id must not take one of them. */
+static void push_server_ids(lua_State *L, int calls, lua_Integer n)
+{
+    lua_newtable(L);
+    int ids = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, calls, i) == LUA_TTABLE &&
+            lua_getfield(L, -1, "id") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+            lua_pushboolean(L, 1);
+            lua_rawset(L, ids);
+        }
+        lua_settop(L, ids);
+    }
+}
+
+/* Emits the added and done items of the call (id, name and args at those indexes). */
+static void emit_call(struct lrt_frame *f, int id, int name, int args)
+{
+    lua_State *L = f->L;
+
+    lua_getfield(L, f->state, "calls");
+    lua_pushvalue(L, id);
+    lua_pushvalue(L, name);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+
+    /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
+    lua_createtable(L, 0, 3);
+    int item = lua_gettop(L);
+    lua_pushvalue(L, id);
+    lua_setfield(L, item, "id");
+    lrt_set_str(L, item, "role", "assistant");
+    lua_createtable(L, 1, 0);
+    lua_createtable(L, 0, 4);
+    lrt_set_str(L, -1, "type", "function_call");
+    lua_pushvalue(L, id);
+    lua_setfield(L, -2, "call_id");
+    lua_pushvalue(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushvalue(L, args);
+    lua_setfield(L, -2, "arguments");
+    lua_rawseti(L, -2, 1);
+    lua_setfield(L, item, "content");
+
+    lrt_msg_new(f, "response_output_item_added");
+    lua_pushvalue(L, item);
+    lua_setfield(L, -2, "item");
+    lrt_msg_push(f);
+    lrt_msg_new(f, "response_output_item_done");
+    lua_pushvalue(L, item);
+    lua_setfield(L, -2, "item");
+    lrt_msg_push(f);
+    lua_pop(L, 1);
+}
+
+/* Maps each function call to an output item; returns the number of calls that ended.
+ * A call whose arguments the server streams (partialArgs, willContinue) gives
+ * function_call_arguments_delta messages, and its item once the last piece came, with
+ * the arguments put together. A call that cannot be answered as it came (args that are
+ * not an object, no name, an id another call of the toolCall has) gives a protocol
+ * error instead, and no handler runs for it; the other calls go on. */
 int lrt_map_tool_calls(struct lrt_frame *f, int tc)
 {
     lua_State *L = f->L;
@@ -290,8 +405,8 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
     if (t != LUA_TTABLE) {
         /* The server waits for answers to calls we cannot read: say so. */
         if (t != LUA_TNIL)
-            lrt_msg_protocol_error(f, "toolCall.functionCalls is a %s, not an array: its "
-                                      "calls cannot be answered", lua_typename(L, t));
+            lrt_msg_protocol_error(f, "toolCall.functionCalls is %s, not an array: its "
+                                      "calls cannot be answered", json_kind(L, -1));
         lua_pop(L, 1);
         return 0;
     }
@@ -308,22 +423,31 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         lua_settop(L, calls - 1);
         return 0;
     }
+    push_server_ids(L, calls, n);
+    lua_newtable(L);   /* the ids of the calls answerable so far */
+    int taken = calls + 1, done = calls + 2;
     for (lua_Integer i = 1; i <= n; i++) {
+        lua_settop(L, done);
         if (lua_rawgeti(L, calls, i) != LUA_TTABLE) {
-            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] is a %s, not an object: "
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] is %s, not an object: "
                                       "that call cannot be answered", (int)i,
-                                   luaL_typename(L, -1));
-            lua_settop(L, calls);
+                                   json_kind(L, -1));
             continue;
         }
         int call = lua_gettop(L);
-        lrt_ensure_response(f);
-
         int more = lrt_get_bool(L, call, "willContinue");
         int pieces = lua_getfield(L, call, "partialArgs") == LUA_TTABLE;
         lua_pop(L, 1);
-        push_call_id(f, call);
+        push_call_id(f, call, i, taken);
         int id = lua_gettop(L);
+        lua_pushvalue(L, id);
+        if (lua_rawget(L, done) != LUA_TNIL) {
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] repeats the id %s of an "
+                                      "earlier call: only that one can be answered", (int)i,
+                                   lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
+            continue;
+        }
+        lua_pop(L, 1);
 
         /* a stream: this call's own pieces, or the end of one begun earlier */
         int stream = 0;
@@ -336,6 +460,12 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         } else {
             lua_settop(L, id);
         }
+        if (!args_usable(f, call, i)) {
+            if (stream)
+                end_stream(f, id);
+            continue;
+        }
+        lrt_ensure_response(f);
 
         if (lua_getfield(L, call, "name") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
             lua_pop(L, 1);
@@ -351,21 +481,26 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         int name = lua_gettop(L);
         if (stream) {
             lua_pushvalue(L, stream);
-            if (stream_piece(f, call, id, name, more) != 0)
-                return -1;
-            lua_pop(L, 1);
-            if (more) {
-                lua_settop(L, calls);
+            if (stream_piece(f, call, id, name, more) != 0) {
+                lrt_msg_protocol_error(f, "%s: that call cannot be answered",
+                                       lua_tostring(L, -1));
+                end_stream(f, id);
                 continue;
             }
+            lua_pop(L, 1);
+            if (more)
+                continue;
+        }
+        if (lua_rawlen(L, name) == 0) {
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has no name: that "
+                                      "call cannot be answered", (int)i,
+                                   lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
+            if (stream)
+                end_stream(f, id);
+            continue;
         }
 
         int at = lua_getfield(L, call, "args");
-        if (at == LUA_TTABLE && lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
-            lua_pushfstring(L, "function call '%s': arguments nest deeper than %d levels",
-                            lua_tostring(L, name), LRT_JSON_MAX_DEPTH);
-            return -1;
-        }
         if (stream && (at != LUA_TTABLE || (lua_pushnil(L), lua_next(L, -2) == 0))) {
             /* the arguments are what the pieces built */
             lua_settop(L, name);
@@ -376,45 +511,15 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             lua_pop(L, 1);
             lua_newtable(L);
         }
-        int args = lua_gettop(L);
         if (stream)
             end_stream(f, id);
-
-        lua_getfield(L, f->state, "calls");
+        emit_call(f, id, name, lua_gettop(L));
         lua_pushvalue(L, id);
-        lua_pushvalue(L, name);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-
-        /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
-        lua_createtable(L, 0, 3);
-        int item = lua_gettop(L);
-        lua_pushvalue(L, id);
-        lua_setfield(L, item, "id");
-        lrt_set_str(L, item, "role", "assistant");
-        lua_createtable(L, 1, 0);
-        lua_createtable(L, 0, 4);
-        lrt_set_str(L, -1, "type", "function_call");
-        lua_pushvalue(L, id);
-        lua_setfield(L, -2, "call_id");
-        lua_pushvalue(L, name);
-        lua_setfield(L, -2, "name");
-        lua_pushvalue(L, args);
-        lua_setfield(L, -2, "arguments");
-        lua_rawseti(L, -2, 1);
-        lua_setfield(L, item, "content");
-
-        lrt_msg_new(f, "response_output_item_added");
-        lua_pushvalue(L, item);
-        lua_setfield(L, -2, "item");
-        lrt_msg_push(f);
-        lrt_msg_new(f, "response_output_item_done");
-        lua_pushvalue(L, item);
-        lua_setfield(L, -2, "item");
-        lrt_msg_push(f);
-        lua_settop(L, calls);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, done);
         made++;
     }
+    lua_settop(L, calls - 1);
     return made;
 }
 
@@ -424,7 +529,11 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
     int top = lua_gettop(L);
     lrt_json_newarray(L, 0);
     int ids = lua_gettop(L);
-    if (lua_getfield(L, tcc, "ids") == LUA_TTABLE) {
+    int t = lua_getfield(L, tcc, "ids");
+    if (t != LUA_TTABLE && t != LUA_TNIL)
+        lrt_msg_protocol_error(f, "toolCallCancellation.ids is %s, not an array: no call is "
+                                  "withdrawn", json_kind(L, -1));
+    if (t == LUA_TTABLE) {
         int src = lua_gettop(L);
         lua_getfield(L, f->state, "cancelled_ids");
         int cancelled = lua_gettop(L);
@@ -436,6 +545,8 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
                 lua_rawset(L, cancelled);
                 lrt_map_append(L, ids);
             } else {
+                lrt_msg_protocol_error(f, "toolCallCancellation.ids[%d] is %s, not a string: "
+                                          "it withdraws nothing", (int)i, json_kind(L, -1));
                 lua_pop(L, 1);
             }
         }

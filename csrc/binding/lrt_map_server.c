@@ -521,11 +521,8 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         turn_end = lrt_get_bool(L, content, "turnComplete");
     }
     if (tc) {
-        int n = lrt_map_tool_calls(&f, tc);
-        if (n < 0)
-            return results(L, entry, fail(L, ""));
+        tool_end = lrt_map_tool_calls(&f, tc) > 0;
         lua_settop(L, base);
-        tool_end = n > 0;
     }
     if (tcc) {
         lrt_map_cancellation(&f, tcc);

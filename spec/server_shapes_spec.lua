@@ -1,0 +1,182 @@
+-- Server frames that are valid JSON but of the wrong shape, sent by the hostile server
+-- (spec/hostile, mode `send`) over a real socket: each is mapped, passed on as raw, or
+-- corrected with a "protocol" error that says what was wrong; no handler gets arguments
+-- that are not the server's object, every answer carries its call's own id, and
+-- response_created / response_done stay paired.
+local helper = require "spec.helper"
+local core = require "realtime.core"
+local cjson = require "cjson"
+
+-- base64url of s (the hostile server's `frames` parameter), through the image path of
+-- map_client
+local function b64url(s)
+  local st = core.map_new { backend = "gemini" }
+  local f = core.map_client(st, { type = "conversation_item_create",
+    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
+  return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
+end
+
+local function frames(...)
+  local t = {}
+  for i, f in ipairs { ... } do t[i] = b64url(f) end
+  return table.concat(t, ",")
+end
+
+-- Every message until `n` response_done messages (or 5 s of quiet); checks that
+-- response_created and response_done alternate.
+local function until_done(session, n)
+  local all, open, done = {}, nil, 0
+  while done < n do
+    local msg = assert(session:receive(5), "no response_done after " .. cjson.encode((function() local t = {} for i, m in ipairs(all) do t[i] = m.type .. ":" .. tostring(m.message) end return t end)()))
+    all[#all + 1] = msg
+    if msg.type == "response_created" then
+      assert.is_nil(open, "a response started inside another")
+      open = msg.response_id
+    elseif msg.type == "response_done" then
+      assert.equal(open, msg.response_id, "response_done without its response_created")
+      open, done = nil, done + 1
+    end
+  end
+  return all
+end
+
+local function of_type(msgs, type_)
+  local t = {}
+  for _, m in ipairs(msgs) do if m.type == type_ then t[#t + 1] = m end end
+  return t
+end
+
+-- The functionResponses the server received on a connection.
+local function answers(h, tag)
+  local got = {}
+  for _, r in ipairs(h:log(tag)[1].received) do
+    local msg = r.text and cjson.decode(r.text)
+    if msg and msg.toolResponse then
+      for _, fr in ipairs(msg.toolResponse.functionResponses) do got[#got + 1] = fr end
+    end
+  end
+  return got
+end
+
+describe("server frames of the wrong shape", function()
+  local h
+  setup(function() h = helper.hostile() end)
+  teardown(function() h:stop() end)
+
+  -- A session on `send` mode with the frames, and an echo tool whose handler records
+  -- its arguments and call.
+  local function session_for(...)
+    local runs = {}
+    local client, tag = h:client("send", { frames = frames(...) })
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "echo", handler = function(args, call)
+        runs[#runs + 1] = { args = args, id = call.id }
+        return { n = args.n }
+      end } },
+    })
+    return session, runs, client, tag
+  end
+
+  describe("tool calls", function()
+    it("a call with unusable args is reported; the frame's text and other calls go on, paired", function()
+      local deep = string.rep('{"a":', 70) .. "1" .. string.rep("}", 70)
+      local session, runs, client, tag = session_for(
+        '{"serverContent":{"modelTurn":{"parts":[{"text":"Let me see."}]}},"toolCall":{"functionCalls":['
+        .. '{"id":"c0","name":"echo","args":{"n":0}},'
+        .. '{"id":"c1","name":"echo","args":' .. deep .. '},'
+        .. '{"id":"c2","name":"echo","args":"{\\"n\\":2}"},'
+        .. '{"id":"c3","name":"echo","args":[1,2]},'
+        .. '{"id":"c4","name":"echo","args":7}]}}')
+      local msgs = until_done(session, 2)   -- the call's response, and the tiny model's answer
+      assert.equal("Let me see.", of_type(msgs, "output_text_delta")[1].text)
+      local errs = of_type(msgs, "error")
+      assert.equal(4, #errs)
+      for _, e in ipairs(errs) do assert.equal("protocol", e.code) end
+      assert.matches("functionCalls%[2%]: args nest deeper than 64", errs[1].message)
+      assert.matches("functionCalls%[3%]: args is a string, not an object", errs[2].message)
+      assert.matches("functionCalls%[4%]: args is an array, not an object", errs[3].message)
+      assert.matches("functionCalls%[5%]: args is a number, not an object", errs[4].message)
+      assert.equal(1, #runs)
+      assert.equal("c0", runs[1].id)
+      assert.same({ n = 0 }, runs[1].args)
+      local sent = answers(h, tag)
+      assert.equal(1, #sent)
+      assert.equal("c0", sent[1].id)
+      client:close()
+    end)
+
+    it("a repeated id is answered once; a made-up id never takes a server's", function()
+      local session, runs, client, tag = session_for(
+        '{"toolCall":{"functionCalls":[{"id":"x","name":"echo","args":{"n":1}},'
+        .. '{"id":"x","name":"echo","args":{"n":2}}]}}')
+      local msgs = until_done(session, 2)
+      local errs = of_type(msgs, "error")
+      assert.equal(1, #errs)
+      assert.matches("functionCalls%[2%] repeats the id 'x'", errs[1].message)
+      assert.equal(1, #runs)
+      assert.same({ n = 1 }, runs[1].args)
+      assert.same({ { id = "x", name = "echo", response = { n = 1 } } }, answers(h, tag))
+      client:close()
+
+      session, runs, client, tag = session_for(
+        '{"toolCall":{"functionCalls":[{"name":"echo","args":{"n":1}},'
+        .. '{"id":"call_1","name":"echo","args":{"n":2}}]}}')
+      msgs = until_done(session, 2)
+      assert.equal(0, #of_type(msgs, "error"))
+      assert.equal(2, #runs)
+      assert.are_not.equal(runs[1].id, runs[2].id)
+      assert.equal("call_1", runs[2].id)
+      -- the server's call_1 is answered with its id, the one without an id without one
+      assert.same({ { name = "echo", response = { n = 1 } },
+        { id = "call_1", name = "echo", response = { n = 2 } } }, answers(h, tag))
+      client:close()
+    end)
+
+    it("an id that is not a non-empty string is reported, and answered without an id", function()
+      local session, runs, client, tag = session_for(
+        '{"toolCall":{"functionCalls":[{"id":5,"name":"echo","args":{"n":1}},'
+        .. '{"id":"","name":"echo","args":{"n":2}}]}}')
+      local msgs = until_done(session, 2)
+      local errs = of_type(msgs, "error")
+      assert.equal(2, #errs)
+      assert.matches("functionCalls%[1%] has an id that is a number", errs[1].message)
+      assert.matches("functionCalls%[2%] has an id that is empty", errs[2].message)
+      assert.equal(2, #runs)
+      assert.same({ { name = "echo", response = { n = 1 } }, { name = "echo", response = { n = 2 } } },
+        answers(h, tag))
+      client:close()
+    end)
+
+    it("a call without a name is reported and not answered; the call beside it is", function()
+      local session, runs, client, tag = session_for(
+        '{"toolCall":{"functionCalls":[{"id":"a","name":5,"args":{}},{"id":"b","args":{}},'
+        .. '{"id":"c","name":"echo","args":{"n":3}}]}}')
+      local msgs = until_done(session, 2)
+      local errs = of_type(msgs, "error")
+      assert.equal(2, #errs)
+      assert.matches("functionCalls%[1%] %(id 'a'%) has no name", errs[1].message)
+      assert.matches("functionCalls%[2%] %(id 'b'%) has no name", errs[2].message)
+      assert.equal(1, #of_type(msgs, "response_output_item_done"))
+      assert.equal(1, #runs)
+      assert.same({ { id = "c", name = "echo", response = { n = 3 } } }, answers(h, tag))
+      client:close()
+    end)
+
+    it("cancellation ids that are not strings are reported, the string ones withdrawn", function()
+      local session, _, client = session_for('{"toolCallCancellation":{"ids":[5,"c1",null]}}',
+        '{"toolCallCancellation":{"ids":"c2"}}')
+      local msgs = {}
+      for _ = 1, 5 do msgs[#msgs + 1] = assert(session:receive(5)) end
+      local errs = of_type(msgs, "error")
+      assert.equal(3, #errs)
+      assert.matches("toolCallCancellation.ids%[1%] is a number, not a string", errs[1].message)
+      assert.matches("toolCallCancellation.ids%[3%] is null, not a string", errs[2].message)
+      assert.matches("toolCallCancellation.ids is a string, not an array", errs[3].message)
+      local cancels = of_type(msgs, "tool_call_cancellation")
+      assert.same({ "c1" }, cancels[1].call_ids)
+      assert.same({}, cancels[2].call_ids)
+      client:close()
+    end)
+  end)
+end)
