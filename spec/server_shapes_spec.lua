@@ -179,4 +179,80 @@ describe("server frames of the wrong shape", function()
       client:close()
     end)
   end)
+
+  -- The first n messages of a session on `send` mode with the frames.
+  local function first(n, extra, ...)
+    local client = h:client("send", { frames = frames(...) })
+    local opts = { output_modalities = { "text" } }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    local session = assert(client:connect(opts))
+    local msgs = {}
+    for i = 1, n do msgs[i] = assert(session:receive(5), "message " .. i) end
+    return msgs, session, client
+  end
+
+  local function messages_of(msgs)
+    local t = {}
+    for _, m in ipairs(msgs) do if m.type == "error" then t[#t + 1] = m.message end end
+    return t
+  end
+
+  it("a flag that is not a boolean is reported and taken as false, as the core takes it", function()
+    local msgs, _, client = first(7, nil,
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"hi","thought":"no"}]},"interrupted":null}}',
+      '{"serverContent":{"turnComplete":0}}',
+      '{"serverContent":{"turnComplete":true}}')
+    local want = { "error", "response_created", "output_text_delta", "error", "error", "output_text_done",
+      "response_done" }
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same(want, got)
+    assert.same({ "serverContent.modelTurn.parts[].thought is a string, not a boolean: taken as false",
+      "serverContent.interrupted is null, not a boolean: taken as false",
+      "serverContent.turnComplete is a number, not a boolean: taken as false" }, messages_of(msgs))
+    assert.equal("hi", msgs[3].text)
+    assert.equal("completed", msgs[7].status)
+    client:close()
+  end)
+
+  it("token counts that are not counts are reported and left out; sums stop at the largest integer", function()
+    local msgs, _, client = first(7, nil,
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"a"}]}}}',
+      '{"usageMetadata":{"promptTokenCount":-5,"responseTokenCount":"7","totalTokenCount":1.5,'
+      .. '"cachedContentTokenCount":"lots","promptTokensDetails":[{"modality":"AUDIO","tokenCount":"9223372036854775807"},'
+      .. '{"modality":"AUDIO","tokenCount":"9223372036854775807"}]},"serverContent":{"turnComplete":true}}')
+    local done = msgs[7]
+    assert.equal("response_done", done.type)
+    assert.same({ output_tokens = 7, input_audio_tokens = math.maxinteger }, done.usage)
+    assert.same({ "usageMetadata.promptTokenCount is '-5', not a count: left out",
+      "usageMetadata.totalTokenCount is '1.5', not a count: left out",
+      "usageMetadata.cachedContentTokenCount is 'lots', not a count: left out" }, messages_of(msgs))
+    client:close()
+  end)
+
+  it("goAway: an unreadable timeLeft is reported, a huge one capped at a day; any goAway is go_away", function()
+    local msgs, _, client = first(8, { resumption = false },
+      '{"goAway":{"timeLeft":"abc"}}', '{"goAway":{"timeLeft":"-3s"}}',
+      '{"goAway":{"timeLeft":"' .. string.rep("9", 400) .. 's"}}', '{"goAway":{"timeLeft":"1.5s"}}',
+      '{"goAway":7}')
+    local left = {}
+    for _, m in ipairs(msgs) do if m.type == "go_away" then left[#left + 1] = m.time_left or "none" end end
+    assert.same({ "none", "none", 86400, 1.5, "none" }, left)
+    assert.same({ "goAway.timeLeft is 'abc', not a duration such as \"10s\": go_away has no time_left",
+      "goAway.timeLeft is '-3s', not a duration such as \"10s\": go_away has no time_left",
+      "goAway is a number, not an object" }, messages_of(msgs))
+    client:close()
+  end)
+
+  it("a resumption handle that is not a string is reported; the session keeps its last one", function()
+    local msgs, session, client = first(4, nil,
+      '{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}',
+      '{"sessionResumptionUpdate":{"newHandle":5,"resumable":"yes"}}')
+    assert.same({ "sessionResumptionUpdate.newHandle is a number, not a string: the session keeps its last handle",
+      "sessionResumptionUpdate.resumable is a string, not a boolean: taken as false" }, messages_of(msgs))
+    assert.equal("h1", msgs[1].handle)
+    assert.is_false(msgs[4].resumable)
+    assert.equal("h1", session:resumption_handle())
+    client:close()
+  end)
 end)

@@ -218,23 +218,6 @@ static void end_stream(struct lrt_frame *f, int id)
     lua_setfield(L, f->state, "stream_last");
 }
 
-/* What the JSON value at idx is, for an error message: "a string", "an array", ... */
-static const char *json_kind(lua_State *L, int idx)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TTABLE:
-        return lua_rawlen(L, idx) > 0 ? "an array" : "an object";
-    case LUA_TSTRING:
-        return "a string";
-    case LUA_TNUMBER:
-        return "a number";
-    case LUA_TBOOLEAN:
-        return "a boolean";
-    default:
-        return lrt_json_isnull(L, idx) ? "null" : luaL_typename(L, idx);
-    }
-}
-
 /* Pushes the id of the call at call (functionCalls[i]): the server's, else the one of the
  * call being streamed (later pieces may come without it), else a new one that none of
  * the server's ids in this toolCall (the table at taken) nor an open call holds. */
@@ -247,7 +230,7 @@ static void push_call_id(struct lrt_frame *f, int call, lua_Integer i, int taken
     if (t != LUA_TNIL)
         lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] has an id that is %s, not a "
                                   "non-empty string: it is answered without an id", (int)i,
-                               t == LUA_TSTRING ? "empty" : json_kind(L, -1));
+                               t == LUA_TSTRING ? "empty" : lrt_json_kind(L, -1));
     lua_pop(L, 1);
     if (lua_getfield(L, f->state, "stream_last") == LUA_TSTRING)
         return;
@@ -323,7 +306,7 @@ static int args_usable(struct lrt_frame *f, int call, lua_Integer i)
     int t = lua_getfield(L, call, "args"), ok = 1;
     if (t != LUA_TNIL && (t != LUA_TTABLE || lua_rawlen(L, -1) > 0)) {
         lrt_msg_protocol_error(f, "toolCall.functionCalls[%d]: args is %s, not an object: "
-                                  "that call cannot be answered", (int)i, json_kind(L, -1));
+                                  "that call cannot be answered", (int)i, lrt_json_kind(L, -1));
         ok = 0;
     } else if (t == LUA_TTABLE && lrt_json_normalize(L, -1, LRT_JSON_MAX_DEPTH) < 0) {
         lrt_msg_protocol_error(f, "toolCall.functionCalls[%d]: args nest deeper than %d "
@@ -406,7 +389,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         /* The server waits for answers to calls we cannot read: say so. */
         if (t != LUA_TNIL)
             lrt_msg_protocol_error(f, "toolCall.functionCalls is %s, not an array: its "
-                                      "calls cannot be answered", json_kind(L, -1));
+                                      "calls cannot be answered", lrt_json_kind(L, -1));
         lua_pop(L, 1);
         return 0;
     }
@@ -431,11 +414,11 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         if (lua_rawgeti(L, calls, i) != LUA_TTABLE) {
             lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] is %s, not an object: "
                                       "that call cannot be answered", (int)i,
-                                   json_kind(L, -1));
+                                   lrt_json_kind(L, -1));
             continue;
         }
         int call = lua_gettop(L);
-        int more = lrt_get_bool(L, call, "willContinue");
+        int more = lrt_map_flag(f, call, "willContinue", "toolCall.functionCalls[]");
         int pieces = lua_getfield(L, call, "partialArgs") == LUA_TTABLE;
         lua_pop(L, 1);
         push_call_id(f, call, i, taken);
@@ -532,7 +515,7 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
     int t = lua_getfield(L, tcc, "ids");
     if (t != LUA_TTABLE && t != LUA_TNIL)
         lrt_msg_protocol_error(f, "toolCallCancellation.ids is %s, not an array: no call is "
-                                  "withdrawn", json_kind(L, -1));
+                                  "withdrawn", lrt_json_kind(L, -1));
     if (t == LUA_TTABLE) {
         int src = lua_gettop(L);
         lua_getfield(L, f->state, "cancelled_ids");
@@ -546,7 +529,7 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
                 lrt_map_append(L, ids);
             } else {
                 lrt_msg_protocol_error(f, "toolCallCancellation.ids[%d] is %s, not a string: "
-                                          "it withdraws nothing", (int)i, json_kind(L, -1));
+                                          "it withdraws nothing", (int)i, lrt_json_kind(L, -1));
                 lua_pop(L, 1);
             }
         }

@@ -31,6 +31,17 @@ void lrt_msg_push(struct lrt_frame *f);
  * in progress, if any. */
 void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...);
 
+/* What the decoded JSON value at idx is, for an error message: "a string", "an
+ * array", "null", ... */
+const char *lrt_json_kind(lua_State *L, int idx);
+
+/* Reads t[k] as a flag: 1 only for JSON true. Any other value than a boolean (null, 0,
+ * "yes") is taken as false, as the core reads it, and reported as a protocol error that
+ * names it as where.k. */
+int lrt_map_flag(struct lrt_frame *f, int t, const char *k, const char *where);
+/* The same for the value on top of the stack (popped), which is where.k. */
+int lrt_map_flag_top(struct lrt_frame *f, const char *where, const char *k);
+
 /* Maps one audio part (mime type, and its base64 data at stack index data) to an
  * output_audio_delta, starting a response if needed (lrt_map_audio.c). */
 void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data);
@@ -44,11 +55,13 @@ void lrt_ensure_response(struct lrt_frame *f);
 /* Empties the text and transcript pieces of the response in the mapping state. */
 void lrt_reset_parts(lua_State *L, int state);
 
-/* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
-lua_Integer lrt_count(lua_State *L, int t, const char *k);
+/* Reads t[k] (named where.k in errors) as a count: a non-negative integer, or one in a
+ * string. -1 when absent, and when it is something else, which is reported. */
+lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *where);
 
-/* Pushes the neutral `usage` table of the usageMetadata object at um (lrt_map_usage.c). */
-void lrt_push_usage(lua_State *L, int um);
+/* Pushes the neutral `usage` table of the usageMetadata object at um (lrt_map_usage.c);
+ * counts that are not counts are reported and left out. */
+void lrt_push_usage(struct lrt_frame *f, int um);
 
 /* Maps the toolCall object at tc: returns the number of calls that ended (their items
  * were emitted), or -1 with a message pushed. */

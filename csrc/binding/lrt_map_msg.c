@@ -6,6 +6,7 @@
 
 #include <lauxlib.h>
 
+#include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
@@ -57,6 +58,39 @@ void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
     va_end(ap);
     lua_setfield(L, m, "message");
     lrt_msg_push(f);
+}
+
+const char *lrt_json_kind(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TTABLE:
+        return lua_rawlen(L, idx) > 0 ? "an array" : "an object";
+    case LUA_TSTRING:
+        return "a string";
+    case LUA_TNUMBER:
+        return "a number";
+    case LUA_TBOOLEAN:
+        return "a boolean";
+    default:
+        return lrt_json_isnull(L, idx) ? "null" : luaL_typename(L, idx);
+    }
+}
+
+int lrt_map_flag_top(struct lrt_frame *f, const char *where, const char *k)
+{
+    lua_State *L = f->L;
+    int ty = lua_type(L, -1), v = ty == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    if (ty != LUA_TBOOLEAN && ty != LUA_TNIL)
+        lrt_msg_protocol_error(f, "%s.%s is %s, not a boolean: taken as false", where, k,
+                               lrt_json_kind(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+int lrt_map_flag(struct lrt_frame *f, int t, const char *k, const char *where)
+{
+    lua_getfield(f->L, t, k);
+    return lrt_map_flag_top(f, where, k);
 }
 
 int lrt_responding(struct lrt_frame *f)

@@ -26,6 +26,7 @@
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
+#include "rt_resume.h"
 
 /* Appends the string on top to the array state[k] (pops it). */
 static void add_piece(lua_State *L, int state, const char *k)
@@ -134,7 +135,7 @@ static void content_signals(struct lrt_frame *f, int content)
         lrt_msg_push(f);
     }
     lua_settop(L, top);
-    if (lrt_get_bool(L, content, "generationComplete")) {
+    if (lrt_map_flag(f, content, "generationComplete", "serverContent")) {
         response_msg(f, "generation_complete");
         lrt_msg_push(f);
     }
@@ -157,8 +158,8 @@ static void model_parts(struct lrt_frame *f, int content)
         }
         int part = lua_gettop(L);
         if (lrt_getk(L, part, f->keys, LRT_K_TEXT) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-            int thought = (lrt_getk(L, part, f->keys, LRT_K_THOUGHT), lua_toboolean(L, -1));
-            lua_pop(L, 1);
+            lrt_getk(L, part, f->keys, LRT_K_THOUGHT);
+            int thought = lrt_map_flag_top(f, "serverContent.modelTurn.parts[]", "thought");
             lrt_ensure_response(f);
             /* Thoughts never mix into the output text (seed bug 6). */
             lrt_msg_new(f, thought ? "reasoning_delta" : "output_text_delta");
@@ -205,7 +206,7 @@ static void transcriptions(struct lrt_frame *f, int content)
         } else {
             lua_pop(L, 1);
         }
-        if (lrt_get_bool(L, t, "finished"))
+        if (lrt_map_flag(f, t, "finished", "serverContent.inputTranscription"))
             complete_input(f);
     }
     lua_settop(L, top);
@@ -301,41 +302,23 @@ static void end_turn(struct lrt_frame *f, int content, int usage)
 
 /* ------------------------------------------------------------- lifecycle */
 
-/* Parses a protobuf Duration ("10s", "1.5s", "0.250s") without strtod, which would
- * depend on the C locale. Returns -1 when it is not one. */
-static double duration(const char *s)
-{
-    double v = 0, scale = 1;
-    int digits = 0, frac = 0;
-    for (; *s; s++) {
-        if (*s >= '0' && *s <= '9') {
-            if (frac)
-                scale /= 10, v += (*s - '0') * scale;
-            else
-                v = v * 10 + (*s - '0');
-            digits++;
-        } else if (*s == '.' && !frac) {
-            frac = 1;
-        } else {
-            break;
-        }
-    }
-    if (!digits || (*s && !(s[0] == 's' && s[1] == '\0')))
-        return -1;
-    return v;
-}
-
+/* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
+ * the caller is told the time the session acts on; one it cannot read is reported. */
 static void go_away(struct lrt_frame *f, int ga)
 {
     lua_State *L = f->L;
     int m = lrt_msg_new(f, "go_away");
     int t = lua_getfield(L, ga, "timeLeft");
     double secs = -1;
-    if (t == LUA_TSTRING)
-        secs = duration(lua_tostring(L, -1));
-    else if (t == LUA_TNUMBER)
-        secs = lua_tonumber(L, -1);
-    lua_pop(L, 1);
+    size_t n;
+    const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &n) : NULL;
+    if (s)
+        secs = rt_resume_duration(s, n);
+    if (t != LUA_TNIL && secs < 0)
+        lrt_msg_protocol_error(f, "goAway.timeLeft is %s, not a duration such as \"10s\": "
+                                  "go_away has no time_left", s ? lrt_map_shown(L, s, n)
+                                                                : lrt_json_kind(L, -1));
+    lua_settop(L, m);
     if (secs >= 0) {
         lua_Integer iv;
         if (lua_numbertointeger(secs, &iv) && (double)iv == secs)
@@ -351,15 +334,19 @@ static void resumption(struct lrt_frame *f, int sr)
 {
     lua_State *L = f->L;
     int m = lrt_msg_new(f, "session_resumption_update");
-    if (lua_getfield(L, sr, "newHandle") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+    int t = lua_getfield(L, sr, "newHandle");
+    if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         lua_pushvalue(L, -1);
         lua_setfield(L, f->state, "resumption_handle");
         lua_setfield(L, m, "handle");
     } else {
+        if (t != LUA_TSTRING && t != LUA_TNIL)
+            lrt_msg_protocol_error(f, "sessionResumptionUpdate.newHandle is %s, not a string: "
+                                      "the session keeps its last handle", lrt_json_kind(L, -1));
         lua_pop(L, 1);
     }
-    lrt_set_bool(L, m, "resumable", lrt_get_bool(L, sr, "resumable"));
-    lua_Integer idx = lrt_count(L, sr, "lastConsumedClientMessageIndex");
+    lrt_set_bool(L, m, "resumable", lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate"));
+    lua_Integer idx = lrt_count(f, sr, "lastConsumedClientMessageIndex", "sessionResumptionUpdate");
     if (idx >= 0)
         lrt_set_int(L, m, "last_consumed_index", idx);
     lrt_msg_push(f);
@@ -389,8 +376,9 @@ static const struct {
 #define TOP_COUNT (sizeof top_names / sizeof top_names[0])
 
 /* Pushes TOP_COUNT slots: the member of raw named top_names[i] when it is a table, else
- * nil; at[i] is its stack index or 0. One pass over raw's keys: a frame has one or two,
- * where six lookups by name would each intern their name. */
+ * nil; at[i] is its stack index or 0, and -1 for a member that is there but is not a
+ * table. One pass over raw's keys: a frame has one or two, where six lookups by name
+ * would each intern their name. */
 static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
 {
     int base = lua_gettop(L);
@@ -408,6 +396,8 @@ static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
                 if (lua_type(L, -1) == LUA_TTABLE) {
                     at[i] = base + 1 + (int)i;
                     lua_copy(L, -1, at[i]);
+                } else {
+                    at[i] = -1;
                 }
                 break;
             }
@@ -500,7 +490,11 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
      * maps to nothing below and comes out as raw. */
     int kept = 0, turn_end = 0, tool_end = 0, usage = 0, at[TOP_COUNT];
     top_tables(L, f.raw, at);
-    int content = at[0], tc = at[1], tcc = at[2], ga = at[3], sr = at[4], um = at[5];
+    int ga = at[3], odd_ga = ga < 0;
+    for (size_t i = 0; i < TOP_COUNT; i++)
+        at[i] = at[i] < 0 ? 0 : at[i];
+    int content = at[0], tc = at[1], tcc = at[2], sr = at[4], um = at[5];
+    ga = at[3];
     int base = lua_gettop(L);
 
     int deltas_only = content && model_turn_only(L, content);
@@ -511,14 +505,14 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     if (content && !deltas_only) {
         content_signals(&f, content);
         transcriptions(&f, content);
-        if (lrt_get_bool(L, content, "interrupted")) {
+        if (lrt_map_flag(&f, content, "interrupted", "serverContent")) {
             /* Barge-in: the caller stops playback; the response ends "cancelled". */
             if (lrt_responding(&f))
                 lrt_set_bool(L, f.state, "response_cancelled", 1);
             lrt_msg_new(&f, "interrupted");
             lrt_msg_push(&f);
         }
-        turn_end = lrt_get_bool(L, content, "turnComplete");
+        turn_end = lrt_map_flag(&f, content, "turnComplete", "serverContent");
     }
     if (tc) {
         tool_end = lrt_map_tool_calls(&f, tc) > 0;
@@ -534,7 +528,7 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         turn_end = 0;
     }
     if (um) {
-        lrt_push_usage(L, um);
+        lrt_push_usage(&f, um);
         usage = lua_gettop(L);
         if (!turn_end && !tool_end && lrt_responding(&f)) {
             /* Kept for this response's response_done (seed A dropped it). */
@@ -543,7 +537,7 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
             kept = 1;
         }
     }
-    if (content && !deltas_only && lrt_get_bool(L, content, "waitingForInput")) {
+    if (content && !deltas_only && lrt_map_flag(&f, content, "waitingForInput", "serverContent")) {
         /* the model's turn: it says nothing and waits for the user */
         response_msg(&f, "waiting_for_input");
         lrt_msg_push(&f);
@@ -554,8 +548,16 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         /* A turnComplete in the same frame as the calls is consumed here. */
         lrt_set_bool(L, f.state, "after_tool_call", tool_end && !turn_end);
     }
-    if (ga)
+    if (ga) {
         go_away(&f, ga);
+    } else if (odd_ga) {
+        /* The core leaves the connection on any goAway, whatever its shape. */
+        lua_getfield(L, f.raw, "goAway");
+        lrt_msg_protocol_error(&f, "goAway is %s, not an object", lrt_json_kind(L, -1));
+        lua_pop(L, 1);
+        lrt_msg_new(&f, "go_away");
+        lrt_msg_push(&f);
+    }
     if (sr)
         resumption(&f, sr);
     if (lua_rawlen(L, f.out) == 0 && !kept) {

@@ -7,46 +7,59 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
-/* Reads t[k] as a count: an integer, or an int64 in a string. -1 when absent. */
-lua_Integer lrt_count(lua_State *L, int t, const char *k)
+/* Reads t[k] (where.k) as a count: a non-negative integer, or one in a string (the
+ * proto3 JSON form of an int64). -1 when absent; anything else (negative, fractional,
+ * beyond 2^63, not a number) is reported and left out, as -1. */
+lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *where)
 {
+    lua_State *L = f->L;
     lua_Integer v = -1;
-    int ty = lua_getfield(L, t, k);
+    int top = lua_gettop(L), ok = 0, ty = lua_getfield(L, t, k);
     if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
         v = lua_tointeger(L, -1);
+        ok = v >= 0;
     } else if (ty == LUA_TSTRING) {
-        int ok;
-        lua_Integer x = lua_tointegerx(L, -1, &ok);
-        if (ok)
-            v = x;
+        v = lua_tointegerx(L, -1, &ok);
+        ok = ok && v >= 0;
     }
-    lua_pop(L, 1);
-    return v;
+    if (ty != LUA_TNIL && !ok) {
+        size_t n;
+        const char *s = ty == LUA_TNUMBER || ty == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        lrt_msg_protocol_error(f, "%s.%s is %s, not a count: left out", where, k,
+                               s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1));
+    }
+    lua_settop(L, top);
+    return ok ? v : -1;
 }
 
-/* Adds the tokenCount of the AUDIO and TEXT entries of t[k] (a details list). */
-static void modality_counts(lua_State *L, int t, const char *k, lua_Integer *audio,
+/* Adds the tokenCount of the AUDIO and TEXT entries of t[k] (a details list); a sum
+ * beyond what an integer holds stays at the largest one. */
+static void modality_counts(struct lrt_frame *f, int t, const char *k, lua_Integer *audio,
                             lua_Integer *text)
 {
+    lua_State *L = f->L;
     if (lua_getfield(L, t, k) == LUA_TTABLE) {
         int d = lua_gettop(L);
         lua_Integer n = (lua_Integer)lua_rawlen(L, d);
+        const char *where = lua_pushfstring(L, "usageMetadata.%s[]", k);
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
                 lua_getfield(L, -1, "modality");
                 const char *m = lua_tostring(L, -1);
-                lua_Integer c = lrt_count(L, -2, "tokenCount");
+                lua_Integer c = lrt_count(f, -2, "tokenCount", where);
                 if (m && c >= 0) {
                     lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
                                        : strcmp(m, "TEXT") == 0 ? text
                                                                 : NULL;
                     if (dst)
-                        *dst = (*dst < 0 ? 0 : *dst) + c;
+                        *dst = *dst < 0 ? c : *dst > LUA_MAXINTEGER - c ? LUA_MAXINTEGER
+                                                                         : *dst + c;
                 }
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
         }
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
@@ -59,24 +72,31 @@ static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
 
 /* Pushes the neutral usage table for the usageMetadata table at um. Vertex names the
  * output "candidates" (seed bug 3: read it as output tokens). */
-void lrt_push_usage(lua_State *L, int um)
+void lrt_push_usage(struct lrt_frame *f, int um)
 {
+    lua_State *L = f->L;
+    static const char w[] = "usageMetadata";
     lua_Integer in_audio = -1, in_text = -1, out_audio = -1, out_text = -1;
-    lua_Integer out = lrt_count(L, um, "responseTokenCount");
+    lua_Integer out = lrt_count(f, um, "responseTokenCount", w);
     if (out < 0)
-        out = lrt_count(L, um, "candidatesTokenCount");
+        out = lrt_count(f, um, "candidatesTokenCount", w);
+
+    lua_Integer in = lrt_count(f, um, "promptTokenCount", w);
+    lua_Integer total = lrt_count(f, um, "totalTokenCount", w);
+    lua_Integer cached = lrt_count(f, um, "cachedContentTokenCount", w);
+    lua_Integer reasoning = lrt_count(f, um, "thoughtsTokenCount", w);
+    modality_counts(f, um, "promptTokensDetails", &in_audio, &in_text);
+    modality_counts(f, um, "responseTokensDetails", &out_audio, &out_text);
+    if (out_audio < 0 && out_text < 0)
+        modality_counts(f, um, "candidatesTokensDetails", &out_audio, &out_text);
 
     lua_createtable(L, 0, 9);
     int u = lua_gettop(L);
-    set_count(L, u, "input_tokens", lrt_count(L, um, "promptTokenCount"));
+    set_count(L, u, "input_tokens", in);
     set_count(L, u, "output_tokens", out);
-    set_count(L, u, "total_tokens", lrt_count(L, um, "totalTokenCount"));
-    set_count(L, u, "cached_input_tokens", lrt_count(L, um, "cachedContentTokenCount"));
-    set_count(L, u, "reasoning_tokens", lrt_count(L, um, "thoughtsTokenCount"));
-    modality_counts(L, um, "promptTokensDetails", &in_audio, &in_text);
-    modality_counts(L, um, "responseTokensDetails", &out_audio, &out_text);
-    if (out_audio < 0 && out_text < 0)
-        modality_counts(L, um, "candidatesTokensDetails", &out_audio, &out_text);
+    set_count(L, u, "total_tokens", total);
+    set_count(L, u, "cached_input_tokens", cached);
+    set_count(L, u, "reasoning_tokens", reasoning);
     set_count(L, u, "input_audio_tokens", in_audio);
     set_count(L, u, "input_text_tokens", in_text);
     set_count(L, u, "output_audio_tokens", out_audio);

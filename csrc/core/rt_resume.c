@@ -48,9 +48,7 @@ static bool rt_parse_index(const char *p, size_t n, int64_t *out)
     return true;
 }
 
-/* Reads a protobuf Duration ("12s", "1.5s") or a plain number of seconds, without the
- * locale; -1 when unreadable. Capped at a day. */
-static double rt_parse_duration(const char *p, size_t n)
+double rt_resume_duration(const char *p, size_t n)
 {
     double v = 0, scale = 0.1;
     size_t i = 0;
@@ -128,7 +126,7 @@ static void rt_scan_go_away(struct rt_json *r, const struct rt_json_val *ga, str
 
     while (rt_json_member(r, ga, &k, &v))
         if (rt_json_eq(&k, "timeLeft") && (s = rt_scan_text(&v, &n)))
-            o->time_left = rt_parse_duration(s, n);
+            o->time_left = rt_resume_duration(s, n);
 }
 
 static void rt_scan_update(struct rt_json *r, const struct rt_json_val *up, struct rt_scan *o)

@@ -101,6 +101,11 @@ int rt_resume_next_attempt(int attempt, bool turn_through, double lived_secs, bo
 uint64_t rt_resume_consumed(uint64_t boundary, uint64_t tx_seq, uint64_t conn_base,
                             bool has_index, int64_t last_index);
 
+/* Reads a protobuf Duration ("12s", "1.5s") or a plain number of seconds (n bytes at p),
+ * without the locale; -1 when unreadable (a sign, an exponent, other text). Capped at a
+ * day (86400). The binding reads goAway.timeLeft with it too, so both agree. */
+double rt_resume_duration(const char *p, size_t n);
+
 /* Seconds after a goAway (timeLeft seconds, -1 unknown) at which a connection still busy
  * with a model turn is left anyway: 2 s before the end, half the time when under 4 s. */
 double rt_resume_goaway_leave(double time_left);
