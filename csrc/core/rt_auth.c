@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rt_alloc.h"
 #include "rt_auth_private.h"
@@ -17,6 +18,21 @@ void rt_auth_wipe(char *s)
     if (!s) return;
     explicit_bzero(s, strlen(s));
     rt_free(s);
+}
+
+/* True when a request to url cannot be read on the way: https://, or http:// to a
+ * loopback host (a local emulator or test server). */
+static bool rt_auth_uri_private(const char *url)
+{
+    static const char *const loopback[] = { "127.0.0.1", "[::1]", "localhost" };
+    if (strncmp(url, "http://", 7) != 0)
+        return true;
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
+        size_t n = strlen(loopback[i]);
+        if (strncasecmp(url + 7, loopback[i], n) == 0 && strchr(":/", url[7 + n]))
+            return true;
+    }
+    return false;
 }
 
 double rt_auth_refresh_margin(double lifetime)
@@ -198,6 +214,12 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
     if (o->kind != RT_AUTH_METADATA && strncmp(token_uri, "https://", 8) != 0
         && strncmp(token_uri, "http://", 7) != 0) {
         rt_error_set(err, RT_EINVAL, "%s: token_uri must be an http(s) URL", src);
+        return NULL;
+    }
+    if (o->kind != RT_AUTH_METADATA && !rt_auth_uri_private(token_uri)) {
+        rt_error_set(err, RT_EINVAL, "%s: token_uri must be an https:// URL (http:// only to "
+                     "this machine: 127.0.0.1, [::1] or localhost), since the grant carries "
+                     "the credential's secrets", src);
         return NULL;
     }
 

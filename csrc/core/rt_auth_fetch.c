@@ -286,8 +286,18 @@ int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_re
         return -1;
     }
     if (rt_json_find(resp->body, resp->len, "expires_in", &v) != RT_JSON_NUMBER
-        || rt_json_number(&v, &expires_in) != 0 || !(expires_in > 0) || expires_in > 86400 * 7)
+        || rt_json_number(&v, &expires_in) != 0 || expires_in > 86400 * 7)
         expires_in = RT_AUTH_DEFAULT_LIFETIME;
+    if (!(expires_in >= 1)) {
+        /* Expired already, or about to be: taking it would refetch at once, forever. */
+        explicit_bzero(tok, toklen);
+        rt_free(tok);
+        rt_error_set(err, RT_EAUTH, "%s: the %s %s answered with expires_in %g: a token that "
+                     "is expired or expires within a second cannot be used", a->source,
+                     a->kind == RT_AUTH_METADATA ? "metadata server" : "token endpoint", where,
+                     expires_in);
+        return -1;
+    }
     *token = tok;
     *lifetime = expires_in;
     return 0;

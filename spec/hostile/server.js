@@ -86,9 +86,11 @@ function readHead(socket, cb) {
   socket.on('data', onData);
 }
 
+// body: a string (sent as UTF-8) or a Buffer (any bytes).
 function respond(socket, status, reason, body, type = 'application/json') {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${type}\r\n`
-    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${type}\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`);
+  socket.end(body);
 }
 
 function main() {
@@ -102,6 +104,7 @@ function main() {
   const log = opts.quiet ? () => {} : (line) => process.stderr.write(`hostile: ${line}\n`);
   const connections = [];
   let seq = 0;
+  let tokenRequests = 0;
 
   // GET /_log[?tag=T][&mode=M]: the record of every connection (lib/connection.js).
   // GET /_modes: each mode and what it does.
@@ -113,6 +116,21 @@ function main() {
         .filter((r) => (!query.has('tag') || r.tag === query.get('tag'))
           && (!query.has('mode') || r.mode === query.get('mode')));
       return respond(socket, 200, 'OK', JSON.stringify({ connections: list }));
+    }
+    // /_token?status=N&body=B64URL&type=T&delay=MS|never: a token endpoint that answers as
+    // told; GET /_tokens counts the requests it had.
+    if (path === '/_token') {
+      tokenRequests++;
+      const body = query.has('body') ? Buffer.from(query.get('body'), 'base64url')
+        : JSON.stringify({ access_token: 'hostile-token', expires_in: 3600, token_type: 'Bearer' });
+      const send = () => respond(socket, Number(query.get('status') || 200), 'Token', body,
+        query.get('type') || 'application/json');
+      if (query.get('delay') === 'never') return undefined;
+      if (query.has('delay')) return setTimeout(send, Number(query.get('delay')));
+      return send();
+    }
+    if (req.method === 'GET' && path === '/_tokens') {
+      return respond(socket, 200, 'OK', JSON.stringify({ requests: tokenRequests }));
     }
     if (req.method === 'GET' && path === '/_modes') {
       const list = Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, m.about]));

@@ -245,6 +245,18 @@ test('hostile server modes', async (t) => {
     d.close();
   });
 
+  await t.test('/_token answers the body, status and type it is told, and counts requests', async () => {
+    const body = Buffer.from('{"access_token":"a\r\nb"}\xff', 'latin1');
+    const r = await fetch(`${base}/_token?status=201&type=text/x&body=${body.toString('base64url')}`,
+      { method: 'POST', body: 'grant_type=x' });
+    assert.strictEqual(r.status, 201);
+    assert.strictEqual(r.headers.get('content-type'), 'text/x');
+    assert.deepStrictEqual(Buffer.from(await r.arrayBuffer()), body);
+    const plain = await (await fetch(`${base}/_token`)).json();
+    assert.strictEqual(plain.access_token, 'hostile-token');
+    assert.strictEqual((await getJson(base, '/_tokens')).requests, 2);
+  });
+
   await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
     await assert.rejects(Raw.open(base, '/nonsense/ws/x'), /404/);
     const modes = await getJson(base, '/_modes');

@@ -1,0 +1,117 @@
+-- Token endpoints that answer badly, served by the hostile server's /_token
+-- (spec/hostile/README.md): each answer is refused with an "auth" error that names the
+-- source and the endpoint and quotes no secret, a token that cannot be put in a header
+-- never is, and a token that expires at once is refused instead of fetched again and again.
+local helper = require "spec.helper"
+local auth = require "realtime.auth"
+local core = require "realtime.core"
+local cjson = require "cjson"
+
+local function b64url(s)
+  local st = core.map_new { backend = "gemini" }
+  local f = core.map_client(st, { type = "conversation_item_create",
+    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
+  return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
+end
+
+local SECRET, REFRESH = "client-secret-XYZ12345", "refresh-token-ABC98765"
+
+describe("token endpoints that answer badly", function()
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  local function requests()
+    local p = assert(io.popen(("env -u LD_PRELOAD curl -sS --max-time 10 --cacert %s %s/_tokens"):format(
+      helper.shell_quote(h.ca_file), h.http)))
+    local n = cjson.decode(p:read "a").requests
+    p:close()
+    return n
+  end
+
+  -- Resolves an authorized-user credential whose token endpoint answers `body` (a string)
+  -- with the query's other settings; returns what resolve returned and the props.
+  local function resolve(body, query, timeout, token_uri)
+    local p = { backend = "vertex", project = "p", location = "us-central1", ca_file = h.ca_file,
+      credentials = { type = "authorized_user", client_id = "cid", client_secret = SECRET,
+        refresh_token = REFRESH,
+        token_uri = token_uri or (h.http .. "/_token?" .. (query or "") .. "&body=" .. b64url(body)) } }
+    local ok, err, code = auth.resolve(p, timeout or 10)
+    if err then
+      assert.is_nil(err:find(SECRET, 1, true))
+      assert.is_nil(err:find(REFRESH, 1, true))
+    end
+    if p.token_source then p.token_source:close() end
+    return ok, err, code, p
+  end
+
+  local function refused(body, query)
+    local ok, err, code = resolve(body, query)
+    assert.is_nil(ok)
+    assert.equal("auth", code)
+    assert.matches("^credentials table %(authorized user, client cid%): ", err)
+    return err
+  end
+
+  it("an access_token that is missing, empty, not a string or not header-safe is never used", function()
+    for _, body in ipairs {
+      '{"expires_in":3600}', '{"access_token":"","expires_in":3600}', '{"access_token":5}',
+      '{"access_token":"abc\r\nX-Evil: 1"}', '{"access_token":"abc\\r\\nX-Evil: 1"}',
+      '{"access_token":"abc\\u0000def"}', '{"access_token":"a b"}',
+      '[{"access_token":"abc"}]', '{"nested":{"access_token":"abc"}}',
+      '<html><body>Sign in</body></html>', 'access_token=abc&expires_in=3600',
+    } do
+      local err = refused(body)
+      assert.matches("the token endpoint https://127%.0%.0%.1:%d+/_token answered without a usable access_token$",
+        err)
+    end
+  end)
+
+  it("a refusal quotes the server's text shortened", function()
+    local err = refused('{"error":{"message":"' .. string.rep("x", 5000) .. '"}}', "status=500")
+    assert.matches("refused: HTTP 500: x+$", err)
+    assert.is_true(#err < 400, err)
+  end)
+
+  it("a token that expires within a second is refused after one request, not fetched in a loop", function()
+    for _, e in ipairs { "0.001", "0.5", "0", "-5" } do
+      local before = requests()
+      local err = refused('{"access_token":"short-lived","expires_in":' .. e .. '}')
+      assert.matches("answered with expires_in " .. e:gsub("%-", "%%-") .. ": a token that is expired or expires within a second",
+        err)
+      assert.is_nil(err:find("short-lived", 1, true))
+      assert.equal(before + 1, requests())
+    end
+  end)
+
+  it("an expires_in that is not a number, or beyond a week, counts as an hour", function()
+    for _, e in ipairs { '"60"', "1e300", "null" } do
+      local ok, err, _, p = resolve('{"access_token":"tok-' .. #e .. '","expires_in":' .. e .. '}')
+      assert.is_true(ok, err)
+      assert.equal("tok-" .. #e, p.access_token)
+    end
+  end)
+
+  it("an endpoint that never answers is bounded by the caller's timeout, which the error gives", function()
+    local t0 = core.now()
+    local ok, err, code = resolve("{}", "delay=never", 1.5)
+    assert.is_nil(ok)
+    assert.equal("auth", code)
+    assert.matches("no access token after 1.5 s", err)
+    assert.is_true(core.now() - t0 < 5)
+  end)
+
+  it("a token_uri over plain http is refused unless it is this machine", function()
+    for _, uri in ipairs { "http://oauth2.example.com/token", "http://127.0.0.1.example.com/token",
+      "http://localhost@example.com/token" } do
+      local ok, err, code = resolve("", nil, nil, uri)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("token_uri must be an https:// URL %(http:// only to this machine", err)
+    end
+    -- loopback over http is fine (a local emulator): it is asked, and answers nothing here
+    local ok, err = resolve("", nil, nil, "http://127.0.0.1:9/token")
+    assert.is_nil(ok)
+    assert.matches("POST http://127%.0%.0%.1:9/token: .*onnect", err)
+  end)
+end)
