@@ -2,6 +2,7 @@
 -- (spec/hostile/README.md): each answer is refused with an "auth" error that names the
 -- source and the endpoint and quotes no secret, a token that cannot be put in a header
 -- never is, and a token that expires at once is refused instead of fetched again and again.
+-- Then credential fields that messages show: never a line break or an escape from a file.
 local helper = require "spec.helper"
 local auth = require "realtime.auth"
 local core = require "realtime.core"
@@ -113,5 +114,25 @@ describe("token endpoints that answer badly", function()
     local ok, err = resolve("", nil, nil, "http://127.0.0.1:9/token")
     assert.is_nil(ok)
     assert.matches("POST http://127%.0%.0%.1:9/token: .*onnect", err)
+  end)
+end)
+
+describe("credential fields in messages", function()
+  it("a client_email or client_id is shown cut short, without control or non-ASCII bytes", function()
+    local key = assert(io.open(helper.certs .. "/server.key")):read "a"
+    for _, c in ipairs {
+      { type = "service_account", private_key = key, token_uri = "https://127.0.0.1:9/token",
+        client_email = "evil\r\nFAKE LOG LINE \27[31m\255" .. string.rep("e", 100000) },
+      { type = "authorized_user", client_secret = SECRET, refresh_token = REFRESH,
+        token_uri = "https://127.0.0.1:9/token", client_id = "evil\r\nFAKE LOG LINE \27[31m\255" .. string.rep("e", 100000) },
+    } do
+      local ok, err, code = auth.resolve({ backend = "vertex", project = "p", location = "us-central1",
+        credentials = c }, 10)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("^credentials table %((.-) evil%?%?FAKE LOG LINE %?%[31m%?e+%.%.%.%): ", err)
+      assert.is_nil(err:find("[%c\128-\255]"), err)
+      assert.is_true(#err < 300, #err)
+    end
   end)
 end)

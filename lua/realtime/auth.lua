@@ -115,6 +115,12 @@ local function fields(info, what, kind)
   return out
 end
 
+--- A value from a credentials file as messages show it: at most 64 bytes, control and
+-- non-ASCII bytes as "?", so that a file cannot write lines or terminal escapes into logs.
+local function shown(v)
+  return (v:sub(1, 64):gsub("[%c\128-\255]", "?")) .. (#v > 64 and "..." or "")
+end
+
 --- Turns decoded credentials into core.auth_new options; nil, message when malformed.
 -- `what` names the origin in messages ("credentials file /path/key.json").
 local function from_info(info, what)
@@ -128,7 +134,7 @@ local function from_info(info, what)
   if not FIELDS[kind] then
     return nil, ("%s has the unsupported credential type '%s': use a service account key "
       .. "(\"service_account\") or `gcloud auth application-default login` (\"authorized_user\")")
-      :format(what, (kind:sub(1, 64):gsub("[%c\128-\255]", "?")))
+      :format(what, shown(kind))
   end
   local f, err = fields(info, what, kind)
   if not f then return nil, err end
@@ -139,14 +145,14 @@ local function from_info(info, what)
     return {
       kind = SERVICE_ACCOUNT, client_email = f.client_email, private_key = f.private_key,
       private_key_id = f.private_key_id, token_uri = f.token_uri,
-      source = ("%s (service account %s)"):format(what, f.client_email),
+      source = ("%s (service account %s)"):format(what, shown(f.client_email)),
       quota_project = f.quota_project_id, project = f.project_id,
     }
   end
   return {
     kind = AUTHORIZED_USER, client_id = f.client_id, client_secret = f.client_secret,
     refresh_token = f.refresh_token, token_uri = f.token_uri,
-    source = ("%s (authorized user, client %s)"):format(what, f.client_id),
+    source = ("%s (authorized user, client %s)"):format(what, shown(f.client_id)),
     quota_project = f.quota_project_id,
   }
 end
