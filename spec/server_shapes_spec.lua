@@ -197,6 +197,29 @@ describe("server frames of the wrong shape", function()
     return t
   end
 
+  it("content that is not a string is reported and left out; the rest of the turn maps", function()
+    local msgs, _, client = first(11, nil,
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"ok"},{"text":5},'
+      .. '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":5}},{"inlineData":{"mimeType":true,"data":"AAAA"}},'
+      .. '{"executableCode":{"code":5,"language":"PYTHON"}}]}}}',
+      '{"serverContent":{"inputTranscription":{"text":5},"outputTranscription":{"text":{"a":1}}}}',
+      '{"serverContent":{"turnComplete":true}}')
+    assert.same({ "serverContent.modelTurn.parts[2].text is a number, not a string: left out",
+      "serverContent.modelTurn.parts[3].inlineData.data is a number, not a string: left out",
+      "serverContent.modelTurn.parts[4].inlineData.mimeType is a boolean, not a string: left out",
+      "serverContent.modelTurn.parts[5].executableCode.code is a number, not a string: left out",
+      "serverContent.inputTranscription.text is a number, not a string: left out",
+      "serverContent.outputTranscription.text is an object, not a string: left out" }, messages_of(msgs))
+    local code
+    for _, m in ipairs(msgs) do if m.type == "code_execution" then code = m end end
+    assert.equal("PYTHON", code.language)
+    assert.is_nil(code.code)
+    assert.equal("output_text_done", msgs[10].type)
+    assert.equal("ok", msgs[10].text)
+    assert.equal("response_done", msgs[11].type)
+    client:close()
+  end)
+
   it("a flag that is not a boolean is reported and taken as false, as the core takes it", function()
     local msgs, _, client = first(7, nil,
       '{"serverContent":{"modelTurn":{"parts":[{"text":"hi","thought":"no"}]},"interrupted":null}}',

@@ -56,6 +56,17 @@ static size_t concat_pieces(lua_State *L, int state, const char *k)
 
 /* ---------------------------------------------------------------- content */
 
+/* Reports the value at idx, found at `path` (a format with %d for the part's index i),
+ * as not a string: it is left out. */
+static void not_string(struct lrt_frame *f, const char *path, lua_Integer i, int idx)
+{
+    lua_State *L = f->L;
+    const char *kind = lrt_json_kind(L, idx);
+    lua_pushfstring(L, path, (int)i);
+    lrt_msg_protocol_error(f, "%s is %s, not a string: left out", lua_tostring(L, -1), kind);
+    lua_pop(L, 1);
+}
+
 /* Emits input_audio_transcription_completed with the input transcript gathered so far,
  * if any, and starts a new one. */
 static void complete_input(struct lrt_frame *f)
@@ -80,14 +91,16 @@ static void complete_input(struct lrt_frame *f)
  * code_execution_result { outcome, output }. Both are model output, so they belong to
  * a response (the service sends executableCode before a toolCall even without a code
  * tool). */
-static void code_parts(struct lrt_frame *f, int part)
+static void code_parts(struct lrt_frame *f, int part, lua_Integer i)
 {
     static const struct {
         enum lrt_key member;          /* the part's member */
+        const char *name;             /* its name */
         const char *type, *field[2];  /* the message and the fields it copies */
     } kinds[] = {
-        { LRT_K_EXECUTABLE_CODE, "code_execution", { "language", "code" } },
-        { LRT_K_CODE_EXECUTION_RESULT, "code_execution_result", { "outcome", "output" } },
+        { LRT_K_EXECUTABLE_CODE, "executableCode", "code_execution", { "language", "code" } },
+        { LRT_K_CODE_EXECUTION_RESULT, "codeExecutionResult", "code_execution_result",
+          { "outcome", "output" } },
     };
     lua_State *L = f->L;
     int top = lua_gettop(L);
@@ -96,9 +109,16 @@ static void code_parts(struct lrt_frame *f, int part)
             int src = lua_gettop(L);
             lrt_ensure_response(f);
             int m = lrt_msg_new(f, kinds[k].type);
-            for (int i = 0; i < 2; i++) {
-                lua_getfield(L, src, kinds[k].field[i]);
-                lua_setfield(L, m, kinds[k].field[i]);
+            for (int j = 0; j < 2; j++) {
+                int t = lua_getfield(L, src, kinds[k].field[j]);
+                if (t != LUA_TSTRING && t != LUA_TNIL) {
+                    lua_pushfstring(L, "serverContent.modelTurn.parts[%%d].%s.%s",
+                                    kinds[k].name, kinds[k].field[j]);
+                    not_string(f, lua_tostring(L, -1), i, -2);
+                    lua_pop(L, 2);
+                    continue;
+                }
+                lua_setfield(L, m, kinds[k].field[j]);
             }
             lrt_msg_push(f);
         }
@@ -157,7 +177,8 @@ static void model_parts(struct lrt_frame *f, int content)
             continue;
         }
         int part = lua_gettop(L);
-        if (lrt_getk(L, part, f->keys, LRT_K_TEXT) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        int tt = lrt_getk(L, part, f->keys, LRT_K_TEXT);
+        if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
             lrt_getk(L, part, f->keys, LRT_K_THOUGHT);
             int thought = lrt_map_flag_top(f, "serverContent.modelTurn.parts[]", "thought");
             lrt_ensure_response(f);
@@ -171,17 +192,23 @@ static void model_parts(struct lrt_frame *f, int content)
             else
                 lua_pop(L, 1);
         } else {
+            if (tt != LUA_TSTRING && tt != LUA_TNIL)
+                not_string(f, "serverContent.modelTurn.parts[%d].text", i, -1);
             lua_pop(L, 1);
         }
-        code_parts(f, part);
+        code_parts(f, part, i);
         if (lrt_getk(L, part, f->keys, LRT_K_INLINE_DATA) == LUA_TTABLE) {
             int blob = lua_gettop(L);
-            lrt_getk(L, blob, f->keys, LRT_K_MIME_TYPE);
-            lrt_getk(L, blob, f->keys, LRT_K_DATA);
-            const char *mime = lua_tostring(L, -2);
-            if (mime && strncasecmp(mime, "audio/", 6) == 0 &&
-                lua_type(L, -1) == LUA_TSTRING)
+            int mt = lrt_getk(L, blob, f->keys, LRT_K_MIME_TYPE);
+            int dt = lrt_getk(L, blob, f->keys, LRT_K_DATA);
+            const char *mime = mt == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            int audio = mime && strncasecmp(mime, "audio/", 6) == 0;
+            if (audio && dt == LUA_TSTRING)
                 lrt_map_audio_part(f, mime, blob + 2);
+            else if (mt != LUA_TSTRING && mt != LUA_TNIL)
+                not_string(f, "serverContent.modelTurn.parts[%d].inlineData.mimeType", i, -2);
+            else if (audio && dt != LUA_TNIL)
+                not_string(f, "serverContent.modelTurn.parts[%d].inlineData.data", i, -1);
         }
         lua_settop(L, parts);
     }
@@ -195,7 +222,10 @@ static void transcriptions(struct lrt_frame *f, int content)
     if (lua_getfield(L, content, "inputTranscription") == LUA_TTABLE) {
         int t = lua_gettop(L);
         /* Deltas as they come, the whole transcript once `finished` (seed bug 5). */
-        if (lua_getfield(L, t, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        int tt = lua_getfield(L, t, "text");
+        if (tt != LUA_TSTRING && tt != LUA_TNIL)
+            not_string(f, "serverContent.inputTranscription.text", 0, -1);
+        if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
             lrt_msg_new(f, "input_audio_transcription_delta");
             lua_pushnil(L);
             lua_setfield(L, -2, "response_id");
@@ -218,7 +248,10 @@ static void transcriptions(struct lrt_frame *f, int content)
     /* The model's speech starts: Vertex opens a turn with an empty outputTranscription
      * ({}), then sends the words. */
     lrt_ensure_response(f);
-    if (lua_getfield(L, -1, "text") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+    int tt = lua_getfield(L, -1, "text");
+    if (tt != LUA_TSTRING && tt != LUA_TNIL)
+        not_string(f, "serverContent.outputTranscription.text", 0, -1);
+    if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         lrt_msg_new(f, "output_audio_transcription_delta");
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "text");
