@@ -1,6 +1,6 @@
 /* What the parts of map_server (lrt_map_server.c, lrt_map_msg.c, lrt_map_usage.c,
- * lrt_map_audio.c, lrt_map_calls.c) share while they turn one server frame into neutral
- * messages. Internal to the mapping. */
+ * lrt_map_audio.c, lrt_map_calls.c, lrt_map_lifecycle.c) share while they turn one server
+ * frame into neutral messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -62,6 +62,13 @@ lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *whe
 /* Pushes the neutral `usage` table of the usageMetadata object at um (lrt_map_usage.c);
  * counts that are not counts are reported and left out. */
 void lrt_push_usage(struct lrt_frame *f, int um);
+
+/* Maps goAway (the object at ga; 0 when the member is not an object, which is
+ * reported) to go_away (lrt_map_lifecycle.c). */
+void lrt_map_go_away(struct lrt_frame *f, int ga);
+
+/* Maps the sessionResumptionUpdate object at sr to session_resumption_update. */
+void lrt_map_resumption(struct lrt_frame *f, int sr);
 
 /* Maps the toolCall object at tc: returns the number of calls that ended (their items
  * were emitted), or -1 with a message pushed. */

@@ -26,7 +26,6 @@
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
-#include "rt_resume.h"
 
 /* Appends the string on top to the array state[k] (pops it). */
 static void add_piece(lua_State *L, int state, const char *k)
@@ -333,58 +332,6 @@ static void end_turn(struct lrt_frame *f, int content, int usage)
     lua_settop(L, top);
 }
 
-/* ------------------------------------------------------------- lifecycle */
-
-/* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
- * the caller is told the time the session acts on; one it cannot read is reported. */
-static void go_away(struct lrt_frame *f, int ga)
-{
-    lua_State *L = f->L;
-    int m = lrt_msg_new(f, "go_away");
-    int t = lua_getfield(L, ga, "timeLeft");
-    double secs = -1;
-    size_t n;
-    const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &n) : NULL;
-    if (s)
-        secs = rt_resume_duration(s, n);
-    if (t != LUA_TNIL && secs < 0)
-        lrt_msg_protocol_error(f, "goAway.timeLeft is %s, not a duration such as \"10s\": "
-                                  "go_away has no time_left", s ? lrt_map_shown(L, s, n)
-                                                                : lrt_json_kind(L, -1));
-    lua_settop(L, m);
-    if (secs >= 0) {
-        lua_Integer iv;
-        if (lua_numbertointeger(secs, &iv) && (double)iv == secs)
-            lua_pushinteger(L, iv);
-        else
-            lua_pushnumber(L, secs);
-        lua_setfield(L, m, "time_left");
-    }
-    lrt_msg_push(f);
-}
-
-static void resumption(struct lrt_frame *f, int sr)
-{
-    lua_State *L = f->L;
-    int m = lrt_msg_new(f, "session_resumption_update");
-    int t = lua_getfield(L, sr, "newHandle");
-    if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-        lua_pushvalue(L, -1);
-        lua_setfield(L, f->state, "resumption_handle");
-        lua_setfield(L, m, "handle");
-    } else {
-        if (t != LUA_TSTRING && t != LUA_TNIL)
-            lrt_msg_protocol_error(f, "sessionResumptionUpdate.newHandle is %s, not a string: "
-                                      "the session keeps its last handle", lrt_json_kind(L, -1));
-        lua_pop(L, 1);
-    }
-    lrt_set_bool(L, m, "resumable", lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate"));
-    lua_Integer idx = lrt_count(f, sr, "lastConsumedClientMessageIndex", "sessionResumptionUpdate");
-    if (idx >= 0)
-        lrt_set_int(L, m, "last_consumed_index", idx);
-    lrt_msg_push(f);
-}
-
 /* ------------------------------------------------------------- dispatch */
 
 static int fail(lua_State *L, const char *prefix)
@@ -581,18 +528,10 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         /* A turnComplete in the same frame as the calls is consumed here. */
         lrt_set_bool(L, f.state, "after_tool_call", tool_end && !turn_end);
     }
-    if (ga) {
-        go_away(&f, ga);
-    } else if (odd_ga) {
-        /* The core leaves the connection on any goAway, whatever its shape. */
-        lua_getfield(L, f.raw, "goAway");
-        lrt_msg_protocol_error(&f, "goAway is %s, not an object", lrt_json_kind(L, -1));
-        lua_pop(L, 1);
-        lrt_msg_new(&f, "go_away");
-        lrt_msg_push(&f);
-    }
+    if (ga || odd_ga)
+        lrt_map_go_away(&f, ga);
     if (sr)
-        resumption(&f, sr);
+        lrt_map_resumption(&f, sr);
     if (lua_rawlen(L, f.out) == 0 && !kept) {
         /* Nothing the server says is dropped: what maps to nothing above is raw. */
         lrt_msg_new(&f, "raw");

@@ -1,0 +1,70 @@
+/* The session's lifecycle messages of a server frame (part of map_server, see
+ * lrt_map_server.c): goAway and sessionResumptionUpdate. They are read as the core
+ * reads them (rt_resume.c), so the caller is told what the session acts on; what does not
+ * read is reported. */
+#include <lauxlib.h>
+
+#include "lrt_map.h"
+#include "lrt_map_frame.h"
+#include "rt_resume.h"
+
+/* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
+ * the caller is told the time the session acts on; one it cannot read is reported. */
+void lrt_map_go_away(struct lrt_frame *f, int ga)
+{
+    lua_State *L = f->L;
+    if (!ga) {
+        /* The core leaves the connection on any goAway, whatever its shape. */
+        lua_getfield(L, f->raw, "goAway");
+        lrt_msg_protocol_error(f, "goAway is %s, not an object", lrt_json_kind(L, -1));
+        lua_pop(L, 1);
+        lrt_msg_new(f, "go_away");
+        lrt_msg_push(f);
+        return;
+    }
+    int m = lrt_msg_new(f, "go_away");
+    int t = lua_getfield(L, ga, "timeLeft");
+    double secs = -1;
+    size_t n;
+    const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &n) : NULL;
+    if (s)
+        secs = rt_resume_duration(s, n);
+    if (t != LUA_TNIL && secs < 0)
+        lrt_msg_protocol_error(f, "goAway.timeLeft is %s, not a duration such as \"10s\": "
+                                  "go_away has no time_left", s ? lrt_map_shown(L, s, n)
+                                                                : lrt_json_kind(L, -1));
+    lua_settop(L, m);
+    if (secs >= 0) {
+        lua_Integer iv;
+        if (lua_numbertointeger(secs, &iv) && (double)iv == secs)
+            lua_pushinteger(L, iv);
+        else
+            lua_pushnumber(L, secs);
+        lua_setfield(L, m, "time_left");
+    }
+    lrt_msg_push(f);
+}
+
+/* sessionResumptionUpdate -> session_resumption_update { handle, resumable,
+ * last_consumed_index }; the handle is kept in the state for the session. */
+void lrt_map_resumption(struct lrt_frame *f, int sr)
+{
+    lua_State *L = f->L;
+    int m = lrt_msg_new(f, "session_resumption_update");
+    int t = lua_getfield(L, sr, "newHandle");
+    if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, f->state, "resumption_handle");
+        lua_setfield(L, m, "handle");
+    } else {
+        if (t != LUA_TSTRING && t != LUA_TNIL)
+            lrt_msg_protocol_error(f, "sessionResumptionUpdate.newHandle is %s, not a string: "
+                                      "the session keeps its last handle", lrt_json_kind(L, -1));
+        lua_pop(L, 1);
+    }
+    lrt_set_bool(L, m, "resumable", lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate"));
+    lua_Integer idx = lrt_count(f, sr, "lastConsumedClientMessageIndex", "sessionResumptionUpdate");
+    if (idx >= 0)
+        lrt_set_int(L, m, "last_consumed_index", idx);
+    lrt_msg_push(f);
+}
