@@ -163,6 +163,21 @@ describe("server frames of the wrong shape", function()
       client:close()
     end)
 
+    it("an id or a name that is not UTF-8 cannot be echoed back: that call is reported, the other answered", function()
+      local session, runs, client, tag = session_for(
+        '{"toolCall":{"functionCalls":[{"id":"\255\254","name":"echo","args":{"n":1}},'
+        .. '{"id":"b","name":"ec\255ho","args":{}},{"id":"c","name":"echo","args":{"n":3}}]}}')
+      local msgs = until_done(session, 2)
+      local errs = of_type(msgs, "error")
+      assert.equal(2, #errs)
+      assert.matches("^toolCall.functionCalls%[1%] has an id that is not UTF%-8: that call cannot be answered", errs[1].message)
+      assert.matches("^toolCall.functionCalls%[2%] %(id 'b'%) has a name that is not UTF%-8: that call cannot be answered",
+        errs[2].message)
+      assert.equal(1, #runs)
+      assert.same({ { id = "c", name = "echo", response = { n = 3 } } }, answers(h, tag))
+      client:close()
+    end)
+
     it("cancellation ids that are not strings are reported, the string ones withdrawn", function()
       local session, _, client = session_for('{"toolCallCancellation":{"ids":[5,"c1",null]}}',
         '{"toolCallCancellation":{"ids":"c2"}}')
@@ -267,12 +282,17 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
-  it("a resumption handle that is not a string is reported; the session keeps its last one", function()
-    local msgs, session, client = first(4, nil,
+  it("a resumption handle that is not a string, not UTF-8 or too long is reported; the session keeps its last one", function()
+    local msgs, session, client = first(8, nil,
       '{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}',
-      '{"sessionResumptionUpdate":{"newHandle":5,"resumable":"yes"}}')
+      '{"sessionResumptionUpdate":{"newHandle":5,"resumable":"yes"}}',
+      '{"sessionResumptionUpdate":{"newHandle":"h\255","resumable":true}}',
+      '{"sessionResumptionUpdate":{"newHandle":"' .. string.rep("h", 3000) .. '","resumable":true}}')
     assert.same({ "sessionResumptionUpdate.newHandle is a number, not a string: the session keeps its last handle",
-      "sessionResumptionUpdate.resumable is a string, not a boolean: taken as false" }, messages_of(msgs))
+      "sessionResumptionUpdate.resumable is a string, not a boolean: taken as false",
+      "sessionResumptionUpdate.newHandle is not UTF-8: the session keeps its last handle",
+      "sessionResumptionUpdate.newHandle is longer than 2048 bytes: the session keeps its last handle" },
+      messages_of(msgs))
     assert.equal("h1", msgs[1].handle)
     assert.is_false(msgs[4].resumable)
     assert.equal("h1", session:resumption_handle())

@@ -431,6 +431,12 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             continue;
         }
         lua_pop(L, 1);
+        if (!rt_utf8_valid(lua_tostring(L, id), lua_rawlen(L, id))) {
+            /* its answer must carry the id back, which JSON text cannot */
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] has an id that is not UTF-8: "
+                                      "that call cannot be answered", (int)i);
+            continue;
+        }
 
         /* a stream: this call's own pieces, or the end of one begun earlier */
         int stream = 0;
@@ -473,6 +479,14 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             lua_pop(L, 1);
             if (more)
                 continue;
+        }
+        if (!rt_utf8_valid(lua_tostring(L, name), lua_rawlen(L, name))) {
+            lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has a name that is not "
+                                      "UTF-8: that call cannot be answered", (int)i,
+                                   lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
+            if (stream)
+                end_stream(f, id);
+            continue;
         }
         if (lua_rawlen(L, name) == 0) {
             lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has no name: that "

@@ -4,9 +4,13 @@
  * read is reported. */
 #include <lauxlib.h>
 
+#include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 #include "rt_resume.h"
+
+#define LRT_STR_(x) #x
+#define LRT_STR(x) LRT_STR_(x)
 
 /* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
  * the caller is told the time the session acts on; one it cannot read is reported. */
@@ -52,14 +56,22 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
     lua_State *L = f->L;
     int m = lrt_msg_new(f, "session_resumption_update");
     int t = lua_getfield(L, sr, "newHandle");
-    if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+    size_t n = t == LUA_TSTRING ? lua_rawlen(L, -1) : 0;
+    const char *why = t != LUA_TSTRING && t != LUA_TNIL ? lrt_json_kind(L, -1) : NULL;
+    if (n > RT_HANDLE_MAX)
+        why = "longer than " LRT_STR(RT_HANDLE_MAX) " bytes";
+    else if (n > 0 && !rt_utf8_valid(lua_tostring(L, -1), n))
+        why = "not UTF-8";
+    if (n > 0 && !why) {
         lua_pushvalue(L, -1);
         lua_setfield(L, f->state, "resumption_handle");
         lua_setfield(L, m, "handle");
     } else {
-        if (t != LUA_TSTRING && t != LUA_TNIL)
-            lrt_msg_protocol_error(f, "sessionResumptionUpdate.newHandle is %s, not a string: "
-                                      "the session keeps its last handle", lrt_json_kind(L, -1));
+        /* The core keeps no such handle either (rt_resume_handle_ok). */
+        if (why)
+            lrt_msg_protocol_error(f, "sessionResumptionUpdate.newHandle is %s%s: the session "
+                                      "keeps its last handle", why,
+                                   t == LUA_TSTRING ? "" : ", not a string");
         lua_pop(L, 1);
     }
     lrt_set_bool(L, m, "resumable", lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate"));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rt_json.h"
+#include "rt_utf8.h"
 
 struct rt_level {
     bool obj;            /* an object (else an array) */
@@ -345,8 +346,8 @@ bool rt_resume_handle_ok(const char *h, size_t n)
 {
     size_t i;
 
-    if (!h || n == 0 || n > RT_HANDLE_MAX)
-        return false;
+    if (!h || n == 0 || n > RT_HANDLE_MAX || !rt_utf8_valid(h, n))
+        return false;   /* not UTF-8: the setup is a text frame, which the server refuses */
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)h[i];
         if (c < 0x20 || c == '"')

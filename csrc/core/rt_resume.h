@@ -63,8 +63,8 @@ size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
 bool rt_resume_saved_handle(const char *setup, size_t len, size_t at, const char **h,
                             size_t *hlen);
 
-/* True when the handle text can go between JSON quotes as is: no control characters,
- * no unescaped quote, complete escapes. */
+/* True when the handle text can go between JSON quotes as is: UTF-8, no control
+ * characters, no unescaped quote, complete escapes, at most RT_HANDLE_MAX bytes. */
 bool rt_resume_handle_ok(const char *h, size_t n);
 
 /* Whether a server close code ends the session for good (1002, 1003, 1007, 1008,

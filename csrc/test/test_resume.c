@@ -224,6 +224,10 @@ static void test_handle_ok(void)
     RT_CHECK(!rt_resume_handle_ok("a\\u12", 5));
     RT_CHECK(!rt_resume_handle_ok("a\\x", 3));
     RT_CHECK(!rt_resume_handle_ok("a\nb", 3));
+    /* bytes that are not UTF-8 would make the setup a text frame the server refuses */
+    RT_CHECK(!rt_resume_handle_ok("h\xff", 2));
+    RT_CHECK(!rt_resume_handle_ok("h\xc3", 2));
+    RT_CHECK(rt_resume_handle_ok("h\xc3\xa9", 3));
 }
 
 static void test_rules(void)
