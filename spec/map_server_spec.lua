@@ -487,11 +487,21 @@ for _, backend in ipairs { "gemini", "vertex" } do
     end)
 
     it("malformed JSON is a protocol error, not a raise", function()
-      for _, bad in ipairs { "{", "[1,2]", "42", "" } do
+      for _, bad in ipairs { "{", "" } do
         local ok, err, code = core.map_server(state(backend), bad)
         assert.is_nil(ok)
         assert.is_string(err)
         assert.equal("protocol", code)
+      end
+    end)
+
+    it("JSON that is not an object is an error message carrying it", function()
+      for bad, kind in pairs { ["[1,2]"] = "an array", ["42"] = "a number" } do
+        local msgs = assert(core.map_server(state(backend), bad))
+        cmp.assert_same(types(msgs), { "error" })
+        cmp.assert_same(msgs[1].raw, core.json_decode(bad))
+        assert.equal("protocol", msgs[1].code)
+        assert.equal("unexpected server message: " .. kind .. ", not a JSON object", msgs[1].message)
       end
     end)
 

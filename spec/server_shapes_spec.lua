@@ -235,6 +235,21 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a frame that is valid JSON but not an object is an error that carries it; the session goes on", function()
+    local msgs, session, client = first(4, nil, '[1,2]', '5', '"hi"', 'null')
+    assert.same({ "unexpected server message: an array, not a JSON object",
+      "unexpected server message: a number, not a JSON object",
+      "unexpected server message: a string, not a JSON object",
+      "unexpected server message: null, not a JSON object" }, messages_of(msgs))
+    assert.same({ 1, 2 }, msgs[1].raw)
+    assert.equal(5, msgs[2].raw)
+    assert.equal("hi", msgs[3].raw)
+    assert.equal(core.json_null, msgs[4].raw)
+    assert(session:send_text "still there?")
+    assert.equal("You said: still there?", helper.receive_until(session, "output_text_done", 5).text)
+    client:close()
+  end)
+
   it("a flag that is not a boolean is reported and taken as false, as the core takes it", function()
     local msgs, _, client = first(7, nil,
       '{"serverContent":{"modelTurn":{"parts":[{"text":"hi","thought":"no"}]},"interrupted":null}}',

@@ -12,7 +12,9 @@
  *                                                              overrides, will_continue on Vertex)
  *   map_history(state, items) -> JSON text of one clientContent | nil (no item has content)
  *   map_server(state, json_text) -> { msg, ... }              (neutral messages)
- *                                 | nil, message, "protocol"  (malformed server data)
+ *                                 | nil, message, "protocol"  (malformed JSON; a frame
+ *                                                              that is not an object is
+ *                                                              an error message with raw)
  *   model_name(ctx, model) -> wire model name                 (raises on unsafe names)
  *   json_encode, json_decode, json_array, json_null           (lrt_json.h)
  *

@@ -459,12 +459,15 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     if (lrt_json_decode(L, text, len) != 0)
         return results(L, entry, fail(L, "malformed JSON from the server: "));
     f.raw = lua_gettop(L);
-    if (lua_type(L, f.raw) != LUA_TTABLE || lua_rawlen(L, f.raw) != 0) {
-        lua_pushliteral(L, "not a JSON object");
-        return results(L, entry, fail(L, "unexpected server message: "));
-    }
     lua_createtable(L, 2, 0);   /* a delta, and the response_created before the first */
     f.out = lua_gettop(L);
+    if (lua_type(L, f.raw) != LUA_TTABLE || lua_rawlen(L, f.raw) != 0) {
+        /* an error that carries it, so that the caller still sees what came */
+        lrt_msg_protocol_error(&f, "unexpected server message: %s, not a JSON object",
+                               lrt_json_kind(L, f.raw));
+        lua_settop(L, f.out);
+        return results(L, entry, 1);
+    }
 
     /* The first setupComplete is the binding's business (session.id); a later one
      * maps to nothing below and comes out as raw. */
