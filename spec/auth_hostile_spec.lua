@@ -5,6 +5,7 @@
 -- Then credential fields that messages show: never a line break or an escape from a file.
 local helper = require "spec.helper"
 local auth = require "realtime.auth"
+local realtime = require "realtime"
 local core = require "realtime.core"
 local cjson = require "cjson"
 
@@ -134,5 +135,23 @@ describe("credential fields in messages", function()
       assert.is_nil(err:find("[%c\128-\255]"), err)
       assert.is_true(#err < 300, #err)
     end
+  end)
+
+  it("a quota_project_id that cannot be a header value is an 'auth' error naming the field", function()
+    local h = helper.hostile { tls = true }
+    for _, qp in ipairs { "p\r\nX-Evil: 1", string.rep("p", 20000) } do
+      local client = assert(realtime.vertex { project = "p", location = "us-central1", model = "m",
+        base_url = h:base_url "setup_ok", ca_file = h.ca_file,
+        credentials = { type = "authorized_user", client_id = "cid", client_secret = SECRET,
+          refresh_token = REFRESH, token_uri = h.http .. "/_token", quota_project_id = qp } })
+      local ok, s, err, code = pcall(client.connect, client, { timeout = 5 })
+      assert.is_true(ok, s)
+      assert.is_nil(s)
+      assert.equal("auth", code)
+      assert.matches('^credentials table %(authorized_user%): "quota_project_id" ', err)
+      assert.matches("x%-goog%-user%-project", err)
+      client:close()
+    end
+    h:stop()
   end)
 end)
