@@ -250,6 +250,24 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a member that is not the object or array it should be is reported, the rest maps", function()
+    local msgs, _, client = first(9, nil,
+      '{"serverContent":5,"toolCall":[1]}',
+      '{"serverContent":{"modelTurn":{"parts":{"a":{"text":"lost"}}}}}',
+      '{"serverContent":{"modelTurn":{"parts":[7,{"text":"kept"}]}}}',
+      '{"serverContent":{"modelTurn":"x","turnComplete":true}}')
+    assert.same({ "serverContent is a number, not an object", "toolCall is an array, not an object",
+      "serverContent.modelTurn.parts is an object, not an array: left out",
+      "serverContent.modelTurn.parts[1] is a number, not an object: left out",
+      "serverContent.modelTurn is a string, not an object: left out" }, messages_of(msgs))
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same({ "error", "error", "error", "error", "response_created", "output_text_delta", "error",
+      "output_text_done", "response_done" }, got)
+    assert.equal("kept", msgs[8].text)
+    client:close()
+  end)
+
   it("a flag that is not a boolean is reported and taken as false, as the core takes it", function()
     local msgs, _, client = first(7, nil,
       '{"serverContent":{"modelTurn":{"parts":[{"text":"hi","thought":"no"}]},"interrupted":null}}',

@@ -56,14 +56,20 @@ static size_t concat_pieces(lua_State *L, int state, const char *k)
 /* ---------------------------------------------------------------- content */
 
 /* Reports the value at idx, found at `path` (a format with %d for the part's index i),
- * as not a string: it is left out. */
-static void not_string(struct lrt_frame *f, const char *path, lua_Integer i, int idx)
+ * as not what it should be (`want`: "a string", ...): it is left out. */
+static void not_a(struct lrt_frame *f, const char *want, const char *path, lua_Integer i,
+                  int idx)
 {
     lua_State *L = f->L;
     const char *kind = lrt_json_kind(L, idx);
     lua_pushfstring(L, path, (int)i);
-    lrt_msg_protocol_error(f, "%s is %s, not a string: left out", lua_tostring(L, -1), kind);
+    lrt_msg_protocol_error(f, "%s is %s, not %s: left out", lua_tostring(L, -1), kind, want);
     lua_pop(L, 1);
+}
+
+static void not_string(struct lrt_frame *f, const char *path, lua_Integer i, int idx)
+{
+    not_a(f, "a string", path, i, idx);
 }
 
 /* Emits input_audio_transcription_completed with the input transcript gathered so far,
@@ -164,14 +170,23 @@ static void content_signals(struct lrt_frame *f, int content)
 static void model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
-    if (lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN) != LUA_TTABLE ||
-        lrt_getk(L, lua_gettop(L), f->keys, LRT_K_PARTS) != LUA_TTABLE) {
+    int t = lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN);
+    if (t != LUA_TTABLE) {
+        if (t != LUA_TNIL)
+            not_a(f, "an object", "serverContent.modelTurn", 0, -1);
         return;  /* the caller resets the stack */
     }
+    t = lrt_getk(L, lua_gettop(L), f->keys, LRT_K_PARTS);
     int parts = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, parts);
+    lua_Integer n = t == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, parts) : 0;
+    if (t != LUA_TNIL && (t != LUA_TTABLE || (n == 0 && (lua_pushnil(L), lua_next(L, parts))))) {
+        lua_settop(L, parts);
+        not_a(f, "an array", "serverContent.modelTurn.parts", 0, parts);
+        return;
+    }
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, parts, i) != LUA_TTABLE) {
+            not_a(f, "an object", "serverContent.modelTurn.parts[%d]", i, -1);
             lua_pop(L, 1);
             continue;
         }
@@ -355,9 +370,9 @@ static const struct {
 };
 #define TOP_COUNT (sizeof top_names / sizeof top_names[0])
 
-/* Pushes TOP_COUNT slots: the member of raw named top_names[i] when it is a table, else
- * nil; at[i] is its stack index or 0, and -1 for a member that is there but is not a
- * table. One pass over raw's keys: a frame has one or two, where six lookups by name
+/* Pushes TOP_COUNT slots: the member of raw named top_names[i] when it is an object,
+ * else nil; at[i] is its stack index or 0, and -1 for a member that is there but is not
+ * an object. One pass over raw's keys: a frame has one or two, where six lookups by name
  * would each intern their name. */
 static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
 {
@@ -373,7 +388,7 @@ static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
         for (size_t i = 0; k && i < TOP_COUNT; i++) {
             if (top_names[i].n == n && memcmp(top_names[i].s, k, n) == 0) {
-                if (lua_type(L, -1) == LUA_TTABLE) {
+                if (lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) == 0) {
                     at[i] = base + 1 + (int)i;
                     lua_copy(L, -1, at[i]);
                 } else {
@@ -474,8 +489,17 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     int kept = 0, turn_end = 0, tool_end = 0, usage = 0, at[TOP_COUNT];
     top_tables(L, f.raw, at);
     int ga = at[3], odd_ga = ga < 0;
-    for (size_t i = 0; i < TOP_COUNT; i++)
+    for (size_t i = 0; i < TOP_COUNT; i++) {
+        /* a known member that is not an object says nothing the mapping can read; a
+         * goAway still is one (lrt_map_go_away): the core leaves on it */
+        if (at[i] < 0 && i != 3) {
+            lua_getfield(L, f.raw, top_names[i].s);
+            lrt_msg_protocol_error(&f, "%s is %s, not an object", top_names[i].s,
+                                   lrt_json_kind(L, -1));
+            lua_pop(L, 1);
+        }
         at[i] = at[i] < 0 ? 0 : at[i];
+    }
     int content = at[0], tc = at[1], tcc = at[2], sr = at[4], um = at[5];
     ga = at[3];
     int base = lua_gettop(L);
