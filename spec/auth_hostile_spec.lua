@@ -155,3 +155,37 @@ describe("credential fields in messages", function()
     h:stop()
   end)
 end)
+
+describe("an ephemeral-token endpoint that answers badly", function()
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  local KEY = "hostile-api-key-123456"
+  local function mint(status, body)
+    return realtime.gemini_ephemeral_token { api_key = KEY, ca_file = h.ca_file, timeout = 10,
+      base_url = ("%s/_token/status=%d/body=%s"):format(h.http, status, b64url(body)) }
+  end
+
+  it("a token name that could not go in a header is refused, and not quoted", function()
+    for _, name in ipairs { "auth_tokens/abc\r\nX-Evil: 1", "auth_tokens/a b", "auth_tokens/",
+      "auth_tokens/" .. string.rep("t", 20000) } do
+      local tok, err, code = mint(200, cjson.encode { name = name })
+      assert.is_nil(tok)
+      assert.equal("protocol", code)
+      assert.matches("answered without a usable token name$", err)
+      assert.is_nil(err:find("abc", 1, true))
+    end
+    local tok = assert(mint(200, '{"name":"auth_tokens/fine-Token_1.2~3+/="}'))
+    assert.equal("auth_tokens/fine-Token_1.2~3+/=", tok)
+  end)
+
+  it("a refusal quotes the server's text shortened to printable characters", function()
+    local tok, err, code = mint(400, cjson.encode { error = { status = "INVALID_ARGUMENT",
+      message = "bad\r\nFAKE LOG LINE \27[31m" .. string.rep("x", 5000) } })
+    assert.is_nil(tok)
+    assert.equal("auth", code)
+    assert.matches("refused to mint an ephemeral token %(HTTP 400 INVALID_ARGUMENT: bad%?%?FAKE LOG LINE %?%[31mx+%.%.%.%)$", err)
+    assert.is_true(#err:match "%(HTTP .*$" < 300, err)   -- the URL carries the test's body
+  end)
+end)

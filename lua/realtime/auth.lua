@@ -470,15 +470,21 @@ function auth.ephemeral_token(opts)
     local detail = ""
     if ok and type(answer) == "table" and type(answer.error) == "table" then
       local e = answer.error
-      detail = (" %s: %s"):format(tostring(e.status or ""), tostring(e.message or ""))
+      -- the server's words, as printable text of a bounded length (they go into logs)
+      local function text(v, n)
+        v = type(v) == "string" and v or ""
+        return (v:sub(1, n):gsub("[%c\128-\255]", "?")) .. (#v > n and "..." or "")
+      end
+      detail = (" %s: %s"):format(text(e.status, 40), text(e.message, 160))
     end
     if detail:find(key, 1, true) then detail = "" end
     return nil, ("the Gemini API at %s refused to mint an ephemeral token (HTTP %d%s)")
       :format(url, status, detail), (status == 400 or status == 401 or status == 403) and "auth" or "handshake"
   end
+  -- the name is used as a key, in a header: only the characters of one, never quoted
   if not ok or type(answer) ~= "table" or type(answer.name) ~= "string"
-      or not answer.name:find("^auth_tokens/") then
-    return nil, ("the Gemini API at %s answered without a token name"):format(url), "protocol"
+      or not answer.name:find("^auth_tokens/[%w%-%._~%+/=]+$") or #answer.name > 16384 then
+    return nil, ("the Gemini API at %s answered without a usable token name"):format(url), "protocol"
   end
   return answer.name, {
     name = answer.name, uses = answer.uses, expire_time = answer.expireTime,

@@ -118,15 +118,18 @@ function main() {
       return respond(socket, 200, 'OK', JSON.stringify({ connections: list }));
     }
     // /_token?status=N&body=B64URL&type=T&delay=MS|never: a token endpoint that answers as
-    // told; GET /_tokens counts the requests it had.
-    if (path === '/_token') {
+    // told (the settings may be path segments too, /_token/status=N/..., and any path may
+    // follow them); GET /_tokens counts the requests it had.
+    const target = parseTarget(req.target);
+    if (target.mode === '_token') {
+      const p = target.params;
       tokenRequests++;
-      const body = query.has('body') ? Buffer.from(query.get('body'), 'base64url')
+      const body = p.body !== undefined ? Buffer.from(p.body, 'base64url')
         : JSON.stringify({ access_token: 'hostile-token', expires_in: 3600, token_type: 'Bearer' });
-      const send = () => respond(socket, Number(query.get('status') || 200), 'Token', body,
-        query.get('type') || 'application/json');
-      if (query.get('delay') === 'never') return undefined;
-      if (query.has('delay')) return setTimeout(send, Number(query.get('delay')));
+      const send = () => respond(socket, Number(p.status || 200), 'Token', body,
+        p.type || 'application/json');
+      if (p.delay === 'never') return undefined;
+      if (p.delay !== undefined) return setTimeout(send, Number(p.delay));
       return send();
     }
     if (req.method === 'GET' && path === '/_tokens') {

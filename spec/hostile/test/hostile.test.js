@@ -254,7 +254,10 @@ test('hostile server modes', async (t) => {
     assert.deepStrictEqual(Buffer.from(await r.arrayBuffer()), body);
     const plain = await (await fetch(`${base}/_token`)).json();
     assert.strictEqual(plain.access_token, 'hostile-token');
-    assert.strictEqual((await getJson(base, '/_tokens')).requests, 2);
+    const seg = await fetch(`${base}/_token/status=403/body=${Buffer.from('no').toString('base64url')}/v1alpha/x`);
+    assert.strictEqual(seg.status, 403);
+    assert.strictEqual(await seg.text(), 'no');
+    assert.strictEqual((await getJson(base, '/_tokens')).requests, 3);
   });
 
   await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
