@@ -370,6 +370,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal("protocol", msgs[2].code)
         assert.is_nil(st.streams.c)
         assert.is_nil(st.stream_last)
+        -- the arguments are an object: a path may not index them as an array
+        msgs = feed(state(backend), { toolCall = { functionCalls = {
+          { id = "d", name = "f", partialArgs = { { jsonPath = "$[999999]", stringValue = "x" } } } } } })
+        cmp.assert_same(types(msgs), { "response_created", "error" })
+        assert.equal("function call 'f': cannot read the argument path '$[999999]': that call cannot be answered",
+          msgs[2].message)
       end)
 
       it("tool_call_cancellation lists the ids", function()

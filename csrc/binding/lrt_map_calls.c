@@ -106,7 +106,8 @@ static int apply_partial(lua_State *L, int args, int open, int pa, const char *f
     }
     const char *path = lua_tostring(L, -1);
     int n = parse_path(path, st);
-    if (n <= 0) {
+    if (n <= 0 || !st[0].name) {
+        /* the arguments are an object: a path must start with a member's name */
         lua_pushfstring(L, "function call '%s': cannot read the argument path '%s'", fname, path);
         return -1;
     }
