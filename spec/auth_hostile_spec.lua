@@ -9,12 +9,7 @@ local realtime = require "realtime"
 local core = require "realtime.core"
 local cjson = require "cjson"
 
-local function b64url(s)
-  local st = core.map_new { backend = "gemini" }
-  local f = core.map_client(st, { type = "conversation_item_create",
-    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
-  return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
-end
+local b64url = helper.b64url
 
 local SECRET, REFRESH = "client-secret-XYZ12345", "refresh-token-ABC98765"
 

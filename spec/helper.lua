@@ -236,6 +236,16 @@ end
 
 local tag_seq = 0
 
+--- base64url of the bytes s, unpadded: how the hostile server takes bytes in a URL (the
+-- `send` mode's frames, /_token's body). Made by the image path of map_client.
+function helper.b64url(s)
+  local core = require "realtime.core"
+  local st = core.map_new { backend = "gemini" }
+  local f = core.map_client(st, { type = "conversation_item_create",
+    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
+  return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
+end
+
 --- Starts a hostile server (spec/hostile/README.md) on a free port and returns it:
 --   h.http          "http(s)://127.0.0.1:PORT"
 --   h.ca_file       the CA to trust (TLS only)

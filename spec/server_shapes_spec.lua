@@ -7,18 +7,9 @@ local helper = require "spec.helper"
 local core = require "realtime.core"
 local cjson = require "cjson"
 
--- base64url of s (the hostile server's `frames` parameter), through the image path of
--- map_client
-local function b64url(s)
-  local st = core.map_new { backend = "gemini" }
-  local f = core.map_client(st, { type = "conversation_item_create",
-    item = { content = { { type = "image", data = s, mime = "image/png" } } } })
-  return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
-end
-
 local function frames(...)
   local t = {}
-  for i, f in ipairs { ... } do t[i] = b64url(f) end
+  for i, f in ipairs { ... } do t[i] = helper.b64url(f) end
   return table.concat(t, ",")
 end
 
@@ -27,7 +18,12 @@ end
 local function until_done(session, n)
   local all, open, done = {}, nil, 0
   while done < n do
-    local msg = assert(session:receive(5), "no response_done after " .. cjson.encode((function() local t = {} for i, m in ipairs(all) do t[i] = m.type .. ":" .. tostring(m.message) end return t end)()))
+    local msg = session:receive(5)
+    if not msg then
+      local seen = {}
+      for i, m in ipairs(all) do seen[i] = m.type end
+      error("no response_done after " .. table.concat(seen, ", "))
+    end
     all[#all + 1] = msg
     if msg.type == "response_created" then
       assert.is_nil(open, "a response started inside another")
