@@ -270,6 +270,7 @@ void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_close);
 
+    s->close_expired = true;
     if (s->wsi)
         rt_conn_kill(s);
     else if (s->state != RT_CS_DONE)
@@ -351,12 +352,17 @@ void rt_conn_service(struct rt_session *s)
  *  T H E   E N D
  * ==================================================================== */
 
-/* Messages the session will never write: counted for the final error. */
+/* Messages the session will never write: counted for the final error. While it
+ * reconnects, those written but not known to be consumed (to be sent again) count too. */
 static void rt_conn_unsent(struct rt_session *s, size_t *count, size_t *bytes)
 {
     rt_conn_take_intake(s);
     *count = s->sendq.count + (s->cur && !s->cur_setup ? 1 : 0);
     *bytes = s->sendq.bytes + (s->cur && !s->cur_setup ? s->cur->len : 0);
+    if (s->reconnecting) {
+        *count += s->replay.count;
+        *bytes += s->replay.bytes;
+    }
 }
 
 /* Why the session ends: the error (RT_OK for a normal end), the close code and reason. */
@@ -380,6 +386,15 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         if (rt_conn_err_code(s) != RT_OK && !s->close_sent) {
             snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
             return rt_conn_err_code(s);
+        }
+        if (!s->close_expired && !s->peer_closed &&
+            (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {
+            /* The connection dropped before the close handshake was done. */
+            *code = 1006;
+            *reason = "";
+            snprintf(emsg, esize, "close: the connection was lost before %s",
+                     s->close_sent ? "the server answered the close" : "everything was written");
+            return RT_ECLOSED;
         }
         if (s->close_sent && !s->peer_closed && s->state >= RT_CS_SETUP) {
             /* What was written may not have been read: the server did not confirm it. */
@@ -466,7 +481,12 @@ void rt_conn_finish(struct rt_session *s)
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
     if (unsent) {
         size_t n = strlen(emsg);
-        if (ecode == RT_OK) {
+        if (ecode == RT_OK && s->close_acted && s->reconnecting) {
+            ecode = RT_ECLOSED;
+            n = (size_t)snprintf(emsg, sizeof emsg, "close: asked while the session was "
+                                 "reconnecting (%.150s), so not everything was sent",
+                                 s->lost_reason ? s->lost_reason : "connection lost");
+        } else if (ecode == RT_OK) {
             ecode = s->close_acted ? RT_ETIMEOUT : RT_ECLOSED;
             n = (size_t)snprintf(emsg, sizeof emsg, s->close_acted
                                  ? "close: not everything was written within %g s"

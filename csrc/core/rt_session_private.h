@@ -170,6 +170,7 @@ struct rt_session {
                                         NULL until something went wrong or it closes */
     bool notes_nomem;                /* some of that could not be recorded: RT_ENOMEM */
     bool close_acted;                /* the owner's close is being carried out */
+    bool close_expired;              /* ...and its bound (close_timeout) passed */
     bool close_sent;                 /* our close frame is written */
     int close_sent_code;
     bool peer_closed;                /* the server's close frame was read */

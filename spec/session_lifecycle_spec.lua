@@ -1,0 +1,90 @@
+-- The life of sessions and clients at awkward moments: a close that meets a lost
+-- connection or a reconnect, sends after the end, a frame loop after client:close().
+-- What the caller was told was sent is never lost without an error that says why.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+
+-- A fault on the newest open connection (the specs run one session at a time).
+local function fault(f)
+  helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = f })
+end
+
+-- Receives to the end; returns the first message of each type, the list and the seconds.
+local function to_end(session, timeout)
+  local t0 = realtime.now()
+  local first, all = helper.to_end(session, timeout or 15)
+  return first, all, realtime.now() - t0
+end
+
+describe("a close that meets a lost connection", function()
+  local client
+  before_each(function()
+    helper.sim_request("DELETE", "/_sim/next")
+    client = helper.gemini()
+  end)
+  after_each(function()
+    helper.sim_request("DELETE", "/_sim/next")
+    client:close()
+  end)
+
+  it("says the connection was lost during the flush, not that the close bound passed", function()
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    fault { type = "stall" }                  -- the server stops reading: the flush backs up
+    for _ = 1, 300 do assert(s:append_audio(string.rep("\0\0", 16000))) end
+    s:close()
+    realtime.sleep(0.3)
+    fault { type = "drop" }
+    local first, _, took = to_end(s)
+    assert.is_true(took < 4, "the end waited for the close bound")
+    assert.equal("closed", first.error.code)
+    assert.matches("^close: the connection was lost before everything was written %(%d+ messages, %d+ bytes, not sent%)$",
+      first.error.message)
+    assert.equal(1006, first.closed.code)
+  end)
+
+  it("says the connection was lost before the server answered the close", function()
+    local s = assert(client:connect { output_modalities = { "text" } })
+    fault { type = "stall" }
+    assert(s:send_text "hi")
+    s:close()
+    realtime.sleep(0.3)
+    fault { type = "drop" }
+    local first, _, took = to_end(s)
+    assert.is_true(took < 4, "the end waited for the close bound")
+    assert.equal("closed", first.error.code)
+    assert.equal("close: the connection was lost before the server answered the close", first.error.message)
+    assert.equal(1006, first.closed.code)
+  end)
+
+  it("while reconnecting counts what was not confirmed and what was queued meanwhile", function()
+    local s = assert(client:connect { output_modalities = { "text" } })
+    helper.receive_until(s, "session_resumption_update")   -- a handle to resume with
+    fault { type = "stall" }
+    assert(s:send_text "first")                -- written, never read: to be sent again
+    realtime.sleep(0.2)
+    helper.sim_post("/_sim/next", { count = 20, fault = { type = "refuse", status = 503 } })
+    fault { type = "drop" }
+    realtime.sleep(0.3)
+    assert(s:send_text "second")               -- queued while the session reconnects
+    s:close()
+    local first, _, took = to_end(s)
+    assert.is_true(took < 4, "the end waited for the close bound")
+    assert.equal("closed", first.error.code)
+    local bytes = #'{"realtimeInput":{"text":"first"}}' + #'{"realtimeInput":{"text":"second"}}'
+    assert.equal(("close: asked while the session was reconnecting (connection lost), so not "
+      .. "everything was sent (2 messages, %d bytes, not sent)"):format(bytes), first.error.message)
+    assert.equal(1000, first.closed.code)
+    assert.equal("client closed", first.closed.reason)
+  end)
+
+  it("still says when the close bound passed", function()
+    local s = assert(client:connect { output_modalities = { "text" }, close_timeout = 0.5 })
+    fault { type = "stall" }
+    for _ = 1, 300 do assert(s:append_audio(string.rep("\0\0", 16000))) end
+    s:close()
+    local first = to_end(s)
+    assert.equal("timeout", first.error.code)
+    assert.matches("^close: not everything was written within 0.5 s %(%d+ messages, %d+ bytes, not sent%)$",
+      first.error.message)
+  end)
+end)
