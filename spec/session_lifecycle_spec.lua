@@ -88,3 +88,27 @@ describe("a close that meets a lost connection", function()
       first.error.message)
   end)
 end)
+
+describe("a session that has ended", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("answers every send, one that sends nothing too, with nil, 'session closed', 'closed'", function()
+    local s = assert(client:connect { output_modalities = { "text" } })
+    fault { type = "close", code = 1008, reason = "policy" }   -- fatal: the server ends it
+    assert.equal(1008, helper.drain(s).code)
+    local sends = {
+      { "send_text", "" }, { "send_text", "hi" }, { "append_audio", "" }, { "append_audio", "\0\0" },
+      { "commit_audio" }, { "create_response" }, { "send_image", "\255\216" },
+      { "send_wire", '{"x":1}' }, { "send", { type = "response_create" } },
+      { "send", { type = "raw", wire = { x = 1 } } },
+    }
+    for _, call in ipairs(sends) do
+      local ok, err, code = s[call[1]](s, table.unpack(call, 2))
+      assert.is_nil(ok, call[1] .. " returned " .. tostring(ok))
+      assert.equal("session closed", err)
+      assert.equal("closed", code)
+    end
+  end)
+end)

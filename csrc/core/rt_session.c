@@ -388,16 +388,25 @@ void rt_session_free(struct rt_session *s)
  *  S E N D I N G
  * ==================================================================== */
 
+/* -1 with RT_ECLOSED once sends are refused, else 0. A send that makes no message (an
+ * empty clip) asks this too: true from a session that has ended would say it went out. */
+static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
+{
+    if (atomic_load(&s->closed)) {
+        rt_error_set(err, RT_ECLOSED, "session closed");
+        return -1;
+    }
+    return 0;
+}
+
 /* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
 static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t bytes,
                            struct rt_error *err)
 {
     size_t before;
 
-    if (atomic_load(&s->closed)) {
-        rt_error_set(err, RT_ECLOSED, "session closed");
+    if (rt_sess_check_open(s, err))
         return -1;
-    }
     if (bytes > s->max_queue) {
         rt_error_set(err, RT_EBUSY, "a send of %zu bytes exceeds max_queue_bytes (%zu)",
                      bytes, s->max_queue);
@@ -452,7 +461,7 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
         rt_queue_push(&q, m);
     }
     if (rt_queue_empty(&q))
-        return 0;
+        return rt_sess_check_open(s, err);
     if (rt_sess_enqueue(s, q.head, q.bytes, err)) {
         rt_queue_clear(&q);
         return -1;
@@ -468,7 +477,7 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
     bool opened = false;
 
     if (len == 0)
-        return 0;
+        return rt_sess_check_open(s, err);
     if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
         return -1;
     if (s->manual_activity && !atomic_exchange(&s->in_turn, true)) {

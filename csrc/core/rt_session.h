@@ -81,7 +81,8 @@ int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events rea
 
 /* Sending: thread-safe, never blocks on the network, order kept, a frame never interleaved.
  * -1 with RT_EBUSY (queue full, nothing queued), RT_ECLOSED or RT_ENOMEM. Messages queued
- * before RT_EV_READY go out after the setup exchange. */
+ * before RT_EV_READY go out after the setup exchange. A send of nothing (no message, no
+ * audio) queues nothing and still fails with RT_ECLOSED once the session is closed. */
 int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err);
 /* Queues n messages (each iovec one JSON message) as one unit: all of them, in order and
  * with no other send between them, or none (RT_EBUSY when together they do not fit in
