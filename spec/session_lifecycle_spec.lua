@@ -112,3 +112,25 @@ describe("a session that has ended", function()
     end
   end)
 end)
+
+describe("client:close()", function()
+  it("leaves each session's last messages to client:poll(), the closed one included", function()
+    local client = helper.gemini()
+    local a = assert(client:connect { output_modalities = { "text" } })
+    local b = assert(client:connect { output_modalities = { "text" } })
+    client:close()
+    local closed = {}
+    for _ = 1, 3 do
+      for _, msg in ipairs(client:poll()) do
+        if msg.type == "closed" then
+          assert.is_nil(closed[msg.session], "two closed messages for one session")
+          closed[msg.session] = msg
+        end
+      end
+    end
+    assert.equal(1001, closed[a] and closed[a].code)
+    assert.equal("client freed", closed[a].reason)
+    assert.equal(1001, closed[b] and closed[b].code)
+    assert.same({}, client:poll())
+  end)
+end)

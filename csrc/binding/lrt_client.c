@@ -187,12 +187,13 @@ static int lrt_client_event_loop(lua_State *L)
 
 /* client:_ready_sessions(set) -> the sessions among the keys of set that have a message
  * for poll(), in an array. client:poll() visits only those: one check per idle session
- * instead of a Lua call. Keys that are not sessions are skipped. */
+ * instead of a Lua call. Keys that are not sessions are skipped. A closed client is fine:
+ * its sessions' last messages (closed) still wait to be polled. */
 static int lrt_client_ready_sessions(lua_State *L)
 {
     lua_Integer n = 0;
 
-    lrt_check_client(L, 1);
+    luaL_checkudata(L, 1, LRT_CLIENT);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     lua_newtable(L);                    /* 3: the result */

@@ -337,11 +337,11 @@ function Client:connect(opts)
 end
 
 --- Drains every session of the client without blocking or yielding. Returns an array of
--- the messages that were ready, each with a `session` field naming its session.
+-- the messages that were ready, each with a `session` field naming its session. After
+-- client:close() it still hands over what its sessions hold, their closed messages too.
 function Client:poll()
   check_client(self, "poll")
   local out = {}
-  if not self:is_open() then return out end
   for _, session in ipairs(self:_ready_sessions(self:_props().sessions)) do
     while true do
       local msg = session:poll()   -- never yields; logs a failed handler's traceback
