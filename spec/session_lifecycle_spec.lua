@@ -134,3 +134,36 @@ describe("client:close()", function()
     assert.same({}, client:poll())
   end)
 end)
+
+describe("a connect that is abandoned", function()
+  after_each(function()
+    collectgarbage "restart"
+    helper.sim_request("DELETE", "/_sim/next")
+  end)
+
+  it("when realtime.run closes its coroutine after another failed, closes the session it was opening", function()
+    local client = helper.gemini { max_sessions = 1 }
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 1000, setup = true } })
+    collectgarbage "stop"          -- the collector would close it too, whenever it runs
+    local ok, err = pcall(realtime.run, function()
+      client:connect { output_modalities = { "text" } }
+    end, function()
+      realtime.sleep(0.3)
+      error "boom"
+    end)
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    -- its place is free again as soon as the close is done, long before the setup answer
+    local s, e, c
+    local deadline = realtime.now() + 3
+    repeat
+      s, e, c = client:connect { output_modalities = { "text" } }
+      if not s then realtime.sleep(0.05) end
+    until s or c ~= "busy" or realtime.now() > deadline
+    collectgarbage "restart"
+    assert(s, e)
+    s:close()
+    helper.drain(s)
+    client:close()
+  end)
+end)

@@ -250,6 +250,11 @@ local function check_client(self, fname)
   end
 end
 
+-- Closes the session being opened unless connect returned it: a coroutine closed while
+-- connect waits (realtime.run ending after another coroutine failed) or an error would
+-- otherwise leave it connecting, holding a max_sessions place, until it is collected.
+local OPENING = { __close = function(o) if o.session then o.session:close() end end }
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
   check_client(self, "connect")
@@ -293,6 +298,7 @@ function Client:connect(opts)
     token_source = p.token_source,
   }, state, handlers, props)
   if not session then return nil, err, code end
+  local opening <close> = setmetatable({ session = session }, OPENING)
 
   -- the core times the handshake out itself; the deadline here is only a backstop
   local deadline = now() + timeout + 5
@@ -305,7 +311,6 @@ function Client:connect(opts)
       end
       local ephemeral = p.backend == "gemini" and p.api_key and p.api_key:find("^auth_tokens/") ~= nil
       if msg.type == "error" then
-        session:close()
         return nil, mask_secrets(msg.message, p.api_key, p.access_token),
           refused_credentials(msg, ephemeral) and "auth" or msg.code
       end
@@ -319,7 +324,6 @@ function Client:connect(opts)
     else
       local left = deadline - now()
       if left <= 0 then
-        session:close()
         return nil, "timed out waiting for setupComplete", "timeout"
       end
       wait_on(session, left)
@@ -328,11 +332,11 @@ function Client:connect(opts)
   if history then
     local ok, err2, code2 = session:send_wire(history)
     if not ok then
-      session:close()
       return nil, "could not send the history: " .. tostring(err2), code2
     end
   end
   p.sessions[session] = true
+  opening.session = nil
   return session
 end
 
