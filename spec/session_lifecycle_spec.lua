@@ -167,3 +167,71 @@ describe("a connect that is abandoned", function()
     client:close()
   end)
 end)
+
+describe("receiving while a tool handler waits", function()
+  local WEATHER = { type = "object", properties = { city = { type = "string" } }, required = { "city" } }
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function()
+    realtime.log(nil)
+    client:close()
+  end)
+
+  local function weather(handler)
+    return { { name = "get_weather", description = "weather", parameters = WEATHER, handler = handler } }
+  end
+
+  it("leaves the session's messages to the handler's receive: a frame loop gets them after, closed last", function()
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false,
+      tools = weather(function() realtime.sleep(1); return { ok = true } end) })
+    assert(s:send_text "What is the weather in Paris?")
+    local order = {}
+    realtime.run(function()
+      for m in s:messages(3) do order[#order + 1] = m.type end
+    end, function()
+      realtime.sleep(0.5)                       -- the handler is waiting now
+      fault { type = "close", code = 1011 }
+      local t0 = realtime.now()
+      while realtime.now() - t0 < 2.5 do
+        for _, m in ipairs(client:poll()) do order[#order + 1] = m.type end
+        realtime.sleep(0.02)
+      end
+    end)
+    local at = {}
+    for i, t in ipairs(order) do at[t] = at[t] or i end
+    assert.equal(#order, at.closed, "closed is not the last message: " .. table.concat(order, " "))
+    assert.is_true(at.response_created < at.error and at.response_done < at.error,
+      "the call's messages came after the end: " .. table.concat(order, " "))
+  end)
+
+  it("raises in a handler that receives from its own session, and the model hears why", function()
+    local s = assert(client:connect { output_modalities = { "text" },
+      tools = weather(function(_, call) call.session:receive(0.2); return { ok = true } end) })
+    assert(s:send_text "What is the weather in Paris?")
+    local done = helper.receive_until(s, "response_output_item_done")
+    assert.matches("inside a tool handler of this session", done.result.error, 1, true)
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("hands over what a handler's coroutine held when that coroutine was closed", function()
+    local waiting = false
+    local s = assert(client:connect { output_modalities = { "text" },
+      tools = weather(function() waiting = true; coroutine.yield(); return { ok = true } end) })
+    assert(s:send_text "What is the weather in Paris?")
+    local co = coroutine.create(function() while true do s:receive(10) end end)
+    local deadline = realtime.now() + 10
+    repeat                                     -- resumed until its handler waits
+      assert(coroutine.resume(co))
+      realtime.sleep(0.02)
+    until waiting or realtime.now() > deadline
+    assert.is_true(waiting)
+    assert(coroutine.close(co))
+    local seen = {}
+    for m in s:messages(0.5) do seen[m.type] = true end
+    assert.is_true(seen.response_output_item_done, "the call's messages were lost")
+    assert.is_true(seen.response_done)
+    s:close()
+    helper.drain(s)
+  end)
+end)

@@ -242,6 +242,8 @@ static int lrt_dispatch_done(lua_State *L, int status)
     int ok = status == LUA_OK || status == LUA_YIELD;
     int msg, result, opts = 0;
 
+    lrt_session_arg(L, SLOT_SELF)->in_handler = 0;
+
     if (status == LUA_ERRMEM)
         return lua_error(L);
     if (!ok && lua_toboolean(L, SLOT_NOYIELD)) {
@@ -289,6 +291,88 @@ static int lrt_dispatch_k(lua_State *L, int status, lua_KContext ctx)
     return lrt_dispatch_done(L, status);
 }
 
+/* ==================================================================== *
+ *  T H E   D I S P A T C H   R E C O R D
+ * ==================================================================== */
+
+/* Records, before a handler runs, which coroutine runs it and the messages it will
+ * deliver (LRT_UV_DISPATCH): receives elsewhere must not take the messages that follow
+ * them, and if that coroutine is closed while its handler waits, they are not lost. */
+static void lrt_dispatch_mark(lua_State *L, struct lrt_session *u)
+{
+    u->in_handler = 1;
+    if (lua_getiuservalue(L, SLOT_SELF, LRT_UV_DISPATCH) == LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, SLOT_MSGS);
+    lua_setfield(L, -2, "msgs");
+    lua_createtable(L, 1, 0);      /* owner: { thread }, weak: never kept alive by this */
+    lua_pushthread(L);
+    lua_rawseti(L, -2, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "owner");
+    lua_setiuservalue(L, SLOT_SELF, LRT_UV_DISPATCH);
+}
+
+static void lrt_dispatch_clear(lua_State *L, struct lrt_session *u, int self)
+{
+    u->in_handler = 0;
+    lua_pushnil(L);
+    lua_setiuservalue(L, self, LRT_UV_DISPATCH);
+}
+
+/* Whether thread T can still go on: running, suspended in a yield, or resuming another. */
+static int lrt_thread_alive(lua_State *L, lua_State *T)
+{
+    lua_Debug ar;
+    if (!T)
+        return 0;
+    if (T == L || lua_status(T) == LUA_YIELD)
+        return 1;
+    return lua_status(T) == LUA_OK && lua_getstack(T, 0, &ar);
+}
+
+int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
+{
+    int top = lua_gettop(L);
+    lua_State *owner;
+
+    if (lua_getiuservalue(L, 1, LRT_UV_DISPATCH) != LUA_TTABLE) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_getfield(L, -1, "owner");
+    lua_rawgeti(L, -1, 1);
+    owner = lua_tothread(L, -1);
+    if (u->in_handler && lrt_thread_alive(L, owner)) {
+        lua_settop(L, top);
+        if (owner == L)
+            return luaL_error(L, "cannot receive inside a tool handler of this session (the "
+                                 "messages around its call wait until the handler returns)");
+        return 1;
+    }
+    /* The coroutine ended inside a handler (closed, or collected), or an error left the
+     * dispatch: its messages go out as they are, in order. */
+    lua_getfield(L, top + 1, "msgs");
+    int msgs = lua_gettop(L);
+    lua_getiuservalue(L, 1, LRT_UV_INBOX);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, msgs);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, msgs, i);
+        lrt_inbox_push(L, u, lua_gettop(L) - 1, -1);
+        lua_pop(L, 1);
+    }
+    lrt_dispatch_clear(L, u, 1);
+    lua_settop(L, top);
+    return 0;
+}
+
 /* Moves the mapped messages into the inbox and returns the first. */
 static int lrt_deliver(lua_State *L)
 {
@@ -296,6 +380,7 @@ static int lrt_deliver(lua_State *L)
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, SLOT_MSGS);
     int inbox;
 
+    lrt_dispatch_clear(L, u, SLOT_SELF);
     lua_getiuservalue(L, SLOT_SELF, LRT_UV_INBOX);
     inbox = lua_gettop(L);
     for (i = 1; i <= n; i++) {
@@ -348,6 +433,7 @@ int lrt_dispatch(lua_State *L)
         lua_setfield(L, -2, "session");
         lua_remove(L, -4);   /* part */
         lua_remove(L, -4);   /* msg */
+        lrt_dispatch_mark(L, u);
         if (lua_toboolean(L, SLOT_NOYIELD))
             return lrt_dispatch_done(L, lua_pcall(L, 2, 2, SLOT_MSGH));
         return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));

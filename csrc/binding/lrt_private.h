@@ -29,6 +29,7 @@ struct lrt_session {
                                    or __gc to free */
     lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
     lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
+    int in_handler;             /* a tool handler runs (or waits) for LRT_UV_DISPATCH */
 };
 
 enum {
@@ -39,7 +40,9 @@ enum {
     LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
     LRT_UV_STAGED,     /* messages of events read ahead, not yet dispatched, in one
                           array { msg, ... }, or nil */
-    LRT_UV_COUNT = LRT_UV_STAGED
+    LRT_UV_DISPATCH,   /* while tool handlers of a server message run: { msgs = its
+                          messages, owner = { thread } (weak) }, or nil (lrt_dispatch.c) */
+    LRT_UV_COUNT = LRT_UV_DISPATCH
 };
 
 /* Each binding part adds its functions to the module table on top of the stack. */

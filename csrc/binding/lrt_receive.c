@@ -205,6 +205,13 @@ static int lrt_receive_step(lua_State *L, int noyield)
     lua_settop(L, 1);
     if (lrt_inbox_pop(L, u, 1))
         return 1;
+    if (lrt_dispatch_busy(L, u)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "again");
+        return 2;
+    }
+    if (lrt_inbox_pop(L, u, 1))    /* what an ended handler's coroutine held */
+        return 1;
     /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
      * that nothing waits, not that the last event gave nothing, e.g. usage kept for the
      * response's end) */

@@ -27,6 +27,12 @@ enum {
 int lrt_dispatch(lua_State *L);
 /* Message handler for tool handlers: the error with a traceback. */
 int lrt_traceback(lua_State *L);
+/* Before a receive takes anything new from the session at 1: returns 0 when no handler
+ * of it runs; raises when one runs on this thread (a handler receiving from its own
+ * session); returns 1 when one waits on another coroutine (the messages wait for it, to
+ * keep their order); delivers what a coroutine that ended in a handler held (its
+ * messages go to the inbox) and returns 0. */
+int lrt_dispatch_busy(lua_State *L, struct lrt_session *u);
 
 /* lrt_session.c */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);

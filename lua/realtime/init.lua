@@ -400,9 +400,10 @@ local function receive_once(self, deadline)
   end
 end
 
--- Ends a receive: the slot is free again; pcall's results become receive's.
-local function receive_done(self, ok, ...)
-  receivers[self] = nil
+-- Ends a receive: the slot is free again (unless the receive was made inside the
+-- coroutine's own receive, by a tool handler); pcall's results become receive's.
+local function receive_done(self, nested, ok, ...)
+  if not nested then receivers[self] = nil end
   if not ok then error((...), 0) end
   return ...
 end
@@ -419,7 +420,7 @@ function Session:receive(timeout)
     error("another receive is already waiting on this session", 2)
   end
   receivers[self] = co
-  return receive_done(self, pcall(receive_once, self, timeout and now() + timeout))
+  return receive_done(self, current == co, pcall(receive_once, self, timeout and now() + timeout))
 end
 
 --- Iterates over every message, the final `closed` one included; stops early only when
