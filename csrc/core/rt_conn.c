@@ -352,17 +352,34 @@ void rt_conn_service(struct rt_session *s)
  *  T H E   E N D
  * ==================================================================== */
 
-/* Messages the session will never write: counted for the final error. While it
- * reconnects, those written but not known to be consumed (to be sent again) count too. */
+/* Messages the session will never write: counted for the final error. */
 static void rt_conn_unsent(struct rt_session *s, size_t *count, size_t *bytes)
 {
     rt_conn_take_intake(s);
     *count = s->sendq.count + (s->cur && !s->cur_setup ? 1 : 0);
     *bytes = s->sendq.bytes + (s->cur && !s->cur_setup ? s->cur->len : 0);
-    if (s->reconnecting) {
-        *count += s->replay.count;
-        *bytes += s->replay.bytes;
+}
+
+/* Appends to emsg (n bytes used) what the final error counts: the messages never
+ * written, and, while the session was reconnecting, those written on the lost
+ * connection that it would have sent again (the server may not have read them). */
+static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, size_t n,
+                               size_t unsent, size_t unsent_bytes)
+{
+    size_t unsure = s->reconnecting ? s->replay.count : 0;
+    const char *sep = " (";
+
+    if (unsent && n < esize) {
+        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, not sent", sep,
+                              unsent, unsent == 1 ? "" : "s", unsent_bytes);
+        sep = "; ";
     }
+    if (unsure && n < esize)
+        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, written "
+                              "before the connection was lost and not known to be received",
+                              sep, unsure, unsure == 1 ? "" : "s", s->replay.bytes);
+    if ((unsent || unsure) && n < esize)
+        snprintf(emsg + n, esize - n, ")");
 }
 
 /* Why the session ends: the error (RT_OK for a normal end), the close code and reason. */
@@ -479,12 +496,12 @@ void rt_conn_finish(struct rt_session *s)
     rt_client_unlink(c, s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
-    if (unsent) {
+    if (unsent || (s->reconnecting && s->replay.count)) {
         size_t n = strlen(emsg);
         if (ecode == RT_OK && s->close_acted && s->reconnecting) {
             ecode = RT_ECLOSED;
             n = (size_t)snprintf(emsg, sizeof emsg, "close: asked while the session was "
-                                 "reconnecting (%.150s), so not everything was sent",
+                                 "reconnecting, after %.150s",
                                  s->lost_reason ? s->lost_reason : "connection lost");
         } else if (ecode == RT_OK) {
             ecode = s->close_acted ? RT_ETIMEOUT : RT_ECLOSED;
@@ -492,9 +509,7 @@ void rt_conn_finish(struct rt_session *s)
                                  ? "close: not everything was written within %g s"
                                  : "the session ended", s->close_timeout);
         }
-        if (n < sizeof emsg)
-            snprintf(emsg + n, sizeof emsg - n, " (%zu message%s, %zu bytes, not sent)",
-                     unsent, unsent == 1 ? "" : "s", unsent_bytes);
+        rt_conn_count_lost(s, emsg, sizeof emsg, n, unsent, unsent_bytes);
     }
     atomic_store(&s->closed, true);
     /* The place is free before the owner can see the closed event. */

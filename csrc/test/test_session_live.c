@@ -856,7 +856,9 @@ static void test_drop_resumed(void)
 }
 
 /* Closing while a reconnect waits (the server is gone for good: refused upgrades) ends
- * the session with the caller's close, and freeing the client meanwhile is clean. */
+ * the session with the caller's close, saying that what it would have sent again (the
+ * text, written before the drop) may not have been received; freeing the client
+ * meanwhile is clean. */
 static void test_close_while_reconnecting(void)
 {
     struct rt_client *c = client(sim_ca);
@@ -869,6 +871,7 @@ static void test_close_while_reconnecting(void)
     struct seen w = { 0 };
     struct rt_error err = { 0 };
     static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    char want[256];
 
     RT_CHECK(c);
     if (!c)
@@ -885,7 +888,12 @@ static void test_close_while_reconnecting(void)
         RT_CHECK(w.closed == 0 && w.reconnected == 0);
         rt_session_close(s, 1000, "giving up");
         RT_CHECK(pump(s, &w, 10, is_closed));
-        RT_CHECK(w.closed == 1 && w.closed_code == 1000 && w.errors == 0);
+        RT_CHECK(w.closed == 1 && w.closed_code == 1000 && w.errors == 1);
+        RT_CHECK(w.error_code == RT_ECLOSED);
+        snprintf(want, sizeof want, "close: asked while the session was reconnecting, after "
+                 "connection lost (1 message, %zu bytes, written before the connection was "
+                 "lost and not known to be received)", sizeof hello - 1);
+        RT_CHECK(strcmp(w.error_msg, want) == 0);
         rt_session_free(s);
     }
     RT_CHECK(sim_clear_next() == 0);
