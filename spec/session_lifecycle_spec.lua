@@ -16,6 +16,17 @@ local function to_end(session, timeout)
   return first, all, realtime.now() - t0
 end
 
+-- Closes s, drops its connection while the close is under way, and receives to the end,
+-- which must come at once, not at the close bound; returns the first message of each type.
+local function close_then_drop(s)
+  s:close()
+  realtime.sleep(0.3)
+  fault { type = "drop" }
+  local first, _, took = to_end(s)
+  assert.is_true(took < 4, "the end waited for the close bound")
+  return first
+end
+
 describe("a close that meets a lost connection", function()
   local client
   before_each(function()
@@ -31,11 +42,7 @@ describe("a close that meets a lost connection", function()
     local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
     fault { type = "stall" }                  -- the server stops reading: the flush backs up
     for _ = 1, 300 do assert(s:append_audio(string.rep("\0\0", 16000))) end
-    s:close()
-    realtime.sleep(0.3)
-    fault { type = "drop" }
-    local first, _, took = to_end(s)
-    assert.is_true(took < 4, "the end waited for the close bound")
+    local first = close_then_drop(s)
     assert.equal("closed", first.error.code)
     assert.matches("^close: the connection was lost before everything was written %(%d+ messages, %d+ bytes, not sent%)$",
       first.error.message)
@@ -46,11 +53,7 @@ describe("a close that meets a lost connection", function()
     local s = assert(client:connect { output_modalities = { "text" } })
     fault { type = "stall" }
     assert(s:send_text "hi")
-    s:close()
-    realtime.sleep(0.3)
-    fault { type = "drop" }
-    local first, _, took = to_end(s)
-    assert.is_true(took < 4, "the end waited for the close bound")
+    local first = close_then_drop(s)
     assert.equal("closed", first.error.code)
     assert.equal("close: the connection was lost before the server answered the close", first.error.message)
     assert.equal(1006, first.closed.code)
