@@ -370,7 +370,7 @@ int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
     }
     lrt_dispatch_clear(L, u, 1);
     lua_settop(L, top);
-    return 0;
+    return -1;
 }
 
 /* Moves the mapped messages into the inbox and returns the first. */

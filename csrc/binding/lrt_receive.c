@@ -205,13 +205,16 @@ static int lrt_receive_step(lua_State *L, int noyield)
     lua_settop(L, 1);
     if (lrt_inbox_pop(L, u, 1))
         return 1;
-    if (lrt_dispatch_busy(L, u)) {
+    switch (lrt_dispatch_busy(L, u)) {
+    case 1:
         lua_pushnil(L);
         lua_pushliteral(L, "again");
         return 2;
+    case -1:                           /* what an ended handler's coroutine held */
+        if (lrt_inbox_pop(L, u, 1))
+            return 1;
+        break;
     }
-    if (lrt_inbox_pop(L, u, 1))    /* what an ended handler's coroutine held */
-        return 1;
     /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
      * that nothing waits, not that the last event gave nothing, e.g. usage kept for the
      * response's end) */

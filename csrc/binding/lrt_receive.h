@@ -31,7 +31,7 @@ int lrt_traceback(lua_State *L);
  * of it runs; raises when one runs on this thread (a handler receiving from its own
  * session); returns 1 when one waits on another coroutine (the messages wait for it, to
  * keep their order); delivers what a coroutine that ended in a handler held (its
- * messages go to the inbox) and returns 0. */
+ * messages go to the inbox) and returns -1; else returns 0. */
 int lrt_dispatch_busy(lua_State *L, struct lrt_session *u);
 
 /* lrt_session.c */
