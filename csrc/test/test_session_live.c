@@ -842,7 +842,10 @@ static void test_drop_resumed(void)
         RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
         RT_CHECK(pump(s, &w, 15, is_reconnected));
         RT_CHECK(w.reconnected == 1 && w.reconnect_attempt == 1);
-        w.turn_complete = 0;
+        /* The answer to the text sent again may come in the batch that held the
+         * reconnect (a busy machine): pump counts it there, so the count is not reset.
+         * The dropped connection gave no turnComplete (the fault fires on its first
+         * output frame). */
         RT_CHECK(pump(s, &w, 10, is_turn_done));
         RT_CHECK(w.turn_complete == 1 && w.errors == 0 && w.closed == 0);
         rt_session_stats(s, &st);
