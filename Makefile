@@ -24,7 +24,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),0.$(word 2,$(subst ., ,$(VERSION)
 CC       ?= cc
 CFLAGS   ?= -O2
 # Our own flags stay on whatever CFLAGS the caller (or LuaRocks) passes.
-RT_CFLAGS = $(CFLAGS) -fPIC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+RT_CFLAGS = $(CFLAGS) -fPIC -fno-semantic-interposition -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) lua5.4 2>/dev/null)
 ifdef LUA_INCDIR
 PKG_CFLAGS += -I$(LUA_INCDIR)
@@ -91,9 +91,10 @@ $(BUILD)/obj/binding/%.o: csrc/binding/%.c $(wildcard csrc/core/*.h csrc/binding
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/binding -c $< -o $@
 
-$(MODULE): $(CORE_OBJ) $(BIND_OBJ)
+$(MODULE): $(CORE_OBJ) $(BIND_OBJ) csrc/binding/lrt_module.map
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(RT_CFLAGS) -shared -Wl,--version-script=csrc/binding/lrt_module.map -o $@ \
+	  $(CORE_OBJ) $(BIND_OBJ) $(LDFLAGS) $(LDLIBS)
 
 $(ARCHIVE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)

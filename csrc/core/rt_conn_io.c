@@ -364,8 +364,12 @@ void rt_conn_fail(struct rt_session *s, int code, const char *reason)
     if (s->fail_code)
         return;
     s->fail_code = code;
-    if ((notes = rt_conn_notes(s)))
-        snprintf(notes->fail_reason, sizeof notes->fail_reason, "%s", reason);
+    if ((notes = rt_conn_notes(s))) {
+        /* cut to the field, as the close reason is (a reason is at most 123 bytes) */
+        size_t n = strnlen(reason, sizeof notes->fail_reason - 1);
+        memcpy(notes->fail_reason, reason, n);
+        notes->fail_reason[n] = '\0';
+    }
     rt_ws_rx_free(&s->rx);
     rt_conn_want_write(s);
 }
