@@ -230,7 +230,7 @@ for _, w in ipairs { "stream", "syscalls", "fanout", "idle", "latency", "connect
         figs[#figs + 1] = k .. "=" .. (type(v) == "number" and fmt(v, 3) or tostring(v))
       end
       p(("| %s | %s | %d | %s | %s | %s | %s | %s | %s |"):format(w, side, r.run,
-        fmt(r.time_wall), fmt(r.time_user), fmt(r.time_sys),
+        fmt(r.time_wall), fmt(r.time_user, 3), fmt(r.time_sys, 3),
         r.time_maxrss_kib and fmt(r.time_maxrss_kib / 1024, 1) or "–",
         r.sim_sim_cpu and fmt(r.sim_sim_cpu) or "–", table.concat(figs, ", ")))
     end

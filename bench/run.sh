@@ -3,8 +3,8 @@
 # the same local simulator over TLS; prints the table and writes it to bench/results.md.
 #
 # For each workload and each run, a fresh simulator is started with the options the
-# workload needs, then the client process runs under /usr/bin/time (whole-process CPU
-# user+sys and peak RSS); the simulator's own CPU use over the client's run is read from
+# workload needs, then the client process runs under bench/c/cputime.c (whole-process CPU
+# user+sys to the microsecond, and peak RSS, from wait4); the simulator's own CPU use over the client's run is read from
 # /proc. Lua and Node alternate within each run. See bench/README.md for the method.
 #
 # Environment:
@@ -44,7 +44,7 @@ export BENCH_STREAM_SECONDS BENCH_FANOUT_SESSIONS BENCH_FANOUT_SECONDS BENCH_IDL
 # 1,000 sessions are 1,000 sockets (plus an eventfd each on the Lua side)
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-for tool in /usr/bin/time node lua5.4 curl cc strace; do
+for tool in node lua5.4 curl cc strace; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing (make deps)"; exit 1; }
 done
 [ -f "$BUILD/realtime/core.so" ] || { echo "bench: $BUILD/realtime/core.so is missing (make)"; exit 1; }
@@ -56,6 +56,8 @@ if [ ! -f "$CERTS/server.pem" ]; then
 fi
 CA="$ROOT/$CERTS/ca.pem"
 cc -O2 -Wall -shared -fPIC -o "$BUILD/sockstamp.so" bench/c/sockstamp.c -ldl
+cc -O2 -Wall -Werror -o "$BUILD/cputime" bench/c/cputime.c || { echo "bench: could not build bench/c/cputime.c"; exit 1; }
+CPUTIME="$ROOT/$BUILD/cputime"
 SOCKSTAMP="$ROOT/$BUILD/sockstamp.so"
 
 LUA_PATH="$ROOT/?.lua;$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
@@ -96,7 +98,7 @@ run_one() {
     start_sim $sim_args
     s0=$(sim_ticks)
     t0=$(date +%s.%N)
-    if ! /usr/bin/time -f '{"wall":%e,"user":%U,"sys":%S,"maxrss_kib":%M}' -o "$base.time" \
+    if ! "$CPUTIME" "$base.time" \
             "$@" >"$base.out" 2>"$base.err"; then
         echo "bench: $w ($side, run $run) failed:"; tail -n 20 "$base.err"; cat "$base.out"
         exit 1
@@ -168,7 +170,7 @@ while [ $r -le "$BENCH_RUNS" ]; do
         # the receive bound: Lua only (no simulator: the hostile server floods)
         for mix in tiny mixed; do
             base="$OUT/flood.$mix.$r"
-            /usr/bin/time -f '{"wall":%e,"user":%U,"sys":%S,"maxrss_kib":%M}' -o "$base.time" \
+            "$CPUTIME" "$base.time" \
                 lua5.4 bench/flood.lua $mix >"$base.out" 2>"$base.err" || { echo "bench: flood $mix failed"; tail "$base.err"; exit 1; }
             echo "flood $mix $r $base" >>"$OUT/index"
             printf '  %-8s %-6s run %s: %s\n' flood $mix "$r" "$(sed -n 's/^RESULT //p' "$base.out" | cut -c1-150)"
