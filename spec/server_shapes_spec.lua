@@ -102,6 +102,36 @@ describe("server frames of the wrong shape", function()
       client:close()
     end)
 
+    it("a toolCall none of whose calls can be answered still ends its response, incomplete", function()
+      -- the model waits for answers after a toolCall: a caller waiting for response_done
+      -- (which a toolCall gives) waited for ever when every call was unusable
+      for _, tc in ipairs {
+        '{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":7}]}}',
+        '{"toolCall":{"functionCalls":{"id":"c1","name":"echo"}}}',
+        '{"toolCall":{"functionCalls":[{"id":"c1","args":{"n":1}}]}}',
+      } do
+        local session, runs, client = session_for(
+          '{"serverContent":{"modelTurn":{"parts":[{"text":"Let me see."}]}}}', tc)
+        local msgs = until_done(session, 1)
+        assert.equal("Let me see.", of_type(msgs, "output_text_done")[1].text)
+        assert.equal(1, #of_type(msgs, "error"))
+        local done = of_type(msgs, "response_done")[1]
+        assert.equal("incomplete", done.status)
+        assert.matches("no call of the toolCall could be answered", done.reason)
+        assert.equal(0, #runs)
+        client:close()
+      end
+      -- alone, it still gives its pair
+      local session, runs, client = session_for('{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":[1]}]}}')
+      local msgs = until_done(session, 1)
+      local types = {}
+      for i, m in ipairs(msgs) do types[i] = m.type end
+      assert.same({ "error", "response_created", "response_done" }, types)
+      assert.equal("incomplete", msgs[3].status)
+      assert.equal(0, #runs)
+      client:close()
+    end)
+
     it("a repeated id is answered once; a made-up id never takes a server's", function()
       local session, runs, client, tag = session_for(
         '{"toolCall":{"functionCalls":[{"id":"x","name":"echo","args":{"n":1}},'

@@ -375,24 +375,39 @@ static void emit_call(struct lrt_frame *f, int id, int name, int args)
     lua_pop(L, 1);
 }
 
-/* Maps each function call to an output item; returns the number of calls that ended.
- * A call whose arguments the server streams (partialArgs, willContinue) gives
+/* A toolCall none of whose calls can be answered still ends the model's response (it
+ * waits for answers): a caller waiting for response_done must get it. Returns 1. */
+static int no_call_answerable(struct lrt_frame *f)
+{
+    lrt_ensure_response(f);   /* before the reason: a new response starts without one */
+    lua_pushliteral(f->L, "no call of the toolCall could be answered (see the error)");
+    lua_setfield(f->L, f->state, "response_incomplete");
+    return 1;
+}
+
+/* Maps each function call to an output item; returns the number of calls that ended,
+ * answerable or not: the model's response ends with them (the service waits for the
+ * answers). A call whose arguments the server streams (partialArgs, willContinue) gives
  * function_call_arguments_delta messages, and its item once the last piece came, with
  * the arguments put together. A call that cannot be answered as it came (args that are
  * not an object, no name, an id another call of the toolCall has) gives a protocol
- * error instead, and no handler runs for it; the other calls go on. */
+ * error instead, and no handler runs for it; the other calls go on. When no call of the
+ * toolCall can be answered, its response ends "incomplete", saying so. */
 int lrt_map_tool_calls(struct lrt_frame *f, int tc)
 {
     lua_State *L = f->L;
-    int made = 0;
+    int made = 0, going_on = 0;
     int t = lua_getfield(L, tc, "functionCalls");
     if (t != LUA_TTABLE) {
         /* The server waits for answers to calls we cannot read: say so. */
-        if (t != LUA_TNIL)
-            lrt_msg_protocol_error(f, "toolCall.functionCalls is %s, not an array: its "
-                                      "calls cannot be answered", lrt_json_kind(L, -1));
+        if (t == LUA_TNIL) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lrt_msg_protocol_error(f, "toolCall.functionCalls is %s, not an array: its "
+                                  "calls cannot be answered", lrt_json_kind(L, -1));
         lua_pop(L, 1);
-        return 0;
+        return no_call_answerable(f);
     }
     int calls = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, calls), keys = 0;
@@ -405,7 +420,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         lrt_msg_protocol_error(f, "toolCall.functionCalls is an object, not an array: its "
                                   "calls cannot be answered");
         lua_settop(L, calls - 1);
-        return 0;
+        return no_call_answerable(f);
     }
     push_server_ids(L, calls, n);
     lua_newtable(L);   /* the ids of the calls answerable so far */
@@ -478,8 +493,10 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                 continue;
             }
             lua_pop(L, 1);
-            if (more)
+            if (more) {
+                going_on++;
                 continue;
+            }
         }
         if (!rt_utf8_valid(lua_tostring(L, name), lua_rawlen(L, name))) {
             lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has a name that is not "
@@ -518,6 +535,8 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         made++;
     }
     lua_settop(L, calls - 1);
+    if (made == 0 && n > going_on)
+        return no_call_answerable(f);
     return made;
 }
 
