@@ -303,7 +303,7 @@ describe("credentials with bad values", function()
   end)
 
   it("say that a directory is a directory, and that a JSON string is not an object", function()
-    fails(dir, "cannot read credentials file " .. dir:gsub("%p", "%%%0") .. ": Is a directory")
+    fails(dir, "credentials file " .. dir:gsub("%p", "%%%0") .. " is a directory, not a file")
     helper.write_file(dir .. "/string.json", '"client-secret-XYZ789"')
     fails(dir .. "/string.json", "string%.json is not a JSON object")
     fails(dir .. "/a\0b", "credentials file: the path contains a NUL byte")

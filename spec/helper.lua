@@ -51,6 +51,8 @@ end
 
 --- Runs a Lua script in a child process (the same module paths, the sanitizer preload of
 -- `make check` kept) with extra environment; returns its exit status and output.
+-- env.timeout: seconds after which the child is killed (exit status 124), for a case
+-- that would hang if the behaviour under test broke.
 function helper.child(script, env)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
@@ -61,9 +63,10 @@ function helper.child(script, env)
   local all = preload and pre and (preload .. " " .. pre) or preload or pre
   local vars = all and ("LD_PRELOAD=" .. shell_quote(all) .. " ") or ""
   for k, v in pairs(env or {}) do
-    if k ~= "preload" then vars = vars .. k .. "=" .. shell_quote(v) .. " " end
+    if k ~= "preload" and k ~= "timeout" then vars = vars .. k .. "=" .. shell_quote(v) .. " " end
   end
-  local status, out = helper.run(vars .. "lua5.4 " .. shell_quote(path))
+  local limit = env and env.timeout and ("timeout " .. math.tointeger(env.timeout) .. " ") or ""
+  local status, out = helper.run(vars .. limit .. "lua5.4 " .. shell_quote(path))
   os.remove(path)
   return status, out
 end

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "rt_alloc.h"
+#include "rt_file.h"
 #include "rt_auth_private.h"
 
 #define RT_AUTH_RETRY_MAX 30.0
@@ -210,6 +211,9 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
         rt_error_set(err, RT_EINVAL, "%s: the %s credential lacks %s", src, kname, missing);
         return NULL;
     }
+    /* the token fetches read it on the HTTP thread: a FIFO there would stall them all */
+    if (o->ca_file && *o->ca_file && rt_file_check(o->ca_file, "ca_file", RT_ETLS, err) != 0)
+        return NULL;
     const char *token_uri = o->token_uri && *o->token_uri ? o->token_uri : RT_AUTH_TOKEN_URI;
     if (o->kind != RT_AUTH_METADATA && strncmp(token_uri, "https://", 8) != 0
         && strncmp(token_uri, "http://", 7) != 0) {

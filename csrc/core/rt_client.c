@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_file.h"
 #include "rt_lws_log.h"
 #include "rt_session_private.h"
 
@@ -297,10 +298,8 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         rt_error_set(err, RT_EINVAL, "event_loop must be auto, poll or epoll");
         return NULL;
     }
-    if (o->ca_file && access(o->ca_file, R_OK) != 0) {
-        rt_error_set(err, RT_ETLS, "cannot read ca_file %s: %s", o->ca_file, strerror(errno));
+    if (o->ca_file && rt_file_check(o->ca_file, "ca_file", RT_ETLS, err) != 0)
         return NULL;
-    }
     c = rt_calloc(1, sizeof *c);
     if (!c) {
         rt_error_set(err, RT_ENOMEM, "out of memory creating a client");

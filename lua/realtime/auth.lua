@@ -50,28 +50,16 @@ local function log(level, text)
   end
 end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
---- Reads and decodes a credentials file; nil, message when it cannot.
-local function read_json_file(path, what)
-  local f, err = io.open(path, "rb")
-  if not f then
-    return nil, ("cannot read %s: %s"):format(what, err)
+--- Reads and decodes a credentials file (`origin` and `path` name it: `what`); nil,
+-- message when it cannot. Only a regular file of at most 1 MiB is read: a FIFO would
+-- block io.open until a writer came, a device such as /dev/zero never ends.
+local function read_json_file(path, origin, what)
+  local text, err = core.read_file(path, origin, 1024 * 1024)
+  if not text then
+    return nil, err   -- "cannot read <what>: <why>", "<what> is a FIFO, not a file", ...
   end
-  local text, rerr = f:read(1024 * 1024 + 1)
-  f:close()
-  if not text and rerr then
-    return nil, ("cannot read %s: %s"):format(what, rerr)   -- a directory, an I/O error
-  end
-  if not text or text == "" then
+  if text == "" then
     return nil, ("%s is empty"):format(what)
-  end
-  if #text > 1024 * 1024 then
-    return nil, ("%s is larger than 1 MiB: is it a credentials file?"):format(what)
   end
   -- an editor on Windows may have put a UTF-8 byte order mark in front
   local ok, value = pcall(cjson.decode, (text:gsub("^\239\187\191", "")))
@@ -170,7 +158,7 @@ local function from_file(path, origin)
     -- the C library would open the file named by the part before it
     return nil, ("%s: the path contains a NUL byte"):format(origin)
   end
-  local info, err = read_json_file(path, what)
+  local info, err = read_json_file(path, origin, what)
   if not info then return nil, err end
   return from_info(info, what)
 end
@@ -216,7 +204,7 @@ function auth.find(p)
     return from_file(env, "GOOGLE_APPLICATION_CREDENTIALS file")
   end
   local well_known = auth.well_known_file()
-  if well_known and file_exists(well_known) then
+  if well_known and core.file_exists(well_known) then
     return from_file(well_known, "gcloud credentials file")
   end
   local host = getenv "GCE_METADATA_HOST"
