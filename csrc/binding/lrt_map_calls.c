@@ -435,6 +435,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         }
         int call = lua_gettop(L);
         int more = lrt_map_flag(f, call, "willContinue", "toolCall.functionCalls[]");
+        going_on += more;   /* its pieces go on: the response has not ended with it */
         int pieces = lua_getfield(L, call, "partialArgs") == LUA_TTABLE;
         lua_pop(L, 1);
         push_call_id(f, call, i, taken);
@@ -493,10 +494,8 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                 continue;
             }
             lua_pop(L, 1);
-            if (more) {
-                going_on++;
+            if (more)
                 continue;
-            }
         }
         if (!rt_utf8_valid(lua_tostring(L, name), lua_rawlen(L, name))) {
             lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has a name that is not "
