@@ -139,6 +139,24 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("resp_1", msgs[1].response_id)
     end)
 
+    it("audio that is not 16-bit PCM is no delta (it would play as noise): an error carries it in raw", function()
+      local st = state(backend)
+      for _, mime in ipairs { "audio/ogg", "audio/pcmu;rate=8000", "audio/PCMA" } do
+        local frame = parts({ inlineData = { mimeType = mime, data = b64("\1\2\3\4") } }, { text = "still here" })
+        local msgs = assert(core.map_server(st, core.json_encode(frame)))
+        local t = types(msgs)
+        if t[1] == "response_created" then table.remove(t, 1); table.remove(msgs, 1) end
+        cmp.assert_same(t, { "error", "output_text_delta" })
+        assert.equal("protocol", msgs[1].code)
+        assert.equal("server audio '" .. mime .. "' is not 16-bit PCM (audio/pcm): no output_audio_delta "
+          .. "for it; its data is in this message's raw", msgs[1].message)
+        assert.equal(b64("\1\2\3\4"), msgs[1].raw.serverContent.modelTurn.parts[1].inlineData.data)
+      end
+      -- "audio/pcm" with parameters, in any case, is PCM
+      local msgs = feed(st, parts({ inlineData = { mimeType = "AUDIO/PCM;rate=16000", data = b64("\1\2") } }))
+      assert.equal(16000, only(msgs, "output_audio_delta")[1].rate)
+    end)
+
     it("seed bug 6: thought parts become reasoning_delta, never output text", function()
       local st = state(backend)
       local msgs = feed(st, parts({ text = "thinking...", thought = true }, { text = "Answer" }),
@@ -252,10 +270,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
         for _ = 1, 64 do t.x = {}; t = t.x end
         local msgs = feed(state(backend),
           core.json_encode({ toolCall = { functionCalls = { { id = "c", name = "f", args = args } } } }, 128))
-        cmp.assert_same(types(msgs), { "error" })
+        -- the model waits for an answer: its response ends, incomplete
+        cmp.assert_same(types(msgs), { "error", "response_created", "response_done" })
         assert.equal("toolCall.functionCalls[1]: args nest deeper than 64 levels: that call cannot be answered",
           msgs[1].message)
         assert.equal("protocol", msgs[1].code)
+        assert.equal("incomplete", msgs[3].status)
       end)
 
       it("a tool call ends its response; what follows the results is a new response", function()
@@ -373,7 +393,9 @@ for _, backend in ipairs { "gemini", "vertex" } do
         -- the arguments are an object: a path may not index them as an array
         msgs = feed(state(backend), { toolCall = { functionCalls = {
           { id = "d", name = "f", partialArgs = { { jsonPath = "$[999999]", stringValue = "x" } } } } } })
-        cmp.assert_same(types(msgs), { "response_created", "error" })
+        -- its last piece (no willContinue): the response ends there, incomplete
+        cmp.assert_same(types(msgs), { "response_created", "error", "response_done" })
+        assert.equal("incomplete", msgs[3].status)
         assert.equal("function call 'f': cannot read the argument path '$[999999]': that call cannot be answered",
           msgs[2].message)
       end)

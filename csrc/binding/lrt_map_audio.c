@@ -5,6 +5,8 @@
  * is handled as docs/api.md ("Server data the library corrects") says, and always with
  * an `error` message (code "protocol") in the place of the part, so nothing is lost
  * without a word and the rest of the frame, and its response, go on:
+ *   - audio that is not audio/pcm (audio/ogg, ...): no delta (played as PCM it would be
+ *     noise), the error says so and carries the frame in its raw;
  *   - data that is not base64: no delta, the error says so;
  *   - PCM of an odd number of bytes: the delta has the whole samples, the error says
  *     how many bytes came and that the last one was dropped;
@@ -105,10 +107,20 @@ static void report_rate(struct lrt_frame *f, const char *mime)
 void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
 {
     lua_State *L = f->L;
-    int pcm16 = strncasecmp(mime, "audio/pcm", 9) == 0;
+    /* audio/pcm and its parameters; not audio/pcmu or audio/pcma (G.711, 8-bit) */
+    int pcm16 = strncasecmp(mime, "audio/pcm", 9) == 0 &&
+                (mime[9] == '\0' || mime[9] == ';' || mime[9] == ' ');
     lua_Integer rate = lrt_mime_rate(mime, LRT_DEFAULT_OUTPUT_RATE);
 
     lrt_ensure_response(f);
+    if (!pcm16) {
+        /* played as PCM it would be noise: the bytes stay in the error's raw */
+        lrt_msg_protocol_error(f, "server audio %s is not 16-bit PCM (audio/pcm): no "
+                                  "output_audio_delta for it; its data is in this "
+                                  "message's raw", lrt_map_shown(L, mime, strlen(mime)));
+        lua_pop(L, 1);   /* the quoted mime type */
+        return;
+    }
     if (push_decoded(L, data) != 0) {
         lrt_msg_protocol_error(f, "server audio part is not valid base64 (%d characters): "
                                   "skipped", (int)lua_rawlen(L, data));
@@ -116,7 +128,7 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
     }
     int audio = lua_gettop(L);
     size_t n = lua_rawlen(L, audio);
-    if (pcm16 && n % 2) {
+    if (n % 2) {
         lua_pushlstring(L, lua_tostring(L, audio), n - 1);
         lua_replace(L, audio);
     }
@@ -134,7 +146,7 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
         lua_pushboolean(L, 1);
         lrt_setk(L, f->state, f->keys, LRT_K_RESPONSE_AUDIO);
     }
-    if (pcm16 && n % 2)
+    if (n % 2)
         lrt_msg_protocol_error(f, "server audio of %d bytes is not whole 16-bit samples; "
                                   "the last byte was dropped", (int)n);
     lua_pop(L, 1);
