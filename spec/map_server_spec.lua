@@ -400,6 +400,23 @@ for _, backend in ipairs { "gemini", "vertex" } do
           msgs[2].message)
       end)
 
+      it("partialArgs that is not an array of objects is a protocol error, not pieces skipped", function()
+        for _, case in ipairs {
+          { { jsonPath = "$.city", stringValue = "x" }, "partialArgs is an object, not an array" },
+          { { { jsonPath = "$.city", stringValue = "x" }, 7 }, "partialArgs%[2%] is a number, not an object" },
+          { "city=x", "partialArgs is a string, not an array" },
+        } do
+          local st = state(backend)
+          local msgs = feed(st, { toolCall = { functionCalls = {
+            { id = "c", name = "f", willContinue = true, partialArgs = case[1] } } } })
+          local errs = only(msgs, "error")
+          assert.equal(1, #errs)
+          assert.matches("^function call 'f': " .. case[2] .. ": that call cannot be answered$", errs[1].message)
+          assert.equal(0, #only(msgs, "function_call_arguments_delta"))
+          assert.is_nil(st.streams.c)
+        end
+      end)
+
       it("tool_call_cancellation lists the ids", function()
         local msgs = feed(state(backend), { toolCallCancellation = { ids = { "a", "b" } } })
         cmp.assert_same(types(msgs), { "tool_call_cancellation" })

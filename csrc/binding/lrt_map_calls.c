@@ -262,6 +262,18 @@ static void push_call_id(struct lrt_frame *f, int call, lua_Integer i, int taken
     lua_pop(L, 1);
 }
 
+/* Whether the table at t is an array of n entries (no other keys). */
+static int is_array(lua_State *L, int t, lua_Integer n)
+{
+    lua_Integer keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        keys++;
+        lua_pop(L, 1);
+    }
+    return keys == n;
+}
+
 /* The pieces of a streamed call (Vertex partialArgs): each piece's partial arguments
  * go into the call's stream, and a function_call_arguments_delta shows what is known
  * so far (every piece but a last one that brings nothing: the call's item follows).
@@ -273,15 +285,30 @@ static int stream_piece(struct lrt_frame *f, int call, int id, int name, int mor
     lua_getfield(L, stream, "args");
     lua_getfield(L, stream, "open");
     int args = stream + 1, open = stream + 2;
-    if (lua_getfield(L, call, "partialArgs") == LUA_TTABLE) {
+    int pt = lua_getfield(L, call, "partialArgs");
+    if (pt == LUA_TTABLE) {
         int list = lua_gettop(L);
         lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+        if (!is_array(L, list, n)) {
+            /* an object's pieces have no order to apply them in: not guessed */
+            lua_pushfstring(L, "function call '%s': partialArgs is an object, not an array",
+                            lua_tostring(L, name));
+            return -1;
+        }
         for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, list, i) == LUA_TTABLE &&
-                apply_partial(L, args, open, lua_gettop(L), lua_tostring(L, name)) != 0)
+            if (lua_rawgeti(L, list, i) != LUA_TTABLE) {
+                lua_pushfstring(L, "function call '%s': partialArgs[%d] is %s, not an object",
+                                lua_tostring(L, name), (int)i, lrt_json_kind(L, -1));
+                return -1;
+            }
+            if (apply_partial(L, args, open, lua_gettop(L), lua_tostring(L, name)) != 0)
                 return -1;
             lua_settop(L, list);
         }
+    } else if (pt != LUA_TNIL) {
+        lua_pushfstring(L, "function call '%s': partialArgs is %s, not an array",
+                        lua_tostring(L, name), lrt_json_kind(L, -1));
+        return -1;
     } else if (!more) {
         lua_settop(L, stream);
         return 0;
@@ -410,13 +437,8 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         return no_call_answerable(f);
     }
     int calls = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, calls), keys = 0;
-    lua_pushnil(L);
-    while (lua_next(L, calls)) {
-        keys++;
-        lua_pop(L, 1);
-    }
-    if (keys != n) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, calls);
+    if (!is_array(L, calls, n)) {
         lrt_msg_protocol_error(f, "toolCall.functionCalls is an object, not an array: its "
                                   "calls cannot be answered");
         lua_settop(L, calls - 1);

@@ -33,10 +33,12 @@ describe("issue 15: functionCalls that is not an array", function()
     local core = require "realtime.core"
     local st = core.map_new { backend = "gemini" }
     local msgs = assert(core.map_server(st, '{"toolCall":{"functionCalls":"call me"}}'))
-    assert.equal(1, #msgs)
+    -- the model waits for answers: the response it ended with the toolCall ends, incomplete
+    assert.equal(3, #msgs)
     assert.equal("error", msgs[1].type)
     assert.equal("protocol", msgs[1].code)
     assert.matches("functionCalls is a string", msgs[1].message)
+    assert.equal("incomplete", msgs[3].status)
     msgs = assert(core.map_server(st, '{"toolCall":{"functionCalls":[7,{"id":"c2","name":"f","args":{}}]}}'))
     local types = {}
     for _, m in ipairs(msgs) do types[#types + 1] = m.type end
