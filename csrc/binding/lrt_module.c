@@ -74,50 +74,39 @@ static int lrt_sleep(lua_State *L)
     return 0;
 }
 
-/* nil, message: a file that cannot be read is the caller's to word (out of memory raises) */
+/* nil, message: a file that cannot be read is the caller's to word */
 static int file_fail(lua_State *L, const struct rt_error *err)
 {
-    if (err->code == RT_ENOMEM)
-        return luaL_error(L, "%s", err->msg);
     lua_pushnil(L);
     lua_pushstring(L, err->msg);
     return 2;
 }
 
-/* realtime.core.read_file(path, what, max) -> text | nil, message: a regular file
- * of at most max bytes (rt_file_read); the credential files go through it, so a FIFO or
- * a device named by GOOGLE_APPLICATION_CREDENTIALS is refused, not waited on. */
+/* realtime.core._read_file(path, what, max, wait) -> text | nil, message: at most max
+ * bytes of a file, a pipe or a device, waiting at most `wait` seconds for a pipe
+ * (rt_file_read). The credential files go through it: a FIFO or /dev/zero named by
+ * GOOGLE_APPLICATION_CREDENTIALS neither hangs nor fills memory; `<(command)` works. */
 static int lrt_read_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     const char *what = luaL_checkstring(L, 2);
     lua_Integer max = luaL_checkinteger(L, 3);
+    double wait = luaL_checknumber(L, 4);
     struct rt_error err;
     luaL_Buffer b;
     size_t len;
 
     luaL_argcheck(L, max >= 0 && max <= 64 * 1024 * 1024, 3, "max must be 0..64 MiB");
+    luaL_argcheck(L, wait >= 0 && wait <= 3600, 4, "wait must be 0..3600 seconds");
     char *buf = luaL_buffinitsize(L, &b, (size_t)max + 1);
     rt_error_clear(&err);
-    if (rt_file_read(path, what, (size_t)max, buf, &len, &err) != 0)
+    if (rt_file_read(path, what, (size_t)max, wait, buf, &len, &err) != 0)
         return file_fail(L, &err);
     luaL_pushresultsize(&b, len);
     return 1;
 }
 
-/* realtime.core.check_file(path, what) -> true | nil, message (rt_file_check) */
-static int lrt_check_file(lua_State *L)
-{
-    struct rt_error err;
-
-    rt_error_clear(&err);
-    if (rt_file_check(luaL_checkstring(L, 1), luaL_checkstring(L, 2), RT_EINVAL, &err) != 0)
-        return file_fail(L, &err);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* realtime.core.file_exists(path) -> whether anything (a file, a FIFO, ...) is there */
+/* realtime.core._file_exists(path) -> whether anything (a file, a FIFO, ...) is there */
 static int lrt_file_exists(lua_State *L)
 {
     lua_pushboolean(L, rt_file_exists(luaL_checkstring(L, 1)));
@@ -125,10 +114,9 @@ static int lrt_file_exists(lua_State *L)
 }
 
 static const luaL_Reg lrt_module_funcs[] = {
-    { "file_exists", lrt_file_exists },
+    { "_file_exists", lrt_file_exists },
     { "versions", lrt_versions },
-    { "read_file", lrt_read_file },
-    { "check_file", lrt_check_file },
+    { "_read_file", lrt_read_file },
     { "now", lrt_now },
     { "sleep", lrt_sleep },
     { NULL, NULL },

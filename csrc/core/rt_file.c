@@ -1,8 +1,11 @@
 /* Regular files read by name (see rt_file.h). */
 #include "rt_file.h"
 
+#include "rt_clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,8 +54,9 @@ int rt_file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* Reads fd to its end, at most max + 1 bytes (a file that grew past max is caught). */
-static int read_all(int fd, char *buf, size_t max, size_t *len)
+/* Reads fd to its end, at most max + 1 bytes (a file that grew past max is caught). A
+ * pipe or a device (non-blocking) is waited on with poll until `deadline`. */
+static int read_all(int fd, char *buf, size_t max, double deadline, size_t *len)
 {
     size_t n = 0;
 
@@ -60,6 +64,17 @@ static int read_all(int fd, char *buf, size_t max, size_t *len)
         ssize_t r = read(fd, buf + n, max + 1 - n);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EAGAIN) {
+            double left = deadline - rt_clock_now();
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            if (left <= 0) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+                return -1;
+            continue;
+        }
         if (r < 0)
             return -1;
         if (r == 0)
@@ -70,8 +85,8 @@ static int read_all(int fd, char *buf, size_t max, size_t *len)
     return 0;
 }
 
-int rt_file_read(const char *path, const char *what, size_t max, char *buf, size_t *len,
-                 struct rt_error *err)
+int rt_file_read(const char *path, const char *what, size_t max, double wait, char *buf,
+                 size_t *len, struct rt_error *err)
 {
     struct stat st;
     int fd;
@@ -86,20 +101,28 @@ int rt_file_read(const char *path, const char *what, size_t max, char *buf, size
         rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
         goto fail;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)) {
         refuse_kind(path, what, st.st_mode, RT_EINVAL, err);
         goto fail;
     }
-    if ((unsigned long long)st.st_size > max) {
+    if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
         rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes", what, path, max);
         goto fail;
     }
-    if (read_all(fd, buf, max, len) != 0) {
-        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
+    if (read_all(fd, buf, max, rt_clock_now() + wait, len) != 0) {
+        if (errno == ETIMEDOUT)
+            rt_error_set(err, RT_EINVAL, "%s %s gave nothing more for %g s", what, path, wait);
+        else
+            rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
         goto fail;
     }
     if (*len > max) {
         rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes", what, path, max);
+        goto fail;
+    }
+    if (*len == 0 && S_ISFIFO(st.st_mode)) {
+        /* opened without waiting, a FIFO with no writer reads as empty at once */
+        rt_error_set(err, RT_EINVAL, "%s %s is a FIFO that nothing writes to", what, path);
         goto fail;
     }
     if (close(fd) != 0) {

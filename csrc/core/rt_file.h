@@ -1,6 +1,6 @@
-/* Files the library reads by name (CA bundles, credential files): regular files only.
- * open() on a FIFO waits for a writer, and a device (/dev/zero) never ends, so a path
- * that names one would hang or fill memory; these say what the path is instead. */
+/* Files the library reads by name (CA bundles, credential files). open() on a FIFO waits
+ * for a writer, and a device (/dev/zero) never ends: a path that names one must neither
+ * hang the caller nor fill memory. */
 #ifndef RT_FILE_H
 #define RT_FILE_H
 
@@ -16,11 +16,14 @@ int rt_file_check(const char *path, const char *what, enum rt_code code, struct 
 /* 1 when something (of any kind) is at path, else 0. */
 int rt_file_exists(const char *path);
 
-/* Reads the regular file at `path` whole into buf (max + 1 bytes: one more tells a file
- * that grew past max) when it holds at most `max` bytes; *len is its length. -1 with err
- * (RT_EINVAL) otherwise, as rt_file_check words it, or "<what> <path> is larger than
- * <max> bytes". Opened without waiting: a FIFO is refused, not waited on. */
-int rt_file_read(const char *path, const char *what, size_t max, char *buf, size_t *len,
-                 struct rt_error *err);
+/* Reads the file at `path` whole into buf (max + 1 bytes: one more tells a file that
+ * grew past max) when it holds at most `max` bytes; *len is its length. A pipe or a
+ * device is read too (a shell's `<(command)` is a pipe), but opened without waiting for a
+ * writer and read for at most `wait` seconds. -1 with err (RT_EINVAL) otherwise: "cannot
+ * read <what> <path>: <why>", "<what> <path> is a directory, not a file", "... is larger
+ * than <max> bytes", "... is a FIFO that nothing writes to", "... gave nothing more for
+ * <wait> s". */
+int rt_file_read(const char *path, const char *what, size_t max, double wait, char *buf,
+                 size_t *len, struct rt_error *err);
 
 #endif

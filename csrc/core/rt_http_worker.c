@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rt_clock.h"
 #include "rt_curl.h"
 #include "rt_http_xfer.h"
 
@@ -42,10 +43,7 @@ static _Thread_local bool rt_hw_on_worker;
 
 double rt_http_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return rt_clock_now();
 }
 
 /* Lock held: tells the thread to make a pass. A failed wake-up (only possible when

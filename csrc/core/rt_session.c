@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "rt_alloc.h"
+#include "rt_clock.h"
 #include "rt_auth.h"
 #include "rt_endpoint.h"
 #include "rt_utf8.h"
@@ -29,10 +30,7 @@
 
 double rt_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return rt_clock_now();
 }
 
 long long rt_now_ns(void)

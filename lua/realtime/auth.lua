@@ -51,12 +51,12 @@ local function log(level, text)
 end
 
 --- Reads and decodes a credentials file (`origin` and `path` name it: `what`); nil,
--- message when it cannot. Only a regular file of at most 1 MiB is read: a FIFO would
--- block io.open until a writer came, a device such as /dev/zero never ends.
+-- message when it cannot. At most 1 MiB; a pipe (`<(command)`) is read for at most
+-- 5 s: io.open on a FIFO waited for a writer for ever, /dev/zero never ends.
 local function read_json_file(path, origin, what)
-  local text, err = core.read_file(path, origin, 1024 * 1024)
+  local text, err = core._read_file(path, origin, 1024 * 1024, 5)
   if not text then
-    return nil, err   -- "cannot read <what>: <why>", "<what> is a FIFO, not a file", ...
+    return nil, err   -- "cannot read <what>: <why>", "<what> is a directory, not a file", ...
   end
   if text == "" then
     return nil, ("%s is empty"):format(what)
@@ -204,7 +204,7 @@ function auth.find(p)
     return from_file(env, "GOOGLE_APPLICATION_CREDENTIALS file")
   end
   local well_known = auth.well_known_file()
-  if well_known and core.file_exists(well_known) then
+  if well_known and core._file_exists(well_known) then
     return from_file(well_known, "gcloud credentials file")
   end
   local host = getenv "GCE_METADATA_HOST"

@@ -12,7 +12,6 @@
 local wav = {}
 
 local spack, sunpack = string.pack, string.unpack
-local core = require "realtime.core"
 local shown = require("realtime.options").shown   -- a value quoted short for errors
 
 -- The subformat GUID of WAVE_FORMAT_EXTENSIBLE files holding integer PCM, after its
@@ -159,10 +158,6 @@ end
 --- Reads a WAV file: pcm, rate, channels, or nil, message.
 function wav.read(path)
   check_path(path, "read")
-  -- a regular file only: io.open on a FIFO waits for a writer (wav.decode takes bytes
-  -- read from a pipe)
-  local ok, kind_err = core.check_file(path, "WAV file")
-  if not ok then return nil, kind_err end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   -- The header first: what is not a WAV file (a device such as /dev/zero, a huge file of
