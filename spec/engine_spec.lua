@@ -230,6 +230,24 @@ describe("the engine", function()
     client:close()
   end)
 
+  it("frees the places of sessions dropped without close before it says 'busy'", function()
+    local client = h:client("setup_ok", nil, { max_sessions = 2 })
+    for _ = 1, 2 do assert(client:connect { resumption = false }) end   -- dropped at once
+    local t0 = realtime.now()
+    local s3 = assert(client:connect { resumption = false })
+    assert.is_true(realtime.now() - t0 < 2)
+    -- held ones still count: busy at once, with nothing the collector could free
+    local s4 = assert(client:connect { resumption = false })
+    t0 = realtime.now()
+    local none, _, code = client:connect { resumption = false }
+    assert.is_nil(none)
+    assert.equal("busy", code)
+    assert.is_true(realtime.now() - t0 < 1)
+    s3:close()
+    s4:close()
+    client:close()
+  end)
+
   it("resolves names off the I/O thread: a slow lookup does not stall a busy session", function()
     -- getaddrinfo of "localhost" takes 4 s in the child (a preloaded shim); 127.0.0.1 needs none
     local dir = os.tmpname()

@@ -255,6 +255,19 @@ end
 -- otherwise leave it connecting, holding a max_sessions place, until it is collected.
 local OPENING = { __close = function(o) if o.session then o.session:close() end end }
 
+--- Whether a full collection freed sessions of this client (`sessions`, its weak set)
+-- that their owner dropped without close(): they hold max_sessions places until then.
+-- Not when the program stopped the collector: it manages its memory itself.
+local function dropped_sessions(sessions)
+  if not collectgarbage "isrunning" then return false end
+  local function count() local n = 0 for _ in pairs(sessions) do n = n + 1 end return n end
+  local before = count()
+  -- two cycles: a finalized key leaves a weak table in the cycle after its finalizer ran
+  collectgarbage "collect"
+  collectgarbage "collect"
+  return count() < before
+end
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
   check_client(self, "connect")
@@ -286,8 +299,7 @@ function Client:connect(opts)
   local vad_on = not (eff.vad and eff.vad.enabled == false)
   local timeout = eff.timeout or 15
   local props = { options = eff, client = self, _map = state }
-  local session
-  session, err, code = self:_connect({
+  local cfg = {
     url = url, headers = headers, setup = setup, timeout = timeout,
     max_queue_bytes = eff.max_queue_bytes, max_message_bytes = eff.max_message_bytes,
     max_receive_bytes = eff.max_receive_bytes, close_timeout = eff.close_timeout,
@@ -296,7 +308,17 @@ function Client:connect(opts)
     audio_stream_end = vad_on and p.backend == "gemini",
     resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
     token_source = p.token_source,
-  }, state, handlers, props)
+  }
+  local session
+  session, err, code = self:_connect(cfg, state, handlers, props)
+  if not session and code == "busy" and dropped_sessions(p.sessions) then
+    -- they closed as they were collected; their closes end on the I/O thread
+    local give_up = now() + math.min(timeout, 2)
+    repeat
+      wait_on(nil, 0.01)
+      session, err, code = self:_connect(cfg, state, handlers, props)
+    until session or code ~= "busy" or now() >= give_up
+  end
   if not session then return nil, err, code end
   local opening <close> = setmetatable({ session = session }, OPENING)
 
