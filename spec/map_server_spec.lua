@@ -400,6 +400,21 @@ for _, backend in ipairs { "gemini", "vertex" } do
           msgs[2].message)
       end)
 
+      it("a failed call beside a stream that goes on leaves the response open until the stream ends", function()
+        local st = state(backend)
+        local msgs = feed(st, { toolCall = { functionCalls = {
+          { id = "bad", name = "f", args = 7 },
+          { id = "s", name = "g", willContinue = true, partialArgs = { { jsonPath = "$.city", stringValue = "Par" } } } } } })
+        assert.equal(0, #only(msgs, "response_done"))
+        assert.equal(1, #only(msgs, "error"))
+        msgs = feed(st, { toolCall = { functionCalls = {
+          { id = "s", name = "g", partialArgs = { { jsonPath = "$.city", stringValue = "is" } } } } } })
+        local done = only(msgs, "response_done")
+        assert.equal(1, #done)
+        assert.equal("completed", done[1].status)
+        assert.equal(0, #only(msgs, "response_created"))
+      end)
+
       it("partialArgs that is not an array of objects is a protocol error, not pieces skipped", function()
         for _, case in ipairs {
           { { jsonPath = "$.city", stringValue = "x" }, "partialArgs is an object, not an array" },

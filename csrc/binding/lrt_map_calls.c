@@ -556,7 +556,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         made++;
     }
     lua_settop(L, calls - 1);
-    if (made == 0 && n > going_on)
+    if (made == 0 && going_on == 0 && n > 0)   /* a stream going on ends it later */
         return no_call_answerable(f);
     return made;
 }
