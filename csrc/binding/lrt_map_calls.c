@@ -93,8 +93,78 @@ static void push_key(lua_State *L, const struct step *s)
     luaL_pushresult(&b);
 }
 
+/* A string streamed in pieces is kept as its pieces (open[path] = { parent =, key =,
+ * piece, piece, ... }) and put together only now and then (materialize_open): joining
+ * each piece to what came before made a string of n pieces cost n^2 / 2 copies (8,000
+ * pieces of 100 bytes took 1.5 s). open[1] counts the bytes that came since the
+ * strings were last put together, open[2] their length then. */
+enum { OPEN_GROWN = 1, OPEN_SIZE = 2 };
+
+static void open_add(lua_State *L, int open, int slot, lua_Integer n)
+{
+    lua_rawgeti(L, open, slot);
+    n += lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushinteger(L, n);
+    lua_rawseti(L, open, slot);
+}
+
+/* Puts the pieces of the table at pieces together into parent[key], and keeps the
+ * result as its only piece. Returns the string's length. */
+static lua_Integer join_pieces(lua_State *L, int pieces)
+{
+    luaL_Buffer b;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pieces);
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, pieces, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = n; i > 1; i--) {
+        lua_pushnil(L);
+        lua_rawseti(L, pieces, i);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, pieces, 1);
+    lua_getfield(L, pieces, "parent");
+    lua_getfield(L, pieces, "key");
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+    return len;
+}
+
+/* Puts every open string of the stream (open, at idx) together into the arguments. */
+static void materialize_open(lua_State *L, int open)
+{
+    lua_Integer size = 0;
+    lua_pushnil(L);
+    while (lua_next(L, open)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1))
+            size += join_pieces(L, lua_gettop(L));
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, 0);
+    lua_rawseti(L, open, OPEN_GROWN);
+    lua_pushinteger(L, size);
+    lua_rawseti(L, open, OPEN_SIZE);
+}
+
+/* Whether the strings are worth putting together for a delta now: while short, at every
+ * piece; beyond 4 KiB, once they grew by an eighth (so all deltas cost O(n) copies). */
+static int open_due(lua_State *L, int open)
+{
+    lua_rawgeti(L, open, OPEN_GROWN);
+    lua_rawgeti(L, open, OPEN_SIZE);
+    lua_Integer grown = lua_tointeger(L, -2), size = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return grown == 0 || size + grown <= 4096 || grown * 8 >= size;
+}
+
 /* Applies one PartialArg (the table at pa) to the arguments built so far (at args);
- * open (a table) remembers the paths whose string goes on in the next piece.
+ * open (a table) holds the strings that go on in the next piece, as pieces.
  * Returns 0, or -1 with a message pushed. */
 static int apply_partial(lua_State *L, int args, int open, int pa, const char *fname)
 {
@@ -135,23 +205,41 @@ static int apply_partial(lua_State *L, int args, int open, int pa, const char *f
     push_key(L, &st[n - 1]);
     int key = lua_gettop(L);
     if (lua_getfield(L, pa, "stringValue") == LUA_TSTRING) {
+        int value = lua_gettop(L);
+        open_add(L, open, OPEN_GROWN, (lua_Integer)lua_rawlen(L, value));
         lua_pushvalue(L, path_idx);
-        int continues = lua_rawget(L, open) != LUA_TNIL;
-        lua_pop(L, 1);
-        if (continues) {
-            lua_pushvalue(L, key);
-            if (lua_rawget(L, parent) == LUA_TSTRING) {
-                lua_insert(L, -2);
-                lua_concat(L, 2);   /* what came before, then this piece */
-            } else {
-                lua_pop(L, 1);
+        if (lua_rawget(L, open) == LUA_TTABLE) {
+            /* the string goes on: one more piece, put together when its last one came */
+            int pieces = lua_gettop(L);
+            lua_pushvalue(L, value);
+            lua_rawseti(L, pieces, (lua_Integer)lua_rawlen(L, pieces) + 1);
+            if (!more) {
+                join_pieces(L, pieces);
+                lua_pushvalue(L, path_idx);
+                lua_pushnil(L);
+                lua_rawset(L, open);
             }
+            lua_settop(L, top);
+            return 0;
         }
-        lua_pushvalue(L, path_idx);
-        lua_pushboolean(L, more);
-        lua_rawset(L, open);   /* false clears nothing visible: only true is read */
+        lua_pop(L, 1);
+        if (more) {
+            lua_createtable(L, 4, 2);
+            lua_pushvalue(L, parent);
+            lua_setfield(L, -2, "parent");
+            lua_pushvalue(L, key);
+            lua_setfield(L, -2, "key");
+            lua_pushvalue(L, value);
+            lua_rawseti(L, -2, 1);
+            lua_pushvalue(L, path_idx);
+            lua_insert(L, -2);
+            lua_rawset(L, open);
+        }
     } else {
         lua_pop(L, 1);
+        lua_pushvalue(L, path_idx);   /* a value of another kind ends a string there */
+        lua_pushnil(L);
+        lua_rawset(L, open);
         if (lua_getfield(L, pa, "numberValue") == LUA_TNUMBER) {
             lua_Integer iv;
             if (!lua_isinteger(L, -1) && lua_numbertointeger(lua_tonumber(L, -1), &iv) &&
@@ -310,7 +398,14 @@ static int stream_piece(struct lrt_frame *f, int call, int id, int name, int mor
                         lua_tostring(L, name), lrt_json_kind(L, -1));
         return -1;
     } else if (!more) {
+        materialize_open(L, open);
         lua_settop(L, stream);
+        return 0;
+    }
+    if (!more || open_due(L, open))
+        materialize_open(L, open);
+    else {
+        lua_settop(L, stream);   /* a delta later, once enough came to be worth a copy */
         return 0;
     }
     int m = lrt_msg_new(f, "function_call_arguments_delta");
