@@ -156,6 +156,20 @@ static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth)
     }
 }
 
+void lrt_push_concat(lua_State *L, int idx)
+{
+    luaL_Buffer b;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+
+    idx = lua_absindex(L, idx);
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+}
+
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64)
 {
     push_copy(L, idx, bytes_as_base64, 1);

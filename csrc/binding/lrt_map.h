@@ -151,6 +151,9 @@ int lrt_get_bool(lua_State *L, int idx, const char *k);
  * becomes its base64. */
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64);
 
+/* Pushes table.concat of the array of strings at idx (pieces of a text or an argument). */
+void lrt_push_concat(lua_State *L, int idx);
+
 /* The length of the list (sequence) at idx. Raises "<who>: <what> must be a list ...,
  * but it has the key 'type'" (or "a hole before index 3") when the table has another key:
  * a part given without its list, or an entry after a hole, would be skipped silently. */

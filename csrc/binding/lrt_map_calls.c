@@ -113,14 +113,8 @@ static void open_add(lua_State *L, int open, int slot, lua_Integer n)
  * result as its only piece. Returns the string's length. */
 static lua_Integer join_pieces(lua_State *L, int pieces)
 {
-    luaL_Buffer b;
     lua_Integer n = (lua_Integer)lua_rawlen(L, pieces);
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, pieces, i);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
+    lrt_push_concat(L, pieces);
     lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = n; i > 1; i--) {
         lua_pushnil(L);

@@ -39,17 +39,9 @@ static void add_piece(lua_State *L, int state, const char *k)
 /* Pushes table.concat(state[k]) and returns its length. */
 static size_t concat_pieces(lua_State *L, int state, const char *k)
 {
-    luaL_Buffer b;
     lua_getfield(L, state, k);
-    int t = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, t, i);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, t);
+    lrt_push_concat(L, -1);
+    lua_remove(L, -2);
     return lua_rawlen(L, -1);
 }
 
