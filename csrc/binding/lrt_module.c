@@ -114,11 +114,11 @@ static int lrt_file_exists(lua_State *L)
 }
 
 static const luaL_Reg lrt_module_funcs[] = {
-    { "_file_exists", lrt_file_exists },
     { "versions", lrt_versions },
-    { "_read_file", lrt_read_file },
     { "now", lrt_now },
     { "sleep", lrt_sleep },
+    { "_read_file", lrt_read_file },
+    { "_file_exists", lrt_file_exists },
     { NULL, NULL },
 };
 

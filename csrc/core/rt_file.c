@@ -1,4 +1,4 @@
-/* Regular files read by name (see rt_file.h). */
+/* Files read by name (see rt_file.h). */
 #include "rt_file.h"
 
 #include "rt_clock.h"
