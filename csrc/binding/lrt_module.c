@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "lrt_private.h"
+#include "rt_clock.h"
 #include "rt_curl.h"
 #include "rt_file.h"
 #include "rt_version.h"
@@ -48,9 +49,7 @@ static int lrt_versions(lua_State *L)
 /* realtime.core.now() -> seconds on a monotonic clock (for deadlines) */
 static int lrt_now(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    lua_pushnumber(L, (lua_Number)rt_clock_now());
     return 1;
 }
 

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "rt_alloc.h"
-#include "rt_file.h"
+#include "rt_clock.h"
 #include "rt_auth_private.h"
 
 #define RT_AUTH_RETRY_MAX 30.0
@@ -67,7 +67,7 @@ static void rt_auth_fetched(struct rt_auth *a, int rc, char *tok, double lifetim
         a->last = *e;
         if (a->token) {
             /* keep the old token while it lasts; try again before it runs out */
-            double now = rt_http_now();
+            double now = rt_clock_now();
             double left = a->expires - now;
             double retry = left / 2 < RT_AUTH_RETRY_MAX ? left / 2 : RT_AUTH_RETRY_MAX;
             if (retry < 0.05) {
@@ -91,7 +91,7 @@ static void rt_auth_on_due(struct rt_http_task *t)
     struct rt_auth *a = (struct rt_auth *)t;
     struct rt_auth_req q;
     struct rt_error e, err;
-    double now = rt_http_now();
+    double now = rt_clock_now();
 
     pthread_mutex_lock(&a->lock);
     if (a->fetching || !(a->want || (a->token && now >= a->refresh_at))) {
@@ -211,9 +211,6 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
         rt_error_set(err, RT_EINVAL, "%s: the %s credential lacks %s", src, kname, missing);
         return NULL;
     }
-    /* the token fetches read it on the HTTP thread: a FIFO there would stall them all */
-    if (o->ca_file && *o->ca_file && rt_file_check(o->ca_file, "ca_file", RT_ETLS, err) != 0)
-        return NULL;
     const char *token_uri = o->token_uri && *o->token_uri ? o->token_uri : RT_AUTH_TOKEN_URI;
     if (o->kind != RT_AUTH_METADATA && strncmp(token_uri, "https://", 8) != 0
         && strncmp(token_uri, "http://", 7) != 0) {
@@ -334,7 +331,7 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 {
     *token = NULL;
     pthread_mutex_lock(&a->lock);
-    double now = rt_http_now();
+    double now = rt_clock_now();
     if (a->token) {
         double floor = rt_auth_refresh_margin(a->lifetime) / 2;
         double need = min_valid < floor ? min_valid : floor;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_clock.h"
 #include "rt_lws_log.h"
 #include "rt_utf8.h"
 
@@ -237,8 +238,8 @@ static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
         return;
     /* A paused reader is not a dead peer: its silence is ours. */
     if (s->reading_paused)
-        s->last_rx = rt_now();
-    quiet = rt_now() - s->last_rx;
+        s->last_rx = rt_clock_now();
+    quiet = rt_clock_now() - s->last_rx;
     if (quiet >= c->ping_interval + c->ping_timeout) {
         rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: no pong for %d s",
                      c->ping_interval + c->ping_timeout);
@@ -260,7 +261,7 @@ static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
 
 void rt_conn_keepalive_start(struct rt_session *s)
 {
-    s->last_rx = rt_now();
+    s->last_rx = rt_clock_now();
     s->ping_out = false;
     rt_loop_timer(&s->client->loop, &s->sul_alive, rt_conn_alive_cb,
                   (lws_usec_t)s->client->ping_interval * LWS_USEC_PER_SEC);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_clock.h"
 #include "rt_wire.h"
 
 
@@ -420,7 +421,7 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
     struct rt_error err;
     long k;
 
-    s->last_rx = rt_now();
+    s->last_rx = rt_clock_now();
     s->ping_out = s->ping_sent = false;
     if (!rt_tls_active(&s->tls))
         return rt_conn_plain(s, in, len);
@@ -468,7 +469,7 @@ void rt_conn_resume_reading(struct rt_session *s)
     s->reading_paused = false;
     s->pause_told = false;
     atomic_store(&s->rx_paused, false);
-    s->last_rx = rt_now();
+    s->last_rx = rt_clock_now();
     /* What was read before the pause goes first; it may pause reading again. */
     stash = s->rx_stash;
     rt_buf_init(&s->rx_stash);

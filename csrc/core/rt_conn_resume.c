@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_clock.h"
 #include "rt_auth.h"
 
 #define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
@@ -119,7 +120,7 @@ void rt_conn_lost(struct rt_session *s)
         rt_client_schedule(s->client, s, 0);
         return;
     }
-    lived = s->state == RT_CS_READY ? rt_now() - s->conn_start : 0;
+    lived = s->state == RT_CS_READY ? rt_clock_now() - s->conn_start : 0;
     next = rt_resume_next_attempt(s->attempt, s->turn_through, lived, was_recycle);
     if (!rt_conn_should_resume(s, next)) {
         /* Say so when the session was being resumed, or used up its attempts. */
@@ -277,7 +278,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
 {
     lws_sul_cancel(&s->sul_phase);
     s->state = RT_CS_READY;
-    s->conn_start = rt_now();
+    s->conn_start = rt_clock_now();
     s->conn_base = s->tx_seq;
     s->boundary = s->tx_seq;
     s->ever_ready = true;

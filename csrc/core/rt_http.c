@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "rt_alloc.h"
-#include "rt_file.h"
 #include "rt_http_worker.h"
 #include "rt_signal.h"
 
@@ -93,9 +92,6 @@ struct rt_http_job *rt_http_start(const struct rt_http_request *r, struct rt_err
     struct rt_http_job *j;
     struct rt_error e;
 
-    /* libcurl opens it on the HTTP thread: a FIFO there would stall every request */
-    if (r->ca_file && *r->ca_file && rt_file_check(r->ca_file, "ca_file", RT_ETLS, err) != 0)
-        return NULL;
     j = rt_calloc(1, sizeof *j);
     if (!j) {
         rt_error_set(err, RT_ENOMEM, "out of memory starting an HTTP request");

@@ -41,10 +41,6 @@ static struct {
 
 static _Thread_local bool rt_hw_on_worker;
 
-double rt_http_now(void)
-{
-    return rt_clock_now();
-}
 
 /* Lock held: tells the thread to make a pass. A failed wake-up (only possible when
  * libcurl's wake-up socket pair could not be written) is caught up by the next timeout. */
@@ -148,7 +144,7 @@ static void rt_hw_sleep(CURLM *m, double next)
     if (rt_curl.multi_timeout(m, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms)
         ms = (double)curl_ms;
     if (next < INFINITY) {
-        double left = ceil((next - rt_http_now()) * 1000.0);
+        double left = ceil((next - rt_clock_now()) * 1000.0);
         if (left < ms)
             ms = left < 0 ? 0 : left;
     }
@@ -163,7 +159,7 @@ static void *rt_hw_main(void *ud)
     rt_hw_on_worker = true;
     while (!stop) {
         struct rt_http_task *release = NULL, *start = NULL, *due = NULL, *t, *next, **pp;
-        double now = rt_http_now(), wake = INFINITY;
+        double now = rt_clock_now(), wake = INFINITY;
         bool dirty;
         int running;
 

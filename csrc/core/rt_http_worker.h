@@ -38,12 +38,11 @@ struct rt_http_task {
     struct rt_http_xfer *xfer;      /* owned, worker thread only: in flight */
     struct rt_http_task *due_next;  /* worker thread only: the pass's due or released tasks */
     struct rt_http_task *start_next;/* worker thread only: the pass's requests to start */
-    double due_at;                  /* monotonic seconds (rt_http_now) of on_due; INFINITY none */
+    double due_at;                  /* monotonic seconds (rt_clock_now) of on_due; INFINITY none */
     bool closing;                   /* rt_http_task_close was called */
 };
 
 /* Monotonic seconds, the clock of rt_http_task_wake. */
-double rt_http_now(void);
 
 /* Registers t (its functions set, the rest of it zeroed) as an open task. */
 void rt_http_task_open(struct rt_http_task *t);

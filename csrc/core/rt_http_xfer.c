@@ -7,6 +7,7 @@
 
 #include "rt_alloc.h"
 #include "rt_curl.h"
+#include "rt_file.h"
 #include "rt_version.h"
 
 #define RT_HTTP_DEFAULT_TIMEOUT 30.0
@@ -202,6 +203,9 @@ struct rt_http_xfer *rt_http_xfer_new(const struct rt_http_request *r, struct rt
         rt_error_set(err, RT_EINVAL, "HTTP request needs a URL and the method GET or POST");
         return NULL;
     }
+    /* libcurl opens it on the HTTP thread: a FIFO there would stall every request */
+    if (r->ca_file && *r->ca_file && rt_file_check(r->ca_file, "ca_file", RT_ETLS, err) != 0)
+        return NULL;
     x = rt_calloc(1, sizeof *x);
     if (!x) {
         rt_error_set(err, RT_ENOMEM, "out of memory starting an HTTP request");

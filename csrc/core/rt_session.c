@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "rt_alloc.h"
-#include "rt_clock.h"
 #include "rt_auth.h"
 #include "rt_endpoint.h"
 #include "rt_utf8.h"
@@ -28,10 +27,6 @@
 #define RT_DEFAULT_MESSAGE_BYTES ((size_t)16 << 20)
 #define RT_DEFAULT_AUDIO_MIME "audio/pcm;rate=16000"
 
-double rt_now(void)
-{
-    return rt_clock_now();
-}
 
 long long rt_now_ns(void)
 {

@@ -211,7 +211,6 @@ struct rt_session {
 };
 
 /* ---- rt_session.c ---- */
-double rt_now(void);                                  /* monotonic seconds */
 /* Records the close asked for (a code rt_ws_close_code_ok refuses becomes 1000; the
  * reason is cut to RT_WS_REASON_MAX bytes, and dropped when out of memory); the caller
  * has just set `closed`. */
