@@ -99,6 +99,19 @@ function helper.gemini(extra)
   return assert(realtime.gemini(opts))
 end
 
+--- A Gemini client for a spec whose cases set faults: the simulator's directives for the
+-- next connections are cleared first (one a case left unused must not reach the next).
+function helper.clean_gemini(extra)
+  helper.sim_request("DELETE", "/_sim/next")
+  return helper.gemini(extra)
+end
+
+--- Closes a client of clean_gemini, clearing what its case left for next connections.
+function helper.close_clean(client)
+  helper.sim_request("DELETE", "/_sim/next")
+  client:close()
+end
+
 --- A Vertex client for the simulator (bearer token accepted by the simulator).
 function helper.vertex(extra)
   local realtime = require "realtime"

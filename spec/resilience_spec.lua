@@ -50,10 +50,7 @@ end
 
 describe("resumption", function()
   local client
-  before_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client = helper.gemini()
-  end)
+  before_each(function() client = helper.clean_gemini() end)
   after_each(function() client:close() end)
 
   it("sends sessionResumption in the setup and keeps the conversation over a goAway", function()

@@ -9,10 +9,7 @@ local function last_type(all) return all[#all] and all[#all].type end
 
 describe("faults without resumption", function()
   local client
-  before_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client = helper.gemini()
-  end)
+  before_each(function() client = helper.clean_gemini() end)
   after_each(function() client:close() end)
 
   local function session()
@@ -109,14 +106,8 @@ end)
 
 describe("reconnects that fail", function()
   local client
-  before_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client = helper.gemini()
-  end)
-  after_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client:close()
-  end)
+  before_each(function() client = helper.clean_gemini() end)
+  after_each(function() helper.close_clean(client) end)
 
   local function dropped_then(fault, count)
     local s = assert(client:connect { output_modalities = { "text" } })

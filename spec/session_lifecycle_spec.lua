@@ -29,14 +29,8 @@ end
 
 describe("a close that meets a lost connection", function()
   local client
-  before_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client = helper.gemini()
-  end)
-  after_each(function()
-    helper.sim_request("DELETE", "/_sim/next")
-    client:close()
-  end)
+  before_each(function() client = helper.clean_gemini() end)
+  after_each(function() helper.close_clean(client) end)
 
   it("says the connection was lost during the flush, not that the close bound passed", function()
     local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
