@@ -106,7 +106,31 @@ describe("token endpoints that answer badly", function()
       assert.equal("auth", code)
       assert.matches("token_uri must be an https:// URL %(http:// only to this machine", err)
     end
+    -- user information before a loopback name hides another host from a prefix check
+    for _, uri in ipairs { "http://localhost:1@127.0.0.2:9/ok", "http://localhost:80@example.com/token",
+      "http://127.0.0.1:9\\@example.com/ok", "http://localhost:80.example.com/token",
+      "https://user@127.0.0.1:9/token" } do
+      local ok, err, code = resolve("", nil, nil, uri)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("token_uri must be", err)
+      assert.is_nil(err:find("example", 1, true), err)
+      assert.is_nil(err:find("127.0.0.2", 1, true), err)
+    end
+    -- control characters and spaces are refused before any request, so never quoted
+    for _, uri in ipairs { "http://127.0.0.1:9/ok\r\nX: y", "https://127.0.0.1:9/a b", "https://127.0.0.1:9/\27[31m" } do
+      local ok, err, code = resolve("", nil, nil, uri)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("token_uri must be a URL without spaces, control characters", err)
+      assert.is_nil(err:find("%c"), err)
+    end
     -- loopback over http is fine (a local emulator): it is asked, and answers nothing here
+    for _, uri in ipairs { "http://localhost:9/token", "http://[::1]:9/token", "http://127.0.0.1:9?x=1" } do
+      local ok, err = resolve("", nil, nil, uri)
+      assert.is_nil(ok)
+      assert.matches("POST http://.*onnect", err)
+    end
     local ok, err = resolve("", nil, nil, "http://127.0.0.1:9/token")
     assert.is_nil(ok)
     assert.matches("POST http://127%.0%.0%.1:9/token: .*onnect", err)

@@ -21,16 +21,40 @@ void rt_auth_wipe(char *s)
     rt_free(s);
 }
 
+/* True when url holds a space, a control character, a backslash or a non-ASCII byte:
+ * curl would refuse some of them and read others (a backslash) as part of the host, and
+ * an error quoting the URL would carry them into logs. */
+static bool rt_auth_uri_odd(const char *url)
+{
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '\\')
+            return true;
+    return false;
+}
+
 /* True when a request to url cannot be read on the way: https://, or http:// to a
- * loopback host (a local emulator or test server). */
+ * loopback host (a local emulator or test server). The authority must be the host and
+ * an optional port, nothing else: user information ("localhost:1@host") would send the
+ * request to the host after the '@'. */
 static bool rt_auth_uri_private(const char *url)
 {
     static const char *const loopback[] = { "127.0.0.1", "[::1]", "localhost" };
+    const char *a = strstr(url, "://");
+    size_t alen;
+
+    a = a ? a + 3 : url;
+    alen = strcspn(a, "/?#");
+    if (memchr(a, '@', alen))
+        return false;
     if (strncmp(url, "http://", 7) != 0)
         return true;
     for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
         size_t n = strlen(loopback[i]);
-        if (strncasecmp(url + 7, loopback[i], n) == 0 && strchr(":/", url[7 + n]))
+        if (n > alen || strncasecmp(a, loopback[i], n) != 0)
+            continue;
+        if (n == alen)
+            return true;
+        if (a[n] == ':' && alen > n + 1 && strspn(a + n + 1, "0123456789") == alen - n - 1)
             return true;
     }
     return false;
@@ -217,10 +241,15 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
         rt_error_set(err, RT_EINVAL, "%s: token_uri must be an http(s) URL", src);
         return NULL;
     }
+    if (o->kind != RT_AUTH_METADATA && rt_auth_uri_odd(token_uri)) {
+        rt_error_set(err, RT_EINVAL, "%s: token_uri must be a URL without spaces, control "
+                     "characters, backslashes or non-ASCII bytes", src);
+        return NULL;
+    }
     if (o->kind != RT_AUTH_METADATA && !rt_auth_uri_private(token_uri)) {
         rt_error_set(err, RT_EINVAL, "%s: token_uri must be an https:// URL (http:// only to "
-                     "this machine: 127.0.0.1, [::1] or localhost), since the grant carries "
-                     "the credential's secrets", src);
+                     "this machine: 127.0.0.1, [::1] or localhost), without user information, "
+                     "since the grant carries the credential's secrets", src);
         return NULL;
     }
 
