@@ -207,4 +207,19 @@ describe("an ephemeral-token endpoint that answers badly", function()
     assert.matches("refused to mint an ephemeral token %(HTTP 400 INVALID_ARGUMENT: bad%?%?FAKE LOG LINE %?%[31mx+%.%.%.%)$", err)
     assert.is_true(#err:match "%(HTTP .*$" < 300, err)   -- the URL carries the test's body
   end)
+
+  it("a refusal that quotes the key, or part of it, shows neither", function()
+    for _, message in ipairs {
+      "API key " .. KEY:sub(1, -2) .. "... is not valid",                    -- all but its end
+      string.rep("k", 150) .. " key=" .. KEY .. " rest",                      -- cut at 160 bytes
+      "API key " .. KEY .. " expired; " .. KEY:sub(5) } do
+      local tok, err, code = mint(400, cjson.encode { error = { status = "INVALID_ARGUMENT", message = message } })
+      assert.is_nil(tok)
+      assert.equal("auth", code)
+      assert.matches("refused to mint an ephemeral token %(HTTP 400 INVALID_ARGUMENT: ", err)
+      for k = 1, #KEY - 7 do
+        assert.is_nil(err:find(KEY:sub(k, k + 7), 1, true), err)
+      end
+    end
+  end)
 end)

@@ -22,6 +22,31 @@ local cjson = require "cjson"
 
 local auth = {}
 
+--- Masks every run of 8 or more bytes of a secret in `text` (a server's close reason or
+-- refusal may quote what the request carried; a reason cut at 123 bytes may hold part
+-- of a key). Secrets shorter than 8 bytes cannot be told from ordinary words.
+function auth.mask_secrets(text, ...)
+  for i = 1, select("#", ...) do
+    local secret = select(i, ...)
+    if type(secret) == "string" and #secret >= 8 and #text >= 8 then
+      local masked = {}
+      for k = 1, #secret - 7 do
+        local from = 1
+        while true do
+          local a = text:find(secret:sub(k, k + 7), from, true)
+          if not a then break end
+          for j = a, a + 7 do masked[j] = true end
+          from = a + 1
+        end
+      end
+      if next(masked) then
+        text = text:gsub("()(.)", function(j, c) return masked[j] and "*" or c end)
+      end
+    end
+  end
+  return text
+end
+
 local SERVICE_ACCOUNT, AUTHORIZED_USER = "service_account", "authorized_user"
 local GEMINI_BASE = "https://generativelanguage.googleapis.com"
 
@@ -463,9 +488,10 @@ function auth.ephemeral_token(opts)
         v = type(v) == "string" and v or ""
         return (v:sub(1, n):gsub("[%c\128-\255]", "?")) .. (#v > n and "..." or "")
       end
-      detail = (" %s: %s"):format(text(e.status, 40), text(e.message, 160))
+      -- masked before it is cut, so that a key cut short is masked too
+      detail = (" %s: %s"):format(text(e.status, 40),
+        text(type(e.message) == "string" and auth.mask_secrets(e.message, key) or "", 160))
     end
-    if detail:find(key, 1, true) then detail = "" end
     return nil, ("the Gemini API at %s refused to mint an ephemeral token (HTTP %d%s)")
       :format(url, status, detail), (status == 400 or status == 401 or status == 403) and "auth" or "handshake"
   end

@@ -204,29 +204,9 @@ local function refused_credentials(msg, ephemeral)
     or (ephemeral and text:find("%f[%d]1008%f[%D]") ~= nil))
 end
 
---- Masks every run of 8 or more bytes of a secret in `text` (a server's close reason or
--- refusal may quote what the request carried; a reason cut at 123 bytes may hold part
--- of a key). Secrets shorter than 8 bytes cannot be told from ordinary words.
+-- A server's close reason or refusal may quote what the request carried (auth.lua).
 local function mask_secrets(text, ...)
-  for i = 1, select("#", ...) do
-    local secret = select(i, ...)
-    if type(secret) == "string" and #secret >= 8 and #text >= 8 then
-      local masked = {}
-      for k = 1, #secret - 7 do
-        local from = 1
-        while true do
-          local a = text:find(secret:sub(k, k + 7), from, true)
-          if not a then break end
-          for j = a, a + 7 do masked[j] = true end
-          from = a + 1
-        end
-      end
-      if next(masked) then
-        text = text:gsub("()(.)", function(j, c) return masked[j] and "*" or c end)
-      end
-    end
-  end
-  return text
+  return require("realtime.auth").mask_secrets(text, ...)
 end
 
 -- The server's session id, from the setupComplete text (Vertex sends one).
