@@ -64,6 +64,16 @@ describe("token endpoints that answer badly", function()
     end
   end)
 
+  it("an access_token longer than a header value may be is refused, not taken", function()
+    local err = refused('{"access_token":"' .. string.rep("a", 16385) .. '","expires_in":3600}')
+    assert.matches("the token endpoint https://127%.0%.0%.1:%d+/_token answered with an "
+      .. "access_token of 16385 bytes %(at most 16384%)$", err)
+    assert.is_nil(err:find("aaaaaaaa", 1, true))
+    local ok, _, _, p = resolve('{"access_token":"' .. string.rep("b", 16384) .. '","expires_in":3600}')
+    assert.truthy(ok)
+    assert.equal(16384, #p.access_token)
+  end)
+
   it("a refusal quotes the server's text shortened", function()
     local err = refused('{"error":{"message":"' .. string.rep("x", 5000) .. '"}}', "status=500")
     assert.matches("refused: HTTP 500: x+$", err)

@@ -7,6 +7,7 @@
 
 #include "rt_alloc.h"
 #include "rt_auth_private.h"
+#include "rt_endpoint.h"
 #include "rt_json.h"
 #include "rt_jwt.h"
 
@@ -283,6 +284,15 @@ int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_re
         rt_free(tok);
         rt_error_set(err, RT_EAUTH, "%s: the %s %s answered without a usable access_token",
                      a->source, a->kind == RT_AUTH_METADATA ? "metadata server" : "token endpoint", where);
+        return -1;
+    }
+    if (toklen > RT_EP_VALUE_MAX) {
+        /* It could not go into the upgrade request's header (connect refuses it there). */
+        explicit_bzero(tok, toklen);
+        rt_free(tok);
+        rt_error_set(err, RT_EAUTH, "%s: the %s %s answered with an access_token of %zu bytes "
+                     "(at most %d)", a->source, a->kind == RT_AUTH_METADATA ? "metadata server"
+                     : "token endpoint", where, toklen, RT_EP_VALUE_MAX);
         return -1;
     }
     if (rt_json_find(resp->body, resp->len, "expires_in", &v) != RT_JSON_NUMBER

@@ -126,10 +126,6 @@ static bool rt_ep_field_value(const char *v)
     return true;
 }
 
-/* Longest credential or quota project: with the extra headers' 8 KiB the upgrade request
- * stays far below what servers take (a 431 otherwise) and goes out in one write. */
-#define RT_EP_VALUE_MAX 16384
-
 /* An option that goes into a header (a credential, the quota project) must be a valid
  * header value; the message names the option, never its value. */
 static int rt_ep_check_value(const char *option, const char *v, struct rt_error *err)

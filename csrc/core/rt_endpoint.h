@@ -8,6 +8,11 @@
 #include "rt_error.h"
 #include "rt_session.h"
 
+/* Longest credential or quota project: with the extra headers' 8 KiB the upgrade request
+ * stays far below what servers take (a 431 otherwise) and goes out in one write. A token
+ * fetched for a credential is held to it too. */
+#define RT_EP_VALUE_MAX 16384
+
 enum rt_backend { RT_BACKEND_GEMINI, RT_BACKEND_VERTEX };
 
 struct rt_endpoint_options {
