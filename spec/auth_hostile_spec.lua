@@ -108,6 +108,20 @@ describe("token endpoints that answer badly", function()
     assert.is_true(core.now() - t0 < 5)
   end)
 
+  it("connect's timeout bounds the token fetch too, and the handshake gets what is left", function()
+    local client = assert(realtime.vertex { project = "p", location = "us-central1", model = "m",
+      base_url = h:base_url "setup_ok", ca_file = h.ca_file,
+      credentials = { type = "authorized_user", client_id = "cid", client_secret = SECRET,
+        refresh_token = REFRESH, token_uri = h.http .. "/_token?delay=never" } })
+    local t0 = core.now()
+    local s, err, code = client:connect { timeout = 1.5 }
+    assert.is_nil(s)
+    assert.equal("auth", code)
+    assert.matches("no access token after 1.5 s", err)
+    assert.is_true(core.now() - t0 < 4, core.now() - t0)
+    client:close()
+  end)
+
   it("a token_uri over plain http is refused unless it is this machine", function()
     for _, uri in ipairs { "http://oauth2.example.com/token", "http://127.0.0.1.example.com/token",
       "http://localhost@example.com/token" } do

@@ -155,8 +155,9 @@ function realtime.vertex(opts)
   return client, err, code
 end
 
--- Resolves the handshake credential; nil, message, "auth" when there is none.
-local function credential(p)
+-- Resolves the handshake credential within `timeout` seconds (a fetch included); nil,
+-- message, "auth" when there is none.
+local function credential(p, timeout)
   if p.backend == "gemini" then
     if not p.api_key then
       return nil, "no API key: pass api_key or set GEMINI_API_KEY (or GOOGLE_API_KEY)", "auth"
@@ -168,7 +169,7 @@ local function credential(p)
   if not p.project then
     return nil, "no Vertex AI project: pass project or set GOOGLE_CLOUD_PROJECT", "auth"
   end
-  return realtime.credentials(p)
+  return realtime.credentials(p, timeout)
 end
 
 --- Finds Vertex AI credentials for a client (Application Default Credentials) and sets
@@ -261,8 +262,15 @@ function Client:connect(opts)
   if eff.resumption == nil then eff.resumption = true end
   if eff.kind == "transcription" and eff.transcription == nil then eff.transcription = { input = true } end
 
-  local ok, err, code = credential(p)
+  -- connect's timeout covers a token fetch too; the handshake gets what is left
+  local timeout, t0 = eff.timeout or 15, now()
+  local ok, err, code = credential(p, timeout)
   if not ok then return nil, err, code end
+  timeout = timeout - (now() - t0)
+  if timeout <= 0 then
+    return nil, ("timed out: fetching the access token took the whole timeout (%g s)")
+      :format(eff.timeout or 15), "timeout"
+  end
   local url, headers, ecode = endpoint(p, false, 2)
   if not url then return nil, headers, ecode end
 
@@ -277,7 +285,6 @@ function Client:connect(opts)
   local history = state.history_message
   local fmt = eff.input_audio_format or {}
   local vad_on = not (eff.vad and eff.vad.enabled == false)
-  local timeout = eff.timeout or 15
   local props = { options = eff, client = self, _map = state }
   local cfg = {
     url = url, headers = headers, setup = setup, timeout = timeout,
