@@ -101,8 +101,145 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.has_error(function() client:connect { resumption = {} } end,
         "option 'resumption': expected true, false or { handle = \"...\" }")
       assert.has_error(function() client:connect { resumption = { handle = "" } } end,
-        "option 'handle': expected a non-empty string, got ''")
-      assert.has_error(function() client:connect { resumption = { hande = "x" } } end, "unknown option 'hande'")
+        "option 'resumption.handle': expected a non-empty string, got ''")
+      assert.has_error(function() client:connect { resumption = { hande = "x" } } end, "unknown option 'resumption.hande'")
     end)
   end)
 end
+
+describe("what a reconnect sends again", function()
+  local client
+  before_each(function() client = helper.clean_gemini() end)
+  after_each(function() helper.close_clean(client) end)
+
+  local function drop(conn)
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+  end
+
+  local HISTORY = { { role = "user", text = "my name is Bob" }, { role = "assistant", text = "hi Bob" } }
+
+  it("history lost before a turn completed goes again as history, in a new session", function()
+    local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
+    local conn = helper.open_connection()
+    next_handle(s)   -- its state may lack the history: resumed, the history would be a question
+    drop(conn)
+    helper.receive_until(s, "reconnected", 15)
+    local again = helper.open_connection()
+    assert.same({}, again.setup.sessionResumption, "a new session")
+    assert.equal(1, #helper.client_messages("clientContent", again))
+    local msg = s:receive(1.5)   -- nothing answers it
+    assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
+    assert(s:send_text "recap please")
+    assert.matches("my name is Bob", helper.reply_text(s))
+    assert.equal(1, s:stats().resent)
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("history is not sent into a resumed session once a turn completed after it", function()
+    local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
+    local conn = helper.open_connection()
+    assert(s:send_text "my colour is green")
+    helper.reply_text(s)
+    next_handle(s)
+    drop(conn)
+    helper.receive_until(s, "reconnected", 15)
+    local again = helper.open_connection()
+    assert.is_string(again.setup.sessionResumption.handle)
+    assert.same({}, helper.client_messages("clientContent", again))
+    local msg = s:receive(1.5)
+    assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
+    assert(s:send_text "recap please")
+    local text = helper.reply_text(s)
+    assert.matches("my name is Bob", text)
+    assert.matches("my colour is green", text)
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("history cannot be given with a saved handle", function()
+    assert.has_error(function()
+      client:connect { resumption = { handle = "h" }, history = { { role = "user", text = "x" } } }
+    end, "option 'history': cannot be given with resumption = { handle = ... }: the resumed "
+      .. "session has its conversation already, and the service would answer the history as "
+      .. "a new question")
+    -- an empty history is nothing to answer
+    local s = client:connect { output_modalities = { "text" }, resumption = { handle = "h" }, history = {} }
+    if s then s:close(); helper.drain(s) end
+  end)
+
+  it("manual activity: a turn whose activityStart gave way to max_queue_bytes is opened again", function()
+    local s = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false },
+      max_queue_bytes = 65536 })
+    local conn = helper.open_connection()
+    local chunk = helper.tone(0.1, 16000)
+    for _ = 1, 30 do
+      assert(s:append_audio(chunk))
+      s:receive(0.01)   -- written as it goes, kept for replay within the bound
+    end
+    -- everything written: the replay keeps only what fits, its activityStart given way
+    local t0 = os.clock()
+    while s:stats().replay_dropped == 0 and os.clock() - t0 < 5 do s:receive(0.01) end
+    assert.is_true(s:stats().replay_dropped > 0)
+    drop(conn)
+    helper.receive_until(s, "reconnected", 15)
+    assert(s:append_audio(chunk))
+    assert(s:commit_audio())
+    local _, msgs = helper.reply_text(s)
+    for _, m in ipairs(msgs) do assert.are_not.equal("closed", m.type, m.reason) end
+    local first = helper.client_messages("realtimeInput", helper.open_connection())[1]
+    assert.is_table(first.activityStart)
+    s:close()
+    helper.drain(s)
+  end)
+end)
+
+describe("manual activity and messages sent as they are", function()
+  local client
+  before_each(function() client = helper.clean_gemini() end)
+  after_each(function() helper.close_clean(client) end)
+
+  it("an audio item while appended audio waits for commit_audio raises; after it, it goes", function()
+    local s = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false } })
+    local pcm = helper.tone(0.2, 16000)
+    assert(s:append_audio(pcm))
+    local item = { type = "conversation_item_create",
+      item = { role = "user", content = { { type = "audio", data = pcm } } } }
+    helper.raises("call commit_audio() first", s.send, s, item)
+    assert(s:commit_audio())
+    helper.reply_text(s)
+    assert(s:send(item))
+    helper.reply_text(s)
+    -- the item closed its own activity: the next append opens a new one
+    assert(s:append_audio(pcm))
+    assert(s:commit_audio())
+    local _, msgs = helper.reply_text(s)
+    for _, m in ipairs(msgs) do assert.are_not.equal("closed", m.type, m.reason) end
+    local kinds = {}
+    for _, m in ipairs(helper.client_messages "realtimeInput") do
+      kinds[#kinds + 1] = m.activityStart and "start" or m.activityEnd and "end" or "audio"
+    end
+    assert.equal("start audio end start audio end start audio end", table.concat(kinds, " "))
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("an activityEnd sent as is ends the appended turn", function()
+    local s = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false } })
+    local pcm = helper.tone(0.2, 16000)
+    assert(s:append_audio(pcm))
+    assert(s:send_wire '{"realtimeInput":{"activityEnd":{}}}')
+    helper.reply_text(s)
+    assert.is_true(s:stats().first_audio == nil)   -- text output: no audio to time
+    assert(s:append_audio(pcm))                      -- a new activity, with its start
+    assert(s:commit_audio())
+    helper.reply_text(s)
+    local starts = 0
+    for _, m in ipairs(helper.client_messages "realtimeInput") do
+      if m.activityStart then starts = starts + 1 end
+    end
+    assert.equal(2, starts)
+    s:close()
+    helper.drain(s)
+  end)
+end)

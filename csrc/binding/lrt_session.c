@@ -52,12 +52,21 @@ struct lrt_session *lrt_check_session(lua_State *L, int idx)
  *  S E N D I N G
  * ==================================================================== */
 
+/* A refused send: the caller's mistake (RT_EINVAL: an activity inside another) raises;
+ * what the session's state causes returns nil, message, code. */
+static int lrt_send_fail(lua_State *L, const struct rt_error *err)
+{
+    if (err->code == RT_EINVAL)
+        return luaL_error(L, "%s", err->msg);
+    return lrt_pushfail(L, err);
+}
+
 static int lrt_send_json(lua_State *L, struct lrt_session *u, const char *s, size_t n)
 {
     struct rt_error err;
     rt_error_clear(&err);
     if (rt_session_send(u->s, s, n, &err) != 0)
-        return lrt_pushfail(L, &err);
+        return lrt_send_fail(L, &err);
     return 0;
 }
 
@@ -84,7 +93,7 @@ int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
     rt_error_clear(&err);
     r = rt_session_sendv(u->s, v, n, &err);
     lua_settop(L, top);
-    return r != 0 ? lrt_pushfail(L, &err) : 0;
+    return r != 0 ? lrt_send_fail(L, &err) : 0;
 }
 
 /* session:send_wire(json) -> true | nil, msg, code: one JSON object's text as is. Text
@@ -100,6 +109,22 @@ static int lrt_session_send_wire(lua_State *L)
     int r = lrt_send_json(L, u, s, n);
     if (r)
         return r;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* session:_send_initial(json) -> true | nil, msg, code: the history connect sends after
+ * setup (checked by the mapping that made it); never sent again after a reconnect. */
+static int lrt_session_send_initial(lua_State *L)
+{
+    struct lrt_session *u = lrt_check_session(L, 1);
+    struct rt_error err;
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+
+    rt_error_clear(&err);
+    if (rt_session_send_initial(u->s, s, n, &err) != 0)
+        return lrt_send_fail(L, &err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -341,6 +366,7 @@ static int lrt_poll_fds(lua_State *L)
 static const luaL_Reg lrt_session_methods[] = {
     { "send", lrt_session_send },
     { "send_wire", lrt_session_send_wire },
+    { "_send_initial", lrt_session_send_initial },
     { "append_audio", lrt_session_append_audio },
     { "commit_audio", lrt_session_commit_audio },
     { "try_receive", lrt_session_try_receive },

@@ -67,6 +67,20 @@ void rt_conn_want_write(struct rt_session *s)
     }
 }
 
+void rt_conn_replay_drop_first(struct rt_session *s)
+{
+    struct rt_msg *m = rt_queue_pop(&s->replay);
+
+    if (m->flags & RT_MSG_ACT_START)
+        s->act_open_at_replay = true;
+    else if (m->flags & RT_MSG_ACT_END)
+        s->act_open_at_replay = false;
+    if (m->flags & RT_MSG_INITIAL)
+        s->initial_in_replay = false;
+    rt_msg_free(m);
+    s->replay_first++;
+}
+
 void rt_conn_take_intake(struct rt_session *s)
 {
     struct rt_link *l = rt_mpsc_take(&s->intake);
@@ -76,8 +90,7 @@ void rt_conn_take_intake(struct rt_session *s)
     /* Messages kept for replay count against the bound too; the oldest give way rather
      * than what the user says now (stats: replay_dropped). */
     while (!rt_queue_empty(&s->replay) && s->replay.bytes + s->sendq.bytes > s->max_queue) {
-        rt_msg_free(rt_queue_pop(&s->replay));
-        s->replay_first++;
+        rt_conn_replay_drop_first(s);
         atomic_fetch_add(&s->stats.replay_dropped, 1);
     }
     atomic_store(&s->stats.replay_bytes, s->replay.bytes);

@@ -25,6 +25,9 @@ void rt_conn_free_link(struct rt_session *s);
 void rt_conn_keepalive_start(struct rt_session *s);
 /* Takes what senders pushed into the send queue (and keeps the replay within bounds). */
 void rt_conn_take_intake(struct rt_session *s);
+/* Frees replay's oldest message (consumed, or given way to the queue bound), noting
+ * whether it opened or closed the user's activity. replay must not be empty. */
+void rt_conn_replay_drop_first(struct rt_session *s);
 /* Timer of the close bound: hangs up (or ends a session that has no connection). */
 void rt_conn_close_timer(lws_sorted_usec_list_t *sul);
 /* Asks lws for a WRITEABLE callback; on failure kills the connection. */

@@ -118,6 +118,8 @@ static void rt_conn_written(struct rt_session *s)
     if (s->resume_on) {
         if (rt_queue_empty(&s->replay))
             s->replay_first = s->tx_seq;
+        if (m->flags & RT_MSG_INITIAL)
+            s->initial_in_replay = true;
         rt_queue_push(&s->replay, m);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
     } else {

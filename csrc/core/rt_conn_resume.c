@@ -14,17 +14,29 @@
 #include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_auth.h"
+#include "rt_wire.h"
 
 #define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
 
 static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul);
 
+/* True while the initial history is kept for replay (no turn has completed since it was
+ * written) in a session that did not start from a saved handle. No handle is known to
+ * hold it (Gemini does not say what a handle holds; the first comes with setupComplete),
+ * and resumed, the service would answer it as a question. But the replay then holds
+ * every message since the session began, history first: a new session given them is the
+ * session that was lost, so the reconnect starts one. */
+static bool rt_conn_history_unsaved(const struct rt_session *s)
+{
+    return s->initial_in_replay && s->resume_empty;
+}
+
 /* Whether the connection that just ended should be replaced by attempt `next`. */
 static bool rt_conn_should_resume(struct rt_session *s, int next)
 {
     if (!s->resume_on || !s->ever_ready || s->client->stop_seen || s->fail_code ||
-        s->close_acted || atomic_load(&s->closed) || !s->handle_len ||
-        next > RT_RESUME_MAX_ATTEMPTS)
+        s->close_acted || atomic_load(&s->closed) ||
+        (!s->handle_len && !rt_conn_history_unsaved(s)) || next > RT_RESUME_MAX_ATTEMPTS)
         return false;
     if (s->recycle)
         return true;
@@ -195,10 +207,20 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
                       LWS_USEC_PER_SEC / 10);
         return;
     }
-    cap = s->setup_len + s->handle_len + 16;
-    m = rt_msg_new(cap);
-    n = m ? rt_resume_setup(s->setup_tmpl, s->setup_len, s->resume_at, s->resume_empty,
-                            s->handle, s->handle_len, (char *)m->data, cap) : 0;
+    s->fresh_start = rt_conn_history_unsaved(s);
+    if (s->fresh_start) {
+        /* A new session from the setup as first sent; the old handle is of no use now. */
+        rt_free(s->handle);
+        s->handle = NULL;
+        s->handle_len = 0;
+        m = rt_msg_copy(s->setup_tmpl, s->setup_len);
+        n = m ? s->setup_len : 0;
+    } else {
+        cap = s->setup_len + s->handle_len + 16;
+        m = rt_msg_new(cap);
+        n = m ? rt_resume_setup(s->setup_tmpl, s->setup_len, s->resume_at, s->resume_empty,
+                                s->handle, s->handle_len, (char *)m->data, cap) : 0;
+    }
     if (!n) {
         rt_msg_free(m);
         rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory building the resumption setup");
@@ -252,10 +274,8 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
             }
         }
         s->model_busy = false;
-        while (!rt_queue_empty(&s->replay) && s->replay_first < upto) {
-            rt_msg_free(rt_queue_pop(&s->replay));
-            s->replay_first++;
-        }
+        while (!rt_queue_empty(&s->replay) && s->replay_first < upto)
+            rt_conn_replay_drop_first(s);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
             rt_conn_recycle(s);
@@ -272,6 +292,25 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
                           (double)LWS_USEC_PER_SEC));
         }
     }
+}
+
+/* A turn of manual activity that was open where the resent messages start (its
+ * activityStart consumed before the loss, or given way to max_queue_bytes) is opened
+ * again on the new connection: audio without it closes the session (1007). */
+static void rt_conn_reopen_activity(struct rt_session *s)
+{
+    struct rt_msg *m;
+
+    if (!s->act_open_at_replay)
+        return;
+    if (!(m = rt_wire_control_msg(RT_WIRE_ACTIVITY_START))) {
+        rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory reopening the user's activity");
+        rt_conn_kill(s);
+        return;
+    }
+    atomic_fetch_add(&s->tx_bytes, m->len);
+    rt_queue_push_front(&s->sendq, m);
+    s->act_open_at_replay = false;     /* on this connection, none is open before it */
 }
 
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
@@ -291,12 +330,18 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         size_t rl = strlen(lost);
 
         s->reconnecting = false;
+        /* A resumed session has the history (a handle came after it), or would take it
+         * as a question; a new session takes it again as history. */
+        if (!s->fresh_start && rt_queue_drop_flagged(&s->replay, RT_MSG_INITIAL))
+            s->initial_in_replay = false;
+        s->fresh_start = false;
         atomic_fetch_add(&s->stats.reconnects, 1);
         atomic_fetch_add(&s->stats.resent, s->replay.count);
         atomic_fetch_add(&s->tx_bytes, s->replay.bytes);
         rt_conn_take_intake(s);
         rt_queue_prepend(&s->sendq, &s->replay);
         s->replay_first = s->tx_seq;
+        rt_conn_reopen_activity(s);
         atomic_store(&s->stats.replay_bytes, 0);
         rt_free(ev);
         ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, lost, rl);

@@ -19,6 +19,7 @@ struct rt_msg *rt_msg_new(size_t len)
         return NULL;
     m->link.next = NULL;
     m->len = len;
+    m->flags = 0;
     m->data[len] = '\0';
     return m;
 }
@@ -115,4 +116,23 @@ struct rt_msg *rt_queue_pop(struct rt_queue *q)
     q->count--;
     m->link.next = NULL;
     return m;
+}
+
+size_t rt_queue_drop_flagged(struct rt_queue *q, unsigned flags)
+{
+    struct rt_queue keep;
+    struct rt_msg *m;
+    size_t dropped = 0;
+
+    rt_queue_init(&keep);
+    while ((m = rt_queue_pop(q)) != NULL) {
+        if (m->flags & flags) {
+            rt_msg_free(m);
+            dropped++;
+        } else {
+            rt_queue_push(&keep, m);
+        }
+    }
+    *q = keep;
+    return dropped;
 }

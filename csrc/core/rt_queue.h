@@ -13,9 +13,17 @@
 
 #include "rt_link.h"
 
+/* What the I/O thread must know of a message besides its text (rt_msg.flags). */
+enum {
+    RT_MSG_ACT_START = 1,  /* {"realtimeInput":{"activityStart":{}}} */
+    RT_MSG_ACT_END = 2,    /* {"realtimeInput":{"activityEnd":{}}} */
+    RT_MSG_INITIAL = 4     /* initial history: never sent again on a resumed connection */
+};
+
 struct rt_msg {
     struct rt_link link;   /* owned by the list or queue that holds the message */
     size_t len;            /* payload bytes */
+    unsigned char flags;   /* RT_MSG_*; 0 from rt_msg_new */
     unsigned char data[];  /* len bytes, then a NUL */
 };
 
@@ -48,6 +56,9 @@ void rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first);
 /* Moves every message of `from` in front of q's, keeping their order; from ends empty. */
 void rt_queue_prepend(struct rt_queue *q, struct rt_queue *from);
 struct rt_msg *rt_queue_pop(struct rt_queue *q);             /* oldest, or NULL */
+/* Frees the messages with any of `flags` set, keeping the others' order; returns how
+ * many it freed. */
+size_t rt_queue_drop_flagged(struct rt_queue *q, unsigned flags);
 
 static inline bool rt_queue_empty(const struct rt_queue *q)
 {

@@ -417,7 +417,50 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
     return 0;
 }
 
-int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err)
+/* Under manual activity detection, what a send of ready-made messages (an audio item,
+ * send_wire) does to the turn append_audio opens. An activityStart while appended audio
+ * waits for commit_audio would open an activity inside another: refused (RT_EINVAL).
+ * Otherwise *open says what the chain's last activity message leaves: -1 no change, 0
+ * no activity open, 1 one open. */
+static int rt_sess_activity(struct rt_session *s, const struct rt_msg *chain, int *open,
+                            struct rt_error *err)
+{
+    *open = -1;
+    if (!s->manual_activity)
+        return 0;
+    for (const struct rt_msg *m = chain; m; m = rt_msg_next(m)) {
+        if (!(m->flags & (RT_MSG_ACT_START | RT_MSG_ACT_END)))
+            continue;
+        if (*open < 0 && (m->flags & RT_MSG_ACT_START) && atomic_load(&s->in_turn)) {
+            rt_error_set(err, RT_EINVAL, "automatic activity detection is off and the audio "
+                         "appended since the last commit_audio() is an open activity: an "
+                         "activityStart now (an audio item, or sent as is) would open another "
+                         "inside it; call commit_audio() first");
+            return -1;
+        }
+        *open = (m->flags & RT_MSG_ACT_START) != 0;
+    }
+    return 0;
+}
+
+/* Queues a chain of ready-made messages (flags set): the activity rule, then the queue. */
+static int rt_sess_send_chain(struct rt_session *s, struct rt_msg *chain, size_t bytes,
+                              struct rt_error *err)
+{
+    int open;
+
+    if (rt_sess_activity(s, chain, &open, err) || rt_sess_enqueue(s, chain, bytes, err))
+        return -1;
+    if (open >= 0)
+        atomic_store(&s->in_turn, open == 1);
+    if (open == 0)
+        rt_session_mark_turn_end(s);
+    return 0;
+}
+
+/* One message with the given flags (RT_MSG_INITIAL, or those its text implies). */
+static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
+                            unsigned flags, struct rt_error *err)
 {
     struct rt_msg *m = rt_msg_copy(json, len);
 
@@ -425,11 +468,23 @@ int rt_session_send(struct rt_session *s, const char *json, size_t len, struct r
         rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte message", len);
         return -1;
     }
-    if (rt_sess_enqueue(s, m, len, err)) {
+    m->flags = (unsigned char)(flags | rt_wire_flags(json, len));
+    if (rt_sess_send_chain(s, m, len, err)) {
         rt_msg_free(m);
         return -1;
     }
     return 0;
+}
+
+int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err)
+{
+    return rt_sess_send_one(s, json, len, 0, err);
+}
+
+int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
+                            struct rt_error *err)
+{
+    return rt_sess_send_one(s, json, len, RT_MSG_INITIAL, err);
 }
 
 int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
@@ -451,11 +506,12 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
             rt_error_set(err, RT_ENOMEM, "out of memory queuing %zu messages", n);
             return -1;
         }
+        m->flags = (unsigned char)rt_wire_flags(m->data, m->len);
         rt_queue_push(&q, m);
     }
     if (rt_queue_empty(&q))
         return rt_sess_check_open(s, err);
-    if (rt_sess_enqueue(s, q.head, q.bytes, err)) {
+    if (rt_sess_send_chain(s, q.head, q.bytes, err)) {
         rt_queue_clear(&q);
         return -1;
     }

@@ -191,6 +191,12 @@ struct rt_session {
     /* resumption (I/O thread) */
     struct rt_queue replay;          /* written, not known to be consumed, oldest first */
     uint64_t replay_first;           /* sequence number of replay's head */
+    bool act_open_at_replay;         /* an activityStart without its end comes before
+                                        replay's head (or the next write, when empty) */
+    bool initial_in_replay;          /* the initial history is written, in replay */
+    bool fresh_start;                /* this reconnect starts a new session (see
+                                        rt_conn_history_unsaved) */
+
     uint64_t tx_seq;                 /* client messages written so far */
     uint64_t conn_base;              /* tx_seq when this connection's setupComplete came */
     uint64_t boundary;               /* tx_seq at the last turn boundary */

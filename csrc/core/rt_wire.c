@@ -24,8 +24,25 @@ struct rt_msg *rt_wire_control_msg(enum rt_wire_control c)
 {
     size_t n;
     const char *t = rt_wire_control_text(c, &n);
+    struct rt_msg *m = rt_msg_copy(t, n);
 
-    return rt_msg_copy(t, n);
+    if (m)
+        m->flags = (unsigned char)rt_wire_flags(t, n);
+    return m;
+}
+
+unsigned rt_wire_flags(const void *text, size_t len)
+{
+    static const struct { enum rt_wire_control c; unsigned flag; } acts[] = {
+        { RT_WIRE_ACTIVITY_START, RT_MSG_ACT_START }, { RT_WIRE_ACTIVITY_END, RT_MSG_ACT_END },
+    };
+
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        const char *t = rt_wire_controls[acts[i].c];
+        if (len == strlen(t) && memcmp(text, t, len) == 0)
+            return acts[i].flag;
+    }
+    return 0;
 }
 
 bool rt_wire_mime_ok(const char *s)

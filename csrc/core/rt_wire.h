@@ -25,8 +25,11 @@ enum rt_wire_control {
 
 /* The JSON text of a control message (static storage) and its length. */
 const char *rt_wire_control_text(enum rt_wire_control c, size_t *len);
-/* The same as a new message (NULL when out of memory). */
+/* The same as a new message, its RT_MSG_ACT_* flag set (NULL when out of memory). */
 struct rt_msg *rt_wire_control_msg(enum rt_wire_control c);
+/* RT_MSG_ACT_START or RT_MSG_ACT_END when text[0..len) is exactly that control message
+ * (as the core writes it, or as a caller sends it whole), else 0. */
+unsigned rt_wire_flags(const void *text, size_t len);
 
 /* True when s can stand between JSON quotes as is (printable ASCII, no '"' or '\\'):
  * the audio mime type is written without escaping. */

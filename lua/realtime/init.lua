@@ -339,7 +339,11 @@ function Client:connect(opts)
     end
   end
   if history then
-    local ok, err2, code2 = session:send_wire(history)
+    -- Gemini takes it as initial history (historyConfig), only in a new session: the core
+    -- never sends it into a resumed one. Vertex counts what it consumed, so a reconnect
+    -- sends it again only when it was not.
+    local send = p.backend == "gemini" and session._send_initial or session.send_wire
+    local ok, err2, code2 = send(session, history)
     if not ok then
       return nil, "could not send the history: " .. tostring(err2), code2
     end

@@ -109,21 +109,25 @@ local SECRET_OPTIONS = { api_key = true, access_token = true }
 --- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
 -- caller). Returns a shallow copy of the options with the values a checker normalized
 -- (integral floats as integers); the caller's table is left as it is.
-local function check_options(opts, spec, what, level)
+-- A table nested in another option (vad, transcription, ...) names its keys after it:
+-- "unknown option 'vad.mode'", "option 'input_audio_format.rate': ...".
+local function check_options(opts, spec, what, level, nested)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(("%s: expected a table of options, got %s"):format(what, type(opts)), level or 3)
   end
+  local prefix = nested and what .. "." or ""
   local checked = {}
   for k, v in pairs(opts) do
     local check = spec[k]
     if check == nil then
-      error(("unknown option %s"):format(type(k) == "string" and shown(k) or ("'" .. tostring(k) .. "'")), level or 3)
+      error(("unknown option %s"):format(type(k) == "string" and shown(prefix .. k)
+        or ("'" .. prefix .. tostring(k) .. "'")), level or 3)
     end
     local ok, expected, normalized, why = check(v)
     if not ok then
-      error(why and ("option '%s': %s"):format(k, why)
-        or ("option '%s': expected %s, got %s"):format(k, expected,
+      error(why and ("option '%s%s': %s"):format(prefix, k, why)
+        or ("option '%s%s': expected %s, got %s"):format(prefix, k, expected,
           SECRET_OPTIONS[k] and v ~= "" and type(v) or shown(v)), level or 3)
     end
     if normalized ~= nil then checked[k] = normalized else checked[k] = v end
@@ -297,18 +301,18 @@ local function check_session_options(opts)
   opts = with_inherited(opts, SESSION_OPTIONS)
   -- level 4: check_options < check_session_options < connect < the caller
   opts = check_options(opts, SESSION_OPTIONS, "connect", 4)
-  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4) end
+  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4, true) end
   if type(opts.transcription) == "table" then
-    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4)
+    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4, true)
     if type(opts.transcription.language) == "table" then
       check_list(opts.transcription.language, "transcription.language", 3)
     end
   end
   if opts.input_audio_format then
-    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format", 4)
+    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format", 4, true)
   end
   if type(opts.compression) == "table" then
-    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4)
+    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4, true)
     local c = opts.compression
     -- the service refuses the setup (close 1007, "invalid argument") otherwise
     if c.trigger_tokens and c.target_tokens and c.target_tokens >= c.trigger_tokens then
@@ -317,7 +321,7 @@ local function check_session_options(opts)
     end
   end
   if type(opts.resumption) == "table" then
-    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4)
+    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4, true)
     if opts.resumption.handle == nil then
       error("option 'resumption': expected true, false or { handle = \"...\" }", 3)
     end
@@ -330,6 +334,12 @@ local function check_session_options(opts)
       if type(item) ~= "table" then
         error(("option 'history': item %d is a %s, expected a table"):format(i, type(item)), 3)
       end
+    end
+    -- initial history is for a new session; the service answers it in a resumed one
+    if rawlen(opts.history) > 0 and type(opts.resumption) == "table" then
+      error("option 'history': cannot be given with resumption = { handle = ... }: the "
+        .. "resumed session has its conversation already, and the service would answer "
+        .. "the history as a new question", 3)
     end
   end
   if opts.kind == "transcription" then check_transcription_session(opts) end
