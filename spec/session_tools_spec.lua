@@ -225,3 +225,42 @@ describe("tools", function()
     assert.matches("tool 'lookup'.*already answered.*not sent", text)
   end)
 end)
+
+describe("a handler's result that cannot be queued", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("stays buffered and its call answerable: create_response() or a new result sends it", function()
+    local big = true
+    local session = assert(client:connect {
+      output_modalities = { "text" }, max_queue_bytes = 100000,
+      tools = { { name = "t", description = "d",
+        handler = function() return big and { big = ("x"):rep(200000) } or { small = 1 } end } },
+    })
+    local conn = helper.open_connection()
+    assert(session:send_text "call t {}")
+    local err, call_id
+    for msg in session:messages(2) do
+      if msg.type == "error" then err = msg end
+      if msg.type == "response_output_item_done" then call_id = msg.item.content[1].call_id end
+    end
+    assert.equal("busy", err.code)
+    assert.matches("^tool response not sent: a send of %d+ bytes exceeds max_queue_bytes", err.message)
+    assert.is_string(call_id)
+    assert.equal(0, #tool_responses(conn.id))
+    -- still too big for create_response(); a smaller result for the same call replaces it
+    local ok, _, code = session:create_response()
+    assert.is_nil(ok)
+    assert.equal("busy", code)
+    assert(session:send_tool_result(call_id, { small = 1 }))
+    assert(session:create_response())
+    local text = helper.reply_text(session)
+    assert.is_string(text)
+    local sent = tool_responses(conn.id)
+    assert.equal(1, #sent)
+    assert.matches('"small":1', sent[1])
+    session:close()
+    helper.drain(session)
+  end)
+end)

@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 
 #include "lrt_json.h"
+#include "lrt_map.h"
 #include "lrt_private.h"
 #include "lrt_receive.h"
 
@@ -445,11 +446,12 @@ int lrt_dispatch(lua_State *L)
         /* A cancellation may have come while the handlers ran (or waited): read what
          * has arrived, so that withdrawn calls' results are dropped before they go. */
         lrt_stage_ahead(L, u);
-        lua_getfield(L, SLOT_MAP, "pending");
-        int none = lua_rawlen(L, -1) == 0;
-        lua_pop(L, 1);
-        if (none)
+        lua_getfield(L, SLOT_MAP, "pending");    /* kept: restored if the send fails */
+        int pending = lua_gettop(L), trigger = lrt_get_bool(L, SLOT_MAP, "media_trigger");
+        if (lua_rawlen(L, pending) == 0) {
+            lua_settop(L, SLOT_TOP);
             return lrt_deliver(L);
+        }
         lua_pushvalue(L, SLOT_MAP);
         lua_createtable(L, 0, 1);
         lua_pushliteral(L, "response_create");
@@ -459,8 +461,10 @@ int lrt_dispatch(lua_State *L)
         if (lua_istable(L, -1)) {
             r = lrt_send_all(L, u, lua_gettop(L));
             if (r) {
-                /* the answer could not be queued: tell the caller, keep the session.
-                 * The fail tuple is on top: nil, message, code. */
+                /* the answer could not be queued: tell the caller, keep the session and
+                 * the results (create_response() sends them again, a new result for a
+                 * call replaces its own). The fail tuple is on top: nil, message, code. */
+                lrt_map_client_unflush(L, SLOT_MAP, pending, trigger);
                 lua_createtable(L, 0, 3);
                 lua_pushliteral(L, "error");
                 lua_setfield(L, -2, "type");
