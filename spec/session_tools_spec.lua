@@ -226,6 +226,43 @@ describe("tools", function()
   end)
 end)
 
+describe("a handler's result that is a list however it is made", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("goes out as { result = list }: an empty json_array, a __pairs proxy of a list", function()
+    local core = require "realtime.core"
+    local results = {
+      empty = function() return core.json_array {} end,
+      listproxy = function() return setmetatable({}, { __pairs = function() return ipairs { 1, 2 } end }) end,
+      objproxy = function()
+        return setmetatable({}, { __pairs = function() return next, { a = 1 }, nil end })
+      end,
+    }
+    local tools = {}
+    for name, fn in pairs(results) do tools[#tools + 1] = { name = name, description = name, handler = fn } end
+    local session = assert(client:connect { output_modalities = { "text" }, tools = tools })
+    local conn = helper.open_connection()
+    assert(session:send_text "call empty {}; call listproxy {}; call objproxy {}")
+    helper.collect_turn(session)
+    local text = helper.reply_text(session)   -- the session goes on: nothing was refused
+    assert.is_string(text)
+    local sent = tool_responses(conn.id)
+    assert.equal(1, #sent)
+    local by_name = {}
+    for _, r in ipairs(require("cjson").decode(sent[1]).toolResponse.functionResponses) do
+      by_name[r.name] = r.response
+    end
+    assert.is_nil(sent[1]:find('"response":[', 1, true), sent[1])   -- the server closes on a list
+    assert.same({ result = {} }, by_name.empty)
+    assert.same({ result = { 1, 2 } }, by_name.listproxy)
+    assert.same({ a = 1 }, by_name.objproxy)
+    session:close()
+    helper.drain(session)
+  end)
+end)
+
 describe("a handler's result that cannot be queued", function()
   local client
   before_each(function() client = helper.gemini() end)

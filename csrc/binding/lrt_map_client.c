@@ -142,6 +142,22 @@ static const char *scheduling(lua_State *L, int part, int i)
                          "\"interrupt\", \"when_idle\" or \"silent\"", i), NULL;
 }
 
+/* Whether the table at idx, which has no list part, encodes as a JSON object. One with
+ * a metatable may not: the array marker (an empty list), or a __pairs that shows a list;
+ * that is found by encoding it, which raises as the whole response's encoding would. */
+static int encodes_as_object(lua_State *L, int idx)
+{
+    int obj;
+
+    if (!lua_getmetatable(L, idx))
+        return 1;
+    lua_pop(L, 1);
+    lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, "result");
+    obj = lua_tostring(L, -1)[0] == '{';
+    lua_pop(L, 1);
+    return obj;
+}
+
 /* Buffers one function result in state.pending as {id =, json =, keep =}. Returns 0, or
  * 1 with a message pushed when the backend cannot take what the result asks for. */
 static int result_part(lua_State *L, int state, int part, int i)
@@ -208,7 +224,8 @@ static int result_part(lua_State *L, int state, int part, int i)
     lrt_push_copy(L, -1, 1);   /* bytes in base64; the caller's table untouched */
     lua_remove(L, -2);
     int t = lua_type(L, -1);
-    if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1)) {
+    if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1) &&
+        encodes_as_object(L, lua_gettop(L))) {
         /* as is: user keys are kept verbatim */
     } else if (t == LUA_TNIL) {
         lua_pop(L, 1);
