@@ -109,6 +109,27 @@ describe("a session that has ended", function()
       assert.equal("closed", code)
     end
   end)
+
+  it("is not open, and says so, before its closed message is read", function()
+    local s = assert(client:connect { output_modalities = { "text" } })
+    local queued
+    fault { type = "close", code = 1008, reason = "policy" }
+    local t0 = os.time()
+    while s:is_open() and os.time() - t0 < 10 do
+      require("realtime").sleep(0.01)   -- nothing read: the closed message waits
+    end
+    assert.is_false(s:is_open())
+    assert.matches(" closed$", tostring(s))
+    queued = s:stats().queued_bytes
+    assert.equal(0, queued)
+    assert.equal(1008, helper.drain(s).code)
+    -- a session of a client that was closed, likewise
+    local s2 = assert(client:connect { output_modalities = { "text" } })
+    assert.is_true(s2:is_open())
+    client:close()
+    assert.is_false(s2:is_open())
+    assert.matches(" closed$", tostring(s2))
+  end)
 end)
 
 describe("client:close()", function()

@@ -264,18 +264,23 @@ static int lrt_session_gc(lua_State *L)
     return 0;
 }
 
+/* Open until closed by either side: a session that ended is closed before its closed
+ * message is read (sends already say so). */
+static int lrt_session_open(const struct lrt_session *u)
+{
+    return u->s && !u->closing && !u->ended && !rt_session_is_closed(u->s);
+}
+
 static int lrt_session_is_open(lua_State *L)
 {
-    struct lrt_session *u = lrt_session_arg(L, 1);
-    lua_pushboolean(L, u->s && !u->closing && !u->ended);
+    lua_pushboolean(L, lrt_session_open(lrt_session_arg(L, 1)));
     return 1;
 }
 
 static int lrt_session_tostring(lua_State *L)
 {
     struct lrt_session *u = lrt_session_arg(L, 1);
-    lua_pushfstring(L, "%s (%p)%s", LRT_SESSION, (void *)u,
-                    (u->s && !u->closing && !u->ended) ? "" : " closed");
+    lua_pushfstring(L, "%s (%p)%s", LRT_SESSION, (void *)u, lrt_session_open(u) ? "" : " closed");
     return 1;
 }
 

@@ -526,6 +526,9 @@ void rt_conn_finish(struct rt_session *s)
         rt_conn_count_lost(s, emsg, sizeof emsg, n, unsent, unsent_bytes);
     }
     atomic_store(&s->closed, true);
+    /* Nothing waits any more, before the owner can see the closed event (stats). */
+    atomic_store(&s->tx_bytes, 0);
+    atomic_store(&s->stats.replay_bytes, 0);
     /* The place is free before the owner can see the closed event. */
     rt_client_session_done(c);
     if (ecode != RT_OK)
@@ -543,8 +546,6 @@ void rt_conn_finish(struct rt_session *s)
     rt_msg_free(s->cur);
     s->cur = NULL;
     rt_conn_free_link(s);
-    atomic_store(&s->tx_bytes, 0);
-    atomic_store(&s->stats.replay_bytes, 0);
     s->state = RT_CS_DONE;
     s->wsi = NULL;
     if (c->stop_seen && !c->live)

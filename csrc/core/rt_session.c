@@ -620,6 +620,11 @@ int rt_session_pending(struct rt_session *s)
     return rt_evq_any(&s->events);
 }
 
+int rt_session_is_closed(struct rt_session *s)
+{
+    return atomic_load(&s->closed);
+}
+
 int rt_session_wait(struct rt_session *s, double timeout)
 {
     if (rt_evq_ready(&s->events))

@@ -73,6 +73,10 @@ int  rt_session_fd(const struct rt_session *s);                /* readable when 
  * nothing (an event queued at this very moment may show only on the next call). What a
  * frame loop over many sessions asks first, so that an idle session costs one check. */
 int  rt_session_pending(struct rt_session *s);
+/* 1 once the session refuses sends: its owner closed it, or it ended (the server closed
+ * it, the reconnects ran out, the client was freed), whether or not the closed event
+ * has been read yet. */
+int  rt_session_is_closed(struct rt_session *s);
 int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out;
                                                                   timeout < 0 or infinite waits
                                                                   without a bound, NaN not at all */
