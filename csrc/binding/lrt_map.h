@@ -62,6 +62,9 @@
  *                      result said more will follow, so the call stays in `calls`)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
+ *   turn_end           boolean: the last map_client ended a user turn (a text, an audio
+ *                      item, a prompted response, a turn_complete): stats' first_audio
+ *                      clock starts when it is sent
  *   resumption_handle  the latest non-empty resumption handle (at first the one the
  *                      session was started from, if any), or nil
  */

@@ -78,6 +78,7 @@ static void text_part(lua_State *L, int state, int part, int i, int out)
     emit(L, out);
     /* The text starts a response that sees the media sent before it. */
     lrt_set_bool(L, state, "media_trigger", 0);
+    lrt_set_bool(L, state, "turn_end", 1);
 }
 
 static void image_part(lua_State *L, int state, int part, int i, int out)
@@ -121,6 +122,7 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_ACTIVITY_END, &len));
     else if (!lrt_map_vertex(L, state))
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_AUDIO_STREAM_END, &len));
+    lrt_set_bool(L, state, "turn_end", 1);
 }
 
 /* The wire value of a result's scheduling ("interrupt", "when_idle", "silent"), NULL
@@ -305,6 +307,8 @@ static int item_create(lua_State *L, int state, int msg, int out)
         /* an explicit turn, or context from the assistant or the system */
         audio_only(L, state, "conversation_item_create");
         lrt_map_turn(L, state, item, lrt_get_bool(L, msg, "turn_complete"), out);
+        if (lrt_get_bool(L, msg, "turn_complete"))
+            lrt_set_bool(L, state, "turn_end", 1);
         return 0;
     }
     if (lua_getfield(L, item, "text") != LUA_TNIL)
@@ -391,6 +395,7 @@ static void response_create(lua_State *L, int state, int out)
     } else if (lrt_get_bool(L, state, "media_trigger")) {
         emit_literal(L, out, "{\"realtimeInput\":{\"text\":\" \"}}");
         lrt_set_bool(L, state, "media_trigger", 0);
+        lrt_set_bool(L, state, "turn_end", 1);
     }
     lua_settop(L, pending - 1);
 }

@@ -198,6 +198,7 @@ static int lrt_session_send(lua_State *L)
     lua_getiuservalue(L, 1, LRT_UV_MAP);      /* 3: the state */
     lua_getfield(L, 3, "pending");            /* 4: the buffered results, before */
     int trigger = lrt_get_bool(L, 3, "media_trigger");
+    lrt_set_bool(L, 3, "turn_end", 0);        /* set by the mapping: a user turn ends */
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
     lrt_call_module(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
@@ -211,6 +212,8 @@ static int lrt_session_send(lua_State *L)
         lrt_map_client_unflush(L, 3, 4, trigger);
         return r;
     }
+    if (lrt_get_bool(L, 3, "turn_end"))
+        rt_session_mark_turn_end(u->s);       /* stats().first_audio starts here */
     lua_pushboolean(L, 1);
     return 1;
 }
