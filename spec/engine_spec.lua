@@ -248,6 +248,22 @@ describe("the engine", function()
     client:close()
   end)
 
+  it("waits for the place of a session whose close() is under way", function()
+    local client = h:client("setup_ok", nil, { max_sessions = 1 })
+    local s1 = assert(client:connect { resumption = false })
+    s1:close()                                       -- its close ends on the I/O thread
+    local s2, err = client:connect { resumption = false }
+    assert.is_truthy(s2, err)
+    -- a held session still counts: busy at once
+    local t0 = realtime.now()
+    local none, _, code = client:connect { resumption = false }
+    assert.is_nil(none)
+    assert.equal("busy", code)
+    assert.is_true(realtime.now() - t0 < 1)
+    s2:close()
+    client:close()
+  end)
+
   it("resolves names off the I/O thread: a slow lookup does not stall a busy session", function()
     -- getaddrinfo of "localhost" takes 4 s in the child (a preloaded shim); 127.0.0.1 needs none
     local dir = os.tmpname()

@@ -274,6 +274,15 @@ static int lrt_session_open(const struct lrt_session *u)
     return u->s && !u->closing && !u->ended && !rt_session_is_closed(u->s);
 }
 
+/* session:_closing() -> whether a close() is still under way (its max_sessions place is
+ * freed when it ends): connect waits for such places. */
+static int lrt_session_closing(lua_State *L)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    lua_pushboolean(L, u->s && u->closing && !rt_session_is_ended(u->s));
+    return 1;
+}
+
 static int lrt_session_is_open(lua_State *L)
 {
     lua_pushboolean(L, lrt_session_open(lrt_session_arg(L, 1)));
@@ -385,6 +394,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "timeout", lrt_session_timeout },
     { "close", lrt_session_close },
     { "is_open", lrt_session_is_open },
+    { "_closing", lrt_session_closing },
     { "stats", lrt_session_stats },
     { "_props", lrt_session_props },
     { "_pointer", lrt_session_pointer },

@@ -531,6 +531,7 @@ void rt_conn_finish(struct rt_session *s)
     atomic_store(&s->stats.replay_bytes, 0);
     /* The place is free before the owner can see the closed event. */
     rt_client_session_done(c);
+    atomic_store(&s->ended, true);
     if (ecode != RT_OK)
         rt_evq_push(&s->events, rt_conn_end_event(&s->ev_error, RT_SPARE_ERROR_MAX,
                                                   (int)ecode, emsg, strlen(emsg)));

@@ -625,6 +625,11 @@ int rt_session_is_closed(struct rt_session *s)
     return atomic_load(&s->closed);
 }
 
+int rt_session_is_ended(struct rt_session *s)
+{
+    return atomic_load(&s->ended);
+}
+
 int rt_session_wait(struct rt_session *s, double timeout)
 {
     if (rt_evq_ready(&s->events))

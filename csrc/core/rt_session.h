@@ -77,6 +77,10 @@ int  rt_session_pending(struct rt_session *s);
  * it, the reconnects ran out, the client was freed), whether or not the closed event
  * has been read yet. */
 int  rt_session_is_closed(struct rt_session *s);
+/* 1 once the session has ended: its connection is gone, its place among the client's
+ * max_sessions free, its closed event queued. A close asked by the owner is under way
+ * while rt_session_is_closed is 1 and this is 0. */
+int  rt_session_is_ended(struct rt_session *s);
 int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out;
                                                                   timeout < 0 or infinite waits
                                                                   without a bound, NaN not at all */

@@ -130,6 +130,8 @@ struct rt_session {
     atomic_bool scheduled;           /* on the client's ready list */
     struct rt_link ready_link;       /* link on that list */
     atomic_bool closed;              /* sends refused: close asked, or the session ended */
+    atomic_bool ended;               /* ended: its max_sessions place is free, its closed
+                                        event queued */
     int close_code;                  /* written once, before RT_REQ_CLOSE is set */
     char *close_reason;              /* owned, written with close_code; NULL for none */
     atomic_bool in_turn;             /* audio appended since the last commit */

@@ -249,6 +249,14 @@ local function dropped_sessions(sessions)
   return count() < before
 end
 
+-- True when a session of the client is closing (close() called, the close not done yet).
+local function closing_sessions(sessions)
+  for s in pairs(sessions) do
+    if s:_closing() then return true end
+  end
+  return false
+end
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
   check_client(self, "connect")
@@ -298,9 +306,11 @@ function Client:connect(opts)
   }
   local session
   session, err, code = self:_connect(cfg, state, handlers, props)
-  if not session and code == "busy" and dropped_sessions(p.sessions) then
-    -- they closed as they were collected; their closes end on the I/O thread
-    local give_up = now() + math.min(timeout, 2)
+  -- places held by sessions whose close is under way (closed, or collected) free soon
+  local wait_for = code == "busy" and (closing_sessions(p.sessions) and timeout
+    or dropped_sessions(p.sessions) and math.min(timeout, 2))
+  if not session and wait_for then
+    local give_up = now() + wait_for
     repeat
       wait_on(nil, 0.01)
       session, err, code = self:_connect(cfg, state, handlers, props)
