@@ -54,6 +54,20 @@ describe("client:connect", function()
     helper.drain(session)
   end)
 
+  it("takes client options inherited through __index, and headers shown by __pairs", function()
+    local realtime = require "realtime"
+    local hidden = { ["x-proxied"] = "yes" }
+    local c2 = assert(realtime.gemini(setmetatable({ model = helper.model,
+      headers = setmetatable({}, { __pairs = function() return next, hidden, nil end }) },
+      { __index = { api_key = helper.sim_key, base_url = helper.sim_http, ca_file = helper.sim_ca } })))
+    local session = assert(c2:connect { output_modalities = { "text" } })
+    local conns = helper.connections()
+    assert.equal("yes", (conns[#conns].headers or {})["x-proxied"])
+    session:close()
+    helper.drain(session)
+    c2:close()
+  end)
+
   it("fails with 'auth' and the server's close when the key is refused", function()
     -- Gemini accepts the upgrade and closes with 1007 once the setup arrives
     local bad = helper.gemini { api_key = "wrong-key-123" }

@@ -30,7 +30,8 @@ local Session = core.session_methods   -- core.Session's __index looks here, the
 -- Option checks (options.lua) and the wait step with realtime.run (wait.lua).
 local options = require "realtime.options"
 local is_callable, one_of, BOOLEAN, shown = options.is_callable, options.one_of, options.BOOLEAN, options.shown
-local check_options, check_session_options = options.check_options, options.check_session_options
+local check_session_options = options.check_session_options
+local check_client_options = options.check_client_options
 local GEMINI_OPTIONS, VERTEX_OPTIONS = options.GEMINI_OPTIONS, options.VERTEX_OPTIONS
 
 local wait = require "realtime.wait"
@@ -118,7 +119,7 @@ end
 
 --- A client for the Gemini Developer API.
 function realtime.gemini(opts)
-  opts = check_options(opts, GEMINI_OPTIONS, "realtime.gemini")
+  opts = check_client_options(opts, GEMINI_OPTIONS, "realtime.gemini")
   local key = opts.api_key or getenv "GEMINI_API_KEY" or getenv "GOOGLE_API_KEY"
   -- not a tail call: new_client raises at level 3, the line that called this function
   local client, err, code = new_client("gemini", opts, {
@@ -131,7 +132,7 @@ end
 
 --- A client for Vertex AI.
 function realtime.vertex(opts)
-  opts = check_options(opts, VERTEX_OPTIONS, "realtime.vertex")
+  opts = check_client_options(opts, VERTEX_OPTIONS, "realtime.vertex")
   -- Express mode takes the key alone: with a project, a location or OAuth credentials
   -- one of them would be ignored without a word (Google's SDKs refuse the mix as well).
   if opts.api_key ~= nil then

@@ -51,8 +51,11 @@ local function integer_in(lo, hi)
 end
 -- Header names to values; the fourth value says which entry is wrong (a value is never
 -- quoted: it may be a credential).
+-- Normalized to a plain copy of what pairs shows (a __pairs proxy too): the C side reads
+-- the table with lua_next.
 local function string_map(v)
   if type(v) ~= "table" then return false, "table of header names to values" end
+  local copy = {}
   for k, x in pairs(v) do
     if type(k) ~= "string" then
       return false, nil, nil, ("expected header names as strings, got a %s key"):format(type(k))
@@ -60,8 +63,9 @@ local function string_map(v)
     if type(x) ~= "string" then
       return false, nil, nil, ("the value of '%s' must be a string, got %s"):format(k:sub(1, 64), type(x))
     end
+    copy[k] = x
   end
-  return true
+  return true, nil, copy
 end
 
 local function non_empty(v)
@@ -291,10 +295,21 @@ local function with_inherited(opts, spec)
   if type(mt) ~= "table" or mt.__index == nil then return opts end
   local flat = {}
   for k, v in pairs(opts) do flat[k] = v end
-  for k in pairs(spec) do
-    if flat[k] == nil then flat[k] = opts[k] end
-  end
+  repeat   -- the spec's own keys, then those it inherits (VERTEX_OPTIONS from COMMON_CLIENT)
+    for k in pairs(spec) do
+      if flat[k] == nil then flat[k] = opts[k] end
+    end
+    local smt = getmetatable(spec)
+    spec = smt and smt.__index
+  until type(spec) ~= "table"
   return flat
+end
+
+-- A client constructor's options, those inherited through __index included (as connect
+-- takes them); level 4: check_options < this < realtime.gemini/vertex < the caller.
+local function check_client_options(opts, spec, what)
+  local checked = check_options(with_inherited(opts, spec), spec, what, 4)
+  return checked   -- not a tail call: the level counts this function
 end
 
 local function check_session_options(opts)
@@ -361,5 +376,6 @@ end
 return {
   is_callable = is_callable, one_of = one_of, BOOLEAN = BOOLEAN, shown = shown,
   check_options = check_options, check_session_options = check_session_options,
+  check_client_options = check_client_options,
   GEMINI_OPTIONS = GEMINI_OPTIONS, VERTEX_OPTIONS = VERTEX_OPTIONS,
 }
