@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lrt_private.h"
+#include "lrt_receive.h"
 #include "rt_client.h"
 #include "rt_session.h"
 
@@ -186,7 +187,7 @@ static int lrt_client_event_loop(lua_State *L)
 }
 
 /* client:_ready_sessions(set) -> the sessions among the keys of set that have a message
- * for poll(), in an array. client:poll() visits only those: one check per idle session
+ * for poll() and can be received from on this thread, in an array. client:poll() visits only those: one check per idle session
  * instead of a Lua call. Keys that are not sessions are skipped. A closed client is fine:
  * its sessions' last messages (closed) still wait to be polled. */
 static int lrt_client_ready_sessions(lua_State *L)
@@ -206,7 +207,10 @@ static int lrt_client_ready_sessions(lua_State *L)
             session = lua_rawequal(L, -1, 4);
             lua_pop(L, 1);
         }
-        if (session && lrt_session_has_pending(L, lua_gettop(L), lua_touserdata(L, -1))) {
+        /* one that cannot be received from here (its tool handler runs on this thread,
+         * or it is reading a message) is left for later, not raised on mid-poll */
+        if (session && lrt_session_has_pending(L, lua_gettop(L), lua_touserdata(L, -1)) &&
+            lrt_dispatch_receivable(L, lua_touserdata(L, -1), lua_gettop(L))) {
             lua_pushvalue(L, -1);
             lua_rawseti(L, 3, ++n);
         }

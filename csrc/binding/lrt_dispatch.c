@@ -339,6 +339,22 @@ static int lrt_thread_alive(lua_State *L, lua_State *T)
     return lua_status(T) == LUA_OK && lua_getstack(T, 0, &ar);
 }
 
+int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx)
+{
+    int top = lua_gettop(L), ok = 1;
+
+    if (u->mapping)
+        return 0;
+    if (u->in_handler && lua_getiuservalue(L, idx, LRT_UV_DISPATCH) == LUA_TTABLE) {
+        lua_getfield(L, -1, "owner");
+        lua_rawgeti(L, -1, 1);
+        lua_State *owner = lua_tothread(L, -1);
+        ok = !(owner == L && lrt_thread_alive(L, owner));
+    }
+    lua_settop(L, top);
+    return ok;
+}
+
 int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
 {
     int top = lua_gettop(L);

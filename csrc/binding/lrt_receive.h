@@ -33,6 +33,9 @@ int lrt_traceback(lua_State *L);
  * keep their order); delivers what a coroutine that ended in a handler held (its
  * messages go to the inbox) and returns -1; else returns 0. */
 int lrt_dispatch_busy(lua_State *L, struct lrt_session *u);
+/* 0 when a receive on this thread from the session at idx would raise: one of its tool
+ * handlers runs here, or it is reading a server message (a finaliser runs meanwhile). */
+int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx);
 
 /* lrt_session.c */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);
