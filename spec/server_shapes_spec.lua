@@ -357,4 +357,24 @@ describe("server frames of the wrong shape", function()
     assert.equal("h1", session:resumption_handle())
     client:close()
   end)
+
+  it("server values quoted in an error never show the session's key", function()
+    local key = "hostile-key"   -- what h:client connects with
+    local msgs, session, client = first(3, nil,
+      '{"goAway":{"timeLeft":"' .. key .. '-and-more"}}',
+      '{"toolCall":{"functionCalls":[{"id":"x' .. key .. '","args":{}}]}}',
+      '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/x-' .. key
+        .. '","data":"AAAA"}}]},"turnComplete":true}}')
+    for m in session:messages(1) do msgs[#msgs + 1] = m end
+    local errors = 0
+    for _, m in ipairs(msgs) do
+      if m.type == "error" then
+        errors = errors + 1
+        assert.is_nil(m.message:find("hostile-", 1, true), m.message)
+        assert.matches("%*%*%*%*%*%*%*%*", m.message)
+      end
+    end
+    assert.equal(3, errors)
+    client:close()
+  end)
 end)

@@ -62,6 +62,8 @@
  *                      result said more will follow, so the call stays in `calls`)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
+ *   secrets            array of the session's key and token (false when absent): an
+ *                      error quoting server values masks every 8-byte run of them
  *   turn_end           boolean: the last map_client ended a user turn (a text, an audio
  *                      item, a prompted response, a turn_complete): stats' first_audio
  *                      clock starts when it is sent

@@ -3,12 +3,14 @@
  * response_id = the response in progress, if any}; a response starts with
  * response_created before its first output. */
 #include <stdarg.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
+#include "rt_mask.h"
 
 /* Pushes a new message {type = <the string on top, popped>, raw =, response_id =
  * <current, if any>} and returns its index. Room for five fields (eight slots): an audio
@@ -47,6 +49,39 @@ void lrt_msg_push(struct lrt_frame *f)
     lrt_map_append(f->L, f->out);
 }
 
+/* Masks the session's secrets (state.secrets, strings) in the string on top: an error
+ * quotes server values, which may carry the key the request sent. */
+static void mask_secrets(lua_State *L, int state)
+{
+    int text = lua_gettop(L), any = 0;
+    size_t n;
+    const char *t = lua_tolstring(L, text, &n);
+
+    if (lua_getfield(L, state, "secrets") != LUA_TTABLE || n < RT_MASK_RUN) {
+        lua_settop(L, text);
+        return;
+    }
+    unsigned char *mark = lua_newuserdatauv(L, n, 0);
+    memset(mark, 0, n);
+    for (lua_Integer i = 1; lua_rawgeti(L, text + 1, i) != LUA_TNIL; i++) {
+        if (lua_type(L, -1) == LUA_TSTRING)
+            rt_mask_mark(t, n, lua_tostring(L, -1), mark);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    for (size_t i = 0; i < n && !any; i++)
+        any = mark[i];
+    if (any) {
+        luaL_Buffer b;
+        char *p = luaL_buffinitsize(L, &b, n);
+        memcpy(p, t, n);
+        rt_mask_apply(p, n, mark);
+        luaL_pushresultsize(&b, n);
+        lua_replace(L, text);
+    }
+    lua_settop(L, text);
+}
+
 void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
 {
     lua_State *L = f->L;
@@ -56,6 +91,7 @@ void lrt_msg_protocol_error(struct lrt_frame *f, const char *fmt, ...)
     va_start(ap, fmt);
     lua_pushvfstring(L, fmt, ap);
     va_end(ap);
+    mask_secrets(L, f->state);
     lua_setfield(L, m, "message");
     lrt_msg_push(f);
 }

@@ -9,6 +9,7 @@
 
 #include "rt_alloc.h"
 #include "rt_auth.h"
+#include "rt_mask.h"
 
 /* Longest piece of a refused upgrade's body quoted in the error. */
 #define RT_BODY_QUOTE 160
@@ -157,24 +158,6 @@ int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap)
     return 0;
 }
 
-/* The shortest run of a secret that is masked: shorter ones cannot be told from words. */
-#define RT_MASK_RUN 8
-
-/* Marks in mark[0..n) every place of text where a run of RT_MASK_RUN bytes of secret
- * stands. */
-static void rt_conn_mark_runs(const char *text, size_t n, const char *secret, unsigned char *mark)
-{
-    size_t m = secret ? strlen(secret) : 0;
-
-    for (size_t k = 0; m >= RT_MASK_RUN && k + RT_MASK_RUN <= m; k++) {
-        const char *from = text, *hit;
-        while ((hit = memmem(from, n - (size_t)(from - text), secret + k, RT_MASK_RUN))) {
-            memset(mark + (hit - text), 1, RT_MASK_RUN);
-            from = hit + 1;
-        }
-    }
-}
-
 void rt_conn_mask_secrets(struct rt_session *s, char *text)
 {
     unsigned char mark[512] = { 0 };
@@ -187,11 +170,9 @@ void rt_conn_mask_secrets(struct rt_session *s, char *text)
     for (size_t i = 0; i < s->nheaders; i++)
         if (strcasecmp(s->headers[i].name, "x-goog-api-key") == 0 ||
             strcasecmp(s->headers[i].name, "authorization") == 0)
-            rt_conn_mark_runs(text, n, s->headers[i].value, mark);
-    rt_conn_mark_runs(text, n, s->auth_value, mark);
-    for (size_t i = 0; i < n; i++)
-        if (mark[i])
-            text[i] = '*';
+            rt_mask_mark(text, n, s->headers[i].value, mark);
+    rt_mask_mark(text, n, s->auth_value, mark);
+    rt_mask_apply(text, n, mark);
 }
 
 /* A refused upgrade: the status, and the start of the body, which usually says why. */

@@ -287,6 +287,8 @@ function Client:connect(opts)
     backend = p.backend, project = p.project, location = p.location,
     express = p.express or false, api_version = p.api_version,
   }
+  -- errors quoting server values mask these (a server may echo what the request carried)
+  state.secrets = { p.api_key or false, p.access_token or false }
   -- what the mapping cannot convert is the caller's error, raised at the caller's line
   local mapped, setup = pcall(core.map_setup, state, eff)
   if not mapped then error(setup, 2) end
