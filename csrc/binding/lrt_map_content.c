@@ -8,6 +8,7 @@
  * @google/genai's sendClientContent sends the same shape (spec/golden/client_turn_*). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -65,10 +66,10 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
         mime = lua_tostring(L, -1);
     else if (t != LUA_TNIL)
         luaL_error(L, "%s: part %d: 'mime' must be a string", who, i);
-    if (strncmp(mime, kind, strlen(kind)) != 0)
+    if (strncasecmp(mime, kind, strlen(kind)) != 0)   /* case-insensitive (RFC 2045) */
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
                    lrt_map_shown(L, mime, strlen(mime)), kind);
-    int pcm = strncmp(mime, "audio/pcm", 9) == 0;
+    int pcm = strncasecmp(mime, "audio/pcm", 9) == 0;
     if (pcm && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
         luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
                       "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,

@@ -248,8 +248,8 @@ local function check_tools(tools)
         error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
       end
     end
-    if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.%-]*$" or #tool.name > 64 then
-      error(("tool %d: name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or '_'"):format(i), 4)
+    if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.:%-]*$" or #tool.name > 64 then
+      error(("tool %d: name must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or '_'"):format(i), 4)
     end
     if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 4) end
     seen[tool.name] = true
