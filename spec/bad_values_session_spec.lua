@@ -62,6 +62,11 @@ describe("bad values on a session", function()
       session:close()
       raises("option 'voice': expected string, got 5", client.connect, client,
         setmetatable({}, { __index = { voice = 5 } }))
+      -- text the setup carries must be UTF-8: the option is named, not the wire path
+      raises("option 'instructions': not valid UTF-8", client.connect, client, { instructions = "\255" })
+      raises("option 'voice': not valid UTF-8", client.connect, client, { voice = "a\237\160\128" })
+      raises("option 'resumption.handle': not valid UTF-8", client.connect, client,
+        { resumption = { handle = "h\192" } })
     end)
 
     it("output_modalities takes one modality (the server closed a setup with two)", function()
@@ -80,7 +85,7 @@ describe("bad values on a session", function()
       assert.matches("bad_values_session_spec%.lua:" .. (line + 4) .. ": option 'vad.silence_duration'", err)
       ok, err = pcall(function() local s = client:connect { voice = "\xff" } return s end)
       assert.is_false(ok)
-      assert.matches("bad_values_session_spec%.lua:" .. (line + 7) .. ": setup%..*voiceName: invalid UTF%-8", err)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 7) .. ": option 'voice': not valid UTF%-8", err)
       ok, err = pcall(function() local s = client:connect { tools = { { name = "a b" } } } return s end)
       assert.is_false(ok)
       assert.matches("bad_values_session_spec%.lua:" .. (line + 10) .. ": tool 1: name must be", err)

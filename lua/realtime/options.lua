@@ -80,6 +80,14 @@ end
 
 local STRING, TABLE, BOOLEAN = kind "string", kind "table", kind "boolean"
 
+-- A string that goes into the setup as text: the server closes the session on bytes that
+-- are not UTF-8, so they are refused here, naming the option.
+local function text(v)
+  if type(v) ~= "string" then return false, "string" end
+  if not utf8.len(v) then return false, nil, nil, "not valid UTF-8" end
+  return true
+end
+
 --- A value for an error message: strings quoted and cut at 40 bytes with their control
 -- and non-ASCII bytes escaped, NaN as "NaN", other types by name.
 local function shown(v)
@@ -168,8 +176,8 @@ local VERTEX_OPTIONS = setmetatable({
 
 local SESSION_OPTIONS = {
   model = STRING,
-  instructions = STRING,
-  voice = STRING,
+  instructions = text,
+  voice = text,
   output_modalities = TABLE,
   max_output_tokens = integer_in(1, 2 ^ 31 - 1),
   temperature = number_in(0, 2),
@@ -208,7 +216,12 @@ local function string_list(v)
 end
 
 local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(STRING, string_list) }
-local RESUMPTION_OPTIONS = { handle = non_empty }
+local RESUMPTION_OPTIONS = {
+  handle = function(v)
+    if not non_empty(v) then return false, "a non-empty string" end
+    return text(v)
+  end,
+}
 local AUDIO_FORMAT_OPTIONS = { type = one_of("audio/pcm"), rate = integer_in(8000, 192000) }
 local COMPRESSION_OPTIONS = { trigger_tokens = integer_in(1, 2 ^ 53), target_tokens = integer_in(1, 2 ^ 53) }
 local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable,
