@@ -75,6 +75,37 @@ describe("server frames of the wrong shape", function()
   end
 
   describe("tool calls", function()
+    it("each toolCall is answered for itself, even when several arrive while a handler runs", function()
+      local client, tag = h:client("send", { frames = frames(
+        '{"toolCall":{"functionCalls":[{"id":"c0","name":"echo","args":{"n":0}}]}}',
+        '{"toolCall":{"functionCalls":[{"id":"c2","name":"manual","args":{}}]}}',
+        '{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":{"n":1}}]}}') })
+      local session = assert(client:connect {
+        output_modalities = { "text" },
+        tools = { { name = "echo", handler = function(args)
+                    require("realtime").sleep(0.2)   -- the other frames come in meanwhile
+                    return { n = args.n }
+                  end },
+                  { name = "manual" } },
+      })
+      local manual
+      for m in session:messages(1.5) do
+        if m.type == "response_output_item_done" and m.item.content[1].name == "manual" then
+          manual = m.item.content[1].call_id
+        end
+      end
+      assert.equal("c2", manual)
+      local ids = {}
+      for _, fr in ipairs(answers(h, tag)) do ids[#ids + 1] = fr.id end
+      assert.same({ "c0", "c1" }, ids)   -- c1's answer did not wait for c2's
+      assert(session:send_tool_result("c2", { ok = true }))
+      require("realtime").sleep(0.3)
+      ids = {}
+      for _, fr in ipairs(answers(h, tag)) do ids[#ids + 1] = fr.id end
+      assert.same({ "c0", "c1", "c2" }, ids)
+      client:close()
+    end)
+
     it("a call with unusable args is reported; the frame's text and other calls go on, paired", function()
       local deep = string.rep('{"a":', 70) .. "1" .. string.rep("}", 70)
       local session, runs, client, tag = session_for(

@@ -38,8 +38,9 @@ enum {
     LRT_UV_INBOX,      /* mapped messages not yet returned, an array (inbox_head..) */
     LRT_UV_CLIENT,     /* the client userdata: keeps it alive while the session lives */
     LRT_UV_PROPS,      /* a table for the Lua front (session.options and friends) */
-    LRT_UV_STAGED,     /* messages of events read ahead, not yet dispatched, in one
-                          array { msg, ... }, or nil */
+    LRT_UV_STAGED,     /* messages of events read ahead, not yet dispatched: one array
+                          per server message, oldest first { { msg, ... }, ... }, or
+                          nil when none */
     LRT_UV_DISPATCH,   /* while tool handlers of a server message run: { msgs = its
                           messages, owner = { thread } (weak) }, or nil (lrt_dispatch.c) */
     LRT_UV_COUNT = LRT_UV_DISPATCH

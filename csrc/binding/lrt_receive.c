@@ -154,11 +154,12 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
     rt_event_free(ev);
 }
 
-/* Maps every event the core already holds and appends the messages to the staged array
- * (LRT_UV_STAGED), in order, for the next try_receive to dispatch and deliver. Mapping
- * updates the state at once: a toolCallCancellation withdraws the calls' results. One
- * array for all of them, so the next try_receive never ends with nothing to give while
- * read-ahead messages still wait (the eventfd would not wake it for those). */
+/* Maps every event the core already holds and appends each one's messages, as one array,
+ * to the staged list (LRT_UV_STAGED), in order, for the next receives to dispatch and
+ * deliver one server message at a time: the results of one toolCall go back together,
+ * never waiting for another's. Mapping updates the state at once: a
+ * toolCallCancellation withdraws the calls' results. A receive takes staged messages
+ * before new events, so none waits unseen (the eventfd would not wake it for them). */
 void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
 {
     struct rt_event *ev;
@@ -172,26 +173,45 @@ void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
     int staged = lua_gettop(L);
     while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
         lrt_event_to_messages(L, u, ev);
-        int msgs = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, msgs);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, msgs, i);
+        if (lua_rawlen(L, -1) > 0)
             lua_rawseti(L, staged, (lua_Integer)lua_rawlen(L, staged) + 1);
-        }
         lua_settop(L, staged);
+    }
+    if (lua_rawlen(L, staged) == 0) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
     }
     lua_settop(L, top);
 }
 
-/* Pushes the staged messages and clears them (returns 1), or returns 0 when none. */
+/* Pushes the messages of the oldest staged server message and removes them from the
+ * list (returns 1), or returns 0 when none is staged. */
 static int lrt_staged_take(lua_State *L, int self)
 {
     if (lua_getiuservalue(L, self, LRT_UV_STAGED) != LUA_TTABLE) {
         lua_pop(L, 1);
         return 0;
     }
+    int staged = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, staged);
+    if (n == 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_setiuservalue(L, self, LRT_UV_STAGED);
+        return 0;
+    }
+    lua_rawgeti(L, staged, 1);
+    for (lua_Integer i = 1; i < n; i++) {      /* a few at most: shift them down */
+        lua_rawgeti(L, staged, i + 1);
+        lua_rawseti(L, staged, i);
+    }
     lua_pushnil(L);
-    lua_setiuservalue(L, self, LRT_UV_STAGED);
+    lua_rawseti(L, staged, n);
+    if (n <= 1) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, self, LRT_UV_STAGED);
+    }
+    lua_remove(L, staged);
     return 1;
 }
 
