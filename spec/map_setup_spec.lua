@@ -456,6 +456,14 @@ describe("map_setup", function()
           .. "(a recursive schema cannot be inlined)")
       end)
 
+      it("an enum value that is NaN or infinite raises, naming the tool and the path", function()
+        for _, v in ipairs { 0 / 0, math.huge, -math.huge } do
+          assert.has_error(function() params { type = "object", properties = { x = { type = "number", enum = { 1, v } } } } end,
+            "tool 't': parameters.properties.x.enum[2]: enum values must be finite numbers (NaN and "
+            .. "infinities have no JSON form)")
+        end
+      end)
+
       it("an unresolvable reference raises", function()
         assert.has_error(function() params { type = "object", properties = { a = { ["$ref"] = "#/x" } } } end,
           "tool 't': parameters.properties.a.$ref: unresolvable reference '#/x'")

@@ -153,6 +153,10 @@ static void enum_string(struct sctx *c)
     case LUA_TSTRING:
         return;
     case LUA_TNUMBER:
+        if (lua_tonumber(L, -1) != lua_tonumber(L, -1) || lua_tonumber(L, -1) - lua_tonumber(L, -1) != 0)
+            fail(c, "enum values must be finite numbers (NaN and infinities have no JSON form)%s",
+                 NULL);
+        /* fall through */
     case LUA_TBOOLEAN:
         lrt_json_encode_ex(L, -1, 1, NULL);
         lua_remove(L, -2);
@@ -385,12 +389,16 @@ static void convert(struct sctx *c, int src, int level)
                 plain(c, v);
             lrt_json_newarray(L, (int)n);
             for (lua_Integer i = 1; i <= n; i++) {
-                if (is_const)
+                if (is_const) {
                     lua_pushvalue(L, v);
-                else
+                } else {
+                    push_seg(c, NULL, i);
                     lua_rawgeti(L, v, i);
+                }
                 enum_string(c);
                 lua_rawseti(L, -2, i);
+                if (!is_const)
+                    c->n--;
             }
             lua_setfield(L, dst, "enum");
             has_enum = 1;
