@@ -155,6 +155,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
       -- "audio/pcm" with parameters, in any case, is PCM
       local msgs = feed(st, parts({ inlineData = { mimeType = "AUDIO/PCM;rate=16000", data = b64("\1\2") } }))
       assert.equal(16000, only(msgs, "output_audio_delta")[1].rate)
+      -- a NUL byte would end the type early (its rate unread): not taken as PCM either
+      msgs = assert(core.map_server(st, core.json_encode(parts({ inlineData = {
+        mimeType = "audio/pcm\0;rate=8000", data = b64("\1\2") } }))))
+      assert.same({}, only(msgs, "output_audio_delta"))
+      assert.matches("is not 16%-bit PCM", only(msgs, "error")[1].message)
     end)
 
     it("seed bug 6: thought parts become reasoning_delta, never output text", function()

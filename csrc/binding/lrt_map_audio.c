@@ -104,11 +104,12 @@ static void report_rate(struct lrt_frame *f, const char *mime)
                            LRT_MAX_RATE, LRT_DEFAULT_OUTPUT_RATE);
 }
 
-void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
+void lrt_map_audio_part(struct lrt_frame *f, const char *mime, size_t mlen, int data)
 {
     lua_State *L = f->L;
-    /* audio/pcm and its parameters; not audio/pcmu or audio/pcma (G.711, 8-bit) */
-    int pcm16 = strncasecmp(mime, "audio/pcm", 9) == 0 &&
+    /* audio/pcm and its parameters; not audio/pcmu or audio/pcma (G.711, 8-bit), and not
+     * a type with a NUL byte (its rate would be read only up to it) */
+    int pcm16 = strlen(mime) == mlen && strncasecmp(mime, "audio/pcm", 9) == 0 &&
                 (mime[9] == '\0' || mime[9] == ';' || mime[9] == ' ');
     lua_Integer rate = lrt_mime_rate(mime, LRT_DEFAULT_OUTPUT_RATE);
 
@@ -117,7 +118,7 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data)
         /* played as PCM it would be noise: the bytes stay in the error's raw */
         lrt_msg_protocol_error(f, "server audio %s is not 16-bit PCM (audio/pcm): no "
                                   "output_audio_delta for it; its data is in this "
-                                  "message's raw", lrt_map_shown(L, mime, strlen(mime)));
+                                  "message's raw", lrt_map_shown(L, mime, mlen));
         lua_pop(L, 1);   /* the quoted mime type */
         return;
     }

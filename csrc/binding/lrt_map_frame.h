@@ -42,9 +42,9 @@ int lrt_map_flag(struct lrt_frame *f, int t, const char *k, const char *where);
 /* The same for the value on top of the stack (popped), which is where.k. */
 int lrt_map_flag_top(struct lrt_frame *f, const char *where, const char *k);
 
-/* Maps one audio part (mime type, and its base64 data at stack index data) to an
+/* Maps one audio part (mime type of mlen bytes, and its base64 data at stack index data) to an
  * output_audio_delta, starting a response if needed (lrt_map_audio.c). */
-void lrt_map_audio_part(struct lrt_frame *f, const char *mime, int data);
+void lrt_map_audio_part(struct lrt_frame *f, const char *mime, size_t mlen, int data);
 
 /* 1 while a response is in progress. */
 int lrt_responding(struct lrt_frame *f);

@@ -210,7 +210,7 @@ static void model_parts(struct lrt_frame *f, int content)
             const char *mime = mt == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
             int audio = mime && strncasecmp(mime, "audio/", 6) == 0;
             if (audio && dt == LUA_TSTRING)
-                lrt_map_audio_part(f, mime, blob + 2);
+                lrt_map_audio_part(f, mime, lua_rawlen(L, blob + 1), blob + 2);
             else if (mt != LUA_TSTRING && mt != LUA_TNIL)
                 not_string(f, "serverContent.modelTurn.parts[%d].inlineData.mimeType", i, -2);
             else if (audio && dt != LUA_TNIL)
