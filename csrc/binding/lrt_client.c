@@ -187,9 +187,10 @@ static int lrt_client_event_loop(lua_State *L)
 }
 
 /* client:_ready_sessions(set) -> the sessions among the keys of set that have a message
- * for poll() and can be received from on this thread, in an array. client:poll() visits only those: one check per idle session
- * instead of a Lua call. Keys that are not sessions are skipped. A closed client is fine:
- * its sessions' last messages (closed) still wait to be polled. */
+ * for poll() and can be received from on this thread, in an array. client:poll() visits
+ * only those: one check per idle session instead of a Lua call. Keys that are not
+ * sessions are skipped. A closed client is fine: its sessions' last messages (closed)
+ * still wait to be polled. */
 static int lrt_client_ready_sessions(lua_State *L)
 {
     lua_Integer n = 0;

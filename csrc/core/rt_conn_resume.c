@@ -21,14 +21,21 @@
 static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul);
 
 /* True while the initial history is kept for replay (no turn has completed since it was
- * written) in a session that did not start from a saved handle. No handle is known to
- * hold it (Gemini does not say what a handle holds; the first comes with setupComplete),
- * and resumed, the service would answer it as a question. But the replay then holds
- * every message since the session began, history first: a new session given them is the
- * session that was lost, so the reconnect starts one. */
-static bool rt_conn_history_unsaved(const struct rt_session *s)
+ * written), or not written yet (it is the first message after setup), in a session that
+ * did not start from a saved handle. No handle is known to hold it (Gemini does not say
+ * what a handle holds; the first comes with setupComplete), and resumed, the service
+ * would answer it as a question. But then the replay and the queue hold every message
+ * since the session began, history first: a new session given them is the session that
+ * was lost, so the reconnect starts one. */
+static bool rt_conn_history_unsaved(struct rt_session *s)
 {
-    return s->initial_in_replay && s->resume_empty;
+    if (!s->resume_empty)
+        return false;
+    if (s->initial_in_replay)
+        return true;
+    rt_conn_take_intake(s);
+    return (s->cur && (s->cur->flags & RT_MSG_INITIAL)) ||
+           (!rt_queue_empty(&s->sendq) && (s->sendq.head->flags & RT_MSG_INITIAL));
 }
 
 /* Whether the connection that just ended should be replaced by attempt `next`. */
