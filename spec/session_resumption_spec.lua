@@ -3,6 +3,12 @@
 -- and a reconnect of such a session, whose setup must carry one handle, the newest.
 local helper = require "spec.helper"
 
+-- Asks the simulator for a recap of the user's turns; returns its text.
+local function recap(session)
+  assert(session:send_text "recap please")
+  return helper.reply_text(session)
+end
+
 -- Receives until a session_resumption_update with a handle; returns the handle.
 local function next_handle(session)
   while true do
@@ -60,8 +66,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       local resumed = assert(client:connect { output_modalities = { "text" }, resumption = { handle = handle } })
       assert.equal(handle, helper.open_connection().setup.sessionResumption.handle)
       assert.equal(handle, resumed:resumption_handle(), "the saved handle is the latest known at first")
-      assert(resumed:send_text "recap please")
-      assert.matches("my favourite colour is green", helper.reply_text(resumed))
+      assert.matches("my favourite colour is green", recap(resumed))
       assert.are_not.equal(handle, resumed:resumption_handle(), "the server gave a new one")
       resumed:close()
       helper.drain(resumed)
@@ -89,8 +94,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       -- the simulator parses the setup as JSON.parse does (the last of two keys wins):
       -- an old handle left behind would have rolled the session back
       assert.equal(newest, again.setup.sessionResumption.handle)
-      assert(session:send_text "recap please")
-      local text = helper.reply_text(session)
+      local text = recap(session)
       assert.matches("remember the number 7", text)
       assert.matches("and the number 8", text)
       session:close()
@@ -129,8 +133,7 @@ describe("what a reconnect sends again", function()
     assert.equal(1, #helper.client_messages("clientContent", again))
     local msg = s:receive(1.5)   -- nothing answers it
     assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
-    assert(s:send_text "recap please")
-    assert.matches("my name is Bob", helper.reply_text(s))
+    assert.matches("my name is Bob", recap(s))
     assert.equal(1, s:stats().resent)
     s:close()
     helper.drain(s)
@@ -149,8 +152,7 @@ describe("what a reconnect sends again", function()
     assert.same({}, helper.client_messages("clientContent", again))
     local msg = s:receive(1.5)
     assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
-    assert(s:send_text "recap please")
-    local text = helper.reply_text(s)
+    local text = recap(s)
     assert.matches("my name is Bob", text)
     assert.matches("my colour is green", text)
     s:close()
