@@ -238,6 +238,18 @@ describe("a connect that fails", function()
       assert.matches("bad key %*%*%*%*%*%*%*%*", t)
     end
   end)
+
+  it("a close reason with NUL bytes keeps what follows them, each NUL shown as '?'", function()
+    local client = h:client("close_reason", { code = 1000, reason_hex = "6162006364" .. "0065" })
+    local session = assert(client:connect { timeout = 5, resumption = false })
+    local closed
+    for msg in session:messages(5) do
+      if msg.type == "closed" then closed = msg end
+    end
+    client:close()
+    assert.equal(1000, closed.code)
+    assert.equal("ab?cd?e", closed.reason)
+  end)
 end)
 
 describe("realtime.run and realtime.spawn with odd callables", function()

@@ -381,8 +381,12 @@ static long rt_ws_close_frame(struct rt_ws_rx *p, struct rt_error *err)
         return rt_ws_fail(p, err, 1002, RT_EPROTOCOL, "close frame with a one-byte payload");
     p->close_code = p->ctl[0] << 8 | p->ctl[1];
     /* Kept as sent, even when it is not UTF-8: the binding shows such bytes as U+FFFD.
-     * The payload's block holds it (nothing is parsed after a close frame). */
+     * The payload's block holds it (nothing is parsed after a close frame). A NUL would
+     * end it early as a C string: it becomes '?' and what follows is kept. */
     p->ctl[p->ctl_len] = '\0';
+    for (size_t i = 2; i < p->ctl_len; i++)
+        if (p->ctl[i] == '\0')
+            p->ctl[i] = '?';
     p->close_reason = (const char *)p->ctl + 2;
     return 0;
 }
