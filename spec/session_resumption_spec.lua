@@ -9,6 +9,12 @@ local function recap(session)
   return helper.reply_text(session)
 end
 
+-- Checks that no answer comes within 1.5 s (history the model must not answer).
+local function no_answer(session)
+  local msg = session:receive(1.5)
+  assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
+end
+
 -- Receives until a session_resumption_update with a handle; returns the handle.
 local function next_handle(session)
   while true do
@@ -131,8 +137,7 @@ describe("what a reconnect sends again", function()
     local again = helper.open_connection()
     assert.same({}, again.setup.sessionResumption, "a new session")
     assert.equal(1, #helper.client_messages("clientContent", again))
-    local msg = s:receive(1.5)   -- nothing answers it
-    assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
+    no_answer(s)
     assert.matches("my name is Bob", recap(s))
     assert.equal(1, s:stats().resent)
     s:close()
@@ -150,8 +155,7 @@ describe("what a reconnect sends again", function()
     local again = helper.open_connection()
     assert.is_string(again.setup.sessionResumption.handle)
     assert.same({}, helper.client_messages("clientContent", again))
-    local msg = s:receive(1.5)
-    assert.is_nil(msg and msg.type == "output_text_done" and msg.text or nil)
+    no_answer(s)
     local text = recap(s)
     assert.matches("my name is Bob", text)
     assert.matches("my colour is green", text)

@@ -65,8 +65,9 @@
  *   secrets            array of the session's key and token (false when absent): an
  *                      error quoting server values masks every 8-byte run of them
  *   turn_end           boolean: the last map_client ended a user turn (a text, an audio
- *                      item, a prompted response, a turn_complete): stats' first_audio
- *                      clock starts when it is sent
+ *                      item under automatic detection, a prompted response, a
+ *                      turn_complete): stats' first_audio clock starts when it is sent
+ *                      (the core starts it itself for an activityEnd)
  *   resumption_handle  the latest non-empty resumption handle (at first the one the
  *                      session was started from, if any), or nil
  */

@@ -118,11 +118,12 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
         luaL_pushresultsize(&b, rt_wire_audio_text(p, data + off, k, mime));
         lrt_map_append(L, out);
     }
-    if (manual)
+    if (manual)   /* the core marks the turn's end when it queues an activityEnd */
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_ACTIVITY_END, &len));
     else if (!lrt_map_vertex(L, state))
         emit_literal(L, out, rt_wire_control_text(RT_WIRE_AUDIO_STREAM_END, &len));
-    lrt_set_bool(L, state, "turn_end", 1);
+    if (!manual)
+        lrt_set_bool(L, state, "turn_end", 1);
 }
 
 /* The wire value of a result's scheduling ("interrupt", "when_idle", "silent"), NULL
