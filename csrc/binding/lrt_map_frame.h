@@ -1,6 +1,6 @@
 /* What the parts of map_server (lrt_map_server.c, lrt_map_msg.c, lrt_map_usage.c,
- * lrt_map_audio.c, lrt_map_calls.c, lrt_map_lifecycle.c) share while they turn one server
- * frame into neutral messages. Internal to the mapping. */
+ * lrt_map_audio.c, lrt_map_calls.c, lrt_map_partial.c, lrt_map_lifecycle.c) share while
+ * they turn one server frame into neutral messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -77,5 +77,14 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc);
 /* Maps the toolCallCancellation object at tcc, and drops the withdrawn calls' results
  * still waiting to be sent. */
 void lrt_map_cancellation(struct lrt_frame *f, int tcc);
+
+/* Streamed arguments (lrt_map_partial.c). Applies one partialArgs piece (the table at
+ * pa) to the arguments built so far (the table at args); open (a table) keeps the
+ * strings that go on in a later piece. Returns 0, or -1 with a message pushed. */
+int lrt_partial_apply(lua_State *L, int args, int open, int pa, const char *fname);
+/* Puts every string still open in `open` together into the arguments. */
+void lrt_partial_materialize(lua_State *L, int open);
+/* Whether the open strings are worth putting together for a delta now. */
+int lrt_partial_due(lua_State *L, int open);
 
 #endif

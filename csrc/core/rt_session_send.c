@@ -1,0 +1,210 @@
+/* Sessions, the owner side's sends (any thread but the I/O thread): text, raw messages
+ * and audio become messages on the session's intake (see rt_session.c). */
+#include "rt_client_private.h"
+#include "rt_session_private.h"
+
+#include "rt_wire.h"
+
+/* -1 with RT_ECLOSED once sends are refused, else 0. A send that makes no message (an
+ * empty clip) asks this too: true from a session that has ended would say it went out. */
+static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
+{
+    if (atomic_load(&s->closed)) {
+        rt_error_set(err, RT_ECLOSED, "session closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
+static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t bytes,
+                           struct rt_error *err)
+{
+    size_t before;
+
+    if (rt_sess_check_open(s, err))
+        return -1;
+    if (bytes > s->max_queue) {
+        rt_error_set(err, RT_EBUSY, "a send of %zu bytes exceeds max_queue_bytes (%zu)",
+                     bytes, s->max_queue);
+        return -1;
+    }
+    before = atomic_fetch_add(&s->tx_bytes, bytes);
+    if (before + bytes > s->max_queue) {
+        atomic_fetch_sub(&s->tx_bytes, bytes);
+        rt_error_set(err, RT_EBUSY, "send queue full (%zu of %zu bytes waiting)", before,
+                     s->max_queue);
+        return -1;
+    }
+    if (rt_mpsc_push_chain(&s->intake, &chain->link))
+        rt_client_schedule(s->client, s, RT_REQ_SEND);
+    return 0;
+}
+
+/* Under manual activity detection, what a send of ready-made messages (an audio item,
+ * send_wire) does to the turn append_audio opens. An activityStart while appended audio
+ * waits for commit_audio would open an activity inside another: refused (RT_EINVAL).
+ * Otherwise *open says what the chain's last activity message leaves: -1 no change, 0
+ * no activity open, 1 one open. */
+static int rt_sess_activity(struct rt_session *s, const struct rt_msg *chain, int *open,
+                            struct rt_error *err)
+{
+    *open = -1;
+    if (!s->manual_activity)
+        return 0;
+    for (const struct rt_msg *m = chain; m; m = rt_msg_next(m)) {
+        if (!(m->flags & (RT_MSG_ACT_START | RT_MSG_ACT_END)))
+            continue;
+        if (*open < 0 && (m->flags & RT_MSG_ACT_START) && atomic_load(&s->in_turn)) {
+            rt_error_set(err, RT_EINVAL, "automatic activity detection is off and the audio "
+                         "appended since the last commit_audio() is an open activity: an "
+                         "activityStart now (an audio item, or sent as is) would open another "
+                         "inside it; call commit_audio() first");
+            return -1;
+        }
+        *open = (m->flags & RT_MSG_ACT_START) != 0;
+    }
+    return 0;
+}
+
+/* Queues a chain of ready-made messages (flags set): the activity rule, then the queue. */
+static int rt_sess_send_chain(struct rt_session *s, struct rt_msg *chain, size_t bytes,
+                              struct rt_error *err)
+{
+    int open;
+
+    if (rt_sess_activity(s, chain, &open, err) || rt_sess_enqueue(s, chain, bytes, err))
+        return -1;
+    if (open >= 0)
+        atomic_store(&s->in_turn, open == 1);
+    if (open == 0)
+        rt_session_mark_turn_end(s);
+    return 0;
+}
+
+/* One message with the given flags (RT_MSG_INITIAL, or those its text implies). */
+static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
+                            unsigned flags, struct rt_error *err)
+{
+    struct rt_msg *m = rt_msg_copy(json, len);
+
+    if (!m) {
+        rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte message", len);
+        return -1;
+    }
+    m->flags = (unsigned char)(flags | rt_wire_flags(json, len));
+    if (rt_sess_send_chain(s, m, len, err)) {
+        rt_msg_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err)
+{
+    return rt_sess_send_one(s, json, len, 0, err);
+}
+
+int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
+                            struct rt_error *err)
+{
+    return rt_sess_send_one(s, json, len, RT_MSG_INITIAL, err);
+}
+
+int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
+                     struct rt_error *err)
+{
+    struct rt_queue q;
+    struct rt_msg *m;
+
+    rt_queue_init(&q);
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].iov_len > SIZE_MAX - q.bytes) {
+            rt_queue_clear(&q);
+            rt_error_set(err, RT_EBUSY, "a send of %zu messages exceeds max_queue_bytes (%zu)",
+                         n, s->max_queue);
+            return -1;
+        }
+        if (!(m = rt_msg_copy(msgs[i].iov_base, msgs[i].iov_len))) {
+            rt_queue_clear(&q);
+            rt_error_set(err, RT_ENOMEM, "out of memory queuing %zu messages", n);
+            return -1;
+        }
+        m->flags = (unsigned char)rt_wire_flags(m->data, m->len);
+        rt_queue_push(&q, m);
+    }
+    if (rt_queue_empty(&q))
+        return rt_sess_check_open(s, err);
+    if (rt_sess_send_chain(s, q.head, q.bytes, err)) {
+        rt_queue_clear(&q);
+        return -1;
+    }
+    return 0;
+}
+
+int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
+                            struct rt_error *err)
+{
+    struct rt_msg *chain, *start;
+    size_t bytes;
+    bool opened = false;
+
+    if (len == 0)
+        return rt_sess_check_open(s, err);
+    if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
+        return -1;
+    if (s->manual_activity && !atomic_exchange(&s->in_turn, true)) {
+        opened = true;
+        start = rt_wire_control_msg(RT_WIRE_ACTIVITY_START);
+        if (!start) {
+            atomic_store(&s->in_turn, false);
+            rt_msg_free_chain(chain);
+            rt_error_set(err, RT_ENOMEM, "out of memory queuing audio");
+            return -1;
+        }
+        start->link.next = &chain->link;
+        bytes += start->len;
+        chain = start;
+    }
+    if (rt_sess_enqueue(s, chain, bytes, err)) {
+        if (opened)
+            atomic_store(&s->in_turn, false);
+        rt_msg_free_chain(chain);
+        return -1;
+    }
+    atomic_store(&s->in_turn, true);
+    return 0;
+}
+
+void rt_session_mark_turn_end(struct rt_session *s)
+{
+    atomic_store(&s->turn_end_ns, rt_now_ns());
+}
+
+int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
+{
+    struct rt_msg *m = NULL;
+
+    if (atomic_load(&s->closed)) {
+        rt_error_set(err, RT_ECLOSED, "session closed");
+        return -1;
+    }
+    if (!atomic_exchange(&s->in_turn, false))
+        return 0;                     /* no audio since the last commit: nothing to end */
+    if (s->manual_activity || s->audio_stream_end) {
+        m = rt_wire_control_msg(s->manual_activity ? RT_WIRE_ACTIVITY_END
+                                                   : RT_WIRE_AUDIO_STREAM_END);
+        if (!m) {
+            atomic_store(&s->in_turn, true);
+            rt_error_set(err, RT_ENOMEM, "out of memory committing audio");
+            return -1;
+        }
+        if (rt_sess_enqueue(s, m, m->len, err)) {
+            atomic_store(&s->in_turn, true);
+            rt_msg_free(m);
+            return -1;
+        }
+    }
+    rt_session_mark_turn_end(s);
+    return 0;
+}
