@@ -7,7 +7,7 @@ set -eu
 # libev-dev and lws's libev plug-in come with libwebsockets-dev on Debian; named here because
 # the I/O thread's epoll loop needs both (csrc/core/rt_loop.h)
 PKGS="lua5.4 liblua5.4-dev libwebsockets-dev libev-dev libwebsockets-evlib-ev libssl-dev \
-libcurl4-openssl-dev lua-cjson lua-busted lua-cqueues pkg-config openssl curl luarocks gcc make \
+libcurl4-openssl-dev lua-cjson lua-busted lua-cqueues pkg-config openssl curl luarocks gcc g++ make \
 espeak-ng sox"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

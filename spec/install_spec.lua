@@ -37,7 +37,7 @@ describe("make install for C hosts", function()
     local _, list = helper.run("cd " .. q(prefix) .. " && find include lib -type f -o -type l | sort")
     local want = { "include/realtime/realtime.h", "include/realtime/rt_version.h",
       "include/realtime/rt_error.h", "include/realtime/rt_client.h", "include/realtime/rt_session.h",
-      "include/realtime/rt_endpoint.h", "lib/librealtime.a", "lib/librealtime.so",
+      "include/realtime/rt_endpoint.h", "include/realtime/rt_auth.h", "lib/librealtime.a", "lib/librealtime.so",
       "lib/librealtime.so.0.1", "lib/librealtime-lua.a", "lib/librealtime-lua.so",
       "lib/pkgconfig/realtime.pc", "lib/pkgconfig/realtime-lua.pc", "lib/lua/5.4/realtime/core.so" }
     for _, f in ipairs(want) do assert.truthy(list:find(f .. "\n", 1, true), f .. " missing:\n" .. list) end
@@ -64,6 +64,25 @@ describe("make install for C hosts", function()
         .. "$(pkg-config --cflags realtime)"):format(h))
       assert.equal(0, status, h .. ": " .. out)
     end
+  end)
+
+  it("has headers C++ can include one by one (extern \"C\": the functions link)", function()
+    local src = bin .. "/cxx.cpp"
+    local f = assert(io.open(src, "w"))
+    f:write[[
+#include <rt_error.h>
+#include <rt_version.h>
+#include <rt_auth.h>
+#include <cstdio>
+int main() { std::printf("%s %s %d\n", rt_version(), rt_code_name(RT_EBUSY), rt_auth_refresh_margin(3600) > 0); }
+]]
+    f:close()
+    local status, out = sh("c++ -Wall -Werror " .. q(src) .. " -o " .. q(bin .. "/cxx")
+      .. " $(pkg-config --cflags --libs realtime)")
+    assert.equal(0, status, out)
+    status, out = helper.run("LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " " .. q(bin .. "/cxx"))
+    assert.equal(0, status, out)
+    assert.equal(require("realtime")._VERSION .. " busy 1\n", out)
   end)
 
   it("builds examples/c_session.c with pkg-config (shared) and runs a session", function()

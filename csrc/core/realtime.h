@@ -8,6 +8,7 @@
  *   rt_client.h    a client: one I/O thread shared by its sessions
  *   rt_session.h   a session: sending (text, audio append/commit), events, close, stats
  *   rt_endpoint.h  the URL and headers of each backend and credential
+ *   rt_auth.h      OAuth access tokens from Google credentials, for a session's `auth`
  * Other symbols of the library are internal and may change.
  *
  * Create one client (one I/O thread), open sessions on it, and read each session's
@@ -45,6 +46,7 @@ extern "C" {
 #include "rt_client.h"
 #include "rt_session.h"
 #include "rt_endpoint.h"
+#include "rt_auth.h"
 
 #ifdef __cplusplus
 }

@@ -215,6 +215,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
     const char *missing = NULL;
     const char *kname = rt_auth_kind_name(o->kind);
     const char *src = o->source && *o->source ? o->source : kname;
+    rt_error_clear(err);
     switch (o->kind) {
     case RT_AUTH_SERVICE_ACCOUNT:
         if (!o->client_email || !*o->client_email) missing = "client_email";
@@ -358,6 +359,7 @@ static bool rt_auth_want(struct rt_auth *a, struct rt_error *err)
 int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *expires_in,
                   struct rt_error *err)
 {
+    rt_error_clear(err);
     *token = NULL;
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();

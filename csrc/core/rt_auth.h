@@ -24,6 +24,10 @@
 
 #include "rt_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RT_AUTH_CLOUD_PLATFORM "https://www.googleapis.com/auth/cloud-platform"
 #define RT_AUTH_TOKEN_URI "https://oauth2.googleapis.com/token"
 #define RT_AUTH_METADATA_HOST "metadata.google.internal"
@@ -103,5 +107,9 @@ double rt_auth_refresh_margin(double lifetime);
  * on the worker): 0 with *token and *lifetime, or -1 with err set (RT_EAUTH, message
  * naming the source). */
 int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

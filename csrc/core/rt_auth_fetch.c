@@ -320,6 +320,7 @@ int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct 
     struct rt_error e;
     int rc;
 
+    rt_error_clear(err);
     *token = NULL;
     if (rt_auth_req_build(a, &q, err) != 0)
         return -1;

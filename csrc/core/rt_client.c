@@ -283,6 +283,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     struct rt_client *c;
     int rc;
 
+    rt_error_clear(err);
     if (!o)
         o = &defaults;
     if (o->max_sessions < 0 || o->max_sessions > 1000000) {

@@ -4,6 +4,10 @@
 
 #include "rt_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rt_client;
 
 /* How the I/O thread waits for its sockets (docs/design.md, "The I/O thread's wait"). */
@@ -33,5 +37,9 @@ void rt_client_free(struct rt_client *c);
 
 /* What the client's I/O thread waits with: "epoll", "kqueue" or "poll" (static). */
 const char *rt_client_event_loop(const struct rt_client *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -517,6 +517,10 @@ void rt_conn_finish(struct rt_session *s)
             n = (size_t)snprintf(emsg, sizeof emsg, "close: asked while the session was "
                                  "reconnecting, after %.150s",
                                  s->lost_reason ? s->lost_reason : "connection lost");
+        } else if (ecode == RT_OK && s->close_acted && s->state < RT_CS_READY) {
+            /* Nothing was ever written: no timeout to speak of. */
+            ecode = RT_ECLOSED;
+            n = (size_t)snprintf(emsg, sizeof emsg, "close: asked before the session was ready");
         } else if (ecode == RT_OK) {
             ecode = s->close_acted ? RT_ETIMEOUT : RT_ECLOSED;
             n = (size_t)snprintf(emsg, sizeof emsg, s->close_acted

@@ -268,6 +268,7 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
 {
     size_t i, bytes = 0;
 
+    rt_error_clear(err);
     if (o->base_url && rt_ep_check_base(o->base_url, err))
         return -1;
     if (o->api_version && !rt_ep_token(o->api_version)) {

@@ -8,6 +8,10 @@
 #include "rt_error.h"
 #include "rt_session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Longest credential or quota project: with the extra headers' 8 KiB the upgrade request
  * stays far below what servers take (a 431 otherwise) and goes out in one write. A token
  * fetched for a credential is held to it too. */
@@ -57,5 +61,9 @@ void rt_endpoint_free(struct rt_endpoint *ep);
 
 /* True when the header name is a token and the value holds no CR, LF or NUL. */
 bool rt_header_ok(const char *name, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,10 +1,16 @@
 /* Error codes and the error struct shared by every core function.
  *
- * Operations return 0, or -1 with a struct rt_error filled. rt_error_set keeps the
- * first error it is given, so a low-level failure is not overwritten by the generic
- * message of a caller further up. Messages never contain secrets. */
+ * Operations return 0, or -1 with a struct rt_error filled. Each public function that
+ * takes one resets it first, so it tells of that call only (one struct may serve many
+ * calls). Within a call rt_error_set keeps the first error it is given, so a low-level
+ * failure is not overwritten by the generic message of a caller further up. Messages
+ * never contain secrets. */
 #ifndef RT_ERROR_H
 #define RT_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum rt_code {
     RT_OK = 0,
@@ -37,5 +43,9 @@ void rt_error_clear(struct rt_error *e);
 
 /* The API name of a code ("timeout", "closed", ...); "unknown" for values out of range. */
 const char *rt_code_name(enum rt_code code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -129,12 +129,15 @@ struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear)
     return ev;
 }
 
-bool rt_evq_ready(struct rt_evq *q)
+bool rt_evq_arm(struct rt_evq *q)
 {
     bool r;
 
     pthread_mutex_lock(&q->lock);
     r = q->head != NULL || !rt_mpsc_empty(&q->in);
+    /* Cleared first, looked at again after: a push from now on raises it anew. */
+    if (!r && rt_signal_clear(&q->sig))
+        r = !rt_mpsc_empty(&q->in);
     pthread_mutex_unlock(&q->lock);
     return r;
 }

@@ -9,6 +9,10 @@
 
 #include "rt_link.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum rt_event_type {
     RT_EV_READY,        /* data: the setupComplete message text */
     RT_EV_MESSAGE,      /* data: one complete server message (JSON text) */
@@ -27,5 +31,9 @@ struct rt_event {
 };
 
 void rt_event_free(struct rt_event *ev);                       /* NULL ok */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

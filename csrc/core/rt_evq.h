@@ -50,8 +50,10 @@ size_t rt_evq_push(struct rt_evq *q, struct rt_event *ev);
  * is otherwise (a caller that only polls: no system call, and none for the producer's
  * next raise either). *left (optional) receives the bytes still queued. */
 struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear);
-/* Owner: whether an event waits, without taking it. */
-bool rt_evq_ready(struct rt_evq *q);
+/* Owner, about to wait on the signal: true when an event waits; otherwise clears the
+ * signal (a poll_event that found nothing leaves it raised) so the wait sleeps until
+ * the next push. */
+bool rt_evq_arm(struct rt_evq *q);
 /* Any thread: whether events are queued, without the lock (one atomic load): an event
  * pushed at this moment may show only on the next call. For frame loops that ask every
  * frame. */

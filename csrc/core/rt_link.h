@@ -4,11 +4,19 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rt_link {
     struct rt_link *next;
 };
 
 /* The struct of `type` whose `member` p points to. */
 #define rt_container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -44,6 +44,7 @@ long long rt_now_ns(void)
 static void rt_sess_destroy(struct rt_session *s)
 {
     rt_evq_destroy(&s->events);
+    pthread_mutex_destroy(&s->turn_lock);
     rt_msg_free_chain(rt_container_of(rt_mpsc_take(&s->intake), struct rt_msg, link));
     rt_queue_clear(&s->sendq);
     rt_queue_clear(&s->replay);
@@ -266,6 +267,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     struct rt_session *s;
     struct rt_url u;
 
+    rt_error_clear(err);
     if (!c || !o || !o->url) {
         rt_error_set(err, RT_EINVAL, "a client and a url are required");
         return NULL;
@@ -279,6 +281,12 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     if (rt_evq_init(&s->events, err)) {
         rt_free(s);
+        return NULL;
+    }
+    if (pthread_mutex_init(&s->turn_lock, NULL) != 0) {
+        rt_evq_destroy(&s->events);
+        rt_free(s);
+        rt_error_set(err, RT_ENOMEM, "cannot create a session's lock");
         return NULL;
     }
     atomic_init(&s->refs, 1);
@@ -301,8 +309,13 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
         goto fail;
     s->use_tls = u.tls;
     s->port = u.port;
-    if (o->resumption &&
-        rt_resume_find(o->setup, o->setup_len, &s->resume_at, &s->resume_empty)) {
+    if (o->resumption) {
+        if (!o->setup ||
+            !rt_resume_find(o->setup, o->setup_len, &s->resume_at, &s->resume_empty)) {
+            rt_error_set(err, RT_EINVAL, "option 'resumption': the setup holds no "
+                         "\"sessionResumption\" object to write the handle into");
+            goto fail;
+        }
         s->resume_on = true;
         s->setup_len = o->setup_len;
     }
@@ -425,7 +438,7 @@ int rt_session_is_ended(struct rt_session *s)
 
 int rt_session_wait(struct rt_session *s, double timeout)
 {
-    if (rt_evq_ready(&s->events))
+    if (rt_evq_arm(&s->events))
         return 1;
     return rt_signal_wait(&s->events.sig, timeout);
 }

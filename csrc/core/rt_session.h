@@ -18,6 +18,10 @@
 #include "rt_error.h"
 #include "rt_event.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rt_session;
 struct rt_auth;
 
@@ -140,5 +144,9 @@ struct rt_stats {
                                  audio; -1 unknown */
 };
 void rt_session_stats(struct rt_session *s, struct rt_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,7 @@
 #define RT_SESSION_PRIVATE_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -135,6 +136,7 @@ struct rt_session {
     int close_code;                  /* written once, before RT_REQ_CLOSE is set */
     char *close_reason;              /* owned, written with close_code; NULL for none */
     atomic_bool in_turn;             /* audio appended since the last commit */
+    pthread_mutex_t turn_lock;       /* in_turn and the intake together (rt_session_send.c) */
     atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when
                                         no turn waits for its first audio */
     struct rt_evq events;            /* events for the owner */

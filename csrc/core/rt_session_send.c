@@ -41,6 +41,25 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
     return 0;
 }
 
+/* A session whose commits send a message (manual activity, audio_stream_end) changes
+ * its turn state and its intake together under turn_lock: otherwise a commit on one
+ * thread between another thread's look at in_turn and its enqueue ends a turn the wire
+ * has not started (activityEnd twice, then audio without activityStart). Returns
+ * whether it locked. */
+static bool rt_sess_turn_lock(struct rt_session *s)
+{
+    if (!s->manual_activity && !s->audio_stream_end)
+        return false;
+    pthread_mutex_lock(&s->turn_lock);
+    return true;
+}
+
+static void rt_sess_turn_unlock(struct rt_session *s, bool locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&s->turn_lock);
+}
+
 /* Under manual activity detection, what a send of ready-made messages (an audio item,
  * send_wire) does to the turn append_audio opens. An activityStart while appended audio
  * waits for commit_audio would open an activity inside another: refused (RT_EINVAL).
@@ -71,12 +90,15 @@ static int rt_sess_activity(struct rt_session *s, const struct rt_msg *chain, in
 static int rt_sess_send_chain(struct rt_session *s, struct rt_msg *chain, size_t bytes,
                               struct rt_error *err)
 {
-    int open;
+    bool locked = rt_sess_turn_lock(s);
+    int open, rc;
 
-    if (rt_sess_activity(s, chain, &open, err) || rt_sess_enqueue(s, chain, bytes, err))
-        return -1;
-    if (open >= 0)
+    rc = rt_sess_activity(s, chain, &open, err) || rt_sess_enqueue(s, chain, bytes, err);
+    if (!rc && open >= 0)
         atomic_store(&s->in_turn, open == 1);
+    rt_sess_turn_unlock(s, locked);
+    if (rc)
+        return -1;
     if (open == 0)
         rt_session_mark_turn_end(s);
     return 0;
@@ -86,9 +108,12 @@ static int rt_sess_send_chain(struct rt_session *s, struct rt_msg *chain, size_t
 static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
                             unsigned flags, struct rt_error *err)
 {
-    struct rt_msg *m = rt_msg_copy(json, len);
+    struct rt_msg *m;
 
-    if (!m) {
+    rt_error_clear(err);
+    if (len == 0)                 /* a send of nothing queues nothing */
+        return rt_sess_check_open(s, err);
+    if (!(m = rt_msg_copy(json, len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte message", len);
         return -1;
     }
@@ -117,8 +142,11 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
     struct rt_queue q;
     struct rt_msg *m;
 
+    rt_error_clear(err);
     rt_queue_init(&q);
     for (size_t i = 0; i < n; i++) {
+        if (msgs[i].iov_len == 0)
+            continue;             /* an empty message would be an empty frame */
         if (msgs[i].iov_len > SIZE_MAX - q.bytes) {
             rt_queue_clear(&q);
             rt_error_set(err, RT_EBUSY, "a send of %zu messages exceeds max_queue_bytes (%zu)",
@@ -147,33 +175,33 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
 {
     struct rt_msg *chain, *start;
     size_t bytes;
-    bool opened = false;
+    bool locked;
+    int rc = -1;
 
+    rt_error_clear(err);
     if (len == 0)
         return rt_sess_check_open(s, err);
     if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
         return -1;
-    if (s->manual_activity && !atomic_exchange(&s->in_turn, true)) {
-        opened = true;
-        start = rt_wire_control_msg(RT_WIRE_ACTIVITY_START);
-        if (!start) {
-            atomic_store(&s->in_turn, false);
-            rt_msg_free_chain(chain);
+    locked = rt_sess_turn_lock(s);
+    if (s->manual_activity && !atomic_load(&s->in_turn)) {
+        if (!(start = rt_wire_control_msg(RT_WIRE_ACTIVITY_START))) {
             rt_error_set(err, RT_ENOMEM, "out of memory queuing audio");
-            return -1;
+            goto out;
         }
         start->link.next = &chain->link;
         bytes += start->len;
         chain = start;
     }
-    if (rt_sess_enqueue(s, chain, bytes, err)) {
-        if (opened)
-            atomic_store(&s->in_turn, false);
-        rt_msg_free_chain(chain);
-        return -1;
+    if (rt_sess_enqueue(s, chain, bytes, err) == 0) {
+        atomic_store(&s->in_turn, true);
+        chain = NULL;
+        rc = 0;
     }
-    atomic_store(&s->in_turn, true);
-    return 0;
+out:
+    rt_sess_turn_unlock(s, locked);
+    rt_msg_free_chain(chain);
+    return rc;
 }
 
 void rt_session_mark_turn_end(struct rt_session *s)
@@ -184,27 +212,33 @@ void rt_session_mark_turn_end(struct rt_session *s)
 int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
 {
     struct rt_msg *m = NULL;
+    bool locked;
+    int rc = 0;
 
+    rt_error_clear(err);
     if (atomic_load(&s->closed)) {
         rt_error_set(err, RT_ECLOSED, "session closed");
         return -1;
     }
-    if (!atomic_exchange(&s->in_turn, false))
-        return 0;                     /* no audio since the last commit: nothing to end */
-    if (s->manual_activity || s->audio_stream_end) {
-        m = rt_wire_control_msg(s->manual_activity ? RT_WIRE_ACTIVITY_END
-                                                   : RT_WIRE_AUDIO_STREAM_END);
-        if (!m) {
-            atomic_store(&s->in_turn, true);
-            rt_error_set(err, RT_ENOMEM, "out of memory committing audio");
-            return -1;
-        }
-        if (rt_sess_enqueue(s, m, m->len, err)) {
-            atomic_store(&s->in_turn, true);
-            rt_msg_free(m);
-            return -1;
-        }
+    locked = rt_sess_turn_lock(s);
+    if (!locked) {
+        if (!atomic_exchange(&s->in_turn, false))
+            return 0;                 /* no audio since the last commit: nothing to end */
+    } else if (!atomic_load(&s->in_turn)) {
+        rc = 1;
+    } else if (!(m = rt_wire_control_msg(s->manual_activity ? RT_WIRE_ACTIVITY_END
+                                                            : RT_WIRE_AUDIO_STREAM_END))) {
+        rt_error_set(err, RT_ENOMEM, "out of memory committing audio");
+        rc = -1;
+    } else if (rt_sess_enqueue(s, m, m->len, err)) {
+        rt_msg_free(m);
+        rc = -1;
+    } else {
+        atomic_store(&s->in_turn, false);
     }
+    rt_sess_turn_unlock(s, locked);
+    if (rc)
+        return rc < 0 ? -1 : 0;
     rt_session_mark_turn_end(s);
     return 0;
 }

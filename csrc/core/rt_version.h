@@ -4,10 +4,18 @@
 #ifndef RT_VERSION_H
 #define RT_VERSION_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RT_VERSION "0.1.0"
 
 /* The version of the library linked in, which may differ from RT_VERSION (the header's)
  * when a program runs with another build of the shared library. */
 const char *rt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -96,6 +96,26 @@ static void test_url_refused(void)
     rt_client_free(c);
 }
 
+/* Resumption asked of a setup with no sessionResumption object (nowhere to write the
+ * handle): refused, not a session that never reconnects. */
+static void test_resumption_without_object(void)
+{
+    struct rt_client *c = client();
+    static const char setup[] = "{\"setup\":{\"model\":\"models/m\"}}";
+    struct rt_session_options o = {
+        .url = "ws://127.0.0.1:9", .setup = setup, .setup_len = sizeof setup - 1,
+        .resumption = true,
+    };
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(rt_session_new(c, &o, &err) == NULL);
+    RT_CHECK(err.code == RT_EINVAL && strstr(err.msg, "sessionResumption"));
+    rt_client_free(c);
+}
+
 /* With resumption asked and a sessionResumption in the setup, the setup is kept (for the
  * setups of later connections), after the strings of the URL and the headers. */
 static void test_setup_kept(void)
@@ -155,6 +175,7 @@ int main(void)
     RT_RUN(test_url_parts);
     RT_RUN(test_url_refused);
     RT_RUN(test_setup_kept);
+    RT_RUN(test_resumption_without_object);
     RT_RUN(test_nomem);
     return rt_test_done();
 }

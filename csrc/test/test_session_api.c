@@ -1,0 +1,205 @@
+/* The owner-side C API's promises against the Live API simulator: a send of nothing,
+ * waiting after polling, appends and commits from two threads, and one struct rt_error
+ * serving many calls. The runner sets the simulator's addresses (sim_live.h). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "sim_live.h"
+
+static double mono(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A send of nothing (len 0, or empty entries of a sendv) queues nothing: no empty frame,
+ * which the service would close the connection on (1007). */
+static void test_send_nothing(void)
+{
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    struct iovec v[] = { { (void *)"", 0 }, { (void *)hello, sizeof hello - 1 }, { NULL, 0 } };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    struct rt_stats st;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (s) {
+        RT_CHECK(rt_session_send(s, "", 0, &err) == 0 && err.code == RT_OK);
+        RT_CHECK(rt_session_send(s, NULL, 0, &err) == 0);
+        RT_CHECK(rt_session_send_initial(s, "", 0, &err) == 0);
+        RT_CHECK(rt_session_sendv(s, v, 3, &err) == 0);
+        RT_CHECK(pump(s, &w, 10, is_turn_done));
+        RT_CHECK(w.turn_complete == 1 && w.errors == 0 && w.closed == 0);
+        rt_session_stats(s, &st);
+        RT_CHECK(st.messages_sent == 2);      /* the setup and the one message */
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* rt_session_wait after rt_session_poll_event (which leaves the signal raised) waits
+ * for the next event or the timeout, instead of saying "ready" with nothing there. */
+static void test_wait_after_poll(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_event *ev;
+    int ready = 0;
+    double t0;
+
+    for (t0 = mono(); s && !ready && mono() - t0 < 10;) {
+        while ((ev = rt_session_poll_event(s)) != NULL) {
+            ready = ready || ev->type == RT_EV_READY;
+            rt_event_free(ev);
+        }
+        if (!ready) {
+            struct timespec d = { 0, 2 * 1000 * 1000 };
+            nanosleep(&d, NULL);
+        }
+    }
+    RT_CHECK(ready);
+    if (s) {
+        /* the session_resumption-free text setup sends nothing more on its own */
+        t0 = mono();
+        RT_CHECK(rt_session_wait(s, 0.3) == 0);
+        RT_CHECK(mono() - t0 >= 0.25);
+        RT_CHECK(rt_session_wait(s, 0.1) == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+struct racer {
+    struct rt_session *s;
+    atomic_bool stop;
+    atomic_int failed;
+};
+
+static void *appender(void *arg)
+{
+    struct racer *r = arg;
+    static short pcm[160];
+    struct rt_error err = { 0 };
+
+    while (!atomic_load(&r->stop)) {
+        struct timespec d = { 0, 100 * 1000 };
+        if (rt_session_append_audio(r->s, pcm, sizeof pcm, &err) != 0)
+            atomic_fetch_add(&r->failed, 1);
+        nanosleep(&d, NULL);
+    }
+    return NULL;
+}
+
+/* Push-to-talk from two threads: one appends audio while another commits. Each turn on
+ * the wire must still be activityStart, audio, activityEnd (the simulator closes with
+ * 1007 on an activityEnd with no activity open, or audio outside one). */
+static void test_append_commit_race(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_AUDIO_MANUAL, true, 10) : NULL;
+    struct racer r = { .s = s };
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    pthread_t t;
+    double t0;
+    int commits = 0, failed = 0;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    RT_CHECK(pthread_create(&t, NULL, appender, &r) == 0);
+    for (t0 = mono(); mono() - t0 < 1.5 && w.closed == 0; commits++) {
+        if (rt_session_commit_audio(s, &err) != 0 && failed++ == 0)
+            printf("# commit: %s\n", err.msg);
+        struct timespec d = { 0, 300 * 1000 };
+        nanosleep(&d, NULL);
+        struct rt_event *ev;
+        while ((ev = rt_session_poll_event(s)) != NULL) {
+            note(&w, ev);
+            rt_event_free(ev);
+        }
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(t, NULL);
+    RT_CHECK(rt_session_commit_audio(s, &err) == 0);
+    pump(s, &w, 1.0, is_closed);             /* what the server says about the turns */
+    printf("# %d commits; closed %d (%s)\n", commits, w.closed, w.closed_reason);
+    RT_CHECK(w.closed == 0 && failed == 0 && atomic_load(&r.failed) == 0);
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
+/* One struct rt_error for many calls: each call reports itself only (a "busy" refusal
+ * before does not hide a "closed" one after). */
+static void test_error_reused(void)
+{
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .timeout = 10, .max_queue_bytes = 64,
+    };
+    char big[100];
+    struct rt_client *c = client(sim_ca);
+    struct rt_error err = { 0 };
+    struct rt_session *s = c ? rt_session_new(c, &o, &err) : NULL;
+    struct seen w = { 0 };
+
+    memset(big, ' ', sizeof big);
+    RT_CHECK(s && pump(s, &w, 10, is_ready));
+    if (s) {
+        RT_CHECK(rt_session_send(s, big, sizeof big, &err) == -1 && err.code == RT_EBUSY);
+        rt_session_close(s, 1000, NULL);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(rt_session_send(s, "{}", 2, &err) == -1 && err.code == RT_ECLOSED);
+        RT_CHECK(strstr(err.msg, "closed") != NULL);
+        RT_CHECK(rt_session_commit_audio(s, &err) == -1 && err.code == RT_ECLOSED);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+/* A close before the session is ready, with a send queued: the session ends at once,
+ * saying the close came first (not that 5 s passed). */
+static void test_close_before_ready(void)
+{
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    double t0 = mono();
+
+    RT_CHECK(s && rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+    if (s) {
+        rt_session_close(s, 1000, NULL);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(mono() - t0 < 4);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK(strstr(w.error_msg, "close: asked before the session was ready") != NULL);
+        RT_CHECK(strstr(w.error_msg, "1 message") != NULL);
+        printf("# %s\n", w.error_msg);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
+int main(void)
+{
+    if (sim_env() != 0)
+        return rt_test_done();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RT_RUN(test_send_nothing);
+    RT_RUN(test_wait_after_poll);
+    RT_RUN(test_append_commit_race);
+    RT_RUN(test_error_reused);
+    RT_RUN(test_close_before_ready);
+    curl_global_cleanup();
+    return rt_test_done();
+}
