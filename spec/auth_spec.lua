@@ -447,6 +447,17 @@ describe("credentials against the simulator", function()
       assert.matches("project", err)
       c:close()
     end)
+
+    it("fails with 'auth' when the project is missing, with an access token too", function()
+      local c = realtime.vertex { location = "us-central1", access_token = os.getenv "RT_SIM_BEARER" or "test-bearer",
+        base_url = helper.sim_http, ca_file = helper.sim_ca, model = helper.vertex_model }
+      c:_props().project = nil
+      local s, err, code = c:connect {}
+      assert.is_nil(s)
+      assert.equal("auth", code, err)
+      assert.matches("no Vertex AI project", err)
+      c:close()
+    end)
   end)
 
   describe("ephemeral tokens", function()

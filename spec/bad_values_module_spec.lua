@@ -49,12 +49,15 @@ describe("client options with bad values", function()
   end)
 
   it("check the Vertex project's form when the client is made", function()
-    for _, bad in ipairs { "a/../b", "my project", "p\255", string.rep("p", 200) } do
+    for _, bad in ipairs { "a/../b", "..", "a..b", "my project", "p\255", string.rep("p", 200) } do
       raises("option 'project': expected a Google Cloud project ID", realtime.vertex,
         { project = bad, access_token = "t" })
     end
     raises("option 'location': expected at most 128 letters", realtime.vertex,
       { project = "p", access_token = "t", location = string.rep("l", 200) })
+    -- ".." is a path segment of every model name: refused here, naming the option
+    raises("option 'location': expected at most 128 letters", realtime.vertex,
+      { project = "p", access_token = "t", location = "a..b" })
     local client = realtime.vertex { project = "example.com:my-project", access_token = "t" }
     client:close()
   end)
@@ -318,6 +321,8 @@ describe("credentials with bad values", function()
     fails(dir, "credentials file " .. dir:gsub("%p", "%%%0") .. " is a directory, not a file")
     helper.write_file(dir .. "/string.json", '"client-secret-XYZ789"')
     fails(dir .. "/string.json", "string%.json is not a JSON object")
+    helper.write_file(dir .. "/array.json", '[1, 2]')   -- decodes to a table too
+    fails(dir .. "/array.json", "array%.json is not a JSON object")
     fails(dir .. "/a\0b", "credentials file: the path contains a NUL byte")
   end)
 

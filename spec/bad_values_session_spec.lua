@@ -42,6 +42,18 @@ describe("bad values on a session", function()
         { history = { { role = "user", txt = "hello" } } })
     end)
 
+    it("a transcription language must be a BCP-47 code, for an input transcription that is on", function()
+      for _, bad in ipairs { "", "de\255", "en US", "-en", { "en-US", "" } } do
+        raises("option 'transcription.language': expected a BCP-47 language code", client.connect, client,
+          { transcription = { language = bad } })
+      end
+      -- it is languageCodes of the input transcription: with that off it would be dropped
+      raises("option 'transcription.language': it is the language of the input transcription, which input = false turns off",
+        client.connect, client, { transcription = { input = false, output = true, language = "de-DE" } })
+      local session = assert(client:connect { transcription = { language = { "en-US", "cmn-Hans-CN" } } })
+      session:close()
+    end)
+
     it("compression that keeps more tokens than it starts at raises (the server closed 1007)", function()
       raises("option 'compression': target_tokens (100) must be less than trigger_tokens (10)",
         client.connect, client, { compression = { trigger_tokens = 10, target_tokens = 100 } })

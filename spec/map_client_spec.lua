@@ -107,6 +107,15 @@ for _, backend in ipairs { "gemini", "vertex" } do
       end
     end)
 
+    it("item audio: only audio/pcm is 16-bit PCM (not audio/pcmu or pcma); one rate only", function()
+      local st = state(backend, { vad = { enabled = false } })
+      local f = send(st, item { type = "audio", data = "\1\2\3", mime = "audio/pcmu" })
+      assert.equal("audio/pcmu", f[2].realtimeInput.audio.mimeType)
+      send(st, item { type = "audio", data = "\1\2\3", mime = "audio/PCMA;rate=8000" })
+      assert.has_error(function() send(st, item { type = "audio", data = "\0\0", mime = "audio/pcm;rate=44100;rate=1" }) end,
+        "conversation_item_create: part 1: mime type 'audio/pcm;rate=44100;rate=1': the rate must be an integer from 8000 to 192000 Hz")
+    end)
+
     it("seed bug 14: item audio defaults to the session's rate-carrying mime type", function()
       local st = state(backend, { input_audio_format = { type = "audio/pcm", rate = 24000 } })
       assert.equal("audio/pcm;rate=24000", send(st, item { type = "audio", data = "\0\0" })[1].realtimeInput.audio.mimeType)
@@ -266,6 +275,9 @@ for _, backend in ipairs { "gemini", "vertex" } do
           turns = { { role = "user", parts = { { text = "Note." } } } }, turnComplete = false } } })
         -- a user item without turn_complete keeps the realtime path
         cmp.assert_same(send(st, turn("user", nil, text("Q"))), { { realtimeInput = { text = "Q" } } })
+        -- no content, no turn to end: nothing (a bare clientContent cut the model off)
+        cmp.assert_same(send(st, turn("assistant", nil, text(""))), {})
+        cmp.assert_same(send(st, turn("system", false)), {})
       end)
 
       it("images and audio are inlineData parts; an empty turn is a bare turnComplete", function()

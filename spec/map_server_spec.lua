@@ -492,6 +492,15 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("Hello there", msgs[3].text)
     end)
 
+    it("a transcription session passes on the mapping's own errors too", function()
+      local st = state(backend)
+      core.map_setup(st, { model = "m", kind = "transcription" })
+      local msgs = feed(st, sc { inputTranscription = { text = 5 } }, { goAway = { timeLeft = "abc" } })
+      cmp.assert_same(types(msgs), { "error", "error", "go_away" })
+      assert.equal("protocol", msgs[1].code)
+      assert.matches("serverContent.inputTranscription.text", msgs[1].message, 1, true)
+    end)
+
     describe("nothing is dropped", function()
       it("code execution parts: code_execution and code_execution_result in the response", function()
         local st = state(backend)

@@ -125,6 +125,49 @@ describe("receiving", function()
     for _, s in ipairs(idle) do assert.is_nil(s:poll()) end
   end)
 
+  it("under realtime.run: a task that yields plainly every pass does not starve a receive", function()
+    local took
+    realtime.run(function()
+      local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+      local stop = false
+      realtime.spawn(function()      -- a frame-loop task: yields on every pass, never waits
+        while not stop do coroutine.yield() end
+      end)
+      local t0 = realtime.now()
+      assert(s:send_text "hello")
+      local msg = assert(s:receive(10))
+      took = realtime.now() - t0
+      stop = true
+      assert.equal("response_created", msg.type)
+      s:close()
+    end)
+    -- the answer is there in milliseconds; before, it waited for the receive's deadline
+    assert.is_true(took < 2, ("the receive took %.2f s"):format(took))
+  end)
+
+  it("under realtime.run: an error value that is a number comes back as it is", function()
+    local ok, err = pcall(realtime.run, function() error(404) end)
+    assert.is_false(ok)
+    assert.equal(404, err)
+  end)
+
+  it("connect waiting for a max_sessions place: a client closed meanwhile gives nil, 'closed'", function()
+    local c = helper.gemini { max_sessions = 1 }
+    local res
+    realtime.run(function()
+      local s1 = assert(c:connect { output_modalities = { "text" }, resumption = false, close_timeout = 3 })
+      -- the server stops answering: s1's close holds its place while it runs
+      local conn = helper.connections()[#helper.connections()]
+      helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "stall" } })
+      s1:close()
+      realtime.spawn(function() realtime.sleep(0.3); c:close() end)
+      res = table.pack(pcall(c.connect, c, { output_modalities = { "text" }, timeout = 5 }))
+    end)
+    assert.is_true(res[1], tostring(res[2]))
+    assert.is_nil(res[2])
+    assert.equal("closed", res[4], tostring(res[3]))
+  end)
+
   it("allows one receiver per session at a time", function()
     local session = assert(client:connect { resumption = false })
     local co = coroutine.create(function() return session:receive(5) end)

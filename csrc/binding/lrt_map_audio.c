@@ -25,6 +25,9 @@
 #define LRT_DEFAULT_OUTPUT_RATE 24000
 lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt)
 {
+    lua_Integer rate = dflt;
+    int seen = 0;
+
     for (const char *p = mime; (p = strchr(p, ';')) != NULL; p++) {
         const char *q = p + 1;
         lua_Integer r = 0;
@@ -35,11 +38,21 @@ lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt)
             continue;
         for (q += 5; *q >= '0' && *q <= '9' && digits < 7; q++, digits++)
             r = r * 10 + (*q - '0');
-        if (!digits || (*q && *q != ';' && *q != ' ') || r < LRT_MIN_RATE || r > LRT_MAX_RATE)
+        /* a second rate= makes the type ambiguous: the service refuses it (1007) */
+        if (seen++ || !digits || (*q && *q != ';' && *q != ' ') || r < LRT_MIN_RATE ||
+            r > LRT_MAX_RATE)
             return -1;
-        return r;
+        rate = r;
     }
-    return dflt;
+    return rate;
+}
+
+int lrt_mime_is_pcm16(const char *mime, size_t mlen)
+{
+    /* audio/pcm and its parameters; not audio/pcmu or audio/pcma (G.711, 8-bit), and not
+     * a type with a NUL byte (its rate would be read only up to it) */
+    return strlen(mime) == mlen && strncasecmp(mime, "audio/pcm", 9) == 0 &&
+           (mime[9] == '\0' || mime[9] == ';' || mime[9] == ' ');
 }
 
 /* Decoded audio goes through one scratch block per Lua state (a userdata in the
@@ -107,10 +120,7 @@ static void report_rate(struct lrt_frame *f, const char *mime)
 void lrt_map_audio_part(struct lrt_frame *f, const char *mime, size_t mlen, int data)
 {
     lua_State *L = f->L;
-    /* audio/pcm and its parameters; not audio/pcmu or audio/pcma (G.711, 8-bit), and not
-     * a type with a NUL byte (its rate would be read only up to it) */
-    int pcm16 = strlen(mime) == mlen && strncasecmp(mime, "audio/pcm", 9) == 0 &&
-                (mime[9] == '\0' || mime[9] == ';' || mime[9] == ' ');
+    int pcm16 = lrt_mime_is_pcm16(mime, mlen);
     lua_Integer rate = lrt_mime_rate(mime, LRT_DEFAULT_OUTPUT_RATE);
 
     lrt_ensure_response(f);

@@ -69,7 +69,7 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
     if (strncasecmp(mime, kind, strlen(kind)) != 0)   /* case-insensitive (RFC 2045) */
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
                    lrt_map_shown(L, mime, strlen(mime)), kind);
-    int pcm = strncasecmp(mime, "audio/pcm", 9) == 0;
+    int pcm = lrt_mime_is_pcm16(mime, strlen(mime));
     if (pcm && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
         luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
                       "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
@@ -215,8 +215,14 @@ void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out)
 {
     item = lua_absindex(L, item);
     lrt_json_newarray(L, 1);
-    if (push_turn(L, state, item, "conversation_item_create", 0))
+    if (push_turn(L, state, item, "conversation_item_create", 0)) {
         lua_rawseti(L, -2, 1);
+    } else if (!turn_complete) {
+        /* no content and no turn to end: a bare clientContent would only cut the model
+         * off (the service takes it as the user's turn) */
+        lua_pop(L, 1);
+        return;
+    }
     push_client_content(L, turn_complete);
     lrt_map_append(L, out);
     /* the model answers what it has seen, images included */

@@ -419,7 +419,8 @@ static void transcription_only(lua_State *L, int out)
 {
     static const char *const keep[] = { "input_audio_transcription_delta",
                                         "input_audio_transcription_completed",
-                                        "session_resumption_update", "go_away", NULL };
+                                        "session_resumption_update", "go_away",
+                                        "error", NULL };
     lua_Integer n = (lua_Integer)lua_rawlen(L, out), kept = 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, out, i);

@@ -276,17 +276,19 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
                      "or '.', as in \"v1beta\"");
         return -1;
     }
+    /* Both are path segments of every model name: ".." would climb out of them. */
     if (o->backend == RT_BACKEND_VERTEX && o->location && *o->location &&
-        (!rt_ep_token(o->location) || strlen(o->location) > RT_EP_NAME_MAX)) {
+        (!rt_ep_token(o->location) || strlen(o->location) > RT_EP_NAME_MAX ||
+         strstr(o->location, ".."))) {
         rt_error_set(err, RT_EINVAL, "option 'location': expected at most %d letters, digits, "
-                     "'-', '_' or '.', as in \"us-central1\"", RT_EP_NAME_MAX);
+                     "'-', '_' or '.' (no \"..\"), as in \"us-central1\"", RT_EP_NAME_MAX);
         return -1;
     }
     if (o->backend == RT_BACKEND_VERTEX && o->project && *o->project &&
-        !rt_ep_project(o->project)) {
+        (!rt_ep_project(o->project) || strstr(o->project, ".."))) {
         rt_error_set(err, RT_EINVAL, "option 'project': expected a Google Cloud project ID "
-                     "(at most %d letters, digits, '-', '_', '.' or ':'), as in \"my-project\"",
-                     RT_EP_NAME_MAX);
+                     "(at most %d letters, digits, '-', '_', '.' or ':', no \"..\"), as in "
+                     "\"my-project\"", RT_EP_NAME_MAX);
         return -1;
     }
     if (rt_ep_check_value("api_key", o->api_key, err) ||

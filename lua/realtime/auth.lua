@@ -87,8 +87,11 @@ local function read_json_file(path, origin, what)
     return nil, ("%s is empty"):format(what)
   end
   -- an editor on Windows may have put a UTF-8 byte order mark in front
-  local ok, value = pcall(cjson.decode, (text:gsub("^\239\187\191", "")))
-  if not ok or type(value) ~= "table" then
+  local body = text:gsub("^\239\187\191", "")
+  local ok, value = pcall(cjson.decode, body)
+  -- a JSON array decodes to a table too: only an object is a credential
+  if ok and (type(value) ~= "table" or not body:find("^%s*{")) then ok = "not an object" end
+  if ok ~= true then
     -- cjson's message quotes the text near the error, which may be a key: leave it out
     return nil, ("%s is not %s: download the key file again or run `gcloud auth "
       .. "application-default login`"):format(what, ok and "a JSON object" or "valid JSON")

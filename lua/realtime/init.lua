@@ -158,18 +158,20 @@ end
 
 -- Resolves the handshake credential within `timeout` seconds (a fetch included); nil,
 -- message, "auth" when there is none.
-local function credential(p, timeout)
+local function credential(p, timeout, model)
   if p.backend == "gemini" then
     if not p.api_key then
       return nil, "no API key: pass api_key or set GEMINI_API_KEY (or GOOGLE_API_KEY)", "auth"
     end
     return true
   end
-  -- an explicit token is used as is; one we fetched is refreshed through its source
-  if p.express or (p.access_token and not p.token_source) then return true end
-  if not p.project then
+  if p.express then return true end
+  -- a model given as a whole resource name (projects/...) names its project itself
+  if not p.project and not (type(model) == "string" and model:find("^projects/")) then
     return nil, "no Vertex AI project: pass project or set GOOGLE_CLOUD_PROJECT", "auth"
   end
+  -- an explicit token is used as is; one we fetched is refreshed through its source
+  if p.access_token and not p.token_source then return true end
   return realtime.credentials(p, timeout)
 end
 
@@ -273,7 +275,7 @@ function Client:connect(opts)
 
   -- connect's timeout covers a token fetch too; the handshake gets what is left
   local timeout, t0 = eff.timeout or 15, now()
-  local ok, err, code = credential(p, timeout)
+  local ok, err, code = credential(p, timeout, eff.model)
   if not ok then return nil, err, code end
   timeout = timeout - (now() - t0)
   if timeout <= 0 then
@@ -316,6 +318,8 @@ function Client:connect(opts)
     local give_up = now() + wait_for
     repeat
       wait_on(nil, 0.01)
+      -- closed meanwhile (by another coroutine): the network's answer, not misuse
+      if not self:is_open() then return nil, "client closed while waiting for a place", "closed" end
       session, err, code = self:_connect(cfg, state, handlers, props)
     until session or code ~= "busy" or now() >= give_up
   end

@@ -215,7 +215,21 @@ local function string_list(v)
   return true
 end
 
-local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(STRING, string_list) }
+-- BCP-47 tags are ASCII letters, digits and hyphens ("en-US", "cmn-Hans-CN"); the service
+-- closes the session on an empty or malformed one.
+local function language_code(v)
+  return type(v) == "string" and #v <= 64 and v:find("^%w[%w%-]*$") ~= nil and v:sub(-1) ~= "-",
+    "a BCP-47 language code such as \"en-US\" (letters, digits and '-')"
+end
+
+local function language_list(v)
+  local what = "a non-empty list of BCP-47 language codes"
+  if type(v) ~= "table" or rawlen(v) == 0 then return false, what end
+  for _, x in ipairs(v) do if not language_code(x) then return false, what end end
+  return true
+end
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(language_code, language_list) }
 local RESUMPTION_OPTIONS = {
   handle = function(v)
     if not non_empty(v) then return false, "a non-empty string" end
@@ -334,6 +348,10 @@ local function check_session_options(opts)
     check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4, true)
     if type(opts.transcription.language) == "table" then
       check_list(opts.transcription.language, "transcription.language", 3)
+    end
+    if opts.transcription.language ~= nil and opts.transcription.input == false then
+      error("option 'transcription.language': it is the language of the input transcription, "
+        .. "which input = false turns off", 3)
     end
   end
   if opts.input_audio_format then

@@ -107,12 +107,12 @@ function realtime.run(...)
   spawn_hook = function(...) return spawn("realtime.spawn", ...) end
   local failed_co, failed_err
   local ok, err = pcall(function()
-    -- Raises a coroutine's error: a string (or number) with the coroutine's traceback;
-    -- any other value (an error object) as it is, its traceback to the log.
+    -- Raises a coroutine's error: a string with the coroutine's traceback; any other
+    -- value (an error object, a number) as it is, its traceback to the log.
     local function failed(co, e)
       failed_co, failed_err = co, e
       local t = type(e)
-      if t == "string" or t == "number" then error(debug.traceback(co, tostring(e)), 0) end
+      if t == "string" then error(debug.traceback(co, e), 0) end
       local ok_s, text = pcall(tostring, e)
       module._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
         .. (ok_s and type(text) == "string" and text or t)))
@@ -156,14 +156,16 @@ function realtime.run(...)
         end
         if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
       end
-      if not pending and #threads > 0 then
-        local timeout = earliest and math.max(0, earliest - now()) or nil
+      if #threads > 0 then
+        -- a thread ready to run (a plain yield) must not starve those waiting on a
+        -- descriptor: look at theirs without waiting
+        local timeout = pending and 0 or earliest and math.max(0, earliest - now()) or nil
         if #fds > 0 then
           local ready = core.poll_fds(fds, timeout)   -- nil when the timeout passed
           if ready then
             for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
           end
-        elseif timeout then
+        elseif timeout and not pending then
           core.sleep(timeout)
         end
       end
