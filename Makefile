@@ -25,7 +25,9 @@ CC       ?= cc
 CFLAGS   ?= -O2
 # Our own flags stay on whatever CFLAGS the caller (or LuaRocks) passes.
 RT_CFLAGS = $(CFLAGS) -fPIC -fno-semantic-interposition -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) lua5.4 2>/dev/null)
+# lua5.4 on its own: a Lua built by hand (or by hererocks, Homebrew) has no lua5.4.pc, and
+# one pkg-config call for everything would then give nothing for the other packages either
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(shell pkg-config --cflags lua5.4 2>/dev/null)
 ifdef LUA_INCDIR
 PKG_CFLAGS += -I$(LUA_INCDIR)
 endif
@@ -66,18 +68,22 @@ PUBLIC_H := $(shell sh csrc/public-headers.sh)
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test check demo bench bench-c fuzz clean env test-c lint-core install build-tests
+.PHONY: all module deps test check demo bench bench-c fuzz clean env test-c lint-core install build-tests
 
 # The set-up targets (test, check, demo, bench) run `deps` first and then build in a new
 # make: this Makefile reads pkg-config when it is parsed, and on a fresh machine the
 # packages (liblua5.4-dev among them) only exist once deps has installed them.
 SUBMAKE = $(MAKE) --no-print-directory
 
-# examples/host.c: a C program that embeds Lua and this module (built when present)
-HOST_BIN := $(if $(wildcard examples/host.c),$(BUILD)/examples/host)
+# examples/host.c: a C program that embeds Lua and this module (built when present, and
+# when pkg-config knows how to link Lua)
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null)
+HOST_BIN := $(if $(and $(wildcard examples/host.c),$(LUA_LIBS)),$(BUILD)/examples/host)
 
 all: $(MODULE) $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB) $(HOST_BIN)
+
+# the Lua module alone (what a rock installs)
+module: $(MODULE)
 
 $(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)

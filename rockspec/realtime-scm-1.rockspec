@@ -28,7 +28,7 @@ external_dependencies = {
 }
 build = {
   type = "make",
-  build_target = "all",
+  build_target = "module",
   build_variables = {
     CFLAGS = "$(CFLAGS)",
     LUA_INCDIR = "$(LUA_INCDIR)",
@@ -37,6 +37,7 @@ build = {
   install_target = "install-lua",
   install_variables = {
     BUILD = "build/rock",
+    LUA_INCDIR = "$(LUA_INCDIR)",
     INST_LIBDIR = "$(LIBDIR)",
     INST_LUADIR = "$(LUADIR)",
   },

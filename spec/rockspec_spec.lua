@@ -20,4 +20,28 @@ describe("the rockspec", function()
     assert.equal(0, status, out)
     assert.matches("^%d+%.%d+%.%d+%s+" .. tree:gsub("%p", "%%%0") .. "/lib/lua/5%.4/realtime/core%.so", out)
   end)
+
+  it("builds where Lua has no lua5.4.pc (a Lua built by hand): LuaRocks' LUA_INCDIR is enough", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local q = helper.shell_quote
+    finally(function() helper.run("rm -rf " .. q(dir)) end)
+    -- a copy of the sources, so that nothing is already built
+    local status, out = helper.run("mkdir -p " .. q(dir .. "/bin") .. " " .. q(dir .. "/src")
+      .. " && git ls-files -z | xargs -0 cp --parents -t " .. q(dir .. "/src"))
+    assert.equal(0, status, out)
+    -- a pkg-config that knows every package but Lua
+    local _, real = helper.run("command -v pkg-config")
+    helper.write_file(dir .. "/bin/pkg-config", ('#!/bin/sh\nfor a in "$@"; do [ "$a" = lua5.4 ] && exit 1; done\n'
+      .. 'exec %s "$@"\n'):format(real:match "%S+"))
+    assert(os.execute("chmod +x " .. q(dir .. "/bin/pkg-config")))
+    status, out = helper.run("cd " .. q(dir .. "/src") .. " && PATH=" .. q(dir .. "/bin") .. ":$PATH"
+      .. " luarocks --lua-version 5.4 make rockspec/realtime-scm-1.rockspec --tree " .. q(dir .. "/tree")
+      .. " --deps-mode=none")
+    assert.equal(0, status, out)
+    status, out = helper.run("cd / && LUA_PATH=" .. q(dir .. "/tree/share/lua/5.4/?.lua;"
+      .. dir .. "/tree/share/lua/5.4/?/init.lua;;") .. " LUA_CPATH=" .. q(dir .. "/tree/lib/lua/5.4/?.so;;")
+      .. " lua5.4 -e 'print(require \"realtime\"._VERSION)'")
+    assert.equal(0, status, out)
+  end)
 end)
