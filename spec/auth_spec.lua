@@ -135,6 +135,18 @@ describe("credentials against the simulator", function()
       assert.matches("HTTP 400 invalid_grant: Invalid JWT Signature", err)
     end)
 
+    it("keeps the endpoint's reason in the error behind a long path and account name", function()
+      -- a realistic 100-byte path and 70-byte account used to cut the reason off at 255 bytes
+      local long = dir .. "/" .. string.rep("credentials-of-the-production-voice-assistant-", 2) .. "key.json"
+      helper.write_file(long, cjson.encode(sa_info { private_key = other_key,
+        client_email = "voice-assistant-runner@acme-voice-prod-123456.iam.gserviceaccount.com" }))
+      local ok, err, code = resolve(props(long))
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("key%.json %(service account voice%-assistant%-runner@acme%-voice%-prod", err)
+      assert.matches("refused: HTTP 400 invalid_grant: .+ the clock right%?$", err)
+    end)
+
     it("fails with 'auth' naming the account when the endpoint does not know it", function()
       local p = props(sa_info { client_email = "ghost@livesim-test.iam.gserviceaccount.com" })
       local ok, err, code = resolve(p)

@@ -10,7 +10,7 @@
 #include "rt_lws_log.h"
 #include "rt_utf8.h"
 
-#define RT_ERROR_DATA_MAX 256
+#define RT_ERROR_DATA_MAX RT_ERROR_MSG_MAX
 
 static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul);
 

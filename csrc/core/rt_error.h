@@ -28,9 +28,13 @@ enum rt_code {
     RT_EINVAL        /* "invalid" */
 };
 
+/* Room for a message that names a long path or URL and still says why (a credential's
+ * source, the token endpoint, the server's reason and the fix fit). */
+#define RT_ERROR_MSG_MAX 1024
+
 struct rt_error {
     enum rt_code code;
-    char msg[256];
+    char msg[RT_ERROR_MSG_MAX];
 };
 
 /* Sets code and message (printf format, truncated to fit) unless e already holds an

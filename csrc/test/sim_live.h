@@ -28,7 +28,7 @@ static char url[512];
 struct seen {
     int ready, messages, errors, closed, after_closed;
     int error_code, closed_code;
-    char error_msg[256], closed_reason[128];
+    char error_msg[RT_ERROR_MSG_MAX], closed_reason[128];
     int turn_complete, inline_data;
     int reconnected, reconnect_attempt;
 };
