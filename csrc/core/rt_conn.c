@@ -177,6 +177,7 @@ void rt_conn_open(struct rt_session *s)
     s->addr_next = 0;
     rt_free(s->addrs);
     s->addrs = NULL;
+    s->phase_expired = false;
     rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_timeout_cb,
                   (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
     /* Allocated per attempt: an open connection keeps no addresses. */
@@ -228,17 +229,26 @@ static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
 
-    if (s->state >= RT_CS_READY)
+    if (s->state >= RT_CS_READY && !s->phase_expired)
         return;
-    if (s->state == RT_CS_SETUP)
-        rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "no setupComplete within %g s", s->timeout);
-    else
-        rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s",
-                     s->host, s->timeout);
-    if (s->wsi)
+    if (!s->phase_expired) {
+        s->phase_expired = true;
+        if (s->state == RT_CS_SETUP)
+            rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "no setupComplete within %g s",
+                         s->timeout);
+        else
+            rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s",
+                         s->host, s->timeout);
+    }
+    if (s->wsi) {
         rt_conn_kill(s);
-    else
+        /* lws forgets a kill asked while it is still starting the TCP connect (it sets a
+         * timeout of its own after it): ask again until the connection is gone. */
+        rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_timeout_cb,
+                      LWS_USEC_PER_SEC / 100);
+    } else {
         rt_conn_lost(s);
+    }
 }
 
 static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)

@@ -188,6 +188,8 @@ struct rt_session {
                                              a time: connect + setupComplete (RESOLVING to
                                              SETUP), goAway's latest moment to leave (READY),
                                              the next reconnect attempt (WAIT) */
+    bool phase_expired;                   /* the connect + setupComplete deadline passed:
+                                             killing until the connection is gone */
     lws_sorted_usec_list_t sul_close;     /* close deadline */
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
     bool pause_told;                 /* the owner was told reading paused (this pause) */

@@ -1,7 +1,11 @@
 /* The owner-side C API's promises against the Live API simulator: a send of nothing,
  * waiting after polling, appends and commits from two threads, and one struct rt_error
  * serving many calls. The runner sets the simulator's addresses (sim_live.h). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -190,6 +194,31 @@ static void test_close_before_ready(void)
     rt_client_free(c);
 }
 
+/* A connect timeout shorter than the TCP connect itself (a listener that never answers):
+ * the session still times out, however early in lws's connect the deadline falls. */
+static void test_tiny_connect_timeout(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char u[128];
+
+    RT_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 64) == 0 &&
+             getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    snprintf(u, sizeof u, "ws://127.0.0.1:%d/", ntohs(a.sin_port));
+    for (int i = 0; i < 8; i++) {
+        struct rt_client *c = client(NULL);
+        struct rt_session *s = c ? session(c, u, "k", SETUP_TEXT, false, i % 2 ? 1e-4 : 5e-6) : NULL;
+        struct seen w = { 0 };
+
+        RT_CHECK(s && pump(s, &w, 5, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ETIMEOUT);
+        rt_session_free(s);
+        rt_client_free(c);
+    }
+    close(fd);
+}
+
 int main(void)
 {
     if (sim_env() != 0)
@@ -200,6 +229,7 @@ int main(void)
     RT_RUN(test_append_commit_race);
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
+    RT_RUN(test_tiny_connect_timeout);
     curl_global_cleanup();
     return rt_test_done();
 }
