@@ -41,14 +41,15 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
     return 0;
 }
 
-/* A session whose commits send a message (manual activity, audio_stream_end) changes
- * its turn state and its intake together under turn_lock: otherwise a commit on one
- * thread between another thread's look at in_turn and its enqueue ends a turn the wire
- * has not started (activityEnd twice, then audio without activityStart). Returns
+/* Under manual activity detection a session changes its turn state and its intake
+ * together under turn_lock: otherwise a commit on one thread between another thread's
+ * look at in_turn and its enqueue ends a turn the wire has not started (activityEnd
+ * twice, then audio without activityStart). Other sessions need no lock: for them a
+ * commit racing an append at worst leaves audioStreamEnd to the next commit. Returns
  * whether it locked. */
 static bool rt_sess_turn_lock(struct rt_session *s)
 {
-    if (!s->manual_activity && !s->audio_stream_end)
+    if (!s->manual_activity)
         return false;
     pthread_mutex_lock(&s->turn_lock);
     return true;
@@ -211,7 +212,7 @@ void rt_session_mark_turn_end(struct rt_session *s)
 
 int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
 {
-    struct rt_msg *m = NULL;
+    struct rt_msg *m;
     bool locked;
     int rc = 0;
 
@@ -221,24 +222,28 @@ int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
         return -1;
     }
     locked = rt_sess_turn_lock(s);
-    if (!locked) {
-        if (!atomic_exchange(&s->in_turn, false))
-            return 0;                 /* no audio since the last commit: nothing to end */
-    } else if (!atomic_load(&s->in_turn)) {
-        rc = 1;
-    } else if (!(m = rt_wire_control_msg(s->manual_activity ? RT_WIRE_ACTIVITY_END
-                                                            : RT_WIRE_AUDIO_STREAM_END))) {
-        rt_error_set(err, RT_ENOMEM, "out of memory committing audio");
-        rc = -1;
-    } else if (rt_sess_enqueue(s, m, m->len, err)) {
-        rt_msg_free(m);
-        rc = -1;
-    } else {
-        atomic_store(&s->in_turn, false);
+    if (locked ? !atomic_load(&s->in_turn) : !atomic_exchange(&s->in_turn, false)) {
+        rt_sess_turn_unlock(s, locked);
+        return 0;                     /* no audio since the last commit: nothing to end */
     }
+    if (s->manual_activity || s->audio_stream_end) {
+        m = rt_wire_control_msg(s->manual_activity ? RT_WIRE_ACTIVITY_END
+                                                   : RT_WIRE_AUDIO_STREAM_END);
+        if (!m) {
+            rt_error_set(err, RT_ENOMEM, "out of memory committing audio");
+            rc = -1;
+        } else if (rt_sess_enqueue(s, m, m->len, err)) {
+            rt_msg_free(m);
+            rc = -1;
+        }
+    }
+    /* Ended on the wire, or still open after a failure. Unlocked, the exchange already
+     * lowered it: storing false now could hide an append made since. */
+    if (locked || rc)
+        atomic_store(&s->in_turn, rc != 0);
     rt_sess_turn_unlock(s, locked);
     if (rc)
-        return rc < 0 ? -1 : 0;
+        return -1;
     rt_session_mark_turn_end(s);
     return 0;
 }

@@ -51,7 +51,7 @@ static void test_buf(void)
 static void test_error(void)
 {
     struct rt_error e = { 0 };
-    char longmsg[600];
+    char longmsg[RT_ERROR_MSG_MAX + 600];
 
     rt_error_set(&e, RT_EBUSY, "first %d", 1);
     rt_error_set(&e, RT_ETLS, "second");
