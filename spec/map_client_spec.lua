@@ -150,7 +150,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       it("seed bug 13: a result for an unknown call id is refused, not sent with name \"\"", function()
         local st = state(backend)
         assert.has_error(function() send(st, item(result("nope", 1))) end,
-          "conversation_item_create: part 1: unknown call_id 'nope'")
+          "conversation_item_create: part 1: unknown call_id 'nope' (no call of this session has it, or its answer was sent already)")
         -- an explicit name is enough
         send(st, item { type = "function_result", call_id = "x", name = "f", result = 1 })
         assert.equal("f", send(st, create)[1].toolResponse.functionResponses[1].name)
@@ -225,11 +225,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
         -- the call that said more will follow stays answerable; the other is done
         send(st, item { type = "function_result", call_id = "c1", result = 3, will_continue = false })
         assert.has_error(function() send(st, item(result("c2", 4))) end,
-          "conversation_item_create: part 1: unknown call_id 'c2'")
+          "conversation_item_create: part 1: unknown call_id 'c2' (no call of this session has it, or its answer was sent already)")
         cmp.assert_same(send(st, create)[1].toolResponse.functionResponses,
           { { id = "c1", name = "f", response = { result = 3 }, willContinue = false } })
         assert.has_error(function() send(st, item(result("c1", 5))) end,
-          "conversation_item_create: part 1: unknown call_id 'c1'")
+          "conversation_item_create: part 1: unknown call_id 'c1' (no call of this session has it, or its answer was sent already)")
       end)
 
       it("a bad scheduling or will_continue raises", function()

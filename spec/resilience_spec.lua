@@ -137,6 +137,37 @@ describe("resumption", function()
     helper.drain(session)
   end)
 
+  it("says so when audio the bound let go of cannot be sent again after a drop", function()
+    local realtime = require "realtime"
+    local s = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 50000 })
+    local conn = open_connection()
+    local seen = {}
+    for i = 1, 200 do
+      s:append_audio(string.pack("<i2", i) .. string.rep("\0\0", 319))   -- "busy" while it reconnects
+      if i == 100 then helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } }) end
+      realtime.sleep(0.004)
+      for m in function() return s:poll() end do seen[#seen + 1] = m end
+    end
+    local deadline = os.time() + 10
+    while os.time() < deadline and s:stats().reconnects == 0 do
+      local m = s:receive(0.2)
+      if m then seen[#seen + 1] = m end
+    end
+    for m in function() return s:poll() end do seen[#seen + 1] = m end
+    local told, reconnected
+    for _, m in ipairs(seen) do
+      if m.type == "error" then told = m end
+      if m.type == "reconnected" then reconnected = m end
+    end
+    assert.is_table(reconnected)
+    assert.is_true(s:stats().replay_dropped > 0)
+    assert.is_table(told, "no error said that audio was let go of")
+    assert.equal("busy", told.code)
+    assert.matches("^reconnected: %d+ messages %(%d+ bytes%) written before the connection was lost "
+      .. "were not kept to be sent again %(max_queue_bytes 50000%)", told.message)
+    s:close()
+  end)
+
   it("ends the session on 1007 without a retry", function()
     helper.sim_post("/_sim/next", { fault = { type = "close", code = 1007, when = "turn",
       reason = "Request contains an invalid argument." } })

@@ -38,6 +38,31 @@ describe("faults without resumption", function()
     assert.equal(0, s:stats().reconnects)
   end)
 
+  it("a response the session's end cuts off still gets its response_done (incomplete)", function()
+    helper.sim_post("/_sim/next", { fault = { type = "close", code = 1011, when = "turn" } })
+    local s = session()
+    assert(s:send_text "hello there friend")
+    local _, all = to_end(s)
+    local created, done
+    for _, m in ipairs(all) do
+      if m.type == "response_created" then created = m end
+      if m.type == "response_done" then done = m end
+    end
+    assert.is_table(created)
+    assert.is_table(done, "no response_done before closed")
+    assert.equal("incomplete", done.status)
+    assert.equal(created.response_id, done.response_id)
+    assert.equal("closed", last_type(all))
+  end)
+
+  it("connect's timeout error names the timeout given", function()
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 3000, setup = true } })
+    local s, err, code = client:connect { output_modalities = { "text" }, resumption = false, timeout = 1 }
+    assert.is_nil(s)
+    assert.equal("timeout", code)
+    assert.equal("no setupComplete within 1 s", err)
+  end)
+
   it("a 1011 close gives error 'closed' naming the code, and closed 1011", function()
     helper.sim_post("/_sim/next", { fault = { type = "close", code = 1011, when = "turn" } })
     local s = session()
@@ -126,6 +151,23 @@ describe("reconnects that fail", function()
     assert.equal(1006, first.closed.code)
     assert.is_nil(first.reconnected)
     assert.equal(0, s:stats().reconnects)
+  end)
+
+  it("give up after connections that each got through setup: counting the unanswered text", function()
+    -- the text goes unanswered; every later connection closes 1011 right after setup
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 5000 } })
+    local s = assert(client:connect { output_modalities = { "text" } })
+    helper.sim_post("/_sim/next", { count = 20, fault = { type = "close", code = 1011, when = "setup" } })
+    local conn = helper.open_connection()
+    assert(s:send_text "hello there")
+    helper.run "sleep 0.3"
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+    local first = to_end(s, 60)
+    assert.matches("cannot resume the session after 6 attempts: server closed the connection (1011",
+      first.error.message, 1, true)
+    assert.matches("(1 message, %d+ bytes, written before the connection was lost and not known "
+      .. "to be received)", first.error.message)
+    assert.equal(1011, first.closed.code)
   end)
 
   it("stop at once when the credentials are refused", function()

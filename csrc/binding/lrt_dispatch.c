@@ -81,7 +81,9 @@ static void lrt_error_result(lua_State *L, int idx, int msg)
     else
         lua_pushliteral(L, "tool handler failed");
     lua_setfield(L, -2, "error");
+    lua_pushliteral(L, "tool handler failed: ");
     lua_pushvalue(L, idx);
+    lua_concat(L, 2);
     lua_setfield(L, msg, "error_traceback");
 }
 

@@ -199,7 +199,8 @@ static int result_part(lua_State *L, int state, int part, int i)
         lua_rawget(L, -2);
         lua_remove(L, -2);
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "conversation_item_create: part %d: unknown call_id '%s'", i,
+            luaL_error(L, "conversation_item_create: part %d: unknown call_id '%s' (no call "
+                          "of this session has it, or its answer was sent already)", i,
                        lua_tostring(L, id));
     }
     int name = lua_gettop(L);

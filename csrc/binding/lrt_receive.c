@@ -74,6 +74,33 @@ static void lrt_push_simple(lua_State *L, const char *type, const char *k1, cons
     }
 }
 
+/* Pushes an array of messages: empty, or those that end the response in progress,
+ * cut off by the connection or the session ending (response_done "incomplete", with
+ * `why`), as the mapping ends a turn. Every response_created gets its response_done. */
+static void lrt_end_response(lua_State *L, const char *why)
+{
+    static const char turn_end[] = "{\"serverContent\":{\"turnComplete\":true}}";
+    int st, cut;
+
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+    st = lua_gettop(L);
+    cut = lua_getfield(L, st, "response_id") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (cut) {
+        lua_pushstring(L, why);
+        lua_setfield(L, st, "response_incomplete");
+        lrt_map_server_text(L, st, turn_end, sizeof turn_end - 1);
+        lua_pop(L, 2);                        /* msgs | nil */
+    } else {
+        lua_pushnil(L);
+    }
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_remove(L, st);
+}
+
 /* Turns one core event into the mapped messages at SLOT_MSGS. Frees ev. */
 static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
 {
@@ -109,30 +136,8 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         lua_pop(L, 2);
         break;
     case RT_EV_RECONNECTED:
-        /* A response cut off by the lost connection ends here, "incomplete": the
-         * mapping closes it as if the turn had ended, with that reason. The resumed
-         * session answers again in a new response. */
-        {
-            int st, cut;
-            lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
-            st = lua_gettop(L);
-            cut = lua_getfield(L, st, "response_id") != LUA_TNIL;
-            lua_pop(L, 1);
-            if (cut) {
-                static const char turn_end[] = "{\"serverContent\":{\"turnComplete\":true}}";
-                lua_pushliteral(L, "connection lost");
-                lua_setfield(L, st, "response_incomplete");
-                lrt_map_server_text(L, st, turn_end, sizeof turn_end - 1);
-                lua_pop(L, 2);                        /* msgs | nil */
-            } else {
-                lua_pushnil(L);
-            }
-            if (!lua_istable(L, -1)) {
-                lua_pop(L, 1);
-                lua_newtable(L);
-            }
-            lua_remove(L, st);
-        }
+        /* The resumed session answers again in a new response. */
+        lrt_end_response(L, "connection lost");
         lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         break;
@@ -145,9 +150,9 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         break;
     case RT_EV_CLOSED:
     default:
-        lua_createtable(L, 1, 0);
+        lrt_end_response(L, "session ended");
         lrt_push_simple(L, "closed", "reason", ev->data, ev->len, "code", ev->code);
-        lua_rawseti(L, -2, 1);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         u->ended = 1;
         break;
     }

@@ -90,6 +90,8 @@ void rt_conn_take_intake(struct rt_session *s)
     /* Messages kept for replay count against the bound too; the oldest give way rather
      * than what the user says now (stats: replay_dropped). */
     while (!rt_queue_empty(&s->replay) && s->replay.bytes + s->sendq.bytes > s->max_queue) {
+        s->gave_way++;
+        s->gave_way_bytes += s->replay.head->len;
         rt_conn_replay_drop_first(s);
         atomic_fetch_add(&s->stats.replay_dropped, 1);
     }
@@ -346,7 +348,7 @@ void rt_conn_service(struct rt_session *s)
             req |= RT_REQ_CLOSE;
         }
         if (!(req & RT_REQ_CLOSE))
-            rt_conn_open(s);
+            rt_conn_open_first(s);
     }
     if (s->state == RT_CS_DONE)
         return;
@@ -390,7 +392,8 @@ static void rt_conn_unsent(struct rt_session *s, size_t *count, size_t *bytes)
 static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, size_t n,
                                size_t unsent, size_t unsent_bytes)
 {
-    size_t unsure = s->reconnecting ? s->replay.count : 0;
+    bool resuming = s->reconnecting || s->gave_up;
+    size_t unsure = resuming ? s->replay.count : 0;
     const char *sep = " (";
 
     if (unsent && n < esize) {
@@ -402,6 +405,12 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
         n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, written "
                               "before the connection was lost and not known to be received",
                               sep, unsure, unsure == 1 ? "" : "s", s->replay.bytes);
+    if (resuming && s->gave_way && n < esize) {
+        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, written and "
+                              "then not kept (max_queue_bytes)", unsent || unsure ? "; " : " (",
+                              s->gave_way, s->gave_way == 1 ? "" : "s", s->gave_way_bytes);
+        unsure += s->gave_way;
+    }
     if ((unsent || unsure) && n < esize)
         snprintf(emsg + n, esize - n, ")");
 }
@@ -444,6 +453,15 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
             return RT_ETIMEOUT;
         }
         return RT_OK;
+    }
+    if (s->gave_up && rt_conn_err_code(s) != RT_OK) {
+        /* the attempts ran out: the last connection's end is in the error's text */
+        if (s->peer_closed) {
+            *code = s->peer_code;
+            *reason = s->notes ? s->notes->peer_reason : "";
+        }
+        snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
+        return rt_conn_err_code(s);
     }
     if (s->peer_closed) {
         *code = s->peer_code;
@@ -520,7 +538,7 @@ void rt_conn_finish(struct rt_session *s)
     rt_client_unlink(c, s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
-    if (unsent || (s->reconnecting && s->replay.count)) {
+    if (unsent || ((s->reconnecting || s->gave_up) && (s->replay.count || s->gave_way))) {
         size_t n = strlen(emsg);
         if (ecode == RT_OK && s->close_acted && s->reconnecting) {
             ecode = RT_ECLOSED;

@@ -13,6 +13,9 @@
 /* ---- rt_conn.c ---- */
 /* Opens the next connection: resolve (or take the literal address), then lws. */
 void rt_conn_open(struct rt_session *s);
+/* The first connection: rt_conn_open once the session's token source (if any) has a
+ * token, as a reconnect waits for one (rt_conn_resume.c). */
+void rt_conn_open_first(struct rt_session *s);
 /* Marks the connection to be closed by lws soon (outside the current callback). */
 void rt_conn_kill(struct rt_session *s);
 /* Queues the final events (error if any, then closed) and drops the I/O thread's

@@ -146,20 +146,34 @@ void rt_conn_lost(struct rt_session *s)
         bool exhausted = next > RT_RESUME_MAX_ATTEMPTS && rt_conn_should_resume(s, 1);
         if (exhausted && !s->reconnecting)
             rt_conn_loss_reason(s);
-        if ((s->reconnecting || exhausted) && !s->close_acted && !s->peer_closed &&
-            !s->fail_code && !s->client->stop_seen) {
+        /* A server close ends a resumption only when the attempts ran out (another close
+         * speaks for itself: "server closed the connection (...)"). */
+        if ((s->reconnecting || exhausted) && (exhausted || !s->peer_closed) &&
+            !s->close_acted && !s->fail_code && !s->client->stop_seen) {
             /* Say that the session was being resumed, and why that started. */
             struct rt_error why;
             enum rt_code code = rt_conn_err_code(s) != RT_OK ? rt_conn_err_code(s) : RT_ECLOSED;
+            char peer[200];
+
+            if (s->peer_closed)
+                snprintf(peer, sizeof peer, "server closed the connection (%d%s%.150s)",
+                         s->peer_code, s->notes && *s->notes->peer_reason ? ": " : "",
+                         s->notes ? s->notes->peer_reason : "");
+            const char *detail = s->peer_closed ? peer : rt_conn_err_code(s) != RT_OK
+                                 ? rt_conn_err_msg(s) : "connection lost";
 
             rt_error_clear(&why);
-            rt_error_set(&why, code, "cannot resume the session after %d attempt%s "
-                         "(%.60s): %.150s", next - 1, next - 1 == 1 ? "" : "s",
-                         rt_conn_lost_text(s), rt_conn_err_code(s) != RT_OK
-                         ? rt_conn_err_msg(s) : "connection lost");
+            if (strcmp(rt_conn_lost_text(s), detail) == 0)   /* the last loss is the reason */
+                rt_error_set(&why, code, "cannot resume the session after %d attempt%s: %.200s",
+                             next - 1, next - 1 == 1 ? "" : "s", detail);
+            else
+                rt_error_set(&why, code, "cannot resume the session after %d attempt%s "
+                             "(%.60s): %.200s", next - 1, next - 1 == 1 ? "" : "s",
+                             rt_conn_lost_text(s), detail);
             if (s->notes)
                 rt_error_clear(&s->notes->err);
             rt_error_set(rt_conn_err(s), why.code, "%s", why.msg);
+            s->gave_up = true;
         }
         rt_conn_finish(s);
         return;
@@ -195,6 +209,34 @@ static bool rt_conn_token_ready(struct rt_session *s)
         rt_free(tok);
     }
     return r != 0 || s->auth_waits++ >= RT_AUTH_WAIT_STEPS;
+}
+
+/* A token source just made has only started its fetch, and an upgrade without the
+ * token is refused (401): the first connection waits for it as a reconnect does. */
+static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
+
+    if (s->state != RT_CS_NEW)
+        return;
+    if (!rt_conn_token_ready(s)) {
+        rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb,
+                      LWS_USEC_PER_SEC / 10);
+        return;
+    }
+    s->auth_waits = 0;
+    rt_conn_open(s);
+}
+
+void rt_conn_open_first(struct rt_session *s)
+{
+    if (s->auth && !rt_conn_token_ready(s)) {
+        rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb,
+                      LWS_USEC_PER_SEC / 10);
+        return;
+    }
+    s->auth_waits = 0;
+    rt_conn_open(s);
 }
 
 static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
@@ -281,6 +323,8 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
             }
         }
         s->model_busy = false;
+        if (!rt_queue_empty(&s->replay) && s->replay_first < upto)
+            s->gave_way = s->gave_way_bytes = 0;   /* given up before: consumed too */
         while (!rt_queue_empty(&s->replay) && s->replay_first < upto)
             rt_conn_replay_drop_first(s);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
@@ -320,6 +364,25 @@ static void rt_conn_reopen_activity(struct rt_session *s)
     s->act_open_at_replay = false;     /* on this connection, none is open before it */
 }
 
+/* Messages written on the lost connection that the bound made us let go of cannot go
+ * out again: an error says so before "reconnected" (the server may not have them). */
+static void rt_conn_tell_gave_way(struct rt_session *s)
+{
+    char msg[256];
+    int n;
+    struct rt_event *ev;
+
+    if (!s->gave_way)
+        return;
+    n = snprintf(msg, sizeof msg, "reconnected: %zu message%s (%zu bytes) written before the "
+                 "connection was lost were not kept to be sent again (max_queue_bytes %zu): "
+                 "the server may not have them", s->gave_way, s->gave_way == 1 ? "" : "s",
+                 s->gave_way_bytes, s->max_queue);
+    s->gave_way = s->gave_way_bytes = 0;
+    if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
+        rt_evq_push(&s->events, ev);
+}
+
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
 {
     lws_sul_cancel(&s->sul_phase);
@@ -351,6 +414,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         rt_conn_reopen_activity(s);
         atomic_store(&s->stats.replay_bytes, 0);
         rt_free(ev);
+        rt_conn_tell_gave_way(s);
         ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, lost, rl);
         rt_free(s->lost_reason);
         s->lost_reason = NULL;

@@ -197,6 +197,9 @@ struct rt_session {
     /* resumption (I/O thread) */
     struct rt_queue replay;          /* written, not known to be consumed, oldest first */
     uint64_t replay_first;           /* sequence number of replay's head */
+    size_t gave_way, gave_way_bytes; /* replay's oldest given up to max_queue_bytes since the
+                                        server last said it consumed something: told at the
+                                        next reconnect, or in the final error */
     bool act_open_at_replay;         /* an activityStart without its end comes before
                                         replay's head (or the next write, when empty) */
     bool initial_in_replay;          /* the initial history is written, in replay */
@@ -209,6 +212,7 @@ struct rt_session {
     char *auth_value;                /* owned: "Bearer <token>" for the next upgrade */
     bool ever_ready;                 /* some connection reached setupComplete */
     bool reconnecting;               /* READY on the next connection means "reconnected" */
+    bool gave_up;                    /* the reconnect attempts ran out */
     int attempt;                     /* reconnects since a connection last got a turn through */
     int auth_waits;                  /* retries spent waiting for a token fetch */
     double conn_start;               /* monotonic seconds this connection became ready */

@@ -219,6 +219,42 @@ static void test_tiny_connect_timeout(void)
     close(fd);
 }
 
+/* A session whose token source was just made (its first fetch under way) waits for the
+ * token before its first handshake instead of going without it (HTTP 401). */
+static void test_auth_first_handshake(void)
+{
+    static const char setup[] = "{\"setup\":{\"model\":\"projects/livesim-test/locations/"
+        "us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio\","
+        "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]}}}";
+    struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = sim_http,
+                                  .ca_file = sim_ca, .timeout = 5 };
+    struct rt_endpoint_options eo = { .backend = RT_BACKEND_VERTEX, .access_token = "stale",
+                                      .project = "livesim-test", .location = "us-central1",
+                                      .base_url = sim_http };
+    struct rt_error err = { 0 };
+    struct rt_auth *a = rt_auth_new(&ao, &err);
+    struct rt_endpoint ep = { 0 };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = NULL;
+    struct seen w = { 0 };
+
+    RT_CHECK(a && c && rt_endpoint_build(&eo, &ep, &err) == 0);
+    if (a && c && ep.url) {
+        struct rt_session_options o = { .url = ep.url, .headers = ep.headers,
+                                        .nheaders = ep.nheaders, .setup = setup,
+                                        .setup_len = sizeof setup - 1, .timeout = 10, .auth = a };
+        s = rt_session_new(c, &o, &err);
+    }
+    RT_CHECK(s && pump(s, &w, 10, is_ready));
+    RT_CHECK(w.ready == 1 && w.errors == 0);
+    if (w.errors)
+        printf("# %s\n", w.error_msg);
+    rt_session_free(s);
+    rt_endpoint_free(&ep);
+    rt_client_free(c);
+    rt_auth_free(a);
+}
+
 int main(void)
 {
     if (sim_env() != 0)
@@ -230,6 +266,7 @@ int main(void)
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
     RT_RUN(test_tiny_connect_timeout);
+    RT_RUN(test_auth_first_handshake);
     curl_global_cleanup();
     return rt_test_done();
 }

@@ -277,7 +277,9 @@ function Client:connect(opts)
   local timeout, t0 = eff.timeout or 15, now()
   local ok, err, code = credential(p, timeout, eff.model)
   if not ok then return nil, err, code end
-  timeout = timeout - (now() - t0)
+  -- only a fetch takes time worth counting (the handshake's error then names what is left)
+  local spent = now() - t0
+  if spent >= 0.001 then timeout = timeout - spent end
   if timeout <= 0 then
     return nil, ("timed out: fetching the access token took the whole timeout (%g s)")
       :format(eff.timeout or 15), "timeout"
@@ -420,7 +422,7 @@ local function receive_once(self, deadline)
   while true do
     local msg, err, code = try_receive(self)
     if msg then
-      if msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
+      if msg.error_traceback then log("error", msg.error_traceback) end
       return msg
     end
     if err ~= "again" then return nil, err, code end
@@ -471,7 +473,7 @@ end
 function Session:poll()
   check_self(self, "poll")
   local msg = session_poll(self)
-  if msg and msg.error_traceback then log("error", "tool handler failed: " .. msg.error_traceback) end
+  if msg and msg.error_traceback then log("error", msg.error_traceback) end
   return msg
 end
 
