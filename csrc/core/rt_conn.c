@@ -624,6 +624,9 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (s && s->wsi == wsi && s->state != RT_CS_DONE && s->state != RT_CS_WAIT) {
             s->wsi = NULL;
             lws_sul_cancel(&s->sul_alive);
+            /* What was read while reading was paused (the server's last messages, its
+             * close answer) counts before the end is judged. */
+            rt_conn_drain_stash(s);
             rt_conn_lost(s);
         } else if (s && s->state == RT_CS_CONNECTING && !s->wsi) {
             rt_conn_lost(s);   /* failed before lws handed us the wsi */

@@ -73,6 +73,9 @@ int rt_conn_writeable(struct rt_session *s);
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
 /* The owner read enough: read again (what was stashed first). */
 void rt_conn_resume_reading(struct rt_session *s);
+/* At the connection's end (no wsi any more): parses what reading paused left in the
+ * stash, so the server's last messages and its close answer are not lost. */
+void rt_conn_drain_stash(struct rt_session *s);
 /* Fails the connection: close frame `code` with `reason`, the error already in ioerr. */
 void rt_conn_fail(struct rt_session *s, int code, const char *reason);
 /* Whether writing has more to do. */

@@ -462,6 +462,24 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
     return 0;
 }
 
+void rt_conn_drain_stash(struct rt_session *s)
+{
+    struct rt_buf stash;
+
+    /* The bytes are in memory already: parsed now, past max_receive_bytes if need be
+     * (each pass takes at least one message, so this ends). */
+    while (s->rx_stash.len && !s->fail_code && !s->peer_closed && s->state >= RT_CS_SETUP) {
+        stash = s->rx_stash;
+        rt_buf_init(&s->rx_stash);
+        s->reading_paused = false;
+        if (rt_conn_feed(s, (unsigned char *)stash.data, stash.len)) {
+            rt_buf_free(&stash);
+            break;
+        }
+        rt_buf_free(&stash);
+    }
+}
+
 void rt_conn_resume_reading(struct rt_session *s)
 {
     struct rt_buf stash;

@@ -255,6 +255,41 @@ static void test_auth_first_handshake(void)
     rt_auth_free(a);
 }
 
+/* A slow reader (reading paused at max_receive_bytes) closes while the server's answers
+ * wait: when the server ends the connection, what was read before the pause (its last
+ * messages, its close answer) still reaches the owner, and the close is the normal one. */
+static void test_close_while_paused(void)
+{
+    static const char hi[] = "{\"realtimeInput\":{\"text\":\"hello there\"}}";
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .timeout = 10, .max_receive_bytes = 4096,
+    };
+    struct rt_client *c = client(sim_ca);
+    struct rt_error err = { 0 };
+    struct rt_session *s = c ? rt_session_new(c, &o, &err) : NULL;
+    struct seen w = { 0 };
+    int n = 300;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready));
+    for (int i = 0; s && i < n; i++)
+        RT_CHECK(rt_session_send(s, hi, sizeof hi - 1, &err) == 0);
+    if (s) {
+        struct timespec d = { 1, 500 * 1000 * 1000 };
+        nanosleep(&d, NULL);                 /* the answers pile up: reading pauses */
+        rt_session_close(s, 1000, "bye");
+        RT_CHECK(pump(s, &w, 15, is_closed));
+        printf("# %d of %d turns, closed %d, %d errors (%s)\n", w.turn_complete, n,
+               w.closed_code, w.errors, w.error_msg);
+        RT_CHECK(w.turn_complete == n);
+        RT_CHECK(w.closed_code == 1000);
+        RT_CHECK(!strstr(w.error_msg, "lost"));
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
 int main(void)
 {
     if (sim_env() != 0)
@@ -267,6 +302,7 @@ int main(void)
     RT_RUN(test_close_before_ready);
     RT_RUN(test_tiny_connect_timeout);
     RT_RUN(test_auth_first_handshake);
+    RT_RUN(test_close_while_paused);
     curl_global_cleanup();
     return rt_test_done();
 }
