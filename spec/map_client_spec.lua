@@ -173,6 +173,21 @@ for _, backend in ipairs { "gemini", "vertex" } do
         cmp.assert_same(send(st, create), {})
       end)
 
+      it("withdrawn calls leave the answerable ones, and only the latest 256 are remembered", function()
+        local st = state(backend)
+        local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
+        for i = 1, 1000 do
+          announce(st, { { "w" .. i, "f" } })
+          assert(core.map_server(st, '{"toolCallCancellation":{"ids":["w' .. i .. '"]}}'))
+        end
+        assert.equal(0, count(st.calls))
+        assert.equal(256, count(st.cancelled_ids))
+        assert.is_true(st.cancelled_ids.w1000 and not st.cancelled_ids.w744)
+        -- a late result for a recent one is still dropped quietly
+        send(st, item(result("w1000", 1)))
+        cmp.assert_same(send(st, create), {})
+      end)
+
       it("refuse payloads nested deeper than 64 levels, and keys that are not UTF-8", function()
         local st = state(backend)
         announce(st, { { "c1", "f" } })

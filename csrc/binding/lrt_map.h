@@ -55,7 +55,9 @@
  *   generated_ids      { [call_id] = true } for ids we made up (the server sent none):
  *                      their results go out without an id
  *   cancelled_ids      { [call_id] = true } for calls the server withdrew
- *                      (toolCallCancellation): a later result for them is dropped
+ *                      (toolCallCancellation): a later result for them is dropped; the
+ *                      latest 256 (cancelled_order[cancelled_head..cancelled_tail]);
+ *                      a withdrawn call leaves calls and generated_ids
  *   call_seq           integer: ids made up so far ("call_1", ...)
  *   pending            array of { id =, json =, keep = } function results waiting for
  *                      response_create (json: one functionResponses element; keep: the

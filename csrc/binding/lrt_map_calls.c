@@ -411,6 +411,52 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
     return made;
 }
 
+/* Withdrawn calls remembered (their late results dropped): the latest this many, so a
+ * session that lives for days does not grow with every barge-in during a tool call. */
+#define LRT_CANCELLED_KEEP 256
+
+/* Withdraws the call whose id is at id: no longer answerable (out of calls and
+ * generated_ids), remembered in cancelled_ids, the oldest of those let go. */
+static void withdraw(lua_State *L, int state, int cancelled, int id)
+{
+    static const char *const gone[] = { "calls", "generated_ids" };
+    for (int k = 0; k < 2; k++) {
+        lua_getfield(L, state, gone[k]);
+        lua_pushvalue(L, id);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, id);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, cancelled);
+    /* cancelled_order[head..tail]: the remembered ids, oldest first */
+    if (lua_getfield(L, state, "cancelled_order") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, state, "cancelled_order");
+    }
+    int order = lua_gettop(L);
+    lua_Integer head = lrt_get_int(L, state, "cancelled_head");
+    lua_Integer tail = lrt_get_int(L, state, "cancelled_tail") + 1;
+    if (head == 0)
+        head = 1;
+    lua_pushvalue(L, id);
+    lua_rawseti(L, order, tail);
+    if (tail - head + 1 > LRT_CANCELLED_KEEP) {
+        lua_rawgeti(L, order, head);
+        lua_pushnil(L);
+        lua_rawset(L, cancelled);
+        lua_pushnil(L);
+        lua_rawseti(L, order, head);
+        head++;
+    }
+    lrt_set_int(L, state, "cancelled_head", head);
+    lrt_set_int(L, state, "cancelled_tail", tail);
+    lua_pop(L, 1);
+}
+
 void lrt_map_cancellation(struct lrt_frame *f, int tcc)
 {
     lua_State *L = f->L;
@@ -428,9 +474,7 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
         lua_Integer n = (lua_Integer)lua_rawlen(L, src);
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_rawgeti(L, src, i) == LUA_TSTRING) {
-                lua_pushvalue(L, -1);
-                lua_pushboolean(L, 1);
-                lua_rawset(L, cancelled);
+                withdraw(L, f->state, cancelled, lua_gettop(L));
                 lrt_map_append(L, ids);
             } else {
                 lrt_msg_protocol_error(f, "toolCallCancellation.ids[%d] is %s, not a string: "
