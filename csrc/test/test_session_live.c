@@ -761,6 +761,9 @@ static void test_client_free_with_sessions(void)
         RT_CHECK(pump(s[i], &w[i], 1, is_closed));
         RT_CHECK(w[i].closed == 1 && w[i].after_closed == 0);
         RT_CHECK(w[i].closed_code == 1001);
+        if (w[i].closed_code != 1001)      /* what ended it instead */
+            printf("# session %d: closed %d '%s', error %d '%s'\n", i, w[i].closed_code,
+                   w[i].closed_reason, w[i].error_code, w[i].error_msg);
         RT_CHECK(rt_session_send(s[i], "{}", 2, &err) == -1 && err.code == RT_ECLOSED);
         rt_error_clear(&err);
         rt_session_close(s[i], 1000, NULL);
