@@ -2,11 +2,13 @@
  *
  * Each test file is one program: it calls RT_CHECK/RT_CHECK_STR inside test functions,
  * runs them with RT_RUN, and ends main with `return rt_test_done();`, which prints the
- * plan and a "N passed, N failed" line that the test runner adds up. */
+ * plan and a "N passed, N failed" line that the test runner adds up. RT_TEST_ONLY=name
+ * in the environment runs that one test (to repeat a rare failure alone). */
 #ifndef RT_TEST_H
 #define RT_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int rt_test_passed, rt_test_failed, rt_test_seq;
@@ -32,6 +34,9 @@ static int rt_test_case_failed;
 
 #define RT_RUN(fn)                                                                   \
     do {                                                                             \
+        const char *rt_only_ = getenv("RT_TEST_ONLY");                               \
+        if (rt_only_ && *rt_only_ && strcmp(rt_only_, #fn) != 0)                     \
+            break;                                                                   \
         rt_test_case_failed = 0;                                                     \
         fn();                                                                        \
         rt_test_seq++;                                                               \
