@@ -597,6 +597,14 @@ void rt_conn_abort(struct rt_session *s)
  *  T H E   L W S   C A L L B A C K
  * ==================================================================== */
 
+/* A close asked before the WebSocket was open hangs up (rt_conn_close_asked), but lws
+ * kills the link only on its next pass: what arrives before then (the upgrade's answer)
+ * must not open the WebSocket and start a close handshake that the kill then cuts. */
+static bool rt_conn_hanging_up(const struct rt_session *s)
+{
+    return s->close_acted && s->state < RT_CS_SETUP;
+}
+
 int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
@@ -612,12 +620,16 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!s)
             return -1;
         s->wsi = wsi;
-        return rt_conn_connected(s);
+        return rt_conn_hanging_up(s) ? -1 : rt_conn_connected(s);
 
     case LWS_CALLBACK_RAW_WRITEABLE:
+        if (s && rt_conn_hanging_up(s))
+            return -1;
         return s ? rt_conn_writeable(s) : 0;
 
     case LWS_CALLBACK_RAW_RX:
+        if (s && rt_conn_hanging_up(s))
+            return -1;
         return s ? rt_conn_readable(s, in, len) : 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
