@@ -311,10 +311,13 @@ function Client:connect(opts)
     resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
     token_source = p.token_source,
   }
+  -- looked at before the attempt: a close that ends between the attempt's "busy" and a
+  -- look after it would leave nothing closing to wait for, and its free place untried
+  local closing = closing_sessions(p.sessions)
   local session
   session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
-  local wait_for = code == "busy" and (closing_sessions(p.sessions) and timeout
+  local wait_for = code == "busy" and ((closing or closing_sessions(p.sessions)) and timeout
     or dropped_sessions(p.sessions) and math.min(timeout, 2))
   if not session and wait_for then
     local give_up = now() + wait_for
