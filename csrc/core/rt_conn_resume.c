@@ -213,19 +213,13 @@ static bool rt_conn_token_ready(struct rt_session *s)
 
 /* A token source just made has only started its fetch, and an upgrade without the
  * token is refused (401): the first connection waits for it as a reconnect does. */
+/* The first connection waits for a token; the session may have been closed meanwhile. */
 static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
 
-    if (s->state != RT_CS_NEW)
-        return;
-    if (!rt_conn_token_ready(s)) {
-        rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb,
-                      LWS_USEC_PER_SEC / 10);
-        return;
-    }
-    s->auth_waits = 0;
-    rt_conn_open(s);
+    if (s->state == RT_CS_NEW)
+        rt_conn_open_first(s);
 }
 
 void rt_conn_open_first(struct rt_session *s)
@@ -379,6 +373,8 @@ static void rt_conn_tell_gave_way(struct rt_session *s)
                  "the server may not have them", s->gave_way, s->gave_way == 1 ? "" : "s",
                  s->gave_way_bytes, s->max_queue);
     s->gave_way = s->gave_way_bytes = 0;
+    if (n >= (int)sizeof msg)
+        n = (int)sizeof msg - 1;     /* cut, as snprintf did: never read past msg */
     if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
         rt_evq_push(&s->events, ev);
 }
