@@ -26,14 +26,17 @@ describe("files named by the caller", function()
   end
   local function quoted(s) return (s:gsub("%p", "%%%0")) end
 
-  -- Runs `writer` (a shell command writing to the FIFO) in the background, bounded and
-  -- off the output pipe, then the Lua `script` in a child with the sanitizer preload of
-  -- `make check` (as helper.child keeps it); returns the exit status and the output.
+  -- Runs the Lua `script` in a child with a shell's `<(writer)` as arg[1] (a pipe whose
+  -- writer is there before the child reads: a named FIFO would race the writer's open),
+  -- bounded, with the sanitizer preload of `make check` (as helper.child keeps it);
+  -- returns the exit status and the output.
   local function with_writer(writer, script)
     local q = helper.shell_quote
+    local file = dir .. "/reader.lua"
+    helper.write_file(file, script)
     local preload = os.getenv "LD_PRELOAD"
-    return helper.run(("timeout 20 sh -c %s >/dev/null 2>&1 & %s timeout 20 lua5.4 -e %s; s=$?; wait; exit $s")
-      :format(q(writer), preload and ("LD_PRELOAD=" .. q(preload)) or "", q(script)))
+    return helper.run(("bash -c %s"):format(q(("%s timeout 20 lua5.4 %s <(timeout 20 sh -c %s)")
+      :format(preload and ("LD_PRELOAD=" .. q(preload)) or "", q(file), q(writer)))))
   end
 
   it("a credentials FIFO nothing writes to, or /dev/zero, is an error that says so", function()
@@ -57,19 +60,18 @@ describe("files named by the caller", function()
     -- comes from the token fetch, after the file was read and decoded
     local key = '{"type":"authorized_user","client_id":"i","client_secret":"s",'
       .. '"refresh_token":"r","token_uri":"http://127.0.0.1:9/token"}'
-    local script = ([[
-      print(require("realtime").credentials({ backend = "vertex", project = "p", credentials = %q }, 5))
-    ]]):format(fifo)
-    local status, out = with_writer(("printf '%%s' %s > %s"):format(helper.shell_quote(key),
-      helper.shell_quote(fifo)), script)
+    local script = [[
+      print(require("realtime").credentials({ backend = "vertex", project = "p", credentials = arg[1] }, 5))
+    ]]
+    local status, out = with_writer(("printf '%%s' %s"):format(helper.shell_quote(key)), script)
     assert.equal(0, status, out)
     assert.matches("^nil\t", out)
     assert.matches("(authorized user, client i)", out, 1, true)
     assert.is_nil(out:find("cannot read", 1, true), out)
 
     local t0 = os.time()
-    status, out = with_writer(("exec sleep 8 > %s"):format(helper.shell_quote(fifo)), script)
-    assert.matches("credentials file " .. quoted(fifo) .. " gave nothing more for 5 s\tauth", out)
+    status, out = with_writer("exec sleep 8", script)
+    assert.matches("credentials file /dev/fd/%d+ gave nothing more for 5 s\tauth", out)
     assert.is_true(os.time() - t0 < 15)
   end)
 
