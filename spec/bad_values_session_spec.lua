@@ -42,6 +42,25 @@ describe("bad values on a session", function()
         { history = { { role = "user", txt = "hello" } } })
     end)
 
+    it("a list that is a proxy (__index or __len) raises: its entries would be read as stored, none", function()
+      local function proxy(l) return setmetatable({}, { __index = l, __len = function() return #l end }) end
+      local tool = { name = "get_weather", description = "weather" }
+      raises("option 'tools': expected a plain list, but its metatable has __index or __len "
+        .. "(the entries are read as stored: 0 stored)", client.connect, client, { tools = proxy { tool } })
+      raises("option 'history': expected a plain list, but its metatable has __index or __len",
+        client.connect, client, { history = proxy { { role = "user", text = "remember me" } } })
+      raises("option 'history': item 1: 'content' must be a plain list: its metatable has __index or "
+        .. "__len, and the entries are read as stored (0 stored)", client.connect, client,
+        { history = { { role = "user", content = proxy { { type = "text", text = "c" } } } } })
+      local s = assert(client:connect { output_modalities = { "text" } })
+      raises("conversation_item_create: 'item.content' must be a plain list", s.send, s,
+        { type = "conversation_item_create", item = { role = "user", content = proxy { { type = "text", text = "c" } } } })
+      -- a list marked as an array for lua-cjson is a plain list still
+      assert(s:send { type = "conversation_item_create", item = { role = "user",
+        content = setmetatable({ { type = "text", text = "c" } }, require("cjson").array_mt) } })
+      s:close()
+    end)
+
     it("a transcription language must be a BCP-47 code, for an input transcription that is on", function()
       for _, bad in ipairs { "", "de\255", "en US", "-en", { "en-US", "" } } do
         raises("option 'transcription.language': expected a BCP-47 language code", client.connect, client,

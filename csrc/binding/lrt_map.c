@@ -81,10 +81,27 @@ static const char *key_name(lua_State *L, int k)
     return lua_pushstring(L, luaL_typename(L, k));
 }
 
+/* Whether the table at idx has a metatable with __index or __len: a proxy, whose
+ * entries a raw read (as the mapping does) would not see. */
+static int is_proxy(lua_State *L, int idx)
+{
+    int proxy;
+
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    proxy = lua_getfield(L, -1, "__index") != LUA_TNIL;
+    proxy |= lua_getfield(L, -2, "__len") != LUA_TNIL;
+    lua_pop(L, 3);
+    return proxy;
+}
+
 lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char *what)
 {
     idx = lua_absindex(L, idx);
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    if (is_proxy(L, idx))
+        luaL_error(L, "%s: %s must be a plain list: its metatable has __index or __len, and "
+                      "the entries are read as stored (%I stored)", who, what, n);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);

@@ -105,6 +105,12 @@ end
 -- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
 local function check_list(t, what, level)
   local n = rawlen(t)
+  -- a proxy's entries are not where the mapping reads them (as stored)
+  local mt = getmetatable(t)
+  if type(mt) == "table" and (rawget(mt, "__index") ~= nil or rawget(mt, "__len") ~= nil) then
+    error(("option '%s': expected a plain list, but its metatable has __index or __len "
+      .. "(the entries are read as stored: %d stored)"):format(what, n), level + 1)
+  end
   for k in next, t do
     if math.type(k) ~= "integer" or k < 1 then
       error(("option '%s': expected a list ({ x, y, ... }), but it has the key %s"):format(what, shown(k)), level + 1)
