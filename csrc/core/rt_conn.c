@@ -612,7 +612,8 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (s)
+        /* our own hang-up ends a connect under way too: not a network failure */
+        if (s && !rt_conn_hanging_up(s))
             rt_conn_error(s, in ? (const char *)in : NULL);
         return 0;
 

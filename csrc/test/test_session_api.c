@@ -1,6 +1,6 @@
 /* The owner-side C API's promises against the Live API simulator: a send of nothing,
  * waiting after polling, appends and commits from two threads, and one struct rt_error
- * serving many calls. The runner sets the simulator's addresses (sim_live.h). */
+ * serving many calls, closes at each phase. The runner sets the simulator's addresses (sim_live.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -219,6 +219,51 @@ static void test_tiny_connect_timeout(void)
     close(fd);
 }
 
+/* A close while the TCP connect is under way (a listener whose backlog is full drops the
+ * SYN): the owner hung up, so the session ends with its code and "asked before the
+ * session was ready", not with a connect failure the hang-up itself caused. */
+static void test_close_while_connecting(void)
+{
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+    char u[128];
+
+    RT_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 0) == 0 &&
+             getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    for (int i = 0; i < 4; i++) {   /* fill the accept queue; the later SYNs go unanswered */
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        RT_CHECK(fill[i] >= 0);
+        if (fill[i] >= 0)
+            (void)connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(100000);
+    snprintf(u, sizeof u, "ws://127.0.0.1:%d/", ntohs(a.sin_port));
+    struct rt_client *c = client(NULL);
+    struct rt_session *s = c ? session(c, u, "k", SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+
+    RT_CHECK(s && rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
+    if (s) {
+        usleep(200000);
+        rt_session_close(s, 4000, "bye");
+        RT_CHECK(pump(s, &w, 5, is_closed));
+        RT_CHECK(w.closed_code == 4000);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK(strstr(w.error_msg, "close: asked before the session was ready") != NULL);
+        if (w.error_code != RT_ECLOSED)
+            printf("# error %d '%s'\n", w.error_code, w.error_msg);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+    for (int i = 0; i < 4; i++)
+        if (fill[i] >= 0)
+            close(fill[i]);
+    close(fd);
+}
+
 /* A session whose token source was just made (its first fetch under way) waits for the
  * token before its first handshake instead of going without it (HTTP 401). */
 static void test_auth_first_handshake(void)
@@ -301,6 +346,7 @@ int main(void)
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
     RT_RUN(test_tiny_connect_timeout);
+    RT_RUN(test_close_while_connecting);
     RT_RUN(test_auth_first_handshake);
     RT_RUN(test_close_while_paused);
     curl_global_cleanup();
