@@ -1,6 +1,7 @@
 /* The owner-side C API's promises against the Live API simulator: a send of nothing,
- * waiting after polling, appends and commits from two threads, and one struct rt_error
- * serving many calls, closes at each phase. The runner sets the simulator's addresses (sim_live.h). */
+ * waiting after polling, appends and commits from two threads, one struct rt_error
+ * serving many calls, and closes at each phase of a connection. The runner sets the
+ * simulator's addresses (sim_live.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
