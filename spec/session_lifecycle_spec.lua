@@ -185,6 +185,46 @@ describe("a connect that is abandoned", function()
     helper.drain(s)
     client:close()
   end)
+
+  it("holds its place until its close is done: a connect right after waits for it", function()
+    local client = helper.gemini { max_sessions = 1 }
+    helper.sim_post("/_sim/next", { count = 1, fault = { type = "delay", ms = 1500, setup = true } })
+    collectgarbage "stop"
+    local ok = pcall(realtime.run, function()
+      client:connect { output_modalities = { "text" } }
+    end, function()
+      realtime.sleep(0.2)
+      error "boom"
+    end)
+    assert.is_false(ok)
+    -- no retry here: connect itself waits for the place (it said "busy" at once)
+    local s, e = client:connect { output_modalities = { "text" }, timeout = 5 }
+    collectgarbage "restart"
+    assert(s, e)
+    s:close()
+    helper.drain(s)
+    client:close()
+  end)
+end)
+
+describe("a connect at max_sessions", function()
+  it("says busy at once when the session the collector freed had been closed (it held no place)", function()
+    local client = helper.gemini { max_sessions = 1 }
+    do
+      local s1 = assert(client:connect { output_modalities = { "text" } })
+      s1:close()
+      helper.drain(s1)
+    end
+    local s2 = assert(client:connect { output_modalities = { "text" } })
+    local t0 = realtime.now()
+    local none, err, code = client:connect { output_modalities = { "text" }, timeout = 10 }
+    assert.is_nil(none)
+    assert.equal("busy", code, err)
+    assert.is_true(realtime.now() - t0 < 1, ("busy after %.2f s"):format(realtime.now() - t0))
+    s2:close()
+    helper.drain(s2)
+    client:close()
+  end)
 end)
 
 describe("receiving while a tool handler waits", function()

@@ -283,6 +283,14 @@ static int lrt_session_closing(lua_State *L)
     return 1;
 }
 
+/* session:_holding() -> whether it holds its max_sessions place (not ended yet). */
+static int lrt_session_holding(lua_State *L)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    lua_pushboolean(L, u->s && !rt_session_is_ended(u->s));
+    return 1;
+}
+
 static int lrt_session_is_open(lua_State *L)
 {
     lua_pushboolean(L, lrt_session_open(lrt_session_arg(L, 1)));
@@ -395,6 +403,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "close", lrt_session_close },
     { "is_open", lrt_session_is_open },
     { "_closing", lrt_session_closing },
+    { "_holding", lrt_session_holding },
     { "stats", lrt_session_stats },
     { "_props", lrt_session_props },
     { "_pointer", lrt_session_pointer },

@@ -109,6 +109,7 @@ local function new_client(backend, opts, props, from_env)
   for k, v in pairs(props) do p[k] = v end
   p.backend = backend
   p.sessions = setmetatable({}, { __mode = "k" })
+  p.opening = setmetatable({}, { __mode = "k" })   -- sessions whose connect has not returned
   return client
 end
 
@@ -244,7 +245,12 @@ local OPENING = { __close = function(o) if o.session then o.session:close() end 
 -- Not when the program stopped the collector: it manages its memory itself.
 local function dropped_sessions(sessions)
   if not collectgarbage "isrunning" then return false end
-  local function count() local n = 0 for _ in pairs(sessions) do n = n + 1 end return n end
+  -- those holding a place: a closed session that ended frees none when collected
+  local function count()
+    local n = 0
+    for s in pairs(sessions) do if s:_holding() then n = n + 1 end end
+    return n
+  end
   local before = count()
   -- two cycles: a finalized key leaves a weak table in the cycle after its finalizer ran
   collectgarbage "collect"
@@ -313,11 +319,12 @@ function Client:connect(opts)
   }
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
   -- look after it would leave nothing closing to wait for, and its free place untried
-  local closing = closing_sessions(p.sessions)
+  local function any_closing() return closing_sessions(p.sessions) or closing_sessions(p.opening) end
+  local closing = any_closing()
   local session
   session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
-  local wait_for = code == "busy" and ((closing or closing_sessions(p.sessions)) and timeout
+  local wait_for = code == "busy" and ((closing or any_closing()) and timeout
     or dropped_sessions(p.sessions) and math.min(timeout, 2))
   if not session and wait_for then
     local give_up = now() + wait_for
@@ -330,6 +337,8 @@ function Client:connect(opts)
   end
   if not session then return nil, err, code end
   local opening <close> = setmetatable({ session = session }, OPENING)
+  -- seen by a connect waiting for a place while this one is abandoned and closes it
+  p.opening[session] = true
 
   -- the core times the handshake out itself; the deadline here is only a backstop
   local deadline = now() + timeout + 5
@@ -370,6 +379,7 @@ function Client:connect(opts)
       return nil, "could not send the history: " .. tostring(err2), code2
     end
   end
+  p.opening[session] = nil
   p.sessions[session] = true
   opening.session = nil
   return session
