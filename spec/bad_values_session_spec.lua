@@ -151,6 +151,22 @@ describe("bad values on a session", function()
         { type = "conversation_item_create", item = { role = "assistant", content = c } })
     end)
 
+    it("errors the message mapping raises point at the caller's line", function()
+      local line = debug.getinfo(1, "l").currentline
+      local ok, err = pcall(function() local r = session:send { type = "raw", wire = 5 } return r end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 1) .. ": raw: 'wire' must be", err)
+      ok, err = pcall(function() local r = session:send { type = "conversation_item_create",
+        item = { role = "user", content = { { type = "text", text = "hi" } } }, turn_complete = "yes" } return r end)
+      assert.is_false(ok)
+      assert.matches("bad_values_session_spec%.lua:" .. (line + 4) .. ": conversation_item_create: "
+        .. "'turn_complete' must be a boolean", err)
+      -- through the Lua methods: one position, the caller's
+      ok, err = pcall(function() local r = session:send_image("\1\2", "text/plain") return r end)
+      assert.is_false(ok)
+      assert.matches("^[^:]*bad_values_session_spec%.lua:" .. (line + 10) .. ": [^:]*: part 1", err)
+    end)
+
     it("a misspelt field raises instead of being ignored", function()
       local function item(extra, part)
         local msg = { type = "conversation_item_create",

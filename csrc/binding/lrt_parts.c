@@ -10,14 +10,34 @@ void lrt_push_module(lua_State *L)
         luaL_error(L, "BUG: realtime.core module table missing from the registry");
 }
 
-void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
+/* Puts realtime.core.<name> below its nargs arguments. */
+static void insert_module_fn(lua_State *L, const char *name, int nargs)
 {
     lrt_push_module(L);
     if (lua_getfield(L, -1, name) != LUA_TFUNCTION)
         luaL_error(L, "BUG: realtime.core.%s is missing", name);
     lua_remove(L, -2);               /* the module table */
     lua_insert(L, -(nargs + 1));     /* the function below its arguments */
+}
+
+void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
+{
+    insert_module_fn(L, name, nargs);
     lua_call(L, nargs, nresults);
+}
+
+void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int nresults)
+{
+    insert_module_fn(L, name, nargs);
+    if (lua_pcall(L, nargs, nresults, 0) != LUA_OK) {
+        /* raised inside a C function called from C: it carries no position */
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        lua_error(L);
+    }
 }
 
 int lrt_pushfail(lua_State *L, const struct rt_error *err)

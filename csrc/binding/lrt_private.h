@@ -65,6 +65,9 @@ void lrt_push_module(lua_State *L);
 /* Calls realtime.core.<name> with nargs arguments from the top of the stack, leaving
  * nresults values (plain call: errors propagate). */
 void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
+/* The same, for a function the caller's Lua code called: what the module function raises
+ * (a string) gets the position of that caller's line, as luaL_error gives. */
+void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int nresults);
 
 /* Optional fields of the table at t: NULL / dflt when absent; a value of the wrong type
  * raises "field 'key': expected a string, got <type>". A returned string stays valid

@@ -201,7 +201,7 @@ static int lrt_session_send(lua_State *L)
     lrt_set_bool(L, 3, "turn_end", 0);        /* set by the mapping: a user turn ends */
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
-    lrt_call_module(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
+    lrt_call_module_for_caller(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
     if (lua_isnil(L, -3))
         return 3;
     lua_pop(L, 2);
