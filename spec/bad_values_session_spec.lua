@@ -122,6 +122,23 @@ describe("bad values on a session", function()
       assert.matches("bad_values_session_spec%.lua:" .. (line + 10) .. ": tool 1: name must be", err)
     end)
 
+    it("errors quoting a value the caller gave are printable UTF-8, whatever bytes it held", function()
+      local err = raises("parameters.properties.\\xff\\xfe: invalid UTF-8 in string", client.connect, client,
+        { tools = { { name = "f", parameters = { type = "object", properties = { ["\xff\xfe"] = { type = "string" } } } } } })
+      assert.truthy(utf8.len(err), err)
+      err = raises("tool 1: unknown type 'x\\xff'", client.connect, client,
+        { tools = { { type = "x\xff" } } })
+      assert.truthy(utf8.len(err), err)
+      raises("tool 1: field 'description': not valid UTF-8", client.connect, client,
+        { tools = { { name = "f", description = "\xff\xfe" } } })
+      local s = assert(client:connect { output_modalities = { "text" } })
+      err = raises("part 1: mime type '\\xff\\xfe' is not image/*", s.send_image, s, "\1\2", "\xff\xfe")
+      assert.truthy(utf8.len(err), err)
+      err = raises("unknown message type 'a\\x0ab\\xc3'", s.send, s, { type = "a\nb\xc3" })
+      assert.truthy(utf8.len(err), err)
+      s:close()
+    end)
+
     it("a bad value is quoted short and printable, NaN by name", function()
       local err = raises("option 'kind': expected one of", client.connect, client,
         { kind = string.rep("x", 1000000) .. "\0\xff" })

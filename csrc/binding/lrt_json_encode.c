@@ -114,10 +114,12 @@ static int enc_fail(struct enc *e, int level, const char *fmt, ...)
             i = level - 4;
             continue;
         }
-        if (p->key)
-            w = snprintf(path + n, sizeof path - n, "%s%.*s", n ? "." : "",
-                         (int)(p->klen > 40 ? 40 : p->klen), p->key);
-        else
+        if (p->key) {
+            w = snprintf(path + n, sizeof path - n, "%s", n ? "." : "");
+            if (w >= 0 && (size_t)w < sizeof path - n)
+                w += (int)lrt_printable(path + n + w, sizeof path - n - (size_t)w, p->key,
+                                        p->klen > 40 ? 40 : p->klen);
+        } else
             w = snprintf(path + n, sizeof path - n, "[%lld]", (long long)p->index);
         if (w < 0)
             break;

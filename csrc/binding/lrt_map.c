@@ -63,8 +63,10 @@ int lrt_get_bool(lua_State *L, int idx, const char *k)
 
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
 {
-    return lua_pushfstring(L, "'%s'%s", n > 40 ? lua_pushlstring(L, s, 40) : s,
-                           n > 40 ? "..." : "");
+    char out[40 * 4 + 1];
+
+    lrt_printable(out, sizeof out, s, n > 40 ? 40 : n);
+    return lua_pushfstring(L, "'%s'%s", out, n > 40 ? "..." : "");
 }
 
 /* Pushes a short form of the key on top for an error message: 'name' (at most 40

@@ -175,8 +175,9 @@ lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char 
  * error: a misspelt field must not be ignored. */
 const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[]);
 
-/* Pushes and returns s[0..n) quoted for an error message, cut at 40 bytes ("...") so
- * that a value of any size is shown short. */
+/* Pushes (one value) and returns s[0..n) quoted for an error message, cut at 40 bytes
+ * ("...") so that a value of any size is shown short, control and non-ASCII bytes as
+ * \xNN so that the message is printable UTF-8 whatever the value held. */
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n);
 
 /* Pushes base64 of s[0..n) as a Lua string. */

@@ -199,9 +199,9 @@ static int result_part(lua_State *L, int state, int part, int i)
         lua_rawget(L, -2);
         lua_remove(L, -2);
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "conversation_item_create: part %d: unknown call_id '%s' (no call "
+            luaL_error(L, "conversation_item_create: part %d: unknown call_id %s (no call "
                           "of this session has it, or its answer was sent already)", i,
-                       lua_tostring(L, id));
+                       lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
     }
     int name = lua_gettop(L);
 
@@ -345,7 +345,8 @@ static int item_create(lua_State *L, int state, int msg, int out)
             if (result_part(L, state, part, i))
                 return 1;
         } else
-            luaL_error(L, "conversation_item_create: unknown content part type '%s'", type);
+            luaL_error(L, "conversation_item_create: unknown content part type %s",
+                       lrt_map_shown(L, type, strlen(type)));
         lua_settop(L, content);
     }
     return 0;
@@ -510,7 +511,7 @@ int lrt_map_client(lua_State *L)
                strcmp(type, "input_audio_buffer_commit") == 0) {
         return luaL_error(L, "BUG: audio goes through the core");
     } else {
-        return luaL_error(L, "unknown message type '%s'", type);
+        return luaL_error(L, "unknown message type %s", lrt_map_shown(L, type, strlen(type)));
     }
     lua_settop(L, out);
     return 1;

@@ -93,9 +93,9 @@ void lrt_setup_tools(lua_State *L, int opts, int setup)
         } else {
             const char *wire = builtin_tool(type);
             if (!wire)
-                luaL_error(L, "option 'tools': entry %d: unknown tool type '%s' (expected "
+                luaL_error(L, "option 'tools': entry %d: unknown tool type %s (expected "
                               "\"function\", \"google_search\", \"code_execution\" or "
-                              "\"url_context\")", (int)i, type);
+                              "\"url_context\")", (int)i, lrt_map_shown(L, type, strlen(type)));
             lua_createtable(L, 0, 1);
             lua_newtable(L);
             lua_setfield(L, -2, wire);

@@ -55,18 +55,23 @@ struct sctx {
 
 static int fail(struct sctx *c, const char *fmt, const char *arg)
 {
-    char path[256], msg[160];
+    char path[256], msg[160], shown[120 * 4 + 1];
     size_t n = (size_t)snprintf(path, sizeof path, "parameters");
 
-    for (int i = 0; i < c->n && n < sizeof path; i++) {
-        int w = c->path[i].key
-                    ? snprintf(path + n, sizeof path - n, ".%.40s", c->path[i].key)
-                    : snprintf(path + n, sizeof path - n, "[%lld]", (long long)c->path[i].index);
-        if (w < 0)
-            break;
-        n += (size_t)w;
+    for (int i = 0; i < c->n && n < sizeof path - 1; i++) {
+        const char *key = c->path[i].key;
+        if (key) {
+            path[n++] = '.';
+            n += lrt_printable(path + n, sizeof path - n, key, strnlen(key, 40));
+        } else {
+            int w = snprintf(path + n, sizeof path - n, "[%lld]", (long long)c->path[i].index);
+            if (w < 0)
+                break;
+            n += (size_t)w;
+        }
     }
-    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+    lrt_printable(shown, sizeof shown, arg ? arg : "", arg ? strnlen(arg, 120) : 0);
+    snprintf(msg, sizeof msg, fmt, shown);
     return luaL_error(c->L, "tool '%s': %s: %s", c->tool, path, msg);
 }
 

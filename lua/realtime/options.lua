@@ -244,7 +244,7 @@ local RESUMPTION_OPTIONS = {
 }
 local AUDIO_FORMAT_OPTIONS = { type = one_of("audio/pcm"), rate = integer_in(8000, 192000) }
 local COMPRESSION_OPTIONS = { trigger_tokens = integer_in(1, 2 ^ 53), target_tokens = integer_in(1, 2 ^ 53) }
-local TOOL_FIELDS = { name = STRING, description = STRING, parameters = TABLE, handler = is_callable,
+local TOOL_FIELDS = { name = STRING, description = text, parameters = TABLE, handler = is_callable,
   type = STRING, behavior = one_of("blocking", "non_blocking") }
 -- Tools the service runs itself (API.md: built-in tools); they take no other field.
 local BUILTIN_TOOLS = { google_search = true, code_execution = true, url_context = true }
@@ -261,22 +261,24 @@ local function check_tools(tools)
     end
     local kind_ = tool.type == nil and "function" or tool.type
     if kind_ ~= "function" and not BUILTIN_TOOLS[kind_] then
-      error(("tool %d: unknown type '%s' (expected \"function\", \"google_search\", "
-        .. "\"code_execution\" or \"url_context\")"):format(i, tostring(kind_)), 4)
+      error(("tool %d: unknown type %s (expected \"function\", \"google_search\", "
+        .. "\"code_execution\" or \"url_context\")"):format(i, shown(kind_)), 4)
     end
     if BUILTIN_TOOLS[kind_] then
       for k in pairs(tool) do
-        if k ~= "type" then error(("tool %d: a %s tool takes no field '%s'"):format(i, kind_, tostring(k)), 4) end
+        if k ~= "type" then error(("tool %d: a %s tool takes no field %s"):format(i, kind_, shown(k)), 4) end
       end
       goto continue
     end
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
-      if not check then error(("tool %d: unknown field '%s'"):format(i, tostring(k)), 4) end
-      local ok, expected = check(v)
+      if not check then error(("tool %d: unknown field %s"):format(i, shown(k)), 4) end
+      local ok, expected, _, why = check(v)
       if not ok and k == "behavior" then
         -- a word out of a list: name the words, not the type
         error(("tool %d: field 'behavior': expected %s, got %s"):format(i, expected, shown(v)), 4)
+      elseif not ok and why then
+        error(("tool %d: field '%s': %s"):format(i, k, why), 4)
       elseif not ok then
         error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
       end
