@@ -43,21 +43,30 @@ describe("bad values on a session", function()
     end)
 
     it("a list that is a proxy (__index or __len) raises: its entries would be read as stored, none", function()
-      local function proxy(l) return setmetatable({}, { __index = l, __len = function() return #l end }) end
+      local function proxy(l, hidden)
+        return setmetatable({}, { __index = l, __len = function() return #l end, __metatable = hidden })
+      end
       local tool = { name = "get_weather", description = "weather" }
-      raises("option 'tools': expected a plain list, but its metatable has __index or __len "
-        .. "(the entries are read as stored: 0 stored)", client.connect, client, { tools = proxy { tool } })
-      raises("option 'history': expected a plain list, but its metatable has __index or __len",
-        client.connect, client, { history = proxy { { role = "user", text = "remember me" } } })
-      raises("option 'history': item 1: 'content' must be a plain list: its metatable has __index or "
-        .. "__len, and the entries are read as stored (0 stored)", client.connect, client,
+      raises("option 'tools': expected a plain list, but its metatable gives it entries that are not "
+        .. "stored in it (__index or __len; 0 stored)", client.connect, client, { tools = proxy { tool } })
+      -- a metatable hidden behind __metatable is found all the same
+      raises("option 'tools': expected a plain list", client.connect, client, { tools = proxy({ tool }, false) })
+      raises("option 'history': expected a plain list", client.connect, client,
+        { history = proxy { { role = "user", text = "remember me" } } })
+      raises("option 'history': item 1: 'content' must be a plain list: its metatable gives it entries "
+        .. "that are not stored in it (__index or __len; 0 stored)", client.connect, client,
         { history = { { role = "user", content = proxy { { type = "text", text = "c" } } } } })
       local s = assert(client:connect { output_modalities = { "text" } })
       raises("conversation_item_create: 'item.content' must be a plain list", s.send, s,
-        { type = "conversation_item_create", item = { role = "user", content = proxy { { type = "text", text = "c" } } } })
-      -- a list marked as an array for lua-cjson is a plain list still
+        { type = "conversation_item_create", item = { role = "user", content = proxy({ { type = "text", text = "c" } }, "no") } })
+      -- a list marked as an array for lua-cjson, or of a class that only adds methods, is plain
       assert(s:send { type = "conversation_item_create", item = { role = "user",
         content = setmetatable({ { type = "text", text = "c" } }, require("cjson").array_mt) } })
+      local List = { __index = { first = function(l) return l[1] end } }
+      assert(s:send { type = "conversation_item_create", item = { role = "user",
+        content = setmetatable({ { type = "text", text = "c" } }, List) } })
+      s:close()
+      s = assert(client:connect { output_modalities = { "text" }, tools = setmetatable({ tool }, List) })
       s:close()
     end)
 

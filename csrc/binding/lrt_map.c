@@ -65,7 +65,7 @@ const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
 {
     char out[40 * 4 + 1];
 
-    lrt_printable(out, sizeof out, s, n > 40 ? 40 : n);
+    lrt_printable(out, sizeof out, s, n > 40 ? 40 : n, NULL);   /* 40 always fit */
     return lua_pushfstring(L, "'%s'%s", out, n > 40 ? "..." : "");
 }
 
@@ -83,17 +83,19 @@ static const char *key_name(lua_State *L, int k)
     return lua_pushstring(L, luaL_typename(L, k));
 }
 
-/* Whether the table at idx has a metatable with __index or __len: a proxy, whose
- * entries a raw read (as the mapping does) would not see. */
-static int is_proxy(lua_State *L, int idx)
+/* Whether the list at idx (n entries stored) has entries that are not stored in it, from
+ * its metatable's __len or __index: a proxy, whose entries a raw read (as the mapping
+ * does) would not see. A list class whose metatable only adds methods is a plain list. */
+static int is_proxy(lua_State *L, int idx, lua_Integer n)
 {
     int proxy;
 
     if (!lua_getmetatable(L, idx))
         return 0;
-    proxy = lua_getfield(L, -1, "__index") != LUA_TNIL;
-    proxy |= lua_getfield(L, -2, "__len") != LUA_TNIL;
-    lua_pop(L, 3);
+    lua_pop(L, 1);
+    proxy = luaL_len(L, idx) != n;
+    proxy |= lua_geti(L, idx, n + 1) != LUA_TNIL;
+    lua_pop(L, 1);
     return proxy;
 }
 
@@ -101,9 +103,9 @@ lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char 
 {
     idx = lua_absindex(L, idx);
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-    if (is_proxy(L, idx))
-        luaL_error(L, "%s: %s must be a plain list: its metatable has __index or __len, and "
-                      "the entries are read as stored (%I stored)", who, what, n);
+    if (is_proxy(L, idx, n))
+        luaL_error(L, "%s: %s must be a plain list: its metatable gives it entries that are "
+                      "not stored in it (__index or __len; %I stored)", who, what, n);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);

@@ -93,7 +93,7 @@ end
 local function shown(v)
   if type(v) == "string" then
     local cut = #v > 40 and v:sub(1, 40) or v
-    cut = cut:gsub("[%c\128-\255']", function(c) return ("\\x%02x"):format(c:byte()) end)
+    cut = cut:gsub("[%c\128-\255'\\]", function(c) return ("\\x%02x"):format(c:byte()) end)
     return "'" .. cut .. (#v > 40 and ("'... (%d bytes)"):format(#v) or "'")
   end
   if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
@@ -105,11 +105,11 @@ end
 -- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
 local function check_list(t, what, level)
   local n = rawlen(t)
-  -- a proxy's entries are not where the mapping reads them (as stored)
-  local mt = getmetatable(t)
-  if type(mt) == "table" and (rawget(mt, "__index") ~= nil or rawget(mt, "__len") ~= nil) then
-    error(("option '%s': expected a plain list, but its metatable has __index or __len "
-      .. "(the entries are read as stored: %d stored)"):format(what, n), level + 1)
+  -- the mapping reads the entries as stored: a proxy's (__index, __len) would be lost.
+  -- A list class whose metatable only adds methods is a plain list still.
+  if #t ~= n or t[n + 1] ~= nil then
+    error(("option '%s': expected a plain list, but its metatable gives it entries that are "
+      .. "not stored in it (__index or __len; %d stored)"):format(what, n), level + 1)
   end
   for k in next, t do
     if math.type(k) ~= "integer" or k < 1 then
