@@ -55,14 +55,17 @@ struct sctx {
 
 static int fail(struct sctx *c, const char *fmt, const char *arg)
 {
-    char path[256], msg[160], shown[120 * 4 + 1];
+    char path[256], msg[256], shown[120 * 4 + 1];
     size_t n = (size_t)snprintf(path, sizeof path, "parameters");
 
     for (int i = 0; i < c->n && n < sizeof path - 1; i++) {
         const char *key = c->path[i].key;
         if (key) {
+            int cut;
             path[n++] = '.';
-            n += lrt_printable(path + n, sizeof path - n, key, strnlen(key, 40));
+            n += lrt_printable(path + n, sizeof path - n, key, strnlen(key, 40), &cut);
+            if (cut)
+                break;   /* the path ends where it no longer fits, not with a later part */
         } else {
             int w = snprintf(path + n, sizeof path - n, "[%lld]", (long long)c->path[i].index);
             if (w < 0)
@@ -70,7 +73,7 @@ static int fail(struct sctx *c, const char *fmt, const char *arg)
             n += (size_t)w;
         }
     }
-    lrt_printable(shown, sizeof shown, arg ? arg : "", arg ? strnlen(arg, 120) : 0);
+    lrt_printable(shown, sizeof shown, arg ? arg : "", arg ? strnlen(arg, 120) : 0, NULL);
     snprintf(msg, sizeof msg, fmt, shown);
     return luaL_error(c->L, "tool '%s': %s: %s", c->tool, path, msg);
 }

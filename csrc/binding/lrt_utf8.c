@@ -30,13 +30,13 @@ void lrt_push_utf8_fixed(lua_State *L, const char *str, size_t n)
     luaL_pushresult(&b);
 }
 
-size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n)
+size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n, int *cut)
 {
-    size_t w = 0;
+    size_t w = 0, i;
 
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f || c == '\'') {
+        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
             if (cap - w < 5)
                 break;
             snprintf(dst + w, 5, "\\x%02x", c);
@@ -48,5 +48,7 @@ size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n)
         }
     }
     dst[w] = '\0';
+    if (cut)
+        *cut = i < n;
     return w;
 }

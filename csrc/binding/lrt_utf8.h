@@ -15,9 +15,10 @@
  * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
 void lrt_push_utf8_fixed(lua_State *L, const char *s, size_t n);
 
-/* Writes s[0..n) into dst (cap > 0 bytes, always NUL-terminated, cut to fit) with
- * control and non-ASCII bytes as \xNN, for a value named in an error message; returns
- * the bytes written. */
-size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n);
+/* Writes s[0..n) into dst (cap > 0 bytes, always NUL-terminated) with control and
+ * non-ASCII bytes, quote and backslash as \xNN, for a value named in an error message;
+ * returns the bytes written. When it does not fit it is cut before the first byte that
+ * does not, and *cut (if given) is set. */
+size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n, int *cut);
 
 #endif
