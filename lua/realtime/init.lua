@@ -240,15 +240,19 @@ end
 -- otherwise leave it connecting, holding a max_sessions place, until it is collected.
 local OPENING = { __close = function(o) if o.session then o.session:close() end end }
 
---- Whether a full collection freed sessions of this client (`sessions`, its weak set)
--- that their owner dropped without close(): they hold max_sessions places until then.
+--- Whether a full collection freed sessions of this client (the weak sets given: its
+-- sessions, and those whose connect has not returned) that their owner dropped without
+-- close(): they hold max_sessions places until then.
 -- Not when the program stopped the collector: it manages its memory itself.
-local function dropped_sessions(sessions)
+local function dropped_sessions(...)
   if not collectgarbage "isrunning" then return false end
+  local sets = { ... }
   -- those holding a place: a closed session that ended frees none when collected
   local function count()
     local n = 0
-    for s in pairs(sessions) do if s:_holding() then n = n + 1 end end
+    for _, set in ipairs(sets) do
+      for s in pairs(set) do if s:_holding() then n = n + 1 end end
+    end
     return n
   end
   local before = count()
@@ -325,7 +329,7 @@ function Client:connect(opts)
   session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
   local wait_for = code == "busy" and ((closing or any_closing()) and timeout
-    or dropped_sessions(p.sessions) and math.min(timeout, 2))
+    or dropped_sessions(p.sessions, p.opening) and math.min(timeout, 2))
   if not session and wait_for then
     local give_up = now() + wait_for
     repeat
