@@ -211,9 +211,8 @@ static bool rt_conn_token_ready(struct rt_session *s)
     return r != 0 || s->auth_waits++ >= RT_AUTH_WAIT_STEPS;
 }
 
-/* A token source just made has only started its fetch, and an upgrade without the
- * token is refused (401): the first connection waits for it as a reconnect does. */
-/* The first connection waits for a token; the session may have been closed meanwhile. */
+/* Waiting for the first token (rt_conn_open_first); the session may have been closed
+ * meanwhile. */
 static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_phase);
@@ -222,6 +221,8 @@ static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
         rt_conn_open_first(s);
 }
 
+/* A token source just made has only started its fetch, and an upgrade without the
+ * token is refused (401): the first connection waits for it as a reconnect does. */
 void rt_conn_open_first(struct rt_session *s)
 {
     if (s->auth && !rt_conn_token_ready(s)) {
