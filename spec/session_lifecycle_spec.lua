@@ -185,6 +185,22 @@ describe("a connect that is abandoned", function()
 end)
 
 describe("a connect at max_sessions", function()
+  after_each(function() helper.sim_request("DELETE", "/_sim/next") end)
+
+  it("takes the place of a connect whose coroutine was dropped while it waited (collected, never closed)", function()
+    local client = helper.gemini { max_sessions = 1 }
+    helper.sim_post("/_sim/next", { count = 1, fault = { type = "delay", ms = 3000, setup = true } })
+    local co = coroutine.create(function() return client:connect { output_modalities = { "text" } } end)
+    assert(coroutine.resume(co))
+    assert.equal("suspended", coroutine.status(co))   -- waiting for setupComplete
+    co = nil                                           -- dropped, not closed
+    local s, e = client:connect { output_modalities = { "text" }, timeout = 5 }
+    assert(s, e)
+    s:close()
+    helper.drain(s)
+    client:close()
+  end)
+
   it("says busy at once when the session the collector freed had been closed (it held no place)", function()
     local client = helper.gemini { max_sessions = 1 }
     do
