@@ -52,6 +52,12 @@ static int rt_test_case_failed;
 
 static inline int rt_test_done(void)
 {
+    const char *only = getenv("RT_TEST_ONLY");
+
+    if (only && *only && rt_test_seq == 0) {   /* a misspelt name runs nothing: say so */
+        fprintf(stdout, "not ok 1 - RT_TEST_ONLY=%s names no test of this file\n", only);
+        rt_test_seq = rt_test_failed = 1;
+    }
     fprintf(stdout, "1..%d\n", rt_test_seq);
     fprintf(stdout, "%d passed, %d failed\n", rt_test_passed, rt_test_failed);
     return rt_test_failed ? 1 : 0;
