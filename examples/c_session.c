@@ -3,8 +3,13 @@
  * complete, close.
  *
  *   make install PREFIX=$HOME/.local
+ *   export PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig LD_LIBRARY_PATH=$HOME/.local/lib
  *   cc c_session.c $(pkg-config --cflags --libs realtime) -o c_session
  *   GEMINI_API_KEY=... ./c_session "What is the capital of Peru?"
+ *
+ * (PKG_CONFIG_PATH finds realtime.pc under a prefix pkg-config does not search;
+ * LD_LIBRARY_PATH finds librealtime.so when the program runs. Neither is needed with
+ * PREFIX=/usr/local, after ldconfig.)
  *
  * Environment: GEMINI_API_KEY; REALTIME_BASE_URL and REALTIME_CA_FILE to use another
  * server (the local simulator, say); REALTIME_MODEL. Server messages are JSON text; this
