@@ -110,6 +110,10 @@ describe("client options with bad values", function()
       { api_key = "k", headers = { ["x-n"] = 1 } })
     raises("option 'headers': the value of 'x%-t' must be a string, got table", realtime.gemini,
       { api_key = "k", headers = { ["x-t"] = {} } })
+    -- the name is quoted printable, whatever bytes it holds
+    local err = raises("option 'headers': the value of 'x\\xff\\x0a' must be a string", realtime.gemini,
+      { api_key = "k", headers = { ["x\255\n"] = 1 } })
+    assert.truthy(utf8.len(err), err)
   end)
 
   it("refuse headers the upgrade request writes itself, which would go out twice", function()

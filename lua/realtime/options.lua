@@ -49,6 +49,19 @@ local function integer_in(lo, hi)
     return i ~= nil and i >= lo and i <= hi, ("integer between %d and %d"):format(lo, hi), i
   end
 end
+
+--- A value for an error message: strings quoted and cut at 40 bytes with their control
+-- and non-ASCII bytes escaped, NaN as "NaN", other types by name.
+local function shown(v)
+  if type(v) == "string" then
+    local cut = #v > 40 and v:sub(1, 40) or v
+    cut = cut:gsub("[%c\128-\255'\\]", function(c) return ("\\x%02x"):format(c:byte()) end)
+    return "'" .. cut .. (#v > 40 and ("'... (%d bytes)"):format(#v) or "'")
+  end
+  if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
+  return type(v)
+end
+
 -- Header names to values; the fourth value says which entry is wrong (a value is never
 -- quoted: it may be a credential).
 -- Normalized to a plain copy of what pairs shows (a __pairs proxy too): the C side reads
@@ -61,7 +74,7 @@ local function string_map(v)
       return false, nil, nil, ("expected header names as strings, got a %s key"):format(type(k))
     end
     if type(x) ~= "string" then
-      return false, nil, nil, ("the value of '%s' must be a string, got %s"):format(k:sub(1, 64), type(x))
+      return false, nil, nil, ("the value of %s must be a string, got %s"):format(shown(k), type(x))
     end
     copy[k] = x
   end
@@ -86,18 +99,6 @@ local function text(v)
   if type(v) ~= "string" then return false, "string" end
   if not utf8.len(v) then return false, nil, nil, "not valid UTF-8" end
   return true
-end
-
---- A value for an error message: strings quoted and cut at 40 bytes with their control
--- and non-ASCII bytes escaped, NaN as "NaN", other types by name.
-local function shown(v)
-  if type(v) == "string" then
-    local cut = #v > 40 and v:sub(1, 40) or v
-    cut = cut:gsub("[%c\128-\255'\\]", function(c) return ("\\x%02x"):format(c:byte()) end)
-    return "'" .. cut .. (#v > 40 and ("'... (%d bytes)"):format(#v) or "'")
-  end
-  if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
-  return type(v)
 end
 
 --- Raises "option 'what': expected a list, ..." (at `level`) unless t is a sequence: keys
