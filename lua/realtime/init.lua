@@ -323,12 +323,12 @@ function Client:connect(opts)
   }
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
   -- look after it would leave nothing closing to wait for, and its free place untried
-  local function any_closing() return closing_sessions(p.sessions) or closing_sessions(p.opening) end
-  local closing = any_closing()
+  -- (no close starts meanwhile: only this thread's Lua calls close())
+  local closing = closing_sessions(p.sessions) or closing_sessions(p.opening)
   local session
   session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
-  local wait_for = code == "busy" and ((closing or any_closing()) and timeout
+  local wait_for = code == "busy" and (closing and timeout
     or dropped_sessions(p.sessions, p.opening) and math.min(timeout, 2))
   if not session and wait_for then
     local give_up = now() + wait_for
