@@ -271,6 +271,9 @@ describe("resumption with a token source", function()
     assert(code == 0, out)
     key = helper.read_file(dir .. "/k.pem")
     helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(dir .. "/k.pub") })
+    code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/other.pem"
+      .. " && openssl pkey -in %s/other.pem -pubout -out %s/other.pub"):format(dir, dir, dir))
+    assert(code == 0, out)
   end)
   lazy_teardown(function()
     helper.sim_post("/_sim/tokens", { lifetime = 3600 })
@@ -306,6 +309,36 @@ describe("resumption with a token source", function()
     local source = client:_props().token_source
     client:close()
     if source then source:close() end   -- stops its refresh thread now, not at exit
+  end)
+
+  it("counts a reconnect whose token fetch failed as an attempt, and tries again", function()
+    helper.sim_request("DELETE", "/_sim/next")
+    helper.sim_post("/_sim/tokens", { lifetime = 3 })
+    local client = assert(require("realtime").vertex {
+      project = "test-project", location = "us-central1", base_url = helper.sim_http,
+      ca_file = helper.sim_ca, model = helper.vertex_model, credentials = {
+        type = "service_account", project_id = "livesim-test", private_key_id = "kid-r",
+        private_key = key, client_email = email, token_uri = helper.sim_http .. "/token" } })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local list = helper.sim_get "/_sim/connections?state=open"
+    list = list.connections or list
+    local first = list[#list]
+    -- the service no longer knows the key: every fetch from now on is refused
+    helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(dir .. "/other.pub") })
+    require("realtime").sleep(3.5)   -- the first token is no longer accepted
+    helper.sim_post("/_sim/connections/" .. first.id, { fault = { type = "drop" } })
+    require("realtime").sleep(1)     -- reconnects fail for want of a token meanwhile
+    helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(dir .. "/k.pub") })
+    local rec = helper.receive_until(session, { "reconnected", "error" }, 15)
+    assert.equal("reconnected", rec.type, rec.message)
+    assert.is_true(rec.attempt >= 2, "attempt " .. tostring(rec.attempt))
+    assert(session:send_text "still there")
+    helper.receive_until(session, "response_done")
+    session:close()
+    helper.drain(session)
+    local source = client:_props().token_source
+    client:close()
+    if source then source:close() end
   end)
 end)
 

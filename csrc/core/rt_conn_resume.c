@@ -50,8 +50,9 @@ static bool rt_conn_should_resume(struct rt_session *s, int next)
     if (s->peer_closed)
         return rt_resume_close_retryable(s->peer_code, s->goaway);
     switch (rt_conn_err_code(s)) {
+    case RT_EAUTH:      /* a token fetch that failed may work next time; a refusal not */
+        return s->token_missing;
     case RT_ETLS:
-    case RT_EAUTH:
     case RT_EINVAL:
     case RT_ENOMEM:
     case RT_EPROTOCOL:
@@ -113,6 +114,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->peer_code = 0;
     s->http_status = 0;
     s->auth_waits = 0;
+    s->token_missing = false;
     s->turn_through = false;
     rt_conn_notes_clear(s);
     s->wsi = NULL;
@@ -193,22 +195,43 @@ void rt_conn_lost(struct rt_session *s)
                   (lws_usec_t)(delay * (double)LWS_USEC_PER_SEC));
 }
 
-/* Whether a token for the next upgrade is ready (or not worth waiting for). */
-static bool rt_conn_token_ready(struct rt_session *s)
+/* Whether the next upgrade can go: 1 with a token ready (or none needed), 0 while its
+ * fetch is under way (for RT_AUTH_WAIT_STEPS), -1 when none is to be had, the fetch failed
+ * or did not end in time: the connection's error says why. An upgrade without the token
+ * would only be refused (HTTP 401), hiding the reason. */
+static int rt_conn_token_state(struct rt_session *s)
 {
     struct rt_error e;
     char *tok = NULL;
     int r;
 
     if (!s->auth)
-        return true;
+        return 1;
     rt_error_clear(&e);
     r = rt_auth_token(s->auth, 60, &tok, NULL, &e);
     if (tok) {
         memset(tok, 0, strlen(tok));
         rt_free(tok);
     }
-    return r != 0 || s->auth_waits++ >= RT_AUTH_WAIT_STEPS;
+    if (r == 1)
+        return 1;
+    if (r == 0 && s->auth_waits++ < RT_AUTH_WAIT_STEPS)
+        return 0;
+    if (r == 0)
+        rt_error_set(&e, RT_EAUTH, "%s: no access token after %d s (its token request has "
+                     "not ended)", rt_auth_source(s->auth), RT_AUTH_WAIT_STEPS / 10);
+    rt_error_set(rt_conn_err(s), e.code, "%s", e.msg);
+    s->token_missing = true;
+    return -1;
+}
+
+/* No token for this attempt: it fails as a connect does (a reconnect tries again within
+ * its budget; the first connection ends with the reason). */
+static void rt_conn_token_failed(struct rt_session *s)
+{
+    s->auth_waits = 0;
+    s->state = RT_CS_RESOLVING;
+    rt_conn_lost(s);
 }
 
 /* Waiting for the first token (rt_conn_open_first); the session may have been closed
@@ -225,9 +248,15 @@ static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
  * token is refused (401): the first connection waits for it as a reconnect does. */
 void rt_conn_open_first(struct rt_session *s)
 {
-    if (s->auth && !rt_conn_token_ready(s)) {
+    int t = rt_conn_token_state(s);
+
+    if (t == 0) {
         rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb,
                       LWS_USEC_PER_SEC / 10);
+        return;
+    }
+    if (t < 0) {
+        rt_conn_token_failed(s);
         return;
     }
     s->auth_waits = 0;
@@ -246,9 +275,13 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
         rt_conn_finish(s);
         return;
     }
-    if (!rt_conn_token_ready(s)) {
+    switch (rt_conn_token_state(s)) {
+    case 0:
         rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_retry_cb,
                       LWS_USEC_PER_SEC / 10);
+        return;
+    case -1:
+        rt_conn_token_failed(s);
         return;
     }
     s->fresh_start = rt_conn_history_unsaved(s);

@@ -215,6 +215,7 @@ struct rt_session {
     bool gave_up;                    /* the reconnect attempts ran out */
     int attempt;                     /* reconnects since a connection last got a turn through */
     int auth_waits;                  /* retries spent waiting for a token fetch */
+    bool token_missing;              /* this attempt failed for want of a token */
     double conn_start;               /* monotonic seconds this connection became ready */
     bool turn_through;               /* this connection completed a turn */
     bool goaway;                     /* this connection got goAway */

@@ -301,6 +301,43 @@ static void test_auth_first_handshake(void)
     rt_auth_free(a);
 }
 
+/* A token source whose fetch fails: the session ends with that failure ("auth", naming
+ * the source) instead of going to the server without the token, or with a stale
+ * authorization header, and reporting the server's 401. */
+static void test_auth_fetch_fails(void)
+{
+    static const char setup[] = "{\"setup\":{\"model\":\"projects/livesim-test/locations/"
+        "us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio\"}}";
+    struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = "127.0.0.1:1",
+                                  .source = "the test's metadata source", .timeout = 2 };
+    struct rt_endpoint_options eo = { .backend = RT_BACKEND_VERTEX, .access_token = "stale",
+                                      .project = "livesim-test", .location = "us-central1",
+                                      .base_url = sim_http };
+    struct rt_error err = { 0 };
+    struct rt_auth *a = rt_auth_new(&ao, &err);
+    struct rt_endpoint ep = { 0 };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = NULL;
+    struct seen w = { 0 };
+
+    RT_CHECK(a && c && rt_endpoint_build(&eo, &ep, &err) == 0);
+    if (a && c && ep.url) {
+        struct rt_session_options o = { .url = ep.url, .headers = ep.headers,
+                                        .nheaders = ep.nheaders, .setup = setup,
+                                        .setup_len = sizeof setup - 1, .timeout = 10, .auth = a };
+        s = rt_session_new(c, &o, &err);
+    }
+    RT_CHECK(s && pump(s, &w, 15, is_closed));
+    printf("# %d errors, code %d: %s\n", w.errors, w.error_code, w.error_msg);
+    RT_CHECK(w.ready == 0 && w.errors == 1 && w.error_code == RT_EAUTH);
+    RT_CHECK(strstr(w.error_msg, "the test's metadata source") != NULL);
+    RT_CHECK(strstr(w.error_msg, "401") == NULL);
+    rt_session_free(s);
+    rt_endpoint_free(&ep);
+    rt_client_free(c);
+    rt_auth_free(a);
+}
+
 /* A slow reader (reading paused at max_receive_bytes) closes while the server's answers
  * wait: when the server ends the connection, what was read before the pause (its last
  * messages, its close answer) still reaches the owner, and the close is the normal one. */
@@ -349,6 +386,7 @@ int main(void)
     RT_RUN(test_tiny_connect_timeout);
     RT_RUN(test_close_while_connecting);
     RT_RUN(test_auth_first_handshake);
+    RT_RUN(test_auth_fetch_fails);
     RT_RUN(test_close_while_paused);
     curl_global_cleanup();
     return rt_test_done();
