@@ -52,7 +52,8 @@ end
 --- Runs a Lua script in a child process (the same module paths, the sanitizer preload of
 -- `make check` kept) with extra environment; returns its exit status and output.
 -- env.timeout: seconds after which the child is killed (exit status 124), for a case
--- that would hang if the behaviour under test broke.
+-- that would hang if the behaviour under test broke; env.before: shell commands run
+-- first in the child's shell (a `ulimit`).
 function helper.child(script, env)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
@@ -63,10 +64,13 @@ function helper.child(script, env)
   local all = preload and pre and (preload .. " " .. pre) or preload or pre
   local vars = all and ("LD_PRELOAD=" .. shell_quote(all) .. " ") or ""
   for k, v in pairs(env or {}) do
-    if k ~= "preload" and k ~= "timeout" then vars = vars .. k .. "=" .. shell_quote(v) .. " " end
+    if k ~= "preload" and k ~= "timeout" and k ~= "before" then
+      vars = vars .. k .. "=" .. shell_quote(v) .. " "
+    end
   end
   local limit = env and env.timeout and ("timeout " .. math.tointeger(env.timeout) .. " ") or ""
-  local status, out = helper.run(vars .. limit .. "lua5.4 " .. shell_quote(path))
+  local before = env and env.before and (env.before .. " ") or ""
+  local status, out = helper.run(before .. vars .. limit .. "lua5.4 " .. shell_quote(path))
   os.remove(path)
   return status, out
 end

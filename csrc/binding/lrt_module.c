@@ -54,7 +54,9 @@ static int lrt_now(lua_State *L)
 }
 
 /* realtime.core.sleep(seconds): blocks the calling thread; math.huge for good (idle), NaN
- * raises. Sleeps a day at a time, so no value ever overflows time_t. */
+ * raises. Sleeps a day at a time, so no value ever overflows time_t. A signal handler
+ * that runs ends the sleep early (the Lua callers loop to their deadline): back in Lua,
+ * the interpreter's Ctrl-C hook can run. */
 static int lrt_sleep(lua_State *L)
 {
     double t = luaL_checknumber(L, 1);
@@ -65,8 +67,8 @@ static int lrt_sleep(lua_State *L)
         double step = t > 86400 ? 86400 : t;
         ts.tv_sec = (time_t)step;
         ts.tv_nsec = (long)((step - (double)ts.tv_sec) * 1e9);
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+        if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+            break;
         if (!isinf(t))
             t -= step;
     }

@@ -10,8 +10,6 @@
  * calls whose tools have Lua handlers, the handlers run on the caller's thread, under
  * lua_pcallk with a traceback, so a handler may yield when the receive runs in a
  * coroutine; the continuation picks the loop up where it was (lrt_dispatch.c). */
-#include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 #include "lrt_private.h"
 #include "lrt_receive.h"
 #include "rt_session.h"
+#include "rt_signal.h"
 
 /* ==================================================================== *
  *  C H E C K S
@@ -362,7 +361,7 @@ static int lrt_poll_fds(lua_State *L)
     struct pollfd *pfd;
     lua_Integer i, n;
     double t = lrt_timeout_arg(L, 2);
-    int ms, r;
+    int r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     n = (lua_Integer)lua_rawlen(L, 1);
@@ -374,10 +373,9 @@ static int lrt_poll_fds(lua_State *L)
         pfd[i].revents = 0;
         lua_pop(L, 1);
     }
-    ms = t < 0 ? -1 : t * 1000.0 >= INT_MAX ? INT_MAX : (int)(t * 1000.0 + 0.999);
-    do {
-        r = poll(pfd, (nfds_t)n, ms);
-    } while (r < 0 && errno == EINTR);
+    /* a signal handler ends the wait like its timeout (realtime.run looks at the
+     * deadlines again): back in Lua, the interpreter's Ctrl-C hook can run */
+    r = rt_wait_fds(pfd, (nfds_t)n, t);
     if (r <= 0)
         return 0;
     lua_createtable(L, (int)n, 0);

@@ -89,7 +89,8 @@ void rt_auth_invalidate(struct rt_auth *a);
  * that got 0 from rt_auth_token can poll it until the fetch has ended. */
 int rt_auth_fd(const struct rt_auth *a);
 
-/* Waits up to timeout seconds (negative: forever) for the signal: 1 raised, 0 not. */
+/* Waits up to timeout seconds (negative: forever) for the signal: 1 raised, 0 not, -1
+ * when a signal handler ran (errno EINTR; not restarted, as rt_session_wait). */
 int rt_auth_wait(struct rt_auth *a, double timeout);
 
 /* The source text given at creation (no secret); valid while a lives. */

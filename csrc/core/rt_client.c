@@ -17,6 +17,7 @@
 
 #include "rt_alloc.h"
 #include "rt_file.h"
+#include "rt_thread.h"
 #include "rt_lws_log.h"
 #include "rt_session_private.h"
 
@@ -349,7 +350,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     c->ctx = rt_loop_context(&c->loop, o->event_loop, &info, err);
     if (!c->ctx)
         goto fail;
-    rc = pthread_create(&c->thread, NULL, rt_client_thread, c);
+    rc = rt_thread_start(&c->thread, rt_client_thread, c);
     if (rc != 0) {
         lws_context_destroy(c->ctx);
         rt_loop_free(&c->loop);

@@ -68,7 +68,7 @@ struct rt_http_job *rt_http_start(const struct rt_http_request *r, struct rt_err
 int rt_http_job_fd(const struct rt_http_job *j);
 
 /* Waits up to timeout seconds (negative = forever) for the request to end: 1 when it has,
- * 0 on timeout. */
+ * 0 on timeout or when a signal handler ran (the caller's loop looks at its deadline). */
 int rt_http_job_wait(struct rt_http_job *j, double timeout);
 
 /* True once the request has ended. */

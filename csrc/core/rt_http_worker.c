@@ -22,6 +22,7 @@
 #include "rt_clock.h"
 #include "rt_curl.h"
 #include "rt_http_xfer.h"
+#include "rt_thread.h"
 
 /* Longest single sleep; a pass with nothing to do costs a few microseconds. */
 #define RT_HW_MAX_SLEEP_MS 3600000
@@ -256,7 +257,7 @@ static int rt_hw_ensure(struct rt_error *err)
     rt_hw.multi = m;
     rt_hw.stop = false;
     rt_hw.dirty = true;
-    if (pthread_create(&rt_hw.thread, NULL, rt_hw_main, m) != 0) {
+    if (rt_thread_start(&rt_hw.thread, rt_hw_main, m) != 0) {
         rt_hw.multi = NULL;
         rt_error_set(err, RT_ENOMEM, "could not start the HTTP worker thread");
         rc = -1;

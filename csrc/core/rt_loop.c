@@ -2,6 +2,7 @@
 #include "rt_loop.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -22,6 +23,26 @@ struct rt_loop_ev {
 };
 #endif
 
+/* lws_create_context sets SIGPIPE to SIG_IGN for the whole process, for good (and
+ * children inherit it): the host's disposition is put back. Our writes need no
+ * ignoring: the library's threads block SIGPIPE (rt_thread.h). One context at a time,
+ * so that two clients made at once cannot save each other's change. */
+static struct lws_context *rt_loop_create(struct lws_context_creation_info *info)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct sigaction old;
+    struct lws_context *ctx;
+    bool saved;
+
+    pthread_mutex_lock(&lock);
+    saved = sigaction(SIGPIPE, NULL, &old) == 0;
+    ctx = lws_create_context(info);
+    if (saved)
+        (void)sigaction(SIGPIPE, &old, NULL);
+    pthread_mutex_unlock(&lock);
+    return ctx;
+}
+
 static struct lws_context *rt_loop_plain(struct rt_loop *l,
                                          struct lws_context_creation_info *info)
 {
@@ -30,7 +51,7 @@ static struct lws_context *rt_loop_plain(struct rt_loop *l,
     info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
     info->foreign_loops = NULL;
     rt_lws_clear_log();
-    return l->ctx = lws_create_context(info);
+    return l->ctx = rt_loop_create(info);
 }
 
 #ifdef RT_LOOP_LIBEV
@@ -136,7 +157,7 @@ static struct lws_context *rt_loop_libev(struct rt_loop *l,
     info->options |= LWS_SERVER_OPTION_LIBEV;
     info->foreign_loops = l->foreign;
     rt_lws_clear_log();
-    ctx = l->ctx = lws_create_context(info);
+    ctx = l->ctx = rt_loop_create(info);
     if (!ctx) {
         const char *why = rt_lws_last_log();
         rt_error_set(err, RT_EINVAL, "libwebsockets cannot run on libev%s%s",

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "rt_alloc.h"
+#include "rt_thread.h"
 
 struct rt_resolver {
     pthread_mutex_t lock;
@@ -136,7 +137,7 @@ bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r)
         return false;
     }
     if (!rv->started) {
-        if (pthread_create(&rv->thread, NULL, rt_resolver_main, rv) != 0) {
+        if (rt_thread_start(&rv->thread, rt_resolver_main, rv) != 0) {
             pthread_mutex_unlock(&rv->lock);
             return false;
         }

@@ -85,7 +85,10 @@ int  rt_session_is_closed(struct rt_session *s);
  * max_sessions free, its closed event queued. A close asked by the owner is under way
  * while rt_session_is_closed is 1 and this is 0. */
 int  rt_session_is_ended(struct rt_session *s);
-int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out;
+int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out,
+                                                                  -1 = a signal handler ran (errno
+                                                                  EINTR: the wait is not restarted,
+                                                                  so a host can act on the signal);
                                                                   timeout < 0 or infinite waits
                                                                   without a bound, NaN not at all */
 

@@ -61,39 +61,18 @@ int rt_signal_wait(struct rt_signal *sg, double timeout)
     if (atomic_load(&sg->raised))
         return 1;
     n = rt_wait_fds(&p, 1, timeout);
-    return n > 0 ? 1 : 0;
-}
-
-static double rt_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return n > 0 ? 1 : n;
 }
 
 int rt_wait_fds(struct pollfd *fds, nfds_t n, double timeout)
 {
-    bool forever = timeout < 0 || isinf(timeout);
-    double deadline = 0;
-    int r, ms;
+    int ms;
 
-    if (isnan(timeout))
-        timeout = 0;
-    if (!forever)
-        deadline = rt_mono() + timeout;
-    for (;;) {
-        if (forever) {
-            ms = -1;
-        } else {
-            double left = deadline - rt_mono();
-            /* Round up, so a wait never ends before its time and never spins at 0 ms. */
-            ms = left <= 0 ? 0 : left * 1000.0 >= INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
-        }
-        r = poll(fds, n, ms);
-        if (r >= 0 || errno != EINTR)
-            return r;
-        if (!forever && ms == 0)
-            return 0;
-    }
+    if (isnan(timeout) || timeout == 0)
+        ms = 0;
+    else if (timeout < 0 || isinf(timeout))
+        ms = -1;
+    else   /* round up, so a wait never ends before its time and never spins at 0 ms */
+        ms = timeout * 1000.0 >= INT_MAX ? INT_MAX : (int)ceil(timeout * 1000.0);
+    return poll(fds, n, ms);
 }

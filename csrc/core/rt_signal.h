@@ -35,12 +35,14 @@ void rt_signal_raise(struct rt_signal *sg);
 bool rt_signal_clear(struct rt_signal *sg);
 
 /* Waits until the signal is raised or `timeout` seconds pass (see rt_wait_fds): 1 when
- * raised, 0 on timeout. Does not clear it. */
+ * raised, 0 on timeout, -1 (errno EINTR) when a signal handler ran. Does not clear it. */
 int rt_signal_wait(struct rt_signal *sg, double timeout);
 
-/* poll() with a timeout in seconds, restarted after EINTR with the time left: a timeout
- * below 0 or infinite waits without a bound, 0 (or NaN) does not wait. Returns poll's
- * count of ready descriptors (0 on timeout), or -1 with errno on a real failure. */
+/* poll() with a timeout in seconds: a timeout below 0 or infinite waits without a bound,
+ * 0 (or NaN) does not wait. Returns poll's count of ready descriptors (0 on timeout), or
+ * -1 with errno. A signal handler that runs ends the wait (EINTR), not restarted: the
+ * caller's loop then looks at its deadline and lets the host act on the signal (Lua's
+ * Ctrl-C hook runs only when control is back in Lua). */
 int rt_wait_fds(struct pollfd *fds, nfds_t n, double timeout);
 
 #endif

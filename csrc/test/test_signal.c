@@ -1,7 +1,11 @@
 /* Wake-up signals: one write per raise-clear cycle, readability, bounded waits. */
+#include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "rt_signal.h"
@@ -87,10 +91,48 @@ static void test_wait_forever(void)
     rt_signal_destroy(&sg);
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+/* A signal handler that runs during a wait ends it (-1, EINTR) instead of being sat out
+ * until the timeout, or for ever: the host's handler gets to act (Lua's Ctrl-C hook runs
+ * only when control is back in Lua). */
+static void test_wait_interrupted(void)
+{
+    struct rt_signal sg;
+    struct rt_error err = { 0 };
+    struct sigaction sa, old;
+    struct itimerval it = { { 0, 0 }, { 0, 50 * 1000 } };
+    double t;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;           /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    RT_CHECK(rt_signal_init(&sg, &err) == 0);
+    RT_CHECK(sigaction(SIGALRM, &sa, &old) == 0);
+    for (int i = 0; i < 2; i++) {
+        alarms = 0;
+        t = now();
+        RT_CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+        errno = 0;
+        RT_CHECK(rt_signal_wait(&sg, i ? 30 : -1) == -1);
+        RT_CHECK(errno == EINTR && alarms == 1);
+        RT_CHECK(now() - t < 5);
+    }
+    RT_CHECK(sigaction(SIGALRM, &old, NULL) == 0);
+    rt_signal_destroy(&sg);
+}
+
 int main(void)
 {
     RT_RUN(test_raise_clear);
     RT_RUN(test_wait_bounds);
     RT_RUN(test_wait_forever);
+    RT_RUN(test_wait_interrupted);
     return rt_test_done();
 }

@@ -36,6 +36,10 @@ local GEMINI_OPTIONS, VERTEX_OPTIONS = options.GEMINI_OPTIONS, options.VERTEX_OP
 
 local wait = require "realtime.wait"
 wait.install(realtime)
+
+-- Credentials (auth.lua), loaded now: an error path that loaded it later could meet a
+-- process out of descriptors and raise "module not found" in place of the real error.
+local auth = require "realtime.auth"
 local now, wait_on, check_timeout = core.now, wait.wait_on, wait.check_timeout
 
 -- ==================================================================== --
@@ -179,12 +183,12 @@ end
 --- Finds Vertex AI credentials for a client (Application Default Credentials) and sets
 -- p.access_token to a fresh token; see docs/credentials.md.
 function realtime.credentials(p, timeout)
-  return require("realtime.auth").resolve(p, timeout)
+  return auth.resolve(p, timeout)
 end
 
 --- Mints an ephemeral Gemini API token for a game client to use in place of a key.
 function realtime.gemini_ephemeral_token(opts)
-  return require("realtime.auth").ephemeral_token(opts)
+  return auth.ephemeral_token(opts)
 end
 
 local function options_copy(opts)
@@ -211,7 +215,7 @@ end
 
 -- A server's close reason or refusal may quote what the request carried (auth.lua).
 local function mask_secrets(text, ...)
-  return require("realtime.auth").mask_secrets(text, ...)
+  return auth.mask_secrets(text, ...)
 end
 
 -- The server's session id, from the setupComplete text (Vertex sends one).

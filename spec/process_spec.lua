@@ -1,0 +1,121 @@
+-- The process around the library: signals and descriptors. Each case runs a script in a
+-- child process (with the sanitizer preload of `make check`, as helper.child keeps it),
+-- bounded, so that a regression fails instead of hanging the suite.
+local helper = require "spec.helper"
+local q = helper.shell_quote
+
+-- A client of the simulator, for the child scripts.
+local CLIENT = ([[
+local realtime = require "realtime"
+local c = assert(realtime.gemini { api_key = %q, base_url = %q, ca_file = %q, model = %q })
+]]):format(helper.sim_key, helper.sim_http, helper.sim_ca, helper.model)
+
+-- Runs `script` in the background, sends it SIGINT once it has printed "waiting", and
+-- returns its exit status, its output and the seconds from the signal to its end.
+local function interrupt(script)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(helper.run("mkdir " .. q(dir)) == 0)
+  helper.write_file(dir .. "/s.lua", script)
+  local preload = os.getenv "LD_PRELOAD"
+  local out_file = dir .. "/out"
+  local cmd = ([[
+%s timeout -s KILL 30 lua5.4 %s > %s 2>&1 &
+pid=$!
+i=0
+while ! grep -q waiting %s && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done
+sleep 0.2
+t0=$(date +%%s.%%N)
+kill -INT $pid
+wait $pid
+echo "status $?"
+echo "took $(echo "$(date +%%s.%%N) - $t0" | bc)"
+]]):format(preload and ("LD_PRELOAD=" .. q(preload)) or "", q(dir .. "/s.lua"), q(out_file),
+    q(out_file))
+  local _, out = helper.run(cmd)
+  local log = helper.read_file(dir .. "/out") or ""
+  helper.run("rm -rf " .. q(dir))
+  return tonumber(out:match "status (%d+)"), log, tonumber(out:match "took ([%d.]+)")
+end
+
+describe("Ctrl-C (SIGINT) in the standalone interpreter", function()
+  -- lua5.4 stops a running script at its next instruction; a wait inside the library
+  -- must come back to Lua for that, not sit out its timeout.
+  local function stops(what, script)
+    it("stops " .. what .. " at once", function()
+      local status, log, took = interrupt(script)
+      assert.is_truthy(log:find("interrupted!", 1, true), log)
+      assert.are_not.equal(0, status)
+      assert.is_true(took ~= nil and took < 3, "took " .. tostring(took) .. " s")
+    end)
+  end
+  stops("a receive without a bound", CLIENT .. [[
+local s = assert(c:connect { output_modalities = { "text" } })
+print "waiting"; io.stdout:flush()
+while true do s:receive(math.huge) end   -- what the server sent first, then nothing
+]])
+  stops("a receive with a long timeout", CLIENT .. [[
+local s = assert(c:connect { output_modalities = { "text" } })
+print "waiting"; io.stdout:flush()
+while true do s:receive(60) end
+]])
+  stops("realtime.run waiting on a session", CLIENT .. [[
+realtime.run(function()
+  local s = assert(c:connect { output_modalities = { "text" } })
+  print "waiting"; io.stdout:flush()
+  for _ in s:messages(60) do end
+end)
+]])
+  stops("realtime.sleep", [[
+local realtime = require "realtime"
+print "waiting"; io.stdout:flush()
+realtime.sleep(math.huge)
+]])
+end)
+
+describe("signal dispositions", function()
+  it("are the host's: making a client leaves SIGPIPE as it was", function()
+    local status, out = helper.child(CLIENT:gsub("^local realtime", function() return [[
+local function ignored()
+  for l in io.lines "/proc/self/status" do
+    local m = l:match "^SigIgn:%s*(%x+)"
+    if m then return m end
+  end
+end
+local before = ignored()
+local realtime]] end) .. [[
+local s = assert(c:connect { output_modalities = { "text" } })
+s:close()
+c:close()
+print("SigIgn", before, ignored())
+]], { timeout = 20 })
+    assert.equal(0, status, out)
+    local before, after = out:match "SigIgn%s+(%x+)%s+(%x+)"
+    assert.is_truthy(before, out)
+    -- SIGPIPE is signal 13: bit 12 of the mask (glibc's own signals 32 and 33 may move)
+    local function pipe(mask) return (tonumber(mask:sub(-4), 16) >> 12) & 1 end
+    assert.equal(pipe(before), pipe(after))
+  end)
+end)
+
+describe("a process out of descriptors", function()
+  it("gets nil, message, code from connect, and the client works again after", function()
+    local status, out = helper.child(CLIENT .. [[
+local held, err, code = {}, nil, nil
+for _ = 1, 200 do
+  local s, e, c2 = c:connect { output_modalities = { "text" }, timeout = 5 }
+  if not s then err, code = e, c2 break end
+  held[#held + 1] = s
+end
+print("failed", #held, code, err)
+for _, s in ipairs(held) do s:close() end
+for _, s in ipairs(held) do for _ in s:messages(5) do end end
+local s = assert(c:connect { output_modalities = { "text" } })
+print("again", s:is_open())
+]], { timeout = 60, before = "ulimit -n 48;" })
+    assert.equal(0, status, out)
+    assert.is_truthy(out:find("failed%s+%d+%s+%a+%s+%S"), out)
+    assert.is_falsy(out:find("not found", 1, true), out)
+    assert.is_truthy(out:find("again\ttrue", 1, true), out)
+  end)
+end)
