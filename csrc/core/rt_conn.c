@@ -634,6 +634,10 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return s ? rt_conn_readable(s, in, len) : 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
+        /* a connect that ended without a word (no socket to be had): lws's log says why */
+        if (s && s->state == RT_CS_CONNECTING && rt_conn_err_code(s) == RT_OK &&
+            !rt_conn_hanging_up(s) && *rt_lws_last_log())
+            rt_conn_error(s, NULL);
         if (s && s->wsi == wsi && s->state != RT_CS_DONE && s->state != RT_CS_WAIT) {
             s->wsi = NULL;
             lws_sul_cancel(&s->sul_alive);

@@ -5,6 +5,7 @@
  * RT_LWS_LOG in the environment to see every line on stderr. */
 #include "rt_lws_log.h"
 
+#include <errno.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@ static bool rt_log_stderr;
 
 static void rt_log_emit(int level, const char *line)
 {
+    int e = errno;   /* what failed just before the line, for those that do not say */
     size_t n;
 
     if (rt_log_stderr)
@@ -38,6 +40,9 @@ static void rt_log_emit(int level, const char *line)
     n = strlen(rt_last_log_line);
     while (n && (rt_last_log_line[n - 1] == '\n' || rt_last_log_line[n - 1] == '\r'))
         rt_last_log_line[--n] = '\0';
+    /* socket() failed (out of descriptors, say): lws does not name the cause */
+    if (strcmp(rt_last_log_line, "Unable to open socket") == 0 && e)
+        snprintf(rt_last_log_line + n, sizeof rt_last_log_line - n, " (%s)", strerror(e));
 }
 
 static void rt_log_setup(void)
