@@ -280,7 +280,8 @@ describe("resumption with a token source", function()
     helper.run("rm -rf " .. helper.shell_quote(dir))
   end)
 
-  it("reconnects with a fresh bearer token once the first one has expired", function()
+  -- A Vertex session whose service account's tokens live 3 s; its first connection.
+  local function connected_with_short_tokens()
     helper.sim_request("DELETE", "/_sim/next")
     helper.sim_post("/_sim/tokens", { lifetime = 3 })
     local client = assert(require("realtime").vertex {
@@ -291,12 +292,16 @@ describe("resumption with a token source", function()
     local session = assert(client:connect { output_modalities = { "text" } })
     local list = helper.sim_get "/_sim/connections?state=open"
     list = list.connections or list
-    local first = list[#list]
+    return client, session, list[#list]
+  end
+
+  it("reconnects with a fresh bearer token once the first one has expired", function()
+    local client, session, first = connected_with_short_tokens()
     require("realtime").sleep(3.5)   -- the first token is no longer accepted
     helper.sim_post("/_sim/connections/" .. first.id, { fault = { type = "drop" } })
     local rec = helper.receive_until(session, { "reconnected", "error" }, 15)
     assert.equal("reconnected", rec.type)
-    list = helper.sim_get "/_sim/connections?state=open"
+    local list = helper.sim_get "/_sim/connections?state=open"
     list = list.connections or list
     local second = list[#list]
     local h1, h2 = first.headers.authorization, second.headers.authorization
@@ -312,17 +317,7 @@ describe("resumption with a token source", function()
   end)
 
   it("counts a reconnect whose token fetch failed as an attempt, and tries again", function()
-    helper.sim_request("DELETE", "/_sim/next")
-    helper.sim_post("/_sim/tokens", { lifetime = 3 })
-    local client = assert(require("realtime").vertex {
-      project = "test-project", location = "us-central1", base_url = helper.sim_http,
-      ca_file = helper.sim_ca, model = helper.vertex_model, credentials = {
-        type = "service_account", project_id = "livesim-test", private_key_id = "kid-r",
-        private_key = key, client_email = email, token_uri = helper.sim_http .. "/token" } })
-    local session = assert(client:connect { output_modalities = { "text" } })
-    local list = helper.sim_get "/_sim/connections?state=open"
-    list = list.connections or list
-    local first = list[#list]
+    local client, session, first = connected_with_short_tokens()
     -- the service no longer knows the key: every fetch from now on is refused
     helper.sim_post("/_sim/service-accounts", { client_email = email, public_key = helper.read_file(dir .. "/other.pub") })
     require("realtime").sleep(3.5)   -- the first token is no longer accepted

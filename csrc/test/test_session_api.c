@@ -265,24 +265,23 @@ static void test_close_while_connecting(void)
     close(fd);
 }
 
-/* A session whose token source was just made (its first fetch under way) waits for the
- * token before its first handshake instead of going without it (HTTP 401). */
-static void test_auth_first_handshake(void)
+/* A Vertex session of the simulator whose handshakes take their token from `ao`'s
+ * source, with a stale configured authorization header beside it; its events until
+ * `until`, into *w. */
+static void vertex_with_source(const struct rt_auth_options *ao, double secs,
+                               int (*until)(const struct seen *), struct seen *w)
 {
     static const char setup[] = "{\"setup\":{\"model\":\"projects/livesim-test/locations/"
         "us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio\","
         "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]}}}";
-    struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = sim_http,
-                                  .ca_file = sim_ca, .timeout = 5 };
     struct rt_endpoint_options eo = { .backend = RT_BACKEND_VERTEX, .access_token = "stale",
                                       .project = "livesim-test", .location = "us-central1",
                                       .base_url = sim_http };
     struct rt_error err = { 0 };
-    struct rt_auth *a = rt_auth_new(&ao, &err);
+    struct rt_auth *a = rt_auth_new(ao, &err);
     struct rt_endpoint ep = { 0 };
     struct rt_client *c = client(sim_ca);
     struct rt_session *s = NULL;
-    struct seen w = { 0 };
 
     RT_CHECK(a && c && rt_endpoint_build(&eo, &ep, &err) == 0);
     if (a && c && ep.url) {
@@ -291,51 +290,40 @@ static void test_auth_first_handshake(void)
                                         .setup_len = sizeof setup - 1, .timeout = 10, .auth = a };
         s = rt_session_new(c, &o, &err);
     }
-    RT_CHECK(s && pump(s, &w, 10, is_ready));
-    RT_CHECK(w.ready == 1 && w.errors == 0);
-    if (w.errors)
-        printf("# %s\n", w.error_msg);
+    RT_CHECK(s && pump(s, w, secs, until));
+    if (w->errors)
+        printf("# %d errors, code %d: %s\n", w->errors, w->error_code, w->error_msg);
     rt_session_free(s);
     rt_endpoint_free(&ep);
     rt_client_free(c);
     rt_auth_free(a);
 }
 
+/* A session whose token source was just made (its first fetch under way) waits for the
+ * token before its first handshake instead of going without it (HTTP 401). */
+static void test_auth_first_handshake(void)
+{
+    struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = sim_http,
+                                  .ca_file = sim_ca, .timeout = 5 };
+    struct seen w = { 0 };
+
+    vertex_with_source(&ao, 10, is_ready, &w);
+    RT_CHECK(w.ready == 1 && w.errors == 0);
+}
+
 /* A token source whose fetch fails: the session ends with that failure ("auth", naming
- * the source) instead of going to the server without the token, or with a stale
+ * the source) instead of going to the server without the token, or with the stale
  * authorization header, and reporting the server's 401. */
 static void test_auth_fetch_fails(void)
 {
-    static const char setup[] = "{\"setup\":{\"model\":\"projects/livesim-test/locations/"
-        "us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio\"}}";
     struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = "127.0.0.1:1",
                                   .source = "the test's metadata source", .timeout = 2 };
-    struct rt_endpoint_options eo = { .backend = RT_BACKEND_VERTEX, .access_token = "stale",
-                                      .project = "livesim-test", .location = "us-central1",
-                                      .base_url = sim_http };
-    struct rt_error err = { 0 };
-    struct rt_auth *a = rt_auth_new(&ao, &err);
-    struct rt_endpoint ep = { 0 };
-    struct rt_client *c = client(sim_ca);
-    struct rt_session *s = NULL;
     struct seen w = { 0 };
 
-    RT_CHECK(a && c && rt_endpoint_build(&eo, &ep, &err) == 0);
-    if (a && c && ep.url) {
-        struct rt_session_options o = { .url = ep.url, .headers = ep.headers,
-                                        .nheaders = ep.nheaders, .setup = setup,
-                                        .setup_len = sizeof setup - 1, .timeout = 10, .auth = a };
-        s = rt_session_new(c, &o, &err);
-    }
-    RT_CHECK(s && pump(s, &w, 15, is_closed));
-    printf("# %d errors, code %d: %s\n", w.errors, w.error_code, w.error_msg);
+    vertex_with_source(&ao, 15, is_closed, &w);
     RT_CHECK(w.ready == 0 && w.errors == 1 && w.error_code == RT_EAUTH);
     RT_CHECK(strstr(w.error_msg, "the test's metadata source") != NULL);
     RT_CHECK(strstr(w.error_msg, "401") == NULL);
-    rt_session_free(s);
-    rt_endpoint_free(&ep);
-    rt_client_free(c);
-    rt_auth_free(a);
 }
 
 /* A slow reader (reading paused at max_receive_bytes) closes while the server's answers
