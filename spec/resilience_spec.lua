@@ -295,6 +295,18 @@ describe("resumption with a token source", function()
     return client, session, list[#list]
   end
 
+  -- The session answers on its new connection; then everything is closed (the token
+  -- source's refresh thread too, now rather than at exit).
+  local function still_answers(client, session)
+    assert(session:send_text "still there")
+    helper.receive_until(session, "response_done")
+    session:close()
+    helper.drain(session)
+    local source = client:_props().token_source
+    client:close()
+    if source then source:close() end
+  end
+
   it("reconnects with a fresh bearer token once the first one has expired", function()
     local client, session, first = connected_with_short_tokens()
     require("realtime").sleep(3.5)   -- the first token is no longer accepted
@@ -307,13 +319,7 @@ describe("resumption with a token source", function()
     local h1, h2 = first.headers.authorization, second.headers.authorization
     assert.is_string(h2)
     assert.not_equal(h1, h2)
-    assert(session:send_text "still there")
-    helper.receive_until(session, "response_done")
-    session:close()
-    helper.drain(session)
-    local source = client:_props().token_source
-    client:close()
-    if source then source:close() end   -- stops its refresh thread now, not at exit
+    still_answers(client, session)
   end)
 
   it("counts a reconnect whose token fetch failed as an attempt, and tries again", function()
@@ -327,13 +333,7 @@ describe("resumption with a token source", function()
     local rec = helper.receive_until(session, { "reconnected", "error" }, 15)
     assert.equal("reconnected", rec.type, rec.message)
     assert.is_true(rec.attempt >= 2, "attempt " .. tostring(rec.attempt))
-    assert(session:send_text "still there")
-    helper.receive_until(session, "response_done")
-    session:close()
-    helper.drain(session)
-    local source = client:_props().token_source
-    client:close()
-    if source then source:close() end
+    still_answers(client, session)
   end)
 end)
 
