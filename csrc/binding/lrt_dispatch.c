@@ -14,14 +14,18 @@
 /* Message handler for tool handlers: "message\nstack traceback:..." */
 int lrt_traceback(lua_State *L)
 {
-    const char *msg = lua_tostring(L, 1);
-    if (!msg) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            msg = lua_tostring(L, -1);
-        else
-            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        lua_pushvalue(L, 1);
+    } else if (!luaL_callmeta(L, 1, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
+        lua_settop(L, 1);
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, msg, 1);
+    /* the message as a Lua string, joined after: luaL_traceback takes a C string, which
+     * would end it at its first NUL byte */
+    luaL_traceback(L, L, NULL, 1);
+    lua_pushliteral(L, "\n");
+    lua_rotate(L, -2, 1);
+    lua_concat(L, 3);
     return 1;
 }
 
@@ -72,9 +76,14 @@ static void lrt_bump(lua_State *L, int slot)
  * the model cannot read as an error. */
 static void lrt_error_result(lua_State *L, int idx, int msg)
 {
+    static const char tb[] = "\nstack traceback:";
     size_t n;
     const char *full = lua_tolstring(L, idx, &n);
-    const char *cut = full ? strstr(full, "\nstack traceback:") : NULL;
+    const char *cut = NULL, *p = full;
+
+    /* the last one is lrt_traceback's (the message may hold NULs, or these words) */
+    while (p && (p = memmem(p, n - (size_t)(p - full), tb, sizeof tb - 1)) != NULL)
+        cut = p++;
     lua_createtable(L, 0, 1);
     if (full)
         lrt_push_utf8_fixed(L, full, cut ? (size_t)(cut - full) : n);
@@ -179,13 +188,19 @@ static const char *lrt_options_fault(lua_State *L, int idx)
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        if (!k || (strcmp(k, "scheduling") != 0 && strcmp(k, "will_continue") != 0)) {
-            const char *shown = k ? k : luaL_typename(L, -1);
-            const char *r = lua_pushfstring(L, "tool handler: unknown option '%s' in its second "
-                                               "value (expected scheduling, will_continue)",
-                                            shown);
-            lua_replace(L, -2);   /* the key */
+        size_t n = 0;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        if (!k || (strcmp(k, "scheduling") != 0 && strcmp(k, "will_continue") != 0) ||
+            strlen(k) != n) {
+            const char *r;
+            if (k)
+                lrt_map_shown(L, k, n);            /* short and printable */
+            else
+                lua_pushfstring(L, "of type %s", luaL_typename(L, -1));
+            r = lua_pushfstring(L, "tool handler: unknown option %s in its second value "
+                                   "(expected scheduling, will_continue)", lua_tostring(L, -1));
+            lua_replace(L, -3);   /* the key's place */
+            lua_pop(L, 1);
             return r;
         }
     }

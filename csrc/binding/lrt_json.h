@@ -48,6 +48,9 @@ int lrt_json_encode(lua_State *L, int idx);
 /* Same, with a depth limit (at most LRT_JSON_WIRE_DEPTH) and a name for the root of the
  * error paths (NULL for none). */
 int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root);
+/* The same for a value the library wrapped in `wrap` levels of its own: a depth error
+ * counts the caller's levels only. */
+int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap);
 
 /* Decodes s[0..n), turns integral numbers into integers and pushes the value; returns 0.
  * On malformed JSON, or nesting deeper than LRT_JSON_WIRE_DEPTH, pushes a message and

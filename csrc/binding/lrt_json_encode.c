@@ -87,7 +87,9 @@ struct enc {
     lua_State *L;
     struct jbuf *b;
     int max_depth;
+    int wrap;             /* levels of ours above the caller's value (not in its depth) */
     const char *root;
+    const void *open[LRT_JSON_WIRE_DEPTH + 1];   /* the table being encoded at each level */
     const void *arraymt, *cj_arraymt, *cj_empty, *null;
     struct jpath path[LRT_JSON_WIRE_DEPTH + 1];
 };
@@ -250,8 +252,13 @@ static void enc_table(struct enc *e, int idx, int level)
     lua_State *L = e->L;
     struct jbuf *b = e->b;
 
+    const void *t = lua_topointer(L, idx);
+    for (int i = 0; i < level; i++)
+        if (e->open[i] == t)
+            enc_fail(e, level, "a table that contains itself (a cycle)");
     if (level + 1 > e->max_depth)
-        enc_fail(e, level, "nesting deeper than %d levels", e->max_depth);
+        enc_fail(e, level, "nesting deeper than %d levels", e->max_depth - e->wrap);
+    e->open[level] = t;
     luaL_checkstack(L, 4, "JSON nesting");
     if (luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL) {
         enc_pairs(e, idx, level);       /* takes the metamethod on top */
@@ -366,6 +373,11 @@ static void enc_value(struct enc *e, int idx, int level)
 
 int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root)
 {
+    return lrt_json_encode_wrapped(L, idx, max_depth, root, 0);
+}
+
+int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap)
+{
     struct enc e;
 
     idx = lua_absindex(L, idx);
@@ -373,6 +385,7 @@ int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root)
         max_depth = LRT_JSON_WIRE_DEPTH;
     e.L = L;
     e.max_depth = max_depth;
+    e.wrap = wrap;
     e.root = root;
     e.arraymt = lrt_json_registry_pointer(L, &lrt_json_key_arraymt);
     e.cj_arraymt = lrt_json_registry_pointer(L, &lrt_json_key_cj_arraymt);

@@ -146,7 +146,15 @@ void lrt_push_base64(lua_State *L, const char *s, size_t n)
     luaL_pushresultsize(&b, len);
 }
 
-static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth)
+/* The tables being copied, outermost first: a table met again inside itself gets its
+ * copy again, so the copy keeps the cycle and the encoder can name it. */
+struct copy_path {
+    const void *orig[LRT_JSON_MAX_DEPTH + 1];
+    int copy[LRT_JSON_MAX_DEPTH + 1];      /* stack slots of their copies */
+};
+
+static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth,
+                      struct copy_path *path)
 {
     idx = lua_absindex(L, idx);
     if (bytes_as_base64 && lua_type(L, idx) == LUA_TSTRING) {
@@ -162,14 +170,22 @@ static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth)
         lua_pushvalue(L, idx);   /* too deep: shared, and the encoder says why */
         return;
     }
+    const void *t = lua_topointer(L, idx);
+    for (int i = 1; i < depth; i++)
+        if (path->orig[i] == t) {
+            lua_pushvalue(L, path->copy[i]);
+            return;
+        }
     luaL_checkstack(L, 4, "value nesting");
     lua_newtable(L);
     int copy = lua_gettop(L);
+    path->orig[depth] = t;
+    path->copy[depth] = copy;
     if (lua_getmetatable(L, idx))
         lua_setmetatable(L, copy);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        push_copy(L, -1, bytes_as_base64, depth + 1);
+        push_copy(L, -1, bytes_as_base64, depth + 1, path);
         lua_pushvalue(L, -3);
         lua_insert(L, -2);
         lua_rawset(L, copy);
@@ -193,7 +209,9 @@ void lrt_push_concat(lua_State *L, int idx)
 
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64)
 {
-    push_copy(L, idx, bytes_as_base64, 1);
+    struct copy_path path;
+
+    push_copy(L, idx, bytes_as_base64, 1, &path);
 }
 
 /* Reads an optional string field of the context table; "" counts as absent. */

@@ -243,7 +243,7 @@ static int result_part(lua_State *L, int state, int part, int i)
 
     /* Encoded now, so a bad value raises at send_tool_result time and later changes to
      * the caller's table cannot alter what goes out. The response may nest 64 levels. */
-    lrt_json_encode_ex(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result");
+    lrt_json_encode_wrapped(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result", 1);
 
     lua_getfield(L, state, "pending");
     int pending = lua_gettop(L);
