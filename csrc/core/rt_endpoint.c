@@ -264,6 +264,36 @@ static bool rt_ep_reserved(const char *name)
     return strncasecmp(name, "sec-websocket-", 14) == 0;
 }
 
+int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err)
+{
+    rt_error_clear(err);
+    if (n && !h) {
+        rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = h[i].name ? h[i].name : "";
+        const char *value = h[i].value;
+        if (!rt_header_ok(name, "")) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is not a valid header name "
+                         "(letters, digits and !#$%%&'*+-.^_`|~)", rt_ep_shown_name(name));
+            return -1;
+        }
+        if (!value || !rt_ep_field_value(value)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': the value of '%s' %s",
+                         rt_ep_shown_name(name),
+                         value ? "contains CR, LF or another control character" : "is missing");
+            return -1;
+        }
+        if (rt_ep_reserved(name)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is written by the library "
+                         "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
 {
     size_t i, bytes = 0;
@@ -295,31 +325,10 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
         rt_ep_check_value("access_token", o->access_token, err) ||
         rt_ep_check_value("quota_project", o->quota_project, err))
         return -1;
-    if (o->nheaders && !o->headers) {
-        rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
+    if (rt_headers_check(o->headers, o->nheaders, err))
         return -1;
-    }
-    for (i = 0; i < o->nheaders; i++) {
-        const char *name = o->headers[i].name ? o->headers[i].name : "";
-        const char *value = o->headers[i].value;
-        if (!rt_header_ok(name, "")) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is not a valid header name "
-                         "(letters, digits and !#$%%&'*+-.^_`|~)", rt_ep_shown_name(name));
-            return -1;
-        }
-        if (!value || !rt_ep_field_value(value)) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': the value of '%s' %s",
-                         rt_ep_shown_name(name),
-                         value ? "contains CR, LF or another control character" : "is missing");
-            return -1;
-        }
-        if (rt_ep_reserved(name)) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is written by the library "
-                         "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
-            return -1;
-        }
-        bytes += strlen(name) + strlen(value) + 4;
-    }
+    for (i = 0; i < o->nheaders; i++)
+        bytes += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 4;
     if (bytes > RT_EP_HEADERS_MAX) {
         rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
                      "than the %d a handshake may carry", bytes, RT_EP_HEADERS_MAX);

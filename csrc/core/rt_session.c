@@ -202,18 +202,10 @@ static int rt_sess_copy_strings(struct rt_session *s, const struct rt_url *u,
                  (s->resume_on ? o->setup_len + 1 : 0);
     char *at;
 
-    if (o->nheaders && !o->headers) {
-        rt_error_set(err, RT_EINVAL, "nheaders is set but headers is NULL");
+    if (rt_headers_check(o->headers, o->nheaders, err))
         return -1;
-    }
-    for (i = 0; i < o->nheaders; i++) {
-        if (!rt_header_ok(o->headers[i].name, o->headers[i].value)) {
-            rt_error_set(err, RT_EINVAL, "header %zu has an invalid name or a CR/LF in its value",
-                         i + 1);
-            return -1;
-        }
+    for (i = 0; i < o->nheaders; i++)
         len += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 2;
-    }
     if (!(s->strings = rt_malloc(len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory creating a session");
         return -1;

@@ -96,6 +96,52 @@ static void test_url_refused(void)
     rt_client_free(c);
 }
 
+/* Extra headers follow rt_endpoint_check's rules (rt_headers_check): a header the
+ * upgrade writes itself would go out twice, contradicting the library's own, and a
+ * control byte in a value would reach the wire. A tab is a field value's own. */
+static void test_headers_refused(void)
+{
+    static const struct { struct rt_header h; const char *msg; } bad[] = {
+        { { "Host", "evil.example" }, "option 'headers': 'Host' is written by the library "
+                                       "itself (the WebSocket upgrade); leave it out" },
+        { { "upgrade", "h2c" }, "option 'headers': 'upgrade' is written by the library "
+                                 "itself (the WebSocket upgrade); leave it out" },
+        { { "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==" },
+          "option 'headers': 'Sec-WebSocket-Key' is written by the library itself (the "
+          "WebSocket upgrade); leave it out" },
+        { { "x-v", "a\x01\x7f" "b" }, "option 'headers': the value of 'x-v' contains CR, LF "
+                                       "or another control character" },
+        { { "x-v", NULL }, "option 'headers': the value of 'x-v' is missing" },
+        { { "x a", "v" }, "option 'headers': 'x a' is not a valid header name (letters, "
+                           "digits and !#$%&'*+-.^_`|~)" },
+    };
+    struct rt_header tab = { "x-t", "a\tb" };
+    struct rt_session_options o = { .url = "ws://127.0.0.1:9", .nheaders = 1,
+                                    .setup = SETUP, .setup_len = strlen(SETUP) };
+    struct rt_client *c = client();
+    struct rt_session *s;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.headers = &bad[i].h;
+        s = rt_session_new(c, &o, &err);
+        RT_CHECK(!s && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, bad[i].msg);
+        rt_session_free(s);
+    }
+    o.headers = NULL;
+    RT_CHECK(!rt_session_new(c, &o, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'headers': nheaders is set but headers is NULL");
+    o.headers = &tab;
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s && err.code == RT_OK);
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
 /* Resumption asked of a setup with no sessionResumption object (nowhere to write the
  * handle): refused, not a session that never reconnects. */
 static void test_resumption_without_object(void)
@@ -174,6 +220,7 @@ int main(void)
 {
     RT_RUN(test_url_parts);
     RT_RUN(test_url_refused);
+    RT_RUN(test_headers_refused);
     RT_RUN(test_setup_kept);
     RT_RUN(test_resumption_without_object);
     RT_RUN(test_nomem);
