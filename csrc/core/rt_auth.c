@@ -11,6 +11,7 @@
 #include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_auth_private.h"
+#include "rt_url.h"
 
 #define RT_AUTH_RETRY_MAX 30.0
 
@@ -58,6 +59,31 @@ static bool rt_auth_uri_private(const char *url)
             return true;
     }
     return false;
+}
+
+/* The length of the http:// or https:// (any case) that starts s, else 0. */
+static size_t rt_auth_http_scheme(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 ? 7 : strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+}
+
+/* metadata_host: "host[:port]", or an http(s) URL with an optional path prefix that the
+ * token path is appended to. NULL, or what is wrong (never quoting it). */
+static const char *rt_auth_metadata_odd(const char *host)
+{
+    size_t scheme = rt_auth_http_scheme(host);
+    const char *auth = host + scheme, *end = auth + strcspn(auth, "/");
+    struct rt_url_authority a;
+
+    if (rt_auth_uri_odd(host))
+        return "has a space, a control character, a backslash or a byte outside ASCII";
+    if (strpbrk(host, "?#"))
+        return "has a query or fragment";
+    if (memchr(auth, '@', (size_t)(end - auth)))
+        return "has user information";
+    if (!scheme && *end)
+        return "has a path without http:// or https:// (expected \"host[:port]\" or a URL)";
+    return rt_url_authority(auth, (size_t)(end - auth), &a);
 }
 
 double rt_auth_refresh_margin(double lifetime)
@@ -253,6 +279,12 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
                      "since the grant carries the credential's secrets", src);
         return NULL;
     }
+    const char *odd = o->kind == RT_AUTH_METADATA && o->metadata_host && *o->metadata_host
+                      ? rt_auth_metadata_odd(o->metadata_host) : NULL;
+    if (odd) {
+        rt_error_set(err, RT_EINVAL, "%s: metadata_host %s", src, odd);
+        return NULL;
+    }
 
     struct rt_auth *a = rt_calloc(1, sizeof *a);
     if (!a) {
@@ -284,7 +316,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
              && rt_auth_copy(&a->refresh_token, o->refresh_token);
     else if (ok) {
         const char *host = o->metadata_host && *o->metadata_host ? o->metadata_host : RT_AUTH_METADATA_HOST;
-        bool has_scheme = strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0;
+        bool has_scheme = rt_auth_http_scheme(host) != 0;
         size_t n = strlen(host) + 8;
         meta = rt_malloc(n);
         if (meta) {

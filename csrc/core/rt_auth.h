@@ -53,13 +53,14 @@ struct rt_auth_options {
     const char *client_secret;   /* authorized user (required; secret) */
     const char *refresh_token;   /* authorized user (required; secret) */
     const char *metadata_host;   /* metadata: "host[:port]" (http) or a base URL with http:// or
-                                    https://; NULL = RT_AUTH_METADATA_HOST */
+                                    https:// and an optional path (no user information, query
+                                    or fragment); NULL = RT_AUTH_METADATA_HOST */
     const char *ca_file;         /* PEM CAs for the token endpoint; NULL = the system store */
     double timeout;              /* seconds per request; 0 = 30 */
 };
 
 /* Copies o and returns the object, which holds no token yet (the first rt_auth_token
- * starts a fetch). RT_EINVAL names the missing field; RT_ENOMEM. Free with rt_auth_free. */
+ * starts a fetch). RT_EINVAL names the missing or malformed field; RT_ENOMEM. Free with rt_auth_free. */
 struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *err);
 
 /* Takes another reference (for a session that refreshes its handshake headers from

@@ -6,6 +6,7 @@
 
 #include "rt_alloc.h"
 #include "rt_buf.h"
+#include "rt_url.h"
 #include "rt_version.h"
 
 bool rt_header_ok(const char *name, const char *value)
@@ -168,11 +169,12 @@ static const char *rt_ep_ws_scheme(const char *scheme, size_t n)
 #define RT_EP_BASE_FAIL(...) \
     (rt_error_set(err, RT_EINVAL, "option 'base_url': " __VA_ARGS__), -1)
 
-/* base_url: a scheme we map, a host (name, IPv4 or [IPv6]), an optional port, an optional
- * path prefix; printable ASCII only, no user information, query or fragment. */
+/* base_url: a scheme we map, an authority rt_url_authority takes, an optional path
+ * prefix; printable ASCII only, no user information, query or fragment. */
 static int rt_ep_check_base(const char *base, struct rt_error *err)
 {
-    const char *auth, *end, *host_end, *p;
+    const char *auth, *end, *p, *why;
+    struct rt_url_authority a;
     size_t n = rt_ep_scheme_len(base);
 
     if (n == 0)
@@ -200,38 +202,8 @@ static int rt_ep_check_base(const char *base, struct rt_error *err)
     if (memchr(auth, '@', (size_t)(end - auth)))
         return RT_EP_BASE_FAIL("has user information (user:password@); pass credentials as "
                                "api_key, access_token or headers");
-    if (*auth == '[') {
-        host_end = memchr(auth, ']', (size_t)(end - auth));
-        if (!host_end)
-            return RT_EP_BASE_FAIL("has an unterminated IPv6 address");
-        if (host_end == auth + 1)
-            return RT_EP_BASE_FAIL("has no host");
-        host_end++;
-        if (host_end != end && *host_end != ':')
-            return RT_EP_BASE_FAIL("has junk after the IPv6 address");
-    } else {
-        host_end = auth + strcspn(auth, ":/");
-        if (host_end == auth)
-            return RT_EP_BASE_FAIL("has no host");
-        for (p = auth; p < host_end; p++)
-            if (!rt_ep_token_char(*p))
-                return RT_EP_BASE_FAIL("has an invalid host name (letters, digits, '-', '.', '_')");
-        if (host_end - auth > 253)
-            return RT_EP_BASE_FAIL("has a host name longer than 253 bytes");
-    }
-    if (host_end < end) {   /* ":port" */
-        long port = 0;
-        const char *d = host_end + 1;
-        if (d == end || end - d > 5)
-            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-        for (; d < end; d++) {
-            if (*d < '0' || *d > '9')
-                return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-            port = port * 10 + (*d - '0');
-        }
-        if (port < 1 || port > 65535)
-            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-    }
+    if ((why = rt_url_authority(auth, (size_t)(end - auth), &a)))
+        return RT_EP_BASE_FAIL("%s", why);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "rt_alloc.h"
 #include "rt_auth.h"
 #include "rt_endpoint.h"
+#include "rt_url.h"
 #include "rt_utf8.h"
 #include "rt_wire.h"
 
@@ -96,16 +97,21 @@ struct rt_url {
     size_t path_len;
 };
 
-/* Splits a ws:// or wss:// URL into its parts. 0, or -1 with RT_EINVAL. */
+/* Splits a ws:// or wss:// URL into its parts: printable ASCII (percent-encoding is the
+ * caller's), no user information, the authority as rt_url_authority takes it. 0, or -1
+ * with RT_EINVAL. */
 static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error *err)
 {
-    const char *p, *auth, *host_end, *port_str = NULL;
-    char *end;
-    long port;
+    const char *p, *auth, *why;
+    struct rt_url_authority a;
 
     for (p = url; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
             rt_error_set(err, RT_EINVAL, "url contains a space or control character");
+            return -1;
+        }
+        if ((unsigned char)*p >= 0x80) {
+            rt_error_set(err, RT_EINVAL, "url contains a byte outside ASCII (percent-encode it)");
             return -1;
         }
     }
@@ -124,44 +130,13 @@ static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error 
         rt_error_set(err, RT_EINVAL, "url must not contain user information");
         return -1;
     }
-    if (*auth == '[') {
-        host_end = memchr(auth, ']', (size_t)(p - auth));
-        if (!host_end) {
-            rt_error_set(err, RT_EINVAL, "url has an unterminated IPv6 address");
-            return -1;
-        }
-        u->host = auth + 1;
-        u->host_len = (size_t)(host_end - auth - 1);
-        host_end++;
-        if (host_end < p && *host_end == ':')
-            port_str = host_end + 1;
-        else if (host_end != p) {
-            rt_error_set(err, RT_EINVAL, "url has junk after the IPv6 address");
-            return -1;
-        }
-    } else {
-        host_end = memchr(auth, ':', (size_t)(p - auth));
-        if (host_end)
-            port_str = host_end + 1;
-        else
-            host_end = p;
-        u->host = auth;
-        u->host_len = (size_t)(host_end - auth);
-    }
-    if (!u->host_len) {
-        rt_error_set(err, RT_EINVAL, "url has no host");
+    if ((why = rt_url_authority(auth, (size_t)(p - auth), &a))) {
+        rt_error_set(err, RT_EINVAL, "url %s", why);
         return -1;
     }
-    u->port = u->tls ? 443 : 80;
-    if (port_str) {
-        errno = 0;
-        port = strtol(port_str, &end, 10);
-        if (end != p || port < 1 || port > 65535 || errno) {
-            rt_error_set(err, RT_EINVAL, "url has an invalid port");
-            return -1;
-        }
-        u->port = (int)port;
-    }
+    u->host = a.host;
+    u->host_len = a.host_len;
+    u->port = a.port ? a.port : u->tls ? 443 : 80;
     u->path = p;
     u->path_len = strcspn(p, "#");           /* a fragment is never sent */
     return 0;

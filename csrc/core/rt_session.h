@@ -28,7 +28,8 @@ struct rt_auth;
 struct rt_header { const char *name; const char *value; };  /* name without colon */
 
 struct rt_session_options {
-    const char *url;                  /* ws://host[:port]/path?query or wss://... (copied) */
+    const char *url;                  /* ws://host[:port]/path?query or wss://... (copied):
+                                         printable ASCII, a host name or [IPv6] address */
     const struct rt_header *headers;  /* extra upgrade headers, copied; may hold secrets */
     size_t nheaders;
     const char *setup;                /* JSON text of the {"setup":{...}} message, copied */

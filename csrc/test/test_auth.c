@@ -229,6 +229,45 @@ static void test_new_validates(void)
     RT_CHECK_STR(err.msg, "authorized user: token_uri must be an http(s) URL");
 }
 
+/* metadata_host is "host[:port]" or an http(s) URL with a path prefix, nothing else: a
+ * query or fragment would swallow the token path, and junk reached curl as it was. */
+static void test_metadata_host_checked(void)
+{
+    static const struct { const char *host, *msg; } bad[] = {
+        { "https://127.0.0.1:9/x?y#z", "metadata server: metadata_host has a query or fragment" },
+        { "https://127.0.0.1:9#", "metadata server: metadata_host has a query or fragment" },
+        { "127.0.0.1:9 junk", "metadata server: metadata_host has a space, a control character, "
+                              "a backslash or a byte outside ASCII" },
+        { "h:0", "metadata server: metadata_host has an invalid port (1 to 65535)" },
+        { "http://[zz]:80", "metadata server: metadata_host has an invalid IPv6 address" },
+        { "http://u:p@h", "metadata server: metadata_host has user information" },
+        { "https://", "metadata server: metadata_host has no host" },
+        { "h/computeMetadata", "metadata server: metadata_host has a path without http:// or "
+                               "https:// (expected \"host[:port]\" or a URL)" },
+    };
+    static const char *const good[] = { "127.0.0.1:9", "metadata.google.internal", "[::1]:8080",
+                                        "HTTPS://h.example:8443/prefix/", "http://[::1]" };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.metadata_host = bad[i].host;
+        a = rt_auth_new(&o, &err);
+        RT_CHECK(!a && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, bad[i].msg);
+        rt_auth_free(a);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        o.metadata_host = good[i];
+        a = rt_auth_new(&o, &err);
+        RT_CHECK(a && err.code == RT_OK);
+        if (!a)
+            printf("# %s: %s\n", good[i], err.msg);
+        rt_auth_free(a);
+    }
+}
+
 static struct rt_auth *user_auth(void)
 {
     struct rt_error err = { RT_OK, "" };
@@ -505,6 +544,7 @@ int main(void)
     RT_RUN(test_redact_url);
     RT_RUN(test_margin);
     RT_RUN(test_new_validates);
+    RT_RUN(test_metadata_host_checked);
     RT_RUN(test_refresh_grant);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);

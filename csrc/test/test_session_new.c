@@ -67,6 +67,9 @@ static void test_url_parts(void)
     expect(c, "wss://[::1]:8443?k=v", "::1", "[::1]:8443", "/?k=v", 8443, true);
     expect(c, "ws://localhost", "localhost", "localhost", "/", 80, false);
     expect(c, "wss://localhost:443#f", "localhost", "localhost", "/", 443, true);
+    expect(c, "ws://[::ffff:127.0.0.1]:00080/%7e~", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", "/%7e~",
+           80, false);
+    expect(c, "ws://a_b-c.d:65535", "a_b-c.d", "a_b-c.d:65535", "/", 65535, false);
     rt_client_free(c);
 }
 
@@ -79,9 +82,20 @@ static void test_url_refused(void)
         { "ws://[::1/", "url has an unterminated IPv6 address" },
         { "ws://[::1]x/", "url has junk after the IPv6 address" },
         { "ws://:80/", "url has no host" },
-        { "ws://h:0/", "url has an invalid port" },
-        { "ws://h:65536/", "url has an invalid port" },
-        { "ws://h:8x/", "url has an invalid port" },
+        { "ws://h:0/", "url has an invalid port (1 to 65535)" },
+        { "ws://h:65536/", "url has an invalid port (1 to 65535)" },
+        { "ws://h:8x/", "url has an invalid port (1 to 65535)" },
+        /* strtol took a sign and any number of zeros */
+        { "wss://127.0.0.1:+35985/p", "url has an invalid port (1 to 65535)" },
+        { "wss://127.0.0.1:0035985/p", "url has an invalid port (1 to 65535)" },
+        { "ws://h:/", "url has an invalid port (1 to 65535)" },
+        /* bytes a resolver error or the request line would carry raw */
+        { "wss://\xff\xfe.example/p", "url contains a byte outside ASCII (percent-encode it)" },
+        { "wss://h.example/p\xc3", "url contains a byte outside ASCII (percent-encode it)" },
+        { "ws://h\\x/", "url has an invalid host name (letters, digits, '-', '.', '_')" },
+        { "ws://h{x}/", "url has an invalid host name (letters, digits, '-', '.', '_')" },
+        { "ws://[zz]/", "url has an invalid IPv6 address" },
+        { "ws://[1.2.3.4]/", "url has an invalid IPv6 address" },
     };
     struct rt_client *c = client();
 
