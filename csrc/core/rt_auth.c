@@ -12,8 +12,11 @@
 #include "rt_clock.h"
 #include "rt_auth_private.h"
 #include "rt_url.h"
+#include "rt_utf8.h"
 
 #define RT_AUTH_RETRY_MAX 30.0
+/* Room for a source as messages show it, leaving the rest of a message for the cause. */
+#define RT_AUTH_SOURCE_MAX 512
 
 void rt_auth_wipe(char *s)
 {
@@ -226,6 +229,18 @@ static bool rt_auth_copy(char **dst, const char *s)
     return *dst != NULL;
 }
 
+/* The source as messages show it: a file path may hold any byte, so control and
+ * non-ASCII bytes, quotes and backslashes become \xNN (rt_printable), and "..." ends
+ * one cut to fit. */
+static void rt_auth_show_source(char out[RT_AUTH_SOURCE_MAX], const char *s)
+{
+    int cut;
+    size_t w = rt_printable(out, RT_AUTH_SOURCE_MAX - 3, s, strlen(s), &cut);
+
+    if (cut)
+        memcpy(out + w, "...", 4);
+}
+
 static const char *rt_auth_kind_name(enum rt_auth_kind k)
 {
     switch (k) {
@@ -240,8 +255,9 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
 {
     const char *missing = NULL;
     const char *kname = rt_auth_kind_name(o->kind);
-    const char *src = o->source && *o->source ? o->source : kname;
+    char src[RT_AUTH_SOURCE_MAX];
     rt_error_clear(err);
+    rt_auth_show_source(src, o->source && *o->source ? o->source : kname);
     switch (o->kind) {
     case RT_AUTH_SERVICE_ACCOUNT:
         if (!o->client_email || !*o->client_email) missing = "client_email";

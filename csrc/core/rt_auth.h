@@ -42,7 +42,9 @@ enum rt_auth_kind {
 struct rt_auth_options {
     enum rt_auth_kind kind;
     const char *source;          /* how messages name the credential, e.g. "service account file
-                                    /etc/sa.json"; must hold no secret. NULL: the kind's name */
+                                    /etc/sa.json"; must hold no secret. NULL: the kind's name.
+                                    Shown with control and non-ASCII bytes, quotes and
+                                    backslashes as \xNN, cut to 508 bytes */
     const char *scope;           /* space-separated; NULL = RT_AUTH_CLOUD_PLATFORM */
     const char *token_uri;       /* service account, user: NULL = RT_AUTH_TOKEN_URI */
     const char *client_email;    /* service account: the JWT issuer (required) */
@@ -93,7 +95,8 @@ int rt_auth_fd(const struct rt_auth *a);
 /* Waits up to timeout seconds (negative: forever) for the signal: 1 raised, 0 not. */
 int rt_auth_wait(struct rt_auth *a, double timeout);
 
-/* The source text given at creation (no secret); valid while a lives. */
+/* The source text given at creation as messages show it (see rt_auth_options.source);
+ * valid while a lives. */
 const char *rt_auth_source(const struct rt_auth *a);
 
 /* Number of token fetches that have ended, successful or not (for tests and stats). */

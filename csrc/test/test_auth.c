@@ -268,6 +268,29 @@ static void test_metadata_host_checked(void)
     }
 }
 
+/* A source is often a file path, which may hold any byte: kept, but shown with control
+ * and non-ASCII bytes as \xNN in every message and in rt_auth_source. */
+static void test_source_shown_printable(void)
+{
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .source = "src\1\255x",
+                                 .metadata_host = "127.0.0.1:9", .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a = rt_auth_new(&o, &err);
+    char *tok = NULL;
+    double life;
+
+    RT_CHECK(a != NULL);
+    if (a) {
+        RT_CHECK_STR(rt_auth_source(a), "src\\x01\\xadx");
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &life, &err) == -1 && err.code == RT_EAUTH);
+        RT_CHECK(strncmp(err.msg, "src\\x01\\xadx: ", 14) == 0);
+        rt_auth_free(a);
+    }
+    o.metadata_host = "h:0";
+    RT_CHECK(!rt_auth_new(&o, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "src\\x01\\xadx: metadata_host has an invalid port (1 to 65535)");
+}
+
 static struct rt_auth *user_auth(void)
 {
     struct rt_error err = { RT_OK, "" };
@@ -545,6 +568,7 @@ int main(void)
     RT_RUN(test_margin);
     RT_RUN(test_new_validates);
     RT_RUN(test_metadata_host_checked);
+    RT_RUN(test_source_shown_printable);
     RT_RUN(test_refresh_grant);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);
