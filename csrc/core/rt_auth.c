@@ -254,9 +254,13 @@ static const char *rt_auth_kind_name(enum rt_auth_kind k)
 struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *err)
 {
     const char *missing = NULL;
-    const char *kname = rt_auth_kind_name(o->kind);
     char src[RT_AUTH_SOURCE_MAX];
     rt_error_clear(err);
+    if (!o) {
+        rt_error_set(err, RT_EINVAL, "o is NULL");
+        return NULL;
+    }
+    const char *kname = rt_auth_kind_name(o->kind);
     rt_auth_show_source(src, o->source && *o->source ? o->source : kname);
     switch (o->kind) {
     case RT_AUTH_SERVICE_ACCOUNT:
@@ -362,6 +366,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
 
 struct rt_auth *rt_auth_retain(struct rt_auth *a)
 {
+    if (!a) return NULL;
     pthread_mutex_lock(&a->lock);
     a->refs++;
     pthread_mutex_unlock(&a->lock);
@@ -408,7 +413,11 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
                   struct rt_error *err)
 {
     rt_error_clear(err);
-    *token = NULL;
+    if (token) *token = NULL;
+    if (!a || !token) {
+        rt_error_set(err, RT_EINVAL, "%s is NULL", a ? "token" : "a");
+        return -1;
+    }
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();
     if (a->token) {
@@ -439,6 +448,7 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 
 void rt_auth_invalidate(struct rt_auth *a)
 {
+    if (!a) return;
     pthread_mutex_lock(&a->lock);
     rt_auth_wipe(a->token);
     a->token = NULL;
@@ -450,21 +460,22 @@ void rt_auth_invalidate(struct rt_auth *a)
 
 int rt_auth_fd(const struct rt_auth *a)
 {
-    return a->sg.fd;
+    return a ? a->sg.fd : -1;
 }
 
 int rt_auth_wait(struct rt_auth *a, double timeout)
 {
-    return rt_signal_wait(&a->sg, timeout);
+    return a ? rt_signal_wait(&a->sg, timeout) : 0;
 }
 
 const char *rt_auth_source(const struct rt_auth *a)
 {
-    return a->source;
+    return a ? a->source : NULL;
 }
 
 unsigned long rt_auth_fetches(struct rt_auth *a)
 {
+    if (!a) return 0;
     pthread_mutex_lock(&a->lock);
     unsigned long n = a->fetches;
     pthread_mutex_unlock(&a->lock);

@@ -271,6 +271,10 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
     size_t i, bytes = 0;
 
     rt_error_clear(err);
+    if (!o) {
+        rt_error_set(err, RT_EINVAL, "o is NULL");
+        return -1;
+    }
     if (o->base_url && rt_ep_check_base(o->base_url, err))
         return -1;
     if (o->api_version && !rt_ep_token(o->api_version)) {
@@ -345,20 +349,26 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
                       struct rt_error *err)
 {
     const char *ua = "realtime-lua/" RT_VERSION;
-    const char *key = o->api_key && *o->api_key ? o->api_key : NULL;
-    const char *token = o->access_token && *o->access_token ? o->access_token : NULL;
-    const char *version = o->api_version;
+    const char *key, *token, *version;
     struct rt_buf u, host;
     size_t cap, i;
     int rc = -1;
 
+    if (!ep) {
+        rt_error_clear(err);
+        rt_error_set(err, RT_EINVAL, "ep is NULL");
+        return -1;
+    }
     ep->url = NULL;
     ep->headers = NULL;
     ep->nheaders = 0;
-    rt_buf_init(&u);
-    rt_buf_init(&host);
     if (rt_endpoint_check(o, err))
         return -1;
+    key = o->api_key && *o->api_key ? o->api_key : NULL;
+    token = o->access_token && *o->access_token ? o->access_token : NULL;
+    version = o->api_version;
+    rt_buf_init(&u);
+    rt_buf_init(&host);
     cap = 6 + o->nheaders;
     ep->headers = rt_calloc(cap, sizeof *ep->headers);
     if (!ep->headers) {

@@ -395,7 +395,7 @@ int rt_session_pending(struct rt_session *s)
 
 int rt_session_is_closed(struct rt_session *s)
 {
-    return atomic_load(&s->closed);
+    return !s || atomic_load(&s->closed);
 }
 
 int rt_session_is_ended(struct rt_session *s)
@@ -412,9 +412,15 @@ int rt_session_wait(struct rt_session *s, double timeout)
 
 void rt_session_stats(struct rt_session *s, struct rt_stats *out)
 {
-    long long fa = atomic_load(&s->stats.first_audio_ns);
+    long long fa;
 
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
+    out->first_audio = -1;
+    if (!s)
+        return;
+    fa = atomic_load(&s->stats.first_audio_ns);
     out->bytes_sent = atomic_load(&s->stats.bytes_sent);
     out->bytes_received = atomic_load(&s->stats.bytes_received);
     out->messages_sent = atomic_load(&s->stats.messages_sent);

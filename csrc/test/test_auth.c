@@ -291,6 +291,45 @@ static void test_source_shown_printable(void)
     RT_CHECK_STR(err.msg, "src\\x01\\xadx: metadata_host has an invalid port (1 to 65535)");
 }
 
+/* NULL where a pointer is required: RT_EINVAL naming the argument from the functions
+ * with an rt_error, the neutral answer from the others; no crash. */
+static void test_null_arguments(void)
+{
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = "127.0.0.1:9",
+                                 .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a;
+    char *tok = (char *)"stale";
+    double life;
+
+    RT_CHECK(!rt_auth_new(NULL, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "o is NULL");
+    RT_CHECK(rt_auth_token(NULL, 0, &tok, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "a is NULL");
+    RT_CHECK(tok == NULL);
+    RT_CHECK(rt_auth_retain(NULL) == NULL);
+    RT_CHECK(rt_auth_fd(NULL) == -1);
+    RT_CHECK(rt_auth_wait(NULL, 5) == 0);
+    RT_CHECK(rt_auth_source(NULL) == NULL);
+    RT_CHECK(rt_auth_fetches(NULL) == 0);
+    rt_auth_invalidate(NULL);
+    rt_auth_free(NULL);
+    RT_CHECK(rt_auth_fetch_now(NULL, &tok, &life, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "a is NULL");
+    a = rt_auth_new(&o, &err);
+    RT_CHECK(a != NULL);
+    if (!a)
+        return;
+    RT_CHECK(rt_auth_token(a, 0, NULL, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "token is NULL");
+    RT_CHECK(rt_auth_fetch_now(a, NULL, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "token is NULL");
+    RT_CHECK(rt_auth_fetch_now(a, &tok, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "lifetime is NULL");
+    RT_CHECK(rt_auth_fetches(a) == 0);      /* no fetch was started */
+    rt_auth_free(a);
+}
+
 static struct rt_auth *user_auth(void)
 {
     struct rt_error err = { RT_OK, "" };
@@ -569,6 +608,7 @@ int main(void)
     RT_RUN(test_new_validates);
     RT_RUN(test_metadata_host_checked);
     RT_RUN(test_source_shown_printable);
+    RT_RUN(test_null_arguments);
     RT_RUN(test_refresh_grant);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);
