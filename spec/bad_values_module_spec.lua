@@ -347,6 +347,22 @@ describe("credentials with bad values", function()
     end
   end)
 
+  it("show a credentials path's control and non-UTF-8 bytes as \\xNN in messages and tostring", function()
+    -- a path may hold any byte: it is used as it is, and shown printable
+    local path = dir .. "/k\1\255.json"
+    helper.write_file(path, require("cjson").encode(user()))
+    local p = { backend = "vertex", project = "p", credentials = path }
+    local ok, err, code = realtime.credentials(p, 5)
+    assert.is_nil(ok)
+    assert.equal("auth", code)
+    local shown = "credentials file " .. dir .. "/k\\x01\\xff.json (authorized user, client cid)"
+    assert.equal(shown, err:sub(1, #shown))
+    local src = require("realtime.core").auth_new { kind = "metadata", source = "src\1\255x" }
+    assert.equal("src\\x01\\xffx", src:source())
+    assert.truthy(tostring(src):find("(src\\x01\\xffx)", 1, true))
+    src:close()
+  end)
+
   it("read a credentials file that starts with a UTF-8 byte order mark", function()
     helper.write_file(dir .. "/bom.json", "\239\187\191" .. require("cjson").encode(user()))
     -- the file is read and its fields used: the failure is the token endpoint's

@@ -60,9 +60,24 @@ describe("make install for C hosts", function()
   it("has headers that each compile on their own, with no private header around", function()
     local _, list = helper.run("ls " .. q(prefix .. "/include/realtime"))
     for h in list:gmatch "%S+" do
-      local status, out = sh(("echo '#include <%s>' | cc -std=c11 -Wall -Werror -fsyntax-only -x c - "
-        .. "$(pkg-config --cflags realtime)"):format(h))
+      local status, out = sh(("echo '#include <%s>' | cc -std=c11 -Wall -Werror -pedantic-errors -fsyntax-only "
+        .. "-x c - $(pkg-config --cflags realtime)"):format(h))
       assert.equal(0, status, h .. ": " .. out)
+    end
+  end)
+
+  -- C++ has no flexible array member (struct rt_event's data): under -pedantic-errors
+  -- g++ and clang++ each refuse it unless the header quiets that one warning
+  it("has headers that each compile as ISO C++11 (-pedantic-errors), with g++ and clang++ if installed", function()
+    local _, list = helper.run("ls " .. q(prefix .. "/include/realtime"))
+    local compilers = { "g++" }
+    if helper.run("command -v clang++") == 0 then compilers[2] = "clang++" end
+    for _, cxx in ipairs(compilers) do
+      for h in list:gmatch "%S+" do
+        local status, out = sh(("echo '#include <%s>' | %s -std=c++11 -Wall -Wextra -Werror -pedantic-errors "
+          .. "-fsyntax-only -x c++ - $(pkg-config --cflags realtime)"):format(h, cxx))
+        assert.equal(0, status, cxx .. " " .. h .. ": " .. out)
+      end
     end
   end)
 
@@ -77,7 +92,7 @@ describe("make install for C hosts", function()
 int main() { std::printf("%s %s %d\n", rt_version(), rt_code_name(RT_EBUSY), rt_auth_refresh_margin(3600) > 0); }
 ]]
     f:close()
-    local status, out = sh("c++ -Wall -Werror " .. q(src) .. " -o " .. q(bin .. "/cxx")
+    local status, out = sh("c++ -std=c++11 -Wall -Werror -pedantic-errors " .. q(src) .. " -o " .. q(bin .. "/cxx")
       .. " $(pkg-config --cflags --libs realtime)")
     assert.equal(0, status, out)
     status, out = helper.run("LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " " .. q(bin .. "/cxx"))

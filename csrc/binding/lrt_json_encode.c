@@ -120,8 +120,8 @@ static int enc_fail(struct enc *e, int level, const char *fmt, ...)
             int cut = 1;
             w = snprintf(path + n, sizeof path - n, "%s", n ? "." : "");
             if (w >= 0 && (size_t)w < sizeof path - n)
-                w += (int)lrt_printable(path + n + w, sizeof path - n - (size_t)w, p->key,
-                                        p->klen > 40 ? 40 : p->klen, &cut);
+                w += (int)rt_printable(path + n + w, sizeof path - n - (size_t)w, p->key,
+                                       p->klen > 40 ? 40 : p->klen, &cut);
             if (cut)
                 break;   /* the path ends where it no longer fits, not with a later part */
         } else

@@ -65,7 +65,7 @@ const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
 {
     char out[40 * 4 + 1];
 
-    lrt_printable(out, sizeof out, s, n > 40 ? 40 : n, NULL);   /* 40 always fit */
+    rt_printable(out, sizeof out, s, n > 40 ? 40 : n, NULL);   /* 40 always fit */
     return lua_pushfstring(L, "'%s'%s", out, n > 40 ? "..." : "");
 }
 

@@ -63,7 +63,7 @@ static int fail(struct sctx *c, const char *fmt, const char *arg)
         if (key) {
             int cut;
             path[n++] = '.';
-            n += lrt_printable(path + n, sizeof path - n, key, strnlen(key, 40), &cut);
+            n += rt_printable(path + n, sizeof path - n, key, strnlen(key, 40), &cut);
             if (cut)
                 break;   /* the path ends where it no longer fits, not with a later part */
         } else {
@@ -73,7 +73,7 @@ static int fail(struct sctx *c, const char *fmt, const char *arg)
             n += (size_t)w;
         }
     }
-    lrt_printable(shown, sizeof shown, arg ? arg : "", arg ? strnlen(arg, 120) : 0, NULL);
+    rt_printable(shown, sizeof shown, arg ? arg : "", arg ? strnlen(arg, 120) : 0, NULL);
     snprintf(msg, sizeof msg, fmt, shown);
     return luaL_error(c->L, "tool '%s': %s: %s", c->tool, path, msg);
 }

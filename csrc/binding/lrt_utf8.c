@@ -1,8 +1,5 @@
-/* UTF-8 checks and repair for the binding (see lrt_utf8.h), on the core's one check
- * (rt_utf8.c). */
+/* UTF-8 repair for the binding (see lrt_utf8.h), on the core's one check (rt_utf8.c). */
 #include "lrt_utf8.h"
-
-#include <stdio.h>
 
 #include <lauxlib.h>
 
@@ -28,27 +25,4 @@ void lrt_push_utf8_fixed(lua_State *L, const char *str, size_t n)
         i = rt_utf8_valid_prefix(str, n);
     }
     luaL_pushresult(&b);
-}
-
-size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n, int *cut)
-{
-    size_t w = 0, i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-            if (cap - w < 5)
-                break;
-            snprintf(dst + w, 5, "\\x%02x", c);
-            w += 4;
-        } else {
-            if (cap - w < 2)
-                break;
-            dst[w++] = (char)c;
-        }
-    }
-    dst[w] = '\0';
-    if (cut)
-        *cut = i < n;
-    return w;
 }

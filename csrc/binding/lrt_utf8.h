@@ -1,7 +1,7 @@
 /* UTF-8 for the binding: the core's check (rt_utf8_valid), which every string the
- * encoder writes and every client message passes, and a repair for text that is only
- * shown (lrt_utf8.c). lrt_json.h includes this header, so the files that use JSON have
- * these too. */
+ * encoder writes and every client message passes, and its printable form of a value an
+ * error quotes (rt_printable); a repair for text that is only shown (lrt_utf8.c).
+ * lrt_json.h includes this header, so the files that use JSON have these too. */
 #ifndef LRT_UTF8_H
 #define LRT_UTF8_H
 
@@ -9,16 +9,10 @@
 
 #include <lua.h>
 
-#include "rt_utf8.h"   /* rt_utf8_valid: the check, the core's */
+#include "rt_utf8.h"   /* rt_utf8_valid, rt_printable: the core's */
 
 /* Pushes s[0..n) with every byte that does not start a well-formed UTF-8 sequence
  * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
 void lrt_push_utf8_fixed(lua_State *L, const char *s, size_t n);
-
-/* Writes s[0..n) into dst (cap > 0 bytes, always NUL-terminated) with control and
- * non-ASCII bytes, quote and backslash as \xNN, for a value named in an error message;
- * returns the bytes written. When it does not fit it is cut before the first byte that
- * does not, and *cut (if given) is set. */
-size_t lrt_printable(char *dst, size_t cap, const char *s, size_t n, int *cut);
 
 #endif

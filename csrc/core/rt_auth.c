@@ -11,8 +11,12 @@
 #include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_auth_private.h"
+#include "rt_url.h"
+#include "rt_utf8.h"
 
 #define RT_AUTH_RETRY_MAX 30.0
+/* Room for a source as messages show it, leaving the rest of a message for the cause. */
+#define RT_AUTH_SOURCE_MAX 512
 
 void rt_auth_wipe(char *s)
 {
@@ -58,6 +62,31 @@ static bool rt_auth_uri_private(const char *url)
             return true;
     }
     return false;
+}
+
+/* The length of the http:// or https:// (any case) that starts s, else 0. */
+static size_t rt_auth_http_scheme(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 ? 7 : strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+}
+
+/* metadata_host: "host[:port]", or an http(s) URL with an optional path prefix that the
+ * token path is appended to. NULL, or what is wrong (never quoting it). */
+static const char *rt_auth_metadata_odd(const char *host)
+{
+    size_t scheme = rt_auth_http_scheme(host);
+    const char *auth = host + scheme, *end = auth + strcspn(auth, "/");
+    struct rt_url_authority a;
+
+    if (rt_auth_uri_odd(host))
+        return "has a space, a control character, a backslash or a byte outside ASCII";
+    if (strpbrk(host, "?#"))
+        return "has a query or fragment";
+    if (memchr(auth, '@', (size_t)(end - auth)))
+        return "has user information";
+    if (!scheme && *end)
+        return "has a path without http:// or https:// (expected \"host[:port]\" or a URL)";
+    return rt_url_authority(auth, (size_t)(end - auth), &a);
 }
 
 double rt_auth_refresh_margin(double lifetime)
@@ -200,6 +229,18 @@ static bool rt_auth_copy(char **dst, const char *s)
     return *dst != NULL;
 }
 
+/* The source as messages show it: a file path may hold any byte, so control and
+ * non-ASCII bytes, quotes and backslashes become \xNN (rt_printable), and "..." ends
+ * one cut to fit. */
+static void rt_auth_show_source(char out[RT_AUTH_SOURCE_MAX], const char *s)
+{
+    int cut;
+    size_t w = rt_printable(out, RT_AUTH_SOURCE_MAX - 3, s, strlen(s), &cut);
+
+    if (cut)
+        memcpy(out + w, "...", 4);
+}
+
 static const char *rt_auth_kind_name(enum rt_auth_kind k)
 {
     switch (k) {
@@ -213,9 +254,14 @@ static const char *rt_auth_kind_name(enum rt_auth_kind k)
 struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *err)
 {
     const char *missing = NULL;
-    const char *kname = rt_auth_kind_name(o->kind);
-    const char *src = o->source && *o->source ? o->source : kname;
+    char src[RT_AUTH_SOURCE_MAX];
     rt_error_clear(err);
+    if (!o) {
+        rt_error_set(err, RT_EINVAL, "o is NULL");
+        return NULL;
+    }
+    const char *kname = rt_auth_kind_name(o->kind);
+    rt_auth_show_source(src, o->source && *o->source ? o->source : kname);
     switch (o->kind) {
     case RT_AUTH_SERVICE_ACCOUNT:
         if (!o->client_email || !*o->client_email) missing = "client_email";
@@ -253,6 +299,12 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
                      "since the grant carries the credential's secrets", src);
         return NULL;
     }
+    const char *odd = o->kind == RT_AUTH_METADATA && o->metadata_host && *o->metadata_host
+                      ? rt_auth_metadata_odd(o->metadata_host) : NULL;
+    if (odd) {
+        rt_error_set(err, RT_EINVAL, "%s: metadata_host %s", src, odd);
+        return NULL;
+    }
 
     struct rt_auth *a = rt_calloc(1, sizeof *a);
     if (!a) {
@@ -284,7 +336,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
              && rt_auth_copy(&a->refresh_token, o->refresh_token);
     else if (ok) {
         const char *host = o->metadata_host && *o->metadata_host ? o->metadata_host : RT_AUTH_METADATA_HOST;
-        bool has_scheme = strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0;
+        bool has_scheme = rt_auth_http_scheme(host) != 0;
         size_t n = strlen(host) + 8;
         meta = rt_malloc(n);
         if (meta) {
@@ -314,6 +366,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
 
 struct rt_auth *rt_auth_retain(struct rt_auth *a)
 {
+    if (!a) return NULL;
     pthread_mutex_lock(&a->lock);
     a->refs++;
     pthread_mutex_unlock(&a->lock);
@@ -360,7 +413,11 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
                   struct rt_error *err)
 {
     rt_error_clear(err);
-    *token = NULL;
+    if (token) *token = NULL;
+    if (!a || !token) {
+        rt_error_set(err, RT_EINVAL, "%s is NULL", a ? "token" : "a");
+        return -1;
+    }
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();
     if (a->token) {
@@ -391,6 +448,7 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 
 void rt_auth_invalidate(struct rt_auth *a)
 {
+    if (!a) return;
     pthread_mutex_lock(&a->lock);
     rt_auth_wipe(a->token);
     a->token = NULL;
@@ -402,21 +460,22 @@ void rt_auth_invalidate(struct rt_auth *a)
 
 int rt_auth_fd(const struct rt_auth *a)
 {
-    return a->sg.fd;
+    return a ? a->sg.fd : -1;
 }
 
 int rt_auth_wait(struct rt_auth *a, double timeout)
 {
-    return rt_signal_wait(&a->sg, timeout);
+    return a ? rt_signal_wait(&a->sg, timeout) : 0;
 }
 
 const char *rt_auth_source(const struct rt_auth *a)
 {
-    return a->source;
+    return a ? a->source : NULL;
 }
 
 unsigned long rt_auth_fetches(struct rt_auth *a)
 {
+    if (!a) return 0;
     pthread_mutex_lock(&a->lock);
     unsigned long n = a->fetches;
     pthread_mutex_unlock(&a->lock);

@@ -42,7 +42,9 @@ enum rt_auth_kind {
 struct rt_auth_options {
     enum rt_auth_kind kind;
     const char *source;          /* how messages name the credential, e.g. "service account file
-                                    /etc/sa.json"; must hold no secret. NULL: the kind's name */
+                                    /etc/sa.json"; must hold no secret. NULL: the kind's name.
+                                    Shown with control and non-ASCII bytes, quotes and
+                                    backslashes as \xNN, cut to 508 bytes */
     const char *scope;           /* space-separated; NULL = RT_AUTH_CLOUD_PLATFORM */
     const char *token_uri;       /* service account, user: NULL = RT_AUTH_TOKEN_URI */
     const char *client_email;    /* service account: the JWT issuer (required) */
@@ -53,13 +55,14 @@ struct rt_auth_options {
     const char *client_secret;   /* authorized user (required; secret) */
     const char *refresh_token;   /* authorized user (required; secret) */
     const char *metadata_host;   /* metadata: "host[:port]" (http) or a base URL with http:// or
-                                    https://; NULL = RT_AUTH_METADATA_HOST */
+                                    https:// and an optional path (no user information, query
+                                    or fragment); NULL = RT_AUTH_METADATA_HOST */
     const char *ca_file;         /* PEM CAs for the token endpoint; NULL = the system store */
     double timeout;              /* seconds per request; 0 = 30 */
 };
 
 /* Copies o and returns the object, which holds no token yet (the first rt_auth_token
- * starts a fetch). RT_EINVAL names the missing field; RT_ENOMEM. Free with rt_auth_free. */
+ * starts a fetch). RT_EINVAL names the missing or malformed field; RT_ENOMEM. Free with rt_auth_free. */
 struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *err);
 
 /* Takes another reference (for a session that refreshes its handshake headers from
@@ -93,7 +96,8 @@ int rt_auth_fd(const struct rt_auth *a);
  * when a signal handler ran (errno EINTR; not restarted, as rt_session_wait). */
 int rt_auth_wait(struct rt_auth *a, double timeout);
 
-/* The source text given at creation (no secret); valid while a lives. */
+/* The source text given at creation as messages show it (see rt_auth_options.source);
+ * valid while a lives. */
 const char *rt_auth_source(const struct rt_auth *a);
 
 /* Number of token fetches that have ended, successful or not (for tests and stats). */

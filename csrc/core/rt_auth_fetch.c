@@ -321,7 +321,12 @@ int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct 
     int rc;
 
     rt_error_clear(err);
-    *token = NULL;
+    if (token)
+        *token = NULL;
+    if (!a || !token || !lifetime) {
+        rt_error_set(err, RT_EINVAL, "%s is NULL", !a ? "a" : !token ? "token" : "lifetime");
+        return -1;
+    }
     if (rt_auth_req_build(a, &q, err) != 0)
         return -1;
     rt_error_clear(&e);

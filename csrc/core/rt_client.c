@@ -366,7 +366,7 @@ fail:
 
 const char *rt_client_event_loop(const struct rt_client *c)
 {
-    return c->loop.name;
+    return c ? c->loop.name : NULL;
 }
 
 void rt_client_free(struct rt_client *c)

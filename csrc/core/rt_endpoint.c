@@ -6,6 +6,7 @@
 
 #include "rt_alloc.h"
 #include "rt_buf.h"
+#include "rt_url.h"
 #include "rt_version.h"
 
 bool rt_header_ok(const char *name, const char *value)
@@ -168,11 +169,12 @@ static const char *rt_ep_ws_scheme(const char *scheme, size_t n)
 #define RT_EP_BASE_FAIL(...) \
     (rt_error_set(err, RT_EINVAL, "option 'base_url': " __VA_ARGS__), -1)
 
-/* base_url: a scheme we map, a host (name, IPv4 or [IPv6]), an optional port, an optional
- * path prefix; printable ASCII only, no user information, query or fragment. */
+/* base_url: a scheme we map, an authority rt_url_authority takes, an optional path
+ * prefix; printable ASCII only, no user information, query or fragment. */
 static int rt_ep_check_base(const char *base, struct rt_error *err)
 {
-    const char *auth, *end, *host_end, *p;
+    const char *auth, *end, *p, *why;
+    struct rt_url_authority a;
     size_t n = rt_ep_scheme_len(base);
 
     if (n == 0)
@@ -200,38 +202,8 @@ static int rt_ep_check_base(const char *base, struct rt_error *err)
     if (memchr(auth, '@', (size_t)(end - auth)))
         return RT_EP_BASE_FAIL("has user information (user:password@); pass credentials as "
                                "api_key, access_token or headers");
-    if (*auth == '[') {
-        host_end = memchr(auth, ']', (size_t)(end - auth));
-        if (!host_end)
-            return RT_EP_BASE_FAIL("has an unterminated IPv6 address");
-        if (host_end == auth + 1)
-            return RT_EP_BASE_FAIL("has no host");
-        host_end++;
-        if (host_end != end && *host_end != ':')
-            return RT_EP_BASE_FAIL("has junk after the IPv6 address");
-    } else {
-        host_end = auth + strcspn(auth, ":/");
-        if (host_end == auth)
-            return RT_EP_BASE_FAIL("has no host");
-        for (p = auth; p < host_end; p++)
-            if (!rt_ep_token_char(*p))
-                return RT_EP_BASE_FAIL("has an invalid host name (letters, digits, '-', '.', '_')");
-        if (host_end - auth > 253)
-            return RT_EP_BASE_FAIL("has a host name longer than 253 bytes");
-    }
-    if (host_end < end) {   /* ":port" */
-        long port = 0;
-        const char *d = host_end + 1;
-        if (d == end || end - d > 5)
-            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-        for (; d < end; d++) {
-            if (*d < '0' || *d > '9')
-                return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-            port = port * 10 + (*d - '0');
-        }
-        if (port < 1 || port > 65535)
-            return RT_EP_BASE_FAIL("has an invalid port (1 to 65535)");
-    }
+    if ((why = rt_url_authority(auth, (size_t)(end - auth), &a)))
+        return RT_EP_BASE_FAIL("%s", why);
     return 0;
 }
 
@@ -264,11 +236,45 @@ static bool rt_ep_reserved(const char *name)
     return strncasecmp(name, "sec-websocket-", 14) == 0;
 }
 
+int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err)
+{
+    rt_error_clear(err);
+    if (n && !h) {
+        rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = h[i].name ? h[i].name : "";
+        const char *value = h[i].value;
+        if (!rt_header_ok(name, "")) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is not a valid header name "
+                         "(letters, digits and !#$%%&'*+-.^_`|~)", rt_ep_shown_name(name));
+            return -1;
+        }
+        if (!value || !rt_ep_field_value(value)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': the value of '%s' %s",
+                         rt_ep_shown_name(name),
+                         value ? "contains CR, LF or another control character" : "is missing");
+            return -1;
+        }
+        if (rt_ep_reserved(name)) {
+            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is written by the library "
+                         "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
 {
     size_t i, bytes = 0;
 
     rt_error_clear(err);
+    if (!o) {
+        rt_error_set(err, RT_EINVAL, "o is NULL");
+        return -1;
+    }
     if (o->base_url && rt_ep_check_base(o->base_url, err))
         return -1;
     if (o->api_version && !rt_ep_token(o->api_version)) {
@@ -295,31 +301,10 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
         rt_ep_check_value("access_token", o->access_token, err) ||
         rt_ep_check_value("quota_project", o->quota_project, err))
         return -1;
-    if (o->nheaders && !o->headers) {
-        rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
+    if (rt_headers_check(o->headers, o->nheaders, err))
         return -1;
-    }
-    for (i = 0; i < o->nheaders; i++) {
-        const char *name = o->headers[i].name ? o->headers[i].name : "";
-        const char *value = o->headers[i].value;
-        if (!rt_header_ok(name, "")) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is not a valid header name "
-                         "(letters, digits and !#$%%&'*+-.^_`|~)", rt_ep_shown_name(name));
-            return -1;
-        }
-        if (!value || !rt_ep_field_value(value)) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': the value of '%s' %s",
-                         rt_ep_shown_name(name),
-                         value ? "contains CR, LF or another control character" : "is missing");
-            return -1;
-        }
-        if (rt_ep_reserved(name)) {
-            rt_error_set(err, RT_EINVAL, "option 'headers': '%s' is written by the library "
-                         "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
-            return -1;
-        }
-        bytes += strlen(name) + strlen(value) + 4;
-    }
+    for (i = 0; i < o->nheaders; i++)
+        bytes += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 4;
     if (bytes > RT_EP_HEADERS_MAX) {
         rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
                      "than the %d a handshake may carry", bytes, RT_EP_HEADERS_MAX);
@@ -364,20 +349,26 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
                       struct rt_error *err)
 {
     const char *ua = "realtime-lua/" RT_VERSION;
-    const char *key = o->api_key && *o->api_key ? o->api_key : NULL;
-    const char *token = o->access_token && *o->access_token ? o->access_token : NULL;
-    const char *version = o->api_version;
+    const char *key, *token, *version;
     struct rt_buf u, host;
     size_t cap, i;
     int rc = -1;
 
+    if (!ep) {
+        rt_error_clear(err);
+        rt_error_set(err, RT_EINVAL, "ep is NULL");
+        return -1;
+    }
     ep->url = NULL;
     ep->headers = NULL;
     ep->nheaders = 0;
-    rt_buf_init(&u);
-    rt_buf_init(&host);
     if (rt_endpoint_check(o, err))
         return -1;
+    key = o->api_key && *o->api_key ? o->api_key : NULL;
+    token = o->access_token && *o->access_token ? o->access_token : NULL;
+    version = o->api_version;
+    rt_buf_init(&u);
+    rt_buf_init(&host);
     cap = 6 + o->nheaders;
     ep->headers = rt_calloc(cap, sizeof *ep->headers);
     if (!ep->headers) {

@@ -45,9 +45,8 @@ struct rt_endpoint {
  * '_' or an [IPv6] address, an optional port and path prefix; printable ASCII; no user
  * information, query or fragment, nothing a URL path cannot hold), api_version, the Vertex
  * project and location, control characters (and more than 16 KiB) in api_key,
- * access_token, quota_project, control characters in header values, header names, headers the upgrade writes itself (Host, Connection,
- * Upgrade, Sec-WebSocket-*, Content-Length, Transfer-Encoding) and more than 8 KiB of
- * extra headers. 0, or -1 with RT_EINVAL and a message that names the option
+ * access_token, quota_project, the extra headers (rt_headers_check) and more than 8 KiB
+ * of them. 0, or -1 with RT_EINVAL and a message that names the option
  * ("option 'base_url': ...") and never quotes a secret. */
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err);
 
@@ -61,6 +60,13 @@ void rt_endpoint_free(struct rt_endpoint *ep);
 
 /* True when the header name is a token and the value holds no CR, LF or NUL. */
 bool rt_header_ok(const char *name, const char *value);
+
+/* The rules for extra handshake headers, which rt_endpoint_check and rt_session_new both
+ * apply: h may be NULL only when n is 0; each name a token, each value present and free
+ * of control characters but HTAB, no header the upgrade writes itself (Host, Connection,
+ * Upgrade, Sec-WebSocket-*, Content-Length, Transfer-Encoding). 0, or -1 with RT_EINVAL
+ * and a message that starts "option 'headers': " and names the header, never its value. */
+int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,16 @@ enum rt_event_type {
     RT_EV_CLOSED        /* code: WebSocket close code (1006 when none); data: reason. Always last. */
 };
 
+/* ISO C++ has no flexible array member; g++ and clang++ take one as an extension, and
+ * under -pedantic-errors the warnings about it are quieted around this struct alone. */
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wc99-extensions"
+#pragma clang diagnostic ignored "-Wflexible-array-extensions"
+#elif defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#endif
 struct rt_event {
     struct rt_link link;              /* owned by the queue while queued */
     enum rt_event_type type;
@@ -29,6 +39,11 @@ struct rt_event {
     size_t len;                       /* bytes in data, not counting the NUL */
     char data[];                      /* NUL-terminated */
 };
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 void rt_event_free(struct rt_event *ev);                       /* NULL ok */
 

@@ -18,6 +18,7 @@
 #include "rt_alloc.h"
 #include "rt_auth.h"
 #include "rt_endpoint.h"
+#include "rt_url.h"
 #include "rt_utf8.h"
 #include "rt_wire.h"
 
@@ -96,16 +97,21 @@ struct rt_url {
     size_t path_len;
 };
 
-/* Splits a ws:// or wss:// URL into its parts. 0, or -1 with RT_EINVAL. */
+/* Splits a ws:// or wss:// URL into its parts: printable ASCII (percent-encoding is the
+ * caller's), no user information, the authority as rt_url_authority takes it. 0, or -1
+ * with RT_EINVAL. */
 static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error *err)
 {
-    const char *p, *auth, *host_end, *port_str = NULL;
-    char *end;
-    long port;
+    const char *p, *auth, *why;
+    struct rt_url_authority a;
 
     for (p = url; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
             rt_error_set(err, RT_EINVAL, "url contains a space or control character");
+            return -1;
+        }
+        if ((unsigned char)*p >= 0x80) {
+            rt_error_set(err, RT_EINVAL, "url contains a byte outside ASCII (percent-encode it)");
             return -1;
         }
     }
@@ -124,44 +130,13 @@ static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error 
         rt_error_set(err, RT_EINVAL, "url must not contain user information");
         return -1;
     }
-    if (*auth == '[') {
-        host_end = memchr(auth, ']', (size_t)(p - auth));
-        if (!host_end) {
-            rt_error_set(err, RT_EINVAL, "url has an unterminated IPv6 address");
-            return -1;
-        }
-        u->host = auth + 1;
-        u->host_len = (size_t)(host_end - auth - 1);
-        host_end++;
-        if (host_end < p && *host_end == ':')
-            port_str = host_end + 1;
-        else if (host_end != p) {
-            rt_error_set(err, RT_EINVAL, "url has junk after the IPv6 address");
-            return -1;
-        }
-    } else {
-        host_end = memchr(auth, ':', (size_t)(p - auth));
-        if (host_end)
-            port_str = host_end + 1;
-        else
-            host_end = p;
-        u->host = auth;
-        u->host_len = (size_t)(host_end - auth);
-    }
-    if (!u->host_len) {
-        rt_error_set(err, RT_EINVAL, "url has no host");
+    if ((why = rt_url_authority(auth, (size_t)(p - auth), &a))) {
+        rt_error_set(err, RT_EINVAL, "url %s", why);
         return -1;
     }
-    u->port = u->tls ? 443 : 80;
-    if (port_str) {
-        errno = 0;
-        port = strtol(port_str, &end, 10);
-        if (end != p || port < 1 || port > 65535 || errno) {
-            rt_error_set(err, RT_EINVAL, "url has an invalid port");
-            return -1;
-        }
-        u->port = (int)port;
-    }
+    u->host = a.host;
+    u->host_len = a.host_len;
+    u->port = a.port ? a.port : u->tls ? 443 : 80;
     u->path = p;
     u->path_len = strcspn(p, "#");           /* a fragment is never sent */
     return 0;
@@ -202,18 +177,10 @@ static int rt_sess_copy_strings(struct rt_session *s, const struct rt_url *u,
                  (s->resume_on ? o->setup_len + 1 : 0);
     char *at;
 
-    if (o->nheaders && !o->headers) {
-        rt_error_set(err, RT_EINVAL, "nheaders is set but headers is NULL");
+    if (rt_headers_check(o->headers, o->nheaders, err))
         return -1;
-    }
-    for (i = 0; i < o->nheaders; i++) {
-        if (!rt_header_ok(o->headers[i].name, o->headers[i].value)) {
-            rt_error_set(err, RT_EINVAL, "header %zu has an invalid name or a CR/LF in its value",
-                         i + 1);
-            return -1;
-        }
+    for (i = 0; i < o->nheaders; i++)
         len += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 2;
-    }
     if (!(s->strings = rt_malloc(len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory creating a session");
         return -1;
@@ -428,7 +395,7 @@ int rt_session_pending(struct rt_session *s)
 
 int rt_session_is_closed(struct rt_session *s)
 {
-    return atomic_load(&s->closed);
+    return !s || atomic_load(&s->closed);
 }
 
 int rt_session_is_ended(struct rt_session *s)
@@ -445,9 +412,15 @@ int rt_session_wait(struct rt_session *s, double timeout)
 
 void rt_session_stats(struct rt_session *s, struct rt_stats *out)
 {
-    long long fa = atomic_load(&s->stats.first_audio_ns);
+    long long fa;
 
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
+    out->first_audio = -1;
+    if (!s)
+        return;
+    fa = atomic_load(&s->stats.first_audio_ns);
     out->bytes_sent = atomic_load(&s->stats.bytes_sent);
     out->bytes_received = atomic_load(&s->stats.bytes_received);
     out->messages_sent = atomic_load(&s->stats.messages_sent);

@@ -28,7 +28,8 @@ struct rt_auth;
 struct rt_header { const char *name; const char *value; };  /* name without colon */
 
 struct rt_session_options {
-    const char *url;                  /* ws://host[:port]/path?query or wss://... (copied) */
+    const char *url;                  /* ws://host[:port]/path?query or wss://... (copied):
+                                         printable ASCII, a host name or [IPv6] address */
     const struct rt_header *headers;  /* extra upgrade headers, copied; may hold secrets */
     size_t nheaders;
     const char *setup;                /* JSON text of the {"setup":{...}} message, copied */
@@ -58,8 +59,8 @@ struct rt_session_options {
 
 /* Starts connecting on the I/O thread and returns at once. The outcome arrives as events:
  * RT_EV_READY (setupComplete received), or RT_EV_ERROR followed by RT_EV_CLOSED. The
- * caller owns the returned session: rt_session_free. Fails with RT_EINVAL (bad url,
- * header with CR/LF, missing setup, bad option), RT_EBUSY (the client holds max_sessions
+ * caller owns the returned session: rt_session_free. Fails with RT_EINVAL (bad url, a
+ * header rt_headers_check refuses, missing setup, bad option), RT_EBUSY (the client holds max_sessions
  * sessions), RT_ECLOSED (client being freed) or RT_ENOMEM. */
 struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_options *o,
                                   struct rt_error *err);

@@ -114,6 +114,10 @@ static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
     rt_error_clear(err);
     if (len == 0)                 /* a send of nothing queues nothing */
         return rt_sess_check_open(s, err);
+    if (!json) {
+        rt_error_set(err, RT_EINVAL, "json is NULL but len is %zu", len);
+        return -1;
+    }
     if (!(m = rt_msg_copy(json, len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte message", len);
         return -1;
@@ -144,10 +148,20 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
     struct rt_msg *m;
 
     rt_error_clear(err);
+    if (!msgs && n) {
+        rt_error_set(err, RT_EINVAL, "msgs is NULL but n is %zu", n);
+        return -1;
+    }
     rt_queue_init(&q);
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].iov_len == 0)
             continue;             /* an empty message would be an empty frame */
+        if (!msgs[i].iov_base) {
+            rt_queue_clear(&q);
+            rt_error_set(err, RT_EINVAL, "msgs[%zu].iov_base is NULL but iov_len is %zu", i,
+                         msgs[i].iov_len);
+            return -1;
+        }
         if (msgs[i].iov_len > SIZE_MAX - q.bytes) {
             rt_queue_clear(&q);
             rt_error_set(err, RT_EBUSY, "a send of %zu messages exceeds max_queue_bytes (%zu)",
@@ -182,6 +196,10 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
     rt_error_clear(err);
     if (len == 0)
         return rt_sess_check_open(s, err);
+    if (!pcm) {
+        rt_error_set(err, RT_EINVAL, "pcm is NULL but len is %zu", len);
+        return -1;
+    }
     if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
         return -1;
     locked = rt_sess_turn_lock(s);

@@ -1,7 +1,8 @@
-/* UTF-8 validation with an ASCII fast path. */
+/* UTF-8 validation with an ASCII fast path; printable forms for messages. */
 #include "rt_utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t rt_utf8_valid_prefix(const void *s, size_t n)
@@ -64,4 +65,27 @@ size_t rt_utf8_valid_prefix(const void *s, size_t n)
 bool rt_utf8_valid(const void *s, size_t n)
 {
     return rt_utf8_valid_prefix(s, n) == n;
+}
+
+size_t rt_printable(char *dst, size_t cap, const char *s, size_t n, int *cut)
+{
+    size_t w = 0, i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
+            if (cap - w < 5)
+                break;
+            snprintf(dst + w, 5, "\\x%02x", c);
+            w += 4;
+        } else {
+            if (cap - w < 2)
+                break;
+            dst[w++] = (char)c;
+        }
+    }
+    dst[w] = '\0';
+    if (cut)
+        *cut = i < n;
+    return w;
 }

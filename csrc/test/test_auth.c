@@ -229,6 +229,107 @@ static void test_new_validates(void)
     RT_CHECK_STR(err.msg, "authorized user: token_uri must be an http(s) URL");
 }
 
+/* metadata_host is "host[:port]" or an http(s) URL with a path prefix, nothing else: a
+ * query or fragment would swallow the token path, and junk reached curl as it was. */
+static void test_metadata_host_checked(void)
+{
+    static const struct { const char *host, *msg; } bad[] = {
+        { "https://127.0.0.1:9/x?y#z", "metadata server: metadata_host has a query or fragment" },
+        { "https://127.0.0.1:9#", "metadata server: metadata_host has a query or fragment" },
+        { "127.0.0.1:9 junk", "metadata server: metadata_host has a space, a control character, "
+                              "a backslash or a byte outside ASCII" },
+        { "h:0", "metadata server: metadata_host has an invalid port (1 to 65535)" },
+        { "http://[zz]:80", "metadata server: metadata_host has an invalid IPv6 address" },
+        { "http://u:p@h", "metadata server: metadata_host has user information" },
+        { "https://", "metadata server: metadata_host has no host" },
+        { "h/computeMetadata", "metadata server: metadata_host has a path without http:// or "
+                               "https:// (expected \"host[:port]\" or a URL)" },
+    };
+    static const char *const good[] = { "127.0.0.1:9", "metadata.google.internal", "[::1]:8080",
+                                        "HTTPS://h.example:8443/prefix/", "http://[::1]" };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.metadata_host = bad[i].host;
+        a = rt_auth_new(&o, &err);
+        RT_CHECK(!a && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, bad[i].msg);
+        rt_auth_free(a);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        o.metadata_host = good[i];
+        a = rt_auth_new(&o, &err);
+        RT_CHECK(a && err.code == RT_OK);
+        if (!a)
+            printf("# %s: %s\n", good[i], err.msg);
+        rt_auth_free(a);
+    }
+}
+
+/* A source is often a file path, which may hold any byte: kept, but shown with control
+ * and non-ASCII bytes as \xNN in every message and in rt_auth_source. */
+static void test_source_shown_printable(void)
+{
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .source = "src\1\255x",
+                                 .metadata_host = "127.0.0.1:9", .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a = rt_auth_new(&o, &err);
+    char *tok = NULL;
+    double life;
+
+    RT_CHECK(a != NULL);
+    if (a) {
+        RT_CHECK_STR(rt_auth_source(a), "src\\x01\\xadx");
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &life, &err) == -1 && err.code == RT_EAUTH);
+        RT_CHECK(strncmp(err.msg, "src\\x01\\xadx: ", 14) == 0);
+        rt_auth_free(a);
+    }
+    o.metadata_host = "h:0";
+    RT_CHECK(!rt_auth_new(&o, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "src\\x01\\xadx: metadata_host has an invalid port (1 to 65535)");
+}
+
+/* NULL where a pointer is required: RT_EINVAL naming the argument from the functions
+ * with an rt_error, the neutral answer from the others; no crash. */
+static void test_null_arguments(void)
+{
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = "127.0.0.1:9",
+                                 .timeout = 1 };
+    struct rt_error err;
+    struct rt_auth *a;
+    char *tok = (char *)"stale";
+    double life;
+
+    RT_CHECK(!rt_auth_new(NULL, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "o is NULL");
+    RT_CHECK(rt_auth_token(NULL, 0, &tok, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "a is NULL");
+    RT_CHECK(tok == NULL);
+    RT_CHECK(rt_auth_retain(NULL) == NULL);
+    RT_CHECK(rt_auth_fd(NULL) == -1);
+    RT_CHECK(rt_auth_wait(NULL, 5) == 0);
+    RT_CHECK(rt_auth_source(NULL) == NULL);
+    RT_CHECK(rt_auth_fetches(NULL) == 0);
+    rt_auth_invalidate(NULL);
+    rt_auth_free(NULL);
+    RT_CHECK(rt_auth_fetch_now(NULL, &tok, &life, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "a is NULL");
+    a = rt_auth_new(&o, &err);
+    RT_CHECK(a != NULL);
+    if (!a)
+        return;
+    RT_CHECK(rt_auth_token(a, 0, NULL, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "token is NULL");
+    RT_CHECK(rt_auth_fetch_now(a, NULL, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "token is NULL");
+    RT_CHECK(rt_auth_fetch_now(a, &tok, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "lifetime is NULL");
+    RT_CHECK(rt_auth_fetches(a) == 0);      /* no fetch was started */
+    rt_auth_free(a);
+}
+
 static struct rt_auth *user_auth(void)
 {
     struct rt_error err = { RT_OK, "" };
@@ -505,6 +606,9 @@ int main(void)
     RT_RUN(test_redact_url);
     RT_RUN(test_margin);
     RT_RUN(test_new_validates);
+    RT_RUN(test_metadata_host_checked);
+    RT_RUN(test_source_shown_printable);
+    RT_RUN(test_null_arguments);
     RT_RUN(test_refresh_grant);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);

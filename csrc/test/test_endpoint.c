@@ -208,6 +208,10 @@ static void test_check_messages(void)
         { "http://x:65536", "k", "option 'base_url': has an invalid port" },
         { "http://[::1", "k", "option 'base_url': has an unterminated IPv6 address" },
         { "http://[::1]x", "k", "option 'base_url': has junk after the IPv6 address" },
+        { "https://[zz]/", "k", "option 'base_url': has an invalid IPv6 address" },
+        { "https://[::1:]/", "k", "option 'base_url': has an invalid IPv6 address" },
+        { "https://[]/", "k", "option 'base_url': has no host" },
+        { "https://x:+443/", "k", "option 'base_url': has an invalid port (1 to 65535)" },
         { "https://a\\b/x", "k", "option 'base_url': has an invalid host name" },
         { "https://a{b}", "k", "option 'base_url': has an invalid host name" },
         { "https://x/a\"b", "k", "option 'base_url': has a character a URL path cannot hold" },
@@ -306,6 +310,23 @@ static void test_check_long_credential(void)
     RT_CHECK(rt_endpoint_check(&o, &err) == 0);
 }
 
+/* NULL options or endpoint: RT_EINVAL naming the argument, not a crash. */
+static void test_null_arguments(void)
+{
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = "k" };
+    struct rt_endpoint ep = { (char *)"stale", NULL, 3 };
+    struct rt_error err;
+
+    RT_CHECK(rt_endpoint_check(NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "o is NULL");
+    RT_CHECK(rt_endpoint_build(NULL, &ep, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "o is NULL");
+    RT_CHECK(!ep.url && !ep.headers && ep.nheaders == 0);   /* left for rt_endpoint_free */
+    rt_endpoint_free(&ep);
+    RT_CHECK(rt_endpoint_build(&o, NULL, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "ep is NULL");
+}
+
 /* Every allocation can fail: RT_ENOMEM, and rt_endpoint_free cleans up. */
 static void test_nomem(void)
 {
@@ -347,6 +368,7 @@ int main(void)
     RT_RUN(test_check_messages);
     RT_RUN(test_check_headers);
     RT_RUN(test_check_long_credential);
+    RT_RUN(test_null_arguments);
     RT_RUN(test_nomem);
     return rt_test_done();
 }

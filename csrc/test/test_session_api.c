@@ -47,6 +47,46 @@ static void test_send_nothing(void)
     rt_client_free(c);
 }
 
+/* NULL where a pointer is required (docs/core-api.md, "Conventions"): a function with an
+ * rt_error fails with RT_EINVAL naming the argument, queuing nothing; the others do the
+ * neutral thing. None crashes. NULL with a length of 0 stays a send of nothing. */
+static void test_null_arguments(void)
+{
+    struct iovec hole[] = { { (void *)"{}", 2 }, { NULL, 5 } };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    struct rt_stats st;
+
+    RT_CHECK(rt_client_event_loop(NULL) == NULL);
+    RT_CHECK(rt_session_is_closed(NULL) == 1);
+    memset(&st, 0xff, sizeof st);
+    rt_session_stats(NULL, &st);
+    RT_CHECK(st.bytes_sent == 0 && st.queued_bytes == 0 && st.first_audio == -1);
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (s) {
+        rt_session_stats(s, NULL);
+        RT_CHECK(rt_session_send(s, NULL, 5, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "json is NULL but len is 5");
+        RT_CHECK(rt_session_send_initial(s, NULL, 3, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "json is NULL but len is 3");
+        RT_CHECK(rt_session_sendv(s, NULL, 1, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "msgs is NULL but n is 1");
+        RT_CHECK(rt_session_sendv(s, hole, 2, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "msgs[1].iov_base is NULL but iov_len is 5");
+        RT_CHECK(rt_session_append_audio(s, NULL, 4, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "pcm is NULL but len is 4");
+        RT_CHECK(rt_session_sendv(s, NULL, 0, &err) == 0 && err.code == RT_OK);
+        RT_CHECK(rt_session_append_audio(s, NULL, 0, &err) == 0 && err.code == RT_OK);
+        rt_session_stats(s, &st);
+        RT_CHECK(st.queued_bytes == 0 && st.messages_sent == 1);   /* the setup alone */
+        RT_CHECK(rt_session_is_closed(s) == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
 /* rt_session_wait after rt_session_poll_event (which leaves the signal raised) waits
  * for the next event or the timeout, instead of saying "ready" with nothing there. */
 static void test_wait_after_poll(void)
@@ -367,6 +407,7 @@ int main(void)
         return rt_test_done();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RT_RUN(test_send_nothing);
+    RT_RUN(test_null_arguments);
     RT_RUN(test_wait_after_poll);
     RT_RUN(test_append_commit_race);
     RT_RUN(test_error_reused);

@@ -67,6 +67,9 @@ static void test_url_parts(void)
     expect(c, "wss://[::1]:8443?k=v", "::1", "[::1]:8443", "/?k=v", 8443, true);
     expect(c, "ws://localhost", "localhost", "localhost", "/", 80, false);
     expect(c, "wss://localhost:443#f", "localhost", "localhost", "/", 443, true);
+    expect(c, "ws://[::ffff:127.0.0.1]:00080/%7e~", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", "/%7e~",
+           80, false);
+    expect(c, "ws://a_b-c.d:65535", "a_b-c.d", "a_b-c.d:65535", "/", 65535, false);
     rt_client_free(c);
 }
 
@@ -79,9 +82,20 @@ static void test_url_refused(void)
         { "ws://[::1/", "url has an unterminated IPv6 address" },
         { "ws://[::1]x/", "url has junk after the IPv6 address" },
         { "ws://:80/", "url has no host" },
-        { "ws://h:0/", "url has an invalid port" },
-        { "ws://h:65536/", "url has an invalid port" },
-        { "ws://h:8x/", "url has an invalid port" },
+        { "ws://h:0/", "url has an invalid port (1 to 65535)" },
+        { "ws://h:65536/", "url has an invalid port (1 to 65535)" },
+        { "ws://h:8x/", "url has an invalid port (1 to 65535)" },
+        /* strtol took a sign and any number of zeros */
+        { "wss://127.0.0.1:+35985/p", "url has an invalid port (1 to 65535)" },
+        { "wss://127.0.0.1:0035985/p", "url has an invalid port (1 to 65535)" },
+        { "ws://h:/", "url has an invalid port (1 to 65535)" },
+        /* bytes a resolver error or the request line would carry raw */
+        { "wss://\xff\xfe.example/p", "url contains a byte outside ASCII (percent-encode it)" },
+        { "wss://h.example/p\xc3", "url contains a byte outside ASCII (percent-encode it)" },
+        { "ws://h\\x/", "url has an invalid host name (letters, digits, '-', '.', '_')" },
+        { "ws://h{x}/", "url has an invalid host name (letters, digits, '-', '.', '_')" },
+        { "ws://[zz]/", "url has an invalid IPv6 address" },
+        { "ws://[1.2.3.4]/", "url has an invalid IPv6 address" },
     };
     struct rt_client *c = client();
 
@@ -93,6 +107,52 @@ static void test_url_refused(void)
         RT_CHECK(!open_url(c, bad[i].url, &err) && err.code == RT_EINVAL);
         RT_CHECK_STR(err.msg, bad[i].msg);
     }
+    rt_client_free(c);
+}
+
+/* Extra headers follow rt_endpoint_check's rules (rt_headers_check): a header the
+ * upgrade writes itself would go out twice, contradicting the library's own, and a
+ * control byte in a value would reach the wire. A tab is a field value's own. */
+static void test_headers_refused(void)
+{
+    static const struct { struct rt_header h; const char *msg; } bad[] = {
+        { { "Host", "evil.example" }, "option 'headers': 'Host' is written by the library "
+                                       "itself (the WebSocket upgrade); leave it out" },
+        { { "upgrade", "h2c" }, "option 'headers': 'upgrade' is written by the library "
+                                 "itself (the WebSocket upgrade); leave it out" },
+        { { "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==" },
+          "option 'headers': 'Sec-WebSocket-Key' is written by the library itself (the "
+          "WebSocket upgrade); leave it out" },
+        { { "x-v", "a\x01\x7f" "b" }, "option 'headers': the value of 'x-v' contains CR, LF "
+                                       "or another control character" },
+        { { "x-v", NULL }, "option 'headers': the value of 'x-v' is missing" },
+        { { "x a", "v" }, "option 'headers': 'x a' is not a valid header name (letters, "
+                           "digits and !#$%&'*+-.^_`|~)" },
+    };
+    struct rt_header tab = { "x-t", "a\tb" };
+    struct rt_session_options o = { .url = "ws://127.0.0.1:9", .nheaders = 1,
+                                    .setup = SETUP, .setup_len = strlen(SETUP) };
+    struct rt_client *c = client();
+    struct rt_session *s;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.headers = &bad[i].h;
+        s = rt_session_new(c, &o, &err);
+        RT_CHECK(!s && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, bad[i].msg);
+        rt_session_free(s);
+    }
+    o.headers = NULL;
+    RT_CHECK(!rt_session_new(c, &o, &err) && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'headers': nheaders is set but headers is NULL");
+    o.headers = &tab;
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s && err.code == RT_OK);
+    rt_session_free(s);
     rt_client_free(c);
 }
 
@@ -174,6 +234,7 @@ int main(void)
 {
     RT_RUN(test_url_parts);
     RT_RUN(test_url_refused);
+    RT_RUN(test_headers_refused);
     RT_RUN(test_setup_kept);
     RT_RUN(test_resumption_without_object);
     RT_RUN(test_nomem);

@@ -68,9 +68,24 @@ static void test_random(void)
     }
 }
 
+/* rt_printable: what messages show of a value (binding errors, a credential's source). */
+static void test_printable(void)
+{
+    char out[16];
+    int cut = -1;
+
+    RT_CHECK(rt_printable(out, sizeof out, "a\x01\xff'\\b", 6, &cut) == 13);
+    RT_CHECK(cut == 1);                  /* the backslash (\x5c) did not fit */
+    RT_CHECK_STR(out, "a\\x01\\xff\\x27");
+    RT_CHECK(rt_printable(out, sizeof out, "ok z", 4, &cut) == 4 && cut == 0);
+    RT_CHECK_STR(out, "ok z");
+    RT_CHECK(rt_printable(out, 1, "x", 1, &cut) == 0 && cut == 1 && out[0] == '\0');
+}
+
 int main(void)
 {
     RT_RUN(test_every_position);
     RT_RUN(test_random);
+    RT_RUN(test_printable);
     return rt_test_done();
 }
