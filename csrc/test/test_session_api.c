@@ -357,12 +357,12 @@ static void test_auth_first_handshake(void)
 static void test_auth_fetch_fails(void)
 {
     struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = "127.0.0.1:1",
-                                  .source = "the test's metadata source", .timeout = 2 };
+                                  .source = "the metadata source of the test", .timeout = 2 };
     struct seen w = { 0 };
 
     vertex_with_source(&ao, 15, is_closed, &w);
     RT_CHECK(w.ready == 0 && w.errors == 1 && w.error_code == RT_EAUTH);
-    RT_CHECK(strstr(w.error_msg, "the test's metadata source") != NULL);
+    RT_CHECK(strstr(w.error_msg, "the metadata source of the test") != NULL);
     RT_CHECK(strstr(w.error_msg, "401") == NULL);
 }
 

@@ -27,7 +27,7 @@ local BAD = {
   { what = "infinity", value = function() return -math.huge end, says = "infinite" },
   { what = "a function", value = function() return print end, says = "function" },
   { what = "userdata", value = function() return io.stdout end, says = "userdata" },
-  { what = "a cyclic table", value = cyclic, says = "nesting" },
+  { what = "a cyclic table", value = cyclic, says = "contains itself %(a cycle%)" },
   { what = "a table nested 1,000 deep", value = function() return nested(1000) end, says = "nesting" },
   { what = "a mixed table", value = function() return { 1, 2, x = 3 } end, says = "mixed" },
 }
