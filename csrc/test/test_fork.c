@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_auth_private.h"
 #include "rt_http.h"
 #include "rt_http_worker.h"
+#include "rt_session_private.h"
 #include "sim_live.h"
 
 static const char hi[] = "{\"realtimeInput\":{\"text\":\"hello there\"}}";
@@ -272,6 +274,64 @@ static void test_fork_auth(void)
     RT_CHECK(!rt_http_worker_running());
 }
 
+/* ==================================================================== *
+ *  L O C K S   H E L D   A T   T H E   F O R K
+ * ==================================================================== */
+
+static void child_with_locks_held(void *arg)
+{
+    struct inherited *in = arg;
+    struct rt_error err = { 0 };
+    struct rt_event *ev;
+    short pcm[160] = { 0 };
+    char *tok = NULL;
+    double t0 = now();
+
+    RT_CHECK(rt_session_append_audio(in->s, pcm, sizeof pcm, &err) == -1);
+    RT_CHECK(rt_session_commit_audio(in->s, &err) == -1);
+    RT_CHECK(rt_session_send(in->s, hi, sizeof hi - 1, &err) == -1);
+    RT_CHECK(rt_session_wait(in->s, 5) == 1);
+    ev = rt_session_next_event(in->s);
+    RT_CHECK(ev && ev->type == RT_EV_ERROR);
+    rt_event_free(ev);
+    rt_session_close(in->s, 1000, NULL);
+    rt_session_free(in->s);
+    RT_CHECK(rt_auth_token(in->a, 60, &tok, NULL, &err) == -1 && err.code == RT_ECLOSED);
+    RT_CHECK(rt_auth_wait(in->a, 5) == 1);
+    (void)rt_auth_fetches(in->a);
+    rt_auth_invalidate(in->a);
+    rt_auth_retain(in->a);
+    rt_auth_free(in->a);
+    rt_client_free(in->c);
+    RT_CHECK(now() - t0 < 1);
+}
+
+/* The locks a parent thread may hold at the fork (a session's turn and event queue
+ * locks, a credential's) are never taken in the child: it would wait for ever. */
+static void test_fork_locks_held(void)
+{
+    struct inherited in = { .parent = getpid() };
+    struct seen w = { 0 };
+
+    in.c = client(sim_ca);
+    in.s = in.c ? session(in.c, url, sim_key, SETUP_AUDIO_MANUAL, true, 10) : NULL;
+    in.a = fetched_auth();
+    RT_CHECK(in.s && pump(in.s, &w, 10, is_ready) && w.ready == 1 && in.a);
+    if (in.s && w.ready && in.a) {
+        pthread_mutex_lock(&in.s->turn_lock);
+        pthread_mutex_lock(&in.s->events.lock);
+        pthread_mutex_lock(&in.a->lock);
+        in_child(child_with_locks_held, &in);
+        pthread_mutex_unlock(&in.a->lock);
+        pthread_mutex_unlock(&in.s->events.lock);
+        pthread_mutex_unlock(&in.s->turn_lock);
+        RT_CHECK(text_turn(in.s));
+    }
+    rt_session_free(in.s);
+    rt_client_free(in.c);
+    rt_auth_free(in.a);
+}
+
 int main(void)
 {
     if (sim_env() != 0)
@@ -279,6 +339,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RT_RUN(test_fork_session);
     RT_RUN(test_fork_auth);
+    RT_RUN(test_fork_locks_held);
     curl_global_cleanup();
     return rt_test_done();
 }
