@@ -16,6 +16,10 @@
  * then drain rt_session_next_event(). See docs/core-api.md for the full contract, and
  * examples/c_session.c for a whole program.
  *
+ * After fork(), what the parent made is not usable in the child: every use fails at once
+ * with RT_ECLOSED and frees abandon it (docs/core-api.md, "After fork()"). Make clients
+ * in the child.
+ *
  *     struct rt_error err = {0};
  *     struct rt_client *c = rt_client_new(NULL, &err);
  *     struct rt_endpoint ep;                  // URL + auth headers for a backend

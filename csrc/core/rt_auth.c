@@ -312,6 +312,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
         return NULL;
     }
     a->sg.fd = -1;
+    rt_fork_stamp(&a->born);
     if (pthread_mutex_init(&a->lock, NULL) != 0) {
         rt_free(a);
         rt_error_set(err, RT_ENOMEM, "could not create a mutex");
@@ -364,9 +365,13 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
     return a;
 }
 
+/* A parent's copy in a child of a fork is never freed (rt_auth_free abandons it), so its
+ * count does not matter there. */
 struct rt_auth *rt_auth_retain(struct rt_auth *a)
 {
     if (!a) return NULL;
+    if (rt_fork_inherited(&a->born))
+        return a;
     pthread_mutex_lock(&a->lock);
     a->refs++;
     pthread_mutex_unlock(&a->lock);
@@ -376,6 +381,9 @@ struct rt_auth *rt_auth_retain(struct rt_auth *a)
 void rt_auth_free(struct rt_auth *a)
 {
     if (!a) return;
+    /* a parent's copy in a child of a fork: its task is the parent's worker's, and that
+     * worker is not here; abandoned (rt_fork.h) */
+    if (rt_fork_inherited(&a->born)) return;
     pthread_mutex_lock(&a->lock);
     bool last = --a->refs == 0;
     pthread_mutex_unlock(&a->lock);
@@ -418,6 +426,8 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
         rt_error_set(err, RT_EINVAL, "%s is NULL", a ? "token" : "a");
         return -1;
     }
+    if (rt_fork_check(&a->born, "a credential", err))
+        return -1;
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();
     if (a->token) {
@@ -449,6 +459,8 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 void rt_auth_invalidate(struct rt_auth *a)
 {
     if (!a) return;
+    if (rt_fork_inherited(&a->born))
+        return;                 /* rt_auth_token says why */
     pthread_mutex_lock(&a->lock);
     rt_auth_wipe(a->token);
     a->token = NULL;
@@ -465,7 +477,10 @@ int rt_auth_fd(const struct rt_auth *a)
 
 int rt_auth_wait(struct rt_auth *a, double timeout)
 {
-    return a ? rt_signal_wait(&a->sg, timeout) : 0;
+    if (!a) return 0;
+    if (rt_fork_inherited(&a->born))
+        return 1;               /* nothing runs for it here: rt_auth_token says why */
+    return rt_signal_wait(&a->sg, timeout);
 }
 
 const char *rt_auth_source(const struct rt_auth *a)
@@ -476,6 +491,8 @@ const char *rt_auth_source(const struct rt_auth *a)
 unsigned long rt_auth_fetches(struct rt_auth *a)
 {
     if (!a) return 0;
+    if (rt_fork_inherited(&a->born))
+        return a->fetches;      /* no thread changes it here; its lock may be held */
     pthread_mutex_lock(&a->lock);
     unsigned long n = a->fetches;
     pthread_mutex_unlock(&a->lock);

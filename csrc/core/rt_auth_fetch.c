@@ -327,6 +327,8 @@ int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct 
         rt_error_set(err, RT_EINVAL, "%s is NULL", !a ? "a" : !token ? "token" : "lifetime");
         return -1;
     }
+    if (rt_fork_check(&a->born, "a credential", err))
+        return -1;
     if (rt_auth_req_build(a, &q, err) != 0)
         return -1;
     rt_error_clear(&e);

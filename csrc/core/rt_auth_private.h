@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "rt_auth.h"
+#include "rt_fork.h"
 #include "rt_http.h"
 #include "rt_http_worker.h"
 #include "rt_signal.h"
@@ -20,6 +21,9 @@ struct rt_auth {
     char *source, *scope, *token_uri, *client_email, *private_key, *private_key_id, *subject;
     char *client_id, *client_secret, *refresh_token, *metadata_url, *ca_file;
     double timeout;
+    struct rt_fork_stamp born; /* the process that made it: in a child of a fork the
+                                  credential is the parent's copy (rt_fork.h), whose lock
+                                  a parent thread may have held at the fork */
     char where[300];           /* worker thread only: the endpoint of the fetch under way */
 
     pthread_mutex_t lock;

@@ -308,6 +308,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         return NULL;
     }
     atomic_init(&c->refs, 1);
+    rt_fork_stamp(&c->born);
     rt_mpsc_init(&c->ready);
     c->max_sessions = o->max_sessions ? o->max_sessions : RT_MAX_SESSIONS_DEFAULT;
     c->ping_interval = o->ping_interval ? o->ping_interval : 20;
@@ -372,6 +373,10 @@ const char *rt_client_event_loop(const struct rt_client *c)
 void rt_client_free(struct rt_client *c)
 {
     if (!c)
+        return;
+    /* A parent's copy in a child of a fork: its thread is not here to join, and its
+     * sockets are the parent's. It is abandoned (rt_fork.h). */
+    if (rt_fork_inherited(&c->born))
         return;
     atomic_store(&c->stopping, true);
     rt_client_wake(c);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "rt_client.h"
+#include "rt_fork.h"
 #include "rt_loop.h"
 #include "rt_mpsc.h"
 #include "rt_resolve.h"
@@ -34,6 +35,8 @@ struct rt_session;
 
 struct rt_client {
     atomic_int refs;                /* the owner's + one per session */
+    struct rt_fork_stamp born;      /* immutable: the process that made it; in a child of
+                                       a fork the client is the parent's copy (rt_fork.h) */
     struct lws_context *ctx;        /* owned; the I/O thread's once it runs */
     struct rt_loop loop;            /* what ctx waits with (its libev loop owned) */
     pthread_t thread;

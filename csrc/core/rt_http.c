@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_fork.h"
 #include "rt_http_worker.h"
 #include "rt_signal.h"
 
@@ -54,6 +55,8 @@ struct rt_http_job {
     int rc;                           /* guarded by lock: 0 response, -1 error */
     struct rt_http_response resp;     /* guarded by lock; owned until taken */
     struct rt_error err;              /* guarded by lock */
+    struct rt_fork_stamp born;        /* the process that started it: in a child of a fork
+                                         the job is the parent's copy (rt_fork.h) */
 };
 
 /* Records the outcome and wakes whoever waits. */
@@ -97,6 +100,7 @@ struct rt_http_job *rt_http_start(const struct rt_http_request *r, struct rt_err
         rt_error_set(err, RT_ENOMEM, "out of memory starting an HTTP request");
         return NULL;
     }
+    rt_fork_stamp(&j->born);
     if (pthread_mutex_init(&j->lock, NULL) != 0) {
         rt_free(j);
         rt_error_set(err, RT_ENOMEM, "could not create a mutex for an HTTP request");
@@ -127,8 +131,12 @@ int rt_http_job_fd(const struct rt_http_job *j)
     return j->done_sg.fd;
 }
 
+/* A parent's copy in a child of a fork has ended for the child (nothing runs for it
+ * there), and its result says why; its lock is never taken. */
 bool rt_http_job_done(struct rt_http_job *j)
 {
+    if (rt_fork_inherited(&j->born))
+        return true;
     pthread_mutex_lock(&j->lock);
     bool done = j->done;
     pthread_mutex_unlock(&j->lock);
@@ -137,12 +145,16 @@ bool rt_http_job_done(struct rt_http_job *j)
 
 int rt_http_job_wait(struct rt_http_job *j, double timeout)
 {
+    if (rt_fork_inherited(&j->born))
+        return 1;
     rt_signal_wait(&j->done_sg, timeout);
     return rt_http_job_done(j) ? 1 : 0;
 }
 
 int rt_http_job_result(struct rt_http_job *j, struct rt_http_response *resp, struct rt_error *err)
 {
+    if (rt_fork_check(&j->born, "an HTTP request", err))
+        return -1;
     pthread_mutex_lock(&j->lock);
     int rc = -1;
     if (!j->done) {
@@ -164,7 +176,8 @@ int rt_http_job_result(struct rt_http_job *j, struct rt_http_response *resp, str
 
 void rt_http_job_free(struct rt_http_job *j)
 {
-    if (j)
+    /* a parent's copy in a child of a fork is abandoned: its task is the parent's worker's */
+    if (j && !rt_fork_inherited(&j->born))
         rt_http_task_close(&j->task);
 }
 

@@ -10,7 +10,10 @@
  *
  * Starting and stopping the thread happen under a second lock (`life`), so a task that
  * asks for service while the last other task is being closed waits for the old thread
- * to be joined and then starts a new one. */
+ * to be joined and then starts a new one.
+ *
+ * After fork() the child forgets the parent's worker (rt_http_worker_forget, from
+ * rt_fork.c): its tasks are the parent's, whose objects refuse to run in the child. */
 #include "rt_http_worker.h"
 
 #include <limits.h>
@@ -384,6 +387,21 @@ void rt_http_task_close(struct rt_http_task *t)
         *pp = t->next;
     pthread_mutex_unlock(&rt_hw.lock);
     rt_hw_release(t, NULL);
+}
+
+/* The locks are made anew, not taken: a parent thread may have held them at the fork.
+ * The multi handle and the tasks are left as they are (cleaning the handle up would
+ * close connections the parent's libcurl still uses: a TLS close_notify on them). */
+void rt_http_worker_forget(void)
+{
+    rt_hw.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    rt_hw.life = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    rt_hw.multi = NULL;
+    rt_hw.running = false;
+    rt_hw.stop = false;
+    rt_hw.dirty = false;
+    rt_hw.open = 0;
+    rt_hw.tasks = NULL;
 }
 
 bool rt_http_worker_running(void)

@@ -67,4 +67,10 @@ void rt_http_task_close(struct rt_http_task *t);
 /* Whether the worker thread runs now (for tests and measurements). */
 bool rt_http_worker_running(void);
 
+/* The child of a fork() only (rt_fork.c's handler, while the child has one thread): the
+ * parent's worker did not come along and its tasks are the parent's, so the worker's
+ * state starts from nothing, as in a process that never had one; the child's own tasks
+ * start a thread of their own. What the parent's state holds is abandoned, not freed. */
+void rt_http_worker_forget(void);
+
 #endif

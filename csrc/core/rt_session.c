@@ -239,6 +239,8 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
         rt_error_set(err, RT_EINVAL, "a client and a url are required");
         return NULL;
     }
+    if (rt_fork_check(&c->born, "a client", err))
+        return NULL;
     if (rt_sess_check_options(o, err))
         return NULL;
     s = rt_calloc(1, sizeof *s);
@@ -257,6 +259,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
         return NULL;
     }
     atomic_init(&s->refs, 1);
+    s->born = c->born;
     rt_mpsc_init(&s->intake);
     atomic_init(&s->stats.first_audio_ns, -1);
     rt_queue_init(&s->sendq);
@@ -344,7 +347,7 @@ void rt_session_set_close(struct rt_session *s, int code, const char *reason)
 
 void rt_session_close(struct rt_session *s, int code, const char *reason)
 {
-    if (!s || atomic_exchange(&s->closed, true))
+    if (!s || rt_fork_inherited(&s->born) || atomic_exchange(&s->closed, true))
         return;
     rt_session_set_close(s, code, reason);
     rt_client_schedule(s->client, s, RT_REQ_CLOSE);
@@ -354,6 +357,10 @@ void rt_session_free(struct rt_session *s)
 {
     if (!s)
         return;
+    /* A parent's copy in a child of a fork: the I/O thread that holds the other reference
+     * is not here, and what it would close is the parent's. It is abandoned. */
+    if (rt_fork_inherited(&s->born))
+        return;
     rt_session_close(s, 1000, NULL);
     rt_session_unref(s);
 }
@@ -362,10 +369,41 @@ void rt_session_free(struct rt_session *s)
  *  E V E N T S ,   S T A T S
  * ==================================================================== */
 
+/* The events of a parent's copy in a child of a fork (rt_fork.h): an error that says
+ * so, then closed, then none. Its queue and descriptor are the parent's and are never
+ * touched. NULL also when memory runs out (the next call tries again). */
+static struct rt_event *rt_sess_forked_event(struct rt_session *s)
+{
+    static const char reason[] = "made before fork()";
+    int told = atomic_load(&s->fork_told);
+    struct rt_error e;
+    struct rt_event *ev;
+
+    while (told < 2) {
+        if (told == 0) {
+            rt_error_clear(&e);
+            rt_fork_refuse(&s->born, "a session", &e);
+            ev = rt_event_new(RT_EV_ERROR, e.code, strlen(e.msg), e.msg, strlen(e.msg));
+        } else {
+            ev = rt_event_new(RT_EV_CLOSED, 1006, sizeof reason - 1, reason, sizeof reason - 1);
+        }
+        if (!ev)
+            return NULL;
+        if (atomic_compare_exchange_strong(&s->fork_told, &told, told + 1))
+            return ev;
+        rt_event_free(ev);      /* another thread handed that one out */
+    }
+    return NULL;
+}
+
 static struct rt_event *rt_sess_pop(struct rt_session *s, bool clear)
 {
     size_t left;
-    struct rt_event *ev = rt_evq_pop(&s->events, &left, clear);
+    struct rt_event *ev;
+
+    if (rt_fork_inherited(&s->born))     /* before the queue's lock */
+        return rt_sess_forked_event(s);
+    ev = rt_evq_pop(&s->events, &left, clear);
 
     /* Reading paused because events piled up: resume once half of them are read. */
     if (atomic_load(&s->rx_paused) && left <= s->max_receive / 2)
@@ -390,21 +428,25 @@ int rt_session_fd(const struct rt_session *s)
 
 int rt_session_pending(struct rt_session *s)
 {
+    if (rt_fork_inherited(&s->born))
+        return atomic_load(&s->fork_told) < 2;
     return rt_evq_any(&s->events);
 }
 
 int rt_session_is_closed(struct rt_session *s)
 {
-    return !s || atomic_load(&s->closed);
+    return !s || rt_fork_inherited(&s->born) || atomic_load(&s->closed);
 }
 
 int rt_session_is_ended(struct rt_session *s)
 {
-    return atomic_load(&s->ended);
+    return rt_fork_inherited(&s->born) || atomic_load(&s->ended);
 }
 
 int rt_session_wait(struct rt_session *s, double timeout)
 {
+    if (rt_fork_inherited(&s->born))     /* never waits: nothing will come */
+        return atomic_load(&s->fork_told) < 2;
     if (rt_evq_arm(&s->events))
         return 1;
     return rt_signal_wait(&s->events.sig, timeout);

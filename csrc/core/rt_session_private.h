@@ -20,6 +20,7 @@
 
 #include "rt_buf.h"
 #include "rt_evq.h"
+#include "rt_fork.h"
 #include "rt_mpsc.h"
 #include "rt_queue.h"
 #include "rt_resolve.h"
@@ -100,6 +101,9 @@ struct rt_session {
     struct rt_client *client;        /* immutable: counted reference */
 
     /* ---- immutable ---- */
+    struct rt_fork_stamp born;       /* the process that made it (its client's): in a child
+                                        of a fork the session is the parent's copy, which
+                                        refuses every use (rt_fork.h) */
     int port;
     bool use_tls;                    /* wss:// */
     bool manual_activity, audio_stream_end;
@@ -142,6 +146,8 @@ struct rt_session {
     struct rt_evq events;            /* events for the owner */
     atomic_bool rx_paused;           /* reading is paused until the owner drains */
     struct rt_stats_live stats;
+    atomic_int fork_told;            /* owner, in a child of a fork: end events handed out
+                                        for the parent's copy (rt_sess_forked_event) */
     _Atomic(struct rt_lookup *) looked_up;   /* owned: an answered lookup not yet taken
                                                 by the I/O thread (RT_REQ_RESOLVED) */
 

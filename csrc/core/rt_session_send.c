@@ -5,10 +5,19 @@
 
 #include "rt_wire.h"
 
+/* -1 with RT_ECLOSED for a parent's copy in a child of a fork (rt_fork.h). Asked before
+ * the turn lock, which a parent thread may have held at the fork. */
+static int rt_sess_check_fork(struct rt_session *s, struct rt_error *err)
+{
+    return rt_fork_check(&s->born, "a session", err);
+}
+
 /* -1 with RT_ECLOSED once sends are refused, else 0. A send that makes no message (an
  * empty clip) asks this too: true from a session that has ended would say it went out. */
 static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
 {
+    if (rt_sess_check_fork(s, err))
+        return -1;
     if (atomic_load(&s->closed)) {
         rt_error_set(err, RT_ECLOSED, "session closed");
         return -1;
@@ -91,9 +100,12 @@ static int rt_sess_activity(struct rt_session *s, const struct rt_msg *chain, in
 static int rt_sess_send_chain(struct rt_session *s, struct rt_msg *chain, size_t bytes,
                               struct rt_error *err)
 {
-    bool locked = rt_sess_turn_lock(s);
+    bool locked;
     int open, rc;
 
+    if (rt_sess_check_fork(s, err))
+        return -1;
+    locked = rt_sess_turn_lock(s);
     rc = rt_sess_activity(s, chain, &open, err) || rt_sess_enqueue(s, chain, bytes, err);
     if (!rc && open >= 0)
         atomic_store(&s->in_turn, open == 1);
@@ -200,6 +212,8 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
         rt_error_set(err, RT_EINVAL, "pcm is NULL but len is %zu", len);
         return -1;
     }
+    if (rt_sess_check_fork(s, err))
+        return -1;
     if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
         return -1;
     locked = rt_sess_turn_lock(s);
@@ -235,10 +249,8 @@ int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
     int rc = 0;
 
     rt_error_clear(err);
-    if (atomic_load(&s->closed)) {
-        rt_error_set(err, RT_ECLOSED, "session closed");
+    if (rt_sess_check_open(s, err))
         return -1;
-    }
     locked = rt_sess_turn_lock(s);
     if (locked ? !atomic_load(&s->in_turn) : !atomic_exchange(&s->in_turn, false)) {
         rt_sess_turn_unlock(s, locked);
