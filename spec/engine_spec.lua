@@ -149,6 +149,37 @@ describe("the engine", function()
       client:close()
     end)
 
+    it("says so when the server closes on its own while the close is under way", function()
+      -- a service closing at its deadline (1011) while our close still writes: what could
+      -- not be written, and that the server never answered our close, is told
+      local client = h:client("own_close", { after = 300 })
+      local s = assert(client:connect { resumption = false })
+      local chunk = ("\0\1"):rep(16000)
+      for _ = 1, 100 do assert(s:append_audio(chunk)) end   -- more than loopback holds
+      s:close()
+      local seen = to_end(s, 10)
+      assert.is_table(seen.error)
+      assert.equal("closed", seen.error.code)
+      assert.matches("close: the server closed the connection (1011: Deadline expired", seen.error.message, 1, true)
+      assert.matches("not sent", seen.error.message, 1, true)
+      assert.equal(1011, seen.closed.code)
+      client:close()
+    end)
+
+    it("says so when the server answers the close with a close of its own", function()
+      local client = h:client("own_close", { answer = 1 })
+      local s = assert(client:connect { resumption = false })
+      assert(s:send_text "hello")
+      s:close()
+      local seen = to_end(s, 10)
+      assert.is_table(seen.error)
+      assert.equal("closed", seen.error.code)
+      assert.matches("(1011: Deadline expired before operation could complete.) instead of "
+        .. "answering the close", seen.error.message, 1, true)
+      assert.equal(1011, seen.closed.code)
+      client:close()
+    end)
+
     it("ends within close_timeout when the server never answers the close, and says so", function()
       local client, tag = h:client "no_close_reply"
       local s = assert(client:connect { resumption = false, close_timeout = 0.5 })

@@ -415,6 +415,20 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
         snprintf(emsg + n, esize - n, ")");
 }
 
+/* Whether the server's close, during ours, was its own and not the answer to ours: it came
+ * before ours went out, or with another code, or with a reason of its own (an answer
+ * echoes the code and says nothing, or our reason). */
+static bool rt_conn_own_close(const struct rt_session *s)
+{
+    const char *theirs = s->notes ? s->notes->peer_reason : "";
+
+    if (!s->close_sent)
+        return true;
+    if (s->peer_code != s->close_code && s->peer_code != 1005)
+        return true;
+    return *theirs && strcmp(theirs, s->close_reason ? s->close_reason : "") != 0;
+}
+
 /* Why the session ends: the error (RT_OK for a normal end), the close code and reason. */
 static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esize, int *code,
                                     const char **reason)
@@ -436,6 +450,17 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         if (rt_conn_err_code(s) != RT_OK && !s->close_sent) {
             snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
             return rt_conn_err_code(s);
+        }
+        if (s->peer_closed && rt_conn_own_close(s)) {
+            /* The server closed on its own (its deadline) while ours was under way: what
+             * was written after it stopped reading is not known to be read. */
+            *code = s->peer_code;
+            *reason = s->notes ? s->notes->peer_reason : "";
+            snprintf(emsg, esize, "close: the server closed the connection (%d%s%.150s) %s",
+                     s->peer_code, **reason ? ": " : "", *reason,
+                     s->close_sent ? "instead of answering the close"
+                                   : "before everything was written");
+            return RT_ECLOSED;
         }
         if (!s->close_expired && !s->peer_closed &&
             (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {

@@ -172,6 +172,27 @@ const modes = {
     },
   },
 
+  own_close: {
+    about: 'after setupComplete, stops reading; `after` ms (default 300) later closes with its own '
+      + '`code` (default 1011) and reason, as a service does at its deadline, and reads again '
+      + '(discarding) so the close is not cut by a reset; with `answer`, answers a client close '
+      + 'with that code instead',
+    setup(c) {
+      c.setupComplete();
+      const code = int(c.params.code, 1011);
+      if (c.params.answer !== undefined) return;
+      c.stopReading();
+      c.after(int(c.params.after, 300), () => {
+        c.close(code, 'Deadline expired before operation could complete.');
+        c.socket.on('data', () => {});
+        c.socket.resume();
+      });
+    },
+    close(c) {
+      if (c.params.answer !== undefined) c.close(int(c.params.code, 1011), 'Deadline expired before operation could complete.');
+    },
+  },
+
   no_close_reply: {
     about: 'answers setupComplete; never answers a close frame (the socket stays open)',
     close() {},
