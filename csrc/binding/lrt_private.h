@@ -24,9 +24,9 @@ struct lrt_session {
     struct rt_session *s;  /* owned; freed by __gc (a C host may still hold it until then) */
     int closing;           /* close() was called */
     int ended;             /* the closed message was handed to Lua */
-    struct rt_event *mapping;   /* the frame being mapped from its own bytes; a memory
-                                   error in the mapping leaves it to the next mapping
-                                   or __gc to free */
+    struct rt_event *mapping;   /* the event being mapped (from its own bytes), NULL
+                                   otherwise; owned by lrt_event_to_messages, which
+                                   frees it however the mapping ends */
     lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
     lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
     int in_handler;             /* a tool handler runs (or waits) for LRT_UV_DISPATCH */

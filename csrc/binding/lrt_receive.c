@@ -101,9 +101,13 @@ static void lrt_end_response(lua_State *L, const char *why)
     lua_remove(L, st);
 }
 
-/* Turns one core event into the mapped messages at SLOT_MSGS. Frees ev. */
-static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+/* Pushes the array of the messages of the event u->mapping. Runs in protected mode
+ * (lrt_event_to_messages), with the session as its argument (SLOT_SELF). */
+static int lrt_map_event(lua_State *L)
 {
+    struct lrt_session *u = lua_touserdata(L, SLOT_SELF);
+    const struct rt_event *ev = u->mapping;
+
     switch (ev->type) {
     case RT_EV_READY:
         lua_createtable(L, 1, 0);
@@ -111,14 +115,8 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         lua_rawseti(L, -2, 1);
         break;
     case RT_EV_MESSAGE:
-        rt_event_free(u->mapping);
-        u->mapping = ev;
-        ev = NULL;
         lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
-        lrt_map_server_text(L, -1, u->mapping->data, u->mapping->len);
-        rt_event_free(u->mapping);
-        u->mapping = NULL;
-        lua_remove(L, -4);   /* the state: msgs | nil, msg, code */
+        lrt_map_server_text(L, -1, ev->data, ev->len);   /* msgs | nil, msg, code */
         if (lua_isnil(L, -3)) {
             lua_createtable(L, 1, 0);
             lua_createtable(L, 0, 3);
@@ -130,10 +128,8 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
             lua_setfield(L, -2, "code");
             lua_rawseti(L, -2, 1);
         } else {
-            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -3);   /* the top is returned: no need to drop the rest */
         }
-        lua_replace(L, -4);
-        lua_pop(L, 2);
         break;
     case RT_EV_RECONNECTED:
         /* The resumed session answers again in a new response. */
@@ -156,7 +152,30 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         u->ended = 1;
         break;
     }
+    return 1;
+}
+
+/* Turns one core event into the array of its messages, pushed, and frees the event.
+ *
+ * The event is C memory, held while the mapping calls Lua, which raises when memory runs
+ * out. So the mapping runs in protected mode: the event is freed either way and the
+ * error raised again as it came (a memory error stays one), and the next receive goes
+ * on with the next event. A protected call costs less per message than a to-be-closed
+ * guard, and also frees the event when the error ends a coroutine, which never closes
+ * what its stack holds. While the mapping runs, u->mapping is the event: a receive that
+ * a finaliser run by its allocations makes is refused (lrt_receive_step). */
+static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+{
+    int status;
+
+    u->mapping = ev;
+    lua_pushcfunction(L, lrt_map_event);
+    lua_pushvalue(L, SLOT_SELF);
+    status = lua_pcall(L, 1, 1, 0);
+    u->mapping = NULL;
     rt_event_free(ev);
+    if (status != LUA_OK)
+        lua_error(L);
 }
 
 /* Maps every event the core already holds and appends each one's messages, as one array,

@@ -1,0 +1,112 @@
+-- Memory errors raised inside the binding while it holds memory of its own (an event it
+-- maps, a URL with the key, a token, a response body): the error reaches the caller, the
+-- memory is freed (LeakSanitizer checks the children below), and the object works again
+-- once memory is back. spec/memfail.c makes the shortage: memfail.pcall(n, f, ...) is
+-- pcall(f, ...) with n Lua allocations allowed and the later ones refused.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+
+local memfail = helper.memfail()
+
+-- A child script's prelude: the memfail module and a client for the simulator.
+local function prelude()
+  return ([[
+    local realtime = require "realtime"
+    local memfail = package.loadlib(os.getenv "MEMFAIL_SO", "luaopen_memfail")()
+    local client = assert(realtime.gemini { base_url = %q, api_key = %q, ca_file = %q, model = %q })
+  ]]):format(helper.sim_http, helper.sim_key, helper.sim_ca, helper.model)
+end
+
+-- Asserts that a child of helper.leak_child ended well and leaked nothing.
+local function no_leak(status, out)
+  assert.is_nil(out:find("LeakSanitizer", 1, true), out)
+  assert.equal(0, status, out)
+end
+
+describe("a memory error while a receive maps an event", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  -- Connects and waits until a long answer's messages wait in the core, unread.
+  local function answering()
+    local s = assert(client:connect { output_modalities = { "audio" } })
+    assert(s:send_text "tell me a long story please")
+    realtime.sleep(0.5)
+    return s
+  end
+
+  it("reaches the caller, and the session receives again once memory is back", function()
+    local s = answering()
+    local raised = 0
+    for n = 0, 40 do
+      local ok, msg, err = memfail.pcall(n, s.try_receive, s)
+      if ok then
+        assert(msg or err == "again", "try_receive returned nothing, without a reason")
+      else
+        assert.equal("not enough memory", msg)
+        raised = raised + 1
+        -- before: "cannot receive from a session while it reads a server message" for good
+        local msg, err2 = s:receive(5)
+        assert(msg, err2)
+      end
+    end
+    assert.is_true(raised > 0)
+    -- the answer goes on (what was being read when memory ran out is lost)
+    helper.receive_until(s, "response_done")
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("leaves the session to client:poll", function()
+    local s = answering()
+    local ok, err = memfail.pcall(0, s.try_receive, s)
+    assert.is_false(ok)
+    assert.equal("not enough memory", err)
+    -- before: skipped without a word, for good
+    assert.is_true(#client:poll() > 0)
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("frees the event when the error ends the coroutine that received", function()
+    local s = answering()
+    local died = 0
+    for n = 0, 40 do
+      -- a coroutine that dies of an error keeps its stack: nothing on it is closed
+      local co = coroutine.create(function() return s:try_receive() end)
+      local _, ok, err = memfail.pcall(n, coroutine.resume, co)
+      if not ok then
+        assert.equal("not enough memory", err)
+        died = died + 1
+        local ok2, err2 = pcall(s.try_receive, s)
+        assert(ok2, err2)
+      end
+    end
+    assert.is_true(died > 0)
+    s:close()
+    helper.drain(s)
+  end)
+
+  it("frees setupComplete's event when connect runs out of memory reading it", function()
+    -- connect reads the session with session:try_receive(): the shortage starts there
+    no_leak(helper.leak_child(prelude() .. [[
+      local methods = require("realtime.core").session_methods
+      local try_receive, n, raised = methods.try_receive, 0, 0
+      methods.try_receive = function(self)
+        local ok, a, b, c = memfail.pcall(n, try_receive, self)
+        if not ok then error(a, 0) end
+        return a, b, c
+      end
+      for k = 0, 12 do
+        n = k
+        local ok, s = pcall(client.connect, client, { output_modalities = { "text" } })
+        if ok then s:close() else raised = raised + 1 end
+      end
+      methods.try_receive = try_receive
+      assert(raised > 0)
+      client:close()
+      collectgarbage()
+    ]]))
+  end)
+end)
