@@ -88,6 +88,29 @@ describe("a memory error while a receive maps an event", function()
     helper.drain(s)
   end)
 
+  it("keeps the closed message for the next receive", function()
+    local s = assert(client:connect { output_modalities = { "text" } })
+    s:close()
+    local deadline = realtime.now() + 5
+    repeat realtime.sleep(0.01) until not s:_holding() or realtime.now() > deadline
+    assert.is_false(s:_holding())            -- ended: the closed event waits in the core
+    local raised, last = 0, nil
+    for n = 0, 60 do
+      local ok, msg = memfail.pcall(n, s.try_receive, s)
+      if ok then
+        last = msg
+        if msg and msg.type == "closed" then break end
+      else
+        assert.equal("not enough memory", msg)
+        raised = raised + 1
+      end
+    end
+    assert.is_true(raised > 0)
+    -- before: the memory error lost it, and every receive after it said "again"
+    assert.equal("closed", last and last.type)
+    assert.is_false(s:is_open())
+  end)
+
   it("frees setupComplete's event when connect runs out of memory reading it", function()
     -- connect reads the session with session:try_receive(): the shortage starts there
     no_leak(helper.leak_child(prelude() .. [[

@@ -27,6 +27,9 @@ struct lrt_session {
     struct rt_event *mapping;   /* the event being mapped (from its own bytes), NULL
                                    otherwise; owned by lrt_event_to_messages, which
                                    frees it however the mapping ends */
+    struct rt_event *held;      /* owned: an event of the core's own (not a server
+                                   message) whose mapping ran out of memory; mapped
+                                   again before the next one, so closed is not lost */
     lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
     lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
     int in_handler;             /* a tool handler runs (or waits) for LRT_UV_DISPATCH */

@@ -48,7 +48,7 @@ int lrt_session_has_pending(lua_State *L, int idx, struct lrt_session *u)
 {
     int staged;
 
-    if (u->inbox_head <= u->inbox_tail)
+    if (u->inbox_head <= u->inbox_tail || u->held)
         return 1;
     staged = lua_getiuservalue(L, idx, LRT_UV_STAGED) != LUA_TNIL;
     lua_pop(L, 1);
@@ -158,12 +158,16 @@ static int lrt_map_event(lua_State *L)
 /* Turns one core event into the array of its messages, pushed, and frees the event.
  *
  * The event is C memory, held while the mapping calls Lua, which raises when memory runs
- * out. So the mapping runs in protected mode: the event is freed either way and the
- * error raised again as it came (a memory error stays one), and the next receive goes
- * on with the next event. A protected call costs less per message than a to-be-closed
- * guard, and also frees the event when the error ends a coroutine, which never closes
- * what its stack holds. While the mapping runs, u->mapping is the event: a receive that
- * a finaliser run by its allocations makes is refused (lrt_receive_step). */
+ * out. So the mapping runs in protected mode: the error is raised again as it came (a
+ * memory error stays one), and the next receive goes on. A server message is freed
+ * either way: its mapping changes the session's state as it goes (the pieces of a
+ * transcript), so mapping it again could repeat what it added. An event of the core's
+ * own maps to the same messages when tried again; after a memory error it waits in
+ * u->held for the next receive, so the closed message still comes. A protected call
+ * costs less per message than a to-be-closed guard, and also lets go of the event when
+ * the error ends a coroutine, which never closes what its stack holds. While the mapping
+ * runs, u->mapping is the event: a receive that a finaliser run by its allocations
+ * makes is refused (lrt_receive_step). */
 static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
 {
     int status;
@@ -173,9 +177,25 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
     lua_pushvalue(L, SLOT_SELF);
     status = lua_pcall(L, 1, 1, 0);
     u->mapping = NULL;
-    rt_event_free(ev);
+    if (status == LUA_ERRMEM && ev->type != RT_EV_MESSAGE)
+        u->held = ev;
+    else
+        rt_event_free(ev);
     if (status != LUA_OK)
         lua_error(L);
+}
+
+/* The next event to map: the one a memory error left in u->held, else the core's next;
+ * taken as poll() takes them when poll is set (lrt_receive_step). */
+static struct rt_event *lrt_next_event(struct lrt_session *u, int poll)
+{
+    struct rt_event *ev = u->held;
+
+    if (ev) {
+        u->held = NULL;
+        return ev;
+    }
+    return poll ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
 }
 
 /* Maps every event the core already holds and appends each one's messages, as one array,
@@ -195,7 +215,7 @@ void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
         lua_setiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
     }
     int staged = lua_gettop(L);
-    while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
+    while (!u->ended && u->s && (ev = lrt_next_event(u, 0)) != NULL) {
         lrt_event_to_messages(L, u, ev);
         if (lua_rawlen(L, -1) > 0)
             lua_rawseti(L, staged, (lua_Integer)lua_rawlen(L, staged) + 1);
@@ -274,7 +294,7 @@ static int lrt_receive_step(lua_State *L, int noyield)
         }
         /* poll() is for callers that never wait on the descriptor: leaving it as it is
          * when nothing waits saves a read here and the next event's write. */
-        ev = noyield ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
+        ev = lrt_next_event(u, noyield);
         if (!ev) {
             lua_pushnil(L);
             lua_pushliteral(L, "again");
@@ -321,7 +341,7 @@ int lrt_session_wait(lua_State *L)
 {
     struct lrt_session *u = lrt_session_arg(L, 1);
     double t = lrt_timeout_arg(L, 2);
-    if (!u->s || u->ended) {
+    if (!u->s || u->ended || u->held) {
         lua_pushboolean(L, 1);
         return 1;
     }
