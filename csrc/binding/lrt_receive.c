@@ -17,11 +17,13 @@
  * ==================================================================== */
 
 /* Appends the value at msg to the session's inbox (the table at inbox). The indexes live
- * in the userdata: a message costs no string-keyed lookup on its way through. */
+ * in the userdata: a message costs no string-keyed lookup on its way through. The tail
+ * moves once the message is stored: growing the table can raise a memory error. */
 void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg)
 {
     lua_pushvalue(L, msg);
-    lua_rawseti(L, inbox, ++u->inbox_tail);
+    lua_rawseti(L, inbox, u->inbox_tail + 1);
+    u->inbox_tail++;
 }
 
 /* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
