@@ -156,3 +156,81 @@ describe("a memory error inside a receive", function()
     ]]))
   end)
 end)
+
+describe("a memory error while the binding copies what it holds into Lua", function()
+  -- A child script that loads memfail and the module's C part.
+  local function script(body)
+    return [[
+      local core = require "realtime.core"
+      local memfail = package.loadlib(os.getenv "MEMFAIL_SO", "luaopen_memfail")()
+      -- Calls fn(...) under shortages of 0, 1, 2, ... allocations until one is enough;
+      -- returns how many raised.
+      local function sweep(fn, ...)
+        local raised = 0
+        for n = 0, 1000 do
+          local ok, err = memfail.pcall(n, fn, ...)
+          if not ok then
+            assert(err == "not enough memory", err)
+            raised = raised + 1
+          elseif memfail.refused() == 0 then
+            return raised
+          end
+        end
+        error("no shortage was short enough")
+      end
+    ]] .. body
+  end
+
+  it("frees core.endpoint's URL and headers, which carry the key", function()
+    no_leak(helper.leak_child(script [[
+      local cfg = { backend = "gemini", api_key = "key-" .. ("k"):rep(60),
+                    headers = { ["x-extra"] = "yes" } }
+      assert(sweep(core.endpoint, cfg) > 0)
+      local url, headers = core.endpoint(cfg)        -- memory is back: it works
+      assert(url:find "^wss://" and #headers > 0)
+    ]]))
+  end)
+
+  describe("with access tokens of 2,000 characters", function()
+    before_each(function() helper.sim_post("/_sim/tokens", { length = 2000 }) end)
+    after_each(function() helper.sim_post("/_sim/tokens", { length = require("cjson").null }) end)
+
+    -- A metadata-server token source on the simulator.
+    local source = ([[
+      local src = assert(core.auth_new { kind = "metadata", metadata_host = %q, ca_file = %q,
+                                         source = "metadata server test" })
+    ]]):format(helper.sim_http, helper.sim_ca)
+
+    it("wipes and frees auth:token's copy of the token", function()
+      no_leak(helper.leak_child(script(source .. [[
+        local token = require("realtime.auth").token(src, 20)   -- fetched and cached
+        assert(#token == 2000, token)
+        assert(sweep(src.token, src) > 0)
+        assert(src:token() == token)
+        src:close()
+      ]])))
+    end)
+
+    it("frees request:result's response body", function()
+      no_leak(helper.leak_child(script(([[
+        local function request()
+          local req = assert(core.http_request { url = %q, ca_file = %q,
+            headers = { ["Metadata-Flavor"] = "Google" } })
+          assert(req:_wait(20))
+          return req
+        end
+        local raised = 0
+        for n = 0, 20 do           -- a response is taken once: a new request each time
+          local req = request()
+          local ok, status = memfail.pcall(n, req.result, req)
+          if not ok then raised = raised + 1 elseif memfail.refused() == 0 then break end
+          req:close()
+        end
+        assert(raised > 0)
+        local status, body = request():result()
+        assert(status == 200 and #body > 2000, body)
+      ]]):format(helper.sim_http .. "/computeMetadata/v1/instance/service-accounts/default/token",
+                 helper.sim_ca))))
+    end)
+  end)
+end)
