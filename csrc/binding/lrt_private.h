@@ -64,10 +64,11 @@ int lrt_pushfail(lua_State *L, const struct rt_error *err);
 
 /* Copies C memory the caller owns into Lua: runs push(L, p), which pushes what it makes
  * of p, in protected mode; then release(p), however push ended; then raises again what
- * push raised (a memory error stays one). Returns the number of values push left. So a
- * memory error while the copy is made neither leaks p nor leaves a secret in it
- * unwiped: release runs at once, also when the error ends a coroutine (whose stack Lua
- * never unwinds, so a to-be-closed guard would wait for the collector). */
+ * push raised (a memory error stays one from Lua 5.4.1 on). Returns the number of values
+ * push left. So a memory error while the copy is made neither leaks p nor leaves a
+ * secret in it unwiped: release runs at once, also when the error ends a coroutine
+ * (whose stack Lua never unwinds, so a to-be-closed guard would wait for the
+ * collector). */
 int lrt_push_released(lua_State *L, int (*push)(lua_State *L, void *p), void *p,
                       void (*release)(void *p));
 

@@ -160,8 +160,9 @@ static int lrt_map_event(lua_State *L)
 /* Turns one core event into the array of its messages, pushed, and frees the event.
  *
  * The event is C memory, held while the mapping calls Lua, which raises when memory runs
- * out. So the mapping runs in protected mode: the error is raised again as it came (a
- * memory error stays one), and the next receive goes on. A server message is freed
+ * out. So the mapping runs in protected mode: the error is raised again as it came
+ * (lua_error keeps a memory error one from Lua 5.4.1 on; 5.4.0 makes it a runtime error
+ * with the same message), and the next receive goes on. A server message is freed
  * either way: its mapping changes the session's state as it goes (the pieces of a
  * transcript), so mapping it again could repeat what it added. An event of the core's
  * own maps to the same messages when tried again; after a memory error it waits in
