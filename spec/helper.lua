@@ -348,4 +348,47 @@ function helper.raises(text, fn, ...)
   return err
 end
 
+-- ==================================================================== --
+--  M E M O R Y   E R R O R S
+-- ==================================================================== --
+
+local memfail_so
+
+--- The path of the memfail module (spec/memfail.c: a shortage of Lua memory on demand),
+-- built once per process.
+function helper.memfail_path()
+  if memfail_so then return memfail_so end
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shell_quote(dir)))
+  local so = dir .. "/memfail.so"
+  local st, out = helper.run(("cc -shared -fPIC $(pkg-config --cflags lua5.4) -o %s %s"):format(
+    shell_quote(so), shell_quote(SPEC_DIR .. "/memfail.c")))
+  assert(st == 0, "could not build spec/memfail.c: " .. out)
+  memfail_so = so
+  return so
+end
+
+--- The memfail module, loaded into this Lua state: memfail.pcall(n, f, ...) is pcall(f, ...)
+-- with n allocations allowed and the later ones refused; memfail.refused() says how many.
+function helper.memfail()
+  return assert(package.loadlib(helper.memfail_path(), "luaopen_memfail"))()
+end
+
+--- Runs a Lua script in a child process (helper.child) under LeakSanitizer, with the
+-- memfail module's path in MEMFAIL_SO. `make check` preloads ASan, which has it; a plain
+-- run preloads the compiler's own runtime (nil when it has none: the leak is not seen).
+-- A leak makes the status non-zero and the output name it.
+function helper.leak_child(script, env)
+  env = env or {}
+  env.MEMFAIL_SO = helper.memfail_path()
+  local preload = os.getenv "LD_PRELOAD"
+  if not (preload and preload:find "libasan") then
+    local _, lsan = helper.run "cc -print-file-name=liblsan.so"
+    lsan = lsan:match "^%s*(.-)%s*$"
+    if lsan:find "^/" then env.preload = lsan end
+  end
+  return helper.child(script, env)
+end
+
 return helper

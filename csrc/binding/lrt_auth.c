@@ -104,6 +104,20 @@ static int lrt_auth_new(lua_State *L)
     return 1;
 }
 
+/* Pushes the token p, a C string (through lrt_push_released). */
+static int lrt_token_push(lua_State *L, void *p)
+{
+    lua_pushlstring(L, p, strlen(p));
+    return 1;
+}
+
+/* Wipes and frees the token p. */
+static void lrt_token_release(void *p)
+{
+    explicit_bzero(p, strlen(p));
+    rt_free(p);
+}
+
 /* auth:token([min_valid]) -> token, expires_in | nil, "again" | nil, message, "auth" */
 static int lrt_auth_token(lua_State *L)
 {
@@ -122,15 +136,8 @@ static int lrt_auth_token(lua_State *L)
         lua_pushliteral(L, "again");
         return 2;
     }
-    size_t n = strlen(tok);
-    /* copy into Lua, then wipe ours; a pushlstring error (memory) would leak the copy,
-     * so the C string is wiped and freed first from a buffer Lua owns */
-    luaL_Buffer b;
-    char *dst = luaL_buffinitsize(L, &b, n);
-    memcpy(dst, tok, n);
-    explicit_bzero(tok, n);
-    rt_free(tok);
-    luaL_pushresultsize(&b, n);
+    /* our copy is wiped and freed even when Lua runs out of memory making its own */
+    lrt_push_released(L, lrt_token_push, tok, lrt_token_release);
     lua_pushnumber(L, left);
     return 2;
 }
@@ -296,6 +303,22 @@ static int lrt_http_request(lua_State *L)
     return 1;
 }
 
+/* Pushes status, body of the response p (through lrt_push_released). */
+static int lrt_response_push(lua_State *L, void *p)
+{
+    const struct rt_http_response *resp = p;
+
+    lua_pushinteger(L, resp->status);
+    lua_pushlstring(L, resp->body ? resp->body : "", resp->len);
+    return 2;
+}
+
+/* Wipes and frees the response p's body (it may hold a token). */
+static void lrt_response_release(void *p)
+{
+    rt_http_response_free(p);
+}
+
 /* request:result() -> status, body | nil, "again" | nil, message, code */
 static int lrt_http_result(lua_State *L)
 {
@@ -313,14 +336,8 @@ static int lrt_http_result(lua_State *L)
     rt_error_clear(&err);
     if (rt_http_job_result(u->j, &resp, &err) != 0)
         return lrt_pushfail(L, &err);
-    lua_pushinteger(L, resp.status);
-    luaL_Buffer b;
-    size_t len = resp.len;
-    char *dst = luaL_buffinitsize(L, &b, len);
-    memcpy(dst, resp.body, len);
-    rt_http_response_free(&resp);
-    luaL_pushresultsize(&b, len);
-    return 2;
+    /* the job gave the response up: freed here even when the copy runs out of memory */
+    return lrt_push_released(L, lrt_response_push, &resp, lrt_response_release);
 }
 
 static int lrt_http_pollfd(lua_State *L)

@@ -57,6 +57,30 @@ static struct rt_header *lrt_ep_headers(lua_State *L, size_t *count)
     return h;
 }
 
+/* Pushes url, { {name, value}, ... } of the endpoint p (through lrt_push_released). */
+static int lrt_ep_push(lua_State *L, void *p)
+{
+    const struct rt_endpoint *ep = p;
+    size_t i;
+
+    lua_pushstring(L, ep->url);
+    lua_createtable(L, (int)ep->nheaders, 0);
+    for (i = 0; i < ep->nheaders; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushstring(L, ep->headers[i].name);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, ep->headers[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 2;
+}
+
+static void lrt_ep_release(void *p)
+{
+    rt_endpoint_free(p);
+}
+
 /* core.endpoint(cfg [, check_only])
  *   cfg = { backend=, api_key=, access_token=, project=, location=, api_version=,
  *           base_url=, quota_project=, headers = { name = value } }
@@ -69,7 +93,6 @@ static int lrt_endpoint(lua_State *L)
     struct rt_endpoint ep;
     struct rt_error err;
     const char *backend;
-    size_t i;
     int check_only = lua_toboolean(L, 2), r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -103,23 +126,9 @@ static int lrt_endpoint(lua_State *L)
             return luaL_error(L, "%s", err.msg);
         return lrt_pushfail(L, &err);
     }
-    /* copy out, free, then push: nothing may raise while ep is still owned here */
-    if (!lua_checkstack(L, 4)) {
-        rt_endpoint_free(&ep);
-        return luaL_error(L, "stack overflow");
-    }
-    lua_pushstring(L, ep.url);
-    lua_createtable(L, (int)ep.nheaders, 0);
-    for (i = 0; i < ep.nheaders; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushstring(L, ep.headers[i].name);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, ep.headers[i].value);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    rt_endpoint_free(&ep);
-    return 2;
+    /* the URL and headers carry the credential: freed even when the copy runs out of
+     * memory */
+    return lrt_push_released(L, lrt_ep_push, &ep, lrt_ep_release);
 }
 
 void lrt_open_endpoint(lua_State *L)

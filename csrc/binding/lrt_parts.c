@@ -42,6 +42,35 @@ void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int n
     }
 }
 
+/* What lrt_push_released runs in protected mode. */
+struct lrt_released {
+    int (*push)(lua_State *L, void *p);
+    void *p;
+};
+
+static int lrt_released_push(lua_State *L)
+{
+    struct lrt_released *r = lua_touserdata(L, 1);
+    lua_pop(L, 1);
+    return r->push(L, r->p);
+}
+
+int lrt_push_released(lua_State *L, int (*push)(lua_State *L, void *p), void *p,
+                      void (*release)(void *p))
+{
+    struct lrt_released r = { push, p };
+    int top = lua_gettop(L), status;
+
+    /* neither push below allocates: nothing can raise before release is sure to run */
+    lua_pushcfunction(L, lrt_released_push);
+    lua_pushlightuserdata(L, &r);
+    status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    release(p);
+    if (status != LUA_OK)
+        lua_error(L);
+    return lua_gettop(L) - top;
+}
+
 int lrt_pushfail(lua_State *L, const struct rt_error *err)
 {
     /* Bad input and exhausted memory are not failures the caller handles with a code (the

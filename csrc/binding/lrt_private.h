@@ -24,9 +24,12 @@ struct lrt_session {
     struct rt_session *s;  /* owned; freed by __gc (a C host may still hold it until then) */
     int closing;           /* close() was called */
     int ended;             /* the closed message was handed to Lua */
-    struct rt_event *mapping;   /* the frame being mapped from its own bytes; a memory
-                                   error in the mapping leaves it to the next mapping
-                                   or __gc to free */
+    struct rt_event *mapping;   /* the event being mapped (from its own bytes), NULL
+                                   otherwise; owned by lrt_event_to_messages, which
+                                   frees it however the mapping ends */
+    struct rt_event *held;      /* owned: an event of the core's own (not a server
+                                   message) whose mapping ran out of memory; mapped
+                                   again before the next one, so closed is not lost */
     lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
     lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
     int in_handler;             /* a tool handler runs (or waits) for LRT_UV_DISPATCH */
@@ -58,6 +61,16 @@ void lrt_open_audio(lua_State *L);
  * code is one of the documented ones: RT_EINVAL (misuse) and RT_ENOMEM raise instead, so
  * call it with nothing to free. */
 int lrt_pushfail(lua_State *L, const struct rt_error *err);
+
+/* Copies C memory the caller owns into Lua: runs push(L, p), which pushes what it makes
+ * of p, in protected mode; then release(p), however push ended; then raises again what
+ * push raised (a memory error stays one from Lua 5.4.1 on). Returns the number of values
+ * push left. So a memory error while the copy is made neither leaks p nor leaves a
+ * secret in it unwiped: release runs at once, also when the error ends a coroutine
+ * (whose stack Lua never unwinds, so a to-be-closed guard would wait for the
+ * collector). */
+int lrt_push_released(lua_State *L, int (*push)(lua_State *L, void *p), void *p,
+                      void (*release)(void *p));
 
 /* Pushes the module table (realtime.core) kept in the registry at open. */
 void lrt_push_module(lua_State *L);

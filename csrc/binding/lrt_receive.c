@@ -17,11 +17,13 @@
  * ==================================================================== */
 
 /* Appends the value at msg to the session's inbox (the table at inbox). The indexes live
- * in the userdata: a message costs no string-keyed lookup on its way through. */
+ * in the userdata: a message costs no string-keyed lookup on its way through. The tail
+ * moves once the message is stored: growing the table can raise a memory error. */
 void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg)
 {
     lua_pushvalue(L, msg);
-    lua_rawseti(L, inbox, ++u->inbox_tail);
+    lua_rawseti(L, inbox, u->inbox_tail + 1);
+    u->inbox_tail++;
 }
 
 /* Pushes the oldest waiting message and returns 1, or returns 0 when none waits. */
@@ -48,7 +50,7 @@ int lrt_session_has_pending(lua_State *L, int idx, struct lrt_session *u)
 {
     int staged;
 
-    if (u->inbox_head <= u->inbox_tail)
+    if (u->inbox_head <= u->inbox_tail || u->held)
         return 1;
     staged = lua_getiuservalue(L, idx, LRT_UV_STAGED) != LUA_TNIL;
     lua_pop(L, 1);
@@ -101,9 +103,13 @@ static void lrt_end_response(lua_State *L, const char *why)
     lua_remove(L, st);
 }
 
-/* Turns one core event into the mapped messages at SLOT_MSGS. Frees ev. */
-static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+/* Pushes the array of the messages of the event u->mapping. Runs in protected mode
+ * (lrt_event_to_messages), with the session as its argument (SLOT_SELF). */
+static int lrt_map_event(lua_State *L)
 {
+    struct lrt_session *u = lua_touserdata(L, SLOT_SELF);
+    const struct rt_event *ev = u->mapping;
+
     switch (ev->type) {
     case RT_EV_READY:
         lua_createtable(L, 1, 0);
@@ -111,14 +117,8 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         lua_rawseti(L, -2, 1);
         break;
     case RT_EV_MESSAGE:
-        rt_event_free(u->mapping);
-        u->mapping = ev;
-        ev = NULL;
         lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
-        lrt_map_server_text(L, -1, u->mapping->data, u->mapping->len);
-        rt_event_free(u->mapping);
-        u->mapping = NULL;
-        lua_remove(L, -4);   /* the state: msgs | nil, msg, code */
+        lrt_map_server_text(L, -1, ev->data, ev->len);   /* msgs | nil, msg, code */
         if (lua_isnil(L, -3)) {
             lua_createtable(L, 1, 0);
             lua_createtable(L, 0, 3);
@@ -130,10 +130,8 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
             lua_setfield(L, -2, "code");
             lua_rawseti(L, -2, 1);
         } else {
-            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -3);   /* the top is returned: no need to drop the rest */
         }
-        lua_replace(L, -4);
-        lua_pop(L, 2);
         break;
     case RT_EV_RECONNECTED:
         /* The resumed session answers again in a new response. */
@@ -156,7 +154,51 @@ static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt
         u->ended = 1;
         break;
     }
-    rt_event_free(ev);
+    return 1;
+}
+
+/* Turns one core event into the array of its messages, pushed, and frees the event.
+ *
+ * The event is C memory, held while the mapping calls Lua, which raises when memory runs
+ * out. So the mapping runs in protected mode: the error is raised again as it came
+ * (lua_error keeps a memory error one from Lua 5.4.1 on; 5.4.0 makes it a runtime error
+ * with the same message), and the next receive goes on. A server message is freed
+ * either way: its mapping changes the session's state as it goes (the pieces of a
+ * transcript), so mapping it again could repeat what it added. An event of the core's
+ * own maps to the same messages when tried again; after a memory error it waits in
+ * u->held for the next receive, so the closed message still comes. A protected call
+ * costs less per message than a to-be-closed guard, and also lets go of the event when
+ * the error ends a coroutine, which never closes what its stack holds. While the mapping
+ * runs, u->mapping is the event: a receive that a finaliser run by its allocations
+ * makes is refused (lrt_receive_step). */
+static void lrt_event_to_messages(lua_State *L, struct lrt_session *u, struct rt_event *ev)
+{
+    int status;
+
+    u->mapping = ev;
+    lua_pushcfunction(L, lrt_map_event);
+    lua_pushvalue(L, SLOT_SELF);
+    status = lua_pcall(L, 1, 1, 0);
+    u->mapping = NULL;
+    if (status == LUA_ERRMEM && ev->type != RT_EV_MESSAGE)
+        u->held = ev;
+    else
+        rt_event_free(ev);
+    if (status != LUA_OK)
+        lua_error(L);
+}
+
+/* The next event to map: the one a memory error left in u->held, else the core's next;
+ * taken as poll() takes them when poll is set (lrt_receive_step). */
+static struct rt_event *lrt_next_event(struct lrt_session *u, int poll)
+{
+    struct rt_event *ev = u->held;
+
+    if (ev) {
+        u->held = NULL;
+        return ev;
+    }
+    return poll ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
 }
 
 /* Maps every event the core already holds and appends each one's messages, as one array,
@@ -176,7 +218,7 @@ void lrt_stage_ahead(lua_State *L, struct lrt_session *u)
         lua_setiuservalue(L, SLOT_SELF, LRT_UV_STAGED);
     }
     int staged = lua_gettop(L);
-    while (!u->ended && u->s && (ev = rt_session_next_event(u->s)) != NULL) {
+    while (!u->ended && u->s && (ev = lrt_next_event(u, 0)) != NULL) {
         lrt_event_to_messages(L, u, ev);
         if (lua_rawlen(L, -1) > 0)
             lua_rawseti(L, staged, (lua_Integer)lua_rawlen(L, staged) + 1);
@@ -255,7 +297,7 @@ static int lrt_receive_step(lua_State *L, int noyield)
         }
         /* poll() is for callers that never wait on the descriptor: leaving it as it is
          * when nothing waits saves a read here and the next event's write. */
-        ev = noyield ? rt_session_poll_event(u->s) : rt_session_next_event(u->s);
+        ev = lrt_next_event(u, noyield);
         if (!ev) {
             lua_pushnil(L);
             lua_pushliteral(L, "again");
@@ -302,7 +344,7 @@ int lrt_session_wait(lua_State *L)
 {
     struct lrt_session *u = lrt_session_arg(L, 1);
     double t = lrt_timeout_arg(L, 2);
-    if (!u->s || u->ended) {
+    if (!u->s || u->ended || u->held) {
         lua_pushboolean(L, 1);
         return 1;
     }

@@ -261,8 +261,8 @@ static int lrt_session_gc(lua_State *L)
     u->s = NULL;
     u->closing = 1;
     rt_session_free(s);
-    rt_event_free(u->mapping);
-    u->mapping = NULL;
+    rt_event_free(u->held);
+    u->held = NULL;
     return 0;
 }
 

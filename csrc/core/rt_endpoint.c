@@ -31,8 +31,11 @@ void rt_endpoint_free(struct rt_endpoint *ep)
     if (!ep)
         return;
     for (i = 0; i < ep->nheaders; i++) {
+        char *value = (char *)ep->headers[i].value;
         rt_free((void *)ep->headers[i].name);
-        rt_free((void *)ep->headers[i].value);
+        if (value)       /* the key or the bearer token travels in a header */
+            explicit_bzero(value, strlen(value));
+        rt_free(value);
     }
     rt_free(ep->headers);
     rt_free(ep->url);

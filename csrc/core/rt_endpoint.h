@@ -56,6 +56,7 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
  * text. */
 int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *ep,
                       struct rt_error *err);
+/* Frees what ep holds, the header values (the credential among them) wiped first. */
 void rt_endpoint_free(struct rt_endpoint *ep);
 
 /* True when the header name is a token and the value holds no CR, LF or NUL. */

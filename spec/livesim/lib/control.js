@@ -98,10 +98,11 @@ function createControl(sim) {
     ['POST', /^\/_sim\/authorized-users$/, (m, q, body) => { tokens.addAuthorizedUser(body); return [200, { ok: true }]; }],
     ['GET', /^\/_sim\/tokens$/, () => [200, {
       lifetime: tokens.lifetime,
+      length: tokens.length,
       issued: tokens.issuedLog,
       ephemeral: [...tokens.ephemeral].map(([name, t]) => ({ name, uses: t.uses, expireTime: t.expireTime, newSessionExpireTime: t.newSessionExpireTime })),
     }]],
-    ['POST', /^\/_sim\/tokens$/, (m, q, body) => { tokens.configure(body); return [200, { lifetime: tokens.lifetime }]; }],
+    ['POST', /^\/_sim\/tokens$/, (m, q, body) => { tokens.configure(body); return [200, { lifetime: tokens.lifetime, length: tokens.length }]; }],
     ['POST', /^\/_sim\/reset$/, () => { sim.reset(); return [200, { ok: true }]; }],
   ];
 

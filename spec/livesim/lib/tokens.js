@@ -28,6 +28,7 @@ class Tokens {
 
   reset() {
     this.lifetime = 3600;
+    this.length = null;
     this.accessTokens = new Map();
     this.serviceAccounts = new Map();
     this.authorizedUsers = new Map();
@@ -51,15 +52,23 @@ class Tokens {
     this.authorizedUsers.set(id, user);
   }
 
-  configure({ lifetime }) {
+  configure({ lifetime, length }) {
     if (lifetime !== undefined) {
       if (!(Number(lifetime) > 0)) throw new Error('lifetime must be a positive number of seconds');
       this.lifetime = Number(lifetime);
     }
+    if (length !== undefined) {
+      // null: the natural length; long ones let clients test tokens past their buffers
+      if (length !== null && !(Number.isInteger(length) && length >= 45 && length <= 65536)) {
+        throw new Error('length must be an integer from 45 to 65536, or null');
+      }
+      this.length = length;
+    }
   }
 
   issue(subject, via) {
-    const token = `ya29.livesim.${crypto.randomBytes(24).toString('base64url')}`;
+    const random = crypto.randomBytes(this.length ? Math.ceil(this.length * 3 / 4) : 24).toString('base64url');
+    const token = `ya29.livesim.${random}`.slice(0, this.length || undefined);
     const expiresAt = Date.now() + this.lifetime * 1000;
     this.accessTokens.set(token, { subject, expiresAt });
     this.issuedLog.push({ subject, via, issuedAt: Date.now(), expiresAt });

@@ -103,6 +103,18 @@ test('short-lived tokens expire and are then refused', async () => {
   await sim.control('POST', '/tokens', { lifetime: 3600 });
 });
 
+test('access tokens of a configured length', async () => {
+  await sim.control('POST', '/tokens', { length: 2000 });
+  const { body } = await jwtGrant(jwt(claims()));
+  assert.equal(body.access_token.length, 2000);
+  assert.match(body.access_token, /^ya29\.livesim\.[A-Za-z0-9_-]+$/);
+  const s = await h.open(h.vertexClient(sim.base, body.access_token), { model: 'gemini-live-2.5-flash-native-audio' });
+  assert.ok(s.msgs[0].setupComplete);
+  s.session.close();
+  await sim.control('POST', '/tokens', { length: null });
+  assert.equal((await jwtGrant(jwt(claims()))).body.access_token.length, 45);
+});
+
 test('metadata server token endpoint requires Metadata-Flavor: Google', async () => {
   const url = `${sim.base}/computeMetadata/v1/instance/service-accounts/default/token`;
   assert.equal((await fetch(url)).status, 403);
