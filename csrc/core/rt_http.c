@@ -153,6 +153,7 @@ int rt_http_job_wait(struct rt_http_job *j, double timeout)
 
 int rt_http_job_result(struct rt_http_job *j, struct rt_http_response *resp, struct rt_error *err)
 {
+    rt_error_clear(err);
     if (rt_fork_check(&j->born, "an HTTP request", err))
         return -1;
     pthread_mutex_lock(&j->lock);

@@ -12,17 +12,21 @@ static int rt_sess_check_fork(struct rt_session *s, struct rt_error *err)
     return rt_fork_check(&s->born, "a session", err);
 }
 
-/* -1 with RT_ECLOSED once sends are refused, else 0. A send that makes no message (an
- * empty clip) asks this too: true from a session that has ended would say it went out. */
-static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
+/* -1 with RT_ECLOSED once the session is closed, else 0. */
+static int rt_sess_check_closed(struct rt_session *s, struct rt_error *err)
 {
-    if (rt_sess_check_fork(s, err))
-        return -1;
     if (atomic_load(&s->closed)) {
         rt_error_set(err, RT_ECLOSED, "session closed");
         return -1;
     }
     return 0;
+}
+
+/* -1 with RT_ECLOSED once sends are refused, else 0. A send that makes no message (an
+ * empty clip) asks this too: true from a session that has ended would say it went out. */
+static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
+{
+    return rt_sess_check_fork(s, err) || rt_sess_check_closed(s, err) ? -1 : 0;
 }
 
 /* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
@@ -31,7 +35,8 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
 {
     size_t before;
 
-    if (rt_sess_check_open(s, err))
+    /* every caller asked rt_sess_check_fork before the turn lock */
+    if (rt_sess_check_closed(s, err))
         return -1;
     if (bytes > s->max_queue) {
         rt_error_set(err, RT_EBUSY, "a send of %zu bytes exceeds max_queue_bytes (%zu)",
