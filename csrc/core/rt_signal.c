@@ -15,7 +15,12 @@ int rt_signal_init(struct rt_signal *sg, struct rt_error *err)
     atomic_init(&sg->raised, false);
     sg->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sg->fd < 0) {
-        rt_error_set(err, RT_ENOMEM, "cannot create an eventfd: %s", strerror(errno));
+        /* Out of descriptors is a limit of the process the caller can act on (close
+         * something, raise `ulimit -n`) and reports as a failed connection like a socket()
+         * that fails; only a kernel out of memory is RT_ENOMEM, which raises. */
+        int e = errno;
+        rt_error_set(err, e == EMFILE || e == ENFILE ? RT_ECONNECT : RT_ENOMEM,
+                     "cannot create an eventfd: %s", strerror(e));
         return -1;
     }
     return 0;

@@ -21,7 +21,8 @@ struct rt_signal {
     atomic_bool raised;      /* true from the first raise until the next clear */
 };
 
-/* Creates the descriptor: 0, or -1 with RT_ENOMEM (out of descriptors or memory). */
+/* Creates the descriptor: 0, or -1 with RT_ECONNECT when the process or system is out
+ * of descriptors (EMFILE, ENFILE), RT_ENOMEM when the kernel is out of memory. */
 int rt_signal_init(struct rt_signal *sg, struct rt_error *err);
 /* Closes the descriptor; a signal never initialised (fd -1 or 0-filled with fd set to -1
  * by rt_signal_init's failure) is ignored. */

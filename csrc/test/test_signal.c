@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -128,11 +129,32 @@ static void test_wait_interrupted(void)
     rt_signal_destroy(&sg);
 }
 
+/* A process out of descriptors gets a failure it can handle (RT_ECONNECT, the cause
+ * named), not RT_ENOMEM, which the binding raises: connect must return nil, msg, code. */
+static void test_out_of_descriptors(void)
+{
+    struct rt_signal sg, filler;
+    struct rt_error err = { 0 };
+    struct rlimit old, low;
+
+    RT_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    RT_CHECK(rt_signal_init(&filler, &err) == 0);
+    low = old;
+    low.rlim_cur = (rlim_t)filler.fd;   /* every descriptor from here on is beyond it */
+    RT_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    RT_CHECK(rt_signal_init(&sg, &err) == -1);
+    RT_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    RT_CHECK(err.code == RT_ECONNECT);
+    RT_CHECK(strstr(err.msg, "Too many open files") != NULL);
+    rt_signal_destroy(&filler);
+}
+
 int main(void)
 {
     RT_RUN(test_raise_clear);
     RT_RUN(test_wait_bounds);
     RT_RUN(test_wait_forever);
     RT_RUN(test_wait_interrupted);
+    RT_RUN(test_out_of_descriptors);
     return rt_test_done();
 }
