@@ -168,6 +168,58 @@ describe("resumption", function()
     s:close()
   end)
 
+  -- Gemini does not say what a handle holds: a message written while reading was paused
+  -- (the reader behind) is taken as received with a turnComplete the server sent before
+  -- it read that message. If the session then resumes from the handle of that turn, the
+  -- message is gone from the server and not sent again: that must be told, not silent.
+  it("tells at the reconnect of a message a late-read turn end took as received (reader behind)", function()
+    local realtime = require "realtime"
+    helper.sim_post("/_sim/next", { behaviour = { voice = "tone", pace = "realtime" } })
+    local s = assert(client:connect { output_modalities = { "audio" }, max_receive_bytes = 65536 })
+    local opened = realtime.now()
+    local conn = open_connection()
+    local function record() return sim_session(conn) end
+    -- a reply (about 90 KB of audio) that the unread session pauses on, then its turn end
+    -- and handle, which wait unread
+    assert(s:send_text "a long question a long question")
+    local deadline = os.time() + 20
+    while #record().handles < 2 do
+      assert(os.time() < deadline, "no handle after the first turn")
+      realtime.sleep(0.05)
+    end
+    assert.is_true(s:stats().rx_pauses > 0)
+    -- written after that handle; its reply (paced, about 20 s) outlasts the goAway below
+    assert(s:send_text(("second question "):rep(25)))
+    while record().consumedCount < 3 do
+      assert(os.time() < deadline, "the second question was not consumed")
+      realtime.sleep(0.05)
+    end
+    -- goAway now (the lifetime counts from the connection's start), the end in about 6 s
+    helper.sim_post("/_sim/connections/" .. conn.id,
+      { behaviour = { lifetime = realtime.now() - opened + 6, goAwayLead = 6 } })
+    local told, reconnected
+    deadline = os.time() + 20
+    while not reconnected do
+      assert(os.time() < deadline, "no reconnect after the goAway")
+      local m = s:receive(0.5)
+      if m and m.type == "error" and not m.message:find("^receiving paused") then told = m end
+      if m and m.type == "reconnected" then reconnected = m end
+    end
+    -- the case: the session resumed from the first turn's handle, the second question lost
+    local second = ("second question "):rep(25)
+    local lost = true
+    for _, e in ipairs(record().consumed) do
+      if e.digest == second and not e.rolledBack then lost = false end
+    end
+    assert.is_true(lost, "the scenario did not lose the message: nothing to tell")
+    assert.is_table(told, "the lost message was not told")
+    assert.equal("busy", told.code)
+    assert.matches("^reconnected: 1 message %(%d+ bytes%) written while receiving was paused "
+      .. "%(max_receive_bytes 65536%) was taken as received", told.message)
+    s:close()
+    helper.drain(s)
+  end)
+
   it("ends the session on 1007 without a retry", function()
     helper.sim_post("/_sim/next", { fault = { type = "close", code = 1007, when = "turn",
       reason = "Request contains an invalid argument." } })

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "rt_alloc.h"
 #include "rt_clock.h"
@@ -245,10 +246,16 @@ nokey:
  *  R E A D I N G
  * ==================================================================== */
 
+static int rt_conn_readable_now(struct rt_session *s, const unsigned char *in, size_t len);
+
 /* Stops reading until the owner catches up (its events hold max_receive bytes). */
 static void rt_conn_pause(struct rt_session *s, size_t held)
 {
     s->reading_paused = true;
+    s->backlog_read = s->read_fresh = false;
+    if (s->behind_from == UINT64_MAX)
+        s->behind_from = s->tx_seq;      /* what is written from now on may cross a boundary
+                                            that waits unread: see rt_conn_track */
     atomic_store(&s->rx_paused, true);
     atomic_fetch_add(&s->stats.rx_pauses, 1);
     if (s->wsi && lws_rx_flow_control(s->wsi, 0) < 0) {
@@ -417,7 +424,36 @@ static int rt_conn_plain(struct rt_session *s, const unsigned char *p, size_t n)
     return rt_conn_feed(s, p, n);
 }
 
+/* True when the socket has nothing more to read (the kernel's receive queue is empty). */
+static bool rt_conn_socket_empty(struct rt_session *s)
+{
+    int fd = s->wsi ? (int)lws_get_socket_fd(s->wsi) : -1, unread = 1;
+
+    return fd >= 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* While the session is behind (it paused reading and has not parsed a boundary caught
+ * up since), notes whether the bytes read now came after the pause's backlog was read
+ * out: a boundary among them is recent (rt_conn_track). One ioctl per read, only then. */
+static int rt_conn_readable_behind(struct rt_session *s, const unsigned char *in, size_t len)
+{
+    int r;
+
+    s->read_fresh = s->backlog_read;
+    r = rt_conn_readable_now(s, in, len);
+    if (!r && !s->reading_paused && !s->rx_stash.len && rt_conn_socket_empty(s))
+        s->backlog_read = true;
+    return r;
+}
+
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
+{
+    if (s->behind_from != UINT64_MAX)
+        return rt_conn_readable_behind(s, in, len);
+    return rt_conn_readable_now(s, in, len);
+}
+
+static int rt_conn_readable_now(struct rt_session *s, const unsigned char *in, size_t len)
 {
     struct rt_client *c = s->client;
     struct rt_error err;
@@ -462,6 +498,18 @@ int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len)
     return 0;
 }
 
+/* Parses bytes read before a pause: they may be old, so a boundary among them is not
+ * "caught up" (rt_conn_track) whatever the socket holds now. */
+static int rt_conn_feed_stash(struct rt_session *s, struct rt_buf *stash)
+{
+    int r;
+
+    s->feeding_stash = true;
+    r = rt_conn_feed(s, (unsigned char *)stash->data, stash->len);
+    s->feeding_stash = false;
+    return r;
+}
+
 void rt_conn_drain_stash(struct rt_session *s)
 {
     struct rt_buf stash;
@@ -472,7 +520,7 @@ void rt_conn_drain_stash(struct rt_session *s)
         stash = s->rx_stash;
         rt_buf_init(&s->rx_stash);
         s->reading_paused = false;
-        if (rt_conn_feed(s, (unsigned char *)stash.data, stash.len)) {
+        if (rt_conn_feed_stash(s, &stash)) {
             rt_buf_free(&stash);
             break;
         }
@@ -493,7 +541,7 @@ void rt_conn_resume_reading(struct rt_session *s)
     /* What was read before the pause goes first; it may pause reading again. */
     stash = s->rx_stash;
     rt_buf_init(&s->rx_stash);
-    if (stash.len && rt_conn_feed(s, (unsigned char *)stash.data, stash.len)) {
+    if (stash.len && rt_conn_feed_stash(s, &stash)) {
         rt_buf_free(&stash);
         rt_conn_kill(s);
         return;

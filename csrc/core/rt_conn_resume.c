@@ -326,6 +326,37 @@ static void rt_conn_goaway_cb(lws_sorted_usec_list_t *sul)
     rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_phase));
 }
 
+/* Whether a boundary parsed now was sent within about a round trip: reading is not
+ * paused, the bytes are not ones stashed before a pause, and this read began with the
+ * backlog of the last pause read out (rt_conn_readable). */
+static bool rt_conn_caught_up(const struct rt_session *s)
+{
+    return !s->reading_paused && !s->feeding_stash && !s->rx_stash.len && s->read_fresh;
+}
+
+/* Drops from replay what a handle covers. Without the server's index (Gemini) a message
+ * written while reading was paused is covered by a boundary parsed late: the server may
+ * have issued the handle before it read the message, and a resume from that handle would
+ * not have it. Such messages are counted, and told at the next reconnect, unless this
+ * boundary was parsed caught up (the handle then holds all of them). */
+static void rt_conn_replay_covered(struct rt_session *s, uint64_t upto, bool exact)
+{
+    bool certain = exact || s->boundary_caught_up;
+
+    while (!rt_queue_empty(&s->replay) && s->replay_first < upto) {
+        if (!certain && s->replay_first >= s->behind_from) {
+            s->unsure++;
+            s->unsure_bytes += s->replay.head->len;
+        }
+        rt_conn_replay_drop_first(s);
+    }
+    if (certain) {
+        s->unsure = s->unsure_bytes = 0;
+        if (!s->reading_paused)
+            s->behind_from = UINT64_MAX;
+    }
+}
+
 void rt_conn_track(struct rt_session *s, const char *text, size_t len)
 {
     struct rt_scan sc;
@@ -336,6 +367,7 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         s->model_busy = true;
     if (sc.turn_complete) {
         s->boundary = s->tx_seq;
+        s->boundary_caught_up = s->behind_from == UINT64_MAX || rt_conn_caught_up(s);
         s->turn_through = true;
     }
     if (sc.update && sc.resumable && sc.handle && rt_resume_handle_ok(sc.handle, sc.handle_len)) {
@@ -353,8 +385,7 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         s->model_busy = false;
         if (!rt_queue_empty(&s->replay) && s->replay_first < upto)
             s->gave_way = s->gave_way_bytes = 0;   /* given up before: consumed too */
-        while (!rt_queue_empty(&s->replay) && s->replay_first < upto)
-            rt_conn_replay_drop_first(s);
+        rt_conn_replay_covered(s, upto, sc.has_index);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
             rt_conn_recycle(s);
@@ -413,6 +444,29 @@ static void rt_conn_tell_gave_way(struct rt_session *s)
         rt_evq_push(&s->events, ev);
 }
 
+/* Messages a late boundary took as received (rt_conn_replay_covered) are not sent again:
+ * an error says so before "reconnected", so nothing is lost without a word. */
+static void rt_conn_tell_unsure(struct rt_session *s)
+{
+    char msg[360];
+    int n;
+    struct rt_event *ev;
+
+    if (!s->unsure)
+        return;
+    n = snprintf(msg, sizeof msg, "reconnected: %zu message%s (%zu bytes) written while "
+                 "receiving was paused (max_receive_bytes %zu) %s taken as received with a turn "
+                 "the server ended before, and not sent again; the server does not say what "
+                 "it kept, so the model may not have %s", s->unsure, s->unsure == 1 ? "" : "s",
+                 s->unsure_bytes, s->max_receive, s->unsure == 1 ? "was" : "were",
+                 s->unsure == 1 ? "it" : "them");
+    s->unsure = s->unsure_bytes = 0;
+    if (n >= (int)sizeof msg)
+        n = (int)sizeof msg - 1;
+    if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
+        rt_evq_push(&s->events, ev);
+}
+
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
 {
     lws_sul_cancel(&s->sul_phase);
@@ -420,6 +474,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
     s->conn_start = rt_clock_now();
     s->conn_base = s->tx_seq;
     s->boundary = s->tx_seq;
+    s->behind_from = UINT64_MAX;     /* a new connection has no backlog */
     s->ever_ready = true;
     if (!s->reconnecting) {
         ev->type = RT_EV_READY;
@@ -445,6 +500,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         atomic_store(&s->stats.replay_bytes, 0);
         rt_free(ev);
         rt_conn_tell_gave_way(s);
+        rt_conn_tell_unsure(s);
         ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, lost, rl);
         rt_free(s->lost_reason);
         s->lost_reason = NULL;

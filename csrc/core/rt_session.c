@@ -264,6 +264,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     atomic_init(&s->stats.first_audio_ns, -1);
     rt_queue_init(&s->sendq);
     rt_queue_init(&s->replay);
+    s->behind_from = UINT64_MAX;
     rt_buf_init(&s->rx_stash);
     s->timeout = o->timeout > 0 ? o->timeout : RT_DEFAULT_TIMEOUT;
     s->close_timeout = o->close_timeout > 0 ? o->close_timeout : RT_DEFAULT_CLOSE_TIMEOUT;

@@ -206,6 +206,15 @@ struct rt_session {
     size_t gave_way, gave_way_bytes; /* replay's oldest given up to max_queue_bytes since the
                                         server last said it consumed something: told at the
                                         next reconnect, or in the final error */
+    uint64_t behind_from;            /* tx_seq when reading paused while no boundary had
+                                        been parsed caught up since (UINT64_MAX: not
+                                        behind): a later boundary may cover these in error */
+    bool feeding_stash;              /* parsing bytes read before a pause */
+    bool backlog_read;               /* since the last pause, a read left the socket empty */
+    bool read_fresh;                 /* the read being parsed began after such a read */
+    bool boundary_caught_up;         /* the last boundary was parsed with nothing unread */
+    size_t unsure, unsure_bytes;     /* written while behind and dropped from replay at a
+                                        boundary parsed late: told at the next reconnect */
     bool act_open_at_replay;         /* an activityStart without its end comes before
                                         replay's head (or the next write, when empty) */
     bool initial_in_replay;          /* the initial history is written, in replay */
