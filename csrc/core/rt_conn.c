@@ -411,6 +411,13 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
                               s->gave_way, s->gave_way == 1 ? "" : "s", s->gave_way_bytes);
         unsure += s->gave_way;
     }
+    if (resuming && s->unsure && n < esize) {   /* see rt_conn_replay_covered */
+        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, written while "
+                              "receiving was paused and taken as received, perhaps not",
+                              unsent || unsure ? "; " : " (", s->unsure,
+                              s->unsure == 1 ? "" : "s", s->unsure_bytes);
+        unsure += s->unsure;
+    }
     if ((unsent || unsure) && n < esize)
         snprintf(emsg + n, esize - n, ")");
 }
@@ -563,7 +570,8 @@ void rt_conn_finish(struct rt_session *s)
     rt_client_unlink(c, s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
-    if (unsent || ((s->reconnecting || s->gave_up) && (s->replay.count || s->gave_way))) {
+    if (unsent || ((s->reconnecting || s->gave_up) &&
+                   (s->replay.count || s->gave_way || s->unsure))) {
         size_t n = strlen(emsg);
         if (ecode == RT_OK && s->close_acted && s->reconnecting) {
             ecode = RT_ECLOSED;
