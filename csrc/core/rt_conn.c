@@ -621,6 +621,10 @@ void rt_conn_finish(struct rt_session *s)
 
 void rt_conn_abort(struct rt_session *s)
 {
+    /* The connection outlives the session here: lws closes it when the context goes,
+     * and its callbacks must not find the session, which finishing may free. */
+    if (s->wsi)
+        lws_set_wsi_user(s->wsi, NULL);
     if (!rt_conn_err_code(s) && !s->close_acted)
         rt_error_set(rt_conn_err(s), RT_ECLOSED, "the client was freed");
     rt_conn_finish(s);
