@@ -171,6 +171,9 @@ static int rt_client_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c) {
             if (atomic_load(&c->stopping) && !c->stop_seen)
                 rt_client_stop(c);
+            /* the sessions left end as the thread leaves (rt_conn_abort) */
+            if (atomic_load(&c->cut))
+                rt_client_leave_loop(c);
             rt_client_take_ready(c);
         }
         return 0;
@@ -200,6 +203,8 @@ static void *rt_client_thread(void *arg)
     rt_loop_free(&c->loop);
     /* Requests that came after the last service (their sessions are finished). */
     rt_client_take_ready(c);
+    /* The last touch of c on this thread: the owner may join and free once it sees it. */
+    rt_signal_raise(&c->stopped);
     return NULL;
 }
 
@@ -265,6 +270,7 @@ fail:
 
 static void rt_client_free_parts(struct rt_client *c)
 {
+    rt_signal_destroy(&c->stopped);
     if (c->ssl_ctx)
         SSL_CTX_free(c->ssl_ctx);
     rt_resolver_free(c->resolver);
@@ -308,6 +314,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
         return NULL;
     }
     atomic_init(&c->refs, 1);
+    c->stopped.fd = -1;              /* not a descriptor to close until it is made */
     rt_fork_stamp(&c->born);
     rt_mpsc_init(&c->ready);
     c->max_sessions = o->max_sessions ? o->max_sessions : RT_MAX_SESSIONS_DEFAULT;
@@ -326,6 +333,8 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     }
     c->ssl_ctx = rt_client_tls_new(c->ca_file, err);
     if (!c->ssl_ctx)
+        goto fail;
+    if (rt_signal_init(&c->stopped, err) != 0)
         goto fail;
 
     c->protocols[0].name = "realtime";
@@ -370,6 +379,30 @@ const char *rt_client_event_loop(const struct rt_client *c)
     return c ? c->loop.name : NULL;
 }
 
+void rt_client_close(struct rt_client *c)
+{
+    /* A parent's copy in a child of a fork has no thread to ask (rt_fork.h). */
+    if (!c || rt_fork_inherited(&c->born))
+        return;
+    atomic_store(&c->stopping, true);
+    rt_client_wake(c);
+}
+
+void rt_client_close_now(struct rt_client *c)
+{
+    if (!c || rt_fork_inherited(&c->born))
+        return;
+    atomic_store(&c->cut, true);
+    rt_client_close(c);
+}
+
+int rt_client_wait_closed(struct rt_client *c, double timeout)
+{
+    if (!c || rt_fork_inherited(&c->born))
+        return 1;
+    return rt_signal_wait(&c->stopped, timeout);
+}
+
 void rt_client_free(struct rt_client *c)
 {
     if (!c)
@@ -378,8 +411,7 @@ void rt_client_free(struct rt_client *c)
      * sockets are the parent's. It is abandoned (rt_fork.h). */
     if (rt_fork_inherited(&c->born))
         return;
-    atomic_store(&c->stopping, true);
-    rt_client_wake(c);
+    rt_client_close(c);
     pthread_join(c->thread, NULL);
     rt_client_free_parts(c);
     rt_client_release(c);

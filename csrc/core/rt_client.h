@@ -32,8 +32,26 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
 
 /* Closes every session (each gets its closed event, code 1001 "client freed"), stops and
  * joins the thread, frees; NULL ok. Sessions still owned by the caller stay valid until
- * rt_session_free. Must not be called from the I/O thread. */
+ * rt_session_free. Must not be called from the I/O thread. Waits (without returning on a
+ * signal) until the sessions' closes are done or their bounds have passed; a host that
+ * must act on a signal meanwhile calls rt_client_close and rt_client_wait_closed first. */
 void rt_client_free(struct rt_client *c);
+
+/* Starts what rt_client_free waits for and returns at once: every session is closed as
+ * there, and the I/O thread stops once they are done or the largest close_timeout (plus
+ * one second) has passed. Idempotent; NULL ok. Sessions can no longer be made. */
+void rt_client_close(struct rt_client *c);
+
+/* Like rt_client_close, but the sessions still closing end at once, without waiting for
+ * the server's answer (each gets an RT_ECLOSED error saying so, then its closed event);
+ * for a host that gave up waiting (an interrupted close). Idempotent; NULL ok. */
+void rt_client_close_now(struct rt_client *c);
+
+/* Waits until the I/O thread has stopped after rt_client_close, or `timeout` seconds pass
+ * (as rt_wait_fds: below 0 or infinite, no bound): 1 when it has (rt_client_free then
+ * returns without waiting), 0 on timeout, -1 with errno EINTR when a signal handler ran.
+ * NULL, and a client inherited across fork(), answer 1. */
+int rt_client_wait_closed(struct rt_client *c, double timeout);
 
 /* What the client's I/O thread waits with: "epoll", "kqueue" or "poll" (static). */
 const char *rt_client_event_loop(const struct rt_client *c);

@@ -23,6 +23,7 @@
 #include "rt_loop.h"
 #include "rt_mpsc.h"
 #include "rt_resolve.h"
+#include "rt_signal.h"
 
 struct rt_session;
 
@@ -51,7 +52,9 @@ struct rt_client {
     /* hand-off */
     struct rt_mpsc ready;           /* sessions with requests (each holds a reference) */
     atomic_int sessions;            /* sessions created and not finished */
-    atomic_bool stopping;           /* rt_client_free was called */
+    atomic_bool stopping;           /* rt_client_close (or _free) was called */
+    atomic_bool cut;                /* rt_client_close_now: leave without waiting */
+    struct rt_signal stopped;       /* owned; raised by the I/O thread as it returns */
     atomic_bool dead;               /* the context is gone or going: no more wakes */
     atomic_int wakers;              /* threads inside lws_cancel_service */
 

@@ -469,6 +469,15 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
                                    : "before everything was written");
             return RT_ECLOSED;
         }
+        if (s->aborted && !s->peer_closed &&
+            (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {
+            /* The client stopped without waiting for the rest (rt_client_close_now). */
+            *code = 1006;
+            *reason = "";
+            snprintf(emsg, esize, "close: the client was freed before %s",
+                     s->close_sent ? "the server answered the close" : "everything was written");
+            return RT_ECLOSED;
+        }
         if (!s->close_expired && !s->peer_closed &&
             (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {
             /* The connection dropped before the close handshake was done. */
@@ -621,6 +630,7 @@ void rt_conn_finish(struct rt_session *s)
 
 void rt_conn_abort(struct rt_session *s)
 {
+    s->aborted = true;
     /* The connection outlives the session here: lws closes it when the context goes,
      * and its callbacks must not find the session, which finishing may free. */
     if (s->wsi)

@@ -181,6 +181,7 @@ struct rt_session {
     bool notes_nomem;                /* some of that could not be recorded: RT_ENOMEM */
     bool close_acted;                /* the owner's close is being carried out */
     bool close_expired;              /* ...and its bound (close_timeout) passed */
+    bool aborted;                    /* ended by the client's stop (rt_conn_abort) */
     bool close_sent;                 /* our close frame is written */
     int close_sent_code;
     bool peer_closed;                /* the server's close frame was read */

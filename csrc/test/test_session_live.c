@@ -771,6 +771,43 @@ static void test_client_free_with_sessions(void)
     }
 }
 
+/* rt_client_close starts the stop and returns; rt_client_wait_closed says when the I/O
+ * thread has stopped (a host waits in steps and acts on its signals in between), after
+ * which rt_client_free does not wait. Each session still ends with 1001. */
+static void test_client_close_then_wait(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    int r = 0, steps = 0;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s && pump(s, &w, 10, is_ready));
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    rt_client_close(c);
+    rt_client_close(c);                     /* idempotent */
+    RT_CHECK(rt_session_new(c, &(struct rt_session_options){ .url = url, .setup = SETUP_TEXT,
+                                                            .setup_len = strlen(SETUP_TEXT) },
+                            &err) == NULL && err.code == RT_ECLOSED);
+    while (steps++ < 100 && (r = rt_client_wait_closed(c, 0.1)) == 0)
+        ;
+    RT_CHECK(r == 1);
+    RT_CHECK(rt_client_wait_closed(c, 0) == 1);  /* stays stopped */
+    RT_CHECK(pump(s, &w, 1, is_closed) && w.closed_code == 1001);
+    rt_client_free(c);
+    rt_session_free(s);
+    RT_CHECK(rt_client_wait_closed(NULL, -1) == 1);
+    rt_client_close(NULL);
+    rt_client_close_now(NULL);
+}
+
 /* Many short sessions in a row, closed at once: no leak, no hang. */
 static void test_churn(void)
 {
@@ -820,6 +857,7 @@ int main(void)
     RT_RUN(test_drop_resumed);
     RT_RUN(test_close_while_reconnecting);
     RT_RUN(test_client_free_with_sessions);
+    RT_RUN(test_client_close_then_wait);
     RT_RUN(test_churn);
     curl_global_cleanup();
     return rt_test_done();
