@@ -74,6 +74,99 @@ realtime.sleep(math.huge)
 ]])
 end)
 
+describe("Ctrl-C (SIGINT) during client:close()", function()
+  -- A server that never answers the close keeps client:close() waiting for close_timeout;
+  -- the wait must come back to Lua on the signal like every other wait.
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  -- A client of the hostile server's mode, for the child scripts.
+  local function hostile_client(mode)
+    return ([[
+local realtime = require "realtime"
+local c = assert(realtime.gemini { api_key = "hostile-key", base_url = %q, ca_file = %q,
+  model = %q })
+]]):format(h:base_url(mode), h.ca_file, helper.model)
+  end
+
+  -- The process sends itself SIGINT after `delay` seconds: lua5.4's hook raises
+  -- "interrupted!" in the script, where pcall can catch it.
+  local SELF_INTERRUPT = [[
+local function interrupt_in(delay)
+  local pid = assert(io.open "/proc/self/stat"):read("a"):match "^(%d+)"
+  assert(os.execute(("(sleep %g; kill -INT %s) &"):format(delay, pid)))
+end
+]]
+
+  it("stops the wait at once", function()
+    local status, log, took = interrupt(hostile_client "no_close_reply" .. [[
+local s = assert(c:connect { resumption = false, close_timeout = 60 })
+assert(s:send_text "are you there")
+print "waiting"; io.stdout:flush()
+c:close()
+print "close returned"
+]])
+    assert.is_truthy(log:find("interrupted!", 1, true), log)
+    assert.is_falsy(log:find("close returned", 1, true), log)
+    assert.are_not.equal(0, status)
+    -- the collector at exit does not wait for the rest either
+    assert.is_true(took ~= nil and took < 5, "took " .. tostring(took) .. " s")
+  end)
+
+  it("leaves a second close() to finish the close within the bound, as documented", function()
+    local status, out = helper.child(hostile_client "no_close_reply" .. SELF_INTERRUPT .. [[
+local s = assert(c:connect { resumption = false, close_timeout = 3 })
+assert(s:send_text "are you there")
+local t0 = realtime.now()
+interrupt_in(0.3)
+local ok, err = pcall(c.close, c)
+print("first", ok, err, realtime.now() - t0 < 2.5)
+print("open", c:is_open(), pcall(c.connect, c, {}))
+c:close()
+local took = realtime.now() - t0
+print("second", took >= 2.5 and took < 10)
+c:close()
+print("again", realtime.now() - t0 - took < 1)
+local seen = {}
+for m in s:messages(5) do seen[m.type] = m end
+print("error", seen.error.code, seen.error.message)
+print("closed", seen.closed.code, seen.closed.reason)
+print("polled", #c:poll())
+]], { timeout = 30 })
+    assert.equal(0, status, out)
+    assert.is_truthy(out:find("first\tfalse\t[^\n]*interrupted!\ttrue"), out)
+    assert.is_truthy(out:find("open\tfalse\tfalse\t[^\n]*client closed"), out)
+    assert.is_truthy(out:find("second\ttrue", 1, true), out)
+    assert.is_truthy(out:find("again\ttrue", 1, true), out)
+    assert.is_truthy(out:find("error\ttimeout\tclose: the server did not answer the close within 3 s",
+      1, true), out)
+    assert.is_truthy(out:find("closed\t1001\tclient freed", 1, true), out)
+  end)
+
+  it("lets the collector end an interrupted close without waiting for it", function()
+    -- the session holds its client: both are dropped
+    local status, out = helper.child(hostile_client "no_close_reply" .. SELF_INTERRUPT .. ([[
+local s = assert(c:connect { resumption = false, close_timeout = 60 })
+assert(s:send_text "are you there")
+local t0 = realtime.now()
+interrupt_in(0.3)
+print("first", pcall(c.close, c))
+c, s = nil, nil
+collectgarbage()
+collectgarbage()
+print("collected", realtime.now() - t0 < 5)
+local c2 = assert(realtime.gemini { api_key = "hostile-key", base_url = %q, ca_file = %q })
+c2:close()
+print "done"
+]]):format(h:base_url "no_close_reply", h.ca_file), { timeout = 30 })
+    assert.equal(0, status, out)
+    assert.is_truthy(out:find("first\tfalse\t[^\n]*interrupted!"), out)
+    assert.is_truthy(out:find("collected\ttrue", 1, true), out)
+    assert.is_truthy(out:find("done", 1, true), out)
+  end)
+end)
+
 describe("signal dispositions", function()
   it("are the host's: making a client leaves SIGPIPE as it was", function()
     local status, out = helper.child(CLIENT:gsub("^local realtime", function() return [[

@@ -45,7 +45,7 @@ static int lrt_client_new(lua_State *L)
 
     /* the box first, so a failure below leaves nothing unowned */
     u = lua_newuserdatauv(L, sizeof *u, 1);
-    u->c = NULL;
+    u->c = u->closing = NULL;
     luaL_setmetatable(L, LRT_CLIENT);
     u->c = rt_client_new(&o, &err);
     if (!u->c)
@@ -55,15 +55,53 @@ static int lrt_client_new(lua_State *L)
     return 1;
 }
 
-/* client:close(): closes every session of the client (each gets its closed message)
- * and stops the I/O thread. Idempotent. */
-static int lrt_client_close(lua_State *L)
+/* client:close() is Lua (init.lua): _close_start, then _close_wait steps, so that the
+ * wait comes back to Lua when a signal handler runs and Ctrl-C's hook can act. */
+
+/* client:_close_start(): closes every session of the client (each gets its closed
+ * message) and asks the I/O thread to stop; returns at once. The client counts as closed
+ * from here on. Idempotent. */
+static int lrt_client_close_start(lua_State *L)
 {
     struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
-    struct rt_client *c = u->c;
 
-    u->c = NULL;
+    if (u->c) {
+        u->closing = u->c;
+        u->c = NULL;
+        rt_client_close(u->closing);
+    }
+    return 0;
+}
+
+/* client:_close_wait(timeout) -> true once the close is done and the client freed;
+ * false when the timeout passed or a signal handler ran (EINTR): call again. */
+static int lrt_client_close_wait(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    double timeout = (double)luaL_checknumber(L, 2);
+
+    if (u->closing && rt_client_wait_closed(u->closing, timeout) != 1) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    rt_client_free(u->closing);   /* the I/O thread has returned: no wait */
+    u->closing = NULL;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* __gc: a client never closed gets the whole close, as rt_client_free waits for it; one
+ * whose close() was interrupted (Ctrl-C) is not waited for again: its sessions still
+ * closing end now. */
+static int lrt_client_gc(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    struct rt_client *c = u->c, *closing = u->closing;
+
+    u->c = u->closing = NULL;
     rt_client_free(c);
+    rt_client_close_now(closing);
+    rt_client_free(closing);
     return 0;
 }
 
@@ -221,7 +259,8 @@ static int lrt_client_ready_sessions(lua_State *L)
 }
 
 static const luaL_Reg lrt_client_methods[] = {
-    { "close", lrt_client_close },
+    { "_close_start", lrt_client_close_start },
+    { "_close_wait", lrt_client_close_wait },
     { "_connect", lrt_client_connect },
     { "_props", lrt_client_props },
     { "_ready_sessions", lrt_client_ready_sessions },
@@ -231,8 +270,7 @@ static const luaL_Reg lrt_client_methods[] = {
 };
 
 static const luaL_Reg lrt_client_meta[] = {
-    { "__gc", lrt_client_close },
-    { "__close", lrt_client_close },
+    { "__gc", lrt_client_gc },
     { "__tostring", lrt_client_tostring },
     { NULL, NULL },
 };

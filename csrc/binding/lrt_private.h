@@ -16,7 +16,9 @@ struct rt_session;
 /* The userdata of a client: a box around the core object, so the core object can be
  * shut down (by close) before Lua collects the box. */
 struct lrt_client {
-    struct rt_client *c;   /* owned; NULL once closed */
+    struct rt_client *c;        /* owned; NULL once closed */
+    struct rt_client *closing;  /* owned: closed by close(), whose wait was interrupted
+                                   (the I/O thread may still be closing its sessions) */
 };
 
 /* The userdata of a session. User values: LRT_UV_* below. */

@@ -393,6 +393,21 @@ function Client:connect(opts)
   return session
 end
 
+-- Seconds of one step of close()'s wait: each ends early when a signal handler runs.
+local CLOSE_STEP = 1
+
+--- Closes every session of the client (each gets its closed message), waits for their
+-- closes within their bounds, stops the I/O thread and frees it. The wait is a loop of
+-- bounded steps that come back here when a signal handler runs, so that Ctrl-C in lua5.4
+-- stops it at once ("interrupted!"); a close() after that waits for the rest, and the
+-- collector ends what is left without waiting. Idempotent; also `<close>`.
+function Client:close()
+  check_client(self, "close")
+  self:_close_start()
+  while not self:_close_wait(CLOSE_STEP) do end
+end
+core.Client.__close = Client.close
+
 --- Drains every session of the client without blocking or yielding. Returns an array of
 -- the messages that were ready, each with a `session` field naming its session. After
 -- client:close() it still hands over what its sessions hold, their closed messages too.
