@@ -226,6 +226,34 @@ describe("tools", function()
     -- a notice, not a failure of the handler
     assert.is_nil(text:find("tool handler failed", 1, true), text)
   end)
+
+  it("a handler that receives from its own session is told so at its own line", function()
+    -- receive, messages and poll are Lua around the C receive: the error must name the
+    -- handler's line, not theirs (the model gets the message too). One line each: the
+    -- line a function is defined on is the line of its receive.
+    local receivers = {
+      receive = function(s) s:receive(0.2) end,
+      messages = function(s) for _ in s:messages(0.2) do end end,
+      poll = function(s) s:poll() end,
+      try_receive = function(s) s:try_receive() end,
+    }
+    for how, receive in pairs(receivers) do
+      local session = assert(client:connect {
+        output_modalities = { "text" },
+        tools = { { name = "get_weather", description = "weather", parameters = WEATHER,
+          handler = function(_, call) receive(call.session); return { ok = true } end } },
+      })
+      assert(session:send_text "What is the weather in Paris?")
+      local done = helper.receive_until(session, "response_output_item_done")
+      local err = done.result.error
+      local line = debug.getinfo(receive, "S").linedefined
+      assert.matches("cannot receive inside a tool handler of this session", err, 1, true)
+      assert.matches("session_tools_spec.lua:" .. line .. ": ", err, 1, true)
+      assert.is_nil(err:find("realtime/init.lua", 1, true), how .. ": " .. err)
+      session:close()
+      helper.drain(session)
+    end
+  end)
 end)
 
 describe("a handler's result that is a list however it is made", function()

@@ -387,8 +387,9 @@ int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
     if (u->in_handler && lrt_thread_alive(L, owner)) {
         lua_settop(L, top);
         if (owner == L)
-            return luaL_error(L, "cannot receive inside a tool handler of this session (the "
-                                 "messages around its call wait until the handler returns)");
+            return lrt_error_at_user(L, "cannot receive inside a tool handler of this "
+                                        "session (the messages around its call wait until "
+                                        "the handler returns)");
         return 1;
     }
     /* The coroutine ended inside a handler (closed, or collected), or an error left the

@@ -1,4 +1,6 @@
 /* The binding parts that add themselves to realtime.core, and small shared helpers. */
+#include <string.h>
+
 #include "lrt_private.h"
 #include "lrt_map.h"
 
@@ -40,6 +42,41 @@ void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int n
         }
         lua_error(L);
     }
+}
+
+/* The source name of the library's Lua methods (init.lua), or NULL when the module runs
+ * without them. The string lives as long as the function that holds it, which the method
+ * table keeps. */
+static const char *lrt_lib_source(lua_State *L)
+{
+    const char *src = NULL;
+    int top = lua_gettop(L);
+    lua_Debug ar;
+
+    lrt_push_module(L);
+    if (lua_getfield(L, -1, "session_methods") == LUA_TTABLE
+        && lua_getfield(L, -1, "receive") == LUA_TFUNCTION
+        && lua_getinfo(L, ">S", &ar) && ar.what[0] == 'L')
+        src = ar.source;
+    lua_settop(L, top);
+    return src;
+}
+
+int lrt_error_at_user(lua_State *L, const char *msg)
+{
+    const char *lib = lrt_lib_source(L);
+    lua_Debug ar;
+
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar))
+            break;
+        /* C functions (pcall, a tool dispatch) and the library's wrappers are skipped */
+        if (ar.currentline <= 0 || (lib && strcmp(ar.source, lib) == 0))
+            continue;
+        lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+        return lua_error(L);
+    }
+    return luaL_error(L, "%s", msg);
 }
 
 /* What lrt_push_released runs in protected mode. */

@@ -83,6 +83,10 @@ void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
 /* The same, for a function the caller's Lua code called: what the module function raises
  * (a string) gets the position of that caller's line, as luaL_error gives. */
 void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int nresults);
+/* Raises msg (a misuse by the user's code) positioned at the first Lua function on the
+ * stack that is not the library's own Lua (lua/realtime/init.lua): the methods written
+ * there (receive, messages, poll) call the C ones for the user, whose line it must name. */
+int lrt_error_at_user(lua_State *L, const char *msg);
 
 /* Optional fields of the table at t: NULL / dflt when absent; a value of the wrong type
  * raises "field 'key': expected a string, got <type>". A returned string stays valid
