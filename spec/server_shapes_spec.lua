@@ -292,6 +292,27 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("an audio part with empty data gives no output_audio_delta; the rest of the frame and turn map", function()
+    local pcm = '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AQACAA=="}}'
+    local empty = '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":""}}'
+    local client = h:client("send", { frames = frames(
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"before"},' .. empty .. ',' .. pcm .. ',{"text":"after"}]}}}',
+      '{"serverContent":{"modelTurn":{"parts":[' .. empty .. ']}}}',
+      '{"serverContent":{"turnComplete":true}}') })
+    local session = assert(client:connect { output_modalities = { "audio" } })
+    local msgs = until_done(session, 1)
+    local types = {}
+    for i, m in ipairs(msgs) do types[i] = m.type end
+    -- the frame of empty audio alone maps to nothing: it is passed on as raw
+    assert.same({ "response_created", "output_text_delta", "output_audio_delta", "output_text_delta",
+      "raw", "output_text_done", "output_audio_done", "response_done" }, types)
+    assert.equal("\1\0\2\0", msgs[3].audio)
+    assert.equal(24000, msgs[3].rate)
+    assert.equal("after", msgs[4].text)
+    assert.equal("completed", msgs[8].status)
+    client:close()
+  end)
+
   it("a frame that is valid JSON but not an object is an error that carries it; the session goes on", function()
     local msgs, session, client = first(4, nil, '[1,2]', '5', '"hi"', 'null')
     assert.same({ "unexpected server message: an array, not a JSON object",

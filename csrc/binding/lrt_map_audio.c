@@ -12,7 +12,8 @@
  *     how many bytes came and that the last one was dropped;
  *   - a rate that is not an integer of 8,000 to 192,000 Hz (what realtime.resample
  *     takes): the delta says 24000, and the error (once per response) quotes the mime
- *     type. */
+ *     type.
+ * Empty data ("") is no fault: it gives no delta, and no error. */
 #include <string.h>
 #include <strings.h>
 
@@ -147,7 +148,9 @@ void lrt_map_audio_part(struct lrt_frame *f, const char *mime, size_t mlen, int 
         rate = LRT_DEFAULT_OUTPUT_RATE;
         report_rate(f, mime);
     }
-    if (lua_rawlen(L, audio) > 0 || n == 0) {
+    /* a delta holds at least one sample: an empty part (data "") carries nothing, and an
+     * empty delta would count as audio for a caller timing or summing it */
+    if (lua_rawlen(L, audio) > 0) {
         int m = lrt_msg_newk(f, LRT_K_OUTPUT_AUDIO_DELTA);
         lua_pushvalue(L, audio);
         lrt_setk(L, m, f->keys, LRT_K_AUDIO);
