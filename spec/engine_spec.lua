@@ -198,6 +198,54 @@ describe("the engine", function()
       assert.equal(1000, rec.closeReceived.code)
     end)
 
+    -- A session's end after close(), and its messages as text for a failure's message.
+    local function close_ending(s)
+      local t0 = realtime.now()
+      s:close()
+      local seen, all = to_end(s, 10)
+      local got = {}
+      for i, m in ipairs(all) do got[i] = ("%s %s %s"):format(m.type, m.code, m.message or m.reason) end
+      return seen, table.concat(got, "; "), realtime.now() - t0
+    end
+
+    -- break_on_close breaks the connection under the WebSocket (a record that cannot
+    -- decrypt on the TLS stream, or a TCP reset): the close handshake never completes, so
+    -- the end is an error "closed" and closed 1006, as for a dropped connection, within a
+    -- fraction of close_timeout (30 s)
+    for _, how in ipairs { "garbage", "reset" } do
+      it(("says the connection was lost when it breaks (%s) before the server answers the close"):format(how), function()
+        local client, tag = h:client("break_on_close", { how = how })
+        local s = assert(client:connect { resumption = false, close_timeout = 30 })
+        assert(s:send_text "hello")
+        local seen, got, took = close_ending(s)
+        assert.is_table(seen.error, got)
+        assert.equal("closed", seen.error.code, got)
+        -- the cause, when the library knows it (a TLS failure), follows
+        assert.matches("^close: the connection was lost before the server answered the close", seen.error.message)
+        assert.equal(1006, seen.closed.code, got)
+        assert.is_true(took < 5, got)
+        client:close()
+        assert.equal(1000, h:log(tag)[1].closeReceived.code)
+      end)
+
+      it(("says the connection was lost when it breaks (%s) before everything was written"):format(how), function()
+        -- the server stops reading: the close is still writing when the connection breaks
+        local client = h:client("break_on_close", { how = how, after = 300 })
+        local s = assert(client:connect { resumption = false, close_timeout = 30 })
+        local chunk = ("\0\1"):rep(16000)
+        for _ = 1, 100 do assert(s:append_audio(chunk)) end   -- more than loopback holds
+        local seen, got, took = close_ending(s)
+        assert.is_table(seen.error, got)
+        assert.equal("closed", seen.error.code, got)
+        assert.matches("^close: the connection was lost before everything was written", seen.error.message)
+        assert.matches("not sent)", seen.error.message, 1, true)
+        if how == "garbage" then assert.matches("TLS record", seen.error.message, 1, true) end
+        assert.equal(1006, seen.closed.code, got)
+        assert.is_true(took < 5, got)
+        client:close()
+      end)
+    end
+
     it("lets client:close() return once its sessions are closed, not at the close bound", function()
       -- The server's close answer was sometimes taken in lws's timer step, after which the
       -- I/O thread slept until its next timer: client:close() took close_timeout + 1 s.

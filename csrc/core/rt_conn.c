@@ -452,9 +452,13 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         return rt_conn_err_code(s);
     }
     if (s->close_acted) {
+        /* the WebSocket was open: an error now broke it during the close */
+        bool open = s->state == RT_CS_SETUP || s->state == RT_CS_READY;
+        bool failed = rt_conn_err_code(s) != RT_OK;
+
         *code = s->close_code;
         *reason = s->close_reason ? s->close_reason : "";
-        if (rt_conn_err_code(s) != RT_OK && !s->close_sent) {
+        if (failed && !s->close_sent && !open) {
             snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
             return rt_conn_err_code(s);
         }
@@ -469,8 +473,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
                                    : "before everything was written");
             return RT_ECLOSED;
         }
-        if (s->aborted && !s->peer_closed &&
-            (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {
+        if (s->aborted && !s->peer_closed && open) {
             /* The client stopped without waiting for the rest (rt_client_close_now). */
             *code = 1006;
             *reason = "";
@@ -478,13 +481,14 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
                      s->close_sent ? "the server answered the close" : "everything was written");
             return RT_ECLOSED;
         }
-        if (!s->close_expired && !s->peer_closed &&
-            (s->state == RT_CS_SETUP || s->state == RT_CS_READY)) {
-            /* The connection dropped before the close handshake was done. */
+        if ((!s->close_expired || failed) && !s->peer_closed && open) {
+            /* The connection dropped (or failed: TLS, a write) before the close handshake
+             * was done: no close code was exchanged, whatever ours was. */
             *code = 1006;
             *reason = "";
-            snprintf(emsg, esize, "close: the connection was lost before %s",
-                     s->close_sent ? "the server answered the close" : "everything was written");
+            snprintf(emsg, esize, "close: the connection was lost before %s%s%.300s",
+                     s->close_sent ? "the server answered the close" : "everything was written",
+                     failed ? ": " : "", failed ? rt_conn_err_msg(s) : "");
             return RT_ECLOSED;
         }
         if (s->close_sent && !s->peer_closed && s->state >= RT_CS_SETUP) {

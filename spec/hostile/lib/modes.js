@@ -21,6 +21,26 @@ const pingPayload = (n) => Buffer.from(Array.from({ length: n }, (_, i) => (7 * 
 const int = (v, dflt) => (v === undefined ? dflt : Number.parseInt(v, 10));
 const hex = (v, dflt) => Buffer.from(v === undefined ? dflt : v.replace(/[^0-9a-fA-F]/g, ''), 'hex');
 
+// Breaks a connection under its WebSocket (break_on_close): bytes that are no TLS record on
+// the TCP stream beneath TLS (a TLS 1.3 application-data header and 32 bytes that cannot
+// decrypt; without TLS, those bytes as they are), or a TCP reset.
+function breakConnection(c) {
+  const raw = c.socket._parent || c.socket;   // tls.Server wraps the TCP socket
+  c.stopTimers();
+  if (raw.destroyed) return;
+  if (c.params.how === 'reset') {
+    c.note('reset the TCP connection');
+    raw.resetAndDestroy();
+    return;
+  }
+  c.note('wrote garbage under the WebSocket');
+  raw.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20]), Buffer.alloc(32, 0xa5)]));
+  // reads on (discarding): a client whose writes back up reads nothing until they drain
+  // (libwebsockets holds input while it holds output it could not write)
+  c.socket.on('data', () => {});
+  c.socket.resume();
+}
+
 const text = (t) => ({ serverContent: { modelTurn: { parts: [{ text: t }] } } });
 const turnComplete = { serverContent: { turnComplete: true } };
 
@@ -196,6 +216,23 @@ const modes = {
   no_close_reply: {
     about: 'answers setupComplete; never answers a close frame (the socket stays open)',
     close() {},
+  },
+
+  break_on_close: {
+    about: 'answers setupComplete; breaks the connection under the WebSocket on the client\'s '
+      + 'close frame, before answering it, or with `after`, `after` ms after setupComplete, having '
+      + 'stopped reading (so a client close still writes): `how=garbage` (default) writes a '
+      + 'record that cannot decrypt on the TCP stream beneath TLS and reads on (discarding), '
+      + '`how=reset` resets the TCP connection (RST)',
+    setup(c) {
+      c.setupComplete();
+      if (c.params.after === undefined) return;
+      c.stopReading();
+      c.after(int(c.params.after, 300), () => breakConnection(c));
+    },
+    close(c) {
+      breakConnection(c);
+    },
   },
 
   close_reason: {

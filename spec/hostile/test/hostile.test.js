@@ -212,6 +212,27 @@ test('hostile server modes', async (t) => {
     c.close();
   });
 
+  await t.test('break_on_close answers a close frame with bytes that are no frame, or a reset', async () => {
+    const g = await open('/break_on_close/tag=bg/ws/x');
+    await g.until((l) => l.length >= 1);
+    g.send(OP.close, closePayload(1000, ''));
+    // the garbage's first 5 bytes (17 03 03 00 20) read as a frame of opcode 7, 3 bytes
+    await g.until((l) => l.some((f) => f.opcode === 7));
+    assert.strictEqual(g.list.find((f) => f.opcode === 7).payload.toString('hex'), '030020');
+    assert.strictEqual(g.list.some((f) => f.opcode === OP.close), false);
+    const [rec] = (await getJson(base, '/_log?tag=bg')).connections;
+    assert.ok(rec.notes.some((n) => n.what === 'wrote garbage under the WebSocket'));
+    g.close();
+
+    const r = await open('/break_on_close/how=reset/ws/x');
+    await r.until((l) => l.length >= 1);
+    r.send(OP.close, closePayload(1000, ''));
+    const t0 = Date.now();
+    while (!r.ended && Date.now() - t0 < 3000) await sleep(10);
+    assert.strictEqual(r.ended, true);
+    assert.strictEqual(r.list.some((f) => f.opcode === OP.close), false);
+  });
+
   await t.test('close_reason closes with the code and bytes asked for', async () => {
     const c = await open('/close_reason/code=4001/reason_hex=ff00c3/ws/x');
     await c.until((l) => l.some((f) => f.opcode === OP.close));
