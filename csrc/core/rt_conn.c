@@ -2,6 +2,7 @@
  * lws callback and the end of a session (see rt_conn.h). */
 #include "rt_conn.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,22 @@ void rt_conn_notes_clear(struct rt_session *s)
     rt_free(s->notes);
     s->notes = NULL;
     s->notes_nomem = false;
+}
+
+void rt_conn_tell(struct rt_session *s, const char *fmt, ...)
+{
+    char msg[512];
+    struct rt_event *ev;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof msg)
+        n = (int)sizeof msg - 1;     /* cut, as vsnprintf did: never read past msg */
+    if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
+        rt_evq_push(&s->events, ev);
 }
 
 void rt_conn_want_write(struct rt_session *s)

@@ -33,6 +33,10 @@ void rt_conn_take_intake(struct rt_session *s);
 void rt_conn_replay_drop_first(struct rt_session *s);
 /* Timer of the close bound: hangs up (or ends a session that has no connection). */
 void rt_conn_close_timer(lws_sorted_usec_list_t *sul);
+/* Queues an error event (code RT_EBUSY: the reader or the bounds) with the text made of
+ * fmt, cut at 511 bytes; out of memory, nothing is told. */
+void rt_conn_tell(struct rt_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Asks lws for a WRITEABLE callback; on failure kills the connection. */
 void rt_conn_want_write(struct rt_session *s);
 /* The connection's notes (allocated on first use), or NULL when out of memory, which

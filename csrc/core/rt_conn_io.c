@@ -263,14 +263,9 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
         rt_conn_kill(s);
     }
     if (!s->pause_told) {
-        char msg[160];
-        struct rt_event *ev;
-        int n = snprintf(msg, sizeof msg, "receiving paused: %zu bytes of server messages "
-                         "wait unread (max_receive_bytes %zu); reading resumes as they are read",
-                         held, s->max_receive);
-        ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n);
-        if (ev)
-            rt_evq_push(&s->events, ev);
+        rt_conn_tell(s, "receiving paused: %zu bytes of server messages wait unread "
+                     "(max_receive_bytes %zu); reading resumes as they are read", held,
+                     s->max_receive);
         s->pause_told = true;
     }
 }

@@ -427,44 +427,28 @@ static void rt_conn_reopen_activity(struct rt_session *s)
  * out again: an error says so before "reconnected" (the server may not have them). */
 static void rt_conn_tell_gave_way(struct rt_session *s)
 {
-    char msg[256];
-    int n;
-    struct rt_event *ev;
-
     if (!s->gave_way)
         return;
-    n = snprintf(msg, sizeof msg, "reconnected: %zu message%s (%zu bytes) written before the "
-                 "connection was lost were not kept to be sent again (max_queue_bytes %zu): "
-                 "the server may not have them", s->gave_way, s->gave_way == 1 ? "" : "s",
+    rt_conn_tell(s, "reconnected: %zu message%s (%zu bytes) written before the connection "
+                 "was lost were not kept to be sent again (max_queue_bytes %zu): the server "
+                 "may not have them", s->gave_way, s->gave_way == 1 ? "" : "s",
                  s->gave_way_bytes, s->max_queue);
     s->gave_way = s->gave_way_bytes = 0;
-    if (n >= (int)sizeof msg)
-        n = (int)sizeof msg - 1;     /* cut, as snprintf did: never read past msg */
-    if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
-        rt_evq_push(&s->events, ev);
 }
 
 /* Messages a late boundary took as received (rt_conn_replay_covered) are not sent again:
  * an error says so before "reconnected", so nothing is lost without a word. */
 static void rt_conn_tell_unsure(struct rt_session *s)
 {
-    char msg[360];
-    int n;
-    struct rt_event *ev;
-
     if (!s->unsure)
         return;
-    n = snprintf(msg, sizeof msg, "reconnected: %zu message%s (%zu bytes) written while "
-                 "receiving was paused (max_receive_bytes %zu) %s taken as received with a turn "
-                 "the server ended before, and not sent again; the server does not say what "
-                 "it kept, so the model may not have %s", s->unsure, s->unsure == 1 ? "" : "s",
+    rt_conn_tell(s, "reconnected: %zu message%s (%zu bytes) written while receiving was "
+                 "paused (max_receive_bytes %zu) %s taken as received with a turn the server "
+                 "ended before, and not sent again; the server does not say what it kept, so "
+                 "the model may not have %s", s->unsure, s->unsure == 1 ? "" : "s",
                  s->unsure_bytes, s->max_receive, s->unsure == 1 ? "was" : "were",
                  s->unsure == 1 ? "it" : "them");
     s->unsure = s->unsure_bytes = 0;
-    if (n >= (int)sizeof msg)
-        n = (int)sizeof msg - 1;
-    if (n > 0 && (ev = rt_event_new(RT_EV_ERROR, RT_EBUSY, (size_t)n, msg, (size_t)n)))
-        rt_evq_push(&s->events, ev);
 }
 
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
