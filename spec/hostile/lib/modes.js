@@ -36,7 +36,9 @@ function breakConnection(c) {
   c.note('wrote garbage under the WebSocket');
   raw.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20]), Buffer.alloc(32, 0xa5)]));
   // reads on (discarding): a client whose writes back up reads nothing until they drain
-  // (libwebsockets holds input while it holds output it could not write)
+  // (libwebsockets holds input while it holds output it could not write); with `deaf`, it
+  // goes on reading nothing, so those writes never drain
+  if (c.params.deaf !== undefined) return;
   c.socket.on('data', () => {});
   c.socket.resume();
 }
@@ -223,7 +225,7 @@ const modes = {
       + 'close frame, before answering it, or with `after`, `after` ms after setupComplete, having '
       + 'stopped reading (so a client close still writes): `how=garbage` (default) writes a '
       + 'record that cannot decrypt on the TCP stream beneath TLS and reads on (discarding), '
-      + '`how=reset` resets the TCP connection (RST)',
+      + 'with `deaf` goes on reading nothing, `how=reset` resets the TCP connection (RST)',
     setup(c) {
       c.setupComplete();
       if (c.params.after === undefined) return;

@@ -233,6 +233,15 @@ test('hostile server modes', async (t) => {
     assert.strictEqual(r.list.some((f) => f.opcode === OP.close), false);
   });
 
+  await t.test('break_on_close with deaf goes on reading nothing after the garbage', async () => {
+    const d = await open('/break_on_close/after=50/deaf=1/ws/x');
+    await d.until((l) => l.some((f) => f.opcode === 7));
+    d.sock.write(Buffer.alloc(32 * 1024 * 1024));   // more than loopback holds
+    await sleep(500);
+    assert.ok(d.sock.writableLength > 0, 'the server read what was written');
+    d.sock.destroy();
+  });
+
   await t.test('close_reason closes with the code and bytes asked for', async () => {
     const c = await open('/close_reason/code=4001/reason_hex=ff00c3/ws/x');
     await c.until((l) => l.some((f) => f.opcode === OP.close));
