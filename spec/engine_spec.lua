@@ -293,6 +293,52 @@ describe("the engine", function()
       assert.is_true(h:log(tag)[1].messages < sent + 1)
       client:close()
     end)
+
+    -- A server that stops reading and then sends something (here bytes that break TLS, which
+    -- the client cannot read while its writes are backed up): libwebsockets reads nothing
+    -- while it holds output, the socket stays ready, and the close at the deadline (one of
+    -- lws's own timers) waited seconds for lws's next timer: about 15 s for close_timeout 2.
+    local function deaf_session(client)
+      local s = assert(client:connect { resumption = false, close_timeout = 2 })
+      local chunk = ("\0\1"):rep(16000)
+      for _ = 1, 160 do assert(s:append_audio(chunk)) end   -- 5 MB, more than loopback holds
+      return s
+    end
+
+    it("ends within close_timeout when the server stops reading and its input cannot be read", function()
+      local client = h:client("break_on_close", { after = 300, deaf = 1 })
+      local s = deaf_session(client)
+      local t0 = realtime.now()
+      s:close()
+      local seen, all = to_end(s, 30)
+      local took = realtime.now() - t0
+      local got = {}
+      for i, m in ipairs(all) do got[i] = ("%s %s %s"):format(m.type, m.code, m.message or m.reason) end
+      got = table.concat(got, "; ")
+      assert.is_true(took < 5, ("close took %.1f s: %s"):format(took, got))
+      assert.equal("timeout", seen.error.code, got)
+      assert.matches("^close: not everything was written within 2 s %(%d+ messages, %d+ bytes, not sent%)$",
+                     seen.error.message)
+      assert.equal(1000, seen.closed.code, got)
+      client:close()
+    end)
+
+    it("lets client:close() end such a session at its close_timeout, with the timeout error", function()
+      -- client:close() waits close_timeout + 1 s: before, the session's deadline did not
+      -- take effect, and the wait's end cut it as a client freed before the close was done
+      local client = h:client("break_on_close", { after = 300, deaf = 1 })
+      local s = deaf_session(client)
+      realtime.sleep(0.5)                     -- the garbage has come
+      local t0 = realtime.now()
+      client:close()
+      local took = realtime.now() - t0
+      local seen = to_end(s, 0)
+      assert.is_true(took < 5, ("client:close() took %.1f s"):format(took))
+      assert.equal("timeout", seen.error.code, seen.error.message)
+      assert.matches("^close: not everything was written within 2 s %(%d+ messages, %d+ bytes, not sent%)$",
+                     seen.error.message)
+      assert.equal(1001, seen.closed.code)
+    end)
   end)
 
   it("refuses a session beyond max_sessions with 'busy'", function()

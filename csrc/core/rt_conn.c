@@ -21,6 +21,17 @@ void rt_conn_kill(struct rt_session *s)
         lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* rt_conn_kill's close is one of lws's own timers, which lws 4.1 runs from its libev idle
+ * watcher or its next timer: a socket with input that lws will not read (it reads
+ * nothing while it holds output the socket did not take, and a server that stops
+ * reading never takes it) is ready on every turn of the loop, so the idle watcher never
+ * runs and the close waited for lws's next timer, seconds past a deadline. */
+void rt_conn_kill_now(struct rt_session *s)
+{
+    if (s->wsi)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
 /* ==================================================================== *
  *  N O T E S
  * ==================================================================== */
@@ -315,7 +326,7 @@ void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
 
     s->close_expired = true;
     if (s->wsi)
-        rt_conn_kill(s);
+        rt_conn_kill_now(s);   /* ends the session: s may be gone */
     else if (s->state != RT_CS_DONE)
         rt_conn_finish(s);
 }

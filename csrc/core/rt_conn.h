@@ -18,6 +18,9 @@ void rt_conn_open(struct rt_session *s);
 void rt_conn_open_first(struct rt_session *s);
 /* Marks the connection to be closed by lws soon (outside the current callback). */
 void rt_conn_kill(struct rt_session *s);
+/* Closes the connection now: for a timer of ours only, never inside one of the
+ * connection's callbacks. s may be freed on return. */
+void rt_conn_kill_now(struct rt_session *s);
 /* Queues the final events (error if any, then closed) and drops the I/O thread's
  * reference: s may be freed on return. */
 void rt_conn_finish(struct rt_session *s);
