@@ -296,7 +296,7 @@ static void rt_conn_alive_cb(lws_sorted_usec_list_t *sul)
     if (quiet >= c->ping_interval + c->ping_timeout) {
         rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: no pong for %d s",
                      c->ping_interval + c->ping_timeout);
-        rt_conn_kill(s);
+        rt_conn_kill_now(s);   /* as at the close deadline: see rt_conn_kill_now */
         return;
     }
     if (quiet >= c->ping_interval && !s->ping_out) {
