@@ -335,6 +335,22 @@ describe("the engine", function()
       client:close()
     end)
 
+    it("does not spin while such a server's input waits behind our unsent output", function()
+      -- lws reads nothing while it holds output the socket did not take; the socket stays
+      -- readable (the garbage), and the I/O thread used to spin through its loop
+      local client = h:client("break_on_close", { after = 300, deaf = 1 })
+      local s = deaf_session(client)
+      realtime.sleep(0.8)                          -- stopped reading; the garbage has come
+      local cpu0, t0 = os.clock(), realtime.now()
+      realtime.sleep(2)
+      local cpu, wall = os.clock() - cpu0, realtime.now() - t0
+      assert.is_true(s:is_open())
+      assert.is_true(cpu < 0.3 * wall, ("%.2f s of CPU in %.2f s"):format(cpu, wall))
+      s:close()
+      to_end(s, 10)
+      client:close()
+    end)
+
     it("finds such a peer dead at the ping timeout, not seconds later", function()
       -- the dead-peer check closes the same way as the close deadline: pings every 1 s,
       -- dead after 3 s without a byte (the garbage is never read: lws holds our writes)

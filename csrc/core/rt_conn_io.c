@@ -22,6 +22,28 @@
 
 /* Hands plaintext buf[0..n) to lws (buf has LWS_PRE bytes of room before it), through
  * TLS when the connection has it. -1 when the connection is lost (rt_conn_err set). */
+/* lws 4.1 reads nothing from a socket while it holds output the socket did not take
+ * (a partial write), and returns to the loop at once: with input waiting, the socket is
+ * readable on every turn and the I/O thread spins until the output drains, which a
+ * server that stops reading never lets happen. So reading is switched off while lws holds
+ * output (nothing is read then anyway) and on again at the next WRITEABLE, which lws gives
+ * only once it holds nothing. */
+static int rt_conn_hold_reads(struct rt_session *s)
+{
+    if (s->rx_held || !lws_partial_buffered(s->wsi))
+        return 0;
+    s->rx_held = true;
+    return s->reading_paused ? 0 : lws_rx_flow_control(s->wsi, 0);
+}
+
+static int rt_conn_release_reads(struct rt_session *s)
+{
+    if (!s->rx_held)
+        return 0;
+    s->rx_held = false;
+    return s->reading_paused ? 0 : lws_rx_flow_control(s->wsi, 1);
+}
+
 int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
 {
     struct rt_client *c = s->client;
@@ -47,6 +69,8 @@ int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n)
         if (r < 0)
             goto lost;
     }
+    if (rt_conn_hold_reads(s) < 0)
+        goto lost;
     return 0;
 lost:
     rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost while sending");
@@ -171,6 +195,10 @@ int rt_conn_writeable(struct rt_session *s)
     const char *reason;
     int code;
 
+    if (s->wsi && rt_conn_release_reads(s) < 0) {
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: cannot resume reading");
+        return -1;
+    }
     if (s->state == RT_CS_UPGRADING)
         return rt_conn_write_request(s, buf, cap);
     if (s->state < RT_CS_SETUP || s->close_sent)
@@ -542,7 +570,7 @@ void rt_conn_resume_reading(struct rt_session *s)
         return;
     }
     rt_buf_free(&stash);
-    if (!s->reading_paused && s->wsi && lws_rx_flow_control(s->wsi, 1) < 0) {
+    if (!s->reading_paused && !s->rx_held && s->wsi && lws_rx_flow_control(s->wsi, 1) < 0) {
         rt_error_set(rt_conn_err(s), RT_ECLOSED, "connection lost: cannot resume reading");
         rt_conn_kill(s);
     }

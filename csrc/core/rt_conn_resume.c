@@ -107,6 +107,7 @@ static void rt_conn_reset(struct rt_session *s)
         atomic_store(&s->rx_paused, false);
     }
     s->pause_told = false;
+    s->rx_held = false;
     s->pong_due = s->ping_out = s->ping_sent = false;
     s->close_sent = false;
     s->recycle = s->goaway = s->model_busy = false;

@@ -200,6 +200,7 @@ struct rt_session {
     lws_sorted_usec_list_t sul_close;     /* close deadline */
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
     bool pause_told;                 /* the owner was told reading paused (this pause) */
+    bool rx_held;                    /* reading off while lws holds output (rt_conn_send) */
 
     /* resumption (I/O thread) */
     struct rt_queue replay;          /* written, not known to be consumed, oldest first */
