@@ -122,6 +122,31 @@ describe("client:connect", function()
     assert.is_true(realtime.now() - t0 < 2.5)
   end)
 
+  -- setupComplete arriving within a few ms after the deadline: the timeout had fired and
+  -- asked for the connection's end, yet the answer still made connect return a session,
+  -- which then ended with "no setupComplete within 0.2 s". One outcome or the other.
+  it("either returns a session that lives or times out when setupComplete races the deadline", function()
+    local returned, bad = 0, {}
+    for ms = 170, 215 do
+      helper.sim_post("/_sim/next", { fault = { type = "delay", ms = ms, setup = true } })
+      local s, err, code = client:connect { output_modalities = { "text" }, timeout = 0.2 }
+      if s then
+        returned = returned + 1
+        for m in s:messages(0.3) do
+          if m.type == "error" or m.type == "closed" or m.type == "reconnected" then
+            bad[#bad + 1] = ("%d ms: %s %s"):format(ms, m.type, tostring(m.message or m.reason))
+          end
+        end
+        s:close()
+        helper.drain(s)
+      else
+        assert.equal("timeout", code, err)
+      end
+    end
+    assert.is_true(returned > 0, "no delay was short enough: the sweep misses the deadline")
+    assert.same({}, bad)
+  end)
+
   it("fails with 'auth' when there is no key at all", function()
     local c = realtime.gemini { api_key = nil, base_url = helper.sim_http, ca_file = helper.sim_ca,
                                 model = helper.model }

@@ -320,6 +320,12 @@ static int rt_conn_message(struct rt_session *s)
             rt_conn_fail(s, 1002, "expected setupComplete");
             return RT_WS_STOP;
         }
+        if (s->phase_expired) {
+            /* It came after the deadline, whose end of the connection is under way: ready
+             * now, the session would be handed over and then ended by that timeout. */
+            rt_free(ev);
+            return RT_WS_STOP;
+        }
         rt_conn_ready(s, ev);
         return RT_WS_GO_ON;
     }
