@@ -174,6 +174,18 @@ describe("receiving", function()
     coroutine.resume(co)     -- waits: yields to the unknown scheduler (us)
     assert.equal("suspended", coroutine.status(co))
     assert.has_error(function() session:receive(0.01) end, "another receive is already waiting on this session")
+    -- raised at the caller's line, through the messages loop as well (it named a line of
+    -- lua/realtime/init.lua); one line each: the line a function is defined on is its call's
+    local receivers = {
+      receive = function() session:receive(0.01) end,
+      messages = function() for _ in session:messages(0.01) do end end,
+    }
+    for how, receive in pairs(receivers) do
+      local ok, err = pcall(receive)
+      assert.is_false(ok, how)
+      local line = debug.getinfo(receive, "S").linedefined
+      assert.matches("session_schedulers_spec.lua:" .. line .. ": another receive", err, 1, true)
+    end
     co = nil
     collectgarbage()
     collectgarbage()

@@ -270,9 +270,11 @@ static int lrt_receive_step(lua_State *L, int noyield)
     struct rt_event *ev;
 
     lua_settop(L, 1);
-    if (u->mapping)      /* a finaliser run by the reader's allocations; it holds the event */
-        return luaL_error(L, "cannot receive from a session while it reads a server message "
-                             "(a finaliser that ran meanwhile?)");
+    /* a finaliser run by the reader's allocations; it holds the event. Raised at the
+     * finaliser's line: receive and poll are Lua around this function. */
+    if (u->mapping)
+        return lrt_error_at_user(L, "cannot receive from a session while it reads a server "
+                                    "message (a finaliser that ran meanwhile?)");
     if (lrt_inbox_pop(L, u, 1))
         return 1;
     switch (lrt_dispatch_busy(L, u)) {

@@ -476,19 +476,31 @@ local function receive_done(self, nested, ok, ...)
   return ...
 end
 
+-- Takes the session's receiver slot for the running coroutine; returns true when it
+-- already held it (a receive inside its own receive, by a tool handler). `level` is
+-- error()'s level of the user's line: 3 for a function the user called.
+local function claim_receiver(self, level)
+  local co = coroutine.running()
+  local current = receivers[self]
+  if current and current ~= co and coroutine.status(current) ~= "dead" then
+    error("another receive is already waiting on this session", level)
+  end
+  receivers[self] = co
+  return current == co
+end
+
+-- The receive proper, for receive and the messages iterator.
+local function receive_claimed(self, nested, timeout)
+  return receive_done(self, nested, pcall(receive_once, self, timeout and now() + timeout))
+end
+
 --- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds
 -- (nil or math.huge: no bound; NaN raises). Blocks outside coroutines; yields inside
 -- them. One receiver at a time.
 function Session:receive(timeout)
   check_self(self, "receive")
   timeout = check_timeout("receive", timeout, true)
-  local co = coroutine.running()
-  local current = receivers[self]
-  if current and current ~= co and coroutine.status(current) ~= "dead" then
-    error("another receive is already waiting on this session", 2)
-  end
-  receivers[self] = co
-  return receive_done(self, current == co, pcall(receive_once, self, timeout and now() + timeout))
+  return receive_claimed(self, claim_receiver(self, 3), timeout)
 end
 
 --- Iterates over every message, the final `closed` one included; stops early only when
@@ -499,7 +511,8 @@ function Session:messages(timeout)
   local done = false
   return function()
     if done then return nil end
-    local msg = self:receive(timeout)
+    -- not self:receive, whose errors would name this line instead of the loop's
+    local msg = receive_claimed(self, claim_receiver(self, 3), timeout)
     if not msg or msg.type == "closed" then done = true end
     return msg
   end
