@@ -220,11 +220,6 @@ static const char *rt_ep_shown_name(const char *name)
     return i ? name : "(empty)";
 }
 
-/* Room the extra headers may take in the upgrade request ("name: value\r\n" each):
- * servers refuse requests whose headers pass 8 to 16 KiB (HTTP 431), and the
- * credential and the library's own headers need their share. */
-#define RT_EP_HEADERS_MAX 8192
-
 /* True for a header the upgrade request already carries (rt_ws_request) or that would
  * announce a body it does not have: a second copy would contradict the first. */
 static bool rt_ep_reserved(const char *name)

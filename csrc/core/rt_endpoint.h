@@ -17,6 +17,17 @@ extern "C" {
  * fetched for a credential is held to it too. */
 #define RT_EP_VALUE_MAX 16384
 
+/* Room the extra headers may take in the upgrade request ("name: value\r\n" each):
+ * servers refuse requests whose headers pass 8 to 16 KiB (HTTP 431), and the
+ * credential and the library's own headers need their share. */
+#define RT_EP_HEADERS_MAX 8192
+
+/* The most a session's header list may take ("name: value\r\n" each; rt_session_new):
+ * all that rt_endpoint_build makes of options rt_endpoint_check accepts, a credential
+ * and a quota project of RT_EP_VALUE_MAX each, the extra headers, and 512 bytes for the
+ * names, the "Bearer " prefix and the library's user-agent headers. */
+#define RT_SESSION_HEADERS_MAX (2 * RT_EP_VALUE_MAX + RT_EP_HEADERS_MAX + 512)
+
 enum rt_backend { RT_BACKEND_GEMINI, RT_BACKEND_VERTEX };
 
 struct rt_endpoint_options {

@@ -60,7 +60,8 @@ struct rt_session_options {
 /* Starts connecting on the I/O thread and returns at once. The outcome arrives as events:
  * RT_EV_READY (setupComplete received), or RT_EV_ERROR followed by RT_EV_CLOSED. The
  * caller owns the returned session: rt_session_free. Fails with RT_EINVAL (bad url, a
- * header rt_headers_check refuses, missing setup, bad option), RT_EBUSY (the client holds max_sessions
+ * header rt_headers_check refuses, more than RT_SESSION_HEADERS_MAX bytes of headers
+ * (rt_endpoint.h), missing setup, bad option), RT_EBUSY (the client holds max_sessions
  * sessions), RT_ECLOSED (client being freed) or RT_ENOMEM. */
 struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_options *o,
                                   struct rt_error *err);

@@ -156,6 +156,47 @@ static void test_headers_refused(void)
     rt_client_free(c);
 }
 
+/* The headers' total is bounded as rt_endpoint_check bounds the extra ones: megabytes
+ * of them went out in the upgrade, which the server answers 431 (a failed handshake).
+ * The largest list rt_endpoint_build makes of accepted options still fits. */
+static void test_headers_too_large(void)
+{
+    static char big[1 << 20], cred[RT_EP_VALUE_MAX + 1], extra[RT_EP_HEADERS_MAX - 16];
+    struct rt_header h = { "x-big", big };
+    struct rt_header xh = { "x-extra", extra };
+    struct rt_session_options o = { .url = "ws://127.0.0.1:9", .headers = &h, .nheaders = 1,
+                                    .setup = SETUP, .setup_len = strlen(SETUP) };
+    struct rt_endpoint_options eo = {
+        .backend = RT_BACKEND_VERTEX, .access_token = cred, .quota_project = cred,
+        .project = "p", .headers = &xh, .nheaders = 1,
+    };
+    struct rt_endpoint ep;
+    struct rt_client *c = client();
+    struct rt_session *s;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    memset(big, 'a', sizeof big - 1);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(!s && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'headers': 1048584 bytes of names and values, more than "
+                          "the 41472 a handshake may carry");
+    rt_session_free(s);
+
+    memset(cred, 'c', sizeof cred - 1);
+    memset(extra, 'e', sizeof extra - 1);
+    RT_CHECK(rt_endpoint_build(&eo, &ep, &err) == 0);
+    o.headers = ep.headers;
+    o.nheaders = ep.nheaders;
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s && err.code == RT_OK);
+    rt_session_free(s);
+    rt_endpoint_free(&ep);
+    rt_client_free(c);
+}
+
 /* Resumption asked of a setup with no sessionResumption object (nowhere to write the
  * handle): refused, not a session that never reconnects. */
 static void test_resumption_without_object(void)
@@ -235,6 +276,7 @@ int main(void)
     RT_RUN(test_url_parts);
     RT_RUN(test_url_refused);
     RT_RUN(test_headers_refused);
+    RT_RUN(test_headers_too_large);
     RT_RUN(test_setup_kept);
     RT_RUN(test_resumption_without_object);
     RT_RUN(test_nomem);
