@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* Allocations still allowed before failing; negative means "never fail". */
 static atomic_long rt_alloc_budget = -1;
@@ -24,6 +27,27 @@ static int rt_alloc_should_fail(void)
             return 0;
     }
     return 0;
+}
+
+/* The test hook of rt_alloc_on_release, or NULL. */
+static void (*_Atomic rt_alloc_release_hook)(const void *p, size_t size);
+
+void rt_alloc_on_release(void (*hook)(const void *p, size_t size))
+{
+    atomic_store(&rt_alloc_release_hook, hook);
+}
+
+/* Shows the block p, about to be given back, to the test hook if one is set. */
+static void rt_alloc_releasing(void *p)
+{
+#ifdef __GLIBC__
+    void (*hook)(const void *, size_t) = atomic_load_explicit(&rt_alloc_release_hook,
+                                                              memory_order_relaxed);
+    if (hook && p)
+        hook(p, malloc_usable_size(p));
+#else
+    (void)p;
+#endif
 }
 
 void rt_alloc_fail_after(long n)
@@ -56,11 +80,13 @@ void *rt_realloc(void *p, size_t size)
 {
     if (rt_alloc_should_fail())
         return NULL;
+    rt_alloc_releasing(p);
     return realloc(p, size ? size : 1);
 }
 
 void rt_free(void *p)
 {
+    rt_alloc_releasing(p);
     free(p);
 }
 

@@ -23,4 +23,10 @@ void rt_alloc_fail_after(long n);
  * their failure loops). */
 long rt_alloc_count(void);
 
+/* Test hook: when set (NULL unsets it), called with each block rt_free is about to free
+ * and each block rt_realloc is about to pass to realloc (which may free it without
+ * wiping it), with its usable size, so that a test can check no secret is left in
+ * memory given back. Called from any thread; glibc only (elsewhere never called). */
+void rt_alloc_on_release(void (*hook)(const void *p, size_t size));
+
 #endif
