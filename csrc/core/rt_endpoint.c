@@ -24,6 +24,14 @@ bool rt_header_ok(const char *name, const char *value)
     return true;
 }
 
+/* Wipes and frees a header value: the key or the bearer token travels in a header. */
+static void rt_ep_wipe_free(char *value)
+{
+    if (value)
+        explicit_bzero(value, strlen(value));
+    rt_free(value);
+}
+
 void rt_endpoint_free(struct rt_endpoint *ep)
 {
     size_t i;
@@ -31,11 +39,8 @@ void rt_endpoint_free(struct rt_endpoint *ep)
     if (!ep)
         return;
     for (i = 0; i < ep->nheaders; i++) {
-        char *value = (char *)ep->headers[i].value;
         rt_free((void *)ep->headers[i].name);
-        if (value)       /* the key or the bearer token travels in a header */
-            explicit_bzero(value, strlen(value));
-        rt_free(value);
+        rt_ep_wipe_free((char *)ep->headers[i].value);
     }
     rt_free(ep->headers);
     rt_free(ep->url);
@@ -66,13 +71,13 @@ static int rt_ep_set(struct rt_endpoint *ep, size_t cap, const char *name, const
     }
     for (i = 0; i < ep->nheaders; i++) {
         if (strcasecmp(ep->headers[i].name, name) == 0) {
-            rt_free((void *)ep->headers[i].value);
+            rt_ep_wipe_free((char *)ep->headers[i].value);   /* the credential, maybe */
             ep->headers[i].value = val;
             return 0;
         }
     }
     if (ep->nheaders == cap || !(n = rt_strdup(name))) {
-        rt_free(val);
+        rt_ep_wipe_free(val);
         rt_error_set(err, RT_ENOMEM, "out of memory building headers");
         return -1;
     }

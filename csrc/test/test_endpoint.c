@@ -3,6 +3,7 @@
 #include "rt_endpoint.h"
 #include "rt_version.h"
 #include "rt_test.h"
+#include "secret_watch.h"
 
 #define UA "realtime-lua/" RT_VERSION
 
@@ -355,6 +356,32 @@ static void test_nomem(void)
     RT_CHECK(ok && n > 5);
 }
 
+/* The key replaced by an extra header of the same name, and the copies an allocation
+ * failure leaves, are wiped before they are freed. */
+static void test_secret_copies_wiped(void)
+{
+    static const char secret[] = "AIzaSECRET-KEY-0123456789";
+    struct rt_header extra[] = { { "x-goog-api-key", "other" }, { "x-custom", "1" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_GEMINI, .api_key = secret,
+                                     .headers = extra, .nheaders = 2 };
+    struct rt_endpoint ep;
+    struct rt_error err;
+
+    secret_watch(secret, sizeof secret - 1);
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(hdr(&ep, "x-goog-api-key"), "other");
+    rt_endpoint_free(&ep);
+    for (long n = 0; n < 40; n++) {
+        rt_alloc_fail_after(n);
+        int rc = rt_endpoint_build(&o, &ep, &err);
+        rt_alloc_fail_after(-1);
+        rt_endpoint_free(&ep);
+        if (rc == 0)
+            break;
+    }
+    RT_CHECK(secret_watch_end() == 0);
+}
+
 int main(void)
 {
     RT_RUN(test_gemini_key);
@@ -370,5 +397,6 @@ int main(void)
     RT_RUN(test_check_long_credential);
     RT_RUN(test_null_arguments);
     RT_RUN(test_nomem);
+    RT_RUN(test_secret_copies_wiped);
     return rt_test_done();
 }
