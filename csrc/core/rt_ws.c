@@ -38,8 +38,14 @@ int rt_ws_new_key(char key[25])
 int rt_ws_request(struct rt_buf *out, const char *host_header, const char *path,
                   const char *key, const struct rt_ws_header *headers, size_t n)
 {
-    size_t i;
+    size_t i, room = strlen(path) + strlen(host_header) + strlen(key) + 160;
 
+    /* the whole request's room first: a buffer that grew after a header value (the
+     * credential) went in would leave the old block to realloc, which frees it unwiped */
+    for (i = 0; i < n; i++)
+        room += strlen(headers[i].name) + strlen(headers[i].value) + 4;
+    if (rt_buf_reserve(out, room))
+        return -1;
     if (rt_buf_printf(out, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                       "Sec-WebSocket-Version: 13\r\n", path, host_header, key) < 0)

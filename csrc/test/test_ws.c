@@ -6,6 +6,7 @@
 #include "rt_buf.h"
 #include "rt_test.h"
 #include "rt_ws.h"
+#include "secret_watch.h"
 
 /* ---- the upgrade ---- */
 
@@ -23,6 +24,28 @@ static void test_request(void)
     RT_CHECK(strstr(b.data, "x-goog-api-key: k\r\n") != NULL);
     RT_CHECK(b.len > 4 && strcmp(b.data + b.len - 4, "\r\n\r\n") == 0);
     rt_buf_free(&b);
+}
+
+/* The request holds the credential: its buffer must not move (realloc frees the old
+ * block as it is) once a header value is in it, however long the headers after it. */
+static void test_request_secret_not_left(void)
+{
+    static const char secret[] = "Bearer ya29.SECRET-TOKEN-0123456789";
+    static char pad[3000];
+    struct rt_ws_header h[] = { { "authorization", secret }, { "x-pad", pad } };
+    struct rt_buf b;
+    char key[25];
+
+    memset(pad, 'p', sizeof pad - 1);
+    rt_buf_init(&b);
+    RT_CHECK(rt_ws_new_key(key) == 0);
+    secret_watch(secret, sizeof secret - 1);
+    RT_CHECK(rt_ws_request(&b, "example.com", "/ws", key, h, 2) == 0);
+    RT_CHECK(b.data && strstr(b.data, secret) && strstr(b.data, pad));
+    if (b.data)
+        memset(b.data, 0, b.cap);        /* the owner wipes it (rt_conn_upgrade_free) */
+    rt_buf_free(&b);
+    RT_CHECK(secret_watch_end() == 0);
 }
 
 /* The RFC 6455 example: key dGhlIHNhbXBsZSBub25jZQ== gives s3pPLMBiTxaQ9kYGzzhZRbK+xOo=. */
@@ -358,6 +381,7 @@ static void test_rx_control_nomem(void)
 int main(void)
 {
     RT_RUN(test_request);
+    RT_RUN(test_request_secret_not_left);
     RT_RUN(test_answer);
     RT_RUN(test_head_and_mask);
     RT_RUN(test_mask_every_length);
