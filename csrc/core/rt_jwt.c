@@ -102,6 +102,8 @@ static int rt_jwt_rsa_sha256(EVP_PKEY *key, const char *data, size_t n, unsigned
     rc = 0;
 out:
     ERR_clear_error();
+    if (buf)                   /* a signature, maybe in part */
+        explicit_bzero(buf, len);
     rt_free(buf);
     EVP_MD_CTX_free(md);
     return rc;
@@ -141,7 +143,9 @@ int rt_jwt_sign_rs256(const char *pem, const char *header_json, const char *clai
     jwt = NULL;
     rc = 0;
 out:
-    rt_free(jwt);
+    rt_free(jwt);              /* the unsigned part, if anything */
+    if (sig)                   /* the signature makes the assertion worth a token */
+        explicit_bzero(sig, siglen);
     rt_free(sig);
     EVP_PKEY_free(key);
     return rc;

@@ -11,6 +11,7 @@
 #include "rt_alloc.h"
 #include "rt_jwt.h"
 #include "rt_test.h"
+#include "secret_watch.h"
 
 static EVP_PKEY *key;
 static char *key_pem;
@@ -97,6 +98,32 @@ static void test_assertion_claims_and_signature(void)
     rt_free(jwt);
 }
 
+/* The signature is what makes the assertion worth a token: its bytes are wiped before
+ * the memory that held them is freed (RS256 signs the same input the same way, so the
+ * first signature is what the second one's memory would hold). */
+static void test_signature_wiped(void)
+{
+    char *jwt = NULL, header[1024], claims[2048];
+    unsigned char sig[1024];
+    struct rt_error err = { RT_OK, "" };
+
+    RT_CHECK(rt_jwt_sign_rs256(key_pem, "{\"alg\":\"RS256\"}", "{\"iss\":\"x\"}", &jwt, &err) == 0);
+    RT_CHECK(jwt && verify(jwt, header, claims) == 0);
+    const char *d2 = jwt ? strrchr(jwt, '.') : NULL;
+    int sn = d2 ? b64url_decode(d2 + 1, strlen(d2 + 1), sig) : -1;
+    RT_CHECK(sn >= 256);
+    rt_free(jwt);
+    jwt = NULL;
+    if (sn < 256)
+        return;
+    secret_watch(sig, (size_t)sn);
+    RT_CHECK(rt_jwt_sign_rs256(key_pem, "{\"alg\":\"RS256\"}", "{\"iss\":\"x\"}", &jwt, &err) == 0);
+    if (jwt)
+        memset(jwt, 0, strlen(jwt));
+    rt_free(jwt);
+    RT_CHECK(secret_watch_end() == 0);
+}
+
 static void test_bad_keys(void)
 {
     struct rt_jwt_claims c = { .iss = "a", .scope = "s", .aud = "https://x/token", .iat = 1, .exp = 2 };
@@ -150,6 +177,7 @@ int main(void)
     }
     RT_RUN(test_json_quote);
     RT_RUN(test_assertion_claims_and_signature);
+    RT_RUN(test_signature_wiped);
     RT_RUN(test_bad_keys);
     RT_RUN(test_allocation_failures);
     free(key_pem);
