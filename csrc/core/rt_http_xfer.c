@@ -73,10 +73,16 @@ static size_t rt_http_xfer_write(char *data, size_t size, size_t nmemb, void *ud
         size_t cap = x->cap ? x->cap : 4096;
         while (cap < r->len + n + 1)
             cap *= 2;
-        char *p = rt_realloc(r->body, cap);
+        /* not realloc, which would free the old block (a token, maybe) unwiped */
+        char *p = rt_malloc(cap);
         if (!p) {
             x->oom = true;
             return 0;
+        }
+        if (r->body) {
+            memcpy(p, r->body, r->len);
+            explicit_bzero(r->body, x->cap);
+            rt_free(r->body);
         }
         r->body = p;
         x->cap = cap;

@@ -19,6 +19,7 @@
 #include "rt_http.h"
 #include "rt_http_worker.h"
 #include "rt_test.h"
+#include "secret_watch.h"
 
 /* ---- a loopback server that answers each connection with the next canned reply ----- */
 
@@ -360,6 +361,33 @@ static void test_refresh_grant(void)
     rt_auth_free(a);
 }
 
+/* A token answer longer than libcurl hands over at once (16 KiB) comes in pieces: the
+ * body's buffer grows, and the block that held the token is wiped before it goes. */
+static void test_long_answer_token_wiped(void)
+{
+    static const char secret[] = "ya29.SECRET-ACCESS-TOKEN-0123456789";
+    static char reply[48 * 1024];
+    int n = snprintf(reply, sizeof reply, "200\n\n{\"access_token\":\"%s\",\"expires_in\":3599,"
+                     "\"pad\":\"", secret);
+    memset(reply + n, 'p', 40000);
+    strcpy(reply + n + 40000, "\"}");
+    const char *replies[] = { reply };
+    serve(1, replies);
+    struct rt_auth *a = user_auth();
+    char *tok = NULL;
+    double lifetime = 0;
+    struct rt_error err = { RT_OK, "" };
+    secret_watch(secret, sizeof secret - 1);
+    RT_CHECK(a && rt_auth_fetch_now(a, &tok, &lifetime, &err) == 0);
+    serve_end();
+    RT_CHECK_STR(tok, secret);
+    if (tok)
+        memset(tok, 0, strlen(tok));
+    rt_free(tok);
+    rt_auth_free(a);
+    RT_CHECK(secret_watch_end() == 0);
+}
+
 static void test_refusal_without_secrets(void)
 {
     const char *replies[] = {
@@ -610,6 +638,7 @@ int main(void)
     RT_RUN(test_source_shown_printable);
     RT_RUN(test_null_arguments);
     RT_RUN(test_refresh_grant);
+    RT_RUN(test_long_answer_token_wiped);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_metadata_and_async_token);
     RT_RUN(test_unreachable_names_source);
