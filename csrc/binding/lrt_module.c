@@ -4,6 +4,7 @@
  * metatables. The Lua front (lua/realtime/init.lua) wraps this table. */
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 #include <lua.h>
@@ -13,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "lrt_private.h"
+#include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_curl.h"
 #include "rt_file.h"
@@ -87,24 +89,48 @@ static int file_fail(lua_State *L, const struct rt_error *err)
  * bytes of a file, a pipe or a device, waiting at most `wait` seconds for a pipe
  * (rt_file_read). The credential files go through it: a FIFO or /dev/zero named by
  * GOOGLE_APPLICATION_CREDENTIALS neither hangs nor fills memory; `<(command)` works. */
+/* What lrt_read_file reads into: C memory, so that it is wiped once copied (a Lua
+ * buffer would go back to the collector as it is). */
+struct lrt_file_text {
+    char *buf;
+    size_t cap, len;
+};
+
+static int lrt_file_text_push(lua_State *L, void *p)
+{
+    const struct lrt_file_text *t = p;
+    lua_pushlstring(L, t->buf, t->len);
+    return 1;
+}
+
+static void lrt_file_text_release(void *p)
+{
+    struct lrt_file_text *t = p;
+    explicit_bzero(t->buf, t->cap);
+    rt_free(t->buf);
+}
+
 static int lrt_read_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     const char *what = luaL_checkstring(L, 2);
     lua_Integer max = luaL_checkinteger(L, 3);
     double wait = luaL_checknumber(L, 4);
+    struct lrt_file_text t = { NULL, 0, 0 };
     struct rt_error err;
-    luaL_Buffer b;
-    size_t len;
 
     luaL_argcheck(L, max >= 0 && max <= 64 * 1024 * 1024, 3, "max must be 0..64 MiB");
     luaL_argcheck(L, wait >= 0 && wait <= 3600, 4, "wait must be 0..3600 seconds");
-    char *buf = luaL_buffinitsize(L, &b, (size_t)max + 1);
+    /* the credential files go through here: the copy is wiped however this ends */
+    t.cap = (size_t)max + 1;
+    if (!(t.buf = rt_malloc(t.cap)))
+        return luaL_error(L, "not enough memory");
     rt_error_clear(&err);
-    if (rt_file_read(path, what, (size_t)max, wait, buf, &len, &err) != 0)
+    if (rt_file_read(path, what, (size_t)max, wait, t.buf, &t.len, &err) != 0) {
+        lrt_file_text_release(&t);
         return file_fail(L, &err);
-    luaL_pushresultsize(&b, len);
-    return 1;
+    }
+    return lrt_push_released(L, lrt_file_text_push, &t, lrt_file_text_release);
 }
 
 /* realtime.core._file_exists(path) -> whether anything (a file, a FIFO, ...) is there */
