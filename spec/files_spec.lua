@@ -88,4 +88,30 @@ describe("files named by the caller", function()
     assert.matches("nil\tca_file " .. quoted(dir) .. " is a directory, not a file\ttls", out)
     assert.matches("fetch\tnil\t[^\n]*ca_file " .. quoted(fifo) .. " is a FIFO, not a file", out)
   end)
+
+  it("messages show a path's control and non-UTF-8 bytes escaped", function()
+    local realtime = require "realtime"
+    -- a line break would start a new log line; \255 is not UTF-8
+    local odd = dir .. "/a\nb\255"
+    local shown = dir .. "/a\\x0ab\\xff"
+    local function escaped(msg, what)
+      assert.is_string(msg, what)
+      assert.is_nil(msg:find("[\n\255]"), what .. ": " .. msg)
+      assert.truthy(msg:find(shown, 1, true), what .. ": " .. msg)
+    end
+    local function creds(name)
+      local _, msg = realtime.credentials({ backend = "vertex", project = "p", credentials = name }, 5)
+      return msg
+    end
+    escaped(select(2, realtime.gemini { api_key = "k", ca_file = odd .. ".pem" }), "missing ca_file")
+    escaped(creds(odd .. ".json"), "missing credentials file")
+    escaped(select(2, realtime.wav.read(odd .. ".wav")), "missing wav file")
+    escaped(select(2, realtime.wav.write(odd .. "/x.wav", "\0\0", 16000)), "wav file in no directory")
+    helper.write_file(odd .. ".json", "not json")
+    escaped(creds(odd .. ".json"), "credentials file that is not JSON")
+    helper.write_file(odd .. ".json", '{"type":"service_account"}')
+    escaped(creds(odd .. ".json"), "credentials file without its fields")
+    helper.write_file(odd .. ".wav", "not a wav file")
+    escaped(select(2, realtime.wav.read(odd .. ".wav")), "wav file that is not WAV")
+  end)
 end)

@@ -133,6 +133,16 @@ static int lrt_read_file(lua_State *L)
     return lrt_push_released(L, lrt_file_text_push, &t, lrt_file_text_release);
 }
 
+/* realtime.core._shown_path(path) -> the path as messages show it (rt_file_shown):
+ * control and non-ASCII bytes, quotes and backslashes as \xNN, cut with "..." */
+static int lrt_shown_path(lua_State *L)
+{
+    char out[RT_FILE_SHOWN_MAX];
+
+    lua_pushstring(L, rt_file_shown(out, luaL_checkstring(L, 1)));
+    return 1;
+}
+
 /* realtime.core._file_exists(path) -> whether anything (a file, a FIFO, ...) is there */
 static int lrt_file_exists(lua_State *L)
 {
@@ -145,6 +155,7 @@ static const luaL_Reg lrt_module_funcs[] = {
     { "now", lrt_now },
     { "sleep", lrt_sleep },
     { "_read_file", lrt_read_file },
+    { "_shown_path", lrt_shown_path },
     { "_file_exists", lrt_file_exists },
     { NULL, NULL },
 };

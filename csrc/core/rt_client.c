@@ -248,7 +248,9 @@ SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
             SSL_CTX_free(ctx);
             ERR_clear_error();
-            rt_error_set(err, RT_ETLS, "cannot load CA certificates from ca_file %s", ca_file);
+            char sp[RT_FILE_SHOWN_MAX];
+            rt_error_set(err, RT_ETLS, "cannot load CA certificates from ca_file %s",
+                         rt_file_shown(sp, ca_file));
             return NULL;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

@@ -2,6 +2,7 @@
 #include "rt_file.h"
 
 #include "rt_clock.h"
+#include "rt_utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+const char *rt_file_shown(char out[RT_FILE_SHOWN_MAX], const char *path)
+{
+    int cut;
+    size_t w = rt_printable(out, RT_FILE_SHOWN_MAX - 3, path, strlen(path), &cut);
+
+    if (cut)
+        memcpy(out + w, "...", 4);
+    return out;
+}
 
 /* What a non-regular file is, in a word a user knows. */
 static const char *kind_name(mode_t m)
@@ -27,22 +38,27 @@ static const char *kind_name(mode_t m)
 static int refuse_kind(const char *path, const char *what, mode_t m, enum rt_code code,
                        struct rt_error *err)
 {
-    rt_error_set(err, code, "%s %s is %s, not a file", what, path, kind_name(m));
+    char sp[RT_FILE_SHOWN_MAX];
+
+    rt_error_set(err, code, "%s %s is %s, not a file", what, rt_file_shown(sp, path), kind_name(m));
     return -1;
 }
 
 int rt_file_check(const char *path, const char *what, enum rt_code code, struct rt_error *err)
 {
+    char sp[RT_FILE_SHOWN_MAX];
     struct stat st;
 
     if (stat(path, &st) != 0) {
-        rt_error_set(err, code, "cannot read %s %s: %s", what, path, strerror(errno));
+        rt_error_set(err, code, "cannot read %s %s: %s",
+                     what, rt_file_shown(sp, path), strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode))
         return refuse_kind(path, what, st.st_mode, code, err);
     if (access(path, R_OK) != 0) {
-        rt_error_set(err, code, "cannot read %s %s: %s", what, path, strerror(errno));
+        rt_error_set(err, code, "cannot read %s %s: %s",
+                     what, rt_file_shown(sp, path), strerror(errno));
         return -1;
     }
     return 0;
@@ -88,17 +104,20 @@ static int read_all(int fd, char *buf, size_t max, double deadline, size_t *len)
 int rt_file_read(const char *path, const char *what, size_t max, double wait, char *buf,
                  size_t *len, struct rt_error *err)
 {
+    char sp[RT_FILE_SHOWN_MAX];
     struct stat st;
     int fd;
 
     *len = 0;
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
+        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s",
+                     what, rt_file_shown(sp, path), strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {
-        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
+        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s",
+                     what, rt_file_shown(sp, path), strerror(errno));
         goto fail;
     }
     if (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)) {
@@ -106,28 +125,34 @@ int rt_file_read(const char *path, const char *what, size_t max, double wait, ch
         goto fail;
     }
     if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
-        rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes", what, path, max);
+        rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes",
+                     what, rt_file_shown(sp, path), max);
         goto fail;
     }
     if (read_all(fd, buf, max, rt_clock_now() + wait, len) != 0) {
         if (errno == ETIMEDOUT)
-            rt_error_set(err, RT_EINVAL, "%s %s gave nothing more for %g s", what, path, wait);
+            rt_error_set(err, RT_EINVAL, "%s %s gave nothing more for %g s",
+                         what, rt_file_shown(sp, path), wait);
         else
-            rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
+            rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s",
+                         what, rt_file_shown(sp, path), strerror(errno));
         goto fail;
     }
     if (*len > max) {
-        rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes", what, path, max);
+        rt_error_set(err, RT_EINVAL, "%s %s is larger than %zu bytes",
+                     what, rt_file_shown(sp, path), max);
         goto fail;
     }
     if (*len == 0 && S_ISFIFO(st.st_mode)) {
         /* opened without waiting, a FIFO with no writer reads as empty at once */
-        rt_error_set(err, RT_EINVAL, "%s %s is a FIFO that nothing writes to", what, path);
+        rt_error_set(err, RT_EINVAL, "%s %s is a FIFO that nothing writes to",
+                     what, rt_file_shown(sp, path));
         goto fail;
     }
     if (close(fd) != 0) {
         fd = -1;
-        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s", what, path, strerror(errno));
+        rt_error_set(err, RT_EINVAL, "cannot read %s %s: %s",
+                     what, rt_file_shown(sp, path), strerror(errno));
         goto fail;
     }
     return 0;

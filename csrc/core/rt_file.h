@@ -8,6 +8,14 @@
 
 #include "rt_error.h"
 
+/* Room for a path as messages show it (rt_file_shown). */
+#define RT_FILE_SHOWN_MAX 400
+
+/* The path as messages show it, in out: control and non-ASCII bytes, quotes and
+ * backslashes as \xNN (rt_printable), so that a path cannot write lines or terminal
+ * escapes into a log; "..." ends one cut to fit. Returns out. */
+const char *rt_file_shown(char out[RT_FILE_SHOWN_MAX], const char *path);
+
 /* 0 when `path` is a regular file this process can read; else -1 with err set
  * (code `code`), the message naming `what` and the path: "<what> <path> is a FIFO, not a
  * file", "cannot read <what> <path>: <strerror>". */

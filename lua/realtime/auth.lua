@@ -138,8 +138,10 @@ local function shown(v)
 end
 
 --- Turns decoded credentials into core.auth_new options; nil, message when malformed.
--- `what` names the origin in messages ("credentials file /path/key.json").
-local function from_info(info, what)
+-- `what` names the origin in messages ("credentials file /path/key.json"); `raw`, the
+-- same with the path as it is, goes into the source, which the C side escapes itself.
+local function from_info(info, what, raw)
+  raw = raw or what
   local kind = info.type
   if kind == nil or kind == cjson.null then
     return nil, ("%s has no \"type\" field: expected \"service_account\" or \"authorized_user\""):format(what)
@@ -168,27 +170,28 @@ local function from_info(info, what)
     return {
       kind = SERVICE_ACCOUNT, client_email = f.client_email, private_key = f.private_key,
       private_key_id = f.private_key_id, token_uri = f.token_uri,
-      source = ("%s (service account %s)"):format(what, shown(f.client_email)),
+      source = ("%s (service account %s)"):format(raw, shown(f.client_email)),
       quota_project = f.quota_project_id, project = f.project_id,
     }
   end
   return {
     kind = AUTHORIZED_USER, client_id = f.client_id, client_secret = f.client_secret,
     refresh_token = f.refresh_token, token_uri = f.token_uri,
-    source = ("%s (authorized user, client %s)"):format(what, shown(f.client_id)),
+    source = ("%s (authorized user, client %s)"):format(raw, shown(f.client_id)),
     quota_project = f.quota_project_id,
   }
 end
 
 local function from_file(path, origin)
-  local what = ("%s %s"):format(origin, path)
+  -- a path may hold any byte: messages show it escaped, as the C side does
+  local what = ("%s %s"):format(origin, core._shown_path(path))
   if path:find("\0", 1, true) then
     -- the C library would open the file named by the part before it
     return nil, ("%s: the path contains a NUL byte"):format(origin)
   end
   local info, err = read_json_file(path, origin, what)
   if not info then return nil, err end
-  return from_info(info, what)
+  return from_info(info, what, ("%s %s"):format(origin, path))
 end
 
 --- True when $GCE_METADATA_HOST is "host[:port]" or an http(s) URL the token path can be

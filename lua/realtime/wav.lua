@@ -13,6 +13,8 @@ local wav = {}
 
 local spack, sunpack = string.pack, string.unpack
 local shown = require("realtime.options").shown   -- a value quoted short for errors
+-- a path as messages show it: control and non-ASCII bytes escaped, as the C side does
+local shown_path = require("realtime.core")._shown_path
 
 -- The subformat GUID of WAVE_FORMAT_EXTENSIBLE files holding integer PCM, after its
 -- first two bytes (which repeat the format tag).
@@ -22,6 +24,12 @@ local FORMAT_NAMES = { [3] = "IEEE float", [6] = "A-law", [7] = "mu-law", [2] = 
 
 local function fail(fmt, ...)
   return nil, string.format(fmt, ...)
+end
+
+-- io.open's message ("<path>: <why>") with the path as messages show it.
+local function open_failed(path, err)
+  local why = err:sub(1, #path + 2) == path .. ": " and err:sub(#path + 3) or "cannot open"
+  return fail("%s: %s", shown_path(path), why)
 end
 
 -- Raises for a caller's mistake, blaming the caller of the public function: `level`
@@ -159,7 +167,7 @@ end
 function wav.read(path)
   check_path(path, "read")
   local f, err = io.open(path, "rb")
-  if not f then return nil, err end
+  if not f then return open_failed(path, err) end
   -- The header first: what is not a WAV file (a device such as /dev/zero, a huge file of
   -- something else) is not read to its end.
   local bytes, rerr = f:read(12)
@@ -172,11 +180,11 @@ function wav.read(path)
   end
   f:close()
   if not bytes then
-    return fail("%s: %s", path, tostring(rerr))
+    return fail("%s: %s", shown_path(path), tostring(rerr))
   end
   local pcm, rate, channels = wav.decode(bytes)
   if not pcm then
-    return fail("%s: %s", path, rate)
+    return fail("%s: %s", shown_path(path), rate)
   end
   return pcm, rate, channels
 end
@@ -189,11 +197,11 @@ function wav.write(path, pcm, rate, channels)
   rate = check_int(rate, "write", 3, "rate", 1, 0xFFFFFFFF // (2 * channels))
   local bytes = wav.encode(pcm, rate, channels)
   local f, err = io.open(path, "wb")
-  if not f then return nil, err end
+  if not f then return open_failed(path, err) end
   local ok, werr = f:write(bytes)
   local cok, cerr = f:close()
-  if not ok then return fail("%s: %s", path, tostring(werr)) end
-  if not cok then return fail("%s: %s", path, tostring(cerr)) end
+  if not ok then return fail("%s: %s", shown_path(path), tostring(werr)) end
+  if not cok then return fail("%s: %s", shown_path(path), tostring(cerr)) end
   return true
 end
 
