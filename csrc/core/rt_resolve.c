@@ -11,15 +11,26 @@
 #include "rt_alloc.h"
 #include "rt_thread.h"
 
+/* Lookups under way at once: one stuck lookup (a resolver that does not answer for
+ * seconds) must not hold every later connect of the client behind it. */
+#define RT_RESOLVE_THREADS 4
+
 struct rt_resolver {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct rt_link *head, *tail;   /* guarded by lock: requests waiting, oldest first */
-    bool started;                  /* guarded by lock: the thread runs */
+    int nthreads;                  /* guarded by lock: threads started */
+    int idle;                      /* guarded by lock: of those, waiting for a request */
     bool stop;                     /* guarded by lock: rt_resolver_free was called */
-    bool busy;                     /* guarded by lock: a lookup is under way */
-    int refs;                      /* guarded by lock: the owner's + the thread's */
-    pthread_t thread;
+    bool busy[RT_RESOLVE_THREADS]; /* guarded by lock: thread i is in a lookup */
+    int refs;                      /* guarded by lock: the owner's + one per thread */
+    pthread_t threads[RT_RESOLVE_THREADS];
+};
+
+/* A thread's argument: its resolver and its index there. */
+struct rt_resolver_slot {
+    struct rt_resolver *rv;
+    int i;
 };
 
 static void rt_resolver_release_locked(struct rt_resolver *rv, bool *gone)
@@ -94,14 +105,18 @@ static void rt_resolve_lookup(struct rt_resolve_req *r)
 
 static void *rt_resolver_main(void *arg)
 {
-    struct rt_resolver *rv = arg;
+    struct rt_resolver_slot slot = *(struct rt_resolver_slot *)arg;
+    struct rt_resolver *rv = slot.rv;
     struct rt_resolve_req *r;
     bool gone;
 
+    rt_free(arg);
     pthread_mutex_lock(&rv->lock);
     for (;;) {
+        rv->idle++;
         while (!rv->head && !rv->stop)
             pthread_cond_wait(&rv->cond, &rv->lock);
+        rv->idle--;
         if (!rv->head)
             break;                               /* stopping, nothing left */
         r = rt_container_of(rv->head, struct rt_resolve_req, link);
@@ -112,11 +127,11 @@ static void *rt_resolver_main(void *arg)
             snprintf(r->error, sizeof r->error, "the client is being freed");
             r->count = 0;
         } else {
-            rv->busy = true;
+            rv->busy[slot.i] = true;
             pthread_mutex_unlock(&rv->lock);
             rt_resolve_lookup(r);
             pthread_mutex_lock(&rv->lock);
-            rv->busy = false;
+            rv->busy[slot.i] = false;
         }
         pthread_mutex_unlock(&rv->lock);
         r->done(r);
@@ -129,20 +144,34 @@ static void *rt_resolver_main(void *arg)
     return NULL;
 }
 
+/* Starts one more thread when none is idle and the pool has room (lock held). False only
+ * when there is no thread at all to take the request. */
+static bool rt_resolver_grow_locked(struct rt_resolver *rv)
+{
+    struct rt_resolver_slot *slot;
+
+    if (rv->idle > 0 || rv->nthreads == RT_RESOLVE_THREADS)
+        return true;
+    slot = rt_malloc(sizeof *slot);
+    if (slot) {
+        slot->rv = rv;
+        slot->i = rv->nthreads;
+        if (rt_thread_start(&rv->threads[rv->nthreads], rt_resolver_main, slot) == 0) {
+            rv->nthreads++;
+            rv->refs++;
+            return true;
+        }
+        rt_free(slot);
+    }
+    return rv->nthreads > 0;     /* the others take it when one is free */
+}
+
 bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r)
 {
     pthread_mutex_lock(&rv->lock);
-    if (rv->stop) {
+    if (rv->stop || !rt_resolver_grow_locked(rv)) {
         pthread_mutex_unlock(&rv->lock);
         return false;
-    }
-    if (!rv->started) {
-        if (rt_thread_start(&rv->thread, rt_resolver_main, rv) != 0) {
-            pthread_mutex_unlock(&rv->lock);
-            return false;
-        }
-        rv->started = true;
-        rv->refs++;
     }
     r->link.next = NULL;
     if (rv->tail)
@@ -157,23 +186,26 @@ bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r)
 
 void rt_resolver_free(struct rt_resolver *rv)
 {
-    bool gone, join = false;
+    bool gone, join[RT_RESOLVE_THREADS];
+    int i, n;
 
     if (!rv)
         return;
     pthread_mutex_lock(&rv->lock);
     rv->stop = true;
-    pthread_cond_signal(&rv->cond);
-    if (rv->started) {
-        /* A lookup can take as long as the system's resolver wants: do not wait for one
-         * under way; the thread frees the resolver when it is done. */
-        join = !rv->busy;
-        if (!join)
-            pthread_detach(rv->thread);
+    pthread_cond_broadcast(&rv->cond);
+    /* A lookup can take as long as the system's resolver wants: a thread in one is not
+     * waited for; it frees the resolver when it is the last one out. */
+    n = rv->nthreads;
+    for (i = 0; i < n; i++) {
+        join[i] = !rv->busy[i];
+        if (!join[i])
+            pthread_detach(rv->threads[i]);
     }
     pthread_mutex_unlock(&rv->lock);
-    if (join)
-        pthread_join(rv->thread, NULL);
+    for (i = 0; i < n; i++)
+        if (join[i])
+            pthread_join(rv->threads[i], NULL);
     pthread_mutex_lock(&rv->lock);
     rt_resolver_release_locked(rv, &gone);
     pthread_mutex_unlock(&rv->lock);

@@ -2,10 +2,11 @@
  *
  * libwebsockets 4.1 (as Debian builds it) resolves host names with a blocking
  * getaddrinfo on its service thread, so one slow lookup would stall every session of a
- * client. Each client therefore has a resolver thread, started on its first lookup: the
- * I/O thread hands it a request and connects to the numeric addresses it gets back,
- * keeping the host name for the Host header, SNI and the certificate check. Literal
- * addresses skip the thread. */
+ * client. Each client therefore has resolver threads (up to four, started as lookups
+ * come and none is free, so one stuck lookup does not hold the next connects behind it):
+ * the I/O thread hands them a request and connects to the numeric addresses it gets
+ * back, keeping the host name for the Host header, SNI and the certificate check.
+ * Literal addresses skip the threads. */
 #ifndef RT_RESOLVE_H
 #define RT_RESOLVE_H
 
@@ -31,12 +32,13 @@ struct rt_resolve_req {
 
 struct rt_resolver;
 
-/* A resolver whose thread starts with the first request. NULL when out of memory. */
+/* A resolver whose threads start with the requests. NULL when out of memory. */
 struct rt_resolver *rt_resolver_new(void);
 /* Queues r (any thread). Returns false when the thread cannot be started (r untouched). */
 bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r);
-/* Stops the thread: requests still queued get done() with an error; a lookup under way
- * finishes on its own (its thread then exits and frees what is left). NULL ok. */
+/* Stops the threads: requests still queued get done() with an error; a lookup under way
+ * finishes on its own (its thread then exits, the last one freeing what is left). NULL
+ * ok. */
 void rt_resolver_free(struct rt_resolver *rv);
 
 /* Fills r's results at once when r->host is a literal IPv4 or IPv6 address; returns
