@@ -238,21 +238,36 @@ describe("manual activity and messages sent as they are", function()
     helper.drain(s)
   end)
 
-  it("an activityEnd sent as is ends the appended turn", function()
+  -- however the caller spaced or spelled it (the API takes snake_case too)
+  for _, wire in ipairs { '{"realtimeInput":{"activityEnd":{}}}',
+                          '{ "realtimeInput" : { "activityEnd" : { } } }\n',
+                          '{"realtime_input":{"activity_end":{}}}' } do
+    it("an activityEnd sent as is ends the appended turn: " .. wire, function()
+      local s = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false } })
+      local pcm = helper.tone(0.2, 16000)
+      assert(s:append_audio(pcm))
+      assert(s:send_wire(wire))
+      helper.reply_text(s)
+      assert.is_true(s:stats().first_audio == nil)   -- text output: no audio to time
+      assert(s:append_audio(pcm))                      -- a new activity, with its start
+      assert(s:commit_audio())
+      helper.reply_text(s)
+      local starts = 0
+      for _, m in ipairs(helper.client_messages "realtimeInput") do
+        if m.activityStart then starts = starts + 1 end
+      end
+      assert.equal(2, starts)
+      s:close()
+      helper.drain(s)
+    end)
+  end
+
+  it("an activityStart sent as is, spaced, inside the appended turn raises", function()
     local s = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false } })
-    local pcm = helper.tone(0.2, 16000)
-    assert(s:append_audio(pcm))
-    assert(s:send_wire '{"realtimeInput":{"activityEnd":{}}}')
-    helper.reply_text(s)
-    assert.is_true(s:stats().first_audio == nil)   -- text output: no audio to time
-    assert(s:append_audio(pcm))                      -- a new activity, with its start
+    assert(s:append_audio(helper.tone(0.2, 16000)))
+    helper.raises("call commit_audio() first", s.send_wire, s, '{ "realtimeInput": { "activityStart": {} } }')
     assert(s:commit_audio())
     helper.reply_text(s)
-    local starts = 0
-    for _, m in ipairs(helper.client_messages "realtimeInput") do
-      if m.activityStart then starts = starts + 1 end
-    end
-    assert.equal(2, starts)
     s:close()
     helper.drain(s)
   end)

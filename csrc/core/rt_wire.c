@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rt_base64.h"
+#include "rt_json.h"
 #include "rt_resume.h"
 
 static const char *const rt_wire_controls[] = {
@@ -31,6 +32,41 @@ struct rt_msg *rt_wire_control_msg(enum rt_wire_control c)
     return m;
 }
 
+/* The flag of an activity key of realtimeInput, in either spelling the API takes. */
+static unsigned rt_wire_activity_key(const struct rt_json_val *k)
+{
+    if (rt_json_eq(k, "activityStart") || rt_json_eq(k, "activity_start"))
+        return RT_MSG_ACT_START;
+    if (rt_json_eq(k, "activityEnd") || rt_json_eq(k, "activity_end"))
+        return RT_MSG_ACT_END;
+    return 0;
+}
+
+/* Reads text as JSON for realtimeInput.activityStart / activityEnd (objects), however
+ * it is spaced or ordered: a message written by hand means the same as ours. A text
+ * that is not one JSON object, or names both, has no flag. */
+static unsigned rt_wire_parse_flags(const char *text, size_t len)
+{
+    struct rt_json r;
+    struct rt_json_val root, k, v, ik, iv;
+    unsigned flags = 0, f;
+
+    rt_json_init(&r, text, len, 0);
+    if (rt_json_root(&r, &root) != RT_JSON_OBJECT)
+        return 0;
+    while (rt_json_member(&r, &root, &k, &v)) {
+        if (v.type != RT_JSON_OBJECT ||
+            !(rt_json_eq(&k, "realtimeInput") || rt_json_eq(&k, "realtime_input")))
+            continue;
+        while (rt_json_member(&r, &v, &ik, &iv))
+            if ((f = rt_wire_activity_key(&ik)) && iv.type == RT_JSON_OBJECT)
+                flags |= f;
+    }
+    if (rt_json_finish(&r) != 0 || flags == (RT_MSG_ACT_START | RT_MSG_ACT_END))
+        return 0;
+    return flags;
+}
+
 unsigned rt_wire_flags(const void *text, size_t len)
 {
     static const struct { enum rt_wire_control c; unsigned flag; } acts[] = {
@@ -42,7 +78,10 @@ unsigned rt_wire_flags(const void *text, size_t len)
         if (len == strlen(t) && memcmp(text, t, len) == 0)
             return acts[i].flag;
     }
-    return 0;
+    /* Only a text that mentions an activity at all is read as JSON. */
+    if (!memmem(text, len, "ctivity", 7))
+        return 0;
+    return rt_wire_parse_flags(text, len);
 }
 
 bool rt_wire_mime_ok(const char *s)

@@ -27,8 +27,9 @@ enum rt_wire_control {
 const char *rt_wire_control_text(enum rt_wire_control c, size_t *len);
 /* The same as a new message, its RT_MSG_ACT_* flag set (NULL when out of memory). */
 struct rt_msg *rt_wire_control_msg(enum rt_wire_control c);
-/* RT_MSG_ACT_START or RT_MSG_ACT_END when text[0..len) is exactly that control message
- * (as the core writes it, or as a caller sends it whole), else 0. */
+/* RT_MSG_ACT_START or RT_MSG_ACT_END when text[0..len) is a JSON object whose
+ * realtimeInput holds activityStart or activityEnd (an object; either spelling, any
+ * spacing or order: a caller's message as much as the core's own), else 0. */
 unsigned rt_wire_flags(const void *text, size_t len);
 
 /* True when s can stand between JSON quotes as is (printable ASCII, no '"' or '\\'):

@@ -121,6 +121,32 @@ static void test_controls(void)
     rt_msg_free(m);
 }
 
+/* An activity message is known by its JSON, however a caller spaced or spelled it; a
+ * mention elsewhere (a text that says "activityStart") is not one. */
+static void test_activity_flags(void)
+{
+    static const struct { const char *text; unsigned flags; } cases[] = {
+        { "{\"realtimeInput\":{\"activityStart\":{}}}", RT_MSG_ACT_START },
+        { "{\"realtimeInput\": {\"activityEnd\": {}}}", RT_MSG_ACT_END },
+        { " { \"realtimeInput\" : { \"activityStart\" : { } } }\n", RT_MSG_ACT_START },
+        { "{\"realtime_input\":{\"activity_end\":{}}}", RT_MSG_ACT_END },
+        { "{\"realtimeInput\":{\"activity_start\":{}}}", RT_MSG_ACT_START },
+        { "{\"realtimeInput\":{\"text\":\"activityStart\"}}", 0 },
+        { "{\"clientContent\":{\"activityStart\":{}}}", 0 },
+        { "{\"realtimeInput\":{\"activityStart\":true}}", 0 },
+        { "{\"realtimeInput\":{\"activityStart\":{},\"activityEnd\":{}}}", 0 },
+        { "{\"realtimeInput\":{\"activityStart\":{}}", 0 },       /* not JSON */
+        { "[{\"realtimeInput\":{\"activityStart\":{}}}]", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned got = rt_wire_flags(cases[i].text, strlen(cases[i].text));
+        if (got != cases[i].flags)
+            printf("# case %zu: got %u\n", i, got);
+        RT_CHECK(got == cases[i].flags);
+    }
+}
+
 /* setupComplete is a top-level key, not a word found anywhere. */
 static void test_setup_complete(void)
 {
@@ -154,6 +180,7 @@ int main(void)
     RT_RUN(test_audio_rejects);
     RT_RUN(test_audio_nomem);
     RT_RUN(test_controls);
+    RT_RUN(test_activity_flags);
     RT_RUN(test_setup_complete);
     RT_RUN(test_has_audio);
     return rt_test_done();
