@@ -201,6 +201,18 @@ describe("realtime.wav", function()
     assert.equal(8000, rate)
   end)
 
+  it("reads the audio after a data size left at 0 (a writer that meant to patch it on close)", function()
+    local body = noise(200, 13)
+    local bytes = "RIFF" .. spack("<I4", 36) .. "WAVE" .. fmt_pcm(1, 16000)
+      .. "data" .. spack("<I4", 0) .. body
+    local pcm, rate = wav.decode(bytes)
+    assert.equal(body, pcm)
+    assert.equal(16000, rate)
+    -- an empty data chunk that another chunk follows is empty
+    pcm = wav.decode(riff(fmt_pcm(1, 16000), chunk("data", ""), chunk("LIST", "INFO")))
+    assert.equal("", pcm)
+  end)
+
   describe("malformed or unsupported input gives nil and a message", function()
     local cases = {
       { "empty", "", "shorter than a RIFF header" },

@@ -96,6 +96,14 @@ local function parse_fmt(bytes, pos, size)
   return rate, channels
 end
 
+-- Whether a chunk header could start at pos: a four-character printable id and a size
+-- that fits in what follows.
+local function chunk_header_at(bytes, pos)
+  if pos + 7 > #bytes then return false end
+  local id, size = sunpack("<c4 I4", bytes, pos)
+  return id:find("^[\32-\126][\32-\126][\32-\126][\32-\126]$") ~= nil and size <= #bytes - pos - 7
+end
+
 --- Decodes a WAV file held in a string: pcm, rate, channels, or nil, message.
 function wav.decode(bytes)
   check(type(bytes) == "string", "decode", 1, "string expected, got " .. type(bytes))
@@ -127,7 +135,9 @@ function wav.decode(bytes)
     elseif id == "data" and not data_pos then
       data_pos = body
       -- Writers streaming to a pipe leave a placeholder size, and a cut file keeps what
-      -- arrived: take the bytes that are there.
+      -- arrived: take the bytes that are there. A placeholder of 0 (a writer that meant to
+      -- patch it on close) with audio after it, not another chunk, is read to the end too.
+      if size == 0 and avail > 0 and not chunk_header_at(bytes, body) then size = avail end
       data_size = math.min(size, avail)
       if size > avail then break end
     elseif size > avail and not data_pos then
