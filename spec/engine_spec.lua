@@ -344,7 +344,8 @@ describe("the engine", function()
       local cpu0, t0 = os.clock(), realtime.now()
       realtime.sleep(2)
       local cpu, wall = os.clock() - cpu0, realtime.now() - t0
-      assert.is_true(s:is_open())
+      -- (when the garbage came just as a write had drained, it was read: the session ended
+      -- with a TLS error, and there is nothing to spin on either way)
       assert.is_true(cpu < 0.3 * wall, ("%.2f s of CPU in %.2f s"):format(cpu, wall))
       s:close()
       to_end(s, 10)
