@@ -281,7 +281,7 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
 {
     s->reading_paused = true;
     s->backlog_read = s->read_fresh = false;
-    if (s->behind_from == UINT64_MAX)
+    if (s->resume_on && s->behind_from == UINT64_MAX)
         s->behind_from = s->tx_seq;      /* what is written from now on may cross a boundary
                                             that waits unread: see rt_conn_track */
     atomic_store(&s->rx_paused, true);
