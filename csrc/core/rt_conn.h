@@ -1,5 +1,6 @@
-/* The connection on the I/O thread, split over three files that share this header:
- *   rt_conn.c         requests from the owner, connecting, timers, the lws callback, the end
+/* The connection on the I/O thread, split over files that share this header:
+ *   rt_conn.c         requests from the owner, connecting, timers, the lws callback
+ *   rt_conn_end.c     the end of a session: its final error and last events
  *   rt_conn_upgrade.c the TLS handshake and the WebSocket upgrade
  *   rt_conn_io.c      writing frames, reading frames, closing handshakes
  *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
@@ -21,12 +22,14 @@ void rt_conn_kill(struct rt_session *s);
 /* Closes the connection now: for a timer of ours only, never inside one of the
  * connection's callbacks. s may be freed on return. */
 void rt_conn_kill_now(struct rt_session *s);
+/* ---- rt_conn_end.c ---- */
 /* Queues the final events (error if any, then closed) and drops the I/O thread's
  * reference: s may be freed on return. */
 void rt_conn_finish(struct rt_session *s);
 /* Frees what one connection held (setup text, parser, stash, upgrade, TLS); the session's
  * queues and its message in progress stay for the caller to settle. */
 void rt_conn_free_link(struct rt_session *s);
+/* ---- rt_conn.c ---- */
 /* Arms the keepalive timer of an open connection. */
 void rt_conn_keepalive_start(struct rt_session *s);
 /* Takes what senders pushed into the send queue (and keeps the replay within bounds). */

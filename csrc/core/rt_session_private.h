@@ -190,7 +190,7 @@ struct rt_session {
                                         its reason: notes->fail_reason */
     int http_status;                 /* status of a refused upgrade, else 0 */
     struct rt_event *ev_error;       /* owned: small error and closed events made with the */
-    struct rt_event *ev_closed;      /* session, for an end that finds no memory (rt_conn.c) */
+    struct rt_event *ev_closed;      /* session, for an end that finds no memory (rt_conn_end.c) */
     lws_sorted_usec_list_t sul_phase;     /* the deadline of the connection's phase, one at
                                              a time: connect + setupComplete (RESOLVING to
                                              SETUP), goAway's latest moment to leave (READY),
