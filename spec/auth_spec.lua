@@ -448,6 +448,76 @@ describe("credentials against the simulator", function()
       helper.sim_post("/_sim/tokens", { lifetime = 3600 })
     end)
 
+    -- the reconnect of a session whose token the server refuses: the source forgets
+    -- it and the next attempt goes with a new one
+    local function refused_on_reconnect(c, count)
+      local s = assert(seen(c:connect { output_modalities = { "text" } }))
+      helper.receive_until(s, "session_resumption_update", 10)
+      local before = c:_props().token_source:fetches()
+      helper.sim_post("/_sim/next", { count = count, fault = { type = "refuse", status = 401,
+        body = { error = { code = 401, status = "UNAUTHENTICATED", message = "Request had " ..
+          "invalid authentication credentials. Expected OAuth 2 access token, login cookie " ..
+          "or other valid authentication credential. See https://developers.google.com/" ..
+          "identity/sign-in/web/devconsole-project." } } } })
+      helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = { type = "drop" } })
+      local got = {}
+      for msg in s:messages(20) do
+        got[msg.type] = got[msg.type] or msg
+        if msg.type == "reconnected" or msg.type == "closed" then break end
+      end
+      helper.sim_request("DELETE", "/_sim/next")
+      return s, got, before
+    end
+
+    it("a reconnect refused with 401 goes again with a new token", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      local s, got, before = refused_on_reconnect(c, 1)
+      assert.is_nil(got.error, got.error and seen(got.error.message))
+      assert.is_truthy(got.reconnected)
+      assert.is_true(c:_props().token_source:fetches() > before)
+      s:close()
+      helper.drain(s)
+      c:close()
+    end)
+
+    it("a reconnect whose new token is refused too ends with 'auth', naming the source", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      local s, got = refused_on_reconnect(c, 5)
+      assert.is_nil(got.reconnected)
+      assert.equal("auth", got.error.code, got.error.message)
+      local m = seen(got.error.message)
+      assert.matches("after 2 attempts", m, 1, true)
+      assert.matches("sa%.json %(service account runner@livesim%-test%.iam%.gserviceaccount%.com%): " ..
+        "the server refused its access token: HTTP 401", m)
+      -- the server's JSON error is quoted by its status and message, whole
+      assert.matches("UNAUTHENTICATED: Request had invalid .*/devconsole%-project%.$", m)
+      helper.drain(s)
+      c:close()
+    end)
+
+    it("a connect after a refused token fetches a new one instead of sending it again", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      local s = assert(seen(c:connect { output_modalities = { "text" } }))
+      s:close()
+      helper.drain(s)
+      -- the server forgets the tokens it issued (the account stays)
+      helper.sim_post("/_sim/reset")
+      helper.sim_post("/_sim/service-accounts", { client_email = email,
+        public_key = helper.read_file(dir .. "/sa.pub") })
+      helper.sim_post("/_sim/authorized-users", user)
+      local s2, err, code = seen(c:connect { output_modalities = { "text" } })
+      assert.is_nil(s2)
+      assert.equal("auth", code)
+      assert.matches("sa%.json %(service account .*the server refused its access token: HTTP 401", err)
+      local s3 = assert(seen(c:connect { output_modalities = { "text" } }))
+      s3:close()
+      helper.drain(s3)
+      c:close()
+    end)
+
     it("fails with 'auth' when the project is missing", function()
       local c = realtime.vertex { location = "us-central1", credentials = dir .. "/sa.json",
         base_url = helper.sim_http, ca_file = helper.sim_ca, model = helper.vertex_model }

@@ -456,18 +456,37 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
     return rt_auth_want(a, err) ? 0 : -1;
 }
 
-void rt_auth_invalidate(struct rt_auth *a)
+/* Forgets the cached token when it is `token` (NULL: whichever it is) and starts a new
+ * fetch; nothing when a fetch replaced the refused token meanwhile. */
+static void rt_auth_forget(struct rt_auth *a, const char *token)
 {
+    bool same;
+
     if (!a) return;
     if (rt_fork_inherited(&a->born))
         return;                 /* rt_auth_token says why */
     pthread_mutex_lock(&a->lock);
-    rt_auth_wipe(a->token);
-    a->token = NULL;
-    a->failed = false;
+    same = !token || (a->token && strcmp(a->token, token) == 0);
+    if (same) {
+        rt_auth_wipe(a->token);
+        a->token = NULL;
+        a->failed = false;
+    }
     pthread_mutex_unlock(&a->lock);
     /* a worker that cannot start leaves no token: the next rt_auth_token says so */
-    (void)rt_auth_want(a, NULL);
+    if (same)
+        (void)rt_auth_want(a, NULL);
+}
+
+void rt_auth_invalidate(struct rt_auth *a)
+{
+    rt_auth_forget(a, NULL);
+}
+
+void rt_auth_reject(struct rt_auth *a, const char *token)
+{
+    if (token)
+        rt_auth_forget(a, token);
 }
 
 int rt_auth_fd(const struct rt_auth *a)

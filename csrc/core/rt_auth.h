@@ -88,6 +88,10 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
 /* Forgets the cached token (say, the server refused it) and starts a new fetch. */
 void rt_auth_invalidate(struct rt_auth *a);
 
+/* A server refused `token` (HTTP 401): forgets it and starts a new fetch when it is still
+ * the cached token; one a refresh already replaced stays. NULL a or token: nothing. */
+void rt_auth_reject(struct rt_auth *a, const char *token);
+
 /* The signal's descriptor: readable while no fetch is wanted or under way, so a caller
  * that got 0 from rt_auth_token can poll it until the fetch has ended. */
 int rt_auth_fd(const struct rt_auth *a);

@@ -50,8 +50,10 @@ static bool rt_conn_should_resume(struct rt_session *s, int next)
     if (s->peer_closed)
         return rt_resume_close_retryable(s->peer_code, s->goaway);
     switch (rt_conn_err_code(s)) {
-    case RT_EAUTH:      /* a token fetch that failed may work next time; a refusal not */
-        return s->token_missing;
+    case RT_EAUTH:      /* a token fetch that failed may work next time; a refusal not,
+                           but for one retry with a new token after the source's was
+                           refused (revoked, or the server forgot it) */
+        return s->token_missing || (s->token_refused && !s->token_retried);
     case RT_ETLS:
     case RT_EINVAL:
     case RT_ENOMEM:
@@ -116,6 +118,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->http_status = 0;
     s->auth_waits = 0;
     s->token_missing = false;
+    s->token_refused = false;
     s->turn_through = false;
     rt_conn_notes_clear(s);
     s->wsi = NULL;
@@ -167,11 +170,11 @@ void rt_conn_lost(struct rt_session *s)
 
             rt_error_clear(&why);
             if (strcmp(rt_conn_lost_text(s), detail) == 0)   /* the last loss is the reason */
-                rt_error_set(&why, code, "cannot resume the session after %d attempt%s: %.200s",
+                rt_error_set(&why, code, "cannot resume the session after %d attempt%s: %.700s",
                              next - 1, next - 1 == 1 ? "" : "s", detail);
             else
                 rt_error_set(&why, code, "cannot resume the session after %d attempt%s "
-                             "(%.60s): %.200s", next - 1, next - 1 == 1 ? "" : "s",
+                             "(%.60s): %.700s", next - 1, next - 1 == 1 ? "" : "s",
                              rt_conn_lost_text(s), detail);
             if (s->notes)
                 rt_error_clear(&s->notes->err);
@@ -185,6 +188,8 @@ void rt_conn_lost(struct rt_session *s)
     if (!s->reconnecting)
         rt_conn_loss_reason(s);
     s->attempt = next;
+    if (s->token_refused)
+        s->token_retried = true;   /* a new token refused too ends the session */
     rt_conn_reset(s);
     clock_gettime(CLOCK_MONOTONIC, &ts);
     /* Leaving on purpose after goAway: the old socket is closed, go at once. */
@@ -461,6 +466,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
     s->boundary = s->tx_seq;
     s->behind_from = UINT64_MAX;     /* a new connection has no backlog */
     s->ever_ready = true;
+    s->token_retried = false;
     if (!s->reconnecting) {
         ev->type = RT_EV_READY;
     } else {

@@ -9,10 +9,15 @@
 
 #include "rt_alloc.h"
 #include "rt_auth.h"
+#include "rt_json.h"
 #include "rt_mask.h"
 
-/* Longest piece of a refused upgrade's body quoted in the error. */
+/* Longest piece of a refused upgrade's body quoted in the error; the JSON error of a
+ * Google API (status and message) is quoted up to RT_JSON_QUOTE, read from the first
+ * RT_BODY_WAIT bytes of the body. */
 #define RT_BODY_QUOTE 160
+#define RT_JSON_QUOTE 400
+#define RT_BODY_WAIT 4096
 
 /* ==================================================================== *
  *  T H E   U P G R A D E
@@ -160,7 +165,7 @@ int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap)
 
 void rt_conn_mask_secrets(struct rt_session *s, char *text)
 {
-    unsigned char mark[512] = { 0 };
+    unsigned char mark[RT_ERROR_MSG_MAX] = { 0 };
     size_t n = strlen(text);
 
     if (n < RT_MASK_RUN)
@@ -175,32 +180,88 @@ void rt_conn_mask_secrets(struct rt_session *s, char *text)
     rt_mask_apply(text, n, mark);
 }
 
-/* A refused upgrade: the status, and the start of the body, which usually says why. */
+/* Copies in[0..n) into out as printable ASCII (CR, LF and tabs as spaces, runs of
+ * spaces as one), at most max bytes, then "..." when cut; out holds max + 4 bytes. */
+static void rt_conn_quote(const char *in, size_t n, char *out, size_t max)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && k < max; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '\r' || c == '\n' || c == '\t')
+            c = ' ';
+        if (c < 0x20 || c >= 0x7f)
+            continue;
+        if (c == ' ' && (!k || out[k - 1] == ' '))
+            continue;
+        out[k++] = (char)c;
+    }
+    while (k && out[k - 1] == ' ')
+        k--;
+    if (n > max && k == max)
+        memcpy(out + k, "...", 3), k += 3;
+    out[k] = '\0';
+}
+
+/* The part of a refused upgrade's body worth quoting: "STATUS: message" of a Google API
+ * error ({"error":{"message":..,"status":..}}), whole up to RT_JSON_QUOTE, else the
+ * start of the body as it came (cutting JSON in the middle says little). */
+static void rt_conn_body_quote(const char *body, size_t n, char *out)
+{
+    struct rt_json_val v;
+    char *msg = NULL, *status = NULL, text[RT_ERROR_MSG_MAX];
+
+    if (rt_json_find(body, n, "error.message", &v) == RT_JSON_STRING)
+        msg = rt_json_strdup(&v, NULL, NULL);
+    if (msg && rt_json_find(body, n, "error.status", &v) == RT_JSON_STRING)
+        status = rt_json_strdup(&v, NULL, NULL);
+    if (msg) {
+        int len = snprintf(text, sizeof text, "%s%s%s", status ? status : "",
+                           status && *status ? ": " : "", msg);
+        rt_conn_quote(text, len < 0 ? 0 : (size_t)len, out, RT_JSON_QUOTE);
+    } else {
+        rt_conn_quote(body, n, out, RT_BODY_QUOTE);
+    }
+    rt_free(msg);
+    rt_free(status);
+}
+
+/* Whether the upgrade request carried an Authorization header (a bearer token from a
+ * source or the caller, an ephemeral token). */
+static bool rt_conn_sent_authorization(const struct rt_session *s)
+{
+    if (s->auth_value)
+        return true;
+    for (size_t i = 0; i < s->nheaders; i++)
+        if (strcasecmp(s->headers[i].name, "authorization") == 0)
+            return true;
+    return false;
+}
+
+/* A refused upgrade: the status, and the start of the body, which usually says why. A
+ * credential refused (401/403 to a request with a token) is RT_EAUTH; a 401 to a token
+ * source's token has the source forget it, so that the next attempt fetches another. */
 static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 {
     const char *body = s->up->hs.data + a->header_len;
-    size_t n = s->up->hs.len - a->header_len, k = 0;
-    char quote[RT_BODY_QUOTE + 4];
+    size_t n = s->up->hs.len - a->header_len;
+    char quote[RT_JSON_QUOTE + 4], who[RT_ERROR_MSG_MAX / 2] = "";
+    enum rt_code code = RT_EHANDSHAKE;
 
-    for (size_t i = 0; i < n && k < RT_BODY_QUOTE; i++) {
-        unsigned char c = (unsigned char)body[i];
-        if (c == '\r' || c == '\n' || c == '\t')
-            c = ' ';
-        if (c < 0x20 || c == 0x7f)
-            continue;
-        if (c == ' ' && k && quote[k - 1] == ' ')
-            continue;
-        quote[k++] = (char)c;
-    }
-    while (k && quote[k - 1] == ' ')
-        k--;
-    if (n > RT_BODY_QUOTE && k == RT_BODY_QUOTE)
-        memcpy(quote + k, "...", 3), k += 3;
-    quote[k] = '\0';
+    rt_conn_body_quote(body, n, quote);
     s->http_status = a->status;
-    rt_error_set(rt_conn_err(s), RT_EHANDSHAKE,
-                 "HTTP %d: %s%s%s", a->status, a->reason[0] ? a->reason : "refused",
-                 k ? " - " : "", quote);
+    if ((a->status == 401 || a->status == 403) && rt_conn_sent_authorization(s))
+        code = RT_EAUTH;
+    if (code == RT_EAUTH && s->auth) {
+        snprintf(who, sizeof who, "%.300s: the server refused its access token: ",
+                 rt_auth_source(s->auth));
+        if (a->status == 401 && s->auth_value && strncmp(s->auth_value, "Bearer ", 7) == 0) {
+            rt_auth_reject(s->auth, s->auth_value + 7);
+            s->token_refused = true;
+        }
+    }
+    rt_error_set(rt_conn_err(s), code, "%sHTTP %d: %s%s%s", who, a->status,
+                 a->reason[0] ? a->reason : "refused", quote[0] ? " - " : "", quote);
     rt_conn_mask_secrets(s, rt_conn_err(s)->msg);   /* the body may quote the request */
 }
 
@@ -228,7 +289,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
         /* Refused: wait for the body the server announced (a little of it is enough). */
         if (a->content_length >= 0 &&
             up->hs.len - a->header_len < (size_t)a->content_length &&
-            up->hs.len - a->header_len < RT_BODY_QUOTE)
+            up->hs.len - a->header_len < RT_BODY_WAIT)
             return 0;
         rt_conn_refused(s, a);
         return -1;

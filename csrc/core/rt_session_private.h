@@ -233,6 +233,9 @@ struct rt_session {
     int attempt;                     /* reconnects since a connection last got a turn through */
     int auth_waits;                  /* retries spent waiting for a token fetch */
     bool token_missing;              /* this attempt failed for want of a token */
+    bool token_refused;              /* this attempt's token (from auth) got HTTP 401 */
+    bool token_retried;              /* a reconnect went on after such a refusal; cleared
+                                        when a connection is ready */
     double conn_start;               /* monotonic seconds this connection became ready */
     bool turn_through;               /* this connection completed a turn */
     bool goaway;                     /* this connection got goAway */
