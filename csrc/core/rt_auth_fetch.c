@@ -10,6 +10,7 @@
 #include "rt_endpoint.h"
 #include "rt_json.h"
 #include "rt_jwt.h"
+#include "rt_mask.h"
 
 #define RT_AUTH_JWT_LIFETIME 3600
 #define RT_AUTH_DEFAULT_LIFETIME 3600.0
@@ -81,18 +82,69 @@ static void rt_auth_str_free(struct rt_auth_str *s)
     s->len = s->cap = 0;
 }
 
-/* True when s holds one of the object's secrets (so it must not reach a message). */
-static bool rt_auth_leaks(const struct rt_auth *a, const char *s)
+/* True when s[0..n) repeats secret: a run of RT_MASK_RUN of its bytes, or the whole
+ * of a shorter one (of 4 bytes or more; shorter ones cannot be told from words). */
+static bool rt_auth_repeats(const char *s, size_t n, const char *secret)
 {
-    const char *secrets[] = { a->client_secret, a->refresh_token };
-    for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++)
-        if (secrets[i] && strlen(secrets[i]) >= 4 && strstr(s, secrets[i])) return true;
-    return strstr(s, "PRIVATE KEY") != NULL || strstr(s, "ya29.") != NULL;
+    size_t m = secret ? strlen(secret) : 0;
+
+    if (m >= 4 && m < RT_MASK_RUN)
+        return memmem(s, n, secret, m) != NULL;
+    for (size_t k = 0; m >= RT_MASK_RUN && k + RT_MASK_RUN <= m; k++)
+        if (memmem(s, n, secret + k, RT_MASK_RUN))
+            return true;
+    return false;
+}
+
+/* True when s repeats part of the private key's base64 body (its lines joined, so that
+ * a run across a line break counts too), or when out of memory to look. */
+static bool rt_auth_repeats_key(const char *s, size_t n, const char *pem)
+{
+    size_t len = pem ? strlen(pem) : 0, k = 0;
+    bool hit;
+    char *body;
+
+    if (!len)
+        return false;
+    body = rt_malloc(len + 1);
+    if (!body)
+        return true;
+    for (const char *line = pem; *line; ) {
+        size_t ll = strcspn(line, "\n");
+        if (strncmp(line, "-----", 5) != 0)
+            for (size_t i = 0; i < ll; i++)
+                if (line[i] != '\r' && line[i] != ' ' && line[i] != '\t')
+                    body[k++] = line[i];
+        line += ll + (line[ll] == '\n');
+    }
+    body[k] = '\0';
+    hit = rt_auth_repeats(s, n, body);
+    explicit_bzero(body, len + 1);
+    rt_free(body);
+    return hit;
+}
+
+/* True when s repeats part of one of the object's secrets (so it must not reach a
+ * message): RT_MASK_RUN bytes of the client secret, the refresh token, the private key's
+ * body or the cached access token, a PEM header, or what looks like a Google token. */
+static bool rt_auth_leaks(struct rt_auth *a, const char *s)
+{
+    size_t n = strlen(s);
+    bool hit;
+
+    if (rt_auth_repeats(s, n, a->client_secret) || rt_auth_repeats(s, n, a->refresh_token) ||
+        rt_auth_repeats_key(s, n, a->private_key) || strstr(s, "PRIVATE KEY") ||
+        strstr(s, "ya29."))
+        return true;
+    pthread_mutex_lock(&a->lock);
+    hit = rt_auth_repeats(s, n, a->token);
+    pthread_mutex_unlock(&a->lock);
+    return hit;
 }
 
 /* Copies a server's error text into out: printable ASCII only, at most 160 bytes, and
  * nothing at all if it would repeat a secret. */
-static void rt_auth_clean_text(const struct rt_auth *a, const char *in, char *out, size_t size)
+static void rt_auth_clean_text(struct rt_auth *a, const char *in, char *out, size_t size)
 {
     size_t o = 0;
     out[0] = '\0';
@@ -161,7 +213,7 @@ static const char *rt_auth_hint(const struct rt_auth *a, long status, const char
 
 /* Copies the string at path in the JSON body into out, cleaned (see rt_auth_clean_text);
  * false when there is none. */
-static bool rt_auth_body_text(const struct rt_auth *a, const struct rt_http_response *r,
+static bool rt_auth_body_text(struct rt_auth *a, const struct rt_http_response *r,
                               const char *path, char *out, size_t size)
 {
     struct rt_json_val v;

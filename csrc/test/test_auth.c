@@ -14,6 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
 #include "rt_alloc.h"
 #include "rt_auth.h"
 #include "rt_http.h"
@@ -423,6 +428,79 @@ static void test_refusal_without_secrets(void)
     rt_auth_free(a);
 }
 
+/* A refusal that quotes part of a secret (8 bytes or more of the refresh token, the
+ * client secret, the private key's body) is not quoted at all; one quoting none is. */
+static void test_refusal_partial_secrets(void)
+{
+    const char *replies[] = {
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"token 1//refresh-SE is bad\"}",
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"secret was sec ret&, bad\"}",
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"SECRET alone is no run\"}",
+        "400\n\n{\"error\":{\"code\":400,\"status\":\"h-SECRET\",\"message\":\"m\"}}",
+    };
+    const char *ends[] = {
+        "HTTP 400 invalid_grant; run `gcloud auth application-default login` again",
+        "HTTP 400 invalid_grant; run `gcloud auth application-default login` again",
+        "HTTP 400 invalid_grant: SECRET alone is no run; run `gcloud auth application-default login` again",
+        "HTTP 400: m",
+    };
+    serve(4, replies);
+    struct rt_auth *a = user_auth();
+    for (int i = 0; a && i < 4; i++) {
+        char *tok = NULL, want[512];
+        double lifetime = 0;
+        struct rt_error err = { RT_OK, "" };
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
+                 srv_port, ends[i]);
+        RT_CHECK_STR(err.msg, want);
+    }
+    serve_end();
+    rt_auth_free(a);
+}
+
+/* The same for a service account's private key: 32 bytes of its body, from the middle
+ * of a line, in the endpoint's answer. */
+static void test_refusal_quotes_key(void)
+{
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL, reply[512], want[512];
+    long n = 0;
+
+    RT_CHECK(k && bio && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1);
+    if (bio)
+        n = BIO_get_mem_data(bio, &pem);
+    const char *line2 = n > 100 ? strchr(pem, '\n') : NULL;
+    RT_CHECK(line2 != NULL);
+    if (line2) {
+        line2 = strchr(line2 + 1, '\n');      /* the body's second line */
+        char *copy = strndup(pem, (size_t)n);
+        snprintf(reply, sizeof reply, "400\n\n{\"error\":\"invalid_grant\",\"error_description\":"
+                 "\"bad key %.32s here\"}", line2 + 5);
+        const char *replies[] = { reply };
+        serve(1, replies);
+        struct rt_error err = { RT_OK, "" };
+        struct rt_auth_options o = { .kind = RT_AUTH_SERVICE_ACCOUNT, .source = "key.json",
+                                     .client_email = "a@b.iam.gserviceaccount.com",
+                                     .private_key = copy, .token_uri = token_url(), .timeout = 5 };
+        struct rt_auth *a = rt_auth_new(&o, &err);
+        char *tok = NULL;
+        double lifetime = 0;
+        RT_CHECK(a && rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+        snprintf(want, sizeof want, "key.json: token endpoint http://127.0.0.1:%d/token refused: "
+                 "HTTP 400 invalid_grant; is the key still active and the clock right?", srv_port);
+        RT_CHECK_STR(err.msg, want);
+        serve_end();
+        rt_auth_free(a);
+        if (copy)
+            explicit_bzero(copy, strlen(copy));
+        free(copy);
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+}
+
 static void test_metadata_and_async_token(void)
 {
     const char *replies[] = { "200\n\n{\"access_token\":\"ya29.meta\",\"expires_in\":3000}" };
@@ -640,6 +718,8 @@ int main(void)
     RT_RUN(test_refresh_grant);
     RT_RUN(test_long_answer_token_wiped);
     RT_RUN(test_refusal_without_secrets);
+    RT_RUN(test_refusal_partial_secrets);
+    RT_RUN(test_refusal_quotes_key);
     RT_RUN(test_metadata_and_async_token);
     RT_RUN(test_unreachable_names_source);
     RT_RUN(test_one_worker_thread);
