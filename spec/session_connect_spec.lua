@@ -89,6 +89,18 @@ describe("client:connect", function()
     assert.is_nil(err:find("not-a-valid-token", 1, true))
   end)
 
+  it("fails with 'auth' when Vertex express mode refuses the API key (HTTP 400)", function()
+    local bad = assert(realtime.vertex { api_key = "wrong-express-key-123", base_url = helper.sim_http,
+                                         ca_file = helper.sim_ca, model = helper.vertex_model })
+    local session, err, code = bad:connect {}
+    bad:close()
+    assert.is_nil(session)
+    assert.equal("auth", code, err)
+    assert.matches("HTTP 400", err)
+    assert.matches("API key not valid", err)
+    assert.is_nil(err:find("wrong-express-key-123", 1, true))
+  end)
+
   it("fails with 'handshake' and the HTTP status when the upgrade is refused otherwise", function()
     helper.sim_post("/_sim/next", { fault = { type = "refuse", status = 503, body = "overloaded" } })
     local session, err, code = client:connect {}

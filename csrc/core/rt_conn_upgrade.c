@@ -238,6 +238,20 @@ static bool rt_conn_sent_authorization(const struct rt_session *s)
     return false;
 }
 
+/* Whether the request carried an API key (x-goog-api-key) and the answer is Google's
+ * refusal of it: HTTP 400 INVALID_ARGUMENT, "API key not valid" (reason API_KEY_INVALID),
+ * as Vertex express mode answers a wrong key. */
+static bool rt_conn_key_refused(const struct rt_session *s, int status, const char *body,
+                                size_t n)
+{
+    bool sent = false;
+
+    for (size_t i = 0; i < s->nheaders && !sent; i++)
+        sent = strcasecmp(s->headers[i].name, "x-goog-api-key") == 0;
+    return sent && status == 400 && (memmem(body, n, "API key not valid", 17) ||
+                                     memmem(body, n, "API_KEY_INVALID", 15));
+}
+
 /* A refused upgrade: the status, and the start of the body, which usually says why. A
  * credential refused (401/403 to a request with a token) is RT_EAUTH; a 401 to a token
  * source's token has the source forget it, so that the next attempt fetches another. */
@@ -250,7 +264,8 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 
     rt_conn_body_quote(body, n, quote);
     s->http_status = a->status;
-    if ((a->status == 401 || a->status == 403) && rt_conn_sent_authorization(s))
+    if (((a->status == 401 || a->status == 403) && rt_conn_sent_authorization(s)) ||
+        rt_conn_key_refused(s, a->status, body, n))
         code = RT_EAUTH;
     if (code == RT_EAUTH && s->auth) {
         snprintf(who, sizeof who, "%.300s: the server refused its access token: ",
