@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rt_alloc.h"
+#include "rt_auth.h"
 #include "rt_utf8.h"
 
 /* Room for the final error's text. */
@@ -241,6 +242,11 @@ void rt_conn_finish(struct rt_session *s)
         }
         rt_conn_count_lost(s, emsg, sizeof emsg, n, unsent, unsent_bytes);
     }
+    /* No reconnect will ask for a token: the credential (its refresh timer, the HTTP
+     * worker) ends with its owner's reference, not with the session's memory, and
+     * before the owner can see the closed event. */
+    rt_auth_free(s->auth);
+    s->auth = NULL;
     atomic_store(&s->closed, true);
     /* Nothing waits any more, before the owner can see the closed event (stats). */
     atomic_store(&s->tx_bytes, 0);

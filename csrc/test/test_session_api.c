@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "rt_http_worker.h"
 #include "sim_live.h"
 
 static double mono(void)
@@ -366,6 +367,46 @@ static void test_auth_fetch_fails(void)
     RT_CHECK(strstr(w.error_msg, "401") == NULL);
 }
 
+/* A session that has ended holds no reference to its token source: once the owner frees
+ * its own, the refresh timer and the HTTP worker stop, while the session is not freed yet
+ * (a Lua session object its owner still holds). */
+static void test_auth_released_at_end(void)
+{
+    static const char setup[] = "{\"setup\":{\"model\":\"projects/livesim-test/locations/"
+        "us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio\","
+        "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]}}}";
+    struct rt_auth_options ao = { .kind = RT_AUTH_METADATA, .metadata_host = sim_http,
+                                  .ca_file = sim_ca, .timeout = 5 };
+    struct rt_endpoint_options eo = { .backend = RT_BACKEND_VERTEX, .access_token = "stale",
+                                      .project = "livesim-test", .location = "us-central1",
+                                      .base_url = sim_http };
+    struct rt_error err = { 0 };
+    struct rt_auth *a = rt_auth_new(&ao, &err);
+    struct rt_endpoint ep = { 0 };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = NULL;
+    struct seen w = { 0 };
+
+    RT_CHECK(a && c && rt_endpoint_build(&eo, &ep, &err) == 0);
+    if (a && c && ep.url) {
+        struct rt_session_options o = { .url = ep.url, .headers = ep.headers,
+                                        .nheaders = ep.nheaders, .setup = setup,
+                                        .setup_len = sizeof setup - 1, .timeout = 10, .auth = a };
+        s = rt_session_new(c, &o, &err);
+    }
+    RT_CHECK(s && pump(s, &w, 10, is_ready));
+    if (s) {
+        rt_session_close(s, 1000, "bye");
+        RT_CHECK(pump(s, &w, 10, is_closed));
+    }
+    RT_CHECK(rt_http_worker_running());
+    rt_auth_free(a);
+    RT_CHECK(!rt_http_worker_running());
+    rt_session_free(s);
+    rt_endpoint_free(&ep);
+    rt_client_free(c);
+}
+
 /* A slow reader (reading paused at max_receive_bytes) closes while the server's answers
  * wait: when the server ends the connection, what was read before the pause (its last
  * messages, its close answer) still reaches the owner, and the close is the normal one. */
@@ -416,6 +457,7 @@ int main(void)
     RT_RUN(test_close_while_connecting);
     RT_RUN(test_auth_first_handshake);
     RT_RUN(test_auth_fetch_fails);
+    RT_RUN(test_auth_released_at_end);
     RT_RUN(test_close_while_paused);
     curl_global_cleanup();
     return rt_test_done();
