@@ -258,17 +258,51 @@ local NO_CREDENTIALS = "no Vertex AI credentials found: pass credentials or acce
   .. "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default "
   .. "login`, or run on Google Cloud"
 
+-- What the waiters of one token source share (weak keys: it goes with the source):
+-- `failed`, the last failure a waiter was given and the fetch count it came after;
+-- `had_token`, true once it gave a token; `fallback`, true for the metadata server found
+-- as the last link of the search.
+local shared = setmetatable({}, { __mode = "k" })
+
+local function shared_of(src)
+  local st = shared[src]
+  if not st then
+    st = {}
+    shared[src] = st
+  end
+  return st
+end
+
 --- Waits up to `timeout` seconds for a token of `src` (a realtime.Auth) valid for at
--- least `min_valid` seconds. Returns token, expires_in, or nil, message, "auth".
+-- least `min_valid` seconds. Returns token, expires_in, or nil, message, code: "auth",
+-- or "closed" when the source is (or gets) closed. Any number of callers may wait on one
+-- source (coroutines of realtime.run): a fetch that fails gives its failure to every
+-- caller that waited for it, not only to the first that looks (the core reports a
+-- failure once, then starts a new fetch), so concurrent connects cost one request.
 function auth.token(src, timeout, min_valid)
   local deadline = core.now() + (timeout or 60)   -- math.huge: no bound
+  if not src:is_open() then return nil, "the credential is closed", "closed" end
+  local st, source = shared_of(src), src:source()
+  -- a failure of a fetch that ends after this point is this call's answer too
+  local since = src:fetches()
   while true do
+    local failed = st.failed
+    if failed and failed.after > since then return nil, failed.message, failed.code end
+    if not src:is_open() then
+      return nil, ("%s: closed while waiting for an access token"):format(source), "closed"
+    end
     local token, extra, code = src:token(min_valid or 60)
-    if token then return token, extra end
-    if extra ~= "again" then return nil, extra, code or "auth" end
+    if token then
+      st.had_token = true
+      return token, extra
+    end
+    if extra ~= "again" then
+      st.failed = { after = src:fetches(), message = extra, code = code or "auth" }
+      return nil, extra, code or "auth"
+    end
     local left = deadline - core.now()
     if left <= 0 then
-      return nil, ("%s: no access token after %g s"):format(src:source(), timeout or 60), "auth"
+      return nil, ("%s: no access token after %g s"):format(source, timeout or 60), "auth"
     end
     wait_on(src, math.min(left, 86400))   -- no scheduler is handed an infinite timeout
   end
@@ -276,8 +310,11 @@ end
 
 --- What realtime.credentials(p) needs: makes sure p.access_token holds a fresh token
 -- for the client whose properties are `p`. The token source is created once per client
--- (p.token_source) and refreshes itself before expiry; each call (each connect) takes
--- the current token. Returns true, or nil, message, "auth".
+-- (p.token_source), before its first token is asked for, so that every connect shares
+-- it: one that comes while a fetch is under way waits for that fetch (within its own
+-- timeout), and one that gives up leaves the fetch running for the next. The source
+-- refreshes itself before expiry; each call (each connect) takes the current token.
+-- Client:close() closes it. Returns true, or nil, message, code.
 function auth.resolve(p, timeout)
   if type(p) ~= "table" then
     error(("bad argument #1 to 'credentials' (table of client properties expected, got %s)")
@@ -300,18 +337,18 @@ function auth.resolve(p, timeout)
     src, err, code = core.auth_new(spec)
     if not src then return nil, err, code or "auth" end
     log("info", "credentials: " .. src:source())
-    local token, e, c = auth.token(src, timeout)
-    if not token then
-      src:close()
-      if fallback then e = NO_CREDENTIALS .. " (" .. e .. ")" end
-      return nil, e, c
-    end
+    -- nothing above yields: no other connect of the client can have made one meanwhile
     p.token_source = src
-    p.access_token = token
-    return true
+    shared_of(src).fallback = fallback
   end
   local token, err, code = auth.token(src, timeout)
-  if not token then return nil, err, code end
+  if not token then
+    local st = shared_of(src)
+    if st.fallback and not st.had_token and code ~= "closed" then
+      err = NO_CREDENTIALS .. " (" .. err .. ")"
+    end
+    return nil, err, code
+  end
   p.access_token = token
   return true
 end

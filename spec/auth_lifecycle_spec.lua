@@ -1,0 +1,111 @@
+-- The life of a client's Vertex credential (docs/credentials.md, "Token lifetime"): one
+-- token source per client, shared by every connect, the first ones included when they
+-- run at once; a fetch slower than a connect's timeout is left running for the next
+-- connect rather than abandoned; a failed fetch is every waiter's failure, and the next
+-- connect tries again. Token requests are counted by the simulator (GET /_sim/tokens)
+-- and by the hostile server's /_token (GET /_tokens).
+local realtime = require "realtime"
+local core = require "realtime.core"
+local cjson = require "cjson"
+local helper = require "spec.helper"
+
+local user = { client_id = "5678.apps.googleusercontent.com", client_secret = "lifecycle-secret-111",
+               refresh_token = "1//lifecycle-refresh-222" }
+
+local function issued()
+  return #helper.sim_get("/_sim/tokens").issued
+end
+
+local function user_info(token_uri)
+  return { type = "authorized_user", client_id = user.client_id, client_secret = user.client_secret,
+           refresh_token = user.refresh_token, token_uri = token_uri }
+end
+
+describe("a client's credential", function()
+  lazy_setup(function()
+    assert.same({ ok = true }, helper.sim_post("/_sim/authorized-users", user))
+  end)
+  after_each(function() helper.sim_post("/_sim/tokens", { lifetime = 3600 }) end)
+
+  local function sim_client()
+    return assert(realtime.vertex { project = "livesim-test", location = "us-central1",
+      credentials = user_info(helper.sim_http .. "/token"), base_url = helper.sim_http,
+      ca_file = helper.sim_ca, model = helper.vertex_model })
+  end
+
+  it("is made once for concurrent first connects, which share its one token request", function()
+    helper.sim_post("/_sim/tokens", { lifetime = 3600 })
+    local c = sim_client()
+    local before = issued()
+    local sessions, fns = {}, {}
+    for i = 1, 6 do
+      fns[i] = function()
+        sessions[i] = assert(c:connect { output_modalities = { "text" } })
+      end
+    end
+    realtime.run(table.unpack(fns))
+    assert.equal(1, issued() - before, "one token request for six connects")
+    local src = c:_props().token_source
+    assert.equal(1, src:fetches())
+    for _, s in ipairs(sessions) do s:close() end
+    c:close()
+  end)
+end)
+
+describe("a token endpoint", function()
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  local function requests()
+    local p = assert(io.popen(("env -u LD_PRELOAD curl -sS --max-time 10 --cacert %s %s/_tokens"):format(
+      helper.shell_quote(h.ca_file), h.http)))
+    local n = cjson.decode(p:read "a").requests
+    p:close()
+    return n
+  end
+
+  local function client(settings)
+    return assert(realtime.vertex { project = "p", location = "us-central1",
+      credentials = user_info(h.http .. "/_token/" .. settings), base_url = (h:base_url "setup_ok"),
+      ca_file = h.ca_file, model = "gemini-live-2.5-flash" })
+  end
+
+  it("slower than connect's timeout answers the next connect, with one request", function()
+    local c = client "delay=4000"
+    local before = requests()
+    local t0 = core.now()
+    local s, err, code = c:connect { timeout = 2.5 }
+    assert.is_nil(s)
+    assert.equal("auth", code)
+    assert.matches("no access token after 2%.5 s", err)
+    -- the fetch goes on: the next connect gets its token
+    s, err = c:connect { timeout = 4 }
+    assert(s, err)
+    assert.is_true(core.now() - t0 < 6)
+    assert.equal(1, requests() - before)
+    s:close()
+    c:close()
+  end)
+
+  it("that fails gives every connect waiting for it the failure; the next connect tries again", function()
+    local c = client "delay=1000/status=400"
+    local before = requests()
+    local res, fns = {}, {}
+    for i = 1, 3 do
+      fns[i] = function() res[i] = table.pack(c:connect { timeout = 10 }) end
+    end
+    realtime.run(table.unpack(fns))
+    for i = 1, 3 do
+      assert.is_nil(res[i][1])
+      assert.equal("auth", res[i][3])
+      assert.matches("refused: HTTP 400", res[i][2])
+    end
+    assert.equal(1, requests() - before, "one request for the three connects")
+    local s, err, code = c:connect { timeout = 10 }
+    assert.is_nil(s)
+    assert.equal("auth", code, err)
+    assert.equal(2, requests() - before, "the next connect asked again")
+    c:close()
+  end)
+end)
