@@ -2,8 +2,10 @@
 -- token source per client, shared by every connect, the first ones included when they
 -- run at once; a fetch slower than a connect's timeout is left running for the next
 -- connect rather than abandoned; a failed fetch is every waiter's failure, and the next
--- connect tries again. Token requests are counted by the simulator (GET /_sim/tokens)
--- and by the hostile server's /_token (GET /_tokens).
+-- connect tries again; client:close() closes the source, so no token is renewed and no
+-- HTTP worker thread runs for a closed client, even while it and its sessions are
+-- reachable. Token requests are counted by the simulator (GET /_sim/tokens) and by the
+-- hostile server's /_token (GET /_tokens).
 local realtime = require "realtime"
 local core = require "realtime.core"
 local cjson = require "cjson"
@@ -14,6 +16,18 @@ local user = { client_id = "5678.apps.googleusercontent.com", client_secret = "l
 
 local function issued()
   return #helper.sim_get("/_sim/tokens").issued
+end
+
+-- The threads of this process (the I/O thread of an open client, the HTTP worker).
+local function threads()
+  local f = assert(io.open "/proc/self/stat")
+  local pid = f:read "a":match "^(%d+)"
+  f:close()
+  local n = 0
+  local p = assert(io.popen("ls /proc/" .. pid .. "/task"))
+  for _ in p:read("a"):gmatch "%d+" do n = n + 1 end
+  p:close()
+  return n
 end
 
 local function user_info(token_uri)
@@ -49,6 +63,45 @@ describe("a client's credential", function()
     assert.equal(1, src:fetches())
     for _, s in ipairs(sessions) do s:close() end
     c:close()
+  end)
+
+  it("stops renewing tokens on client:close(), while the client and its sessions are kept", function()
+    local base = threads()
+    -- a two-second token is renewed every 1.5 s
+    helper.sim_post("/_sim/tokens", { lifetime = 2 })
+    local c = sim_client()
+    local s = assert(c:connect { output_modalities = { "text" } })
+    local src = c:_props().token_source
+    assert.is_true(threads() > base)
+    c:close()
+    collectgarbage()
+    local before = issued()
+    realtime.sleep(4)
+    assert.equal(0, issued() - before, "no token renewed after client:close()")
+    -- neither the I/O thread nor the HTTP worker runs for the closed client
+    assert.equal(base, threads())
+    assert.is_false(src:is_open())
+    -- both still reachable here
+    assert.is_false(c:is_open())
+    assert.truthy(tostring(s))
+  end)
+
+  it("a connect waiting for the first token returns 'closed' when another closes the client", function()
+    local h = helper.hostile { tls = true }
+    local c = assert(realtime.vertex { project = "p", location = "us-central1",
+      credentials = user_info(h.http .. "/_token/delay=3000"), base_url = (h:base_url "setup_ok"),
+      ca_file = h.ca_file, model = "gemini-live-2.5-flash" })
+    local res, t0 = nil, core.now()
+    realtime.run(function()
+      res = table.pack(c:connect { timeout = 10 })
+    end, function()
+      realtime.sleep(0.3)
+      c:close()
+    end)
+    h:stop()
+    assert.is_nil(res[1])
+    assert.equal("closed", res[3], res[2])
+    assert.is_true(core.now() - t0 < 2.5, "it did not wait for the token")
   end)
 end)
 

@@ -401,9 +401,15 @@ local CLOSE_STEP = 1
 -- bounded steps that come back here when a signal handler runs, so that Ctrl-C in lua5.4
 -- stops it at once ("interrupted!"); a close() after that waits for the rest, and the
 -- collector ends what is left without waiting. Idempotent; also `<close>`.
+-- The client's token source is closed too: it would go on renewing tokens (and keep the
+-- HTTP worker thread) while the client is reachable. Its sessions hold their own
+-- reference for reconnects, which they drop as they end; a connect waiting for its token
+-- returns "closed".
 function Client:close()
   check_client(self, "close")
   self:_close_start()
+  local src = self:_props().token_source
+  if src then src:close() end
   while not self:_close_wait(CLOSE_STEP) do end
 end
 core.Client.__close = Client.close
