@@ -18,13 +18,7 @@ describe("token endpoints that answer badly", function()
   setup(function() h = helper.hostile { tls = true } end)
   teardown(function() h:stop() end)
 
-  local function requests()
-    local p = assert(io.popen(("env -u LD_PRELOAD curl -sS --max-time 10 --cacert %s %s/_tokens"):format(
-      helper.shell_quote(h.ca_file), h.http)))
-    local n = cjson.decode(p:read "a").requests
-    p:close()
-    return n
-  end
+  local function requests() return h:token_requests() end
 
   -- Resolves an authorized-user credential whose token endpoint answers `body` (a string)
   -- with the query's other settings; returns what resolve returned and the props.

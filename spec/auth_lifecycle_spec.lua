@@ -8,7 +8,6 @@
 -- hostile server's /_token (GET /_tokens).
 local realtime = require "realtime"
 local core = require "realtime.core"
-local cjson = require "cjson"
 local helper = require "spec.helper"
 
 local user = { client_id = "5678.apps.googleusercontent.com", client_secret = "lifecycle-secret-111",
@@ -110,13 +109,7 @@ describe("a token endpoint", function()
   setup(function() h = helper.hostile { tls = true } end)
   teardown(function() h:stop() end)
 
-  local function requests()
-    local p = assert(io.popen(("env -u LD_PRELOAD curl -sS --max-time 10 --cacert %s %s/_tokens"):format(
-      helper.shell_quote(h.ca_file), h.http)))
-    local n = cjson.decode(p:read "a").requests
-    p:close()
-    return n
-  end
+  local function requests() return h:token_requests() end
 
   local function client(settings)
     return assert(realtime.vertex { project = "p", location = "us-central1",

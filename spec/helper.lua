@@ -330,6 +330,16 @@ function helper.hostile(opts)
     return cjson.decode(body).connections
   end
 
+  -- How many requests its /_token route has answered.
+  function h:token_requests()
+    local p = assert(io.popen(("env -u LD_PRELOAD curl -sS --max-time 10 %s %s"):format(
+      self.ca_file and ("--cacert " .. shell_quote(self.ca_file)) or "",
+      shell_quote(self.http .. "/_tokens"))))
+    local n = cjson.decode(p:read "a").requests
+    p:close()
+    return n
+  end
+
   function h:stop()
     if self.pid then helper.run("kill " .. self.pid) end
     self.pid = nil

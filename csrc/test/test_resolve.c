@@ -30,6 +30,20 @@ static void wait_answers(int n)
         nanosleep(&ts, NULL);
 }
 
+/* Submits N lookups of localhost, the answer counters reset. */
+static void submit_all(struct rt_resolver *rv, struct rt_resolve_req *req)
+{
+    atomic_store(&answered, 0);
+    atomic_store(&twice, 0);
+    memset(req, 0, N * sizeof *req);
+    for (int i = 0; i < N; i++) {
+        req[i].host = "localhost";
+        req[i].port = 443;
+        req[i].done = on_done;
+        RT_CHECK(rt_resolver_submit(rv, &req[i]));
+    }
+}
+
 static void test_every_request_answered(void)
 {
     struct rt_resolve_req req[N];
@@ -38,15 +52,7 @@ static void test_every_request_answered(void)
     RT_CHECK(rv);
     if (!rv)
         return;
-    atomic_store(&answered, 0);
-    atomic_store(&twice, 0);
-    memset(req, 0, sizeof req);
-    for (int i = 0; i < N; i++) {
-        req[i].host = "localhost";
-        req[i].port = 443;
-        req[i].done = on_done;
-        RT_CHECK(rt_resolver_submit(rv, &req[i]));
-    }
+    submit_all(rv, req);
     wait_answers(N);
     RT_CHECK(atomic_load(&answered) == N);
     RT_CHECK(atomic_load(&twice) == 0);
@@ -63,15 +69,7 @@ static void test_free_answers_the_queue(void)
     RT_CHECK(rv);
     if (!rv)
         return;
-    atomic_store(&answered, 0);
-    atomic_store(&twice, 0);
-    memset(req, 0, sizeof req);
-    for (int i = 0; i < N; i++) {
-        req[i].host = "localhost";
-        req[i].port = 443;
-        req[i].done = on_done;
-        RT_CHECK(rt_resolver_submit(rv, &req[i]));
-    }
+    submit_all(rv, req);
     rt_resolver_free(rv);      /* lookups under way finish; the queued ones are refused */
     wait_answers(N);
     RT_CHECK(atomic_load(&answered) == N);
