@@ -12,7 +12,9 @@
  * before any lock and refuse with RT_ECLOSED; their frees abandon the copy (its memory
  * and descriptors stay until the child exits or execs) instead of closing what is the
  * parent's. The child handler also forgets the parent's HTTP worker, so the child's own
- * credentials and jobs start one of their own. */
+ * credentials and jobs start one of their own. Not covered: the locks inside libcurl and
+ * OpenSSL, which a library thread may hold at the fork (a fetch or handshake under way);
+ * the child's own first fetch or handshake may then wait on them (docs/api.md). */
 #ifndef RT_FORK_H
 #define RT_FORK_H
 

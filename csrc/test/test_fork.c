@@ -7,7 +7,11 @@
  * Each child checks with RT_CHECK (its lines land in the same output) and _exit()s with
  * 0 when everything held, so LeakSanitizer, which runs at exit, never sees the copies it
  * abandoned; alarm() ends a child that hangs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,26 +256,54 @@ static void child_uses_auth(void *arg)
     }
 }
 
+/* A listening socket on 127.0.0.1 that never accepts: a request to it connects (the
+ * backlog takes it) and then waits for an answer that never comes. -1 on failure. */
+static int silent_listener(char *url, size_t cap)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    snprintf(url, cap, "http://127.0.0.1:%d/", ntohs(a.sin_port));
+    return fd;
+}
+
 /* A credential (its worker running) and an HTTP job under way: the child's copies fail
- * at once, its own credential fetches; the parent's still gives its token. */
+ * at once, its own credential fetches; the parent's still gives its token. The job waits
+ * on a server that never answers, so the worker sits in its poll at the fork, holding no
+ * lock of libcurl's or OpenSSL's (a fork while it is inside them is not supported: see
+ * rt_fork.h). */
 static void test_fork_auth(void)
 {
     struct inherited in = { .parent = getpid() };
-    struct rt_http_request r = { .method = "GET", .url = "http://127.0.0.1:1/", .timeout = 30 };
+    char url[64];
+    int lfd = silent_listener(url, sizeof url);
+    struct rt_http_request r = { .method = "GET", .url = url, .timeout = 3 };
     struct rt_error err = { 0 };
     char *tok = NULL;
 
+    RT_CHECK(lfd >= 0);
     in.a = fetched_auth();
-    in.j = rt_http_start(&r, &err);
+    in.j = lfd >= 0 ? rt_http_start(&r, &err) : NULL;
     RT_CHECK(in.a && in.j && rt_http_worker_running());
+    usleep(200 * 1000);             /* connected: the worker waits for the answer */
     if (in.a && in.j)
         in_child(child_uses_auth, &in);
     RT_CHECK(in.a && rt_auth_token(in.a, 60, &tok, NULL, &err) == 1);
     rt_free(tok);
-    RT_CHECK(in.j && rt_http_job_wait(in.j, 10) == 1);
+    RT_CHECK(in.j && rt_http_job_wait(in.j, 10) == 1);   /* its timeout, 3 s */
     rt_http_job_free(in.j);
     rt_auth_free(in.a);
     RT_CHECK(!rt_http_worker_running());
+    if (lfd >= 0)
+        close(lfd);
 }
 
 /* ==================================================================== *
