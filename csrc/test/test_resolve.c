@@ -44,6 +44,14 @@ static void submit_all(struct rt_resolver *rv, struct rt_resolve_req *req)
     }
 }
 
+/* Waits for every request's answer and checks that none came twice. */
+static void check_answered_once(void)
+{
+    wait_answers(N);
+    RT_CHECK(atomic_load(&answered) == N);
+    RT_CHECK(atomic_load(&twice) == 0);
+}
+
 static void test_every_request_answered(void)
 {
     struct rt_resolve_req req[N];
@@ -53,9 +61,7 @@ static void test_every_request_answered(void)
     if (!rv)
         return;
     submit_all(rv, req);
-    wait_answers(N);
-    RT_CHECK(atomic_load(&answered) == N);
-    RT_CHECK(atomic_load(&twice) == 0);
+    check_answered_once();
     for (int i = 0; i < N; i++)
         RT_CHECK(req[i].count > 0 && req[i].error[0] == '\0');
     rt_resolver_free(rv);
@@ -71,9 +77,7 @@ static void test_free_answers_the_queue(void)
         return;
     submit_all(rv, req);
     rt_resolver_free(rv);      /* lookups under way finish; the queued ones are refused */
-    wait_answers(N);
-    RT_CHECK(atomic_load(&answered) == N);
-    RT_CHECK(atomic_load(&twice) == 0);
+    check_answered_once();
     for (int i = 0; i < N; i++)
         RT_CHECK(req[i].count > 0 || strcmp(req[i].error, "the client is being freed") == 0);
 }
