@@ -239,8 +239,11 @@ static bool rt_ep_reserved(const char *name)
     return strncasecmp(name, "sec-websocket-", 14) == 0;
 }
 
-int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err)
+int rt_headers_check(const struct rt_header *h, size_t n, size_t max_bytes,
+                     struct rt_error *err)
 {
+    size_t bytes = 0;
+
     rt_error_clear(err);
     if (n && !h) {
         rt_error_set(err, RT_EINVAL, "option 'headers': nheaders is set but headers is NULL");
@@ -265,14 +268,19 @@ int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err)
                          "itself (the WebSocket upgrade); leave it out", rt_ep_shown_name(name));
             return -1;
         }
+        bytes += strlen(name) + strlen(value) + 4;      /* "name: value\r\n" */
+    }
+    /* megabytes would go out in every upgrade, answered 431 as a failed handshake */
+    if (bytes > max_bytes) {
+        rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
+                     "than the %zu a handshake may carry", bytes, max_bytes);
+        return -1;
     }
     return 0;
 }
 
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
 {
-    size_t i, bytes = 0;
-
     rt_error_clear(err);
     if (!o) {
         rt_error_set(err, RT_EINVAL, "o is NULL");
@@ -304,16 +312,7 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
         rt_ep_check_value("access_token", o->access_token, err) ||
         rt_ep_check_value("quota_project", o->quota_project, err))
         return -1;
-    if (rt_headers_check(o->headers, o->nheaders, err))
-        return -1;
-    for (i = 0; i < o->nheaders; i++)
-        bytes += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 4;
-    if (bytes > RT_EP_HEADERS_MAX) {
-        rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
-                     "than the %d a handshake may carry", bytes, RT_EP_HEADERS_MAX);
-        return -1;
-    }
-    return 0;
+    return rt_headers_check(o->headers, o->nheaders, RT_EP_HEADERS_MAX, err);
 }
 
 /* ------------------------------------------------------------------------------------

@@ -73,12 +73,16 @@ void rt_endpoint_free(struct rt_endpoint *ep);
 /* True when the header name is a token and the value holds no CR, LF or NUL. */
 bool rt_header_ok(const char *name, const char *value);
 
-/* The rules for extra handshake headers, which rt_endpoint_check and rt_session_new both
- * apply: h may be NULL only when n is 0; each name a token, each value present and free
- * of control characters but HTAB, no header the upgrade writes itself (Host, Connection,
- * Upgrade, Sec-WebSocket-*, Content-Length, Transfer-Encoding). 0, or -1 with RT_EINVAL
- * and a message that starts "option 'headers': " and names the header, never its value. */
-int rt_headers_check(const struct rt_header *h, size_t n, struct rt_error *err);
+/* The rules for extra handshake headers, which rt_endpoint_check (with RT_EP_HEADERS_MAX)
+ * and rt_session_new (with RT_SESSION_HEADERS_MAX) both apply: h may be NULL only when n
+ * is 0; each name a token, each value present and free of control characters but HTAB,
+ * no header the upgrade writes itself (Host, Connection, Upgrade, Sec-WebSocket-*,
+ * Content-Length, Transfer-Encoding), and at most max_bytes in all ("name: value\r\n"
+ * each). 0, or -1 with RT_EINVAL and a message that starts "option 'headers': " and names
+ * the header, never its value ("N bytes of names and values, more than the <max_bytes> a
+ * handshake may carry" for the total). */
+int rt_headers_check(const struct rt_header *h, size_t n, size_t max_bytes,
+                     struct rt_error *err);
 
 #ifdef __cplusplus
 }

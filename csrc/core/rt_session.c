@@ -171,23 +171,16 @@ static int rt_sess_copy_strings(struct rt_session *s, const struct rt_url *u,
 {
     const char *mime = o->audio_mime ? o->audio_mime : RT_DEFAULT_AUDIO_MIME;
     bool slash = u->path_len && u->path[0] == '/';
-    size_t i, bytes = 0, hh = rt_sess_host_header(u, NULL, 0);
+    size_t i, hh = rt_sess_host_header(u, NULL, 0);
     size_t len = o->nheaders * sizeof *s->headers + u->host_len + 1 + hh + 1 +
                  u->path_len + (slash ? 1 : 2) + strlen(mime) + 1 +
                  (s->resume_on ? o->setup_len + 1 : 0);
     char *at;
 
-    if (rt_headers_check(o->headers, o->nheaders, err))
+    if (rt_headers_check(o->headers, o->nheaders, RT_SESSION_HEADERS_MAX, err))
         return -1;
-    for (i = 0; i < o->nheaders; i++)
-        bytes += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 4;
-    /* megabytes would go out in every upgrade, answered 431 as a failed handshake */
-    if (bytes > RT_SESSION_HEADERS_MAX) {
-        rt_error_set(err, RT_EINVAL, "option 'headers': %zu bytes of names and values, more "
-                     "than the %d a handshake may carry", bytes, RT_SESSION_HEADERS_MAX);
-        return -1;
-    }
-    len += bytes - 2 * o->nheaders;          /* the strings and their two NULs */
+    for (i = 0; i < o->nheaders; i++)        /* the strings and their NULs */
+        len += strlen(o->headers[i].name) + strlen(o->headers[i].value) + 2;
     if (!(s->strings = rt_malloc(len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory creating a session");
         return -1;
