@@ -57,6 +57,19 @@ describe("make install for C hosts", function()
     assert.matches("-lrealtime", flags)
   end)
 
+  -- rt_alloc_on_release is built into the C tests only (RT_TEST_HOOKS): in the library it
+  -- cost every free an atomic load, audio's included
+  it("leaves the test hooks out of the libraries", function()
+    for _, cmd in ipairs { "nm " .. q(prefix .. "/lib/librealtime.a"),
+                           "nm -D " .. q(prefix .. "/lib/librealtime.so") } do
+      local status, out = helper.run(cmd)
+      assert.equal(0, status, out)
+      assert.truthy(out:find("rt_free", 1, true), cmd .. ": no rt_free\n" .. out)
+      assert.is_nil(out:find("rt_alloc_on_release", 1, true), cmd)
+      assert.is_nil(out:find("release_hook", 1, true), cmd)
+    end
+  end)
+
   it("has headers that each compile on their own, with no private header around", function()
     local _, list = helper.run("ls " .. q(prefix .. "/include/realtime"))
     for h in list:gmatch "%S+" do

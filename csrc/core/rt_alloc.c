@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __GLIBC__
+#if defined RT_TEST_HOOKS && defined __GLIBC__
 #include <malloc.h>
 #endif
 
@@ -29,6 +29,7 @@ static int rt_alloc_should_fail(void)
     return 0;
 }
 
+#ifdef RT_TEST_HOOKS
 /* The test hook of rt_alloc_on_release, or NULL. */
 static void (*_Atomic rt_alloc_release_hook)(const void *p, size_t size);
 
@@ -49,6 +50,10 @@ static void rt_alloc_releasing(void *p)
     (void)p;
 #endif
 }
+#else
+/* The library proper has no hook: a free is a free, with no load in front of it. */
+#define rt_alloc_releasing(p) ((void)0)
+#endif
 
 void rt_alloc_fail_after(long n)
 {

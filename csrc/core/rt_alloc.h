@@ -23,10 +23,14 @@ void rt_alloc_fail_after(long n);
  * their failure loops). */
 long rt_alloc_count(void);
 
+#ifdef RT_TEST_HOOKS
 /* Test hook: when set (NULL unsets it), called with each block rt_free is about to free
  * and each block rt_realloc is about to pass to realloc (which may free it without
  * wiping it), with its usable size, so that a test can check no secret is left in
- * memory given back. Called from any thread; glibc only (elsewhere never called). */
+ * memory given back. Called from any thread; glibc only (elsewhere never called).
+ * Only in builds with RT_TEST_HOOKS defined (the Makefile's test binaries link such an
+ * rt_alloc.o ahead of the library): the library itself pays nothing per free for it. */
 void rt_alloc_on_release(void (*hook)(const void *p, size_t size));
+#endif
 
 #endif
