@@ -125,6 +125,18 @@ describe("client options with bad values", function()
     end
   end)
 
+  -- the URL's path goes into the upgrade's request line, which servers refuse past 8 KiB
+  it("refuse a base_url that makes a session URL of more than 8 KiB, or a long api_version", function()
+    local long = "https://proxy.example/" .. string.rep("p", 8200)
+    local msg = "option 'base_url': makes a session URL of %d+ bytes, more than the 8192 an upgrade request line may carry"
+    raises(msg, realtime.gemini, { api_key = "k", base_url = long })
+    raises(msg, realtime.vertex, { access_token = "t", project = "p", base_url = long })
+    raises(msg, realtime.gemini_ephemeral_token, { api_key = "k", base_url = long })
+    raises("option 'api_version': longer than 128 bytes", realtime.gemini,
+      { api_key = "k", api_version = string.rep("v", 129) })
+    assert(realtime.gemini { api_key = "k", base_url = "https://proxy.example/" .. string.rep("p", 8000) }):close()
+  end)
+
   it("refuse more header bytes than a handshake carries, and connect with a large one that fits", function()
     raises("option 'headers': %d+ bytes of names and values, more than the 8192", realtime.gemini,
       { api_key = "k", headers = { ["x-big"] = string.rep("v", 9000) } })

@@ -1,6 +1,7 @@
 /* Endpoint URL and header building (see rt_endpoint.h). */
 #include "rt_endpoint.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -174,6 +175,35 @@ static const char *rt_ep_ws_scheme(const char *scheme, size_t n)
     return NULL;
 }
 
+/* Writes the backend's service path (what follows the base URL) into out (size n, or
+ * NULL to measure), as snprintf does; the version defaults as rt_endpoint_build's. */
+static int rt_ep_service_path(const struct rt_endpoint_options *o, char *out, size_t n)
+{
+    const char *v = o->api_version;
+    bool ephemeral = o->api_key && strncmp(o->api_key, "auth_tokens/", 12) == 0;
+
+    if (o->backend == RT_BACKEND_VERTEX)
+        return snprintf(out, n, "/ws/google.cloud.aiplatform.%s.LlmBidiService/"
+                        "BidiGenerateContent", v ? v : "v1beta1");
+    return snprintf(out, n, "/ws/google.ai.generativelanguage.%s.GenerativeService.%s",
+                    v ? v : ephemeral ? "v1alpha" : "v1beta",
+                    ephemeral ? "BidiGenerateContentConstrained" : "BidiGenerateContent");
+}
+
+/* The length of the session URL rt_endpoint_build makes of a checked base (which may
+ * not be NULL): its WebSocket scheme, the rest without trailing slashes, the path. */
+static size_t rt_ep_url_len(const struct rt_endpoint_options *o)
+{
+    size_t n = rt_ep_scheme_len(o->base_url);
+    const char *rest = o->base_url + n + 3;
+    size_t len = strlen(rest);
+    int path = rt_ep_service_path(o, NULL, 0);
+
+    while (len && rest[len - 1] == '/')
+        len--;
+    return strlen(rt_ep_ws_scheme(o->base_url, n)) + len + (path > 0 ? (size_t)path : 0);
+}
+
 #define RT_EP_BASE_FAIL(...) \
     (rt_error_set(err, RT_EINVAL, "option 'base_url': " __VA_ARGS__), -1)
 
@@ -293,6 +323,19 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
                      "or '.', as in \"v1beta\"");
         return -1;
     }
+    if (o->api_version && strlen(o->api_version) > RT_EP_NAME_MAX) {
+        rt_error_set(err, RT_EINVAL, "option 'api_version': longer than %d bytes (versions "
+                     "are like \"v1beta\")", RT_EP_NAME_MAX);
+        return -1;
+    }
+    /* Without a base_url the host and path are short: a project, location and version
+     * of RT_EP_NAME_MAX bytes each make a URL far below RT_URL_MAX. */
+    if (o->base_url && rt_ep_url_len(o) > RT_URL_MAX) {
+        rt_error_set(err, RT_EINVAL, "option 'base_url': makes a session URL of %zu bytes, "
+                     "more than the %d an upgrade request line may carry", rt_ep_url_len(o),
+                     RT_URL_MAX);
+        return -1;
+    }
     /* Both are path segments of every model name: ".." would climb out of them. */
     if (o->backend == RT_BACKEND_VERTEX && o->location && *o->location &&
         (!rt_ep_token(o->location) || strlen(o->location) > RT_EP_NAME_MAX ||
@@ -347,11 +390,29 @@ nomem:
     return -1;
 }
 
+/* Appends the backend's service path (rt_ep_service_path) to u. */
+static int rt_ep_path(struct rt_buf *u, const struct rt_endpoint_options *o,
+                      struct rt_error *err)
+{
+    char path[RT_EP_NAME_MAX + 96];   /* the longest version rt_endpoint_check takes fits */
+    int n = rt_ep_service_path(o, path, sizeof path);
+
+    if (n < 0 || (size_t)n >= sizeof path) {
+        rt_error_set(err, RT_EINVAL, "option 'api_version': too long");
+        return -1;
+    }
+    if (rt_buf_append(u, path, (size_t)n)) {
+        rt_error_set(err, RT_ENOMEM, "out of memory building the URL");
+        return -1;
+    }
+    return 0;
+}
+
 int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *ep,
                       struct rt_error *err)
 {
     const char *ua = "realtime-lua/" RT_VERSION;
-    const char *key, *token, *version;
+    const char *key, *token;
     struct rt_buf u, host;
     size_t cap, i;
     int rc = -1;
@@ -368,7 +429,6 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
         return -1;
     key = o->api_key && *o->api_key ? o->api_key : NULL;
     token = o->access_token && *o->access_token ? o->access_token : NULL;
-    version = o->api_version;
     rt_buf_init(&u);
     rt_buf_init(&host);
     cap = 6 + o->nheaders;
@@ -384,16 +444,9 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
             rt_error_set(err, RT_EAUTH, "the Gemini API needs an api_key");
             goto out;
         }
-        if (!version)
-            version = ephemeral ? "v1alpha" : "v1beta";
-        if (rt_ep_base(&u, o->base_url, "generativelanguage.googleapis.com", err))
+        if (rt_ep_base(&u, o->base_url, "generativelanguage.googleapis.com", err) ||
+            rt_ep_path(&u, o, err))
             goto out;
-        if (rt_buf_printf(&u, "/ws/google.ai.generativelanguage.%s.GenerativeService.%s",
-                          version, ephemeral ? "BidiGenerateContentConstrained"
-                                             : "BidiGenerateContent")) {
-            rt_error_set(err, RT_ENOMEM, "out of memory building the URL");
-            goto out;
-        }
         if (ephemeral ? rt_ep_set(ep, cap, "authorization", "Token ", key, err)
                       : rt_ep_set(ep, cap, "x-goog-api-key", "", key, err))
             goto out;
@@ -404,8 +457,6 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
             rt_error_set(err, RT_EAUTH, "Vertex AI needs an access_token or an api_key");
             goto out;
         }
-        if (!version)
-            version = "v1beta1";
         /* Express mode (key only) and "global" use the global host; "us" and "eu" are
          * multi-regional; anything else is a regional host. */
         if ((!token || strcmp(loc, "global") == 0) ? rt_buf_append_str(&host, "aiplatform.googleapis.com")
@@ -415,13 +466,8 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
             rt_error_set(err, RT_ENOMEM, "out of memory building the URL");
             goto out;
         }
-        if (rt_ep_base(&u, o->base_url, host.data, err))
+        if (rt_ep_base(&u, o->base_url, host.data, err) || rt_ep_path(&u, o, err))
             goto out;
-        if (rt_buf_printf(&u, "/ws/google.cloud.aiplatform.%s.LlmBidiService/BidiGenerateContent",
-                          version)) {
-            rt_error_set(err, RT_ENOMEM, "out of memory building the URL");
-            goto out;
-        }
         if (token ? rt_ep_set(ep, cap, "authorization", "Bearer ", token, err)
                   : rt_ep_set(ep, cap, "x-goog-api-key", "", key, err))
             goto out;

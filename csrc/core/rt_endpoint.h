@@ -54,10 +54,11 @@ struct rt_endpoint {
 /* Checks the forms of the options without building anything and without asking for a
  * credential: base_url (http, https, ws or wss; a host name of letters, digits, '-', '.',
  * '_' or an [IPv6] address, an optional port and path prefix; printable ASCII; no user
- * information, query or fragment, nothing a URL path cannot hold), api_version, the Vertex
- * project and location, control characters (and more than 16 KiB) in api_key,
- * access_token, quota_project, the extra headers (rt_headers_check) and more than 8 KiB
- * of them. 0, or -1 with RT_EINVAL and a message that names the option
+ * information, query or fragment, nothing a URL path cannot hold, no path prefix that
+ * makes the session URL longer than RT_URL_MAX), api_version (a token of at most 128
+ * bytes), the Vertex project and location, control characters (and more than 16 KiB) in
+ * api_key, access_token, quota_project, the extra headers (rt_headers_check) and more
+ * than 8 KiB of them. 0, or -1 with RT_EINVAL and a message that names the option
  * ("option 'base_url': ...") and never quotes a secret. */
 int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err);
 

@@ -104,7 +104,14 @@ static int rt_sess_parse_url(const char *url, struct rt_url *u, struct rt_error 
 {
     const char *p, *auth, *why;
     struct rt_url_authority a;
+    size_t n = strlen(url);
 
+    /* its path would go out in a request line the server refuses (414) */
+    if (n > RT_URL_MAX) {
+        rt_error_set(err, RT_EINVAL, "url: %zu bytes, more than the %d an upgrade request "
+                     "line may carry", n, RT_URL_MAX);
+        return -1;
+    }
     for (p = url; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
             rt_error_set(err, RT_EINVAL, "url contains a space or control character");

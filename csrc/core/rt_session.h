@@ -27,9 +27,15 @@ struct rt_auth;
 
 struct rt_header { const char *name; const char *value; };  /* name without colon */
 
+/* Longest session URL, in bytes: its path and query go into the upgrade's request line,
+ * which servers commonly refuse beyond 8 KiB (HTTP 414 or 400, a failed handshake).
+ * rt_session_new refuses a longer url; rt_endpoint_check a base_url that would make one. */
+#define RT_URL_MAX 8192
+
 struct rt_session_options {
     const char *url;                  /* ws://host[:port]/path?query or wss://... (copied):
-                                         printable ASCII, a host name or [IPv6] address */
+                                         printable ASCII, a host name or [IPv6] address, at
+                                         most RT_URL_MAX bytes */
     const struct rt_header *headers;  /* extra upgrade headers, copied; may hold secrets */
     size_t nheaders;
     const char *setup;                /* JSON text of the {"setup":{...}} message, copied */
@@ -59,8 +65,8 @@ struct rt_session_options {
 
 /* Starts connecting on the I/O thread and returns at once. The outcome arrives as events:
  * RT_EV_READY (setupComplete received), or RT_EV_ERROR followed by RT_EV_CLOSED. The
- * caller owns the returned session: rt_session_free. Fails with RT_EINVAL (bad url, a
- * header rt_headers_check refuses, more than RT_SESSION_HEADERS_MAX bytes of headers
+ * caller owns the returned session: rt_session_free. Fails with RT_EINVAL (bad url or one
+ * longer than RT_URL_MAX, a header rt_headers_check refuses, more than RT_SESSION_HEADERS_MAX bytes of headers
  * (rt_endpoint.h), missing setup, bad option), RT_EBUSY (the client holds max_sessions
  * sessions), RT_ECLOSED (client being freed) or RT_ENOMEM. */
 struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_options *o,

@@ -311,6 +311,72 @@ static void test_check_long_credential(void)
     RT_CHECK(rt_endpoint_check(&o, &err) == 0);
 }
 
+/* Fills base with "https://proxy.example/" and a path prefix of k bytes. */
+static void long_base(char *base, size_t k)
+{
+    strcpy(base, "https://proxy.example/");
+    memset(base + strlen(base), 'p', k);
+    base[22 + k] = '\0';
+}
+
+/* The session URL a base_url makes is at most RT_URL_MAX bytes (its path goes into the
+ * request line): the base that makes exactly that many is built, one byte more is
+ * refused by name, on each backend's path. Megabytes went out in the upgrade before. */
+static void test_check_url_length(void)
+{
+    static char base[RT_URL_MAX + 64];
+    struct rt_endpoint_options cases[] = {
+        { .backend = RT_BACKEND_GEMINI, .api_key = "k" },
+        { .backend = RT_BACKEND_GEMINI, .api_key = "auth_tokens/t" },
+        { .backend = RT_BACKEND_VERTEX, .access_token = "t", .project = "p", .api_version = "v1" },
+    };
+    struct rt_endpoint ep;
+    struct rt_error err;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct rt_endpoint_options *o = &cases[i];
+        size_t k, url_len;
+
+        long_base(base, 1);
+        o->base_url = base;
+        RT_CHECK(rt_endpoint_build(o, &ep, &err) == 0);
+        url_len = ep.url ? strlen(ep.url) : 0;
+        rt_endpoint_free(&ep);
+        k = 1 + RT_URL_MAX - url_len;
+        long_base(base, k);
+        RT_CHECK(rt_endpoint_build(o, &ep, &err) == 0);
+        RT_CHECK(ep.url && strlen(ep.url) == RT_URL_MAX);
+        rt_endpoint_free(&ep);
+        long_base(base, k + 1);
+        RT_CHECK(rt_endpoint_check(o, &err) == -1 && err.code == RT_EINVAL);
+        RT_CHECK_STR(err.msg, "option 'base_url': makes a session URL of 8193 bytes, more than "
+                              "the 8192 an upgrade request line may carry");
+        RT_CHECK(rt_endpoint_build(o, &ep, &err) == -1 && err.code == RT_EINVAL && !ep.url);
+        rt_endpoint_free(&ep);
+        strcat(base, "///");                      /* trailing slashes are dropped: still 8193 */
+        RT_CHECK(rt_endpoint_check(o, &err) == -1 && strstr(err.msg, " 8193 bytes"));
+    }
+}
+
+/* api_version is a path segment of the URL: at most 128 bytes, like project and location. */
+static void test_check_long_version(void)
+{
+    static char v[131];
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .access_token = "t",
+                                     .project = "p", .api_version = v };
+    struct rt_endpoint ep;
+    struct rt_error err;
+
+    memset(v, 'v', 129);
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'api_version': longer than 128 bytes (versions are like "
+                          "\"v1beta\")");
+    v[128] = '\0';
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK(ep.url && strstr(ep.url, v) != NULL);
+    rt_endpoint_free(&ep);
+}
+
 /* NULL options or endpoint: RT_EINVAL naming the argument, not a crash. */
 static void test_null_arguments(void)
 {
@@ -395,6 +461,8 @@ int main(void)
     RT_RUN(test_check_messages);
     RT_RUN(test_check_headers);
     RT_RUN(test_check_long_credential);
+    RT_RUN(test_check_url_length);
+    RT_RUN(test_check_long_version);
     RT_RUN(test_null_arguments);
     RT_RUN(test_nomem);
     RT_RUN(test_secret_copies_wiped);

@@ -197,6 +197,33 @@ static void test_headers_too_large(void)
     rt_client_free(c);
 }
 
+/* A url of more than RT_URL_MAX bytes is refused: its path and query would go out in a
+ * request line servers refuse (414), megabytes of it before. RT_URL_MAX bytes are taken. */
+static void test_url_too_long(void)
+{
+    static char url[RT_URL_MAX + 2];
+    struct rt_client *c = client();
+    struct rt_session *s;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    strcpy(url, "ws://127.0.0.1:9/x?q=");
+    memset(url + strlen(url), 'a', RT_URL_MAX + 1 - strlen(url));
+    s = open_url(c, url, &err);
+    RT_CHECK(!s && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "url: 8193 bytes, more than the 8192 an upgrade request line may "
+                          "carry");
+    rt_session_free(s);
+    url[RT_URL_MAX] = '\0';
+    s = open_url(c, url, &err);
+    RT_CHECK(s && err.code == RT_OK);
+    RT_CHECK(s && strlen(s->path) == RT_URL_MAX - strlen("ws://127.0.0.1:9"));
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
 /* Resumption asked of a setup with no sessionResumption object (nowhere to write the
  * handle): refused, not a session that never reconnects. */
 static void test_resumption_without_object(void)
@@ -277,6 +304,7 @@ int main(void)
     RT_RUN(test_url_refused);
     RT_RUN(test_headers_refused);
     RT_RUN(test_headers_too_large);
+    RT_RUN(test_url_too_long);
     RT_RUN(test_setup_kept);
     RT_RUN(test_resumption_without_object);
     RT_RUN(test_nomem);
