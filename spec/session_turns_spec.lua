@@ -161,6 +161,24 @@ describe("an image turn", function()
 end)
 
 describe("Vertex AI", function()
+  -- "models/ID" is the Gemini spelling; Vertex (and the simulator) closes 1008 on it as is
+  it("takes a model given as models/ID as Google's model, with a bearer token and in express mode", function()
+    local client = helper.vertex { model = "models/" .. helper.vertex_model }
+    local session, err, code = client:connect {}
+    assert(session, tostring(err) .. " " .. tostring(code))
+    assert.equal("projects/test-project/locations/us-central1/publishers/google/models/" .. helper.vertex_model,
+      helper.client_messages("setup")[1].model)
+    session:close()
+    client:close()
+    client = assert(realtime.vertex { api_key = helper.sim_key, base_url = helper.sim_http,
+      ca_file = helper.sim_ca })
+    session, err, code = client:connect { model = "models/" .. helper.vertex_model }
+    assert(session, tostring(err) .. " " .. tostring(code))
+    assert.equal("publishers/google/models/" .. helper.vertex_model, helper.client_messages("setup")[1].model)
+    session:close()
+    client:close()
+  end)
+
   it("connects with a bearer token and reads candidatesTokenCount as output tokens", function()
     local client = helper.vertex()
     local session = assert(client:connect { output_modalities = { "text" } })

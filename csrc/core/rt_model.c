@@ -73,8 +73,17 @@ int rt_model_resolve(const struct rt_model_ctx *ctx, const char *model, char *ou
         return emit(out, outsz, why, "models/%s%s%s", model, "", "");
     }
 
-    if (starts_with(model, "projects/") || starts_with(model, "models/"))
+    if (starts_with(model, "projects/"))
         return emit(out, outsz, why, "%s%s%s", model, "", "");
+    /* "models/ID" is the Gemini API's spelling; Vertex has no such resource and closes
+     * 1008 on it, so it names Google's model there as the bare ID does. */
+    if (starts_with(model, "models/")) {
+        model += strlen("models/");
+        if (strchr(model, '/')) {
+            *why = "unsafe model name: expected \"models/id\" with no \"/\" in the id";
+            return -1;
+        }
+    }
 
     char tmp[RT_MODEL_MAX + 64];
     if (starts_with(model, "publishers/")) {

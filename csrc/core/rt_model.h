@@ -22,10 +22,11 @@ struct rt_model_ctx {
 /* Writes the wire form of `model` into out (NUL-terminated) and returns 0.
  *
  * Gemini: "models/..." and "tunedModels/..." are kept, anything else gets "models/".
- * Vertex: "projects/...", "publishers/..." and "models/..." are kept, "pub/id" becomes
- * "publishers/pub/models/id", a bare id "publishers/google/models/id"; a "publishers/..."
- * result gets "projects/{project}/locations/{location}/" when both are known and the
- * session is not in express mode.
+ * Vertex: "projects/..." and "publishers/..." are kept, "pub/id" becomes
+ * "publishers/pub/models/id", a bare id or "models/id" (the Gemini API's spelling, which
+ * Vertex refuses) "publishers/google/models/id"; a "publishers/..." result gets
+ * "projects/{project}/locations/{location}/" when both are known and the session is not
+ * in express mode.
  *
  * Returns -1 with *why pointing at a static sentence when the name is unsafe (empty,
  * too long, "..", "?", "&", "#", "%", "\", whitespace or control bytes, an empty path

@@ -32,10 +32,19 @@ static void vertex_forms(void)
                  "projects/p1/locations/eu/publishers/meta/models/llama");
     RT_CHECK_STR(vtx("publishers/google/models/x", "p", "l", false),
                  "projects/p/locations/l/publishers/google/models/x");
-    /* full resource names and models/ are kept as given */
+    /* full resource names are kept as given */
     RT_CHECK_STR(vtx("projects/a/locations/b/publishers/google/models/x", "p", "l", false),
                  "projects/a/locations/b/publishers/google/models/x");
-    RT_CHECK_STR(vtx("models/foo", "p", "l", false), "models/foo");
+    /* "models/id", the Gemini spelling (Vertex closes 1008 on it as is), is Google's
+     * model as the bare id is, in express mode too */
+    RT_CHECK_STR(vtx("models/foo", "p", "l", false),
+                 "projects/p/locations/l/publishers/google/models/foo");
+    RT_CHECK_STR(vtx("models/foo", "p", "l", true), "publishers/google/models/foo");
+    RT_CHECK_STR(vtx("models/foo", NULL, NULL, false), "publishers/google/models/foo");
+    /* what "models/" leaves must be a lone id */
+    RT_CHECK(vtx("models/a/b", "p", "l", false) == NULL);
+    RT_CHECK_STR(why, "unsafe model name: expected \"models/id\" with no \"/\" in the id");
+    RT_CHECK(vtx("models/", "p", "l", false) == NULL);
 }
 
 static void vertex_express_and_unknown_project(void)
