@@ -64,6 +64,27 @@ static int lrt_function_call_part(lua_State *L, int idx)
     return 1;
 }
 
+/* What the Lua wrapper of a non_blocking handler returns in place of a result (init.lua,
+ * wait.lua): DEFERRED when the handler waits and goes on in a coroutine of its own, which
+ * answers the call itself; FAILED, then the error with its traceback, when it raised
+ * before waiting. Their addresses are the markers. */
+static const char lrt_tool_deferred = 'd', lrt_tool_failed = 'f';
+
+static int lrt_is_marker(lua_State *L, int idx, const char *marker)
+{
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == marker;
+}
+
+void lrt_open_dispatch(lua_State *L)
+{
+    lua_pushcfunction(L, lrt_traceback);
+    lua_setfield(L, -2, "_traceback");
+    lua_pushlightuserdata(L, (void *)&lrt_tool_deferred);
+    lua_setfield(L, -2, "_TOOL_DEFERRED");
+    lua_pushlightuserdata(L, (void *)&lrt_tool_failed);
+    lua_setfield(L, -2, "_TOOL_FAILED");
+}
+
 static void lrt_bump(lua_State *L, int slot)
 {
     lua_pushinteger(L, lua_tointeger(L, slot) + 1);
@@ -264,6 +285,19 @@ static int lrt_dispatch_done(lua_State *L, int status)
 
     if (status == LUA_ERRMEM)
         return lua_error(L);
+    if (ok && lrt_is_marker(L, SLOT_TOP + 1, &lrt_tool_deferred)) {
+        /* Its handler waits beside the receive and answers the call when it returns:
+         * neither handled here (the others' results go now) nor left to the caller. */
+        lua_rawgeti(L, SLOT_MSGS, i);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "running");
+        lua_settop(L, SLOT_TOP);
+        return lrt_dispatch(L);
+    }
+    if (ok && lrt_is_marker(L, SLOT_TOP + 1, &lrt_tool_failed)) {
+        ok = 0;                                   /* the error, with its traceback */
+        lua_copy(L, SLOT_TOP + 2, SLOT_TOP + 1);
+    }
     if (!ok && lua_toboolean(L, SLOT_NOYIELD)) {
         /* Under poll() a handler runs without a continuation, so a yield fails inside
          * it: say why, in words the user can act on (the Lua text stays for the log). */

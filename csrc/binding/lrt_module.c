@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "lrt_private.h"
+#include "lrt_receive.h"
 #include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_curl.h"
@@ -167,5 +168,6 @@ int luaopen_realtime_core(lua_State *L)
     lua_pushstring(L, RT_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lrt_open_parts(L);
+    lrt_open_dispatch(L);
     return 1;
 }

@@ -27,6 +27,9 @@ enum {
 int lrt_dispatch(lua_State *L);
 /* Message handler for tool handlers: the error with a traceback. */
 int lrt_traceback(lua_State *L);
+/* Sets the module table's (on top) _traceback and the markers a non_blocking handler's
+ * wrapper returns, _TOOL_DEFERRED and _TOOL_FAILED. */
+void lrt_open_dispatch(lua_State *L);
 /* Before a receive takes anything new from the session at 1: returns 0 when no handler
  * of it runs; raises when one runs on this thread (a handler receiving from its own
  * session); returns 1 when one waits on another coroutine (the messages wait for it, to
