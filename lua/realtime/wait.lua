@@ -27,8 +27,13 @@ local now = core.now
 --- Seconds on a monotonic clock, for deadlines and pacing.
 realtime.now = core.now
 
--- Coroutines run by realtime.run (weak keys: an abandoned one leaks nothing).
+-- Coroutines run by realtime.run (weak keys: an abandoned one leaks nothing), each with
+-- its loop's way to take in a coroutine that has started (beside, below).
 local run_threads = setmetatable({}, { __mode = "k" })
+-- Coroutines started by beside under cqueues, each with the cqueues module: cqueues runs
+-- them through a coroutine of its own that passes their yields on, so cqueues.running()
+-- does not count them as its own and their waits must be told where to go.
+local beside_cqueues = setmetatable({}, { __mode = "k" })
 local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
 
 local function cqueues_running()
@@ -57,7 +62,7 @@ end
 local function wait_on(obj, timeout)
   local co, is_main = coroutine.running()
   if not is_main and coroutine.isyieldable() then
-    local cqueues = cqueues_running()
+    local cqueues = cqueues_running() or beside_cqueues[co]
     if cqueues then
       if obj then return cqueues.poll(obj, timeout) end
       return cqueues.poll(timeout)
@@ -94,11 +99,22 @@ end
 -- with its traceback. Functions started with realtime.spawn join the same loop.
 function realtime.run(...)
   local threads = {}
+  -- Takes in co, which has started and yielded res (coroutine.resume's values): it waits
+  -- as it asked, then runs as the loop's own.
+  local function adopt(co, res)
+    local th = { co = co }
+    if res[2] == RUN_WAIT then
+      th.obj, th.deadline = res[3], res[4] and now() + res[4] or nil
+    else
+      th.args = {}   -- a plain yield: run again on the next pass
+    end
+    threads[#threads + 1] = th
+  end
   local function spawn(fname, fn, ...)
     if not is_callable(fn) then error(("%s: expected functions, got %s"):format(fname, type(fn)), 3) end
     -- coroutine.create takes only functions; a callable table runs through its __call
     local co = coroutine.create(type(fn) == "function" and fn or function(...) return fn(...) end)
-    run_threads[co] = true
+    run_threads[co] = adopt
     threads[#threads + 1] = { co = co, args = table.pack(...) }
   end
   for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
@@ -198,10 +214,55 @@ function realtime.spawn(fn, ...)
   spawn_hook(fn, ...)
 end
 
+-- A cqueues coroutine that runs co, which has yielded res, on: passes each of its yields
+-- to the controller and the controller's answer back, until co ends.
+local function forward_yields(co, res)
+  return function()
+    while coroutine.status(co) == "suspended" do
+      local answer = table.pack(coroutine.yield(table.unpack(res, 2, res.n)))
+      res = table.pack(coroutine.resume(co, table.unpack(answer, 1, answer.n)))
+      if not res[1] then error(res[2], 0) end
+    end
+  end
+end
+
+--- Calls fn(...) in a coroutine of its own when the caller runs under realtime.run or a
+-- cqueues controller, so that fn may wait without holding the caller. Returns
+-- fn's results as { ok, ... } (xpcall's, errors through msgh) when fn ended without
+-- waiting; false when it waits: it then goes on beside the caller under the same
+-- scheduler, and done(results) is called in its coroutine when it ends (an error done
+-- raises goes to the log). Returns nil, and calls nothing, under no scheduler (or where
+-- the caller cannot yield): the caller runs fn itself.
+local function beside(fn, msgh, done, ...)
+  local co, is_main = coroutine.running()
+  if is_main or not coroutine.isyieldable() then return nil end
+  local cqueues = cqueues_running() or beside_cqueues[co]
+  local adopt = not cqueues and run_threads[co]
+  if not cqueues and not adopt then return nil end
+  local waited = false
+  local h = coroutine.create(function(...)
+    local res = table.pack(xpcall(fn, msgh, ...))
+    if not waited then return res end
+    local ok, err = pcall(done, res)
+    if not ok then module._log("error", "realtime: after a tool handler: " .. tostring(err)) end
+  end)
+  if cqueues then beside_cqueues[h] = cqueues else run_threads[h] = adopt end
+  local res = table.pack(coroutine.resume(h, ...))
+  if not res[1] then error(res[2], 0) end   -- xpcall's own failure (memory)
+  if coroutine.status(h) == "dead" then return res[2] end
+  waited = true
+  if cqueues then
+    cqueues.running():wrap(forward_yields(h, res))
+  else
+    adopt(h, res)
+  end
+  return false
+end
+
 --- Puts the functions above into `into`, init.lua's module table (once, as it loads).
 local function install(into)
   for k, v in pairs(realtime) do into[k] = v end
   module = into
 end
 
-return { install = install, wait_on = wait_on, check_timeout = check_timeout }
+return { install = install, wait_on = wait_on, check_timeout = check_timeout, beside = beside }
