@@ -331,3 +331,190 @@ describe("a handler's result that cannot be queued", function()
     helper.drain(session)
   end)
 end)
+
+describe("a non_blocking handler that waits", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function()
+    realtime.log(nil)
+    client:close()
+  end)
+
+  -- A non_blocking tool whose handler sleeps `secs`, then returns what `finish` gives.
+  local function slow_tool(state, secs, finish)
+    return { name = "slow_book", description = "books slowly", parameters = WEATHER, behavior = "non_blocking",
+      handler = function(args, call)
+        state.call = call
+        realtime.sleep(secs)
+        state.returned = true
+        return finish(args, call)
+      end }
+  end
+
+  -- Receives until the model speaks the handler's result for `city`; returns whether
+  -- "I started slow_book." came while the handler still waited, and all the text.
+  local function until_result(session, state, city)
+    local text, early = {}, nil
+    local want = ('The result of slow_book is {"booked":"%s"}.'):format(city)
+    while true do
+      local msg = assert(session:receive(20))
+      assert.is_not.equal("closed", msg.type)
+      if msg.type == "output_text_done" then
+        text[#text + 1] = msg.text
+        if msg.text:find("I started slow_book.", 1, true) then early = not state.returned end
+        if msg.text:find(want, 1, true) then return early, table.concat(text, " ") end
+      end
+    end
+  end
+
+  it("under realtime.run goes on beside the receive and answers its call when it returns", function()
+    local state = {}
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 1.5, function(args) return { booked = args.city }, { scheduling = "when_idle" } end) } })
+    local conn = helper.open_connection()
+    local done, started_before_return, text
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      done = helper.receive_until(session, "response_output_item_done")
+      -- what the model says next is not held by the handler; its result, once the
+      -- handler returned, makes the model speak again
+      started_before_return, text = until_result(session, state, "Oslo")
+    end)
+    assert.is_true(started_before_return, "the model went on while the handler still waited")
+    assert.is_true(state.returned)
+    assert.is_true(done.running)
+    assert.is_nil(done.result)
+    assert.matches("I started slow_book%.", text)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ { id = state.call.id, name = "slow_book", response = { booked = "Oslo" },
+      scheduling = "WHEN_IDLE" } }, sent[1].functionResponses)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("that does not wait answers in the dispatch's tool response, as before", function()
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "quick_book", description = "books", behavior = "non_blocking",
+        handler = function() return { booked = true } end } } })
+    local conn = helper.open_connection()
+    local done
+    realtime.run(function()
+      assert(session:send_text "call quick_book {}")
+      done = helper.receive_until(session, "response_output_item_done")
+    end)
+    assert.same({ booked = true }, done.result)
+    assert.is_nil(done.running)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ booked = true }, sent[1].functionResponses[1].response)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("raising after it waited answers the model with the error and logs the traceback", function()
+    local state, logged = {}, {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 0.5, function() error("the booking desk is closed") end) } })
+    local conn = helper.open_connection()
+    local reply
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      helper.collect_turn(session)          -- the call's turn
+      reply = helper.collect_turn(session)  -- the model on the error
+    end)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    local err = sent[1].functionResponses[1].response.error
+    assert.matches("the booking desk is closed", err)
+    assert.is_nil(err:find("stack traceback", 1, true))
+    local log_text = table.concat(logged, "\n")
+    assert.matches("tool handler failed: .*the booking desk is closed\nstack traceback:", log_text)
+    assert.is_true(#reply > 0)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("whose session closed meanwhile has its answer logged, not sent, and nothing raises", function()
+    local state, logged = {}, {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 0.5, function() return { booked = true } end) } })
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      helper.receive_until(session, "response_output_item_done")
+      session:close()
+      helper.drain(session)
+    end)
+    assert.is_true(state.returned)
+    assert.matches("tool 'slow_book' %(call [^)]+%): the session closed while its handler ran; its result was not sent",
+      table.concat(logged, "\n"))
+  end)
+
+  it("under cqueues goes on beside the receive too", function()
+    local cqueues = require "cqueues"
+    local state = {}
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "slow_book", description = "books slowly", parameters = WEATHER, behavior = "non_blocking",
+        handler = function(args)
+          cqueues.sleep(1.0)
+          realtime.sleep(0.5)         -- the module's own wait, from the handler's coroutine
+          state.returned = true
+          return { booked = args.city }
+        end } } })
+    local conn = helper.open_connection()
+    local started_before_return
+    local cq = cqueues.new()
+    cq:wrap(function()
+      assert(session:send_text 'call slow_book {"city":"Rome"}')
+      started_before_return = until_result(session, state, "Rome")
+    end)
+    assert(cq:loop())
+    assert.is_true(started_before_return, "the model went on while the handler still waited")
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ booked = "Rome" }, sent[1].functionResponses[1].response)
+    session:close()
+    helper.drain(session)
+  end)
+end)
+
+describe("a non_blocking handler that waits beside a blocking call of the same toolCall", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("lets the blocking call's result go at once, and answers its own after", function()
+    local returned = false
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "slow_book", description = "books slowly", behavior = "non_blocking",
+        handler = function() realtime.sleep(1.5); returned = true; return { booked = true } end },
+      { name = "get_weather", description = "weather", parameters = WEATHER,
+        handler = function() return { sky = "grey" } end },
+    } })
+    local conn = helper.open_connection()
+    local weather_before_return
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {}; call get_weather {"city":"Oslo"}')
+      while true do
+        local msg = assert(session:receive(20))
+        assert.is_not.equal("closed", msg.type)
+        if msg.type == "output_text_done" and msg.text:find("The result of get_weather", 1, true) then
+          weather_before_return = not returned
+        end
+        if msg.type == "output_text_done" and msg.text:find("The result of slow_book", 1, true) then break end
+      end
+    end)
+    assert.is_true(weather_before_return, "the model had the blocking result while the handler waited")
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(2, #sent)
+    assert.equal(1, #sent[1].functionResponses)
+    assert.equal("get_weather", sent[1].functionResponses[1].name)
+    assert.same({ booked = true }, sent[2].functionResponses[1].response)
+    session:close()
+    helper.drain(session)
+  end)
+end)

@@ -37,6 +37,10 @@ local GEMINI_OPTIONS, VERTEX_OPTIONS = options.GEMINI_OPTIONS, options.VERTEX_OP
 local wait = require "realtime.wait"
 wait.install(realtime)
 
+-- Handlers of non_blocking tools that go on beside the receive (tools.lua).
+local tools = require "realtime.tools"
+tools.install(realtime)
+
 -- Credentials (auth.lua), loaded now: an error path that loaded it later could meet a
 -- process out of descriptors and raise "module not found" in place of the real error.
 local auth = require "realtime.auth"
@@ -279,6 +283,7 @@ function Client:connect(opts)
   check_client(self, "connect")
   local handlers
   handlers, opts = check_session_options(opts or {})
+  handlers = tools.with_beside_handlers(handlers, opts.tools)
   local p = self:_props()
   if not self:is_open() then error("client closed", 2) end
   local eff = options_copy(opts)

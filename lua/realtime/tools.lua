@@ -1,0 +1,151 @@
+-- realtime.tools: the handlers of non_blocking tools. Under realtime.run or cqueues such
+-- a handler runs in a coroutine of its own (wait.beside); when it waits, the receive
+-- goes on with the session's later messages, and the handler answers its call when it
+-- returns, as send_tool_result would (API.md, "Tools"). A handler that does not wait,
+-- and every handler under poll() or no scheduler, runs inside the receive as before.
+-- Internal to the module: not part of the API.
+local core = require "realtime.core"
+local wait = require "realtime.wait"
+local shown = require("realtime.options").shown
+
+-- init.lua's module table, for its realtime._log (set by install, as it loads).
+local module
+
+local function log(level, text)
+  module._log(level, text)
+end
+
+-- What a handler's wrapper returns to the dispatch (lrt_dispatch.c) in place of a result:
+-- its handler waits beside the receive; or it raised before waiting (then its error).
+local TOOL_DEFERRED, TOOL_FAILED = core._TOOL_DEFERRED, core._TOOL_FAILED
+local RESULT_KEYS = { scheduling = true, will_continue = true }
+
+-- Text made valid UTF-8 (a bad byte becomes U+FFFD), as the dispatch makes handler errors:
+-- bytes would go to the model in base64.
+local function utf8_fixed(text)
+  local out, i = {}, 1
+  while true do
+    local ok, bad = utf8.len(text, i)
+    if ok then out[#out + 1] = text:sub(i); break end
+    out[#out + 1] = text:sub(i, bad - 1) .. "\u{FFFD}"
+    i = bad + 1
+  end
+  return table.concat(out)
+end
+
+-- { error = message } for the model: the handler's error without its traceback (the last
+-- one is the message handler's), as the dispatch gives it.
+local function error_result(full)
+  local cut, from = nil, 1
+  while true do
+    local at = full:find("\nstack traceback:", from, true)
+    if not at then break end
+    cut, from = at, at + 1
+  end
+  return { error = utf8_fixed(cut and full:sub(1, cut - 1) or full) }
+end
+
+-- Why the handler's second value cannot go with its result, or nil.
+local function options_fault(opts)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then
+    return ("tool handler: its second value must be a table of options ({ scheduling =, "
+      .. "will_continue = }), got %s"):format(type(opts))
+  end
+  for k in pairs(opts) do
+    if not RESULT_KEYS[k] then
+      return ("tool handler: unknown option %s in its second value (expected scheduling, "
+        .. "will_continue)"):format(type(k) == "string" and shown(k) or "of type " .. type(k))
+    end
+  end
+end
+
+-- Sends result (and opts) as the answer of call, as send_tool_result does; what the
+-- mapping refuses goes to the model as an error, and to the log. Returns nothing.
+local function send_late(call, where, result, opts)
+  local session = call.session
+  local ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result, opts)
+  if not ok then
+    log("error", ("%s: its result cannot be sent: %s"):format(where, tostring(sent)))
+    ok, sent, err, code = pcall(session.send_tool_result, session, call.id,
+      error_result(("tool '%s': its result cannot be sent: %s"):format(call.name, tostring(sent))))
+  elseif not sent and code == "unsupported" and opts and opts.will_continue ~= nil then
+    -- will_continue on Vertex: the caller hears it, as from the dispatch; the result goes
+    log("error", ("%s: %s"):format(where, tostring(err)))
+    ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result,
+      { scheduling = opts.scheduling })
+  end
+  if not ok or not sent then
+    log("error", ("%s: its result was not sent: %s"):format(where, tostring(ok and err or sent)))
+  end
+end
+
+-- The end of a non_blocking handler that waited (wait.beside): its outcome res (xpcall's
+-- values) answers the call, unless the session closed, the server withdrew the call or
+-- the handler answered it itself meanwhile; each of those is logged, never raised.
+local function answer_late(call, res)
+  local where = ("tool '%s' (call %s)"):format(call.name, call.id)
+  local session = call.session
+  if not session:is_open() then
+    log("warn", where .. ": the session closed while its handler ran; its "
+      .. (res[1] and "result" or "error") .. " was not sent"
+      .. (res[1] and "" or ": " .. tostring(res[2])))
+    return
+  end
+  local state = session:_props()._map
+  if state.calls[call.id] == nil then
+    if state.cancelled_ids[call.id] ~= nil then
+      log("info", where .. ": the server withdrew the call while its handler ran; its result was not sent")
+    elseif not res[1] or res[2] ~= nil then
+      log("error", where .. ": the call was already answered with send_tool_result; the handler's "
+        .. (res[1] and "return value was not sent" or "error was not sent: " .. tostring(res[2])))
+    end
+    return
+  end
+  if not res[1] then
+    log("error", "tool handler failed: " .. tostring(res[2]))
+    return send_late(call, where, error_result(tostring(res[2])))
+  end
+  local fault = options_fault(res[3])
+  if fault then
+    log("error", ("%s: %s"):format(where, fault))
+    return send_late(call, where, error_result(fault))
+  end
+  return send_late(call, where, res[2], res[3])
+end
+
+-- The handler of a non_blocking tool: under realtime.run or cqueues it runs in a
+-- coroutine of its own, and when it waits, the receive goes on and the handler answers
+-- its call when it returns (answer_late). Elsewhere, and while it does not wait, it is
+-- called as any handler.
+local function beside_handler(handler)
+  return function(args, call)
+    local res = wait.beside(handler, core._traceback, function(r) answer_late(call, r) end, args, call)
+    if res == nil then return handler(args, call) end
+    if res == false then return TOOL_DEFERRED end
+    if not res[1] then return TOOL_FAILED, res[2] end
+    return res[2], res[3]
+  end
+end
+
+-- The handlers of a session with those of non_blocking tools wrapped (beside_handler).
+local function with_beside_handlers(handlers, tools)
+  local wrapped
+  for _, tool in ipairs(tools or {}) do
+    if type(tool) == "table" and tool.behavior == "non_blocking" and handlers[tool.name] then
+      if not wrapped then
+        wrapped = {}
+        for k, v in pairs(handlers) do wrapped[k] = v end
+      end
+      wrapped[tool.name] = beside_handler(handlers[tool.name])
+    end
+  end
+  return wrapped or handlers
+end
+
+--- Sets the module table whose log the late answers use (init.lua, once, as it loads).
+local function install(into)
+  module = into
+end
+
+return { install = install, with_beside_handlers = with_beside_handlers }
