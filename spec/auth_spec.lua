@@ -448,17 +448,22 @@ describe("credentials against the simulator", function()
       helper.sim_post("/_sim/tokens", { lifetime = 3600 })
     end)
 
+    -- the next `count` upgrades are refused as Vertex refuses a revoked token
+    local function refuse_next(count)
+      helper.sim_post("/_sim/next", { count = count, fault = { type = "refuse", status = 401,
+        body = { error = { code = 401, status = "UNAUTHENTICATED", message = "Request had " ..
+          "invalid authentication credentials. Expected OAuth 2 access token, login cookie " ..
+          "or other valid authentication credential. See https://developers.google.com/" ..
+          "identity/sign-in/web/devconsole-project." } } } })
+    end
+
     -- the reconnect of a session whose token the server refuses: the source forgets
     -- it and the next attempt goes with a new one
     local function refused_on_reconnect(c, count)
       local s = assert(seen(c:connect { output_modalities = { "text" } }))
       helper.receive_until(s, "session_resumption_update", 10)
       local before = c:_props().token_source:fetches()
-      helper.sim_post("/_sim/next", { count = count, fault = { type = "refuse", status = 401,
-        body = { error = { code = 401, status = "UNAUTHENTICATED", message = "Request had " ..
-          "invalid authentication credentials. Expected OAuth 2 access token, login cookie " ..
-          "or other valid authentication credential. See https://developers.google.com/" ..
-          "identity/sign-in/web/devconsole-project." } } } })
+      refuse_next(count)
       helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = { type = "drop" } })
       local got = {}
       for msg in s:messages(20) do
@@ -497,24 +502,57 @@ describe("credentials against the simulator", function()
       c:close()
     end)
 
-    it("a connect after a refused token fetches a new one instead of sending it again", function()
+    it("a connect whose cached token the server forgot fetches a new one and goes again", function()
       if not wired() then return end
       local c = client(dir .. "/sa.json")
       local s = assert(seen(c:connect { output_modalities = { "text" } }))
       s:close()
       helper.drain(s)
+      local before = c:_props().token_source:fetches()
       -- the server forgets the tokens it issued (the account stays)
       helper.sim_post("/_sim/reset")
       helper.sim_post("/_sim/service-accounts", { client_email = email,
         public_key = helper.read_file(dir .. "/sa.pub") })
       helper.sim_post("/_sim/authorized-users", user)
-      local s2, err, code = seen(c:connect { output_modalities = { "text" } })
-      assert.is_nil(s2)
-      assert.equal("auth", code)
+      -- the same call: the refused token is dropped, a new one fetched and sent
+      local s2 = assert(seen(c:connect { output_modalities = { "text" } }))
+      assert.equal(before + 1, c:_props().token_source:fetches())
+      s2:close()
+      helper.drain(s2)
+      c:close()
+    end)
+
+    it("a first connect refused with 401 goes once more with a new token, in the same call", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      refuse_next(1)
+      local s, err = seen(c:connect { output_modalities = { "text" }, timeout = 10 })
+      helper.sim_request("DELETE", "/_sim/next")
+      assert(s, err)
+      -- the first token, refused, and the one the upgrade went again with
+      assert.equal(2, c:_props().token_source:fetches())
+      s:close()
+      helper.drain(s)
+      c:close()
+    end)
+
+    it("a connect whose new token is refused too is 'auth'; the next connect works", function()
+      if not wired() then return end
+      local c = client(dir .. "/sa.json")
+      refuse_next(2)
+      local s, err, code = seen(c:connect { output_modalities = { "text" }, timeout = 10 })
+      -- the one call made both upgrades
+      local left = helper.sim_get "/_sim/next"
+      helper.sim_request("DELETE", "/_sim/next")
+      assert.equal(0, #left)
+      assert.is_nil(s)
+      assert.equal("auth", code, err)
       assert.matches("sa%.json %(service account .*the server refused its access token: HTTP 401", err)
-      local s3 = assert(seen(c:connect { output_modalities = { "text" } }))
-      s3:close()
-      helper.drain(s3)
+      -- two tokens went (the second refusal drops the second, which a third fetch replaces)
+      assert.is_true(c:_props().token_source:fetches() >= 2)
+      local s2 = assert(seen(c:connect { output_modalities = { "text" } }))
+      s2:close()
+      helper.drain(s2)
       c:close()
     end)
 

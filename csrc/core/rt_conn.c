@@ -196,6 +196,20 @@ static void rt_conn_resolved(struct rt_session *s)
     rt_conn_connect(s);
 }
 
+/* Seconds this attempt may take: a reconnect gets the whole timeout; the first
+ * connection's attempts share one (a second attempt after a refused token gets what the
+ * first left), so connect never takes longer than its caller asked. */
+static double rt_conn_attempt_time(struct rt_session *s)
+{
+    double now = rt_clock_now();
+
+    if (s->ever_ready)
+        return s->timeout;
+    if (!s->first_deadline)
+        s->first_deadline = now + s->timeout;
+    return s->first_deadline - now > 0.001 ? s->first_deadline - now : 0.001;
+}
+
 void rt_conn_open(struct rt_session *s)
 {
     struct rt_lookup *lk;
@@ -206,7 +220,7 @@ void rt_conn_open(struct rt_session *s)
     s->addrs = NULL;
     s->phase_expired = false;
     rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_timeout_cb,
-                  (lws_usec_t)(s->timeout * (double)LWS_USEC_PER_SEC));
+                  (lws_usec_t)(rt_conn_attempt_time(s) * (double)LWS_USEC_PER_SEC));
     /* Allocated per attempt: an open connection keeps no addresses. */
     if (!(lk = rt_calloc(1, sizeof *lk))) {
         rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory resolving host %s", s->host);

@@ -19,6 +19,7 @@
 #define RT_AUTH_WAIT_STEPS 50          /* 0.1 s each: a token fetch gets 5 s */
 
 static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul);
+static void rt_conn_first_cb(lws_sorted_usec_list_t *sul);
 
 /* True while the initial history is kept for replay (no turn has completed since it was
  * written), or not written yet (it is the first message after setup), in a session that
@@ -124,6 +125,28 @@ static void rt_conn_reset(struct rt_session *s)
     s->wsi = NULL;
 }
 
+/* The first connection's token was refused (HTTP 401: revoked, or expired early): the
+ * source forgot it and fetches another (rt_conn_refused), and the upgrade goes once more
+ * with that one, within what is left of the connect's timeout, as a reconnect does
+ * (token_refused, token_retried: a second refusal in a row ends the session). True when
+ * that attempt is under way. */
+static bool rt_conn_retry_first(struct rt_session *s)
+{
+    struct rt_msg *setup = s->setup;    /* not sent: the upgrade was refused */
+
+    if (s->ever_ready || !s->token_refused || s->token_retried || !setup || s->close_acted ||
+        s->fail_code || atomic_load(&s->closed) || s->client->stop_seen ||
+        rt_clock_now() >= s->first_deadline)
+        return false;
+    s->setup = NULL;                    /* kept through the reset, which frees the link's */
+    rt_conn_reset(s);
+    s->setup = setup;
+    s->token_retried = true;
+    s->state = RT_CS_NEW;
+    rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb, 0);
+    return true;
+}
+
 void rt_conn_lost(struct rt_session *s)
 {
     double lived, delay;
@@ -145,6 +168,8 @@ void rt_conn_lost(struct rt_session *s)
         rt_client_schedule(s->client, s, 0);
         return;
     }
+    if (rt_conn_retry_first(s))
+        return;
     lived = s->state == RT_CS_READY ? rt_clock_now() - s->conn_start : 0;
     next = rt_resume_next_attempt(s->attempt, s->turn_through, lived, was_recycle);
     if (!rt_conn_should_resume(s, next)) {
@@ -256,6 +281,14 @@ void rt_conn_open_first(struct rt_session *s)
 {
     int t = rt_conn_token_state(s);
 
+    if (t == 0 && s->first_deadline && rt_clock_now() >= s->first_deadline) {
+        /* the attempt after a refused token: its new token did not come in time */
+        rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s "
+                     "(waiting for a new access token after the server refused one)",
+                     s->host, s->timeout);
+        rt_conn_token_failed(s);
+        return;
+    }
     if (t == 0) {
         rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_first_cb,
                       LWS_USEC_PER_SEC / 10);

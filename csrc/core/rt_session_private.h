@@ -234,8 +234,10 @@ struct rt_session {
     int auth_waits;                  /* retries spent waiting for a token fetch */
     bool token_missing;              /* this attempt failed for want of a token */
     bool token_refused;              /* this attempt's token (from auth) got HTTP 401 */
-    bool token_retried;              /* a reconnect went on after such a refusal; cleared
-                                        when a connection is ready */
+    bool token_retried;              /* a reconnect (or the first connection) went on after
+                                        such a refusal; cleared when a connection is ready */
+    double first_deadline;           /* monotonic seconds when the first connection's
+                                        timeout ends (set by its first attempt); 0 = not yet */
     double conn_start;               /* monotonic seconds this connection became ready */
     bool turn_through;               /* this connection completed a turn */
     bool goaway;                     /* this connection got goAway */
