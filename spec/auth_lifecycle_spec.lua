@@ -102,6 +102,31 @@ describe("a client's credential", function()
     assert.equal("closed", res[3], res[2])
     assert.is_true(core.now() - t0 < 2.5, "it did not wait for the token")
   end)
+
+  it("under cqueues, a connect waiting for the first token wakes at once when the client closes", function()
+    local ok_cq, cqueues = pcall(require, "cqueues")
+    if not ok_cq then return pending("cqueues is not installed") end
+    local h = helper.hostile { tls = true }
+    local c = assert(realtime.vertex { project = "p", location = "us-central1",
+      credentials = user_info(h.http .. "/_token/delay=20000"), base_url = (h:base_url "setup_ok"),
+      ca_file = h.ca_file, model = "gemini-live-2.5-flash" })
+    local res, t0 = nil, core.now()
+    local cq = cqueues.new()
+    cq:wrap(function()
+      res = table.pack(c:connect { timeout = 15 })
+    end)
+    cq:wrap(function()
+      cqueues.sleep(0.3)
+      c:close()
+    end)
+    local ok, err = cq:loop()
+    h:stop()
+    assert(ok, err)
+    assert.is_nil(res[1])
+    assert.equal("closed", res[3], res[2])
+    -- the connect's own timeout (15 s) is what it waited for before
+    assert.is_true(core.now() - t0 < 5, "it waited for its timeout")
+  end)
 end)
 
 describe("a token endpoint", function()

@@ -18,7 +18,9 @@
 #define LRT_HTTP "realtime.HttpRequest"
 
 struct lrt_auth {
-    struct rt_auth *a;        /* owned; NULL once closed */
+    struct rt_auth *a;        /* owned reference; NULL once collected */
+    bool closed;              /* close() ran: a is stopped (rt_auth_close), but its raised
+                                 signal stays, for a poller that registered it (cqueues) */
 };
 
 struct lrt_http {
@@ -47,7 +49,7 @@ static double lrt_auth_number(lua_State *L, int idx, const char *key, double dfl
 static struct lrt_auth *lrt_check_auth(lua_State *L, int idx)
 {
     struct lrt_auth *u = luaL_checkudata(L, idx, LRT_AUTH);
-    if (!u->a)
+    if (!u->a || u->closed)
         luaL_error(L, "credential closed");
     return u;
 }
@@ -58,7 +60,7 @@ struct rt_auth *lrt_test_auth(lua_State *L, int idx);
 struct rt_auth *lrt_test_auth(lua_State *L, int idx)
 {
     struct lrt_auth *u = luaL_testudata(L, idx, LRT_AUTH);
-    return u ? u->a : NULL;
+    return u && !u->closed ? u->a : NULL;
 }
 
 /* core.auth_new{ kind = "service_account"|"authorized_user"|"metadata", source=, scope=,
@@ -95,6 +97,7 @@ static int lrt_auth_new(lua_State *L)
 
     struct lrt_auth *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->a = NULL;
+    u->closed = false;
     luaL_setmetatable(L, LRT_AUTH);
     u->a = rt_auth_new(&o, &err);
     if (!u->a) {
@@ -165,6 +168,9 @@ static int lrt_auth_source(lua_State *L)
     return 1;
 }
 
+/* The signal's descriptor, closed or not: after close() it stays readable, so a
+ * scheduler that polls it (cqueues) wakes its waiter at once rather than at its timeout,
+ * and never finds it closed under it (it lasts until the collector frees the credential). */
 static int lrt_auth_pollfd(lua_State *L)
 {
     struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);
@@ -198,17 +204,28 @@ static int lrt_auth_wait(lua_State *L)
 static int lrt_auth_is_open(lua_State *L)
 {
     struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);
-    lua_pushboolean(L, u->a != NULL);
+    lua_pushboolean(L, u->a != NULL && !u->closed);
     return 1;
 }
 
-/* auth:close(): cancels a fetch under way and the refresh timer, and has the secrets
- * wiped. Idempotent. */
+/* auth:close(): cancels a fetch under way and the refresh timer, has the secrets wiped
+ * and wakes whoever waits on the credential. Idempotent. */
 static int lrt_auth_close(lua_State *L)
+{
+    struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);
+    u->closed = true;
+    rt_auth_close(u->a);
+    return 0;
+}
+
+/* __gc: drops the Lua side's reference (the descriptor goes with the last one); a
+ * session that holds its own keeps the source working for its reconnects. */
+static int lrt_auth_gc(lua_State *L)
 {
     struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);
     struct rt_auth *a = u->a;
     u->a = NULL;
+    u->closed = true;
     rt_auth_free(a);
     return 0;
 }
@@ -216,7 +233,7 @@ static int lrt_auth_close(lua_State *L)
 static int lrt_auth_tostring(lua_State *L)
 {
     struct lrt_auth *u = luaL_checkudata(L, 1, LRT_AUTH);
-    if (u->a)
+    if (u->a && !u->closed)
         lua_pushfstring(L, "%s (%s) (%p)", LRT_AUTH, rt_auth_source(u->a), (void *)u);
     else
         lua_pushfstring(L, "%s (%p) closed", LRT_AUTH, (void *)u);
@@ -238,7 +255,7 @@ static const luaL_Reg lrt_auth_methods[] = {
 };
 
 static const luaL_Reg lrt_auth_meta[] = {
-    { "__gc", lrt_auth_close },
+    { "__gc", lrt_auth_gc },
     { "__close", lrt_auth_close },
     { "__tostring", lrt_auth_tostring },
     { NULL, NULL }

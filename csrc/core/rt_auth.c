@@ -192,9 +192,25 @@ static void rt_auth_on_done(struct rt_http_task *t, int rc, struct rt_http_respo
 
 static void rt_auth_release(struct rt_auth *a);
 
+/* The worker is done with the task (closed): the secrets go now, the object with the last
+ * reference, and waiters wake for good. */
 static void rt_auth_on_release(struct rt_http_task *t)
 {
-    rt_auth_release((struct rt_auth *)t);
+    struct rt_auth *a = (struct rt_auth *)t;
+    bool last;
+
+    pthread_mutex_lock(&a->lock);
+    a->released = true;
+    last = a->refs == 0;
+    rt_auth_wipe(a->private_key);
+    rt_auth_wipe(a->client_secret);
+    rt_auth_wipe(a->refresh_token);
+    rt_auth_wipe(a->token);
+    a->private_key = a->client_secret = a->refresh_token = a->token = NULL;
+    rt_signal_raise(&a->sg);
+    pthread_mutex_unlock(&a->lock);
+    if (last)
+        rt_auth_release(a);
 }
 
 /* ==================================================================== */
@@ -378,17 +394,46 @@ struct rt_auth *rt_auth_retain(struct rt_auth *a)
     return a;
 }
 
-void rt_auth_free(struct rt_auth *a)
+/* Marks a closed under its lock; true when the caller is the one to close the task. */
+static bool rt_auth_mark_closed(struct rt_auth *a)
 {
+    bool first = !a->closed;
+
+    a->closed = true;
+    a->want = false;
+    rt_signal_raise(&a->sg);   /* again in rt_auth_on_release, after a fetch start */
+    return first;
+}
+
+void rt_auth_close(struct rt_auth *a)
+{
+    bool first;
+
     if (!a) return;
     /* a parent's copy in a child of a fork: its task is the parent's worker's, and that
      * worker is not here; abandoned (rt_fork.h) */
     if (rt_fork_inherited(&a->born)) return;
     pthread_mutex_lock(&a->lock);
-    bool last = --a->refs == 0;
+    first = rt_auth_mark_closed(a);
     pthread_mutex_unlock(&a->lock);
-    /* the worker cancels a fetch under way, then frees (rt_auth_on_release) */
-    if (last) rt_http_task_close(&a->task);
+    /* the worker cancels a fetch under way, then calls rt_auth_on_release */
+    if (first) rt_http_task_close(&a->task);
+}
+
+void rt_auth_free(struct rt_auth *a)
+{
+    bool close_task = false, free_now = false;
+
+    if (!a) return;
+    if (rt_fork_inherited(&a->born)) return;    /* abandoned, as in rt_auth_close */
+    pthread_mutex_lock(&a->lock);
+    if (--a->refs == 0) {
+        close_task = rt_auth_mark_closed(a);
+        free_now = a->released;   /* else rt_auth_on_release frees it */
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (close_task) rt_http_task_close(&a->task);
+    else if (free_now) rt_auth_release(a);
 }
 
 /* Asks the worker for a fetch unless one is wanted or under way; false (err set) when
@@ -399,6 +444,11 @@ static bool rt_auth_want(struct rt_auth *a, struct rt_error *err)
     bool start;
 
     pthread_mutex_lock(&a->lock);
+    if (a->closed) {
+        pthread_mutex_unlock(&a->lock);
+        rt_error_set(err, RT_EAUTH, "%s: the credential is closed", a->source);
+        return false;
+    }
     start = !a->fetching && !a->want;
     if (start) {
         a->want = true;
@@ -430,6 +480,11 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
         return -1;
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();
+    if (a->closed) {
+        pthread_mutex_unlock(&a->lock);
+        rt_error_set(err, RT_EAUTH, "%s: the credential is closed", a->source);
+        return -1;
+    }
     if (a->token) {
         double floor = rt_auth_refresh_margin(a->lifetime) / 2;
         double need = min_valid < floor ? min_valid : floor;

@@ -69,10 +69,17 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
  * another thread); each reference is dropped with rt_auth_free. Returns a. */
 struct rt_auth *rt_auth_retain(struct rt_auth *a);
 
-/* Drops a reference; the last one cancels a fetch under way and the refresh timer, and
- * has the secrets wiped and the object freed (by the worker, soon, when it runs); the
- * last credential or HTTP job of the process stops the worker thread. NULL ok. */
+/* Drops a reference; the last one closes a (rt_auth_close) and has the object freed
+ * (by the worker, soon, when it runs). NULL ok. */
 void rt_auth_free(struct rt_auth *a);
+
+/* Stops a for every holder of a reference: cancels a fetch under way and the refresh
+ * timer (the last open credential or HTTP job of the process stops the worker thread),
+ * has the secrets wiped, and raises the signal for good, so that a waiter, a poller of
+ * rt_auth_fd included, wakes at once. rt_auth_token then fails (RT_EAUTH, "closed"). The
+ * descriptor and the source text last until the last rt_auth_free, so that a poller
+ * never holds a descriptor that was closed under it. Idempotent; NULL ok. */
+void rt_auth_close(struct rt_auth *a);
 
 /* Thread-safe and non-blocking. Returns:
  *   1  with *token (rt_malloc'd, the caller wipes and frees it) a token valid for more

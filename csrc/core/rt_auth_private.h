@@ -38,7 +38,11 @@ struct rt_auth {
     double lifetime;           /* guarded by lock: the token's lifetime when issued */
     double refresh_at;         /* guarded by lock: monotonic seconds of the next refresh */
     unsigned long fetches;     /* guarded by lock */
-    int refs;                  /* guarded by lock */
+    int refs;                  /* guarded by lock: the users' references */
+    bool closed;               /* guarded by lock: rt_auth_close (or the last rt_auth_free)
+                                  closed the task; no fetch starts again */
+    bool released;             /* guarded by lock: the worker is done with the task, so the
+                                  last reference frees the object */
 };
 
 
