@@ -135,6 +135,20 @@ describe("credentials against the simulator", function()
       assert.matches("HTTP 400 invalid_grant: Invalid JWT Signature", err)
     end)
 
+    it("finds the credential again after a failed fetch: a file fixed meanwhile is read", function()
+      local path = dir .. "/fixed-later.json"
+      helper.write_file(path, cjson.encode(sa_info { private_key = other_key }))
+      local p = props(path)
+      local ok, err, code = resolve(p)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("HTTP 400 invalid_grant: Invalid JWT Signature", err)
+      -- the next call reads the file again instead of asking with the same key
+      helper.write_file(path, cjson.encode(sa_info()))
+      assert.is_true(resolve(p))
+      close(p)
+    end)
+
     it("keeps the endpoint's reason in the error behind a long path and account name", function()
       -- a realistic 100-byte path and 70-byte account used to cut the reason off at 255 bytes
       local long = dir .. "/" .. string.rep("credentials-of-the-production-voice-assistant-", 2) .. "key.json"

@@ -302,9 +302,26 @@ function auth.token(src, timeout, min_valid)
     end
     local left = deadline - core.now()
     if left <= 0 then
-      return nil, ("%s: no access token after %g s"):format(source, timeout or 60), "auth"
+      -- the fourth value: only the wait ended, the fetch goes on for the next caller
+      return nil, ("%s: no access token after %g s"):format(source, timeout or 60), "auth", true
     end
     wait_on(src, math.min(left, 86400))   -- no scheduler is handed an infinite timeout
+  end
+end
+
+--- Drops p's token source `src` after a fetch failed, so that the next connect finds
+-- the credential again (a credentials file fixed meanwhile, a new environment) rather
+-- than asking with the same one. A source that gave a token may be held by sessions for
+-- their reconnects: it is kept open (weakly) for client:close() to close; one that never
+-- did is closed now (a connect waiting on it already has the failure: auth.token).
+local function retire(p, src)
+  if p.token_source ~= src then return end   -- another connect's wait did it
+  p.token_source, p.access_token = nil, nil  -- a token left here would count as explicit
+  if shared_of(src).had_token then
+    p.retired_sources = p.retired_sources or setmetatable({}, { __mode = "k" })
+    p.retired_sources[src] = true
+  else
+    src:close()
   end
 end
 
@@ -314,6 +331,7 @@ end
 -- it: one that comes while a fetch is under way waits for that fetch (within its own
 -- timeout), and one that gives up leaves the fetch running for the next. The source
 -- refreshes itself before expiry; each call (each connect) takes the current token.
+-- A fetch that fails drops it (retire): the next call finds the credential anew.
 -- Client:close() closes it. Returns true, or nil, message, code.
 function auth.resolve(p, timeout)
   if type(p) ~= "table" then
@@ -341,12 +359,13 @@ function auth.resolve(p, timeout)
     p.token_source = src
     shared_of(src).fallback = fallback
   end
-  local token, err, code = auth.token(src, timeout)
+  local token, err, code, waited_out = auth.token(src, timeout)
   if not token then
     local st = shared_of(src)
     if st.fallback and not st.had_token and code ~= "closed" then
       err = NO_CREDENTIALS .. " (" .. err .. ")"
     end
+    if code == "auth" and not waited_out then retire(p, src) end
     return nil, err, code
   end
   p.access_token = token

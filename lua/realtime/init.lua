@@ -413,8 +413,10 @@ local CLOSE_STEP = 1
 function Client:close()
   check_client(self, "close")
   self:_close_start()
-  local src = self:_props().token_source
-  if src then src:close() end
+  local p = self:_props()
+  if p.token_source then p.token_source:close() end
+  -- sources dropped after a failed fetch that sessions may still hold (auth.lua)
+  for src in pairs(p.retired_sources or {}) do src:close() end
   while not self:_close_wait(CLOSE_STEP) do end
 end
 core.Client.__close = Client.close
