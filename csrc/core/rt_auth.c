@@ -206,7 +206,8 @@ static void rt_auth_on_release(struct rt_http_task *t)
     rt_auth_wipe(a->client_secret);
     rt_auth_wipe(a->refresh_token);
     rt_auth_wipe(a->token);
-    a->private_key = a->client_secret = a->refresh_token = a->token = NULL;
+    rt_auth_wipe(a->assertion);
+    a->private_key = a->client_secret = a->refresh_token = a->token = a->assertion = NULL;
     rt_signal_raise(&a->sg);
     pthread_mutex_unlock(&a->lock);
     if (last)
@@ -232,6 +233,7 @@ static void rt_auth_release(struct rt_auth *a)
     rt_auth_wipe(a->metadata_url);
     rt_auth_wipe(a->ca_file);
     rt_auth_wipe(a->token);
+    rt_auth_wipe(a->assertion);
     rt_signal_destroy(&a->sg);
     pthread_mutex_destroy(&a->lock);
     rt_free(a);

@@ -124,20 +124,38 @@ static bool rt_auth_repeats_key(const char *s, size_t n, const char *pem)
     return hit;
 }
 
+/* True when s repeats part of secret as the grant body carried it, form-encoded (an
+ * endpoint that quotes the request: "1//x" as "1%2F%2Fx"), or when out of memory to look. */
+static bool rt_auth_repeats_form(const char *s, size_t n, const char *secret)
+{
+    struct rt_auth_str f = { 0 };
+    bool hit;
+
+    if (!secret || !*secret)
+        return false;
+    rt_auth_str_form(&f, secret);
+    hit = f.oom || (strcmp(f.p, secret) != 0 && rt_auth_repeats(s, n, f.p));
+    rt_auth_str_free(&f);
+    return hit;
+}
+
 /* True when s repeats part of one of the object's secrets (so it must not reach a
- * message): RT_MASK_RUN bytes of the client secret, the refresh token, the private key's
- * body or the cached access token, a PEM header, or what looks like a Google token. */
+ * message): RT_MASK_RUN bytes of the client secret or the refresh token (as they are or
+ * form-encoded), the private key's body, the signed assertion last sent or the cached
+ * access token, a PEM header, or what looks like a Google token. */
 static bool rt_auth_leaks(struct rt_auth *a, const char *s)
 {
     size_t n = strlen(s);
     bool hit;
 
     if (rt_auth_repeats(s, n, a->client_secret) || rt_auth_repeats(s, n, a->refresh_token) ||
+        rt_auth_repeats_form(s, n, a->client_secret) ||
+        rt_auth_repeats_form(s, n, a->refresh_token) ||
         rt_auth_repeats_key(s, n, a->private_key) || strstr(s, "PRIVATE KEY") ||
         strstr(s, "ya29."))
         return true;
     pthread_mutex_lock(&a->lock);
-    hit = rt_auth_repeats(s, n, a->token);
+    hit = rt_auth_repeats(s, n, a->token) || rt_auth_repeats(s, n, a->assertion);
     pthread_mutex_unlock(&a->lock);
     return hit;
 }
@@ -178,7 +196,11 @@ static char *rt_auth_grant_body(struct rt_auth *a, size_t *len, struct rt_error 
         }
         rt_auth_str_cat(&s, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=");
         rt_auth_str_form(&s, jwt);
-        rt_auth_wipe(jwt);
+        /* kept until the next grant: an answer that quotes it must not reach a message */
+        pthread_mutex_lock(&a->lock);
+        rt_auth_wipe(a->assertion);
+        a->assertion = jwt;
+        pthread_mutex_unlock(&a->lock);
     } else {
         rt_auth_str_cat(&s, "grant_type=refresh_token&client_id=");
         rt_auth_str_form(&s, a->client_id);

@@ -33,6 +33,8 @@ struct rt_auth {
     bool failed;               /* guarded by lock: the last fetch failed, not yet reported */
     struct rt_error last;      /* guarded by lock: that failure */
     char *token;               /* guarded by lock, owned (secret); NULL = none */
+    char *assertion;           /* guarded by lock, owned (secret): the signed JWT the last
+                                  service-account grant carried, for rt_auth_leaks */
     double started;            /* guarded by lock: monotonic seconds when the fetch started */
     double expires;            /* guarded by lock: monotonic seconds when token expires */
     double lifetime;           /* guarded by lock: the token's lifetime when issued */

@@ -34,6 +34,19 @@ static int srv_nreplies;
 static char srv_request[8192];     /* the last request received */
 static pthread_t srv_thread;
 
+/* A reply body with "@ASSERTION@" in it gets the last 40 bytes of the request's
+ * assertion there (a server that quotes what it was sent); others are used as they are. */
+static const char *srv_echo(const char *body, char *out, size_t size)
+{
+    const char *at = strstr(body, "@ASSERTION@"), *v = strstr(srv_request, "assertion=");
+    size_t vl = v ? strcspn(v + 10, "&") : 0;
+
+    if (!at || vl < 40)
+        return body;
+    snprintf(out, size, "%.*s%.40s%s", (int)(at - body), body, v + 10 + vl - 40, at + 11);
+    return out;
+}
+
 static void *srv_main(void *ud)
 {
     (void)ud;
@@ -52,10 +65,11 @@ static void *srv_main(void *ud)
             size_t want = cl ? (size_t)atoi(cl + 15) : 0;
             if (n >= (size_t)(end + 4 - srv_request) + want) break;
         }
-        char head[256];
+        char head[256], echo[1024];
         const char *body = strstr(srv_replies[i], "\n\n");
         int status = atoi(srv_replies[i]);
         body = body ? body + 2 : "";
+        body = srv_echo(body, echo, sizeof echo);
         int hn = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
         if (write(c, head, (size_t)hn) < 0 || write(c, body, strlen(body)) < 0) {
@@ -459,6 +473,73 @@ static void test_refusal_partial_secrets(void)
     rt_auth_free(a);
 }
 
+/* A refusal quoting a secret as the grant carried it, form-encoded (the client secret
+ * "sec ret&1" as "sec%20ret%261", the refresh token's "1//" as "1%2F%2F"), is not quoted
+ * either, though no 8 bytes of the raw secret appear in it. */
+static void test_refusal_form_encoded_secrets(void)
+{
+    const char *replies[] = {
+        "400\n\n{\"error\":\"invalid_client\",\"error_description\":\"no client sec%20ret%261\"}",
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"token 1%2F%2Frefr bad\"}",
+    };
+    const char *ends[] = {
+        "HTTP 400 invalid_client; check client_id and client_secret",
+        "HTTP 400 invalid_grant; run `gcloud auth application-default login` again",
+    };
+    serve(2, replies);
+    struct rt_auth *a = user_auth();
+    for (int i = 0; a && i < 2; i++) {
+        char *tok = NULL, want[512];
+        double lifetime = 0;
+        struct rt_error err = { RT_OK, "" };
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
+                 srv_port, ends[i]);
+        RT_CHECK_STR(err.msg, want);
+    }
+    serve_end();
+    rt_auth_free(a);
+}
+
+/* A refusal quoting 8 bytes or more of the access token the source holds (a refresh
+ * refused after a token was issued) is not quoted; one quoting none of it is. */
+static void test_refusal_quotes_access_token(void)
+{
+    const char *replies[] = {
+        "200\n\n{\"access_token\":\"tok-ABCDEFGH12345678\",\"expires_in\":3600}",
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"was tok-ABCDEFGH1 bad\"}",
+        "400\n\n{\"error\":\"invalid_grant\",\"error_description\":\"tok-ABC alone\"}",
+    };
+    const char *ends[] = {
+        "HTTP 400 invalid_grant; run `gcloud auth application-default login` again",
+        "HTTP 400 invalid_grant: tok-ABC alone; run `gcloud auth application-default login` again",
+    };
+    serve(3, replies);
+    struct rt_auth *a = user_auth();
+    struct rt_error err = { RT_OK, "" };
+    char *tok = NULL;
+    int rc = a ? rt_auth_token(a, 60, &tok, NULL, &err) : -1;
+    for (int i = 0; i < 50 && rc == 0; i++) {
+        rt_auth_wait(a, 0.2);
+        rc = rt_auth_token(a, 60, &tok, NULL, &err);
+    }
+    RT_CHECK(rc == 1);
+    RT_CHECK_STR(tok, "tok-ABCDEFGH12345678");
+    rt_free(tok);
+    for (int i = 0; rc == 1 && i < 2; i++) {
+        char want[512];
+        double lifetime = 0;
+        tok = NULL;
+        rt_error_clear(&err);
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
+                 srv_port, ends[i]);
+        RT_CHECK_STR(err.msg, want);
+    }
+    serve_end();
+    rt_auth_free(a);
+}
+
 /* The same for a service account's private key: 32 bytes of its body, from the middle
  * of a line, in the endpoint's answer. */
 static void test_refusal_quotes_key(void)
@@ -478,8 +559,10 @@ static void test_refusal_quotes_key(void)
         char *copy = strndup(pem, (size_t)n);
         snprintf(reply, sizeof reply, "400\n\n{\"error\":\"invalid_grant\",\"error_description\":"
                  "\"bad key %.32s here\"}", line2 + 5);
-        const char *replies[] = { reply };
-        serve(1, replies);
+        /* the signed assertion the request carried (its signature's end), quoted */
+        const char *replies[] = { reply, "400\n\n{\"error\":\"invalid_grant\","
+                                  "\"error_description\":\"bad @ASSERTION@ here\"}" };
+        serve(2, replies);
         struct rt_error err = { RT_OK, "" };
         struct rt_auth_options o = { .kind = RT_AUTH_SERVICE_ACCOUNT, .source = "key.json",
                                      .client_email = "a@b.iam.gserviceaccount.com",
@@ -490,6 +573,9 @@ static void test_refusal_quotes_key(void)
         RT_CHECK(a && rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
         snprintf(want, sizeof want, "key.json: token endpoint http://127.0.0.1:%d/token refused: "
                  "HTTP 400 invalid_grant; is the key still active and the clock right?", srv_port);
+        RT_CHECK_STR(err.msg, want);
+        rt_error_clear(&err);
+        RT_CHECK(a && rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
         RT_CHECK_STR(err.msg, want);
         serve_end();
         rt_auth_free(a);
@@ -719,6 +805,8 @@ int main(void)
     RT_RUN(test_long_answer_token_wiped);
     RT_RUN(test_refusal_without_secrets);
     RT_RUN(test_refusal_partial_secrets);
+    RT_RUN(test_refusal_form_encoded_secrets);
+    RT_RUN(test_refusal_quotes_access_token);
     RT_RUN(test_refusal_quotes_key);
     RT_RUN(test_metadata_and_async_token);
     RT_RUN(test_unreachable_names_source);
