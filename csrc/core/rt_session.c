@@ -409,6 +409,8 @@ static struct rt_event *rt_sess_pop(struct rt_session *s, bool clear)
     size_t left;
     struct rt_event *ev;
 
+    if (!s)
+        return NULL;
     if (rt_fork_inherited(&s->born))     /* before the queue's lock */
         return rt_sess_forked_event(s);
     ev = rt_evq_pop(&s->events, &left, clear);
@@ -431,11 +433,13 @@ struct rt_event *rt_session_poll_event(struct rt_session *s)
 
 int rt_session_fd(const struct rt_session *s)
 {
-    return s->events.sig.fd;
+    return s ? s->events.sig.fd : -1;
 }
 
 int rt_session_pending(struct rt_session *s)
 {
+    if (!s)
+        return 0;
     if (rt_fork_inherited(&s->born))
         return atomic_load(&s->fork_told) < 2;
     return rt_evq_any(&s->events);
@@ -448,11 +452,13 @@ int rt_session_is_closed(struct rt_session *s)
 
 int rt_session_is_ended(struct rt_session *s)
 {
-    return rt_fork_inherited(&s->born) || atomic_load(&s->ended);
+    return !s || rt_fork_inherited(&s->born) || atomic_load(&s->ended);
 }
 
 int rt_session_wait(struct rt_session *s, double timeout)
 {
+    if (!s)                              /* nothing will come: no wait, even unbounded */
+        return 0;
     if (rt_fork_inherited(&s->born))     /* never waits: nothing will come */
         return atomic_load(&s->fork_told) < 2;
     if (rt_evq_arm(&s->events))

@@ -5,6 +5,16 @@
 
 #include "rt_wire.h"
 
+/* -1 with RT_EINVAL when there is no session: a host's failed rt_session_new must not
+ * become a crash on its first send. */
+static int rt_sess_check_null(const struct rt_session *s, struct rt_error *err)
+{
+    if (s)
+        return 0;
+    rt_error_set(err, RT_EINVAL, "session is NULL");
+    return -1;
+}
+
 /* -1 with RT_ECLOSED for a parent's copy in a child of a fork (rt_fork.h). Asked before
  * the turn lock, which a parent thread may have held at the fork. */
 static int rt_sess_check_fork(struct rt_session *s, struct rt_error *err)
@@ -129,6 +139,8 @@ static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
     struct rt_msg *m;
 
     rt_error_clear(err);
+    if (rt_sess_check_null(s, err))
+        return -1;
     if (len == 0)                 /* a send of nothing queues nothing */
         return rt_sess_check_open(s, err);
     if (!json) {
@@ -165,6 +177,8 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
     struct rt_msg *m;
 
     rt_error_clear(err);
+    if (rt_sess_check_null(s, err))
+        return -1;
     if (!msgs && n) {
         rt_error_set(err, RT_EINVAL, "msgs is NULL but n is %zu", n);
         return -1;
@@ -211,6 +225,8 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
     int rc = -1;
 
     rt_error_clear(err);
+    if (rt_sess_check_null(s, err))
+        return -1;
     if (len == 0)
         return rt_sess_check_open(s, err);
     if (!pcm) {
@@ -244,6 +260,8 @@ out:
 
 void rt_session_mark_turn_end(struct rt_session *s)
 {
+    if (!s)
+        return;
     atomic_store(&s->turn_end_ns, rt_now_ns());
 }
 
@@ -254,7 +272,7 @@ int rt_session_commit_audio(struct rt_session *s, struct rt_error *err)
     int rc = 0;
 
     rt_error_clear(err);
-    if (rt_sess_check_open(s, err))
+    if (rt_sess_check_null(s, err) || rt_sess_check_open(s, err))
         return -1;
     locked = rt_sess_turn_lock(s);
     if (locked ? !atomic_load(&s->in_turn) : !atomic_exchange(&s->in_turn, false)) {

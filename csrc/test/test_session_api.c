@@ -88,6 +88,68 @@ static void test_null_arguments(void)
     rt_client_free(c);
 }
 
+/* Each public rt_session_* and rt_client_* function given a NULL session or client (a
+ * host whose rt_session_new failed): the ones with an rt_error fail with RT_EINVAL
+ * "session is NULL", the others do the neutral thing; none crashes. */
+static int null_send(struct rt_error *e) { return rt_session_send(NULL, "{}", 2, e); }
+static int null_send_initial(struct rt_error *e) { return rt_session_send_initial(NULL, "{}", 2, e); }
+static int null_send_nothing(struct rt_error *e) { return rt_session_send(NULL, NULL, 0, e); }
+static int null_sendv(struct rt_error *e)
+{
+    struct iovec v = { (void *)"{}", 2 };
+    return rt_session_sendv(NULL, &v, 1, e);
+}
+static int null_append(struct rt_error *e)
+{
+    static const short pcm[4];
+    return rt_session_append_audio(NULL, pcm, sizeof pcm, e);
+}
+static int null_append_nothing(struct rt_error *e) { return rt_session_append_audio(NULL, NULL, 0, e); }
+static int null_commit(struct rt_error *e) { return rt_session_commit_audio(NULL, e); }
+
+static void test_null_session(void)
+{
+    static const struct { const char *name; int (*call)(struct rt_error *); } with_err[] = {
+        { "send", null_send }, { "send_initial", null_send_initial },
+        { "send of nothing", null_send_nothing }, { "sendv", null_sendv },
+        { "append_audio", null_append }, { "append_audio of nothing", null_append_nothing },
+        { "commit_audio", null_commit },
+    };
+    struct rt_error err;
+    struct rt_stats st;
+
+    for (size_t i = 0; i < sizeof with_err / sizeof with_err[0]; i++) {
+        memset(&err, 0, sizeof err);
+        if (with_err[i].call(&err) != -1 || err.code != RT_EINVAL ||
+            strcmp(err.msg, "session is NULL") != 0) {
+            printf("# %s(NULL): %s %s\n", with_err[i].name, rt_code_name(err.code), err.msg);
+            RT_CHECK(!"a NULL session fails with RT_EINVAL");
+        }
+        RT_CHECK(with_err[i].call(NULL) == -1);          /* and without an rt_error */
+    }
+    rt_session_mark_turn_end(NULL);
+    RT_CHECK(rt_session_next_event(NULL) == NULL);
+    RT_CHECK(rt_session_poll_event(NULL) == NULL);
+    RT_CHECK(rt_session_fd(NULL) == -1);
+    RT_CHECK(rt_session_pending(NULL) == 0);
+    RT_CHECK(rt_session_is_closed(NULL) == 1);
+    RT_CHECK(rt_session_is_ended(NULL) == 1);
+    RT_CHECK(rt_session_wait(NULL, 0.1) == 0);
+    RT_CHECK(rt_session_wait(NULL, -1) == 0);            /* unbounded, yet at once */
+    rt_session_stats(NULL, &st);
+    RT_CHECK(st.first_audio == -1);
+    rt_session_close(NULL, 1000, "bye");
+    rt_session_free(NULL);
+    rt_event_free(NULL);
+    memset(&err, 0, sizeof err);
+    RT_CHECK(rt_session_new(NULL, NULL, &err) == NULL && err.code == RT_EINVAL);
+    RT_CHECK(rt_client_event_loop(NULL) == NULL);
+    RT_CHECK(rt_client_wait_closed(NULL, 0.1) == 1);
+    rt_client_close(NULL);
+    rt_client_close_now(NULL);
+    rt_client_free(NULL);
+}
+
 /* rt_session_wait after rt_session_poll_event (which leaves the signal raised) waits
  * for the next event or the timeout, instead of saying "ready" with nothing there. */
 static void test_wait_after_poll(void)
@@ -449,6 +511,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RT_RUN(test_send_nothing);
     RT_RUN(test_null_arguments);
+    RT_RUN(test_null_session);
     RT_RUN(test_wait_after_poll);
     RT_RUN(test_append_commit_race);
     RT_RUN(test_error_reused);
