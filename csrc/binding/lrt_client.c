@@ -92,7 +92,7 @@ static int lrt_client_close_wait(lua_State *L)
 
 /* __gc: a client never closed gets the whole close, as rt_client_free waits for it; one
  * whose close() was interrupted (Ctrl-C) is not waited for again: its sessions still
- * closing end now. */
+ * closing end now, told that the client was freed. */
 static int lrt_client_gc(lua_State *L)
 {
     struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
@@ -100,8 +100,7 @@ static int lrt_client_gc(lua_State *L)
 
     u->c = u->closing = NULL;
     rt_client_free(c);
-    rt_client_close_now(closing);
-    rt_client_free(closing);
+    rt_client_free_now(closing);
     return 0;
 }
 

@@ -390,12 +390,29 @@ void rt_client_close(struct rt_client *c)
     rt_client_wake(c);
 }
 
+/* Leaves without waiting; the first reason given is the one the sessions are told. */
+static void rt_client_cut(struct rt_client *c, int why)
+{
+    int none = RT_CUT_NONE;
+
+    atomic_compare_exchange_strong(&c->cut, &none, why);
+    rt_client_close(c);
+}
+
 void rt_client_close_now(struct rt_client *c)
 {
     if (!c || rt_fork_inherited(&c->born))
         return;
-    atomic_store(&c->cut, true);
-    rt_client_close(c);
+    rt_client_cut(c, RT_CUT_NOW);
+}
+
+void rt_client_free_now(struct rt_client *c)
+{
+    if (!c)
+        return;
+    if (!rt_fork_inherited(&c->born))
+        rt_client_cut(c, RT_CUT_FREED);
+    rt_client_free(c);
 }
 
 int rt_client_wait_closed(struct rt_client *c, double timeout)

@@ -47,6 +47,11 @@ void rt_client_close(struct rt_client *c);
  * for a host that gave up waiting (an interrupted close). Idempotent; NULL ok. */
 void rt_client_close_now(struct rt_client *c);
 
+/* rt_client_free without waiting: rt_client_close_now, then rt_client_free, but the
+ * sessions still closing are told the client was freed before their close was done
+ * (rt_client_close_now tells them it cut their close short). NULL ok. */
+void rt_client_free_now(struct rt_client *c);
+
 /* Waits until the I/O thread has stopped after rt_client_close, or `timeout` seconds pass
  * (as rt_wait_fds: below 0 or infinite, no bound): 1 when it has (rt_client_free then
  * returns without waiting), 0 on timeout, -1 with errno EINTR when a signal handler ran.

@@ -34,6 +34,10 @@ struct rt_session;
 /* Room for the ciphertext of RT_TX_CHUNK bytes of frames (records add up to ~300 B each). */
 #define RT_TLS_CHUNK (RT_TX_CHUNK + 4096)
 
+/* Who made the I/O thread leave without waiting for the closes under way: the sessions
+ * it ends (rt_conn_abort) say which, as only one of them freed the client. */
+enum rt_cut { RT_CUT_NONE = 0, RT_CUT_NOW, RT_CUT_FREED };
+
 struct rt_client {
     atomic_int refs;                /* the owner's + one per session */
     struct rt_fork_stamp born;      /* immutable: the process that made it; in a child of
@@ -53,7 +57,7 @@ struct rt_client {
     struct rt_mpsc ready;           /* sessions with requests (each holds a reference) */
     atomic_int sessions;            /* sessions created and not finished */
     atomic_bool stopping;           /* rt_client_close (or _free) was called */
-    atomic_bool cut;                /* rt_client_close_now: leave without waiting */
+    atomic_int cut;                 /* enum rt_cut: leave without waiting, and who asked */
     struct rt_signal stopped;       /* owned; raised by the I/O thread as it returns */
     atomic_bool dead;               /* the context is gone or going: no more wakes */
     atomic_int wakers;              /* threads inside lws_cancel_service */

@@ -75,9 +75,18 @@ static bool rt_conn_own_close(const struct rt_session *s)
     return *theirs && strcmp(theirs, s->close_reason ? s->close_reason : "") != 0;
 }
 
-/* Why the session ends: the error (RT_OK for a normal end), the close code and reason. */
+/* What ended a session's close at once (rt_conn_abort): rt_client_close_now, or the
+ * client freed (rt_client_free_now, or rt_client_free's bound passed). */
+static const char *rt_conn_cut_by(const struct rt_session *s)
+{
+    return atomic_load(&s->client->cut) == RT_CUT_NOW ? "rt_client_close_now cut the close short"
+                                                      : "the client was freed";
+}
+
+/* Why the session ends: the error (RT_OK for a normal end), the close code and reason;
+ * `unsent` counts the messages never written. */
 static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esize, int *code,
-                                    const char **reason)
+                                    const char **reason, size_t unsent)
 {
     struct rt_client *c = s->client;
 
@@ -113,11 +122,14 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
             return RT_ECLOSED;
         }
         if (s->aborted && !s->peer_closed && open) {
-            /* The client stopped without waiting for the rest (rt_client_close_now). */
+            /* The client stopped without waiting for the rest: say who stopped it, and
+             * what was left (unsent data only when there was some). */
             *code = 1006;
             *reason = "";
-            snprintf(emsg, esize, "close: the client was freed before %s",
-                     s->close_sent ? "the server answered the close" : "everything was written");
+            snprintf(emsg, esize, "close: %s before %s", rt_conn_cut_by(s),
+                     s->close_sent ? "the server answered the close"
+                     : unsent      ? "everything was written"
+                                   : "the close frame was written");
             return RT_ECLOSED;
         }
         if ((!s->close_expired || failed) && !s->peer_closed && open) {
@@ -221,7 +233,7 @@ void rt_conn_finish(struct rt_session *s)
     lws_sul_cancel(&s->sul_alive);
     rt_client_unlink(c, s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
-    ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason);
+    ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason, unsent);
     if (unsent || ((s->reconnecting || s->gave_up) &&
                    (s->replay.count || s->gave_way || s->unsure))) {
         size_t n = strlen(emsg);
@@ -284,6 +296,8 @@ void rt_conn_abort(struct rt_session *s)
     if (s->wsi)
         lws_set_wsi_user(s->wsi, NULL);
     if (!rt_conn_err_code(s) && !s->close_acted)
-        rt_error_set(rt_conn_err(s), RT_ECLOSED, "the client was freed");
+        rt_error_set(rt_conn_err(s), RT_ECLOSED, "%s",
+                     atomic_load(&s->client->cut) == RT_CUT_NOW ? "rt_client_close_now ended it"
+                                                                : "the client was freed");
     rt_conn_finish(s);
 }

@@ -147,6 +147,7 @@ static void test_null_session(void)
     RT_CHECK(rt_client_wait_closed(NULL, 0.1) == 1);
     rt_client_close(NULL);
     rt_client_close_now(NULL);
+    rt_client_free_now(NULL);
     rt_client_free(NULL);
 }
 
@@ -271,6 +272,68 @@ static void test_error_reused(void)
         rt_session_free(s);
     }
     rt_client_free(c);
+}
+
+/* A session, ready, whose server then stops reading (the simulator's stall fault), with
+ * a close asked that the server will not answer within close_timeout (30 s). */
+static struct rt_session *stalled_closing(struct rt_client *c)
+{
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .setup_len = strlen(SETUP_TEXT), .timeout = 10, .close_timeout = 30,
+    };
+    struct rt_error err = { 0 };
+    struct rt_session *s;
+    struct seen w = { 0 };
+
+    if (sim_post("/_sim/next", "{\"fault\":{\"type\":\"stall\",\"when\":\"setup\"}}"))
+        return NULL;
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (s)
+        rt_session_close(s, 1000, "bye");
+    return s;
+}
+
+/* rt_client_close_now ends a close under way at once, and says so: nothing was freed,
+ * and nothing was queued, so neither is claimed. rt_client_free_now says the client was
+ * freed (the Lua binding's collected client). */
+static void test_close_now_says_so(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? stalled_closing(c) : NULL;
+    struct seen w = { 0 };
+
+    if (s) {
+        RT_CHECK(rt_session_is_closed(s) == 1 && rt_session_is_ended(s) == 0);
+        rt_client_close_now(c);
+        RT_CHECK(pump(s, &w, 5, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED && w.closed_code == 1006);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(strncmp(w.error_msg, "close: rt_client_close_now cut the close short before ",
+                         54) == 0);
+        RT_CHECK(strstr(w.error_msg, "freed") == NULL);
+        RT_CHECK(strstr(w.error_msg, "everything was written") == NULL);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+
+    memset(&w, 0, sizeof w);
+    c = client(sim_ca);
+    s = c ? stalled_closing(c) : NULL;
+    if (s) {
+        rt_client_free_now(c);                 /* the session stays the caller's */
+        c = NULL;
+        RT_CHECK(pump(s, &w, 5, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED && w.closed_code == 1006);
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(strncmp(w.error_msg, "close: the client was freed before ", 35) == 0);
+        RT_CHECK(strstr(w.error_msg, "everything was written") == NULL);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+    sim_clear_next();
 }
 
 /* A close before the session is ready, with a send queued: the session ends at once,
@@ -516,6 +579,7 @@ int main(void)
     RT_RUN(test_append_commit_race);
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
+    RT_RUN(test_close_now_says_so);
     RT_RUN(test_tiny_connect_timeout);
     RT_RUN(test_close_while_connecting);
     RT_RUN(test_auth_first_handshake);
