@@ -29,6 +29,12 @@ void rt_conn_finish(struct rt_session *s);
 /* Frees what one connection held (setup text, parser, stash, upgrade, TLS); the session's
  * queues and its message in progress stay for the caller to settle. */
 void rt_conn_free_link(struct rt_session *s);
+/* Room for a close reason as messages show it (rt_conn_peer_shown): every byte as \xNN. */
+#define RT_CONN_REASON_SHOWN (4 * RT_WS_REASON_MAX + 1)
+/* The server's close reason as error and reconnect messages show it: control, quote,
+ * backslash and non-ASCII bytes as \xNN (rt_printable), into out (RT_CONN_REASON_SHOWN
+ * bytes); "" when there is none. The closed event keeps it verbatim. */
+const char *rt_conn_peer_shown(const struct rt_session *s, char *out);
 /* ---- rt_conn.c ---- */
 /* Arms the keepalive timer of an open connection. */
 void rt_conn_keepalive_start(struct rt_session *s);

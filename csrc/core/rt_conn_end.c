@@ -61,6 +61,14 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
         snprintf(emsg + n, esize - n, ")");
 }
 
+const char *rt_conn_peer_shown(const struct rt_session *s, char *out)
+{
+    const char *r = s->notes ? s->notes->peer_reason : "";
+
+    rt_printable(out, RT_CONN_REASON_SHOWN, r, strlen(r), NULL);
+    return out;
+}
+
 /* Whether the server's close, during ours, was its own and not the answer to ours: it came
  * before ours went out, or with another code, or with a reason of its own (an answer
  * echoes the code and says nothing, or our reason). */
@@ -89,6 +97,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
                                     const char **reason, size_t unsent)
 {
     struct rt_client *c = s->client;
+    char shown[RT_CONN_REASON_SHOWN];
 
     *code = 1006;
     *reason = "";
@@ -115,8 +124,8 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
              * was written after it stopped reading is not known to be read. */
             *code = s->peer_code;
             *reason = s->notes ? s->notes->peer_reason : "";
-            snprintf(emsg, esize, "close: the server closed the connection (%d%s%.150s) %s",
-                     s->peer_code, **reason ? ": " : "", *reason,
+            snprintf(emsg, esize, "close: the server closed the connection (%d%s%s) %s",
+                     s->peer_code, **reason ? ": " : "", rt_conn_peer_shown(s, shown),
                      s->close_sent ? "instead of answering the close"
                                    : "before everything was written");
             return RT_ECLOSED;
@@ -164,7 +173,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         *reason = s->notes ? s->notes->peer_reason : "";
         if (s->peer_code != 1000 && s->peer_code != 1005) {
             snprintf(emsg, esize, "server closed the connection (%d%s%s)", s->peer_code,
-                     **reason ? ": " : "", *reason);
+                     **reason ? ": " : "", rt_conn_peer_shown(s, shown));
             return RT_ECLOSED;
         }
         return RT_OK;

@@ -71,8 +71,10 @@ static bool rt_conn_should_resume(struct rt_session *s, int next)
  * message says "connection lost"). */
 static void rt_conn_loss_reason(struct rt_session *s)
 {
-    const char *peer = s->notes ? s->notes->peer_reason : "";
-    char r[RT_WS_REASON_MAX + 64];
+    char peer[RT_CONN_REASON_SHOWN];
+    char r[RT_CONN_REASON_SHOWN + 64];
+
+    rt_conn_peer_shown(s, peer);
 
     if (s->recycle)
         snprintf(r, sizeof r, "go_away");
@@ -184,12 +186,11 @@ void rt_conn_lost(struct rt_session *s)
             /* Say that the session was being resumed, and why that started. */
             struct rt_error why;
             enum rt_code code = rt_conn_err_code(s) != RT_OK ? rt_conn_err_code(s) : RT_ECLOSED;
-            char peer[200];
+            char peer[RT_CONN_REASON_SHOWN + 64], shown[RT_CONN_REASON_SHOWN];
 
             if (s->peer_closed)
-                snprintf(peer, sizeof peer, "server closed the connection (%d%s%.150s)",
-                         s->peer_code, s->notes && *s->notes->peer_reason ? ": " : "",
-                         s->notes ? s->notes->peer_reason : "");
+                snprintf(peer, sizeof peer, "server closed the connection (%d%s%s)",
+                         s->peer_code, *rt_conn_peer_shown(s, shown) ? ": " : "", shown);
             const char *detail = s->peer_closed ? peer : rt_conn_err_code(s) != RT_OK
                                  ? rt_conn_err_msg(s) : "connection lost";
 

@@ -737,6 +737,86 @@ static void test_close_while_reconnecting(void)
     rt_client_free(c);
 }
 
+/* A server close reason with control bytes (ESC, as a terminal would obey it) is shown
+ * escaped in the error and in the reconnect's reason, and verbatim in the closed event:
+ * without resumption; with it (the reconnected event); and when the reconnects run out. */
+static double mono(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+#define ESC_REASON_JSON "\"bad\\u001b[2Jred\""
+#define ESC_REASON "bad\x1b[2Jred"
+#define ESC_SHOWN "bad\\x1b[2Jred"
+
+static void test_server_close_escaped(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    struct rt_session_options o = {
+        .url = url, .headers = h, .nheaders = 1, .setup = SETUP_RESUME,
+        .setup_len = strlen(SETUP_RESUME), .timeout = 10, .resumption = true,
+    };
+    struct rt_session *s;
+    struct rt_event *ev;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    char reconnected[256] = "";
+    double t0;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"close\",\"when\":\"setup\","
+                      "\"code\":1011,\"reason\":" ESC_REASON_JSON "}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK_STR(w.error_msg, "server closed the connection (1011: " ESC_SHOWN ")");
+        RT_CHECK(w.closed_code == 1011);
+        RT_CHECK_STR(w.closed_reason, ESC_REASON);
+        rt_session_free(s);
+    }
+
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"close\",\"when\":\"setup\","
+                      "\"code\":1011,\"reason\":" ESC_REASON_JSON "}}") == 0);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    for (t0 = mono(); s && !reconnected[0] && mono() - t0 < 10;) {
+        rt_session_wait(s, 0.5);
+        while ((ev = rt_session_next_event(s))) {
+            if (ev->type == RT_EV_RECONNECTED)
+                snprintf(reconnected, sizeof reconnected, "%s", ev->data);
+            rt_event_free(ev);
+        }
+    }
+    RT_CHECK_STR(reconnected, "server closed the connection (1011: " ESC_SHOWN ")");
+    rt_session_free(s);
+
+    /* every attempt closed alike: the attempts run out (about 8 s of backoff) */
+    memset(&w, 0, sizeof w);
+    RT_CHECK(sim_post("/_sim/next", "{\"count\":10,\"fault\":{\"type\":\"close\","
+                      "\"when\":\"setup\",\"code\":1011,\"reason\":" ESC_REASON_JSON "}}") == 0);
+    s = rt_session_new(c, &o, &err);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 40, is_closed));
+        printf("# %s\n", w.error_msg);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        RT_CHECK(strstr(w.error_msg, "cannot resume the session after 6 attempts: "
+                        "server closed the connection (1011: " ESC_SHOWN ")") != NULL);
+        RT_CHECK(strchr(w.error_msg, 0x1b) == NULL);
+        RT_CHECK_STR(w.closed_reason, ESC_REASON);
+        rt_session_free(s);
+    }
+    RT_CHECK(sim_clear_next() == 0);
+    rt_client_free(c);
+}
+
 /* rt_client_free with sessions ready, connecting and just created. */
 static void test_client_free_with_sessions(void)
 {
@@ -860,6 +940,7 @@ int main(void)
     RT_RUN(test_drop);
     RT_RUN(test_drop_resumed);
     RT_RUN(test_close_while_reconnecting);
+    RT_RUN(test_server_close_escaped);
     RT_RUN(test_client_free_with_sessions);
     RT_RUN(test_client_close_then_wait);
     RT_RUN(test_churn);
