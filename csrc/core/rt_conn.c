@@ -109,9 +109,17 @@ void rt_conn_replay_drop_first(struct rt_session *s)
 void rt_conn_take_intake(struct rt_session *s)
 {
     struct rt_link *l = rt_mpsc_take(&s->intake);
+    struct rt_msg *m, *next;
 
-    if (l)
-        rt_queue_push_chain(&s->sendq, rt_container_of(l, struct rt_msg, link));
+    /* Initial history goes before what waits that is not history (rt_session_send_initial
+     * admits it only while none of that was written). */
+    for (m = l ? rt_container_of(l, struct rt_msg, link) : NULL; m; m = next) {
+        next = rt_msg_next(m);
+        if (m->flags & RT_MSG_INITIAL)
+            rt_queue_push_after_run(&s->sendq, m, RT_MSG_INITIAL);
+        else
+            rt_queue_push(&s->sendq, m);
+    }
     /* Messages kept for replay count against the bound too; the oldest give way rather
      * than what the user says now (stats: replay_dropped). */
     while (!rt_queue_empty(&s->replay) && s->replay.bytes + s->sendq.bytes > s->max_queue) {

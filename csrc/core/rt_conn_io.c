@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 
 #include "rt_alloc.h"
@@ -153,6 +154,20 @@ static void rt_conn_written(struct rt_session *s)
     s->tx_seq++;
 }
 
+/* The first message other than initial history is about to be written: from now on
+ * rt_session_send_initial refuses (history after it would be a new turn). A call that
+ * looked before the refusal pushes its message before we look at the intake again, and
+ * that message goes first (rt_conn_take_intake). */
+static void rt_conn_shut_initial(struct rt_session *s)
+{
+    if (atomic_load(&s->initial_shut))
+        return;
+    atomic_store(&s->initial_shut, true);
+    while (atomic_load(&s->initial_busy))
+        sched_yield();           /* a push under way: a few instructions */
+    rt_conn_take_intake(s);
+}
+
 /* The next message to write, or NULL. */
 static struct rt_msg *rt_conn_next_msg(struct rt_session *s)
 {
@@ -168,6 +183,8 @@ static struct rt_msg *rt_conn_next_msg(struct rt_session *s)
         return NULL;
     if (rt_queue_empty(&s->sendq))
         rt_conn_take_intake(s);
+    if (!rt_queue_empty(&s->sendq) && !(s->sendq.head->flags & RT_MSG_INITIAL))
+        rt_conn_shut_initial(s);
     m = rt_queue_pop(&s->sendq);
     if (m) {
         atomic_fetch_sub(&s->tx_bytes, m->len);

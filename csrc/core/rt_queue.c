@@ -103,6 +103,17 @@ void rt_queue_prepend(struct rt_queue *q, struct rt_queue *from)
     rt_queue_init(from);
 }
 
+void rt_queue_push_after_run(struct rt_queue *q, struct rt_msg *m, unsigned flags)
+{
+    struct rt_queue run;
+
+    rt_queue_init(&run);
+    while (q->head && (q->head->flags & flags))
+        rt_queue_push(&run, rt_queue_pop(q));
+    rt_queue_push(&run, m);
+    rt_queue_prepend(q, &run);
+}
+
 struct rt_msg *rt_queue_pop(struct rt_queue *q)
 {
     struct rt_msg *m = q->head;

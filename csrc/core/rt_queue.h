@@ -55,6 +55,9 @@ void rt_queue_push_front(struct rt_queue *q, struct rt_msg *m);
 void rt_queue_push_chain(struct rt_queue *q, struct rt_msg *first);
 /* Moves every message of `from` in front of q's, keeping their order; from ends empty. */
 void rt_queue_prepend(struct rt_queue *q, struct rt_queue *from);
+/* Puts m after the leading run of messages with any of `flags` set and before the rest:
+ * a message that must go out before what waits, behind others of its kind. */
+void rt_queue_push_after_run(struct rt_queue *q, struct rt_msg *m, unsigned flags);
 struct rt_msg *rt_queue_pop(struct rt_queue *q);             /* oldest, or NULL */
 /* Frees the messages with any of `flags` set, keeping the others' order; returns how
  * many it freed. */

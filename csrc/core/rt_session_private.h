@@ -139,6 +139,10 @@ struct rt_session {
                                         event queued */
     int close_code;                  /* written once, before RT_REQ_CLOSE is set */
     char *close_reason;              /* owned, written with close_code; NULL for none */
+    atomic_bool initial_shut;        /* a message other than initial history was written:
+                                        rt_session_send_initial refuses */
+    atomic_int initial_busy;         /* rt_session_send_initial calls between their look at
+                                        initial_shut and their push (rt_conn_next_msg) */
     atomic_bool in_turn;             /* audio appended since the last commit */
     pthread_mutex_t turn_lock;       /* in_turn and the intake together (rt_session_send.c) */
     atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when

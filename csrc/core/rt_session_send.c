@@ -167,7 +167,24 @@ int rt_session_send(struct rt_session *s, const char *json, size_t len, struct r
 int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
                             struct rt_error *err)
 {
-    return rt_sess_send_one(s, json, len, RT_MSG_INITIAL, err);
+    int rc;
+
+    rt_error_clear(err);
+    if (rt_sess_check_null(s, err) || rt_sess_check_open(s, err))
+        return -1;
+    /* Busy before the look, so that the I/O thread, which shuts first and then waits
+     * for no call to be busy, either finds this message or is seen here to have shut. */
+    atomic_fetch_add(&s->initial_busy, 1);
+    if (len && atomic_load(&s->initial_shut)) {
+        rt_error_set(err, RT_EINVAL, "initial history comes before every other message, "
+                     "and the session has written another since setupComplete: the server "
+                     "would take it as a new turn (send it with rt_session_send)");
+        rc = -1;
+    } else {
+        rc = rt_sess_send_one(s, json, len, RT_MSG_INITIAL, err);
+    }
+    atomic_fetch_sub(&s->initial_busy, 1);
+    return rc;
 }
 
 int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,

@@ -75,6 +75,29 @@ static void test_front_and_chains(void)
     rt_queue_clear(&q);
 }
 
+/* A message put after the leading run of flagged ones: behind its kind, before the rest. */
+static void test_push_after_run(void)
+{
+    struct rt_queue q;
+    struct rt_msg *h1 = msg("h1"), *h2 = msg("h2"), *h0 = msg("h0");
+    static const char *const want1[] = { "h1", "m1", "m2" };
+    static const char *const want2[] = { "h1", "h2", "m1", "m2" };
+    static const char *const want3[] = { "h0" };
+
+    rt_queue_init(&q);
+    rt_queue_push(&q, msg("m1"));
+    rt_queue_push(&q, msg("m2"));
+    h1->flags = h2->flags = h0->flags = RT_MSG_INITIAL;
+    rt_queue_push_after_run(&q, h1, RT_MSG_INITIAL);
+    RT_CHECK(holds(&q, want1, 3));
+    rt_queue_push_after_run(&q, h2, RT_MSG_INITIAL);
+    RT_CHECK(holds(&q, want2, 4));
+    rt_queue_clear(&q);
+    rt_queue_push_after_run(&q, h0, RT_MSG_INITIAL);     /* into an empty queue */
+    RT_CHECK(holds(&q, want3, 1));
+    rt_queue_clear(&q);
+}
+
 static void test_alloc_failure(void)
 {
     rt_alloc_fail_after(0);
@@ -88,6 +111,7 @@ int main(void)
 {
     RT_RUN(test_fifo_order);
     RT_RUN(test_front_and_chains);
+    RT_RUN(test_push_after_run);
     RT_RUN(test_alloc_failure);
     return rt_test_done();
 }

@@ -88,6 +88,109 @@ static void test_null_arguments(void)
     rt_client_free(c);
 }
 
+/* A GET of the simulator's control API: the body (malloc'd, NUL-terminated), or NULL. */
+struct body { char *p; size_t n; };
+
+static size_t body_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct body *b = arg;
+    char *q = realloc(b->p, b->n + size * nmemb + 1);
+
+    if (!q)
+        return 0;
+    memcpy(q + b->n, data, size * nmemb);
+    b->p = q;
+    b->n += size * nmemb;
+    b->p[b->n] = '\0';
+    return size * nmemb;
+}
+
+static char *sim_get(const char *path)
+{
+    char u[512];
+    struct body b = { NULL, 0 };
+    CURL *h = curl_easy_init();
+    CURLcode rc;
+
+    if (!h)
+        return NULL;
+    snprintf(u, sizeof u, "%s%s", sim_http, path);
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CAINFO, sim_ca);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    rc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (rc != CURLE_OK) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* The frames the simulator recorded on the newest open connection (the list is in the
+ * order they came; a stalled one of an earlier test may still be open), or NULL. */
+static char *open_connection_frames(void)
+{
+    char *list = sim_get("/_sim/connections?state=open"), *id = NULL, *at, path[128];
+    size_t n;
+
+    for (at = list; at && (at = strstr(at, "\"id\": \"")); at++)
+        id = at;
+    if (!id) {
+        free(list);
+        return NULL;
+    }
+    id += 7;
+    n = strcspn(id, "\"");
+    snprintf(path, sizeof path, "/_sim/connections/%.*s/frames", (int)(n < 64 ? n : 64), id);
+    free(list);
+    return sim_get(path);
+}
+
+#define SETUP_HISTORY "{\"setup\":{\"model\":\"models/gemini-live-2.5-flash-preview\"," \
+    "\"generationConfig\":{\"responseModalities\":[\"TEXT\"]}," \
+    "\"historyConfig\":{\"initialHistoryInClientContent\":true}}}"
+
+/* rt_session_send_initial's message goes out before the messages queued ahead of it
+ * while the session connected (setupComplete comes 0.4 s late), and once another message
+ * went out after setupComplete, initial history is refused: the server would take it
+ * as a new turn. */
+static void test_send_initial_first(void)
+{
+    static const char question[] = "{\"realtimeInput\":{\"text\":\"question-marker\"}}";
+    static const char history[] = "{\"clientContent\":{\"turns\":[{\"role\":\"user\","
+        "\"parts\":[{\"text\":\"history-marker\"}]}],\"turnComplete\":true}}";
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    char *frames, *h, *q;
+
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"delay\",\"ms\":400,\"setup\":true}}") == 0);
+    if (c)
+        s = session(c, url, sim_key, SETUP_HISTORY, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(rt_session_send(s, question, sizeof question - 1, &err) == 0);
+        RT_CHECK(rt_session_send_initial(s, history, sizeof history - 1, &err) == 0);
+        RT_CHECK(pump(s, &w, 15, is_turn_done) && w.ready == 1 && w.turn_complete == 1);
+        frames = open_connection_frames();
+        h = frames ? strstr(frames, "history-marker") : NULL;
+        q = frames ? strstr(frames, "question-marker") : NULL;
+        RT_CHECK(h && q && h < q);
+        free(frames);
+
+        RT_CHECK(rt_session_send_initial(s, history, sizeof history - 1, &err) == -1);
+        RT_CHECK(err.code == RT_EINVAL && strstr(err.msg, "initial history") != NULL);
+        printf("# %s\n", err.msg);
+        RT_CHECK(rt_session_send_initial(s, "", 0, &err) == 0);   /* a send of nothing */
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+    sim_clear_next();
+}
+
 /* Each public rt_session_* and rt_client_* function given a NULL session or client (a
  * host whose rt_session_new failed): the ones with an rt_error fail with RT_EINVAL
  * "session is NULL", the others do the neutral thing; none crashes. */
@@ -580,6 +683,7 @@ int main(void)
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
     RT_RUN(test_close_now_says_so);
+    RT_RUN(test_send_initial_first);
     RT_RUN(test_tiny_connect_timeout);
     RT_RUN(test_close_while_connecting);
     RT_RUN(test_auth_first_handshake);
