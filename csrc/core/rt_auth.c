@@ -25,6 +25,11 @@ void rt_auth_wipe(char *s)
     rt_free(s);
 }
 
+void rt_auth_token_free(char *token)
+{
+    rt_auth_wipe(token);
+}
+
 /* True when url holds a space, a control character, a backslash or a non-ASCII byte:
  * curl would refuse some of them and read others (a backslash) as part of the host, and
  * an error quoting the URL would carry them into logs. */

@@ -82,15 +82,19 @@ void rt_auth_free(struct rt_auth *a);
 void rt_auth_close(struct rt_auth *a);
 
 /* Thread-safe and non-blocking. Returns:
- *   1  with *token (rt_malloc'd, the caller wipes and frees it) a token valid for more
- *      than min_valid seconds (capped at half of the early-refresh margin, so short-lived
- *      tokens still count), and *expires_in (optional) its remaining seconds;
+ *   1  with *token (the caller's: rt_auth_token_free wipes and frees it) a token valid
+ *      for more than min_valid seconds (capped at half of the early-refresh margin, so
+ *      short-lived tokens still count), and *expires_in (optional) its remaining seconds;
  *   0  when no such token is ready: a fetch is under way (started now if needed), and the
  *      signal (rt_auth_fd) is raised when it ends;
  *  -1  when the last fetch failed and left no usable token: err (RT_EAUTH) says why,
  *      naming the source; the next call starts a new fetch. */
 int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *expires_in,
                   struct rt_error *err);
+
+/* Wipes and frees a token rt_auth_token or rt_auth_fetch_now gave (the library's
+ * allocator made it, and a token must not stay in freed memory). NULL ok. */
+void rt_auth_token_free(char *token);
 
 /* Forgets the cached token (say, the server refused it) and starts a new fetch. */
 void rt_auth_invalidate(struct rt_auth *a);
@@ -120,8 +124,8 @@ unsigned long rt_auth_fetches(struct rt_auth *a);
 double rt_auth_refresh_margin(double lifetime);
 
 /* Runs one fetch and waits for it (blocking the calling thread; the request itself runs
- * on the worker): 0 with *token and *lifetime, or -1 with err set (RT_EAUTH, message
- * naming the source). */
+ * on the worker): 0 with *token (free it with rt_auth_token_free) and *lifetime, or -1
+ * with err set (RT_EAUTH, message naming the source). */
 int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err);
 
 #ifdef __cplusplus

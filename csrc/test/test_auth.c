@@ -621,6 +621,38 @@ static void test_metadata_and_async_token(void)
     rt_auth_free(a);
 }
 
+/* A C host gives a token back with rt_auth_token_free (rt_auth.h, installed): wiped,
+ * then freed by the library's allocator; NULL ok. */
+static void test_token_free(void)
+{
+    static const char secret[] = "ya29.give-it-back";
+    const char *replies[] = { "200\n\n{\"access_token\":\"ya29.give-it-back\",\"expires_in\":3000}" };
+    char host[64];
+    struct rt_error err = { RT_OK, "" };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .metadata_host = host, .timeout = 5 };
+    struct rt_auth *a;
+    char *tok = NULL;
+    int rc = 0;
+
+    serve(1, replies);
+    snprintf(host, sizeof host, "127.0.0.1:%d", srv_port);
+    a = rt_auth_new(&o, &err);
+    RT_CHECK(a != NULL);
+    for (int i = 0; a && i < 50 && rc == 0; i++) {
+        rc = rt_auth_token(a, 60, &tok, NULL, &err);
+        if (rc == 0)
+            rt_auth_wait(a, 0.2);
+    }
+    serve_end();
+    RT_CHECK(rc == 1);
+    RT_CHECK_STR(tok, secret);
+    secret_watch(secret, sizeof secret - 1);
+    rt_auth_token_free(tok);
+    rt_auth_token_free(NULL);
+    RT_CHECK(secret_watch_end() == 0);
+    rt_auth_free(a);
+}
+
 static void test_unreachable_names_source(void)
 {
     struct rt_error err = { RT_OK, "" };
@@ -809,6 +841,7 @@ int main(void)
     RT_RUN(test_refusal_quotes_access_token);
     RT_RUN(test_refusal_quotes_key);
     RT_RUN(test_metadata_and_async_token);
+    RT_RUN(test_token_free);
     RT_RUN(test_unreachable_names_source);
     RT_RUN(test_one_worker_thread);
     RT_RUN(test_job_timeout);
