@@ -403,13 +403,27 @@ describe("gemini_ephemeral_token with bad values", function()
     local token, info = realtime.gemini_ephemeral_token(base { uses = 2.0 })
     assert.matches("^auth_tokens/", token)
     assert.equal(2, info.uses)
+    assert.equal("integer", math.type(info.uses))   -- as the service sent it, not 2.0
     raises("option 'uses': expected an integer from 0 to 2147483647, got 2147483648",
       realtime.gemini_ephemeral_token, base { uses = 2 ^ 31 })
+  end)
+
+  it("takes an RFC 3339 time that exists: a leap day, a fraction, an offset", function()
+    local token = realtime.gemini_ephemeral_token(base { expire_time = "2028-02-29T23:59:59.25+05:30",
+      new_session_expire_time = "2028-02-29T12:00:00z" })
+    assert.matches("^auth_tokens/", token)
   end)
 
   it("refuses each bad option by name before any request", function()
     local cases = {
       { { expire_time = "tomorrow" }, "option 'expire_time': expected seconds between 0 and 72000, or an RFC 3339 time" },
+      -- the digits of a time that does not exist
+      { { expire_time = "2026-13-01T00:00:00Z" }, "option 'expire_time': expected seconds" },
+      { { expire_time = "2027-02-29T00:00:00Z" }, "option 'expire_time': expected seconds" },
+      { { expire_time = "2026-04-31T00:00:00Z" }, "option 'expire_time': expected seconds" },
+      { { expire_time = "2026-01-01T24:00:00Z" }, "option 'expire_time': expected seconds" },
+      { { new_session_expire_time = "2026-01-01T00:60:00Z" }, "option 'new_session_expire_time': expected seconds" },
+      { { expire_time = "2026-01-01T00:00:00+24:00" }, "option 'expire_time': expected seconds" },
       { { new_session_expire_time = 0 / 0 }, "option 'new_session_expire_time': expected seconds" },
       { { model = "../x" }, "option 'model': unsafe model name: it contains \"%.%.\"" },
       { { model = "" }, "option 'model': unsafe model name: it is empty" },

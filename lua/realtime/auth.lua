@@ -378,11 +378,22 @@ end
 
 --- True when s is an RFC 3339 time: 2026-01-01T00:00:00Z, with an optional fraction
 -- of a second and a "Z" or a "+hh:mm" / "-hh:mm" offset.
+-- A date that exists (month 1-12, its days in that year) and a time of day (a leap
+-- second 60 allowed, as RFC 3339 allows it); the offset at most 23:59.
 local function is_rfc3339(s)
-  local rest = s:match "^%d%d%d%d%-%d%d%-%d%d[Tt]%d%d:%d%d:%d%d(.*)$"
-  if not rest then return false end
+  local y, mo, d, h, mi, sec, rest = s:match "^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt](%d%d):(%d%d):(%d%d)(.*)$"
+  if not y then return false end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  local leap = y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
+  local days = ({ 31, leap and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[mo]
+  if not days or d < 1 or d > days or tonumber(h) > 23 or tonumber(mi) > 59
+    or tonumber(sec) > 60 then
+    return false
+  end
   rest = rest:gsub("^%.%d+", "", 1)
-  return rest:find "^[Zz]$" ~= nil or rest:find "^[%+%-]%d%d:%d%d$" ~= nil
+  if rest:find "^[Zz]$" then return true end
+  local oh, om = rest:match "^[%+%-](%d%d):(%d%d)$"
+  return oh ~= nil and tonumber(oh) <= 23 and tonumber(om) <= 59
 end
 
 -- A checker per option: function(v) -> ok, what the option takes.
@@ -540,7 +551,8 @@ function auth.ephemeral_token(opts)
   req:close()
   if not status then return nil, text, code end
 
-  local ok, answer = pcall(cjson.decode, text)
+  -- the core's reader: integers stay integers (lua-cjson gives uses = 1.0)
+  local ok, answer = pcall(core.json_decode, text)
   if status ~= 200 then
     local detail = ""
     if ok and type(answer) == "table" and type(answer.error) == "table" then
