@@ -68,9 +68,17 @@ int rt_model_resolve(const struct rt_model_ctx *ctx, const char *model, char *ou
     }
 
     if (!ctx->vertex) {
-        if (starts_with(model, "models/") || starts_with(model, "tunedModels/"))
-            return emit(out, outsz, why, "%s%s%s", model, "", "");
-        return emit(out, outsz, why, "models/%s%s%s", model, "", "");
+        const char *id = starts_with(model, "models/") ? model + strlen("models/")
+                         : starts_with(model, "tunedModels/") ? model + strlen("tunedModels/")
+                         : model;
+        /* A Gemini model's id is one segment: "models/a/b" names nothing the service has
+         * (it closes 1008 after the handshake), so it is refused here by name. */
+        if (strchr(id, '/')) {
+            *why = "unsafe model name: expected \"id\", \"models/id\" or \"tunedModels/id\" "
+                   "with no \"/\" in the id";
+            return -1;
+        }
+        return emit(out, outsz, why, "%s%s%s", id == model ? "models/" : "", model, "");
     }
 
     if (starts_with(model, "projects/"))

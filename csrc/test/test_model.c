@@ -21,6 +21,11 @@ static void gemini_forms(void)
 {
     RT_CHECK_STR(gem("gemini-live-2.5-flash-preview"), "models/gemini-live-2.5-flash-preview");
     RT_CHECK_STR(gem("models/gemini-2.0-flash"), "models/gemini-2.0-flash");
+    RT_CHECK_STR(gem("tunedModels/my-model"), "tunedModels/my-model");
+    /* a Gemini id is one segment, whatever the prefix */
+    RT_CHECK(gem("models/a/b") == NULL);
+    RT_CHECK(gem("tunedModels/a/b") == NULL);
+    RT_CHECK(gem("a/b") == NULL);
     RT_CHECK_STR(gem("tunedModels/abc"), "tunedModels/abc");
 }
 
