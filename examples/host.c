@@ -133,14 +133,34 @@ static int call(lua_State *L, int nargs, int nresults)
     return 0;
 }
 
+/* The seconds of tone to send: argv[1], at least one 20 ms block and at most ten minutes
+ * (less than a block sends nothing, and the program would wait for a reply in vain). */
+static int parse_seconds(int argc, char **argv, double *seconds)
+{
+    char *end;
+
+    *seconds = 1.0;
+    if (argc < 2)
+        return 0;
+    *seconds = strtod(argv[1], &end);
+    if (end == argv[1] || *end || !(*seconds >= 0.02 && *seconds <= 600)) {
+        fprintf(stderr, "usage: host [seconds]: seconds of audio to send, from 0.02 to 600 "
+                        "(got '%s')\n", argv[1]);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *lua_dir = getenv("REALTIME_LUA_DIR");
-    struct microphone mic = { .seconds = argc > 1 ? atof(argv[1]) : 1.0 };
+    struct microphone mic = { 0 };
     pthread_t thread;
     lua_Integer audio = 0;
     int status = 1;
 
+    if (parse_seconds(argc, argv, &mic.seconds) != 0)
+        return 2;
     lua_State *L = luaL_newstate();
     if (!L)
         return 1;

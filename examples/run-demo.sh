@@ -34,7 +34,11 @@ if [ ! -f examples/question.wav ]; then
 fi
 
 if [ -n "${GEMINI_API_KEY:-}${GOOGLE_API_KEY:-}${GOOGLE_CLOUD_PROJECT:-}" ]; then
-    echo "demo: talking to Google (credentials found in the environment)"
+    if [ -n "${REALTIME_BASE_URL:-}" ]; then
+        echo "demo: talking to $REALTIME_BASE_URL (REALTIME_BASE_URL; credentials found in the environment)"
+    else
+        echo "demo: talking to Google (credentials found in the environment)"
+    fi
     exec "$LUA" examples/voice_chat.lua examples/question.wav reply.wav
 fi
 

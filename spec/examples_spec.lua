@@ -215,6 +215,17 @@ describe("examples", function()
     assert.matches("0%.5 s of audio sent from the audio thread, [%d.]+ s of reply audio received", out)
   end)
 
+  it("host refuses a duration it cannot send (less than a 20 ms block, or not a number) at once", function()
+    local host = build_dir() .. "/examples/host"
+    for _, arg in ipairs { "abc", "0.01", "0", "" } do
+      local t0 = os.time()
+      local code, out = run(host, { arg })
+      assert.equal(2, code, out)
+      assert.matches("usage: host %[seconds%]: seconds of audio to send, from 0%.02 to 600", out)
+      assert.is_true(os.time() - t0 < 30, "it waited for a reply that could not come")
+    end
+  end)
+
   describe("vertex.lua", function()
     it("connects with a bearer token", function()
       local code, out = run("lua5.4", { "examples/vertex.lua", "Hello Vertex" },
