@@ -113,5 +113,22 @@ for _, backend in ipairs { "gemini", "vertex" } do
       session:close()
       helper.drain(session)
     end)
+
+    it("an item without content ends the open turn: clientContent = { turnComplete = true }", function()
+      local session = assert(client:connect { output_modalities = { "text" } })
+      assert(session:send { type = "conversation_item_create", turn_complete = false,
+        item = { role = "user", content = { { type = "text", text = "hello there" } } } })
+      assert(session:send { type = "conversation_item_create", turn_complete = true, item = { role = "user" } })
+      assert.matches("hello there", helper.reply_text(session))
+      local cc = helper.client_messages "clientContent"
+      assert.equal(2, #cc)
+      assert.is_false(cc[1].turnComplete)
+      assert.same({ turnComplete = true }, cc[2])
+      -- without turn_complete a user item without content sends nothing
+      assert.is_true(session:send { type = "conversation_item_create", item = { role = "user" } })
+      assert.equal(2, #helper.client_messages "clientContent")
+      session:close()
+      helper.drain(session)
+    end)
   end)
 end

@@ -317,7 +317,10 @@ static int item_create(lua_State *L, int state, int msg, int out)
         luaL_error(L, "conversation_item_create: 'item.text' is not a field (use content = "
                       "{{ type = \"text\", text = ... }})");
     lua_pop(L, 1);
-    if (lua_getfield(L, item, "content") != LUA_TTABLE)
+    int ct = lua_getfield(L, item, "content");
+    if (ct == LUA_TNIL)
+        return 0;                 /* no content: an empty list, nothing to send */
+    if (ct != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item.content' must be a list of parts");
     int content = lua_gettop(L);
     lua_Integer n = lrt_map_list_len(L, content, "conversation_item_create", "'item.content'");

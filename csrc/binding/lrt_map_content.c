@@ -176,7 +176,9 @@ static int push_turn(lua_State *L, int state, int item, const char *who, int tex
             add_part(L, state, lua_gettop(L), parts, who, (int)k);
             lua_pop(L, 1);
         }
-    } else {
+    } else if (ct != LUA_TNIL || text_ok) {
+        /* a conversation item may leave content out: it only ends (or leaves open) the
+           turn, clientContent = { turnComplete = ... } */
         luaL_error(L, text_ok ? "%s: expected 'text' or 'content' (a list of parts)"
                               : "%s: 'item.content' must be a list of parts", who);
     }
