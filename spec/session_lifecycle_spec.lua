@@ -101,6 +101,8 @@ describe("a session that has ended", function()
       { "commit_audio" }, { "create_response" }, { "send_image", "\255\216" },
       { "send_wire", '{"x":1}' }, { "send", { type = "response_create" } },
       { "send", { type = "raw", wire = { x = 1 } } },
+      -- sends that would be "unsupported" on an open session: closed is said first
+      { "send", { type = "response_create", x = 1 } }, { "send", { type = "session_update" } },
     }
     for _, call in ipairs(sends) do
       local ok, err, code = s[call[1]](s, table.unpack(call, 2))

@@ -201,8 +201,14 @@ static int lrt_session_send(lua_State *L)
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
     lrt_call_module_for_caller(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
-    if (lua_isnil(L, -3))
+    if (lua_isnil(L, -3)) {
+        /* "unsupported" is not what an ended session answers: every send gets "closed"
+           (a send of nothing asks the core whether sends are still taken) */
+        struct rt_error err;
+        if (rt_session_send(u->s, NULL, 0, &err) != 0)
+            return lrt_pushfail(L, &err);
         return 3;
+    }
     lua_pop(L, 2);
     r = lrt_send_all(L, u, lua_gettop(L));
     if (r) {
