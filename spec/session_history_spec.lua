@@ -114,6 +114,23 @@ for _, backend in ipairs { "gemini", "vertex" } do
       helper.drain(session)
     end)
 
+    it("create_response() ends a turn left open by turn_complete = false, and the model answers", function()
+      local session = assert(client:connect { output_modalities = { "text" } })
+      assert(session:send { type = "conversation_item_create", turn_complete = false,
+        item = { role = "user", content = { { type = "text", text = "hello there" } } } })
+      assert(session:create_response())
+      assert.matches("hello there", helper.reply_text(session))
+      local cc = helper.client_messages "clientContent"
+      assert.equal(2, #cc)
+      assert.is_false(cc[1].turnComplete)
+      assert.same({ turnComplete = true }, cc[2])
+      -- the turn is over: another create_response() sends nothing
+      assert.is_true(session:create_response())
+      assert.equal(2, #helper.client_messages "clientContent")
+      session:close()
+      helper.drain(session)
+    end)
+
     it("an item without content ends the open turn: clientContent = { turnComplete = true }", function()
       local session = assert(client:connect { output_modalities = { "text" } })
       assert(session:send { type = "conversation_item_create", turn_complete = false,

@@ -285,6 +285,7 @@ static int lrt_map_new(lua_State *L)
     lrt_set_bool(L, st, "response_cancelled", 0);
     lrt_set_bool(L, st, "response_audio", 0);
     lrt_set_bool(L, st, "media_trigger", 0);
+    lrt_set_bool(L, st, "turn_open", 0);
     lrt_set_bool(L, st, "after_tool_call", 0);
     static const char *const tables[] = { "text_parts", "transcript_parts", "input_parts",
                                           "calls", "generated_ids", "cancelled_ids",

@@ -64,6 +64,9 @@
  *                      result said more will follow, so the call stays in `calls`)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
+ *   turn_open          boolean: the last clientContent went out with turnComplete
+ *                      false, so a response_create (with no results to send) ends
+ *                      that turn: {"clientContent":{"turnComplete":true}}
  *   secrets            array of the session's key and token (false when absent): an
  *                      error quoting server values masks every 8-byte run of them
  *   turn_end           boolean: the last map_client ended a user turn (a text, an audio

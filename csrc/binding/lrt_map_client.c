@@ -307,10 +307,14 @@ static int item_create(lua_State *L, int state, int msg, int out)
         luaL_error(L, "conversation_item_create: 'turn_complete' must be a boolean");
     if (tc != LUA_TNIL || !lrt_map_item_is_user(L, item)) {
         /* an explicit turn, or context from the assistant or the system */
+        int complete = lrt_get_bool(L, msg, "turn_complete");
+        size_t before = lua_rawlen(L, out);
         audio_only(L, state, "conversation_item_create");
-        lrt_map_turn(L, state, item, lrt_get_bool(L, msg, "turn_complete"), out);
-        if (lrt_get_bool(L, msg, "turn_complete"))
+        lrt_map_turn(L, state, item, complete, out);
+        if (complete)
             lrt_set_bool(L, state, "turn_end", 1);
+        if (lua_rawlen(L, out) > before)   /* a clientContent went out: it ends or opens */
+            lrt_set_bool(L, state, "turn_open", !complete);
         return 0;
     }
     if (lua_getfield(L, item, "text") != LUA_TNIL)
@@ -398,6 +402,12 @@ static void response_create(lua_State *L, int state, int out)
         lua_newtable(L);
         lua_setfield(L, state, "pending");
         lrt_set_bool(L, state, "media_trigger", 0);
+    } else if (lrt_get_bool(L, state, "turn_open")) {
+        /* the last clientContent left its turn open: the model answers once it ends */
+        emit_literal(L, out, "{\"clientContent\":{\"turnComplete\":true}}");
+        lrt_set_bool(L, state, "turn_open", 0);
+        lrt_set_bool(L, state, "media_trigger", 0);
+        lrt_set_bool(L, state, "turn_end", 1);
     } else if (lrt_get_bool(L, state, "media_trigger")) {
         emit_literal(L, out, "{\"realtimeInput\":{\"text\":\" \"}}");
         lrt_set_bool(L, state, "media_trigger", 0);

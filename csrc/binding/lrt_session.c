@@ -197,6 +197,7 @@ static int lrt_session_send(lua_State *L)
     lua_getiuservalue(L, 1, LRT_UV_MAP);      /* 3: the state */
     lua_getfield(L, 3, "pending");            /* 4: the buffered results, before */
     int trigger = lrt_get_bool(L, 3, "media_trigger");
+    int open = lrt_get_bool(L, 3, "turn_open");
     lrt_set_bool(L, 3, "turn_end", 0);        /* set by the mapping: a user turn ends */
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
@@ -215,6 +216,7 @@ static int lrt_session_send(lua_State *L)
         /* "busy" (or closed): the results stay buffered and their calls answerable, so
          * create_response() or a new result for the call can try again */
         lrt_map_client_unflush(L, 3, 4, trigger);
+        lrt_set_bool(L, 3, "turn_open", open);   /* the turn is as it was on the wire */
         return r;
     }
     if (lrt_get_bool(L, 3, "turn_end"))
