@@ -292,6 +292,27 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a part's or serverContent's member that is not an object is reported and left out", function()
+    local client = h:client("send", { frames = frames(
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"ok"},{"codeExecutionResult":"bad"},'
+      .. '{"executableCode":[1]},{"inlineData":7}]},"groundingMetadata":"oops"}}',
+      '{"serverContent":{"inputTranscription":"t","outputTranscription":5}}',
+      '{"serverContent":{"turnComplete":true}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local msgs = until_done(session, 1)
+    local got = messages_of(msgs)
+    table.sort(got)
+    assert.same({ "serverContent.groundingMetadata is a string, not an object: left out",
+      "serverContent.inputTranscription is a string, not an object: left out",
+      "serverContent.modelTurn.parts[2].codeExecutionResult is a string, not an object: left out",
+      "serverContent.modelTurn.parts[3].executableCode is an array, not an object: left out",
+      "serverContent.modelTurn.parts[4].inlineData is a number, not an object: left out",
+      "serverContent.outputTranscription is a number, not an object: left out" }, got)
+    for _, m in ipairs(of_type(msgs, "error")) do assert.equal("protocol", m.code) end
+    assert.equal("ok", of_type(msgs, "output_text_done")[1].text)
+    client:close()
+  end)
+
   it("an audio part with empty data gives no output_audio_delta; the rest of the frame and turn map", function()
     local pcm = '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AQACAA=="}}'
     local empty = '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":""}}'

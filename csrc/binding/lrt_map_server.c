@@ -59,6 +59,13 @@ static void not_a(struct lrt_frame *f, const char *want, const char *path, lua_I
     lua_pop(L, 1);
 }
 
+/* t, the type of the value on top, with a JSON array (a table with a length) taken as
+ * LUA_TNONE: where the protocol has an object, an array is of the wrong shape too. */
+static int object_type(lua_State *L, int t)
+{
+    return t == LUA_TTABLE && lua_rawlen(L, -1) > 0 ? LUA_TNONE : t;
+}
+
 static void not_string(struct lrt_frame *f, const char *path, lua_Integer i, int idx)
 {
     not_a(f, "a string", path, i, idx);
@@ -102,7 +109,11 @@ static void code_parts(struct lrt_frame *f, int part, lua_Integer i)
     lua_State *L = f->L;
     int top = lua_gettop(L);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        if (lrt_getk(L, part, f->keys, kinds[k].member) == LUA_TTABLE) {
+        int t = object_type(L, lrt_getk(L, part, f->keys, kinds[k].member));
+        if (t != LUA_TTABLE && t != LUA_TNIL) {
+            lua_pushfstring(L, "serverContent.modelTurn.parts[%%d].%s", kinds[k].name);
+            not_a(f, "an object", lua_tostring(L, -1), i, -2);
+        } else if (t == LUA_TTABLE) {
             int src = lua_gettop(L);
             lrt_ensure_response(f);
             int m = lrt_msg_new(f, kinds[k].type);
@@ -145,11 +156,14 @@ static void content_signals(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
     int top = lua_gettop(L);
-    if (lua_getfield(L, content, "groundingMetadata") == LUA_TTABLE) {
+    int t = object_type(L, lua_getfield(L, content, "groundingMetadata"));
+    if (t == LUA_TTABLE) {
         int m = response_msg(f, "grounding");
         lua_pushvalue(L, top + 1);
         lua_setfield(L, m, "metadata");
         lrt_msg_push(f);
+    } else if (t != LUA_TNIL) {
+        not_a(f, "an object", "serverContent.groundingMetadata", 0, -1);
     }
     lua_settop(L, top);
     if (lrt_map_flag(f, content, "generationComplete", "serverContent")) {
@@ -203,7 +217,10 @@ static void model_parts(struct lrt_frame *f, int content)
             lua_pop(L, 1);
         }
         code_parts(f, part, i);
-        if (lrt_getk(L, part, f->keys, LRT_K_INLINE_DATA) == LUA_TTABLE) {
+        int it = object_type(L, lrt_getk(L, part, f->keys, LRT_K_INLINE_DATA));
+        if (it != LUA_TTABLE && it != LUA_TNIL)
+            not_a(f, "an object", "serverContent.modelTurn.parts[%d].inlineData", i, -1);
+        if (it == LUA_TTABLE) {
             int blob = lua_gettop(L);
             int mt = lrt_getk(L, blob, f->keys, LRT_K_MIME_TYPE);
             int dt = lrt_getk(L, blob, f->keys, LRT_K_DATA);
@@ -225,7 +242,10 @@ static void transcriptions(struct lrt_frame *f, int content)
     lua_State *L = f->L;
     int top = lua_gettop(L);
 
-    if (lua_getfield(L, content, "inputTranscription") == LUA_TTABLE) {
+    int it = object_type(L, lua_getfield(L, content, "inputTranscription"));
+    if (it != LUA_TTABLE && it != LUA_TNIL)
+        not_a(f, "an object", "serverContent.inputTranscription", 0, -1);
+    if (it == LUA_TTABLE) {
         int t = lua_gettop(L);
         /* Deltas as they come, the whole transcript once `finished` (seed bug 5). */
         int tt = lua_getfield(L, t, "text");
@@ -247,7 +267,10 @@ static void transcriptions(struct lrt_frame *f, int content)
     }
     lua_settop(L, top);
 
-    if (lua_getfield(L, content, "outputTranscription") != LUA_TTABLE) {
+    int ot = object_type(L, lua_getfield(L, content, "outputTranscription"));
+    if (ot != LUA_TTABLE) {
+        if (ot != LUA_TNIL)
+            not_a(f, "an object", "serverContent.outputTranscription", 0, -1);
         lua_settop(L, top);
         return;
     }
