@@ -169,6 +169,7 @@ static int lrt_client_connect(lua_State *L)
     o.audio_stream_end = lrt_field_bool(L, 2, "audio_stream_end");
     o.resumption = lrt_field_bool(L, 2, "resumption");
     o.transparent = lrt_field_bool(L, 2, "transparent");
+    o.initial_history = lrt_field_bool(L, 2, "initial_history");
     lua_getfield(L, 2, "token_source");
     o.auth = lrt_test_auth(L, -1);   /* the session takes its own reference */
     lua_pop(L, 1);

@@ -62,7 +62,11 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
         why = "longer than " LRT_STR(RT_HANDLE_MAX) " bytes";
     else if (n > 0 && !rt_utf8_valid(lua_tostring(L, -1), n))
         why = "not UTF-8";
-    if (n > 0 && !why) {
+    if (n > 0 && !why && lrt_get_bool(L, f->state, "handle_lacks_history")) {
+        /* Resumed from it, the session would lack the connect history (the core's
+         * reconnect never uses it): no handle to save until one holds everything. */
+        lua_pop(L, 1);
+    } else if (n > 0 && !why) {
         lua_pushvalue(L, -1);
         lua_setfield(L, f->state, "resumption_handle");
         lua_setfield(L, m, "handle");

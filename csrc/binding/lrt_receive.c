@@ -118,6 +118,8 @@ static int lrt_map_event(lua_State *L)
         break;
     case RT_EV_MESSAGE:
         lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+        /* the core knows whether a handle in it holds the history (lrt_map_resumption) */
+        lrt_set_bool(L, -1, "handle_lacks_history", ev->code & RT_EV_HANDLE_LACKS_HISTORY);
         lrt_map_server_text(L, -1, ev->data, ev->len);   /* msgs | nil, msg, code */
         if (lua_isnil(L, -3)) {
             lua_createtable(L, 1, 0);

@@ -103,7 +103,9 @@ void rt_conn_lost(struct rt_session *s);
 /* setupComplete arrived on this connection; ev is its message. Queues READY, or
  * RECONNECTED after putting the replay in front of the send queue. */
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev);
-/* Acts on what a server message says about the connection (handles, goAway, turns). */
-void rt_conn_track(struct rt_session *s, const char *text, size_t len);
+/* Acts on what a server message says about the connection (handles, goAway, turns).
+ * True when the message gives a handle that does not hold the initial history
+ * (RT_EV_HANDLE_LACKS_HISTORY). */
+bool rt_conn_track(struct rt_session *s, const char *text, size_t len);
 
 #endif

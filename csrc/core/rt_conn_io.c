@@ -347,8 +347,8 @@ static int rt_conn_message(struct rt_session *s)
         return RT_WS_GO_ON;
     }
     ev->type = RT_EV_MESSAGE;
-    if (s->resume_on)
-        rt_conn_track(s, ev->data, n);
+    if (s->resume_on && rt_conn_track(s, ev->data, n))
+        ev->code |= RT_EV_HANDLE_LACKS_HISTORY;
     if (atomic_load_explicit(&s->turn_end_ns, memory_order_relaxed) &&
         rt_wire_has_audio(ev->data, n)) {
         long long t0 = atomic_exchange(&s->turn_end_ns, 0);

@@ -22,8 +22,8 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul);
 static void rt_conn_first_cb(lws_sorted_usec_list_t *sul);
 
 /* True while the initial history is kept for replay (no turn has completed since it was
- * written), or not written yet (it is the first message after setup), in a session that
- * did not start from a saved handle. No handle is known to hold it (Gemini does not say
+ * written), or not written yet (it is the first message after setup, or the owner has
+ * yet to queue it), in a session that did not start from a saved handle. No handle is known to hold it (Gemini does not say
  * what a handle holds; the first comes with setupComplete), and resumed, the service
  * would answer it as a question. But then the replay and the queue hold every message
  * since the session began, history first: a new session given them is the session that
@@ -32,7 +32,7 @@ static bool rt_conn_history_unsaved(struct rt_session *s)
 {
     if (!s->resume_empty)
         return false;
-    if (s->initial_in_replay)
+    if (s->initial_in_replay || (s->initial_expected && !atomic_load(&s->initial_queued)))
         return true;
     rt_conn_take_intake(s);
     return (s->cur && (s->cur->flags & RT_MSG_INITIAL)) ||
@@ -397,12 +397,13 @@ static void rt_conn_replay_covered(struct rt_session *s, uint64_t upto, bool exa
     }
 }
 
-void rt_conn_track(struct rt_session *s, const char *text, size_t len)
+bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
 {
     struct rt_scan sc;
+    bool lacks = false;
 
     if (rt_scan_server(text, len, &sc) != 0)
-        return;
+        return false;
     if (sc.model_output || sc.tool_call)
         s->model_busy = true;
     if (sc.turn_complete) {
@@ -426,6 +427,8 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
         if (!rt_queue_empty(&s->replay) && s->replay_first < upto)
             s->gave_way = s->gave_way_bytes = 0;   /* given up before: consumed too */
         rt_conn_replay_covered(s, upto, sc.has_index);
+        /* what this handle covers is dropped: the history left is what it lacks */
+        lacks = rt_conn_history_unsaved(s);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
             rt_conn_recycle(s);
@@ -442,6 +445,7 @@ void rt_conn_track(struct rt_session *s, const char *text, size_t len)
                           (double)LWS_USEC_PER_SEC));
         }
     }
+    return lacks;
 }
 
 /* A turn of manual activity that was open where the resent messages start (its

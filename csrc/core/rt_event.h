@@ -15,12 +15,18 @@ extern "C" {
 
 enum rt_event_type {
     RT_EV_READY,        /* data: the setupComplete message text */
-    RT_EV_MESSAGE,      /* data: one complete server message (JSON text) */
+    RT_EV_MESSAGE,      /* data: one complete server message (JSON text); code: flags
+                           (RT_EV_HANDLE_LACKS_HISTORY), 0 for none */
     RT_EV_RECONNECTED,  /* code: attempt number; data: reason */
     RT_EV_ERROR,        /* code: enum rt_code; data: message. Not the end by itself: a
                            session that ends queues RT_EV_CLOSED after it */
     RT_EV_CLOSED        /* code: WebSocket close code (1006 when none); data: reason. Always last. */
 };
+
+/* RT_EV_MESSAGE's code: the message gives a resumption handle that does not hold the
+ * session's initial history (rt_session_send_initial), which a session resumed from it
+ * would lack. The core never resumes with such a handle; nor should its owner. */
+#define RT_EV_HANDLE_LACKS_HISTORY 1
 
 /* ISO C++ has no flexible array member; g++ and clang++ take one as an extension, and
  * under -pedantic-errors the warnings about it are quieted around this struct alone. */

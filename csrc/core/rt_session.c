@@ -280,6 +280,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     s->max_message = o->max_message_bytes ? o->max_message_bytes : RT_DEFAULT_MESSAGE_BYTES;
     rt_ws_rx_init(&s->rx, offsetof(struct rt_event, data), s->max_message);
     s->manual_activity = o->manual_activity;
+    s->initial_expected = o->initial_history;
     s->audio_stream_end = o->audio_stream_end;
     s->state = RT_CS_NEW;
 

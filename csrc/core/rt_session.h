@@ -61,6 +61,9 @@ struct rt_session_options {
                                          "authorization: Bearer <fresh token>" in place of any
                                          authorization header above. The session keeps its own
                                          reference */
+    bool initial_history;             /* the owner sends initial history with
+                                         rt_session_send_initial once the session is ready:
+                                         until it is queued, no handle holds it */
 };
 
 /* Starts connecting on the I/O thread and returns at once. The outcome arrives as events:

@@ -109,6 +109,8 @@ struct rt_session {
     bool manual_activity, audio_stream_end;
     bool resume_on;                  /* resumption asked and the setup has sessionResumption */
     bool resume_empty;               /* ...and holds no handle */
+    bool initial_expected;           /* the owner will send initial history (option
+                                        initial_history) */
     char *strings;                   /* owned: one block holding the strings below and the
                                         headers array (may hold secrets: wiped when freed) */
     size_t strings_len;
@@ -144,6 +146,9 @@ struct rt_session {
     atomic_int initial_busy;         /* rt_session_send_initial calls between their look at
                                         initial_shut and their push (rt_conn_next_msg) */
     atomic_bool in_turn;             /* audio appended since the last commit */
+    atomic_bool initial_queued;      /* rt_session_send_initial queued the history: set
+                                        after the push, so the I/O thread that sees it
+                                        finds the message in the intake */
     pthread_mutex_t turn_lock;       /* in_turn and the intake together (rt_session_send.c) */
     atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when
                                         no turn waits for its first audio */

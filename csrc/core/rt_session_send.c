@@ -182,6 +182,8 @@ int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
         rc = -1;
     } else {
         rc = rt_sess_send_one(s, json, len, RT_MSG_INITIAL, err);
+        if (rc == 0)
+            atomic_store(&s->initial_queued, true);
     }
     atomic_fetch_sub(&s->initial_busy, 1);
     return rc;

@@ -328,6 +328,8 @@ function Client:connect(opts)
     manual_activity = not vad_on,
     audio_stream_end = vad_on and p.backend == "gemini",
     resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
+    -- sent with _send_initial below: the core then knows which handles lack it
+    initial_history = history ~= nil and p.backend == "gemini",
     token_source = p.token_source,
   }
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
