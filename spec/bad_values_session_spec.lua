@@ -141,7 +141,7 @@ describe("bad values on a session", function()
       raises("tool 1: field 'description': not valid UTF-8", client.connect, client,
         { tools = { { name = "f", description = "\xff\xfe" } } })
       local s = assert(client:connect { output_modalities = { "text" } })
-      err = raises("part 1: mime type '\\xff\\xfe' is not image/*", s.send_image, s, "\1\2", "\xff\xfe")
+      err = raises("send_image: mime type '\\xff\\xfe' is not image/*", s.send_image, s, "\1\2", "\xff\xfe")
       assert.truthy(utf8.len(err), err)
       err = raises("unknown message type 'a\\x0ab\\xc3'", s.send, s, { type = "a\nb\xc3" })
       assert.truthy(utf8.len(err), err)
@@ -190,7 +190,7 @@ describe("bad values on a session", function()
       -- through the Lua methods: one position, the caller's
       ok, err = pcall(function() local r = session:send_image("\1\2", "text/plain") return r end)
       assert.is_false(ok)
-      assert.matches("^[^:]*bad_values_session_spec%.lua:" .. (line + 10) .. ": [^:]*: part 1", err)
+      assert.matches("^[^:]*bad_values_session_spec%.lua:" .. (line + 10) .. ": send_image: mime type", err)
     end)
 
     it("a misspelt field raises instead of being ignored", function()
@@ -276,11 +276,23 @@ describe("bad values on a session", function()
     end)
 
     it("an empty image raises, in a send and in history", function()
-      raises("part 1: the image is empty (0 bytes)", session.send_image, session, "")
+      -- named as the caller called it, not as the item it sends
+      assert.is_nil(raises("send_image: the image is empty (0 bytes)", session.send_image, session, "")
+        :find("conversation_item_create"))
       raises("part 1: the image is empty (0 bytes)", session.send, session,
         { type = "conversation_item_create", item = { content = { { type = "image", data = "" } } } })
       raises("the image is empty (0 bytes)", client.connect, client,
         { history = { { role = "user", content = { { type = "image", data = "", mime = "image/png" } } } } })
+    end)
+
+    it("an audio mime type with its rate given twice says so", function()
+      raises("mime type 'audio/pcm;rate=16000;rate=8000': rate given twice", session.send, session,
+        { type = "conversation_item_create", item = { content = { { type = "audio", data = "\0\0",
+          mime = "audio/pcm;rate=16000;rate=8000" } } } })
+    end)
+
+    it("send_tool_result names itself for an unknown call id", function()
+      raises("send_tool_result: unknown call_id 'nope'", session.send_tool_result, session, "nope", {})
     end)
 
     it("a message of several frames is queued whole or not at all: refused as busy, none of it goes", function()

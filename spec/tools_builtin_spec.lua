@@ -168,7 +168,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.is_false(tr[3].functionResponses[1].willContinue)
         -- the call is finished: a further result is a mistake
         assert.has_error(function() session:send_tool_result(call_id, { more = 1 }) end,
-          "conversation_item_create: part 1: unknown call_id '" .. call_id .. "' (no call of this session has it, or its answer was sent already)")
+          "send_tool_result: unknown call_id '" .. call_id .. "' (no call of this session has it, or its answer was sent already)")
         session:close()
         helper.drain(session)
       end)

@@ -195,37 +195,71 @@ static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
     }
 }
 
-/* Checks the handler's second value (at idx): nil, or a table of the options
- * send_tool_result takes. Returns NULL, or the fault, pushed: a key that is not an
- * option would otherwise be dropped without a word. */
-static const char *lrt_options_fault(lua_State *L, int idx)
+/* The fault of the handler's second value (at idx), pushed, or NULL: nil, or a table of
+ * the options send_tool_result takes, with their values. A key that is not an option
+ * would otherwise be dropped without a word; a value is checked here, not by the
+ * mapping, so that the message names the handler's options rather than a part. */
+static const char *lrt_options_why(lua_State *L, int idx)
 {
+    static const char *const sched[] = { "interrupt", "when_idle", "silent", NULL };
     if (lua_isnil(L, idx))
         return NULL;
     if (lua_type(L, idx) != LUA_TTABLE)
-        return lua_pushfstring(L, "tool handler: its second value must be a table of options "
+        return lua_pushfstring(L, "its second value must be a table of options "
                                   "({ scheduling =, will_continue = }), got %s",
                                luaL_typename(L, idx));
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        lua_pop(L, 1);
         size_t n = 0;
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-        if (!k || (strcmp(k, "scheduling") != 0 && strcmp(k, "will_continue") != 0) ||
-            strlen(k) != n) {
-            const char *r;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+        int ok = k && strlen(k) == n;
+        if (ok && strcmp(k, "scheduling") == 0) {
+            int known = 0;
+            for (int i = 0; sched[i] && lua_type(L, -1) == LUA_TSTRING; i++)
+                known = known || strcmp(lua_tostring(L, -1), sched[i]) == 0;
+            if (!known) {
+                size_t vn;
+                const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vn) : NULL;
+                const char *got = v ? lrt_map_shown(L, v, vn) : luaL_typename(L, -1);
+                return lua_pushfstring(L, "'scheduling' must be one of interrupt, when_idle, "
+                                          "silent, got %s", got);
+            }
+        } else if (ok && strcmp(k, "will_continue") == 0) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                return lua_pushfstring(L, "'will_continue' must be a boolean, got %s",
+                                       luaL_typename(L, -1));
+        } else {
+            lua_pop(L, 1);
             if (k)
                 lrt_map_shown(L, k, n);            /* short and printable */
             else
                 lua_pushfstring(L, "of type %s", luaL_typename(L, -1));
-            r = lua_pushfstring(L, "tool handler: unknown option %s in its second value "
-                                   "(expected scheduling, will_continue)", lua_tostring(L, -1));
-            lua_replace(L, -3);   /* the key's place */
-            lua_pop(L, 1);
-            return r;
+            return lua_pushfstring(L, "unknown option %s (expected scheduling, "
+                                      "will_continue)", lua_tostring(L, -1));
         }
+        lua_pop(L, 1);
     }
     return NULL;
+}
+
+/* lrt_options_why with the tool's name (of the call in the message at msg): the fault
+ * alone is pushed, or nothing and NULL. */
+static const char *lrt_options_fault(lua_State *L, int idx, int msg)
+{
+    int top = lua_gettop(L);
+    const char *why = lrt_options_why(L, idx), *name = NULL;
+    if (!why)
+        return NULL;
+    int w = lua_gettop(L);
+    if (lrt_function_call_part(L, msg)) {
+        lua_getfield(L, -1, "name");
+        name = lua_tostring(L, -1);
+    }
+    const char *r = lua_pushfstring(L, "tool '%s': handler's options: %s", name ? name : "?",
+                                    lua_tostring(L, w));
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return r;
 }
 
 /* Returns 1 when the call of the message at msg was answered while its handler ran
@@ -319,7 +353,7 @@ static int lrt_dispatch_done(lua_State *L, int status)
         /* the model gets the message; the traceback goes to the log */
         lrt_error_result(L, SLOT_TOP + 1, msg);
     } else {
-        if (lrt_options_fault(L, SLOT_TOP + 2)) {
+        if (lrt_options_fault(L, SLOT_TOP + 2, msg)) {
             lrt_error_result(L, lua_gettop(L), msg);
             lua_remove(L, -2);
             lua_replace(L, SLOT_TOP + 1);

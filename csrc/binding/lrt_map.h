@@ -134,7 +134,8 @@ int lrt_map_item_is_user(lua_State *L, int item);
 #define LRT_MAX_RATE 192000
 
 /* The sample rate of a "rate=" parameter of the mime type: dflt when there is none, -1
- * when it is not an integer in LRT_MIN_RATE..LRT_MAX_RATE or given twice (lrt_map_audio.c). */
+ * when it is not an integer in LRT_MIN_RATE..LRT_MAX_RATE, -2 when it is given twice
+ * (lrt_map_audio.c). */
 lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt);
 /* Whether mime (of mlen bytes) is 16-bit PCM: audio/pcm with or without parameters (not
  * audio/pcmu, audio/pcma, nor a type holding a NUL byte). */

@@ -40,7 +40,9 @@ lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt)
         for (q += 5; *q >= '0' && *q <= '9' && digits < 7; q++, digits++)
             r = r * 10 + (*q - '0');
         /* a second rate= makes the type ambiguous: the service refuses it (1007) */
-        if (seen++ || !digits || (*q && *q != ';' && *q != ' ') || r < LRT_MIN_RATE ||
+        if (seen++)
+            return -2;
+        if (!digits || (*q && *q != ';' && *q != ' ') || r < LRT_MIN_RATE ||
             r > LRT_MAX_RATE)
             return -1;
         rate = r;

@@ -70,7 +70,11 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
                    lrt_map_shown(L, mime, strlen(mime)), kind);
     int pcm = lrt_mime_is_pcm16(mime, strlen(mime));
-    if (pcm && lrt_mime_rate(mime, LRT_MIN_RATE) < 0)
+    lua_Integer rate = pcm ? lrt_mime_rate(mime, LRT_MIN_RATE) : 0;
+    if (rate == -2)
+        luaL_error(L, "%s: part %d: mime type %s: rate given twice", who, i,
+                   lrt_map_shown(L, mime, strlen(mime)));
+    if (rate < 0)
         luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
                       "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
                    LRT_MAX_RATE);

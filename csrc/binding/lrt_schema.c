@@ -381,6 +381,10 @@ static void convert(struct sctx *c, int src, int level)
         } else if (in_list(k, copied_str)) {
             if (lua_type(L, v) != LUA_TSTRING)
                 fail(c, "must be a string%s", NULL);
+            /* checked here, where the path reads as the tool's: the setup's JSON
+               encoding would name it by its place in the setup */
+            if (!rt_utf8_valid(lua_tostring(L, v), lua_rawlen(L, v)))
+                fail(c, "is not valid UTF-8%s", NULL);
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
         } else if (strcmp(k, "nullable") == 0) {

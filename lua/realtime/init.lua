@@ -462,9 +462,16 @@ end
 
 -- session:send for the methods below: what it raises (a closed session, a value the
 -- mapping refuses) points at their caller's line, not at this file. Not a tail call.
-local function send_for_caller(self, msg)
+-- `who`: the method the caller called (send_image, ...), named in an error instead of
+-- the one-part conversation_item_create it sends.
+local function send_for_caller(self, msg, who)
   local ok, sent, err, code = pcall(send, self, msg)
-  if not ok then error(sent, 3) end
+  if not ok then
+    if who and type(sent) == "string" then
+      sent = sent:gsub("conversation_item_create: part 1[^:]*: ", who .. ": ", 1)
+    end
+    error(sent, 3)
+  end
   return sent, err, code
 end
 
@@ -547,7 +554,7 @@ function Session:send_text(text)
     error("bad argument #1 to 'send_text' (string expected, got " .. type(text) .. ")", 2)
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "text", text = text } } } })
+    item = { role = "user", content = { { type = "text", text = text } } } }, "send_text")
   return ok, err, code
 end
 
@@ -560,7 +567,8 @@ function Session:send_image(data, mime)
     error("bad argument #2 to 'send_image' (string expected, got " .. type(mime) .. ")", 2)
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } })
+    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } },
+    "send_image")
   return ok, err, code
 end
 
@@ -592,7 +600,7 @@ function Session:send_tool_result(call_id, result, opts)
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
     item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
-      scheduling = opts.scheduling, will_continue = opts.will_continue } } } })
+      scheduling = opts.scheduling, will_continue = opts.will_continue } } } }, "send_tool_result")
   if not ok then return nil, err, code end
   ok, err, code = send_for_caller(self, { type = "response_create" })
   return ok, err, code
