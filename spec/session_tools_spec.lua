@@ -437,6 +437,24 @@ describe("a non_blocking handler that waits", function()
     helper.drain(session)
   end)
 
+  it("returning bad options after it waited answers the model with the dispatch's words", function()
+    local state = {}
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 0.3, function() return { booked = true }, { scheduling = "SILENT" } end) } })
+    local conn = helper.open_connection()
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      helper.collect_turn(session)          -- the call's turn
+      helper.collect_turn(session)          -- the model on the error
+    end)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.equal("tool 'slow_book': handler's options: 'scheduling' must be one of interrupt, "
+      .. "when_idle, silent, got 'SILENT'", sent[1].functionResponses[1].response.error)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("whose session closed meanwhile has its answer logged, not sent, and nothing raises", function()
     local state, logged = {}, {}
     realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)

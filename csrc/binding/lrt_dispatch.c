@@ -75,10 +75,40 @@ static int lrt_is_marker(lua_State *L, int idx, const char *marker)
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == marker;
 }
 
+static void lrt_push_error_table(lua_State *L, int idx);
+static const char *lrt_options_why(lua_State *L, int idx);
+
+/* core._tool_error_result(message) -> { error = ... }: what the model gets for a handler
+ * that raised, for the late answers of non_blocking handlers (tools.lua). */
+static int lrt_tool_error_result(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    lrt_push_error_table(L, 1);
+    return 1;
+}
+
+/* core._tool_options_fault(opts, name) -> nil, or "tool 'name': handler's options: ...":
+ * the dispatch's check of a handler's second value, for the late answers (tools.lua). */
+static int lrt_tool_options_fault(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 2);
+    lua_settop(L, 2);
+    const char *why = lrt_options_why(L, 1);
+    if (!why)
+        return 0;
+    lua_pushfstring(L, "tool '%s': handler's options: %s", name, why);
+    return 1;
+}
+
 void lrt_open_dispatch(lua_State *L)
 {
     lua_pushcfunction(L, lrt_traceback);
     lua_setfield(L, -2, "_traceback");
+    lua_pushcfunction(L, lrt_tool_error_result);
+    lua_setfield(L, -2, "_tool_error_result");
+    lua_pushcfunction(L, lrt_tool_options_fault);
+    lua_setfield(L, -2, "_tool_options_fault");
     lua_pushlightuserdata(L, (void *)&lrt_tool_deferred);
     lua_setfield(L, -2, "_TOOL_DEFERRED");
     lua_pushlightuserdata(L, (void *)&lrt_tool_failed);
@@ -95,7 +125,7 @@ static void lrt_bump(lua_State *L, int slot)
  * message (with its traceback) goes to msg.error_traceback for the log. The text is
  * made valid UTF-8 (a bad byte becomes U+FFFD): bytes would go out in base64, which
  * the model cannot read as an error. */
-static void lrt_error_result(lua_State *L, int idx, int msg)
+static void lrt_push_error_table(lua_State *L, int idx)
 {
     static const char tb[] = "\nstack traceback:";
     size_t n;
@@ -111,6 +141,11 @@ static void lrt_error_result(lua_State *L, int idx, int msg)
     else
         lua_pushliteral(L, "tool handler failed");
     lua_setfield(L, -2, "error");
+}
+
+static void lrt_error_result(lua_State *L, int idx, int msg)
+{
+    lrt_push_error_table(L, idx);
     lua_pushliteral(L, "tool handler failed: ");
     lua_pushvalue(L, idx);
     lua_concat(L, 2);

@@ -6,7 +6,6 @@
 -- Internal to the module: not part of the API.
 local core = require "realtime.core"
 local wait = require "realtime.wait"
-local shown = require("realtime.options").shown
 
 -- init.lua's module table, for its realtime._log (set by install, as it loads).
 local module
@@ -18,47 +17,14 @@ end
 -- What a handler's wrapper returns to the dispatch (lrt_dispatch.c) in place of a result:
 -- its handler waits beside the receive; or it raised before waiting (then its error).
 local TOOL_DEFERRED, TOOL_FAILED = core._TOOL_DEFERRED, core._TOOL_FAILED
-local RESULT_KEYS = { scheduling = true, will_continue = true }
 
--- Text made valid UTF-8 (a bad byte becomes U+FFFD), as the dispatch makes handler errors:
--- bytes would go to the model in base64.
-local function utf8_fixed(text)
-  local out, i = {}, 1
-  while true do
-    local ok, bad = utf8.len(text, i)
-    if ok then out[#out + 1] = text:sub(i); break end
-    out[#out + 1] = text:sub(i, bad - 1) .. "\u{FFFD}"
-    i = bad + 1
-  end
-  return table.concat(out)
-end
+-- { error = message } for the model: the handler's error without its traceback, made
+-- valid UTF-8, as the dispatch gives it (the dispatch's own function).
+local error_result = core._tool_error_result
 
--- { error = message } for the model: the handler's error without its traceback (the last
--- one is the message handler's), as the dispatch gives it.
-local function error_result(full)
-  local cut, from = nil, 1
-  while true do
-    local at = full:find("\nstack traceback:", from, true)
-    if not at then break end
-    cut, from = at, at + 1
-  end
-  return { error = utf8_fixed(cut and full:sub(1, cut - 1) or full) }
-end
-
--- Why the handler's second value cannot go with its result, or nil.
-local function options_fault(opts)
-  if opts == nil then return nil end
-  if type(opts) ~= "table" then
-    return ("tool handler: its second value must be a table of options ({ scheduling =, "
-      .. "will_continue = }), got %s"):format(type(opts))
-  end
-  for k in pairs(opts) do
-    if not RESULT_KEYS[k] then
-      return ("tool handler: unknown option %s in its second value (expected scheduling, "
-        .. "will_continue)"):format(type(k) == "string" and shown(k) or "of type " .. type(k))
-    end
-  end
-end
+-- Why the handler's second value cannot go with its result ("tool 'name': handler's
+-- options: ..."), or nil: the dispatch's own check.
+local options_fault = core._tool_options_fault
 
 -- Sends result (and opts) as the answer of call, as send_tool_result does; what the
 -- mapping refuses goes to the model as an error, and to the log. Returns nothing.
@@ -106,7 +72,7 @@ local function answer_late(call, res)
     log("error", "tool handler failed: " .. tostring(res[2]))
     return send_late(call, where, error_result(tostring(res[2])))
   end
-  local fault = options_fault(res[3])
+  local fault = options_fault(res[3], call.name)
   if fault then
     log("error", ("%s: %s"):format(where, fault))
     return send_late(call, where, error_result(fault))
