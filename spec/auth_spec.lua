@@ -553,6 +553,9 @@ describe("credentials against the simulator", function()
     it("a connect whose new token is refused too is 'auth'; the next connect works", function()
       if not wired() then return end
       local c = client(dir .. "/sa.json")
+      -- the source made (and its first token fetched) before, to be looked at after
+      assert(resolve(c:_props()))
+      local used = c:_props().token_source
       refuse_next(2)
       local s, err, code = seen(c:connect { output_modalities = { "text" }, timeout = 10 })
       -- the one call made both upgrades
@@ -563,10 +566,45 @@ describe("credentials against the simulator", function()
       assert.equal("auth", code, err)
       assert.matches("sa%.json %(service account .*the server refused its access token: HTTP 401", err)
       -- two tokens went (the second refusal drops the second, which a third fetch replaces)
-      assert.is_true(c:_props().token_source:fetches() >= 2)
+      assert.is_true(used:fetches() >= 2)
+      -- and the client dropped the source: the next connect finds the credential anew
+      assert.is_nil(c:_props().token_source)
       local s2 = assert(seen(c:connect { output_modalities = { "text" } }))
       s2:close()
       helper.drain(s2)
+      c:close()
+    end)
+
+    it("a connect whose refetch after a 401 fails drops the source: a file fixed meanwhile is read", function()
+      if not wired() then return end
+      -- an account of its own, whose key is rotated below without touching the others'
+      local rotated = "rotated@livesim-test.iam.gserviceaccount.com"
+      local path = dir .. "/rotated.json"
+      helper.sim_post("/_sim/service-accounts", { client_email = rotated,
+        public_key = helper.read_file(dir .. "/sa.pub") })
+      helper.write_file(path, cjson.encode(sa_info { client_email = rotated }))
+      local c = client(path)
+      local s = assert(seen(c:connect { output_modalities = { "text" } }))
+      s:close()
+      helper.drain(s)
+      local used = c:_props().token_source
+      -- the key in the file is revoked: the cached token is refused, the refetch fails
+      helper.sim_post("/_sim/service-accounts", { client_email = rotated,
+        public_key = helper.read_file(dir .. "/other.pub") })
+      refuse_next(1)
+      local s2, err, code = seen(c:connect { output_modalities = { "text" }, timeout = 10 })
+      helper.sim_request("DELETE", "/_sim/next")
+      assert.is_nil(s2)
+      assert.equal("auth", code, err)
+      assert.matches("Invalid JWT Signature", err)
+      assert.is_true(used:fetches() >= 2)
+      -- the source that failed is no longer the client's
+      assert.is_true(c:_props().token_source ~= used)
+      -- the file now holds the new key: the next connect reads it and gets a token
+      helper.write_file(path, cjson.encode(sa_info { client_email = rotated, private_key = other_key }))
+      local s3 = assert(seen(c:connect { output_modalities = { "text" }, timeout = 10 }))
+      s3:close()
+      helper.drain(s3)
       c:close()
     end)
 

@@ -314,7 +314,8 @@ end
 -- than asking with the same one. A source that gave a token may be held by sessions for
 -- their reconnects: it is kept open (weakly) for client:close() to close; one that never
 -- did is closed now (a connect waiting on it already has the failure: auth.token).
-local function retire(p, src)
+-- Also Client:connect's, for a connect refused "auth" after it took a token of src.
+function auth.retire(p, src)
   if p.token_source ~= src then return end   -- another connect's wait did it
   p.token_source, p.access_token = nil, nil  -- a token left here would count as explicit
   if shared_of(src).had_token then
@@ -365,7 +366,7 @@ function auth.resolve(p, timeout)
     if st.fallback and not st.had_token and code ~= "closed" then
       err = NO_CREDENTIALS .. " (" .. err .. ")"
     end
-    if code == "auth" and not waited_out then retire(p, src) end
+    if code == "auth" and not waited_out then auth.retire(p, src) end
     return nil, err, code
   end
   p.access_token = token

@@ -278,6 +278,8 @@ local function closing_sessions(sessions)
   return false
 end
 
+local open_session   -- below: connect's second half
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
   check_client(self, "connect")
@@ -332,12 +334,25 @@ function Client:connect(opts)
     initial_history = history ~= nil and p.backend == "gemini",
     token_source = p.token_source,
   }
+  local session
+  session, err, code = open_session(self, p, cfg, state, handlers, props, timeout, history)
+  -- refused for its credential after it took a token of the client's source (a 401 whose
+  -- refetch failed, a second 401, a 403): the next connect finds the credential anew
+  if not session and code == "auth" and cfg.token_source then
+    auth.retire(p, cfg.token_source)
+  end
+  return session, err, code
+end
+
+--- The rest of connect once the setup is made: opens the session (waiting for a place
+-- while the client is full) and waits for setupComplete. Returns the session, or nil,
+-- message, code.
+function open_session(self, p, cfg, state, handlers, props, timeout, history)
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
   -- look after it would leave nothing closing to wait for, and its free place untried
   -- (no close starts meanwhile: only this thread's Lua calls close())
   local closing = closing_sessions(p.sessions) or closing_sessions(p.opening)
-  local session
-  session, err, code = self:_connect(cfg, state, handlers, props)
+  local session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
   local wait_for = code == "busy" and (closing and timeout
     or dropped_sessions(p.sessions, p.opening) and math.min(timeout, 2))
