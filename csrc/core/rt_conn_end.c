@@ -3,6 +3,7 @@
  * events, error then closed (see rt_conn.h). */
 #include "rt_conn.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -275,6 +276,10 @@ void rt_conn_finish(struct rt_session *s)
     /* The place is free before the owner can see the closed event. */
     rt_client_session_done(c);
     atomic_store(&s->ended, true);
+    /* An owner's rt_session_tell that looked before `ended` was set pushes its event
+     * before the closed one, which stays last. */
+    while (atomic_load(&s->telling))
+        sched_yield();           /* a push under way: a few instructions */
     if (ecode != RT_OK)
         rt_evq_push(&s->events, rt_conn_end_event(&s->ev_error, RT_SPARE_ERROR_MAX,
                                                   (int)ecode, emsg, strlen(emsg)));

@@ -432,6 +432,43 @@ struct rt_event *rt_session_poll_event(struct rt_session *s)
     return rt_sess_pop(s, false);
 }
 
+int rt_session_tell(struct rt_session *s, enum rt_code code, const char *text, size_t len,
+                    struct rt_error *err)
+{
+    struct rt_event *ev;
+    int rc = 0;
+
+    rt_error_clear(err);
+    if (!s) {
+        rt_error_set(err, RT_EINVAL, "session is NULL");
+        return -1;
+    }
+    if (code <= RT_OK || code > RT_EINVAL || (!text && len)) {
+        if (!text && len)
+            rt_error_set(err, RT_EINVAL, "text is NULL but len is %zu", len);
+        rt_error_set(err, RT_EINVAL, "code %d is not an error code", (int)code);
+        return -1;
+    }
+    if (rt_fork_check(&s->born, "a session", err))
+        return -1;
+    if (!(ev = rt_event_new(RT_EV_ERROR, (int)code, len, text, len))) {
+        rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte error event", len);
+        return -1;
+    }
+    /* Busy before the look, so that the end, which sets `ended` and then waits for no
+     * call to be busy, either finds this event queued or is seen here to have come. */
+    atomic_fetch_add(&s->telling, 1);
+    if (atomic_load(&s->ended)) {
+        rt_error_set(err, RT_ECLOSED, "the session has ended: its closed event is the last");
+        rt_event_free(ev);
+        rc = -1;
+    } else {
+        rt_evq_push(&s->events, ev);
+    }
+    atomic_fetch_sub(&s->telling, 1);
+    return rc;
+}
+
 int rt_session_fd(const struct rt_session *s)
 {
     return s ? s->events.sig.fd : -1;

@@ -83,6 +83,14 @@ struct rt_event *rt_session_next_event(struct rt_session *s); /* non-blocking; N
  * frame): when nothing waits the descriptor is left as it is, which saves two system
  * calls per event. A later rt_session_next_event or rt_session_wait sets it right. */
 struct rt_event *rt_session_poll_event(struct rt_session *s);
+/* Queues an RT_EV_ERROR event of the owner's own (code, text[0..len)) behind the events
+ * queued so far, and wakes a wait on the descriptor as the I/O thread's events do: for a
+ * failure the owner learns of outside a receive (a result of a tool handler that could
+ * not be sent) that belongs in the session's stream. Thread-safe. -1 with RT_ECLOSED once
+ * the session has ended (nothing is queued after its closed event), RT_EINVAL (NULL
+ * session, code RT_OK or out of range) or RT_ENOMEM. */
+int  rt_session_tell(struct rt_session *s, enum rt_code code, const char *text, size_t len,
+                     struct rt_error *err);
 int  rt_session_fd(const struct rt_session *s);                /* readable when events wait */
 /* 1 when an event waits, 0 when none: one atomic load, no lock, no system call, takes
  * nothing (an event queued at this very moment may show only on the next call). What a

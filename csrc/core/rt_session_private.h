@@ -145,6 +145,8 @@ struct rt_session {
                                         rt_session_send_initial refuses */
     atomic_int initial_busy;         /* rt_session_send_initial calls between their look at
                                         initial_shut and their push (rt_conn_next_msg) */
+    atomic_int telling;              /* rt_session_tell calls between their look at ended
+                                        and their push: the end waits for them (closed last) */
     atomic_bool in_turn;             /* audio appended since the last commit */
     atomic_bool initial_queued;      /* rt_session_send_initial queued the history: set
                                         after the push, so the I/O thread that sees it

@@ -209,6 +209,7 @@ static int null_append(struct rt_error *e)
 }
 static int null_append_nothing(struct rt_error *e) { return rt_session_append_audio(NULL, NULL, 0, e); }
 static int null_commit(struct rt_error *e) { return rt_session_commit_audio(NULL, e); }
+static int null_tell(struct rt_error *e) { return rt_session_tell(NULL, RT_EBUSY, "x", 1, e); }
 
 static void test_null_session(void)
 {
@@ -216,7 +217,7 @@ static void test_null_session(void)
         { "send", null_send }, { "send_initial", null_send_initial },
         { "send of nothing", null_send_nothing }, { "sendv", null_sendv },
         { "append_audio", null_append }, { "append_audio of nothing", null_append_nothing },
-        { "commit_audio", null_commit },
+        { "commit_audio", null_commit }, { "tell", null_tell },
     };
     struct rt_error err;
     struct rt_stats st;
@@ -252,6 +253,81 @@ static void test_null_session(void)
     rt_client_close_now(NULL);
     rt_client_free_now(NULL);
     rt_client_free(NULL);
+}
+
+/* A thread of the owner's that tells (rt_session_tell) until the session has ended
+ * (which a close asked before it ensures). */
+struct teller {
+    struct rt_session *s;
+    int told, refused;
+};
+
+static void *tell_until_refused(void *arg)
+{
+    struct teller *t = arg;
+    struct timespec pause = { 0, 50000 };
+    struct rt_error err;
+
+    for (;;) {
+        if (rt_session_tell(t->s, RT_EBUSY, "told", 4, &err) != 0) {
+            t->refused = err.code == RT_ECLOSED;
+            break;
+        }
+        t->told++;
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+/* rt_session_tell: an error event of the owner's own, behind the events queued so far,
+ * that makes the descriptor readable; a thread telling while the session ends never puts
+ * one after the closed event, and once the session has ended it is refused. */
+static void test_tell(void)
+{
+    static const char text[] = "tool response not sent: too big";
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct rt_event *ev;
+    struct seen w = { 0 };
+    struct teller t = { 0 };
+    pthread_t th;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    RT_CHECK(rt_session_tell(s, RT_OK, "x", 1, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(rt_session_tell(s, RT_EBUSY, NULL, 3, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(rt_session_tell(s, RT_EBUSY, text, sizeof text - 1, &err) == 0 && err.code == RT_OK);
+    RT_CHECK(rt_session_wait(s, 5) == 1);
+    ev = rt_session_next_event(s);
+    RT_CHECK(ev && ev->type == RT_EV_ERROR && ev->code == RT_EBUSY && strcmp(ev->data, text) == 0);
+    rt_event_free(ev);
+
+    t.s = s;
+    rt_session_close(s, 1000, NULL);
+    if (pthread_create(&th, NULL, tell_until_refused, &t) != 0) {
+        RT_CHECK(!"pthread_create");
+        rt_session_free(s);
+        rt_client_free(c);
+        return;
+    }
+    RT_CHECK(pump(s, &w, 10, is_closed));
+    pthread_join(th, NULL);
+    while ((ev = rt_session_next_event(s))) {
+        note(&w, ev);
+        rt_event_free(ev);
+    }
+    printf("# told %d times while the session closed\n", t.told);
+    RT_CHECK(t.refused == 1);
+    RT_CHECK(w.closed == 1 && w.after_closed == 0);
+    RT_CHECK(rt_session_tell(s, RT_EBUSY, text, sizeof text - 1, &err) == -1 &&
+             err.code == RT_ECLOSED);
+    RT_CHECK(rt_session_next_event(s) == NULL);
+    rt_session_free(s);
+    rt_client_free(c);
 }
 
 /* rt_session_wait after rt_session_poll_event (which leaves the signal raised) waits
@@ -690,6 +766,7 @@ int main(void)
     RT_RUN(test_auth_fetch_fails);
     RT_RUN(test_auth_released_at_end);
     RT_RUN(test_close_while_paused);
+    RT_RUN(test_tell);
     curl_global_cleanup();
     return rt_test_done();
 }
