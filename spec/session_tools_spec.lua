@@ -471,6 +471,69 @@ describe("a non_blocking handler that waits", function()
       table.concat(logged, "\n"))
   end)
 
+  -- Receives (one long wait after another) until an `error` message or `closed`; returns
+  -- it and the seconds from the handler's return (state.returned_at) to its arrival.
+  local function until_error(session, state)
+    while true do
+      local msg = assert(session:receive(20))
+      if msg.type == "error" or msg.type == "closed" then
+        return msg, state.returned_at and realtime.now() - state.returned_at
+      end
+    end
+  end
+
+  it("whose will_continue Vertex refuses gives the caller an 'unsupported' error, as the dispatch does", function()
+    local vclient = helper.vertex()
+    local state = {}
+    local session = assert(vclient:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 0.3, function()
+        state.returned_at = realtime.now()
+        return { booked = true }, { will_continue = true, scheduling = "interrupt" }
+      end) } })
+    local conn = helper.open_connection()
+    local msg
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      msg = until_error(session, state)
+    end)
+    assert.equal("error", msg.type, msg.reason)
+    assert.equal("unsupported", msg.code)
+    assert.matches("will_continue", msg.message)
+    -- the result went without it
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ booked = true }, sent[1].functionResponses[1].response)
+    assert.is_nil(sent[1].functionResponses[1].willContinue)
+    session:close()
+    helper.drain(session)
+    vclient:close()
+  end)
+
+  it("whose result is larger than max_queue_bytes gives the caller a 'busy' error, waking its receive", function()
+    local state = {}
+    local session = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 100000,
+      tools = { slow_tool(state, 0.3, function()
+        state.returned_at = realtime.now()
+        return { big = ("x"):rep(200000) }
+      end) } })
+    local conn = helper.open_connection()
+    local msg, after
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      -- the turn of the call ends: nothing else comes, the receive sleeps on the session
+      helper.receive_until(session, "response_done")
+      msg, after = until_error(session, state)
+    end)
+    assert.equal("error", msg.type, msg.reason)
+    assert.equal("busy", msg.code)
+    assert.matches("^tool response not sent: .*max_queue_bytes", msg.message)
+    -- the wait of 20 s was woken for it (generous: a missed wake-up takes the whole wait)
+    assert.is_true(after < 10, "the error woke the waiting receive")
+    assert.equal(0, #helper.client_messages("toolResponse", conn))
+    session:close()
+    helper.drain(session)
+  end)
+
   it("under cqueues goes on beside the receive too", function()
     local cqueues = require "cqueues"
     local state = {}

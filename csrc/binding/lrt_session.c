@@ -304,6 +304,35 @@ static int lrt_session_is_open(lua_State *L)
     return 1;
 }
 
+/* session:_tell(code, message) -> true | nil, msg, "closed": an `error` message (code,
+ * message) of the module's own, queued behind the session's events with
+ * rt_session_tell, so a receive waiting on the descriptor wakes for it (tools.lua: the
+ * result of a handler that answered late and could not be sent). Nothing is queued
+ * once the session has ended: its closed message stays the last. */
+static int lrt_session_tell(lua_State *L)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    size_t n;
+    const char *text = luaL_checklstring(L, 3, &n);
+    enum rt_code code = RT_OK;
+    struct rt_error err;
+
+    for (int c = RT_ETIMEOUT; c <= RT_EINVAL && code == RT_OK; c++)
+        if (strcmp(rt_code_name((enum rt_code)c), name) == 0)
+            code = (enum rt_code)c;
+    luaL_argcheck(L, code != RT_OK, 2, "not an error code");
+    if (!u->s || u->ended) {
+        rt_error_clear(&err);
+        rt_error_set(&err, RT_ECLOSED, "session closed");
+        return lrt_pushfail(L, &err);
+    }
+    if (rt_session_tell(u->s, code, text, n, &err) != 0)
+        return lrt_pushfail(L, &err);     /* out of memory raises */
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int lrt_session_tostring(lua_State *L)
 {
     struct lrt_session *u = lrt_session_arg(L, 1);
@@ -410,6 +439,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "is_open", lrt_session_is_open },
     { "_closing", lrt_session_closing },
     { "_holding", lrt_session_holding },
+    { "_tell", lrt_session_tell },
     { "stats", lrt_session_stats },
     { "_props", lrt_session_props },
     { "_pointer", lrt_session_pointer },

@@ -26,8 +26,21 @@ local error_result = core._tool_error_result
 -- options: ..."), or nil: the dispatch's own check.
 local options_fault = core._tool_options_fault
 
+-- Gives the caller an `error` message (code, text) in the session's stream, as the
+-- dispatch does for a result it cannot send: queued behind the session's messages by the
+-- core, which wakes a receive waiting for them. Once the session has ended nothing comes
+-- after its closed message: the log line said it all.
+local function tell(session, code, text)
+  local ok, told, err = pcall(session._tell, session, code, text)
+  if not ok or not told then
+    log("info", ("the caller was not told (%s): %s"):format(tostring(ok and err or told), text))
+  end
+end
+
 -- Sends result (and opts) as the answer of call, as send_tool_result does; what the
--- mapping refuses goes to the model as an error, and to the log. Returns nothing.
+-- mapping refuses goes to the model as an error, and to the log. A result that cannot go
+-- (will_continue on Vertex: it goes without; "busy") is logged and told to the caller as
+-- the dispatch tells it. Returns nothing.
 local function send_late(call, where, result, opts)
   local session = call.session
   local ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result, opts)
@@ -38,11 +51,14 @@ local function send_late(call, where, result, opts)
   elseif not sent and code == "unsupported" and opts and opts.will_continue ~= nil then
     -- will_continue on Vertex: the caller hears it, as from the dispatch; the result goes
     log("error", ("%s: %s"):format(where, tostring(err)))
+    tell(session, code, tostring(err))
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result,
       { scheduling = opts.scheduling })
   end
   if not ok or not sent then
     log("error", ("%s: its result was not sent: %s"):format(where, tostring(ok and err or sent)))
+    -- worded as the dispatch's; a session closed meanwhile has its closed message
+    if ok and code ~= "closed" then tell(session, code, "tool response not sent: " .. tostring(err)) end
   end
 end
 
