@@ -199,15 +199,17 @@ describe("an ephemeral-token endpoint that answers badly", function()
   teardown(function() h:stop() end)
 
   local KEY = "hostile-api-key-123456"
-  local function mint(status, body)
+  -- stretch: the first "@@" of the body becomes that many letters (the URL is bounded)
+  local function mint(status, body, stretch)
     return realtime.gemini_ephemeral_token { api_key = KEY, ca_file = h.ca_file, timeout = 10,
-      base_url = ("%s/_token/status=%d/body=%s"):format(h.http, status, b64url(body)) }
+      base_url = ("%s/_token/status=%d/body=%s%s"):format(h.http, status, b64url(body),
+        stretch and "/stretch=" .. stretch or "") }
   end
 
   it("a token name that could not go in a header is refused, and not quoted", function()
     for _, name in ipairs { "auth_tokens/abc\r\nX-Evil: 1", "auth_tokens/a b", "auth_tokens/",
-      "auth_tokens/" .. string.rep("t", 20000) } do
-      local tok, err, code = mint(200, cjson.encode { name = name })
+      "auth_tokens/@@" } do
+      local tok, err, code = mint(200, cjson.encode { name = name }, name:find("@@", 1, true) and 20000)
       assert.is_nil(tok)
       assert.equal("protocol", code)
       assert.matches("answered without a usable token name$", err)
@@ -215,6 +217,9 @@ describe("an ephemeral-token endpoint that answers badly", function()
     end
     local tok = assert(mint(200, '{"name":"auth_tokens/fine-Token_1.2~3+/="}'))
     assert.equal("auth_tokens/fine-Token_1.2~3+/=", tok)
+    -- the stretched name is what the refusal above was about: 100 letters are taken
+    assert.equal("auth_tokens/" .. string.rep("t", 100),
+      assert(mint(200, cjson.encode { name = "auth_tokens/@@" }, 100)))
   end)
 
   it("a refusal quotes the server's text shortened to printable characters", function()

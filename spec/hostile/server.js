@@ -117,15 +117,19 @@ function main() {
           && (!query.has('mode') || r.mode === query.get('mode')));
       return respond(socket, 200, 'OK', JSON.stringify({ connections: list }));
     }
-    // /_token?status=N&body=B64URL&type=T&delay=MS|never: a token endpoint that answers as
-    // told (the settings may be path segments too, /_token/status=N/..., and any path may
-    // follow them); GET /_tokens counts the requests it had.
+    // /_token?status=N&body=B64URL&type=T&delay=MS|never&stretch=N: a token endpoint that
+    // answers as told (the settings may be path segments too, /_token/status=N/..., and any
+    // path may follow them); stretch=N makes the first "@@" of the body N letters "t" (a
+    // long answer from a short URL: clients bound their URLs); GET /_tokens counts the
+    // requests it had.
     const target = parseTarget(req.target);
     if (target.mode === '_token') {
       const p = target.params;
       tokenRequests++;
-      const body = p.body !== undefined ? Buffer.from(p.body, 'base64url')
+      let body = p.body !== undefined ? Buffer.from(p.body, 'base64url').toString('latin1')
         : JSON.stringify({ access_token: 'hostile-token', expires_in: 3600, token_type: 'Bearer' });
+      if (p.stretch !== undefined) body = body.replace('@@', 't'.repeat(Number(p.stretch)));
+      body = Buffer.from(body, 'latin1');
       const send = () => respond(socket, Number(p.status || 200), 'Token', body,
         p.type || 'application/json');
       if (p.delay === 'never') return undefined;
