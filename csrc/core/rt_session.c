@@ -443,9 +443,11 @@ int rt_session_tell(struct rt_session *s, enum rt_code code, const char *text, s
         rt_error_set(err, RT_EINVAL, "session is NULL");
         return -1;
     }
-    if (code <= RT_OK || code > RT_EINVAL || (!text && len)) {
-        if (!text && len)
-            rt_error_set(err, RT_EINVAL, "text is NULL but len is %zu", len);
+    if (!text && len) {
+        rt_error_set(err, RT_EINVAL, "text is NULL but len is %zu", len);
+        return -1;
+    }
+    if (code <= RT_OK || code > RT_EINVAL) {
         rt_error_set(err, RT_EINVAL, "code %d is not an error code", (int)code);
         return -1;
     }

@@ -299,7 +299,9 @@ static void test_tell(void)
         return;
     }
     RT_CHECK(rt_session_tell(s, RT_OK, "x", 1, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "code 0 is not an error code");
     RT_CHECK(rt_session_tell(s, RT_EBUSY, NULL, 3, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "text is NULL but len is 3");
     RT_CHECK(rt_session_tell(s, RT_EBUSY, text, sizeof text - 1, &err) == 0 && err.code == RT_OK);
     RT_CHECK(rt_session_wait(s, 5) == 1);
     ev = rt_session_next_event(s);
