@@ -442,6 +442,25 @@ static void test_refusal_without_secrets(void)
     rt_auth_free(a);
 }
 
+/* Serves the n replies to a user credential's fetches, each of which must fail with
+ * "auth" and the message ending in ends[i]. */
+static void expect_refusals(int n, const char **replies, const char **ends)
+{
+    serve(n, replies);
+    struct rt_auth *a = user_auth();
+    for (int i = 0; a && i < n; i++) {
+        char *tok = NULL, want[512];
+        double lifetime = 0;
+        struct rt_error err = { RT_OK, "" };
+        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
+        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
+                 srv_port, ends[i]);
+        RT_CHECK_STR(err.msg, want);
+    }
+    serve_end();
+    rt_auth_free(a);
+}
+
 /* A refusal that quotes part of a secret (8 bytes or more of the refresh token, the
  * client secret, the private key's body) is not quoted at all; one quoting none is. */
 static void test_refusal_partial_secrets(void)
@@ -458,19 +477,7 @@ static void test_refusal_partial_secrets(void)
         "HTTP 400 invalid_grant: SECRET alone is no run; run `gcloud auth application-default login` again",
         "HTTP 400: m",
     };
-    serve(4, replies);
-    struct rt_auth *a = user_auth();
-    for (int i = 0; a && i < 4; i++) {
-        char *tok = NULL, want[512];
-        double lifetime = 0;
-        struct rt_error err = { RT_OK, "" };
-        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
-        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
-                 srv_port, ends[i]);
-        RT_CHECK_STR(err.msg, want);
-    }
-    serve_end();
-    rt_auth_free(a);
+    expect_refusals(4, replies, ends);
 }
 
 /* A refusal quoting a secret as the grant carried it, form-encoded (the client secret
@@ -486,19 +493,7 @@ static void test_refusal_form_encoded_secrets(void)
         "HTTP 400 invalid_client; check client_id and client_secret",
         "HTTP 400 invalid_grant; run `gcloud auth application-default login` again",
     };
-    serve(2, replies);
-    struct rt_auth *a = user_auth();
-    for (int i = 0; a && i < 2; i++) {
-        char *tok = NULL, want[512];
-        double lifetime = 0;
-        struct rt_error err = { RT_OK, "" };
-        RT_CHECK(rt_auth_fetch_now(a, &tok, &lifetime, &err) == -1 && err.code == RT_EAUTH);
-        snprintf(want, sizeof want, "user.json: token endpoint http://127.0.0.1:%d/token refused: %s",
-                 srv_port, ends[i]);
-        RT_CHECK_STR(err.msg, want);
-    }
-    serve_end();
-    rt_auth_free(a);
+    expect_refusals(2, replies, ends);
 }
 
 /* A refusal quoting 8 bytes or more of the access token the source holds (a refresh
