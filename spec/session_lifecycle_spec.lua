@@ -203,6 +203,56 @@ describe("a connect at max_sessions", function()
     client:close()
   end)
 
+  it("waits for the close of a session the collector freed while its close was under way", function()
+    local client = helper.gemini { max_sessions = 1 }
+    do
+      local s1 <close> = assert(client:connect { output_modalities = { "text" }, resumption = false,
+        close_timeout = 1 })
+      -- the server stops answering: s1's close holds its place for its close_timeout
+      helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = { type = "stall" } })
+    end
+    -- s1 is gone from Lua (its userdata freed); the core still closes it
+    collectgarbage()
+    collectgarbage()
+    local s2, err, code = client:connect { output_modalities = { "text" }, timeout = 10 }
+    assert(s2, ("%s (%s)"):format(err, code))
+    s2:close()
+    helper.drain(s2)
+    client:close()
+  end)
+
+  it("waiting for a closing session's place, says busy once that close ended and another took it", function()
+    local client = helper.gemini { max_sessions = 1 }
+    local results, t0 = {}, realtime.now()
+    realtime.run(function()
+      local s1 = assert(client:connect { output_modalities = { "text" }, resumption = false,
+        close_timeout = 1 })
+      helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = { type = "stall" } })
+      s1:close()
+      for i = 1, 2 do
+        realtime.spawn(function()
+          local s, err, code = client:connect { output_modalities = { "text" }, timeout = 10 }
+          results[i] = { s = s, err = err, code = code, t = realtime.now() - t0 }
+          if s then
+            -- holds the place a while: the other waits only for as long as a close is under way
+            realtime.sleep(2)
+            s:close()
+            helper.drain(s)
+          end
+        end)
+      end
+    end)
+    local got, busy = 0, nil
+    for i = 1, 2 do
+      if results[i].s then got = got + 1 else busy = results[i] end
+    end
+    assert.equal(1, got)
+    assert.equal("busy", busy.code, busy.err)
+    -- s1's close takes its close_timeout (1 s); the whole connect timeout is 10 s
+    assert.is_true(busy.t < 6, ("busy after %.2f s"):format(busy.t))
+    client:close()
+  end)
+
   it("says busy at once when the session the collector freed had been closed (it held no place)", function()
     local client = helper.gemini { max_sessions = 1 }
     do

@@ -224,6 +224,17 @@ static int lrt_client_event_loop(lua_State *L)
     return 1;
 }
 
+/* client:_closing() -> how many max_sessions places sessions closed by their owner still
+ * hold (close() called, or collected): connect at the limit waits while it is above 0.
+ * Sessions the collector freed are counted too, which the Lua side cannot see. 0 once
+ * the client is closed. */
+static int lrt_client_closing(lua_State *L)
+{
+    struct lrt_client *u = luaL_checkudata(L, 1, LRT_CLIENT);
+    lua_pushinteger(L, rt_client_closing(u->c));
+    return 1;
+}
+
 /* client:_ready_sessions(set) -> the sessions among the keys of set that have a message
  * for poll() and can be received from on this thread, in an array. client:poll() visits
  * only those: one check per idle session instead of a Lua call. Keys that are not
@@ -260,6 +271,7 @@ static int lrt_client_ready_sessions(lua_State *L)
 
 static const luaL_Reg lrt_client_methods[] = {
     { "_close_start", lrt_client_close_start },
+    { "_closing", lrt_client_closing },
     { "_close_wait", lrt_client_close_wait },
     { "_connect", lrt_client_connect },
     { "_props", lrt_client_props },

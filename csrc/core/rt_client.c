@@ -113,9 +113,23 @@ void rt_client_unlink(struct rt_client *c, struct rt_session *s)
     s->live_prev = s->live_next = NULL;
 }
 
-void rt_client_session_done(struct rt_client *c)
+void rt_client_session_done(struct rt_client *c, struct rt_session *s)
 {
     atomic_fetch_sub(&c->sessions, 1);
+    /* after the place is free: a host that reads 0 finds that place free */
+    if (atomic_exchange(&s->closing_mark, RT_CLOSING_ENDED) == RT_CLOSING_COUNTED)
+        atomic_fetch_sub(&c->closing, 1);
+}
+
+void rt_client_count_closing(struct rt_client *c, struct rt_session *s)
+{
+    int none = RT_CLOSING_NONE;
+
+    /* counted first, then marked: a count that runs ahead for an instant, never one
+     * that misses a session still holding its place */
+    atomic_fetch_add(&c->closing, 1);
+    if (!atomic_compare_exchange_strong(&s->closing_mark, &none, RT_CLOSING_COUNTED))
+        atomic_fetch_sub(&c->closing, 1);      /* it ended meanwhile */
 }
 
 /* ==================================================================== *
@@ -374,6 +388,11 @@ fail:
     rt_client_free_parts(c);
     rt_client_destroy(c);
     return NULL;
+}
+
+int rt_client_closing(const struct rt_client *c)
+{
+    return c ? atomic_load(&c->closing) : 0;
 }
 
 const char *rt_client_event_loop(const struct rt_client *c)

@@ -58,6 +58,13 @@ void rt_client_free_now(struct rt_client *c);
  * NULL, and a client inherited across fork(), answer 1. */
 int rt_client_wait_closed(struct rt_client *c, double timeout);
 
+/* How many of the client's max_sessions places are held by sessions whose close their
+ * owner asked (rt_session_close, rt_session_free) and that have not ended yet: places
+ * that free within those sessions' close_timeout. A host at the limit waits while this
+ * is above 0 and tries again; once it is 0, the places it saw closing are free (the
+ * count drops after the place is). May run one ahead for an instant. 0 for NULL. */
+int rt_client_closing(const struct rt_client *c);
+
 /* What the client's I/O thread waits with: "epoll", "kqueue" or "poll" (static). */
 const char *rt_client_event_loop(const struct rt_client *c);
 

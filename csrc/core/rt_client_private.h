@@ -56,6 +56,7 @@ struct rt_client {
     /* hand-off */
     struct rt_mpsc ready;           /* sessions with requests (each holds a reference) */
     atomic_int sessions;            /* sessions created and not finished */
+    atomic_int closing;             /* of those, closed by their owner (rt_client_closing) */
     atomic_bool stopping;           /* rt_client_close (or _free) was called */
     atomic_int cut;                 /* enum rt_cut: leave without waiting, and who asked */
     struct rt_signal stopped;       /* owned; raised by the I/O thread as it returns */
@@ -82,8 +83,11 @@ void rt_client_schedule(struct rt_client *c, struct rt_session *s, unsigned bits
 /* I/O thread: links / unlinks a session on the live list. */
 void rt_client_link(struct rt_client *c, struct rt_session *s);
 void rt_client_unlink(struct rt_client *c, struct rt_session *s);
-/* I/O thread: a session finished (its closed event is queued). */
-void rt_client_session_done(struct rt_client *c);
+/* I/O thread: a session finished (its place is free; its closed event follows). */
+void rt_client_session_done(struct rt_client *c, struct rt_session *s);
+/* Owner: s, which its owner just closed, counts among the closing places until it ends
+ * (rt_client_closing). */
+void rt_client_count_closing(struct rt_client *c, struct rt_session *s);
 void rt_client_leave_loop(struct rt_client *c);
 
 /* The TLS settings of the client's connections (peer verified against ca_file, else the

@@ -274,7 +274,7 @@ void rt_conn_finish(struct rt_session *s)
     atomic_store(&s->tx_bytes, 0);
     atomic_store(&s->stats.replay_bytes, 0);
     /* The place is free before the owner can see the closed event. */
-    rt_client_session_done(c);
+    rt_client_session_done(c, s);
     atomic_store(&s->ended, true);
     /* An owner's rt_session_tell that looked before `ended` was set pushes its event
      * before the closed one, which stays last. */

@@ -359,6 +359,7 @@ void rt_session_close(struct rt_session *s, int code, const char *reason)
     if (!s || rt_fork_inherited(&s->born) || atomic_exchange(&s->closed, true))
         return;
     rt_session_set_close(s, code, reason);
+    rt_client_count_closing(s->client, s);
     rt_client_schedule(s->client, s, RT_REQ_CLOSE);
 }
 

@@ -74,6 +74,14 @@ enum {
     RT_REQ_SEND = 16        /* messages wait in the intake */
 };
 
+/* Whether a session is counted among its client's closing places (rt_client_closing):
+ * the owner's close counts it unless the end came first, the end uncounts it. */
+enum rt_closing_mark {
+    RT_CLOSING_NONE = 0,    /* not closed by its owner */
+    RT_CLOSING_COUNTED,     /* closed by its owner, counted, not ended */
+    RT_CLOSING_ENDED        /* ended: never counted again */
+};
+
 /* Where the I/O thread is with a session. */
 enum rt_conn_state {
     RT_CS_NEW,          /* not started */
@@ -139,6 +147,7 @@ struct rt_session {
     atomic_bool closed;              /* sends refused: close asked, or the session ended */
     atomic_bool ended;               /* ended: its max_sessions place is free, its closed
                                         event queued */
+    atomic_int closing_mark;         /* enum rt_closing_mark: counted in client->closing */
     int close_code;                  /* written once, before RT_REQ_CLOSE is set */
     char *close_reason;              /* owned, written with close_code; NULL for none */
     atomic_bool initial_shut;        /* a message other than initial history was written:

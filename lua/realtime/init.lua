@@ -270,12 +270,11 @@ local function dropped_sessions(...)
   return count() < before
 end
 
--- True when a session of the client is closing (close() called, the close not done yet).
-local function closing_sessions(sessions)
-  for s in pairs(sessions) do
-    if s:_closing() then return true end
-  end
-  return false
+-- True when a session of the client is closing: close() called (or the session collected)
+-- and the close not done yet. The core counts them: a closed session that the collector
+-- freed is gone from the weak sets but still holds its place until its close ends.
+local function closing_sessions(client)
+  return client:_closing() > 0
 end
 
 local open_session   -- below: connect's second half
@@ -350,8 +349,8 @@ end
 function open_session(self, p, cfg, state, handlers, props, timeout, history)
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
   -- look after it would leave nothing closing to wait for, and its free place untried
-  -- (no close starts meanwhile: only this thread's Lua calls close())
-  local closing = closing_sessions(p.sessions) or closing_sessions(p.opening)
+  -- (the count drops only after the place is free)
+  local closing = closing_sessions(self)
   local session, err, code = self:_connect(cfg, state, handlers, props)
   -- places held by sessions whose close is under way (closed, or collected) free soon
   local wait_for = code == "busy" and (closing and timeout
@@ -362,8 +361,11 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
       wait_on(nil, 0.01)
       -- closed meanwhile (by another coroutine): the network's answer, not misuse
       if not self:is_open() then return nil, "client closed while waiting for a place", "closed" end
+      closing = closing_sessions(self)
       session, err, code = self:_connect(cfg, state, handlers, props)
-    until session or code ~= "busy" or now() >= give_up
+      -- busy with nothing closing: the places that freed went to other connects, and
+      -- none will free by itself now
+    until session or code ~= "busy" or not closing or now() >= give_up
   end
   if not session then return nil, err, code end
   local opening <close> = setmetatable({ session = session }, OPENING)
