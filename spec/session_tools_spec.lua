@@ -332,6 +332,41 @@ describe("a handler's result that cannot be queued", function()
   end)
 end)
 
+describe("a blocking handler that waits while its session is closed", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  for _, how in ipairs { "session", "client" } do
+    it("tells the caller its result was not sent (" .. how .. ":close()), closed last", function()
+      local session = assert(client:connect { output_modalities = { "text" }, resumption = false,
+        tools = { { name = "get_weather", description = "weather", parameters = WEATHER,
+          handler = function() realtime.sleep(0.5); return { t = 1 } end } } })
+      assert(session:send_text 'call get_weather {"city":"Oslo"}')
+      local msgs = {}
+      realtime.run(function()
+        realtime.spawn(function()
+          realtime.sleep(0.1)          -- the handler is waiting now
+          if how == "session" then session:close() else client:close() end
+        end)
+        for msg in session:messages(5) do msgs[#msgs + 1] = msg end
+      end)
+      local err, done
+      for i, msg in ipairs(msgs) do
+        if msg.type == "error" then err = msg end
+        if msg.type == "response_output_item_done" then done = msg end
+        if msg.type == "closed" then assert.equal(#msgs, i) end
+      end
+      assert.same({ t = 1 }, done and done.result)
+      assert.is_table(err, "no error message")
+      assert.equal("closed", err.code)
+      assert.equal("tool response not sent: session closed", err.message)
+      assert.equal("closed", msgs[#msgs].type)
+    end)
+  end
+end)
+
 describe("a non_blocking handler that waits", function()
   local realtime = require "realtime"
   local client

@@ -534,6 +534,30 @@ static int lrt_deliver(lua_State *L)
     return 2;
 }
 
+/* Appends to SLOT_MSGS an error message saying the tool response was not sent. */
+static void lrt_push_not_sent(lua_State *L, const char *code, const char *why)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "error");
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushfstring(L, "tool response not sent: %s", why);
+    lua_setfield(L, -2, "message");
+    lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+}
+
+/* The session was closed (session:close()) while its handlers ran: their results cannot
+ * go out. The caller is told as when client:close() closed it (the send's "closed");
+ * the messages go before the closed one, which stays last. */
+static void lrt_dispatch_closed_meanwhile(lua_State *L)
+{
+    lua_getfield(L, SLOT_MAP, "pending");
+    if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0)
+        lrt_push_not_sent(L, "closed", "session closed");
+    lua_settop(L, SLOT_TOP);
+}
+
 /* Runs the handlers of the function calls from SLOT_INDEX on; when all are done,
  * answers them in one tool response (unless some are left to the caller). */
 int lrt_dispatch(lua_State *L)
@@ -578,7 +602,9 @@ int lrt_dispatch(lua_State *L)
     }
 
     if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0
-        && !u->closing && u->s) {
+        && (u->closing || !u->s)) {
+        lrt_dispatch_closed_meanwhile(L);
+    } else if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0) {
         int r;
         /* A cancellation may have come while the handlers ran (or waited): read what
          * has arrived, so that withdrawn calls' results are dropped before they go. */
@@ -602,14 +628,7 @@ int lrt_dispatch(lua_State *L)
                  * the results (create_response() sends them again, a new result for a
                  * call replaces its own). The fail tuple is on top: nil, message, code. */
                 lrt_map_client_unflush(L, SLOT_MAP, pending, trigger);
-                lua_createtable(L, 0, 3);
-                lua_pushliteral(L, "error");
-                lua_setfield(L, -2, "type");
-                lua_pushvalue(L, -2);
-                lua_setfield(L, -2, "code");
-                lua_pushfstring(L, "tool response not sent: %s", lua_tostring(L, -3));
-                lua_setfield(L, -2, "message");
-                lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+                lrt_push_not_sent(L, lua_tostring(L, -1), lua_tostring(L, -2));
             }
         }
         lua_settop(L, SLOT_TOP);
