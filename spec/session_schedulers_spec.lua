@@ -168,6 +168,33 @@ describe("receiving", function()
     assert.equal("closed", res[4], tostring(res[3]))
   end)
 
+  it("a negative timeout (-math.huge too) waits not at all, under cqueues, realtime.run and none", function()
+    local cqueues = require "cqueues"
+    -- no resumption: the server sends nothing until asked
+    local session = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local function waits()
+      for _, t in ipairs { -math.huge, -1, -0.0 } do
+        realtime.sleep(t)
+        local msg, _, code = session:receive(t)
+        assert.is_nil(msg)
+        assert.equal("timeout", code)
+        for _ in session:messages(t) do error("a message came") end
+      end
+      return true
+    end
+    -- under cqueues: -math.huge went to cqueues.poll as "no timeout" and slept for good
+    local cq, done = cqueues.new(), false
+    cq:wrap(function() done = waits() end)
+    assert(cq:loop(5))
+    assert.is_true(done, "under cqueues a negative wait did not return")
+    done = false
+    realtime.run(function() done = waits() end)
+    assert.is_true(done)
+    assert.is_true(waits())
+    session:close()
+    helper.drain(session)
+  end)
+
   it("allows one receiver per session at a time", function()
     local session = assert(client:connect { resumption = false })
     local co = coroutine.create(function() return session:receive(5) end)

@@ -46,7 +46,9 @@ local function cqueues_running()
 end
 
 --- Checks a timeout argument: a number, not NaN. Returns it, or nil for math.huge (no
--- bound). A nil timeout is allowed where `optional` (no bound either).
+-- bound), or 0 for a negative one (-math.huge too: it would pass on as "no timeout" to
+-- cqueues.poll, and a wait below 0 is none). A nil timeout is allowed where `optional`
+-- (no bound either).
 local function check_timeout(fname, t, optional)
   if t == nil and optional then return nil end
   if type(t) ~= "number" then
@@ -54,12 +56,15 @@ local function check_timeout(fname, t, optional)
   end
   if t ~= t then error(("bad argument #1 to '%s' (timeout is NaN)"):format(fname), 3) end
   if t == math.huge then return nil end
-  return t
+  return t < 0 and 0 or t
 end
 
 --- Waits until obj (a pollable, or nil) may be ready or `timeout` seconds pass.
 -- Yields to cqueues or realtime.run when running under them; elsewhere blocks the thread.
 local function wait_on(obj, timeout)
+  -- below 0 (an elapsed deadline): no wait. Neither cqueues.poll nor the core's waits
+  -- may get one: both take a negative timeout for "no bound".
+  if timeout and timeout < 0 then timeout = 0 end
   local co, is_main = coroutine.running()
   if not is_main and coroutine.isyieldable() then
     local cqueues = cqueues_running() or beside_cqueues[co]
