@@ -429,6 +429,35 @@ describe("a non_blocking handler that waits", function()
     helper.drain(session)
   end)
 
+  it("that receives from its own session after it waited is told so at its own line", function()
+    -- it runs beside the receive, in a coroutine of its own: as inside the receive, its
+    -- session's messages are not its to take. One line each (see the blocking case).
+    local receivers = {
+      receive = function(s) s:receive(0.2) end,
+      messages = function(s) for _ in s:messages(0.2) do end end,
+      poll = function(s) s:poll() end,
+      try_receive = function(s) s:try_receive() end,
+    }
+    for how, receive in pairs(receivers) do
+      local state = {}
+      local session = assert(client:connect { output_modalities = { "text" }, tools = {
+        slow_tool(state, 0.2, function(args, call)
+          state.ok, state.err = pcall(receive, call.session)
+          return { booked = args.city }
+        end) } })
+      realtime.run(function()
+        assert(session:send_text 'call slow_book {"city":"Oslo"}')
+        until_result(session, state, "Oslo")
+      end)
+      local line = debug.getinfo(receive, "S").linedefined
+      assert.is_false(state.ok, how)
+      assert.matches("session_tools_spec.lua:" .. line .. ": cannot receive inside a tool handler "
+        .. "of this session", state.err, 1, true)
+      session:close()
+      helper.drain(session)
+    end
+  end)
+
   it("that does not wait answers in the dispatch's tool response, as before", function()
     local session = assert(client:connect { output_modalities = { "text" }, tools = {
       { name = "quick_book", description = "books", behavior = "non_blocking",

@@ -459,11 +459,37 @@ static int lrt_thread_alive(lua_State *L, lua_State *T)
     return lua_status(T) == LUA_OK && lua_getstack(T, 0, &ar);
 }
 
+#define LRT_IN_HANDLER "cannot receive inside a tool handler of this session (the " \
+    "messages around its call wait until the handler returns)"
+
+/* Whether L runs a handler of the session at idx (absolute) in a coroutine of its own,
+ * beside the receive: tools.lua keys such coroutines in the session's properties
+ * (handler_threads) while their handler runs. */
+static int lrt_beside_handler(lua_State *L, int idx)
+{
+    int top = lua_gettop(L), in = 0;
+
+    if (lua_getiuservalue(L, idx, LRT_UV_PROPS) == LUA_TTABLE
+        && lua_getfield(L, -1, "handler_threads") == LUA_TTABLE) {
+        lua_pushthread(L);
+        in = lua_rawget(L, -2) != LUA_TNIL;
+    }
+    lua_settop(L, top);
+    return in;
+}
+
+int lrt_dispatch_check_beside(lua_State *L, int idx)
+{
+    if (lrt_beside_handler(L, idx))
+        return lrt_error_at_user(L, LRT_IN_HANDLER);
+    return 0;
+}
+
 int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx)
 {
     int top = lua_gettop(L), ok = 1;
 
-    if (u->mapping)
+    if (u->mapping || lrt_beside_handler(L, idx))
         return 0;
     if (u->in_handler && lua_getiuservalue(L, idx, LRT_UV_DISPATCH) == LUA_TTABLE) {
         lua_getfield(L, -1, "owner");
@@ -490,9 +516,7 @@ int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
     if (u->in_handler && lrt_thread_alive(L, owner)) {
         lua_settop(L, top);
         if (owner == L)
-            return lrt_error_at_user(L, "cannot receive inside a tool handler of this "
-                                        "session (the messages around its call wait until "
-                                        "the handler returns)");
+            return lrt_error_at_user(L, LRT_IN_HANDLER);
         return 1;
     }
     /* The coroutine ended inside a handler (closed, or collected), or an error left the

@@ -277,6 +277,8 @@ static int lrt_receive_step(lua_State *L, int noyield)
     if (u->mapping)
         return lrt_error_at_user(L, "cannot receive from a session while it reads a server "
                                     "message (a finaliser that ran meanwhile?)");
+    /* before the inbox: a handler takes none of its session's messages */
+    lrt_dispatch_check_beside(L, 1);
     if (lrt_inbox_pop(L, u, 1))
         return 1;
     switch (lrt_dispatch_busy(L, u)) {

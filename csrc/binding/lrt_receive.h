@@ -36,6 +36,9 @@ void lrt_open_dispatch(lua_State *L);
  * keep their order); delivers what a coroutine that ended in a handler held (its
  * messages go to the inbox) and returns -1; else returns 0. */
 int lrt_dispatch_busy(lua_State *L, struct lrt_session *u);
+/* Raises (at the user's line) when this thread runs a handler of the session at idx
+ * (absolute) beside its receive: a non_blocking tool's handler that waited. Else 0. */
+int lrt_dispatch_check_beside(lua_State *L, int idx);
 /* 0 when a receive on this thread from the session at idx would raise: one of its tool
  * handlers runs here, or it is reading a server message (a finaliser runs meanwhile). */
 int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx);

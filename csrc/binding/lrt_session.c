@@ -376,6 +376,16 @@ static int lrt_session_stats(lua_State *L)
     return 1;
 }
 
+/* session:_check_handler(): raises, at the user's line, inside a handler of this
+ * session that runs beside the receive (before receive claims the receiver slot, which
+ * would raise about another receive instead). */
+static int lrt_session_check_handler(lua_State *L)
+{
+    lrt_session_arg(L, 1);
+    lrt_dispatch_check_beside(L, 1);
+    return 0;
+}
+
 static int lrt_session_props(lua_State *L)
 {
     lrt_session_arg(L, 1);
@@ -442,6 +452,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "_tell", lrt_session_tell },
     { "stats", lrt_session_stats },
     { "_props", lrt_session_props },
+    { "_check_handler", lrt_session_check_handler },
     { "_pointer", lrt_session_pointer },
     { NULL, NULL },
 };

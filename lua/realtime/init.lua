@@ -465,6 +465,8 @@ end
 local receivers = setmetatable({}, { __mode = "kv" })
 
 local try_receive, session_poll = Session.try_receive, Session._poll
+-- raises inside a non_blocking handler of the session that runs beside the receive
+local check_handler = Session._check_handler
 
 local send, SESSION_MT = Session.send, core.Session
 
@@ -539,6 +541,7 @@ end
 function Session:receive(timeout)
   check_self(self, "receive")
   timeout = check_timeout("receive", timeout, true)
+  check_handler(self)
   return receive_claimed(self, claim_receiver(self, 3), timeout)
 end
 
@@ -551,6 +554,7 @@ function Session:messages(timeout)
   return function()
     if done then return nil end
     -- not self:receive, whose errors would name this line instead of the loop's
+    check_handler(self)
     local msg = receive_claimed(self, claim_receiver(self, 3), timeout)
     if not msg or msg.type == "closed" then done = true end
     return msg

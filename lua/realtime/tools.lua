@@ -96,13 +96,38 @@ local function answer_late(call, res)
   return send_late(call, where, res[2], res[3])
 end
 
+-- The session's coroutines that run one of its handlers beside the receive (weak keys),
+-- in its properties: a receive, poll or messages on the session from one of them raises
+-- (lrt_dispatch.c), as from a handler inside the receive. Made on first use.
+local function handler_threads(session)
+  local props = session:_props()
+  local set = props.handler_threads
+  if not set then
+    set = setmetatable({}, { __mode = "k" })
+    props.handler_threads = set
+  end
+  return set
+end
+
+-- handler, marking its coroutine as one of the session's handler threads while it runs
+-- (an error or a closed coroutine unmarks it too).
+local function marked(handler)
+  return function(args, call)
+    local set, co = handler_threads(call.session), coroutine.running()
+    set[co] = true
+    local _ <close> = setmetatable({}, { __close = function() set[co] = nil end })
+    return handler(args, call)
+  end
+end
+
 -- The handler of a non_blocking tool: under realtime.run or cqueues it runs in a
 -- coroutine of its own, and when it waits, the receive goes on and the handler answers
 -- its call when it returns (answer_late). Elsewhere, and while it does not wait, it is
 -- called as any handler.
 local function beside_handler(handler)
+  local in_own = marked(handler)
   return function(args, call)
-    local res = wait.beside(handler, core._traceback, function(r) answer_late(call, r) end, args, call)
+    local res = wait.beside(in_own, core._traceback, function(r) answer_late(call, r) end, args, call)
     if res == nil then return handler(args, call) end
     if res == false then return TOOL_DEFERRED end
     if not res[1] then return TOOL_FAILED, res[2] end
