@@ -542,6 +542,42 @@ static void test_close_before_ready(void)
     rt_client_free(c);
 }
 
+/* rt_client_closing counts the places of sessions their owner closed (or freed) until
+ * their close ends, each once, and not those that had ended. (How long a close takes is
+ * the server's: a count of 0 right after the close may be an end that raced it.) */
+static void test_closing_count(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *a = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_session *b = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct seen wa = { 0 }, wb = { 0 };
+    double t0;
+
+    RT_CHECK(rt_client_closing(NULL) == 0);
+    RT_CHECK(a && pump(a, &wa, 10, is_ready) && wa.ready == 1);
+    RT_CHECK(b && pump(b, &wb, 10, is_ready) && wb.ready == 1);
+    RT_CHECK(rt_client_closing(c) == 0);
+    if (a && b) {
+        rt_session_close(a, 1000, NULL);
+        rt_session_close(a, 1000, NULL);          /* counted once */
+        printf("# closing after close: %d\n", rt_client_closing(c));
+        RT_CHECK(rt_client_closing(c) <= 1);
+        RT_CHECK(pump(a, &wa, 10, is_closed));
+        RT_CHECK(rt_client_closing(c) == 0);      /* dropped before the closed event */
+        rt_session_close(a, 1000, NULL);          /* ended: nothing to count */
+        RT_CHECK(rt_client_closing(c) == 0);
+        rt_session_free(b);                       /* freed open: closing until it ends */
+        b = NULL;
+        t0 = mono();
+        while (rt_client_closing(c) != 0 && mono() - t0 < 5)
+            usleep(1000);
+        RT_CHECK(rt_client_closing(c) == 0);
+    }
+    rt_session_free(a);
+    rt_session_free(b);
+    rt_client_free(c);
+}
+
 /* A connect timeout shorter than the TCP connect itself (a listener that never answers):
  * the session still times out, however early in lws's connect the deadline falls. */
 static void test_tiny_connect_timeout(void)
@@ -760,6 +796,7 @@ int main(void)
     RT_RUN(test_append_commit_race);
     RT_RUN(test_error_reused);
     RT_RUN(test_close_before_ready);
+    RT_RUN(test_closing_count);
     RT_RUN(test_close_now_says_so);
     RT_RUN(test_send_initial_first);
     RT_RUN(test_tiny_connect_timeout);
