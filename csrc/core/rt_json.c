@@ -192,10 +192,10 @@ static bool rt_json_open(struct rt_json *r, struct rt_json_val *v, bool obj)
     }
     r->p++;
     r->depth++;
-    if (obj)
-        r->objects |= (uint64_t)1 << (r->depth - 1);
-    else
-        r->objects &= ~((uint64_t)1 << (r->depth - 1));
+    {
+        uint64_t bit = (uint64_t)1 << ((r->depth - 1) % 64), *w = &r->objects[(r->depth - 1) / 64];
+        *w = obj ? *w | bit : *w & ~bit;
+    }
     r->state = RT_JSON_OPENED;
     v->depth = r->depth;
     return true;
@@ -240,7 +240,7 @@ static bool rt_json_value(struct rt_json *r, struct rt_json_val *v)
 
 static bool rt_json_in_object(const struct rt_json *r)
 {
-    return (r->objects >> (r->depth - 1)) & 1;
+    return (r->objects[(r->depth - 1) / 64] >> ((r->depth - 1) % 64)) & 1;
 }
 
 /* One move inside the innermost open container: reads its next member (into *key and
@@ -300,7 +300,6 @@ void rt_json_init(struct rt_json *r, const char *text, size_t len, unsigned flag
     r->state = RT_JSON_OPENED;
     r->strict = (flags & RT_JSON_STRICT) != 0;
     r->failed = text == NULL;
-    r->objects = 0;
 }
 
 enum rt_json_type rt_json_root(struct rt_json *r, struct rt_json_val *v)
@@ -416,6 +415,32 @@ int rt_json_number(const struct rt_json_val *v, double *out)
     if (buf != small)
         rt_free(buf);
     return r;
+}
+
+int rt_json_integer(const struct rt_json_val *v, int64_t *out)
+{
+    const char *p, *end;
+    bool neg;
+    uint64_t u = 0, max;
+
+    if (v->type != RT_JSON_NUMBER || v->n == 0)
+        return -1;
+    p = v->s;
+    end = v->s + v->n;
+    neg = *p == '-';
+    p += neg;
+    if (p == end)
+        return -1;
+    /* |INT64_MIN| is one more than INT64_MAX */
+    max = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9 || u > (max - d) / 10)
+            return -1;   /* a fraction, an exponent, or beyond int64_t */
+        u = u * 10 + d;
+    }
+    *out = neg ? (u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u) : (int64_t)u;
+    return 0;
 }
 
 /* ==================================================================== */

@@ -30,8 +30,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Containers tracked one by one; see the modes above for deeper ones. */
-#define RT_JSON_DEPTH 64
+/* Containers tracked one by one; see the modes above for deeper ones. Far beyond any real
+ * message (the service's run to a dozen levels), so that a message nested deeper than
+ * the caller allows can still be read, and its deep part refused alone. The reader does
+ * not recurse: the depth costs a bit per level. */
+#define RT_JSON_DEPTH 1024
 
 enum rt_json_type {
     RT_JSON_NONE = 0,    /* no value: an absent member, the end of a container, a failure */
@@ -67,7 +70,8 @@ struct rt_json {
     enum rt_json_state state;    /* where p stands in the innermost open container */
     bool strict;
     bool failed;                 /* sticky */
-    uint64_t objects;            /* bit d-1 set: the container at depth d is an object */
+    uint64_t objects[RT_JSON_DEPTH / 64];  /* bit d-1 set: the container at depth d is an
+                                              object (written as it opens) */
 };
 
 #define RT_JSON_STRICT 1u
@@ -116,12 +120,24 @@ static inline bool rt_json_eq(const struct rt_json_val *v, const char *lit)
  * exceed strlen(out)). */
 int rt_json_unescape(const struct rt_json_val *v, char *out, size_t cap, size_t *len);
 
+/* The same, except that a lone surrogate escape (a "\ud800" not followed by a low one,
+ * a lone "\udc00") becomes U+FFFD (3 bytes, fewer than its escape's 6) instead of a
+ * failure: *lone counts them, *first (optional) is the offset in v->s of the first one's
+ * backslash. For server text, which cannot be refused whole for one bad character. */
+int rt_json_unescape_lossy(const struct rt_json_val *v, char *out, size_t cap, size_t *len,
+                           size_t *lone, size_t *first);
+
 /* The same into a new rt_malloc'd buffer (the caller frees it; wipe it first when it
  * held a secret); NULL when out of memory or invalid (*oom, optional, says which). */
 char *rt_json_strdup(const struct rt_json_val *v, size_t *len, bool *oom);
 
 /* Reads the number v without the C locale: 0 with *out, -1 when v is not a number. */
 int rt_json_number(const struct rt_json_val *v, double *out);
+
+/* Reads the number v as an integer, exactly: 0 with *out when its text is an integer
+ * (no fraction, no exponent) within int64_t, else -1 (then rt_json_number reads it). A
+ * double holds integers exactly only up to 2^53. */
+int rt_json_integer(const struct rt_json_val *v, int64_t *out);
 
 /* ---- whole documents (strict) ---------------------------------------------------------- */
 

@@ -9,4 +9,9 @@
  * surrogate, or too little room. (rt_json_string.c) */
 int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *len);
 
+/* The same, except that with lone non-NULL a lone surrogate escape becomes U+FFFD: *lone
+ * counts them, *first (optional) is the offset from p of the first one. (rt_json_string.c) */
+int rt_json_decode_lossy(const char *p, const char *e, char *out, size_t cap, size_t *len,
+                         size_t *lone, size_t *first);
+
 #endif

@@ -54,8 +54,10 @@ static size_t rt_json_utf8(unsigned cp, char *out)
     return 4;
 }
 
-int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *len)
+int rt_json_decode_lossy(const char *p, const char *e, char *out, size_t cap, size_t *len,
+                         size_t *lone, size_t *first)
 {
+    const char *start = p;
     size_t o = 0;
 
     while (p < e) {
@@ -83,14 +85,18 @@ int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *
                 if (rt_json_hex4(p, e, &cp) != 0)
                     return -1;
                 p += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return -1;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (e - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                        rt_json_hex4(p + 2, e, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
-                        return -1;
+                if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' &&
+                    p[1] == 'u' && rt_json_hex4(p + 2, e, &lo) == 0 && lo >= 0xDC00 &&
+                    lo <= 0xDFFF) {
                     p += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                    /* a lone one: no character, and no UTF-8 encodes it */
+                    if (!lone)
+                        return -1;
+                    if ((*lone)++ == 0 && first)
+                        *first = (size_t)(p - 6 - start);
+                    cp = 0xFFFD;
                 }
                 k = rt_json_utf8(cp, tmp);
                 break;
@@ -110,6 +116,11 @@ int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *
     if (len)
         *len = o;
     return 0;
+}
+
+int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *len)
+{
+    return rt_json_decode_lossy(p, e, out, cap, len, NULL, NULL);
 }
 
 bool rt_json_eqn(const struct rt_json_val *v, const char *lit, size_t n)
@@ -134,6 +145,16 @@ int rt_json_unescape(const struct rt_json_val *v, char *out, size_t cap, size_t 
     if (v->type != RT_JSON_STRING || cap == 0)
         return -1;
     return rt_json_decode(v->s, v->s + v->n, out, cap, len);
+}
+
+int rt_json_unescape_lossy(const struct rt_json_val *v, char *out, size_t cap, size_t *len,
+                           size_t *lone, size_t *first)
+{
+    size_t none = 0;
+
+    if (v->type != RT_JSON_STRING || cap == 0)
+        return -1;
+    return rt_json_decode_lossy(v->s, v->s + v->n, out, cap, len, lone ? lone : &none, first);
 }
 
 char *rt_json_strdup(const struct rt_json_val *v, size_t *len, bool *oom)

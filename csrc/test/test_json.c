@@ -99,7 +99,8 @@ static void test_strict_rejects(void)
 
 static void test_modes(void)
 {
-    char deep[400];
+    enum { LEVELS = RT_JSON_DEPTH + 6 };
+    static char deep[2 * LEVELS + 16];
     size_t n = 0;
     int i;
 
@@ -109,25 +110,25 @@ static void test_modes(void)
     /* structure is checked in both */
     RT_CHECK(lenient("{\"a\":1,}", 8) == -1 && lenient("{\"a\":[1}", 8) == -1);
 
-    /* 70 levels: strict refuses, lenient skips the part below 64 */
+    /* deeper than RT_JSON_DEPTH: strict refuses, lenient skips the part below it */
     n += (size_t)sprintf(deep, "{\"a\":");
-    for (i = 0; i < 70; i++)
+    for (i = 0; i < LEVELS; i++)
         deep[n++] = '[';
-    for (i = 0; i < 70; i++)
+    for (i = 0; i < LEVELS; i++)
         deep[n++] = ']';
     n += (size_t)sprintf(deep + n, ",\"b\":1}");
     RT_CHECK(rt_json_check(deep, n) == -1);
     RT_CHECK(lenient(deep, n) == 0);
-    /* 63 levels below the root is the strict limit */
+    /* RT_JSON_DEPTH - 1 levels below the root is the strict limit */
     n = (size_t)sprintf(deep, "{\"a\":");
-    for (i = 0; i < 63; i++)
+    for (i = 0; i < RT_JSON_DEPTH - 1; i++)
         deep[n++] = '[';
-    for (i = 0; i < 63; i++)
+    for (i = 0; i < RT_JSON_DEPTH - 1; i++)
         deep[n++] = ']';
     deep[n++] = '}';
     RT_CHECK(rt_json_check(deep, n) == 0);
     /* an unterminated deep part fails, it does not run off the end */
-    RT_CHECK(lenient(deep, 5 + 66) == -1);
+    RT_CHECK(lenient(deep, 5 + RT_JSON_DEPTH + 2) == -1);
 }
 
 static void test_strings(void)
@@ -203,6 +204,59 @@ static void test_numbers(void)
     RT_CHECK(rt_json_number(&v, &d) == -1);
 }
 
+/* Every integer within int64 exactly (a double would round beyond 2^53); others are not
+ * integers. */
+static void test_integers(void)
+{
+    static const struct { const char *text; int64_t want; } ok[] = {
+        { "0", 0 }, { "-0", 0 }, { "9007199254740993", 9007199254740993LL },
+        { "1234567890123456789", 1234567890123456789LL },
+        { "9223372036854775807", INT64_MAX }, { "-9223372036854775808", INT64_MIN },
+    };
+    static const char *const no[] = { "9223372036854775808", "-9223372036854775809",
+                                      "100000000000000000000", "1.0", "1e2", "-", "" };
+    struct rt_json_val v = { RT_JSON_NUMBER, NULL, 0, 0 };
+    int64_t i64 = 7;
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof *ok; i++) {
+        v.s = ok[i].text;
+        v.n = strlen(ok[i].text);
+        RT_CHECK(rt_json_integer(&v, &i64) == 0 && i64 == ok[i].want);
+    }
+    for (i = 0; i < sizeof no / sizeof *no; i++) {
+        v.s = no[i];
+        v.n = strlen(no[i]);
+        RT_CHECK(rt_json_integer(&v, &i64) == -1);
+    }
+    v.type = RT_JSON_STRING;
+    v.s = "1";
+    v.n = 1;
+    RT_CHECK(rt_json_integer(&v, &i64) == -1);
+}
+
+/* A lone surrogate escape fails strict decoding; the lossy one reads it as U+FFFD. */
+static void test_lone_surrogates(void)
+{
+    static const char t[] = "{\"a\":\"x\\ud83d!\\udc00\\ud800\\u0041\\ud83d\\ude00\"}";
+    struct rt_json_val v;
+    char out[64];
+    size_t len = 0, lone = 0, first = 0;
+
+    RT_CHECK(check(t) == -1);
+    RT_CHECK(lenient(t, sizeof t - 1) == 0);
+    {
+        struct rt_json r;
+        struct rt_json_val root, k;
+        rt_json_init(&r, t, sizeof t - 1, 0);
+        RT_CHECK(rt_json_root(&r, &root) == RT_JSON_OBJECT && rt_json_member(&r, &root, &k, &v));
+    }
+    RT_CHECK(rt_json_unescape(&v, out, sizeof out, &len) == -1);
+    RT_CHECK(rt_json_unescape_lossy(&v, out, sizeof out, &len, &lone, &first) == 0);
+    RT_CHECK(lone == 3 && first == 1);
+    RT_CHECK(len == 16 && memcmp(out, "x\xef\xbf\xbd!\xef\xbf\xbd\xef\xbf\xbd" "A\xf0\x9f\x98\x80", 16) == 0);
+}
+
 static void test_find(void)
 {
     const char *j = "{\"a\": \"first\", \"n\": 3599, \"o\": {\"message\": \"m\", \"deep\": [1, {\"x\": null}]},"
@@ -253,6 +307,8 @@ int main(void)
     RT_RUN(test_strings);
     RT_RUN(test_eq);
     RT_RUN(test_numbers);
+    RT_RUN(test_integers);
+    RT_RUN(test_lone_surrogates);
     RT_RUN(test_find);
     RT_RUN(test_cut_texts);
     return rt_test_done();
