@@ -7,6 +7,9 @@
 
 #include "lrt_json_private.h"
 
+#define LRT_JSON_STR_(x) #x
+#define LRT_JSON_STR(x) LRT_JSON_STR_(x)
+
 /* Registry entries, keyed by the address of these bytes (lrt_json_private.h). */
 static const char key_decode;      /* decode function of the private cjson instance */
 const char lrt_json_key_null;        /* cjson.null */
@@ -87,15 +90,33 @@ static int decode_cjson(lua_State *L, int idx, int max_depth)
     return 0;
 }
 
-/* Decodes the string at idx: the core's reader first, cjson for what it leaves. */
+/* Decodes s[0..n) (the string at idx, or idx 0): the core's reader first, cjson for the
+ * message of what it leaves. */
+static int decode_text(lua_State *L, int idx, const char *s, size_t n, int max_depth,
+                       struct lrt_json_fixes *fx)
+{
+    int st = s ? lrt_json_read(L, s, n, max_depth, fx) : -1;
+
+    if (st == 0)
+        return 0;
+    if (st == -2) {
+        lua_pushfstring(L, "JSON nests deeper than %d levels", max_depth);
+        return -1;
+    }
+    if (idx)
+        return decode_cjson(L, idx, max_depth);
+    lua_pushlstring(L, s, n);
+    st = decode_cjson(L, -1, max_depth);
+    lua_remove(L, -2);
+    return st;
+}
+
 static int decode_at(lua_State *L, int idx, int max_depth)
 {
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
 
-    if (s && lrt_json_read(L, s, n, max_depth) == 0)
-        return 0;
-    return decode_cjson(L, idx, max_depth);
+    return decode_text(L, lua_absindex(L, idx), s, n, max_depth, NULL);
 }
 
 int lrt_json_decode_at(lua_State *L, int idx)
@@ -105,12 +126,31 @@ int lrt_json_decode_at(lua_State *L, int idx)
 
 int lrt_json_decode(lua_State *L, const char *s, size_t n)
 {
-    if (lrt_json_read(L, s, n, LRT_JSON_WIRE_DEPTH) == 0)
+    return decode_text(L, 0, s, n, LRT_JSON_WIRE_DEPTH, NULL);
+}
+
+int lrt_json_decode_server(lua_State *L, const char *s, size_t n, struct lrt_json_fixes *fx)
+{
+    int st = lrt_json_read(L, s, n, LRT_JSON_SERVER_DEPTH, fx);
+
+    if (st == 0)
         return 0;
+    if (st == -2) {
+        lua_pushliteral(L, "the server message nests deeper than "
+                           LRT_JSON_STR(LRT_JSON_SERVER_DEPTH) " levels");
+        return -1;
+    }
+    /* the reader refuses what JSON does not allow: cjson says where */
     lua_pushlstring(L, s, n);
-    int r = decode_cjson(L, -1, LRT_JSON_WIRE_DEPTH);
+    st = decode_cjson(L, -1, LRT_JSON_SERVER_DEPTH);
     lua_remove(L, -2);
-    return r;
+    if (st == 0) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "not read");
+    }
+    lua_pushfstring(L, "malformed JSON from the server: %s", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return -1;
 }
 
 /* ------------------------------------------------------------ M A R K E R S */

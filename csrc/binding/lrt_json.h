@@ -1,8 +1,8 @@
 /* JSON text <-> Lua values for the binding.
  *
  * Decoding goes through the core's JSON reader (lrt_json_read.c), which makes the values
- * cjson would make, integral numbers as Lua integers; what it leaves (malformed text,
- * very deep nesting) goes through lua-cjson (a private instance made with cjson.new(), so
+ * cjson would make, integers exactly as Lua integers; what it leaves (malformed text, an
+ * invalid escape) goes through lua-cjson, for its error message (a private instance made with cjson.new(), so
  * the user's cjson settings are neither used nor changed), followed by a walk that turns
  * integral numbers into Lua integers: Debian's cjson 2.1.0 decodes every number as a
  * float.
@@ -52,19 +52,41 @@ int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root);
  * counts the caller's levels only. */
 int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap);
 
-/* Decodes s[0..n), turns integral numbers into integers and pushes the value; returns 0.
- * On malformed JSON, or nesting deeper than LRT_JSON_WIRE_DEPTH, pushes a message and
- * returns -1. Raises only on memory errors. */
+/* Nesting limit of server messages: far beyond any real one (a dozen levels), so that a
+ * message with deep arguments is read, and only those arguments are refused (at
+ * LRT_JSON_MAX_DEPTH), not the message. */
+#define LRT_JSON_SERVER_DEPTH 1000
+
+/* What a decode of server text corrected: lone surrogate escapes ("\ud800" without its
+ * low half, a lone "\udc00"), which no UTF-8 can carry, read as U+FFFD. */
+struct lrt_json_fixes {
+    int lone;            /* how many */
+    int key;             /* the first was in a key of the object at `where` */
+    char where[96];      /* the first one's path ("serverContent.modelTurn.parts[1].text"),
+                            "" for the root */
+    char escape[7];      /* its escape as written */
+};
+
+/* Decodes s[0..n) and pushes the value (integers exact, integral floats as integers);
+ * returns 0. On malformed JSON, a lone surrogate escape, or nesting deeper than
+ * LRT_JSON_WIRE_DEPTH, pushes a message and returns -1. Raises only on memory errors. */
 int lrt_json_decode(lua_State *L, const char *s, size_t n);
 
-/* Same for the Lua string at idx, without copying it. */
+/* The same for a server message: nesting up to LRT_JSON_SERVER_DEPTH, lone surrogates
+ * read as U+FFFD and told in *fx. The message pushed on failure is whole ("malformed
+ * JSON from the server: ...", "the server message nests deeper than 1000 levels"). */
+int lrt_json_decode_server(lua_State *L, const char *s, size_t n, struct lrt_json_fixes *fx);
+
+/* Same as lrt_json_decode for the Lua string at idx, without copying it. */
 int lrt_json_decode_at(lua_State *L, int idx);
 
-/* Decodes s[0..n) with the core's reader (lrt_json_read.c): pushes the value and
- * returns 0, or pushes nothing and returns -1 when the text is not one well-formed JSON
- * value within max_depth containers (at most RT_JSON_DEPTH - 1), or holds an escape or
- * number it leaves to cjson. The decodes above try it first. */
-int lrt_json_read(lua_State *L, const char *s, size_t n, int max_depth);
+/* Decodes s[0..n) with the core's reader (lrt_json_read.c), without recursion: pushes
+ * the value and returns 0, or pushes nothing and returns -2 when the text nests deeper
+ * than max_depth containers (at most RT_JSON_DEPTH - 1), -1 when it is not one
+ * well-formed JSON value or holds an invalid escape (left to cjson, for its message).
+ * fx NULL: a lone surrogate escape is invalid; else it reads as U+FFFD, told in *fx. */
+int lrt_json_read(lua_State *L, const char *s, size_t n, int max_depth,
+                  struct lrt_json_fixes *fx);
 
 /* Checks that s[0..n) is the text of one JSON object, as a client message must be:
  * returns 0, or -1 with a message pushed ("not valid UTF-8", "not JSON: ...", "a JSON

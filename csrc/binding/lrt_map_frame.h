@@ -15,6 +15,8 @@ struct lrt_frame {
     int raw;     /* the decoded frame */
     int out;     /* the array of neutral messages */
     int keys;    /* the interned names (lrt_map_keys.h) */
+    const char *text;   /* the frame's JSON text, as the core scans it (rt_resume.h) */
+    size_t len;
 };
 
 /* Pushes a new message {type =, raw =, response_id = <current, if any>} and returns its

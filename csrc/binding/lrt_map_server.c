@@ -18,6 +18,7 @@
  * these (and no usage kept for its response) comes out as one `raw` message, so
  * nothing the server says is dropped. Each message carries `raw`, the decoded frame
  * (integral numbers as integers). */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -464,6 +465,19 @@ static void transcription_only(lua_State *L, int out)
     }
 }
 
+/* Reports the lone surrogate escapes the decoding read as U+FFFD. */
+static void lrt_report_lone(struct lrt_frame *f, const struct lrt_json_fixes *fx)
+{
+    char more[48] = "";
+
+    if (fx->lone > 1)
+        snprintf(more, sizeof more, " (%d in the message)", fx->lone);
+    lrt_msg_protocol_error(f, "%s%s holds a lone surrogate escape (%s)%s: read as U+FFFD",
+                           fx->key ? (fx->where[0] ? "a key of " : "a top-level key") : "",
+                           fx->where[0] || fx->key ? fx->where : "the message", fx->escape,
+                           more);
+}
+
 /* Leaves the top n values at base + 1.. and drops everything else above base; returns
  * 3 (what lrt_map_server_text leaves: fail's tuple, or the messages padded with nils). */
 static int results(lua_State *L, int base, int n)
@@ -481,17 +495,22 @@ static int results(lua_State *L, int base, int n)
 int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
 {
     struct lrt_frame f;
+    struct lrt_json_fixes fx;
     int entry = lua_gettop(L);
 
     f.L = L;
     f.state = lua_absindex(L, state);
+    f.text = text;
+    f.len = len;
     lrt_keys_push(L);
     f.keys = lua_gettop(L);
-    if (lrt_json_decode(L, text, len) != 0)
-        return results(L, entry, fail(L, "malformed JSON from the server: "));
+    if (lrt_json_decode_server(L, text, len, &fx) != 0)
+        return results(L, entry, fail(L, ""));
     f.raw = lua_gettop(L);
     lua_createtable(L, 2, 0);   /* a delta, and the response_created before the first */
     f.out = lua_gettop(L);
+    if (fx.lone)
+        lrt_report_lone(&f, &fx);
     if (lua_type(L, f.raw) != LUA_TTABLE || lua_rawlen(L, f.raw) != 0) {
         /* an error that carries it, so that the caller still sees what came */
         lrt_msg_protocol_error(&f, "unexpected server message: %s, not a JSON object",
