@@ -106,6 +106,21 @@ describe("server frames with unusual JSON", function()
     client:close()
   end)
 
+  it("a newHandle with a lone surrogate is refused; the session resumes with its last handle", function()
+    local client, tag = h:client("send", { frames = frames(
+      '{"sessionResumptionUpdate":{"newHandle":"good","resumable":true}}',
+      '{"sessionResumptionUpdate":{"newHandle":"a\\ud800b","resumable":true}}',
+      '{"goAway":{"timeLeft":"0s"}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local _, seen = helper.receive_until(session, "reconnected", 15)
+    assert.equal("good", h:log(tag)[2].setup.sessionResumption.handle)
+    assert.same({ "sessionResumptionUpdate.newHandle holds a lone surrogate escape (\\ud800): read as U+FFFD",
+      "sessionResumptionUpdate.newHandle is a text with a lone surrogate escape: the session keeps its last handle" },
+      errors_of(seen))
+    assert.equal("good", session:resumption_handle())
+    client:close()
+  end)
+
   it("integers beyond 2^53 arrive exact: call args, token counts", function()
     local session, runs, client = session_for(
       '{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":{"n":9007199254740993,"m":-9223372036854775808}}]},'

@@ -9,9 +9,6 @@
 #include "lrt_map_frame.h"
 #include "rt_resume.h"
 
-#define LRT_STR_(x) #x
-#define LRT_STR(x) LRT_STR_(x)
-
 /* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
  * the caller is told the time the session acts on; one it cannot read is reported. */
 void lrt_map_go_away(struct lrt_frame *f, int ga)
@@ -49,6 +46,18 @@ void lrt_map_go_away(struct lrt_frame *f, int ga)
     lrt_msg_push(f);
 }
 
+/* Why the frame's newHandle (a non-empty string) is not kept, NULL when it is: the core's
+ * rule, asked about the handle as the core finds it in the text (escapes undecoded), so
+ * that the caller holds the handle the session resumes with. */
+static const char *handle_problem(const struct lrt_frame *f)
+{
+    struct rt_scan sc;
+
+    if (rt_scan_server(f->text, f->len, &sc) != 0 || !sc.handle)
+        return "not readable";   /* the core keeps none: the binding's reader took more */
+    return rt_resume_handle_problem(sc.handle, sc.handle_len);
+}
+
 /* sessionResumptionUpdate -> session_resumption_update { handle, resumable,
  * last_consumed_index }; the handle is kept in the state for the session. */
 void lrt_map_resumption(struct lrt_frame *f, int sr)
@@ -58,10 +67,8 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
     int t = lua_getfield(L, sr, "newHandle");
     size_t n = t == LUA_TSTRING ? lua_rawlen(L, -1) : 0;
     const char *why = t != LUA_TSTRING && t != LUA_TNIL ? lrt_json_kind(L, -1) : NULL;
-    if (n > RT_HANDLE_MAX)
-        why = "longer than " LRT_STR(RT_HANDLE_MAX) " bytes";
-    else if (n > 0 && !rt_utf8_valid(lua_tostring(L, -1), n))
-        why = "not UTF-8";
+    if (n > 0)
+        why = handle_problem(f);
     if (n > 0 && !why && lrt_get_bool(L, f->state, "handle_lacks_history")) {
         /* Resumed from it, the session would lack the connect history (the core's
          * reconnect never uses it): no handle to save until one holds everything. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rt_json.h"
+#include "rt_json_private.h"
 #include "rt_utf8.h"
 
 struct rt_level {
@@ -138,10 +139,9 @@ static void rt_scan_update(struct rt_json *r, const struct rt_json_val *up, stru
 
     while (rt_json_member(r, up, &k, &v)) {
         if (rt_json_eq(&k, "newHandle")) {
-            if (v.type == RT_JSON_STRING) {
-                o->handle = v.s;
-                o->handle_len = v.n;
-            }
+            /* the last one wins, as in the binding's table */
+            o->handle = v.type == RT_JSON_STRING ? v.s : NULL;
+            o->handle_len = v.type == RT_JSON_STRING ? v.n : 0;
         } else if (rt_json_eq(&k, "resumable")) {
             o->resumable = v.type == RT_JSON_TRUE;
         } else if (rt_json_eq(&k, "lastConsumedClientMessageIndex") &&
@@ -178,7 +178,12 @@ int rt_scan_server(const char *text, size_t len, struct rt_scan *out)
             if (v.type == RT_JSON_OBJECT)
                 rt_scan_go_away(&r, &v, out);
         } else if (rt_json_eq(&k, "sessionResumptionUpdate")) {
+            /* a repeated one replaces the earlier, as in the binding's table */
             out->update = true;
+            out->handle = NULL;
+            out->handle_len = 0;
+            out->resumable = false;
+            out->has_index = false;
             if (v.type == RT_JSON_OBJECT)
                 rt_scan_update(&r, &v, out);
         }
@@ -342,34 +347,36 @@ size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
     return o;
 }
 
+#define RT_STR_(x) #x
+#define RT_STR(x) RT_STR_(x)
+
+const char *rt_resume_handle_problem(const char *h, size_t n)
+{
+    if (!h || n == 0)
+        return "empty";
+    if (n > RT_HANDLE_MAX)
+        return "longer than " RT_STR(RT_HANDLE_MAX) " bytes";
+    if (!rt_utf8_valid(h, n))
+        return "not UTF-8";   /* the setup is a text frame, which the server refuses */
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == '\\')
+            i++;
+        else if (h[i] == '"')
+            return "a text with a quote that is not escaped";
+    }
+    /* what the binding's decoder takes: no control character, no bad or cut escape,
+     * no lone surrogate (the binding would hand out U+FFFD in its place) */
+    size_t lone = 0;
+    if (rt_json_decode_lossy(h, h + n, NULL, 0, NULL, &lone, NULL) != 0)
+        return "a text with a control character or an invalid escape";
+    if (lone)
+        return "a text with a lone surrogate escape";
+    return NULL;
+}
+
 bool rt_resume_handle_ok(const char *h, size_t n)
 {
-    size_t i;
-
-    if (!h || n == 0 || n > RT_HANDLE_MAX || !rt_utf8_valid(h, n))
-        return false;   /* not UTF-8: the setup is a text frame, which the server refuses */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (c < 0x20 || c == '"')
-            return false;
-        if (c == '\\') {
-            if (++i >= n)
-                return false;
-            if (h[i] == 'u') {
-                size_t k;
-                for (k = 1; k <= 4; k++) {
-                    char x = i + k < n ? h[i + k] : '\0';
-                    if (!((x >= '0' && x <= '9') || (x >= 'a' && x <= 'f') ||
-                          (x >= 'A' && x <= 'F')))
-                        return false;
-                }
-                i += 4;
-            } else if (!strchr("\"\\/bfnrt", h[i]) || h[i] == '\0') {
-                return false;
-            }
-        }
-    }
-    return true;
+    return rt_resume_handle_problem(h, n) == NULL;
 }
 
 /* ---- retry rules ---- */

@@ -64,8 +64,15 @@ bool rt_resume_saved_handle(const char *setup, size_t len, size_t at, const char
                             size_t *hlen);
 
 /* True when the handle text can go between JSON quotes as is: UTF-8, no control
- * characters, no unescaped quote, complete escapes, at most RT_HANDLE_MAX bytes. */
+ * characters, no unescaped quote, valid escapes (surrogates paired), at most
+ * RT_HANDLE_MAX bytes. */
 bool rt_resume_handle_ok(const char *h, size_t n);
+
+/* The same rule, for a message: NULL when the handle text (non-empty) is kept, else why
+ * not, to follow "newHandle is " ("not UTF-8", "longer than 2048 bytes", ...). The
+ * binding asks it about the handle rt_scan_server finds, so that the caller is never
+ * handed a handle the connection does not resume with, nor the other way round. */
+const char *rt_resume_handle_problem(const char *h, size_t n);
 
 /* Whether a server close code ends the session for good (1002, 1003, 1007, 1008,
  * 1009, 1010 and the 3000-4999 range) rather than being worth a reconnect. 1000 and

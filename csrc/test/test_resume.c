@@ -34,6 +34,13 @@ static void test_scan_update(void)
     RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"lastConsumedClientMessageIndex\":"
                   "\"99999999999999999999\"}}", &o) == 0);
     RT_CHECK(!o.has_index);
+
+    /* a repeated key: the last wins, as in the binding's decoded table */
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"newHandle\":\"a\",\"newHandle\":5}}", &o) == 0);
+    RT_CHECK(o.update && !o.handle);
+    RT_CHECK(scan("{\"sessionResumptionUpdate\":{\"newHandle\":\"a\",\"resumable\":true},"
+                  "\"sessionResumptionUpdate\":{\"lastConsumedClientMessageIndex\":3}}", &o) == 0);
+    RT_CHECK(o.update && !o.handle && !o.resumable && o.has_index && o.last_index == 3);
 }
 
 static void test_scan_content(void)
@@ -228,6 +235,14 @@ static void test_handle_ok(void)
     RT_CHECK(!rt_resume_handle_ok("h\xff", 2));
     RT_CHECK(!rt_resume_handle_ok("h\xc3", 2));
     RT_CHECK(rt_resume_handle_ok("h\xc3\xa9", 3));
+    /* escapes the binding's reader refuses or changes: a lone surrogate (which it reads as
+     * U+FFFD), a cut pair; a pair is kept */
+    RT_CHECK(!rt_resume_handle_ok("a\\ud800b", 8));
+    RT_CHECK(!rt_resume_handle_ok("a\\udc00", 7));
+    RT_CHECK(!rt_resume_handle_ok("a\\ud83d\\u0041", 13));
+    RT_CHECK(rt_resume_handle_ok("a\\ud83d\\ude00", 13));
+    RT_CHECK_STR(rt_resume_handle_problem("a\\ud800b", 8), "a text with a lone surrogate escape");
+    RT_CHECK_STR(rt_resume_handle_problem("h\xff", 2), "not UTF-8");
 }
 
 static void test_rules(void)
