@@ -275,11 +275,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
         for _ = 1, 64 do t.x = {}; t = t.x end
         local msgs = feed(state(backend),
           core.json_encode({ toolCall = { functionCalls = { { id = "c", name = "f", args = args } } } }, 128))
-        -- the model waits for an answer: its response ends, incomplete
-        cmp.assert_same(types(msgs), { "error", "response_created", "response_done" })
+        -- the model waits for an answer: its response ends, incomplete; the error is in it
+        cmp.assert_same(types(msgs), { "response_created", "error", "response_done" })
         assert.equal("toolCall.functionCalls[1]: args nest deeper than 64 levels: that call cannot be answered",
-          msgs[1].message)
-        assert.equal("protocol", msgs[1].code)
+          msgs[2].message)
+        assert.equal("protocol", msgs[2].code)
+        assert.equal(msgs[1].response_id, msgs[2].response_id)
         assert.equal("incomplete", msgs[3].status)
       end)
 

@@ -152,12 +152,13 @@ describe("server frames of the wrong shape", function()
         assert.equal(0, #runs)
         client:close()
       end
-      -- alone, it still gives its pair
+      -- alone, it still gives its pair, with the error in it
       local session, runs, client = session_for('{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":[1]}]}}')
       local msgs = until_done(session, 1)
       local types = {}
       for i, m in ipairs(msgs) do types[i] = m.type end
-      assert.same({ "error", "response_created", "response_done" }, types)
+      assert.same({ "response_created", "error", "response_done" }, types)
+      assert.equal(msgs[1].response_id, msgs[2].response_id)
       assert.equal("incomplete", msgs[3].status)
       assert.equal(0, #runs)
       client:close()
@@ -205,18 +206,37 @@ describe("server frames of the wrong shape", function()
       client:close()
     end)
 
-    it("a call without a name is reported and not answered; the call beside it is", function()
+    it("a call without a name, or with one that is not a string, is reported and not answered; the call beside it is", function()
       local session, runs, client, tag = session_for(
         '{"toolCall":{"functionCalls":[{"id":"a","name":5,"args":{}},{"id":"b","args":{}},'
         .. '{"id":"c","name":"echo","args":{"n":3}}]}}')
       local msgs = until_done(session, 2)
       local errs = of_type(msgs, "error")
       assert.equal(2, #errs)
-      assert.matches("functionCalls%[1%] %(id 'a'%) has no name", errs[1].message)
+      assert.equal("toolCall.functionCalls[1] (id 'a') has a name that is a number, not a string: "
+        .. "that call cannot be answered", errs[1].message)
       assert.matches("functionCalls%[2%] %(id 'b'%) has no name", errs[2].message)
       assert.equal(1, #of_type(msgs, "response_output_item_done"))
       assert.equal(1, #runs)
       assert.same({ { id = "c", name = "echo", response = { n = 3 } } }, answers(h, tag))
+      client:close()
+    end)
+
+    it("an error about a frame's first call comes in the response, with the call's index, as one about a later call", function()
+      local session, runs, client = session_for(
+        '{"toolCall":{"functionCalls":[{"id":"a","name":"echo","args":5},'
+        .. '{"id":"b","name":"echo","args":{"n":2},"willContinue":"no"}]}}')
+      local msgs = until_done(session, 1)
+      local got = {}
+      for i, m in ipairs(msgs) do got[i] = m.type end
+      assert.same({ "response_created", "error", "error", "response_output_item_added", "response_output_item_done",
+        "response_done" }, got)
+      assert.equal("toolCall.functionCalls[1]: args is a number, not an object: that call cannot be answered",
+        msgs[2].message)
+      assert.equal("toolCall.functionCalls[2].willContinue is a string, not a boolean: taken as false",
+        msgs[3].message)
+      for i = 2, 6 do assert.equal(msgs[1].response_id, msgs[i].response_id) end
+      assert.equal(1, #runs)
       client:close()
     end)
 
@@ -361,8 +381,10 @@ describe("server frames of the wrong shape", function()
       "serverContent.modelTurn is a string, not an object: left out" }, messages_of(msgs))
     local got = {}
     for i, m in ipairs(msgs) do got[i] = m.type end
-    assert.same({ "error", "error", "error", "error", "response_created", "output_text_delta", "error",
+    -- the modelTurn's errors are in the response its frame opens; serverContent's are not
+    assert.same({ "error", "error", "response_created", "error", "error", "output_text_delta", "error",
       "output_text_done", "response_done" }, got)
+    for i = 4, 9 do assert.equal(msgs[3].response_id, msgs[i].response_id) end
     assert.equal("kept", msgs[8].text)
     client:close()
   end)
@@ -372,12 +394,12 @@ describe("server frames of the wrong shape", function()
       '{"serverContent":{"modelTurn":{"parts":[{"text":"hi","thought":"no"}]},"interrupted":null}}',
       '{"serverContent":{"turnComplete":0}}',
       '{"serverContent":{"turnComplete":true}}')
-    local want = { "error", "response_created", "output_text_delta", "error", "error", "output_text_done",
+    local want = { "response_created", "error", "output_text_delta", "error", "error", "output_text_done",
       "response_done" }
     local got = {}
     for i, m in ipairs(msgs) do got[i] = m.type end
     assert.same(want, got)
-    assert.same({ "serverContent.modelTurn.parts[].thought is a string, not a boolean: taken as false",
+    assert.same({ "serverContent.modelTurn.parts[1].thought is a string, not a boolean: taken as false",
       "serverContent.interrupted is null, not a boolean: taken as false",
       "serverContent.turnComplete is a number, not a boolean: taken as false" }, messages_of(msgs))
     assert.equal("hi", msgs[3].text)
@@ -385,18 +407,35 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
-  it("token counts that are not counts are reported and left out; sums stop at the largest integer", function()
+  it("an error about a frame's first part comes in the response, with the part's index, as one about a later part", function()
     local msgs, _, client = first(7, nil,
+      '{"serverContent":{"modelTurn":{"parts":["x",{"text":"y","thought":"no"},{"text":{"a":1}}]}}}',
+      '{"serverContent":{"turnComplete":true}}')
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same({ "response_created", "error", "error", "output_text_delta", "error", "output_text_done",
+      "response_done" }, got)
+    assert.same({ "serverContent.modelTurn.parts[1] is a string, not an object: left out",
+      "serverContent.modelTurn.parts[2].thought is a string, not a boolean: taken as false",
+      "serverContent.modelTurn.parts[3].text is an object, not a string: left out" }, messages_of(msgs))
+    for i = 2, 7 do assert.equal(msgs[1].response_id, msgs[i].response_id) end
+    client:close()
+  end)
+
+  it("token counts that are not counts are reported and left out; sums stop at the largest integer", function()
+    local msgs, _, client = first(8, nil,
       '{"serverContent":{"modelTurn":{"parts":[{"text":"a"}]}}}',
       '{"usageMetadata":{"promptTokenCount":-5,"responseTokenCount":"7","totalTokenCount":1.5,'
       .. '"cachedContentTokenCount":"lots","promptTokensDetails":[{"modality":"AUDIO","tokenCount":"9223372036854775807"},'
-      .. '{"modality":"AUDIO","tokenCount":"9223372036854775807"}]},"serverContent":{"turnComplete":true}}')
-    local done = msgs[7]
+      .. '{"modality":"AUDIO","tokenCount":"9223372036854775807"},{"modality":"TEXT","tokenCount":-1}]},'
+      .. '"serverContent":{"turnComplete":true}}')
+    local done = msgs[8]
     assert.equal("response_done", done.type)
     assert.same({ output_tokens = 7, input_audio_tokens = math.maxinteger }, done.usage)
     assert.same({ "usageMetadata.promptTokenCount is '-5', not a count: left out",
       "usageMetadata.totalTokenCount is '1.5', not a count: left out",
-      "usageMetadata.cachedContentTokenCount is 'lots', not a count: left out" }, messages_of(msgs))
+      "usageMetadata.cachedContentTokenCount is 'lots', not a count: left out",
+      "usageMetadata.promptTokensDetails[3].tokenCount is '-1', not a count: left out" }, messages_of(msgs))
     client:close()
   end)
 

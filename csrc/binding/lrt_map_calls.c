@@ -281,6 +281,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             lua_pop(L, 1);
             return 0;
         }
+        lrt_ensure_response(f);   /* the errors about the calls come in their response */
         lrt_msg_protocol_error(f, "toolCall.functionCalls is %s, not an array: its "
                                   "calls cannot be answered", lrt_json_kind(L, -1));
         lua_pop(L, 1);
@@ -289,11 +290,14 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
     int calls = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, calls);
     if (!is_array(L, calls, n)) {
+        lrt_ensure_response(f);
         lrt_msg_protocol_error(f, "toolCall.functionCalls is an object, not an array: its "
                                   "calls cannot be answered");
         lua_settop(L, calls - 1);
         return no_call_answerable(f);
     }
+    if (n > 0)
+        lrt_ensure_response(f);   /* before any error about a call: it is in the response */
     push_server_ids(L, calls, n);
     lua_newtable(L);   /* the ids of the calls answerable so far */
     int taken = calls + 1, done = calls + 2;
@@ -306,7 +310,9 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             continue;
         }
         int call = lua_gettop(L);
-        int more = lrt_map_flag(f, call, "willContinue", "toolCall.functionCalls[]");
+        lua_pushfstring(L, "toolCall.functionCalls[%d]", (int)i);
+        int more = lrt_map_flag(f, call, "willContinue", lua_tostring(L, -1));
+        lua_pop(L, 1);
         going_on += more;   /* its pieces go on: the response has not ended with it */
         int pieces = lua_getfield(L, call, "partialArgs") == LUA_TTABLE;
         lua_pop(L, 1);
@@ -343,15 +349,26 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                 end_stream(f, id);
             continue;
         }
-        lrt_ensure_response(f);
 
-        if (lua_getfield(L, call, "name") != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-            lua_pop(L, 1);
+        int nt = lua_getfield(L, call, "name");
+        if (nt != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
             if (!stream || lua_getfield(L, stream, "name") != LUA_TSTRING) {
                 if (stream)
                     lua_pop(L, 1);
+                if (nt != LUA_TSTRING && nt != LUA_TNIL) {
+                    const char *kind = lrt_json_kind(L, -1);   /* before shown pushes */
+                    lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] (id %s) has a name "
+                                              "that is %s, not a string: that call cannot be "
+                                              "answered", (int)i,
+                                           lrt_map_shown(L, lua_tostring(L, id),
+                                                         lua_rawlen(L, id)), kind);
+                    if (stream)
+                        end_stream(f, id);
+                    continue;
+                }
                 lua_pushliteral(L, "");
             }
+            lua_remove(L, -2);   /* the call's own name, which said nothing */
         } else if (stream) {
             lua_pushvalue(L, -1);
             lua_setfield(L, stream, "name");

@@ -11,6 +11,9 @@
  * tool-call response closes nothing more, and any other turnComplete with nothing
  * before it still gives one created/done pair, so that a caller waiting for the end of
  * a turn always sees it (seed bugs 1 and 2).
+ * A protocol error about the model's output (modelTurn, a part, a call, a count of a
+ * frame that ends the response) comes in the response that output belongs to, opened
+ * first if need be, so the first part's error is placed as a later part's.
  *
  * Within one frame the order is: content parts (text, audio, code), grounding,
  * generation_complete, transcriptions, interrupted, tool calls, cancellations, usage,
@@ -72,6 +75,17 @@ static void not_string(struct lrt_frame *f, const char *path, lua_Integer i, int
     not_a(f, "a string", path, i, idx);
 }
 
+/* not_a for a piece of the model's turn (modelTurn, a part, a field of one): the error
+ * comes in the response that turn belongs to, opened for it if need be, as the errors
+ * about later parts of the same frame do. */
+static void turn_not_a(struct lrt_frame *f, const char *want, const char *path, lua_Integer i,
+                       int idx)
+{
+    idx = lua_absindex(f->L, idx);
+    lrt_ensure_response(f);
+    not_a(f, want, path, i, idx);
+}
+
 /* Emits input_audio_transcription_completed with the input transcript gathered so far,
  * if any, and starts a new one. */
 static void complete_input(struct lrt_frame *f)
@@ -113,7 +127,7 @@ static void code_parts(struct lrt_frame *f, int part, lua_Integer i)
         int t = object_type(L, lrt_getk(L, part, f->keys, kinds[k].member));
         if (t != LUA_TTABLE && t != LUA_TNIL) {
             lua_pushfstring(L, "serverContent.modelTurn.parts[%%d].%s", kinds[k].name);
-            not_a(f, "an object", lua_tostring(L, -1), i, -2);
+            turn_not_a(f, "an object", lua_tostring(L, -1), i, -2);
         } else if (t == LUA_TTABLE) {
             int src = lua_gettop(L);
             lrt_ensure_response(f);
@@ -180,7 +194,7 @@ static void model_parts(struct lrt_frame *f, int content)
     int t = lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN);
     if (t != LUA_TTABLE) {
         if (t != LUA_TNIL)
-            not_a(f, "an object", "serverContent.modelTurn", 0, -1);
+            turn_not_a(f, "an object", "serverContent.modelTurn", 0, -1);
         return;  /* the caller resets the stack */
     }
     t = lrt_getk(L, lua_gettop(L), f->keys, LRT_K_PARTS);
@@ -188,21 +202,28 @@ static void model_parts(struct lrt_frame *f, int content)
     lua_Integer n = t == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, parts) : 0;
     if (t != LUA_TNIL && (t != LUA_TTABLE || (n == 0 && (lua_pushnil(L), lua_next(L, parts))))) {
         lua_settop(L, parts);
-        not_a(f, "an array", "serverContent.modelTurn.parts", 0, parts);
+        turn_not_a(f, "an array", "serverContent.modelTurn.parts", 0, parts);
         return;
     }
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, parts, i) != LUA_TTABLE) {
-            not_a(f, "an object", "serverContent.modelTurn.parts[%d]", i, -1);
+            turn_not_a(f, "an object", "serverContent.modelTurn.parts[%d]", i, -1);
             lua_pop(L, 1);
             continue;
         }
         int part = lua_gettop(L);
         int tt = lrt_getk(L, part, f->keys, LRT_K_TEXT);
         if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-            lrt_getk(L, part, f->keys, LRT_K_THOUGHT);
-            int thought = lrt_map_flag_top(f, "serverContent.modelTurn.parts[]", "thought");
-            lrt_ensure_response(f);
+            lrt_ensure_response(f);   /* before an error about thought, which is in it */
+            int th = lrt_getk(L, part, f->keys, LRT_K_THOUGHT);
+            int thought = th == LUA_TBOOLEAN && lua_toboolean(L, -1);
+            if (th != LUA_TBOOLEAN && th != LUA_TNIL) {
+                /* the part's path only when it is needed: text deltas are the hot path */
+                lua_pushfstring(L, "serverContent.modelTurn.parts[%d]", (int)i);
+                lua_insert(L, -2);
+                lrt_map_flag_top(f, lua_tostring(L, -2), "thought");   /* pops the flag */
+            }
+            lua_pop(L, 1);
             /* Thoughts never mix into the output text (seed bug 6). */
             lrt_msg_new(f, thought ? "reasoning_delta" : "output_text_delta");
             lua_pushvalue(L, -2);
@@ -214,13 +235,13 @@ static void model_parts(struct lrt_frame *f, int content)
                 lua_pop(L, 1);
         } else {
             if (tt != LUA_TSTRING && tt != LUA_TNIL)
-                not_string(f, "serverContent.modelTurn.parts[%d].text", i, -1);
+                turn_not_a(f, "a string", "serverContent.modelTurn.parts[%d].text", i, -1);
             lua_pop(L, 1);
         }
         code_parts(f, part, i);
         int it = object_type(L, lrt_getk(L, part, f->keys, LRT_K_INLINE_DATA));
         if (it != LUA_TTABLE && it != LUA_TNIL)
-            not_a(f, "an object", "serverContent.modelTurn.parts[%d].inlineData", i, -1);
+            turn_not_a(f, "an object", "serverContent.modelTurn.parts[%d].inlineData", i, -1);
         if (it == LUA_TTABLE) {
             int blob = lua_gettop(L);
             int mt = lrt_getk(L, blob, f->keys, LRT_K_MIME_TYPE);
@@ -230,9 +251,11 @@ static void model_parts(struct lrt_frame *f, int content)
             if (audio && dt == LUA_TSTRING)
                 lrt_map_audio_part(f, mime, lua_rawlen(L, blob + 1), blob + 2);
             else if (mt != LUA_TSTRING && mt != LUA_TNIL)
-                not_string(f, "serverContent.modelTurn.parts[%d].inlineData.mimeType", i, -2);
+                turn_not_a(f, "a string", "serverContent.modelTurn.parts[%d].inlineData.mimeType",
+                           i, -2);
             else if (audio && dt != LUA_TNIL)
-                not_string(f, "serverContent.modelTurn.parts[%d].inlineData.data", i, -1);
+                turn_not_a(f, "a string", "serverContent.modelTurn.parts[%d].inlineData.data", i,
+                           -1);
         }
         lua_settop(L, parts);
     }
@@ -570,6 +593,8 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         turn_end = 0;
     }
     if (um) {
+        if (turn_end || tool_end)
+            lrt_ensure_response(&f);   /* an error about a count comes in the response */
         lrt_push_usage(&f, um);
         usage = lua_gettop(L);
         if (!turn_end && !tool_end && lrt_responding(&f)) {

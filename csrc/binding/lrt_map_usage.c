@@ -41,12 +41,14 @@ static void modality_counts(struct lrt_frame *f, int t, const char *k, lua_Integ
     if (lua_getfield(L, t, k) == LUA_TTABLE) {
         int d = lua_gettop(L);
         lua_Integer n = (lua_Integer)lua_rawlen(L, d);
-        const char *where = lua_pushfstring(L, "usageMetadata.%s[]", k);
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
-                lua_getfield(L, -1, "modality");
+                int entry = lua_gettop(L);
+                lua_getfield(L, entry, "modality");
                 const char *m = lua_tostring(L, -1);
-                lua_Integer c = lrt_count(f, -2, "tokenCount", where);
+                const char *where = lua_pushfstring(L, "usageMetadata.%s[%d]", k, (int)i);
+                lua_Integer c = lrt_count(f, entry, "tokenCount", where);
+                lua_pop(L, 1);
                 if (m && c >= 0) {
                     lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
                                        : strcmp(m, "TEXT") == 0 ? text
@@ -59,7 +61,6 @@ static void modality_counts(struct lrt_frame *f, int t, const char *k, lua_Integ
             }
             lua_pop(L, 1);
         }
-        lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
