@@ -407,6 +407,20 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a modelTurn or a part that is an array is reported and left out, as any other that is not an object", function()
+    local msgs, _, client = first(6, nil,
+      '{"serverContent":{"modelTurn":[{"text":"lost"}]}}',
+      '{"serverContent":{"modelTurn":{"parts":[["text","lost"],{"text":"ok"}]},"turnComplete":true}}')
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same({ "response_created", "error", "error", "output_text_delta", "output_text_done", "response_done" },
+      got)
+    assert.same({ "serverContent.modelTurn is an array, not an object: left out",
+      "serverContent.modelTurn.parts[1] is an array, not an object: left out" }, messages_of(msgs))
+    assert.equal("ok", msgs[5].text)
+    client:close()
+  end)
+
   it("an error about a frame's first part comes in the response, with the part's index, as one about a later part", function()
     local msgs, _, client = first(7, nil,
       '{"serverContent":{"modelTurn":{"parts":["x",{"text":"y","thought":"no"},{"text":{"a":1}}]}}}',

@@ -191,7 +191,7 @@ static void content_signals(struct lrt_frame *f, int content)
 static void model_parts(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
-    int t = lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN);
+    int t = object_type(L, lrt_getk(L, content, f->keys, LRT_K_MODEL_TURN));
     if (t != LUA_TTABLE) {
         if (t != LUA_TNIL)
             turn_not_a(f, "an object", "serverContent.modelTurn", 0, -1);
@@ -206,7 +206,7 @@ static void model_parts(struct lrt_frame *f, int content)
         return;
     }
     for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, parts, i) != LUA_TTABLE) {
+        if (object_type(L, lua_rawgeti(L, parts, i)) != LUA_TTABLE) {
             turn_not_a(f, "an object", "serverContent.modelTurn.parts[%d]", i, -1);
             lua_pop(L, 1);
             continue;
