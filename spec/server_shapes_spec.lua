@@ -436,6 +436,23 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a token count in a string is decimal digits; other text is reported and left out, in the response", function()
+    local msgs, _, client = first(6, nil,
+      '{"usageMetadata":{"promptTokenCount":"0x10","responseTokenCount":" 3","totalTokenCount":"12",'
+      .. '"cachedContentTokenCount":"1e3","promptTokensDetails":[{"modality":"AUDIO","tokenCount":4},'
+      .. '{"modality":"TEXT","tokenCount":"+4"}]},"serverContent":{"turnComplete":true}}')
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same({ "response_created", "error", "error", "error", "error", "response_done" }, got)
+    assert.same({ "usageMetadata.responseTokenCount is ' 3', not a count: left out",
+      "usageMetadata.promptTokenCount is '0x10', not a count: left out",
+      "usageMetadata.cachedContentTokenCount is '1e3', not a count: left out",
+      "usageMetadata.promptTokensDetails[2].tokenCount is '+4', not a count: left out" }, messages_of(msgs))
+    for i = 2, 6 do assert.equal(msgs[1].response_id, msgs[i].response_id) end
+    assert.same({ total_tokens = 12, input_audio_tokens = 4 }, msgs[6].usage)
+    client:close()
+  end)
+
   it("token counts that are not counts are reported and left out; sums stop at the largest integer", function()
     local msgs, _, client = first(8, nil,
       '{"serverContent":{"modelTurn":{"parts":[{"text":"a"}]}}}',

@@ -7,9 +7,25 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
-/* Reads t[k] (where.k) as a count: a non-negative integer, or one in a string (the
- * proto3 JSON form of an int64). -1 when absent; anything else (negative, fractional,
- * beyond 2^63, not a number) is reported and left out, as -1. */
+/* Whether the string on top is the proto3 JSON form of an int64: decimal digits with an
+ * optional leading '-'. Lua's own conversion would also take "0x10", " 3" or "1e3". */
+static int decimal_text(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    size_t i = n > 0 && s[0] == '-';
+    if (i == n)
+        return 0;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Reads t[k] (where.k) as a count: a non-negative integer, or one in a string of
+ * decimal digits (the proto3 JSON form of an int64). -1 when absent; anything else
+ * (negative, fractional, beyond 2^63, not a number, other text) is reported and left
+ * out, as -1. */
 lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *where)
 {
     lua_State *L = f->L;
@@ -18,8 +34,8 @@ lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *whe
     if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
         v = lua_tointeger(L, -1);
         ok = v >= 0;
-    } else if (ty == LUA_TSTRING) {
-        v = lua_tointegerx(L, -1, &ok);
+    } else if (ty == LUA_TSTRING && decimal_text(L)) {
+        v = lua_tointegerx(L, -1, &ok);   /* fails beyond 2^63: the digits make a float */
         ok = ok && v >= 0;
     }
     if (ty != LUA_TNIL && !ok) {
