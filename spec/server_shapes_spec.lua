@@ -436,6 +436,23 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("an interruption before any content of the turn is a response of its own, cancelled", function()
+    local client = h:client("send", { frames = frames('{"serverContent":{"interrupted":true}}',
+      '{"serverContent":{"turnComplete":true}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local msgs = until_done(session, 1)
+    local got = {}
+    for i, m in ipairs(msgs) do got[i] = m.type end
+    assert.same({ "response_created", "interrupted", "response_done" }, got)
+    assert.equal(msgs[1].response_id, msgs[2].response_id)
+    assert.equal("cancelled", msgs[3].status)
+    -- the next response is not cancelled
+    assert(session:send_text "again")
+    local done = helper.receive_until(session, "response_done", 5)
+    assert.equal("completed", done.status)
+    client:close()
+  end)
+
   it("a token count in a string is decimal digits; other text is reported and left out, in the response", function()
     local msgs, _, client = first(6, nil,
       '{"usageMetadata":{"promptTokenCount":"0x10","responseTokenCount":" 3","totalTokenCount":"12",'

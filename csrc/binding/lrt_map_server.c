@@ -10,7 +10,8 @@
  * during a response is kept for its response_done, a turnComplete right after a
  * tool-call response closes nothing more, and any other turnComplete with nothing
  * before it still gives one created/done pair, so that a caller waiting for the end of
- * a turn always sees it (seed bugs 1 and 2).
+ * a turn always sees it (seed bugs 1 and 2). An interruption before any content is the
+ * start of such a turn: it opens the response, which its turnComplete ends "cancelled".
  * A protocol error about the model's output (modelTurn, a part, a call, a count of a
  * frame that ends the response) comes in the response that output belongs to, opened
  * first if need be, so the first part's error is placed as a later part's.
@@ -571,7 +572,12 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
         content_signals(&f, content);
         transcriptions(&f, content);
         if (lrt_map_flag(&f, content, "interrupted", "serverContent")) {
-            /* Barge-in: the caller stops playback; the response ends "cancelled". */
+            /* Barge-in: the caller stops playback; the response ends "cancelled". One
+             * cut before any of its content still is a response (its turnComplete
+             * follows), and cancelled; right after a tool-call response none is opened:
+             * the turnComplete that follows belongs to that one. */
+            if (!lrt_responding(&f) && !lrt_get_bool(L, f.state, "after_tool_call"))
+                lrt_ensure_response(&f);
             if (lrt_responding(&f))
                 lrt_set_bool(L, f.state, "response_cancelled", 1);
             lrt_msg_new(&f, "interrupted");
