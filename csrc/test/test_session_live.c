@@ -430,9 +430,11 @@ static void *refuse_at_once(void *arg)
                               "Content-Length: 9\r\nConnection: close\r\n\r\ntoo large";
     struct timeval tv = { 5, 0 };
     char buf[16384];
-    int fd = accept(*(int *)arg, NULL, NULL);
+    struct pollfd p = { .fd = *(int *)arg, .events = POLLIN };
+    int fd;
 
-    if (fd < 0)
+    /* bounded: a session that never connects must not leave the join waiting */
+    if (poll(&p, 1, 15000) != 1 || (fd = accept(p.fd, NULL, NULL)) < 0)
         return NULL;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
         write(fd, ans, sizeof ans - 1) == (ssize_t)(sizeof ans - 1))
@@ -442,40 +444,44 @@ static void *refuse_at_once(void *arg)
     return NULL;
 }
 
-/* The answer comes while most of a 200 KB request is still unwritten: it is read as the
- * answer (it used to be appended to the request's unwritten rest and parsed as a
- * malformed answer), and the refusal is reported with its status and body. The bulk is
- * in the request target: rt_session_new bounds the headers. */
+/* The server answers a large request at once and reads none of it: the answer is read
+ * as the answer (it used to be appended to an unwritten rest of the request and parsed as
+ * a malformed answer) and the refusal is reported with its status and body. The bulk is
+ * a 40,000-byte header, near the headers' bound (RT_SESSION_HEADERS_MAX); the URL is
+ * bounded at 8 KiB. Since both bounds, loopback takes such a request in one write (the
+ * 200 KB URL this test used to send left most of it unwritten), so the test no longer
+ * forces a request cut by a full socket; the case is kept for the refusal's report. */
 static void test_refused_before_request(void)
 {
     struct rt_client *c = client(sim_ca);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    size_t big = 200000;
-    char *value = malloc(big + 1), *u = malloc(big + 256);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rcvbuf = 4096;
+    size_t big = 40000;
+    char *value = malloc(big + 1), u[256];
     pthread_t th;
     struct seen w = { 0 };
     struct rt_error err = { 0 };
 
-    RT_CHECK(c && fd >= 0 && value && u);
-    if (!c || fd < 0 || !value || !u || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+    RT_CHECK(c && fd >= 0 && value);
+    if (!c || fd < 0 || !value ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) ||
+        bind(fd, (struct sockaddr *)&a, sizeof a) ||
         listen(fd, 4) || getsockname(fd, (struct sockaddr *)&a, &al) ||
         pthread_create(&th, NULL, refuse_at_once, &fd)) {
         RT_CHECK(0);
         if (fd >= 0)
             close(fd);
         free(value);
-        free(u);
         rt_client_free(c);
         return;
     }
     memset(value, 'a', big);
     value[big] = '\0';
-    snprintf(u, big + 256, "ws://127.0.0.1:%d" GEMINI_PATH "?pad=%s", ntohs(a.sin_port), value);
-    struct rt_header h[] = { { "x-goog-api-key", sim_key } };
+    snprintf(u, sizeof u, "ws://127.0.0.1:%d" GEMINI_PATH, ntohs(a.sin_port));
+    struct rt_header h[] = { { "x-goog-api-key", sim_key }, { "x-pad", value } };
     struct rt_session_options o = {
-        .url = u, .headers = h, .nheaders = 1, .setup = SETUP_TEXT,
+        .url = u, .headers = h, .nheaders = 2, .setup = SETUP_TEXT,
         .setup_len = strlen(SETUP_TEXT), .timeout = 10,
     };
     struct rt_session *s = rt_session_new(c, &o, &err);
@@ -490,7 +496,6 @@ static void test_refused_before_request(void)
     pthread_join(th, NULL);
     close(fd);
     free(value);
-    free(u);
 }
 
 /* The server closes with 1007: an error naming it, then closed with code and reason. */
