@@ -487,6 +487,26 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a details list that is not an array, an entry not an object, a modality not a string are reported", function()
+    local client = h:client("send", { frames = frames(
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"a"}]}}}',
+      '{"usageMetadata":{"promptTokensDetails":[7,{"modality":5,"tokenCount":3},["AUDIO",4],'
+      .. '{"modality":"AUDIO","tokenCount":2},{"modality":"IMAGE","tokenCount":8}],'
+      .. '"responseTokensDetails":{"modality":"TEXT","tokenCount":1}},'
+      .. '"serverContent":{"turnComplete":true}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local msgs = {}
+    repeat
+      msgs[#msgs + 1] = assert(session:receive(5))
+    until msgs[#msgs].type == "response_done"
+    assert.same({ input_audio_tokens = 2 }, msgs[#msgs].usage)
+    assert.same({ "usageMetadata.promptTokensDetails[1] is a number, not an object: left out",
+      "usageMetadata.promptTokensDetails[2].modality is a number, not a string: that entry left out",
+      "usageMetadata.promptTokensDetails[3] is an array, not an object: left out",
+      "usageMetadata.responseTokensDetails is an object, not an array: left out" }, messages_of(msgs))
+    client:close()
+  end)
+
   it("goAway: an unreadable timeLeft is reported, a huge one capped at a day; any goAway is go_away", function()
     local msgs, _, client = first(8, { resumption = false },
       '{"goAway":{"timeLeft":"abc"}}', '{"goAway":{"timeLeft":"-3s"}}',

@@ -48,37 +48,57 @@ lua_Integer lrt_count(struct lrt_frame *f, int t, const char *k, const char *whe
     return ok ? v : -1;
 }
 
+/* Whether the table at idx has any key: an object with members, where the list's
+ * array was due (an empty object and an empty array decode alike, and hold nothing). */
+static int has_keys(lua_State *L, int idx)
+{
+    lua_pushnil(L);
+    if (!lua_next(L, idx))
+        return 0;
+    lua_pop(L, 2);
+    return 1;
+}
+
 /* Adds the tokenCount of the AUDIO and TEXT entries of t[k] (a details list); a sum
- * beyond what an integer holds stays at the largest one. */
+ * beyond what an integer holds stays at the largest one. A list that is not an array, an
+ * entry that is not an object and a modality that is not a string are reported and left
+ * out (other modalities, IMAGE or VIDEO, are not counted and are no error). */
 static void modality_counts(struct lrt_frame *f, int t, const char *k, lua_Integer *audio,
                             lua_Integer *text)
 {
     lua_State *L = f->L;
-    if (lua_getfield(L, t, k) == LUA_TTABLE) {
-        int d = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, d);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, d, i) == LUA_TTABLE) {
-                int entry = lua_gettop(L);
-                lua_getfield(L, entry, "modality");
-                const char *m = lua_tostring(L, -1);
-                const char *where = lua_pushfstring(L, "usageMetadata.%s[%d]", k, (int)i);
-                lua_Integer c = lrt_count(f, entry, "tokenCount", where);
-                lua_pop(L, 1);
-                if (m && c >= 0) {
-                    lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
-                                       : strcmp(m, "TEXT") == 0 ? text
-                                                                : NULL;
-                    if (dst)
-                        *dst = *dst < 0 ? c : *dst > LUA_MAXINTEGER - c ? LUA_MAXINTEGER
-                                                                         : *dst + c;
-                }
-                lua_pop(L, 1);
-            }
+    int ty = lua_getfield(L, t, k), d = lua_gettop(L);
+    lua_Integer n = ty == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, d) : 0;
+
+    if (ty != LUA_TNIL && (ty != LUA_TTABLE || (n == 0 && has_keys(L, d))))
+        lrt_msg_protocol_error(f, "usageMetadata.%s is %s, not an array: left out", k,
+                               lrt_json_kind(L, d));
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, d, i) != LUA_TTABLE || lua_rawlen(L, -1) > 0) {
+            lrt_msg_protocol_error(f, "usageMetadata.%s[%d] is %s, not an object: left out",
+                                   k, (int)i, lrt_json_kind(L, -1));
             lua_pop(L, 1);
+            continue;
         }
+        int entry = lua_gettop(L);
+        int mt = lua_getfield(L, entry, "modality");
+        const char *m = mt == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (mt != LUA_TSTRING && mt != LUA_TNIL)
+            lrt_msg_protocol_error(f, "usageMetadata.%s[%d].modality is %s, not a string: "
+                                   "that entry left out", k, (int)i, lrt_json_kind(L, -1));
+        const char *where = lua_pushfstring(L, "usageMetadata.%s[%d]", k, (int)i);
+        lua_Integer c = m ? lrt_count(f, entry, "tokenCount", where) : -1;
+        lua_pop(L, 1);
+        if (m && c >= 0) {
+            lua_Integer *dst = strcmp(m, "AUDIO") == 0 ? audio
+                               : strcmp(m, "TEXT") == 0 ? text
+                                                        : NULL;
+            if (dst)
+                *dst = *dst < 0 ? c : *dst > LUA_MAXINTEGER - c ? LUA_MAXINTEGER : *dst + c;
+        }
+        lua_settop(L, entry - 1);
     }
-    lua_pop(L, 1);
+    lua_settop(L, d - 1);
 }
 
 static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
