@@ -6,34 +6,10 @@
 local helper = require "spec.helper"
 local core = require "realtime.core"
 
-local function frames(...)
-  local t = {}
-  for i, f in ipairs { ... } do t[i] = helper.b64url(f) end
-  return table.concat(t, ",")
-end
+local hf = require "spec.hostile_frames"
+local frames, until_done, errors_of = hf.frames, hf.until_done, hf.errors_of
 
 local function deep(n) return string.rep('{"a":', n) .. "1" .. string.rep("}", n) end
-
--- Every message up to the first response_done (an error if none comes within 5 s of quiet).
-local function until_done(session)
-  local all = {}
-  repeat
-    local msg = session:receive(5)
-    if not msg then
-      local seen = {}
-      for i, m in ipairs(all) do seen[i] = m.type .. (m.message and (" (" .. m.message .. ")") or "") end
-      error("no response_done after " .. table.concat(seen, ", "))
-    end
-    all[#all + 1] = msg
-  until msg.type == "response_done"
-  return all
-end
-
-local function errors_of(msgs)
-  local t = {}
-  for _, m in ipairs(msgs) do if m.type == "error" then t[#t + 1] = m.message end end
-  return t
-end
 
 local function of_type(msgs, type_)
   for _, m in ipairs(msgs) do if m.type == type_ then return m end end
@@ -45,16 +21,7 @@ describe("server frames with unusual JSON", function()
   teardown(function() h:stop() end)
 
   local function session_for(...)
-    local runs = {}
-    local client, tag = h:client("send", { frames = frames(...) })
-    local session = assert(client:connect {
-      output_modalities = { "text" },
-      tools = { { name = "echo", handler = function(args, call)
-        runs[#runs + 1] = { args = args, id = call.id }
-        return { ok = true }
-      end } },
-    })
-    return session, runs, client, tag
+    return hf.echo_session(h, nil, ...)
   end
 
   it("args nested 130 levels deep drop that call alone: the other call runs, the response ends", function()

@@ -7,34 +7,8 @@ local helper = require "spec.helper"
 local core = require "realtime.core"
 local cjson = require "cjson"
 
-local function frames(...)
-  local t = {}
-  for i, f in ipairs { ... } do t[i] = helper.b64url(f) end
-  return table.concat(t, ",")
-end
-
--- Every message until `n` response_done messages (or 5 s of quiet); checks that
--- response_created and response_done alternate.
-local function until_done(session, n)
-  local all, open, done = {}, nil, 0
-  while done < n do
-    local msg = session:receive(5)
-    if not msg then
-      local seen = {}
-      for i, m in ipairs(all) do seen[i] = m.type end
-      error("no response_done after " .. table.concat(seen, ", "))
-    end
-    all[#all + 1] = msg
-    if msg.type == "response_created" then
-      assert.is_nil(open, "a response started inside another")
-      open = msg.response_id
-    elseif msg.type == "response_done" then
-      assert.equal(open, msg.response_id, "response_done without its response_created")
-      open, done = nil, done + 1
-    end
-  end
-  return all
-end
+local hf = require "spec.hostile_frames"
+local frames, until_done = hf.frames, hf.until_done
 
 local function of_type(msgs, type_)
   local t = {}
@@ -62,16 +36,7 @@ describe("server frames of the wrong shape", function()
   -- A session on `send` mode with the frames, and an echo tool whose handler records
   -- its arguments and call.
   local function session_for(...)
-    local runs = {}
-    local client, tag = h:client("send", { frames = frames(...) })
-    local session = assert(client:connect {
-      output_modalities = { "text" },
-      tools = { { name = "echo", handler = function(args, call)
-        runs[#runs + 1] = { args = args, id = call.id }
-        return { n = args.n }
-      end } },
-    })
-    return session, runs, client, tag
+    return hf.echo_session(h, function(args) return { n = args.n } end, ...)
   end
 
   describe("tool calls", function()
@@ -283,11 +248,7 @@ describe("server frames of the wrong shape", function()
     return msgs, session, client
   end
 
-  local function messages_of(msgs)
-    local t = {}
-    for _, m in ipairs(msgs) do if m.type == "error" then t[#t + 1] = m.message end end
-    return t
-  end
+  local messages_of = hf.errors_of
 
   it("content that is not a string is reported and left out; the rest of the turn maps", function()
     local msgs, _, client = first(11, nil,
