@@ -4,6 +4,15 @@ local helper = require "spec.helper"
 
 local WEATHER = { type = "object", properties = { city = { type = "string" } }, required = { "city" } }
 
+-- A receive of each kind on a session, one per line: the line a function is defined on
+-- is the line of its receive, which an error raised by it must name.
+local RECEIVERS = {
+  receive = function(s) s:receive(0.2) end,
+  messages = function(s) for _ in s:messages(0.2) do end end,
+  poll = function(s) s:poll() end,
+  try_receive = function(s) s:try_receive() end,
+}
+
 local function tool_responses(conn_id)
   local frames = helper.sim_get("/_sim/connections/" .. conn_id .. "/frames").frames
   local out = {}
@@ -229,15 +238,8 @@ describe("tools", function()
 
   it("a handler that receives from its own session is told so at its own line", function()
     -- receive, messages and poll are Lua around the C receive: the error must name the
-    -- handler's line, not theirs (the model gets the message too). One line each: the
-    -- line a function is defined on is the line of its receive.
-    local receivers = {
-      receive = function(s) s:receive(0.2) end,
-      messages = function(s) for _ in s:messages(0.2) do end end,
-      poll = function(s) s:poll() end,
-      try_receive = function(s) s:try_receive() end,
-    }
-    for how, receive in pairs(receivers) do
+    -- handler's line, not theirs (the model gets the message too)
+    for how, receive in pairs(RECEIVERS) do
       local session = assert(client:connect {
         output_modalities = { "text" },
         tools = { { name = "get_weather", description = "weather", parameters = WEATHER,
@@ -431,14 +433,8 @@ describe("a non_blocking handler that waits", function()
 
   it("that receives from its own session after it waited is told so at its own line", function()
     -- it runs beside the receive, in a coroutine of its own: as inside the receive, its
-    -- session's messages are not its to take. One line each (see the blocking case).
-    local receivers = {
-      receive = function(s) s:receive(0.2) end,
-      messages = function(s) for _ in s:messages(0.2) do end end,
-      poll = function(s) s:poll() end,
-      try_receive = function(s) s:try_receive() end,
-    }
-    for how, receive in pairs(receivers) do
+    -- session's messages are not its to take
+    for how, receive in pairs(RECEIVERS) do
       local state = {}
       local session = assert(client:connect { output_modalities = { "text" }, tools = {
         slow_tool(state, 0.2, function(args, call)
