@@ -82,6 +82,66 @@ describe("resumption", function()
     helper.drain(session)
   end)
 
+  -- A session whose turn is done and whose handle covers it, told goAway in 0.5 s (read
+  -- while the caller waits for it): it leaves the connection at once (the hand-off close,
+  -- "resuming on a new connection"), before its go_away message can be read. The next
+  -- connection answers its setup only 3 s late, so a close asked on go_away comes while
+  -- the session is still reconnecting, however slow the caller. Returns the session.
+  local function leaving(c)
+    local realtime = require "realtime"
+    local session = assert(c:connect { output_modalities = { "text" } })
+    local conn, opened = open_connection(), realtime.now()
+    assert(session:send_text "hello")
+    until_msg(session, completed)
+    until_msg(session, function(m) return m.type == "session_resumption_update" and m.handle end)
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 3000, setup = true } })
+    helper.sim_post("/_sim/connections/" .. conn.id,
+      { behaviour = { lifetime = realtime.now() - opened + 6.5, goAwayLead = 6 } })
+    until_msg(session, of_type "go_away")
+    return session
+  end
+
+  -- The messages after the close, to the end: the error (if any) and closed, nothing else.
+  local function ending(session)
+    local err, closed
+    for msg in session:messages(10) do
+      assert(msg.type == "error" or msg.type == "closed", "unexpected " .. msg.type)
+      if msg.type == "error" then err = msg else closed = msg; break end
+    end
+    return err, assert(closed, "no closed message within 10 s")
+  end
+
+  it("a close asked while leaving after goAway is the owner's close, not the server's answer", function()
+    local session = leaving(client)
+    session:close()
+    local err, closed = ending(session)
+    assert.is_nil(err, err and err.message)
+    assert.equal(1000, closed.code)
+    assert.equal("client closed", closed.reason)
+  end)
+
+  it("a close asked while leaving after goAway counts what was sent meanwhile, as a close while reconnecting", function()
+    local session = leaving(client)
+    assert(session:send_text "data after goaway")
+    session:close()
+    local err, closed = ending(session)
+    assert.is_table(err, "the message not sent was not told")
+    assert.equal("closed", err.code)
+    assert.matches("^close: asked while the session was reconnecting, after go_away "
+      .. "%(1 message, %d+ bytes, not sent%)$", err.message)
+    assert.equal(1000, closed.code)
+    assert.equal("client closed", closed.reason)
+  end)
+
+  it("client:close() while a session leaves after goAway ends it as a client freed", function()
+    local session = leaving(client)
+    client:close()
+    local err, closed = ending(session)
+    assert.is_nil(err, err and err.message)
+    assert.equal(1001, closed.code)
+    assert.equal("client freed", closed.reason)
+  end)
+
   it("on goAway in the middle of a model turn ends that response incomplete and answers again", function()
     -- real-time pacing makes the reply last longer than the goAway lead
     helper.sim_post("/_sim/next", { behaviour = { lifetime = 1.5, goAwayLead = 1.2, pace = "realtime" } })

@@ -149,6 +149,23 @@ static bool rt_conn_retry_first(struct rt_session *s)
     return true;
 }
 
+/* The owner closed the session while it was leaving its connection after goAway (the
+ * server's close is the answer to our hand-off close, not one of its own): the close ends
+ * it as one asked while reconnecting does, with the owner's code, and what the new
+ * connection would have sent counted (rt_conn_finish). A close asked and not yet taken
+ * (rt_session_close has set `closed`, its request is on the way) ends it when it comes:
+ * rt_conn_close_asked finishes a waiting session. */
+static void rt_conn_handoff_closed(struct rt_session *s)
+{
+    lws_sul_cancel(&s->sul_close);   /* the hand-off's wait: the owner's close bounds it now */
+    rt_conn_loss_reason(s);          /* "go_away" */
+    rt_conn_reset(s);
+    s->reconnecting = true;
+    s->state = RT_CS_WAIT;
+    if (s->close_acted)
+        rt_conn_finish(s);
+}
+
 void rt_conn_lost(struct rt_session *s)
 {
     double lived, delay;
@@ -172,6 +189,10 @@ void rt_conn_lost(struct rt_session *s)
     }
     if (rt_conn_retry_first(s))
         return;
+    if (s->recycle && !s->fail_code && (s->close_acted || atomic_load(&s->closed))) {
+        rt_conn_handoff_closed(s);
+        return;
+    }
     lived = s->state == RT_CS_READY ? rt_clock_now() - s->conn_start : 0;
     next = rt_resume_next_attempt(s->attempt, s->turn_through, lived, was_recycle);
     if (!rt_conn_should_resume(s, next)) {
