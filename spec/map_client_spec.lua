@@ -225,9 +225,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
           assert.equal("will_continue is not supported by Vertex AI (its function responses have no willContinue)", msg)
           assert.equal("unsupported", code)
           assert.equal(0, #st.pending, "nothing is buffered")
-          send(st, item { type = "function_result", call_id = "c1", result = 1, scheduling = "silent" })
+          -- false asks for what Vertex does anyway (the result ends the call): sent as nothing
+          send(st, item { type = "function_result", call_id = "c1", result = 1, scheduling = "silent",
+            will_continue = false })
           cmp.assert_same(send(st, create)[1].toolResponse.functionResponses,
             { { id = "c1", name = "f", response = { result = 1 }, scheduling = "SILENT" } })
+          assert.has_error(function() send(st, item(result("c1", 2))) end)
           return
         end
         assert.is_table(ok)

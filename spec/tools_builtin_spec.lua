@@ -201,6 +201,29 @@ for _, backend in ipairs { "gemini", "vertex" } do
         session:close()
         helper.drain(session)
       end)
+
+      it("will_continue = false is Vertex's own behaviour: accepted, sent as nothing", function()
+        local session = assert(client:connect { output_modalities = { "text" }, tools = {
+          { name = "watch_oven", description = "Watches the oven", behavior = "non_blocking",
+            handler = function() return { progress = 10 }, { scheduling = "when_idle", will_continue = false } end },
+          { name = "lookup", description = "Looks up", parameters = WEATHER },
+        } })
+        assert(session:send_text "call watch_oven {}")
+        local msgs = until_reply(session, 'The result of watch_oven is {"progress":10}%.')
+        assert.equal(0, #of_type(msgs, "error"), "no error for a handler's will_continue = false")
+        assert(session:send_text 'call lookup {"city":"Porto"}')
+        local call = helper.receive_until(session, "response_output_item_done")
+        assert(session:send_tool_result(call.item.id, { found = true }, { will_continue = false }))
+        until_reply(session, 'The result of lookup is {"found":true}%.')
+        local tr = helper.client_messages("toolResponse")
+        assert.equal(2, #tr)
+        for _, m in ipairs(tr) do assert.is_nil(m.functionResponses[1].willContinue) end
+        assert.equal("WHEN_IDLE", tr[1].functionResponses[1].scheduling)
+        -- the result ended the call: a further one is a mistake
+        assert.has_error(function() session:send_tool_result(call.item.id, { more = 1 }) end)
+        session:close()
+        helper.drain(session)
+      end)
     end
 
     it("bad handler options become an error result for the model", function()

@@ -155,8 +155,8 @@ static void lrt_error_result(lua_State *L, int idx, int msg)
 /* Buffers the result at result for the call of the message at msg, with the handler's
  * options table at opts (0: none), through map_client, in protected mode: options the
  * mapping refuses turn into an error result, and a request the backend cannot honour
- * (will_continue on Vertex) into an error message for the caller, the result going out
- * without it. */
+ * (will_continue = true on Vertex) into an error message for the caller, the result
+ * going out without it. */
 static void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
 {
     static const char *const fields[] = { "scheduling", "will_continue", NULL };

@@ -9,7 +9,7 @@
  *       converted; opts as client:connect{} takes them, already validated by the front)
  *   map_client(state, msg) -> { json, ... }                   (frames to send, in order)
  *                           | nil, message, "unsupported"     (session_update, response_create
- *                                                              overrides, will_continue on Vertex)
+ *                                                              overrides, will_continue = true on Vertex)
  *   map_history(state, items) -> JSON text of one clientContent | nil (no item has content)
  *   map_server(state, json_text) -> { msg, ... }              (neutral messages)
  *                                 | nil, message, "protocol"  (malformed JSON; a frame

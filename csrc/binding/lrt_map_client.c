@@ -173,12 +173,15 @@ static int result_part(lua_State *L, int state, int part, int i)
     lua_pop(L, 1);
     if (wc != LUA_TNIL && wc != LUA_TBOOLEAN)
         luaL_error(L, "conversation_item_create: part %d: 'will_continue' must be a boolean", i);
-    if (wc != LUA_TNIL && lrt_map_vertex(L, state)) {
+    int more = wc != LUA_TNIL && lrt_get_bool(L, part, "will_continue");
+    /* Vertex has no willContinue: every result ends its call. false asks for just that,
+     * so it goes out without the field; only true asks for what Vertex lacks. */
+    int vertex = lrt_map_vertex(L, state);
+    if (more && vertex) {
         lua_pushliteral(L, "will_continue is not supported by Vertex AI (its function "
                            "responses have no willContinue)");
         return 1;
     }
-    int more = wc != LUA_TNIL && lrt_get_bool(L, part, "will_continue");
 
     /* The server withdrew the call (toolCallCancellation): its result is not wanted. */
     lua_getfield(L, state, "cancelled_ids");
@@ -219,7 +222,7 @@ static int result_part(lua_State *L, int state, int part, int i)
     lua_setfield(L, fr, "name");
     if (sched)
         lrt_set_str(L, fr, "scheduling", sched);
-    if (wc != LUA_TNIL)
+    if (wc != LUA_TNIL && !vertex)
         lrt_set_bool(L, fr, "willContinue", more);
 
     /* A table is the response object itself; a list or a scalar is wrapped as

@@ -39,8 +39,8 @@ end
 
 -- Sends result (and opts) as the answer of call, as send_tool_result does; what the
 -- mapping refuses goes to the model as an error, and to the log. A result that cannot go
--- (will_continue on Vertex: it goes without; "busy") is logged and told to the caller as
--- the dispatch tells it. Returns nothing.
+-- (will_continue = true on Vertex: it goes without; "busy") is logged and told to the
+-- caller as the dispatch tells it. Returns nothing.
 local function send_late(call, where, result, opts)
   local session = call.session
   local ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result, opts)
