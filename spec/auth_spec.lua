@@ -437,6 +437,37 @@ describe("credentials against the simulator", function()
       c:close()
     end)
 
+    it("a quota project taken from a file that failed goes with it: the fixed file's is sent", function()
+      if not wired() then return end
+      local path = dir .. "/quota-fixed-later.json"
+      helper.write_file(path, cjson.encode(user_info { client_secret = "wrong-secret-000",
+        quota_project_id = "proj-A" }))
+      local c = client(path)
+      local s, err, code = seen(c:connect { output_modalities = { "text" }, timeout = 10 })
+      assert.is_nil(s, "the wrong secret is refused")
+      assert.equal("auth", code, err)
+      -- fixed: the right secret and another quota project
+      helper.write_file(path, cjson.encode(user_info { quota_project_id = "proj-B" }))
+      local s2 = assert(seen(c:connect { output_modalities = { "text" } }))
+      secrets[#secrets + 1] = c:_props().access_token
+      assert.equal("proj-B", helper.open_connection().headers["x-goog-user-project"])
+      s2:close()
+      helper.drain(s2)
+      c:close()
+      -- a failed file replaced by one without a quota project: none is sent
+      helper.write_file(path, cjson.encode(user_info { client_secret = "wrong-secret-000",
+        quota_project_id = "proj-A" }))
+      c = client(path)
+      assert.is_nil((seen(c:connect { output_modalities = { "text" }, timeout = 10 })))
+      helper.write_file(path, cjson.encode(sa_info()))
+      local s3 = assert(seen(c:connect { output_modalities = { "text" } }))
+      secrets[#secrets + 1] = c:_props().access_token
+      assert.is_nil(helper.open_connection().headers["x-goog-user-project"])
+      s3:close()
+      helper.drain(s3)
+      c:close()
+    end)
+
     it("a later connect after the token expired uses a refreshed token", function()
       if not wired() then return end
       helper.sim_post("/_sim/tokens", { lifetime = 2 })

@@ -318,6 +318,8 @@ end
 function auth.retire(p, src)
   if p.token_source ~= src then return end   -- another connect's wait did it
   p.token_source, p.access_token = nil, nil  -- a token left here would count as explicit
+  -- a quota project the credential gave goes with it: the next one's (or none) is used
+  if p.quota_source == src then p.quota_project, p.quota_source = nil, nil end
   if shared_of(src).had_token then
     p.retired_sources = p.retired_sources or setmetatable({}, { __mode = "k" })
     p.retired_sources[src] = true
@@ -349,9 +351,8 @@ function auth.resolve(p, timeout)
     if not spec then return nil, err, "auth" end
     spec.ca_file = p.ca_file
     local fallback = spec.fallback
-    spec.fallback, spec.project = nil, nil
-    if spec.quota_project and not p.quota_project then p.quota_project = spec.quota_project end
-    spec.quota_project = nil
+    local quota = spec.quota_project
+    spec.fallback, spec.project, spec.quota_project = nil, nil, nil
     local code
     src, err, code = core.auth_new(spec)
     if not src then return nil, err, code or "auth" end
@@ -359,6 +360,9 @@ function auth.resolve(p, timeout)
     -- nothing above yields: no other connect of the client can have made one meanwhile
     p.token_source = src
     shared_of(src).fallback = fallback
+    -- the user's quota_project wins; one taken from the credential is marked as the
+    -- source's, for retire to drop with it
+    if quota and not p.quota_project then p.quota_project, p.quota_source = quota, src end
   end
   local token, err, code, waited_out = auth.token(src, timeout)
   if not token then
