@@ -437,6 +437,45 @@ describe("credentials against the simulator", function()
       c:close()
     end)
 
+    -- the caller's own Authorization header is the credential: no search, no token source
+    it("a user Authorization header is sent as given, with no credential found", function()
+      if not wired() then return end
+      local out = child({ LUA_PATH = package.path, LUA_CPATH = package.cpath, HOME = dir .. "/nohome",
+        GCE_METADATA_HOST = "127.0.0.1:9" }, ([[
+        local realtime = require "realtime"
+        local c = assert(realtime.vertex { project = "livesim-test", location = "us-central1",
+          base_url = %q, ca_file = %q, model = %q,
+          headers = { Authorization = "Bearer test-bearer" } })
+        local s, err, code = c:connect { output_modalities = { "text" }, timeout = 10 }
+        print(s and "OK" or ("FAIL %%s %%s"):format(code, err))
+        if s then s:close() end
+        c:close()
+      ]]):format(helper.sim_http, helper.sim_ca, helper.vertex_model))
+      assert.matches("^OK", out)
+      assert.equal("Bearer test-bearer", helper.last_connection().headers.authorization)
+    end)
+
+    it("a user Authorization header (any case) replaces the credentials file's token", function()
+      if not wired() then return end
+      local before = #helper.sim_get("/_sim/tokens").issued
+      local c = assert(realtime.vertex { project = "livesim-test", location = "us-central1",
+        credentials = dir .. "/user.json", base_url = helper.sim_http, ca_file = helper.sim_ca,
+        model = helper.vertex_model, headers = { aUtHoRiZaTiOn = "Bearer test-bearer" } })
+      local s = assert(seen(c:connect { output_modalities = { "text" } }))
+      local conn = helper.open_connection()
+      assert.equal("Bearer test-bearer", conn.headers.authorization)
+      assert.is_nil(conn.headers["x-goog-user-project"], "the file was not read")
+      assert.equal(before, #helper.sim_get("/_sim/tokens").issued, "no token was fetched")
+      assert.is_nil(c:_props().token_source)
+      -- a reconnect sends it again
+      helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+      helper.receive_until(s, "reconnected", 10)
+      assert.equal("Bearer test-bearer", helper.open_connection().headers.authorization)
+      s:close()
+      helper.drain(s)
+      c:close()
+    end)
+
     it("a quota project taken from a file that failed goes with it: the fixed file's is sent", function()
       if not wired() then return end
       local path = dir .. "/quota-fixed-later.json"

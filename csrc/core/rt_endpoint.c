@@ -390,6 +390,15 @@ nomem:
     return -1;
 }
 
+/* True when the caller's headers name an Authorization header (any case). */
+static bool rt_ep_has_authorization(const struct rt_endpoint_options *o)
+{
+    for (size_t i = 0; i < o->nheaders; i++)
+        if (o->headers[i].name && strcasecmp(o->headers[i].name, "authorization") == 0)
+            return true;
+    return false;
+}
+
 /* Appends the backend's service path (rt_ep_service_path) to u. */
 static int rt_ep_path(struct rt_buf *u, const struct rt_endpoint_options *o,
                       struct rt_error *err)
@@ -453,13 +462,18 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
     } else if (o->backend == RT_BACKEND_VERTEX) {
         const char *loc = o->location && *o->location ? o->location : "global";
 
-        if (!token && !key) {
-            rt_error_set(err, RT_EAUTH, "Vertex AI needs an access_token or an api_key");
+        /* A caller's own Authorization header is its OAuth credential, sent as given
+         * (Google's SDKs look for no other then); a key without a token is express mode. */
+        bool oauth = token || (!key && rt_ep_has_authorization(o));
+
+        if (!oauth && !key) {
+            rt_error_set(err, RT_EAUTH, "Vertex AI needs an access_token, an api_key or an "
+                         "Authorization header");
             goto out;
         }
         /* Express mode (key only) and "global" use the global host; "us" and "eu" are
          * multi-regional; anything else is a regional host. */
-        if ((!token || strcmp(loc, "global") == 0) ? rt_buf_append_str(&host, "aiplatform.googleapis.com")
+        if ((!oauth || strcmp(loc, "global") == 0) ? rt_buf_append_str(&host, "aiplatform.googleapis.com")
             : (strcmp(loc, "us") == 0 || strcmp(loc, "eu") == 0)
                 ? rt_buf_printf(&host, "aiplatform.%s.rep.googleapis.com", loc)
                 : rt_buf_printf(&host, "%s-aiplatform.googleapis.com", loc)) {
@@ -469,7 +483,7 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
         if (rt_ep_base(&u, o->base_url, host.data, err) || rt_ep_path(&u, o, err))
             goto out;
         if (token ? rt_ep_set(ep, cap, "authorization", "Bearer ", token, err)
-                  : rt_ep_set(ep, cap, "x-goog-api-key", "", key, err))
+                  : key && rt_ep_set(ep, cap, "x-goog-api-key", "", key, err))
             goto out;
         if (o->quota_project && *o->quota_project &&
             rt_ep_set(ep, cap, "x-goog-user-project", "", o->quota_project, err))

@@ -34,7 +34,8 @@ struct rt_endpoint_options {
     enum rt_backend backend;
     const char *api_key;        /* Gemini key, "auth_tokens/..." ephemeral token, or Vertex
                                    express-mode key */
-    const char *access_token;   /* Vertex OAuth bearer token */
+    const char *access_token;   /* Vertex OAuth bearer token (an "Authorization" entry of
+                                   headers, any case, stands in for it: sent as given) */
     const char *project;        /* Vertex project (not part of the URL) */
     const char *location;       /* Vertex location; NULL = "global" */
     const char *api_version;    /* NULL = "v1beta" (Gemini), "v1alpha" (ephemeral),

@@ -131,6 +131,30 @@ static void test_vertex_express(void)
     rt_endpoint_free(&ep);
 }
 
+/* The caller's own Authorization header is an OAuth credential: the regional host, the
+ * header as given, no key header; without it and without a token or key, "auth". */
+static void test_vertex_user_authorization(void)
+{
+    struct rt_header extra[] = { { "Authorization", "Bearer mine" } };
+    struct rt_endpoint_options o = { .backend = RT_BACKEND_VERTEX, .project = "p",
+                                     .location = "us-central1", .headers = extra,
+                                     .nheaders = 1 };
+    struct rt_endpoint ep;
+    struct rt_error err = { 0 };
+
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == 0);
+    RT_CHECK_STR(ep.url, "wss://us-central1-aiplatform.googleapis.com/ws/"
+                         "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent");
+    RT_CHECK_STR(hdr(&ep, "Authorization"), "Bearer mine");
+    RT_CHECK(hdr(&ep, "x-goog-api-key") == NULL);
+    rt_endpoint_free(&ep);
+    o.nheaders = 0;
+    RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1);
+    RT_CHECK(err.code == RT_EAUTH);
+    RT_CHECK(ep.url == NULL);
+    rt_endpoint_free(&ep);
+}
+
 static void test_extra_headers(void)
 {
     struct rt_header extra[] = { { "x-custom", "1" }, { "User-Agent", "mine/2" } };
@@ -456,6 +480,7 @@ int main(void)
     RT_RUN(test_vertex_bearer);
     RT_RUN(test_vertex_hosts);
     RT_RUN(test_vertex_express);
+    RT_RUN(test_vertex_user_authorization);
     RT_RUN(test_extra_headers);
     RT_RUN(test_rejects);
     RT_RUN(test_check_messages);

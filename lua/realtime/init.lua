@@ -165,6 +165,20 @@ function realtime.vertex(opts)
   return client, err, code
 end
 
+--- The value of the caller's own Authorization header (any case), or nil.
+local function user_authorization(p)
+  for name, value in pairs(p.headers or {}) do
+    if name:lower() == "authorization" then return value end
+  end
+end
+
+--- The secrets an error quoting the server must not show: the key, the token, and the
+-- credential of the caller's Authorization header (not its scheme: "Bearer " is a word).
+local function secrets_of(p)
+  local h = user_authorization(p)
+  return p.api_key or false, p.access_token or false, h and (h:match "^%S+%s+(.-)%s*$" or h) or false
+end
+
 -- Resolves the handshake credential within `timeout` seconds (a fetch included); nil,
 -- message, "auth" when there is none.
 local function credential(p, timeout, model)
@@ -181,6 +195,9 @@ local function credential(p, timeout, model)
   end
   -- an explicit token is used as is; one we fetched is refreshed through its source
   if p.access_token and not p.token_source then return true end
+  -- the caller's own Authorization header is the credential, sent as given: no search
+  -- and no token source, whose Bearer would replace it (as Google's SDKs skip ADC then)
+  if user_authorization(p) then return true end
   return realtime.credentials(p, timeout)
 end
 
@@ -312,7 +329,7 @@ function Client:connect(opts)
     express = p.express or false, api_version = p.api_version,
   }
   -- errors quoting server values mask these (a server may echo what the request carried)
-  state.secrets = { p.api_key or false, p.access_token or false }
+  state.secrets = { secrets_of(p) }
   -- what the mapping cannot convert is the caller's error, raised at the caller's line
   local mapped, setup = pcall(core.map_setup, state, eff)
   if not mapped then error(setup, 2) end
@@ -383,16 +400,16 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
       end
       local ephemeral = p.backend == "gemini" and p.api_key and p.api_key:find("^auth_tokens/") ~= nil
       if msg.type == "error" then
-        return nil, mask_secrets(msg.message, p.api_key, p.access_token),
+        return nil, mask_secrets(msg.message, secrets_of(p)),
           refused_credentials(msg, ephemeral) and "auth" or msg.code
       end
       if msg.type == "closed" then
         local text = ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason)
         local refused = refused_credentials({ code = "closed", message = text }, ephemeral)
-        return nil, mask_secrets(text, p.api_key, p.access_token), refused and "auth" or "closed"
+        return nil, mask_secrets(text, secrets_of(p)), refused and "auth" or "closed"
       end
     elseif e ~= "again" then
-      return nil, mask_secrets(e, p.api_key, p.access_token), c
+      return nil, mask_secrets(e, secrets_of(p)), c
     else
       local left = deadline - now()
       if left <= 0 then
