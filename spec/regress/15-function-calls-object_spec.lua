@@ -34,17 +34,22 @@ describe("issue 15: functionCalls that is not an array", function()
     local st = core.map_new { backend = "gemini" }
     local msgs = assert(core.map_server(st, '{"toolCall":{"functionCalls":"call me"}}'))
     -- the model waits for answers: the response it ended with the toolCall ends, incomplete
+    -- the error comes inside that response (api.md, "Server data the library corrects")
     assert.equal(3, #msgs)
-    assert.equal("error", msgs[1].type)
-    assert.equal("protocol", msgs[1].code)
-    assert.matches("functionCalls is a string", msgs[1].message)
+    assert.equal("response_created", msgs[1].type)
+    assert.equal("error", msgs[2].type)
+    assert.equal("protocol", msgs[2].code)
+    assert.matches("functionCalls is a string", msgs[2].message)
+    assert.equal(msgs[1].response_id, msgs[2].response_id)
     assert.equal("incomplete", msgs[3].status)
     msgs = assert(core.map_server(st, '{"toolCall":{"functionCalls":[7,{"id":"c2","name":"f","args":{}}]}}'))
     local types = {}
     for _, m in ipairs(msgs) do types[#types + 1] = m.type end
-    assert.same({ "error", "response_created", "response_output_item_added", "response_output_item_done",
+    -- the error about a call comes inside the response, as for a later call (api.md)
+    assert.same({ "response_created", "error", "response_output_item_added", "response_output_item_done",
       "response_done" }, types)
-    assert.matches("functionCalls%[1%] is a number", msgs[1].message)
+    assert.matches("functionCalls%[1%] is a number", msgs[2].message)
+    assert.equal(msgs[1].response_id, msgs[2].response_id)
     assert.equal("c2", msgs[4].item.content[1].call_id)
   end)
 end)
