@@ -24,6 +24,8 @@ local function next_handle(session)
   end
 end
 
+local HISTORY = { { role = "user", text = "my name is Bob" }, { role = "assistant", text = "hi Bob" } }
+
 describe("session.id", function()
   it("is Vertex's setupComplete.sessionId, the same after a resumption", function()
     local client = helper.vertex()
@@ -108,6 +110,28 @@ for _, backend in ipairs { "gemini", "vertex" } do
       helper.drain(session)
     end)
 
+    it("resumption_handle() gives no handle that lacks the history; one after a turn holds it", function()
+      local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
+      -- the simulator gives a handle right after setupComplete, before the history came in
+      -- (Vertex: its lastConsumedClientMessageIndex is 0, the setup only)
+      local early = helper.receive_until(s, "session_resumption_update")
+      assert.is_string(early.raw.sessionResumptionUpdate.newHandle)
+      assert.is_nil(early.handle)
+      assert.is_nil(s:resumption_handle())
+      assert(s:send_text "my colour is green")
+      helper.reply_text(s)
+      local handle = next_handle(s)
+      assert.equal(handle, s:resumption_handle())
+      s:close()
+      helper.drain(s)
+      local resumed = assert(client:connect { output_modalities = { "text" }, resumption = { handle = handle } })
+      local text = recap(resumed)
+      assert.matches("my name is Bob", text)
+      assert.matches("my colour is green", text)
+      resumed:close()
+      helper.drain(resumed)
+    end)
+
     it("refuses a resumption table without a handle", function()
       assert.has_error(function() client:connect { resumption = {} } end,
         "option 'resumption': expected true, false or { handle = \"...\" }")
@@ -127,8 +151,6 @@ describe("what a reconnect sends again", function()
     helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
   end
 
-  local HISTORY = { { role = "user", text = "my name is Bob" }, { role = "assistant", text = "hi Bob" } }
-
   it("history lost before a turn completed goes again as history, in a new session", function()
     local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
     local conn = helper.open_connection()
@@ -145,6 +167,24 @@ describe("what a reconnect sends again", function()
     assert.equal(1, s:stats().resent)
     s:close()
     helper.drain(s)
+  end)
+
+  it("Vertex: history the handles do not hold yet goes again as history, in a new session", function()
+    local vertex = helper.vertex()
+    local s = assert(vertex:connect { output_modalities = { "text" }, history = HISTORY })
+    local conn = helper.open_connection()
+    -- its lastConsumedClientMessageIndex is 0: the handle lacks the history
+    assert.is_nil(helper.receive_until(s, "session_resumption_update").handle)
+    drop(conn)
+    helper.receive_until(s, "reconnected", 15)
+    local again = helper.open_connection()
+    assert.same({ transparent = true }, again.setup.sessionResumption, "a new session")
+    assert.equal(1, #helper.client_messages("clientContent", again))
+    no_answer(s)
+    assert.matches("my name is Bob", recap(s))
+    s:close()
+    helper.drain(s)
+    vertex:close()
   end)
 
   it("history is not sent into a resumed session once a turn completed after it", function()
@@ -164,27 +204,6 @@ describe("what a reconnect sends again", function()
     assert.matches("my colour is green", text)
     s:close()
     helper.drain(s)
-  end)
-
-  it("resumption_handle() gives no handle that lacks the history; one after a turn holds it", function()
-    local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
-    -- the simulator gives a handle right after setupComplete, before the history came in
-    local early = helper.receive_until(s, "session_resumption_update")
-    assert.is_string(early.raw.sessionResumptionUpdate.newHandle)
-    assert.is_nil(early.handle)
-    assert.is_nil(s:resumption_handle())
-    assert(s:send_text "my colour is green")
-    helper.reply_text(s)
-    local handle = next_handle(s)
-    assert.equal(handle, s:resumption_handle())
-    s:close()
-    helper.drain(s)
-    local resumed = assert(client:connect { output_modalities = { "text" }, resumption = { handle = handle } })
-    local text = recap(resumed)
-    assert.matches("my name is Bob", text)
-    assert.matches("my colour is green", text)
-    resumed:close()
-    helper.drain(resumed)
   end)
 
   it("history cannot be given with a saved handle", function()

@@ -30,7 +30,7 @@ static void rt_conn_first_cb(lws_sorted_usec_list_t *sul);
  * was lost, so the reconnect starts one. */
 static bool rt_conn_history_unsaved(struct rt_session *s)
 {
-    if (!s->resume_empty)
+    if (s->from_saved)
         return false;
     if (s->initial_in_replay || (s->initial_expected && !atomic_load(&s->initial_queued)))
         return true;

@@ -310,6 +310,7 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
             if (!(s->handle = rt_strndup(h, hl)))
                 goto nomem;
             s->handle_len = hl;
+            s->from_saved = true;
         }
     }
     if (o->auth)

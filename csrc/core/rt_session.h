@@ -118,15 +118,16 @@ int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events rea
  * before RT_EV_READY go out after the setup exchange. A send of nothing (no message, no
  * audio) queues nothing and still fails with RT_ECLOSED once the session is closed. */
 int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err);
-/* rt_session_send for the Gemini API's initial history (historyConfig), sent first after
- * setupComplete: before every message sent ahead of it that is not written yet (those of
- * other rt_session_send_initial calls excepted, which keep their order). Once a message
- * other than initial history has been written after setupComplete, it fails with
- * RT_EINVAL (history then would be a new turn; nothing is queued). A reconnect never
- * sends it into a resumed session, which would take the turns as a new question: while
- * it is kept for replay (no turn completed since), the reconnect starts a new session
- * from the setup as given and sends it, and everything after it, again; once a turn
- * completed, the handles hold it. */
+/* rt_session_send for initial history (the Gemini API's historyConfig, Vertex's turns),
+ * sent first after setupComplete: before every message sent ahead of it that is not
+ * written yet (those of other rt_session_send_initial calls excepted, which keep their
+ * order). Once a message other than initial history has been written after
+ * setupComplete, it fails with RT_EINVAL (history then would be a new turn; nothing is
+ * queued). A reconnect never sends it into a resumed session, which would take the turns
+ * as a new question: while it is kept for replay (no turn completed since; Vertex: no
+ * lastConsumedClientMessageIndex covers it), the reconnect starts a new session from the
+ * setup as given and sends it, and everything after it, again; once a handle covers it,
+ * the handles hold it. */
 int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
                             struct rt_error *err);
 /* Queues n messages (each iovec one JSON message) as one unit: all of them, in order and

@@ -116,7 +116,9 @@ struct rt_session {
     bool use_tls;                    /* wss:// */
     bool manual_activity, audio_stream_end;
     bool resume_on;                  /* resumption asked and the setup has sessionResumption */
-    bool resume_empty;               /* ...and holds no handle */
+    bool resume_empty;               /* ...and that object is empty */
+    bool from_saved;                 /* ...and it held a saved handle to start from (Vertex's
+                                        holds "transparent" too: not empty without one) */
     bool initial_expected;           /* the owner will send initial history (option
                                         initial_history) */
     char *strings;                   /* owned: one block holding the strings below and the

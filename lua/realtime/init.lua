@@ -347,7 +347,7 @@ function Client:connect(opts)
     audio_stream_end = vad_on and p.backend == "gemini",
     resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
     -- sent with _send_initial below: the core then knows which handles lack it
-    initial_history = history ~= nil and p.backend == "gemini",
+    initial_history = history ~= nil,
     token_source = p.token_source,
   }
   local session
@@ -420,10 +420,10 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
   end
   if history then
     -- Gemini takes it as initial history (historyConfig), only in a new session: the core
-    -- never sends it into a resumed one. Vertex counts what it consumed, so a reconnect
-    -- sends it again only when it was not.
-    local send = p.backend == "gemini" and session._send_initial or session.send_wire
-    local ok, err2, code2 = send(session, history)
+    -- never sends it into a resumed one. Vertex says what a handle holds: one whose
+    -- lastConsumedClientMessageIndex is short of the history is not handed out either,
+    -- and a reconnect before one holds it starts anew, as on Gemini.
+    local ok, err2, code2 = session:_send_initial(history)
     if not ok then
       return nil, "could not send the history: " .. tostring(err2), code2
     end
