@@ -376,6 +376,33 @@ static int lrt_session_stats(lua_State *L)
     return 1;
 }
 
+/* session:_resumption_handle() -> the newest handle that holds everything the session
+ * sent, or nil (rt_session_resumption_handle). Readable after the session ended. */
+static int lrt_session_resumption_handle(lua_State *L)
+{
+    struct lrt_session *u = lrt_session_arg(L, 1);
+    struct rt_error err;
+    char small[RT_SESSION_HANDLE_MAX + 1];
+    char *h = small;
+    size_t cap = sizeof small, n = 0;
+    int r;
+
+    if (!u->s)
+        return 0;
+    /* A saved handle the caller started from may be longer than the server's: a Lua
+     * buffer of its size then (never leaked if that allocation raises). */
+    while ((r = rt_session_resumption_handle(u->s, h, cap, &n, &err)) < 0 && n >= cap) {
+        cap = n + 1;
+        h = lua_newuserdatauv(L, cap, 0);
+    }
+    if (r < 0)
+        return luaL_error(L, "%s", err.msg);
+    if (r == 0)
+        return 0;
+    lua_pushlstring(L, h, n);
+    return 1;
+}
+
 /* session:_check_handler(): raises, at the user's line, inside a handler of this
  * session that runs beside the receive (before receive claims the receiver slot, which
  * would raise about another receive instead). */
@@ -451,6 +478,7 @@ static const luaL_Reg lrt_session_methods[] = {
     { "_holding", lrt_session_holding },
     { "_tell", lrt_session_tell },
     { "stats", lrt_session_stats },
+    { "_resumption_handle", lrt_session_resumption_handle },
     { "_props", lrt_session_props },
     { "_check_handler", lrt_session_check_handler },
     { "_pointer", lrt_session_pointer },

@@ -418,6 +418,22 @@ static void rt_conn_replay_covered(struct rt_session *s, uint64_t upto, bool exa
     }
 }
 
+/* Publishes the handle just kept for the owner, with whether it holds everything the
+ * owner queued: all written is covered (`upto`), nothing waits to be written, and it
+ * holds the history. The count is read before the intake is taken, so each send it
+ * counts is in the send queue when that is looked at. */
+static void rt_conn_publish_handle(struct rt_session *s, const struct rt_scan *sc,
+                                   uint64_t upto, bool lacks)
+{
+    uint64_t queued = atomic_load(&s->queued);
+    bool kept = s->handle_len == sc->handle_len &&
+                !memcmp(s->handle, sc->handle, sc->handle_len);   /* not out of memory */
+
+    rt_conn_take_intake(s);
+    rt_session_publish(s, sc->handle, sc->handle_len, kept && !lacks && upto >= s->tx_seq &&
+                       !s->cur && rt_queue_empty(&s->sendq), queued);
+}
+
 bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
 {
     struct rt_scan sc;
@@ -450,6 +466,7 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
         rt_conn_replay_covered(s, upto, sc.has_index);
         /* what this handle covers is dropped: the history left is what it lacks */
         lacks = rt_conn_history_unsaved(s);
+        rt_conn_publish_handle(s, &sc, upto, lacks);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
             rt_conn_recycle(s);

@@ -46,6 +46,8 @@ static void rt_sess_destroy(struct rt_session *s)
 {
     rt_evq_destroy(&s->events);
     pthread_mutex_destroy(&s->turn_lock);
+    pthread_mutex_destroy(&s->pub_lock);
+    rt_free(s->pub);
     rt_msg_free_chain(rt_container_of(rt_mpsc_take(&s->intake), struct rt_msg, link));
     rt_queue_clear(&s->sendq);
     rt_queue_clear(&s->replay);
@@ -265,6 +267,13 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
         rt_error_set(err, RT_ENOMEM, "cannot create a session's lock");
         return NULL;
     }
+    if (pthread_mutex_init(&s->pub_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->turn_lock);
+        rt_evq_destroy(&s->events);
+        rt_free(s);
+        rt_error_set(err, RT_ENOMEM, "cannot create a session's lock");
+        return NULL;
+    }
     atomic_init(&s->refs, 1);
     s->born = c->born;
     rt_mpsc_init(&s->intake);
@@ -311,6 +320,8 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
                 goto nomem;
             s->handle_len = hl;
             s->from_saved = true;
+            /* the owner's at first: nothing is sent yet, so it holds all of it */
+            rt_session_publish(s, h, hl, true, 0);
         }
     }
     if (o->auth)

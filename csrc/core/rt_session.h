@@ -158,6 +158,21 @@ void rt_session_close(struct rt_session *s, int code, const char *reason);
  * on in the background; rt_client_free waits for it within its bound. */
 void rt_session_free(struct rt_session *s);
 
+/* ---- resumption ---- */
+
+/* The newest resumption handle the server gave (at first the saved one the setup
+ * carried), if it holds everything this session sent: 1 with it in out (decoded from its
+ * JSON escapes, NUL-terminated; cap RT_SESSION_HANDLE_MAX + 1 always fits) and *len. 0
+ * when there is none, or it does not hold everything: something was queued or written
+ * after the turn boundary it follows (Gemini) or beyond the lastConsumedClientMessageIndex
+ * it came with (Vertex), or it lacks the initial history. Right after a turn, the handle
+ * that holds it comes just after the turn's end. Thread-safe. -1 with RT_EINVAL (no
+ * session; or cap too small, *len then the handle's length: a saved handle may be
+ * longer than the server's) or RT_ECLOSED (a parent's session in a child of a fork). */
+#define RT_SESSION_HANDLE_MAX 2048
+int rt_session_resumption_handle(struct rt_session *s, char *out, size_t cap, size_t *len,
+                                 struct rt_error *err);
+
 /* ---- statistics ---- */
 
 struct rt_stats {

@@ -4,7 +4,8 @@
  * Who touches what:
  *   - "immutable": written by rt_session_new before the session is handed over;
  *   - "hand-off": atomics and lock-free lists between the owner's threads and the I/O
- *     thread; no lock is taken by both sides;
+ *     thread; no lock is taken by both sides but pub_lock, held for a pointer swap
+ *     or a copy of a handle;
  *   - "I/O thread": only the client's I/O thread reads or writes it;
  *   - "owner": only threads of the caller (guarded where several may call at once).
  * A session has one reference for its owner and one for the I/O thread (plus one while
@@ -104,6 +105,16 @@ struct rt_stats_live {
     atomic_llong first_audio_ns;      /* -1 unknown */
 };
 
+/* A resumption handle published for the owner (rt_session_resumption_handle): immutable
+ * once published, replaced whole. */
+struct rt_handle_pub {
+    bool full;                       /* it held everything written and queued when it came
+                                        (and the initial history) */
+    uint64_t queued;                 /* the session's `queued` count it holds */
+    size_t len;
+    char text[];                     /* decoded, NUL-terminated */
+};
+
 struct rt_session {
     atomic_int refs;
     struct rt_client *client;        /* immutable: counted reference */
@@ -163,6 +174,11 @@ struct rt_session {
                                         after the push, so the I/O thread that sees it
                                         finds the message in the intake */
     pthread_mutex_t turn_lock;       /* in_turn and the intake together (rt_session_send.c) */
+    atomic_uint_least64_t queued;    /* sends the owner queued (chains pushed on the intake) */
+    pthread_mutex_t pub_lock;        /* the one lock both sides take, for a pointer swap or
+                                        a copy: guards pub (rt_session_handle.c) */
+    struct rt_handle_pub *pub;       /* owned: the newest handle, as the owner may hand it
+                                        out; NULL for none */
     atomic_llong turn_end_ns;        /* monotonic ns when the last user turn ended, 0 when
                                         no turn waits for its first audio */
     struct rt_evq events;            /* events for the owner */
@@ -278,6 +294,12 @@ struct rt_session {
 void rt_session_set_close(struct rt_session *s, int code, const char *reason);
 long long rt_now_ns(void);
 void rt_session_unref(struct rt_session *s);          /* frees with the last reference */
+
+/* ---- rt_session_handle.c ---- */
+/* Publishes `h` (n bytes, as between JSON quotes) for the owner, as holding everything
+ * the owner queued until `queued` when `full`. */
+void rt_session_publish(struct rt_session *s, const char *h, size_t n, bool full,
+                        uint64_t queued);
 
 /* ---- rt_conn*.c: the I/O thread ---- */
 int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

@@ -44,6 +44,7 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
                            struct rt_error *err)
 {
     size_t before;
+    bool pushed;
 
     /* every caller asked rt_sess_check_fork before the turn lock */
     if (rt_sess_check_closed(s, err))
@@ -60,7 +61,10 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
                      s->max_queue);
         return -1;
     }
-    if (rt_mpsc_push_chain(&s->intake, &chain->link))
+    pushed = rt_mpsc_push_chain(&s->intake, &chain->link);
+    /* after the push: the I/O thread that counts it finds the chain (rt_conn_track) */
+    atomic_fetch_add(&s->queued, 1);
+    if (pushed)
         rt_client_schedule(s->client, s, RT_REQ_SEND);
     return 0;
 }

@@ -210,6 +210,12 @@ static int null_append(struct rt_error *e)
 static int null_append_nothing(struct rt_error *e) { return rt_session_append_audio(NULL, NULL, 0, e); }
 static int null_commit(struct rt_error *e) { return rt_session_commit_audio(NULL, e); }
 static int null_tell(struct rt_error *e) { return rt_session_tell(NULL, RT_EBUSY, "x", 1, e); }
+static int null_resumption_handle(struct rt_error *e)
+{
+    char h[RT_SESSION_HANDLE_MAX + 1];
+    size_t n;
+    return rt_session_resumption_handle(NULL, h, sizeof h, &n, e);
+}
 
 static void test_null_session(void)
 {
@@ -218,6 +224,7 @@ static void test_null_session(void)
         { "send of nothing", null_send_nothing }, { "sendv", null_sendv },
         { "append_audio", null_append }, { "append_audio of nothing", null_append_nothing },
         { "commit_audio", null_commit }, { "tell", null_tell },
+        { "resumption_handle", null_resumption_handle },
     };
     struct rt_error err;
     struct rt_stats st;

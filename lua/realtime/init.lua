@@ -645,10 +645,11 @@ function Session:send_tool_result(call_id, result, opts)
 end
 
 --- The latest resumption handle the server gave (at first the one the session started
--- from), or nil: save it to resume the conversation later with resumption = { handle = }.
+-- from) if it holds everything the session sent, or nil: save it to resume the
+-- conversation later with resumption = { handle = }. The core knows of a handle as soon
+-- as its frame arrives, before its message is read.
 function Session:resumption_handle()
-  local state = self:_props()._map
-  return state and state.resumption_handle
+  return self:_resumption_handle()
 end
 
 return realtime
