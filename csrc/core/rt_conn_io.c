@@ -326,6 +326,7 @@ static int rt_conn_message(struct rt_session *s)
     ev = rt_ws_rx_take(&s->rx, &n, &binary);
     ev->link.next = NULL;
     ev->code = 0;
+    ev->seq = 0;
     ev->len = n;
     atomic_fetch_add(&s->stats.bytes_received, n);
     atomic_fetch_add(&s->stats.messages_received, 1);
@@ -347,6 +348,7 @@ static int rt_conn_message(struct rt_session *s)
         return RT_WS_GO_ON;
     }
     ev->type = RT_EV_MESSAGE;
+    ev->seq = ++s->rx_seq;
     if (s->resume_on && rt_conn_track(s, ev->data, n))
         ev->code |= RT_EV_HANDLE_LACKS_HISTORY;
     if (atomic_load_explicit(&s->turn_end_ns, memory_order_relaxed) &&

@@ -346,11 +346,13 @@ static void rt_conn_retry_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     s->fresh_start = rt_conn_history_unsaved(s);
+    s->resume_seq = s->fresh_start ? 0 : s->handle_seq;
     if (s->fresh_start) {
         /* A new session from the setup as first sent; the old handle is of no use now. */
         rt_free(s->handle);
         s->handle = NULL;
         s->handle_len = 0;
+        s->handle_seq = 0;
         m = rt_msg_copy(s->setup_tmpl, s->setup_len);
         n = m ? s->setup_len : 0;
     } else {
@@ -458,6 +460,7 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
                 rt_free(s->handle);
                 s->handle = h;
                 s->handle_len = sc.handle_len;
+                s->handle_seq = s->rx_seq;   /* a repeated handle is the same state */
             }
         }
         s->model_busy = false;
@@ -569,6 +572,8 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         rt_conn_tell_gave_way(s);
         rt_conn_tell_unsure(s);
         ev = rt_event_new(RT_EV_RECONNECTED, s->attempt, rl, lost, rl);
+        if (ev)
+            ev->seq = s->resume_seq;    /* the owner withdraws the calls after it */
         rt_free(s->lost_reason);
         s->lost_reason = NULL;
     }

@@ -18,6 +18,7 @@ struct rt_event *rt_event_new(enum rt_event_type type, int code, size_t cap, con
     ev->link.next = NULL;
     ev->type = type;
     ev->code = code;
+    ev->seq = 0;
     ev->len = len;
     if (len)
         memcpy(ev->data, data, len);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rt_link.h"
 
@@ -17,7 +18,8 @@ enum rt_event_type {
     RT_EV_READY,        /* data: the setupComplete message text */
     RT_EV_MESSAGE,      /* data: one complete server message (JSON text); code: flags
                            (RT_EV_HANDLE_LACKS_HISTORY), 0 for none */
-    RT_EV_RECONNECTED,  /* code: attempt number; data: reason */
+    RT_EV_RECONNECTED,  /* code: attempt number; data: reason; seq: how many of the
+                           session's server messages the resumed server state holds */
     RT_EV_ERROR,        /* code: enum rt_code; data: message. Not the end by itself: a
                            session that ends queues RT_EV_CLOSED after it */
     RT_EV_CLOSED        /* code: WebSocket close code (1006 when none); data: reason. Always last. */
@@ -42,6 +44,13 @@ struct rt_event {
     struct rt_link link;              /* owned by the queue while queued */
     enum rt_event_type type;
     int code;
+    uint64_t seq;                     /* RT_EV_MESSAGE: its number among the session's server
+                                         messages (from 1, across connections, setupComplete
+                                         not counted); RT_EV_RECONNECTED: the number of the
+                                         last one the resumed state holds (that of the message
+                                         whose handle it resumed from; 0 for a new session or
+                                         a saved handle): later ones, a tool call among them,
+                                         are unknown to the server now. 0 otherwise */
     size_t len;                       /* bytes in data, not counting the NUL */
     char data[];                      /* NUL-terminated */
 };

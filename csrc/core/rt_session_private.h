@@ -283,6 +283,12 @@ struct rt_session {
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;
+    uint64_t rx_seq;                 /* server messages received, setupComplete not counted,
+                                        across connections (rt_event.seq) */
+    uint64_t handle_seq;             /* rx_seq of the message that gave handle: the server
+                                        state it resumes holds up to it (0: a saved handle) */
+    uint64_t resume_seq;             /* what this reconnect resumes: handle_seq, or 0 for a
+                                        new session (the reconnected event's seq) */
     char *lost_reason;               /* owned: why the resumed connection was lost, until
                                         the reconnected event says it; NULL otherwise */
 };

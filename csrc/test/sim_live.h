@@ -31,6 +31,11 @@ struct seen {
     char error_msg[RT_ERROR_MSG_MAX], closed_reason[128];
     int turn_complete, inline_data;
     int reconnected, reconnect_attempt;
+    uint64_t last_seq;         /* the last message's seq */
+    int seq_breaks;            /* messages whose seq does not follow the one before */
+    uint64_t handle_seq;       /* seq of the last message with a non-empty newHandle */
+    uint64_t reconnect_seq;    /* the reconnected event's seq */
+    uint64_t handle_seq_then;  /* handle_seq when it came */
 };
 
 static inline void note(struct seen *w, const struct rt_event *ev)
@@ -43,6 +48,12 @@ static inline void note(struct seen *w, const struct rt_event *ev)
         break;
     case RT_EV_MESSAGE:
         w->messages++;
+        if (ev->seq != w->last_seq + 1)
+            w->seq_breaks++;
+        w->last_seq = ev->seq;
+        /* (the simulator may indent its JSON: no "key":"value" match) */
+        if (strstr(ev->data, "\"newHandle\"") && !strstr(ev->data, "\"\""))
+            w->handle_seq = ev->seq;
         if (strstr(ev->data, "\"turnComplete\""))
             w->turn_complete++;
         if (strstr(ev->data, "\"inlineData\""))
@@ -51,6 +62,8 @@ static inline void note(struct seen *w, const struct rt_event *ev)
     case RT_EV_RECONNECTED:
         w->reconnected++;
         w->reconnect_attempt = ev->code;
+        w->reconnect_seq = ev->seq;
+        w->handle_seq_then = w->handle_seq;
         break;
     case RT_EV_ERROR:
         w->errors++;

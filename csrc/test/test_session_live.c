@@ -681,12 +681,16 @@ static void test_drop_resumed(void)
         RT_CHECK(rt_session_send(s, hello, sizeof hello - 1, &err) == 0);
         RT_CHECK(pump(s, &w, 15, is_reconnected));
         RT_CHECK(w.reconnected == 1 && w.reconnect_attempt == 1);
+        /* Server messages are numbered across connections; the reconnected event says
+         * the last one the resumed state holds: the one whose handle it resumed from. */
+        RT_CHECK(w.handle_seq_then > 0 && w.reconnect_seq == w.handle_seq_then);
         /* The answer to the text sent again may come in the batch that held the
          * reconnect (a busy machine): pump counts it there, so the count is not reset.
          * The dropped connection gave no turnComplete (the fault fires on its first
          * output frame). */
         RT_CHECK(pump(s, &w, 10, is_turn_done));
         RT_CHECK(w.turn_complete == 1 && w.errors == 0 && w.closed == 0);
+        RT_CHECK(w.seq_breaks == 0 && w.last_seq == (uint64_t)w.messages);
         rt_session_stats(s, &st);
         RT_CHECK(st.reconnects == 1 && st.resent == 1);
         rt_session_close(s, 1000, "done");
