@@ -370,6 +370,111 @@ describe("resumption", function()
   end)
 end)
 
+-- A reconnect that resumes from before a tool call (the last handle came before it, or a
+-- new session starts) voids the call: the server knows nothing of it and asks again under
+-- a new id. The old call is withdrawn (tool_call_cancellation after reconnected) and its
+-- handler's answer never reaches the wire; the new call is answered once.
+describe("tool calls voided by a reconnect", function()
+  local realtime = require "realtime"
+  local WHERE = { type = "object", properties = { city = { type = "string" } }, required = { "city" } }
+
+  -- The ids of every toolResponse the client wrote on connections from number `from` on.
+  local function answered_ids(from)
+    local ids = {}
+    for i, conn in ipairs(helper.connections()) do
+      if i >= from then
+        for _, tr in ipairs(helper.client_messages("toolResponse", conn)) do
+          for _, r in ipairs(tr.functionResponses) do ids[#ids + 1] = r.id end
+        end
+      end
+    end
+    return ids
+  end
+
+  -- Runs one session under realtime.run: `tool` is slow_book with its handler (which
+  -- sleeps `nap` seconds; `on_call(n)` first), the user asks for it once; returns the
+  -- messages until the model speaks the result, and the ids the handler was called with.
+  local function run_case(client, opts, nap, on_call)
+    local calls, seen = {}, {}
+    local session
+    opts.output_modalities = { "text" }
+    opts.tools = { { name = "slow_book", description = "books slowly", parameters = WHERE,
+      behavior = opts.behavior, handler = function(args, call)
+        calls[#calls + 1] = call.id
+        if on_call then on_call(#calls) end
+        realtime.sleep(nap)
+        return { booked = args.city }
+      end } }
+    opts.behavior = nil
+    session = assert(client:connect(opts))
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      local deadline = realtime.now() + 20
+      while true do
+        local m = session:receive(math.max(0.1, deadline - realtime.now()))
+        assert(m and m.type ~= "closed", "no result before the deadline")
+        seen[#seen + 1] = m
+        if m.type == "output_text_done" and m.text:find("result of slow_book", 1, true) then break end
+      end
+      realtime.sleep(nap)   -- the old handler has returned: its answer would be written now
+      session:close()
+      helper.drain(session)
+    end)
+    return seen, calls
+  end
+
+  -- Checks the messages: reconnected, then tool_call_cancellation of the first call; the
+  -- wire holds one answer, the second call's.
+  local function check(seen, calls, from)
+    assert.equal(2, #calls)
+    assert.same({ calls[2] }, answered_ids(from))
+    local at
+    for i, m in ipairs(seen) do
+      if m.type == "reconnected" then at = i end
+    end
+    assert(at, "no reconnected message")
+    local cancel = seen[at + 1]
+    assert.equal("tool_call_cancellation", cancel.type)
+    assert.same({ calls[1] }, cancel.call_ids)
+    assert.is_true(cancel.reconnected)
+  end
+
+  local cases = {
+    { "a non_blocking handler that waited (Gemini, drop after the call)", helper.clean_gemini, {} },
+    { "a non_blocking handler that waited (Vertex, drop after the call)", function()
+        helper.sim_request("DELETE", "/_sim/next")
+        return helper.vertex()
+      end, {} },
+    { "a non_blocking handler that waited (new session: history before the first turn)",
+      helper.clean_gemini, { history = { { role = "user", text = "my colour is green" },
+                                         { role = "assistant", text = "noted" } } } },
+  }
+  for _, case in ipairs(cases) do
+    it("withdraws the call of " .. case[1], function()
+      local client = case[2]()
+      local from = #helper.connections() + 1
+      helper.sim_post("/_sim/next", { count = 1, fault = { type = "drop", when = "turn", afterFrames = 1 } })
+      local opts = { behavior = "non_blocking" }
+      for k, v in pairs(case[3]) do opts[k] = v end
+      local seen, calls = run_case(client, opts, 1)
+      helper.close_clean(client)
+      check(seen, calls, from)
+    end)
+  end
+
+  it("withdraws a blocking call whose handler waited over the drop (handle before the call)", function()
+    local client = helper.clean_gemini()
+    local from = #helper.connections() + 1
+    local seen, calls = run_case(client, {}, 1, function(n)
+      if n == 1 then
+        helper.sim_post("/_sim/connections/" .. helper.open_connection().id, { fault = { type = "drop" } })
+      end
+    end)
+    helper.close_clean(client)
+    check(seen, calls, from)
+  end)
+end)
+
 describe("resumption with a token source", function()
   local dir, email = nil, "resume-runner@livesim-test.iam.gserviceaccount.com"
   local key

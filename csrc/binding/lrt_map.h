@@ -148,6 +148,12 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool);
 /* 1 when the state table at idx is for Vertex AI. */
 int lrt_map_vertex(lua_State *L, int state);
 
+/* Pushes the array of the ids of the open calls (state.calls) that came in a server
+ * message numbered above since (rt_event.seq), oldest first, and returns how many: the
+ * calls a reconnect that resumed from message since has voided. Lets go of what it
+ * noted about answered calls. */
+int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since);
+
 /* Pops the value on top and appends it to the array at idx. */
 void lrt_map_append(lua_State *L, int idx);
 

@@ -212,6 +212,59 @@ static void push_server_ids(lua_State *L, int calls, lua_Integer n)
     }
 }
 
+/* call_rx holds at least this many entries before those of answered calls are let go. */
+#define LRT_CALL_RX_PRUNE 64
+
+/* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
+ * the table at calls); call_rx_n counts those left, and the next pruning waits for twice
+ * as many (call_rx_bound), so many open calls cost no pruning per call. */
+static void prune_call_rx(lua_State *L, int state, int rx, int calls)
+{
+    lua_Integer left = 0;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, calls) == LUA_TNIL) {
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, rx);      /* clearing a field while traversing is allowed */
+        } else {
+            left++;
+        }
+        lua_pop(L, 1);
+    }
+    lrt_set_int(L, state, "call_rx_n", left);
+    lrt_set_int(L, state, "call_rx_bound", 2 * left);
+}
+
+/* Notes in call_rx the number of the server message the call (id at id) came in (rx_seq,
+ * set by the receive for each message): a reconnect that resumes from before it voids
+ * the call (lrt_map_withdrawn_since). */
+static void note_call_rx(struct lrt_frame *f, int id)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, f->state, "call_rx") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, f->state, "call_rx");
+    }
+    int rx = lua_gettop(L);
+    lua_Integer bound = lrt_get_int(L, f->state, "call_rx_bound");
+    if (lrt_get_int(L, f->state, "call_rx_n") >= (bound > LRT_CALL_RX_PRUNE ? bound :
+                                                  LRT_CALL_RX_PRUNE)) {
+        lua_getfield(L, f->state, "calls");
+        prune_call_rx(L, f->state, rx, rx + 1);
+    }
+    lua_pushvalue(L, id);
+    lua_pushinteger(L, lrt_get_int(L, f->state, "rx_seq"));
+    lua_rawset(L, rx);
+    lrt_set_int(L, f->state, "call_rx_n", lrt_get_int(L, f->state, "call_rx_n") + 1);
+    lua_settop(L, top);
+}
+
 /* Emits the added and done items of the call (id, name and args at those indexes). */
 static void emit_call(struct lrt_frame *f, int id, int name, int args)
 {
@@ -222,6 +275,7 @@ static void emit_call(struct lrt_frame *f, int id, int name, int args)
     lua_pushvalue(L, name);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    note_call_rx(f, id);
 
     /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
     lua_createtable(L, 0, 3);
@@ -523,4 +577,45 @@ void lrt_map_cancellation(struct lrt_frame *f, int tcc)
     lua_setfield(L, m, "call_ids");
     lrt_msg_push(f);
     lua_settop(L, top);
+}
+
+int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since)
+{
+    state = lua_absindex(L, state);
+    lrt_json_newarray(L, 0);
+    int ids = lua_gettop(L);
+    if (lua_getfield(L, state, "call_rx") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int rx = ids + 1;
+    lua_getfield(L, state, "calls");
+    int calls = ids + 2;
+    prune_call_rx(L, state, rx, calls);
+    /* the open calls that came after since, in the order they came */
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        lua_Integer at = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (at <= since)
+            continue;
+        lua_Integer j = ++n;
+        for (; j > 1; j--) {           /* insertion by number: a few calls at most */
+            lua_rawgeti(L, ids, j - 1);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, rx);
+            lua_Integer prev = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            if (prev <= at) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_rawseti(L, ids, j);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, ids, j);
+    }
+    lua_settop(L, ids);
+    return (int)n;
 }

@@ -103,6 +103,41 @@ static void lrt_end_response(lua_State *L, const char *why)
     lua_remove(L, st);
 }
 
+/* A reconnect that resumed from server message `since` (0: a new session) voided the
+ * calls that came after it: the server knows nothing of them, and answers the input it
+ * is sent again with new calls. They are withdrawn as a toolCallCancellation withdraws
+ * them (their results dropped, late answers not sent), and its tool_call_cancellation
+ * message (with reconnected = true) is appended to the array on top. */
+static void lrt_withdraw_voided(lua_State *L, lua_Integer since)
+{
+    int msgs = lua_gettop(L);
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+    int st = msgs + 1;
+    if (lrt_map_withdrawn_since(L, st, since) > 0) {
+        int ids = lua_gettop(L);
+        /* the mapping of the server's own withdrawal, fed its frame */
+        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, ids);
+        lua_setfield(L, -2, "ids");
+        lua_setfield(L, -2, "toolCallCancellation");
+        lrt_json_encode(L, -1);
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        lrt_map_server_text(L, st, text, len);   /* msgs | nil, msg, code */
+        lua_pop(L, 2);
+        if (lua_istable(L, -1)) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                lrt_set_bool(L, -1, "reconnected", 1);
+                lua_rawseti(L, msgs, (lua_Integer)lua_rawlen(L, msgs) + 1);
+            }
+        }
+    }
+    lua_settop(L, msgs);
+}
+
 /* Pushes the array of the messages of the event u->mapping. Runs in protected mode
  * (lrt_event_to_messages), with the session as its argument (SLOT_SELF). */
 static int lrt_map_event(lua_State *L)
@@ -120,6 +155,8 @@ static int lrt_map_event(lua_State *L)
         lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
         /* the core knows whether a handle in it holds the history (lrt_map_resumption) */
         lrt_set_bool(L, -1, "handle_lacks_history", ev->code & RT_EV_HANDLE_LACKS_HISTORY);
+        /* the calls in it are noted with it: a reconnect may resume from before them */
+        lrt_set_int(L, -1, "rx_seq", (lua_Integer)ev->seq);
         lrt_map_server_text(L, -1, ev->data, ev->len);   /* msgs | nil, msg, code */
         if (lua_isnil(L, -3)) {
             lua_createtable(L, 1, 0);
@@ -140,6 +177,7 @@ static int lrt_map_event(lua_State *L)
         lrt_end_response(L, "connection lost");
         lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        lrt_withdraw_voided(L, (lua_Integer)ev->seq);
         break;
     case RT_EV_ERROR:
         lua_createtable(L, 1, 0);
