@@ -25,8 +25,25 @@ enum {
 /* Runs the handlers of the function calls of the mapped messages from SLOT_INDEX on,
  * answers them in one tool response, then returns the first message (or nil, "again"). */
 int lrt_dispatch(lua_State *L);
+/* lrt_tool_result.c: a handler's outcome made into what the model reads. */
 /* Message handler for tool handlers: the error with a traceback. */
 int lrt_traceback(lua_State *L);
+/* If the message at idx is the _done of a function call, pushes its call part and
+ * returns 1; else returns 0. */
+int lrt_function_call_part(lua_State *L, int idx);
+/* Pushes { error = <the message at idx, its traceback cut> } for the model and sets the
+ * whole text as msg.error_traceback for the log. */
+void lrt_error_result(lua_State *L, int idx, int msg);
+/* Buffers the result at `result` (options table at opts, 0: none) for the call of the
+ * message at msg through map_client; what cannot be sent becomes an error result or an
+ * error message in SLOT_MSGS. */
+void lrt_buffer_result(lua_State *L, int msg, int result, int opts);
+/* The fault of the handler's options at idx, "tool 'name': handler's options: ...",
+ * pushed, or nothing and NULL. */
+const char *lrt_options_fault(lua_State *L, int idx, int msg);
+/* core._tool_error_result and core._tool_options_fault (tools.lua's late answers). */
+int lrt_tool_error_result(lua_State *L);
+int lrt_tool_options_fault(lua_State *L);
 /* Sets the module table's (on top) _traceback and the markers a non_blocking handler's
  * wrapper returns, _TOOL_DEFERRED and _TOOL_FAILED. */
 void lrt_open_dispatch(lua_State *L);
