@@ -342,7 +342,7 @@ describe("receiving while a tool handler waits", function()
     local raised, calls, misplaced = 0, 0, nil
     local live = true
     -- poll and receive are Lua around the C receive: the error names this file's line
-    -- (the pcall's), not one of lua/realtime/init.lua
+    -- (the pcall's), not one of lua/realtime/session.lua
     local function arm()
       setmetatable({}, { __gc = function()
         if not live then return end

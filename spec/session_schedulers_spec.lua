@@ -202,7 +202,7 @@ describe("receiving", function()
     assert.equal("suspended", coroutine.status(co))
     assert.has_error(function() session:receive(0.01) end, "another receive is already waiting on this session")
     -- raised at the caller's line, through the messages loop as well (it named a line of
-    -- lua/realtime/init.lua); one line each: the line a function is defined on is its call's
+    -- lua/realtime/session.lua); one line each: the line a function is defined on is its call's
     local receivers = {
       receive = function() session:receive(0.01) end,
       messages = function() for _ in session:messages(0.01) do end end,

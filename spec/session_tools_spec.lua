@@ -251,7 +251,7 @@ describe("tools", function()
       local line = debug.getinfo(receive, "S").linedefined
       assert.matches("cannot receive inside a tool handler of this session", err, 1, true)
       assert.matches("session_tools_spec.lua:" .. line .. ": ", err, 1, true)
-      assert.is_nil(err:find("realtime/init.lua", 1, true), how .. ": " .. err)
+      assert.is_nil(err:find("realtime/session.lua", 1, true), how .. ": " .. err)
       session:close()
       helper.drain(session)
     end

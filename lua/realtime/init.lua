@@ -1,8 +1,8 @@
 -- realtime: live voice, text and tool sessions with Google's Gemini Live API.
 --
 -- This file is the thin Lua front over realtime.core (C) and the module's entry point:
--- it makes clients (building the endpoint, finding the credential) and opens sessions,
--- and holds the session methods written in Lua. The option checks are in options.lua;
+-- it makes clients (building the endpoint, finding the credential) and opens sessions;
+-- the session methods written in Lua are in session.lua. The option checks are in options.lua;
 -- how a receive waits (blocking the thread, yielding to a cqueues controller or to
 -- realtime.run) is in wait.lua. The C side never blocks on the network and never
 -- chooses a scheduler.
@@ -29,7 +29,7 @@ local Session = core.session_methods   -- core.Session's __index looks here, the
 
 -- Option checks (options.lua) and the wait step with realtime.run (wait.lua).
 local options = require "realtime.options"
-local is_callable, one_of, BOOLEAN, shown = options.is_callable, options.one_of, options.BOOLEAN, options.shown
+local is_callable = options.is_callable
 local check_session_options = options.check_session_options
 local check_client_options = options.check_client_options
 local GEMINI_OPTIONS, VERTEX_OPTIONS = options.GEMINI_OPTIONS, options.VERTEX_OPTIONS
@@ -44,7 +44,7 @@ tools.install(realtime)
 -- Credentials (auth.lua), loaded now: an error path that loaded it later could meet a
 -- process out of descriptors and raise "module not found" in place of the real error.
 local auth = require "realtime.auth"
-local now, wait_on, check_timeout = core.now, wait.wait_on, wait.check_timeout
+local now, wait_on = core.now, wait.wait_on
 
 -- ==================================================================== --
 --  L O G G I N G
@@ -250,7 +250,7 @@ end
 
 --- Raises unless self is a client: `client.connect{...}` (a dot for the colon) would
 -- otherwise fail deep inside with a message about something else. Worded as the
--- sessions' check_self below.
+-- sessions' check_self (session.lua).
 local function check_client(self, fname)
   if getmetatable(self) ~= core.Client then
     local mt = getmetatable(self)
@@ -474,182 +474,7 @@ function Client:poll()
   return out
 end
 
--- ==================================================================== --
---  S E S S I O N S
--- ==================================================================== --
-
--- The coroutine receiving on each session (weak: an abandoned receiver frees the slot).
-local receivers = setmetatable({}, { __mode = "kv" })
-
-local try_receive, session_poll = Session.try_receive, Session._poll
--- raises inside a non_blocking handler of the session that runs beside the receive
-local check_handler = Session._check_handler
-
-local send, SESSION_MT = Session.send, core.Session
-
--- The methods below are Lua: a call with a dot (session.send_text "hi") would take the
--- text for the session and report a missing text. Raises at the caller's line.
-local function check_self(self, fname)
-  if getmetatable(self) ~= SESSION_MT then
-    error(("calling '%s' on bad self (realtime.Session expected, got %s; use session:%s(...))")
-      :format(fname, type(self), fname), 3)
-  end
-end
-
--- session:send for the methods below: what it raises (a closed session, a value the
--- mapping refuses) points at their caller's line, not at this file. Not a tail call.
--- `who`: the method the caller called (send_image, ...), named in an error instead of
--- the one-part conversation_item_create it sends.
-local function send_for_caller(self, msg, who)
-  local ok, sent, err, code = pcall(send, self, msg)
-  if not ok then
-    if who and type(sent) == "string" then
-      sent = sent:gsub("conversation_item_create: part 1[^:]*: ", who .. ": ", 1)
-    end
-    error(sent, 3)
-  end
-  return sent, err, code
-end
-
-
-local function receive_once(self, deadline)
-  while true do
-    local msg, err, code = try_receive(self)
-    if msg then
-      if msg.error_traceback then log("error", msg.error_traceback) end
-      return msg
-    end
-    if err ~= "again" then return nil, err, code end
-    local left = deadline and deadline - now()
-    if left and left <= 0 then return nil, "timed out", "timeout" end
-    wait_on(self, left)
-  end
-end
-
--- Ends a receive: the slot is free again (unless the receive was made inside the
--- coroutine's own receive, by a tool handler); pcall's results become receive's.
-local function receive_done(self, nested, ok, ...)
-  if not nested then receivers[self] = nil end
-  if not ok then error((...), 0) end
-  return ...
-end
-
--- Takes the session's receiver slot for the running coroutine; returns true when it
--- already held it (a receive inside its own receive, by a tool handler). `level` is
--- error()'s level of the user's line: 3 for a function the user called.
-local function claim_receiver(self, level)
-  local co = coroutine.running()
-  local current = receivers[self]
-  if current and current ~= co and coroutine.status(current) ~= "dead" then
-    error("another receive is already waiting on this session", level)
-  end
-  receivers[self] = co
-  return current == co
-end
-
--- The receive proper, for receive and the messages iterator.
-local function receive_claimed(self, nested, timeout)
-  return receive_done(self, nested, pcall(receive_once, self, timeout and now() + timeout))
-end
-
---- Returns the next message, or nil, "timed out", "timeout" after `timeout` seconds
--- (nil or math.huge: no bound; NaN raises). Blocks outside coroutines; yields inside
--- them. One receiver at a time.
-function Session:receive(timeout)
-  check_self(self, "receive")
-  timeout = check_timeout("receive", timeout, true)
-  check_handler(self)
-  return receive_claimed(self, claim_receiver(self, 3), timeout)
-end
-
---- Iterates over every message, the final `closed` one included; stops early only when
--- `timeout` seconds pass with nothing received.
-function Session:messages(timeout)
-  check_self(self, "messages")
-  timeout = check_timeout("messages", timeout, true)
-  local done = false
-  return function()
-    if done then return nil end
-    -- not self:receive, whose errors would name this line instead of the loop's
-    check_handler(self)
-    local msg = receive_claimed(self, claim_receiver(self, 3), timeout)
-    if not msg or msg.type == "closed" then done = true end
-    return msg
-  end
-end
-
---- Returns a ready message or nil; never blocks, never waits.
-function Session:poll()
-  check_self(self, "poll")
-  local msg = session_poll(self)
-  if msg and msg.error_traceback then log("error", msg.error_traceback) end
-  return msg
-end
-
-function Session:send_text(text)
-  check_self(self, "send_text")
-  if type(text) ~= "string" then
-    error("bad argument #1 to 'send_text' (string expected, got " .. type(text) .. ")", 2)
-  end
-  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "text", text = text } } } }, "send_text")
-  return ok, err, code
-end
-
-function Session:send_image(data, mime)
-  check_self(self, "send_image")
-  if type(data) ~= "string" then
-    error("bad argument #1 to 'send_image' (string expected, got " .. type(data) .. ")", 2)
-  end
-  if mime ~= nil and type(mime) ~= "string" then
-    error("bad argument #2 to 'send_image' (string expected, got " .. type(mime) .. ")", 2)
-  end
-  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "image", data = data, mime = mime or "image/jpeg" } } } },
-    "send_image")
-  return ok, err, code
-end
-
-function Session:create_response()
-  check_self(self, "create_response")
-  local ok, err, code = send_for_caller(self, { type = "response_create" })
-  return ok, err, code
-end
-
-local RESULT_OPTIONS = { scheduling = one_of("interrupt", "when_idle", "silent"), will_continue = BOOLEAN }
-
---- Answers a function call that has no handler, and asks for the response. opts:
--- { scheduling = "interrupt"|"when_idle"|"silent", will_continue = bool } (API.md).
-function Session:send_tool_result(call_id, result, opts)
-  check_self(self, "send_tool_result")
-  if type(call_id) ~= "string" or call_id == "" then
-    error("bad argument #1 to 'send_tool_result' (a call id expected, got "
-      .. (call_id == "" and "an empty string" or type(call_id)) .. ")", 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #3 to 'send_tool_result' (table expected, got " .. type(opts) .. ")", 2)
-  end
-  opts = opts or {}
-  for k, v in pairs(opts) do
-    local check = RESULT_OPTIONS[k]
-    if not check then error(("unknown option %s"):format(type(k) == "string" and shown(k) or tostring(k)), 2) end
-    local ok, expected = check(v)
-    if not ok then error(("option '%s': expected %s, got %s"):format(k, expected, shown(v)), 2) end
-  end
-  local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
-    item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
-      scheduling = opts.scheduling, will_continue = opts.will_continue } } } }, "send_tool_result")
-  if not ok then return nil, err, code end
-  ok, err, code = send_for_caller(self, { type = "response_create" })
-  return ok, err, code
-end
-
---- The latest resumption handle the server gave (at first the one the session started
--- from) if it holds everything the session sent, or nil: save it to resume the
--- conversation later with resumption = { handle = }. The core knows of a handle as soon
--- as its frame arrives, before its message is read.
-function Session:resumption_handle()
-  return self:_resumption_handle()
-end
+-- The session methods written in Lua (session.lua).
+require("realtime.session").install(realtime)
 
 return realtime
