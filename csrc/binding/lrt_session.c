@@ -281,15 +281,6 @@ static int lrt_session_open(const struct lrt_session *u)
     return u->s && !u->closing && !u->ended && !rt_session_is_closed(u->s);
 }
 
-/* session:_closing() -> whether a close() is still under way (its max_sessions place is
- * freed when it ends): connect waits for such places. */
-static int lrt_session_closing(lua_State *L)
-{
-    struct lrt_session *u = lrt_session_arg(L, 1);
-    lua_pushboolean(L, u->s && u->closing && !rt_session_is_ended(u->s));
-    return 1;
-}
-
 /* session:_holding() -> whether it holds its max_sessions place (not ended yet). */
 static int lrt_session_holding(lua_State *L)
 {
@@ -474,7 +465,6 @@ static const luaL_Reg lrt_session_methods[] = {
     { "timeout", lrt_session_timeout },
     { "close", lrt_session_close },
     { "is_open", lrt_session_is_open },
-    { "_closing", lrt_session_closing },
     { "_holding", lrt_session_holding },
     { "_tell", lrt_session_tell },
     { "stats", lrt_session_stats },
