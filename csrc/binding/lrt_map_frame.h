@@ -1,6 +1,7 @@
-/* What the parts of map_server (lrt_map_server.c, lrt_map_msg.c, lrt_map_usage.c,
- * lrt_map_audio.c, lrt_map_calls.c, lrt_map_partial.c, lrt_map_lifecycle.c) share while
- * they turn one server frame into neutral messages. Internal to the mapping. */
+/* What the parts of map_server (lrt_map_server.c, lrt_map_server_content.c,
+ * lrt_map_msg.c, lrt_map_usage.c, lrt_map_audio.c, lrt_map_calls.c, lrt_map_partial.c,
+ * lrt_map_lifecycle.c) share while they turn one server frame into neutral messages.
+ * Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -71,6 +72,23 @@ void lrt_map_go_away(struct lrt_frame *f, int ga);
 
 /* Maps the sessionResumptionUpdate object at sr to session_resumption_update. */
 void lrt_map_resumption(struct lrt_frame *f, int sr);
+
+/* Maps the serverContent object at content (lrt_map_server_content.c) up to its
+ * turnComplete, in the frame's order: parts, grounding, generation_complete,
+ * transcriptions, interrupted; with deltas_only (content has no member but modelTurn)
+ * the parts alone. Returns 1 when turnComplete is true. */
+int lrt_map_server_content(struct lrt_frame *f, int content, int deltas_only);
+
+/* Pushes a new message about the model's response and returns its stack index: the
+ * response in progress; right after a response that ended with tool calls, that one;
+ * else a response starts. */
+int lrt_map_response_msg(struct lrt_frame *f, const char *type);
+
+/* Ends the response (starting one if none is in progress): emits the input transcript
+ * still open, the *_done messages and response_done, whose status reads the
+ * serverContent at content (0: none) and whose usage is the table at usage (0: the one
+ * kept for the response). */
+void lrt_map_end_turn(struct lrt_frame *f, int content, int usage);
 
 /* Maps the toolCall object at tc: returns the number of calls that ended (their items
  * were emitted), or -1 with a message pushed. */
