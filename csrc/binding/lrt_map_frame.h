@@ -1,7 +1,7 @@
 /* What the parts of map_server (lrt_map_server.c, lrt_map_server_content.c,
- * lrt_map_msg.c, lrt_map_usage.c, lrt_map_audio.c, lrt_map_calls.c, lrt_map_partial.c,
- * lrt_map_lifecycle.c) share while they turn one server frame into neutral messages.
- * Internal to the mapping. */
+ * lrt_map_msg.c, lrt_map_usage.c, lrt_map_audio.c, lrt_map_calls.c, lrt_map_withdraw.c,
+ * lrt_map_partial.c, lrt_map_lifecycle.c) share while they turn one server frame into
+ * neutral messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -94,8 +94,13 @@ void lrt_map_end_turn(struct lrt_frame *f, int content, int usage);
  * were emitted), or -1 with a message pushed. */
 int lrt_map_tool_calls(struct lrt_frame *f, int tc);
 
+/* Notes in state.call_rx the number of the server message the call (id at id) came in
+ * (rx_seq, set by the receive for each message): a reconnect that resumes from before
+ * it voids the call (lrt_map_withdrawn_since, lrt_map_withdraw.c). */
+void lrt_map_note_call_rx(struct lrt_frame *f, int id);
+
 /* Maps the toolCallCancellation object at tcc, and drops the withdrawn calls' results
- * still waiting to be sent. */
+ * still waiting to be sent (lrt_map_withdraw.c). */
 void lrt_map_cancellation(struct lrt_frame *f, int tcc);
 
 /* Streamed arguments (lrt_map_partial.c). Applies one partialArgs piece (the table at

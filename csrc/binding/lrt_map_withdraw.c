@@ -1,0 +1,196 @@
+/* Calls withdrawn (part of map_server, see lrt_map_calls.c for the calls themselves):
+ * by the server (toolCallCancellation), and by a reconnect that resumed from before
+ * they came (lrt_map_withdrawn_since, which reads the server-message number noted for
+ * each call in state.call_rx). A withdrawn call is no longer answerable, and its
+ * result, buffered or late, is dropped. */
+#include "lrt_json.h"
+#include "lrt_map.h"
+#include "lrt_map_frame.h"
+
+/* call_rx holds at least this many entries before those of answered calls are let go. */
+#define LRT_CALL_RX_PRUNE 64
+
+/* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
+ * the table at calls); call_rx_n counts those left, and the next pruning waits for twice
+ * as many (call_rx_bound), so many open calls cost no pruning per call. */
+static void prune_call_rx(lua_State *L, int state, int rx, int calls)
+{
+    lua_Integer left = 0;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, calls) == LUA_TNIL) {
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, rx);      /* clearing a field while traversing is allowed */
+        } else {
+            left++;
+        }
+        lua_pop(L, 1);
+    }
+    lrt_set_int(L, state, "call_rx_n", left);
+    lrt_set_int(L, state, "call_rx_bound", 2 * left);
+}
+
+void lrt_map_note_call_rx(struct lrt_frame *f, int id)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, f->state, "call_rx") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, f->state, "call_rx");
+    }
+    int rx = lua_gettop(L);
+    lua_Integer bound = lrt_get_int(L, f->state, "call_rx_bound");
+    if (lrt_get_int(L, f->state, "call_rx_n") >= (bound > LRT_CALL_RX_PRUNE ? bound :
+                                                  LRT_CALL_RX_PRUNE)) {
+        lua_getfield(L, f->state, "calls");
+        prune_call_rx(L, f->state, rx, rx + 1);
+    }
+    lua_pushvalue(L, id);
+    lua_pushinteger(L, lrt_get_int(L, f->state, "rx_seq"));
+    lua_rawset(L, rx);
+    lrt_set_int(L, f->state, "call_rx_n", lrt_get_int(L, f->state, "call_rx_n") + 1);
+    lua_settop(L, top);
+}
+
+/* Withdrawn calls remembered (their late results dropped): the latest this many, so a
+ * session that lives for days does not grow with every barge-in during a tool call. */
+#define LRT_CANCELLED_KEEP 256
+
+/* Withdraws the call whose id is at id: no longer answerable (out of calls and
+ * generated_ids), remembered in cancelled_ids, the oldest of those let go. */
+static void withdraw(lua_State *L, int state, int cancelled, int id)
+{
+    static const char *const gone[] = { "calls", "generated_ids" };
+    for (int k = 0; k < 2; k++) {
+        lua_getfield(L, state, gone[k]);
+        lua_pushvalue(L, id);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, id);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, cancelled);
+    /* cancelled_order[head..tail]: the remembered ids, oldest first */
+    if (lua_getfield(L, state, "cancelled_order") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, state, "cancelled_order");
+    }
+    int order = lua_gettop(L);
+    lua_Integer head = lrt_get_int(L, state, "cancelled_head");
+    lua_Integer tail = lrt_get_int(L, state, "cancelled_tail") + 1;
+    if (head == 0)
+        head = 1;
+    lua_pushvalue(L, id);
+    lua_rawseti(L, order, tail);
+    if (tail - head + 1 > LRT_CANCELLED_KEEP) {
+        lua_rawgeti(L, order, head);
+        lua_pushnil(L);
+        lua_rawset(L, cancelled);
+        lua_pushnil(L);
+        lua_rawseti(L, order, head);
+        head++;
+    }
+    lrt_set_int(L, state, "cancelled_head", head);
+    lrt_set_int(L, state, "cancelled_tail", tail);
+    lua_pop(L, 1);
+}
+
+void lrt_map_cancellation(struct lrt_frame *f, int tcc)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    lrt_json_newarray(L, 0);
+    int ids = lua_gettop(L);
+    int t = lua_getfield(L, tcc, "ids");
+    if (t != LUA_TTABLE && t != LUA_TNIL)
+        lrt_msg_protocol_error(f, "toolCallCancellation.ids is %s, not an array: no call is "
+                                  "withdrawn", lrt_json_kind(L, -1));
+    if (t == LUA_TTABLE) {
+        int src = lua_gettop(L);
+        lua_getfield(L, f->state, "cancelled_ids");
+        int cancelled = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, src);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, src, i) == LUA_TSTRING) {
+                withdraw(L, f->state, cancelled, lua_gettop(L));
+                lrt_map_append(L, ids);
+            } else {
+                lrt_msg_protocol_error(f, "toolCallCancellation.ids[%d] is %s, not a string: "
+                                          "it withdraws nothing", (int)i, lrt_json_kind(L, -1));
+                lua_pop(L, 1);
+            }
+        }
+        /* Drop results of withdrawn calls that are still waiting to be sent. */
+        lua_getfield(L, f->state, "pending");
+        int pending = lua_gettop(L);
+        lua_newtable(L);
+        int kept = lua_gettop(L);
+        lua_Integer np = (lua_Integer)lua_rawlen(L, pending);
+        for (lua_Integer i = 1; i <= np; i++) {
+            lua_rawgeti(L, pending, i);
+            lua_getfield(L, -1, "id");
+            int gone = lua_rawget(L, cancelled) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (gone)
+                lua_pop(L, 1);
+            else
+                lrt_map_append(L, kept);
+        }
+        lua_setfield(L, f->state, "pending");
+    }
+    lua_settop(L, ids);
+    int m = lrt_msg_new(f, "tool_call_cancellation");
+    lua_pushvalue(L, ids);
+    lua_setfield(L, m, "call_ids");
+    lrt_msg_push(f);
+    lua_settop(L, top);
+}
+
+int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since)
+{
+    state = lua_absindex(L, state);
+    lrt_json_newarray(L, 0);
+    int ids = lua_gettop(L);
+    if (lua_getfield(L, state, "call_rx") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int rx = ids + 1;
+    lua_getfield(L, state, "calls");
+    int calls = ids + 2;
+    prune_call_rx(L, state, rx, calls);
+    /* the open calls that came after since, in the order they came */
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        lua_Integer at = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (at <= since)
+            continue;
+        lua_Integer j = ++n;
+        for (; j > 1; j--) {           /* insertion by number: a few calls at most */
+            lua_rawgeti(L, ids, j - 1);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, rx);
+            lua_Integer prev = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            if (prev <= at) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_rawseti(L, ids, j);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, ids, j);
+    }
+    lua_settop(L, ids);
+    return (int)n;
+}
