@@ -61,6 +61,17 @@ int lrt_get_bool(lua_State *L, int idx, const char *k)
     return v;
 }
 
+void lrt_get_table(lua_State *L, int idx, const char *k)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, idx, k) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, idx, k);
+    }
+}
+
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
 {
     char out[40 * 4 + 1];

@@ -165,6 +165,8 @@ void lrt_set_bool(lua_State *L, int idx, const char *k, int v);
 /* Reads state[k] as an integer (0 when absent), and a boolean. */
 lua_Integer lrt_get_int(lua_State *L, int idx, const char *k);
 int lrt_get_bool(lua_State *L, int idx, const char *k);
+/* Pushes the table state[k] (state at idx), made and stored there if it is not one. */
+void lrt_get_table(lua_State *L, int idx, const char *k);
 
 /* Pushes a deep copy of the value at idx: tables are copied (metatables kept, so array
  * markers survive) down to LRT_JSON_MAX_DEPTH, deeper ones shared (the encoder refuses

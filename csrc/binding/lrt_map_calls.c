@@ -24,13 +24,7 @@
 static void push_stream(struct lrt_frame *f, int id)
 {
     lua_State *L = f->L;
-    lua_getfield(L, f->state, "streams");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, f->state, "streams");
-    }
+    lrt_get_table(L, f->state, "streams");
     lua_pushvalue(L, id);
     if (lua_rawget(L, -2) != LUA_TTABLE) {
         lua_pop(L, 1);

@@ -37,12 +37,7 @@ void lrt_map_note_call_rx(struct lrt_frame *f, int id)
 {
     lua_State *L = f->L;
     int top = lua_gettop(L);
-    if (lua_getfield(L, f->state, "call_rx") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, f->state, "call_rx");
-    }
+    lrt_get_table(L, f->state, "call_rx");
     int rx = lua_gettop(L);
     lua_Integer bound = lrt_get_int(L, f->state, "call_rx_bound");
     if (lrt_get_int(L, f->state, "call_rx_n") >= (bound > LRT_CALL_RX_PRUNE ? bound :
@@ -77,12 +72,7 @@ static void withdraw(lua_State *L, int state, int cancelled, int id)
     lua_pushboolean(L, 1);
     lua_rawset(L, cancelled);
     /* cancelled_order[head..tail]: the remembered ids, oldest first */
-    if (lua_getfield(L, state, "cancelled_order") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, state, "cancelled_order");
-    }
+    lrt_get_table(L, state, "cancelled_order");
     int order = lua_gettop(L);
     lua_Integer head = lrt_get_int(L, state, "cancelled_head");
     lua_Integer tail = lrt_get_int(L, state, "cancelled_tail") + 1;
