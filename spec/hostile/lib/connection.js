@@ -195,6 +195,11 @@ class Connection {
     const code = payload.length >= 2 ? payload.readUInt16BE(0) : null;
     const reason = payload.subarray(2);
     this.record.closeReceived = { code, reasonHex: reason.toString('hex'), ...describe(reason), at: Date.now() };
+    if (this.params.mute !== undefined) {
+      // never answers, keeps the socket open and reads on (discarding what follows)
+      this.note('left the close unanswered');
+      return;
+    }
     if (this.mode.close) return this.mode.close(this, code, reason);
     this.stopTimers();
     this.close(code === null ? 1000 : code, reason);

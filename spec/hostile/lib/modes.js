@@ -160,6 +160,14 @@ const modes = {
     },
   },
 
+  oversize: {
+    about: 'after setupComplete, one binary message of `bytes` (default 200000) bytes',
+    setup(c) {
+      c.setupComplete();
+      c.send(`{"p":"${'x'.repeat(Math.max(int(c.params.bytes, 200000) - 8, 0))}"}`);
+    },
+  },
+
   fake_setup: {
     about: 'answers the setup with a serverContent whose text is "setupComplete", never a real one',
     setup(c) {

@@ -212,6 +212,24 @@ test('hostile server modes', async (t) => {
     c.close();
   });
 
+  await t.test('oversize sends one message of `bytes` bytes', async () => {
+    const c = await open('/oversize/bytes=70000/ws/x');
+    await c.until((l) => l.length >= 2);
+    assert.strictEqual(c.list[1].opcode, OP.binary);
+    assert.strictEqual(c.list[1].payload.length, 70000);
+    c.close();
+  });
+
+  await t.test('mute leaves a close frame unanswered in any mode', async () => {
+    const c = await open('/bad_utf8/mute=1/ws/x');
+    await c.until((l) => l.length >= 2);
+    c.send(OP.close, closePayload(1007, ''));
+    await sleep(300);
+    assert.strictEqual(c.list.some((f) => f.opcode === OP.close), false);
+    assert.strictEqual(c.ended, false);
+    c.close();
+  });
+
   await t.test('break_on_close answers a close frame with bytes that are no frame, or a reset', async () => {
     const g = await open('/break_on_close/tag=bg/ws/x');
     await g.until((l) => l.length >= 1);
