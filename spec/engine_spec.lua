@@ -1,9 +1,11 @@
 -- The I/O engine against servers that push it: a flood of tiny messages read slowly, a
--- server that never reads, invalid UTF-8, a masked frame, a fake setup answer, a server
+-- server that never reads, invalid UTF-8, a masked frame, an oversized message (each
+-- failing the connection at once, answered or not), a fake setup answer, a server
 -- that drops every connection after setup, closes while the server talks or never answers,
 -- the session limit of a client, and a slow name lookup beside a busy session.
 local helper = require "spec.helper"
 local realtime = require "realtime"
+local cjson = require "cjson"
 
 local to_end = helper.to_end
 
@@ -92,6 +94,40 @@ describe("the engine", function()
         assert.matches(case.says, seen.error.message)
         assert.equal(case.code, seen.closed.code)
         assert.equal(case.code, h:log(tag)[1].closeReceived.code)
+        client:close()
+      end)
+    end
+
+    -- RFC 6455 7.1.7: a client that fails the connection may close it at once. The old
+    -- engine waited a fixed 1 s for the server's answer (which it ignored) before it hung
+    -- up and told the caller; `mute` servers never answer and keep the socket open.
+    for _, case in ipairs {
+      { mode = "oversize", code = 1009, opts = { max_message_bytes = 65536 } },
+      { mode = "bad_utf8", code = 1007 },
+      { mode = "masked", code = 1002 },
+    } do
+      it(("ends at once after failing with %d, unanswered"):format(case.code), function()
+        local client, tag = h:client(case.mode, { mute = 1 })
+        local opts = { resumption = false, close_timeout = 10 }
+        for k, v in pairs(case.opts or {}) do opts[k] = v end
+        local s = assert(client:connect(opts))
+        local t0 = realtime.now()
+        local seen = to_end(s)
+        local took = realtime.now() - t0
+        assert.equal("protocol", seen.error.code)
+        assert.equal(case.code, seen.closed.code)
+        assert.is_true(took < 0.75, ("error and closed came after %.2f s"):format(took))
+        -- the close frame went out, and the socket was closed right after it
+        local rec
+        for _ = 1, 50 do
+          rec = h:log(tag)[1]
+          if rec.endedAt ~= cjson.null then break end
+          realtime.sleep(0.05)
+        end
+        assert.equal(case.code, rec.closeReceived.code)
+        assert.is_true(rec.endedAt ~= cjson.null, "the server still holds the connection")
+        local held = (rec.endedAt - rec.closeReceived.at) / 1000
+        assert.is_true(held < 0.75, ("the socket stayed open %.2f s after the close frame"):format(held))
         client:close()
       end)
     end

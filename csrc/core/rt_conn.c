@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rt_alloc.h"
 #include "rt_clock.h"
@@ -348,6 +349,35 @@ void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
         rt_conn_kill_now(s);   /* ends the session: s may be gone */
     else if (s->state != RT_CS_DONE)
         rt_conn_finish(s);
+}
+
+/* Reads and drops what the socket holds: closing a socket with unread input sends a
+ * reset, which may cost the server the close frame it has not read yet (the rest of an
+ * oversized message is usually on its way). Bounded: a flood does not hold the thread. */
+static void rt_conn_discard_input(struct rt_session *s)
+{
+    int fd = (int)lws_get_socket_fd(s->wsi);
+    int i;
+
+    for (i = 0; fd >= 0 && i < 16; i++)
+        if (recv(fd, s->client->rxbuf, RT_RX_CHUNK, MSG_DONTWAIT) <= 0)
+            break;
+}
+
+static void rt_conn_hang_up_cb(lws_sorted_usec_list_t *sul)
+{
+    struct rt_session *s = lws_container_of(sul, struct rt_session, sul_close);
+
+    if (!s->wsi)
+        return;
+    rt_conn_discard_input(s);
+    rt_conn_kill_now(s);       /* ends the session: s may be gone */
+}
+
+void rt_conn_hang_up(struct rt_session *s)
+{
+    /* From a timer of ours: lws's close would free the connection inside its callback. */
+    rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_hang_up_cb, 0);
 }
 
 /* ==================================================================== *

@@ -204,6 +204,21 @@ bool rt_conn_tx_pending(const struct rt_session *s)
            rt_conn_close_due((struct rt_session *)s, &code, &reason);
 }
 
+/* The close frame of a failed connection is written. RFC 6455 7.1.7 lets the client
+ * close the TCP connection then, without the server's answer (which the parser no longer
+ * reads): hang up once lws holds none of the frame (lws drops what it holds when a raw
+ * socket closes). Until then the next WRITEABLE, which lws gives once it holds nothing,
+ * looks again; the 1 s bound ends a server that does not read. */
+static void rt_conn_fail_flushed(struct rt_session *s)
+{
+    if (!s->wsi)
+        return;
+    if (lws_partial_buffered(s->wsi))
+        rt_conn_want_write(s);
+    else
+        rt_conn_hang_up(s);
+}
+
 int rt_conn_writeable(struct rt_session *s)
 {
     unsigned char *buf = s->client->txbuf + LWS_PRE;
@@ -218,6 +233,8 @@ int rt_conn_writeable(struct rt_session *s)
     }
     if (s->state == RT_CS_UPGRADING)
         return rt_conn_write_request(s, buf, cap);
+    if (s->close_sent && s->fail_code)
+        rt_conn_fail_flushed(s);
     if (s->state < RT_CS_SETUP || s->close_sent)
         return 0;
     if (s->pong_due) {
@@ -270,13 +287,16 @@ int rt_conn_writeable(struct rt_session *s)
         return -1;
     if (s->close_sent) {
         /* The server answers a close with its own (or has sent it already): wait for
-         * it, within the close bound, then hang up. */
+         * it, within the close bound, then hang up. A failed connection waits only for
+         * its close frame to leave, within 1 s (a server that does not read). */
         if (s->peer_closed || s->fail_code)
             rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer,
                           LWS_USEC_PER_SEC);
         else if (!s->close_acted)
             rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer,
                           (lws_usec_t)(s->close_timeout * (double)LWS_USEC_PER_SEC));
+        if (s->fail_code)
+            rt_conn_fail_flushed(s);
         return 0;
     }
     if (rt_conn_tx_pending(s))
