@@ -94,6 +94,20 @@ describe("client options with bad values", function()
     assert.is_nil(out:find("env-key", 1, true))
   end)
 
+  it("refuse a tab in a credential, which would only fail later as \"auth\", but not in a header", function()
+    raises("option 'api_key': contains CR, LF, a tab or another control character", realtime.gemini,
+      { api_key = "key-part\tpasted" })
+    raises("option 'access_token': contains CR, LF, a tab", realtime.vertex,
+      { project = "p", access_token = "tok\t" })
+    raises("option 'quota_project': contains CR, LF, a tab", realtime.vertex,
+      { project = "p", access_token = "t", quota_project = "q\tp" })
+    -- HTTP field values may hold a tab (RFC 9110): a header value keeps it
+    local client = assert(realtime.gemini { api_key = "k", headers = { ["x-tab"] = "a\tb" } })
+    client:close()
+    raises("option 'headers': the value of 'x%-del' contains CR, LF or another control character",
+      realtime.gemini, { api_key = "k", headers = { ["x-del"] = "a\127b" } })
+  end)
+
   it("quote a short piece of an unknown option's name, control bytes masked", function()
     local name = "x\n" .. string.rep("n", 10000)
     for _, fn in ipairs { realtime.gemini, realtime.gemini_ephemeral_token } do

@@ -136,13 +136,23 @@ static bool rt_ep_field_value(const char *v)
     return true;
 }
 
+/* True when v holds no control character at all: a credential or project ID never has
+ * one, so a TAB there is a paste gone wrong that would only fail later as "auth". */
+static bool rt_ep_no_controls(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 /* An option that goes into a header (a credential, the quota project) must be a valid
- * header value; the message names the option, never its value. */
+ * header value without even a TAB; the message names the option, never its value. */
 static int rt_ep_check_value(const char *option, const char *v, struct rt_error *err)
 {
-    if (v && !rt_ep_field_value(v)) {
-        rt_error_set(err, RT_EINVAL, "option '%s': contains CR, LF or another control character",
-                     option);
+    if (v && !rt_ep_no_controls(v)) {
+        rt_error_set(err, RT_EINVAL, "option '%s': contains CR, LF, a tab or another control "
+                     "character", option);
         return -1;
     }
     if (v && strlen(v) > RT_EP_VALUE_MAX) {
