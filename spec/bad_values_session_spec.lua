@@ -42,6 +42,13 @@ describe("bad values on a session", function()
         { history = { { role = "user", txt = "hello" } } })
     end)
 
+    it("a model name with a NUL byte raises with the reason, as realtime.gemini says it", function()
+      local before = #helper.connections()
+      raises("option 'model': unsafe model name: it contains a NUL byte", client.connect, client,
+        { model = "a\0b" })
+      assert.equal(before, #helper.connections())
+    end)
+
     it("a list that is a proxy (__index or __len) raises: its entries would be read as stored, none", function()
       local function proxy(l, hidden)
         return setmetatable({}, { __index = l, __len = function() return #l end, __metatable = hidden })

@@ -249,22 +249,35 @@ static int check_backend(lua_State *L, int ctx)
     return vertex;
 }
 
+const char *lrt_map_model_name(const struct rt_model_ctx *c, const char *model, size_t n,
+                               char *out, size_t outsz)
+{
+    const char *why = NULL;
+
+    /* the core reads a C string: a NUL byte would cut the name short */
+    if (strlen(model) != n)
+        return "unsafe model name: it contains a NUL byte";
+    if (rt_model_resolve(c, model, out, outsz, &why) != 0)
+        return why ? why : "unsafe model name";
+    return NULL;
+}
+
 /* core.model_name(ctx, model) -> the wire model name. */
 static int lrt_model_name(lua_State *L)
 {
     char out[RT_MODEL_OUT_MAX];
-    const char *why = NULL;
     struct rt_model_ctx c;
+    size_t n;
 
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *model = luaL_checkstring(L, 2);
+    const char *model = luaL_checklstring(L, 2, &n);
     c.vertex = check_backend(L, 1);
     c.project = ctx_str(L, 1, "project");
     c.location = ctx_str(L, 1, "location");
     c.express = lrt_get_bool(L, 1, "express");
-    if (strlen(model) != lua_rawlen(L, 2) ||
-        rt_model_resolve(&c, model, out, sizeof out, &why) != 0)
-        return luaL_error(L, "%s", why ? why : "unsafe model name: it contains a NUL byte");
+    const char *why = lrt_map_model_name(&c, model, n, out, sizeof out);
+    if (why)
+        return luaL_error(L, "%s", why);
     lua_pushstring(L, out);
     return 1;
 }

@@ -124,6 +124,13 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
                                const char *kind, const char *dflt, const char **data,
                                size_t *n);
 
+struct rt_model_ctx;
+/* rt_model_resolve for a Lua string of n bytes (lrt_map.c): NULL when the wire name is
+ * in out, else why the name is refused (a NUL byte among the reasons), for
+ * core.model_name and the setup's 'model' alike. */
+const char *lrt_map_model_name(const struct rt_model_ctx *c, const char *model, size_t n,
+                               char *out, size_t outsz);
+
 /* 1 when the conversation item at item has the role "user" (or none); raises on an
  * unknown role. */
 int lrt_map_item_is_user(lua_State *L, int item);

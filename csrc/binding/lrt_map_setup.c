@@ -40,7 +40,6 @@ static void set_model(lua_State *L, int state, int opts, int setup)
 
     /* core.model_name semantics, on the state's context */
     char out[RT_MODEL_OUT_MAX];
-    const char *why = NULL;
     struct rt_model_ctx c;
     size_t n;
     const char *model = lua_tolstring(L, -1, &n);
@@ -51,8 +50,9 @@ static void set_model(lua_State *L, int state, int opts, int setup)
     lua_getfield(L, state, "location");
     c.project = lua_tostring(L, -2);
     c.location = lua_tostring(L, -1);
-    if (strlen(model) != n || rt_model_resolve(&c, model, out, sizeof out, &why) != 0)
-        luaL_error(L, "option 'model': %s", why ? why : "unsafe model name");
+    const char *why = lrt_map_model_name(&c, model, n, out, sizeof out);
+    if (why)
+        luaL_error(L, "option 'model': %s", why);
     lua_pop(L, 3);
     lrt_set_str(L, setup, "model", out);
 }
