@@ -234,7 +234,7 @@ describe("bad values on a session", function()
         function() local ok = session:send_image("\xff\xd8", 5) return ok end)
       raises("bad argument #1 to 'send_tool_result' (a call id expected, got an empty string)",
         function() local ok = session:send_tool_result("", {}) return ok end)
-      raises("option 'scheduling': expected one of interrupt, when_idle, silent, got 'INTERRUPT'",
+      raises("send_tool_result: option 'scheduling': expected one of interrupt, when_idle, silent, got 'INTERRUPT'",
         function() local ok = session:send_tool_result("x", {}, { scheduling = "INTERRUPT" }) return ok end)
       session:close()
       local line = debug.getinfo(1, "l").currentline

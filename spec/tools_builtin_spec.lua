@@ -240,9 +240,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
 
     it("send_tool_result checks its options", function()
       local session = assert(client:connect { output_modalities = { "text" } })
-      assert.has_error(function() session:send_tool_result("x", 1, { later = true }) end, "unknown option 'later'")
+      -- named as the method, as its other errors are
+      assert.has_error(function() session:send_tool_result("x", 1, { later = true }) end,
+        "send_tool_result: unknown option 'later'")
       assert.has_error(function() session:send_tool_result("x", 1, { scheduling = "soon" }) end,
-        "option 'scheduling': expected one of interrupt, when_idle, silent, got 'soon'")
+        "send_tool_result: option 'scheduling': expected one of interrupt, when_idle, silent, got 'soon'")
       assert.has_error(function() session:send_tool_result("x", 1, 5) end)
       session:close()
       helper.drain(session)

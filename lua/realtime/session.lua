@@ -37,13 +37,15 @@ end
 
 -- session:send for the methods below: what it raises (a closed session, a value the
 -- mapping refuses) points at their caller's line, not at this file. Not a tail call.
--- `who`: the method the caller called (send_image, ...), named in an error instead of
--- the one-part conversation_item_create it sends.
+-- `who`: the method the caller called (send_image, create_response, ...), named in an
+-- error instead of the one-part conversation_item_create or the response_create it sends.
 local function send_for_caller(self, msg, who)
   local ok, sent, err, code = pcall(send, self, msg)
   if not ok then
     if who and type(sent) == "string" then
-      sent = sent:gsub("conversation_item_create: part 1[^:]*: ", who .. ": ", 1)
+      local n
+      sent, n = sent:gsub("conversation_item_create: part 1[^:]*: ", who .. ": ", 1)
+      if n == 0 then sent = sent:gsub("response_create: ", who .. ": ", 1) end
     end
     error(sent, 3)
   end
@@ -151,7 +153,7 @@ end
 
 function Session:create_response()
   check_self(self, "create_response")
-  local ok, err, code = send_for_caller(self, { type = "response_create" })
+  local ok, err, code = send_for_caller(self, { type = "response_create" }, "create_response")
   return ok, err, code
 end
 
@@ -169,17 +171,20 @@ function Session:send_tool_result(call_id, result, opts)
     error("bad argument #3 to 'send_tool_result' (table expected, got " .. type(opts) .. ")", 2)
   end
   opts = opts or {}
+  -- named as the method, as its other errors are (API.md)
   for k, v in pairs(opts) do
     local check = RESULT_OPTIONS[k]
-    if not check then error(("unknown option %s"):format(type(k) == "string" and shown(k) or tostring(k)), 2) end
+    if not check then
+      error(("send_tool_result: unknown option %s"):format(type(k) == "string" and shown(k) or tostring(k)), 2)
+    end
     local ok, expected = check(v)
-    if not ok then error(("option '%s': expected %s, got %s"):format(k, expected, shown(v)), 2) end
+    if not ok then error(("send_tool_result: option '%s': expected %s, got %s"):format(k, expected, shown(v)), 2) end
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
     item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
       scheduling = opts.scheduling, will_continue = opts.will_continue } } } }, "send_tool_result")
   if not ok then return nil, err, code end
-  ok, err, code = send_for_caller(self, { type = "response_create" })
+  ok, err, code = send_for_caller(self, { type = "response_create" }, "send_tool_result")
   return ok, err, code
 end
 
