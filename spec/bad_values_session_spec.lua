@@ -298,6 +298,54 @@ describe("bad values on a session", function()
           mime = "audio/pcm;rate=16000;rate=8000" } } } })
     end)
 
+    it("a NUL or control byte in a mime type raises on every path, naming the method or part", function()
+      local before = #frames_with '"mimeType"'
+      raises("send_image: mime type 'image/png\\x00evil' contains a NUL byte", session.send_image, session,
+        "abc", "image/png\0evil")
+      raises("send_image: mime type 'image/png\\x0aX: 1' contains a control character", session.send_image,
+        session, "abc", "image/png\nX: 1")
+      -- the NUL hid a second rate= from its check
+      raises("conversation_item_create: part 1: mime type 'audio/pcm;rate=24000\\x00;rate=8000' contains a "
+        .. "NUL byte", session.send, session, { type = "conversation_item_create",
+          item = { content = { { type = "audio", data = "abcd", mime = "audio/pcm;rate=24000\0;rate=8000" } } } })
+      raises("conversation_item_create: part 2: mime type 'audio/pcmu\\x00' contains a NUL byte", session.send,
+        session, { type = "conversation_item_create", turn_complete = true, item = { content = {
+          { type = "text", text = "hi" }, { type = "audio", data = "abc", mime = "audio/pcmu\0" } } } })
+      raises("conversation_item_create: part 1: mime type 'image/png\\x09' contains a control character",
+        session.send, session, { type = "conversation_item_create",
+          item = { content = { { type = "image", data = "abc", mime = "image/png\t" } } } })
+      local conns = #helper.connections()
+      raises("option 'history': item 1: part 1: mime type 'image/png\\x00zzz' contains a NUL byte",
+        client.connect, client, { history = { { role = "user",
+          content = { { type = "image", data = "abc", mime = "image/png\0zzz" } } } } })
+      assert.equal(conns, #helper.connections())
+      -- nothing went out
+      assert.equal(before, #frames_with '"mimeType"')
+    end)
+
+    it("a mime type's type/subtype goes out in lower case, which the service takes", function()
+      assert(session:send_image("\xff\xd8\xff", "Image/PNG"))
+      assert(session:send { type = "conversation_item_create",
+        item = { content = { { type = "audio", data = "\0\0", mime = "Audio/PCM;rate=24000" } } } })
+      -- a turn and history too
+      assert(session:send { type = "conversation_item_create", turn_complete = false,
+        item = { content = { { type = "image", data = "\xff\xd8\xff", mime = "IMAGE/JPEG; Q=\"A\"" } } } })
+      assert(session:send_text "hello")
+      -- the session stays open (the service closes it, 1007, on "Image/PNG")
+      assert.equal("response_done", helper.receive_until(session, { "response_done", "closed" }).type)
+      assert.equal(1, #frames_with '"mimeType":"image/png"')
+      assert.equal(1, #frames_with '"mimeType":"audio/pcm;rate=24000"')
+      assert.equal(1, #frames_with '"mimeType":"image/jpeg; Q=\\"A\\""')
+      assert.equal(0, #frames_with "Image/PNG")
+      local s2 = assert(client:connect { output_modalities = { "text" }, history = { { role = "user",
+        content = { { type = "audio", data = "\0\0", mime = "AUDIO/pcm;rate=8000" } } } } })
+      assert(s2:send_text "hello")
+      assert.equal("response_done", helper.receive_until(s2, { "response_done", "closed" }).type)
+      assert.equal(1, #frames_with '"mimeType":"audio/pcm;rate=8000"')
+      s2:close()
+      helper.drain(s2)
+    end)
+
     it("send_tool_result names itself for an unknown call id", function()
       raises("send_tool_result: unknown call_id 'nope'", session.send_tool_result, session, "nope", {})
     end)

@@ -69,8 +69,8 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("image/jpeg", send(st, item { type = "image", data = "x" })[1].realtimeInput.video.mimeType)
       assert.has_error(function() send(st, item { type = "image", data = "x", mime = "audio/pcm" }) end,
         "conversation_item_create: part 1: mime type 'audio/pcm' is not image/*")
-      -- mime types are case-insensitive (RFC 2045): as given on the wire
-      assert.equal("IMAGE/PNG", send(st, item { type = "image", data = "x", mime = "IMAGE/PNG" })[1].realtimeInput.video.mimeType)
+      -- mime types are case-insensitive (RFC 2045); the service takes the type in lower case
+      assert.equal("image/png", send(st, item { type = "image", data = "x", mime = "IMAGE/PNG" })[1].realtimeInput.video.mimeType)
     end)
 
     it("seed bug 10: item audio under manual VAD is framed by activityStart/activityEnd", function()

@@ -116,10 +116,12 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
 
 /* The mime type and bytes of the image or audio part i (the table at part), checked the
  * same way for a realtime send, a turn and history: the part's own mime (else the
- * session's input format for audio, or dflt) must start with kind ("image/" or
- * "audio/"); a PCM one's rate= must be in LRT_MIN_RATE..LRT_MAX_RATE and its bytes a
- * whole number of 16-bit samples; data must be a string. Raises "<who>: part <i>: ...".
- * Both strings live in the state or part table. Empty data is left to the caller. */
+ * session's input format for audio, or dflt) must hold no NUL or control byte and start
+ * with kind ("image/" or "audio/"); a PCM one's rate= must be in
+ * LRT_MIN_RATE..LRT_MAX_RATE and its bytes a whole number of 16-bit samples; data must
+ * be a string. Raises "<who>: part <i>: ...". Pushes the mime type to send (type/subtype
+ * in lower case) and returns it; data lives in the part table. Empty data is left to
+ * the caller. */
 const char *lrt_map_part_media(lua_State *L, int state, int part, const char *who, int i,
                                const char *kind, const char *dflt, const char **data,
                                size_t *n);

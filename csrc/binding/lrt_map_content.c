@@ -52,31 +52,62 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
         luaL_error(L, "%s: part %d (%s): unknown field %s", who, i, type, k);
 }
 
+/* Raises unless the mime type (n bytes) is free of control bytes: a NUL byte would cut
+ * it short on the way out (hiding, say, a second rate=), and a CR, LF or tab would reach
+ * the wire as given. */
+static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const char *who, int i)
+{
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)mime[k];
+        if (c < 0x20 || c == 0x7f)
+            luaL_error(L, "%s: part %d: mime type %s contains %s", who, i,
+                       lrt_map_shown(L, mime, n), c ? "a control character" : "a NUL byte");
+    }
+}
+
+/* Pushes the mime type (n bytes) with its type/subtype in lower case and returns it:
+ * media types are case-insensitive (RFC 2045), but the service takes "image/" and
+ * "audio/" only as written. Parameters stay as given. */
+static const char *push_lower_type(lua_State *L, const char *mime, size_t n)
+{
+    size_t end = strcspn(mime, "; ");
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, n);
+
+    for (size_t k = 0; k < n; k++)
+        p[k] = k < end && mime[k] >= 'A' && mime[k] <= 'Z' ? (char)(mime[k] - 'A' + 'a')
+                                                          : mime[k];
+    luaL_pushresultsize(&b, n);
+    return lua_tostring(L, -1);
+}
+
 const char *lrt_map_part_media(lua_State *L, int state, int part, const char *who, int i,
                                const char *kind, const char *dflt, const char **data,
                                size_t *n)
 {
     const char *mime = dflt;
+    size_t mlen = strlen(dflt);
     int top = lua_gettop(L);
 
     if (kind[0] == 'a' && lua_getfield(L, state, "input_mime") == LUA_TSTRING)
-        mime = lua_tostring(L, -1);   /* the session's rate-carrying default */
+        mime = lua_tolstring(L, -1, &mlen);   /* the session's rate-carrying default */
     int t = lua_getfield(L, part, "mime");
     if (t == LUA_TSTRING)
-        mime = lua_tostring(L, -1);
+        mime = lua_tolstring(L, -1, &mlen);
     else if (t != LUA_TNIL)
         luaL_error(L, "%s: part %d: 'mime' must be a string", who, i);
+    check_mime_bytes(L, mime, mlen, who, i);
     if (strncasecmp(mime, kind, strlen(kind)) != 0)   /* case-insensitive (RFC 2045) */
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
-                   lrt_map_shown(L, mime, strlen(mime)), kind);
-    int pcm = lrt_mime_is_pcm16(mime, strlen(mime));
+                   lrt_map_shown(L, mime, mlen), kind);
+    int pcm = lrt_mime_is_pcm16(mime, mlen);
     lua_Integer rate = pcm ? lrt_mime_rate(mime, LRT_MIN_RATE) : 0;
     if (rate == -2)
         luaL_error(L, "%s: part %d: mime type %s: rate given twice", who, i,
-                   lrt_map_shown(L, mime, strlen(mime)));
+                   lrt_map_shown(L, mime, mlen));
     if (rate < 0)
         luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
-                      "%d Hz", who, i, lrt_map_shown(L, mime, strlen(mime)), LRT_MIN_RATE,
+                      "%d Hz", who, i, lrt_map_shown(L, mime, mlen), LRT_MIN_RATE,
                    LRT_MAX_RATE);
     if (lua_getfield(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
@@ -84,8 +115,8 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
     if (pcm && *n % 2)
         luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
                    i, (int)(*n > 2147483647 ? 2147483647 : *n));
-    lua_settop(L, top);
-    return mime;
+    lua_settop(L, top);   /* mime stays alive: the state or the part holds it */
+    return push_lower_type(L, mime, mlen);
 }
 
 /* Pushes { inlineData = { mimeType, data = base64 } } for an image or audio part. */
@@ -108,6 +139,7 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
     lrt_push_base64(L, data, n);
     lua_setfield(L, -2, "data");
     lua_setfield(L, -2, "inlineData");
+    lua_remove(L, -2);   /* the mime type lrt_map_part_media pushed */
 }
 
 /* Appends the wire part of content part i (the table at part) to the array at parts;
