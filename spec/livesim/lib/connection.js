@@ -28,11 +28,13 @@ function decodeBase64(data, where) {
 }
 
 // "audio/pcm;rate=16000" → 16000; plain "audio/pcm" is 16 kHz, the native input rate.
+// The service resamples any other rate to 16 kHz (live-protocol.md: "other rates are
+// resampled by the server"), so only a rate of 0 is refused.
 function pcmRate(mimeType, where) {
   const m = /^audio\/(?:pcm|l16)\s*(?:;\s*rate\s*=\s*(\d+))?\s*$/i.exec(mimeType || '');
   if (!m) throw invalid(`Unsupported mime type at '${where}': ${String(mimeType).slice(0, 40)}`);
   const rate = m[1] ? Number(m[1]) : 16000;
-  if (rate < 8000 || rate > 48000) throw invalid(`Unsupported sample rate at '${where}': ${rate}`);
+  if (!(rate > 0)) throw invalid(`Unsupported sample rate at '${where}': ${rate}`);
   return rate;
 }
 
