@@ -462,6 +462,76 @@ describe("tool calls voided by a reconnect", function()
     end)
   end
 
+  -- A call left to the caller, answered by hand right after the connection drops, before
+  -- `reconnected` is read: the result is queued while the session reconnects.
+  local function lookup_session(client, behavior)
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "lookup_order", description = "Look up an order", behavior = behavior,
+                  parameters = { type = "object", properties = { id = { type = "string" } } } } } })
+    assert(session:send_text 'call lookup_order {"id":"A1"}')
+    local item = until_msg(session, function(m)
+      return m.type == "response_output_item_done" and m.item.content[1].type == "function_call"
+    end)
+    return session, item.item.content[1].call_id
+  end
+
+  it("does not send a result given during the reconnect for a call it voided", function()
+    local client = helper.clean_gemini()
+    local from = #helper.connections() + 1
+    -- blocking: the handle before the call is the one to resume from
+    local session, old = lookup_session(client)
+    helper.sim_post("/_sim/connections/" .. open_connection().id, { fault = { type = "drop" } })
+    assert(session:send_tool_result(old, { status = "stale" }))
+    local new, text, reconnected = nil, {}, false
+    local deadline = os.time() + 20
+    while true do
+      local m = until_msg(session, function() return true end, 20)
+      if m.type == "reconnected" then
+        reconnected = true
+      elseif m.type == "response_output_item_done" and m.item.content[1].type == "function_call" then
+        assert.is_true(reconnected)
+        new = m.item.content[1].call_id
+        assert(session:send_tool_result(new, { status = "shipped" }))
+      elseif m.type == "output_text_done" then
+        text[#text + 1] = m.text
+      elseif completed(m) and table.concat(text):find("result of lookup_order", 1, true) then
+        break
+      end
+      assert(os.time() < deadline, "no answer after the tool result")
+    end
+    assert.is_not_nil(new)
+    assert.not_equal(old, new)
+    assert.matches("shipped", table.concat(text))
+    session:close()
+    helper.drain(session)
+    helper.close_clean(client)
+    -- the old id never reached the wire: only the new call was answered
+    assert.same({ new }, answered_ids(from))
+  end)
+
+  it("still sends a result given during the reconnect for a call the resumed session holds", function()
+    local client = helper.clean_gemini()
+    local from = #helper.connections() + 1
+    -- non_blocking: the model goes on, and the handle after its turn holds the call
+    local session, old = lookup_session(client, "non_blocking")
+    until_msg(session, function(m) return m.type == "session_resumption_update" and m.resumable end)
+    helper.sim_post("/_sim/connections/" .. open_connection().id, { fault = { type = "drop" } })
+    assert(session:send_tool_result(old, { status = "shipped" }))
+    local seen = {}
+    until_msg(session, of_type "reconnected", 15, seen)
+    local ids
+    for _ = 1, 50 do              -- up to 5 s for the result to be written
+      ids = answered_ids(from)
+      if #ids > 0 then break end
+      realtime.sleep(0.1)
+    end
+    for _, m in ipairs(seen) do assert.not_equal("tool_call_cancellation", m.type) end
+    session:close()
+    helper.drain(session)
+    helper.close_clean(client)
+    assert.same({ old }, ids)
+  end)
+
   it("withdraws a blocking call whose handler waited over the drop (handle before the call)", function()
     local client = helper.clean_gemini()
     local from = #helper.connections() + 1

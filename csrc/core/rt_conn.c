@@ -113,12 +113,15 @@ void rt_conn_take_intake(struct rt_session *s)
     struct rt_msg *m, *next;
 
     /* Initial history goes before what waits that is not history (rt_session_send_initial
-     * admits it only while none of that was written). */
+     * admits it only while none of that was written). An answer to a call a reconnect
+     * voided is not written (rt_conn_calls.c). One flag test for the rest. */
     for (m = l ? rt_container_of(l, struct rt_msg, link) : NULL; m; m = next) {
         next = rt_msg_next(m);
-        if (m->flags & RT_MSG_INITIAL)
+        if (!(m->flags & (RT_MSG_INITIAL | RT_MSG_TOOL_RESPONSE)))
+            rt_queue_push(&s->sendq, m);
+        else if (m->flags & RT_MSG_INITIAL)
             rt_queue_push_after_run(&s->sendq, m, RT_MSG_INITIAL);
-        else
+        else if ((m = rt_conn_calls_answer(s, m)) != NULL)
             rt_queue_push(&s->sendq, m);
     }
     /* Messages kept for replay count against the bound too; the oldest give way rather

@@ -111,4 +111,19 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev);
  * (RT_EV_HANDLE_LACKS_HISTORY). */
 bool rt_conn_track(struct rt_session *s, const char *text, size_t len);
 
+/* ---- rt_conn_calls.c: calls a reconnect voids ---- */
+/* Records the call ids of a toolCall message, number seq. */
+void rt_conn_calls_note(struct rt_session *s, const char *text, size_t len, uint64_t seq);
+/* Lets go of the calls of messages up to upto: a handle that holds them came. */
+void rt_conn_calls_covered(struct rt_session *s, uint64_t upto);
+/* A reconnect resumed the state of message resume_seq (0: a new session): the calls
+ * recorded after it are voided, the others let go. */
+void rt_conn_calls_void(struct rt_session *s, uint64_t resume_seq);
+/* m (queued: counted in tx_bytes) without its answers to voided calls: m itself, a new
+ * message in its place (m freed), or NULL when nothing is left (m freed). */
+struct rt_msg *rt_conn_calls_answer(struct rt_session *s, struct rt_msg *m);
+/* The same for each message of q. */
+void rt_conn_calls_filter(struct rt_session *s, struct rt_queue *q);
+void rt_conn_calls_free(struct rt_session *s);
+
 #endif

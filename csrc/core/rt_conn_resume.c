@@ -445,6 +445,8 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
         return false;
     if (sc.model_output || sc.tool_call)
         s->model_busy = true;
+    if (sc.tool_call)
+        rt_conn_calls_note(s, text, len, s->rx_seq);
     if (sc.turn_complete) {
         s->boundary = s->tx_seq;
         s->boundary_caught_up = s->behind_from == UINT64_MAX || rt_conn_caught_up(s);
@@ -469,6 +471,8 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
         rt_conn_replay_covered(s, upto, sc.has_index);
         /* what this handle covers is dropped: the history left is what it lacks */
         lacks = rt_conn_history_unsaved(s);
+        if (!lacks)                      /* a resume from it holds their calls */
+            rt_conn_calls_covered(s, s->handle_seq);
         rt_conn_publish_handle(s, &sc, upto, lacks);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
@@ -561,8 +565,13 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
             s->initial_in_replay = false;
         s->fresh_start = false;
         atomic_fetch_add(&s->stats.reconnects, 1);
-        atomic_fetch_add(&s->stats.resent, s->replay.count);
         atomic_fetch_add(&s->tx_bytes, s->replay.bytes);
+        /* Answers to calls the resumed state does not hold are not written: the model
+         * asks again under new ids, and the owner is told (the event's seq). */
+        rt_conn_calls_void(s, s->resume_seq);
+        rt_conn_calls_filter(s, &s->replay);
+        rt_conn_calls_filter(s, &s->sendq);
+        atomic_fetch_add(&s->stats.resent, s->replay.count);
         rt_conn_take_intake(s);
         rt_queue_prepend(&s->sendq, &s->replay);
         s->replay_first = s->tx_seq;

@@ -17,6 +17,7 @@
 
 #include "rt_alloc.h"
 #include "rt_auth.h"
+#include "rt_conn.h"
 #include "rt_endpoint.h"
 #include "rt_url.h"
 #include "rt_utf8.h"
@@ -58,6 +59,7 @@ static void rt_sess_destroy(struct rt_session *s)
         rt_free(s->up);
     }
     rt_free(s->handle);
+    rt_conn_calls_free(s);
     rt_free(s->lost_reason);
     rt_free(s->close_reason);
     rt_free(s->pong);

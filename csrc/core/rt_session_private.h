@@ -289,6 +289,8 @@ struct rt_session {
                                         state it resumes holds up to it (0: a saved handle) */
     uint64_t resume_seq;             /* what this reconnect resumes: handle_seq, or 0 for a
                                         new session (the reconnected event's seq) */
+    struct rt_calls *calls;          /* owned: tool call ids since the last handle, and those
+                                        a reconnect voided (rt_conn_calls.c); NULL for none */
     char *lost_reason;               /* owned: why the resumed connection was lost, until
                                         the reconnected event says it; NULL otherwise */
 };

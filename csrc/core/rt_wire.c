@@ -67,6 +67,31 @@ static unsigned rt_wire_parse_flags(const char *text, size_t len)
     return flags;
 }
 
+/* The bytes of JSON white space at t[0..len). */
+static size_t rt_wire_ws(const char *t, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* RT_MSG_TOOL_RESPONSE when the object's first key is "toolResponse": a look at its
+ * first bytes only, so that a long message (an audio item) costs nothing more. */
+static unsigned rt_wire_tool_flag(const char *t, size_t len)
+{
+    static const char key[] = "\"toolResponse\"";
+    size_t i = rt_wire_ws(t, len);
+
+    if (i >= len || t[i] != '{')
+        return 0;
+    i++;
+    i += rt_wire_ws(t + i, len - i);
+    return len - i >= sizeof key - 1 && memcmp(t + i, key, sizeof key - 1) == 0
+           ? RT_MSG_TOOL_RESPONSE : 0;
+}
+
 unsigned rt_wire_flags(const void *text, size_t len)
 {
     static const struct { enum rt_wire_control c; unsigned flag; } acts[] = {
@@ -78,6 +103,8 @@ unsigned rt_wire_flags(const void *text, size_t len)
         if (len == strlen(t) && memcmp(text, t, len) == 0)
             return acts[i].flag;
     }
+    if (rt_wire_tool_flag(text, len))
+        return RT_MSG_TOOL_RESPONSE;      /* no realtimeInput in it */
     /* Only a text that mentions an activity at all is read as JSON. */
     if (!memmem(text, len, "ctivity", 7))
         return 0;
