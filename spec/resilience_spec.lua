@@ -482,12 +482,14 @@ describe("tool calls voided by a reconnect", function()
     local session, old = lookup_session(client)
     helper.sim_post("/_sim/connections/" .. open_connection().id, { fault = { type = "drop" } })
     assert(session:send_tool_result(old, { status = "stale" }))
-    local new, text, reconnected = nil, {}, false
+    local new, text, reconnected, cancelled = nil, {}, false, nil
     local deadline = os.time() + 20
     while true do
       local m = until_msg(session, function() return true end, 20)
       if m.type == "reconnected" then
         reconnected = true
+      elseif m.type == "tool_call_cancellation" then
+        cancelled = m
       elseif m.type == "response_output_item_done" and m.item.content[1].type == "function_call" then
         assert.is_true(reconnected)
         new = m.item.content[1].call_id
@@ -502,6 +504,10 @@ describe("tool calls voided by a reconnect", function()
     assert.is_not_nil(new)
     assert.not_equal(old, new)
     assert.matches("shipped", table.concat(text))
+    -- the caller is told that its answer does not count
+    assert.is_table(cancelled, "no tool_call_cancellation")
+    assert.same({ old }, cancelled.call_ids)
+    assert.is_true(cancelled.reconnected)
     session:close()
     helper.drain(session)
     helper.close_clean(client)

@@ -67,6 +67,7 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
     int t = lua_getfield(L, sr, "newHandle");
     size_t n = t == LUA_TSTRING ? lua_rawlen(L, -1) : 0;
     const char *why = t != LUA_TSTRING && t != LUA_TNIL ? lrt_json_kind(L, -1) : NULL;
+    int kept = 0;
     if (n > 0)
         why = handle_problem(f);
     if (n > 0 && !why && lrt_get_bool(L, f->state, "handle_lacks_history")) {
@@ -77,6 +78,7 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
         lua_pushvalue(L, -1);
         lua_setfield(L, f->state, "resumption_handle");
         lua_setfield(L, m, "handle");
+        kept = 1;
     } else {
         /* The core keeps no such handle either (rt_resume_handle_ok). */
         if (why)
@@ -85,7 +87,11 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
                                    t == LUA_TSTRING ? "" : ", not a string");
         lua_pop(L, 1);
     }
-    lrt_set_bool(L, m, "resumable", lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate"));
+    int resumable = lrt_map_flag(f, sr, "resumable", "sessionResumptionUpdate");
+    lrt_set_bool(L, m, "resumable", resumable);
+    /* a reconnect from it holds the calls so far: their answers are settled */
+    if (kept && resumable)
+        lrt_set_int(L, f->state, "held_rx", lrt_get_int(L, f->state, "rx_seq"));
     lua_Integer idx = lrt_count(f, sr, "lastConsumedClientMessageIndex", "sessionResumptionUpdate");
     if (idx >= 0)
         lrt_set_int(L, m, "last_consumed_index", idx);

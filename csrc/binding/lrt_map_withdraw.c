@@ -11,16 +11,19 @@
 #define LRT_CALL_RX_PRUNE 64
 
 /* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
- * the table at calls); call_rx_n counts those left, and the next pruning waits for twice
+ * the table at calls) and held by the last resumable handle (held_rx): a reconnect from
+ * before an answered call still voids it, and the core drops its answer
+ * (rt_conn_calls.c). call_rx_n counts those left, and the next pruning waits for twice
  * as many (call_rx_bound), so many open calls cost no pruning per call. */
 static void prune_call_rx(lua_State *L, int state, int rx, int calls)
 {
-    lua_Integer left = 0;
+    lua_Integer left = 0, held = lrt_get_int(L, state, "held_rx");
     lua_pushnil(L);
     while (lua_next(L, rx)) {
+        lua_Integer at = lua_tointeger(L, -1);
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
-        if (lua_rawget(L, calls) == LUA_TNIL) {
+        if (lua_rawget(L, calls) == LUA_TNIL && at <= held) {
             lua_pushvalue(L, -2);
             lua_pushnil(L);
             lua_rawset(L, rx);      /* clearing a field while traversing is allowed */
@@ -157,7 +160,8 @@ int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since)
     lua_getfield(L, state, "calls");
     int calls = ids + 2;
     prune_call_rx(L, state, rx, calls);
-    /* the open calls that came after since, in the order they came */
+    /* the calls that came after since (open, or answered: their answers are not sent),
+     * in the order they came; they leave call_rx */
     lua_Integer n = 0;
     lua_pushnil(L);
     while (lua_next(L, rx)) {
@@ -181,6 +185,12 @@ int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since)
         lua_pushvalue(L, -1);
         lua_rawseti(L, ids, j);
     }
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, ids, i);
+        lua_pushnil(L);
+        lua_rawset(L, rx);
+    }
+    lrt_set_int(L, state, "call_rx_n", lrt_get_int(L, state, "call_rx_n") - n);
     lua_settop(L, ids);
     return (int)n;
 }
