@@ -538,6 +538,50 @@ describe("tool calls voided by a reconnect", function()
     assert.same({ old }, ids)
   end)
 
+  it("keeps the answers to held calls in a tool response that also answers a voided one", function()
+    local client = helper.clean_gemini()
+    local from = #helper.connections() + 1
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "note", description = "Note a thing", behavior = "non_blocking",
+        parameters = { type = "object", properties = { what = { type = "string" } } } },
+      { name = "lookup_order", description = "Look up an order",
+        parameters = { type = "object", properties = { id = { type = "string" } } } } } })
+    local function next_call()
+      return until_msg(session, function(m)
+        return m.type == "response_output_item_done" and m.item.content[1].type == "function_call"
+      end).item.content[1].call_id
+    end
+    -- a non_blocking call, held by the handle after the model's turn; then a blocking one
+    assert(session:send_text 'call note {"what":"tea"}')
+    local held = next_call()
+    until_msg(session, function(m) return m.type == "session_resumption_update" and m.resumable end)
+    assert(session:send_text 'call lookup_order {"id":"A1"}')
+    local voided = next_call()
+    helper.sim_post("/_sim/connections/" .. open_connection().id, { fault = { type = "drop" } })
+    -- both answered in one toolResponse while the session reconnects
+    assert(session:send { type = "conversation_item_create", item = { role = "user", content = {
+      { type = "function_result", call_id = held, result = { noted = true } },
+      { type = "function_result", call_id = voided, result = { status = "stale" } } } } })
+    assert(session:send { type = "response_create" })
+    local new = next_call()
+    assert(session:send_tool_result(new, { status = "shipped" }))
+    until_msg(session, function(m) return m.type == "output_text_done" and m.text:find("shipped", 1, true) end)
+    session:close()
+    helper.drain(session)
+    helper.close_clean(client)
+    local frames = {}
+    for i, conn in ipairs(helper.connections()) do
+      if i >= from then
+        for _, tr in ipairs(helper.client_messages("toolResponse", conn)) do
+          local ids = {}
+          for _, r in ipairs(tr.functionResponses) do ids[#ids + 1] = r.id end
+          frames[#frames + 1] = ids
+        end
+      end
+    end
+    assert.same({ { held }, { new } }, frames)
+  end)
+
   it("withdraws a blocking call whose handler waited over the drop (handle before the call)", function()
     local client = helper.clean_gemini()
     local from = #helper.connections() + 1

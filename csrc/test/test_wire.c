@@ -148,6 +148,25 @@ static void test_activity_flags(void)
 }
 
 /* setupComplete is a top-level key, not a word found anywhere. */
+/* A tool response is known by its first key, in its first bytes: a later key or a mention
+ * inside a string is not one (nor read through, so long audio costs nothing more). */
+static void test_tool_response_flag(void)
+{
+    static const struct { const char *text; unsigned flags; } cases[] = {
+        { "{\"toolResponse\":{\"functionResponses\":[]}}", RT_MSG_TOOL_RESPONSE },
+        { " \n{ \t\"toolResponse\" : {}}", RT_MSG_TOOL_RESPONSE },
+        { "{\"clientContent\":{},\"toolResponse\":{}}", 0 },
+        { "{\"realtimeInput\":{\"text\":\"toolResponse\"}}", 0 },
+        { "{\"toolResponses\":{}}", 0 },
+        { "{\"toolRespon", 0 },
+        { "[\"toolResponse\"]", 0 },
+        { "", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        RT_CHECK(rt_wire_flags(cases[i].text, strlen(cases[i].text)) == cases[i].flags);
+}
+
 static void test_setup_complete(void)
 {
     static const char ok[] = "{\"setupComplete\":{}}";
@@ -181,6 +200,7 @@ int main(void)
     RT_RUN(test_audio_nomem);
     RT_RUN(test_controls);
     RT_RUN(test_activity_flags);
+    RT_RUN(test_tool_response_flag);
     RT_RUN(test_setup_complete);
     RT_RUN(test_has_audio);
     return rt_test_done();
