@@ -10,28 +10,46 @@
 /* call_rx holds at least this many entries before those of answered calls are let go. */
 #define LRT_CALL_RX_PRUNE 64
 
-/* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
- * the table at calls) and held by the last resumable handle (held_rx): a reconnect from
- * before an answered call still voids it, and the core drops its answer
- * (rt_conn_calls.c). call_rx_n counts those left, and the next pruning waits for twice
- * as many (call_rx_bound), so many open calls cost no pruning per call. */
-static void prune_call_rx(lua_State *L, int state, int rx, int calls)
+/* One pass of prune_call_rx: lets go of the entries of answered calls (not in the table
+ * at calls) that came in messages up to held; returns how many are left, and in
+ * *answered how many of those are answered. */
+static lua_Integer prune_pass(lua_State *L, int rx, int calls, lua_Integer held,
+                              lua_Integer *answered)
 {
-    lua_Integer left = 0, held = lrt_get_int(L, state, "held_rx");
+    lua_Integer left = 0;
+    *answered = 0;
     lua_pushnil(L);
     while (lua_next(L, rx)) {
         lua_Integer at = lua_tointeger(L, -1);
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
-        if (lua_rawget(L, calls) == LUA_TNIL && at <= held) {
+        int done = lua_rawget(L, calls) == LUA_TNIL;
+        if (done && at <= held) {
             lua_pushvalue(L, -2);
             lua_pushnil(L);
             lua_rawset(L, rx);      /* clearing a field while traversing is allowed */
         } else {
             left++;
+            *answered += done;
         }
         lua_pop(L, 1);
     }
+    return left;
+}
+
+/* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
+ * the table at calls) and held by the last resumable handle (held_rx): a reconnect from
+ * before an answered call still voids it, and the core drops its answer
+ * (rt_conn_calls.c). More than LRT_CALL_RX_PRUNE answered calls and no handle holding
+ * them (resumption off, or the history not held yet) let go of them all, as the core
+ * remembers no more either. call_rx_n counts those left, and the next pruning waits for
+ * twice as many (call_rx_bound), so many open calls cost no pruning per call. */
+static void prune_call_rx(lua_State *L, int state, int rx, int calls)
+{
+    lua_Integer answered;
+    lua_Integer left = prune_pass(L, rx, calls, lrt_get_int(L, state, "held_rx"), &answered);
+    if (answered > LRT_CALL_RX_PRUNE)
+        left = prune_pass(L, rx, calls, LUA_MAXINTEGER, &answered);
     lrt_set_int(L, state, "call_rx_n", left);
     lrt_set_int(L, state, "call_rx_bound", 2 * left);
 }
