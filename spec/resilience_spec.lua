@@ -475,8 +475,17 @@ describe("tool calls voided by a reconnect", function()
     return session, item.item.content[1].call_id
   end
 
-  it("does not send a result given during the reconnect for a call it voided", function()
-    local client = helper.clean_gemini()
+  local voided_cases = {
+    { "Gemini", helper.clean_gemini },
+    { "Vertex, the call's arguments streamed in pieces", function()
+        helper.sim_request("DELETE", "/_sim/next")
+        helper.sim_post("/_sim/next", { count = 1, behaviour = { partialArgs = true } })
+        return helper.vertex()
+      end },
+  }
+  for _, case in ipairs(voided_cases) do
+  it("does not send a result given during the reconnect for a call it voided (" .. case[1] .. ")", function()
+    local client = case[2]()
     local from = #helper.connections() + 1
     -- blocking: the handle before the call is the one to resume from
     local session, old = lookup_session(client)
@@ -514,6 +523,7 @@ describe("tool calls voided by a reconnect", function()
     -- the old id never reached the wire: only the new call was answered
     assert.same({ new }, answered_ids(from))
   end)
+  end
 
   it("still sends a result given during the reconnect for a call the resumed session holds", function()
     local client = helper.clean_gemini()

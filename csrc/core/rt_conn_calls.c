@@ -56,6 +56,15 @@ static void rt_calls_add(struct rt_session *s, const struct rt_json_val *id, uin
         return;
     if (!s->calls && !(s->calls = rt_calloc(1, sizeof *s->calls)))
         return;
+    /* A call streamed in pieces (Vertex partialArgs) repeats its id: it counts from its
+     * last piece, as the binding's item does. */
+    for (size_t i = 0; i < s->calls->n; i++) {
+        rec = s->calls->rec[i];
+        if (!rec->voided && rt_json_eqn(id, rec->id, rec->len)) {
+            rec->seq = seq;
+            return;
+        }
+    }
     if (!(rec = rt_malloc(sizeof *rec + id->n + 1)))
         return;
     if (rt_json_unescape(id, rec->id, id->n + 1, &len) != 0) {
