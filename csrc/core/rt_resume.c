@@ -315,6 +315,50 @@ bool rt_resume_saved_handle(const char *setup, size_t len, size_t at, const char
     return rt_resume_handle_ok(*h, *hlen);
 }
 
+/* Cuts the first member `name` of the "setup" object out of s[0..len) in place, with one
+ * neighbouring comma so that the rest stays valid JSON. Returns the new length, len when
+ * there is no such member (or the text is not an object the reader takes). */
+static size_t rt_resume_cut(char *s, size_t len, const char *name)
+{
+    struct rt_json r;
+    struct rt_json_val root, setup, k, v;
+    size_t from = 0, to;
+    bool found = false;
+
+    rt_json_init(&r, s, len, 0);
+    if (rt_json_root(&r, &root) != RT_JSON_OBJECT)
+        return len;
+    while (rt_json_member(&r, &root, &k, &v))
+        if (v.type == RT_JSON_OBJECT && rt_json_eq(&k, "setup"))
+            break;
+    if (v.type != RT_JSON_OBJECT)
+        return len;
+    setup = v;
+    while (rt_json_member(&r, &setup, &k, &v)) {
+        if (found) {
+            /* up to the next member's key: the value, the comma and the blanks go */
+            to = (size_t)(k.s - 1 - s);
+            memmove(s + from, s + to, len - to);
+            return len - (to - from);
+        }
+        if (rt_json_eq(&k, name)) {
+            from = (size_t)(k.s - 1 - s);      /* the key's opening quote */
+            found = true;
+        }
+    }
+    if (!found || rt_json_failed(&r))
+        return len;
+    /* the last member: up to the setup's '}' (just read), with the comma before it */
+    to = (size_t)(r.p - 1 - s);
+    size_t before = from;
+    while (before > 0 && rt_is_ws(s[before - 1]))
+        before--;
+    if (before > 0 && s[before - 1] == ',')
+        from = before - 1;                     /* else the only member: "{" stays */
+    memmove(s + from, s + to, len - to);
+    return len - (to - from);
+}
+
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap)
 {
@@ -344,6 +388,12 @@ size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
     o += from - at;
     memcpy(out + o, setup + to, len - to);
     o += len - to;
+    /* The resumed session holds its history: a setup announcing initial history would
+     * make the server hold all input until a clientContent that never comes. */
+    for (size_t n = 0; n != o;) {
+        n = o;
+        o = rt_resume_cut(out, o, "historyConfig");
+    }
     return o;
 }
 

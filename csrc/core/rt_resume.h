@@ -52,8 +52,10 @@ bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty);
 /* Writes into out (capacity cap) the setup with "handle":"<handle>" inserted at the
  * place rt_resume_find gave; a handle already there (a session started from a saved
  * handle) is taken out, so the setup carries one handle, the newest. handle is raw
- * JSON string content (as rt_scan_server returns it). Returns the length written, or 0
- * when cap is too small (it needs at most len + hlen + 12). */
+ * JSON string content (as rt_scan_server returns it). The setup's "historyConfig" is left
+ * out: the resumed session has its history, and a setup announcing initial history makes
+ * the server hold every input until a history that is never sent again. Returns the
+ * length written, or 0 when cap is too small (it needs at most len + hlen + 12). */
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
                        const char *handle, size_t hlen, char *out, size_t cap);
 

@@ -202,6 +202,36 @@ static void test_setup_rewrite_replaces(void)
     }
 }
 
+/* A resumed setup announces no initial history, wherever historyConfig stands. */
+static void test_setup_rewrite_history(void)
+{
+    static const char *const cases[][2] = {
+        { "{\"setup\":{\"model\":\"m\",\"sessionResumption\":{},\"historyConfig\":"
+          "{\"initialHistoryInClientContent\":true}}}",
+          "{\"setup\":{\"model\":\"m\",\"sessionResumption\":{\"handle\":\"H\"}}}" },
+        { "{\"setup\":{\"historyConfig\":{\"a\":[1,\"}\"]} , \"sessionResumption\":{}}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"H\"}}}" },
+        { "{\"setup\":{\"x\":{\"historyConfig\":1},\"sessionResumption\":{},"
+          "\"history\\u0043onfig\":{},\"y\":2}}",
+          "{\"setup\":{\"x\":{\"historyConfig\":1},\"sessionResumption\":{\"handle\":\"H\"},"
+          "\"y\":2}}" },
+        { "{\"setup\":{\"sessionResumption\":{}},\"historyConfig\":{}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"H\"}},\"historyConfig\":{}}" },
+    };
+    char out[256];
+    size_t at, n;
+    bool empty;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *in = cases[i][0];
+        RT_CHECK(rt_resume_find(in, strlen(in), &at, &empty) && empty);
+        n = rt_resume_setup(in, strlen(in), at, empty, "H", 1, out, sizeof out);
+        RT_CHECK(n > 0);
+        out[n] = '\0';
+        RT_CHECK_STR(out, cases[i][1]);
+    }
+}
+
 /* The handle a setup starts from is the one to resume with until the server's first. */
 static void test_saved_handle(void)
 {
@@ -287,6 +317,7 @@ int main(void)
     RT_RUN(test_scan_deep);
     RT_RUN(test_setup_rewrite);
     RT_RUN(test_setup_rewrite_replaces);
+    RT_RUN(test_setup_rewrite_history);
     RT_RUN(test_saved_handle);
     RT_RUN(test_handle_ok);
     RT_RUN(test_rules);
