@@ -282,9 +282,10 @@ class Connection {
       this.record.resumedFrom = this.cfg.resumption.handle;
     } else {
       this.session = reg.newSession(this);
-      // A resumed session already has its history; only a new one waits for it.
-      this.historyOpen = this.cfg.initialHistory;
     }
+    // As the service does: a setup announcing initial history holds realtime input until
+    // a clientContent with turnComplete, resumed or not.
+    this.historyOpen = this.cfg.initialHistory;
     this.session.connectionIds.push(this.id);
     this.record.sessionId = this.session.id;
     this.record.state = 'active';

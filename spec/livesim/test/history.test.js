@@ -55,6 +55,24 @@ test('Gemini initial history in several messages: realtime input waits until it 
   s.session.close();
 });
 
+test('Gemini resumed with historyConfig: input waits for history as in a new session', async () => {
+  const config = { ...TEXT, sessionResumption: {} };
+  const a = await h.open(gemini, { config, setup: INITIAL });
+  a.session.sendClientContent({ turns, turnComplete: true });
+  a.session.sendRealtimeInput({ text: 'Hello' });
+  const done = await a.turnComplete();
+  const u = await a.waitFor((m) => m.sessionResumptionUpdate && m.sessionResumptionUpdate.resumable, { from: a.msgs.indexOf(done) + 1 });
+  a.session.close();
+  const r = await h.open(gemini, { config: { ...TEXT, sessionResumption: { handle: u.sessionResumptionUpdate.newHandle } }, setup: INITIAL });
+  r.session.sendRealtimeInput({ text: 'Tell me the history' });
+  await h.sleep(300);
+  assert.equal(r.msgs.filter((m) => m.serverContent).length, 0, 'input is held');
+  assert.equal((await h.lastConnection(sim)).turnState, 'awaiting-history');
+  r.session.sendClientContent({ turns: turns.slice(0, 1), turnComplete: true });
+  await r.turnComplete();
+  r.session.close();
+});
+
 test('Gemini without historyConfig: turnComplete true is answered, false is context', async () => {
   const s = await h.open(gemini, { config: TEXT });
   s.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'Remember the code 42' }] }], turnComplete: false });
