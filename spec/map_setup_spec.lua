@@ -259,6 +259,29 @@ describe("map_setup", function()
       cmp.assert_same(s.proactivity, { proactiveAudio = true })
     end)
 
+    it("a snake_case key merges into its camelCase twin; other keys stay as written", function()
+      local s = setup(gemini(), { temperature = 0.5, voice = "Puck", vad = { enabled = false },
+        tools = { { name = "t", parameters = { type = "object", properties = { my_arg = { type = "string" } } } } },
+        raw = { setup = {
+          generation_config = { thinking_config = { thinking_budget = 0 },
+            speech_config = { voice_config = { prebuilt_voice_config = { voice_name = "Kore" } } } },
+          realtime_input_config = core.json_null,
+          my_extension = { some_key = 1 } } } })
+      cmp.assert_same({ temperature = 0.5,
+        speechConfig = { voiceConfig = { prebuiltVoiceConfig = { voiceName = "Kore" } } },
+        thinking_config = { thinking_budget = 0 } }, s.generationConfig)
+      assert.is_nil(s.generation_config)
+      assert.is_nil(s.realtimeInputConfig)
+      assert.is_nil(s.realtime_input_config)
+      cmp.assert_same({ some_key = 1 }, s.my_extension)
+      -- a schema's property names are the caller's, not wire names
+      assert.is_table(decl(s).parameters.properties.my_arg)
+      -- a key whose twin is absent, and a spelled-out key, stay
+      s = setup(gemini(), { raw = { output_audio_transcription = {}, tools = { { google_search = {} } } } })
+      cmp.assert_same({}, s.output_audio_transcription)
+      cmp.assert_same({ { google_search = {} } }, s.tools)
+    end)
+
     it("accepts the { setup = ... } form", function()
       local s = setup(gemini(), { raw = { setup = { explicitVadSignal = true } } })
       assert.is_true(s.explicitVadSignal)

@@ -214,6 +214,21 @@ describe("options", function()
     client:close()
   end)
 
+  it("raw in snake_case merges into the setup the options built, without a duplicate field", function()
+    local client = helper.gemini()
+    -- the service takes either spelling, and closes 1007 on both side by side
+    local session, err = client:connect { temperature = 0.5,
+      raw = { generation_config = { thinking_config = { thinking_budget = 0 } } } }
+    assert.is_truthy(session, err)
+    local conns = helper.connections()
+    local setup = conns[#conns].setup   -- as the simulator read it: names in camelCase
+    assert.equal(0.5, setup.generationConfig.temperature)
+    assert.same({ thinkingBudget = 0 }, setup.generationConfig.thinkingConfig)
+    session:close()
+    helper.drain(session)
+    client:close()
+  end)
+
   it("response_create overrides are returned as unsupported, not dropped", function()
     local client = helper.gemini()
     local session = assert(client:connect { output_modalities = { "text" } })

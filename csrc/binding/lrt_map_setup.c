@@ -5,6 +5,7 @@
  * convert. Google's JS SDK is the reference for the shape (spec/golden/). The tools
  * are in lrt_map_setup_tools.c, voice activity detection and transcription in
  * lrt_map_setup_speech.c; this file has the rest and the entry point. */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -252,34 +253,70 @@ static void set_compression(lua_State *L, int opts, int setup)
     lua_settop(L, c - 1);
 }
 
+/* Pushes the key of dst that the raw key at k stands for: the key itself, or, when dst
+ * lacks it and it is the snake_case spelling (which the service accepts at every depth)
+ * of a key dst has, that camelCase key, so that the two never go out side by side (the
+ * service closes 1007 on a duplicate field). Other keys stay as written: they may be
+ * names of the caller's own (schema properties). */
+static void merge_key(lua_State *L, int dst, int k)
+{
+    size_t n, o = 0;
+    const char *s;
+
+    lua_pushvalue(L, k);
+    if (lua_type(L, k) != LUA_TSTRING)
+        return;
+    s = lua_tolstring(L, k, &n);
+    if (!memchr(s, '_', n) || lua_rawget(L, dst) != LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, k);
+        return;
+    }
+    lua_pop(L, 1);
+    luaL_Buffer b;
+    char *c = luaL_buffinitsize(L, &b, n);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '_' && o > 0 && i + 1 < n && isalnum((unsigned char)s[i + 1]))
+            c[o++] = (char)toupper((unsigned char)s[++i]);
+        else
+            c[o++] = s[i];
+    }
+    luaL_pushresultsize(&b, o);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, dst) == LUA_TNIL) {
+        lua_pop(L, 2);
+        lua_pushvalue(L, k);
+        return;
+    }
+    lua_pop(L, 1);
+}
+
 /* Deep-merges the table at src into the table at dst: objects merge key by key, any
  * other value replaces, and cjson.null removes the key (so raw can take out something
- * the options put in). */
+ * the options put in). A snake_case key merges into its camelCase twin (merge_key). */
 static void merge(lua_State *L, int dst, int src, int depth)
 {
     if (depth > LRT_JSON_MAX_DEPTH)
         luaL_error(L, "option 'raw': nesting deeper than %d levels", LRT_JSON_MAX_DEPTH);
-    luaL_checkstack(L, 4, "raw nesting");
+    luaL_checkstack(L, 6, "raw nesting");
     lua_pushnil(L);
     while (lua_next(L, src)) {
         int v = lua_gettop(L);
+        merge_key(L, dst, v - 1);
+        int k = lua_gettop(L);
         if (lrt_json_isnull(L, v)) {
-            lua_pushvalue(L, v - 1);
             lua_pushnil(L);
             lua_rawset(L, dst);
-        } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, v - 1) == LUA_TSTRING &&
+        } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, k) == LUA_TSTRING &&
                    lua_rawlen(L, v) == 0) {
-            lua_pushvalue(L, v - 1);
             if (lua_rawget(L, dst) == LUA_TTABLE && lua_rawlen(L, -1) == 0) {
                 merge(L, lua_gettop(L), v, depth + 1);
             } else {
-                lua_pushvalue(L, v - 1);
+                merge_key(L, dst, v - 1);
                 lua_pushvalue(L, v);
                 lua_rawset(L, dst);
             }
-            lua_pop(L, 1);
         } else {
-            lua_pushvalue(L, v - 1);
             lua_pushvalue(L, v);
             lua_rawset(L, dst);
         }
