@@ -531,7 +531,43 @@ describe("map_setup", function()
         cmp.assert_same(params { type = { "string", "null" } }, { type = "STRING", nullable = true })
         cmp.assert_same(params { type = { "string", "integer" } },
           { anyOf = { { type = "STRING" }, { type = "INTEGER" } } })
-        cmp.assert_same(params { type = { "null" } }, { type = "NULL", nullable = true })
+      end)
+
+      it("null alone raises, naming the path, in either form", function()
+        local why = "null cannot be the only possible type (give it beside another type, as "
+          .. '{ "string", "null" }, or write nullable = true)'
+        assert.has_error(function() params { type = "object", properties = { a = { type = "null" } } } end,
+          "tool 't': parameters.properties.a.type: " .. why)
+        assert.has_error(function() params { type = { "null" } } end, "tool 't': parameters.type: " .. why)
+        assert.has_error(function() params { anyOf = { { type = "null" } } } end,
+          "tool 't': parameters.anyOf: " .. why)
+      end)
+
+      it("type beside anyOf or oneOf raises: the service takes one or the other", function()
+        assert.has_error(function()
+          params { type = "object", properties = { a = { type = "string", anyOf = { { type = "string" } } } } }
+        end, "tool 't': parameters.properties.a.anyOf: cannot be given beside 'type' (put the type "
+          .. "in each alternative)")
+        assert.has_error(function() params { type = "string", oneOf = { { type = "string" } } } end,
+          "tool 't': parameters.oneOf: cannot be given beside 'type' (put the type in each alternative)")
+      end)
+
+      it("a null alternative makes the schema nullable, as a type list does", function()
+        -- null and one other: that other, nullable; keywords beside the anyOf win
+        cmp.assert_same(params { type = "object", properties = { a = { description = "outer",
+          anyOf = { { type = "null" }, { type = "object", description = "inner",
+            properties = { x = { type = "string" } }, required = { "x" } } } } } },
+          { type = "OBJECT", properties = { a = { nullable = true, type = "OBJECT", description = "outer",
+            properties = { x = { type = "STRING" } }, required = { "x" } } } })
+        cmp.assert_same(params { oneOf = { { type = "array", items = { type = "integer" } }, { type = "NULL" } } },
+          { nullable = true, type = "ARRAY", items = { type = "INTEGER" } })
+        cmp.assert_same(params { anyOf = { { enum = { "a", "b" } }, { type = { "null" } } } },
+          { nullable = true, type = "STRING", enum = { "a", "b" } })
+        -- null and several others: anyOf of the others, nullable; the same from a type list
+        local both = { nullable = true, anyOf = { { type = "STRING" }, { type = "INTEGER" } } }
+        cmp.assert_same(params { anyOf = { { type = "string" }, { type = "null" }, { type = "integer" } } }, both)
+        cmp.assert_same(params { type = { "string", "null", "integer" } }, both)
+        cmp.assert_same(params { type = { "string", "null" } }, params { anyOf = { { type = "null" }, { type = "string" } } })
       end)
 
       it("drops annotations such as additionalProperties and $schema", function()

@@ -3,7 +3,9 @@
  * Kept, converted: type (lower case -> "STRING" ...; a list such as {"string","null"}
  * -> type + nullable, several non-null types -> anyOf), description, title, format,
  * pattern, nullable, enum (values written as strings: the API's enum is a string list),
- * const (-> a one-value enum), properties, required, items, anyOf and oneOf (-> anyOf),
+ * const (-> a one-value enum), properties, required, items, anyOf and oneOf (-> anyOf;
+ * a {type = "null"} alternative -> nullable, as the type list does, since the service
+ * has no null type: one other left is this schema itself, with nullable),
  * minimum, maximum, min/max Items/Length/Properties (int64, so strings on the wire),
  * default, example, propertyOrdering.
  *
@@ -21,7 +23,8 @@
  *
  * Refused with an error: everything else (allOf, not, if/then/else, patternProperties,
  * tuple items, ...), because dropping it would change what the model is told the
- * function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too. */
+ * function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too, and what Google's
+ * SDK refuses: null as the only type, type beside anyOf/oneOf. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -121,6 +124,34 @@ static const char *const copied_int64[] = { "minItems", "maxItems", "minLength",
 
 static void convert(struct sctx *c, int src, int level);
 
+/* The service has no null type: null only ever makes another type nullable. */
+#define NULL_ONLY "null cannot be the only possible type (give it beside another type, " \
+                  "as { \"string\", \"null\" }, or write nullable = true)"
+
+/* Whether the schema at idx stands for null alone: its type "null", or a list of
+ * nothing but "null". Read raw: plain() checks the table when it is converted. */
+static int null_schema(lua_State *L, int idx)
+{
+    int only = 0;
+
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 0;
+    lua_pushliteral(L, "type");
+    int t = lua_rawget(L, idx);
+    if (t == LUA_TSTRING) {
+        only = strcasecmp(lua_tostring(L, -1), "null") == 0;
+    } else if (t == LUA_TTABLE && lua_rawlen(L, -1) > 0) {
+        only = 1;
+        for (lua_Integer i = 1; only && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+            only = lua_rawgeti(L, -1, i) == LUA_TSTRING &&
+                   strcasecmp(lua_tostring(L, -1), "null") == 0;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return only;
+}
+
 /* A schema is read from its tables' own fields: one whose metatable supplies fields
  * (__index) or lists them (__pairs) would lose them without a word, so it raises. */
 static void plain(struct sctx *c, int idx)
@@ -134,10 +165,14 @@ static void plain(struct sctx *c, int idx)
                 "from its own fields, so give a plain table%s", NULL);
 }
 
-/* Pushes an array of the schemas in the list at src (anyOf / oneOf). */
-static void convert_list(struct sctx *c, int src, int level, const char *key)
+/* Pushes an array of the schemas in the list at src (anyOf / oneOf). A null alternative
+ * makes dst nullable instead (Google's SDK does the same). Returns 1 when null took one
+ * out and a single schema is left: dst is then that schema, nullable. */
+static int convert_list(struct sctx *c, int src, int level, const char *key, int dst)
 {
     lua_State *L = c->L;
+    lua_Integer kept = 0, nulls = 0;
+
     if (lua_type(L, src) != LUA_TTABLE || lua_rawlen(L, src) == 0)
         fail(c, "'%s' must be a non-empty list of schemas", key);
     plain(c, src);
@@ -146,11 +181,40 @@ static void convert_list(struct sctx *c, int src, int level, const char *key)
     for (lua_Integer i = 1; i <= n; i++) {
         push_seg(c, NULL, i);
         lua_rawgeti(L, src, i);
-        convert(c, lua_gettop(L), level + 1);
-        lua_remove(L, -2);
-        lua_rawseti(L, -2, i);
+        if (null_schema(L, lua_gettop(L))) {
+            lua_pop(L, 1);
+            nulls++;
+        } else {
+            convert(c, lua_gettop(L), level + 1);
+            lua_remove(L, -2);
+            lua_rawseti(L, -2, ++kept);
+        }
         c->n--;
     }
+    if (kept == 0)
+        fail(c, NULL_ONLY "%s", "");
+    if (nulls)
+        lrt_set_bool(L, dst, "nullable", 1);
+    return nulls > 0 && kept == 1;
+}
+
+/* Makes dst the one alternative at alt that a null anyOf left: its keywords fill in
+ * those dst lacks; those written beside the anyOf win, as beside a $ref. */
+static void lift_alternative(lua_State *L, int dst, int alt)
+{
+    lua_rawgeti(L, alt, 1);
+    int one = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, one)) {
+        lua_pushvalue(L, -2);
+        if (lua_rawget(L, dst) == LUA_TNIL) {
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -3);
+            lua_rawset(L, dst);
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, one - 1);
 }
 
 /* Writes the value at top as an enum entry string (pops it, pushes the string). */
@@ -183,6 +247,8 @@ static void convert_type(struct sctx *c, int src, int dst)
         t = type_name(lua_tostring(L, src));
         if (!t)
             fail(c, "unknown type '%s'", lua_tostring(L, src));
+        if (strcmp(t, "NULL") == 0)
+            fail(c, NULL_ONLY "%s", "");
         lrt_set_str(L, dst, "type", t);
         return;
     }
@@ -213,9 +279,8 @@ static void convert_type(struct sctx *c, int src, int dst)
         lrt_set_bool(L, dst, "nullable", 1);
     if (kept == 0) {
         if (nullable)
-            lrt_set_str(L, dst, "type", "NULL");
-        else
-            fail(c, "'type' is an empty list%s", NULL);
+            fail(c, NULL_ONLY "%s", "");
+        fail(c, "'type' is an empty list%s", NULL);
     } else if (kept == 1) {
         lua_rawgeti(L, alts, 1);
         lua_getfield(L, -1, "type");
@@ -363,9 +428,26 @@ static void convert(struct sctx *c, int src, int level)
     }
     lua_pop(L, 1);
 
+    /* The service takes one or the other (Google's SDK refuses both). */
+    lua_pushliteral(L, "type");
+    if (lua_rawget(L, src) != LUA_TNIL) {
+        for (int i = 0; i < 2; i++) {
+            const char *alt = i ? "oneOf" : "anyOf";
+            if (lua_getfield(L, src, alt) != LUA_TNIL) {
+                push_seg(c, alt, 0);
+                fail(c, "cannot be given beside 'type' (put the type in each alternative)%s",
+                     NULL);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+
     lua_createtable(L, 0, 4);
     int dst = lua_gettop(L);
-    int has_type = 0, has_enum = 0;
+    int has_enum = 0;
+    lua_pushnil(L);                  /* the alternative that a null anyOf left, if any */
+    int lift = lua_gettop(L);
 
     lua_pushnil(L);
     while (lua_next(L, src)) {
@@ -377,7 +459,6 @@ static void convert(struct sctx *c, int src, int level)
 
         if (strcmp(k, "type") == 0) {
             convert_type(c, v, dst);
-            has_type = 1;
         } else if (in_list(k, copied_str)) {
             if (lua_type(L, v) != LUA_TSTRING)
                 fail(c, "must be a string%s", NULL);
@@ -453,8 +534,10 @@ static void convert(struct sctx *c, int src, int level)
         } else if (strcmp(k, "anyOf") == 0 || strcmp(k, "oneOf") == 0) {
             /* oneOf becomes anyOf: the API has no exclusive form, and the model is told
              * the same alternatives. */
-            convert_list(c, v, level, k);
-            lua_setfield(L, dst, "anyOf");
+            if (convert_list(c, v, level, k, dst))
+                lua_replace(L, lift);
+            else
+                lua_setfield(L, dst, "anyOf");
         } else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
             if (lua_type(L, v) != LUA_TNUMBER)
                 fail(c, "must be a number%s", NULL);
@@ -481,8 +564,13 @@ static void convert(struct sctx *c, int src, int level)
         c->n--;
         lua_settop(L, v - 1);
     }
-    if (has_enum && !has_type)
+    if (!lua_isnil(L, lift))
+        lift_alternative(L, dst, lift);
+    /* an enum alone is a string's (the API's enum is a string list) */
+    if (has_enum && lua_getfield(L, dst, "type") == LUA_TNIL &&
+        lua_getfield(L, dst, "anyOf") == LUA_TNIL)
         lrt_set_str(L, dst, "type", "STRING");
+    lua_settop(L, dst);
     check_required(c, dst);
 }
 
