@@ -125,16 +125,18 @@ $(LUA_SHLIB): $(BIND_OBJ) $(SHLIB)
 	ln -sf librealtime-lua.so.$(SOVERSION) $(BUILD)/librealtime-lua.so
 
 # The C tests get test hooks the library leaves out (RT_TEST_HOOKS: rt_alloc_on_release,
-# which would cost every free a load): their own rt_alloc.o, linked ahead of the
-# archive, so the archive's copy is never pulled in.
-TEST_ALLOC_OBJ := $(BUILD)/obj/test/rt_alloc.o
-$(TEST_ALLOC_OBJ): csrc/core/rt_alloc.c csrc/core/rt_alloc.h | pkg-flags
+# which would cost every free a load; rt_session_on_push, a call on every send): their
+# own objects of those files, linked ahead of the archive, so the archive's copies are
+# never pulled in.
+TEST_HOOK_SRC := rt_alloc.c rt_session_send.c
+TEST_HOOK_OBJ := $(TEST_HOOK_SRC:%.c=$(BUILD)/obj/test/%.o)
+$(TEST_HOOK_OBJ): $(BUILD)/obj/test/%.o: csrc/core/%.c $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -DRT_TEST_HOOKS $(PKG_CFLAGS) -Icsrc/core -c $< -o $@
 
-$(BUILD)/test/%: csrc/test/%.c $(TEST_ALLOC_OBJ) $(ARCHIVE) $(wildcard csrc/test/*.h)
+$(BUILD)/test/%: csrc/test/%.c $(TEST_HOOK_OBJ) $(ARCHIVE) $(wildcard csrc/test/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) -DRT_TEST_HOOKS $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(TEST_ALLOC_OBJ) \
+	$(CC) $(RT_CFLAGS) -DRT_TEST_HOOKS $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(TEST_HOOK_OBJ) \
 	  $(ARCHIVE) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 # DEPS: the command that installs what is missing (.ci/first-run.sh replaces it to play

@@ -303,6 +303,13 @@ void rt_session_set_close(struct rt_session *s, int code, const char *reason);
 long long rt_now_ns(void);
 void rt_session_unref(struct rt_session *s);          /* frees with the last reference */
 
+#ifdef RT_TEST_HOOKS
+/* ---- rt_session_send.c, test builds only ---- */
+/* Test hook: when set (NULL unsets it), called by every send that is about to push on
+ * the intake, after its look at `closed`, on the sender's thread. */
+void rt_session_on_push(void (*hook)(struct rt_session *s));
+#endif
+
 /* ---- rt_session_handle.c ---- */
 /* Publishes `h` (n bytes, as between JSON quotes) for the owner, as holding everything
  * the owner queued until `queued` when `full`. */

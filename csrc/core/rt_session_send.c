@@ -39,14 +39,22 @@ static int rt_sess_check_open(struct rt_session *s, struct rt_error *err)
     return rt_sess_check_fork(s, err) || rt_sess_check_closed(s, err) ? -1 : 0;
 }
 
-/* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
-static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t bytes,
-                           struct rt_error *err)
+#ifdef RT_TEST_HOOKS
+static void (*rt_sess_push_hook)(struct rt_session *s);
+
+void rt_session_on_push(void (*hook)(struct rt_session *s))
+{
+    rt_sess_push_hook = hook;
+}
+#endif
+
+/* The look at `closed`, the bound and the push of rt_sess_enqueue; *wake says whether the
+ * I/O thread needs waking (the intake was empty). */
+static int rt_sess_push(struct rt_session *s, struct rt_msg *chain, size_t bytes, bool *wake,
+                        struct rt_error *err)
 {
     size_t before;
-    bool pushed;
 
-    /* every caller asked rt_sess_check_fork before the turn lock */
     if (rt_sess_check_closed(s, err))
         return -1;
     if (bytes > s->max_queue) {
@@ -61,12 +69,28 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
                      s->max_queue);
         return -1;
     }
-    pushed = rt_mpsc_push_chain(&s->intake, &chain->link);
+#ifdef RT_TEST_HOOKS
+    if (rt_sess_push_hook)
+        rt_sess_push_hook(s);        /* a test acts between the look and the push */
+#endif
+    *wake = rt_mpsc_push_chain(&s->intake, &chain->link);
     /* after the push: the I/O thread that counts it finds the chain (rt_conn_track) */
     atomic_fetch_add(&s->queued, 1);
-    if (pushed)
-        rt_client_schedule(s->client, s, RT_REQ_SEND);
     return 0;
+}
+
+/* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
+static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t bytes,
+                           struct rt_error *err)
+{
+    bool wake = false;
+    int rc;
+
+    /* every caller asked rt_sess_check_fork before the turn lock */
+    rc = rt_sess_push(s, chain, bytes, &wake, err);
+    if (wake)
+        rt_client_schedule(s->client, s, RT_REQ_SEND);
+    return rc;
 }
 
 /* Under manual activity detection a session changes its turn state and its intake
