@@ -26,6 +26,16 @@ static void rt_conn_unsent(struct rt_session *s, size_t *count, size_t *bytes)
     *bytes = s->sendq.bytes + (s->cur && !s->cur_setup ? s->cur->len : 0);
 }
 
+/* Sends are refused from here on, and those that looked at `closed` before have pushed
+ * their messages: what the end counts next as not sent holds every send told it was
+ * accepted (rt_sess_enqueue counts itself in `sending` around its look and its push). */
+static void rt_conn_stop_sends(struct rt_session *s)
+{
+    atomic_store(&s->closed, true);
+    while (atomic_load(&s->sending))
+        sched_yield();           /* a push under way: a few instructions */
+}
+
 /* Appends to emsg (n bytes used) what the final error counts: the messages never
  * written, and, while the session was reconnecting, those written on the lost
  * connection that it would have sent again (the server may not have read them). */
@@ -242,6 +252,7 @@ void rt_conn_finish(struct rt_session *s)
     lws_sul_cancel(&s->sul_close);
     lws_sul_cancel(&s->sul_alive);
     rt_client_unlink(c, s);
+    rt_conn_stop_sends(s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
     ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason, unsent);
     if (unsent || ((s->reconnecting || s->gave_up) &&
@@ -269,7 +280,6 @@ void rt_conn_finish(struct rt_session *s)
      * before the owner can see the closed event. */
     rt_auth_free(s->auth);
     s->auth = NULL;
-    atomic_store(&s->closed, true);
     /* Nothing waits any more, before the owner can see the closed event (stats). */
     atomic_store(&s->tx_bytes, 0);
     atomic_store(&s->stats.replay_bytes, 0);

@@ -167,6 +167,9 @@ struct rt_session {
                                         rt_session_send_initial refuses */
     atomic_int initial_busy;         /* rt_session_send_initial calls between their look at
                                         initial_shut and their push (rt_conn_next_msg) */
+    atomic_int sending;              /* sends between their look at closed and their push
+                                        on the intake: the end waits for them before it
+                                        counts what was not sent (rt_conn_finish) */
     atomic_int telling;              /* rt_session_tell calls between their look at ended
                                         and their push: the end waits for them (closed last) */
     atomic_bool in_turn;             /* audio appended since the last commit */

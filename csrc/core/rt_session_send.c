@@ -79,7 +79,10 @@ static int rt_sess_push(struct rt_session *s, struct rt_msg *chain, size_t bytes
     return 0;
 }
 
-/* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. */
+/* Hands a chain of `bytes` payload bytes to the I/O thread, or refuses it whole. Counted
+ * in `sending` from before the look at `closed` to after the push: the end sets `closed`,
+ * then waits for no send to be counted before it counts what was not sent, so a send
+ * either is refused (RT_ECLOSED) or is in the intake when the end counts it. */
 static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t bytes,
                            struct rt_error *err)
 {
@@ -87,7 +90,9 @@ static int rt_sess_enqueue(struct rt_session *s, struct rt_msg *chain, size_t by
     int rc;
 
     /* every caller asked rt_sess_check_fork before the turn lock */
+    atomic_fetch_add(&s->sending, 1);
     rc = rt_sess_push(s, chain, bytes, &wake, err);
+    atomic_fetch_sub(&s->sending, 1);
     if (wake)
         rt_client_schedule(s->client, s, RT_REQ_SEND);
     return rc;

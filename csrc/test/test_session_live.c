@@ -530,6 +530,73 @@ static void test_server_close(void)
     rt_client_free(c);
 }
 
+/* A send inside the gate of rt_sess_enqueue (its look at `closed` passed, its push not
+ * made) while the server ends the session: the hook sends a turn the simulator answers
+ * with a close (1000), then waits until the end has set `closed`. */
+static struct {
+    bool armed;                      /* the next send's hook ends the session */
+    int trigger_rc;                  /* what the hook's own send returned */
+    bool closed_seen;                /* the end set `closed` while the send waited */
+} push_gate;
+
+static void end_in_gate(struct rt_session *s)
+{
+    static const char hello[] = "{\"realtimeInput\":{\"text\":\"hello\"}}";
+    struct rt_error err = { 0 };
+
+    if (!push_gate.armed)
+        return;                      /* the hook's own send goes through */
+    push_gate.armed = false;
+    push_gate.trigger_rc = rt_session_send(s, hello, sizeof hello - 1, &err);
+    for (int i = 0; i < 1000 && !rt_session_is_closed(s); i++)
+        usleep(10000);               /* at most 10 s */
+    push_gate.closed_seen = rt_session_is_closed(s);
+}
+
+/* A send accepted in the instant the session ends is counted in the final error, never
+ * lost without one: the end waits for a send between its look at `closed` and its push
+ * (before, the end had already counted the intake, and this send vanished: a server's
+ * 1000 close gave no error at all). A send after the end is refused. */
+static void test_send_as_session_ends(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s;
+    struct seen w = { 0 };
+    struct rt_error err = { 0 };
+    static const char late[] = "{\"realtimeInput\":{\"text\":\"late\"}}";
+    char want[128];
+    int rc;
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    RT_CHECK(sim_post("/_sim/next", "{\"fault\":{\"type\":\"close\",\"when\":\"turn\","
+                      "\"code\":1000,\"reason\":\"bye\"}}") == 0);
+    s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+    RT_CHECK(s);
+    if (s) {
+        RT_CHECK(pump(s, &w, 10, is_ready) && w.ready == 1);
+        push_gate.armed = true;
+        rt_session_on_push(end_in_gate);
+        rc = rt_session_send(s, late, sizeof late - 1, &err);
+        rt_session_on_push(NULL);
+        RT_CHECK(push_gate.trigger_rc == 0 && push_gate.closed_seen);
+        RT_CHECK(rc == 0);           /* accepted: its look at `closed` came first */
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        RT_CHECK(w.closed == 1 && w.closed_code == 1000 && w.after_closed == 0);
+        RT_CHECK(w.errors == 1 && w.error_code == RT_ECLOSED);
+        snprintf(want, sizeof want, "the session ended (1 message, %zu bytes, not sent)",
+                 sizeof late - 1);
+        RT_CHECK_STR(w.error_msg, want);
+        RT_CHECK(rt_session_send(s, late, sizeof late - 1, &err) == -1 &&
+                 err.code == RT_ECLOSED);
+        RT_CHECK_STR(err.msg, "session closed");
+        rt_session_free(s);
+    }
+    RT_CHECK(sim_clear_next() == 0);
+    rt_client_free(c);
+}
+
 /* Memory runs out as the session closes: its reason cannot be copied and the end's events
  * cannot be allocated, yet the owner still gets the end (from the spares made with the
  * session), last, and nothing leaks. */
@@ -943,6 +1010,7 @@ int main(void)
     RT_RUN(test_timeout);
     RT_RUN(test_refused_before_request);
     RT_RUN(test_server_close);
+    RT_RUN(test_send_as_session_ends);
     RT_RUN(test_end_without_memory);
     RT_RUN(test_fragmented_rx);
     RT_RUN(test_oversize);
