@@ -4,32 +4,18 @@
 // NON_BLOCKING declarations and the responses' scheduling and willContinue.
 const crypto = require('node:crypto');
 const { invalid } = require('./errors');
-const { unknownName, badValue } = require('./setup');
+const { check, FUNCTION_RESPONSE } = require('./setup');
 const model = require('./model');
 const frames = require('./frames');
 const realism = require('./realism');
 
-// FunctionResponse fields; willContinue exists on the Gemini API only.
-const RESPONSE_FIELDS = new Set(['id', 'name', 'response', 'parts', 'scheduling', 'willContinue']);
-const SCHEDULING = new Set(['SCHEDULING_UNSPECIFIED', 'SILENT', 'WHEN_IDLE', 'INTERRUPT']);
 const FRAGMENT_CHARS = 4;
 
-// Checks one functionResponse the way the service parses it; throws a 1007 CloseError.
+// Checks one functionResponse the way the service parses it (FunctionResponse: unknown names,
+// Gemini-only willContinue, value types, its parts); throws a 1007 CloseError.
 function checkResponse(r, i, backend) {
-  const where = `tool_response.function_responses[${i}]`;
   if (!r || typeof r !== 'object' || Array.isArray(r)) throw invalid();
-  for (const k of Object.keys(r)) {
-    if (!RESPONSE_FIELDS.has(k) || (k === 'willContinue' && backend !== 'gemini')) throw unknownName(k, where);
-  }
-  if (r.scheduling !== undefined && !SCHEDULING.has(r.scheduling)) {
-    throw badValue(`${where}.scheduling`, 'type.googleapis.com/FunctionResponseScheduling', r.scheduling);
-  }
-  if (r.willContinue !== undefined && typeof r.willContinue !== 'boolean') {
-    throw badValue(`${where}.willContinue`, 'TYPE_BOOL', r.willContinue);
-  }
-  if (r.response !== undefined && (r.response === null || typeof r.response !== 'object' || Array.isArray(r.response))) {
-    throw badValue(`${where}.response`, 'TYPE_MESSAGE', r.response);
-  }
+  check(r, FUNCTION_RESPONSE, `toolResponse.functionResponses[${i}]`, backend);
 }
 
 // JSON-path leaves of the arguments as PartialArg fragments: strings in pieces of a few

@@ -6,7 +6,7 @@
 const crypto = require('node:crypto');
 const { camelize } = require('./casing');
 const { CloseError, invalid, truncateReason } = require('./errors');
-const { parseSetup, unknownName } = require('./setup');
+const { parseSetup, unknownName, check, REALTIME_INPUT } = require('./setup');
 const { Vad } = require('./vad');
 const model = require('./model');
 const frames = require('./frames');
@@ -321,6 +321,8 @@ class Connection {
     const allowed = REALTIME_KEYS[this.backend];
     const keys = Object.keys(ri);
     for (const k of keys) if (!allowed.has(k)) throw unknownName(k, 'realtimeInput');
+    // Blob fields, value types and the empty activity messages, as the proto has them.
+    check(ri, REALTIME_INPUT, 'realtimeInput', this.backend);
     for (const k of keys) {
       const v = ri[k];
       switch (k) {

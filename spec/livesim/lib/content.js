@@ -3,9 +3,11 @@
 // answered (`turnComplete: true`) or kept as context (`false`), and the initial history that a
 // Gemini setup with `historyConfig.initialHistoryInClientContent` announces.
 const { invalid } = require('./errors');
+const { check, unknownName, CONTENT } = require('./setup');
 const model = require('./model');
 
 const ROLES = new Set(['user', 'model']);
+const CLIENT_CONTENT_FIELDS = new Set(['turns', 'turnComplete']);
 
 // The text of a turn's parts; other parts (media, function calls and responses) carry no text.
 const partsText = (parts) => parts.filter((p) => p && typeof p.text === 'string').map((p) => p.text).join('');
@@ -35,6 +37,7 @@ module.exports = {
   },
 
   onClientContent(cc) {
+    for (const k of Object.keys(cc)) if (!CLIENT_CONTENT_FIELDS.has(k)) throw unknownName(k, 'clientContent');
     const turns = cc.turns === undefined ? [] : cc.turns;
     if (!Array.isArray(turns)) throw invalid();
     if (cc.turnComplete !== undefined && typeof cc.turnComplete !== 'boolean') {
@@ -44,6 +47,8 @@ module.exports = {
       if (!turn || typeof turn !== 'object' || !Array.isArray(turn.parts)) throw invalid();
       const role = turn.role === undefined ? 'user' : turn.role;
       if (!ROLES.has(role)) throw invalid(`Please use a valid role: user, model. (client_content.turns[${i}])`);
+      // Parts are proto Parts: unknown names and bad values close the socket like anywhere else.
+      check(turn, CONTENT, `clientContent.turns[${i}]`, this.backend);
       const text = partsText(turn.parts);
       return { role, text, tokens: { TEXT: model.textTokens(text) } };
     });

@@ -2,21 +2,70 @@
 // Validation of the `setup` message against the fields the Live API knows, per backend, and
 // derivation of the session configuration the simulator acts on.
 const { invalid, policy } = require('./errors');
-const { toSnake } = require('./casing');
+const { toCamel, toSnake } = require('./casing');
 
 // Schema node constructors. `only` marks fields that exist on one backend's proto only: on the
 // other backend they are unknown names, exactly like any misspelt field.
 const STR = { t: 'string' };
 const NUM = { t: 'number' };
+// int32 fields: a proto3 JSON parser takes integral numbers (or their strings) in range only.
+const INT32 = { t: 'int32' };
+// An integer field whose width none of our sources states: any integer.
 const INT = { t: 'int' };
 const BOOL = { t: 'bool' };
 const INT64 = { t: 'int64' };
+const BYTES = { t: 'bytes' };
 const ANY = { t: 'any' };
 const obj = (fields) => ({ t: 'object', fields });
 const arr = (item) => ({ t: 'array', item });
 const map = (value) => ({ t: 'map', value });
 const enm = (name, ...values) => ({ t: 'enum', name, values: new Set(values) });
 const only = (backend, node) => ({ ...node, backend });
+// A field whose type differs between the backends' protos.
+const perBackend = (gemini, vertex) => ({ t: 'backend', gemini, vertex });
+
+// google.ai.generativelanguage Schema as @google/genai declares it (OpenAPI subset; type names
+// are the Type enum's, upper case). Field names are proto names, so either casing is taken;
+// property names under `properties` are the user's and stay verbatim.
+const SCHEMA = obj({
+  type: enm('Type', 'TYPE_UNSPECIFIED', 'STRING', 'NUMBER', 'INTEGER', 'BOOLEAN', 'ARRAY', 'OBJECT', 'NULL'),
+  format: STR, title: STR, description: STR, nullable: BOOL, enum: arr(STR),
+  maxItems: INT64, minItems: INT64, required: arr(STR), minProperties: INT64, maxProperties: INT64,
+  minLength: INT64, maxLength: INT64, pattern: STR, example: ANY, default: ANY,
+  propertyOrdering: arr(STR), minimum: NUM, maximum: NUM,
+});
+SCHEMA.fields.anyOf = arr(SCHEMA);
+SCHEMA.fields.items = SCHEMA;
+SCHEMA.fields.properties = map(SCHEMA);
+
+// Content parts (Part in @google/genai); the reference's Gemini/Vertex-only fields are marked.
+const BLOB = obj({ mimeType: STR, data: BYTES, displayName: only('vertex', STR) });
+const FUNCTION_RESPONSE = obj({
+  id: STR, name: STR, response: map(ANY),
+  parts: arr(obj({ inlineData: BLOB, fileData: obj({ fileUri: STR, mimeType: STR, displayName: only('vertex', STR) }), mediaProcessing: ANY })),
+  scheduling: enm('FunctionResponseScheduling', 'SCHEDULING_UNSPECIFIED', 'SILENT', 'WHEN_IDLE', 'INTERRUPT'),
+  willContinue: only('gemini', BOOL),
+});
+const PART = obj({
+  text: STR, thought: BOOL, thoughtSignature: STR, inlineData: BLOB,
+  fileData: obj({ fileUri: STR, mimeType: STR, displayName: only('vertex', STR) }),
+  functionCall: obj({ id: STR, name: STR, args: map(ANY), partialArgs: only('vertex', ANY), willContinue: only('vertex', BOOL) }),
+  functionResponse: FUNCTION_RESPONSE,
+  executableCode: obj({ code: STR, language: enm('Language', 'LANGUAGE_UNSPECIFIED', 'PYTHON'), id: STR }),
+  codeExecutionResult: obj({
+    outcome: enm('Outcome', 'OUTCOME_UNSPECIFIED', 'OUTCOME_OK', 'OUTCOME_FAILED', 'OUTCOME_DEADLINE_EXCEEDED'),
+    output: STR, id: STR,
+  }),
+  videoMetadata: obj({ startOffset: STR, endOffset: STR, fps: NUM }),
+  mediaResolution: ANY, audioTranscription: ANY, mediaProcessing: ANY, speechMetadata: ANY,
+  toolCall: only('gemini', ANY), toolResponse: only('gemini', ANY), partMetadata: only('gemini', ANY),
+});
+const CONTENT = obj({ role: STR, parts: arr(PART) });
+
+const REALTIME_INPUT = obj({
+  audio: BLOB, video: BLOB, text: STR, activityStart: obj({}), activityEnd: obj({}),
+  audioStreamEnd: only('gemini', BOOL), mediaChunks: arr(BLOB),
+});
 
 const TRANSCRIPTION = obj({
   languageCodes: arr(STR), customVocabulary: arr(STR), wordTimestamp: BOOL, diarization: BOOL,
@@ -34,7 +83,9 @@ const SETUP = obj({
       languageCode: STR,
       multiSpeakerVoiceConfig: ANY,
     }),
-    temperature: NUM, topP: NUM, topK: NUM, maxOutputTokens: INT, seed: INT, candidateCount: INT,
+        // Gemini's GenerationConfig has int32 top_k, Vertex's a float top_k.
+    temperature: NUM, topP: NUM, topK: perBackend(INT32, NUM), maxOutputTokens: INT32, seed: INT32,
+    candidateCount: INT32,
     presencePenalty: NUM, frequencyPenalty: NUM,
     mediaResolution: enm('MediaResolution', 'MEDIA_RESOLUTION_UNSPECIFIED', 'MEDIA_RESOLUTION_LOW',
       'MEDIA_RESOLUTION_MEDIUM', 'MEDIA_RESOLUTION_HIGH'),
@@ -45,11 +96,12 @@ const SETUP = obj({
     enableAffectiveDialog: BOOL,
     translationConfig: only('gemini', obj({ targetLanguageCode: STR, echoTargetLanguage: BOOL })),
   }),
-  systemInstruction: obj({ role: STR, parts: arr(ANY) }),
+  systemInstruction: CONTENT,
   tools: arr(obj({
     functionDeclarations: arr(obj({
-      name: STR, description: STR, parameters: ANY, parametersJsonSchema: ANY,
-      response: ANY, responseJsonSchema: ANY,
+      // The *JsonSchema fields take any JSON Schema (reference §2.1, SDK docs).
+      name: STR, description: STR, parameters: SCHEMA, parametersJsonSchema: ANY,
+      response: SCHEMA, responseJsonSchema: ANY,
       behavior: enm('Behavior', 'UNSPECIFIED', 'BLOCKING', 'NON_BLOCKING'),
     })),
     googleSearch: obj({
@@ -69,7 +121,7 @@ const SETUP = obj({
         'START_SENSITIVITY_HIGH', 'START_SENSITIVITY_LOW'),
       endOfSpeechSensitivity: enm('EndSensitivity', 'END_SENSITIVITY_UNSPECIFIED',
         'END_SENSITIVITY_HIGH', 'END_SENSITIVITY_LOW'),
-      prefixPaddingMs: INT, silenceDurationMs: INT,
+      prefixPaddingMs: INT32, silenceDurationMs: INT32,
     }),
     activityHandling: enm('ActivityHandling', 'ACTIVITY_HANDLING_UNSPECIFIED',
       'START_OF_ACTIVITY_INTERRUPTS', 'NO_INTERRUPTION'),
@@ -102,12 +154,19 @@ function badValue(path, kind, value) {
 }
 
 const isInt = (v) => Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v));
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const isInt32 = (v) => isInt(v) && Number(v) >= INT32_MIN && Number(v) <= INT32_MAX;
 
 // Throws a CloseError describing the first problem found, in the real service's wording.
 function check(value, node, path, backend) {
   switch (node.t) {
     case 'any': return;
     case 'string': if (typeof value !== 'string') throw badValue(path, 'TYPE_STRING', value); return;
+    case 'bytes':
+      // Its base64 is checked where the data is decoded.
+      if (typeof value !== 'string') throw invalid(`Invalid value at '${snakePath(path)}' (TYPE_BYTES), Base64 decoding failed.`);
+      return;
     case 'bool': if (typeof value !== 'boolean') throw badValue(path, 'TYPE_BOOL', value); return;
     case 'number':
       if (typeof value !== 'number' && !(typeof value === 'string' && value !== '' && !isNaN(Number(value)))) {
@@ -115,6 +174,8 @@ function check(value, node, path, backend) {
       }
       return;
     case 'int': if (!isInt(value)) throw badValue(path, 'TYPE_INT32', value); return;
+    case 'int32': if (!isInt32(value)) throw badValue(path, 'TYPE_INT32', value); return;
+    case 'backend': check(value, node[backend], path, backend); return;
     case 'int64': if (!isInt(value)) throw badValue(path, 'TYPE_INT64', value); return;
     case 'enum':
       if (!node.values.has(value)) throw badValue(path, `type.googleapis.com/${node.name}`, value);
@@ -134,7 +195,8 @@ function check(value, node, path, backend) {
         throw badValue(path, 'TYPE_MESSAGE', value);
       }
       for (const key of Object.keys(value)) {
-        const child = node.fields[key];
+        // Keys under verbatim user data (tool schemas) were not camelised on arrival.
+        const child = Object.prototype.hasOwnProperty.call(node.fields, toCamel(key)) ? node.fields[toCamel(key)] : undefined;
         if (!child || (child.backend && child.backend !== backend)) throw unknownName(key, path);
         check(value[key], child, `${path}.${key}`, backend);
       }
@@ -212,4 +274,4 @@ function parseSetup(setup, conn) {
   };
 }
 
-module.exports = { parseSetup, unknownName, badValue };
+module.exports = { parseSetup, unknownName, badValue, check, CONTENT, FUNCTION_RESPONSE, REALTIME_INPUT };
