@@ -323,6 +323,40 @@ describe("bad values on a session", function()
       assert.equal(before, #frames_with '"mimeType"')
     end)
 
+    it("a NUL byte in a name read from a fixed set raises, quoted: the name it starts with does not go out", function()
+      local before = #helper.sim_get("/_sim/connections/" .. helper.connections()[#helper.connections()].id
+        .. "/frames").frames
+      raises("message type 'response_create\\x00x' contains a NUL byte", session.send, session,
+        { type = "response_create\0x" })
+      raises("conversation_item_create: role 'user\\x00x' contains a NUL byte", session.send, session,
+        { type = "conversation_item_create", item = { role = "user\0x", content = { { type = "text", text = "hi" } } } })
+      raises("conversation_item_create: part 1: type 'text\\x00x' contains a NUL byte", session.send, session,
+        { type = "conversation_item_create", item = { role = "user", content = { { type = "text\0x", text = "hi" } } } })
+      -- in a turn too
+      raises("conversation_item_create: part 1: type 'text\\x00x' contains a NUL byte", session.send, session,
+        { type = "conversation_item_create", turn_complete = true,
+          item = { role = "user", content = { { type = "text\0x", text = "hi" } } } })
+      raises("conversation_item_create: part 1: scheduling 'silent\\x00x' contains a NUL byte", session.send,
+        session, { type = "conversation_item_create", item = { role = "user", content = {
+          { type = "function_result", call_id = "c1", result = {}, scheduling = "silent\0x" } } } })
+      raises("response_create: field 'type\\x00x' contains a NUL byte", session.send, session,
+        { type = "response_create", ["type\0x"] = 1 })
+      -- a field's name is compared whole as well: not taken for 'role'
+      raises("conversation_item_create: unknown field 'role\\x00x' in 'item'", session.send, session,
+        { type = "conversation_item_create", item = { ["role\0x"] = "assistant", content = {} } })
+      local conns = #helper.connections()
+      raises("option 'history': item 1: role 'assistant\\x00x' contains a NUL byte", client.connect, client,
+        { history = { { role = "assistant\0x", text = "hi" } } })
+      raises("tool 'f': parameters: type 'object\\x00x' contains a NUL byte", client.connect, client,
+        { tools = { { name = "f", description = "d", parameters = { type = "object\0x" } } } })
+      raises("tool 'f': parameters: key 'type\\x00x' contains a NUL byte", client.connect, client,
+        { tools = { { name = "f", description = "d", parameters = { ["type\0x"] = "object" } } } })
+      assert.equal(conns, #helper.connections())
+      -- nothing went out
+      assert.equal(before, #helper.sim_get("/_sim/connections/" .. helper.connections()[conns].id
+        .. "/frames").frames)
+    end)
+
     it("a mime type's type/subtype goes out in lower case, which the service takes", function()
       assert(session:send_image("\xff\xd8\xff", "Image/PNG"))
       assert(session:send { type = "conversation_item_create",

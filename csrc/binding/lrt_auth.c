@@ -9,6 +9,7 @@
  * and the address. */
 #include <string.h>
 
+#include "lrt_map.h"
 #include "lrt_private.h"
 #include "rt_alloc.h"
 #include "rt_auth.h"
@@ -277,7 +278,11 @@ static int lrt_http_request(lua_State *L)
     memset(&r, 0, sizeof r);
     rt_error_clear(&err);
     luaL_checktype(L, 1, LUA_TTABLE);
-    r.method = lrt_field_string(L, 1, "method");
+    lua_getfield(L, 1, "method");
+    r.method = lrt_map_enum(L, -1, "field 'method'");
+    if (!r.method && !lua_isnil(L, -1))
+        luaL_error(L, "field 'method': expected a string, got %s", luaL_typename(L, -1));
+    lua_pop(L, 1);   /* the table still holds it */
     r.url = lrt_field_string(L, 1, "url");
     if (!r.url)
         luaL_error(L, "field 'url': expected a string");

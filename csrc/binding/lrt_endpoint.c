@@ -3,6 +3,7 @@
  * front runs when a client is made. */
 #include <string.h>
 
+#include "lrt_map.h"
 #include "lrt_private.h"
 #include "rt_endpoint.h"
 
@@ -99,7 +100,9 @@ static int lrt_endpoint(lua_State *L)
     memset(&o, 0, sizeof o);
     memset(&ep, 0, sizeof ep);
     rt_error_clear(&err);
-    backend = lrt_field_string(L, 1, "backend");
+    lua_getfield(L, 1, "backend");
+    backend = lrt_map_enum(L, -1, "endpoint: backend");
+    lua_pop(L, 1);   /* the table still holds it */
     if (!backend || (strcmp(backend, "gemini") != 0 && strcmp(backend, "vertex") != 0))
         return luaL_error(L, "endpoint: backend must be \"gemini\" or \"vertex\"");
     o.backend = backend[0] == 'g' ? RT_BACKEND_GEMINI : RT_BACKEND_VERTEX;

@@ -2,6 +2,7 @@
  * small helpers the mapping files share. */
 #include "lrt_map.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -80,6 +81,22 @@ const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
     return lua_pushfstring(L, "'%s'%s", out, n > 40 ? "..." : "");
 }
 
+const char *lrt_map_enum(lua_State *L, int idx, const char *what, ...)
+{
+    size_t n;
+    va_list ap;
+
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return NULL;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (!memchr(s, '\0', n))
+        return s;
+    va_start(ap, what);
+    what = lua_pushvfstring(L, what, ap);   /* s stays alive at idx */
+    va_end(ap);
+    return luaL_error(L, "%s %s contains a NUL byte", what, lrt_map_shown(L, s, n)), NULL;
+}
+
 /* Pushes a short form of the key on top for an error message: 'name' (at most 40
  * bytes), a number, or the type's name. */
 static const char *key_name(lua_State *L, int k)
@@ -138,9 +155,11 @@ const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names
         int known = 0;
         lua_pop(L, 1);
         if (lua_type(L, -1) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -1);
+            size_t n;
+            const char *k = lua_tolstring(L, -1, &n);
+            /* with its length: "role\0x" is not "role", and must not pass as known */
             for (int i = 0; names[i] && !known; i++)
-                known = strcmp(k, names[i]) == 0;
+                known = strlen(names[i]) == n && memcmp(k, names[i], n) == 0;
         }
         if (!known)
             return key_name(L, lua_gettop(L));
@@ -241,7 +260,7 @@ static const char *ctx_str(lua_State *L, int ctx, const char *k)
 static int check_backend(lua_State *L, int ctx)
 {
     lua_getfield(L, ctx, "backend");
-    const char *b = lua_tostring(L, -1);
+    const char *b = lrt_map_enum(L, -1, "map context: backend");
     if (!b || (strcmp(b, "gemini") != 0 && strcmp(b, "vertex") != 0))
         luaL_error(L, "map context: backend must be \"gemini\" or \"vertex\"");
     int vertex = b[0] == 'v';

@@ -201,6 +201,13 @@ const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names
  * \xNN so that the message is printable UTF-8 whatever the value held. */
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n);
 
+/* The string at idx, read to be compared with a fixed set of names (a role, a part or
+ * message type, a scheduling, a schema keyword, ...), or NULL when the value is not a
+ * string. A string holding a NUL byte raises "<what> '<value>' contains a NUL byte"
+ * (what: a lua_pushfstring format and its arguments; the value as lrt_map_shown shows
+ * it): strcmp would stop at the NUL, so "user\0x" would pass for "user". */
+const char *lrt_map_enum(lua_State *L, int idx, const char *what, ...);
+
 /* Pushes base64 of s[0..n) as a Lua string. */
 void lrt_push_base64(lua_State *L, const char *s, size_t n);
 

@@ -134,8 +134,8 @@ static const char *scheduling(lua_State *L, int part, int i)
         { "interrupt", "INTERRUPT" }, { "when_idle", "WHEN_IDLE" }, { "silent", "SILENT" },
     };
     int t = lua_getfield(L, part, "scheduling");
-    const char *v = lua_tostring(L, -1);
-    lua_pop(L, 1);
+    const char *v = lrt_map_enum(L, -1, "conversation_item_create: part %d: scheduling", i);
+    lua_pop(L, 1);   /* the part still holds v */
     if (t == LUA_TNIL)
         return NULL;
     for (size_t k = 0; t == LUA_TSTRING && k < sizeof names / sizeof names[0]; k++)
@@ -339,7 +339,7 @@ static int item_create(lua_State *L, int state, int msg, int out)
         int part = lua_gettop(L);
         if (lua_getfield(L, part, "type") != LUA_TSTRING)
             luaL_error(L, "conversation_item_create: part %d has no type", i);
-        const char *type = lua_tostring(L, -1);
+        const char *type = lrt_map_enum(L, -1, "conversation_item_create: part %d: type", i);
         if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
             strcmp(type, "audio") == 0 || strcmp(type, "function_result") == 0)
             lrt_map_part_fields(L, part, type, "conversation_item_create", i);
@@ -488,7 +488,7 @@ int lrt_map_client(lua_State *L)
 
     if (lua_getfield(L, msg, "type") != LUA_TSTRING)
         return luaL_error(L, "message type must be a string");
-    const char *type = lua_tostring(L, -1);
+    const char *type = lrt_map_enum(L, -1, "message type");
     lua_newtable(L);
     int out = lua_gettop(L);
 
@@ -504,7 +504,8 @@ int lrt_map_client(lua_State *L)
         lua_pushnil(L);
         while (lua_next(L, msg)) {
             lua_pop(L, 1);
-            if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "type") != 0) {
+            const char *k = lrt_map_enum(L, -1, "response_create: field");
+            if (!k || strcmp(k, "type") != 0) {
                 lua_pushnil(L);
                 lua_pushfstring(L, "response_create overrides ('%s') are not supported by the "
                                    "Live API: the setup fixes how the model answers",

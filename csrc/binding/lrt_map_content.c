@@ -21,7 +21,7 @@ enum role { ROLE_USER, ROLE_ASSISTANT, ROLE_SYSTEM };
 static enum role item_role(lua_State *L, int item, const char *who)
 {
     int t = lua_getfield(L, item, "role");
-    const char *role = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    const char *role = lrt_map_enum(L, -1, "%s: role", who);
     int r = t == LUA_TNIL                            ? ROLE_USER
             : !role                                  ? -1
             : strcmp(role, "user") == 0              ? ROLE_USER
@@ -148,7 +148,7 @@ static void add_part(lua_State *L, int state, int part, int parts, const char *w
 {
     if (lua_getfield(L, part, "type") != LUA_TSTRING)
         luaL_error(L, "%s: part %d has no type", who, i);
-    const char *type = lua_tostring(L, -1);
+    const char *type = lrt_map_enum(L, -1, "%s: part %d: type", who, i);
     if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 || strcmp(type, "audio") == 0)
         lrt_map_part_fields(L, part, type, who, i);
     if (strcmp(type, "text") == 0) {

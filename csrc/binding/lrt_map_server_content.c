@@ -324,8 +324,10 @@ void lrt_map_end_turn(struct lrt_frame *f, int content, int usage)
      * model stopped short (rejected, malformed call, ...). */
     if (content && lua_getfield(L, content, "turnCompleteReason") == LUA_TSTRING) {
         const char *r = lua_tostring(L, -1);
-        if (strcmp(r, "TURN_COMPLETE_REASON_UNSPECIFIED") != 0 &&
-            strcmp(r, "NEED_MORE_INPUT") != 0)
+        /* a NUL byte (JSON's \u0000) makes it another reason, not the one it starts with */
+        if (strlen(r) != lua_rawlen(L, -1) ||
+            (strcmp(r, "TURN_COMPLETE_REASON_UNSPECIFIED") != 0 &&
+             strcmp(r, "NEED_MORE_INPUT") != 0))
             lua_setfield(L, f->state, "response_incomplete");
     }
     lua_settop(L, top);

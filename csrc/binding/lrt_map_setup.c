@@ -333,8 +333,8 @@ static void set_raw(lua_State *L, int opts, int setup)
         int only = 0;
         lua_pushnil(L);
         if (lua_next(L, raw)) {
-            only = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "setup") == 0 &&
-                   lua_type(L, -1) == LUA_TTABLE;
+            const char *k = lrt_map_enum(L, -2, "option 'raw': key");
+            only = k && strcmp(k, "setup") == 0 && lua_type(L, -1) == LUA_TTABLE;
             lua_pop(L, 1);
             if (lua_next(L, raw))
                 only = 0;
@@ -361,7 +361,7 @@ static void set_input_format(lua_State *L, int state, int opts)
         if (lua_getfield(L, f, "rate") == LUA_TNUMBER)
             rate = lua_tointeger(L, -1);
         if (lua_getfield(L, f, "type") == LUA_TSTRING)
-            type = lua_tostring(L, -1);
+            type = lrt_map_enum(L, -1, "option 'input_audio_format.type'");
         if (rate <= 0)
             luaL_error(L, "option 'input_audio_format.rate': expected a positive integer");
         lrt_set_int(L, state, "input_rate", rate);
@@ -383,9 +383,9 @@ int lrt_map_setup(lua_State *L)
     const int state = 1, opts = 2;
 
     int kt = opt(L, opts, "kind");
-    int transcription = kt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "transcription") == 0;
-    if (kt != LUA_TNIL && !transcription &&
-        !(kt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "conversation") == 0))
+    const char *kind = lrt_map_enum(L, -1, "option 'kind'");
+    int transcription = kind && strcmp(kind, "transcription") == 0;
+    if (kt != LUA_TNIL && !transcription && !(kind && strcmp(kind, "conversation") == 0))
         luaL_error(L, "option 'kind': expected \"conversation\" or \"transcription\"");
     lua_pop(L, 1);
     lrt_set_bool(L, state, "transcription", transcription);

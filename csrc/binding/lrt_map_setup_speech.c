@@ -15,7 +15,7 @@ static const char *sensitivity(lua_State *L, int vad, const char *k, int start)
 {
     const char *v = NULL;
     if (lua_getfield(L, vad, k) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
+        const char *s = lrt_map_enum(L, -1, "option 'vad.%s'", k);
         if (strcasecmp(s, "high") == 0)
             v = start ? "START_SENSITIVITY_HIGH" : "END_SENSITIVITY_HIGH";
         else if (strcasecmp(s, "low") == 0)

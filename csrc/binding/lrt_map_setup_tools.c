@@ -42,9 +42,10 @@ static void push_declaration(lua_State *L, int tool, lua_Integer i)
     }
     lua_pop(L, 1);
     int t = lua_getfield(L, tool, "behavior");
-    if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "blocking") == 0)
+    const char *b = lrt_map_enum(L, -1, "tool '%s': behavior", name);
+    if (b && strcmp(b, "blocking") == 0)
         lrt_set_str(L, d, "behavior", "BLOCKING");
-    else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "non_blocking") == 0)
+    else if (b && strcmp(b, "non_blocking") == 0)
         lrt_set_str(L, d, "behavior", "NON_BLOCKING");
     else if (t != LUA_TNIL)
         luaL_error(L, "tool '%s': 'behavior' must be \"blocking\" or \"non_blocking\"", name);
@@ -78,7 +79,7 @@ void lrt_setup_tools(lua_State *L, int opts, int setup)
         const char *type = "function";
         int t = lua_getfield(L, tool, "type");
         if (t == LUA_TSTRING)
-            type = lua_tostring(L, -1);
+            type = lrt_map_enum(L, -1, "option 'tools': entry %d: type", (int)i);
         else if (t != LUA_TNIL)
             luaL_error(L, "option 'tools': entry %d: 'type' must be a string", (int)i);
         if (strcmp(type, "function") == 0) {

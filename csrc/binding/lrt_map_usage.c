@@ -83,6 +83,8 @@ static void modality_counts(struct lrt_frame *f, int t, const char *k, lua_Integ
         int entry = lua_gettop(L);
         int mt = lua_getfield(L, entry, "modality");
         const char *m = mt == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (m && strlen(m) != lua_rawlen(L, -1))
+            m = "";   /* "AUDIO\u0000x" is no modality we count, not AUDIO */
         if (mt != LUA_TSTRING && mt != LUA_TNIL)
             lrt_msg_protocol_error(f, "usageMetadata.%s[%d].modality is %s, not a string: "
                                    "that entry left out", k, (int)i, lrt_json_kind(L, -1));

@@ -244,7 +244,7 @@ static void convert_type(struct sctx *c, int src, int dst)
     const char *t;
 
     if (lua_type(L, src) == LUA_TSTRING) {
-        t = type_name(lua_tostring(L, src));
+        t = type_name(lrt_map_enum(L, src, "tool '%s': parameters: type", c->tool));
         if (!t)
             fail(c, "unknown type '%s'", lua_tostring(L, src));
         if (strcmp(t, "NULL") == 0)
@@ -263,7 +263,7 @@ static void convert_type(struct sctx *c, int src, int dst)
         lua_rawgeti(L, src, i);
         if (lua_type(L, -1) != LUA_TSTRING)
             fail(c, "'type' must be a string or a list of strings%s", NULL);
-        t = type_name(lua_tostring(L, -1));
+        t = type_name(lrt_map_enum(L, -1, "tool '%s': parameters: type", c->tool));
         if (!t)
             fail(c, "unknown type '%s'", lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -349,7 +349,8 @@ static void inline_ref(struct sctx *c, int src, int level)
     push_seg(c, "$ref", 0);
     if (lua_type(L, ref) != LUA_TSTRING)
         fail(c, "must be a string%s", NULL);
-    const char *r = lua_tostring(L, ref);   /* stays on the stack while used */
+    /* stays on the stack while used */
+    const char *r = lrt_map_enum(L, ref, "tool '%s': parameters: $ref", c->tool);
     for (int i = 0; i < c->nrefs; i++)
         if (strcmp(c->refs[i], r) == 0)
             fail(c, "reference cycle through '%s' (a recursive schema cannot be inlined)", r);
@@ -366,8 +367,8 @@ static void inline_ref(struct sctx *c, int src, int level)
     for (int from = target; from; from = from == target ? src : 0) {
         lua_pushnil(L);
         while (lua_next(L, from)) {
-            if (from == src && lua_type(L, -2) == LUA_TSTRING &&
-                strcmp(lua_tostring(L, -2), "$ref") == 0) {
+            const char *k = lrt_map_enum(L, -2, "tool '%s': parameters: key", c->tool);
+            if (from == src && k && strcmp(k, "$ref") == 0) {
                 lua_pop(L, 1);
                 continue;
             }
@@ -453,7 +454,7 @@ static void convert(struct sctx *c, int src, int level)
     while (lua_next(L, src)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             fail(c, "schema keys must be strings%s", NULL);
-        const char *k = lua_tostring(L, -2);
+        const char *k = lrt_map_enum(L, -2, "tool '%s': parameters: key", c->tool);
         int v = lua_gettop(L);
         push_seg(c, k, 0);
 
