@@ -269,6 +269,21 @@ describe("bad values on a session", function()
       assert.is_true(session:is_open())
     end)
 
+    it("send_wire refuses a NUL byte after the object (all of it went out; the server closed 1007)", function()
+      local before = #frames_with '"realtimeInput"'
+      raises("bad argument #1 to 'send_wire' (expected the text of a JSON object; it is not JSON (Expected the "
+        .. "end but found a NUL byte at character 34))",
+        function() local ok = session:send_wire '{"realtimeInput":{"text":"a..."}}\0{"x":1}' return ok end)
+      raises("raw: 'wire' must be the text of a JSON object: it is not JSON (Expected the end but found a NUL "
+        .. "byte at character 34)", session.send, session, { type = "raw", wire = '{"realtimeInput":{"text":"c..."}}\0junk' })
+      raises("Expected the end but found a NUL byte at character 8", session.send_wire, session, '{"x":1}\0')
+      assert.equal(before, #frames_with '"realtimeInput"')
+      -- the session is still open: the next send is answered
+      assert(session:send_wire '{"realtimeInput":{"text":"hello"}}')
+      assert.equal("You said: hello.", helper.receive_until(session, "output_text_done").text)
+      assert.is_true(session:is_open())
+    end)
+
     it("append_audio takes bytes, not a number's digits", function()
       raises("bad argument #1 to 'append_audio' (string expected, got number)", function()
         local ok = session:append_audio(1234)

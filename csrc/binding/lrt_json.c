@@ -3,6 +3,8 @@
  * lrt_json_encode.c, the UTF-8 checks in lrt_utf8.c. */
 #include "lrt_json.h"
 
+#include <string.h>
+
 #include <lauxlib.h>
 
 #include "lrt_json_private.h"
@@ -103,11 +105,21 @@ static int decode_text(lua_State *L, int idx, const char *s, size_t n, int max_d
         lua_pushfstring(L, "JSON nests deeper than %d levels", max_depth);
         return -1;
     }
-    if (idx)
-        return decode_cjson(L, idx, max_depth);
-    lua_pushlstring(L, s, n);
-    st = decode_cjson(L, -1, max_depth);
-    lua_remove(L, -2);
+    if (idx) {
+        st = decode_cjson(L, idx, max_depth);
+    } else {
+        lua_pushlstring(L, s, n);
+        st = decode_cjson(L, -1, max_depth);
+        lua_remove(L, -2);
+    }
+    /* cjson 2.1.0 takes a NUL byte for the end of the text: it read a whole value up to
+     * one and ignored the rest, which the core's reader refused as trailing data */
+    if (st == 0 && s && memchr(s, '\0', n)) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "Expected the end but found a NUL byte at character %I",
+                        (LUAI_UACINT)(strlen(s) + 1));
+        return -1;
+    }
     return st;
 }
 
