@@ -437,6 +437,36 @@ describe("bad values on a session", function()
       return frames_with('"toolResponse"')
     end
 
+    it("a value the encoder refuses names send_tool_result or send_image, with its path in the value", function()
+      local session, id, rid = open_call()
+      local cycle = {}
+      cycle.self = cycle
+      local err = raises("send_tool_result: response.v: cannot encode NaN", session.send_tool_result, session, id,
+        { v = 0 / 0 })
+      assert.is_nil(err:find("function_result", 1, true), err)
+      raises("send_tool_result: response.v: cannot encode a function", session.send_tool_result, session, id,
+        { v = print })
+      raises("send_tool_result: response.self: a table that contains itself (a cycle)", session.send_tool_result,
+        session, id, cycle)
+      raises("send_tool_result: response.result: cannot encode a table with mixed or non-string keys",
+        session.send_tool_result, session, id, { 1, 2, x = 3 })
+      raises("send_tool_result: response.k\\xff: invalid UTF-8", session.send_tool_result, session, id,
+        { ["k\xff"] = 1 })
+      -- the mime type is quoted short, as its other checks do; not named as the wire field
+      err = raises("send_image: mime type 'image/\\xff' is not valid UTF-8", session.send_image, session, "abc",
+        "image/\xff")
+      assert.is_nil(err:find("realtimeInput", 1, true), err)
+      raises("conversation_item_create: part 1: mime type 'image/\\xff' is not valid UTF-8", session.send,
+        session, { type = "conversation_item_create", item = { content = {
+          { type = "image", data = "abc", mime = "image/\xff" } } } })
+      -- the call is still answerable
+      assert(session:send_tool_result(id, { v = 1 }))
+      local sent = tool_responses_after(session, rid)
+      assert.equal(1, #sent)
+      assert.matches('"response":{"v":1}', sent[1], 1, true)
+      session:close()
+    end)
+
     it("refused as busy keeps the call answerable, and the retry's result replaces the first", function()
       local session, id, rid = open_call { max_queue_bytes = 65536 }
       local ok, err, code = session:send_tool_result(id, { found = string.rep("a", 100000) })

@@ -54,7 +54,8 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
 
 /* Raises unless the mime type (n bytes) is free of control bytes: a NUL byte would cut
  * it short on the way out (hiding, say, a second rate=), and a CR, LF or tab would reach
- * the wire as given. */
+ * the wire as given. It must be UTF-8 too: the encoder would refuse it later, naming
+ * the wire field rather than the part or the method. */
 static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const char *who, int i)
 {
     for (size_t k = 0; k < n; k++) {
@@ -63,6 +64,9 @@ static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const cha
             luaL_error(L, "%s: part %d: mime type %s contains %s", who, i,
                        lrt_map_shown(L, mime, n), c ? "a control character" : "a NUL byte");
     }
+    if (!rt_utf8_valid(mime, n))
+        luaL_error(L, "%s: part %d: mime type %s is not valid UTF-8", who, i,
+                   lrt_map_shown(L, mime, n));
 }
 
 /* Pushes the mime type (n bytes) with its type/subtype in lower case and returns it:
