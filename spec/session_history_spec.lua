@@ -144,6 +144,10 @@ for _, backend in ipairs { "gemini", "vertex" } do
       -- without turn_complete a user item without content sends nothing
       assert.is_true(session:send { type = "conversation_item_create", item = { role = "user" } })
       assert.equal(2, #helper.client_messages "clientContent")
+      -- nor does one with turn_complete = false (a bare clientContent would cut the model off)
+      assert.is_true(session:send { type = "conversation_item_create", turn_complete = false,
+        item = { role = "user" } })
+      assert.equal(2, #helper.client_messages "clientContent")
       session:close()
       helper.drain(session)
     end)

@@ -217,8 +217,9 @@ static int push_turn(lua_State *L, int state, int item, const char *who, int tex
             lua_pop(L, 1);
         }
     } else if (ct != LUA_TNIL || text_ok) {
-        /* a conversation item may leave content out: it only ends (or leaves open) the
-           turn, clientContent = { turnComplete = ... } */
+        /* a conversation item may leave content out: with turn_complete it only ends the
+           turn, clientContent = { turnComplete = true }; without, nothing goes out
+           (lrt_map_turn) */
         luaL_error(L, text_ok ? "%s: expected 'text' or 'content' (a list of parts)"
                               : "%s: 'item.content' must be a list of parts", who);
     }
