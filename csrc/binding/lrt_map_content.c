@@ -54,8 +54,7 @@ void lrt_map_part_fields(lua_State *L, int part, const char *type, const char *w
 
 /* Raises unless the mime type (n bytes) is free of control bytes: a NUL byte would cut
  * it short on the way out (hiding, say, a second rate=), and a CR, LF or tab would reach
- * the wire as given. It must be UTF-8 too: the encoder would refuse it later, naming
- * the wire field rather than the part or the method. */
+ * the wire as given. */
 static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const char *who, int i)
 {
     for (size_t k = 0; k < n; k++) {
@@ -64,9 +63,6 @@ static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const cha
             luaL_error(L, "%s: part %d: mime type %s contains %s", who, i,
                        lrt_map_shown(L, mime, n), c ? "a control character" : "a NUL byte");
     }
-    if (!rt_utf8_valid(mime, n))
-        luaL_error(L, "%s: part %d: mime type %s is not valid UTF-8", who, i,
-                   lrt_map_shown(L, mime, n));
 }
 
 /* Pushes the mime type (n bytes) with its type/subtype in lower case and returns it:
@@ -104,6 +100,10 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
     if (strncasecmp(mime, kind, strlen(kind)) != 0)   /* case-insensitive (RFC 2045) */
         luaL_error(L, "%s: part %d: mime type %s is not %s*", who, i,
                    lrt_map_shown(L, mime, mlen), kind);
+    /* else the encoder refuses it later, naming the wire field, not the part or method */
+    if (!rt_utf8_valid(mime, mlen))
+        luaL_error(L, "%s: part %d: mime type %s is not valid UTF-8", who, i,
+                   lrt_map_shown(L, mime, mlen));
     int pcm = lrt_mime_is_pcm16(mime, mlen);
     lua_Integer rate = pcm ? lrt_mime_rate(mime, LRT_MIN_RATE) : 0;
     if (rate == -2)
