@@ -76,7 +76,14 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client = assert(realtime.gemini {
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("cqueues: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client = connected(realtime.gemini {
   base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE",
   model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025",
 })
@@ -87,7 +94,7 @@ local answers = {}
 for i, city in ipairs(cities) do
   cq:wrap(function()
     -- connect yields too: the handshakes of all sessions overlap
-    local session = assert(client:connect {
+    local session = connected(client:connect {
       output_modalities = { "audio" }, transcription = { output = true }, tools = tools,
     })
     assert(session:send_text(("What is the weather in %s?"):format(city)))

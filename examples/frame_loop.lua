@@ -42,12 +42,19 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client = assert(realtime.gemini {
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("frame_loop: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client = connected(realtime.gemini {
   base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE",
   model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025",
 })
 -- connect is the one call that waits (for the setup handshake): do it on a loading screen.
-local session = assert(client:connect {
+local session = connected(client:connect {
   vad = { enabled = false },             -- push-to-talk: the key decides when a turn ends
   transcription = { input = true, output = true },
 })

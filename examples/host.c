@@ -34,16 +34,23 @@ int luaopen_realtime_core(lua_State *L);   /* the binding, linked in */
 #endif
 
 /* The Lua half: open a client and a push-to-talk session, then converse() reads the
- * answer. Globals keep the session alive while the audio thread holds its pointer. */
+ * answer. Globals keep the session alive while the audio thread holds its pointer. A
+ * failure to connect (network, TLS, credentials, setup) is said in one line and the
+ * chunk returns nil, for main to exit with status 1. */
 static const char script[] =
     "local realtime = require 'realtime'\n"
     "local function env(name) local v = os.getenv(name); return v ~= '' and v or nil end\n"
-    "client = assert(realtime.gemini {\n"
+    "local err, code\n"
+    "client, err, code = realtime.gemini {\n"
     "  base_url = env 'REALTIME_BASE_URL', ca_file = env 'REALTIME_CA_FILE',\n"
-    "  model = env 'REALTIME_MODEL' or 'gemini-2.5-flash-native-audio-preview-09-2025' })\n"
-    "session = assert(client:connect {\n"
+    "  model = env 'REALTIME_MODEL' or 'gemini-2.5-flash-native-audio-preview-09-2025' }\n"
+    "if client then session, err, code = client:connect {\n"
     "  vad = { enabled = false },   -- the audio thread says when the turn ends\n"
-    "  transcription = { input = true, output = true } })\n"
+    "  transcription = { input = true, output = true } } end\n"
+    "if not session then\n"
+    "  io.stderr:write(('host: could not connect (%s): %s\\n'):format(code, err))\n"
+    "  return nil\n"
+    "end\n"
     "function converse()\n"
     "  local audio, words = 0, {}\n"
     "  for msg in session:messages(60) do\n"
@@ -191,6 +198,10 @@ int main(int argc, char **argv)
     }
     mic.session = lua_touserdata(L, -1);
     lua_pop(L, 1);
+    if (!mic.session) {   /* could not connect: the script said why */
+        lua_close(L);
+        return 1;
+    }
 
     if (pthread_create(&thread, NULL, capture, &mic) != 0) {
         fprintf(stderr, "cannot start the audio thread\n");

@@ -12,7 +12,14 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client = assert(realtime.gemini {
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("text_chat: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client = connected(realtime.gemini {
   base_url = env "REALTIME_BASE_URL",   -- nil: Google
   ca_file = env "REALTIME_CA_FILE",
   model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025",
@@ -20,7 +27,7 @@ local client = assert(realtime.gemini {
 
 -- Native-audio models answer in speech only. Asking for a transcript of that speech gives
 -- the text as it is spoken; the audio itself is simply not played here.
-local session = assert(client:connect {
+local session = connected(client:connect {
   instructions = "You are a concise assistant in a text chat.",
   output_modalities = { "audio" },
   transcription = { output = true },

@@ -20,17 +20,23 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client, err
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("trip_assistant: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client
 local common = { base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE" }
 if not env "GEMINI_API_KEY" and not env "GOOGLE_API_KEY" and env "GOOGLE_CLOUD_PROJECT" then
   common.model = env "REALTIME_MODEL" or "gemini-live-2.5-flash-native-audio"
   common.access_token = env "VERTEX_ACCESS_TOKEN"   -- nil: Application Default Credentials
-  client, err = realtime.vertex(common)
+  client = connected(realtime.vertex(common))
 else
   common.model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025"
-  client, err = realtime.gemini(common)
+  client = connected(realtime.gemini(common))
 end
-assert(client, err)
 
 -- The earlier conversation. On the Gemini API it goes out as the session's initial
 -- history (the model does not answer it); on Vertex AI as context turns.
@@ -43,8 +49,7 @@ local history = {
 -- A fixed table instead of a real rates service, so the example runs offline.
 local RATES = { EUR = 0.92, GBP = 0.79, JPY = 151.2 }
 
-local session, code
-session, err, code = client:connect {
+local session = connected(client:connect {
   instructions = "You help the user plan a trip. Answer in one or two short sentences.",
   output_modalities = { "audio" },
   transcription = { output = true },   -- the spoken answers as text
@@ -62,11 +67,7 @@ session, err, code = client:connect {
         return result
       end },
   },
-}
-if not session then
-  io.stderr:write(("trip_assistant: could not connect (%s): %s\n"):format(code, err))
-  os.exit(1)
-end
+})
 print(("history: %d turns given"):format(#history))
 
 -- Asks one question and prints the spoken answer and its sources. A tool call ends a

@@ -17,7 +17,14 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client = assert(realtime.vertex {
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("vertex: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client = connected(realtime.vertex {
   -- project and location default to GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION
   access_token = env "VERTEX_ACCESS_TOKEN",   -- nil: Application Default Credentials
   base_url = env "REALTIME_BASE_URL",         -- nil: https://{location}-aiplatform.googleapis.com
@@ -27,14 +34,10 @@ local client = assert(realtime.vertex {
 
 -- Credentials are looked up (and a token fetched) by connect; a failure there comes back
 -- as nil, message, "auth" with the reason, e.g. no project or no credentials found.
-local session, err, code = client:connect {
+local session = connected(client:connect {
   output_modalities = { "audio" },
   transcription = { output = true },
-}
-if not session then
-  io.stderr:write(("vertex: could not connect (%s): %s\n"):format(code, err))
-  os.exit(1)
-end
+})
 
 local question = arg[1] or "Say hello to Vertex AI."
 print("you: " .. question)

@@ -50,22 +50,27 @@ local function env(name)
   return v ~= "" and v or nil
 end
 
-local client, err
+-- Network, TLS, credential and setup failures come back as nil, message, code.
+local function connected(value, err, code)
+  if value then return value end
+  io.stderr:write(("voice_chat: could not connect (%s): %s\n"):format(code, err))
+  os.exit(1)
+end
+
+local client
 local common = { base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE" }
 if not env "GEMINI_API_KEY" and not env "GOOGLE_API_KEY" and env "GOOGLE_CLOUD_PROJECT" then
   common.model = env "REALTIME_MODEL" or "gemini-live-2.5-flash-native-audio"
-  client, err = realtime.vertex(common)         -- project, location, credentials from the env
+  client = connected(realtime.vertex(common))   -- project, location, credentials from the env
 else
   common.model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025"
-  client, err = realtime.gemini(common)         -- api_key from GEMINI_API_KEY
+  client = connected(realtime.gemini(common))   -- api_key from GEMINI_API_KEY
 end
-assert(client, err)
 
 -- ---- 3. a session with one tool -------------------------------------------------------
 
 local tool_calls = 0
-local session, code
-session, err, code = client:connect {
+local session = connected(client:connect {
   instructions = "You are a friendly weather assistant. Answer in one short sentence.",
   output_modalities = { "audio" },
   transcription = { input = true, output = true },   -- text of both sides, as it is spoken
@@ -82,12 +87,7 @@ session, err, code = client:connect {
         return { city = args.city, forecast = "light rain", celsius = 12 }
       end },
   },
-}
-if not session then
-  -- network, TLS, credential and setup failures come back as nil, message, code
-  io.stderr:write(("voice_chat: could not connect (%s): %s\n"):format(code, err))
-  os.exit(1)
-end
+})
 
 -- ---- 4. printing what arrives -----------------------------------------------------------
 

@@ -205,6 +205,55 @@ describe("examples", function()
     assert.is_true(tonumber(played) > 0)
   end)
 
+  -- An ordinary failure (a refused key, a CA file that cannot be loaded) is one line
+  -- naming the example and the code, and exit status 1: never a Lua traceback.
+  describe("a failure to connect is reported, not raised", function()
+    local function host() return { build_dir() .. "/examples/host", { "0.5" } } end
+    local programs = {
+      text_chat = function() return { "lua5.4", { "examples/text_chat.lua" } } end,
+      cqueues = function() return { "lua5.4", { "examples/cqueues.lua", "Oslo" } } end,
+      frame_loop = function() return { "lua5.4", { "examples/frame_loop.lua", "600" } } end,
+      trip_assistant = function() return { "lua5.4", { "examples/trip_assistant.lua" } } end,
+      host = host,
+    }
+    for name, program in pairs(programs) do
+      it(name .. ": a refused key, a CA file that is a directory", function()
+        local p = program()
+        local code, out = run(p[1], p[2], { GEMINI_API_KEY = "wrong-key" }, "hello\n")
+        assert.equal(1, code, out)
+        assert.matches(name .. ": could not connect %(auth%): [^\n]*API key not valid", out)
+        assert.is_nil(out:find("traceback", 1, true), out)
+        code, out = run(p[1], p[2], { GEMINI_API_KEY = helper.sim_key, REALTIME_CA_FILE = dir }, "hello\n")
+        assert.equal(1, code, out)
+        assert.matches(name .. ": could not connect %(tls%): [^\n]*is a directory", out)
+        assert.is_nil(out:find("traceback", 1, true), out)
+      end)
+    end
+
+    it("vertex: a refused token, a CA file that is a directory", function()
+      local env = { VERTEX_ACCESS_TOKEN = "wrong-token", GOOGLE_CLOUD_PROJECT = "test-project" }
+      local code, out = run("lua5.4", { "examples/vertex.lua" }, env)
+      assert.equal(1, code, out)
+      assert.matches("vertex: could not connect %(auth%): ", out)
+      assert.is_nil(out:find("traceback", 1, true), out)
+      env.REALTIME_CA_FILE = dir
+      code, out = run("lua5.4", { "examples/vertex.lua" }, env)
+      assert.equal(1, code, out)
+      assert.matches("vertex: could not connect %(tls%): [^\n]*is a directory", out)
+      assert.is_nil(out:find("traceback", 1, true), out)
+    end)
+
+    it("voice_chat: a CA file that is a directory", function()
+      local question = dir .. "/q.wav"
+      assert(realtime.wav.write(question, helper.tone(0.5), 16000))
+      local code, out = run("lua5.4", { "examples/voice_chat.lua", question, dir .. "/r.wav" },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_CA_FILE = dir })
+      assert.equal(1, code, out)
+      assert.matches("voice_chat: could not connect %(tls%): [^\n]*is a directory", out)
+      assert.is_nil(out:find("traceback", 1, true), out)
+    end)
+  end)
+
   it("host (examples/host.c) embeds Lua and streams audio from a second thread", function()
     local host = build_dir() .. "/examples/host"
     assert.truthy(io.open(host), "missing " .. host .. ": make builds it")
