@@ -1,6 +1,6 @@
 -- frame_loop.lua: a session inside a game-style main loop running at 60 frames a second.
 --
---   lua5.4 examples/frame_loop.lua [max_frames]        (default 900: 15 s)
+--   lua5.4 examples/frame_loop.lua [max_frames]        (default 900: 15 s; at least 71)
 --
 -- A game never blocks its frame: each frame it feeds the microphone's new samples to the
 -- session, calls client:poll() (which never blocks and never yields) for whatever has
@@ -11,7 +11,18 @@
 local realtime = require "realtime"
 
 local FPS = 60
-local max_frames = math.tointeger(tonumber(arg[1])) or 900
+local TALK_FROM, TALK_TO = 10, 70         -- frames during which the talk key is held
+
+-- A loop that stops by frame TALK_TO, when the talk key is released, never hears an answer.
+local max_frames = 900
+if arg[1] then
+  max_frames = math.tointeger(tonumber(arg[1]))
+  if not max_frames or max_frames <= TALK_TO then
+    io.stderr:write(("usage: frame_loop.lua [max_frames]: frames to run, a whole number of at least %d (got '%s')\n")
+      :format(TALK_TO + 1, arg[1]))
+    os.exit(2)
+  end
+end
 
 -- ---- fake devices -----------------------------------------------------------------------
 
@@ -61,7 +72,6 @@ local session = connected(client:connect {
 
 -- ---- the main loop ----------------------------------------------------------------------
 
-local TALK_FROM, TALK_TO = 10, 70         -- frames during which the talk key is held
 local frame, done, words = 0, false, {}
 
 while frame < max_frames and not done do

@@ -205,6 +205,17 @@ describe("examples", function()
     assert.is_true(tonumber(played) > 0)
   end)
 
+  it("frame_loop.lua refuses a frame count that is not a whole number of at least 71, at once", function()
+    for _, arg in ipairs { "abc", "1.5", "0", "-5", "70", "" } do
+      local t0 = os.time()
+      local code, out = run("lua5.4", { "examples/frame_loop.lua", arg })
+      assert.equal(2, code, out)
+      assert.matches("usage: frame_loop%.lua %[max_frames%]: frames to run, a whole number of at least 71 %(got '"
+        .. arg:gsub("%p", "%%%0") .. "'%)", out)
+      assert.is_true(os.time() - t0 < 5, "it ran the loop anyway")
+    end
+  end)
+
   -- An ordinary failure (a refused key, a CA file that cannot be loaded) is one line
   -- naming the example and the code, and exit status 1: never a Lua traceback.
   describe("a failure to connect is reported, not raised", function()
