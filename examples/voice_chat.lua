@@ -2,9 +2,12 @@
 --
 --   lua5.4 examples/voice_chat.lua [question.wav [reply.wav]]
 --
--- The question (default examples/question.wav, any rate, mono or stereo) is streamed in
--- 20 ms chunks at the pace a microphone would deliver them, the live transcripts are
--- printed as they arrive, and the answer's audio is written to reply.wav.
+-- The question (default examples/question.wav: a 16-bit PCM WAV file at 8000 to 192000 Hz,
+-- mono or stereo) is streamed in 20 ms chunks at the pace a microphone would deliver them,
+-- the live transcripts are printed as they arrive, and the answer's audio is written to
+-- reply.wav. Without the default recording (espeak-ng is missing) a tone is sent instead;
+-- a question file that is named but cannot be used, or a reply file that cannot be
+-- written, ends the program before it connects.
 --
 -- Where it connects is decided by the environment only, so the same code talks to Google
 -- or to the local simulator (`make demo` sets the simulator up this way):
@@ -23,15 +26,27 @@ local question_file = arg[1] or "examples/question.wav"
 local reply_file = arg[2] or "reply.wav"
 local realtime_pace = os.getenv "REALTIME_PACE" ~= "fast"
 
+-- Ends the program with a message and exit status 1 (a Lua error would add a traceback).
+local function fail(fmt, ...)
+  io.stderr:write(("voice_chat: " .. fmt .. "\n"):format(...))
+  os.exit(1)
+end
+
 -- ---- 1. the question: 16 kHz 16-bit mono PCM -----------------------------------------
 
 local RATE = 16000
 local pcm, rate, channels = realtime.wav.read(question_file)
 if pcm then
+  -- realtime.resample takes rates from 8000 to 192000 Hz
+  if rate < 8000 or rate > 192000 then
+    fail("%s is %d Hz: recordings from 8000 to 192000 Hz are supported", question_file, rate)
+  end
   pcm = realtime.wav.to_mono(pcm, channels)
   -- espeak-ng writes 22050 Hz; the Live API takes 16 kHz input
   if rate ~= RATE then pcm = realtime.resample(pcm, rate, RATE) end
   print(("question: %s (%.1f s, resampled from %d Hz)"):format(question_file, #pcm / 2 / RATE, rate))
+elseif arg[1] then
+  fail("cannot read %s", rate)                -- a file the user named: no stand-in for it
 else
   -- No recording (espeak-ng is missing): a 1 s beep and some silence still make a turn,
   -- and the simulator "hears" it as whatever its --heard option says.
@@ -42,6 +57,10 @@ else
   end
   pcm = table.concat(samples) .. string.rep("\0\0", RATE // 2)
 end
+
+-- Opened now, so that a path that cannot be written is known before the model is asked.
+local reply_out, open_err = io.open(reply_file, "wb")
+if not reply_out then fail("cannot write %s", open_err) end
 
 -- ---- 2. a client for whichever service the environment names ---------------------------
 
@@ -144,7 +163,7 @@ assert(session:commit_audio())                -- end of the user's turn: the mod
 
 while not finished do
   local msg, rerr, code = session:receive(30)
-  if not msg then error(("no answer: %s (%s)"):format(rerr, code)) end
+  if not msg then fail("no answer: %s (%s)", rerr, code) end
   handle(msg)
 end
 io.write("\n")
@@ -156,7 +175,9 @@ client:close()
 -- ---- 6. the answer and a summary --------------------------------------------------------
 
 local audio = table.concat(reply)
-assert(realtime.wav.write(reply_file, audio, reply_rate))
+local written, write_err = reply_out:write(realtime.wav.encode(audio, reply_rate))
+local closed, close_err = reply_out:close()
+if not (written and closed) then fail("cannot write %s", write_err or close_err) end
 print(("%s: %.1f s at %d Hz | tool calls: %d | turn latency: %s | tokens: %d (%d in, %d out)"):format(
   reply_file, #audio / 2 / reply_rate, reply_rate, tool_calls,
   stats.first_audio and ("%.2f s"):format(stats.first_audio) or "n/a",

@@ -7,6 +7,14 @@ local cjson = require "cjson"
 
 local q = helper.shell_quote
 
+-- The repository root (the specs run from it), for a child started elsewhere.
+local repo = (function()
+  local p = assert(io.popen "pwd")
+  local dir = p:read "l"
+  p:close()
+  return dir
+end)()
+
 -- The build tree holding examples/host: BUILD, else the one LUA_CPATH points into.
 local function build_dir()
   local b = os.getenv "BUILD"
@@ -21,10 +29,13 @@ local CLEAN = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_CLOUD_PROJECT -
   .. " -u REALTIME_BASE_URL -u REALTIME_CA_FILE -u REALTIME_MODEL -u REALTIME_PACE -u REALTIME_LUA_DIR"
 
 --- Runs `program args` with the simulator's environment plus `env`; returns status, output.
--- `stdin` (a string) is fed to it. Under `make check`, a Lua child keeps the sanitizer
--- preload it needs for the instrumented module; nothing else gets it.
-local function run(program, args, env, stdin)
-  local parts = { CLEAN, "REALTIME_BASE_URL=" .. q(helper.sim_http), "REALTIME_CA_FILE=" .. q(helper.sim_ca) }
+-- `stdin` (a string) is fed to it; `cwd` is the directory it runs in (default: here).
+-- Under `make check`, a Lua child keeps the sanitizer preload it needs for the
+-- instrumented module; nothing else gets it.
+local function run(program, args, env, stdin, cwd)
+  local ca = helper.sim_ca
+  if cwd and not ca:match "^/" then ca = repo .. "/" .. ca end   -- relative to the repository
+  local parts = { cwd and "cd " .. q(cwd) .. " &&" or "", CLEAN, "REALTIME_BASE_URL=" .. q(helper.sim_http), "REALTIME_CA_FILE=" .. q(ca) }
   for k, v in pairs(env or { GEMINI_API_KEY = helper.sim_key }) do parts[#parts + 1] = k .. "=" .. q(v) end
   parts[#parts + 1] = "timeout 120 env"
   local preload = os.getenv "LD_PRELOAD"
@@ -94,20 +105,60 @@ describe("examples", function()
       assert.is_true(rms(pcm) > 300, "reply is silent")
     end)
 
-    it("falls back to a tone when there is no recording", function()
-      local reply = dir .. "/reply-tone.wav"
-      local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", reply },
-        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+    it("falls back to a tone when the default recording is missing", function()
+      -- run where there is no examples/question.wav (espeak-ng missing), without arguments
+      local cwd = dir .. "/no-recording"
+      assert.equal(0, (helper.run("mkdir -p " .. q(cwd))))
+      local code, out = run("lua5.4", { repo .. "/examples/voice_chat.lua" },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" }, nil, cwd)
       assert.equal(0, code, out)
-      assert.matches("question: [^\n]*missing%.wav: No such file or directory; sending a 1 s tone instead", out)
+      assert.matches("question: [^\n]*question%.wav: No such file or directory; sending a 1 s tone instead", out)
       assert.matches("you: hello", out)                 -- the simulator's default --heard
       assert.matches("model: You said: hello%.", out)
       assert.matches("tool calls: 0", out)
-      assert.truthy(realtime.wav.read(reply))
+      assert.truthy(realtime.wav.read(cwd .. "/reply.wav"))
+    end)
+
+    it("refuses a question file it was named but cannot use, before connecting", function()
+      local text, slow, fast = dir .. "/question.txt", dir .. "/slow.wav", dir .. "/fast.wav"
+      helper.write_file(text, "What is the weather in Paris?\n")
+      assert(realtime.wav.write(slow, helper.tone(0.5, 4000), 4000))
+      assert(realtime.wav.write(fast, helper.tone(0.1, 200000), 200000))
+      local cases = {
+        { dir .. "/missing.wav", "voice_chat: cannot read " .. dir .. "/missing%.wav: [^\n]*No such file or directory" },
+        { text, "voice_chat: cannot read " .. dir .. "/question%.txt: [^\n]*%S" },
+        { slow, "voice_chat: " .. dir .. "/slow%.wav is 4000 Hz: recordings from 8000 to 192000 Hz are supported" },
+        { fast, "voice_chat: " .. dir .. "/fast%.wav is 200000 Hz: recordings from 8000 to 192000 Hz are supported" },
+      }
+      for _, case in ipairs(cases) do
+        local before = #helper.connections()
+        local code, out = run("lua5.4", { "examples/voice_chat.lua", case[1], dir .. "/r.wav" },
+          { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+        assert.equal(1, code, out)
+        assert.matches(case[2]:gsub("%-", "%%-"), out)
+        assert.is_nil(out:find("traceback", 1, true), out)
+        assert.is_nil(out:find("tone", 1, true), out)
+        assert.equal(before, #helper.connections(), "it talked to the model first")
+      end
+    end)
+
+    it("refuses a reply path it cannot write, before connecting", function()
+      local question = dir .. "/q.wav"
+      assert(realtime.wav.write(question, helper.tone(0.5), 16000))
+      local before = #helper.connections()
+      local code, out = run("lua5.4", { "examples/voice_chat.lua", question, dir .. "/no/such/dir/reply.wav" },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+      assert.equal(1, code, out)
+      assert.matches(("voice_chat: cannot write " .. dir .. "/no/such/dir/reply%.wav: [^\n]*No such file or directory")
+        :gsub("%-", "%%-"), out)
+      assert.is_nil(out:find("traceback", 1, true), out)
+      assert.equal(before, #helper.connections(), "it talked to the model first")
     end)
 
     it("reports a refused key and exits non-zero", function()
-      local code, out = run("lua5.4", { "examples/voice_chat.lua", dir .. "/missing.wav", dir .. "/r.wav" },
+      local question = dir .. "/q.wav"
+      assert(realtime.wav.write(question, helper.tone(0.5), 16000))
+      local code, out = run("lua5.4", { "examples/voice_chat.lua", question, dir .. "/r.wav" },
         { GEMINI_API_KEY = "wrong-key", REALTIME_PACE = "fast" })
       assert.is_not.equal(0, code)
       assert.matches("voice_chat: could not connect %(auth%): [^\n]*1007: API key not valid", out)
