@@ -15,6 +15,14 @@
 local realtime = require "realtime"
 local cjson = require "cjson"
 
+-- An empty question sends nothing, so no answer would ever come: refuse it at once.
+for _, q in ipairs(arg) do
+  if not q:match "%S" then
+    io.stderr:write(('usage: trip_assistant.lua ["question" ...]: a question must say something (got %q)\n'):format(q))
+    os.exit(2)
+  end
+end
+
 local function env(name)
   local v = os.getenv(name)
   return v ~= "" and v or nil

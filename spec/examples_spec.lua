@@ -316,6 +316,17 @@ describe("examples", function()
     end)
   end)
 
+  it("trip_assistant.lua refuses an empty question at once", function()
+    for _, arg in ipairs { "", "  " } do
+      local t0 = os.time()
+      local code, out = run("lua5.4", { "examples/trip_assistant.lua", "What is my budget?", arg })
+      assert.equal(2, code, out)
+      assert.matches("usage: trip_assistant%.lua %[\"question\" %.%.%.%]: a question must say something", out)
+      assert.is_nil(out:find("you: What is my budget", 1, true), "it connected and asked first")
+      assert.is_true(os.time() - t0 < 30, "it waited for an answer that could not come")
+    end
+  end)
+
   it("host (examples/host.c) embeds Lua and streams audio from a second thread", function()
     local host = build_dir() .. "/examples/host"
     assert.truthy(io.open(host), "missing " .. host .. ": make builds it")
