@@ -750,6 +750,41 @@ describe("credentials against the simulator", function()
       assert.matches("POST https://127%.0%.0%.1:9/v1alpha/auth_tokens", err)
     end)
 
+    -- A slim system without libcurl4, or with one older than 7.68: the library is loaded
+    -- on first use and its absence must be an error, not a crash (the fail path once
+    -- freed the header list through the table of a libcurl that never loaded). The
+    -- child finds a stand-in first on LD_LIBRARY_PATH: an empty file that dlopen
+    -- rejects, or a shared object without libcurl's functions.
+    describe("without a usable libcurl", function()
+      local function libdir(kind)
+        local d = dir .. "/curl-" .. kind
+        local cmd = kind == "missing"
+          and ("mkdir -p %s && : > %s/libcurl.so.4 && : > %s/libcurl.so"):format(q(d), q(d), q(d))
+          or ("mkdir -p %s && echo 'int rt_not_curl;' > %s/c.c && cc -shared -fPIC"
+              .. " -Wl,-soname,libcurl.so.4 -o %s/libcurl.so.4 %s/c.c && cp %s/libcurl.so.4 %s/libcurl.so")
+              :format(q(d), q(d), q(d), q(d), q(d), q(d))
+        local status, out = helper.run(cmd)
+        assert(status == 0, out)
+        return d
+      end
+      local MINT = ([[
+local realtime = require "realtime"
+print("versions", realtime.versions().libcurl)
+local token, err, code = realtime.gemini_ephemeral_token { api_key = %q,
+  base_url = "https://127.0.0.1:9", ca_file = %q, timeout = 5 }
+print("result", token, code, err)
+]]):format(helper.sim_key, helper.sim_ca)
+
+      for _, kind in ipairs { "missing", "too old" } do
+        it("mints no token and says libcurl could not be loaded (" .. kind .. ")", function()
+          local out, status = child({ LD_LIBRARY_PATH = libdir(kind:gsub(" ", "-")) }, MINT)
+          assert.equal(0, status, out)
+          assert.matches("versions%s+unavailable: libcurl could not be loaded %(install libcurl4%)", out)
+          assert.matches("result%s+nil%s+connect%s+[^\n]*libcurl could not be loaded %(install libcurl4%)", out)
+        end)
+      end
+    end)
+
     it("raises on misuse", function()
       assert.has_error(function() auth.ephemeral_token { uses = -1 } end)
       assert.has_error(function() auth.ephemeral_token { expire = 10 } end, "unknown option 'expire'")

@@ -34,13 +34,16 @@ static void rt_curl_open(void)
     void *lib = NULL;
     int bad = 0;
 
-    for (size_t i = 0; !lib && i < sizeof rt_curl_names / sizeof rt_curl_names[0]; i++)
+    for (size_t i = 0; !lib && i < sizeof rt_curl_names / sizeof rt_curl_names[0]; i++) {
         lib = dlopen(rt_curl_names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char *e = dlerror();
-        snprintf(rt_curl_why, sizeof rt_curl_why, "%s", e ? e : "libcurl.so.4 not found");
-        return;
+        /* the soname's failure is the one to report: libcurl.so is only a fallback */
+        if (!lib && i == 0) {
+            const char *e = dlerror();
+            snprintf(rt_curl_why, sizeof rt_curl_why, "%s", e ? e : "libcurl.so.4 not found");
+        }
     }
+    if (!lib)
+        return;
 #define RT_SYM(field, name) bad = bad || rt_curl_sym(lib, name, &rt_curl.field)
     RT_SYM(global_init, "curl_global_init");
     RT_SYM(easy_strerror, "curl_easy_strerror");

@@ -49,10 +49,14 @@ int rt_http_global_init(struct rt_error *err)
     return 0;
 }
 
+/* Wipes and frees a header list. NULL (no headers yet) touches no libcurl function: a
+ * request that failed because libcurl could not be loaded comes here with an empty table. */
 static void rt_http_wipe_list(struct curl_slist *l)
 {
     struct curl_slist *p;
 
+    if (!l)
+        return;
     for (p = l; p; p = p->next)
         if (p->data)
             explicit_bzero(p->data, strlen(p->data));
