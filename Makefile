@@ -223,23 +223,38 @@ pkgconfigdir ?= $(libdir)/pkgconfig
 .PHONY: install-lua install-c
 install: install-lua install-c
 
+# Modes are explicit (install -m), not the caller's umask: under umask 077 a copy by cp
+# would be unreadable to everyone else. Shared objects 755 (as libtool installs them),
+# other files 644; install -d makes missing parents 755 too. Every path is quoted: a
+# PREFIX may hold spaces.
+INSTALL      ?= install
+INSTALL_DIR  = $(INSTALL) -d -m 755
+INSTALL_DATA = $(INSTALL) -m 644
+INSTALL_SO   = $(INSTALL) -m 755
 install-lua: $(MODULE)
-	mkdir -p $(DESTDIR)$(INST_LIBDIR)/realtime $(DESTDIR)$(INST_LUADIR)/realtime
-	cp $(MODULE) $(DESTDIR)$(INST_LIBDIR)/realtime/core.so
-	cp lua/realtime/*.lua $(DESTDIR)$(INST_LUADIR)/realtime/
+	$(INSTALL_DIR) "$(DESTDIR)$(INST_LIBDIR)/realtime" "$(DESTDIR)$(INST_LUADIR)/realtime"
+	$(INSTALL_SO) $(MODULE) "$(DESTDIR)$(INST_LIBDIR)/realtime/core.so"
+	$(INSTALL_DATA) lua/realtime/*.lua "$(DESTDIR)$(INST_LUADIR)/realtime/"
 
-PC_SUBST = sed -e 's|@prefix@|$(PREFIX)|g' -e 's|@libdir@|$(libdir)|g' \
-  -e 's|@includedir@|$(includedir)|g' -e 's|@version@|$(VERSION)|g' \
+# a space in a .pc path is written "\ ", as pkg-config reads (and prints) it
+rt_empty :=
+rt_space := $(rt_empty) $(rt_empty)
+rt_pc_path = $(subst $(rt_space),\\ ,$(1))
+PC_SUBST = sed -e 's|@prefix@|$(call rt_pc_path,$(PREFIX))|g' -e 's|@libdir@|$(call rt_pc_path,$(libdir))|g' \
+  -e 's|@includedir@|$(call rt_pc_path,$(includedir))|g' -e 's|@version@|$(VERSION)|g' \
   -e 's|@libs_private@|$(if $(filter 1,$(RT_LIBEV)),-lev )-ldl -lpthread -lm|g'
 install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
-	mkdir -p $(DESTDIR)$(includedir)/realtime $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir)
-	cp $(PUBLIC_H) $(DESTDIR)$(includedir)/realtime/
-	cp $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB) $(DESTDIR)$(libdir)/
+	$(INSTALL_DIR) "$(DESTDIR)$(includedir)/realtime" "$(DESTDIR)$(libdir)" "$(DESTDIR)$(pkgconfigdir)"
+	$(INSTALL_DATA) $(PUBLIC_H) "$(DESTDIR)$(includedir)/realtime/"
+	$(INSTALL_DATA) $(ARCHIVE) $(LUA_ARCHIVE) "$(DESTDIR)$(libdir)/"
+	$(INSTALL_SO) $(SHLIB) $(LUA_SHLIB) "$(DESTDIR)$(libdir)/"
 	for lib in librealtime librealtime-lua; do \
-	  ln -sf $$lib.so.$(VERSION) $(DESTDIR)$(libdir)/$$lib.so.$(SOVERSION) && \
-	  ln -sf $$lib.so.$(SOVERSION) $(DESTDIR)$(libdir)/$$lib.so || exit 1; done
-	$(PC_SUBST) csrc/realtime.pc.in > $(DESTDIR)$(pkgconfigdir)/realtime.pc
-	$(PC_SUBST) csrc/realtime-lua.pc.in > $(DESTDIR)$(pkgconfigdir)/realtime-lua.pc
+	  ln -sf $$lib.so.$(VERSION) "$(DESTDIR)$(libdir)/$$lib.so.$(SOVERSION)" && \
+	  ln -sf $$lib.so.$(SOVERSION) "$(DESTDIR)$(libdir)/$$lib.so" || exit 1; done
+	@mkdir -p $(BUILD)/pc
+	$(PC_SUBST) csrc/realtime.pc.in > $(BUILD)/pc/realtime.pc
+	$(PC_SUBST) csrc/realtime-lua.pc.in > $(BUILD)/pc/realtime-lua.pc
+	$(INSTALL_DATA) $(BUILD)/pc/realtime.pc $(BUILD)/pc/realtime-lua.pc "$(DESTDIR)$(pkgconfigdir)/"
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)'"

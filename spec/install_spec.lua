@@ -57,6 +57,32 @@ describe("make install for C hosts", function()
     assert.matches("-lrealtime", flags)
   end)
 
+  -- The modes are the Makefile's, not the caller's umask (077 made every file unreadable
+  -- to others), and a PREFIX with a space installs (it stopped halfway) with .pc files
+  -- that pkg-config reads: its paths written with "\\ ", as pkg-config prints them.
+  it("installs with modes 755/644 under umask 077, into a PREFIX with a space", function()
+    local spaced = prefix .. "/with space"
+    local status, out = helper.run("umask 077 && env -u MAKEFLAGS -u MAKELEVEL make -s install BUILD=build PREFIX="
+      .. q(spaced))
+    assert.equal(0, status, out)
+    local _, modes = helper.run("cd " .. q(spaced) .. " && find . ! -type l -exec stat -c '%a %n' {} + | sort -k2")
+    assert.matches("\n755 %./lib/lua/5%.4/realtime/core%.so\n", "\n" .. modes)
+    assert.matches("\n644 %./share/lua/5%.4/realtime/init%.lua\n", "\n" .. modes)
+    assert.matches("\n644 %./include/realtime/realtime%.h\n", "\n" .. modes)
+    assert.matches("\n644 %./lib/pkgconfig/realtime%.pc\n", "\n" .. modes)
+    assert.matches("\n755 %./lib/librealtime%.so%.[%d.]+\n", "\n" .. modes)
+    local n = 0
+    for mode, path in modes:gmatch "(%d+) (%S[^\n]*)" do
+      n = n + 1
+      local dir_or_so = path == "." or path:find "%.so[.%d]*$" or
+        helper.run("test -d " .. q(spaced .. "/" .. path)) == 0
+      assert.equal(dir_or_so and "755" or "644", mode, path)
+    end
+    assert.is_true(n > 30, modes)
+    local _, flags = helper.run("PKG_CONFIG_PATH=" .. q(spaced .. "/lib/pkgconfig") .. " pkg-config --cflags realtime")
+    assert.equal("-I" .. spaced:gsub(" ", "\\ ") .. "/include/realtime", (flags:gsub("%s+$", "")))
+  end)
+
   -- rt_alloc_on_release is built into the C tests only (RT_TEST_HOOKS): in the library it
   -- cost every free an atomic load, audio's included
   it("leaves the test hooks out of the libraries", function()
