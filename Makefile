@@ -145,11 +145,14 @@ DEPS ?= sh .ci/deps.sh
 deps:
 	@$(DEPS)
 
-# Without the packages' pkg-config files the compiler would fail on a missing header;
-# say what is missing instead.
+# Without pkg-config, or the packages' pkg-config files, the compiler would fail on a
+# missing header; say what is missing instead (pkg-config itself first: without it every
+# package would look missing).
 .PHONY: pkg-flags
 PKG_REQUIRED := $(PKGS) $(if $(LUA_INCDIR),,lua5.4)
 pkg-flags:
+	@command -v pkg-config >/dev/null 2>&1 || { \
+	  echo "pkg-config is not installed (apt-get install pkg-config; 'make deps' installs it with the rest): the build finds its libraries with it" >&2; exit 1; }
 	@for p in $(PKG_REQUIRED); do pkg-config --exists $$p || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "pkg-config cannot find:$$missing; run 'make deps' first ('make test' and 'make demo' do)" >&2; exit 1; fi
