@@ -97,6 +97,15 @@ $(BUILD)/obj/binding/%.o: csrc/binding/%.c $(wildcard csrc/core/*.h csrc/binding
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/binding -c $< -o $@
 
+# The binding's interface number has its one home in the Lua files it must match
+# (CORE_ABI in lua/realtime/init.lua, which checks core._ABI against it at require time).
+CORE_ABI := $(shell sed -n 's/^local CORE_ABI = \([0-9][0-9]*\)$$/\1/p' lua/realtime/init.lua)
+ifeq ($(CORE_ABI),)
+$(error lua/realtime/init.lua has no line "local CORE_ABI = <number>")
+endif
+$(BUILD)/obj/binding/lrt_module.o: lua/realtime/init.lua
+$(BUILD)/obj/binding/lrt_module.o: RT_CFLAGS += -DLRT_ABI=$(CORE_ABI)
+
 $(MODULE): $(CORE_OBJ) $(BIND_OBJ) csrc/binding/lrt_module.map
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -shared -Wl,--version-script=csrc/binding/lrt_module.map -o $@ \

@@ -151,6 +151,11 @@ static int lrt_file_exists(lua_State *L)
     return 1;
 }
 
+/* The interface number, from CORE_ABI in lua/realtime/init.lua (the Makefile passes it). */
+#ifndef LRT_ABI
+#error "LRT_ABI is not defined: build with the Makefile, which reads it from lua/realtime/init.lua"
+#endif
+
 static const luaL_Reg lrt_module_funcs[] = {
     { "versions", lrt_versions },
     { "now", lrt_now },
@@ -167,6 +172,10 @@ int luaopen_realtime_core(lua_State *L)
     luaL_newlib(L, lrt_module_funcs);
     lua_pushstring(L, RT_VERSION);
     lua_setfield(L, -2, "_VERSION");
+    /* checked by lua/realtime/init.lua, so Lua files and a C module of different builds
+     * refuse to run together */
+    lua_pushinteger(L, LRT_ABI);
+    lua_setfield(L, -2, "_ABI");
     lrt_open_parts(L);
     lrt_open_dispatch(L);
     return 1;

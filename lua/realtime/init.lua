@@ -6,7 +6,21 @@
 -- how a receive waits (blocking the thread, yielding to a cqueues controller or to
 -- realtime.run) is in wait.lua. The C side never blocks on the network and never
 -- chooses a scheduler.
-local core = require "realtime.core"
+local core, core_file = require "realtime.core"
+
+-- The interface of realtime.core these Lua files were written for, and its one home: the
+-- Makefile compiles this number into the C module as core._ABI. Bump it with any change
+-- to what the binding exports (a function or method added, removed or changed), so that
+-- a core.so from another build (a `git pull` without `make`, an older install earlier on
+-- LUA_CPATH) is refused here rather than failing at its first missing method.
+local CORE_ABI = 1
+if core._ABI ~= CORE_ABI then
+  -- require's second result names the file a searcher loaded (":preload:" otherwise)
+  local where = type(core_file) == "string" and not core_file:find "^:" and (core_file .. " ") or ""
+  error(("realtime: the C module realtime.core %sis from another build (interface %s, these Lua"
+    .. " files need %d): rebuild with make, or reinstall"):format(where, tostring(core._ABI or "none"),
+    CORE_ABI), 0)
+end
 
 local realtime = {
   _VERSION = core._VERSION,
