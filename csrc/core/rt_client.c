@@ -241,6 +241,19 @@ static void rt_client_test_pings(struct rt_client *c)
     }
 }
 
+/* The errno behind an OpenSSL failure to read a file (its fopen's, recorded as an
+ * ERR_LIB_SYS error), else errno; empties OpenSSL's error queue. */
+static int rt_client_tls_errno(int saved)
+{
+    unsigned long e;
+    int no = 0;
+
+    while ((e = ERR_get_error()) != 0)
+        if (ERR_GET_LIB(e) == ERR_LIB_SYS)
+            no = ERR_GET_REASON(e);
+    return no ? no : saved;
+}
+
 /* The TLS settings of the client's connections (rt_tls.c runs the sessions): the peer is
  * verified against ca_file when given, else the system store; rt_tls checks the name. */
 SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
@@ -259,12 +272,19 @@ SSL_CTX *rt_client_tls_new(const char *ca_file, struct rt_error *err)
     if (SSL_CTX_set_ciphersuites(ctx, RT_TLS13_SUITES) != 1)
         goto fail;
     if (ca_file) {
+        errno = 0;
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+            /* a file that cannot be opened for want of descriptors is no TLS fault */
+            int no = rt_client_tls_errno(errno);
+            char sp[RT_FILE_SHOWN_MAX];
             SSL_CTX_free(ctx);
             ERR_clear_error();
-            char sp[RT_FILE_SHOWN_MAX];
-            rt_error_set(err, RT_ETLS, "cannot load CA certificates from ca_file %s",
-                         rt_file_shown(sp, ca_file));
+            if (no == EMFILE || no == ENFILE)
+                rt_error_set(err, RT_ECONNECT, "cannot open ca_file %s: %s",
+                             rt_file_shown(sp, ca_file), strerror(no));
+            else
+                rt_error_set(err, RT_ETLS, "cannot load CA certificates from ca_file %s",
+                             rt_file_shown(sp, ca_file));
             return NULL;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

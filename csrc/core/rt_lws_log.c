@@ -14,6 +14,7 @@
 #include <string.h>
 
 static _Thread_local char rt_last_log_line[200];
+static _Thread_local int rt_last_log_errno;
 static pthread_once_t rt_log_once = PTHREAD_ONCE_INIT;
 static bool rt_log_stderr;
 
@@ -26,6 +27,7 @@ static void rt_log_emit(int level, const char *line)
         fprintf(stderr, "lws: %s", line);
     if (!(level & (LLL_ERR | LLL_WARN)))
         return;
+    rt_last_log_errno = e;
     if (line[0] == '[') {            /* skip "[YYYY/MM/DD HH:MM:SS.frac] E: " */
         const char *p = strchr(line, ']');
         if (p) {
@@ -57,9 +59,15 @@ const char *rt_lws_last_log(void)
     return rt_last_log_line;
 }
 
+int rt_lws_last_errno(void)
+{
+    return rt_last_log_errno;
+}
+
 void rt_lws_clear_log(void)
 {
     rt_last_log_line[0] = '\0';
+    rt_last_log_errno = 0;
 }
 
 void rt_lws_log_init(void)

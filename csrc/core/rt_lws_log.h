@@ -10,6 +10,9 @@
 void rt_lws_log_init(void);
 /* The last error or warning lws logged on this thread ("" when none since the clear). */
 const char *rt_lws_last_log(void);
+/* errno as that line was logged (0 when none): what failed just before it, which lws
+ * does not always name (a plug-in that dlopen could not open for want of descriptors). */
+int rt_lws_last_errno(void);
 void rt_lws_clear_log(void);
 
 #endif
