@@ -219,3 +219,78 @@ print("again", s:is_open())
     end)
   end
 end)
+
+describe("a client made while the process is nearly out of descriptors", function()
+  -- The child fills its descriptor table, frees `free` of them, makes a client, gives the
+  -- rest back and connects. Every step of making a client takes descriptors (the
+  -- ca_file, an epoll descriptor, the libev plug-in, /dev/urandom, libwebsockets'
+  -- wake-up eventfd, ...), so each count fails a different one. lws 4.1 keeps a context
+  -- whose wake-up it could not make: such a client connected only on its own timers
+  -- (8 s for a 3 s timeout) and its close never returned.
+  local FILL = ([[
+local realtime = require "realtime"
+local function make(loop)
+  return realtime.gemini { api_key = %q, base_url = %q, ca_file = %q, model = %q,
+                           event_loop = loop }
+end
+]]):format(helper.sim_key, helper.sim_http, helper.sim_ca, helper.model) .. [[
+local loop, now = arg[1], realtime.now
+for free = 0, 6 do
+  local hold = {}
+  while true do local f = io.open("/dev/null") if not f then break end hold[#hold + 1] = f end
+  for _ = 1, free do hold[#hold]:close() hold[#hold] = nil end
+  local ok, c, err, code = pcall(make, loop)
+  for _, f in ipairs(hold) do f:close() end
+  hold = nil
+  if not ok then
+    print(free, "raised", c)       -- only bad input and running out of memory raise
+  elseif c then
+    local t = now()
+    local s, e2, code2 = c:connect { output_modalities = { "text" }, timeout = 3 }
+    print(free, "connect", tostring(s and "ok" or code2), ("%.1f"):format(now() - t), e2)
+    io.stdout:flush()
+    t = now()
+    c:close()
+    print(free, "close", ("%.1f"):format(now() - t))
+  else
+    print(free, "failed", code, err)
+  end
+  io.stdout:flush()
+end
+print "done"
+]]
+  local loops = { "auto", "poll" }
+  do   -- a build without libev has no "epoll" to ask for
+    local ok, c = pcall(helper.gemini, { event_loop = "epoll" })
+    if ok and c then loops[#loops + 1] = "epoll" c:close() end
+  end
+  for _, loop in ipairs(loops) do
+    it("fails at once as \"connect\" naming the cause, or works (event_loop " .. loop .. ")",
+       function()
+      local path = os.tmpname()
+      helper.write_file(path, FILL)
+      local status, out = helper.run(("ulimit -n 64; timeout -s KILL 30 lua5.4 %s %s")
+        :format(q(path), loop))
+      os.remove(path)
+      assert.equal(0, status, out)
+      assert.is_truthy(out:find("\ndone\n", 1, true) or out:find("^done\n"), out)
+      local failed = 0
+      for line in out:gmatch "[^\n]+" do
+        local what, rest = line:match "^%d+\t(%a+)\t(.*)$"
+        assert.is_not.equal("raised", what, line)
+        if what == "failed" then
+          failed = failed + 1
+          assert.is_truthy(rest:find("^connect\t"), line)
+          assert.is_truthy(rest:find("Too many open files", 1, true), line)
+        elseif what == "connect" then
+          local result, secs = rest:match "^(%S+)\t(%S+)"
+          assert.equal("ok", result, line)
+          assert.is_true(tonumber(secs) < 5, line)      -- was 8 s for a 3 s timeout
+        elseif what == "close" then
+          assert.is_true(tonumber(rest) < 5, line)      -- was never
+        end
+      end
+      assert.is_true(failed > 0, out)                   -- the counts did reach the limit
+    end)
+  end
+end)
