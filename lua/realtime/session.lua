@@ -56,11 +56,30 @@ local function send_for_caller(self, msg, who)
 end
 
 
+-- Sessions handing a failed tool handler's traceback to realtime.log, with the message
+-- that carries it taken and not yet returned: a receive or poll of the session from the
+-- log function would hand out the messages after it first, so it raises (check_not_logging).
+local logging = setmetatable({}, { __mode = "k" })
+
+local function log_traceback(self, msg)
+  if not msg.error_traceback then return end
+  logging[self] = true
+  log("error", msg.error_traceback)   -- never raises: the log function runs in a pcall
+  logging[self] = nil
+end
+
+local function check_not_logging(self, level)
+  if logging[self] then
+    error("another receive is already waiting on this session (it is handing a message "
+      .. "back, and realtime.log is called before it returns)", level + 1)
+  end
+end
+
 local function receive_once(self, deadline)
   while true do
     local msg, err, code = try_receive(self)
     if msg then
-      if msg.error_traceback then log("error", msg.error_traceback) end
+      log_traceback(self, msg)
       return msg
     end
     if err ~= "again" then return nil, err, code end
@@ -82,6 +101,7 @@ end
 -- already held it (a receive inside its own receive, by a tool handler). `level` is
 -- error()'s level of the user's line: 3 for a function the user called.
 local function claim_receiver(self, level)
+  check_not_logging(self, level)
   local co = coroutine.running()
   local current = receivers[self]
   if current and current ~= co and coroutine.status(current) ~= "dead" then
@@ -125,8 +145,9 @@ end
 --- Returns a ready message or nil; never blocks, never waits.
 function Session:poll()
   check_self(self, "poll")
+  check_not_logging(self, 2)
   local msg = session_poll(self)
-  if msg and msg.error_traceback then log("error", msg.error_traceback) end
+  if msg then log_traceback(self, msg) end
   return msg
 end
 
