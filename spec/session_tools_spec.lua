@@ -659,3 +659,66 @@ describe("a non_blocking handler that waits beside a blocking call of the same t
     helper.drain(session)
   end)
 end)
+
+describe("a receive from inside realtime.log", function()
+  -- A failed handler's traceback is logged by the receive (or poll) that hands back its
+  -- message, after it took that message: a receive of the same session in the log
+  -- function took the next ones first (response_done before the item it ends).
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() realtime.log(nil) client:close() end)
+
+  local function failing()
+    return assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "fail_hard", description = "f", handler = function() error("sensor offline") end },
+    } })
+  end
+
+  -- outer: takes the next message of s (nil when none yet); inner: what the log function
+  -- calls. Returns the types taken outside, and what the calls inside gave.
+  local function run(outer, inner)
+    local s
+    local inside = {}
+    realtime.log(function(level, text)
+      if level == "error" and text:find("sensor offline", 1, true) then
+        local ok, got = pcall(inner, s)
+        inside[#inside + 1] = { ok = ok, got = got }
+      end
+    end)
+    s = failing()
+    assert(s:send_text 'call fail_hard {}')
+    local types, t0 = {}, realtime.now()
+    while realtime.now() - t0 < 10 do
+      local m = outer(s)
+      if m then
+        types[#types + 1] = m.type
+        if m.type == "output_text_done" then break end
+      end
+    end
+    return types, inside
+  end
+
+  local function check(types, inside)
+    local pos = {}
+    for i, t in ipairs(types) do pos[t] = pos[t] or i end
+    assert.is_truthy(pos.response_output_item_done, table.concat(types, " "))
+    assert.is_truthy(pos.response_done, table.concat(types, " "))
+    assert.is_true(pos.response_output_item_done < pos.response_done, table.concat(types, " "))
+    assert.equal(1, #inside)
+    assert.is_false(inside[1].ok, "the receive inside took a message")
+    assert.matches("another receive is already waiting on this session", inside[1].got)
+  end
+
+  it("raises and leaves the messages in order (receive in receive)", function()
+    check(run(function(s) return s:receive(1) end, function(s) return s:receive(0) end))
+  end)
+
+  it("raises and leaves the messages in order (client:poll in session:poll)", function()
+    check(run(function(s)
+      local m = s:poll()
+      if not m then realtime.sleep(0.01) end
+      return m
+    end, function() return client:poll() end))
+  end)
+end)
