@@ -234,7 +234,7 @@ local function make(loop)
                            event_loop = loop }
 end
 ]]):format(helper.sim_key, helper.sim_http, helper.sim_ca, helper.model) .. [[
-local loop, now = arg[1], realtime.now
+local loop, now = os.getenv "RT_SPEC_LOOP", realtime.now
 for free = 0, 6 do
   local hold = {}
   while true do local f = io.open("/dev/null") if not f then break end hold[#hold + 1] = f end
@@ -267,11 +267,8 @@ print "done"
   for _, loop in ipairs(loops) do
     it("fails at once as \"connect\" naming the cause, or works (event_loop " .. loop .. ")",
        function()
-      local path = os.tmpname()
-      helper.write_file(path, FILL)
-      local status, out = helper.run(("ulimit -n 64; timeout -s KILL 30 lua5.4 %s %s")
-        :format(q(path), loop))
-      os.remove(path)
+      local status, out = helper.child(FILL, { RT_SPEC_LOOP = loop, timeout = 30,
+                                                before = "ulimit -n 64;" })
       assert.equal(0, status, out)
       assert.is_truthy(out:find("\ndone\n", 1, true) or out:find("^done\n"), out)
       local failed = 0
