@@ -525,3 +525,120 @@ describe("audio helpers with bad values", function()
     raises("bad argument #2 to 'to_mono' %(channels must be an integer, got table%)", realtime.wav.to_mono, "\0\0", {})
   end)
 end)
+
+-- C reads a string only up to a NUL byte: "a\0b" would be "a", another file, URL, key or
+-- name than the caller gave, with no error. Every string the binding hands to C as one
+-- raises instead, naming what it is and never quoting a secret.
+describe("a NUL byte in a value the binding hands to C", function()
+  local core = require "realtime.core"
+
+  -- What a call that did not raise made (the old behaviour): closed, so nothing lingers.
+  local function close_all(...)
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      local mt = getmetatable(v)
+      if type(mt) == "table" and type(mt.__index) == "table" and mt.__index.close then pcall(v.close, v) end
+    end
+  end
+
+  -- Nil when fn(...) raises an error matching pattern (plain text) that does not quote
+  -- secret; else what it did instead, for the list of cases that went wrong.
+  local function fault(pattern, secret, fn, ...)
+    local res = table.pack(pcall(fn, ...))
+    if res[1] then
+      close_all(table.unpack(res, 2, res.n))
+      return pattern .. ": no error"
+    end
+    local err = tostring(res[2])
+    if not err:find(pattern, 1, true) or not err:find("contains a NUL byte", 1, true) then
+      return pattern .. ": got " .. err
+    end
+    if secret and err:find(secret, 1, true) then return pattern .. ": quotes the value" end
+  end
+
+  -- Runs every case ({ pattern, secret, fn, args... }) and fails listing those that went
+  -- wrong, so that one run shows each.
+  local function all_refused(cases)
+    local bad = {}
+    for _, c in ipairs(cases) do
+      bad[#bad + 1] = fault(c[1], c[2], c[3], table.unpack(c, 4, c.n or #c))
+    end
+    assert.same({}, bad)
+  end
+
+  local function refused(pattern, secret, fn, ...)
+    all_refused { table.pack(pattern, secret, fn, ...) }
+  end
+
+  it("in the options of the core's constructors and requests (table-driven)", function()
+    local cases = {
+      { "option 'ca_file': contains", nil, core.client_new, { ca_file = "/etc/passwd\0.pem" } },
+      { "option 'event_loop': 'poll\\x00x'", nil, core.client_new, { event_loop = "poll\0x" } },
+      { "field 'kind': 'metadata\\x00x'", nil, core.auth_new, { kind = "metadata\0x", source = "s" } },
+      { "field 'url': contains", nil, core.http_request, { url = "http://127.0.0.1:1/\0x" } },
+      { "field 'ca_file': contains", nil, core.http_request,
+        { url = "http://127.0.0.1:1/", ca_file = "/etc/passwd\0.pem" } },
+      { "field 'headers': a name or value contains", "secret-hdr", core.http_request,
+        { url = "http://127.0.0.1:1/", headers = { ["x-goog-api-key"] = "k\0secret-hdr" } } },
+      { "field 'headers': a name or value contains", nil, core.http_request,
+        { url = "http://127.0.0.1:1/", headers = { ["x-a\0b"] = "v" } } },
+      { "_read_file: the path contains", nil, core._read_file, "/etc/hostname\0x", "file", 100, 0 },
+      { "_file_exists: the path contains", nil, core._file_exists, "/etc/passwd\0x" },
+      { "map context: 'project' contains", nil, core.model_name,
+        { backend = "vertex", project = "p\0x", location = "l" }, "m" },
+      { "map context: 'location' contains", nil, core.map_new,
+        { backend = "vertex", project = "p", location = "l\0x" } },
+    }
+    -- every string field of a token source: several are secrets
+    for _, f in ipairs { "source", "scope", "token_uri", "client_email", "private_key", "private_key_id",
+                         "subject", "client_id", "client_secret", "refresh_token", "metadata_host",
+                         "ca_file" } do
+      local spec = { kind = "metadata", source = "s", metadata_host = "127.0.0.1:1" }
+      spec[f] = "v\0secret-" .. f
+      cases[#cases + 1] = { "field '" .. f .. "': contains", "secret-" .. f, core.auth_new, spec }
+    end
+    all_refused(cases)
+  end)
+
+  it("in what a connect hands the core (URL, audio mime type, headers)", function()
+    local client = assert(core.client_new {})
+    local function cfg(over)
+      local t = { url = "wss://127.0.0.1:1/ws", setup = '{"setup":{}}', timeout = 1 }
+      for k, v in pairs(over) do t[k] = v end
+      return t
+    end
+    local cases = {
+      { "field 'url': contains", { url = "wss://127.0.0.1:1/ws\0x" } },
+      { "field 'audio_mime': contains", { audio_mime = "audio/pcm;rate=16000\0x" } },
+      { "field 'headers': a name or value contains", { headers = { { "authorization", "Bearer t\0secret-tok" } } } },
+    }
+    for i, c in ipairs(cases) do
+      cases[i] = { c[1], "secret-tok", client._connect, client, cfg(c[2]), {}, {}, {} }
+    end
+    all_refused(cases)
+    client:close()
+  end)
+
+  it("in realtime.credentials' ca_file, which the token fetches would read", function()
+    local props = { credentials = { type = "authorized_user", client_id = "cid", client_secret = "csecret",
+      refresh_token = "rtoken", token_uri = "http://127.0.0.1:1/token" }, ca_file = "/etc/passwd\0.pem" }
+    refused("field 'ca_file': contains", "csecret", realtime.credentials, props, 1)
+  end)
+
+  it("in the options already checked by name keeps raising (api_key, headers, base_url, ...)", function()
+    local cases = {
+      { "option 'api_key': contains", { api_key = "key\0secret-key" } },
+      { "option 'api_version': contains", { api_key = "k", api_version = "v1\0x" } },
+      { "option 'base_url': contains", { api_key = "k", base_url = "https://h\0x" } },
+      { "option 'headers': a name or value contains", { api_key = "k", headers = { ["x-a"] = "b\0secret-key" } } },
+    }
+    for i, c in ipairs(cases) do cases[i] = { c[1], "secret-key", realtime.gemini, c[2] } end
+    for k, v in pairs { project = "p\0x", location = "l\0x", access_token = "t\0secret-key",
+                        quota_project = "q\0secret-key" } do
+      local opts = { project = "p", access_token = "t" }
+      opts[k] = v
+      cases[#cases + 1] = { "option '" .. k .. "': contains", "secret-key", realtime.vertex, opts }
+    end
+    all_refused(cases)
+  end)
+end)

@@ -80,6 +80,7 @@ static int lrt_auth_new(lua_State *L)
     rt_error_clear(&err);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "kind");
+    lrt_map_enum(L, -1, "field 'kind':");   /* luaL_checkoption compares C strings */
     o.kind = kind_values[luaL_checkoption(L, -1, NULL, kinds)];
     lua_pop(L, 1);
     o.source = lrt_field_string(L, 1, "source");
@@ -306,8 +307,8 @@ static int lrt_http_request(lua_State *L)
                 luaL_error(L, "field 'headers': expected a table of strings");
             if (n == sizeof hdrs / sizeof *hdrs)
                 luaL_error(L, "field 'headers': at most 32 headers");
-            hdrs[n].name = lua_tostring(L, -2);
-            hdrs[n].value = lua_tostring(L, -1);
+            hdrs[n].name = lrt_cstring(L, -2, "field 'headers': a name or value");
+            hdrs[n].value = lrt_cstring(L, -1, "field 'headers': a name or value");
             n++;
             lua_pop(L, 1);
         }

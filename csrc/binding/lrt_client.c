@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lrt_map.h"
 #include "lrt_private.h"
 #include "lrt_receive.h"
 #include "rt_client.h"
@@ -31,7 +32,7 @@ static int lrt_client_new(lua_State *L)
     rt_error_clear(&err);
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "ca_file") != LUA_TNIL)
-        o.ca_file = luaL_checkstring(L, -1);
+        o.ca_file = lrt_cstring(L, -1, "option 'ca_file':");
     if (lua_getfield(L, 1, "ping_interval") != LUA_TNIL)
         o.ping_interval = (int)luaL_checkinteger(L, -1);
     if (lua_getfield(L, 1, "ping_timeout") != LUA_TNIL)
@@ -40,6 +41,8 @@ static int lrt_client_new(lua_State *L)
         o.max_sessions = (int)luaL_checkinteger(L, -1);
     if (lua_getfield(L, 1, "event_loop") != LUA_TNIL) {
         static const char *const loops[] = { "auto", "poll", "epoll", NULL };
+        /* luaL_checkoption compares C strings: "epoll\0x" would pass for "epoll" */
+        lrt_map_enum(L, -1, "option 'event_loop':");
         o.event_loop = (enum rt_event_loop)luaL_checkoption(L, -1, NULL, loops);
     }
 
@@ -185,8 +188,8 @@ static int lrt_client_connect(lua_State *L)
             luaL_checktype(L, -1, LUA_TTABLE);
             lua_rawgeti(L, -1, 1);
             lua_rawgeti(L, -2, 2);
-            headers[i].name = luaL_checkstring(L, -2);
-            headers[i].value = luaL_checkstring(L, -1);
+            headers[i].name = lrt_cstring(L, -2, "field 'headers': a name or value");
+            headers[i].value = lrt_cstring(L, -1, "field 'headers': a name or value");
             lua_pop(L, 3);   /* strings stay referenced by cfg.headers */
         }
     }

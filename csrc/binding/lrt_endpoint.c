@@ -8,10 +8,9 @@
 #include "rt_endpoint.h"
 
 /* t[key] as a C string (NULL when absent). A string with a NUL byte would be cut short
- * without a word; it raises instead, naming the option. */
+ * without a word; it raises instead, naming the option (lrt_cstring). */
 static const char *lrt_ep_string(lua_State *L, int t, const char *key, const char *option)
 {
-    size_t n;
     const char *s;
     int type = lua_getfield(L, t, key);
 
@@ -21,9 +20,7 @@ static const char *lrt_ep_string(lua_State *L, int t, const char *key, const cha
     }
     if (type != LUA_TSTRING)
         luaL_error(L, "option '%s': expected a string, got %s", option, luaL_typename(L, -1));
-    s = lua_tolstring(L, -1, &n);
-    if (strlen(s) != n)
-        luaL_error(L, "option '%s': contains a NUL byte", option);
+    s = lrt_cstring(L, -1, "option '%s':", option);
     lua_pop(L, 1);   /* the table still references the string */
     return s;
 }
@@ -44,13 +41,10 @@ static struct rt_header *lrt_ep_headers(lua_State *L, size_t *count)
     h = lua_newuserdatauv(L, (n ? n : 1) * sizeof *h, 0);
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        size_t kn, vn;
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "option 'headers': expected a table of strings");
-        h[i].name = lua_tolstring(L, -2, &kn);
-        h[i].value = lua_tolstring(L, -1, &vn);
-        if (strlen(h[i].name) != kn || strlen(h[i].value) != vn)
-            luaL_error(L, "option 'headers': a name or value contains a NUL byte");
+        h[i].name = lrt_cstring(L, -2, "option 'headers': a name or value");
+        h[i].value = lrt_cstring(L, -1, "option 'headers': a name or value");
         i++;
         lua_pop(L, 1);
     }

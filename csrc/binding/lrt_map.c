@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 
 #include "lrt_json.h"
+#include "lrt_private.h"
 #include "rt_base64.h"
 #include "rt_model.h"
 
@@ -250,7 +251,7 @@ static const char *ctx_str(lua_State *L, int ctx, const char *k)
     lua_getfield(L, ctx, k);
     const char *s = NULL;
     if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0)
-        s = lua_tostring(L, -1);
+        s = lrt_cstring(L, -1, "map context: '%s'", k);
     else if (!lua_isnil(L, -1))
         luaL_error(L, "map context: '%s' must be a string", k);
     lua_pop(L, 1);  /* the string stays alive in the context table */

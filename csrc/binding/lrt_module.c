@@ -113,8 +113,8 @@ static void lrt_file_text_release(void *p)
 
 static int lrt_read_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    const char *what = luaL_checkstring(L, 2);
+    const char *path = lrt_cstring(L, 1, "_read_file: the path");
+    const char *what = luaL_checkstring(L, 2);   /* only words of a message */
     lua_Integer max = luaL_checkinteger(L, 3);
     double wait = luaL_checknumber(L, 4);
     struct lrt_file_text t = { NULL, 0, 0 };
@@ -147,7 +147,7 @@ static int lrt_shown_path(lua_State *L)
 /* realtime.core._file_exists(path) -> whether anything (a file, a FIFO, ...) is there */
 static int lrt_file_exists(lua_State *L)
 {
-    lua_pushboolean(L, rt_file_exists(luaL_checkstring(L, 1)));
+    lua_pushboolean(L, rt_file_exists(lrt_cstring(L, 1, "_file_exists: the path")));
     return 1;
 }
 

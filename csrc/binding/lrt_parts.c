@@ -1,4 +1,5 @@
 /* The binding parts that add themselves to realtime.core, and small shared helpers. */
+#include <stdarg.h>
 #include <string.h>
 
 #include "lrt_private.h"
@@ -121,6 +122,20 @@ int lrt_pushfail(lua_State *L, const struct rt_error *err)
     return 3;
 }
 
+const char *lrt_cstring(lua_State *L, int idx, const char *what, ...)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, idx, &n);
+    va_list ap;
+
+    if (!memchr(s, '\0', n))
+        return s;
+    va_start(ap, what);
+    what = lua_pushvfstring(L, what, ap);
+    va_end(ap);
+    return luaL_error(L, "%s contains a NUL byte", what), NULL;
+}
+
 const char *lrt_field_string(lua_State *L, int t, const char *key)
 {
     const char *s = NULL;
@@ -128,7 +143,7 @@ const char *lrt_field_string(lua_State *L, int t, const char *key)
     if (type != LUA_TNIL) {
         if (type != LUA_TSTRING)
             luaL_error(L, "field '%s': expected a string, got %s", key, luaL_typename(L, -1));
-        s = lua_tostring(L, -1);
+        s = lrt_cstring(L, -1, "field '%s':", key);
     }
     lua_pop(L, 1);   /* the table still references the string */
     return s;

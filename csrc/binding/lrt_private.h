@@ -88,9 +88,17 @@ void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int n
  * there (receive, messages, poll) call the C ones for the user, whose line it must name. */
 int lrt_error_at_user(lua_State *L, const char *msg);
 
+/* The string at idx for C (the core, libc, libcurl, OpenSSL), which would read it only up
+ * to a NUL byte: a value other than the caller's (another file, URL or key) with no
+ * error. One with a NUL raises "<what> contains a NUL byte" (what: a lua_pushfstring
+ * format, such as "option '%s':"); the value is never quoted, since it may be a
+ * secret. Anything but a string raises as luaL_checklstring does. */
+const char *lrt_cstring(lua_State *L, int idx, const char *what, ...);
+
 /* Optional fields of the table at t: NULL / dflt when absent; a value of the wrong type
- * raises "field 'key': expected a string, got <type>". A returned string stays valid
- * while the table holds it. */
+ * raises "field 'key': expected a string, got <type>", a string with a NUL byte "field
+ * 'key': contains a NUL byte" (lrt_cstring). A returned string stays valid while the
+ * table holds it. */
 const char *lrt_field_string(lua_State *L, int t, const char *key);
 lua_Number lrt_field_number(lua_State *L, int t, const char *key, lua_Number dflt);
 int lrt_field_bool(lua_State *L, int t, const char *key);
