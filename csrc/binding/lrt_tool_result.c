@@ -220,7 +220,9 @@ static const char *lrt_options_why(lua_State *L, int idx)
         if (ok && strcmp(k, "scheduling") == 0) {
             int known = 0;
             for (int i = 0; sched[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-                known = known || strcmp(lua_tostring(L, -1), sched[i]) == 0;
+                /* whole: strcmp alone would take "silent\0x" for "silent" */
+                known = known || (lua_rawlen(L, -1) == strlen(sched[i]) &&
+                                  strcmp(lua_tostring(L, -1), sched[i]) == 0);
             if (!known) {
                 size_t vn;
                 const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vn) : NULL;
