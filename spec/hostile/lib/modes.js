@@ -274,6 +274,41 @@ const modes = {
     },
   },
 
+  void_calls: {
+    about: 'a resumable handle, then one toolCall (ids: `ids`, dot-separated base64url JSON '
+      + 'string texts, `-` for a call without one; or `n` calls c1..cN) of `name` (echo); '
+      + '`drop` ms (30) after the first toolResponse, drops the TCP connection; a resumed '
+      + 'connection (setup with a handle) is the tiny model',
+    setup(c, msg) {
+      c.setupComplete();
+      const sr = msg && msg.setup && (msg.setup.sessionResumption || msg.setup.session_resumption);
+      if (sr && sr.handle) {
+        c.note(`resumed from ${sr.handle}`);
+        return;
+      }
+      c.voidFirst = true;
+      c.sendJson({ sessionResumptionUpdate: { newHandle: `void-${c.id}`, resumable: true } });
+      const name = JSON.stringify(c.params.name || 'echo');
+      const ids = c.params.n !== undefined
+        ? Array.from({ length: int(c.params.n, 0) }, (_, i) => `"c${i + 1}"`)
+        : (c.params.ids || '').split('.').filter(Boolean)
+          .map((x) => (x === '-' ? null : `"${Buffer.from(x, 'base64url').toString('utf8')}"`));
+      const calls = ids.map((id) => `{${id === null ? '' : `"id":${id},`}"name":${name},"args":{}}`);
+      // the ids go out as written (escapes kept), after the handle: the handle does not hold them
+      c.after(50, () => c.send(`{"toolCall":{"functionCalls":[${calls.join(',')}]}}`));
+    },
+    message(c, msg) {
+      if (c.voidFirst && msg && msg.toolResponse) {
+        if (c.dropping) return;
+        c.dropping = true;
+        c.note('toolResponse: dropping');
+        c.after(int(c.params.drop, 30), () => c.drop());
+        return;
+      }
+      if (!c.voidFirst) c.model(msg);
+    },
+  },
+
   send: {
     about: 'after setupComplete, sends each of `frames` (comma-separated base64url payloads) '
       + 'as a binary frame',

@@ -293,6 +293,27 @@ test('hostile server modes', async (t) => {
     d.close();
   });
 
+  await t.test('void_calls gives a handle and the calls, and drops after the first answer', async () => {
+    const ids = [Buffer.from('a\\"b').toString('base64url'), '-'].join('.');
+    const c = await open(`/void_calls/ids=${ids}/tag=v/ws/x`);
+    await c.until((l) => l.length >= 3);
+    assert.match(c.texts()[1], /"newHandle":"void-/);
+    assert.strictEqual(c.texts()[2], '{"toolCall":{"functionCalls":[{"id":"a\\"b","name":"echo","args":{}},'
+      + '{"name":"echo","args":{}}]}}');
+    c.sendJson({ toolResponse: { functionResponses: [{ id: 'a"b', name: 'echo', response: {} }] } });
+    await c.until(() => c.ended);
+    const d = await Raw.open(base, '/void_calls/n=2/tag=v/ws/x');
+    d.sendJson({ setup: { sessionResumption: { handle: 'void-1' } } });
+    await d.until((l) => l.length >= 1);
+    d.sendJson({ toolResponse: { functionResponses: [{ id: 'c1', name: 'echo', response: {} }] } });
+    await d.until((l) => l.length >= 3);
+    assert.match(d.texts()[2], /turnComplete/);
+    d.close();
+    const recs = (await getJson(base, '/_log?tag=v')).connections;
+    assert.ok(recs[0].notes.some((n) => n.what === 'dropped the TCP connection'));
+    assert.ok(recs[1].notes.some((n) => n.what === 'resumed from void-1'));
+  });
+
   await t.test('/_token answers the body, status and type it is told, and counts requests', async () => {
     const body = Buffer.from('{"access_token":"a\r\nb"}\xff', 'latin1');
     const r = await fetch(`${base}/_token?status=201&type=text/x&body=${body.toString('base64url')}`,
