@@ -19,8 +19,9 @@
 #include "rt_alloc.h"
 #include "rt_json.h"
 
-/* Calls remembered at once, and the longest id kept: server ids are short; a longer one
- * is not recorded (its answer is not filtered), which keeps the memory bounded. */
+/* Calls remembered at once, and the longest id kept (decoded bytes): server ids are
+ * short; a longer one is not recorded (its answer is not filtered), which keeps the
+ * memory bounded. */
 #define RT_CALLS_MAX 64
 #define RT_CALL_ID_MAX 512
 
@@ -52,7 +53,8 @@ static void rt_calls_add(struct rt_session *s, const struct rt_json_val *id, uin
     struct rt_call_rec *rec;
     size_t len;
 
-    if (id->type != RT_JSON_STRING || id->n > RT_CALL_ID_MAX)
+    /* escapes make the text up to 6 times the id: the bound is on the decoded id */
+    if (id->type != RT_JSON_STRING || id->n > 6 * RT_CALL_ID_MAX)
         return;
     if (!s->calls && !(s->calls = rt_calloc(1, sizeof *s->calls)))
         return;
@@ -67,7 +69,7 @@ static void rt_calls_add(struct rt_session *s, const struct rt_json_val *id, uin
     }
     if (!(rec = rt_malloc(sizeof *rec + id->n + 1)))
         return;
-    if (rt_json_unescape(id, rec->id, id->n + 1, &len) != 0) {
+    if (rt_json_unescape(id, rec->id, id->n + 1, &len) != 0 || len > RT_CALL_ID_MAX) {
         rt_free(rec);
         return;
     }

@@ -54,6 +54,60 @@ static size_t rt_json_utf8(unsigned cp, char *out)
     return 4;
 }
 
+/* Decodes the one character (or escape) at *p into tmp (1 to 4 bytes, *k), moving *p past
+ * it; -1 on a control character or a bad or cut escape. A lone surrogate escape is
+ * U+FFFD counted in *lone (its offset from start in *first, the first time), or -1
+ * without lone. */
+static int rt_json_decode_one(const char **pp, const char *e, const char *start, char *tmp,
+                              size_t *k, size_t *lone, size_t *first)
+{
+    const char *p = *pp;
+    unsigned char c = (unsigned char)*p++;
+    unsigned cp, lo;
+
+    *k = 1;
+    if (c < 0x20)
+        return -1;
+    tmp[0] = (char)c;
+    if (c == '\\') {
+        if (p >= e)
+            return -1;
+        switch (*p++) {
+        case '"': tmp[0] = '"'; break;
+        case '\\': tmp[0] = '\\'; break;
+        case '/': tmp[0] = '/'; break;
+        case 'b': tmp[0] = '\b'; break;
+        case 'f': tmp[0] = '\f'; break;
+        case 'n': tmp[0] = '\n'; break;
+        case 'r': tmp[0] = '\r'; break;
+        case 't': tmp[0] = '\t'; break;
+        case 'u':
+            if (rt_json_hex4(p, e, &cp) != 0)
+                return -1;
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' &&
+                p[1] == 'u' && rt_json_hex4(p + 2, e, &lo) == 0 && lo >= 0xDC00 &&
+                lo <= 0xDFFF) {
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                /* a lone one: no character, and no UTF-8 encodes it */
+                if (!lone)
+                    return -1;
+                if ((*lone)++ == 0 && first)
+                    *first = (size_t)(p - 6 - start);
+                cp = 0xFFFD;
+            }
+            *k = rt_json_utf8(cp, tmp);
+            break;
+        default:
+            return -1;
+        }
+    }
+    *pp = p;
+    return 0;
+}
+
 int rt_json_decode_lossy(const char *p, const char *e, char *out, size_t cap, size_t *len,
                          size_t *lone, size_t *first)
 {
@@ -61,49 +115,11 @@ int rt_json_decode_lossy(const char *p, const char *e, char *out, size_t cap, si
     size_t o = 0;
 
     while (p < e) {
-        unsigned char c = (unsigned char)*p++;
         char tmp[4];
-        size_t k = 1;
-        unsigned cp, lo;
+        size_t k;
 
-        if (c < 0x20)
+        if (rt_json_decode_one(&p, e, start, tmp, &k, lone, first) != 0)
             return -1;
-        tmp[0] = (char)c;
-        if (c == '\\') {
-            if (p >= e)
-                return -1;
-            switch (*p++) {
-            case '"': tmp[0] = '"'; break;
-            case '\\': tmp[0] = '\\'; break;
-            case '/': tmp[0] = '/'; break;
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
-            case 'u':
-                if (rt_json_hex4(p, e, &cp) != 0)
-                    return -1;
-                p += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' &&
-                    p[1] == 'u' && rt_json_hex4(p + 2, e, &lo) == 0 && lo >= 0xDC00 &&
-                    lo <= 0xDFFF) {
-                    p += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-                    /* a lone one: no character, and no UTF-8 encodes it */
-                    if (!lone)
-                        return -1;
-                    if ((*lone)++ == 0 && first)
-                        *first = (size_t)(p - 6 - start);
-                    cp = 0xFFFD;
-                }
-                k = rt_json_utf8(cp, tmp);
-                break;
-            default:
-                return -1;
-            }
-        }
         if (out) {
             if (cap < o + k + 1)
                 return -1;
@@ -125,8 +141,8 @@ int rt_json_decode(const char *p, const char *e, char *out, size_t cap, size_t *
 
 bool rt_json_eqn(const struct rt_json_val *v, const char *lit, size_t n)
 {
-    char buf[256];
-    size_t len;
+    const char *p, *e;
+    size_t o = 0;
 
     if (v->type != RT_JSON_STRING)
         return false;
@@ -134,10 +150,19 @@ bool rt_json_eqn(const struct rt_json_val *v, const char *lit, size_t n)
      * at most 6 per byte of text */
     if (v->n == n)
         return memcmp(v->s, lit, n) == 0 && !memchr(v->s, '\\', n);
-    if (v->n < n || v->n > 6 * n || n >= sizeof buf || !memchr(v->s, '\\', v->n))
+    if (v->n < n || v->n > 6 * n || !memchr(v->s, '\\', v->n))
         return false;
-    return rt_json_decode(v->s, v->s + v->n, buf, sizeof buf, &len) == 0 && len == n &&
-           memcmp(buf, lit, n) == 0;
+    /* decoded a character at a time against lit: no buffer, so no bound on the length */
+    for (p = v->s, e = v->s + v->n; p < e;) {
+        char tmp[4];
+        size_t k;
+
+        if (rt_json_decode_one(&p, e, v->s, tmp, &k, NULL, NULL) != 0 || k > n - o ||
+            memcmp(lit + o, tmp, k) != 0)
+            return false;
+        o += k;
+    }
+    return o == n;
 }
 
 int rt_json_unescape(const struct rt_json_val *v, char *out, size_t cap, size_t *len)
