@@ -252,6 +252,29 @@ describe("what a reconnect sends again", function()
     helper.drain(s)
   end)
 
+  it("a raw history_config (snake_case) is not announced to a resumed session either", function()
+    -- no `history` option: no camelCase twin to merge into, the setup carries it as written
+    local s = assert(client:connect { output_modalities = { "text" },
+      raw = { history_config = { initial_history_in_client_content = true } } })
+    local conn = helper.open_connection()
+    assert(s:send_wire '{"clientContent":{"turns":[{"role":"user","parts":[{"text":"my name is Bob"}]}],"turnComplete":true}}')
+    assert(s:send_text "my colour is green")
+    helper.reply_text(s)
+    next_handle(s)
+    drop(conn)
+    helper.receive_until(s, "reconnected", 15)
+    local again = helper.open_connection()
+    assert.is_string(again.setup.sessionResumption.handle)
+    assert.is_nil(again.setup.historyConfig)
+    assert.is_nil(again.setup.history_config)
+    -- answered: the service does not hold the input for a history that never comes
+    local text = recap(s)
+    assert.matches("my name is Bob", text)
+    assert.matches("my colour is green", text)
+    s:close()
+    helper.drain(s)
+  end)
+
   it("history cannot be given with a saved handle", function()
     assert.has_error(function()
       client:connect { resumption = { handle = "h" }, history = { { role = "user", text = "x" } } }

@@ -223,8 +223,10 @@ bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty)
             continue;
         }
         if (c == '{' || c == '[') {
+            /* the server takes either spelling of the field name */
             if (depth == 2 && c == '{' && rt_key_is(&st[0], "setup") &&
-                rt_key_is(&st[1], "sessionResumption")) {
+                (rt_key_is(&st[1], "sessionResumption") ||
+                 rt_key_is(&st[1], "session_resumption"))) {
                 size_t j = i + 1;
                 while (j < len && rt_is_ws(setup[j]))
                     j++;
@@ -389,10 +391,12 @@ size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,
     memcpy(out + o, setup + to, len - to);
     o += len - to;
     /* The resumed session holds its history: a setup announcing initial history would
-     * make the server hold all input until a clientContent that never comes. */
+     * make the server hold all input until a clientContent that never comes. The server
+     * takes either spelling (a raw setup may carry the snake_case one). */
     for (size_t n = 0; n != o;) {
         n = o;
         o = rt_resume_cut(out, o, "historyConfig");
+        o = rt_resume_cut(out, o, "history_config");
     }
     return o;
 }

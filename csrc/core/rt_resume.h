@@ -44,16 +44,16 @@ struct rt_scan {
  * not rejected. Keys are compared after decoding their escapes. */
 int rt_scan_server(const char *text, size_t len, struct rt_scan *out);
 
-/* Finds the setup's sessionResumption object: *at is the offset just after its '{'
- * and *empty says whether the object is empty. Returns false when the setup has none
- * (at depth 2, {"setup":{"sessionResumption":{...}}}). */
+/* Finds the setup's sessionResumption (or session_resumption) object: *at is the offset
+ * just after its '{' and *empty says whether the object is empty. Returns false when the
+ * setup has none (at depth 2, {"setup":{"sessionResumption":{...}}}). */
 bool rt_resume_find(const char *setup, size_t len, size_t *at, bool *empty);
 
 /* Writes into out (capacity cap) the setup with "handle":"<handle>" inserted at the
  * place rt_resume_find gave; a handle already there (a session started from a saved
  * handle) is taken out, so the setup carries one handle, the newest. handle is raw
- * JSON string content (as rt_scan_server returns it). The setup's "historyConfig" is left
- * out: the resumed session has its history, and a setup announcing initial history makes
+ * JSON string content (as rt_scan_server returns it). The setup's "historyConfig" (or
+ * "history_config") is left out: the resumed session has its history, and a setup announcing initial history makes
  * the server hold every input until a history that is never sent again. Returns the
  * length written, or 0 when cap is too small (it needs at most len + hlen + 12). */
 size_t rt_resume_setup(const char *setup, size_t len, size_t at, bool empty,

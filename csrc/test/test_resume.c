@@ -202,7 +202,8 @@ static void test_setup_rewrite_replaces(void)
     }
 }
 
-/* A resumed setup announces no initial history, wherever historyConfig stands. */
+/* A resumed setup announces no initial history, wherever historyConfig stands, in
+ * either spelling. */
 static void test_setup_rewrite_history(void)
 {
     static const char *const cases[][2] = {
@@ -217,6 +218,12 @@ static void test_setup_rewrite_history(void)
           "\"y\":2}}" },
         { "{\"setup\":{\"sessionResumption\":{}},\"historyConfig\":{}}",
           "{\"setup\":{\"sessionResumption\":{\"handle\":\"H\"}},\"historyConfig\":{}}" },
+        /* the snake_case spelling (a raw setup), of either field */
+        { "{\"setup\":{\"history_config\":{\"initial_history_in_client_content\":true},"
+          "\"session_resumption\":{}}}",
+          "{\"setup\":{\"session_resumption\":{\"handle\":\"H\"}}}" },
+        { "{\"setup\":{\"sessionResumption\":{},\"history_config\":{},\"m\":1}}",
+          "{\"setup\":{\"sessionResumption\":{\"handle\":\"H\"},\"m\":1}}" },
     };
     char out[256];
     size_t at, n;
