@@ -78,4 +78,18 @@ describe("answers to calls a reconnect voids", function()
     assert.same({}, answers[2])
     assert.same({ ("A"):rep(100) }, cancelled)
   end)
+
+  it("past 64 calls, forget the oldest only: the others' answers are not sent again", function()
+    local cancelled, answers = run(h, { n = 65 }, { handler = true })
+    assert.equal(65, #answers[1])
+    -- the oldest call is past what is remembered: its answer goes out, it is not withdrawn
+    local again = {}
+    for _, a in ipairs(answers[2]) do again[#again + 1] = a.id end
+    assert.same({ "c1" }, again)
+    local want, got = {}, {}
+    for i = 2, 65 do want["c" .. i] = true end
+    for _, id in ipairs(cancelled) do got[id] = true end
+    assert.equal(64, #cancelled)
+    assert.same(want, got)
+  end)
 end)

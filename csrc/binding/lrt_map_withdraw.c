@@ -3,6 +3,8 @@
  * they came (lrt_map_withdrawn_since, which reads the server-message number noted for
  * each call in state.call_rx). A withdrawn call is no longer answerable, and its
  * result, buffered or late, is dropped. */
+#include <stdlib.h>
+
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
@@ -10,46 +12,102 @@
 /* call_rx holds at least this many entries before those of answered calls are let go. */
 #define LRT_CALL_RX_PRUNE 64
 
+/* The calls the core remembers for their answers (RT_CALLS_MAX in rt_conn_calls.c): the
+ * newest this many not held by a handle. An answered call older than those is let go
+ * here too, as the core sends its answer. */
+#define LRT_CALL_RX_KEEP 64
+
+/* Lets go of the entry of the call whose id is at the top (popped): call_rx at rx and its
+ * note order in call_rx_ord at ord. */
+static void forget_rx(lua_State *L, int rx, int ord)
+{
+    for (int t = 0; t < 2; t++) {
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, t ? ord : rx);   /* clearing a field while traversing is allowed */
+    }
+    lua_pop(L, 1);
+}
+
 /* One pass of prune_call_rx: lets go of the entries of answered calls (not in the table
- * at calls) that came in messages up to held; returns how many are left, and in
- * *answered how many of those are answered. */
-static lua_Integer prune_pass(lua_State *L, int rx, int calls, lua_Integer held,
-                              lua_Integer *answered)
+ * at calls) that came in messages up to held, or were noted before since_ord; returns
+ * how many are left. */
+static lua_Integer prune_pass(lua_State *L, int rx, int ord, int calls, lua_Integer held,
+                              lua_Integer since_ord)
 {
     lua_Integer left = 0;
-    *answered = 0;
     lua_pushnil(L);
     while (lua_next(L, rx)) {
         lua_Integer at = lua_tointeger(L, -1);
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
         int done = lua_rawget(L, calls) == LUA_TNIL;
-        if (done && at <= held) {
-            lua_pushvalue(L, -2);
-            lua_pushnil(L);
-            lua_rawset(L, rx);      /* clearing a field while traversing is allowed */
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, ord);
+        lua_Integer noted = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (done && (at <= held || noted < since_ord)) {
+            lua_pushvalue(L, -1);
+            forget_rx(L, rx, ord);
         } else {
             left++;
-            *answered += done;
         }
-        lua_pop(L, 1);
     }
     return left;
+}
+
+static int cmp_integer(const void *a, const void *b)
+{
+    lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
+    return (x > y) - (x < y);
+}
+
+/* The note order from which on the calls not held (after held) are the newest
+ * LRT_CALL_RX_KEEP of them; 0 when there are no more than that. */
+static lua_Integer keep_from(lua_State *L, int rx, int ord, lua_Integer held)
+{
+    lua_Integer n = 0, *v;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        n += lua_tointeger(L, -1) > held;
+        lua_pop(L, 1);
+    }
+    if (n <= LRT_CALL_RX_KEEP)
+        return 0;
+    v = lua_newuserdatauv(L, (size_t)n * sizeof *v, 0);   /* freed by the collector */
+    lua_Integer i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, rx)) {
+        lua_Integer at = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (at <= held || i == n)
+            continue;
+        lua_pushvalue(L, -1);
+        lua_rawget(L, ord);
+        v[i++] = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(v, (size_t)i, sizeof *v, cmp_integer);
+    lua_Integer from = v[i - LRT_CALL_RX_KEEP];
+    lua_pop(L, 1);
+    return from;
 }
 
 /* Lets go of the entries of call_rx (at rx) whose calls are no longer answerable (not in
  * the table at calls) and held by the last resumable handle (held_rx): a reconnect from
  * before an answered call still voids it, and the core drops its answer
- * (rt_conn_calls.c). More than LRT_CALL_RX_PRUNE answered calls and no handle holding
- * them (resumption off, or the history not held yet) let go of them all, as the core
- * remembers no more either. call_rx_n counts those left, and the next pruning waits for
- * twice as many (call_rx_bound), so many open calls cost no pruning per call. */
+ * (rt_conn_calls.c). Of the calls no handle holds, an answered one older than the newest
+ * LRT_CALL_RX_KEEP goes too, as the core forgets it by the same rule (its answer is
+ * sent). call_rx_n counts those left, and the next pruning waits for twice as many
+ * (call_rx_bound), so many open calls cost no pruning per call. */
 static void prune_call_rx(lua_State *L, int state, int rx, int calls)
 {
-    lua_Integer answered;
-    lua_Integer left = prune_pass(L, rx, calls, lrt_get_int(L, state, "held_rx"), &answered);
-    if (answered > LRT_CALL_RX_PRUNE)
-        left = prune_pass(L, rx, calls, LUA_MAXINTEGER, &answered);
+    lrt_get_table(L, state, "call_rx_ord");
+    int ord = lua_gettop(L);
+    lua_Integer held = lrt_get_int(L, state, "held_rx");
+    lua_Integer left = prune_pass(L, rx, ord, calls, held, keep_from(L, rx, ord, held));
+    lua_pop(L, 1);
     lrt_set_int(L, state, "call_rx_n", left);
     lrt_set_int(L, state, "call_rx_bound", 2 * left);
 }
@@ -69,6 +127,17 @@ void lrt_map_note_call_rx(struct lrt_frame *f, int id)
     lua_pushvalue(L, id);
     lua_pushinteger(L, lrt_get_int(L, f->state, "rx_seq"));
     lua_rawset(L, rx);
+    /* the order calls were first noted in, within a message too (the oldest go first),
+     * as the core keeps its records */
+    lrt_get_table(L, f->state, "call_rx_ord");
+    lua_pushvalue(L, id);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_Integer next = lrt_get_int(L, f->state, "call_rx_next") + 1;
+        lrt_set_int(L, f->state, "call_rx_next", next);
+        lua_pushvalue(L, id);
+        lua_pushinteger(L, next);
+        lua_rawset(L, -4);
+    }
     lrt_set_int(L, f->state, "call_rx_n", lrt_get_int(L, f->state, "call_rx_n") + 1);
     lua_settop(L, top);
 }
@@ -203,10 +272,11 @@ int lrt_map_withdrawn_since(lua_State *L, int state, lua_Integer since)
         lua_pushvalue(L, -1);
         lua_rawseti(L, ids, j);
     }
+    lrt_get_table(L, state, "call_rx_ord");
+    int ord = lua_gettop(L);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, ids, i);
-        lua_pushnil(L);
-        lua_rawset(L, rx);
+        forget_rx(L, rx, ord);
     }
     lrt_set_int(L, state, "call_rx_n", lrt_get_int(L, state, "call_rx_n") - n);
     lua_settop(L, ids);

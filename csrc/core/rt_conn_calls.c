@@ -144,15 +144,37 @@ static bool rt_calls_voided(const struct rt_calls *c, const struct rt_json_val *
 }
 
 /* The spans of one toolResponse's answers: where the array's contents start and end,
- * and each answer's span and whether it answers a voided call. */
-struct rt_answers {
-    size_t open, close;          /* offsets just after '[' and at ']' */
-    size_t n, voided;
-    struct { size_t at, end; bool voided; } a[RT_CALLS_MAX];
+ * and each answer's span and whether it answers a voided call. Any number of answers:
+ * those past the calls remembered answer forgotten calls, and are kept. */
+struct rt_answer {
+    size_t at, end;
+    bool voided;
 };
 
-/* Reads the answers (objects) of a toolResponse frame; false when the frame is not read
- * as one (not an object, another kind of answer, too many, spans not where expected):
+struct rt_answers {
+    size_t open, close;          /* offsets just after '[' and at ']' */
+    size_t n, cap, voided;
+    struct rt_answer *a;         /* owned */
+};
+
+/* Room for one more answer; false out of memory. */
+static bool rt_answers_grow(struct rt_answers *an)
+{
+    struct rt_answer *a;
+    size_t cap = an->cap ? 2 * an->cap : 16;
+
+    if (an->n < an->cap)
+        return true;
+    if (cap > SIZE_MAX / sizeof *a || !(a = rt_realloc(an->a, cap * sizeof *a)))
+        return false;
+    an->a = a;
+    an->cap = cap;
+    return true;
+}
+
+/* Reads the answers (objects) of a toolResponse frame into out (zeroed first; out->a is
+ * the caller's to free, whatever the result); false when the frame is not read as one
+ * (not an object, another kind of answer, spans not where expected) or out of memory:
  * it is then kept whole. */
 static bool rt_calls_answers(const struct rt_calls *c, const char *t, size_t len,
                              struct rt_answers *out)
@@ -175,7 +197,7 @@ static bool rt_calls_answers(const struct rt_calls *c, const char *t, size_t len
             out->open = (size_t)(arr.s - t) + 1;
             while (rt_json_element(&r, &arr, &el)) {
                 bool voided = false;
-                if (out->n == RT_CALLS_MAX || el.type != RT_JSON_OBJECT)
+                if (el.type != RT_JSON_OBJECT || !rt_answers_grow(out))
                     return false;
                 while (rt_json_member(&r, &el, &ek, &ev))
                     voided |= rt_json_eq(&ek, "id") && rt_calls_voided(c, &ev);
@@ -235,6 +257,7 @@ static struct rt_msg *rt_calls_strip(const struct rt_calls *c, struct rt_msg *m)
     out->data[o] = '\0';
     out->flags = m->flags;
 done:
+    rt_free(an->a);
     rt_free(an);
     return out;
 }
