@@ -82,9 +82,7 @@ describe("credentials against the simulator", function()
 
   lazy_setup(function()
     realtime.log(function(_, text) seen(text) end)
-    local f = assert(io.popen "mktemp -d")
-    dir = f:read "l"
-    f:close()
+    dir = helper.tmpdir()
     local pub, other_pub
     sa_key, pub = make_key(dir, "sa")
     other_key, other_pub = make_key(dir, "other")

@@ -307,9 +307,7 @@ end)
 describe("credentials with bad values", function()
   local dir
   lazy_setup(function()
-    local f = assert(io.popen "mktemp -d")
-    dir = f:read "l"
-    f:close()
+    dir = helper.tmpdir()
   end)
   lazy_teardown(function() if dir then helper.run("rm -rf " .. helper.shell_quote(dir)) end end)
 

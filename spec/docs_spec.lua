@@ -43,13 +43,6 @@ describe("quoted error texts", function()
   -- Whether the page holds `text`, wherever its lines wrap.
   local function plain(doc, text) return doc:gsub("%s+", " "):find(text, 1, true) ~= nil end
 
-  local function tmpdir()
-    local f = assert(io.popen "mktemp -d")
-    local dir = f:read "l"
-    f:close()
-    return dir
-  end
-
   -- The message a Vertex connect gives for a credentials file; it fails before the network.
   local function credentials_error(path)
     local client = assert(realtime.vertex { project = "p", credentials = path, model = helper.vertex_model,
@@ -63,7 +56,7 @@ describe("quoted error texts", function()
 
   it("docs/credentials.md: a missing credentials file, a directory", function()
     local doc = helper.read_file "docs/credentials.md"
-    local dir = tmpdir()
+    local dir = helper.tmpdir()
     local missing = credentials_error(dir .. "/key.json"):gsub(dir:gsub("%p", "%%%0"), "/srv", 1)
     local directory = credentials_error(dir):gsub(dir:gsub("%p", "%%%0"), "/srv", 1)
     helper.run("rm -rf " .. helper.shell_quote(dir))

@@ -55,13 +55,6 @@ local function run(program, args, env, stdin, cwd)
   return status, out
 end
 
-local function tmpdir()
-  local f = assert(io.popen "mktemp -d")
-  local dir = f:read "l"
-  f:close()
-  return dir
-end
-
 local function rms(pcm)
   local sum, n = 0, #pcm // 2
   for i = 1, #pcm - 1, 2 do
@@ -73,7 +66,7 @@ end
 
 describe("examples", function()
   local dir
-  lazy_setup(function() dir = tmpdir() end)
+  lazy_setup(function() dir = helper.tmpdir() end)
   lazy_teardown(function() if dir then helper.run("rm -rf " .. q(dir)) end end)
 
   describe("voice_chat.lua", function()

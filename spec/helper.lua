@@ -89,6 +89,14 @@ function helper.write_file(path, text)
   f:close()
 end
 
+--- A new empty directory (mktemp -d); the caller removes it.
+function helper.tmpdir()
+  local f = assert(io.popen "mktemp -d")
+  local dir = f:read "l"
+  f:close()
+  return dir
+end
+
 -- ---- clients and sessions on the simulator ------------------------------------------
 
 helper.model = "gemini-2.5-flash-native-audio-preview-09-2025"

@@ -610,9 +610,7 @@ describe("resumption with a token source", function()
   local key
 
   lazy_setup(function()
-    local f = assert(io.popen "mktemp -d")
-    dir = f:read "l"
-    f:close()
+    dir = helper.tmpdir()
     local code, out = helper.run(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k.pem"
       .. " && openssl pkey -in %s/k.pem -pubout -out %s/k.pub"):format(dir, dir, dir))
     assert(code == 0, out)
