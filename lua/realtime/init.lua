@@ -58,6 +58,9 @@ tools.install(realtime)
 -- Credentials (auth.lua), loaded now: an error path that loaded it later could meet a
 -- process out of descriptors and raise "module not found" in place of the real error.
 local auth = require "realtime.auth"
+-- The session methods written in Lua (installed at the end, once realtime is whole).
+local session_lua = require "realtime.session"
+local session_logging = session_lua.is_logging
 local now, wait_on = core.now, wait.wait_on
 
 -- ==================================================================== --
@@ -478,7 +481,9 @@ function Client:poll()
   check_client(self, "poll")
   local out = {}
   for _, session in ipairs(self:_ready_sessions(self:_props().sessions)) do
-    while true do
+    -- From the log function while this session hands a message back, its poll would
+    -- raise and lose what was taken from the others: it waits for its receive instead.
+    while not session_logging(session) do
       local msg = session:poll()   -- never yields; logs a failed handler's traceback
       if not msg then break end
       msg.session = session
@@ -488,7 +493,6 @@ function Client:poll()
   return out
 end
 
--- The session methods written in Lua (session.lua).
-require("realtime.session").install(realtime)
+session_lua.install(realtime)
 
 return realtime

@@ -225,4 +225,10 @@ local function install(into)
   module = into
 end
 
-return { install = install }
+--- Whether the session is handing a message back while realtime.log runs: client:poll()
+-- leaves it out then, as it leaves out a tool handler's own session.
+local function is_logging(session)
+  return logging[session] ~= nil
+end
+
+return { install = install, is_logging = is_logging }
