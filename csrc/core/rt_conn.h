@@ -2,7 +2,8 @@
  *   rt_conn.c         requests from the owner, connecting, timers, the lws callback
  *   rt_conn_end.c     the end of a session: its final error and last events
  *   rt_conn_upgrade.c the TLS handshake and the WebSocket upgrade
- *   rt_conn_io.c      writing frames, reading frames, closing handshakes
+ *   rt_conn_io.c      writing frames, pings and pongs, closing handshakes
+ *   rt_conn_read.c    reading frames, the read pause and its stash
  *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
  * Every function here runs on the client's I/O thread. Not part of the public interface. */
 #ifndef RT_CONN_H
@@ -86,9 +87,13 @@ void rt_conn_upgrade_free(struct rt_session *s);
 /* Hands plaintext buf[0..n) (LWS_PRE bytes of room before it) to lws, through TLS when the
  * connection has it. -1 when the connection is lost (ioerr set). */
 int rt_conn_send(struct rt_session *s, unsigned char *buf, size_t n);
+int rt_conn_writeable(struct rt_session *s);
+/* Whether writing has more to do. */
+bool rt_conn_tx_pending(const struct rt_session *s);
+
+/* ---- rt_conn_read.c ---- */
 /* Parses plaintext read from an open WebSocket. -1 to close. */
 int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
-int rt_conn_writeable(struct rt_session *s);
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
 /* The owner read enough: read again (what was stashed first). */
 void rt_conn_resume_reading(struct rt_session *s);
@@ -97,8 +102,6 @@ void rt_conn_resume_reading(struct rt_session *s);
 void rt_conn_drain_stash(struct rt_session *s);
 /* Fails the connection: close frame `code` with `reason`, the error already in ioerr. */
 void rt_conn_fail(struct rt_session *s, int code, const char *reason);
-/* Whether writing has more to do. */
-bool rt_conn_tx_pending(const struct rt_session *s);
 
 /* ---- rt_conn_resume.c ---- */
 /* The connection is gone (or never came): reconnect, or finish the session. */
