@@ -51,9 +51,11 @@ print(ok, err)
       assert.equal(0, status, out)
       assert.matches("false\trealtime: the C module realtime.core is from another build (interface none,"
         .. " these Lua files need " .. need .. ")", out, 1, true)
-      -- a real shared object on LUA_CPATH, as a stale core.so would be
+      -- a real shared object on LUA_CPATH, as a stale core.so would be, in a directory
+      -- whose name holds a terminal escape: the message shows it as \x1b
       local dir = os.tmpname()
       os.remove(dir)
+      dir = dir .. "-\27[31m"
       finally(function() helper.run("rm -rf " .. q(dir)) end)
       local so = dir .. "/realtime/core.so"
       local c_src = "#include <lua.h>\nint luaopen_realtime_core(lua_State *L)"
@@ -63,7 +65,7 @@ print(ok, err)
       assert.equal(0, status, out)
       status, out = helper.child([[print(pcall(require, "realtime"))]], { LUA_CPATH = dir .. "/?.so;;" })
       assert.equal(0, status, out)
-      assert.matches("false\trealtime: the C module realtime.core " .. so .. " is from another build"
+      assert.matches("false\trealtime: the C module realtime.core " .. so:gsub("\27", "\\x1b") .. " is from another build"
         .. " (interface none, these Lua files need " .. need .. "): rebuild with make, or reinstall", out, 1, true)
     end)
 

@@ -16,7 +16,11 @@ local core, core_file = require "realtime.core"
 local CORE_ABI = 1
 if core._ABI ~= CORE_ABI then
   -- require's second result names the file a searcher loaded (":preload:" otherwise)
-  local where = type(core_file) == "string" and not core_file:find "^:" and (core_file .. " ") or ""
+  -- shown as every path in a message is (control, non-ASCII, quote and backslash bytes as
+  -- \xNN), in Lua: a foreign core.so may lack core._shown_path
+  local where = type(core_file) == "string" and not core_file:find "^:" and
+    (core_file:gsub("[%c\127-\255'\\]", function(c) return ("\\x%02x"):format(c:byte()) end) .. " ")
+    or ""
   error(("realtime: the C module realtime.core %sis from another build (interface %s, these Lua"
     .. " files need %d): rebuild with make, or reinstall"):format(where, tostring(core._ABI or "none"),
     CORE_ABI), 0)
