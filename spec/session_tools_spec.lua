@@ -730,6 +730,61 @@ describe("a receive from inside realtime.log", function()
     assert.is_true(inside[1].ok, tostring(inside[1].got))
   end)
 
+  it("a log function closed while it waits hands its message over to the next receive", function()
+    -- A log function that yields, in a coroutine that is then closed (realtime.run ending),
+    -- never returns: the session stayed "logging" for ever (every receive raised, and
+    -- client:poll() skipped it) and the message being handed back was lost.
+    for _, next_take in ipairs {
+      function(s) return s:receive(5) end,
+      (function()
+        local queue = {}   -- what one client:poll() gave beyond the message returned
+        return function(s)
+          local t0 = realtime.now()
+          while #queue == 0 and realtime.now() - t0 < 5 do
+            for _, m in ipairs(client:poll()) do
+              if m.session == s then queue[#queue + 1] = m end
+            end
+            if #queue == 0 then realtime.sleep(0.01) end
+          end
+          return table.remove(queue, 1)
+        end
+      end)(),
+    } do
+      realtime.log(function(level, text)
+        if level == "error" and text:find("sensor offline", 1, true) then coroutine.yield "in log" end
+      end)
+      local s = failing()
+      assert(s:send_text 'call fail_hard {}')
+      local types = {}
+      local co = coroutine.create(function()
+        while true do types[#types + 1] = assert(s:receive(5)).type end
+      end)
+      -- a receive in a plain coroutine yields while it waits: resume until the log yields
+      local ok, got
+      local t1 = realtime.now()
+      repeat
+        ok, got = coroutine.resume(co)
+        assert.is_true(ok, tostring(got))
+        if got ~= "in log" then realtime.sleep(0.01) end
+      until got == "in log" or realtime.now() - t1 > 10
+      assert.equal("in log", got)
+      assert(coroutine.close(co))
+      realtime.log(nil)
+      local t0 = realtime.now()
+      repeat
+        local m = assert(next_take(s), "no message after the closed log function")
+        types[#types + 1] = m.type
+      until m.type == "output_text_done" or realtime.now() - t0 > 10
+      local pos = {}
+      for i, t in ipairs(types) do pos[t] = pos[t] or i end
+      local seen = table.concat(types, " ")
+      assert.is_truthy(pos.response_output_item_done, seen)
+      assert.is_truthy(pos.response_done, seen)
+      assert.is_true(pos.response_output_item_done < pos.response_done, seen)
+      s:close()
+    end
+  end)
+
   it("client:poll inside keeps what the other sessions had ready", function()
     -- Their replies are in before the failing handler's traceback is logged; a poll that
     -- raised at the logging session lost what it had taken from them.

@@ -64,7 +64,7 @@ tools.install(realtime)
 local auth = require "realtime.auth"
 -- The session methods written in Lua (installed at the end, once realtime is whole).
 local session_lua = require "realtime.session"
-local session_logging = session_lua.is_logging
+local session_logging, add_stranded = session_lua.is_logging, session_lua.add_stranded
 local now, wait_on = core.now, wait.wait_on
 
 -- ==================================================================== --
@@ -484,7 +484,8 @@ core.Client.__close = Client.close
 function Client:poll()
   check_client(self, "poll")
   local out = {}
-  for _, session in ipairs(self:_ready_sessions(self:_props().sessions)) do
+  local sessions = self:_props().sessions
+  for _, session in ipairs(add_stranded(sessions, self:_ready_sessions(sessions))) do
     -- From the log function while this session hands a message back, its poll would
     -- raise and lose what was taken from the others: it waits for its receive instead.
     while not session_logging(session) do

@@ -59,23 +59,43 @@ end
 -- Sessions handing a failed tool handler's traceback to realtime.log, with the message
 -- that carries it taken and not yet returned: a receive or poll of the session from the
 -- log function would hand out the messages after it first, so it raises (check_not_logging).
+-- Each entry holds the coroutine that logs and the message: a log function that yields
+-- and whose coroutine is then closed (realtime.run ending, coroutine.close) never comes
+-- back, and the next receive or poll hands over that message (take_stranded) instead of
+-- the session staying "logging" for ever.
 local logging = setmetatable({}, { __mode = "k" })
 
 local function log_traceback(self, msg)
   if not msg.error_traceback then return end
-  logging[self] = true
+  logging[self] = { co = coroutine.running(), msg = msg }
   log("error", msg.error_traceback)   -- never raises: the log function runs in a pcall
   logging[self] = nil
 end
 
+-- Whether the session is handing a message back while realtime.log runs.
+local function is_logging(self)
+  local entry = logging[self]
+  return entry ~= nil and coroutine.status(entry.co) ~= "dead"
+end
+
+-- The message whose hand-off a closed coroutine cut short, taken; nil when none.
+local function take_stranded(self)
+  local entry = logging[self]
+  if not entry or coroutine.status(entry.co) ~= "dead" then return nil end
+  logging[self] = nil
+  return entry.msg
+end
+
 local function check_not_logging(self, level)
-  if logging[self] then
+  if is_logging(self) then
     error("another receive is already waiting on this session (it is handing a message "
       .. "back, and realtime.log is called before it returns)", level + 1)
   end
 end
 
 local function receive_once(self, deadline)
+  local stranded = take_stranded(self)
+  if stranded then return stranded end
   while true do
     local msg, err, code = try_receive(self)
     if msg then
@@ -146,7 +166,9 @@ end
 function Session:poll()
   check_self(self, "poll")
   check_not_logging(self, 2)
-  local msg = session_poll(self)
+  local msg = take_stranded(self)
+  if msg then return msg end
+  msg = session_poll(self)
   if msg then log_traceback(self, msg) end
   return msg
 end
@@ -225,10 +247,22 @@ local function install(into)
   module = into
 end
 
---- Whether the session is handing a message back while realtime.log runs: client:poll()
--- leaves it out then, as it leaves out a tool handler's own session.
-local function is_logging(session)
-  return logging[session] ~= nil
+-- Appends to list the sessions among the keys of set that hold a stranded message
+-- (take_stranded) and are not in it yet: client:poll() visits them though the core has
+-- nothing new for them.
+local function add_stranded(set, list)
+  local seen
+  for session, entry in pairs(logging) do
+    if set[session] and coroutine.status(entry.co) == "dead" then
+      if not seen then
+        seen = {}
+        for _, s in ipairs(list) do seen[s] = true end
+      end
+      if not seen[session] then list[#list + 1] = session end
+    end
+  end
+  return list
 end
 
-return { install = install, is_logging = is_logging }
+-- client:poll() leaves a session that is_logging out, as it leaves out a tool handler's own.
+return { install = install, is_logging = is_logging, add_stranded = add_stranded }
