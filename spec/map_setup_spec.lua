@@ -419,6 +419,23 @@ describe("map_setup", function()
       assert.truthy(text:find('"required":[]', 1, true))
     end)
 
+    it("propertyOrdering is a list of names, [] when empty, as required is", function()
+      -- it went out as given: {} as an object, and non-names, which the service refuses
+      -- with the whole setup (1007)
+      local _, text = setup(gemini(), { tools = { { name = "t", parameters = { type = "object",
+        properties = { a = { type = "string" } }, propertyOrdering = {} } } } })
+      assert.truthy(text:find('"propertyOrdering":[]', 1, true), text)
+      local p = params { type = "object", properties = { a = { type = "string" },
+        b = { type = "string" } }, propertyOrdering = { "b", "a" } }
+      assert.same({ "b", "a" }, p.propertyOrdering)
+      for _, bad in ipairs { "a", { "a", 1 }, { a = 1 } } do
+        assert.has_error(function()
+          setup(gemini(), { tools = { { name = "t", parameters = { type = "object",
+            properties = { a = { type = "string" } }, propertyOrdering = bad } } } })
+        end, "tool 't': parameters.propertyOrdering: must be a list of property names")
+      end
+    end)
+
     it("property names are kept verbatim", function()
       local p = params { type = "object", properties = { snake_case = { type = "string" },
         camelCase = { type = "string" }, ["with space"] = { type = "string" } } }

@@ -7,7 +7,7 @@
  * a {type = "null"} alternative -> nullable, as the type list does, since the service
  * has no null type: one other left is this schema itself, with nullable),
  * minimum, maximum, min/max Items/Length/Properties (int64, so strings on the wire),
- * default, example, propertyOrdering.
+ * default, example, propertyOrdering (a list of names, as required is).
  *
  * Dropped: keywords with nothing to map to that only annotate or narrow a value
  * ($schema, $id, $comment, additionalProperties, examples, deprecated, readOnly,
@@ -384,6 +384,33 @@ static void inline_ref(struct sctx *c, int src, int level)
     lua_settop(L, ref);
 }
 
+/* `required` or `propertyOrdering` (k) at v, a list of property names, into dst as a
+ * JSON array, an empty one too (an empty Lua table would go out as an object, which the
+ * service refuses with the whole setup). */
+static void copy_names(struct sctx *c, int v, int dst, const char *k)
+{
+    lua_State *L = c->L;
+
+    if (lua_type(L, v) != LUA_TTABLE)
+        fail(c, "must be a list of property names%s", NULL);
+    plain(c, v);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, v), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, v)) {       /* { a = 1 } has no list part: not [] */
+        keys++;
+        lua_pop(L, 1);
+    }
+    if (keys != n)
+        fail(c, "must be a list of property names%s", NULL);
+    lrt_json_newarray(L, (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, v, i) != LUA_TSTRING)
+            fail(c, "must be a list of property names%s", NULL);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, dst, k);
+}
+
 /* Every name in `required` must be a property this schema declares: the service refuses
  * the whole setup otherwise ("property is not defined"), long after the mistake. */
 static void check_required(struct sctx *c, int dst)
@@ -515,18 +542,8 @@ static void convert(struct sctx *c, int src, int level)
                 c->n--;
             }
             lua_setfield(L, dst, "properties");
-        } else if (strcmp(k, "required") == 0) {
-            if (lua_type(L, v) != LUA_TTABLE)
-                fail(c, "must be a list of property names%s", NULL);
-            plain(c, v);
-            lua_Integer n = (lua_Integer)lua_rawlen(L, v);
-            lrt_json_newarray(L, (int)n);
-            for (lua_Integer i = 1; i <= n; i++) {
-                if (lua_rawgeti(L, v, i) != LUA_TSTRING)
-                    fail(c, "must be a list of property names%s", NULL);
-                lua_rawseti(L, -2, i);
-            }
-            lua_setfield(L, dst, "required");
+        } else if (strcmp(k, "required") == 0 || strcmp(k, "propertyOrdering") == 0) {
+            copy_names(c, v, dst, k);
         } else if (strcmp(k, "items") == 0) {
             if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) > 0)
                 fail(c, "must be one schema (tuple forms are not supported)%s", NULL);
@@ -554,8 +571,7 @@ static void convert(struct sctx *c, int src, int level)
                 fail(c, "must be a non-negative integer, got %s", lua_tostring(L, v));
             lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
             lua_setfield(L, dst, k);
-        } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0 ||
-                   strcmp(k, "propertyOrdering") == 0) {
+        } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0) {
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
         } else if (!in_list(k, dropped) && strncmp(k, "x-", 2) != 0) {
