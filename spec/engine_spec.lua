@@ -132,6 +132,38 @@ describe("the engine", function()
       end)
     end
 
+    -- Closing with unread input sends a reset, and the server's stack then drops what it
+    -- had not read: the tail of our audio and the close frame. A server that keeps
+    -- sending always has more unread on its way, so the hang-up must not cost it a byte.
+    it("loses none of what it wrote when it fails a connection the server keeps flooding", function()
+      local client, tag = h:client("flood_mixed", { n = 2000 })
+      local s = assert(client:connect { resumption = false, max_message_bytes = 1024 })
+      local chunk = ("\1\0"):rep(1600)
+      local accepted, t0 = 0, realtime.now()
+      while realtime.now() - t0 < 1 do
+        if not s:append_audio(chunk) then break end   -- queue full, or the session ended
+        accepted = accepted + 1
+      end
+      local seen = to_end(s)
+      assert.equal("protocol", seen.error.code)
+      assert.equal(1009, seen.closed.code)
+      local unsent = tonumber(seen.error.message:match "%((%d+) messages, %d+ bytes, not sent%)") or 0
+      client:close()   -- at once: a caller told the session ended may go (or exit)
+      local rec
+      for _ = 1, 100 do
+        rec = h:log(tag)[1]
+        if rec.endedAt ~= cjson.null then break end
+        realtime.sleep(0.05)
+      end
+      assert.is_true(rec.endedAt ~= cjson.null, "the server still holds the connection")
+      -- every accepted append was either read by the server or counted as not sent
+      local received = rec.messages - 1   -- the setup
+      assert.equal(accepted, received + unsent,
+        ("%d accepted, the server read %d, %d counted as not sent"):format(accepted, received, unsent))
+      assert.is_table(rec.closeReceived, "the close frame was lost: " .. cjson.encode(rec.notes))
+      assert.equal(1009, rec.closeReceived.code)
+    end)
+
     it("does not take a message that mentions setupComplete for the setup answer", function()
       local client = h:client "fake_setup"
       local s, err, code = client:connect { resumption = false, timeout = 5 }

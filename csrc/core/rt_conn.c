@@ -354,27 +354,43 @@ void rt_conn_close_timer(lws_sorted_usec_list_t *sul)
         rt_conn_finish(s);
 }
 
-/* Reads and drops what the socket holds: closing a socket with unread input sends a
- * reset, which may cost the server the close frame it has not read yet (the rest of an
- * oversized message is usually on its way). Bounded: a flood does not hold the thread. */
-static void rt_conn_discard_input(struct rt_session *s)
+/* Reads and drops what the socket holds now, bounded (a flood does not hold the thread).
+ * True when it read the end of the stream: the server has closed its side too. */
+static bool rt_conn_discard_input(struct rt_session *s, int fd)
 {
-    int fd = (int)lws_get_socket_fd(s->wsi);
+    ssize_t n = -1;
     int i;
 
-    for (i = 0; fd >= 0 && i < 16; i++)
-        if (recv(fd, s->client->rxbuf, RT_RX_CHUNK, MSG_DONTWAIT) <= 0)
+    for (i = 0; i < 16; i++)
+        if ((n = recv(fd, s->client->rxbuf, RT_RX_CHUNK, MSG_DONTWAIT)) <= 0)
             break;
+    return n == 0;
 }
 
+/* Closing a socket with unread input sends a reset, and a reset makes the server's stack
+ * drop what it has not read yet: the tail of our frames and the close frame, while a
+ * server that keeps sending always has more on its way. So the hang-up shuts our side
+ * only (a FIN after everything written: the server reads it all, then the end), drops
+ * what comes, and closes once the server has closed its side too: lws closes a raw
+ * socket when a read returns the end, and a close with nothing unread sends no reset.
+ * The session ends with the socket, so a caller that exits once told cannot cut the
+ * drain short; the close bound (1 s) ends a server that keeps the connection open. No
+ * TLS close_notify can follow the FIN; the close frame already said the end. */
 static void rt_conn_hang_up_cb(lws_sorted_usec_list_t *sul)
 {
     struct rt_session *s = lws_container_of(sul, struct rt_session, sul_close);
+    int fd;
 
     if (!s->wsi)
         return;
-    rt_conn_discard_input(s);
-    rt_conn_kill_now(s);       /* ends the session: s may be gone */
+    fd = (int)lws_get_socket_fd(s->wsi);
+    if (fd < 0 || shutdown(fd, SHUT_WR) < 0 || rt_conn_discard_input(s, fd) ||
+        lws_rx_flow_control(s->wsi, 1) < 0) {
+        rt_conn_kill_now(s);   /* ends the session: s may be gone */
+        return;
+    }
+    s->wr_shut = true;         /* lws reads on; the callback drops what it hands over */
+    rt_loop_timer(&s->client->loop, &s->sul_close, rt_conn_close_timer, LWS_USEC_PER_SEC);
 }
 
 void rt_conn_hang_up(struct rt_session *s)
@@ -492,6 +508,8 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_RAW_RX:
         if (s && rt_conn_hanging_up(s))
             return -1;
+        if (s && s->wr_shut)
+            return 0;            /* a failed connection drains to the server's end */
         return s ? rt_conn_readable(s, in, len) : 0;
 
     case LWS_CALLBACK_WSI_DESTROY:

@@ -23,8 +23,9 @@ void rt_conn_kill(struct rt_session *s);
 /* Closes the connection now: for a timer of ours only, never inside one of the
  * connection's callbacks. s may be freed on return. */
 void rt_conn_kill_now(struct rt_session *s);
-/* Closes a connection that failed, now that its close frame has left (RFC 6455 7.1.7:
- * no wait for the server's answer), dropping the input that waits unread first. */
+/* Ends a connection that failed, now that its close frame has left (RFC 6455 7.1.7:
+ * no wait for the server's answer): half-closes the socket and drops what comes until
+ * the server's end (or 1 s), then closes it. */
 void rt_conn_hang_up(struct rt_session *s);
 /* ---- rt_conn_end.c ---- */
 /* Queues the final events (error if any, then closed) and drops the I/O thread's

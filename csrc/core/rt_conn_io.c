@@ -205,7 +205,7 @@ bool rt_conn_tx_pending(const struct rt_session *s)
  * looks again; the 1 s bound ends a server that does not read. */
 static void rt_conn_fail_flushed(struct rt_session *s)
 {
-    if (!s->wsi)
+    if (!s->wsi || s->wr_shut)
         return;
     if (lws_partial_buffered(s->wsi))
         rt_conn_want_write(s);

@@ -114,7 +114,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->pause_told = false;
     s->rx_held = false;
     s->pong_due = s->ping_out = s->ping_sent = false;
-    s->close_sent = false;
+    s->close_sent = s->wr_shut = false;
     s->recycle = s->goaway = s->model_busy = false;
     s->peer_closed = false;
     s->peer_code = 0;

@@ -225,6 +225,8 @@ struct rt_session {
     bool aborted;                    /* ended by the client's stop (rt_conn_abort) */
     bool close_sent;                 /* our close frame is written */
     int close_sent_code;
+    bool wr_shut;                    /* a failed connection's hang-up shut our side of the
+                                        TCP connection: what comes is dropped (rt_conn.c) */
     bool peer_closed;                /* the server's close frame was read */
     int peer_code;                   /* its reason: notes->peer_reason */
     int fail_code;                   /* close code we send because of a failure, 0 if none;
