@@ -162,6 +162,13 @@ function Session:messages(timeout)
   end
 end
 
+--- The non-blocking primitive (C), after a message a closed log function stranded.
+function Session:try_receive()
+  local msg = take_stranded(self)
+  if msg then return msg end
+  return try_receive(self)
+end
+
 --- Returns a ready message or nil; never blocks, never waits.
 function Session:poll()
   check_self(self, "poll")
