@@ -434,6 +434,10 @@ describe("map_setup", function()
             properties = { a = { type = "string" } }, propertyOrdering = bad } } } })
         end, "tool 't': parameters.propertyOrdering: must be a list of property names")
       end
+      assert.has_error(function()
+        setup(gemini(), { tools = { { name = "t", parameters = { type = "object",
+          properties = { a = { type = "string" } }, propertyOrdering = { "a", "zz" } } } } })
+      end, "tool 't': parameters.propertyOrdering[2]: 'zz' is not one of the schema's properties")
     end)
 
     it("property names are kept verbatim", function()

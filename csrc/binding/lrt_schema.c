@@ -411,14 +411,15 @@ static void copy_names(struct sctx *c, int v, int dst, const char *k)
     lua_setfield(L, dst, k);
 }
 
-/* Every name in `required` must be a property this schema declares: the service refuses
- * the whole setup otherwise ("property is not defined"), long after the mistake. */
-static void check_required(struct sctx *c, int dst)
+/* Every name in `required` (k; `propertyOrdering` too) must be a property this schema
+ * declares: the service refuses the whole setup otherwise ("property is not defined"),
+ * long after the mistake. */
+static void check_names(struct sctx *c, int dst, const char *k)
 {
     lua_State *L = c->L;
     int top = lua_gettop(L);
 
-    if (lua_getfield(L, dst, "required") != LUA_TTABLE) {
+    if (lua_getfield(L, dst, k) != LUA_TTABLE) {
         lua_settop(L, top);
         return;
     }
@@ -430,7 +431,7 @@ static void check_required(struct sctx *c, int dst)
         const char *name = lua_tostring(L, -1);
         int declared = props && lua_rawget(L, props) != LUA_TNIL;
         if (!declared) {
-            push_seg(c, "required", 0);
+            push_seg(c, k, 0);
             push_seg(c, NULL, i);
             fail(c, "'%s' is not one of the schema's properties", name);
         }
@@ -588,7 +589,8 @@ static void convert(struct sctx *c, int src, int level)
         lua_getfield(L, dst, "anyOf") == LUA_TNIL)
         lrt_set_str(L, dst, "type", "STRING");
     lua_settop(L, dst);
-    check_required(c, dst);
+    check_names(c, dst, "required");
+    check_names(c, dst, "propertyOrdering");
 }
 
 void lrt_schema_convert(lua_State *L, int idx, const char *tool)
