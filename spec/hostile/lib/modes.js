@@ -278,24 +278,31 @@ const modes = {
     about: 'a resumable handle, then one toolCall (ids: `ids`, dot-separated base64url JSON '
       + 'string texts, `-` for a call without one; or `n` calls c1..cN) of `name` (echo); '
       + '`drop` ms (30) after the first toolResponse, drops the TCP connection; a resumed '
-      + 'connection (setup with a handle) is the tiny model',
+      + 'connection (setup with a handle) is the tiny model, which with `again` (the same '
+      + 'spelling as `ids`) first makes those calls of `name`, 50 ms after setupComplete',
     setup(c, msg) {
       c.setupComplete();
+      const name = JSON.stringify(c.params.name || 'echo');
+      const toolCall = (list) => {
+        const ids = list.split('.').filter(Boolean)
+          .map((x) => (x === '-' ? null : `"${Buffer.from(x, 'base64url').toString('utf8')}"`));
+        const calls = ids.map((id) => `{${id === null ? '' : `"id":${id},`}"name":${name},"args":{}}`);
+        return `{"toolCall":{"functionCalls":[${calls.join(',')}]}}`;
+      };
       const sr = msg && msg.setup && (msg.setup.sessionResumption || msg.setup.session_resumption);
       if (sr && sr.handle) {
         c.note(`resumed from ${sr.handle}`);
+        if (c.params.again) c.after(50, () => c.send(toolCall(c.params.again)));
         return;
       }
       c.voidFirst = true;
       c.sendJson({ sessionResumptionUpdate: { newHandle: `void-${c.id}`, resumable: true } });
-      const name = JSON.stringify(c.params.name || 'echo');
-      const ids = c.params.n !== undefined
-        ? Array.from({ length: int(c.params.n, 0) }, (_, i) => `"c${i + 1}"`)
-        : (c.params.ids || '').split('.').filter(Boolean)
-          .map((x) => (x === '-' ? null : `"${Buffer.from(x, 'base64url').toString('utf8')}"`));
-      const calls = ids.map((id) => `{${id === null ? '' : `"id":${id},`}"name":${name},"args":{}}`);
+      const text = c.params.n !== undefined
+        ? toolCall(Array.from({ length: int(c.params.n, 0) },
+          (_, i) => Buffer.from(`c${i + 1}`).toString('base64url')).join('.'))
+        : toolCall(c.params.ids || '');
       // the ids go out as written (escapes kept), after the handle: the handle does not hold them
-      c.after(50, () => c.send(`{"toolCall":{"functionCalls":[${calls.join(',')}]}}`));
+      c.after(50, () => c.send(text));
     },
     message(c, msg) {
       if (c.voidFirst && msg && msg.toolResponse) {
