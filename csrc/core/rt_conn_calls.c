@@ -9,9 +9,14 @@
  * voided ids is dropped whole). The owner is told the same ids: the reconnected event
  * carries resume_seq, and the binding withdraws the calls that came after it.
  *
+ * A call without an id (Vertex) has no id to match: the owner, which made one up, tells
+ * the number of the call's message with each such answer (rt_session_sendv_answers, on
+ * the rt_msg past its text), and the answer is voided when a reconnect voided that
+ * message's calls: the core keeps the spans of message numbers reconnects voided.
+ *
  * Only toolCall frames are read again (rt_conn_calls_note) and only messages flagged
- * RT_MSG_TOOL_RESPONSE are looked at, and only while some id is voided: audio costs
- * nothing here. */
+ * RT_MSG_TOOL_RESPONSE are looked at, and only while some id is voided or (for a
+ * message with call numbers) some span: audio costs nothing here. */
 #include "rt_conn.h"
 
 #include <string.h>
@@ -24,6 +29,10 @@
  * memory bounded. */
 #define RT_CALLS_MAX 64
 #define RT_CALL_ID_MAX 512
+/* Spans of voided message numbers remembered, the oldest giving way: a voided id-less
+ * call is answered at the latest before the owner reads the reconnected event that
+ * follows, so only the last few reconnects matter. */
+#define RT_CALLS_SPANS 8
 
 struct rt_call_rec {
     uint64_t seq;        /* the server message it came in */
@@ -33,8 +42,9 @@ struct rt_call_rec {
 };
 
 struct rt_calls {
-    size_t n, nvoided;
+    size_t n, nvoided, nspans;
     struct rt_call_rec *rec[RT_CALLS_MAX];   /* oldest first */
+    struct { uint64_t after, upto; } span[RT_CALLS_SPANS];  /* (after, upto], oldest first */
 };
 
 static void rt_calls_remove(struct rt_calls *c, size_t i)
@@ -118,9 +128,32 @@ void rt_conn_calls_covered(struct rt_session *s, uint64_t upto)
     }
 }
 
+/* Remembers that the calls of messages (resume_seq, rx_seq] are voided, for the answers
+ * to those that came without an id. Out of memory, it is not remembered. */
+static void rt_calls_void_span(struct rt_session *s, uint64_t resume_seq)
+{
+    struct rt_calls *c;
+
+    if (s->rx_seq <= resume_seq)
+        return;
+    if (!s->calls && !(s->calls = rt_calloc(1, sizeof *s->calls)))
+        return;
+    c = s->calls;
+    if (c->nspans == RT_CALLS_SPANS) {
+        memmove(&c->span[0], &c->span[1], (RT_CALLS_SPANS - 1) * sizeof c->span[0]);
+        c->nspans--;
+    }
+    c->span[c->nspans].after = resume_seq;
+    c->span[c->nspans].upto = s->rx_seq;
+    c->nspans++;
+}
+
 void rt_conn_calls_void(struct rt_session *s, uint64_t resume_seq)
 {
-    struct rt_calls *c = s->calls;
+    struct rt_calls *c;
+
+    rt_calls_void_span(s, resume_seq);
+    c = s->calls;
 
     for (size_t i = 0; c && i < c->n; i++) {
         if (!c->rec[i]->voided && c->rec[i]->seq > resume_seq) {
@@ -139,6 +172,15 @@ static bool rt_calls_voided(const struct rt_calls *c, const struct rt_json_val *
         return false;
     for (size_t i = 0; i < c->n; i++)
         if (c->rec[i]->voided && rt_json_eqn(id, c->rec[i]->id, c->rec[i]->len))
+            return true;
+    return false;
+}
+
+/* Whether a reconnect voided the calls of message seq (0: an answer with an id). */
+static bool rt_calls_seq_voided(const struct rt_calls *c, uint64_t seq)
+{
+    for (size_t i = 0; seq && i < c->nspans; i++)
+        if (seq > c->span[i].after && seq <= c->span[i].upto)
             return true;
     return false;
 }
@@ -176,9 +218,11 @@ static bool rt_answers_grow(struct rt_answers *an)
  * the caller's to free, whatever the result); false when the frame is not read as one
  * (not an object, another kind of answer, spans not where expected) or out of memory:
  * it is then kept whole. */
-static bool rt_calls_answers(const struct rt_calls *c, const char *t, size_t len,
+static bool rt_calls_answers(const struct rt_calls *c, struct rt_msg *m,
                              struct rt_answers *out)
 {
+    const char *t = (const char *)m->data;
+    size_t len = m->len;
     struct rt_json r;
     struct rt_json_val top, k, v, fk, arr, el, ek, ev;
     bool found = false;
@@ -201,6 +245,9 @@ static bool rt_calls_answers(const struct rt_calls *c, const char *t, size_t len
                     return false;
                 while (rt_json_member(&r, &el, &ek, &ev))
                     voided |= rt_json_eq(&ek, "id") && rt_calls_voided(c, &ev);
+                /* an answer to a call that came without an id: by its message */
+                if (out->n < m->ncalls)
+                    voided |= rt_calls_seq_voided(c, rt_msg_calls(m)[out->n]);
                 /* the reader stands just after the answer's closing brace */
                 out->a[out->n].at = (size_t)(el.s - t);
                 out->a[out->n].end = (size_t)(r.p - t);
@@ -230,13 +277,13 @@ static struct rt_msg *rt_calls_strip(const struct rt_calls *c, struct rt_msg *m)
 
     if (!an)
         return m;
-    if (!rt_calls_answers(c, t, m->len, an) || !an->voided)
+    if (!rt_calls_answers(c, m, an) || !an->voided)
         goto done;
     if (an->voided == an->n) {
         out = NULL;
         goto done;
     }
-    if (!(out = rt_msg_new(m->len))) {
+    if (!(out = rt_msg_new_calls(m->len, m->ncalls ? (unsigned)(an->n - an->voided) : 0))) {
         out = m;
         goto done;
     }
@@ -256,6 +303,11 @@ static struct rt_msg *rt_calls_strip(const struct rt_calls *c, struct rt_msg *m)
     out->len = o;
     out->data[o] = '\0';
     out->flags = m->flags;
+    /* the kept answers keep their calls' numbers (placed by the final length), for a
+     * later reconnect */
+    for (size_t i = 0, kept = 0; out->ncalls && i < an->n; i++)
+        if (!an->a[i].voided)
+            rt_msg_calls(out)[kept++] = i < m->ncalls ? rt_msg_calls(m)[i] : 0;
 done:
     rt_free(an->a);
     rt_free(an);
@@ -266,7 +318,8 @@ struct rt_msg *rt_conn_calls_answer(struct rt_session *s, struct rt_msg *m)
 {
     struct rt_msg *n;
 
-    if (!(m->flags & RT_MSG_TOOL_RESPONSE) || !s->calls || !s->calls->nvoided)
+    if (!(m->flags & RT_MSG_TOOL_RESPONSE) || !s->calls ||
+        (!s->calls->nvoided && !(s->calls->nspans && m->ncalls)))
         return m;
     if ((n = rt_calls_strip(s->calls, m)) == m)
         return m;
@@ -281,7 +334,7 @@ void rt_conn_calls_filter(struct rt_session *s, struct rt_queue *q)
     struct rt_queue keep;
     struct rt_msg *m;
 
-    if (!s->calls || !s->calls->nvoided)
+    if (!s->calls || (!s->calls->nvoided && !s->calls->nspans))
         return;
     rt_queue_init(&keep);
     while ((m = rt_queue_pop(q)) != NULL)

@@ -10,16 +10,24 @@ _Static_assert(offsetof(struct rt_msg, link) == 0, "rt_msg_next relies on link b
 
 struct rt_msg *rt_msg_new(size_t len)
 {
-    struct rt_msg *m;
+    return rt_msg_new_calls(len, 0);
+}
 
-    if (len > SIZE_MAX - sizeof *m - 1)
+struct rt_msg *rt_msg_new_calls(size_t len, unsigned ncalls)
+{
+    struct rt_msg *m;
+    size_t tail = (size_t)ncalls * sizeof(uint64_t);
+
+    if (len > SIZE_MAX - sizeof *m - 8 - tail)
         return NULL;
-    m = rt_malloc(sizeof *m + len + 1);
+    /* the numbers past the NUL, aligned (rt_msg_calls) */
+    m = rt_malloc(sizeof *m + rt_msg_calls_at(len) + tail);
     if (!m)
         return NULL;
     m->link.next = NULL;
     m->len = len;
     m->flags = 0;
+    m->ncalls = ncalls;
     m->data[len] = '\0';
     return m;
 }

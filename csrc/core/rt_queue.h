@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rt_link.h"
 
@@ -26,12 +27,17 @@ struct rt_msg {
     struct rt_link link;   /* owned by the list or queue that holds the message */
     size_t len;            /* payload bytes */
     unsigned char flags;   /* RT_MSG_*; 0 from rt_msg_new */
-    unsigned char data[];  /* len bytes, then a NUL */
+    unsigned ncalls;       /* numbers after the text (rt_msg_calls); 0 from rt_msg_new */
+    unsigned char data[];  /* len bytes, then a NUL, then (aligned) ncalls uint64_t */
 };
 
 /* A message with room for len payload bytes (content uninitialised, NUL set); NULL when
  * out of memory. Free with rt_msg_free. */
 struct rt_msg *rt_msg_new(size_t len);
+/* A message with room for len payload bytes and ncalls numbers after them (uninitialised):
+ * a toolResponse's, the server message of the call each answer answers when that call
+ * came without an id, else 0 (rt_session_sendv_answers). */
+struct rt_msg *rt_msg_new_calls(size_t len, unsigned ncalls);
 /* A message holding a copy of p[0..len). */
 struct rt_msg *rt_msg_copy(const void *p, size_t len);
 void rt_msg_free(struct rt_msg *m);                  /* NULL ok; m only */
@@ -40,6 +46,20 @@ void rt_msg_free_chain(struct rt_msg *first);        /* m and everything linked 
 static inline struct rt_msg *rt_msg_next(const struct rt_msg *m)
 {
     return (struct rt_msg *)(void *)m->link.next;   /* link is the first member */
+}
+
+/* Where the numbers of a message of len payload bytes start in data: past the NUL, at
+ * an 8-aligned offset from the message's start. */
+static inline size_t rt_msg_calls_at(size_t len)
+{
+    size_t head = offsetof(struct rt_msg, data);
+    return ((head + len + 1 + 7) & ~(size_t)7) - head;
+}
+
+/* The ncalls numbers of m. */
+static inline uint64_t *rt_msg_calls(struct rt_msg *m)
+{
+    return (uint64_t *)(void *)(m->data + rt_msg_calls_at(m->len));
 }
 
 struct rt_queue {

@@ -136,6 +136,20 @@ int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
  * audio clip between activityStart and activityEnd, the frames of one tool response. */
 int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
                      struct rt_error *err);
+/* What the owner tells of a toolResponse's answers: seq[j] is, for the j-th entry of its
+ * functionResponses, the number (rt_event.seq) of the server message whose toolCall
+ * held the call it answers when that call came without an id (the owner made one up and
+ * the answer goes by name), else 0. An answer whose call a reconnect voided (its message
+ * after the reconnected event's seq, and before the reconnect) is not written, as an
+ * answer to a voided id is not. */
+struct rt_answer_calls {
+    const uint64_t *seq;     /* n numbers, or NULL: none */
+    size_t n;
+};
+/* rt_session_sendv with ans[i] (ans NULL: none) for msgs[i]. */
+int rt_session_sendv_answers(struct rt_session *s, const struct iovec *msgs,
+                             const struct rt_answer_calls *ans, size_t n,
+                             struct rt_error *err);
 /* Queues 16-bit PCM (len must be even: RT_EINVAL otherwise) as realtimeInput.audio
  * messages of at most 32,000 PCM bytes each, preceded by activityStart when
  * manual_activity is set and this is the turn's first audio. */

@@ -1,5 +1,8 @@
 /* Sessions, the owner side's sends (any thread but the I/O thread): text, raw messages
  * and audio become messages on the session's intake (see rt_session.c). */
+#include <limits.h>
+#include <string.h>
+
 #include "rt_client_private.h"
 #include "rt_session_private.h"
 
@@ -222,8 +225,30 @@ int rt_session_send_initial(struct rt_session *s, const char *json, size_t len,
     return rc;
 }
 
+/* A copy of msg with the numbers of ans (NULL or none: without), flags set; NULL out of
+ * memory. */
+static struct rt_msg *rt_sess_msg(const struct iovec *msg, const struct rt_answer_calls *ans)
+{
+    unsigned n = ans && ans->seq && ans->n <= UINT_MAX ? (unsigned)ans->n : 0;
+    struct rt_msg *m = rt_msg_new_calls(msg->iov_len, n);
+
+    if (!m)
+        return NULL;
+    memcpy(m->data, msg->iov_base, msg->iov_len);
+    if (n)
+        memcpy(rt_msg_calls(m), ans->seq, n * sizeof ans->seq[0]);
+    m->flags = (unsigned char)rt_wire_flags(m->data, m->len);
+    return m;
+}
+
 int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
                      struct rt_error *err)
+{
+    return rt_session_sendv_answers(s, msgs, NULL, n, err);
+}
+
+int rt_session_sendv_answers(struct rt_session *s, const struct iovec *msgs,
+                             const struct rt_answer_calls *ans, size_t n, struct rt_error *err)
 {
     struct rt_queue q;
     struct rt_msg *m;
@@ -251,12 +276,11 @@ int rt_session_sendv(struct rt_session *s, const struct iovec *msgs, size_t n,
                          n, s->max_queue);
             return -1;
         }
-        if (!(m = rt_msg_copy(msgs[i].iov_base, msgs[i].iov_len))) {
+        if (!(m = rt_sess_msg(&msgs[i], ans ? &ans[i] : NULL))) {
             rt_queue_clear(&q);
             rt_error_set(err, RT_ENOMEM, "out of memory queuing %zu messages", n);
             return -1;
         }
-        m->flags = (unsigned char)rt_wire_flags(m->data, m->len);
         rt_queue_push(&q, m);
     }
     if (rt_queue_empty(&q))
