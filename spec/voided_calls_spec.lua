@@ -10,7 +10,8 @@ local ECHO = { name = "echo", description = "echoes" }
 
 -- Connects a client of the mode with params, answers every call (send_tool_result, or
 -- the handler when handler is true), and reads until the tool_call_cancellation after
--- `reconnected`. Returns the ids cancelled and, per connection, the answers the server
+-- `reconnected` (and, with opts.after, until that many calls after it were answered).
+-- Returns the ids cancelled and, per connection, the answers the server
 -- received (each a decoded functionResponses entry).
 local function run(h, params, opts)
   opts = opts or {}
@@ -26,12 +27,16 @@ local function run(h, params, opts)
   if opts.handler then tool.handler = function() return { ok = true } end end
   local s = assert(client:connect { output_modalities = { "text" }, tools = { tool } })
   local cancelled, reconnected
+  local after = 0
   local deadline = os.time() + 10
-  while os.time() < deadline and not cancelled do
+  while os.time() < deadline and not (cancelled and after >= (opts.after or 0)) do
     local m = s:receive(0.5)
     if m and m.type == "response_output_item_done" and not opts.handler then
       local c = m.item.content[1]
-      if c.type == "function_call" then assert(s:send_tool_result(c.call_id, { ok = true })) end
+      if c.type == "function_call" then
+        assert(s:send_tool_result(c.call_id, { ok = true }))
+        if reconnected then after = after + 1 end
+      end
     elseif m and m.type == "reconnected" then
       reconnected = true
     elseif m and m.type == "tool_call_cancellation" and m.reconnected then
@@ -77,6 +82,15 @@ describe("answers to calls a reconnect voids", function()
     assert.equal(1, #answers[1])
     assert.same({}, answers[2])
     assert.same({ ("A"):rep(100) }, cancelled)
+  end)
+
+  it("are not sent again on Vertex for a call without an id; the new call's answer is", function()
+    -- the call and the model's new one (on the resumed connection) both come without an
+    -- id: their answers go by name alone, so only the call's message tells them apart
+    local cancelled, answers = run(h, { ids = "-", again = "-" }, { vertex = true, after = 1 })
+    assert.same({ { name = "echo", response = { ok = true } } }, answers[1])
+    assert.same({ { name = "echo", response = { ok = true } } }, answers[2])
+    assert.same({ "call_1" }, cancelled)
   end)
 
   it("past 64 calls, forget the oldest only: the others' answers are not sent again", function()

@@ -392,7 +392,7 @@ int lrt_dispatch(lua_State *L)
         lrt_call_module(L, "map_client", 2, 3);
         lua_pop(L, 2);
         if (lua_istable(L, -1)) {
-            r = lrt_send_all(L, u, lua_gettop(L));
+            r = lrt_send_all(L, u, lua_gettop(L), SLOT_MAP);
             if (r) {
                 /* the answer could not be queued: tell the caller, keep the session and
                  * the results (create_response() sends them again, a new result for a

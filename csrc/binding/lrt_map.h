@@ -61,7 +61,13 @@
  *   call_seq           integer: ids made up so far ("call_1", ...)
  *   pending            array of { id =, json =, keep = } function results waiting for
  *                      response_create (json: one functionResponses element; keep: the
- *                      result said more will follow, so the call stays in `calls`)
+ *                      result said more will follow, so the call stays in `calls`;
+ *                      rx: for a made-up id, the number of the call's message)
+ *   answer_rx          set by the response_create that made a toolResponse answering
+ *                      a made-up id, for the send that takes it (lrt_send_all): per
+ *                      answer, its `rx` or 0; answer_rx_at: the toolResponse's index in
+ *                      the wire array. The core drops an answer whose message a
+ *                      reconnect voided (rt_session_sendv_answers)
  *   media_trigger      boolean: an image went out with no text after it, so a
  *                      response_create must prompt the model
  *   turn_open          boolean: the last clientContent went out with turnComplete

@@ -261,6 +261,15 @@ static int result_part(lua_State *L, int state, int part, int i)
     lua_pushvalue(L, name);
     lua_setfield(L, -2, "name");
     lrt_set_bool(L, -1, "made_up", made_up);
+    if (made_up) {
+        /* the number of the call's message: the core voids its answer by it, having no
+         * id to match (rt_session_sendv_answers) */
+        lua_getfield(L, state, "call_rx");
+        lua_pushvalue(L, id);
+        lua_rawget(L, -2);
+        lua_setfield(L, -3, "rx");
+        lua_pop(L, 1);
+    }
     /* A result for a call whose last result still waits (not marked will_continue)
      * replaces it: the call gets one answer, the latest (a retry after "busy"). */
     lua_Integer n = (lua_Integer)lua_rawlen(L, pending), at = n + 1;
@@ -362,8 +371,34 @@ static int item_create(lua_State *L, int state, int msg, int out)
     return 0;
 }
 
+/* Sets answer_rx (see lrt_map.h) for the toolResponse of pending at index at of the wire
+ * array, when one of its answers is to a made-up id. */
+static void note_answer_rx(lua_State *L, int state, int pending, lua_Integer at)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pending);
+    int any = 0;
+
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, pending, i);
+        lua_Integer rx = lrt_get_int(L, -1, "rx");
+        lua_pop(L, 1);
+        any |= rx > 0;
+        lua_pushinteger(L, rx > 0 ? rx : 0);
+        lua_rawseti(L, -2, i);
+    }
+    if (!any) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_setfield(L, state, "answer_rx");
+    lrt_set_int(L, state, "answer_rx_at", at);
+}
+
 static void response_create(lua_State *L, int state, int out)
 {
+    lua_pushnil(L);
+    lua_setfield(L, state, "answer_rx");
     lua_getfield(L, state, "pending");
     int pending = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, pending);
@@ -402,6 +437,7 @@ static void response_create(lua_State *L, int state, int out)
         luaL_addstring(&b, "]}}");
         luaL_pushresult(&b);
         lrt_map_append(L, out);
+        note_answer_rx(L, state, pending, (lua_Integer)lua_rawlen(L, out));
         lua_newtable(L);
         lua_setfield(L, state, "pending");
         lrt_set_bool(L, state, "media_trigger", 0);

@@ -61,7 +61,7 @@ int lrt_dispatch_check_beside(lua_State *L, int idx);
 int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx);
 
 /* lrt_session.c */
-int lrt_send_all(lua_State *L, struct lrt_session *u, int idx);
+int lrt_send_all(lua_State *L, struct lrt_session *u, int idx, int state);
 
 /* lrt_receive.c */
 void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg);

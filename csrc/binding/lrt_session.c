@@ -69,17 +69,52 @@ static int lrt_send_json(lua_State *L, struct lrt_session *u, const char *s, siz
     return 0;
 }
 
+/* The numbers of the mapping state's answer_rx (lrt_map.h) into ans, for the message at
+ * index i of n (ans[i]; the others none), in memory the collector frees; answer_rx is
+ * cleared: it is this send's. Pushes one value (the numbers' userdata, or nil). */
+static void lrt_answer_calls(lua_State *L, int state, struct rt_answer_calls *ans, size_t n)
+{
+    lua_Integer at;
+    uint64_t *seq;
+    size_t k;
+
+    memset(ans, 0, n * sizeof *ans);
+    lua_getfield(L, state, "answer_rx");
+    at = lrt_get_int(L, state, "answer_rx_at");
+    lua_pushnil(L);
+    lua_setfield(L, state, "answer_rx");
+    if (!lua_istable(L, -1) || at < 1 || (size_t)at > n)
+        return;
+    k = (size_t)lua_rawlen(L, -1);
+    seq = lua_newuserdatauv(L, k ? k * sizeof *seq : 1, 0);
+    for (size_t j = 0; j < k; j++) {
+        lua_rawgeti(L, -2, (lua_Integer)j + 1);
+        seq[j] = (uint64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, -2);
+    ans[at - 1].seq = seq;
+    ans[at - 1].n = k;
+}
+
 /* Sends the strings of the array at idx as one unit (rt_session_sendv: all or none, so a
- * "busy" send can be retried without sending a part twice); returns 0, or the 3 fail
+ * "busy" send can be retried without sending a part twice), with the answers' call
+ * numbers the mapping state at state (0: none) noted for it; returns 0, or the 3 fail
  * values pushed. */
-int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
+int lrt_send_all(lua_State *L, struct lrt_session *u, int idx, int state)
 {
     struct rt_error err;
     struct iovec one, *v = &one;
+    struct rt_answer_calls one_ans, *ans = NULL;
     size_t i, n = (size_t)lua_rawlen(L, idx);
     int top = lua_gettop(L), r;
 
     idx = lua_absindex(L, idx);
+    if (state) {
+        state = lua_absindex(L, state);
+        ans = n > 1 ? lua_newuserdatauv(L, n * sizeof *ans, 0) : &one_ans;
+        lrt_answer_calls(L, state, ans, n ? n : 1);
+    }
     if (n > 1)       /* the strings stay referenced by the array while the core copies them */
         v = lua_newuserdatauv(L, n * sizeof *v, 0);
     for (i = 0; i < n; i++) {
@@ -90,7 +125,7 @@ int lrt_send_all(lua_State *L, struct lrt_session *u, int idx)
         lua_pop(L, 1);
     }
     rt_error_clear(&err);
-    r = rt_session_sendv(u->s, v, n, &err);
+    r = rt_session_sendv_answers(u->s, v, ans, n, &err);
     lua_settop(L, top);
     return r != 0 ? lrt_send_fail(L, &err) : 0;
 }
@@ -211,7 +246,7 @@ static int lrt_session_send(lua_State *L)
         return 3;
     }
     lua_pop(L, 2);
-    r = lrt_send_all(L, u, lua_gettop(L));
+    r = lrt_send_all(L, u, lua_gettop(L), 3);
     if (r) {
         /* "busy" (or closed): the results stay buffered and their calls answerable, so
          * create_response() or a new result for the call can try again */
