@@ -230,10 +230,9 @@ describe("what a reconnect sends again", function()
     vertex:close()
   end)
 
-  it("history is not sent into a resumed session once a turn completed after it", function()
-    local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
-    local conn = helper.open_connection()
-    assert.same({ initialHistoryInClientContent = true }, conn.setup.historyConfig)
+  -- A turn the server answers and gives a handle for, then a drop: the connection the
+  -- session resumed on, with a handle.
+  local function turn_then_resume(s, conn)
     assert(s:send_text "my colour is green")
     helper.reply_text(s)
     next_handle(s)
@@ -241,6 +240,14 @@ describe("what a reconnect sends again", function()
     helper.receive_until(s, "reconnected", 15)
     local again = helper.open_connection()
     assert.is_string(again.setup.sessionResumption.handle)
+    return again
+  end
+
+  it("history is not sent into a resumed session once a turn completed after it", function()
+    local s = assert(client:connect { output_modalities = { "text" }, history = HISTORY })
+    local conn = helper.open_connection()
+    assert.same({ initialHistoryInClientContent = true }, conn.setup.historyConfig)
+    local again = turn_then_resume(s, conn)
     assert.same({}, helper.client_messages("clientContent", again))
     -- nor announced: the service would hold every input until a history that never comes
     assert.is_nil(again.setup.historyConfig)
@@ -258,13 +265,7 @@ describe("what a reconnect sends again", function()
       raw = { history_config = { initial_history_in_client_content = true } } })
     local conn = helper.open_connection()
     assert(s:send_wire '{"clientContent":{"turns":[{"role":"user","parts":[{"text":"my name is Bob"}]}],"turnComplete":true}}')
-    assert(s:send_text "my colour is green")
-    helper.reply_text(s)
-    next_handle(s)
-    drop(conn)
-    helper.receive_until(s, "reconnected", 15)
-    local again = helper.open_connection()
-    assert.is_string(again.setup.sessionResumption.handle)
+    local again = turn_then_resume(s, conn)
     assert.is_nil(again.setup.historyConfig)
     assert.is_nil(again.setup.history_config)
     -- answered: the service does not hold the input for a history that never comes
