@@ -101,6 +101,18 @@ describe("the engine", function()
     -- RFC 6455 7.1.7: a client that fails the connection may close it at once. The old
     -- engine waited a fixed 1 s for the server's answer (which it ignored) before it hung
     -- up and told the caller; `mute` servers never answer and keep the socket open.
+    -- The server's record of the connection tagged tag, once it has ended (or after
+    -- `seconds`, as it stands then).
+    local function ended_record(tag, seconds)
+      local rec
+      for _ = 1, seconds / 0.05 do
+        rec = h:log(tag)[1]
+        if rec.endedAt ~= cjson.null then break end
+        realtime.sleep(0.05)
+      end
+      return rec
+    end
+
     for _, case in ipairs {
       { mode = "oversize", code = 1009, opts = { max_message_bytes = 65536 } },
       { mode = "bad_utf8", code = 1007 },
@@ -118,12 +130,7 @@ describe("the engine", function()
         assert.equal(case.code, seen.closed.code)
         assert.is_true(took < 0.75, ("error and closed came after %.2f s"):format(took))
         -- the close frame went out, and the socket was closed right after it
-        local rec
-        for _ = 1, 50 do
-          rec = h:log(tag)[1]
-          if rec.endedAt ~= cjson.null then break end
-          realtime.sleep(0.05)
-        end
+        local rec = ended_record(tag, 2.5)
         assert.equal(case.code, rec.closeReceived.code)
         assert.is_true(rec.endedAt ~= cjson.null, "the server still holds the connection")
         local held = (rec.endedAt - rec.closeReceived.at) / 1000
@@ -149,12 +156,7 @@ describe("the engine", function()
       assert.equal(1009, seen.closed.code)
       local unsent = tonumber(seen.error.message:match "%((%d+) messages, %d+ bytes, not sent%)") or 0
       client:close()   -- at once: a caller told the session ended may go (or exit)
-      local rec
-      for _ = 1, 100 do
-        rec = h:log(tag)[1]
-        if rec.endedAt ~= cjson.null then break end
-        realtime.sleep(0.05)
-      end
+      local rec = ended_record(tag, 5)
       assert.is_true(rec.endedAt ~= cjson.null, "the server still holds the connection")
       -- every accepted append was either read by the server or counted as not sent
       local received = rec.messages - 1   -- the setup
