@@ -307,6 +307,28 @@ describe("bad values on a session", function()
         { history = { { role = "user", content = { { type = "image", data = "", mime = "image/png" } } } } })
     end)
 
+    it("an empty audio part raises on the realtime path as in a turn and in history; append_audio '' sends nothing", function()
+      local function audio_item(turn_complete)
+        return { type = "conversation_item_create", turn_complete = turn_complete,
+          item = { role = "user", content = { { type = "audio", data = "" } } } }
+      end
+      -- an item is a message: the caller would get true and never an answer
+      raises("conversation_item_create: part 1: the audio is empty (0 bytes)", session.send, session, audio_item())
+      raises("conversation_item_create: part 1: the audio is empty (0 bytes)", session.send, session, audio_item(true))
+      raises("the audio is empty (0 bytes)", client.connect, client,
+        { history = { { role = "user", content = { { type = "audio", data = "" } } } } })
+      local vad_off = assert(client:connect { output_modalities = { "text" }, vad = { enabled = false } })
+      raises("conversation_item_create: part 1: the audio is empty (0 bytes)", vad_off.send, vad_off, audio_item())
+      -- the streaming call stays a no-op, as documented
+      assert.is_true(vad_off:append_audio "")
+      assert(vad_off:send_text "ping")
+      helper.receive_until(vad_off, "response_done")
+      assert.equal(0, #frames_with '"activityStart"')
+      assert.equal(0, #frames_with '"audio"')
+      vad_off:close()
+      helper.drain(vad_off)
+    end)
+
     it("an audio mime type with its rate given twice says so", function()
       raises("mime type 'audio/pcm;rate=16000;rate=8000': rate given twice", session.send, session,
         { type = "conversation_item_create", item = { content = { { type = "audio", data = "\0\0",

@@ -103,8 +103,8 @@ static void audio_part(lua_State *L, int state, int part, int i, int out)
                                           "audio/", "audio/pcm;rate=16000", &data, &n);
     int manual = lrt_get_bool(L, state, "vad_manual");
 
-    if (n == 0)
-        return;
+    if (n == 0)   /* a clip with nothing in it: no answer would ever come */
+        luaL_error(L, "conversation_item_create: part %d: the audio is empty (0 bytes)", i);
     if (!rt_wire_mime_ok(mime))
         luaL_error(L, "conversation_item_create: part %d: audio mime type contains characters "
                    "JSON would escape", i);
