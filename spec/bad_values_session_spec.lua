@@ -421,13 +421,33 @@ describe("bad values on a session", function()
       raises("send_tool_result: unknown call_id 'nope'", session.send_tool_result, session, "nope", {})
     end)
 
+    it("adjacent text parts too big for the queue together fail as the one text they make", function()
+      local session = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 65536 })
+      local half = string.rep("a", 35000)
+      local ok1, err1, code1 = session:send_text(half .. half)
+      local ok2, err2, code2 = session:send { type = "conversation_item_create", item = { role = "user",
+        content = { { type = "text", text = half }, { type = "text", text = half } } } }
+      assert.is_nil(ok1)
+      assert.is_nil(ok2)
+      assert.equal("busy", code2)
+      assert.equal(code1, code2)
+      assert.equal(err1, err2)
+      assert.matches("max_queue_bytes %(65536%)", err2)
+      assert(session:send_text "ping")
+      helper.receive_until(session, "response_done")
+      assert.equal(0, #frames_with "aaaa")
+      session:close()
+    end)
+
     it("a message of several frames is queued whole or not at all: refused as busy, none of it goes", function()
       local session = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 65536 })
       local big = string.rep("a", 30000)
-      -- three text parts, a frame each: 90 KB together, more than the queue holds
+      -- three text parts split by images, a frame each: 90 KB together, more than the
+      -- queue holds (adjacent texts would be joined into one frame)
+      local img = { type = "image", data = "\1\2\3", mime = "image/png" }
       local ok, err, code = session:send { type = "conversation_item_create", item = { role = "user",
-        content = { { type = "text", text = "first " .. big }, { type = "text", text = "second " .. big },
-                    { type = "text", text = "third " .. big } } } }
+        content = { { type = "text", text = "first " .. big }, img, { type = "text", text = "second " .. big },
+                    img, { type = "text", text = "third " .. big } } } }
       assert.is_nil(ok)
       assert.equal("busy", code)
       assert.matches("max_queue_bytes %(65536%)", err)
@@ -435,6 +455,7 @@ describe("bad values on a session", function()
       helper.receive_until(session, "response_done")
       assert.equal(0, #frames_with "first aaa")
       assert.equal(0, #frames_with "second aaa")
+      assert.equal(0, #frames_with '"video"')
       assert.equal(1, #frames_with '"ping"')
       session:close()
     end)

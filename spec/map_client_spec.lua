@@ -43,10 +43,22 @@ for _, backend in ipairs { "gemini", "vertex" } do
       cmp.assert_same(send(st, create), {})
     end)
 
-    it("one frame per text part; empty text is skipped", function()
+    it("adjacent text parts go out joined as one realtimeInput.text; empty text adds nothing", function()
       local st = state(backend)
-      cmp.assert_same(send(st, item(text("a"), text(""), text("b"))),
-        { { realtimeInput = { text = "a" } }, { realtimeInput = { text = "b" } } })
+      cmp.assert_same(send(st, item(text("a"), text(""), text(" b"))), { { realtimeInput = { text = "a b" } } })
+      -- an image or audio part splits the run; the parts keep their order
+      local img = { type = "image", data = "\1\2\3", mime = "image/png" }
+      local f = send(st, item(text("What is "), text("this?"), img, text("And "), text("this?"),
+        { type = "audio", data = "\0\0" }, text("Thanks.")))
+      cmp.assert_same(f[1], { realtimeInput = { text = "What is this?" } })
+      cmp.assert_same(f[2], { realtimeInput = { video = { data = "AQID", mimeType = "image/png" } } })
+      cmp.assert_same(f[3], { realtimeInput = { text = "And this?" } })
+      assert.is_table(f[4].realtimeInput.audio)
+      cmp.assert_same(f[#f], { realtimeInput = { text = "Thanks." } })
+      assert.equal(backend == "gemini" and 6 or 5, #f)
+      -- a text run ends the item: no trigger is owed for the image before it
+      assert.is_false(st.media_trigger)
+      cmp.assert_same(send(st, create), {})
     end)
 
     it("seed bug 11: an image goes out as realtimeInput.video, the trigger as realtimeInput.text", function()

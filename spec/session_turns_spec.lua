@@ -38,6 +38,35 @@ describe("a text turn", function()
     helper.drain(session)
   end)
 
+  it("an item of several text parts is one user message: one realtimeInput.text, one answer", function()
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local png = "\137PNG\r\n\26\n" .. string.rep("\0", 16)
+    assert(session:send { type = "conversation_item_create", item = { role = "user", content = {
+      { type = "text", text = "What is" }, { type = "text", text = " the capital of France?" } } } })
+    local answer = helper.reply_text(session)
+    assert.matches("the capital of France", answer)
+    -- a mixed item: the image splits the texts, the order holds
+    assert(session:send { type = "conversation_item_create", item = { role = "user", content = {
+      { type = "text", text = "Look" }, { type = "text", text = " here:" }, { type = "image", data = png, mime = "image/png" },
+      { type = "text", text = "what is" }, { type = "text", text = " it?" } } } })
+    -- one response to each text run ("Look here:", "what is it?"), then one to "ping";
+    -- a response to each text part would make more
+    assert(session:send_text "ping")
+    local created = 0
+    repeat
+      local m = helper.receive_until(session, { "response_created", "output_text_done" })
+      if m.type == "response_created" then created = created + 1 end
+    until m.type == "output_text_done" and m.text:find "ping"
+    assert.is_true(created <= 3, ("%d responses to two text runs and a ping"):format(created))
+    local sent = {}
+    for _, r in ipairs(helper.client_messages "realtimeInput") do
+      sent[#sent + 1] = r.text or (r.video and "<" .. r.video.mimeType .. ">") or "?"
+    end
+    assert.same({ "What is the capital of France?", "Look here:", "<image/png>", "what is it?", "ping" }, sent)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("answers in audio with its rate, the transcript and usage", function()
     local session = assert(client:connect { output_modalities = { "audio" }, transcription = true })
     assert(session:send_text "say something")

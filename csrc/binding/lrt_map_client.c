@@ -6,6 +6,10 @@
  * item with turn_complete, and assistant or system items, which are context and must
  * never be taken as the user's question. Decisions that the references leave open:
  *
+ * - Adjacent text parts of an item are one user message: they go out joined, as given
+ *   (no separator), in one realtimeInput.text. Each realtimeInput.text starts a reply by
+ *   itself, so a frame per part had the model answer, or barge in on, each fragment.
+ *   An image or audio part between them splits the run, keeping the parts' order.
  * - Image parts go out as realtimeInput.video. An image with no text after it gives the
  *   model nothing to answer, so the next response_create sends the trigger
  *   {"realtimeInput":{"text":" "}}: a single space is the smallest text turn, it works
@@ -62,7 +66,8 @@ static void push_blob(lua_State *L, const char *data, size_t n, const char *mime
     lrt_set_str(L, -1, "mimeType", mime);
 }
 
-static void text_part(lua_State *L, int state, int part, int i, int out)
+/* Checks a text part and adds its text to the run of texts at index run (a list). */
+static void text_part(lua_State *L, int run, int part, int i)
 {
     size_t n;
     if (lua_getfield(L, part, "text") != LUA_TSTRING)
@@ -74,8 +79,28 @@ static void text_part(lua_State *L, int state, int part, int i, int out)
         lua_pop(L, 1);
         return;
     }
+    lua_rawseti(L, run, (lua_Integer)lua_rawlen(L, run) + 1);
+}
+
+/* Sends the run of texts at index run, joined, as one realtimeInput.text, and empties
+ * the run; nothing when it is empty. */
+static void flush_text(lua_State *L, int state, int run, int out)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, run);
+    luaL_Buffer b;
+
+    if (n == 0)
+        return;
+    luaL_buffinit(L, &b);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, run, k);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
     realtime_input(L, "text");
     emit(L, out);
+    lua_newtable(L);
+    lua_replace(L, run);
     /* The text starts a response that sees the media sent before it. */
     lrt_set_bool(L, state, "media_trigger", 0);
     lrt_set_bool(L, state, "turn_end", 1);
@@ -340,6 +365,8 @@ static int item_create(lua_State *L, int state, int msg, int out)
         luaL_error(L, "conversation_item_create: 'item.content' must be a list of parts");
     int content = lua_gettop(L);
     lua_Integer n = lrt_map_list_len(L, content, "conversation_item_create", "'item.content'");
+    lua_newtable(L);   /* the run of adjacent texts not sent yet */
+    int run = lua_gettop(L);
 
     for (lua_Integer k = 1; k <= n; k++) {
         int i = (int)k;
@@ -355,19 +382,22 @@ static int item_create(lua_State *L, int state, int msg, int out)
         if (strcmp(type, "audio") != 0 && lrt_get_bool(L, state, "transcription"))
             luaL_error(L, "conversation_item_create: part %d (%s): " LRT_AUDIO_ONLY, i, type);
         if (strcmp(type, "text") == 0)
-            text_part(L, state, part, i, out);
-        else if (strcmp(type, "image") == 0)
+            text_part(L, run, part, i);
+        else if (strcmp(type, "image") == 0) {
+            flush_text(L, state, run, out);
             image_part(L, state, part, i, out);
-        else if (strcmp(type, "audio") == 0)
+        } else if (strcmp(type, "audio") == 0) {
+            flush_text(L, state, run, out);
             audio_part(L, state, part, i, out);
-        else if (strcmp(type, "function_result") == 0) {
+        } else if (strcmp(type, "function_result") == 0) {
             if (result_part(L, state, part, i))
                 return 1;
         } else
             luaL_error(L, "conversation_item_create: unknown content part type %s",
                        lrt_map_shown(L, type, strlen(type)));
-        lua_settop(L, content);
+        lua_settop(L, run);
     }
+    flush_text(L, state, run, out);
     return 0;
 }
 
