@@ -296,8 +296,9 @@ void rt_conn_finish(struct rt_session *s)
     rlen = strlen(reason);
     if (rlen > RT_WS_REASON_MAX)
         rlen = RT_WS_REASON_MAX;
-    rt_evq_push(&s->events, rt_conn_end_event(&s->ev_closed, RT_SPARE_CLOSED_MAX, code,
-                                              reason, rlen));
+    /* the last event: the descriptor stays readable after it (rt_evq_push_last) */
+    rt_evq_push_last(&s->events, rt_conn_end_event(&s->ev_closed, RT_SPARE_CLOSED_MAX, code,
+                                                   reason, rlen));
 
     /* Nothing of the connection is needed any more. */
     rt_queue_clear(&s->sendq);

@@ -36,6 +36,7 @@ int rt_evq_init(struct rt_evq *q, struct rt_error *err)
     rt_mpsc_init(&q->in);
     q->head = q->tail = NULL;
     atomic_init(&q->bytes, 0);
+    atomic_init(&q->done, false);
     if (pthread_mutex_init(&q->lock, NULL) != 0) {
         rt_error_set(err, RT_ENOMEM, "cannot create a mutex");
         q->sig.fd = -1;
@@ -75,6 +76,30 @@ size_t rt_evq_push(struct rt_evq *q, struct rt_event *ev)
     return b;
 }
 
+void rt_evq_push_last(struct rt_evq *q, struct rt_event *ev)
+{
+    atomic_fetch_add(&q->bytes, rt_event_cost(ev));
+    rt_mpsc_push(&q->in, &ev->link);
+    /* done before the raise: a clear that undoes this raise then sees it (rt_evq_lower) */
+    atomic_store(&q->done, true);
+    rt_signal_raise(&q->sig);
+}
+
+/* Clears the signal before the owner looks once more and then waits; returns whether it
+ * was raised (what was pushed before must then be taken). A done queue keeps it raised
+ * for good: nothing will raise it again, and a thread waiting on the descriptor (another
+ * reader, whose closed event this one took) must not sleep for ever. */
+static bool rt_evq_lower(struct rt_evq *q)
+{
+    if (atomic_load(&q->done))
+        return true;
+    if (!rt_signal_clear(&q->sig))
+        return false;
+    if (atomic_load(&q->done))          /* the last push came during the clear */
+        rt_signal_raise(&q->sig);
+    return true;
+}
+
 /* Moves what the I/O thread pushed to the owner's list; the caller holds the lock. */
 static void rt_evq_take_locked(struct rt_evq *q)
 {
@@ -102,7 +127,7 @@ struct rt_event *rt_evq_pop(struct rt_evq *q, size_t *left, bool clear)
         rt_evq_take_locked(q);
     /* Nothing here: clear the signal, then look once more (an event pushed before the
      * clear is found now, one pushed after it raises the signal again). */
-    if (!q->head && clear && rt_signal_clear(&q->sig)) {
+    if (!q->head && clear && rt_evq_lower(q)) {
         cleared = true;
         rt_evq_take_locked(q);
     }
@@ -137,7 +162,7 @@ bool rt_evq_arm(struct rt_evq *q)
     pthread_mutex_lock(&q->lock);
     r = q->head != NULL || !rt_mpsc_empty(&q->in);
     /* Cleared first, looked at again after: a push from now on raises it anew. */
-    if (!r && rt_signal_clear(&q->sig))
+    if (!r && rt_evq_lower(q))
         r = !rt_mpsc_empty(&q->in);
     pthread_mutex_unlock(&q->lock);
     return r;

@@ -516,9 +516,22 @@ int rt_session_wait(struct rt_session *s, double timeout)
         return 0;
     if (rt_fork_inherited(&s->born))     /* never waits: nothing will come */
         return atomic_load(&s->fork_told) < 2;
-    if (rt_evq_arm(&s->events))
-        return 1;
-    return rt_signal_wait(&s->events.sig, timeout);
+    for (;;) {
+        /* Looked at before the queue: done then means its closed event was pushed, so an
+         * empty queue will stay empty (another reader, or this one, took everything). */
+        bool done = rt_evq_done(&s->events);
+        int r;
+
+        if (rt_evq_arm(&s->events))
+            return 1;
+        if (done)
+            return 0;
+        r = rt_signal_wait(&s->events.sig, timeout);
+        /* Woken by the end: look again, once (done is set now), so that a closed event
+         * another reader took answers 0 rather than a ready with nothing there. */
+        if (r != 1 || !rt_evq_done(&s->events))
+            return r;
+    }
 }
 
 void rt_session_stats(struct rt_session *s, struct rt_stats *out)

@@ -78,7 +78,8 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
 /* ---- events ---- */
 
 struct rt_event *rt_session_next_event(struct rt_session *s); /* non-blocking; NULL if none
-                                        (the descriptor is then unreadable); caller frees */
+                                        (the descriptor is then unreadable, unless the
+                                        session has ended); caller frees */
 /* The same for a caller that never waits on the descriptor (a frame loop polling every
  * frame): when nothing waits the descriptor is left as it is, which saves two system
  * calls per event. A later rt_session_next_event or rt_session_wait sets it right. */
@@ -91,7 +92,11 @@ struct rt_event *rt_session_poll_event(struct rt_session *s);
  * session, code RT_OK or out of range) or RT_ENOMEM. */
 int  rt_session_tell(struct rt_session *s, enum rt_code code, const char *text, size_t len,
                      struct rt_error *err);
-int  rt_session_fd(const struct rt_session *s);                /* readable when events wait */
+/* Readable when events wait; and for good once the session has ended (its closed event
+ * queued), as a socket at end of file is, so that no poll on it sleeps for ever once the
+ * closed event is taken (by another thread, say): rt_session_next_event then returns
+ * NULL and rt_session_is_ended 1. A loop that polls it stops at the closed event. */
+int  rt_session_fd(const struct rt_session *s);
 /* 1 when an event waits, 0 when none: one atomic load, no lock, no system call, takes
  * nothing (an event queued at this very moment may show only on the next call). What a
  * frame loop over many sessions asks first, so that an idle session costs one check. */
@@ -104,12 +109,13 @@ int  rt_session_is_closed(struct rt_session *s);
  * max_sessions free, its closed event queued. A close asked by the owner is under way
  * while rt_session_is_closed is 1 and this is 0. */
 int  rt_session_is_ended(struct rt_session *s);
-int  rt_session_wait(struct rt_session *s, double timeout);    /* 1 = events ready, 0 = timed out,
-                                                                  -1 = a signal handler ran (errno
-                                                                  EINTR: the wait is not restarted,
-                                                                  so a host can act on the signal);
-                                                                  timeout < 0 or infinite waits
-                                                                  without a bound, NaN not at all */
+/* 1 = events ready; 0 = timed out, or nothing will come: the session has ended and its
+ * events, the closed one too, were taken (by this thread or another), which answers 0 at
+ * once whatever the timeout, as for a NULL session or one inherited across fork (so the
+ * event loop of realtime.h ends on every thread that runs it); -1 = a signal handler ran
+ * (errno EINTR: the wait is not restarted, so a host can act on the signal). timeout < 0
+ * or infinite waits without a bound, NaN not at all. */
+int  rt_session_wait(struct rt_session *s, double timeout);
 
 /* ---- sending ---- */
 

@@ -99,7 +99,9 @@ static inline int pump(struct rt_session *s, struct seen *w, double secs, int (*
         el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
         if (el >= secs)
             return 0;
-        rt_session_wait(s, secs - el);
+        /* after the closed event nothing comes: an ended session's wait answers 0 at once */
+        if (rt_session_wait(s, secs - el) == 0 && w->closed)
+            return until(w);
     }
 }
 

@@ -24,14 +24,19 @@ static struct rt_event *ev_of(int n)
  * `inject_n` events, as the I/O thread would while the owner sits in that system call. */
 static struct rt_evq *inject_q;
 static int inject_n;
+static int inject_last;          /* the last one injected is the queue's last (closed) */
 
 ssize_t read(int fd, void *buf, size_t n)
 {
     if (inject_q && fd == inject_q->sig.fd && inject_n > 0) {
         int k = inject_n;
         inject_n = 0;
-        for (int i = 1; i <= k; i++)
-            rt_evq_push(inject_q, ev_of(100 + i));
+        for (int i = 1; i <= k; i++) {
+            if (i == k && inject_last)
+                rt_evq_push_last(inject_q, ev_of(100 + i));
+            else
+                rt_evq_push(inject_q, ev_of(100 + i));
+        }
     }
     return syscall(SYS_read, fd, buf, n);
 }
@@ -163,10 +168,58 @@ static void test_readable_while_events_wait(void)
     rt_evq_destroy(&q);
 }
 
+/* Once the last event (a session's closed one) is pushed, the descriptor stays readable
+ * for good, also after that event is taken, so that no wait on it sleeps for ever; and
+ * so it does when that push comes while the owner clears the signal. */
+static void test_readable_after_last(void)
+{
+    struct rt_evq q;
+    struct rt_error err = { 0 };
+    struct rt_event *ev;
+
+    RT_CHECK(rt_evq_init(&q, &err) == 0);
+    RT_CHECK(!rt_evq_done(&q));
+    rt_evq_push(&q, ev_of(1));
+    rt_evq_push_last(&q, ev_of(2));
+    RT_CHECK(rt_evq_done(&q));
+    for (int i = 1; i <= 2; i++) {
+        ev = rt_evq_pop(&q, NULL, true);
+        RT_CHECK(ev && ev->code == i);
+        rt_event_free(ev);
+    }
+    RT_CHECK(rt_evq_pop(&q, NULL, true) == NULL);
+    RT_CHECK(readable(q.sig.fd));
+    RT_CHECK(!rt_evq_arm(&q));
+    RT_CHECK(readable(q.sig.fd));
+    RT_CHECK(!rt_evq_any(&q));
+    rt_evq_destroy(&q);
+
+    /* the last push lands inside the owner's clear of a signal an earlier pop left up */
+    RT_CHECK(rt_evq_init(&q, &err) == 0);
+    rt_evq_push(&q, ev_of(1));
+    ev = rt_evq_pop(&q, NULL, true);
+    RT_CHECK(ev && ev->code == 1);
+    rt_event_free(ev);
+    RT_CHECK(readable(q.sig.fd));             /* left raised: the pop found an event */
+    inject_q = &q;
+    inject_n = 1;
+    inject_last = 1;
+    ev = rt_evq_pop(&q, NULL, true);          /* finds nothing, clears, the last comes */
+    inject_q = NULL;
+    inject_last = 0;
+    RT_CHECK(ev && ev->code == 101);
+    rt_event_free(ev);
+    RT_CHECK(readable(q.sig.fd));
+    RT_CHECK(rt_evq_pop(&q, NULL, true) == NULL);
+    RT_CHECK(readable(q.sig.fd));
+    rt_evq_destroy(&q);
+}
+
 int main(void)
 {
     RT_RUN(test_order_and_bytes);
     RT_RUN(test_events_during_clear);
     RT_RUN(test_readable_while_events_wait);
+    RT_RUN(test_readable_after_last);
     return rt_test_done();
 }

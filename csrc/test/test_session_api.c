@@ -791,6 +791,149 @@ static void test_close_while_paused(void)
     rt_client_free(c);
 }
 
+/* A thread that waits on a session whose end it may not see: the tests of the waits on an
+ * ended session. A watchdog (join_within) stops it when it does not return in time. */
+struct waiter {
+    struct rt_session *s;
+    atomic_bool stop;             /* the watchdog gave up on it */
+    atomic_bool done;             /* the thread has returned */
+    int first, again, after_poll; /* what its waits answered */
+    int next_null, poll_null;     /* the takes between them found nothing */
+    int closed;                   /* closed events this thread took */
+};
+
+/* Joins t if it returns within secs; otherwise wakes its wait through the descriptor
+ * until it sees `stop` and returns (the code before the fix slept for ever there).
+ * Whether it returned in time. */
+static int join_within(pthread_t t, struct waiter *wt, double secs)
+{
+    struct timespec d = { 0, 10 * 1000 * 1000 };
+    double t0 = mono();
+    int in_time;
+
+    while (!atomic_load(&wt->done) && mono() - t0 < secs)
+        nanosleep(&d, NULL);
+    in_time = atomic_load(&wt->done);
+    atomic_store(&wt->stop, true);
+    while (!atomic_load(&wt->done)) {
+        uint64_t one = 1;
+
+        if (write(rt_session_fd(wt->s), &one, sizeof one) < 0)
+            printf("# cannot wake the waiter\n");
+        nanosleep(&d, NULL);
+    }
+    pthread_join(t, NULL);
+    return in_time;
+}
+
+/* After the closed event was taken: unbounded waits, a take between them, a poll. */
+static void *wait_after_end(void *arg)
+{
+    struct waiter *wt = arg;
+    struct rt_event *ev;
+
+    wt->first = rt_session_wait(wt->s, -1);
+    if (!atomic_load(&wt->stop)) {
+        ev = rt_session_next_event(wt->s);
+        wt->next_null = ev == NULL;
+        rt_event_free(ev);
+        wt->again = rt_session_wait(wt->s, -1);
+        ev = rt_session_poll_event(wt->s);
+        wt->poll_null = ev == NULL;
+        rt_event_free(ev);
+        wt->after_poll = rt_session_wait(wt->s, -1);
+    }
+    atomic_store(&wt->done, true);
+    return NULL;
+}
+
+/* An ended session whose closed event has been taken: nothing will come, so a wait
+ * answers 0 at once, even unbounded (as for NULL or a session inherited across fork),
+ * and the descriptor stays readable (a poll on it does not sleep for ever either). */
+static void test_wait_after_end(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct waiter wt = { .s = s };
+    struct seen w = { 0 };
+    pthread_t t;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    rt_session_close(s, 1000, NULL);
+    RT_CHECK(pump(s, &w, 10, is_closed) && w.closed == 1);
+    RT_CHECK(rt_session_is_ended(s) == 1 && rt_session_pending(s) == 0);
+    if (pthread_create(&t, NULL, wait_after_end, &wt) != 0) {
+        RT_CHECK(!"pthread_create");
+    } else {
+        RT_CHECK(join_within(t, &wt, 5));
+        RT_CHECK(wt.first == 0 && wt.next_null && wt.again == 0);
+        RT_CHECK(wt.poll_null && wt.after_poll == 0);
+        RT_CHECK(fd_readable(rt_session_fd(s)));
+        RT_CHECK(rt_session_next_event(s) == NULL && fd_readable(rt_session_fd(s)));
+        RT_CHECK(rt_session_wait(s, 0) == 0);
+    }
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
+/* realtime.h's event loop, until the closed event or a wait that answers 0. */
+static void *event_loop_reader(void *arg)
+{
+    struct waiter *wt = arg;
+
+    while (!atomic_load(&wt->stop) && rt_session_wait(wt->s, -1) > 0) {
+        struct rt_event *ev = rt_session_next_event(wt->s);
+        int last = ev && ev->type == RT_EV_CLOSED;
+
+        rt_event_free(ev);
+        if (last) {
+            wt->closed++;
+            break;
+        }
+    }
+    atomic_store(&wt->done, true);
+    return NULL;
+}
+
+/* realtime.h's event loop on two threads: one takes the closed event, and the other's
+ * wait must end too rather than sleep for ever. */
+static void test_wait_two_readers(void)
+{
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct waiter r1 = { .s = s }, r2 = { .s = s };
+    struct seen w = { 0 };
+    pthread_t t1, t2;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    if (pthread_create(&t1, NULL, event_loop_reader, &r1) != 0) {
+        RT_CHECK(!"pthread_create");
+    } else {
+        if (pthread_create(&t2, NULL, event_loop_reader, &r2) != 0) {
+            RT_CHECK(!"pthread_create");
+            rt_session_close(s, 1000, NULL);
+        } else {
+            struct timespec d = { 0, 200 * 1000 * 1000 };
+
+            nanosleep(&d, NULL);              /* both asleep in their waits */
+            rt_session_close(s, 1000, NULL);
+            RT_CHECK(join_within(t2, &r2, 5));
+        }
+        RT_CHECK(join_within(t1, &r1, 5));
+        RT_CHECK(r1.closed + r2.closed == 1);
+    }
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
 int main(void)
 {
     if (sim_env() != 0)
@@ -813,6 +956,8 @@ int main(void)
     RT_RUN(test_auth_released_at_end);
     RT_RUN(test_close_while_paused);
     RT_RUN(test_tell);
+    RT_RUN(test_wait_after_end);
+    RT_RUN(test_wait_two_readers);
     curl_global_cleanup();
     return rt_test_done();
 }
