@@ -122,7 +122,15 @@ int  rt_session_wait(struct rt_session *s, double timeout);
 /* Sending: thread-safe, never blocks on the network, order kept, a frame never interleaved.
  * -1 with RT_EBUSY (queue full, nothing queued), RT_ECLOSED or RT_ENOMEM. Messages queued
  * before RT_EV_READY go out after the setup exchange. A send of nothing (no message, no
- * audio) queues nothing and still fails with RT_ECLOSED once the session is closed. */
+ * audio) queues nothing and still fails with RT_ECLOSED once the session is closed.
+ * Each message goes out as a text frame, which must be UTF-8 (RFC 6455, 5.6 and 8.1):
+ * rt_session_send, rt_session_send_initial, rt_session_sendv and
+ * rt_session_sendv_answers refuse a message that is not (overlong forms, surrogates and
+ * bytes cut short included) with RT_EINVAL, naming the message and the byte where it
+ * stops being UTF-8, and queue nothing of the call; the server would otherwise fail the
+ * connection on it (1007), losing what was queued behind it. The check reads the text
+ * once more (about 3 us for a 43 KB message); rt_session_append_audio builds its own
+ * frames (base64) and has none. */
 int rt_session_send(struct rt_session *s, const char *json, size_t len, struct rt_error *err);
 /* rt_session_send for initial history (the Gemini API's historyConfig, Vertex's turns),
  * sent first after setupComplete: before every message sent ahead of it that is not

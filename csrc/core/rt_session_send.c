@@ -6,6 +6,7 @@
 #include "rt_client_private.h"
 #include "rt_session_private.h"
 
+#include "rt_utf8.h"
 #include "rt_wire.h"
 
 /* -1 with RT_EINVAL when there is no session: a host's failed rt_session_new must not
@@ -15,6 +16,29 @@ static int rt_sess_check_null(const struct rt_session *s, struct rt_error *err)
     if (s)
         return 0;
     rt_error_set(err, RT_EINVAL, "session is NULL");
+    return -1;
+}
+
+/* -1 with RT_EINVAL when json[0..len) is not UTF-8, naming the message (msgs[idx] of a
+ * sendv, or the one message when idx < 0) and where it stops being UTF-8 (never its
+ * text, which may hold anything). A message goes out as a text frame, which must be
+ * UTF-8 (RFC 6455, 5.6 and 8.1): the server fails the connection on one that is not
+ * (1007), and what was queued behind it is lost with no word of which send caused it.
+ * The audio appends build their frames themselves (base64: ASCII) and skip this. */
+static int rt_sess_check_utf8(const char *json, size_t len, long idx, struct rt_error *err)
+{
+    size_t at = rt_utf8_valid_prefix(json, len);
+
+    if (at == len)
+        return 0;
+    if (idx < 0)
+        rt_error_set(err, RT_EINVAL, "the message is not UTF-8 (byte %zu of %zu, 0x%02x): a "
+                     "text frame must be, and the server would close the session on it "
+                     "(1007)", at, len, (unsigned char)json[at]);
+    else
+        rt_error_set(err, RT_EINVAL, "msgs[%ld] is not UTF-8 (byte %zu of %zu, 0x%02x): a "
+                     "text frame must be, and the server would close the session on it "
+                     "(1007); nothing was queued", idx, at, len, (unsigned char)json[at]);
     return -1;
 }
 
@@ -183,6 +207,8 @@ static int rt_sess_send_one(struct rt_session *s, const char *json, size_t len,
         rt_error_set(err, RT_EINVAL, "json is NULL but len is %zu", len);
         return -1;
     }
+    if (rt_sess_check_utf8(json, len, -1, err))
+        return -1;
     if (!(m = rt_msg_copy(json, len))) {
         rt_error_set(err, RT_ENOMEM, "out of memory queuing a %zu-byte message", len);
         return -1;
@@ -268,6 +294,10 @@ int rt_session_sendv_answers(struct rt_session *s, const struct iovec *msgs,
             rt_queue_clear(&q);
             rt_error_set(err, RT_EINVAL, "msgs[%zu].iov_base is NULL but iov_len is %zu", i,
                          msgs[i].iov_len);
+            return -1;
+        }
+        if (rt_sess_check_utf8(msgs[i].iov_base, msgs[i].iov_len, (long)i, err)) {
+            rt_queue_clear(&q);
             return -1;
         }
         if (msgs[i].iov_len > SIZE_MAX - q.bytes) {

@@ -791,6 +791,54 @@ static void test_close_while_paused(void)
     rt_client_free(c);
 }
 
+/* A message that is not UTF-8 is refused by the send that gives it (RT_EINVAL, saying
+ * where), and nothing of it is queued: as a text frame it would have the server fail the
+ * connection (1007), losing what was queued behind it, with no word of which send it was.
+ * The session goes on; a valid message with non-ASCII text goes out. */
+static void test_send_not_utf8(void)
+{
+    static const char bad[] = "{\"realtimeInput\":{\"text\":\"caf\xe9\"}}";
+    static const char surrogate[] = "{\"realtimeInput\":{\"text\":\"\xed\xa0\x80\"}}";
+    static const char cut[] = "{\"realtimeInput\":{\"text\":\"caf\xc3";
+    static const char good[] = "{\"realtimeInput\":{\"text\":\"caf\xc3\xa9\"}}";
+    struct iovec v[] = { { (void *)good, sizeof good - 1 }, { (void *)bad, sizeof bad - 1 } };
+    uint64_t seq[] = { 0 };
+    struct rt_answer_calls ans[] = { { NULL, 0 }, { seq, 1 } };
+    struct rt_client *c = client(sim_ca);
+    struct rt_session *s = c ? session(c, url, sim_key, SETUP_TEXT, false, 10) : NULL;
+    struct rt_error err = { 0 };
+    struct seen w = { 0 };
+    struct rt_stats st;
+
+    RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+    if (!s) {
+        rt_client_free(c);
+        return;
+    }
+    RT_CHECK(rt_session_send_initial(s, bad, sizeof bad - 1, &err) == -1 &&
+             err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "the message is not UTF-8 (byte 29 of 33, 0xe9): a text frame "
+                 "must be, and the server would close the session on it (1007)");
+    RT_CHECK(rt_session_send(s, bad, sizeof bad - 1, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(rt_session_send(s, surrogate, sizeof surrogate - 1, &err) == -1 &&
+             err.code == RT_EINVAL);
+    RT_CHECK(rt_session_send(s, cut, sizeof cut - 1, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(rt_session_sendv(s, v, 2, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "msgs[1] is not UTF-8 (byte 29 of 33, 0xe9): a text frame must "
+                 "be, and the server would close the session on it (1007); nothing was "
+                 "queued");
+    RT_CHECK(rt_session_sendv_answers(s, v, ans, 2, &err) == -1 && err.code == RT_EINVAL);
+    rt_session_stats(s, &st);
+    RT_CHECK(st.queued_bytes == 0);
+    RT_CHECK(rt_session_send(s, good, sizeof good - 1, &err) == 0);
+    RT_CHECK(pump(s, &w, 10, is_turn_done) && w.turn_complete == 1);
+    RT_CHECK(w.errors == 0 && w.closed == 0);
+    if (w.errors)
+        printf("# %s\n", w.error_msg);
+    rt_session_free(s);
+    rt_client_free(c);
+}
+
 /* A thread that waits on a session whose end it may not see: the tests of the waits on an
  * ended session. A watchdog (join_within) stops it when it does not return in time. */
 struct waiter {
@@ -956,6 +1004,7 @@ int main(void)
     RT_RUN(test_auth_released_at_end);
     RT_RUN(test_close_while_paused);
     RT_RUN(test_tell);
+    RT_RUN(test_send_not_utf8);
     RT_RUN(test_wait_after_end);
     RT_RUN(test_wait_two_readers);
     curl_global_cleanup();
