@@ -178,9 +178,18 @@ void rt_session_mark_turn_end(struct rt_session *s);
 /* ---- closing ---- */
 
 /* Asks for a close and returns at once (idempotent). What was queued before is written
- * first, then a close frame with `code` (1000 when not a valid close code) and `reason`;
- * the session ends when the server answers the close, or after close_timeout. Messages
- * still unwritten then are reported in an RT_EV_ERROR before RT_EV_CLOSED. */
+ * first, then a close frame with `code` and `reason`; the session ends when the server
+ * answers the close, or after close_timeout. Messages still unwritten then are reported
+ * in an RT_EV_ERROR before RT_EV_CLOSED.
+ * `code` is sent when a close frame may carry it (1000-1003, 1007-1014, 3000-4999);
+ * any other (1004, 1005, 1006, 1015, 0, negative, 999, 2000, 5000 and up) becomes 1000.
+ * `reason` (NULL: none) is cut to what a close frame holds and what a text must be: to
+ * at most 123 bytes (RT_WS_REASON_MAX), at a UTF-8 character boundary, and before its
+ * first byte that is not UTF-8 (what follows that byte is dropped, valid or not:
+ * "caf\xc3\xa9 \xff bad" goes out as "caf\xc3\xa9 "). A close is never refused for
+ * either. RT_EV_CLOSED then carries the code and the reason as sent, unless the close
+ * did not complete (a connection lost meanwhile: 1006; the server's own close: its
+ * code and reason). */
 void rt_session_close(struct rt_session *s, int code, const char *reason);
 /* Closes (as above, code 1000) and drops the owner's reference; NULL ok. The close goes
  * on in the background; rt_client_free waits for it within its bound. */

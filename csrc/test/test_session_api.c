@@ -839,6 +839,52 @@ static void test_send_not_utf8(void)
     rt_client_free(c);
 }
 
+/* rt_session_close's code and reason as its header says: a code a close frame may not
+ * carry goes out as 1000; the reason is cut to 123 bytes at a character boundary and
+ * before its first byte that is not UTF-8. RT_EV_CLOSED tells what went out. */
+static void test_close_code_reason(void)
+{
+    static const struct { int code; int want; } codes[] = {
+        { 1006, 1000 }, { 1005, 1000 }, { 1004, 1000 }, { 999, 1000 }, { 0, 1000 },
+        { -1, 1000 }, { 2000, 1000 }, { 5000, 1000 }, { 1001, 1001 }, { 4999, 4999 },
+    };
+    char longr[200], want[124];
+    struct rt_client *c = client(sim_ca);
+
+    RT_CHECK(c);
+    if (!c)
+        return;
+    /* 122 bytes, then a 2-byte character across the 123-byte bound: cut before it */
+    memset(longr, 'r', sizeof longr);
+    memcpy(longr + 122, "\xc3\xa9", 2);
+    longr[sizeof longr - 1] = '\0';
+    memset(want, 'r', 122);
+    want[122] = '\0';
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0] + 2; i++) {
+        bool many = i < sizeof codes / sizeof codes[0];
+        struct rt_session *s = session(c, url, sim_key, SETUP_TEXT, false, 10);
+        struct seen w = { 0 };
+        int code = many ? codes[i].code : 3000;
+        const char *reason = many ? "why" : i == sizeof codes / sizeof codes[0] ? longr
+                                                         : "caf\xc3\xa9 \xff bad \xc3\xa9";
+        const char *reason_out = many ? "why" : i == sizeof codes / sizeof codes[0] ? want
+                                                             : "caf\xc3\xa9 ";
+
+        RT_CHECK(s && pump(s, &w, 10, is_ready) && w.ready == 1);
+        if (!s)
+            continue;
+        rt_session_close(s, code, reason);
+        RT_CHECK(pump(s, &w, 10, is_closed));
+        if (w.closed_code != (many ? codes[i].want : 3000) || strcmp(w.closed_reason, reason_out)) {
+            printf("# asked %d: closed %d \"%s\"\n", code, w.closed_code, w.closed_reason);
+            RT_CHECK(!"the close's code and reason");
+        }
+        RT_CHECK(w.errors == 0);
+        rt_session_free(s);
+    }
+    rt_client_free(c);
+}
+
 /* A thread that waits on a session whose end it may not see: the tests of the waits on an
  * ended session. A watchdog (join_within) stops it when it does not return in time. */
 struct waiter {
@@ -1005,6 +1051,7 @@ int main(void)
     RT_RUN(test_close_while_paused);
     RT_RUN(test_tell);
     RT_RUN(test_send_not_utf8);
+    RT_RUN(test_close_code_reason);
     RT_RUN(test_wait_after_end);
     RT_RUN(test_wait_two_readers);
     curl_global_cleanup();
