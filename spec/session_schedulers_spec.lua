@@ -151,6 +151,68 @@ describe("receiving", function()
     assert.equal(404, err)
   end)
 
+  it("under realtime.run: a coroutine closed while it waits has finished, not failed", function()
+    -- The loop kept a closed coroutine in its wait set: it waited on its session for
+    -- ever (nothing else due), or resumed it when the session or deadline came due and
+    -- raised "cannot resume dead coroutine".
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local waits = {
+      receive = function() s:receive() end,   -- no deadline: the loop polls its fd alone
+      sleep = function() realtime.sleep(1) end,
+      connect = function()
+        helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 2000, setup = true } })
+        client:connect { output_modalities = { "text" }, resumption = false, timeout = 10 }
+      end,
+    }
+    for how, wait in pairs(waits) do
+      local a, closed
+      local ok, err = pcall(realtime.run, function()
+        a = coroutine.running()
+        wait()
+        error("resumed after it was closed")
+      end, function()
+        realtime.sleep(0.2)
+        closed = assert(coroutine.close(a))
+        -- an answer that makes the closed receive's session readable: the old loop
+        -- resumed the dead coroutine for it rather than wait without end
+        if how == "receive" then assert(s:send_text "hello") end
+      end)
+      helper.sim_request("DELETE", "/_sim/next")
+      assert.is_true(closed, how)
+      assert.is_true(ok, how .. ": " .. tostring(err))
+      assert.is_true(err, how)
+    end
+    s:close()
+  end)
+
+  it("under cqueues: a non_blocking handler closed while it waits has finished", function()
+    -- The coroutine passing its yields to the controller resumed it after it was
+    -- closed, and the controller's loop failed with "cannot resume dead coroutine".
+    local cqueues = require "cqueues"
+    local cq = cqueues.new()
+    local handler_co, resumed = nil, false
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
+      { name = "slow_book", description = "books slowly", behavior = "non_blocking",
+        handler = function()
+          handler_co = coroutine.running()
+          realtime.sleep(1)
+          resumed = true
+          return { booked = true }
+        end },
+    } })
+    cq:wrap(function()
+      assert(s:send_text "call slow_book {}")
+      local done = helper.receive_until(s, "response_output_item_done")
+      assert.is_true(done.running)
+      cqueues.sleep(0.2)   -- the controller has run the coroutine passing the handler's yields
+      assert(coroutine.close(handler_co))
+    end)
+    local ok, err = cq:loop(10)
+    assert(ok, err)
+    assert.is_false(resumed)
+    s:close()
+  end)
+
   it("connect waiting for a max_sessions place: a client closed meanwhile gives nil, 'closed'", function()
     local c = helper.gemini { max_sessions = 1 }
     local res

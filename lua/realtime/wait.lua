@@ -101,7 +101,8 @@ end
 
 --- Runs each function as a coroutine until all have finished; a coroutine that waits
 -- on a session (receive, messages, sleep) lets the others run. Raises the first error
--- with its traceback. Functions started with realtime.spawn join the same loop.
+-- with its traceback. Functions started with realtime.spawn join the same loop. A
+-- coroutine closed from outside (coroutine.close, a way to cancel it) has finished too.
 function realtime.run(...)
   local threads = {}
   -- Takes in co, which has started and yielded res (coroutine.resume's values): it waits
@@ -147,7 +148,11 @@ function realtime.run(...)
       while i <= #threads do
         local th = threads[i]
         local ready = th.args ~= nil or th.ready or (th.deadline and t0 >= th.deadline)
-        if ready then
+        if coroutine.status(th.co) == "dead" then
+          -- closed from outside (coroutine.close) while it waited: finished, not resumed
+          table.remove(threads, i)
+          i = i - 1
+        elseif ready then
           local args = th.args or {}
           th.args, th.ready, th.obj, th.deadline = nil, nil, nil, nil
           local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
@@ -165,6 +170,10 @@ function realtime.run(...)
           end
         end
         i = i + 1
+      end
+      -- a thread closed from outside during this pass waits on nothing any more
+      for k = #threads, 1, -1 do
+        if coroutine.status(threads[k].co) == "dead" then table.remove(threads, k) end
       end
       -- block until one of the waiting threads can go on
       local pending = false
@@ -225,6 +234,8 @@ local function forward_yields(co, res)
   return function()
     while coroutine.status(co) == "suspended" do
       local answer = table.pack(coroutine.yield(table.unpack(res, 2, res.n)))
+      -- co closed from outside (coroutine.close) while it waited: it has finished
+      if coroutine.status(co) == "dead" then return end
       res = table.pack(coroutine.resume(co, table.unpack(answer, 1, answer.n)))
       if not res[1] then error(res[2], 0) end
     end
