@@ -230,6 +230,14 @@ describe("bad values on a session", function()
       raises("calling 'send_text' on bad self (realtime.Session expected, got string; use session:send_text(...))",
         function() local ok = session.send_text "hi" return ok end)
       raises("calling 'receive' on bad self", function() local m = session.receive(1) return m end)
+      -- try_receive and resumption_handle raised inside session.lua, about something else
+      local line = debug.getinfo(1, "l").currentline
+      raises("bad_values_session_spec.lua:" .. (line + 3) .. ": calling 'try_receive' on bad self "
+        .. "(realtime.Session expected, got nil; use session:try_receive(...))",
+        function() local m = session.try_receive() return m end)
+      raises("bad_values_session_spec.lua:" .. (line + 6) .. ": calling 'resumption_handle' on bad self "
+        .. "(realtime.Session expected, got nil; use session:resumption_handle(...))",
+        function() local h = session.resumption_handle() return h end)
       raises("bad argument #2 to 'send_image' (string expected, got number)",
         function() local ok = session:send_image("\xff\xd8", 5) return ok end)
       raises("bad argument #1 to 'send_tool_result' (a call id expected, got an empty string)",

@@ -164,6 +164,7 @@ end
 
 --- The non-blocking primitive (C), after a message a closed log function stranded.
 function Session:try_receive()
+  check_self(self, "try_receive")
   local msg = take_stranded(self)
   if msg then return msg end
   return try_receive(self)
@@ -246,6 +247,7 @@ end
 -- conversation later with resumption = { handle = }. The core knows of a handle as soon
 -- as its frame arrives, before its message is read.
 function Session:resumption_handle()
+  check_self(self, "resumption_handle")
   return self:_resumption_handle()
 end
 
