@@ -714,6 +714,12 @@ describe("a receive from inside realtime.log", function()
     check(run(function(s) return s:receive(1) end, function(s) return s:receive(0) end))
   end)
 
+  it("raises and leaves the messages in order (try_receive in receive)", function()
+    -- try_receive took the messages after the one being handed back: response_done
+    -- came out before the response_output_item_done it ends
+    check(run(function(s) return s:receive(1) end, function(s) return s:try_receive() end))
+  end)
+
   it("client:poll in session:poll leaves the session out and the messages in order", function()
     local types, inside = run(function(s)
       local m = s:poll()

@@ -57,12 +57,13 @@ end
 
 
 -- Sessions handing a failed tool handler's traceback to realtime.log, with the message
--- that carries it taken and not yet returned: a receive or poll of the session from the
--- log function would hand out the messages after it first, so it raises (check_not_logging).
+-- that carries it taken and not yet returned: a receive, poll or try_receive of the
+-- session from the log function would hand out the messages after it first, so it
+-- raises (check_not_logging).
 -- Each entry holds the coroutine that logs and the message: a log function that yields
 -- and whose coroutine is then closed (realtime.run ending, coroutine.close) never comes
--- back, and the next receive or poll hands over that message (take_stranded) instead of
--- the session staying "logging" for ever.
+-- back, and the next receive, poll or try_receive hands over that message
+-- (take_stranded) instead of the session staying "logging" for ever.
 local logging = setmetatable({}, { __mode = "k" })
 
 local function log_traceback(self, msg)
@@ -163,8 +164,10 @@ function Session:messages(timeout)
 end
 
 --- The non-blocking primitive (C), after a message a closed log function stranded.
+-- Raises where receive and poll do.
 function Session:try_receive()
   check_self(self, "try_receive")
+  check_not_logging(self, 2)
   local msg = take_stranded(self)
   if msg then return msg end
   return try_receive(self)
