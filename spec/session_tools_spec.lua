@@ -720,6 +720,15 @@ describe("a receive from inside realtime.log", function()
     check(run(function(s) return s:receive(1) end, function(s) return s:try_receive() end))
   end)
 
+  it("a frame loop on try_receive logs the traceback; try_receive inside raises", function()
+    -- try_receive handed the failed handler's message over without logging its traceback
+    check(run(function(s)
+      local m = s:try_receive()
+      if not m then realtime.sleep(0.01) end
+      return m
+    end, function(s) return s:try_receive() end))
+  end)
+
   it("client:poll in session:poll leaves the session out and the messages in order", function()
     local types, inside = run(function(s)
       local m = s:poll()

@@ -164,13 +164,16 @@ function Session:messages(timeout)
 end
 
 --- The non-blocking primitive (C), after a message a closed log function stranded.
--- Raises where receive and poll do.
+-- Logs a failed handler's traceback as receive and poll do, and raises where they do.
 function Session:try_receive()
   check_self(self, "try_receive")
   check_not_logging(self, 2)
   local msg = take_stranded(self)
   if msg then return msg end
-  return try_receive(self)
+  local err, code
+  msg, err, code = try_receive(self)
+  if msg then log_traceback(self, msg) end
+  return msg, err, code
 end
 
 --- Returns a ready message or nil; never blocks, never waits.
