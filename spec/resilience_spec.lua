@@ -181,6 +181,38 @@ describe("resumption", function()
     helper.drain(session)
   end)
 
+  -- The drop comes after the user's turn was transcribed and before the model answered:
+  -- the turn goes again and the new connection transcribes it again.
+  for _, case in ipairs {
+    { "audio", { output_modalities = { "audio" }, transcription = true }, 3 },
+    { "text", { output_modalities = { "text" }, transcription = { input = true } }, 2 },
+  } do
+    it("completes the input transcript of the lost connection on its own, not glued to the one sent again (" .. case[1] .. ")", function()
+      local said = "tell me about the seven brave dwarves"
+      helper.sim_post("/_sim/next", { fault = { type = "drop", when = "turn", afterFrames = case[3] } })
+      local session = assert(client:connect(case[2]))
+      assert(session:send_text(said))
+      local _, seen = until_msg(session, completed, 20)
+      local completions, deltas, reconnected = {}, {}, false
+      for _, m in ipairs(seen) do
+        if m.type == "reconnected" then reconnected = true end
+        if m.type == "input_audio_transcription_delta" then deltas[#deltas + 1] = m.text end
+        if m.type == "input_audio_transcription_completed" then
+          -- each completion is the deltas since the one before, once
+          assert.equal(table.concat(deltas), m.text)
+          deltas = {}
+          completions[#completions + 1] = { text = m.text, after = reconnected }
+        end
+      end
+      assert.is_true(reconnected)
+      -- the lost connection's transcript ends before reconnected; the turn sent again is
+      -- transcribed anew
+      assert.same({ { text = said, after = false }, { text = said, after = true } }, completions)
+      session:close()
+      helper.drain(session)
+    end)
+  end
+
   it("reconnects after a 1011 close and goes on", function()
     helper.sim_post("/_sim/next", { fault = { type = "close", code = 1011, when = "turn" } })
     local session = assert(client:connect { output_modalities = { "text" } })

@@ -103,6 +103,37 @@ static void lrt_end_response(lua_State *L, const char *why)
     lua_remove(L, st);
 }
 
+/* Appends to the array on top the input_audio_transcription_completed of the user's
+ * transcript still pending, when there is one: it belongs to the lost connection. The
+ * input sent again is transcribed again by the new one, and its pieces must not be glued
+ * to these (the completed text would hold the words twice); input the resumed server
+ * already holds is not transcribed again, so these are completed now rather than dropped.
+ * A response still open has completed them as it ended (lrt_end_response). */
+static void lrt_complete_input(lua_State *L)
+{
+    static const char finished[] = "{\"serverContent\":{\"inputTranscription\":"
+                                   "{\"finished\":true}}}";
+    int msgs = lua_gettop(L);
+
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
+    int st = msgs + 1;
+    lua_getfield(L, st, "input_parts");
+    int pending = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    if (pending) {
+        lrt_map_server_text(L, st, finished, sizeof finished - 1);   /* msgs | nil, .. */
+        lua_pop(L, 2);
+        if (lua_istable(L, -1)) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                lua_rawseti(L, msgs, (lua_Integer)lua_rawlen(L, msgs) + 1);
+            }
+        }
+    }
+    lua_settop(L, msgs);
+}
+
 /* A reconnect that resumed from server message `since` (0: a new session) voided the
  * calls that came after it: the server knows nothing of them, and answers the input it
  * is sent again with new calls. They are withdrawn as a toolCallCancellation withdraws
@@ -175,6 +206,7 @@ static int lrt_map_event(lua_State *L)
     case RT_EV_RECONNECTED:
         /* The resumed session answers again in a new response. */
         lrt_end_response(L, "connection lost");
+        lrt_complete_input(L);
         lrt_push_simple(L, "reconnected", "reason", ev->data, ev->len, "attempt", ev->code);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         lrt_withdraw_voided(L, (lua_Integer)ev->seq);
