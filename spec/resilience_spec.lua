@@ -162,6 +162,29 @@ describe("resumption", function()
     helper.drain(session)
   end)
 
+  it("leaves sooner when a second goAway brings the deadline forward", function()
+    local realtime = require "realtime"
+    -- the first goAway leaves 20 s for a turn that lasts several seconds at real-time pace
+    helper.sim_post("/_sim/next", { behaviour = { lifetime = 21, goAwayLead = 20, pace = "realtime" } })
+    local session = assert(client:connect { output_modalities = { "audio" } })
+    local conn, opened = open_connection(), realtime.now()
+    assert(session:send_text("please repeat this long sentence about the quick brown foxes " ..
+      "jumping over many lazy dogs all day long and then all night long too"))
+    local first = until_msg(session, of_type "go_away", 10)
+    assert.is_true(first.time_left > 10)
+    -- then one that leaves 3 s, and a close at that deadline: the session must leave
+    -- before it (after 1.5 s), not wait for the first deadline or the turn's end
+    helper.sim_post("/_sim/connections/" .. conn.id,
+      { behaviour = { lifetime = realtime.now() - opened + 3.5, goAwayLead = 3 } })
+    local rec = until_msg(session, of_type "reconnected", 15)
+    assert.equal("go_away", rec.reason)
+    local old = helper.sim_get("/_sim/connections/" .. conn.id)
+    assert.equal("client", old.closedBy)
+    assert.equal(1000, old.closeCode)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("reconnects after a TCP drop in the middle of a turn", function()
     helper.sim_post("/_sim/next", { fault = { type = "drop", when = "turn", afterFrames = 1 } })
     local session = assert(client:connect { output_modalities = { "text" } })

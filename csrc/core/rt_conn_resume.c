@@ -116,6 +116,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->pong_due = s->ping_out = s->ping_sent = false;
     s->close_sent = s->wr_shut = false;
     s->recycle = s->goaway = s->model_busy = false;
+    s->goaway_at = 0;
     s->peer_closed = false;
     s->peer_code = 0;
     s->http_status = 0;
@@ -389,6 +390,31 @@ static void rt_conn_goaway_cb(lws_sorted_usec_list_t *sul)
     rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_phase));
 }
 
+/* goAway: leave at once when nothing is under way. Otherwise let the model finish its
+ * turn (the handle after it is the one to resume with), but leave in time whatever
+ * happens: a timer, not the next message. A later goAway whose deadline comes sooner
+ * moves the timer earlier (the server cuts the connection at its own deadline), never
+ * later. */
+static void rt_conn_goaway(struct rt_session *s, double time_left)
+{
+    double leave = rt_resume_goaway_leave(time_left);
+    double at = rt_clock_now() + leave;
+    bool again = s->goaway;
+
+    s->goaway = true;
+    if (s->recycle)
+        return;
+    if (!s->model_busy && s->handle_len) {
+        rt_conn_recycle(s);
+        return;
+    }
+    if (again && at >= s->goaway_at)
+        return;
+    s->goaway_at = at;
+    rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_goaway_cb,
+                  (lws_usec_t)(leave * (double)LWS_USEC_PER_SEC));
+}
+
 /* Whether a boundary parsed now was sent within about a round trip: reading is not
  * paused, the bytes are not ones stashed before a pause, and this read began with the
  * backlog of the last pause read out (rt_conn_readable). */
@@ -478,18 +504,8 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
         if (s->goaway)
             rt_conn_recycle(s);
     }
-    if (sc.go_away && !s->goaway) {
-        s->goaway = true;
-        if (!s->model_busy && s->handle_len) {
-            rt_conn_recycle(s);
-        } else {
-            /* Let the model finish its turn (the handle after it is the one to resume
-             * with), but leave in time whatever happens: a timer, not the next message. */
-            rt_loop_timer(&s->client->loop, &s->sul_phase, rt_conn_goaway_cb,
-                          (lws_usec_t)(rt_resume_goaway_leave(sc.time_left) *
-                          (double)LWS_USEC_PER_SEC));
-        }
-    }
+    if (sc.go_away)
+        rt_conn_goaway(s, sc.time_left);
     return lacks;
 }
 

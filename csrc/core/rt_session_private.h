@@ -284,6 +284,7 @@ struct rt_session {
     double conn_start;               /* monotonic seconds this connection became ready */
     bool turn_through;               /* this connection completed a turn */
     bool goaway;                     /* this connection got goAway */
+    double goaway_at;                /* monotonic seconds when its goAway timer leaves */
     bool model_busy;                 /* model output or a tool call since the last handle */
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
