@@ -343,12 +343,35 @@ describe("resumption", function()
     assert(session:send_text "hello")
     local err = helper.receive_until(session, "error")
     assert.equal("closed", err.code)
-    assert.matches("1007", err.message)
+    assert.matches("^server closed the connection %(1007", err.message)
     local closed = helper.receive_until(session, "closed")
     assert.equal(1007, closed.code)
     assert.equal(0, session:stats().reconnects)
     assert.equal(before + 1, #helper.connections())
   end)
+
+  for _, backend in ipairs { "gemini", "vertex" } do
+    it("says that it was resuming when the server refuses the handle of a reconnect (" .. backend .. ")", function()
+      local c = backend == "gemini" and client or helper.vertex()
+      local session = assert(c:connect { output_modalities = { "text" } })
+      assert(session:send_text "hello")
+      until_msg(session, completed)
+      until_msg(session, function(m) return m.type == "session_resumption_update" and m.handle end)
+      -- the simulator drops the connection and forgets every session: the reconnect's
+      -- setup names a handle it does not know, which it refuses with 1007
+      helper.sim_post("/_sim/reset")
+      local err = helper.receive_until(session, "error", 15)
+      local closed = helper.receive_until(session, "closed", 10)
+      local conns = helper.connections()
+      assert.equal(1, #conns)
+      assert.is_string(conns[1].setup.sessionResumption.handle)
+      assert.equal("closed", err.code)
+      assert.matches("^cannot resume the session after 1 attempt %(.-%): server closed the " ..
+        "connection %(1007: Request contains an invalid argument%.%)", err.message)
+      assert.equal(1007, closed.code)
+      if c ~= client then c:close() end
+    end)
+  end
 
   it("keeps audio appended during a drop and replays what was not consumed (Vertex, transparent)", function()
     client:close()

@@ -201,9 +201,11 @@ void rt_conn_lost(struct rt_session *s)
         bool exhausted = next > RT_RESUME_MAX_ATTEMPTS && rt_conn_should_resume(s, 1);
         if (exhausted && !s->reconnecting)
             rt_conn_loss_reason(s);
-        /* A server close ends a resumption only when the attempts ran out (another close
-         * speaks for itself: "server closed the connection (...)"). */
-        if ((s->reconnecting || exhausted) && (exhausted || !s->peer_closed) &&
+        /* A reconnect attempt that fails for good (a server close during its setup,
+         * such as a refused handle, too) says that the session was being resumed; a
+         * close of an established connection speaks for itself (`reconnecting` is
+         * cleared at setupComplete). */
+        if ((s->reconnecting || exhausted) &&
             !s->close_acted && !s->fail_code && !s->client->stop_seen) {
             /* Say that the session was being resumed, and why that started. */
             struct rt_error why;
