@@ -338,6 +338,22 @@ describe("credentials with bad values", function()
     fails({ type = 1 }, "credentials table: \"type\" must be a string, got number")
   end)
 
+  it("check project_id in every credential type, as the service account's", function()
+    local sa = { type = "service_account", client_email = "a@b", private_key = "-----BEGIN" }
+    for _, base in ipairs { user(), sa } do
+      local kind = base.type
+      local function with(v)
+        local t = {}
+        for k, x in pairs(base) do t[k] = x end
+        t.project_id = v
+        return t
+      end
+      fails(with(5), ("credentials table %%(%s%%): \"project_id\" must be a string, got number"):format(kind))
+      fails(with { x = 1 }, "\"project_id\" must be a string, got table")
+      fails(with "a\0b", ("%%(%s%%): \"project_id\" contains a NUL byte"):format(kind))
+    end
+  end)
+
   it("refuse a field with a NUL byte, naming the field and not its value", function()
     local err = fails(user { client_secret = "client-secret-XYZ789\0tail" },
       "credentials table %(authorized_user%): \"client_secret\" contains a NUL byte")

@@ -105,7 +105,7 @@ local FIELDS = {
   [SERVICE_ACCOUNT] = { required = { "client_email", "private_key" },
     optional = { "private_key_id", "token_uri", "quota_project_id", "project_id" } },
   [AUTHORIZED_USER] = { required = { "client_id", "client_secret", "refresh_token" },
-    optional = { "token_uri", "quota_project_id" } },
+    optional = { "token_uri", "quota_project_id", "project_id" } },
 }
 
 --- The string fields of a credential of type `kind`, or nil, message: a required one
