@@ -231,6 +231,18 @@ describe("an ephemeral-token endpoint that answers badly", function()
     assert.is_true(#err:match "%(HTTP .*$" < 300, err)   -- the URL carries the test's body
   end)
 
+  it("a refusal that echoes the key in its status shows none of it", function()
+    for _, status in ipairs { KEY, "KEY_" .. KEY:sub(3, 14) } do
+      local tok, err, code = mint(400, cjson.encode { error = { status = status, message = "bad" } })
+      assert.is_nil(tok)
+      assert.equal("auth", code)
+      assert.matches("refused to mint an ephemeral token %(HTTP 400 [%*%w_]+: bad%)$", err)
+      for k = 1, #KEY - 7 do
+        assert.is_nil(err:find(KEY:sub(k, k + 7), 1, true), err)
+      end
+    end
+  end)
+
   it("a refusal that quotes the key, or part of it, shows neither", function()
     for _, message in ipairs {
       "API key " .. KEY:sub(1, -2) .. "... is not valid",                    -- all but its end

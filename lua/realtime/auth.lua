@@ -567,9 +567,10 @@ function auth.ephemeral_token(opts)
         v = type(v) == "string" and v or ""
         return (v:sub(1, n):gsub("[%c\128-\255]", "?")) .. (#v > n and "..." or "")
       end
-      -- masked before it is cut, so that a key cut short is masked too
-      detail = (" %s: %s"):format(text(e.status, 40),
-        text(type(e.message) == "string" and auth.mask_secrets(e.message, key) or "", 160))
+      -- every quoted field masked before it is cut, so that a key cut short is masked too
+      -- (a server may echo the request's key in status as well as in message)
+      local function masked(v) return type(v) == "string" and auth.mask_secrets(v, key) or "" end
+      detail = (" %s: %s"):format(text(masked(e.status), 40), text(masked(e.message), 160))
     end
     return nil, ("the Gemini API at %s refused to mint an ephemeral token (HTTP %d%s)")
       :format(url, status, detail), (status == 400 or status == 401 or status == 403) and "auth" or "handshake"
