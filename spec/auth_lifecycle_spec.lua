@@ -85,6 +85,18 @@ describe("a client's credential", function()
     assert.truthy(tostring(s))
   end)
 
+  it("makes no source for a closed client's properties: nothing renews a token for it", function()
+    local c = sim_client()
+    c:close()
+    local before = issued()
+    local ok, err, code = realtime.credentials(c:_props(), 5)
+    assert.is_nil(ok)
+    assert.equal("closed", code, err)
+    assert.matches("client is closed", err)
+    assert.is_nil(c:_props().token_source)
+    assert.equal(0, issued() - before, "no token requested for a closed client")
+  end)
+
   it("a connect waiting for the first token returns 'closed' when another closes the client", function()
     local h = helper.hostile { tls = true }
     local c = assert(realtime.vertex { project = "p", location = "us-central1",

@@ -335,7 +335,8 @@ end
 -- timeout), and one that gives up leaves the fetch running for the next. The source
 -- refreshes itself before expiry; each call (each connect) takes the current token.
 -- A fetch that fails drops it (retire): the next call finds the credential anew.
--- Client:close() closes it. Returns true, or nil, message, code.
+-- Client:close() closes it (and sets p.closed: a closed client's properties get no new
+-- source, "closed"). Returns true, or nil, message, code.
 function auth.resolve(p, timeout)
   if type(p) ~= "table" then
     error(("bad argument #1 to 'credentials' (table of client properties expected, got %s)")
@@ -346,6 +347,9 @@ function auth.resolve(p, timeout)
       :format(timeout ~= timeout and "NaN" or type(timeout)), 2)
   end
   local src = p.token_source
+  -- nothing is renewed for a closed client (Client:close): a source made now would be
+  -- closed by nobody, renewing its token for ever
+  if p.closed then return nil, "the client is closed: no credential is looked up for it", "closed" end
   if not src then
     local spec, err = auth.find(p)
     if not spec then return nil, err, "auth" end

@@ -471,6 +471,7 @@ function Client:close()
   check_client(self, "close")
   self:_close_start()
   local p = self:_props()
+  p.closed = true   -- auth.resolve makes no source for it after this
   if p.token_source then p.token_source:close() end
   -- sources dropped after a failed fetch that sessions may still hold (auth.lua)
   for src in pairs(p.retired_sources or {}) do src:close() end
