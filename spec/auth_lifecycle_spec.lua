@@ -171,6 +171,53 @@ describe("a token endpoint", function()
     c:close()
   end)
 
+  -- A client of the simulator whose token endpoint is this slow one, answering a token the
+  -- simulator takes (its static bearer), so that a 401 the simulator is told to give makes
+  -- the connect fetch again from here.
+  local function slow_client(delay_ms)
+    local body = helper.b64url '{"access_token":"test-bearer","expires_in":3600}'
+    return assert(realtime.vertex { project = "p", location = "us-central1",
+      credentials = user_info(("%s/_token/delay=%d/body=%s"):format(h.http, delay_ms, body)),
+      base_url = helper.sim_http, ca_file = helper.sim_ca, model = helper.vertex_model })
+  end
+  local function refuse_next()
+    helper.sim_post("/_sim/next", { count = 1, fault = { type = "refuse", status = 401 } })
+  end
+
+  it("slower than 5 s after a 401 serves the same connect, within its timeout", function()
+    local c = slow_client(5500)
+    local before = requests()
+    refuse_next()
+    local s, err, code = c:connect { output_modalities = { "text" }, timeout = 20 }
+    helper.sim_request("DELETE", "/_sim/next")
+    assert(s, tostring(err) .. " " .. tostring(code))
+    assert.equal(2, requests() - before, "the first token and the one after the 401")
+    assert.equal(2, c:_props().token_source:fetches())
+    s:close()
+    helper.drain(s)
+    c:close()
+  end)
+
+  it("slower than what a connect has left after a 401 is 'timeout'; the source is kept", function()
+    local c = slow_client(3000)
+    local before = requests()
+    refuse_next()
+    local s, err, code = c:connect { output_modalities = { "text" }, timeout = 4.5 }
+    helper.sim_request("DELETE", "/_sim/next")
+    assert.is_nil(s)
+    assert.equal("timeout", code, err)
+    assert.matches("waiting for a new access token after the server refused one", err)
+    local src = assert(c:_props().token_source, "the source is kept")
+    -- the fetch went on: the next connect takes its token
+    s, err = c:connect { output_modalities = { "text" }, timeout = 10 }
+    assert(s, err)
+    assert.equal(src, c:_props().token_source)
+    assert.equal(2, requests() - before)
+    s:close()
+    helper.drain(s)
+    c:close()
+  end)
+
   it("that fails gives every connect waiting for it the failure; the next connect tries again", function()
     local c = client "delay=1000/status=400"
     local before = requests()

@@ -252,9 +252,10 @@ void rt_conn_lost(struct rt_session *s)
 }
 
 /* Whether the next upgrade can go: 1 with a token ready (or none needed), 0 while its
- * fetch is under way (for RT_AUTH_WAIT_STEPS), -1 when none is to be had, the fetch failed
- * or did not end in time: the connection's error says why. An upgrade without the token
- * would only be refused (HTTP 401), hiding the reason. */
+ * fetch is under way, -1 when none is to be had, the fetch failed or did not end in time:
+ * the connection's error says why. A reconnect waits RT_AUTH_WAIT_STEPS; the first
+ * connection as long as connect's timeout lasts (rt_conn_open_first bounds it). An
+ * upgrade without the token would only be refused (HTTP 401), hiding the reason. */
 static int rt_conn_token_state(struct rt_session *s)
 {
     struct rt_error e;
@@ -271,7 +272,7 @@ static int rt_conn_token_state(struct rt_session *s)
     }
     if (r == 1)
         return 1;
-    if (r == 0 && s->auth_waits++ < RT_AUTH_WAIT_STEPS)
+    if (r == 0 && (!s->ever_ready || s->auth_waits++ < RT_AUTH_WAIT_STEPS))
         return 0;
     if (r == 0)
         rt_error_set(&e, RT_EAUTH, "%s: no access token after %d s (its token request has "
@@ -301,16 +302,20 @@ static void rt_conn_first_cb(lws_sorted_usec_list_t *sul)
 }
 
 /* A token source just made has only started its fetch, and an upgrade without the
- * token is refused (401): the first connection waits for it as a reconnect does. */
+ * token is refused (401): the first connection waits for it within connect's timeout,
+ * which bounds every attempt of the first connection (first_deadline). Running out of
+ * it is "timeout": the fetch goes on, and the caller keeps the source for the next. */
 void rt_conn_open_first(struct rt_session *s)
 {
-    int t = rt_conn_token_state(s);
+    int t;
 
-    if (t == 0 && s->first_deadline && rt_clock_now() >= s->first_deadline) {
-        /* the attempt after a refused token: its new token did not come in time */
+    if (!s->first_deadline)
+        s->first_deadline = rt_clock_now() + s->timeout;
+    t = rt_conn_token_state(s);
+    if (t == 0 && rt_clock_now() >= s->first_deadline) {
         rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s "
-                     "(waiting for a new access token after the server refused one)",
-                     s->host, s->timeout);
+                     "(waiting for %s)", s->host, s->timeout, s->token_retried
+                     ? "a new access token after the server refused one" : "an access token");
         rt_conn_token_failed(s);
         return;
     }
