@@ -155,6 +155,14 @@ static int lrt_auth_invalidate(lua_State *L)
     return 0;
 }
 
+/* auth:_on_demand(): no more renewals on a timer; a token is fetched when asked for */
+static int lrt_auth_on_demand(lua_State *L)
+{
+    struct lrt_auth *u = lrt_check_auth(L, 1);
+    rt_auth_on_demand(u->a);
+    return 0;
+}
+
 /* auth:fetches() -> number of token fetches that have ended */
 static int lrt_auth_fetches(lua_State *L)
 {
@@ -245,6 +253,7 @@ static int lrt_auth_tostring(lua_State *L)
 static const luaL_Reg lrt_auth_methods[] = {
     { "token", lrt_auth_token },
     { "invalidate", lrt_auth_invalidate },
+    { "_on_demand", lrt_auth_on_demand },
     { "fetches", lrt_auth_fetches },
     { "source", lrt_auth_source },
     { "pollfd", lrt_auth_pollfd },

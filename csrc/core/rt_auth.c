@@ -138,7 +138,7 @@ static void rt_auth_fetched(struct rt_auth *a, int rc, char *tok, double lifetim
     }
     /* on the worker neither call can fail; under the lock, so that a fetch asked for
      * meanwhile is not pushed back to the refresh time */
-    rt_http_task_wake(&a->task, a->token ? a->refresh_at : INFINITY, NULL);
+    rt_http_task_wake(&a->task, a->token && !a->on_demand ? a->refresh_at : INFINITY, NULL);
     rt_signal_raise(&a->sg);
     pthread_mutex_unlock(&a->lock);
 }
@@ -152,8 +152,8 @@ static void rt_auth_on_due(struct rt_http_task *t)
     double now = rt_clock_now();
 
     pthread_mutex_lock(&a->lock);
-    if (a->fetching || !(a->want || (a->token && now >= a->refresh_at))) {
-        if (a->token && !a->fetching)
+    if (a->fetching || !(a->want || (a->token && !a->on_demand && now >= a->refresh_at))) {
+        if (a->token && !a->fetching && !a->on_demand)
             rt_http_task_wake(t, a->refresh_at, NULL);   /* a stale wake-up */
         pthread_mutex_unlock(&a->lock);
         return;
@@ -518,9 +518,9 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
     return rt_auth_want(a, err) ? 0 : -1;
 }
 
-/* Forgets the cached token when it is `token` (NULL: whichever it is) and starts a new
- * fetch; nothing when a fetch replaced the refused token meanwhile. */
-static void rt_auth_forget(struct rt_auth *a, const char *token)
+/* Forgets the cached token when it is `token` (NULL: whichever it is) and, with `fetch`,
+ * starts a new fetch; nothing when a fetch replaced the refused token meanwhile. */
+static void rt_auth_forget(struct rt_auth *a, const char *token, bool fetch)
 {
     bool same;
 
@@ -536,19 +536,35 @@ static void rt_auth_forget(struct rt_auth *a, const char *token)
     }
     pthread_mutex_unlock(&a->lock);
     /* a worker that cannot start leaves no token: the next rt_auth_token says so */
-    if (same)
+    if (same && fetch)
         (void)rt_auth_want(a, NULL);
 }
 
 void rt_auth_invalidate(struct rt_auth *a)
 {
-    rt_auth_forget(a, NULL);
+    rt_auth_forget(a, NULL, true);
 }
 
 void rt_auth_reject(struct rt_auth *a, const char *token)
 {
     if (token)
-        rt_auth_forget(a, token);
+        rt_auth_forget(a, token, true);
+}
+
+void rt_auth_drop(struct rt_auth *a, const char *token)
+{
+    if (token)
+        rt_auth_forget(a, token, false);
+}
+
+void rt_auth_on_demand(struct rt_auth *a)
+{
+    if (!a || rt_fork_inherited(&a->born))
+        return;
+    /* a refresh timer already set finds nothing to do when it fires (rt_auth_on_due) */
+    pthread_mutex_lock(&a->lock);
+    a->on_demand = true;
+    pthread_mutex_unlock(&a->lock);
 }
 
 int rt_auth_fd(const struct rt_auth *a)

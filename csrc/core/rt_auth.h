@@ -103,6 +103,15 @@ void rt_auth_invalidate(struct rt_auth *a);
  * the cached token; one a refresh already replaced stays. NULL a or token: nothing. */
 void rt_auth_reject(struct rt_auth *a, const char *token);
 
+/* As rt_auth_reject, but starts no fetch: the next rt_auth_token asks for one. For a
+ * refusal after which nothing will use a token soon (a second 401 in a row). */
+void rt_auth_drop(struct rt_auth *a, const char *token);
+
+/* Stops renewing the token on a timer: a fetch starts only when rt_auth_token finds no
+ * token valid long enough. For a source its owner no longer uses but that others (the
+ * reconnects of sessions) may still ask, so that it does not renew tokens for nobody. */
+void rt_auth_on_demand(struct rt_auth *a);
+
 /* The signal's descriptor: readable while no fetch is wanted or under way, so a caller
  * that got 0 from rt_auth_token can poll it until the fetch has ended. */
 int rt_auth_fd(const struct rt_auth *a);

@@ -41,6 +41,8 @@ struct rt_auth {
     double refresh_at;         /* guarded by lock: monotonic seconds of the next refresh */
     unsigned long fetches;     /* guarded by lock */
     int refs;                  /* guarded by lock: the users' references */
+    bool on_demand;            /* guarded by lock: rt_auth_on_demand: no refresh on a
+                                  timer, a fetch only when rt_auth_token asks */
     bool closed;               /* guarded by lock: rt_auth_close (or the last rt_auth_free)
                                   closed the task; no fetch starts again */
     bool released;             /* guarded by lock: the worker is done with the task, so the

@@ -271,7 +271,12 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
         snprintf(who, sizeof who, "%.300s: the server refused its access token: ",
                  rt_auth_source(s->auth));
         if (a->status == 401 && s->auth_value && strncmp(s->auth_value, "Bearer ", 7) == 0) {
-            rt_auth_reject(s->auth, s->auth_value + 7);
+            /* A second refusal in a row ends the attempts (token_retried): that token is
+             * forgotten too, but no other fetched for nobody; whoever asks next fetches. */
+            if (s->token_retried)
+                rt_auth_drop(s->auth, s->auth_value + 7);
+            else
+                rt_auth_reject(s->auth, s->auth_value + 7);
             s->token_refused = true;
         }
     }

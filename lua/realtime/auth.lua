@@ -312,7 +312,8 @@ end
 --- Drops p's token source `src` after a fetch failed, so that the next connect finds
 -- the credential again (a credentials file fixed meanwhile, a new environment) rather
 -- than asking with the same one. A source that gave a token may be held by sessions for
--- their reconnects: it is kept open (weakly) for client:close() to close; one that never
+-- their reconnects: it is kept open (weakly) for client:close() to close, renewing its
+-- token only when a reconnect asks for one; one that never
 -- did is closed now (a connect waiting on it already has the failure: auth.token).
 -- Also Client:connect's, for a connect refused "auth" after it took a token of src.
 function auth.retire(p, src)
@@ -321,6 +322,8 @@ function auth.retire(p, src)
   -- a quota project the credential gave goes with it: the next one's (or none) is used
   if p.quota_source == src then p.quota_project, p.quota_source = nil, nil end
   if shared_of(src).had_token then
+    -- no renewals on a timer for nobody: a session's reconnect that needs a token asks
+    src:_on_demand()
     p.retired_sources = p.retired_sources or setmetatable({}, { __mode = "k" })
     p.retired_sources[src] = true
   else
