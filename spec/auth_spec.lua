@@ -222,6 +222,28 @@ describe("credentials against the simulator", function()
       assert.matches("OK metadata server " .. helper.sim_http:gsub("%p", "%%%0"), out)
     end)
 
+    it("as the last link, one that answers an error or (named) is slow is that server's failure", function()
+      local h = helper.hostile { tls = true }
+      local script = ([[
+        local auth = require "realtime.auth"
+        local ok, err, code = auth.resolve({ ca_file = %q }, 2)
+        print(ok and "OK" or ("FAIL %%s %%s"):format(code, err))
+      ]]):format(h.ca_file)
+      local env = { LUA_PATH = package.path, LUA_CPATH = package.cpath, HOME = dir .. "/nohome" }
+      -- a Google Cloud machine whose metadata server fails for a while
+      env.GCE_METADATA_HOST = h.http .. "/_token/status=500"
+      local out = child(env, script)
+      assert.matches("FAIL auth metadata server https://127%.0%.0%.1:%d+/_token/status=500: metadata server "
+        .. "https://.* refused: HTTP 500", out)
+      assert.is_nil(out:find("no Vertex AI credentials found", 1, true), out)
+      -- one named by GCE_METADATA_HOST that does not answer in time
+      env.GCE_METADATA_HOST = h.http .. "/_token/delay=never"
+      out = child(env, script)
+      assert.matches("FAIL auth metadata server https://.*: no access token after 2 s", out)
+      assert.is_nil(out:find("no Vertex AI credentials found", 1, true), out)
+      h:stop()
+    end)
+
     it("reports a metadata server that refuses (no Metadata-Flavor answer) as 'auth'", function()
       local src = assert(core.auth_new { kind = "metadata", metadata_host = helper.sim_http .. "/nowhere",
         ca_file = helper.sim_ca, source = "metadata server test" })

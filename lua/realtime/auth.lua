@@ -247,7 +247,7 @@ function auth.find(p)
   local shown = host or "metadata.google.internal"
   if not shown:match "^https?://" then shown = "http://" .. shown end
   return {
-    kind = "metadata", metadata_host = host, fallback = true,
+    kind = "metadata", metadata_host = host, fallback = true, named = host ~= nil,
     -- off Google Cloud the lookup fails fast on DNS; a listed host gets the usual timeout
     timeout = not host and 5 or nil,
     source = ("metadata server %s"):format(shown),
@@ -258,10 +258,26 @@ local NO_CREDENTIALS = "no Vertex AI credentials found: pass credentials or acce
   .. "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default "
   .. "login`, or run on Google Cloud"
 
+--- True when the failure `err` of the metadata server found as the last link of the
+-- search means there is none to be had here (no such host, nothing listening, nothing
+-- in time from the default host): only then is "no credentials found" the news. A
+-- server that answered (an HTTP error, an unusable token) is a Google Cloud machine's
+-- failing metadata server, and so is one named by $GCE_METADATA_HOST (`named`) that
+-- did not answer in time. The core's texts tell them apart; the source (a host checked
+-- to hold no spaces) cannot hold these phrases.
+local function no_metadata_server(err, named)
+  for _, answered in ipairs { " refused: HTTP %d", " answered ", ": response larger than ",
+    ": no HTTP status in the response" } do
+    if err:find(answered) then return false end
+  end
+  return not (named and (err:find(": no response within ", 1, true)
+    or err:find(": no access token after ", 1, true)))
+end
+
 -- What the waiters of one token source share (weak keys: it goes with the source):
 -- `failed`, the last failure a waiter was given and the fetch count it came after;
 -- `had_token`, true once it gave a token; `fallback`, true for the metadata server found
--- as the last link of the search.
+-- as the last link of the search; `named`, true when $GCE_METADATA_HOST named it.
 local shared = setmetatable({}, { __mode = "k" })
 
 local function shared_of(src)
@@ -357,16 +373,16 @@ function auth.resolve(p, timeout)
     local spec, err = auth.find(p)
     if not spec then return nil, err, "auth" end
     spec.ca_file = p.ca_file
-    local fallback = spec.fallback
+    local fallback, named = spec.fallback, spec.named
     local quota = spec.quota_project
-    spec.fallback, spec.project, spec.quota_project = nil, nil, nil
+    spec.fallback, spec.named, spec.project, spec.quota_project = nil, nil, nil, nil
     local code
     src, err, code = core.auth_new(spec)
     if not src then return nil, err, code or "auth" end
     log("info", "credentials: " .. src:source())
     -- nothing above yields: no other connect of the client can have made one meanwhile
     p.token_source = src
-    shared_of(src).fallback = fallback
+    shared_of(src).fallback, shared_of(src).named = fallback, named
     -- the user's quota_project wins; one taken from the credential is marked as the
     -- source's, for retire to drop with it
     if quota and not p.quota_project then p.quota_project, p.quota_source = quota, src end
@@ -374,7 +390,8 @@ function auth.resolve(p, timeout)
   local token, err, code, waited_out = auth.token(src, timeout)
   if not token then
     local st = shared_of(src)
-    if st.fallback and not st.had_token and code ~= "closed" then
+    if st.fallback and not st.had_token and code ~= "closed"
+      and no_metadata_server(err, st.named) then
       err = NO_CREDENTIALS .. " (" .. err .. ")"
     end
     if code == "auth" and not waited_out then auth.retire(p, src) end
