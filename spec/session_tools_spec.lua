@@ -369,6 +369,66 @@ describe("a blocking handler that waits while its session is closed", function()
   end
 end)
 
+describe("a handler of several calls that waits while its session is closed", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  -- Runs `text` with slow (waits), quick and, without a handler, lookup; closes the
+  -- session while slow waits. Returns the messages, and the call ids by tool name.
+  local function close_while_waiting(text)
+    local session = assert(client:connect { output_modalities = { "text" }, resumption = false,
+      tools = {
+        { name = "slow", description = "d", handler = function() realtime.sleep(0.5); return { s = 1 } end },
+        { name = "quick", description = "d", handler = function() return { q = 1 } end },
+        { name = "lookup", description = "d" } } })
+    local msgs, ids = {}, {}
+    realtime.run(function()
+      assert(session:send_text(text))
+      realtime.spawn(function()
+        realtime.sleep(0.2)          -- slow waits now
+        session:close()
+      end)
+      for msg in session:messages(5) do msgs[#msgs + 1] = msg end
+    end)
+    for _, msg in ipairs(msgs) do
+      if msg.type == "response_output_item_done" then
+        ids[msg.item.content[1].name] = msg.item.content[1].call_id
+      end
+    end
+    return msgs, ids
+  end
+
+  local function closed_error(msgs)
+    for i, msg in ipairs(msgs) do
+      if msg.type == "error" then
+        assert.equal("closed", msgs[#msgs].type)
+        assert.is_true(i < #msgs)
+        return msg
+      end
+    end
+  end
+
+  it("names every call whose result was not sent, the later handlers' too", function()
+    local msgs, ids = close_while_waiting "call slow {}; call quick {}"
+    local err = closed_error(msgs)
+    assert.is_table(err, "no error message")
+    assert.equal("closed", err.code)
+    assert.equal("tool response not sent: session closed", err.message)
+    assert.same({ ids.slow, ids.quick }, err.call_ids)
+  end)
+
+  it("names the handled call beside a call left to the caller, not that one", function()
+    local msgs, ids = close_while_waiting "call lookup {}; call slow {}"
+    local err = closed_error(msgs)
+    assert.is_table(err, "no error message")
+    assert.equal("closed", err.code)
+    assert.same({ ids.slow }, err.call_ids)
+    assert.is_string(ids.lookup)
+  end)
+end)
+
 describe("a non_blocking handler that waits", function()
   local realtime = require "realtime"
   local client

@@ -317,14 +317,47 @@ static void lrt_push_not_sent(lua_State *L, const char *code, const char *why)
     lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
 }
 
-/* The session was closed (session:close()) while its handlers ran: their results cannot
- * go out. The caller is told as when client:close() closed it (the send's "closed");
- * the messages go before the closed one, which stays last. */
+/* The session was closed (session:close() or client:close()) while this message's
+ * handlers ran, or before the later ones could run: their results cannot go out. The
+ * caller is told as when a send finds the session closed (code "closed"), with the ids
+ * of every such call (call_ids): a handler that ran, one the close kept from running,
+ * one that answered itself too late. Calls left to the caller and non_blocking handlers
+ * that went on beside the receive (these log their own outcome) are not named. The
+ * message goes before the closed one, which stays last. */
 static void lrt_dispatch_closed_meanwhile(lua_State *L)
 {
-    lua_getfield(L, SLOT_MAP, "pending");
-    if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0)
+    lua_Integer n = (lua_Integer)lua_rawlen(L, SLOT_MSGS), k = 0;
+
+    lua_getfield(L, SLOT_MAP, "calls");
+    int calls = lua_gettop(L);
+    lua_pushnil(L);     /* the ids, made at the first: most messages have no call */
+    int ids = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, SLOT_MSGS, i);
+        int msg = lua_gettop(L);
+        if (!lrt_get_bool(L, msg, "running") && lrt_function_call_part(L, msg)
+            && lua_getfield(L, -1, "name") == LUA_TSTRING
+            && lua_rawget(L, SLOT_TOOLS) != LUA_TNIL) {
+            /* still answerable: nothing went out for it */
+            lua_getfield(L, msg + 1, "call_id");
+            lua_pushvalue(L, -1);
+            if (lua_type(L, calls) == LUA_TTABLE && lua_rawget(L, calls) != LUA_TNIL) {
+                lua_pop(L, 1);
+                if (k == 0) {
+                    lua_newtable(L);
+                    lua_replace(L, ids);
+                }
+                lua_rawseti(L, ids, ++k);
+            }
+        }
+        lua_settop(L, ids);
+    }
+    if (k > 0) {
         lrt_push_not_sent(L, "closed", "session closed");
+        lua_rawgeti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS));
+        lua_pushvalue(L, ids);
+        lua_setfield(L, -2, "call_ids");
+    }
     lua_settop(L, SLOT_TOP);
 }
 
@@ -344,10 +377,14 @@ int lrt_dispatch(lua_State *L)
             continue;
         }
         lua_getfield(L, -1, "name");
-        if (lua_type(L, -1) != LUA_TSTRING || lua_rawget(L, SLOT_TOOLS) == LUA_TNIL
-            || u->closing) {
+        if (lua_type(L, -1) != LUA_TSTRING || lua_rawget(L, SLOT_TOOLS) == LUA_TNIL) {
             lua_settop(L, SLOT_TOP);
             lrt_bump(L, SLOT_UNHANDLED);
+            continue;
+        }
+        if (u->closing || !u->s) {
+            /* its result could not go out: not run, named in the closed error */
+            lua_settop(L, SLOT_TOP);
             continue;
         }
         /* stack: ..., msg, part, handler -> handler(args, call) */
@@ -371,8 +408,7 @@ int lrt_dispatch(lua_State *L)
         return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));
     }
 
-    if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0
-        && (u->closing || !u->s)) {
+    if (u->closing || !u->s) {
         lrt_dispatch_closed_meanwhile(L);
     } else if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0) {
         int r;
