@@ -55,6 +55,57 @@ describe("core.json_encode", function()
     assert.has_error(function() core.json_encode { ["\xff"] = 1 } end)
   end)
 
+  it("refuses a table whose metatable gives it entries it does not store, naming the path", function()
+    local data = { city = "Oslo", temp = 12 }
+    assert.has_error(function() core.json_encode { w = setmetatable({}, { __index = data }) } end)
+    local ok, err = pcall(core.json_encode, { w = setmetatable({}, { __index = data }) })
+    assert.is_false(ok)
+    assert.matches("^w: its metatable's __index gives it entries not stored in it %('%a+'%): "
+      .. "give it __pairs, or copy it into a plain table$", err)
+    -- a list proxy, by __len or by __index alone
+    ok, err = pcall(core.json_encode, setmetatable({}, { __index = { 1, 2, 3 }, __len = function() return 3 end }))
+    assert.equal("its metatable's __len gives it 3 entries, 0 stored: give it __pairs, or copy it "
+      .. "into a plain table", err)
+    ok, err = pcall(core.json_encode, { l = { setmetatable({ 1 }, { __index = { 1, 2 } }) } })
+    assert.equal("l[1]: its metatable's __index gives it entries not stored in it (number key): "
+      .. "give it __pairs, or copy it into a plain table", err)
+    -- a function __index over nothing stored: a proxy whose entries cannot be listed
+    ok, err = pcall(core.json_encode, { p = setmetatable({}, { __index = function(_, k) return data[k] end }) })
+    assert.equal("p: it stores nothing and its metatable's __index is a function (a proxy): give it "
+      .. "__pairs, or copy it into a plain table", err)
+    -- defaults given by a parent table are data the table does not store
+    ok = pcall(core.json_encode, setmetatable({ city = "Rome" }, { __index = data }))
+    assert.is_false(ok)
+  end)
+
+  it("encodes a table whose metatable adds no data as it stores it", function()
+    -- other metamethods, a class's methods and "__" names, a strict table's __index
+    -- function, a __len that agrees, and __pairs, which shows what it holds
+    local Class = { __name = "Point", __tostring = function() return "P" end }
+    Class.__index = Class
+    function Class.norm(p) return p.x + p.y end
+    local sub = setmetatable({ move = function() end }, { __index = Class })
+    sub.__index = sub
+    local cases = {
+      { '{"x":1}', setmetatable({ x = 1 }, { __tostring = function() return "x" end, __name = "X" }) },
+      { '{"x":1}', setmetatable({ x = 1 }, { __close = function() end }) },
+      { '{"x":1,"y":2}', setmetatable({ x = 1, y = 2 }, Class) },
+      { '{"x":1}', setmetatable({ x = 1 }, sub) },
+      { '{"x":1}', setmetatable({ x = 1 }, { __index = function(_, k) error("no field " .. k) end }) },
+      { '[1,2]', setmetatable({ 1, 2 }, { __len = function() return 2 end }) },
+      { '{"a":1}', setmetatable({}, { __index = { a = 1 }, __pairs = function() return next, { a = 1 }, nil end }) },
+      { '[]', core.json_array() },
+    }
+    for i, c in ipairs(cases) do
+      local json = core.json_encode(c[2])
+      if c[1]:sub(1, 1) == "{" and #c[1] > 8 then
+        assert.same(cjson.decode(c[1]), cjson.decode(json), "case " .. i)
+      else
+        assert.equal(c[1], json, "case " .. i)
+      end
+    end
+  end)
+
   it("limits nesting to 64 by default, and catches cycles", function()
     core.json_encode(nest(64))
     assert.has_error(function() core.json_encode(nest(65)) end)

@@ -247,6 +247,70 @@ static void enc_pairs(struct enc *e, int idx, int level)
     lua_settop(L, f - 1);
 }
 
+#define LRT_PROXY_ADVICE "give it __pairs, or copy it into a plain table"
+
+/* Raises when the chain of __index tables from the one on top (popped) gives the table
+ * at idx data it does not store: lua_next sees only what is stored, so that data would
+ * go missing without a word. Methods (functions) and "__" names are not data: a class
+ * instance encodes as its own fields. A function on the chain is left alone here. */
+static void enc_index_chain(struct enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+    int top = lua_gettop(L) - 1;
+
+    for (int hop = 0; hop < 16 && lua_type(L, -1) == LUA_TTABLE; hop++) {
+        int chain = lua_gettop(L);
+        if (lua_rawequal(L, chain, idx))
+            break;
+        lua_pushnil(L);
+        while (lua_next(L, chain)) {
+            size_t n = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+            int data = lua_type(L, -1) != LUA_TFUNCTION && !(k && n >= 2 && k[0] == '_'
+                                                              && k[1] == '_');
+            lua_pop(L, 1);
+            if (!data)
+                continue;
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, idx) == LUA_TNIL)
+                enc_fail(e, level, "its metatable's __index gives it entries not stored in it "
+                                   "(%s%.40s%s): " LRT_PROXY_ADVICE, k ? "'" : "",
+                         k ? k : luaL_typename(L, -2), k ? "'" : " key");
+            lua_pop(L, 1);
+        }
+        if (luaL_getmetafield(L, chain, "__index") == LUA_TNIL)
+            break;
+    }
+    lua_settop(L, top);
+}
+
+/* A table whose metatable gives it entries it does not store (and has no __pairs): a
+ * proxy over __index, a list whose __len counts entries it does not hold. Encoding what
+ * is stored would send the data as {} without a word, so it raises, naming the path.
+ * count is how many entries lua_next found. A metatable with only other fields
+ * (__tostring, __name, __close, the array markers) changes nothing. */
+static void enc_check_proxy(struct enc *e, int idx, int level, lua_Unsigned count)
+{
+    lua_State *L = e->L;
+    int t;
+
+    if (luaL_getmetafield(L, idx, "__len") != LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_Integer len = luaL_len(L, idx), raw = (lua_Integer)lua_rawlen(L, idx);
+        if (len != raw)
+            enc_fail(e, level, "its metatable's __len gives it %lld entries, %lld stored: "
+                               LRT_PROXY_ADVICE, (long long)len, (long long)raw);
+    }
+    t = luaL_getmetafield(L, idx, "__index");
+    if (t == LUA_TFUNCTION && count == 0)
+        enc_fail(e, level, "it stores nothing and its metatable's __index is a function "
+                           "(a proxy): " LRT_PROXY_ADVICE);
+    if (t == LUA_TTABLE)
+        enc_index_chain(e, idx, level);
+    else if (t != LUA_TNIL)
+        lua_pop(L, 1);
+}
+
 static void enc_table(struct enc *e, int idx, int level)
 {
     lua_State *L = e->L;
@@ -274,6 +338,10 @@ static void enc_table(struct enc *e, int idx, int level)
         if (lua_type(L, -2) != LUA_TSTRING)
             allstr = 0;
         lua_pop(L, 1);
+    }
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        enc_check_proxy(e, idx, level, count);
     }
 
     if (count == 0) {

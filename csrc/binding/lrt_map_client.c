@@ -180,7 +180,8 @@ static int encodes_as_object(lua_State *L, int idx)
     if (!lua_getmetatable(L, idx))
         return 1;
     lua_pop(L, 1);
-    lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, "result");
+    /* named as the encoding of the whole response names it */
+    lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, "function_result.response");
     obj = lua_tostring(L, -1)[0] == '{';
     lua_pop(L, 1);
     return obj;
