@@ -682,6 +682,72 @@ describe("a non_blocking handler that waits", function()
   end)
 end)
 
+describe("a non_blocking handler's faults", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function()
+    realtime.log(nil)
+    client:close()
+  end)
+
+  -- Runs two non_blocking tools whose handlers return what `finish` gives, the first
+  -- after waiting, the second at once. Returns the error each sent, and the log.
+  local function waited_and_not(finish)
+    local logged, errors = {}, {}
+    realtime.log(function(_, text) logged[#logged + 1] = text end)
+    local function tool(name, wait)
+      return { name = name, description = "d", behavior = "non_blocking", handler = function()
+        if wait then realtime.sleep(0.2) end
+        return finish()
+      end }
+    end
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { tool("waits", true), tool("quick", false) } })
+    local conn = helper.open_connection()
+    realtime.run(function()
+      assert(session:send_text "call waits {}; call quick {}")
+      for _ in session:messages(1) do
+        if #helper.client_messages("toolResponse", conn) >= 2 then break end
+      end
+    end)
+    for _, tr in ipairs(helper.client_messages("toolResponse", conn)) do
+      for _, r in ipairs(tr.functionResponses) do errors[r.name] = r.response.error end
+    end
+    session:close()
+    helper.drain(session)
+    return errors, table.concat(logged, "\n")
+  end
+
+  -- Asserts that the two handlers gave the same words (`want`, with the tool's name
+  -- at %s), to the model and to the log.
+  local function same_words(errors, log, want)
+    for _, name in ipairs { "waits", "quick" } do
+      local text = want:format(name)
+      assert.equal(text, errors[name])
+      assert.matches("tool handler failed: " .. text:gsub("%p", "%%%0"), log)
+    end
+  end
+
+  it("a result JSON cannot carry gives the same words whether the handler waited or not", function()
+    local errors, log = waited_and_not(function() return function() end end)
+    same_words(errors, log, "tool '%s': its result cannot be sent: response.result: cannot encode a function")
+    assert.is_nil(log:find("send_tool_result", 1, true), log)
+    errors, log = waited_and_not(function()
+      return setmetatable({}, { __pairs = function() return next, { [{}] = 1 }, nil end })
+    end)
+    same_words(errors, log, "tool '%s': its result cannot be sent: response: cannot encode a table "
+      .. "with mixed or non-string keys (or holes)")
+  end)
+
+  it("bad options give the same words whether the handler waited or not", function()
+    local errors, log = waited_and_not(function() return { x = 1 }, { scheduling = "SILENT" } end)
+    same_words(errors, log, "tool '%s': handler's options: 'scheduling' must be one of interrupt, "
+      .. "when_idle, silent, got 'SILENT'")
+    assert.is_nil(log:find("): tool 'waits'", 1, true), log)
+  end)
+end)
+
 describe("a non_blocking handler that waits beside a blocking call of the same toolCall", function()
   local realtime = require "realtime"
   local client

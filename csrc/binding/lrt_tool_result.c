@@ -172,8 +172,13 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
                 lua_getfield(L, -1, "name");
                 name = lua_tostring(L, -1);
             }
+            const char *text = lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)";
+            /* the path as the docs give it, from the response ("response.v"): the item
+             * around it is the library's, not the handler's */
+            if (strncmp(text, "function_result.", 16) == 0)
+                text += 16;
             lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
-                            lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)");
+                            text);
             /* the text quotes what it could not send: lrt_error_result keeps it
              * sendable itself */
             lrt_error_result(L, lua_gettop(L), msg);

@@ -45,9 +45,12 @@ local function send_late(call, where, result, opts)
   local session = call.session
   local ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result, opts)
   if not ok then
-    log("error", ("%s: its result cannot be sent: %s"):format(where, tostring(sent)))
-    ok, sent, err, code = pcall(session.send_tool_result, session, call.id,
-      error_result(("tool '%s': its result cannot be sent: %s"):format(call.name, tostring(sent))))
+    -- in the dispatch's words: the path from the response, without the name of the
+    -- method used here, which the handler never called
+    local why = tostring(sent):gsub("^send_tool_result: ", "", 1)
+    local text = ("tool '%s': its result cannot be sent: %s"):format(call.name, why)
+    log("error", "tool handler failed: " .. text)
+    ok, sent, err, code = pcall(session.send_tool_result, session, call.id, error_result(text))
   elseif not sent and code == "unsupported" and opts and opts.will_continue ~= nil then
     -- will_continue on Vertex: the caller hears it, as from the dispatch; the result goes
     log("error", ("%s: %s"):format(where, tostring(err)))
@@ -90,7 +93,7 @@ local function answer_late(call, res)
   end
   local fault = options_fault(res[3], call.name)
   if fault then
-    log("error", ("%s: %s"):format(where, fault))
+    log("error", "tool handler failed: " .. fault)   -- as the dispatch logs it
     return send_late(call, where, error_result(fault))
   end
   return send_late(call, where, res[2], res[3])
