@@ -129,6 +129,31 @@ describe("server frames of the wrong shape", function()
       client:close()
     end)
 
+    it("an id a later toolCall reuses after the first call was answered is a new call, answered too", function()
+      local logged = {}
+      require("realtime").log(function(_, text) logged[#logged + 1] = text end)
+      -- the first handler waits, so the second toolCall has come (and is read ahead of
+      -- the first answer, as withdrawals are) when the first answer goes out
+      local session, runs, client, tag = hf.echo_session(h, function(args)
+          if args.n == 1 then require("realtime").sleep(0.2) end
+          return { n = args.n }
+        end,
+        '{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":{"n":1}}]}}',
+        '{"toolCall":{"functionCalls":[{"id":"c1","name":"echo","args":{"n":2}}]}}')
+      local msgs = until_done(session, 2)
+      require("realtime").log(nil)
+      local done = of_type(msgs, "response_output_item_done")
+      assert.equal(2, #runs)
+      assert.same({ n = 1 }, done[1].result)
+      assert.same({ n = 2 }, done[2].result)
+      assert.equal(0, #of_type(msgs, "error"))
+      require("realtime").sleep(0.3)   -- the second answer reaches the server
+      assert.same({ { id = "c1", name = "echo", response = { n = 1 } },
+        { id = "c1", name = "echo", response = { n = 2 } } }, answers(h, tag))
+      assert.is_nil(table.concat(logged, "\n"):find("already answered", 1, true))
+      client:close()
+    end)
+
     it("a repeated id is answered once; a made-up id never takes a server's", function()
       local session, runs, client, tag = session_for(
         '{"toolCall":{"functionCalls":[{"id":"x","name":"echo","args":{"n":1}},'

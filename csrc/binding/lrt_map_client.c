@@ -287,6 +287,14 @@ static int result_part(lua_State *L, int state, int part, int i)
     lua_pushvalue(L, name);
     lua_setfield(L, -2, "name");
     lrt_set_bool(L, -1, "made_up", made_up);
+    /* the number of the call's message, as now: a later toolCall may reuse the id (a
+     * result given with its own name may answer a call this session never saw) */
+    if (lua_getfield(L, state, "call_rx") == LUA_TTABLE) {
+        lua_pushvalue(L, id);
+        lua_rawget(L, -2);
+        lua_setfield(L, -3, "call_at");
+    }
+    lua_pop(L, 1);
     if (made_up) {
         /* the number of the call's message: the core voids its answer by it, having no
          * id to match (rt_session_sendv_answers) */
@@ -426,6 +434,21 @@ static void note_answer_rx(lua_State *L, int state, int pending, lua_Integer at)
     lrt_set_int(L, state, "answer_rx_at", at);
 }
 
+/* Whether the call of the pending answer at entry has given its id to a later call
+ * (whose message number call_rx at rx holds now). */
+static int reused_id(lua_State *L, int entry, int rx)
+{
+    int reused;
+    if (lua_getfield(L, entry, "call_at") == LUA_TNIL || lua_type(L, rx) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_getfield(L, entry, "id");
+    reused = lua_rawget(L, rx) != LUA_TNIL && !lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return reused;
+}
+
 static void response_create(lua_State *L, int state, int out)
 {
     lua_pushnil(L);
@@ -438,12 +461,15 @@ static void response_create(lua_State *L, int state, int out)
         luaL_Buffer b;
         lua_getfield(L, state, "calls");
         lua_getfield(L, state, "generated_ids");
-        int calls = pending + 1, made_up = pending + 2;
+        lua_getfield(L, state, "call_rx");
+        int calls = pending + 1, made_up = pending + 2, rx = pending + 3;
         /* Answered calls leave the maps before the buffer takes the stack top; a call
-         * whose result said more will follow stays. */
+         * whose result said more will follow stays, and so does a later call that
+         * reuses the id (read ahead while the answer waited): it is a new call, still
+         * to be answered. */
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, pending, i);
-            if (lrt_get_bool(L, -1, "keep")) {
+            if (lrt_get_bool(L, -1, "keep") || reused_id(L, lua_gettop(L), rx)) {
                 lua_pop(L, 1);
                 continue;
             }
