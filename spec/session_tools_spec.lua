@@ -429,6 +429,48 @@ describe("a handler of several calls that waits while its session is closed", fu
   end)
 end)
 
+describe("the first handler of several calls, whose coroutine is closed while it waits", function()
+  local realtime = require "realtime"
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("leaves its call to the caller; the next receive runs the later handlers, answered with it", function()
+    local waiting, quick_ran = false, false
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "slow", description = "d", handler = function() waiting = true; coroutine.yield(); return { s = 1 } end },
+      { name = "quick", description = "d", handler = function() quick_ran = true; return { q = 1 } end } } })
+    local conn = helper.open_connection()
+    assert(session:send_text "call slow {}; call quick {}")
+    local co = coroutine.create(function() while true do session:receive(10) end end)
+    local deadline = realtime.now() + 10
+    repeat                                     -- resumed until its handler waits
+      assert(coroutine.resume(co))
+      realtime.sleep(0.02)
+    until waiting or realtime.now() > deadline
+    assert.is_true(waiting)
+    assert(coroutine.close(co))
+    local done = {}
+    for msg in session:messages(5) do
+      if msg.type == "response_output_item_done" then done[msg.item.content[1].name] = msg end
+      if msg.type == "response_done" then break end
+    end
+    assert.is_true(quick_ran, "the later handler did not run")
+    assert.same({ q = 1 }, done.quick.result)
+    assert.is_nil(done.slow.result)
+    assert.equal(0, #helper.client_messages("toolResponse", conn))   -- waits for slow's answer
+    assert(session:send_tool_result(done.slow.item.content[1].call_id, { s = "by hand" }))
+    helper.collect_turn(session)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    local got = {}
+    for _, r in ipairs(sent[1].functionResponses) do got[r.name] = r.response end
+    assert.same({ slow = { s = "by hand" }, quick = { q = 1 } }, got)
+    session:close()
+    helper.drain(session)
+  end)
+end)
+
 describe("a non_blocking handler that waits", function()
   local realtime = require "realtime"
   local client

@@ -162,18 +162,35 @@ static int lrt_dispatch_k(lua_State *L, int status, lua_KContext ctx)
  *  T H E   D I S P A T C H   R E C O R D
  * ==================================================================== */
 
-/* Records, before a handler runs, which coroutine runs it and the messages it will
- * deliver (LRT_UV_DISPATCH): receives elsewhere must not take the messages that follow
- * them, and if that coroutine is closed while its handler waits, they are not lost. */
+/* Notes in the dispatch record on top where the dispatch stands (the next call to look
+ * at, the counts): if its coroutine ends in the handler about to run, the next receive
+ * goes on from there (lrt_dispatch_resume). */
+static void lrt_dispatch_note(lua_State *L)
+{
+    static const struct { int slot; const char *name; } at[] = {
+        { SLOT_INDEX, "index" }, { SLOT_HANDLED, "handled" }, { SLOT_UNHANDLED, "unhandled" },
+    };
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        lua_pushvalue(L, at[k].slot);
+        lua_setfield(L, -2, at[k].name);
+    }
+}
+
+/* Records, before a handler runs, which coroutine runs it, the messages it will deliver
+ * and where the dispatch stands (LRT_UV_DISPATCH): receives elsewhere must not take the
+ * messages that follow them, and if that coroutine is closed while its handler waits,
+ * they are not lost and the later calls' handlers still run. */
 static void lrt_dispatch_mark(lua_State *L, struct lrt_session *u)
 {
     u->in_handler = 1;
     if (lua_getiuservalue(L, SLOT_SELF, LRT_UV_DISPATCH) == LUA_TTABLE) {
+        lrt_dispatch_note(L);
         lua_pop(L, 1);
         return;
     }
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 5);
+    lrt_dispatch_note(L);
     lua_pushvalue(L, SLOT_MSGS);
     lua_setfield(L, -2, "msgs");
     lua_createtable(L, 1, 0);      /* owner: { thread }, weak: never kept alive by this */
@@ -266,19 +283,55 @@ int lrt_dispatch_busy(lua_State *L, struct lrt_session *u)
         return 1;
     }
     /* The coroutine ended inside a handler (closed, or collected), or an error left the
-     * dispatch: its messages go out as they are, in order. */
-    lua_getfield(L, top + 1, "msgs");
-    int msgs = lua_gettop(L);
-    lua_getiuservalue(L, 1, LRT_UV_INBOX);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, msgs);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, msgs, i);
-        lrt_inbox_push(L, u, lua_gettop(L) - 1, -1);
-        lua_pop(L, 1);
-    }
-    lrt_dispatch_clear(L, u, 1);
+     * dispatch: lrt_dispatch_resume goes on with its messages. */
     lua_settop(L, top);
     return -1;
+}
+
+/* The call of the message at msg, whose handler the end of its coroutine cut short:
+ * handled if its result was recorded; else left to the caller while still answerable
+ * (not answered by the handler itself, nor withdrawn). */
+static void lrt_dispatch_count_cut(lua_State *L, int msg)
+{
+    if (lua_getfield(L, msg, "result") != LUA_TNIL) {
+        lua_pop(L, 1);
+        lrt_bump(L, SLOT_HANDLED);
+        return;
+    }
+    lua_pop(L, 1);
+    if (lrt_get_bool(L, msg, "running") || !lrt_function_call_part(L, msg))
+        return;
+    lua_getfield(L, SLOT_MAP, "calls");
+    lua_getfield(L, -2, "call_id");
+    if (lua_rawget(L, -2) != LUA_TNIL)
+        lrt_bump(L, SLOT_UNHANDLED);
+    lua_pop(L, 3);
+}
+
+int lrt_dispatch_resume(lua_State *L, struct lrt_session *u, int noyield)
+{
+    lua_settop(L, 1);
+    lua_getiuservalue(L, 1, LRT_UV_DISPATCH);
+    lua_getfield(L, 2, "msgs");               /* SLOT_MSGS */
+    lua_getfield(L, 2, "index");              /* SLOT_INDEX: the call after the cut one */
+    lua_getfield(L, 2, "handled");            /* SLOT_HANDLED */
+    lua_getfield(L, 2, "unhandled");          /* SLOT_UNHANDLED */
+    lua_remove(L, 2);
+    /* this coroutine owns the dispatch now: a handler it runs records it afresh */
+    lrt_dispatch_clear(L, u, SLOT_SELF);
+    lua_getiuservalue(L, 1, LRT_UV_TOOLS);    /* SLOT_TOOLS */
+    lua_getiuservalue(L, 1, LRT_UV_MAP);      /* SLOT_MAP */
+    lua_pushcfunction(L, lrt_traceback);      /* SLOT_MSGH */
+    lua_pushboolean(L, noyield);              /* SLOT_NOYIELD */
+    if (!lua_istable(L, SLOT_MSGS) || !lua_isinteger(L, SLOT_INDEX)) {
+        lua_settop(L, 1);
+        return luaL_error(L, "BUG: a dispatch record without its messages");
+    }
+    lua_rawgeti(L, SLOT_MSGS, lua_tointeger(L, SLOT_INDEX) - 1);
+    if (lua_istable(L, -1))
+        lrt_dispatch_count_cut(L, lua_gettop(L));
+    lua_settop(L, SLOT_TOP);
+    return lrt_dispatch(L);
 }
 
 /* Moves the mapped messages into the inbox and returns the first. */

@@ -357,9 +357,7 @@ static int lrt_receive_step(lua_State *L, int noyield)
         lua_pushliteral(L, "again");
         return 2;
     case -1:                           /* what an ended handler's coroutine held */
-        if (lrt_inbox_pop(L, u, 1))
-            return 1;
-        break;
+        return lrt_dispatch_resume(L, u, noyield);
     }
     /* SLOT_MSGS: read ahead, or the next event that maps to a message ("again" means
      * that nothing waits, not that the last event gave nothing, e.g. usage kept for the

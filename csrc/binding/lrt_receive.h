@@ -50,9 +50,14 @@ void lrt_open_dispatch(lua_State *L);
 /* Before a receive takes anything new from the session at 1: returns 0 when no handler
  * of it runs; raises when one runs on this thread (a handler receiving from its own
  * session); returns 1 when one waits on another coroutine (the messages wait for it, to
- * keep their order); delivers what a coroutine that ended in a handler held (its
- * messages go to the inbox) and returns -1; else returns 0. */
+ * keep their order); returns -1 when a coroutine ended in a handler (closed, collected)
+ * or an error left a dispatch: lrt_dispatch_resume then goes on with what it held. */
 int lrt_dispatch_busy(lua_State *L, struct lrt_session *u);
+/* After lrt_dispatch_busy gave -1, with the session alone at 1: runs the handlers of the
+ * ended dispatch's later calls, which had not started, and answers and delivers its
+ * messages as the dispatch would have; the call whose handler was cut short is left to
+ * the caller. Returns as try_receive does. */
+int lrt_dispatch_resume(lua_State *L, struct lrt_session *u, int noyield);
 /* Raises (at the user's line) when this thread runs a handler of the session at idx
  * (absolute) beside its receive: a non_blocking tool's handler that waited. Else 0. */
 int lrt_dispatch_check_beside(lua_State *L, int idx);
