@@ -25,6 +25,11 @@ CC       ?= cc
 CFLAGS   ?= -O2
 # Our own flags stay on whatever CFLAGS the caller (or LuaRocks) passes.
 RT_CFLAGS = $(CFLAGS) -fPIC -fno-semantic-interposition -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+# The shared objects stay mapped once loaded (dlclose leaves them): a resolver thread
+# inside getaddrinfo is not waited for when its client is freed (csrc/core/rt_resolve.c),
+# and lua_close unloads core.so; the thread would then return into unmapped code
+# (docs/design.md, "Threads").
+RT_SO_LDFLAGS = -Wl,-z,nodelete
 # lua5.4 on its own: a Lua built by hand (or by hererocks, Homebrew) has no lua5.4.pc, and
 # one pkg-config call for everything would then give nothing for the other packages either
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(shell pkg-config --cflags lua5.4 2>/dev/null)
@@ -108,7 +113,7 @@ $(BUILD)/obj/binding/lrt_module.o: RT_CFLAGS += -DLRT_ABI=$(CORE_ABI)
 
 $(MODULE): $(CORE_OBJ) $(BIND_OBJ) csrc/binding/lrt_module.map
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) -shared -Wl,--version-script=csrc/binding/lrt_module.map -o $@ \
+	$(CC) $(RT_CFLAGS) -shared $(RT_SO_LDFLAGS) -Wl,--version-script=csrc/binding/lrt_module.map -o $@ \
 	  $(CORE_OBJ) $(BIND_OBJ) $(LDFLAGS) $(LDLIBS)
 
 $(ARCHIVE): $(CORE_OBJ)
@@ -118,7 +123,7 @@ $(ARCHIVE): $(CORE_OBJ)
 # lib<name>.so.<version>, its soname link lib<name>.so.<soversion> and lib<name>.so
 $(SHLIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) -shared -Wl,-soname,librealtime.so.$(SOVERSION) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(RT_CFLAGS) -shared $(RT_SO_LDFLAGS) -Wl,-soname,librealtime.so.$(SOVERSION) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 	ln -sf $(notdir $@) $(BUILD)/librealtime.so.$(SOVERSION)
 	ln -sf librealtime.so.$(SOVERSION) $(BUILD)/librealtime.so
 
@@ -128,7 +133,7 @@ $(LUA_ARCHIVE): $(BIND_OBJ)
 
 # Lua's own symbols stay undefined: the host that embeds Lua provides them.
 $(LUA_SHLIB): $(BIND_OBJ) $(SHLIB)
-	$(CC) $(RT_CFLAGS) -shared -Wl,-soname,librealtime-lua.so.$(SOVERSION) -o $@ $(BIND_OBJ) \
+	$(CC) $(RT_CFLAGS) -shared $(RT_SO_LDFLAGS) -Wl,-soname,librealtime-lua.so.$(SOVERSION) -o $@ $(BIND_OBJ) \
 	  -L$(BUILD) -lrealtime $(LDFLAGS) $(LDLIBS)
 	ln -sf $(notdir $@) $(BUILD)/librealtime-lua.so.$(SOVERSION)
 	ln -sf librealtime-lua.so.$(SOVERSION) $(BUILD)/librealtime-lua.so
@@ -147,6 +152,9 @@ $(BUILD)/test/%: csrc/test/%.c $(TEST_HOOK_OBJ) $(ARCHIVE) $(wildcard csrc/test/
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -DRT_TEST_HOOKS $(PKG_CFLAGS) -Icsrc/core -Icsrc/test $< -o $@ $(TEST_HOOK_OBJ) \
 	  $(ARCHIVE) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
+
+# test_unload loads the shared objects themselves
+$(BUILD)/test/test_unload: | $(MODULE) $(SHLIB) $(LUA_SHLIB)
 
 # DEPS: the command that installs what is missing (.ci/first-run.sh replaces it to play
 # a machine whose packages appear only once it has run).

@@ -18,8 +18,8 @@ static void rt_fork_child(void)
 }
 
 /* Registered by the first object, so a program that never makes one pays nothing at
- * fork. glibc drops the handler when the library is unloaded (a Lua state that closes
- * unloads core.so). pthread_atfork fails only for want of memory; copies would then go
+ * fork. The library is never unloaded (-z nodelete), so the handler stays valid.
+ * pthread_atfork fails only for want of memory; copies would then go
  * unnoticed, as they did before the handler existed. */
 static void rt_fork_register(void)
 {

@@ -195,7 +195,8 @@ void rt_resolver_free(struct rt_resolver *rv)
     rv->stop = true;
     pthread_cond_broadcast(&rv->cond);
     /* A lookup can take as long as the system's resolver wants: a thread in one is not
-     * waited for; it frees the resolver when it is the last one out. */
+     * waited for; it frees the resolver when it is the last one out. Its code stays
+     * mapped after a dlclose of the library (-z nodelete, Makefile). */
     n = rv->nthreads;
     for (i = 0; i < n; i++) {
         join[i] = !rv->busy[i];
