@@ -656,3 +656,50 @@ describe("a NUL byte in a value the binding hands to C", function()
     all_refused(cases)
   end)
 end)
+
+describe("realtime.core opened again in the same state", function()
+  -- package.loaded["realtime.core"] = nil, then require: a second open of the C module.
+  -- It must leave the classes as they are: the methods the Lua front added to them are
+  -- what live clients and sessions (and those made later through `realtime`) call.
+  it("keeps every method of existing and new clients, sessions, credentials and arrays", function()
+    local status, out = helper.child(([[
+      local realtime = require "realtime"
+      local c = assert(realtime.gemini { api_key = %q, base_url = %q, ca_file = %q, model = %q })
+      local s = assert(c:connect { output_modalities = { "text" } })
+      local core = require "realtime.core"
+      local arr = core.json_array()
+      package.loaded["realtime.core"] = nil
+      local again = require "realtime.core"
+      assert(again ~= core, "the module was not opened again")
+      assert(again.session_methods.send_text, "core.session_methods lost the Lua methods")
+      print("array", again.json_encode(arr), again.json_encode { list = arr })
+      local function turn(sess)
+        assert(sess:send_text "hello there")
+        for msg in sess:messages(10) do
+          if msg.type == "error" then error(msg.message) end
+          if msg.type == "response_done" then return msg.type end
+        end
+      end
+      print("old session", turn(s))
+      local s2 = assert(c:connect { output_modalities = { "text" } })
+      print("old client, new session", turn(s2))
+      local c2 = assert(realtime.gemini { api_key = %q, base_url = %q, ca_file = %q, model = %q })
+      local s3 = assert(c2:connect { output_modalities = { "text" } })
+      print("new client", turn(s3))
+      print("auth", again.Auth == core.Auth and type(again.Auth.__index.token))
+      s:close() s2:close()
+      print("closed", s:is_open(), s2:is_open())
+      c:close() c2:close()
+      print("clients closed", c:is_open(), c2:is_open())
+    ]]):format(helper.sim_key, helper.sim_http, helper.sim_ca, helper.model,
+               helper.sim_key, helper.sim_http, helper.sim_ca, helper.model), { timeout = 60 })
+    assert.equal(0, status, out)
+    assert.matches("array\t%[%]\t{\"list\":%[%]}", out)
+    assert.matches("old session\tresponse_done", out)
+    assert.matches("old client, new session\tresponse_done", out)
+    assert.matches("new client\tresponse_done", out)
+    assert.matches("auth\tfunction", out)
+    assert.matches("closed\tfalse\tfalse", out)
+    assert.matches("clients closed\tfalse\tfalse", out)
+  end)
+end)

@@ -438,11 +438,13 @@ static const luaL_Reg lrt_http_meta[] = {
 static void lrt_auth_class(lua_State *L, const char *name, const luaL_Reg *meta,
                            const luaL_Reg *methods, const char *field)
 {
-    luaL_newmetatable(L, name);
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
+    /* kept whole when the module is opened again in the same state (lrt_open_client) */
+    if (luaL_newmetatable(L, name)) {
+        luaL_setfuncs(L, meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
     lua_setfield(L, -2, field);       /* core.Auth / core.HttpRequest = the metatable */
 }
 

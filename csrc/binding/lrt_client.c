@@ -292,10 +292,14 @@ static const luaL_Reg lrt_client_meta[] = {
 
 void lrt_open_client(lua_State *L)
 {
-    luaL_newmetatable(L, LRT_CLIENT);
-    luaL_setfuncs(L, lrt_client_meta, 0);
-    luaL_newlib(L, lrt_client_methods);
-    lua_setfield(L, -2, "__index");
+    /* A module opened again in the same state (package.loaded["realtime.core"] = nil, then
+     * require) finds the metatable in the registry and keeps it whole: its __index holds
+     * the methods the Lua front added, which live clients need. */
+    if (luaL_newmetatable(L, LRT_CLIENT)) {
+        luaL_setfuncs(L, lrt_client_meta, 0);
+        luaL_newlib(L, lrt_client_methods);
+        lua_setfield(L, -2, "__index");
+    }
     lua_setfield(L, -2, "Client");       /* core.Client = the metatable */
     lua_pushcfunction(L, lrt_client_new);
     lua_setfield(L, -2, "client_new");

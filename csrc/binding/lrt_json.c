@@ -278,10 +278,15 @@ void lrt_json_open(lua_State *L)
     lua_getfield(L, cj, "empty_array");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_json_key_cj_empty);
 
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "realtime.json_array");
-    lua_setfield(L, -2, "__name");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_json_key_arraymt);
+    /* One array marker per state: arrays marked before the module was opened again
+     * (package.loaded["realtime.core"] = nil, then require) still encode as arrays. */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_json_key_arraymt) != LUA_TTABLE) {
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "realtime.json_array");
+        lua_setfield(L, -2, "__name");
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &lrt_json_key_arraymt);
+    }
+    lua_pop(L, 1);
 
     lrt_json_encode_open(L);
 

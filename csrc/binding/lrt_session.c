@@ -533,10 +533,10 @@ static int lrt_session_index(lua_State *L)
     return 1;
 }
 
-void lrt_open_session(lua_State *L)
+/* Fills a new session metatable (on top, below the module table). */
+static void lrt_session_class(lua_State *L)
 {
     /* Every function of the session gets the metatable as upvalue 1 (lrt_session_arg). */
-    luaL_newmetatable(L, LRT_SESSION);
     lua_pushvalue(L, -1);
     luaL_setfuncs(L, lrt_session_meta, 1);
     lua_createtable(L, 0, (int)(sizeof lrt_session_methods / sizeof lrt_session_methods[0]));
@@ -548,6 +548,32 @@ void lrt_open_session(lua_State *L)
     lua_insert(L, -2);
     lua_pushcclosure(L, lrt_session_index, 2);
     lua_setfield(L, -2, "__index");
+}
+
+/* The metatable (on top) of an earlier open of the module in this state: its methods
+ * table, which live sessions and the Lua front's methods are in, becomes
+ * core.session_methods again. 0 when its __index is not ours any more. */
+static int lrt_session_reuse(lua_State *L)
+{
+    int top = lua_gettop(L), ours = 0;
+
+    lua_getfield(L, top, "__index");
+    if (lua_tocfunction(L, -1) == lrt_session_index && lua_getupvalue(L, -1, 2) &&
+        lua_istable(L, -1)) {
+        lua_setfield(L, top - 1, "session_methods");   /* the module table, below */
+        ours = 1;
+    }
+    lua_settop(L, top);
+    return ours;
+}
+
+void lrt_open_session(lua_State *L)
+{
+    /* Opened again in the same state (package.loaded["realtime.core"] = nil, then
+     * require): the metatable in the registry is kept, so live sessions keep the methods
+     * the Lua front added to it. */
+    if (luaL_newmetatable(L, LRT_SESSION) || !lrt_session_reuse(L))
+        lrt_session_class(L);
     lua_setfield(L, -2, "Session");      /* core.Session = the metatable */
     lua_pushcfunction(L, lrt_poll_fds);
     lua_setfield(L, -2, "poll_fds");
