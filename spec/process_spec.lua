@@ -291,3 +291,59 @@ print "done"
     end)
   end
 end)
+
+describe("a program run while a token fetch is under way", function()
+  -- The connection of a fetch must not reach a program the host execs (io.popen,
+  -- os.execute): it would hold the token server's connection open after ours is gone.
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  it("does not inherit the fetch's connection (close-on-exec)", function()
+    local status, out = helper.child(([[
+local core = require "realtime.core"
+local port = %q
+local src = assert(core.auth_new { kind = "authorized_user", source = "test", client_id = "cid",
+  client_secret = "secret", refresh_token = "refresh", ca_file = %q, timeout = 30,
+  token_uri = %q })
+src:token()   -- starts the fetch; the endpoint never answers
+-- The socket inodes of the connections to the token server (this side: remote port).
+local function conns()
+  local set, want = {}, (":%%04X"):format(tonumber(port))
+  for _, file in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
+    local f = io.open(file)
+    for line in (f and f:read "a" or ""):gmatch "[^\n]+" do
+      local rem, inode = line:match "^%%s*%%d+:%%s+%%S+%%s+(%%S+)%%s+%%S+%%s+%%S+%%s+%%S+%%s+%%S+%%s+%%S+%%s+%%S+%%s+(%%d+)"
+      if rem and rem:sub(-5) == want then set["socket:[" .. inode .. "]"] = true end
+    end
+    if f then f:close() end
+  end
+  return set
+end
+-- The descriptors of this process ($PPID of the shell) and of the program it runs.
+local function fds()
+  local p = assert(io.popen [=[exec env -u LD_PRELOAD sh -c 'for f in /proc/$PPID/fd/*; do echo "parent $(readlink $f)"; done; for f in /proc/$$/fd/*; do echo "child $(readlink $f)"; done']=])
+  local text = p:read "a"
+  p:close()
+  return text
+end
+local parent, child = 0, 0
+for _ = 1, 50 do
+  local set, text = conns(), fds()
+  parent, child = 0, 0
+  for who, what in text:gmatch "(%%a+) (%%S+)" do
+    if set[what] then
+      if who == "parent" then parent = parent + 1 else child = child + 1 end
+    end
+  end
+  if parent > 0 then break end
+  core.sleep(0.1)
+end
+print("parent", parent, "child", child)
+src:close()
+]]):format(h.http:match ":(%d+)$", h.ca_file, h.http .. "/_token?delay=never"), { timeout = 30 })
+    assert.equal(0, status, out)
+    assert.matches("parent\t1\t", out)       -- the fetch was under way
+    assert.matches("child\t0\n", out)
+  end)
+end)

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rt_alloc.h"
 #include "rt_curl.h"
@@ -160,6 +161,17 @@ static int rt_http_xfer_headers(struct rt_http_xfer *x, const struct rt_http_req
     return 0;
 }
 
+/* The connection's socket, made close-on-exec: libcurl 7.88 makes it without, and a
+ * child the host execs during a fetch then held the connection to the token server
+ * open. libcurl closes it as any socket of its own (close()). */
+static curl_socket_t rt_http_xfer_socket(void *ud, curlsocktype purpose,
+                                         struct curl_sockaddr *a)
+{
+    (void)ud;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* Sets every option of the easy handle; -1 with err when libcurl refuses one. */
 static int rt_http_xfer_options(struct rt_http_xfer *x, const struct rt_http_request *r,
                                 struct rt_error *err)
@@ -184,6 +196,7 @@ static int rt_http_xfer_options(struct rt_http_xfer *x, const struct rt_http_req
     RT_SETOPT(CURLOPT_USERAGENT, "realtime-lua/" RT_VERSION);
     RT_SETOPT(CURLOPT_WRITEFUNCTION, rt_http_xfer_write);
     RT_SETOPT(CURLOPT_WRITEDATA, (void *)x);
+    RT_SETOPT(CURLOPT_OPENSOCKETFUNCTION, rt_http_xfer_socket);
     if (x->hdrs)
         RT_SETOPT(CURLOPT_HTTPHEADER, x->hdrs);
     if (r->ca_file && *r->ca_file)
