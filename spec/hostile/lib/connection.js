@@ -30,7 +30,7 @@ class Connection {
       id, mode: modeName, tag: params.tag || null, params, path, tls,
       openedAt: Date.now(), setup: null, messages: 0, received: [],
       sent: { frames: 0, bytes: 0 }, closeReceived: null, closeSent: null,
-      endedAt: null, endedBy: null, notes: [], pongs: [],
+      endedAt: null, endedBy: null, notes: [], pongs: [], pings: [],
     };
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('close', () => this.onEnd());
@@ -144,6 +144,7 @@ class Connection {
     if (!f.masked) this.note(`unmasked client frame (${OP_NAME[f.opcode] || f.opcode})`);
     switch (f.opcode) {
       case OP.ping:
+        this.record.pings.push({ t: Date.now(), hex: f.payload.toString('hex') });
         if (!this.socket.destroyed) this.sendRaw(encode(OP.pong, f.payload));
         return;
       case OP.pong:

@@ -14,6 +14,7 @@
 // To add a mode, add an entry here (and a line in README.md's table); `frames` below holds
 // ready-made server messages for the "send a chosen frame" modes.
 
+const crypto = require('node:crypto');
 const { OP, encode } = require('./frames');
 
 // The payload of the `ping` mode's ping of n bytes.
@@ -313,6 +314,36 @@ const modes = {
         return;
       }
       if (!c.voidFirst) c.model(msg);
+    },
+  },
+
+  digest: {
+    about: 'answers each text input with `got <bytes> <sha256 hex of the text>` (or '
+      + '`unparsable <bytes>`) and turnComplete; after setupComplete, pings every `ping_every` '
+      + 'ms (none by default), `pings` of them (1000), and with `pause`, stops reading that many ms',
+    setup(c) {
+      c.setupComplete();
+      const every = int(c.params.ping_every, 0);
+      if (every > 0) {
+        let left = int(c.params.pings, 1000);
+        c.every(every, () => { if (left-- > 0) c.sendRaw(encode(OP.ping, `p${left}`)); });
+      }
+      const pause = int(c.params.pause, 0);
+      if (pause > 0) {
+        c.note('paused reading');
+        c.socket.pause();
+        c.after(pause, () => { c.note('read again'); c.socket.resume(); });
+      }
+    },
+    message(c, msg, raw) {
+      const t = msg && msg.realtimeInput && msg.realtimeInput.text;
+      if (typeof t !== 'string') {
+        c.sendJson(text(`unparsable ${raw.length}`));
+      } else {
+        const sum = crypto.createHash('sha256').update(t, 'utf8').digest('hex');
+        c.sendJson(text(`got ${Buffer.byteLength(t)} ${sum}`));
+      }
+      c.sendJson(turnComplete);
     },
   },
 

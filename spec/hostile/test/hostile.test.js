@@ -281,6 +281,22 @@ test('hostile server modes', async (t) => {
     c.close();
   });
 
+  await t.test('digest pings as asked and answers a fragmented text with its size and hash', async () => {
+    const c = await open('/digest/ping_every=5/pings=3/ws/x');
+    await c.until((l) => l.filter((f) => f.opcode === OP.ping).length >= 3);
+    await sleep(50);
+    assert.strictEqual(c.list.filter((f) => f.opcode === OP.ping).length, 3);
+    const msg = Buffer.from(JSON.stringify({ realtimeInput: { text: 'héllo' } }));
+    c.sock.write(Buffer.concat([encode(OP.text, msg.subarray(0, 7), { fin: false, mask: true }),
+      encode(OP.ping, 'x', { mask: true }), encode(OP.cont, msg.subarray(7), { mask: true })]));
+    await c.until((l) => l.some((f) => f.opcode === OP.pong));
+    const sum = crypto.createHash('sha256').update('héllo').digest('hex');
+    await c.until((l) => c.texts().some((x) => x.includes(`got 6 ${sum}`)));
+    c.send(OP.text, 'not json');
+    await c.until((l) => c.texts().some((x) => x.includes('unparsable 8')));
+    c.close();
+  });
+
   await t.test('preset and chosen frames; the mode may come from the query', async () => {
     const c = await open('/ws/x?mode=args_1e400');
     await c.until((l) => l.length >= 2);
