@@ -1,6 +1,7 @@
 -- The I/O engine against servers that push it: a flood of tiny messages read slowly, a
 -- server that never reads, invalid UTF-8, a masked frame, an oversized message (each
--- failing the connection at once, answered or not), a fake setup answer, a server
+-- failing the connection at once, answered or not), long messages written in fragments
+-- while pings and pongs go between them, a fake setup answer, a server
 -- that drops every connection after setup, closes while the server talks or never answers,
 -- the session limit of a client, and a slow name lookup beside a busy session.
 local helper = require "spec.helper"
@@ -199,6 +200,70 @@ describe("the engine", function()
       for _, rec in ipairs(h:log(tag)) do
         assert.equal("saved-1", rec.setup.sessionResumption.handle)
       end
+      client:close()
+    end)
+  end)
+
+  -- RFC 6455 5.4: a control frame may go between the fragments of a message, never inside
+  -- a frame. The engine wrote a long message as one frame over many writes, and put a pong
+  -- (or its own ping) at the top of the next write: inside the frame, which the server then
+  -- misread, losing what followed. The `digest` server answers each text with its size and
+  -- SHA-256, so a misread shows.
+  describe("sending", function()
+    local function sha256(text)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(text)
+      f:close()
+      local p = assert(io.popen("env -u LD_PRELOAD sha256sum " .. path))
+      local out = p:read "a"
+      p:close()
+      os.remove(path)
+      return assert(out:match "^(%x+)")
+    end
+
+    -- The answers to `n` texts, in order (an error or the end stops it).
+    local function answers(s, n)
+      local got = {}
+      while #got < n do
+        local ev = s:receive(20)
+        if not ev or ev.type == "closed" or ev.type == "error" then
+          got[#got + 1] = ("%s: %s"):format(ev and ev.type, ev and (ev.message or ev.code))
+          break
+        end
+        if ev.type == "output_text_done" then got[#got + 1] = ev.text end
+      end
+      return got
+    end
+
+    it("writes long messages intact while the server pings every 2 ms", function()
+      local client, tag = h:client("digest", { ping_every = 2, pings = 3000 })
+      local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+      realtime.sleep(0.05)   -- the pings have begun
+      local want = {}
+      for i = 1, 5 do
+        local text = ("abcdefg" .. i):rep(400000)   -- 3.2 MB
+        assert(s:send_text(text))
+        want[i] = ("got %d %s"):format(#text, sha256(text))
+      end
+      assert.same(want, answers(s, 5))
+      assert.is_true(#h:log(tag)[1].pongs > 0, "no pong came back")
+      s:close()
+      to_end(s)
+      client:close()
+    end)
+
+    it("writes its keepalive ping between fragments while a slow reader takes a long message", function()
+      -- the server reads nothing for 3 s: the ping, due after 1 s without a byte, goes out
+      -- while the 9.6 MB message is still being written
+      local client, tag = h:client("digest", { pause = 3000 }, { ping_interval = 1 })
+      local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+      local text = ("abcdefgh"):rep(1200000)
+      assert(s:send_text(text))
+      assert.same({ ("got %d %s"):format(#text, sha256(text)) }, answers(s, 1))
+      assert.is_true(#h:log(tag)[1].pings > 0, "no keepalive ping was written")
+      s:close()
+      to_end(s)
       client:close()
     end)
   end)

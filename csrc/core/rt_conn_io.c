@@ -217,6 +217,8 @@ int rt_conn_writeable(struct rt_session *s)
 {
     unsigned char *buf = s->client->txbuf + LWS_PRE;
     const size_t cap = RT_TX_CHUNK;
+    /* what a message has at least when it is first: a pong and a ping may go before it */
+    const size_t whole = cap - 2 * RT_WS_CONTROL_MAX;
     size_t fill = 0;
     const char *reason;
     int code;
@@ -244,25 +246,23 @@ int rt_conn_writeable(struct rt_session *s)
             goto nokey;
         s->ping_sent = true;
     }
-    /* As many waiting messages as fit, each one frame; a long one continues next time. */
+    /* As many waiting messages as fit, each one frame. A long one goes in fragments, one
+     * a call, so that every call ends at a frame boundary: the pong and ping above must
+     * never land inside a frame (RFC 6455 5.4), and with fragments they need not wait for
+     * the end of a long message either. */
     while (cap - fill > RT_WS_HEAD_MAX) {
-        size_t m;
+        size_t n;
         if (!s->cur) {
             if (rt_conn_close_due(s, &code, &reason) || !(s->cur = rt_conn_next_msg(s)))
                 break;
-            if (rt_ws_mask_key(s->cur_key))
-                goto nokey;
             s->cur_off = 0;
-            fill += rt_ws_head(buf + fill, RT_WS_TEXT, s->cur->len, s->cur_key);
         }
-        m = s->cur->len - s->cur_off;
-        if (m > cap - fill)
-            m = cap - fill;
-        rt_ws_mask(buf + fill, s->cur->data + s->cur_off, m, s->cur_key, s->cur_off);
-        fill += m;
-        s->cur_off += m;
+        if (rt_ws_frame_next(buf + fill, cap - fill, whole, RT_WS_TEXT, s->cur->data,
+                             s->cur->len, &s->cur_off, &n))
+            goto nokey;
+        fill += n;
         if (s->cur_off < s->cur->len)
-            break;
+            break;               /* the rest next time: as a fragment, or whole */
         rt_conn_written(s);
     }
     if (cap - fill >= RT_WS_HEAD_MAX + 2 + RT_WS_REASON_MAX &&

@@ -199,9 +199,8 @@ struct rt_session {
     struct rt_queue sendq;           /* taken from the intake, not yet written */
     struct rt_msg *setup;            /* owned: this connection's setup until written */
     struct rt_msg *cur;              /* owned: message being written */
-    size_t cur_off;                  /* its payload bytes written */
+    size_t cur_off;                  /* its payload bytes written (in fragments when long) */
     bool cur_setup;                  /* cur is the setup (never replayed) */
-    unsigned char cur_key[4];        /* its mask */
     struct rt_tls tls;               /* this connection's TLS (wss://) */
     struct rt_upgrade *up;           /* owned: the upgrade under way, NULL once open */
     struct rt_ws_rx rx;              /* frames read */

@@ -214,11 +214,12 @@ int rt_ws_mask_key(unsigned char key[4])
     return 0;
 }
 
-size_t rt_ws_head(unsigned char *out, int opcode, size_t len, const unsigned char key[4])
+static size_t rt_ws_head_fin(unsigned char *out, int opcode, bool fin, size_t len,
+                             const unsigned char key[4])
 {
     size_t h;
 
-    out[0] = (unsigned char)(0x80 | (opcode & 0x0f));
+    out[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
     if (len < 126) {
         out[1] = (unsigned char)(0x80 | len);
         h = 2;
@@ -236,6 +237,43 @@ size_t rt_ws_head(unsigned char *out, int opcode, size_t len, const unsigned cha
     }
     memcpy(out + h, key, 4);
     return h + 4;
+}
+
+size_t rt_ws_head(unsigned char *out, int opcode, size_t len, const unsigned char key[4])
+{
+    return rt_ws_head_fin(out, opcode, true, len, key);
+}
+
+/* The header length of a masked frame with a payload of len bytes. */
+static size_t rt_ws_head_len(size_t len)
+{
+    return len < 126 ? 6 : len < 65536 ? 8 : RT_WS_HEAD_MAX;
+}
+
+int rt_ws_frame_next(unsigned char *out, size_t room, size_t whole, int opcode,
+                     const unsigned char *msg, size_t len, size_t *off, size_t *n)
+{
+    size_t rest = len - *off, p = rest, h;
+    unsigned char key[4];
+    bool fin = true;
+
+    *n = 0;
+    if (rest + rt_ws_head_len(rest) > room) {
+        /* a message that fits an empty buffer goes whole next time: no fragments for the
+         * small ones, which are most (audio chunks) */
+        if ((*off == 0 && len + RT_WS_HEAD_MAX <= whole) ||
+            room < RT_WS_PIECE_MIN + RT_WS_HEAD_MAX)
+            return 0;
+        p = room - RT_WS_HEAD_MAX;   /* < rest: rest + its header did not fit */
+        fin = false;
+    }
+    if (rt_ws_mask_key(key))
+        return -1;
+    h = rt_ws_head_fin(out, *off ? RT_WS_CONT : opcode, fin, p, key);
+    rt_ws_mask(out + h, msg + *off, p, key, 0);
+    *off += p;
+    *n = h + p;
+    return 0;
 }
 
 void rt_ws_mask(unsigned char *dst, const unsigned char *src, size_t n,

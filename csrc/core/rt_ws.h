@@ -25,6 +25,10 @@ enum {
 
 /* Longest frame header we write: 2 + 8 length bytes + 4 mask bytes. */
 #define RT_WS_HEAD_MAX 14
+/* Longest control frame we write: a 6-byte header and 125 payload bytes. */
+#define RT_WS_CONTROL_MAX 131
+/* Smallest fragment of a long message worth its header. */
+#define RT_WS_PIECE_MIN 1024
 /* Longest close reason (a control payload is at most 125 bytes, 2 of them the code). */
 #define RT_WS_REASON_MAX 123
 /* Longest upgrade answer header block accepted. */
@@ -72,6 +76,17 @@ int rt_ws_mask_key(unsigned char key[4]);
 /* Writes the header of a masked frame (fin set, given opcode, payload of len bytes) into
  * out (RT_WS_HEAD_MAX bytes of room) and returns its length. */
 size_t rt_ws_head(unsigned char *out, int opcode, size_t len, const unsigned char key[4]);
+
+/* Writes the next frame of a message (opcode, msg[0..len)) whose first *off bytes are
+ * written into out (room bytes), advances *off and sets *n to the bytes written, 0 when
+ * nothing was. The rest goes as one frame when it fits; a message that does not goes in
+ * fragments that fill room (FIN clear, continuation frames after the first), so that each
+ * call ends at a frame boundary, where a control frame may go (RFC 6455 5.4). A message
+ * that fits whole in `whole` bytes (the least an empty buffer offers) waits for one
+ * instead of starting as a fragment; room below RT_WS_PIECE_MIN + RT_WS_HEAD_MAX gets no
+ * fragment. whole must be at least that. 0, or -1 when the random generator fails. */
+int rt_ws_frame_next(unsigned char *out, size_t room, size_t whole, int opcode,
+                     const unsigned char *msg, size_t len, size_t *off, size_t *n);
 
 /* Copies n bytes of src into dst masked with key, src being at offset `off` of the frame's
  * payload (so a payload can be masked in pieces). dst and src may be equal. */

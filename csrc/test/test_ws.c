@@ -1,5 +1,5 @@
-/* The WebSocket layer: the upgrade request and answer, frame headers and masking, and
- * the receive parser fed whole, byte by byte and with hostile frames. */
+/* The WebSocket layer: the upgrade request and answer, frame headers, masking and
+ * fragments, and the receive parser fed whole, byte by byte and with hostile frames. */
 #include <stdlib.h>
 
 #include "rt_alloc.h"
@@ -120,6 +120,84 @@ static void test_head_and_mask(void)
     rt_ws_mask(back, dst, 300, key, 0);   /* in place, inverse */
     RT_CHECK(memcmp(back, src, 300) == 0);
     RT_CHECK(rt_ws_mask_key(key) == 0);
+}
+
+/* Reads one masked client frame from b: its fin bit, opcode and unmasked payload (into
+ * out, at *out_len); returns the frame's length. */
+static size_t client_frame(const unsigned char *b, bool *fin, int *opcode, unsigned char *out,
+                           size_t *out_len)
+{
+    size_t len = b[1] & 0x7f, h = 2;
+
+    RT_CHECK(b[1] & 0x80);
+    if (len == 126) {
+        len = (size_t)b[2] << 8 | b[3];
+        h = 4;
+    } else if (len == 127) {
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | b[2 + i];
+        h = 10;
+    }
+    *fin = b[0] & 0x80;
+    *opcode = b[0] & 0x0f;
+    for (size_t i = 0; i < len; i++)
+        out[*out_len + i] = b[h + 4 + i] ^ b[h + (i & 3)];
+    *out_len += len;
+    return h + 4 + len;
+}
+
+/* A long message goes in fragments, each call ending at a frame boundary (where a ping or
+ * pong may go), and comes out whole; a short one is one frame, and waits for an empty
+ * buffer rather than start as a fragment. */
+static void test_frame_next(void)
+{
+    enum { LEN = 200000, ROOM = 65536, WHOLE = ROOM - 2 * RT_WS_CONTROL_MAX };
+    unsigned char *msg = malloc(LEN), *got = malloc(LEN), *buf = malloc(ROOM);
+    size_t off = 0, n, got_len = 0, k;
+    int opcode, frames = 0;
+    bool fin = false;
+
+    for (size_t i = 0; i < LEN; i++)
+        msg[i] = (unsigned char)(i * 31 + 7);
+    /* each call has the room of a buffer that began with a 131-byte pong */
+    while (off < LEN) {
+        RT_CHECK(rt_ws_frame_next(buf, ROOM - RT_WS_CONTROL_MAX, WHOLE, RT_WS_TEXT, msg, LEN,
+                                  &off, &n) == 0);
+        RT_CHECK(n > 0 && n <= ROOM - RT_WS_CONTROL_MAX);
+        k = client_frame(buf, &fin, &opcode, got, &got_len);
+        RT_CHECK(k == n);                          /* exactly one whole frame */
+        RT_CHECK(opcode == (frames ? RT_WS_CONT : RT_WS_TEXT));
+        RT_CHECK(fin == (off == LEN));
+        frames++;
+    }
+    RT_CHECK(frames == 4 && got_len == LEN && memcmp(got, msg, LEN) == 0);
+
+    /* fits: one frame with fin, as rt_ws_head writes it */
+    off = got_len = 0;
+    RT_CHECK(rt_ws_frame_next(buf, 1000, WHOLE, RT_WS_TEXT, msg, 640, &off, &n) == 0);
+    RT_CHECK(off == 640 && n == 644 + 4 && buf[0] == 0x81 && buf[1] == (0x80 | 126));
+    RT_CHECK(client_frame(buf, &fin, &opcode, got, &got_len) == n && fin);
+    RT_CHECK(memcmp(got, msg, 640) == 0);
+    /* does not fit the room left, fits an empty buffer: nothing now */
+    off = 0;
+    RT_CHECK(rt_ws_frame_next(buf, 600, WHOLE, RT_WS_TEXT, msg, 640, &off, &n) == 0);
+    RT_CHECK(off == 0 && n == 0);
+    RT_CHECK(rt_ws_frame_next(buf, 5000, WHOLE, RT_WS_TEXT, msg, WHOLE - RT_WS_HEAD_MAX, &off,
+                              &n) == 0);
+    RT_CHECK(off == 0 && n == 0);
+    /* a long one starts as a fragment where there is room enough, not in a sliver */
+    RT_CHECK(rt_ws_frame_next(buf, RT_WS_PIECE_MIN, WHOLE, RT_WS_TEXT, msg, LEN, &off, &n) == 0);
+    RT_CHECK(off == 0 && n == 0);
+    RT_CHECK(rt_ws_frame_next(buf, 5000, WHOLE, RT_WS_TEXT, msg, LEN, &off, &n) == 0);
+    RT_CHECK(n == 8 + 5000 - RT_WS_HEAD_MAX && off == 5000 - RT_WS_HEAD_MAX && buf[0] == RT_WS_TEXT);
+    /* the empty message */
+    off = 0;
+    RT_CHECK(rt_ws_frame_next(buf, 100, WHOLE, RT_WS_TEXT, msg, 0, &off, &n) == 0);
+    RT_CHECK(n == 6 && buf[0] == 0x81 && buf[1] == 0x80);
+    free(msg);
+    free(got);
+    free(buf);
 }
 
 /* Every length 0..70 (the 32- and 16-byte steps, the 8-byte one and the last bytes in
@@ -385,6 +463,7 @@ int main(void)
     RT_RUN(test_answer);
     RT_RUN(test_head_and_mask);
     RT_RUN(test_mask_every_length);
+    RT_RUN(test_frame_next);
     RT_RUN(test_rx_frames);
     RT_RUN(test_rx_lengths);
     RT_RUN(test_rx_hostile);
