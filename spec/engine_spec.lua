@@ -140,6 +140,24 @@ describe("the engine", function()
       end)
     end
 
+    -- RFC 6455 7.4.1: 1005, 1006 and 1015 never go in a close frame (they stand for "no
+    -- code" and failures seen locally); below 1000, 1004, 1016-2999 and 5000 up are
+    -- reserved or unassigned. Taken as sent, a 1006 read as a dropped connection and a
+    -- 1005 as an empty close.
+    it("fails a server close with a code no endpoint may send, with 1002", function()
+      for _, code in ipairs { 1005, 1006, 1015, 999, 1004, 2999, 5000 } do
+        local client, tag = h:client("close_reason", { code = code, reason_hex = "6f6b" })
+        local s = assert(client:connect { resumption = false })
+        local seen = to_end(s)
+        assert.equal("protocol", seen.error and seen.error.code, code)
+        assert.matches("close frame with an invalid code %(" .. code .. "%)", seen.error.message)
+        assert.equal(1002, seen.closed.code)
+        client:close()
+        local rec = ended_record(tag, 2.5)
+        assert.equal(1002, rec.closeReceived.code)
+      end
+    end)
+
     -- Closing with unread input sends a reset, and the server's stack then drops what it
     -- had not read: the tail of our audio and the close frame. A server that keeps
     -- sending always has more unread on its way, so the hang-up must not cost it a byte.

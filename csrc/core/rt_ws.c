@@ -413,17 +413,29 @@ static long rt_ws_frame_start(struct rt_ws_rx *p, struct rt_error *err)
     return 0;
 }
 
-/* Reads a close frame's code and reason. */
+/* Reads a close frame's code and reason. A code no endpoint may send (RFC 6455 7.4:
+ * 1005, 1006 and 1015 stand for "none" and for failures seen locally; below 1000, and
+ * 1004 and 2999 and under are reserved or unassigned) is a protocol failure: taken as
+ * sent, a 1006 would read as a dropped connection and a 1005 as an empty close. */
 static long rt_ws_close_frame(struct rt_ws_rx *p, struct rt_error *err)
 {
-    p->closed = true;
+    int code;
+
     if (p->ctl_len == 0) {
+        p->closed = true;
         p->close_code = 1005;
         return 0;
     }
     if (p->ctl_len == 1)
         return rt_ws_fail(p, err, 1002, RT_EPROTOCOL, "close frame with a one-byte payload");
-    p->close_code = p->ctl[0] << 8 | p->ctl[1];
+    code = p->ctl[0] << 8 | p->ctl[1];
+    if (!rt_ws_close_code_ok(code)) {
+        char what[64];
+        snprintf(what, sizeof what, "close frame with an invalid code (%d)", code);
+        return rt_ws_fail(p, err, 1002, RT_EPROTOCOL, what);
+    }
+    p->closed = true;
+    p->close_code = code;
     /* Kept as sent, even when it is not UTF-8: the binding shows such bytes as U+FFFD.
      * The payload's block holds it (nothing is parsed after a close frame). A NUL would
      * end it early as a C string: it becomes '?' and what follows is kept. */

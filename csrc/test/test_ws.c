@@ -393,6 +393,35 @@ static void test_rx_hostile(void)
     expect_fail(close1, sizeof close1, 1002, "close frame with a one-byte payload");
 }
 
+/* RFC 6455 7.4.1: 1005, 1006 and 1015 never go in a close frame; codes below 1000, 1004,
+ * 1016-2999 and 5000 up are reserved or unassigned. Such a close fails the connection. */
+static void test_rx_close_codes(void)
+{
+    static const int bad[] = { 0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999,
+                               5000, 65535 };
+    static const int good[] = { 1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4999 };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned char f[] = { 0x88, 4, (unsigned char)(bad[i] >> 8), (unsigned char)bad[i],
+                              'o', 'k' };
+        char msg[64];
+        snprintf(msg, sizeof msg, "close frame with an invalid code (%d)", bad[i]);
+        expect_fail(f, sizeof f, 1002, msg);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        unsigned char f[] = { 0x88, 4, (unsigned char)(good[i] >> 8), (unsigned char)good[i],
+                              'o', 'k' };
+        struct rt_ws_rx p;
+        struct rt_error e = { 0 };
+        struct got g = { 0 };
+        rt_ws_rx_init(&p, 0, 16);
+        RT_CHECK(feed(&p, &g, f, sizeof f, &e) == (long)sizeof f);
+        RT_CHECK(g.closes == 1 && p.close_code == good[i] && p.closed);
+        RT_CHECK_STR(p.close_reason, "ok");
+        rt_ws_rx_free(&p);
+    }
+}
+
 /* A close reason that is not UTF-8 is kept as sent (NUL-terminated). */
 static void test_rx_close_reason(void)
 {
@@ -468,6 +497,7 @@ int main(void)
     RT_RUN(test_rx_lengths);
     RT_RUN(test_rx_hostile);
     RT_RUN(test_rx_close_reason);
+    RT_RUN(test_rx_close_codes);
     RT_RUN(test_rx_nomem);
     RT_RUN(test_rx_control_nomem);
     return rt_test_done();
