@@ -376,19 +376,21 @@ describe("a handler of several calls that waits while its session is closed", fu
   after_each(function() client:close() end)
 
   -- Runs `text` with slow (waits), quick and, without a handler, lookup; closes the
-  -- session while slow waits. Returns the messages, and the call ids by tool name.
-  local function close_while_waiting(text)
+  -- session (how: "session", the default, or "client") while slow waits. Returns the
+  -- messages, the call ids by tool name and whether quick's handler ran.
+  local function close_while_waiting(text, how)
+    local quick_ran = false
     local session = assert(client:connect { output_modalities = { "text" }, resumption = false,
       tools = {
         { name = "slow", description = "d", handler = function() realtime.sleep(0.5); return { s = 1 } end },
-        { name = "quick", description = "d", handler = function() return { q = 1 } end },
+        { name = "quick", description = "d", handler = function() quick_ran = true; return { q = 1 } end },
         { name = "lookup", description = "d" } } })
     local msgs, ids = {}, {}
     realtime.run(function()
       assert(session:send_text(text))
       realtime.spawn(function()
         realtime.sleep(0.2)          -- slow waits now
-        session:close()
+        if how == "client" then client:close() else session:close() end
       end)
       for msg in session:messages(5) do msgs[#msgs + 1] = msg end
     end)
@@ -397,7 +399,7 @@ describe("a handler of several calls that waits while its session is closed", fu
         ids[msg.item.content[1].name] = msg.item.content[1].call_id
       end
     end
-    return msgs, ids
+    return msgs, ids, quick_ran
   end
 
   local function closed_error(msgs)
@@ -417,6 +419,44 @@ describe("a handler of several calls that waits while its session is closed", fu
     assert.equal("closed", err.code)
     assert.equal("tool response not sent: session closed", err.message)
     assert.same({ ids.slow, ids.quick }, err.call_ids)
+  end)
+
+  it("names them and keeps the later handlers from running under client:close() too", function()
+    local msgs, ids, quick_ran = close_while_waiting("call slow {}; call quick {}", "client")
+    local err = closed_error(msgs)
+    assert.is_table(err, "no error message")
+    assert.equal("closed", err.code)
+    assert.equal("tool response not sent: session closed", err.message)
+    assert.same({ ids.slow, ids.quick }, err.call_ids)
+    assert.is_false(quick_ran)
+    for _, msg in ipairs(msgs) do
+      if msg.type == "response_output_item_done" and msg.item.content[1].name == "quick" then
+        assert.is_nil(msg.result)
+      end
+    end
+  end)
+
+  it("names the later calls when the first handler closes the client itself", function()
+    local ran = {}
+    local session = assert(client:connect { output_modalities = { "text" }, resumption = false,
+      tools = {
+        { name = "first", description = "d",
+          handler = function() ran[#ran + 1] = "first"; client:close(); return { a = 1 } end },
+        { name = "second", description = "d",
+          handler = function() ran[#ran + 1] = "second"; return { b = 1 } end } } })
+    assert(session:send_text "call first {}; call second {}")
+    local msgs, ids = {}, {}
+    for msg in session:messages(5) do
+      msgs[#msgs + 1] = msg
+      if msg.type == "response_output_item_done" then
+        ids[msg.item.content[1].name] = msg.item.content[1].call_id
+      end
+    end
+    local err = closed_error(msgs)
+    assert.is_table(err, "no error message")
+    assert.equal("closed", err.code)
+    assert.same({ ids.first, ids.second }, err.call_ids)
+    assert.same({ "first" }, ran)
   end)
 
   it("names the handled call beside a call left to the caller, not that one", function()

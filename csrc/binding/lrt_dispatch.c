@@ -414,6 +414,24 @@ static void lrt_dispatch_closed_meanwhile(lua_State *L)
     lua_settop(L, SLOT_TOP);
 }
 
+/* Whether the session was closed by its owner: session:close(), its collection, or
+ * client:close(), which closes every session of the client but marks none of their
+ * boxes (the client box, LRT_UV_CLIENT, is cleared at once, while the core's session
+ * may still look open until the I/O thread gets to it). */
+static int lrt_dispatch_closed(lua_State *L, const struct lrt_session *u)
+{
+    const struct lrt_client *cu;
+    int closed;
+
+    if (u->closing || !u->s)
+        return 1;
+    lua_getiuservalue(L, SLOT_SELF, LRT_UV_CLIENT);
+    cu = luaL_testudata(L, -1, LRT_CLIENT);
+    closed = cu && !cu->c;
+    lua_pop(L, 1);
+    return closed;
+}
+
 /* Runs the handlers of the function calls from SLOT_INDEX on; when all are done,
  * answers them in one tool response (unless some are left to the caller). */
 int lrt_dispatch(lua_State *L)
@@ -435,7 +453,7 @@ int lrt_dispatch(lua_State *L)
             lrt_bump(L, SLOT_UNHANDLED);
             continue;
         }
-        if (u->closing || !u->s) {
+        if (lrt_dispatch_closed(L, u)) {
             /* its result could not go out: not run, named in the closed error */
             lua_settop(L, SLOT_TOP);
             continue;
@@ -461,7 +479,7 @@ int lrt_dispatch(lua_State *L)
         return lrt_dispatch_done(L, lua_pcallk(L, 2, 2, SLOT_MSGH, 0, lrt_dispatch_k));
     }
 
-    if (u->closing || !u->s) {
+    if (lrt_dispatch_closed(L, u)) {
         lrt_dispatch_closed_meanwhile(L);
     } else if (lua_tointeger(L, SLOT_HANDLED) > 0 && lua_tointeger(L, SLOT_UNHANDLED) == 0) {
         int r;
