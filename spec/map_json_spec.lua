@@ -78,6 +78,35 @@ describe("core.json_encode", function()
     assert.is_false(ok)
   end)
 
+  it("quotes the key a proxy gives as other errors quote names: escaped, cut before a character", function()
+    local ok, err = pcall(core.json_encode,
+      { w = setmetatable({ a = 1 }, { __index = { ["bad\1\27[31mkey\255"] = 1 } }) })
+    assert.is_false(ok)
+    assert.equal("w: its metatable's __index gives it entries not stored in it ('bad\\x01\\x1b[31mkey"
+      .. "\\xff'): give it __pairs, or copy it into a plain table", err)
+    -- 39 bytes, then a two-byte character across the 40-byte bound: cut before it
+    ok, err = pcall(core.json_encode,
+      setmetatable({ a = 1 }, { __index = { [string.rep("a", 39) .. "\u{e9}"] = 1 } }))
+    assert.is_false(ok)
+    assert.equal("its metatable's __index gives it entries not stored in it ('" .. string.rep("a", 39)
+      .. "'...): give it __pairs, or copy it into a plain table", err)
+    assert.is_truthy(utf8.len(err))
+  end)
+
+  it("names the path when a __len raises or gives a length that is not an integer", function()
+    local function boom() error("boom", 0) end
+    local ok, err = pcall(core.json_encode, { items = setmetatable({ 1, 2 }, { __len = boom }) })
+    assert.is_false(ok)
+    assert.equal("items: its metatable's __len raised an error ('boom')", err)
+    ok, err = pcall(core.json_encode, { items = setmetatable({ 1, 2 }, { __len = function() return 2.5 end }) })
+    assert.is_false(ok)
+    assert.equal("items: its metatable's __len gives a length that is not an integer (2.5)", err)
+    ok, err = pcall(core.json_encode, { items = setmetatable({ 1, 2 }, { __len = function() return {} end }) })
+    assert.is_false(ok)
+    assert.equal("items: its metatable's __len gives a length that is not an integer (a table)", err)
+    assert.equal('{"items":[1,2]}', core.json_encode { items = setmetatable({ 1, 2 }, { __len = function() return 2.0 end }) })
+  end)
+
   it("encodes a table whose metatable adds no data as it stores it", function()
     -- other metamethods, a class's methods and "__" names, a strict table's __index
     -- function, a __len that agrees, and __pairs, which shows what it holds

@@ -97,7 +97,7 @@ struct enc {
 /* Raises "<path>: <message>". The path is formatted into a stack array: nothing to free. */
 static int enc_fail(struct enc *e, int level, const char *fmt, ...)
 {
-    char path[256], msg[160];
+    char path[256], msg[400];   /* room for a quoted key or error (lrt_push_shown) */
     size_t n = 0;
     va_list ap;
 
@@ -272,10 +272,13 @@ static void enc_index_chain(struct enc *e, int idx, int level)
             if (!data)
                 continue;
             lua_pushvalue(L, -1);
-            if (lua_rawget(L, idx) == LUA_TNIL)
+            if (lua_rawget(L, idx) == LUA_TNIL) {
+                /* the key quoted as other errors quote names: escaped, cut short */
+                const char *shown = k ? lrt_push_shown(L, k, n, 40) : NULL;
                 enc_fail(e, level, "its metatable's __index gives it entries not stored in it "
-                                   "(%s%.40s%s): " LRT_PROXY_ADVICE, k ? "'" : "",
-                         k ? k : luaL_typename(L, -2), k ? "'" : " key");
+                                   "(%s%s): " LRT_PROXY_ADVICE,
+                         k ? shown : luaL_typename(L, -2), k ? "" : " key");
+            }
             lua_pop(L, 1);
         }
         if (luaL_getmetafield(L, chain, "__index") == LUA_TNIL)
@@ -289,14 +292,45 @@ static void enc_index_chain(struct enc *e, int idx, int level)
  * is stored would send the data as {} without a word, so it raises, naming the path.
  * count is how many entries lua_next found. A metatable with only other fields
  * (__tostring, __name, __close, the array markers) changes nothing. */
+/* The length the __len on top (popped) gives the table at idx, called in protected mode:
+ * an error in it, or a length that is not an integer, is the value's fault and is
+ * reported with its path, as luaL_len would not. */
+static lua_Integer enc_meta_len(struct enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+    lua_Integer len;
+    int status, isint;
+
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, idx);   /* the operands, as the # operator passes them */
+    status = lua_pcall(L, 2, 1, 0);
+    if (status == LUA_ERRMEM)
+        lua_error(L);
+    if (status != LUA_OK) {
+        size_t n = 0;
+        const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        enc_fail(e, level, "its metatable's __len raised an error (%s)",
+                 why ? lrt_push_shown(L, why, n, 120) : luaL_typename(L, -1));
+    }
+    len = lua_tointegerx(L, -1, &isint);
+    if (!isint) {
+        if (lua_type(L, -1) == LUA_TNUMBER)
+            enc_fail(e, level, "its metatable's __len gives a length that is not an integer "
+                               "(%.14g)", (double)lua_tonumber(L, -1));
+        enc_fail(e, level, "its metatable's __len gives a length that is not an integer "
+                           "(a %s)", luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return len;
+}
+
 static void enc_check_proxy(struct enc *e, int idx, int level, lua_Unsigned count)
 {
     lua_State *L = e->L;
     int t;
 
     if (luaL_getmetafield(L, idx, "__len") != LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_Integer len = luaL_len(L, idx), raw = (lua_Integer)lua_rawlen(L, idx);
+        lua_Integer len = enc_meta_len(e, idx, level), raw = (lua_Integer)lua_rawlen(L, idx);
         if (len != raw)
             enc_fail(e, level, "its metatable's __len gives it %lld entries, %lld stored: "
                                LRT_PROXY_ADVICE, (long long)len, (long long)raw);

@@ -76,10 +76,7 @@ void lrt_get_table(lua_State *L, int idx, const char *k)
 
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n)
 {
-    char out[40 * 4 + 1];
-
-    rt_printable(out, sizeof out, s, n > 40 ? 40 : n, NULL);   /* 40 always fit */
-    return lua_pushfstring(L, "'%s'%s", out, n > 40 ? "..." : "");
+    return lrt_push_shown(L, s, n, 40);
 }
 
 const char *lrt_map_enum(lua_State *L, int idx, const char *what, ...)

@@ -203,8 +203,9 @@ lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char 
 const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[]);
 
 /* Pushes (one value) and returns s[0..n) quoted for an error message, cut at 40 bytes
- * ("...") so that a value of any size is shown short, control and non-ASCII bytes as
- * \xNN so that the message is printable UTF-8 whatever the value held. */
+ * ("...", before a character rather than inside it) so that a value of any size is
+ * shown short, control and non-ASCII bytes as \xNN so that the message is printable
+ * UTF-8 whatever the value held (lrt_push_shown). */
 const char *lrt_map_shown(lua_State *L, const char *s, size_t n);
 
 /* The string at idx, read to be compared with a fixed set of names (a role, a part or

@@ -15,4 +15,11 @@
  * replaced by U+FFFD (so the text can be logged and encoded as JSON). */
 void lrt_push_utf8_fixed(lua_State *L, const char *s, size_t n);
 
+/* Pushes (one value) and returns s[0..n) quoted for an error message: control and
+ * non-ASCII bytes, quote and backslash as \xNN (rt_printable), so the message is printable
+ * UTF-8 whatever s holds; cut after at most max bytes (LRT_SHOWN_MAX at most) with "...",
+ * before a UTF-8 character rather than inside it. */
+#define LRT_SHOWN_MAX 160
+const char *lrt_push_shown(lua_State *L, const char *s, size_t n, size_t max);
+
 #endif
