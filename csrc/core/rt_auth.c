@@ -106,8 +106,15 @@ double rt_auth_refresh_margin(double lifetime)
 
 /* Ends a fetch (worker thread): keeps the new token, or the failure and the old token
  * while it lasts; sets the next refresh; wakes whoever waits. */
+/* How far a failed fetch's request went: whether it reached the endpoint, and the code
+ * of its own failure (RT_OK when the endpoint answered HTTP). */
+struct rt_auth_reach {
+    bool reached;
+    enum rt_code cause;
+};
+
 static void rt_auth_fetched(struct rt_auth *a, int rc, char *tok, double lifetime,
-                            const struct rt_error *e)
+                            const struct rt_error *e, struct rt_auth_reach how)
 {
     pthread_mutex_lock(&a->lock);
     a->fetching = false;
@@ -123,6 +130,8 @@ static void rt_auth_fetched(struct rt_auth *a, int rc, char *tok, double lifetim
     } else {
         a->failed = true;
         a->last = *e;
+        a->last_reached = how.reached;
+        a->last_cause = how.cause;
         if (a->token) {
             /* keep the old token while it lasts; try again before it runs out */
             double now = rt_clock_now();
@@ -167,13 +176,13 @@ static void rt_auth_on_due(struct rt_http_task *t)
     rt_error_clear(&e);
     rt_error_clear(&err);
     if (rt_auth_req_build(a, &q, &err) != 0) {
-        rt_auth_fetched(a, -1, NULL, 0, &err);
+        rt_auth_fetched(a, -1, NULL, 0, &err, (struct rt_auth_reach){ false, err.code });
         return;
     }
     memcpy(a->where, q.where, sizeof a->where);
     if (rt_http_task_request(t, &q.req, &e) != 0) {
         rt_auth_unanswered(a, &e, &err);
-        rt_auth_fetched(a, -1, NULL, 0, &err);
+        rt_auth_fetched(a, -1, NULL, 0, &err, (struct rt_auth_reach){ false, e.code });
     }
     rt_auth_req_free(&q);     /* the request copied what it needs */
 }
@@ -183,16 +192,22 @@ static void rt_auth_on_done(struct rt_http_task *t, int rc, struct rt_http_respo
 {
     struct rt_auth *a = (struct rt_auth *)t;
     struct rt_error err;
+    /* an HTTP answer, good or bad, reached the endpoint */
+    struct rt_auth_reach how = { true, RT_OK };
     char *tok = NULL;
     double lifetime = 0;
 
     rt_error_clear(&err);
-    if (rc != 0)
+    if (rc != 0) {
         rt_auth_unanswered(a, herr, &err);
-    else
+        how.reached = rc == RT_HTTP_NO_ANSWER;
+        how.cause = herr->code;
+        rc = -1;
+    } else {
         rc = rt_auth_answer(a, a->where, resp, &tok, &lifetime, &err);
+    }
     rt_http_response_free(resp);
-    rt_auth_fetched(a, rc, tok, lifetime, &err);
+    rt_auth_fetched(a, rc, tok, lifetime, &err, how);
 }
 
 static void rt_auth_release(struct rt_auth *a);
@@ -487,6 +502,9 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
         return -1;
     pthread_mutex_lock(&a->lock);
     double now = rt_clock_now();
+    /* a failure told below that is not a fetch's went nowhere (rt_auth_reached) */
+    a->told_reached = false;
+    a->told_cause = RT_EAUTH;
     if (a->closed) {
         pthread_mutex_unlock(&a->lock);
         rt_error_set(err, RT_EAUTH, "%s: the credential is closed", a->source);
@@ -510,12 +528,30 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
     }
     if (a->failed && !a->fetching && !a->want) {
         a->failed = false;
+        a->told_reached = a->last_reached;
+        a->told_cause = a->last_cause;
         rt_error_set(err, a->last.code, "%s", a->last.msg);
         pthread_mutex_unlock(&a->lock);
         return -1;
     }
     pthread_mutex_unlock(&a->lock);
     return rt_auth_want(a, err) ? 0 : -1;
+}
+
+int rt_auth_reached(struct rt_auth *a, enum rt_code *cause)
+{
+    bool reached = false;
+
+    if (cause)
+        *cause = RT_OK;
+    if (!a || rt_fork_inherited(&a->born))
+        return 0;               /* a parent's copy: its lock may be held by no thread */
+    pthread_mutex_lock(&a->lock);
+    reached = a->told_reached;
+    if (cause)
+        *cause = a->told_cause;
+    pthread_mutex_unlock(&a->lock);
+    return reached ? 1 : 0;
 }
 
 /* Forgets the cached token when it is `token` (NULL: whichever it is) and, with `fetch`,

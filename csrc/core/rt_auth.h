@@ -92,6 +92,18 @@ void rt_auth_close(struct rt_auth *a);
 int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *expires_in,
                   struct rt_error *err);
 
+/* What lay behind the failure rt_auth_token last reported (-1), for a caller that
+ * tells "no such server here" from a server that fails: 1 when the fetch's request
+ * reached the token endpoint, a connection to it made (it answered with a refusal or an
+ * unusable token, or it hung up, answered with something that is not HTTP, broke the
+ * connection, or said nothing in time); 0 when it did not (the host did not resolve,
+ * nothing listened, the connect timed out, no request could go out) and for a failure
+ * that was no fetch's (the credential closed). *cause (optional): the code of the
+ * request's own failure (RT_EDNS, RT_ECONNECT, RT_ETLS, RT_ETIMEOUT, RT_EPROTOCOL, ...),
+ * RT_OK when the endpoint answered HTTP. Meant right after that rt_auth_token, on the
+ * same thread. NULL a: 0 and RT_OK. */
+int rt_auth_reached(struct rt_auth *a, enum rt_code *cause);
+
 /* Wipes and frees a token rt_auth_token or rt_auth_fetch_now gave (the library's
  * allocator made it, and a token must not stay in freed memory). NULL ok. */
 void rt_auth_token_free(char *token);

@@ -32,6 +32,12 @@ struct rt_auth {
     bool fetching;             /* guarded by lock: a fetch is under way */
     bool failed;               /* guarded by lock: the last fetch failed, not yet reported */
     struct rt_error last;      /* guarded by lock: that failure */
+    bool last_reached;         /* guarded by lock: its request reached the endpoint (a
+                                  connection was made: rt_auth_reached) */
+    enum rt_code last_cause;   /* guarded by lock: the code of its request's own failure,
+                                  RT_OK when the endpoint answered HTTP */
+    bool told_reached;         /* guarded by lock: the same two of the failure */
+    enum rt_code told_cause;   /* rt_auth_token last reported */
     char *token;               /* guarded by lock, owned (secret); NULL = none */
     char *assertion;           /* guarded by lock, owned (secret): the signed JWT the last
                                   service-account grant carried, for rt_auth_leaks */

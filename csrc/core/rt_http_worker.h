@@ -27,7 +27,8 @@ struct rt_http_task {
                                                      came (may be NULL if never used) */
     void (*on_done)(struct rt_http_task *t, int rc, struct rt_http_response *resp,
                     const struct rt_error *err);  /* the request ended: rc 0 with *resp (the
-                                                     callee owns and frees it), or -1 */
+                                                     callee owns and frees it), or a failure:
+                                                     RT_HTTP_NO_ANSWER or -1 (below) */
     void (*on_release)(struct rt_http_task *t);   /* after rt_http_task_close: the worker is
                                                      done with t, which may be freed now (on
                                                      the worker, or on the closer's thread) */
@@ -41,6 +42,11 @@ struct rt_http_task {
     double due_at;                  /* monotonic seconds (rt_clock_now) of on_due; INFINITY none */
     bool closing;                   /* rt_http_task_close was called */
 };
+
+/* The failure of a request whose server was reached: a connection was made, and no
+ * usable HTTP answer came over it (rt_http_xfer_finish). Any other failure is -1: no
+ * connection was made, or the request could not start. */
+#define RT_HTTP_NO_ANSWER (-2)
 
 /* Monotonic seconds, the clock of rt_http_task_wake. */
 

@@ -9,6 +9,7 @@
 #include "rt_alloc.h"
 #include "rt_curl.h"
 #include "rt_file.h"
+#include "rt_http_worker.h"   /* RT_HTTP_NO_ANSWER */
 #include "rt_version.h"
 
 #define RT_HTTP_DEFAULT_TIMEOUT 30.0
@@ -273,6 +274,31 @@ CURL *rt_http_xfer_easy(struct rt_http_xfer *x)
     return x->easy;
 }
 
+/* Whether a connection to the server was made before libcurl's failure c: the caller
+ * tells "nothing there" (no such host, nothing listening, no connect in time) from a
+ * server that was reached and did not answer with HTTP (it hung up, sent something else,
+ * broke the connection, was silent). */
+static bool rt_http_xfer_connected(struct rt_http_xfer *x, CURLcode c)
+{
+    curl_off_t us = 0;
+
+    switch (c) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return false;
+    case CURLE_GOT_NOTHING:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        return true;
+    default:
+        /* the time the connect completed; 0 while none did (a timeout before it too) */
+        return rt_curl.easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK && us > 0;
+    }
+}
+
 int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_response *resp,
                         struct rt_error *err)
 {
@@ -286,7 +312,7 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
     if (x->too_large) {
         rt_error_set(err, RT_EPROTOCOL, "%s %s: response larger than %zu bytes", x->method,
                      x->where, x->max);
-        return -1;
+        return RT_HTTP_NO_ANSWER;
     }
     if (c != CURLE_OK) {
         if (c == CURLE_OPERATION_TIMEDOUT)
@@ -295,13 +321,13 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
         else
             rt_error_set(err, rt_http_code(c), "%s %s: %s", x->method, x->where,
                          x->errbuf[0] ? x->errbuf : rt_curl.easy_strerror(c));
-        return -1;
+        return rt_http_xfer_connected(x, c) ? RT_HTTP_NO_ANSWER : -1;
     }
     if (rt_curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK ||
         resp->status < 100) {
         resp->status = 0;
         rt_error_set(err, RT_EPROTOCOL, "%s %s: no HTTP status in the response", x->method, x->where);
-        return -1;
+        return RT_HTTP_NO_ANSWER;
     }
     if (!x->resp.body) {
         x->resp.body = rt_malloc(1);

@@ -25,8 +25,11 @@ struct rt_http_xfer *rt_http_xfer_new(const struct rt_http_request *r, struct rt
 CURL *rt_http_xfer_easy(struct rt_http_xfer *x);
 
 /* Turns libcurl's result for the transfer into 0 with *resp (the body moves to the
- * caller), or -1 with err set: RT_EDNS, RT_ECONNECT, RT_ETLS, RT_ETIMEOUT, RT_EPROTOCOL
- * (response too large or without a status), RT_ENOMEM. */
+ * caller), or a failure with err set: RT_EDNS, RT_ECONNECT, RT_ETLS, RT_ETIMEOUT,
+ * RT_EPROTOCOL (response too large or without a status), RT_ENOMEM. The failure is
+ * RT_HTTP_NO_ANSWER when a connection to the server was made (it then hung up, answered
+ * with something that is not HTTP, broke the connection, or said nothing in time), -1
+ * when none was (the host did not resolve, nothing listened, the connect timed out). */
 int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode rc, struct rt_http_response *resp,
                         struct rt_error *err);
 
