@@ -244,6 +244,27 @@ describe("credentials against the simulator", function()
       h:stop()
     end)
 
+    it("as the last link, one that hangs up or answers something that is not HTTP is that server's failure", function()
+      local h = helper.hostile { tls = true }
+      local script = ([[
+        local auth = require "realtime.auth"
+        local ok, err, code = auth.resolve({ ca_file = %q }, 10)
+        print(ok and "OK" or ("FAIL %%s %%s"):format(code, err))
+      ]]):format(h.ca_file)
+      local env = { LUA_PATH = package.path, LUA_CPATH = package.cpath, HOME = dir .. "/nohome" }
+      -- it reads the request, then closes the connection without a word
+      env.GCE_METADATA_HOST = h.http .. "/_token/reply=hangup"
+      local out = child(env, script)
+      assert.matches("FAIL auth metadata server https://127%.0%.0%.1:%d+/_token/reply=hangup: GET ", out)
+      assert.is_nil(out:find("no Vertex AI credentials found", 1, true), out)
+      -- it answers with bytes that are not HTTP
+      env.GCE_METADATA_HOST = h.http .. "/_token/reply=garbage"
+      out = child(env, script)
+      assert.matches("FAIL auth metadata server https://127%.0%.0%.1:%d+/_token/reply=garbage: GET ", out)
+      assert.is_nil(out:find("no Vertex AI credentials found", 1, true), out)
+      h:stop()
+    end)
+
     it("reports a metadata server that refuses (no Metadata-Flavor answer) as 'auth'", function()
       local src = assert(core.auth_new { kind = "metadata", metadata_host = helper.sim_http .. "/nowhere",
         ca_file = helper.sim_ca, source = "metadata server test" })

@@ -123,7 +123,9 @@ static void lrt_token_release(void *p)
     rt_free(p);
 }
 
-/* auth:token([min_valid]) -> token, expires_in | nil, "again" | nil, message, "auth" */
+/* auth:token([min_valid]) -> token, expires_in | nil, "again" | nil, message, "auth",
+ * reached, cause (rt_auth_reached: whether the failed fetch reached the endpoint, and
+ * the code name of its request's own failure, nil when the endpoint answered HTTP) */
 static int lrt_auth_token(lua_State *L)
 {
     struct lrt_auth *u = lrt_check_auth(L, 1);
@@ -134,8 +136,19 @@ static int lrt_auth_token(lua_State *L)
 
     rt_error_clear(&err);
     int rc = rt_auth_token(u->a, min_valid, &tok, &left, &err);
-    if (rc < 0)
-        return lrt_pushfail(L, &err);
+    if (rc < 0) {
+        /* then whether the fetch reached the endpoint, and its request's own failure
+         * (nil when the endpoint answered HTTP): auth.lua tells "no server here" by them */
+        enum rt_code cause;
+        int reached = rt_auth_reached(u->a, &cause);
+        int n = lrt_pushfail(L, &err);
+        lua_pushboolean(L, reached);
+        if (cause == RT_OK)
+            lua_pushnil(L);
+        else
+            lua_pushstring(L, rt_code_name(cause));
+        return n + 2;
+    }
     if (rc == 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "again");

@@ -258,20 +258,18 @@ local NO_CREDENTIALS = "no Vertex AI credentials found: pass credentials or acce
   .. "set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default "
   .. "login`, or run on Google Cloud"
 
---- True when the failure `err` of the metadata server found as the last link of the
--- search means there is none to be had here (no such host, nothing listening, nothing
--- in time from the default host): only then is "no credentials found" the news. A
--- server that answered (an HTTP error, an unusable token) is a Google Cloud machine's
--- failing metadata server, and so is one named by $GCE_METADATA_HOST (`named`) that
--- did not answer in time. The core's texts tell them apart; the source (a host checked
--- to hold no spaces) cannot hold these phrases.
-local function no_metadata_server(err, named)
-  for _, answered in ipairs { " refused: HTTP %d", " answered ", ": response larger than ",
-    ": no HTTP status in the response" } do
-    if err:find(answered) then return false end
-  end
-  return not (named and (err:find(": no response within ", 1, true)
-    or err:find(": no access token after ", 1, true)))
+--- True when the failure of the metadata server found as the last link of the search
+-- means there is none to be had here (no such host, nothing listening, nothing in time
+-- from the default host): only then is "no credentials found" the news. A server that
+-- was reached (it answered an HTTP error or an unusable token, hung up, answered with
+-- something that is not HTTP) is a Google Cloud machine's failing metadata server, and
+-- so is one named by $GCE_METADATA_HOST (`named`) that did not answer in time. The core
+-- says which: `failure` is what auth.token gave, { reached = whether a connection to
+-- the server was made, cause = the code of the request's own failure or nil when it
+-- answered HTTP } (rt_auth_reached), `waited_out` whether the wait for it ended first.
+local function no_metadata_server(failure, waited_out, named)
+  if waited_out or (failure and failure.cause == "timeout") then return not named end
+  return failure ~= nil and not failure.reached
 end
 
 -- What the waiters of one token source share (weak keys: it goes with the source):
@@ -291,7 +289,9 @@ end
 
 --- Waits up to `timeout` seconds for a token of `src` (a realtime.Auth) valid for at
 -- least `min_valid` seconds. Returns token, expires_in, or nil, message, code: "auth",
--- or "closed" when the source is (or gets) closed. Any number of callers may wait on one
+-- or "closed" when the source is (or gets) closed; after them `waited_out` (true when
+-- only the wait ended) and, for a failed fetch, its record { message, code, reached,
+-- cause } (no_metadata_server reads the last two). Any number of callers may wait on one
 -- source (coroutines of realtime.run): a fetch that fails gives its failure to every
 -- caller that waited for it, not only to the first that looks (the core reports a
 -- failure once, then starts a new fetch), so concurrent connects cost one request.
@@ -303,18 +303,19 @@ function auth.token(src, timeout, min_valid)
   local since = src:fetches()
   while true do
     local failed = st.failed
-    if failed and failed.after > since then return nil, failed.message, failed.code end
+    if failed and failed.after > since then return nil, failed.message, failed.code, false, failed end
     if not src:is_open() then
       return nil, ("%s: closed while waiting for an access token"):format(source), "closed"
     end
-    local token, extra, code = src:token(min_valid or 60)
+    local token, extra, code, reached, cause = src:token(min_valid or 60)
     if token then
       st.had_token = true
       return token, extra
     end
     if extra ~= "again" then
-      st.failed = { after = src:fetches(), message = extra, code = code or "auth" }
-      return nil, extra, code or "auth"
+      st.failed = { after = src:fetches(), message = extra, code = code or "auth",
+                    reached = reached, cause = cause }
+      return nil, extra, code or "auth", false, st.failed
     end
     local left = deadline - core.now()
     if left <= 0 then
@@ -387,11 +388,11 @@ function auth.resolve(p, timeout)
     -- source's, for retire to drop with it
     if quota and not p.quota_project then p.quota_project, p.quota_source = quota, src end
   end
-  local token, err, code, waited_out = auth.token(src, timeout)
+  local token, err, code, waited_out, failure = auth.token(src, timeout)
   if not token then
     local st = shared_of(src)
     if st.fallback and not st.had_token and code ~= "closed"
-      and no_metadata_server(err, st.named) then
+      and no_metadata_server(failure, waited_out, st.named) then
       err = NO_CREDENTIALS .. " (" .. err .. ")"
     end
     if code == "auth" and not waited_out then auth.retire(p, src) end

@@ -120,8 +120,10 @@ function main() {
     // /_token?status=N&body=B64URL&type=T&delay=MS|never&stretch=N: a token endpoint that
     // answers as told (the settings may be path segments too, /_token/status=N/..., and any
     // path may follow them); stretch=N makes the first "@@" of the body N letters "t" (a
-    // long answer from a short URL: clients bound their URLs); GET /_tokens counts the
-    // requests it had.
+    // long answer from a short URL: clients bound their URLs); reply=hangup closes the
+    // connection after reading the request, reply=garbage sends bytes that are not HTTP
+    // and closes (a server that was reached but gives no HTTP answer); GET /_tokens counts
+    // the requests it had.
     const target = parseTarget(req.target);
     if (target.mode === '_token') {
       const p = target.params;
@@ -129,6 +131,8 @@ function main() {
       let body = p.body !== undefined ? Buffer.from(p.body, 'base64url').toString('latin1')
         : JSON.stringify({ access_token: 'hostile-token', expires_in: 3600, token_type: 'Bearer' });
       if (p.stretch !== undefined) body = body.replace('@@', 't'.repeat(Number(p.stretch)));
+      if (p.reply === 'hangup') return socket.end();
+      if (p.reply === 'garbage') return socket.end('garbage garbage\r\n\r\n');
       body = Buffer.from(body, 'latin1');
       const send = () => respond(socket, Number(p.status || 200), 'Token', body,
         p.type || 'application/json');

@@ -343,6 +343,8 @@ test('hostile server modes', async (t) => {
     assert.strictEqual(seg.status, 403);
     assert.strictEqual(await seg.text(), 'no');
     assert.strictEqual((await getJson(base, '/_tokens')).requests, 3);
+    await assert.rejects(fetch(`${base}/_token/reply=hangup`));
+    await assert.rejects(fetch(`${base}/_token/reply=garbage`));
   });
 
   await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
