@@ -457,6 +457,22 @@ static int rt_rec_handshake_msgs(struct rt_tls *t, const unsigned char *p, size_
     return 0;
 }
 
+/* An alert's name: OpenSSL's, or for the alerts of RFC 8446 section 6 that OpenSSL 3.0
+ * calls "unknown" (a server asking for a client certificate sends certificate_required). */
+static const char *rt_rec_alert_name(unsigned char desc)
+{
+    const char *name = SSL_alert_desc_string_long(desc);
+
+    if (name && strcmp(name, "unknown") != 0)
+        return name;
+    switch (desc) {
+    case 86: return "inappropriate fallback";
+    case 109: return "missing extension";
+    case 116: return "certificate required";
+    default: return "unknown";
+    }
+}
+
 /* An alert record: 1 to go on (user_canceled), -1 otherwise (err set). */
 static int rt_rec_alert(struct rt_tls *t, const unsigned char *p, size_t n, struct rt_error *err)
 {
@@ -470,7 +486,7 @@ static int rt_rec_alert(struct rt_tls *t, const unsigned char *p, size_t n, stru
         return 1;                               /* close_notify follows */
     } else {
         rt_error_set(err, RT_ETLS, "TLS alert from %s: %s (%u)", t->host,
-                     SSL_alert_desc_string_long(p[1]), p[1]);
+                     rt_rec_alert_name(p[1]), p[1]);
     }
     return -1;
 }
