@@ -159,6 +159,10 @@ function main() {
         return respond(socket, 404, 'Not Found', `unknown mode '${mode}'; known: ${Object.keys(modes).join(', ')}`,
           'text/plain');
       }
+      if (modes[mode].upgrade) {
+        log(`${mode} answers the upgrade itself ${JSON.stringify(params)}`);
+        return modes[mode].upgrade(socket, params);
+      }
       const key = req.headers['sec-websocket-key'];
       if (!key) return respond(socket, 400, 'Bad Request', 'no Sec-WebSocket-Key', 'text/plain');
       const proto = req.headers['sec-websocket-protocol'];

@@ -11,10 +11,13 @@
 //                        default: c.model(msg), a tiny model that answers text and tool results
 //   close(c, code, reason) the client sent a close frame; default: close back, same code
 //   connected(c)         right after the handshake, before any message
+//   upgrade(socket, params) answers the upgrade request itself (no 101, no connection
+//                        record): the modes that refuse the upgrade or never answer it
 // To add a mode, add an entry here (and a line in README.md's table); `frames` below holds
 // ready-made server messages for the "send a chosen frame" modes.
 
 const crypto = require('node:crypto');
+const { STATUS_CODES } = require('node:http');
 const { OP, encode } = require('./frames');
 
 // The payload of the `ping` mode's ping of n bytes.
@@ -42,6 +45,32 @@ function breakConnection(c) {
   if (c.params.deaf !== undefined) return;
   c.socket.on('data', () => {});
   c.socket.resume();
+}
+
+// Refuses an upgrade (`refuse`): HTTP `status` with a Google API error body (or `body`,
+// base64url bytes), whole, cut short, or chunked, as `how` says.
+function refuseUpgrade(socket, params) {
+  const status = int(params.status, 503);
+  const body = params.body !== undefined ? Buffer.from(params.body, 'base64url')
+    : Buffer.from(JSON.stringify({ error: { code: status, message: 'hostile refusal', status: 'UNAVAILABLE' } }));
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] || 'Refused'}\r\nContent-Type: application/json\r\n`;
+  const how = params.how || 'whole';
+  socket.on('data', () => {});               // what the client still sends is dropped
+  if (how === 'chunked' || how === 'chunked_bad') {
+    // two chunks, the second and the last one 100 ms later (so they come in a read of
+    // their own); chunked_bad's first size line is no hex number
+    const half = body.length >> 1;
+    const size = (n) => (how === 'chunked_bad' ? 'zz' : n.toString(16));
+    socket.write(Buffer.concat([Buffer.from(`${head}Transfer-Encoding: chunked\r\n\r\n${size(half)}\r\n`),
+      body.subarray(0, half), Buffer.from('\r\n')]));
+    setTimeout(() => socket.write(Buffer.concat([Buffer.from(`${(body.length - half).toString(16)};x=y\r\n`),
+      body.subarray(half), Buffer.from('\r\n0\r\n\r\n')])), 100);
+    return;
+  }
+  const cut = how === 'cut' || how === 'cut_open';
+  const all = Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length + (cut ? 50 : 0)}\r\n\r\n`), body]);
+  if (how === 'cut_open') socket.write(all);
+  else socket.end(all);
 }
 
 const text = (t) => ({ serverContent: { modelTurn: { parts: [{ text: t }] } } });
@@ -344,6 +373,27 @@ const modes = {
         c.sendJson(text(`got ${Buffer.byteLength(t)} ${sum}`));
       }
       c.sendJson(turnComplete);
+    },
+  },
+
+  refuse: {
+    about: 'refuses the upgrade with HTTP `status` (503) and a Google API error body (or `body`), '
+      + '`how`: whole, cut (50 bytes fewer than announced, then the end), cut_open (the same, '
+      + 'connection kept open), chunked, chunked_bad (a first size line that is no number)',
+    upgrade: refuseUpgrade,
+  },
+
+  no_answer: {
+    about: 'never answers the upgrade: ends the connection (over TLS with close_notify), or with '
+      + '`how=garbage` writes a record that cannot decrypt under TLS (the raw bytes without it)',
+    upgrade(socket, params) {
+      if (params.how !== 'garbage') {
+        socket.end();
+        return;
+      }
+      const raw = socket._parent || socket;
+      raw.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20]), Buffer.alloc(32, 0xa5)]));
+      socket.on('data', () => {});
     },
   },
 

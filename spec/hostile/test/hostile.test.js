@@ -347,6 +347,39 @@ test('hostile server modes', async (t) => {
     await assert.rejects(fetch(`${base}/_token/reply=garbage`));
   });
 
+  // What a plain upgrade request to target gets: { text, ended } after the end or ms.
+  const rawAnswer = (target, ms) => new Promise((resolve) => {
+    const sock = net.connect(Number(new URL(base).port), '127.0.0.1');
+    const got = [];
+    const done = (ended) => { sock.destroy(); resolve({ text: Buffer.concat(got).toString('latin1'), ended }); };
+    const timer = setTimeout(() => done(false), ms);
+    sock.on('data', (d) => got.push(d));
+    sock.on('end', () => { clearTimeout(timer); done(true); });
+    sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  });
+
+  await t.test('refuse refuses the upgrade whole, cut short or chunked; no_answer never answers', async () => {
+    const err = '{"error":{"code":503,"message":"hostile refusal","status":"UNAVAILABLE"}}';
+    let r = await rawAnswer('/refuse/ws/x', 2000);
+    assert.ok(r.ended);
+    assert.match(r.text, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.ok(r.text.endsWith(`Content-Length: ${err.length}\r\n\r\n${err}`), r.text);
+    r = await rawAnswer('/refuse/status=401/how=cut/ws/x', 2000);
+    assert.ok(r.ended);
+    assert.match(r.text, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    assert.ok(r.text.includes(`Content-Length: ${err.length + 50}\r\n`), r.text);  // 401 and 503: the same length
+    r = await rawAnswer('/refuse/how=cut_open/ws/x', 300);
+    assert.ok(!r.ended);
+    assert.ok(r.text.endsWith(`\r\n\r\n${err}`), r.text);
+    r = await rawAnswer('/refuse/how=chunked/ws/x', 2000);
+    const half = err.length >> 1;
+    assert.ok(r.text.endsWith(`Transfer-Encoding: chunked\r\n\r\n${half.toString(16)}\r\n${err.slice(0, half)}\r\n`
+      + `${(err.length - half).toString(16)};x=y\r\n${err.slice(half)}\r\n0\r\n\r\n`), r.text);
+    r = await rawAnswer('/no_answer/ws/x', 2000);
+    assert.deepStrictEqual(r, { text: '', ended: true });
+  });
+
   await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
     await assert.rejects(Raw.open(base, '/nonsense/ws/x'), /404/);
     const modes = await getJson(base, '/_modes');
