@@ -289,7 +289,7 @@ static void rt_conn_timeout_cb(lws_sorted_usec_list_t *sul)
         if (s->state == RT_CS_SETUP)
             rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "no setupComplete within %g s",
                          s->timeout);
-        else
+        else if (!rt_conn_upgrade_cut(s))   /* a refusal still sending its body is one */
             rt_error_set(rt_conn_err(s), RT_ETIMEOUT, "connecting to %s timed out after %g s",
                          s->host, s->timeout);
     }
@@ -520,6 +520,8 @@ int rt_conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (s && s->wsi == wsi && s->state != RT_CS_DONE && s->state != RT_CS_WAIT) {
             s->wsi = NULL;
             lws_sul_cancel(&s->sul_alive);
+            /* a refusal cut short by the server's end is still the refusal */
+            (void)rt_conn_upgrade_cut(s);
             /* What was read while reading was paused (the server's last messages, its
              * close answer) counts before the end is judged. */
             rt_conn_drain_stash(s);

@@ -83,6 +83,12 @@ int rt_conn_write_request(struct rt_session *s, unsigned char *buf, size_t cap);
 int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len);
 /* Frees the upgrade state (wiping the request). */
 void rt_conn_upgrade_free(struct rt_session *s);
+/* The connection ends (closed, timed out) before the WebSocket opened: a refusal whose
+ * body was still coming is reported with the part that came. True when it was. */
+bool rt_conn_upgrade_cut(struct rt_session *s);
+/* A TLS read failed (err): recorded as the connection's failure, unless it cut short a
+ * refusal (rt_conn_upgrade_cut). */
+void rt_conn_read_failed(struct rt_session *s, const struct rt_error *err);
 
 /* ---- rt_conn_io.c ---- */
 /* Hands plaintext buf[0..n) (LWS_PRE bytes of room before it) to lws, through TLS when the

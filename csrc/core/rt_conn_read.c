@@ -261,7 +261,7 @@ static int rt_conn_readable_now(struct rt_session *s, const unsigned char *in, s
         if (rt_conn_plain(s, c->rxbuf, (size_t)k))
             return -1;
     if (k < 0) {
-        rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
+        rt_conn_read_failed(s, &err);
         return -1;
     }
     if (s->tls.spill.len)

@@ -18,6 +18,10 @@
 #define RT_BODY_QUOTE 160
 #define RT_JSON_QUOTE 400
 #define RT_BODY_WAIT 4096
+/* How long a refusal's body may take after its head (the connect deadline may come
+ * first): a server that announces more than it sends, and keeps the connection open,
+ * must not turn its refusal into a timeout that never names the status. */
+#define RT_BODY_WAIT_USEC LWS_USEC_PER_SEC
 
 /* ==================================================================== *
  *  T H E   U P G R A D E
@@ -83,6 +87,7 @@ void rt_conn_upgrade_free(struct rt_session *s)
 
     if (!up)
         return;
+    lws_sul_cancel(&up->body_wait);
     if (up->hs.data)
         memset(up->hs.data, 0, up->hs.cap);
     rt_buf_free(&up->hs);
@@ -103,6 +108,7 @@ void rt_conn_upgrade_start(struct rt_session *s)
     if (!up)
         goto nomem;
     rt_buf_init(&up->hs);
+    up->s = s;
     rt_conn_auth_header(s);
     if (rt_ws_new_key(up->ws_key)) {
         rt_error_set(rt_conn_err(s), RT_ETLS, "the random generator failed");
@@ -285,6 +291,44 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
     rt_conn_mask_secrets(s, rt_conn_err(s)->msg);   /* the body may quote the request */
 }
 
+/* Whether more of a refused upgrade's body is worth waiting for: less came than was
+ * announced; at most RT_BODY_WAIT bytes. */
+static bool rt_conn_body_wanted(const struct rt_upgrade *up)
+{
+    const struct rt_ws_answer *a = &up->answer;
+    size_t n = up->hs.len - a->header_len;
+
+    if (n >= RT_BODY_WAIT)
+        return false;
+    return a->content_length >= 0 && n < (size_t)a->content_length;
+}
+
+bool rt_conn_upgrade_cut(struct rt_session *s)
+{
+    if (s->state != RT_CS_UPGRADING || !s->up || !s->http_status || s->close_acted ||
+        rt_conn_err_code(s) != RT_OK)
+        return false;
+    rt_conn_refused(s, &s->up->answer);
+    return true;
+}
+
+/* The refusal's body is late (RT_BODY_WAIT_USEC): the refusal with what came. */
+static void rt_conn_body_late(lws_sorted_usec_list_t *sul)
+{
+    struct rt_upgrade *up = lws_container_of(sul, struct rt_upgrade, body_wait);
+    struct rt_session *s = up->s;
+
+    if (rt_conn_upgrade_cut(s))
+        rt_conn_kill(s);
+}
+
+void rt_conn_read_failed(struct rt_session *s, const struct rt_error *err)
+{
+    if (s->state < RT_CS_SETUP && rt_conn_upgrade_cut(s))
+        return;                  /* the server had refused: that is what it answered */
+    rt_error_set(rt_conn_err(s), err->code, "%s", err->msg);
+}
+
 /* Bytes of the upgrade answer. Returns -1 to close the connection. */
 int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
 {
@@ -307,9 +351,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     }
     if (s->http_status) {
         /* Refused: wait for the body the server announced (a little of it is enough). */
-        if (a->content_length >= 0 &&
-            up->hs.len - a->header_len < (size_t)a->content_length &&
-            up->hs.len - a->header_len < RT_BODY_WAIT)
+        if (rt_conn_body_wanted(up))
             return 0;
         rt_conn_refused(s, a);
         return -1;
@@ -324,6 +366,11 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     }
     if (a->status != 101) {
         s->http_status = a->status;
+        /* The wait for the body is bounded (the end of the connection or the connect
+         * deadline may end it first: rt_conn_upgrade_cut). */
+        if (rt_conn_body_wanted(up))
+            rt_loop_timer(&s->client->loop, &up->body_wait, rt_conn_body_late,
+                          RT_BODY_WAIT_USEC);
         return rt_conn_answer(s, NULL, 0);
     }
     /* Open. Whatever followed the answer is the first frames. */

@@ -1,0 +1,50 @@
+-- A refused upgrade against the hostile server (spec/hostile, mode `refuse`), over ws://
+-- and wss://: the HTTP status stands however the body comes (cut short).
+local helper = require "spec.helper"
+local realtime = require "realtime"
+
+for _, tls in ipairs { false, true } do
+  describe("an upgrade refused" .. (tls and " over TLS" or ""), function()
+    local h
+    setup(function() h = helper.hostile { tls = tls } end)
+    teardown(function() h:stop() end)
+
+    -- connect's result against the hostile server in `mode`, and the seconds it took.
+    local function connect(mode, params, timeout)
+      local client = h:client(mode, params)
+      local t0 = realtime.now()
+      local session, err, code = client:connect { timeout = timeout or 10 }
+      local took = realtime.now() - t0
+      client:close()
+      assert.is_nil(session)
+      return err, code, took
+    end
+
+    it("quotes a whole refusal's Google error (as before)", function()
+      local err, code = connect("refuse", { how = "whole" })
+      assert.equal("handshake", code)
+      assert.equal("HTTP 503: Service Unavailable - UNAVAILABLE: hostile refusal", err)
+    end)
+
+    it("keeps the status of a refusal whose body is cut short by the server's end", function()
+      local err, code = connect("refuse", { how = "cut" })
+      assert.equal("handshake", code, err)
+      assert.equal("HTTP 503: Service Unavailable - UNAVAILABLE: hostile refusal", err)
+      err, code = connect("refuse", { how = "cut", status = 401 })
+      assert.equal("auth", code, err)
+      assert.matches("^HTTP 401: Unauthorized", err)
+    end)
+
+    it("reports a refusal whose body stops coming within a second, not at the timeout", function()
+      local err, code, took = connect("refuse", { how = "cut_open" }, 10)
+      assert.equal("handshake", code, err)
+      assert.equal("HTTP 503: Service Unavailable - UNAVAILABLE: hostile refusal", err)
+      assert.is_true(took < 5, took)
+      -- a deadline before that second reports the refusal too
+      err, code, took = connect("refuse", { how = "cut_open" }, 0.3)
+      assert.equal("handshake", code, err)
+      assert.matches("^HTTP 503", err)
+      assert.is_true(took < 5, took)
+    end)
+  end)
+end
