@@ -1,5 +1,5 @@
 -- A refused upgrade against the hostile server (spec/hostile, mode `refuse`), over ws://
--- and wss://: the HTTP status stands however the body comes (cut short).
+-- and wss://: the HTTP status stands however the body comes (cut short, chunked).
 local helper = require "spec.helper"
 local realtime = require "realtime"
 
@@ -45,6 +45,19 @@ for _, tls in ipairs { false, true } do
       assert.equal("handshake", code, err)
       assert.matches("^HTTP 503", err)
       assert.is_true(took < 5, took)
+    end)
+
+    it("reads a chunked refusal's body without its chunk framing", function()
+      local err, code, took = connect("refuse", { how = "chunked" })
+      assert.equal("handshake", code, err)
+      assert.equal("HTTP 503: Service Unavailable - UNAVAILABLE: hostile refusal", err)
+      assert.is_true(took < 5, took)
+      err, code = connect("refuse", { how = "chunked", body = helper.b64url "no JSON here" })
+      assert.equal("HTTP 503: Service Unavailable - no JSON here", err)
+      -- a chunk size that is no number: the body as it came
+      err, code = connect("refuse", { how = "chunked_bad" })
+      assert.equal("handshake", code, err)
+      assert.matches('^HTTP 503: Service Unavailable %- zz {"error"', err)
     end)
   end)
 end

@@ -3,6 +3,7 @@
  * upgrade's state lives in a struct rt_upgrade that exists only meanwhile. */
 #include "rt_conn.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -209,6 +210,63 @@ static void rt_conn_quote(const char *in, size_t n, char *out, size_t max)
     out[k] = '\0';
 }
 
+/* Whether the answer's header block hdr[0..n) says Transfer-Encoding: chunked. */
+static bool rt_conn_is_chunked(const char *hdr, size_t n)
+{
+    static const char name[] = "transfer-encoding:";
+    const char *end = hdr + n, *line = memchr(hdr, '\n', n);
+
+    while (line && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        size_t len = (size_t)((eol ? eol : end) - line);
+
+        if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0)
+            for (size_t i = sizeof name - 1; i + 7 <= len; i++)
+                if (strncasecmp(line + i, "chunked", 7) == 0)
+                    return true;
+        line = eol;
+    }
+    return false;
+}
+
+/* Decodes the chunked body in[0..n): its data goes to out (at most cap bytes; out may be
+ * NULL), *outn says how much. Returns 1 once the last chunk came, 0 when more is to come
+ * (out holds the data so far), -1 when the chunk framing is malformed. */
+static int rt_conn_dechunk(const char *in, size_t n, char *out, size_t cap, size_t *outn)
+{
+    size_t i = 0;
+
+    *outn = 0;
+    for (;;) {
+        const char *eol = memchr(in + i, '\n', n - i);
+        size_t size = 0, digits = 0, take;
+
+        if (!eol)
+            return 0;                          /* the size line is not complete */
+        for (; i < n && isxdigit((unsigned char)in[i]); i++, digits++) {
+            if (size > ((size_t)-1 >> 5))
+                return -1;                     /* no chunk is that large */
+            size = size * 16 + (size_t)(isdigit((unsigned char)in[i])
+                                        ? in[i] - '0' : (tolower((unsigned char)in[i]) - 'a' + 10));
+        }
+        if (!digits || (in[i] != '\r' && in[i] != ';' && in[i] != ' ' && in[i] != '\t'))
+            return -1;
+        i = (size_t)(eol - in) + 1;
+        if (!size)
+            return 1;                          /* the last chunk; trailers are not read */
+        take = size < n - i ? size : n - i;
+        if (out && *outn < cap)
+            memcpy(out + *outn, in + i, take < cap - *outn ? take : cap - *outn);
+        *outn += take < cap - *outn ? take : cap - *outn;
+        i += take;
+        if (take < size || n - i < 2)
+            return 0;
+        if (in[i] != '\r' || in[i + 1] != '\n')
+            return -1;
+        i += 2;
+    }
+}
+
 /* The part of a refused upgrade's body worth quoting: "STATUS: message" of a Google API
  * error ({"error":{"message":..,"status":..}}), whole up to RT_JSON_QUOTE, else the
  * start of the body as it came (cutting JSON in the middle says little). */
@@ -264,9 +322,15 @@ static bool rt_conn_key_refused(const struct rt_session *s, int status, const ch
 static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 {
     const char *body = s->up->hs.data + a->header_len;
-    size_t n = s->up->hs.len - a->header_len;
-    char quote[RT_JSON_QUOTE + 4], who[RT_ERROR_MSG_MAX / 2] = "";
+    size_t n = s->up->hs.len - a->header_len, k;
+    char quote[RT_JSON_QUOTE + 4], who[RT_ERROR_MSG_MAX / 2] = "", data[RT_BODY_WAIT];
     enum rt_code code = RT_EHANDSHAKE;
+
+    /* A chunked body is quoted without its framing (malformed: as it came). */
+    if (s->up->chunked && rt_conn_dechunk(body, n, data, sizeof data, &k) >= 0) {
+        body = data;
+        n = k;
+    }
 
     rt_conn_body_quote(body, n, quote);
     s->http_status = a->status;
@@ -292,14 +356,16 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 }
 
 /* Whether more of a refused upgrade's body is worth waiting for: less came than was
- * announced; at most RT_BODY_WAIT bytes. */
+ * announced, or a chunked body has not had its last chunk; at most RT_BODY_WAIT bytes. */
 static bool rt_conn_body_wanted(const struct rt_upgrade *up)
 {
     const struct rt_ws_answer *a = &up->answer;
-    size_t n = up->hs.len - a->header_len;
+    size_t n = up->hs.len - a->header_len, k;
 
     if (n >= RT_BODY_WAIT)
         return false;
+    if (up->chunked)
+        return rt_conn_dechunk(up->hs.data + a->header_len, n, NULL, 0, &k) == 0;
     return a->content_length >= 0 && n < (size_t)a->content_length;
 }
 
@@ -366,6 +432,7 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
     }
     if (a->status != 101) {
         s->http_status = a->status;
+        up->chunked = rt_conn_is_chunked(up->hs.data, a->header_len);
         /* The wait for the body is bounded (the end of the connection or the connect
          * deadline may end it first: rt_conn_upgrade_cut). */
         if (rt_conn_body_wanted(up))

@@ -42,6 +42,7 @@ struct rt_upgrade {
                                         the server answered before it was (a refusal) */
     char ws_key[25];                 /* Sec-WebSocket-Key */
     struct rt_ws_answer answer;      /* the answer's status line and headers */
+    bool chunked;                    /* a refusal's body comes chunked */
     struct rt_session *s;            /* for body_wait's callback */
     lws_sorted_usec_list_t body_wait; /* bounds the wait for a refusal's body */
 };
