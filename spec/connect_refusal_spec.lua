@@ -1,10 +1,12 @@
--- A refused upgrade against the hostile server (spec/hostile, mode `refuse`), over ws://
--- and wss://: the HTTP status stands however the body comes (cut short, chunked).
+-- A refused or unanswered upgrade against the hostile server (spec/hostile, modes `refuse`
+-- and `no_answer`), over ws:// and wss://: the HTTP status stands however the body comes
+-- (cut short, chunked), and a server that ends the connection before it answers is a
+-- failed connect, whether it ends TCP or TLS.
 local helper = require "spec.helper"
 local realtime = require "realtime"
 
 for _, tls in ipairs { false, true } do
-  describe("an upgrade refused" .. (tls and " over TLS" or ""), function()
+  describe("an upgrade refused or not answered" .. (tls and " over TLS" or ""), function()
     local h
     setup(function() h = helper.hostile { tls = tls } end)
     teardown(function() h:stop() end)
@@ -59,5 +61,21 @@ for _, tls in ipairs { false, true } do
       assert.equal("handshake", code, err)
       assert.matches('^HTTP 503: Service Unavailable %- zz {"error"', err)
     end)
+
+    it("is a failed connect when the server ends the connection before answering", function()
+      local err, code = connect("no_answer", {})
+      assert.equal("connect", code, err)
+      assert.matches("^connection to 127%.0%.0%.1 port %d+ failed before the WebSocket upgrade", err)
+      if tls then
+        assert.matches("the server ended TLS before answering it$", err)
+      end
+    end)
+
+    if tls then
+      it("stays 'tls' when TLS fails before the answer", function()
+        local err, code = connect("no_answer", { how = "garbage" })
+        assert.equal("tls", code, err)
+      end)
+    end
   end)
 end

@@ -86,8 +86,8 @@ void rt_conn_upgrade_free(struct rt_session *s);
 /* The connection ends (closed, timed out) before the WebSocket opened: a refusal whose
  * body was still coming is reported with the part that came. True when it was. */
 bool rt_conn_upgrade_cut(struct rt_session *s);
-/* A TLS read failed (err): recorded as the connection's failure, unless it cut short a
- * refusal (rt_conn_upgrade_cut). */
+/* A TLS read failed (err): recorded as the connection's failure, the upgrade's end
+ * judged first (rt_conn_upgrade_cut; a TLS end before the answer is a failed connect). */
 void rt_conn_read_failed(struct rt_session *s, const struct rt_error *err);
 
 /* ---- rt_conn_io.c ---- */

@@ -392,6 +392,14 @@ void rt_conn_read_failed(struct rt_session *s, const struct rt_error *err)
 {
     if (s->state < RT_CS_SETUP && rt_conn_upgrade_cut(s))
         return;                  /* the server had refused: that is what it answered */
+    if (s->state < RT_CS_SETUP && err->code == RT_ECLOSED) {
+        /* No session existed: a TLS end before the answer is a connect that failed, as
+         * the end of a TCP connection there is. */
+        rt_error_set(rt_conn_err(s), RT_ECONNECT, "connection to %s port %d failed before "
+                     "the WebSocket upgrade: the server ended TLS before answering it",
+                     s->host, s->port);
+        return;
+    }
     rt_error_set(rt_conn_err(s), err->code, "%s", err->msg);
 }
 
