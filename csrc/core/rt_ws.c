@@ -254,15 +254,15 @@ int rt_ws_frame_next(unsigned char *out, size_t room, size_t whole, int opcode,
                      const unsigned char *msg, size_t len, size_t *off, size_t *n)
 {
     size_t rest = len - *off, p = rest, h;
+    const size_t need = rest + rt_ws_head_len(rest);   /* the rest as one frame */
     unsigned char key[4];
     bool fin = true;
 
     *n = 0;
-    if (rest + rt_ws_head_len(rest) > room) {
-        /* a message that fits an empty buffer goes whole next time: no fragments for the
-         * small ones, which are most (audio chunks) */
-        if ((*off == 0 && len + RT_WS_HEAD_MAX <= whole) ||
-            room < RT_WS_PIECE_MIN + RT_WS_HEAD_MAX)
+    if (need > room) {
+        /* a message that fits an empty buffer (frame header included) goes whole next
+         * time: no fragments for the small ones, which are most (audio chunks) */
+        if ((*off == 0 && need <= whole) || room < RT_WS_PIECE_MIN + RT_WS_HEAD_MAX)
             return 0;
         p = room - RT_WS_HEAD_MAX;   /* < rest: rest + its header did not fit */
         fin = false;

@@ -82,8 +82,8 @@ size_t rt_ws_head(unsigned char *out, int opcode, size_t len, const unsigned cha
  * nothing was. The rest goes as one frame when it fits; a message that does not goes in
  * fragments that fill room (FIN clear, continuation frames after the first), so that each
  * call ends at a frame boundary, where a control frame may go (RFC 6455 5.4). A message
- * that fits whole in `whole` bytes (the least an empty buffer offers) waits for one
- * instead of starting as a fragment; room below RT_WS_PIECE_MIN + RT_WS_HEAD_MAX gets no
+ * whose one frame (header included) fits in `whole` bytes (the least an empty buffer
+ * offers) waits for one instead of starting as a fragment; room below RT_WS_PIECE_MIN + RT_WS_HEAD_MAX gets no
  * fragment. whole must be at least that. 0, or -1 when the random generator fails. */
 int rt_ws_frame_next(unsigned char *out, size_t room, size_t whole, int opcode,
                      const unsigned char *msg, size_t len, size_t *off, size_t *n);

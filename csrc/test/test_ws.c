@@ -186,6 +186,17 @@ static void test_frame_next(void)
     RT_CHECK(rt_ws_frame_next(buf, 5000, WHOLE, RT_WS_TEXT, msg, WHOLE - RT_WS_HEAD_MAX, &off,
                               &n) == 0);
     RT_CHECK(off == 0 && n == 0);
+    /* the boundary: the longest message whose frame (8-byte header) fits WHOLE waits when
+     * something is before it, and fills WHOLE exactly as one frame when it is first; one
+     * byte more may start as a fragment (before, 65,261 to 65,522 bytes went in two) */
+    RT_CHECK(rt_ws_frame_next(buf, 5000, WHOLE, RT_WS_TEXT, msg, WHOLE - 8, &off, &n) == 0);
+    RT_CHECK(off == 0 && n == 0);
+    RT_CHECK(rt_ws_frame_next(buf, WHOLE, WHOLE, RT_WS_TEXT, msg, WHOLE - 8, &off, &n) == 0);
+    RT_CHECK(off == WHOLE - 8 && n == WHOLE && buf[0] == 0x81);
+    off = 0;
+    RT_CHECK(rt_ws_frame_next(buf, 5000, WHOLE, RT_WS_TEXT, msg, WHOLE - 7, &off, &n) == 0);
+    RT_CHECK(off == 5000 - RT_WS_HEAD_MAX && buf[0] == RT_WS_TEXT);
+    off = 0;
     /* a long one starts as a fragment where there is room enough, not in a sliver */
     RT_CHECK(rt_ws_frame_next(buf, RT_WS_PIECE_MIN, WHOLE, RT_WS_TEXT, msg, LEN, &off, &n) == 0);
     RT_CHECK(off == 0 && n == 0);
