@@ -158,6 +158,24 @@ describe("the engine", function()
       end
     end)
 
+    -- Once our close is out, the server's answer ends the handshake even when its code is
+    -- one no endpoint may send: there is no 1002 to send, and closed keeps the code we sent.
+    it("ends the close when the server answers it with an invalid code, and says so", function()
+      for _, code in ipairs { 1006, 1005 } do
+        local client, tag = h:client("own_close", { answer = 1, code = code })
+        local s = assert(client:connect { resumption = false })
+        s:close()
+        local seen = to_end(s, 10)
+        assert.equal("protocol", seen.error and seen.error.code, code)
+        assert.equal("close: the server answered the close with an invalid code (" .. code .. ")",
+                     seen.error.message)
+        assert.equal(1000, seen.closed.code)
+        client:close()
+        local rec = ended_record(tag, 2.5)
+        assert.equal(1000, rec.closeReceived.code)
+      end
+    end)
+
     -- Closing with unread input sends a reset, and the server's stack then drops what it
     -- had not read: the tail of our audio and the close frame. A server that keeps
     -- sending always has more unread on its way, so the hang-up must not cost it a byte.

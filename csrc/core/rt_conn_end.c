@@ -126,6 +126,11 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
 
         *code = s->close_code;
         *reason = s->close_reason ? s->close_reason : "";
+        if (s->peer_close_bad) {
+            /* a malformed answer still ended the handshake: closed tells the code we sent */
+            snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
+            return rt_conn_err_code(s);
+        }
         if (failed && !s->close_sent && !open) {
             snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
             return rt_conn_err_code(s);

@@ -155,13 +155,27 @@ void rt_conn_fail(struct rt_session *s, int code, const char *reason)
     rt_conn_want_write(s);
 }
 
+/* The server answered our close with a malformed close frame (an invalid code, ...). Ours
+ * is out, so there is nothing left to send, no 1002 to answer with: the handshake ends
+ * here, and the close's error says what the answer was. */
+static void rt_conn_bad_answer(struct rt_session *s, const char *what)
+{
+    static const char frame[] = "close frame with ", bad_code[] = "close frame with an invalid";
+    bool code = strncmp(what, bad_code, sizeof bad_code - 1) == 0;
+
+    rt_error_set(rt_conn_err(s), RT_EPROTOCOL, "close: the server answered the close with %s%s",
+                 code ? "" : "a ", code ? what + sizeof frame - 1 : what);
+    s->peer_close_bad = true;
+    rt_conn_kill(s);
+}
+
 /* Parses plaintext bytes read; keeps what is left when reading pauses. -1 to close. */
 int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
 {
     struct rt_error err;
     long used;
 
-    if (s->fail_code || s->peer_closed)
+    if (s->fail_code || s->peer_closed || s->peer_close_bad)
         return 0;                      /* closing: what follows does not count */
     if (s->reading_paused) {
         if (rt_buf_append(&s->rx_stash, p, n)) {
@@ -172,6 +186,11 @@ int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n)
     }
     rt_error_clear(&err);
     used = rt_ws_rx_feed(&s->rx, p, n, rt_conn_on_frame, s, &err);
+    if (used < 0 && err.code == RT_EPROTOCOL && s->rx.opcode == RT_WS_CLOSE &&
+        s->close_acted && s->close_sent) {
+        rt_conn_bad_answer(s, err.msg);
+        return 0;
+    }
     if (used < 0) {
         rt_error_set(rt_conn_err(s), err.code, "%s", err.msg);
         rt_conn_fail(s, s->rx.fail_code, err.code == RT_ENOMEM ? "out of memory" : err.msg);

@@ -117,7 +117,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->close_sent = s->wr_shut = false;
     s->recycle = s->goaway = s->model_busy = false;
     s->goaway_at = 0;
-    s->peer_closed = false;
+    s->peer_closed = s->peer_close_bad = false;
     s->peer_code = 0;
     s->http_status = 0;
     s->auth_waits = 0;

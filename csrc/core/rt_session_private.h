@@ -231,6 +231,8 @@ struct rt_session {
                                         TCP connection: what comes is dropped (rt_conn.c) */
     bool peer_closed;                /* the server's close frame was read */
     int peer_code;                   /* its reason: notes->peer_reason */
+    bool peer_close_bad;             /* the server answered our close with a malformed close
+                                        frame: the handshake ended, the error says how */
     int fail_code;                   /* close code we send because of a failure, 0 if none;
                                         its reason: notes->fail_reason */
     int http_status;                 /* status of a refused upgrade, else 0 */
