@@ -254,6 +254,23 @@ describe("a connect that fails", function()
     end
   end)
 
+  -- written as every other close: the code alone, or "code: reason"
+  it("says how the server closed before setup, without a stray space", function()
+    for _, case in ipairs {
+      { code = "none", reason_hex = "", want = "(1005)" },
+      { code = 1000, reason_hex = "", want = "(1000)" },
+      { code = 1000, reason_hex = "6f6b", want = "(1000: ok)" },
+    } do
+      local client = h:client("close_reason", { when = "connect", code = case.code,
+        reason_hex = case.reason_hex })
+      local ok, err, code = client:connect { timeout = 5 }
+      client:close()
+      assert.is_nil(ok)
+      assert.equal("closed", code)
+      assert.equal("connection closed before setup completed " .. case.want, err)
+    end
+  end)
+
   it("nor does a session's error or closed message when the server closes quoting the key", function()
     local key = "quoted-key-0123456789abcdef"
     local hex = ("bad key " .. key):gsub(".", function(c) return ("%02x"):format(c:byte()) end)

@@ -425,7 +425,10 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
           refused_credentials(msg, ephemeral) and "auth" or msg.code
       end
       if msg.type == "closed" then
-        local text = ("connection closed before setup completed (%s %s)"):format(msg.code, msg.reason)
+        -- written as the core writes a server's close: "(1005)", "(1000: reason)"
+        local reason = msg.reason or ""
+        local text = ("connection closed before setup completed (%s%s%s)"):format(msg.code,
+          reason ~= "" and ": " or "", reason)
         local refused = refused_credentials({ code = "closed", message = text }, ephemeral)
         return nil, mask_secrets(text, secrets_of(p)), refused and "auth" or "closed"
       end

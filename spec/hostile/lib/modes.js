@@ -23,6 +23,8 @@ const { OP, encode } = require('./frames');
 // The payload of the `ping` mode's ping of n bytes.
 const pingPayload = (n) => Buffer.from(Array.from({ length: n }, (_, i) => (7 * i + n) & 0xff));
 const int = (v, dflt) => (v === undefined ? dflt : Number.parseInt(v, 10));
+// close_reason's code: `none` sends a close frame without a payload (read as 1005).
+const closeCode = (c) => (c.params.code === 'none' ? undefined : int(c.params.code, 1000));
 const hex = (v, dflt) => Buffer.from(v === undefined ? dflt : v.replace(/[^0-9a-fA-F]/g, ''), 'hex');
 
 // Breaks a connection under its WebSocket (break_on_close): bytes that are no TLS record on
@@ -276,15 +278,16 @@ const modes = {
   },
 
   close_reason: {
-    about: 'closes with `code` (default 1000) and reason bytes `reason_hex` (default c328ff, '
-      + 'not UTF-8), after setupComplete (`when=setup`, default) or at once (`when=connect`)',
+    about: 'closes with `code` (default 1000; `none`: an empty close frame) and reason bytes '
+      + '`reason_hex` (default c328ff, not UTF-8), after setupComplete (`when=setup`, default) or '
+      + 'at once (`when=connect`)',
     connected(c) {
-      if (c.params.when === 'connect') c.close(int(c.params.code, 1000), hex(c.params.reason_hex, 'c328ff'));
+      if (c.params.when === 'connect') c.close(closeCode(c), hex(c.params.reason_hex, 'c328ff'));
     },
     setup(c) {
       if (c.params.when === 'connect') return;
       c.setupComplete();
-      c.close(int(c.params.code, 1000), hex(c.params.reason_hex, 'c328ff'));
+      c.close(closeCode(c), hex(c.params.reason_hex, 'c328ff'));
     },
   },
 
