@@ -61,7 +61,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("completed", done.status)
       assert.equal("resp_1", done.response_id)
       cmp.assert_same(done.usage, { input_tokens = 515, output_tokens = 38, total_tokens = 553,
-        input_text_tokens = 515, output_text_tokens = 38 })
+        input_text_tokens = 515, output_text_tokens = 38, raw = done.raw.usageMetadata })
       assert.equal("integer", math.type(done.usage.input_tokens))
     end)
 
@@ -90,6 +90,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       cmp.assert_same(types(msgs), { "response_created", "output_text_delta", "output_text_delta",
         "output_text_done", "response_done" })
       assert.equal(7, msgs[5].usage.total_tokens)
+      cmp.assert_same(msgs[5].usage.raw, { totalTokenCount = 7 })   -- its frame is no message's raw
     end)
 
     it("usage with no response in progress is passed on as raw", function()
@@ -103,9 +104,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
           candidatesTokensDetails = { { modality = "AUDIO", tokenCount = 20 } },
           promptTokensDetails = { { modality = "AUDIO", tokenCount = 4 }, { modality = "TEXT", tokenCount = 6 } },
           thoughtsTokenCount = 3, cachedContentTokenCount = 2 } })
-      cmp.assert_same(only(msgs, "response_done")[1].usage, {
+      local done = only(msgs, "response_done")[1]
+      cmp.assert_same(done.usage, {
         input_tokens = 10, output_tokens = 20, total_tokens = 30, output_audio_tokens = 20,
-        input_audio_tokens = 4, input_text_tokens = 6, reasoning_tokens = 3, cached_input_tokens = 2 })
+        input_audio_tokens = 4, input_text_tokens = 6, reasoning_tokens = 3, cached_input_tokens = 2,
+        raw = done.raw.usageMetadata })
     end)
 
     it("decodes audio into PCM bytes with the rate from the mime type, else 24000", function()

@@ -452,7 +452,9 @@ describe("server frames of the wrong shape", function()
       "usageMetadata.cachedContentTokenCount is '1e3', not a count: left out",
       "usageMetadata.promptTokensDetails[2].tokenCount is '+4', not a count: left out" }, messages_of(msgs))
     for i = 2, 6 do assert.equal(msgs[1].response_id, msgs[i].response_id) end
-    assert.same({ total_tokens = 12, input_audio_tokens = 4 }, msgs[6].usage)
+    -- usage.raw keeps what the server sent, the values left out too
+    assert.same({ total_tokens = 12, input_audio_tokens = 4, raw = msgs[6].raw.usageMetadata }, msgs[6].usage)
+    assert.equal("0x10", msgs[6].usage.raw.promptTokenCount)
     client:close()
   end)
 
@@ -465,7 +467,8 @@ describe("server frames of the wrong shape", function()
       .. '"serverContent":{"turnComplete":true}}')
     local done = msgs[8]
     assert.equal("response_done", done.type)
-    assert.same({ output_tokens = 7, input_audio_tokens = math.maxinteger }, done.usage)
+    assert.same({ output_tokens = 7, input_audio_tokens = math.maxinteger, raw = done.raw.usageMetadata },
+      done.usage)
     assert.same({ "usageMetadata.promptTokenCount is '-5', not a count: left out",
       "usageMetadata.totalTokenCount is '1.5', not a count: left out",
       "usageMetadata.cachedContentTokenCount is 'lots', not a count: left out",
@@ -485,7 +488,7 @@ describe("server frames of the wrong shape", function()
     repeat
       msgs[#msgs + 1] = assert(session:receive(5))
     until msgs[#msgs].type == "response_done"
-    assert.same({ input_audio_tokens = 2 }, msgs[#msgs].usage)
+    assert.same({ input_audio_tokens = 2, raw = msgs[#msgs].raw.usageMetadata }, msgs[#msgs].usage)
     assert.same({ "usageMetadata.promptTokensDetails[1] is a number, not an object: left out",
       "usageMetadata.promptTokensDetails[2].modality is a number, not a string: that entry left out",
       "usageMetadata.promptTokensDetails[3] is an array, not an object: left out",

@@ -84,14 +84,65 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.is_true((types.raw or 0) >= 1, "urlContextMetadata arrives as raw")
       assert.is_true((types.generation_complete or 0) >= 4)
       -- every server frame but setupComplete is the raw of some message, except usage
-      -- sent alone during a response: it is kept for that response's response_done
+      -- sent alone during a response: it is kept for that response's response_done,
+      -- whose usage.raw is that frame's usageMetadata
       local sent, usage_alone = out_frames(conn)
       assert.equal(sent - 1 - usage_alone, frames)
-      local with_usage = 0
+      local usage_apart = 0
       for _, m in ipairs(all) do
-        if m.type == "response_done" and m.usage and m.usage.total_tokens then with_usage = with_usage + 1 end
+        if m.type == "response_done" and m.usage then
+          assert.is_table(m.usage.raw)
+          if m.usage.raw ~= m.raw.usageMetadata then usage_apart = usage_apart + 1 end
+        end
       end
-      assert.is_true(with_usage >= usage_alone)
+      assert.equal(usage_alone, usage_apart)
     end)
   end)
 end
+
+-- Usage that comes in a frame of its own is no message's `raw`: the whole usageMetadata,
+-- with the counts the library does not map, is the `raw` of the `usage` that reports it.
+describe("usage frames (hostile server, send mode)", function()
+  local hf = require "spec.hostile_frames"
+  local h
+  setup(function() h = helper.hostile() end)
+  teardown(function() h:stop() end)
+
+  it("response_done.usage.raw is the server's usageMetadata, the last one of the response", function()
+    local alone = { promptTokenCount = 10, responseTokenCount = 7, toolUsePromptTokenCount = 2,
+      totalTokenCount = 19, cacheTokensDetails = { { modality = "TEXT", tokenCount = 1 } },
+      promptTokensDetails = { { modality = "IMAGE", tokenCount = 6 }, { modality = "TEXT", tokenCount = 4 } } }
+    local client = h:client("send", { frames = hf.frames(
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"Hello"}]}}}',
+      cjson.encode { usageMetadata = alone },
+      '{"serverContent":{"turnComplete":true}}',
+      -- two usage frames for one response: the last is kept, counts and raw alike
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"Again"}]}}}',
+      '{"usageMetadata":{"totalTokenCount":5,"futureTokenCount":1}}',
+      '{"usageMetadata":{"totalTokenCount":8,"toolUsePromptTokenCount":3}}',
+      '{"serverContent":{"turnComplete":true}}',
+      -- usage inside the frame that ends the response wins over one that came alone
+      '{"serverContent":{"modelTurn":{"parts":[{"text":"More"}]}}}',
+      '{"usageMetadata":{"totalTokenCount":1}}',
+      '{"serverContent":{"turnComplete":true},"usageMetadata":{"totalTokenCount":9,"toolUsePromptTokenCount":4}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local done = {}
+    for _, m in ipairs(hf.until_done(session, 3)) do
+      assert.is_table(m.raw, m.type .. " made from a frame has it as raw")
+      if m.type == "response_done" then done[#done + 1] = m end
+    end
+
+    assert.same(alone, done[1].usage.raw)
+    assert.same({ input_tokens = 10, output_tokens = 7, total_tokens = 19, input_text_tokens = 4,
+      raw = alone }, done[1].usage)
+    assert.same({ serverContent = { turnComplete = true } }, done[1].raw)
+
+    assert.same({ totalTokenCount = 8, toolUsePromptTokenCount = 3 }, done[2].usage.raw)
+    assert.equal(8, done[2].usage.total_tokens)
+
+    assert.equal(done[3].raw.usageMetadata, done[3].usage.raw)
+    assert.same({ totalTokenCount = 9, toolUsePromptTokenCount = 4 }, done[3].usage.raw)
+    assert.equal(9, done[3].usage.total_tokens)
+    client:close()
+  end)
+end)

@@ -110,7 +110,9 @@ static void set_count(lua_State *L, int t, const char *k, lua_Integer v)
 }
 
 /* Pushes the neutral usage table for the usageMetadata table at um. Vertex names the
- * output "candidates" (seed bug 3: read it as output tokens). */
+ * output "candidates" (seed bug 3: read it as output tokens). Its `raw` is um itself:
+ * a usage frame that comes alone is no message's raw, and the counts not mapped here
+ * (toolUsePromptTokenCount, cacheTokensDetails, IMAGE or VIDEO details) would be lost. */
 void lrt_push_usage(struct lrt_frame *f, int um)
 {
     lua_State *L = f->L;
@@ -129,8 +131,10 @@ void lrt_push_usage(struct lrt_frame *f, int um)
     if (out_audio < 0 && out_text < 0)
         modality_counts(f, um, "candidatesTokensDetails", &out_audio, &out_text);
 
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 10);
     int u = lua_gettop(L);
+    lua_pushvalue(L, um);
+    lua_setfield(L, u, "raw");
     set_count(L, u, "input_tokens", in);
     set_count(L, u, "output_tokens", out);
     set_count(L, u, "total_tokens", total);
