@@ -100,9 +100,10 @@ for _, backend in ipairs { "gemini", "vertex" } do
   end)
 end
 
--- Usage that comes in a frame of its own is no message's `raw`: the whole usageMetadata,
--- with the counts the library does not map, is the `raw` of the `usage` that reports it.
-describe("usage frames (hostile server, send mode)", function()
+-- What each message's `raw` is, on the hostile server. Usage that comes in a frame of its
+-- own is no message's `raw`: the whole usageMetadata, with the counts the library does not
+-- map, is the `raw` of the `usage` that reports it.
+describe("raw of usage and of the library's own messages (hostile server)", function()
   local hf = require "spec.hostile_frames"
   local h
   setup(function() h = helper.hostile() end)
@@ -143,6 +144,50 @@ describe("usage frames (hostile server, send mode)", function()
     assert.equal(done[3].raw.usageMetadata, done[3].usage.raw)
     assert.same({ totalTokenCount = 9, toolUsePromptTokenCount = 4 }, done[3].usage.raw)
     assert.equal(9, done[3].usage.total_tokens)
+    client:close()
+  end)
+
+  -- Messages the library makes without a server frame: closed and reconnected have no
+  -- raw; what ends a response cut by the close is mapped from a turnComplete of the
+  -- library's own, which is their raw.
+  it("closed has no raw; a response the close cuts ends on the library's turnComplete", function()
+    local client = h:client("send", { frames = hf.frames('{"serverContent":{"modelTurn":{"parts":[{"text":"Hi"}]}}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local delta
+    repeat
+      delta = assert(session:receive(5))
+      assert.is_table(delta.raw)
+    until delta.type == "output_text_delta"
+    session:close()
+    local got = {}
+    for m in session:messages(5) do got[#got + 1] = m end
+    local types_ = {}
+    for i, m in ipairs(got) do types_[i] = m.type end
+    assert.same({ "output_text_done", "response_done", "closed" }, types_)
+    assert.is_nil(got[3].raw)
+    assert.equal("incomplete", got[2].status)
+    for i = 1, 2 do assert.same({ serverContent = { turnComplete = true } }, got[i].raw) end
+    client:close()
+  end)
+
+  it("reconnected has no raw; the withdrawal of the calls it voids carries the library's frame", function()
+    local client = h:client("void_calls", { n = 1 })
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "echo", handler = function() return { ok = true } end } } })
+    local rec, cancel
+    for m in session:messages(10) do
+      if rec then
+        cancel = m
+        break
+      end
+      if m.type == "reconnected" then rec = m else assert.is_table(m.raw, m.type) end
+    end
+    assert.is_table(rec, "the session did not reconnect")
+    assert.is_nil(rec.raw)
+    assert.equal("tool_call_cancellation", cancel.type)
+    assert.is_true(cancel.reconnected)
+    assert.same({ toolCallCancellation = { ids = { "c1" } } }, cancel.raw)
+    session:close()
     client:close()
   end)
 end)

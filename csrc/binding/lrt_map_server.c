@@ -21,7 +21,7 @@
  * waiting_for_input, end of response, goAway, resumption. A frame that gives none of
  * these (and no usage kept for its response) comes out as one `raw` message, so
  * nothing the server says is dropped. Each message carries `raw`, the decoded frame
- * (integral numbers as integers).
+ * (integral numbers as integers); kept usage carries its usageMetadata as usage.raw.
  *
  * This file is the dispatch: it reads the frame's top-level members and maps them in
  * that order; serverContent is read in lrt_map_server_content.c, the tool calls in
