@@ -5,6 +5,7 @@
  *   rt_conn_io.c      writing frames, pings and pongs, closing handshakes
  *   rt_conn_read.c    reading frames, the read pause and its stash
  *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
+ *   rt_conn_track.c   what server messages say about resumption: handles, goAway
  * Every function here runs on the client's I/O thread. Not part of the public interface. */
 #ifndef RT_CONN_H
 #define RT_CONN_H
@@ -116,6 +117,11 @@ void rt_conn_lost(struct rt_session *s);
 /* setupComplete arrived on this connection; ev is its message. Queues READY, or
  * RECONNECTED after putting the replay in front of the send queue. */
 void rt_conn_ready(struct rt_session *s, struct rt_event *ev);
+/* True while a new session, not a resumed one, is what holds the initial history: it is
+ * kept for replay, or not written yet, and the session did not start from a saved handle. */
+bool rt_conn_history_unsaved(struct rt_session *s);
+
+/* ---- rt_conn_track.c ---- */
 /* Acts on what a server message says about the connection (handles, goAway, turns).
  * True when the message gives a handle that does not hold the initial history
  * (RT_EV_HANDLE_LACKS_HISTORY). */
