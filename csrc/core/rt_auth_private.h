@@ -1,6 +1,7 @@
-/* The inside of a credential (struct rt_auth), shared by rt_auth.c (the object, its
- * token and its refresh timer on the HTTP worker) and rt_auth_fetch.c (building one
- * token request and reading its answer). Not for users of the core. */
+/* The inside of a credential (struct rt_auth), shared by rt_auth.c (the object and its
+ * refresh timer on the HTTP worker), rt_auth_token.c (handing out its token) and
+ * rt_auth_fetch.c (building one token request and reading its answer). Not for users of
+ * the core. */
 #ifndef RT_AUTH_PRIVATE_H
 #define RT_AUTH_PRIVATE_H
 
