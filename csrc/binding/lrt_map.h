@@ -112,6 +112,11 @@ int lrt_map_history(lua_State *L);
  * and media_trigger is set back to old_trigger. Leaves the stack as it was. */
 void lrt_map_client_unflush(lua_State *L, int state, int old_pending, int old_trigger);
 
+/* Buffers the function_result part i (the table at part) of conversation_item_create in
+ * state.pending as {id =, json =, keep =} (lrt_map_result.c). Returns 0, or 1 with a
+ * message pushed when the backend cannot take what the result asks for. */
+int lrt_map_result_part(lua_State *L, int state, int part, int i);
+
 /* Appends to the frame list at out one clientContent frame holding the item at item
  * as a turn (lrt_map_content.c). Raises on what cannot be a turn. */
 void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out);
