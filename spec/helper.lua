@@ -182,6 +182,21 @@ function helper.drain(session, timeout)
   end
 end
 
+-- Starts a coroutine that receives on `session` and resumes it until `waiting()` says its
+-- tool handler has yielded (at most 10 s); returns that coroutine, suspended in the
+-- handler, for a test to close.
+function helper.suspend_in_handler(session, waiting)
+  local realtime = require "realtime"
+  local co = coroutine.create(function() while true do session:receive(10) end end)
+  local deadline = realtime.now() + 10
+  repeat
+    assert(coroutine.resume(co))
+    realtime.sleep(0.02)
+  until waiting() or realtime.now() > deadline
+  assert(waiting(), "the handler did not start waiting")
+  return co
+end
+
 --- 16-bit mono PCM: a tone of `seconds` at `rate` Hz (loud enough to count as speech),
 -- followed by `silence` seconds of silence.
 function helper.tone(seconds, rate, silence, freq)

@@ -393,13 +393,7 @@ describe("receiving while a tool handler waits", function()
     local s = assert(client:connect { output_modalities = { "text" },
       tools = weather(function() waiting = true; coroutine.yield(); return { ok = true } end) })
     assert(s:send_text "What is the weather in Paris?")
-    local co = coroutine.create(function() while true do s:receive(10) end end)
-    local deadline = realtime.now() + 10
-    repeat                                     -- resumed until its handler waits
-      assert(coroutine.resume(co))
-      realtime.sleep(0.02)
-    until waiting or realtime.now() > deadline
-    assert.is_true(waiting)
+    local co = helper.suspend_in_handler(s, function() return waiting end)
     assert(coroutine.close(co))
     local seen = {}
     for m in s:messages(0.5) do seen[m.type] = true end

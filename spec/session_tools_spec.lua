@@ -482,13 +482,7 @@ describe("the first handler of several calls, whose coroutine is closed while it
       { name = "quick", description = "d", handler = function() quick_ran = true; return { q = 1 } end } } })
     local conn = helper.open_connection()
     assert(session:send_text "call slow {}; call quick {}")
-    local co = coroutine.create(function() while true do session:receive(10) end end)
-    local deadline = realtime.now() + 10
-    repeat                                     -- resumed until its handler waits
-      assert(coroutine.resume(co))
-      realtime.sleep(0.02)
-    until waiting or realtime.now() > deadline
-    assert.is_true(waiting)
+    local co = helper.suspend_in_handler(session, function() return waiting end)
     assert(coroutine.close(co))
     local done = {}
     for msg in session:messages(5) do
