@@ -398,7 +398,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
           msgs[2].message)
         assert.equal("protocol", msgs[2].code)
         assert.is_nil(st.streams.c)
-        assert.is_nil(st.stream_last)
+        assert.equal("c", st.stream_last, "its pieces without an id are still its own")
         -- the arguments are an object: a path may not index them as an array
         msgs = feed(state(backend), { toolCall = { functionCalls = {
           { id = "d", name = "f", partialArgs = { { jsonPath = "$[999999]", stringValue = "x" } } } } } })
@@ -407,6 +407,91 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.equal("incomplete", msgs[3].status)
         assert.equal("function call 'f': cannot read the argument path '$[999999]': that call cannot be answered",
           msgs[2].message)
+      end)
+
+      it("a stream reported as not answerable ignores its later pieces: no item, no handler", function()
+        -- its later pieces started a fresh stream: the handler got {nights = 3}, city lost
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st,
+          piece { id = "a", name = "book", willContinue = true, partialArgs = { { jsonPath = "$.city", stringValue = "Paris" } } },
+          piece { id = "a", name = "book", willContinue = true, partialArgs = { { jsonPath = "$.items[*]", stringValue = "q" } } },
+          piece { id = "a", name = "book", willContinue = true, partialArgs = { { jsonPath = "$.nights", numberValue = 3 } } },
+          piece { name = "book", willContinue = true, partialArgs = { { jsonPath = "$.guests", numberValue = 2 } } })
+        assert.equal(1, #only(msgs, "error"))
+        assert.matches("cannot read the argument path '%$%.items%[%*%]': that call cannot be answered", only(msgs, "error")[1].message)
+        assert.equal(1, #only(msgs, "function_call_arguments_delta"), "none after the error")
+        assert.equal(0, #only(msgs, "response_output_item_done"))
+        assert.equal(0, #only(msgs, "response_done"), "the stream goes on")
+        assert.is_nil(next(st.streams))
+        -- its last piece ends the response, with no call answered
+        msgs = feed(st, piece { id = "a", name = "book" })
+        cmp.assert_same(types(msgs), { "response_done" })
+        assert.equal("incomplete", msgs[1].status)
+        assert.is_nil(st.calls.a)
+        assert.is_nil(st.stream_last)
+        -- a later call under the same id is a call of its own again
+        msgs = feed(st, piece { id = "a", name = "book", args = { city = "Rome" } })
+        cmp.assert_same(only(msgs, "response_output_item_done")[1].item.content[1].arguments, { city = "Rome" })
+      end)
+
+      it("a stream still open at turnComplete or an interruption is reported, not answered, and does not leak into a later call", function()
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st,
+          piece { id = "a", name = "book", willContinue = true, partialArgs = { { jsonPath = "$.city", stringValue = "Paris" } } },
+          sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "function_call_arguments_delta", "error", "response_done" })
+        assert.equal("function call 'book' (id 'a'): the turn ended before the rest of its streamed arguments came: "
+          .. "that call cannot be answered", msgs[3].message)
+        assert.equal("protocol", msgs[3].code)
+        assert.equal(msgs[1].response_id, msgs[3].response_id)
+        assert.equal("incomplete", msgs[4].status)
+        assert.is_nil(next(st.streams))
+        assert.is_nil(st.stream_last)
+        -- an id-less call of a later turn is a call of its own
+        msgs = feed(st,
+          piece { name = "book", willContinue = true, partialArgs = { { jsonPath = "$.nights", numberValue = 2 } } },
+          piece { name = "book" })
+        local call = only(msgs, "response_output_item_done")[1].item.content[1]
+        assert.are_not.equal("a", call.call_id)
+        cmp.assert_same(call.arguments, { nights = 2 })
+        -- an interruption cuts the stream the same way; the response ends "cancelled"
+        msgs = feed(st,
+          piece { id = "b", name = "book", willContinue = true, partialArgs = { { jsonPath = "$.city", stringValue = "Oslo" } } },
+          sc { interrupted = true }, sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "function_call_arguments_delta", "error", "interrupted",
+          "response_done" })
+        assert.matches("^function call 'book' %(id 'b'%): the turn ended", msgs[3].message)
+        assert.equal("cancelled", msgs[5].status)
+        assert.is_nil(next(st.streams))
+      end)
+
+      it("two streamed calls of one turn are one response, interleaved or not", function()
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local st = state(backend)
+        local msgs = feed(st,
+          piece { id = "a", name = "f", willContinue = true },
+          piece { id = "b", name = "g", willContinue = true },
+          piece { id = "a", name = "f", willContinue = true, partialArgs = { { jsonPath = "$.x", stringValue = "A" } } },
+          piece { id = "b", name = "g", willContinue = true, partialArgs = { { jsonPath = "$.x", stringValue = "B1", willContinue = true } } },
+          piece { id = "a", name = "f" },
+          piece { id = "b", name = "g", willContinue = true, partialArgs = { { jsonPath = "$.x", stringValue = "B2" } } },
+          piece { id = "b", name = "g" })
+        assert.equal(1, #only(msgs, "response_created"))
+        assert.equal(1, #only(msgs, "response_done"))
+        assert.equal("response_done", msgs[#msgs].type)
+        for _, m in ipairs(msgs) do assert.equal("resp_1", m.response_id, m.type) end
+        local done = only(msgs, "response_output_item_done")
+        cmp.assert_same(done[2].item.content[1].arguments, { x = "B1B2" })
+        -- one after the other: the first one's last piece does not end the response
+        msgs = feed(st, sc { turnComplete = true },
+          { toolCall = { functionCalls = { { id = "c", name = "f", willContinue = true }, { id = "d", name = "g", willContinue = true } } } },
+          piece { id = "c", name = "f" },
+          piece { id = "d", name = "g" })
+        assert.equal(1, #only(msgs, "response_created"))
+        assert.equal(1, #only(msgs, "response_done"))
+        assert.equal("completed", only(msgs, "response_done")[1].status)
       end)
 
       it("a string streamed in many pieces is put together whole; past 4 KiB its deltas come as it grows by an eighth", function()

@@ -56,6 +56,105 @@ static void end_stream(struct lrt_frame *f, int id)
     lua_setfield(L, f->state, "stream_last");
 }
 
+/* A stream that cannot be answered (its error given): ended, and while its pieces go on
+ * (more) its id is marked in state.streams_failed, so that they are ignored until its
+ * last piece or the turn's end; a fresh stream under the same id would hand a handler
+ * arguments the server never sent whole. stream_last stays on it: pieces without an id
+ * are its own. */
+static void fail_stream(struct lrt_frame *f, int id, int more)
+{
+    lua_State *L = f->L;
+    end_stream(f, id);
+    if (!more)
+        return;
+    lrt_get_table(L, f->state, "streams_failed");
+    lua_pushvalue(L, id);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_pushvalue(L, id);
+    lua_setfield(L, f->state, "stream_last");
+}
+
+/* Whether the call whose id is at id is a failed stream; its last piece (not more)
+ * lifts the mark. */
+static int stream_failed(struct lrt_frame *f, int id, int more)
+{
+    lua_State *L = f->L;
+    if (lua_getfield(L, f->state, "streams_failed") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, id);
+    int failed = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (failed && !more) {
+        lua_pushvalue(L, id);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pushnil(L);
+        lua_setfield(L, f->state, "stream_last");
+    }
+    lua_pop(L, 1);
+    return failed;
+}
+
+/* Whether the state's table named k has an entry. */
+static int any_in(lua_State *L, int state, const char *k)
+{
+    int any = 0;
+    if (lua_getfield(L, state, k) == LUA_TTABLE) {
+        lua_pushnil(L);
+        if (lua_next(L, -2)) {
+            any = 1;
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 1);
+    return any;
+}
+
+/* Whether a stream of the response is still going on (a failed one too): the response
+ * ends once the last of them did. */
+static int streams_going_on(struct lrt_frame *f)
+{
+    return any_in(f->L, f->state, "streams") || any_in(f->L, f->state, "streams_failed");
+}
+
+void lrt_map_end_streams(struct lrt_frame *f)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, f->state, "streams") == LUA_TTABLE) {
+        int streams = lua_gettop(L), cut = 0;
+        lua_pushnil(L);
+        while (lua_next(L, streams)) {
+            if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
+                lua_pop(L, 1);
+                lua_pushliteral(L, "");
+            }
+            const char *name = lua_tostring(L, -1);
+            lrt_msg_protocol_error(f, "function call '%s' (id %s): the turn ended before the "
+                                      "rest of its streamed arguments came: that call cannot "
+                                      "be answered", name,
+                                   lrt_map_shown(L, lua_tostring(L, -3), lua_rawlen(L, -3)));
+            lua_settop(L, streams + 1);
+            cut = 1;
+        }
+        if (cut && lua_getfield(L, f->state, "response_incomplete") == LUA_TNIL) {
+            lua_pushliteral(L, "a streamed call did not finish (see the error)");
+            lua_setfield(L, f->state, "response_incomplete");
+        }
+    }
+    lua_settop(L, top);
+    lua_newtable(L);
+    lua_setfield(L, f->state, "streams");
+    lua_newtable(L);
+    lua_setfield(L, f->state, "streams_failed");
+    lua_pushnil(L);
+    lua_setfield(L, f->state, "stream_last");
+}
+
 /* Pushes the id of the call at call (functionCalls[i]): the server's, else the one of the
  * call being streamed (later pieces may come without it), else a new one that none of
  * the server's ids in this toolCall (the table at taken) nor an open call holds. */
@@ -217,6 +316,8 @@ static void emit_call(struct lrt_frame *f, int id, int name, int args)
     lua_rawset(L, -3);
     lua_pop(L, 1);
     lrt_map_note_call_rx(f, id);
+    lrt_getk(L, f->state, f->keys, LRT_K_RESPONSE_ID);   /* a call of it was answered */
+    lua_setfield(L, f->state, "answered_in");
 
     /* item = { id, role, content = {{ type, call_id, name, arguments }} } */
     lua_createtable(L, 0, 3);
@@ -313,6 +414,8 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         lua_pop(L, 1);
         push_call_id(f, call, i, taken);
         int id = lua_gettop(L);
+        if (stream_failed(f, id, more))
+            continue;   /* a piece of a stream already reported: not answered */
         lua_pushvalue(L, id);
         if (lua_rawget(L, done) != LUA_TNIL) {
             lrt_msg_protocol_error(f, "toolCall.functionCalls[%d] repeats the id %s of an "
@@ -341,7 +444,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         }
         if (!args_usable(f, call, i)) {
             if (stream)
-                end_stream(f, id);
+                fail_stream(f, id, more);
             continue;
         }
 
@@ -358,7 +461,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                                            lrt_map_shown(L, lua_tostring(L, id),
                                                          lua_rawlen(L, id)), kind);
                     if (stream)
-                        end_stream(f, id);
+                        fail_stream(f, id, more);
                     continue;
                 }
                 lua_pushliteral(L, "");
@@ -374,7 +477,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
             if (stream_piece(f, call, id, name, more) != 0) {
                 lrt_msg_protocol_error(f, "%s: that call cannot be answered",
                                        lua_tostring(L, -1));
-                end_stream(f, id);
+                fail_stream(f, id, more);
                 continue;
             }
             lua_pop(L, 1);
@@ -386,7 +489,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                                       "UTF-8: that call cannot be answered", (int)i,
                                    lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
             if (stream)
-                end_stream(f, id);
+                fail_stream(f, id, more);
             continue;
         }
         if (lua_rawlen(L, name) == 0) {
@@ -394,7 +497,7 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
                                       "call cannot be answered", (int)i,
                                    lrt_map_shown(L, lua_tostring(L, id), lua_rawlen(L, id)));
             if (stream)
-                end_stream(f, id);
+                fail_stream(f, id, more);
             continue;
         }
 
@@ -418,7 +521,16 @@ int lrt_map_tool_calls(struct lrt_frame *f, int tc)
         made++;
     }
     lua_settop(L, calls - 1);
-    if (made == 0 && going_on == 0 && n > 0)   /* a stream going on ends it later */
-        return no_call_answerable(f);
-    return made;
+    if (n == 0 || streams_going_on(f))
+        return 0;   /* a stream going on ends the response later: one per model turn */
+    if (made > 0)
+        return made;
+    if (going_on > 0)
+        return 0;
+    /* the response ends here; no call of it could be answered unless an earlier one was */
+    lua_getfield(L, f->state, "answered_in");
+    lrt_getk(L, f->state, f->keys, LRT_K_RESPONSE_ID);
+    int answered = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return answered ? 1 : no_call_answerable(f);
 }

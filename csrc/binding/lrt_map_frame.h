@@ -94,6 +94,12 @@ void lrt_map_end_turn(struct lrt_frame *f, int content, int usage);
  * were emitted), or -1 with a message pushed. */
 int lrt_map_tool_calls(struct lrt_frame *f, int tc);
 
+/* Ends the streams still open at the end of a turn (turnComplete, an interruption, a
+ * reconnect: the server sends no more of them): an error for each such call, which is
+ * not answered, and the stream bookkeeping emptied, so that later pieces start afresh
+ * (lrt_map_calls.c). */
+void lrt_map_end_streams(struct lrt_frame *f);
+
 /* Notes in state.call_rx the number of the server message the call (id at id) came in
  * (rx_seq, set by the receive for each message): a reconnect that resumes from before
  * it voids the call (lrt_map_withdrawn_since, lrt_map_withdraw.c). */

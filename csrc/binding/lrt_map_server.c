@@ -219,6 +219,8 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     if (tcc) {
         lrt_map_cancellation(&f, tcc);
     }
+    if (turn_end)
+        lrt_map_end_streams(&f);   /* before response_done: the errors are in it */
     if (turn_end && !tool_end && !lrt_responding(&f) &&
         lrt_get_bool(L, f.state, "after_tool_call")) {
         /* The model's turn already ended with its tool calls. */

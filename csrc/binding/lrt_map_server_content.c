@@ -381,6 +381,7 @@ int lrt_map_server_content(struct lrt_frame *f, int content, int deltas_only)
          * the turnComplete that follows belongs to that one. */
         if (!lrt_responding(f) && !lrt_get_bool(L, f->state, "after_tool_call"))
             lrt_ensure_response(f);
+        lrt_map_end_streams(f);   /* the calls cut mid-stream are not answered */
         if (lrt_responding(f))
             lrt_set_bool(L, f->state, "response_cancelled", 1);
         lrt_msg_new(f, "interrupted");
