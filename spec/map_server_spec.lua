@@ -467,6 +467,22 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.is_nil(next(st.streams))
       end)
 
+      it("a call withdrawn in the middle of its stream gives no item afterwards", function()
+        local st = state(backend)
+        local function piece(t) return { toolCall = { functionCalls = { t } } } end
+        local msgs = feed(st,
+          piece { id = "a", name = "f", willContinue = true, partialArgs = { { jsonPath = "$.a", stringValue = "x" } } },
+          { toolCallCancellation = { ids = { "a" } } },
+          piece { id = "a", name = "f", willContinue = true, partialArgs = { { jsonPath = "$.b", stringValue = "y" } } },
+          piece { id = "a", name = "f" })
+        assert.equal(1, #only(msgs, "function_call_arguments_delta"))
+        assert.equal(0, #only(msgs, "response_output_item_added"))
+        assert.equal(0, #only(msgs, "response_output_item_done"))
+        assert.equal(1, #only(msgs, "response_created"))
+        assert.equal(1, #only(msgs, "response_done"))
+        assert.is_nil(st.calls.a)
+      end)
+
       it("two streamed calls of one turn are one response, interleaved or not", function()
         local function piece(t) return { toolCall = { functionCalls = { t } } } end
         local st = state(backend)

@@ -146,6 +146,27 @@ void lrt_map_note_call_rx(struct lrt_frame *f, int id)
  * session that lives for days does not grow with every barge-in during a tool call. */
 #define LRT_CANCELLED_KEEP 256
 
+/* A call withdrawn while its arguments stream: the stream is dropped and the id marked
+ * as a failed stream's (lrt_map_calls.c), so its later pieces give no item. */
+static void withdraw_stream(lua_State *L, int state, int id)
+{
+    if (lua_getfield(L, state, "streams") == LUA_TTABLE) {
+        lua_pushvalue(L, id);
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+            lua_pushvalue(L, id);
+            lua_pushnil(L);
+            lua_rawset(L, -4);
+            lrt_get_table(L, state, "streams_failed");
+            lua_pushvalue(L, id);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -3);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* Withdraws the call whose id is at id: no longer answerable (out of calls and
  * generated_ids), remembered in cancelled_ids, the oldest of those let go. */
 static void withdraw(lua_State *L, int state, int cancelled, int id)
@@ -161,6 +182,7 @@ static void withdraw(lua_State *L, int state, int cancelled, int id)
     lua_pushvalue(L, id);
     lua_pushboolean(L, 1);
     lua_rawset(L, cancelled);
+    withdraw_stream(L, state, id);
     /* cancelled_order[head..tail]: the remembered ids, oldest first */
     lrt_get_table(L, state, "cancelled_order");
     int order = lua_gettop(L);
