@@ -56,6 +56,16 @@ describe("map_setup", function()
       assert.equal("projects/p/locations/l/publishers/google/models/a",
         core.model_name({ backend = "vertex", project = "p", location = "l" }, "a"))
       assert.has_error(function() core.model_name({ backend = "gemini" }, "a\0b") end)
+      -- a resource name's id is one segment, as that of models/{id} (the service closed
+      -- 1008 on the extra segments only after the handshake)
+      for _, bad in ipairs { "models/a/b", "publishers/google/models/a/b",
+        "projects/p/locations/l/publishers/google/models/x/extra" } do
+        assert.has_error(function()
+          core.model_name({ backend = "vertex", project = "p", location = "l" }, bad)
+        end, 'unsafe model name: expected "models/id" with no "/" in the id')
+      end
+      assert.equal("projects/p/locations/l/publishers/acme/models/x",
+        core.model_name({ backend = "vertex", project = "p", location = "l" }, "acme/x"))
       assert.has_error(function() core.model_name({ backend = "x" }, "a") end)
     end)
   end)

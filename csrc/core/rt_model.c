@@ -35,6 +35,20 @@ static const char *unsafe_reason(const char *s, bool allow_slash)
     return NULL;
 }
 
+/* Whether a Vertex resource name (projects/..., publishers/...) ends at its model's id:
+ * its "models" segment is followed by one segment, the id. "publishers/google/models/a/b"
+ * and ".../models/x/extra" name no model (the service closes 1008 after the handshake), so
+ * they are refused here, as "models/a/b" is. A name without a "models" segment (an
+ * endpoint) is left to the service. */
+static bool id_ends_name(const char *s)
+{
+    for (const char *p = s; (p = strstr(p, "models/")) != NULL; p++) {
+        if (p == s || p[-1] == '/')
+            return strchr(p + strlen("models/"), '/') == NULL;
+    }
+    return true;
+}
+
 static int emit(char *out, size_t outsz, const char **why, const char *fmt, const char *a,
                 const char *b, const char *c)
 {
@@ -81,6 +95,11 @@ int rt_model_resolve(const struct rt_model_ctx *ctx, const char *model, char *ou
         return emit(out, outsz, why, "%s%s%s", id == model ? "models/" : "", model, "");
     }
 
+    if ((starts_with(model, "projects/") || starts_with(model, "publishers/")) &&
+        !id_ends_name(model)) {
+        *why = "unsafe model name: expected \"models/id\" with no \"/\" in the id";
+        return -1;
+    }
     if (starts_with(model, "projects/"))
         return emit(out, outsz, why, "%s%s%s", model, "", "");
     /* "models/ID" is the Gemini API's spelling; Vertex has no such resource and closes

@@ -35,8 +35,11 @@ static void vertex_forms(void)
                  "projects/p1/locations/us-central1/publishers/google/models/gemini-live-2.5-flash");
     RT_CHECK_STR(vtx("meta/llama", "p1", "eu", false),
                  "projects/p1/locations/eu/publishers/meta/models/llama");
+    /* a publisher's resource name goes out under the project and location, as the SDK
+     * sends it; without them (express mode) as given */
     RT_CHECK_STR(vtx("publishers/google/models/x", "p", "l", false),
                  "projects/p/locations/l/publishers/google/models/x");
+    RT_CHECK_STR(vtx("publishers/google/models/x", "p", "l", true), "publishers/google/models/x");
     /* full resource names are kept as given */
     RT_CHECK_STR(vtx("projects/a/locations/b/publishers/google/models/x", "p", "l", false),
                  "projects/a/locations/b/publishers/google/models/x");
@@ -50,6 +53,18 @@ static void vertex_forms(void)
     RT_CHECK(vtx("models/a/b", "p", "l", false) == NULL);
     RT_CHECK_STR(why, "unsafe model name: expected \"models/id\" with no \"/\" in the id");
     RT_CHECK(vtx("models/", "p", "l", false) == NULL);
+    /* so must what a resource name's "models/" leaves (the service closed 1008 on them
+     * after the handshake) */
+    RT_CHECK(vtx("publishers/google/models/a/b", "p", "l", false) == NULL);
+    RT_CHECK_STR(why, "unsafe model name: expected \"models/id\" with no \"/\" in the id");
+    RT_CHECK(vtx("publishers/google/models/a/b", "p", "l", true) == NULL);
+    RT_CHECK(vtx("projects/p/locations/l/publishers/google/models/x/extra", "p", "l", false) ==
+             NULL);
+    RT_CHECK_STR(why, "unsafe model name: expected \"models/id\" with no \"/\" in the id");
+    RT_CHECK(vtx("publishers/acme/models/x/y/z", NULL, NULL, false) == NULL);
+    /* a publisher or project whose name ends in "models" is not the models segment */
+    RT_CHECK_STR(vtx("publishers/mymodels/models/x", "p", "l", false),
+                 "projects/p/locations/l/publishers/mymodels/models/x");
 }
 
 static void vertex_express_and_unknown_project(void)
