@@ -35,7 +35,8 @@
  *   input_mime         string, "audio/pcm;rate=<input_rate>" unless the format says else
  *   response_seq       integer: responses started so far (ids "resp_1", "resp_2", ...)
  *   response_id        string while a response is in progress, else nil (a response
- *                      ends at turnComplete or after a toolCall's items)
+ *                      ends at turnComplete or after a toolCall's items, once no
+ *                      stream of it goes on)
  *   response_cancelled boolean: the response in progress was interrupted
  *   response_incomplete string or nil: turnCompleteReason that cut the response short
  *   response_usage     the usage table seen during the response in progress, or nil
@@ -51,6 +52,10 @@
  *   streams            { [call_id] = { args, open, name } } of calls whose arguments
  *                      the server is streaming (partialArgs; lrt_map_calls.c)
  *   stream_last        the call_id of the stream in progress (pieces may omit the id)
+ *   streams_failed     { [call_id] = true } of streams reported as not answerable or
+ *                      withdrawn whose pieces go on: ignored up to their last piece or
+ *                      the turn's end (a turn's end empties streams and this)
+ *   answered_in        the response_id of the last response a call was answered in
  *   last_response_id   the id of the response that ended last
  *   generated_ids      { [call_id] = true } for ids we made up (the server sent none):
  *                      their results go out without an id

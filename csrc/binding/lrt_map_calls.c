@@ -10,7 +10,10 @@
  * willContinue }) and willContinue = true until the last one. The pieces are put
  * together in state.streams[id] (lrt_map_partial.c); each piece gives a function_call_arguments_delta with
  * the arguments known so far, and the last piece gives the call's item, with the
- * server's args when it sends them whole, else with what the pieces built. */
+ * server's args when it sends them whole, else with what the pieces built. A stream
+ * that cannot be answered is reported once and its later pieces ignored
+ * (state.streams_failed); the turn's end cuts the streams still open; the response
+ * stays open while any stream goes on. */
 #include <string.h>
 
 #include <lauxlib.h>
