@@ -568,6 +568,21 @@ for _, backend in ipairs { "gemini", "vertex" } do
         end
       end)
 
+      it("a lone surrogate in the model's output is reported inside its response, after response_created", function()
+        -- it was raised while the JSON was decoded: before response_created, with no response_id
+        local msgs = feed(state(backend), '{"serverContent":{"modelTurn":{"parts":[{"text":"x\\ud83c"}]}}}')
+        cmp.assert_same(types(msgs), { "response_created", "error", "output_text_delta" })
+        assert.equal("resp_1", msgs[2].response_id)
+        assert.matches("^serverContent%.modelTurn%.parts%[1%]%.text holds a lone surrogate", msgs[2].message)
+        msgs = feed(state(backend), '{"toolCall":{"functionCalls":[{"id":"c1","name":"f","args":{"a":"\\udc00"}}]}}')
+        cmp.assert_same(types(msgs), { "response_created", "error", "response_output_item_added",
+          "response_output_item_done", "response_done" })
+        assert.equal("resp_1", msgs[2].response_id)
+        -- one outside the model's output opens no response
+        msgs = feed(state(backend), '{"sessionResumptionUpdate":{"newHandle":"a\\ud800b","resumable":true}}')
+        assert.equal(0, #only(msgs, "response_created"))
+      end)
+
       it("tool_call_cancellation lists the ids", function()
         local msgs = feed(state(backend), { toolCallCancellation = { ids = { "a", "b" } } })
         cmp.assert_same(types(msgs), { "tool_call_cancellation" })

@@ -135,10 +135,18 @@ static void transcription_only(lua_State *L, int out)
     }
 }
 
-/* Reports the lone surrogate escapes the decoding read as U+FFFD. */
+/* Reports the lone surrogate escapes the decoding read as U+FFFD. One in the model's
+ * output (its turn, its transcript, a tool call) comes inside the response it belongs
+ * to, opened for it if need be, as any error about that output. */
 static void lrt_report_lone(struct lrt_frame *f, const struct lrt_json_fixes *fx)
 {
+    static const char *const output[] = { "serverContent.modelTurn",
+                                          "serverContent.outputTranscription", "toolCall." };
     char more[48] = "";
+
+    for (size_t i = 0; i < sizeof output / sizeof output[0]; i++)
+        if (strncmp(fx->where, output[i], strlen(output[i])) == 0)
+            lrt_ensure_response(f);
 
     if (fx->lone > 1)
         snprintf(more, sizeof more, " (%d in the message)", fx->lone);
