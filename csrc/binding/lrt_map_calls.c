@@ -356,7 +356,8 @@ static void emit_call(struct lrt_frame *f, int id, int name, int args)
 static int no_call_answerable(struct lrt_frame *f)
 {
     lrt_ensure_response(f);   /* before the reason: a new response starts without one */
-    lua_pushliteral(f->L, "no call of the toolCall could be answered (see the error)");
+    lua_pushliteral(f->L, "no call of the toolCall could be answered (each was reported in "
+                          "an error, or withdrawn)");
     lua_setfield(f->L, f->state, "response_incomplete");
     return 1;
 }
