@@ -35,15 +35,29 @@ local function connected(value, err, code)
   os.exit(1)
 end
 
+-- A malformed option (e.g. REALTIME_MODEL="bad model") makes client creation raise, not
+-- return nil: end with one line naming the variable it came from, not a traceback.
+local FROM_ENV = { model = "REALTIME_MODEL", base_url = "REALTIME_BASE_URL",
+  ca_file = "REALTIME_CA_FILE", access_token = "VERTEX_ACCESS_TOKEN" }
+local function new_client(new, options)
+  local ok, client, err, code = pcall(new, options)
+  if ok then return connected(client, err, code) end
+  local msg = tostring(client):gsub("^[^\n]-:%d+: ", "", 1)    -- the raising line's position
+  local var = FROM_ENV[msg:match "^option '([%w_]+)'" or ""]
+  if var and env(var) then msg = var .. ": " .. msg end
+  io.stderr:write(("trip_assistant: %s\n"):format(msg))
+  os.exit(1)
+end
+
 local client
 local common = { base_url = env "REALTIME_BASE_URL", ca_file = env "REALTIME_CA_FILE" }
 if not env "GEMINI_API_KEY" and not env "GOOGLE_API_KEY" and env "GOOGLE_CLOUD_PROJECT" then
   common.model = env "REALTIME_MODEL" or "gemini-live-2.5-flash-native-audio"
   common.access_token = env "VERTEX_ACCESS_TOKEN"   -- nil: Application Default Credentials
-  client = connected(realtime.vertex(common))
+  client = new_client(realtime.vertex, common)
 else
   common.model = env "REALTIME_MODEL" or "gemini-2.5-flash-native-audio-preview-09-2025"
-  client = connected(realtime.gemini(common))
+  client = new_client(realtime.gemini, common)
 end
 
 -- The earlier conversation. On the Gemini API it goes out as the session's initial

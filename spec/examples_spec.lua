@@ -320,6 +320,55 @@ describe("examples", function()
     end
   end)
 
+  -- Client creation raises for a malformed option; an example reports it in one line
+  -- naming the variable the value came from, never a traceback.
+  describe("a malformed environment value is reported, not raised", function()
+    local examples = {
+      text_chat = { "examples/text_chat.lua" },
+      cqueues = { "examples/cqueues.lua", "Oslo" },
+      frame_loop = { "examples/frame_loop.lua", "600" },
+      trip_assistant = { "examples/trip_assistant.lua" },
+      vertex = { "examples/vertex.lua" },
+      voice_chat = { "examples/voice_chat.lua" },   -- args set below: a question it can read
+    }
+    local cases = {
+      { var = "REALTIME_MODEL", value = "bad model", names = "REALTIME_MODEL" },
+      { var = "REALTIME_BASE_URL", value = "ftp://x", names = "REALTIME_BASE_URL" },
+      { var = "GEMINI_API_KEY", value = "k\1", names = "GEMINI_API_KEY", gemini = true },
+      { var = "GOOGLE_CLOUD_PROJECT", value = "bad project", names = "GOOGLE_CLOUD_PROJECT", vertex = true },
+    }
+    for name, args in pairs(examples) do
+      it(name, function()
+        if name == "voice_chat" then
+          local question = dir .. "/env-q.wav"
+          assert(realtime.wav.write(question, helper.tone(0.2), 16000))
+          args = { args[1], question, dir .. "/env-r.wav" }
+        end
+        local on_vertex = name == "vertex"
+        for _, case in ipairs(cases) do
+          -- the key only on a Gemini client, the project only where it picks Vertex AI
+          if not (case.gemini and on_vertex) then
+            local env = { GEMINI_API_KEY = helper.sim_key }
+            if on_vertex or case.vertex then
+              env = { GOOGLE_CLOUD_PROJECT = "test-project", VERTEX_ACCESS_TOKEN = "t" }
+            end
+            if not case.vertex or name == "vertex" or name == "trip_assistant" or name == "voice_chat" then
+              env[case.var] = case.value
+              local before = #helper.connections()
+              local code, out = run("lua5.4", args, env, "hello\n")
+              assert.equal(1, code, out)
+              -- its last line (voice_chat names its question first)
+              assert.matches(name .. ": [^\n]*" .. case.names .. "[^\n]*\n$", out)
+              assert.matches("^" .. name .. ": ", out:match "([^\n]*)\n$" or "")
+              assert.is_nil(out:find("traceback", 1, true), out)
+              assert.equal(before, #helper.connections(), "it connected")
+            end
+          end
+        end
+      end)
+    end
+  end)
+
   it("host (examples/host.c) embeds Lua and streams audio from a second thread", function()
     local host = build_dir() .. "/examples/host"
     assert.truthy(io.open(host), "missing " .. host .. ": make builds it")
