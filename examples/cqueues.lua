@@ -13,6 +13,13 @@ local cjson = require "cjson"
 local realtime = require "realtime"
 
 local cities = #arg > 0 and { table.unpack(arg) } or { "Oslo", "Lima", "Tokyo" }
+-- An empty city would be asked about as "What is the weather in ?": refuse it at once.
+for _, city in ipairs(cities) do
+  if not city:match "%S" then
+    io.stderr:write(("usage: cqueues.lua [City ...]: a city must be named (got %q)\n"):format(city))
+    os.exit(2)
+  end
+end
 local cq = cqueues.new()
 
 -- ---- a tiny HTTP weather service -----------------------------------------------------
@@ -112,7 +119,7 @@ for i, city in ipairs(cities) do
       output_modalities = { "audio" }, transcription = { output = true }, tools = tools,
     })
     assert(session:send_text(("What is the weather in %s?"):format(city)))
-    local words, called_tool = {}, false
+    local words, called_tool, answered = {}, false, false
     for msg in session:messages(60) do
       if msg.type == "response_output_item_done" then
         print(("[%5.2f s] session %d: %s -> %s"):format(cqueues.monotime() - started, i,
@@ -122,11 +129,16 @@ for i, city in ipairs(cities) do
         words[#words + 1] = msg.text
       elseif msg.type == "response_done" then
         -- a response ending in a tool call is followed by the answer that uses its result
-        if not called_tool then break end
+        if not called_tool then answered = true break end
         called_tool = false
       elseif msg.type == "error" or msg.type == "closed" then
         error(("session %d: %s %s"):format(i, msg.code, msg.message or msg.reason))
       end
+    end
+    -- messages(60) also ends when 60 s pass without a message: that is no answer
+    if not answered then
+      io.stderr:write(("cqueues: no answer: timed out (session %d, %s)\n"):format(i, city))
+      os.exit(1)
     end
     answers[i] = table.concat(words)
     print(("[%5.2f s] session %d: %s"):format(cqueues.monotime() - started, i, answers[i]))

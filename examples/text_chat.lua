@@ -61,10 +61,12 @@ while true do
     if not ok then print(("send failed: %s (%s)"):format(err, code)) break end
 
     io.write("model: ")
+    local answered = false
     for msg in session:messages(60) do
       if msg.type == "output_audio_transcription_delta" then
         io.write(msg.text) io.flush()       -- words as they are spoken
       elseif msg.type == "response_done" then
+        answered = true
         break                               -- end of this turn; the session stays open
       elseif msg.type == "error" then
         io.write(("\n[error %s: %s]"):format(msg.code, msg.message))
@@ -72,6 +74,11 @@ while true do
         print(("\n[session closed: %s %s]"):format(msg.code, msg.reason))
         os.exit(1)
       end
+    end
+    -- messages(60) also ends when 60 s pass without a message: that is no answer
+    if not answered then
+      io.stderr:write("\ntext_chat: no answer: timed out\n")
+      os.exit(1)
     end
     io.write("\n")
   end

@@ -12,6 +12,12 @@
 -- REALTIME_CA_FILE and REALTIME_MODEL as in text_chat.lua.
 local realtime = require "realtime"
 
+-- An empty question sends nothing, so no answer would ever come: refuse it at once.
+if arg[1] and not arg[1]:match "%S" then
+  io.stderr:write(('usage: vertex.lua ["question"]: a question must say something (got %q)\n'):format(arg[1]))
+  os.exit(2)
+end
+
 local function env(name)
   local v = os.getenv(name)
   return v ~= "" and v or nil
@@ -58,7 +64,7 @@ print("you: " .. question)
 assert(session:send_text(question))
 
 io.write("model: ")
-local audio = 0
+local audio, answered = 0, false
 for msg in session:messages(60) do
   if msg.type == "output_audio_transcription_delta" then
     io.write(msg.text) io.flush()
@@ -67,11 +73,17 @@ for msg in session:messages(60) do
   elseif msg.type == "response_done" then
     local usage = msg.usage or {}
     print(("\n(%.1f s of audio, %s tokens)"):format(audio / 2 / 24000, usage.total_tokens or "?"))
+    answered = true
     break
   elseif msg.type == "error" or msg.type == "closed" then
     print(("\n%s: %s %s"):format(msg.type, msg.code, msg.message or msg.reason))
     os.exit(1)
   end
+end
+-- messages(60) also ends when 60 s pass without a message: that is no answer, not success.
+if not answered then
+  io.stderr:write("\nvertex: no answer: timed out\n")
+  os.exit(1)
 end
 
 session:close()

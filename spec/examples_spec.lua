@@ -320,6 +320,32 @@ describe("examples", function()
     end
   end)
 
+  it("vertex.lua refuses an empty question at once", function()
+    for _, arg in ipairs { "", "  " } do
+      local t0 = os.time()
+      local before = #helper.connections()
+      local code, out = run("lua5.4", { "examples/vertex.lua", arg },
+        { VERTEX_ACCESS_TOKEN = os.getenv "RT_SIM_BEARER" or "test-bearer", GOOGLE_CLOUD_PROJECT = "test-project" })
+      assert.equal(2, code, out)
+      assert.matches("usage: vertex%.lua %[\"question\"%]: a question must say something", out)
+      assert.equal(before, #helper.connections(), "it connected first")
+      assert.is_true(os.time() - t0 < 30, "it waited for an answer that could not come")
+    end
+  end)
+
+  it("cqueues.lua refuses an empty city at once", function()
+    for _, arg in ipairs { "", "  " } do
+      local t0 = os.time()
+      local before = #helper.connections()
+      local code, out = run("lua5.4", { "examples/cqueues.lua", "Oslo", arg })
+      assert.equal(2, code, out)
+      assert.matches("usage: cqueues%.lua %[City %.%.%.%]: a city must be named", out)
+      assert.is_nil(out:find("weather in ?", 1, true), out)
+      assert.equal(before, #helper.connections(), "it connected first")
+      assert.is_true(os.time() - t0 < 30, "it waited for an answer")
+    end
+  end)
+
   -- Client creation raises for a malformed option; an example reports it in one line
   -- naming the variable the value came from, never a traceback.
   describe("a malformed environment value is reported, not raised", function()
