@@ -41,10 +41,16 @@ if pcm then
   if rate < 8000 or rate > 192000 then
     fail("%s is %d Hz: recordings from 8000 to 192000 Hz are supported", question_file, rate)
   end
+  -- no samples, no turn: the model would never answer
+  if #pcm == 0 then fail("%s holds no audio", question_file) end
   pcm = realtime.wav.to_mono(pcm, channels)
   -- espeak-ng writes 22050 Hz; the Live API takes 16 kHz input
-  if rate ~= RATE then pcm = realtime.resample(pcm, rate, RATE) end
-  print(("question: %s (%.1f s, resampled from %d Hz)"):format(question_file, #pcm / 2 / RATE, rate))
+  local resampled = ""
+  if rate ~= RATE then
+    pcm = realtime.resample(pcm, rate, RATE)
+    resampled = (", resampled from %d Hz"):format(rate)
+  end
+  print(("question: %s (%.1f s%s)"):format(question_file, #pcm / 2 / RATE, resampled))
 elseif arg[1] then
   fail("cannot read %s", rate)                -- a file the user named: no stand-in for it
 else

@@ -117,7 +117,10 @@ describe("examples", function()
       helper.write_file(text, "What is the weather in Paris?\n")
       assert(realtime.wav.write(slow, helper.tone(0.5, 4000), 4000))
       assert(realtime.wav.write(fast, helper.tone(0.1, 200000), 200000))
+      local empty = dir .. "/empty.wav"
+      assert(realtime.wav.write(empty, "", 16000))
       local cases = {
+        { empty, "voice_chat: " .. dir .. "/empty%.wav holds no audio" },
         { dir .. "/missing.wav", "voice_chat: cannot read " .. dir .. "/missing%.wav: [^\n]*No such file or directory" },
         { text, "voice_chat: cannot read " .. dir .. "/question%.txt: [^\n]*%S" },
         { slow, "voice_chat: " .. dir .. "/slow%.wav is 4000 Hz: recordings from 8000 to 192000 Hz are supported" },
@@ -154,6 +157,8 @@ describe("examples", function()
       local code, out = run("lua5.4", { "examples/voice_chat.lua", question, dir .. "/r.wav" },
         { GEMINI_API_KEY = "wrong-key", REALTIME_PACE = "fast" })
       assert.is_not.equal(0, code)
+      -- a 16 kHz recording is sent as it is: no "resampled from" for it
+      assert.matches("question: [^\n]*/q%.wav %(0%.5 s%)\n", out)
       assert.matches("voice_chat: could not connect %(auth%): [^\n]*1007: API key not valid", out)
     end)
   end)
