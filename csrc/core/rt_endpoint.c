@@ -477,8 +477,11 @@ int rt_endpoint_build(const struct rt_endpoint_options *o, struct rt_endpoint *e
         bool oauth = token || (!key && rt_ep_has_authorization(o));
 
         if (!oauth && !key) {
+            /* rt_session_options.auth replaces the token per handshake, but the URL
+             * and host are chosen here, so such a host passes a placeholder token. */
             rt_error_set(err, RT_EAUTH, "Vertex AI needs an access_token, an api_key or an "
-                         "Authorization header");
+                         "Authorization header, or a placeholder access_token when the "
+                         "session's .auth gives the tokens");
             goto out;
         }
         /* Express mode (key only) and "global" use the global host; "us" and "eu" are

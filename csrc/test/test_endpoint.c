@@ -151,6 +151,9 @@ static void test_vertex_user_authorization(void)
     o.nheaders = 0;
     RT_CHECK(rt_endpoint_build(&o, &ep, &err) == -1);
     RT_CHECK(err.code == RT_EAUTH);
+    /* a host whose tokens come from rt_session_options.auth learns what to pass here */
+    RT_CHECK(strstr(err.msg, "or a placeholder access_token when the session's .auth "
+                             "gives the tokens") != NULL);
     RT_CHECK(ep.url == NULL);
     rt_endpoint_free(&ep);
 }
