@@ -127,7 +127,9 @@ int main(int argc, char **argv)
     return status;
 
 fail:
-    fprintf(stderr, "%s (%s)\n", err.msg, rt_code_name(err.code));
+    /* The examples' one-line form; a refusal for want of a key names where it is read from. */
+    fprintf(stderr, "c_session: could not connect (%s): %s%s\n", rt_code_name(err.code), err.msg,
+            err.code == RT_EAUTH && !eopts.api_key ? ": set GEMINI_API_KEY" : "");
     rt_endpoint_free(&ep);
     rt_client_free(client);
     return 1;

@@ -166,6 +166,10 @@ int main() { std::printf("%s %s %d\n", rt_version(), rt_code_name(RT_EBUSY), rt_
     assert.equal(0, status, out)
     assert.matches('"text": "You said: static"', out, 1, true)
     assert.matches("closed: 1000", out, 1, true)
+    -- without a key: the examples' one-line form, naming the variable the key comes from
+    status, out = helper.run(sim_env() .. "GEMINI_API_KEY= " .. q(bin .. "/c_session_static"))
+    assert.equal(1, status, out)
+    assert.matches("c_session: could not connect %(auth%): [^\n]*api_key[^\n]*GEMINI_API_KEY\n", out)
   end)
 
   it("builds examples/host.c (Lua embedded) with pkg-config realtime-lua and runs it", function()
