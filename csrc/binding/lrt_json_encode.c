@@ -287,11 +287,6 @@ static void enc_index_chain(struct enc *e, int idx, int level)
     lua_settop(L, top);
 }
 
-/* A table whose metatable gives it entries it does not store (and has no __pairs): a
- * proxy over __index, a list whose __len counts entries it does not hold. Encoding what
- * is stored would send the data as {} without a word, so it raises, naming the path.
- * count is how many entries lua_next found. A metatable with only other fields
- * (__tostring, __name, __close, the array markers) changes nothing. */
 /* The length the __len on top (popped) gives the table at idx, called in protected mode:
  * an error in it, or a length that is not an integer, is the value's fault and is
  * reported with its path, as luaL_len would not. */
@@ -324,6 +319,11 @@ static lua_Integer enc_meta_len(struct enc *e, int idx, int level)
     return len;
 }
 
+/* A table whose metatable gives it entries it does not store (and has no __pairs): a
+ * proxy over __index, a list whose __len counts entries it does not hold. Encoding what
+ * is stored would send the data as {} without a word, so it raises, naming the path.
+ * count is how many entries lua_next found. A metatable with only other fields
+ * (__tostring, __name, __close, the array markers) changes nothing. */
 static void enc_check_proxy(struct enc *e, int idx, int level, lua_Unsigned count)
 {
     lua_State *L = e->L;
