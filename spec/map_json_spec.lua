@@ -107,6 +107,17 @@ describe("core.json_encode", function()
     assert.equal('{"items":[1,2]}', core.json_encode { items = setmetatable({ 1, 2 }, { __len = function() return 2.0 end }) })
   end)
 
+  it("names the path when a __pairs or the iterator it gives raises", function()
+    local function boom() error("boom", 0) end
+    local ok, err = pcall(core.json_encode, { w = { setmetatable({}, { __pairs = boom }) } })
+    assert.is_false(ok)
+    assert.equal("w[1]: its metatable's __pairs raised an error ('boom')", err)
+    local function after_one(t, k) if k == nil then return "a", 1 end error({ code = 1 }) end
+    ok, err = pcall(core.json_encode, { w = setmetatable({}, { __pairs = function(t) return after_one, t, nil end }) })
+    assert.is_false(ok)
+    assert.equal("w: its metatable's __pairs iterator raised an error (table)", err)
+  end)
+
   it("encodes a table whose metatable adds no data as it stores it", function()
     -- other metamethods, a class's methods and "__" names, a strict table's __index
     -- function, a __len that agrees, and __pairs, which shows what it holds

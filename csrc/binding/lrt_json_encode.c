@@ -215,6 +215,24 @@ static void enc_value(struct enc *e, int idx, int level);
 
 static void enc_table(struct enc *e, int idx, int level);
 
+/* Calls the function below its nargs arguments in protected mode: an error in a
+ * metamethod of the caller's value (what) is the value's fault and is reported with its
+ * path, as a bare lua_call would not. Out of memory stays out of memory. */
+static void enc_call_meta(struct enc *e, int level, int nargs, int nres, const char *what)
+{
+    lua_State *L = e->L;
+    int status = lua_pcall(L, nargs, nres, 0);
+
+    if (status == LUA_ERRMEM)
+        lua_error(L);
+    if (status != LUA_OK) {
+        size_t n = 0;
+        const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        enc_fail(e, level, "its metatable's %s raised an error (%s)", what,
+                 why ? lrt_push_shown(L, why, n, 120) : luaL_typename(L, -1));
+    }
+}
+
 /* A table whose __pairs shows what it holds (a proxy, an object over a store): encodes
  * what pairs() gives, as the caller sees it, instead of the empty table lua_next would
  * find. The pairs are copied into a plain table first (the encoder's array test and
@@ -226,13 +244,13 @@ static void enc_pairs(struct enc *e, int idx, int level)
 
     luaL_checkstack(L, 8, "JSON nesting");
     lua_pushvalue(L, idx);
-    lua_call(L, 1, 3);
+    enc_call_meta(e, level, 1, 3, "__pairs");
     lua_newtable(L);                    /* f + 3: the copy */
     for (;;) {
         lua_pushvalue(L, f);
         lua_pushvalue(L, f + 1);
         lua_pushvalue(L, f + 2);
-        lua_call(L, 2, 2);              /* key, value */
+        enc_call_meta(e, level, 2, 2, "__pairs iterator");   /* key, value */
         if (lua_isnil(L, -2)) {
             lua_pop(L, 2);
             break;
@@ -294,19 +312,11 @@ static lua_Integer enc_meta_len(struct enc *e, int idx, int level)
 {
     lua_State *L = e->L;
     lua_Integer len;
-    int status, isint;
+    int isint;
 
     lua_pushvalue(L, idx);
     lua_pushvalue(L, idx);   /* the operands, as the # operator passes them */
-    status = lua_pcall(L, 2, 1, 0);
-    if (status == LUA_ERRMEM)
-        lua_error(L);
-    if (status != LUA_OK) {
-        size_t n = 0;
-        const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-        enc_fail(e, level, "its metatable's __len raised an error (%s)",
-                 why ? lrt_push_shown(L, why, n, 120) : luaL_typename(L, -1));
-    }
+    enc_call_meta(e, level, 2, 1, "__len");
     len = lua_tointegerx(L, -1, &isint);
     if (!isint) {
         if (lua_type(L, -1) == LUA_TNUMBER)
