@@ -265,6 +265,20 @@ describe("credentials against the simulator", function()
       h:stop()
     end)
 
+    it("core.http_request answers a server that sends bytes that are not HTTP with nil, message, 'protocol'", function()
+      local h = helper.hostile { tls = true }
+      local req = assert(core.http_request { url = h.http .. "/_token/reply=garbage", ca_file = h.ca_file,
+        timeout = 10 })
+      assert.is_true(req:_wait(15))
+      local ok, status, err, code = pcall(req.result, req)
+      req:close()
+      h:stop()
+      assert.is_true(ok, status)   -- not raised: the server's answer is no misuse of the caller's
+      assert.is_nil(status)
+      assert.equal("protocol", code)
+      assert.matches("^GET https://127%.0%.0%.1:%d+/_token/reply=garbage: the server's answer is not HTTP %(", err)
+    end)
+
     it("reports a metadata server that refuses (no Metadata-Flavor answer) as 'auth'", function()
       local src = assert(core.auth_new { kind = "metadata", metadata_host = helper.sim_http .. "/nowhere",
         ca_file = helper.sim_ca, source = "metadata server test" })

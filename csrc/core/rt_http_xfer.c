@@ -299,6 +299,16 @@ static bool rt_http_xfer_connected(struct rt_http_xfer *x, CURLcode c)
     }
 }
 
+/* The code of libcurl's failure c. The scheme was checked before the transfer, so an
+ * "unsupported protocol" from a server that was reached is its answer (bytes that are
+ * not HTTP, which libcurl takes for HTTP/0.9): the server's fault, not the caller's. */
+static enum rt_code rt_http_xfer_code(struct rt_http_xfer *x, CURLcode c)
+{
+    if (c == CURLE_UNSUPPORTED_PROTOCOL && rt_http_xfer_connected(x, c))
+        return RT_EPROTOCOL;
+    return rt_http_code(c);
+}
+
 int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_response *resp,
                         struct rt_error *err)
 {
@@ -318,6 +328,9 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
         if (c == CURLE_OPERATION_TIMEDOUT)
             rt_error_set(err, RT_ETIMEOUT, "%s %s: no response within %g s", x->method, x->where,
                          x->timeout);
+        else if (rt_http_xfer_code(x, c) == RT_EPROTOCOL)
+            rt_error_set(err, RT_EPROTOCOL, "%s %s: the server's answer is not HTTP (%s)",
+                         x->method, x->where, x->errbuf[0] ? x->errbuf : rt_curl.easy_strerror(c));
         else
             rt_error_set(err, rt_http_code(c), "%s %s: %s", x->method, x->where,
                          x->errbuf[0] ? x->errbuf : rt_curl.easy_strerror(c));
