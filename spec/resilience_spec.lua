@@ -185,6 +185,49 @@ describe("resumption", function()
     helper.drain(session)
   end)
 
+  -- goAway after the user's turn was transcribed and before the model's answer began: the
+  -- turn is under way, so the session waits for the handle after it. Leaving at once
+  -- resumed from the handle before the turn, which sent the turn again: the new
+  -- connection transcribed it again and the caller got its transcript twice.
+  it("on goAway between the user's transcript and the answer, finishes the turn before leaving", function()
+    local realtime = require "realtime"
+    local said, next_said = "what is the tallest mountain", "and the deepest lake"
+    -- this connection answers 1.5 s after each turn; the turn's transcript goes out at once
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 1500 } })
+    local session = assert(client:connect { output_modalities = { "audio" }, transcription = true })
+    local conn, opened = open_connection(), realtime.now()
+    assert(session:send_text(said))
+    until_msg(session, of_type "input_audio_transcription_delta", 10)
+    -- goAway now, with 8 s left: time for the turn (the session leaves after 6 s at most)
+    helper.sim_post("/_sim/connections/" .. conn.id,
+      { behaviour = { lifetime = realtime.now() - opened + 8, goAwayLead = 8 } })
+    local rec, seen = until_msg(session, of_type "reconnected", 20)
+    assert.equal("go_away", rec.reason)
+    assert(session:send_text(next_said))
+    local _, after = until_msg(session, completed, 20)
+    local transcripts, statuses = {}, {}
+    for _, list in ipairs { seen, after } do
+      for _, m in ipairs(list) do
+        if m.type == "input_audio_transcription_completed" then transcripts[#transcripts + 1] = m.text end
+        if m.type == "response_done" then statuses[#statuses + 1] = m.status end
+      end
+    end
+    assert.same({ said, next_said }, transcripts)
+    assert.same({ "completed", "completed" }, statuses)
+    assert.equal(0, session:stats().resent)
+    -- the first connection's consumption of the turn stands (not rolled back by the resume)
+    local first_turn = 0
+    for _, e in ipairs(sim_session(conn).consumed) do
+      if e.digest == said then
+        assert.is_nil(e.rolledBack)
+        first_turn = first_turn + 1
+      end
+    end
+    assert.equal(1, first_turn)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("reconnects after a TCP drop in the middle of a turn", function()
     helper.sim_post("/_sim/next", { fault = { type = "drop", when = "turn", afterFrames = 1 } })
     local session = assert(client:connect { output_modalities = { "text" } })

@@ -25,11 +25,12 @@ static void rt_conn_goaway_cb(lws_sorted_usec_list_t *sul)
     rt_conn_recycle(lws_container_of(sul, struct rt_session, sul_phase));
 }
 
-/* goAway: leave at once when nothing is under way. Otherwise let the model finish its
- * turn (the handle after it is the one to resume with), but leave in time whatever
- * happens: a timer, not the next message. A later goAway whose deadline comes sooner
- * moves the timer earlier (the server cuts the connection at its own deadline), never
- * later. */
+/* goAway: leave at once when nothing is under way. Otherwise (model output, a tool call,
+ * or a transcript since the last handle) let the turn finish: the handle after it is the
+ * one to resume with (from the one before, the turn would be sent and transcribed again).
+ * But leave in time whatever happens: a timer, not the next message. A later goAway
+ * whose deadline comes sooner moves the timer earlier (the server cuts the connection at
+ * its own deadline), never later. */
 static void rt_conn_goaway(struct rt_session *s, double time_left)
 {
     double leave = rt_resume_goaway_leave(time_left);
@@ -104,7 +105,8 @@ bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
 
     if (rt_scan_server(text, len, &sc) != 0)
         return false;
-    if (sc.model_output || sc.tool_call)
+    /* a transcript is a turn under way too: the user's, before the model answers it */
+    if (sc.model_output || sc.tool_call || sc.transcription)
         s->model_busy = true;
     if (sc.tool_call)
         rt_conn_calls_note(s, text, len, s->rx_seq);

@@ -110,6 +110,9 @@ static void rt_scan_content(struct rt_json *r, const struct rt_json_val *sc, str
             o->model_output = true;
             if (v.type == RT_JSON_OBJECT)
                 rt_scan_turn(r, &v, o);
+        } else if (rt_json_eq(&k, "inputTranscription") ||
+                   rt_json_eq(&k, "outputTranscription")) {
+            o->transcription = true;
         } else if (rt_json_eq(&k, "turnComplete")) {
             o->turn_complete = v.type == RT_JSON_TRUE;
         } else if (rt_json_eq(&k, "generationComplete")) {

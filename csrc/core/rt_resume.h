@@ -22,6 +22,8 @@ struct rt_scan {
     bool model_output;         /* serverContent.modelTurn present */
     bool inline_data;          /* serverContent.modelTurn.parts[*].inlineData is an object
                                   (output audio) */
+    bool transcription;        /* serverContent.inputTranscription or outputTranscription
+                                  present (the user's turn is being taken, or answered) */
     bool tool_call;            /* top-level key toolCall */
     bool turn_complete;        /* serverContent.turnComplete: true */
     bool generation_complete;  /* serverContent.generationComplete: true */

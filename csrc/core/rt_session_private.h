@@ -289,7 +289,8 @@ struct rt_session {
     bool turn_through;               /* this connection completed a turn */
     bool goaway;                     /* this connection got goAway */
     double goaway_at;                /* monotonic seconds when its goAway timer leaves */
-    bool model_busy;                 /* model output or a tool call since the last handle */
+    bool model_busy;                 /* model output, a tool call or a transcript since
+                                        the last handle: a turn under way */
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;

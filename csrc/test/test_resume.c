@@ -55,6 +55,14 @@ static void test_scan_content(void)
     RT_CHECK(o.interrupted && !o.generation_complete);
     RT_CHECK(scan("{\"toolCall\":{\"functionCalls\":[]}}", &o) == 0);
     RT_CHECK(o.tool_call);
+    /* a transcript is a turn under way (goAway waits for its handle), not model output */
+    RT_CHECK(scan("{\"serverContent\":{\"inputTranscription\":{\"text\":\"hi\"}}}", &o) == 0);
+    RT_CHECK(o.transcription && !o.model_output && !o.turn_complete);
+    RT_CHECK(scan("{\"serverContent\":{\"outputTranscription\":{}}}", &o) == 0);
+    RT_CHECK(o.transcription && !o.model_output);
+    RT_CHECK(scan("{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":"
+                  "\"inputTranscription\"}]}}}", &o) == 0);
+    RT_CHECK(!o.transcription);
     RT_CHECK(scan("{\"setupComplete\":{}}", &o) == 0);
     RT_CHECK(o.setup_complete);
     /* keys are compared decoded; a text part that names a key is not that key */
