@@ -192,8 +192,8 @@ describe("resumption", function()
   it("on goAway between the user's transcript and the answer, finishes the turn before leaving", function()
     local realtime = require "realtime"
     local said, next_said = "what is the tallest mountain", "and the deepest lake"
-    -- this connection answers 1.5 s after each turn; the turn's transcript goes out at once
-    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 1500 } })
+    -- this connection answers 3 s after each turn; the turn's transcript goes out at once
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 3000 } })
     local session = assert(client:connect { output_modalities = { "audio" }, transcription = true })
     local conn, opened = open_connection(), realtime.now()
     assert(session:send_text(said))
