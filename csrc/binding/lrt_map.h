@@ -95,7 +95,7 @@
 /* Adds the functions above to the module table on top of the stack. Returns 0. */
 int lrt_open_map(lua_State *L);
 
-/* ---- internal to the mapping files (lrt_map*.c, lrt_schema.c) ---- */
+/* ---- internal to the mapping files (lrt_map*.c, lrt_schema*.c) ---- */
 
 /* Nesting limit of a tool's parameters schema. */
 #define LRT_SCHEMA_MAX_DEPTH 32

@@ -14,7 +14,7 @@
  * writeOnly, exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems, content*,
  * and "x-..." extensions).
  *
- * Inlined: "$ref" to a place in the same schema ("#/$defs/Name", "#/definitions/Name",
+ * Inlined (lrt_schema_ref.c): "$ref" to a place in the same schema ("#/$defs/Name", "#/definitions/Name",
  * any JSON pointer from the root): the schema it points to, with the keywords written
  * beside the $ref laid over it (they win), is converted in its place, since Google's
  * Schema has no references. "$defs" and "definitions" themselves only hold the targets.
@@ -25,7 +25,6 @@
  * tuple items, ...), because dropping it would change what the model is told the
  * function accepts. Nesting deeper than LRT_SCHEMA_MAX_DEPTH too, and what Google's
  * SDK refuses: null as the only type, type beside anyOf/oneOf. */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,27 +35,9 @@
 
 #include "lrt_json.h"
 #include "lrt_map.h"
+#include "lrt_schema.h"
 
-struct seg {
-    const char *key;   /* borrowed from a key on the Lua stack; NULL for an index */
-    lua_Integer index;
-};
-
-/* References being inlined at once (a chain A -> B -> C counts three). */
-#define LRT_SCHEMA_MAX_REFS 32
-
-struct sctx {
-    lua_State *L;
-    const char *tool;
-    int root;          /* stack index of the whole parameters schema */
-    struct seg path[LRT_SCHEMA_MAX_DEPTH * 2 + 4];
-    int n;
-    const char *refs[LRT_SCHEMA_MAX_REFS];  /* the $ref strings being inlined, outermost
-                                               first; borrowed from the schema tables */
-    int nrefs;
-};
-
-static int fail(struct sctx *c, const char *fmt, const char *arg)
+int lrt_schema_fail(struct sctx *c, const char *fmt, const char *arg)
 {
     char path[256], msg[256], shown[120 * 4 + 1];
     size_t n = (size_t)snprintf(path, sizeof path, "parameters");
@@ -81,10 +62,10 @@ static int fail(struct sctx *c, const char *fmt, const char *arg)
     return luaL_error(c->L, "tool '%s': %s: %s", c->tool, path, msg);
 }
 
-static void push_seg(struct sctx *c, const char *key, lua_Integer index)
+void lrt_schema_push_seg(struct sctx *c, const char *key, lua_Integer index)
 {
     /* Bounded: each schema level pushes at most two segments, and the level check in
-     * convert() raises before the array could overflow. */
+     * lrt_schema_node() raises before the array could overflow. */
     c->path[c->n].key = key;
     c->path[c->n].index = index;
     c->n++;
@@ -122,7 +103,6 @@ static const char *const copied_str[] = { "description", "title", "format", "pat
 static const char *const copied_int64[] = { "minItems", "maxItems", "minLength", "maxLength",
                                             "minProperties", "maxProperties", NULL };
 
-static void convert(struct sctx *c, int src, int level);
 
 /* The service has no null type: null only ever makes another type nullable. */
 #define NULL_ONLY "null cannot be the only possible type (give it beside another type, " \
@@ -161,8 +141,8 @@ static void plain(struct sctx *c, int idx)
     if (t == LUA_TNIL)
         t = luaL_getmetafield(L, idx, "__pairs");
     if (t != LUA_TNIL)
-        fail(c, "is a table whose metatable has __index or __pairs: the schema is read "
-                "from its own fields, so give a plain table%s", NULL);
+        lrt_schema_fail(c, "is a table whose metatable has __index or __pairs: the schema is read "
+                           "from its own fields, so give a plain table%s", NULL);
 }
 
 /* Pushes an array of the schemas in the list at src (anyOf / oneOf). A null alternative
@@ -174,25 +154,25 @@ static int convert_list(struct sctx *c, int src, int level, const char *key, int
     lua_Integer kept = 0, nulls = 0;
 
     if (lua_type(L, src) != LUA_TTABLE || lua_rawlen(L, src) == 0)
-        fail(c, "'%s' must be a non-empty list of schemas", key);
+        lrt_schema_fail(c, "'%s' must be a non-empty list of schemas", key);
     plain(c, src);
     lua_Integer n = (lua_Integer)lua_rawlen(L, src);
     lrt_json_newarray(L, (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
-        push_seg(c, NULL, i);
+        lrt_schema_push_seg(c, NULL, i);
         lua_rawgeti(L, src, i);
         if (null_schema(L, lua_gettop(L))) {
             lua_pop(L, 1);
             nulls++;
         } else {
-            convert(c, lua_gettop(L), level + 1);
+            lrt_schema_node(c, lua_gettop(L), level + 1);
             lua_remove(L, -2);
             lua_rawseti(L, -2, ++kept);
         }
         c->n--;
     }
     if (kept == 0)
-        fail(c, NULL_ONLY "%s", "");
+        lrt_schema_fail(c, NULL_ONLY "%s", "");
     if (nulls)
         lrt_set_bool(L, dst, "nullable", 1);
     return nulls > 0 && kept == 1;
@@ -226,15 +206,15 @@ static void enum_string(struct sctx *c)
         return;
     case LUA_TNUMBER:
         if (lua_tonumber(L, -1) != lua_tonumber(L, -1) || lua_tonumber(L, -1) - lua_tonumber(L, -1) != 0)
-            fail(c, "enum values must be finite numbers (NaN and infinities have no JSON form)%s",
-                 NULL);
+            lrt_schema_fail(c, "enum values must be finite numbers (NaN and infinities have no "
+                               "JSON form)%s", NULL);
         /* fall through */
     case LUA_TBOOLEAN:
         lrt_json_encode_ex(L, -1, 1, NULL);
         lua_remove(L, -2);
         return;
     default:
-        fail(c, "enum values must be strings, numbers or booleans%s", NULL);
+        lrt_schema_fail(c, "enum values must be strings, numbers or booleans%s", NULL);
     }
 }
 
@@ -246,14 +226,14 @@ static void convert_type(struct sctx *c, int src, int dst)
     if (lua_type(L, src) == LUA_TSTRING) {
         t = type_name(lrt_map_enum(L, src, "tool '%s': parameters: type", c->tool));
         if (!t)
-            fail(c, "unknown type '%s'", lua_tostring(L, src));
+            lrt_schema_fail(c, "unknown type '%s'", lua_tostring(L, src));
         if (strcmp(t, "NULL") == 0)
-            fail(c, NULL_ONLY "%s", "");
+            lrt_schema_fail(c, NULL_ONLY "%s", "");
         lrt_set_str(L, dst, "type", t);
         return;
     }
     if (lua_type(L, src) != LUA_TTABLE)
-        fail(c, "'type' must be a string or a list of strings%s", NULL);
+        lrt_schema_fail(c, "'type' must be a string or a list of strings%s", NULL);
 
     lua_Integer n = (lua_Integer)lua_rawlen(L, src), kept = 0;
     int nullable = 0;
@@ -262,10 +242,10 @@ static void convert_type(struct sctx *c, int src, int dst)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, src, i);
         if (lua_type(L, -1) != LUA_TSTRING)
-            fail(c, "'type' must be a string or a list of strings%s", NULL);
+            lrt_schema_fail(c, "'type' must be a string or a list of strings%s", NULL);
         t = type_name(lrt_map_enum(L, -1, "tool '%s': parameters: type", c->tool));
         if (!t)
-            fail(c, "unknown type '%s'", lua_tostring(L, -1));
+            lrt_schema_fail(c, "unknown type '%s'", lua_tostring(L, -1));
         lua_pop(L, 1);
         if (strcmp(t, "NULL") == 0) {
             nullable = 1;
@@ -279,8 +259,8 @@ static void convert_type(struct sctx *c, int src, int dst)
         lrt_set_bool(L, dst, "nullable", 1);
     if (kept == 0) {
         if (nullable)
-            fail(c, NULL_ONLY "%s", "");
-        fail(c, "'type' is an empty list%s", NULL);
+            lrt_schema_fail(c, NULL_ONLY "%s", "");
+        lrt_schema_fail(c, "'type' is an empty list%s", NULL);
     } else if (kept == 1) {
         lua_rawgeti(L, alts, 1);
         lua_getfield(L, -1, "type");
@@ -293,97 +273,6 @@ static void convert_type(struct sctx *c, int src, int dst)
     lua_pop(L, 1);
 }
 
-/* ---- references ---- */
-
-/* Pushes what the reference ref ("#", "#/$defs/Name", any JSON pointer after '#') points
- * to in the root schema. Raises when it points nowhere or outside the schema. */
-static void resolve_ref(struct sctx *c, const char *ref)
-{
-    lua_State *L = c->L;
-    const char *p = ref + 1;
-
-    if (ref[0] != '#' || (*p != '\0' && *p != '/'))
-        fail(c, "unresolvable reference '%s' (only JSON pointers into this schema, \"#/...\", "
-                "can be inlined)", ref);
-    lua_pushvalue(L, c->root);
-    while (*p == '/') {
-        char tok[256];
-        size_t n = 0;
-        for (p++; *p && *p != '/'; p++) {
-            char ch = *p;
-            if (ch == '~' && (p[1] == '0' || p[1] == '1')) {
-                ch = p[1] == '0' ? '~' : '/';
-                p++;
-            } else if (ch == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
-                char hex[3] = { p[1], p[2], '\0' };
-                ch = (char)strtol(hex, NULL, 16);
-                p += 2;
-            }
-            if (n == sizeof tok - 1)
-                fail(c, "unresolvable reference '%s' (a name in it is too long)", ref);
-            tok[n++] = ch;
-        }
-        tok[n] = '\0';
-        if (lua_type(L, -1) != LUA_TTABLE)
-            fail(c, "unresolvable reference '%s'", ref);
-        char *end = tok;
-        long idx = n > 0 && isdigit((unsigned char)tok[0]) ? strtol(tok, &end, 10) : -1;
-        if (idx >= 0 && *end == '\0' && lua_rawlen(L, -1) > 0)
-            lua_rawgeti(L, -1, (lua_Integer)idx + 1);   /* pointers count from 0 */
-        else
-            lua_getfield(L, -1, tok);
-        lua_remove(L, -2);
-        if (lua_isnil(L, -1))
-            fail(c, "unresolvable reference '%s'", ref);
-    }
-}
-
-/* Converts the schema at src, which has a "$ref" (its value on top of the stack): the
- * target's keywords with those beside the $ref laid over them. Replaces the value on
- * top with the converted schema. */
-static void inline_ref(struct sctx *c, int src, int level)
-{
-    lua_State *L = c->L;
-    int ref = lua_gettop(L);
-
-    push_seg(c, "$ref", 0);
-    if (lua_type(L, ref) != LUA_TSTRING)
-        fail(c, "must be a string%s", NULL);
-    /* stays on the stack while used */
-    const char *r = lrt_map_enum(L, ref, "tool '%s': parameters: $ref", c->tool);
-    for (int i = 0; i < c->nrefs; i++)
-        if (strcmp(c->refs[i], r) == 0)
-            fail(c, "reference cycle through '%s' (a recursive schema cannot be inlined)", r);
-    if (c->nrefs == LRT_SCHEMA_MAX_REFS)
-        fail(c, "more than 32 references inside one another at '%s'", r);
-    resolve_ref(c, r);
-    if (lua_type(L, -1) != LUA_TTABLE)
-        fail(c, "reference '%s' does not point to a schema", r);
-    c->n--;
-
-    int target = lua_gettop(L);
-    lua_newtable(L);
-    int merged = lua_gettop(L);
-    for (int from = target; from; from = from == target ? src : 0) {
-        lua_pushnil(L);
-        while (lua_next(L, from)) {
-            const char *k = lrt_map_enum(L, -2, "tool '%s': parameters: key", c->tool);
-            if (from == src && k && strcmp(k, "$ref") == 0) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, merged);
-        }
-    }
-    c->refs[c->nrefs++] = r;
-    convert(c, merged, level);
-    c->nrefs--;
-    lua_replace(L, ref);
-    lua_settop(L, ref);
-}
-
 /* `required` or `propertyOrdering` (k) at v, a list of property names, into dst as a
  * JSON array, an empty one too (an empty Lua table would go out as an object, which the
  * service refuses with the whole setup). */
@@ -392,7 +281,7 @@ static void copy_names(struct sctx *c, int v, int dst, const char *k)
     lua_State *L = c->L;
 
     if (lua_type(L, v) != LUA_TTABLE)
-        fail(c, "must be a list of property names%s", NULL);
+        lrt_schema_fail(c, "must be a list of property names%s", NULL);
     plain(c, v);
     lua_Integer n = (lua_Integer)lua_rawlen(L, v), keys = 0;
     lua_pushnil(L);
@@ -401,11 +290,11 @@ static void copy_names(struct sctx *c, int v, int dst, const char *k)
         lua_pop(L, 1);
     }
     if (keys != n)
-        fail(c, "must be a list of property names%s", NULL);
+        lrt_schema_fail(c, "must be a list of property names%s", NULL);
     lrt_json_newarray(L, (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, v, i) != LUA_TSTRING)
-            fail(c, "must be a list of property names%s", NULL);
+            lrt_schema_fail(c, "must be a list of property names%s", NULL);
         lua_rawseti(L, -2, i);
     }
     lua_setfield(L, dst, k);
@@ -431,16 +320,16 @@ static void check_names(struct sctx *c, int dst, const char *k)
         const char *name = lua_tostring(L, -1);
         int declared = props && lua_rawget(L, props) != LUA_TNIL;
         if (!declared) {
-            push_seg(c, k, 0);
-            push_seg(c, NULL, i);
-            fail(c, "'%s' is not one of the schema's properties", name);
+            lrt_schema_push_seg(c, k, 0);
+            lrt_schema_push_seg(c, NULL, i);
+            lrt_schema_fail(c, "'%s' is not one of the schema's properties", name);
         }
         lua_pop(L, 1);
     }
     lua_settop(L, top);
 }
 
-static void convert(struct sctx *c, int src, int level)
+void lrt_schema_node(struct sctx *c, int src, int level)
 {
     lua_State *L = c->L;
 
@@ -448,11 +337,11 @@ static void convert(struct sctx *c, int src, int level)
         luaL_error(L, "tool '%s': parameters nest deeper than %d levels", c->tool,
                    LRT_SCHEMA_MAX_DEPTH);
     if (lua_type(L, src) != LUA_TTABLE)
-        fail(c, "a schema must be a table%s", NULL);
+        lrt_schema_fail(c, "a schema must be a table%s", NULL);
     luaL_checkstack(L, 8, "schema nesting");
     plain(c, src);
     if (lua_getfield(L, src, "$ref") != LUA_TNIL) {
-        inline_ref(c, src, level);
+        lrt_schema_inline_ref(c, src, level);
         return;
     }
     lua_pop(L, 1);
@@ -463,9 +352,9 @@ static void convert(struct sctx *c, int src, int level)
         for (int i = 0; i < 2; i++) {
             const char *alt = i ? "oneOf" : "anyOf";
             if (lua_getfield(L, src, alt) != LUA_TNIL) {
-                push_seg(c, alt, 0);
-                fail(c, "cannot be given beside 'type' (put the type in each alternative)%s",
-                     NULL);
+                lrt_schema_push_seg(c, alt, 0);
+                lrt_schema_fail(c, "cannot be given beside 'type' (put the type in each "
+                                   "alternative)%s", NULL);
             }
             lua_pop(L, 1);
         }
@@ -481,32 +370,32 @@ static void convert(struct sctx *c, int src, int level)
     lua_pushnil(L);
     while (lua_next(L, src)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            fail(c, "schema keys must be strings%s", NULL);
+            lrt_schema_fail(c, "schema keys must be strings%s", NULL);
         const char *k = lrt_map_enum(L, -2, "tool '%s': parameters: key", c->tool);
         int v = lua_gettop(L);
-        push_seg(c, k, 0);
+        lrt_schema_push_seg(c, k, 0);
 
         if (strcmp(k, "type") == 0) {
             convert_type(c, v, dst);
         } else if (in_list(k, copied_str)) {
             if (lua_type(L, v) != LUA_TSTRING)
-                fail(c, "must be a string%s", NULL);
+                lrt_schema_fail(c, "must be a string%s", NULL);
             /* checked here, where the path reads as the tool's: the setup's JSON
                encoding would name it by its place in the setup */
             if (!rt_utf8_valid(lua_tostring(L, v), lua_rawlen(L, v)))
-                fail(c, "is not valid UTF-8%s", NULL);
+                lrt_schema_fail(c, "is not valid UTF-8%s", NULL);
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
         } else if (strcmp(k, "nullable") == 0) {
             if (lua_type(L, v) != LUA_TBOOLEAN)
-                fail(c, "must be a boolean%s", NULL);
+                lrt_schema_fail(c, "must be a boolean%s", NULL);
             if (lua_toboolean(L, v))
                 lrt_set_bool(L, dst, "nullable", 1);
         } else if (strcmp(k, "enum") == 0 || strcmp(k, "const") == 0) {
             int is_const = k[0] == 'c';
             lua_Integer n = is_const ? 1 : (lua_Integer)lua_rawlen(L, v);
             if (!is_const && (lua_type(L, v) != LUA_TTABLE || n == 0))
-                fail(c, "must be a non-empty list%s", NULL);
+                lrt_schema_fail(c, "must be a non-empty list%s", NULL);
             if (!is_const)
                 plain(c, v);
             lrt_json_newarray(L, (int)n);
@@ -514,7 +403,7 @@ static void convert(struct sctx *c, int src, int level)
                 if (is_const) {
                     lua_pushvalue(L, v);
                 } else {
-                    push_seg(c, NULL, i);
+                    lrt_schema_push_seg(c, NULL, i);
                     lua_rawgeti(L, v, i);
                 }
                 enum_string(c);
@@ -526,16 +415,16 @@ static void convert(struct sctx *c, int src, int level)
             has_enum = 1;
         } else if (strcmp(k, "properties") == 0) {
             if (lua_type(L, v) != LUA_TTABLE)
-                fail(c, "must be a table of schemas%s", NULL);
+                lrt_schema_fail(c, "must be a table of schemas%s", NULL);
             plain(c, v);
             lua_newtable(L);
             int props = lua_gettop(L);
             lua_pushnil(L);
             while (lua_next(L, v)) {
                 if (lua_type(L, -2) != LUA_TSTRING)
-                    fail(c, "property names must be strings%s", NULL);
-                push_seg(c, lua_tostring(L, -2), 0);
-                convert(c, lua_gettop(L), level + 1);
+                    lrt_schema_fail(c, "property names must be strings%s", NULL);
+                lrt_schema_push_seg(c, lua_tostring(L, -2), 0);
+                lrt_schema_node(c, lua_gettop(L), level + 1);
                 lua_pushvalue(L, -3);  /* the property name, kept verbatim */
                 lua_insert(L, -2);
                 lua_rawset(L, props);
@@ -547,8 +436,8 @@ static void convert(struct sctx *c, int src, int level)
             copy_names(c, v, dst, k);
         } else if (strcmp(k, "items") == 0) {
             if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) > 0)
-                fail(c, "must be one schema (tuple forms are not supported)%s", NULL);
-            convert(c, v, level + 1);
+                lrt_schema_fail(c, "must be one schema (tuple forms are not supported)%s", NULL);
+            lrt_schema_node(c, v, level + 1);
             lua_setfield(L, dst, "items");
         } else if (strcmp(k, "anyOf") == 0 || strcmp(k, "oneOf") == 0) {
             /* oneOf becomes anyOf: the API has no exclusive form, and the model is told
@@ -559,17 +448,17 @@ static void convert(struct sctx *c, int src, int level)
                 lua_setfield(L, dst, "anyOf");
         } else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
             if (lua_type(L, v) != LUA_TNUMBER)
-                fail(c, "must be a number%s", NULL);
+                lrt_schema_fail(c, "must be a number%s", NULL);
             if (!isfinite(lua_tonumber(L, v)))   /* JSON has no NaN or infinity */
-                fail(c, "must be a finite number%s", NULL);
+                lrt_schema_fail(c, "must be a finite number%s", NULL);
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
         } else if (in_list(k, copied_int64)) {
             if (!lua_isinteger(L, v) && !(lua_type(L, v) == LUA_TNUMBER &&
                                           lua_tonumber(L, v) == (lua_Number)lua_tointeger(L, v)))
-                fail(c, "must be an integer%s", NULL);
+                lrt_schema_fail(c, "must be an integer%s", NULL);
             if (lua_tointeger(L, v) < 0)   /* a count of characters, items or properties */
-                fail(c, "must be a non-negative integer, got %s", lua_tostring(L, v));
+                lrt_schema_fail(c, "must be a non-negative integer, got %s", lua_tostring(L, v));
             lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
             lua_setfield(L, dst, k);
         } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0) {
@@ -577,7 +466,7 @@ static void convert(struct sctx *c, int src, int level)
             lua_setfield(L, dst, k);
         } else if (!in_list(k, dropped) && strncmp(k, "x-", 2) != 0) {
             c->n--;
-            fail(c, "unsupported JSON Schema keyword '%s'", k);
+            lrt_schema_fail(c, "unsupported JSON Schema keyword '%s'", k);
         }
         c->n--;
         lua_settop(L, v - 1);
@@ -602,5 +491,5 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool)
     c.root = lua_absindex(L, idx);
     c.n = 0;
     c.nrefs = 0;
-    convert(&c, c.root, 1);
+    lrt_schema_node(&c, c.root, 1);
 }

@@ -1,0 +1,39 @@
+/* What the schema conversion (lrt_schema.c) and its reference inlining
+ * (lrt_schema_ref.c) share. Internal to the two. */
+#ifndef LRT_SCHEMA_H
+#define LRT_SCHEMA_H
+
+#include <lua.h>
+
+#include "lrt_map.h"
+
+struct seg {
+    const char *key;   /* borrowed from a key on the Lua stack; NULL for an index */
+    lua_Integer index;
+};
+
+/* References being inlined at once (a chain A -> B -> C counts three). */
+#define LRT_SCHEMA_MAX_REFS 32
+
+struct sctx {
+    lua_State *L;
+    const char *tool;
+    int root;          /* stack index of the whole parameters schema */
+    struct seg path[LRT_SCHEMA_MAX_DEPTH * 2 + 4];
+    int n;
+    const char *refs[LRT_SCHEMA_MAX_REFS];  /* the $ref strings being inlined, outermost
+                                               first; borrowed from the schema tables */
+    int nrefs;
+};
+
+/* Raises "tool 'name': <path>: <fmt with arg>" (arg shown printable, cut at 120). */
+int lrt_schema_fail(struct sctx *c, const char *fmt, const char *arg);
+/* Adds a segment (a key, or an index when key is NULL) to the path errors name. */
+void lrt_schema_push_seg(struct sctx *c, const char *key, lua_Integer index);
+/* Converts the schema at src (nesting level) and pushes the result. */
+void lrt_schema_node(struct sctx *c, int src, int level);
+/* Converts the schema at src, which has a "$ref" (its value on top of the stack), and
+ * replaces that value with the result. */
+void lrt_schema_inline_ref(struct sctx *c, int src, int level);
+
+#endif
