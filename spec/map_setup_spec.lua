@@ -510,6 +510,41 @@ describe("map_setup", function()
           .. "(a recursive schema cannot be inlined)")
       end)
 
+      -- Each $ref is a new copy: definitions that each refer twice to the next double at
+      -- every level (20 levels made a 62 MB setup, after 22 s and 730 MB).
+      local function doubling(levels, leaf)
+        local defs = {}
+        for i = 1, levels do
+          local next = { ["$ref"] = "#/$defs/A" .. (i + 1) }
+          defs["A" .. i] = { type = "object", properties = { l = next, r = next } }
+        end
+        defs["A" .. (levels + 1)] = leaf or { type = "string" }
+        return { type = "object", ["$defs"] = defs, properties = { x = { ["$ref"] = "#/$defs/A1" } } }
+      end
+      local too_big = "tool 't': parameters expand past 10000 schemas and values once their "
+        .. "references are inlined (each $ref is a new copy of what it points to: refer to "
+        .. "large definitions less often, or from fewer places)"
+
+      it("a schema that inlining would make larger than 10000 schemas and values raises", function()
+        -- 12 levels make 8191 schemas, under the bound; 13 make 16383
+        local p = params(doubling(12))
+        local leaf = p.properties.x
+        for _ = 1, 12 do leaf = leaf.properties.r end
+        assert.same({ type = "STRING" }, leaf)
+        assert.has_error(function() params(doubling(13)) end, too_big)
+        assert.has_error(function() params(doubling(16)) end, too_big)
+        -- enum values and required names made by inlining count too
+        local values = {}
+        for i = 1, 700 do values[i] = "v" .. i end
+        params(doubling(3, { type = "string", enum = values }))   -- 8 copies: 5615
+        assert.has_error(function() params(doubling(4, { type = "string", enum = values })) end,
+          too_big)
+        -- what is not inside a reference is the caller's own size, and is not counted
+        local props = {}
+        for i = 1, 12000 do props["p" .. i] = { type = "string" } end
+        assert.equal("STRING", params { type = "object", properties = props }.properties.p12000.type)
+      end)
+
       it("an enum value that is NaN or infinite raises, naming the tool and the path", function()
         for _, v in ipairs { 0 / 0, math.huge, -math.huge } do
           assert.has_error(function() params { type = "object", properties = { x = { type = "number", enum = { 1, v } } } } end,

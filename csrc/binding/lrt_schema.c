@@ -14,12 +14,13 @@
  * writeOnly, exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems, content*,
  * and "x-..." extensions).
  *
- * Inlined (lrt_schema_ref.c): "$ref" to a place in the same schema ("#/$defs/Name", "#/definitions/Name",
- * any JSON pointer from the root): the schema it points to, with the keywords written
- * beside the $ref laid over it (they win), is converted in its place, since Google's
- * Schema has no references. "$defs" and "definitions" themselves only hold the targets.
+ * Inlined (lrt_schema_ref.c): "$ref" to a place in the same schema ("#/$defs/Name",
+ * "#/definitions/Name", any JSON pointer from the root): the schema it points to, with
+ * the keywords written beside the $ref laid over it (they win), is converted in its
+ * place, since Google's Schema has no references. "$defs" and "definitions" themselves only hold the targets.
  * A reference cycle (a recursive type cannot be inlined) and a reference that leads
- * nowhere, or outside the schema, are refused.
+ * nowhere, or outside the schema, are refused, and so is a schema that inlining would make
+ * larger than LRT_SCHEMA_MAX_INLINED schemas and values (each $ref is a new copy).
  *
  * Refused with an error: everything else (allOf, not, if/then/else, patternProperties,
  * tuple items, ...), because dropping it would change what the model is told the
@@ -291,6 +292,7 @@ static void copy_names(struct sctx *c, int v, int dst, const char *k)
     }
     if (keys != n)
         lrt_schema_fail(c, "must be a list of property names%s", NULL);
+    lrt_schema_inlined(c, n);
     lrt_json_newarray(L, (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, v, i) != LUA_TSTRING)
@@ -345,6 +347,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         return;
     }
     lua_pop(L, 1);
+    lrt_schema_inlined(c, 1);   /* here, as a $ref makes one schema: its target's */
 
     /* The service takes one or the other (Google's SDK refuses both). */
     lua_pushliteral(L, "type");
@@ -398,6 +401,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
                 lrt_schema_fail(c, "must be a non-empty list%s", NULL);
             if (!is_const)
                 plain(c, v);
+            lrt_schema_inlined(c, n);
             lrt_json_newarray(L, (int)n);
             for (lua_Integer i = 1; i <= n; i++) {
                 if (is_const) {
@@ -491,5 +495,6 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool)
     c.root = lua_absindex(L, idx);
     c.n = 0;
     c.nrefs = 0;
+    c.inlined = 0;
     lrt_schema_node(&c, c.root, 1);
 }

@@ -14,6 +14,10 @@ struct seg {
 
 /* References being inlined at once (a chain A -> B -> C counts three). */
 #define LRT_SCHEMA_MAX_REFS 32
+/* What inlining may produce for one tool: schemas, enum values and required or
+ * propertyOrdering names made inside a $ref. Each $ref is a new copy, so a few small
+ * definitions that each refer twice to the next double at every level. */
+#define LRT_SCHEMA_MAX_INLINED 10000
 
 struct sctx {
     lua_State *L;
@@ -24,6 +28,7 @@ struct sctx {
     const char *refs[LRT_SCHEMA_MAX_REFS];  /* the $ref strings being inlined, outermost
                                                first; borrowed from the schema tables */
     int nrefs;
+    lua_Integer inlined;   /* counted against LRT_SCHEMA_MAX_INLINED */
 };
 
 /* Raises "tool 'name': <path>: <fmt with arg>" (arg shown printable, cut at 120). */
@@ -35,5 +40,9 @@ void lrt_schema_node(struct sctx *c, int src, int level);
 /* Converts the schema at src, which has a "$ref" (its value on top of the stack), and
  * replaces that value with the result. */
 void lrt_schema_inline_ref(struct sctx *c, int src, int level);
+
+/* Counts n things made (a schema, or n list entries) while inside a $ref; raises once
+ * they pass LRT_SCHEMA_MAX_INLINED. */
+void lrt_schema_inlined(struct sctx *c, lua_Integer n);
 
 #endif

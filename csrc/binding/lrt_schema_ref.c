@@ -99,3 +99,15 @@ void lrt_schema_inline_ref(struct sctx *c, int src, int level)
     lua_replace(L, ref);
     lua_settop(L, ref);
 }
+
+void lrt_schema_inlined(struct sctx *c, lua_Integer n)
+{
+    if (c->nrefs == 0)
+        return;   /* outside references, what is made is the size of what was given */
+    c->inlined += n;
+    if (c->inlined > LRT_SCHEMA_MAX_INLINED)
+        luaL_error(c->L, "tool '%s': parameters expand past %d schemas and values once their "
+                         "references are inlined (each $ref is a new copy of what it points to: "
+                         "refer to large definitions less often, or from fewer places)",
+                   c->tool, LRT_SCHEMA_MAX_INLINED);
+}
