@@ -816,6 +816,45 @@ describe("a non_blocking handler's faults", function()
       .. "with mixed or non-string keys (or holes)")
   end)
 
+  it("will_continue that Vertex refuses is told and logged in the same words, naming the tool and call, whether the handler waited or not", function()
+    local logged, errors, ids = {}, {}, {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local function tool(name, wait)
+      return { name = name, description = "d", behavior = "non_blocking", handler = function()
+        if wait then realtime.sleep(0.2) end
+        return { v = 1 }, { will_continue = true }
+      end }
+    end
+    local vclient = helper.vertex()
+    local session = assert(vclient:connect { output_modalities = { "text" },
+      tools = { tool("waits", true), tool("quick", false) } })
+    realtime.run(function()
+      assert(session:send_text "call waits {}; call quick {}")
+      local deadline = realtime.now() + 10
+      while #errors < 2 and realtime.now() < deadline do
+        local msg = session:receive(1)
+        if msg and msg.type == "response_output_item_done" then
+          ids[msg.item.content[1].name] = msg.item.content[1].call_id
+        elseif msg and msg.type == "error" then
+          errors[#errors + 1] = msg
+        end
+      end
+    end)
+    session:close()
+    helper.drain(session)
+    vclient:close()
+    assert.equal(2, #errors)
+    local log = table.concat(logged, "\n")
+    for _, name in ipairs { "waits", "quick" } do
+      local want = ("tool '%s' (call %s): will_continue is not supported by Vertex AI (its "
+        .. "function responses have no willContinue)"):format(name, assert(ids[name], name))
+      local told = errors[1].message == want and errors[1] or errors[2]
+      assert.equal(want, told.message)
+      assert.equal("unsupported", told.code)
+      assert.matches("error: " .. want:gsub("%p", "%%%0"), log)
+    end
+  end)
+
   it("bad options give the same words whether the handler waited or not", function()
     local errors, log = waited_and_not(function() return { x = 1 }, { scheduling = "SILENT" } end)
     same_words(errors, log, "tool '%s': handler's options: 'scheduling' must be one of interrupt, "

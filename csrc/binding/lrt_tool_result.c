@@ -121,6 +121,33 @@ void lrt_error_result(lua_State *L, int idx, int msg)
     lua_setfield(L, msg, "error_traceback");
 }
 
+/* Prefixes the mapping's refusal at why ("will_continue is not supported ...") with the
+ * tool and the call it answers, and logs it with the message at msg: the same words a
+ * non_blocking handler that waited gets (tools.lua), where several calls of one server
+ * message would otherwise leave the caller guessing whose options were refused. */
+static void lrt_name_refusal(lua_State *L, int msg, int why)
+{
+    int top = lua_gettop(L);
+    const char *name = NULL, *id = NULL;
+    if (lrt_function_call_part(L, msg)) {
+        lua_getfield(L, -1, "name");
+        lua_getfield(L, -2, "call_id");
+        name = lua_tostring(L, -2);
+        id = lua_tostring(L, -1);
+    }
+    lua_pushfstring(L, "tool '%s' (call %s): %s", name ? name : "?", id ? id : "?",
+                    lua_tostring(L, why));
+    lua_replace(L, why);
+    lua_settop(L, top);
+    /* nothing else of this call's is logged: a handler that failed or whose options were
+     * refused never gets here (the options are dropped with it) */
+    if (lua_getfield(L, msg, "error_traceback") == LUA_TNIL) {
+        lua_pushvalue(L, why);
+        lua_setfield(L, msg, "error_traceback");
+    }
+    lua_pop(L, 1);
+}
+
 /* Buffers the result at result for the call of the message at msg, with the handler's
  * options table at opts (0: none), through map_client, in protected mode: options the
  * mapping refuses turn into an error result, and a request the backend cannot honour
@@ -192,6 +219,7 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
             return;
         }
         /* nil, message, code: tell the caller, send the result without it */
+        lrt_name_refusal(L, msg, lua_gettop(L) - 1);
         lua_createtable(L, 0, 3);
         lua_pushliteral(L, "error");
         lua_setfield(L, -2, "type");

@@ -52,9 +52,11 @@ local function send_late(call, where, result, opts)
     log("error", "tool handler failed: " .. text)
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, error_result(text))
   elseif not sent and code == "unsupported" and opts and opts.will_continue ~= nil then
-    -- will_continue on Vertex: the caller hears it, as from the dispatch; the result goes
-    log("error", ("%s: %s"):format(where, tostring(err)))
-    tell(session, code, tostring(err))
+    -- will_continue on Vertex: the caller hears it, in the dispatch's words (the tool and
+    -- the call: another call's handler may have been the one); the result goes
+    local text = ("%s: %s"):format(where, tostring(err))
+    log("error", text)
+    tell(session, code, text)
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result,
       { scheduling = opts.scheduling })
   end
