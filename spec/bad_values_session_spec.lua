@@ -89,6 +89,25 @@ describe("bad values on a session", function()
       session:close()
     end)
 
+    it("a transcription language is checked for BCP-47's shape, and a bad list entry is named by its index", function()
+      -- subtags of 1 to 8 letters or digits joined by single '-', the first 2 to 8 letters:
+      -- the service closes the session on a malformed code
+      for _, bad in ipairs { "en--US", "123", "1-2", "x", "en-", "en_US", "abcdefghi", "en-abcdefghi" } do
+        raises("option 'transcription.language': expected a BCP-47 language code such as \"en-US\" "
+          .. "(subtags of 1 to 8 letters or digits joined by '-', the first 2 to 8 letters) or a "
+          .. "non-empty list of them, got '" .. bad .. "'", client.connect, client,
+          { transcription = { language = bad } })
+      end
+      raises("option 'transcription.language': expected a BCP-47 language code such as \"en-US\" "
+        .. "(subtags of 1 to 8 letters or digits joined by '-', the first 2 to 8 letters) at entry 2, got 5",
+        client.connect, client, { transcription = { language = { "en-US", 5 } } })
+      raises("at entry 3, got 'en--US'", client.connect, client,
+        { transcription = { language = { "en-US", "fr", "en--US" } } })
+      local session = assert(client:connect { transcription = { language = { "en", "es-419", "zh-Hant-TW",
+        "en-a-bbb", "abcdefgh-12345678" } } })
+      session:close()
+    end)
+
     it("compression that keeps more tokens than it starts at raises (the server closed 1007)", function()
       raises("option 'compression': target_tokens (100) must be less than trigger_tokens (10)",
         client.connect, client, { compression = { trigger_tokens = 10, target_tokens = 100 } })

@@ -222,21 +222,37 @@ local function string_list(v)
   return true
 end
 
--- BCP-47 tags are ASCII letters, digits and hyphens ("en-US", "cmn-Hans-CN"); the service
+-- BCP-47 tags are subtags of 1 to 8 ASCII letters or digits joined by single hyphens, the
+-- first (the language) 2 to 8 letters ("en-US", "cmn-Hans-CN", "es-419"); the service
 -- closes the session on an empty or malformed one.
+local LANGUAGE_CODE = "a BCP-47 language code such as \"en-US\" (subtags of 1 to 8 letters "
+  .. "or digits joined by '-', the first 2 to 8 letters)"
 local function language_code(v)
-  return type(v) == "string" and #v <= 64 and v:find("^%w[%w%-]*$") ~= nil and v:sub(-1) ~= "-",
-    "a BCP-47 language code such as \"en-US\" (letters, digits and '-')"
-end
-
-local function language_list(v)
-  local what = "a non-empty list of BCP-47 language codes"
-  if type(v) ~= "table" or rawlen(v) == 0 then return false, what end
-  for _, x in ipairs(v) do if not language_code(x) then return false, what end end
+  if type(v) ~= "string" or #v > 64 then return false end
+  local first = true
+  for sub in (v .. "-"):gmatch("([^-]*)-") do   -- "" between two '-', or at an end
+    if #sub < 1 or #sub > 8 or sub:find("%W") or first and (#sub < 2 or sub:find("%A")) then
+      return false
+    end
+    first = false
+  end
   return true
 end
 
-local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = either(language_code, language_list) }
+-- One code or a non-empty list of them; a bad entry is named by its index.
+local function language(v)
+  local what = LANGUAGE_CODE .. " or a non-empty list of them"
+  if type(v) ~= "table" then return language_code(v), what end
+  if rawlen(v) == 0 then return false, what end
+  for i, x in ipairs(v) do
+    if not language_code(x) then
+      return false, what, nil, ("expected %s at entry %d, got %s"):format(LANGUAGE_CODE, i, shown(x))
+    end
+  end
+  return true
+end
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = language }
 local RESUMPTION_OPTIONS = {
   handle = function(v)
     if not non_empty(v) then return false, "a non-empty string" end
