@@ -43,7 +43,7 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
 static int rt_conn_message(struct rt_session *s)
 {
     struct rt_event *ev;
-    size_t n, held;
+    size_t n, held, cost;
     bool binary;
 
     ev = rt_ws_rx_take(&s->rx, &n, &binary);
@@ -80,7 +80,10 @@ static int rt_conn_message(struct rt_session *s)
         if (t0)
             atomic_store(&s->stats.first_audio_ns, rt_now_ns() - t0);
     }
+    cost = rt_event_cost(ev);          /* before the push: the owner may free ev at once */
     held = rt_evq_push(&s->events, ev);
+    if (held == cost)
+        s->pause_told = false;         /* the queue was empty: the owner caught up */
     if (held > s->max_receive) {
         rt_conn_pause(s, held);
         return RT_WS_STOP;
@@ -325,7 +328,6 @@ void rt_conn_resume_reading(struct rt_session *s)
     if (!s->reading_paused || atomic_load(&s->events.bytes) > s->max_receive / 2)
         return;
     s->reading_paused = false;
-    s->pause_told = false;
     atomic_store(&s->rx_paused, false);
     s->last_rx = rt_clock_now();
     /* What was read before the pause goes first; it may pause reading again. */

@@ -112,7 +112,6 @@ static void rt_conn_reset(struct rt_session *s)
         s->reading_paused = false;
         atomic_store(&s->rx_paused, false);
     }
-    s->pause_told = false;
     s->rx_held = false;
     s->pong_due = s->ping_out = s->ping_sent = false;
     s->close_sent = s->wr_shut = false;

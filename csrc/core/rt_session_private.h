@@ -246,7 +246,8 @@ struct rt_session {
                                              killing until the connection is gone */
     lws_sorted_usec_list_t sul_close;     /* close deadline */
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
-    bool pause_told;                 /* the owner was told reading paused (this pause) */
+    bool pause_told;                 /* the owner was told reading paused, and has not
+                                        caught up since (read its queue empty) */
     bool rx_held;                    /* reading off while lws holds output (rt_conn_send) */
 
     /* resumption (I/O thread) */
