@@ -1,7 +1,10 @@
--- The read pause (max_receive_bytes) against a hostile server that floods: a reader that
--- stays a little behind is told of the pause once, not at every pause.
+-- The read pause (max_receive_bytes) against a hostile server that floods: a close while
+-- reading is paused ends with the server's answer, within the bound, and counts what it
+-- did not keep; a reader that stays a little behind is told of the pause once, not at
+-- every pause.
 local helper = require "spec.helper"
 local realtime = require "realtime"
+local cjson = require "cjson"
 
 local LIMIT = 65536
 
@@ -9,6 +12,17 @@ describe("the read pause", function()
   local h
   setup(function() h = helper.hostile { tls = true } end)
   teardown(function() h:stop() end)
+
+  -- The server's record of the connection tagged tag once it has ended (or after `seconds`).
+  local function ended_record(tag, seconds)
+    local rec
+    for _ = 1, seconds / 0.05 do
+      rec = h:log(tag)[1]
+      if rec and rec.endedAt ~= cjson.null then break end
+      realtime.sleep(0.05)
+    end
+    return rec
+  end
 
   -- Reads everything to `closed`; returns the raw messages' count, the errors and closed.
   local function read_all(s)
@@ -25,6 +39,67 @@ describe("the read pause", function()
     end
     return raws, errors, closed
   end
+
+  -- How many server messages the close's error says it dropped (0 when none).
+  local function dropped(errors)
+    for _, e in ipairs(errors) do
+      local n = e.message:match "^close: (%d+) server messages? %(%d+ bytes%) read during the close"
+      if n then
+        assert.equal("busy", e.code)
+        return tonumber(n)
+      end
+    end
+    return 0
+  end
+
+  it("ends a close of a paused reader with the server's answer, not the timeout", function()
+    local n = 2000
+    local client, tag = h:client("flood_mixed", { n = n })
+    local s = assert(client:connect { resumption = false, max_receive_bytes = LIMIT,
+                                      close_timeout = 8 })
+    realtime.sleep(1)   -- not reading: the flood fills the bound and reading pauses
+    assert.is_true(s:stats().rx_pauses >= 1, "reading never paused")
+    local t0 = realtime.now()
+    s:close()
+    -- still not reading: the close must find the server's answer behind the flood
+    local rec = ended_record(tag, 10)
+    local took = realtime.now() - t0
+    assert.is_true(took < 4, ("the close took %.2f s (close_timeout 8)"):format(took))
+    assert.equal(1000, rec.closeReceived.code)
+    local raws, errors, closed = read_all(s)
+    assert.equal(1000, closed.code)
+    for _, e in ipairs(errors) do
+      assert.not_matches("did not answer", e.message)
+      assert.equal("busy", e.code, e.message)
+    end
+    -- nothing is lost silently: what was read and what the close dropped is the flood
+    local gone = dropped(errors)
+    assert.is_true(gone > 0, "a flood of 2,000 messages over 64 KiB unread dropped none")
+    assert.equal(n, raws + gone)
+    client:close()
+  end)
+
+  it("holds max_receive_bytes while a paused reader's close reads what was stashed", function()
+    local n = 200000
+    local client = h:client("flood_tiny", { n = n })
+    local s = assert(client:connect { resumption = false, max_receive_bytes = LIMIT,
+                                      close_timeout = 3 })
+    realtime.sleep(1)
+    assert.is_true(s:stats().rx_pauses >= 1, "reading never paused")
+    s:close()
+    -- the bound, one message past it and the close's own error and closed messages; sampled
+    -- past close_timeout, as the connection's end parses what reading left stashed
+    local peak, t0 = 0, realtime.now()
+    repeat
+      peak = math.max(peak, s:stats().received_bytes)
+      realtime.sleep(0.02)
+    until realtime.now() - t0 > 4
+    assert.is_true(peak <= LIMIT + 1024, ("held %d bytes after close()"):format(peak))
+    local raws, errors, closed = read_all(s)
+    assert.equal(1000, closed.code)
+    assert.equal(n, raws + dropped(errors))
+    client:close()
+  end)
 
   it("tells a reader that stays behind once, not at every pause", function()
     local n = 100000

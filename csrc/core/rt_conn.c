@@ -414,6 +414,7 @@ static void rt_conn_close_asked(struct rt_session *s)
     switch (s->state) {
     case RT_CS_SETUP:
     case RT_CS_READY:
+        rt_conn_resume_reading(s);   /* the server's answer must be found: see there */
         rt_conn_want_write(s);   /* the writer sends what is queued, then the close */
         break;
     case RT_CS_CONNECTING:

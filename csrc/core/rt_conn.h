@@ -103,7 +103,7 @@ bool rt_conn_tx_pending(const struct rt_session *s);
 /* Parses plaintext read from an open WebSocket. -1 to close. */
 int rt_conn_feed(struct rt_session *s, const unsigned char *p, size_t n);
 int rt_conn_readable(struct rt_session *s, const unsigned char *in, size_t len);
-/* The owner read enough: read again (what was stashed first). */
+/* The owner read enough, or asked to close: read again (what was stashed first). */
 void rt_conn_resume_reading(struct rt_session *s);
 /* At the connection's end (no wsi any more): parses what reading paused left in the
  * stash, so the server's last messages and its close answer are not lost. */

@@ -72,6 +72,23 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
         snprintf(emsg + n, esize - n, ")");
 }
 
+/* Server messages read during our close and not kept, past max_receive_bytes
+ * (rt_conn_drop_closing): said in the final error, alone (code busy) when the close went
+ * well otherwise. Returns the error's code. */
+static enum rt_code rt_conn_count_dropped(const struct rt_session *s, enum rt_code ecode,
+                                          char *emsg, size_t esize)
+{
+    size_t n = ecode == RT_OK ? 0 : strlen(emsg);
+
+    if (!s->rx_dropped || n + 1 >= esize)
+        return ecode;
+    snprintf(emsg + n, esize - n, "%s%zu server message%s (%zu bytes) read during the close "
+             "%s dropped: unread ones held max_receive_bytes (%zu)", n ? "; " : "close: ",
+             s->rx_dropped, s->rx_dropped == 1 ? "" : "s", s->rx_dropped_bytes,
+             s->rx_dropped == 1 ? "was" : "were", s->max_receive);
+    return ecode == RT_OK ? RT_EBUSY : ecode;
+}
+
 const char *rt_conn_peer_shown(const struct rt_session *s, char *out)
 {
     const char *r = s->notes ? s->notes->peer_reason : "";
@@ -280,6 +297,7 @@ void rt_conn_finish(struct rt_session *s)
         }
         rt_conn_count_lost(s, emsg, sizeof emsg, n, unsent, unsent_bytes);
     }
+    ecode = rt_conn_count_dropped(s, ecode, emsg, sizeof emsg);
     /* No reconnect will ask for a token: the credential (its refresh timer, the HTTP
      * worker) ends with its owner's reference, not with the session's memory, and
      * before the owner can see the closed event. */

@@ -38,6 +38,22 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
     }
 }
 
+/* Once the owner asked to close, reading goes on whatever it holds: the server's answer
+ * to the close waits behind what it sent before, and a paused reader would leave it
+ * unread until close_timeout. A message past max_receive is then not kept (the owner
+ * would have to read an unbounded queue to reach `closed`), only counted for the final
+ * error (rt_conn_finish). True when ev was dropped (and freed). */
+static bool rt_conn_drop_closing(struct rt_session *s, struct rt_event *ev)
+{
+    if (!s->close_acted ||
+        atomic_load(&s->events.bytes) + rt_event_cost(ev) <= s->max_receive)
+        return false;
+    s->rx_dropped++;
+    s->rx_dropped_bytes += ev->len;
+    rt_free(ev);
+    return true;
+}
+
 /* A complete server message (block from the parser: the event header's room, then the
  * text). Returns the parser's verdict. */
 static int rt_conn_message(struct rt_session *s)
@@ -80,11 +96,13 @@ static int rt_conn_message(struct rt_session *s)
         if (t0)
             atomic_store(&s->stats.first_audio_ns, rt_now_ns() - t0);
     }
+    if (rt_conn_drop_closing(s, ev))
+        return RT_WS_GO_ON;
     cost = rt_event_cost(ev);          /* before the push: the owner may free ev at once */
     held = rt_evq_push(&s->events, ev);
     if (held == cost)
         s->pause_told = false;         /* the queue was empty: the owner caught up */
-    if (held > s->max_receive) {
+    if (held > s->max_receive && !s->close_acted) {   /* (an owner's tell pushed beside) */
         rt_conn_pause(s, held);
         return RT_WS_STOP;
     }
@@ -307,8 +325,10 @@ void rt_conn_drain_stash(struct rt_session *s)
 {
     struct rt_buf stash;
 
-    /* The bytes are in memory already: parsed now, past max_receive_bytes if need be
-     * (each pass takes at least one message, so this ends). */
+    /* The bytes are in memory already (at most one read, RT_SERV_BUF_SIZE, and a TLS
+     * record): parsed now, past max_receive_bytes if need be (each pass takes at least
+     * one message, so this ends); during our close, what passes the bound is dropped
+     * (rt_conn_drop_closing). */
     while (s->rx_stash.len && !s->fail_code && !s->peer_closed && s->state >= RT_CS_SETUP) {
         stash = s->rx_stash;
         rt_buf_init(&s->rx_stash);
@@ -325,7 +345,9 @@ void rt_conn_resume_reading(struct rt_session *s)
 {
     struct rt_buf stash;
 
-    if (!s->reading_paused || atomic_load(&s->events.bytes) > s->max_receive / 2)
+    /* During our close it reads on at once: see rt_conn_drop_closing. */
+    if (!s->reading_paused ||
+        (!s->close_acted && atomic_load(&s->events.bytes) > s->max_receive / 2))
         return;
     s->reading_paused = false;
     atomic_store(&s->rx_paused, false);

@@ -248,6 +248,8 @@ struct rt_session {
     lws_sorted_usec_list_t sul_alive;     /* keepalive: pings and the dead-peer check */
     bool pause_told;                 /* the owner was told reading paused, and has not
                                         caught up since (read its queue empty) */
+    size_t rx_dropped, rx_dropped_bytes;  /* server messages read during our close past
+                                             max_receive and not kept: the final error */
     bool rx_held;                    /* reading off while lws holds output (rt_conn_send) */
 
     /* resumption (I/O thread) */
