@@ -757,8 +757,8 @@ static void test_auth_released_at_end(void)
 }
 
 /* A slow reader (reading paused at max_receive_bytes) closes while the server's answers
- * wait: when the server ends the connection, what was read before the pause (its last
- * messages, its close answer) still reaches the owner, and the close is the normal one. */
+ * wait: the close reads on to the server's answer, and is the normal one; what would
+ * take the unread queue past the bound is dropped then, and the final error counts it. */
 static void test_close_while_paused(void)
 {
     static const char hi[] = "{\"realtimeInput\":{\"text\":\"hello there\"}}";
@@ -783,9 +783,10 @@ static void test_close_while_paused(void)
         RT_CHECK(pump(s, &w, 15, is_closed));
         printf("# %d of %d turns, closed %d, %d errors (%s)\n", w.turn_complete, n,
                w.closed_code, w.errors, w.error_msg);
-        RT_CHECK(w.turn_complete == n);
+        RT_CHECK(w.turn_complete == n || strstr(w.error_msg, " server messages ("));
         RT_CHECK(w.closed_code == 1000);
         RT_CHECK(!strstr(w.error_msg, "lost"));
+        RT_CHECK(!strstr(w.error_msg, "did not answer"));
         rt_session_free(s);
     }
     rt_client_free(c);
