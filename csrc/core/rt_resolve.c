@@ -184,6 +184,49 @@ bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r)
     return true;
 }
 
+/* Unlinks owner's queued requests onto a list of their own (lock held). */
+static struct rt_link *rt_resolver_take_owned_locked(struct rt_resolver *rv, const void *owner)
+{
+    struct rt_link **at = &rv->head, *taken = NULL, **end = &taken, *l;
+
+    rv->tail = NULL;
+    while ((l = *at)) {
+        if (rt_container_of(l, struct rt_resolve_req, link)->owner == owner) {
+            *at = l->next;
+            l->next = NULL;
+            *end = l;
+            end = &l->next;
+        } else {
+            rv->tail = l;
+            at = &l->next;
+        }
+    }
+    return taken;
+}
+
+int rt_resolver_cancel(struct rt_resolver *rv, const void *owner)
+{
+    struct rt_link *l, *next;
+    int n = 0;
+
+    if (!rv || !owner)
+        return 0;
+    pthread_mutex_lock(&rv->lock);
+    l = rt_resolver_take_owned_locked(rv, owner);
+    pthread_mutex_unlock(&rv->lock);
+    /* Answered outside the lock: done() may submit again. */
+    for (; l; l = next) {
+        struct rt_resolve_req *r = rt_container_of(l, struct rt_resolve_req, link);
+
+        next = l->next;
+        r->count = 0;
+        snprintf(r->error, sizeof r->error, "cancelled");
+        r->done(r);
+        n++;
+    }
+    return n;
+}
+
 void rt_resolver_free(struct rt_resolver *rv)
 {
     bool gone, join[RT_RESOLVE_THREADS];

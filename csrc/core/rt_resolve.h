@@ -21,12 +21,14 @@ struct rt_resolve_req {
     struct rt_link link;                 /* queued on the resolver */
     const char *host;                    /* borrowed from the requester, valid until done */
     int port;
+    const void *owner;                   /* whose it is, for rt_resolver_cancel; may be NULL */
     /* results, written by the resolver thread before `done` is called */
     int count;                           /* addresses found */
     char addrs[RT_RESOLVE_MAX_ADDRS][RT_RESOLVE_ADDR_LEN];
     char error[128];                     /* why nothing was found ("" when count > 0) */
-    /* called on the resolver thread when the results are in (or the resolver stops:
-     * count 0, error says so) */
+    /* called once: on the resolver thread when the results are in (or the resolver
+     * stops: count 0, error says so), or on the thread that cancels it (count 0, error
+     * "cancelled") */
     void (*done)(struct rt_resolve_req *r);
 };
 
@@ -36,6 +38,12 @@ struct rt_resolver;
 struct rt_resolver *rt_resolver_new(void);
 /* Queues r (any thread). Returns false when the thread cannot be started (r untouched). */
 bool rt_resolver_submit(struct rt_resolver *rv, struct rt_resolve_req *r);
+/* Answers at once, on the calling thread, the requests of `owner` that no thread has
+ * taken yet (done() with count 0, error "cancelled"), so that lookups nobody waits for
+ * any more do not hold later ones behind them in the queue. A lookup already under way
+ * cannot be stopped: it answers when getaddrinfo returns. Returns how many were
+ * cancelled. */
+int rt_resolver_cancel(struct rt_resolver *rv, const void *owner);
 /* Stops the threads: requests still queued get done() with an error; a lookup under way
  * finishes on its own (its thread then exits, the last one freeing what is left). NULL
  * ok. */

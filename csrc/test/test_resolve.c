@@ -1,5 +1,8 @@
 /* The resolver's threads: every request answered once, in parallel up to the pool's
- * size, and requests still queued when it is freed answered with an error. */
+ * size, requests still queued when it is freed answered with an error, and a cancel
+ * taking back only its owner's requests that no thread has taken. */
+#include <dlfcn.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -12,6 +15,37 @@
 
 static atomic_int answered;
 static atomic_int twice;
+
+#define HELD_HOST "held.invalid"
+#define POOL 4                       /* RT_RESOLVE_THREADS */
+
+static atomic_int held_in;           /* lookups of HELD_HOST under way */
+static atomic_bool release_held;
+
+static void pause_10ms(void)
+{
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+    nanosleep(&ts, NULL);
+}
+
+/* The resolver's getaddrinfo (this definition comes first): a lookup of HELD_HOST keeps
+ * its thread until the test releases it (10 s at most), so that the threads are busy
+ * and later requests stay queued; any other name is looked up as usual. */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+
+    if (node && strcmp(node, HELD_HOST) == 0) {
+        atomic_fetch_add(&held_in, 1);
+        for (int i = 0; i < 1000 && !atomic_load(&release_held); i++)
+            pause_10ms();
+        return EAI_NONAME;
+    }
+    *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    return real ? real(node, service, hints, res) : EAI_FAIL;
+}
 
 static void on_done(struct rt_resolve_req *r)
 {
@@ -82,9 +116,63 @@ static void test_free_answers_the_queue(void)
         RT_CHECK(req[i].count > 0 || strcmp(req[i].error, "the client is being freed") == 0);
 }
 
+/* Queues n lookups of HELD_HOST for owner, numbered from `from` in req. */
+static void submit_held(struct rt_resolver *rv, struct rt_resolve_req *req, int from, int n,
+                        const void *owner)
+{
+    for (int i = from; i < from + n; i++) {
+        memset(&req[i], 0, sizeof req[i]);
+        req[i].host = HELD_HOST;
+        req[i].port = 443;
+        req[i].owner = owner;
+        req[i].done = on_done;
+        RT_CHECK(rt_resolver_submit(rv, &req[i]));
+    }
+}
+
+static void test_cancel_takes_back_the_queued(void)
+{
+    struct rt_resolve_req req[POOL + 5];
+    struct rt_resolver *rv = rt_resolver_new();
+    int a, b, c;                     /* the owners: only their addresses count */
+
+    RT_CHECK(rv);
+    if (!rv)
+        return;
+    atomic_store(&answered, 0);
+    atomic_store(&twice, 0);
+    atomic_store(&held_in, 0);
+    atomic_store(&release_held, false);
+    /* a's lookups take every thread; b's and c's wait in the queue behind them */
+    submit_held(rv, req, 0, POOL, &a);
+    for (int i = 0; i < 1000 && atomic_load(&held_in) < POOL; i++)
+        pause_10ms();
+    RT_CHECK(atomic_load(&held_in) == POOL);
+    submit_held(rv, req, POOL, 3, &b);
+    submit_held(rv, req, POOL + 3, 2, &c);
+    /* b's are answered at once, by the cancel; a's are under way and stay so */
+    RT_CHECK(rt_resolver_cancel(rv, &b) == 3);
+    RT_CHECK(atomic_load(&answered) == 3);
+    for (int i = POOL; i < POOL + 3; i++)
+        RT_CHECK(req[i].port == -1 && req[i].count == 0 && strcmp(req[i].error, "cancelled") == 0);
+    RT_CHECK(rt_resolver_cancel(rv, &a) == 0);
+    RT_CHECK(rt_resolver_cancel(rv, &b) == 0);
+    RT_CHECK(rt_resolver_cancel(rv, NULL) == 0);
+    /* c's are still queued: looked up once a thread is free */
+    atomic_store(&release_held, true);
+    wait_answers(POOL + 5);
+    RT_CHECK(atomic_load(&answered) == POOL + 5);
+    RT_CHECK(atomic_load(&twice) == 0);
+    RT_CHECK(atomic_load(&held_in) == POOL + 2);
+    for (int i = POOL + 3; i < POOL + 5; i++)
+        RT_CHECK(req[i].count == 0 && strcmp(req[i].error, "cancelled") != 0);
+    rt_resolver_free(rv);
+}
+
 int main(void)
 {
     RT_RUN(test_every_request_answered);
     RT_RUN(test_free_answers_the_queue);
+    RT_RUN(test_cancel_takes_back_the_queued);
     return rt_test_done();
 }
