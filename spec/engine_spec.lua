@@ -620,9 +620,10 @@ describe("the engine", function()
     client:close()
   end)
 
-  -- A preloaded shim that makes getaddrinfo of "localhost" take 4 s (only its first call
-  -- with `first`); returns the shared object's path and a function that removes it.
-  local function slow_dns(first)
+  -- A preloaded shim that makes getaddrinfo of "localhost" take `seconds` (4 unless
+  -- given; only its first call with `first`); returns the shared object's path and a
+  -- function that removes it.
+  local function slow_dns(first, seconds)
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. helper.shell_quote(dir)))
@@ -642,10 +643,10 @@ describe("the engine", function()
               (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))
                   dlsym(RTLD_NEXT, "getaddrinfo");
           if (node && strcmp(node, "localhost") == 0 && (!%d || __sync_fetch_and_add(&calls, 1) == 0))
-              sleep(4);
+              usleep(%d);
           return real(node, service, hints, res);
       }
-    ]]):format(first and 1 or 0))
+    ]]):format(first and 1 or 0, math.floor((seconds or 4) * 1e6)))
     f:close()
     local so = dir .. "/slowdns.so"
     local st, out = helper.run(("cc -shared -fPIC -o %s %s -ldl"):format(helper.shell_quote(so),
@@ -715,5 +716,35 @@ describe("the engine", function()
     assert.is_not_nil(first, res)
     assert.is_true(tonumber(first) >= 3.5, res)      -- the shim did stall the first lookup
     assert.is_true(tonumber(second) < 2.5, res)
+  end)
+
+  it("drops the queued lookups of connects that timed out: a later connect is not held", function()
+    -- every lookup of "localhost" takes 1.5 s, four at a time; 16 connects give up after
+    -- 0.3 s. Their lookups still queued used to run all the same, four waves of 1.5 s
+    -- ahead of the next connect's (7 s); now only the four under way are waited for.
+    local so, remove = slow_dns(false, 1.5)
+    local status, res = child(([[
+      local realtime = require "realtime"
+      local client = assert(realtime.gemini { base_url = %q, api_key = %q, ca_file = %q, model = %q })
+      local fns, gave_up = {}, 0
+      for i = 1, 16 do
+        fns[i] = function()
+          local s, _, code = client:connect { output_modalities = { "text" }, timeout = 0.3 }
+          assert(not s and code == "timeout", code)
+          gave_up = gave_up + 1
+        end
+      end
+      realtime.run(table.unpack(fns))
+      local t0 = realtime.now()
+      local s, err = client:connect { output_modalities = { "text" }, timeout = 5 }
+      print(("gave_up %%d next %%s after %%.2f"):format(gave_up, s and "ready" or tostring(err),
+        realtime.now() - t0))
+      if s then s:close() end
+      client:close()
+    ]]):format((helper.sim_http:gsub("127%.0%.0%.1", "localhost")), helper.sim_key, helper.sim_ca,
+               helper.model), { preload = so, timeout = 60 })
+    remove()
+    assert.equal(0, status, res)
+    assert.is_truthy(res:match "gave_up 16 next ready after", res)
   end)
 end)

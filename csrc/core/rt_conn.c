@@ -222,10 +222,17 @@ static double rt_conn_attempt_time(struct rt_session *s)
     return s->first_deadline - now > 0.001 ? s->first_deadline - now : 0.001;
 }
 
+void rt_conn_cancel_lookup(struct rt_session *s)
+{
+    /* Each cancelled one is answered through rt_conn_resolved_cb, which drops it. */
+    (void)rt_resolver_cancel(s->client->resolver, s);
+}
+
 void rt_conn_open(struct rt_session *s)
 {
     struct rt_lookup *lk;
 
+    rt_conn_cancel_lookup(s);          /* a lookup this one replaces */
     s->state = RT_CS_RESOLVING;
     s->addr_next = 0;
     rt_free(s->addrs);
@@ -241,6 +248,7 @@ void rt_conn_open(struct rt_session *s)
     }
     lk->req.host = s->host;
     lk->req.port = s->port;
+    lk->req.owner = s;
     lk->req.done = rt_conn_resolved_cb;
     lk->s = s;
     lk->gen = ++s->lookup_gen;

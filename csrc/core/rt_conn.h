@@ -16,6 +16,10 @@
 /* ---- rt_conn.c ---- */
 /* Opens the next connection: resolve (or take the literal address), then lws. */
 void rt_conn_open(struct rt_session *s);
+/* Takes back the session's lookups still waiting for a resolver thread: its attempt
+ * ended (timed out, closed) or is replaced, and they would only hold later lookups of the
+ * client behind them. I/O thread. */
+void rt_conn_cancel_lookup(struct rt_session *s);
 /* The first connection: rt_conn_open once the session's token source (if any) has a
  * token, as a reconnect waits for one (rt_conn_resume.c). */
 void rt_conn_open_first(struct rt_session *s);

@@ -227,6 +227,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
 
 void rt_conn_free_link(struct rt_session *s)
 {
+    rt_conn_cancel_lookup(s);        /* the attempt is over: nobody waits for it */
     rt_msg_free(s->setup);
     s->setup = NULL;
     rt_free(s->addrs);
