@@ -133,7 +133,12 @@ for _, backend in ipairs { "gemini", "vertex" } do
       local handle = wait_handle(session)
       assert.is_string(handle)
       assert.equal(handle, next_handle(session), "the handle its update brings")
-      -- a send that no handle holds yet: none until one does
+      -- a send that no handle holds yet: none until one does. The simulator holds its
+      -- reply for 1.5 s: it answers at once otherwise, and a check made a millisecond late
+      -- (this thread descheduled, a ThreadSanitizer build) rightly got the newer handle
+      -- of the reply's turn, which holds the send.
+      helper.sim_post("/_sim/connections/" .. helper.open_connection().id,
+                      { fault = { type = "delay", ms = 1500 } })
       assert(session:send_text "and the number 8")
       assert.is_nil(session:resumption_handle())
       helper.reply_text(session)
