@@ -636,9 +636,59 @@ describe("map_setup", function()
         cmp.assert_same(params { type = { "string", "null" } }, params { anyOf = { { type = "null" }, { type = "string" } } })
       end)
 
-      it("drops annotations such as additionalProperties and $schema", function()
-        cmp.assert_same(params { ["$schema"] = "x", type = "object", additionalProperties = false,
-          properties = {} }, { type = "OBJECT", properties = {} })
+      it("drops annotations such as $schema, examples and readOnly", function()
+        cmp.assert_same(params { ["$schema"] = "x", ["$id"] = "i", ["$comment"] = "c", ["$anchor"] = "a",
+          type = "object", examples = { {} }, deprecated = true, readOnly = true, writeOnly = false,
+          ["x-vendor"] = 1, properties = { b = { type = "string", contentEncoding = "base64",
+            contentMediaType = "image/png", contentSchema = { type = "object" } } } },
+          { type = "OBJECT", properties = { b = { type = "STRING" } } })
+      end)
+
+      it("tells the model, in the description, the constraints the Schema has no field for", function()
+        cmp.assert_same(params { type = "object", additionalProperties = false, properties = {
+            n = { type = "number", description = "Count", multipleOf = 2, exclusiveMinimum = 0 },
+            f = { type = "number", exclusiveMaximum = 1.5, multipleOf = 0.25 },
+            s = { type = "array", items = { type = "string" }, uniqueItems = true, minItems = 1 },
+          } }, {
+          type = "OBJECT", description = "(no properties other than those listed)", properties = {
+            n = { type = "NUMBER", description = "Count (greater than 0; a multiple of 2)" },
+            f = { type = "NUMBER", description = "(less than 1.5; a multiple of 0.25)" },
+            s = { type = "ARRAY", items = { type = "STRING" }, minItems = "1",
+              description = "(no two items equal)" },
+          } })
+        -- draft 4's boolean form makes minimum / maximum exclusive (the bound goes out too)
+        cmp.assert_same(params { type = "integer", minimum = 1, exclusiveMinimum = true,
+          maximum = 9, exclusiveMaximum = false },
+          { type = "INTEGER", minimum = 1, maximum = 9, description = "(greater than 1)" })
+        -- values that narrow nothing add nothing; a schema for other properties has no form
+        cmp.assert_same(params { type = "object", additionalProperties = { type = "string" },
+          properties = { a = { type = "array", uniqueItems = false,
+            items = { type = "object", additionalProperties = true } } } },
+          { type = "OBJECT", properties = { a = { type = "ARRAY", items = { type = "OBJECT" } } } })
+        -- a description's NUL byte is kept; the clause follows a $ref's target too
+        cmp.assert_same(params { type = "object", ["$defs"] = { P = { type = "integer", multipleOf = 5 } },
+          properties = { a = { type = "string", description = "a\0b", contentEncoding = "x" },
+            p = { ["$ref"] = "#/$defs/P", description = "Step" } } },
+          { type = "OBJECT", properties = { a = { type = "STRING", description = "a\0b" },
+            p = { type = "INTEGER", description = "Step (a multiple of 5)" } } })
+        cmp.assert_same(params { type = "number", description = "x\0y", exclusiveMinimum = 0 },
+          { type = "NUMBER", description = "x\0y (greater than 0)" })
+      end)
+
+      it("refuses a folded constraint's value that means nothing, naming the path", function()
+        local function raises(why, schema) assert.has_error(function() params(schema) end, why) end
+        raises("tool 't': parameters.properties.n.multipleOf: must be a finite number greater than 0",
+          { type = "object", properties = { n = { type = "number", multipleOf = 0 } } })
+        raises("tool 't': parameters.multipleOf: must be a finite number greater than 0",
+          { type = "number", multipleOf = 0 / 0 })
+        raises("tool 't': parameters.exclusiveMinimum: must be a finite number (or, as in draft 4, "
+          .. "a boolean beside minimum or maximum)", { type = "number", exclusiveMinimum = "0" })
+        raises("tool 't': parameters.exclusiveMaximum: must be a finite number (or, as in draft 4, "
+          .. "a boolean beside minimum or maximum)", { type = "number", exclusiveMaximum = math.huge })
+        raises("tool 't': parameters.uniqueItems: must be a boolean",
+          { type = "array", items = { type = "string" }, uniqueItems = 1 })
+        raises("tool 't': parameters.additionalProperties: must be a boolean or a schema",
+          { type = "object", additionalProperties = "no" })
       end)
 
       it("refuses what it cannot convert, naming the tool and the path", function()

@@ -176,6 +176,24 @@ describe("tools", function()
     helper.drain(session)
   end)
 
+  it("constraints the Schema has no field for reach the model in a description the server takes", function()
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "roll", description = "roll dice", parameters = {
+        type = "object", additionalProperties = false, required = { "sides" }, properties = {
+          sides = { type = "integer", description = "Sides", exclusiveMinimum = 1, multipleOf = 2 },
+          seen = { type = "array", items = { type = "integer" }, uniqueItems = true } } } } },
+    })
+    local conns = helper.connections()
+    assert.same({ type = "OBJECT", description = "(no properties other than those listed)",
+      required = { "sides" }, properties = {
+        sides = { type = "INTEGER", description = "Sides (greater than 1; a multiple of 2)" },
+        seen = { type = "ARRAY", items = { type = "INTEGER" }, description = "(no two items equal)" } } },
+      conns[#conns].setup.tools[1].functionDeclarations[1].parameters)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("may close the session from inside a handler", function()
     local session
     session = assert(client:connect {

@@ -9,10 +9,14 @@
  * minimum, maximum, min/max Items/Length/Properties (int64, so strings on the wire),
  * default, example, propertyOrdering (a list of names, as required is).
  *
- * Dropped: keywords with nothing to map to that only annotate or narrow a value
- * ($schema, $id, $comment, additionalProperties, examples, deprecated, readOnly,
- * writeOnly, exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems, content*,
- * and "x-..." extensions).
+ * Told in the description: constraints with no field to map to (exclusiveMinimum,
+ * exclusiveMaximum, multipleOf, uniqueItems = true, additionalProperties = false) become
+ * a clause appended to it, "(greater than 0; a multiple of 2)", so the model still reads
+ * them (the service refuses the keywords themselves).
+ *
+ * Dropped: keywords that only annotate ($schema, $id, $comment, $anchor, examples,
+ * deprecated, readOnly, writeOnly, content*, "x-..." extensions), and a schema for
+ * additionalProperties (the Schema has no map type).
  *
  * Inlined (lrt_schema_ref.c): "$ref" to a place in the same schema ("#/$defs/Name",
  * "#/definitions/Name", any JSON pointer from the root): the schema it points to, with
@@ -93,13 +97,16 @@ static int in_list(const char *k, const char *const *list)
     return 0;
 }
 
+/* Annotations, and the places $ref targets live in: nothing about the value is lost. */
 static const char *const dropped[] = {
-    "$schema", "$id", "$comment", "$anchor", "$defs", "definitions",
-    "additionalProperties", "examples",
-    "deprecated", "readOnly", "writeOnly", "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf", "uniqueItems", "contentEncoding", "contentMediaType", "contentSchema",
-    NULL,
+    "$schema", "$id", "$comment", "$anchor", "$defs", "definitions", "examples",
+    "deprecated", "readOnly", "writeOnly", "contentEncoding", "contentMediaType",
+    "contentSchema", NULL,
 };
+/* Constraints Google's Schema has no field for: told to the model in the description
+ * (fold_constraints), in this order, rather than lost. */
+static const char *const folded[] = { "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+                                      "uniqueItems", "additionalProperties", NULL };
 static const char *const copied_str[] = { "description", "title", "format", "pattern", NULL };
 static const char *const copied_int64[] = { "minItems", "maxItems", "minLength", "maxLength",
                                             "minProperties", "maxProperties", NULL };
@@ -331,6 +338,118 @@ static void check_names(struct sctx *c, int dst, const char *k)
     lua_settop(L, top);
 }
 
+/* Pushes the number at v as the description shows it: 2, 0.5, 1e+20. */
+static void push_number(lua_State *L, int v)
+{
+    if (lua_isinteger(L, v))
+        lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
+    else
+        lua_pushfstring(L, "%f", (LUAI_UACNUMBER)lua_tonumber(L, v));
+}
+
+/* exclusiveMinimum / exclusiveMaximum at v: a number, or (draft 4) true, which makes the
+ * minimum / maximum beside it exclusive. Pushes "greater than N" and returns 1, or
+ * returns 0 when it narrows nothing. */
+static int bound_clause(struct sctx *c, int src, int v, int lower)
+{
+    lua_State *L = c->L;
+    int top = lua_gettop(L);
+
+    if (lua_type(L, v) == LUA_TBOOLEAN) {
+        lua_pushstring(L, lower ? "minimum" : "maximum");
+        if (!lua_toboolean(L, v) || lua_rawget(L, src) != LUA_TNUMBER) {
+            lua_settop(L, top);
+            return 0;
+        }
+        v = lua_gettop(L);   /* checked finite where it was converted */
+    } else if (lua_type(L, v) != LUA_TNUMBER || !isfinite(lua_tonumber(L, v))) {
+        lrt_schema_fail(c, "must be a finite number (or, as in draft 4, a boolean beside "
+                           "minimum or maximum)%s", NULL);
+    }
+    lua_pushstring(L, lower ? "greater than " : "less than ");
+    push_number(L, v);
+    lua_concat(L, 2);
+    if (lua_gettop(L) > top + 1)
+        lua_replace(L, top + 1);   /* over the minimum / maximum it read */
+    return 1;
+}
+
+/* The clause the folded keyword k (its value at v) adds to the description: pushed,
+ * returning 1; or 0 when the value narrows nothing (uniqueItems = false, ...). */
+static int fold_clause(struct sctx *c, int src, const char *k, int v)
+{
+    lua_State *L = c->L;
+
+    if (strcmp(k, "exclusiveMinimum") == 0 || strcmp(k, "exclusiveMaximum") == 0)
+        return bound_clause(c, src, v, strcmp(k, "exclusiveMinimum") == 0);
+    if (strcmp(k, "multipleOf") == 0) {
+        if (lua_type(L, v) != LUA_TNUMBER || !isfinite(lua_tonumber(L, v)) ||
+            lua_tonumber(L, v) <= 0)
+            lrt_schema_fail(c, "must be a finite number greater than 0%s", NULL);
+        lua_pushliteral(L, "a multiple of ");
+        push_number(L, v);
+        lua_concat(L, 2);
+        return 1;
+    }
+    if (strcmp(k, "uniqueItems") == 0) {
+        if (lua_type(L, v) != LUA_TBOOLEAN)
+            lrt_schema_fail(c, "must be a boolean%s", NULL);
+        if (!lua_toboolean(L, v))
+            return 0;
+        lua_pushliteral(L, "no two items equal");
+        return 1;
+    }
+    /* additionalProperties: true, or a schema for the others, which Google's Schema
+     * cannot say (it has no map type), narrows nothing it could tell. */
+    if (lua_type(L, v) != LUA_TBOOLEAN && lua_type(L, v) != LUA_TTABLE)
+        lrt_schema_fail(c, "must be a boolean or a schema%s", NULL);
+    if (lua_type(L, v) == LUA_TTABLE || lua_toboolean(L, v))
+        return 0;
+    lua_pushliteral(L, "no properties other than those listed");
+    return 1;
+}
+
+/* Constraints the Schema has no field for reach the model as a clause of dst's
+ * description: "Count (greater than 0; a multiple of 2)". */
+static void fold_constraints(struct sctx *c, int src, int dst)
+{
+    lua_State *L = c->L;
+    int top = lua_gettop(L), n = 0;
+
+    luaL_checkstack(L, 16, "schema constraints");
+    for (const char *const *k = folded; *k; k++) {
+        lua_pushstring(L, *k);
+        if (lua_rawget(L, src) == LUA_TNIL) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lrt_schema_push_seg(c, *k, 0);
+        int got = fold_clause(c, src, *k, lua_gettop(L));
+        c->n--;
+        lua_remove(L, -1 - got);   /* the keyword's value */
+        if (got && n++) {
+            lua_pushliteral(L, "; ");
+            lua_insert(L, -2);
+        }
+    }
+    if (n == 0)
+        return;
+    lua_concat(L, lua_gettop(L) - top);
+    int clauses = lua_gettop(L);
+    /* lua_concat, not a format: a description may hold NUL bytes */
+    if (lua_getfield(L, dst, "description") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+        lua_pushliteral(L, " (");
+    } else {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "(");
+    }
+    lua_pushvalue(L, clauses);
+    lua_pushliteral(L, ")");
+    lua_concat(L, lua_gettop(L) - clauses);
+    lua_setfield(L, dst, "description");
+    lua_settop(L, top);
+}
+
 void lrt_schema_node(struct sctx *c, int src, int level)
 {
     lua_State *L = c->L;
@@ -468,7 +587,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0) {
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
-        } else if (!in_list(k, dropped) && strncmp(k, "x-", 2) != 0) {
+        } else if (!in_list(k, dropped) && !in_list(k, folded) && strncmp(k, "x-", 2) != 0) {
             c->n--;
             lrt_schema_fail(c, "unsupported JSON Schema keyword '%s'", k);
         }
@@ -477,6 +596,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
     }
     if (!lua_isnil(L, lift))
         lift_alternative(L, dst, lift);
+    fold_constraints(c, src, dst);
     /* an enum alone is a string's (the API's enum is a string list) */
     if (has_enum && lua_getfield(L, dst, "type") == LUA_TNIL &&
         lua_getfield(L, dst, "anyOf") == LUA_TNIL)
