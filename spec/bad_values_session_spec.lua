@@ -135,6 +135,17 @@ describe("bad values on a session", function()
         { resumption = { handle = "h\192" } })
     end)
 
+    it("an empty voice raises (it went out as voiceName \"\"); empty instructions send nothing", function()
+      raises("option 'voice': empty: name a voice (such as \"Puck\"), or leave the option out "
+        .. "for the default voice", client.connect, client, { voice = "" })
+      local session = assert(client:connect { output_modalities = { "text" }, instructions = "" })
+      local setup = helper.client_messages("setup")[1]
+      assert.is_nil(setup.systemInstruction)
+      assert.is_nil(setup.generationConfig.speechConfig)
+      session:close()
+      helper.drain(session)
+    end)
+
     it("output_modalities takes one modality (the server closed a setup with two)", function()
       raises([[option 'output_modalities': expected { "audio" } or { "text" } (one modality), got 2 entries]],
         client.connect, client, { output_modalities = { "audio", "text" } })

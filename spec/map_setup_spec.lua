@@ -119,6 +119,11 @@ describe("map_setup", function()
         "option 'output_modalities': unknown modality 'audi'")
     end)
 
+    it("empty instructions send no systemInstruction, as leaving them out does", function()
+      assert.is_nil(setup(gemini(), { instructions = "" }).systemInstruction)
+      assert.is_nil(setup(vertex(), { instructions = "" }).systemInstruction)
+    end)
+
     it("instructions go out as a user-role systemInstruction on both backends", function()
       for _, st in ipairs { gemini(), vertex() } do
         cmp.assert_same(setup(st, { instructions = "Be brief." }).systemInstruction,

@@ -101,6 +101,15 @@ local function text(v)
   return true
 end
 
+-- A voice name: "" names no voice (it would go out as voiceName "", which the service
+-- does not know), unlike an empty `instructions`, which sends nothing.
+local function voice(v)
+  if v == "" then
+    return false, nil, nil, "empty: name a voice (such as \"Puck\"), or leave the option out for the default voice"
+  end
+  return text(v)
+end
+
 --- Raises "option 'what': expected a list, ..." (at `level`) unless t is a sequence: keys
 -- 1..n and nothing else. An entry given without its list ({ name = ... } for
 -- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
@@ -184,7 +193,7 @@ local VERTEX_OPTIONS = setmetatable({
 local SESSION_OPTIONS = {
   model = STRING,
   instructions = text,
-  voice = text,
+  voice = voice,
   output_modalities = TABLE,
   max_output_tokens = integer_in(1, 2 ^ 31 - 1),
   temperature = number_in(0, 2),
