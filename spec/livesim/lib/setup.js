@@ -271,6 +271,8 @@ function parseSetup(setup, conn) {
     initialHistory: !!(setup.historyConfig && setup.historyConfig.initialHistoryInClientContent),
     functions: declarations,
     builtins,
+    // Thoughts are sent only when asked for; the simulator sends one before each answer.
+    includeThoughts: !!(gen.thinkingConfig && gen.thinkingConfig.includeThoughts),
   };
 }
 

@@ -7,6 +7,9 @@ const frames = require('./frames');
 const realism = require('./realism');
 const { now } = require('./clock');
 
+// The thought part a reply starts with when the setup asks for thoughts (includeThoughts).
+const THOUGHT = 'Considering how to answer.';
+
 module.exports = {
   beginUserTurn() {
     this.interruptBy('activity');
@@ -126,6 +129,9 @@ module.exports = {
     const part = (p, text) => ({ at, kind: 'part', text, frame: frames.encode({ serverContent: { modelTurn: frames.modelTurn(this.backend, [p]) } }) });
     const meta = (content) => ({ at, kind: 'meta', frame: frames.encode({ serverContent: content }) });
     const steps = [];
+    if (where === 'before' && this.cfg.includeThoughts) {
+      steps.push(part({ text: THOUGHT, thought: true }, THOUGHT));
+    }
     if (where === 'before' && ran.code) {
       steps.push(part({ executableCode: ran.code }, ran.code.code), part({ codeExecutionResult: ran.codeResult }, ''));
     }
