@@ -108,6 +108,37 @@ describe("bad values on a session", function()
       session:close()
     end)
 
+    it("thinking, affective_dialog, proactive_audio, media_resolution, speech_language, vad.turn_coverage: "
+      .. "a bad value raises, naming the option", function()
+      local before = #helper.connections()
+      local cases = {
+        { { thinking = true }, "option 'thinking': expected table, got boolean" },
+        { { thinking = { budget = -2 } }, "option 'thinking.budget': expected integer between -1 and 2147483647, got -2" },
+        { { thinking = { budget = 1.5 } }, "option 'thinking.budget': expected integer between -1 and 2147483647, got 1.5" },
+        { { thinking = { budget = 2 ^ 31 } }, "option 'thinking.budget': expected integer between -1 and 2147483647" },
+        { { thinking = { level = "max" } }, "option 'thinking.level': expected one of minimal, low, medium, high, got 'max'" },
+        { { thinking = { include_thoughts = "yes" } }, "option 'thinking.include_thoughts': expected boolean, got 'yes'" },
+        { { thinking = { effort = 1 } }, "unknown option 'thinking.effort'" },
+        { { thinking = { budget = 100, level = "low" } },
+          "option 'thinking': give budget or level, not both (the service refuses the two together)" },
+        { { affective_dialog = 1 }, "option 'affective_dialog': expected boolean, got 1" },
+        { { proactive_audio = "on" }, "option 'proactive_audio': expected boolean, got 'on'" },
+        { { media_resolution = "LOW" }, "option 'media_resolution': expected one of low, medium, high, got 'LOW'" },
+        { { speech_language = "en--US" }, "option 'speech_language': expected a BCP-47 language code such as "
+          .. "\"en-US\" (subtags of 1 to 8 letters or digits joined by '-', the first 2 to 8 letters), got 'en--US'" },
+        { { speech_language = { "en-US" } }, "option 'speech_language': expected a BCP-47 language code" },
+        { { vad = { turn_coverage = "all" } },
+          "option 'vad.turn_coverage': expected one of activity, all_input, audio_activity_and_all_video, got 'all'" },
+      }
+      for _, c in ipairs(cases) do raises(c[2], client.connect, client, c[1]) end
+      assert.equal(before, #helper.connections(), "a refused option opened a connection")
+      -- an integral float budget is an integer
+      local session = assert(client:connect { thinking = { budget = 2.0 ^ 10 } })
+      assert.equal(1024, math.tointeger(session.options.thinking.budget))
+      assert.equal(1024, helper.last_connection().setup.generationConfig.thinkingConfig.thinkingBudget)
+      session:close()
+    end)
+
     it("compression that keeps more tokens than it starts at raises (the server closed 1007)", function()
       raises("option 'compression': target_tokens (100) must be less than trigger_tokens (10)",
         client.connect, client, { compression = { trigger_tokens = 10, target_tokens = 100 } })

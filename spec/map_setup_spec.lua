@@ -176,6 +176,80 @@ describe("map_setup", function()
     end)
   end)
 
+  describe("thinking, affective dialog, proactivity, media resolution, speech language, turn coverage", function()
+    it("map to their wire fields, the same on both backends", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        local s = setup(st, { thinking = { budget = 1024, include_thoughts = true }, affective_dialog = true,
+          proactive_audio = true, media_resolution = "high", speech_language = "cmn-Hans-CN",
+          vad = { turn_coverage = "all_input" }, output_modalities = { "audio" } })
+        cmp.assert_same(s.generationConfig, {
+          responseModalities = { "AUDIO" },
+          thinkingConfig = { thinkingBudget = 1024, includeThoughts = true },
+          enableAffectiveDialog = true, mediaResolution = "MEDIA_RESOLUTION_HIGH",
+          speechConfig = { languageCode = "cmn-Hans-CN" },
+        })
+        cmp.assert_same(s.proactivity, { proactiveAudio = true })
+        cmp.assert_same(s.realtimeInputConfig, { automaticActivityDetection = { disabled = false },
+          turnCoverage = "TURN_INCLUDES_ALL_INPUT" })
+      end
+    end)
+
+    it("every word of each choice", function()
+      local function gen(o) return setup(gemini(), o).generationConfig end
+      for word, wire in pairs { minimal = "MINIMAL", low = "LOW", medium = "MEDIUM", high = "HIGH" } do
+        cmp.assert_same(gen { thinking = { level = word } }, { thinkingConfig = { thinkingLevel = wire } })
+      end
+      for word, wire in pairs { low = "MEDIA_RESOLUTION_LOW", medium = "MEDIA_RESOLUTION_MEDIUM",
+        high = "MEDIA_RESOLUTION_HIGH" } do
+        cmp.assert_same(gen { media_resolution = word }, { mediaResolution = wire })
+      end
+      for word, wire in pairs { activity = "TURN_INCLUDES_ONLY_ACTIVITY", all_input = "TURN_INCLUDES_ALL_INPUT",
+        audio_activity_and_all_video = "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO" } do
+        assert.equal(wire, setup(gemini(), { vad = { turn_coverage = word } }).realtimeInputConfig.turnCoverage)
+      end
+    end)
+
+    it("false goes out as false; a budget of -1 (dynamic) or 0 (off) as given; an integral float as an integer", function()
+      local s, text = setup(gemini(), { affective_dialog = false, proactive_audio = false,
+        thinking = { budget = 0.0, include_thoughts = false } })
+      cmp.assert_same(s.generationConfig, { enableAffectiveDialog = false,
+        thinkingConfig = { thinkingBudget = 0, includeThoughts = false } })
+      cmp.assert_same(s.proactivity, { proactiveAudio = false })
+      assert.truthy(text:find('"thinkingBudget":0', 1, true))
+      assert.equal(-1, setup(gemini(), { thinking = { budget = -1 } }).generationConfig.thinkingConfig.thinkingBudget)
+    end)
+
+    it("speech_language goes beside the voice", function()
+      cmp.assert_same(setup(gemini(), { voice = "Kore", speech_language = "en-US" }).generationConfig.speechConfig,
+        { voiceConfig = { prebuiltVoiceConfig = { voiceName = "Kore" } }, languageCode = "en-US" })
+    end)
+
+    it("raw still wins, also in snake_case", function()
+      local s = setup(gemini(), { thinking = { level = "low" }, affective_dialog = true, proactive_audio = true,
+        speech_language = "en-US", raw = { generation_config = { thinking_config = { thinking_level = "HIGH" },
+          enable_affective_dialog = false, speech_config = { language_code = "de-DE" } },
+          proactivity = { proactive_audio = false } } })
+      cmp.assert_same(s.generationConfig, { thinkingConfig = { thinkingLevel = "HIGH" },
+        enableAffectiveDialog = false, speechConfig = { languageCode = "de-DE" } })
+      cmp.assert_same(s.proactivity, { proactiveAudio = false })
+    end)
+
+    it("refuses what it cannot convert, naming the option", function()
+      local function bad(o, msg) assert.has_error(function() setup(gemini(), o) end, msg) end
+      bad({ thinking = { level = "max" } }, "option 'thinking.level': expected \"minimal\", \"low\", \"medium\" or \"high\"")
+      bad({ thinking = { budget = -2 } }, "option 'thinking.budget': expected an integer between -1 and 2147483647")
+      bad({ thinking = { budget = "8" } }, "option 'thinking.budget': expected an integer between -1 and 2147483647")
+      bad({ thinking = true }, "option 'thinking': expected a table")
+      bad({ thinking = { include_thoughts = 1 } }, "option 'thinking.include_thoughts': expected a boolean")
+      bad({ media_resolution = "LOW" }, "option 'media_resolution': expected \"low\", \"medium\" or \"high\"")
+      bad({ affective_dialog = "yes" }, "option 'affective_dialog': expected a boolean")
+      bad({ proactive_audio = 1 }, "option 'proactive_audio': expected a boolean")
+      bad({ speech_language = 5 }, "option 'speech_language': expected a language code such as \"en-US\"")
+      bad({ vad = { turn_coverage = "everything" } }, "option 'vad.turn_coverage': expected \"activity\", "
+        .. "\"all_input\" or \"audio_activity_and_all_video\"")
+    end)
+  end)
+
   describe("transcription", function()
     it("true turns both sides on, false neither", function()
       local s = setup(gemini(), { transcription = true })

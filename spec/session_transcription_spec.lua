@@ -85,6 +85,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
         "option 'transcription.output': a transcription session has no output to transcribe")
       refused({ vad = { allow_interruption = true } },
         "option 'vad.allow_interruption': a transcription session never interrupts")
+      -- what shapes the model's answers: it gives none
+      for k, v in pairs { thinking = { budget = 0 }, affective_dialog = true, proactive_audio = false,
+        media_resolution = "low", speech_language = "en-US" } do
+        refused({ [k] = v }, ("option '%s': a transcription session takes none (it only transcribes the user)"):format(k))
+      end
       assert.has_error(function() client:connect { kind = "dictation" } end,
         "option 'kind': expected one of conversation, transcription, got 'dictation'")
     end)

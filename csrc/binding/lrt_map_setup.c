@@ -6,6 +6,7 @@
  * are in lrt_map_setup_tools.c, voice activity detection and transcription in
  * lrt_map_setup_speech.c; this file has the rest and the entry point. */
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -127,6 +128,106 @@ static void set_generation(lua_State *L, int state, int opts, int setup)
         lua_setfield(L, setup, "generationConfig");
     } else {
         lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+}
+
+const char *lrt_setup_word(lua_State *L, int idx, const char *what, const char *const *words)
+{
+    const char *s = lrt_map_enum(L, idx, "option '%s':", what);
+    for (int i = 0; s && words[i]; i += 2)
+        if (strcmp(s, words[i]) == 0)
+            return words[i + 1];
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; words[i]; i += 2) {
+        if (i > 0)
+            luaL_addstring(&b, words[i + 2] ? ", " : " or ");
+        lua_pushfstring(L, "\"%s\"", words[i]);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    return luaL_error(L, "option '%s': expected %s", what, lua_tostring(L, -1)), NULL;
+}
+
+/* Copies the boolean src[k] to dst[wire]; false goes out too (the SDKs send it as given).
+ * name: the option, for the error. */
+static void copy_bool(lua_State *L, int src, const char *k, const char *name, int dst,
+                      const char *wire)
+{
+    int t = opt(L, src, k);
+    if (t == LUA_TBOOLEAN)
+        lrt_set_bool(L, dst, wire, lua_toboolean(L, -1));
+    else if (t != LUA_TNIL)
+        luaL_error(L, "option '%s': expected a boolean", name);
+    lua_pop(L, 1);
+}
+
+/* thinking = { budget, level, include_thoughts } -> generationConfig.thinkingConfig */
+static void set_thinking(lua_State *L, int opts, int gen)
+{
+    static const char *const levels[] = { "minimal", "MINIMAL", "low", "LOW", "medium", "MEDIUM",
+                                          "high", "HIGH", NULL };
+    int t = opt(L, opts, "thinking");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "option 'thinking': expected a table");
+    int th = lua_gettop(L);
+    lua_newtable(L);
+    int tc = lua_gettop(L);
+    if (lua_getfield(L, th, "budget") != LUA_TNIL) {
+        int ok = 0;
+        lua_Integer b = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
+        if (!ok || b < -1 || b > INT32_MAX)
+            luaL_error(L, "option 'thinking.budget': expected an integer between -1 and %d", INT32_MAX);
+        lrt_set_int(L, tc, "thinkingBudget", b);
+    }
+    if (lua_getfield(L, th, "level") != LUA_TNIL)
+        lrt_set_str(L, tc, "thinkingLevel", lrt_setup_word(L, -1, "thinking.level", levels));
+    lua_settop(L, tc);
+    copy_bool(L, th, "include_thoughts", "thinking.include_thoughts", tc, "includeThoughts");
+    lua_setfield(L, gen, "thinkingConfig");
+    lua_pop(L, 1);
+}
+
+/* The generationConfig fields and setup.proactivity that shape how the model answers,
+ * beside those of set_generation. Adds generationConfig only when one is given. */
+static void set_answer_style(lua_State *L, int opts, int setup)
+{
+    static const char *const resolutions[] = { "low", "MEDIA_RESOLUTION_LOW", "medium",
+                                               "MEDIA_RESOLUTION_MEDIUM", "high",
+                                               "MEDIA_RESOLUTION_HIGH", NULL };
+    lua_newtable(L);
+    int gen = lua_gettop(L);
+    set_thinking(L, opts, gen);
+    copy_bool(L, opts, "affective_dialog", "affective_dialog", gen, "enableAffectiveDialog");
+    if (opt(L, opts, "media_resolution") != LUA_TNIL)
+        lrt_set_str(L, gen, "mediaResolution",
+                    lrt_setup_word(L, -1, "media_resolution", resolutions));
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    if (lua_next(L, gen)) {
+        lua_pop(L, 2);
+        int dst = subtable(L, setup, "generationConfig");
+        lua_pushnil(L);
+        while (lua_next(L, gen)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, dst);
+        }
+    }
+    lua_settop(L, gen - 1);
+
+    int t = opt(L, opts, "proactive_audio");
+    if (t == LUA_TBOOLEAN) {
+        lua_createtable(L, 0, 1);
+        lrt_set_bool(L, -1, "proactiveAudio", lua_toboolean(L, -2));
+        lua_setfield(L, setup, "proactivity");
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option 'proactive_audio': expected a boolean");
     }
     lua_pop(L, 1);
 }
@@ -398,6 +499,9 @@ int lrt_map_setup(lua_State *L)
     set_model(L, state, opts, setup);
     lua_settop(L, setup);
     set_generation(L, state, opts, setup);
+    lua_settop(L, setup);
+    set_answer_style(L, opts, setup);
+    lrt_setup_speech_language(L, opts, setup);
     lua_settop(L, setup);
     set_instructions(L, opts, setup);
     lrt_setup_tools(L, opts, setup);

@@ -31,5 +31,10 @@ static inline int subtable(lua_State *L, int t, const char *k)
 void lrt_setup_tools(lua_State *L, int opts, int setup);
 void lrt_setup_vad(lua_State *L, int state, int opts, int setup);
 void lrt_setup_transcription(lua_State *L, int state, int opts, int setup);
+void lrt_setup_speech_language(lua_State *L, int opts, int setup);
+
+/* The wire enum for the word at idx, of words = { word, wire, word, wire, ..., NULL };
+ * raises "option 'what': expected ..." naming the words for another value. */
+const char *lrt_setup_word(lua_State *L, int idx, const char *what, const char *const *words);
 
 #endif

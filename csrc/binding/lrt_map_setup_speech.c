@@ -43,6 +43,18 @@ static void set_ms(lua_State *L, int vad, const char *k, int aad, const char *wi
     lua_pop(L, 1);
 }
 
+/* vad.turn_coverage: what input a user turn holds (the service's default: activity). */
+static void set_turn_coverage(lua_State *L, int vad, int ric)
+{
+    static const char *const cover[] = {
+        "activity", "TURN_INCLUDES_ONLY_ACTIVITY", "all_input", "TURN_INCLUDES_ALL_INPUT",
+        "audio_activity_and_all_video", "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO", NULL,
+    };
+    if (lua_getfield(L, vad, "turn_coverage") != LUA_TNIL)
+        lrt_set_str(L, ric, "turnCoverage", lrt_setup_word(L, -1, "vad.turn_coverage", cover));
+    lua_pop(L, 1);
+}
+
 void lrt_setup_vad(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "vad");
@@ -80,6 +92,7 @@ void lrt_setup_vad(lua_State *L, int state, int opts, int setup)
             lrt_set_str(L, aad, "endOfSpeechSensitivity", e);
         set_ms(L, vad, "prefix_padding", aad, "prefixPaddingMs");
         set_ms(L, vad, "silence_duration", aad, "silenceDurationMs");
+        set_turn_coverage(L, vad, ric);
     } else {
         luaL_error(L, "option 'vad': expected a table or a boolean");
     }
@@ -156,6 +169,21 @@ void lrt_setup_transcription(lua_State *L, int state, int opts, int setup)
     if (out) {
         lua_newtable(L);
         lua_setfield(L, setup, "outputAudioTranscription");
+    }
+    lua_settop(L, setup);
+}
+
+/* speech_language: the language the model speaks, beside the voice in speechConfig. */
+void lrt_setup_speech_language(lua_State *L, int opts, int setup)
+{
+    int t = opt(L, opts, "speech_language");
+    if (t == LUA_TSTRING) {
+        const char *code = lrt_map_enum(L, -1, "option 'speech_language':");
+        int gen = subtable(L, setup, "generationConfig");
+        int sc = subtable(L, gen, "speechConfig");
+        lrt_set_str(L, sc, "languageCode", code);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option 'speech_language': expected a language code such as \"en-US\"");
     }
     lua_settop(L, setup);
 }

@@ -208,6 +208,11 @@ local SESSION_OPTIONS = {
   vad = TABLE,
   resumption = either(BOOLEAN, TABLE),
   compression = either(BOOLEAN, TABLE),
+  thinking = TABLE,
+  affective_dialog = BOOLEAN,
+  proactive_audio = BOOLEAN,
+  media_resolution = one_of("low", "medium", "high"),
+  -- speech_language: below, with the BCP-47 check
   raw = TABLE,
   timeout = number_in(0.001, 86400),
   max_queue_bytes = integer_in(1024, 2 ^ 40),
@@ -223,6 +228,14 @@ local VAD_OPTIONS = {
   end_sensitivity = one_of("high", "low"),
   prefix_padding = number_in(0, 60),
   silence_duration = number_in(0, 60),
+  turn_coverage = one_of("activity", "all_input", "audio_activity_and_all_video"),
+}
+
+-- thinkingConfig: the budget in tokens (-1: the model decides, 0: off), or a level.
+local THINKING_OPTIONS = {
+  budget = integer_in(-1, 2 ^ 31 - 1),
+  level = one_of("minimal", "low", "medium", "high"),
+  include_thoughts = BOOLEAN,
 }
 
 local function string_list(v)
@@ -260,6 +273,9 @@ local function language(v)
   end
   return true
 end
+
+-- The language the model speaks: one code, checked as transcription.language's are.
+SESSION_OPTIONS.speech_language = function(v) return language_code(v), LANGUAGE_CODE end
 
 local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = language }
 local RESUMPTION_OPTIONS = {
@@ -323,7 +339,7 @@ end
 -- A transcription session only transcribes the user: what would shape the model's
 -- answers makes no sense there (API.md, "Sessions").
 local NOT_FOR_TRANSCRIPTION = { "instructions", "voice", "tools", "output_modalities", "max_output_tokens",
-  "history" }
+  "history", "thinking", "affective_dialog", "proactive_audio", "media_resolution", "speech_language" }
 
 local function check_transcription_session(opts)
   for _, k in ipairs(NOT_FOR_TRANSCRIPTION) do
@@ -386,6 +402,13 @@ local function check_session_options(opts)
     if opts.transcription.language ~= nil and opts.transcription.input == false then
       error("option 'transcription.language': it is the language of the input transcription, "
         .. "which input = false turns off", 3)
+    end
+  end
+  if opts.thinking then
+    opts.thinking = check_options(opts.thinking, THINKING_OPTIONS, "thinking", 4, true)
+    -- the service refuses a request that gives both (400 "cannot use both")
+    if opts.thinking.budget ~= nil and opts.thinking.level ~= nil then
+      error("option 'thinking': give budget or level, not both (the service refuses the two together)", 3)
     end
   end
   if opts.input_audio_format then
