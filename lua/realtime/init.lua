@@ -317,6 +317,17 @@ end
 
 local open_session   -- below: connect's second half
 
+--- The client's properties for a session's URL. The Gemini API knows affective dialog and
+-- proactivity only in v1alpha (v1beta closes the session with 1007 "Unknown name", even
+-- for false): a session that gives either goes there, unless the client pins api_version.
+local function session_endpoint_props(p, opts)
+  if p.backend ~= "gemini" or p.api_version ~= nil
+    or (opts.affective_dialog == nil and opts.proactive_audio == nil) then
+    return p
+  end
+  return setmetatable({ api_version = "v1alpha" }, { __index = p })
+end
+
 --- Opens a session: returns once the server acknowledged the setup, or nil, message, code.
 function Client:connect(opts)
   check_client(self, "connect")
@@ -342,12 +353,13 @@ function Client:connect(opts)
     return nil, ("timed out: fetching the access token took the whole timeout (%g s)")
       :format(eff.timeout or 15), "timeout"
   end
-  local url, headers, ecode = endpoint(p, false, 2)
+  local ep = session_endpoint_props(p, eff)
+  local url, headers, ecode = endpoint(ep, false, 2)
   if not url then return nil, headers, ecode end
 
   local state = core.map_new {
     backend = p.backend, project = p.project, location = p.location,
-    express = p.express or false, api_version = p.api_version,
+    express = p.express or false, api_version = ep.api_version,
   }
   -- errors quoting server values mask these (a server may echo what the request carried)
   state.secrets = { secrets_of(p) }

@@ -1,0 +1,118 @@
+-- The setup options that shape how the model answers (thinking, affective_dialog,
+-- proactive_audio, media_resolution, speech_language, vad.turn_coverage): each connects to
+-- the simulator, which checks the setup against the service's schema, and goes out in
+-- the wire form docs/api.md gives.
+local helper = require "spec.helper"
+
+-- Connects with opts, checks that the session keeps them, returns the setup the simulator
+-- received, and the connection's record.
+local function connect_with(client, opts)
+  local session = assert(client:connect(opts))
+  for k, v in pairs(opts) do assert.same(v, session.options[k]) end
+  local conn = helper.last_connection()
+  session:close()
+  helper.drain(session)
+  return conn.setup, conn
+end
+
+for _, backend in ipairs { "gemini", "vertex" } do
+  describe("setup options (" .. backend .. ")", function()
+    local client
+    before_each(function() client = backend == "gemini" and helper.gemini() or helper.vertex() end)
+    after_each(function()
+      client:close()
+      collectgarbage()
+    end)
+
+    it("thinking goes out as generationConfig.thinkingConfig", function()
+      local setup = connect_with(client, { thinking = { budget = 1024, include_thoughts = true } })
+      assert.same({ thinkingBudget = 1024, includeThoughts = true }, setup.generationConfig.thinkingConfig)
+      setup = connect_with(client, { thinking = { level = "minimal" } })
+      assert.same({ thinkingLevel = "MINIMAL" }, setup.generationConfig.thinkingConfig)
+      setup = connect_with(client, { thinking = { budget = -1 } })
+      assert.same({ thinkingBudget = -1 }, setup.generationConfig.thinkingConfig)
+    end)
+
+    it("affective_dialog goes out as generationConfig.enableAffectiveDialog", function()
+      local setup = connect_with(client, { affective_dialog = true })
+      assert.is_true(setup.generationConfig.enableAffectiveDialog)
+    end)
+
+    it("proactive_audio goes out as setup.proactivity", function()
+      local setup = connect_with(client, { proactive_audio = true })
+      assert.same({ proactiveAudio = true }, setup.proactivity)
+    end)
+
+    it("media_resolution goes out as generationConfig.mediaResolution", function()
+      local setup = connect_with(client, { media_resolution = "medium" })
+      assert.equal("MEDIA_RESOLUTION_MEDIUM", setup.generationConfig.mediaResolution)
+    end)
+
+    it("speech_language goes out as speechConfig.languageCode, beside the voice", function()
+      local setup = connect_with(client, { speech_language = "de-DE", voice = "Puck" })
+      assert.same({ languageCode = "de-DE", voiceConfig = { prebuiltVoiceConfig = { voiceName = "Puck" } } },
+        setup.generationConfig.speechConfig)
+    end)
+
+    it("vad.turn_coverage goes out as realtimeInputConfig.turnCoverage", function()
+      local setup = connect_with(client, { vad = { turn_coverage = "audio_activity_and_all_video" } })
+      assert.equal("TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO", setup.realtimeInputConfig.turnCoverage)
+    end)
+
+    it("include_thoughts: thoughts come as reasoning_delta, never in the output text", function()
+      local session = assert(client:connect { output_modalities = { "text" },
+        thinking = { include_thoughts = true } })
+      assert(session:send { type = "conversation_item_create", item = { role = "user", content = {
+        { type = "text", text = "What is the capital of France?" } } } })
+      local text, msgs = helper.reply_text(session)
+      local thoughts = {}
+      for _, m in ipairs(msgs) do
+        if m.type == "reasoning_delta" then thoughts[#thoughts + 1] = m.text end
+        if m.type == "output_text_delta" then assert.is_nil(m.text:find("Considering", 1, true)) end
+      end
+      assert.is_true(#thoughts > 0, "no reasoning_delta")
+      assert.equal("Considering how to answer.", table.concat(thoughts))
+      assert.is_string(text)
+      assert.is_nil(text:find("Considering", 1, true))
+      session:close()
+      helper.drain(session)
+    end)
+
+    it("raw still wins over these options", function()
+      local setup = connect_with(client, { thinking = { budget = 0 }, media_resolution = "low",
+        raw = { generationConfig = { thinkingConfig = { thinkingBudget = 512 }, mediaResolution = "MEDIA_RESOLUTION_HIGH" },
+          proactivity = { proactiveAudio = false } }, proactive_audio = true })
+      assert.same({ thinkingBudget = 512 }, setup.generationConfig.thinkingConfig)
+      assert.equal("MEDIA_RESOLUTION_HIGH", setup.generationConfig.mediaResolution)
+      assert.same({ proactiveAudio = false }, setup.proactivity)
+    end)
+  end)
+end
+
+describe("setup options: the API version", function()
+  it("Gemini: a session with affective_dialog or proactive_audio uses v1alpha, others v1beta", function()
+    local client = helper.gemini()
+    local _, conn = connect_with(client, { affective_dialog = true })
+    assert.equal("v1alpha", conn.apiVersion)
+    -- even for false: the service refuses the field itself on v1beta
+    _, conn = connect_with(client, { proactive_audio = false })
+    assert.equal("v1alpha", conn.apiVersion)
+    _, conn = connect_with(client, { thinking = { budget = 0 } })
+    assert.equal("v1beta", conn.apiVersion)
+    client:close()
+  end)
+
+  it("Gemini: a pinned api_version is kept", function()
+    local client = helper.gemini { api_version = "v1beta" }
+    local _, conn = connect_with(client, { affective_dialog = true })
+    assert.equal("v1beta", conn.apiVersion)
+    client:close()
+  end)
+
+  it("Vertex keeps its version (it has no v1alpha)", function()
+    local client = helper.vertex()
+    local _, conn = connect_with(client, { affective_dialog = true, proactive_audio = true })
+    assert.equal("v1beta1", conn.apiVersion)
+    client:close()
+  end)
+end)
