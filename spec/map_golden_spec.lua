@@ -77,6 +77,14 @@ local setup_cases = {
   } },
   transcription_language = { transcription = { input = true, output = false, language = { "de-DE", "en-US" } } },
   transcription_session = { kind = "transcription", transcription = { language = "en-US" } },
+  thinking_budget = { thinking = { budget = 1024, include_thoughts = true } },
+  thinking_level = { thinking = { level = "low" } },
+  affective_dialog = { affective_dialog = true },
+  proactive_audio = { proactive_audio = true },
+  media_resolution = { media_resolution = "low" },
+  speech_language = { voice = "Kore", speech_language = "de-DE" },
+  speech_language_only = { speech_language = "en-US" },
+  turn_coverage = { vad = { turn_coverage = "all_input" } },
 }
 
 describe("golden: setup", function()

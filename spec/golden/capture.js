@@ -164,6 +164,24 @@ const setups = {
       realtimeInputConfig: { activityHandling: genai.ActivityHandling.NO_INTERRUPTION },
     },
   },
+  // The options that shape how the model answers (thinking, affective dialog, ...)
+  thinking_budget: { config: { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } } },
+  thinking_level: { config: { thinkingConfig: { thinkingLevel: genai.ThinkingLevel.LOW } } },
+  affective_dialog: { config: { enableAffectiveDialog: true } },
+  proactive_audio: { config: { proactivity: { proactiveAudio: true } } },
+  media_resolution: { config: { mediaResolution: genai.MediaResolution.MEDIA_RESOLUTION_LOW } },
+  speech_language: {
+    config: { speechConfig: { voiceConfig: { prebuiltVoiceConfig: { voiceName: 'Kore' } }, languageCode: 'de-DE' } },
+  },
+  speech_language_only: { config: { speechConfig: { languageCode: 'en-US' } } },
+  turn_coverage: {
+    config: {
+      realtimeInputConfig: {
+        automaticActivityDetection: { disabled: false },
+        turnCoverage: genai.TurnCoverage.TURN_INCLUDES_ALL_INPUT,
+      },
+    },
+  },
   // historyConfig is a LiveClientSetup field; LiveConnectConfig has none, so the SDK's
   // live.connect drops it (the capture shows what it sends)
   history: { config: { historyConfig: { initialHistoryInClientContent: true } } },
