@@ -101,6 +101,17 @@ describe("the read pause", function()
     client:close()
   end)
 
+  it("keeps a message larger than the bound that comes during a close while nothing is unread", function()
+    local client = h:client("oversize", { bytes = 100000 })
+    local s = assert(client:connect { resumption = false, max_receive_bytes = LIMIT, close_timeout = 5 })
+    s:close()   -- before the message is read: it arrives during the close, the queue empty
+    local raws, errors, closed = read_all(s)
+    assert.equal(1, raws)
+    assert.equal(0, dropped(errors))
+    assert.equal(1000, closed.code)
+    client:close()
+  end)
+
   it("tells a reader that stays behind once, not at every pause", function()
     local n = 100000
     local client = h:client("flood_tiny", { n = n })

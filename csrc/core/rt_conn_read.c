@@ -40,13 +40,15 @@ static void rt_conn_pause(struct rt_session *s, size_t held)
 
 /* Once the owner asked to close, reading goes on whatever it holds: the server's answer
  * to the close waits behind what it sent before, and a paused reader would leave it
- * unread until close_timeout. A message past max_receive is then not kept (the owner
- * would have to read an unbounded queue to reach `closed`), only counted for the final
- * error (rt_conn_finish). True when ev was dropped (and freed). */
+ * unread until close_timeout. A message that comes while the unread ones hold
+ * max_receive is then not kept (the owner would have to read an unbounded queue to reach
+ * `closed`), only counted for the final error (rt_conn_finish). One that comes below the
+ * bound is kept, as reading before the close keeps it (and then pauses): a message
+ * larger than the bound itself is not lost to a caller who reads. True when ev was
+ * dropped (and freed). */
 static bool rt_conn_drop_closing(struct rt_session *s, struct rt_event *ev)
 {
-    if (!s->close_acted ||
-        atomic_load(&s->events.bytes) + rt_event_cost(ev) <= s->max_receive)
+    if (!s->close_acted || atomic_load(&s->events.bytes) < s->max_receive)
         return false;
     s->rx_dropped++;
     s->rx_dropped_bytes += ev->len;
