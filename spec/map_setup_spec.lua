@@ -754,6 +754,28 @@ describe("map_setup", function()
           { type = "NUMBER", description = "x\0y (greater than 0)" })
       end)
 
+      it("keeps a nullable anyOf's folded constraints beside a description, as beside a $ref", function()
+        -- what pydantic v2 writes for Optional[int] = Field(gt=0, description=...)
+        cmp.assert_same(params { type = "object", properties = { guests = { description = "Number of guests",
+            anyOf = { { exclusiveMinimum = 0, type = "integer" }, { type = "null" } } } } },
+          { type = "OBJECT", properties = { guests = { type = "INTEGER", nullable = true,
+            description = "Number of guests (greater than 0)" } } })
+        -- the alternative's clauses come first, then those beside the anyOf, in one clause
+        cmp.assert_same(params { description = "outer", multipleOf = 3,
+            anyOf = { { type = "null" }, { type = "integer", exclusiveMinimum = 0, description = "inner" } } },
+          { type = "INTEGER", nullable = true, description = "outer (greater than 0; a multiple of 3)" })
+        cmp.assert_same(params { multipleOf = 3,
+            anyOf = { { type = "null" }, { type = "integer", exclusiveMinimum = 0, description = "inner" } } },
+          { type = "INTEGER", nullable = true, description = "inner (greater than 0; a multiple of 3)" })
+      end)
+
+      it("shows a whole number a JSON decoder made a float as an integer in the clause", function()
+        cmp.assert_same(params { type = "number", exclusiveMinimum = 0.0, multipleOf = 5.0, exclusiveMaximum = 1e20 },
+          { type = "NUMBER", description = "(greater than 0; less than 1e+20; a multiple of 5)" })
+        cmp.assert_same(params { type = "number", exclusiveMinimum = -2.5 },
+          { type = "NUMBER", description = "(greater than -2.5)" })
+      end)
+
       it("refuses a folded constraint's value that means nothing, naming the path", function()
         local function raises(why, schema) assert.has_error(function() params(schema) end, why) end
         raises("tool 't': parameters.properties.n.multipleOf: must be a finite number greater than 0",

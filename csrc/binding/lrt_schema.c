@@ -187,12 +187,24 @@ static int convert_list(struct sctx *c, int src, int level, const char *key, int
 }
 
 /* Makes dst the one alternative at alt that a null anyOf left: its keywords fill in
- * those dst lacks; those written beside the anyOf win, as beside a $ref. */
-static void lift_alternative(lua_State *L, int dst, int alt)
+ * those dst lacks; those written beside the anyOf win, as beside a $ref. The clause its
+ * constraints added to its description is taken out and replaces the value at alt, to
+ * be told with dst's own (fold_constraints): a description beside the anyOf would
+ * otherwise win over it and drop the constraints unsaid. nil replaces it when none. */
+static void lift_alternative(struct sctx *c, int dst, int alt)
 {
+    lua_State *L = c->L;
+
     lua_rawgeti(L, alt, 1);
     int one = lua_gettop(L);
-    lua_pushnil(L);
+    lua_pushvalue(L, one);
+    if (lua_rawget(L, c->folds) == LUA_TTABLE) {
+        lua_rawgeti(L, -1, 2);          /* its description as given, or nil */
+        lua_setfield(L, one, "description");
+        lua_rawgeti(L, -1, 1);
+        lua_replace(L, -2);
+    }
+    lua_pushnil(L);                     /* above the clause, or nil */
     while (lua_next(L, one)) {
         lua_pushvalue(L, -2);
         if (lua_rawget(L, dst) == LUA_TNIL) {
@@ -202,6 +214,7 @@ static void lift_alternative(lua_State *L, int dst, int alt)
         }
         lua_pop(L, 2);
     }
+    lua_replace(L, alt);
     lua_settop(L, one - 1);
 }
 
@@ -338,13 +351,19 @@ static void check_names(struct sctx *c, int dst, const char *k)
     lua_settop(L, top);
 }
 
-/* Pushes the number at v as the description shows it: 2, 0.5, 1e+20. */
+/* Pushes the number at v as the description shows it: 2, 0.5, 1e+20. A float with no
+ * fraction reads as an integer ("greater than 0", not "0.0"): JSON decoders hand
+ * every number over as a float. */
 static void push_number(lua_State *L, int v)
 {
+    lua_Number x = lua_tonumber(L, v);
+
     if (lua_isinteger(L, v))
         lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
+    else if (x == floor(x) && fabs(x) < 1e15)   /* exact as an integer */
+        lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)x);
     else
-        lua_pushfstring(L, "%f", (LUAI_UACNUMBER)lua_tonumber(L, v));
+        lua_pushfstring(L, "%f", (LUAI_UACNUMBER)x);
 }
 
 /* exclusiveMinimum / exclusiveMaximum at v: a number, or (draft 4) true, which makes the
@@ -410,13 +429,18 @@ static int fold_clause(struct sctx *c, int src, const char *k, int v)
 }
 
 /* Constraints the Schema has no field for reach the model as a clause of dst's
- * description: "Count (greater than 0; a multiple of 2)". */
-static void fold_constraints(struct sctx *c, int src, int dst)
+ * description: "Count (greater than 0; a multiple of 2)". The value at lifted, when a
+ * string, is the clause of the alternative a null anyOf made dst: it is told first. */
+static void fold_constraints(struct sctx *c, int src, int dst, int lifted)
 {
     lua_State *L = c->L;
     int top = lua_gettop(L), n = 0;
 
     luaL_checkstack(L, 16, "schema constraints");
+    if (lua_type(L, lifted) == LUA_TSTRING) {
+        lua_pushvalue(L, lifted);
+        n++;
+    }
     for (const char *const *k = folded; *k; k++) {
         lua_pushstring(L, *k);
         if (lua_rawget(L, src) == LUA_TNIL) {
@@ -436,6 +460,14 @@ static void fold_constraints(struct sctx *c, int src, int dst)
         return;
     lua_concat(L, lua_gettop(L) - top);
     int clauses = lua_gettop(L);
+    /* kept apart, for an anyOf this schema is the one non-null alternative of */
+    lua_pushvalue(L, dst);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, clauses);
+    lua_rawseti(L, -2, 1);
+    lua_getfield(L, dst, "description");
+    lua_rawseti(L, -2, 2);
+    lua_rawset(L, c->folds);
     /* lua_concat, not a format: a description may hold NUL bytes */
     if (lua_getfield(L, dst, "description") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
         lua_pushliteral(L, " (");
@@ -595,8 +627,8 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         lua_settop(L, v - 1);
     }
     if (!lua_isnil(L, lift))
-        lift_alternative(L, dst, lift);
-    fold_constraints(c, src, dst);
+        lift_alternative(c, dst, lift);
+    fold_constraints(c, src, dst, lift);
     /* an enum alone is a string's (the API's enum is a string list) */
     if (has_enum && lua_getfield(L, dst, "type") == LUA_TNIL &&
         lua_getfield(L, dst, "anyOf") == LUA_TNIL)
@@ -616,5 +648,8 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool)
     c.n = 0;
     c.nrefs = 0;
     c.inlined = 0;
+    lua_newtable(L);
+    c.folds = lua_gettop(L);
     lrt_schema_node(&c, c.root, 1);
+    lua_remove(L, c.folds);
 }

@@ -29,6 +29,8 @@ struct sctx {
                                                first; borrowed from the schema tables */
     int nrefs;
     lua_Integer inlined;   /* counted against LRT_SCHEMA_MAX_INLINED */
+    int folds;   /* stack index of a table: converted schema -> { clause, description as
+                    given }, for each whose constraints were folded into its description */
 };
 
 /* Raises "tool 'name': <path>: <fmt with arg>" (arg shown printable, cut at 120). */
