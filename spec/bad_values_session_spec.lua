@@ -166,6 +166,32 @@ describe("bad values on a session", function()
         { resumption = { handle = "h\192" } })
     end)
 
+    it("a nested option table's inherited fields are used and checked, not skipped", function()
+      local function inherits(t) return setmetatable({}, { __index = t }) end
+      local session = assert(client:connect { output_modalities = { "text" },
+        thinking = inherits { budget = 7, include_thoughts = true },
+        compression = inherits { trigger_tokens = 5000 },
+        vad = inherits { silence_duration = 0.5 },
+        transcription = inherits { language = "de-DE" } })
+      local setup = helper.client_messages("setup")[1]
+      assert.same({ thinkingBudget = 7, includeThoughts = true }, setup.generationConfig.thinkingConfig)
+      assert.equal("5000", setup.contextWindowCompression.triggerTokens)
+      assert.equal(500, setup.realtimeInputConfig.automaticActivityDetection.silenceDurationMs)
+      assert.same({ "de-DE" }, setup.inputAudioTranscription.languageCodes)
+      session:close()
+      helper.drain(session)
+      raises("option 'thinking': give budget or level, not both", client.connect, client,
+        { thinking = setmetatable({ level = "low" }, { __index = { budget = 7 } }) })
+      raises("option 'vad.silence_duration': expected", client.connect, client,
+        { vad = inherits { silence_duration = "long" } })
+      raises("option 'resumption.handle': expected a non-empty string", client.connect, client,
+        { resumption = inherits { handle = "" } })
+      raises("option 'input_audio_format.rate'", client.connect, client,
+        { input_audio_format = inherits { rate = 1 } })
+      raises("option 'compression': target_tokens (100) must be less than trigger_tokens (10)",
+        client.connect, client, { compression = inherits { trigger_tokens = 10, target_tokens = 100 } })
+    end)
+
     it("an empty voice raises (it went out as voiceName \"\"); empty instructions send nothing", function()
       raises("option 'voice': empty: name a voice (such as \"Puck\"), or leave the option out "
         .. "for the default voice", client.connect, client, { voice = "" })

@@ -393,9 +393,12 @@ local function check_session_options(opts)
   opts = with_inherited(opts, SESSION_OPTIONS)
   -- level 4: check_options < check_session_options < connect < the caller
   opts = check_options(opts, SESSION_OPTIONS, "connect", 4)
-  if opts.vad then check_options(opts.vad, VAD_OPTIONS, "vad", 4, true) end
+  -- the nested option tables too count what they inherit (with_inherited), and go on as
+  -- their checked copies
+  if opts.vad then opts.vad = check_options(with_inherited(opts.vad, VAD_OPTIONS), VAD_OPTIONS, "vad", 4, true) end
   if type(opts.transcription) == "table" then
-    check_options(opts.transcription, TRANSCRIPTION_OPTIONS, "transcription", 4, true)
+    opts.transcription = check_options(with_inherited(opts.transcription, TRANSCRIPTION_OPTIONS),
+      TRANSCRIPTION_OPTIONS, "transcription", 4, true)
     if type(opts.transcription.language) == "table" then
       check_list(opts.transcription.language, "transcription.language", 3)
     end
@@ -405,17 +408,19 @@ local function check_session_options(opts)
     end
   end
   if opts.thinking then
-    opts.thinking = check_options(opts.thinking, THINKING_OPTIONS, "thinking", 4, true)
+    opts.thinking = check_options(with_inherited(opts.thinking, THINKING_OPTIONS), THINKING_OPTIONS, "thinking", 4, true)
     -- the service refuses a request that gives both (400 "cannot use both")
     if opts.thinking.budget ~= nil and opts.thinking.level ~= nil then
       error("option 'thinking': give budget or level, not both (the service refuses the two together)", 3)
     end
   end
   if opts.input_audio_format then
-    opts.input_audio_format = check_options(opts.input_audio_format, AUDIO_FORMAT_OPTIONS, "input_audio_format", 4, true)
+    opts.input_audio_format = check_options(with_inherited(opts.input_audio_format, AUDIO_FORMAT_OPTIONS),
+      AUDIO_FORMAT_OPTIONS, "input_audio_format", 4, true)
   end
   if type(opts.compression) == "table" then
-    opts.compression = check_options(opts.compression, COMPRESSION_OPTIONS, "compression", 4, true)
+    opts.compression = check_options(with_inherited(opts.compression, COMPRESSION_OPTIONS),
+      COMPRESSION_OPTIONS, "compression", 4, true)
     local c = opts.compression
     -- the service refuses the setup (close 1007, "invalid argument") otherwise
     if c.trigger_tokens and c.target_tokens and c.target_tokens >= c.trigger_tokens then
@@ -424,7 +429,8 @@ local function check_session_options(opts)
     end
   end
   if type(opts.resumption) == "table" then
-    check_options(opts.resumption, RESUMPTION_OPTIONS, "resumption", 4, true)
+    opts.resumption = check_options(with_inherited(opts.resumption, RESUMPTION_OPTIONS),
+      RESUMPTION_OPTIONS, "resumption", 4, true)
     if opts.resumption.handle == nil then
       error("option 'resumption': expected true, false or { handle = \"...\" }", 3)
     end
