@@ -864,13 +864,54 @@ describe("a non_blocking handler's faults", function()
     assert.equal(2, #errors)
     local log = table.concat(logged, "\n")
     for _, name in ipairs { "waits", "quick" } do
-      local want = ("tool '%s' (call %s): will_continue is not supported by Vertex AI (its "
+      local want = ("tool '%s' (call '%s'): will_continue is not supported by Vertex AI (its "
         .. "function responses have no willContinue)"):format(name, assert(ids[name], name))
       local told = errors[1].message == want and errors[1] or errors[2]
       assert.equal(want, told.message)
       assert.equal("unsupported", told.code)
       assert.matches("error: " .. want:gsub("%p", "%%%0"), log)
     end
+  end)
+
+  it("the refusal shows the server's call id escaped and cut, whether the handler waited or not", function()
+    local hf = require "spec.hostile_frames"
+    local logged, errors = {}, {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local function tool(name, wait)
+      return { name = name, description = "d", behavior = "non_blocking", handler = function()
+        if wait then realtime.sleep(0.2) end
+        return { ok = 1 }, { will_continue = true }
+      end }
+    end
+    -- ids a server could send: terminal escapes, a line break, a NUL, a long one
+    local long = ("x"):rep(50)
+    local frame = '{"toolCall":{"functionCalls":['
+      .. '{"id":"a\\u001b[31mRED\\nFAKE\\u0000LINE","name":"waits","args":{}},'
+      .. '{"id":"' .. long .. '","name":"quick","args":{}}]}}'
+    local h = helper.hostile()
+    local vclient = assert(realtime.vertex { base_url = h:base_url("send", { frames = hf.frames(frame) }),
+      access_token = "tok", project = "p", location = "us-central1", model = "m" })
+    local session = assert(vclient:connect { output_modalities = { "text" },
+      tools = { tool("waits", true), tool("quick", false) } })
+    realtime.run(function()
+      local deadline = realtime.now() + 10
+      while #errors < 2 and realtime.now() < deadline do
+        local msg = session:receive(1)
+        if msg and msg.type == "error" then errors[#errors + 1] = msg.message end
+      end
+    end)
+    session:close()
+    helper.drain(session)
+    vclient:close()
+    h:stop()
+    local why = ": will_continue is not supported by Vertex AI (its function responses have no willContinue)"
+    local want = { waits = "tool 'waits' (call 'a\\x1b[31mRED\\x0aFAKE\\x00LINE')" .. why,
+      quick = "tool 'quick' (call '" .. long:sub(1, 40) .. "'...)" .. why }
+    table.sort(errors)
+    assert.same({ want.quick, want.waits }, errors)
+    local log = table.concat(logged, "\n")
+    for _, text in pairs(want) do assert.matches("error: " .. text:gsub("%p", "%%%0"), log) end
+    assert.is_nil(log:find("\27", 1, true), log)
   end)
 
   it("bad options give the same words whether the handler waited or not", function()

@@ -130,10 +130,12 @@ static void lrt_name_refusal(lua_State *L, int msg, int why)
     int top = lua_gettop(L);
     const char *name = NULL, *id = NULL;
     if (lrt_function_call_part(L, msg)) {
-        lua_getfield(L, -1, "name");
-        lua_getfield(L, -2, "call_id");
-        name = lua_tostring(L, -2);
-        id = lua_tostring(L, -1);
+        lua_getfield(L, -1, "name");   /* one of the tools declared: checked at connect */
+        name = lua_tostring(L, -1);
+        /* the server's id, shown escaped and cut: it may hold any bytes, and the text
+         * goes to the caller and to the log */
+        if (lua_getfield(L, -2, "call_id") == LUA_TSTRING)
+            id = lrt_map_shown(L, lua_tostring(L, -1), lua_rawlen(L, -1));
     }
     lua_pushfstring(L, "tool '%s' (call %s): %s", name ? name : "?", id ? id : "?",
                     lua_tostring(L, why));

@@ -67,11 +67,25 @@ local function send_late(call, where, result, opts)
   end
 end
 
+-- The server's call id as messages show it, as the C side's lrt_map_shown does: quoted,
+-- control, non-ASCII, quote and backslash bytes as \xNN, cut after 40 bytes (before a
+-- character, not inside it) with "...". It may hold any bytes: it goes to the log too.
+local function shown_id(id)
+  if type(id) ~= "string" then return "?" end
+  local m = #id
+  if m > 40 then
+    m = 40
+    while m > 37 and (id:byte(m + 1) or 0) & 0xC0 == 0x80 do m = m - 1 end
+  end
+  local out = id:sub(1, m):gsub("[\0-\31\127-\255'\\]", function(c) return ("\\x%02x"):format(c:byte()) end)
+  return "'" .. out .. "'" .. (m < #id and "..." or "")
+end
+
 -- The end of a non_blocking handler that waited (wait.beside): its outcome res (xpcall's
 -- values) answers the call, unless the session closed, the server withdrew the call or
 -- the handler answered it itself meanwhile; each of those is logged, never raised.
 local function answer_late(call, res)
-  local where = ("tool '%s' (call %s)"):format(call.name, call.id)
+  local where = ("tool '%s' (call %s)"):format(call.name, shown_id(call.id))
   local session = call.session
   if not session:is_open() then
     log("warn", where .. ": the session closed while its handler ran; its "
