@@ -222,6 +222,18 @@ describe("credentials against the simulator", function()
       assert.matches("OK metadata server " .. helper.sim_http:gsub("%p", "%%%0"), out)
     end)
 
+    it("takes GCE_METADATA_HOST with its scheme in capitals, shown as given", function()
+      local upper = helper.sim_http:gsub("^https", "HTTPS")
+      local out = child({ GCE_METADATA_HOST = upper, HOME = dir .. "/nohome",
+        LUA_PATH = package.path, LUA_CPATH = package.cpath }, ([[
+        local auth = require "realtime.auth"
+        local p = { ca_file = %q }
+        local ok, err = auth.resolve(p, 20)
+        print(ok and "OK " .. p.token_source:source() or "FAIL " .. tostring(err))
+      ]]):format(helper.sim_ca))
+      assert.matches("OK metadata server " .. upper:gsub("%p", "%%%0") .. "\n", out)
+    end)
+
     it("as the last link, one that answers an error or (named) is slow is that server's failure", function()
       local h = helper.hostile { tls = true }
       local script = ([[
@@ -784,6 +796,15 @@ describe("credentials against the simulator", function()
       assert.matches("no uses left", err)
       assert.is_nil(err:find(token, 1, true), "the token never appears in the message")
       c:close()
+    end)
+
+    it("takes a base_url whose scheme is in capitals, as realtime.gemini does (RFC 3986)", function()
+      local upper = helper.sim_http:gsub("^https", "HTTPS")
+      local token, info = realtime.gemini_ephemeral_token { api_key = helper.sim_key,
+        base_url = upper, ca_file = helper.sim_ca }
+      assert(token, seen(info))
+      secrets[#secrets + 1] = token
+      assert.matches("^auth_tokens/", token)
     end)
 
     it("fails with 'auth' on a wrong API key, without repeating it", function()

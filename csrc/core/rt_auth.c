@@ -322,8 +322,8 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
         return NULL;
     }
     const char *token_uri = o->token_uri && *o->token_uri ? o->token_uri : RT_AUTH_TOKEN_URI;
-    if (o->kind != RT_AUTH_METADATA && strncmp(token_uri, "https://", 8) != 0
-        && strncmp(token_uri, "http://", 7) != 0) {
+    /* a scheme in any case (RFC 3986), as the fetch takes it */
+    if (o->kind != RT_AUTH_METADATA && rt_auth_http_scheme(token_uri) == 0) {
         rt_error_set(err, RT_EINVAL, "%s: token_uri must be an http(s) URL", src);
         return NULL;
     }

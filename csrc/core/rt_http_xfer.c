@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "rt_alloc.h"
@@ -239,7 +240,8 @@ struct rt_http_xfer *rt_http_xfer_new(const struct rt_http_request *r, struct rt
     rt_http_redact_url(r->url, x->where, sizeof x->where);
     x->max = r->max_response ? r->max_response : RT_HTTP_DEFAULT_MAX;
     x->timeout = r->timeout > 0 ? r->timeout : RT_HTTP_DEFAULT_TIMEOUT;
-    if (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0) {
+    /* a scheme is case-insensitive (RFC 3986), as libcurl reads it: "HTTPS://" too */
+    if (strncasecmp(r->url, "http://", 7) != 0 && strncasecmp(r->url, "https://", 8) != 0) {
         rt_error_set(err, RT_EINVAL, "%s: only http:// and https:// URLs are supported", x->where);
         goto fail;
     }

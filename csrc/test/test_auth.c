@@ -247,6 +247,14 @@ static void test_new_validates(void)
                                  .refresh_token = "r", .token_uri = "ftp://x" };
     RT_CHECK(rt_auth_new(&t, &err) == NULL);
     RT_CHECK_STR(err.msg, "authorized user: token_uri must be an http(s) URL");
+    rt_error_clear(&err);
+    /* a URL scheme is case-insensitive (RFC 3986) */
+    t.token_uri = "HTTPS://127.0.0.1:1/token";
+    struct rt_auth *a = rt_auth_new(&t, &err);
+    RT_CHECK(a != NULL);
+    RT_CHECK_STR(err.msg, "");
+    if (a)
+        rt_auth_free(a);
 }
 
 /* metadata_host is "host[:port]" or an http(s) URL with a path prefix, nothing else: a

@@ -244,7 +244,8 @@ function auth.find(p)
       .. "without user information, query or fragment"
   end
   local shown = host or "metadata.google.internal"
-  if not shown:match "^https?://" then shown = "http://" .. shown end
+  -- a scheme in any case (RFC 3986), as the fetch reads it
+  if not shown:lower():match "^https?://" then shown = "http://" .. shown end
   return {
     kind = "metadata", metadata_host = host, fallback = true, named = host ~= nil,
     -- off Google Cloud the lookup fails fast on DNS; a listed host gets the usual timeout
