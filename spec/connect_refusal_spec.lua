@@ -62,6 +62,41 @@ for _, tls in ipairs { false, true } do
       assert.matches('^HTTP 503: Service Unavailable %- zz {"error"', err)
     end)
 
+    it("refuses a status line of 000 at once, and close() returns", function()
+      -- it used to be taken for no refusal and parsed again for ever: the I/O thread
+      -- spun, connect reported a timeout, and client:close() never returned (hence the
+      -- child process and its time limit)
+      local url = h:base_url("refuse", { status = "000" })
+      local status, out = helper.child(([[
+        local realtime = require "realtime"
+        local client = assert(realtime.gemini { api_key = "hostile-key", base_url = %q,
+                                                ca_file = %s, model = %q })
+        local t0 = realtime.now()
+        local s, err, code = client:connect { timeout = 10 }
+        print(s, code, err, realtime.now() - t0 < 5)
+        client:close()
+        print "closed"
+      ]]):format(url, h.ca_file and ("%q"):format(h.ca_file) or "nil", helper.model),
+        { timeout = 20 })
+      assert.equal(0, status, out)
+      assert.matches("nil\thandshake\tWebSocket upgrade with 127%.0%.0%.1 failed: the server "
+        .. "did not answer with HTTP %(status 000%)\ttrue\nclosed\n", out)
+    end)
+
+    it("quotes a refusal's long error message cut, from the server's text alone", function()
+      -- the message (1,500 escaped newlines, then "tail") was joined with the status in a
+      -- buffer of 1,024 bytes and quoted with the length it would have had: bytes of the
+      -- stack after the buffer went into the error
+      local body = '{"error":{"status":"X","message":"' .. ("\\n"):rep(1500) .. 'tail"}}'
+      local err, code = connect("refuse", { status = 400, body = helper.b64url(body) })
+      assert.equal("handshake", code, err)
+      assert.equal("HTTP 400: Bad Request - X: tail", err)
+      -- a message longer than the quote is cut, and says so
+      body = '{"error":{"status":"X","message":"' .. ("ab "):rep(300) .. '"}}'
+      err = connect("refuse", { status = 400, body = helper.b64url(body) })
+      assert.equal("HTTP 400: Bad Request - X: " .. ("ab "):rep(132) .. "a...", err)
+    end)
+
     it("is a failed connect when the server ends the connection before answering", function()
       local err, code = connect("no_answer", {})
       assert.equal("connect", code, err)

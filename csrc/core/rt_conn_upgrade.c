@@ -187,27 +187,48 @@ void rt_conn_mask_secrets(struct rt_session *s, char *text)
     rt_mask_apply(text, n, mark);
 }
 
-/* Copies in[0..n) into out as printable ASCII (CR, LF and tabs as spaces, runs of
- * spaces as one), at most max bytes, then "..." when cut; out holds max + 4 bytes. */
-static void rt_conn_quote(const char *in, size_t n, char *out, size_t max)
+/* Appends in[0..n) to out[0..*k) as printable ASCII (CR, LF and tabs as spaces, runs of
+ * spaces as one), while *k < max; *cut says that something printable was left out. */
+static void rt_conn_quote_add(const char *in, size_t n, char *out, size_t *k, size_t max,
+                              bool *cut)
 {
-    size_t k = 0;
-
-    for (size_t i = 0; i < n && k < max; i++) {
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == '\r' || c == '\n' || c == '\t')
             c = ' ';
         if (c < 0x20 || c >= 0x7f)
             continue;
-        if (c == ' ' && (!k || out[k - 1] == ' '))
+        if (c == ' ' && (!*k || out[*k - 1] == ' '))
             continue;
-        out[k++] = (char)c;
+        if (*k >= max) {
+            *cut = *cut || c != ' ';
+            if (*cut)
+                return;
+            continue;
+        }
+        out[(*k)++] = (char)c;
     }
+}
+
+/* Ends a quote of k bytes: no trailing space, "..." when cut; out holds max + 4 bytes. */
+static void rt_conn_quote_end(char *out, size_t k, bool cut)
+{
     while (k && out[k - 1] == ' ')
         k--;
-    if (n > max && k == max)
+    if (cut)
         memcpy(out + k, "...", 3), k += 3;
     out[k] = '\0';
+}
+
+/* Copies in[0..n) into out as rt_conn_quote_add does, at most max bytes, then "..." when
+ * cut; out holds max + 4 bytes. */
+static void rt_conn_quote(const char *in, size_t n, char *out, size_t max)
+{
+    size_t k = 0;
+    bool cut = false;
+
+    rt_conn_quote_add(in, n, out, &k, max, &cut);
+    rt_conn_quote_end(out, k, cut);
 }
 
 /* Whether the answer's header block hdr[0..n) says Transfer-Encoding: chunked. */
@@ -273,16 +294,23 @@ static int rt_conn_dechunk(const char *in, size_t n, char *out, size_t cap, size
 static void rt_conn_body_quote(const char *body, size_t n, char *out)
 {
     struct rt_json_val v;
-    char *msg = NULL, *status = NULL, text[RT_ERROR_MSG_MAX];
+    char *msg = NULL, *status = NULL;
+    size_t k = 0, msg_len = 0, status_len = 0;
+    bool cut = false;
 
     if (rt_json_find(body, n, "error.message", &v) == RT_JSON_STRING)
-        msg = rt_json_strdup(&v, NULL, NULL);
+        msg = rt_json_strdup(&v, &msg_len, NULL);
     if (msg && rt_json_find(body, n, "error.status", &v) == RT_JSON_STRING)
-        status = rt_json_strdup(&v, NULL, NULL);
+        status = rt_json_strdup(&v, &status_len, NULL);
     if (msg) {
-        int len = snprintf(text, sizeof text, "%s%s%s", status ? status : "",
-                           status && *status ? ": " : "", msg);
-        rt_conn_quote(text, len < 0 ? 0 : (size_t)len, out, RT_JSON_QUOTE);
+        /* Quoted piece by piece, each as long as it is: a message of any length (its
+         * escapes decoded) is cut at RT_JSON_QUOTE, never at an intermediate buffer. */
+        if (status && status_len) {
+            rt_conn_quote_add(status, status_len, out, &k, RT_JSON_QUOTE, &cut);
+            rt_conn_quote_add(": ", 2, out, &k, RT_JSON_QUOTE, &cut);
+        }
+        rt_conn_quote_add(msg, msg_len, out, &k, RT_JSON_QUOTE, &cut);
+        rt_conn_quote_end(out, k, cut);
     } else {
         rt_conn_quote(body, n, out, RT_BODY_QUOTE);
     }
@@ -438,15 +466,25 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
                      a->problem);
         return -1;
     }
+    if (a->status < 100 || a->status > 599) {
+        /* No HTTP status (RFC 9110 15: 100-599); refusals are marked by http_status,
+         * which must not be 0 for one, so such an answer is never taken for one. */
+        rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: the "
+                     "server did not answer with HTTP (status %03d)", s->host, a->status);
+        return -1;
+    }
     if (a->status != 101) {
         s->http_status = a->status;
         up->chunked = rt_conn_is_chunked(up->hs.data, a->header_len);
         /* The wait for the body is bounded (the end of the connection or the connect
          * deadline may end it first: rt_conn_upgrade_cut). */
-        if (rt_conn_body_wanted(up))
+        if (rt_conn_body_wanted(up)) {
             rt_loop_timer(&s->client->loop, &up->body_wait, rt_conn_body_late,
                           RT_BODY_WAIT_USEC);
-        return rt_conn_answer(s, NULL, 0);
+            return 0;
+        }
+        rt_conn_refused(s, a);
+        return -1;
     }
     /* Open. Whatever followed the answer is the first frames. */
     s->state = RT_CS_SETUP;

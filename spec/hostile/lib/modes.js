@@ -55,7 +55,9 @@ function refuseUpgrade(socket, params) {
   const status = int(params.status, 503);
   const body = params.body !== undefined ? Buffer.from(params.body, 'base64url')
     : Buffer.from(JSON.stringify({ error: { code: status, message: 'hostile refusal', status: 'UNAVAILABLE' } }));
-  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] || 'Refused'}\r\nContent-Type: application/json\r\n`;
+  // three digits are written as given (`000`: a status line no HTTP server writes)
+  const code = /^[0-9]{3}$/.test(params.status || '') ? params.status : String(status);
+  const head = `HTTP/1.1 ${code} ${STATUS_CODES[status] || 'Refused'}\r\nContent-Type: application/json\r\n`;
   const how = params.how || 'whole';
   socket.on('data', () => {});               // what the client still sends is dropped
   if (how === 'chunked' || how === 'chunked_bad') {
