@@ -18,6 +18,8 @@
  * server text).
  *
  * lrt_json_check_object, at the end, checks the text a caller sends as is (send_wire). */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,6 +162,11 @@ static int push_number(lua_State *L, const struct rt_json_val *v)
     }
     if (rt_json_number(v, &d) != 0)
         return -1;
+    /* beyond a double's range (1e999) strtod gives infinity, which no JSON text can carry
+     * back: the value is kept as the largest finite double of its sign, so a server's
+     * message, or a call's arguments a handler echoes, encodes again */
+    if (isinf(d))
+        d = copysign(DBL_MAX, d);
     /* a whole number beyond int64 rounds to one at its edge (-2^63): it stays a float */
     if (!whole && lua_numbertointeger(d, &i) && (lua_Number)i == d)
         lua_pushinteger(L, i);
