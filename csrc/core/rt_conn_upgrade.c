@@ -431,11 +431,56 @@ void rt_conn_read_failed(struct rt_session *s, const struct rt_error *err)
     rt_error_set(rt_conn_err(s), err->code, "%s", err->msg);
 }
 
+/* What the answer read so far (up->hs) says; no I/O, no timer (csrc/fuzz/fuzz_upgrade.c
+ * drives it alone). */
+enum rt_answer_step {
+    RT_ANSWER_FAILED = -1,           /* refused or not an answer: the error is set */
+    RT_ANSWER_MORE = 0,              /* the head is not complete */
+    RT_ANSWER_OPEN = 1,              /* 101 with what a WebSocket needs */
+    RT_ANSWER_BODY = 2               /* refused: more of its body is worth waiting for */
+};
+
+static enum rt_answer_step rt_conn_answer_step(struct rt_session *s)
+{
+    struct rt_upgrade *up = s->up;
+    struct rt_ws_answer *a = &up->answer;
+    int r;
+
+    if (!s->http_status) {
+        r = rt_ws_parse_answer(up->hs.data, up->hs.len, up->ws_key, a);
+        if (r == 0)
+            return RT_ANSWER_MORE;
+        if (r < 0 || (a->status == 101 && a->problem[0])) {
+            rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s",
+                         s->host, a->problem);
+            return RT_ANSWER_FAILED;
+        }
+        if (a->status < 100 || a->status > 599) {
+            /* No HTTP status (RFC 9110 15: 100-599). A refusal is marked by http_status,
+             * which a status of 0 would leave unmarked: refused here, never parsed again. */
+            rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: "
+                         "the server did not answer with HTTP (status %03d)", s->host,
+                         a->status);
+            return RT_ANSWER_FAILED;
+        }
+        if (a->status == 101)
+            return RT_ANSWER_OPEN;
+        s->http_status = a->status;
+        up->chunked = rt_conn_is_chunked(up->hs.data, a->header_len);
+    }
+    /* Refused: wait for the body the server announced (a little of it is enough). */
+    if (rt_conn_body_wanted(up))
+        return RT_ANSWER_BODY;
+    rt_conn_refused(s, a);
+    return RT_ANSWER_FAILED;
+}
+
 /* Bytes of the upgrade answer. Returns -1 to close the connection. */
 int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
 {
     struct rt_upgrade *up = s->up;
     struct rt_ws_answer *a = &up->answer;
+    bool refused = s->http_status != 0;
     unsigned char *copy;
     size_t rest;
     int r;
@@ -451,40 +496,20 @@ int rt_conn_answer(struct rt_session *s, const unsigned char *in, size_t len)
         rt_error_set(rt_conn_err(s), RT_ENOMEM, "out of memory reading the upgrade answer");
         return -1;
     }
-    if (s->http_status) {
-        /* Refused: wait for the body the server announced (a little of it is enough). */
-        if (rt_conn_body_wanted(up))
-            return 0;
-        rt_conn_refused(s, a);
-        return -1;
-    }
-    r = rt_ws_parse_answer(up->hs.data, up->hs.len, up->ws_key, a);
-    if (r == 0)
+    switch (rt_conn_answer_step(s)) {
+    case RT_ANSWER_MORE:
         return 0;
-    if (r < 0 || (a->status == 101 && a->problem[0])) {
-        rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: %s", s->host,
-                     a->problem);
+    case RT_ANSWER_FAILED:
         return -1;
-    }
-    if (a->status < 100 || a->status > 599) {
-        /* No HTTP status (RFC 9110 15: 100-599); refusals are marked by http_status,
-         * which must not be 0 for one, so such an answer is never taken for one. */
-        rt_error_set(rt_conn_err(s), RT_EHANDSHAKE, "WebSocket upgrade with %s failed: the "
-                     "server did not answer with HTTP (status %03d)", s->host, a->status);
-        return -1;
-    }
-    if (a->status != 101) {
-        s->http_status = a->status;
-        up->chunked = rt_conn_is_chunked(up->hs.data, a->header_len);
+    case RT_ANSWER_BODY:
         /* The wait for the body is bounded (the end of the connection or the connect
          * deadline may end it first: rt_conn_upgrade_cut). */
-        if (rt_conn_body_wanted(up)) {
+        if (!refused)
             rt_loop_timer(&s->client->loop, &up->body_wait, rt_conn_body_late,
                           RT_BODY_WAIT_USEC);
-            return 0;
-        }
-        rt_conn_refused(s, a);
-        return -1;
+        return 0;
+    case RT_ANSWER_OPEN:
+        break;
     }
     /* Open. Whatever followed the answer is the first frames. */
     s->state = RT_CS_SETUP;
