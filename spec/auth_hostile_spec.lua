@@ -117,8 +117,10 @@ describe("token endpoints that answer badly", function()
   end)
 
   it("a token_uri over plain http is refused unless it is this machine", function()
+    -- the scheme in any case: "HTTP://" is plain http too, never taken for https
     for _, uri in ipairs { "http://oauth2.example.com/token", "http://127.0.0.1.example.com/token",
-      "http://localhost@example.com/token" } do
+      "http://localhost@example.com/token", "HTTP://oauth2.example.com/token",
+      "Http://127.0.0.2:9/token" } do
       local ok, err, code = resolve("", nil, nil, uri)
       assert.is_nil(ok)
       assert.equal("auth", code)

@@ -56,7 +56,7 @@ static bool rt_auth_uri_private(const char *url)
     alen = strcspn(a, "/?#");
     if (memchr(a, '@', alen))
         return false;
-    if (strncmp(url, "http://", 7) != 0)
+    if (strncasecmp(url, "http://", 7) != 0)   /* a scheme in any case, as taken */
         return true;
     for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
         size_t n = strlen(loopback[i]);
