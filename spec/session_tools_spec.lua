@@ -914,6 +914,35 @@ describe("a non_blocking handler's faults", function()
     assert.is_nil(log:find("\27", 1, true), log)
   end)
 
+  it("the already-answered notice shows the server's call id escaped too", function()
+    local hf = require "spec.hostile_frames"
+    local logged = {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local frame = '{"toolCall":{"functionCalls":[{"id":"a\\u001b[31mRED\\nFAKE\\u0000LINE",'
+      .. '"name":"echo","args":{}}]}}'
+    local h = helper.hostile()
+    local gclient = assert(realtime.gemini { base_url = h:base_url("send", { frames = hf.frames(frame) }),
+      api_key = "k", model = "m" })
+    local session = assert(gclient:connect { output_modalities = { "text" }, resumption = false,
+      tools = { { name = "echo", description = "d", handler = function(_, call)
+        call.session:send_tool_result(call.id, { first = true })
+        return { second = true }
+      end } } })
+    local deadline = realtime.now() + 10
+    repeat
+      session:receive(0.2)
+    until table.concat(logged, "\n"):find("already answered", 1, true) or realtime.now() > deadline
+    session:close()
+    helper.drain(session)
+    gclient:close()
+    h:stop()
+    realtime.log(nil)
+    local log = table.concat(logged, "\n")
+    assert.matches("tool 'echo' (call 'a\\x1b[31mRED\\x0aFAKE\\x00LINE'): the call was already answered",
+      log, 1, true)
+    assert.is_nil(log:find("\27", 1, true), log)
+  end)
+
   it("bad options give the same words whether the handler waited or not", function()
     local errors, log = waited_and_not(function() return { x = 1 }, { scheduling = "SILENT" } end)
     same_words(errors, log, "tool '%s': handler's options: 'scheduling' must be one of interrupt, "
