@@ -122,7 +122,8 @@ int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_w
     eol = memchr(buf, '\r', a->header_len);
     if (a->header_len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' ||
         !isdigit((unsigned char)buf[9]) || !isdigit((unsigned char)buf[10]) ||
-        !isdigit((unsigned char)buf[11])) {
+        !isdigit((unsigned char)buf[11]) || (buf[12] != ' ' && buf[12] != '\r')) {
+        /* exactly three digits: "1010" is no 101, "4040" no 404 */
         snprintf(a->problem, sizeof a->problem, "the server did not answer with HTTP");
         return -1;
     }

@@ -88,6 +88,13 @@ static void test_answer(void)
     RT_CHECK(strcmp(refused + a.header_len, "no such key!") == 0);
 
     RT_CHECK(rt_ws_parse_answer("SSH-2.0-OpenSSH\r\n", 17, key, &a) == -1);
+    /* a status code of four digits is not its first three (it opened a session as 101) */
+    const char *four = "HTTP/1.1 1010 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    RT_CHECK(rt_ws_parse_answer(four, strlen(four), key, &a) == -1);
+    RT_CHECK_STR(a.problem, "the server did not answer with HTTP");
+    RT_CHECK(rt_ws_parse_answer("HTTP/1.1 4040 Nope\r\n\r\n", 24, key, &a) == -1);
+    RT_CHECK(rt_ws_parse_answer("HTTP/1.1 204\r\n\r\n", 18, key, &a) == 1 && a.status == 204);
     char *big = malloc(RT_WS_RESPONSE_MAX + 10);
     memcpy(big, "HTTP/1.1 200 OK\r\n", 17);
     memset(big + 17, 'x', RT_WS_RESPONSE_MAX - 7);
