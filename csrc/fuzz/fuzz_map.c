@@ -6,11 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
+#include "fuzz_lua.h"
 
-int luaopen_realtime_core(lua_State *L);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,21 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    L = luaL_newstate();
-    if (!L)
-        abort();
-    luaL_openlibs(L);
-    luaL_requiref(L, "realtime.core", luaopen_realtime_core, 0);
-    if (luaL_loadstring(L, lrt_fz_init) != LUA_OK) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
-        abort();
-    }
-    lua_insert(L, -2);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
-        abort();
-    }
-    lua_settop(L, 0);
+    L = fuzz_lua_open(lrt_fz_init);
     return 0;
 }
 
