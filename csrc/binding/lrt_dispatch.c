@@ -71,24 +71,16 @@ static void lrt_drop_second_answer(lua_State *L, int msg, int ok)
 {
     if (ok && lua_isnil(L, SLOT_TOP + 1))
         return;
-    int top = lua_gettop(L);
-    const char *id = "?";
-
-    lrt_function_call_part(L, msg);
-    lua_getfield(L, -1, "name");        /* one of the tools declared: checked at connect */
-    /* the server's id, shown escaped and cut (it may hold any bytes; this goes to the log) */
-    if (lua_getfield(L, -2, "call_id") == LUA_TSTRING)
-        id = lrt_map_shown(L, lua_tostring(L, -1), lua_rawlen(L, -1));
-    lua_pushfstring(L, "tool '%s' (call %s): the call was already answered with "
-                       "send_tool_result; the handler's %s was not sent",
-                    lua_tostring(L, top + 2), id, ok ? "return value" : "error");
+    lua_pushfstring(L, "%s: the call was already answered with send_tool_result; the "
+                       "handler's %s was not sent", lrt_call_where(L, msg),
+                    ok ? "return value" : "error");
+    lua_remove(L, -2);
     if (!ok) {
         lua_pushliteral(L, ": ");
         lua_pushvalue(L, SLOT_TOP + 1);
         lua_concat(L, 3);
     }
     lua_setfield(L, msg, "error_traceback");
-    lua_settop(L, top);
 }
 
 /* Records the handler's outcome as the call's result and buffers it for the tool

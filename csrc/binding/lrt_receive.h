@@ -31,6 +31,9 @@ int lrt_traceback(lua_State *L);
 /* If the message at idx is the _done of a function call, pushes its call part and
  * returns 1; else returns 0. */
 int lrt_function_call_part(lua_State *L, int idx);
+/* Pushes and returns "tool 'name' (call 'id')" for the call of the message at msg, the
+ * server's id shown escaped and cut (lrt_map_shown), as every tool message names a call. */
+const char *lrt_call_where(lua_State *L, int msg);
 /* Pushes { error = <the message at idx, its traceback cut> } for the model and sets the
  * whole text as msg.error_traceback for the log. */
 void lrt_error_result(lua_State *L, int idx, int msg);

@@ -121,14 +121,11 @@ void lrt_error_result(lua_State *L, int idx, int msg)
     lua_setfield(L, msg, "error_traceback");
 }
 
-/* Prefixes the mapping's refusal at why ("will_continue is not supported ...") with the
- * tool and the call it answers, and logs it with the message at msg: the same words a
- * non_blocking handler that waited gets (tools.lua), where several calls of one server
- * message would otherwise leave the caller guessing whose options were refused. */
-static void lrt_name_refusal(lua_State *L, int msg, int why)
+const char *lrt_call_where(lua_State *L, int msg)
 {
     int top = lua_gettop(L);
     const char *name = NULL, *id = NULL;
+
     if (lrt_function_call_part(L, msg)) {
         lua_getfield(L, -1, "name");   /* one of the tools declared: checked at connect */
         name = lua_tostring(L, -1);
@@ -137,10 +134,23 @@ static void lrt_name_refusal(lua_State *L, int msg, int why)
         if (lua_getfield(L, -2, "call_id") == LUA_TSTRING)
             id = lrt_map_shown(L, lua_tostring(L, -1), lua_rawlen(L, -1));
     }
-    lua_pushfstring(L, "tool '%s' (call %s): %s", name ? name : "?", id ? id : "?",
-                    lua_tostring(L, why));
+    lua_pushfstring(L, "tool '%s' (call %s)", name ? name : "?", id ? id : "?");
+    lua_insert(L, top + 1);            /* below what the lookups left, which goes */
+    lua_settop(L, top + 1);
+    return lua_tostring(L, -1);
+}
+
+/* Prefixes the mapping's refusal at why ("will_continue is not supported ...") with the
+ * tool and the call it answers, and logs it with the message at msg: the same words a
+ * non_blocking handler that waited gets (tools.lua), where several calls of one server
+ * message would otherwise leave the caller guessing whose options were refused. */
+static void lrt_name_refusal(lua_State *L, int msg, int why)
+{
+    lrt_call_where(L, msg);
+    lua_pushliteral(L, ": ");
+    lua_pushvalue(L, why);
+    lua_concat(L, 3);
     lua_replace(L, why);
-    lua_settop(L, top);
     /* nothing else of this call's is logged: a handler that failed or whose options were
      * refused never gets here (the options are dropped with it) */
     if (lua_getfield(L, msg, "error_traceback") == LUA_TNIL) {
