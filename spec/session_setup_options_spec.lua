@@ -102,6 +102,31 @@ describe("setup options: the API version", function()
     client:close()
   end)
 
+  it("Gemini: raw that gives either field goes to v1alpha too, in either spelling", function()
+    -- the service refuses the fields on v1beta whoever put them in the setup
+    local client = helper.gemini()
+    for _, raw in ipairs {
+      { generationConfig = { enableAffectiveDialog = true } },
+      { generation_config = { enable_affective_dialog = false } },
+      { proactivity = { proactiveAudio = true } },
+      { setup = { proactivity = { proactive_audio = true } } },
+    } do
+      local setup, conn = connect_with(client, { raw = raw })
+      assert.equal("v1alpha", conn.apiVersion)
+      assert.is_true(setup.proactivity ~= nil or setup.generationConfig.enableAffectiveDialog ~= nil)
+    end
+    -- raw that takes the options' fields out again leaves nothing v1alpha is needed for
+    local null = require("realtime.core").json_null
+    local setup, conn = connect_with(client, { proactive_audio = true, raw = { proactivity = null } })
+    assert.is_nil(setup.proactivity)
+    assert.equal("v1beta", conn.apiVersion)
+    setup, conn = connect_with(client, { affective_dialog = true,
+      raw = { generationConfig = { enableAffectiveDialog = null } } })
+    assert.is_nil((setup.generationConfig or {}).enableAffectiveDialog)
+    assert.equal("v1beta", conn.apiVersion)
+    client:close()
+  end)
+
   it("Gemini: a pinned api_version is kept", function()
     local client = helper.gemini { api_version = "v1beta" }
     local _, conn = connect_with(client, { affective_dialog = true })

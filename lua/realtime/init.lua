@@ -317,14 +317,44 @@ end
 
 local open_session   -- below: connect's second half
 
+--- What `raw` does to the setup field at path (a list of its keys, each as { camelCase,
+-- snake_case }, which the merge takes alike): nil when it leaves the field alone, false
+-- when it takes it out (JSON null, or a value that is not an object above it), true when
+-- it gives one.
+local function raw_sets(raw, path)
+  if type(raw) ~= "table" then return nil end
+  local first = next(raw)
+  if first == "setup" and next(raw, first) == nil and type(raw.setup) == "table" then raw = raw.setup end
+  local t = raw
+  for i, key in ipairs(path) do
+    local v = t[key[1]]
+    if v == nil then v = t[key[2]] end
+    if v == nil then return nil end
+    if v == core.json_null or (i < #path and type(v) ~= "table") then return false end
+    t = v
+  end
+  return true
+end
+
+-- The setup fields the Gemini API knows only in v1alpha, with the option that gives each.
+local V1ALPHA_FIELDS = {
+  affective_dialog = { { "generationConfig", "generation_config" },
+    { "enableAffectiveDialog", "enable_affective_dialog" } },
+  proactive_audio = { { "proactivity", "proactivity" } },
+}
+
 --- The client's properties for a session's URL. The Gemini API knows affective dialog and
 -- proactivity only in v1alpha (v1beta closes the session with 1007 "Unknown name", even
--- for false): a session that gives either goes there, unless the client pins api_version.
+-- for false): a session whose setup has either (from its option or from raw) goes there,
+-- unless the client pins api_version.
 local function session_endpoint_props(p, opts)
-  if p.backend ~= "gemini" or p.api_version ~= nil
-    or (opts.affective_dialog == nil and opts.proactive_audio == nil) then
-    return p
+  if p.backend ~= "gemini" or p.api_version ~= nil then return p end
+  local needed = false
+  for option, path in pairs(V1ALPHA_FIELDS) do
+    local by_raw = raw_sets(opts.raw, path)
+    if by_raw or (by_raw == nil and opts[option] ~= nil) then needed = true end
   end
+  if not needed then return p end
   return setmetatable({ api_version = "v1alpha" }, { __index = p })
 end
 
