@@ -5,6 +5,7 @@
 #                build/librealtime.{a,so} and build/librealtime-lua.{a,so}, examples/host
 #   make install PREFIX=...   the Lua module, and for C hosts the public headers, the
 #                libraries and realtime.pc / realtime-lua.pc (install-lua, install-c)
+#   make uninstall PREFIX=... removes what install put there
 #   make test    deps + build + every test; ends with "N passed, N failed"
 #   make check   the same suite with the C built under ASan + UBSan
 #   make demo    deps + build + the voice demo against the local simulator
@@ -275,6 +276,22 @@ install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
 	$(PC_SUBST) csrc/realtime.pc.in > $(BUILD)/pc/realtime.pc
 	$(PC_SUBST) csrc/realtime-lua.pc.in > $(BUILD)/pc/realtime-lua.pc
 	$(INSTALL_DATA) $(BUILD)/pc/realtime.pc $(BUILD)/pc/realtime-lua.pc "$(DESTDIR)$(pkgconfigdir)/"
+
+# uninstall: takes back, file by file, what install put under the same PREFIX (and
+# DESTDIR, libdir, includedir), then our realtime/ directories when empty; the parent
+# directories and anything else in them stay, as they may hold other packages' files.
+.PHONY: uninstall
+LUA_FILES := $(notdir $(wildcard lua/realtime/*.lua))
+UNINSTALL_FILES := "$(DESTDIR)$(INST_LIBDIR)/realtime/core.so" \
+  $(foreach f,$(LUA_FILES),"$(DESTDIR)$(INST_LUADIR)/realtime/$(f)") \
+  $(foreach h,$(notdir $(PUBLIC_H)),"$(DESTDIR)$(includedir)/realtime/$(h)") \
+  $(foreach l,librealtime librealtime-lua,"$(DESTDIR)$(libdir)/$(l).a" "$(DESTDIR)$(libdir)/$(l).so" \
+    "$(DESTDIR)$(libdir)/$(l).so.$(SOVERSION)" "$(DESTDIR)$(libdir)/$(l).so.$(VERSION)") \
+  "$(DESTDIR)$(pkgconfigdir)/realtime.pc" "$(DESTDIR)$(pkgconfigdir)/realtime-lua.pc"
+uninstall:
+	rm -f $(UNINSTALL_FILES)
+	@for d in "$(DESTDIR)$(INST_LIBDIR)/realtime" "$(DESTDIR)$(INST_LUADIR)/realtime" "$(DESTDIR)$(includedir)/realtime"; do \
+	  [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: $$d holds files it did not install; left in place" >&2; done
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)'"

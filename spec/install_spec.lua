@@ -181,4 +181,20 @@ int main() { std::printf("%s %s %d\n", rt_version(), rt_code_name(RT_EBUSY), rt_
     assert.equal(0, status, out)
     assert.matches("s of reply audio received", out, 1, true)
   end)
+
+  -- `make uninstall` with the same PREFIX takes back every file and link install put
+  -- there (there was no way back but by hand), and leaves what others put beside them.
+  it("uninstalls everything it installed, and nothing else", function()
+    local own = prefix .. "/un install"
+    local status, out = helper.run("env -u MAKEFLAGS -u MAKELEVEL make -s install BUILD=build PREFIX=" .. q(own)
+      .. " && echo other > " .. q(own .. "/share/lua/5.4/other.lua")
+      .. " && echo other > " .. q(own .. "/lib/pkgconfig/other.pc"))
+    assert.equal(0, status, out)
+    status, out = helper.run("env -u MAKEFLAGS -u MAKELEVEL make -s uninstall PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    local _, left = helper.run("cd " .. q(own) .. " && find . ! -type d | sort")
+    assert.equal("./lib/pkgconfig/other.pc\n./share/lua/5.4/other.lua\n", left)
+    local _, dirs = helper.run("cd " .. q(own) .. " && find . -type d -name realtime")
+    assert.equal("", dirs)
+  end)
 end)
