@@ -34,6 +34,8 @@ build = {
     LUA_INCDIR = "$(LUA_INCDIR)",
     BUILD = "build/rock",
   },
+  -- LuaRocks copies a directory named doc by itself; ours is docs (the API reference)
+  copy_directories = { "docs" },
   install_target = "install-lua",
   install_variables = {
     BUILD = "build/rock",

@@ -19,6 +19,20 @@ describe("the rockspec", function()
       .. " lua5.4 -e 'local r = require \"realtime\"; print(r._VERSION, package.searchpath(\"realtime.core\", package.cpath))'")
     assert.equal(0, status, out)
     assert.matches("^%d+%.%d+%.%d+%s+" .. tree:gsub("%p", "%%%0") .. "/lib/lua/5%.4/realtime/core%.so", out)
+
+    -- every module of lua/realtime/ is in the rock (a file left out loads from nowhere
+    -- once the rock is all there is), and so is the API reference, for `luarocks doc`
+    local _, modules = helper.run("ls lua/realtime")
+    local n = 0
+    for name in modules:gmatch "(%S+)%.lua" do
+      n = n + 1
+      assert.equal(0, helper.run("test -f " .. helper.shell_quote(tree .. "/share/lua/5.4/realtime/" .. name .. ".lua")),
+        "realtime." .. name .. " is not in the rock")
+    end
+    assert.is_true(n >= 8, modules)
+    status, out = helper.run("luarocks --lua-version 5.4 doc realtime --list --tree " .. helper.shell_quote(tree))
+    assert.equal(0, status, out)
+    assert.matches("/realtime/scm%-1/docs/\n[^/]*%f[%w]api%.md\n", out)
   end)
 
   it("builds where Lua has no lua5.4.pc (a Lua built by hand): LuaRocks' LUA_INCDIR is enough", function()
