@@ -71,7 +71,9 @@ LUA_SHLIB := $(BUILD)/librealtime-lua.so.$(VERSION)
 # realtime.h and the headers it includes (the installed, public ones)
 PUBLIC_H := $(shell sh csrc/public-headers.sh)
 
-export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+# (the module's directories only: spec/run-tests.sh adds spec/ for the tests, and `make env`
+# gives these to users, whose own helper.lua a spec/ here would shadow)
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
 .PHONY: all module deps test check demo bench bench-c fuzz clean env test-c lint-core install build-tests
