@@ -97,6 +97,22 @@ for _, tls in ipairs { false, true } do
       assert.equal("HTTP 400: Bad Request - X: " .. ("ab "):rep(132) .. "a...", err)
     end)
 
+    it("skips interim (1xx) answers before the 101 or the refusal", function()
+      -- a 100 or 103 before the 101 was reported as the refusal of the upgrade
+      local client = h:client("setup_ok", { interim = "100.103" })
+      local session, err = client:connect { timeout = 10 }
+      assert.is_not_nil(session, err)
+      session:close()
+      client:close()
+      err = connect("refuse", { interim = "100.103.102", status = 403 })
+      assert.equal("HTTP 403: Forbidden - UNAVAILABLE: hostile refusal", err)
+      -- a few, not any number
+      local code
+      err, code = connect("setup_ok", { interim = ("100."):rep(8) .. "103" })
+      assert.equal("handshake", code, err)
+      assert.matches("more than 8 interim %(1xx%) answers$", err)
+    end)
+
     it("is a failed connect when the server ends the connection before answering", function()
       local err, code = connect("no_answer", {})
       assert.equal("connect", code, err)

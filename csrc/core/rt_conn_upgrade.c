@@ -466,7 +466,8 @@ static enum rt_answer_step rt_conn_answer_step(struct rt_session *s)
         if (a->status == 101)
             return RT_ANSWER_OPEN;
         s->http_status = a->status;
-        up->chunked = rt_conn_is_chunked(up->hs.data, a->header_len);
+        up->chunked = rt_conn_is_chunked(up->hs.data + a->head_start,
+                                         a->header_len - a->head_start);
     }
     /* Refused: wait for the body the server announced (a little of it is enough). */
     if (rt_conn_body_wanted(up))

@@ -89,12 +89,15 @@ static void rt_ws_expected_accept(const char *key, char out[29])
     out[28] = '\0';
 }
 
-int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_ws_answer *a)
+/* Reads one answer head from buf[0..len), whose end must come within its first `max`
+ * bytes; as rt_ws_parse_answer, with header_len counted from buf. */
+static int rt_ws_parse_head(const char *buf, size_t len, size_t max, const char *key,
+                            struct rt_ws_answer *a)
 {
     const char *end = NULL, *line, *eol;
     bool upgrade = false, connection = false, accept = false;
     char want[29];
-    size_t scan = len < RT_WS_RESPONSE_MAX ? len : RT_WS_RESPONSE_MAX;
+    size_t scan = len < max ? len : max;
     int status;
 
     memset(a, 0, sizeof *a);
@@ -106,7 +109,7 @@ int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_w
         }
     }
     if (!end) {
-        if (len >= RT_WS_RESPONSE_MAX) {
+        if (len >= max) {
             snprintf(a->problem, sizeof a->problem, "answer headers longer than %d bytes",
                      RT_WS_RESPONSE_MAX);
             return -1;
@@ -185,6 +188,31 @@ int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_w
             snprintf(a->problem, sizeof a->problem, "wrong Sec-WebSocket-Accept in the 101 answer");
     }
     return 1;
+}
+
+int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_ws_answer *a)
+{
+    size_t off = 0;
+    int r;
+
+    /* Interim answers (1xx but 101: 100 Continue, 103 Early Hints) come before the final
+     * one and say nothing about the upgrade (RFC 9110 15.2): skipped, a few, all heads
+     * together within RT_WS_RESPONSE_MAX. */
+    for (int interim = 0;; interim++) {
+        r = rt_ws_parse_head(buf + off, len - off, RT_WS_RESPONSE_MAX - off, key, a);
+        if (r <= 0 || a->status < 100 || a->status > 199 || a->status == 101)
+            break;
+        if (interim == RT_WS_INTERIM_MAX) {
+            snprintf(a->problem, sizeof a->problem, "more than %d interim (1xx) answers",
+                     RT_WS_INTERIM_MAX);
+            return -1;
+        }
+        off += a->header_len;
+    }
+    a->head_start = off;
+    if (r == 1)
+        a->header_len += off;
+    return r;
 }
 
 /* ==================================================================== *

@@ -33,6 +33,8 @@ enum {
 #define RT_WS_REASON_MAX 123
 /* Longest upgrade answer header block accepted. */
 #define RT_WS_RESPONSE_MAX 16384
+/* Most interim (1xx) answers skipped before the final one. */
+#define RT_WS_INTERIM_MAX 8
 
 /* ---- the upgrade ------------------------------------------------------------------- */
 
@@ -55,14 +57,18 @@ int rt_ws_request(struct rt_buf *out, const char *host_header, const char *path,
 struct rt_ws_answer {
     int status;                  /* HTTP status */
     char reason[64];             /* reason phrase, cut to fit */
-    size_t header_len;           /* bytes of the status line and headers, blank line included */
+    size_t head_start;           /* where its status line starts (after interim answers) */
+    size_t header_len;           /* bytes up to its body: interim answers, the status line
+                                  * and headers, blank line included */
     long content_length;         /* -1 when absent */
     char problem[128];           /* for a 101: why it is not a valid upgrade ("" when it is) */
 };
 
-/* Reads the answer's header block from buf[0..len). Returns 1 when it is complete (a is
- * filled), 0 when more bytes are needed, -1 when it is not HTTP or longer than
- * RT_WS_RESPONSE_MAX (a->problem says which). `key` is the Sec-WebSocket-Key we sent. */
+/* Reads the answer's header block from buf[0..len), after up to RT_WS_INTERIM_MAX interim
+ * (1xx but 101) answers, which it skips. Returns 1 when it is complete (a is filled), 0
+ * when more bytes are needed, -1 when it is not HTTP, has more interim answers or heads
+ * longer than RT_WS_RESPONSE_MAX in all (a->problem says which). `key` is the
+ * Sec-WebSocket-Key we sent. */
 int rt_ws_parse_answer(const char *buf, size_t len, const char *key, struct rt_ws_answer *a);
 
 /* ---- frames we send ---------------------------------------------------------------- */

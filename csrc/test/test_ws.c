@@ -102,6 +102,54 @@ static void test_answer(void)
     free(big);
 }
 
+/* RFC 9110 15.2: interim (1xx) answers before the final one are skipped, a few of them
+ * within the header bound; 101 is the only 1xx that upgrades. */
+static void test_answer_interim(void)
+{
+    static const char *interim = "HTTP/1.1 100 Continue\r\n\r\n"
+                                 "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+    struct rt_ws_answer a;
+    char buf[2048];
+    size_t skip = strlen(interim), n, early = 0;
+
+    n = (size_t)snprintf(buf, sizeof buf, "%s%s", interim, ok101);
+    RT_CHECK(rt_ws_parse_answer(buf, n, key, &a) == 1);
+    RT_CHECK(a.status == 101 && a.problem[0] == '\0' && a.header_len == n);
+    RT_CHECK(a.head_start == skip);
+    RT_CHECK_STR(a.reason, "Switching Protocols");
+    for (size_t i = 0; i < n; i++)
+        early += rt_ws_parse_answer(buf, i, key, &a) != 0;      /* incomplete */
+    RT_CHECK(early == 0);
+
+    /* the final answer may refuse: its own status, headers and body */
+    n = (size_t)snprintf(buf, sizeof buf, "%sHTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n"
+                         "\r\nnope", interim);
+    RT_CHECK(rt_ws_parse_answer(buf, n, key, &a) == 1);
+    RT_CHECK(a.status == 403 && a.content_length == 4 && a.head_start == skip);
+    RT_CHECK(strcmp(buf + a.header_len, "nope") == 0);
+
+    /* eight are skipped, a ninth is too many */
+    n = 0;
+    for (int i = 0; i < RT_WS_INTERIM_MAX; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "HTTP/1.1 102 Processing\r\n\r\n");
+    snprintf(buf + n, sizeof buf - n, "%s", ok101);
+    RT_CHECK(rt_ws_parse_answer(buf, strlen(buf), key, &a) == 1 && a.status == 101);
+    snprintf(buf + n, sizeof buf - n, "HTTP/1.1 100 Continue\r\n\r\n%s", ok101);
+    RT_CHECK(rt_ws_parse_answer(buf, strlen(buf), key, &a) == -1);
+    RT_CHECK_STR(a.problem, "more than 8 interim (1xx) answers");
+
+    /* the interim answers count toward the header bound */
+    char *big = malloc(RT_WS_RESPONSE_MAX + 200);
+    n = (size_t)snprintf(big, 200, "HTTP/1.1 103 Early Hints\r\nLink: ");
+    memset(big + n, 'x', RT_WS_RESPONSE_MAX - 100 - n);
+    n = RT_WS_RESPONSE_MAX - 100;
+    n += (size_t)snprintf(big + n, 200, "\r\n\r\nHTTP/1.1 403 Forbidden\r\nX: y\r\n");
+    memset(big + n, 'x', RT_WS_RESPONSE_MAX + 200 - n);
+    RT_CHECK(rt_ws_parse_answer(big, RT_WS_RESPONSE_MAX + 200, key, &a) == -1);
+    RT_CHECK(strstr(a.problem, "answer headers longer than") != NULL);
+    free(big);
+}
+
 /* ---- frames we send ---- */
 
 static void test_head_and_mask(void)
@@ -508,6 +556,7 @@ int main(void)
     RT_RUN(test_request);
     RT_RUN(test_request_secret_not_left);
     RT_RUN(test_answer);
+    RT_RUN(test_answer_interim);
     RT_RUN(test_head_and_mask);
     RT_RUN(test_mask_every_length);
     RT_RUN(test_frame_next);

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const tls = require('node:tls');
 const { acceptKey } = require('./lib/frames');
-const { modes } = require('./lib/modes');
+const { modes, interimAnswers } = require('./lib/modes');
 const { Connection } = require('./lib/connection');
 
 const USAGE = `usage: node server.js [options]
@@ -166,6 +166,7 @@ function main() {
       const key = req.headers['sec-websocket-key'];
       if (!key) return respond(socket, 400, 'Bad Request', 'no Sec-WebSocket-Key', 'text/plain');
       const proto = req.headers['sec-websocket-protocol'];
+      socket.write(interimAnswers(params));
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
         + `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`
         + (proto ? `Sec-WebSocket-Protocol: ${proto.split(',')[0].trim()}\r\n` : '') + '\r\n');

@@ -49,6 +49,14 @@ function breakConnection(c) {
   c.socket.resume();
 }
 
+// Interim (1xx) answers to write before the upgrade's answer, as `interim` lists them
+// (dot-separated statuses, any mode): a 103 carries a Link header, the others none.
+function interimAnswers(params) {
+  if (!params.interim) return Buffer.alloc(0);
+  return Buffer.from(params.interim.split('.').map((st) => `HTTP/1.1 ${st} ${STATUS_CODES[st] || 'Interim'}\r\n`
+    + (st === '103' ? 'Link: </style.css>; rel=preload; as=style\r\n' : '') + '\r\n').join(''));
+}
+
 // Refuses an upgrade (`refuse`): HTTP `status` with a Google API error body (or `body`,
 // base64url bytes), whole, cut short, or chunked, as `how` says.
 function refuseUpgrade(socket, params) {
@@ -60,6 +68,7 @@ function refuseUpgrade(socket, params) {
   const head = `HTTP/1.1 ${code} ${STATUS_CODES[status] || 'Refused'}\r\nContent-Type: application/json\r\n`;
   const how = params.how || 'whole';
   socket.on('data', () => {});               // what the client still sends is dropped
+  socket.write(interimAnswers(params));
   if (how === 'chunked' || how === 'chunked_bad') {
     // two chunks, the second and the last one 100 ms later (so they come in a read of
     // their own); chunked_bad's first size line is no hex number
@@ -416,4 +425,4 @@ const modes = {
 
 for (const name of Object.keys(frames)) modes[name] = sendFrames(name);
 
-module.exports = { modes, frames, text, turnComplete, pingPayload };
+module.exports = { modes, frames, text, turnComplete, pingPayload, interimAnswers };

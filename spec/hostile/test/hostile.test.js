@@ -380,6 +380,14 @@ test('hostile server modes', async (t) => {
     assert.deepStrictEqual(r, { text: '', ended: true });
   });
 
+  await t.test('interim writes 1xx answers before the 101 or the refusal', async () => {
+    let r = await rawAnswer('/setup_ok/interim=100.103/ws/x', 300);
+    assert.match(r.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 103 Early Hints\r\nLink: [^\r]+\r\n\r\n/);
+    assert.match(r.text, /\r\n\r\nHTTP\/1\.1 101 Switching Protocols\r\n/);
+    r = await rawAnswer('/refuse/interim=100/ws/x', 2000);
+    assert.match(r.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 503 Service Unavailable\r\n/);
+  });
+
   await t.test('an unknown mode is refused with 404 and the list of modes', async () => {
     await assert.rejects(Raw.open(base, '/nonsense/ws/x'), /404/);
     const modes = await getJson(base, '/_modes');
