@@ -97,6 +97,22 @@ for _, tls in ipairs { false, true } do
       assert.equal("HTTP 400: Bad Request - X: " .. ("ab "):rep(132) .. "a...", err)
     end)
 
+    it("quotes a long refusal the same however its bytes arrive", function()
+      -- a Google error of 6 KB: the body was waited for up to 4 KiB, and its JSON, cut
+      -- there, was quoted raw when the bytes came in pieces (whole, they were parsed)
+      local want = "HTTP 503: Service Unavailable - UNAVAILABLE: hostile refusal"
+      for _, how in ipairs { "whole", "drip", "chunked" } do
+        local err, code = connect("refuse", { pad = 6000, how = how })
+        assert.equal("handshake", code, err)
+        assert.equal(want, err, how)
+      end
+      -- past the bound (64 KiB) the body is quoted from its start, in one write or many
+      local whole = connect("refuse", { pad = 70000 })
+      local drip = connect("refuse", { pad = 70000, how = "drip", piece = 4096 })
+      assert.matches('^HTTP 503: Service Unavailable %- {"error":{"code":503', whole)
+      assert.equal(whole, drip)
+    end)
+
     it("skips interim (1xx) answers before the 101 or the refusal", function()
       -- a 100 or 103 before the 101 was reported as the refusal of the upgrade
       local client = h:client("setup_ok", { interim = "100.103" })

@@ -15,10 +15,12 @@
 
 /* Longest piece of a refused upgrade's body quoted in the error; the JSON error of a
  * Google API (status and message) is quoted up to RT_JSON_QUOTE, read from the first
- * RT_BODY_WAIT bytes of the body. */
+ * RT_BODY_WAIT bytes of the body as sent (chunk framing included). The body is waited
+ * for up to that bound and cut there however it came, so that the quote does not depend
+ * on how TCP split it; a Google error with details runs to a few KiB. */
 #define RT_BODY_QUOTE 160
 #define RT_JSON_QUOTE 400
-#define RT_BODY_WAIT 4096
+#define RT_BODY_WAIT 65536
 /* How long a refusal's body may take after its head (the connect deadline may come
  * first): a server that announces more than it sends, and keeps the connection open,
  * must not turn its refusal into a timeout that never names the status. */
@@ -351,11 +353,18 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
 {
     const char *body = s->up->hs.data + a->header_len;
     size_t n = s->up->hs.len - a->header_len, k;
-    char quote[RT_JSON_QUOTE + 4], who[RT_ERROR_MSG_MAX / 2] = "", data[RT_BODY_WAIT];
+    char quote[RT_JSON_QUOTE + 4], who[RT_ERROR_MSG_MAX / 2] = "", *data = NULL;
     enum rt_code code = RT_EHANDSHAKE;
 
-    /* A chunked body is quoted without its framing (malformed: as it came). */
-    if (s->up->chunked && rt_conn_dechunk(body, n, data, sizeof data, &k) >= 0) {
+    /* What rt_conn_body_wanted waits for, however much more came in the same read. */
+    if (n > RT_BODY_WAIT)
+        n = RT_BODY_WAIT;
+    if (!s->up->chunked && a->content_length >= 0 && n > (size_t)a->content_length)
+        n = (size_t)a->content_length;
+    /* A chunked body is quoted without its framing (malformed, or no memory for its
+     * data: as it came). */
+    if (s->up->chunked && n && (data = rt_malloc(n)) != NULL &&
+        rt_conn_dechunk(body, n, data, n, &k) >= 0) {
         body = data;
         n = k;
     }
@@ -381,10 +390,12 @@ static void rt_conn_refused(struct rt_session *s, const struct rt_ws_answer *a)
     rt_error_set(rt_conn_err(s), code, "%sHTTP %d: %s%s%s", who, a->status,
                  a->reason[0] ? a->reason : "refused", quote[0] ? " - " : "", quote);
     rt_conn_mask_secrets(s, rt_conn_err(s)->msg);   /* the body may quote the request */
+    rt_free(data);
 }
 
 /* Whether more of a refused upgrade's body is worth waiting for: less came than was
- * announced, or a chunked body has not had its last chunk; at most RT_BODY_WAIT bytes. */
+ * announced, or a chunked body has not had its last chunk; at most RT_BODY_WAIT bytes
+ * (rt_conn_refused reads no more than that). */
 static bool rt_conn_body_wanted(const struct rt_upgrade *up)
 {
     const struct rt_ws_answer *a = &up->answer;

@@ -61,8 +61,10 @@ function interimAnswers(params) {
 // base64url bytes), whole, cut short, or chunked, as `how` says.
 function refuseUpgrade(socket, params) {
   const status = int(params.status, 503);
-  const body = params.body !== undefined ? Buffer.from(params.body, 'base64url')
-    : Buffer.from(JSON.stringify({ error: { code: status, message: 'hostile refusal', status: 'UNAVAILABLE' } }));
+  const error = { code: status, message: 'hostile refusal', status: 'UNAVAILABLE' };
+  // `pad`: a details entry that makes the error that many bytes longer (give or take 60)
+  if (params.pad !== undefined) error.details = [{ '@type': 'hostile.Padding', padding: 'p'.repeat(int(params.pad, 0)) }];
+  const body = params.body !== undefined ? Buffer.from(params.body, 'base64url') : Buffer.from(JSON.stringify({ error }));
   // three digits are written as given (`000`: a status line no HTTP server writes)
   const code = /^[0-9]{3}$/.test(params.status || '') ? params.status : String(status);
   const head = `HTTP/1.1 ${code} ${STATUS_CODES[status] || 'Refused'}\r\nContent-Type: application/json\r\n`;
@@ -82,6 +84,19 @@ function refuseUpgrade(socket, params) {
   }
   const cut = how === 'cut' || how === 'cut_open';
   const all = Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length + (cut ? 50 : 0)}\r\n\r\n`), body]);
+  if (how === 'drip') {
+    // the whole answer in writes of `piece` bytes (256), `every` ms (2) apart, then the end
+    const piece = int(params.piece, 256);
+    const every = int(params.every, 2);
+    socket.setNoDelay(true);
+    const next = (off) => {
+      if (off >= all.length) return socket.end();
+      socket.write(all.subarray(off, off + piece));
+      return setTimeout(() => next(off + piece), every);
+    };
+    next(0);
+    return;
+  }
   if (how === 'cut_open') socket.write(all);
   else socket.end(all);
 }
@@ -391,9 +406,10 @@ const modes = {
   },
 
   refuse: {
-    about: 'refuses the upgrade with HTTP `status` (503) and a Google API error body (or `body`), '
-      + '`how`: whole, cut (50 bytes fewer than announced, then the end), cut_open (the same, '
-      + 'connection kept open), chunked, chunked_bad (a first size line that is no number)',
+    about: 'refuses the upgrade with HTTP `status` (503) and a Google API error body (or `body`; '
+      + '`pad` bytes longer), `how`: whole, cut (50 bytes fewer than announced, then the end), '
+      + 'cut_open (the same, connection kept open), chunked, chunked_bad (a first size line that '
+      + 'is no number), drip (in writes of `piece` bytes, `every` ms apart)',
     upgrade: refuseUpgrade,
   },
 

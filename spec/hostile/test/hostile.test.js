@@ -376,6 +376,16 @@ test('hostile server modes', async (t) => {
     const half = err.length >> 1;
     assert.ok(r.text.endsWith(`Transfer-Encoding: chunked\r\n\r\n${half.toString(16)}\r\n${err.slice(0, half)}\r\n`
       + `${(err.length - half).toString(16)};x=y\r\n${err.slice(half)}\r\n0\r\n\r\n`), r.text);
+    const whole = await rawAnswer('/refuse/pad=5000/ws/x', 2000);
+    const pieces = [];
+    r = await new Promise((resolve) => {
+      const sock = net.connect(Number(new URL(base).port), '127.0.0.1');
+      sock.on('data', (d) => pieces.push(d));
+      sock.on('end', () => { sock.destroy(); resolve(Buffer.concat(pieces).toString('latin1')); });
+      sock.write('GET /refuse/pad=5000/how=drip/piece=100/ws/x HTTP/1.1\r\nUpgrade: websocket\r\n\r\n');
+    });
+    assert.strictEqual(r, whole.text);
+    assert.ok(pieces.length > 1 && JSON.parse(r.split('\r\n\r\n')[1]).error.details[0].padding.length === 5000);
     r = await rawAnswer('/no_answer/ws/x', 2000);
     assert.deepStrictEqual(r, { text: '', ended: true });
   });
