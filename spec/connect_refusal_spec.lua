@@ -97,6 +97,19 @@ for _, tls in ipairs { false, true } do
       assert.equal("HTTP 400: Bad Request - X: " .. ("ab "):rep(132) .. "a...", err)
     end)
 
+    it("quotes a refusal whose error message is empty or unprintable without a dangling colon", function()
+      -- "STATUS: " was written before a message that quoted as nothing
+      for _, msg in ipairs { "", "\\u0001\\u0007", "   " } do
+        local body = '{"error":{"code":503,"message":"' .. msg .. '","status":"UNAVAILABLE"}}'
+        local err = connect("refuse", { body = helper.b64url(body) })
+        assert.equal("HTTP 503: Service Unavailable - UNAVAILABLE", err)
+        -- nor status: the body as it came (runs of spaces quoted as one)
+        body = '{"error":{"code":503,"message":"' .. msg .. '"}}'
+        err = connect("refuse", { body = helper.b64url(body) })
+        assert.equal("HTTP 503: Service Unavailable - " .. body:gsub(" +", " "), err)
+      end
+    end)
+
     it("quotes a long refusal the same however its bytes arrive", function()
       -- a Google error of 6 KB: the body was waited for up to 4 KiB, and its JSON, cut
       -- there, was quoted raw when the bytes came in pieces (whole, they were parsed)

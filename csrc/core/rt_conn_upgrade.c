@@ -290,14 +290,14 @@ static int rt_conn_dechunk(const char *in, size_t n, char *out, size_t cap, size
     }
 }
 
-/* The part of a refused upgrade's body worth quoting: "STATUS: message" of a Google API
- * error ({"error":{"message":..,"status":..}}), whole up to RT_JSON_QUOTE, else the
- * start of the body as it came (cutting JSON in the middle says little). */
-static void rt_conn_body_quote(const char *body, size_t n, char *out)
+/* "STATUS: message" of a Google API error ({"error":{"message":..,"status":..}}) into
+ * out, whole up to RT_JSON_QUOTE; a message that quotes as nothing (empty, unprintable)
+ * leaves the status alone. False when the body is no such error or quotes as nothing. */
+static bool rt_conn_error_quote(const char *body, size_t n, char *out)
 {
     struct rt_json_val v;
     char *msg = NULL, *status = NULL;
-    size_t k = 0, msg_len = 0, status_len = 0;
+    size_t k = 0, at = 0, before, msg_len = 0, status_len = 0;
     bool cut = false;
 
     if (rt_json_find(body, n, "error.message", &v) == RT_JSON_STRING)
@@ -309,15 +309,27 @@ static void rt_conn_body_quote(const char *body, size_t n, char *out)
          * escapes decoded) is cut at RT_JSON_QUOTE, never at an intermediate buffer. */
         if (status && status_len) {
             rt_conn_quote_add(status, status_len, out, &k, RT_JSON_QUOTE, &cut);
+            at = k;
             rt_conn_quote_add(": ", 2, out, &k, RT_JSON_QUOTE, &cut);
         }
+        before = k;
         rt_conn_quote_add(msg, msg_len, out, &k, RT_JSON_QUOTE, &cut);
+        if (k == before && !cut)
+            k = at;                  /* nothing of the message: no ": " before it */
         rt_conn_quote_end(out, k, cut);
-    } else {
-        rt_conn_quote(body, n, out, RT_BODY_QUOTE);
     }
     rt_free(msg);
     rt_free(status);
+    return msg && k;
+}
+
+/* The part of a refused upgrade's body worth quoting: a Google API error's status and
+ * message, else the start of the body as it came (cutting JSON in the middle says
+ * little). */
+static void rt_conn_body_quote(const char *body, size_t n, char *out)
+{
+    if (!rt_conn_error_quote(body, n, out))
+        rt_conn_quote(body, n, out, RT_BODY_QUOTE);
 }
 
 /* Whether the upgrade request carried an Authorization header (a bearer token from a
