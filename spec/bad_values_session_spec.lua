@@ -192,6 +192,46 @@ describe("bad values on a session", function()
         client.connect, client, { compression = inherits { trigger_tokens = 10, target_tokens = 100 } })
     end)
 
+    it("strict option tables (an __index that raises for a missing key) connect; what they inherit counts", function()
+      -- connect read every known option through __index, and a strict table's error
+      -- ("no field ...") came out of the library instead of the session
+      local function strict(t, defaults)
+        return setmetatable(t, { __index = function(_, k)
+          if defaults and defaults[k] ~= nil then return defaults[k] end
+          error("no field " .. tostring(k), 2)
+        end })
+      end
+      local session = assert(client:connect(strict({ output_modalities = { "text" },
+        thinking = strict({ budget = 7 }, { include_thoughts = true }),
+        compression = strict { trigger_tokens = 5000 },
+        vad = strict({}, { silence_duration = 0.5 }),
+        transcription = strict { language = "de-DE" },
+        input_audio_format = strict { rate = 24000 },
+      }, { instructions = "Be brief." })))
+      local setup = helper.client_messages("setup")[1]
+      assert.same({ thinkingBudget = 7, includeThoughts = true }, setup.generationConfig.thinkingConfig)
+      assert.equal("5000", setup.contextWindowCompression.triggerTokens)
+      assert.equal(500, setup.realtimeInputConfig.automaticActivityDetection.silenceDurationMs)
+      assert.same({ "de-DE" }, setup.inputAudioTranscription.languageCodes)
+      assert.equal("Be brief.", setup.systemInstruction.parts[1].text)
+      assert.equal(24000, session.options.input_audio_format.rate)
+      session:close()
+      helper.drain(session)
+      -- an inherited bad value is still named
+      raises("option 'vad.silence_duration': expected", client.connect, client,
+        { vad = strict({}, { silence_duration = "long" }) })
+      raises("option 'resumption': expected true, false or { handle = \"...\" }", client.connect, client,
+        { resumption = strict {} })
+      -- and so are the client's options
+      local realtime = require "realtime"
+      local c2 = assert(realtime.gemini(strict({ model = helper.model },
+        { api_key = helper.sim_key, base_url = helper.sim_http, ca_file = helper.sim_ca })))
+      session = assert(c2:connect(strict { output_modalities = { "text" } }))
+      session:close()
+      helper.drain(session)
+      c2:close()
+    end)
+
     it("an empty voice raises (it went out as voiceName \"\"); empty instructions send nothing", function()
       raises("option 'voice': empty: name a voice (such as \"Puck\"), or leave the option out "
         .. "for the default voice", client.connect, client, { voice = "" })

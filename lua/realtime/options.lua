@@ -365,6 +365,16 @@ end
 -- binding only looks names up in it), so an idle session does not carry an empty one.
 local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
 
+local function index(t, k) return t[k] end
+
+-- t[k] as the table's __index gives it, or nil when that raises: a "strict" table (one
+-- whose __index raises for a key it lacks, as penlight's strict does) has no such option.
+local function inherited(t, k)
+  local ok, v = pcall(index, t, k)
+  if ok then return v end
+  return nil
+end
+
 -- Options inherited through a metatable (setmetatable(opts, { __index = defaults })) count
 -- as given: the checked copy is built with pairs, which would skip them without a word.
 local function with_inherited(opts, spec)
@@ -374,7 +384,7 @@ local function with_inherited(opts, spec)
   for k, v in pairs(opts) do flat[k] = v end
   repeat   -- the spec's own keys, then those it inherits (VERTEX_OPTIONS from COMMON_CLIENT)
     for k in pairs(spec) do
-      if flat[k] == nil then flat[k] = opts[k] end
+      if flat[k] == nil then flat[k] = rawget(opts, k) or inherited(opts, k) end
     end
     local smt = getmetatable(spec)
     spec = smt and smt.__index
