@@ -298,7 +298,7 @@ static bool rt_conn_error_quote(const char *body, size_t n, char *out)
     struct rt_json_val v;
     char *msg = NULL, *status = NULL;
     size_t k = 0, at = 0, before, msg_len = 0, status_len = 0;
-    bool cut = false;
+    bool cut = false, quoted;
 
     if (rt_json_find(body, n, "error.message", &v) == RT_JSON_STRING)
         msg = rt_json_strdup(&v, &msg_len, NULL);
@@ -318,9 +318,10 @@ static bool rt_conn_error_quote(const char *body, size_t n, char *out)
             k = at;                  /* nothing of the message: no ": " before it */
         rt_conn_quote_end(out, k, cut);
     }
+    quoted = msg && k;           /* decided before the free: a freed pointer's value is not to be read */
     rt_free(msg);
     rt_free(status);
-    return msg && k;
+    return quoted;
 }
 
 /* The part of a refused upgrade's body worth quoting: a Google API error's status and
