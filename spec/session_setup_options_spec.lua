@@ -127,10 +127,25 @@ describe("setup options: the API version", function()
     client:close()
   end)
 
-  it("Gemini: a pinned api_version is kept", function()
+  it("Gemini: a pinned api_version is kept, and the service's refusal there is told as it came", function()
     local client = helper.gemini { api_version = "v1beta" }
-    local _, conn = connect_with(client, { affective_dialog = true })
-    assert.equal("v1beta", conn.apiVersion)
+    for _, case in ipairs {
+      { opts = { affective_dialog = false }, name = "enable_affective_dialog", at = "setup.generation_config" },
+      { opts = { proactive_audio = true }, name = "proactivity", at = "setup" },
+    } do
+      local before = #helper.connections()
+      local session, err, code = client:connect(case.opts)
+      assert.is_nil(session)
+      -- a server's close is "closed" with its code and reason, as mid-session; the reason's
+      -- single quotes come escaped as \x27 (docs/api.md), the rest verbatim
+      assert.equal("closed", code)
+      assert.matches('server closed the connection (1007: Invalid JSON payload received. Unknown name "'
+        .. case.name .. '" at \\x27' .. case.at .. '\\x27: Cannot find field.)', err, 1, true)
+      -- one attempt: a setup the service refuses is not tried again
+      local conns = helper.connections()
+      assert.equal(before + 1, #conns)
+      assert.equal("v1beta", conns[#conns].apiVersion)
+    end
     client:close()
   end)
 

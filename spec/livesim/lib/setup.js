@@ -21,6 +21,9 @@ const arr = (item) => ({ t: 'array', item });
 const map = (value) => ({ t: 'map', value });
 const enm = (name, ...values) => ({ t: 'enum', name, values: new Set(values) });
 const only = (backend, node) => ({ ...node, backend });
+// Fields the Gemini Developer API knows in v1alpha only: on v1beta and v1 the service closes with
+// 1007 "Unknown name", even when the value is false or empty. Vertex takes them.
+const alphaOnGemini = (node) => ({ ...node, geminiAlpha: true });
 // A field whose type differs between the backends' protos.
 const perBackend = (gemini, vertex) => ({ t: 'backend', gemini, vertex });
 
@@ -93,7 +96,7 @@ const SETUP = obj({
       includeThoughts: BOOL, thinkingBudget: INT,
       thinkingLevel: enm('ThinkingLevel', 'THINKING_LEVEL_UNSPECIFIED', 'MINIMAL', 'LOW', 'MEDIUM', 'HIGH'),
     }),
-    enableAffectiveDialog: BOOL,
+    enableAffectiveDialog: alphaOnGemini(BOOL),
     translationConfig: only('gemini', obj({ targetLanguageCode: STR, echoTargetLanguage: BOOL })),
   }),
   systemInstruction: CONTENT,
@@ -133,7 +136,7 @@ const SETUP = obj({
   contextWindowCompression: obj({ triggerTokens: INT64, slidingWindow: obj({ targetTokens: INT64 }) }),
   inputAudioTranscription: TRANSCRIPTION,
   outputAudioTranscription: TRANSCRIPTION,
-  proactivity: obj({ proactiveAudio: BOOL }),
+  proactivity: alphaOnGemini(obj({ proactiveAudio: BOOL })),
   explicitVadSignal: only('vertex', BOOL),
   // Vertex does not take historyConfig (its history turns are sent with turnComplete false).
   historyConfig: only('gemini', obj({ initialHistoryInClientContent: BOOL })),
@@ -158,8 +161,15 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const isInt32 = (v) => isInt(v) && Number(v) >= INT32_MIN && Number(v) <= INT32_MAX;
 
+// Whether a schema field exists where the message was sent (backend, and API version on Gemini).
+function knownHere(child, backend, apiVersion) {
+  if (!child || (child.backend && child.backend !== backend)) return false;
+  return !(child.geminiAlpha && backend === 'gemini' && apiVersion !== 'v1alpha');
+}
+
 // Throws a CloseError describing the first problem found, in the real service's wording.
-function check(value, node, path, backend) {
+// `apiVersion` matters for setup fields only; other messages have no version-gated fields.
+function check(value, node, path, backend, apiVersion) {
   switch (node.t) {
     case 'any': return;
     case 'string': if (typeof value !== 'string') throw badValue(path, 'TYPE_STRING', value); return;
@@ -175,20 +185,20 @@ function check(value, node, path, backend) {
       return;
     case 'int': if (!isInt(value)) throw badValue(path, 'TYPE_INT32', value); return;
     case 'int32': if (!isInt32(value)) throw badValue(path, 'TYPE_INT32', value); return;
-    case 'backend': check(value, node[backend], path, backend); return;
+    case 'backend': check(value, node[backend], path, backend, apiVersion); return;
     case 'int64': if (!isInt(value)) throw badValue(path, 'TYPE_INT64', value); return;
     case 'enum':
       if (!node.values.has(value)) throw badValue(path, `type.googleapis.com/${node.name}`, value);
       return;
     case 'array':
       if (!Array.isArray(value)) throw badValue(path, 'TYPE_MESSAGE', value);
-      value.forEach((v, i) => check(v, node.item, `${path}[${i}]`, backend));
+      value.forEach((v, i) => check(v, node.item, `${path}[${i}]`, backend, apiVersion));
       return;
     case 'map':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw badValue(path, 'TYPE_MESSAGE', value);
       }
-      for (const [k, v] of Object.entries(value)) check(v, node.value, `${path}[${JSON.stringify(k)}]`, backend);
+      for (const [k, v] of Object.entries(value)) check(v, node.value, `${path}[${JSON.stringify(k)}]`, backend, apiVersion);
       return;
     case 'object':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -197,8 +207,8 @@ function check(value, node, path, backend) {
       for (const key of Object.keys(value)) {
         // Keys under verbatim user data (tool schemas) were not camelised on arrival.
         const child = Object.prototype.hasOwnProperty.call(node.fields, toCamel(key)) ? node.fields[toCamel(key)] : undefined;
-        if (!child || (child.backend && child.backend !== backend)) throw unknownName(key, path);
-        check(value[key], child, `${path}.${key}`, backend);
+        if (!knownHere(child, backend, apiVersion)) throw unknownName(key, path);
+        check(value[key], child, `${path}.${key}`, backend, apiVersion);
       }
       return;
     default: throw new Error(`schema node ${node.t}`);
@@ -221,7 +231,7 @@ function checkModel(model, conn) {
 
 // Validates a camelised setup and returns what the simulated session needs from it.
 function parseSetup(setup, conn) {
-  check(setup, SETUP, 'setup', conn.backend);
+  check(setup, SETUP, 'setup', conn.backend, conn.apiVersion);
   if (typeof setup.model !== 'string' || setup.model === '') throw invalid();
   checkModel(setup.model, conn);
 

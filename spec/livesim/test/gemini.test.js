@@ -219,7 +219,8 @@ function rawSetup(setup, path = '/ws/google.ai.generativelanguage.v1beta.Generat
 }
 
 for (const [name, config, model, code, reason] of [
-  ['unknown field', { outputAudioTranscription: {}, proactivity: { proactiveAudio: true, bogus: 1 } }, undefined, 1007, /Unknown name "bogus" at 'setup.proactivity'/],
+  ['unknown field', { outputAudioTranscription: {}, realtimeInputConfig: { activityHandling: 'NO_INTERRUPTION', bogus: 1 } }, undefined, 1007, /Unknown name "bogus" at 'setup.realtime_input_config'/],
+  ['v1alpha-only field on v1beta', { proactivity: { proactiveAudio: false } }, undefined, 1007, /^Invalid JSON payload received\. Unknown name "proactivity" at 'setup': Cannot find field\.$/],
   ['wrong enum value', { responseModalities: ['SMELL'] }, undefined, 1007, /Invalid value at 'setup.generation_config.response_modalities\[0\]'/],
   ['model name form', {}, 'tunedModels/x/y', 1008, /is not found for API version v1beta/],
 ]) {

@@ -8,10 +8,12 @@ const h = require('../harness/sim');
 
 let sim;
 let gemini;
+let geminiAlpha;
 let vertex;
 test.before(async () => {
   sim = await h.startSim(['--pace', 'fast', '--voice', 'tone', '--bearer', 'test-bearer']);
   gemini = h.geminiClient(sim.base);
+  geminiAlpha = h.geminiClient(sim.base, { apiVersion: 'v1alpha' });
   vertex = h.vertexClient(sim.base);
 });
 test.after(() => sim.stop());
@@ -54,9 +56,9 @@ async function answers(s) {
   assert.equal(h.texts(s.msgs), 'You said: hello there.');
 }
 
-test('Gemini: the whole setup the SDK builds is accepted, historyConfig included', async () => {
+test('Gemini v1alpha: the whole setup the SDK builds is accepted, historyConfig included', async () => {
   const config = { ...common(), sessionResumption: {}, translationConfig: { targetLanguageCode: 'es', echoTargetLanguage: true } };
-  const s = await h.open(gemini, { config, setup: { historyConfig: { initialHistoryInClientContent: false } } });
+  const s = await h.open(geminiAlpha, { config, setup: { historyConfig: { initialHistoryInClientContent: false } } });
   const c = await h.lastConnection(sim);
   const gen = c.setup.generationConfig;
   assert.deepEqual(gen.thinkingConfig, { includeThoughts: true, thinkingBudget: 1024, thinkingLevel: 'LOW' });
@@ -93,14 +95,37 @@ test('Vertex refuses historyConfig as an unknown field', async () => {
 });
 
 // One setup on a raw socket; resolves with the close, or 'open' when setupComplete came.
-function rawSetup(setup) {
-  const ws = new WebSocket(`${sim.base.replace('http', 'ws')}/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=test-key`);
+function rawSetup(setup, version = 'v1beta') {
+  const ws = new WebSocket(`${sim.base.replace('http', 'ws')}/ws/google.ai.generativelanguage.${version}.GenerativeService.BidiGenerateContent?key=test-key`);
   ws.on('open', () => ws.send(JSON.stringify({ setup })));
   return new Promise((resolve) => {
     ws.on('message', () => { ws.close(); resolve('open'); });
     ws.on('close', (code, why) => resolve({ code, reason: why.toString() }));
   });
 }
+
+const unknown = (name, at) => ({ code: 1007, reason: `Invalid JSON payload received. Unknown name "${name}" at '${at}': Cannot find field.` });
+
+test('Gemini v1beta: affective dialog and proactivity are unknown names, even when false', async () => {
+  let e = await h.openExpectingClose(gemini, { config: { enableAffectiveDialog: true } });
+  assert.deepEqual([e.code, e.reason], [1007, unknown('enable_affective_dialog', 'setup.generation_config').reason]);
+  e = await h.openExpectingClose(gemini, { config: { proactivity: { proactiveAudio: false } } });
+  assert.deepEqual([e.code, e.reason], [1007, unknown('proactivity', 'setup').reason]);
+  const m = 'models/m';
+  assert.deepEqual(await rawSetup({ model: m, generationConfig: { enableAffectiveDialog: false } }),
+    unknown('enable_affective_dialog', 'setup.generation_config'));
+  assert.deepEqual(await rawSetup({ model: m, generation_config: { enable_affective_dialog: false } }),
+    unknown('enable_affective_dialog', 'setup.generation_config'), 'snake_case alike');
+  assert.deepEqual(await rawSetup({ model: m, proactivity: {} }), unknown('proactivity', 'setup'));
+  assert.deepEqual(await rawSetup({ model: m, proactivity: { proactive_audio: true } }, 'v1'), unknown('proactivity', 'setup'));
+  assert.deepEqual(await rawSetup({ model: m, generationConfig: { enableAffectiveDialog: true } }, 'v1'),
+    unknown('enable_affective_dialog', 'setup.generation_config'));
+});
+
+test('Gemini v1alpha takes affective dialog and proactivity in either casing', async () => {
+  const setup = { model: 'models/m', generation_config: { enable_affective_dialog: false }, proactivity: { proactive_audio: true } };
+  assert.equal(await rawSetup(setup, 'v1alpha'), 'open');
+});
 
 test('bad values in the new fields are refused with 1007 naming the field', async () => {
   const m = 'models/m';
