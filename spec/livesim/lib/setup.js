@@ -112,7 +112,9 @@ const SETUP = obj({
       blockingConfidence: only('vertex', STR), excludeDomains: only('vertex', arr(STR)),
     }),
     googleSearchRetrieval: ANY, codeExecution: obj({}), urlContext: obj({}),
-    googleMaps: ANY, computerUse: ANY, mcpServers: ANY,
+    googleMaps: ANY, computerUse: ANY,
+    // McpServer's fields are Gemini's only (reference §2.5): Vertex knows none of them.
+    mcpServers: arr(obj({ name: only('gemini', STR), streamableHttpTransport: only('gemini', ANY) })),
     fileSearch: only('gemini', ANY),
     retrieval: only('vertex', ANY), enterpriseWebSearch: only('vertex', ANY),
     parallelAiSearch: only('vertex', ANY), exaAiSearch: only('vertex', ANY),

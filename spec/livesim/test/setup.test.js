@@ -127,6 +127,31 @@ test('Gemini v1alpha takes affective dialog and proactivity in either casing', a
   assert.equal(await rawSetup(setup, 'v1alpha'), 'open');
 });
 
+// The SDK refuses mcpServers on Vertex itself, so the Vertex setup goes on a raw socket.
+function rawVertexSetup(setup) {
+  const url = `${sim.base.replace('http', 'ws')}/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent`;
+  const ws = new WebSocket(url, { headers: { authorization: 'Bearer test-bearer' } });
+  ws.on('open', () => ws.send(JSON.stringify({ setup })));
+  return new Promise((resolve) => {
+    ws.on('message', () => { ws.close(); resolve('open'); });
+    ws.on('close', (code, why) => resolve({ code, reason: why.toString() }));
+  });
+}
+
+test('MCP servers: Gemini takes their fields, Vertex knows none of them', async () => {
+  const tools = [{ mcpServers: [{ name: 'calendar', streamableHttpTransport: { url: 'https://mcp.example/', timeout: '5s' } }] }];
+  const model = `projects/proj/locations/us-central1/publishers/google/models/${VERTEX_MODEL}`;
+  assert.deepEqual(await rawVertexSetup({ model, tools }),
+    unknown('name', 'setup.tools[0].mcp_servers[0]'));
+  // (this reason is cut at the 123 bytes a close frame carries)
+  const e1 = await rawVertexSetup({ model, tools: [{ mcp_servers: [{ streamable_http_transport: {} }] }] });
+  assert.match(e1.reason, /^Invalid JSON payload received\. Unknown name "streamable_http_transport" at 'setup\.tools\[0\]\.mcp_servers\[0\]'/);
+  assert.equal(await rawVertexSetup({ model, tools: [{ mcpServers: [{}] }] }), 'open');
+  assert.equal(await rawSetup({ model: 'models/m', tools }), 'open');
+  const e = await rawSetup({ model: 'models/m', tools: [{ mcpServers: [{ name: 7 }] }] });
+  assert.match(e.reason, /Invalid value at 'setup.tools\[0\].mcp_servers\[0\].name' \(TYPE_STRING\)/);
+});
+
 test('bad values in the new fields are refused with 1007 naming the field', async () => {
   const m = 'models/m';
   let e = await rawSetup({ model: m, inputAudioTranscription: { mode: 'LOUD' } });
