@@ -65,6 +65,36 @@ static void check_mime_bytes(lua_State *L, const char *mime, size_t n, const cha
     }
 }
 
+/* Whether c may stand in an RFC 6838 restricted name (first: its first character). */
+static int name_char(char c, int first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    return !first && c && strchr("!#$&-^_.+", c) != NULL;
+}
+
+/* Raises unless the subtype after the type (kind, checked already) is an RFC 6838
+ * restricted name, followed by nothing or by parameters after ';': the service closes
+ * the session on a mime type such as "audio/" (1007), so it is refused before sending. */
+static void check_subtype(lua_State *L, const char *mime, size_t n, size_t kind_len,
+                          const char *who, int i)
+{
+    size_t k = kind_len, sub;
+
+    while (k < n && name_char(mime[k], k == kind_len))
+        k++;
+    sub = k - kind_len;
+    while (k < n && mime[k] == ' ')
+        k++;
+    if (sub == 0 && (k == n || mime[k] == ';'))
+        luaL_error(L, "%s: part %d: mime type %s has no subtype", who, i,
+                   lrt_map_shown(L, mime, n));
+    if (sub == 0 || sub > 127 || (k < n && mime[k] != ';'))
+        luaL_error(L, "%s: part %d: mime type %s is not a media type (type/subtype of at "
+                      "most 127 letters, digits and !#$&-^_.+ each, then any ;parameters)",
+                   who, i, lrt_map_shown(L, mime, n));
+}
+
 /* Pushes the mime type (n bytes) with its type/subtype in lower case and returns it:
  * media types are case-insensitive (RFC 2045), but the service takes "image/" and
  * "audio/" only as written. Parameters stay as given. */
@@ -104,6 +134,7 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
     if (!rt_utf8_valid(mime, mlen))
         luaL_error(L, "%s: part %d: mime type %s is not valid UTF-8", who, i,
                    lrt_map_shown(L, mime, mlen));
+    check_subtype(L, mime, mlen, strlen(kind), who, i);
     int pcm = lrt_mime_is_pcm16(mime, mlen);
     lua_Integer rate = pcm ? lrt_mime_rate(mime, LRT_MIN_RATE) : 0;
     if (rate == -2)
