@@ -44,5 +44,49 @@ for _, backend in ipairs { "gemini", "vertex" } do
       raises("option 'history': item 1: part 1: mime type 'image/' has no subtype", client.connect, client,
         { history = { { role = "user", content = { { type = "image", data = "abc", mime = "image/" } } } } })
     end)
+
+    it("a send that raises leaves the image's trigger as it was", function()
+      local s = assert(client:connect { output_modalities = { "text" } })
+      -- an image waits for its answer; an item refused at its second part changes nothing
+      assert(s:send_image("abc", "image/png"))
+      raises("conversation_item_create: part 2: mime type 'text/plain' is not image/*", s.send, s,
+        { type = "conversation_item_create", item = { content = { { type = "text", text = "q" },
+          { type = "image", data = "x", mime = "text/plain" } } } })
+      assert(s:create_response())
+      helper.collect_turn(s, 10)
+      -- a refused item whose first image was fine arms no trigger for what never went out
+      raises("conversation_item_create: part 2: the image is empty", s.send, s,
+        { type = "conversation_item_create", item = { content = { { type = "image", data = "x" },
+          { type = "image", data = "" } } } })
+      assert(s:create_response())
+      assert(s:send_text "end")
+      assert.equal("You said: end.", (helper.reply_text(s, 10)))
+      local sent = {}
+      for _, ri in ipairs(realtime_inputs()) do
+        sent[#sent + 1] = ri.video and "video " .. ri.video.mimeType or ri.text
+      end
+      assert.same({ "video image/png", " ", "end" }, sent)
+      s:close()
+    end)
+
+    it("a tool result in an item that raises is not buffered", function()
+      local s = assert(client:connect { output_modalities = { "text" },
+        tools = { { name = "lookup", description = "find a thing" } } })
+      assert(s:send_text 'call lookup {}')
+      local call = helper.receive_until(s, "response_output_item_done")
+      local id = call.item.content[1].call_id
+      helper.receive_until(s, "response_done")
+      raises("conversation_item_create: part 2: 'text' must be a string", s.send, s,
+        { type = "conversation_item_create", item = { content = {
+          { type = "function_result", call_id = id, result = { refused = true } }, { type = "text" } } } })
+      assert(s:create_response())   -- nothing waits: nothing goes out
+      assert(s:send_tool_result(id, { found = true }))
+      helper.receive_until(s, "response_done")
+      local responses = helper.client_messages("toolResponse")
+      assert.equal(1, #responses)
+      assert.equal(1, #responses[1].functionResponses)
+      assert.same({ found = true }, responses[1].functionResponses[1].response)
+      s:close()
+    end)
   end)
 end

@@ -29,20 +29,18 @@ void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
     lua_call(L, nargs, nresults);
 }
 
-void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int nresults)
+int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults)
 {
     insert_module_fn(L, name, nargs);
     int st = lua_pcall(L, nargs, nresults, 0);
-    if (st != LUA_OK) {
-        /* raised inside a C function called from C: it carries no position (a memory
-         * error stays one: lua_error raises it as such only unchanged) */
-        if (st == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING) {
-            luaL_where(L, 1);
-            lua_insert(L, -2);
-            lua_concat(L, 2);
-        }
-        lua_error(L);
+    /* raised inside a C function called from C: it carries no position (a memory error
+     * stays one: lua_error raises it as such only unchanged) */
+    if (st == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
     }
+    return st;
 }
 
 /* The source name of the library's Lua methods (init.lua), or NULL when the module runs

@@ -80,9 +80,11 @@ void lrt_push_module(lua_State *L);
 /* Calls realtime.core.<name> with nargs arguments from the top of the stack, leaving
  * nresults values (plain call: errors propagate). */
 void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
-/* The same, for a function the caller's Lua code called: what the module function raises
- * (a string) gets the position of that caller's line, as luaL_error gives. */
-void lrt_call_module_for_caller(lua_State *L, const char *name, int nargs, int nresults);
+/* The same in protected mode, for a function the caller's Lua code called: returns the
+ * lua_pcall status; on an error its value is on top, for the caller to raise once it has
+ * undone what it must, and a string gets the position of that caller's line, as
+ * luaL_error gives. */
+int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults);
 /* Raises msg (a misuse by the user's code) positioned at the first Lua function on the
  * stack that is not the library's own Lua (lua/realtime/init.lua): the methods written
  * there (receive, messages, poll) call the C ones for the user, whose line it must name. */

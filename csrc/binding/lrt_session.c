@@ -195,6 +195,37 @@ static int lrt_session_commit_audio(lua_State *L)
     return 1;
 }
 
+/* Pushes a copy of the list at idx (its entries 1..n), or nil when it is empty. */
+static void push_entries(lua_State *L, int idx)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    if (n == 0) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, idx, k);
+        lua_rawseti(L, -2, k);
+    }
+}
+
+/* Gives the list at idx back the entries push_entries copied to copy (nil: none). The
+ * mapping only replaces entries or appends, so no slot is added here: nothing allocates
+ * while an error waits on top. */
+static void restore_entries(lua_State *L, int idx, int copy)
+{
+    lua_Integer was = lua_istable(L, copy) ? (lua_Integer)lua_rawlen(L, copy) : 0;
+    for (lua_Integer k = (lua_Integer)lua_rawlen(L, idx); k > was; k--) {
+        lua_pushnil(L);
+        lua_rawseti(L, idx, k);
+    }
+    for (lua_Integer k = 1; k <= was; k++) {
+        lua_rawgeti(L, copy, k);
+        lua_rawseti(L, idx, k);
+    }
+}
+
 /* session:send(message) -> true | nil, msg, code
  * Audio goes to the core's framing; everything else through the mapping. */
 static int lrt_session_send(lua_State *L)
@@ -231,12 +262,21 @@ static int lrt_session_send(lua_State *L)
     lua_pop(L, 1);
     lua_getiuservalue(L, 1, LRT_UV_MAP);      /* 3: the state */
     lua_getfield(L, 3, "pending");            /* 4: the buffered results, before */
+    push_entries(L, 4);                       /* 5: their entries, before */
     int trigger = lrt_get_bool(L, 3, "media_trigger");
     int open = lrt_get_bool(L, 3, "turn_open");
     lrt_set_bool(L, 3, "turn_end", 0);        /* set by the mapping: a user turn ends */
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
-    lrt_call_module_for_caller(L, "map_client", 2, 3);   /* wire array | nil, msg, code */
+    /* wire array | nil, msg, code */
+    if (lrt_pcall_module_for_caller(L, "map_client", 2, 3) != LUA_OK) {
+        /* a part refused after others were mapped: none of it was sent, so nothing of it
+           may stay (a result buffered, a trigger armed or spent for media not sent) */
+        lrt_map_client_unflush(L, 3, 4, trigger);
+        lrt_set_bool(L, 3, "turn_open", open);
+        restore_entries(L, 4, 5);
+        return lua_error(L);
+    }
     if (lua_isnil(L, -3)) {
         /* "unsupported" is not what an ended session answers: every send gets "closed"
            (a send of nothing asks the core whether sends are still taken) */
