@@ -88,5 +88,22 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.same({ found = true }, responses[1].functionResponses[1].response)
       s:close()
     end)
+
+    it("an image larger than the send queue is busy, names the bound, and the session goes on", function()
+      local s = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 64 * 1024 })
+      local ok, err, code = s:send_image(("\1"):rep(48 * 1024 + 1), "image/png")
+      assert.is_nil(ok)
+      assert.equal("busy", code)
+      assert.matches("^a send of %d+ bytes exceeds max_queue_bytes %(65536%)$", err)
+      assert(s:send_image("small", "image/png"))
+      assert(s:send_text "what is it")
+      assert.equal("You said: what is it.", (helper.reply_text(s, 10)))
+      local sent = {}
+      for _, ri in ipairs(realtime_inputs()) do
+        sent[#sent + 1] = ri.video and ri.video.data or ri.text
+      end
+      assert.same({ "c21hbGw=", "what is it" }, sent)
+      s:close()
+    end)
   end)
 end
