@@ -105,5 +105,14 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.same({ "c21hbGw=", "what is it" }, sent)
       s:close()
     end)
+
+    it("history in the shorthand { role, text } names its 'text', not a part the caller never wrote", function()
+      local before = #helper.connections()
+      raises("option 'history': item 2: 'text' must be a string, got number", client.connect, client,
+        { history = { { text = "hi" }, { role = "assistant", text = 5 } } })
+      raises("option 'history': item 1: 'text' is not valid UTF-8", client.connect, client,
+        { history = { { role = "user", text = "caf\xe9" } } })
+      assert.equal(before, #helper.connections())
+    end)
   end)
 end

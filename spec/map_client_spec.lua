@@ -372,7 +372,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         assert.has_error(function() core.map_history(st, { { text = "a" }, { role = "bot", text = "b" } }) end,
           "option 'history': item 2: 'role' must be \"user\", \"assistant\" or \"system\"")
         assert.has_error(function() core.map_history(st, { { role = "user", text = "\xff" } }) end,
-          "option 'history': item 1: part 1: text is not valid UTF-8")
+          "option 'history': item 1: 'text' is not valid UTF-8")
       end)
     end)
 

@@ -233,6 +233,13 @@ static int push_turn(lua_State *L, int state, int item, const char *who, int tex
                               : "%s: 'item.text' is not a field (use content = {{ type = "
                                 "\"text\", text = ... }})", who);
     if (tt != LUA_TNIL) {
+        /* checked here: add_part would name a "part 1" the caller never wrote */
+        size_t n;
+        if (tt != LUA_TSTRING)
+            luaL_error(L, "%s: 'text' must be a string, got %s", who, lua_typename(L, tt));
+        const char *s = lua_tolstring(L, parts + 1, &n);
+        if (!rt_utf8_valid(s, n))
+            luaL_error(L, "%s: 'text' is not valid UTF-8", who);
         lua_createtable(L, 0, 2);
         lrt_set_str(L, -1, "type", "text");
         lua_pushvalue(L, parts + 1);
