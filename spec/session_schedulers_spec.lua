@@ -213,6 +213,34 @@ describe("receiving", function()
     s:close()
   end)
 
+  it("under cqueues: realtime.run in a coroutine of the controller lets the others run", function()
+    -- run blocked the whole controller until its coroutines ended: its receive here
+    -- waited out its timeout for the answer to a send that the controller's next
+    -- coroutine would have made at once
+    local cqueues = require "cqueues"
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local cq = cqueues.new()
+    local waiting, got, err, spawned = false, nil, nil, nil
+    cq:wrap(function()
+      assert(realtime.run(function()
+        waiting = true
+        got, err = s:receive(10)
+      end))
+    end)
+    cq:wrap(function()
+      while not waiting do cqueues.sleep(0.01) end
+      assert(s:send_text "hello")
+      -- the run's loop is not this coroutine's: spawn still says where it works
+      spawned = table.pack(pcall(realtime.spawn, function() end))
+    end)
+    assert(cq:loop(20))
+    assert.equal("response_created", got and got.type, err)
+    assert.is_false(spawned[1])
+    assert.matches("call it inside realtime.run", spawned[2], 1, true)
+    s:close()
+    helper.drain(s)
+  end)
+
   it("connect waiting for a max_sessions place: a client closed meanwhile gives nil, 'closed'", function()
     local c = helper.gemini { max_sessions = 1 }
     local res

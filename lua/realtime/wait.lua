@@ -45,6 +45,14 @@ local function cqueues_running()
   end
 end
 
+-- The cqueues module when the running coroutine is one a cqueues controller runs (or
+-- one beside started under it, whose yields reach the controller); nil elsewhere.
+local function host_cqueues()
+  local co, is_main = coroutine.running()
+  if is_main or not coroutine.isyieldable() then return nil end
+  return cqueues_running() or beside_cqueues[co]
+end
+
 --- Checks a timeout argument: a number, not NaN. Returns it, or nil for math.huge (no
 -- bound), or 0 for a negative one (-math.huge too: it would pass on as "no timeout" to
 -- cqueues.poll, and a wait below 0 is none). A nil timeout is allowed where `optional`
@@ -103,8 +111,12 @@ end
 -- on a session (receive, messages, sleep) lets the others run. Raises the first error
 -- with its traceback. Functions started with realtime.spawn join the same loop. A
 -- coroutine closed from outside (coroutine.close, a way to cancel it) has finished too.
+-- In a coroutine of a cqueues controller the loop waits through the controller.
 function realtime.run(...)
   local threads = {}
+  -- Called in a coroutine of a cqueues controller: the loop waits through it, so that
+  -- the controller's other coroutines run meanwhile rather than stall until run ends.
+  local host = host_cqueues()
   -- Takes in co, which has started and yielded res (coroutine.resume's values): it waits
   -- as it asked, then runs as the loop's own.
   local function adopt(co, res)
@@ -125,8 +137,42 @@ function realtime.run(...)
   end
   for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
 
+  -- The loop ends early (a coroutine failed): every coroutine is closed, so that their
+  -- to-be-closed variables (sessions opened with <close>) run now rather than never (a
+  -- coroutine that failed keeps its stack for the traceback, so its own are pending
+  -- too). The first error wins; one raised while closing goes to the log.
+  local function close_threads(why, failed_co, failed_err)
+    for _, th in ipairs(threads) do
+      local status = coroutine.status(th.co)
+      if status == "suspended" or status == "dead" then
+        local closed, cerr = coroutine.close(th.co)
+        if not closed and not (th.co == failed_co and cerr == failed_err) then
+          module._log("error", "realtime.run: closing a coroutine " .. why .. ": "
+            .. tostring(cerr))
+        end
+      end
+    end
+  end
+
   local previous = spawn_hook
-  spawn_hook = function(...) return spawn("realtime.spawn", ...) end
+  local own_hook = function(...) return spawn("realtime.spawn", ...) end
+  spawn_hook = own_hook
+  -- Waits until one of fds is readable (their pollables in objs) or timeout passes;
+  -- returns poll_fds's answer. Under a host controller, another of its coroutines may
+  -- run meanwhile, and their realtime.spawn must not reach this loop.
+  local function block(fds, objs, timeout)
+    if not host then
+      if #fds > 0 then return core.poll_fds(fds, timeout) end
+      if timeout then core.sleep(timeout) end
+      return nil
+    end
+    local args = table.move(objs, 1, #objs, 1, {})
+    if timeout then args[#args + 1] = timeout end
+    spawn_hook = previous
+    host.poll(table.unpack(args))
+    spawn_hook = own_hook
+    return #fds > 0 and core.poll_fds(fds, 0) or nil
+  end
   local failed_co, failed_err
   local ok, err = pcall(function()
     -- Raises a coroutine's error: a string with the coroutine's traceback; any other
@@ -143,7 +189,7 @@ function realtime.run(...)
     while #threads > 0 do
       local t0 = now()
       -- resume every thread that is ready: new, its pollable readable, or its deadline passed
-      local fds, waiting, earliest = {}, {}, nil
+      local fds, objs, waiting, earliest = {}, {}, {}, nil
       local i = 1
       while i <= #threads do
         local th = threads[i]
@@ -182,7 +228,19 @@ function realtime.run(...)
         if th.obj then
           -- a pollable without a descriptor (closed) is ready at once
           local fd = th.obj:pollfd()
-          if fd then fds[#fds + 1] = fd; waiting[#fds] = th else th.ready = true; pending = true end
+          if fd then
+            fds[#fds + 1] = fd
+            waiting[#fds] = th
+            -- for a host controller: each pollable once (two connects may wait on one
+            -- credential)
+            if not objs[th.obj] then
+              objs[th.obj] = true
+              objs[#objs + 1] = th.obj
+            end
+          else
+            th.ready = true
+            pending = true
+          end
         end
         if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
       end
@@ -190,33 +248,18 @@ function realtime.run(...)
         -- a thread ready to run (a plain yield) must not starve those waiting on a
         -- descriptor: look at theirs without waiting
         local timeout = pending and 0 or earliest and math.max(0, earliest - now()) or nil
-        if #fds > 0 then
-          local ready = core.poll_fds(fds, timeout)   -- nil when the timeout passed
+        if #fds > 0 or (timeout and (not pending or host)) then
+          local ready = block(fds, objs, timeout)   -- nil when the timeout passed
           if ready then
             for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
           end
-        elseif timeout and not pending then
-          core.sleep(timeout)
         end
       end
     end
   end)
   spawn_hook = previous
   if not ok then
-    -- The loop ends here: close every coroutine, so that their to-be-closed variables
-    -- (sessions opened with <close>) run now rather than never (a coroutine that failed
-    -- keeps its stack for the traceback, so its own are pending too). The first error
-    -- wins; one raised while closing goes to the log.
-    for _, th in ipairs(threads) do
-      local status = coroutine.status(th.co)
-      if status == "suspended" or status == "dead" then
-        local closed, cerr = coroutine.close(th.co)
-        if not closed and not (th.co == failed_co and cerr == failed_err) then
-          module._log("error", "realtime.run: closing a coroutine after another failed: "
-            .. tostring(cerr))
-        end
-      end
-    end
+    close_threads("after another failed", failed_co, failed_err)
     error(err, 0)
   end
   return true
