@@ -241,6 +241,36 @@ describe("receiving", function()
     helper.drain(s)
   end)
 
+  it("under cqueues: closing a handler that waits in realtime.run closes the run's coroutines", function()
+    -- a run that waits through the controller can be left there: its coroutines'
+    -- to-be-closed variables must run then, as when the run ends by an error
+    local cqueues = require "cqueues"
+    local cq = cqueues.new()
+    local handler_co, released = nil, false
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
+      { name = "slow_book", description = "books slowly", behavior = "non_blocking",
+        handler = function()
+          handler_co = coroutine.running()
+          realtime.run(function()
+            local _ <close> = setmetatable({}, { __close = function() released = true end })
+            realtime.sleep(5)
+          end)
+          return { booked = true }
+        end },
+    } })
+    cq:wrap(function()
+      assert(s:send_text "call slow_book {}")
+      local done = helper.receive_until(s, "response_output_item_done")
+      assert.is_true(done.running)
+      cqueues.sleep(0.2)   -- the handler waits in its run's sleep
+      assert.is_false(released)
+      assert(coroutine.close(handler_co))
+    end)
+    assert(cq:loop(10))
+    assert.is_true(released)
+    s:close()
+  end)
+
   it("connect waiting for a max_sessions place: a client closed meanwhile gives nil, 'closed'", function()
     local c = helper.gemini { max_sessions = 1 }
     local res

@@ -137,7 +137,8 @@ function realtime.run(...)
   end
   for i = 1, select("#", ...) do spawn("realtime.run", (select(i, ...))) end
 
-  -- The loop ends early (a coroutine failed): every coroutine is closed, so that their
+  -- The loop ends early (a coroutine failed, or the caller's coroutine was closed while
+  -- the loop waited through its host): every coroutine is closed, so that their
   -- to-be-closed variables (sessions opened with <close>) run now rather than never (a
   -- coroutine that failed keeps its stack for the traceback, so its own are pending
   -- too). The first error wins; one raised while closing goes to the log.
@@ -153,6 +154,10 @@ function realtime.run(...)
       end
     end
   end
+  local ended = false
+  local _ <close> = setmetatable({}, { __close = function()
+    if not ended then close_threads("as the loop's caller was closed") end
+  end })
 
   local previous = spawn_hook
   local own_hook = function(...) return spawn("realtime.spawn", ...) end
@@ -258,6 +263,7 @@ function realtime.run(...)
     end
   end)
   spawn_hook = previous
+  ended = true
   if not ok then
     close_threads("after another failed", failed_co, failed_err)
     error(err, 0)
