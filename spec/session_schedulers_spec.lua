@@ -241,6 +241,28 @@ describe("receiving", function()
     helper.drain(s)
   end)
 
+  it("under realtime.run: a run inside one of its coroutines lets the others run", function()
+    -- the inner run blocked the outer loop until it ended: its receive waited out its
+    -- timeout for the answer to a send that the outer loop's other coroutine would make
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local waiting, got, err, spawned = false, nil, nil, false
+    assert.is_true(realtime.run(function()
+      assert(realtime.run(function()
+        waiting = true
+        got, err = s:receive(10)
+      end))
+    end, function()
+      while not waiting do realtime.sleep(0.01) end
+      assert(s:send_text "hello")
+      -- while the inner run waits, spawn here adds to the outer loop, whose coroutine this is
+      realtime.spawn(function() spawned = true end)
+    end))
+    assert.equal("response_created", got and got.type, err)
+    assert.is_true(spawned)
+    s:close()
+    helper.drain(s)
+  end)
+
   it("under cqueues: closing a handler that waits in realtime.run closes the run's coroutines", function()
     -- a run that waits through the controller can be left there: its coroutines'
     -- to-be-closed variables must run then, as when the run ends by an error

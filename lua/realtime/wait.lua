@@ -19,7 +19,8 @@ local realtime = {}
 local module
 
 -- The running realtime.run loop's way to add a coroutine (nil outside a loop): what
--- realtime.spawn calls. A nested run keeps the outer one's and puts it back at its end.
+-- realtime.spawn calls. A nested run keeps the outer one's, puts it back while it waits
+-- through the outer loop (or a cqueues controller) and at its end.
 local spawn_hook
 
 local now = core.now
@@ -35,6 +36,9 @@ local run_threads = setmetatable({}, { __mode = "k" })
 -- does not count them as its own and their waits must be told where to go.
 local beside_cqueues = setmetatable({}, { __mode = "k" })
 local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
+-- A nested run's wait: on any of a list of pollables (its coroutines'), or a deadline.
+local RUN_WAIT_ANY = setmetatable({}, { __name = "realtime.run wait for any" })
+local NONE = {}
 
 local function cqueues_running()
   local cqueues = package.loaded.cqueues
@@ -111,21 +115,31 @@ end
 -- on a session (receive, messages, sleep) lets the others run. Raises the first error
 -- with its traceback. Functions started with realtime.spawn join the same loop. A
 -- coroutine closed from outside (coroutine.close, a way to cancel it) has finished too.
--- In a coroutine of a cqueues controller the loop waits through the controller.
+-- In a coroutine of a cqueues controller, or of another run, the loop waits through
+-- that scheduler.
 function realtime.run(...)
   local threads = {}
-  -- Called in a coroutine of a cqueues controller: the loop waits through it, so that
-  -- the controller's other coroutines run meanwhile rather than stall until run ends.
+  -- Called in a coroutine of a cqueues controller or of another run's loop: the loop
+  -- waits through it, so that its other coroutines run meanwhile rather than stall
+  -- until this run ends.
   local host = host_cqueues()
-  -- Takes in co, which has started and yielded res (coroutine.resume's values): it waits
-  -- as it asked, then runs as the loop's own.
-  local function adopt(co, res)
-    local th = { co = co }
-    if res[2] == RUN_WAIT then
-      th.obj, th.deadline = res[3], res[4] and now() + res[4] or nil
+  local outer = not host and coroutine.isyieldable() and run_threads[coroutine.running()]
+  -- How th waits after yielding res (coroutine.resume's values): on a pollable, on any
+  -- of a nested run's, until a deadline, or (a plain yield) not at all.
+  local function set_wait(th, res)
+    if res[2] == RUN_WAIT or res[2] == RUN_WAIT_ANY then
+      th.objs = res[2] == RUN_WAIT_ANY and res[3] or nil
+      th.obj = res[2] == RUN_WAIT and res[3] or nil
+      th.deadline = res[4] and now() + res[4] or nil
     else
       th.args = {}   -- a plain yield: run again on the next pass
     end
+  end
+  -- Takes in co, which has started and yielded res: it waits as it asked, then runs as
+  -- the loop's own.
+  local function adopt(co, res)
+    local th = { co = co }
+    set_wait(th, res)
     threads[#threads + 1] = th
   end
   local function spawn(fname, fn, ...)
@@ -163,18 +177,22 @@ function realtime.run(...)
   local own_hook = function(...) return spawn("realtime.spawn", ...) end
   spawn_hook = own_hook
   -- Waits until one of fds is readable (their pollables in objs) or timeout passes;
-  -- returns poll_fds's answer. Under a host controller, another of its coroutines may
-  -- run meanwhile, and their realtime.spawn must not reach this loop.
+  -- returns poll_fds's answer. Under a host controller or an outer loop, another of
+  -- their coroutines may run meanwhile: its realtime.spawn must reach its own loop.
   local function block(fds, objs, timeout)
-    if not host then
+    if not host and not outer then
       if #fds > 0 then return core.poll_fds(fds, timeout) end
       if timeout then core.sleep(timeout) end
       return nil
     end
-    local args = table.move(objs, 1, #objs, 1, {})
-    if timeout then args[#args + 1] = timeout end
     spawn_hook = previous
-    host.poll(table.unpack(args))
+    if host then
+      local args = table.move(objs, 1, #objs, 1, {})
+      if timeout then args[#args + 1] = timeout end
+      host.poll(table.unpack(args))
+    else
+      coroutine.yield(RUN_WAIT_ANY, objs, timeout)
+    end
     spawn_hook = own_hook
     return #fds > 0 and core.poll_fds(fds, 0) or nil
   end
@@ -205,7 +223,7 @@ function realtime.run(...)
           i = i - 1
         elseif ready then
           local args = th.args or {}
-          th.args, th.ready, th.obj, th.deadline = nil, nil, nil, nil
+          th.args, th.ready, th.obj, th.objs, th.deadline = nil, nil, nil, nil, nil
           local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
           if not res[1] then
             failed(th.co, res[2])
@@ -213,11 +231,8 @@ function realtime.run(...)
           if coroutine.status(th.co) == "dead" then
             table.remove(threads, i)
             i = i - 1
-          elseif res[2] == RUN_WAIT then
-            th.obj = res[3]
-            th.deadline = res[4] and now() + res[4] or nil
           else
-            th.args = {}   -- a plain yield: run again on the next pass
+            set_wait(th, res)
           end
         end
         i = i + 1
@@ -228,32 +243,34 @@ function realtime.run(...)
       end
       -- block until one of the waiting threads can go on
       local pending = false
+      local function watch(th, obj)
+        -- a pollable without a descriptor (closed) is ready at once
+        local fd = obj:pollfd()
+        if fd then
+          fds[#fds + 1] = fd
+          waiting[#fds] = th
+          -- for a host or an outer loop: each pollable once (two connects may wait on
+          -- one credential)
+          if not objs[obj] then
+            objs[obj] = true
+            objs[#objs + 1] = obj
+          end
+        else
+          th.ready = true
+          pending = true
+        end
+      end
       for _, th in ipairs(threads) do
         if th.args then pending = true end
-        if th.obj then
-          -- a pollable without a descriptor (closed) is ready at once
-          local fd = th.obj:pollfd()
-          if fd then
-            fds[#fds + 1] = fd
-            waiting[#fds] = th
-            -- for a host controller: each pollable once (two connects may wait on one
-            -- credential)
-            if not objs[th.obj] then
-              objs[th.obj] = true
-              objs[#objs + 1] = th.obj
-            end
-          else
-            th.ready = true
-            pending = true
-          end
-        end
+        if th.obj then watch(th, th.obj) end
+        for _, obj in ipairs(th.objs or NONE) do watch(th, obj) end
         if th.deadline and (not earliest or th.deadline < earliest) then earliest = th.deadline end
       end
       if #threads > 0 then
         -- a thread ready to run (a plain yield) must not starve those waiting on a
         -- descriptor: look at theirs without waiting
         local timeout = pending and 0 or earliest and math.max(0, earliest - now()) or nil
-        if #fds > 0 or (timeout and (not pending or host)) then
+        if #fds > 0 or (timeout and (not pending or host or outer)) then
           local ready = block(fds, objs, timeout)   -- nil when the timeout passed
           if ready then
             for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
