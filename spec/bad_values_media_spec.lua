@@ -89,6 +89,40 @@ for _, backend in ipairs { "gemini", "vertex" } do
       s:close()
     end)
 
+    if backend == "vertex" then
+      it("an item Vertex refuses as unsupported (will_continue) leaves the session as it was", function()
+        local s = assert(client:connect { output_modalities = { "text" },
+          tools = { { name = "lookup", description = "find a thing" } } })
+        assert(s:send_text 'call lookup {}')
+        local call = helper.receive_until(s, "response_output_item_done")
+        local id = call.item.content[1].call_id
+        helper.receive_until(s, "response_done")
+        local function refused(first)
+          local ok, msg, code = s:send { type = "conversation_item_create", item = { content = { first,
+            { type = "function_result", call_id = id, result = { more = true }, will_continue = true } } } }
+          assert.is_nil(ok)
+          assert.equal("unsupported", code)
+          assert.matches("will_continue is not supported by Vertex AI", msg)
+        end
+        -- a result mapped before the refused part is not left buffered
+        refused { type = "function_result", call_id = id, result = { refused = true } }
+        -- an image mapped before it arms no trigger for what never went out
+        refused { type = "image", data = "x", mime = "image/png" }
+        assert(s:create_response())   -- nothing waits: nothing goes out
+        assert(s:send_tool_result(id, { found = true }))
+        helper.receive_until(s, "response_done")
+        local responses = helper.client_messages("toolResponse")
+        assert.equal(1, #responses)
+        assert.equal(1, #responses[1].functionResponses)
+        assert.same({ found = true }, responses[1].functionResponses[1].response)
+        for _, ri in ipairs(realtime_inputs()) do
+          assert.is_nil(ri.video, "an image went out")
+          assert.not_equal(" ", ri.text, "a trigger went out for an image never sent")
+        end
+        s:close()
+      end)
+    end
+
     it("an image larger than the send queue is busy, names the bound, and the session goes on", function()
       local s = assert(client:connect { output_modalities = { "text" }, max_queue_bytes = 64 * 1024 })
       local ok, err, code = s:send_image(("\1"):rep(48 * 1024 + 1), "image/png")

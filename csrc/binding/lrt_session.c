@@ -226,6 +226,16 @@ static void restore_entries(lua_State *L, int idx, int copy)
     }
 }
 
+/* Puts the mapping state (3; its pending results were 4, their entries 5) back as it
+ * was before a send none of which went out: no result buffered, no trigger armed or
+ * spent for media not sent, the turn as it was. */
+static void undo_mapping(lua_State *L, int trigger, int open)
+{
+    lrt_map_client_unflush(L, 3, 4, trigger);
+    lrt_set_bool(L, 3, "turn_open", open);
+    restore_entries(L, 4, 5);
+}
+
 /* session:send(message) -> true | nil, msg, code
  * Audio goes to the core's framing; everything else through the mapping. */
 static int lrt_session_send(lua_State *L)
@@ -271,13 +281,14 @@ static int lrt_session_send(lua_State *L)
     /* wire array | nil, msg, code */
     if (lrt_pcall_module_for_caller(L, "map_client", 2, 3) != LUA_OK) {
         /* a part refused after others were mapped: none of it was sent, so nothing of it
-           may stay (a result buffered, a trigger armed or spent for media not sent) */
-        lrt_map_client_unflush(L, 3, 4, trigger);
-        lrt_set_bool(L, 3, "turn_open", open);
-        restore_entries(L, 4, 5);
+           may stay */
+        undo_mapping(L, trigger, open);
         return lua_error(L);
     }
     if (lua_isnil(L, -3)) {
+        /* refused without raising ("unsupported": will_continue on Vertex), maybe after
+           other parts were mapped: the same */
+        undo_mapping(L, trigger, open);
         /* "unsupported" is not what an ended session answers: every send gets "closed"
            (a send of nothing asks the core whether sends are still taken) */
         struct rt_error err;
