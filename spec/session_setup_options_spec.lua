@@ -127,6 +127,27 @@ describe("setup options: the API version", function()
     client:close()
   end)
 
+  it("Gemini: raw is read as the merge reads it: strict tables, both spellings, nothing inherited", function()
+    local client = helper.gemini()
+    local function strict(t)
+      return setmetatable(t, { __index = function(_, k) error("strict: no field " .. tostring(k), 2) end })
+    end
+    -- a strict raw (and a strict table inside it) is only read for the keys it holds
+    local setup, conn = connect_with(client, { raw = strict { generationConfig = strict { temperature = 0.5 } } })
+    assert.equal("v1beta", conn.apiVersion)
+    assert.equal(0.5, setup.generationConfig.temperature)
+    -- the field in the snake_case twin of a camelCase object the raw also holds still goes out
+    setup, conn = connect_with(client, { raw = { generationConfig = { temperature = 0.5 },
+      generation_config = { enable_affective_dialog = true } } })
+    assert.equal("v1alpha", conn.apiVersion)
+    assert.is_true(setup.generationConfig.enableAffectiveDialog)
+    -- what a raw table only inherits is not merged, so it moves nothing
+    setup, conn = connect_with(client, { raw = setmetatable({}, { __index = { proactivity = {} } }) })
+    assert.is_nil(setup.proactivity)
+    assert.equal("v1beta", conn.apiVersion)
+    client:close()
+  end)
+
   it("Gemini: a pinned api_version is kept, and the service's refusal there is told as it came", function()
     local client = helper.gemini { api_version = "v1beta" }
     for _, case in ipairs {

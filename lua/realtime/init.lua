@@ -320,20 +320,31 @@ local open_session   -- below: connect's second half
 --- What `raw` does to the setup field at path (a list of its keys, each as { camelCase,
 -- snake_case }, which the merge takes alike): nil when it leaves the field alone, false
 -- when it takes it out (JSON null, or a value that is not an object above it), true when
--- it gives one.
-local function raw_sets(raw, path)
-  if type(raw) ~= "table" then return nil end
-  local first = next(raw)
-  if first == "setup" and next(raw, first) == nil and type(raw.setup) == "table" then raw = raw.setup end
-  local t = raw
-  for i, key in ipairs(path) do
-    local v = t[key[1]]
-    if v == nil then v = t[key[2]] end
-    if v == nil then return nil end
-    if v == core.json_null or (i < #path and type(v) ~= "table") then return false end
-    t = v
+-- it may give one (through either spelling at any level). Read as the merge reads it:
+-- raw fields only (a "strict" table's __index is never called, and what a table
+-- inherits is not merged).
+local function raw_sets(t, path, i)
+  if type(t) ~= "table" then return nil end
+  if not i then
+    local first = next(t)
+    if first == "setup" and next(t, first) == nil and type(rawget(t, "setup")) == "table" then
+      t = rawget(t, "setup")
+    end
+    i = 1
   end
-  return true
+  local result
+  for _, name in ipairs(path[i]) do
+    local v = rawget(t, name)
+    if v ~= nil then
+      local r
+      if v == core.json_null or (i < #path and type(v) ~= "table") then r = false
+      elseif i == #path then r = true
+      else r = raw_sets(v, path, i + 1) end
+      if r then return true end
+      if r == false then result = false end
+    end
+  end
+  return result
 end
 
 -- The setup fields the Gemini API knows only in v1alpha, with the option that gives each.
