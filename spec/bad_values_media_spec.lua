@@ -21,6 +21,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
       raises("send_image: mime type 'image/' has no subtype", s.send_image, s, "abc", "image/")
       raises("send_image: mime type 'image/png\"x' is not a media type", s.send_image, s, "abc", 'image/png"x')
       raises("send_image: mime type 'image/png x' is not a media type", s.send_image, s, "abc", "image/png x")
+      raises("send_image: mime type 'image/png ' is not a media type", s.send_image, s, "abc", "image/png ")
       raises("is not a media type (type/subtype of at most 127 letters, digits and !#$&-^_.+ each",
         s.send_image, s, "abc", "image/" .. ("x"):rep(128))
       raises("conversation_item_create: part 2: mime type 'audio/' has no subtype", s.send, s,

@@ -89,7 +89,8 @@ static void check_subtype(lua_State *L, const char *mime, size_t n, size_t kind_
     if (sub == 0 && (k == n || mime[k] == ';'))
         luaL_error(L, "%s: part %d: mime type %s has no subtype", who, i,
                    lrt_map_shown(L, mime, n));
-    if (sub == 0 || sub > 127 || (k < n && mime[k] != ';'))
+    /* spaces only before parameters: "image/png " would go out with its space */
+    if (sub == 0 || sub > 127 || (k < n && mime[k] != ';') || (k == n && k != kind_len + sub))
         luaL_error(L, "%s: part %d: mime type %s is not a media type (type/subtype of at "
                       "most 127 letters, digits and !#$&-^_.+ each, then any ;parameters)",
                    who, i, lrt_map_shown(L, mime, n));
