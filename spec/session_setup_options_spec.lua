@@ -136,8 +136,9 @@ describe("setup options: the API version", function()
     local setup, conn = connect_with(client, { raw = strict { generationConfig = strict { temperature = 0.5 } } })
     assert.equal("v1beta", conn.apiVersion)
     assert.equal(0.5, setup.generationConfig.temperature)
-    -- the field in the snake_case twin of a camelCase object the raw also holds still goes out
-    setup, conn = connect_with(client, { raw = { generationConfig = { temperature = 0.5 },
+    -- the field in the snake_case twin of a camelCase object the raw also holds still goes
+    -- out (the options' generationConfig takes both in, in whichever order they come)
+    setup, conn = connect_with(client, { temperature = 0.5, raw = { generationConfig = { top_p = 0.5 },
       generation_config = { enable_affective_dialog = true } } })
     assert.equal("v1alpha", conn.apiVersion)
     assert.is_true(setup.generationConfig.enableAffectiveDialog)
