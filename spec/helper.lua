@@ -252,6 +252,30 @@ function helper.client_messages(key, conn)
   return out
 end
 
+--- The text of the client's first frame on a connection (default: the newest): the
+-- setup as it went out, before any decoder merges keys that appear twice.
+function helper.setup_text(conn)
+  conn = conn or helper.last_connection()
+  for _, f in ipairs(helper.sim_get("/_sim/connections/" .. conn.id .. "/frames").frames) do
+    if f.dir == "in" and f.opcode == "text" then return f.text end
+  end
+  error("no client frame on connection " .. tostring(conn.id))
+end
+
+--- A table holding exactly the two keys, whose traversal (pairs, next, lua_next) yields
+-- `first` first. A table's order is its hash layout's, which varies from run to run, so
+-- layouts are tried with more and more keys added and taken out again until one does.
+function helper.ordered(first, v1, second, v2)
+  for pad = 0, 200 do
+    local t = {}
+    for j = 1, pad do t["pad" .. j] = true end
+    t[first], t[second] = v1, v2
+    for j = 1, pad do t["pad" .. j] = nil end
+    if next(t) == first then return t end
+  end
+  error("no table layout traverses " .. tostring(first) .. " first")
+end
+
 --- The text of the next response (its output_text_done), and all its messages.
 function helper.reply_text(session, timeout)
   local msgs = helper.collect_turn(session, timeout)

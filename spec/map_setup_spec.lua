@@ -371,6 +371,80 @@ describe("map_setup", function()
       cmp.assert_same({ { google_search = {} } }, s.tools)
     end)
 
+    local ordered = require("spec.helper").ordered
+
+    -- How many times the JSON text names the key (as a key: quoted, then a colon).
+    local function count_key(text, key)
+      local _, n = text:gsub('"' .. key .. '":', "")
+      return n
+    end
+
+    it("both spellings of an object the options did not make go out as one camelCase key, in either order", function()
+      for _, snake_first in ipairs { true, false } do
+        local function both(camel, cv, snake, sv)
+          if snake_first then return ordered(snake, sv, camel, cv) end
+          return ordered(camel, cv, snake, sv)
+        end
+        for _, raw in ipairs {
+          both("generationConfig", { temperature = 0.5 }, "generation_config", { top_k = 3 }),
+          { setup = both("generationConfig", { temperature = 0.5 }, "generation_config", { top_k = 3 }) },
+        } do
+          local s, text = setup(gemini(), { raw = raw })
+          assert.equal(1, count_key(text, "generationConfig"))
+          assert.equal(0, count_key(text, "generation_config"))
+          cmp.assert_same({ temperature = 0.5, top_k = 3 }, s.generationConfig)
+        end
+        -- nested: the two spellings inside an object that only the raw gives
+        local s, text = setup(gemini(), { raw = { realtimeInputConfig = both(
+          "automaticActivityDetection", { disabled = true },
+          "automatic_activity_detection", { silence_duration_ms = 500 }) } })
+        assert.equal(1, count_key(text, "automaticActivityDetection"))
+        assert.equal(0, count_key(text, "automatic_activity_detection"))
+        cmp.assert_same({ automaticActivityDetection = { disabled = true, silence_duration_ms = 500 } },
+          s.realtimeInputConfig)
+        -- and a field given in both spellings inside the two objects: one key, camelCase's value
+        s, text = setup(gemini(), { raw = both("realtimeInputConfig", { turnCoverage = "TURN_INCLUDES_ALL_INPUT" },
+          "realtime_input_config", both("turnCoverage", "TURN_INCLUDES_ONLY_ACTIVITY",
+            "turn_coverage", "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO")) })
+        assert.equal(1, count_key(text, "turnCoverage"))
+        assert.equal(0, count_key(text, "turn_coverage"))
+        assert.equal(1, count_key(text, "realtimeInputConfig"))
+        cmp.assert_same({ turnCoverage = "TURN_INCLUDES_ALL_INPUT" }, s.realtimeInputConfig)
+      end
+    end)
+
+    it("on a conflict between the two spellings the camelCase one wins, whether the options made the object or not", function()
+      for _, snake_first in ipairs { true, false } do
+        local function both(camel, cv, snake, sv)
+          if snake_first then return ordered(snake, sv, camel, cv) end
+          return ordered(camel, cv, snake, sv)
+        end
+        for _, opts in ipairs { {}, { temperature = 0.1 } } do
+          opts.raw = both("generationConfig", { topK = 3, temperature = 0.5 },
+            "generation_config", { top_k = 9, temperature = 0.9, seed = 4 })
+          cmp.assert_same({ topK = 3, temperature = 0.5, seed = 4 }, setup(gemini(), opts).generationConfig)
+        end
+        -- a JSON null in either spelling: the snake_case one is merged first, then the
+        -- camelCase one, whatever the table's order
+        local s = setup(gemini(), { voice = "Puck", raw = { generationConfig = both(
+          "speechConfig", core.json_null, "speech_config", { language_code = "de-DE" }) } })
+        cmp.assert_same({}, s.generationConfig)
+        s = setup(gemini(), { voice = "Puck", raw = { generationConfig = both(
+          "speechConfig", { languageCode = "de-DE" }, "speech_config", core.json_null) } })
+        cmp.assert_same({ languageCode = "de-DE" }, s.generationConfig.speechConfig)
+      end
+    end)
+
+    it("leaves the caller's raw tables as they were", function()
+      -- (the camelCase object first: the snake_case one was merged into it)
+      local inner = { top_k = 3 }
+      local raw = ordered("generationConfig", { temperature = 0.5 }, "generation_config", inner)
+      setup(gemini(), { raw = raw })
+      setup(gemini(), { raw = raw })
+      cmp.assert_same({ top_k = 3 }, inner)
+      cmp.assert_same({ temperature = 0.5 }, raw.generationConfig)
+    end)
+
     it("accepts the { setup = ... } form", function()
       local s = setup(gemini(), { raw = { setup = { explicitVadSignal = true } } })
       assert.is_true(s.explicitVadSignal)

@@ -86,6 +86,47 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("MEDIA_RESOLUTION_HIGH", setup.generationConfig.mediaResolution)
       assert.same({ proactiveAudio = false }, setup.proactivity)
     end)
+
+    it("raw's two spellings of an object the options did not make go out as one key, in either order", function()
+      -- the snake_case key went out beside its camelCase twin when it came first in the
+      -- table's order, and the service closed the session (1007 duplicate field)
+      local function count_key(text, key)
+        local _, n = text:gsub('"' .. key .. '":', "")
+        return n
+      end
+      for _, snake_first in ipairs { true, false } do
+        local function both(camel, cv, snake, sv)
+          if snake_first then return helper.ordered(snake, sv, camel, cv) end
+          return helper.ordered(camel, cv, snake, sv)
+        end
+        -- each case: the raw, the pair of spellings, and where the merged object is
+        for _, case in ipairs {
+          { both("generationConfig", { temperature = 0.5 }, "generation_config", { top_k = 3 }),
+            "generationConfig", "generation_config" },
+          { { setup = both("realtimeInputConfig", { turnCoverage = "TURN_INCLUDES_ALL_INPUT" },
+            "realtime_input_config", { automatic_activity_detection = { disabled = false } }) },
+            "realtimeInputConfig", "realtime_input_config" },
+          { { realtimeInputConfig = both("automaticActivityDetection", { disabled = false },
+            "automatic_activity_detection", { silence_duration_ms = 500 }) },
+            "automaticActivityDetection", "automatic_activity_detection" },
+        } do
+          local setup = connect_with(client, { raw = case[1] })
+          local text = helper.setup_text()
+          assert.equal(1, count_key(text, case[2]))
+          assert.equal(0, count_key(text, case[3]))
+          local gen, ric = setup.generationConfig, setup.realtimeInputConfig
+          if case[2] == "generationConfig" then
+            assert.equal(0.5, gen.temperature)
+            assert.equal(3, gen.topK)
+          elseif case[2] == "realtimeInputConfig" then
+            assert.same({ turnCoverage = "TURN_INCLUDES_ALL_INPUT",
+              automaticActivityDetection = { disabled = false } }, ric)
+          else
+            assert.same({ automaticActivityDetection = { disabled = false, silenceDurationMs = 500 } }, ric)
+          end
+        end
+      end
+    end)
   end)
 end
 

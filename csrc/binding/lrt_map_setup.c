@@ -4,8 +4,8 @@
  * Lua front for unknown keys and types; these files raise only for what they cannot
  * convert. Google's JS SDK is the reference for the shape (spec/golden/). The tools
  * are in lrt_map_setup_tools.c, voice activity detection and transcription in
- * lrt_map_setup_speech.c; this file has the rest and the entry point. */
-#include <ctype.h>
+ * lrt_map_setup_speech.c, the raw merge in lrt_map_setup_raw.c; this file has the rest
+ * and the entry point. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -354,104 +354,6 @@ static void set_compression(lua_State *L, int opts, int setup)
     lua_settop(L, c - 1);
 }
 
-/* Pushes the key of dst that the raw key at k stands for: the key itself, or, when dst
- * lacks it and it is the snake_case spelling (which the service accepts at every depth)
- * of a key dst has, that camelCase key, so that the two never go out side by side (the
- * service closes 1007 on a duplicate field). Other keys stay as written: they may be
- * names of the caller's own (schema properties). */
-static void merge_key(lua_State *L, int dst, int k)
-{
-    size_t n, o = 0;
-    const char *s;
-
-    lua_pushvalue(L, k);
-    if (lua_type(L, k) != LUA_TSTRING)
-        return;
-    s = lua_tolstring(L, k, &n);
-    if (!memchr(s, '_', n) || lua_rawget(L, dst) != LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, k);
-        return;
-    }
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    char *c = luaL_buffinitsize(L, &b, n);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '_' && o > 0 && i + 1 < n && isalnum((unsigned char)s[i + 1]))
-            c[o++] = (char)toupper((unsigned char)s[++i]);
-        else
-            c[o++] = s[i];
-    }
-    luaL_pushresultsize(&b, o);
-    lua_pushvalue(L, -1);
-    if (lua_rawget(L, dst) == LUA_TNIL) {
-        lua_pop(L, 2);
-        lua_pushvalue(L, k);
-        return;
-    }
-    lua_pop(L, 1);
-}
-
-/* Deep-merges the table at src into the table at dst: objects merge key by key, any
- * other value replaces, and cjson.null removes the key (so raw can take out something
- * the options put in). A snake_case key merges into its camelCase twin (merge_key). */
-static void merge(lua_State *L, int dst, int src, int depth)
-{
-    if (depth > LRT_JSON_MAX_DEPTH)
-        luaL_error(L, "option 'raw': nesting deeper than %d levels", LRT_JSON_MAX_DEPTH);
-    luaL_checkstack(L, 6, "raw nesting");
-    lua_pushnil(L);
-    while (lua_next(L, src)) {
-        int v = lua_gettop(L);
-        merge_key(L, dst, v - 1);
-        int k = lua_gettop(L);
-        if (lrt_json_isnull(L, v)) {
-            lua_pushnil(L);
-            lua_rawset(L, dst);
-        } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, k) == LUA_TSTRING &&
-                   lua_rawlen(L, v) == 0) {
-            if (lua_rawget(L, dst) == LUA_TTABLE && lua_rawlen(L, -1) == 0) {
-                merge(L, lua_gettop(L), v, depth + 1);
-            } else {
-                merge_key(L, dst, v - 1);
-                lua_pushvalue(L, v);
-                lua_rawset(L, dst);
-            }
-        } else {
-            lua_pushvalue(L, v);
-            lua_rawset(L, dst);
-        }
-        lua_settop(L, v - 1);
-    }
-}
-
-static void set_raw(lua_State *L, int opts, int setup)
-{
-    int t = opt(L, opts, "raw");
-    if (t == LUA_TTABLE) {
-        int raw = lua_gettop(L);
-        /* Accept { setup = {...} } as well as the inside of setup. */
-        int only = 0;
-        lua_pushnil(L);
-        if (lua_next(L, raw)) {
-            const char *k = lrt_map_enum(L, -2, "option 'raw': key");
-            only = k && strcmp(k, "setup") == 0 && lua_type(L, -1) == LUA_TTABLE;
-            lua_pop(L, 1);
-            if (lua_next(L, raw))
-                only = 0;
-        }
-        lua_settop(L, raw);
-        if (only) {
-            lua_getfield(L, raw, "setup");
-            raw = lua_gettop(L);
-        }
-        merge(L, setup, raw, 1);
-    } else if (t != LUA_TNIL) {
-        luaL_error(L, "option 'raw': expected a table");
-    }
-    lua_settop(L, setup);
-}
-
 static void set_input_format(lua_State *L, int state, int opts)
 {
     lua_Integer rate = 16000;
@@ -516,7 +418,7 @@ int lrt_map_setup(lua_State *L)
     set_input_format(L, state, opts);
     lua_settop(L, setup);
     set_history(L, state, opts, setup);
-    set_raw(L, opts, setup);
+    lrt_setup_raw(L, opts, setup);
     lua_settop(L, setup);
 
     lua_setfield(L, msg, "setup");

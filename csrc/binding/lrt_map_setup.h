@@ -1,7 +1,8 @@
 /* The parts of the setup message (map_setup) built in files of their own, and the
  * helpers they share with lrt_map_setup.c, which calls them in the order of the wire
- * message: lrt_map_setup_tools.c (tools) and lrt_map_setup_speech.c (voice activity
- * detection, transcription). Internal to these three files. */
+ * message: lrt_map_setup_tools.c (tools), lrt_map_setup_speech.c (voice activity
+ * detection, transcription) and lrt_map_setup_raw.c (the raw merge, last). Internal to
+ * these four files. */
 #ifndef LRT_MAP_SETUP_H
 #define LRT_MAP_SETUP_H
 
@@ -32,6 +33,7 @@ void lrt_setup_tools(lua_State *L, int opts, int setup);
 void lrt_setup_vad(lua_State *L, int state, int opts, int setup);
 void lrt_setup_transcription(lua_State *L, int state, int opts, int setup);
 void lrt_setup_speech_language(lua_State *L, int opts, int setup);
+void lrt_setup_raw(lua_State *L, int opts, int setup);
 
 /* The wire enum for the word at idx, of words = { word, wire, word, wire, ..., NULL };
  * raises "option 'what': expected ..." naming the words for another value. */

@@ -1,0 +1,203 @@
+/* The `raw` option: deep-merged into the setup last (map_setup), with the two spellings
+ * of one field name made one (docs/api.md, `raw`). */
+#include <ctype.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lrt_json.h"
+#include "lrt_map.h"
+#include "lrt_map_setup.h"
+
+/* Pushes the camelCase spelling of the string key at k (the service reads a snake_case
+ * field name as its camelCase twin, at every depth): each '_' that follows a character
+ * and comes before a letter or digit goes, and that letter is upper-cased. */
+static void push_camel(lua_State *L, int k)
+{
+    size_t n, o = 0;
+    const char *s = lua_tolstring(L, k, &n);
+
+    if (!memchr(s, '_', n)) {
+        lua_pushvalue(L, k);
+        return;
+    }
+    luaL_Buffer b;
+    char *c = luaL_buffinitsize(L, &b, n);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '_' && o > 0 && i + 1 < n && isalnum((unsigned char)s[i + 1]))
+            c[o++] = (char)toupper((unsigned char)s[++i]);
+        else
+            c[o++] = s[i];
+    }
+    luaL_pushresultsize(&b, o);
+}
+
+/* Notes the string keys of the table at t in the table at names: camelCase spelling ->
+ * the key as written, or true once two spellings of that name are seen. */
+static void note_spellings(lua_State *L, int names, int t)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        int k = lua_gettop(L);
+        if (lua_type(L, k) != LUA_TSTRING)
+            continue;
+        push_camel(L, k);
+        lua_pushvalue(L, -1);
+        int seen = lua_rawget(L, names);
+        if (seen == LUA_TNIL || (seen == LUA_TSTRING && !lua_rawequal(L, -1, k))) {
+            lua_pop(L, 1);
+            if (seen == LUA_TNIL)
+                lua_pushvalue(L, k);
+            else
+                lua_pushboolean(L, 1);
+            lua_rawset(L, names);
+        }
+        lua_settop(L, k);
+    }
+}
+
+/* Pushes the key that the key at k goes under: the camelCase spelling when k is another
+ * spelling of a name that names (note_spellings) saw twice, so that the two never go out
+ * side by side (the service closes 1007 on a duplicate field); else k as written (it may
+ * be a name of the caller's own). Returns 1 for the first case. */
+static int merge_key(lua_State *L, int names, int k)
+{
+    if (lua_type(L, k) == LUA_TSTRING) {
+        push_camel(L, k);
+        if (!lua_rawequal(L, -1, k)) {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, names) == LUA_TBOOLEAN) {
+                lua_pop(L, 1);
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, k);
+    return 0;
+}
+
+/* Moves the value of each key of dst that is another spelling of a name seen twice to
+ * the camelCase key, unless that is taken (the camelCase spelling wins). dst got such a
+ * key from an earlier object of the raw (generation_config = { top_p } before
+ * generationConfig = { topP }). */
+static void fold_spellings(lua_State *L, int dst, int names)
+{
+    lua_newtable(L);   /* the keys to move: dst takes no new key while it is traversed */
+    int moves = lua_gettop(L);
+
+    lua_pushnil(L);
+    while (lua_next(L, dst)) {
+        lua_pop(L, 1);
+        int k = lua_gettop(L);
+        if (merge_key(L, names, k)) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, k);
+            lua_rawseti(L, moves, (lua_Integer)lua_rawlen(L, moves) + 1);
+        }
+        lua_settop(L, k);
+    }
+    for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, moves); i <= n; i++) {
+        lua_rawgeti(L, moves, i);
+        int k = lua_gettop(L);
+        push_camel(L, k);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, dst) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, k);
+            lua_rawget(L, dst);
+            lua_rawset(L, dst);
+        }
+        lua_settop(L, k);
+        lua_pushnil(L);
+        lua_rawset(L, dst);
+    }
+    lua_settop(L, moves - 1);
+}
+
+/* Deep-merges the table at src into the table at dst: objects merge key by key, any
+ * other value replaces, and cjson.null removes the key (so raw can take out something
+ * the options put in). Two spellings of one name (a snake_case key and its camelCase
+ * twin, in src or one in each) become the camelCase key; in src the snake_case one
+ * merges first, so that the camelCase one wins where the two give a field each. An
+ * object dst lacks is merged into a new table, never shared: the caller's tables are
+ * not changed, and the same rule reaches inside them. */
+static void merge(lua_State *L, int dst, int src, int depth);
+
+static void merge_value(lua_State *L, int dst, int k, int v, int depth)
+{
+    if (lrt_json_isnull(L, v)) {
+        lua_pushvalue(L, k);
+        lua_pushnil(L);
+        lua_rawset(L, dst);
+    } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, k) == LUA_TSTRING &&
+               lua_rawlen(L, v) == 0) {
+        lua_pushvalue(L, k);
+        if (lua_rawget(L, dst) != LUA_TTABLE || lua_rawlen(L, -1) != 0) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            if (lua_getmetatable(L, v))   /* an array marker, say */
+                lua_setmetatable(L, -2);
+            lua_pushvalue(L, k);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, dst);
+        }
+        merge(L, lua_gettop(L), v, depth + 1);
+        lua_pop(L, 1);
+    } else {
+        lua_pushvalue(L, k);
+        lua_pushvalue(L, v);
+        lua_rawset(L, dst);
+    }
+}
+
+static void merge(lua_State *L, int dst, int src, int depth)
+{
+    if (depth > LRT_JSON_MAX_DEPTH)
+        luaL_error(L, "option 'raw': nesting deeper than %d levels", LRT_JSON_MAX_DEPTH);
+    luaL_checkstack(L, 8, "raw nesting");
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    note_spellings(L, names, dst);
+    note_spellings(L, names, src);
+    fold_spellings(L, dst, names);
+    for (int pass = 1; pass >= 0; pass--) {
+        lua_pushnil(L);
+        while (lua_next(L, src)) {
+            int v = lua_gettop(L);
+            if (merge_key(L, names, v - 1) == pass)
+                merge_value(L, dst, v + 1, v, depth);
+            lua_settop(L, v - 1);
+        }
+    }
+    lua_settop(L, names - 1);
+}
+
+void lrt_setup_raw(lua_State *L, int opts, int setup)
+{
+    int t = opt(L, opts, "raw");
+    if (t == LUA_TTABLE) {
+        int raw = lua_gettop(L);
+        /* Accept { setup = {...} } as well as the inside of setup. */
+        int only = 0;
+        lua_pushnil(L);
+        if (lua_next(L, raw)) {
+            const char *k = lrt_map_enum(L, -2, "option 'raw': key");
+            only = k && strcmp(k, "setup") == 0 && lua_type(L, -1) == LUA_TTABLE;
+            lua_pop(L, 1);
+            if (lua_next(L, raw))
+                only = 0;
+        }
+        lua_settop(L, raw);
+        if (only) {
+            lua_getfield(L, raw, "setup");
+            raw = lua_gettop(L);
+        }
+        merge(L, setup, raw, 1);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option 'raw': expected a table");
+    }
+    lua_settop(L, setup);
+}
