@@ -120,7 +120,7 @@ static int is_proxy(lua_State *L, int idx, lua_Integer n)
         return 0;
     lua_pop(L, 1);
     proxy = luaL_len(L, idx) != n;
-    proxy |= lua_geti(L, idx, n + 1) != LUA_TNIL;
+    proxy |= lrt_user_geti(L, idx, n + 1) != LUA_TNIL;   /* a strict list raises: none */
     lua_pop(L, 1);
     return proxy;
 }

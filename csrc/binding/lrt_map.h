@@ -173,6 +173,16 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool);
 /* 1 when the state table at idx is for Vertex AI. */
 int lrt_map_vertex(lua_State *L, int state);
 
+/* lua_getfield and lua_geti for a table of the caller's (a message, an item, a part, a
+ * list, a tool, a result's options; lrt_map_user.c): a key whose look-up through the
+ * metatable's __index raises counts as absent, and nil is pushed, as connect does for
+ * its options (a "strict" table). A table without a metatable is read as lua_getfield
+ * reads it, and a stored key raw: only a missing key's __index runs protected. A memory
+ * error still raises. lrt_user_bool: the field's truth, nothing pushed. */
+int lrt_user_field(lua_State *L, int idx, const char *k);
+int lrt_user_geti(lua_State *L, int idx, lua_Integer i);
+int lrt_user_bool(lua_State *L, int idx, const char *k);
+
 /* Pushes the array of the ids of the open calls (state.calls) that came in a server
  * message numbered above since (rt_event.seq), oldest first, and returns how many: the
  * calls a reconnect that resumed from message since has voided. Lets go of what it

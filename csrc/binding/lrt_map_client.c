@@ -71,7 +71,7 @@ static void push_blob(lua_State *L, const char *data, size_t n, const char *mime
 static void text_part(lua_State *L, int run, int part, int i)
 {
     size_t n;
-    if (lua_getfield(L, part, "text") != LUA_TSTRING)
+    if (lrt_user_field(L, part, "text") != LUA_TSTRING)
         luaL_error(L, "conversation_item_create: part %d: 'text' must be a string", i);
     const char *s = lua_tolstring(L, -1, &n);
     if (!rt_utf8_valid(s, n))
@@ -172,18 +172,18 @@ static int item_create(lua_State *L, int state, int msg, int out)
     const char *k = lrt_map_unknown_field(L, msg, fields);
     if (k)
         luaL_error(L, "conversation_item_create: unknown field %s", k);
-    if (lua_getfield(L, msg, "item") != LUA_TTABLE)
+    if (lrt_user_field(L, msg, "item") != LUA_TTABLE)
         luaL_error(L, "conversation_item_create: 'item' must be a table");
     int item = lua_gettop(L);
     if ((k = lrt_map_unknown_field(L, item, item_fields)) != NULL)
         luaL_error(L, "conversation_item_create: unknown field %s in 'item'", k);
-    int tc = lua_getfield(L, msg, "turn_complete");
+    int tc = lrt_user_field(L, msg, "turn_complete");
     lua_pop(L, 1);
     if (tc != LUA_TNIL && tc != LUA_TBOOLEAN)
         luaL_error(L, "conversation_item_create: 'turn_complete' must be a boolean");
     if (tc != LUA_TNIL || !lrt_map_item_is_user(L, item)) {
         /* an explicit turn, or context from the assistant or the system */
-        int complete = lrt_get_bool(L, msg, "turn_complete");
+        int complete = lrt_user_bool(L, msg, "turn_complete");
         size_t before = lua_rawlen(L, out);
         audio_only(L, state, "conversation_item_create");
         lrt_map_turn(L, state, item, complete, out);
@@ -193,11 +193,11 @@ static int item_create(lua_State *L, int state, int msg, int out)
             lrt_set_bool(L, state, "turn_open", !complete);
         return 0;
     }
-    if (lua_getfield(L, item, "text") != LUA_TNIL)
+    if (lrt_user_field(L, item, "text") != LUA_TNIL)
         luaL_error(L, "conversation_item_create: 'item.text' is not a field (use content = "
                       "{{ type = \"text\", text = ... }})");
     lua_pop(L, 1);
-    int ct = lua_getfield(L, item, "content");
+    int ct = lrt_user_field(L, item, "content");
     if (ct == LUA_TNIL)
         return 0;                 /* no content: an empty list, nothing to send */
     if (ct != LUA_TTABLE)
@@ -212,7 +212,7 @@ static int item_create(lua_State *L, int state, int msg, int out)
         if (lua_rawgeti(L, content, k) != LUA_TTABLE)
             luaL_error(L, "conversation_item_create: part %d is not a table", i);
         int part = lua_gettop(L);
-        if (lua_getfield(L, part, "type") != LUA_TSTRING)
+        if (lrt_user_field(L, part, "type") != LUA_TSTRING)
             luaL_error(L, "conversation_item_create: part %d has no type", i);
         const char *type = lrt_map_enum(L, -1, "conversation_item_create: part %d: type", i);
         if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
@@ -348,7 +348,7 @@ static void raw_message(lua_State *L, int msg, int out)
     const char *k = lrt_map_unknown_field(L, msg, fields);
     if (k)
         luaL_error(L, "raw: unknown field %s", k);
-    int t = lua_getfield(L, msg, "wire");
+    int t = lrt_user_field(L, msg, "wire");
     if (t == LUA_TTABLE) {
         /* a client message is a JSON object: a list would be refused by the server */
         lrt_json_encode_ex(L, -1, LRT_JSON_WIRE_DEPTH, "wire");
@@ -409,7 +409,7 @@ int lrt_map_client(lua_State *L)
     lua_settop(L, 2);
     const int state = 1, msg = 2;
 
-    if (lua_getfield(L, msg, "type") != LUA_TSTRING)
+    if (lrt_user_field(L, msg, "type") != LUA_TSTRING)
         return luaL_error(L, "message type must be a string");
     const char *type = lrt_map_enum(L, -1, "message type");
     lua_newtable(L);

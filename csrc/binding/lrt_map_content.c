@@ -20,7 +20,7 @@ enum role { ROLE_USER, ROLE_ASSISTANT, ROLE_SYSTEM };
 /* The item's role (nil counts as "user"); raises on anything else. */
 static enum role item_role(lua_State *L, int item, const char *who)
 {
-    int t = lua_getfield(L, item, "role");
+    int t = lrt_user_field(L, item, "role");
     const char *role = lrt_map_enum(L, -1, "%s: role", who);
     int r = t == LUA_TNIL                            ? ROLE_USER
             : !role                                  ? -1
@@ -122,7 +122,7 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
 
     if (kind[0] == 'a' && lua_getfield(L, state, "input_mime") == LUA_TSTRING)
         mime = lua_tolstring(L, -1, &mlen);   /* the session's rate-carrying default */
-    int t = lua_getfield(L, part, "mime");
+    int t = lrt_user_field(L, part, "mime");
     if (t == LUA_TSTRING)
         mime = lua_tolstring(L, -1, &mlen);
     else if (t != LUA_TNIL)
@@ -145,7 +145,7 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
         luaL_error(L, "%s: part %d: mime type %s: the rate must be an integer from %d to "
                       "%d Hz", who, i, lrt_map_shown(L, mime, mlen), LRT_MIN_RATE,
                    LRT_MAX_RATE);
-    if (lua_getfield(L, part, "data") != LUA_TSTRING)
+    if (lrt_user_field(L, part, "data") != LUA_TSTRING)
         luaL_error(L, "%s: part %d: 'data' must be a string of bytes", who, i);
     *data = lua_tolstring(L, -1, n);
     if (pcm && *n % 2)
@@ -182,14 +182,14 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
  * empty text adds nothing. */
 static void add_part(lua_State *L, int state, int part, int parts, const char *who, int i)
 {
-    if (lua_getfield(L, part, "type") != LUA_TSTRING)
+    if (lrt_user_field(L, part, "type") != LUA_TSTRING)
         luaL_error(L, "%s: part %d has no type", who, i);
     const char *type = lrt_map_enum(L, -1, "%s: part %d: type", who, i);
     if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 || strcmp(type, "audio") == 0)
         lrt_map_part_fields(L, part, type, who, i);
     if (strcmp(type, "text") == 0) {
         size_t n;
-        if (lua_getfield(L, part, "text") != LUA_TSTRING)
+        if (lrt_user_field(L, part, "text") != LUA_TSTRING)
             luaL_error(L, "%s: part %d: 'text' must be a string", who, i);
         const char *s = lua_tolstring(L, -1, &n);
         if (!rt_utf8_valid(s, n))
@@ -227,8 +227,8 @@ static int push_turn(lua_State *L, int state, int item, const char *who, int tex
     lrt_json_newarray(L, 0);
     int parts = lua_gettop(L);
 
-    int tt = lua_getfield(L, item, "text");
-    int ct = lua_getfield(L, item, "content");
+    int tt = lrt_user_field(L, item, "text");
+    int ct = lrt_user_field(L, item, "content");
     if (tt != LUA_TNIL && (!text_ok || ct != LUA_TNIL))
         luaL_error(L, text_ok ? "%s: give either 'text' or 'content'"
                               : "%s: 'item.text' is not a field (use content = {{ type = "

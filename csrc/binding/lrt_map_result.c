@@ -16,7 +16,7 @@ static const char *scheduling(lua_State *L, int part, int i)
     static const char *const names[][2] = {
         { "interrupt", "INTERRUPT" }, { "when_idle", "WHEN_IDLE" }, { "silent", "SILENT" },
     };
-    int t = lua_getfield(L, part, "scheduling");
+    int t = lrt_user_field(L, part, "scheduling");
     const char *v = lrt_map_enum(L, -1, "conversation_item_create: part %d: scheduling", i);
     lua_pop(L, 1);   /* the part still holds v */
     if (t == LUA_TNIL)
@@ -47,15 +47,15 @@ static int encodes_as_object(lua_State *L, int idx)
 
 int lrt_map_result_part(lua_State *L, int state, int part, int i)
 {
-    if (lua_getfield(L, part, "call_id") != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+    if (lrt_user_field(L, part, "call_id") != LUA_TSTRING || lua_rawlen(L, -1) == 0)
         luaL_error(L, "conversation_item_create: part %d: 'call_id' must be a string", i);
     int id = lua_gettop(L);
     const char *sched = scheduling(L, part, i);
-    int wc = lua_getfield(L, part, "will_continue");
+    int wc = lrt_user_field(L, part, "will_continue");
     lua_pop(L, 1);
     if (wc != LUA_TNIL && wc != LUA_TBOOLEAN)
         luaL_error(L, "conversation_item_create: part %d: 'will_continue' must be a boolean", i);
-    int more = wc != LUA_TNIL && lrt_get_bool(L, part, "will_continue");
+    int more = wc != LUA_TNIL && lrt_user_bool(L, part, "will_continue");
     /* Vertex has no willContinue: every result ends its call. false asks for just that,
      * so it goes out without the field; only true asks for what Vertex lacks. */
     int vertex = lrt_map_vertex(L, state);
@@ -77,7 +77,7 @@ int lrt_map_result_part(lua_State *L, int state, int part, int i)
 
     /* The name: the part's own, else the one the server gave with the call. A result
      * for a call never seen is a caller's mistake; the seeds sent name "" (bug 13). */
-    if (lua_getfield(L, part, "name") != LUA_TSTRING) {
+    if (lrt_user_field(L, part, "name") != LUA_TSTRING) {
         lua_pop(L, 1);
         lua_getfield(L, state, "calls");
         lua_pushvalue(L, id);
@@ -109,7 +109,7 @@ int lrt_map_result_part(lua_State *L, int state, int part, int i)
 
     /* A table is the response object itself; a list or a scalar is wrapped as
      * {result = value}, since the response must be a JSON object. */
-    lua_getfield(L, part, "result");
+    lrt_user_field(L, part, "result");
     lrt_push_copy(L, -1, 1);   /* bytes in base64; the caller's table untouched */
     lua_remove(L, -2);
     int t = lua_type(L, -1);

@@ -25,23 +25,23 @@ static const char *builtin_tool(const char *type)
 /* Pushes the FunctionDeclaration of the function tool at tool (entry i). */
 static void push_declaration(lua_State *L, int tool, lua_Integer i)
 {
-    if (lua_getfield(L, tool, "name") != LUA_TSTRING)
+    if (lrt_user_field(L, tool, "name") != LUA_TSTRING)
         luaL_error(L, "option 'tools': entry %d has no name", (int)i);
     const char *name = lua_tostring(L, -1);
     lua_createtable(L, 0, 4);
     int d = lua_gettop(L);
     lua_pushvalue(L, -2);
     lua_setfield(L, d, "name");
-    if (lua_getfield(L, tool, "description") == LUA_TSTRING)
+    if (lrt_user_field(L, tool, "description") == LUA_TSTRING)
         lua_setfield(L, d, "description");
     else
         lua_pop(L, 1);
-    if (lua_getfield(L, tool, "parameters") == LUA_TTABLE) {
+    if (lrt_user_field(L, tool, "parameters") == LUA_TTABLE) {
         lrt_schema_convert(L, -1, name);
         lua_setfield(L, d, "parameters");
     }
     lua_pop(L, 1);
-    int t = lua_getfield(L, tool, "behavior");
+    int t = lrt_user_field(L, tool, "behavior");
     const char *b = lrt_map_enum(L, -1, "tool '%s': behavior", name);
     if (b && strcmp(b, "blocking") == 0)
         lrt_set_str(L, d, "behavior", "BLOCKING");
@@ -77,7 +77,7 @@ void lrt_setup_tools(lua_State *L, int opts, int setup)
             luaL_error(L, "option 'tools': entry %d is not a table", (int)i);
         int tool = lua_gettop(L);
         const char *type = "function";
-        int t = lua_getfield(L, tool, "type");
+        int t = lrt_user_field(L, tool, "type");
         if (t == LUA_TSTRING)
             type = lrt_map_enum(L, -1, "option 'tools': entry %d: type", (int)i);
         else if (t != LUA_TNIL)

@@ -141,11 +141,20 @@ static int null_schema(lua_State *L, int idx)
 }
 
 /* A schema is read from its tables' own fields: one whose metatable supplies fields
- * (__index) or lists them (__pairs) would lose them without a word, so it raises. */
+ * (an __index table) or lists them (__pairs) would lose them without a word, so it
+ * raises. An __index function on a table with fields of its own is a "strict" table
+ * (it raises for a key it lacks): read as stored, as the encoder reads one. On a table
+ * that stores nothing it is a proxy, and raises. */
 static void plain(struct sctx *c, int idx)
 {
     lua_State *L = c->L;
     int t = luaL_getmetafield(L, idx, "__index");
+    if (t == LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        t = lua_next(L, idx) ? LUA_TNIL : LUA_TFUNCTION;
+        lua_settop(L, lua_gettop(L) - (t == LUA_TNIL ? 2 : 0));
+    }
     if (t == LUA_TNIL)
         t = luaL_getmetafield(L, idx, "__pairs");
     if (t != LUA_TNIL)
@@ -493,7 +502,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         lrt_schema_fail(c, "a schema must be a table%s", NULL);
     luaL_checkstack(L, 8, "schema nesting");
     plain(c, src);
-    if (lua_getfield(L, src, "$ref") != LUA_TNIL) {
+    if (lrt_user_field(L, src, "$ref") != LUA_TNIL) {
         lrt_schema_inline_ref(c, src, level);
         return;
     }
@@ -505,7 +514,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
     if (lua_rawget(L, src) != LUA_TNIL) {
         for (int i = 0; i < 2; i++) {
             const char *alt = i ? "oneOf" : "anyOf";
-            if (lua_getfield(L, src, alt) != LUA_TNIL) {
+            if (lrt_user_field(L, src, alt) != LUA_TNIL) {
                 lrt_schema_push_seg(c, alt, 0);
                 lrt_schema_fail(c, "cannot be given beside 'type' (put the type in each "
                                    "alternative)%s", NULL);

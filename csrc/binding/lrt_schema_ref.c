@@ -46,7 +46,7 @@ static void resolve_ref(struct sctx *c, const char *ref)
         if (idx >= 0 && *end == '\0' && lua_rawlen(L, -1) > 0)
             lua_rawgeti(L, -1, (lua_Integer)idx + 1);   /* pointers count from 0 */
         else
-            lua_getfield(L, -1, tok);
+            lrt_user_field(L, -1, tok);
         lua_remove(L, -2);
         if (lua_isnil(L, -1))
             lrt_schema_fail(c, "unresolvable reference '%s'", ref);

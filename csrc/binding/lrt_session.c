@@ -246,7 +246,7 @@ static int lrt_session_send(lua_State *L)
 
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    lua_getfield(L, 2, "type");
+    lrt_user_field(L, 2, "type");
     type = lua_tostring(L, -1);
     if (!type)
         return luaL_argerror(L, 2, "message without a 'type'");
@@ -255,7 +255,7 @@ static int lrt_session_send(lua_State *L)
         const char *k = lrt_map_unknown_field(L, 2, fields);
         if (k)
             return luaL_error(L, "input_audio_buffer_append: unknown field %s", k);
-        if (lua_getfield(L, 2, "audio") != LUA_TSTRING)
+        if (lrt_user_field(L, 2, "audio") != LUA_TSTRING)
             return luaL_argerror(L, 2, "'audio' must be a string of PCM bytes");
         lua_replace(L, 2);
         lua_settop(L, 2);

@@ -193,7 +193,7 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
         for (int k = 0; opts && fields[k]; k++) {
             if (attempt == 1 && strcmp(fields[k], "will_continue") == 0)
                 continue;
-            lua_getfield(L, opts, fields[k]);
+            lrt_user_field(L, opts, fields[k]);   /* a strict table's raise: absent */
             lua_setfield(L, -2, fields[k]);
         }
         lua_rawseti(L, -2, 1);

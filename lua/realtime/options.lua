@@ -12,6 +12,36 @@
 --  C H E C K E R S
 -- ==================================================================== --
 
+local function index(t, k) return t[k] end
+
+-- t[k] as the table's __index gives it, or nil when that raises: a "strict" table (one
+-- whose __index raises for a key it lacks, as penlight's strict does) has no such option.
+local function inherited(t, k)
+  local ok, v = pcall(index, t, k)
+  if ok then return v end
+  return nil
+end
+
+--- t[k] for a table of the caller's (an option table, a tool, a result's options), a key
+-- whose look-up raises counting as absent (inherited). A plain table, and a key it
+-- stores, cost no protected call.
+local function field(t, k)
+  local v = rawget(t, k)
+  if v ~= nil or getmetatable(t) == nil then return v end
+  return inherited(t, k)
+end
+
+--- ipairs over the entries t stores (up to the first nil, as ipairs): ipairs asks
+-- __index for the entry after the last, and a strict list raises there.
+local function stored(t)
+  local i = 0
+  return function()
+    i = i + 1
+    local v = rawget(t, i)
+    if v ~= nil then return i, v end
+  end
+end
+
 local function is_callable(v)
   if type(v) == "function" then return true end
   local mt = getmetatable(v)
@@ -117,7 +147,7 @@ local function check_list(t, what, level)
   local n = rawlen(t)
   -- the mapping reads the entries as stored: a proxy's (__index, __len) would be lost.
   -- A list class whose metatable only adds methods is a plain list still.
-  if #t ~= n or t[n + 1] ~= nil then
+  if #t ~= n or field(t, n + 1) ~= nil then
     error(("option '%s': expected a plain list, but its metatable gives it entries that are "
       .. "not stored in it (__index or __len; %d stored)"):format(what, n), level + 1)
   end
@@ -240,7 +270,7 @@ local THINKING_OPTIONS = {
 
 local function string_list(v)
   if type(v) ~= "table" or rawlen(v) == 0 then return false, "a non-empty list of strings" end
-  for _, x in ipairs(v) do if type(x) ~= "string" then return false, "a non-empty list of strings" end end
+  for _, x in stored(v) do if type(x) ~= "string" then return false, "a non-empty list of strings" end end
   return true
 end
 
@@ -266,7 +296,7 @@ local function language(v)
   local what = LANGUAGE_CODE .. " or a non-empty list of them"
   if type(v) ~= "table" then return language_code(v), what end
   if rawlen(v) == 0 then return false, what end
-  for i, x in ipairs(v) do
+  for i, x in stored(v) do
     if not language_code(x) then
       return false, what, nil, ("expected %s at entry %d, got %s"):format(LANGUAGE_CODE, i, shown(x))
     end
@@ -297,11 +327,12 @@ local BUILTIN_TOOLS = { google_search = true, code_execution = true, url_context
 
 local function check_tools(tools)
   local handlers, seen = {}, {}
-  for i, tool in ipairs(tools) do
+  for i, tool in stored(tools) do
     if type(tool) ~= "table" then
       error(("option 'tools': entry %d is a %s, expected a table"):format(i, type(tool)), 4)
     end
-    local kind_ = tool.type == nil and "function" or tool.type
+    local name, kind_ = field(tool, "name"), field(tool, "type")
+    if kind_ == nil then kind_ = "function" end
     if kind_ ~= "function" and not BUILTIN_TOOLS[kind_] then
       error(("tool %d: unknown type %s (expected \"function\", \"google_search\", "
         .. "\"code_execution\" or \"url_context\")"):format(i, shown(kind_)), 4)
@@ -325,12 +356,13 @@ local function check_tools(tools)
         error(("tool %d: field '%s' has the wrong type (%s)"):format(i, k, type(v)), 4)
       end
     end
-    if type(tool.name) ~= "string" or not tool.name:match "^[%a_][%w_%.:%-]*$" or #tool.name > 64 then
+    if type(name) ~= "string" or not name:match "^[%a_][%w_%.:%-]*$" or #name > 64 then
       error(("tool %d: name must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or '_'"):format(i), 4)
     end
-    if seen[tool.name] then error(("tool '%s' is declared twice"):format(tool.name), 4) end
-    seen[tool.name] = true
-    if tool.handler then handlers[tool.name] = tool.handler end
+    if seen[name] then error(("tool '%s' is declared twice"):format(name), 4) end
+    seen[name] = true
+    local handler = field(tool, "handler")
+    if handler then handlers[name] = handler end
     ::continue::
   end
   return handlers
@@ -364,16 +396,6 @@ end
 -- The tool handlers of a session that has no tools: one table for all of them (the
 -- binding only looks names up in it), so an idle session does not carry an empty one.
 local NO_TOOLS = setmetatable({}, { __newindex = function() error("NO_TOOLS is read-only", 2) end })
-
-local function index(t, k) return t[k] end
-
--- t[k] as the table's __index gives it, or nil when that raises: a "strict" table (one
--- whose __index raises for a key it lacks, as penlight's strict does) has no such option.
-local function inherited(t, k)
-  local ok, v = pcall(index, t, k)
-  if ok then return v end
-  return nil
-end
 
 -- Options inherited through a metatable (setmetatable(opts, { __index = defaults })) count
 -- as given: the checked copy is built with pairs, which would skip them without a word.
@@ -449,7 +471,7 @@ local function check_session_options(opts)
     if opts[k] then check_list(opts[k], k, 3) end
   end
   if opts.history then
-    for i, item in ipairs(opts.history) do
+    for i, item in stored(opts.history) do
       if type(item) ~= "table" then
         error(("option 'history': item %d is a %s, expected a table"):format(i, type(item)), 3)
       end
@@ -468,7 +490,7 @@ local function check_session_options(opts)
       error(("option 'output_modalities': expected { \"audio\" } or { \"text\" } (one modality), got %d entries")
         :format(rawlen(opts.output_modalities)), 3)
     end
-    for i, m in ipairs(opts.output_modalities) do
+    for i, m in stored(opts.output_modalities) do
       if m ~= "audio" and m ~= "text" then
         error(("option 'output_modalities': entry %d must be \"audio\" or \"text\""):format(i), 3)
       end
@@ -479,6 +501,7 @@ end
 
 return {
   is_callable = is_callable, one_of = one_of, BOOLEAN = BOOLEAN, shown = shown,
+  field = field, stored = stored,
   check_options = check_options, check_session_options = check_session_options,
   check_client_options = check_client_options,
   GEMINI_OPTIONS = GEMINI_OPTIONS, VERTEX_OPTIONS = VERTEX_OPTIONS,

@@ -242,7 +242,8 @@ function Session:send_tool_result(call_id, result, opts)
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
     item = { role = "user", content = { { type = "function_result", call_id = call_id, result = result,
-      scheduling = opts.scheduling, will_continue = opts.will_continue } } } }, "send_tool_result")
+      scheduling = options.field(opts, "scheduling"), will_continue = options.field(opts, "will_continue") } } } },
+    "send_tool_result")
   if not ok then return nil, err, code end
   ok, err, code = send_for_caller(self, { type = "response_create" }, "send_tool_result")
   return ok, err, code

@@ -5,7 +5,10 @@
 -- and every handler under poll() or no scheduler, runs inside the receive as before.
 -- Internal to the module: not part of the API.
 local core = require "realtime.core"
+local options = require "realtime.options"
 local wait = require "realtime.wait"
+
+local field = options.field
 
 -- init.lua's module table, for its realtime._log (set by install, as it loads).
 local module
@@ -51,14 +54,14 @@ local function send_late(call, where, result, opts)
     local text = ("tool '%s': its result cannot be sent: %s"):format(call.name, why)
     log("error", "tool handler failed: " .. text)
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, error_result(text))
-  elseif not sent and code == "unsupported" and opts and opts.will_continue ~= nil then
+  elseif not sent and code == "unsupported" and opts and field(opts, "will_continue") ~= nil then
     -- will_continue on Vertex: the caller hears it, in the dispatch's words (the tool and
     -- the call: another call's handler may have been the one); the result goes
     local text = ("%s: %s"):format(where, tostring(err))
     log("error", text)
     tell(session, code, text)
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result,
-      { scheduling = opts.scheduling })
+      { scheduling = field(opts, "scheduling") })
   end
   if not ok or not sent then
     log("error", ("%s: its result was not sent: %s"):format(where, tostring(ok and err or sent)))
@@ -157,13 +160,14 @@ end
 -- The handlers of a session with those of non_blocking tools wrapped (beside_handler).
 local function with_beside_handlers(handlers, tools)
   local wrapped
-  for _, tool in ipairs(tools or {}) do
-    if type(tool) == "table" and tool.behavior == "non_blocking" and handlers[tool.name] then
+  for _, tool in options.stored(tools or {}) do
+    local name = type(tool) == "table" and field(tool, "name")
+    if name and field(tool, "behavior") == "non_blocking" and handlers[name] then
       if not wrapped then
         wrapped = {}
         for k, v in pairs(handlers) do wrapped[k] = v end
       end
-      wrapped[tool.name] = beside_handler(handlers[tool.name])
+      wrapped[name] = beside_handler(handlers[name])
     end
   end
   return wrapped or handlers
