@@ -12,10 +12,35 @@ static int index_protected(lua_State *L)
     return 1;
 }
 
+/* With a placeholder and the key on top: t[key] (t at idx, absolute) read through its
+ * metamethods in a protected call, nil when that raises, in the placeholder's place. */
+static int user_guarded(lua_State *L, int idx)
+{
+    int key = lua_gettop(L);
+    lua_pushcfunction(L, index_protected);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, key);
+    int st = lua_pcall(L, 2, 1, 0);
+    if (st == LUA_ERRMEM)
+        lua_error(L);   /* out of memory stays what it is */
+    if (st != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_replace(L, key - 1);
+    lua_settop(L, key - 1);
+    return lua_type(L, -1);
+}
+
 /* Replaces the key on top with t[key] (t at idx, absolute), read as lrt_user_field
  * says. Returns the value's type. */
 static int user_index(lua_State *L, int idx)
 {
+    if (!lua_istable(L, idx)) {   /* a userdata's fields are its metatable's alone */
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return user_guarded(L, idx);
+    }
     lua_pushvalue(L, -1);
     int t = lua_rawget(L, idx);
     /* A stored value, or no __index to ask: the raw read is the whole answer. Only a
@@ -32,19 +57,9 @@ static int user_index(lua_State *L, int idx)
         lua_pushnil(L);
         return LUA_TNIL;
     }
-    int key = lua_gettop(L);
-    lua_pushcfunction(L, index_protected);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, key);
-    int st = lua_pcall(L, 2, 1, 0);
-    if (st == LUA_ERRMEM)
-        lua_error(L);   /* out of memory stays what it is */
-    if (st != LUA_OK) {
-        lua_pop(L, 1);
-        lua_pushnil(L);
-    }
-    lua_remove(L, key);
-    return lua_type(L, -1);
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return user_guarded(L, idx);
 }
 
 int lrt_user_field(lua_State *L, int idx, const char *k)
