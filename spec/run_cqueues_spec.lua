@@ -1,0 +1,106 @@
+-- realtime.run and cqueues together: cqueues waits (cqueues.sleep, cqueues.poll on a
+-- cqueues socket) inside the loop's coroutines, and errors of nested loops.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+local cqueues = require "cqueues"
+local csocket = require "cqueues.socket"
+local condition = require "cqueues.condition"
+
+local function text_turn(session, prompt)
+  assert(session:send_text(prompt))
+  local text
+  for msg in session:messages(20) do
+    if msg.type == "output_text_done" then text = msg.text end
+    if msg.type == "response_done" then break end
+  end
+  return text
+end
+
+describe("realtime.run with cqueues", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  -- The loop's coroutines: one sleeps through cqueues, one waits on a cqueues condition
+  -- and then reads a cqueues socket, which the third signals and writes to once its
+  -- session's turn is done. `run` is realtime.run, or a run nested in one. Returns what
+  -- each saw.
+  local function mixed(run)
+    local a, b = assert(csocket.pair())
+    local turn_done = condition.new()
+    local seen = {}
+    run(function()
+      local t0 = realtime.now()
+      cqueues.sleep(0.2)
+      seen.slept = realtime.now() - t0
+    end, function()
+      seen.signalled = turn_done:wait(20)
+      seen.line = b:read "*l"
+    end, function()
+      local s <close> = assert(client:connect { output_modalities = { "text" }, resumption = false })
+      seen.text = text_turn(s, "beside cqueues")
+      turn_done:signal()
+      assert(a:write "turn done\n")
+      assert(a:flush())
+    end)
+    a:close()
+    b:close()
+    return seen
+  end
+
+  local function check(seen)
+    -- cqueues.sleep and the condition's wait returned at once: run resumed them with nothing
+    assert.is_true(seen.slept >= 0.2, ("cqueues.sleep(0.2) took %.3f s"):format(seen.slept))
+    assert.is_true(seen.signalled)
+    assert.equal("turn done", seen.line)
+    assert.matches("beside cqueues", seen.text)
+  end
+
+  it("in a coroutine of a controller: cqueues waits in the loop wait through the controller", function()
+    local cq = cqueues.new()
+    local seen
+    cq:wrap(function() seen = mixed(realtime.run) end)
+    assert(cq:loop(30))
+    check(seen)
+  end)
+
+  it("nested in a run in a coroutine of a controller: the waits pass up both loops", function()
+    local cq = cqueues.new()
+    local seen
+    cq:wrap(function()
+      assert(realtime.run(function()
+        seen = mixed(realtime.run)
+      end))
+    end)
+    assert(cq:loop(30))
+    check(seen)
+  end)
+
+  it("in a plain coroutine inside a controller's: cqueues waits in the loop are the loop's", function()
+    -- cqueues.poll yields wherever a controller runs, also to a run with no controller
+    -- of its own to wait through
+    local cq = cqueues.new()
+    local seen
+    cq:wrap(function()
+      local co = coroutine.wrap(function() seen = mixed(realtime.run) end)
+      co()
+    end)
+    assert(cq:loop(30))
+    check(seen)
+  end)
+
+  it("with no controller running: cqueues.sleep blocks the thread for its time, then the loop goes on", function()
+    -- cqueues's own fallback: no yield reaches the loop, and the sleep is whole
+    local seen = {}
+    assert.is_true(realtime.run(function()
+      local t0 = realtime.now()
+      cqueues.sleep(0.2)
+      seen.slept = realtime.now() - t0
+    end, function()
+      local s <close> = assert(client:connect { output_modalities = { "text" }, resumption = false })
+      seen.text = text_turn(s, "no controller")
+    end))
+    assert.is_true(seen.slept >= 0.2, ("cqueues.sleep(0.2) took %.3f s"):format(seen.slept))
+    assert.matches("no controller", seen.text)
+  end)
+end)
