@@ -263,6 +263,36 @@ describe("receiving", function()
     helper.drain(s)
   end)
 
+  it("under realtime.run: a nested run's error carries one traceback, the innermost", function()
+    -- the outer loop appended its own traceback (of the coroutine that called the inner
+    -- run) to the inner one's; a non-string error was logged twice
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local function nested(value)
+      return pcall(realtime.run, function()
+        realtime.run(function()
+          assert(s:send_text "hello")
+          assert(s:receive(10))     -- waits through the outer loop before failing
+          error(value)
+        end)
+      end)
+    end
+    local ok, err = nested("inner failure")
+    assert.is_false(ok)
+    assert.matches("inner failure", err, 1, true)
+    local _, count = err:gsub("stack traceback:", "")
+    assert.equal(1, count, err)
+    local logged = {}
+    realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
+    local value = { reason = "inner" }
+    ok, err = nested(value)
+    realtime.log(nil)
+    assert.is_false(ok)
+    assert.equal(value, err)
+    assert.equal(1, #logged, table.concat(logged, "\n----\n"))
+    s:close()
+    helper.drain(s)
+  end)
+
   it("under cqueues: closing a handler that waits in realtime.run closes the run's coroutines", function()
     -- a run that waits through the controller can be left there: its coroutines'
     -- to-be-closed variables must run then, as when the run ends by an error

@@ -40,6 +40,12 @@ local RUN_WAIT = setmetatable({}, { __name = "realtime.run wait" })
 local RUN_WAIT_ANY = setmetatable({}, { __name = "realtime.run wait for any" })
 local NONE = {}
 
+-- The error each failed realtime.run raised (with its traceback added), by the
+-- coroutine it was called in (weak keys): a run whose coroutine that is, getting it back,
+-- raises it as it is, so that a nested run's error has one traceback, the innermost, and
+-- a non-string one is logged once.
+local run_failures = setmetatable({}, { __mode = "k" })
+
 -- The values of a cqueues wait yielded to realtime.run (cqueues.poll's arguments:
 -- sockets, conditions, pollables, timeouts), packed; nil when res (coroutine.resume's
 -- values) is not one. cqueues.poll yields so wherever a controller is running, also in a
@@ -255,6 +261,7 @@ function realtime.run(...)
     local function failed(co, e)
       failed_co, failed_err = co, e
       local t = type(e)
+      if e ~= nil and run_failures[co] == e then error(e, 0) end
       if t == "string" then error(debug.traceback(co, e), 0) end
       local ok_s, text = pcall(tostring, e)
       module._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
@@ -351,6 +358,8 @@ function realtime.run(...)
   if sub then sub:close() end
   if not ok then
     close_threads("after another failed", failed_co, failed_err)
+    local caller = coroutine.running()
+    if run_threads[caller] then run_failures[caller] = err end
     error(err, 0)
   end
   return true
