@@ -293,6 +293,51 @@ describe("receiving", function()
     helper.drain(s)
   end)
 
+  -- a non_blocking handler that waits goes on beside the receive; one whose run fails
+  -- at once ends inside it
+  for _, case in ipairs { { "blocking", true }, { "non_blocking", true }, { "non_blocking", false } } do
+    local behavior, waits = case[1], case[2]
+    it(("under realtime.run: a failed run in a %s handler (%s) gives the model its message alone")
+        :format(behavior, waits and "waiting" or "failing at once"), function()
+      -- the handler's traceback was cut off, the run's inside the message was not: the
+      -- model read a stack traceback (source paths), and the log had two
+      local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
+        { name = "book", description = "books", behavior = behavior ~= "blocking" and behavior or nil,
+          handler = function()
+            realtime.run(function()
+              if waits then realtime.sleep(0.05) end
+              error("no rooms left")
+            end)
+          end },
+      } })
+      local logged = {}
+      realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
+      realtime.run(function()
+        assert(s:send_text "call book {}")
+        helper.receive_until(s, "response_output_item_done")
+        -- the tool response is what the model answers
+        for msg in s:messages(10) do
+          if msg.type == "output_text_done" then break end
+        end
+      end)
+      realtime.log(nil)
+      local conns = helper.connections()
+      local frames = helper.sim_get("/_sim/connections/" .. conns[#conns].id .. "/frames").frames
+      local sent
+      for _, f in ipairs(frames) do
+        if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then sent = f.text end
+      end
+      assert.matches("no rooms left", sent, 1, true)
+      assert.is_nil(sent:find("traceback", 1, true), sent)
+      assert.equal(1, #logged, table.concat(logged, "\n----\n"))
+      local _, count = logged[1]:gsub("stack traceback:", "")
+      assert.equal(1, count, logged[1])
+      assert.matches("no rooms left", logged[1], 1, true)
+      s:close()
+      helper.drain(s)
+    end)
+  end
+
   it("under cqueues: closing a handler that waits in realtime.run closes the run's coroutines", function()
     -- a run that waits through the controller can be left there: its coroutines'
     -- to-be-closed variables must run then, as when the run ends by an error

@@ -12,10 +12,10 @@
 #include "lrt_private.h"
 #include "lrt_receive.h"
 
-/* What the Lua wrapper of a non_blocking handler returns in place of a result (init.lua,
- * wait.lua): DEFERRED when the handler waits and goes on in a coroutine of its own, which
+/* What the Lua wrapper of a handler returns in place of a result (tools.lua, wait.lua):
+ * DEFERRED when a non_blocking handler waits and goes on in a coroutine of its own, which
  * answers the call itself; FAILED, then the error with its traceback, when it raised
- * before waiting. Their addresses are the markers. */
+ * (before waiting). Their addresses are the markers. */
 static const char lrt_tool_deferred = 'd', lrt_tool_failed = 'f';
 
 static int lrt_is_marker(lua_State *L, int idx, const char *marker)

@@ -47,7 +47,7 @@ const char *lrt_options_fault(lua_State *L, int idx, int msg);
 /* core._tool_error_result and core._tool_options_fault (tools.lua's late answers). */
 int lrt_tool_error_result(lua_State *L);
 int lrt_tool_options_fault(lua_State *L);
-/* Sets the module table's (on top) _traceback and the markers a non_blocking handler's
+/* Sets the module table's (on top) _traceback and the markers a handler's
  * wrapper returns, _TOOL_DEFERRED and _TOOL_FAILED. */
 void lrt_open_dispatch(lua_State *L);
 /* Before a receive takes anything new from the session at 1: returns 0 when no handler

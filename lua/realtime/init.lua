@@ -374,7 +374,7 @@ function Client:connect(opts)
   check_client(self, "connect")
   local handlers
   handlers, opts = check_session_options(opts or {})
-  handlers = tools.with_beside_handlers(handlers, opts.tools)
+  handlers = tools.with_wrapped_handlers(handlers, opts.tools)
   local p = self:_props()
   if not self:is_open() then error("client closed", 2) end
   local eff = options_copy(opts)

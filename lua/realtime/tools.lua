@@ -1,8 +1,9 @@
--- realtime.tools: the handlers of non_blocking tools. Under realtime.run or cqueues such
--- a handler runs in a coroutine of its own (wait.beside); when it waits, the receive
--- goes on with the session's later messages, and the handler answers its call when it
--- returns, as send_tool_result would (API.md, "Tools"). A handler that does not wait,
--- and every handler under poll() or no scheduler, runs inside the receive as before.
+-- realtime.tools: the wrappers of tool handlers. Under realtime.run or cqueues the
+-- handler of a non_blocking tool runs in a coroutine of its own (wait.beside); when it
+-- waits, the receive goes on with the session's later messages, and the handler answers
+-- its call when it returns, as send_tool_result would (API.md, "Tools"). A handler that
+-- does not wait, and every handler under poll() or no scheduler, runs inside the receive
+-- as before. Every handler's error keeps one traceback (traced_handler).
 -- Internal to the module: not part of the API.
 local core = require "realtime.core"
 local options = require "realtime.options"
@@ -142,35 +143,44 @@ local function marked(handler)
   end
 end
 
+-- A handler run under the dispatch's message handler, as the dispatch runs it, but the
+-- error of a realtime.run that failed inside it keeps its one traceback, which the
+-- dispatch cuts off the model's text.
+local function traced_handler(handler)
+  return function(args, call)
+    local res = table.pack(xpcall(handler, core._traceback, args, call))
+    if not res[1] then return TOOL_FAILED, wait.without_second_traceback(res[2]) end
+    return res[2], res[3]
+  end
+end
+
 -- The handler of a non_blocking tool: under realtime.run or cqueues it runs in a
 -- coroutine of its own, and when it waits, the receive goes on and the handler answers
 -- its call when it returns (answer_late). Elsewhere, and while it does not wait, it is
 -- called as any handler.
 local function beside_handler(handler)
-  local in_own = marked(handler)
+  local in_own, traced = marked(handler), traced_handler(handler)
   return function(args, call)
     local res = wait.beside(in_own, core._traceback, function(r) answer_late(call, r) end, args, call)
-    if res == nil then return handler(args, call) end
+    if res == nil then return traced(args, call) end
     if res == false then return TOOL_DEFERRED end
     if not res[1] then return TOOL_FAILED, res[2] end
     return res[2], res[3]
   end
 end
 
--- The handlers of a session with those of non_blocking tools wrapped (beside_handler).
-local function with_beside_handlers(handlers, tools)
-  local wrapped
+-- The handlers of a session, wrapped: those of non_blocking tools by beside_handler, the
+-- others by traced_handler.
+local function with_wrapped_handlers(handlers, tools)
+  local wrapped = {}
+  for k, v in pairs(handlers) do wrapped[k] = traced_handler(v) end
   for _, tool in options.stored(tools or {}) do
     local name = type(tool) == "table" and field(tool, "name")
     if name and field(tool, "behavior") == "non_blocking" and handlers[name] then
-      if not wrapped then
-        wrapped = {}
-        for k, v in pairs(handlers) do wrapped[k] = v end
-      end
       wrapped[name] = beside_handler(handlers[name])
     end
   end
-  return wrapped or handlers
+  return wrapped
 end
 
 --- Sets the module table whose log the late answers use (init.lua, once, as it loads).
@@ -178,4 +188,4 @@ local function install(into)
   module = into
 end
 
-return { install = install, with_beside_handlers = with_beside_handlers }
+return { install = install, with_wrapped_handlers = with_wrapped_handlers }

@@ -41,10 +41,25 @@ local RUN_WAIT_ANY = setmetatable({}, { __name = "realtime.run wait for any" })
 local NONE = {}
 
 -- The error each failed realtime.run raised (with its traceback added), by the
--- coroutine it was called in (weak keys): a run whose coroutine that is, getting it back,
--- raises it as it is, so that a nested run's error has one traceback, the innermost, and
--- a non-string one is logged once.
-local run_failures = setmetatable({}, { __mode = "k" })
+-- coroutine it was called in (weak keys; weak values too: an error object is kept for
+-- no one): a run whose coroutine that is, or a tool handler's message handler there,
+-- getting it back, raises it as it is, so that it has one traceback, the innermost (and a
+-- non-string one is logged once).
+local run_failures = setmetatable({}, { __mode = "kv" })
+
+--- A tool handler's error as the dispatch's message handler (core._traceback) made it
+-- in the running coroutine (tools.lua): when it is the error of a realtime.run that failed
+-- there, which has its traceback already, it is returned without the one added after,
+-- so that the model gets its text alone (the dispatch cuts at the last traceback) and
+-- the log one traceback. Any other error as it is.
+local function without_second_traceback(err)
+  local first = run_failures[coroutine.running()]
+  if type(first) == "string" and type(err) == "string" and #err > #first
+    and err:sub(1, #first) == first and err:find("^\nstack traceback:", #first + 1) then
+    return first
+  end
+  return err
+end
 
 -- The values of a cqueues wait yielded to realtime.run (cqueues.poll's arguments:
 -- sockets, conditions, pollables, timeouts), packed; nil when res (coroutine.resume's
@@ -358,8 +373,7 @@ function realtime.run(...)
   if sub then sub:close() end
   if not ok then
     close_threads("after another failed", failed_co, failed_err)
-    local caller = coroutine.running()
-    if run_threads[caller] then run_failures[caller] = err end
+    run_failures[coroutine.running()] = err
     error(err, 0)
   end
   return true
@@ -387,7 +401,8 @@ end
 
 --- Calls fn(...) in a coroutine of its own when the caller runs under realtime.run or a
 -- cqueues controller, so that fn may wait without holding the caller. Returns
--- fn's results as { ok, ... } (xpcall's, errors through msgh) when fn ended without
+-- fn's results as { ok, ... } (xpcall's, errors through msgh, less a traceback added
+-- after a failed realtime.run's, which has its own) when fn ended without
 -- waiting; false when it waits: it then goes on beside the caller under the same
 -- scheduler, and done(results) is called in its coroutine when it ends (an error done
 -- raises goes to the log). Returns nil, and calls nothing, under no scheduler (or where
@@ -401,6 +416,8 @@ local function beside(fn, msgh, done, ...)
   local waited = false
   local h = coroutine.create(function(...)
     local res = table.pack(xpcall(fn, msgh, ...))
+    -- looked at here: the error of a realtime.run that failed in fn is known by this coroutine
+    if not res[1] then res[2] = without_second_traceback(res[2]) end
     if not waited then return res end
     local ok, err = pcall(done, res)
     if not ok then module._log("error", "realtime: after a tool handler: " .. tostring(err)) end
@@ -424,4 +441,5 @@ local function install(into)
   module = into
 end
 
-return { install = install, wait_on = wait_on, check_timeout = check_timeout, beside = beside }
+return { install = install, wait_on = wait_on, check_timeout = check_timeout, beside = beside,
+  without_second_traceback = without_second_traceback }
