@@ -176,6 +176,25 @@ function realtime.run(...)
     if not res[1] then error(res[2], 0) end
     return table.unpack(res, 2, res.n)
   end
+  -- Resumes co with ...; returns coroutine.resume's values. With cqueues loaded and no
+  -- controller running, in a coroutine of a controller of the loop's own (made on first
+  -- use, and stepped at once): cqueues.poll (cqueues.sleep, a socket's wait) in co then
+  -- yields its wait to the loop, which waits on it beside the others, rather than block
+  -- the thread (cqueues's fallback outside a controller).
+  local resumer
+  local function resume(co, ...)
+    local cqueues = package.loaded.cqueues
+    if type(cqueues) ~= "table" or not cqueues.running or cqueues.running() then
+      return coroutine.resume(co, ...)
+    end
+    resumer = resumer or cqueues.new()
+    local args, res = table.pack(...), nil
+    resumer:wrap(function() res = table.pack(coroutine.resume(co, table.unpack(args, 1, args.n))) end)
+    -- no controller runs: cqueues's step does not yield here
+    local stepped, err = resumer:step(0)
+    if not stepped then error(err, 0) end
+    return table.unpack(res, 1, res.n)
+  end
   -- Starts th's cqueues wait (args: cqueues.poll's) in sub; th runs again with
   -- cqueues.poll's values once it returns (th.args), or fails with the controller's
   -- error (what it cannot wait on).
@@ -243,7 +262,11 @@ function realtime.run(...)
   end
   local ended = false
   local _ <close> = setmetatable({}, { __close = function()
-    if not ended then close_threads("as the loop's caller was closed") end
+    if ended then return end
+    close_threads("as the loop's caller was closed")
+    -- their cqueues waits end with them
+    if sub then sub:close() end
+    if resumer then resumer:close() end
   end })
 
   local previous = spawn_hook
@@ -299,7 +322,7 @@ function realtime.run(...)
         elseif ready then
           local args = th.args or {}
           th.args, th.ready, th.obj, th.objs, th.deadline = nil, nil, nil, nil, nil
-          local res = table.pack(coroutine.resume(th.co, table.unpack(args, 1, args.n or 0)))
+          local res = table.pack(resume(th.co, table.unpack(args, 1, args.n or 0)))
           if not res[1] then
             failed(th.co, res[2])
           end
@@ -371,6 +394,7 @@ function realtime.run(...)
   spawn_hook = previous
   ended = true
   if sub then sub:close() end
+  if resumer then resumer:close() end
   if not ok then
     close_threads("after another failed", failed_co, failed_err)
     run_failures[coroutine.running()] = err
