@@ -11,6 +11,7 @@
 -- check_timeout directly, and init.lua must install them as they are (no wrappers).
 local core = require "realtime.core"
 local is_callable = require("realtime.options").is_callable
+local cqueues_waits = require "realtime.cqueues_waits"
 
 -- The public functions below, which install() copies into init.lua's module table.
 local realtime = {}
@@ -59,18 +60,6 @@ local function without_second_traceback(err)
     return first
   end
   return err
-end
-
--- The values of a cqueues wait yielded to realtime.run (cqueues.poll's arguments:
--- sockets, conditions, pollables, timeouts), packed; nil when res (coroutine.resume's
--- values) is not one. cqueues.poll yields so wherever a controller is running, also in a
--- coroutine it did not start itself: one of realtime.run's.
-local function cqueues_wait(res)
-  local cqueues = package.loaded.cqueues
-  if type(cqueues) ~= "table" or res.n < 2 or res[2] == nil or res[2] ~= cqueues._POLL then
-    return nil
-  end
-  return table.pack(table.unpack(res, 3, res.n))
 end
 
 local function cqueues_running()
@@ -157,68 +146,15 @@ function realtime.run(...)
   -- until this run ends.
   local host = host_cqueues()
   local outer = not host and coroutine.isyieldable() and run_threads[coroutine.running()]
-  -- The loop's own cqueues controller (made on first use), which does the cqueues waits
-  -- of its coroutines: one of its coroutines calls cqueues.poll for each, and is stepped
-  -- at once, so that what it waits on is watched from the moment it is asked for (a
-  -- cqueues condition signalled before it is watched is missed). The loop waits on it as
-  -- on a session (a controller is a pollable) and steps it again when it may be due.
-  local sub, sub_waits = nil, 0
-  -- Steps sub without waiting; returns step's values. Where a controller runs, cqueues's
-  -- step first polls sub through it (a yield): answered here at once, so that neither
-  -- the controller nor whatever resumed this coroutine sees it (sub is not waited on:
-  -- its readiness is the loop's business).
-  local function step_sub()
-    local stepper = coroutine.create(function() return sub:step(0) end)
-    local res = table.pack(coroutine.resume(stepper))
-    while coroutine.status(stepper) == "suspended" do
-      res = table.pack(coroutine.resume(stepper))
-    end
-    if not res[1] then error(res[2], 0) end
-    return table.unpack(res, 2, res.n)
-  end
-  -- Resumes co with ...; returns coroutine.resume's values. With cqueues loaded and no
-  -- controller running, in a coroutine of a controller of the loop's own (made on first
-  -- use, and stepped at once): cqueues.poll (cqueues.sleep, a socket's wait) in co then
-  -- yields its wait to the loop, which waits on it beside the others, rather than block
-  -- the thread (cqueues's fallback outside a controller).
-  local resumer
-  local function resume(co, ...)
-    local cqueues = package.loaded.cqueues
-    if type(cqueues) ~= "table" or not cqueues.running or cqueues.running() then
-      return coroutine.resume(co, ...)
-    end
-    resumer = resumer or cqueues.new()
-    local args, res = table.pack(...), nil
-    resumer:wrap(function() res = table.pack(coroutine.resume(co, table.unpack(args, 1, args.n))) end)
-    -- no controller runs: cqueues's step does not yield here
-    local stepped, err = resumer:step(0)
-    if not stepped then error(err, 0) end
-    return table.unpack(res, 1, res.n)
-  end
-  -- Starts th's cqueues wait (args: cqueues.poll's) in sub; th runs again with
-  -- cqueues.poll's values once it returns (th.args), or fails with the controller's
-  -- error (what it cannot wait on).
-  local function wait_in_sub(th, args)
-    sub = sub or package.loaded.cqueues.new()
-    sub_waits = sub_waits + 1
-    sub:wrap(function()
-      local res = table.pack(package.loaded.cqueues.poll(table.unpack(args, 1, args.n)))
-      sub_waits = sub_waits - 1
-      th.args = res
-    end)
-    local stepped, err = step_sub()
-    if not stepped then
-      sub_waits = sub_waits - 1
-      th.cq_failed = err
-    end
-  end
+  -- cqueues waits of its coroutines (cqueues_waits.lua)
+  local cq_waits = cqueues_waits.new()
   -- How th waits after yielding res (coroutine.resume's values): on a pollable, on any
   -- of a nested run's, through cqueues (cqueues.poll's values), until a deadline, or (a
   -- plain yield) not at all.
   local function set_wait(th, res)
-    local cq_args = cqueues_wait(res)
+    local cq_args = cqueues_waits.yielded(res)
     if cq_args then
-      wait_in_sub(th, cq_args)
+      cq_waits:start(th, cq_args)
     elseif res[2] == RUN_WAIT or res[2] == RUN_WAIT_ANY then
       th.objs = res[2] == RUN_WAIT_ANY and res[3] or nil
       th.obj = res[2] == RUN_WAIT and res[3] or nil
@@ -264,9 +200,7 @@ function realtime.run(...)
   local _ <close> = setmetatable({}, { __close = function()
     if ended then return end
     close_threads("as the loop's caller was closed")
-    -- their cqueues waits end with them
-    if sub then sub:close() end
-    if resumer then resumer:close() end
+    cq_waits:close()   -- their cqueues waits end with them
   end })
 
   local previous = spawn_hook
@@ -322,7 +256,7 @@ function realtime.run(...)
         elseif ready then
           local args = th.args or {}
           th.args, th.ready, th.obj, th.objs, th.deadline = nil, nil, nil, nil, nil
-          local res = table.pack(resume(th.co, table.unpack(args, 1, args.n or 0)))
+          local res = table.pack(cq_waits:resume(th.co, table.unpack(args, 1, args.n or 0)))
           if not res[1] then
             failed(th.co, res[2])
           end
@@ -358,15 +292,9 @@ function realtime.run(...)
           pending = true
         end
       end
-      if sub_waits > 0 then
-        -- the loop's controller, for its coroutines' cqueues waits: a pollable whose
-        -- descriptor is readable once one may be due, and whose timers are its own
-        local fd, due = sub:pollfd(), sub:timeout()
-        fds[#fds + 1] = fd
-        waiting[#fds] = {}
-        objs[#objs + 1] = sub
-        if due then earliest = math.min(earliest or math.huge, now() + due) end
-      end
+      -- the controller of the coroutines' cqueues waits, whose timers are its own
+      local cq_due = cq_waits:watch(fds, waiting, objs, now)
+      if cq_due then earliest = math.min(earliest or math.huge, cq_due) end
       for _, th in ipairs(threads) do
         if th.args then pending = true end
         if th.obj then watch(th, th.obj) end
@@ -382,19 +310,14 @@ function realtime.run(...)
           if ready then
             for k, th in pairs(waiting) do if ready[k] then th.ready = true end end
           end
-          -- its waits that came due end (their coroutines get th.args)
-          if sub_waits > 0 then
-            local stepped, serr = step_sub()
-            if not stepped then error(serr, 0) end
-          end
+          cq_waits:step()   -- the cqueues waits that came due end
         end
       end
     end
   end)
   spawn_hook = previous
   ended = true
-  if sub then sub:close() end
-  if resumer then resumer:close() end
+  cq_waits:close()
   if not ok then
     close_threads("after another failed", failed_co, failed_err)
     run_failures[coroutine.running()] = err
