@@ -53,6 +53,7 @@ static int lrt_client_new(lua_State *L)
     u->c = rt_client_new(&o, &err);
     if (!u->c)
         return lrt_pushfail(L, &err);
+    lrt_track_client(L, -1);
     lua_newtable(L);                 /* the Lua front's properties */
     lua_setiuservalue(L, -2, 1);
     return 1;
