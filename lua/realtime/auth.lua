@@ -53,8 +53,9 @@ local SERVICE_ACCOUNT, AUTHORIZED_USER = "service_account", "authorized_user"
 --  H E L P E R S
 -- ==================================================================== --
 
+-- (a state without the os library, a sandbox, has no environment)
 local function getenv(name)
-  local v = os.getenv(name)
+  local v = os and os.getenv(name)
   if v ~= nil and v ~= "" then return v end
 end
 

@@ -12,8 +12,9 @@ local ephemeral = {}
 
 local GEMINI_BASE = "https://generativelanguage.googleapis.com"
 
+-- (a state without the os library, a sandbox, has no environment)
 local function getenv(name)
-  local v = os.getenv(name)
+  local v = os and os.getenv(name)
   if v ~= nil and v ~= "" then return v end
 end
 
@@ -113,6 +114,10 @@ end
 --- An RFC 3339 time from seconds from now (a number) or a ready string.
 local function rfc3339(v)
   if type(v) == "string" then return v end
+  if not os then   -- a sandboxed state
+    error("realtime.gemini_ephemeral_token: a time in seconds needs Lua's os library (os.time);"
+      .. " give it as an RFC 3339 string", 3)
+  end
   -- whole milliseconds, so that a fraction never rounds up to ".1000"
   local ms = math.floor(v * 1000 + 0.5)
   local t = os.time() + ms // 1000

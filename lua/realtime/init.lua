@@ -6,6 +6,18 @@
 -- how a receive waits (blocking the thread, yielding to a cqueues controller or to
 -- realtime.run) is in wait.lua. The C side never blocks on the network and never
 -- chooses a scheduler.
+
+-- The standard libraries the module cannot do without. A host that embeds Lua may open
+-- only some of them (a sandboxed state): say which one is missing here, not as "attempt
+-- to index a nil value" at some later call. os, io and debug are optional (docs/api.md,
+-- "C API for hosts").
+for _, lib in ipairs { "string", "table", "coroutine", "math", "utf8" } do
+  if type(_ENV[lib]) ~= "table" then
+    error(("realtime: needs Lua's standard library '%s' (open it before require \"realtime\":"
+      .. " luaL_openlibs, or luaL_requiref with luaopen_%s)"):format(lib, lib), 0)
+  end
+end
+
 local core, core_file = require "realtime.core"
 
 -- The interface of realtime.core these Lua files were written for, and its one home: the
@@ -142,8 +154,9 @@ local function new_client(backend, opts, props, from_env)
   return client
 end
 
+-- (a state without the os library, a sandbox, has no environment)
 local function getenv(name)
-  local v = os.getenv(name)
+  local v = os and os.getenv(name)
   if v ~= nil and v ~= "" then return v end
 end
 

@@ -83,6 +83,13 @@ end
 -- bound), or 0 for a negative one (-math.huge too: it would pass on as "no timeout" to
 -- cqueues.poll, and a wait below 0 is none). A nil timeout is allowed where `optional`
 -- (no bound either).
+-- A coroutine's error with its traceback; the message alone in a state without the
+-- debug library (a sandbox), where it must still reach the caller.
+local function traceback(co, msg)
+  if debug and debug.traceback then return debug.traceback(co, msg) end
+  return msg
+end
+
 local function check_timeout(fname, t, optional)
   if t == nil and optional then return nil end
   if type(t) ~= "number" then
@@ -234,9 +241,9 @@ function realtime.run(...)
       failed_co, failed_err = co, e
       local t = type(e)
       if e ~= nil and run_failures[co] == e then error(e, 0) end
-      if t == "string" then error(debug.traceback(co, e), 0) end
+      if t == "string" then error(traceback(co, e), 0) end
       local ok_s, text = pcall(tostring, e)
-      module._log("error", debug.traceback(co, "realtime.run: a coroutine failed: "
+      module._log("error", traceback(co, "realtime.run: a coroutine failed: "
         .. (ok_s and type(text) == "string" and text or t)))
       error(e, 0)
     end

@@ -59,6 +59,10 @@ end
 local function check_path(path, fname)
   check(type(path) == "string", fname, 1, "path string expected, got " .. type(path), 1)
   check(not path:find("\0", 1, true), fname, 1, "the path contains a NUL byte", 1)
+  if not io then   -- a sandboxed state
+    error(("realtime.wav.%s: needs Lua's io library; without it, use realtime.wav.%s"):format(
+      fname, fname == "read" and "decode" or "encode"), 3)
+  end
 end
 
 -- Reads the fmt chunk body at pos (size bytes): rate, channels, or nil, message.
