@@ -68,8 +68,10 @@ ARCHIVE  := $(BUILD)/librealtime.a
 SHLIB    := $(BUILD)/librealtime.so.$(VERSION)
 LUA_ARCHIVE := $(BUILD)/librealtime-lua.a
 LUA_SHLIB := $(BUILD)/librealtime-lua.so.$(VERSION)
-# realtime.h and the headers it includes (the installed, public ones)
+# realtime.h and the headers it includes (the installed, public ones), and the binding's
+# entry point for hosts that embed Lua (realtime_lua.h, which needs none of them)
 PUBLIC_H := $(shell sh csrc/public-headers.sh)
+LUA_PUBLIC_H := csrc/binding/realtime_lua.h
 
 # (the module's directories only: spec/run-tests.sh adds spec/ for the tests, and `make env`
 # gives these to users, whose own helper.lua a spec/ here would shadow)
@@ -93,9 +95,9 @@ all: $(MODULE) $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB) $(HOST_BIN)
 # the Lua module alone (what a rock installs)
 module: $(MODULE)
 
-$(BUILD)/examples/host: examples/host.c $(CORE_OBJ) $(BIND_OBJ)
+$(BUILD)/examples/host: examples/host.c $(LUA_PUBLIC_H) $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
+	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core -Icsrc/binding $< $(CORE_OBJ) $(BIND_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) $(LUA_LIBS) -ldl
 
 $(BUILD)/obj/core/%.o: csrc/core/%.c $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
@@ -268,7 +270,7 @@ PC_SUBST = sed -e 's|@prefix@|$(call rt_pc_path,$(PREFIX))|g' -e 's|@libdir@|$(c
   -e 's|@libs_private@|$(if $(filter 1,$(RT_LIBEV)),-lev )-ldl -lpthread -lm|g'
 install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
 	$(INSTALL_DIR) "$(DESTDIR)$(includedir)/realtime" "$(DESTDIR)$(libdir)" "$(DESTDIR)$(pkgconfigdir)"
-	$(INSTALL_DATA) $(PUBLIC_H) "$(DESTDIR)$(includedir)/realtime/"
+	$(INSTALL_DATA) $(PUBLIC_H) $(LUA_PUBLIC_H) "$(DESTDIR)$(includedir)/realtime/"
 	$(INSTALL_DATA) $(ARCHIVE) $(LUA_ARCHIVE) "$(DESTDIR)$(libdir)/"
 	$(INSTALL_SO) $(SHLIB) $(LUA_SHLIB) "$(DESTDIR)$(libdir)/"
 	for lib in librealtime librealtime-lua; do \
@@ -286,7 +288,7 @@ install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
 LUA_FILES := $(notdir $(wildcard lua/realtime/*.lua))
 UNINSTALL_FILES := "$(DESTDIR)$(INST_LIBDIR)/realtime/core.so" \
   $(foreach f,$(LUA_FILES),"$(DESTDIR)$(INST_LUADIR)/realtime/$(f)") \
-  $(foreach h,$(notdir $(PUBLIC_H)),"$(DESTDIR)$(includedir)/realtime/$(h)") \
+  $(foreach h,$(notdir $(PUBLIC_H) $(LUA_PUBLIC_H)),"$(DESTDIR)$(includedir)/realtime/$(h)") \
   $(foreach l,librealtime librealtime-lua,"$(DESTDIR)$(libdir)/$(l).a" "$(DESTDIR)$(libdir)/$(l).so" \
     "$(DESTDIR)$(libdir)/$(l).so.$(SOVERSION)" "$(DESTDIR)$(libdir)/$(l).so.$(VERSION)") \
   "$(DESTDIR)$(pkgconfigdir)/realtime.pc" "$(DESTDIR)$(pkgconfigdir)/realtime-lua.pc"

@@ -26,8 +26,7 @@
 #include <lualib.h>
 
 #include "realtime.h"
-
-int luaopen_realtime_core(lua_State *L);   /* the binding, linked in */
+#include "realtime_lua.h"   /* luaopen_realtime_core: the binding, linked in */
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846

@@ -37,7 +37,7 @@ describe("make install for C hosts", function()
     local _, list = helper.run("cd " .. q(prefix) .. " && find include lib -type f -o -type l | sort")
     local want = { "include/realtime/realtime.h", "include/realtime/rt_version.h",
       "include/realtime/rt_error.h", "include/realtime/rt_client.h", "include/realtime/rt_session.h",
-      "include/realtime/rt_endpoint.h", "include/realtime/rt_auth.h", "lib/librealtime.a", "lib/librealtime.so",
+      "include/realtime/rt_endpoint.h", "include/realtime/rt_auth.h", "include/realtime/realtime_lua.h", "lib/librealtime.a", "lib/librealtime.so",
       "lib/librealtime.so.0.1", "lib/librealtime-lua.a", "lib/librealtime-lua.so",
       "lib/pkgconfig/realtime.pc", "lib/pkgconfig/realtime-lua.pc", "lib/lua/5.4/realtime/core.so" }
     for _, f in ipairs(want) do assert.truthy(list:find(f .. "\n", 1, true), f .. " missing:\n" .. list) end
@@ -137,6 +137,34 @@ int main() { std::printf("%s %s %d\n", rt_version(), rt_code_name(RT_EBUSY), rt_
     status, out = helper.run("LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " " .. q(bin .. "/cxx"))
     assert.equal(0, status, out)
     assert.equal(require("realtime")._VERSION .. " busy 1\n", out)
+  end)
+
+  -- A game engine is commonly C++: a declaration of its own would have C++ linkage and
+  -- not link; the header gives luaopen_realtime_core with C linkage, and needs no lua.h
+  -- before it (nor pulls one in that would give Lua's functions C++ linkage).
+  it("has realtime_lua.h, which a C++ host that embeds Lua links luaopen_realtime_core with", function()
+    local src = bin .. "/embed.cpp"
+    local f = assert(io.open(src, "w"))
+    f:write[[
+#include <realtime_lua.h>
+#include <lua.hpp>
+#include <cstdio>
+int main() {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_requiref(L, "realtime.core", luaopen_realtime_core, 0);
+  lua_getfield(L, -1, "_VERSION");
+  std::printf("%s\n", lua_tostring(L, -1));
+  lua_close(L);
+}
+]]
+    f:close()
+    local status, out = sh("c++ -std=c++11 -Wall -Werror -pedantic-errors " .. q(src) .. " -o " .. q(bin .. "/embed")
+      .. " $(pkg-config --cflags --libs realtime-lua)")
+    assert.equal(0, status, out)
+    status, out = helper.run("LD_LIBRARY_PATH=" .. q(prefix .. "/lib") .. " " .. q(bin .. "/embed"))
+    assert.equal(0, status, out)
+    assert.equal(require("realtime")._VERSION .. "\n", out)
   end)
 
   it("builds examples/c_session.c with pkg-config (shared) and runs a session", function()

@@ -15,6 +15,7 @@
 
 #include "lrt_private.h"
 #include "lrt_receive.h"
+#include "realtime_lua.h"   /* the declaration hosts use matches the definition */
 #include "rt_alloc.h"
 #include "rt_clock.h"
 #include "rt_curl.h"
