@@ -3,6 +3,17 @@
 -- such a host: it calls lua_close when its script ends, so each case runs a script in a
 -- child lua5.4 (with the sanitizer preload of `make check`, as helper.child keeps it).
 local helper = require "spec.helper"
+local q = helper.shell_quote
+
+-- The build tree, as an absolute path: the one LUA_CPATH points into.
+local function build_dir()
+  local b = (os.getenv "LUA_CPATH" or ""):match "([^;]*)/%?%.so" or "build"
+  if b:find "^/" then return b end
+  local p = assert(io.popen "pwd")
+  local here = p:read "l"
+  p:close()
+  return here .. "/" .. b
+end
 
 describe("lua_close with clients still open", function()
   local h
@@ -80,5 +91,43 @@ print(pcall(realtime.gemini_ephemeral_token, { api_key = "k", expire_time = 60 }
       out, 1, true)
     assert.matches("false\trealtime.gemini_ephemeral_token: a time in seconds needs Lua's os library", out, 1, true)
     assert.not_matches("attempt to index a nil value", out, 1, true)
+  end)
+end)
+
+-- spec/embed_host.c: a C program that embeds Lua and links librealtime-lua, as a game
+-- engine does, closing its states with sessions open and running two states on two
+-- threads at once. Under `make check` it is built with the sanitizers, as the libraries
+-- it links are, so a leak or a use after free at lua_close fails it.
+describe("a C host that embeds Lua", function()
+  local dir, host
+
+  setup(function()
+    dir = helper.tmpdir()
+    host = dir .. "/embed_host"
+    local build = build_dir()
+    local sanitize = (os.getenv "LD_PRELOAD" or ""):find "asan" and "-fsanitize=address,undefined " or ""
+    local status, out = helper.run(("cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror %s-Icsrc/binding "
+      .. "$(pkg-config --cflags lua5.4) spec/embed_host.c -o %s -L%s -lrealtime-lua -lrealtime "
+      .. "$(pkg-config --libs lua5.4) -lpthread"):format(sanitize, q(host), q(build)))
+    assert(status == 0, out)
+  end)
+  teardown(function() if dir then helper.run("rm -rf " .. q(dir)) end end)
+
+  local function run_host(mode)
+    return helper.run(("env LD_LIBRARY_PATH=%s REALTIME_BASE_URL=%s REALTIME_CA_FILE=%s GEMINI_API_KEY=%s "
+      .. "timeout 120 %s %s"):format(q(build_dir()), q(helper.sim_http), q(helper.sim_ca), q(helper.sim_key),
+      q(host), mode))
+  end
+
+  it("closes a state whose sessions stream, wait in a tool handler, a receive and a connect", function()
+    local status, out = run_host "close"
+    assert.equal(0, status, out)
+    assert.matches("open\nclosed; threads after: 1\n", out, 1, true)
+  end)
+
+  it("runs two states on two threads at once, one closing while the other streams", function()
+    local status, out = run_host "threads"
+    assert.equal(0, status, out)
+    assert.matches("state 1: ok, state 2: ok; threads after: 1", out, 1, true)
   end)
 end)
