@@ -86,7 +86,7 @@ static const char open_code[] =
     "repeat assert(coroutine.resume(tool_co)); realtime.sleep(0.01) until waiting or realtime.now() > deadline\n"
     "assert(waiting, 'the tool handler did not start')\n"
     "waiting_in_co = assert(client:connect { output_modalities = { 'text' } })\n"
-    "recv_co = coroutine.create(function() return waiting_in_co:receive(60) end)\n"
+    "recv_co = coroutine.create(function() while true do waiting_in_co:receive(60) end end)\n"
     "assert(coroutine.resume(recv_co))\n"
     "assert(coroutine.status(recv_co) == 'suspended')\n"
     "other = assert(realtime.gemini { base_url = os.getenv 'REALTIME_BASE_URL',\n"
