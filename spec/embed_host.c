@@ -6,6 +6,8 @@
  *   embed_host threads   two states on two threads at once, each with its own client,
  *                        collecting garbage as they stream; one closes while the other
  *                        still streams
+ *   embed_host order     opens realtime.core before the standard libraries (a host's
+ *                        mistake of order), then opens them and uses the module
  *
  * The module comes from librealtime-lua (package.preload), the Lua files from lua/.
  * Prints what happened and how many threads the process has once every state is closed
@@ -37,12 +39,9 @@ static int thread_count(void)
     return n;
 }
 
-static lua_State *new_state(void)
+/* The standard libraries, the binding as "realtime.core" and the Lua files' path. */
+static void open_all(lua_State *L)
 {
-    lua_State *L = luaL_newstate();
-
-    if (!L)
-        return NULL;
     luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_realtime_core);
@@ -52,6 +51,14 @@ static lua_State *new_state(void)
     lua_pushliteral(L, "lua/?.lua;lua/?/init.lua");
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
+}
+
+static lua_State *new_state(void)
+{
+    lua_State *L = luaL_newstate();
+
+    if (L)
+        open_all(L);
     return L;
 }
 
@@ -153,12 +160,44 @@ static int two_threads(void)
     return !(started == 2 && w[0].ok && w[1].ok);
 }
 
+/* ---- the binding opened before the standard libraries ------------------------------ */
+
+static const char turn_code[] =
+    "local s = assert(client:connect { output_modalities = { 'text' } })\n"
+    "assert(s:send_text 'hello there')\n"
+    "for m in s:messages(10) do\n"
+    "  if m.type == 'output_text_delta' then io.write(m.text) end\n"
+    "  if m.type == 'response_done' then print(); break end\n"
+    "end\n"
+    "client:close()\n";
+
+static int open_order(void)
+{
+    lua_State *L = luaL_newstate();
+    int ok;
+
+    if (!L)
+        return 1;
+    lua_pushcfunction(L, luaopen_realtime_core);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+        printf("before the standard libraries: %s\n", lua_tostring(L, -1));
+    else
+        printf("before the standard libraries: opened\n");
+    lua_settop(L, 0);
+    open_all(L);
+    ok = run(L, "=client", client_code) == 0 && run(L, "=turn", turn_code) == 0;
+    lua_close(L);
+    return !ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "close") == 0)
         return close_open();
     if (argc == 2 && strcmp(argv[1], "threads") == 0)
         return two_threads();
-    fprintf(stderr, "usage: embed_host close|threads\n");
+    if (argc == 2 && strcmp(argv[1], "order") == 0)
+        return open_order();
+    fprintf(stderr, "usage: embed_host close|threads|order\n");
     return 2;
 }

@@ -125,6 +125,17 @@ describe("a C host that embeds Lua", function()
     assert.matches("open\nclosed; threads after: 1\n", out, 1, true)
   end)
 
+  -- realtime.core loads cjson through require: opened before luaL_openlibs it raised
+  -- "attempt to call a nil value", which named nothing (and aborted a host that opened
+  -- it with luaL_requiref, unprotected).
+  it("says which library realtime.core needs when opened before the standard libraries", function()
+    local status, out = run_host "order"
+    assert.equal(0, status, out)
+    assert.matches("before the standard libraries: realtime.core: needs Lua's package library (require) "
+      .. "to load cjson: open the standard libraries (luaL_openlibs) first\n", out, 1, true)
+    assert.matches("You said: hello there.", out, 1, true)
+  end)
+
   it("runs two states on two threads at once, one closing while the other streams", function()
     local status, out = run_host "threads"
     assert.equal(0, status, out)

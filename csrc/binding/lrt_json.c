@@ -235,7 +235,10 @@ void lrt_json_open(lua_State *L)
 {
     luaL_checkstack(L, 6, NULL);
 
-    lua_getglobal(L, "require");
+    /* a host that opens this module before the standard libraries has no require yet */
+    if (lua_getglobal(L, "require") != LUA_TFUNCTION)
+        luaL_error(L, "realtime.core: needs Lua's package library (require) to load cjson: "
+                      "open the standard libraries (luaL_openlibs) first");
     lua_pushstring(L, "cjson");
     lua_call(L, 1, 1);
     if (lua_type(L, -1) != LUA_TTABLE)
