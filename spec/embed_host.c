@@ -4,8 +4,9 @@
  *                        (streaming, a tool handler waiting, a receive waiting in a
  *                        coroutine, a connect under way), then lua_close
  *   embed_host threads   two states on two threads at once, each with its own client,
- *                        collecting garbage as they stream; one closes while the other
- *                        still streams
+ *                        one collecting garbage at every message, the other with its
+ *                        collector stopped (lua_gc LUA_GCSTOP, as hosts that collect
+ *                        between frames do); one closes while the other still streams
  *   embed_host order     opens realtime.core before the standard libraries (a host's
  *                        mistake of order), then opens them and uses the module
  *
@@ -119,6 +120,7 @@ static int close_open(void)
 
 struct worker {
     int turns;
+    int gc_stopped;   /* LUA_GCSTOP; else a full collection at every message */
     int ok;
 };
 
@@ -130,15 +132,17 @@ static void *stream(void *arg)
 
     if (!L)
         return NULL;
+    if (w->gc_stopped)
+        lua_gc(L, LUA_GCSTOP);
     snprintf(code, sizeof code,
              "local s = assert(client:connect { output_modalities = { 'text' } })\n"
              "for i = 1, %d do\n"
              "  assert(s:send_text('turn ' .. i))\n"
              "  local done\n"
-             "  for m in s:messages(10) do collectgarbage(); if m.type == 'response_done' then done = true; break end end\n"
+             "  for m in s:messages(10) do %s if m.type == 'response_done' then done = true; break end end\n"
              "  assert(done, 'no answer to turn ' .. i)\n"
              "end\n",
-             w->turns);
+             w->turns, w->gc_stopped ? "" : "collectgarbage();");
     w->ok = run(L, "=client", client_code) == 0 && run(L, "=stream", code) == 0;
     lua_close(L);   /* the short worker closes while the other streams */
     return NULL;
@@ -146,7 +150,7 @@ static void *stream(void *arg)
 
 static int two_threads(void)
 {
-    struct worker w[2] = { { 2, 0 }, { 20, 0 } };
+    struct worker w[2] = { { 2, 0, 0 }, { 20, 1, 0 } };
     pthread_t t[2];
     int started = 0;
 

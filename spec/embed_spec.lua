@@ -136,7 +136,7 @@ describe("a C host that embeds Lua", function()
     assert.matches("You said: hello there.", out, 1, true)
   end)
 
-  it("runs two states on two threads at once, one closing while the other streams", function()
+  it("runs two states on two threads at once, one closing while the other streams with its collector stopped", function()
     local status, out = run_host "threads"
     assert.equal(0, status, out)
     assert.matches("state 1: ok, state 2: ok; threads after: 1", out, 1, true)
