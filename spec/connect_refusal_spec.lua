@@ -159,3 +159,78 @@ for _, tls in ipairs { false, true } do
     end
   end)
 end
+
+describe("a setup refused by the server's close", function()
+  local client
+  setup(function() client = helper.gemini() end)
+  teardown(function() client:close() end)
+  before_each(function() helper.sim_request("DELETE", "/_sim/next") end)
+
+  -- connect's results, all of them, against a simulator told to close at the connect
+  local function refused(fault, opts)
+    if fault then helper.sim_post("/_sim/next", { fault = fault }) end
+    local out = table.pack(client:connect(opts or {}))
+    assert.is_nil(out[1])
+    return out
+  end
+
+  it("returns the close code and reason after the message and 'closed'", function()
+    -- 1011: a fault of the service, worth trying again
+    local out = refused { type = "close", code = 1011, when = "connect", reason = "quota" }
+    assert.equal(5, out.n)
+    assert.equal("server closed the connection (1011: quota)", out[2])
+    assert.equal("closed", out[3])
+    assert.equal(1011, out[4])
+    assert.equal("quota", out[5])
+    -- 1007 for a setup the service does not take (a field v1beta lacks): the caller's
+    -- config; the reason as the server sent it (the message escapes its quotes)
+    local pinned = helper.gemini { api_version = "v1beta" }
+    out = table.pack(pinned:connect { proactive_audio = true })
+    pinned:close()
+    assert.equal(5, out.n, out[2])
+    assert.equal("closed", out[3], out[2])
+    assert.matches("^server closed the connection %(1007: ", out[2])
+    assert.equal(1007, out[4])
+    assert.matches([[^Invalid JSON payload received%. Unknown name "proactivity" at 'setup']], out[5])
+  end)
+
+  it("returns them for a normal close before setupComplete too", function()
+    local out = refused { type = "close", code = 1000, when = "connect", reason = "bye" }
+    assert.same({ n = 5, nil, "connection closed before setup completed (1000: bye)",
+                  "closed", 1000, "bye" }, out)
+  end)
+
+  it("returns them with 'auth' for a close that refuses the key", function()
+    local bad = helper.gemini { api_key = "wrong-key-123" }
+    local out = table.pack(bad:connect {})
+    bad:close()
+    assert.equal(5, out.n, out[2])
+    assert.equal("auth", out[3])
+    assert.equal(1007, out[4])
+    assert.matches("API key not valid", out[5])
+    assert.is_nil(out[5]:find("wrong-key-123", 1, true))
+  end)
+
+  it("marks the closed message of a server's close, not that of the caller's", function()
+    local s = assert(client:connect {})
+    local conn = helper.last_connection()
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "close", code = 1008 } })
+    local closed = helper.drain(s)
+    assert.equal(1008, closed.code)
+    assert.is_true(closed.by_server)
+    s = assert(client:connect {})
+    s:close()
+    closed = helper.drain(s)
+    assert.equal(1000, closed.code)
+    assert.is_nil(closed.by_server)
+  end)
+
+  it("keeps three results when no server close caused the failure", function()
+    local out = refused { type = "drop", when = "connect" }
+    assert.equal(3, out.n, out[2])
+    assert.equal("closed", out[3], out[2])
+    out = refused { type = "refuse", status = 503 }
+    assert.equal(3, out.n, out[2])
+    assert.equal("handshake", out[3], out[2])
+  end)
+end)

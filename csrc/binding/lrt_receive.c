@@ -222,6 +222,9 @@ static int lrt_map_event(lua_State *L)
     default:
         lrt_end_response(L, "session ended");
         lrt_push_simple(L, "closed", "reason", ev->data, ev->len, "code", ev->code);
+        /* tells the server's own close from ours (a 1007 of ours for its bad UTF-8) */
+        if (ev->seq == RT_EV_CLOSED_BY_PEER)
+            lrt_set_bool(L, -1, "by_server", 1);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         u->ended = 1;
         break;

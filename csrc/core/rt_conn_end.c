@@ -119,14 +119,16 @@ static const char *rt_conn_cut_by(const struct rt_session *s)
                                                       : "the client was freed";
 }
 
-/* Why the session ends: the error (RT_OK for a normal end), the close code and reason;
- * `unsent` counts the messages never written. */
+/* Why the session ends: the error (RT_OK for a normal end), the close code and reason,
+ * and whether those are the server's close frame's (`*by_peer`); `unsent` counts the
+ * messages never written. */
 static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esize, int *code,
-                                    const char **reason, size_t unsent)
+                                    const char **reason, bool *by_peer, size_t unsent)
 {
     struct rt_client *c = s->client;
     char shown[RT_CONN_REASON_SHOWN];
 
+    *by_peer = false;
     *code = 1006;
     *reason = "";
     emsg[0] = '\0';
@@ -157,6 +159,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
              * was written after it stopped reading is not known to be read. */
             *code = s->peer_code;
             *reason = s->notes ? s->notes->peer_reason : "";
+            *by_peer = true;
             snprintf(emsg, esize, "close: the server closed the connection (%d%s%s) %s",
                      s->peer_code, **reason ? ": " : "", rt_conn_peer_shown(s, shown),
                      s->close_sent ? "instead of answering the close"
@@ -197,6 +200,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         if (s->peer_closed) {
             *code = s->peer_code;
             *reason = s->notes ? s->notes->peer_reason : "";
+            *by_peer = true;
         }
         snprintf(emsg, esize, "%s", rt_conn_err_msg(s));
         return rt_conn_err_code(s);
@@ -204,6 +208,7 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
     if (s->peer_closed) {
         *code = s->peer_code;
         *reason = s->notes ? s->notes->peer_reason : "";
+        *by_peer = true;
         if (s->peer_code != 1000 && s->peer_code != 1005) {
             snprintf(emsg, esize, "server closed the connection (%d%s%s)", s->peer_code,
                      **reason ? ": " : "", rt_conn_peer_shown(s, shown));
@@ -267,6 +272,8 @@ void rt_conn_finish(struct rt_session *s)
     const char *reason;
     enum rt_code ecode;
     size_t unsent, unsent_bytes, rlen;
+    struct rt_event *closed;
+    bool by_peer;
     int code;
 
     if (s->state == RT_CS_DONE)
@@ -277,7 +284,7 @@ void rt_conn_finish(struct rt_session *s)
     rt_client_unlink(c, s);
     rt_conn_stop_sends(s);
     rt_conn_unsent(s, &unsent, &unsent_bytes);
-    ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason, unsent);
+    ecode = rt_conn_outcome(s, emsg, sizeof emsg, &code, &reason, &by_peer, unsent);
     if (unsent || ((s->reconnecting || s->gave_up) &&
                    (s->replay.count || s->gave_way || s->unsure))) {
         size_t n = strlen(emsg);
@@ -321,8 +328,9 @@ void rt_conn_finish(struct rt_session *s)
     if (rlen > RT_WS_REASON_MAX)
         rlen = RT_WS_REASON_MAX;
     /* the last event: the descriptor stays readable after it (rt_evq_push_last) */
-    rt_evq_push_last(&s->events, rt_conn_end_event(&s->ev_closed, RT_SPARE_CLOSED_MAX, code,
-                                                   reason, rlen));
+    closed = rt_conn_end_event(&s->ev_closed, RT_SPARE_CLOSED_MAX, code, reason, rlen);
+    closed->seq = by_peer ? RT_EV_CLOSED_BY_PEER : 0;
+    rt_evq_push_last(&s->events, closed);
 
     /* Nothing of the connection is needed any more. */
     rt_queue_clear(&s->sendq);

@@ -22,13 +22,19 @@ enum rt_event_type {
                            session's server messages the resumed server state holds */
     RT_EV_ERROR,        /* code: enum rt_code; data: message. Not the end by itself: a
                            session that ends queues RT_EV_CLOSED after it */
-    RT_EV_CLOSED        /* code: WebSocket close code (1006 when none); data: reason. Always last. */
+    RT_EV_CLOSED        /* code: WebSocket close code (1006 when none); data: reason; seq:
+                           RT_EV_CLOSED_BY_PEER when they are the server's close frame's,
+                           else 0 (ours, or none came). Always last. */
 };
 
 /* RT_EV_MESSAGE's code: the message gives a resumption handle that does not hold the
  * session's initial history (rt_session_send_initial), which a session resumed from it
  * would lack. The core never resumes with such a handle; nor should its owner. */
 #define RT_EV_HANDLE_LACKS_HISTORY 1
+
+/* RT_EV_CLOSED's seq: the server closed the connection, and code and reason are its own
+ * (a 1007 of ours for its invalid UTF-8, a 1006 for a lost connection are not). */
+#define RT_EV_CLOSED_BY_PEER 1
 
 /* ISO C++ has no flexible array member; g++ and clang++ take one as an extension, and
  * under -pedantic-errors the warnings about it are quieted around this struct alone. */
@@ -50,7 +56,8 @@ struct rt_event {
                                          last one the resumed state holds (that of the message
                                          whose handle it resumed from; 0 for a new session or
                                          a saved handle): later ones, a tool call among them,
-                                         are unknown to the server now. 0 otherwise */
+                                         are unknown to the server now; RT_EV_CLOSED:
+                                         RT_EV_CLOSED_BY_PEER or 0. 0 otherwise */
     size_t len;                       /* bytes in data, not counting the NUL */
     char data[];                      /* NUL-terminated */
 };

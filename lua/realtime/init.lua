@@ -437,14 +437,40 @@ function Client:connect(opts)
     initial_history = history ~= nil,
     token_source = p.token_source,
   }
-  local session
-  session, err, code = open_session(self, p, cfg, state, handlers, props, timeout, history)
+  -- a server's close that refused the setup adds its code and reason
+  local session, close_code, close_reason
+  session, err, code, close_code, close_reason =
+    open_session(self, p, cfg, state, handlers, props, timeout, history)
   -- refused for its credential after it took a token of the client's source (a 401 whose
   -- refetch failed, a second 401, a 403): the next connect finds the credential anew
   if not session and code == "auth" and cfg.token_source then
     auth.retire(p, cfg.token_source)
   end
+  if close_code then return session, err, code, close_code, close_reason end
   return session, err, code
+end
+
+--- The closed message of a session whose setup ended in an error, when the server's close
+-- ended it: connect returns its code and reason too. nil when the error left the session
+-- open, or when the close was not the server's (a lost connection, our own 1007).
+local function server_close(session, deadline)
+  while true do
+    local msg, e = session:try_receive()
+    if msg then
+      if msg.type == "closed" then return msg.by_server and msg or nil end
+    elseif e ~= "again" or session:is_open() or now() >= deadline then
+      return nil
+    else
+      -- the session has ended: its closed message follows the error at once
+      wait_on(session, deadline - now())
+    end
+  end
+end
+
+-- connect's results for a setup that a server's close (`closed`, a message) refused.
+local function refused_by_close(text, code, closed, secrets)
+  if not closed then return nil, text, code end
+  return nil, text, code, closed.code, mask_secrets(closed.reason or "", secrets)
 end
 
 --- The rest of connect once the setup is made: opens the session (waiting for a place
@@ -487,8 +513,9 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
       end
       local ephemeral = p.backend == "gemini" and p.api_key and p.api_key:find("^auth_tokens/") ~= nil
       if msg.type == "error" then
-        return nil, mask_secrets(msg.message, secrets_of(p)),
-          refused_credentials(msg, ephemeral) and "auth" or msg.code
+        return refused_by_close(mask_secrets(msg.message, secrets_of(p)),
+          refused_credentials(msg, ephemeral) and "auth" or msg.code,
+          server_close(session, deadline), secrets_of(p))
       end
       if msg.type == "closed" then
         -- written as the core writes a server's close: "(1005)", "(1000: reason)"
@@ -496,7 +523,8 @@ function open_session(self, p, cfg, state, handlers, props, timeout, history)
         local text = ("connection closed before setup completed (%s%s%s)"):format(msg.code,
           reason ~= "" and ": " or "", reason)
         local refused = refused_credentials({ code = "closed", message = text }, ephemeral)
-        return nil, mask_secrets(text, secrets_of(p)), refused and "auth" or "closed"
+        return refused_by_close(mask_secrets(text, secrets_of(p)), refused and "auth" or "closed",
+          msg.by_server and msg, secrets_of(p))
       end
     elseif e ~= "again" then
       return nil, mask_secrets(e, secrets_of(p)), c
