@@ -112,6 +112,58 @@ describe("the read pause", function()
     client:close()
   end)
 
+  -- A slow reader's session (64 KiB unread) closed while the server sends a resumption
+  -- update: `before` came ahead of 100 messages of 2 KB, `during` after the close frame.
+  local function handle_on_close(params)
+    local n = 100
+    params.n = n
+    local client, tag = h:client("handle_on_close", params)
+    local s = assert(client:connect { max_receive_bytes = LIMIT, close_timeout = 5 })
+    -- the core read up to the bound (the handle among them), then paused
+    for _ = 1, 500 do
+      if s:stats().rx_pauses >= 1 then break end
+      realtime.sleep(0.01)
+    end
+    assert.is_true(s:stats().rx_pauses >= 1, "reading never paused")
+    assert.equal("before", s:resumption_handle())
+    s:close()
+    return s, client, tag, n
+  end
+
+  it("keeps the last handle the caller can read when the close drops the update after it", function()
+    local s, client, tag, n = handle_on_close {}
+    assert.equal(1000, ended_record(tag, 10).closeReceived.code)
+    local raws, errors, closed = read_all(s)
+    assert.equal(1000, closed.code)
+    assert.equal(n + 1, raws + dropped(errors))   -- `during` dropped with the flood's rest
+    -- resumed from `during`, the session would skip the messages the caller never got
+    assert.equal("before", s:resumption_handle())
+    client:close()
+  end)
+
+  it("hands out no handle that follows a message the close dropped", function()
+    -- the caller catches up once every message before `during` was read (kept or
+    -- dropped): `during` is queued, but the state it describes holds dropped messages
+    local s, client, _, n = handle_on_close { linger = 1000 }
+    for _ = 1, 500 do
+      if s:stats().messages_received >= n + 2 then break end
+      realtime.sleep(0.01)
+    end
+    assert.equal(n + 2, s:stats().messages_received)   -- setupComplete and `before` too
+    local updates = {}
+    for msg in s:messages(10) do
+      if msg.type == "session_resumption_update" then
+        updates[msg.raw.sessionResumptionUpdate.newHandle] = msg
+      end
+      if msg.type == "closed" then break end
+    end
+    assert.equal("before", updates.before.handle)
+    assert.is_not_nil(updates.during, "`during` was dropped: the reader did not catch up")
+    assert.is_nil(updates.during.handle)
+    assert.equal("before", s:resumption_handle())
+    client:close()
+  end)
+
   it("tells a reader that stays behind once, not at every pause", function()
     local n = 100000
     local client = h:client("flood_tiny", { n = n })

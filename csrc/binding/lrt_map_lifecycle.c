@@ -70,9 +70,9 @@ void lrt_map_resumption(struct lrt_frame *f, int sr)
     int kept = 0;
     if (n > 0)
         why = handle_problem(f);
-    if (n > 0 && !why && lrt_get_bool(L, f->state, "handle_lacks_history")) {
-        /* Resumed from it, the session would lack the connect history (the core's
-         * reconnect never uses it): no handle to save until one holds everything. */
+    if (n > 0 && !why && lrt_get_bool(L, f->state, "handle_withheld")) {
+        /* Resumed from it, the session would lack the connect history, or skip messages
+         * the close dropped (the core never uses it): no handle to save. */
         lua_pop(L, 1);
     } else if (n > 0 && !why) {
         lua_pushvalue(L, -1);

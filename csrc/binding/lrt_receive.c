@@ -184,8 +184,11 @@ static int lrt_map_event(lua_State *L)
         break;
     case RT_EV_MESSAGE:
         lua_getiuservalue(L, SLOT_SELF, LRT_UV_MAP);
-        /* the core knows whether a handle in it holds the history (lrt_map_resumption) */
-        lrt_set_bool(L, -1, "handle_lacks_history", ev->code & RT_EV_HANDLE_LACKS_HISTORY);
+        /* the core knows whether a handle in it holds the history, and whether it follows
+         * messages the close dropped: either way it is no handle to resume from
+         * (lrt_map_resumption) */
+        lrt_set_bool(L, -1, "handle_withheld",
+                     ev->code & (RT_EV_HANDLE_LACKS_HISTORY | RT_EV_HANDLE_PAST_DROPPED));
         /* the calls in it are noted with it: a reconnect may resume from before them */
         lrt_set_int(L, -1, "rx_seq", (lua_Integer)ev->seq);
         lrt_map_server_text(L, -1, ev->data, ev->len);   /* msgs | nil, msg, code */

@@ -90,8 +90,6 @@ static int rt_conn_message(struct rt_session *s)
     }
     ev->type = RT_EV_MESSAGE;
     ev->seq = ++s->rx_seq;
-    if (s->resume_on && rt_conn_track(s, ev->data, n))
-        ev->code |= RT_EV_HANDLE_LACKS_HISTORY;
     if (atomic_load_explicit(&s->turn_end_ns, memory_order_relaxed) &&
         rt_wire_has_audio(ev->data, n)) {
         long long t0 = atomic_exchange(&s->turn_end_ns, 0);
@@ -100,6 +98,13 @@ static int rt_conn_message(struct rt_session *s)
     }
     if (rt_conn_drop_closing(s, ev))
         return RT_WS_GO_ON;
+    /* Tracked only while nothing was dropped: a handle in or after a dropped message
+     * describes a state holding messages the owner never got; a resume from it would
+     * skip them. The session keeps the last handle before the first drop. */
+    if (s->rx_dropped)
+        ev->code |= RT_EV_HANDLE_PAST_DROPPED;
+    else if (s->resume_on && rt_conn_track(s, ev->data, n))
+        ev->code |= RT_EV_HANDLE_LACKS_HISTORY;
     cost = rt_event_cost(ev);          /* before the push: the owner may free ev at once */
     held = rt_evq_push(&s->events, ev);
     if (held == cost)

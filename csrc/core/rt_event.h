@@ -17,7 +17,8 @@ extern "C" {
 enum rt_event_type {
     RT_EV_READY,        /* data: the setupComplete message text */
     RT_EV_MESSAGE,      /* data: one complete server message (JSON text); code: flags
-                           (RT_EV_HANDLE_LACKS_HISTORY), 0 for none */
+                           (RT_EV_HANDLE_LACKS_HISTORY, RT_EV_HANDLE_PAST_DROPPED), 0 for
+                           none */
     RT_EV_RECONNECTED,  /* code: attempt number; data: reason; seq: how many of the
                            session's server messages the resumed server state holds */
     RT_EV_ERROR,        /* code: enum rt_code; data: message. Not the end by itself: a
@@ -31,6 +32,13 @@ enum rt_event_type {
  * session's initial history (rt_session_send_initial), which a session resumed from it
  * would lack. The core never resumes with such a handle; nor should its owner. */
 #define RT_EV_HANDLE_LACKS_HISTORY 1
+
+/* RT_EV_MESSAGE's code: the message came during the owner's close after server messages
+ * that were dropped (the unread ones held max_receive_bytes): a resumption handle in it
+ * describes a state holding messages the owner never got. The core does not keep it
+ * (rt_session_resumption_handle stays at the one before the first drop); nor should its
+ * owner. */
+#define RT_EV_HANDLE_PAST_DROPPED 2
 
 /* RT_EV_CLOSED's seq: the server closed the connection, and code and reason are its own
  * (a 1007 of ours for its invalid UTF-8, a 1006 for a lost connection are not). */

@@ -260,6 +260,25 @@ const modes = {
     },
   },
 
+  handle_on_close: {
+    about: 'after setupComplete, a resumable handle `before`, then `n` (default 100) text messages '
+      + 'of 2 KB; `linger` ms (default 0) after the client\'s close frame, a resumable handle '
+      + '`during`, then it closes back',
+    setup(c) {
+      c.setupComplete();
+      c.sendJson({ sessionResumptionUpdate: { newHandle: 'before', resumable: true } });
+      const n = int(c.params.n, 100);
+      const one = encode(OP.text, `{"p":"${'x'.repeat(2000)}"}`);
+      c.sendRaw(Buffer.concat(new Array(n).fill(one)), n);
+    },
+    close(c, code, reason) {
+      c.after(int(c.params.linger, 0), () => {
+        c.sendJson({ sessionResumptionUpdate: { newHandle: 'during', resumable: true } });
+        c.close(code, reason);
+      });
+    },
+  },
+
   own_close: {
     about: 'after setupComplete, stops reading; `after` ms (default 300) later closes with its own '
       + '`code` (default 1011) and reason, as a service does at its deadline, and reads again '
