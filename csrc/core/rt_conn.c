@@ -178,8 +178,8 @@ static void rt_conn_resolved_cb(struct rt_resolve_req *r)
     struct rt_lookup *lk = rt_container_of(r, struct rt_lookup, req);
     struct rt_session *s = lk->s;
 
-    /* An earlier answer still waiting there belongs to a lookup this one replaced. */
-    rt_free(atomic_exchange(&s->looked_up, lk));
+    /* Of two answers, the later lookup's stays: the other is freed, whichever came first. */
+    rt_free(rt_resolve_hand_over(&s->looked_up, &lk->req));
     rt_client_schedule(s->client, s, RT_REQ_RESOLVED);
     rt_session_unref(s);               /* the resolver's reference */
 }
@@ -187,9 +187,10 @@ static void rt_conn_resolved_cb(struct rt_resolve_req *r)
 /* RT_REQ_RESOLVED: the lookup answered, or the next of its addresses is to be tried. */
 static void rt_conn_resolved(struct rt_session *s)
 {
-    struct rt_lookup *lk = atomic_exchange(&s->looked_up, NULL);
+    struct rt_resolve_req *r = atomic_exchange(&s->looked_up, NULL);
+    struct rt_lookup *lk = r ? rt_container_of(r, struct rt_lookup, req) : NULL;
 
-    if (lk && (lk->gen != s->lookup_gen || s->state != RT_CS_RESOLVING)) {
+    if (lk && (lk->req.gen != s->lookup_gen || s->state != RT_CS_RESOLVING)) {
         rt_free(lk);                   /* timed out or closed meanwhile, or superseded */
         lk = NULL;
     }
@@ -251,7 +252,7 @@ void rt_conn_open(struct rt_session *s)
     lk->req.owner = s;
     lk->req.done = rt_conn_resolved_cb;
     lk->s = s;
-    lk->gen = ++s->lookup_gen;
+    lk->req.gen = ++s->lookup_gen;
     if (rt_resolve_literal(&lk->req)) {
         s->addrs = lk;
         rt_conn_connect(s);

@@ -2,6 +2,7 @@
 #include "rt_resolve.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -74,6 +75,21 @@ bool rt_resolve_literal(struct rt_resolve_req *r)
     r->count = 1;
     r->error[0] = '\0';
     return true;
+}
+
+struct rt_resolve_req *rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot,
+                                            struct rt_resolve_req *r)
+{
+    struct rt_resolve_req *cur = atomic_load(slot);
+
+    do {
+        /* later by the count, which may wrap: less than half the range ahead of r */
+        unsigned ahead = cur ? cur->gen - r->gen : 0;
+
+        if (ahead != 0 && ahead <= UINT_MAX / 2)
+            return r;
+    } while (!atomic_compare_exchange_weak(slot, &cur, r));
+    return cur;
 }
 
 static void rt_resolve_lookup(struct rt_resolve_req *r)

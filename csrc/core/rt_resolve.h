@@ -10,6 +10,7 @@
 #ifndef RT_RESOLVE_H
 #define RT_RESOLVE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "rt_link.h"
@@ -22,6 +23,8 @@ struct rt_resolve_req {
     const char *host;                    /* borrowed from the requester, valid until done */
     int port;
     const void *owner;                   /* whose it is, for rt_resolver_cancel; may be NULL */
+    unsigned gen;                        /* the owner's count of its requests: a later one
+                                            has a larger gen (rt_resolve_hand_over) */
     /* results, written by the resolver thread before `done` is called */
     int count;                           /* addresses found */
     char addrs[RT_RESOLVE_MAX_ADDRS][RT_RESOLVE_ADDR_LEN];
@@ -48,6 +51,14 @@ int rt_resolver_cancel(struct rt_resolver *rv, const void *owner);
  * finishes on its own (its thread then exits, the last one freeing what is left). NULL
  * ok. */
 void rt_resolver_free(struct rt_resolver *rv);
+
+/* Puts the answered request r in `slot`, where its owner takes answers (any thread),
+ * unless the slot holds the answer of a later request of the owner: a lookup that a
+ * later one replaced may answer after it, and must not take its place. Returns what is
+ * left over, for the caller to free: the answer r replaced, r itself when it is the
+ * older, or NULL. */
+struct rt_resolve_req *rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot,
+                                            struct rt_resolve_req *r);
 
 /* Fills r's results at once when r->host is a literal IPv4 or IPv6 address; returns
  * whether it was. */

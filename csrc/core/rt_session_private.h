@@ -47,14 +47,16 @@ struct rt_upgrade {
     lws_sorted_usec_list_t body_wait; /* bounds the wait for a refusal's body */
 };
 
-/* A name lookup for one connection attempt. The resolver has it (and a reference to the
- * session) until it answers; the answer then waits in the session's `looked_up` until
- * the I/O thread takes it, or is freed there when a newer lookup has replaced it. */
+/* A name lookup for one connection attempt (req.gen: which of the session's lookups it
+ * is). The resolver has it (and a reference to the session) until it answers; the
+ * answer then waits in the session's `looked_up` until the I/O thread takes it, or is
+ * freed when a newer lookup's answer is there (rt_resolve_hand_over). `req` comes first:
+ * the address of a lookup's req is that of the lookup, so rt_free takes either. */
 struct rt_lookup {
     struct rt_resolve_req req;
     struct rt_session *s;            /* the session it is for */
-    unsigned gen;                    /* which of the session's lookups it is */
 };
+_Static_assert(offsetof(struct rt_lookup, req) == 0, "rt_free takes a lookup's req");
 
 /* Why a connection is ending: allocated by the I/O thread at the connection's first
  * failure or close frame, freed with the connection, so a healthy session carries none
@@ -192,7 +194,7 @@ struct rt_session {
     struct rt_stats_live stats;
     atomic_int fork_told;            /* owner, in a child of a fork: end events handed out
                                         for the parent's copy (rt_sess_forked_event) */
-    _Atomic(struct rt_lookup *) looked_up;   /* owned: an answered lookup not yet taken
+    _Atomic(struct rt_resolve_req *) looked_up; /* owned: an answered lookup's req, not yet taken
                                                 by the I/O thread (RT_REQ_RESOLVED) */
 
     /* ---- I/O thread ---- */

@@ -2,6 +2,7 @@
  * size, requests still queued when it is freed answered with an error, and a cancel
  * taking back only its owner's requests that no thread has taken. */
 #include <dlfcn.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -169,10 +170,37 @@ static void test_cancel_takes_back_the_queued(void)
     rt_resolver_free(rv);
 }
 
+/* The answers of a session's lookups meet in one slot: the later lookup's answer stays
+ * there, whichever of the two answered first (a reconnect's lookup may answer before the
+ * one it replaced, still under way in getaddrinfo). */
+static void test_hand_over_keeps_the_later_answer(void)
+{
+    _Atomic(struct rt_resolve_req *) slot = NULL;
+    struct rt_resolve_req older = { .gen = 1 }, newer = { .gen = 2 }, third = { .gen = 3 };
+
+    /* in order: each replaces the one before */
+    RT_CHECK(rt_resolve_hand_over(&slot, &older) == NULL);
+    RT_CHECK(rt_resolve_hand_over(&slot, &newer) == &older);
+    RT_CHECK(atomic_load(&slot) == &newer);
+    /* the older answers last: it is left over, the newer stays */
+    atomic_store(&slot, NULL);
+    RT_CHECK(rt_resolve_hand_over(&slot, &newer) == NULL);
+    RT_CHECK(rt_resolve_hand_over(&slot, &older) == &older);
+    RT_CHECK(atomic_load(&slot) == &newer);
+    RT_CHECK(rt_resolve_hand_over(&slot, &third) == &newer);
+    RT_CHECK(atomic_load(&slot) == &third);
+    /* the count wraps: 0 comes after UINT_MAX */
+    struct rt_resolve_req last = { .gen = UINT_MAX }, wrapped = { .gen = 0 };
+    atomic_store(&slot, &wrapped);
+    RT_CHECK(rt_resolve_hand_over(&slot, &last) == &last);
+    RT_CHECK(atomic_load(&slot) == &wrapped);
+}
+
 int main(void)
 {
     RT_RUN(test_every_request_answered);
     RT_RUN(test_free_answers_the_queue);
     RT_RUN(test_cancel_takes_back_the_queued);
+    RT_RUN(test_hand_over_keeps_the_later_answer);
     return rt_test_done();
 }
