@@ -475,7 +475,7 @@ end
 
 --- The rest of connect once the setup is made: opens the session (waiting for a place
 -- while the client is full) and waits for setupComplete. Returns the session, or nil,
--- message, code.
+-- message, code (and the close code and reason when the server's close refused it).
 function open_session(self, p, cfg, state, handlers, props, timeout, history)
   -- looked at before the attempt: a close that ends between the attempt's "busy" and a
   -- look after it would leave nothing closing to wait for, and its free place untried
