@@ -211,7 +211,8 @@ static int rt_sess_copy_strings(struct rt_session *s, const struct rt_url *u,
     if (!slash)
         *at++ = '/';
     s->path = rt_sess_put(&at, u->path, u->path_len) - (slash ? 0 : 1);
-    s->audio_mime = rt_sess_put(&at, mime, strlen(mime));
+    s->audio_mime_len = strlen(mime);
+    s->audio_mime = rt_sess_put(&at, mime, s->audio_mime_len);
     if (s->resume_on)
         s->setup_tmpl = rt_sess_put(&at, o->setup, o->setup_len);
     return 0;

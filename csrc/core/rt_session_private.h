@@ -151,6 +151,7 @@ struct rt_session {
     size_t max_receive;              /* bytes of unread events before reading pauses */
     size_t max_message;              /* largest server message */
     const char *audio_mime;          /* in strings */
+    size_t audio_mime_len;
     struct rt_auth *auth;            /* owned reference, or NULL */
     const char *setup_tmpl;          /* in strings: the setup message as given (resume_on) */
     size_t setup_len;

@@ -341,7 +341,8 @@ int rt_session_append_audio(struct rt_session *s, const void *pcm, size_t len,
     }
     if (rt_sess_check_fork(s, err))
         return -1;
-    if (rt_wire_audio_checked(pcm, len, s->audio_mime, &chain, &bytes, err))
+    if (rt_wire_audio_checked(pcm, len, s->audio_mime, s->audio_mime_len, &chain, &bytes,
+                              err))
         return -1;
     locked = rt_sess_turn_lock(s);
     if (s->manual_activity && !atomic_load(&s->in_turn)) {

@@ -123,16 +123,21 @@ static const char rt_audio_head[] = "{\"realtimeInput\":{\"audio\":{\"data\":\""
 static const char rt_audio_mid[] = "\",\"mimeType\":\"";
 static const char rt_audio_tail[] = "\"}}}";
 
-size_t rt_wire_audio_len(size_t n, const char *mime)
+static size_t rt_wire_audio_len_m(size_t n, size_t mlen)
 {
     return sizeof rt_audio_head - 1 + rt_base64_encoded_len(n) + sizeof rt_audio_mid - 1 +
-           strlen(mime) + sizeof rt_audio_tail - 1;
+           mlen + sizeof rt_audio_tail - 1;
 }
 
-size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime)
+size_t rt_wire_audio_len(size_t n, const char *mime)
+{
+    return rt_wire_audio_len_m(n, strlen(mime));
+}
+
+static size_t rt_wire_audio_text_m(char *out, const void *pcm, size_t n, const char *mime,
+                                   size_t mlen)
 {
     char *d = out;
-    size_t mlen = strlen(mime);
 
     memcpy(d, rt_audio_head, sizeof rt_audio_head - 1);
     d += sizeof rt_audio_head - 1;
@@ -146,6 +151,11 @@ size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime
     return (size_t)(d - out);
 }
 
+size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime)
+{
+    return rt_wire_audio_text_m(out, pcm, n, mime, strlen(mime));
+}
+
 int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg **chain,
                   size_t *bytes, struct rt_error *err)
 {
@@ -155,10 +165,10 @@ int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg *
         rt_error_set(err, RT_EINVAL, "audio mime type contains characters JSON would escape");
         return -1;
     }
-    return rt_wire_audio_checked(pcm, len, mime, chain, bytes, err);
+    return rt_wire_audio_checked(pcm, len, mime, strlen(mime), chain, bytes, err);
 }
 
-int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
+int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime, size_t mime_len,
                           struct rt_msg **chain, size_t *bytes, struct rt_error *err)
 {
     const unsigned char *p = pcm;
@@ -174,14 +184,14 @@ int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
     rt_queue_init(&q);
     for (off = 0; off < len; off += RT_WIRE_AUDIO_CHUNK) {
         size_t n = len - off < RT_WIRE_AUDIO_CHUNK ? len - off : RT_WIRE_AUDIO_CHUNK;
-        struct rt_msg *m = rt_msg_new(rt_wire_audio_len(n, mime));
+        struct rt_msg *m = rt_msg_new(rt_wire_audio_len_m(n, mime_len));
 
         if (!m) {
             rt_queue_clear(&q);
             rt_error_set(err, RT_ENOMEM, "out of memory building an audio message");
             return -1;
         }
-        rt_wire_audio_text((char *)m->data, p + off, n, mime);
+        rt_wire_audio_text_m((char *)m->data, p + off, n, mime, mime_len);
         rt_queue_push(&q, m);
     }
     *chain = q.head;

@@ -52,9 +52,9 @@ size_t rt_wire_audio_text(char *out, const void *pcm, size_t n, const char *mime
  * RT_EINVAL (odd length, a mime that needs escaping) or RT_ENOMEM. */
 int rt_wire_audio(const void *pcm, size_t len, const char *mime, struct rt_msg **chain,
                   size_t *bytes, struct rt_error *err);
-/* rt_wire_audio for a mime type already found good by rt_wire_mime_ok (a session checks
- * its own once, when it is made, instead of on every append). */
-int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime,
+/* rt_wire_audio for a mime type already found good by rt_wire_mime_ok, of mime_len bytes
+ * (a session checks and measures its own once, when it is made, not on every append). */
+int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime, size_t mime_len,
                           struct rt_msg **chain, size_t *bytes, struct rt_error *err);
 
 /* True when the server message is a setupComplete: a JSON object with the top-level key
