@@ -285,6 +285,12 @@ function helper.reply_text(session, timeout)
   return nil, msgs
 end
 
+--- Sends a text and returns the text of the reply (nil when the turn has none).
+function helper.text_turn(session, prompt, timeout)
+  assert(session:send_text(prompt))
+  return (helper.reply_text(session, timeout))
+end
+
 -- ---- the hostile server (spec/hostile) ----------------------------------------------
 
 local SPEC_DIR = debug.getinfo(1, "S").source:match "^@(.*)/[^/]*$" or "spec"

@@ -3,15 +3,7 @@
 local helper = require "spec.helper"
 local realtime = require "realtime"
 
-local function text_turn(session, prompt)
-  assert(session:send_text(prompt))
-  local text
-  for msg in session:messages(20) do
-    if msg.type == "output_text_done" then text = msg.text end
-    if msg.type == "response_done" then break end
-  end
-  return text
-end
+local text_turn = helper.text_turn
 
 describe("receiving", function()
   local client
