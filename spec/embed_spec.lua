@@ -64,6 +64,20 @@ print(ok, err)
     end)
   end
 
+  -- A state that never opened the string library has no string methods either (its
+  -- luaopen_string sets the strings' metatable): removing the global alone kept them.
+  it("names the string library in a state whose strings have no methods", function()
+    local status, out = helper.child([[
+debug.setmetatable("", nil)
+string = nil
+local ok, err = pcall(require, "realtime")
+print(ok, err)
+]], { timeout = 30 })
+    assert.equal(0, status, out)
+    assert.matches("false\trealtime: needs Lua's standard library 'string' (open it before "
+      .. "require \"realtime\": luaL_openlibs, or luaL_requiref with luaopen_string)", out, 1, true)
+  end)
+
   -- os, io and debug are optional: a sandbox commonly leaves them out.
   it("works without os, io and debug, and realtime.run still raises a coroutine's own error", function()
     local status, out = helper.child(([[

@@ -11,10 +11,11 @@
 -- only some of them (a sandboxed state): say which one is missing here, not as "attempt
 -- to index a nil value" at some later call. os, io and debug are optional (docs/api.md,
 -- "C API for hosts").
+-- The message is joined with `..`: without the string library strings have no methods.
 for _, lib in ipairs { "string", "table", "coroutine", "math", "utf8" } do
   if type(_ENV[lib]) ~= "table" then
-    error(("realtime: needs Lua's standard library '%s' (open it before require \"realtime\":"
-      .. " luaL_openlibs, or luaL_requiref with luaopen_%s)"):format(lib, lib), 0)
+    error("realtime: needs Lua's standard library '" .. lib .. "' (open it before require"
+      .. " \"realtime\": luaL_openlibs, or luaL_requiref with luaopen_" .. lib .. ")", 0)
   end
 end
 
