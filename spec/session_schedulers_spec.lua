@@ -330,6 +330,47 @@ describe("receiving", function()
     end)
   end
 
+  -- the same with an error object (a table): the run logs it with its traceback, and the
+  -- dispatch logged the handler's failure with a second one
+  for _, case in ipairs { { "blocking", true }, { "non_blocking", true }, { "non_blocking", false } } do
+    local behavior, waits = case[1], case[2]
+    it(("under realtime.run: a run failed with an error object in a %s handler (%s) logs one traceback")
+        :format(behavior, waits and "waiting" or "failing at once"), function()
+      local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
+        { name = "book", description = "books", behavior = behavior ~= "blocking" and behavior or nil,
+          handler = function()
+            realtime.run(function()
+              if waits then realtime.sleep(0.05) end
+              error({ reason = "no rooms left" })
+            end)
+          end },
+      } })
+      local logged = {}
+      realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
+      realtime.run(function()
+        assert(s:send_text "call book {}")
+        helper.receive_until(s, "response_output_item_done")
+        for msg in s:messages(10) do
+          if msg.type == "output_text_done" then break end
+        end
+      end)
+      realtime.log(nil)
+      local conns = helper.connections()
+      local frames = helper.sim_get("/_sim/connections/" .. conns[#conns].id .. "/frames").frames
+      local sent
+      for _, f in ipairs(frames) do
+        if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then sent = f.text end
+      end
+      assert.matches('"response":{"error":"(error object is a table value)"}', sent, 1, true)
+      local all = table.concat(logged, "\n----\n")
+      local _, count = all:gsub("stack traceback:", "")
+      assert.equal(1, count, all)
+      assert.matches("realtime.run: a coroutine failed: table", all, 1, true)
+      s:close()
+      helper.drain(s)
+    end)
+  end
+
   it("under cqueues: closing a handler that waits in realtime.run closes the run's coroutines", function()
     -- a run that waits through the controller can be left there: its coroutines'
     -- to-be-closed variables must run then, as when the run ends by an error

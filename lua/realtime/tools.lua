@@ -147,9 +147,10 @@ end
 -- error of a realtime.run that failed inside it keeps its one traceback, which the
 -- dispatch cuts off the model's text.
 local function traced_handler(handler)
+  local msgh = wait.run_aware(core._traceback)
   return function(args, call)
-    local res = table.pack(xpcall(handler, core._traceback, args, call))
-    if not res[1] then return TOOL_FAILED, wait.without_second_traceback(res[2]) end
+    local res = table.pack(xpcall(handler, msgh, args, call))
+    if not res[1] then return TOOL_FAILED, res[2] end
     return res[2], res[3]
   end
 end

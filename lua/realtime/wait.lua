@@ -48,18 +48,36 @@ local NONE = {}
 -- non-string one is logged once).
 local run_failures = setmetatable({}, { __mode = "kv" })
 
---- A tool handler's error as the dispatch's message handler (core._traceback) made it
--- in the running coroutine (tools.lua): when it is the error of a realtime.run that failed
--- there, which has its traceback already, it is returned without the one added after,
--- so that the model gets its text alone (the dispatch cuts at the last traceback) and
--- the log one traceback. Any other error as it is.
-local function without_second_traceback(err)
-  local first = run_failures[coroutine.running()]
-  if type(first) == "string" and type(err) == "string" and #err > #first
-    and err:sub(1, #first) == first and err:find("^\nstack traceback:", #first + 1) then
-    return first
+-- Where msgh's traceback starts in text (the last one: msgh's words for an error object
+-- may hold "stack traceback:" too), or nil.
+local function last_traceback(text)
+  local cut, at = nil, text:find("\nstack traceback:", 1, true)
+  while at do
+    cut = at
+    at = text:find("\nstack traceback:", at + 1, true)
   end
-  return err
+  return cut
+end
+
+--- A message handler around msgh (the dispatch's, core._traceback) for a tool handler
+-- (tools.lua, beside): the error of a realtime.run that failed in the running coroutine
+-- has its traceback already (a string) or had it logged (any other value), so it gets no
+-- second one: a string as it is, any other value in msgh's words alone. The model then
+-- gets the text alone (the dispatch cuts at the last traceback) and the log one
+-- traceback. Any other error gets msgh's words and traceback, as without this handler.
+local function run_aware(msgh)
+  return function(e)
+    local failed_run = e ~= nil and run_failures[coroutine.running()] == e
+    if failed_run and type(e) == "string" then return e end
+    local text = msgh(e)
+    local cut = type(text) == "string" and last_traceback(text)
+    if not cut then return text end
+    if failed_run then return text:sub(1, cut - 1) end
+    -- msgh's traceback starts at this function: from its caller's level (the raise), as
+    -- msgh alone would give it
+    if debug and debug.traceback then return text:sub(1, cut - 1) .. debug.traceback("", 2) end
+    return text
+  end
 end
 
 local function cqueues_running()
@@ -355,8 +373,8 @@ end
 
 --- Calls fn(...) in a coroutine of its own when the caller runs under realtime.run or a
 -- cqueues controller, so that fn may wait without holding the caller. Returns
--- fn's results as { ok, ... } (xpcall's, errors through msgh, less a traceback added
--- after a failed realtime.run's, which has its own) when fn ended without
+-- fn's results as { ok, ... } (xpcall's, errors through msgh, except a failed
+-- realtime.run's, which has its own traceback: run_aware) when fn ended without
 -- waiting; false when it waits: it then goes on beside the caller under the same
 -- scheduler, and done(results) is called in its coroutine when it ends (an error done
 -- raises goes to the log). Returns nil, and calls nothing, under no scheduler (or where
@@ -369,9 +387,7 @@ local function beside(fn, msgh, done, ...)
   if not cqueues and not adopt then return nil end
   local waited = false
   local h = coroutine.create(function(...)
-    local res = table.pack(xpcall(fn, msgh, ...))
-    -- looked at here: the error of a realtime.run that failed in fn is known by this coroutine
-    if not res[1] then res[2] = without_second_traceback(res[2]) end
+    local res = table.pack(xpcall(fn, run_aware(msgh), ...))
     if not waited then return res end
     local ok, err = pcall(done, res)
     if not ok then module._log("error", "realtime: after a tool handler: " .. tostring(err)) end
@@ -396,4 +412,4 @@ local function install(into)
 end
 
 return { install = install, wait_on = wait_on, check_timeout = check_timeout, beside = beside,
-  without_second_traceback = without_second_traceback }
+  run_aware = run_aware }
