@@ -453,6 +453,23 @@ describe("gemini_ephemeral_token with bad values", function()
       realtime.gemini_ephemeral_token, base { uses = 2 ^ 31 })
   end)
 
+  it("counts the options a table inherits through a metatable, as realtime.gemini does", function()
+    -- they were read with pairs alone: a table of defaults was ignored without a word, its
+    -- uses, times and setup lock too (a token freer than asked for)
+    local token, info = realtime.gemini_ephemeral_token(setmetatable({}, { __index = base { uses = 3 } }))
+    assert.is_string(token, info)
+    assert.matches("^auth_tokens/", token)
+    assert.equal(3, info.uses)
+    -- checked as given ones are; a strict table's missing keys count as not given
+    raises("option 'uses': expected an integer from 0 to 2147483647, got %-1",
+      realtime.gemini_ephemeral_token, setmetatable(base(), { __index = { uses = -1 } }))
+    token, info = realtime.gemini_ephemeral_token(setmetatable(base { uses = 2 },
+      { __index = function(_, k) error("strict: no field " .. tostring(k)) end }))
+    assert.is_string(token, info)
+    assert.matches("^auth_tokens/", token)
+    assert.equal(2, info.uses)
+  end)
+
   it("takes an RFC 3339 time that exists: a leap day, a fraction, an offset", function()
     local token = realtime.gemini_ephemeral_token(base { expire_time = "2028-02-29T23:59:59.25+05:30",
       new_session_expire_time = "2028-02-29T12:00:00z" })

@@ -5,6 +5,7 @@
 -- Errors are `nil, message, code`; a message never holds the key (auth.mask_secrets).
 local core = require "realtime.core"
 local cjson = require "cjson"
+local with_inherited = require("realtime.options").with_inherited
 -- realtime.auth loads this module: it is required here when first needed, not at load
 local function auth() return require "realtime.auth" end
 
@@ -79,7 +80,8 @@ local function check_ephemeral(opts, level)
     error("gemini_ephemeral_token: expected a table of options, got " .. type(opts), level + 1)
   end
   local checked = {}
-  for k, v in pairs(opts) do
+  -- those a table inherits through a metatable too, as a client constructor's
+  for k, v in pairs(with_inherited(opts, EPHEMERAL_OPTIONS)) do
     local check = EPHEMERAL_OPTIONS[k]
     if check == nil then
       error(("unknown option '%s'"):format((tostring(k):sub(1, 64):gsub("[%c\128-\255]", "?"))), level + 1)

@@ -501,7 +501,7 @@ end
 
 return {
   is_callable = is_callable, one_of = one_of, BOOLEAN = BOOLEAN, shown = shown,
-  field = field, stored = stored,
+  field = field, stored = stored, with_inherited = with_inherited,
   check_options = check_options, check_session_options = check_session_options,
   check_client_options = check_client_options,
   GEMINI_OPTIONS = GEMINI_OPTIONS, VERTEX_OPTIONS = VERTEX_OPTIONS,
