@@ -173,6 +173,7 @@ end
 -- The handlers of a session, wrapped: those of non_blocking tools by beside_handler, the
 -- others by traced_handler.
 local function with_wrapped_handlers(handlers, tools)
+  if next(handlers) == nil then return handlers end   -- no tools: the shared empty table
   local wrapped = {}
   for k, v in pairs(handlers) do wrapped[k] = traced_handler(v) end
   for _, tool in options.stored(tools or {}) do
