@@ -178,8 +178,8 @@ static void rt_conn_resolved_cb(struct rt_resolve_req *r)
     struct rt_lookup *lk = rt_container_of(r, struct rt_lookup, req);
     struct rt_session *s = lk->s;
 
-    /* Of two answers, the later lookup's stays: the other is freed, whichever came first. */
-    rt_free(rt_resolve_hand_over(&s->looked_up, &lk->req));
+    /* It waits beside any other: the I/O thread keeps the current lookup's answer. */
+    rt_resolve_hand_over(&s->looked_up, &lk->req);
     rt_client_schedule(s->client, s, RT_REQ_RESOLVED);
     rt_session_unref(s);               /* the resolver's reference */
 }
@@ -187,11 +187,12 @@ static void rt_conn_resolved_cb(struct rt_resolve_req *r)
 /* RT_REQ_RESOLVED: the lookup answered, or the next of its addresses is to be tried. */
 static void rt_conn_resolved(struct rt_session *s)
 {
-    struct rt_resolve_req *r = atomic_exchange(&s->looked_up, NULL);
+    struct rt_resolve_req *stale, *r = rt_resolve_take(&s->looked_up, s->lookup_gen, &stale);
     struct rt_lookup *lk = r ? rt_container_of(r, struct rt_lookup, req) : NULL;
 
-    if (lk && (lk->req.gen != s->lookup_gen || s->state != RT_CS_RESOLVING)) {
-        rt_free(lk);                   /* timed out or closed meanwhile, or superseded */
+    rt_conn_free_answers(stale);       /* of lookups that later ones replaced */
+    if (lk && s->state != RT_CS_RESOLVING) {
+        rt_free(lk);                   /* timed out or closed meanwhile */
         lk = NULL;
     }
     if (lk) {
@@ -221,6 +222,16 @@ static double rt_conn_attempt_time(struct rt_session *s)
     if (!s->first_deadline)
         s->first_deadline = now + s->timeout;
     return s->first_deadline - now > 0.001 ? s->first_deadline - now : 0.001;
+}
+
+void rt_conn_free_answers(struct rt_resolve_req *r)
+{
+    struct rt_resolve_req *next;
+
+    for (; r; r = next) {
+        next = r->next_answer;
+        rt_free(r);                    /* the lookup: req is its first member */
+    }
 }
 
 void rt_conn_cancel_lookup(struct rt_session *s)

@@ -20,6 +20,9 @@ void rt_conn_open(struct rt_session *s);
  * ended (timed out, closed) or is replaced, and they would only hold later lookups of the
  * client behind them. I/O thread. */
 void rt_conn_cancel_lookup(struct rt_session *s);
+/* Frees answered lookups: a list linked by next_answer (rt_resolve_take's stale ones,
+ * or all that a freed session still holds); any thread. NULL ok. */
+void rt_conn_free_answers(struct rt_resolve_req *r);
 /* The first connection: rt_conn_open once the session's token source (if any) has a
  * token, as a reconnect waits for one (rt_conn_resume.c). */
 void rt_conn_open_first(struct rt_session *s);

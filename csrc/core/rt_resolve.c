@@ -2,7 +2,6 @@
 #include "rt_resolve.h"
 
 #include <arpa/inet.h>
-#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -77,19 +76,33 @@ bool rt_resolve_literal(struct rt_resolve_req *r)
     return true;
 }
 
-struct rt_resolve_req *rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot,
-                                            struct rt_resolve_req *r)
+void rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot, struct rt_resolve_req *r)
 {
-    struct rt_resolve_req *cur = atomic_load(slot);
+    struct rt_resolve_req *head = atomic_load(slot);
 
-    do {
-        /* later by the count, which may wrap: less than half the range ahead of r */
-        unsigned ahead = cur ? cur->gen - r->gen : 0;
+    /* only r is written: what the slot holds is linked to, never read */
+    do
+        r->next_answer = head;
+    while (!atomic_compare_exchange_weak(slot, &head, r));
+}
 
-        if (ahead != 0 && ahead <= UINT_MAX / 2)
-            return r;
-    } while (!atomic_compare_exchange_weak(slot, &cur, r));
-    return cur;
+struct rt_resolve_req *rt_resolve_take(_Atomic(struct rt_resolve_req *) *slot, unsigned gen,
+                                       struct rt_resolve_req **stale)
+{
+    struct rt_resolve_req *r = atomic_exchange(slot, NULL), *next, *found = NULL;
+
+    *stale = NULL;
+    for (; r; r = next) {
+        next = r->next_answer;
+        if (!found && r->gen == gen) {
+            found = r;
+            r->next_answer = NULL;
+        } else {
+            r->next_answer = *stale;
+            *stale = r;
+        }
+    }
+    return found;
 }
 
 static void rt_resolve_lookup(struct rt_resolve_req *r)

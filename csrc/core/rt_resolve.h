@@ -23,8 +23,9 @@ struct rt_resolve_req {
     const char *host;                    /* borrowed from the requester, valid until done */
     int port;
     const void *owner;                   /* whose it is, for rt_resolver_cancel; may be NULL */
-    unsigned gen;                        /* the owner's count of its requests: a later one
-                                            has a larger gen (rt_resolve_hand_over) */
+    unsigned gen;                        /* which of the owner's requests it is
+                                            (rt_resolve_take) */
+    struct rt_resolve_req *next_answer;  /* the next answer waiting in the owner's slot */
     /* results, written by the resolver thread before `done` is called */
     int count;                           /* addresses found */
     char addrs[RT_RESOLVE_MAX_ADDRS][RT_RESOLVE_ADDR_LEN];
@@ -52,13 +53,17 @@ int rt_resolver_cancel(struct rt_resolver *rv, const void *owner);
  * ok. */
 void rt_resolver_free(struct rt_resolver *rv);
 
-/* Puts the answered request r in `slot`, where its owner takes answers (any thread),
- * unless the slot holds the answer of a later request of the owner: a lookup that a
- * later one replaced may answer after it, and must not take its place. Returns what is
- * left over, for the caller to free: the answer r replaced, r itself when it is the
- * older, or NULL. */
-struct rt_resolve_req *rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot,
-                                            struct rt_resolve_req *r);
+/* Adds the answered request r to those waiting in `slot` for their owner (any thread).
+ * It never reads the answers already there: the owner may take and free them at any
+ * moment. A lookup that a later one replaced may answer after it; both wait, and the
+ * owner keeps the one it asks for (rt_resolve_take). */
+void rt_resolve_hand_over(_Atomic(struct rt_resolve_req *) *slot, struct rt_resolve_req *r);
+
+/* The owner's thread: takes every answer waiting in `slot`. Returns that of request
+ * `gen`, or NULL; the others go to *stale, linked by next_answer, for the caller to
+ * free. */
+struct rt_resolve_req *rt_resolve_take(_Atomic(struct rt_resolve_req *) *slot, unsigned gen,
+                                       struct rt_resolve_req **stale);
 
 /* Fills r's results at once when r->host is a literal IPv4 or IPv6 address; returns
  * whether it was. */

@@ -65,7 +65,7 @@ static void rt_sess_destroy(struct rt_session *s)
     rt_free(s->pong);
     rt_free(s->notes);
     rt_free(s->addrs);
-    rt_free(atomic_exchange(&s->looked_up, NULL));
+    rt_conn_free_answers(atomic_exchange(&s->looked_up, NULL));
     rt_tls_free(&s->tls);
     rt_msg_free(s->setup);
     rt_msg_free(s->cur);

@@ -49,9 +49,10 @@ struct rt_upgrade {
 
 /* A name lookup for one connection attempt (req.gen: which of the session's lookups it
  * is). The resolver has it (and a reference to the session) until it answers; the
- * answer then waits in the session's `looked_up` until the I/O thread takes it, or is
- * freed when a newer lookup's answer is there (rt_resolve_hand_over). `req` comes first:
- * the address of a lookup's req is that of the lookup, so rt_free takes either. */
+ * answer then waits in the session's `looked_up`, beside the answers of lookups it
+ * replaced, until the I/O thread takes them all and keeps the current one's
+ * (rt_resolve_take). `req` comes first: the address of a lookup's req is that of the
+ * lookup, so rt_free takes either. */
 struct rt_lookup {
     struct rt_resolve_req req;
     struct rt_session *s;            /* the session it is for */
@@ -195,7 +196,7 @@ struct rt_session {
     struct rt_stats_live stats;
     atomic_int fork_told;            /* owner, in a child of a fork: end events handed out
                                         for the parent's copy (rt_sess_forked_event) */
-    _Atomic(struct rt_resolve_req *) looked_up; /* owned: an answered lookup's req, not yet taken
+    _Atomic(struct rt_resolve_req *) looked_up; /* owned: answered lookups' reqs, not yet taken
                                                 by the I/O thread (RT_REQ_RESOLVED) */
 
     /* ---- I/O thread ---- */

@@ -2,12 +2,14 @@
  * size, requests still queued when it is freed answered with an error, and a cancel
  * taking back only its owner's requests that no thread has taken. */
 #include <dlfcn.h>
-#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rt_resolve.h"
 #include "rt_test.h"
@@ -170,30 +172,57 @@ static void test_cancel_takes_back_the_queued(void)
     rt_resolver_free(rv);
 }
 
-/* The answers of a session's lookups meet in one slot: the later lookup's answer stays
- * there, whichever of the two answered first (a reconnect's lookup may answer before the
- * one it replaced, still under way in getaddrinfo). */
-static void test_hand_over_keeps_the_later_answer(void)
+/* The answers of a session's lookups meet in one slot: the owner keeps the current
+ * lookup's, whichever answered first (a reconnect's lookup may answer before the one it
+ * replaced, still under way in getaddrinfo), and frees the others. */
+static void test_take_keeps_the_current_answer(void)
 {
     _Atomic(struct rt_resolve_req *) slot = NULL;
-    struct rt_resolve_req older = { .gen = 1 }, newer = { .gen = 2 }, third = { .gen = 3 };
+    struct rt_resolve_req older = { .gen = 1 }, newer = { .gen = 2 }, *stale;
 
-    /* in order: each replaces the one before */
-    RT_CHECK(rt_resolve_hand_over(&slot, &older) == NULL);
-    RT_CHECK(rt_resolve_hand_over(&slot, &newer) == &older);
-    RT_CHECK(atomic_load(&slot) == &newer);
-    /* the older answers last: it is left over, the newer stays */
-    atomic_store(&slot, NULL);
-    RT_CHECK(rt_resolve_hand_over(&slot, &newer) == NULL);
-    RT_CHECK(rt_resolve_hand_over(&slot, &older) == &older);
-    RT_CHECK(atomic_load(&slot) == &newer);
-    RT_CHECK(rt_resolve_hand_over(&slot, &third) == &newer);
-    RT_CHECK(atomic_load(&slot) == &third);
-    /* the count wraps: 0 comes after UINT_MAX */
-    struct rt_resolve_req last = { .gen = UINT_MAX }, wrapped = { .gen = 0 };
-    atomic_store(&slot, &wrapped);
-    RT_CHECK(rt_resolve_hand_over(&slot, &last) == &last);
-    RT_CHECK(atomic_load(&slot) == &wrapped);
+    RT_CHECK(rt_resolve_take(&slot, 2, &stale) == NULL && stale == NULL);
+    /* in either order: the one asked for is returned, the other is stale */
+    for (int newer_first = 0; newer_first <= 1; newer_first++) {
+        rt_resolve_hand_over(&slot, newer_first ? &newer : &older);
+        rt_resolve_hand_over(&slot, newer_first ? &older : &newer);
+        RT_CHECK(rt_resolve_take(&slot, 2, &stale) == &newer);
+        RT_CHECK(newer.next_answer == NULL);
+        RT_CHECK(stale == &older && older.next_answer == NULL);
+        RT_CHECK(atomic_load(&slot) == NULL);
+    }
+    /* none current (the lookup timed out and a later one is under way): all stale */
+    rt_resolve_hand_over(&slot, &older);
+    rt_resolve_hand_over(&slot, &newer);
+    RT_CHECK(rt_resolve_take(&slot, 3, &stale) == NULL);
+    RT_CHECK(stale && stale->next_answer && !stale->next_answer->next_answer);
+    RT_CHECK(stale != stale->next_answer);
+}
+
+/* A hand-over runs on a resolver thread while the owner's thread may take what waits in
+ * the slot and free it: it must never read that answer. Here the slot holds an address
+ * no read reaches (a page without access), and the hand-over runs in a child process,
+ * so that such a read fails this test instead of ending the run. */
+static void test_hand_over_never_reads_the_waiting_answer(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *gone = mmap(NULL, (size_t)page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int st = -1;
+    pid_t pid;
+
+    RT_CHECK(gone != MAP_FAILED);
+    if (gone == MAP_FAILED)
+        return;
+    pid = fork();
+    if (pid == 0) {
+        _Atomic(struct rt_resolve_req *) slot = (struct rt_resolve_req *)gone;
+        struct rt_resolve_req r = { .gen = 1 };
+
+        (void)rt_resolve_hand_over(&slot, &r);
+        _exit(atomic_load(&slot) == &r ? 0 : 1);
+    }
+    RT_CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    RT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    munmap(gone, (size_t)page);
 }
 
 int main(void)
@@ -201,6 +230,7 @@ int main(void)
     RT_RUN(test_every_request_answered);
     RT_RUN(test_free_answers_the_queue);
     RT_RUN(test_cancel_takes_back_the_queued);
-    RT_RUN(test_hand_over_keeps_the_later_answer);
+    RT_RUN(test_take_keeps_the_current_answer);
+    RT_RUN(test_hand_over_never_reads_the_waiting_answer);
     return rt_test_done();
 }
