@@ -48,6 +48,26 @@ print "open"
   end)
 end)
 
+-- lua_close calls no finalizer of an object made during it (Lua 5.4.4 marks none): a
+-- client that a finalizer made then was never freed, its I/O thread and connections
+-- left running in a host that goes on after the state.
+describe("a client made by a finalizer while the state closes", function()
+  it("is refused, naming why", function()
+    local status, out = helper.child(([[
+local realtime = require "realtime"
+local opts = { api_key = "k", base_url = %q, ca_file = %q, model = %q }
+-- marked before the client below: lua_close finalizes it after that client's close began
+setmetatable({}, { __gc = function() print("late:", pcall(realtime.gemini, opts)) end })
+_G.client = assert(realtime.gemini(opts))
+print "open"
+]]):format(helper.sim_http, helper.sim_ca, helper.model), { timeout = 30 })
+    assert.equal(0, status, out)
+    assert.matches("open\nlate:\tfalse\t", out)
+    assert.matches("cannot make a client while the Lua state closes (lua_close): it would never be freed",
+      out, 1, true)
+  end)
+end)
+
 -- A host may open only some of Lua's standard libraries (a sandboxed state), or remove
 -- their globals before loading scripts. The module says at require which one it needs.
 describe("a state without some of the standard libraries", function()

@@ -31,6 +31,10 @@ static int lrt_client_new(lua_State *L)
     memset(&o, 0, sizeof o);
     rt_error_clear(&err);
     luaL_checktype(L, 1, LUA_TTABLE);
+    /* lua_close finalizes nothing made during it: the client's thread would run on */
+    if (lrt_state_closing(L))
+        return luaL_error(L, "cannot make a client while the Lua state closes (lua_close): "
+                             "it would never be freed");
     if (lua_getfield(L, 1, "ca_file") != LUA_TNIL)
         o.ca_file = lrt_cstring(L, -1, "option 'ca_file':");
     if (lua_getfield(L, 1, "ping_interval") != LUA_TNIL)

@@ -109,6 +109,8 @@ struct lrt_client *lrt_check_client(lua_State *L, int idx);
 /* Adds the new client at idx to the ones its state's lua_close closes side by side
  * (lrt_state_close.c). */
 void lrt_track_client(lua_State *L, int idx);
+/* Whether lua_close is finalizing the state: a client made now would never be freed. */
+int lrt_state_closing(lua_State *L);
 /* The session at idx (luaL_checkudata's error otherwise); lrt_check_session also raises
  * "session closed" once it is closed. They run on every method call, so the session's
  * functions hold its metatable as upvalue 1 and a session is recognised by comparing

@@ -10,7 +10,9 @@
  * wait, side by side.
  *
  * The sentinel is only ever finalized while the registry still holds it when the state
- * closes: the one a new client replaced is collected as garbage and does nothing. */
+ * closes: the one a new client replaced is collected as garbage and does nothing. Its one
+ * byte then says that the state is closing: lua_close calls no finalizer of an object made
+ * during it, so a client a later finalizer made would never be freed (lrt_state_closing). */
 #include "lrt_private.h"
 #include "rt_client.h"
 
@@ -25,7 +27,10 @@ static int lrt_sentinel_gc(lua_State *L)
                   lua_rawequal(L, -1, 1);
 
     lua_pop(L, 1);
-    if (!current || lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_clients_key) != LUA_TTABLE)
+    if (!current)
+        return 0;
+    *(char *)lua_touserdata(L, 1) = 1;   /* no allocation: nothing here can raise */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_clients_key) != LUA_TTABLE)
         return 0;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
@@ -35,6 +40,15 @@ static int lrt_sentinel_gc(lua_State *L)
         lua_pop(L, 1);
     }
     return 0;
+}
+
+int lrt_state_closing(lua_State *L)
+{
+    int closing = lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_sentinel_key) == LUA_TUSERDATA &&
+                  *(const char *)lua_touserdata(L, -1);
+
+    lua_pop(L, 1);
+    return closing;
 }
 
 /* Adds the client at idx to its state's clients and renews the sentinel. */
@@ -56,7 +70,7 @@ void lrt_track_client(lua_State *L, int idx)
     lua_rawset(L, -3);
     lua_pop(L, 1);
 
-    lua_newuserdatauv(L, 1, 0);
+    *(char *)lua_newuserdatauv(L, 1, 0) = 0;   /* not closing */
     if (luaL_newmetatable(L, LRT_SENTINEL)) {
         lua_pushcfunction(L, lrt_sentinel_gc);
         lua_setfield(L, -2, "__gc");
