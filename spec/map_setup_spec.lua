@@ -1,6 +1,7 @@
 -- Session options -> the wire setup message (core.map_setup), on both backends.
 local core = require "realtime.core"
 local cmp = require "golden.compare"
+local helper = require "spec.helper"
 
 local function gemini() return core.map_new { backend = "gemini" } end
 local function vertex(extra)
@@ -443,6 +444,31 @@ describe("map_setup", function()
       setup(gemini(), { raw = raw })
       cmp.assert_same({ top_k = 3 }, inner)
       cmp.assert_same({ temperature = 0.5 }, raw.generationConfig)
+    end)
+
+    -- A host may set a locale (setlocale, os.setlocale): in a Turkish one the C library's
+    -- toupper leaves 'i' as it is, and system_instruction stayed beside systemInstruction.
+    it("makes a snake_case key's twin the same in any locale", function()
+      local dir = helper.tmpdir()
+      local made = helper.run("localedef -i tr_TR -f UTF-8 " .. helper.shell_quote(dir .. "/tr_TR.UTF-8"))
+      if made ~= 0 then
+        helper.run("rm -rf " .. helper.shell_quote(dir))
+        return pending("localedef cannot make the tr_TR.UTF-8 locale here")
+      end
+      local status, out = helper.child([[
+assert(os.setlocale("tr_TR.UTF-8"), "no tr_TR.UTF-8 locale")
+local core = require "realtime.core"
+print(core.map_setup(core.map_new { backend = "gemini" }, { model = "m", instructions = "be brief",
+  vad = { enabled = false }, raw = { system_instruction = { parts = { { text = "be kind" } } }, realtime_input_config = { turn_coverage = "X" } } }))
+]], { LOCPATH = dir })
+      helper.run("rm -rf " .. helper.shell_quote(dir))
+      assert.equal(0, status, out)
+      local s = core.json_decode(out:match "^[^\n]*").setup
+      assert.is_nil(s.system_instruction)
+      assert.is_nil(s.realtime_input_config)
+      cmp.assert_same({ role = "user", parts = { { text = "be kind" } } }, s.systemInstruction)
+      assert.equal("X", s.realtimeInputConfig.turn_coverage)
+      assert.is_table(s.realtimeInputConfig.automaticActivityDetection)
     end)
 
     it("accepts the { setup = ... } form", function()

@@ -1,6 +1,5 @@
 /* The `raw` option: deep-merged into the setup last (map_setup), with the two spellings
  * of one field name made one (docs/api.md, `raw`). */
-#include <ctype.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -8,6 +7,18 @@
 #include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_setup.h"
+
+/* ASCII alone: the C library's isalnum and toupper follow the host's locale (in a
+ * Turkish one toupper leaves 'i' as it is), and field names are ASCII. */
+static int ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char ascii_upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
 
 /* Pushes the camelCase spelling of the string key at k (the service reads a snake_case
  * field name as its camelCase twin, at every depth): each '_' that follows a character
@@ -24,8 +35,8 @@ static void push_camel(lua_State *L, int k)
     luaL_Buffer b;
     char *c = luaL_buffinitsize(L, &b, n);
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '_' && o > 0 && i + 1 < n && isalnum((unsigned char)s[i + 1]))
-            c[o++] = (char)toupper((unsigned char)s[++i]);
+        if (s[i] == '_' && o > 0 && i + 1 < n && ascii_alnum((unsigned char)s[i + 1]))
+            c[o++] = ascii_upper(s[++i]);
         else
             c[o++] = s[i];
     }
