@@ -287,87 +287,67 @@ describe("receiving", function()
 
   -- a non_blocking handler that waits goes on beside the receive; one whose run fails
   -- at once ends inside it
+  -- A tool whose handler runs a realtime.run that fails with err (after a sleep when
+  -- waits), called once under realtime.run: the toolResponse the simulator received, and
+  -- what was logged at level "error".
+  local function failed_run_in_handler(behavior, waits, err)
+    local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
+      { name = "book", description = "books", behavior = behavior ~= "blocking" and behavior or nil,
+        handler = function()
+          realtime.run(function()
+            if waits then realtime.sleep(0.05) end
+            error(err)
+          end)
+        end },
+    } })
+    local logged = {}
+    realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
+    realtime.run(function()
+      assert(s:send_text "call book {}")
+      helper.receive_until(s, "response_output_item_done")
+      -- the tool response is what the model answers
+      for msg in s:messages(10) do
+        if msg.type == "output_text_done" then break end
+      end
+    end)
+    realtime.log(nil)
+    local conns = helper.connections()
+    local frames = helper.sim_get("/_sim/connections/" .. conns[#conns].id .. "/frames").frames
+    local sent
+    for _, f in ipairs(frames) do
+      if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then sent = f.text end
+    end
+    s:close()
+    helper.drain(s)
+    return sent, logged
+  end
+
   for _, case in ipairs { { "blocking", true }, { "non_blocking", true }, { "non_blocking", false } } do
     local behavior, waits = case[1], case[2]
+    local how = waits and "waiting" or "failing at once"
     it(("under realtime.run: a failed run in a %s handler (%s) gives the model its message alone")
-        :format(behavior, waits and "waiting" or "failing at once"), function()
+        :format(behavior, how), function()
       -- the handler's traceback was cut off, the run's inside the message was not: the
       -- model read a stack traceback (source paths), and the log had two
-      local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
-        { name = "book", description = "books", behavior = behavior ~= "blocking" and behavior or nil,
-          handler = function()
-            realtime.run(function()
-              if waits then realtime.sleep(0.05) end
-              error("no rooms left")
-            end)
-          end },
-      } })
-      local logged = {}
-      realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
-      realtime.run(function()
-        assert(s:send_text "call book {}")
-        helper.receive_until(s, "response_output_item_done")
-        -- the tool response is what the model answers
-        for msg in s:messages(10) do
-          if msg.type == "output_text_done" then break end
-        end
-      end)
-      realtime.log(nil)
-      local conns = helper.connections()
-      local frames = helper.sim_get("/_sim/connections/" .. conns[#conns].id .. "/frames").frames
-      local sent
-      for _, f in ipairs(frames) do
-        if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then sent = f.text end
-      end
+      local sent, logged = failed_run_in_handler(behavior, waits, "no rooms left")
       assert.matches("no rooms left", sent, 1, true)
       assert.is_nil(sent:find("traceback", 1, true), sent)
       assert.equal(1, #logged, table.concat(logged, "\n----\n"))
       local _, count = logged[1]:gsub("stack traceback:", "")
       assert.equal(1, count, logged[1])
       assert.matches("no rooms left", logged[1], 1, true)
-      s:close()
-      helper.drain(s)
     end)
-  end
 
-  -- the same with an error object (a table): the run logs it with its traceback, and the
-  -- dispatch logged the handler's failure with a second one
-  for _, case in ipairs { { "blocking", true }, { "non_blocking", true }, { "non_blocking", false } } do
-    local behavior, waits = case[1], case[2]
+    -- the same with an error object (a table): the run logs it with its traceback, and the
+    -- dispatch logged the handler's failure with a second one
     it(("under realtime.run: a run failed with an error object in a %s handler (%s) logs one traceback")
-        :format(behavior, waits and "waiting" or "failing at once"), function()
-      local s = assert(client:connect { output_modalities = { "text" }, resumption = false, tools = {
-        { name = "book", description = "books", behavior = behavior ~= "blocking" and behavior or nil,
-          handler = function()
-            realtime.run(function()
-              if waits then realtime.sleep(0.05) end
-              error({ reason = "no rooms left" })
-            end)
-          end },
-      } })
-      local logged = {}
-      realtime.log(function(level, text) if level == "error" then logged[#logged + 1] = text end end)
-      realtime.run(function()
-        assert(s:send_text "call book {}")
-        helper.receive_until(s, "response_output_item_done")
-        for msg in s:messages(10) do
-          if msg.type == "output_text_done" then break end
-        end
-      end)
-      realtime.log(nil)
-      local conns = helper.connections()
-      local frames = helper.sim_get("/_sim/connections/" .. conns[#conns].id .. "/frames").frames
-      local sent
-      for _, f in ipairs(frames) do
-        if f.dir == "in" and f.text:find('"toolResponse"', 1, true) then sent = f.text end
-      end
+        :format(behavior, how), function()
+      local sent, logged = failed_run_in_handler(behavior, waits, { reason = "no rooms left" })
       assert.matches('"response":{"error":"(error object is a table value)"}', sent, 1, true)
       local all = table.concat(logged, "\n----\n")
       local _, count = all:gsub("stack traceback:", "")
       assert.equal(1, count, all)
       assert.matches("realtime.run: a coroutine failed: table", all, 1, true)
-      s:close()
-      helper.drain(s)
     end)
   end
 
