@@ -155,3 +155,30 @@ size_t rt_queue_drop_flagged(struct rt_queue *q, unsigned flags)
     *q = keep;
     return dropped;
 }
+
+struct rt_msg *rt_queue_take_flagged(struct rt_queue *q, unsigned flags)
+{
+    struct rt_msg *prev = NULL, *m;
+
+    for (m = q->head; m && !(m->flags & flags); m = rt_msg_next(m))
+        prev = m;
+    if (!m)
+        return NULL;
+    if (!prev)
+        return rt_queue_pop(q);
+    prev->link.next = m->link.next;
+    if (q->tail == m)
+        q->tail = prev;
+    q->bytes -= m->len;
+    q->count--;
+    m->link.next = NULL;
+    return m;
+}
+
+bool rt_queue_has_flagged(const struct rt_queue *q, unsigned flags)
+{
+    for (const struct rt_msg *m = q->head; m; m = rt_msg_next(m))
+        if (m->flags & flags)
+            return true;
+    return false;
+}

@@ -19,8 +19,10 @@ enum {
     RT_MSG_ACT_START = 1,  /* {"realtimeInput":{"activityStart":{}}} */
     RT_MSG_ACT_END = 2,    /* {"realtimeInput":{"activityEnd":{}}} */
     RT_MSG_INITIAL = 4,    /* initial history: never sent again on a resumed connection */
-    RT_MSG_TOOL_RESPONSE = 8  /* {"toolResponse":...} (its first key): answers of calls a
+    RT_MSG_TOOL_RESPONSE = 8, /* {"toolResponse":...} (its first key): answers of calls a
                                  reconnect voided are taken out (rt_conn_calls.c) */
+    RT_MSG_REALTIME = 16      /* realtimeInput (appended audio, activity, or a text that
+                                 names it): held while a tool call is open (rt_conn_gate.c) */
 };
 
 struct rt_msg {
@@ -84,6 +86,12 @@ struct rt_msg *rt_queue_pop(struct rt_queue *q);             /* oldest, or NULL 
 /* Frees the messages with any of `flags` set, keeping the others' order; returns how
  * many it freed. */
 size_t rt_queue_drop_flagged(struct rt_queue *q, unsigned flags);
+
+/* Takes out the oldest message with any of `flags` set (the others keep their order), or
+ * NULL when none has. */
+struct rt_msg *rt_queue_take_flagged(struct rt_queue *q, unsigned flags);
+/* Whether a message with any of `flags` set waits. */
+bool rt_queue_has_flagged(const struct rt_queue *q, unsigned flags);
 
 static inline bool rt_queue_empty(const struct rt_queue *q)
 {

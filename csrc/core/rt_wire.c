@@ -77,19 +77,30 @@ static size_t rt_wire_ws(const char *t, size_t len)
     return i;
 }
 
-/* RT_MSG_TOOL_RESPONSE when the object's first key is "toolResponse": a look at its
- * first bytes only, so that a long message (an audio item) costs nothing more. */
-static unsigned rt_wire_tool_flag(const char *t, size_t len)
+/* Whether the object's first key is `key` (quoted): a look at its first bytes only, so
+ * that a long message (an audio item) costs nothing more. */
+static bool rt_wire_first_key(const char *t, size_t len, const char *key, size_t klen)
 {
-    static const char key[] = "\"toolResponse\"";
     size_t i = rt_wire_ws(t, len);
 
     if (i >= len || t[i] != '{')
-        return 0;
+        return false;
     i++;
     i += rt_wire_ws(t + i, len - i);
-    return len - i >= sizeof key - 1 && memcmp(t + i, key, sizeof key - 1) == 0
-           ? RT_MSG_TOOL_RESPONSE : 0;
+    return len - i >= klen && memcmp(t + i, key, klen) == 0;
+}
+
+#define RT_WIRE_KEY(lit) (lit), sizeof(lit) - 1
+
+/* RT_MSG_REALTIME for realtime input: its first key, or (a message written by hand) the
+ * name anywhere in it, in either spelling. Held a little longer when the name is only
+ * quoted in a text: harmless, where realtime input let through would close the session. */
+static unsigned rt_wire_realtime_flag(const char *t, size_t len)
+{
+    if (rt_wire_first_key(t, len, RT_WIRE_KEY("\"realtimeInput\"")) ||
+        memmem(t, len, "realtimeInput", 13) || memmem(t, len, "realtime_input", 14))
+        return RT_MSG_REALTIME;
+    return 0;
 }
 
 unsigned rt_wire_flags(const void *text, size_t len)
@@ -98,17 +109,20 @@ unsigned rt_wire_flags(const void *text, size_t len)
         { RT_WIRE_ACTIVITY_START, RT_MSG_ACT_START }, { RT_WIRE_ACTIVITY_END, RT_MSG_ACT_END },
     };
 
+    unsigned rt;
+
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         const char *t = rt_wire_controls[acts[i].c];
         if (len == strlen(t) && memcmp(text, t, len) == 0)
-            return acts[i].flag;
+            return acts[i].flag | RT_MSG_REALTIME;
     }
-    if (rt_wire_tool_flag(text, len))
+    if (rt_wire_first_key(text, len, RT_WIRE_KEY("\"toolResponse\"")))
         return RT_MSG_TOOL_RESPONSE;      /* no realtimeInput in it */
+    rt = rt_wire_realtime_flag(text, len);
     /* Only a text that mentions an activity at all is read as JSON. */
-    if (!memmem(text, len, "ctivity", 7))
-        return 0;
-    return rt_wire_parse_flags(text, len);
+    if (!rt || !memmem(text, len, "ctivity", 7))
+        return rt;
+    return rt | rt_wire_parse_flags(text, len);
 }
 
 bool rt_wire_mime_ok(const char *s)
@@ -192,6 +206,7 @@ int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime, size_t 
             return -1;
         }
         rt_wire_audio_text_m((char *)m->data, p + off, n, mime, mime_len);
+        m->flags = RT_MSG_REALTIME;
         rt_queue_push(&q, m);
     }
     *chain = q.head;

@@ -29,9 +29,10 @@ const char *rt_wire_control_text(enum rt_wire_control c, size_t *len);
 struct rt_msg *rt_wire_control_msg(enum rt_wire_control c);
 /* RT_MSG_ACT_START or RT_MSG_ACT_END when text[0..len) is a JSON object whose
  * realtimeInput holds activityStart or activityEnd (an object; either spelling, any
- * spacing or order: a caller's message as much as the core's own); RT_MSG_TOOL_RESPONSE
- * when its first key is "toolResponse" (as the binding writes it; looked at in a few
- * bytes, not read through); else 0. */
+ * spacing or order: a caller's message as much as the core's own); RT_MSG_REALTIME with
+ * them, and for any text whose first key is realtimeInput or that names it anywhere;
+ * RT_MSG_TOOL_RESPONSE alone when its first key is "toolResponse" (as the binding writes
+ * it; looked at in a few bytes, not read through); else 0. */
 unsigned rt_wire_flags(const void *text, size_t len);
 
 /* True when s can stand between JSON quotes as is (printable ASCII, no '"' or '\\'):

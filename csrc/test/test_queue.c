@@ -98,6 +98,41 @@ static void test_push_after_run(void)
     rt_queue_clear(&q);
 }
 
+/* The oldest flagged message is taken from the head, the middle or the tail; the others
+ * keep their order and the counts, the tail stays right for later pushes. */
+static void test_take_flagged(void)
+{
+    struct rt_queue q;
+    struct rt_msg *m;
+    const char *texts[] = { "a", "B1", "c", "B2", "d", "B3" };
+    static const char *const after[] = { "a", "c", "d", "e" };
+
+    rt_queue_init(&q);
+    RT_CHECK(rt_queue_take_flagged(&q, 8) == NULL && !rt_queue_has_flagged(&q, 8));
+    for (size_t i = 0; i < 6; i++) {
+        m = msg(texts[i]);
+        m->flags = texts[i][0] == 'B' ? 8 : 1;
+        rt_queue_push(&q, m);
+    }
+    RT_CHECK(rt_queue_has_flagged(&q, 8) && !rt_queue_has_flagged(&q, 4));
+    for (size_t i = 1; i <= 3; i++) {
+        m = rt_queue_take_flagged(&q, 8);
+        RT_CHECK(m && m->data[0] == 'B' && m->data[1] == '0' + i && m->link.next == NULL);
+        rt_msg_free(m);
+    }
+    RT_CHECK(rt_queue_take_flagged(&q, 8) == NULL && !rt_queue_has_flagged(&q, 8));
+    rt_queue_push(&q, msg("e"));              /* the tail moved back when B3 went */
+    RT_CHECK(holds(&q, after, 4));
+    m = msg("F");
+    m->flags = 8;
+    rt_queue_push_front(&q, m);
+    m = rt_queue_take_flagged(&q, 8);         /* at the head */
+    RT_CHECK(m && strcmp((char *)m->data, "F") == 0);
+    rt_msg_free(m);
+    RT_CHECK(holds(&q, after, 4));
+    rt_queue_clear(&q);
+}
+
 static void test_alloc_failure(void)
 {
     rt_alloc_fail_after(0);
@@ -112,6 +147,7 @@ int main(void)
     RT_RUN(test_fifo_order);
     RT_RUN(test_front_and_chains);
     RT_RUN(test_push_after_run);
+    RT_RUN(test_take_flagged);
     RT_RUN(test_alloc_failure);
     return rt_test_done();
 }

@@ -122,21 +122,23 @@ static void test_controls(void)
 }
 
 /* An activity message is known by its JSON, however a caller spaced or spelled it; a
- * mention elsewhere (a text that says "activityStart") is not one. */
+ * mention elsewhere (a text that says "activityStart") is not one. Every message that
+ * names realtimeInput is realtime input (RT). */
 static void test_activity_flags(void)
 {
+    enum { RT = RT_MSG_REALTIME };
     static const struct { const char *text; unsigned flags; } cases[] = {
-        { "{\"realtimeInput\":{\"activityStart\":{}}}", RT_MSG_ACT_START },
-        { "{\"realtimeInput\": {\"activityEnd\": {}}}", RT_MSG_ACT_END },
-        { " { \"realtimeInput\" : { \"activityStart\" : { } } }\n", RT_MSG_ACT_START },
-        { "{\"realtime_input\":{\"activity_end\":{}}}", RT_MSG_ACT_END },
-        { "{\"realtimeInput\":{\"activity_start\":{}}}", RT_MSG_ACT_START },
-        { "{\"realtimeInput\":{\"text\":\"activityStart\"}}", 0 },
+        { "{\"realtimeInput\":{\"activityStart\":{}}}", RT_MSG_ACT_START | RT },
+        { "{\"realtimeInput\": {\"activityEnd\": {}}}", RT_MSG_ACT_END | RT },
+        { " { \"realtimeInput\" : { \"activityStart\" : { } } }\n", RT_MSG_ACT_START | RT },
+        { "{\"realtime_input\":{\"activity_end\":{}}}", RT_MSG_ACT_END | RT },
+        { "{\"realtimeInput\":{\"activity_start\":{}}}", RT_MSG_ACT_START | RT },
+        { "{\"realtimeInput\":{\"text\":\"activityStart\"}}", RT },
         { "{\"clientContent\":{\"activityStart\":{}}}", 0 },
-        { "{\"realtimeInput\":{\"activityStart\":true}}", 0 },
-        { "{\"realtimeInput\":{\"activityStart\":{},\"activityEnd\":{}}}", 0 },
-        { "{\"realtimeInput\":{\"activityStart\":{}}", 0 },       /* not JSON */
-        { "[{\"realtimeInput\":{\"activityStart\":{}}}]", 0 },
+        { "{\"realtimeInput\":{\"activityStart\":true}}", RT },
+        { "{\"realtimeInput\":{\"activityStart\":{},\"activityEnd\":{}}}", RT },
+        { "{\"realtimeInput\":{\"activityStart\":{}}", RT },      /* not JSON */
+        { "[{\"realtimeInput\":{\"activityStart\":{}}}]", RT },
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -156,7 +158,7 @@ static void test_tool_response_flag(void)
         { "{\"toolResponse\":{\"functionResponses\":[]}}", RT_MSG_TOOL_RESPONSE },
         { " \n{ \t\"toolResponse\" : {}}", RT_MSG_TOOL_RESPONSE },
         { "{\"clientContent\":{},\"toolResponse\":{}}", 0 },
-        { "{\"realtimeInput\":{\"text\":\"toolResponse\"}}", 0 },
+        { "{\"realtimeInput\":{\"text\":\"toolResponse\"}}", RT_MSG_REALTIME },
         { "{\"toolResponses\":{}}", 0 },
         { "{\"toolRespon", 0 },
         { "[\"toolResponse\"]", 0 },
@@ -165,6 +167,31 @@ static void test_tool_response_flag(void)
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         RT_CHECK(rt_wire_flags(cases[i].text, strlen(cases[i].text)) == cases[i].flags);
+}
+
+/* Realtime input, which a tool call holds: by its first key, or named anywhere (held
+ * when in doubt); appended audio always. Other messages are not. */
+static void test_realtime_flag(void)
+{
+    static const struct { const char *text; unsigned flags; } cases[] = {
+        { "{\"realtimeInput\":{\"text\":\"hi\"}}", RT_MSG_REALTIME },
+        { "{\"realtimeInput\":{\"audioStreamEnd\":true}}", RT_MSG_REALTIME },
+        { " {\"realtime_input\":{\"video\":{}}}", RT_MSG_REALTIME },
+        { "{\"x\":1,\"realtimeInput\":{}}", RT_MSG_REALTIME },
+        { "{\"clientContent\":{\"turns\":[],\"turnComplete\":true}}", 0 },
+        { "{\"toolResponse\":{\"functionResponses\":[{\"response\":{\"realtimeInput\":1}}]}}",
+          RT_MSG_TOOL_RESPONSE },
+    };
+    struct rt_msg *chain = NULL;
+    struct rt_error err;
+    size_t bytes;
+    static const unsigned char pcm[8];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        RT_CHECK(rt_wire_flags(cases[i].text, strlen(cases[i].text)) == cases[i].flags);
+    RT_CHECK(rt_wire_audio(pcm, sizeof pcm, "audio/pcm", &chain, &bytes, &err) == 0);
+    RT_CHECK(chain && chain->flags == RT_MSG_REALTIME);
+    rt_msg_free_chain(chain);
 }
 
 static void test_setup_complete(void)
@@ -201,6 +228,7 @@ int main(void)
     RT_RUN(test_controls);
     RT_RUN(test_activity_flags);
     RT_RUN(test_tool_response_flag);
+    RT_RUN(test_realtime_flag);
     RT_RUN(test_setup_complete);
     RT_RUN(test_has_audio);
     return rt_test_done();
