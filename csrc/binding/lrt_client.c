@@ -143,7 +143,7 @@ struct rt_auth *lrt_test_auth(lua_State *L, int idx);
  *
  * cfg = { url=, headers = {{name, value}, ...}, setup = json, timeout=, max_queue_bytes=,
  *         max_message_bytes=, audio_mime=, manual_activity=, audio_stream_end=,
- *         resumption=, transparent=, token_source= }
+ *         resumption=, transparent=, initial_history=, no_call_hold=, token_source= }
  * token_source (a realtime.Auth) gives each reconnect's handshake a fresh bearer token.
  * The session is returned at once; its first message tells whether setup completed. */
 static int lrt_client_connect(lua_State *L)
@@ -178,6 +178,7 @@ static int lrt_client_connect(lua_State *L)
     o.resumption = lrt_field_bool(L, 2, "resumption");
     o.transparent = lrt_field_bool(L, 2, "transparent");
     o.initial_history = lrt_field_bool(L, 2, "initial_history");
+    o.no_call_hold = lrt_field_bool(L, 2, "no_call_hold");
     lua_getfield(L, 2, "token_source");
     o.auth = lrt_test_auth(L, -1);   /* the session takes its own reference */
     lua_pop(L, 1);

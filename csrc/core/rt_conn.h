@@ -149,4 +149,21 @@ struct rt_msg *rt_conn_calls_answer(struct rt_session *s, struct rt_msg *m);
 void rt_conn_calls_filter(struct rt_session *s, struct rt_queue *q);
 void rt_conn_calls_free(struct rt_session *s);
 
+/* ---- rt_conn_gate.c: what waits while a tool call is unanswered ---- */
+/* Reads a setup message: whether it declares functions, and the names of those declared
+ * NON_BLOCKING (*nonblocking: each name NUL-ended, an empty one last; NULL for none; the
+ * caller frees it). -1 out of memory. Any thread. */
+int rt_gate_setup(const char *setup, size_t len, bool *declares, char **nonblocking);
+/* A server message (number seq) that mentions "toolCall": opens its calls of functions
+ * not declared NON_BLOCKING; toolCallCancellation closes the calls it names. */
+void rt_conn_gate_note(struct rt_session *s, const char *text, size_t len, uint64_t seq);
+/* The toolResponse m is being written: closes the calls it answers. */
+void rt_conn_gate_answered(struct rt_session *s, struct rt_msg *m);
+/* A reconnect resumed the state of message resume_seq (0: a new session): the calls that
+ * came after it are void. */
+void rt_conn_gate_void(struct rt_session *s, uint64_t resume_seq);
+/* Whether a call is open: only toolResponse messages may be written. */
+bool rt_conn_gate_shut(const struct rt_session *s);
+void rt_conn_gate_free(struct rt_session *s);
+
 #endif

@@ -47,8 +47,10 @@ static void rt_conn_count_lost(struct rt_session *s, char *emsg, size_t esize, s
     const char *sep = " (";
 
     if (unsent && n < esize) {
-        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, not sent", sep,
-                              unsent, unsent == 1 ? "" : "s", unsent_bytes);
+        n += (size_t)snprintf(emsg + n, esize - n, "%s%zu message%s, %zu bytes, not sent%s",
+                              sep, unsent, unsent == 1 ? "" : "s", unsent_bytes,
+                              rt_conn_gate_shut(s)
+                              ? ": held until the model's tool call was answered" : "");
         sep = "; ";
     }
     if (unsure && n < esize)

@@ -90,6 +90,23 @@ static int rt_conn_control(unsigned char *buf, size_t *fill, int opcode,
     return 0;
 }
 
+/* Whether the next message is realtime input that a tool call holds: the Live API
+ * closes the connection on realtime input while a call it waits on is unanswered, and
+ * what follows it waits too, to keep the order. Only answers are written then. */
+static bool rt_conn_held(const struct rt_session *s)
+{
+    return rt_conn_gate_shut(s) && !rt_queue_empty(&s->sendq) &&
+           (s->sendq.head->flags & RT_MSG_REALTIME);
+}
+
+/* Whether the send queue holds a message that may be written now. */
+static bool rt_conn_sendq_ready(const struct rt_session *s)
+{
+    if (rt_queue_empty(&s->sendq))
+        return false;
+    return !rt_conn_held(s) || rt_queue_has_flagged(&s->sendq, RT_MSG_TOOL_RESPONSE);
+}
+
 /* The close frame this connection should send now, if any: code and reason. */
 static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reason)
 {
@@ -114,7 +131,8 @@ static bool rt_conn_close_due(struct rt_session *s, int *code, const char **reas
     }
     if (s->close_acted && !rt_mpsc_empty(&s->intake))
         rt_conn_take_intake(s);      /* sent before the close: they go first */
-    if (s->close_acted && (s->state != RT_CS_READY || rt_queue_empty(&s->sendq))) {
+    /* what waits for a call's answer that will not come now is not sent (the end says so) */
+    if (s->close_acted && (s->state != RT_CS_READY || !rt_conn_sendq_ready(s))) {
         *code = s->close_code;
         *reason = s->close_reason ? s->close_reason : "";
         return true;
@@ -175,14 +193,21 @@ static struct rt_msg *rt_conn_next_msg(struct rt_session *s)
     }
     if (s->state != RT_CS_READY || s->recycle || s->fail_code || s->peer_closed)
         return NULL;
-    if (rt_queue_empty(&s->sendq))
-        rt_conn_take_intake(s);
-    if (!rt_queue_empty(&s->sendq) && !(s->sendq.head->flags & RT_MSG_INITIAL))
-        rt_conn_shut_initial(s);
-    m = rt_queue_pop(&s->sendq);
+    if (rt_queue_empty(&s->sendq) || rt_conn_gate_shut(s))
+        rt_conn_take_intake(s);      /* held: an answer may have come in behind */
+    if (rt_conn_held(s)) {
+        /* the model waits for an answer: answers go first, the rest after them */
+        m = rt_queue_take_flagged(&s->sendq, RT_MSG_TOOL_RESPONSE);
+    } else {
+        if (!rt_queue_empty(&s->sendq) && !(s->sendq.head->flags & RT_MSG_INITIAL))
+            rt_conn_shut_initial(s);
+        m = rt_queue_pop(&s->sendq);
+    }
     if (m) {
         atomic_fetch_sub(&s->tx_bytes, m->len);
         s->cur_setup = false;
+        if (m->flags & RT_MSG_TOOL_RESPONSE)
+            rt_conn_gate_answered(s, m);
     }
     return m;
 }
@@ -194,7 +219,7 @@ bool rt_conn_tx_pending(const struct rt_session *s)
 
     return s->cur || s->pong_due || s->tls.spill.len || (s->ping_out && !s->ping_sent) ||
            (s->state == RT_CS_SETUP && s->setup) ||
-           (s->state == RT_CS_READY && !s->recycle && !rt_queue_empty(&s->sendq)) ||
+           (s->state == RT_CS_READY && !s->recycle && rt_conn_sendq_ready(s)) ||
            rt_conn_close_due((struct rt_session *)s, &code, &reason);
 }
 

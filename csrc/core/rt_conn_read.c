@@ -98,6 +98,13 @@ static int rt_conn_message(struct rt_session *s)
     }
     if (rt_conn_drop_closing(s, ev))
         return RT_WS_GO_ON;
+    /* a call the model waits on holds what is sent next (rt_conn_gate.c) */
+    if (s->gate_watch && memmem(ev->data, n, "toolCall", 8)) {
+        bool held = rt_conn_gate_shut(s);
+        rt_conn_gate_note(s, ev->data, n, ev->seq);
+        if (held && !rt_conn_gate_shut(s) && rt_conn_tx_pending(s))
+            rt_conn_want_write(s);       /* withdrawn: what waited for it goes now */
+    }
     /* Tracked only while nothing was dropped: a handle in or after a dropped message
      * describes a state holding messages the owner never got; a resume from it would
      * skip them. The session keeps the last handle before the first drop. */

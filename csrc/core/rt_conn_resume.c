@@ -457,6 +457,7 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev)
         /* Answers to calls the resumed state does not hold are not written: the model
          * asks again under new ids, and the owner is told (the event's seq). */
         rt_conn_calls_void(s, s->resume_seq);
+        rt_conn_gate_void(s, s->resume_seq);
         rt_conn_calls_filter(s, &s->replay);
         rt_conn_calls_filter(s, &s->sendq);
         atomic_fetch_add(&s->stats.resent, s->replay.count);

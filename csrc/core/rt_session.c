@@ -60,6 +60,7 @@ static void rt_sess_destroy(struct rt_session *s)
     }
     rt_free(s->handle);
     rt_conn_calls_free(s);
+    rt_conn_gate_free(s);
     rt_free(s->lost_reason);
     rt_free(s->close_reason);
     rt_free(s->pong);
@@ -312,6 +313,10 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     if (rt_sess_copy_strings(s, &u, o, err))
         goto fail;
+    if (!o->no_call_hold) {
+        if (rt_gate_setup(o->setup, o->setup_len, &s->gate_watch, &s->gate_nb))
+            goto nomem;
+    }
     if (s->resume_on && !s->resume_empty) {
         const char *h;
         size_t hl;

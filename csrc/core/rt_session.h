@@ -61,6 +61,12 @@ struct rt_session_options {
                                          "authorization: Bearer <fresh token>" in place of any
                                          authorization header above. The session keeps its own
                                          reference */
+    bool no_call_hold;                /* write everything at once even while the model waits
+                                         for the answer to a tool call (by default, while a
+                                         call of a function not declared NON_BLOCKING is
+                                         unanswered, only toolResponse messages are written:
+                                         the Live API closes the connection with 1008 on
+                                         realtime input then; the rest waits, in order) */
     bool initial_history;             /* the owner sends initial history with
                                          rt_session_send_initial once the session is ready:
                                          until it is queued, no handle holds it */

@@ -309,6 +309,13 @@ struct rt_session {
                                         new session (the reconnected event's seq) */
     struct rt_calls *calls;          /* owned: tool call ids since the last handle, and those
                                         a reconnect voided (rt_conn_calls.c); NULL for none */
+    bool gate_watch;                 /* the setup declares functions and holding is on: server
+                                        messages that mention toolCall are read for the gate */
+    char *gate_nb;                   /* owned: the setup's NON_BLOCKING function names
+                                        (rt_gate_setup); NULL for none */
+    struct rt_gate *gate;            /* owned: the unanswered calls that hold what waits to
+                                        be written (rt_conn_gate.c); NULL for none */
+    atomic_bool gate_held;           /* a call is open (for the owner's error texts) */
     char *lost_reason;               /* owned: why the resumed connection was lost, until
                                         the reconnected event says it; NULL otherwise */
 };

@@ -90,10 +90,14 @@ static int rt_sess_push(struct rt_session *s, struct rt_msg *chain, size_t bytes
         return -1;
     }
     before = atomic_fetch_add(&s->tx_bytes, bytes);
-    if (before + bytes > s->max_queue) {
+    /* An answer is what lets the input held for it go: refusing it for want of room
+     * would hold that input for ever. It may pass the bound, by one send at most. */
+    if (before + bytes > s->max_queue &&
+        !((chain->flags & RT_MSG_TOOL_RESPONSE) && atomic_load(&s->gate_held))) {
         atomic_fetch_sub(&s->tx_bytes, bytes);
-        rt_error_set(err, RT_EBUSY, "send queue full (%zu of %zu bytes waiting)", before,
-                     s->max_queue);
+        rt_error_set(err, RT_EBUSY, "send queue full (%zu of %zu bytes waiting%s)", before,
+                     s->max_queue, atomic_load(&s->gate_held)
+                     ? ", held until the model's tool call is answered" : "");
         return -1;
     }
 #ifdef RT_TEST_HOOKS

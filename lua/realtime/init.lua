@@ -436,6 +436,7 @@ function Client:connect(opts)
     resumption = eff.resumption ~= false, transparent = p.backend == "vertex",
     -- sent with _send_initial below: the core then knows which handles lack it
     initial_history = history ~= nil,
+    no_call_hold = eff.hold_input_during_calls == false,
     token_source = p.token_source,
   }
   -- a server's close that refused the setup adds its code and reason

@@ -249,6 +249,7 @@ local SESSION_OPTIONS = {
   max_message_bytes = integer_in(1024, 2 ^ 40),
   max_receive_bytes = integer_in(65536, 2 ^ 40),
   close_timeout = number_in(0.001, 3600),
+  hold_input_during_calls = BOOLEAN,
 }
 
 local VAD_OPTIONS = {

@@ -1,0 +1,219 @@
+-- While the model waits for the answer to a tool call, realtime input waits too: the Live
+-- API closes the session (1008) on realtime input sent before a blocking call's answer.
+-- The answer goes out first, then what waited, in order; nothing is lost.
+local helper = require "spec.helper"
+local realtime = require "realtime"
+local cjson = require "cjson"
+
+local WEATHER = { type = "object", properties = { city = { type = "string" } } }
+local SILENCE = string.rep("\0", 640)     -- 20 ms at 16 kHz: no speech for the VAD
+
+-- The client's frames on a connection as { kind, text } in order: "toolResponse", "audio",
+-- "text", "cancel" (the server's toolCallCancellation), "call" (its toolCall), or "other".
+local function timeline(conn)
+  local out = {}
+  for _, f in ipairs(helper.sim_get("/_sim/connections/" .. conn.id .. "/frames").frames) do
+    if (f.opcode == "text" or f.opcode == "binary") and f.text then
+      local ok, msg = pcall(cjson.decode, f.text)
+      local kind = "other"
+      if ok and type(msg) == "table" then
+        if f.dir == "in" then
+          local ri = msg.realtimeInput
+          if msg.toolResponse then kind = "toolResponse"
+          elseif ri and ri.audio then kind = "audio"
+          elseif ri and ri.text then kind = "text" end
+        elseif msg.toolCall then kind = "call"
+        elseif msg.toolCallCancellation then kind = "cancel" end
+      end
+      out[#out + 1] = { kind = kind, dir = f.dir, text = f.text }
+    end
+  end
+  return out
+end
+
+local function positions(tl, kind)
+  local at = {}
+  for i, f in ipairs(tl) do if f.kind == kind then at[#at + 1] = i end end
+  return at
+end
+
+-- Audio frames the client wrote after the server's first toolCall.
+local function audio_after_call(tl)
+  local call = positions(tl, "call")[1]
+  local n = 0
+  for i = (call or math.huge), #tl do if tl[i].kind == "audio" then n = n + 1 end end
+  return n
+end
+
+local function wait_until(fn, seconds)
+  local deadline = os.time() + (seconds or 10)
+  while not fn() do
+    assert(os.time() < deadline, "timed out")
+    realtime.sleep(0.05)
+  end
+end
+
+local function call_by_hand(client, extra)
+  local opts = {
+    output_modalities = { "text" },
+    tools = { { name = "lookup", description = "find a thing", parameters = WEATHER } },
+  }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local session = assert(client:connect(opts))
+  assert(session:send_text 'call lookup {"city":"Rome"}')
+  local done = helper.receive_until(session, "response_output_item_done")
+  return session, done.item.content[1]
+end
+
+for _, backend in ipairs { "gemini", "vertex" } do
+  describe("a tool call the model waits on (" .. backend .. ")", function()
+    local client
+    before_each(function() client = helper[backend]() end)
+    after_each(function() client:close() end)
+
+    it("holds audio appended before its answer, then sends it after the answer", function()
+      local session, part = call_by_hand(client)
+      for _ = 1, 10 do assert(session:append_audio(SILENCE)) end
+      realtime.sleep(0.3)                  -- time enough to write them, were they free
+      local conn = helper.open_connection()
+      assert.equal(0, audio_after_call(timeline(conn)))
+      assert.is_true(session:stats().queued_bytes > 0)
+      assert(session:send_tool_result(part.call_id, { found = true }))
+      helper.collect_turn(session)
+      wait_until(function() return audio_after_call(timeline(conn)) == 10 end)
+      local tl = timeline(conn)
+      local answer = positions(tl, "toolResponse")
+      assert.equal(1, #answer)
+      local audio = positions(tl, "audio")
+      assert.is_true(audio[1] > answer[1], "audio went out before the answer")
+      assert.equal(conn.id, helper.open_connection().id)   -- the session went on
+    end)
+  end)
+end
+
+describe("a tool call the model waits on", function()
+  local client
+  before_each(function() client = helper.gemini() end)
+  after_each(function() client:close() end)
+
+  it("holds what a handler appends until the handler's answer is out", function()
+    local session
+    session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "lookup", description = "find", parameters = WEATHER,
+        handler = function()
+          for _ = 1, 5 do assert(session:append_audio(SILENCE)) end
+          realtime.sleep(0.2)              -- the I/O thread would have written them by now
+          return { found = true }
+        end } },
+    })
+    assert(session:send_text 'call lookup {"city":"Oslo"}')
+    helper.collect_turn(session)
+    local conn = helper.open_connection()
+    wait_until(function() return audio_after_call(timeline(conn)) == 5 end)
+    local tl = timeline(conn)
+    assert.is_true(positions(tl, "audio")[1] > positions(tl, "toolResponse")[1])
+  end)
+
+  it("keeps the order of what waited: text sent after audio goes after it", function()
+    local session, part = call_by_hand(client)
+    assert(session:append_audio(SILENCE))
+    assert(session:send_text "and another thing")
+    assert(session:append_audio(SILENCE))
+    realtime.sleep(0.2)
+    assert(session:send_tool_result(part.call_id, { found = true }))
+    local conn = helper.open_connection()
+    wait_until(function() return audio_after_call(timeline(conn)) == 2 end)
+    local tl, kinds = timeline(conn), {}
+    local from = positions(tl, "toolResponse")[1]
+    for i = from, #tl do
+      if tl[i].dir == "in" and tl[i].kind ~= "other" then kinds[#kinds + 1] = tl[i].kind end
+    end
+    assert.same({ "toolResponse", "audio", "text", "audio" }, kinds)
+  end)
+
+  it("does not hold input for a non_blocking function's call", function()
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = { { name = "book", description = "books", parameters = WEATHER,
+        behavior = "non_blocking" } },
+    })
+    assert(session:send_text 'call book {"city":"Rome"}')
+    local done = helper.receive_until(session, "response_output_item_done")
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    local conn = helper.open_connection()
+    wait_until(function() return audio_after_call(timeline(conn)) == 3 end)
+    assert.equal(0, #positions(timeline(conn), "toolResponse"))
+    assert(session:send_tool_result(done.item.content[1].call_id, { booked = true }))
+  end)
+
+  it("holds nothing with hold_input_during_calls = false", function()
+    local session, part = call_by_hand(client, { hold_input_during_calls = false })
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    local conn = helper.open_connection()
+    wait_until(function() return audio_after_call(timeline(conn)) == 3 end)
+    assert.equal(0, #positions(timeline(conn), "toolResponse"))
+    assert(session:send_tool_result(part.call_id, { found = true }))
+  end)
+
+  it("lets the held input go when the server cancels the call", function()
+    local session = call_by_hand(client)
+    local conn = helper.open_connection()
+    -- a turn in clientContent (not realtime input, and nothing held before it) interrupts:
+    -- the server withdraws the call; the audio appended right after it, in the round trip
+    -- before the withdrawal arrives, is held, then let go by it
+    assert(session:send_wire(cjson.encode { clientContent = {
+      turns = { { role = "user", parts = { { text = "never mind" } } } }, turnComplete = true } }))
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    helper.receive_until(session, "tool_call_cancellation")
+    wait_until(function() return audio_after_call(timeline(conn)) == 3 end)
+    local tl = timeline(conn)
+    assert.is_true(positions(tl, "audio")[1] > positions(tl, "cancel")[1])
+  end)
+
+  it("sends what it held on the new connection when a reconnect voids the call", function()
+    local session = call_by_hand(client)
+    local conn = helper.open_connection()
+    for _ = 1, 6 do assert(session:append_audio(SILENCE)) end
+    realtime.sleep(0.2)
+    assert.equal(0, audio_after_call(timeline(conn)))
+    helper.sim_post("/_sim/connections/" .. conn.id, { fault = { type = "drop" } })
+    local rec = helper.receive_until(session, "reconnected")
+    assert.is_not_nil(rec)
+    local new = helper.open_connection()
+    assert.are_not.equal(conn.id, new.id)
+    wait_until(function() return #positions(timeline(new), "audio") == 6 end)
+    assert.equal(0, #positions(timeline(new), "toolResponse"))
+  end)
+
+  it("says why a send is refused when held input fills the queue, and still answers", function()
+    local session, part = call_by_hand(client, { max_queue_bytes = 4096 })
+    local ok, err, code
+    for _ = 1, 100 do
+      ok, err, code = session:append_audio(SILENCE)
+      if not ok then break end
+    end
+    assert.is_nil(ok)
+    assert.equal("busy", code)
+    assert.matches("held until the model's tool call is answered", err, 1, true)
+    -- the answer passes the bound: it is what lets the held input go
+    assert(session:send_tool_result(part.call_id, { found = true }))
+    helper.collect_turn(session)
+    local conn = helper.open_connection()
+    wait_until(function() return #positions(timeline(conn), "toolResponse") == 1 end)
+    assert(session:append_audio(SILENCE))
+  end)
+
+  it("tells what a close leaves unsent because it was held", function()
+    local session = call_by_hand(client)
+    for _ = 1, 4 do assert(session:append_audio(SILENCE)) end
+    realtime.sleep(0.1)
+    session:close()
+    local seen = helper.to_end(session, 10)
+    local err = seen.error
+    assert.is_not_nil(err, "no error told the unsent messages")
+    assert.matches("4 messages, %d+ bytes, not sent: held until the model's tool call was answered",
+      err.message)
+    assert.is_not_nil(seen.closed)
+  end)
+end)
