@@ -119,9 +119,11 @@ describe("tools", function()
         if msg.type == "response_done" and call_response and msg.response_id ~= call_response then break end
       end
     end, function()
-      -- while the handler waits, the user speaks: the server cancels the pending call
+      -- while the handler waits, a turn in clientContent interrupts: the server cancels
+      -- the pending call (realtime input, send_text's, would wait for the answer)
       realtime.sleep(0.4)
-      assert(session:send_text "never mind")
+      assert(session:send_wire(require("cjson").encode { clientContent = {
+        turns = { { role = "user", parts = { { text = "never mind" } } } }, turnComplete = true } }))
     end)
     local cancel, done
     for _, m in ipairs(seen) do
