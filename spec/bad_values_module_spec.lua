@@ -36,6 +36,19 @@ describe("client options with bad values", function()
       { project = "p", credentials = "/etc/passwd\0.json" })
   end)
 
+  it("say max_sessions' real range: 1..1000000, 0 only the core's \"default\" and never wrapped", function()
+    -- 0 is no "no limit": the Lua option refuses it, pointing at the default
+    raises("option 'max_sessions': expected integer between 1 and 1000000 %(leave it out for the default, 1024%), got 0",
+      realtime.gemini, { api_key = "k", max_sessions = 0 })
+    local core = require "realtime.core"
+    local range = "max_sessions must be 0 (the default, 1024) or 1..1000000"
+    for _, n in ipairs { -1, 1000001, 2 ^ 32, math.mininteger, math.maxinteger } do
+      local ok, client = pcall(core.client_new, { max_sessions = math.tointeger(n) })
+      if ok and client then client:_close_start() end
+      assert.same({ false, range }, { ok, not ok and tostring(client):match("max_sessions.*") }, tostring(n))
+    end
+  end)
+
   it("check the client's model when the client is made, naming the option", function()
     raises("option 'model': unsafe model name: it is empty", realtime.gemini, { api_key = "k", model = "" })
     raises("option 'model': unsafe model name: it contains a NUL byte", realtime.gemini,

@@ -3,6 +3,7 @@
  * The Lua front (lua/realtime/init.lua, with lua/realtime/options.lua) checks options,
  * resolves credentials and builds the endpoint; this file owns the userdata and starts
  * sessions. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,15 @@ struct lrt_client *lrt_check_client(lua_State *L, int idx)
     if (!u->c)
         luaL_error(L, "client closed");
     return u;
+}
+
+/* The integer at idx as an int, clamped rather than wrapped (2^32 must not pass for 0,
+ * the default): the core refuses what is out of its range, saying the range. */
+static int client_int(lua_State *L, int idx)
+{
+    lua_Integer v = luaL_checkinteger(L, idx);
+
+    return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
 }
 
 /* core.client_new{ ca_file=, ping_interval=, ping_timeout=, max_sessions=, event_loop= }
@@ -38,11 +48,11 @@ static int lrt_client_new(lua_State *L)
     if (lua_getfield(L, 1, "ca_file") != LUA_TNIL)
         o.ca_file = lrt_cstring(L, -1, "option 'ca_file':");
     if (lua_getfield(L, 1, "ping_interval") != LUA_TNIL)
-        o.ping_interval = (int)luaL_checkinteger(L, -1);
+        o.ping_interval = client_int(L, -1);
     if (lua_getfield(L, 1, "ping_timeout") != LUA_TNIL)
-        o.ping_timeout = (int)luaL_checkinteger(L, -1);
+        o.ping_timeout = client_int(L, -1);
     if (lua_getfield(L, 1, "max_sessions") != LUA_TNIL)
-        o.max_sessions = (int)luaL_checkinteger(L, -1);
+        o.max_sessions = client_int(L, -1);
     if (lua_getfield(L, 1, "event_loop") != LUA_TNIL) {
         static const char *const loops[] = { "auto", "poll", "epoll", NULL };
         /* luaL_checkoption compares C strings: "epoll\0x" would pass for "epoll" */

@@ -330,7 +330,7 @@ struct rt_client *rt_client_new(const struct rt_client_options *o, struct rt_err
     if (!o)
         o = &defaults;
     if (o->max_sessions < 0 || o->max_sessions > 1000000) {
-        rt_error_set(err, RT_EINVAL, "max_sessions must be 1..1000000");
+        rt_error_set(err, RT_EINVAL, "max_sessions must be 0 (the default, 1024) or 1..1000000");
         return NULL;
     }
     if (o->ping_interval < 0 || o->ping_timeout < 0 || o->ping_interval > 3600 ||

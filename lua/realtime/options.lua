@@ -197,6 +197,13 @@ end
 --  O P T I O N   T A B L E S
 -- ==================================================================== --
 
+-- 0 is not "no limit" (the core reads it as the default), so the message points at the
+-- default instead.
+local function max_sessions(v)
+  local ok, expected, i = integer_in(1, 1000000)(v)
+  return ok, expected .. " (leave it out for the default, 1024)", i
+end
+
 local COMMON_CLIENT = {
   model = STRING,
   api_key = non_empty,
@@ -206,7 +213,7 @@ local COMMON_CLIENT = {
   headers = string_map,
   ping_interval = integer_in(1, 3600),
   ping_timeout = integer_in(30, 3600),
-  max_sessions = integer_in(1, 1000000),
+  max_sessions = max_sessions,
   event_loop = one_of("auto", "poll", "epoll"),
 }
 
