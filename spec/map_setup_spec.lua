@@ -436,6 +436,33 @@ describe("map_setup", function()
       end
     end)
 
+    it("refuses two snake_case spellings of one camelCase name, naming both and where, in either order", function()
+      -- generation_config and generation_Config both read as generationConfig: which one
+      -- won went by the table's order
+      for _, first in ipairs { true, false } do
+        local function both(a, av, b, bv)
+          if first then return ordered(a, av, b, bv) end
+          return ordered(b, bv, a, av)
+        end
+        local msg = "option 'raw': keys 'generation_Config' and 'generation_config' at setup are two "
+          .. "spellings of 'generationConfig': give one"
+        local function twins()
+          return both("generation_config", { top_k = 3 }, "generation_Config", { top_k = 4 })
+        end
+        -- beside the camelCase spelling too: the two snake_case ones would still race
+        local beside = twins()
+        beside.generationConfig = { topK = 1 }
+        for _, raw in ipairs { twins(), { setup = twins() }, beside } do
+          assert.has_error(function() setup(gemini(), { raw = raw }) end, msg)
+        end
+        assert.has_error(function()
+          setup(gemini(), { temperature = 0.5, raw = { generationConfig = { thinkingConfig =
+            both("thinking_budget", 0, "thinking_Budget", 10) } } })
+        end, "option 'raw': keys 'thinking_Budget' and 'thinking_budget' at setup.generationConfig.thinkingConfig "
+          .. "are two spellings of 'thinkingBudget': give one")
+      end
+    end)
+
     it("leaves the caller's raw tables as they were", function()
       -- (the camelCase object first: the snake_case one was merged into it)
       local inner = { top_k = 3 }

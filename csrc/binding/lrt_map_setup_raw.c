@@ -68,6 +68,55 @@ static void note_spellings(lua_State *L, int names, int t)
     }
 }
 
+/* Whether the string at a sorts before the one at b, byte by byte (lua_compare would
+ * follow the locale's collation). */
+static int bytes_before(lua_State *L, int a, int b)
+{
+    size_t na, nb;
+    const char *sa = lua_tolstring(L, a, &na), *sb = lua_tolstring(L, b, &nb);
+    int c = memcmp(sa, sb, na < nb ? na : nb);
+
+    return c < 0 || (c == 0 && na < nb);
+}
+
+/* Raises when the table at src holds two keys, neither in camelCase, that make one
+ * camelCase name (generation_config, generation_Config): both would merge first, in the
+ * table's order, so which one won would change from run to run. path (a string at that
+ * index) says where src is; the keys are named in byte order, so that the message too
+ * is the same whatever the order. */
+static void refuse_twins(lua_State *L, int src, int path)
+{
+    lua_newtable(L);   /* camelCase spelling -> the other spelling seen */
+    int odd = lua_gettop(L);
+
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        lua_pop(L, 1);
+        int k = lua_gettop(L);
+        if (lua_type(L, k) != LUA_TSTRING)
+            continue;
+        push_camel(L, k);
+        if (!lua_rawequal(L, -1, k)) {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, odd) == LUA_TSTRING) {
+                int a = bytes_before(L, -1, k) ? lua_gettop(L) : k;
+                int b = a == k ? lua_gettop(L) : k;
+                size_t na, nb, nc;
+                const char *sa = lua_tolstring(L, a, &na), *sb = lua_tolstring(L, b, &nb);
+                const char *sc = lua_tolstring(L, k + 1, &nc);
+                luaL_error(L, "option 'raw': keys %s and %s at %s are two spellings of %s: give one",
+                           lrt_map_shown(L, sa, na), lrt_map_shown(L, sb, nb),
+                           lua_tostring(L, path), lrt_map_shown(L, sc, nc));
+            }
+            lua_pop(L, 1);
+            lua_pushvalue(L, k);
+            lua_rawset(L, odd);
+        }
+        lua_settop(L, k);
+    }
+    lua_settop(L, odd - 1);
+}
+
 /* Pushes the key that the key at k goes under: the camelCase spelling when k is another
  * spelling of a name that names (note_spellings) saw twice, so that the two never go out
  * side by side (the service closes 1007 on a duplicate field); else k as written (it may
@@ -135,9 +184,24 @@ static void fold_spellings(lua_State *L, int dst, int names)
  * merges first, so that the camelCase one wins where the two give a field each. An
  * object dst lacks is merged into a new table, never shared: the caller's tables are
  * not changed, and the same rule reaches inside them. */
-static void merge(lua_State *L, int dst, int src, int depth);
+static void merge(lua_State *L, int dst, int src, int depth, int path);
 
-static void merge_value(lua_State *L, int dst, int k, int v, int depth)
+/* Pushes "<path>.<key>" (the string key at k shown as lrt_map_shown shows it, without its
+ * quotes): where an object of the raw is, for an error about it. */
+static void push_path(lua_State *L, int path, int k)
+{
+    size_t n;
+    const char *key = lua_tolstring(L, k, &n);
+    const char *shown = lrt_map_shown(L, key, n);
+
+    n = strlen(shown);
+    lua_pushfstring(L, "%s.", lua_tostring(L, path));
+    lua_pushlstring(L, shown + 1, n - 2);
+    lua_concat(L, 2);
+    lua_replace(L, -2);
+}
+
+static void merge_value(lua_State *L, int dst, int k, int v, int depth, int path)
 {
     if (lrt_json_isnull(L, v)) {
         lua_pushvalue(L, k);
@@ -155,8 +219,9 @@ static void merge_value(lua_State *L, int dst, int k, int v, int depth)
             lua_pushvalue(L, -2);
             lua_rawset(L, dst);
         }
-        merge(L, lua_gettop(L), v, depth + 1);
-        lua_pop(L, 1);
+        push_path(L, path, k);
+        merge(L, lua_gettop(L) - 1, v, depth + 1, lua_gettop(L));
+        lua_pop(L, 2);
     } else {
         lua_pushvalue(L, k);
         lua_pushvalue(L, v);
@@ -164,13 +229,14 @@ static void merge_value(lua_State *L, int dst, int k, int v, int depth)
     }
 }
 
-static void merge(lua_State *L, int dst, int src, int depth)
+static void merge(lua_State *L, int dst, int src, int depth, int path)
 {
     if (depth > LRT_JSON_MAX_DEPTH)
         luaL_error(L, "option 'raw': nesting deeper than %d levels", LRT_JSON_MAX_DEPTH);
-    luaL_checkstack(L, 8, "raw nesting");
+    luaL_checkstack(L, 16, "raw nesting");
     lua_newtable(L);
     int names = lua_gettop(L);
+    refuse_twins(L, src, path);
     note_spellings(L, names, dst);
     note_spellings(L, names, src);
     fold_spellings(L, dst, names);
@@ -179,7 +245,7 @@ static void merge(lua_State *L, int dst, int src, int depth)
         while (lua_next(L, src)) {
             int v = lua_gettop(L);
             if (merge_key(L, names, v - 1) == pass)
-                merge_value(L, dst, v + 1, v, depth);
+                merge_value(L, dst, v + 1, v, depth, path);
             lua_settop(L, v - 1);
         }
     }
@@ -206,7 +272,8 @@ void lrt_setup_raw(lua_State *L, int opts, int setup)
             lua_getfield(L, raw, "setup");
             raw = lua_gettop(L);
         }
-        merge(L, setup, raw, 1);
+        lua_pushliteral(L, "setup");
+        merge(L, setup, raw, 1, lua_gettop(L));
     } else if (t != LUA_TNIL) {
         luaL_error(L, "option 'raw': expected a table");
     }
