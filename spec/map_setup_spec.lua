@@ -473,6 +473,52 @@ describe("map_setup", function()
       cmp.assert_same({ temperature = 0.5 }, raw.generationConfig)
     end)
 
+    it("builds plain tables: a caller's metatable is not put on them, an empty array stays one", function()
+      -- the metatable went onto the merge's copy: the caller's __gc ran on it
+      local ran = 0
+      local raw = { extra = setmetatable({ a = 1 }, { __gc = function() ran = ran + 1 end }) }
+      cmp.assert_same({ a = 1 }, setup(gemini(), { raw = raw }).extra)
+      collectgarbage()
+      collectgarbage()
+      assert.equal(0, ran)
+      assert.is_table(raw.extra)
+      -- a __pairs that reads its store by the table it is given found none for the copy
+      local store = setmetatable({}, { __mode = "k" })
+      local function proxy(t)
+        local p = setmetatable({}, { __pairs = function(self) return next, store[self] end })
+        store[p] = t
+        return p
+      end
+      cmp.assert_same({ topK = 3 }, setup(gemini(), { raw = { generationConfig = proxy { topK = 3 } } })
+        .generationConfig)
+      -- merged into an object the options made, a __pairs proxy was read as stored: nothing
+      cmp.assert_same({ temperature = 0.5, topK = 3 },
+        setup(gemini(), { temperature = 0.5, raw = { generationConfig = proxy { topK = 3 } } })
+          .generationConfig)
+      -- an empty array replaces, as any array does, also an object the options made
+      for _, opts in ipairs { {}, { temperature = 0.5 } } do
+        opts.raw = { generationConfig = core.json_array {} }
+        local _, text = setup(gemini(), opts)
+        assert.matches('"generationConfig":%[%]', text)
+      end
+      -- so does one marked by cjson's array_mt (the openresty fork's; faked here)
+      local status, out = helper.child([[
+local cjson = require "cjson"
+cjson.array_mt = cjson.array_mt or {}
+local core = require "realtime.core"
+print(core.map_setup(core.map_new { backend = "gemini" }, { model = "m", temperature = 0.5,
+  raw = { generationConfig = setmetatable({}, cjson.array_mt), extra = setmetatable({}, cjson.array_mt) } }))
+]])
+      assert.equal(0, status, out)
+      assert.matches('"generationConfig":%[%]', out)
+      assert.matches('"extra":%[%]', out)
+      -- a proxy the encoder refuses is still refused, naming where it is
+      assert.has_error(function()
+        setup(gemini(), { raw = { extra = setmetatable({}, { __index = { x = 1 } }) } })
+      end, "setup.extra: its metatable's __index gives it entries not stored in it ('x'): "
+        .. "give it __pairs, or copy it into a plain table")
+    end)
+
     -- A host may set a locale (setlocale, os.setlocale): in a Turkish one the C library's
     -- toupper leaves 'i' as it is, and system_instruction stayed beside systemInstruction.
     it("makes a snake_case key's twin the same in any locale", function()

@@ -174,6 +174,19 @@ void lrt_json_newarray(lua_State *L, int narr)
     lua_setmetatable(L, -2);
 }
 
+int lrt_json_marked_array(lua_State *L, int idx)
+{
+    int marked;
+
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_json_key_arraymt);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_json_key_cj_arraymt);   /* nil without one */
+    marked = lua_rawequal(L, -3, -2) || lua_rawequal(L, -3, -1);
+    lua_pop(L, 3);
+    return marked;
+}
+
 void lrt_json_pushnull(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_json_key_null);

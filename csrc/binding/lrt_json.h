@@ -103,6 +103,10 @@ int lrt_json_normalize(lua_State *L, int idx, int max_depth);
 /* Pushes a new empty table that encodes as [] while it stays empty. */
 void lrt_json_newarray(lua_State *L, int narr);
 
+/* Whether the table at idx carries an array marker (lrt_json_newarray's, core.json_array's
+ * or cjson's array_mt): empty, it encodes as []. */
+int lrt_json_marked_array(lua_State *L, int idx);
+
 /* Pushes cjson.null; tells whether the value at idx is cjson.null. */
 void lrt_json_pushnull(lua_State *L);
 int lrt_json_isnull(lua_State *L, int idx);

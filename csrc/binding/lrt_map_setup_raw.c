@@ -201,6 +201,70 @@ static void push_path(lua_State *L, int path, int k)
     lua_replace(L, -2);
 }
 
+/* Pushes a plain copy of what pairs shows of the table at v, whose __pairs is on top (and
+ * goes): the merge reads tables as stored, which would find such a proxy empty. */
+static void push_pairs_copy(lua_State *L, int v)
+{
+    int f = lua_gettop(L);   /* the metamethod, then next, state, control */
+
+    luaL_checkstack(L, 8, "raw nesting");
+    lua_pushvalue(L, v);
+    lua_call(L, 1, 3);
+    lua_newtable(L);
+    for (;;) {
+        lua_pushvalue(L, f);
+        lua_pushvalue(L, f + 1);
+        lua_pushvalue(L, f + 2);
+        lua_call(L, 2, 2);
+        if (lua_isnil(L, -2)) {
+            lua_pop(L, 2);
+            break;
+        }
+        lua_pushvalue(L, -2);
+        lua_replace(L, f + 2);
+        lua_rawset(L, f + 3);
+    }
+    lua_replace(L, f);
+    lua_settop(L, f);
+}
+
+/* The index of the table to merge from for the caller's object at v (path: where it
+ * is): v, or a plain copy of a __pairs proxy (pushed). A table with another metatable
+ * is read as stored, after the encoder's check, so that a proxy (an __index that gives
+ * entries it does not store) is refused as it was when its metatable was carried over. */
+static int merge_source(lua_State *L, int v, int path)
+{
+    if (!lua_getmetatable(L, v))
+        return v;
+    lua_pop(L, 1);
+    if (luaL_getmetafield(L, v, "__pairs") != LUA_TNIL) {
+        push_pairs_copy(L, v);
+        return lua_gettop(L);
+    }
+    lrt_json_encode_ex(L, v, LRT_JSON_WIRE_DEPTH, lua_tostring(L, path));
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Merges the caller's object at v into dst[k], made a new plain table when dst holds no
+ * object there: the caller's metatable (a __gc, a proxy's __pairs) is not carried over. */
+static void merge_object(lua_State *L, int dst, int k, int v, int depth, int path)
+{
+    push_path(L, path, k);
+    int p = lua_gettop(L);
+    v = merge_source(L, v, p);
+    lua_pushvalue(L, k);
+    if (lua_rawget(L, dst) != LUA_TTABLE || lua_rawlen(L, -1) != 0) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, k);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, dst);
+    }
+    merge(L, lua_gettop(L), v, depth + 1, p);
+    lua_settop(L, p - 1);
+}
+
 static void merge_value(lua_State *L, int dst, int k, int v, int depth, int path)
 {
     if (lrt_json_isnull(L, v)) {
@@ -208,21 +272,9 @@ static void merge_value(lua_State *L, int dst, int k, int v, int depth, int path
         lua_pushnil(L);
         lua_rawset(L, dst);
     } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, k) == LUA_TSTRING &&
-               lua_rawlen(L, v) == 0) {
-        lua_pushvalue(L, k);
-        if (lua_rawget(L, dst) != LUA_TTABLE || lua_rawlen(L, -1) != 0) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-            if (lua_getmetatable(L, v))   /* an array marker, say */
-                lua_setmetatable(L, -2);
-            lua_pushvalue(L, k);
-            lua_pushvalue(L, -2);
-            lua_rawset(L, dst);
-        }
-        push_path(L, path, k);
-        merge(L, lua_gettop(L) - 1, v, depth + 1, lua_gettop(L));
-        lua_pop(L, 2);
-    } else {
+               lua_rawlen(L, v) == 0 && !lrt_json_marked_array(L, v)) {
+        merge_object(L, dst, k, v, depth, path);
+    } else {   /* a scalar or an array (an empty one marked so) replaces */
         lua_pushvalue(L, k);
         lua_pushvalue(L, v);
         lua_rawset(L, dst);
