@@ -73,6 +73,9 @@ describe("core.json_encode", function()
     ok, err = pcall(core.json_encode, { p = setmetatable({}, { __index = function(_, k) return data[k] end }) })
     assert.equal("p: it stores nothing and its metatable's __index is a function (a proxy): give it "
       .. "__pairs, or copy it into a plain table", err)
+    -- a strict table (an __index that raises for a key it lacks) that stores nothing is {}
+    local strict = { __index = function(_, k) error("strict: no field " .. tostring(k)) end }
+    assert.equal('{"s":{}}', core.json_encode { s = setmetatable({}, strict) })
     -- defaults given by a parent table are data the table does not store
     ok = pcall(core.json_encode, setmetatable({ city = "Rome" }, { __index = data }))
     assert.is_false(ok)

@@ -133,6 +133,40 @@ describe("strict tables", function()
     helper.drain(session)
   end)
 
+  it("empty: an empty object as a result returned or sent and as a schema; a proxy over nothing still raises", function()
+    -- refused as a proxy: an __index function over nothing stored looked like one
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      { name = "lookup", description = "find a thing", parameters = WEATHER },
+      { name = "nothing", description = "returns nothing",
+        parameters = strict { type = "object", properties = strict {} },
+        handler = function() return strict {}, strict {} end },
+      { name = "bare", description = "no parameters", parameters = strict {} },
+    } })
+    local decls = helper.client_messages("setup")[1].tools[1].functionDeclarations
+    assert.same({ type = "OBJECT", properties = {} }, decls[2].parameters)
+    assert.same({}, decls[3].parameters)
+    assert(session:send_text 'call nothing {}')
+    local msgs = helper.collect_turn(session)
+    for _, m in ipairs(msgs) do assert.is_not.equal("error", m.type, m.message) end
+    local sent = helper.client_messages("toolResponse")
+    local fr = sent[#sent].functionResponses[1]
+    assert.equal("nothing", fr.name)
+    assert.same({}, fr.response)
+    assert(session:send_text 'call lookup {"city":"Rome"}')
+    local call = helper.receive_until(session, "response_output_item_done")
+    local id = call.item.content[1].call_id
+    -- an __index function that answers (nil for a key it lacks) is a proxy: its entries
+    -- cannot be listed, so it is refused rather than sent as {}
+    local data = { found = true }
+    helper.raises("send_tool_result: response: it stores nothing and its metatable's __index is a function",
+      session.send_tool_result, session, id, setmetatable({}, { __index = function(_, k) return data[k] end }))
+    assert(session:send_tool_result(id, { found = strict {} }))
+    sent = helper.client_messages("toolResponse")
+    assert.same({ found = {} }, sent[#sent].functionResponses[1].response)
+    session:close()
+    helper.drain(session)
+  end)
+
   it("still count what an __index gives, and still refuse a proxy list or schema", function()
     -- a part inheriting its type through __index is a text part, as with lua_getfield
     local session = assert(client:connect { output_modalities = { "text" } })

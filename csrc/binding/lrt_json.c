@@ -187,6 +187,28 @@ int lrt_json_marked_array(lua_State *L, int idx)
     return marked;
 }
 
+static int get_probe(lua_State *L)
+{
+    lua_gettable(L, 1);
+    return 1;
+}
+
+int lrt_json_strict_empty(lua_State *L, int idx)
+{
+    int st;
+
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 3, "strict table");
+    lua_pushcfunction(L, get_probe);
+    lua_pushvalue(L, idx);
+    lua_pushliteral(L, "realtime: a key no table has");
+    st = lua_pcall(L, 2, 1, 0);
+    if (st == LUA_ERRMEM)
+        lua_error(L);   /* out of memory stays what it is */
+    lua_pop(L, 1);
+    return st != LUA_OK;
+}
+
 void lrt_json_pushnull(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &lrt_json_key_null);

@@ -107,6 +107,13 @@ void lrt_json_newarray(lua_State *L, int narr);
  * or cjson's array_mt): empty, it encodes as []. */
 int lrt_json_marked_array(lua_State *L, int idx);
 
+/* Whether the table at idx, which stores nothing and whose metatable's __index is a
+ * function, is a "strict" table (penlight's strict): one whose __index raises for a key
+ * it lacks. It is asked once, in a protected call, for a key no table has. Such a table
+ * is empty; one whose __index answers is a proxy, whose entries cannot be listed. Out of
+ * memory still raises. */
+int lrt_json_strict_empty(lua_State *L, int idx);
+
 /* Pushes cjson.null; tells whether the value at idx is cjson.null. */
 void lrt_json_pushnull(lua_State *L);
 int lrt_json_isnull(lua_State *L, int idx);

@@ -333,7 +333,8 @@ static lua_Integer enc_meta_len(struct enc *e, int idx, int level)
  * proxy over __index, a list whose __len counts entries it does not hold. Encoding what
  * is stored would send the data as {} without a word, so it raises, naming the path.
  * count is how many entries lua_next found. A metatable with only other fields
- * (__tostring, __name, __close, the array markers) changes nothing. */
+ * (__tostring, __name, __close, the array markers) changes nothing, nor does a strict
+ * __index (one that raises for a key the table lacks), also on an empty table. */
 static void enc_check_proxy(struct enc *e, int idx, int level, lua_Unsigned count)
 {
     lua_State *L = e->L;
@@ -346,7 +347,7 @@ static void enc_check_proxy(struct enc *e, int idx, int level, lua_Unsigned coun
                                LRT_PROXY_ADVICE, (long long)len, (long long)raw);
     }
     t = luaL_getmetafield(L, idx, "__index");
-    if (t == LUA_TFUNCTION && count == 0)
+    if (t == LUA_TFUNCTION && count == 0 && !lrt_json_strict_empty(L, idx))
         enc_fail(e, level, "it stores nothing and its metatable's __index is a function "
                            "(a proxy): " LRT_PROXY_ADVICE);
     if (t == LUA_TTABLE)

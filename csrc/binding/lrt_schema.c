@@ -144,7 +144,8 @@ static int null_schema(lua_State *L, int idx)
  * (an __index table) or lists them (__pairs) would lose them without a word, so it
  * raises. An __index function on a table with fields of its own is a "strict" table
  * (it raises for a key it lacks): read as stored, as the encoder reads one. On a table
- * that stores nothing it is a proxy, and raises. */
+ * that stores nothing it is strict when it raises for a key no table has (an empty
+ * table), else a proxy, and raises. */
 static void plain(struct sctx *c, int idx)
 {
     lua_State *L = c->L;
@@ -154,6 +155,8 @@ static void plain(struct sctx *c, int idx)
         lua_pushnil(L);
         t = lua_next(L, idx) ? LUA_TNIL : LUA_TFUNCTION;
         lua_settop(L, lua_gettop(L) - (t == LUA_TNIL ? 2 : 0));
+        if (t == LUA_TFUNCTION && lrt_json_strict_empty(L, idx))
+            t = LUA_TNIL;
     }
     if (t == LUA_TNIL)
         t = luaL_getmetafield(L, idx, "__pairs");
