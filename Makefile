@@ -5,7 +5,8 @@
 #                build/librealtime.{a,so} and build/librealtime-lua.{a,so}, examples/host
 #   make install PREFIX=...   the Lua module, and for C hosts the public headers, the
 #                libraries and realtime.pc / realtime-lua.pc (install-lua, install-c)
-#   make uninstall PREFIX=... removes what install put there
+#   make uninstall PREFIX=... removes what install put there (the list it wrote in
+#                <prefix>/share/realtime/installed-files)
 #   make test    deps + build + every test; ends with "N passed, N failed"
 #   make check   the same suite with the C built under ASan + UBSan
 #   make demo    deps + build + the voice demo against the local simulator
@@ -246,7 +247,12 @@ libdir      ?= $(PREFIX)/lib
 includedir  ?= $(PREFIX)/include
 pkgconfigdir ?= $(libdir)/pkgconfig
 .PHONY: install-lua install-c
+# install also writes a manifest of the files it put there (their final paths, without
+# DESTDIR, one a line), for uninstall: install-lua alone (the rock's) writes none, as
+# LuaRocks keeps its own list and PREFIX is not its tree.
+MANIFEST    ?= $(PREFIX)/share/realtime/installed-files
 install: install-lua install-c
+	@$(MAKE_MANIFEST)
 
 # Modes are explicit (install -m), not the caller's umask: under umask 077 a copy by cp
 # would be unreadable to everyone else. Shared objects 755 (as libtool installs them),
@@ -281,21 +287,52 @@ install-c: $(ARCHIVE) $(SHLIB) $(LUA_ARCHIVE) $(LUA_SHLIB)
 	$(PC_SUBST) csrc/realtime-lua.pc.in > $(BUILD)/pc/realtime-lua.pc
 	$(INSTALL_DATA) $(BUILD)/pc/realtime.pc $(BUILD)/pc/realtime-lua.pc "$(DESTDIR)$(pkgconfigdir)/"
 
-# uninstall: takes back, file by file, what install put under the same PREFIX (and
-# DESTDIR, libdir, includedir), then our realtime/ directories when empty; the parent
-# directories and anything else in them stay, as they may hold other packages' files.
-.PHONY: uninstall
+# What install puts there, as final paths (DESTDIR not in them), each quoted.
 LUA_FILES := $(notdir $(wildcard lua/realtime/*.lua))
-UNINSTALL_FILES := "$(DESTDIR)$(INST_LIBDIR)/realtime/core.so" \
-  $(foreach f,$(LUA_FILES),"$(DESTDIR)$(INST_LUADIR)/realtime/$(f)") \
-  $(foreach h,$(notdir $(PUBLIC_H) $(LUA_PUBLIC_H)),"$(DESTDIR)$(includedir)/realtime/$(h)") \
-  $(foreach l,librealtime librealtime-lua,"$(DESTDIR)$(libdir)/$(l).a" "$(DESTDIR)$(libdir)/$(l).so" \
-    "$(DESTDIR)$(libdir)/$(l).so.$(SOVERSION)" "$(DESTDIR)$(libdir)/$(l).so.$(VERSION)") \
-  "$(DESTDIR)$(pkgconfigdir)/realtime.pc" "$(DESTDIR)$(pkgconfigdir)/realtime-lua.pc"
+INSTALLED_FILES = "$(INST_LIBDIR)/realtime/core.so" \
+  $(foreach f,$(LUA_FILES),"$(INST_LUADIR)/realtime/$(f)") \
+  $(foreach h,$(notdir $(PUBLIC_H) $(LUA_PUBLIC_H)),"$(includedir)/realtime/$(h)") \
+  $(foreach l,librealtime librealtime-lua,"$(libdir)/$(l).a" "$(libdir)/$(l).so" \
+    "$(libdir)/$(l).so.$(SOVERSION)" "$(libdir)/$(l).so.$(VERSION)") \
+  "$(pkgconfigdir)/realtime.pc" "$(pkgconfigdir)/realtime-lua.pc"
+
+# The manifest: INSTALLED_FILES made absolute (uninstall may run from elsewhere), after
+# the lines of a manifest already there (an older install's files, which this one may
+# not have replaced), each path once.
+MAKE_MANIFEST = set -e; mkdir -p $(BUILD); \
+  m="$(DESTDIR)$(MANIFEST)"; new=$(BUILD)/installed-files; \
+  { if [ -f "$$m" ]; then cat "$$m"; fi; \
+    for f in $(INSTALLED_FILES); do \
+      case "$$f" in /*) ;; *) f="$$PWD/$$f" ;; esac; printf '%s\n' "$$f"; done; \
+  } | awk '!seen[$$0]++' > "$$new"; \
+  $(INSTALL_DIR) "$$(dirname "$$m")"; $(INSTALL_DATA) "$$new" "$$m"
+
+# uninstall: takes back, file by file, what the manifest under the same PREFIX (and
+# DESTDIR) lists, then the manifest, then our realtime/ directories when empty; the
+# parent directories and anything else in them stay, as they may hold other packages'
+# files. Without a manifest (an install by install-lua and install-c alone, or by an
+# older version) it warns and takes back what this checkout would install.
+.PHONY: uninstall
 uninstall:
-	rm -f $(UNINSTALL_FILES)
-	@for d in "$(DESTDIR)$(INST_LIBDIR)/realtime" "$(DESTDIR)$(INST_LUADIR)/realtime" "$(DESTDIR)$(includedir)/realtime"; do \
-	  [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: $$d holds files it did not install; left in place" >&2; done
+	@m="$(DESTDIR)$(MANIFEST)"; \
+	if [ -f "$$m" ]; then \
+	  while IFS= read -r f; do \
+	    case "$$f" in \
+	    /*) rm -f "$(DESTDIR)$$f" || exit 1 ;; \
+	    ?*) echo "uninstall: $$m: '$$f' is not an absolute path; left alone" >&2 ;; \
+	    esac; \
+	  done < "$$m"; \
+	  dirs=$$(sed -n 's|^\(/.*/realtime\)/[^/]*$$|\1|p' "$$m" | awk '!seen[$$0]++'); \
+	  rm -f "$$m"; \
+	else \
+	  echo "uninstall: no $$m (an install by install-lua/install-c alone, or by an older version): removing the files this checkout would install" >&2; \
+	  for f in $(INSTALLED_FILES); do rm -f "$(DESTDIR)$$f" || exit 1; done; \
+	  dirs=$$(printf '%s\n' "$(INST_LIBDIR)/realtime" "$(INST_LUADIR)/realtime" "$(includedir)/realtime"); \
+	fi; \
+	{ printf '%s\n' "$$dirs"; dirname "$(MANIFEST)"; } | while IFS= read -r d; do \
+	  d="$(DESTDIR)$$d"; \
+	  [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: $$d holds files it did not install; left in place" >&2; \
+	done
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)'"

@@ -225,4 +225,73 @@ int main() {
     local _, dirs = helper.run("cd " .. q(own) .. " && find . -type d -name realtime")
     assert.equal("", dirs)
   end)
+
+  -- uninstall took its list from the checkout it ran in: after an upgrade, or from
+  -- another checkout, it removed the wrong set. install writes a manifest of what it put
+  -- there, and uninstall removes that.
+  local function make(args)
+    return helper.run("env -u MAKEFLAGS -u MAKELEVEL make -s " .. args .. " 2>&1")
+  end
+
+  local function lines(path)
+    local out = {}
+    for l in helper.read_file(path):gmatch "[^\n]+" do out[#out + 1] = l end
+    return out
+  end
+
+  it("writes a manifest, and uninstall removes what it lists, whatever this checkout holds", function()
+    local own = prefix .. "/manifest"
+    local manifest = own .. "/share/realtime/installed-files"
+    local status, out = make("install BUILD=build PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    local listed = lines(manifest)
+    assert.truthy(#listed > 20, #listed)
+    for _, f in ipairs(listed) do
+      assert.equal("/", f:sub(1, 1), f)
+      assert.equal(0, (helper.run("test -f " .. q(f) .. " || test -L " .. q(f))), f .. " listed, not installed")
+    end
+    local _, found = helper.run("cd " .. q(own) .. " && find . ! -type d ! -name installed-files | wc -l")
+    assert.equal(#listed, tonumber(found))
+    local _, mode = helper.run("stat -c %a " .. q(manifest))
+    assert.equal("644\n", mode)
+    -- an older version's file (the upgrade keeps it listed), and one of this checkout's
+    -- that the manifest does not list (this checkout is not the one that installed it)
+    local old = own .. "/share/lua/5.4/realtime/old.lua"
+    assert.equal(0, (helper.run("echo old > " .. q(old) .. " && echo " .. q(old) .. " >> " .. q(manifest))))
+    status, out = make("install BUILD=build PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    local wav = own .. "/share/lua/5.4/realtime/wav.lua"
+    assert.equal(0, (helper.run("grep -v -x " .. q(wav) .. " " .. q(manifest) .. " > " .. q(manifest .. ".new")
+      .. " && mv " .. q(manifest .. ".new") .. " " .. q(manifest))))
+    status, out = make("uninstall PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    local _, left = helper.run("cd " .. q(own) .. " && find . ! -type d | sort")
+    assert.equal("./share/lua/5.4/realtime/wav.lua\n", left)
+    assert.matches("uninstall: [^\n]*share/lua/5.4/realtime holds files it did not install; left in place", out)
+  end)
+
+  it("with DESTDIR: the manifest lists the final paths, and uninstall takes DESTDIR again", function()
+    local stage = prefix .. "/stage"
+    local status, out = make("install BUILD=build DESTDIR=" .. q(stage) .. " PREFIX=/opt/rt")
+    assert.equal(0, status, out)
+    local listed = lines(stage .. "/opt/rt/share/realtime/installed-files")
+    assert.truthy(#listed > 20)
+    for _, f in ipairs(listed) do assert.equal("/opt/rt/", f:sub(1, 8), f) end
+    status, out = make("uninstall DESTDIR=" .. q(stage) .. " PREFIX=/opt/rt")
+    assert.equal(0, status, out)
+    local _, left = helper.run("cd " .. q(stage) .. " && find . ! -type d; find . -type d -name realtime")
+    assert.equal("", left)
+  end)
+
+  it("without a manifest removes what this checkout would install, and says so", function()
+    local own = prefix .. "/nomanifest"
+    local status, out = make("install-lua install-c BUILD=build PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    assert.is_nil(io.open(own .. "/share/realtime/installed-files"))
+    status, out = make("uninstall PREFIX=" .. q(own))
+    assert.equal(0, status, out)
+    assert.matches("uninstall: no [^\n]*installed%-files", out)
+    local _, left = helper.run("cd " .. q(own) .. " && find . ! -type d; find . -type d -name realtime")
+    assert.equal("", left)
+  end)
 end)
