@@ -36,6 +36,9 @@ const USAGE = `usage: node server.js [options]
   --record-frames N     frames kept per connection for /_sim/ (default 2000; 0 = none)
   --partial-args MODE   Vertex function calls streamed as partialArgs: off|on|with-args (default off)
   --realism LIST        quirks of real sessions: all, or comma-separated names (default none)
+  --input-during-call close|interrupt
+                        realtime input while a blocking tool call is unanswered: closes with
+                        1008, as the service does, or interrupts and cancels the calls (default close)
   --quiet               no log lines on stderr
 `;
 
@@ -44,7 +47,7 @@ function parseArgs(argv) {
     port: 0, host: '127.0.0.1', tls: false, cert: null, key: null, apiKey: 'test-key', bearers: [],
     lifetime: null, goAwayLead: 5, pace: 'realtime', heard: 'hello',
     voice: hasEspeak() ? 'speech' : 'tone', usage: 'alternate', recordFrames: 2000, quiet: false,
-    partialArgs: false, realism: [],
+    partialArgs: false, realism: [], inputDuringCall: 'close',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,6 +72,7 @@ function parseArgs(argv) {
       case '--record-frames': o.recordFrames = Number(val()); break;
       case '--partial-args': o.partialArgs = partialArgsMode(val()); break;
       case '--realism': o.realism = realism.normalise(val()); break;
+      case '--input-during-call': o.inputDuringCall = val(); break;
       case '--quiet': o.quiet = true; break;
       case '--help': process.stdout.write(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${a}`);
@@ -77,6 +81,7 @@ function parseArgs(argv) {
   if (!['realtime', 'fast'].includes(o.pace)) throw new Error('--pace must be realtime or fast');
   if (!['tone', 'speech'].includes(o.voice)) throw new Error('--voice must be tone or speech');
   if (!['alternate', 'together', 'separate', 'none'].includes(o.usage)) throw new Error('--usage: bad mode');
+  if (!['close', 'interrupt'].includes(o.inputDuringCall)) throw new Error('--input-during-call must be close or interrupt');
   if (o.tls && (!o.cert || !o.key)) throw new Error('--tls needs --cert and --key');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new Error('--port must be 0..65535');
   return o;
@@ -101,7 +106,7 @@ function main() {
   const initialDefaults = () => ({
     pace: opts.pace, voice: opts.voice, heard: opts.heard, lifetime: opts.lifetime,
     goAwayLead: opts.goAwayLead, usage: opts.usage, recordFrames: opts.recordFrames,
-    partialArgs: opts.partialArgs, realism: opts.realism,
+    partialArgs: opts.partialArgs, realism: opts.realism, inputDuringCall: opts.inputDuringCall,
   });
   const sim = {
     registry: new Registry(),

@@ -3,13 +3,17 @@
 // or on Vertex streamed as partialArgs when asked), and the client's toolResponse, honouring
 // NON_BLOCKING declarations and the responses' scheduling and willContinue.
 const crypto = require('node:crypto');
-const { invalid } = require('./errors');
+const { invalid, policy } = require('./errors');
 const { check, FUNCTION_RESPONSE } = require('./setup');
 const model = require('./model');
 const frames = require('./frames');
 const realism = require('./realism');
 
 const FRAGMENT_CHARS = 4;
+
+// What the Gemini API says when realtime input comes while the model waits for a blocking
+// call's result (some models say "The operation was aborted." instead).
+const INPUT_DURING_CALL = 'Operation is not implemented, or supported, or enabled.';
 
 // Checks one functionResponse the way the service parses it (FunctionResponse: unknown names,
 // Gemini-only willContinue, value types, its parts); throws a 1007 CloseError.
@@ -46,6 +50,17 @@ module.exports = {
   blockingPending() {
     for (const call of this.pendingCalls.values()) if (call.blocking) return true;
     return false;
+  },
+
+  // The service closes the connection when any realtimeInput arrives while a blocking call is
+  // unanswered (field reports on the Gemini API; Vertex is assumed to do the same, unverified).
+  // Behaviour `inputDuringCall: "interrupt"` keeps the older model: such input interrupts and
+  // cancels the calls. The record's `inputDuringCall` tells tests why the connection closed.
+  refuseInputDuringCall(members) {
+    if (this.behaviour.inputDuringCall !== 'close' || !this.blockingPending()) return;
+    const calls = [...this.pendingCalls].filter(([, c]) => c.blocking).map(([id]) => id);
+    this.record.inputDuringCall = { members, calls, messageIndex: this.messageIndex };
+    throw policy(INPUT_DURING_CALL);
   },
 
   isNonBlocking(name) {

@@ -67,6 +67,8 @@ class Connection {
       resumedFrom: null,
       behaviour,
       faultsFired: [],
+      // Set when realtime input during a blocking call closed the connection (calls.js).
+      inputDuringCall: null,
       openedAt: now(),
       closedAt: null,
       closeCode: null,
@@ -323,6 +325,7 @@ class Connection {
     for (const k of keys) if (!allowed.has(k)) throw unknownName(k, 'realtimeInput');
     // Blob fields, value types and the empty activity messages, as the proto has them.
     check(ri, REALTIME_INPUT, 'realtimeInput', this.backend);
+    this.refuseInputDuringCall(keys);
     for (const k of keys) {
       const v = ri[k];
       switch (k) {

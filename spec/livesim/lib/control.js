@@ -9,6 +9,9 @@ const realism = require('./realism');
 const PACES = new Set(['realtime', 'fast']);
 const VOICES = new Set(['speech', 'tone']);
 const USAGE = new Set(['alternate', 'together', 'separate', 'none']);
+// Realtime input while a blocking call is unanswered: the service's 1008 close, or the
+// simulator's older interrupt-and-cancel.
+const INPUT_DURING_CALL = new Set(['close', 'interrupt']);
 
 // partialArgs: false (whole calls), true (streamed, the last frame without args) or 'with-args'.
 function partialArgsMode(v) {
@@ -33,6 +36,10 @@ function behaviourPatch(b) {
       case 'recordFrames': out.recordFrames = Math.max(0, Number(v)); break;
       case 'partialArgs': out.partialArgs = partialArgsMode(v); break;
       case 'realism': out.realism = realism.normalise(v); break;
+      case 'inputDuringCall':
+        if (!INPUT_DURING_CALL.has(v)) throw new Error('inputDuringCall must be close or interrupt');
+        out.inputDuringCall = v;
+        break;
       default: throw new Error(`unknown behaviour ${JSON.stringify(k)}`);
     }
   }

@@ -96,7 +96,7 @@ test('SILENT joins the context without a reply; willContinue keeps the call open
   s.session.close();
 });
 
-test('NON_BLOCKING calls survive a barge-in; blocking calls are cancelled', async () => {
+test('NON_BLOCKING calls survive a text turn; blocking calls are cancelled', async () => {
   const tools = [{ functionDeclarations: [{ name: 'book_table', behavior: 'NON_BLOCKING' }, { name: 'check_menu', behavior: 'BLOCKING' }] }];
   const s = await h.open(gemini, { config: { responseModalities: ['TEXT'], tools } });
   s.session.sendRealtimeInput({ text: 'call book_table {}; call check_menu {}' });
@@ -104,7 +104,8 @@ test('NON_BLOCKING calls survive a barge-in; blocking calls are cancelled', asyn
   const [book, menu] = tc.toolCall.functionCalls;
   await h.sleep(150);
   assert.ok(!s.msgs.some((m) => sc(m).modelTurn), 'a blocking call among them: the model waits');
-  s.session.sendRealtimeInput({ text: 'Never mind' });
+  // As clientContent: realtime input would close the connection while check_menu is pending.
+  s.session.sendClientContent({ turns: 'Never mind', turnComplete: true });
   const cancel = await s.waitFor((m) => m.toolCallCancellation);
   assert.deepEqual(cancel.toolCallCancellation.ids, [menu.id]);
   await s.turnComplete();

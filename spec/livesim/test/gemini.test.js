@@ -184,12 +184,12 @@ test('interruption: user text during output → interrupted then turnComplete, n
   s.session.close();
 });
 
-test('tool calls pending when the user speaks are cancelled', async () => {
+test('tool calls pending when the user sends a text turn are cancelled', async () => {
   const tools = [{ functionDeclarations: [{ name: 'book_flight' }] }];
   const s = await h.open(ai, { config: { tools } });
   s.session.sendRealtimeInput({ text: 'call book_flight {}' });
   const tc = await s.waitFor((m) => m.toolCall);
-  s.session.sendRealtimeInput({ text: 'never mind' });
+  s.session.sendClientContent({ turns: 'never mind', turnComplete: true });
   const cancel = await s.waitFor((m) => m.toolCallCancellation);
   assert.deepEqual(cancel.toolCallCancellation.ids, [tc.toolCall.functionCalls[0].id]);
   s.session.close();
