@@ -227,3 +227,54 @@ describe("a tool call the model waits on", function()
     assert.is_not_nil(seen.closed)
   end)
 end)
+
+-- A Vertex call streamed in pieces (partialArgs, willContinue) is one call, whatever
+-- pieces lack an id: the binding takes them as the open stream's, and so must the hold.
+describe("a streamed Vertex call without an id", function()
+  local h
+  setup(function() h = helper.hostile { tls = true } end)
+  teardown(function() h:stop() end)
+
+  -- The kinds of the client's data messages the hostile server received, in order.
+  local function received(tag)
+    local kinds = {}
+    for _, rec in ipairs(h:log(tag)) do
+      for _, r in ipairs(rec.received) do
+        local ok, msg = pcall(cjson.decode, r.text or "")
+        if ok and type(msg) == "table" then
+          local ri = msg.realtimeInput
+          if msg.toolResponse then kinds[#kinds + 1] = "toolResponse"
+          elseif ri and ri.audio then kinds[#kinds + 1] = "audio" end
+        end
+      end
+    end
+    return kinds
+  end
+
+  it("holds the input until its one answer, then lets it go", function()
+    local pieces = {
+      '{"toolCall":{"functionCalls":[{"name":"lookup","willContinue":true}]}}',
+      '{"toolCall":{"functionCalls":[{"name":"lookup","partialArgs":[{"jsonPath":"$.city",'
+        .. '"stringValue":"Rome"}],"willContinue":true}]}}',
+      '{"toolCall":{"functionCalls":[{"name":"lookup"}]}}',
+    }
+    for i, p in ipairs(pieces) do pieces[i] = helper.b64url(p) end
+    local url, tag = h:base_url("send", { frames = table.concat(pieces, ",") })
+    local client = assert(realtime.vertex { base_url = url, access_token = "hostile-token",
+      project = "p", location = "us-central1", ca_file = h.ca_file, model = "m" })
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "lookup", description = "find a thing", parameters = WEATHER } } })
+    local done = helper.receive_until(session, "response_output_item_done")
+    local part = done.item.content[1]
+    assert.equal("function_call", part.type)
+    assert.same({ city = "Rome" }, part.arguments)
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    realtime.sleep(0.2)
+    assert.same({}, received(tag))
+    assert(session:send_tool_result(part.call_id, { found = true }))
+    wait_until(function() return #received(tag) == 4 end)
+    assert.same({ "toolResponse", "audio", "audio", "audio" }, received(tag))
+    session:close()
+    client:close()
+  end)
+end)

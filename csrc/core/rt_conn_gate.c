@@ -34,6 +34,9 @@ struct rt_gate_call {
 struct rt_gate {
     size_t n;
     struct rt_gate_call *call[RT_GATE_MAX];   /* oldest first */
+    struct rt_gate_call *stream;   /* the call whose pieces still come (willContinue): a
+                                      piece without an id is its own, as the binding
+                                      takes it (lrt_map_calls.c); NULL for none */
 };
 
 /* ---- the setup's NON_BLOCKING functions ---- */
@@ -148,6 +151,8 @@ static bool rt_gate_listed(const char *list, const char *name, size_t len)
 
 static void rt_gate_remove(struct rt_gate *g, size_t i)
 {
+    if (g->stream == g->call[i])
+        g->stream = NULL;
     rt_free(g->call[i]);
     memmove(&g->call[i], &g->call[i + 1], (g->n - i - 1) * sizeof g->call[0]);
     g->n--;
@@ -170,14 +175,31 @@ static long rt_gate_find(const struct rt_gate *g, const char *id, size_t len)
     return -1;
 }
 
-/* Opens one call of a toolCall (its id and name values, either absent). */
+/* A further piece of call c, streamed (Vertex partialArgs): it counts from its last
+ * piece, as the binding's item and rt_conn_calls.c do; `more` pieces follow or not. */
+static void rt_gate_piece(struct rt_gate *g, struct rt_gate_call *c, bool more, uint64_t seq)
+{
+    c->seq = seq;
+    if (more)
+        g->stream = c;
+    else if (g->stream == c)
+        g->stream = NULL;
+}
+
+/* Opens one call of a toolCall (its id and name values, either absent; `more`: its
+ * willContinue, pieces of it follow). */
 static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
-                         const struct rt_json_val *namev, uint64_t seq)
+                         const struct rt_json_val *namev, bool more, uint64_t seq)
 {
     char id[RT_GATE_TEXT_MAX + 1], name[RT_GATE_TEXT_MAX + 1];
     size_t il = 0, nl = 0;
     struct rt_gate_call *c;
+    long i;
 
+    if (idv->type == RT_JSON_NONE && s->gate && s->gate->stream) {
+        rt_gate_piece(s->gate, s->gate->stream, more, seq);
+        return;
+    }
     if (namev->type != RT_JSON_NONE && !rt_gate_text(namev, name, &nl))
         nl = 0;
     if (nl && rt_gate_listed(s->gate_nb, name, nl))
@@ -185,8 +207,10 @@ static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
     if (idv->type != RT_JSON_NONE && !rt_gate_text(idv, id, &il))
         return;                  /* an id we could not match an answer to */
     /* a call streamed in pieces (Vertex partialArgs) repeats its id */
-    if (il && rt_gate_find(s->gate, id, il) >= 0)
+    if (il && (i = rt_gate_find(s->gate, id, il)) >= 0) {
+        rt_gate_piece(s->gate, s->gate->call[i], more, seq);
         return;
+    }
     if (!s->gate && !(s->gate = rt_calloc(1, sizeof *s->gate)))
         return;                  /* out of memory: not held (the server may refuse) */
     if (!(c = rt_malloc(sizeof *c + il + nl)))
@@ -199,6 +223,8 @@ static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
     if (s->gate->n == RT_GATE_MAX)
         rt_gate_remove(s->gate, 0);
     s->gate->call[s->gate->n++] = c;
+    if (more)
+        s->gate->stream = c;
 }
 
 static void rt_gate_calls(struct rt_session *s, struct rt_json *r,
@@ -212,14 +238,17 @@ static void rt_gate_calls(struct rt_session *s, struct rt_json *r,
         while (rt_json_element(r, &calls, &call)) {
             if (call.type != RT_JSON_OBJECT)
                 continue;
+            bool more = false;
             id.type = name.type = RT_JSON_NONE;
             while (rt_json_member(r, &call, &ck, &cv)) {
                 if (rt_json_eq(&ck, "id"))
                     id = cv;
                 else if (rt_json_eq(&ck, "name"))
                     name = cv;
+                else if (rt_gate_key(&ck, "willContinue", "will_continue"))
+                    more = cv.type == RT_JSON_TRUE;
             }
-            rt_gate_open(s, &id, &name, seq);
+            rt_gate_open(s, &id, &name, more, seq);
         }
     }
 }
