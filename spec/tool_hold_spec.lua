@@ -19,7 +19,7 @@ local function timeline(conn)
       if ok and type(msg) == "table" then
         if f.dir == "in" then
           local ri = msg.realtimeInput
-          if msg.toolResponse then kind = "toolResponse"
+          if msg.toolResponse or msg.tool_response then kind = "toolResponse"
           elseif ri and ri.audio then kind = "audio"
           elseif ri and ri.text then kind = "text" end
         elseif msg.toolCall then kind = "call"
@@ -212,6 +212,20 @@ describe("a tool call the model waits on", function()
     local conn = helper.open_connection()
     wait_until(function() return #positions(timeline(conn), "toolResponse") == 1 end)
     assert(session:append_audio(SILENCE))
+  end)
+
+  it("takes an answer sent as is in snake_case as an answer", function()
+    -- the API takes both spellings; one not known as an answer would wait behind the
+    -- input held for it, or go and leave the input held
+    local session, part = call_by_hand(client)
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    assert(session:send_wire(cjson.encode { tool_response = { function_responses = {
+      { id = part.call_id, name = "lookup", response = { found = true } } } } }))
+    local conn = helper.open_connection()
+    wait_until(function() return audio_after_call(timeline(conn)) == 3 end)
+    local tl = timeline(conn)
+    assert.equal(1, #positions(tl, "toolResponse"))
+    assert.is_true(positions(tl, "audio")[1] > positions(tl, "toolResponse")[1])
   end)
 
   it("tells what a close leaves unsent because it was held", function()

@@ -19,8 +19,9 @@ enum {
     RT_MSG_ACT_START = 1,  /* {"realtimeInput":{"activityStart":{}}} */
     RT_MSG_ACT_END = 2,    /* {"realtimeInput":{"activityEnd":{}}} */
     RT_MSG_INITIAL = 4,    /* initial history: never sent again on a resumed connection */
-    RT_MSG_TOOL_RESPONSE = 8, /* {"toolResponse":...} (its first key): answers of calls a
-                                 reconnect voided are taken out (rt_conn_calls.c) */
+    RT_MSG_TOOL_RESPONSE = 8, /* {"toolResponse":...} (its first key, either spelling):
+                                 answers of calls a reconnect voided are taken out
+                                 (rt_conn_calls.c) */
     RT_MSG_REALTIME = 16      /* realtimeInput (appended audio, activity, or a text that
                                  names it): held while a tool call is open (rt_conn_gate.c) */
 };

@@ -116,7 +116,10 @@ unsigned rt_wire_flags(const void *text, size_t len)
         if (len == strlen(t) && memcmp(text, t, len) == 0)
             return acts[i].flag | RT_MSG_REALTIME;
     }
-    if (rt_wire_first_key(text, len, RT_WIRE_KEY("\"toolResponse\"")))
+    /* either spelling, as the API takes both: an answer not known as one would wait
+     * behind the input held for it (rt_conn_gate.c) */
+    if (rt_wire_first_key(text, len, RT_WIRE_KEY("\"toolResponse\"")) ||
+        rt_wire_first_key(text, len, RT_WIRE_KEY("\"tool_response\"")))
         return RT_MSG_TOOL_RESPONSE;      /* no realtimeInput in it */
     rt = rt_wire_realtime_flag(text, len);
     /* Only a text that mentions an activity at all is read as JSON. */

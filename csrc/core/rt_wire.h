@@ -32,7 +32,7 @@ struct rt_msg *rt_wire_control_msg(enum rt_wire_control c);
  * spacing or order: a caller's message as much as the core's own); RT_MSG_REALTIME with
  * them, and for any text whose first key is realtimeInput or that names it anywhere;
  * RT_MSG_TOOL_RESPONSE alone when its first key is "toolResponse" (as the binding writes
- * it; looked at in a few bytes, not read through); else 0. */
+ * it) or "tool_response" (looked at in a few bytes, not read through); else 0. */
 unsigned rt_wire_flags(const void *text, size_t len);
 
 /* True when s can stand between JSON quotes as is (printable ASCII, no '"' or '\\'):

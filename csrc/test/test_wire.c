@@ -159,6 +159,7 @@ static void test_tool_response_flag(void)
         { " \n{ \t\"toolResponse\" : {}}", RT_MSG_TOOL_RESPONSE },
         { "{\"clientContent\":{},\"toolResponse\":{}}", 0 },
         { "{\"realtimeInput\":{\"text\":\"toolResponse\"}}", RT_MSG_REALTIME },
+        { "{\"tool_response\":{\"function_responses\":[]}}", RT_MSG_TOOL_RESPONSE },
         { "{\"toolResponses\":{}}", 0 },
         { "{\"toolRespon", 0 },
         { "[\"toolResponse\"]", 0 },
