@@ -236,8 +236,10 @@ describe("a tool call the model waits on", function()
     local seen = helper.to_end(session, 10)
     local err = seen.error
     assert.is_not_nil(err, "no error told the unsent messages")
-    assert.matches("4 messages, %d+ bytes, not sent: held until the model's tool call was answered",
-      err.message)
+    -- it ended at once: nothing timed out
+    assert.equal("closed", err.code)
+    assert.matches("^close: asked while the model waited for a tool call's answer %(4 messages, "
+      .. "%d+ bytes, not sent: held until the model's tool call was answered%)$", err.message)
     assert.is_not_nil(seen.closed)
   end)
 end)

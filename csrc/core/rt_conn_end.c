@@ -299,6 +299,12 @@ void rt_conn_finish(struct rt_session *s)
             /* Nothing was ever written: no timeout to speak of. */
             ecode = RT_ECLOSED;
             n = (size_t)snprintf(emsg, sizeof emsg, "close: asked before the session was ready");
+        } else if (ecode == RT_OK && s->close_acted && s->close_sent) {
+            /* The close went out before them: they were held for a call's answer (the
+             * count says so), not cut by the bound. */
+            ecode = RT_ECLOSED;
+            n = (size_t)snprintf(emsg, sizeof emsg, "close: asked while the model waited "
+                                 "for a tool call's answer");
         } else if (ecode == RT_OK) {
             ecode = s->close_acted ? RT_ETIMEOUT : RT_ECLOSED;
             n = (size_t)snprintf(emsg, sizeof emsg, s->close_acted
