@@ -214,6 +214,22 @@ describe("a tool call the model waits on", function()
     assert(session:append_audio(SILENCE))
   end)
 
+  it("holds once for a Vertex call streamed in pieces under one id", function()
+    local vclient = helper.vertex()
+    helper.sim_post("/_sim/next", { behaviour = { partialArgs = true } })
+    local session, part = call_by_hand(vclient)
+    local conn = helper.open_connection()
+    assert.is_true(#positions(timeline(conn), "call") > 1, "the call was not streamed")
+    for _ = 1, 2 do assert(session:append_audio(SILENCE)) end
+    realtime.sleep(0.2)
+    assert.equal(0, audio_after_call(timeline(conn)))
+    assert(session:send_tool_result(part.call_id, { found = true }))
+    wait_until(function() return audio_after_call(timeline(conn)) == 2 end)
+    local tl = timeline(conn)
+    assert.is_true(positions(tl, "audio")[1] > positions(tl, "toolResponse")[1])
+    vclient:close()
+  end)
+
   it("takes an answer sent as is in snake_case as an answer", function()
     -- the API takes both spellings; one not known as an answer would wait behind the
     -- input held for it, or go and leave the input held
