@@ -260,9 +260,10 @@ describe("a tool call the model waits on", function()
   end)
 end)
 
--- A Vertex call streamed in pieces (partialArgs, willContinue) is one call, whatever
--- pieces lack an id: the binding takes them as the open stream's, and so must the hold.
-describe("a streamed Vertex call without an id", function()
+-- Vertex calls without an id the binding can answer with: a call streamed in pieces
+-- (partialArgs, willContinue) is one call, whatever pieces lack an id (the binding takes
+-- them as the open stream's), and a call whose id is not a string is answered without one.
+describe("a Vertex call without a string id", function()
   local h
   setup(function() h = helper.hostile { tls = true } end)
   teardown(function() h:stop() end)
@@ -283,19 +284,26 @@ describe("a streamed Vertex call without an id", function()
     return kinds
   end
 
-  it("holds the input until its one answer, then lets it go", function()
+  -- Connects a Vertex session to the hostile server sending frames (texts) after
+  -- setupComplete; returns the session, its client and the connection's tag.
+  local function vertex_sending(frames)
+    for i, p in ipairs(frames) do frames[i] = helper.b64url(p) end
+    local url, tag = h:base_url("send", { frames = table.concat(frames, ",") })
+    local client = assert(realtime.vertex { base_url = url, access_token = "hostile-token",
+      project = "p", location = "us-central1", ca_file = h.ca_file, model = "m" })
+    local session = assert(client:connect { output_modalities = { "text" },
+      tools = { { name = "lookup", description = "find a thing", parameters = WEATHER } } })
+    return session, client, tag
+  end
+
+  it("streamed in pieces holds the input until its one answer, then lets it go", function()
     local pieces = {
       '{"toolCall":{"functionCalls":[{"name":"lookup","willContinue":true}]}}',
       '{"toolCall":{"functionCalls":[{"name":"lookup","partialArgs":[{"jsonPath":"$.city",'
         .. '"stringValue":"Rome"}],"willContinue":true}]}}',
       '{"toolCall":{"functionCalls":[{"name":"lookup"}]}}',
     }
-    for i, p in ipairs(pieces) do pieces[i] = helper.b64url(p) end
-    local url, tag = h:base_url("send", { frames = table.concat(pieces, ",") })
-    local client = assert(realtime.vertex { base_url = url, access_token = "hostile-token",
-      project = "p", location = "us-central1", ca_file = h.ca_file, model = "m" })
-    local session = assert(client:connect { output_modalities = { "text" },
-      tools = { { name = "lookup", description = "find a thing", parameters = WEATHER } } })
+    local session, client, tag = vertex_sending(pieces)
     local done = helper.receive_until(session, "response_output_item_done")
     local part = done.item.content[1]
     assert.equal("function_call", part.type)
@@ -304,6 +312,21 @@ describe("a streamed Vertex call without an id", function()
     realtime.sleep(0.2)
     assert.same({}, received(tag))
     assert(session:send_tool_result(part.call_id, { found = true }))
+    wait_until(function() return #received(tag) == 4 end)
+    assert.same({ "toolResponse", "audio", "audio", "audio" }, received(tag))
+    session:close()
+    client:close()
+  end)
+
+  it("holds for a call whose id is not a string, answered without one", function()
+    -- the binding answers it without an id (after a protocol error): a call all the same
+    local session, client, tag = vertex_sending {
+      '{"toolCall":{"functionCalls":[{"id":5,"name":"lookup","args":{"city":"Rome"}}]}}' }
+    local done = helper.receive_until(session, "response_output_item_done")
+    for _ = 1, 3 do assert(session:append_audio(SILENCE)) end
+    realtime.sleep(0.2)
+    assert.same({}, received(tag))
+    assert(session:send_tool_result(done.item.content[1].call_id, { found = true }))
     wait_until(function() return #received(tag) == 4 end)
     assert.same({ "toolResponse", "audio", "audio", "audio" }, received(tag))
     session:close()

@@ -196,7 +196,11 @@ static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
     struct rt_gate_call *c;
     long i;
 
-    if (idv->type == RT_JSON_NONE && s->gate && s->gate->stream) {
+    /* An id that is not a non-empty string is none, as the binding takes it: the call
+     * is answered without one. */
+    if (idv->type == RT_JSON_STRING && idv->n && !rt_gate_text(idv, id, &il))
+        return;                  /* an id we could not match an answer to */
+    if (!il && s->gate && s->gate->stream) {
         rt_gate_piece(s->gate, s->gate->stream, more, seq);
         return;
     }
@@ -204,8 +208,6 @@ static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
         nl = 0;
     if (nl && rt_gate_listed(s->gate_nb, name, nl))
         return;                  /* NON_BLOCKING: the model goes on, input with it */
-    if (idv->type != RT_JSON_NONE && !rt_gate_text(idv, id, &il))
-        return;                  /* an id we could not match an answer to */
     /* a call streamed in pieces (Vertex partialArgs) repeats its id */
     if (il && (i = rt_gate_find(s->gate, id, il)) >= 0) {
         rt_gate_piece(s->gate, s->gate->call[i], more, seq);
