@@ -91,7 +91,8 @@ static int rt_sess_push(struct rt_session *s, struct rt_msg *chain, size_t bytes
     }
     before = atomic_fetch_add(&s->tx_bytes, bytes);
     /* An answer is what lets the input held for it go: refusing it for want of room
-     * would hold that input for ever. It may pass the bound, by one send at most. */
+     * would hold that input for ever. Each answer may pass the bound
+     * (by at most its own size: one larger than the bound is refused above). */
     if (before + bytes > s->max_queue &&
         !((chain->flags & RT_MSG_TOOL_RESPONSE) && atomic_load(&s->gate_held))) {
         atomic_fetch_sub(&s->tx_bytes, bytes);
