@@ -135,6 +135,9 @@ bool rt_conn_history_unsaved(struct rt_session *s);
 bool rt_conn_track(struct rt_session *s, const char *text, size_t len);
 
 /* ---- rt_conn_calls.c: calls a reconnect voids ---- */
+/* The longest tool call id (or function name) the core keeps, in decoded bytes: server
+ * ids are short; a longer one is not recorded, which keeps the memory bounded. */
+#define RT_CALL_ID_MAX 512
 /* Records the call ids of a toolCall message, number seq. */
 void rt_conn_calls_note(struct rt_session *s, const char *text, size_t len, uint64_t seq);
 /* Lets go of the calls of messages up to upto: a handle that holds them came. */

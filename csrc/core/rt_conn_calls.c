@@ -24,11 +24,9 @@
 #include "rt_alloc.h"
 #include "rt_json.h"
 
-/* Calls remembered at once, and the longest id kept (decoded bytes): server ids are
- * short; a longer one is not recorded (its answer is not filtered), which keeps the
- * memory bounded. */
+/* Calls remembered at once; an id longer than RT_CALL_ID_MAX is not recorded (its
+ * answer is not filtered). */
 #define RT_CALLS_MAX 64
-#define RT_CALL_ID_MAX 512
 /* Spans of voided message numbers remembered, the oldest giving way: a voided id-less
  * call is answered at the latest before the owner reads the reconnected event that
  * follows, so only the last few reconnects matter. */

@@ -20,9 +20,8 @@
 #include "rt_json.h"
 
 /* Open calls remembered at once (the oldest gives way: its hold is then up to the
- * others), and the longest id or name kept: server ids and names are short. */
+ * others); ids and names are kept up to RT_CALL_ID_MAX bytes, as rt_conn_calls.c does. */
 #define RT_GATE_MAX 64
-#define RT_GATE_TEXT_MAX 512
 
 struct rt_gate_call {
     uint64_t seq;          /* the server message it came in */
@@ -56,14 +55,21 @@ static bool rt_gate_nonblocking_value(const struct rt_json_val *v)
     return v->type == RT_JSON_NUMBER && rt_json_integer(v, &n) == 0 && n == 2;
 }
 
+/* Decodes a string value into out (RT_CALL_ID_MAX + 1 bytes); false when it is not a
+ * string, too long, or holds a NUL. */
+static bool rt_gate_text(const struct rt_json_val *v, char *out, size_t *len)
+{
+    return v->type == RT_JSON_STRING && v->n <= 6 * RT_CALL_ID_MAX &&
+           rt_json_unescape(v, out, RT_CALL_ID_MAX + 1, len) == 0 && !memchr(out, 0, *len);
+}
+
 /* Appends the decoded name to list (each name NUL-ended); false out of memory. */
 static bool rt_gate_list_add(struct rt_buf *list, const struct rt_json_val *name)
 {
-    char tmp[RT_GATE_TEXT_MAX + 1];
+    char tmp[RT_CALL_ID_MAX + 1];
     size_t len;
 
-    if (name->type != RT_JSON_STRING || name->n > 6 * RT_GATE_TEXT_MAX ||
-        rt_json_unescape(name, tmp, sizeof tmp, &len) != 0 || memchr(tmp, 0, len))
+    if (!rt_gate_text(name, tmp, &len))
         return true;             /* no call can name it as we would compare it */
     return rt_buf_append(list, tmp, len) == 0 && rt_buf_append(list, "", 1) == 0;
 }
@@ -158,14 +164,6 @@ static void rt_gate_remove(struct rt_gate *g, size_t i)
     g->n--;
 }
 
-/* Decodes a string value into out (RT_GATE_TEXT_MAX + 1 bytes); false when it is not a
- * string, too long, or holds a NUL. */
-static bool rt_gate_text(const struct rt_json_val *v, char *out, size_t *len)
-{
-    return v->type == RT_JSON_STRING && v->n <= 6 * RT_GATE_TEXT_MAX &&
-           rt_json_unescape(v, out, RT_GATE_TEXT_MAX + 1, len) == 0 && !memchr(out, 0, *len);
-}
-
 /* The open call with this id, or -1. */
 static long rt_gate_find(const struct rt_gate *g, const char *id, size_t len)
 {
@@ -191,7 +189,7 @@ static void rt_gate_piece(struct rt_gate *g, struct rt_gate_call *c, bool more, 
 static void rt_gate_open(struct rt_session *s, const struct rt_json_val *idv,
                          const struct rt_json_val *namev, bool more, uint64_t seq)
 {
-    char id[RT_GATE_TEXT_MAX + 1], name[RT_GATE_TEXT_MAX + 1];
+    char id[RT_CALL_ID_MAX + 1], name[RT_CALL_ID_MAX + 1];
     size_t il = 0, nl = 0;
     struct rt_gate_call *c;
     long i;
@@ -259,7 +257,7 @@ static void rt_gate_cancel(struct rt_session *s, struct rt_json *r,
                            const struct rt_json_val *cancel)
 {
     struct rt_json_val k, ids, idv;
-    char id[RT_GATE_TEXT_MAX + 1];
+    char id[RT_CALL_ID_MAX + 1];
     size_t il;
     long i;
 
@@ -298,7 +296,7 @@ void rt_conn_gate_note(struct rt_session *s, const char *text, size_t len, uint6
 static void rt_gate_answer(struct rt_gate *g, const struct rt_json_val *idv,
                            const struct rt_json_val *namev, uint64_t seq)
 {
-    char id[RT_GATE_TEXT_MAX + 1], name[RT_GATE_TEXT_MAX + 1];
+    char id[RT_CALL_ID_MAX + 1], name[RT_CALL_ID_MAX + 1];
     size_t il = 0, nl = 0;
     long i, any = -1;
 

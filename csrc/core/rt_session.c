@@ -313,10 +313,8 @@ struct rt_session *rt_session_new(struct rt_client *c, const struct rt_session_o
     }
     if (rt_sess_copy_strings(s, &u, o, err))
         goto fail;
-    if (!o->no_call_hold) {
-        if (rt_gate_setup(o->setup, o->setup_len, &s->gate_watch, &s->gate_nb))
-            goto nomem;
-    }
+    if (!o->no_call_hold && rt_gate_setup(o->setup, o->setup_len, &s->gate_watch, &s->gate_nb))
+        goto nomem;
     if (s->resume_on && !s->resume_empty) {
         const char *h;
         size_t hl;
