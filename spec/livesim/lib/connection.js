@@ -358,7 +358,7 @@ class Connection {
           break;
         case 'audioStreamEnd':
           this.consume('audioStreamEnd', '');
-          if (this.vad && this.vad.flush() === 'end') this.endUserTurn();
+          if (this.vad && this.vad.flush()) this.endUserTurn();
           break;
         default: break;
       }
@@ -376,11 +376,10 @@ class Connection {
       this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
       return;
     }
-    const events = this.vad.push(pcm, rate);
+    const edges = this.vad.push(pcm, rate);
     if (this.userTurn) this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
-    if (!events) return;
-    for (const ev of events.split('+')) {
-      if (ev === 'start') {
+    for (const { type } of edges) {
+      if (type === 'start') {
         this.beginUserTurn();
         this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
       } else {

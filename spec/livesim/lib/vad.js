@@ -21,32 +21,46 @@ class Vad {
     // Samples of a window not completed by the previous chunk.
     this.carrySum = 0;
     this.carryCount = 0;
+    this.rate = 16000;
+    // Audio time (ms since the first sample) of the completed windows, and where the current
+    // run of voiced windows and of silent windows began: the edges reported to the client.
+    this.t = 0;
+    this.voicedFrom = 0;
+    this.silentFrom = 0;
   }
 
-  // Feeds PCM bytes; returns 'start', 'end', 'start+end' (both inside this chunk) or null.
+  // Feeds PCM bytes; returns the edges found in this chunk, in order, as
+  // [{type: 'start'|'end', at, found}] in audio time (ms): `at` is the edge of speech (the first
+  // voiced window for a start, the first of the silent windows that ended it for an end),
+  // `found` when the detector decided it.
   push(pcm, rate) {
+    this.rate = rate;
     const windowSamples = Math.max(1, Math.round((rate * WINDOW_MS) / 1000));
+    const windowMs = (windowSamples * 1000) / rate;
     const samples = pcm.length >> 1;
-    let events = '';
+    const edges = [];
     let sum = this.carrySum;
     let count = this.carryCount;
     for (let i = 0; i < samples; i++) {
       const s = pcm.readInt16LE(i << 1);
       sum += s * s;
       if (++count === windowSamples) {
-        const ev = this.window(Math.sqrt(sum / count) >= this.threshold);
-        if (ev) events += events ? '+' + ev : ev;
+        const type = this.window(Math.sqrt(sum / count) >= this.threshold, windowMs);
+        if (type) edges.push({ type, at: type === 'start' ? this.voicedFrom : this.silentFrom, found: this.t });
         sum = 0;
         count = 0;
       }
     }
     this.carrySum = sum;
     this.carryCount = count;
-    return events || null;
+    return edges;
   }
 
-  window(voiced) {
+  window(voiced, windowMs) {
+    const start = this.t;
+    this.t += windowMs;
     if (!this.speaking) {
+      if (voiced && this.voicedMs === 0) this.voicedFrom = start;
       this.voicedMs = voiced ? this.voicedMs + WINDOW_MS : 0;
       if (this.voicedMs >= this.onsetMs) {
         this.speaking = true;
@@ -55,7 +69,12 @@ class Vad {
       }
       return null;
     }
-    this.silentMs = voiced ? 0 : this.silentMs + WINDOW_MS;
+    if (!voiced) {
+      if (this.silentMs === 0) this.silentFrom = start;
+      this.silentMs += WINDOW_MS;
+    } else {
+      this.silentMs = 0;
+    }
     if (this.silentMs >= this.silenceMs) {
       this.speaking = false;
       this.voicedMs = 0;
@@ -64,13 +83,22 @@ class Vad {
     return null;
   }
 
-  // audioStreamEnd: the client will send no more audio, so pending speech is over.
+  // Audio time (ms) of everything pushed so far, the incomplete window included.
+  now() {
+    return this.t + (this.carryCount * 1000) / this.rate;
+  }
+
+  // audioStreamEnd: the client will send no more audio, so pending speech is over. Returns the
+  // end edge ({type: 'end', at, found}) or null: speech ended where the trailing silence began,
+  // or with the last sample when there was none.
   flush() {
     const was = this.speaking;
+    const found = this.now();
+    const at = this.silentMs > 0 ? this.silentFrom : found;
     this.speaking = false;
     this.voicedMs = 0;
     this.silentMs = 0;
-    return was ? 'end' : null;
+    return was ? { type: 'end', at, found } : null;
   }
 }
 
