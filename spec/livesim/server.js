@@ -14,7 +14,7 @@ const { Registry } = require('./lib/registry');
 const { Tokens } = require('./lib/tokens');
 const { Voice, hasEspeak } = require('./lib/voice');
 const realism = require('./lib/realism');
-const { createControl, partialArgsMode } = require('./lib/control');
+const { createControl, partialArgsMode, onOff } = require('./lib/control');
 const { sendGoogleError } = require('./lib/http');
 
 // Request targets like "//ws/..." would parse as protocol-relative URLs, so slashes are
@@ -39,6 +39,12 @@ const USAGE = `usage: node server.js [options]
   --input-during-call close|interrupt
                         realtime input while a blocking tool call is unanswered: closes with
                         1008, as the service does, or interrupts and cancels the calls (default close)
+  --voice-activity on|off
+                        voiceActivity ACTIVITY_START/END at the edges automatic activity
+                        detection finds (default off)
+  --interim-transcripts on|off
+                        serverContent.interimInputTranscription during user speech, when input
+                        transcription is on (default off)
   --quiet               no log lines on stderr
 `;
 
@@ -48,6 +54,7 @@ function parseArgs(argv) {
     lifetime: null, goAwayLead: 5, pace: 'realtime', heard: 'hello',
     voice: hasEspeak() ? 'speech' : 'tone', usage: 'alternate', recordFrames: 2000, quiet: false,
     partialArgs: false, realism: [], inputDuringCall: 'close',
+    voiceActivity: false, interimTranscripts: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -73,6 +80,8 @@ function parseArgs(argv) {
       case '--partial-args': o.partialArgs = partialArgsMode(val()); break;
       case '--realism': o.realism = realism.normalise(val()); break;
       case '--input-during-call': o.inputDuringCall = val(); break;
+      case '--voice-activity': o.voiceActivity = onOff(val(), a); break;
+      case '--interim-transcripts': o.interimTranscripts = onOff(val(), a); break;
       case '--quiet': o.quiet = true; break;
       case '--help': process.stdout.write(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${a}`);
@@ -107,6 +116,7 @@ function main() {
     pace: opts.pace, voice: opts.voice, heard: opts.heard, lifetime: opts.lifetime,
     goAwayLead: opts.goAwayLead, usage: opts.usage, recordFrames: opts.recordFrames,
     partialArgs: opts.partialArgs, realism: opts.realism, inputDuringCall: opts.inputDuringCall,
+    voiceActivity: opts.voiceActivity, interimTranscripts: opts.interimTranscripts,
   });
   const sim = {
     registry: new Registry(),

@@ -1,8 +1,8 @@
 'use strict';
 // One WebSocket connection of the Live protocol: setup, client messages, realtime input and
 // activity detection, session resumption, connection lifetime and the faults attached to it.
-// The turn engine, function calls and client content are mixed in from turns.js, calls.js and
-// content.js.
+// The turn engine, speech signals, function calls and client content are mixed in from
+// turns.js, signals.js, calls.js and content.js.
 const crypto = require('node:crypto');
 const { camelize } = require('./casing');
 const { CloseError, invalid, truncateReason } = require('./errors');
@@ -89,6 +89,8 @@ class Connection {
     this.vad = null;
     this.inActivity = false;
     this.userTurn = null;
+    // Input audio time (ms) of every chunk received so far; user turns are timed in it.
+    this.audioInMs = 0;
     this.reply = null;
     this.pendingCalls = new Map();
     this.queued = [];
@@ -349,7 +351,7 @@ class Connection {
           if (this.cfg.autoVad) throw invalid('Explicit activity control is not supported when automatic activity detection is enabled.');
           this.consume('activityStart', '');
           this.inActivity = true;
-          this.beginUserTurn();
+          this.beginUserTurn(this.audioInMs);
           break;
         case 'activityEnd':
           if (this.cfg.autoVad) throw invalid('Explicit activity control is not supported when automatic activity detection is enabled.');
@@ -358,7 +360,7 @@ class Connection {
           break;
         case 'audioStreamEnd':
           this.consume('audioStreamEnd', '');
-          if (this.vad && this.vad.flush()) this.endUserTurn();
+          if (this.vad) this.onSpeechEdges([this.vad.flush()].filter(Boolean));
           break;
         default: break;
       }
@@ -370,19 +372,33 @@ class Connection {
     const rate = pcmRate(blob.mimeType, where);
     const pcm = decodeBase64(blob.data || '', `${where}.data`);
     this.consume('audio', sha1(blob.data || ''));
+    const ms = (pcm.length / 2 / rate) * 1000;
     if (!this.cfg.autoVad) {
       // With automatic detection off, audio outside activityStart/End is an error.
       if (!this.inActivity) throw invalid();
-      this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
+      this.audioInMs += ms;
+      this.userTurn.audioMs += ms;
+      this.interimsUpTo(this.audioInMs);
       return;
     }
     const edges = this.vad.push(pcm, rate);
-    if (this.userTurn) this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
-    for (const { type } of edges) {
-      if (type === 'start') {
-        this.beginUserTurn();
-        this.userTurn.audioMs += (pcm.length / 2 / rate) * 1000;
+    this.audioInMs += ms;
+    if (this.userTurn) this.userTurn.audioMs += ms;
+    this.onSpeechEdges(edges, ms);
+    this.interimsUpTo(this.audioInMs);
+  }
+
+  // Starts and ends user turns at the edges the VAD found ({type, at, found}, in order), each
+  // announced first. A turn started by this chunk counts all of its `chunkMs` of audio.
+  onSpeechEdges(edges, chunkMs = 0) {
+    for (const edge of edges) {
+      if (edge.type === 'start') {
+        this.signalEdge('start', edge.at);
+        this.beginUserTurn(edge.at);
+        this.userTurn.audioMs += chunkMs;
       } else {
+        this.interimsUpTo(edge.found);
+        this.signalEdge('end', edge.at);
         this.endUserTurn();
       }
     }
@@ -407,6 +423,6 @@ class Connection {
   }
 }
 
-Object.assign(Connection.prototype, require('./turns'), require('./calls'), require('./content'));
+Object.assign(Connection.prototype, require('./turns'), require('./signals'), require('./calls'), require('./content'));
 
 module.exports = { Connection };

@@ -21,6 +21,13 @@ function partialArgsMode(v) {
   throw new Error('partialArgs must be true, false or "with-args"');
 }
 
+// A boolean behaviour, also spelt "on"/"off" as on the command line.
+function onOff(v, name) {
+  if (v === true || v === 'on') return true;
+  if (v === false || v === 'off') return false;
+  throw new Error(`${name} must be true or false ("on" or "off")`);
+}
+
 // Validates a partial behaviour object; throws with a message for the HTTP 400 answer.
 function behaviourPatch(b) {
   if (!b || typeof b !== 'object') throw new Error('behaviour must be an object');
@@ -36,6 +43,8 @@ function behaviourPatch(b) {
       case 'recordFrames': out.recordFrames = Math.max(0, Number(v)); break;
       case 'partialArgs': out.partialArgs = partialArgsMode(v); break;
       case 'realism': out.realism = realism.normalise(v); break;
+      case 'voiceActivity': out.voiceActivity = onOff(v, 'voiceActivity'); break;
+      case 'interimTranscripts': out.interimTranscripts = onOff(v, 'interimTranscripts'); break;
       case 'inputDuringCall':
         if (!INPUT_DURING_CALL.has(v)) throw new Error('inputDuringCall must be close or interrupt');
         out.inputDuringCall = v;
@@ -135,4 +144,4 @@ function createControl(sim) {
   };
 }
 
-module.exports = { createControl, behaviourPatch, partialArgsMode };
+module.exports = { createControl, behaviourPatch, partialArgsMode, onOff };

@@ -274,6 +274,8 @@ function parseSetup(setup, conn) {
     prefixPaddingMs: aad.prefixPaddingMs !== undefined ? Number(aad.prefixPaddingMs) : 20,
     interrupts: ric.activityHandling !== 'NO_INTERRUPTION',
     inputTranscription: !!setup.inputAudioTranscription,
+    // Vertex only (the field is unknown to Gemini): SOS/EOS signals at the edges of speech.
+    explicitVadSignal: setup.explicitVadSignal === true,
     outputTranscription: !!setup.outputAudioTranscription,
     resumption: setup.sessionResumption ? {
       handle: setup.sessionResumption.handle || null,

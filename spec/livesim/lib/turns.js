@@ -11,9 +11,10 @@ const { now } = require('./clock');
 const THOUGHT = 'Considering how to answer.';
 
 module.exports = {
-  beginUserTurn() {
+  // A user turn whose speech began at input audio time `startAt` (ms).
+  beginUserTurn(startAt) {
     this.interruptBy('activity');
-    this.userTurn = { audioMs: 0 };
+    this.userTurn = { audioMs: 0, startAt, interimWords: 0, interim: null };
   },
 
   endUserTurn() {
@@ -21,6 +22,7 @@ module.exports = {
     this.userTurn = null;
     if (!turn) return;
     const heard = this.behaviour.heard;
+    this.finishInterims(turn, heard);
     this.submitTurn({ text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) } });
   },
 
