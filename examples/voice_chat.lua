@@ -151,6 +151,9 @@ local function handle(msg)
     say("you", msg.text)
   elseif t == "output_audio_transcription_delta" then
     say("model", msg.text)
+  elseif t == "input_audio_buffer_speech_started" or t == "interrupted" then
+    -- the user speaks (newer models say so at once): a player stops the reply here
+    reply = {}
   elseif t == "output_audio_delta" then
     reply[#reply + 1] = msg.audio
     reply_rate = msg.rate

@@ -608,7 +608,8 @@ for _, backend in ipairs { "gemini", "vertex" } do
         { sessionResumptionUpdate = { newHandle = "h", resumable = true } },
         { goAway = { timeLeft = "5s" } })
       cmp.assert_same(types(msgs), { "input_audio_transcription_delta", "input_audio_transcription_delta",
-        "input_audio_transcription_completed", "session_resumption_update", "go_away" })
+        "input_audio_transcription_completed", "input_audio_buffer_speech_stopped",
+        "session_resumption_update", "go_away" })
       assert.equal("Hello there", msgs[3].text)
     end)
 
@@ -674,7 +675,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         local msgs = feed(st, sc { urlContextMetadata = { urlMetadata = { { retrievedUrl = "https://x" } } } })
         cmp.assert_same(types(msgs), { "raw" })
         assert.equal("https://x", msgs[1].raw.serverContent.urlContextMetadata.urlMetadata[1].retrievedUrl)
-        msgs = feed(st, { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_SOS" } })
+        msgs = feed(st, { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_UNSPECIFIED" } })
         cmp.assert_same(types(msgs), { "raw" })
       end)
 
@@ -701,9 +702,9 @@ for _, backend in ipairs { "gemini", "vertex" } do
     end)
 
     it("unknown messages come out as raw", function()
-      local msgs = feed(state(backend), { voiceActivity = { type = "ACTIVITY_START" } })
+      local msgs = feed(state(backend), { laterSignal = { type = "ACTIVITY_START" } })
       cmp.assert_same(types(msgs), { "raw" })
-      assert.equal("ACTIVITY_START", msgs[1].raw.voiceActivity.type)
+      assert.equal("ACTIVITY_START", msgs[1].raw.laterSignal.type)
     end)
 
     it("malformed JSON is a protocol error, not a raise", function()
@@ -742,6 +743,77 @@ for _, backend in ipairs { "gemini", "vertex" } do
     it("accepts pretty-printed frames like the real server sends", function()
       local msgs = feed(state(backend), '{\n  "serverContent": {\n    "turnComplete": true\n  }\n}\n')
       cmp.assert_same(types(msgs), { "response_created", "response_done" })
+    end)
+
+    it("voice activity: speech started and stopped, with the audio offset in seconds", function()
+      local msgs = feed(state(backend),
+        { voiceActivity = { type = "ACTIVITY_START", audioOffset = "1.25s" } },
+        { voiceActivity = { voiceActivityType = "ACTIVITY_END" } },
+        { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_SOS" } },
+        { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_EOS" } })
+      cmp.assert_same(types(msgs), { "input_audio_buffer_speech_started",
+        "input_audio_buffer_speech_stopped", "input_audio_buffer_speech_started",
+        "input_audio_buffer_speech_stopped" })
+      assert.equal(1.25, msgs[1].audio_offset)
+      assert.is_nil(msgs[2].audio_offset)
+      assert.equal("voice_activity", msgs[1].source)
+      assert.equal("vad_signal", msgs[3].source)
+      for _, m in ipairs(msgs) do assert.is_nil(m.response_id) end
+      assert.equal("ACTIVITY_START", msgs[1].raw.voiceActivity.type)
+    end)
+
+    it("voice activity during a response comes before what it caused, outside the response", function()
+      local st = state(backend)
+      local msgs = feed(st, parts({ text = "Hel" }),
+        { voiceActivity = { type = "ACTIVITY_START", audioOffset = "2s" },
+          serverContent = { interrupted = true } })
+      cmp.assert_same(types(msgs), { "response_created", "output_text_delta",
+        "input_audio_buffer_speech_started", "interrupted" })
+      assert.is_nil(msgs[3].response_id)
+      assert.equal("resp_1", msgs[4].response_id)
+    end)
+
+    it("voice activity it cannot read: unknown kinds are raw, bad shapes and offsets reported", function()
+      local msgs = feed(state(backend), { voiceActivity = { type = "TYPE_UNSPECIFIED" } },
+        { voiceActivityDetectionSignal = { vadSignalType = "VAD_SIGNAL_TYPE_UNSPECIFIED" } })
+      cmp.assert_same(types(msgs), { "raw", "raw" })
+      msgs = feed(state(backend), { voiceActivity = "ACTIVITY_START" })
+      cmp.assert_same(types(msgs), { "error" })
+      assert.equal("voiceActivity is a string, not an object", msgs[1].message)
+      msgs = feed(state(backend), { voiceActivity = { type = "ACTIVITY_END", audioOffset = "soon" } })
+      cmp.assert_same(types(msgs), { "error", "input_audio_buffer_speech_stopped" })
+      assert.is_nil(msgs[2].audio_offset)
+      assert.equal([[voiceActivity.audioOffset is 'soon', not a duration such as "1.5s": left out]],
+        msgs[1].message)
+    end)
+
+    it("interim input transcripts: each the words so far, outside the final transcript", function()
+      local st = state(backend)
+      local msgs = feed(st,
+        sc { interimInputTranscription = { text = "what" } },
+        sc { interimInputTranscription = { text = "what is the" } },
+        sc { interimInputTranscription = { text = "" } },
+        sc { inputTranscription = { text = "what is the time", finished = true } })
+      cmp.assert_same(types(msgs), { "input_audio_transcription_interim",
+        "input_audio_transcription_interim", "raw", "input_audio_transcription_delta",
+        "input_audio_transcription_completed" })
+      assert.equal("what is the", msgs[2].text)
+      assert.equal("what is the time", msgs[5].text)
+      msgs = feed(st, sc { interimInputTranscription = { text = 7 } })
+      cmp.assert_same(types(msgs), { "error" })
+      assert.equal("serverContent.interimInputTranscription.text is a number, not a string: left out",
+        msgs[1].message)
+    end)
+
+    it("a transcription session gets the speech edges and interim transcripts", function()
+      local st = core.map_new { backend = backend }
+      core.map_setup(st, { model = "m", kind = "transcription" })
+      local msgs = feed(st, { voiceActivity = { type = "ACTIVITY_START" } },
+        sc { interimInputTranscription = { text = "hi" } },
+        sc { modelTurn = { parts = { { text = "model words" } } } },
+        { voiceActivity = { type = "ACTIVITY_END" } })
+      cmp.assert_same(types(msgs), { "input_audio_buffer_speech_started",
+        "input_audio_transcription_interim", "input_audio_buffer_speech_stopped" })
     end)
   end)
 end

@@ -249,6 +249,17 @@ describe("map_setup", function()
       bad({ vad = { turn_coverage = "everything" } }, "option 'vad.turn_coverage': expected \"activity\", "
         .. "\"all_input\" or \"audio_activity_and_all_video\"")
     end)
+
+    it("vad.signals asks Vertex for explicitVadSignal; the Gemini API has none, so it raises there", function()
+      local s = setup(vertex(), { vad = { signals = true } })
+      assert.is_true(s.explicitVadSignal)
+      cmp.assert_same(s.realtimeInputConfig, { automaticActivityDetection = { disabled = false } })
+      assert.is_nil(setup(vertex(), { vad = { signals = false } }).explicitVadSignal)
+      assert.is_nil(setup(gemini(), { vad = { signals = false } }).explicitVadSignal)
+      assert.has_error(function() setup(gemini(), { vad = { signals = true } }) end,
+        "option 'vad.signals': Vertex AI only (the Gemini API's setup has no explicitVadSignal "
+        .. "and would refuse the session)")
+    end)
   end)
 
   describe("transcription", function()

@@ -1,6 +1,6 @@
 /* What the parts of map_server (lrt_map_server.c, lrt_map_server_content.c,
  * lrt_map_msg.c, lrt_map_usage.c, lrt_map_audio.c, lrt_map_calls.c, lrt_map_withdraw.c,
- * lrt_map_partial.c, lrt_map_lifecycle.c) share while they turn one server frame into
+ * lrt_map_partial.c, lrt_map_lifecycle.c, lrt_map_activity.c) share while they turn one server frame into
  * neutral messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
@@ -72,6 +72,12 @@ void lrt_map_go_away(struct lrt_frame *f, int ga);
 
 /* Maps the sessionResumptionUpdate object at sr to session_resumption_update. */
 void lrt_map_resumption(struct lrt_frame *f, int sr);
+
+/* Maps the voiceActivity object at va, and the voiceActivityDetectionSignal object at
+ * vs, to input_audio_buffer_speech_started / _stopped (lrt_map_activity.c); an edge of
+ * a kind they do not know gives nothing. */
+void lrt_map_voice_activity(struct lrt_frame *f, int va);
+void lrt_map_vad_signal(struct lrt_frame *f, int vs);
 
 /* Maps the serverContent object at content (lrt_map_server_content.c) up to its
  * turnComplete, in the frame's order: parts, grounding, generation_complete,

@@ -16,7 +16,8 @@
  * frame that ends the response) comes in the response that output belongs to, opened
  * first if need be, so the first part's error is placed as a later part's.
  *
- * Within one frame the order is: content parts (text, audio, code), grounding,
+ * Within one frame the order is: the user's speech starting or stopping (voice
+ * activity), content parts (text, audio, code), grounding,
  * generation_complete, transcriptions, interrupted, tool calls, cancellations, usage,
  * waiting_for_input, end of response, goAway, resumption. A frame that gives none of
  * these (and no usage kept for its response) comes out as one `raw` message, so
@@ -52,13 +53,14 @@ static const struct {
     size_t n;
 } top_names[] = {
     NAME("serverContent"), NAME("toolCall"), NAME("toolCallCancellation"), NAME("goAway"),
-    NAME("sessionResumptionUpdate"), NAME("usageMetadata"),
+    NAME("sessionResumptionUpdate"), NAME("usageMetadata"), NAME("voiceActivity"),
+    NAME("voiceActivityDetectionSignal"),
 };
 #define TOP_COUNT (sizeof top_names / sizeof top_names[0])
 
 /* Pushes TOP_COUNT slots: the member of raw named top_names[i] when it is an object,
  * else nil; at[i] is its stack index or 0, and -1 for a member that is there but is not
- * an object. One pass over raw's keys: a frame has one or two, where six lookups by name
+ * an object. One pass over raw's keys: a frame has one or two, where eight lookups by name
  * would each intern their name. */
 static void top_tables(lua_State *L, int raw, int at[TOP_COUNT])
 {
@@ -113,6 +115,9 @@ static void transcription_only(lua_State *L, int out)
 {
     static const char *const keep[] = { "input_audio_transcription_delta",
                                         "input_audio_transcription_completed",
+                                        "input_audio_transcription_interim",
+                                        "input_audio_buffer_speech_started",
+                                        "input_audio_buffer_speech_stopped",
                                         "session_resumption_update", "go_away",
                                         "error", NULL };
     lua_Integer n = (lua_Integer)lua_rawlen(L, out), kept = 0;
@@ -216,6 +221,12 @@ int lrt_map_server_text(lua_State *L, int state, const char *text, size_t len)
     int content = at[0], tc = at[1], tcc = at[2], sr = at[4], um = at[5];
     ga = at[3];
     int base = lua_gettop(L);
+
+    /* The edge comes first: what it caused (an interruption, a transcript) follows. */
+    if (at[6])
+        lrt_map_voice_activity(&f, at[6]);
+    if (at[7])
+        lrt_map_vad_signal(&f, at[7]);
 
     int deltas_only = content && model_turn_only(L, content);
     if (content)

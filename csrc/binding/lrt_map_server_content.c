@@ -237,11 +237,38 @@ static void model_parts(struct lrt_frame *f, int content)
     }
 }
 
+/* interimInputTranscription -> input_audio_transcription_interim { text }: the user's
+ * words so far, which the next interim or the final transcript replaces (revisable, so
+ * never part of the transcript the deltas build). */
+static void interim_input(struct lrt_frame *f, int content)
+{
+    lua_State *L = f->L;
+    int top = lua_gettop(L);
+    int it = object_type(L, lua_getfield(L, content, "interimInputTranscription"));
+    if (it != LUA_TTABLE && it != LUA_TNIL)
+        not_a(f, "an object", "serverContent.interimInputTranscription", 0, -1);
+    if (it == LUA_TTABLE) {
+        int tt = lua_getfield(L, -1, "text");
+        if (tt != LUA_TSTRING && tt != LUA_TNIL)
+            not_string(f, "serverContent.interimInputTranscription.text", 0, -1);
+        if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+            lrt_msg_new(f, "input_audio_transcription_interim");
+            lua_pushnil(L);
+            lua_setfield(L, -2, "response_id");
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "text");
+            lrt_msg_push(f);
+        }
+    }
+    lua_settop(L, top);
+}
+
 static void transcriptions(struct lrt_frame *f, int content)
 {
     lua_State *L = f->L;
     int top = lua_gettop(L);
 
+    interim_input(f, content);
     int it = object_type(L, lua_getfield(L, content, "inputTranscription"));
     if (it != LUA_TTABLE && it != LUA_TNIL)
         not_a(f, "an object", "serverContent.inputTranscription", 0, -1);

@@ -55,6 +55,20 @@ static void set_turn_coverage(lua_State *L, int vad, int ric)
     lua_pop(L, 1);
 }
 
+/* vad.signals: the server says when it hears the user start and stop speaking
+ * (explicitVadSignal; voiceActivityDetectionSignal messages). Vertex only: the Gemini
+ * API's setup has no such field and would refuse the session. */
+static void set_signals(lua_State *L, int state, int vad, int setup)
+{
+    if (lua_getfield(L, vad, "signals") != LUA_TNIL && lua_toboolean(L, -1)) {
+        if (!lrt_map_vertex(L, state))
+            luaL_error(L, "option 'vad.signals': Vertex AI only (the Gemini API's setup has "
+                          "no explicitVadSignal and would refuse the session)");
+        lrt_set_bool(L, setup, "explicitVadSignal", 1);
+    }
+    lua_pop(L, 1);
+}
+
 void lrt_setup_vad(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "vad");
@@ -93,6 +107,7 @@ void lrt_setup_vad(lua_State *L, int state, int opts, int setup)
         set_ms(L, vad, "prefix_padding", aad, "prefixPaddingMs");
         set_ms(L, vad, "silence_duration", aad, "silenceDurationMs");
         set_turn_coverage(L, vad, ric);
+        set_signals(L, state, vad, setup);
     } else {
         luaL_error(L, "option 'vad': expected a table or a boolean");
     }

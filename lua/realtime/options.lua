@@ -267,6 +267,7 @@ local VAD_OPTIONS = {
   prefix_padding = number_in(0, 60),
   silence_duration = number_in(0, 60),
   turn_coverage = one_of("activity", "all_input", "audio_activity_and_all_video"),
+  signals = BOOLEAN,
 }
 
 -- thinkingConfig: the budget in tokens (-1: the model decides, 0: off), or a level.
