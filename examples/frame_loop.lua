@@ -107,8 +107,8 @@ while frame < max_frames and not done do
       print(("frame %4d  heard: %s"):format(frame, msg.text))
     elseif msg.type == "output_audio_transcription_delta" then
       words[#words + 1] = msg.text
-    elseif msg.type == "interrupted" then
-      speaker:stop()
+    elseif msg.type == "interrupted" or msg.type == "input_audio_buffer_speech_started" then
+      speaker:stop()   -- the player talks over the model (newer models say so at once)
     elseif msg.type == "response_done" then
       print(("frame %4d  answer: %s"):format(frame, table.concat(words)))
       done = true
