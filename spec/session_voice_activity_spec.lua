@@ -57,6 +57,11 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.is_true(s.audio_offset >= 0 and s.audio_offset < 0.1, tostring(s.audio_offset))
       assert.is_true(e.audio_offset > 0.55 and e.audio_offset < 0.65, tostring(e.audio_offset))
       assert.equal(1, #of_type(msgs, "input_audio_buffer_speech_started"))
+      -- no commit_audio: the turn's end is the server's speech end, and first_audio counts
+      -- from when that came
+      local first_audio = session:stats().first_audio
+      assert.is_number(first_audio)
+      assert.is_true(first_audio >= 0 and first_audio < 5, tostring(first_audio))
       session:close()
       helper.drain(session)
     end)

@@ -95,6 +95,9 @@ static int rt_conn_message(struct rt_session *s)
         long long t0 = atomic_exchange(&s->turn_end_ns, 0);
         if (t0)
             atomic_store(&s->stats.first_audio_ns, rt_now_ns() - t0);
+    } else if (rt_wire_is_speech_end(ev->data, n)) {
+        /* under server VAD the user's turn ends when the server hears it end */
+        rt_session_mark_turn_end(s);
     }
     if (rt_conn_drop_closing(s, ev))
         return RT_WS_GO_ON;

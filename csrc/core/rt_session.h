@@ -225,8 +225,9 @@ struct rt_stats {
     uint64_t rx_pauses;       /* times reading paused because events were not read */
     size_t queued_bytes;      /* waiting to be written plus kept for replay */
     size_t received_bytes;    /* memory held by unread events */
-    double first_audio;       /* seconds from the end of the last user turn to the first output
-                                 audio; -1 unknown */
+    double first_audio;       /* seconds from the end of the last user turn (commit, text, or
+                                 the server's speech end under server VAD) to the first
+                                 output audio; -1 unknown */
 };
 void rt_session_stats(struct rt_session *s, struct rt_stats *out);
 

@@ -65,4 +65,9 @@ bool rt_wire_is_setup_complete(const char *text, size_t len);
 /* True when the server message carries model audio (an inlineData part). */
 bool rt_wire_has_audio(const char *text, size_t len);
 
+/* True when the server message says the user stopped speaking: a voiceActivity
+ * ACTIVITY_END or a voiceActivityDetectionSignal VAD_SIGNAL_TYPE_EOS, its key first in
+ * the message. The end of a user turn under automatic activity detection. */
+bool rt_wire_is_speech_end(const char *text, size_t len);
+
 #endif
