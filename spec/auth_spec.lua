@@ -180,6 +180,23 @@ describe("credentials against the simulator", function()
       close(p)
     end)
 
+    it("takes a strict table (its __index raises for a field it lacks): absent fields count as not given", function()
+      -- the optional fields (token_uri, quota_project_id, project_id) were read with
+      -- plain indexing, so the table's own error came out of connect instead of a token
+      local info = user_info()
+      local strict = setmetatable(info, { __index = function(_, k) error("strict: no field " .. tostring(k)) end })
+      local p = props(strict)
+      assert.is_true(resolve(p))
+      assert.is_nil(p.quota_project)
+      close(p)
+      -- what such a table lacks is still told as the credential's fault
+      local ok, err, code = resolve(props(setmetatable({ type = "authorized_user", client_id = user.client_id },
+        getmetatable(strict))))
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.matches("%(authorized_user%) lacks \"client_secret\"", err)
+    end)
+
     it("fails with 'auth' and what to fix on a wrong client secret", function()
       local ok, err, code = resolve(props(user_info { client_secret = "wrong-secret-000" }))
       assert.is_nil(ok)

@@ -108,6 +108,19 @@ local FIELDS = {
     optional = { "token_uri", "quota_project_id", "project_id" } },
 }
 
+local function index(t, k) return t[k] end
+
+--- info[k] for a credentials table of the caller's; a key whose look-up raises counts as
+-- absent, so that a "strict" table (its __index raises for a key it lacks) can leave out
+-- the optional fields, as the option tables can (a plain table costs no protected call).
+local function field(info, k)
+  local v = rawget(info, k)
+  if v ~= nil or getmetatable(info) == nil then return v end
+  local ok, got = pcall(index, info, k)
+  if ok then return got end
+  return nil
+end
+
 --- The string fields of a credential of type `kind`, or nil, message: a required one
 -- missing, or any of them of another type or holding a NUL byte (C would read the string
 -- only up to it). An empty or null field counts as absent, as gcloud writes them. A
@@ -116,7 +129,7 @@ local function fields(info, what, kind)
   local out, spec = {}, FIELDS[kind]
   for _, list in ipairs { spec.required, spec.optional } do
     for _, name in ipairs(list) do
-      local v = info[name]
+      local v = field(info, name)
       if v == nil or v == cjson.null or v == "" then
         if list == spec.required then return nil, ("%s (%s) lacks \"%s\""):format(what, kind, name) end
       elseif type(v) ~= "string" then
@@ -142,7 +155,7 @@ end
 -- same with the path as it is, goes into the source, which the C side escapes itself.
 local function from_info(info, what, raw)
   raw = raw or what
-  local kind = info.type
+  local kind = field(info, "type")
   if kind == nil or kind == cjson.null then
     return nil, ("%s has no \"type\" field: expected \"service_account\" or \"authorized_user\""):format(what)
   end
