@@ -332,6 +332,14 @@ describe("realtime.run and realtime.spawn with odd callables", function()
   it("name realtime.spawn when what it is given is not callable", function()
     raises("realtime%.spawn: expected functions, got number", realtime.run, function() realtime.spawn(5) end)
   end)
+
+  it("raise a coroutine's error whole, bytes after a NUL too, then its traceback", function()
+    -- the traceback was added by debug.traceback(co, message), which reads the message
+    -- as a C string: everything after its first NUL was lost
+    local ok, err = pcall(realtime.run, function() error("bad\0input: 42", 0) end)
+    assert.is_false(ok)
+    assert.equal("bad\0input: 42\nstack traceback:", err:sub(1, #"bad\0input: 42\nstack traceback:"))
+  end)
 end)
 
 describe("credentials with bad values", function()

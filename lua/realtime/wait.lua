@@ -102,9 +102,10 @@ end
 -- cqueues.poll, and a wait below 0 is none). A nil timeout is allowed where `optional`
 -- (no bound either).
 -- A coroutine's error with its traceback; the message alone in a state without the
--- debug library (a sandbox), where it must still reach the caller.
+-- debug library (a sandbox), where it must still reach the caller. The message is
+-- joined here: debug.traceback reads it as a C string, cut at its first NUL.
 local function traceback(co, msg)
-  if debug and debug.traceback then return debug.traceback(co, msg) end
+  if debug and debug.traceback then return msg .. debug.traceback(co, "") end
   return msg
 end
 
