@@ -645,6 +645,28 @@ describe("bad values on a session", function()
       session:close()
     end)
 
+    it("a value the encoder refuses in a function_result part of send names the message and the part", function()
+      -- it came out as "function_result.response.v: ...", naming neither the message
+      -- nor which of the item's parts held the value
+      local session, id = open_call()
+      local function item(bad)
+        return { type = "conversation_item_create", item = { role = "user", content = {
+          { type = "function_result", call_id = id, result = { v = 1 } },
+          { type = "function_result", call_id = "other", name = "lookup", result = bad } } } }
+      end
+      local err = raises("conversation_item_create: part 2 (function_result): response.v: cannot encode NaN",
+        session.send, session, item { v = 0 / 0 })
+      assert.is_nil(err:find("function_result.", 1, true), err)
+      raises("conversation_item_create: part 2 (function_result): response.result: cannot encode a function",
+        session.send, session, item(print))
+      -- a table with a metatable is encoded once more, to see whether it is an object
+      raises("conversation_item_create: part 2 (function_result): response.v: cannot encode NaN",
+        session.send, session, item(setmetatable({ v = 0 / 0 }, { __tostring = tostring })))
+      -- nothing of the refused item was kept: the call is answered once, as sent now
+      assert(session:send_tool_result(id, { v = 2 }))
+      session:close()
+    end)
+
     it("refused as busy keeps the call answerable, and the retry's result replaces the first", function()
       local session, id, rid = open_call { max_queue_bytes = 65536 }
       local ok, err, code = session:send_tool_result(id, { found = string.rep("a", 100000) })

@@ -118,7 +118,8 @@ static int enc_fail(struct enc *e, int level, const char *fmt, ...)
         }
         if (p->key) {
             int cut = 1;
-            w = snprintf(path + n, sizeof path - n, "%s", n ? "." : "");
+            /* a root that ends in a space ("...: ") is a prefix, not a key */
+            w = snprintf(path + n, sizeof path - n, "%s", n && path[n - 1] != ' ' ? "." : "");
             if (w >= 0 && (size_t)w < sizeof path - n)
                 w += (int)rt_printable(path + n + w, sizeof path - n - (size_t)w, p->key,
                                        p->klen > 40 ? 40 : p->klen, &cut);

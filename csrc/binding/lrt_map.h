@@ -122,6 +122,11 @@ void lrt_map_client_unflush(lua_State *L, int state, int old_pending, int old_tr
  * message pushed when the backend cannot take what the result asks for. */
 int lrt_map_result_part(lua_State *L, int state, int part, int i);
 
+/* What an error about a value of part i's result that JSON cannot carry starts with,
+ * the path inside the response following ("... part 2 (function_result): response.v:
+ * cannot encode NaN"): the message and the part, as the part's other errors name them. */
+#define LRT_RESULT_ROOT "conversation_item_create: part %d (function_result): "
+
 /* Appends to the frame list at out one clientContent frame holding the item at item
  * as a turn (lrt_map_content.c). Raises on what cannot be a turn. */
 void lrt_map_turn(lua_State *L, int state, int item, int turn_complete, int out);

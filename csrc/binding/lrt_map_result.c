@@ -2,6 +2,7 @@
  * checked and buffered in state.pending until response_create sends the results as one
  * toolResponse. A result whose call id we made up (the server sent none) goes out
  * without an id; strings in a result that are not UTF-8 are bytes, sent in base64. */
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -31,15 +32,17 @@ static const char *scheduling(lua_State *L, int part, int i)
 /* Whether the table at idx, which has no list part, encodes as a JSON object. One with
  * a metatable may not: the array marker (an empty list), or a __pairs that shows a list;
  * that is found by encoding it, which raises as the whole response's encoding would. */
-static int encodes_as_object(lua_State *L, int idx)
+static int encodes_as_object(lua_State *L, int idx, int i)
 {
+    char root[96];
     int obj;
 
     if (!lua_getmetatable(L, idx))
         return 1;
     lua_pop(L, 1);
     /* named as the encoding of the whole response names it */
-    lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, "function_result.response");
+    snprintf(root, sizeof root, LRT_RESULT_ROOT "response", i);
+    lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, root);
     obj = lua_tostring(L, -1)[0] == '{';
     lua_pop(L, 1);
     return obj;
@@ -114,7 +117,7 @@ int lrt_map_result_part(lua_State *L, int state, int part, int i)
     lua_remove(L, -2);
     int t = lua_type(L, -1);
     if (t == LUA_TTABLE && lua_rawlen(L, -1) == 0 && !lrt_json_isnull(L, -1) &&
-        encodes_as_object(L, lua_gettop(L))) {
+        encodes_as_object(L, lua_gettop(L), i)) {
         /* as is: user keys are kept verbatim */
     } else if (t == LUA_TNIL) {
         lua_pop(L, 1);
@@ -128,7 +131,9 @@ int lrt_map_result_part(lua_State *L, int state, int part, int i)
 
     /* Encoded now, so a bad value raises at send_tool_result time and later changes to
      * the caller's table cannot alter what goes out. The response may nest 64 levels. */
-    lrt_json_encode_wrapped(L, fr, LRT_JSON_MAX_DEPTH + 1, "function_result", 1);
+    char root[96];
+    snprintf(root, sizeof root, LRT_RESULT_ROOT, i);
+    lrt_json_encode_wrapped(L, fr, LRT_JSON_MAX_DEPTH + 1, root, 1);
 
     lua_getfield(L, state, "pending");
     int pending = lua_gettop(L);

@@ -214,8 +214,10 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
             const char *text = lua_isstring(L, why) ? lua_tostring(L, why) : "(no message)";
             /* the path as the docs give it, from the response ("response.v"): the item
              * around it is the library's, not the handler's */
-            if (strncmp(text, "function_result.", 16) == 0)
-                text += 16;
+            char root[96];
+            int cut = snprintf(root, sizeof root, LRT_RESULT_ROOT, 1);
+            if (cut > 0 && strncmp(text, root, (size_t)cut) == 0)
+                text += cut;
             lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
                             text);
             /* the text quotes what it could not send: lrt_error_result keeps it

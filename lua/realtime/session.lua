@@ -39,15 +39,14 @@ end
 -- mapping refuses) points at their caller's line, not at this file. Not a tail call.
 -- `who`: the method the caller called (send_image, create_response, ...), named in an
 -- error instead of the one-part conversation_item_create or the response_create it sends,
--- or the function_result item whose value the encoder refused (its path inside the
--- result kept: "send_tool_result: response.v: cannot encode NaN").
+-- also for a value of the result the encoder refused (its path inside the response
+-- kept: "send_tool_result: response.v: cannot encode NaN").
 local function send_for_caller(self, msg, who)
   local ok, sent, err, code = pcall(send, self, msg)
   if not ok then
     if who and type(sent) == "string" then
       local n
       sent, n = sent:gsub("conversation_item_create: part 1[^:]*: ", who .. ": ", 1)
-      if n == 0 then sent, n = sent:gsub("^function_result%.", who .. ": ", 1) end
       if n == 0 then sent = sent:gsub("response_create: ", who .. ": ", 1) end
     end
     error(sent, 3)
