@@ -474,6 +474,13 @@ describe("gemini_ephemeral_token with bad values", function()
       realtime.gemini_ephemeral_token, base { uses = 2 ^ 31 })
   end)
 
+  it("show a NaN as NaN, as the client options do", function()
+    -- tostring(0/0) is "-nan" with glibc
+    for _, k in ipairs { "uses", "expire_time", "new_session_expire_time", "timeout" } do
+      raises(("option '%s': expected .*, got NaN$"):format(k), realtime.gemini_ephemeral_token, base { [k] = 0 / 0 })
+    end
+  end)
+
   it("counts the options a table inherits through a metatable, as realtime.gemini does", function()
     -- they were read with pairs alone: a table of defaults was ignored without a word, its
     -- uses, times and setup lock too (a token freer than asked for)
@@ -559,6 +566,13 @@ describe("audio helpers with bad values", function()
       raises("bad argument #1 to '.-' %(expected a sample rate from 8000 to 192000 Hz %(an integer%)",
         realtime.resampler, r, 16000)
     end
+  end)
+
+  it("show a NaN rate as NaN, as the option checks do, not as the C library prints it", function()
+    -- it read "got -nan" (glibc's printf of the NaN that 0/0 makes)
+    raises("%(an integer%), got NaN%)$", realtime.resample, "\0\0", 0 / 0, 16000)
+    raises("%(an integer%), got NaN%)$", realtime.resampler, 16000, 0 / 0)
+    raises("%(an integer%), got 16000%.5%)$", realtime.resample, "\0\0", 16000.5, 16000)
   end)
 
   it("refuse a WAV path with a NUL byte instead of using the file before it", function()

@@ -29,11 +29,18 @@ static int lrt_check_rate(lua_State *L, int arg)
 
     luaL_checknumber(L, arg);
     v = lua_tointegerx(L, arg, &is_int);
-    /* a fraction, NaN or infinity says what was wrong, not "no integer representation" */
-    if (!is_int)
+    /* a fraction, NaN or infinity says what was wrong, not "no integer representation";
+     * NaN in the words of the other checks (printf's is "-nan" or "nan") */
+    if (!is_int) {
+        lua_Number n = lua_tonumber(L, arg);
+        if (n != n)
+            lua_pushliteral(L, "NaN");
+        else
+            lua_pushfstring(L, "%f", n);
         luaL_argerror(L, arg, lua_pushfstring(L, "expected a sample rate from %d to %d Hz (an "
-                                              "integer), got %f", RT_RESAMPLE_MIN_RATE,
-                                              RT_RESAMPLE_MAX_RATE, lua_tonumber(L, arg)));
+                                              "integer), got %s", RT_RESAMPLE_MIN_RATE,
+                                              RT_RESAMPLE_MAX_RATE, lua_tostring(L, -1)));
+    }
     if (v < RT_RESAMPLE_MIN_RATE || v > RT_RESAMPLE_MAX_RATE)
         luaL_argerror(L, arg, lua_pushfstring(L, "expected a sample rate from %d to %d Hz, got %I",
                                               RT_RESAMPLE_MIN_RATE, RT_RESAMPLE_MAX_RATE, v));

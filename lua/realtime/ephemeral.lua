@@ -88,7 +88,7 @@ local function check_ephemeral(opts, level)
     end
     local ok, expected, normalized = check(v)
     if not ok then
-      local got = type(v) == "number" and tostring(v)
+      local got = type(v) == "number" and (v ~= v and "NaN" or tostring(v))
         or type(v) == "string" and k ~= "api_key" and #v <= 64 and ("'" .. v:gsub("[%c\128-\255]", "?") .. "'")
         or type(v)
       error(("option '%s': expected %s, got %s"):format(k, expected, got), level + 1)
