@@ -32,6 +32,11 @@ local function fail(fmt, ...)
   os.exit(1)
 end
 
+-- An empty argument names no file: realtime.wav.read raises for it, io.open would say
+-- nothing about which one.
+if question_file == "" then fail("the question's file name is empty") end
+if reply_file == "" then fail("the reply's file name is empty") end
+
 -- ---- 1. the question: 16 kHz 16-bit mono PCM -----------------------------------------
 
 local RATE = 16000

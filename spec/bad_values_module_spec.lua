@@ -584,6 +584,12 @@ describe("audio helpers with bad values", function()
     raises("bad argument #1 to 'read' %(the path contains a NUL byte%)", realtime.wav.read, path .. "\0.wav")
   end)
 
+  it("refuse an empty WAV path by name, as an empty ca_file or credentials path is", function()
+    -- it came back as nil, ": No such file or directory", which names nothing
+    raises("bad argument #1 to 'read' %(the path is empty%)", realtime.wav.read, "")
+    raises("bad argument #1 to 'write' %(the path is empty%)", realtime.wav.write, "", "\0\0", 16000)
+  end)
+
   it("read a file's header before the rest: a stream that is no WAV is refused without reading to its end", function()
     -- a FIFO whose writer never finishes: reading "to the end" would wait for ever (as
     -- /dev/zero would fill memory)

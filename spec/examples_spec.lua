@@ -125,6 +125,7 @@ describe("examples", function()
         { text, "voice_chat: cannot read " .. dir .. "/question%.txt: [^\n]*%S" },
         { slow, "voice_chat: " .. dir .. "/slow%.wav is 4000 Hz: recordings from 8000 to 192000 Hz are supported" },
         { fast, "voice_chat: " .. dir .. "/fast%.wav is 200000 Hz: recordings from 8000 to 192000 Hz are supported" },
+        { "", "voice_chat: the question's file name is empty" },
       }
       for _, case in ipairs(cases) do
         local before = #helper.connections()
@@ -148,6 +149,11 @@ describe("examples", function()
       assert.matches(("voice_chat: cannot write " .. dir .. "/no/such/dir/reply%.wav: [^\n]*No such file or directory")
         :gsub("%-", "%%-"), out)
       assert.is_nil(out:find("traceback", 1, true), out)
+      assert.equal(before, #helper.connections(), "it talked to the model first")
+      code, out = run("lua5.4", { "examples/voice_chat.lua", question, "" },
+        { GEMINI_API_KEY = helper.sim_key, REALTIME_PACE = "fast" })
+      assert.equal(1, code, out)
+      assert.matches("voice_chat: the reply's file name is empty", out, 1, true)
       assert.equal(before, #helper.connections(), "it talked to the model first")
     end)
 

@@ -58,6 +58,7 @@ end
 -- A file name: the C library would stop at a NUL byte and use another file.
 local function check_path(path, fname)
   check(type(path) == "string", fname, 1, "path string expected, got " .. type(path), 1)
+  check(path ~= "", fname, 1, "the path is empty", 1)   -- io.open's message would name nothing
   check(not path:find("\0", 1, true), fname, 1, "the path contains a NUL byte", 1)
   if not io then   -- a sandboxed state
     error(("realtime.wav.%s: needs Lua's io library; without it, use realtime.wav.%s"):format(
