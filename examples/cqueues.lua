@@ -13,10 +13,15 @@ local cjson = require "cjson"
 local realtime = require "realtime"
 
 local cities = #arg > 0 and { table.unpack(arg) } or { "Oslo", "Lima", "Tokyo" }
--- An empty city would be asked about as "What is the weather in ?": refuse it at once.
-for _, city in ipairs(cities) do
+-- An empty city would be asked about as "What is the weather in ?", and send_text raises
+-- for a name that is not UTF-8 (a terminal in Latin-1): refuse either at once.
+for i, city in ipairs(cities) do
   if not city:match "%S" then
     io.stderr:write(("usage: cqueues.lua [City ...]: a city must be named (got %q)\n"):format(city))
+    os.exit(2)
+  elseif not utf8.len(city) then
+    io.stderr:write(("usage: cqueues.lua [City ...]: a city must be named in UTF-8 text (argument %d is not)\n")
+      :format(i))
     os.exit(2)
   end
 end

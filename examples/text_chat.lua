@@ -54,7 +54,11 @@ while true do
   if interactive then io.write("> ") io.flush() end
   local line = io.read "l"
   if line == nil or line == "/quit" then break end
-  if line:match "%S" then
+  if not utf8.len(line) then
+    -- send_text takes text, and raises for bytes that are not UTF-8 (a terminal or a file
+    -- in Latin-1, say): tell the user and read on
+    io.stderr:write("text_chat: that line is not UTF-8 text (another encoding?): not sent\n")
+  elseif line:match "%S" then
     if not interactive then print("you: " .. line) end
     -- One user turn: send_text starts the response by itself.
     local ok, err, code = session:send_text(line)

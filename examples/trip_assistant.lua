@@ -15,10 +15,15 @@
 local realtime = require "realtime"
 local cjson = require "cjson"
 
--- An empty question sends nothing, so no answer would ever come: refuse it at once.
-for _, q in ipairs(arg) do
+-- An empty question sends nothing, so no answer would ever come, and send_text raises
+-- for one that is not UTF-8 (a terminal in Latin-1): refuse either at once.
+for i, q in ipairs(arg) do
   if not q:match "%S" then
     io.stderr:write(('usage: trip_assistant.lua ["question" ...]: a question must say something (got %q)\n'):format(q))
+    os.exit(2)
+  elseif not utf8.len(q) then
+    io.stderr:write(('usage: trip_assistant.lua ["question" ...]: a question must be UTF-8 text (argument %d is not)\n')
+      :format(i))
     os.exit(2)
   end
 end

@@ -12,9 +12,13 @@
 -- REALTIME_CA_FILE and REALTIME_MODEL as in text_chat.lua.
 local realtime = require "realtime"
 
--- An empty question sends nothing, so no answer would ever come: refuse it at once.
+-- An empty question sends nothing, so no answer would ever come, and send_text raises
+-- for one that is not UTF-8 (a terminal in Latin-1): refuse either at once.
 if arg[1] and not arg[1]:match "%S" then
   io.stderr:write(('usage: vertex.lua ["question"]: a question must say something (got %q)\n'):format(arg[1]))
+  os.exit(2)
+elseif arg[1] and not utf8.len(arg[1]) then
+  io.stderr:write('usage: vertex.lua ["question"]: a question must be UTF-8 text\n')
   os.exit(2)
 end
 

@@ -203,6 +203,16 @@ describe("examples", function()
     assert.is_nil(out:find("never sent", 1, true))
   end)
 
+  it("text_chat.lua says a line is not UTF-8 and goes on with the next", function()
+    -- a line in another encoding (Latin-1 "café") ended the chat with send_text's traceback
+    local code, out = run("lua5.4", { "examples/text_chat.lua" }, nil, "caf\xe9\nrecap\n")
+    assert.equal(0, code, out)
+    assert.is_nil(out:find("traceback", 1, true), out)
+    assert.matches("text_chat: that line is not UTF%-8 text %(another encoding%?%): not sent\n", out)
+    assert.matches("you: recap\nmodel: You have not said anything before%.\n", out)
+    assert.matches("bye\n$", out)
+  end)
+
   describe("trip_assistant.lua", function()
     local function check(out)
       assert.matches("history: 3 turns given\n", out)
@@ -320,7 +330,7 @@ describe("examples", function()
     end)
   end)
 
-  it("trip_assistant.lua refuses an empty question at once", function()
+  it("trip_assistant.lua refuses an empty question, or one not in UTF-8, at once", function()
     for _, arg in ipairs { "", "  " } do
       local t0 = os.time()
       local code, out = run("lua5.4", { "examples/trip_assistant.lua", "What is my budget?", arg })
@@ -329,9 +339,15 @@ describe("examples", function()
       assert.is_nil(out:find("you: What is my budget", 1, true), "it connected and asked first")
       assert.is_true(os.time() - t0 < 30, "it waited for an answer that could not come")
     end
+    -- one that is not UTF-8 (Latin-1 "café") ended in send_text's traceback after connecting
+    local code, out = run("lua5.4", { "examples/trip_assistant.lua", "What is my budget?", "caf\xe9?" })
+    assert.equal(2, code, out)
+    assert.matches("usage: trip_assistant%.lua %[\"question\" %.%.%.%]: a question must be UTF%-8 text "
+      .. "%(argument 2 is not%)", out)
+    assert.is_nil(out:find("you: What is my budget", 1, true), "it connected and asked first")
   end)
 
-  it("vertex.lua refuses an empty question at once", function()
+  it("vertex.lua refuses an empty question, or one not in UTF-8, at once", function()
     for _, arg in ipairs { "", "  " } do
       local t0 = os.time()
       local before = #helper.connections()
@@ -342,9 +358,15 @@ describe("examples", function()
       assert.equal(before, #helper.connections(), "it connected first")
       assert.is_true(os.time() - t0 < 30, "it waited for an answer that could not come")
     end
+    local before = #helper.connections()
+    local code, out = run("lua5.4", { "examples/vertex.lua", "caf\xe9?" },
+      { VERTEX_ACCESS_TOKEN = os.getenv "RT_SIM_BEARER" or "test-bearer", GOOGLE_CLOUD_PROJECT = "test-project" })
+    assert.equal(2, code, out)
+    assert.matches("usage: vertex%.lua %[\"question\"%]: a question must be UTF%-8 text", out)
+    assert.equal(before, #helper.connections(), "it connected first")
   end)
 
-  it("cqueues.lua refuses an empty city at once", function()
+  it("cqueues.lua refuses an empty city, or one not in UTF-8, at once", function()
     for _, arg in ipairs { "", "  " } do
       local t0 = os.time()
       local before = #helper.connections()
@@ -355,6 +377,11 @@ describe("examples", function()
       assert.equal(before, #helper.connections(), "it connected first")
       assert.is_true(os.time() - t0 < 30, "it waited for an answer")
     end
+    local before = #helper.connections()
+    local code, out = run("lua5.4", { "examples/cqueues.lua", "Oslo", "Z\xfcrich" })
+    assert.equal(2, code, out)
+    assert.matches("usage: cqueues%.lua %[City %.%.%.%]: a city must be named in UTF%-8 text %(argument 2 is not%)", out)
+    assert.equal(before, #helper.connections(), "it connected first")
   end)
 
   -- Client creation raises for a malformed option; an example reports it in one line
