@@ -266,7 +266,8 @@ describe("bad values on a session", function()
     end)
 
     it("errors quoting a value the caller gave are printable UTF-8, whatever bytes it held", function()
-      local err = raises("parameters.properties.\\xff\\xfe: invalid UTF-8 in string", client.connect, client,
+      local err = raises("tool 'f': parameters.properties: property name '\\xff\\xfe' is not valid UTF-8",
+        client.connect, client,
         { tools = { { name = "f", parameters = { type = "object", properties = { ["\xff\xfe"] = { type = "string" } } } } } })
       assert.truthy(utf8.len(err), err)
       err = raises("tool 1: unknown type 'x\\xff'", client.connect, client,

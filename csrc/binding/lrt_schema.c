@@ -236,6 +236,9 @@ static void enum_string(struct sctx *c)
     lua_State *L = c->L;
     switch (lua_type(L, -1)) {
     case LUA_TSTRING:
+        /* named here, by its place in the tool, as a description is */
+        if (!rt_utf8_valid(lua_tostring(L, -1), lua_rawlen(L, -1)))
+            lrt_schema_fail(c, "is not valid UTF-8%s", NULL);
         return;
     case LUA_TNUMBER:
         if (lua_tonumber(L, -1) != lua_tonumber(L, -1) || lua_tonumber(L, -1) - lua_tonumber(L, -1) != 0)
@@ -590,6 +593,8 @@ void lrt_schema_node(struct sctx *c, int src, int level)
             while (lua_next(L, v)) {
                 if (lua_type(L, -2) != LUA_TSTRING)
                     lrt_schema_fail(c, "property names must be strings%s", NULL);
+                if (!rt_utf8_valid(lua_tostring(L, -2), lua_rawlen(L, -2)))
+                    lrt_schema_fail(c, "property name '%s' is not valid UTF-8", lua_tostring(L, -2));
                 lrt_schema_push_seg(c, lua_tostring(L, -2), 0);
                 lrt_schema_node(c, lua_gettop(L), level + 1);
                 lua_pushvalue(L, -3);  /* the property name, kept verbatim */
