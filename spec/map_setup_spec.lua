@@ -530,6 +530,18 @@ print(core.map_setup(core.map_new { backend = "gemini" }, { model = "m", tempera
         .. "give it __pairs, or copy it into a plain table")
     end)
 
+    it("reads the raw table itself as it reads the objects inside it", function()
+      -- the raw table (and the setup of { setup = {...} }) was read as stored: a __pairs
+      -- proxy was dropped without a word
+      local function proxy(t) return setmetatable({}, { __pairs = function() return next, t, nil end }) end
+      cmp.assert_same({ topK = 3 },
+        setup(gemini(), { raw = proxy { generationConfig = { topK = 3 } } }).generationConfig)
+      cmp.assert_same({ topK = 3 },
+        setup(gemini(), { raw = proxy { setup = proxy { generationConfig = { topK = 3 } } } }).generationConfig)
+      cmp.assert_same({ topK = 3 },
+        setup(gemini(), { raw = { setup = proxy { generationConfig = { topK = 3 } } } }).generationConfig)
+    end)
+
     -- A host may set a locale (setlocale, os.setlocale): in a Turkish one the C library's
     -- toupper leaves 'i' as it is, and system_instruction stayed beside systemInstruction.
     it("makes a snake_case key's twin the same in any locale", function()

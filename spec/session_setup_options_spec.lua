@@ -190,6 +190,23 @@ describe("setup options: the API version", function()
     client:close()
   end)
 
+  it("Gemini: raw given through __pairs proxies goes to v1alpha as the plain tables do", function()
+    -- the merge reads a proxy as pairs shows it; the version was chosen from the tables
+    -- as stored, which a proxy leaves empty: v1beta, where the service closes on the field
+    local client = helper.gemini()
+    local function proxy(t) return setmetatable({}, { __pairs = function() return next, t, nil end }) end
+    for _, raw in ipairs {
+      { generationConfig = proxy { enableAffectiveDialog = true } },
+      proxy { proactivity = { proactiveAudio = true } },
+      { setup = proxy { generation_config = proxy { enable_affective_dialog = false } } },
+    } do
+      local setup, conn = connect_with(client, { raw = raw })
+      assert.is_true(setup.proactivity ~= nil or setup.generationConfig.enableAffectiveDialog ~= nil)
+      assert.equal("v1alpha", conn.apiVersion)
+    end
+    client:close()
+  end)
+
   it("Gemini: a pinned api_version is kept, and the service's refusal there is told as it came", function()
     local client = helper.gemini { api_version = "v1beta" }
     for _, case in ipairs {

@@ -304,11 +304,24 @@ static void merge(lua_State *L, int dst, int src, int depth, int path)
     lua_settop(L, names - 1);
 }
 
+/* The index of the table to merge for the raw table itself (or the setup of its
+ * { setup = {...} } form) at v: a plain copy of a __pairs proxy (pushed), which read as
+ * stored would be empty; else v, read as stored (what it only inherits is not merged). */
+static int top_source(lua_State *L, int v)
+{
+    if (luaL_getmetafield(L, v, "__pairs") == LUA_TNIL)
+        return v;
+    push_pairs_copy(L, v);
+    return lua_gettop(L);
+}
+
 void lrt_setup_raw(lua_State *L, int opts, int setup)
 {
     int t = opt(L, opts, "raw");
     if (t == LUA_TTABLE) {
-        int raw = lua_gettop(L);
+        int raw = top_source(L, lua_gettop(L));
+        lua_pushliteral(L, "setup");
+        int path = lua_gettop(L);
         /* Accept { setup = {...} } as well as the inside of setup. */
         int only = 0;
         lua_pushnil(L);
@@ -319,13 +332,12 @@ void lrt_setup_raw(lua_State *L, int opts, int setup)
             if (lua_next(L, raw))
                 only = 0;
         }
-        lua_settop(L, raw);
+        lua_settop(L, path);
         if (only) {
             lua_getfield(L, raw, "setup");
-            raw = lua_gettop(L);
+            raw = top_source(L, lua_gettop(L));
         }
-        lua_pushliteral(L, "setup");
-        merge(L, setup, raw, 1, lua_gettop(L));
+        merge(L, setup, raw, 1, path);
     } else if (t != LUA_TNIL) {
         luaL_error(L, "option 'raw': expected a table");
     }

@@ -331,18 +331,29 @@ end
 
 local open_session   -- below: connect's second half
 
+--- A table of `raw` as the merge reads it: a __pairs proxy (its metatable's own field,
+-- as the C side looks it up) copied as pairs shows it, any other table as it is.
+local function as_merged(t)
+  local mt = getmetatable(t)
+  if type(mt) ~= "table" or rawget(mt, "__pairs") == nil then return t end
+  local copy = {}
+  for k, v in pairs(t) do copy[k] = v end
+  return copy
+end
+
 --- What `raw` does to the setup field at path (a list of its keys, each as { camelCase,
 -- snake_case }, which the merge takes alike): nil when it leaves the field alone, false
 -- when it takes it out (JSON null, or a value that is not an object above it), true when
 -- it may give one (through either spelling at any level). Read as the merge reads it:
 -- raw fields only (a "strict" table's __index is never called, and what a table
--- inherits is not merged).
+-- inherits is not merged), a __pairs proxy as pairs shows it.
 local function raw_sets(t, path, i)
   if type(t) ~= "table" then return nil end
+  t = as_merged(t)
   if not i then
     local first = next(t)
     if first == "setup" and next(t, first) == nil and type(rawget(t, "setup")) == "table" then
-      t = rawget(t, "setup")
+      t = as_merged(rawget(t, "setup"))
     end
     i = 1
   end
