@@ -312,6 +312,19 @@ describe("bad values on a session", function()
         { type = "conversation_item_create", item = { role = "assistant", content = c } })
     end)
 
+    it("a part whose type is not a string says so, not that it has none", function()
+      -- { type = 5 } was "part 1 has no type", in a turn, on the realtime path and in history
+      for _, item in ipairs { { role = "user" }, { role = "assistant" } } do
+        item.content = { { type = "text", text = "a" }, { type = 5, text = "b" } }
+        raises("conversation_item_create: part 2: 'type' must be a string, got number", session.send, session,
+          { type = "conversation_item_create", item = item })
+      end
+      raises("option 'history': item 1: part 1: 'type' must be a string, got boolean", client.connect, client,
+        { history = { { role = "user", content = { { type = true, text = "b" } } } } })
+      raises("conversation_item_create: part 1 has no type", session.send, session,
+        { type = "conversation_item_create", item = { content = { { text = "b" } } } })
+    end)
+
     it("errors the message mapping raises point at the caller's line", function()
       local line = debug.getinfo(1, "l").currentline
       local ok, err = pcall(function() local r = session:send { type = "raw", wire = 5 } return r end)

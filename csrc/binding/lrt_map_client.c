@@ -212,8 +212,12 @@ static int item_create(lua_State *L, int state, int msg, int out)
         if (lua_rawgeti(L, content, k) != LUA_TTABLE)
             luaL_error(L, "conversation_item_create: part %d is not a table", i);
         int part = lua_gettop(L);
-        if (lrt_user_field(L, part, "type") != LUA_TSTRING)
+        int tt = lrt_user_field(L, part, "type");
+        if (tt == LUA_TNIL)
             luaL_error(L, "conversation_item_create: part %d has no type", i);
+        if (tt != LUA_TSTRING)
+            luaL_error(L, "conversation_item_create: part %d: 'type' must be a string, got %s", i,
+                       lua_typename(L, tt));
         const char *type = lrt_map_enum(L, -1, "conversation_item_create: part %d: type", i);
         if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
             strcmp(type, "audio") == 0 || strcmp(type, "function_result") == 0)

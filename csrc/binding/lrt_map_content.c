@@ -182,8 +182,11 @@ static void push_inline(lua_State *L, int state, int part, const char *who, int 
  * empty text adds nothing. */
 static void add_part(lua_State *L, int state, int part, int parts, const char *who, int i)
 {
-    if (lrt_user_field(L, part, "type") != LUA_TSTRING)
+    int tt = lrt_user_field(L, part, "type");
+    if (tt == LUA_TNIL)
         luaL_error(L, "%s: part %d has no type", who, i);
+    if (tt != LUA_TSTRING)
+        luaL_error(L, "%s: part %d: 'type' must be a string, got %s", who, i, lua_typename(L, tt));
     const char *type = lrt_map_enum(L, -1, "%s: part %d: type", who, i);
     if (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 || strcmp(type, "audio") == 0)
         lrt_map_part_fields(L, part, type, who, i);
