@@ -356,7 +356,7 @@ class Connection {
         case 'activityEnd':
           if (this.cfg.autoVad) throw invalid('Explicit activity control is not supported when automatic activity detection is enabled.');
           this.consume('activityEnd', '');
-          if (this.inActivity) { this.inActivity = false; this.endUserTurn(); }
+          if (this.inActivity) { this.inActivity = false; this.endUserTurn(this.audioInMs); }
           break;
         case 'audioStreamEnd':
           this.consume('audioStreamEnd', '');
@@ -399,7 +399,7 @@ class Connection {
       } else {
         this.interimsUpTo(edge.found);
         this.signalEdge('end', edge.at);
-        this.endUserTurn();
+        this.endUserTurn(edge.at);
       }
     }
   }

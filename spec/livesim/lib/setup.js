@@ -3,6 +3,7 @@
 // derivation of the session configuration the simulator acts on.
 const { invalid, policy } = require('./errors');
 const { toCamel, toSnake } = require('./casing');
+const transcripts = require('./transcripts');
 
 // Schema node constructors. `only` marks fields that exist on one backend's proto only: on the
 // other backend they are unknown names, exactly like any misspelt field.
@@ -273,7 +274,8 @@ function parseSetup(setup, conn) {
     silenceMs: aad.silenceDurationMs !== undefined ? Number(aad.silenceDurationMs) : 500,
     prefixPaddingMs: aad.prefixPaddingMs !== undefined ? Number(aad.prefixPaddingMs) : 20,
     interrupts: ric.activityHandling !== 'NO_INTERRUPTION',
-    inputTranscription: !!setup.inputAudioTranscription,
+    // What input transcripts carry (lib/transcripts.js); null when input transcription is off.
+    inputTranscription: transcripts.parseConfig(setup.inputAudioTranscription),
     // Vertex only (the field is unknown to Gemini): SOS/EOS signals at the edges of speech.
     explicitVadSignal: setup.explicitVadSignal === true,
     outputTranscription: !!setup.outputAudioTranscription,

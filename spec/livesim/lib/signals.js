@@ -8,8 +8,7 @@
 // One more word of the heard text per this much audio of the user turn.
 const INTERIM_EVERY_MS = 200;
 
-// google.protobuf.Duration with millisecond precision: 1230 ms → "1.230s".
-const audioOffset = (ms) => `${(Math.round(ms) / 1000).toFixed(3)}s`;
+const { duration: audioOffset } = require('./transcripts');
 
 // Words with their leading space, so that joining a prefix keeps the heard text's spacing.
 const words = (text) => text.match(/\s*\S+/g) || [];

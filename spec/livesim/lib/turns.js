@@ -5,6 +5,7 @@
 const model = require('./model');
 const frames = require('./frames');
 const realism = require('./realism');
+const transcripts = require('./transcripts');
 const { now } = require('./clock');
 
 // The thought part a reply starts with when the setup asks for thoughts (includeThoughts).
@@ -17,13 +18,17 @@ module.exports = {
     this.userTurn = { audioMs: 0, startAt, interimWords: 0, interim: null };
   },
 
-  endUserTurn() {
+  // Ends the user turn whose speech stopped at input audio time `endAt` (ms).
+  endUserTurn(endAt) {
     const turn = this.userTurn;
     this.userTurn = null;
     if (!turn) return;
     const heard = this.behaviour.heard;
     this.finishInterims(turn, heard);
-    this.submitTurn({ text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) } });
+    this.submitTurn({
+      text: heard, transcript: heard, tokens: { AUDIO: model.audioTokens(turn.audioMs) },
+      span: { startMs: turn.startAt, endMs: endAt },
+    });
   },
 
   // User activity during model output stops it, unless setup asked for NO_INTERRUPTION, and
@@ -61,7 +66,8 @@ module.exports = {
   // the model answers it now, or after what it is busy with.
   submitTurn(input) {
     if (input.transcript && this.cfg.inputTranscription) {
-      this.send({ serverContent: { inputTranscription: { text: input.transcript } } });
+      const t = transcripts.inputTranscription(this.cfg.inputTranscription, input.transcript, input.span);
+      this.send({ serverContent: { inputTranscription: t } });
     }
     if (!input.inHistory) {
       const tokens = { ...input.tokens };
