@@ -52,7 +52,10 @@ static bool rt_parse_index(const char *p, size_t n, int64_t *out)
 
 double rt_resume_duration(const char *p, size_t n)
 {
-    double v = 0, scale = 0.1;
+    /* Whole seconds and up to nine fraction digits (a Duration's nanoseconds) as one
+     * integer, divided once: the double nearest the decimal value, so "0.120s" is 0.12
+     * exactly as Lua reads it (adding digit * 0.01 ... one by one was not). */
+    uint64_t whole = 0, frac = 0, unit = 1;
     size_t i = 0;
     bool digits = false;
 
@@ -60,19 +63,23 @@ double rt_resume_duration(const char *p, size_t n)
         n--;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         digits = true;
-        if (v < 86400)
-            v = v * 10 + (p[i] - '0');
+        if (whole <= 86400)
+            whole = whole * 10 + (uint64_t)(p[i] - '0');
     }
     if (i < n && p[i] == '.') {
         for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
             digits = true;
-            v += (p[i] - '0') * scale;
-            scale /= 10;
+            if (unit < 1000000000) {
+                frac = frac * 10 + (uint64_t)(p[i] - '0');
+                unit *= 10;
+            }
         }
     }
     if (!digits || i != n)
         return -1;
-    return v > 86400 ? 86400 : v;
+    if (whole >= 86400)
+        return 86400;
+    return (double)(whole * unit + frac) / (double)unit;
 }
 
 /* The text a scalar value stands for: a string's content (escapes as written), or a

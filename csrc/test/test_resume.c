@@ -322,6 +322,27 @@ static void test_rules(void)
              rt_resume_goaway_leave(-1) == 8);
 }
 
+/* Durations read to the double nearest their decimal value, as the same text read by
+ * Lua would: a word's "0.120s" must equal 0.12 (summing the digits one by one did not). */
+static void test_duration(void)
+{
+    RT_CHECK(rt_resume_duration("0.120s", 6) == 0.12);
+    RT_CHECK(rt_resume_duration("1.1s", 4) == 1.1);
+    RT_CHECK(rt_resume_duration("12.345s", 7) == 12.345);
+    RT_CHECK(rt_resume_duration("0.3s", 4) == 0.3);
+    RT_CHECK(rt_resume_duration("0.000000001s", 12) == 1e-9);
+    RT_CHECK(rt_resume_duration("1.5", 3) == 1.5);
+    RT_CHECK(rt_resume_duration("10s", 3) == 10);
+    RT_CHECK(rt_resume_duration(".5s", 3) == 0.5);
+    /* past nanoseconds the digits are read but count for nothing */
+    RT_CHECK(rt_resume_duration("0.1234567899s", 13) == 0.123456789);
+    RT_CHECK(rt_resume_duration("90000s", 6) == 86400);
+    RT_CHECK(rt_resume_duration("-1s", 3) == -1);
+    RT_CHECK(rt_resume_duration("1e3s", 4) == -1);
+    RT_CHECK(rt_resume_duration("s", 1) == -1);
+    RT_CHECK(rt_resume_duration("1.s", 3) == 1);
+}
+
 int main(void)
 {
     RT_RUN(test_scan_update);
@@ -336,5 +357,6 @@ int main(void)
     RT_RUN(test_saved_handle);
     RT_RUN(test_handle_ok);
     RT_RUN(test_rules);
+    RT_RUN(test_duration);
     return rt_test_done();
 }
