@@ -200,6 +200,114 @@ for _, backend in ipairs { "gemini", "vertex" } do
       assert.equal("We go", msgs[4].text)
     end)
 
+    describe("transcript details (languageCode, speakerLabel, words)", function()
+      local function word(w, s, e) return { word = w, startOffset = s, endOffset = e } end
+
+      it("a delta carries language, speaker and words in seconds; completed gathers them", function()
+        local st = state(backend)
+        local msgs = feed(st,
+          sc { inputTranscription = { text = "book a", languageCode = "en-US", speakerLabel = "spk-1",
+            words = { word("book", "0.120s", "0.480s"), word("a", "0.5s", "0.6s") } } },
+          sc { inputTranscription = { text = " table" } },
+          sc { inputTranscription = { text = " now", speakerLabel = "spk-2", finished = true,
+            words = { word("table", "0.7s", "1.1s"), word("now", "1.2s", "1.5s") } } })
+        cmp.assert_same(types(msgs), { "input_audio_transcription_delta", "input_audio_transcription_delta",
+          "input_audio_transcription_delta", "input_audio_transcription_completed" })
+        local d = msgs[1]
+        assert.equal("en-US", d.language)
+        assert.equal("spk-1", d.speaker)
+        cmp.assert_same({ { word = "book", start = 0.12, stop = 0.48 }, { word = "a", start = 0.5, stop = 0.6 } },
+          d.words)
+        -- a piece without details has none
+        assert.is_nil(msgs[2].language)
+        assert.is_nil(msgs[2].words)
+        -- the whole transcript: every word in order, the last language and speaker given
+        local c = msgs[4]
+        assert.equal("book a table now", c.text)
+        assert.equal("en-US", c.language)
+        assert.equal("spk-2", c.speaker)
+        cmp.assert_same({ "book", "a", "table", "now" }, (function()
+          local t = {}
+          for i, w in ipairs(c.words) do t[i] = w.word end
+          return t
+        end)())
+        assert.equal(1.5, c.words[4].stop)
+        -- the next transcript starts without them
+        msgs = feed(st, sc { inputTranscription = { text = "again", finished = true } })
+        assert.is_nil(msgs[2].language)
+        assert.is_nil(msgs[2].speaker)
+        assert.is_nil(msgs[2].words)
+      end)
+
+      it("a piece without text still counts toward the completed transcript", function()
+        local st = state(backend)
+        local msgs = feed(st, sc { inputTranscription = { text = "hi" } },
+          sc { inputTranscription = { finished = true, languageCode = "de-DE",
+            words = { word("hi", "0s", "0.25s") } } })
+        cmp.assert_same(types(msgs), { "input_audio_transcription_delta", "input_audio_transcription_completed" })
+        assert.equal("de-DE", msgs[2].language)
+        cmp.assert_same({ { word = "hi", start = 0, stop = 0.25 } }, msgs[2].words)
+      end)
+
+      it("output transcripts carry them too, and done gathers them per response", function()
+        local st = state(backend)
+        local msgs = feed(st,
+          sc { outputTranscription = { text = "We", languageCode = "fr-FR", words = { word("We", "0s", "0.2s") } } },
+          sc { outputTranscription = { text = " go", speakerLabel = "model" } }, sc { turnComplete = true })
+        cmp.assert_same(types(msgs), { "response_created", "output_audio_transcription_delta",
+          "output_audio_transcription_delta", "output_audio_transcription_done", "response_done" })
+        assert.equal("fr-FR", msgs[2].language)
+        assert.equal("resp_1", msgs[2].response_id)
+        local done = msgs[4]
+        assert.equal("We go", done.text)
+        assert.equal("fr-FR", done.language)
+        assert.equal("model", done.speaker)
+        cmp.assert_same({ { word = "We", start = 0, stop = 0.2 } }, done.words)
+        msgs = feed(st, sc { outputTranscription = { text = "Next" } }, sc { turnComplete = true })
+        assert.equal("output_audio_transcription_done", msgs[3].type)
+        assert.is_nil(msgs[3].language)
+        assert.is_nil(msgs[3].words)
+      end)
+
+      it("a bad detail is reported as a protocol error and left out; the rest comes through", function()
+        local st = state(backend)
+        local msgs = feed(st, sc { inputTranscription = { text = "one two three four five", languageCode = 7,
+          speakerLabel = { "x" },
+          words = { word("one", "0.1s", "0.2s"), "two", { startOffset = "0.3s" }, word(3, "0.5s", "0.6s"),
+            word("four", "soon", "0.8s"), word("five", "0.9s", -1) } } })
+        local errors = only(msgs, "error")
+        local expect = {
+          "serverContent.inputTranscription.languageCode is a number, not a string: left out",
+          "serverContent.inputTranscription.speakerLabel is an array, not a string: left out",
+          "serverContent.inputTranscription.words[2] is a string, not an object: left out",
+          "serverContent.inputTranscription.words[3] has no word: left out",
+          "serverContent.inputTranscription.words[4].word is a number, not a string: left out",
+          "serverContent.inputTranscription.words[5].startOffset is 'soon', not a duration such as \"1.5s\": left out",
+          "serverContent.inputTranscription.words[6].endOffset is a number, not a duration such as \"1.5s\": left out",
+        }
+        assert.equal(#expect, #errors)
+        for i, e in ipairs(errors) do
+          assert.equal("protocol", e.code)
+          assert.equal(expect[i], e.message)
+        end
+        local d = only(msgs, "input_audio_transcription_delta")[1]
+        assert.equal("one two three four five", d.text)
+        assert.is_nil(d.language)
+        assert.is_nil(d.speaker)
+        cmp.assert_same({ { word = "one", start = 0.1, stop = 0.2 } }, d.words)
+      end)
+
+      it("words that are not an array are reported; a word without offsets keeps its text", function()
+        local st = state(backend)
+        local msgs = feed(st, sc { inputTranscription = { text = "a", words = { word = "a" } } },
+          sc { inputTranscription = { text = " b", words = { { word = "b" } } } })
+        cmp.assert_same(types(msgs), { "error", "input_audio_transcription_delta", "input_audio_transcription_delta" })
+        assert.equal("serverContent.inputTranscription.words is an object, not an array: left out", msgs[1].message)
+        assert.is_nil(msgs[2].words)
+        cmp.assert_same({ { word = "b" } }, msgs[3].words)
+      end)
+    end)
+
     it("seed bug 4: interrupted is surfaced and the response ends cancelled", function()
       local st = state(backend)
       local msgs = feed(st, parts({ text = "long answer" }), sc { interrupted = true }, sc { turnComplete = true })

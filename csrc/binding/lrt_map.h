@@ -48,6 +48,9 @@
  *   text_parts         array of output text pieces of the response in progress
  *   transcript_parts   array of output transcription pieces of the response in progress
  *   input_parts        array of input transcription pieces not yet completed
+ *   input_details,     the details of the input transcript not yet completed and of
+ *   output_details     the response's output transcript: { language =, speaker =,
+ *                      words = } when a piece had any, else nil (lrt_map_transcript.c)
  *   calls              { [call_id] = function name } of calls not yet answered
  *   streams            { [call_id] = { args, open, name } } of calls whose arguments
  *                      the server is streaming (partialArgs; lrt_map_calls.c)

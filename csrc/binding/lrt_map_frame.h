@@ -1,7 +1,7 @@
 /* What the parts of map_server (lrt_map_server.c, lrt_map_server_content.c,
  * lrt_map_msg.c, lrt_map_usage.c, lrt_map_audio.c, lrt_map_calls.c, lrt_map_withdraw.c,
- * lrt_map_partial.c, lrt_map_lifecycle.c, lrt_map_activity.c) share while they turn one server frame into
- * neutral messages. Internal to the mapping. */
+ * lrt_map_partial.c, lrt_map_lifecycle.c, lrt_map_activity.c, lrt_map_transcript.c)
+ * share while they turn one server frame into neutral messages. Internal to the mapping. */
 #ifndef LRT_MAP_FRAME_H
 #define LRT_MAP_FRAME_H
 
@@ -78,6 +78,15 @@ void lrt_map_resumption(struct lrt_frame *f, int sr);
  * a kind they do not know gives nothing. */
 void lrt_map_voice_activity(struct lrt_frame *f, int va);
 void lrt_map_vad_signal(struct lrt_frame *f, int vs);
+
+/* Reads the details of the transcription object at tr (named `path` in errors:
+ * languageCode, speakerLabel, words) onto the message at m (0: none, the piece had no
+ * text) and gathers them in state[key] for the whole transcript (lrt_map_transcript.c). */
+void lrt_map_transcript_details(struct lrt_frame *f, int tr, const char *path, int m,
+                                const char *key);
+/* Sets the gathered details of state[key] on the message at m (the whole transcript's)
+ * and starts over. */
+void lrt_map_transcript_complete(struct lrt_frame *f, const char *key, int m);
 
 /* Maps the serverContent object at content (lrt_map_server_content.c) up to its
  * turnComplete, in the frame's order: parts, grounding, generation_complete,

@@ -143,6 +143,8 @@ void lrt_reset_parts(lua_State *L, int state)
     lua_setfield(L, state, "text_parts");
     lua_newtable(L);
     lua_setfield(L, state, "transcript_parts");
+    lua_pushnil(L);
+    lua_setfield(L, state, "output_details");
 }
 
 void lrt_ensure_response(struct lrt_frame *f)

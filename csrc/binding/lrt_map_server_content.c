@@ -78,6 +78,7 @@ static void complete_input(struct lrt_frame *f)
     lua_setfield(L, -2, "response_id");
     concat_pieces(L, f->state, "input_parts");
     lua_setfield(L, -2, "text");
+    lrt_map_transcript_complete(f, "input_details", lua_gettop(L));
     lrt_msg_push(f);
     lua_newtable(L);
     lua_setfield(L, f->state, "input_parts");
@@ -279,15 +280,19 @@ static void transcriptions(struct lrt_frame *f, int content)
         if (tt != LUA_TSTRING && tt != LUA_TNIL)
             not_string(f, "serverContent.inputTranscription.text", 0, -1);
         if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-            lrt_msg_new(f, "input_audio_transcription_delta");
+            int m = lrt_msg_new(f, "input_audio_transcription_delta");
             lua_pushnil(L);
             lua_setfield(L, -2, "response_id");
             lua_pushvalue(L, -2);
             lua_setfield(L, -2, "text");
+            lrt_map_transcript_details(f, t, "serverContent.inputTranscription", m,
+                                       "input_details");
             lrt_msg_push(f);
             add_piece(L, f->state, "input_parts");
         } else {
             lua_pop(L, 1);
+            lrt_map_transcript_details(f, t, "serverContent.inputTranscription", 0,
+                                       "input_details");
         }
         if (lrt_map_flag(f, t, "finished", "serverContent.inputTranscription"))
             complete_input(f);
@@ -304,15 +309,21 @@ static void transcriptions(struct lrt_frame *f, int content)
     /* The model's speech starts: Vertex opens a turn with an empty outputTranscription
      * ({}), then sends the words. */
     lrt_ensure_response(f);
-    int tt = lua_getfield(L, -1, "text");
+    int o = lua_gettop(L);
+    int tt = lua_getfield(L, o, "text");
     if (tt != LUA_TSTRING && tt != LUA_TNIL)
         not_string(f, "serverContent.outputTranscription.text", 0, -1);
     if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-        lrt_msg_new(f, "output_audio_transcription_delta");
+        int m = lrt_msg_new(f, "output_audio_transcription_delta");
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "text");
+        lrt_map_transcript_details(f, o, "serverContent.outputTranscription", m,
+                                   "output_details");
         lrt_msg_push(f);
         add_piece(L, f->state, "transcript_parts");
+    } else {
+        lrt_map_transcript_details(f, o, "serverContent.outputTranscription", 0,
+                                   "output_details");
     }
     lua_settop(L, top);
 }
@@ -344,6 +355,7 @@ void lrt_map_end_turn(struct lrt_frame *f, int content, int usage)
         lrt_msg_new(f, "output_audio_transcription_done");
         concat_pieces(L, f->state, "transcript_parts");
         lua_setfield(L, -2, "text");
+        lrt_map_transcript_complete(f, "output_details", lua_gettop(L));
         lrt_msg_push(f);
     }
 
