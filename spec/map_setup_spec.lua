@@ -286,6 +286,40 @@ describe("map_setup", function()
         cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "de-DE", "en-US" } })
       end
     end)
+
+    it("vocabulary, word timestamps, diarization and mode describe the input side, on both backends", function()
+      for _, st in ipairs { gemini(), vertex() } do
+        local s = setup(st, { transcription = { language = "en-US", vocabulary = { "Acme", "Zyxel router" },
+          word_timestamps = true, diarization = true, mode = "verbatim" } })
+        cmp.assert_same(s.inputAudioTranscription, { languageCodes = { "en-US" },
+          customVocabulary = { "Acme", "Zyxel router" }, wordTimestamp = true, diarization = true,
+          mode = "VERBATIM" })
+        -- the model's side is its own words: nothing to expect, one speaker
+        cmp.assert_same(s.outputAudioTranscription, {})
+        -- false goes out as given
+        s = setup(st, { transcription = { word_timestamps = false, diarization = false, mode = "smart" } })
+        cmp.assert_same(s.inputAudioTranscription, { wordTimestamp = false, diarization = false, mode = "SMART" })
+      end
+    end)
+
+    it("refuses bad details, and details of an input transcription that is off", function()
+      local function refuses(msg, tr)
+        assert.has_error(function() setup(gemini(), { transcription = tr }) end, msg)
+      end
+      refuses("option 'transcription.vocabulary': expected a list of strings", { vocabulary = "Acme" })
+      refuses("option 'transcription.vocabulary': expected a non-empty string at entry 2",
+        { vocabulary = { "Acme", "" } })
+      refuses("option 'transcription.vocabulary': expected a non-empty string at entry 1", { vocabulary = { 5 } })
+      refuses("option 'transcription.word_timestamps': expected a boolean", { word_timestamps = "yes" })
+      refuses("option 'transcription.diarization': expected a boolean", { diarization = 1 })
+      refuses("option 'transcription.mode': expected \"verbatim\" or \"smart\"", { mode = "exact" })
+      for _, k in ipairs { "vocabulary", "word_timestamps", "diarization", "mode", "language" } do
+        local tr = { input = false, output = true }
+        tr[k] = ({ vocabulary = { "Acme" }, mode = "smart", language = "en-US" })[k] or true
+        refuses(("option 'transcription.%s': it concerns the input transcription, which input = false turns off")
+          :format(k), tr)
+      end
+    end)
   end)
 
   describe("transcription sessions (kind = \"transcription\")", function()
@@ -298,6 +332,14 @@ describe("map_setup", function()
         cmp.assert_same(s.realtimeInputConfig, { activityHandling = "NO_INTERRUPTION" })
         assert.is_true(st.transcription)
       end
+    end)
+
+    it("take the input transcription's details", function()
+      local s = setup(vertex(), { kind = "transcription", transcription = { vocabulary = { "Acme" },
+        word_timestamps = true, diarization = true, mode = "smart" } })
+      cmp.assert_same(s.inputAudioTranscription, { customVocabulary = { "Acme" }, wordTimestamp = true,
+        diarization = true, mode = "SMART" })
+      assert.is_nil(s.outputAudioTranscription)
     end)
 
     it("input transcription is on without the option; output transcription stays off", function()

@@ -140,21 +140,87 @@ static void push_language_codes(lua_State *L, int lang)
     }
 }
 
+/* transcription.vocabulary -> customVocabulary: words and phrases the recogniser should
+ * expect from the user (names, jargon). */
+static void set_vocabulary(lua_State *L, int tr, int cfg)
+{
+    int t = lua_getfield(L, tr, "vocabulary");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "option 'transcription.vocabulary': expected a list of strings");
+    int voc = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, voc);
+    lrt_json_newarray(L, (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, voc, i) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+            luaL_error(L, "option 'transcription.vocabulary': expected a non-empty string "
+                          "at entry %d", (int)i);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, cfg, "customVocabulary");
+    lua_pop(L, 1);
+}
+
+/* The boolean tr[k] as cfg[wire]; false goes out too (what the user gave). */
+static void set_detail_flag(lua_State *L, int tr, const char *k, int cfg, const char *wire)
+{
+    int t = lua_getfield(L, tr, k);
+    if (t == LUA_TBOOLEAN)
+        lrt_set_bool(L, cfg, wire, lua_toboolean(L, -1));
+    else if (t != LUA_TNIL)
+        luaL_error(L, "option 'transcription.%s': expected a boolean", k);
+    lua_pop(L, 1);
+}
+
+/* The AudioTranscriptionConfig of the user's side from the table at tr: what the
+ * recogniser expects (vocabulary), what it reports besides the text (word times,
+ * speakers) and how literally it writes (mode). The service decides which models honour
+ * them; they go out as given on both backends. */
+static void set_input_details(lua_State *L, int tr, int cfg)
+{
+    static const char *const modes[] = { "verbatim", "VERBATIM", "smart", "SMART", NULL };
+    set_vocabulary(L, tr, cfg);
+    set_detail_flag(L, tr, "word_timestamps", cfg, "wordTimestamp");
+    set_detail_flag(L, tr, "diarization", cfg, "diarization");
+    if (lua_getfield(L, tr, "mode") != LUA_TNIL)
+        lrt_set_str(L, cfg, "mode", lrt_setup_word(L, -1, "transcription.mode", modes));
+    lua_pop(L, 1);
+}
+
+/* The options of the table at tr that describe the input transcription: with it off
+ * they would be dropped without a word. */
+static void refuse_input_details(lua_State *L, int tr)
+{
+    static const char *const keys[] = { "language", "vocabulary", "word_timestamps",
+                                         "diarization", "mode", NULL };
+    for (int i = 0; keys[i]; i++) {
+        if (lua_getfield(L, tr, keys[i]) != LUA_TNIL)
+            luaL_error(L, "option 'transcription.%s': it concerns the input transcription, "
+                          "which input = false turns off", keys[i]);
+        lua_pop(L, 1);
+    }
+}
+
 void lrt_setup_transcription(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "transcription");
     int only = lrt_get_bool(L, state, "transcription");
     int in = only, out = 0;
-    int lang = 0;
+    int lang = 0, tr = 0;
 
     if (t == LUA_TBOOLEAN) {
         in = out = lua_toboolean(L, -1);
     } else if (t == LUA_TTABLE) {
-        int tr = lua_gettop(L);
+        tr = lua_gettop(L);
         /* The table form means "on, with these tweaks": a side left out is on. */
         in = lua_getfield(L, tr, "input") == LUA_TNIL || lua_toboolean(L, -1);
         out = lua_getfield(L, tr, "output") == LUA_TNIL || lua_toboolean(L, -1);
         lua_pop(L, 2);
+        if (!in)
+            refuse_input_details(L, tr);
         int lt = lua_getfield(L, tr, "language");
         if (lt == LUA_TSTRING || lt == LUA_TTABLE)
             lang = lua_gettop(L);
@@ -179,8 +245,12 @@ void lrt_setup_transcription(lua_State *L, int state, int opts, int setup)
             push_language_codes(L, lang);
             lua_setfield(L, -2, "languageCodes");
         }
+        if (tr)
+            set_input_details(L, tr, lua_gettop(L));
         lua_setfield(L, setup, "inputAudioTranscription");
     }
+    /* The model's side stays {}: its transcript is the model's own words, with no
+     * vocabulary to expect, one speaker, and the language speech_language sets. */
     if (out) {
         lua_newtable(L);
         lua_setfield(L, setup, "outputAudioTranscription");

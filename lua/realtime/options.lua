@@ -316,7 +316,26 @@ end
 -- The language the model speaks: one code, checked as transcription.language's are.
 SESSION_OPTIONS.speech_language = function(v) return language_code(v), LANGUAGE_CODE end
 
-local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = language }
+-- Words and phrases the recogniser should expect from the user (customVocabulary): each a
+-- non-empty UTF-8 string, a bad entry named by its index. No bound on their number or
+-- length: the service documents none, and it answers what it refuses.
+local function vocabulary(v)
+  local what = "a non-empty list of words or phrases (strings)"
+  if type(v) ~= "table" or rawlen(v) == 0 then return false, what end
+  for i, x in stored(v) do
+    if type(x) ~= "string" or x == "" then
+      return false, what, nil, ("expected a non-empty string at entry %d, got %s"):format(i, shown(x))
+    end
+    if not utf8.len(x) then return false, what, nil, ("entry %d is not valid UTF-8"):format(i) end
+  end
+  return true
+end
+
+local TRANSCRIPTION_OPTIONS = { input = BOOLEAN, output = BOOLEAN, language = language,
+  vocabulary = vocabulary, word_timestamps = BOOLEAN, diarization = BOOLEAN,
+  mode = one_of("verbatim", "smart") }
+-- The options that describe the input transcription (the user's speech), besides language.
+local INPUT_TRANSCRIPTION_DETAILS = { "vocabulary", "word_timestamps", "diarization", "mode" }
 local RESUMPTION_OPTIONS = {
   handle = function(v)
     if not non_empty(v) then return false, "a non-empty string" end
@@ -440,12 +459,19 @@ local function check_session_options(opts)
   if type(opts.transcription) == "table" then
     opts.transcription = check_options(with_inherited(opts.transcription, TRANSCRIPTION_OPTIONS),
       TRANSCRIPTION_OPTIONS, "transcription", 4, true)
-    if type(opts.transcription.language) == "table" then
-      check_list(opts.transcription.language, "transcription.language", 3)
+    local t = opts.transcription
+    for _, k in ipairs { "language", "vocabulary" } do
+      if type(t[k]) == "table" then check_list(t[k], "transcription." .. k, 3) end
     end
-    if opts.transcription.language ~= nil and opts.transcription.input == false then
+    if t.language ~= nil and t.input == false then
       error("option 'transcription.language': it is the language of the input transcription, "
         .. "which input = false turns off", 3)
+    end
+    for _, k in ipairs(INPUT_TRANSCRIPTION_DETAILS) do
+      if t[k] ~= nil and t.input == false then
+        error(("option 'transcription.%s': it concerns the input transcription, which input = false "
+          .. "turns off"):format(k), 3)
+      end
     end
   end
   if opts.thinking then
