@@ -41,4 +41,4 @@ function inputTranscription(cfg, text, span) {
   return t;
 }
 
-module.exports = { parseConfig, inputTranscription, timedWords, duration, SPEAKER };
+module.exports = { parseConfig, inputTranscription, duration };
