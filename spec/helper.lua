@@ -210,6 +210,24 @@ function helper.tone(seconds, rate, silence, freq)
   return pcm
 end
 
+--- Receives until a message of type `last` (default response_done) or `closed`,
+-- inclusive; returns them all, in order.
+function helper.messages_until(session, last, timeout)
+  local seen = {}
+  repeat
+    local msg = assert(session:receive(timeout or 15))
+    seen[#seen + 1] = msg
+  until msg.type == (last or "response_done") or msg.type == "closed"
+  return seen
+end
+
+--- The messages of one type among msgs, in order.
+function helper.of_type(msgs, type_)
+  local t = {}
+  for _, m in ipairs(msgs) do if m.type == type_ then t[#t + 1] = m end end
+  return t
+end
+
 --- Concatenates the `audio` fields of output_audio_delta messages.
 function helper.audio_of(msgs)
   local parts = {}

@@ -3,24 +3,9 @@
 -- inputAudioTranscription, and the transcript comes back with its language, speaker and
 -- words (in seconds of input audio) on the deltas and the completed transcript.
 local helper = require "spec.helper"
+local turn, of_type = helper.messages_until, helper.of_type
 
 local HEARD = "book a table for two"
-
--- Messages up to `last` (default response_done), in order.
-local function turn(session, last)
-  local seen = {}
-  repeat
-    local msg = assert(session:receive(15))
-    seen[#seen + 1] = msg
-  until msg.type == (last or "response_done") or msg.type == "closed"
-  return seen
-end
-
-local function of_type(msgs, type_)
-  local t = {}
-  for _, m in ipairs(msgs) do if m.type == type_ then t[#t + 1] = m end end
-  return t
-end
 
 -- The words of HEARD, in order, spanning the 0.6 s of speech one after another.
 local function assert_words(words)

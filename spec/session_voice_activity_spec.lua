@@ -3,28 +3,12 @@
 -- Vertex's voiceActivityDetectionSignal that vad.signals asks for) and
 -- input_audio_transcription_interim, in their place among the turn's messages.
 local helper = require "spec.helper"
-
--- Messages up to the turn's response_done (or, in a transcription session, its
--- completed transcript), in order.
-local function turn(session, last)
-  local seen = {}
-  repeat
-    local msg = assert(session:receive(15))
-    seen[#seen + 1] = msg
-  until msg.type == (last or "response_done") or msg.type == "closed"
-  return seen
-end
+local turn, of_type = helper.messages_until, helper.of_type
 
 local function index_of(msgs, type_, from)
   for i = from or 1, #msgs do
     if msgs[i].type == type_ then return i end
   end
-end
-
-local function of_type(msgs, type_)
-  local t = {}
-  for _, m in ipairs(msgs) do if m.type == type_ then t[#t + 1] = m end end
-  return t
 end
 
 for _, backend in ipairs { "gemini", "vertex" } do
