@@ -575,6 +575,15 @@ describe("audio helpers with bad values", function()
     raises("%(an integer%), got 16000%.5%)$", realtime.resample, "\0\0", 16000.5, 16000)
   end)
 
+  it("take a rate as a number only, as wav.encode does: a numeric string is refused", function()
+    raises("bad argument #2 to '.-' %(expected a sample rate from 8000 to 192000 Hz, got string%)$",
+      realtime.resample, "\0\0", "16000", 24000)
+    raises("bad argument #3 to '.-' %(expected a sample rate from 8000 to 192000 Hz, got string%)$",
+      realtime.resample, "\0\0", 16000, "24000")
+    raises("bad argument #1 to '.-' %(expected a sample rate from 8000 to 192000 Hz, got string%)$",
+      realtime.resampler, "16000", 24000)
+  end)
+
   it("refuse a WAV path with a NUL byte instead of using the file before it", function()
     local path = os.tmpname()
     os.remove(path)

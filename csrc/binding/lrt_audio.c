@@ -27,7 +27,11 @@ static int lrt_check_rate(lua_State *L, int arg)
     int is_int = 0;
     lua_Integer v;
 
-    luaL_checknumber(L, arg);
+    /* a number only: "16000" is refused, as wav.encode refuses it (no string coercion) */
+    if (lua_type(L, arg) != LUA_TNUMBER)
+        luaL_argerror(L, arg, lua_pushfstring(L, "expected a sample rate from %d to %d Hz, got %s",
+                                              RT_RESAMPLE_MIN_RATE, RT_RESAMPLE_MAX_RATE,
+                                              luaL_typename(L, arg)));
     v = lua_tointegerx(L, arg, &is_int);
     /* a fraction, NaN or infinity says what was wrong, not "no integer representation";
      * NaN in the words of the other checks (printf's is "-nan" or "nan") */
