@@ -108,18 +108,10 @@ local FIELDS = {
     optional = { "token_uri", "quota_project_id", "project_id" } },
 }
 
-local function index(t, k) return t[k] end
-
---- info[k] for a credentials table of the caller's; a key whose look-up raises counts as
--- absent, so that a "strict" table (its __index raises for a key it lacks) can leave out
--- the optional fields, as the option tables can (a plain table costs no protected call).
-local function field(info, k)
-  local v = rawget(info, k)
-  if v ~= nil or getmetatable(info) == nil then return v end
-  local ok, got = pcall(index, info, k)
-  if ok then return got end
-  return nil
-end
+-- info[k] for a credentials table of the caller's, as for option tables: a key whose
+-- look-up raises counts as absent, so that a "strict" table can leave out the optional
+-- fields.
+local field = require("realtime.options").field
 
 --- The string fields of a credential of type `kind`, or nil, message: a required one
 -- missing, or any of them of another type or holding a NUL byte (C would read the string
