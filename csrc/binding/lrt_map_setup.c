@@ -150,10 +150,8 @@ const char *lrt_setup_word(lua_State *L, int idx, const char *what, const char *
     return luaL_error(L, "option '%s': expected %s", what, lua_tostring(L, -1)), NULL;
 }
 
-/* Copies the boolean src[k] to dst[wire]; false goes out too (the SDKs send it as given).
- * name: the option, for the error. */
-static void copy_bool(lua_State *L, int src, const char *k, const char *name, int dst,
-                      const char *wire)
+void lrt_setup_copy_bool(lua_State *L, int src, const char *k, const char *name, int dst,
+                         const char *wire)
 {
     int t = opt(L, src, k);
     if (t == LUA_TBOOLEAN)
@@ -188,7 +186,8 @@ static void set_thinking(lua_State *L, int opts, int gen)
     if (lua_getfield(L, th, "level") != LUA_TNIL)
         lrt_set_str(L, tc, "thinkingLevel", lrt_setup_word(L, -1, "thinking.level", levels));
     lua_settop(L, tc);
-    copy_bool(L, th, "include_thoughts", "thinking.include_thoughts", tc, "includeThoughts");
+    lrt_setup_copy_bool(L, th, "include_thoughts", "thinking.include_thoughts", tc,
+                        "includeThoughts");
     lua_setfield(L, gen, "thinkingConfig");
     lua_pop(L, 1);
 }
@@ -203,7 +202,8 @@ static void set_answer_style(lua_State *L, int opts, int setup)
     lua_newtable(L);
     int gen = lua_gettop(L);
     set_thinking(L, opts, gen);
-    copy_bool(L, opts, "affective_dialog", "affective_dialog", gen, "enableAffectiveDialog");
+    lrt_setup_copy_bool(L, opts, "affective_dialog", "affective_dialog", gen,
+                        "enableAffectiveDialog");
     if (opt(L, opts, "media_resolution") != LUA_TNIL)
         lrt_set_str(L, gen, "mediaResolution",
                     lrt_setup_word(L, -1, "media_resolution", resolutions));

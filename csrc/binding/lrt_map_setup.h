@@ -39,4 +39,9 @@ void lrt_setup_raw(lua_State *L, int opts, int setup);
  * raises "option 'what': expected ..." naming the words for another value. */
 const char *lrt_setup_word(lua_State *L, int idx, const char *what, const char *const *words);
 
+/* Copies the boolean src[k] to dst[wire]; false goes out too (the SDKs send it as given).
+ * name: the option, for the error ("option 'name': expected a boolean"). */
+void lrt_setup_copy_bool(lua_State *L, int src, const char *k, const char *name, int dst,
+                         const char *wire);
+
 #endif

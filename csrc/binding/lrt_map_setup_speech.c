@@ -164,17 +164,6 @@ static void set_vocabulary(lua_State *L, int tr, int cfg)
     lua_pop(L, 1);
 }
 
-/* The boolean tr[k] as cfg[wire]; false goes out too (what the user gave). */
-static void set_detail_flag(lua_State *L, int tr, const char *k, int cfg, const char *wire)
-{
-    int t = lua_getfield(L, tr, k);
-    if (t == LUA_TBOOLEAN)
-        lrt_set_bool(L, cfg, wire, lua_toboolean(L, -1));
-    else if (t != LUA_TNIL)
-        luaL_error(L, "option 'transcription.%s': expected a boolean", k);
-    lua_pop(L, 1);
-}
-
 /* The AudioTranscriptionConfig of the user's side from the table at tr: what the
  * recogniser expects (vocabulary), what it reports besides the text (word times,
  * speakers) and how literally it writes (mode). The service decides which models honour
@@ -183,8 +172,9 @@ static void set_input_details(lua_State *L, int tr, int cfg)
 {
     static const char *const modes[] = { "verbatim", "VERBATIM", "smart", "SMART", NULL };
     set_vocabulary(L, tr, cfg);
-    set_detail_flag(L, tr, "word_timestamps", cfg, "wordTimestamp");
-    set_detail_flag(L, tr, "diarization", cfg, "diarization");
+    lrt_setup_copy_bool(L, tr, "word_timestamps", "transcription.word_timestamps", cfg,
+                        "wordTimestamp");
+    lrt_setup_copy_bool(L, tr, "diarization", "transcription.diarization", cfg, "diarization");
     if (lua_getfield(L, tr, "mode") != LUA_TNIL)
         lrt_set_str(L, cfg, "mode", lrt_setup_word(L, -1, "transcription.mode", modes));
     lua_pop(L, 1);
