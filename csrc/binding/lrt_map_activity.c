@@ -5,10 +5,8 @@
  * reacts to these before any transcript or interruption comes. */
 #include <string.h>
 
-#include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
-#include "rt_resume.h"
 
 /* Which edge the string on top names: 1 start, 0 stop, -1 neither (popped). */
 static int edge_of(lua_State *L, const char *start, const char *stop)
@@ -36,23 +34,6 @@ static void push_edge(struct lrt_frame *f, int edge, const char *source, double 
     lrt_msg_push(f);
 }
 
-/* The Duration at va.audioOffset in seconds (up to a day, as the core reads
- * Durations), -1 when absent; one that does not read is reported. */
-static double audio_offset(struct lrt_frame *f, int va)
-{
-    lua_State *L = f->L;
-    int t = lua_getfield(L, va, "audioOffset");
-    size_t n = 0;
-    const char *s = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    double secs = s ? rt_resume_duration(s, n) : -1;
-    if (t != LUA_TNIL && secs < 0)
-        lrt_msg_protocol_error(f, "voiceActivity.audioOffset is %s, not a duration such as "
-                                  "\"1.5s\": left out", s ? lrt_map_shown(L, s, n)
-                                                          : lrt_json_kind(L, -1));
-    lua_pop(L, 1);
-    return secs;
-}
-
 void lrt_map_voice_activity(struct lrt_frame *f, int va)
 {
     lua_State *L = f->L;
@@ -67,7 +48,8 @@ void lrt_map_voice_activity(struct lrt_frame *f, int va)
         lua_pop(L, 1);
     if (edge < 0)
         return;   /* TYPE_UNSPECIFIED, a later kind: the frame comes out as raw */
-    push_edge(f, edge, "voice_activity", audio_offset(f, va));
+    push_edge(f, edge, "voice_activity",
+              lrt_map_duration(f, va, "audioOffset", "voiceActivity"));
 }
 
 void lrt_map_vad_signal(struct lrt_frame *f, int vs)

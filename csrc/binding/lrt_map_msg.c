@@ -11,6 +11,7 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 #include "rt_mask.h"
+#include "rt_resume.h"
 
 /* Pushes a new message {type = <the string on top, popped>, raw =, response_id =
  * <current, if any>} and returns its index. Room for five fields (eight slots): an audio
@@ -127,6 +128,22 @@ int lrt_map_flag(struct lrt_frame *f, int t, const char *k, const char *where)
 {
     lua_getfield(f->L, t, k);
     return lrt_map_flag_top(f, where, k);
+}
+
+double lrt_map_duration(struct lrt_frame *f, int t, const char *k, const char *where)
+{
+    lua_State *L = f->L;
+    int vt = lua_getfield(L, t, k);
+    size_t n = 0;
+    const char *s = vt == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+    double secs = s ? rt_resume_duration(s, n) : -1;
+    if (vt != LUA_TNIL && secs < 0) {
+        lrt_msg_protocol_error(f, "%s.%s is %s, not a duration such as \"1.5s\": left out",
+                               where, k, s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1));
+        secs = -2;
+    }
+    lua_pop(L, 1);
+    return secs;
 }
 
 int lrt_responding(struct lrt_frame *f)

@@ -8,7 +8,6 @@
  * reported as a protocol error and left out. */
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
-#include "rt_resume.h"
 
 /* The gathered details of one side, state[key] = { words =, language =, speaker = },
  * made when a piece first has one: a plain transcript costs no table. */
@@ -60,24 +59,15 @@ static int word_offset(struct lrt_frame *f, int w, const char *k, const char *fi
                        const char *path, lua_Integer i)
 {
     lua_State *L = f->L;
-    int base = lua_gettop(L);
-    int t = lua_getfield(L, w, k);
-    size_t n = 0;
-    const char *s = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    double secs = s ? rt_resume_duration(s, n) : -1;
-    if (t != LUA_TNIL && secs < 0) {
-        lrt_msg_protocol_error(f, "%s.words[%d].%s is %s, not a duration such as \"1.5s\": "
-                                  "left out", path, (int)i, k,
-                               s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1));
-        lua_settop(L, base);
-        return 0;
-    }
-    lua_settop(L, base);
+    int word = lua_gettop(L);
+    const char *where = lua_pushfstring(L, "%s.words[%d]", path, (int)i);
+    double secs = lrt_map_duration(f, w, k, where);
+    lua_settop(L, word);
     if (secs >= 0) {
         lua_pushnumber(L, secs);
-        lua_setfield(L, base, field);
+        lua_setfield(L, word, field);
     }
-    return 1;
+    return secs != -2;
 }
 
 /* Pushes the word object at w as { word =, start =, stop = } and returns 1; one that
