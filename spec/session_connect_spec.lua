@@ -186,7 +186,8 @@ describe("options", function()
     assert.has_error(function() realtime.gemini { timout = 3 } end, "unknown option 'timout'")
     assert.has_error(function() realtime.gemini { api_key = 42 } end)
     local client = helper.gemini()
-    assert.has_error(function() client:connect { timout = 3 } end, "unknown option 'timout'")
+    assert.has_error(function() client:connect { timout = 3 } end,
+      "unknown option 'timout' (did you mean 'timeout'?)")
     assert.has_error(function() client:connect { temperature = "hot" } end)
     assert.has_error(function() client:connect { vad = { enabled = "yes" } } end)
     assert.has_error(function() client:connect { output_modalities = { "video" } } end)
@@ -195,6 +196,47 @@ describe("options", function()
     assert.is_false(ok)
     assert.matches("temperature", err)
     client:close()
+  end)
+
+  it("an unknown option names the one it most likely meant, and opens no connection", function()
+    local client = helper.gemini()
+    local before = #helper.connections()
+    local cases = {
+      -- typos, and the spelling of the wire and of other SDKs
+      { { instruction = "x" }, "unknown option 'instruction' (did you mean 'instructions'?)" },
+      { { tempreature = 1 }, "unknown option 'tempreature' (did you mean 'temperature'?)" },
+      { { maxOutputTokens = 5 }, "unknown option 'maxOutputTokens' (did you mean 'max_output_tokens'?)" },
+      { { systemInstruction = "x" }, "unknown option 'systemInstruction' (did you mean 'instructions'?)" },
+      { { responseModalities = { "TEXT" } },
+        "unknown option 'responseModalities' (did you mean 'output_modalities'?)" },
+      { { modalities = { "text" } }, "unknown option 'modalities' (did you mean 'output_modalities'?)" },
+      { { turn_detection = {} }, "unknown option 'turn_detection' (did you mean 'vad'?)" },
+      { { sessionResumption = {} }, "unknown option 'sessionResumption' (did you mean 'resumption'?)" },
+      { { vad = { silence_duration_ms = 500 } },
+        "unknown option 'vad.silence_duration_ms' (did you mean 'vad.silence_duration'?)" },
+      { { tools = { { name = "f", parametersJsonSchema = {} } } },
+        "tool 1: unknown field 'parametersJsonSchema' (did you mean 'parameters'?)" },
+      { { tools = { { name = "f", behaviour = "blocking" } } },
+        "tool 1: unknown field 'behaviour' (did you mean 'behavior'?)" },
+      -- a client's option given to connect
+      { { api_key = "k" }, "unknown option 'api_key' (an option of the client, not of connect)" },
+      -- nothing close: no guess
+      { { zzz = 1 }, "unknown option 'zzz'" },
+      { { top = 1 }, "unknown option 'top'" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(client.connect, client, c[1])
+      assert.is_false(ok)
+      assert.equal(c[2], (err:gsub("^[^:]*:%d+: ", "")))
+    end
+    assert.equal(before, #helper.connections(), "a refused option opened a connection")
+    client:close()
+    assert.has_error(function() realtime.gemini { timeout = 3 } end,
+      "unknown option 'timeout' (an option of client:connect, not of the client)")
+    assert.has_error(function() realtime.gemini { location = "us-central1" } end,
+      "unknown option 'location' (an option of realtime.vertex, not of realtime.gemini)")
+    assert.has_error(function() realtime.vertex { regoin = "us-central1" } end,
+      "unknown option 'regoin' (did you mean 'location'?)")
   end)
 
   it("an empty Vertex project or location is refused at once, with the option's name", function()

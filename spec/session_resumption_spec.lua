@@ -183,7 +183,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         "option 'resumption': expected true, false or { handle = \"...\" }")
       assert.has_error(function() client:connect { resumption = { handle = "" } } end,
         "option 'resumption.handle': expected a non-empty string, got ''")
-      assert.has_error(function() client:connect { resumption = { hande = "x" } } end, "unknown option 'resumption.hande'")
+      assert.has_error(function() client:connect { resumption = { hande = "x" } } end, "unknown option 'resumption.hande' (did you mean 'resumption.handle'?)")
     end)
   end)
 end

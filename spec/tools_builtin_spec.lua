@@ -243,6 +243,8 @@ for _, backend in ipairs { "gemini", "vertex" } do
       -- named as the method, as its other errors are
       assert.has_error(function() session:send_tool_result("x", 1, { later = true }) end,
         "send_tool_result: unknown option 'later'")
+      assert.has_error(function() session:send_tool_result("x", 1, { willContinue = true }) end,
+        "send_tool_result: unknown option 'willContinue' (did you mean 'will_continue'?)")
       assert.has_error(function() session:send_tool_result("x", 1, { scheduling = "soon" }) end,
         "send_tool_result: option 'scheduling': expected one of interrupt, when_idle, silent, got 'soon'")
       assert.has_error(function() session:send_tool_result("x", 1, 5) end)

@@ -8,6 +8,9 @@
 -- file's functions and init.lua's: keep init.lua's calls direct (no tail calls, no
 -- wrappers), or adjust them.
 
+local names = require "realtime.suggest"
+local suggest, suggest_hint = names.suggest, names.hint
+
 -- ==================================================================== --
 --  C H E C K E R S
 -- ==================================================================== --
@@ -164,6 +167,21 @@ end
 -- Options whose refused value is shown by its type alone: it may be a credential.
 local SECRET_OPTIONS = { api_key = true, access_token = true }
 
+-- Option tables whose names a caller may give to the other level: a client's option
+-- given to connect, or connect's to the client (filled in below, with the tables).
+local ELSEWHERE = {}
+
+-- " (did you mean 'x'?)" or " (an option of ...)" after "unknown option 'k'", or "".
+local function unknown_hint(k, spec, prefix)
+  for _, other in ipairs(ELSEWHERE[spec] or {}) do
+    if type(k) == "string" and other.spec[k] ~= nil then
+      return (" (an option of %s)"):format(other.name)
+    end
+  end
+  local meant = suggest(k, spec)
+  return meant and (" (did you mean '%s%s'?)"):format(prefix, meant) or ""
+end
+
 --- Raises "unknown option 'x'" or "option 'x': expected ..., got ..." (level 3: the caller's
 -- caller). Returns a shallow copy of the options with the values a checker normalized
 -- (integral floats as integers); the caller's table is left as it is.
@@ -179,8 +197,8 @@ local function check_options(opts, spec, what, level, nested)
   for k, v in pairs(opts) do
     local check = spec[k]
     if check == nil then
-      error(("unknown option %s"):format(type(k) == "string" and shown(prefix .. k)
-        or ("'" .. prefix .. tostring(k) .. "'")), level or 3)
+      error(("unknown option %s%s"):format(type(k) == "string" and shown(prefix .. k)
+        or ("'" .. prefix .. tostring(k) .. "'"), unknown_hint(k, spec, prefix)), level or 3)
     end
     local ok, expected, normalized, why = check(v)
     if not ok then
@@ -258,6 +276,12 @@ local SESSION_OPTIONS = {
   close_timeout = number_in(0.001, 3600),
   hold_input_during_calls = BOOLEAN,
 }
+
+local OF_CONNECT = { spec = SESSION_OPTIONS, name = "client:connect, not of the client" }
+ELSEWHERE[SESSION_OPTIONS] = { { spec = VERTEX_OPTIONS, name = "the client, not of connect" } }
+ELSEWHERE[GEMINI_OPTIONS] = { { spec = VERTEX_OPTIONS, name = "realtime.vertex, not of realtime.gemini" },
+  OF_CONNECT }
+ELSEWHERE[VERTEX_OPTIONS] = { OF_CONNECT }
 
 local VAD_OPTIONS = {
   enabled = BOOLEAN,
@@ -373,7 +397,9 @@ local function check_tools(tools)
     end
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
-      if not check then error(("tool %d: unknown field %s"):format(i, shown(k)), 4) end
+      if not check then
+        error(("tool %d: unknown field %s%s"):format(i, shown(k), suggest_hint(k, TOOL_FIELDS)), 4)
+      end
       local ok, expected, _, why = check(v)
       if not ok and k == "behavior" then
         -- a word out of a list: name the words, not the type

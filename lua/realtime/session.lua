@@ -5,6 +5,7 @@
 local core = require "realtime.core"
 local options = require "realtime.options"
 local wait = require "realtime.wait"
+local suggest_hint = require("realtime.suggest").hint
 
 local Session = core.session_methods
 local one_of, BOOLEAN, shown = options.one_of, options.BOOLEAN, options.shown
@@ -234,7 +235,8 @@ function Session:send_tool_result(call_id, result, opts)
   for k, v in pairs(opts) do
     local check = RESULT_OPTIONS[k]
     if not check then
-      error(("send_tool_result: unknown option %s"):format(type(k) == "string" and shown(k) or tostring(k)), 2)
+      error(("send_tool_result: unknown option %s%s"):format(type(k) == "string" and shown(k) or tostring(k),
+        suggest_hint(k, RESULT_OPTIONS)), 2)
     end
     local ok, expected = check(v)
     if not ok then error(("send_tool_result: option '%s': expected %s, got %s"):format(k, expected, shown(v)), 2) end
