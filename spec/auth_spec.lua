@@ -815,6 +815,34 @@ describe("credentials against the simulator", function()
       c:close()
     end)
 
+    -- the times sent are now + the seconds given, to the millisecond the simulator keeps:
+    -- they were counted from the whole second (os.time), up to a second early
+    it("counts a time in seconds, with its fraction, from now rather than from the whole second", function()
+      local function wall_ms()
+        local status, out = helper.run "date +%s%N"
+        assert(status == 0 and out:find "^%d+", out)
+        return tonumber(out:match "^%d+") // 1000000
+      end
+      local before = wall_ms()
+      local token, info = realtime.gemini_ephemeral_token { api_key = helper.sim_key,
+        base_url = helper.sim_http, ca_file = helper.sim_ca, expire_time = 1800.25,
+        new_session_expire_time = 0.5 }
+      local after = wall_ms()
+      assert(token, seen(info))
+      secrets[#secrets + 1] = token
+      local minted
+      for _, t in ipairs(helper.sim_get("/_sim/tokens").ephemeral) do
+        if t.name == token then minted = t end
+      end
+      assert(minted, "the simulator knows the token")
+      -- (one millisecond more for the microseconds sent, which may round up)
+      for field, seconds in pairs { expireTime = 1800.25, newSessionExpireTime = 0.5 } do
+        local early, late = before + seconds * 1000, after + seconds * 1000 + 1
+        assert(minted[field] >= early and minted[field] <= late, ("%s: %d ms, expected %d to %d")
+          :format(field, minted[field], early, late))
+      end
+    end)
+
     it("takes a base_url whose scheme is in capitals, as realtime.gemini does (RFC 3986)", function()
       local upper = helper.sim_http:gsub("^https", "HTTPS")
       local token, info = realtime.gemini_ephemeral_token { api_key = helper.sim_key,

@@ -57,6 +57,19 @@ static int lrt_now(lua_State *L)
     return 1;
 }
 
+/* realtime.core.time() -> seconds since the Unix epoch on the system's clock, with its
+ * fraction (os.time's are whole: an ephemeral token's expiry counted from it was up to
+ * a second early) */
+static int lrt_time(lua_State *L)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return luaL_error(L, "realtime.core.time: the system clock cannot be read (errno %d)", errno);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 /* realtime.core.sleep(seconds): blocks the calling thread; math.huge for good (idle), NaN
  * raises. Sleeps a day at a time, so no value ever overflows time_t. A signal handler
  * that runs ends the sleep early (the Lua callers loop to their deadline): back in Lua,
@@ -160,6 +173,7 @@ static int lrt_file_exists(lua_State *L)
 static const luaL_Reg lrt_module_funcs[] = {
     { "versions", lrt_versions },
     { "now", lrt_now },
+    { "time", lrt_time },
     { "sleep", lrt_sleep },
     { "_read_file", lrt_read_file },
     { "_shown_path", lrt_shown_path },

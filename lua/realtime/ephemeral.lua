@@ -117,14 +117,16 @@ end
 local function rfc3339(v)
   if type(v) == "string" then return v end
   if not os then   -- a sandboxed state
-    error("realtime.gemini_ephemeral_token: a time in seconds needs Lua's os library (os.time);"
+    error("realtime.gemini_ephemeral_token: a time in seconds needs Lua's os library (os.date);"
       .. " give it as an RFC 3339 string", 3)
   end
-  -- whole milliseconds, so that a fraction never rounds up to ".1000"
-  local ms = math.floor(v * 1000 + 0.5)
-  local t = os.time() + ms // 1000
-  if ms % 1000 > 0 then
-    return os.date("!%Y-%m-%dT%H:%M:%S", t) .. (".%03dZ"):format(ms % 1000)
+  -- from the clock's fraction of a second too (os.time's whole second made a token expire
+  -- up to a second early), in whole microseconds, so that a fraction never rounds up to
+  -- ".1000000" (a double holds today's microseconds exactly)
+  local us = math.floor((core.time() + v) * 1e6 + 0.5)
+  local t, frac = us // 1000000, us % 1000000
+  if frac > 0 then
+    return os.date("!%Y-%m-%dT%H:%M:%S", t) .. (".%06dZ"):format(frac)
   end
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
 end

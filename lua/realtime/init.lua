@@ -26,7 +26,7 @@ local core, core_file = require "realtime.core"
 -- to what the binding exports (a function or method added, removed or changed), so that
 -- a core.so from another build (a `git pull` without `make`, an older install earlier on
 -- LUA_CPATH) is refused here rather than failing at its first missing method.
-local CORE_ABI = 2
+local CORE_ABI = 3
 if core._ABI ~= CORE_ABI then
   -- require's second result names the file a searcher loaded (":preload:" otherwise)
   -- shown as every path in a message is (control, non-ASCII, quote and backslash bytes as
