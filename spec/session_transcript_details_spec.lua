@@ -55,6 +55,25 @@ for _, backend in ipairs { "gemini", "vertex" } do
       helper.drain(session)
     end)
 
+    -- each message owns its tables, as every other message does: a caller that edits a
+    -- delta's words does not edit the completed transcript (they shared the word tables)
+    it("a delta's words are its own: changing them leaves the completed transcript's alone", function()
+      helper.sim_post("/_sim/next", { behaviour = { heard = HEARD } })
+      local session = assert(client:connect { vad = { silence_duration = 0.3 },
+        transcription = { word_timestamps = true } })
+      assert(session:append_audio(helper.tone(0.6, 16000, 0.6)))
+      local msgs = turn(session)
+      local delta = of_type(msgs, "input_audio_transcription_delta")[1]
+      local completed = of_type(msgs, "input_audio_transcription_completed")[1]
+      for _, w in ipairs(delta.words) do
+        w.word, w.start, w.stop = "changed", -1, nil
+      end
+      table.remove(delta.words, 1)
+      assert_words(completed.words)
+      session:close()
+      helper.drain(session)
+    end)
+
     it("a transcription session takes them too", function()
       helper.sim_post("/_sim/next", { behaviour = { heard = HEARD } })
       local session = assert(client:connect { kind = "transcription", vad = { silence_duration = 0.3 },

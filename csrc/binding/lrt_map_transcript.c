@@ -6,6 +6,8 @@
  * all their words in order, and the language and speaker of the last piece that had
  * one (a later piece knows more of the utterance). A detail that does not read is
  * reported as a protocol error and left out. */
+#include <lauxlib.h>
+
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
@@ -134,10 +136,24 @@ static int push_words(struct lrt_frame *f, int tr, const char *path)
     return 0;
 }
 
-/* Appends the words in the list on top to the gathered words (pops the list). */
-static void gather_words(lua_State *L, int state, const char *key)
+/* Pushes a copy of the word table at w ({ word =, start =, stop = }). */
+static void copy_word(lua_State *L, int w)
+{
+    static const char *const fields[] = { "word", "start", "stop" };
+    lua_createtable(L, 0, 3);
+    for (int i = 0; i < 3; i++) {
+        lua_getfield(L, w, fields[i]);
+        lua_setfield(L, -2, fields[i]);
+    }
+}
+
+/* Appends the words in the list on top to the gathered words (pops the list); copies of
+ * them when a delta hands the list out, so that each message owns its word tables and a
+ * caller's change to a delta's words never reaches the completed transcript. */
+static void gather_words(lua_State *L, int state, const char *key, int copy)
 {
     int src = lua_gettop(L);
+    luaL_checkstack(L, 6, "gathering transcript words");
     int g = gathered(L, state, key);
     if (lua_getfield(L, g, "words") != LUA_TTABLE) {
         lua_pop(L, 1);
@@ -150,6 +166,10 @@ static void gather_words(lua_State *L, int state, const char *key)
     lua_Integer n = (lua_Integer)lua_rawlen(L, src);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, src, i);
+        if (copy) {
+            copy_word(L, lua_gettop(L));
+            lua_remove(L, -2);
+        }
         lua_rawseti(L, dst, base + i);
     }
     lua_settop(L, src - 1);
@@ -169,7 +189,7 @@ void lrt_map_transcript_details(struct lrt_frame *f, int tr, const char *path, i
             lua_pushvalue(L, -1);
             lua_setfield(L, m, "words");
         }
-        gather_words(L, f->state, key);
+        gather_words(L, f->state, key, m != 0);
     }
     lua_settop(L, top);
 }
