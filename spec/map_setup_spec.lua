@@ -497,23 +497,58 @@ describe("map_setup", function()
           if first then return ordered(a, av, b, bv) end
           return ordered(b, bv, a, av)
         end
-        local msg = "option 'raw': keys 'generation_Config' and 'generation_config' at setup are two "
-          .. "spellings of 'generationConfig': give one"
+        -- named where they are in the raw as written (at its top: no place)
+        local function msg(at)
+          return ("option 'raw': keys 'generation_Config' and 'generation_config'%s are two "
+            .. "spellings of 'generationConfig': give one"):format(at)
+        end
         local function twins()
           return both("generation_config", { top_k = 3 }, "generation_Config", { top_k = 4 })
         end
         -- beside the camelCase spelling too: the two snake_case ones would still race
         local beside = twins()
         beside.generationConfig = { topK = 1 }
-        for _, raw in ipairs { twins(), { setup = twins() }, beside } do
-          assert.has_error(function() setup(gemini(), { raw = raw }) end, msg)
+        for raw, at in pairs { [twins()] = "", [{ setup = twins() }] = " at setup", [beside] = "" } do
+          assert.has_error(function() setup(gemini(), { raw = raw }) end, msg(at))
         end
         assert.has_error(function()
           setup(gemini(), { temperature = 0.5, raw = { generationConfig = { thinkingConfig =
             both("thinking_budget", 0, "thinking_Budget", 10) } } })
-        end, "option 'raw': keys 'thinking_Budget' and 'thinking_budget' at setup.generationConfig.thinkingConfig "
+        end, "option 'raw': keys 'thinking_Budget' and 'thinking_budget' at generationConfig.thinkingConfig "
           .. "are two spellings of 'thinkingBudget': give one")
       end
+    end)
+
+    -- a value that cannot go out was refused only when the whole message was encoded,
+    -- named by its place in the wire message ("setup.generationConfig.x: ..."), which
+    -- neither names the option nor is what the caller wrote (generation_config)
+    it("names the option and the place in the raw as written for a value JSON cannot carry", function()
+      local proxy = setmetatable({}, { __index = function() return 1 end })
+      for _, case in ipairs {
+        { { generationConfig = { x = 0 / 0 } }, "generationConfig.x: cannot encode NaN" },
+        { { generation_config = { x = print } }, "generation_config.x: cannot encode a function" },
+        { { generationConfig = { x = "caf\xe9" } }, "generationConfig.x: invalid UTF-8 in string" },
+        { { generationConfig = { x = proxy } }, "generationConfig.x: it stores nothing and its metatable's "
+          .. "__index is a function (a proxy): give it __pairs, or copy it into a plain table" },
+        { { setup = { system_instruction = { parts = { { text = 0 / 0 } } } } },
+          "setup.system_instruction.parts[1].text: cannot encode NaN" },
+        { { tools = { { functionDeclarations = { { name = "f", parameters = { x = 0 / 0 } } } } } },
+          "tools[1].functionDeclarations[1].parameters.x: cannot encode NaN" },
+        { { extra = { [true] = 1 } }, "extra: cannot encode a table with mixed or non-string keys (or holes)" },
+        { { 1, 2 }, "expected an object (setup fields by name), got a list" },
+        { { setup = { 1 } }, "setup: expected an object (setup fields by name), got a list" },
+      } do
+        -- merged into an object the options made (temperature) or into a new one
+        for _, opts in ipairs { {}, { temperature = 0.5 } } do
+          opts.raw = case[1]
+          assert.has_error(function() setup(gemini(), opts) end, "option 'raw': " .. case[2])
+        end
+      end
+      -- a __pairs proxy that shows a list replaces, as a list does: it was merged into the
+      -- options' object, which then mixed number keys with names
+      local list = setmetatable({}, { __pairs = function() return ipairs { "a", "b" } end })
+      local _, text = setup(gemini(), { temperature = 0.5, raw = { generationConfig = list } })
+      assert.matches('"generationConfig":%["a","b"%]', text)
     end)
 
     it("leaves the caller's raw tables as they were", function()
@@ -568,7 +603,7 @@ print(core.map_setup(core.map_new { backend = "gemini" }, { model = "m", tempera
       -- a proxy the encoder refuses is still refused, naming where it is
       assert.has_error(function()
         setup(gemini(), { raw = { extra = setmetatable({}, { __index = { x = 1 } }) } })
-      end, "setup.extra: its metatable's __index gives it entries not stored in it ('x'): "
+      end, "option 'raw': extra: its metatable's __index gives it entries not stored in it ('x'): "
         .. "give it __pairs, or copy it into a plain table")
     end)
 

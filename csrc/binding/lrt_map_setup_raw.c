@@ -82,8 +82,8 @@ static int bytes_before(lua_State *L, int a, int b)
 /* Raises when the table at src holds two keys, neither in camelCase, that make one
  * camelCase name (generation_config, generation_Config): both would merge first, in the
  * table's order, so which one won would change from run to run. path (a string at that
- * index) says where src is; the keys are named in byte order, so that the message too
- * is the same whatever the order. */
+ * index, "" at the raw's top) says where src is in the raw; the keys are named in byte
+ * order, so that the message too is the same whatever the order. */
 static void refuse_twins(lua_State *L, int src, int path)
 {
     lua_newtable(L);   /* camelCase spelling -> the other spelling seen */
@@ -104,9 +104,10 @@ static void refuse_twins(lua_State *L, int src, int path)
                 size_t na, nb, nc;
                 const char *sa = lua_tolstring(L, a, &na), *sb = lua_tolstring(L, b, &nb);
                 const char *sc = lua_tolstring(L, k + 1, &nc);
-                luaL_error(L, "option 'raw': keys %s and %s at %s are two spellings of %s: give one",
-                           lrt_map_shown(L, sa, na), lrt_map_shown(L, sb, nb),
-                           lua_tostring(L, path), lrt_map_shown(L, sc, nc));
+                const char *at = lua_tostring(L, path);
+                luaL_error(L, "option 'raw': keys %s and %s%s%s are two spellings of %s: give one",
+                           lrt_map_shown(L, sa, na), lrt_map_shown(L, sb, nb), *at ? " at " : "",
+                           at, lrt_map_shown(L, sc, nc));
             }
             lua_pop(L, 1);
             lua_pushvalue(L, k);
@@ -186,16 +187,18 @@ static void fold_spellings(lua_State *L, int dst, int names)
  * not changed, and the same rule reaches inside them. */
 static void merge(lua_State *L, int dst, int src, int depth, int path);
 
-/* Pushes "<path>.<key>" (the string key at k shown as lrt_map_shown shows it, without its
- * quotes): where an object of the raw is, for an error about it. */
+/* Pushes "<path>.<key>" ("<key>" at the top; the string key at k shown as lrt_map_shown
+ * shows it, without its quotes): where an object is in the raw as the caller wrote it,
+ * for an error about it. */
 static void push_path(lua_State *L, int path, int k)
 {
     size_t n;
     const char *key = lua_tolstring(L, k, &n);
     const char *shown = lrt_map_shown(L, key, n);
+    const char *at = lua_tostring(L, path);
 
     n = strlen(shown);
-    lua_pushfstring(L, "%s.", lua_tostring(L, path));
+    lua_pushfstring(L, "%s%s", at, *at ? "." : "");
     lua_pushlstring(L, shown + 1, n - 2);
     lua_concat(L, 2);
     lua_replace(L, -2);
@@ -241,18 +244,29 @@ static int merge_source(lua_State *L, int v, int path)
         push_pairs_copy(L, v);
         return lua_gettop(L);
     }
-    lrt_json_encode_ex(L, v, LRT_JSON_WIRE_DEPTH, lua_tostring(L, path));
-    lua_pop(L, 1);
+    lrt_json_encode_ex(L, v, LRT_JSON_WIRE_DEPTH,
+                       lua_pushfstring(L, "option 'raw': %s", lua_tostring(L, path)));
+    lua_pop(L, 2);
     return v;
 }
 
-/* Merges the caller's object at v into dst[k], made a new plain table when dst holds no
- * object there: the caller's metatable (a __gc, a proxy's __pairs) is not carried over. */
-static void merge_object(lua_State *L, int dst, int k, int v, int depth, int path)
+/* Merges the caller's object at v (under the key at given, as written) into dst[k], made
+ * a new plain table when dst holds no object there: the caller's metatable (a __gc, a
+ * proxy's __pairs) is not carried over. A __pairs proxy that shows a list replaces, as
+ * a list does (its plain copy goes in). */
+static void merge_object(lua_State *L, int dst, int k, int given, int v, int depth, int path)
 {
-    push_path(L, path, k);
+    push_path(L, path, given);
     int p = lua_gettop(L);
     v = merge_source(L, v, p);
+    if (lua_rawgeti(L, v, 1) != LUA_TNIL) {
+        lua_pushvalue(L, k);
+        lua_pushvalue(L, v);
+        lua_rawset(L, dst);
+        lua_settop(L, p - 1);
+        return;
+    }
+    lua_pop(L, 1);
     lua_pushvalue(L, k);
     if (lua_rawget(L, dst) != LUA_TTABLE || lua_rawlen(L, -1) != 0) {
         lua_pop(L, 1);
@@ -265,7 +279,7 @@ static void merge_object(lua_State *L, int dst, int k, int v, int depth, int pat
     lua_settop(L, p - 1);
 }
 
-static void merge_value(lua_State *L, int dst, int k, int v, int depth, int path)
+static void merge_value(lua_State *L, int dst, int k, int given, int v, int depth, int path)
 {
     if (lrt_json_isnull(L, v)) {
         lua_pushvalue(L, k);
@@ -273,7 +287,7 @@ static void merge_value(lua_State *L, int dst, int k, int v, int depth, int path
         lua_rawset(L, dst);
     } else if (lua_type(L, v) == LUA_TTABLE && lua_type(L, k) == LUA_TSTRING &&
                lua_rawlen(L, v) == 0 && !lrt_json_marked_array(L, v)) {
-        merge_object(L, dst, k, v, depth, path);
+        merge_object(L, dst, k, given, v, depth, path);
     } else {   /* a scalar or an array (an empty one marked so) replaces */
         lua_pushvalue(L, k);
         lua_pushvalue(L, v);
@@ -297,7 +311,7 @@ static void merge(lua_State *L, int dst, int src, int depth, int path)
         while (lua_next(L, src)) {
             int v = lua_gettop(L);
             if (merge_key(L, names, v - 1) == pass)
-                merge_value(L, dst, v + 1, v, depth, path);
+                merge_value(L, dst, v + 1, v - 1, v, depth, path);
             lua_settop(L, v - 1);
         }
     }
@@ -315,12 +329,59 @@ static int top_source(lua_State *L, int v)
     return lua_gettop(L);
 }
 
+/* Encodes a plain copy of the table at 1 (read as stored, as the merge reads the raw's
+ * top), naming error places from the root at 2 (nil: none). */
+static int encode_raw(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 3);
+    }
+    return lrt_json_encode_ex(L, 3, LRT_JSON_WIRE_DEPTH, lua_tostring(L, 2));
+}
+
+/* Raises, naming the option and the place in the raw as written, when a value in the
+ * raw's top at idx (root: its place, NULL at the top) cannot go out as JSON (NaN, a
+ * function, invalid UTF-8, a proxy): merged, it was refused only when the whole message
+ * was encoded, named by its place in the wire message (setup.generationConfig.x). */
+static void check_encodes(lua_State *L, int idx, const char *root)
+{
+    lua_pushcfunction(L, encode_raw);
+    lua_pushvalue(L, idx);
+    if (root)
+        lua_pushstring(L, root);
+    else
+        lua_pushnil(L);
+    int status = lua_pcall(L, 2, 1, 0);
+    if (status == LUA_OK) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (status == LUA_ERRMEM || lua_type(L, -1) != LUA_TSTRING)
+        lua_error(L);   /* as it is: no words of ours to add */
+    luaL_error(L, "option 'raw': %s", lua_tostring(L, -1));
+}
+
+/* Raises when the table at t (the raw's top, path: where) shows a list: its entries
+ * would go into the setup object under number keys, which no JSON can carry. */
+static void refuse_list(lua_State *L, int t, const char *path)
+{
+    int list = lua_rawgeti(L, t, 1) != LUA_TNIL || lrt_json_marked_array(L, t);
+    lua_pop(L, 1);
+    if (list)
+        luaL_error(L, "option 'raw': %s%sexpected an object (setup fields by name), got a list",
+                   path, *path ? ": " : "");
+}
+
 void lrt_setup_raw(lua_State *L, int opts, int setup)
 {
     int t = opt(L, opts, "raw");
     if (t == LUA_TTABLE) {
         int raw = top_source(L, lua_gettop(L));
-        lua_pushliteral(L, "setup");
+        lua_pushliteral(L, "");
         int path = lua_gettop(L);
         /* Accept { setup = {...} } as well as the inside of setup. */
         int only = 0;
@@ -336,7 +397,11 @@ void lrt_setup_raw(lua_State *L, int opts, int setup)
         if (only) {
             lua_getfield(L, raw, "setup");
             raw = top_source(L, lua_gettop(L));
+            lua_pushliteral(L, "setup");
+            lua_replace(L, path);
         }
+        refuse_list(L, raw, lua_tostring(L, path));
+        check_encodes(L, raw, only ? "setup" : NULL);
         merge(L, setup, raw, 1, path);
     } else if (t != LUA_TNIL) {
         luaL_error(L, "option 'raw': expected a table");
