@@ -313,6 +313,28 @@ describe("lifetimes", function()
     assert.has_error(function() client:connect {} end, "client closed")
   end)
 
+  -- closed by a metamethod the connect itself calls (a "strict" table's __index, which the
+  -- setup's encoder asks once): the error came from the session's start, at init.lua's line
+  it("a client closed by a metamethod its connect reads raises 'client closed' at the caller's line", function()
+    for _, where in ipairs { "raw", "tool schema" } do
+      local client = helper.gemini()
+      local strict = setmetatable({}, { __index = function(_, k)
+        client:close()
+        error("strict: no field " .. tostring(k), 2)
+      end })
+      local opts = where == "raw" and { raw = { generationConfig = strict } }
+        or { tools = { { name = "f", description = "d",
+          parameters = { type = "object", properties = { x = strict } } } } }
+      local line
+      local ok, err = pcall(function()
+        line = debug.getinfo(1, "l").currentline; client:connect(opts)
+      end)
+      assert.is_false(ok, where)
+      assert.equal(tostring(line), err:match "^[^:]*session_connect_spec%.lua:(%d+): client closed$", where .. ": " .. err)
+      assert.is_false(client:is_open())
+    end
+  end)
+
   it("close is idempotent and works through <close> and the collector", function()
     local client = helper.gemini()
     do

@@ -450,6 +450,9 @@ function Client:connect(opts)
     no_call_hold = eff.hold_input_during_calls == false,
     token_source = p.token_source,
   }
+  -- closed by code of the caller's that the lines above ran (a metamethod of the options
+  -- or the raw, which the mapping reads): the same misuse as a closed client at the start
+  if not self:is_open() then error("client closed", 2) end
   -- a server's close that refused the setup adds its code and reason
   local session, close_code, close_reason
   session, err, code, close_code, close_reason =
