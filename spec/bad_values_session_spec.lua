@@ -348,19 +348,31 @@ describe("bad values on a session", function()
         for k, v in pairs(extra) do msg[k] = v end
         return msg
       end
-      raises("conversation_item_create: unknown field 'turn_completed'", session.send, session,
-        item { turn_completed = true })
+      raises("conversation_item_create: unknown field 'turn_completed' (did you mean 'turn_complete'?)",
+        session.send, session, item { turn_completed = true })
       raises("conversation_item_create: part 1 (image): unknown field 'mimetype'", session.send, session,
         item({}, { type = "image", data = "\xff\xd8", mimetype = "image/png" }))
-      raises("conversation_item_create: unknown field 'contents' in 'item'", session.send, session,
-        { type = "conversation_item_create", item = { role = "user", contents = {} } })
+      raises("conversation_item_create: 'item' has an unknown field 'contents' (did you mean 'content'?)",
+        session.send, session, { type = "conversation_item_create", item = { role = "user", contents = {} } })
       raises("conversation_item_create: 'item.text' is not a field", session.send, session,
         { type = "conversation_item_create", item = { role = "user", text = "hi" } })
-      raises("input_audio_buffer_append: unknown field 'pcm'", session.send, session,
+      raises("input_audio_buffer_append: unknown field 'pcm' (did you mean 'audio'?)", session.send, session,
         { type = "input_audio_buffer_append", audio = "", pcm = "\0\0" })
       raises("input_audio_buffer_commit: unknown field 'audio'", session.send, session,
         { type = "input_audio_buffer_commit", audio = "\0\0" })
-      raises("raw: unknown field 'json'", session.send, session, { type = "raw", json = "{}" })
+      raises("raw: unknown field 'json' (did you mean 'wire'?)", session.send, session, { type = "raw", json = "{}" })
+      -- the wire's or another SDK's spelling names ours; a name close to none gets no guess
+      raises("conversation_item_create: part 1 (image): unknown field 'mimeType' (did you mean 'mime'?)",
+        session.send, session, item({}, { type = "image", data = "\xff\xd8", mimeType = "image/png" }))
+      raises("conversation_item_create: unknown field 'turnComplete' (did you mean 'turn_complete'?)",
+        session.send, session, item { turnComplete = true })
+      raises("part 1 (function_result): unknown field 'id' (did you mean 'call_id'?)", session.send, session,
+        item({}, { type = "function_result", id = "c1", result = {} }))
+      raises("part 1 (function_result): unknown field 'output' (did you mean 'result'?)", session.send, session,
+        item({}, { type = "function_result", call_id = "c1", output = {} }))
+      local err = raises("input_audio_buffer_commit: unknown field 'audio'", session.send, session,
+        { type = "input_audio_buffer_commit", audio = "\0\0" })
+      assert.is_nil(err:find("did you mean", 1, true), err)
       -- nothing of it went out: the session answers the next question as the first
       assert(session:send_text "hello")
       local done = helper.receive_until(session, "output_text_done")
@@ -528,7 +540,7 @@ describe("bad values on a session", function()
       raises("response_create: field 'type\\x00x' contains a NUL byte", session.send, session,
         { type = "response_create", ["type\0x"] = 1 })
       -- a field's name is compared whole as well: not taken for 'role'
-      raises("conversation_item_create: unknown field 'role\\x00x' in 'item'", session.send, session,
+      raises("conversation_item_create: 'item' has an unknown field 'role\\x00x'", session.send, session,
         { type = "conversation_item_create", item = { ["role\0x"] = "assistant", content = {} } })
       local conns = #helper.connections()
       raises("option 'history': item 1: role 'assistant\\x00x' contains a NUL byte", client.connect, client,

@@ -9,6 +9,7 @@
 
 #include "lrt_json.h"
 #include "lrt_private.h"
+#include "lrt_suggest.h"
 #include "rt_base64.h"
 #include "rt_model.h"
 
@@ -159,8 +160,15 @@ const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names
             for (int i = 0; names[i] && !known; i++)
                 known = strlen(names[i]) == n && memcmp(k, names[i], n) == 0;
         }
-        if (!known)
-            return key_name(L, lua_gettop(L));
+        if (!known) {
+            const char *shown = key_name(L, lua_gettop(L)), *meant = NULL;
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                size_t n;
+                const char *k = lua_tolstring(L, -2, &n);
+                meant = lrt_suggest(k, n, names);
+            }
+            return meant ? lua_pushfstring(L, "%s (did you mean '%s'?)", shown, meant) : shown;
+        }
     }
     return NULL;
 }

@@ -226,8 +226,9 @@ void lrt_push_concat(lua_State *L, int idx);
 lua_Integer lrt_map_list_len(lua_State *L, int idx, const char *who, const char *what);
 
 /* NULL when every key of the table at idx is one of names (NULL-ended); else pushes a
- * short form of the first other key ("'mimetype'") and returns it, for the caller's
- * error: a misspelt field must not be ignored. */
+ * short form of the first other key ("'mimetype'"), with the name it most likely meant
+ * when one stands out ("'mimeType' (did you mean 'mime'?)", lrt_suggest.h), and returns
+ * it, for the caller's error: a misspelt field must not be ignored. */
 const char *lrt_map_unknown_field(lua_State *L, int idx, const char *const names[]);
 
 /* Pushes (one value) and returns s[0..n) quoted for an error message, cut at 40 bytes

@@ -176,7 +176,7 @@ static int item_create(lua_State *L, int state, int msg, int out)
         luaL_error(L, "conversation_item_create: 'item' must be a table");
     int item = lua_gettop(L);
     if ((k = lrt_map_unknown_field(L, item, item_fields)) != NULL)
-        luaL_error(L, "conversation_item_create: unknown field %s in 'item'", k);
+        luaL_error(L, "conversation_item_create: 'item' has an unknown field %s", k);
     int tc = lrt_user_field(L, msg, "turn_complete");
     lua_pop(L, 1);
     if (tc != LUA_TNIL && tc != LUA_TBOOLEAN)
