@@ -510,6 +510,20 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("a voice-activity edge whose type only begins with a known name is another kind: raw", function()
+    -- a NUL in the value ends it for strcmp, not for the server: "ACTIVITY_START\0..." is
+    -- a kind the library does not know, not the start of speech
+    local msgs, _, client = first(3, nil,
+      '{"voiceActivity":{"type":"ACTIVITY_START\\u0000_LATER","audioOffset":"1s"}}',
+      '{"voiceActivityDetectionSignal":{"vadSignalType":"VAD_SIGNAL_TYPE_EOS\\u0000"}}',
+      '{"voiceActivity":{"type":"ACTIVITY_END","audioOffset":"2s"}}')
+    assert.same({ "raw", "raw", "input_audio_buffer_speech_stopped" },
+      { msgs[1].type, msgs[2].type, msgs[3].type })
+    assert.equal("ACTIVITY_START\0_LATER", msgs[1].raw.voiceActivity.type)
+    assert.equal(2, msgs[3].audio_offset)
+    client:close()
+  end)
+
   it("a resumption handle that is not a string, not UTF-8 or too long is reported; the session keeps its last one", function()
     local msgs, session, client = first(8, nil,
       '{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}',

@@ -8,11 +8,19 @@
 #include "lrt_map.h"
 #include "lrt_map_frame.h"
 
+/* Whether the n bytes at s are the name k: whole, so that a NUL in the server's value
+ * does not end it early ("ACTIVITY_START\u0000..." is another kind). */
+static int names(const char *s, size_t n, const char *k)
+{
+    return n == strlen(k) && memcmp(s, k, n) == 0;
+}
+
 /* Which edge the string on top names: 1 start, 0 stop, -1 neither (popped). */
 static int edge_of(lua_State *L, const char *start, const char *stop)
 {
-    const char *s = lua_tostring(L, -1);
-    int edge = !s ? -1 : strcmp(s, start) == 0 ? 1 : strcmp(s, stop) == 0 ? 0 : -1;
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    int edge = !s ? -1 : names(s, n, start) ? 1 : names(s, n, stop) ? 0 : -1;
     lua_pop(L, 1);
     return edge;
 }
