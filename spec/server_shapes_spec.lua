@@ -510,6 +510,27 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("goAway: a timeLeft that is a number or has escapes reads as the session reads it", function()
+    -- the session acts on the frame's text ("0.00001" is a time; "1E2", "-0" and an escape
+    -- are not), so go_away tells the time it leaves by, not what Lua's tostring makes of it
+    local client = h:client("send", { frames = frames(
+      '{"goAway":{"timeLeft":0.00001}}', '{"goAway":{"timeLeft":1E2}}',
+      '{"goAway":{"timeLeft":-0}}', '{"goAway":{"timeLeft":"\\u0031s"}}',
+      '{"goAway":{"timeLeft":30}}', '{"goAway":{"timeLeft":"7s"}}') })
+    local session = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local msgs, left = {}, {}
+    repeat
+      msgs[#msgs + 1] = assert(session:receive(5))
+      if msgs[#msgs].type == "go_away" then left[#left + 1] = msgs[#msgs].time_left or "none" end
+    until left[#left] == 7
+    assert.same({ 0.00001, "none", "none", "none", 30, 7 }, left)
+    assert.same({ "goAway.timeLeft is a number, not a duration such as \"10s\": go_away has no time_left",
+      "goAway.timeLeft is a number, not a duration such as \"10s\": go_away has no time_left",
+      "goAway.timeLeft is '1s' written with escapes, not a duration such as \"10s\": go_away has no time_left" },
+      messages_of(msgs))
+    client:close()
+  end)
+
   it("a voice-activity edge whose type only begins with a known name is another kind: raw", function()
     -- a NUL in the value ends it for strcmp, not for the server: "ACTIVITY_START\0..." is
     -- a kind the library does not know, not the start of speech

@@ -9,8 +9,19 @@
 #include "lrt_map_frame.h"
 #include "rt_resume.h"
 
-/* goAway -> go_away { time_left }: timeLeft read as the core reads it (rt_resume.h), so
- * the caller is told the time the session acts on; one it cannot read is reported. */
+/* goAway.timeLeft in seconds as the core reads it (rt_resume.h): from the frame's text,
+ * a number's digits or a string's characters as written, so an exponent, a sign or an
+ * escape does not read; -1 when it does not. */
+static double core_time_left(const struct lrt_frame *f)
+{
+    struct rt_scan sc;
+
+    return rt_scan_server(f->text, f->len, &sc) == 0 ? sc.time_left : -1;
+}
+
+/* goAway -> go_away { time_left }: timeLeft read as the core reads it, so the caller is
+ * told the time the session acts on (not what Lua's tostring makes of a number: 1E2 is
+ * "100.0"); one it cannot read is reported. */
 void lrt_map_go_away(struct lrt_frame *f, int ga)
 {
     lua_State *L = f->L;
@@ -25,15 +36,16 @@ void lrt_map_go_away(struct lrt_frame *f, int ga)
     }
     int m = lrt_msg_new(f, "go_away");
     int t = lua_getfield(L, ga, "timeLeft");
-    double secs = -1;
-    size_t n;
-    const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &n) : NULL;
-    if (s)
-        secs = rt_resume_duration(s, n);
-    if (t != LUA_TNIL && secs < 0)
-        lrt_msg_protocol_error(f, "goAway.timeLeft is %s, not a duration such as \"10s\": "
-                                  "go_away has no time_left", s ? lrt_map_shown(L, s, n)
-                                                                : lrt_json_kind(L, -1));
+    double secs = t == LUA_TNIL ? -1 : core_time_left(f);
+    if (t != LUA_TNIL && secs < 0) {
+        size_t n = 0;
+        const char *s = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        /* decoded it reads: the frame wrote it with escapes, which the core keeps */
+        const char *escaped = s && rt_resume_duration(s, n) >= 0 ? " written with escapes" : "";
+        lrt_msg_protocol_error(f, "goAway.timeLeft is %s%s, not a duration such as \"10s\": "
+                                  "go_away has no time_left",
+                               s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1), escaped);
+    }
     lua_settop(L, m);
     if (secs >= 0) {
         lua_Integer iv;
