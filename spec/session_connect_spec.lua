@@ -223,6 +223,10 @@ describe("options", function()
       -- nothing close: no guess
       { { zzz = 1 }, "unknown option 'zzz'" },
       { { top = 1 }, "unknown option 'top'" },
+      -- two names as close, or both holding the part: no guess (a wrong one misleads)
+      { { top_x = 1 }, "unknown option 'top_x'" },
+      { { output = {} }, "unknown option 'output'" },
+      { { vad = { sensitivity = "low" } }, "unknown option 'vad.sensitivity'" },
     }
     for _, c in ipairs(cases) do
       local ok, err = pcall(client.connect, client, c[1])

@@ -85,20 +85,30 @@ local function suggest(name, spec)
   if known[s] then return s end              -- topK, maxOutputTokens
   if FOREIGN[s] and known[FOREIGN[s]] then return FOREIGN[s] end
   local limit = #s <= 4 and 1 or 2
-  local best, best_d
+  -- Only a name closer than every other is a guess: of two as close ("top_x": top_k,
+  -- top_p) either may be wrong, and a wrong guess misleads more than none.
+  local best, best_d, tied
   for _, k in ipairs(list) do
     local d = distance(s, k, limit)
-    if d <= limit and (not best_d or d < best_d) then best, best_d = k, d end
+    if d <= limit and (not best_d or d <= best_d) then
+      tied = best_d == d
+      best, best_d = k, d
+    end
   end
-  if best then return best end
+  if best_d then return not tied and best or nil end
   for _, f in ipairs(FOREIGN_NAMES) do   -- a typo of another API's name: "regoin"
     if known[FOREIGN[f]] and distance(s, f, limit) <= limit then return FOREIGN[f] end
   end
+  -- a whole part of one longer name: "modalities" in "output_modalities" (not "output",
+  -- also in max_output_tokens)
+  local part
   for _, k in ipairs(list) do
-    -- a whole part of a longer name: "modalities" in "output_modalities"
-    if #s >= 4 and (("_" .. k .. "_"):find("_" .. s .. "_", 1, true)) then return k end
+    if #s >= 4 and (("_" .. k .. "_"):find("_" .. s .. "_", 1, true)) then
+      if part then return nil end
+      part = k
+    end
   end
-  return nil
+  return part
 end
 
 --- " (did you mean 'x'?)" for an unknown name, or "" when nothing is close.
