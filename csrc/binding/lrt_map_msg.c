@@ -133,6 +133,7 @@ int lrt_map_flag(struct lrt_frame *f, int t, const char *k, const char *where)
 double lrt_map_duration(struct lrt_frame *f, int t, const char *k, const char *where)
 {
     lua_State *L = f->L;
+    int top = lua_gettop(L);
     int vt = lua_getfield(L, t, k);
     size_t n = 0;
     const char *s = vt == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
@@ -142,7 +143,7 @@ double lrt_map_duration(struct lrt_frame *f, int t, const char *k, const char *w
                                where, k, s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1));
         secs = -2;
     }
-    lua_pop(L, 1);
+    lua_settop(L, top);   /* the value, and the short form an error pushed */
     return secs;
 }
 
