@@ -531,6 +531,22 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("the details of a user transcript piece without text end with its turn, not in the next transcript", function()
+    local msgs, _, client = first(5, nil,
+      '{"serverContent":{"inputTranscription":{"words":[{"word":"stale"}],"languageCode":"fr-FR"}}}',
+      '{"serverContent":{"turnComplete":true}}',
+      '{"serverContent":{"inputTranscription":{"text":"new","words":[{"word":"new"}]}}}',
+      '{"serverContent":{"inputTranscription":{"finished":true}}}')
+    assert.same({ "raw", "response_created", "response_done", "input_audio_transcription_delta",
+      "input_audio_transcription_completed" },
+      { msgs[1].type, msgs[2].type, msgs[3].type, msgs[4].type, msgs[5].type })
+    local done = msgs[5]
+    assert.equal("new", done.text)
+    assert.same({ { word = "new" } }, done.words)
+    assert.is_nil(done.language)
+    client:close()
+  end)
+
   it("a voice-activity edge whose type only begins with a known name is another kind: raw", function()
     -- a NUL in the value ends it for strcmp, not for the server: "ACTIVITY_START\0..." is
     -- a kind the library does not know, not the start of speech

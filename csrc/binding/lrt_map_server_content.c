@@ -71,8 +71,13 @@ static void complete_input(struct lrt_frame *f)
     lua_getfield(L, f->state, "input_parts");
     int any = lua_rawlen(L, -1) > 0;
     lua_pop(L, 1);
-    if (!any)
+    if (!any) {
+        /* Details of pieces without text (their frames came as raw) end here too: kept,
+         * they would join the next utterance's words and language. */
+        lua_pushnil(L);
+        lua_setfield(L, f->state, "input_details");
         return;
+    }
     lrt_msg_new(f, "input_audio_transcription_completed");
     lua_pushnil(L);
     lua_setfield(L, -2, "response_id");
