@@ -220,6 +220,7 @@ describe("options", function()
         "tool 1: unknown field 'behaviour' (did you mean 'behavior'?)" },
       -- a client's option given to connect
       { { api_key = "k" }, "unknown option 'api_key' (an option of the client, not of connect)" },
+      { { apiKey = "k" }, "unknown option 'apiKey' (did you mean 'api_key', an option of the client, not of connect?)" },
       -- nothing close: no guess
       { { zzz = 1 }, "unknown option 'zzz'" },
       { { top = 1 }, "unknown option 'top'" },
@@ -239,6 +240,9 @@ describe("options", function()
       "unknown option 'timeout' (an option of client:connect, not of the client)")
     assert.has_error(function() realtime.gemini { location = "us-central1" } end,
       "unknown option 'location' (an option of realtime.vertex, not of realtime.gemini)")
+    assert.has_error(function() realtime.gemini { systemInstruction = "x" } end,
+      "unknown option 'systemInstruction' (did you mean 'instructions', an option of client:connect, "
+      .. "not of the client?)")
     assert.has_error(function() realtime.vertex { regoin = "us-central1" } end,
       "unknown option 'regoin' (did you mean 'location'?)")
   end)

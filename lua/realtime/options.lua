@@ -177,6 +177,9 @@ local function unknown_hint(k, spec, prefix)
     if type(k) == "string" and other.spec[k] ~= nil then
       return (" (an option of %s)"):format(other.name)
     end
+    -- another spelling of one (apiKey given to connect), when it is none of this level's
+    local same = not names.spelling(k, spec) and names.spelling(k, other.spec)
+    if same then return (" (did you mean '%s', an option of %s?)"):format(same, other.name) end
   end
   local meant = suggest(k, spec)
   return meant and (" (did you mean '%s%s'?)"):format(prefix, meant) or ""

@@ -77,13 +77,23 @@ local function names_of(spec)
   return list, seen
 end
 
---- The name of spec that the unknown name most likely meant, or nil.
-local function suggest(name, spec)
+--- The name of spec that name is another spelling of (camelCase, another API's), or nil.
+local function spelling(name, spec)
   if type(name) ~= "string" or #name == 0 or #name > 64 then return nil end
-  local list, known = names_of(spec)
+  local _, known = names_of(spec)
   local s = snake(name)
   if known[s] then return s end              -- topK, maxOutputTokens
   if FOREIGN[s] and known[FOREIGN[s]] then return FOREIGN[s] end
+  return nil
+end
+
+--- The name of spec that the unknown name most likely meant, or nil.
+local function suggest(name, spec)
+  if type(name) ~= "string" or #name == 0 or #name > 64 then return nil end
+  local same = spelling(name, spec)
+  if same then return same end
+  local list, known = names_of(spec)
+  local s = snake(name)
   local limit = #s <= 4 and 1 or 2
   -- Only a name closer than every other is a guess: of two as close ("top_x": top_k,
   -- top_p) either may be wrong, and a wrong guess misleads more than none.
@@ -117,4 +127,4 @@ local function hint(name, spec)
   return s and (" (did you mean '%s'?)"):format(s) or ""
 end
 
-return { suggest = suggest, hint = hint }
+return { suggest = suggest, spelling = spelling, hint = hint }
