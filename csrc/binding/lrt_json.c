@@ -203,8 +203,9 @@ int lrt_json_strict_empty(lua_State *L, int idx)
     lua_pushvalue(L, idx);
     lua_pushliteral(L, "realtime: a key no table has");
     st = lua_pcall(L, 2, 1, 0);
-    if (st == LUA_ERRMEM)
-        lua_error(L);   /* out of memory stays what it is */
+    /* out of memory stays what it is, and so does a send's bound passed in the __index */
+    if (st == LUA_ERRMEM || (st != LUA_OK && lrt_json_is_overrun(L, -1)))
+        lua_error(L);
     lua_pop(L, 1);
     return st != LUA_OK;
 }
@@ -229,7 +230,7 @@ static int lrt_json_encode_l(lua_State *L)
     luaL_argcheck(L, depth >= 1 && depth <= LRT_JSON_WIRE_DEPTH, 2,
                   "expected an integer between 1 and 128");
     luaL_checkany(L, 1);
-    return lrt_json_encode_ex(L, 1, (int)depth, NULL);
+    return lrt_json_encode(L, 1, (int)depth);
 }
 
 /* core.json_decode(text) -> value | nil, message. Numbers that are integral come back

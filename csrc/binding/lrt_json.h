@@ -40,17 +40,45 @@
  * stack. Raises if cjson cannot be loaded. */
 void lrt_json_open(lua_State *L);
 
-/* Encodes the value at idx (depth limit LRT_JSON_MAX_DEPTH) and pushes the JSON text.
- * Raises on a value that cannot be encoded. Returns 1. In lrt_json_encode.c, as is the
- * next one. */
-int lrt_json_encode(lua_State *L, int idx);
+/* Encodes the value at idx (depth limit max_depth, at most LRT_JSON_WIRE_DEPTH) and
+ * pushes the JSON text, however long: the module's json_encode. Raises on a value that
+ * cannot be encoded. Returns 1. In lrt_json_encode.c, as are the next ones. */
+int lrt_json_encode(lua_State *L, int idx, int max_depth);
 
-/* Same, with a depth limit (at most LRT_JSON_WIRE_DEPTH) and a name for the root of the
- * error paths (NULL for none). */
+/* The mapping's encodes: the same with a name for the root of the error paths (NULL for
+ * none), and bounded in size by the lrt_json_pcall_bounded they run under (if any): text
+ * that would pass the bound raises the overrun object (lrt_json_is_overrun) at once,
+ * with what was written freed. The bound bounds the work too: every value visited
+ * writes at least one byte, so a table that shares its subtables (no cycle, but 2^40
+ * leaves) stops as soon as its text is too long. */
 int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root);
 /* The same for a value the library wrapped in `wrap` levels of its own: a depth error
  * counts the caller's levels only. */
 int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap);
+
+/* The core's max_queue_bytes when the option is absent (rt_session.h: "0 = 10 MiB"): the
+ * bound of a send's encodes, as no longer text can ever be queued. */
+#define LRT_DEFAULT_QUEUE_BYTES ((size_t)10 << 20)
+/* The bound of the setup message's encode at connect, when max_queue_bytes is lower: the
+ * setup is not queued under max_queue_bytes, but a table of `raw` or a tool's schema
+ * that shares its subtables must not keep connect encoding for ever. */
+#define LRT_SETUP_BOUND ((size_t)16 << 20)
+
+/* What lrt_json_pcall_bounded returns when an encode passed the bound (not a lua_pcall
+ * status). */
+#define LRT_JSON_OVERRUN 100
+
+/* lua_pcall(L, nargs, nresults, 0) with the mapping's encodes in it bounded to `bound`
+ * bytes of JSON text each (0: none; the bound of the caller's own call, if any, is
+ * restored after). Returns the lua_pcall status, or LRT_JSON_OVERRUN with the message
+ * "a send of more than <bound> bytes exceeds max_queue_bytes (<bound>)" on top, in
+ * place of the overrun object: a send path turns it into its "busy" return. The bound
+ * is the Lua state's while the call runs: the call must not yield (a C function called
+ * under it cannot). */
+int lrt_json_pcall_bounded(lua_State *L, size_t bound, int nargs, int nresults);
+
+/* Whether the value at idx is the object an encode past its bound raises. */
+int lrt_json_is_overrun(lua_State *L, int idx);
 
 /* Nesting limit of server messages: far beyond any real one (a dozen levels), so that a
  * message with deep arguments is read, and only those arguments are refused (at
@@ -111,7 +139,7 @@ int lrt_json_marked_array(lua_State *L, int idx);
  * function, is a "strict" table (penlight's strict): one whose __index raises for a key
  * it lacks. It is asked once, in a protected call, for a key no table has. Such a table
  * is empty; one whose __index answers is a proxy, whose entries cannot be listed. Out of
- * memory still raises. */
+ * memory still raises, and so does an encode in the __index past a send's bound. */
 int lrt_json_strict_empty(lua_State *L, int idx);
 
 /* Pushes cjson.null; tells whether the value at idx is cjson.null. */

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "rt_alloc.h"
 
 static const char key_bufmt;       /* metatable of the encoder's buffer */
+static const char key_bound;       /* the size bound of the mapping's encodes, an integer */
+static const char key_overrun;     /* the error object an encode past the bound raises */
 
 /* ------------------------------------------------------------ B U F F E R */
 
@@ -22,7 +25,8 @@ static const char key_bufmt;       /* metatable of the encoder's buffer */
 struct jbuf {
     char *p;      /* owned */
     size_t len;
-    size_t cap;
+    size_t cap;   /* never above limit: a write past the bound always reaches jbuf_grow */
+    size_t limit; /* the bound on len (SIZE_MAX: none) */
 };
 
 static int jbuf_gc(lua_State *L)
@@ -34,7 +38,15 @@ static int jbuf_gc(lua_State *L)
     return 0;
 }
 
-/* The buffer's metatable, registered once by lrt_json_open (lrt_json_private.h). */
+static int overrun_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "the JSON text passed the size bound of the send (max_queue_bytes)");
+    return 1;
+}
+
+/* The buffer's metatable, the bound (none yet: the key always exists, so setting it
+ * again never allocates) and the overrun error object, made once here so that raising
+ * it allocates nothing; registered once by lrt_json_open (lrt_json_private.h). */
 void lrt_json_encode_open(lua_State *L)
 {
     lua_createtable(L, 0, 2);
@@ -43,6 +55,37 @@ void lrt_json_encode_open(lua_State *L)
     lua_pushliteral(L, "realtime.json_buffer");
     lua_setfield(L, -2, "__name");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_bufmt);
+    lua_pushinteger(L, 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_bound);
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, overrun_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "realtime.json_overrun");
+    lua_setfield(L, -2, "__name");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_overrun);
+}
+
+int lrt_json_is_overrun(lua_State *L, int idx)
+{
+    int is;
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_overrun);
+    is = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return is;
+}
+
+/* The output would pass the bound: what was written goes at once (it may be megabytes;
+ * the collector would take a while), then the overrun object is raised. */
+static void jbuf_overrun(lua_State *L, struct jbuf *b)
+{
+    rt_free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_overrun);
+    lua_error(L);
 }
 
 static void jbuf_grow(lua_State *L, struct jbuf *b, size_t more)
@@ -50,9 +93,13 @@ static void jbuf_grow(lua_State *L, struct jbuf *b, size_t more)
     size_t need = b->len + more;
     if (need <= b->cap)
         return;
+    if (need > b->limit || need < more)
+        jbuf_overrun(L, b);
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
+    if (cap > b->limit)
+        cap = b->limit;
     char *p = rt_realloc(b->p, cap);
     if (!p)
         luaL_error(L, "not enough memory");
@@ -146,9 +193,10 @@ static void enc_string(struct enc *e, int level, const char *s, size_t n)
     lua_State *L = e->L;
     size_t i = 0, run = 0;
 
+    /* room first: a string past the bound is refused before it is read */
+    jbuf_grow(L, b, n + 2);
     if (!rt_utf8_valid(s, n))
         enc_fail(e, level, "invalid UTF-8 in string");
-    jbuf_grow(L, b, n + 2);
     b->p[b->len++] = '"';
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
@@ -224,7 +272,9 @@ static void enc_call_meta(struct enc *e, int level, int nargs, int nres, const c
     lua_State *L = e->L;
     int status = lua_pcall(L, nargs, nres, 0);
 
-    if (status == LUA_ERRMEM)
+    /* out of memory stays out of memory; an encode of the metamethod's own that passed
+     * the bound is the bound's, not the metamethod's fault */
+    if (status == LUA_ERRMEM || (status != LUA_OK && lrt_json_is_overrun(L, -1)))
         lua_error(L);
     if (status != LUA_OK) {
         size_t n = 0;
@@ -485,12 +535,18 @@ static void enc_value(struct enc *e, int idx, int level)
     }
 }
 
-int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root)
+/* The bound the mapping's encodes take (lrt_json_pcall_bounded), SIZE_MAX for none. */
+static size_t current_bound(lua_State *L)
 {
-    return lrt_json_encode_wrapped(L, idx, max_depth, root, 0);
+    lua_Integer bound;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_bound);
+    bound = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return bound > 0 ? (size_t)bound : SIZE_MAX;
 }
 
-int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap)
+static int encode(lua_State *L, int idx, int max_depth, const char *root, int wrap,
+                  size_t limit)
 {
     struct enc e;
 
@@ -510,6 +566,7 @@ int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *ro
 
     e.b = lua_newuserdatauv(L, sizeof *e.b, 0);
     memset(e.b, 0, sizeof *e.b);
+    e.b->limit = limit;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &key_bufmt);
     lua_setmetatable(L, -2);
     int bufidx = lua_gettop(L);
@@ -525,7 +582,42 @@ int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *ro
     return 1;
 }
 
-int lrt_json_encode(lua_State *L, int idx)
+int lrt_json_encode_ex(lua_State *L, int idx, int max_depth, const char *root)
 {
-    return lrt_json_encode_ex(L, idx, LRT_JSON_MAX_DEPTH, NULL);
+    return encode(L, idx, max_depth, root, 0, current_bound(L));
+}
+
+int lrt_json_encode_wrapped(lua_State *L, int idx, int max_depth, const char *root, int wrap)
+{
+    return encode(L, idx, max_depth, root, wrap, current_bound(L));
+}
+
+int lrt_json_encode(lua_State *L, int idx, int max_depth)
+{
+    return encode(L, idx, max_depth, NULL, 0, SIZE_MAX);
+}
+
+int lrt_json_pcall_bounded(lua_State *L, size_t bound, int nargs, int nresults)
+{
+    lua_Integer before;
+    int st;
+
+    /* room for the results and the restore, checked before anything changes */
+    luaL_checkstack(L, nresults + 2, "bounded call");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_bound);
+    before = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushinteger(L, bound > (size_t)LUA_MAXINTEGER ? 0 : (lua_Integer)bound);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_bound);
+    st = lua_pcall(L, nargs, nresults, 0);
+    /* the key exists: setting it again allocates nothing, whatever the call left */
+    lua_pushinteger(L, before);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_bound);
+    if (st != LUA_OK && lrt_json_is_overrun(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "a send of more than %I bytes exceeds max_queue_bytes (%I)",
+                        (lua_Integer)bound, (lua_Integer)bound);
+        return LRT_JSON_OVERRUN;
+    }
+    return st;
 }

@@ -152,7 +152,7 @@ static void lrt_withdraw_voided(lua_State *L, lua_Integer since)
         lua_pushvalue(L, ids);
         lua_setfield(L, -2, "ids");
         lua_setfield(L, -2, "toolCallCancellation");
-        lrt_json_encode(L, -1);
+        lrt_json_encode(L, -1, LRT_JSON_MAX_DEPTH);
         size_t len;
         const char *text = lua_tolstring(L, -1, &len);
         lrt_map_server_text(L, st, text, len);   /* msgs | nil, msg, code */
