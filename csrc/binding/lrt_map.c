@@ -182,15 +182,11 @@ void lrt_push_base64(lua_State *L, const char *s, size_t n)
     luaL_pushresultsize(&b, len);
 }
 
-/* The tables being copied, outermost first: a table met again inside itself gets its
- * copy again, so the copy keeps the cycle and the encoder can name it. */
-struct copy_path {
-    const void *orig[LRT_JSON_MAX_DEPTH + 1];
-    int copy[LRT_JSON_MAX_DEPTH + 1];      /* stack slots of their copies */
-};
-
-static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth,
-                      struct copy_path *path)
+/* seen (a stack slot) maps each table copied so far to its copy: a table met again gets
+ * the same copy, so the copy shares what the original shares. A cycle stays a cycle,
+ * for the encoder to name, and a table that shares its subtables (2^40 leaves in 40
+ * levels) is copied in the time and memory it takes, not once per path to each leaf. */
+static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth, int seen)
 {
     idx = lua_absindex(L, idx);
     if (bytes_as_base64 && lua_type(L, idx) == LUA_TSTRING) {
@@ -206,22 +202,21 @@ static void push_copy(lua_State *L, int idx, int bytes_as_base64, int depth,
         lua_pushvalue(L, idx);   /* too deep: shared, and the encoder says why */
         return;
     }
-    const void *t = lua_topointer(L, idx);
-    for (int i = 1; i < depth; i++)
-        if (path->orig[i] == t) {
-            lua_pushvalue(L, path->copy[i]);
-            return;
-        }
-    luaL_checkstack(L, 4, "value nesting");
+    luaL_checkstack(L, 5, "value nesting");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL)
+        return;
+    lua_pop(L, 1);
     lua_newtable(L);
     int copy = lua_gettop(L);
-    path->orig[depth] = t;
-    path->copy[depth] = copy;
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, copy);
+    lua_rawset(L, seen);
     if (lua_getmetatable(L, idx))
         lua_setmetatable(L, copy);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        push_copy(L, -1, bytes_as_base64, depth + 1, path);
+        push_copy(L, -1, bytes_as_base64, depth + 1, seen);
         lua_pushvalue(L, -3);
         lua_insert(L, -2);
         lua_rawset(L, copy);
@@ -245,9 +240,14 @@ void lrt_push_concat(lua_State *L, int idx)
 
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64)
 {
-    struct copy_path path;
-
-    push_copy(L, idx, bytes_as_base64, 1, &path);
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        push_copy(L, idx, bytes_as_base64, 1, 0);
+        return;
+    }
+    lua_newtable(L);
+    push_copy(L, idx, bytes_as_base64, 1, lua_gettop(L));
+    lua_remove(L, -2);
 }
 
 /* Reads an optional string field of the context table; "" counts as absent. */

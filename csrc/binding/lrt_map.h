@@ -213,7 +213,8 @@ void lrt_get_table(lua_State *L, int idx, const char *k);
 
 /* Pushes a deep copy of the value at idx: tables are copied (metatables kept, so array
  * markers survive) down to LRT_JSON_MAX_DEPTH, deeper ones shared (the encoder refuses
- * them); keys are kept as they are. With bytes_as_base64, a string that is not UTF-8
+ * them), each once (the copy shares a subtable where the value does); keys are kept as
+ * they are. With bytes_as_base64, a string that is not UTF-8
  * becomes its base64. */
 void lrt_push_copy(lua_State *L, int idx, int bytes_as_base64);
 
