@@ -321,11 +321,13 @@ describe("a handler's result that cannot be queued", function()
   after_each(function() client:close() end)
 
   it("stays buffered and its call answerable: create_response() or a new result sends it", function()
-    local big = true
     local session = assert(client:connect {
       output_modalities = { "text" }, max_queue_bytes = 100000,
       tools = { { name = "t", description = "d",
-        handler = function() return big and { big = ("x"):rep(200000) } or { small = 1 } end } },
+        -- its functionResponse, {"id":"<id>","name":"t","response":{"big":"<n x>"}}, is
+        -- 42 + #id + n bytes: 20 short of the bound, so the result is encoded, and the
+        -- toolResponse around it (41 bytes more) is what the queue refuses
+        handler = function(_, call) return { big = ("x"):rep(100000 - 20 - 42 - #call.id) } end } },
     })
     local conn = helper.open_connection()
     assert(session:send_text "call t {}")
@@ -742,10 +744,16 @@ describe("a non_blocking handler that waits", function()
     end)
     assert.equal("error", msg.type, msg.reason)
     assert.equal("busy", msg.code)
-    assert.matches("^tool response not sent: .*max_queue_bytes", msg.message)
+    assert.matches("^tool response not sent: a send of more than 100000 bytes exceeds max_queue_bytes "
+      .. "%(100000%): the result of tool 'slow_book' %(call '[^']+'%) can never be queued; the model "
+      .. "got an error result instead$", msg.message)
     -- the wait of 20 s was woken for it (generous: a missed wake-up takes the whole wait)
     assert.is_true(after < 10, "the error woke the waiting receive")
-    assert.equal(0, #helper.client_messages("toolResponse", conn))
+    -- it can never go, and nothing else would answer the call: the model hears why
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ error = "tool 'slow_book': its result cannot be sent: a send of more than 100000 "
+      .. "bytes exceeds max_queue_bytes (100000)" }, sent[1].functionResponses[1].response)
     session:close()
     helper.drain(session)
   end)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lrt_json.h"
 #include "lrt_map.h"
 #include "lrt_private.h"
 #include "lrt_receive.h"
@@ -227,6 +228,7 @@ static int lrt_client_connect(lua_State *L)
     lua_pushvalue(L, 5);
     lua_setiuservalue(L, -2, LRT_UV_PROPS);
 
+    su->max_queue = o.max_queue_bytes ? o.max_queue_bytes : LRT_DEFAULT_QUEUE_BYTES;
     su->s = rt_session_new(cu->c, &o, &err);
     if (!su->s) {
         su->ended = 1;

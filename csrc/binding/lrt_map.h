@@ -27,6 +27,8 @@
  *   api_version        string or nil
  *   history_message    JSON text of the clientContent holding opts.history (map_setup),
  *                      to send right after setupComplete; nil when there is none
+ *   history_overrun    nil, or why the history has no message: its text would pass
+ *                      max_queue_bytes ("a send of more than M bytes exceeds ...")
  *   transcription      boolean: a kind = "transcription" session (map_setup): only the
  *                      input transcript and lifecycle messages reach the caller
  *   vad_manual         boolean: automatic activity detection is off (set by map_setup);

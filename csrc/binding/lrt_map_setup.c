@@ -281,21 +281,42 @@ static void set_resumption(lua_State *L, int state, int opts, int setup)
     lua_settop(L, setup);
 }
 
+/* The session's max_queue_bytes (opts.max_queue_bytes, checked by the Lua front). */
+static size_t max_queue(lua_State *L, int opts)
+{
+    lua_Integer n = opt(L, opts, "max_queue_bytes") == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    return n > 0 ? (size_t)n : LRT_DEFAULT_QUEUE_BYTES;
+}
+
 /* history given: its clientContent message goes to state.history_message (the binding
  * sends it right after setupComplete), and on the Gemini API the setup says that the
  * first clientContent is the initial history (no model call); Vertex does not take
  * historyConfig. A history with no content sends neither: the service would wait for
- * it. Runs after set_input_format (audio parts default to the session's mime type). */
+ * it. One whose text would pass max_queue_bytes could never be queued: the encode
+ * stops there and state.history_overrun says why (connect returns it as "busy", as the
+ * core's refusal of a history too large would be). Runs after set_input_format (audio
+ * parts default to the session's mime type). */
 static void set_history(lua_State *L, int state, int opts, int setup)
 {
     int t = opt(L, opts, "history");
     lua_pushnil(L);
     lua_setfield(L, state, "history_message");
+    lua_pushnil(L);
+    lua_setfield(L, state, "history_overrun");
     if (t == LUA_TTABLE) {
+        size_t bound = max_queue(L, opts);
         lua_pushcfunction(L, lrt_map_history);
         lua_pushvalue(L, state);
         lua_pushvalue(L, -3);
-        lua_call(L, 2, 1);
+        int st = lrt_json_pcall_bounded(L, bound, 2, 1);
+        if (st == LRT_JSON_OVERRUN) {
+            lua_setfield(L, state, "history_overrun");
+            lua_settop(L, setup);
+            return;
+        }
+        if (st != LUA_OK)
+            lua_error(L);
         if (!lua_isnil(L, -1)) {
             lua_setfield(L, state, "history_message");
             if (!lrt_map_vertex(L, state)) {
@@ -377,12 +398,8 @@ static void set_input_format(lua_State *L, int state, int opts)
     }
 }
 
-/* core.map_setup(state, opts) -> JSON text of {"setup":{...}} */
-int lrt_map_setup(lua_State *L)
+static int map_setup(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
     const int state = 1, opts = 2;
 
     int kt = opt(L, opts, "kind");
@@ -423,4 +440,28 @@ int lrt_map_setup(lua_State *L)
 
     lua_setfield(L, msg, "setup");
     return lrt_json_encode_ex(L, msg, LRT_JSON_WIRE_DEPTH, NULL);
+}
+
+/* core.map_setup(state, opts) -> JSON text of {"setup":{...}}
+ * The setup's encodes (raw values, the whole message) stop at LRT_SETUP_BOUND bytes, or
+ * max_queue_bytes when larger: a message that long is no setup a service takes, and
+ * one made of shared subtables would otherwise keep connect encoding for ever. */
+int lrt_map_setup(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    size_t bound = max_queue(L, 2);
+    if (bound < LRT_SETUP_BOUND)
+        bound = LRT_SETUP_BOUND;
+    lua_pushcfunction(L, map_setup);
+    lua_insert(L, 1);
+    int st = lrt_json_pcall_bounded(L, bound, 2, 1);
+    if (st == LRT_JSON_OVERRUN)
+        return luaL_error(L, "the setup message would be larger than %I bytes (16 MiB, or "
+                             "max_queue_bytes when larger): look at what 'raw', 'tools' and "
+                             "'instructions' hold", (lua_Integer)bound);
+    if (st != LUA_OK)
+        return lua_error(L);
+    return 1;
 }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "lrt_json.h"
 #include "lrt_private.h"
 #include "lrt_map.h"
 
@@ -29,10 +30,11 @@ void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults)
     lua_call(L, nargs, nresults);
 }
 
-int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults)
+int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults,
+                                size_t bound)
 {
     insert_module_fn(L, name, nargs);
-    int st = lua_pcall(L, nargs, nresults, 0);
+    int st = lrt_json_pcall_bounded(L, bound, nargs, nresults);
     /* raised inside a C function called from C: it carries no position (a memory error
      * stays one: lua_error raises it as such only unchanged) */
     if (st == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING) {

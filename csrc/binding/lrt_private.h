@@ -35,6 +35,8 @@ struct lrt_session {
     lua_Integer inbox_head;     /* LRT_UV_INBOX holds [inbox_head..inbox_tail]; both */
     lua_Integer inbox_tail;     /* start again at 1 / 0 whenever it empties */
     int in_handler;             /* a tool handler runs (or waits) for LRT_UV_DISPATCH */
+    size_t max_queue;           /* the core's max_queue_bytes: no JSON text longer can
+                                   ever be queued, so the mapping's encodes stop there */
 };
 
 enum {
@@ -80,11 +82,13 @@ void lrt_push_module(lua_State *L);
 /* Calls realtime.core.<name> with nargs arguments from the top of the stack, leaving
  * nresults values (plain call: errors propagate). */
 void lrt_call_module(lua_State *L, const char *name, int nargs, int nresults);
-/* The same in protected mode, for a function the caller's Lua code called: returns the
- * lua_pcall status; on an error its value is on top, for the caller to raise once it has
- * undone what it must, and a string gets the position of that caller's line, as
- * luaL_error gives. */
-int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults);
+/* The same in protected mode, for a function the caller's Lua code called, with its JSON
+ * encodes bounded to `bound` bytes each (lrt_json_pcall_bounded): returns the lua_pcall
+ * status or LRT_JSON_OVERRUN; on an error its value is on top, for the caller to raise
+ * once it has undone what it must, and a string gets the position of that caller's
+ * line, as luaL_error gives (not the overrun's message, which is returned, not raised). */
+int lrt_pcall_module_for_caller(lua_State *L, const char *name, int nargs, int nresults,
+                                size_t bound);
 /* Raises msg (a misuse by the user's code) positioned at the first Lua function on the
  * stack that is not the library's own Lua (lua/realtime/init.lua): the methods written
  * there (receive, messages, poll) call the C ones for the user, whose line it must name. */

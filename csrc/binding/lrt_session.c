@@ -279,7 +279,20 @@ static int lrt_session_send(lua_State *L)
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
     /* wire array | nil, msg, code */
-    if (lrt_pcall_module_for_caller(L, "map_client", 2, 3) != LUA_OK) {
+    int st = lrt_pcall_module_for_caller(L, "map_client", 2, 3, u->max_queue);
+    if (st == LRT_JSON_OVERRUN) {
+        /* a message that can never be queued: refused as the core refuses one (busy,
+           nothing of it sent or buffered), unless sends are refused anyway (closed) */
+        struct rt_error err;
+        undo_mapping(L, trigger, open);
+        if (rt_session_send(u->s, NULL, 0, &err) != 0)
+            return lrt_pushfail(L, &err);
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        lua_pushliteral(L, "busy");
+        return 3;
+    }
+    if (st != LUA_OK) {
         /* a part refused after others were mapped: none of it was sent, so nothing of it
            may stay */
         undo_mapping(L, trigger, open);

@@ -160,15 +160,50 @@ static void lrt_name_refusal(lua_State *L, int msg, int why)
     lua_pop(L, 1);
 }
 
+/* The result at result is larger than the session's whole send queue (the message on
+ * top says so): it can never be queued, and nobody else will answer the call, so the
+ * model gets an error result in its place (its text names the bound), and the caller an
+ * error message "busy" ("tool response not sent: ...", the words of a response the
+ * queue refused), which names the call. Pops the message. */
+static void lrt_result_too_large(lua_State *L, int msg, int result)
+{
+    int why = lua_gettop(L);
+    const char *name = NULL;
+
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "error");
+    lua_setfield(L, -2, "type");
+    lua_pushliteral(L, "busy");
+    lua_setfield(L, -2, "code");
+    lua_pushfstring(L, "tool response not sent: %s: the result of %s can never be queued; "
+                       "the model got an error result instead", lua_tostring(L, why),
+                    lrt_call_where(L, msg));
+    lua_remove(L, -2);
+    lua_setfield(L, -2, "message");
+    lua_rawseti(L, SLOT_MSGS, (lua_Integer)lua_rawlen(L, SLOT_MSGS) + 1);
+    if (lrt_function_call_part(L, msg)) {
+        lua_getfield(L, -1, "name");
+        name = lua_tostring(L, -1);
+    }
+    lua_pushfstring(L, "tool '%s': its result cannot be sent: %s", name ? name : "?",
+                    lua_tostring(L, why));
+    lrt_error_result(L, lua_gettop(L), msg);
+    lua_replace(L, result);
+    lua_settop(L, why - 1);
+}
+
 /* Buffers the result at result for the call of the message at msg, with the handler's
  * options table at opts (0: none), through map_client, in protected mode: options the
  * mapping refuses turn into an error result, and a request the backend cannot honour
  * (will_continue = true on Vertex) into an error message for the caller, the result
- * going out without it. */
+ * going out without it; so does a result larger than max_queue_bytes (the mapping's
+ * encodes stop there). Each turn drops what the last refused, so three always end with
+ * a result buffered: the last is an error result without options. */
 void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
 {
     static const char *const fields[] = { "scheduling", "will_continue", NULL };
-    for (int attempt = 0; attempt < 2; attempt++) {
+    size_t bound = lrt_session_arg(L, SLOT_SELF)->max_queue;
+    for (int attempt = 0; attempt < 3; attempt++) {
         int top = lua_gettop(L);
         lrt_push_module(L);
         lua_getfield(L, -1, "map_client");
@@ -191,7 +226,7 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
         lua_pushvalue(L, result);
         lua_setfield(L, -2, "result");
         for (int k = 0; opts && fields[k]; k++) {
-            if (attempt == 1 && strcmp(fields[k], "will_continue") == 0)
+            if (attempt > 0 && strcmp(fields[k], "will_continue") == 0)
                 continue;
             lrt_user_field(L, opts, fields[k]);   /* a strict table's raise: absent */
             lua_setfield(L, -2, fields[k]);
@@ -199,9 +234,15 @@ void lrt_buffer_result(lua_State *L, int msg, int result, int opts)
         lua_rawseti(L, -2, 1);
         lua_setfield(L, -2, "content");
         lua_setfield(L, -2, "item");
-        int status = lua_pcall(L, 2, 3, 0);
+        int status = lrt_json_pcall_bounded(L, bound, 2, 3);
         if (status == LUA_ERRMEM)
             lua_error(L);
+        if (status == LRT_JSON_OVERRUN) {
+            lrt_result_too_large(L, msg, result);
+            lua_settop(L, top);
+            opts = 0;
+            continue;
+        }
         if (status != LUA_OK) {
             /* a result JSON cannot carry (NaN, a function, a cycle, ...) or options the
              * mapping refused: the model hears why, with the tool's name; so does the log */

@@ -432,6 +432,11 @@ function Client:connect(opts)
   -- what the mapping cannot convert is the caller's error, raised at the caller's line
   local mapped, setup = pcall(core.map_setup, state, eff)
   if not mapped then error(setup, 2) end
+  -- a history longer than max_queue_bytes could never be queued: the encode stopped
+  -- there, and the connect ends before it opens anything
+  if state.history_overrun then
+    return nil, "could not send the history: " .. state.history_overrun, "busy"
+  end
   -- the history turns, sent once the setup is acknowledged and before anything else
   local history = state.history_message
   local fmt = eff.input_audio_format or {}

@@ -43,8 +43,9 @@ end
 
 -- Sends result (and opts) as the answer of call, as send_tool_result does; what the
 -- mapping refuses goes to the model as an error, and to the log. A result that cannot go
--- (will_continue = true on Vertex: it goes without; "busy") is logged and told to the
--- caller as the dispatch tells it. Returns nothing.
+-- (will_continue = true on Vertex: it goes without; "busy"; larger than max_queue_bytes:
+-- an error result goes instead) is logged and told to the caller as the dispatch tells
+-- it. Returns nothing.
 local function send_late(call, where, result, opts)
   local session = call.session
   local ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result, opts)
@@ -63,6 +64,15 @@ local function send_late(call, where, result, opts)
     tell(session, code, text)
     ok, sent, err, code = pcall(session.send_tool_result, session, call.id, result,
       { scheduling = field(opts, "scheduling") })
+  end
+  if ok and not sent and code == "busy" and tostring(err):find("exceeds max_queue_bytes", 1, true) then
+    -- larger than the whole send queue: it can never go, and nobody else answers the
+    -- call. As the dispatch does: the model gets an error result, the caller is told.
+    local text = ("tool '%s': its result cannot be sent: %s"):format(call.name, err)
+    log("error", "tool handler failed: " .. text)
+    tell(session, code, ("tool response not sent: %s: the result of %s can never be queued; "
+      .. "the model got an error result instead"):format(err, where))
+    ok, sent, err, code = pcall(session.send_tool_result, session, call.id, error_result(text))
   end
   if not ok or not sent then
     log("error", ("%s: its result was not sent: %s"):format(where, tostring(ok and err or sent)))
