@@ -665,6 +665,7 @@ void lrt_schema_convert(lua_State *L, int idx, const char *tool)
     c.n = 0;
     c.nrefs = 0;
     c.inlined = 0;
+    c.made = 0;
     lua_newtable(L);
     c.folds = lua_gettop(L);
     lrt_schema_node(&c, c.root, 1);

@@ -18,6 +18,10 @@ struct seg {
  * propertyOrdering names made inside a $ref. Each $ref is a new copy, so a few small
  * definitions that each refer twice to the next double at every level. */
 #define LRT_SCHEMA_MAX_INLINED 10000
+/* What one tool's parameters may make in all: a table given in several places (no
+ * cycle, but shared) is converted at each, so 20 levels of { a = t, b = t } make a
+ * million schemas from 21 tables. Far above any schema a service takes. */
+#define LRT_SCHEMA_MAX_MADE 100000
 
 struct sctx {
     lua_State *L;
@@ -29,6 +33,7 @@ struct sctx {
                                                first; borrowed from the schema tables */
     int nrefs;
     lua_Integer inlined;   /* counted against LRT_SCHEMA_MAX_INLINED */
+    lua_Integer made;      /* counted against LRT_SCHEMA_MAX_MADE */
     int folds;   /* stack index of a table: converted schema -> { clause, description as
                     given }, for each whose constraints were folded into its description */
 };
@@ -43,8 +48,8 @@ void lrt_schema_node(struct sctx *c, int src, int level);
  * replaces that value with the result. */
 void lrt_schema_inline_ref(struct sctx *c, int src, int level);
 
-/* Counts n things made (a schema, or n list entries) while inside a $ref; raises once
- * they pass LRT_SCHEMA_MAX_INLINED. */
+/* Counts n things made (a schema, or n list entries); raises once they pass
+ * LRT_SCHEMA_MAX_MADE, or, made inside a $ref, LRT_SCHEMA_MAX_INLINED. */
 void lrt_schema_inlined(struct sctx *c, lua_Integer n);
 
 #endif

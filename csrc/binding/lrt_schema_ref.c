@@ -102,8 +102,13 @@ void lrt_schema_inline_ref(struct sctx *c, int src, int level)
 
 void lrt_schema_inlined(struct sctx *c, lua_Integer n)
 {
+    c->made += n;
+    if (c->made > LRT_SCHEMA_MAX_MADE)
+        luaL_error(c->L, "tool '%s': parameters hold more than %d schemas and values (a table "
+                         "given in several places is converted at each: one shared at every "
+                         "level doubles at each)", c->tool, LRT_SCHEMA_MAX_MADE);
     if (c->nrefs == 0)
-        return;   /* outside references, what is made is the size of what was given */
+        return;   /* outside references, what is made is counted above */
     c->inlined += n;
     if (c->inlined > LRT_SCHEMA_MAX_INLINED)
         luaL_error(c->L, "tool '%s': parameters expand past %d schemas and values once their "
