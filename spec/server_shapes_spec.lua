@@ -547,6 +547,24 @@ describe("server frames of the wrong shape", function()
     client:close()
   end)
 
+  it("the details of a user transcript piece without text end at a reconnect, not in the next transcript", function()
+    -- the piece comes, the connection drops, and the resumed one transcribes anew
+    local client = h:client("send", { handle = 1, drop = 1,
+      frames = frames('{"serverContent":{"inputTranscription":{"words":[{"word":"stale"}],"languageCode":"fr-FR"}}}'),
+      resumed = frames('{"serverContent":{"inputTranscription":{"text":"new","words":[{"word":"new"}]}}}',
+        '{"serverContent":{"inputTranscription":{"finished":true}}}') })
+    local session = assert(client:connect { output_modalities = { "text" } })
+    local done
+    for m in session:messages(5) do
+      if m.type == "input_audio_transcription_completed" then done = m; break end
+    end
+    assert(done, "no input_audio_transcription_completed")
+    assert.equal("new", done.text)
+    assert.same({ { word = "new" } }, done.words)
+    assert.is_nil(done.language)
+    client:close()
+  end)
+
   it("a voice-activity edge whose type only begins with a known name is another kind: raw", function()
     -- a NUL in the value ends it for strcmp, not for the server: "ACTIVITY_START\0..." is
     -- a kind the library does not know, not the start of speech

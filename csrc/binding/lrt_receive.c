@@ -108,7 +108,8 @@ static void lrt_end_response(lua_State *L, const char *why)
  * input sent again is transcribed again by the new one, and its pieces must not be glued
  * to these (the completed text would hold the words twice); input the resumed server
  * already holds is not transcribed again, so these are completed now rather than dropped.
- * A response still open has completed them as it ended (lrt_end_response). */
+ * A response still open has completed them as it ended (lrt_end_response). Details of
+ * pieces without text are dropped with the connection. */
 static void lrt_complete_input(lua_State *L)
 {
     static const char finished[] = "{\"serverContent\":{\"inputTranscription\":"
@@ -120,7 +121,12 @@ static void lrt_complete_input(lua_State *L)
     lua_getfield(L, st, "input_parts");
     int pending = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
     lua_pop(L, 1);
-    if (pending) {
+    if (!pending) {
+        /* details of pieces without text (their frames came as raw) end with the lost
+           connection too: kept, they would join the next utterance's */
+        lua_pushnil(L);
+        lua_setfield(L, st, "input_details");
+    } else {
         lrt_map_server_text(L, st, finished, sizeof finished - 1);   /* msgs | nil, .. */
         lua_pop(L, 2);
         if (lua_istable(L, -1)) {

@@ -448,12 +448,21 @@ const modes = {
 
   send: {
     about: 'after setupComplete, sends each of `frames` (comma-separated base64url payloads) '
-      + 'as a binary frame',
-    setup(c) {
+      + 'as a binary frame; with `handle`, a resumable handle first, and with `drop`, drops the '
+      + 'TCP connection after them; a resumed connection (setup with a handle) sends `resumed` '
+      + '(the same spelling) instead, and is the tiny model',
+    setup(c, msg) {
       c.setupComplete();
-      for (const f of (c.params.frames || '').split(',').filter(Boolean)) {
+      const sr = msg && msg.setup && (msg.setup.sessionResumption || msg.setup.session_resumption);
+      const resumed = Boolean(sr && sr.handle);
+      if (resumed) c.note(`resumed from ${sr.handle}`);
+      else if (c.params.handle !== undefined)
+        c.sendJson({ sessionResumptionUpdate: { newHandle: `send-${c.id}`, resumable: true } });
+      const list = resumed ? c.params.resumed : c.params.frames;
+      for (const f of (list || '').split(',').filter(Boolean)) {
         c.send(Buffer.from(f, 'base64url'));
       }
+      if (!resumed && c.params.drop !== undefined) c.drop();
     },
   },
 };

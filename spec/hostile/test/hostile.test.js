@@ -309,6 +309,25 @@ test('hostile server modes', async (t) => {
     d.close();
   });
 
+  await t.test('send with handle and drop: the frames, then the drop; the resumed connection sends its own', async () => {
+    const one = Buffer.from('{"a":1}').toString('base64url');
+    const two = Buffer.from('{"b":2}').toString('base64url');
+    const c = await Raw.open(base, `/send/frames=${one}/handle=1/drop=1/resumed=${two}/tag=sd/ws/x`);
+    c.sendJson({ setup: {} });
+    await c.until(() => c.ended);
+    assert.match(c.texts()[1], /"newHandle":"send-/);
+    assert.strictEqual(c.texts()[2], '{"a":1}');
+    const d = await Raw.open(base, `/send/frames=${one}/handle=1/drop=1/resumed=${two}/tag=sd/ws/x`);
+    d.sendJson({ setup: { sessionResumption: { handle: 'send-1' } } });
+    await d.until((l) => l.length >= 2);
+    assert.strictEqual(d.texts()[1], '{"b":2}');
+    assert.ok(!d.ended);
+    d.close();
+    const recs = (await getJson(base, '/_log?tag=sd')).connections;
+    assert.ok(recs[0].notes.some((n) => n.what === 'dropped the TCP connection'));
+    assert.ok(recs[1].notes.some((n) => n.what === 'resumed from send-1'));
+  });
+
   await t.test('void_calls gives a handle and the calls, and drops after the first answer', async () => {
     const ids = [Buffer.from('a\\"b').toString('base64url'), '-'].join('.');
     const c = await open(`/void_calls/ids=${ids}/tag=v/ws/x`);
