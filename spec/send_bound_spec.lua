@@ -14,6 +14,13 @@ local function shared(levels)
   return t
 end
 
+-- Asserts the return of a send the bound refused: nil, OVERRUN, "busy".
+local function refused(ok, err, code)
+  assert.is_nil(ok)
+  assert.equal(OVERRUN, err)
+  assert.equal("busy", code)
+end
+
 -- The client messages of the newest connection that carry key.
 local function sent(key) return #helper.client_messages(key, helper.open_connection()) end
 
@@ -41,10 +48,7 @@ describe("a send larger than max_queue_bytes", function()
 
   it("is busy as soon as a raw wire table's text passes the bound (2^20 shared leaves)", function()
     local session = connect()
-    local ok, err, code = session:send { type = "raw", wire = { clientContent = shared(20) } }
-    assert.is_nil(ok)
-    assert.equal(OVERRUN, err)
-    assert.equal("busy", code)
+    refused(session:send { type = "raw", wire = { clientContent = shared(20) } })
     assert.equal(0, sent "clientContent")
     assert.is_string(helper.text_turn(session, "Hello?"))   -- the session goes on
     session:close()
@@ -53,10 +57,7 @@ describe("a send larger than max_queue_bytes", function()
 
   it("is busy for a text longer than the bound, before it is encoded whole", function()
     local session = connect()
-    local ok, err, code = session:send_text(("x"):rep(4 * BOUND))
-    assert.is_nil(ok)
-    assert.equal(OVERRUN, err)
-    assert.equal("busy", code)
+    refused(session:send_text(("x"):rep(4 * BOUND)))
     assert.equal(1, sent "setup")
     assert.equal(0, sent "realtimeInput")
     assert.is_string(helper.text_turn(session, "Hello?"))
@@ -68,10 +69,7 @@ describe("a send larger than max_queue_bytes", function()
     local session = connect { tools = { { name = "t", description = "d" } } }
     assert(session:send_text "call t {}")
     local call = call_of(session)
-    local ok, err, code = session:send_tool_result(call.call_id, shared(17))
-    assert.is_nil(ok)
-    assert.equal(OVERRUN, err)
-    assert.equal("busy", code)
+    refused(session:send_tool_result(call.call_id, shared(17)))
     -- nothing of it was kept for create_response()
     assert(session:create_response())
     assert.equal(0, sent "toolResponse")
@@ -93,10 +91,7 @@ describe("a send larger than max_queue_bytes", function()
     local mt = { __gc = function() finalized = finalized + 1 end }
     local result = "x"
     for _ = 1, 17 do result = setmetatable({ a = result, b = result }, mt) end
-    local ok, err, code = session:send_tool_result(call.call_id, result)
-    assert.is_nil(ok)
-    assert.equal(OVERRUN, err)
-    assert.equal("busy", code)
+    refused(session:send_tool_result(call.call_id, result))
     result = nil   -- luacheck: ignore 311
     collectgarbage()
     collectgarbage()
@@ -115,10 +110,7 @@ describe("a send larger than max_queue_bytes", function()
         { { role = "user", content = { { type = "text", text = ("x"):rep(4 * BOUND) } } } })
       return next, { a = 1 }, nil
     end })
-    local ok, err, code = session:send { type = "raw", wire = { clientContent = proxy } }
-    assert.is_nil(ok)
-    assert.equal(OVERRUN, err)
-    assert.equal("busy", code)
+    refused(session:send { type = "raw", wire = { clientContent = proxy } })
     assert.equal(0, sent "clientContent")
     session:close()
     helper.drain(session)
