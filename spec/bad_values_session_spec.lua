@@ -60,6 +60,11 @@ describe("bad values on a session", function()
       raises("option 'tools': expected a plain list", client.connect, client, { tools = proxy({ tool }, false) })
       raises("option 'history': expected a plain list", client.connect, client,
         { history = proxy { { role = "user", text = "remember me" } } })
+      -- the transcription's lists too: not "expected a non-empty list ..., got table"
+      raises("option 'transcription.vocabulary': expected a plain list, but its metatable gives it "
+        .. "entries", client.connect, client, { transcription = { vocabulary = proxy { "Acme" } } })
+      raises("option 'transcription.language': expected a plain list", client.connect, client,
+        { transcription = { language = proxy { "en-US" } } })
       raises("option 'history': item 1: 'content' must be a plain list: its metatable gives it entries "
         .. "that are not stored in it (__index or __len; 0 stored)", client.connect, client,
         { history = { { role = "user", content = proxy { { type = "text", text = "c" } } } } })

@@ -146,14 +146,21 @@ end
 --- Raises "option 'what': expected a list, ..." (at `level`) unless t is a sequence: keys
 -- 1..n and nothing else. An entry given without its list ({ name = ... } for
 -- {{ name = ... }}), a key such as `first`, or a hole would otherwise be skipped silently.
+-- Why the table t is no list the mapping can read, or nil: the mapping reads the entries
+-- as stored, and a proxy's (__index, __len) would be lost. A list class whose metatable
+-- only adds methods is a plain list still.
+local function proxy_list(t)
+  local n = rawlen(t)
+  if getmetatable(t) ~= nil and (#t ~= n or field(t, n + 1) ~= nil) then
+    return ("expected a plain list, but its metatable gives it entries that are not stored "
+      .. "in it (__index or __len; %d stored)"):format(n)
+  end
+end
+
 local function check_list(t, what, level)
   local n = rawlen(t)
-  -- the mapping reads the entries as stored: a proxy's (__index, __len) would be lost.
-  -- A list class whose metatable only adds methods is a plain list still.
-  if #t ~= n or field(t, n + 1) ~= nil then
-    error(("option '%s': expected a plain list, but its metatable gives it entries that are "
-      .. "not stored in it (__index or __len; %d stored)"):format(what, n), level + 1)
-  end
+  local why = proxy_list(t)
+  if why then error(("option '%s': %s"):format(what, why), level + 1) end
   for k in next, t do
     if math.type(k) ~= "integer" or k < 1 then
       error(("option '%s': expected a list ({ x, y, ... }), but it has the key %s"):format(what, shown(k)), level + 1)
@@ -331,6 +338,8 @@ end
 local function language(v)
   local what = LANGUAGE_CODE .. " or a non-empty list of them"
   if type(v) ~= "table" then return language_code(v), what end
+  local proxy = proxy_list(v)
+  if proxy then return false, what, nil, proxy end
   if rawlen(v) == 0 then return false, what end
   for i, x in stored(v) do
     if not language_code(x) then
@@ -348,6 +357,8 @@ SESSION_OPTIONS.speech_language = function(v) return language_code(v), LANGUAGE_
 -- length: the service documents none, and it answers what it refuses.
 local function vocabulary(v)
   local what = "a non-empty list of words or phrases (strings)"
+  local proxy = type(v) == "table" and proxy_list(v)
+  if proxy then return false, what, nil, proxy end
   if type(v) ~= "table" or rawlen(v) == 0 then return false, what end
   for i, x in stored(v) do
     if type(x) ~= "string" or x == "" then
