@@ -77,23 +77,31 @@ local function names_of(spec)
   return list, seen
 end
 
---- The name of spec that name is another spelling of (camelCase, another API's), or nil.
-local function spelling(name, spec)
-  if type(name) ~= "string" or #name == 0 or #name > 64 then return nil end
-  local _, known = names_of(spec)
-  local s = snake(name)
+-- The known name that s (a name in snake_case) spells another way, or nil.
+local function spelled(s, known)
   if known[s] then return s end              -- topK, maxOutputTokens
   if FOREIGN[s] and known[FOREIGN[s]] then return FOREIGN[s] end
   return nil
 end
 
+local function usable(name)
+  return type(name) == "string" and #name > 0 and #name <= 64
+end
+
+--- The name of spec that name is another spelling of (camelCase, another API's), or nil.
+local function spelling(name, spec)
+  if not usable(name) then return nil end
+  local _, known = names_of(spec)
+  return spelled(snake(name), known)
+end
+
 --- The name of spec that the unknown name most likely meant, or nil.
 local function suggest(name, spec)
-  if type(name) ~= "string" or #name == 0 or #name > 64 then return nil end
-  local same = spelling(name, spec)
-  if same then return same end
+  if not usable(name) then return nil end
   local list, known = names_of(spec)
   local s = snake(name)
+  local same = spelled(s, known)
+  if same then return same end
   local limit = #s <= 4 and 1 or 2
   -- Only a name closer than every other is a guess: of two as close ("top_x": top_k,
   -- top_p) either may be wrong, and a wrong guess misleads more than none.
