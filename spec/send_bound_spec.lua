@@ -46,6 +46,13 @@ describe("a send larger than max_queue_bytes", function()
     return assert(client:connect(opts))
   end
 
+  -- A session with a tool t that has no handler, and the call the simulator made of it.
+  local function called()
+    local session = connect { tools = { { name = "t", description = "d" } } }
+    assert(session:send_text "call t {}")
+    return session, call_of(session)
+  end
+
   it("is busy as soon as a raw wire table's text passes the bound (2^20 shared leaves)", function()
     local session = connect()
     refused(session:send { type = "raw", wire = { clientContent = shared(20) } })
@@ -66,9 +73,7 @@ describe("a send larger than max_queue_bytes", function()
   end)
 
   it("leaves a send_tool_result unbuffered and its call answerable", function()
-    local session = connect { tools = { { name = "t", description = "d" } } }
-    assert(session:send_text "call t {}")
-    local call = call_of(session)
+    local session, call = called()
     refused(session:send_tool_result(call.call_id, shared(17)))
     -- nothing of it was kept for create_response()
     assert(session:create_response())
@@ -83,9 +88,7 @@ describe("a send larger than max_queue_bytes", function()
   end)
 
   it("copies a shared result's tables once each before it refuses it", function()
-    local session = connect { tools = { { name = "t", description = "d" } } }
-    assert(session:send_text "call t {}")
-    local call = call_of(session)
+    local session, call = called()
     -- each table the send copies gets the metatable too, and so a finalizer to count
     local finalized = 0
     local mt = { __gc = function() finalized = finalized + 1 end }
