@@ -9,10 +9,10 @@
  * minimum, maximum, min/max Items/Length/Properties (int64, so strings on the wire),
  * default, example, propertyOrdering (a list of names, as required is).
  *
- * Told in the description: constraints with no field to map to (exclusiveMinimum,
- * exclusiveMaximum, multipleOf, uniqueItems = true, additionalProperties = false) become
- * a clause appended to it, "(greater than 0; a multiple of 2)", so the model still reads
- * them (the service refuses the keywords themselves).
+ * Told in the description (lrt_schema_fold.c): constraints with no field to map to
+ * (exclusiveMinimum, exclusiveMaximum, multipleOf, uniqueItems = true,
+ * additionalProperties = false) become a clause appended to it, "(greater than 0; a
+ * multiple of 2)", so the model still reads them (the service refuses the keywords).
  *
  * Dropped: keywords that only annotate ($schema, $id, $comment, $anchor, examples,
  * deprecated, readOnly, writeOnly, content*, "x-..." extensions), and a schema for
@@ -103,10 +103,6 @@ static const char *const dropped[] = {
     "deprecated", "readOnly", "writeOnly", "contentEncoding", "contentMediaType",
     "contentSchema", NULL,
 };
-/* Constraints Google's Schema has no field for: told to the model in the description
- * (fold_constraints), in this order, rather than lost. */
-static const char *const folded[] = { "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-                                      "uniqueItems", "additionalProperties", NULL };
 static const char *const copied_str[] = { "description", "title", "format", "pattern", NULL };
 static const char *const copied_int64[] = { "minItems", "maxItems", "minLength", "maxLength",
                                             "minProperties", "maxProperties", NULL };
@@ -201,7 +197,7 @@ static int convert_list(struct sctx *c, int src, int level, const char *key, int
 /* Makes dst the one alternative at alt that a null anyOf left: its keywords fill in
  * those dst lacks; those written beside the anyOf win, as beside a $ref. The clause its
  * constraints added to its description is taken out and replaces the value at alt, to
- * be told with dst's own (fold_constraints): a description beside the anyOf would
+ * be told with dst's own (lrt_schema_fold): a description beside the anyOf would
  * otherwise win over it and drop the constraints unsaid. nil replaces it when none. */
 static void lift_alternative(struct sctx *c, int dst, int alt)
 {
@@ -327,7 +323,7 @@ static void copy_names(struct sctx *c, int v, int dst, const char *k)
     }
     if (keys != n)
         lrt_schema_fail(c, "must be a list of property names%s", NULL);
-    lrt_schema_inlined(c, n);
+    lrt_schema_count(c, n);
     lrt_json_newarray(L, (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, v, i) != LUA_TSTRING)
@@ -366,137 +362,6 @@ static void check_names(struct sctx *c, int dst, const char *k)
     lua_settop(L, top);
 }
 
-/* Pushes the number at v as the description shows it: 2, 0.5, 1e+20. A float with no
- * fraction reads as an integer ("greater than 0", not "0.0"): JSON decoders hand
- * every number over as a float. */
-static void push_number(lua_State *L, int v)
-{
-    lua_Number x = lua_tonumber(L, v);
-
-    if (lua_isinteger(L, v))
-        lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, v));
-    else if (x == floor(x) && fabs(x) < 1e15)   /* exact as an integer */
-        lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)x);
-    else
-        lua_pushfstring(L, "%f", (LUAI_UACNUMBER)x);
-}
-
-/* exclusiveMinimum / exclusiveMaximum at v: a number, or (draft 4) true, which makes the
- * minimum / maximum beside it exclusive. Pushes "greater than N" and returns 1, or
- * returns 0 when it narrows nothing. */
-static int bound_clause(struct sctx *c, int src, int v, int lower)
-{
-    lua_State *L = c->L;
-    int top = lua_gettop(L);
-
-    if (lua_type(L, v) == LUA_TBOOLEAN) {
-        lua_pushstring(L, lower ? "minimum" : "maximum");
-        if (!lua_toboolean(L, v) || lua_rawget(L, src) != LUA_TNUMBER) {
-            lua_settop(L, top);
-            return 0;
-        }
-        v = lua_gettop(L);   /* checked finite where it was converted */
-    } else if (lua_type(L, v) != LUA_TNUMBER || !isfinite(lua_tonumber(L, v))) {
-        lrt_schema_fail(c, "must be a finite number (or, as in draft 4, a boolean beside "
-                           "minimum or maximum)%s", NULL);
-    }
-    lua_pushstring(L, lower ? "greater than " : "less than ");
-    push_number(L, v);
-    lua_concat(L, 2);
-    if (lua_gettop(L) > top + 1)
-        lua_replace(L, top + 1);   /* over the minimum / maximum it read */
-    return 1;
-}
-
-/* The clause the folded keyword k (its value at v) adds to the description: pushed,
- * returning 1; or 0 when the value narrows nothing (uniqueItems = false, ...). */
-static int fold_clause(struct sctx *c, int src, const char *k, int v)
-{
-    lua_State *L = c->L;
-
-    if (strcmp(k, "exclusiveMinimum") == 0 || strcmp(k, "exclusiveMaximum") == 0)
-        return bound_clause(c, src, v, strcmp(k, "exclusiveMinimum") == 0);
-    if (strcmp(k, "multipleOf") == 0) {
-        if (lua_type(L, v) != LUA_TNUMBER || !isfinite(lua_tonumber(L, v)) ||
-            lua_tonumber(L, v) <= 0)
-            lrt_schema_fail(c, "must be a finite number greater than 0%s", NULL);
-        lua_pushliteral(L, "a multiple of ");
-        push_number(L, v);
-        lua_concat(L, 2);
-        return 1;
-    }
-    if (strcmp(k, "uniqueItems") == 0) {
-        if (lua_type(L, v) != LUA_TBOOLEAN)
-            lrt_schema_fail(c, "must be a boolean%s", NULL);
-        if (!lua_toboolean(L, v))
-            return 0;
-        lua_pushliteral(L, "no two items equal");
-        return 1;
-    }
-    /* additionalProperties: true, or a schema for the others, which Google's Schema
-     * cannot say (it has no map type), narrows nothing it could tell. */
-    if (lua_type(L, v) != LUA_TBOOLEAN && lua_type(L, v) != LUA_TTABLE)
-        lrt_schema_fail(c, "must be a boolean or a schema%s", NULL);
-    if (lua_type(L, v) == LUA_TTABLE || lua_toboolean(L, v))
-        return 0;
-    lua_pushliteral(L, "no properties other than those listed");
-    return 1;
-}
-
-/* Constraints the Schema has no field for reach the model as a clause of dst's
- * description: "Count (greater than 0; a multiple of 2)". The value at lifted, when a
- * string, is the clause of the alternative a null anyOf made dst: it is told first. */
-static void fold_constraints(struct sctx *c, int src, int dst, int lifted)
-{
-    lua_State *L = c->L;
-    int top = lua_gettop(L), n = 0;
-
-    luaL_checkstack(L, 16, "schema constraints");
-    if (lua_type(L, lifted) == LUA_TSTRING) {
-        lua_pushvalue(L, lifted);
-        n++;
-    }
-    for (const char *const *k = folded; *k; k++) {
-        lua_pushstring(L, *k);
-        if (lua_rawget(L, src) == LUA_TNIL) {
-            lua_pop(L, 1);
-            continue;
-        }
-        lrt_schema_push_seg(c, *k, 0);
-        int got = fold_clause(c, src, *k, lua_gettop(L));
-        c->n--;
-        lua_remove(L, -1 - got);   /* the keyword's value */
-        if (got && n++) {
-            lua_pushliteral(L, "; ");
-            lua_insert(L, -2);
-        }
-    }
-    if (n == 0)
-        return;
-    lua_concat(L, lua_gettop(L) - top);
-    int clauses = lua_gettop(L);
-    /* kept apart, for an anyOf this schema is the one non-null alternative of */
-    lua_pushvalue(L, dst);
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, clauses);
-    lua_rawseti(L, -2, 1);
-    lua_getfield(L, dst, "description");
-    lua_rawseti(L, -2, 2);
-    lua_rawset(L, c->folds);
-    /* lua_concat, not a format: a description may hold NUL bytes */
-    if (lua_getfield(L, dst, "description") == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-        lua_pushliteral(L, " (");
-    } else {
-        lua_pop(L, 1);
-        lua_pushliteral(L, "(");
-    }
-    lua_pushvalue(L, clauses);
-    lua_pushliteral(L, ")");
-    lua_concat(L, lua_gettop(L) - clauses);
-    lua_setfield(L, dst, "description");
-    lua_settop(L, top);
-}
-
 void lrt_schema_node(struct sctx *c, int src, int level)
 {
     lua_State *L = c->L;
@@ -513,7 +378,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         return;
     }
     lua_pop(L, 1);
-    lrt_schema_inlined(c, 1);   /* here, as a $ref makes one schema: its target's */
+    lrt_schema_count(c, 1);   /* here, as a $ref makes one schema: its target's */
 
     /* The service takes one or the other (Google's SDK refuses both). */
     lua_pushliteral(L, "type");
@@ -567,7 +432,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
                 lrt_schema_fail(c, "must be a non-empty list%s", NULL);
             if (!is_const)
                 plain(c, v);
-            lrt_schema_inlined(c, n);
+            lrt_schema_count(c, n);
             lrt_json_newarray(L, (int)n);
             for (lua_Integer i = 1; i <= n; i++) {
                 if (is_const) {
@@ -636,7 +501,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
         } else if (strcmp(k, "default") == 0 || strcmp(k, "example") == 0) {
             lua_pushvalue(L, v);
             lua_setfield(L, dst, k);
-        } else if (!in_list(k, dropped) && !in_list(k, folded) && strncmp(k, "x-", 2) != 0) {
+        } else if (!in_list(k, dropped) && !lrt_schema_is_folded(k) && strncmp(k, "x-", 2) != 0) {
             c->n--;
             lrt_schema_fail(c, "unsupported JSON Schema keyword '%s'", k);
         }
@@ -645,7 +510,7 @@ void lrt_schema_node(struct sctx *c, int src, int level)
     }
     if (!lua_isnil(L, lift))
         lift_alternative(c, dst, lift);
-    fold_constraints(c, src, dst, lift);
+    lrt_schema_fold(c, src, dst, lift);
     /* an enum alone is a string's (the API's enum is a string list) */
     if (has_enum && lua_getfield(L, dst, "type") == LUA_TNIL &&
         lua_getfield(L, dst, "anyOf") == LUA_TNIL)

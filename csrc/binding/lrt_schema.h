@@ -1,5 +1,5 @@
-/* What the schema conversion (lrt_schema.c) and its reference inlining
- * (lrt_schema_ref.c) share. Internal to the two. */
+/* What the schema conversion (lrt_schema.c), its reference inlining (lrt_schema_ref.c)
+ * and its folded constraints (lrt_schema_fold.c) share. Internal to the three. */
 #ifndef LRT_SCHEMA_H
 #define LRT_SCHEMA_H
 
@@ -50,6 +50,13 @@ void lrt_schema_inline_ref(struct sctx *c, int src, int level);
 
 /* Counts n things made (a schema, or n list entries); raises once they pass
  * LRT_SCHEMA_MAX_MADE, or, made inside a $ref, LRT_SCHEMA_MAX_INLINED. */
-void lrt_schema_inlined(struct sctx *c, lua_Integer n);
+void lrt_schema_count(struct sctx *c, lua_Integer n);
+
+/* Whether k is a keyword lrt_schema_fold tells in the description. */
+int lrt_schema_is_folded(const char *k);
+/* Appends to dst's description the clauses of src's keywords the Schema has no field
+ * for; the value at lifted, when a string, is the clause of the alternative a null
+ * anyOf made dst, told first. Each clause is kept apart in c->folds. */
+void lrt_schema_fold(struct sctx *c, int src, int dst, int lifted);
 
 #endif

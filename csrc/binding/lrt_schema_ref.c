@@ -100,7 +100,7 @@ void lrt_schema_inline_ref(struct sctx *c, int src, int level)
     lua_settop(L, ref);
 }
 
-void lrt_schema_inlined(struct sctx *c, lua_Integer n)
+void lrt_schema_count(struct sctx *c, lua_Integer n)
 {
     c->made += n;
     if (c->made > LRT_SCHEMA_MAX_MADE)
