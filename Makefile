@@ -218,7 +218,7 @@ bench: deps
 	@sh bench/run.sh
 
 # C micro-benchmarks of core functions (bench/c/*_bench.c; figures in bench/README.md).
-BENCH_C_SRC := csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_json_string.c csrc/core/rt_alloc.c csrc/core/rt_base64.c
+BENCH_C_SRC := csrc/core/rt_resume.c csrc/core/rt_json.c csrc/core/rt_json_string.c csrc/core/rt_alloc.c csrc/core/rt_base64.c csrc/core/rt_utf8.c
 $(BUILD)/bench/scan_bench: bench/c/scan_bench.c bench/c/scan_old.c bench/c/bench_util.h $(BENCH_C_SRC) $(wildcard csrc/core/*.h) | pkg-flags
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) $(PKG_CFLAGS) -Icsrc/core bench/c/scan_bench.c bench/c/scan_old.c $(BENCH_C_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
