@@ -159,6 +159,11 @@ const sendFrames = (name) => ({
   },
 });
 
+// Sends each of a comma-separated list of base64url payloads as a binary frame.
+function sendList(c, list) {
+  for (const f of (list || '').split(',').filter(Boolean)) c.send(Buffer.from(f, 'base64url'));
+}
+
 const modes = {
   setup_ok: {
     about: 'answers setupComplete; then answers text with text and tool results with a turn',
@@ -450,7 +455,8 @@ const modes = {
     about: 'after setupComplete, sends each of `frames` (comma-separated base64url payloads) '
       + 'as a binary frame; with `handle`, a resumable handle first, and with `drop`, drops the '
       + 'TCP connection after them; a resumed connection (setup with a handle) sends `resumed` '
-      + '(the same spelling) instead, and is the tiny model',
+      + '(the same spelling) instead, and is the tiny model; with `next`, the first client '
+      + 'message after the setup brings those frames (then the tiny model answers)',
     setup(c, msg) {
       c.setupComplete();
       const sr = msg && msg.setup && (msg.setup.sessionResumption || msg.setup.session_resumption);
@@ -458,11 +464,18 @@ const modes = {
       if (resumed) c.note(`resumed from ${sr.handle}`);
       else if (c.params.handle !== undefined)
         c.sendJson({ sessionResumptionUpdate: { newHandle: `send-${c.id}`, resumable: true } });
-      const list = resumed ? c.params.resumed : c.params.frames;
-      for (const f of (list || '').split(',').filter(Boolean)) {
-        c.send(Buffer.from(f, 'base64url'));
-      }
+      sendList(c, resumed ? c.params.resumed : c.params.frames);
       if (!resumed && c.params.drop !== undefined) c.drop();
+    },
+    // `next`: frames held until the client says something, so that a spec can read what
+    // the first ones did before the rest come
+    message(c, msg) {
+      if (c.params.next === undefined || c.nextSent) {
+        c.model(msg);
+        return;
+      }
+      c.nextSent = true;
+      sendList(c, c.params.next);
     },
   },
 };

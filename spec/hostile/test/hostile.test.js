@@ -328,6 +328,20 @@ test('hostile server modes', async (t) => {
     assert.ok(recs[1].notes.some((n) => n.what === 'resumed from send-1'));
   });
 
+  await t.test('send with next: those frames answer the first client message, the tiny model the rest', async () => {
+    const one = Buffer.from('{"a":1}').toString('base64url');
+    const two = Buffer.from('{"b":2}').toString('base64url');
+    const c = await open(`/send/frames=${one}/next=${two},${two}/ws/x`);
+    await c.until((l) => l.length >= 2);
+    c.sendJson({ realtimeInput: { text: 'one' } });
+    await c.until((l) => l.length >= 4);
+    c.sendJson({ realtimeInput: { text: 'two' } });
+    await c.until((l) => l.length >= 6);
+    assert.deepStrictEqual(c.texts().slice(1, 4), ['{"a":1}', '{"b":2}', '{"b":2}']);
+    assert.match(c.texts()[4], /You said: two/);
+    c.close();
+  });
+
   await t.test('void_calls gives a handle and the calls, and drops after the first answer', async () => {
     const ids = [Buffer.from('a\\"b').toString('base64url'), '-'].join('.');
     const c = await open(`/void_calls/ids=${ids}/tag=v/ws/x`);
