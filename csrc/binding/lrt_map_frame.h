@@ -49,9 +49,9 @@ int lrt_map_flag_top(struct lrt_frame *f, const char *where, const char *k);
  * output_audio_delta, starting a response if needed (lrt_map_audio.c). */
 void lrt_map_audio_part(struct lrt_frame *f, const char *mime, size_t mlen, int data);
 
-/* Reads t[k] as a google.protobuf.Duration ("1.5s") in seconds, up to a day, as the core
- * reads them (rt_resume_duration): -1 when absent; -2 when it is there but does not
- * read, which is reported as where.k, left out. */
+/* Reads t[k], an offset, as a google.protobuf.Duration ("1.5s") in seconds, as the core
+ * reads them (rt_resume_offset: not capped, as goAway's deadline is): -1 when absent; -2
+ * when it is there but does not read, which is reported as where.k, left out. */
 double lrt_map_duration(struct lrt_frame *f, int t, const char *k, const char *where);
 
 /* 1 while a response is in progress. */

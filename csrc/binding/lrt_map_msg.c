@@ -137,7 +137,7 @@ double lrt_map_duration(struct lrt_frame *f, int t, const char *k, const char *w
     int vt = lua_getfield(L, t, k);
     size_t n = 0;
     const char *s = vt == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    double secs = s ? rt_resume_duration(s, n) : -1;
+    double secs = s ? rt_resume_offset(s, n) : -1;
     if (vt != LUA_TNIL && secs < 0) {
         lrt_msg_protocol_error(f, "%s.%s is %s, not a duration such as \"1.5s\": left out",
                                where, k, s ? lrt_map_shown(L, s, n) : lrt_json_kind(L, -1));

@@ -50,21 +50,30 @@ static bool rt_parse_index(const char *p, size_t n, int64_t *out)
     return true;
 }
 
-double rt_resume_duration(const char *p, size_t n)
+/* google.protobuf.Duration's range, in whole seconds: 10,000 years. */
+#define RT_DURATION_MAX 315576000000ull
+
+/* Reads a Duration's text into seconds: -1 when unreadable (a sign, an exponent, other
+ * text), -2 when its whole seconds pass RT_DURATION_MAX. */
+static double rt_duration(const char *p, size_t n)
 {
     /* Whole seconds and up to nine fraction digits (a Duration's nanoseconds) as one
-     * integer, divided once: the double nearest the decimal value, so "0.120s" is 0.12
-     * exactly as Lua reads it (adding digit * 0.01 ... one by one was not). */
+     * integer, divided once while that integer is exact in a double: the double nearest
+     * the decimal value, so "0.120s" is 0.12 exactly as Lua reads it (adding digit *
+     * 0.01 ... one by one was not). */
     uint64_t whole = 0, frac = 0, unit = 1;
     size_t i = 0;
-    bool digits = false;
+    bool digits = false, over = false;
 
     if (n && p[n - 1] == 's')
         n--;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         digits = true;
-        if (whole <= 86400)
-            whole = whole * 10 + (uint64_t)(p[i] - '0');
+        whole = whole * 10 + (uint64_t)(p[i] - '0');
+        if (whole > RT_DURATION_MAX) {
+            over = true;
+            whole = 0;            /* counted, no longer read: it cannot wrap */
+        }
     }
     if (i < n && p[i] == '.') {
         for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
@@ -77,9 +86,27 @@ double rt_resume_duration(const char *p, size_t n)
     }
     if (!digits || i != n)
         return -1;
-    if (whole >= 86400)
+    if (over)
+        return -2;
+    if (whole <= ((UINT64_C(1) << 53) - frac) / unit)
+        return (double)(whole * unit + frac) / (double)unit;
+    return (double)whole + (double)frac / (double)unit;
+}
+
+double rt_resume_duration(const char *p, size_t n)
+{
+    double secs = rt_duration(p, n);
+
+    if (secs == -2 || secs >= 86400)
         return 86400;
-    return (double)(whole * unit + frac) / (double)unit;
+    return secs;
+}
+
+double rt_resume_offset(const char *p, size_t n)
+{
+    double secs = rt_duration(p, n);
+
+    return secs < 0 ? -1 : secs;
 }
 
 /* The text a scalar value stands for: a string's content (escapes as written), or a

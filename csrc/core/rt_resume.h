@@ -114,8 +114,13 @@ uint64_t rt_resume_consumed(uint64_t boundary, uint64_t tx_seq, uint64_t conn_ba
 
 /* Reads a protobuf Duration ("12s", "1.5s") or a plain number of seconds (n bytes at p),
  * without the locale; -1 when unreadable (a sign, an exponent, other text). Capped at a
- * day (86400). The binding reads goAway.timeLeft with it too, so both agree. */
+ * day (86400): it reads goAway.timeLeft, a deadline, which the binding reads with it
+ * too, so both agree. */
 double rt_resume_duration(const char *p, size_t n);
+
+/* The same, for a Duration that is an offset (into the input audio): its true value, or
+ * -1 when unreadable or beyond Duration's range (10,000 years). */
+double rt_resume_offset(const char *p, size_t n);
 
 /* Seconds after a goAway (timeLeft seconds, -1 unknown) at which a connection still busy
  * with a model turn is left anyway: 2 s before the end, half the time when under 4 s. */

@@ -341,6 +341,26 @@ static void test_duration(void)
     RT_CHECK(rt_resume_duration("1e3s", 4) == -1);
     RT_CHECK(rt_resume_duration("s", 1) == -1);
     RT_CHECK(rt_resume_duration("1.s", 3) == 1);
+    RT_CHECK(rt_resume_duration("99999999999999999999999s", 24) == 86400);
+}
+
+/* An offset is not capped: its true value, up to Duration's range, past which it does
+ * not read (-1), as a text that is no duration does not. */
+static void test_offset(void)
+{
+    RT_CHECK(rt_resume_offset("0.120s", 6) == 0.12);
+    RT_CHECK(rt_resume_offset(".5s", 3) == 0.5 && rt_resume_offset("1.s", 3) == 1 &&
+             rt_resume_offset("5", 1) == 5);
+    RT_CHECK(rt_resume_offset("86400.75s", 9) == 86400.75);
+    RT_CHECK(rt_resume_offset("90000s", 6) == 90000);
+    RT_CHECK(rt_resume_offset("123456.125s", 11) == 123456.125);
+    RT_CHECK(rt_resume_offset("315576000000s", 13) == 315576000000.0);
+    /* past 2^53 ns the whole seconds and the fraction are added as doubles */
+    RT_CHECK(rt_resume_offset("315575999999.5s", 15) == 315575999999.5);
+    RT_CHECK(rt_resume_offset("315576000001s", 13) == -1);
+    RT_CHECK(rt_resume_offset("99999999999999999999999s", 24) == -1);
+    RT_CHECK(rt_resume_offset("-1s", 3) == -1 && rt_resume_offset("1e3s", 4) == -1 &&
+             rt_resume_offset("s", 1) == -1);
 }
 
 int main(void)
@@ -358,5 +378,6 @@ int main(void)
     RT_RUN(test_handle_ok);
     RT_RUN(test_rules);
     RT_RUN(test_duration);
+    RT_RUN(test_offset);
     return rt_test_done();
 }
