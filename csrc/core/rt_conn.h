@@ -6,6 +6,7 @@
  *   rt_conn_read.c    reading frames, the read pause and its stash
  *   rt_conn_resume.c  losing a connection: reconnect with the resumption handle, or end
  *   rt_conn_track.c   what server messages say about resumption: handles, goAway
+ *   rt_conn_clock.c   the first_audio clock: the user's speech ending, the answer's audio
  * Every function here runs on the client's I/O thread. Not part of the public interface. */
 #ifndef RT_CONN_H
 #define RT_CONN_H
@@ -129,10 +130,16 @@ void rt_conn_ready(struct rt_session *s, struct rt_event *ev);
 bool rt_conn_history_unsaved(struct rt_session *s);
 
 /* ---- rt_conn_track.c ---- */
-/* Acts on what a server message says about the connection (handles, goAway, turns).
- * True when the message gives a handle that does not hold the initial history
- * (RT_EV_HANDLE_LACKS_HISTORY). */
-bool rt_conn_track(struct rt_session *s, const char *text, size_t len);
+/* Acts on what a server message (text, scanned into *sc) says about the connection
+ * (handles, goAway, turns). True when the message gives a handle that does not hold the
+ * initial history (RT_EV_HANDLE_LACKS_HISTORY). */
+bool rt_conn_track(struct rt_session *s, const struct rt_scan *sc, const char *text,
+                   size_t len);
+
+/* ---- rt_conn_clock.c ---- */
+/* Runs the first_audio clock on a server message (scanned into *sc): the user's speech
+ * ending starts it, the first audio after it stops it. */
+void rt_conn_clock(struct rt_session *s, const struct rt_scan *sc);
 
 /* ---- rt_conn_calls.c: calls a reconnect voids ---- */
 /* The longest tool call id (or function name) the core keeps, in decoded bytes: server

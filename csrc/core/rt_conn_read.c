@@ -61,8 +61,9 @@ static bool rt_conn_drop_closing(struct rt_session *s, struct rt_event *ev)
 static int rt_conn_message(struct rt_session *s)
 {
     struct rt_event *ev;
+    struct rt_scan sc;
     size_t n, held, cost;
-    bool binary;
+    bool binary, scanned;
 
     ev = rt_ws_rx_take(&s->rx, &n, &binary);
     ev->link.next = NULL;
@@ -90,15 +91,11 @@ static int rt_conn_message(struct rt_session *s)
     }
     ev->type = RT_EV_MESSAGE;
     ev->seq = ++s->rx_seq;
-    if (atomic_load_explicit(&s->turn_end_ns, memory_order_relaxed) &&
-        rt_wire_has_audio(ev->data, n)) {
-        long long t0 = atomic_exchange(&s->turn_end_ns, 0);
-        if (t0)
-            atomic_store(&s->stats.first_audio_ns, rt_now_ns() - t0);
-    } else if (rt_wire_is_speech_end(ev->data, n)) {
-        /* under server VAD the user's turn ends when the server hears it end */
-        rt_session_mark_turn_end(s);
-    }
+    /* one scan serves the clock and resumption (a malformed message says nothing to
+     * either: the binding reports it) */
+    scanned = rt_scan_server(ev->data, n, &sc) == 0;
+    if (scanned)
+        rt_conn_clock(s, &sc);
     if (rt_conn_drop_closing(s, ev))
         return RT_WS_GO_ON;
     /* a call the model waits on holds what is sent next (rt_conn_gate.c) */
@@ -113,7 +110,7 @@ static int rt_conn_message(struct rt_session *s)
      * skip them. The session keeps the last handle before the first drop. */
     if (s->rx_dropped)
         ev->code |= RT_EV_HANDLE_PAST_DROPPED;
-    else if (s->resume_on && rt_conn_track(s, ev->data, n))
+    else if (s->resume_on && scanned && rt_conn_track(s, &sc, ev->data, n))
         ev->code |= RT_EV_HANDLE_LACKS_HISTORY;
     cost = rt_event_cost(ev);          /* before the push: the owner may free ev at once */
     held = rt_evq_push(&s->events, ev);

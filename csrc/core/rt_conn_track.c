@@ -98,50 +98,49 @@ static void rt_conn_publish_handle(struct rt_session *s, const struct rt_scan *s
                        !s->cur && rt_queue_empty(&s->sendq), queued);
 }
 
-bool rt_conn_track(struct rt_session *s, const char *text, size_t len)
+bool rt_conn_track(struct rt_session *s, const struct rt_scan *sc, const char *text,
+                   size_t len)
 {
-    struct rt_scan sc;
     bool lacks = false;
 
-    if (rt_scan_server(text, len, &sc) != 0)
-        return false;
     /* a transcript is a turn under way too: the user's, before the model answers it */
-    if (sc.model_output || sc.tool_call || sc.transcription)
+    if (sc->model_output || sc->tool_call || sc->transcription)
         s->model_busy = true;
-    if (sc.tool_call)
+    if (sc->tool_call)
         rt_conn_calls_note(s, text, len, s->rx_seq);
-    if (sc.turn_complete) {
+    if (sc->turn_complete) {
         s->boundary = s->tx_seq;
         s->boundary_caught_up = s->behind_from == UINT64_MAX || rt_conn_caught_up(s);
         s->turn_through = true;
     }
-    if (sc.update && sc.resumable && sc.handle && rt_resume_handle_ok(sc.handle, sc.handle_len)) {
-        uint64_t upto = rt_resume_consumed(s->boundary, s->tx_seq, s->conn_base, sc.has_index,
-                                           sc.last_index);
+    if (sc->update && sc->resumable && sc->handle &&
+        rt_resume_handle_ok(sc->handle, sc->handle_len)) {
+        uint64_t upto = rt_resume_consumed(s->boundary, s->tx_seq, s->conn_base, sc->has_index,
+                                           sc->last_index);
 
-        if (s->handle_len != sc.handle_len || memcmp(s->handle, sc.handle, sc.handle_len)) {
-            char *h = rt_strndup(sc.handle, sc.handle_len);
+        if (s->handle_len != sc->handle_len || memcmp(s->handle, sc->handle, sc->handle_len)) {
+            char *h = rt_strndup(sc->handle, sc->handle_len);
             if (h) {                     /* out of memory: the previous handle is kept */
                 rt_free(s->handle);
                 s->handle = h;
-                s->handle_len = sc.handle_len;
+                s->handle_len = sc->handle_len;
                 s->handle_seq = s->rx_seq;   /* a repeated handle is the same state */
             }
         }
         s->model_busy = false;
         if (!rt_queue_empty(&s->replay) && s->replay_first < upto)
             s->gave_way = s->gave_way_bytes = 0;   /* given up before: consumed too */
-        rt_conn_replay_covered(s, upto, sc.has_index);
+        rt_conn_replay_covered(s, upto, sc->has_index);
         /* what this handle covers is dropped: the history left is what it lacks */
         lacks = rt_conn_history_unsaved(s);
         if (!lacks)                      /* a resume from it holds their calls */
             rt_conn_calls_covered(s, s->handle_seq);
-        rt_conn_publish_handle(s, &sc, upto, lacks);
+        rt_conn_publish_handle(s, sc, upto, lacks);
         atomic_store(&s->stats.replay_bytes, s->replay.bytes);
         if (s->goaway)
             rt_conn_recycle(s);
     }
-    if (sc.go_away)
-        rt_conn_goaway(s, sc.time_left);
+    if (sc->go_away)
+        rt_conn_goaway(s, sc->time_left);
     return lacks;
 }

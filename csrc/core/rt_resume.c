@@ -188,12 +188,43 @@ static void rt_scan_update(struct rt_json *r, const struct rt_json_val *up, stru
     }
 }
 
+/* The edge a voiceActivity names: 1 start, 0 end, -1 none. Its wire key is `type`;
+ * voiceActivityType (the SDK types' name) counts only without one, as in the binding
+ * (lrt_map_activity.c), and a repeated key's last value wins, as in its table. */
+static int rt_scan_voice(struct rt_json *r, const struct rt_json_val *va)
+{
+    struct rt_json_val k, v, type = { 0 }, alt = { 0 };
+
+    while (rt_json_member(r, va, &k, &v)) {
+        if (rt_json_eq(&k, "type"))
+            type = v;
+        else if (rt_json_eq(&k, "voiceActivityType"))
+            alt = v;
+    }
+    if (type.type == RT_JSON_NONE)
+        type = alt;
+    return rt_json_eq(&type, "ACTIVITY_START") ? 1 : rt_json_eq(&type, "ACTIVITY_END") ? 0 : -1;
+}
+
+/* The same for Vertex's voiceActivityDetectionSignal. */
+static int rt_scan_vad_signal(struct rt_json *r, const struct rt_json_val *vs)
+{
+    struct rt_json_val k, v, type = { 0 };
+
+    while (rt_json_member(r, vs, &k, &v))
+        if (rt_json_eq(&k, "vadSignalType"))
+            type = v;
+    return rt_json_eq(&type, "VAD_SIGNAL_TYPE_SOS") ? 1
+           : rt_json_eq(&type, "VAD_SIGNAL_TYPE_EOS") ? 0 : -1;
+}
+
 /* One pass with the lenient reader: the paths that matter are visited, everything else
  * (the audio's base64 above all) is crossed by memchr. */
 int rt_scan_server(const char *text, size_t len, struct rt_scan *out)
 {
     struct rt_json r;
     struct rt_json_val top, k, v;
+    int voice = -1, signal = -1;   /* the edge each names; the last of a repeated key */
 
     memset(out, 0, sizeof *out);
     out->time_left = -1;
@@ -223,8 +254,14 @@ int rt_scan_server(const char *text, size_t len, struct rt_scan *out)
             out->has_index = false;
             if (v.type == RT_JSON_OBJECT)
                 rt_scan_update(&r, &v, out);
+        } else if (rt_json_eq(&k, "voiceActivity")) {
+            voice = v.type == RT_JSON_OBJECT ? rt_scan_voice(&r, &v) : -1;
+        } else if (rt_json_eq(&k, "voiceActivityDetectionSignal")) {
+            signal = v.type == RT_JSON_OBJECT ? rt_scan_vad_signal(&r, &v) : -1;
         }
     }
+    out->speech_start = voice == 1 || signal == 1;
+    out->speech_end = voice == 0 || signal == 0;
     return rt_json_finish(&r);
 }
 

@@ -1,5 +1,6 @@
 /* What the I/O thread needs to know to keep a session across connections, read without
- * Lua: a small scanner of server messages (resumption handles, goAway, turn boundaries),
+ * Lua: a small scanner of server messages (resumption handles, goAway, turn boundaries,
+ * the user's speech edges),
  * the rewrite of the setup message that adds a resumption handle, and the rules that
  * tell a retryable connection loss from a fatal one.
  *
@@ -37,6 +38,10 @@ struct rt_scan {
     size_t handle_len;
     bool has_index;            /* lastConsumedClientMessageIndex was given */
     int64_t last_index;        /* its value (string or number; >= 0) */
+    bool speech_start;         /* the server heard the user start speaking: top-level
+                                  voiceActivity ACTIVITY_START or voiceActivityDetectionSignal
+                                  VAD_SIGNAL_TYPE_SOS, read as the binding reads them */
+    bool speech_end;           /* ...stop speaking: ACTIVITY_END or VAD_SIGNAL_TYPE_EOS */
 };
 
 /* Scans one server message. Returns 0 and fills *out (zeroed first), or -1 when the

@@ -223,21 +223,3 @@ bool rt_wire_is_setup_complete(const char *text, size_t len)
 
     return rt_scan_server(text, len, &sc) == 0 && sc.setup_complete;
 }
-
-bool rt_wire_has_audio(const char *text, size_t len)
-{
-    /* Model audio is the only inlineData the server sends. */
-    return memmem(text, len, "\"inlineData\"", 12) != NULL;
-}
-
-bool rt_wire_is_speech_end(const char *text, size_t len)
-{
-    /* The key opens the message (after at most some whitespace), so a bounded look
-     * costs audio messages nothing; such a message is small, and the edge's name in it
-     * settles the kind. */
-    size_t head = len < 32 ? len : 32;
-    if (!memmem(text, head, "\"voiceActivity", 14))
-        return false;
-    return memmem(text, len, "\"ACTIVITY_END\"", 14) != NULL ||
-           memmem(text, len, "\"VAD_SIGNAL_TYPE_EOS\"", 21) != NULL;
-}

@@ -1,6 +1,6 @@
 /* The wire facts of the realtime input path, in one place: how user audio is cut into
- * messages and framed for activity detection, and how the first server message and
- * audio output are recognised. The core sends these; the binding calls the same
+ * messages and framed for activity detection, and how the first server message is
+ * recognised (the others are read by rt_scan_server). The core sends these; the binding calls the same
  * functions for audio items, so no literal is written twice. */
 #ifndef RT_WIRE_H
 #define RT_WIRE_H
@@ -61,13 +61,5 @@ int rt_wire_audio_checked(const void *pcm, size_t len, const char *mime, size_t 
 /* True when the server message is a setupComplete: a JSON object with the top-level key
  * "setupComplete" (not merely text that contains the word). */
 bool rt_wire_is_setup_complete(const char *text, size_t len);
-
-/* True when the server message carries model audio (an inlineData part). */
-bool rt_wire_has_audio(const char *text, size_t len);
-
-/* True when the server message says the user stopped speaking: a voiceActivity
- * ACTIVITY_END or a voiceActivityDetectionSignal VAD_SIGNAL_TYPE_EOS, its key first in
- * the message. The end of a user turn under automatic activity detection. */
-bool rt_wire_is_speech_end(const char *text, size_t len);
 
 #endif

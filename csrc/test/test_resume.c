@@ -96,6 +96,58 @@ static void test_scan_inline_data(void)
     RT_CHECK(!o.inline_data && o.tool_call);
 }
 
+/* The user's speech edges, read by what the message is: anywhere among the top-level
+ * keys, however spaced, in either spelling of voiceActivity's type (`type` first, as the
+ * binding reads it), and never from text that merely names them. */
+static void test_scan_speech(void)
+{
+    static const char *const ends[] = {
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_END\",\"audioOffset\":\"0.6s\"}}",
+        "{\n  \"voiceActivity\": {\n    \"voiceActivityType\": \"ACTIVITY_END\"\n  }\n}\n",
+        "{\"voiceActivityDetectionSignal\":{\"vadSignalType\":\"VAD_SIGNAL_TYPE_EOS\"}}",
+        "{\"usageMetadata\":{\"promptTokenCount\":3},\"voiceActivity\":{\"voiceActivityType\":"
+        "\"ACTIVITY_END\"}}",
+        "{\"usageMetadata\":{\"totalTokenCount\":3},\"voiceActivityDetectionSignal\":"
+        "{\"vadSignalType\":\"VAD_SIGNAL_TYPE_EOS\"}}",
+        "{    \n\n\n      \"voiceActivity\"  :  {  \"type\"  :  \"ACTIVITY_END\"  }  }",
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_\\u0045ND\"}}",
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_START\"},\"voiceActivity\":{\"type\":\"ACTIVITY_END\"}}",
+    };
+    static const char *const starts[] = {
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_START\",\"audioOffset\":\"0.1s\"}}",
+        "{\"usageMetadata\":{},\"voiceActivityDetectionSignal\":{\"vadSignalType\":"
+        "\"VAD_SIGNAL_TYPE_SOS\"}}",
+        /* `type` wins over voiceActivityType, as in the binding */
+        "{\"voiceActivity\":{\"voiceActivityType\":\"ACTIVITY_END\",\"type\":\"ACTIVITY_START\"}}",
+    };
+    static const char *const none[] = {
+        "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"{\\\"voiceActivity\\\":"
+        "{\\\"type\\\":\\\"ACTIVITY_END\\\"}}\"}]}}}",
+        "{\"serverContent\":{\"voiceActivity\":{\"type\":\"ACTIVITY_END\"}}}",
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_END_\"}}",
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_END\\u0000\"}}",
+        "{\"voiceActivity\":{\"type\":null,\"voiceActivityType\":\"ACTIVITY_END\"}}",
+        "{\"voiceActivity\":\"ACTIVITY_END\"}",
+        "{\"voiceActivity\":{\"type\":\"ACTIVITY_END\"},\"voiceActivity\":{}}",
+        "{\"voiceActivityDetectionSignal\":{\"type\":\"VAD_SIGNAL_TYPE_EOS\"}}",
+        "{\"voiceActivity\":{\"type\":\"TYPE_UNSPECIFIED\"}}",
+    };
+    struct rt_scan o;
+
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        RT_CHECK(scan(ends[i], &o) == 0);
+        RT_CHECK(o.speech_end && !o.speech_start);
+    }
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        RT_CHECK(scan(starts[i], &o) == 0);
+        RT_CHECK(o.speech_start && !o.speech_end);
+    }
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        RT_CHECK(scan(none[i], &o) == 0);
+        RT_CHECK(!o.speech_start && !o.speech_end);
+    }
+}
+
 static void test_scan_goaway(void)
 {
     struct rt_scan o;
@@ -368,6 +420,7 @@ int main(void)
     RT_RUN(test_scan_update);
     RT_RUN(test_scan_content);
     RT_RUN(test_scan_inline_data);
+    RT_RUN(test_scan_speech);
     RT_RUN(test_scan_goaway);
     RT_RUN(test_scan_malformed);
     RT_RUN(test_scan_deep);

@@ -210,39 +210,6 @@ static void test_setup_complete(void)
     RT_CHECK(!rt_wire_is_setup_complete("setupComplete", 13));
 }
 
-static void test_has_audio(void)
-{
-    static const char a[] = "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"inlineData\":"
-                            "{\"mimeType\":\"audio/pcm;rate=24000\",\"data\":\"AAAA\"}}]}}}";
-    static const char t[] = "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"hi\"}]}}}";
-
-    RT_CHECK(rt_wire_has_audio(a, sizeof a - 1));
-    RT_CHECK(!rt_wire_has_audio(t, sizeof t - 1));
-}
-
-static void test_speech_end(void)
-{
-    static const char *const ends[] = {
-        "{\"voiceActivity\":{\"type\":\"ACTIVITY_END\",\"audioOffset\":\"0.6s\"}}",
-        "{\n  \"voiceActivity\": {\n    \"voiceActivityType\": \"ACTIVITY_END\"\n  }\n}\n",
-        "{\"voiceActivityDetectionSignal\":{\"vadSignalType\":\"VAD_SIGNAL_TYPE_EOS\"}}",
-    };
-    static const char *const others[] = {
-        "{\"voiceActivity\":{\"type\":\"ACTIVITY_START\",\"audioOffset\":\"0.1s\"}}",
-        "{\"voiceActivityDetectionSignal\":{\"vadSignalType\":\"VAD_SIGNAL_TYPE_SOS\"}}",
-        /* the words in the model's text, or deep in a message, are no edge */
-        "{\"serverContent\":{\"modelTurn\":{\"parts\":[{\"text\":\"\\\"voiceActivity "
-        "\\\"ACTIVITY_END\\\"\"}]}}}",
-        "{\"voiceActivity\"",
-        "",
-    };
-
-    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
-        RT_CHECK(rt_wire_is_speech_end(ends[i], strlen(ends[i])));
-    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        RT_CHECK(!rt_wire_is_speech_end(others[i], strlen(others[i])));
-}
-
 int main(void)
 {
     RT_RUN(test_audio_exact);
@@ -254,7 +221,5 @@ int main(void)
     RT_RUN(test_tool_response_flag);
     RT_RUN(test_realtime_flag);
     RT_RUN(test_setup_complete);
-    RT_RUN(test_has_audio);
-    RT_RUN(test_speech_end);
     return rt_test_done();
 }

@@ -1,0 +1,65 @@
+-- session:stats().first_audio under the server's activity detection, against the hostile
+-- server (spec/hostile, mode `send`): the clock starts at the server's word that the user
+-- stopped speaking, however that message is written.
+local helper = require "spec.helper"
+local hf = require "spec.hostile_frames"
+local frames = hf.frames
+
+local AUDIO = '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+  .. '{"mimeType":"audio/pcm;rate=24000","data":"AAAAAA=="}}]}}}'
+local DONE = '{"serverContent":{"turnComplete":true}}'
+local START = '{"voiceActivity":{"type":"ACTIVITY_START"}}'
+local END = '{"voiceActivity":{"type":"ACTIVITY_END"}}'
+local USAGE = '"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}'
+
+describe("stats().first_audio under server activity detection", function()
+  local h
+  setup(function() h = helper.hostile() end)
+  teardown(function() h:stop() end)
+
+  -- A session on `send` mode: params are the mode's (frames, next).
+  local function open(params)
+    local client = h:client("send", params)
+    return assert(client:connect {}), client
+  end
+
+  -- Reads until `n` response_done messages came (the last frame sent is a turnComplete).
+  local function read_turns(session, n)
+    local done = 0
+    while done < n do
+      local m = assert(session:receive(5))
+      assert.is_not.equal("closed", m.type)
+      if m.type == "response_done" then done = done + 1 end
+    end
+  end
+
+  local function closed(session, client)
+    session:close()
+    helper.drain(session)
+    client:close()
+  end
+
+  for _, case in ipairs {
+    { "after another key", '{' .. USAGE .. ',"voiceActivity":{"type":"ACTIVITY_END"}}' },
+    { "spelt voiceActivityType", '{' .. USAGE .. ',"voiceActivity":{"voiceActivityType":"ACTIVITY_END"}}' },
+    { "pretty-printed", '{\n    \n      \n        "voiceActivity" : {\n  "type" : "ACTIVITY_END"\n }\n}' },
+    { "Vertex's EOS after another key",
+      '{' .. USAGE .. ',"voiceActivityDetectionSignal":{"vadSignalType":"VAD_SIGNAL_TYPE_EOS"}}' },
+  } do
+    it("starts at a speech end " .. case[1], function()
+      local session, client = open { frames = frames(START, case[2], AUDIO, DONE) }
+      read_turns(session, 1)
+      assert.is_number(session:stats().first_audio)
+      closed(session, client)
+    end)
+  end
+
+  it("does not start at a text that only names the speech end", function()
+    local said = '{"serverContent":{"modelTurn":{"parts":[{"text":"{\\"voiceActivity\\":'
+      .. '\\"ACTIVITY_END\\"}"}]}}}'
+    local session, client = open { frames = frames(said, DONE, AUDIO, DONE) }
+    read_turns(session, 2)
+    assert.is_nil(session:stats().first_audio)
+    closed(session, client)
+  end)
+end)
