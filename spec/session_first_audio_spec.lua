@@ -1,6 +1,7 @@
 -- session:stats().first_audio under the server's activity detection, against the hostile
 -- server (spec/hostile, mode `send`): the clock starts at the server's word that the user
--- stopped speaking, however that message is written.
+-- stopped speaking, however that message is written, and only at the end of a turn the
+-- user spoke, so that the figure is the wait for the answer's first audio.
 local helper = require "spec.helper"
 local hf = require "spec.hostile_frames"
 local frames = hf.frames
@@ -60,6 +61,62 @@ describe("stats().first_audio under server activity detection", function()
     local session, client = open { frames = frames(said, DONE, AUDIO, DONE) }
     read_turns(session, 2)
     assert.is_nil(session:stats().first_audio)
+    closed(session, client)
+  end)
+
+  for _, case in ipairs {
+    -- the model talks on through the user's short utterance, then answers it
+    { "a speech end", START, END },
+    -- Vertex's end signal, late: the model began its answer before it came
+    { "a late EOS", '{"voiceActivityDetectionSignal":{"vadSignalType":"VAD_SIGNAL_TYPE_SOS"}}',
+      '{"voiceActivityDetectionSignal":{"vadSignalType":"VAD_SIGNAL_TYPE_EOS"}}' },
+  } do
+    it(case[1] .. " while the model speaks times the next answer, not its own next chunk", function()
+      local session, client = open { frames = frames(case[2], AUDIO, case[3], AUDIO, DONE),
+        next = frames(AUDIO, DONE) }
+      read_turns(session, 1)
+      assert.is_nil(session:stats().first_audio)
+      assert(session:send_wire('{"clientContent":{"turnComplete":false}}'))
+      read_turns(session, 1)
+      assert.is_number(session:stats().first_audio)
+      closed(session, client)
+    end)
+  end
+
+  it("a repeated speech end does not restart the clock", function()
+    -- a second END with no START between it and the first is the same end
+    local session, client = open { frames = frames(START, END), next = frames(END, AUDIO, DONE) }
+    local m
+    repeat m = assert(session:receive(5)) until m.type == "input_audio_buffer_speech_stopped"
+    require("realtime").sleep(0.2)   -- the END before is at least this old when the client speaks
+    assert(session:send_wire('{"clientContent":{"turnComplete":false}}'))
+    read_turns(session, 1)
+    local first = session:stats().first_audio
+    assert.is_true(first >= 0.2, tostring(first))
+    closed(session, client)
+  end)
+
+  it("a speech end after the answer, with no new speech, starts no clock", function()
+    local session, client = open { frames = frames(START, END, AUDIO, DONE),
+      next = frames(END, AUDIO, DONE) }
+    read_turns(session, 1)
+    local first = session:stats().first_audio
+    assert.is_number(first)
+    assert(session:send_wire('{"clientContent":{"turnComplete":false}}'))
+    read_turns(session, 1)
+    assert.equal(first, session:stats().first_audio)
+    closed(session, client)
+  end)
+
+  it("a new utterance's end does restart it", function()
+    local session, client = open { frames = frames(START, END, AUDIO, DONE),
+      next = frames(START, END, AUDIO, DONE) }
+    read_turns(session, 1)
+    local first = session:stats().first_audio
+    assert(session:send_wire('{"clientContent":{"turnComplete":false}}'))
+    read_turns(session, 1)
+    assert.is_number(session:stats().first_audio)
+    assert.is_not.equal(first, session:stats().first_audio)
     closed(session, client)
   end)
 end)

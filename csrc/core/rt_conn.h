@@ -138,8 +138,10 @@ bool rt_conn_track(struct rt_session *s, const struct rt_scan *sc, const char *t
 
 /* ---- rt_conn_clock.c ---- */
 /* Runs the first_audio clock on a server message (scanned into *sc): the user's speech
- * ending starts it, the first audio after it stops it. */
+ * ending starts it, the first audio of the response that answers it stops it. */
 void rt_conn_clock(struct rt_session *s, const struct rt_scan *sc);
+/* Forgets what the clock knew of the lost connection's speech and response. */
+void rt_conn_clock_reset(struct rt_session *s);
 
 /* ---- rt_conn_calls.c: calls a reconnect voids ---- */
 /* The longest tool call id (or function name) the core keeps, in decoded bytes: server

@@ -124,6 +124,7 @@ static void rt_conn_reset(struct rt_session *s)
     s->token_missing = false;
     s->token_refused = false;
     s->turn_through = false;
+    rt_conn_clock_reset(s);
     rt_conn_notes_clear(s);
     s->wsi = NULL;
 }

@@ -226,8 +226,9 @@ struct rt_stats {
     size_t queued_bytes;      /* waiting to be written plus kept for replay */
     size_t received_bytes;    /* memory held by unread events */
     double first_audio;       /* seconds from the end of the last user turn (commit, text, or
-                                 the server's speech end under server VAD) to the first
-                                 output audio; -1 unknown */
+                                 the server's speech end under server VAD, once per
+                                 utterance) to the first output audio of the response that
+                                 answers it; -1 unknown */
 };
 void rt_session_stats(struct rt_session *s, struct rt_stats *out);
 

@@ -298,6 +298,12 @@ struct rt_session {
     double goaway_at;                /* monotonic seconds when its goAway timer leaves */
     bool model_busy;                 /* model output, a tool call or a transcript since
                                         the last handle: a turn under way */
+    /* the first_audio clock (rt_conn_clock.c), this connection's */
+    bool speech_seen;                /* the server has said the user started speaking */
+    bool speech_open;                /* ...and has not said since that the user stopped */
+    bool model_talking;              /* the model's response has output, not yet ended */
+    bool clock_skip;                 /* the clock started while it talked: what is left of
+                                        that response's audio does not stop it */
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;
