@@ -108,6 +108,17 @@ describe("stats().first_audio under server activity detection", function()
     closed(session, client)
   end)
 
+  it("a resumed connection starts afresh: what the lost one's response did is forgotten", function()
+    -- the model was talking when the connection dropped; the resumed one hears the user end
+    local session, client = open { handle = 1, drop = 1, frames = frames(START, AUDIO),
+      resumed = frames(END, AUDIO, DONE) }
+    local m
+    repeat m = assert(session:receive(5)) until m.type == "reconnected"
+    read_turns(session, 1)
+    assert.is_number(session:stats().first_audio)
+    closed(session, client)
+  end)
+
   it("a new utterance's end does restart it", function()
     local session, client = open { frames = frames(START, END, AUDIO, DONE),
       next = frames(START, END, AUDIO, DONE) }
