@@ -457,6 +457,27 @@ describe("bad values on a session", function()
       end)
     end)
 
+    it("a whole WAV file given as PCM raises on every path, pointing at wav.decode; nothing goes out", function()
+      -- its 44-byte header would be played as a click, and its rate was never checked
+      local wav = require("realtime").wav.encode(string.rep("\1\0", 800), 16000)
+      local said = "a WAV file, header included: append its PCM (realtime.wav.decode or wav.read)"
+      raises("bad argument #1 to 'append_audio' (" .. said, function()
+        local ok = session:append_audio(wav)
+        return ok
+      end)
+      raises(said, session.send, session, { type = "input_audio_buffer_append", audio = wav })
+      raises("conversation_item_create: part 1: " .. said, session.send, session,
+        { type = "conversation_item_create", item = { content = { { type = "audio", data = wav } } } })
+      raises("item 1: part 1: " .. said, client.connect, client,
+        { history = { { role = "user", content = { { type = "audio", data = wav } } } } })
+      -- PCM that merely starts with the letters is audio
+      assert.is_true(session:append_audio("RIFF" .. string.rep("\0", 40)))
+      assert(session:send_text "ping")
+      helper.receive_until(session, "response_done")
+      assert.equal(0, #frames_with(helper.b64url(wav:sub(1, 12))))   -- "RIFF", its size, "WAVE"
+      assert.equal(1, #frames_with(helper.b64url("RIFF" .. string.rep("\0", 8))))
+    end)
+
     it("a raw wire table must be a JSON object, and its errors name 'wire'", function()
       raises("raw: 'wire' must be a table that is a JSON object", session.send, session,
         { type = "raw", wire = { { clientContent = {} } } })

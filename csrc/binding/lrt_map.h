@@ -175,6 +175,12 @@ lua_Integer lrt_mime_rate(const char *mime, lua_Integer dflt);
 /* Whether mime (of mlen bytes) is 16-bit PCM: audio/pcm with or without parameters (not
  * audio/pcmu, audio/pcma, nor a type holding a NUL byte). */
 int lrt_mime_is_pcm16(const char *mime, size_t mlen);
+/* Whether the n bytes given as PCM are a whole WAV file: they start with a RIFF/WAVE
+ * header (read as PCM it is a click, and the file's rate was never checked). */
+int lrt_pcm_is_wav(const char *pcm, size_t n);
+/* What an error says about such bytes (after "bad argument" or a part's name). */
+#define LRT_WAV_AS_PCM "a WAV file, header included: append its PCM (realtime.wav.decode or " \
+                       "wav.read), at the session's rate"
 
 /* Converts the JSON Schema (Lua table) at idx to a Live API Schema and pushes it.
  * Raises "tool '<tool>': ..." on what cannot be converted. */

@@ -58,6 +58,11 @@ int lrt_mime_is_pcm16(const char *mime, size_t mlen)
            (mime[9] == '\0' || mime[9] == ';' || mime[9] == ' ');
 }
 
+int lrt_pcm_is_wav(const char *pcm, size_t n)
+{
+    return n >= 12 && memcmp(pcm, "RIFF", 4) == 0 && memcmp(pcm + 8, "WAVE", 4) == 0;
+}
+
 /* Decoded audio goes through one scratch block per Lua state (a userdata in the
  * registry) and then into its Lua string: one allocation per part, where a luaL_Buffer
  * of that size takes three. Blocks above LRT_SCRATCH_KEEP are not kept. */

@@ -151,6 +151,8 @@ const char *lrt_map_part_media(lua_State *L, int state, int part, const char *wh
     if (pcm && *n % 2)
         luaL_error(L, "%s: part %d: 16-bit PCM must have an even number of bytes (got %d)", who,
                    i, (int)(*n > 2147483647 ? 2147483647 : *n));
+    if (pcm && lrt_pcm_is_wav(*data, *n))
+        luaL_error(L, "%s: part %d: " LRT_WAV_AS_PCM, who, i);
     lua_settop(L, top);   /* mime stays alive: the state or the part holds it */
     return push_lower_type(L, mime, mlen);
 }

@@ -175,6 +175,7 @@ static int lrt_session_append_audio(lua_State *L)
     luaL_checktype(L, 2, LUA_TSTRING);
     pcm = lua_tolstring(L, 2, &n);
     luaL_argcheck(L, n % 2 == 0, 2, "16-bit PCM must have an even number of bytes");
+    luaL_argcheck(L, !lrt_pcm_is_wav(pcm, n), 2, LRT_WAV_AS_PCM);
     rt_error_clear(&err);
     if (rt_session_append_audio(u->s, pcm, n, &err) != 0)
         return lrt_pushfail(L, &err);
