@@ -391,6 +391,24 @@ local BUILTIN_TOOLS = { google_search = true, code_execution = true, url_context
 --  C O N N E C T
 -- ==================================================================== --
 
+-- Tool fields of the wire's (Google's SDK) shape and OpenAI's, written by habit: how to
+-- write them here, in place of a guess at a field name.
+local OWN_ENTRY = "give each function as its own entry of tools: { name =, description =, parameters =, handler = }"
+local WIRE_BUILTIN = { googleSearch = "google_search", google_search = "google_search",
+  codeExecution = "code_execution", code_execution = "code_execution",
+  urlContext = "url_context", url_context = "url_context" }
+
+local function foreign_tool_field(k, v)
+  if k == "functionDeclarations" or k == "function_declarations" then
+    return ("field '%s' is the wire's form: %s"):format(k, OWN_ENTRY)
+  elseif k == "function" and type(v) == "table" then
+    return "field 'function' holds a declaration (OpenAI's form): " .. OWN_ENTRY
+  elseif WIRE_BUILTIN[k] then
+    return ("field '%s' is the wire's form of a built-in tool: write { type = \"%s\" }"):format(k, WIRE_BUILTIN[k])
+  end
+  return nil
+end
+
 local function check_tools(tools)
   local handlers, seen = {}, {}
   for i, tool in stored(tools) do
@@ -412,6 +430,8 @@ local function check_tools(tools)
     for k, v in pairs(tool) do
       local check = TOOL_FIELDS[k]
       if not check then
+        local foreign = foreign_tool_field(k, v)
+        if foreign then error(("tool %d: %s"):format(i, foreign), 4) end
         error(("tool %d: unknown field %s%s"):format(i, shown(k), suggest_hint(k, TOOL_FIELDS)), 4)
       end
       local ok, expected, _, why = check(v)
