@@ -160,6 +160,41 @@ for _, tls in ipairs { false, true } do
   end)
 end
 
+describe("a base_url whose scheme does not match the server", function()
+  -- http:// to a TLS server, https:// to a plain one: the first hour's slip, which gave
+  -- "failed before the WebSocket upgrade" and OpenSSL's "wrong version number"
+  it("says which scheme the server wants", function()
+    local client = helper.gemini { base_url = helper.sim_http:gsub("^https://", "http://") }
+    local session, err, code = client:connect { timeout = 10 }
+    client:close()
+    assert.is_nil(session)
+    assert.equal("connect", code, err)
+    assert.matches("^connection to 127%.0%.0%.1 port %d+ failed before the WebSocket upgrade", err)
+    assert.matches("%(if the server speaks TLS, base_url must start with https://%)$", err)
+
+    -- a plain HTTP server answers a ClientHello as it answers any bytes that are no request
+    local out = os.tmpname()
+    local _, pid = helper.run(("node -e %s >%s 2>&1 & echo $!"):format(helper.shell_quote(
+      "require('http').createServer((q, r) => r.end()).listen(0, '127.0.0.1', function () {"
+      .. " console.log('LISTENING ' + this.address().port) })"), out))
+    local port
+    for _ = 1, 100 do
+      port = helper.read_file(out):match "^LISTENING (%d+)"
+      if port then break end
+      helper.run "sleep 0.1"
+    end
+    os.remove(out)
+    client = helper.gemini { base_url = "https://127.0.0.1:" .. assert(port, "no HTTP server") }
+    session, err, code = client:connect { timeout = 10 }
+    client:close()
+    helper.run("kill " .. pid:match "%d+")
+    assert.is_nil(session)
+    assert.equal("tls", code, err)
+    assert.matches("^TLS handshake with 127%.0%.0%.1 failed: ", err)
+    assert.matches("%(the server does not speak TLS: for a plain server, base_url must start with http://%)$", err)
+  end)
+end)
+
 describe("a setup refused by the server's close", function()
   local client
   setup(function() client = helper.gemini() end)

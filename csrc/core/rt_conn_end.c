@@ -227,8 +227,10 @@ static enum rt_code rt_conn_outcome(struct rt_session *s, char *emsg, size_t esi
         return RT_ECLOSED;
     }
     (void)c;
-    snprintf(emsg, esize, "connection to %s port %d failed before the WebSocket upgrade",
-             s->host, s->port);
+    /* over plain TCP, the likeliest cause is a TLS server given an http:// base_url */
+    snprintf(emsg, esize, "connection to %s port %d failed before the WebSocket upgrade%s",
+             s->host, s->port,
+             s->use_tls ? "" : " (if the server speaks TLS, base_url must start with https://)");
     return RT_ECONNECT;
 }
 

@@ -95,8 +95,15 @@ static void rt_tls_error(struct rt_tls *t, const char *host, struct rt_error *er
     } else {
         if (e)
             ERR_error_string_n(e, buf, sizeof buf);
-        rt_error_set(err, RT_ETLS, "TLS handshake with %s failed: %s", host,
-                     e ? buf : "the connection closed");
+        /* a record that is no TLS at all: a plain server (an http:// base_url given as
+           https://) answering the ClientHello in HTTP */
+        bool plain = e && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                     ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER;
+        rt_error_set(err, RT_ETLS, "TLS handshake with %s failed: %s%s", host,
+                     e ? buf : "the connection closed",
+                     plain ? " (the server does not speak TLS: for a plain server, base_url "
+                             "must start with http://)"
+                           : "");
     }
     ERR_clear_error();
 }
