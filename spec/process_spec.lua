@@ -42,10 +42,13 @@ end
 describe("Ctrl-C (SIGINT) in the standalone interpreter", function()
   -- lua5.4 stops a running script at its next instruction; a wait inside the library
   -- must come back to Lua for that, not sit out its timeout.
-  local function stops(what, script)
-    it("stops " .. what .. " at once", function()
+  -- `line`: the script's line the message names, as for Lua code interrupted (it named
+  -- a line of the module's wait.lua)
+  local function stops(what, script, line)
+    it("stops " .. what .. " at once, at the script's line", function()
       local status, log, took = interrupt(script)
       assert.is_truthy(log:find("interrupted!", 1, true), log)
+      assert.equal(tostring(line), log:match "\nlua5%.4: [^\n]*/s%.lua:(%d+): interrupted!\n", log)
       assert.are_not.equal(0, status)
       assert.is_true(took ~= nil and took < 3, "took " .. tostring(took) .. " s")
     end)
@@ -54,24 +57,24 @@ describe("Ctrl-C (SIGINT) in the standalone interpreter", function()
 local s = assert(c:connect { output_modalities = { "text" } })
 print "waiting"; io.stdout:flush()
 while true do s:receive(math.huge) end   -- what the server sent first, then nothing
-]])
+]], 5)
   stops("a receive with a long timeout", CLIENT .. [[
 local s = assert(c:connect { output_modalities = { "text" } })
 print "waiting"; io.stdout:flush()
 while true do s:receive(60) end
-]])
+]], 5)
   stops("realtime.run waiting on a session", CLIENT .. [[
 realtime.run(function()
   local s = assert(c:connect { output_modalities = { "text" } })
   print "waiting"; io.stdout:flush()
   for _ in s:messages(60) do end
 end)
-]])
+]], 3)
   stops("realtime.sleep", [[
 local realtime = require "realtime"
 print "waiting"; io.stdout:flush()
 realtime.sleep(math.huge)
-]])
+]], 3)
 end)
 
 describe("Ctrl-C (SIGINT) during client:close()", function()

@@ -119,6 +119,36 @@ local function check_timeout(fname, t, optional)
   return t < 0 and 0 or t
 end
 
+-- The module's own files, by the prefix of their chunk names ("@.../realtime/"); nil
+-- without the debug library (a sandbox).
+local OWN = debug and debug.getinfo and debug.getinfo(1, "S").source:match "^(@.*[/\\])[^/\\]*$"
+
+-- Ends a blocking wait that raised. lua5.4's Ctrl-C ("interrupted!", raised by its hook
+-- as the wait returns) is raised again at the first line outside the module, where the
+-- program was, rather than at a line of this file; any other error goes on as it is.
+local function wait_failed(err)
+  if err == "interrupted!" and OWN then
+    local level = 2
+    while true do
+      local info = debug.getinfo(level, "S")
+      if not info then break end
+      if info.what ~= "C" and info.source:sub(1, #OWN) ~= OWN then error(err, level) end
+      level = level + 1
+    end
+  end
+  error(err, 0)
+end
+
+local function waited(ok, ...)
+  if not ok then wait_failed((...)) end
+  return ...
+end
+
+-- Calls a C wait (a pollable's _wait, core.sleep, core.poll_fds) that blocks the thread.
+local function blocking(fn, ...)
+  return waited(pcall(fn, ...))
+end
+
 --- Waits until obj (a pollable, or nil) may be ready or `timeout` seconds pass.
 -- Yields to cqueues or realtime.run when running under them; elsewhere blocks the thread.
 local function wait_on(obj, timeout)
@@ -138,8 +168,8 @@ local function wait_on(obj, timeout)
     -- an unknown scheduler: give it the turn; the caller retries when resumed
     return coroutine.yield()
   end
-  if obj then return obj:_wait(timeout) end
-  if timeout and timeout > 0 then core.sleep(timeout) end
+  if obj then return blocking(obj._wait, obj, timeout) end
+  if timeout and timeout > 0 then blocking(core.sleep, timeout) end
 end
 
 -- For other parts of the module (credential fetches) that wait the same way.
@@ -237,8 +267,8 @@ function realtime.run(...)
   -- their coroutines may run meanwhile: its realtime.spawn must reach its own loop.
   local function block(fds, objs, timeout)
     if not host and not outer then
-      if #fds > 0 then return core.poll_fds(fds, timeout) end
-      if timeout then core.sleep(timeout) end
+      if #fds > 0 then return blocking(core.poll_fds, fds, timeout) end
+      if timeout then blocking(core.sleep, timeout) end
       return nil
     end
     spawn_hook = previous
