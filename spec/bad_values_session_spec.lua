@@ -478,6 +478,26 @@ describe("bad values on a session", function()
       assert.equal(1, #frames_with(helper.b64url("RIFF" .. string.rep("\0", 8))))
     end)
 
+    it("a second argument to append_audio or send_text raises: it was dropped without a word", function()
+      -- append_audio(pcm, 24000) went out labelled with the session's rate (16 kHz)
+      raises("bad argument #2 to 'append_audio' (append_audio takes the PCM alone: give its rate "
+        .. "as connect's input_audio_format = { rate = N }, or resample it with realtime.resample)", function()
+        local ok = session:append_audio("\0\0", 24000)
+        return ok
+      end)
+      raises("bad argument #2 to 'send_text' (send_text takes the text alone: for other fields, "
+        .. "send a conversation_item_create)", function()
+        local ok = session:send_text("hi", { turn_complete = true })
+        return ok
+      end)
+      -- an explicit nil is no argument
+      assert.is_true(session:append_audio("\0\0", nil))
+      assert(session:send_text("ping", nil))
+      helper.receive_until(session, "response_done")
+      assert.equal(1, #frames_with '"ping"')
+      assert.equal(0, #frames_with '"hi"')
+    end)
+
     it("a raw wire table must be a JSON object, and its errors name 'wire'", function()
       raises("raw: 'wire' must be a table that is a JSON object", session.send, session,
         { type = "raw", wire = { { clientContent = {} } } })

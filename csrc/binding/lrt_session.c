@@ -173,6 +173,10 @@ static int lrt_session_append_audio(lua_State *L)
 
     /* not luaL_checklstring: a number would go out as its digits, read as PCM */
     luaL_checktype(L, 2, LUA_TSTRING);
+    /* a rate given here would be dropped: the audio goes out at the session's rate */
+    luaL_argcheck(L, lua_isnoneornil(L, 3), 3,
+                  "append_audio takes the PCM alone: give its rate as connect's "
+                  "input_audio_format = { rate = N }, or resample it with realtime.resample");
     pcm = lua_tolstring(L, 2, &n);
     luaL_argcheck(L, n % 2 == 0, 2, "16-bit PCM must have an even number of bytes");
     luaL_argcheck(L, !lrt_pcm_is_wav(pcm, n), 2, LRT_WAV_AS_PCM);

@@ -187,10 +187,15 @@ function Session:poll()
   return msg
 end
 
-function Session:send_text(text)
+function Session:send_text(text, extra)
   check_self(self, "send_text")
   if type(text) ~= "string" then
     error("bad argument #1 to 'send_text' (string expected, got " .. type(text) .. ")", 2)
+  end
+  -- options given here (turn_complete, a role) would be dropped without a word
+  if extra ~= nil then
+    error("bad argument #2 to 'send_text' (send_text takes the text alone: for other fields, "
+      .. "send a conversation_item_create)", 2)
   end
   local ok, err, code = send_for_caller(self, { type = "conversation_item_create",
     item = { role = "user", content = { { type = "text", text = text } } } }, "send_text")
