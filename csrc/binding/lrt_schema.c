@@ -89,6 +89,38 @@ static const char *type_name(const char *t)
     return NULL;
 }
 
+/* The JSON type another language's name for a type most likely means, or NULL. */
+static const char *type_alias(const char *t)
+{
+    static const char *const aliases[][2] = {
+        { "int", "integer" },  { "float", "number" }, { "double", "number" },
+        { "bool", "boolean" }, { "str", "string" },   { "dict", "object" },
+        { "table", "object" }, { "list", "array" },
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcasecmp(t, aliases[i][0]) == 0)
+            return aliases[i][1];
+    return NULL;
+}
+
+/* Raises for a type name that is none of JSON's, naming the one an alias means. */
+static void unknown_type(struct sctx *c, const char *t)
+{
+    static const char *const fmts[][2] = {
+        { "integer", "unknown type '%s' (did you mean 'integer'?)" },
+        { "number", "unknown type '%s' (did you mean 'number'?)" },
+        { "boolean", "unknown type '%s' (did you mean 'boolean'?)" },
+        { "string", "unknown type '%s' (did you mean 'string'?)" },
+        { "object", "unknown type '%s' (did you mean 'object'?)" },
+        { "array", "unknown type '%s' (did you mean 'array'?)" },
+    };
+    const char *meant = type_alias(t);
+    for (size_t i = 0; meant && i < sizeof fmts / sizeof fmts[0]; i++)
+        if (strcmp(meant, fmts[i][0]) == 0)
+            lrt_schema_fail(c, fmts[i][1], t);
+    lrt_schema_fail(c, "unknown type '%s'", t);
+}
+
 static int in_list(const char *k, const char *const *list)
 {
     for (; *list; list++)
@@ -258,7 +290,7 @@ static void convert_type(struct sctx *c, int src, int dst)
     if (lua_type(L, src) == LUA_TSTRING) {
         t = type_name(lrt_map_enum(L, src, "tool '%s': parameters: type", c->tool));
         if (!t)
-            lrt_schema_fail(c, "unknown type '%s'", lua_tostring(L, src));
+            unknown_type(c, lua_tostring(L, src));
         if (strcmp(t, "NULL") == 0)
             lrt_schema_fail(c, NULL_ONLY "%s", "");
         lrt_set_str(L, dst, "type", t);
@@ -277,7 +309,7 @@ static void convert_type(struct sctx *c, int src, int dst)
             lrt_schema_fail(c, "'type' must be a string or a list of strings%s", NULL);
         t = type_name(lrt_map_enum(L, -1, "tool '%s': parameters: type", c->tool));
         if (!t)
-            lrt_schema_fail(c, "unknown type '%s'", lua_tostring(L, -1));
+            unknown_type(c, lua_tostring(L, -1));
         lua_pop(L, 1);
         if (strcmp(t, "NULL") == 0) {
             nullable = 1;
@@ -369,6 +401,9 @@ void lrt_schema_node(struct sctx *c, int src, int level)
     if (level > LRT_SCHEMA_MAX_DEPTH)
         luaL_error(L, "tool '%s': parameters nest deeper than %d levels", c->tool,
                    LRT_SCHEMA_MAX_DEPTH);
+    if (lua_type(L, src) == LUA_TSTRING)   /* properties = { city = "string" } */
+        lrt_schema_fail(c, "a schema must be a table (for a type alone, write { type = \"%s\" })",
+                        lua_tostring(L, src));
     if (lua_type(L, src) != LUA_TTABLE)
         lrt_schema_fail(c, "a schema must be a table%s", NULL);
     luaL_checkstack(L, 8, "schema nesting");
@@ -457,7 +492,9 @@ void lrt_schema_node(struct sctx *c, int src, int level)
             lua_pushnil(L);
             while (lua_next(L, v)) {
                 if (lua_type(L, -2) != LUA_TSTRING)
-                    lrt_schema_fail(c, "property names must be strings%s", NULL);
+                    lrt_schema_fail(c, "property names must be strings: properties is a table of "
+                                       "schemas by name ({ city = { type = \"string\" } }), not a "
+                                       "list%s", NULL);
                 if (!rt_utf8_valid(lua_tostring(L, -2), lua_rawlen(L, -2)))
                     lrt_schema_fail(c, "property name '%s' is not valid UTF-8", lua_tostring(L, -2));
                 lrt_schema_push_seg(c, lua_tostring(L, -2), 0);
