@@ -452,6 +452,27 @@ describe("receiving", function()
     assert.equal("timeout", code, err)
   end)
 
+  it("client:poll() leaves out a session that a receive elsewhere waits on", function()
+    -- a frame loop's poll beside a coroutine's receive took that receive's messages: it
+    -- waited on, and timed out, with nothing said
+    local session = assert(client:connect { output_modalities = { "text" }, resumption = false })
+    local types = {}
+    local co = coroutine.create(function()
+      for msg in session:messages(10) do
+        types[#types + 1] = msg.type
+        if msg.type == "response_done" then return end
+        coroutine.yield()
+      end
+    end)
+    coroutine.resume(co)     -- waits: yields to the unknown scheduler (us)
+    assert(session:send_text "poll beside a receive")
+    assert(require("realtime.core").poll_fds({ session:pollfd() }, 10), "no answer came")
+    assert.same({}, client:poll())
+    while coroutine.status(co) == "suspended" do assert(coroutine.resume(co)) end
+    assert.equal("response_created", types[1])
+    assert.equal("response_done", types[#types])
+  end)
+
   it("times out with nil, 'timed out', 'timeout'", function()
     local session = assert(client:connect { resumption = false })
     local msg, err, code = session:receive(0.05)

@@ -78,6 +78,7 @@ local auth = require "realtime.auth"
 -- The session methods written in Lua (installed at the end, once realtime is whole).
 local session_lua = require "realtime.session"
 local session_logging, add_stranded = session_lua.is_logging, session_lua.add_stranded
+local received_elsewhere = session_lua.received_elsewhere
 local now, wait_on = core.now, wait.wait_on
 
 -- ==================================================================== --
@@ -607,7 +608,8 @@ function Client:poll()
   for _, session in ipairs(add_stranded(sessions, self:_ready_sessions(sessions))) do
     -- From the log function while this session hands a message back, its poll would
     -- raise and lose what was taken from the others: it waits for its receive instead.
-    while not session_logging(session) do
+    -- So do the messages a receive of another coroutine waits for.
+    while not session_logging(session) and not received_elsewhere(session) do
       local msg = session:poll()   -- never yields; logs a failed handler's traceback
       if not msg then break end
       msg.session = session

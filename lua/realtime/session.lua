@@ -264,6 +264,13 @@ function Session:resumption_handle()
   return self:_resumption_handle()
 end
 
+-- Whether a receive of another coroutine waits on the session: client:poll() leaves it
+-- to that receive, whose messages it would otherwise take.
+local function received_elsewhere(self)
+  local co = receivers[self]
+  return co ~= nil and co ~= coroutine.running() and coroutine.status(co) ~= "dead"
+end
+
 --- Sets the module table whose log the methods use (init.lua, once, as it loads).
 local function install(into)
   module = into
@@ -287,4 +294,5 @@ local function add_stranded(set, list)
 end
 
 -- client:poll() leaves a session that is_logging out, as it leaves out a tool handler's own.
-return { install = install, is_logging = is_logging, add_stranded = add_stranded }
+return { install = install, is_logging = is_logging, add_stranded = add_stranded,
+  received_elsewhere = received_elsewhere }
