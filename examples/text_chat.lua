@@ -50,42 +50,56 @@ local session = connected(client:connect {
 -- A prompt on a terminal; lines piped in are echoed instead, so the transcript reads well.
 local interactive = os.execute "[ -t 0 ]"
 
-while true do
-  if interactive then io.write("> ") io.flush() end
-  local line = io.read "l"
-  if line == nil or line == "/quit" then break end
-  if not utf8.len(line) then
-    -- send_text takes text, and raises for bytes that are not UTF-8 (a terminal or a file
-    -- in Latin-1, say): tell the user and read on
-    io.stderr:write("text_chat: that line is not UTF-8 text (another encoding?): not sent\n")
-  elseif line:match "%S" then
-    if not interactive then print("you: " .. line) end
-    -- One user turn: send_text starts the response by itself.
-    local ok, err, code = session:send_text(line)
-    if not ok then print(("send failed: %s (%s)"):format(err, code)) break end
+local function chat()
+  while true do
+    if interactive then io.write("> ") io.flush() end
+    local line = io.read "l"
+    if line == nil or line == "/quit" then break end
+    if not utf8.len(line) then
+      -- send_text takes text, and raises for bytes that are not UTF-8 (a terminal or a file
+      -- in Latin-1, say): tell the user and read on
+      io.stderr:write("text_chat: that line is not UTF-8 text (another encoding?): not sent\n")
+    elseif line:match "%S" then
+      if not interactive then print("you: " .. line) end
+      -- One user turn: send_text starts the response by itself.
+      local ok, err, code = session:send_text(line)
+      if not ok then print(("send failed: %s (%s)"):format(err, code)) break end
 
-    io.write("model: ")
-    local answered = false
-    for msg in session:messages(60) do
-      if msg.type == "output_audio_transcription_delta" then
-        io.write(msg.text) io.flush()       -- words as they are spoken
-      elseif msg.type == "response_done" then
-        answered = true
-        break                               -- end of this turn; the session stays open
-      elseif msg.type == "error" then
-        io.write(("\n[error %s: %s]"):format(msg.code, msg.message))
-      elseif msg.type == "closed" then
-        print(("\n[session closed: %s %s]"):format(msg.code, msg.reason))
+      io.write("model: ")
+      local answered = false
+      for msg in session:messages(60) do
+        if msg.type == "output_audio_transcription_delta" then
+          io.write(msg.text) io.flush()       -- words as they are spoken
+        elseif msg.type == "response_done" then
+          answered = true
+          break                               -- end of this turn; the session stays open
+        elseif msg.type == "error" then
+          io.write(("\n[error %s: %s]"):format(msg.code, msg.message))
+        elseif msg.type == "closed" then
+          print(("\n[session closed: %s %s]"):format(msg.code, msg.reason))
+          os.exit(1)
+        end
+      end
+      -- messages(60) also ends when 60 s pass without a message: that is no answer
+      if not answered then
+        io.stderr:write("\ntext_chat: no answer: timed out\n")
         os.exit(1)
       end
+      io.write("\n")
     end
-    -- messages(60) also ends when 60 s pass without a message: that is no answer
-    if not answered then
-      io.stderr:write("\ntext_chat: no answer: timed out\n")
-      os.exit(1)
-    end
-    io.write("\n")
   end
+end
+
+-- Ctrl-C (lua5.4 raises "interrupted!" where the program waits) ends the chat with one
+-- line and closes the session, rather than a traceback.
+local ok, err = pcall(chat)
+if not ok and tostring(err):match "interrupted!$" then
+  io.stderr:write("\ntext_chat: interrupted\n")
+  session:close()
+  client:close()
+  os.exit(130)
+elseif not ok then
+  error(err, 0)
 end
 
 session:close()

@@ -213,6 +213,50 @@ describe("examples", function()
     assert.matches("bye\n$", out)
   end)
 
+  it("text_chat.lua ends on Ctrl-C while an answer comes with one line, not a traceback", function()
+    helper.sim_request("DELETE", "/_sim/next")
+    helper.sim_post("/_sim/next", { fault = { type = "delay", ms = 60000 } })   -- no answer comes
+    local tmp = helper.tmpdir()
+    local function file(name)   -- its text, or nil while it is not there
+      local f = io.open(tmp .. "/" .. name, "rb")
+      if not f then return nil end
+      local text = f:read "a"
+      f:close()
+      return text
+    end
+    -- the question goes in through a FIFO held open, so that the chat waits for the answer
+    local _, out = helper.run(([[
+mkfifo %s
+( %s REALTIME_BASE_URL=%s REALTIME_CA_FILE=%s GEMINI_API_KEY=%s timeout -s KILL 60 lua5.4 examples/text_chat.lua <%s >%s 2>&1 &
+  echo $! >%s; wait $!; echo "status $?" >%s ) >/dev/null 2>&1 &
+( exec 3>%s; echo 'ask slowly' >&3; exec sleep 60 ) >/dev/null 2>&1 &
+echo "writer $!"
+]]):format(q(tmp .. "/in"), CLEAN, q(helper.sim_http), q(helper.sim_ca), q(helper.sim_key),
+      q(tmp .. "/in"), q(tmp .. "/out"), q(tmp .. "/pid"), q(tmp .. "/status"), q(tmp .. "/in")))
+    local writer = assert(out:match "writer (%d+)", out)
+    local asked
+    for _ = 1, 200 do
+      for _, t in ipairs(helper.client_messages "realtimeInput") do asked = asked or t.text == "ask slowly" end
+      if asked then break end
+      helper.run "sleep 0.05"
+    end
+    helper.run("kill -INT " .. assert((file "pid" or ""):match "%d+", "the chat did not start"))
+    local status
+    for _ = 1, 200 do
+      status = file "status"
+      if status then break end
+      helper.run "sleep 0.05"
+    end
+    helper.run("kill " .. writer)
+    out = file "out" or ""
+    helper.run("rm -rf " .. q(tmp))
+    helper.sim_request("DELETE", "/_sim/next")
+    assert.is_true(asked, "the question did not reach the simulator")
+    assert.equal("status 130\n", status, out)
+    assert.matches("\ntext_chat: interrupted\n", out)
+    assert.is_nil(out:find("traceback", 1, true), out)
+  end)
+
   describe("trip_assistant.lua", function()
     local function check(out)
       assert.matches("history: 3 turns given\n", out)
