@@ -498,6 +498,25 @@ describe("bad values on a session", function()
       assert.equal(0, #frames_with '"hi"')
     end)
 
+    it("a part's mime type or type spelled as other APIs do is named, not taken for 'type'", function()
+      local function image(k)
+        return { type = "conversation_item_create", item = { content = { { type = "image", data = "x", [k] = "image/png" } } } }
+      end
+      -- content_type and media_type said "did you mean 'type'?", the part's kind
+      for _, k in ipairs { "content_type", "media_type", "mimetype" } do
+        raises(("part 1 (image): unknown field '%s' (did you mean 'mime'?)"):format(k), session.send, session, image(k))
+      end
+      -- OpenAI's part types: the list of ours, on the realtime path as in a turn and in history
+      raises("conversation_item_create: unknown content part type 'input_text' (expected text, image, audio "
+        .. "or function_result)", session.send, session,
+        { type = "conversation_item_create", item = { content = { { type = "input_text", text = "x" } } } })
+      raises("conversation_item_create: unknown content part type 'input_image' (expected text, image or audio)",
+        session.send, session, { type = "conversation_item_create", turn_complete = true,
+          item = { content = { { type = "input_image", data = "x" } } } })
+      raises("unknown content part type 'input_text' (expected text, image or audio)", client.connect, client,
+        { history = { { role = "user", content = { { type = "input_text", text = "x" } } } } })
+    end)
+
     it("a raw wire table must be a JSON object, and its errors name 'wire'", function()
       raises("raw: 'wire' must be a table that is a JSON object", session.send, session,
         { type = "raw", wire = { { clientContent = {} } } })

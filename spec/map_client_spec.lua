@@ -415,7 +415,7 @@ for _, backend in ipairs { "gemini", "vertex" } do
         "BUG: audio goes through the core")
       assert.has_error(function() core.map_client(st, { type = "teleport" }) end, "unknown message type 'teleport'")
       assert.has_error(function() send(st, item { type = "video" }) end,
-        "conversation_item_create: unknown content part type 'video'")
+        "conversation_item_create: unknown content part type 'video' (expected text, image, audio or function_result)")
     end)
 
     it("text with invalid UTF-8 is refused", function()

@@ -236,7 +236,8 @@ static int item_create(lua_State *L, int state, int msg, int out)
             if (lrt_map_result_part(L, state, part, i))
                 return 1;
         } else
-            luaL_error(L, "conversation_item_create: unknown content part type %s",
+            luaL_error(L, "conversation_item_create: unknown content part type %s (expected "
+                          "text, image, audio or function_result)",
                        lrt_map_shown(L, type, strlen(type)));
         lua_settop(L, run);
     }

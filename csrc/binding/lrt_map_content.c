@@ -214,7 +214,8 @@ static void add_part(lua_State *L, int state, int part, int parts, const char *w
         luaL_error(L, "%s: part %d: a function_result answers a call (send it without "
                       "turn_complete, as a user item); it cannot be part of a turn", who, i);
     } else {
-        luaL_error(L, "%s: unknown content part type %s", who, lrt_map_shown(L, type, strlen(type)));
+        luaL_error(L, "%s: unknown content part type %s (expected text, image or audio)", who,
+                   lrt_map_shown(L, type, strlen(type)));
     }
     lua_pop(L, 1);   /* the type */
 }

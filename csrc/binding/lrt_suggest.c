@@ -14,6 +14,7 @@ static const char *const foreign[][2] = {
     { "output", "result" }, { "response", "result" }, { "message", "text" },
     { "parts", "content" }, { "turns", "content" },  { "audio", "data" },
     { "mime_type", "mime" }, { "json", "wire" },     { "text", "wire" },
+    { "mimetype", "mime" },  { "content_type", "mime" }, { "media_type", "mime" },
 };
 
 /* name in snake_case (a camelCase "mimeType" as "mime_type"), lower case, into out;
