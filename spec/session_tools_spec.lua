@@ -72,6 +72,38 @@ describe("tools", function()
     assert.matches('"forecast":"rainy"', text)
   end)
 
+  it("returning nil and a message (Lua's failure idiom) answer the model with that message", function()
+    local realtime = require "realtime"
+    local logged = {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local session = assert(client:connect {
+      output_modalities = { "text" },
+      tools = {
+        { name = "find_city", description = "f", handler = function() return nil, "city not found" end },
+        { name = "find_town", description = "f", handler = function() return false, "town not found" end },
+      },
+    })
+    assert(session:send_text 'call find_city {}; call find_town {}')
+    local msgs = helper.collect_turn(session)
+    realtime.log(nil)
+    local results = {}
+    for _, m in ipairs(msgs) do
+      assert.is_not.equal("error", m.type, m.message)
+      if m.type == "response_output_item_done" then results[m.item.content[1].name] = m.result end
+    end
+    assert.same({ error = "city not found" }, results.find_city)
+    assert.same({ error = "town not found" }, results.find_town)
+    local conns = helper.connections()
+    local sent = tool_responses(conns[#conns].id)
+    assert.equal(1, #sent)
+    assert.matches('"error":"city not found"', sent[1])
+    assert.matches('"error":"town not found"', sent[1])
+    assert.is_nil(sent[1]:find("options", 1, true))
+    local log_text = table.concat(logged, "\n")
+    assert.matches("error: tool handler failed: city not found", log_text, 1, true)
+    assert.matches("error: tool handler failed: town not found", log_text, 1, true)
+  end)
+
   it("without a handler are announced and answered by hand", function()
     local session = assert(client:connect {
       output_modalities = { "text" },
@@ -627,6 +659,27 @@ describe("a non_blocking handler that waits", function()
     local sent = helper.client_messages("toolResponse", conn)
     assert.equal(1, #sent)
     assert.same({ booked = true }, sent[1].functionResponses[1].response)
+    session:close()
+    helper.drain(session)
+  end)
+
+  it("returning nil and a message after it waited answers the model with that message", function()
+    local state, logged = {}, {}
+    realtime.log(function(level, text) logged[#logged + 1] = level .. ": " .. text end)
+    local session = assert(client:connect { output_modalities = { "text" }, tools = {
+      slow_tool(state, 0.3, function() return nil, "the booking desk is closed" end) } })
+    local conn = helper.open_connection()
+    realtime.run(function()
+      assert(session:send_text 'call slow_book {"city":"Oslo"}')
+      helper.collect_turn(session)          -- the call's turn
+      helper.collect_turn(session)          -- the model on the error
+    end)
+    realtime.log(nil)
+    local sent = helper.client_messages("toolResponse", conn)
+    assert.equal(1, #sent)
+    assert.same({ error = "the booking desk is closed" }, sent[1].functionResponses[1].response)
+    assert.matches("error: tool handler failed: the booking desk is closed",
+      table.concat(logged, "\n"), 1, true)
     session:close()
     helper.drain(session)
   end)

@@ -108,6 +108,11 @@ static int lrt_dispatch_done(lua_State *L, int status)
     if (ok && lrt_is_marker(L, SLOT_TOP + 1, &lrt_tool_failed)) {
         ok = 0;                                   /* the error, with its traceback */
         lua_copy(L, SLOT_TOP + 2, SLOT_TOP + 1);
+    } else if (ok && !lua_toboolean(L, SLOT_TOP + 1) && lua_type(L, SLOT_TOP + 2) == LUA_TSTRING) {
+        /* Lua's failure idiom, return nil, "why": the handler failed, in its words
+         * (no options table is a string) */
+        ok = 0;
+        lua_copy(L, SLOT_TOP + 2, SLOT_TOP + 1);
     }
     if (!ok && lua_toboolean(L, SLOT_NOYIELD)) {
         /* Under poll() a handler runs without a continuation, so a yield fails inside

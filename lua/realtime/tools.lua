@@ -99,6 +99,8 @@ end
 -- values) answers the call, unless the session closed, the server withdrew the call or
 -- the handler answered it itself meanwhile; each of those is logged, never raised.
 local function answer_late(call, res)
+  -- Lua's failure idiom, return nil, "why", fails as the dispatch has it fail
+  if res[1] and not res[2] and type(res[3]) == "string" then res = { false, res[3] } end
   local where = ("tool '%s' (call %s)"):format(call.name, shown_id(call.id))
   local session = call.session
   if not session:is_open() then
