@@ -1,4 +1,4 @@
-/* The receive loop's parts shared by lrt_session.c (sending, the method table),
+/* The receive loop's parts shared by lrt_session.c (the method table), lrt_session_send.c,
  * lrt_receive.c (reading events, the inbox) and lrt_dispatch.c (running tool handlers
  * and answering their calls). */
 #ifndef LRT_RECEIVE_H
@@ -68,8 +68,13 @@ int lrt_dispatch_check_beside(lua_State *L, int idx);
  * handlers runs here, or it is reading a server message (a finaliser runs meanwhile). */
 int lrt_dispatch_receivable(lua_State *L, struct lrt_session *u, int idx);
 
-/* lrt_session.c */
+/* lrt_session_send.c: lrt_send_all, and the send methods lrt_session.c registers */
 int lrt_send_all(lua_State *L, struct lrt_session *u, int idx, int state);
+int lrt_session_send(lua_State *L);
+int lrt_session_send_wire(lua_State *L);
+int lrt_session_send_initial(lua_State *L);
+int lrt_session_append_audio(lua_State *L);
+int lrt_session_commit_audio(lua_State *L);
 
 /* lrt_receive.c */
 void lrt_inbox_push(lua_State *L, struct lrt_session *u, int inbox, int msg);
