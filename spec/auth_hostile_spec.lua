@@ -176,6 +176,42 @@ describe("credential fields in messages", function()
     end
   end)
 
+  -- A key file's text set where its path belongs (a CI secret pasted into the variable,
+  -- or the text read and passed as `credentials`) names no file: the message said so
+  -- quoting the "path", which was the refresh token, the client secret, the private key.
+  it("a key file's text, or its base64, where the path belongs is refused without quoting it", function()
+    local key = assert(io.open(helper.certs .. "/server.key")):read "a"
+    local body = key:gsub("%-%-%-%-%-[^\n]*%-%-%-%-%-", ""):gsub("%s", "")
+    local texts = {   -- as gcloud and the Cloud console write them: the secrets come early
+      cjson.encode { client_id = "cid.apps.googleusercontent.com", client_secret = SECRET,
+        refresh_token = REFRESH, type = "authorized_user" },
+      '{\n  "type": "service_account",\n  "private_key": ' .. cjson.encode(key)
+        .. ',\n  "client_email": "bot@p.iam.gserviceaccount.com"\n}\n',
+    }
+    local function no_secret(err, text, b64)
+      assert.equal(err, auth.mask_secrets(err, SECRET, REFRESH, body, b64), err)
+      assert.is_nil(err:find("PRIVATE KEY", 1, true), err)
+      assert.is_nil(err:find(text:sub(1, 12), 1, true), err)
+    end
+    for _, text in ipairs(texts) do
+      local b64 = helper.b64url(text):gsub("[-_]", { ["-"] = "+", ["_"] = "/" })
+      local ok, err, code = auth.resolve({ backend = "vertex", project = "p", credentials = text }, 5)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      no_secret(err, text, b64)
+      assert.matches("^credentials: the string is a key file's JSON text, not its path: ", err)
+      for value, what in pairs { [text] = "JSON text", [b64] = "JSON text in base64" } do
+        local _, out = helper.child([[
+          local auth = require "realtime.auth"
+          print(select(2, auth.resolve({ backend = "vertex", project = "p" }, 5)))
+        ]], { GOOGLE_APPLICATION_CREDENTIALS = value })
+        no_secret(out, text, b64)
+        assert.equal(1, (out:find("GOOGLE_APPLICATION_CREDENTIALS holds a key file's " .. what
+          .. ", not its path: ", 1, true)), out)
+      end
+    end
+  end)
+
   it("a quota_project_id that cannot be a header value is an 'auth' error naming the field", function()
     local h = helper.hostile { tls = true }
     for _, qp in ipairs { "p\r\nX-Evil: 1", string.rep("p", 20000) } do

@@ -187,12 +187,51 @@ local function from_info(info, what, raw)
   }
 end
 
+--- What `v`, a value that names no file, holds when it is a credential itself rather than
+-- a path: "JSON text" (a key file's, or a PEM key), "JSON text in base64" (as CI secrets
+-- are often stored), or nil.
+local function key_text(v)
+  if v:find "^\239\187\191" or v:find "^%s*{" or v:find("-----BEGIN", 1, true) then
+    return "JSON text"
+  end
+  local b64 = v:match "^[%w+/_%-]+=*$" and #v >= 16 and v:sub(1, 8)
+  if not b64 then return nil end
+  -- the first 6 bytes it decodes to: JSON text starts with "{" after any spaces
+  local bytes, acc = {}, 0
+  for i = 1, 8 do
+    local c = b64:byte(i)
+    local d = c >= 65 and c <= 90 and c - 65 or c >= 97 and c <= 122 and c - 71
+      or c >= 48 and c <= 57 and c + 4 or (c == 43 or c == 45) and 62 or 63
+    acc = acc * 64 + d
+    if i % 4 == 0 then
+      bytes[#bytes + 1] = string.char(acc >> 16, (acc >> 8) & 255, acc & 255)
+      acc = 0
+    end
+  end
+  return table.concat(bytes):find "^%s*{" and "JSON text in base64" or nil
+end
+
+-- What to do with a key's text where its path belongs, by origin (what key_text found).
+local KEY_TEXT = {
+  ["credentials file"] = "credentials: the string is a key file's %s, not its path: pass "
+    .. "the file's path, or the decoded table",
+  ["GOOGLE_APPLICATION_CREDENTIALS file"] = "GOOGLE_APPLICATION_CREDENTIALS holds a key file's "
+    .. "%s, not its path: write the key's JSON to a file and set GOOGLE_APPLICATION_CREDENTIALS "
+    .. "to that file's path",
+}
+
 local function from_file(path, origin)
   -- a path may hold any byte: messages show it escaped, as the C side does
   local what = ("%s %s"):format(origin, core._shown_path(path))
   if path:find("\0", 1, true) then
     -- the C library would open the file named by the part before it
     return nil, ("%s: the path contains a NUL byte"):format(origin)
+  end
+  -- a key's own text names no file, and quoting it as a path would put its secrets in
+  -- the message
+  local text = KEY_TEXT[origin] and not core._file_exists(path) and key_text(path)
+  if text then
+    return nil, KEY_TEXT[origin]:format(text)
   end
   local info, err = read_json_file(path, origin, what)
   if not info then return nil, err end
