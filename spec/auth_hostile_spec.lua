@@ -212,6 +212,22 @@ describe("credential fields in messages", function()
     end
   end)
 
+  -- A key escaped twice (a JSON string of JSON, an environment variable holding the
+  -- file's escapes) has "\n" as a backslash and an n: OpenSSL only said it was no key.
+  it("a private_key whose line breaks are written \\n is named as such, before any request", function()
+    local key = assert(io.open(helper.certs .. "/server.key")):read "a"
+    for _, escaped in ipairs { (key:gsub("\n", "\\n")), (key:gsub("\n", "\\r\\n")) } do
+      local ok, err, code = auth.resolve({ backend = "vertex", project = "p", credentials = {
+        type = "service_account", client_email = "bot@p.iam.gserviceaccount.com",
+        private_key = escaped, token_uri = "https://127.0.0.1:9/token" } }, 5)
+      assert.is_nil(ok)
+      assert.equal("auth", code)
+      assert.equal('credentials table (service_account): "private_key" has its line breaks '
+        .. 'written as \\n (a backslash and an n): the key was escaped twice; decode it once '
+        .. 'more, or replace each \\n with a line break', err)
+    end
+  end)
+
   it("a quota_project_id that cannot be a header value is an 'auth' error naming the field", function()
     local h = helper.hostile { tls = true }
     for _, qp in ipairs { "p\r\nX-Evil: 1", string.rep("p", 20000) } do

@@ -172,6 +172,12 @@ local function from_info(info, what, raw)
     if not f.private_key:find("-----BEGIN", 1, true) then
       return nil, ("%s (%s): \"private_key\" is not a PEM key"):format(what, kind)
     end
+    if not f.private_key:find("\n", 1, true) and f.private_key:find("\\n", 1, true) then
+      -- escaped twice: OpenSSL would only say that it is no key
+      return nil, ("%s (%s): \"private_key\" has its line breaks written as \\n (a backslash "
+        .. "and an n): the key was escaped twice; decode it once more, or replace each \\n "
+        .. "with a line break"):format(what, kind)
+    end
     return {
       kind = SERVICE_ACCOUNT, client_email = f.client_email, private_key = f.private_key,
       private_key_id = f.private_key_id, token_uri = f.token_uri,
