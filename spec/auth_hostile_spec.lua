@@ -230,7 +230,7 @@ describe("credential fields in messages", function()
 
   it("a quota_project_id that cannot be a header value is an 'auth' error naming the field", function()
     local h = helper.hostile { tls = true }
-    for _, qp in ipairs { "p\r\nX-Evil: 1", string.rep("p", 20000) } do
+    for _, qp in ipairs { "p\r\nX-Evil: 1", string.rep("p", 20000), "billing\194\160" } do
       local client = assert(realtime.vertex { project = "p", location = "us-central1", model = "m",
         base_url = h:base_url "setup_ok", ca_file = h.ca_file,
         credentials = { type = "authorized_user", client_id = "cid", client_secret = SECRET,
@@ -244,6 +244,45 @@ describe("credential fields in messages", function()
       client:close()
     end
     h:stop()
+  end)
+end)
+
+-- A key copied from a web page or a chat may bring a no-break space, a zero-width space or
+-- typographic quotes with it. Keys and tokens are ASCII: such a byte went out in the
+-- header and came back as the server's "API key not valid", which does not say why.
+describe("a key or token with a byte outside ASCII", function()
+  local pasted = { "AIzaSyD-secret-key-123\194\160", "\226\128\156AIzaSyD-secret-key-123\226\128\157",
+    "AIzaSyD-secret\226\128\139-key-123" }
+
+  it("raises when the client is made, naming the option and quoting nothing", function()
+    for _, key in ipairs(pasted) do
+      for _, make in ipairs {
+        function() return realtime.gemini { api_key = key } end,
+        function() return realtime.vertex { api_key = key } end,
+        function() return realtime.vertex { project = "p", access_token = key } end,
+        function() return realtime.gemini_ephemeral_token { api_key = key } end,
+      } do
+        local ok, err = pcall(make)
+        assert.is_false(ok)
+        assert.matches("option '%a+_%a+': contains a byte outside ASCII", err)
+        assert.is_nil(err:find("secret", 1, true), err)
+      end
+    end
+  end)
+
+  it("from $GEMINI_API_KEY or $GOOGLE_API_KEY raises naming the variable", function()
+    for _, var in ipairs { "GEMINI_API_KEY", "GOOGLE_API_KEY" } do
+      local _, out = helper.child([[
+        local realtime = require "realtime"
+        print(select(2, pcall(realtime.gemini, {})))
+        print(select(2, pcall(realtime.gemini_ephemeral_token, {})))
+      ]], { GEMINI_API_KEY = var == "GEMINI_API_KEY" and pasted[1] or "", GOOGLE_API_KEY = pasted[1] })
+      local want = "$" .. var .. " (the default of option 'api_key'): contains a byte outside ASCII"
+      local a, b = out:match "^([^\n]*)\n([^\n]*)\n$"
+      assert.matches(want, a, 1, true)
+      assert.matches(want, b, 1, true)
+      assert.is_nil(out:find("secret", 1, true), out)
+    end
   end)
 end)
 

@@ -146,13 +146,31 @@ static bool rt_ep_no_controls(const char *v)
     return true;
 }
 
+/* True when v holds a byte outside ASCII: keys, tokens and project IDs are ASCII, so it
+ * came with a paste (a no-break space, a zero-width space, a typographic quote) and would
+ * only come back from the server as "API key not valid". */
+static bool rt_ep_non_ascii(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p >= 0x80)
+            return true;
+    return false;
+}
+
 /* An option that goes into a header (a credential, the quota project) must be a valid
- * header value without even a TAB; the message names the option, never its value. */
+ * header value without even a TAB, in ASCII; the message names the option, never its
+ * value. */
 static int rt_ep_check_value(const char *option, const char *v, struct rt_error *err)
 {
     if (v && !rt_ep_no_controls(v)) {
         rt_error_set(err, RT_EINVAL, "option '%s': contains CR, LF, a tab or another control "
                      "character", option);
+        return -1;
+    }
+    if (v && rt_ep_non_ascii(v)) {
+        rt_error_set(err, RT_EINVAL, "option '%s': contains a byte outside ASCII, which no key "
+                     "or token holds (a no-break space, a zero-width space or a quote mark "
+                     "copied with it?)", option);
         return -1;
     }
     if (v && strlen(v) > RT_EP_VALUE_MAX) {

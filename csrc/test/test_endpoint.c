@@ -245,6 +245,8 @@ static void test_check_messages(void)
         { "https://x/a\"b", "k", "option 'base_url': has a character a URL path cannot hold" },
         { "https://x/a<b>", "k", "option 'base_url': has a character a URL path cannot hold" },
         { NULL, "key-secret\r\nX: y", "option 'api_key': contains CR, LF" },
+        { NULL, "key-secret\xc2\xa0", "option 'api_key': contains a byte outside ASCII" },
+        { NULL, "\xe2\x80\x9ckey-secret\xe2\x80\x9d", "option 'api_key': contains a byte outside ASCII" },
     };
     struct rt_header bad_value[] = { { "x-extra", "a\nb" } };
     struct rt_header bad_name[] = { { "bad name", "v" } };
@@ -264,6 +266,11 @@ static void test_check_messages(void)
     o.api_key = NULL;   /* no credential is needed to check the forms */
     rt_error_clear(&err);
     RT_CHECK(rt_endpoint_check(&o, &err) == 0);
+    o.access_token = "ya29.token-secret\xe2\x80\x8b";
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK(strncmp(err.msg, "option 'access_token': contains a byte outside ASCII", 52) == 0);
+    RT_CHECK(strstr(err.msg, "secret") == NULL);
+    o.access_token = NULL;
     o.headers = bad_value;
     o.nheaders = 1;
     RT_CHECK(rt_endpoint_check(&o, &err) == -1);

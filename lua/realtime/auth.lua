@@ -162,11 +162,11 @@ local function from_info(info, what, raw)
   local f, err = fields(info, what, kind)
   if not f then return nil, err end
   local qp = f.quota_project_id
-  if qp and (qp:find "%c" or #qp > 16384) then
+  if qp and (qp:find "[%c\128-\255]" or #qp > 16384) then
     -- checked here, so that it is this file's fault and not a raise about an option
     return nil, ("%s (%s): \"quota_project_id\" %s (it is sent as the x-goog-user-project "
       .. "header)"):format(what, kind, qp:find "%c" and "holds a control character"
-      or "is longer than 16384 bytes")
+      or qp:find "[\128-\255]" and "holds a byte outside ASCII" or "is longer than 16384 bytes")
   end
   if kind == SERVICE_ACCOUNT then
     if not f.private_key:find("-----BEGIN", 1, true) then
