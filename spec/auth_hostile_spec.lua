@@ -247,6 +247,22 @@ describe("credential fields in messages", function()
   end)
 end)
 
+describe("a GCE_METADATA_HOST of a form the core refuses", function()
+  it("is an 'auth' error naming the variable, not the core's field", function()
+    for host, why in pairs { ["host:99999"] = "has an invalid port %(1 to 65535%)",
+      ["::::"] = "has no host", ["[::1"] = "has an unterminated IPv6 address",
+      ["http:///x"] = "has no host" } do
+      local _, out = helper.child([[
+        local auth = require "realtime.auth"
+        print(select(3, auth.resolve({ backend = "vertex", project = "p" }, 5)),
+          (select(2, auth.resolve({ backend = "vertex", project = "p" }, 5))))
+      ]], { GCE_METADATA_HOST = host, GOOGLE_APPLICATION_CREDENTIALS = "", CLOUDSDK_CONFIG = "",
+            HOME = "/nonexistent" })
+      assert.matches("^auth\tmetadata server [^\n]*: GCE_METADATA_HOST " .. why .. "\n$", out)
+    end
+  end)
+end)
+
 -- A key copied from a web page or a chat may bring a no-break space, a zero-width space or
 -- typographic quotes with it. Keys and tokens are ASCII: such a byte went out in the
 -- header and came back as the server's "API key not valid", which does not say why.

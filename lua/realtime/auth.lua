@@ -430,7 +430,11 @@ function auth.resolve(p, timeout)
     spec.fallback, spec.named, spec.project, spec.quota_project = nil, nil, nil, nil
     local code
     src, err, code = core.auth_new(spec)
-    if not src then return nil, err, code or "auth" end
+    if not src then
+      -- the core names its field; the user set the variable (a form auth.find let through)
+      if named then err = err:gsub(": metadata_host ", ": GCE_METADATA_HOST ", 1) end
+      return nil, err, code or "auth"
+    end
     log("info", "credentials: " .. src:source())
     -- nothing above yields: no other connect of the client can have made one meanwhile
     p.token_source = src
