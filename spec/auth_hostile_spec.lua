@@ -247,6 +247,38 @@ describe("credential fields in messages", function()
   end)
 end)
 
+-- The JSON decoder ends the text at a NUL byte: what came after one was dropped unread,
+-- and a file saved as UTF-16 was only "not valid JSON".
+describe("a credentials file with NUL bytes", function()
+  local user = cjson.encode { type = "authorized_user", client_id = "cid", client_secret = SECRET,
+    refresh_token = REFRESH, token_uri = "https://127.0.0.1:9/token" }
+
+  local function err_of(text)
+    local path = os.tmpname()
+    helper.write_file(path, text)
+    local ok, err, code = auth.resolve({ backend = "vertex", project = "p", credentials = path }, 5)
+    os.remove(path)
+    assert.is_nil(ok)
+    assert.equal("auth", code)
+    assert.equal(err, auth.mask_secrets(err, SECRET, REFRESH))
+    return (err:gsub("^credentials file %S+ ", "credentials file F "))
+  end
+
+  it("saved as UTF-16 says so", function()
+    local utf16 = user:gsub(".", "%0\0")
+    for _, text in ipairs { "\255\254" .. utf16, utf16, "\254\255" .. ("\0" .. utf16):sub(1, -2) } do
+      assert.equal("credentials file F is UTF-16 text: save it as UTF-8", err_of(text))
+    end
+  end)
+
+  it("after the JSON, or only NUL bytes, is refused, not dropped", function()
+    for _, text in ipairs { user .. "\0{}", ("\0"):rep(2048) } do
+      assert.equal("credentials file F holds a NUL byte, which JSON text cannot: download the key "
+        .. "file again or run `gcloud auth application-default login`", err_of(text))
+    end
+  end)
+end)
+
 describe("a GCE_METADATA_HOST of a form the core refuses", function()
   it("is an 'auth' error naming the variable, not the core's field", function()
     for host, why in pairs { ["host:99999"] = "has an invalid port %(1 to 65535%)",

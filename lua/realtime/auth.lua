@@ -86,6 +86,16 @@ local function read_json_file(path, origin, what)
   if text == "" then
     return nil, ("%s is empty"):format(what)
   end
+  -- the decoder ends the text at a NUL byte, dropping what follows; UTF-16 text (an editor
+  -- or a shell on Windows) has one in every other byte, a byte order mark in front (a file
+  -- of NUL bytes alone, as a crash may leave, is not UTF-16)
+  if text:find "^\255\254" or text:find "^\254\255" or text:find "^[^\0]\0"
+    or text:find "^\0[^\0]" then
+    return nil, ("%s is UTF-16 text: save it as UTF-8"):format(what)
+  elseif text:find("\0", 1, true) then
+    return nil, ("%s holds a NUL byte, which JSON text cannot: download the key file again or "
+      .. "run `gcloud auth application-default login`"):format(what)
+  end
   -- an editor on Windows may have put a UTF-8 byte order mark in front
   local body = text:gsub("^\239\187\191", "")
   local ok, value = pcall(cjson.decode, body)
