@@ -210,6 +210,12 @@ describe("credential fields in messages", function()
           .. ", not its path: ", 1, true)), out)
       end
     end
+    -- a missing file whose name only looks like JSON or base64 is quoted as before
+    for _, path in ipairs { "{HOME}/key.json", "e2e/keys/service_account_key",
+                            "eyes/only/service/account/key" } do
+      local _, err = auth.resolve({ backend = "vertex", project = "p", credentials = path }, 5)
+      assert.equal("cannot read credentials file " .. path .. ": No such file or directory", err)
+    end
   end)
 
   -- A key escaped twice (a JSON string of JSON, an environment variable holding the

@@ -204,18 +204,17 @@ local function from_info(info, what, raw)
 end
 
 --- What `v`, a value that names no file, holds when it is a credential itself rather than
--- a path: "JSON text" (a key file's, or a PEM key), "JSON text in base64" (as CI secrets
--- are often stored), or nil.
+-- a path: "JSON text" (a key file's: an object whose first key follows the brace, or a
+-- PEM key), "JSON text in base64" (as CI secrets are often stored), or nil.
 local function key_text(v)
-  if v:find "^\239\187\191" or v:find "^%s*{" or v:find("-----BEGIN", 1, true) then
-    return "JSON text"
-  end
-  local b64 = v:match "^[%w+/_%-]+=*$" and #v >= 16 and v:sub(1, 8)
-  if not b64 then return nil end
-  -- the first 6 bytes it decodes to: JSON text starts with "{" after any spaces
+  local function json(t) return t:gsub("^\239\187\191", ""):find '^%s*{%s*"' ~= nil end
+  if json(v) or v:find("-----BEGIN", 1, true) then return "JSON text" end
+  -- the first 12 bytes it decodes to (4-space indentation, a CR included); a path that
+  -- merely looks like base64 ("e2e/keys/sa") decodes to no such text
+  if #v < 24 or not v:find "^[%w+/_%-]+=*$" then return nil end
   local bytes, acc = {}, 0
-  for i = 1, 8 do
-    local c = b64:byte(i)
+  for i = 1, 16 do
+    local c = v:byte(i)
     local d = c >= 65 and c <= 90 and c - 65 or c >= 97 and c <= 122 and c - 71
       or c >= 48 and c <= 57 and c + 4 or (c == 43 or c == 45) and 62 or 63
     acc = acc * 64 + d
@@ -224,7 +223,7 @@ local function key_text(v)
       acc = 0
     end
   end
-  return table.concat(bytes):find "^%s*{" and "JSON text in base64" or nil
+  return json(table.concat(bytes)) and "JSON text in base64" or nil
 end
 
 -- What to do with a key's text where its path belongs, by origin (what key_text found).
