@@ -340,6 +340,21 @@ describe("a key or token with a byte outside ASCII", function()
   end)
 end)
 
+-- An access_token copied with its scheme ("Bearer ya29...", as an Authorization header or
+-- curl's -H shows it) went out as "Bearer Bearer ya29..." and came back as a bare 401.
+describe("an access_token with a space", function()
+  it("raises when the client is made, saying to pass the token alone", function()
+    for _, token in ipairs { "Bearer ya29.secret-token", "bearer ya29.secret-token",
+      "ya29.secret-token ", "ya29.secret token" } do
+      local ok, err = pcall(realtime.vertex, { project = "p", access_token = token })
+      assert.is_false(ok)
+      assert.matches("option 'access_token': contains a space, which no bearer token holds "
+        .. '%(pass the token alone, without "Bearer "%)$', err)
+      assert.is_nil(err:find("secret", 1, true), err)
+    end
+  end)
+end)
+
 describe("an ephemeral-token endpoint that answers badly", function()
   local h
   setup(function() h = helper.hostile { tls = true } end)

@@ -383,6 +383,13 @@ int rt_endpoint_check(const struct rt_endpoint_options *o, struct rt_error *err)
         rt_ep_check_value("access_token", o->access_token, err) ||
         rt_ep_check_value("quota_project", o->quota_project, err))
         return -1;
+    /* A bearer token holds no space (RFC 6750); one given with its scheme ("Bearer ya29...",
+     * as a header shows it) would go out as "Bearer Bearer ..." and come back a bare 401. */
+    if (o->access_token && strchr(o->access_token, ' ')) {
+        rt_error_set(err, RT_EINVAL, "option 'access_token': contains a space, which no bearer "
+                     "token holds (pass the token alone, without \"Bearer \")");
+        return -1;
+    }
     return rt_headers_check(o->headers, o->nheaders, RT_EP_HEADERS_MAX, err);
 }
 

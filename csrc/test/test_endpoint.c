@@ -270,6 +270,10 @@ static void test_check_messages(void)
     RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
     RT_CHECK(strncmp(err.msg, "option 'access_token': contains a byte outside ASCII", 52) == 0);
     RT_CHECK(strstr(err.msg, "secret") == NULL);
+    o.access_token = "Bearer ya29.token-secret";
+    RT_CHECK(rt_endpoint_check(&o, &err) == -1 && err.code == RT_EINVAL);
+    RT_CHECK_STR(err.msg, "option 'access_token': contains a space, which no bearer token "
+                          "holds (pass the token alone, without \"Bearer \")");
     o.access_token = NULL;
     o.headers = bad_value;
     o.nheaders = 1;
