@@ -285,6 +285,28 @@ describe("a credentials file with NUL bytes", function()
   end)
 end)
 
+-- Off Google Cloud, something else may answer for metadata.google.internal: the proxy of
+-- $http_proxy, a captive portal, a resolver that answers every name. Google's libraries
+-- take only an answer with Metadata-Flavor: Google; this one reported the proxy's 404 as
+-- a failing metadata server instead of "no credentials found".
+describe("the default metadata host answered by something that is no metadata server", function()
+  it("is 'no Vertex AI credentials found', saying what answered", function()
+    local h = helper.hostile()
+    local _, out = helper.child([[
+      local auth = require "realtime.auth"
+      print(select(3, auth.resolve({ backend = "vertex", project = "p" }, 10)),
+        (select(2, auth.resolve({ backend = "vertex", project = "p" }, 10))))
+    ]], { http_proxy = h.http, no_proxy = "", NO_PROXY = "", GCE_METADATA_HOST = "",
+          GOOGLE_APPLICATION_CREDENTIALS = "", CLOUDSDK_CONFIG = "", HOME = "/nonexistent" })
+    h:stop()
+    assert.matches("^auth\tno Vertex AI credentials found: ", out)
+    assert.matches("%(metadata server http://metadata%.google%.internal: GET "
+      .. "http://metadata%.google%.internal/computeMetadata/v1/instance/service%-accounts/default/token: "
+      .. "its answer %(HTTP 404%) lacks Metadata%-Flavor: Google, so no metadata server gave it "
+      .. "%(a proxy%? on Google Cloud, set no_proxy=metadata%.google%.internal%)%)\n$", out)
+  end)
+end)
+
 describe("a GCE_METADATA_HOST of a form the core refuses", function()
   it("is an 'auth' error naming the variable, not the core's field", function()
     for host, why in pairs { ["host:99999"] = "has an invalid port %(1 to 65535%)",

@@ -206,6 +206,9 @@ static void rt_auth_on_done(struct rt_http_task *t, int rc, struct rt_http_respo
         rc = -1;
     } else {
         rc = rt_auth_answer(a, a->where, resp, &tok, &lifetime, &err);
+        /* no metadata server answered (a proxy, a captive portal): none is to be had */
+        if (rc == RT_AUTH_NOT_METADATA)
+            how = (struct rt_auth_reach){ false, RT_EPROTOCOL };
     }
     rt_http_response_free(resp);
     rt_auth_fetched(a, rc, tok, lifetime, &err, how);
@@ -376,6 +379,7 @@ struct rt_auth *rt_auth_new(const struct rt_auth_options *o, struct rt_error *er
              && rt_auth_copy(&a->refresh_token, o->refresh_token);
     else if (ok) {
         const char *host = o->metadata_host && *o->metadata_host ? o->metadata_host : RT_AUTH_METADATA_HOST;
+        a->metadata_default = !(o->metadata_host && *o->metadata_host);
         bool has_scheme = rt_auth_http_scheme(host) != 0;
         size_t n = strlen(host) + 8;
         meta = rt_malloc(n);

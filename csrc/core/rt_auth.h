@@ -56,7 +56,8 @@ struct rt_auth_options {
     const char *refresh_token;   /* authorized user (required; secret) */
     const char *metadata_host;   /* metadata: "host[:port]" (http) or a base URL with http:// or
                                     https:// and an optional path (no user information, query
-                                    or fragment); NULL = RT_AUTH_METADATA_HOST */
+                                    or fragment); NULL = RT_AUTH_METADATA_HOST, whose
+                                    answers count only with Metadata-Flavor: Google */
     const char *ca_file;         /* PEM CAs for the token endpoint; NULL = the system store */
     double timeout;              /* seconds per request; 0 = 30 */
 };
@@ -97,8 +98,9 @@ int rt_auth_token(struct rt_auth *a, double min_valid, char **token, double *exp
  * reached the token endpoint, a connection to it made (it answered with a refusal or an
  * unusable token, or it hung up, answered with something that is not HTTP, broke the
  * connection, or said nothing in time); 0 when it did not (the host did not resolve,
- * nothing listened, the connect timed out, no request could go out) and for a failure
- * that was no fetch's (the credential closed). *cause (optional): the code of the
+ * nothing listened, the connect timed out, no request could go out, or the answer for
+ * RT_AUTH_METADATA_HOST lacked Metadata-Flavor: Google: no metadata server gave it,
+ * *cause RT_EPROTOCOL) and for a failure that was no fetch's (the credential closed). *cause (optional): the code of the
  * request's own failure (RT_EDNS, RT_ECONNECT, RT_ETLS, RT_ETIMEOUT, RT_EPROTOCOL, ...),
  * RT_OK when the endpoint answered HTTP. Meant right after that rt_auth_token, on the
  * same thread. NULL a: 0 and RT_OK. */

@@ -343,6 +343,13 @@ int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_re
     struct rt_json_val v;
 
     *token = NULL;
+    if (a->metadata_default && !resp->metadata_flavor) {
+        /* Google's metadata servers mark every answer; Google's libraries take no other */
+        rt_error_set(err, RT_EAUTH, "%s: GET %s: its answer (HTTP %ld) lacks Metadata-Flavor: "
+                     "Google, so no metadata server gave it (a proxy? on Google Cloud, set "
+                     "no_proxy=%s)", a->source, where, resp->status, RT_AUTH_METADATA_HOST);
+        return RT_AUTH_NOT_METADATA;
+    }
     if (resp->status != 200) {
         rt_auth_refused(a, where, resp, err);
         return -1;
@@ -390,7 +397,7 @@ int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_re
 int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct rt_error *err)
 {
     struct rt_auth_req q;
-    struct rt_http_response resp = { 0, NULL, 0 };
+    struct rt_http_response resp = { 0 };
     struct rt_error e;
     int rc;
 
@@ -410,7 +417,7 @@ int rt_auth_fetch_now(struct rt_auth *a, char **token, double *lifetime, struct 
         rt_auth_unanswered(a, &e, err);
         rc = -1;
     } else {
-        rc = rt_auth_answer(a, q.where, &resp, token, lifetime, err);
+        rc = rt_auth_answer(a, q.where, &resp, token, lifetime, err) == 0 ? 0 : -1;
     }
     rt_http_response_free(&resp);
     rt_auth_req_free(&q);

@@ -22,6 +22,8 @@ struct rt_auth {
     char *source, *scope, *token_uri, *client_email, *private_key, *private_key_id, *subject;
     char *client_id, *client_secret, *refresh_token, *metadata_url, *ca_file;
     double timeout;
+    bool metadata_default;     /* the metadata server at RT_AUTH_METADATA_HOST, not one
+                                  named: only an answer with Metadata-Flavor is its */
     struct rt_fork_stamp born; /* the process that made it: in a child of a fork the
                                   credential is the parent's copy (rt_fork.h), whose lock
                                   a parent thread may have held at the fork */
@@ -79,7 +81,9 @@ void rt_auth_req_free(struct rt_auth_req *q);
 void rt_auth_unanswered(const struct rt_auth *a, const struct rt_error *e, struct rt_error *err);
 
 /* Reads the answer of the token endpoint at `where`: 0 with *token (rt_malloc'd, secret)
- * and *lifetime, or -1 with err naming the source and what to fix. */
+ * and *lifetime, or -1 with err naming the source and what to fix; RT_AUTH_NOT_METADATA
+ * (with err) when the default metadata host's answer came from no metadata server. */
+#define RT_AUTH_NOT_METADATA (-2)
 int rt_auth_answer(struct rt_auth *a, const char *where, const struct rt_http_response *resp,
                    char **token, double *lifetime, struct rt_error *err);
 

@@ -40,6 +40,7 @@ void rt_http_response_free(struct rt_http_response *resp)
     resp->body = NULL;
     resp->len = 0;
     resp->status = 0;
+    resp->metadata_flavor = false;
 }
 
 /* ==================================================================== */
@@ -191,6 +192,7 @@ int rt_http_perform(const struct rt_http_request *r, struct rt_http_response *re
     resp->status = 0;
     resp->body = NULL;
     resp->len = 0;
+    resp->metadata_flavor = false;
     if (!j)
         return -1;
     while (rt_http_job_wait(j, -1) != 1)

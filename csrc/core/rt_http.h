@@ -39,6 +39,8 @@ struct rt_http_response {
     long status;         /* HTTP status */
     char *body;          /* owned, NUL-terminated (rt_free); NULL before a response */
     size_t len;          /* bytes in body */
+    bool metadata_flavor; /* the response (not a proxy's CONNECT answer before it) had
+                             "Metadata-Flavor: Google": a Google metadata server gave it */
 };
 
 /* Performs r and waits for its end (the request itself runs on the worker). 0 when an

@@ -116,7 +116,7 @@ static void rt_hw_finish(CURLM *m)
     while ((msg = rt_curl.multi_info_read(m, &left))) {
         struct rt_http_task *t;
         char *priv = NULL;
-        struct rt_http_response resp = { 0, NULL, 0 };
+        struct rt_http_response resp = { 0 };
         struct rt_error err;
         CURLcode rc = msg->data.result;
         int r;

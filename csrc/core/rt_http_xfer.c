@@ -100,6 +100,29 @@ static size_t rt_http_xfer_write(char *data, size_t size, size_t nmemb, void *ud
     return n;
 }
 
+/* Notes whether the response says "Metadata-Flavor: Google" (any case, spaces around the
+ * value): a status line starts a response, so what a proxy's CONNECT answer said before
+ * the real one does not count. */
+static size_t rt_http_xfer_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    static const char name[] = "metadata-flavor:";
+    struct rt_http_xfer *x = ud;
+    size_t n = size * nmemb, i = sizeof name - 1, end = n;
+
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        x->resp.metadata_flavor = false;
+    if (n < i || strncasecmp(data, name, i) != 0)
+        return n;
+    while (i < n && (data[i] == ' ' || data[i] == '\t'))
+        i++;
+    while (end > i && (data[end - 1] == '\r' || data[end - 1] == '\n' || data[end - 1] == ' '
+                       || data[end - 1] == '\t'))
+        end--;
+    if (end - i == 6 && memcmp(data + i, "Google", 6) == 0)
+        x->resp.metadata_flavor = true;
+    return n;
+}
+
 static enum rt_code rt_http_code(CURLcode rc)
 {
     switch (rc) {
@@ -198,6 +221,8 @@ static int rt_http_xfer_options(struct rt_http_xfer *x, const struct rt_http_req
     RT_SETOPT(CURLOPT_USERAGENT, "realtime-lua/" RT_VERSION);
     RT_SETOPT(CURLOPT_WRITEFUNCTION, rt_http_xfer_write);
     RT_SETOPT(CURLOPT_WRITEDATA, (void *)x);
+    RT_SETOPT(CURLOPT_HEADERFUNCTION, rt_http_xfer_header);
+    RT_SETOPT(CURLOPT_HEADERDATA, (void *)x);
     RT_SETOPT(CURLOPT_OPENSOCKETFUNCTION, rt_http_xfer_socket);
     if (x->hdrs)
         RT_SETOPT(CURLOPT_HTTPHEADER, x->hdrs);
@@ -317,6 +342,7 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
     resp->status = 0;
     resp->body = NULL;
     resp->len = 0;
+    resp->metadata_flavor = false;
     if (x->oom) {
         rt_error_set(err, RT_ENOMEM, "%s %s: out of memory reading the response", x->method, x->where);
         return -1;
@@ -355,6 +381,7 @@ int rt_http_xfer_finish(struct rt_http_xfer *x, CURLcode c, struct rt_http_respo
     }
     resp->body = x->resp.body;
     resp->len = x->resp.len;
+    resp->metadata_flavor = x->resp.metadata_flavor;
     x->resp.body = NULL;
     x->resp.len = 0;
     x->cap = 0;

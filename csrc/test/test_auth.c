@@ -65,13 +65,17 @@ static void *srv_main(void *ud)
             size_t want = cl ? (size_t)atoi(cl + 15) : 0;
             if (n >= (size_t)(end + 4 - srv_request) + want) break;
         }
-        char head[256], echo[1024];
+        char head[512], echo[1024];
         const char *body = strstr(srv_replies[i], "\n\n");
         int status = atoi(srv_replies[i]);
+        /* what follows the status on its line is one more header line */
+        const char *extra = srv_replies[i] + strspn(srv_replies[i], "0123456789");
+        int extra_len = *extra == ' ' ? (int)strcspn(extra + 1, "\n") : 0;
         body = body ? body + 2 : "";
         body = srv_echo(body, echo, sizeof echo);
         int hn = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
+                          "%.*s%sContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
+                          extra_len, extra + 1, extra_len ? "\r\n" : "", strlen(body));
         if (write(c, head, (size_t)hn) < 0 || write(c, body, strlen(body)) < 0) {
             /* the client went away; the test's checks say what went wrong */
         }
@@ -93,7 +97,7 @@ static int listen_loopback(int *port)
     return fd;
 }
 
-/* Starts the server with replies of the form "<status>\n\n<body>". */
+/* Starts the server with replies of the form "<status>[ <header line>]\n\n<body>". */
 static void serve(int n, const char **replies)
 {
     srv_fd = listen_loopback(&srv_port);
@@ -624,6 +628,54 @@ static void test_metadata_and_async_token(void)
     rt_auth_free(a);
 }
 
+/* The default metadata host reached through $http_proxy (as a proxy, a captive portal or
+ * a resolver answering every name would answer for it off Google Cloud): an answer
+ * without Metadata-Flavor: Google is no metadata server's, a failure that did not reach
+ * one; with the header, its token is taken. */
+static void test_default_metadata_needs_flavor(void)
+{
+    const char *replies[] = {
+        "200\n\n{\"access_token\":\"ya29.proxy\",\"expires_in\":3000}",
+        "200 Metadata-Flavor:  Google \n\n{\"access_token\":\"ya29.meta\",\"expires_in\":3000}",
+    };
+    struct rt_auth_options o = { .kind = RT_AUTH_METADATA, .timeout = 5 };
+
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    /* a credential each, so that each answer is asked for whatever the other gave */
+    for (int round = 0; round < 2; round++) {
+        struct rt_error err = { RT_OK, "" };
+        enum rt_code cause = RT_OK;
+        char proxy[64], *tok = NULL;
+        int rc = 0;
+
+        serve(1, replies + round);
+        snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", srv_port);
+        setenv("http_proxy", proxy, 1);
+        struct rt_auth *a = rt_auth_new(&o, &err);
+        for (int i = 0; i < 50 && rc == 0; i++) {
+            rc = rt_auth_token(a, 60, &tok, NULL, &err);
+            if (rc == 0) rt_auth_wait(a, 0.2);
+        }
+        serve_end();
+        unsetenv("http_proxy");
+        RT_CHECK(strncmp(srv_request, "GET http://metadata.google.internal/computeMetadata/", 52) == 0);
+        if (round == 0) {
+            RT_CHECK(rc == -1 && err.code == RT_EAUTH && tok == NULL);
+            RT_CHECK_STR(err.msg, "metadata server: GET http://metadata.google.internal/"
+                         "computeMetadata/v1/instance/service-accounts/default/token: its answer "
+                         "(HTTP 200) lacks Metadata-Flavor: Google, so no metadata server gave it "
+                         "(a proxy? on Google Cloud, set no_proxy=metadata.google.internal)");
+            RT_CHECK(rt_auth_reached(a, &cause) == 0 && cause == RT_EPROTOCOL);
+        } else {
+            RT_CHECK(rc == 1);
+            RT_CHECK_STR(tok, "ya29.meta");
+        }
+        rt_auth_token_free(tok);
+        rt_auth_free(a);
+    }
+}
+
 /* A C host gives a token back with rt_auth_token_free (rt_auth.h, installed): wiped,
  * then freed by the library's allocator; NULL ok. */
 static void test_token_free(void)
@@ -725,7 +777,7 @@ static void test_one_worker_thread(void)
 static void test_job_timeout(void)
 {
     struct rt_error err = { RT_OK, "" };
-    struct rt_http_response resp = { 0, NULL, 0 };
+    struct rt_http_response resp = { 0 };
     char jurl[96], want[160];
 
     mute_serve();
@@ -844,6 +896,7 @@ int main(void)
     RT_RUN(test_refusal_quotes_access_token);
     RT_RUN(test_refusal_quotes_key);
     RT_RUN(test_metadata_and_async_token);
+    RT_RUN(test_default_metadata_needs_flavor);
     RT_RUN(test_token_free);
     RT_RUN(test_unreachable_names_source);
     RT_RUN(test_one_worker_thread);

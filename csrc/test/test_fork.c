@@ -223,7 +223,7 @@ static void child_uses_auth(void *arg)
 {
     struct inherited *in = arg;
     struct rt_error err = { 0 };
-    struct rt_http_response resp = { 0, NULL, 0 };
+    struct rt_http_response resp = { 0 };
     char *tok = NULL;
     double lifetime = 0, t0 = now();
 
