@@ -218,6 +218,16 @@ describe("credential fields in messages", function()
     end
   end)
 
+  -- A .env file or a compose file sets GOOGLE_APPLICATION_CREDENTIALS=~/key.json without
+  -- a shell to expand the "~": "No such file" alone hides why a file that exists is not found.
+  it("a path starting with ~ that names no file says that ~ is not expanded", function()
+    for _, path in ipairs { "~/.config/no-such-key.json", "~someone/key.json" } do
+      local _, err = auth.resolve({ backend = "vertex", project = "p", credentials = path }, 5)
+      assert.equal("cannot read credentials file " .. path .. ": No such file or directory "
+        .. "(a shell expands ~ to a home directory, this library does not: give the full path)", err)
+    end
+  end)
+
   -- A key escaped twice (a JSON string of JSON, an environment variable holding the
   -- file's escapes) has "\n" as a backslash and an n: OpenSSL only said it was no key.
   it("a private_key whose line breaks are written \\n is named as such, before any request", function()

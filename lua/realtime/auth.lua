@@ -249,6 +249,11 @@ local function from_file(path, origin)
     return nil, KEY_TEXT[origin]:format(text)
   end
   local info, err = read_json_file(path, origin, what)
+  if not info and path:find "^~" and not core._file_exists(path) then
+    -- set in a .env or compose file, which no shell expanded
+    err = err .. " (a shell expands ~ to a home directory, this library does not: give the "
+      .. "full path)"
+  end
   if not info then return nil, err end
   return from_info(info, what, ("%s %s"):format(origin, path))
 end
