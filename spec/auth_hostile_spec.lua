@@ -199,7 +199,8 @@ describe("credential fields in messages", function()
       assert.is_nil(ok)
       assert.equal("auth", code)
       no_secret(err, text, b64)
-      assert.matches("^credentials: the string is a key file's JSON text, not its path: ", err)
+      assert.matches("^credentials: the string is a key file's JSON text, not a key file's "
+        .. "path: ", err)
       for value, what in pairs { [text] = "JSON text", [b64] = "JSON text in base64" } do
         local _, out = helper.child([[
           local auth = require "realtime.auth"
@@ -207,9 +208,12 @@ describe("credential fields in messages", function()
         ]], { GOOGLE_APPLICATION_CREDENTIALS = value })
         no_secret(out, text, b64)
         assert.equal(1, (out:find("GOOGLE_APPLICATION_CREDENTIALS holds a key file's " .. what
-          .. ", not its path: ", 1, true)), out)
+          .. ", not a key file's path: ", 1, true)), out)
       end
     end
+    local _, err = auth.resolve({ backend = "vertex", project = "p", credentials = key }, 5)
+    assert.equal("credentials: the string is a private key in PEM, not a key file's path: pass "
+      .. "the file's path, or its decoded table", err)
     -- a missing file whose name only looks like JSON or base64 is quoted as before
     for _, path in ipairs { "{HOME}/key.json", "e2e/keys/service_account_key",
                             "eyes/only/service/account/key" } do

@@ -204,11 +204,12 @@ local function from_info(info, what, raw)
 end
 
 --- What `v`, a value that names no file, holds when it is a credential itself rather than
--- a path: "JSON text" (a key file's: an object whose first key follows the brace, or a
--- PEM key), "JSON text in base64" (as CI secrets are often stored), or nil.
+-- a path: "a key file's JSON text" (an object whose first key follows the brace), the
+-- same "in base64" (as CI secrets are often stored), "a private key in PEM", or nil.
 local function key_text(v)
   local function json(t) return t:gsub("^\239\187\191", ""):find '^%s*{%s*"' ~= nil end
-  if json(v) or v:find("-----BEGIN", 1, true) then return "JSON text" end
+  if json(v) then return "a key file's JSON text" end
+  if v:find("-----BEGIN", 1, true) then return "a private key in PEM" end
   -- the first 12 bytes it decodes to (4-space indentation, a CR included); a path that
   -- merely looks like base64 ("e2e/keys/sa") decodes to no such text
   if #v < 24 or not v:find "^[%w+/_%-]+=*$" then return nil end
@@ -223,16 +224,16 @@ local function key_text(v)
       acc = 0
     end
   end
-  return json(table.concat(bytes)) and "JSON text in base64" or nil
+  return json(table.concat(bytes)) and "a key file's JSON text in base64" or nil
 end
 
 -- What to do with a key's text where its path belongs, by origin (what key_text found).
 local KEY_TEXT = {
-  ["credentials file"] = "credentials: the string is a key file's %s, not its path: pass "
-    .. "the file's path, or the decoded table",
-  ["GOOGLE_APPLICATION_CREDENTIALS file"] = "GOOGLE_APPLICATION_CREDENTIALS holds a key file's "
-    .. "%s, not its path: write the key's JSON to a file and set GOOGLE_APPLICATION_CREDENTIALS "
-    .. "to that file's path",
+  ["credentials file"] = "credentials: the string is %s, not a key file's path: pass the "
+    .. "file's path, or its decoded table",
+  ["GOOGLE_APPLICATION_CREDENTIALS file"] = "GOOGLE_APPLICATION_CREDENTIALS holds %s, not a "
+    .. "key file's path: write the key file's JSON to a file and set "
+    .. "GOOGLE_APPLICATION_CREDENTIALS to that file's path",
 }
 
 local function from_file(path, origin)
