@@ -222,6 +222,28 @@ describe("credential fields in messages", function()
     end
   end)
 
+  -- An env file keeps the quotes around a value (docker --env-file, compose), and a JSON
+  -- string of the text escapes its quotes: the text does not open with {" then, yet it is
+  -- a key's text all the same, and naming no file it was quoted with its secrets.
+  it("a key file's text in quotes or escaped once more is refused without quoting it", function()
+    local text = cjson.encode { client_id = "cid.apps.googleusercontent.com",
+      client_secret = SECRET, refresh_token = REFRESH, type = "authorized_user" }
+    for _, value in ipairs { "'" .. text .. "'", '"' .. text .. '"', cjson.encode(text),
+                             " " .. text, "x" .. text } do
+      local _, err = auth.resolve({ backend = "vertex", project = "p", credentials = value }, 5)
+      assert.equal(err, auth.mask_secrets(err, SECRET, REFRESH), err)
+      assert.equal("credentials: the string is a key file's JSON text, not a key file's path: "
+        .. "pass the file's path, or its decoded table", err)
+      local _, out = helper.child([[
+        local auth = require "realtime.auth"
+        print(select(2, auth.resolve({ backend = "vertex", project = "p" }, 5)))
+      ]], { GOOGLE_APPLICATION_CREDENTIALS = value })
+      assert.equal(out, auth.mask_secrets(out, SECRET, REFRESH), out)
+      assert.equal(1, (out:find("GOOGLE_APPLICATION_CREDENTIALS holds a key file's JSON text, "
+        .. "not a key file's path: ", 1, true)), out)
+    end
+  end)
+
   -- A .env file or a compose file sets GOOGLE_APPLICATION_CREDENTIALS=~/key.json without
   -- a shell to expand the "~": "No such file" alone hides why a file that exists is not found.
   it("a path starting with ~ that names no file says that ~ is not expanded", function()

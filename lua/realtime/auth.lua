@@ -204,11 +204,13 @@ local function from_info(info, what, raw)
 end
 
 --- What `v`, a value that names no file, holds when it is a credential itself rather than
--- a path: "a key file's JSON text" (an object whose first key follows the brace), the
--- same "in base64" (as CI secrets are often stored), "a private key in PEM", or nil.
+-- a path: "a key file's JSON text" (an object whose first key follows the brace, or a
+-- member written anywhere: an env file keeps the quotes around it, a JSON string escapes
+-- its quotes), the same "in base64" (as CI secrets are often stored), "a private key in
+-- PEM", or nil.
 local function key_text(v)
   local function json(t) return t:gsub("^\239\187\191", ""):find '^%s*{%s*"' ~= nil end
-  if json(v) then return "a key file's JSON text" end
+  if json(v) or v:find '{%s*\\*"[^"\\]*\\*"%s*:' then return "a key file's JSON text" end
   if v:find("-----BEGIN", 1, true) then return "a private key in PEM" end
   -- the first 12 bytes it decodes to (4-space indentation, a CR included); a path that
   -- merely looks like base64 ("e2e/keys/sa") decodes to no such text
