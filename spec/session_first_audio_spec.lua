@@ -83,6 +83,18 @@ describe("stats().first_audio under server activity detection", function()
     end)
   end
 
+  -- A text sent (or audio committed) over the answer ends a turn as the server's word
+  -- does: the rest of the answer under way does not answer it.
+  it("a text sent while the model speaks is not timed to the rest of the current answer", function()
+    local session, client = open { frames = frames(AUDIO), next = frames(AUDIO, DONE) }
+    local m
+    repeat m = assert(session:receive(5)) until m.type == "output_audio_delta"
+    assert(session:send_text "wait")
+    read_turns(session, 1)
+    assert.is_nil(session:stats().first_audio)
+    closed(session, client)
+  end)
+
   it("a repeated speech end does not restart the clock", function()
     -- a second END with no START between it and the first is the same end
     local session, client = open { frames = frames(START, END), next = frames(END, AUDIO, DONE) }

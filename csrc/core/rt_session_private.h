@@ -301,9 +301,9 @@ struct rt_session {
     /* the first_audio clock (rt_conn_clock.c), this connection's */
     bool speech_seen;                /* the server has said the user started speaking */
     bool speech_open;                /* ...and has not said since that the user stopped */
-    bool model_talking;              /* the model's response has output, not yet ended */
-    bool clock_skip;                 /* the clock started while it talked: what is left of
-                                        that response's audio does not stop it */
+    long long talk_from_ns;          /* monotonic ns of the first output of the model's
+                                        response under way, 0 when none is: a turn that
+                                        ended after it is not answered by its audio */
     bool recycle;                    /* leaving this connection on purpose, to resume */
     char *handle;                    /* owned: the latest resumable handle (JSON string text) */
     size_t handle_len;
