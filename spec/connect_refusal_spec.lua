@@ -173,21 +173,13 @@ describe("a base_url whose scheme does not match the server", function()
     assert.matches("%(if the server speaks TLS, base_url must start with https://%)$", err)
 
     -- a plain HTTP server answers a ClientHello as it answers any bytes that are no request
-    local out = os.tmpname()
-    local _, pid = helper.run(("node -e %s >%s 2>&1 & echo $!"):format(helper.shell_quote(
+    local port, pid = helper.start_listening("node -e " .. helper.shell_quote(
       "require('http').createServer((q, r) => r.end()).listen(0, '127.0.0.1', function () {"
-      .. " console.log('LISTENING ' + this.address().port) })"), out))
-    local port
-    for _ = 1, 100 do
-      port = helper.read_file(out):match "^LISTENING (%d+)"
-      if port then break end
-      helper.run "sleep 0.1"
-    end
-    os.remove(out)
-    client = helper.gemini { base_url = "https://127.0.0.1:" .. assert(port, "no HTTP server") }
+      .. " console.log('LISTENING ' + this.address().port) })"), "a plain HTTP server")
+    client = helper.gemini { base_url = "https://127.0.0.1:" .. port }
     session, err, code = client:connect { timeout = 10 }
     client:close()
-    helper.run("kill " .. pid:match "%d+")
+    helper.run("kill " .. pid)
     assert.is_nil(session)
     assert.equal("tls", code, err)
     assert.matches("^TLS handshake with 127%.0%.0%.1 failed: ", err)

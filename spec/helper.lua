@@ -337,6 +337,23 @@ function helper.b64url(s)
   return (cjson.decode(f[1]).realtimeInput.video.data:gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" }))
 end
 
+--- Runs the shell command cmd in the background: a server that prints "LISTENING <address>"
+-- once it listens. Returns that address and the process id; raises (naming what) when it
+-- does not start within 10 s.
+function helper.start_listening(cmd, what)
+  local out = os.tmpname()
+  local _, pid = helper.run(("%s >%s 2>&1 & echo $!"):format(cmd, shell_quote(out)))
+  pid = assert(pid:match "%d+", "could not start " .. what)
+  local address
+  for _ = 1, 100 do
+    address = helper.read_file(out):match "^LISTENING (%S+)"
+    if address then break end
+    helper.run "sleep 0.1"
+  end
+  os.remove(out)
+  return assert(address, what .. " did not start"), pid
+end
+
 --- Starts a hostile server (spec/hostile/README.md) on a free port and returns it:
 --   h.http          "http(s)://127.0.0.1:PORT"
 --   h.ca_file       the CA to trust (TLS only)
@@ -354,18 +371,8 @@ function helper.hostile(opts)
     tls = (" --tls --cert %s --key %s"):format(shell_quote(helper.certs .. "/server.pem"),
       shell_quote(helper.certs .. "/server.key"))
   end
-  local out = os.tmpname()
-  local _, pid = helper.run(("node %s --port 0 --quiet --watch-pid %s%s >%s 2>&1 & echo $!"):format(
-    shell_quote(SPEC_DIR .. "/hostile/server.js"), own_pid(), tls, shell_quote(out)))
-  pid = assert(pid:match "%d+", "could not start the hostile server")
-  local base
-  for _ = 1, 100 do
-    base = helper.read_file(out):match "^LISTENING (%S+)"
-    if base then break end
-    helper.run "sleep 0.1"
-  end
-  os.remove(out)
-  assert(base, "the hostile server did not start")
+  local base, pid = helper.start_listening(("node %s --port 0 --quiet --watch-pid %s%s"):format(
+    shell_quote(SPEC_DIR .. "/hostile/server.js"), own_pid(), tls), "the hostile server")
 
   local h = { http = base, pid = pid, ca_file = opts.tls and helper.sim_ca or nil }
 
