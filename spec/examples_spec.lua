@@ -28,6 +28,12 @@ local CLEAN = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_CLOUD_PROJECT -
   .. " -u GOOGLE_APPLICATION_CREDENTIALS -u GCE_METADATA_HOST -u CLOUDSDK_CONFIG -u VERTEX_ACCESS_TOKEN"
   .. " -u REALTIME_BASE_URL -u REALTIME_CA_FILE -u REALTIME_MODEL -u REALTIME_PACE -u REALTIME_LUA_DIR"
 
+-- The sanitizer preload a Lua child needs under `make check` ("LD_PRELOAD=... "), or "".
+local function preload_var()
+  local preload = os.getenv "LD_PRELOAD"
+  return (preload and preload ~= "") and "LD_PRELOAD=" .. q(preload) .. " " or ""
+end
+
 --- Runs `program args` with the simulator's environment plus `env`; returns status, output.
 -- `stdin` (a string) is fed to it; `cwd` is the directory it runs in (default: here).
 -- Under `make check`, a Lua child keeps the sanitizer preload it needs for the
@@ -38,9 +44,7 @@ local function run(program, args, env, stdin, cwd)
   local parts = { cwd and "cd " .. q(cwd) .. " &&" or "", CLEAN, "REALTIME_BASE_URL=" .. q(helper.sim_http), "REALTIME_CA_FILE=" .. q(ca) }
   for k, v in pairs(env or { GEMINI_API_KEY = helper.sim_key }) do parts[#parts + 1] = k .. "=" .. q(v) end
   parts[#parts + 1] = "timeout 120 env"
-  local preload = os.getenv "LD_PRELOAD"
-  if program == "lua5.4" and preload and preload ~= "" then parts[#parts + 1] = "LD_PRELOAD=" .. q(preload) end
-  parts[#parts + 1] = program
+  parts[#parts + 1] = (program == "lua5.4" and preload_var() or "") .. program
   for _, a in ipairs(args or {}) do parts[#parts + 1] = q(a) end
   local input
   if stdin then
@@ -227,12 +231,12 @@ describe("examples", function()
     -- the question goes in through a FIFO held open, so that the chat waits for the answer
     local _, out = helper.run(([[
 mkfifo %s
-( %s REALTIME_BASE_URL=%s REALTIME_CA_FILE=%s GEMINI_API_KEY=%s timeout -s KILL 60 lua5.4 examples/text_chat.lua <%s >%s 2>&1 &
+( %s REALTIME_BASE_URL=%s REALTIME_CA_FILE=%s GEMINI_API_KEY=%s timeout -s KILL 60 env %slua5.4 examples/text_chat.lua <%s >%s 2>&1 &
   echo $! >%s; wait $!; echo "status $?" >%s ) >/dev/null 2>&1 &
 ( exec 3>%s; echo 'ask slowly' >&3; exec sleep 60 ) >/dev/null 2>&1 &
 echo "writer $!"
 ]]):format(q(tmp .. "/in"), CLEAN, q(helper.sim_http), q(helper.sim_ca), q(helper.sim_key),
-      q(tmp .. "/in"), q(tmp .. "/out"), q(tmp .. "/pid"), q(tmp .. "/status"), q(tmp .. "/in")))
+      preload_var(), q(tmp .. "/in"), q(tmp .. "/out"), q(tmp .. "/pid"), q(tmp .. "/status"), q(tmp .. "/in")))
     local writer = assert(out:match "writer (%d+)", out)
     local asked
     for _ = 1, 200 do
@@ -251,7 +255,7 @@ echo "writer $!"
     out = file "out" or ""
     helper.run("rm -rf " .. q(tmp))
     helper.sim_request("DELETE", "/_sim/next")
-    assert.is_true(asked, "the question did not reach the simulator")
+    assert.is_true(asked, "the question did not reach the simulator: " .. out)
     assert.equal("status 130\n", status, out)
     assert.matches("\ntext_chat: interrupted\n", out)
     assert.is_nil(out:find("traceback", 1, true), out)
